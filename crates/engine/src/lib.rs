@@ -1,1 +1,51 @@
-//! engine crate
+//! The engine: a loaded model with its tokenizer and chat template, and
+//! generation from text to tokens and back (prompt → tokens → forward passes →
+//! sampling → streamed text). Scheduling of many requests at once builds on
+//! this.
+
+mod error;
+mod generate;
+
+pub use error::EngineError;
+pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
+pub use kernels::ThreadPool;
+pub use model::{Logits, Model, Session};
+pub use sampler::SamplingParams;
+pub use tokenizer::{ChatTemplate, Message, Tokenizer};
+
+use std::path::{Path, PathBuf};
+
+/// A model ready to generate: weights, tokenizer, chat template.
+pub struct LoadedModel {
+    pub path: PathBuf,
+    pub model: Model,
+    pub tokenizer: Tokenizer,
+    /// The chat template (the file's own, or a built-in one for its family);
+    /// an error kept for when a chat is asked of a model that has none.
+    pub template: Result<ChatTemplate, String>,
+}
+
+impl LoadedModel {
+    /// Load a GGUF model file.
+    pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, EngineError> {
+        let path = path.as_ref().to_path_buf();
+        let model = Model::load(&path)?;
+        let tokenizer = Tokenizer::from_gguf(model.file())?;
+        if tokenizer.n_vocab() != model.config.n_vocab {
+            return Err(EngineError::Mismatch(format!(
+                "{}: the tokenizer has {} tokens but the embedding matrix has {} rows; the file is inconsistent",
+                path.display(),
+                tokenizer.n_vocab(),
+                model.config.n_vocab
+            )));
+        }
+        let template = ChatTemplate::from_gguf(model.file(), &tokenizer).map_err(|e| e.to_string());
+        Ok(LoadedModel { path, model, tokenizer, template })
+    }
+
+    /// The context size to use when the caller names none: the trained
+    /// context, capped at 4096 positions.
+    pub fn default_ctx(&self) -> usize {
+        self.model.config.n_ctx_train.min(4096)
+    }
+}

@@ -1,0 +1,18 @@
+/// Errors from loading or generating.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Model(#[from] model::ModelError),
+    #[error(transparent)]
+    Tokenizer(#[from] tokenizer::TokenizerError),
+    #[error("{0}")]
+    Sampling(String),
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("the prompt is {prompt} tokens but the context holds {n_ctx}; shorten the prompt or raise the context size (--ctx-size, at most {max} for this model)")]
+    PromptTooLong { prompt: usize, n_ctx: usize, max: usize },
+    #[error("the prompt is empty; give some text")]
+    EmptyPrompt,
+    #[error("this model has no chat template: {0}; use --raw to send the prompt as plain text")]
+    NoTemplate(String),
+}

@@ -1,0 +1,87 @@
+//! Command-line definitions.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Run large language models on your own computer: private, offline, no meter.",
+    after_help = "Examples:\n  hearth run model.gguf \"Write a haiku about owning your own computer\"\n  echo \"def add(a, b):\" | hearth run --raw -n 32 model.gguf\n  hearth tokenize model.gguf \"Hello, world\""
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generate text from a prompt (chat template applied unless --raw).
+    Run(RunArgs),
+    /// Show how a model splits text into tokens.
+    Tokenize(TokenizeArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf")]
+pub struct RunArgs {
+    /// Path to a .gguf model file.
+    pub model: PathBuf,
+    /// The prompt; read from standard input when absent.
+    pub prompt: Option<String>,
+    /// Feed the prompt as plain text, without the chat template.
+    #[arg(long)]
+    pub raw: bool,
+    /// System message (chat mode).
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens to generate (-1: until the model stops or the context is full).
+    #[arg(short = 'n', long = "max-tokens", default_value_t = -1, allow_negative_numbers = true)]
+    pub max_tokens: i64,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
+    /// Keep only the K most likely tokens (0 = off).
+    #[arg(long, default_value_t = 40)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches P (1 = off).
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than P times the most likely one (0 = off).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalise repeating recent tokens (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// Random seed (same seed, same output).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop when this text is generated (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    /// Context size in tokens (default: the model's, capped at 4096).
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<usize>,
+    /// Threads to compute with (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Print prompt and generation speed to standard error.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth tokenize --json --bos model.gguf \"Hello\"")]
+pub struct TokenizeArgs {
+    /// Path to a .gguf model file.
+    pub model: PathBuf,
+    /// The text; read from standard input when absent.
+    pub text: Option<String>,
+    /// Print {"ids": [...], "pieces": [...]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Prepend the beginning-of-sequence token.
+    #[arg(long)]
+    pub bos: bool,
+}

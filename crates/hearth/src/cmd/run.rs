@@ -1,0 +1,96 @@
+//! `hearth run`: generate from a prompt, streaming text to standard output.
+
+use crate::cli::RunArgs;
+use crate::exit::InputError;
+use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
+use std::io::Write;
+use std::ops::ControlFlow;
+
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    let text = super::text_or_stdin(a.prompt.clone(), "prompt")?;
+    if text.trim().is_empty() {
+        return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
+    }
+    let t_load = std::time::Instant::now();
+    let lm = LoadedModel::load(&a.model)?;
+    let n_ctx = match a.ctx_size {
+        Some(0) => return Err(InputError("--ctx-size must be at least 1".into()).into()),
+        Some(n) if n > lm.model.config.n_ctx_train => {
+            return Err(InputError(format!(
+                "--ctx-size {n} is larger than this model's trained context of {} tokens; use at most {}",
+                lm.model.config.n_ctx_train, lm.model.config.n_ctx_train
+            ))
+            .into())
+        }
+        Some(n) => n,
+        None => lm.default_ctx(),
+    };
+    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let pool = ThreadPool::new(threads);
+    let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let prompt = if a.raw {
+        Prompt::Raw(text)
+    } else {
+        let mut msgs = Vec::new();
+        if let Some(s) = &a.system {
+            msgs.push(Message { role: "system".into(), content: s.clone() });
+        }
+        msgs.push(Message { role: "user".into(), content: text });
+        Prompt::Chat(msgs)
+    };
+    let sampling = SamplingParams {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repeat_penalty: a.repeat_penalty,
+        seed: a.seed.unwrap_or_else(seed_from_time),
+        ..SamplingParams::default()
+    };
+    let req = GenerateRequest {
+        prompt,
+        max_tokens: if a.max_tokens < 0 { None } else { Some(a.max_tokens as usize) },
+        sampling,
+        stop: a.stop.clone(),
+    };
+    let load_secs = t_load.elapsed().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    let mut write_failed = None;
+    let stats = lm.generate(&pool, &mut sess, &req, |text| match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            write_failed = Some(e);
+            ControlFlow::Break(())
+        }
+    })?;
+    if let Some(e) = write_failed {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        return Err(e.into());
+    }
+    writeln!(out)?;
+    if stats.context_full {
+        eprintln!("hearth: stopped: the context of {n_ctx} tokens is full (raise it with --ctx-size)");
+    }
+    if a.verbose {
+        eprintln!(
+            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {}",
+            load_secs,
+            stats.prompt_tokens,
+            stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
+            stats.output_tokens,
+            stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
+            threads,
+            stats.finish.as_str()
+        );
+    }
+    Ok(())
+}
+
+fn seed_from_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x5eed)
+}

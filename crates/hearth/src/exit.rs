@@ -1,0 +1,50 @@
+//! Exit codes scripts can rely on (documented in README.md):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure |
+//! | 2 | bad command line (unknown flag, bad value) |
+//! | 3 | the model file is missing, unreadable, not GGUF, corrupt or unsupported |
+//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context |
+
+use engine::EngineError;
+use model::ModelError;
+
+pub const MODEL: u8 = 3;
+pub const INPUT: u8 = 4;
+
+/// Error raised for bad input that is not an engine error (e.g. stdin).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+pub fn code_for(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<InputError>().is_some() {
+        return INPUT;
+    }
+    if e.downcast_ref::<gguf::GgufError>().is_some() {
+        return MODEL;
+    }
+    if let Some(m) = e.downcast_ref::<ModelError>() {
+        return model_code(m);
+    }
+    if let Some(t) = e.downcast_ref::<EngineError>() {
+        return match t {
+            EngineError::Model(m) => model_code(m),
+            EngineError::Tokenizer(_) | EngineError::Mismatch(_) => MODEL,
+            EngineError::PromptTooLong { .. } | EngineError::EmptyPrompt => INPUT,
+            EngineError::Sampling(_) => 2,
+            EngineError::NoTemplate(_) => INPUT,
+        };
+    }
+    1
+}
+
+fn model_code(m: &ModelError) -> u8 {
+    match m {
+        ModelError::ContextOverflow { .. } | ModelError::BadToken { .. } => INPUT,
+        ModelError::Kernel(_) => 1,
+        _ => MODEL,
+    }
+}

@@ -1,0 +1,156 @@
+//! Weights as views into the memory-mapped GGUF file. Matrices stay in the map
+//! (never dequantized whole); only small vectors (norms, biases) are copied out
+//! as f32.
+
+use crate::config::{Arch, Config};
+use crate::ModelError;
+use gguf::{GgmlType, GgufFile};
+
+/// A weight matrix of `rows` output features by `cols` inputs, stored in the
+/// map at `start..start + len` (ggml layout: each row of `cols` contiguous).
+#[derive(Clone, Debug)]
+pub struct Matrix {
+    pub name: String,
+    pub ty: GgmlType,
+    pub start: usize,
+    pub len: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Matrix {
+    /// Bytes of one row.
+    pub fn row_bytes(&self) -> usize {
+        self.len / self.rows
+    }
+}
+
+/// One transformer block's weights. Shapes in comments: [rows, cols].
+#[derive(Debug)]
+pub struct Layer {
+    pub attn_norm: Vec<f32>,          // [n_embd]
+    pub wq: Matrix,                   // [q_dim, n_embd]
+    pub wk: Matrix,                   // [kv_dim, n_embd]
+    pub wv: Matrix,                   // [kv_dim, n_embd]
+    pub wo: Matrix,                   // [n_embd, q_dim]
+    pub bq: Option<Vec<f32>>,         // [q_dim]
+    pub bk: Option<Vec<f32>>,         // [kv_dim]
+    pub bv: Option<Vec<f32>>,         // [kv_dim]
+    pub q_norm: Option<Vec<f32>>,     // [head_dim]
+    pub k_norm: Option<Vec<f32>>,     // [head_dim]
+    pub attn_post_norm: Option<Vec<f32>>, // [n_embd]
+    pub ffn_norm: Vec<f32>,           // [n_embd]
+    pub w_gate: Matrix,               // [n_ff, n_embd]
+    pub w_up: Matrix,                 // [n_ff, n_embd]
+    pub w_down: Matrix,               // [n_embd, n_ff]
+    pub ffn_post_norm: Option<Vec<f32>>, // [n_embd]
+}
+
+/// All weights of a model.
+#[derive(Debug)]
+pub struct Weights {
+    pub tok_embd: Matrix,        // [n_vocab, n_embd]
+    pub output: Matrix,          // [n_vocab, n_embd] (tok_embd when tied)
+    pub output_norm: Vec<f32>,   // [n_embd]
+    pub layers: Vec<Layer>,
+}
+
+pub(crate) struct Loader<'a> {
+    pub f: &'a GgufFile,
+    pub arch: Arch,
+}
+
+impl<'a> Loader<'a> {
+    fn missing(&self, name: &str) -> ModelError {
+        ModelError::MissingTensor { path: self.f.path().into(), tensor: name.into(), arch: self.arch.name().into() }
+    }
+
+    fn info(&self, name: &str, want: &[u64]) -> Result<&'a gguf::TensorInfo, ModelError> {
+        let t = self.f.tensor(name).ok_or_else(|| self.missing(name))?;
+        let got: Vec<u64> = t.dims.iter().copied().collect();
+        let mut trimmed = got.clone();
+        while trimmed.len() > want.len() && trimmed.last() == Some(&1) {
+            trimmed.pop();
+        }
+        if trimmed != want {
+            return Err(ModelError::BadShape { path: self.f.path().into(), tensor: name.into(), got, want: want.to_vec() });
+        }
+        if !t.ty.is_supported() {
+            return Err(ModelError::UnsupportedType { path: self.f.path().into(), tensor: name.into(), ty: t.ty });
+        }
+        Ok(t)
+    }
+
+    /// A [rows, cols] matrix (ggml dims [cols, rows]).
+    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, ModelError> {
+        let t = self.info(name, &[cols as u64, rows as u64])?;
+        Ok(Matrix {
+            name: name.to_string(),
+            ty: t.ty,
+            start: (self.f.data_offset + t.offset) as usize,
+            len: t.size as usize,
+            rows,
+            cols,
+        })
+    }
+
+    /// A vector of `n`, as f32.
+    pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
+        let t = self.info(name, &[n as u64])?;
+        let mut out = vec![0.0; n];
+        kernels::dequantize(t.ty, self.f.tensor_data(t), &mut out).map_err(|e| ModelError::Kernel(e.to_string()))?;
+        Ok(out)
+    }
+
+    pub fn opt_vector(&self, name: &str, n: usize) -> Result<Option<Vec<f32>>, ModelError> {
+        if self.f.tensor(name).is_some() {
+            self.vector(name, n).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Read every weight the configuration calls for, checking names and shapes.
+/// Tensor names per llama.cpp `src/llama-arch.cpp` (`LLM_TENSOR_NAMES`).
+pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
+    let l = Loader { f, arch: c.arch };
+    let (d, q, kv, ff) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff);
+    let tok_embd = l.matrix("token_embd.weight", c.n_vocab, d)?;
+    let output = if f.tensor("output.weight").is_some() {
+        l.matrix("output.weight", c.n_vocab, d)?
+    } else {
+        tok_embd.clone()
+    };
+    let output_norm = l.vector("output_norm.weight", d)?;
+    let mut layers = Vec::with_capacity(c.n_layer);
+    for i in 0..c.n_layer {
+        let n = |s: &str| format!("blk.{i}.{s}");
+        let req_bias = |s: &str, len: usize| -> Result<Option<Vec<f32>>, ModelError> {
+            if c.qkv_bias {
+                l.vector(&n(s), len).map(Some)
+            } else {
+                l.opt_vector(&n(s), len)
+            }
+        };
+        layers.push(Layer {
+            attn_norm: l.vector(&n("attn_norm.weight"), d)?,
+            wq: l.matrix(&n("attn_q.weight"), q, d)?,
+            wk: l.matrix(&n("attn_k.weight"), kv, d)?,
+            wv: l.matrix(&n("attn_v.weight"), kv, d)?,
+            wo: l.matrix(&n("attn_output.weight"), d, q)?,
+            bq: req_bias("attn_q.bias", q)?,
+            bk: req_bias("attn_k.bias", kv)?,
+            bv: req_bias("attn_v.bias", kv)?,
+            q_norm: if c.qk_norm { Some(l.vector(&n("attn_q_norm.weight"), c.head_dim)?) } else { None },
+            k_norm: if c.qk_norm { Some(l.vector(&n("attn_k_norm.weight"), c.head_dim)?) } else { None },
+            attn_post_norm: if c.post_norms { Some(l.vector(&n("post_attention_norm.weight"), d)?) } else { None },
+            ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
+            w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
+            w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+            w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+            ffn_post_norm: if c.post_norms { Some(l.vector(&n("post_ffw_norm.weight"), d)?) } else { None },
+        });
+    }
+    Ok(Weights { tok_embd, output, output_norm, layers })
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: README.md names it, .ci/run calls it. It installs what the
+# tests need (nothing beyond the machine's Rust toolchain, python3 and pip),
+# fetches the three real test models into a fixed cache directory once
+# (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/fetch-test-models.sh
+export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
+
+cargo test --workspace --release 2>&1
