@@ -1,1 +1,190 @@
-//! kernels crate
+//! hearth's compute kernels: ggml quantized formats (dequantization, dot
+//! products against 8-bit quantized activations), AVX2 versions with runtime
+//! dispatch, a persistent thread pool and a matmul built on them.
+//!
+//! Formats and their reference semantics come from llama.cpp (cited per file).
+
+mod acts;
+mod block;
+mod float;
+mod k_quants;
+mod matmul;
+mod pool;
+mod q4;
+mod q5;
+mod q8;
+mod scalar;
+mod util;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+pub use acts::QuantizedActs;
+pub use gguf::GgmlType;
+pub use matmul::matmul;
+pub use pool::{default_threads, ThreadPool};
+
+/// A row dot product: weight row bytes, activation row bytes (already of the
+/// weight type's `vec_dot_type`, same number of elements).
+pub(crate) type DotFn = fn(&[u8], &[u8]) -> f32;
+
+/// Errors from kernel entry points.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("tensor type {0} is not supported by the kernels")]
+    Unsupported(GgmlType),
+    #[error("{ty}: {n} elements is not a multiple of the block size {block}")]
+    BadElementCount { ty: GgmlType, n: usize, block: usize },
+    #[error("{ty}: {what}: expected {expected} bytes/elements, got {got}")]
+    Length { ty: GgmlType, what: &'static str, expected: usize, got: usize },
+    #[error("activations are {acts} (quantized for another weight type) but {weights} weights need {needed}")]
+    ActsType { weights: GgmlType, acts: GgmlType, needed: GgmlType },
+}
+
+/// Whether `ty` has kernels here.
+pub fn is_supported(ty: GgmlType) -> bool {
+    scalar::dot_fn(ty).is_some()
+}
+
+/// The activation type weights of `ty` are dotted against (llama.cpp's
+/// `vec_dot_type`). Unsupported types map to `F32`.
+pub fn vec_dot_type(ty: GgmlType) -> GgmlType {
+    use GgmlType::*;
+    match ty {
+        F16 => F16,
+        BF16 => BF16,
+        Q4_0 | Q5_0 | Q8_0 => Q8_0,
+        Q4_1 | Q5_1 => Q8_1,
+        Q2_K | Q3_K | Q4_K | Q5_K | Q6_K => Q8_K,
+        _ => F32,
+    }
+}
+
+/// Bytes taken by `n` elements of `ty`, or an error naming the type.
+pub(crate) fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
+    ty.bytes_for(n as u64)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or(KernelError::BadElementCount { ty, n, block: ty.block_size() })
+}
+
+/// Decode `dst.len()` elements of type `ty` from `src`
+/// (`src.len() == ty.bytes_for(dst.len())`). Errors, never panics, on a length
+/// mismatch or an unsupported type.
+pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
+    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
+    let need = row_bytes(ty, dst.len())?;
+    if src.len() != need {
+        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+    }
+    f(src, dst);
+    Ok(())
+}
+
+/// One dot product: weight row `w_row` (raw bytes of `acts.k()` elements of
+/// `weight_ty`) against activation row `act_row`. Panics on mismatched
+/// lengths/types (use [`try_vec_dot`] for a `Result`).
+pub fn vec_dot(weight_ty: GgmlType, w_row: &[u8], acts: &QuantizedActs, act_row: usize) -> f32 {
+    match try_vec_dot(weight_ty, w_row, acts, act_row) {
+        Ok(v) => v,
+        Err(e) => panic!("vec_dot: {e}"),
+    }
+}
+
+/// [`vec_dot`] returning errors instead of panicking.
+pub fn try_vec_dot(weight_ty: GgmlType, w_row: &[u8], acts: &QuantizedActs, act_row: usize) -> Result<f32, KernelError> {
+    let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
+    acts.check_for(weight_ty)?;
+    let need = row_bytes(weight_ty, acts.k())?;
+    if w_row.len() != need {
+        return Err(KernelError::Length { ty: weight_ty, what: "weight row bytes", expected: need, got: w_row.len() });
+    }
+    if act_row >= acts.n_rows() {
+        return Err(KernelError::Length { ty: acts.ty(), what: "activation row index bound", expected: acts.n_rows(), got: act_row });
+    }
+    Ok(f(w_row, acts.row(act_row)))
+}
+
+// ---- SIMD dispatch -------------------------------------------------------
+
+static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
+/// 0 = not yet detected, 1 = scalar, 2 = avx2+fma+f16c.
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+
+/// Force the scalar reference kernels (for tests/benchmarks). The environment
+/// variable `HEARTH_FORCE_SCALAR=1` does the same at first use.
+pub fn set_force_scalar(force: bool) {
+    FORCE_SCALAR.store(force, Ordering::SeqCst);
+}
+
+fn detected() -> u8 {
+    let d = DETECTED.load(Ordering::Relaxed);
+    if d != 0 {
+        return d;
+    }
+    let env_scalar = std::env::var("HEARTH_FORCE_SCALAR").map(|v| v == "1").unwrap_or(false);
+    let mut level = 1;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !env_scalar
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+        {
+            level = 2;
+        }
+    }
+    let _ = env_scalar;
+    DETECTED.store(level, Ordering::Relaxed);
+    level
+}
+
+/// Whether the AVX2 kernels are in use (detected, and not forced off).
+pub(crate) fn use_avx2() -> bool {
+    !FORCE_SCALAR.load(Ordering::Relaxed) && detected() == 2
+}
+
+/// The SIMD level in use: `"avx2"` or `"scalar"`.
+pub fn simd_level() -> &'static str {
+    if use_avx2() {
+        "avx2"
+    } else {
+        "scalar"
+    }
+}
+
+/// The dot product used for `ty` at the current SIMD level.
+pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2() {
+            if let Some(f) = avx2::dot_fn(ty) {
+                return Some(f);
+            }
+        }
+    }
+    scalar::dot_fn(ty)
+}
+
+/// Scalar-reference dot product of raw rows (for tests and tools): `w` holds
+/// `k` elements of `weight_ty`, `a` holds `k` elements of `vec_dot_type(weight_ty)`.
+pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
+    let f = scalar::dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
+    Ok(f(w, a))
+}
+
+/// Decode activation bytes of an activation type (`F32`, `F16`, `BF16`, `Q8_0`,
+/// `Q8_1`, `Q8_K`) back to floats (for tests).
+pub fn dequantize_acts(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
+    let need = row_bytes(ty, dst.len())?;
+    if src.len() != need {
+        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+    }
+    match ty {
+        GgmlType::Q8_1 => q8::dequantize_row_q8_1(src, dst),
+        GgmlType::Q8_K => q8::dequantize_row_q8_k(src, dst),
+        _ => return dequantize(ty, src, dst),
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Activation rows quantized once to a weight type's `vec_dot_type`.
+
+use crate::q8;
+use crate::util::{f32_to_bf16_bits, f32_to_f16_bits};
+use crate::{row_bytes, vec_dot_type, GgmlType, KernelError};
+
+/// Activation rows quantized to one activation type (`F32`, `F16`, `BF16`,
+/// `Q8_0`, `Q8_1` or `Q8_K`), reused across every weight matrix with that
+/// `vec_dot_type`. Rows are stored back to back in ggml layout.
+#[derive(Debug, Clone)]
+pub struct QuantizedActs {
+    buf: Vec<u8>,
+    row_stride: usize,
+    n_rows: usize,
+    k: usize,
+    ty: GgmlType,
+}
+
+impl Default for QuantizedActs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QuantizedActs {
+    pub fn new() -> Self {
+        QuantizedActs { buf: Vec::new(), row_stride: 0, n_rows: 0, k: 0, ty: GgmlType::F32 }
+    }
+
+    /// Quantize `n_rows` rows of `k` floats (`x.len() == n_rows*k`) to
+    /// `vec_dot_type(weight_ty)`. Reuses the buffer (no allocation when its
+    /// capacity suffices). Panics on bad sizes; see [`Self::try_quantize`].
+    pub fn quantize(&mut self, weight_ty: GgmlType, x: &[f32], n_rows: usize, k: usize) {
+        if let Err(e) = self.try_quantize(weight_ty, x, n_rows, k) {
+            panic!("QuantizedActs::quantize: {e}");
+        }
+    }
+
+    /// [`Self::quantize`] returning errors instead of panicking.
+    pub fn try_quantize(&mut self, weight_ty: GgmlType, x: &[f32], n_rows: usize, k: usize) -> Result<(), KernelError> {
+        if !crate::is_supported(weight_ty) {
+            return Err(KernelError::Unsupported(weight_ty));
+        }
+        let ty = vec_dot_type(weight_ty);
+        // The weight's block size must divide k too (e.g. Q4_K rows need k % 256 == 0).
+        row_bytes(weight_ty, k)?;
+        let stride = row_bytes(ty, k)?;
+        let expected = n_rows.checked_mul(k).ok_or(KernelError::Length { ty, what: "activation floats", expected: usize::MAX, got: x.len() })?;
+        if x.len() != expected {
+            return Err(KernelError::Length { ty, what: "activation floats (n_rows*k)", expected, got: x.len() });
+        }
+        let total = stride * n_rows;
+        self.buf.clear();
+        self.buf.resize(total, 0);
+        self.row_stride = stride;
+        self.n_rows = n_rows;
+        self.k = k;
+        self.ty = ty;
+        if k == 0 {
+            return Ok(());
+        }
+        for (xr, yr) in x.chunks_exact(k).zip(self.buf.chunks_exact_mut(stride)) {
+            quantize_row(ty, xr, yr);
+        }
+        Ok(())
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+    pub fn k(&self) -> usize {
+        self.k
+    }
+    /// The activation type the rows are stored in.
+    pub fn ty(&self) -> GgmlType {
+        self.ty
+    }
+    pub fn row_stride(&self) -> usize {
+        self.row_stride
+    }
+    /// Bytes of activation row `r`.
+    pub fn row(&self, r: usize) -> &[u8] {
+        &self.buf[r * self.row_stride..(r + 1) * self.row_stride]
+    }
+    /// All rows' bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[..self.row_stride * self.n_rows]
+    }
+
+    /// Error unless these activations fit weights of `weight_ty`.
+    pub(crate) fn check_for(&self, weight_ty: GgmlType) -> Result<(), KernelError> {
+        let needed = vec_dot_type(weight_ty);
+        if self.ty != needed {
+            return Err(KernelError::ActsType { weights: weight_ty, acts: self.ty, needed });
+        }
+        row_bytes(weight_ty, self.k)?;
+        Ok(())
+    }
+}
+
+/// Quantize one row to activation type `ty` (lengths already checked).
+pub(crate) fn quantize_row(ty: GgmlType, x: &[f32], y: &mut [u8]) {
+    match ty {
+        GgmlType::Q8_0 => q8::quantize_row_q8_0(x, y),
+        GgmlType::Q8_1 => q8::quantize_row_q8_1(x, y),
+        GgmlType::Q8_K => q8::quantize_row_q8_k(x, y),
+        GgmlType::F16 => {
+            for (v, o) in x.iter().zip(y.chunks_exact_mut(2)) {
+                o.copy_from_slice(&f32_to_f16_bits(*v).to_le_bytes());
+            }
+        }
+        GgmlType::BF16 => {
+            for (v, o) in x.iter().zip(y.chunks_exact_mut(2)) {
+                o.copy_from_slice(&f32_to_bf16_bits(*v).to_le_bytes());
+            }
+        }
+        _ => {
+            for (v, o) in x.iter().zip(y.chunks_exact_mut(4)) {
+                o.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+}

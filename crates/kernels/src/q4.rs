@@ -1,0 +1,78 @@
+//! Q4_0 and Q4_1 (32 elements per block).
+//!
+//! Layouts (`ggml/src/ggml-common.h`): `block_q4_0 { d: f16, qs: [u8; 16] }`,
+//! `block_q4_1 { d: f16, m: f16, qs: [u8; 16] }`. Element j is the low nibble of
+//! `qs[j]`, element j+16 the high nibble. Dequantization per `dequantize_row_q4_0/1`
+//! (`ggml/src/ggml-quants.c`), dot products per `ggml_vec_dot_q4_0_q8_0_generic` /
+//! `ggml_vec_dot_q4_1_q8_1_generic` (`ggml/src/ggml-cpu/quants.c`).
+
+use crate::block::{assert_block_size, QuantBlock};
+use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
+use crate::util::f16_at;
+use gguf::GgmlType;
+
+pub struct BlockQ4_0;
+pub struct BlockQ4_1;
+assert_block_size!(BlockQ4_0, 32, 18);
+assert_block_size!(BlockQ4_1, 32, 20);
+
+impl QuantBlock for BlockQ4_0 {
+    const TYPE: GgmlType = GgmlType::Q4_0;
+    const BLOCK: usize = 32;
+    const BYTES: usize = 18;
+    const DOT_TYPE: GgmlType = GgmlType::Q8_0;
+
+    fn dequantize_block(b: &[u8], y: &mut [f32]) {
+        let d = f16_at(b, 0);
+        let qs = &b[2..18];
+        for j in 0..16 {
+            y[j] = ((qs[j] & 0x0F) as i32 - 8) as f32 * d;
+            y[j + 16] = ((qs[j] >> 4) as i32 - 8) as f32 * d;
+        }
+    }
+
+    fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
+        let mut sumf = 0.0f32;
+        for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_0_BYTES)) {
+            let mut sumi = 0i32;
+            for j in 0..16 {
+                let v0 = (x[2 + j] & 0x0F) as i32 - 8;
+                let v1 = (x[2 + j] >> 4) as i32 - 8;
+                sumi += v0 * (y[2 + j] as i8 as i32) + v1 * (y[18 + j] as i8 as i32);
+            }
+            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
+        }
+        sumf
+    }
+}
+
+impl QuantBlock for BlockQ4_1 {
+    const TYPE: GgmlType = GgmlType::Q4_1;
+    const BLOCK: usize = 32;
+    const BYTES: usize = 20;
+    const DOT_TYPE: GgmlType = GgmlType::Q8_1;
+
+    fn dequantize_block(b: &[u8], y: &mut [f32]) {
+        let d = f16_at(b, 0);
+        let m = f16_at(b, 2);
+        let qs = &b[4..20];
+        for j in 0..16 {
+            y[j] = (qs[j] & 0x0F) as f32 * d + m;
+            y[j + 16] = (qs[j] >> 4) as f32 * d + m;
+        }
+    }
+
+    fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
+        let mut sumf = 0.0f32;
+        for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_1_BYTES)) {
+            let mut sumi = 0i32;
+            for j in 0..16 {
+                let v0 = (x[4 + j] & 0x0F) as i32;
+                let v1 = (x[4 + j] >> 4) as i32;
+                sumi += v0 * (y[4 + j] as i8 as i32) + v1 * (y[20 + j] as i8 as i32);
+            }
+            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0)) + f16_at(x, 2) * f16_at(y, 2);
+        }
+        sumf
+    }
+}

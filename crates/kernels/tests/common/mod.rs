@@ -1,0 +1,84 @@
+#![allow(dead_code)]
+use kernels::GgmlType;
+
+/// Tiny deterministic PRNG (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    /// Roughly normal(0, 1).
+    pub fn normal(&mut self) -> f32 {
+        (0..4).map(|_| self.uniform()).sum::<f32>() * 0.866
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+pub const WEIGHT_TYPES: [GgmlType; 13] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+];
+
+/// Byte offsets of f16 scale fields inside one block (ggml-common.h layouts).
+pub fn f16_fields(ty: GgmlType) -> &'static [usize] {
+    use GgmlType::*;
+    match ty {
+        Q4_0 | Q5_0 | Q8_0 => &[0],
+        Q4_1 | Q5_1 | Q4_K | Q5_K => &[0, 2],
+        Q2_K => &[80, 82],
+        Q3_K => &[108],
+        Q6_K => &[208],
+        _ => &[],
+    }
+}
+
+/// `k` elements of random weights of type `ty`: random bytes with small, finite f16 scales.
+pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
+    match ty {
+        GgmlType::F32 => (0..k).flat_map(|_| rng.normal().to_le_bytes()).collect(),
+        GgmlType::F16 => (0..k).flat_map(|_| half::f16::from_f32(rng.normal()).to_le_bytes()).collect(),
+        GgmlType::BF16 => (0..k).flat_map(|_| half::bf16::from_f32(rng.normal()).to_le_bytes()).collect(),
+        _ => {
+            let bs = ty.type_size();
+            let nb = k / ty.block_size();
+            let mut b = rng.bytes(nb * bs);
+            for i in 0..nb {
+                for &off in f16_fields(ty) {
+                    let v = half::f16::from_f32(rng.normal() * 0.05);
+                    b[i * bs + off..i * bs + off + 2].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            b
+        }
+    }
+}
+
+pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.normal() * if rng.next_u64() % 17 == 0 { 8.0 } else { 1.0 }).collect()
+}
