@@ -1,0 +1,103 @@
+//! The sampler: a fixed chain of the pieces, configured by [`SamplingParams`].
+
+use crate::params::SamplingParams;
+use crate::pieces::{self, Candidates, PenaltyWindow};
+use crate::rng::Rng;
+
+/// A seeded, stateful sampler. All scratch space is allocated in
+/// [`Sampler::new`]; `sample` and `accept` allocate nothing (as long as the
+/// logits are at most `n_vocab` long).
+///
+/// Chain (llama.cpp's default order): penalties → top-k → top-p → min-p →
+/// temperature → draw. With `temperature <= 0`: penalties → argmax (lowest
+/// id wins ties), and the PRNG is not advanced.
+///
+/// `sample` does not record the token; call [`Sampler::accept`] with the
+/// token actually used (or [`Sampler::sample_and_accept`]).
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    params: SamplingParams,
+    n_vocab: usize,
+    cands: Candidates,
+    penalties: PenaltyWindow,
+    rng: Rng,
+}
+
+impl Sampler {
+    /// `params` should have passed [`SamplingParams::validate`]; invalid
+    /// values are not rejected here, they behave as documented per piece.
+    pub fn new(params: SamplingParams, n_vocab: usize) -> Self {
+        let penalties = PenaltyWindow::new(params.penalty_last_n, n_vocab);
+        let rng = Rng::new(params.seed);
+        Self {
+            params,
+            n_vocab,
+            cands: Candidates::with_capacity(n_vocab),
+            penalties,
+            rng,
+        }
+    }
+
+    pub fn params(&self) -> &SamplingParams {
+        &self.params
+    }
+
+    pub fn n_vocab(&self) -> usize {
+        self.n_vocab
+    }
+
+    /// Choose the next token from `logits` (one per vocab entry).
+    pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        let p = &self.params;
+        let penalize = p.penalties_active();
+        if p.temperature <= 0.0 && !penalize {
+            return crate::argmax(logits);
+        }
+        self.cands.fill(logits);
+        if penalize {
+            self.penalties.apply(
+                &mut self.cands,
+                p.repeat_penalty,
+                p.frequency_penalty,
+                p.presence_penalty,
+            );
+        }
+        if p.temperature <= 0.0 {
+            return self.cands.best().map(|t| t.id).unwrap_or(0);
+        }
+        pieces::top_k(&mut self.cands, p.top_k);
+        pieces::top_p(&mut self.cands, p.top_p, 1);
+        pieces::min_p(&mut self.cands, p.min_p, 1);
+        pieces::temperature(&mut self.cands, p.temperature);
+        pieces::sample_dist(&mut self.cands, &mut self.rng)
+    }
+
+    /// Record a generated (or prompt) token for the penalties.
+    pub fn accept(&mut self, token: u32) {
+        self.penalties.accept(token);
+    }
+
+    /// `sample` followed by `accept` of the chosen token.
+    pub fn sample_and_accept(&mut self, logits: &[f32]) -> u32 {
+        let t = self.sample(logits);
+        self.accept(t);
+        t
+    }
+
+    /// Forget the penalty window and restart the PRNG from the seed, so the
+    /// sampler behaves exactly as freshly constructed.
+    pub fn reset(&mut self) {
+        self.penalties.reset();
+        self.rng = Rng::new(self.params.seed);
+    }
+
+    /// The candidates left after the last non-greedy `sample` (for
+    /// debugging and tests).
+    pub fn last_candidates(&self) -> &Candidates {
+        &self.cands
+    }
+
+    pub fn penalty_window(&self) -> &PenaltyWindow {
+        &self.penalties
+    }
+}

@@ -1,0 +1,102 @@
+//! Stop strings over streamed text.
+
+/// Watches streamed text for stop strings.
+///
+/// [`StopMatcher::push`] returns the text that is safe to emit now: it holds
+/// back the longest suffix that could still become the start of a stop
+/// string, and when a stop string completes it returns the text before the
+/// stop (never the stop itself) and reports `stopped`. After a stop, further
+/// input is ignored. [`StopMatcher::flush`] returns the held text at the end
+/// of generation when no stop was hit.
+///
+/// The earliest occurrence in the text wins; empty stop strings are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct StopMatcher {
+    stops: Vec<String>,
+    held: String,
+    stopped: bool,
+}
+
+impl StopMatcher {
+    pub fn new(stops: Vec<String>) -> Self {
+        let stops = stops.into_iter().filter(|s| !s.is_empty()).collect();
+        Self {
+            stops,
+            held: String::new(),
+            stopped: false,
+        }
+    }
+
+    /// Feed a chunk; returns `(text safe to emit now, stopped)`.
+    pub fn push(&mut self, text: &str) -> (String, bool) {
+        if self.stopped {
+            return (String::new(), true);
+        }
+        if self.stops.is_empty() {
+            return (text.to_owned(), false);
+        }
+        self.held.push_str(text);
+
+        // Earliest complete stop string.
+        let hit = self
+            .stops
+            .iter()
+            .filter_map(|s| self.held.find(s.as_str()))
+            .min();
+        if let Some(pos) = hit {
+            self.held.truncate(pos);
+            self.stopped = true;
+            return (std::mem::take(&mut self.held), true);
+        }
+
+        // Hold back the longest suffix that is a proper prefix of a stop.
+        let keep_from = self.partial_start();
+        let rest = self.held.split_off(keep_from);
+        let emit = std::mem::replace(&mut self.held, rest);
+        (emit, false)
+    }
+
+    /// Start of the longest suffix of `held` that is a proper prefix of
+    /// some stop string (`held.len()` if none).
+    fn partial_start(&self) -> usize {
+        let h = self.held.as_bytes();
+        let max_len = self
+            .stops
+            .iter()
+            .map(|s| s.len() - 1)
+            .max()
+            .unwrap_or(0)
+            .min(h.len());
+        for start in h.len() - max_len..h.len() {
+            if !self.held.is_char_boundary(start) {
+                continue;
+            }
+            let suffix = &h[start..];
+            if self.stops.iter().any(|s| s.as_bytes().starts_with(suffix)) {
+                return start;
+            }
+        }
+        h.len()
+    }
+
+    /// End of stream: return any held text (empty after a stop).
+    pub fn flush(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+
+    /// Whether a stop string has been hit.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// The text currently held back.
+    pub fn held(&self) -> &str {
+        &self.held
+    }
+
+    /// Forget held text and the stopped state (stop strings are kept).
+    pub fn reset(&mut self) {
+        self.held.clear();
+        self.stopped = false;
+    }
+}
