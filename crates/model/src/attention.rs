@@ -16,6 +16,14 @@ unsafe impl Send for SharedMut {}
 // SAFETY: as above.
 unsafe impl Sync for SharedMut {}
 
+impl SharedMut {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
+    #[inline]
+    pub fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 pub(crate) struct AttnShape {
     pub n_head: usize,
     pub n_head_kv: usize,
@@ -58,7 +66,7 @@ pub(crate) fn attend(
         let qh = &q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
         // SAFETY: task (t, h) is the only writer of out[t*q_dim + h*hd ..][..hd];
         // the range is in bounds (asserted above) and `out` outlives `run`.
-        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.0.add(t * q_dim + h * hd), hd) };
+        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(t * q_dim + h * hd), hd) };
         acc.fill(0.0);
         let mut max = f32::NEG_INFINITY;
         let mut sum = 0.0f32;
