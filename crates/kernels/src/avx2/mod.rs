@@ -1,12 +1,144 @@
-//! AVX2 + FMA (+ F16C) kernels. Every function here is only reachable through
-//! [`dot_fn`], which the crate calls only after `use_avx2()` confirmed the CPU
-//! features at runtime.
+//! AVX2 + FMA + F16C kernels. Every function here is only reachable through
+//! [`dot_fn`], which the crate calls only after `use_avx2()` confirmed these CPU
+//! features at runtime (`is_x86_feature_detected!`); nothing is compiled with
+//! `target-cpu=native`.
+//!
+//! Approach after llama.cpp `ggml/src/ggml-cpu/arch/x86/quants.c`: widen packed
+//! quants to one byte per element, multiply with the 8-bit activations via
+//! `_mm256_maddubs_epi16` (unsigned x signed; signed x signed through the sign
+//! trick), widen pairs with `_mm256_madd_epi16`. The 32-element formats keep a
+//! float accumulator per lane (llama.cpp's order; matches the scalar reference
+//! to rounding). The K-quants reduce each super-block to the exact integer sums
+//! the scalar code computes and then do the same float ops, so they are
+//! bit-identical to the scalar reference.
+
+mod float;
+mod kq;
+mod legacy;
 
 use crate::DotFn;
 use gguf::GgmlType;
+use std::arch::x86_64::*;
 
-/// AVX2 dot product for `ty`, if there is one.
+/// Wrap an `unsafe` `#[target_feature]` kernel as a plain `DotFn`.
+macro_rules! dispatchable {
+    ($name:ident => $imp:path) => {
+        fn $name(w: &[u8], a: &[u8]) -> f32 {
+            // SAFETY: these wrappers are only handed out by `dot_fn`, which is only
+            // called when `use_avx2()` saw avx2, fma and f16c at runtime.
+            unsafe { $imp(w, a) }
+        }
+    };
+}
+
+dispatchable!(dot_q4_0 => legacy::vec_dot_q4_0);
+dispatchable!(dot_q4_1 => legacy::vec_dot_q4_1);
+dispatchable!(dot_q5_0 => legacy::vec_dot_q5_0);
+dispatchable!(dot_q5_1 => legacy::vec_dot_q5_1);
+dispatchable!(dot_q8_0 => legacy::vec_dot_q8_0);
+dispatchable!(dot_q2_k => kq::vec_dot_q2_k);
+dispatchable!(dot_q3_k => kq::vec_dot_q3_k);
+dispatchable!(dot_q4_k => kq::vec_dot_q4_k);
+dispatchable!(dot_q5_k => kq::vec_dot_q5_k);
+dispatchable!(dot_q6_k => kq::vec_dot_q6_k);
+dispatchable!(dot_f32 => float::vec_dot_f32);
+dispatchable!(dot_f16 => float::vec_dot_f16);
+dispatchable!(dot_bf16 => float::vec_dot_bf16);
+
+/// AVX2 dot product for `ty`, if there is one. Callers must have checked the
+/// CPU features (see module docs).
 pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
-    let _ = ty;
-    None
+    use GgmlType::*;
+    Some(match ty {
+        Q4_0 => dot_q4_0,
+        Q4_1 => dot_q4_1,
+        Q5_0 => dot_q5_0,
+        Q5_1 => dot_q5_1,
+        Q8_0 => dot_q8_0,
+        Q2_K => dot_q2_k,
+        Q3_K => dot_q3_k,
+        Q4_K => dot_q4_k,
+        Q5_K => dot_q5_k,
+        Q6_K => dot_q6_k,
+        F32 => dot_f32,
+        F16 => dot_f16,
+        BF16 => dot_bf16,
+        _ => return None,
+    })
+}
+
+// ---- shared helpers ------------------------------------------------------
+
+/// Load 32 bytes from the start of `s` (which must hold at least 32).
+#[inline(always)]
+unsafe fn load32(s: &[u8]) -> __m256i {
+    assert!(s.len() >= 32);
+    // SAFETY: 32 readable bytes checked above; loadu has no alignment requirement.
+    unsafe { _mm256_loadu_si256(s.as_ptr() as *const __m256i) }
+}
+
+/// Load 16 bytes from the start of `s` (which must hold at least 16).
+#[inline(always)]
+unsafe fn load16(s: &[u8]) -> __m128i {
+    assert!(s.len() >= 16);
+    // SAFETY: 16 readable bytes checked above; loadu has no alignment requirement.
+    unsafe { _mm_loadu_si128(s.as_ptr() as *const __m128i) }
+}
+
+/// 16 packed bytes -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn bytes_from_nibbles_32(s: &[u8]) -> __m256i {
+    // SAFETY: `load16` bounds-checks; the rest are register ops.
+    unsafe {
+        let tmp = load16(s);
+        let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
+        _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+    }
+}
+
+/// The 32 bits of `x` spread to 32 bytes: byte j = 0xFF if bit j is set.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn bytes_from_bits_32(x: u32) -> __m256i {
+    let shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
+    let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))
+}
+
+/// Signed x signed bytes -> 8 i32 sums of 4 products each (sign trick: |x| is
+/// unsigned, y takes x's sign). Needs y in [-127, 127].
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mul_sum_i8_pairs_i32(x: __m256i, y: __m256i) -> __m256i {
+    let ax = _mm256_sign_epi8(x, x);
+    let sy = _mm256_sign_epi8(y, x);
+    _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1))
+}
+
+/// Unsigned x signed bytes -> 8 i32 sums of 4 products each.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mul_sum_us8_pairs_i32(ax: __m256i, sy: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn hsum_f32_8(x: __m256) -> f32 {
+    let r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    let r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    _mm_cvtss_f32(r)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn hsum_i32_8(a: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    let hi64 = _mm_unpackhi_epi64(s, s);
+    let s = _mm_add_epi32(hi64, s);
+    let hi32 = _mm_shuffle_epi32(s, 0b10_11_00_01);
+    _mm_cvtsi128_si32(_mm_add_epi32(s, hi32))
 }
