@@ -9,7 +9,10 @@
 /// input is ignored. [`StopMatcher::flush`] returns the held text at the end
 /// of generation when no stop was hit.
 ///
-/// The earliest occurrence in the text wins; empty stop strings are ignored.
+/// Stops are checked as text arrives (like llama.cpp's server): the first
+/// stop string to complete wins, and among stops completed by the same chunk
+/// the one starting earliest wins. Empty stop strings are ignored. Matching
+/// is on bytes of valid UTF-8, so held text always splits at a char boundary.
 #[derive(Debug, Clone, Default)]
 pub struct StopMatcher {
     stops: Vec<String>,
