@@ -4,6 +4,8 @@
 //!
 //! Formats and their reference semantics come from llama.cpp (cited per file).
 
+#![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
+
 mod acts;
 mod block;
 mod float;

@@ -40,7 +40,7 @@ pub fn matmul(
         return Err(KernelError::Length { ty: weight_ty, what: "weight matrix bytes (n_out*row)", expected: w_need, got: w.len() });
     }
     let n_rows = acts.n_rows();
-    let out_need = n_rows.checked_mul(n_out).unwrap_or(usize::MAX);
+    let out_need = n_rows.saturating_mul(n_out);
     if out.len() != out_need {
         return Err(KernelError::Length { ty: GgmlType::F32, what: "output elements (n_rows*n_out)", expected: out_need, got: out.len() });
     }

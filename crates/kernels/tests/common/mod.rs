@@ -80,5 +80,5 @@ pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
 }
 
 pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.normal() * if rng.next_u64() % 17 == 0 { 8.0 } else { 1.0 }).collect()
+    (0..n).map(|_| rng.normal() * if rng.next_u64() % 17 < 1 { 8.0 } else { 1.0 }).collect()
 }
