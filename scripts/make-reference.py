@@ -153,7 +153,7 @@ def run_case(llm, tokens):
             break
 
     text_tokens = [t for t in generated if not is_eog(llm, t)]
-    text = llm.detokenize(text_tokens, prev_tokens=tokens).decode("utf-8", errors="replace")
+    text = llm.detokenize(text_tokens).decode("utf-8", errors="replace")
     return {
         "greedy": {
             "tokens": generated,

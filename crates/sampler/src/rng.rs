@@ -75,11 +75,10 @@ pub(crate) fn det_exp(x: f64) -> f64 {
     if x > 709.0 {
         return f64::INFINITY;
     }
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const INV_LN2: f64 = 1.442_695_040_888_963_387_00;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1; // fdlibm ln2_hi
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2_lo
     // x = k*ln2 + r, |r| <= ln2/2
-    let kf = (x * INV_LN2 + if x < 0.0 { -0.5 } else { 0.5 }) as i64 as f64;
+    let kf = (x * std::f64::consts::LOG2_E + if x < 0.0 { -0.5 } else { 0.5 }) as i64 as f64;
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
     // Taylor series of e^r to degree 13 (error < 1e-16 for |r| <= 0.35).
     let mut term = 1.0f64;

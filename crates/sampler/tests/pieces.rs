@@ -174,7 +174,7 @@ fn penalty_window_counts_and_slides() {
     let mut c = Candidates::from_logits(&[2.0, 2.0, -1.0, 1.0]);
     w.apply(&mut c, 2.0, 0.1, 0.3);
     let l: Vec<f32> = c.data.iter().map(|t| t.logit).collect();
-    assert_eq!(l, vec![2.0 / 2.0 - (0.2 + 0.3), 2.0, -1.0 * 2.0 - (0.1 + 0.3), 1.0]);
+    assert_eq!(l, vec![2.0 / 2.0 - (0.2 + 0.3), 2.0, -2.0 - (0.1 + 0.3), 1.0]);
 
     // last_n = 0 disables.
     let mut w = PenaltyWindow::new(0, 4);
