@@ -52,7 +52,11 @@ pub fn log_softmax_top(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
         return Vec::new();
     }
     let clean = |l: f32| if l.is_nan() { f32::NEG_INFINITY } else { l };
-    let max = logits.iter().copied().map(clean).fold(f32::NEG_INFINITY, f32::max);
+    let max = logits
+        .iter()
+        .copied()
+        .map(clean)
+        .fold(f32::NEG_INFINITY, f32::max);
     let log_z = if max == f32::NEG_INFINITY {
         (logits.len() as f64).ln()
     } else {

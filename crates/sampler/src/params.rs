@@ -85,17 +85,47 @@ impl SamplingParams {
             }
         }
         let t = self.temperature;
-        check("temperature", t, t >= 0.0, "a finite number >= 0 (0 = greedy)")?;
+        check(
+            "temperature",
+            t,
+            t >= 0.0,
+            "a finite number >= 0 (0 = greedy)",
+        )?;
         let p = self.top_p;
-        check("top_p", p, (0.0..=1.0).contains(&p), "0.0..=1.0 (1.0 = off)")?;
+        check(
+            "top_p",
+            p,
+            (0.0..=1.0).contains(&p),
+            "0.0..=1.0 (1.0 = off)",
+        )?;
         let p = self.min_p;
-        check("min_p", p, (0.0..=1.0).contains(&p), "0.0..=1.0 (0.0 = off)")?;
+        check(
+            "min_p",
+            p,
+            (0.0..=1.0).contains(&p),
+            "0.0..=1.0 (0.0 = off)",
+        )?;
         let r = self.repeat_penalty;
-        check("repeat_penalty", r, r > 0.0, "a finite number > 0 (1.0 = off)")?;
+        check(
+            "repeat_penalty",
+            r,
+            r > 0.0,
+            "a finite number > 0 (1.0 = off)",
+        )?;
         let x = self.presence_penalty;
-        check("presence_penalty", x, (-2.0..=2.0).contains(&x), "-2.0..=2.0 (0.0 = off)")?;
+        check(
+            "presence_penalty",
+            x,
+            (-2.0..=2.0).contains(&x),
+            "-2.0..=2.0 (0.0 = off)",
+        )?;
         let x = self.frequency_penalty;
-        check("frequency_penalty", x, (-2.0..=2.0).contains(&x), "-2.0..=2.0 (0.0 = off)")?;
+        check(
+            "frequency_penalty",
+            x,
+            (-2.0..=2.0).contains(&x),
+            "-2.0..=2.0 (0.0 = off)",
+        )?;
         Ok(())
     }
 

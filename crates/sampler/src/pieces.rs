@@ -43,11 +43,12 @@ impl Candidates {
     /// so they can never be chosen while a finite logit exists.
     pub fn fill(&mut self, logits: &[f32]) {
         self.data.clear();
-        self.data.extend(logits.iter().enumerate().map(|(i, &l)| TokenData {
-            id: i as u32,
-            logit: if l.is_nan() { f32::NEG_INFINITY } else { l },
-            p: 0.0,
-        }));
+        self.data
+            .extend(logits.iter().enumerate().map(|(i, &l)| TokenData {
+                id: i as u32,
+                logit: if l.is_nan() { f32::NEG_INFINITY } else { l },
+                p: 0.0,
+            }));
         self.sorted = false;
     }
 
@@ -314,6 +315,10 @@ impl PenaltyWindow {
 
 /// The penalty formula for one logit of a token seen `count > 0` times.
 pub fn penalize(logit: f32, count: u32, repeat: f32, frequency: f32, presence: f32) -> f32 {
-    let l = if logit <= 0.0 { logit * repeat } else { logit / repeat };
+    let l = if logit <= 0.0 {
+        logit * repeat
+    } else {
+        logit / repeat
+    };
     l - (count as f32 * frequency + presence)
 }

@@ -77,7 +77,7 @@ pub(crate) fn det_exp(x: f64) -> f64 {
     }
     const LN2_HI: f64 = 6.931_471_803_691_238e-1; // fdlibm ln2_hi
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10; // fdlibm ln2_lo
-    // x = k*ln2 + r, |r| <= ln2/2
+                                                     // x = k*ln2 + r, |r| <= ln2/2
     let kf = (x * std::f64::consts::LOG2_E + if x < 0.0 { -0.5 } else { 0.5 }) as i64 as f64;
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
     // Taylor series of e^r to degree 13 (error < 1e-16 for |r| <= 0.35).

@@ -40,15 +40,40 @@ fn sample_and_accept_do_not_allocate() {
     let configs = [
         SamplingParams::default(),
         SamplingParams::greedy(),
-        SamplingParams { repeat_penalty: 1.3, frequency_penalty: 0.2, presence_penalty: 0.1, ..SamplingParams::greedy() },
-        SamplingParams { top_k: 0, top_p: 0.9, min_p: 0.0, repeat_penalty: 1.1, ..Default::default() },
-        SamplingParams { top_k: 0, top_p: 0.999, min_p: 0.0, ..Default::default() },
-        SamplingParams { top_k: 0, top_p: 1.0, min_p: 0.01, temperature: 1.5, ..Default::default() },
+        SamplingParams {
+            repeat_penalty: 1.3,
+            frequency_penalty: 0.2,
+            presence_penalty: 0.1,
+            ..SamplingParams::greedy()
+        },
+        SamplingParams {
+            top_k: 0,
+            top_p: 0.9,
+            min_p: 0.0,
+            repeat_penalty: 1.1,
+            ..Default::default()
+        },
+        SamplingParams {
+            top_k: 0,
+            top_p: 0.999,
+            min_p: 0.0,
+            ..Default::default()
+        },
+        SamplingParams {
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.01,
+            temperature: 1.5,
+            ..Default::default()
+        },
     ];
     for params in configs {
         let before_new = allocs();
         let mut s = Sampler::new(params.clone(), n);
-        assert!(allocs() > before_new, "the counting allocator must see Sampler::new");
+        assert!(
+            allocs() > before_new,
+            "the counting allocator must see Sampler::new"
+        );
         let before = allocs();
         for _ in 0..100 {
             s.sample_and_accept(&logits);

@@ -46,7 +46,11 @@ fn top_k_keeps_k_best_sorted() {
     let mut c = Candidates::from_logits(&big);
     pieces::top_k(&mut c, 40);
     assert_eq!(c.len(), 40);
-    let mut want: Vec<(f32, u32)> = big.iter().enumerate().map(|(i, &l)| (l, i as u32)).collect();
+    let mut want: Vec<(f32, u32)> = big
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (l, i as u32))
+        .collect();
     want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     assert_eq!(ids(&c), want[..40].iter().map(|x| x.1).collect::<Vec<_>>());
 }
@@ -79,7 +83,7 @@ fn top_p_cumulative_cut() {
     assert_eq!(cut(0.9), vec![1, 3, 0, 2]); // 0.9375
     assert_eq!(cut(0.0), vec![1]); // min_keep = 1
     assert_eq!(cut(1.0).len(), 5); // off
-    // min_keep forces more.
+                                   // min_keep forces more.
     let mut c = Candidates::from_logits(&logits);
     pieces::top_p(&mut c, 0.1, 3);
     assert_eq!(ids(&c), vec![1, 3, 0]);
@@ -120,7 +124,7 @@ fn min_p_relative_cut() {
     assert_eq!(cut(0.6), vec![1]);
     assert_eq!(cut(0.01), vec![0, 1, 2, 3]);
     assert_eq!(cut(0.0), vec![0, 1, 2, 3]); // off
-    // Order is preserved (input order here).
+                                            // Order is preserved (input order here).
     let mut c = Candidates::from_logits(&logits);
     pieces::min_p(&mut c, 0.05, 1);
     assert_eq!(ids(&c), vec![0, 1, 3]);
@@ -146,7 +150,10 @@ fn penalty_formula() {
     // Frequency subtracts count * f, presence subtracts once.
     assert_eq!(penalize(3.0, 4, 1.0, 0.25, 0.0), 2.0);
     assert_eq!(penalize(3.0, 4, 1.0, 0.0, 0.5), 2.5);
-    assert_eq!(penalize(4.0, 2, 2.0, 0.5, 0.25), 4.0 / 2.0 - (2.0 * 0.5 + 0.25));
+    assert_eq!(
+        penalize(4.0, 2, 2.0, 0.5, 0.25),
+        4.0 / 2.0 - (2.0 * 0.5 + 0.25)
+    );
 }
 
 #[test]
@@ -174,7 +181,10 @@ fn penalty_window_counts_and_slides() {
     let mut c = Candidates::from_logits(&[2.0, 2.0, -1.0, 1.0]);
     w.apply(&mut c, 2.0, 0.1, 0.3);
     let l: Vec<f32> = c.data.iter().map(|t| t.logit).collect();
-    assert_eq!(l, vec![2.0 / 2.0 - (0.2 + 0.3), 2.0, -2.0 - (0.1 + 0.3), 1.0]);
+    assert_eq!(
+        l,
+        vec![2.0 / 2.0 - (0.2 + 0.3), 2.0, -2.0 - (0.1 + 0.3), 1.0]
+    );
 
     // last_n = 0 disables.
     let mut w = PenaltyWindow::new(0, 4);
@@ -196,7 +206,11 @@ fn sample_dist_follows_probabilities() {
     }
     for i in 0..5 {
         let f = hist[i] as f64 / n as f64;
-        assert!((f - want[i]).abs() < 0.01, "token {i}: freq {f} vs p {}", want[i]);
+        assert!(
+            (f - want[i]).abs() < 0.01,
+            "token {i}: freq {f} vs p {}",
+            want[i]
+        );
     }
 }
 
@@ -213,7 +227,10 @@ fn log_softmax_top_values() {
     assert!(log_softmax_top(&logits, 0).is_empty());
     // Ties: lower id first; the probabilities sum to 1.
     let top = log_softmax_top(&[0.0, 0.0, 0.0, 0.0], 4);
-    assert_eq!(top.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert_eq!(
+        top.iter().map(|x| x.0).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
     let s: f32 = top.iter().map(|x| x.1.exp()).sum();
     assert!((s - 1.0).abs() < 1e-6);
 }

@@ -28,7 +28,13 @@ fn plain(temperature: f32, seed: u64) -> SamplingParams {
 fn greedy_when_temperature_not_positive() {
     let logits = [0.5f32, 4.0, 4.0, -2.0];
     for t in [0.0f32, -1.0] {
-        let mut s = Sampler::new(SamplingParams { temperature: t, ..Default::default() }, 4);
+        let mut s = Sampler::new(
+            SamplingParams {
+                temperature: t,
+                ..Default::default()
+            },
+            4,
+        );
         for _ in 0..10 {
             assert_eq!(s.sample(&logits), 1, "ties go to the lowest id");
         }
@@ -57,19 +63,28 @@ fn greedy_with_repeat_penalty_moves_off_repeated_token() {
 #[test]
 fn same_seed_same_sequence() {
     let n = 1000;
-    let params = SamplingParams { seed: 1234, ..SamplingParams::default() };
+    let params = SamplingParams {
+        seed: 1234,
+        ..SamplingParams::default()
+    };
     let run = |p: &SamplingParams| {
         let mut s = Sampler::new(p.clone(), n);
-        (0..200).map(|i| s.sample_and_accept(&fake_logits(n, i))).collect::<Vec<u32>>()
+        (0..200)
+            .map(|i| s.sample_and_accept(&fake_logits(n, i)))
+            .collect::<Vec<u32>>()
     };
     let a = run(&params);
     let b = run(&params);
     assert_eq!(a, b);
     // reset() restarts the stream.
     let mut s = Sampler::new(params.clone(), n);
-    let first: Vec<u32> = (0..50).map(|i| s.sample_and_accept(&fake_logits(n, i))).collect();
+    let first: Vec<u32> = (0..50)
+        .map(|i| s.sample_and_accept(&fake_logits(n, i)))
+        .collect();
     s.reset();
-    let again: Vec<u32> = (0..50).map(|i| s.sample_and_accept(&fake_logits(n, i))).collect();
+    let again: Vec<u32> = (0..50)
+        .map(|i| s.sample_and_accept(&fake_logits(n, i)))
+        .collect();
     assert_eq!(first, again);
 }
 
@@ -101,7 +116,11 @@ fn pinned_stream_is_platform_independent() {
     assert_eq!(got, GOLDEN_TOKENS.to_vec(), "tokens: {got:?}");
 }
 
-const GOLDEN_RNG: [u64; 3] = [0x99ec_5f36_cb75_f2b4, 0xbf6e_1f78_4956_452a, 0x1a5f_849d_4933_e6e0];
+const GOLDEN_RNG: [u64; 3] = [
+    0x99ec_5f36_cb75_f2b4,
+    0xbf6e_1f78_4956_452a,
+    0x1a5f_849d_4933_e6e0,
+];
 const GOLDEN_TOKENS: [u32; 12] = [2, 6, 9, 15, 15, 11, 9, 12, 11, 8, 9, 3];
 
 #[test]
@@ -118,7 +137,11 @@ fn frequencies_match_softmax() {
         }
         for i in 0..logits.len() {
             let f = hist[i] as f64 / n as f64;
-            assert!((f - want[i]).abs() < 0.015, "T={temp} token {i}: {f} vs {}", want[i]);
+            assert!(
+                (f - want[i]).abs() < 0.015,
+                "T={temp} token {i}: {f} vs {}",
+                want[i]
+            );
         }
     }
 }
@@ -127,19 +150,37 @@ fn frequencies_match_softmax() {
 fn filters_restrict_support() {
     let logits = [1.0f32, 2.0, 0.5, 3.0, -1.0, 2.5];
     // top_k = 2 → only 3 and 5.
-    let mut s = Sampler::new(SamplingParams { top_k: 2, ..plain(1.0, 3) }, 6);
+    let mut s = Sampler::new(
+        SamplingParams {
+            top_k: 2,
+            ..plain(1.0, 3)
+        },
+        6,
+    );
     for _ in 0..2000 {
         let t = s.sample(&logits);
         assert!(t == 3 || t == 5, "{t}");
     }
     // min_p = 0.5: p_i / p_max >= 0.5 → logit >= 3 - ln 2 = 2.307: 3 and 5.
-    let mut s = Sampler::new(SamplingParams { min_p: 0.5, ..plain(1.0, 3) }, 6);
+    let mut s = Sampler::new(
+        SamplingParams {
+            min_p: 0.5,
+            ..plain(1.0, 3)
+        },
+        6,
+    );
     for _ in 0..2000 {
         let t = s.sample(&logits);
         assert!(t == 3 || t == 5, "{t}");
     }
     // top_p small → only the best.
-    let mut s = Sampler::new(SamplingParams { top_p: 0.1, ..plain(1.0, 3) }, 6);
+    let mut s = Sampler::new(
+        SamplingParams {
+            top_p: 0.1,
+            ..plain(1.0, 3)
+        },
+        6,
+    );
     for _ in 0..200 {
         assert_eq!(s.sample(&logits), 3);
     }
@@ -165,15 +206,69 @@ fn validate_errors_name_field_and_range() {
     assert!(SamplingParams::default().validate().is_ok());
     assert!(SamplingParams::greedy().validate().is_ok());
     let cases: Vec<(SamplingParams, &str)> = vec![
-        (SamplingParams { temperature: -0.1, ..Default::default() }, "temperature"),
-        (SamplingParams { temperature: f32::NAN, ..Default::default() }, "temperature"),
-        (SamplingParams { top_p: 1.5, ..Default::default() }, "top_p"),
-        (SamplingParams { top_p: -0.1, ..Default::default() }, "top_p"),
-        (SamplingParams { min_p: 2.0, ..Default::default() }, "min_p"),
-        (SamplingParams { repeat_penalty: 0.0, ..Default::default() }, "repeat_penalty"),
-        (SamplingParams { repeat_penalty: f32::INFINITY, ..Default::default() }, "repeat_penalty"),
-        (SamplingParams { presence_penalty: 3.0, ..Default::default() }, "presence_penalty"),
-        (SamplingParams { frequency_penalty: -2.5, ..Default::default() }, "frequency_penalty"),
+        (
+            SamplingParams {
+                temperature: -0.1,
+                ..Default::default()
+            },
+            "temperature",
+        ),
+        (
+            SamplingParams {
+                temperature: f32::NAN,
+                ..Default::default()
+            },
+            "temperature",
+        ),
+        (
+            SamplingParams {
+                top_p: 1.5,
+                ..Default::default()
+            },
+            "top_p",
+        ),
+        (
+            SamplingParams {
+                top_p: -0.1,
+                ..Default::default()
+            },
+            "top_p",
+        ),
+        (
+            SamplingParams {
+                min_p: 2.0,
+                ..Default::default()
+            },
+            "min_p",
+        ),
+        (
+            SamplingParams {
+                repeat_penalty: 0.0,
+                ..Default::default()
+            },
+            "repeat_penalty",
+        ),
+        (
+            SamplingParams {
+                repeat_penalty: f32::INFINITY,
+                ..Default::default()
+            },
+            "repeat_penalty",
+        ),
+        (
+            SamplingParams {
+                presence_penalty: 3.0,
+                ..Default::default()
+            },
+            "presence_penalty",
+        ),
+        (
+            SamplingParams {
+                frequency_penalty: -2.5,
+                ..Default::default()
+            },
+            "frequency_penalty",
+        ),
     ];
     for (p, field) in cases {
         let err = p.validate().unwrap_err();
@@ -181,15 +276,27 @@ fn validate_errors_name_field_and_range() {
         assert!(msg.contains(&format!("`{field}`")), "{msg}");
         assert!(msg.contains("must be"), "{msg}");
     }
-    let msg = SamplingParams { top_p: 1.5, ..Default::default() }.validate().unwrap_err().to_string();
+    let msg = SamplingParams {
+        top_p: 1.5,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("1.5") && msg.contains("0.0..=1.0"), "{msg}");
 }
 
 #[test]
 fn default_params_are_documented_values() {
     let d = SamplingParams::default();
-    assert_eq!((d.temperature, d.top_k, d.top_p, d.min_p), (0.8, 40, 0.95, 0.05));
-    assert_eq!((d.repeat_penalty, d.presence_penalty, d.frequency_penalty), (1.0, 0.0, 0.0));
+    assert_eq!(
+        (d.temperature, d.top_k, d.top_p, d.min_p),
+        (0.8, 40, 0.95, 0.05)
+    );
+    assert_eq!(
+        (d.repeat_penalty, d.presence_penalty, d.frequency_penalty),
+        (1.0, 0.0, 0.0)
+    );
     assert_eq!(d.penalty_last_n, 64);
     assert_eq!(d.seed, sampler::DEFAULT_SEED);
 }

@@ -51,7 +51,10 @@ fn false_prefix_is_eventually_emitted() {
     assert_eq!(m.held(), "");
     // Overlapping restart: "<</s>" stops after the first '<'.
     let mut m = StopMatcher::new(stops(&["</s>"]));
-    assert_eq!(run(&mut m, &["<", "<", "/", "s", ">"]), ("<".to_string(), true));
+    assert_eq!(
+        run(&mut m, &["<", "<", "/", "s", ">"]),
+        ("<".to_string(), true)
+    );
 }
 
 #[test]
@@ -85,7 +88,11 @@ fn whole_stream_equivalence_under_any_chunking() {
             .map(|c| std::str::from_utf8(c).unwrap())
             .collect();
         let mut m = StopMatcher::new(stops(&stop_list));
-        assert_eq!(run(&mut m, &chunks), (want.to_string(), true), "chunk size {size}");
+        assert_eq!(
+            run(&mut m, &chunks),
+            (want.to_string(), true),
+            "chunk size {size}"
+        );
     }
 }
 
