@@ -1,0 +1,322 @@
+//! Chat templates: the file's `tokenizer.chat_template` (Jinja, rendered with
+//! minijinja in HF-compatible mode: `trim_blocks`, `lstrip_blocks`, Python
+//! string methods via pycompat) or a built-in template for known families.
+
+use crate::{Tokenizer, TokenizerError};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Message { role: role.into(), content: content.into() }
+    }
+    pub fn system(c: impl Into<String>) -> Self {
+        Self::new("system", c)
+    }
+    pub fn user(c: impl Into<String>) -> Self {
+        Self::new("user", c)
+    }
+    pub fn assistant(c: impl Into<String>) -> Self {
+        Self::new("assistant", c)
+    }
+}
+
+/// A rendered conversation: the prompt text plus the byte ranges of `text`
+/// that came from message contents (where special tokens must not be parsed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RenderedChat {
+    pub text: String,
+    pub content_ranges: Vec<(usize, usize)>,
+}
+
+impl RenderedChat {
+    /// Text with no user content at all (everything may contain special tokens).
+    pub fn trusted(text: impl Into<String>) -> Self {
+        RenderedChat { text: text.into(), content_ranges: Vec::new() }
+    }
+}
+
+/// Gemma 3's official format (system prompt folded into the first user turn).
+pub const GEMMA_TEMPLATE: &str = "{{ bos_token }}\
+{%- if messages[0]['role'] == 'system' -%}\
+{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\
+{%- set loop_messages = messages[1:] -%}\
+{%- else -%}\
+{%- set first_user_prefix = '' -%}\
+{%- set loop_messages = messages -%}\
+{%- endif -%}\
+{%- for message in loop_messages -%}\
+{%- if message['role'] == 'assistant' -%}{%- set role = 'model' -%}{%- else -%}{%- set role = message['role'] -%}{%- endif -%}\
+{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') + message['content'] | trim + '<end_of_turn>\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}";
+
+/// ChatML (`<|im_start|>role\ncontent<|im_end|>\n`).
+pub const CHATML_TEMPLATE: &str = "{%- for message in messages -%}\
+{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}\
+{%- endfor -%}\
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}";
+
+/// Hard cap on template source size.
+pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+
+pub struct ChatTemplate {
+    name: String,
+    source: String,
+    builtin: bool,
+    env: minijinja::Environment<'static>,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl std::fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatTemplate").field("name", &self.name).field("builtin", &self.builtin).finish()
+    }
+}
+
+fn strftime_now(fmt: String) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    strftime(&fmt, secs)
+}
+
+/// Minimal UTC strftime (%Y %m %d %e %H %M %S %B %b %A %a %y %j %%).
+pub(crate) fn strftime(fmt: &str, secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    // civil from days (Howard Hinnant)
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let mut y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    if m <= 2 {
+        y += 1;
+    }
+    const MONTHS: [&str; 12] = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+    let wd = DAYS[days.rem_euclid(7) as usize];
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let yday = cum[(m - 1) as usize] + d + if leap && m > 2 { 1 } else { 0 };
+    let mut out = String::new();
+    let mut it = fmt.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('Y') => out.push_str(&y.to_string()),
+            Some('y') => out.push_str(&format!("{:02}", y % 100)),
+            Some('m') => out.push_str(&format!("{m:02}")),
+            Some('d') => out.push_str(&format!("{d:02}")),
+            Some('e') => out.push_str(&format!("{d:>2}")),
+            Some('H') => out.push_str(&format!("{:02}", sod / 3600)),
+            Some('M') => out.push_str(&format!("{:02}", sod / 60 % 60)),
+            Some('S') => out.push_str(&format!("{:02}", sod % 60)),
+            Some('j') => out.push_str(&format!("{yday:03}")),
+            Some('B') => out.push_str(MONTHS[(m - 1) as usize]),
+            Some('b') => out.push_str(&MONTHS[(m - 1) as usize][..3]),
+            Some('A') => out.push_str(wd),
+            Some('a') => out.push_str(&wd[..3]),
+            Some('%') => out.push('%'),
+            Some(o) => {
+                out.push('%');
+                out.push(o);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl ChatTemplate {
+    /// The file's `tokenizer.chat_template`, or a built-in one chosen by
+    /// architecture / vocabulary (Gemma, then ChatML), else an error.
+    pub fn from_gguf(f: &gguf::GgufFile, tok: &Tokenizer) -> Result<ChatTemplate, TokenizerError> {
+        if let Some(v) = f.get("tokenizer.chat_template") {
+            let src = v.as_str().ok_or_else(|| TokenizerError::WrongType {
+                key: "tokenizer.chat_template".into(),
+                expected: "string",
+            })?;
+            return Self::new("tokenizer.chat_template", src, false, tok);
+        }
+        let arch = f.architecture().map(|s| s.to_string());
+        if let Some(b) = Self::builtin_for(arch.as_deref(), tok) {
+            return Ok(b);
+        }
+        Err(TokenizerError::NoTemplate { arch })
+    }
+
+    /// A built-in template for the family, if one fits.
+    pub fn builtin_for(arch: Option<&str>, tok: &Tokenizer) -> Option<ChatTemplate> {
+        let is_gemma = matches!(arch, Some(a) if a.starts_with("gemma"))
+            || (tok.token_id("<start_of_turn>").is_some() && tok.token_id("<end_of_turn>").is_some());
+        if is_gemma {
+            return Self::new("built-in gemma", GEMMA_TEMPLATE, true, tok).ok();
+        }
+        if tok.token_id("<|im_start|>").is_some() {
+            return Self::new("built-in chatml", CHATML_TEMPLATE, true, tok).ok();
+        }
+        None
+    }
+
+    /// Compiles a template. `name` is used in error messages.
+    pub fn new(name: &str, source: &str, builtin: bool, tok: &Tokenizer) -> Result<ChatTemplate, TokenizerError> {
+        let terr = |msg: String| TokenizerError::Template { which: name.to_string(), msg };
+        if source.len() > MAX_TEMPLATE_BYTES {
+            return Err(terr(format!("template is {} bytes (cap {MAX_TEMPLATE_BYTES})", source.len())));
+        }
+        let mut env = minijinja::Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(false);
+        env.set_recursion_limit(200);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("raise_exception: {msg}")))
+        });
+        env.add_function("strftime_now", strftime_now);
+        env.add_template_owned("chat", source.to_string()).map_err(|e| terr(describe(&e)))?;
+        let text = |id: Option<u32>| id.map(|i| tok.token_text(i).to_string()).unwrap_or_default();
+        Ok(ChatTemplate {
+            name: name.to_string(),
+            source: source.to_string(),
+            builtin,
+            env,
+            bos_token: text(tok.bos()),
+            eos_token: text(tok.eos()),
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    pub fn is_builtin(&self) -> bool {
+        self.builtin
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn render_raw(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, TokenizerError> {
+        let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
+        t.render(minijinja::context! {
+            messages => messages,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => self.bos_token,
+            eos_token => self.eos_token,
+            tools => minijinja::Value::from(()),
+        })
+        .map_err(|e| self.err(&e))
+    }
+
+    fn err(&self, e: &minijinja::Error) -> TokenizerError {
+        TokenizerError::Template { which: self.name.clone(), msg: describe(e) }
+    }
+
+    /// Renders the conversation. The returned `content_ranges` mark message
+    /// contents so that `Tokenizer::encode_chat` never turns user text into
+    /// special tokens.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<RenderedChat, TokenizerError> {
+        let real = self.render_raw(messages, add_generation_prompt)?;
+        // Render again with each content replaced by a unique sentinel to learn
+        // where contents land in the output.
+        let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
+        let smsgs: Vec<Message> =
+            messages.iter().enumerate().map(|(i, m)| Message { role: m.role.clone(), content: sentinel(i) }).collect();
+        if let Ok(stext) = self.render_raw(&smsgs, add_generation_prompt) {
+            type Variant = fn(&str) -> &str;
+            let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
+            for v in variants {
+                if let Some(r) = substitute(&stext, messages, &sentinel, v) {
+                    if r.text == real {
+                        return Ok(r);
+                    }
+                }
+            }
+        }
+        // Fallback: locate contents in order in the real text.
+        let mut ranges = Vec::new();
+        let mut pos = 0;
+        for m in messages {
+            for c in [m.content.as_str(), m.content.trim()] {
+                if c.is_empty() {
+                    continue;
+                }
+                if let Some(p) = real[pos..].find(c) {
+                    ranges.push((pos + p, pos + p + c.len()));
+                    pos += p + c.len();
+                    break;
+                }
+            }
+        }
+        Ok(RenderedChat { text: real, content_ranges: ranges })
+    }
+}
+
+fn substitute(
+    stext: &str,
+    messages: &[Message],
+    sentinel: &dyn Fn(usize) -> String,
+    variant: fn(&str) -> &str,
+) -> Option<RenderedChat> {
+    let mut text = String::with_capacity(stext.len());
+    let mut ranges = Vec::new();
+    let mut rest = stext;
+    while let Some(p) = rest.find('\u{E000}') {
+        text.push_str(&rest[..p]);
+        let after = &rest[p..];
+        let end = after.find('\u{E001}')?;
+        let tag = &after[..end + '\u{E001}'.len_utf8()];
+        let idx: usize = tag.strip_prefix("\u{E000}hearth-msg-")?.strip_suffix('\u{E001}')?.parse().ok()?;
+        if sentinel(idx) != tag || idx >= messages.len() {
+            return None;
+        }
+        let c = variant(&messages[idx].content);
+        let s = text.len();
+        text.push_str(c);
+        if !c.is_empty() {
+            ranges.push((s, text.len()));
+        }
+        rest = &after[tag.len()..];
+    }
+    text.push_str(rest);
+    Some(RenderedChat { text, content_ranges: ranges })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn strftime_basic() {
+        // 2024-03-05 07:08:09 UTC = 1709622489
+        assert_eq!(super::strftime("%Y-%m-%d %H:%M:%S %b %d %A", 1709622489), "2024-03-05 07:08:09 Mar 05 Tuesday");
+    }
+}
