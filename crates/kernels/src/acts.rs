@@ -4,6 +4,19 @@ use crate::q8;
 use crate::util::{f32_to_bf16_bits, f32_to_f16_bits};
 use crate::{row_bytes, vec_dot_type, GgmlType, KernelError};
 
+/// How Q8_0/Q8_1 activations are rounded (Q8_K, F16, BF16 are the same either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActRounding {
+    /// llama.cpp's reference quantizers `quantize_row_q8_0_ref` /
+    /// `quantize_row_q8_1_ref` (`x * (1/d)`, `roundf`: half away from zero).
+    #[default]
+    Reference,
+    /// What llama.cpp's x86 AVX/AVX2 CPU backend runs at inference time
+    /// (`x * (127/amax)`, round half to even). Use this to reproduce the logits of
+    /// an AVX2 build of llama.cpp bit for bit in the quantization step.
+    LlamaCppX86,
+}
+
 /// Activation rows quantized to one activation type (`F32`, `F16`, `BF16`,
 /// `Q8_0`, `Q8_1` or `Q8_K`), reused across every weight matrix with that
 /// `vec_dot_type`. Rows are stored back to back in ggml layout.
@@ -14,6 +27,7 @@ pub struct QuantizedActs {
     n_rows: usize,
     k: usize,
     ty: GgmlType,
+    rounding: ActRounding,
 }
 
 impl Default for QuantizedActs {
@@ -24,7 +38,16 @@ impl Default for QuantizedActs {
 
 impl QuantizedActs {
     pub fn new() -> Self {
-        QuantizedActs { buf: Vec::new(), row_stride: 0, n_rows: 0, k: 0, ty: GgmlType::F32 }
+        QuantizedActs { buf: Vec::new(), row_stride: 0, n_rows: 0, k: 0, ty: GgmlType::F32, rounding: ActRounding::Reference }
+    }
+
+    /// Choose the Q8_0/Q8_1 rounding used by later `quantize` calls.
+    pub fn set_rounding(&mut self, rounding: ActRounding) {
+        self.rounding = rounding;
+    }
+
+    pub fn rounding(&self) -> ActRounding {
+        self.rounding
     }
 
     /// Quantize `n_rows` rows of `k` floats (`x.len() == n_rows*k`) to
@@ -60,7 +83,7 @@ impl QuantizedActs {
             return Ok(());
         }
         for (xr, yr) in x.chunks_exact(k).zip(self.buf.chunks_exact_mut(stride)) {
-            quantize_row(ty, xr, yr);
+            quantize_row(ty, self.rounding, xr, yr);
         }
         Ok(())
     }
@@ -99,17 +122,19 @@ impl QuantizedActs {
 }
 
 /// Quantize one row to activation type `ty` (lengths already checked).
-pub(crate) fn quantize_row(ty: GgmlType, x: &[f32], y: &mut [u8]) {
-    match ty {
-        GgmlType::Q8_0 => q8::quantize_row_q8_0(x, y),
-        GgmlType::Q8_1 => q8::quantize_row_q8_1(x, y),
-        GgmlType::Q8_K => q8::quantize_row_q8_k(x, y),
-        GgmlType::F16 => {
+pub(crate) fn quantize_row(ty: GgmlType, rounding: ActRounding, x: &[f32], y: &mut [u8]) {
+    match (ty, rounding) {
+        (GgmlType::Q8_0, ActRounding::Reference) => q8::quantize_row_q8_0(x, y),
+        (GgmlType::Q8_0, ActRounding::LlamaCppX86) => q8::quantize_row_q8_0_x86(x, y),
+        (GgmlType::Q8_1, ActRounding::Reference) => q8::quantize_row_q8_1(x, y),
+        (GgmlType::Q8_1, ActRounding::LlamaCppX86) => q8::quantize_row_q8_1_x86(x, y),
+        (GgmlType::Q8_K, _) => q8::quantize_row_q8_k(x, y),
+        (GgmlType::F16, _) => {
             for (v, o) in x.iter().zip(y.chunks_exact_mut(2)) {
                 o.copy_from_slice(&f32_to_f16_bits(*v).to_le_bytes());
             }
         }
-        GgmlType::BF16 => {
+        (GgmlType::BF16, _) => {
             for (v, o) in x.iter().zip(y.chunks_exact_mut(2)) {
                 o.copy_from_slice(&f32_to_bf16_bits(*v).to_le_bytes());
             }

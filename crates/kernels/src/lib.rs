@@ -23,7 +23,7 @@ mod avx2;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-pub use acts::QuantizedActs;
+pub use acts::{ActRounding, QuantizedActs};
 pub use gguf::GgmlType;
 pub use matmul::matmul;
 pub use pool::{default_threads, ThreadPool};

@@ -85,6 +85,41 @@ pub fn quantize_row_q8_1(x: &[f32], out: &mut [u8]) {
     }
 }
 
+/// What llama.cpp's x86 AVX/AVX2 build actually runs for Q8_0 activations
+/// (`quantize_row_q8_0` in `ggml/src/ggml-cpu/arch/x86/quants.c`): same `d`, but
+/// values are scaled by `127/amax` (not `1/d`) and rounded half to even
+/// (`_mm256_round_ps(_MM_ROUND_NEAREST)`), so a few elements can differ by one
+/// from `quantize_row_q8_0_ref`.
+pub fn quantize_row_q8_0_x86(x: &[f32], out: &mut [u8]) {
+    for (xb, yb) in x.chunks_exact(QK8_0).zip(out.chunks_exact_mut(Q8_0_BYTES)) {
+        let amax = absmax(xb);
+        let d = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        yb[0..2].copy_from_slice(&f32_to_f16_bits(d).to_le_bytes());
+        for (q, &v) in yb[2..].iter_mut().zip(xb) {
+            *q = (v * id).round_ties_even() as i8 as u8;
+        }
+    }
+}
+
+/// Q8_1 as llama.cpp's x86 AVX/AVX2 `quantize_row_q8_1` computes it (see
+/// [`quantize_row_q8_0_x86`]); `s = f16(d * sum)`.
+pub fn quantize_row_q8_1_x86(x: &[f32], out: &mut [u8]) {
+    for (xb, yb) in x.chunks_exact(QK8_0).zip(out.chunks_exact_mut(Q8_1_BYTES)) {
+        let amax = absmax(xb);
+        let d = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        let mut sum = 0i32;
+        for (q, &v) in yb[4..].iter_mut().zip(xb) {
+            let r = (v * id).round_ties_even() as i8;
+            sum += r as i32;
+            *q = r as u8;
+        }
+        yb[0..2].copy_from_slice(&f32_to_f16_bits(d).to_le_bytes());
+        yb[2..4].copy_from_slice(&f32_to_f16_bits(d * sum as f32).to_le_bytes());
+    }
+}
+
 /// `nearest_int` from ggml-quants.c: the 1.5*2^23 trick, i.e. round half to even.
 #[inline(always)]
 fn nearest_int(v: f32) -> i32 {

@@ -29,7 +29,11 @@ fn bench_matmul() {
     let (n_out, k) = (2048, 2048);
     for threads in [1, 2] {
         let pool = ThreadPool::new(threads);
+        let filter = std::env::var("HEARTH_BENCH_TYPES").unwrap_or_default();
         for ty in WEIGHT_TYPES {
+            if !filter.is_empty() && !filter.split(',').any(|f| f == ty.name()) {
+                continue;
+            }
             let mut line = format!("{threads}t {:>5} {n_out}x{k} n_rows=1:", ty.name());
             for force in [true, false] {
                 set_force_scalar(force);

@@ -102,3 +102,34 @@ fn float_acts_round_like_ggml() {
     assert_eq!(u16::from_le_bytes([a.row(0)[8], a.row(0)[9]]), 0x3f80);
     assert_eq!(u16::from_le_bytes([a.row(0)[0], a.row(0)[1]]), 0x3f80);
 }
+
+#[test]
+fn llama_cpp_x86_rounding_mode() {
+    use kernels::ActRounding;
+    // amax = 127 -> 127/amax = 1 exactly: ties go to even in the x86 mode.
+    let mut x = vec![0f32; 32];
+    x[0] = 127.0;
+    x[1] = 2.5;
+    x[2] = -2.5;
+    x[3] = 0.5;
+    x[4] = 1.5;
+    let mut a = QuantizedActs::new();
+    a.set_rounding(ActRounding::LlamaCppX86);
+    a.quantize(GgmlType::Q8_0, &x, 1, 32);
+    let q: Vec<i8> = a.row(0)[2..7].iter().map(|&b| b as i8).collect();
+    assert_eq!(q, [127, 2, -2, 0, 2]);
+    a.quantize(GgmlType::Q5_1, &x, 1, 32);
+    let r = a.row(0);
+    let q1: Vec<i8> = r[4..9].iter().map(|&b| b as i8).collect();
+    assert_eq!(q1, [127, 2, -2, 0, 2]);
+    assert_eq!(half::f16::from_le_bytes([r[2], r[3]]).to_f32(), 129.0);
+    // Random data: the two modes agree except for rare off-by-one elements.
+    let mut rng = common::Rng::new(3);
+    let x = random_acts(&mut rng, 4096);
+    let mut b = QuantizedActs::new();
+    a.quantize(GgmlType::Q8_0, &x, 1, 4096);
+    b.quantize(GgmlType::Q8_0, &x, 1, 4096);
+    let diff = a.row(0).iter().zip(b.row(0)).filter(|(p, q)| p != q).count();
+    assert!(a.row(0).iter().zip(b.row(0)).all(|(p, q)| (*p as i8 as i32 - *q as i8 as i32).abs() <= 1));
+    assert!(diff < 4096 / 20, "{diff}");
+}
