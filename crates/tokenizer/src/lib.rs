@@ -8,13 +8,59 @@
 
 mod chat;
 mod stream;
+mod vocab;
 pub mod unicode;
 
 pub use chat::{ChatTemplate, Message, RenderedChat};
 pub use stream::StreamDecoder;
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash (rustc's hasher): vocabulary maps are built from the file at load
+/// time and hashed a lot; SipHash made a 262k vocab load too slow.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut c = bytes.chunks_exact(8);
+        for w in &mut c {
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap())).wrapping_mul(K);
+        }
+        let r = c.remainder();
+        if !r.is_empty() {
+            let mut b = [0u8; 8];
+            b[..r.len()].copy_from_slice(r);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(b) ^ (r.len() as u64) << 59).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 use unicode::Stage;
 
@@ -72,12 +118,11 @@ pub struct Tokenizer {
     pre_name: String,
     stages: Vec<Stage>,
     ignore_merges: bool,
-    tokens: Vec<String>,
+    tokens: vocab::Vocab,
     scores: Vec<f32>,
     attrs: Vec<u16>,
-    token_to_id: HashMap<String, u32>,
-    /// (left id, right id) -> (rank, merged id)
-    merges: HashMap<(u32, u32), (u32, u32)>,
+    /// (left id, right id) -> rank
+    merges: HashMap<(u32, u32), u32>,
     /// BPE: token id of each byte's GPT-2 unicode char; SPM: `<0xNN>` token.
     byte_tokens: [Option<u32>; 256],
     /// token_to_piece(special=false) and (special=true), concatenated.
@@ -241,17 +286,16 @@ impl Tokenizer {
             }
         }
 
-        let mut tokens = Vec::with_capacity(n);
-        let mut token_to_id = HashMap::with_capacity(n);
-        let mut attrs = Vec::with_capacity(n);
-        let mut scores = Vec::with_capacity(n);
         for (i, t) in toks.iter().enumerate() {
             if t.len() > MAX_TOKEN_BYTES {
                 return Err(TokenizerError::TooLarge { key: format!("token {i}"), got: t.len(), cap: MAX_TOKEN_BYTES });
             }
-            let word = if t.is_empty() { format!("[EMPTY_{i}]") } else { t.to_string() };
-            token_to_id.insert(word.clone(), i as u32);
-            tokens.push(word);
+        }
+        let tokens = vocab::Vocab::new(toks.iter().copied());
+        let token_to_id = &tokens;
+        let mut attrs = Vec::with_capacity(n);
+        let mut scores = Vec::with_capacity(n);
+        for i in 0..n {
             scores.push(scores_raw.as_ref().map(|s| s[i] as f32).unwrap_or(0.0));
             let attr = match types_raw.as_ref().map(|t| t[i] as i64) {
                 None => ATTR_NORMAL,
@@ -271,7 +315,7 @@ impl Tokenizer {
         let mut add_space_prefix;
         let mut stages = Vec::new();
         let mut ignore_merges = false;
-        let mut merges = HashMap::new();
+        let mut merges = HashMap::default();
         let (mut bos, mut eos, mut unk): (Option<u32>, Option<u32>, Option<u32>);
         match kind {
             ModelKind::Bpe => {
@@ -284,17 +328,12 @@ impl Tokenizer {
                     });
                 }
                 merges.reserve(m.len());
-                let mut cat = String::new();
                 for (rank, w) in m.iter().enumerate() {
                     // llama.cpp: split at the first space after position 0.
                     let Some(pos) = w.as_bytes().iter().skip(1).position(|&b| b == b' ').map(|p| p + 1) else { continue };
                     let (a, b) = (&w[..pos], &w[pos + 1..]);
                     let (Some(&ia), Some(&ib)) = (token_to_id.get(a), token_to_id.get(b)) else { continue };
-                    cat.clear();
-                    cat.push_str(a);
-                    cat.push_str(b);
-                    let Some(&im) = token_to_id.get(cat.as_str()) else { continue };
-                    merges.entry((ia, ib)).or_insert((rank as u32, im));
+                    merges.entry((ia, ib)).or_insert(rank as u32);
                 }
                 add_space_prefix = false;
                 add_bos = false;
@@ -421,18 +460,18 @@ impl Tokenizer {
         eog.dedup();
         // o200k_harmony / solar-open: <|end|> is not EOG when <|return|>+<|call|> exist.
         {
-            let has = |s: &str| eog.iter().any(|&i| tokens[i as usize] == s);
+            let has = |s: &str| eog.iter().any(|&i| &tokens[i as usize] == s);
             if (has("<|return|>") && has("<|call|>") && has("<|end|>"))
                 || (has("<|calls|>") && has("<|flush|>") && has("<|end|>"))
             {
-                if let Some(p) = eog.iter().position(|&i| tokens[i as usize] == "<|end|>") {
+                if let Some(p) = eog.iter().position(|&i| &tokens[i as usize] == "<|end|>") {
                     let id = eog.remove(p);
                     attrs[id as usize] = ATTR_USER_DEFINED;
                 }
             }
-            let has = |s: &str| eog.iter().any(|&i| tokens[i as usize] == s);
+            let has = |s: &str| eog.iter().any(|&i| &tokens[i as usize] == s);
             if (has("<|tool_response>") || has("<|plamo:eos|>")) && has("</s>") {
-                if let Some(p) = eog.iter().position(|&i| tokens[i as usize] == "</s>") {
+                if let Some(p) = eog.iter().position(|&i| &tokens[i as usize] == "</s>") {
                     let id = eog.remove(p);
                     attrs[id as usize] = ATTR_NORMAL;
                 }
@@ -482,7 +521,6 @@ impl Tokenizer {
             tokens,
             scores,
             attrs,
-            token_to_id,
             merges,
             byte_tokens,
             piece_bytes: Vec::new(),
@@ -512,9 +550,9 @@ impl Tokenizer {
         let mut off = Vec::with_capacity(n);
         let dec = if self.kind == ModelKind::Bpe {
             let map = unicode::byte_to_unicode();
-            let mut inv = HashMap::new();
+            let mut inv = [None::<u8>; 324];
             for (b, c) in map.iter().enumerate() {
-                inv.insert(*c, b as u8);
+                inv[*c as usize] = Some(b as u8);
             }
             Some(inv)
         } else {
@@ -523,18 +561,21 @@ impl Tokenizer {
         for i in 0..n {
             let start = bytes.len();
             let attr = self.attrs[i];
-            let text = &self.tokens[i];
+            let text = self.tokens.text(i);
             let special_attr = attr & (ATTR_UNKNOWN | ATTR_CONTROL) != 0;
             if attr & (ATTR_UNKNOWN | ATTR_CONTROL | ATTR_USER_DEFINED) != 0 {
                 bytes.extend_from_slice(text.as_bytes());
             } else if attr & ATTR_NORMAL != 0 {
                 match &dec {
-                    None => bytes.extend_from_slice(text.replace('\u{2581}', " ").as_bytes()),
+                    None if text.contains('\u{2581}') => {
+                        bytes.extend_from_slice(text.replace('\u{2581}', " ").as_bytes())
+                    }
+                    None => bytes.extend_from_slice(text.as_bytes()),
                     Some(inv) => {
                         // llama_decode_text
                         for c in text.chars() {
-                            match inv.get(&c) {
-                                Some(&b) => bytes.push(b),
+                            match inv.get(c as usize).copied().flatten() {
+                                Some(b) => bytes.push(b),
                                 None => {
                                     let mut u = [0u8; 4];
                                     bytes.extend_from_slice(b"[UNK_BYTE_0x");
@@ -606,10 +647,14 @@ impl Tokenizer {
     }
     /// The vocabulary string of a token ("" when out of range).
     pub fn token_text(&self, id: u32) -> &str {
-        self.tokens.get(id as usize).map(|s| s.as_str()).unwrap_or("")
+        if (id as usize) < self.tokens.len() {
+            self.tokens.text(id as usize)
+        } else {
+            ""
+        }
     }
     pub fn token_id(&self, text: &str) -> Option<u32> {
-        self.token_to_id.get(text).copied()
+        self.tokens.get(text).copied()
     }
     /// llama.cpp token attribute bits (`ATTR_*`), 0 when out of range.
     pub fn token_attr(&self, id: u32) -> u16 {
@@ -772,7 +817,7 @@ impl Tokenizer {
                 for &l in &self.special_lens {
                     if i + l <= hay.len() {
                         if let Ok(s) = std::str::from_utf8(&hay[i..i + l]) {
-                            if let Some(&id) = self.token_to_id.get(s) {
+                            if let Some(&id) = self.tokens.get(s) {
                                 present_ids.insert(id);
                             }
                         }
@@ -892,7 +937,7 @@ impl Tokenizer {
             }
             let (ls, rs) = (syms[l as usize], syms[r as usize]);
             let s = &text[ls.start..rs.start + rs.n];
-            if let Some(&id) = self.token_to_id.get(s) {
+            if let Some(&id) = self.tokens.get(s) {
                 heap.push(Big { score: self.scores[id as usize], left: l as usize, right: r as usize, size: s.len() });
             }
         };
@@ -919,7 +964,7 @@ impl Tokenizer {
         while i != -1 {
             let s = syms[i as usize];
             let piece = &text[s.start..s.start + s.n];
-            if let Some(&id) = self.token_to_id.get(piece) {
+            if let Some(&id) = self.tokens.get(piece) {
                 out.push(id);
             } else {
                 for &b in piece.as_bytes() {
@@ -942,7 +987,7 @@ impl Tokenizer {
                 for &b in word.as_bytes() {
                     word_enc.push(map[b as usize]);
                 }
-                if let Some(&id) = self.token_to_id.get(word_enc.as_str()) {
+                if let Some(&id) = self.tokens.get(word_enc.as_str()) {
                     out.push(id);
                     continue;
                 }
@@ -980,7 +1025,7 @@ impl Tokenizer {
                 return;
             }
             let (Some(a), Some(b)) = (syms[l as usize].id, syms[r as usize].id) else { return };
-            if let Some(&(rank, _)) = self.merges.get(&(a, b)) {
+            if let Some(&rank) = self.merges.get(&(a, b)) {
                 heap.push(std::cmp::Reverse((rank, l as usize, a, b, r as usize)));
             }
         };
@@ -988,11 +1033,16 @@ impl Tokenizer {
             add(i as isize - 1, i as isize, &syms, &mut heap);
         }
         let mut alive = vec![true; syms.len()];
+        let mut cat = String::new();
         while let Some(std::cmp::Reverse((_, l, a, b, r))) = heap.pop() {
             if !alive[l] || !alive[r] || syms[l].id != Some(a) || syms[r].id != Some(b) || syms[l].next != r as isize {
                 continue;
             }
-            let merged = self.merges[&(a, b)].1;
+            // the merged text must be a token (llama.cpp would emit it byte-wise otherwise)
+            cat.clear();
+            cat.push_str(self.tokens.text(a as usize));
+            cat.push_str(self.tokens.text(b as usize));
+            let Some(&merged) = self.tokens.get(&cat) else { continue };
             syms[l].id = Some(merged);
             alive[r] = false;
             let rn = syms[r].next;
