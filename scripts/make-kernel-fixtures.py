@@ -9,11 +9,20 @@ and `gguf.quants.dequantize(...)` output in tests/fixtures/kernels/<TYPE>.json.
 It also records `gguf.quants.quantize(x, Q8_0)` for some float rows, to check our
 Q8_0 activation quantizer's rounding.
 
+If gcc and the vendored llama.cpp source (/root/.cache/hearth-ref/llama.cpp, or
+$LLAMA_CPP_DIR) are available, it also builds crates/kernels/tools/llama_ref_harness.c
+against llama.cpp's own C quantization code and records, in llama_ref.json,
+weights quantized by llama.cpp's reference quantizers, activations quantized by
+its reference and x86 quantizers, and its generic and AVX2 dot products.
+
 Run with: /root/.cache/hearth-ref/venv/bin/python scripts/make-kernel-fixtures.py
 """
 import json
 import os
+import shutil
 import struct
+import subprocess
+import tempfile
 
 import numpy as np
 import gguf
@@ -102,5 +111,30 @@ def main():
         f.write("\n")
 
 
+def llama_ref():
+    root = os.environ.get("LLAMA_CPP_DIR", "/root/.cache/hearth-ref/llama.cpp")
+    g = os.path.join(root, "ggml")
+    if not shutil.which("gcc") or not os.path.isdir(g):
+        print("skipping llama_ref.json (no gcc or llama.cpp source)")
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    harness = os.path.join(here, "..", "crates", "kernels", "tools", "llama_ref_harness.c")
+    flags = ["-O2", "-mavx2", "-mfma", "-mf16c", "-I", f"{g}/include", "-I", f"{g}/src", "-I", f"{g}/src/ggml-cpu"]
+    srcs = [harness, f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c", f"{g}/src/ggml-cpu/arch/x86/quants.c"]
+    with tempfile.TemporaryDirectory() as td:
+        objs = []
+        for i, src in enumerate(srcs):
+            o = os.path.join(td, f"{i}.o")
+            subprocess.run(["gcc", *flags, "-c", src, "-o", o], check=True)
+            objs.append(o)
+        exe = os.path.join(td, "harness")
+        subprocess.run(["gcc", *objs, "-lm", "-o", exe], check=True)
+        out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+    json.loads(out)
+    with open(os.path.join(OUT, "llama_ref.json"), "w") as f:
+        f.write(out)
+
+
 if __name__ == "__main__":
     main()
+    llama_ref()
