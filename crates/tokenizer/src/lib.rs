@@ -663,6 +663,14 @@ impl Tokenizer {
     pub fn token_score(&self, id: u32) -> f32 {
         self.scores.get(id as usize).copied().unwrap_or(0.0)
     }
+    /// Errors on the first id outside the vocabulary.
+    pub fn check_ids(&self, ids: &[u32]) -> Result<(), TokenizerError> {
+        match ids.iter().find(|&&i| i as usize >= self.tokens.len()) {
+            Some(&id) => Err(TokenizerError::IdOutOfRange { id: id as u64, n_vocab: self.tokens.len() }),
+            None => Ok(()),
+        }
+    }
+
     /// Control / unknown tokens (rendered empty by `token_to_piece`).
     pub fn is_control(&self, id: u32) -> bool {
         self.token_attr(id) & (ATTR_CONTROL | ATTR_UNKNOWN) != 0
