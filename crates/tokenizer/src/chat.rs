@@ -13,7 +13,10 @@ pub struct Message {
 
 impl Message {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Message { role: role.into(), content: content.into() }
+        Message {
+            role: role.into(),
+            content: content.into(),
+        }
     }
     pub fn system(c: impl Into<String>) -> Self {
         Self::new("system", c)
@@ -37,7 +40,10 @@ pub struct RenderedChat {
 impl RenderedChat {
     /// Text with no user content at all (everything may contain special tokens).
     pub fn trusted(text: impl Into<String>) -> Self {
-        RenderedChat { text: text.into(), content_ranges: Vec::new() }
+        RenderedChat {
+            text: text.into(),
+            content_ranges: Vec::new(),
+        }
     }
 }
 
@@ -76,7 +82,10 @@ pub struct ChatTemplate {
 
 impl std::fmt::Debug for ChatTemplate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatTemplate").field("name", &self.name).field("builtin", &self.builtin).finish()
+        f.debug_struct("ChatTemplate")
+            .field("name", &self.name)
+            .field("builtin", &self.builtin)
+            .finish()
     }
 }
 
@@ -106,10 +115,28 @@ pub(crate) fn strftime(fmt: &str, secs: i64) -> String {
         y += 1;
     }
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
         "December",
     ];
-    const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+    const DAYS: [&str; 7] = [
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+    ];
     let wd = DAYS[days.rem_euclid(7) as usize];
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
@@ -178,7 +205,8 @@ impl ChatTemplate {
     /// A built-in template for the family, if one fits.
     pub fn builtin_for(arch: Option<&str>, tok: &Tokenizer) -> Option<ChatTemplate> {
         let is_gemma = matches!(arch, Some(a) if a.starts_with("gemma"))
-            || (tok.token_id("<start_of_turn>").is_some() && tok.token_id("<end_of_turn>").is_some());
+            || (tok.token_id("<start_of_turn>").is_some()
+                && tok.token_id("<end_of_turn>").is_some());
         if is_gemma {
             return Self::new("built-in gemma", GEMMA_TEMPLATE, true, tok).ok();
         }
@@ -189,10 +217,21 @@ impl ChatTemplate {
     }
 
     /// Compiles a template. `name` is used in error messages.
-    pub fn new(name: &str, source: &str, builtin: bool, tok: &Tokenizer) -> Result<ChatTemplate, TokenizerError> {
-        let terr = |msg: String| TokenizerError::Template { which: name.to_string(), msg };
+    pub fn new(
+        name: &str,
+        source: &str,
+        builtin: bool,
+        tok: &Tokenizer,
+    ) -> Result<ChatTemplate, TokenizerError> {
+        let terr = |msg: String| TokenizerError::Template {
+            which: name.to_string(),
+            msg,
+        };
         if source.len() > MAX_TEMPLATE_BYTES {
-            return Err(terr(format!("template is {} bytes (cap {MAX_TEMPLATE_BYTES})", source.len())));
+            return Err(terr(format!(
+                "template is {} bytes (cap {MAX_TEMPLATE_BYTES})",
+                source.len()
+            )));
         }
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
@@ -200,12 +239,22 @@ impl ChatTemplate {
         env.set_keep_trailing_newline(false);
         env.set_recursion_limit(200);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("raise_exception: {msg}")))
-        });
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("raise_exception: {msg}"),
+                ))
+            },
+        );
         env.add_function("strftime_now", strftime_now);
-        env.add_template_owned("chat", source.to_string()).map_err(|e| terr(describe(&e)))?;
-        let text = |id: Option<u32>| id.map(|i| tok.token_text(i).to_string()).unwrap_or_default();
+        env.add_template_owned("chat", source.to_string())
+            .map_err(|e| terr(describe(&e)))?;
+        let text = |id: Option<u32>| {
+            id.map(|i| tok.token_text(i).to_string())
+                .unwrap_or_default()
+        };
         Ok(ChatTemplate {
             name: name.to_string(),
             source: source.to_string(),
@@ -226,7 +275,11 @@ impl ChatTemplate {
         &self.name
     }
 
-    fn render_raw(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, TokenizerError> {
+    fn render_raw(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, TokenizerError> {
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
         t.render(minijinja::context! {
             messages => messages,
@@ -239,19 +292,32 @@ impl ChatTemplate {
     }
 
     fn err(&self, e: &minijinja::Error) -> TokenizerError {
-        TokenizerError::Template { which: self.name.clone(), msg: describe(e) }
+        TokenizerError::Template {
+            which: self.name.clone(),
+            msg: describe(e),
+        }
     }
 
     /// Renders the conversation. The returned `content_ranges` mark message
     /// contents so that `Tokenizer::encode_chat` never turns user text into
     /// special tokens.
-    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<RenderedChat, TokenizerError> {
+    pub fn render(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<RenderedChat, TokenizerError> {
         let real = self.render_raw(messages, add_generation_prompt)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
-        let smsgs: Vec<Message> =
-            messages.iter().enumerate().map(|(i, m)| Message { role: m.role.clone(), content: sentinel(i) }).collect();
+        let smsgs: Vec<Message> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Message {
+                role: m.role.clone(),
+                content: sentinel(i),
+            })
+            .collect();
         if let Ok(stext) = self.render_raw(&smsgs, add_generation_prompt) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
@@ -278,7 +344,10 @@ impl ChatTemplate {
                 }
             }
         }
-        Ok(RenderedChat { text: real, content_ranges: ranges })
+        Ok(RenderedChat {
+            text: real,
+            content_ranges: ranges,
+        })
     }
 }
 
@@ -296,7 +365,11 @@ fn substitute(
         let after = &rest[p..];
         let end = after.find('\u{E001}')?;
         let tag = &after[..end + '\u{E001}'.len_utf8()];
-        let idx: usize = tag.strip_prefix("\u{E000}hearth-msg-")?.strip_suffix('\u{E001}')?.parse().ok()?;
+        let idx: usize = tag
+            .strip_prefix("\u{E000}hearth-msg-")?
+            .strip_suffix('\u{E001}')?
+            .parse()
+            .ok()?;
         if sentinel(idx) != tag || idx >= messages.len() {
             return None;
         }
@@ -309,7 +382,10 @@ fn substitute(
         rest = &after[tag.len()..];
     }
     text.push_str(rest);
-    Some(RenderedChat { text, content_ranges: ranges })
+    Some(RenderedChat {
+        text,
+        content_ranges: ranges,
+    })
 }
 
 #[cfg(test)]
@@ -317,6 +393,9 @@ mod tests {
     #[test]
     fn strftime_basic() {
         // 2024-03-05 07:08:09 UTC = 1709622489
-        assert_eq!(super::strftime("%Y-%m-%d %H:%M:%S %b %d %A", 1709622489), "2024-03-05 07:08:09 Mar 05 Tuesday");
+        assert_eq!(
+            super::strftime("%Y-%m-%d %H:%M:%S %b %d %A", 1709622489),
+            "2024-03-05 07:08:09 Mar 05 Tuesday"
+        );
     }
 }

@@ -8,8 +8,8 @@
 
 mod chat;
 mod stream;
-mod vocab;
 pub mod unicode;
+mod vocab;
 
 pub use chat::{ChatTemplate, Message, RenderedChat};
 pub use stream::StreamDecoder;
@@ -79,12 +79,18 @@ pub enum TokenizerError {
     WrongType { key: String, expected: &'static str },
     #[error("unknown tokenizer model `tokenizer.ggml.model = {0:?}` (supported: \"gpt2\" byte-level BPE, \"llama\" SentencePiece)")]
     UnknownModel(String),
-    #[error("unknown pre-tokenizer `tokenizer.ggml.pre = {0:?}` (llama.cpp would refuse this model)")]
+    #[error(
+        "unknown pre-tokenizer `tokenizer.ggml.pre = {0:?}` (llama.cpp would refuse this model)"
+    )]
     UnknownPre(String),
     #[error("BPE tokenizer (`tokenizer.ggml.model = gpt2`) has no `tokenizer.ggml.merges`")]
     MissingMerges,
     #[error("`{key}` has {got} entries but the vocabulary has {want} tokens")]
-    LengthMismatch { key: String, got: usize, want: usize },
+    LengthMismatch {
+        key: String,
+        got: usize,
+        want: usize,
+    },
     #[error("`{key}` is too large: {got} (cap {cap})")]
     TooLarge { key: String, got: usize, cap: usize },
     #[error("token id {id} out of range (vocabulary has {n_vocab} tokens)")]
@@ -156,28 +162,44 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
-fn get_str_array<'a>(f: &'a gguf::GgufFile, key: &str) -> Result<Option<Vec<&'a str>>, TokenizerError> {
+fn get_str_array<'a>(
+    f: &'a gguf::GgufFile,
+    key: &str,
+) -> Result<Option<Vec<&'a str>>, TokenizerError> {
     let Some(v) = f.get(key) else { return Ok(None) };
-    let arr = v.as_array().ok_or_else(|| TokenizerError::WrongType { key: key.into(), expected: "array of strings" })?;
+    let arr = v.as_array().ok_or_else(|| TokenizerError::WrongType {
+        key: key.into(),
+        expected: "array of strings",
+    })?;
     let mut out = Vec::with_capacity(arr.len());
     for it in arr {
-        out.push(it.as_str().ok_or_else(|| TokenizerError::WrongType { key: key.into(), expected: "array of strings" })?);
+        out.push(it.as_str().ok_or_else(|| TokenizerError::WrongType {
+            key: key.into(),
+            expected: "array of strings",
+        })?);
     }
     Ok(Some(out))
 }
 
 fn get_num_array(f: &gguf::GgufFile, key: &str) -> Result<Option<Vec<f64>>, TokenizerError> {
     let Some(v) = f.get(key) else { return Ok(None) };
-    let arr = v.as_array().ok_or_else(|| TokenizerError::WrongType { key: key.into(), expected: "numeric array" })?;
+    let arr = v.as_array().ok_or_else(|| TokenizerError::WrongType {
+        key: key.into(),
+        expected: "numeric array",
+    })?;
     let mut out = Vec::with_capacity(arr.len());
     for it in arr {
-        out.push(it.as_f64().ok_or_else(|| TokenizerError::WrongType { key: key.into(), expected: "numeric array" })?);
+        out.push(it.as_f64().ok_or_else(|| TokenizerError::WrongType {
+            key: key.into(),
+            expected: "numeric array",
+        })?);
     }
     Ok(Some(out))
 }
 
 fn get_bool(f: &gguf::GgufFile, key: &str) -> Option<bool> {
-    f.get(key).and_then(|v| v.as_bool().or_else(|| v.as_i64().map(|x| x != 0)))
+    f.get(key)
+        .and_then(|v| v.as_bool().or_else(|| v.as_i64().map(|x| x != 0)))
 }
 
 /// Maps `tokenizer.ggml.pre` to the stages we implement, as llama-vocab.cpp
@@ -187,13 +209,15 @@ fn pre_stages(pre: &str) -> Option<(Vec<Stage>, bool, Option<bool>)> {
     let default = vec![PunctRuns, Gpt2, NumberRuns, AsciiDigits3];
     Some(match pre {
         "" | "default" => (default, false, None),
-        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0" | "lfm2"
-        | "jina-v5-nano" => (vec![Llama3], true, Some(true)),
+        "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0"
+        | "lfm2" | "jina-v5-nano" => (vec![Llama3], true, Some(true)),
         "tekken" => return None,
-        "gpt-2" | "gpt2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de" | "a.x-4.0"
-        | "mellum" | "modern-bert" | "mpt" | "olmo" | "jais" | "exaone4" | "jina-v1-en" | "jina-v2-code"
-        | "roberta-bpe" => (vec![Gpt2], false, None),
-        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" => (vec![Qwen2], false, None),
+        "gpt-2" | "gpt2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
+        | "jina-v2-de" | "a.x-4.0" | "mellum" | "modern-bert" | "mpt" | "olmo" | "jais"
+        | "exaone4" | "jina-v1-en" | "jina-v2-code" | "roberta-bpe" => (vec![Gpt2], false, None),
+        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" => {
+            (vec![Qwen2], false, None)
+        }
         "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => {
             (vec![EachNumber, Gpt2], false, None)
         }
@@ -202,22 +226,80 @@ fn pre_stages(pre: &str) -> Option<(Vec<Stage>, bool, Option<bool>)> {
 }
 
 const EOT_TEXTS: &[&str] = &[
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
-    "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<｜end▁of▁sentence｜>",
+    "<end_of_utterance>",
 ];
-const FIM_PRE: &[&str] =
-    &["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"];
-const FIM_SUF: &[&str] =
-    &["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"];
-const FIM_MID: &[&str] =
-    &["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"];
+const FIM_PRE: &[&str] = &[
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+];
+const FIM_SUF: &[&str] = &[
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+];
+const FIM_MID: &[&str] = &[
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+];
 const FIM_PAD: &[&str] = &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"];
-const FIM_REP: &[&str] = &["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"];
+const FIM_REP: &[&str] = &[
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+];
 const FIM_SEP: &[&str] = &["<|file_sep|>"];
 const EOG_TEXTS: &[&str] = &[
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
-    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~[",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -245,7 +327,10 @@ impl Tokenizer {
             None => "llama".to_string(),
             Some(v) => v
                 .as_str()
-                .ok_or_else(|| TokenizerError::WrongType { key: "tokenizer.ggml.model".into(), expected: "string" })?
+                .ok_or_else(|| TokenizerError::WrongType {
+                    key: "tokenizer.ggml.model".into(),
+                    expected: "string",
+                })?
                 .to_string(),
         };
         let kind = match model.as_str() {
@@ -257,22 +342,34 @@ impl Tokenizer {
             None => String::new(),
             Some(v) => v
                 .as_str()
-                .ok_or_else(|| TokenizerError::WrongType { key: "tokenizer.ggml.pre".into(), expected: "string" })?
+                .ok_or_else(|| TokenizerError::WrongType {
+                    key: "tokenizer.ggml.pre".into(),
+                    expected: "string",
+                })?
                 .to_string(),
         };
 
-        let toks = get_str_array(f, "tokenizer.ggml.tokens")?.ok_or(TokenizerError::MissingTokens)?;
+        let toks =
+            get_str_array(f, "tokenizer.ggml.tokens")?.ok_or(TokenizerError::MissingTokens)?;
         let n = toks.len();
         if n == 0 {
             return Err(TokenizerError::MissingTokens);
         }
         if n > MAX_VOCAB {
-            return Err(TokenizerError::TooLarge { key: "tokenizer.ggml.tokens".into(), got: n, cap: MAX_VOCAB });
+            return Err(TokenizerError::TooLarge {
+                key: "tokenizer.ggml.tokens".into(),
+                got: n,
+                cap: MAX_VOCAB,
+            });
         }
         let scores_raw = get_num_array(f, "tokenizer.ggml.scores")?;
         if let Some(s) = &scores_raw {
             if s.len() < n {
-                return Err(TokenizerError::LengthMismatch { key: "tokenizer.ggml.scores".into(), got: s.len(), want: n });
+                return Err(TokenizerError::LengthMismatch {
+                    key: "tokenizer.ggml.scores".into(),
+                    got: s.len(),
+                    want: n,
+                });
             }
         }
         let types_raw = get_num_array(f, "tokenizer.ggml.token_type")?;
@@ -288,7 +385,11 @@ impl Tokenizer {
 
         for (i, t) in toks.iter().enumerate() {
             if t.len() > MAX_TOKEN_BYTES {
-                return Err(TokenizerError::TooLarge { key: format!("token {i}"), got: t.len(), cap: MAX_TOKEN_BYTES });
+                return Err(TokenizerError::TooLarge {
+                    key: format!("token {i}"),
+                    got: t.len(),
+                    cap: MAX_TOKEN_BYTES,
+                });
             }
         }
         let tokens = vocab::Vocab::new(toks.iter().copied());
@@ -319,7 +420,8 @@ impl Tokenizer {
         let (mut bos, mut eos, mut unk): (Option<u32>, Option<u32>, Option<u32>);
         match kind {
             ModelKind::Bpe => {
-                let m = get_str_array(f, "tokenizer.ggml.merges")?.ok_or(TokenizerError::MissingMerges)?;
+                let m = get_str_array(f, "tokenizer.ggml.merges")?
+                    .ok_or(TokenizerError::MissingMerges)?;
                 if m.len() > MAX_MERGES {
                     return Err(TokenizerError::TooLarge {
                         key: "tokenizer.ggml.merges".into(),
@@ -330,9 +432,19 @@ impl Tokenizer {
                 merges.reserve(m.len());
                 for (rank, w) in m.iter().enumerate() {
                     // llama.cpp: split at the first space after position 0.
-                    let Some(pos) = w.as_bytes().iter().skip(1).position(|&b| b == b' ').map(|p| p + 1) else { continue };
+                    let Some(pos) = w
+                        .as_bytes()
+                        .iter()
+                        .skip(1)
+                        .position(|&b| b == b' ')
+                        .map(|p| p + 1)
+                    else {
+                        continue;
+                    };
                     let (a, b) = (&w[..pos], &w[pos + 1..]);
-                    let (Some(&ia), Some(&ib)) = (token_to_id.get(a), token_to_id.get(b)) else { continue };
+                    let (Some(&ia), Some(&ib)) = (token_to_id.get(a), token_to_id.get(b)) else {
+                        continue;
+                    };
                     merges.entry((ia, ib)).or_insert(rank as u32);
                 }
                 add_space_prefix = false;
@@ -398,7 +510,9 @@ impl Tokenizer {
             if let Some(v) = f.get(key) {
                 match v.as_u64() {
                     Some(id) if (id as usize) < n => *slot = Some(id as u32),
-                    other => warnings.push(format!("bad special token {key} = {other:?} (vocab size {n}); ignored")),
+                    other => warnings.push(format!(
+                        "bad special token {key} = {other:?} (vocab size {n}); ignored"
+                    )),
                 }
             }
         }
@@ -411,7 +525,7 @@ impl Tokenizer {
 
         // Auto-detect special tokens by text (llama-vocab.cpp "auto-detect special
         // tokens by text"); the detected ones become CONTROL.
-        let find_first = |list: &[&str]| list.iter().find_map(|t| token_to_id.get(*t).copied());
+        let find_first = |list: &[&str]| list.iter().find_map(|t| token_to_id.get(t).copied());
         let mark = |id: u32, attrs: &mut Vec<u16>| attrs[id as usize] |= ATTR_CONTROL;
         for (slot, list) in [
             (&mut eot, EOT_TEXTS),
@@ -443,7 +557,7 @@ impl Tokenizer {
             eog.push(x);
         }
         for t in EOG_TEXTS {
-            if let Some(&id) = token_to_id.get(*t) {
+            if let Some(&id) = token_to_id.get(t) {
                 eog.push(id);
                 mark(id, &mut attrs);
             }
@@ -483,7 +597,10 @@ impl Tokenizer {
             .filter(|&i| attrs[i as usize] & (ATTR_CONTROL | ATTR_USER_DEFINED | ATTR_UNKNOWN) != 0)
             .collect();
         special_cache.sort_by(|&a, &b| tokens[b as usize].len().cmp(&tokens[a as usize].len()));
-        let mut special_lens: Vec<usize> = special_cache.iter().map(|&i| tokens[i as usize].len()).collect();
+        let mut special_lens: Vec<usize> = special_cache
+            .iter()
+            .map(|&i| tokens[i as usize].len())
+            .collect();
         special_lens.dedup();
         let mut special_first = [false; 256];
         for &i in &special_cache {
@@ -499,12 +616,16 @@ impl Tokenizer {
                     byte_tokens[b] = token_to_id.get(map[b].to_string().as_str()).copied();
                 }
             }
-            ModelKind::Spm => {
+            ModelKind::Spm =>
+            {
+                #[allow(clippy::needless_range_loop)]
                 for b in 0..256usize {
                     let hex = format!("<0x{b:02X}>");
                     byte_tokens[b] = token_to_id.get(hex.as_str()).copied().or_else(|| {
                         if b < 128 {
-                            token_to_id.get(((b as u8) as char).to_string().as_str()).copied()
+                            token_to_id
+                                .get(((b as u8) as char).to_string().as_str())
+                                .copied()
                         } else {
                             None
                         }
@@ -666,7 +787,10 @@ impl Tokenizer {
     /// Errors on the first id outside the vocabulary.
     pub fn check_ids(&self, ids: &[u32]) -> Result<(), TokenizerError> {
         match ids.iter().find(|&&i| i as usize >= self.tokens.len()) {
-            Some(&id) => Err(TokenizerError::IdOutOfRange { id: id as u64, n_vocab: self.tokens.len() }),
+            Some(&id) => Err(TokenizerError::IdOutOfRange {
+                id: id as u64,
+                n_vocab: self.tokens.len(),
+            }),
             None => Ok(()),
         }
     }
@@ -701,7 +825,11 @@ impl Tokenizer {
     pub fn decode_bytes(&self, ids: &[u32], special: bool) -> Vec<u8> {
         let mut out = Vec::new();
         for &id in ids {
-            out.extend_from_slice(if special { self.token_to_piece_special(id) } else { self.token_to_piece(id) });
+            out.extend_from_slice(if special {
+                self.token_to_piece_special(id)
+            } else {
+                self.token_to_piece(id)
+            });
         }
         out
     }
@@ -793,7 +921,12 @@ impl Tokenizer {
     /// llama.cpp `tokenizer_st_partition`: for each special token (longest
     /// first) split every raw fragment at its occurrences. `protect` lists byte
     /// ranges where no special token may match.
-    fn partition(&self, text: &str, parse_special: bool, protect: Option<&[(usize, usize)]>) -> Vec<Frag> {
+    fn partition(
+        &self,
+        text: &str,
+        parse_special: bool,
+        protect: Option<&[(usize, usize)]>,
+    ) -> Vec<Frag> {
         if text.is_empty() {
             return Vec::new();
         }
@@ -852,7 +985,11 @@ impl Tokenizer {
                 continue;
             }
             let tt = self.tokens[sid as usize].as_bytes();
-            let hay = if attr & (ATTR_CONTROL | ATTR_UNKNOWN) != 0 { masked_hay } else { hay };
+            let hay = if attr & (ATTR_CONTROL | ATTR_UNKNOWN) != 0 {
+                masked_hay
+            } else {
+                hay
+            };
             let mut next = Vec::with_capacity(frags.len() + 2);
             for fr in frags {
                 let Frag::Raw(mut s, e) = fr else {
@@ -925,7 +1062,10 @@ impl Tokenizer {
         impl Ord for Big {
             fn cmp(&self, o: &Self) -> Ordering {
                 // max score first, then lowest left
-                self.score.partial_cmp(&o.score).unwrap_or(Ordering::Equal).then(o.left.cmp(&self.left))
+                self.score
+                    .partial_cmp(&o.score)
+                    .unwrap_or(Ordering::Equal)
+                    .then(o.left.cmp(&self.left))
             }
         }
         let mut syms: Vec<Sym> = Vec::with_capacity(text.len());
@@ -935,7 +1075,11 @@ impl Tokenizer {
                 start: bi,
                 n: c.len_utf8(),
                 prev: k as isize - 1,
-                next: if k + 1 == idxs.len() { -1 } else { k as isize + 1 },
+                next: if k + 1 == idxs.len() {
+                    -1
+                } else {
+                    k as isize + 1
+                },
             });
         }
         let mut heap = BinaryHeap::new();
@@ -946,7 +1090,12 @@ impl Tokenizer {
             let (ls, rs) = (syms[l as usize], syms[r as usize]);
             let s = &text[ls.start..rs.start + rs.n];
             if let Some(&id) = self.tokens.get(s) {
-                heap.push(Big { score: self.scores[id as usize], left: l as usize, right: r as usize, size: s.len() });
+                heap.push(Big {
+                    score: self.scores[id as usize],
+                    left: l as usize,
+                    right: r as usize,
+                    size: s.len(),
+                });
             }
         };
         for i in 1..syms.len() {
@@ -1004,6 +1153,7 @@ impl Tokenizer {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn bpe_word(&self, bytes: &[u8], out: &mut Vec<u32>) {
         #[derive(Clone, Copy)]
         struct Sym {
@@ -1017,7 +1167,11 @@ impl Tokenizer {
             .map(|(i, &b)| Sym {
                 id: self.byte_tokens[b as usize],
                 prev: i as isize - 1,
-                next: if i + 1 == bytes.len() { -1 } else { i as isize + 1 },
+                next: if i + 1 == bytes.len() {
+                    -1
+                } else {
+                    i as isize + 1
+                },
             })
             .collect();
         if syms.len() == 1 {
@@ -1027,30 +1181,44 @@ impl Tokenizer {
             return;
         }
         // heap of (Reverse rank, Reverse left, left id, right id, right)
-        let mut heap: BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>> = BinaryHeap::new();
-        let add = |l: isize, r: isize, syms: &[Sym], heap: &mut BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>>| {
-            if l < 0 || r < 0 {
-                return;
-            }
-            let (Some(a), Some(b)) = (syms[l as usize].id, syms[r as usize].id) else { return };
-            if let Some(&rank) = self.merges.get(&(a, b)) {
-                heap.push(std::cmp::Reverse((rank, l as usize, a, b, r as usize)));
-            }
-        };
+        let mut heap: BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>> =
+            BinaryHeap::new();
+        let add =
+            |l: isize,
+             r: isize,
+             syms: &[Sym],
+             heap: &mut BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>>| {
+                if l < 0 || r < 0 {
+                    return;
+                }
+                let (Some(a), Some(b)) = (syms[l as usize].id, syms[r as usize].id) else {
+                    return;
+                };
+                if let Some(&rank) = self.merges.get(&(a, b)) {
+                    heap.push(std::cmp::Reverse((rank, l as usize, a, b, r as usize)));
+                }
+            };
         for i in 1..syms.len() {
             add(i as isize - 1, i as isize, &syms, &mut heap);
         }
         let mut alive = vec![true; syms.len()];
         let mut cat = String::new();
         while let Some(std::cmp::Reverse((_, l, a, b, r))) = heap.pop() {
-            if !alive[l] || !alive[r] || syms[l].id != Some(a) || syms[r].id != Some(b) || syms[l].next != r as isize {
+            if !alive[l]
+                || !alive[r]
+                || syms[l].id != Some(a)
+                || syms[r].id != Some(b)
+                || syms[l].next != r as isize
+            {
                 continue;
             }
             // the merged text must be a token (llama.cpp would emit it byte-wise otherwise)
             cat.clear();
             cat.push_str(self.tokens.text(a as usize));
             cat.push_str(self.tokens.text(b as usize));
-            let Some(&merged) = self.tokens.get(&cat) else { continue };
+            let Some(&merged) = self.tokens.get(&cat) else {
+                continue;
+            };
             syms[l].id = Some(merged);
             alive[r] = false;
             let rn = syms[r].next;
@@ -1095,7 +1263,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1].iter().position(|&b| b == first) {
+        match hay[i..hay.len() - needle.len() + 1]
+            .iter()
+            .position(|&b| b == first)
+        {
             None => return None,
             Some(p) => {
                 let j = i + p;

@@ -16,12 +16,19 @@ impl StreamDecoder {
 
     /// Also render control tokens (as their text).
     pub fn with_special(special: bool) -> Self {
-        StreamDecoder { pending: Vec::new(), special }
+        StreamDecoder {
+            pending: Vec::new(),
+            special,
+        }
     }
 
     /// Feeds one token; returns the newly completed text (possibly empty).
     pub fn push(&mut self, tok: &Tokenizer, id: u32) -> String {
-        let piece = if self.special { tok.token_to_piece_special(id) } else { tok.token_to_piece(id) };
+        let piece = if self.special {
+            tok.token_to_piece_special(id)
+        } else {
+            tok.token_to_piece(id)
+        };
         self.push_bytes(piece)
     }
 

@@ -23,11 +23,15 @@ static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
 
 fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
     use regex_syntax::hir::{Class, HirKind};
-    let hir = regex_syntax::Parser::new().parse(pattern).expect("static unicode class");
+    let hir = regex_syntax::Parser::new()
+        .parse(pattern)
+        .expect("static unicode class");
     match hir.kind() {
-        HirKind::Class(Class::Unicode(c)) => {
-            c.ranges().iter().map(|r| (r.start() as u32, r.end() as u32)).collect()
-        }
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start() as u32, r.end() as u32))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -35,7 +39,11 @@ fn class_ranges(pattern: &str) -> Vec<(u32, u32)> {
 fn table() -> &'static [u8] {
     TABLE.get_or_init(|| {
         let mut t = vec![0u8; 0x110000];
-        for (pat, flag) in [(r"\p{L}", F_LETTER), (r"\p{N}", F_NUMBER), (r"\p{P}", F_PUNCT)] {
+        for (pat, flag) in [
+            (r"\p{L}", F_LETTER),
+            (r"\p{N}", F_NUMBER),
+            (r"\p{P}", F_PUNCT),
+        ] {
             for (a, b) in class_ranges(pat) {
                 for c in a..=b {
                     t[c as usize] |= flag;
@@ -82,7 +90,11 @@ pub enum Stage {
 /// Splits `text` into pieces (as char-index lengths) following the stages.
 pub fn split<'a>(text: &'a str, stages: &[Stage]) -> Vec<&'a str> {
     let chars: Vec<char> = text.chars().collect();
-    let mut offsets: Vec<usize> = if chars.is_empty() { vec![] } else { vec![chars.len()] };
+    let mut offsets: Vec<usize> = if chars.is_empty() {
+        vec![]
+    } else {
+        vec![chars.len()]
+    };
     for st in stages {
         offsets = apply(&chars, &offsets, *st);
     }
@@ -114,8 +126,17 @@ fn apply(cpts: &[char], offsets: &[usize], st: Stage) -> Vec<usize> {
             Stage::Gpt2 => split_gpt2(cpts, ini, end, &mut out),
             Stage::Llama3 => split_llama3(cpts, ini, end, &mut out, false),
             Stage::Qwen2 => split_llama3(cpts, ini, end, &mut out, true),
-            Stage::EachNumber => split_class(cpts, ini, end, &mut out, |c| flags(c) & F_NUMBER != 0, false),
-            Stage::NumberRuns => split_class(cpts, ini, end, &mut out, |c| flags(c) & F_NUMBER != 0, true),
+            Stage::EachNumber => split_class(
+                cpts,
+                ini,
+                end,
+                &mut out,
+                |c| flags(c) & F_NUMBER != 0,
+                false,
+            ),
+            Stage::NumberRuns => {
+                split_class(cpts, ini, end, &mut out, |c| flags(c) & F_NUMBER != 0, true)
+            }
             Stage::PunctRuns => split_class(
                 cpts,
                 ini,
@@ -143,7 +164,14 @@ fn apply(cpts: &[char], offsets: &[usize], st: Stage) -> Vec<usize> {
 /// Generic "regex matches are pieces, gaps between them are pieces too"
 /// (llama.cpp's `unicode_regex_split_stl`), for a single character class,
 /// either one char per match or runs.
-fn split_class(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>, pred: impl Fn(char) -> bool, runs: bool) {
+fn split_class(
+    cpts: &[char],
+    ini: usize,
+    end: usize,
+    out: &mut Vec<usize>,
+    pred: impl Fn(char) -> bool,
+    runs: bool,
+) {
     let mut prev = ini;
     let mut pos = ini;
     while pos < end {
@@ -231,6 +259,7 @@ fn is_ws(f: u8) -> bool {
     f & F_WS != 0
 }
 
+#[allow(clippy::nonminimal_bool)]
 // Port of unicode_regex_split_custom_gpt2 (llama.cpp src/unicode.cpp).
 fn split_gpt2(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>) {
     let s = Seg { cpts, ini, end };
@@ -312,6 +341,7 @@ fn split_gpt2(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>) {
     }
 }
 
+#[allow(clippy::nonminimal_bool)]
 // Port of unicode_regex_split_custom_llama3 / _qwen2 (llama.cpp src/unicode.cpp);
 // `single_digit` selects qwen2's `\p{N}` instead of `\p{N}{1,3}`.
 fn split_llama3(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>, single_digit: bool) {
@@ -327,7 +357,9 @@ fn split_llama3(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>, sin
     };
     let lower = |c: u32| -> u32 {
         match char::from_u32(c) {
-            Some(ch) if ch.is_uppercase() => ch.to_lowercase().next().map(|l| l as u32).unwrap_or(c),
+            Some(ch) if ch.is_uppercase() => {
+                ch.to_lowercase().next().map(|l| l as u32).unwrap_or(c)
+            }
             _ => c,
         }
     };
@@ -353,7 +385,9 @@ fn split_llama3(cpts: &[char], ini: usize, end: usize, out: &mut Vec<usize>, sin
             }
         }
         // [^\r\n\p{L}\p{N}]?\p{L}+
-        if !(cpt == '\r' as u32 || cpt == '\n' as u32 || is_n(fl)) && (is_l(fl) || is_l(s.fl(pos + 1))) {
+        if !(cpt == '\r' as u32 || cpt == '\n' as u32 || is_n(fl))
+            && (is_l(fl) || is_l(s.fl(pos + 1)))
+        {
             pos += 1;
             while is_l(s.fl(pos)) {
                 pos += 1;
@@ -430,7 +464,8 @@ pub fn byte_to_unicode() -> [char; 256] {
     let mut map = ['\0'; 256];
     let mut n = 0u32;
     for b in 0..256u32 {
-        let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+        let printable =
+            (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
         map[b as usize] = if printable {
             char::from_u32(b).unwrap()
         } else {

@@ -42,7 +42,12 @@ impl Vocab {
             offs.push(arena.len() as u32);
         }
         let cap = (n * 2).next_power_of_two().max(16);
-        let mut v = Vocab { arena, offs, table: vec![EMPTY; cap], mask: cap - 1 };
+        let mut v = Vocab {
+            arena,
+            offs,
+            table: vec![EMPTY; cap],
+            mask: cap - 1,
+        };
         for i in 0..n {
             let s = v.text(i);
             let mut slot = hash(s) as usize & v.mask;

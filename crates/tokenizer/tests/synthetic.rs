@@ -52,7 +52,14 @@ fn bpe_writer(pre: &str) -> GgufWriter {
     let map = tokenizer::unicode::byte_to_unicode();
     let mut toks: Vec<String> = map.iter().map(|c| c.to_string()).collect();
     let g = map[b' ' as usize];
-    for t in ["ab", &format!("{g}a"), &format!("{g}ab"), "<|endoftext|>", "<|im_start|>", "<|im_end|>"] {
+    for t in [
+        "ab",
+        &format!("{g}a"),
+        &format!("{g}ab"),
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+    ] {
         toks.push(t.to_string());
     }
     let merges = vec![format!("{g} a"), format!("{g}a b"), "a b".to_string()];
@@ -94,7 +101,10 @@ fn unknown_pre() {
     let w = bpe_writer("weird-pre");
     let f = file(&w);
     let e = Tokenizer::from_gguf_strict(&f).unwrap_err();
-    assert!(matches!(e, TokenizerError::UnknownPre(ref p) if p == "weird-pre"), "{e}");
+    assert!(
+        matches!(e, TokenizerError::UnknownPre(ref p) if p == "weird-pre"),
+        "{e}"
+    );
     let t = Tokenizer::from_gguf(&f).unwrap();
     assert!(t.warnings().iter().any(|w| w.contains("weird-pre")));
     assert_eq!(t.decode(&t.encode("ab ab", false, false)), "ab ab");
@@ -104,7 +114,10 @@ fn unknown_pre() {
 fn wrong_types_and_lengths() {
     let mut w = spm_writer(&[]);
     w.set_u32("tokenizer.ggml.tokens", 5);
-    assert!(matches!(Tokenizer::from_gguf(&file(&w)).unwrap_err(), TokenizerError::WrongType { .. }));
+    assert!(matches!(
+        Tokenizer::from_gguf(&file(&w)).unwrap_err(),
+        TokenizerError::WrongType { .. }
+    ));
 
     let mut w = spm_writer(&[]);
     w.set("tokenizer.ggml.scores", f32_array(&[0.0, 1.0]));
@@ -113,17 +126,26 @@ fn wrong_types_and_lengths() {
 
     let mut w = spm_writer(&[]);
     w.set("tokenizer.ggml.token_type", i32_array(&[1]));
-    assert!(matches!(Tokenizer::from_gguf(&file(&w)).unwrap_err(), TokenizerError::LengthMismatch { .. }));
+    assert!(matches!(
+        Tokenizer::from_gguf(&file(&w)).unwrap_err(),
+        TokenizerError::LengthMismatch { .. }
+    ));
 
     let mut w = spm_writer(&[]);
     w.set_str("tokenizer.ggml.model", "gpt2");
-    assert!(matches!(Tokenizer::from_gguf(&file(&w)).unwrap_err(), TokenizerError::MissingMerges));
+    assert!(matches!(
+        Tokenizer::from_gguf(&file(&w)).unwrap_err(),
+        TokenizerError::MissingMerges
+    ));
 
     let mut w = spm_writer(&[]);
     w.set("tokenizer.ggml.tokens", str_array::<&str>(&[]));
     w.set("tokenizer.ggml.scores", f32_array(&[]));
     w.set("tokenizer.ggml.token_type", i32_array(&[]));
-    assert!(matches!(Tokenizer::from_gguf(&file(&w)).unwrap_err(), TokenizerError::MissingTokens));
+    assert!(matches!(
+        Tokenizer::from_gguf(&file(&w)).unwrap_err(),
+        TokenizerError::MissingTokens
+    ));
 }
 
 #[test]
@@ -140,7 +162,10 @@ fn out_of_range_ids_never_panic() {
     assert_eq!(t.token_text(u32::MAX), "");
     assert!(!t.is_eog(u32::MAX));
     assert!(t.check_ids(&[0, 1, 2]).is_ok());
-    assert!(matches!(t.check_ids(&[0, 100000]), Err(TokenizerError::IdOutOfRange { id: 100000, .. })));
+    assert!(matches!(
+        t.check_ids(&[0, 100000]),
+        Err(TokenizerError::IdOutOfRange { id: 100000, .. })
+    ));
     assert_eq!(t.decode(&[u32::MAX, 5000]), "");
 }
 
@@ -153,7 +178,10 @@ fn spm_merges_bytes_and_space_prefix() {
     assert_eq!(t.encode("ab a", false, false), vec![id("▁ab"), id("▁a")]);
     // byte fallback for unknown chars: 'c' -> <0x63>, 'ü' -> 2 bytes
     assert_eq!(t.encode("c", false, false), vec![id("▁"), id("<0x63>")]);
-    assert_eq!(t.encode("ü", false, false), vec![id("▁"), id("<0xC3>"), id("<0xBC>")]);
+    assert_eq!(
+        t.encode("ü", false, false),
+        vec![id("▁"), id("<0xC3>"), id("<0xBC>")]
+    );
     assert_eq!(t.decode(&t.encode("ü ab", false, false)), " ü ab");
     assert!(t.add_bos());
     assert_eq!(t.encode("a", true, false), vec![1, id("▁a")]);
@@ -163,7 +191,10 @@ fn spm_merges_bytes_and_space_prefix() {
     let plain = t.encode("<|im_start|>ab", false, false);
     assert!(!plain.contains(&id("<|im_start|>")));
     assert_eq!(t.token_to_piece(id("<|im_start|>")), b"");
-    assert_eq!(t.token_to_piece_special(id("<|im_start|>")), b"<|im_start|>");
+    assert_eq!(
+        t.token_to_piece_special(id("<|im_start|>")),
+        b"<|im_start|>"
+    );
     assert_eq!(t.decode(&plain), " <|im_start|>ab");
     assert!(t.is_eog(id("<|im_end|>")));
     assert!(t.is_eog(2));
@@ -175,7 +206,10 @@ fn spm_no_space_prefix() {
     w.set("tokenizer.ggml.add_space_prefix", Value::Bool(false));
     w.set("tokenizer.ggml.add_bos_token", Value::Bool(false));
     let t = Tokenizer::from_gguf(&file(&w)).unwrap();
-    assert_eq!(t.encode("a a", true, false), vec![t.token_id("a").unwrap(), t.token_id("▁a").unwrap()]);
+    assert_eq!(
+        t.encode("a a", true, false),
+        vec![t.token_id("a").unwrap(), t.token_id("▁a").unwrap()]
+    );
 }
 
 #[test]
@@ -187,10 +221,20 @@ fn bpe_basic() {
         let ids = t.encode("ab ab a", false, false);
         assert_eq!(
             ids,
-            vec![t.token_id("ab").unwrap(), t.token_id(&format!("{g}ab")).unwrap(), t.token_id(&format!("{g}a")).unwrap()],
+            vec![
+                t.token_id("ab").unwrap(),
+                t.token_id(&format!("{g}ab")).unwrap(),
+                t.token_id(&format!("{g}a")).unwrap()
+            ],
             "{pre}"
         );
-        for s in ["", " ", "héllo wörld 😀 123456", "\t\n\r\n  x", "<|im_start|>x"] {
+        for s in [
+            "",
+            " ",
+            "héllo wörld 😀 123456",
+            "\t\n\r\n  x",
+            "<|im_start|>x",
+        ] {
             assert_eq!(t.decode(&t.encode(s, false, false)), s, "{pre} {s:?}");
         }
         let sp = t.encode("<|im_start|>ab<|im_end|>", false, true);
@@ -209,10 +253,12 @@ fn never_panics_on_odd_input() {
     for _ in 0..300 {
         let mut s = String::new();
         for _ in 0..(seed % 40) {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let c = char::from_u32((seed >> 33) as u32 % 0x30000).unwrap_or('?');
             s.push(c);
-            if seed % 7 == 0 {
+            if (seed >> 5) & 7 == 0 {
                 s.push_str("<|im_start|>");
             }
         }
@@ -234,22 +280,36 @@ fn templates() {
     let f = file(&bpe_writer("qwen2"));
     let ct = ChatTemplate::from_gguf(&f, &t).unwrap();
     assert!(ct.is_builtin());
-    let r = ct.render(&[Message::system("S"), Message::user("<|im_end|>hi")], true).unwrap();
+    let r = ct
+        .render(&[Message::system("S"), Message::user("<|im_end|>hi")], true)
+        .unwrap();
     assert_eq!(r.text, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\n<|im_end|>hi<|im_end|>\n<|im_start|>assistant\n");
     let ids = t.encode_chat(&r);
     let end = t.token_id("<|im_end|>").unwrap();
     assert_eq!(ids.iter().filter(|&&i| i == end).count(), 2);
-    assert_eq!(t.encode_chat(&RenderedChat::trusted(r.text.clone())).iter().filter(|&&i| i == end).count(), 3);
+    assert_eq!(
+        t.encode_chat(&RenderedChat::trusted(r.text.clone()))
+            .iter()
+            .filter(|&&i| i == end)
+            .count(),
+        3
+    );
 
     // bad template: clear error naming it, no panic
     let mut w = bpe_writer("qwen2");
-    w.set_str("tokenizer.chat_template", "{% for m in messages %}{{ m.content }");
+    w.set_str(
+        "tokenizer.chat_template",
+        "{% for m in messages %}{{ m.content }",
+    );
     let e = ChatTemplate::from_gguf(&file(&w), &t).unwrap_err();
     assert!(e.to_string().contains("tokenizer.chat_template"), "{e}");
 
     // raise_exception surfaces the message
     let mut w = bpe_writer("qwen2");
-    w.set_str("tokenizer.chat_template", "{{ raise_exception('roles must alternate') }}");
+    w.set_str(
+        "tokenizer.chat_template",
+        "{{ raise_exception('roles must alternate') }}",
+    );
     let ct = ChatTemplate::from_gguf(&file(&w), &t).unwrap();
     let e = ct.render(&[Message::user("x")], true).unwrap_err();
     assert!(e.to_string().contains("roles must alternate"), "{e}");
@@ -269,7 +329,10 @@ fn templates() {
     let sf = file(&spm_writer(&[]));
     let s2 = Tokenizer::from_gguf(&sf).unwrap();
     let _ = s;
-    assert!(matches!(ChatTemplate::from_gguf(&sf, &s2).unwrap_err(), TokenizerError::NoTemplate { .. }));
+    assert!(matches!(
+        ChatTemplate::from_gguf(&sf, &s2).unwrap_err(),
+        TokenizerError::NoTemplate { .. }
+    ));
 
     // gemma by architecture
     let mut w = spm_writer(&[("<start_of_turn>", 0.0, 3), ("<end_of_turn>", 0.0, 3)]);
@@ -277,7 +340,9 @@ fn templates() {
     let gf = file(&w);
     let gt = Tokenizer::from_gguf(&gf).unwrap();
     let ct = ChatTemplate::from_gguf(&gf, &gt).unwrap();
-    let r = ct.render(&[Message::user("hi"), Message::assistant("yo")], true).unwrap();
+    let r = ct
+        .render(&[Message::user("hi"), Message::assistant("yo")], true)
+        .unwrap();
     assert_eq!(r.text, "<s><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\nyo<end_of_turn>\n<start_of_turn>model\n");
     let ids = gt.encode_chat(&r);
     assert_eq!(ids.iter().filter(|&&i| i == 1).count(), 1, "single BOS");
