@@ -208,6 +208,15 @@ def main():
         for t in sorted(ids):
             fx["pieces"].append({"id": t, "piece": piece(llm, t, False), "special": piece(llm, t, True)})
 
+        # detokenize (llama-cpp-python: concatenated pieces, special=False) of id lists
+        fx["decode"] = []
+        for s in STRINGS[10:20] + STRINGS[38:60]:
+            t = llm.tokenize(s.encode(), add_bos=False, special=False)
+            fx["decode"].append({"ids": t, "bytes": list(llm.detokenize(t))})
+        for s in SPECIAL_STRINGS[:4]:
+            t = llm.tokenize(s.encode(), add_bos=False, special=True)
+            fx["decode"].append({"ids": t, "bytes": list(llm.detokenize(t))})
+
         tmpl = meta.get("tokenizer.chat_template")
         bos_text = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
         eos_text = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""

@@ -97,6 +97,19 @@ fn check_model(model: &str) {
     }
     eprintln!("{model}: pieces: {pok}/{} match", pieces.len());
 
+    let mut dok = 0;
+    let decs = fx["decode"].as_array().unwrap();
+    for d in decs {
+        let want: Vec<u8> = d["bytes"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
+        let got = tok.decode_bytes(&ids(&d["ids"]), false);
+        if got == want {
+            dok += 1;
+        } else {
+            bad.push(format!("decode {:?}: want {want:?} got {got:?}", d["ids"]));
+        }
+    }
+    eprintln!("{model}: decode: {dok}/{} match", decs.len());
+
     // chat templates
     let tmpl = ChatTemplate::from_gguf(&f, &tok).expect("template");
     assert_eq!(tmpl.is_builtin(), !fx["has_template"].as_bool().unwrap());
