@@ -5,6 +5,25 @@
 //! tokens, `tokenizer_st_partition`, `llm_tokenizer_spm`, `llm_tokenizer_bpe`,
 //! `token_to_piece`) and `src/unicode.cpp` (pre-tokenizer splits); the code
 //! here is our own.
+//!
+//! ```no_run
+//! use tokenizer::{ChatTemplate, Message, StreamDecoder, Tokenizer};
+//! let f = gguf::GgufFile::open("model.gguf").unwrap();
+//! let tok = Tokenizer::from_gguf(&f).unwrap();
+//! let tmpl = ChatTemplate::from_gguf(&f, &tok).unwrap();
+//! let chat = tmpl.render(&[Message::user("Hello!")], true).unwrap();
+//! let ids = tok.encode_chat(&chat); // user text never becomes special tokens
+//! let mut dec = StreamDecoder::new();
+//! for &id in &ids {
+//!     print!("{}", dec.push(&tok, id));
+//! }
+//! print!("{}", dec.flush());
+//! ```
+//!
+//! `encode(text, add_bos, parse_special)` has llama.cpp's `add_special`
+//! meaning: BOS is added only when the model asks for it
+//! (`tokenizer.ggml.add_bos_token`, default per model type); use
+//! `encode_with_bos` to force it.
 
 mod chat;
 mod stream;
@@ -68,6 +87,8 @@ use unicode::Stage;
 pub const MAX_VOCAB: usize = 4 << 20;
 pub const MAX_TOKEN_BYTES: usize = 64 << 10;
 pub const MAX_MERGES: usize = 8 << 20;
+/// Cap on the total size of all token texts.
+pub const MAX_VOCAB_BYTES: usize = 1 << 30;
 /// Longest input text `encode` accepts, in bytes; longer input is truncated.
 pub const MAX_TEXT_BYTES: usize = 256 << 20;
 
@@ -391,6 +412,14 @@ impl Tokenizer {
                     cap: MAX_TOKEN_BYTES,
                 });
             }
+        }
+        let total: usize = toks.iter().map(|t| t.len().max(16)).sum();
+        if total > MAX_VOCAB_BYTES {
+            return Err(TokenizerError::TooLarge {
+                key: "tokenizer.ggml.tokens (total bytes)".into(),
+                got: total,
+                cap: MAX_VOCAB_BYTES,
+            });
         }
         let tokens = vocab::Vocab::new(toks.iter().copied());
         let token_to_id = &tokens;
