@@ -121,11 +121,15 @@ def llama_ref():
     harness = os.path.join(here, "..", "crates", "kernels", "tools", "llama_ref_harness.c")
     flags = ["-O2", "-mavx2", "-mfma", "-mf16c", "-I", f"{g}/include", "-I", f"{g}/src", "-I", f"{g}/src/ggml-cpu"]
     srcs = [harness, f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c", f"{g}/src/ggml-cpu/arch/x86/quants.c"]
+    # ggml-quants.c lives in ggml-base, which llama.cpp builds without arch flags
+    # (so no FMA contraction there); the ggml-cpu sources get -mavx2 -mfma -mf16c.
+    base_flags = [f for f in flags if not f.startswith("-m")]
     with tempfile.TemporaryDirectory() as td:
         objs = []
         for i, src in enumerate(srcs):
             o = os.path.join(td, f"{i}.o")
-            subprocess.run(["gcc", *flags, "-c", src, "-o", o], check=True)
+            fl = base_flags if src.endswith("ggml-quants.c") else flags
+            subprocess.run(["gcc", *fl, "-c", src, "-o", o], check=True)
             objs.append(o)
         exe = os.path.join(td, "harness")
         subprocess.run(["gcc", *objs, "-lm", "-o", exe], check=True)

@@ -4,9 +4,10 @@
 //! `block_q4_1 { d: f16, m: f16, qs: [u8; 16] }`. Element j is the low nibble of
 //! `qs[j]`, element j+16 the high nibble. Dequantization per `dequantize_row_q4_0/1`
 //! (`ggml/src/ggml-quants.c`), dot products per `ggml_vec_dot_q4_0_q8_0_generic` /
-//! `ggml_vec_dot_q4_1_q8_1_generic` (`ggml/src/ggml-cpu/quants.c`).
+//! `ggml_vec_dot_q4_1_q8_1_generic` (`ggml/src/ggml-cpu/quants.c`), with the
+//! float op order of the AVX2 versions (`arch/x86/quants.c`; see `block::Lanes8`).
 
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use crate::util::f16_at;
 use gguf::GgmlType;
@@ -32,17 +33,18 @@ impl QuantBlock for BlockQ4_0 {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_0_BYTES)) {
-            let mut sumi = 0i32;
+            let mut lanes = [0i32; 8];
             for j in 0..16 {
                 let v0 = (x[2 + j] & 0x0F) as i32 - 8;
                 let v1 = (x[2 + j] >> 4) as i32 - 8;
-                sumi += v0 * (y[2 + j] as i8 as i32) + v1 * (y[18 + j] as i8 as i32);
+                lanes[lane(j)] += v0 * (y[2 + j] as i8 as i32);
+                lanes[lane(16 + j)] += v1 * (y[18 + j] as i8 as i32);
             }
-            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
+            acc.fma(f16_at(x, 0) * f16_at(y, 0), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }
 
@@ -63,16 +65,19 @@ impl QuantBlock for BlockQ4_1 {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
+        let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_1_BYTES)) {
-            let mut sumi = 0i32;
+            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
+            let mut lanes = [0i32; 8];
             for j in 0..16 {
                 let v0 = (x[4 + j] & 0x0F) as i32;
                 let v1 = (x[4 + j] >> 4) as i32;
-                sumi += v0 * (y[4 + j] as i8 as i32) + v1 * (y[20 + j] as i8 as i32);
+                lanes[lane(j)] += v0 * (y[4 + j] as i8 as i32);
+                lanes[lane(16 + j)] += v1 * (y[20 + j] as i8 as i32);
             }
-            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0)) + f16_at(x, 2) * f16_at(y, 2);
+            acc.fma(f16_at(x, 0) * f16_at(y, 0), &lanes);
         }
-        sumf
+        acc.hsum() + summs
     }
 }

@@ -5,9 +5,10 @@
 //! takes its 5th bit from bit j of the little-endian u32 `qh`; low 4 bits as in
 //! Q4. Dequantization per `dequantize_row_q5_0/1` (`ggml/src/ggml-quants.c`), dot
 //! products per `ggml_vec_dot_q5_0_q8_0_generic` / `..._q5_1_q8_1_generic`
-//! (`ggml/src/ggml-cpu/quants.c`).
+//! (`ggml/src/ggml-cpu/quants.c`), with the float op order of the AVX2 versions
+//! (`arch/x86/quants.c`; see `block::Lanes8`).
 
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use crate::util::{f16_at, u32_at};
 use gguf::GgmlType;
@@ -47,16 +48,16 @@ impl QuantBlock for BlockQ5_0 {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_0_BYTES)) {
             let v = q5_values(x, 2);
-            let mut sumi = 0i32;
+            let mut lanes = [0i32; 8];
             for j in 0..32 {
-                sumi += (v[j] - 16) * (y[2 + j] as i8 as i32);
+                lanes[lane(j)] += (v[j] - 16) * (y[2 + j] as i8 as i32);
             }
-            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
+            acc.fma(f16_at(x, 0) * f16_at(y, 0), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }
 
@@ -76,15 +77,17 @@ impl QuantBlock for BlockQ5_1 {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
+        let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_1_BYTES)) {
+            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
             let v = q5_values(x, 4);
-            let mut sumi = 0i32;
+            let mut lanes = [0i32; 8];
             for j in 0..32 {
-                sumi += v[j] * (y[4 + j] as i8 as i32);
+                lanes[lane(j)] += v[j] * (y[4 + j] as i8 as i32);
             }
-            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0)) + f16_at(x, 2) * f16_at(y, 2);
+            acc.fma(f16_at(x, 0) * f16_at(y, 0), &lanes);
         }
-        sumf
+        acc.hsum() + summs
     }
 }

@@ -10,7 +10,7 @@
 //! half to even) in `ggml/src/ggml-quants.c`. Dot product follows
 //! `ggml_vec_dot_q8_0_q8_0_generic` in `ggml/src/ggml-cpu/quants.c`.
 
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::{f16_at, f32_to_f16_bits};
 use gguf::GgmlType;
 
@@ -39,15 +39,15 @@ impl QuantBlock for BlockQ8_0 {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Q8_0_BYTES).zip(a.chunks_exact(Q8_0_BYTES)) {
-            let mut sumi = 0i32;
+            let mut lanes = [0i32; 8];
             for j in 0..QK8_0 {
-                sumi += (x[2 + j] as i8 as i32) * (y[2 + j] as i8 as i32);
+                lanes[lane(j)] += (x[2 + j] as i8 as i32) * (y[2 + j] as i8 as i32);
             }
-            sumf += sumi as f32 * (f16_at(x, 0) * f16_at(y, 0));
+            acc.fma(f16_at(x, 0) * f16_at(y, 0), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }
 

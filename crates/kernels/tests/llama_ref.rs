@@ -1,7 +1,8 @@
 //! Cross-check against llama.cpp's own C code (fixture made by
 //! scripts/make-kernel-fixtures.py via tools/llama_ref_harness.c): activation
 //! quantizers must match byte for byte; dot products must match llama.cpp's
-//! generic (scalar) and AVX2 kernels to float rounding.
+//! AVX2 kernels bit for bit (both our AVX2 and scalar paths) and its generic C
+//! kernels to float rounding.
 
 use kernels::{dequantize, dequantize_acts, vec_dot, vec_dot_scalar_raw, vec_dot_type, ActRounding, GgmlType, QuantizedActs};
 use serde_json::Value;
@@ -75,6 +76,13 @@ fn dots_match_llama_cpp_generic_and_avx2() {
                     let tol = 1e-5 * mag + 1e-7;
                     assert!((got - exp).abs() <= tol, "{wty} {rounding:?} o={o} r={r}: ours {got} llama.cpp {exp} (tol {tol})");
                     exact[mode] += (got.to_bits() == exp.to_bits()) as usize;
+                    if mode == 1 {
+                        // Our dispatched kernel and our scalar reference both reproduce
+                        // llama.cpp's AVX2 kernel bit for bit.
+                        assert_eq!(got.to_bits(), exp.to_bits(), "{wty} o={o} r={r}: ours {got} llama.cpp AVX2 {exp}");
+                        let sc = vec_dot_scalar_raw(wty, w, a.row(r)).unwrap();
+                        assert_eq!(sc.to_bits(), exp.to_bits(), "{wty} scalar o={o} r={r}: ours {sc} llama.cpp AVX2 {exp}");
+                    }
                 }
             }
         }

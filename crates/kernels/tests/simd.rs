@@ -14,9 +14,9 @@ fn sizes(ty: GgmlType) -> Vec<usize> {
     }
 }
 
-/// Integer-exact formats whose SIMD path reproduces the scalar float ops too.
+/// Quantized formats: the SIMD path reproduces the scalar float ops exactly.
 fn bit_exact(ty: GgmlType) -> bool {
-    matches!(ty, GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K)
+    ty.block_size() > 1
 }
 
 #[test]

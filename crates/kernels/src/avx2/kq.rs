@@ -1,9 +1,13 @@
-//! AVX2 dot products for the K-quants (formats: see `crate::k_quants`). Each
-//! super-block is reduced to the exact integer sums of the scalar reference,
-//! followed by the scalar reference's float ops, so results are bit-identical.
+//! AVX2 dot products for the K-quants (formats: see `crate::k_quants`).
+//!
+//! Each follows the lane structure and float op order of llama.cpp's AVX2
+//! kernels (`ggml_vec_dot_q*_K_q8_K` in `ggml/src/ggml-cpu/arch/x86/quants.c`):
+//! per super-block an 8 x i32 vector of exact integer partial sums, then
+//! `acc = fma(d, (f32)sums, acc)`, `hsum_float_8` at the end. The scalar
+//! reference emulates the same lanes, so results are bit-identical.
 
-use super::{hsum_i32_8, load32};
-use crate::k_quants::{q3k_scales, q8k_bsum, q8k_d, scales_mins_k4, Q8_K_BYTES};
+use super::{hsum_f32_8, load16, load32};
+use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
 use crate::util::f16_at;
 use std::arch::x86_64::*;
 
@@ -14,19 +18,30 @@ unsafe fn scale_pair(lo: i16, hi: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
+/// The 16 i16 `bsums` of a Q8_K block.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn bsums(y: &[u8]) -> __m256i {
+    // SAFETY: bounds-checked load of the 32 bsums bytes.
+    unsafe { load32(&y[Q8_K_BSUMS..Q8_K_BSUMS + 32]) }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m3 = _mm256_set1_epi8(3);
-        let mut sumf = 0.0f32;
+        let m4 = _mm_set1_epi8(0xF);
+        let mut acc = _mm256_setzero_ps();
         for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
+            let yd = q8k_d(y);
+            let d = yd * f16_at(x, 80);
+            let dmin = -yd * f16_at(x, 82);
             let sc = &x[0..16];
-            let mut summs = 0i32;
-            for (j, &s) in sc.iter().enumerate() {
-                summs += q8k_bsum(y, j) * (s >> 4) as i32;
-            }
-            let mut acc = _mm256_setzero_si256();
+            let mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), m4));
+            let prod = _mm256_madd_epi16(mins, bsums(y));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+            let mut sumi = _mm256_setzero_si256();
             for n in 0..2 {
                 let q2 = load32(&x[16 + n * 32..48 + n * 32]);
                 for j in 0..4 {
@@ -34,16 +49,12 @@ pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
                     let off = 4 + n * 128 + j * 32;
                     let p = _mm256_maddubs_epi16(v, load32(&y[off..off + 32]));
                     let s = scale_pair((sc[n * 8 + j * 2] & 0xF) as i16, (sc[n * 8 + j * 2 + 1] & 0xF) as i16);
-                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
                 }
             }
-            let isum = hsum_i32_8(acc);
-            let yd = q8k_d(y);
-            let dall = yd * f16_at(x, 80);
-            let dmin = yd * f16_at(x, 82);
-            sumf += dall * isum as f32 - dmin * summs as f32;
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        sumf
+        hsum_f32_8(acc)
     }
 }
 
@@ -53,35 +64,43 @@ pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
     unsafe {
         let m3 = _mm256_set1_epi8(3);
         let one = _mm256_set1_epi8(1);
-        let mut sumf = 0.0f32;
+        let mut acc = _mm256_setzero_ps();
         for (x, y) in w.chunks_exact(110).zip(a.chunks_exact(Q8_K_BYTES)) {
+            let d = q8k_d(y) * f16_at(x, 108);
             let scales = q3k_scales(&x[96..108]);
-            // values are (q + 4*hbit) - 4: dot the unsigned part, subtract 4*sum(y).
-            let mut corr = 0i32;
-            for s in 0..16 {
-                corr += scales[s] as i32 * q8k_bsum(y, s);
-            }
             let hm = load32(&x[0..32]);
-            let mut acc = _mm256_setzero_si256();
+            let mut sumi = _mm256_setzero_si256();
             for n in 0..2 {
                 let q3 = load32(&x[32 + n * 32..64 + n * 32]);
                 for j in 0..4 {
                     let lo = _mm256_and_si256(_mm256_srl_epi16(q3, _mm_cvtsi32_si128(2 * j as i32)), m3);
+                    // 4 where the high bit is clear, else 0
                     let h = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128((n * 4 + j) as i32)), one);
-                    let v = _mm256_or_si256(lo, _mm256_slli_epi16(h, 2));
+                    let h4 = _mm256_slli_epi16(_mm256_xor_si256(h, one), 2);
                     let off = 4 + n * 128 + j * 32;
-                    let p = _mm256_maddubs_epi16(v, load32(&y[off..off + 32]));
+                    let qy = load32(&y[off..off + 32]);
+                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, qy), _mm256_maddubs_epi16(h4, qy));
                     let g = n * 8 + j * 2;
                     let s = scale_pair(scales[g] as i16, scales[g + 1] as i16);
-                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
                 }
             }
-            let sumi = hsum_i32_8(acc) - 4 * corr;
-            let d = f16_at(x, 108) * q8k_d(y);
-            sumf += d * sumi as f32;
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        sumf
+        hsum_f32_8(acc)
     }
+}
+
+/// The 8 mins of a Q4_K/Q5_K block dotted with the Q8_K block sums, as
+/// llama.cpp's 4 lanes: lane i = m[2i]*(b[4i]+b[4i+1]) + m[2i+1]*(b[4i+2]+b[4i+3]).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
+    let q8sums = bsums(y);
+    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+    // SAFETY: reading 8 bytes from an 8-byte array.
+    let mins = _mm_cvtepu8_epi16(unsafe { _mm_loadl_epi64(m.as_ptr() as *const __m128i) });
+    _mm_madd_epi16(mins, q8s)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -89,14 +108,15 @@ pub(super) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
-        let mut sumf = 0.0f32;
+        let mut acc = _mm256_setzero_ps();
+        let mut acc_m = _mm_setzero_ps();
         for (x, y) in w.chunks_exact(144).zip(a.chunks_exact(Q8_K_BYTES)) {
+            let yd = q8k_d(y);
+            let d = yd * f16_at(x, 0);
+            let dmin = -yd * f16_at(x, 2);
             let (sc, m) = scales_mins_k4(&x[4..16]);
-            let mut summ = 0i32;
-            for g in 0..16 {
-                summ += q8k_bsum(y, g) * m[g / 2] as i32;
-            }
-            let mut acc = _mm256_setzero_si256();
+            acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_prod(&m, y)), acc_m);
+            let mut sumi = _mm256_setzero_si256();
             for j in 0..4 {
                 let q4 = load32(&x[16 + j * 32..48 + j * 32]);
                 let lo = _mm256_and_si256(q4, m4);
@@ -106,15 +126,13 @@ pub(super) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
                 let phi = _mm256_maddubs_epi16(hi, load32(&y[off + 32..off + 64]));
                 let plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j] as i16));
                 let phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1] as i16));
-                acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
             }
-            let sumi = hsum_i32_8(acc);
-            let yd = q8k_d(y);
-            let d = f16_at(x, 0) * yd;
-            let dmin = f16_at(x, 2) * yd;
-            sumf += d * sumi as f32 - dmin * summ as f32;
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        sumf
+        let acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+        let acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+        hsum_f32_8(acc) + _mm_cvtss_f32(acc_m)
     }
 }
 
@@ -124,15 +142,20 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let one = _mm256_set1_epi8(1);
-        let mut sumf = 0.0f32;
+        let mut acc = _mm256_setzero_ps();
+        let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
+            let yd = q8k_d(y);
+            let d = yd * f16_at(x, 0);
+            let dmin = -yd * f16_at(x, 2);
             let (sc, m) = scales_mins_k4(&x[4..16]);
-            let mut summ = 0i32;
-            for g in 0..16 {
-                summ += q8k_bsum(y, g) * m[g / 2] as i32;
-            }
+            let p = mins_prod(&m, y);
+            let p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
+            let p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 1));
+            // llama.cpp's `summs += dmin * sum` is contracted to an FMA by the C compiler.
+            summs = dmin.mul_add(_mm_cvtsi128_si32(p) as f32, summs);
             let qh = load32(&x[16..48]);
-            let mut acc = _mm256_setzero_si256();
+            let mut sumi = _mm256_setzero_si256();
             for j in 0..4 {
                 let q4 = load32(&x[48 + j * 32..80 + j * 32]);
                 let hlo = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32)), one);
@@ -144,15 +167,11 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
                 let phi = _mm256_maddubs_epi16(hi, load32(&y[off + 32..off + 64]));
                 let plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j] as i16));
                 let phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1] as i16));
-                acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
             }
-            let sumi = hsum_i32_8(acc);
-            let yd = q8k_d(y);
-            let d = f16_at(x, 0) * yd;
-            let dmin = f16_at(x, 2) * yd;
-            sumf += d * sumi as f32 - dmin * summ as f32;
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        sumf
+        hsum_f32_8(acc) + summs
     }
 }
 
@@ -162,15 +181,14 @@ pub(super) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let m2 = _mm256_set1_epi8(3);
-        let mut sumf = 0.0f32;
+        let mut acc = _mm256_setzero_ps();
         for (x, y) in w.chunks_exact(210).zip(a.chunks_exact(Q8_K_BYTES)) {
+            let d = q8k_d(y) * f16_at(x, 208);
             let sc = &x[192..208];
-            // values are u - 32 with u in 0..64: dot u, subtract 32*sum(y) per group.
-            let mut corr = 0i32;
-            for s in 0..16 {
-                corr += (sc[s] as i8) as i32 * q8k_bsum(y, s);
-            }
-            let mut acc = _mm256_setzero_si256();
+            // values are u - 32 with u in 0..64: dot u, subtract 32 * scale * bsum lane-wise.
+            let scales16 = _mm256_cvtepi8_epi16(load16(sc));
+            let q8sclsub = _mm256_slli_epi32(_mm256_madd_epi16(bsums(y), scales16), 5);
+            let mut sumi = _mm256_setzero_si256();
             for n in 0..2 {
                 let ql0 = load32(&x[n * 64..n * 64 + 32]);
                 let ql1 = load32(&x[n * 64 + 32..n * 64 + 64]);
@@ -186,13 +204,12 @@ pub(super) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
                     let p = _mm256_maddubs_epi16(*v, load32(&y[off..off + 32]));
                     let g = n * 8 + i * 2;
                     let s = scale_pair((sc[g] as i8) as i16, (sc[g + 1] as i8) as i16);
-                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
                 }
             }
-            let sumi = hsum_i32_8(acc) - 32 * corr;
-            let d = f16_at(x, 208) * q8k_d(y);
-            sumf += d * sumi as f32;
+            let sumi = _mm256_sub_epi32(sumi, q8sclsub);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        sumf
+        hsum_f32_8(acc)
     }
 }

@@ -29,7 +29,8 @@ pub(super) unsafe fn vec_dot_q4_1(w: &[u8], a: &[u8]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(20).zip(a.chunks_exact(Q8_1_BYTES)) {
-            summs += f16_at(x, 2) * f16_at(y, 2);
+            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
+            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
             let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
             let qx = bytes_from_nibbles_32(&x[4..20]);
             let qy = load32(&y[4..36]);
@@ -66,7 +67,8 @@ pub(super) unsafe fn vec_dot_q5_1(w: &[u8], a: &[u8]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(24).zip(a.chunks_exact(Q8_1_BYTES)) {
-            summs += f16_at(x, 2) * f16_at(y, 2);
+            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
+            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
             let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
             let qx = bytes_from_nibbles_32(&x[8..24]);
             let hi = _mm256_and_si256(bytes_from_bits_32(u32_at(x, 4)), _mm256_set1_epi8(0x10));

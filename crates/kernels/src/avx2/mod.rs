@@ -6,11 +6,13 @@
 //! Approach after llama.cpp `ggml/src/ggml-cpu/arch/x86/quants.c`: widen packed
 //! quants to one byte per element, multiply with the 8-bit activations via
 //! `_mm256_maddubs_epi16` (unsigned x signed; signed x signed through the sign
-//! trick), widen pairs with `_mm256_madd_epi16`. The 32-element formats keep a
-//! float accumulator per lane (llama.cpp's order; matches the scalar reference
-//! to rounding). The K-quants reduce each super-block to the exact integer sums
-//! the scalar code computes and then do the same float ops, so they are
-//! bit-identical to the scalar reference.
+//! trick), widen pairs with `_mm256_madd_epi16`, giving 8 lanes of exact i32
+//! partial sums per block; then `acc = fma(d, (f32)lanes, acc)` and llama.cpp's
+//! `hsum_float_8`. Lane contents and float op order are llama.cpp's, so the
+//! quantized dot products are bit-identical to llama.cpp's AVX2 kernels (given
+//! the same activations, see `ActRounding`) and to our scalar reference, which
+//! emulates the lanes (`crate::block::Lanes8`). F32/F16/BF16 match the scalar
+//! reference to rounding only.
 
 mod float;
 mod kq;
@@ -131,14 +133,4 @@ unsafe fn hsum_f32_8(x: __m256) -> f32 {
     let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     let r = _mm_add_ss(r, _mm_movehdup_ps(r));
     _mm_cvtss_f32(r)
-}
-
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hsum_i32_8(a: __m256i) -> i32 {
-    let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    let hi64 = _mm_unpackhi_epi64(s, s);
-    let s = _mm_add_epi32(hi64, s);
-    let hi32 = _mm_shuffle_epi32(s, 0b10_11_00_01);
-    _mm_cvtsi128_si32(_mm_add_epi32(s, hi32))
 }

@@ -2,9 +2,10 @@
 //! Layouts: llama.cpp `ggml/src/ggml-common.h`; dequantization:
 //! `ggml/src/ggml-quants.c`; dot products: `ggml/src/ggml-cpu/quants.c`.
 //!
-//! The scalar dot products compute, per super-block, exact integer sums and then
-//! a fixed, small sequence of float ops; the AVX2 versions reproduce the same
-//! integer sums and the same float ops, so the two agree bit for bit.
+//! The scalar dot products compute, per super-block, exact integer sums split
+//! into the 8 lanes llama.cpp's AVX2 kernels (`ggml/src/ggml-cpu/arch/x86/quants.c`)
+//! produce, then do those kernels' float ops (see `crate::block::Lanes8`), so
+//! scalar, our AVX2 and llama.cpp's AVX2 results agree bit for bit.
 
 pub mod q2_k;
 pub mod q3_k;

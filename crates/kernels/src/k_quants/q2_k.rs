@@ -4,7 +4,7 @@
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q2_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
 use super::{q8k_bsum, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
 
@@ -39,33 +39,29 @@ impl QuantBlock for BlockQ2K {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_K_BYTES)) {
             let sc = &x[0..16];
-            let mut summs = 0i32;
+            // mins: lane l = m[2l]*bsum[2l] + m[2l+1]*bsum[2l+1], scaled by -dmin first
+            let mut mins = [0i32; 8];
             for (j, &s) in sc.iter().enumerate() {
-                summs += q8k_bsum(y, j) * (s >> 4) as i32;
+                mins[j / 2] += q8k_bsum(y, j) * (s >> 4) as i32;
             }
-            let mut isum = 0i32;
+            let mut lanes = [0i32; 8];
             for n in 0..2 {
                 let q = &x[16 + n * 32..16 + n * 32 + 32];
                 for j in 0..4 {
-                    for half in 0..2 {
-                        let d = (sc[n * 8 + j * 2 + half] & 0xF) as i32;
-                        let mut isuml = 0i32;
-                        for l in 0..16 {
-                            let e = n * 128 + j * 32 + half * 16 + l;
-                            isuml += q8k_q(y, e) * ((q[half * 16 + l] >> (2 * j)) & 3) as i32;
-                        }
-                        isum += d * isuml;
+                    for b in 0..32 {
+                        let d = (sc[n * 8 + j * 2 + b / 16] & 0xF) as i32;
+                        let e = n * 128 + j * 32 + b;
+                        lanes[lane(b)] += d * q8k_q(y, e) * ((q[b] >> (2 * j)) & 3) as i32;
                     }
                 }
             }
             let yd = q8k_d(y);
-            let dall = yd * f16_at(x, 80);
-            let dmin = yd * f16_at(x, 82);
-            sumf += dall * isum as f32 - dmin * summs as f32;
+            acc.fma(-yd * f16_at(x, 82), &mins);
+            acc.fma(yd * f16_at(x, 80), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }

@@ -5,7 +5,7 @@
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q3_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
 use super::{q3k_scales, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
 
@@ -49,21 +49,16 @@ impl QuantBlock for BlockQ3K {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_K_BYTES)) {
             let scales = q3k_scales(&x[96..108]);
             let v = q3k_values(x);
-            let mut sumi = 0i32;
-            for s in 0..16 {
-                let mut part = 0i32;
-                for l in 0..16 {
-                    part += v[s * 16 + l] as i32 * q8k_q(y, s * 16 + l);
-                }
-                sumi += scales[s] as i32 * part;
+            let mut lanes = [0i32; 8];
+            for e in 0..QK_K {
+                lanes[lane(e)] += scales[e / 16] as i32 * v[e] as i32 * q8k_q(y, e);
             }
-            let d = f16_at(x, 108) * q8k_d(y);
-            sumf += d * sumi as f32;
+            acc.fma(q8k_d(y) * f16_at(x, 108), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }

@@ -5,7 +5,7 @@
 //! and `ggml_vec_dot_q4_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
 use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, QK_K, Q8_K_BYTES};
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
 
@@ -36,29 +36,28 @@ impl QuantBlock for BlockQ4K {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
+        // llama.cpp's 4-lane `acc_m`: lane i = m[2i]*(bsum[4i]+bsum[4i+1]) + m[2i+1]*(bsum[4i+2]+bsum[4i+3])
+        let mut acc_m = [0f32; 4];
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_K_BYTES)) {
             let (sc, m) = scales_mins_k4(&x[4..16]);
-            let mut summ = 0i32;
-            for g in 0..16 {
-                summ += q8k_bsum(y, g) * m[g / 2] as i32;
+            let yd = q8k_d(y);
+            let dmin = -yd * f16_at(x, 2);
+            for i in 0..4 {
+                let p = m[2 * i] as i32 * (q8k_bsum(y, 4 * i) + q8k_bsum(y, 4 * i + 1))
+                    + m[2 * i + 1] as i32 * (q8k_bsum(y, 4 * i + 2) + q8k_bsum(y, 4 * i + 3));
+                acc_m[i] = dmin.mul_add(p as f32, acc_m[i]);
             }
-            let mut sumi = 0i32;
+            let mut lanes = [0i32; 8];
             for j in 0..4 {
                 let q = &x[16 + j * 32..16 + j * 32 + 32];
-                let mut lo = 0i32;
-                let mut hi = 0i32;
-                for l in 0..32 {
-                    lo += (q[l] & 0xF) as i32 * q8k_q(y, j * 64 + l);
-                    hi += (q[l] >> 4) as i32 * q8k_q(y, j * 64 + 32 + l);
+                for b in 0..32 {
+                    lanes[lane(b)] += sc[2 * j] as i32 * (q[b] & 0xF) as i32 * q8k_q(y, j * 64 + b)
+                        + sc[2 * j + 1] as i32 * (q[b] >> 4) as i32 * q8k_q(y, j * 64 + 32 + b);
                 }
-                sumi += sc[2 * j] as i32 * lo + sc[2 * j + 1] as i32 * hi;
             }
-            let yd = q8k_d(y);
-            let d = f16_at(x, 0) * yd;
-            let dmin = f16_at(x, 2) * yd;
-            sumf += d * sumi as f32 - dmin * summ as f32;
+            acc.fma(yd * f16_at(x, 0), &lanes);
         }
-        sumf
+        acc.hsum() + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]))
     }
 }

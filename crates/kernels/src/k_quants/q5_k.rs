@@ -4,7 +4,7 @@
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q5_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
 use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, QK_K, Q8_K_BYTES};
-use crate::block::{assert_block_size, QuantBlock};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
 
@@ -44,29 +44,25 @@ impl QuantBlock for BlockQ5K {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
+        let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_K_BYTES)) {
             let (sc, m) = scales_mins_k4(&x[4..16]);
+            let yd = q8k_d(y);
             let mut summ = 0i32;
             for g in 0..16 {
                 summ += q8k_bsum(y, g) * m[g / 2] as i32;
             }
-            let mut sumi = 0i32;
+            summs = (-yd * f16_at(x, 2)).mul_add(summ as f32, summs);
+            let mut lanes = [0i32; 8];
             for j in 0..4 {
-                let mut lo = 0i32;
-                let mut hi = 0i32;
-                for l in 0..32 {
-                    let (vl, vh) = q5k_pair(x, j, l);
-                    lo += vl * q8k_q(y, j * 64 + l);
-                    hi += vh * q8k_q(y, j * 64 + 32 + l);
+                for b in 0..32 {
+                    let (vl, vh) = q5k_pair(x, j, b);
+                    lanes[lane(b)] += sc[2 * j] as i32 * vl * q8k_q(y, j * 64 + b) + sc[2 * j + 1] as i32 * vh * q8k_q(y, j * 64 + 32 + b);
                 }
-                sumi += sc[2 * j] as i32 * lo + sc[2 * j + 1] as i32 * hi;
             }
-            let yd = q8k_d(y);
-            let d = f16_at(x, 0) * yd;
-            let dmin = f16_at(x, 2) * yd;
-            sumf += d * sumi as f32 - dmin * summ as f32;
+            acc.fma(yd * f16_at(x, 0), &lanes);
         }
-        sumf
+        acc.hsum() + summs
     }
 }

@@ -6,8 +6,8 @@
 //! Per `dequantize_row_q6_K` (`ggml/src/ggml-quants.c`) and
 //! `ggml_vec_dot_q6_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q8k_d, q8k_q, QK_K, Q8_K_BYTES};
-use crate::block::{assert_block_size, QuantBlock};
+use super::{q8k_bsum, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
+use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
 
@@ -50,20 +50,21 @@ impl QuantBlock for BlockQ6K {
     }
 
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut sumf = 0.0f32;
+        let mut acc = Lanes8::new();
         for (x, y) in w.chunks_exact(Self::BYTES).zip(a.chunks_exact(Q8_K_BYTES)) {
+            // As llama.cpp's AVX2 kernel: dot the unsigned values u = v + 32, then
+            // subtract 32 * scale * bsum with lane l taking 16-groups 2l and 2l+1.
             let v = q6k_values(x);
-            let mut sumi = 0i32;
-            for s in 0..16 {
-                let mut part = 0i32;
-                for l in 0..16 {
-                    part += v[s * 16 + l] as i32 * q8k_q(y, s * 16 + l);
-                }
-                sumi += (x[192 + s] as i8) as i32 * part;
+            let mut lanes = [0i32; 8];
+            for e in 0..QK_K {
+                lanes[lane(e)] += (x[192 + e / 16] as i8) as i32 * (v[e] as i32 + 32) * q8k_q(y, e);
             }
-            let d = f16_at(x, 208) * q8k_d(y);
-            sumf += d * sumi as f32;
+            for l in 0..8 {
+                let s = q8k_bsum(y, 2 * l) * (x[192 + 2 * l] as i8) as i32 + q8k_bsum(y, 2 * l + 1) * (x[193 + 2 * l] as i8) as i32;
+                lanes[l] -= 32 * s;
+            }
+            acc.fma(q8k_d(y) * f16_at(x, 208), &lanes);
         }
-        sumf
+        acc.hsum()
     }
 }
