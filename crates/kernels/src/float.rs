@@ -1,11 +1,12 @@
 //! Plain float formats F32, F16, BF16 (one element per "block").
 //! F16 is IEEE half (`ggml_fp16_t`), BF16 is the top 16 bits of an f32
 //! (`ggml_bf16_t`, llama.cpp `ggml/src/ggml-impl.h`). Dot products follow
-//! `ggml_vec_dot_f32/f16/bf16` (`ggml/src/ggml-cpu/vec.cpp`): products in f32,
-//! summed in f64 (`ggml_float`) in the scalar reference.
+//! llama.cpp's AVX2 `ggml_vec_dot_f32/f16/bf16` (`ggml/src/ggml-cpu/vec.cpp`)
+//! op for op, so the scalar reference and our AVX2 versions agree bit for bit.
 
 use crate::block::{assert_block_size, QuantBlock};
 use crate::util::{bf16_to_f32, f16_at, f32_at};
+
 use gguf::GgmlType;
 
 pub struct BlockF32;
@@ -14,6 +15,33 @@ pub struct BlockBF16;
 assert_block_size!(BlockF32, 1, 4);
 assert_block_size!(BlockF16, 1, 2);
 assert_block_size!(BlockBF16, 1, 2);
+
+/// Scalar emulation of llama.cpp's AVX2 `ggml_vec_dot_f32` / `ggml_vec_dot_f16`
+/// (`ggml/src/ggml-cpu/vec.cpp`, `GGML_F32x8_REDUCE` in `simd-mappings.h`): four
+/// 8-lane FMA accumulators over the first `n & !31` elements, reduced as
+/// `(a0+a2)+(a1+a3)`, halves added, then two `hadd`s.
+#[inline(always)]
+pub(crate) fn fma4x8_reduce(np: usize, get_w: impl Fn(usize) -> f32, get_a: impl Fn(usize) -> f32) -> f32 {
+    let mut sum = [[0f32; 8]; 4];
+    let mut i = 0;
+    while i < np {
+        for (j, acc) in sum.iter_mut().enumerate() {
+            for (l, v) in acc.iter_mut().enumerate() {
+                let e = i + 8 * j + l;
+                *v = get_w(e).mul_add(get_a(e), *v);
+            }
+        }
+        i += 32;
+    }
+    let mut x0 = [0f32; 8];
+    for l in 0..8 {
+        let a = sum[0][l] + sum[2][l];
+        let b = sum[1][l] + sum[3][l];
+        x0[l] = a + b;
+    }
+    let t0 = [x0[0] + x0[4], x0[1] + x0[5], x0[2] + x0[6], x0[3] + x0[7]];
+    (t0[0] + t0[1]) + (t0[2] + t0[3])
+}
 
 impl QuantBlock for BlockF32 {
     const TYPE: GgmlType = GgmlType::F32;
@@ -25,12 +53,16 @@ impl QuantBlock for BlockF32 {
         y[0] = f32_at(b, 0);
     }
 
+    /// As llama.cpp's AVX2 `ggml_vec_dot_f32`: f32 result, leftovers `sumf += x*y`
+    /// (contracted to an FMA by the C compiler).
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut s = 0.0f64;
-        for (x, y) in w.chunks_exact(4).zip(a.chunks_exact(4)) {
-            s += (f32_at(x, 0) * f32_at(y, 0)) as f64;
+        let n = w.len() / 4;
+        let np = n & !31;
+        let mut s = fma4x8_reduce(np, |i| f32_at(w, 4 * i), |i| f32_at(a, 4 * i));
+        for i in np..n {
+            s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
         }
-        s as f32
+        s
     }
 }
 
@@ -44,13 +76,22 @@ impl QuantBlock for BlockF16 {
         y[0] = f16_at(b, 0);
     }
 
+    /// As llama.cpp's AVX2 `ggml_vec_dot_f16`: the reduced SIMD part plus the
+    /// leftovers summed in f64 (`ggml_float`).
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut s = 0.0f64;
-        for (x, y) in w.chunks_exact(2).zip(a.chunks_exact(2)) {
-            s += (f16_at(x, 0) * f16_at(y, 0)) as f64;
+        let n = w.len() / 2;
+        let np = n & !31;
+        let mut s = fma4x8_reduce(np, |i| f16_at(w, 2 * i), |i| f16_at(a, 2 * i)) as f64;
+        for i in np..n {
+            s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
         }
         s as f32
     }
+}
+
+#[inline(always)]
+fn bf16_at(b: &[u8], i: usize) -> f32 {
+    bf16_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]]))
 }
 
 impl QuantBlock for BlockBF16 {
@@ -60,15 +101,33 @@ impl QuantBlock for BlockBF16 {
     const DOT_TYPE: GgmlType = GgmlType::BF16;
 
     fn dequantize_block(b: &[u8], y: &mut [f32]) {
-        y[0] = bf16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+        y[0] = bf16_at(b, 0);
     }
 
+    /// As llama.cpp's AVX2 `ggml_vec_dot_bf16`: four 8-lane accumulators with
+    /// separate multiply and add, combined `(c1+c3)+(c2+c4)`, `hsum_float_8`,
+    /// then leftovers in f64.
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
-        let mut s = 0.0f64;
-        for (x, y) in w.chunks_exact(2).zip(a.chunks_exact(2)) {
-            let xv = bf16_to_f32(u16::from_le_bytes([x[0], x[1]]));
-            let yv = bf16_to_f32(u16::from_le_bytes([y[0], y[1]]));
-            s += (xv * yv) as f64;
+        let n = w.len() / 2;
+        let mut c = [[0f32; 8]; 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (j, acc) in c.iter_mut().enumerate() {
+                for (l, v) in acc.iter_mut().enumerate() {
+                    let e = i + 8 * j + l;
+                    *v += bf16_at(w, e) * bf16_at(a, e);
+                }
+            }
+            i += 32;
+        }
+        let mut acc = crate::block::Lanes8::new();
+        for l in 0..8 {
+            acc.0[l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
+        }
+        let mut s = acc.hsum() as f64;
+        while i < n {
+            s += (bf16_at(w, i) * bf16_at(a, i)) as f64;
+            i += 1;
         }
         s as f32
     }

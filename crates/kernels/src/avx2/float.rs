@@ -1,5 +1,6 @@
-//! AVX2 dot products for F32, F16 (F16C conversion) and BF16 rows: four 8-lane
-//! FMA accumulators, scalar tail. Matches the scalar reference to rounding.
+//! AVX2 dot products for F32, F16 (F16C conversion) and BF16 rows, op for op
+//! as llama.cpp's AVX2 `ggml_vec_dot_f32/f16/bf16` (`ggml/src/ggml-cpu/vec.cpp`);
+//! bit-identical to the scalar reference in `crate::float`.
 
 use super::hsum_f32_8;
 use crate::util::{bf16_to_f32, f16_at, f32_at};
@@ -29,38 +30,81 @@ unsafe fn ld_bf16(s: &[u8], i: usize) -> __m256 {
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
 }
 
-macro_rules! float_dot {
-    ($name:ident, $esize:expr, $load:ident, $scalar:expr) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
-        pub(super) unsafe fn $name(w: &[u8], a: &[u8]) -> f32 {
-            let n = (w.len() / $esize).min(a.len() / $esize);
-            // SAFETY: every load is bounds-checked inside the loader.
-            unsafe {
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut i = 0;
-                while i + 32 <= n {
-                    for (u, accu) in acc.iter_mut().enumerate() {
-                        *accu = _mm256_fmadd_ps($load(w, i + 8 * u), $load(a, i + 8 * u), *accu);
-                    }
-                    i += 32;
-                }
-                while i + 8 <= n {
-                    acc[0] = _mm256_fmadd_ps($load(w, i), $load(a, i), acc[0]);
-                    i += 8;
-                }
-                let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-                let mut s = hsum_f32_8(sum);
-                let get = $scalar;
-                while i < n {
-                    s += get(w, i) * get(a, i);
-                    i += 1;
-                }
-                s
-            }
-        }
-    };
+/// `GGML_F32x8_REDUCE` over four accumulators.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn reduce4(x: [__m256; 4]) -> f32 {
+    let a = _mm256_add_ps(x[0], x[2]);
+    let b = _mm256_add_ps(x[1], x[3]);
+    let x0 = _mm256_add_ps(a, b);
+    let t0 = _mm_add_ps(_mm256_castps256_ps128(x0), _mm256_extractf128_ps(x0, 1));
+    let t1 = _mm_hadd_ps(t0, t0);
+    _mm_cvtss_f32(_mm_hadd_ps(t1, t1))
 }
 
-float_dot!(vec_dot_f32, 4, ld_f32, |s: &[u8], i: usize| f32_at(s, 4 * i));
-float_dot!(vec_dot_f16, 2, ld_f16, |s: &[u8], i: usize| f16_at(s, 2 * i));
-float_dot!(vec_dot_bf16, 2, ld_bf16, |s: &[u8], i: usize| bf16_to_f32(u16::from_le_bytes([s[2 * i], s[2 * i + 1]])));
+macro_rules! fma_main_loop {
+    ($w:ident, $a:ident, $np:ident, $load:ident) => {{
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i < $np {
+            for (u, accu) in acc.iter_mut().enumerate() {
+                *accu = _mm256_fmadd_ps($load($w, i + 8 * u), $load($a, i + 8 * u), *accu);
+            }
+            i += 32;
+        }
+        reduce4(acc)
+    }};
+}
+
+/// llama.cpp's AVX2 `ggml_vec_dot_f32` (see `crate::float`).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn vec_dot_f32(w: &[u8], a: &[u8]) -> f32 {
+    let n = w.len() / 4;
+    let np = n & !31;
+    // SAFETY: every load is bounds-checked inside the loader.
+    let mut s = unsafe { fma_main_loop!(w, a, np, ld_f32) };
+    for i in np..n {
+        s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
+    }
+    s
+}
+
+/// llama.cpp's AVX2 `ggml_vec_dot_f16` (see `crate::float`).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn vec_dot_f16(w: &[u8], a: &[u8]) -> f32 {
+    let n = w.len() / 2;
+    let np = n & !31;
+    // SAFETY: every load is bounds-checked inside the loader.
+    let mut s = unsafe { fma_main_loop!(w, a, np, ld_f16) } as f64;
+    for i in np..n {
+        s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
+    }
+    s as f32
+}
+
+/// llama.cpp's AVX2 `ggml_vec_dot_bf16` (see `crate::float`).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
+    let n = w.len() / 2;
+    let mut c = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY: every load is bounds-checked inside the loader.
+    unsafe {
+        while i + 32 <= n {
+            for (u, cu) in c.iter_mut().enumerate() {
+                *cu = _mm256_add_ps(_mm256_mul_ps(ld_bf16(w, i + 8 * u), ld_bf16(a, i + 8 * u)), *cu);
+            }
+            i += 32;
+        }
+    }
+    let c1 = _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3]));
+    // SAFETY: register-only helper, features checked by the dispatcher.
+    let mut s = unsafe { hsum_f32_8(c1) } as f64;
+    while i < n {
+        let x = bf16_to_f32(u16::from_le_bytes([w[2 * i], w[2 * i + 1]]));
+        let y = bf16_to_f32(u16::from_le_bytes([a[2 * i], a[2 * i + 1]]));
+        s += (x * y) as f64;
+        i += 1;
+    }
+    s as f32
+}

@@ -11,8 +11,8 @@
 //! `hsum_float_8`. Lane contents and float op order are llama.cpp's, so the
 //! quantized dot products are bit-identical to llama.cpp's AVX2 kernels (given
 //! the same activations, see `ActRounding`) and to our scalar reference, which
-//! emulates the lanes (`crate::block::Lanes8`). F32/F16/BF16 match the scalar
-//! reference to rounding only.
+//! emulates the lanes (`crate::block::Lanes8`). F32/F16/BF16 likewise follow
+//! llama.cpp's `ggml_vec_dot_f32/f16/bf16` op for op (see `crate::float`).
 
 mod float;
 mod kq;
