@@ -8,7 +8,7 @@
 
 use crate::attention::{attend, AttnShape};
 use crate::config::{Activation, Config};
-use crate::ops::{self, gelu_tanh, silu};
+use crate::ops::{self, gelu_ggml, silu};
 use crate::session::{ActSet, Session};
 use crate::weights::Matrix;
 use crate::{Model, ModelError};
@@ -134,9 +134,17 @@ impl Model {
                 rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos0 + t);
             }
             // Append this chunk's K/V to the cache: positions pos0..pos0+n.
+            // Values are rounded to f16 as llama.cpp's default f16 cache
+            // stores them, and so is q, which ggml converts to f16 for the
+            // q·k product against that cache.
             let cache = &mut sess.cache[il];
-            cache.k[pos0 * kvd..(pos0 + n) * kvd].copy_from_slice(&s.k[..n * kvd]);
-            cache.v[pos0 * kvd..(pos0 + n) * kvd].copy_from_slice(&s.v[..n * kvd]);
+            for (dst, &src) in cache.k[pos0 * kvd..(pos0 + n) * kvd].iter_mut().zip(&s.k[..n * kvd]) {
+                *dst = ops::round_f16(src);
+            }
+            for (dst, &src) in cache.v[pos0 * kvd..(pos0 + n) * kvd].iter_mut().zip(&s.v[..n * kvd]) {
+                *dst = ops::round_f16(src);
+            }
+            s.q[..n * qd].iter_mut().for_each(|x| *x = ops::round_f16(*x));
             let shape = AttnShape {
                 n_head: c.n_head,
                 n_head_kv: c.n_head_kv,
@@ -159,7 +167,7 @@ impl Model {
             self.project(pool, &mut s.acts_in, &s.xn, n, &layer.w_up, &mut s.up)?; // up: [n][ff]
             let act = match c.act {
                 Activation::Silu => silu,
-                Activation::GeluTanh => gelu_tanh,
+                Activation::GeluTanh => gelu_ggml,
             };
             ops::glu(&mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff], act);
             s.acts_mid.invalidate();

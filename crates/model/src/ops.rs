@@ -83,6 +83,26 @@ pub fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + COEF_A * x * x)).tanh())
 }
 
+/// Round to the nearest f16 and back, as ggml does wherever it stores f16.
+#[inline]
+pub fn round_f16(x: f32) -> f32 {
+    half::f16::from_f32(x).to_f32()
+}
+
+/// GELU as ggml computes it on CPU (`ggml_vec_gelu_f32` with `GGML_GELU_FP16`,
+/// llama.cpp `ggml/src/ggml-cpu/vec.h`): the input rounded to f16, GELU(tanh)
+/// of that, rounded to f16; exactly 0 below -10 and identity above 10.
+#[inline]
+pub fn gelu_ggml(x: f32) -> f32 {
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x
+    } else {
+        round_f16(gelu_tanh(round_f16(x)))
+    }
+}
+
 /// Gated activation: `gate[i] = act(gate[i]) * up[i]`.
 pub fn glu(gate: &mut [f32], up: &[f32], act: fn(f32) -> f32) {
     for (g, &u) in gate.iter_mut().zip(up) {

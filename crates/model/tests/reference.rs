@@ -1,0 +1,139 @@
+//! hearth against llama.cpp on the three real models: the committed fixtures
+//! of `tests/fixtures/reference/` (made by `scripts/make-reference.py` with
+//! llama-cpp-python) give, per prompt, the token ids, the top-10 logits at
+//! every position of a teacher-forced sequence, and the greedy continuation.
+//!
+//! Checks (stated tolerances):
+//! - top-1 id identical at ≥ 99% of teacher-forced positions;
+//! - at each position, for the reference's top-10 ids, |our logit − theirs| ≤
+//!   `LOGIT_TOL` on average (mean absolute error) and ≤ `LOGIT_MAX` at worst;
+//! - the greedy continuation identical for at least its first 16 tokens.
+
+use model::{Logits, Model};
+use serde_json::Value;
+
+/// Mean absolute logit difference allowed over the reference's top-10 ids.
+const LOGIT_TOL: f64 = 0.25;
+/// Largest single logit difference allowed.
+const LOGIT_MAX: f64 = 1.5;
+
+fn fixture(short: &str) -> Value {
+    let p = test_models::fixtures_dir().join(format!("reference/{short}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+fn cases(fx: &Value) -> Vec<&Value> {
+    let mut v: Vec<&Value> = fx["prompts"].as_array().unwrap().iter().collect();
+    v.push(&fx["chat"]);
+    v
+}
+
+fn check_model(short: &str) {
+    let Some(path) = test_models::model(short) else { return };
+    let fx = fixture(short);
+    let m = Model::load(&path).unwrap();
+    let pool = kernels::ThreadPool::new(kernels::default_threads());
+    let n_vocab = m.config.n_vocab;
+    let (mut positions, mut top1_same) = (0usize, 0usize);
+    let (mut abs_sum, mut abs_n, mut abs_max) = (0f64, 0usize, 0f64);
+    let mut greedy_failures = Vec::new();
+    let (mut inc_sum, mut inc_n, mut inc_max) = (0f64, 0usize, 0f64);
+    for case in cases(&fx) {
+        // Teacher forcing: the whole sequence in one forward call.
+        let tf = &case["teacher_forcing"];
+        let toks = ids(&tf["tokens"]);
+        let mut s = m.session(512, 64).unwrap();
+        m.forward(&pool, &mut s, &toks, Logits::All).unwrap();
+        let all = s.all_logits();
+        for (i, top) in tf["top_logits"].as_array().unwrap().iter().enumerate() {
+            let row = &all[i * n_vocab..(i + 1) * n_vocab];
+            let top = top.as_array().unwrap();
+            positions += 1;
+            if argmax(row) as u64 == top[0][0].as_u64().unwrap() {
+                top1_same += 1;
+            }
+            for pair in top {
+                let id = pair[0].as_u64().unwrap() as usize;
+                let d = (row[id] as f64 - pair[1].as_f64().unwrap()).abs();
+                abs_sum += d;
+                abs_n += 1;
+                abs_max = abs_max.max(d);
+            }
+        }
+
+        // Greedy: prompt in one call, then one token at a time.
+        let prompt = ids(&case["tokens"]);
+        let want = ids(&case["greedy"]["tokens"]);
+        let mut s = m.session(512, 64).unwrap();
+        m.forward(&pool, &mut s, &prompt, Logits::Last).unwrap();
+        let mut got = Vec::new();
+        let steps = case["greedy"]["top_logits"].as_array().unwrap();
+        for step in 0..want.len() {
+            if got == want[..step] {
+                for pair in steps[step].as_array().unwrap() {
+                    let id = pair[0].as_u64().unwrap() as usize;
+                    let d = (s.logits()[id] as f64 - pair[1].as_f64().unwrap()).abs();
+                    inc_sum += d;
+                    inc_n += 1;
+                    inc_max = inc_max.max(d);
+                }
+            }
+            let t = argmax(s.logits());
+            got.push(t);
+            m.forward(&pool, &mut s, &[t], Logits::Last).unwrap();
+        }
+        let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        let need = 16.min(want.len());
+        let margin_at = |i: usize| {
+            let st = steps[i].as_array().unwrap();
+            st[0][1].as_f64().unwrap() - st[1][1].as_f64().unwrap()
+        };
+        let min_margin_before = (0..=same.min(want.len() - 1)).map(margin_at).fold(f64::MAX, f64::min);
+        eprintln!("{short}: greedy agrees for {same}/{} tokens (reference top-2 margin at divergence {:.3}, smallest up to it {min_margin_before:.3})", want.len(), if same < want.len() { margin_at(same) } else { f64::NAN });
+        if same < need {
+            greedy_failures.push(format!(
+                "greedy continuation of {:?} diverges at token {same}:\n ours   {:?}\n theirs {:?}",
+                case.get("text").or(case.get("rendered")).unwrap(),
+                got,
+                want
+            ));
+        }
+    }
+    let rate = top1_same as f64 / positions as f64;
+    let mean = abs_sum / abs_n as f64;
+    eprintln!("{short}: vs llama.cpp's incremental decode: logit |diff| mean {:.4} max {inc_max:.4}", inc_sum / inc_n as f64);
+    eprintln!("{short}: top-1 {top1_same}/{positions} = {rate:.4}; logit |diff| mean {mean:.4} max {abs_max:.4}");
+    assert!(greedy_failures.is_empty(), "{short}: {}", greedy_failures.join("\n"));
+    assert!(rate >= 0.99, "{short}: top-1 agreement {rate:.4} < 0.99");
+    assert!(mean <= LOGIT_TOL, "{short}: mean logit difference {mean:.4} > {LOGIT_TOL}");
+    assert!(abs_max <= LOGIT_MAX, "{short}: max logit difference {abs_max:.4} > {LOGIT_MAX}");
+}
+
+#[test]
+fn smollm2_matches_llama_cpp() {
+    check_model("smollm2-135m");
+}
+
+#[test]
+fn gemma3_matches_llama_cpp() {
+    check_model("gemma3-270m");
+}
+
+#[test]
+fn qwen2_matches_llama_cpp() {
+    check_model("qwen2.5-coder-0.5b");
+}
