@@ -11,7 +11,7 @@ Q8_0 activation quantizer's rounding.
 
 If gcc and the vendored llama.cpp source (/root/.cache/hearth-ref/llama.cpp, or
 $LLAMA_CPP_DIR) are available, it also builds crates/kernels/tools/llama_ref_harness.c
-against llama.cpp's own C quantization code and records, in llama_ref.json,
+against llama.cpp's own C/C++ kernel code and records, in llama_ref.json,
 weights quantized by llama.cpp's reference quantizers, activations quantized by
 its reference and x86 quantizers, and its generic and AVX2 dot products.
 
@@ -114,13 +114,14 @@ def main():
 def llama_ref():
     root = os.environ.get("LLAMA_CPP_DIR", "/root/.cache/hearth-ref/llama.cpp")
     g = os.path.join(root, "ggml")
-    if not shutil.which("gcc") or not os.path.isdir(g):
-        print("skipping llama_ref.json (no gcc or llama.cpp source)")
+    if not shutil.which("gcc") or not shutil.which("g++") or not os.path.isdir(g):
+        print("skipping llama_ref.json (no gcc/g++ or llama.cpp source)")
         return
     here = os.path.dirname(os.path.abspath(__file__))
     harness = os.path.join(here, "..", "crates", "kernels", "tools", "llama_ref_harness.c")
     flags = ["-O2", "-mavx2", "-mfma", "-mf16c", "-I", f"{g}/include", "-I", f"{g}/src", "-I", f"{g}/src/ggml-cpu"]
-    srcs = [harness, f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c", f"{g}/src/ggml-cpu/arch/x86/quants.c"]
+    srcs = [harness, f"{g}/src/ggml-quants.c", f"{g}/src/ggml-cpu/quants.c", f"{g}/src/ggml-cpu/arch/x86/quants.c",
+            f"{g}/src/ggml-cpu/vec.cpp"]
     # ggml-quants.c lives in ggml-base, which llama.cpp builds without arch flags
     # (so no FMA contraction there); the ggml-cpu sources get -mavx2 -mfma -mf16c.
     base_flags = [f for f in flags if not f.startswith("-m")]
@@ -129,10 +130,11 @@ def llama_ref():
         for i, src in enumerate(srcs):
             o = os.path.join(td, f"{i}.o")
             fl = base_flags if src.endswith("ggml-quants.c") else flags
-            subprocess.run(["gcc", *fl, "-c", src, "-o", o], check=True)
+            cc = ["g++", "-std=c++17"] if src.endswith(".cpp") else ["gcc"]
+            subprocess.run([*cc, *fl, "-c", src, "-o", o], check=True)
             objs.append(o)
         exe = os.path.join(td, "harness")
-        subprocess.run(["gcc", *objs, "-lm", "-o", exe], check=True)
+        subprocess.run(["g++", *objs, "-lm", "-o", exe], check=True)
         out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
     json.loads(out)
     with open(os.path.join(OUT, "llama_ref.json"), "w") as f:

@@ -38,6 +38,8 @@ fn activation_quantizers_match_llama_cpp_bytes() {
         ("Q8_1_x86", GgmlType::Q4_1, ActRounding::LlamaCppX86),
         ("Q8_K_ref", GgmlType::Q4_K, ActRounding::Reference),
         ("Q8_K_ref", GgmlType::Q6_K, ActRounding::LlamaCppX86),
+        ("F16", GgmlType::F16, ActRounding::Reference),
+        ("BF16", GgmlType::BF16, ActRounding::Reference),
     ];
     for (name, wty, rounding) in cases {
         let mut a = QuantizedActs::new();
@@ -87,5 +89,24 @@ fn dots_match_llama_cpp_generic_and_avx2() {
             }
         }
         eprintln!("{wty}: bit-exact vs llama.cpp generic {}/{}, vs AVX2 {}/{}", exact[0], rows * rows, exact[1], rows * rows);
+
+        // float formats: a length with a tail after the 32-wide main loop
+        let tail: Vec<f32> = bits("avx2_tail_bits");
+        if !tail.is_empty() {
+            let n = wfx["tail_n"].as_u64().unwrap() as usize;
+            let xs: Vec<f32> = (0..rows).flat_map(|r| x[r * k..r * k + n].to_vec()).collect();
+            let mut a = QuantizedActs::new();
+            a.quantize(wty, &xs, rows, n);
+            let es = wty.type_size();
+            for (o, w) in wrows.iter().enumerate() {
+                for r in 0..rows {
+                    let got = vec_dot(wty, &w[..n * es], &a, r);
+                    let sc = vec_dot_scalar_raw(wty, &w[..n * es], a.row(r)).unwrap();
+                    let exp = tail[o * rows + r];
+                    assert_eq!(got.to_bits(), exp.to_bits(), "{wty} n={n} o={o} r={r}: ours {got} llama.cpp {exp}");
+                    assert_eq!(sc.to_bits(), exp.to_bits(), "{wty} scalar n={n} o={o} r={r}: ours {sc} llama.cpp {exp}");
+                }
+            }
+        }
     }
 }

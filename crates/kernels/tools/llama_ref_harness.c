@@ -1,5 +1,6 @@
-// Cross-check harness: links llama.cpp's own C sources (ggml/src/ggml-quants.c,
-// ggml/src/ggml-cpu/quants.c, ggml/src/ggml-cpu/arch/x86/quants.c) and prints a
+// Cross-check harness: links llama.cpp's own sources (ggml/src/ggml-quants.c,
+// ggml/src/ggml-cpu/quants.c, ggml/src/ggml-cpu/arch/x86/quants.c,
+// ggml/src/ggml-cpu/vec.cpp) and prints a
 // JSON fixture with weights quantized by llama.cpp's reference quantizers,
 // activations quantized by its reference and x86 quantizers, and the dot
 // products of its generic and AVX2 kernels. Built and run by
@@ -13,6 +14,9 @@
 #include "ggml-impl.h"
 #include "ggml-quants.h"
 #include "ggml-cpu/quants.h"
+
+#define K 512
+#define R 3
 
 float ggml_table_f32_f16[1 << 16];
 float ggml_table_f32_e8m0_half[1 << 8];
@@ -33,17 +37,34 @@ static float rnd(void) { // roughly normal
     return s * 0.866f;
 }
 
+static const void * act_for(const char * act, int x86, int r, uint8_t (*q80r)[K / 32 * 34], uint8_t (*q80x)[K / 32 * 34],
+                            uint8_t (*q81r)[K / 32 * 36], uint8_t (*q81x)[K / 32 * 36], uint8_t (*q8k)[K / 256 * 292],
+                            uint8_t (*f32)[K * 4], uint8_t (*f16)[K * 2], uint8_t (*bf16)[K * 2]) {
+    if (!strcmp(act, "Q8_0")) return x86 ? q80x[r] : q80r[r];
+    if (!strcmp(act, "Q8_1")) return x86 ? q81x[r] : q81r[r];
+    if (!strcmp(act, "Q8_K")) return q8k[r];
+    if (!strcmp(act, "F32")) return f32[r];
+    if (!strcmp(act, "F16")) return f16[r];
+    return bf16[r];
+}
+
 static void hex(const char * key, const void * p, size_t n) {
     printf("\"%s\":\"", key);
     for (size_t i = 0; i < n; i++) printf("%02x", ((const uint8_t *)p)[i]);
     printf("\"");
 }
 
+// from ggml/src/ggml-cpu/vec.cpp (C linkage; pointer arguments only)
+void ggml_vec_dot_f32(int n, float * s, size_t bs, const float * x, size_t bx, const float * y, size_t by, int nrc);
+void ggml_vec_dot_f16(int n, float * s, size_t bs, ggml_fp16_t * x, size_t bx, ggml_fp16_t * y, size_t by, int nrc);
+void ggml_vec_dot_bf16(int n, float * s, size_t bs, ggml_bf16_t * x, size_t bx, ggml_bf16_t * y, size_t by, int nrc);
+
+static void q_f32(const float * x, void * y, int64_t k) { memcpy(y, x, k * 4); }
+static void q_f16(const float * x, void * y, int64_t k) { for (int64_t i = 0; i < k; i++) ((ggml_fp16_t *)y)[i] = GGML_FP32_TO_FP16(x[i]); }
+static void q_bf16(const float * x, void * y, int64_t k) { for (int64_t i = 0; i < k; i++) ((ggml_bf16_t *)y)[i] = GGML_FP32_TO_BF16(x[i]); }
+
 typedef void (*qfn)(const float *, void *, int64_t);
 typedef void (*dfn)(int, float *, size_t, const void *, size_t, const void *, size_t, int);
-
-#define K 512
-#define R 3
 
 struct wt { const char * name; int bs, ts; qfn q; const char * act; dfn gen, simd; };
 
@@ -52,6 +73,7 @@ int main(void) {
     static float x[R * K], wf[R * K];
     for (int i = 0; i < R * K; i++) x[i] = rnd() * ((i % 17) == 0 ? 8.0f : 1.0f);
     for (int i = 0; i < R * K; i++) wf[i] = rnd() * 0.02f;
+    static uint8_t a_f32[R][K * 4], a_f16[R][K * 2], a_bf16[R][K * 2];
     static uint8_t a_q80r[R][K / 32 * 34], a_q80x[R][K / 32 * 34], a_q81r[R][K / 32 * 36], a_q81x[R][K / 32 * 36], a_q8k[R][K / 256 * 292];
     printf("{\"k\":%d,\"rows\":%d,\"acts_bits\":[", K, R);
     for (int i = 0; i < R * K; i++) { uint32_t b; memcpy(&b, &x[i], 4); printf("%s%u", i ? "," : "", b); }
@@ -62,11 +84,14 @@ int main(void) {
         quantize_row_q8_1_ref(x + r * K, (block_q8_1 *)a_q81r[r], K);
         quantize_row_q8_1(x + r * K, a_q81x[r], K);
         quantize_row_q8_K_ref(x + r * K, (block_q8_K *)a_q8k[r], K);
+        q_f32(x + r * K, a_f32[r], K);
+        q_f16(x + r * K, a_f16[r], K);
+        q_bf16(x + r * K, a_bf16[r], K);
     }
-    const char * names[5] = {"Q8_0_ref", "Q8_0_x86", "Q8_1_ref", "Q8_1_x86", "Q8_K_ref"};
-    uint8_t * bufs[5] = {&a_q80r[0][0], &a_q80x[0][0], &a_q81r[0][0], &a_q81x[0][0], &a_q8k[0][0]};
-    size_t sizes[5] = {sizeof a_q80r[0], sizeof a_q80x[0], sizeof a_q81r[0], sizeof a_q81x[0], sizeof a_q8k[0]};
-    for (int t = 0; t < 5; t++) {
+    const char * names[7] = {"Q8_0_ref", "Q8_0_x86", "Q8_1_ref", "Q8_1_x86", "Q8_K_ref", "F16", "BF16"};
+    uint8_t * bufs[7] = {&a_q80r[0][0], &a_q80x[0][0], &a_q81r[0][0], &a_q81x[0][0], &a_q8k[0][0], &a_f16[0][0], &a_bf16[0][0]};
+    size_t sizes[7] = {sizeof a_q80r[0], sizeof a_q80x[0], sizeof a_q81r[0], sizeof a_q81x[0], sizeof a_q8k[0], sizeof a_f16[0], sizeof a_bf16[0]};
+    for (int t = 0; t < 7; t++) {
         printf("%s\"%s\":[", t ? "," : "", names[t]);
         for (int r = 0; r < R; r++) { printf("%s{", r ? "," : ""); hex("b", bufs[t] + r * sizes[t], sizes[t]); printf("}"); }
         printf("]");
@@ -83,6 +108,10 @@ int main(void) {
         {"Q4_K", 256, 144, (qfn)quantize_row_q4_K_ref, "Q8_K", ggml_vec_dot_q4_K_q8_K_generic, ggml_vec_dot_q4_K_q8_K},
         {"Q5_K", 256, 176, (qfn)quantize_row_q5_K_ref, "Q8_K", ggml_vec_dot_q5_K_q8_K_generic, ggml_vec_dot_q5_K_q8_K},
         {"Q6_K", 256, 210, (qfn)quantize_row_q6_K_ref, "Q8_K", ggml_vec_dot_q6_K_q8_K_generic, ggml_vec_dot_q6_K_q8_K},
+        // float types: no separate generic kernel; both entries are vec.cpp's AVX2 one
+        {"F32", 1, 4, q_f32, "F32", (dfn)ggml_vec_dot_f32, (dfn)ggml_vec_dot_f32},
+        {"F16", 1, 2, q_f16, "F16", (dfn)ggml_vec_dot_f16, (dfn)ggml_vec_dot_f16},
+        {"BF16", 1, 2, q_bf16, "BF16", (dfn)ggml_vec_dot_bf16, (dfn)ggml_vec_dot_bf16},
     };
     int nt = sizeof types / sizeof types[0];
     for (int t = 0; t < nt; t++) {
@@ -95,14 +124,21 @@ int main(void) {
         // dots[o][r] with reference-rounded activations (generic) and x86-rounded ones (AVX2 kernel)
         printf("],\"generic_ref_bits\":[");
         for (int o = 0; o < R; o++) for (int r = 0; r < R; r++) {
-            const void * a = w->act[3] == '0' ? (void *)a_q80r[r] : w->act[3] == '1' ? (void *)a_q81r[r] : (void *)a_q8k[r];
+            const void * a = act_for(w->act, 0, r, a_q80r, a_q80x, a_q81r, a_q81x, a_q8k, a_f32, a_f16, a_bf16);
             float s; w->gen(K, &s, 0, wb + o * rb, 0, a, 0, 1);
             uint32_t b; memcpy(&b, &s, 4); printf("%s%u", (o || r) ? "," : "", b);
         }
         printf("],\"avx2_x86_bits\":[");
         for (int o = 0; o < R; o++) for (int r = 0; r < R; r++) {
-            const void * a = w->act[3] == '0' ? (void *)a_q80x[r] : w->act[3] == '1' ? (void *)a_q81x[r] : (void *)a_q8k[r];
+            const void * a = act_for(w->act, 1, r, a_q80r, a_q80x, a_q81r, a_q81x, a_q8k, a_f32, a_f16, a_bf16);
             float s; w->simd(K, &s, 0, wb + o * rb, 0, a, 0, 1);
+            uint32_t b; memcpy(&b, &s, 4); printf("%s%u", (o || r) ? "," : "", b);
+        }
+        // float types: also a length that leaves a tail after the 32-wide loop
+        printf("],\"tail_n\":%d,\"avx2_tail_bits\":[", K - 5);
+        if (w->bs == 1) for (int o = 0; o < R; o++) for (int r = 0; r < R; r++) {
+            const void * a = act_for(w->act, 1, r, a_q80r, a_q80x, a_q81r, a_q81x, a_q8k, a_f32, a_f16, a_bf16);
+            float s; w->simd(K - 5, &s, 0, wb + o * rb, 0, a, 0, 1);
             uint32_t b; memcpy(&b, &s, 4); printf("%s%u", (o || r) ? "," : "", b);
         }
         printf("]}");
