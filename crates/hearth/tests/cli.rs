@@ -1,0 +1,181 @@
+//! The `hearth` binary driven as a user would: real models, real files, bad
+//! input. Expected texts come from llama.cpp (tests/fixtures/reference).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn hearth(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixture(short: &str) -> serde_json::Value {
+    let p = test_models::fixtures_dir().join(format!("reference/{short}.json"));
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// `hearth run --raw --temperature 0 -n 32` prints llama.cpp's greedy
+/// continuation byte for byte (prompts where llama.cpp's own greedy path has no
+/// near-tie in the first 32 steps).
+#[test]
+fn raw_greedy_matches_llama_cpp() {
+    for (short, case) in [("smollm2-135m", 0), ("gemma3-270m", 1), ("qwen2.5-coder-0.5b", 0)] {
+        let Some(model) = test_models::model(short) else { continue };
+        let fx = fixture(short);
+        let c = &fx["prompts"][case];
+        let o = hearth(
+            &["run", "--raw", "--temperature", "0", "-n", "32", model.to_str().unwrap(), c["text"].as_str().unwrap()],
+            None,
+        );
+        assert!(o.status.success(), "{short}: {}", stderr(&o));
+        let want = format!("{}\n", c["greedy"]["text"].as_str().unwrap());
+        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{short}");
+    }
+}
+
+/// The default (chat template) path, greedy: same answer as llama.cpp given the
+/// same rendered conversation.
+#[test]
+fn chat_greedy_matches_llama_cpp() {
+    for short in ["smollm2-135m", "qwen2.5-coder-0.5b"] {
+        let Some(model) = test_models::model(short) else { continue };
+        let fx = fixture(short);
+        let c = &fx["chat"];
+        let prompt = c["messages"][0]["content"].as_str().unwrap();
+        let n = c["greedy"]["tokens"].as_array().unwrap().len().to_string();
+        let o = hearth(&["run", "--temperature", "0", "-n", &n, model.to_str().unwrap(), prompt], None);
+        assert!(o.status.success(), "{short}: {}", stderr(&o));
+        let want = format!("{}\n", c["greedy"]["text"].as_str().unwrap());
+        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{short}");
+    }
+}
+
+#[test]
+fn prompt_from_stdin_and_verbose_speed() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let o = hearth(&["run", "--raw", "--temperature", "0", "-n", "4", "-v", model.to_str().unwrap()], Some(b"The capital of France is"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(" Paris"));
+    let e = stderr(&o);
+    assert!(e.contains("prompt 5 tokens") && e.contains("tok/s"), "{e}");
+}
+
+#[test]
+fn tokenize_prints_ids_and_pieces() {
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let fx = fixture("qwen2.5-coder-0.5b");
+    let c = &fx["prompts"][0];
+    let o = hearth(&["tokenize", "--json", model.to_str().unwrap(), c["text"].as_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ids"], c["tokens"]);
+    assert_eq!(v["pieces"].as_array().unwrap().concat_str(), c["text"].as_str().unwrap());
+    let o = hearth(&["tokenize", model.to_str().unwrap()], Some(b"Hello world"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("\"Hello\"") && text.contains("\" world\""), "{text}");
+}
+
+trait ConcatStr {
+    fn concat_str(&self) -> String;
+}
+impl ConcatStr for Vec<serde_json::Value> {
+    fn concat_str(&self) -> String {
+        self.iter().map(|p| p.as_str().unwrap()).collect()
+    }
+}
+
+// ---------------- bad input: clear error, right exit code, never a panic ----------------
+
+fn assert_clean_failure(o: &Output, code: i32, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "missing {n:?} in: {e}");
+    }
+}
+
+#[test]
+fn missing_file() {
+    let o = hearth(&["run", "/nonexistent/model.gguf", "hi"], None);
+    assert_clean_failure(&o, 3, &["/nonexistent/model.gguf", "cannot open"]);
+}
+
+#[test]
+fn not_a_gguf_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("notes.gguf");
+    std::fs::write(&p, "just some text, not a model").unwrap();
+    let o = hearth(&["run", p.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 3, &["notes.gguf", "not a GGUF file"]);
+}
+
+#[test]
+fn truncated_and_overlong_files() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let bytes = std::fs::read(&model).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    // cut inside the metadata
+    let p = d.path().join("cut.gguf");
+    std::fs::write(&p, &bytes[..100_000]).unwrap();
+    let o = hearth(&["run", p.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 3, &["cut.gguf", "truncated"]);
+    // cut inside the tensor data: a tensor runs past the end of the file
+    let p = d.path().join("short.gguf");
+    std::fs::write(&p, &bytes[..bytes.len() - 1000]).unwrap();
+    let o = hearth(&["run", p.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 3, &["short.gguf", "tensor", "download it again"]);
+}
+
+#[test]
+fn unsupported_architecture() {
+    let mut w = gguf::GgufWriter::new();
+    w.set_str("general.architecture", "mamba");
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("mamba.gguf");
+    w.write(&p).unwrap();
+    let o = hearth(&["run", p.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 3, &["\"mamba\"", "not supported", "llama, qwen2, gemma3"]);
+}
+
+#[test]
+fn invalid_utf8_on_stdin() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let o = hearth(&["run", model.to_str().unwrap()], Some(b"caf\xe9 au lait"));
+    assert_clean_failure(&o, 4, &["not valid UTF-8", "offset 3"]);
+}
+
+#[test]
+fn prompt_longer_than_context() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let prompt = "word ".repeat(100);
+    let o = hearth(&["run", "--raw", "-c", "16", model.to_str().unwrap(), &prompt], None);
+    assert_clean_failure(&o, 4, &["prompt is 101 tokens", "holds 16", "--ctx-size"]);
+    let o = hearth(&["run", "-c", "100000", model.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 4, &["100000", "8192"]);
+}
+
+#[test]
+fn bad_sampling_value_names_the_field() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let o = hearth(&["run", "--top-p", "1.5", model.to_str().unwrap(), "hi"], None);
+    assert_clean_failure(&o, 2, &["top_p", "1.5"]);
+}
+
+#[test]
+fn empty_prompt() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let o = hearth(&["run", model.to_str().unwrap()], Some(b"  \n"));
+    assert_clean_failure(&o, 4, &["prompt is empty"]);
+}
