@@ -38,7 +38,14 @@ impl Default for QuantizedActs {
 
 impl QuantizedActs {
     pub fn new() -> Self {
-        QuantizedActs { buf: Vec::new(), row_stride: 0, n_rows: 0, k: 0, ty: GgmlType::F32, rounding: ActRounding::Reference }
+        QuantizedActs {
+            buf: Vec::new(),
+            row_stride: 0,
+            n_rows: 0,
+            k: 0,
+            ty: GgmlType::F32,
+            rounding: ActRounding::Reference,
+        }
     }
 
     /// Choose the Q8_0/Q8_1 rounding used by later `quantize` calls.
@@ -60,7 +67,13 @@ impl QuantizedActs {
     }
 
     /// [`Self::quantize`] returning errors instead of panicking.
-    pub fn try_quantize(&mut self, weight_ty: GgmlType, x: &[f32], n_rows: usize, k: usize) -> Result<(), KernelError> {
+    pub fn try_quantize(
+        &mut self,
+        weight_ty: GgmlType,
+        x: &[f32],
+        n_rows: usize,
+        k: usize,
+    ) -> Result<(), KernelError> {
         if !crate::is_supported(weight_ty) {
             return Err(KernelError::Unsupported(weight_ty));
         }
@@ -68,9 +81,19 @@ impl QuantizedActs {
         // The weight's block size must divide k too (e.g. Q4_K rows need k % 256 == 0).
         row_bytes(weight_ty, k)?;
         let stride = row_bytes(ty, k)?;
-        let expected = n_rows.checked_mul(k).ok_or(KernelError::Length { ty, what: "activation floats", expected: usize::MAX, got: x.len() })?;
+        let expected = n_rows.checked_mul(k).ok_or(KernelError::Length {
+            ty,
+            what: "activation floats",
+            expected: usize::MAX,
+            got: x.len(),
+        })?;
         if x.len() != expected {
-            return Err(KernelError::Length { ty, what: "activation floats (n_rows*k)", expected, got: x.len() });
+            return Err(KernelError::Length {
+                ty,
+                what: "activation floats (n_rows*k)",
+                expected,
+                got: x.len(),
+            });
         }
         let total = stride * n_rows;
         self.buf.clear();
@@ -114,7 +137,11 @@ impl QuantizedActs {
     pub(crate) fn check_for(&self, weight_ty: GgmlType) -> Result<(), KernelError> {
         let needed = vec_dot_type(weight_ty);
         if self.ty != needed {
-            return Err(KernelError::ActsType { weights: weight_ty, acts: self.ty, needed });
+            return Err(KernelError::ActsType {
+                weights: weight_ty,
+                acts: self.ty,
+                needed,
+            });
         }
         row_bytes(weight_ty, self.k)?;
         Ok(())

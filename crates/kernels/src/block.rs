@@ -26,7 +26,10 @@ pub trait QuantBlock {
     /// Decode a whole row. Lengths must already be validated.
     fn dequantize_row(src: &[u8], dst: &mut [f32]) {
         debug_assert_eq!(src.len() / Self::BYTES * Self::BLOCK, dst.len());
-        for (b, y) in src.chunks_exact(Self::BYTES).zip(dst.chunks_exact_mut(Self::BLOCK)) {
+        for (b, y) in src
+            .chunks_exact(Self::BYTES)
+            .zip(dst.chunks_exact_mut(Self::BLOCK))
+        {
             Self::dequantize_block(b, y);
         }
     }

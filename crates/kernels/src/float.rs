@@ -21,7 +21,11 @@ assert_block_size!(BlockBF16, 1, 2);
 /// 8-lane FMA accumulators over the first `n & !31` elements, reduced as
 /// `(a0+a2)+(a1+a3)`, halves added, then two `hadd`s.
 #[inline(always)]
-pub(crate) fn fma4x8_reduce(np: usize, get_w: impl Fn(usize) -> f32, get_a: impl Fn(usize) -> f32) -> f32 {
+pub(crate) fn fma4x8_reduce(
+    np: usize,
+    get_w: impl Fn(usize) -> f32,
+    get_a: impl Fn(usize) -> f32,
+) -> f32 {
     let mut sum = [[0f32; 8]; 4];
     let mut i = 0;
     while i < np {

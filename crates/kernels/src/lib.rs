@@ -38,11 +38,24 @@ pub enum KernelError {
     #[error("tensor type {0} is not supported by the kernels")]
     Unsupported(GgmlType),
     #[error("{ty}: {n} elements is not a multiple of the block size {block}")]
-    BadElementCount { ty: GgmlType, n: usize, block: usize },
+    BadElementCount {
+        ty: GgmlType,
+        n: usize,
+        block: usize,
+    },
     #[error("{ty}: {what}: expected {expected} bytes/elements, got {got}")]
-    Length { ty: GgmlType, what: &'static str, expected: usize, got: usize },
+    Length {
+        ty: GgmlType,
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     #[error("activations are {acts} (quantized for another weight type) but {weights} weights need {needed}")]
-    ActsType { weights: GgmlType, acts: GgmlType, needed: GgmlType },
+    ActsType {
+        weights: GgmlType,
+        acts: GgmlType,
+        needed: GgmlType,
+    },
 }
 
 /// Whether `ty` has kernels here.
@@ -68,7 +81,11 @@ pub fn vec_dot_type(ty: GgmlType) -> GgmlType {
 pub(crate) fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
     ty.bytes_for(n as u64)
         .and_then(|b| usize::try_from(b).ok())
-        .ok_or(KernelError::BadElementCount { ty, n, block: ty.block_size() })
+        .ok_or(KernelError::BadElementCount {
+            ty,
+            n,
+            block: ty.block_size(),
+        })
 }
 
 /// Decode `dst.len()` elements of type `ty` from `src`
@@ -78,7 +95,12 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Kerne
     let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
     let need = row_bytes(ty, dst.len())?;
     if src.len() != need {
-        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+        return Err(KernelError::Length {
+            ty,
+            what: "source bytes",
+            expected: need,
+            got: src.len(),
+        });
     }
     f(src, dst);
     Ok(())
@@ -95,15 +117,30 @@ pub fn vec_dot(weight_ty: GgmlType, w_row: &[u8], acts: &QuantizedActs, act_row:
 }
 
 /// [`vec_dot`] returning errors instead of panicking.
-pub fn try_vec_dot(weight_ty: GgmlType, w_row: &[u8], acts: &QuantizedActs, act_row: usize) -> Result<f32, KernelError> {
+pub fn try_vec_dot(
+    weight_ty: GgmlType,
+    w_row: &[u8],
+    acts: &QuantizedActs,
+    act_row: usize,
+) -> Result<f32, KernelError> {
     let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
     acts.check_for(weight_ty)?;
     let need = row_bytes(weight_ty, acts.k())?;
     if w_row.len() != need {
-        return Err(KernelError::Length { ty: weight_ty, what: "weight row bytes", expected: need, got: w_row.len() });
+        return Err(KernelError::Length {
+            ty: weight_ty,
+            what: "weight row bytes",
+            expected: need,
+            got: w_row.len(),
+        });
     }
     if act_row >= acts.n_rows() {
-        return Err(KernelError::Length { ty: acts.ty(), what: "activation row index bound", expected: acts.n_rows(), got: act_row });
+        return Err(KernelError::Length {
+            ty: acts.ty(),
+            what: "activation row index bound",
+            expected: acts.n_rows(),
+            got: act_row,
+        });
     }
     Ok(f(w_row, acts.row(act_row)))
 }
@@ -125,7 +162,9 @@ fn detected() -> u8 {
     if d != 0 {
         return d;
     }
-    let env_scalar = std::env::var("HEARTH_FORCE_SCALAR").map(|v| v == "1").unwrap_or(false);
+    let env_scalar = std::env::var("HEARTH_FORCE_SCALAR")
+        .map(|v| v == "1")
+        .unwrap_or(false);
     let mut level = 1;
     #[cfg(target_arch = "x86_64")]
     {
@@ -181,7 +220,12 @@ pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32
 pub fn dequantize_acts(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
     let need = row_bytes(ty, dst.len())?;
     if src.len() != need {
-        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+        return Err(KernelError::Length {
+            ty,
+            what: "source bytes",
+            expected: need,
+            got: src.len(),
+        });
     }
     match ty {
         GgmlType::Q8_1 => q8::dequantize_row_q8_1(src, dst),

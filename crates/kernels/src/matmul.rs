@@ -32,17 +32,37 @@ pub fn matmul(
     let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
     acts.check_for(weight_ty)?;
     if acts.k() != k {
-        return Err(KernelError::Length { ty: acts.ty(), what: "activation row length k", expected: k, got: acts.k() });
+        return Err(KernelError::Length {
+            ty: acts.ty(),
+            what: "activation row length k",
+            expected: k,
+            got: acts.k(),
+        });
     }
     let rb = row_bytes(weight_ty, k)?;
-    let w_need = rb.checked_mul(n_out).ok_or(KernelError::Length { ty: weight_ty, what: "weight bytes", expected: usize::MAX, got: w.len() })?;
+    let w_need = rb.checked_mul(n_out).ok_or(KernelError::Length {
+        ty: weight_ty,
+        what: "weight bytes",
+        expected: usize::MAX,
+        got: w.len(),
+    })?;
     if w.len() != w_need {
-        return Err(KernelError::Length { ty: weight_ty, what: "weight matrix bytes (n_out*row)", expected: w_need, got: w.len() });
+        return Err(KernelError::Length {
+            ty: weight_ty,
+            what: "weight matrix bytes (n_out*row)",
+            expected: w_need,
+            got: w.len(),
+        });
     }
     let n_rows = acts.n_rows();
     let out_need = n_rows.saturating_mul(n_out);
     if out.len() != out_need {
-        return Err(KernelError::Length { ty: GgmlType::F32, what: "output elements (n_rows*n_out)", expected: out_need, got: out.len() });
+        return Err(KernelError::Length {
+            ty: GgmlType::F32,
+            what: "output elements (n_rows*n_out)",
+            expected: out_need,
+            got: out.len(),
+        });
     }
     if n_out == 0 || n_rows == 0 {
         return Ok(());

@@ -58,7 +58,9 @@ pub struct ThreadPool {
 
 /// Physical-ish core count (`available_parallelism`, at least 1).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Run tasks `next..n_tasks` of a job, claiming indices atomically.
@@ -121,7 +123,11 @@ impl ThreadPool {
     pub fn new(n_threads: usize) -> Self {
         let n_threads = n_threads.max(1);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { job: None, n_tasks: 0, shutdown: false }),
+            state: Mutex::new(State {
+                job: None,
+                n_tasks: 0,
+                shutdown: false,
+            }),
             wake: Condvar::new(),
             generation: AtomicU64::new(0),
             next: AtomicUsize::new(0),
@@ -138,7 +144,12 @@ impl ThreadPool {
                     .expect("spawn worker thread")
             })
             .collect();
-        ThreadPool { shared, workers, run_lock: Mutex::new(()), n_threads }
+        ThreadPool {
+            shared,
+            workers,
+            run_lock: Mutex::new(()),
+            n_threads,
+        }
     }
 
     pub fn n_threads(&self) -> usize {
@@ -164,7 +175,8 @@ impl ThreadPool {
         // SAFETY: erase the closure's lifetime; it outlives every use because
         // this function only returns after (1) all tasks are done and (2) the
         // job has been withdrawn and no worker still holds it (`active == 0`).
-        let ptr: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(fref as *const (dyn Fn(usize) + Sync + '_)) };
+        let ptr: *const (dyn Fn(usize) + Sync + 'static) =
+            unsafe { std::mem::transmute(fref as *const (dyn Fn(usize) + Sync + '_)) };
         sh.next.store(0, Ordering::Relaxed);
         sh.done.store(0, Ordering::Relaxed);
         sh.panicked.store(false, Ordering::Relaxed);
@@ -230,7 +242,10 @@ mod tests {
                         hits[i].fetch_add(1, Ordering::Relaxed);
                     });
                 }
-                assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 20), "threads={threads} n={n}");
+                assert!(
+                    hits.iter().all(|h| h.load(Ordering::Relaxed) == 20),
+                    "threads={threads} n={n}"
+                );
             }
         }
     }
@@ -239,9 +254,11 @@ mod tests {
     fn nested_and_concurrent_runs() {
         let pool = Arc::new(ThreadPool::new(3));
         let total = AtomicUsize::new(0);
-        pool.run(4, |_| pool.run(3, |_| {
-            total.fetch_add(1, Ordering::Relaxed);
-        }));
+        pool.run(4, |_| {
+            pool.run(3, |_| {
+                total.fetch_add(1, Ordering::Relaxed);
+            })
+        });
         assert_eq!(total.load(Ordering::Relaxed), 12);
         let handles: Vec<_> = (0..4)
             .map(|_| {

@@ -149,8 +149,12 @@ pub fn quantize_row_q8_k(x: &[f32], out: &mut [u8]) {
             *q = nearest_int(iscale * v).min(127) as i8 as u8;
         }
         for j in 0..QK_K / 16 {
-            let s: i32 = yb[4 + j * 16..4 + j * 16 + 16].iter().map(|&q| q as i8 as i32).sum();
-            yb[Q8_K_BSUMS + 2 * j..Q8_K_BSUMS + 2 * j + 2].copy_from_slice(&(s as i16).to_le_bytes());
+            let s: i32 = yb[4 + j * 16..4 + j * 16 + 16]
+                .iter()
+                .map(|&q| q as i8 as i32)
+                .sum();
+            yb[Q8_K_BSUMS + 2 * j..Q8_K_BSUMS + 2 * j + 2]
+                .copy_from_slice(&(s as i16).to_le_bytes());
         }
         yb[0..4].copy_from_slice(&(1.0f32 / iscale).to_le_bytes());
     }
@@ -158,7 +162,10 @@ pub fn quantize_row_q8_k(x: &[f32], out: &mut [u8]) {
 
 /// Decode Q8_1 activations (for tests).
 pub fn dequantize_row_q8_1(src: &[u8], dst: &mut [f32]) {
-    for (b, y) in src.chunks_exact(Q8_1_BYTES).zip(dst.chunks_exact_mut(QK8_0)) {
+    for (b, y) in src
+        .chunks_exact(Q8_1_BYTES)
+        .zip(dst.chunks_exact_mut(QK8_0))
+    {
         let d = f16_at(b, 0);
         for (yj, &q) in y.iter_mut().zip(&b[4..]) {
             *yj = (q as i8) as f32 * d;

@@ -2,7 +2,9 @@
 
 use crate::block::QuantBlock;
 use crate::float::{BlockBF16, BlockF16, BlockF32};
-use crate::k_quants::{q2_k::BlockQ2K, q3_k::BlockQ3K, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K};
+use crate::k_quants::{
+    q2_k::BlockQ2K, q3_k::BlockQ3K, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
+};
 use crate::q4::{BlockQ4_0, BlockQ4_1};
 use crate::q5::{BlockQ5_0, BlockQ5_1};
 use crate::q8::BlockQ8_0;

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
-use kernels::{dequantize, dequantize_acts, vec_dot_scalar_raw, vec_dot_type, GgmlType, QuantizedActs};
+use kernels::{
+    dequantize, dequantize_acts, vec_dot_scalar_raw, vec_dot_type, GgmlType, QuantizedActs,
+};
 
 #[test]
 fn scalar_dot_equals_f32_dot_of_dequantized() {
@@ -21,11 +23,22 @@ fn scalar_dot_equals_f32_dot_of_dequantized() {
                 dequantize(ty, &w, &mut wf).unwrap();
                 dequantize_acts(vec_dot_type(ty), acts.row(0), &mut af).unwrap();
                 let exact: f64 = wf.iter().zip(&af).map(|(a, b)| *a as f64 * *b as f64).sum();
-                let mag: f64 = wf.iter().zip(&af).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum();
+                let mag: f64 = wf
+                    .iter()
+                    .zip(&af)
+                    .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                    .sum();
                 let got = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap() as f64;
                 // Q4_1/Q5_1 use the f16-rounded block sum `s` of Q8_1 for the min term.
-                let rel = if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) { 2e-3 } else { 1e-5 };
-                assert!((got - exact).abs() <= rel * mag + 1e-6, "{ty} k={k}: got {got}, f32 math {exact} (mag {mag})");
+                let rel = if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                    2e-3
+                } else {
+                    1e-5
+                };
+                assert!(
+                    (got - exact).abs() <= rel * mag + 1e-6,
+                    "{ty} k={k}: got {got}, f32 math {exact} (mag {mag})"
+                );
             }
         }
     }
@@ -45,7 +58,10 @@ fn q8_0_and_q8_1_round_half_away_from_zero() {
     a.quantize(GgmlType::Q8_0, &x, 1, 32);
     let q: Vec<i8> = a.row(0)[2..].iter().map(|&b| b as i8).collect();
     assert_eq!(&q[..6], &[127, 3, -3, 1, -1, 3]);
-    assert_eq!(half::f16::from_le_bytes([a.row(0)[0], a.row(0)[1]]).to_f32(), 1.0);
+    assert_eq!(
+        half::f16::from_le_bytes([a.row(0)[0], a.row(0)[1]]).to_f32(),
+        1.0
+    );
     a.quantize(GgmlType::Q4_1, &x, 1, 32);
     assert_eq!(a.ty(), GgmlType::Q8_1);
     let r = a.row(0);
@@ -90,7 +106,13 @@ fn q8_k_rounds_half_to_even_with_signed_max() {
 
 #[test]
 fn float_acts_round_like_ggml() {
-    let x = [1.0f32, 1.0 + 1.0 / 1024.0 + 1e-7, 3.0e-8, -65504.0, f32::from_bits(0x3f80_8000)];
+    let x = [
+        1.0f32,
+        1.0 + 1.0 / 1024.0 + 1e-7,
+        3.0e-8,
+        -65504.0,
+        f32::from_bits(0x3f80_8000),
+    ];
     let mut a = QuantizedActs::new();
     a.quantize(GgmlType::F16, &x, 1, x.len());
     for (i, v) in x.iter().enumerate() {
@@ -129,7 +151,16 @@ fn llama_cpp_x86_rounding_mode() {
     let mut b = QuantizedActs::new();
     a.quantize(GgmlType::Q8_0, &x, 1, 4096);
     b.quantize(GgmlType::Q8_0, &x, 1, 4096);
-    let diff = a.row(0).iter().zip(b.row(0)).filter(|(p, q)| p != q).count();
-    assert!(a.row(0).iter().zip(b.row(0)).all(|(p, q)| (*p as i8 as i32 - *q as i8 as i32).abs() <= 1));
+    let diff = a
+        .row(0)
+        .iter()
+        .zip(b.row(0))
+        .filter(|(p, q)| p != q)
+        .count();
+    assert!(a
+        .row(0)
+        .iter()
+        .zip(b.row(0))
+        .all(|(p, q)| (*p as i8 as i32 - *q as i8 as i32).abs() <= 1));
     assert!(diff < 4096 / 20, "{diff}");
 }

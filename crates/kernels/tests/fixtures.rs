@@ -17,7 +17,10 @@ fn load(name: &str) -> serde_json::Value {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn ulp_diff(a: f32, b: f32) -> u32 {
@@ -38,14 +41,24 @@ fn dequantize_matches_gguf_python() {
         let fx = load(ty.name());
         let n = fx["n"].as_u64().unwrap() as usize;
         let bytes = hex(fx["bytes"].as_str().unwrap());
-        let want: Vec<f32> = fx["values_bits"].as_array().unwrap().iter().map(|v| f32::from_bits(v.as_u64().unwrap() as u32)).collect();
+        let want: Vec<f32> = fx["values_bits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| f32::from_bits(v.as_u64().unwrap() as u32))
+            .collect();
         assert_eq!(want.len(), n);
         let mut got = vec![0f32; n];
         dequantize(ty, &bytes, &mut got).unwrap();
         let mut exact = 0;
         for i in 0..n {
             let d = ulp_diff(got[i], want[i]);
-            assert!(d <= 1, "{ty} element {i}: ours {} vs gguf {} ({d} ulp)", got[i], want[i]);
+            assert!(
+                d <= 1,
+                "{ty} element {i}: ours {} vs gguf {} ({d} ulp)",
+                got[i],
+                want[i]
+            );
             exact += (d == 0) as usize;
         }
         eprintln!("{ty}: {exact}/{n} bit-exact, rest within 1 ulp");
@@ -55,7 +68,12 @@ fn dequantize_matches_gguf_python() {
 #[test]
 fn q8_0_quantize_matches_gguf_python() {
     let fx = load("quantize_Q8_0");
-    let x: Vec<f32> = fx["input_bits"].as_array().unwrap().iter().map(|v| f32::from_bits(v.as_u64().unwrap() as u32)).collect();
+    let x: Vec<f32> = fx["input_bits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| f32::from_bits(v.as_u64().unwrap() as u32))
+        .collect();
     let want = hex(fx["bytes"].as_str().unwrap());
     let mut acts = QuantizedActs::new();
     acts.quantize(GgmlType::Q4_0, &x, 1, x.len());

@@ -16,7 +16,11 @@ fn force_scalar_selects_reference() {
         let w = random_weights(&mut rng, ty, k);
         let mut acts = QuantizedActs::new();
         acts.quantize(ty, &random_acts(&mut rng, k), 1, k);
-        assert_eq!(vec_dot(ty, &w, &acts, 0).to_bits(), vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap().to_bits(), "{ty}");
+        assert_eq!(
+            vec_dot(ty, &w, &acts, 0).to_bits(),
+            vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap().to_bits(),
+            "{ty}"
+        );
     }
     set_force_scalar(false);
 }

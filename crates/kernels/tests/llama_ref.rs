@@ -4,16 +4,23 @@
 //! AVX2 kernels bit for bit (both our AVX2 and scalar paths) and its generic C
 //! kernels to float rounding.
 
-use kernels::{dequantize, dequantize_acts, vec_dot, vec_dot_scalar_raw, vec_dot_type, ActRounding, GgmlType, QuantizedActs};
+use kernels::{
+    dequantize, dequantize_acts, vec_dot, vec_dot_scalar_raw, vec_dot_type, ActRounding, GgmlType,
+    QuantizedActs,
+};
 use serde_json::Value;
 
 fn load() -> Value {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kernels/llama_ref.json");
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/kernels/llama_ref.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn ty(name: &str) -> GgmlType {
@@ -23,7 +30,12 @@ fn ty(name: &str) -> GgmlType {
 fn acts_of(fx: &Value) -> (Vec<f32>, usize, usize) {
     let k = fx["k"].as_u64().unwrap() as usize;
     let rows = fx["rows"].as_u64().unwrap() as usize;
-    let x = fx["acts_bits"].as_array().unwrap().iter().map(|v| f32::from_bits(v.as_u64().unwrap() as u32)).collect();
+    let x = fx["acts_bits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| f32::from_bits(v.as_u64().unwrap() as u32))
+        .collect();
     (x, k, rows)
 }
 
@@ -58,11 +70,26 @@ fn dots_match_llama_cpp_generic_and_avx2() {
     let (x, k, rows) = acts_of(&fx);
     for wfx in fx["weights"].as_array().unwrap() {
         let wty = ty(wfx["type"].as_str().unwrap());
-        let wrows: Vec<Vec<u8>> = wfx["rows"].as_array().unwrap().iter().map(|r| hex(r["b"].as_str().unwrap())).collect();
-        let bits = |key: &str| -> Vec<f32> { wfx[key].as_array().unwrap().iter().map(|v| f32::from_bits(v.as_u64().unwrap() as u32)).collect() };
+        let wrows: Vec<Vec<u8>> = wfx["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| hex(r["b"].as_str().unwrap()))
+            .collect();
+        let bits = |key: &str| -> Vec<f32> {
+            wfx[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| f32::from_bits(v.as_u64().unwrap() as u32))
+                .collect()
+        };
         let (gen, simd) = (bits("generic_ref_bits"), bits("avx2_x86_bits"));
         let mut exact = [0usize; 2];
-        for (mode, rounding, want) in [(0, ActRounding::Reference, &gen), (1, ActRounding::LlamaCppX86, &simd)] {
+        for (mode, rounding, want) in [
+            (0, ActRounding::Reference, &gen),
+            (1, ActRounding::LlamaCppX86, &simd),
+        ] {
             let mut a = QuantizedActs::new();
             a.set_rounding(rounding);
             a.quantize(wty, &x, rows, k);
@@ -73,28 +100,51 @@ fn dots_match_llama_cpp_generic_and_avx2() {
                     let mut af = vec![0f32; k];
                     dequantize_acts(vec_dot_type(wty), a.row(r), &mut af).unwrap();
                     let mag: f32 = wf.iter().zip(&af).map(|(p, q)| (p * q).abs()).sum();
-                    let got = if mode == 0 { vec_dot_scalar_raw(wty, w, a.row(r)).unwrap() } else { vec_dot(wty, w, &a, r) };
+                    let got = if mode == 0 {
+                        vec_dot_scalar_raw(wty, w, a.row(r)).unwrap()
+                    } else {
+                        vec_dot(wty, w, &a, r)
+                    };
                     let exp = want[o * rows + r];
                     let tol = 1e-5 * mag + 1e-7;
-                    assert!((got - exp).abs() <= tol, "{wty} {rounding:?} o={o} r={r}: ours {got} llama.cpp {exp} (tol {tol})");
+                    assert!(
+                        (got - exp).abs() <= tol,
+                        "{wty} {rounding:?} o={o} r={r}: ours {got} llama.cpp {exp} (tol {tol})"
+                    );
                     exact[mode] += (got.to_bits() == exp.to_bits()) as usize;
                     if mode == 1 {
                         // Our dispatched kernel and our scalar reference both reproduce
                         // llama.cpp's AVX2 kernel bit for bit.
-                        assert_eq!(got.to_bits(), exp.to_bits(), "{wty} o={o} r={r}: ours {got} llama.cpp AVX2 {exp}");
+                        assert_eq!(
+                            got.to_bits(),
+                            exp.to_bits(),
+                            "{wty} o={o} r={r}: ours {got} llama.cpp AVX2 {exp}"
+                        );
                         let sc = vec_dot_scalar_raw(wty, w, a.row(r)).unwrap();
-                        assert_eq!(sc.to_bits(), exp.to_bits(), "{wty} scalar o={o} r={r}: ours {sc} llama.cpp AVX2 {exp}");
+                        assert_eq!(
+                            sc.to_bits(),
+                            exp.to_bits(),
+                            "{wty} scalar o={o} r={r}: ours {sc} llama.cpp AVX2 {exp}"
+                        );
                     }
                 }
             }
         }
-        eprintln!("{wty}: bit-exact vs llama.cpp generic {}/{}, vs AVX2 {}/{}", exact[0], rows * rows, exact[1], rows * rows);
+        eprintln!(
+            "{wty}: bit-exact vs llama.cpp generic {}/{}, vs AVX2 {}/{}",
+            exact[0],
+            rows * rows,
+            exact[1],
+            rows * rows
+        );
 
         // float formats: a length with a tail after the 32-wide main loop
         let tail: Vec<f32> = bits("avx2_tail_bits");
         if !tail.is_empty() {
             let n = wfx["tail_n"].as_u64().unwrap() as usize;
-            let xs: Vec<f32> = (0..rows).flat_map(|r| x[r * k..r * k + n].to_vec()).collect();
+            let xs: Vec<f32> = (0..rows)
+                .flat_map(|r| x[r * k..r * k + n].to_vec())
+                .collect();
             let mut a = QuantizedActs::new();
             a.quantize(wty, &xs, rows, n);
             let es = wty.type_size();
@@ -103,8 +153,16 @@ fn dots_match_llama_cpp_generic_and_avx2() {
                     let got = vec_dot(wty, &w[..n * es], &a, r);
                     let sc = vec_dot_scalar_raw(wty, &w[..n * es], a.row(r)).unwrap();
                     let exp = tail[o * rows + r];
-                    assert_eq!(got.to_bits(), exp.to_bits(), "{wty} n={n} o={o} r={r}: ours {got} llama.cpp {exp}");
-                    assert_eq!(sc.to_bits(), exp.to_bits(), "{wty} scalar n={n} o={o} r={r}: ours {sc} llama.cpp {exp}");
+                    assert_eq!(
+                        got.to_bits(),
+                        exp.to_bits(),
+                        "{wty} n={n} o={o} r={r}: ours {got} llama.cpp {exp}"
+                    );
+                    assert_eq!(
+                        sc.to_bits(),
+                        exp.to_bits(),
+                        "{wty} scalar n={n} o={o} r={r}: ours {sc} llama.cpp {exp}"
+                    );
                 }
             }
         }

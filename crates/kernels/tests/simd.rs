@@ -4,11 +4,16 @@
 mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
-use kernels::{dequantize, dequantize_acts, matmul, simd_level, try_vec_dot, vec_dot, vec_dot_scalar_raw, vec_dot_type, GgmlType, QuantizedActs, ThreadPool};
+use kernels::{
+    dequantize, dequantize_acts, matmul, simd_level, try_vec_dot, vec_dot, vec_dot_scalar_raw,
+    vec_dot_type, GgmlType, QuantizedActs, ThreadPool,
+};
 
 fn sizes(ty: GgmlType) -> Vec<usize> {
     match ty.block_size() {
-        1 => vec![1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 1000, 4099],
+        1 => vec![
+            1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 1000, 4099,
+        ],
         32 => vec![32, 64, 96, 128, 160, 256, 320, 1024, 4096 + 32],
         _ => vec![256, 512, 768, 2816, 4096],
     }
@@ -21,7 +26,10 @@ fn bit_exact(_ty: GgmlType) -> bool {
 
 #[test]
 fn simd_matches_scalar_all_formats() {
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::env::var("HEARTH_FORCE_SCALAR").is_err() {
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::env::var("HEARTH_FORCE_SCALAR").is_err()
+    {
         assert_eq!(simd_level(), "avx2");
     }
     eprintln!("simd level: {}", simd_level());
@@ -34,7 +42,13 @@ fn simd_matches_scalar_all_formats() {
                 if rep == 3 {
                     // extremes: saturating activations / zero blocks
                     for (i, v) in x.iter_mut().enumerate() {
-                        *v = if i % 5 == 0 { 0.0 } else if i % 2 == 0 { 1.0 } else { -1.0 };
+                        *v = if i % 5 == 0 {
+                            0.0
+                        } else if i % 2 == 0 {
+                            1.0
+                        } else {
+                            -1.0
+                        };
                     }
                 }
                 let mut acts = QuantizedActs::new();
@@ -42,15 +56,28 @@ fn simd_matches_scalar_all_formats() {
                 let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
                 let got = vec_dot(ty, &w, &acts, 0);
                 if bit_exact(ty) {
-                    assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k} rep={rep}: simd {got} scalar {want}");
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{ty} k={k} rep={rep}: simd {got} scalar {want}"
+                    );
                 } else {
                     let mut wf = vec![0f32; k];
                     let mut af = vec![0f32; k];
                     dequantize(ty, &w, &mut wf).unwrap();
                     dequantize_acts(vec_dot_type(ty), acts.row(0), &mut af).unwrap();
                     let mag: f32 = wf.iter().zip(&af).map(|(a, b)| (a * b).abs()).sum();
-                    let tol = 2e-6 * mag + 1e-6 + if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) { 1e-3 * mag } else { 0.0 };
-                    assert!((got - want).abs() <= tol, "{ty} k={k} rep={rep}: simd {got} scalar {want} (tol {tol})");
+                    let tol = 2e-6 * mag
+                        + 1e-6
+                        + if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                            1e-3 * mag
+                        } else {
+                            0.0
+                        };
+                    assert!(
+                        (got - want).abs() <= tol,
+                        "{ty} k={k} rep={rep}: simd {got} scalar {want} (tol {tol})"
+                    );
                 }
             }
         }
@@ -64,7 +91,9 @@ fn matmul_equals_vec_dot_and_is_batch_deterministic() {
     for ty in WEIGHT_TYPES {
         let k = if ty.block_size() == 256 { 512 } else { 96 };
         for n_out in [1usize, 5, 37] {
-            let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+            let w: Vec<u8> = (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect();
             let x = random_acts(&mut rng, 7 * k);
             let mut acts7 = QuantizedActs::new();
             acts7.quantize(ty, &x, 7, k);
@@ -74,14 +103,22 @@ fn matmul_equals_vec_dot_and_is_batch_deterministic() {
             for r in 0..7 {
                 for o in 0..n_out {
                     let v = vec_dot(ty, &w[o * rb..(o + 1) * rb], &acts7, r);
-                    assert_eq!(v.to_bits(), out7[r * n_out + o].to_bits(), "{ty} r={r} o={o}");
+                    assert_eq!(
+                        v.to_bits(),
+                        out7[r * n_out + o].to_bits(),
+                        "{ty} r={r} o={o}"
+                    );
                 }
                 let mut acts1 = QuantizedActs::new();
                 acts1.quantize(ty, &x[r * k..(r + 1) * k], 1, k);
                 let mut out1 = vec![0f32; n_out];
                 matmul(&pool, ty, &w, n_out, k, &acts1, &mut out1).unwrap();
                 for o in 0..n_out {
-                    assert_eq!(out1[o].to_bits(), out7[r * n_out + o].to_bits(), "{ty} batch determinism r={r} o={o}");
+                    assert_eq!(
+                        out1[o].to_bits(),
+                        out7[r * n_out + o].to_bits(),
+                        "{ty} batch determinism r={r} o={o}"
+                    );
                 }
             }
         }
@@ -93,7 +130,9 @@ fn matmul_single_thread_pool_and_large_batch() {
     let mut rng = Rng::new(11);
     let ty = GgmlType::Q4_0;
     let (k, n_out, n_rows) = (128, 70, 19);
-    let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+    let w: Vec<u8> = (0..n_out)
+        .flat_map(|_| random_weights(&mut rng, ty, k))
+        .collect();
     let x = random_acts(&mut rng, n_rows * k);
     let mut acts = QuantizedActs::new();
     acts.quantize(ty, &x, n_rows, k);
@@ -115,21 +154,86 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(dequantize(GgmlType::IQ2_XXS, &[0u8; 66], &mut vec![0f32; 256]).is_err());
     assert!(dequantize(GgmlType::Q8_K, &[0u8; 292], &mut vec![0f32; 256]).is_err());
     assert!(dequantize(GgmlType::Q4_0, &[0u8; 18], &mut out).is_ok());
-    let e = dequantize(GgmlType::Q4_0, &[0u8; 17], &mut out).unwrap_err().to_string();
-    assert!(e.contains("Q4_0") && e.contains("18") && e.contains("17"), "{e}");
+    let e = dequantize(GgmlType::Q4_0, &[0u8; 17], &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Q4_0") && e.contains("18") && e.contains("17"),
+        "{e}"
+    );
 
     let mut acts = QuantizedActs::new();
-    assert!(acts.try_quantize(GgmlType::Q4_K, &[0f32; 32], 1, 32).is_err());
-    assert!(acts.try_quantize(GgmlType::Q4_0, &[0f32; 31], 1, 32).is_err());
-    assert!(acts.try_quantize(GgmlType::IQ4_NL, &[0f32; 32], 1, 32).is_err());
+    assert!(acts
+        .try_quantize(GgmlType::Q4_K, &[0f32; 32], 1, 32)
+        .is_err());
+    assert!(acts
+        .try_quantize(GgmlType::Q4_0, &[0f32; 31], 1, 32)
+        .is_err());
+    assert!(acts
+        .try_quantize(GgmlType::IQ4_NL, &[0f32; 32], 1, 32)
+        .is_err());
     acts.quantize(GgmlType::Q4_0, &[0.5f32; 64], 2, 32);
     // matmul: wrong weight bytes, wrong out len, wrong acts type, wrong k
-    assert!(matmul(&pool, GgmlType::Q4_0, &[0u8; 35], 2, 32, &acts, &mut [0f32; 4]).is_err());
-    assert!(matmul(&pool, GgmlType::Q4_0, &[0u8; 36], 2, 32, &acts, &mut [0f32; 3]).is_err());
-    assert!(matmul(&pool, GgmlType::Q4_1, &[0u8; 40], 2, 32, &acts, &mut [0f32; 4]).is_err());
-    assert!(matmul(&pool, GgmlType::Q4_0, &[0u8; 72], 2, 64, &acts, &mut [0f32; 4]).is_err());
-    assert!(matmul(&pool, GgmlType::IQ2_XS, &[0u8; 36], 2, 32, &acts, &mut [0f32; 4]).is_err());
-    assert!(matmul(&pool, GgmlType::Q4_0, &[0u8; 36], 2, 32, &acts, &mut [0f32; 4]).is_ok());
+    assert!(matmul(
+        &pool,
+        GgmlType::Q4_0,
+        &[0u8; 35],
+        2,
+        32,
+        &acts,
+        &mut [0f32; 4]
+    )
+    .is_err());
+    assert!(matmul(
+        &pool,
+        GgmlType::Q4_0,
+        &[0u8; 36],
+        2,
+        32,
+        &acts,
+        &mut [0f32; 3]
+    )
+    .is_err());
+    assert!(matmul(
+        &pool,
+        GgmlType::Q4_1,
+        &[0u8; 40],
+        2,
+        32,
+        &acts,
+        &mut [0f32; 4]
+    )
+    .is_err());
+    assert!(matmul(
+        &pool,
+        GgmlType::Q4_0,
+        &[0u8; 72],
+        2,
+        64,
+        &acts,
+        &mut [0f32; 4]
+    )
+    .is_err());
+    assert!(matmul(
+        &pool,
+        GgmlType::IQ2_XS,
+        &[0u8; 36],
+        2,
+        32,
+        &acts,
+        &mut [0f32; 4]
+    )
+    .is_err());
+    assert!(matmul(
+        &pool,
+        GgmlType::Q4_0,
+        &[0u8; 36],
+        2,
+        32,
+        &acts,
+        &mut [0f32; 4]
+    )
+    .is_ok());
     assert!(try_vec_dot(GgmlType::Q4_0, &[0u8; 17], &acts, 0).is_err());
     assert!(try_vec_dot(GgmlType::Q4_0, &[0u8; 18], &acts, 2).is_err());
     assert!(try_vec_dot(GgmlType::Q5_0, &[0u8; 22], &acts, 1).is_ok());

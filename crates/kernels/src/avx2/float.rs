@@ -2,8 +2,9 @@
 //! as llama.cpp's AVX2 `ggml_vec_dot_f32/f16/bf16` (`ggml/src/ggml-cpu/vec.cpp`);
 //! bit-identical to the scalar reference in `crate::float`.
 
+use super::f16_at;
 use super::hsum_f32_8;
-use crate::util::{bf16_to_f32, f16_at, f32_at};
+use crate::util::{bf16_to_f32, f32_at};
 use std::arch::x86_64::*;
 
 #[inline(always)]
@@ -92,7 +93,10 @@ pub(super) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
     unsafe {
         while i + 32 <= n {
             for (u, cu) in c.iter_mut().enumerate() {
-                *cu = _mm256_add_ps(_mm256_mul_ps(ld_bf16(w, i + 8 * u), ld_bf16(a, i + 8 * u)), *cu);
+                *cu = _mm256_add_ps(
+                    _mm256_mul_ps(ld_bf16(w, i + 8 * u), ld_bf16(a, i + 8 * u)),
+                    *cu,
+                );
             }
             i += 32;
         }

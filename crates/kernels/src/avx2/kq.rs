@@ -6,9 +6,9 @@
 //! `acc = fma(d, (f32)sums, acc)`, `hsum_float_8` at the end. The scalar
 //! reference emulates the same lanes, so results are bit-identical.
 
+use super::f16_at;
 use super::{hsum_f32_8, load16, load32};
 use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
-use crate::util::f16_at;
 use std::arch::x86_64::*;
 
 /// Two i16 scales broadcast to the two 128-bit halves (elements 0..16 / 16..32).
@@ -45,10 +45,14 @@ pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
             for n in 0..2 {
                 let q2 = load32(&x[16 + n * 32..48 + n * 32]);
                 for j in 0..4 {
-                    let v = _mm256_and_si256(_mm256_srl_epi16(q2, _mm_cvtsi32_si128(2 * j as i32)), m3);
+                    let v =
+                        _mm256_and_si256(_mm256_srl_epi16(q2, _mm_cvtsi32_si128(2 * j as i32)), m3);
                     let off = 4 + n * 128 + j * 32;
                     let p = _mm256_maddubs_epi16(v, load32(&y[off..off + 32]));
-                    let s = scale_pair((sc[n * 8 + j * 2] & 0xF) as i16, (sc[n * 8 + j * 2 + 1] & 0xF) as i16);
+                    let s = scale_pair(
+                        (sc[n * 8 + j * 2] & 0xF) as i16,
+                        (sc[n * 8 + j * 2 + 1] & 0xF) as i16,
+                    );
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
                 }
             }
@@ -73,13 +77,20 @@ pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
             for n in 0..2 {
                 let q3 = load32(&x[32 + n * 32..64 + n * 32]);
                 for j in 0..4 {
-                    let lo = _mm256_and_si256(_mm256_srl_epi16(q3, _mm_cvtsi32_si128(2 * j as i32)), m3);
+                    let lo =
+                        _mm256_and_si256(_mm256_srl_epi16(q3, _mm_cvtsi32_si128(2 * j as i32)), m3);
                     // 4 where the high bit is clear, else 0
-                    let h = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128((n * 4 + j) as i32)), one);
+                    let h = _mm256_and_si256(
+                        _mm256_srl_epi16(hm, _mm_cvtsi32_si128((n * 4 + j) as i32)),
+                        one,
+                    );
                     let h4 = _mm256_slli_epi16(_mm256_xor_si256(h, one), 2);
                     let off = 4 + n * 128 + j * 32;
                     let qy = load32(&y[off..off + 32]);
-                    let p = _mm256_sub_epi16(_mm256_maddubs_epi16(lo, qy), _mm256_maddubs_epi16(h4, qy));
+                    let p = _mm256_sub_epi16(
+                        _mm256_maddubs_epi16(lo, qy),
+                        _mm256_maddubs_epi16(h4, qy),
+                    );
                     let g = n * 8 + j * 2;
                     let s = scale_pair(scales[g] as i16, scales[g + 1] as i16);
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
@@ -97,7 +108,10 @@ pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
     let q8sums = bsums(y);
-    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+    let q8s = _mm_hadd_epi16(
+        _mm256_castsi256_si128(q8sums),
+        _mm256_extracti128_si256(q8sums, 1),
+    );
     // SAFETY: reading 8 bytes from an 8-byte array.
     let mins = _mm_cvtepu8_epi16(unsafe { _mm_loadl_epi64(m.as_ptr() as *const __m128i) });
     _mm_madd_epi16(mins, q8s)
@@ -158,10 +172,17 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
             let mut sumi = _mm256_setzero_si256();
             for j in 0..4 {
                 let q4 = load32(&x[48 + j * 32..80 + j * 32]);
-                let hlo = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32)), one);
-                let hhi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32 + 1)), one);
+                let hlo =
+                    _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32)), one);
+                let hhi = _mm256_and_si256(
+                    _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32 + 1)),
+                    one,
+                );
                 let lo = _mm256_or_si256(_mm256_and_si256(q4, m4), _mm256_slli_epi16(hlo, 4));
-                let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), _mm256_slli_epi16(hhi, 4));
+                let hi = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4),
+                    _mm256_slli_epi16(hhi, 4),
+                );
                 let off = 4 + j * 64;
                 let plo = _mm256_maddubs_epi16(lo, load32(&y[off..off + 32]));
                 let phi = _mm256_maddubs_epi16(hi, load32(&y[off + 32..off + 64]));
@@ -194,10 +215,22 @@ pub(super) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
                 let ql1 = load32(&x[n * 64 + 32..n * 64 + 64]);
                 let qh = load32(&x[128 + n * 32..160 + n * 32]);
                 let vals = [
-                    _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
-                    _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4)),
+                    _mm256_or_si256(
+                        _mm256_and_si256(ql0, m4),
+                        _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(ql1, m4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
+                    ),
                 ];
                 for (i, v) in vals.iter().enumerate() {
                     let off = 4 + n * 128 + i * 32;

@@ -1,9 +1,13 @@
 //! AVX2 dot products for the 32-element formats Q4_0, Q4_1, Q5_0, Q5_1, Q8_0
 //! (formats: see `crate::q4`, `crate::q5`, `crate::q8`).
 
-use super::{bytes_from_bits_32, bytes_from_nibbles_32, hsum_f32_8, load32, mul_sum_i8_pairs_i32, mul_sum_us8_pairs_i32};
+use super::f16_at;
+use super::{
+    bytes_from_bits_32, bytes_from_nibbles_32, hsum_f32_8, load32, mul_sum_i8_pairs_i32,
+    mul_sum_us8_pairs_i32,
+};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
-use crate::util::{f16_at, u32_at};
+use crate::util::u32_at;
 use std::arch::x86_64::*;
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -50,7 +54,10 @@ pub(super) unsafe fn vec_dot_q5_0(w: &[u8], a: &[u8]) -> f32 {
             let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
             let qx = bytes_from_nibbles_32(&x[6..22]);
             // high bit clear -> OR 0xF0 makes the byte (nibble - 16) as i8.
-            let hi = _mm256_andnot_si256(bytes_from_bits_32(u32_at(x, 2)), _mm256_set1_epi8(0xF0u8 as i8));
+            let hi = _mm256_andnot_si256(
+                bytes_from_bits_32(u32_at(x, 2)),
+                _mm256_set1_epi8(0xF0u8 as i8),
+            );
             let qx = _mm256_or_si256(qx, hi);
             let qy = load32(&y[2..34]);
             let q = _mm256_cvtepi32_ps(mul_sum_i8_pairs_i32(qx, qy));

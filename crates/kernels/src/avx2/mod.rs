@@ -71,6 +71,15 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
 
 // ---- shared helpers ------------------------------------------------------
 
+/// The f16 at byte offset `off` of `b` as f32, via F16C (exact, same value as
+/// `crate::util::f16_at`, but inlined instead of `half`'s runtime dispatch).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
+    let bits = u16::from_le_bytes([b[off], b[off + 1]]);
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+}
+
 /// Load 32 bytes from the start of `s` (which must hold at least 32).
 #[inline(always)]
 unsafe fn load32(s: &[u8]) -> __m256i {
@@ -103,7 +112,12 @@ unsafe fn bytes_from_nibbles_32(s: &[u8]) -> __m256i {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn bytes_from_bits_32(x: u32) -> __m256i {
-    let shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    let shuf = _mm256_set_epi64x(
+        0x0303030303030303,
+        0x0202020202020202,
+        0x0101010101010101,
+        0,
+    );
     let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
     let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))

@@ -13,7 +13,7 @@ pub mod q4_k;
 pub mod q5_k;
 pub mod q6_k;
 
-pub use crate::q8::{QK_K, Q8_K_BSUMS, Q8_K_BYTES};
+pub use crate::q8::{Q8_K_BSUMS, Q8_K_BYTES, QK_K};
 
 /// `get_scale_min_k4` (ggml-quants.c): 6-bit scale and min number `j` (0..8)
 /// packed in the 12 `scales` bytes of Q4_K/Q5_K.
@@ -22,7 +22,10 @@ pub fn get_scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 

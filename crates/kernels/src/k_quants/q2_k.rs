@@ -3,7 +3,7 @@
 //! sub-block (16 elements) `n*8 + j*2 + l/16`. Per `dequantize_row_q2_K`
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q2_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q8k_bsum, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
+use super::{q8k_bsum, q8k_d, q8k_q, Q8_K_BYTES, QK_K};
 use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;

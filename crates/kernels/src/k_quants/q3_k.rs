@@ -4,7 +4,7 @@
 //! `n*8 + j*2 + l/16` (6-bit, minus 32). Per `dequantize_row_q3_K`
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q3_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q3k_scales, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
+use super::{q3k_scales, q8k_d, q8k_q, Q8_K_BYTES, QK_K};
 use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;

@@ -4,7 +4,7 @@
 //! (6-bit, `get_scale_min_k4`). Per `dequantize_row_q4_K` (`ggml/src/ggml-quants.c`)
 //! and `ggml_vec_dot_q4_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, QK_K, Q8_K_BYTES};
+use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, Q8_K_BYTES, QK_K};
 use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;

@@ -3,7 +3,7 @@
 //! `qh[l]`, element `j*64 + 32 + l` bit `2j+1`. Per `dequantize_row_q5_K`
 //! (`ggml/src/ggml-quants.c`) and `ggml_vec_dot_q5_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, QK_K, Q8_K_BYTES};
+use super::{q8k_bsum, q8k_d, q8k_q, scales_mins_k4, Q8_K_BYTES, QK_K};
 use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
@@ -58,7 +58,8 @@ impl QuantBlock for BlockQ5K {
             for j in 0..4 {
                 for b in 0..32 {
                     let (vl, vh) = q5k_pair(x, j, b);
-                    lanes[lane(b)] += sc[2 * j] as i32 * vl * q8k_q(y, j * 64 + b) + sc[2 * j + 1] as i32 * vh * q8k_q(y, j * 64 + 32 + b);
+                    lanes[lane(b)] += sc[2 * j] as i32 * vl * q8k_q(y, j * 64 + b)
+                        + sc[2 * j + 1] as i32 * vh * q8k_q(y, j * 64 + 32 + b);
                 }
             }
             acc.fma(yd * f16_at(x, 0), &lanes);

@@ -6,7 +6,7 @@
 //! Per `dequantize_row_q6_K` (`ggml/src/ggml-quants.c`) and
 //! `ggml_vec_dot_q6_K_q8_K_generic` (`ggml/src/ggml-cpu/quants.c`).
 
-use super::{q8k_bsum, q8k_d, q8k_q, QK_K, Q8_K_BYTES};
+use super::{q8k_bsum, q8k_d, q8k_q, Q8_K_BYTES, QK_K};
 use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
 use crate::util::f16_at;
 use gguf::GgmlType;
@@ -60,7 +60,8 @@ impl QuantBlock for BlockQ6K {
                 lanes[lane(e)] += (x[192 + e / 16] as i8) as i32 * (v[e] as i32 + 32) * q8k_q(y, e);
             }
             for l in 0..8 {
-                let s = q8k_bsum(y, 2 * l) * (x[192 + 2 * l] as i8) as i32 + q8k_bsum(y, 2 * l + 1) * (x[193 + 2 * l] as i8) as i32;
+                let s = q8k_bsum(y, 2 * l) * (x[192 + 2 * l] as i8) as i32
+                    + q8k_bsum(y, 2 * l + 1) * (x[193 + 2 * l] as i8) as i32;
                 lanes[l] -= 32 * s;
             }
             acc.fma(q8k_d(y) * f16_at(x, 208), &lanes);

@@ -62,8 +62,12 @@ pub fn f16_fields(ty: GgmlType) -> &'static [usize] {
 pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
     match ty {
         GgmlType::F32 => (0..k).flat_map(|_| rng.normal().to_le_bytes()).collect(),
-        GgmlType::F16 => (0..k).flat_map(|_| half::f16::from_f32(rng.normal()).to_le_bytes()).collect(),
-        GgmlType::BF16 => (0..k).flat_map(|_| half::bf16::from_f32(rng.normal()).to_le_bytes()).collect(),
+        GgmlType::F16 => (0..k)
+            .flat_map(|_| half::f16::from_f32(rng.normal()).to_le_bytes())
+            .collect(),
+        GgmlType::BF16 => (0..k)
+            .flat_map(|_| half::bf16::from_f32(rng.normal()).to_le_bytes())
+            .collect(),
         _ => {
             let bs = ty.type_size();
             let nb = k / ty.block_size();
@@ -80,5 +84,7 @@ pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
 }
 
 pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
-    (0..n).map(|_| rng.normal() * if rng.next_u64() % 17 < 1 { 8.0 } else { 1.0 }).collect()
+    (0..n)
+        .map(|_| rng.normal() * if rng.next_u64() % 17 < 1 { 8.0 } else { 1.0 })
+        .collect()
 }
