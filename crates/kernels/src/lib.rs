@@ -3,6 +3,22 @@
 //! dispatch, a persistent thread pool and a matmul built on them.
 //!
 //! Formats and their reference semantics come from llama.cpp (cited per file).
+//!
+//! # Numerics
+//! - Activation quantizers (Q8_0, Q8_1, Q8_K, F16, BF16) round exactly like
+//!   llama.cpp's reference quantizers; [`ActRounding::LlamaCppX86`] instead
+//!   reproduces what llama.cpp's x86 AVX2 build runs for Q8_0/Q8_1.
+//! - Every dot product follows llama.cpp's AVX2 `ggml_vec_dot_*` kernels op for
+//!   op: exact integer partial sums in 8 lanes per block, then the same FMAs and
+//!   horizontal sums. The scalar reference emulates those lanes, so scalar and
+//!   AVX2 results are bit-identical, and (with the same activations) identical to
+//!   llama.cpp's AVX2 `ggml_vec_dot_*` (checked against llama.cpp's own code in
+//!   `tests/llama_ref.rs`). Note that a default llama.cpp build does not always
+//!   use those kernels: Q4_0/Q4_K weights are repacked on AVX2 (`--no-repack`
+//!   turns that off) and batches of 2+ rows may go through llamafile's sgemm
+//!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
+//! - [`matmul`] computes every output element with one `vec_dot` call, so a
+//!   row's result does not depend on the batch around it or the thread count.
 
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
