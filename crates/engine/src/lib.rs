@@ -3,6 +3,7 @@
 //! sampling → streamed text). Scheduling of many requests at once builds on
 //! this.
 
+pub mod bench;
 mod error;
 mod generate;
 

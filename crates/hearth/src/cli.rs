@@ -21,6 +21,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show how a model splits text into tokens.
     Tokenize(TokenizeArgs),
+    /// Measure prompt-processing and generation speed (like llama-bench).
+    Bench(BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,4 +86,29 @@ pub struct TokenizeArgs {
     /// Prepend the beginning-of-sequence token.
     #[arg(long)]
     pub bos: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf")]
+pub struct BenchArgs {
+    /// Path to a .gguf model file.
+    pub model: PathBuf,
+    /// Prompt tokens to process per measurement (0: skip).
+    #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]
+    pub prompt: usize,
+    /// Tokens to generate per measurement (0: skip).
+    #[arg(short = 'n', long = "n-gen", default_value_t = 128)]
+    pub gen: usize,
+    /// Tokens already in the KV cache before each measurement.
+    #[arg(short = 'd', long = "depth", default_value_t = 0)]
+    pub depth: usize,
+    /// Threads (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Repetitions (min/median/max are reported).
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub reps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

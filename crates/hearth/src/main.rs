@@ -11,6 +11,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.command {
         cli::Command::Run(a) => cmd::run::run(a),
         cli::Command::Tokenize(a) => cmd::tokenize::run(a),
+        cli::Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -179,3 +179,24 @@ fn empty_prompt() {
     let o = hearth(&["run", model.to_str().unwrap()], Some(b"  \n"));
     assert_clean_failure(&o, 4, &["prompt is empty"]);
 }
+
+#[test]
+fn bench_json_has_the_documented_shape() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let o = hearth(&["bench", "--json", "-p", "16", "-n", "4", "-d", "8", "-r", "3", "-t", "2", model.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["threads"], 2);
+    assert_eq!(v["depth"], 8);
+    assert_eq!(v["pp"]["tokens"], 16);
+    assert_eq!(v["tg"]["tokens"], 4);
+    for k in ["pp", "tg"] {
+        let s = &v[k]["tok_per_s"];
+        let (min, med, max) = (s["min"].as_f64().unwrap(), s["median"].as_f64().unwrap(), s["max"].as_f64().unwrap());
+        assert!(0.0 < min && min <= med && med <= max, "{k}: {s}");
+        assert_eq!(v[k]["runs"].as_array().unwrap().len(), 3);
+    }
+    assert!(v["model"].as_str().unwrap().ends_with(".gguf"));
+    let o = hearth(&["bench", "-p", "0", "-n", "0", model.to_str().unwrap()], None);
+    assert_clean_failure(&o, 4, &["nothing to measure"]);
+}

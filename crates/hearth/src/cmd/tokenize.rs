@@ -7,7 +7,7 @@ pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
     let text = super::text_or_stdin(a.text, "text")?;
     let file = gguf::GgufFile::open(&a.model)?;
     let tok = tokenizer::Tokenizer::from_gguf(&file)?;
-    let ids = tok.encode(&text, a.bos, false);
+    let ids = tok.encode_with_bos(&text, a.bos, false);
     let pieces: Vec<String> = ids.iter().map(|&id| String::from_utf8_lossy(&tok.token_to_piece(id)).into_owned()).collect();
     let mut out = std::io::stdout().lock();
     if a.json {

@@ -1,0 +1,96 @@
+//! Throughput measurement in the manner of llama.cpp's `llama-bench`: prompt
+//! processing of `p` tokens and generation of `n` tokens, each measured with
+//! `depth` tokens already in the KV cache, repeated `reps` times.
+
+use crate::{EngineError, LoadedModel};
+use kernels::ThreadPool;
+use model::Logits;
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub depth: usize,
+    pub reps: usize,
+}
+
+/// min / median / max of a series.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(xs: &[f64]) -> Spread {
+        if xs.is_empty() {
+            return Spread::default();
+        }
+        let mut v = xs.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        Spread { min: v[0], median, max: v[n - 1] }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    /// Prompt processing, tokens per second (one entry per repetition).
+    pub pp: Vec<f64>,
+    /// Generation, tokens per second.
+    pub tg: Vec<f64>,
+}
+
+/// Deterministic pseudo-random token ids (avoiding the first ids, which are
+/// often control tokens).
+fn tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
+    let mut s = seed | 1;
+    let lo = 100.min(n_vocab / 2);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (lo + (s % (n_vocab - lo) as u64) as usize) as u32
+        })
+        .collect()
+}
+
+pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<BenchResult, EngineError> {
+    let m = &lm.model;
+    let n_vocab = m.config.n_vocab;
+    let n_ctx = cfg.depth + cfg.prompt_tokens.max(cfg.gen_tokens) + 1;
+    if n_ctx > m.config.n_ctx_train {
+        return Err(EngineError::PromptTooLong { prompt: n_ctx, n_ctx: m.config.n_ctx_train, max: m.config.n_ctx_train });
+    }
+    let mut sess = m.session(n_ctx, 512)?;
+    let depth_tokens = tokens(cfg.depth, n_vocab, 7);
+    let prompt = tokens(cfg.prompt_tokens, n_vocab, 11);
+    let mut res = BenchResult { pp: Vec::new(), tg: Vec::new() };
+    // One untimed warm-up pass pages the weights in and settles the threads.
+    m.forward(pool, &mut sess, &prompt[..prompt.len().min(16)], Logits::Last)?;
+    for _ in 0..cfg.reps.max(1) {
+        if cfg.prompt_tokens > 0 {
+            sess.clear();
+            m.forward(pool, &mut sess, &depth_tokens, Logits::None)?;
+            let t = Instant::now();
+            m.forward(pool, &mut sess, &prompt, Logits::Last)?;
+            res.pp.push(cfg.prompt_tokens as f64 / t.elapsed().as_secs_f64());
+        }
+        if cfg.gen_tokens > 0 {
+            sess.clear();
+            m.forward(pool, &mut sess, &depth_tokens, Logits::None)?;
+            let mut tok = prompt.first().copied().unwrap_or(1);
+            let t = Instant::now();
+            for _ in 0..cfg.gen_tokens {
+                m.forward(pool, &mut sess, &[tok], Logits::Last)?;
+                tok = sampler::argmax(sess.logits());
+            }
+            res.tg.push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(res)
+}

@@ -1,0 +1,71 @@
+//! `hearth bench`: llama-bench-style throughput, human table or `--json`.
+
+use crate::cli::BenchArgs;
+use crate::exit::InputError;
+use engine::bench::{BenchConfig, Spread};
+use engine::{LoadedModel, ThreadPool};
+use serde_json::json;
+
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    if a.prompt == 0 && a.gen == 0 {
+        return Err(InputError("nothing to measure: -p and -n are both 0".into()).into());
+    }
+    let t0 = std::time::Instant::now();
+    let lm = LoadedModel::load(&a.model)?;
+    let load_seconds = t0.elapsed().as_secs_f64();
+    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let pool = ThreadPool::new(threads);
+    let cfg = BenchConfig { prompt_tokens: a.prompt, gen_tokens: a.gen, depth: a.depth, reps: a.reps.max(1) };
+    let r = engine::bench::run(&lm, &pool, &cfg)?;
+    let (pp, tg) = (Spread::of(&r.pp), Spread::of(&r.tg));
+    let spread = |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
+    if a.json {
+        let mut v = json!({
+            "model": a.model.display().to_string(),
+            "architecture": lm.model.config.arch.name(),
+            "threads": threads,
+            "depth": a.depth,
+            "repetitions": cfg.reps,
+            "simd": kernels::simd_level(),
+            "cpu": cpu_name(),
+            "load_seconds": round2(load_seconds),
+            "peak_rss_bytes": peak_rss_bytes(),
+        });
+        if a.prompt > 0 {
+            v["pp"] = json!({"tokens": a.prompt, "tok_per_s": spread(pp), "runs": r.pp});
+        }
+        if a.gen > 0 {
+            v["tg"] = json!({"tokens": a.gen, "tok_per_s": spread(tg), "runs": r.tg});
+        }
+        println!("{v}");
+    } else {
+        println!("model: {} ({}), {} threads, {} SIMD, {} repetitions", a.model.display(), lm.model.config.arch.name(), threads, kernels::simd_level(), cfg.reps);
+        println!("{:<14} {:>10} {:>10} {:>10}", "test", "min t/s", "median", "max");
+        let at = if a.depth > 0 { format!(" @ d{}", a.depth) } else { String::new() };
+        if a.prompt > 0 {
+            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", format!("pp{}{}", a.prompt, at), pp.min, pp.median, pp.max);
+        }
+        if a.gen > 0 {
+            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", format!("tg{}{}", a.gen, at), tg.min, tg.median, tg.max);
+        }
+    }
+    Ok(())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The CPU's model name (Linux), or `None`.
+fn cpu_name() -> Option<String> {
+    let s = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string())
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), or `None`.
+fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,84 @@
+//! The decode loop allocates nothing per token: after the first step (which
+//! sizes the session's buffers), a one-token forward pass does no heap
+//! allocation. Counted with a global allocator wrapper.
+
+use gguf::GgufWriter;
+use model::{Logits, Model};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn tiny() -> Model {
+    let (d, ff, vocab, layers) = (64u64, 128u64, 50u64, 2);
+    let mut w = GgufWriter::new();
+    w.set_str("general.architecture", "llama");
+    w.set_u32("llama.block_count", layers);
+    w.set_u32("llama.context_length", 256);
+    w.set_u32("llama.embedding_length", d as u32);
+    w.set_u32("llama.feed_forward_length", ff as u32);
+    w.set_u32("llama.attention.head_count", 4);
+    w.set_u32("llama.attention.head_count_kv", 2);
+    let mut s = 1u32;
+    let mut v = |n: u64| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 9) as f32 / (1 << 23) as f32 - 0.5
+            })
+            .collect()
+    };
+    w.add_f32("token_embd.weight", &[d, vocab], &v(d * vocab)).unwrap();
+    w.add_f32("output_norm.weight", &[d], &v(d)).unwrap();
+    for i in 0..layers {
+        let n = |x: &str| format!("blk.{i}.{x}");
+        w.add_f32(&n("attn_norm.weight"), &[d], &v(d)).unwrap();
+        w.add_f32(&n("ffn_norm.weight"), &[d], &v(d)).unwrap();
+        w.add_f32(&n("attn_q.weight"), &[d, d], &v(d * d)).unwrap();
+        w.add_f32(&n("attn_k.weight"), &[d, 32], &v(d * 32)).unwrap();
+        w.add_f32(&n("attn_v.weight"), &[d, 32], &v(d * 32)).unwrap();
+        w.add_f32(&n("attn_output.weight"), &[d, d], &v(d * d)).unwrap();
+        w.add_f32(&n("ffn_gate.weight"), &[d, ff], &v(d * ff)).unwrap();
+        w.add_f32(&n("ffn_up.weight"), &[d, ff], &v(d * ff)).unwrap();
+        w.add_f32(&n("ffn_down.weight"), &[ff, d], &v(d * ff)).unwrap();
+    }
+    Model::from_gguf(gguf::GgufFile::from_bytes("alloc.gguf", w.to_bytes()).unwrap()).unwrap()
+}
+
+#[test]
+fn decoding_a_token_allocates_nothing() {
+    let m = tiny();
+    let pool = kernels::ThreadPool::new(2);
+    let mut s = m.session(200, 16).unwrap();
+    m.forward(&pool, &mut s, &[1, 2, 3], Logits::Last).unwrap();
+    m.forward(&pool, &mut s, &[4], Logits::Last).unwrap();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for t in 0..100u32 {
+        // positions 4..104 stay within the first KV-cache capacity (200 ≤ 256)
+        m.forward(&pool, &mut s, &[t % 50], Logits::Last).unwrap();
+    }
+    let after = ALLOCS.load(Ordering::Relaxed);
+    assert_eq!(after - before, 0, "{} allocations in 100 decode steps", after - before);
+}
