@@ -36,6 +36,8 @@ mod util;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -164,7 +166,7 @@ pub fn try_vec_dot(
 // ---- SIMD dispatch -------------------------------------------------------
 
 static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
-/// 0 = not yet detected, 1 = scalar, 2 = avx2+fma+f16c.
+/// 0 = not yet detected, 1 = scalar, 2 = avx2+fma+f16c, 3 = neon, 4 = neon+dotprod.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
 
 /// Force the scalar reference kernels (for tests/benchmarks). The environment
@@ -192,6 +194,16 @@ fn detected() -> u8 {
             level = 2;
         }
     }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if !env_scalar && std::arch::is_aarch64_feature_detected!("neon") {
+            level = if std::arch::is_aarch64_feature_detected!("dotprod") {
+                4
+            } else {
+                3
+            };
+        }
+    }
     let _ = env_scalar;
     DETECTED.store(level, Ordering::Relaxed);
     level
@@ -202,12 +214,27 @@ pub(crate) fn use_avx2() -> bool {
     !FORCE_SCALAR.load(Ordering::Relaxed) && detected() == 2
 }
 
-/// The SIMD level in use: `"avx2"` or `"scalar"`.
+/// The NEON level in use (aarch64): 0 = none/forced scalar, 3 = neon, 4 = neon+dotprod.
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+pub(crate) fn neon_level() -> u8 {
+    if FORCE_SCALAR.load(Ordering::Relaxed) {
+        return 0;
+    }
+    match detected() {
+        d @ (3 | 4) => d,
+        _ => 0,
+    }
+}
+
+/// The SIMD level in use: `"avx2"`, `"neon"`, `"neon+dotprod"` or `"scalar"`.
 pub fn simd_level() -> &'static str {
     if use_avx2() {
-        "avx2"
-    } else {
-        "scalar"
+        return "avx2";
+    }
+    match neon_level() {
+        3 => "neon",
+        4 => "neon+dotprod",
+        _ => "scalar",
     }
 }
 
@@ -217,6 +244,15 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     {
         if use_avx2() {
             if let Some(f) = avx2::dot_fn(ty) {
+                return Some(f);
+            }
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let level = neon_level();
+        if level != 0 {
+            if let Some(f) = neon::dot_fn(ty, level == 4) {
                 return Some(f);
             }
         }
