@@ -208,3 +208,6 @@ pub(super) unsafe fn hsum_8(lo: float32x4_t, hi: float32x4_t) -> f32 {
         vget_lane_f32::<0>(t) + vget_lane_f32::<1>(t)
     }
 }
+
+#[cfg(test)]
+mod tests;
