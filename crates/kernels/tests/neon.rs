@@ -84,7 +84,11 @@ fn matmul_is_batch_and_thread_independent() {
             matmul(&ThreadPool::new(1), ty, &w, n_out, k, &one, &mut out1).unwrap();
             for o in 0..n_out {
                 let s = vec_dot_scalar_raw(ty, &w[o * rb..(o + 1) * rb], one.row(0)).unwrap();
-                assert_eq!(out[r * n_out + o].to_bits(), s.to_bits(), "{ty} r={r} o={o}");
+                assert_eq!(
+                    out[r * n_out + o].to_bits(),
+                    s.to_bits(),
+                    "{ty} r={r} o={o}"
+                );
                 assert_eq!(out1[o].to_bits(), s.to_bits(), "{ty} batch r={r} o={o}");
             }
         }

@@ -130,8 +130,7 @@ pub(super) mod q4_k {
                 let dmin = -yd * f16_at(x, 2);
                 for i in 0..4 {
                     let p = m[2 * i] as i32 * (q8k_bsum(y, 4 * i) + q8k_bsum(y, 4 * i + 1))
-                        + m[2 * i + 1] as i32
-                            * (q8k_bsum(y, 4 * i + 2) + q8k_bsum(y, 4 * i + 3));
+                        + m[2 * i + 1] as i32 * (q8k_bsum(y, 4 * i + 2) + q8k_bsum(y, 4 * i + 3));
                     acc_m[i] = dmin.mul_add(p as f32, acc_m[i]);
                 }
                 let mut lo = vdupq_n_s32(0);

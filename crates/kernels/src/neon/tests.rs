@@ -108,7 +108,14 @@ fn neon_variants_match_scalar_bit_for_bit() {
                     .map(|i| match rep {
                         // saturating activations and zeros
                         3 => [0.0, 1.0, -1.0, 1.0, -1.0][i % 5],
-                        _ => rng.normal() * if rng.next_u64() % 17 == 0 { 8.0 } else { 1.0 },
+                        _ => {
+                            rng.normal()
+                                * if rng.next_u64().is_multiple_of(17) {
+                                    8.0
+                                } else {
+                                    1.0
+                                }
+                        }
                     })
                     .collect();
                 let mut acts = QuantizedActs::new();
@@ -152,7 +159,11 @@ fn f16_conversion_is_exact_for_every_half() {
         if want.is_nan() {
             assert!(got.is_nan(), "{bits:#06x}");
         } else {
-            assert_eq!(got.to_bits(), (want + 0.0).to_bits(), "{bits:#06x}: {got} vs {want}");
+            assert_eq!(
+                got.to_bits(),
+                (want + 0.0).to_bits(),
+                "{bits:#06x}: {got} vs {want}"
+            );
         }
     }
 }
