@@ -215,7 +215,6 @@ pub(crate) fn use_avx2() -> bool {
 }
 
 /// The NEON level in use (aarch64): 0 = none/forced scalar, 3 = neon, 4 = neon+dotprod.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub(crate) fn neon_level() -> u8 {
     if FORCE_SCALAR.load(Ordering::Relaxed) {
         return 0;
