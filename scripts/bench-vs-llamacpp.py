@@ -54,6 +54,12 @@ class LlamaCpp:
                          n_threads_batch=t, logits_all=False, verbose=False)
         self.n_vocab = self.llm.n_vocab()
 
+    def last_logits(self):
+        import numpy as np
+        import llama_cpp
+        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
     def tokens(self, n, seed):
         r = random.Random(seed)
         return [r.randrange(100, self.n_vocab) for _ in range(n)]
@@ -78,7 +84,7 @@ class LlamaCpp:
             t0 = time.perf_counter()
             for _ in range(n):
                 self.llm.eval([tok])
-                tok = int(np.argmax(self.llm.scores[self.llm.n_tokens - 1]))
+                tok = int(np.argmax(self.last_logits()))
             tg = n / (time.perf_counter() - t0)
         return pp, tg
 
