@@ -13,6 +13,9 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Never use the network (same as HEARTH_OFFLINE=1): a model that is not in the store is an error.
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -23,13 +26,23 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// Download a model into the store (catalog name, hf.co/OWNER/REPO:FILE or URL).
+    Pull(crate::cmd::pull::PullArgs),
+    /// Bring a GGUF file you already have into the store.
+    Import(crate::cmd::import::ImportArgs),
+    /// List the models in the store.
+    List(crate::cmd::list::ListArgs),
+    /// Show a model's architecture, context length, template, license.
+    Show(crate::cmd::show::ShowArgs),
+    /// Remove models from the store.
+    Rm(crate::cmd::rm::RmArgs),
 }
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf")]
 pub struct RunArgs {
-    /// Path to a .gguf model file.
-    pub model: PathBuf,
+    /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: qwen2.5-coder:0.5b, pulled on first use).
+    pub model: Option<String>,
     /// The prompt; read from standard input when absent.
     pub prompt: Option<String>,
     /// Feed the prompt as plain text, without the chat template.
@@ -76,7 +89,7 @@ pub struct RunArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth tokenize --json --bos model.gguf \"Hello\"")]
 pub struct TokenizeArgs {
-    /// Path to a .gguf model file.
+    /// A model name or a path to a .gguf file.
     pub model: PathBuf,
     /// The text; read from standard input when absent.
     pub text: Option<String>,
@@ -91,7 +104,7 @@ pub struct TokenizeArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf")]
 pub struct BenchArgs {
-    /// Path to a .gguf model file.
+    /// A model name or a path to a .gguf file.
     pub model: PathBuf,
     /// Prompt tokens to process per measurement (0: skip).
     #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]

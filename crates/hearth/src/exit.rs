@@ -23,6 +23,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<InputError>().is_some() {
         return INPUT;
     }
+    if let Some(s) = e.downcast_ref::<store::StoreError>() {
+        return if s.is_model_problem() { MODEL } else if s.is_usage() { 2 } else { 1 };
+    }
     if e.downcast_ref::<gguf::GgufError>().is_some() {
         return MODEL;
     }

@@ -218,6 +218,9 @@ pub fn resolve_in(store: &Store, spec: &str, progress: &mut Progress) -> Result<
         return Ok(store.gguf_path(&r));
     }
     let p = plan(store, spec, None)?;
+    if store.offline {
+        return Err(StoreError::Offline(format!("{} is not in the store ({}), and fetching it", p.r, store.root.display())));
+    }
     let size = p.size.map(|s| format!(" ({})", human_bytes(s))).unwrap_or_default();
     progress.note(&format!("{} is not in the store yet; pulling it{size} into {}", p.r, store.root.display()));
     pull(store, spec, None, progress)?;

@@ -221,13 +221,18 @@ impl Store {
         };
         let dir = self.root.join(&r.name);
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::StoreDir { path: dir.clone(), source })?;
-        let mut mt = tempfile::NamedTempFile::new_in(self.tmp_dir()).map_err(|source| StoreError::StoreDir { path: self.root.clone(), source })?;
-        serde_json::to_writer_pretty(&mut mt, &m).map_err(|e| StoreError::io("writing manifest", e.into()))?;
-        mt.as_file().sync_all().map_err(|e| StoreError::io("writing manifest", e))?;
+        let mt = self.tmp_dir().join(format!("{}@{}.json", r.name, r.tag));
+        let mut text = serde_json::to_string_pretty(&m).map_err(|e| StoreError::io("writing manifest", e.into()))?;
+        text.push('\n');
+        let written = std::fs::File::create(&mt).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()
+        });
+        written.map_err(|e| StoreError::io(format!("writing {}", mt.display()), e))?;
         let gp = self.gguf_path(r);
         std::fs::rename(tmp, &gp).map_err(|e| StoreError::io(format!("moving the model into {}", gp.display()), e))?;
         let mp = self.manifest_path(r);
-        mt.persist(&mp).map_err(|e| StoreError::io(format!("writing {}", mp.display()), e.error))?;
+        std::fs::rename(&mt, &mp).map_err(|e| StoreError::io(format!("writing {}", mp.display()), e))?;
         Ok(m)
     }
 

@@ -11,7 +11,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         return Err(InputError("nothing to measure: -p and -n are both 0".into()).into());
     }
     let t0 = std::time::Instant::now();
-    let lm = LoadedModel::load(&a.model)?;
+    let lm = LoadedModel::load(super::pull::resolve_model(&a.model)?)?;
     let load_seconds = t0.elapsed().as_secs_f64();
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);

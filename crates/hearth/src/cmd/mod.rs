@@ -1,4 +1,9 @@
 pub mod bench;
+pub mod import;
+pub mod list;
+pub mod pull;
+pub mod rm;
+pub mod show;
 pub mod run;
 pub mod tokenize;
 

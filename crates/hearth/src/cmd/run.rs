@@ -6,13 +6,14 @@ use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, Thre
 use std::io::Write;
 use std::ops::ControlFlow;
 
-pub fn run(a: RunArgs) -> anyhow::Result<()> {
+pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
+    let model = super::pull::split_model_prompt(a.model.take(), &mut a.prompt);
     let text = super::text_or_stdin(a.prompt.clone(), "prompt")?;
     if text.trim().is_empty() {
         return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
     }
     let t_load = std::time::Instant::now();
-    let lm = LoadedModel::load(&a.model)?;
+    let lm = LoadedModel::load(super::pull::resolve_model(&model)?)?;
     let n_ctx = match a.ctx_size {
         Some(0) => return Err(InputError("--ctx-size must be at least 1".into()).into()),
         Some(n) if n > lm.model.config.n_ctx_train => {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
     let text = super::text_or_stdin(a.text, "text")?;
-    let file = gguf::GgufFile::open(&a.model)?;
+    let file = gguf::GgufFile::open(super::pull::resolve_model(&a.model)?)?;
     let tok = tokenizer::Tokenizer::from_gguf(&file)?;
     let ids = tok.encode_with_bos(&text, a.bos, false);
     let pieces: Vec<String> = ids.iter().map(|&id| String::from_utf8_lossy(&tok.token_to_piece(id)).into_owned()).collect();

@@ -1,0 +1,55 @@
+//! `hearth show NAME`: what a model is.
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth show qwen2.5-coder\n  hearth show --verbose smollm2:135m\n  hearth show ./model.gguf")]
+pub struct ShowArgs {
+    /// A store name or a path to a .gguf file.
+    pub model: String,
+    /// Also print the chat template and every metadata key.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+pub fn run(a: ShowArgs) -> anyhow::Result<()> {
+    let st = store::Store::from_env();
+    let (path, manifest) = match store::name::parse_spec(&a.model)? {
+        store::name::Spec::Path(p) => (p, None),
+        _ => {
+            let m = st.find_installed(&a.model)?;
+            let p = st.root.join(&m.name).join(&m.file);
+            (p, Some(m))
+        }
+    };
+    let (f, info) = store::inspect(&path)?;
+    if let Some(m) = &manifest {
+        println!("name          {}", m.reference());
+        println!("source        {}", m.source);
+        println!("sha256        {}", m.sha256);
+        println!("added         {}", m.added);
+    }
+    println!("file          {}", path.display());
+    println!("size          {}", store::human_bytes(f.file_size()));
+    println!("architecture  {}", info.architecture);
+    println!("parameters    {} ({})", store::manifest::human_params(info.parameter_count), info.parameter_count);
+    println!("quantization  {}", info.quantization);
+    println!("context       {}", info.context_length.map_or("unknown".into(), |c| c.to_string()));
+    let license = info.license.clone().or(manifest.as_ref().map(|m| m.license.clone())).unwrap_or_else(|| "unknown".into());
+    println!("license       {license}");
+    let tmpl = f.get_str("tokenizer.chat_template");
+    println!("template      {}", tmpl.map_or("none in the file (hearth uses a built-in one for the family, or --raw)".into(), |t| format!("in the file ({} characters{})", t.len(), if a.verbose { "" } else { "; --verbose prints it" })));
+    if a.verbose {
+        if let Some(t) = tmpl {
+            println!("\n--- chat template ---\n{t}\n---");
+        }
+        println!("\nmetadata ({} keys, {} tensors):", f.metadata.len(), f.tensors.len());
+        for (k, v) in &f.metadata {
+            if k == "tokenizer.chat_template" {
+                continue;
+            }
+            println!("  {k} = {}", v.display_short(8));
+        }
+    }
+    Ok(())
+}
