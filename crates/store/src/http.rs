@@ -216,7 +216,7 @@ pub fn download(
         }
         if attempt > 0 {
             progress.note(&format!("connection lost ({last_err}); retrying from byte {have}"));
-            std::thread::sleep(Duration::from_millis(300 << attempt.min(4)));
+            std::thread::sleep(Duration::from_millis(200 << attempt.min(3)));
         }
         attempt += 1;
         let mut p = Probe::default();
