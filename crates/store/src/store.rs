@@ -241,7 +241,9 @@ impl Store {
     /// to tell `hearth run MODEL` from `hearth run "prompt"`.
     pub fn is_model_spec(&self, s: &str) -> bool {
         match name::parse_spec(s) {
-            Ok(Spec::Path(_)) | Ok(Spec::Hf { .. }) | Ok(Spec::Url(_)) => true,
+            // a prompt may contain `/`: only an existing file or a `.gguf` name is a path here
+            Ok(Spec::Path(p)) => p.exists() || (s.to_ascii_lowercase().ends_with(".gguf") && !s.contains(char::is_whitespace)),
+            Ok(Spec::Hf { .. }) | Ok(Spec::Url(_)) => true,
             Ok(Spec::Name(n, t)) => {
                 let r = self.resolve_ref(&n, t.as_deref());
                 self.manifest_path(&r).exists() || catalog::knows_name(&n)
