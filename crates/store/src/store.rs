@@ -183,8 +183,22 @@ impl Store {
 
     /// Remove a model (file and manifest; the manifest first, so a half-removed
     /// model is never visible).
+    /// A model whose manifest is corrupt is removed too (its `name:tag` comes
+    /// from its place in the store); the returned manifest then only names it.
     pub fn remove(&self, typed: &str) -> Result<Manifest, StoreError> {
-        let m = self.find_installed(typed)?;
+        let (n, t) = name::parse_name(typed)?;
+        let r0 = self.resolve_ref(&n, t.as_deref());
+        let m = match self.find_installed(typed) {
+            Ok(m) => m,
+            Err(StoreError::CorruptManifest { .. }) if self.manifest_path(&r0).exists() => Manifest {
+                name: r0.name.clone(),
+                tag: r0.tag.clone(),
+                size: std::fs::metadata(self.gguf_path(&r0)).map(|m| m.len()).unwrap_or(0),
+                file: format!("{}.gguf", r0.tag),
+                ..Manifest::default()
+            },
+            Err(e) => return Err(e),
+        };
         let r = ModelRef { name: m.name.clone(), tag: m.tag.clone() };
         let lock = crate::pull::lock(self, &r, &mut crate::Progress::quiet())?;
         let io = |p: &Path, e| StoreError::io(format!("removing {}", p.display()), e);
