@@ -201,7 +201,7 @@ fn default_model_when_only_a_prompt_is_given() {
     fails(&env.run(&["run", "--offline", "smollm2", "hi"]), 1, &["smollm2:135m", "offline"]);
     let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
     import(&env, &model, "qwen2.5-coder:0.5b");
-    let a = ok(&env.run(&["run", "--temperature", "0", "-n", "10", "Say hello"]));
+    let a = ok(&env.run(&["run", "--offline", "--temperature", "0", "-n", "10", "Say hello"]));
     let b = ok(&env.run(&["run", "--temperature", "0", "-n", "10", model.to_str().unwrap(), "Say hello"]));
     let c = ok(&env.run(&["run", "--temperature", "0", "-n", "10", "qwen2.5-coder", "Say hello"]));
     assert_eq!(a, b);

@@ -175,6 +175,9 @@ pub fn download(
     progress: &mut Progress,
     space: &dyn Fn(u64) -> Result<(), StoreError>,
 ) -> Result<Downloaded, StoreError> {
+    if crate::store::offline_env() {
+        return Err(StoreError::Offline(format!("downloading {url}")));
+    }
     let agent = agent();
     let info = probe(&agent, url)?;
     if let (Some(p), Some(s)) = (pinned, &info.sha256) {

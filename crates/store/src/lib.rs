@@ -18,4 +18,4 @@ pub use error::{human_bytes, StoreError};
 pub use manifest::{inspect, GgufInfo, Manifest};
 pub use progress::Progress;
 pub use pull::{import, lock, pull, resolve, resolve_in};
-pub use store::{default_root, Store, SPACE_MARGIN};
+pub use store::{default_root, offline_env, Store, SPACE_MARGIN};

