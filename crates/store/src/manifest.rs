@@ -33,8 +33,12 @@ impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, StoreError> {
         let text = std::fs::read_to_string(path).map_err(|e| StoreError::CorruptManifest { path: path.into(), msg: e.to_string() })?;
         let m: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::CorruptManifest { path: path.into(), msg: e.to_string() })?;
-        if m.sha256.len() != 64 || m.file.contains(['/', '\\']) || m.file.is_empty() {
+        if m.sha256.len() != 64 || m.file.contains(['/', '\\']) || m.file.is_empty() || m.file.starts_with('.') {
             return Err(StoreError::CorruptManifest { path: path.into(), msg: "bad sha256 or file field".into() });
+        }
+        match crate::name::parse_name(&format!("{}:{}", m.name, m.tag)) {
+            Ok((n, Some(t))) if n == m.name && t == m.tag => {}
+            _ => return Err(StoreError::CorruptManifest { path: path.into(), msg: format!("bad name {:?} or tag {:?}", m.name, m.tag) }),
         }
         Ok(m)
     }

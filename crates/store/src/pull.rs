@@ -61,7 +61,11 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
             Ok(direct(&file, Source::Url(u)))
         }
         Spec::Name(n, t) => {
-            let r = store.resolve_ref(&n, t.as_deref());
+            // `pull NAME` means the catalog's default tag, whatever else is installed
+            let r = match (&t, catalog::find(&n, None)) {
+                (None, Some(e)) => e.model_ref(),
+                _ => store.resolve_ref(&n, t.as_deref()),
+            };
             match catalog::find(&r.name, Some(&r.tag)) {
                 Some(e) => Ok(Plan {
                     r: over.unwrap_or(r),

@@ -92,6 +92,9 @@ impl Store {
             return Ok(None);
         }
         let m = Manifest::read(&p)?;
+        if m.name != r.name || m.tag != r.tag || m.file != format!("{}.gguf", r.tag) {
+            return Err(StoreError::CorruptManifest { path: p, msg: format!("it describes {}:{} ({}) but is stored as {r}", m.name, m.tag, m.file) });
+        }
         if !self.gguf_path(r).is_file() {
             return Err(StoreError::CorruptManifest { path: p, msg: format!("its model file {} is missing", self.gguf_path(r).display()) });
         }
