@@ -320,3 +320,33 @@ fn failing_source_falls_back_to_the_next() {
     assert!(out.starts_with("qwen2.5-coder:0.5b") && out.contains("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"), "{out}");
     assert!(text(&o.stderr).contains("trying the next one"), "{}", text(&o.stderr));
 }
+
+/// Import onto another file system copies (hard links cannot cross it), after
+/// checking there is room.
+#[test]
+fn import_across_file_systems_copies_and_checks_space() {
+    let env = Env::new();
+    let dir = env.models.parent().unwrap().to_path_buf();
+    let small = dir.join("small.gguf");
+    let big = dir.join("big.gguf");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&small, tiny_gguf(1 << 18, 1)).unwrap(); // 1 MiB
+    std::fs::write(&big, tiny_gguf(1 << 20, 2)).unwrap(); // 4 MiB
+    let Some(o) = in_mount_ns(&env, "size=24m", &["import", small.to_str().unwrap()]) else { return };
+    assert!(ok(&o).starts_with("small:latest"));
+    assert!(text(&o.stderr).contains("copied"), "{}", text(&o.stderr));
+    let Some(o) = in_mount_ns(&env, "size=8m", &["import", big.to_str().unwrap()]) else { return };
+    fails(&o, 1, &["not enough free disk space"]);
+    assert!(big.exists() && small.exists());
+}
+
+/// `hearth pull --help` lists every catalog model.
+#[test]
+fn pull_help_lists_the_catalog() {
+    let out = ok(&Env::new().run(&["pull", "--help"]));
+    let help = out.split("Known models").nth(1).expect("a Known models section");
+    for e in store::catalog::entries() {
+        let line = help.lines().find(|l| l.split_whitespace().any(|w| w.trim_end_matches('*').starts_with(&format!("{}:", e.name)))).unwrap_or_else(|| panic!("{} missing in {help}", e.name));
+        assert!(line.contains(&format!(":{}", e.tag)) || line.split_whitespace().any(|w| w.trim_end_matches('*') == e.tag), "{}:{} in {line}", e.name, e.tag);
+    }
+}
