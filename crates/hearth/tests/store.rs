@@ -350,3 +350,21 @@ fn pull_help_lists_the_catalog() {
         assert!(line.contains(&format!(":{}", e.tag)) || line.split_whitespace().any(|w| w.trim_end_matches('*') == e.tag), "{}:{} in {line}", e.name, e.tag);
     }
 }
+
+/// Two `hearth pull` processes of the same model: one downloads, the other
+/// waits for it (saying so) and finds the model installed.
+#[test]
+fn two_concurrent_pull_processes() {
+    let srv = HfServer::start();
+    let data = tiny_gguf(1 << 19, 4); // 2 MiB
+    srv.add("org/Tiny-GGUF", "tiny.gguf", data.clone(), Fault { throttle: Some((64 << 10, std::time::Duration::from_millis(20))), ..Fault::default() });
+    let env = Env::new().var("HEARTH_HF_ENDPOINT", &srv.base);
+    let a = env.cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]).spawn().unwrap();
+    assert!(wait_for_size(&env.models.join(".tmp/tiny@latest.partial"), 1, 30));
+    let b = env.cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(ok(&a), ok(&b));
+    assert!(text(&b.stderr).contains("another hearth is working on tiny:latest"), "{}", text(&b.stderr));
+    assert_eq!(srv.data_gets(), vec![0]);
+    assert_eq!(std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(), data);
+}
