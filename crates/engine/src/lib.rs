@@ -6,6 +6,7 @@
 pub mod bench;
 mod error;
 mod generate;
+pub mod scheduler;
 
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
