@@ -12,7 +12,7 @@
 use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
-use model::{Logits, Session};
+use model::{Logits, Scratch, SeqInput, Session};
 use sampler::{Sampler, StopMatcher};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
@@ -142,6 +142,8 @@ struct Runner {
     /// Finished sessions kept for prefix reuse (most recent last).
     idle: Vec<Session>,
     reserved: usize,
+    /// Working memory of the batched decode step.
+    scratch: Scratch,
 }
 
 const IDLE_KEEP: usize = 4;
@@ -149,7 +151,8 @@ const IDLE_KEEP: usize = 4;
 impl Runner {
     fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
-        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0 }
+        let scratch = lm.model.batch_scratch(cfg.max_active.max(1));
+        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch }
     }
 
     fn run(mut self, rx: Receiver<Job>) {
@@ -293,6 +296,23 @@ impl Runner {
         if self.active.is_empty() {
             return;
         }
+        // One batched decode step for every active sequence.
+        let next: Vec<[u32; 1]> = self.active.iter().map(|a| [a.next]).collect();
+        let batch = {
+            let mut seqs: Vec<SeqInput> = self
+                .active
+                .iter_mut()
+                .zip(&next)
+                .map(|(a, t)| SeqInput { sess: &mut a.sess, tokens: t, logits: true })
+                .collect();
+            self.lm.model.forward_batch(&self.pool, &mut self.scratch, &mut seqs)
+        };
+        if batch.is_ok() {
+            return;
+        }
+        // Something in the batch failed (no sequence advanced: inputs are
+        // checked before any position is committed): retry one by one so only
+        // the culprit fails.
         let mut failed = Vec::new();
         for (k, a) in self.active.iter_mut().enumerate() {
             if let Err(e) = self.lm.model.forward(&self.pool, &mut a.sess, &[a.next], Logits::Last) {

@@ -6,7 +6,7 @@
 //! How close is close enough is measured on llama.cpp itself: its batched
 //! (prompt) path and its one-token (decode) path give the same tokens logits
 //! that differ by a mean of 0.05–0.19 and up to 1.56 on these models, and its
-//! argmax flips between the two at top-2 margins up to about 0.4. So:
+//! argmax flips between the two at top-2 margins up to 0.52. So:
 //! - top-1 id identical at ≥ 99% of *decisive* teacher-forced positions (the
 //!   reference's top-1/top-2 margin ≥ `DECISIVE`), and at ≥ `TOP1_ALL` of all;
 //! - for the reference's top-10 ids, |our logit − theirs| ≤ `LOGIT_TOL` on
@@ -25,8 +25,11 @@ const LOGIT_MAX: f64 = 3.0;
 const DECISIVE: f64 = 0.5;
 /// Top-1 agreement required over all positions, near-ties included.
 const TOP1_ALL: f64 = 0.95;
-/// A reference top-2 margin below this is a near tie for greedy decoding.
-const NEAR_TIE: f64 = 0.25;
+/// A reference top-2 margin below this is a near tie for greedy decoding:
+/// llama.cpp's own batched and one-token paths pick different tokens at
+/// incremental margins up to 0.519 in these fixtures (gemma3 chat, step 9;
+/// see `batch_argmax_first_mismatch`).
+const NEAR_TIE: f64 = 0.55;
 
 fn fixture(short: &str) -> Value {
     let p = test_models::fixtures_dir().join(format!("reference/{short}.json"));
