@@ -23,6 +23,10 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// Will a model fit this machine, and how fast will it run?
+    Fit(FitArgs),
+    /// This machine as hearth sees it: CPU, SIMD, memory, bandwidth, models.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +112,29 @@ pub struct BenchArgs {
     /// Repetitions (min/median/max are reported).
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub reps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf")]
+pub struct FitArgs {
+    /// Path to a .gguf model file.
+    pub model: PathBuf,
+    /// Context size to assess (default: the model's, capped at 4096).
+    #[arg(long = "ctx", short = 'c')]
+    pub ctx: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth doctor\n  hearth doctor --json")]
+pub struct DoctorArgs {
+    /// Model files to assess as well.
+    pub models: Vec<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -7,12 +7,14 @@
 //! | 2 | bad command line (unknown flag, bad value) |
 //! | 3 | the model file is missing, unreadable, not GGUF, corrupt or unsupported |
 //! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context |
+//! | 5 | the model does not fit in the memory available |
 
 use engine::EngineError;
 use model::ModelError;
 
 pub const MODEL: u8 = 3;
 pub const INPUT: u8 = 4;
+pub const NO_FIT: u8 = 5;
 
 /// Error raised for bad input that is not an engine error (e.g. stdin).
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,7 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
             EngineError::PromptTooLong { .. } | EngineError::EmptyPrompt => INPUT,
             EngineError::Sampling(_) => 2,
             EngineError::NoTemplate(_) => INPUT,
+            EngineError::DoesNotFit(_) => NO_FIT,
         };
     }
     1

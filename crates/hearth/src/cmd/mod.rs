@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod fit;
 pub mod run;
 pub mod tokenize;
 

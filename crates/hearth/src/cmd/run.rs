@@ -12,19 +12,27 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
     }
     let t_load = std::time::Instant::now();
-    let lm = LoadedModel::load(&a.model)?;
+    let file = gguf::GgufFile::open(&a.model)?;
+    let n_ctx_train = {
+        let n_vocab = file.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
+        model::Config::from_gguf(&file, n_vocab)?.n_ctx_train
+    };
     let n_ctx = match a.ctx_size {
         Some(0) => return Err(InputError("--ctx-size must be at least 1".into()).into()),
-        Some(n) if n > lm.model.config.n_ctx_train => {
+        Some(n) if n > n_ctx_train => {
             return Err(InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {} tokens; use at most {}",
-                lm.model.config.n_ctx_train, lm.model.config.n_ctx_train
+                "--ctx-size {n} is larger than this model's trained context of {n_ctx_train} tokens; use at most {n_ctx_train}"
             ))
             .into())
         }
         Some(n) => n,
-        None => lm.default_ctx(),
+        None => engine::fit::default_ctx(&file)?,
     };
+    // Refuse before loading when it cannot fit; warn when it is tight.
+    if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
+        eprintln!("hearth: warning: {warning}");
+    }
+    let lm = LoadedModel::from_gguf(file)?;
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
@@ -75,14 +83,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     if a.verbose {
         eprintln!(
-            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {}",
+            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {} bytes",
             load_secs,
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             stats.output_tokens,
             stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
             threads,
-            stats.finish.as_str()
+            stats.finish.as_str(),
+            super::bench::peak_rss_bytes().unwrap_or(0)
         );
     }
     Ok(())
