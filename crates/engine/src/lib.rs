@@ -4,9 +4,11 @@
 //! this.
 
 pub mod bench;
+mod conversation;
 mod error;
 mod generate;
 
+pub use conversation::{common_prefix, CachedStats};
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::ThreadPool;
