@@ -349,3 +349,25 @@ fn completions_help_and_version() {
         assert!(text(&o.stdout).contains("Examples:"), "{sub:?}");
     }
 }
+
+/// `hearth run MODEL` with no prompt on a terminal is a chat; pasted text
+/// (bracketed paste) with newlines is one message.
+#[test]
+fn run_without_prompt_on_a_terminal_chats_and_paste_is_one_message() {
+    let Some(m) = model("smollm2-135m") else { return };
+    let home = tempfile::tempdir().unwrap();
+    let mut s = spawn(cmd(home.path(), &["run", "--temperature", "0", "-n", "4", &m]));
+    prompt(&mut s);
+    s.send("\x1b[200~First line.\nSecond line.\x1b[201~").unwrap();
+    // The editor redraws its prompt with the pasted text; wait for that first.
+    s.expect("Second line.").unwrap();
+    s.send("\r").unwrap();
+    prompt(&mut s);
+    line(&mut s, "/save pasted");
+    assert!(prompt(&mut s).contains("Saved 2 messages"));
+    let saved = home.path().join("data/hearth/conversations/pasted.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(v["messages"][0]["content"], "First line.\nSecond line.");
+    line(&mut s, "/bye");
+    s.expect(Eof).unwrap();
+}
