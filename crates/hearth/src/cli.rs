@@ -126,6 +126,9 @@ const CHAT_HELP: &str = "In the chat:
   /help lists the commands: /set, /show, /model, /clear, /save, /load, /stats, /bye.
 When standard input is not a terminal, each line (or \"\"\" block) is one message and
 only the answers are printed, so a conversation can be scripted.
+Defaults for the model and every flag can be set in ~/.config/hearth/config.toml
+($XDG_CONFIG_HOME/hearth/config.toml), e.g. `model = \"/models/qwen.gguf\"`, `temperature = 0.3`;
+flags override it. Conversations (/save) and history live in ~/.local/share/hearth.
 
 Examples:
   hearth chat qwen.gguf
