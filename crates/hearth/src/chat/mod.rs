@@ -8,6 +8,7 @@ mod commands;
 mod input;
 mod loader;
 mod saved;
+mod spinner;
 
 use crate::cli::{ChatArgs, RunArgs};
 use crate::exit::UsageError;
@@ -238,8 +239,10 @@ impl Chat {
         CANCEL.store(false, Ordering::SeqCst);
         GENERATING.store(true, Ordering::SeqCst);
         let result = {
+            let mut spin = spinner::Spinner::start(self.interactive);
             let mut out = std::io::stdout().lock();
-            self.lm.generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+            let r = self.lm.generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+                spin.stop();
                 answer.push_str(t);
                 match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
                     Ok(()) => ControlFlow::Continue(()),
@@ -248,7 +251,9 @@ impl Chat {
                         ControlFlow::Break(())
                     }
                 }
-            })
+            });
+            spin.stop();
+            r
         };
         GENERATING.store(false, Ordering::SeqCst);
         if write_err.is_some() {
