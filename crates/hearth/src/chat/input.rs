@@ -13,7 +13,7 @@ pub enum Read {
 }
 
 pub enum Input {
-    Tty { ed: rustyline::DefaultEditor, history: PathBuf },
+    Tty { ed: Box<rustyline::DefaultEditor>, history: PathBuf },
     Plain(std::io::StdinLock<'static>),
 }
 
@@ -23,7 +23,7 @@ impl Input {
         let mut ed = rustyline::DefaultEditor::with_config(cfg)?;
         let history = crate::paths::history_file();
         let _ = ed.load_history(&history);
-        Ok(Input::Tty { ed, history })
+        Ok(Input::Tty { ed: Box::new(ed), history })
     }
 
     pub fn plain() -> Input {
