@@ -6,7 +6,7 @@
 //! | 1 | any other failure |
 //! | 2 | bad command line (unknown flag, bad value) or bad config file |
 //! | 3 | the model file is missing, unreadable, not GGUF, corrupt or unsupported |
-//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context |
+//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context; a failed command or message in a piped chat |
 //! | 130 | interrupted (Ctrl-C outside an answer in a chat) |
 
 use engine::EngineError;

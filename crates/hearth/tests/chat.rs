@@ -249,7 +249,8 @@ fn chat_bad_input() {
         cmd(home.path(), &["chat", &m]),
         b"/hlep\n/set temperature -1\n/set top_k lots\n/load broken\n/load nothere\n/save ../x\n/bye\n",
     );
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    // Every problem is reported, and the exit code tells the script.
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "");
     let e = text(&o.stderr);
     for needle in [
@@ -259,6 +260,7 @@ fn chat_bad_input() {
         "broken.json is corrupt",
         "no saved conversation named 'nothere'",
         "not a usable name",
+        "6 of the piped commands or messages failed",
     ] {
         assert!(e.contains(needle), "stderr lacks {needle:?}:\n{e}");
     }

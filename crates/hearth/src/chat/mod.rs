@@ -58,6 +58,8 @@ struct Chat {
     style: Style,
     interactive: bool,
     verbose: bool,
+    /// Commands and messages that failed (a piped chat then exits with 4).
+    failures: std::cell::Cell<usize>,
 }
 
 /// Why the chat ends.
@@ -120,6 +122,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         style,
         interactive,
         verbose: a.verbose,
+        failures: std::cell::Cell::new(0),
     };
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
     let _ = ctrlc::set_handler(|| {
@@ -172,6 +175,13 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
             None => {}
         }
     }
+    let n = chat.failures.get();
+    if !interactive && n > 0 {
+        return Err(crate::exit::InputError(format!(
+            "{n} of the piped commands or messages failed (see above)"
+        ))
+        .into());
+    }
     Ok(())
 }
 
@@ -185,6 +195,7 @@ impl Chat {
     }
 
     fn error(&self, s: &str) {
+        self.failures.set(self.failures.get() + 1);
         if self.interactive {
             println!("{}", self.style.error(s));
         } else {
