@@ -158,6 +158,12 @@ fn chat_on_a_terminal() {
     s.expect(Eof).unwrap();
     assert_eq!(wait_exit(&mut s, Duration::from_secs(10)), WaitStatus::Exited(s.get_process().pid(), 0));
     let history = std::fs::read_to_string(home.path().join("data/hearth/history")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [home.path().join("data/hearth/history"), saved] {
+            assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+        }
+    }
     assert!(history.contains("/save first") && history.contains(q), "{history}");
 }
 

@@ -66,6 +66,12 @@ impl Input {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = ed.append_history(history);
+            // The history is private: readable by its owner only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&*history, std::fs::Permissions::from_mode(0o600));
+            }
         }
     }
 }

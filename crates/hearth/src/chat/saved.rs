@@ -64,7 +64,12 @@ pub fn save(dir: &Path, name: &str, conv: &Saved) -> Result<PathBuf, String> {
     let tmp = dir.join(format!(".{name}.json.tmp{}", std::process::id()));
     let json = serde_json::to_string_pretty(conv).expect("serializable");
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        // Conversations are private: readable by their owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
         f.write_all(json.as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()?;
