@@ -4,11 +4,13 @@
 //! this.
 
 pub mod bench;
+mod conversation;
 mod error;
 pub mod fit;
 mod generate;
 pub mod scheduler;
 
+pub use conversation::{common_prefix, CachedStats};
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::ThreadPool;

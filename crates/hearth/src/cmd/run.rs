@@ -7,7 +7,11 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let text = super::text_or_stdin(a.prompt.clone(), "prompt")?;
+    use std::io::IsTerminal;
+    if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
+        return crate::chat::run(crate::chat::args_from_run(&a));
+    }
+    let text = super::prompt_with_stdin(a.prompt.clone())?;
     if text.trim().is_empty() {
         return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
     }
@@ -62,6 +66,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         stop: a.stop.clone(),
     };
     let load_secs = t_load.elapsed().as_secs_f64();
+    if a.json {
+        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx);
+    }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
     let stats = lm.generate(&pool, &mut sess, &req, |text| match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -102,4 +109,44 @@ fn seed_from_time() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0x5eed)
+}
+
+/// `--json`: one object with the whole text, why it ended, and usage.
+fn print_json(
+    lm: &LoadedModel,
+    pool: &ThreadPool,
+    sess: &mut engine::Session,
+    req: &GenerateRequest,
+    load_secs: f64,
+    n_ctx: usize,
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    let stats = lm.generate(pool, sess, req, |t| {
+        text.push_str(t);
+        ControlFlow::Continue(())
+    })?;
+    let v = serde_json::json!({
+        "model": lm.path.display().to_string(),
+        "text": text,
+        "finish_reason": stats.finish.as_str(),
+        "context_full": stats.context_full,
+        "usage": {
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.output_tokens,
+            "total_tokens": stats.prompt_tokens + stats.output_tokens,
+            "context_size": n_ctx,
+        },
+        "timings": {
+            "load_seconds": load_secs,
+            "prompt_seconds": stats.prompt_seconds,
+            "generation_seconds": stats.gen_seconds,
+            "prompt_tokens_per_second": stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
+            "generation_tokens_per_second": stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
+        },
+    });
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{v}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
