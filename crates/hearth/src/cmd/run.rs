@@ -128,6 +128,7 @@ fn print_json(
     let v = serde_json::json!({
         "model": lm.path.display().to_string(),
         "text": text,
+        "tokens": stats.tokens,
         "finish_reason": stats.finish.as_str(),
         "context_full": stats.context_full,
         "usage": {
