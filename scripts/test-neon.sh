@@ -20,19 +20,6 @@ if ! command -v qemu-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/
         qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 fi
 
-# tests/simd.rs calls is_x86_feature_detected! unguarded, which does not
-# compile for aarch64; until it is cfg-guarded, run every other test target.
-targets=()
-if grep -q 'is_x86_feature_detected' crates/kernels/tests/simd.rs \
-    && ! grep -q 'target_arch' crates/kernels/tests/simd.rs; then
-    echo "test-neon: skipping tests/simd.rs (unguarded is_x86_feature_detected!)" >&2
-    targets+=(--lib)
-    for f in crates/kernels/tests/*.rs; do
-        name=$(basename "$f" .rs)
-        [ "$name" = simd ] || targets+=(--test "$name")
-    done
-fi
-
-cargo test -p kernels --release --target "$TARGET" "${targets[@]}" 2>&1
+cargo test -p kernels --release --target "$TARGET" 2>&1
 QEMU_CPU=cortex-a53 cargo test -p kernels --release --target "$TARGET" --lib -- neon:: 2>&1
 QEMU_CPU=cortex-a53 cargo test -p kernels --release --target "$TARGET" --test neon 2>&1

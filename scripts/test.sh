@@ -10,3 +10,6 @@ bash scripts/fetch-test-models.sh
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 cargo test --workspace --release 2>&1
+
+# NEON kernels (aarch64) under qemu user-mode emulation.
+bash scripts/test-neon.sh

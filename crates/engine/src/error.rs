@@ -13,6 +13,8 @@ pub enum EngineError {
     PromptTooLong { prompt: usize, n_ctx: usize, max: usize },
     #[error("the prompt is empty; give some text")]
     EmptyPrompt,
+    #[error("{0}")]
+    DoesNotFit(String),
     #[error("this model has no chat template: {0}; use --raw to send the prompt as plain text")]
     NoTemplate(String),
 }

@@ -4,9 +4,13 @@
 //! this.
 
 pub mod bench;
+mod conversation;
 mod error;
+pub mod fit;
 mod generate;
+pub mod scheduler;
 
+pub use conversation::{common_prefix, CachedStats};
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::ThreadPool;
@@ -29,8 +33,13 @@ pub struct LoadedModel {
 impl LoadedModel {
     /// Load a GGUF model file.
     pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, EngineError> {
-        let path = path.as_ref().to_path_buf();
-        let model = Model::load(&path)?;
+        Self::from_gguf(gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?)
+    }
+
+    /// Load from an already opened GGUF file.
+    pub fn from_gguf(file: gguf::GgufFile) -> Result<LoadedModel, EngineError> {
+        let path = file.path().to_path_buf();
+        let model = Model::from_gguf(file)?;
         let tokenizer = Tokenizer::from_gguf(model.file())?;
         if tokenizer.n_vocab() != model.config.n_vocab {
             return Err(EngineError::Mismatch(format!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
     name = "hearth",
     version,
     about = "Run large language models on your own computer: private, offline, no meter.",
-    after_help = "Examples:\n  hearth run model.gguf \"Write a haiku about owning your own computer\"\n  echo \"def add(a, b):\" | hearth run --raw -n 32 model.gguf\n  hearth tokenize model.gguf \"Hello, world\""
+    after_help = "Examples:\n  hearth chat model.gguf\n  hearth run model.gguf \"Write a haiku about owning your own computer\"\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  echo \"def add(a, b):\" | hearth run --raw -n 32 model.gguf\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n\nDefaults come from ~/.config/hearth/config.toml (see `hearth chat --help`); flags override it.\nExit codes: 0 ok, 1 other failure, 2 bad command line or config file, 3 bad model, 4 bad input, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +26,14 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
+    /// Will a model fit this machine, and how fast will it run?
+    Fit(FitArgs),
+    /// This machine as hearth sees it: CPU, SIMD, memory, bandwidth, models.
+    Doctor(DoctorArgs),
+    /// Talk with a model in the terminal (line editing, history, /commands).
+    Chat(ChatArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
     /// Download a model into the store (catalog name, hf.co/OWNER/REPO:FILE or URL).
     Pull(crate::cmd::pull::PullArgs),
     /// Bring a GGUF file you already have into the store.
@@ -39,11 +47,11 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf")]
+#[command(after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text")]
 pub struct RunArgs {
-    /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: qwen2.5-coder:0.5b, pulled on first use).
+    /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: `model` in config.toml, else qwen2.5-coder:0.5b, pulled on first use).
     pub model: Option<String>,
-    /// The prompt; read from standard input when absent.
+    /// The prompt; read from standard input when absent (a chat when that is a terminal).
     pub prompt: Option<String>,
     /// Feed the prompt as plain text, without the chat template.
     #[arg(long)]
@@ -84,6 +92,71 @@ pub struct RunArgs {
     /// Print prompt and generation speed to standard error.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Default)]
+#[command(after_help = CHAT_HELP)]
+pub struct ChatArgs {
+    /// The model: a path to a .gguf file (default: `model` in config.toml).
+    pub model: Option<String>,
+    /// System message.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens per answer (-1: until the model stops or the context is full).
+    #[arg(short = 'n', long = "max-tokens", allow_negative_numbers = true)]
+    pub max_tokens: Option<i64>,
+    /// Sampling temperature (0 = greedy) [default: 0.8].
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Keep only the K most likely tokens (0 = off) [default: 40].
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Keep the smallest set of tokens whose probability reaches P (1 = off) [default: 0.95].
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Drop tokens less likely than P times the most likely one (0 = off) [default: 0.05].
+    #[arg(long)]
+    pub min_p: Option<f32>,
+    /// Penalise repeating recent tokens (1 = off) [default: 1.0].
+    #[arg(long)]
+    pub repeat_penalty: Option<f32>,
+    /// Random seed (same seed, same answers).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Context size in tokens (default: the model's, capped at 4096).
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<usize>,
+    /// Threads to compute with (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+    /// Print speed after every answer.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+const CHAT_HELP: &str = "In the chat:
+  Enter sends; \"\"\" starts and ends a multi-line message; pasted text may span lines.
+  Ctrl-C stops the current answer (the conversation stays); Ctrl-D or /bye leaves.
+  /help lists the commands: /set, /show, /model, /clear, /save, /load, /stats, /bye.
+When standard input is not a terminal, each line (or \"\"\" block) is one message and
+only the answers are printed, so a conversation can be scripted.
+Defaults for the model and every flag can be set in ~/.config/hearth/config.toml
+($XDG_CONFIG_HOME/hearth/config.toml), e.g. `model = \"/models/qwen.gguf\"`, `temperature = 0.3`;
+flags override it. Conversations (/save) and history live in ~/.local/share/hearth.
+
+Examples:
+  hearth chat qwen.gguf
+  hearth chat --temperature 0.3 --system \"You are terse.\" qwen.gguf
+  printf 'Hi\\n/set temperature 0\\nName a colour.\\n' | hearth chat qwen.gguf";
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n  hearth completions zsh > ~/.zfunc/_hearth\n  hearth completions fish > ~/.config/fish/completions/hearth.fish")]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +194,29 @@ pub struct BenchArgs {
     /// Repetitions (min/median/max are reported).
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub reps: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf")]
+pub struct FitArgs {
+    /// Path to a .gguf model file.
+    pub model: PathBuf,
+    /// Context size to assess (default: the model's, capped at 4096).
+    #[arg(long = "ctx", short = 'c')]
+    pub ctx: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth doctor\n  hearth doctor --json")]
+pub struct DoctorArgs {
+    /// Model files to assess as well.
+    pub models: Vec<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

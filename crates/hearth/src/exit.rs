@@ -4,20 +4,28 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad command line (unknown flag, bad value) |
+//! | 2 | bad command line (unknown flag, bad value) or bad config file |
 //! | 3 | the model file is missing, unreadable, not GGUF, corrupt or unsupported |
-//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context |
+//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context; a failed command or message in a piped chat |
+//! | 5 | the model does not fit in the memory available |
+//! | 130 | interrupted (Ctrl-C outside an answer in a chat) |
 
 use engine::EngineError;
 use model::ModelError;
 
 pub const MODEL: u8 = 3;
 pub const INPUT: u8 = 4;
+pub const NO_FIT: u8 = 5;
 
 /// Error raised for bad input that is not an engine error (e.g. stdin).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
+
+/// A usage problem found after parsing (e.g. no model named anywhere): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 pub fn code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<InputError>().is_some() {
@@ -25,6 +33,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     }
     if let Some(s) = e.downcast_ref::<store::StoreError>() {
         return if s.is_model_problem() { MODEL } else if s.is_usage() { 2 } else { 1 };
+    }
+    if e.downcast_ref::<crate::config::ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+        return 2;
     }
     if e.downcast_ref::<gguf::GgufError>().is_some() {
         return MODEL;
@@ -39,6 +50,7 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
             EngineError::PromptTooLong { .. } | EngineError::EmptyPrompt => INPUT,
             EngineError::Sampling(_) => 2,
             EngineError::NoTemplate(_) => INPUT,
+            EngineError::DoesNotFit(_) => NO_FIT,
         };
     }
     1

@@ -1,20 +1,29 @@
 //! `hearth`: parse the command line, dispatch, map errors to exit codes.
 
+mod chat;
 mod cli;
 mod cmd;
+mod config;
 mod exit;
+mod paths;
+mod style;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if args.offline {
         std::env::set_var("HEARTH_OFFLINE", "1");
     }
     let result = match args.command {
-        cli::Command::Run(a) => cmd::run::run(a),
+        cli::Command::Run(a) => config::apply_run(a, matches.subcommand_matches("run")).and_then(cmd::run::run),
+        cli::Command::Chat(a) => chat::run(a),
+        cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Tokenize(a) => cmd::tokenize::run(a),
         cli::Command::Bench(a) => cmd::bench::run(a),
+        cli::Command::Fit(a) => cmd::fit::run(a),
+        cli::Command::Doctor(a) => cmd::fit::doctor(a),
         cli::Command::Pull(a) => cmd::pull::run(a),
         cli::Command::Import(a) => cmd::import::run(a),
         cli::Command::List(a) => cmd::list::run(a),

@@ -43,8 +43,10 @@ fn raw_greedy_matches_llama_cpp() {
     }
 }
 
-/// The default (chat template) path, greedy: same answer as llama.cpp given the
-/// same rendered conversation.
+/// The default (chat template) path, greedy: the same tokens as llama.cpp
+/// given the same rendered conversation (divergence allowed only at a near
+/// tie, see `test_models::check_greedy`), and byte-identical text when every
+/// token agrees.
 #[test]
 fn chat_greedy_matches_llama_cpp() {
     for short in ["smollm2-135m", "qwen2.5-coder-0.5b"] {
@@ -52,11 +54,16 @@ fn chat_greedy_matches_llama_cpp() {
         let fx = fixture(short);
         let c = &fx["chat"];
         let prompt = c["messages"][0]["content"].as_str().unwrap();
-        let n = c["greedy"]["tokens"].as_array().unwrap().len().to_string();
-        let o = hearth(&["run", "--temperature", "0", "-n", &n, model.to_str().unwrap(), prompt], None);
+        let want: Vec<u64> = c["greedy"]["tokens"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let n = want.len().to_string();
+        let o = hearth(&["run", "--json", "--temperature", "0", "-n", &n, model.to_str().unwrap(), prompt], None);
         assert!(o.status.success(), "{short}: {}", stderr(&o));
-        let want = format!("{}\n", c["greedy"]["text"].as_str().unwrap());
-        assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{short}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let got: Vec<u32> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+        let same = test_models::check_greedy(c, &got, 16).unwrap_or_else(|e| panic!("{short}: {e}"));
+        if same == want.len() {
+            assert_eq!(v["text"].as_str().unwrap(), c["greedy"]["text"].as_str().unwrap(), "{short}");
+        }
     }
 }
 

@@ -26,6 +26,7 @@ fn bit_exact(_ty: GgmlType) -> bool {
 
 #[test]
 fn simd_matches_scalar_all_formats() {
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
         && std::env::var("HEARTH_FORCE_SCALAR").is_err()

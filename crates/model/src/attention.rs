@@ -3,6 +3,7 @@
 //! (online softmax), so no score matrix is materialised. Grouped-query heads
 //! read their shared K/V head in place.
 
+use crate::session::Group;
 use kernels::ThreadPool;
 
 /// A raw pointer that may be shared across the pool's threads. Each task
@@ -33,67 +34,112 @@ pub(crate) struct AttnShape {
     pub window: Option<usize>,
 }
 
-/// `out[t][h]` = softmax_j(q[t][h] · k[j][g] * scale) · v[j][g] over cached
-/// positions j ≤ pos0 + t (and within the window), where g = h / (n_head/n_head_kv).
+/// Where attention finds a sequence's cached keys and values for one layer:
+/// ([positions][n_head_kv*head_dim], same) for sequence `seq`.
+pub(crate) trait KvView: Sync {
+    fn kv(&self, seq: usize) -> (&[f32], &[f32]);
+}
+
+/// One sequence's cache, for the single-sequence case and tests.
+#[cfg(test)]
+pub(crate) struct OneKv<'a> {
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+}
+
+#[cfg(test)]
+impl KvView for OneKv<'_> {
+    fn kv(&self, _seq: usize) -> (&[f32], &[f32]) {
+        (self.k, self.v)
+    }
+}
+
+/// `out[t][h]` = softmax_j(q[t][h] · k[j][g] * scale) · v[j][g] over the cached
+/// positions j ≤ pos(t) (and within the window) of row t's own sequence, where
+/// g = h / (n_head/n_head_kv). One task per (row, head) across all groups.
 ///
-/// q, out: [rows][n_head*head_dim]; k_cache, v_cache: [positions][n_head_kv*head_dim].
-pub(crate) fn attend(
-    pool: &ThreadPool,
-    s: &AttnShape,
-    q: &[f32],
-    k_cache: &[f32],
-    v_cache: &[f32],
-    pos0: usize,
-    rows: usize,
-    out: &mut [f32],
-) {
+/// q, out: [rows][n_head*head_dim].
+pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups: &[Group], kv: &dyn KvView, out: &mut [f32]) {
     let hd = s.head_dim;
     let q_dim = s.n_head * hd;
     let kv_dim = s.n_head_kv * hd;
     let group = s.n_head / s.n_head_kv;
+    let rows: usize = groups.iter().map(|g| g.rows).sum();
     assert!(q.len() >= rows * q_dim && out.len() >= rows * q_dim);
-    assert!(k_cache.len() >= (pos0 + rows) * kv_dim && v_cache.len() >= (pos0 + rows) * kv_dim);
+    for g in groups {
+        let (k, v) = kv.kv(g.seq);
+        assert!(k.len() >= (g.pos0 + g.rows) * kv_dim && v.len() >= (g.pos0 + g.rows) * kv_dim);
+        assert!(g.row0 + g.rows <= rows);
+    }
     let out_ptr = SharedMut(out.as_mut_ptr());
     pool.run(rows * s.n_head, |task| {
-        let t = task / s.n_head;
-        let h = task % s.n_head;
-        let g = h / group;
-        let pos = pos0 + t;
+        let (row, h) = (task / s.n_head, task % s.n_head);
+        // The group holding this row (few groups: a linear scan is cheapest).
+        let g = groups.iter().find(|g| row >= g.row0 && row < g.row0 + g.rows).expect("rows are covered by groups");
+        let (k_cache, v_cache) = kv.kv(g.seq);
+        let kvh = h / group;
+        let pos = g.pos0 + (row - g.row0);
         let lo = match s.window {
             Some(w) => (pos + 1).saturating_sub(w),
             None => 0,
         };
-        let qh = &q[t * q_dim + h * hd..t * q_dim + (h + 1) * hd];
-        // SAFETY: task (t, h) is the only writer of out[t*q_dim + h*hd ..][..hd];
+        let qh = &q[row * q_dim + h * hd..row * q_dim + (h + 1) * hd];
+        // SAFETY: task (row, h) is the only writer of out[row*q_dim + h*hd ..][..hd];
         // the range is in bounds (asserted above) and `out` outlives `run`.
-        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(t * q_dim + h * hd), hd) };
-        acc.fill(0.0);
-        let mut max = f32::NEG_INFINITY;
-        let mut sum = 0.0f32;
-        for j in lo..=pos {
-            let kj = &k_cache[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
-            let score = dot(qh, kj) * s.scale;
-            let vj = &v_cache[j * kv_dim + g * hd..j * kv_dim + (g + 1) * hd];
-            if score > max {
-                let corr = (max - score).exp();
-                sum = sum * corr + 1.0;
-                for (a, &v) in acc.iter_mut().zip(vj) {
-                    *a = *a * corr + v;
-                }
-                max = score;
-            } else {
-                let p = (score - max).exp();
-                sum += p;
-                for (a, &v) in acc.iter_mut().zip(vj) {
-                    *a += p * v;
-                }
+        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(row * q_dim + h * hd), hd) };
+        attend_one(qh, k_cache, v_cache, kv_dim, kvh * hd, lo, pos, s.scale, acc);
+    });
+}
+
+/// Single-sequence form of [`attend_groups`]: rows are positions pos0.. of one cache.
+#[cfg(test)]
+pub(crate) fn attend(pool: &ThreadPool, s: &AttnShape, q: &[f32], k_cache: &[f32], v_cache: &[f32], pos0: usize, rows: usize, out: &mut [f32]) {
+    let groups = [Group { seq: 0, row0: 0, rows, pos0, logit_rows: 0 }];
+    attend_groups(pool, s, q, &groups, &OneKv { k: k_cache, v: v_cache }, out);
+}
+
+/// Keys are visited in tiles: scores of a tile first, then one rescale of the
+/// running sum and accumulator per tile (online softmax), so the only
+/// temporary is a tile of scores on the stack.
+const TILE: usize = 32;
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn attend_one(qh: &[f32], k: &[f32], v: &[f32], kv_dim: usize, off: usize, lo: usize, pos: usize, scale: f32, acc: &mut [f32]) {
+    let hd = qh.len();
+    acc.fill(0.0);
+    let mut max = f32::NEG_INFINITY;
+    let mut sum = 0.0f32;
+    let mut scores = [0.0f32; TILE];
+    let mut j0 = lo;
+    while j0 <= pos {
+        let j1 = (j0 + TILE).min(pos + 1);
+        let n = j1 - j0;
+        let mut tile_max = f32::NEG_INFINITY;
+        for (i, j) in (j0..j1).enumerate() {
+            let sc = dot(qh, &k[j * kv_dim + off..j * kv_dim + off + hd]) * scale;
+            scores[i] = sc;
+            tile_max = tile_max.max(sc);
+        }
+        if tile_max > max {
+            let corr = (max - tile_max).exp();
+            sum *= corr;
+            acc.iter_mut().for_each(|a| *a *= corr);
+            max = tile_max;
+        }
+        for (i, j) in (j0..j1).enumerate() {
+            let p = (scores[i] - max).exp();
+            sum += p;
+            let vj = &v[j * kv_dim + off..j * kv_dim + off + hd];
+            for (a, &x) in acc.iter_mut().zip(vj) {
+                *a += p * x;
             }
         }
-        let inv = 1.0 / sum;
-        for a in acc.iter_mut() {
-            *a *= inv;
-        }
-    });
+        let _ = n;
+        j0 = j1;
+    }
+    let inv = 1.0 / sum;
+    acc.iter_mut().for_each(|a| *a *= inv);
 }
 
 #[inline]

@@ -2,14 +2,17 @@
 //! `Config` flags switch on each family's variations (biases, QK-norm,
 //! post-norms, embedding scale, activation, sliding window).
 //!
-//! Tokens are processed in chunks of up to `Scratch::cap` rows: every matrix
-//! product of a chunk is one matrix-matrix call over its rows, and the
-//! activations are quantized once per chunk per vec-dot type.
+//! Tokens are processed in chunks of up to `Scratch::cap` rows. A chunk may
+//! hold rows of several sequences (continuous batching): every matrix product
+//! is one matrix-matrix call over all rows, activations are quantized once per
+//! chunk per vec-dot type, and attention reads each row's own sequence cache.
+//! Each output element is computed the same way whatever the chunk holds, so a
+//! sequence's results do not depend on the batch around it.
 
-use crate::attention::{attend, AttnShape};
+use crate::attention::{attend_groups, AttnShape, KvView};
 use crate::config::{Activation, Config};
 use crate::ops::{self, gelu_ggml, silu};
-use crate::session::{ActSet, Session};
+use crate::session::{ActSet, Group, Scratch, Session};
 use crate::weights::Matrix;
 use crate::{Model, ModelError};
 use kernels::ThreadPool;
@@ -25,46 +28,104 @@ pub enum Logits {
     None,
 }
 
+/// One sequence's part of a batched forward call.
+pub struct SeqInput<'a> {
+    pub sess: &'a mut Session,
+    pub tokens: &'a [u32],
+    /// Whether to compute the logits of the sequence's last token.
+    pub logits: bool,
+}
+
 impl Model {
     /// Run `tokens` through the model at the session's next positions,
     /// appending their K/V to its cache. Logits land in the session.
     pub fn forward(&self, pool: &ThreadPool, sess: &mut Session, tokens: &[u32], want: Logits) -> Result<(), ModelError> {
-        let c = &self.config;
-        if sess.n_past + tokens.len() > sess.n_ctx {
-            return Err(ModelError::ContextOverflow {
-                needed: tokens.len(),
-                used: sess.n_past,
-                n_ctx: sess.n_ctx,
-                max: c.n_ctx_train,
-            });
-        }
-        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
-            return Err(ModelError::BadToken { id, n_vocab: c.n_vocab });
-        }
+        self.check(sess, tokens)?;
         sess.n_logit_rows = 0;
         if tokens.is_empty() {
             return Ok(());
         }
-        let total_rows = match want {
+        let rows_total = match want {
             Logits::All => tokens.len(),
             Logits::Last => 1,
             Logits::None => 0,
         };
-        let need = total_rows * c.n_vocab;
-        if sess.logits.len() < need {
-            sess.logits.resize(need, 0.0);
+        if sess.logits.len() < rows_total * self.config.n_vocab {
+            sess.logits.resize(rows_total * self.config.n_vocab, 0.0);
         }
         sess.reserve(sess.n_past + tokens.len());
-        let cap = sess.scratch.cap;
+        // The session's own scratch, taken out for the call (a move, no allocation).
+        let mut scratch = std::mem::take(&mut sess.scratch);
+        let cap = scratch.cap;
         let n_chunks = tokens.len().div_ceil(cap);
+        let mut result = Ok(());
         for (ci, chunk) in tokens.chunks(cap).enumerate() {
-            let last_chunk = ci + 1 == n_chunks;
-            let rows_out = match want {
+            let logit_rows = match want {
                 Logits::All => chunk.len(),
-                Logits::Last if last_chunk => 1,
+                Logits::Last if ci + 1 == n_chunks => 1,
                 _ => 0,
             };
-            self.forward_chunk(pool, sess, chunk, rows_out)?;
+            scratch.groups.clear();
+            scratch.groups.push(Group { seq: 0, row0: 0, rows: chunk.len(), pos0: sess.n_past, logit_rows });
+            let mut seqs = [&mut *sess];
+            result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        sess.scratch = scratch;
+        result
+    }
+
+    /// Run several sequences' tokens through the model in one batched pass
+    /// (continuous batching). Each sequence with `logits` set gets the logits
+    /// of its last token in its session. The rows of all sequences must fit
+    /// in `scratch` (its capacity).
+    pub fn forward_batch(&self, pool: &ThreadPool, scratch: &mut Scratch, seqs: &mut [SeqInput]) -> Result<(), ModelError> {
+        let total: usize = seqs.iter().map(|s| s.tokens.len()).sum();
+        if total > scratch.cap {
+            return Err(ModelError::Kernel(format!("batch of {total} rows exceeds the scratch capacity {}", scratch.cap)));
+        }
+        let mut tokens = Vec::with_capacity(total);
+        scratch.groups.clear();
+        for (i, s) in seqs.iter_mut().enumerate() {
+            self.check(s.sess, s.tokens)?;
+            s.sess.n_logit_rows = 0;
+            if s.tokens.is_empty() {
+                continue;
+            }
+            if s.logits && s.sess.logits.len() < self.config.n_vocab {
+                s.sess.logits.resize(self.config.n_vocab, 0.0);
+            }
+            s.sess.reserve(s.sess.n_past + s.tokens.len());
+            scratch.groups.push(Group {
+                seq: i,
+                row0: tokens.len(),
+                rows: s.tokens.len(),
+                pos0: s.sess.n_past,
+                logit_rows: s.logits as usize,
+            });
+            tokens.extend_from_slice(s.tokens);
+        }
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let mut sessions: Vec<&mut Session> = seqs.iter_mut().map(|s| &mut *s.sess).collect();
+        self.forward_chunk(pool, scratch, &mut sessions, &tokens)
+    }
+
+    /// A scratch for batched calls of up to `rows` rows.
+    pub fn batch_scratch(&self, rows: usize) -> Scratch {
+        Scratch::new(&self.config, rows.max(1))
+    }
+
+    fn check(&self, sess: &Session, tokens: &[u32]) -> Result<(), ModelError> {
+        let c = &self.config;
+        if sess.n_past + tokens.len() > sess.n_ctx {
+            return Err(ModelError::ContextOverflow { needed: tokens.len(), used: sess.n_past, n_ctx: sess.n_ctx, max: c.n_ctx_train });
+        }
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
+            return Err(ModelError::BadToken { id, n_vocab: c.n_vocab });
         }
         Ok(())
     }
@@ -76,34 +137,27 @@ impl Model {
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
     /// matrices of the same vec-dot type until invalidated).
-    fn project(
-        &self,
-        pool: &ThreadPool,
-        acts: &mut ActSet,
-        x: &[f32],
-        rows: usize,
-        w: &Matrix,
-        out: &mut [f32],
-    ) -> Result<(), ModelError> {
+    fn project(&self, pool: &ThreadPool, acts: &mut ActSet, x: &[f32], rows: usize, w: &Matrix, out: &mut [f32]) -> Result<(), ModelError> {
         let a = acts.get(w.ty, &x[..rows * w.cols], rows, w.cols);
         self.matmul(pool, w, a, &mut out[..rows * w.rows])
     }
 
-    fn forward_chunk(&self, pool: &ThreadPool, sess: &mut Session, tokens: &[u32], rows_out: usize) -> Result<(), ModelError> {
+    /// One chunk: `tokens` are the rows of `s.groups` (each group a run of
+    /// rows of one sequence of `sessions`).
+    fn forward_chunk(&self, pool: &ThreadPool, s: &mut Scratch, sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), ModelError> {
         let c: &Config = &self.config;
         let n = tokens.len();
-        let pos0 = sess.n_past;
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
-        let s = &mut sess.scratch;
 
         // x: [n][d] ← token embeddings (scaled for Gemma).
         let emb = &self.weights.tok_embd;
+        let rb = emb.row_bytes();
         for (t, &tok) in tokens.iter().enumerate() {
-            let rb = emb.row_bytes();
-            let row = &self.file.bytes()[emb.start + tok as usize * rb..emb.start + (tok as usize + 1) * rb];
-            kernels::dequantize(emb.ty, row, &mut s.x[t * d..(t + 1) * d]).map_err(|e| ModelError::Kernel(e.to_string()))?;
+            let at = emb.start + tok as usize * rb;
+            let x = &mut s.x[t * d..(t + 1) * d];
+            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x).map_err(|e| ModelError::Kernel(e.to_string()))?;
             if let Some(scale) = c.embed_scale {
-                s.x[t * d..(t + 1) * d].iter_mut().for_each(|v| *v *= scale);
+                x.iter_mut().for_each(|v| *v *= scale);
             }
         }
 
@@ -129,20 +183,25 @@ impl Model {
                 ops::rms_norm(&mut s.k[..n * kvd], hd, kn, c.rms_eps);
             }
             let rope = if swa { c.rope_swa.as_ref().unwrap_or(&c.rope) } else { &c.rope };
-            for t in 0..n {
-                rope.apply(&mut s.q[t * qd..(t + 1) * qd], hd, pos0 + t);
-                rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos0 + t);
+            for g in &s.groups {
+                for t in g.row0..g.row0 + g.rows {
+                    let pos = g.pos0 + t - g.row0;
+                    rope.apply(&mut s.q[t * qd..(t + 1) * qd], hd, pos);
+                    rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos);
+                }
             }
-            // Append this chunk's K/V to the cache: positions pos0..pos0+n.
-            // Values are rounded to f16 as llama.cpp's default f16 cache
-            // stores them, and so is q, which ggml converts to f16 for the
-            // q·k product against that cache.
-            let cache = &mut sess.cache[il];
-            for (dst, &src) in cache.k[pos0 * kvd..(pos0 + n) * kvd].iter_mut().zip(&s.k[..n * kvd]) {
-                *dst = ops::round_f16(src);
-            }
-            for (dst, &src) in cache.v[pos0 * kvd..(pos0 + n) * kvd].iter_mut().zip(&s.v[..n * kvd]) {
-                *dst = ops::round_f16(src);
+            // Append each group's K/V to its sequence's cache. Values are
+            // rounded to f16 as llama.cpp's default f16 cache stores them, and
+            // so is q, which ggml converts to f16 for the q·k product.
+            for g in &s.groups {
+                let cache = &mut sessions[g.seq].cache[il];
+                let (src, dst) = (g.row0 * kvd..(g.row0 + g.rows) * kvd, g.pos0 * kvd..(g.pos0 + g.rows) * kvd);
+                for (o, &i) in cache.k[dst.clone()].iter_mut().zip(&s.k[src.clone()]) {
+                    *o = ops::round_f16(i);
+                }
+                for (o, &i) in cache.v[dst].iter_mut().zip(&s.v[src]) {
+                    *o = ops::round_f16(i);
+                }
             }
             s.q[..n * qd].iter_mut().for_each(|x| *x = ops::round_f16(*x));
             let shape = AttnShape {
@@ -152,7 +211,10 @@ impl Model {
                 scale: c.attn_scale,
                 window: if swa { c.sliding_window } else { None },
             };
-            attend(pool, &shape, &s.q, &cache.k, &cache.v, pos0, n, &mut s.att); // att: [n][qd]
+            {
+                let views = KvViews { sessions: &*sessions, layer: il };
+                attend_groups(pool, &shape, &s.q, &s.groups, &views, &mut s.att); // att: [n][qd]
+            }
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.att, n, &layer.wo, &mut s.o)?; // o: [n][d]
             if let Some(w) = &layer.attn_post_norm {
@@ -178,30 +240,65 @@ impl Model {
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
         }
 
-        sess.n_past += n;
-        sess.tokens.extend_from_slice(tokens);
+        for g in &s.groups {
+            let sess = &mut sessions[g.seq];
+            sess.n_past += g.rows;
+            sess.tokens.extend_from_slice(&tokens[g.row0..g.row0 + g.rows]);
+        }
 
-        if rows_out > 0 {
-            // The last `rows_out` rows: final norm, then the vocabulary projection.
-            let first = n - rows_out;
-            ops::rms_norm_into(
-                &mut s.xn[..rows_out * d],
-                &s.x[first * d..n * d],
-                d,
-                &self.weights.output_norm,
-                c.rms_eps,
-            );
-            s.acts_in.invalidate();
-            let base = sess.n_logit_rows * c.n_vocab;
-            let out = &mut sess.logits[base..base + rows_out * c.n_vocab];
-            let w = &self.weights.output;
-            let a = s.acts_in.get(w.ty, &s.xn[..rows_out * d], rows_out, d);
-            self.matmul(pool, w, a, out)?;
-            if let Some(cap) = c.final_softcap {
-                out.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+        // Rows wanting logits: gather, final norm, one vocabulary projection
+        // for all of them, then hand each sequence its rows.
+        let out_rows: usize = s.groups.iter().map(|g| g.logit_rows).sum();
+        if out_rows == 0 {
+            return Ok(());
+        }
+        if s.out_rows.len() < out_rows * d {
+            s.out_rows.resize(out_rows * d, 0.0);
+        }
+        if s.logits.len() < out_rows * c.n_vocab {
+            s.logits.resize(out_rows * c.n_vocab, 0.0);
+        }
+        let mut r = 0;
+        for g in &s.groups {
+            let first = g.row0 + g.rows - g.logit_rows;
+            for t in first..g.row0 + g.rows {
+                s.out_rows[r * d..(r + 1) * d].copy_from_slice(&s.x[t * d..(t + 1) * d]);
+                r += 1;
             }
-            sess.n_logit_rows += rows_out;
+        }
+        ops::rms_norm(&mut s.out_rows[..out_rows * d], d, &self.weights.output_norm, c.rms_eps);
+        s.acts_in.invalidate();
+        let w = &self.weights.output;
+        let a = s.acts_in.get(w.ty, &s.out_rows[..out_rows * d], out_rows, d);
+        self.matmul(pool, w, a, &mut s.logits[..out_rows * c.n_vocab])?;
+        if let Some(cap) = c.final_softcap {
+            s.logits[..out_rows * c.n_vocab].iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+        }
+        let mut r = 0;
+        for g in &s.groups {
+            if g.logit_rows == 0 {
+                continue;
+            }
+            let sess = &mut sessions[g.seq];
+            let nv = c.n_vocab;
+            let base = sess.n_logit_rows * nv;
+            sess.logits[base..base + g.logit_rows * nv].copy_from_slice(&s.logits[r * nv..(r + g.logit_rows) * nv]);
+            sess.n_logit_rows += g.logit_rows;
+            r += g.logit_rows;
         }
         Ok(())
+    }
+}
+
+/// Each group's K/V cache of one layer, for attention.
+struct KvViews<'a, 'b> {
+    sessions: &'a [&'b mut Session],
+    layer: usize,
+}
+
+impl KvView for KvViews<'_, '_> {
+    fn kv(&self, seq: usize) -> (&[f32], &[f32]) {
+        let c = &self.sessions[seq].cache[self.layer];
+        (&c.k, &c.v)
     }
 }

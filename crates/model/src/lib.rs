@@ -14,8 +14,8 @@ mod weights;
 
 pub use config::{Activation, Arch, Config};
 pub use error::ModelError;
-pub use forward::Logits;
-pub use session::{Session, DEFAULT_BATCH};
+pub use forward::{Logits, SeqInput};
+pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Layer, Matrix, Weights};
 
 use gguf::GgufFile;

@@ -8,6 +8,7 @@ use kernels::{GgmlType, QuantizedActs};
 
 /// Activations quantized once per vec-dot type and reused by every matrix of
 /// that type that reads the same input.
+#[derive(Default)]
 pub(crate) struct ActSet {
     slots: Vec<(GgmlType, QuantizedActs, bool)>,
 }
@@ -45,23 +46,42 @@ impl ActSet {
 }
 
 /// Per-chunk working memory, sized for `cap` token rows. Shapes per row.
-pub(crate) struct Scratch {
-    pub cap: usize,
-    pub x: Vec<f32>,    // [cap][n_embd]  residual stream
-    pub xn: Vec<f32>,   // [cap][n_embd]  normed input of a sub-block
-    pub q: Vec<f32>,    // [cap][q_dim]
-    pub k: Vec<f32>,    // [cap][kv_dim]
-    pub v: Vec<f32>,    // [cap][kv_dim]
-    pub att: Vec<f32>,  // [cap][q_dim]   attention output per head
-    pub o: Vec<f32>,    // [cap][n_embd]  projected sub-block output
-    pub gate: Vec<f32>, // [cap][n_ff]
-    pub up: Vec<f32>,   // [cap][n_ff]
-    pub acts_in: ActSet,  // quantized xn
-    pub acts_mid: ActSet, // quantized att or gate
+#[derive(Default)]
+pub struct Scratch {
+    pub(crate) cap: usize,
+    pub(crate) x: Vec<f32>,    // [cap][n_embd]  residual stream
+    pub(crate) xn: Vec<f32>,   // [cap][n_embd]  normed input of a sub-block
+    pub(crate) q: Vec<f32>,    // [cap][q_dim]
+    pub(crate) k: Vec<f32>,    // [cap][kv_dim]
+    pub(crate) v: Vec<f32>,    // [cap][kv_dim]
+    pub(crate) att: Vec<f32>,  // [cap][q_dim]   attention output per head
+    pub(crate) o: Vec<f32>,    // [cap][n_embd]  projected sub-block output
+    pub(crate) gate: Vec<f32>, // [cap][n_ff]
+    pub(crate) up: Vec<f32>,   // [cap][n_ff]
+    pub(crate) acts_in: ActSet,  // quantized xn
+    pub(crate) acts_mid: ActSet, // quantized att or gate
+    pub(crate) out_rows: Vec<f32>, // [rows wanting logits][n_embd] gathered final hidden rows
+    pub(crate) logits: Vec<f32>,   // [rows wanting logits][n_vocab]
+    pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
+}
+
+/// The rows of one sequence inside a batched chunk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Group {
+    /// Index of the sequence among those passed to the forward call.
+    pub seq: usize,
+    /// First row of the chunk belonging to this sequence.
+    pub row0: usize,
+    pub rows: usize,
+    /// Position of the first row in the sequence.
+    pub pos0: usize,
+    /// How many of the group's last rows want logits.
+    pub logit_rows: usize,
 }
 
 impl Scratch {
-    fn new(c: &Config, cap: usize) -> Scratch {
+    /// Working memory for chunks of up to `cap` rows.
+    pub fn new(c: &Config, cap: usize) -> Scratch {
         Scratch {
             cap,
             x: vec![0.0; cap * c.n_embd],
@@ -75,6 +95,9 @@ impl Scratch {
             up: vec![0.0; cap * c.n_ff],
             acts_in: ActSet::new(),
             acts_mid: ActSet::new(),
+            out_rows: Vec::new(),
+            logits: Vec::new(),
+            groups: Vec::with_capacity(16),
         }
     }
 }

@@ -71,6 +71,18 @@ fn tiny() -> Model {
 fn decoding_a_token_allocates_nothing() {
     let m = tiny();
     let pool = kernels::ThreadPool::new(2);
+    // Make sure the worker thread has started (its start-up allocates its
+    // name): run tasks until one ran off this thread.
+    let main = std::thread::current().id();
+    let off_main = std::sync::atomic::AtomicBool::new(false);
+    while !off_main.load(Ordering::Relaxed) {
+        pool.run(64, |_| {
+            if std::thread::current().id() != main {
+                off_main.store(true, Ordering::Relaxed);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        });
+    }
     let mut s = m.session(200, 16).unwrap();
     m.forward(&pool, &mut s, &[1, 2, 3], Logits::Last).unwrap();
     m.forward(&pool, &mut s, &[4], Logits::Last).unwrap();

@@ -318,3 +318,48 @@ fn bad_models_are_clear_errors() {
     let e = load(w.to_bytes()).unwrap_err().to_string();
     assert!(e.contains("head_count_kv"), "{e}");
 }
+
+#[test]
+fn batched_sequences_equal_each_alone() {
+    use model::SeqInput;
+    let pool = kernels::ThreadPool::new(2);
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let (bytes, _) = tiny(arch, 5, false);
+        let m = load(bytes).unwrap();
+        let prompts: [&[u32]; 3] = [&[1, 2, 3, 4, 5, 6, 7], &[9, 8], &[30, 31, 32, 33]];
+        // Alone: prefill, then three one-token steps feeding fixed tokens.
+        let mut alone = Vec::new();
+        for p in prompts {
+            let mut s = m.session(32, 4).unwrap();
+            m.forward(&pool, &mut s, p, Logits::Last).unwrap();
+            let mut rows = vec![s.logits().to_vec()];
+            for t in [11u32, 12, 13] {
+                m.forward(&pool, &mut s, &[t], Logits::Last).unwrap();
+                rows.push(s.logits().to_vec());
+            }
+            alone.push(rows);
+        }
+        // Batched: all prompts in one call (mixed lengths), then joint steps.
+        let mut sessions: Vec<_> = (0..3).map(|_| m.session(32, 4).unwrap()).collect();
+        let mut scratch = m.batch_scratch(16);
+        {
+            let mut seqs: Vec<SeqInput> = sessions
+                .iter_mut()
+                .zip(prompts)
+                .map(|(sess, p)| SeqInput { sess, tokens: p, logits: true })
+                .collect();
+            m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
+        }
+        for (i, s) in sessions.iter().enumerate() {
+            assert_eq!(s.logits(), &alone[i][0][..], "{arch} seq {i} prefill");
+        }
+        for (step, t) in [11u32, 12, 13].iter().enumerate() {
+            let toks = [*t];
+            let mut seqs: Vec<SeqInput> = sessions.iter_mut().map(|sess| SeqInput { sess, tokens: &toks, logits: true }).collect();
+            m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
+            for (i, s) in sessions.iter().enumerate() {
+                assert_eq!(s.logits(), &alone[i][step + 1][..], "{arch} seq {i} step {step}");
+            }
+        }
+    }
+}

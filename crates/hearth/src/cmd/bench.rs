@@ -63,7 +63,7 @@ fn cpu_name() -> Option<String> {
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), or `None`.
-fn peak_rss_bytes() -> Option<u64> {
+pub fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

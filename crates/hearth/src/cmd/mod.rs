@@ -1,4 +1,6 @@
 pub mod bench;
+pub mod fit;
+pub mod completions;
 pub mod import;
 pub mod list;
 pub mod pull;
@@ -24,4 +26,23 @@ pub fn text_or_stdin(arg: Option<String>, what: &str) -> anyhow::Result<String> 
         ))
         .into()
     })
+}
+
+/// The prompt for `run`: the argument with piped standard input appended
+/// after a blank line (when standard input is not a terminal and has data),
+/// or standard input alone when there is no argument.
+pub fn prompt_with_stdin(arg: Option<String>) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    match arg {
+        None => text_or_stdin(None, "prompt"),
+        Some(p) if std::io::stdin().is_terminal() => Ok(p),
+        Some(p) => {
+            let piped = text_or_stdin(None, "piped text")?;
+            if piped.trim().is_empty() {
+                Ok(p)
+            } else {
+                Ok(format!("{p}\n\n{}", piped.trim_end()))
+            }
+        }
+    }
 }

@@ -32,13 +32,13 @@ pub fn resolve_model(spec: impl AsRef<OsStr>) -> anyhow::Result<PathBuf> {
 
 /// `hearth run [MODEL] [PROMPT]`: with one positional that is not a model
 /// (no such file, store name or catalog name), it is the prompt and the
-/// default model is used.
-pub fn split_model_prompt(model: Option<String>, prompt: &mut Option<String>) -> String {
+/// default model (`default`: config.toml's `model`, else qwen2.5-coder:0.5b) is used.
+pub fn split_model_prompt(model: Option<String>, prompt: &mut Option<String>, default: &str) -> String {
     match model {
-        None => store::DEFAULT_MODEL.to_string(),
+        None => default.to_string(),
         Some(m) if prompt.is_none() && !store::Store::from_env().is_model_spec(&m) => {
             *prompt = Some(m);
-            store::DEFAULT_MODEL.to_string()
+            default.to_string()
         }
         Some(m) => m,
     }

@@ -7,25 +7,39 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
-    let model = super::pull::split_model_prompt(a.model.take(), &mut a.prompt);
-    let text = super::text_or_stdin(a.prompt.clone(), "prompt")?;
+    use std::io::IsTerminal;
+    let default = crate::config::load()?.model.unwrap_or_else(|| store::DEFAULT_MODEL.into());
+    let model = super::pull::split_model_prompt(a.model.take(), &mut a.prompt, &default);
+    a.model = Some(model.clone());
+    if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
+        return crate::chat::run(crate::chat::args_from_run(&a));
+    }
+    let text = super::prompt_with_stdin(a.prompt.clone())?;
     if text.trim().is_empty() {
         return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
     }
     let t_load = std::time::Instant::now();
-    let lm = LoadedModel::load(super::pull::resolve_model(&model)?)?;
+    let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
+    let n_ctx_train = {
+        let n_vocab = file.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
+        model::Config::from_gguf(&file, n_vocab)?.n_ctx_train
+    };
     let n_ctx = match a.ctx_size {
         Some(0) => return Err(InputError("--ctx-size must be at least 1".into()).into()),
-        Some(n) if n > lm.model.config.n_ctx_train => {
+        Some(n) if n > n_ctx_train => {
             return Err(InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {} tokens; use at most {}",
-                lm.model.config.n_ctx_train, lm.model.config.n_ctx_train
+                "--ctx-size {n} is larger than this model's trained context of {n_ctx_train} tokens; use at most {n_ctx_train}"
             ))
             .into())
         }
         Some(n) => n,
-        None => lm.default_ctx(),
+        None => engine::fit::default_ctx(&file)?,
     };
+    // Refuse before loading when it cannot fit; warn when it is tight.
+    if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
+        eprintln!("hearth: warning: {warning}");
+    }
+    let lm = LoadedModel::from_gguf(file)?;
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
@@ -55,6 +69,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         stop: a.stop.clone(),
     };
     let load_secs = t_load.elapsed().as_secs_f64();
+    if a.json {
+        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx);
+    }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
     let stats = lm.generate(&pool, &mut sess, &req, |text| match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
@@ -76,14 +93,15 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     if a.verbose {
         eprintln!(
-            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {}",
+            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {} bytes",
             load_secs,
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             stats.output_tokens,
             stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
             threads,
-            stats.finish.as_str()
+            stats.finish.as_str(),
+            super::bench::peak_rss_bytes().unwrap_or(0)
         );
     }
     Ok(())
@@ -94,4 +112,45 @@ fn seed_from_time() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0x5eed)
+}
+
+/// `--json`: one object with the whole text, why it ended, and usage.
+fn print_json(
+    lm: &LoadedModel,
+    pool: &ThreadPool,
+    sess: &mut engine::Session,
+    req: &GenerateRequest,
+    load_secs: f64,
+    n_ctx: usize,
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    let stats = lm.generate(pool, sess, req, |t| {
+        text.push_str(t);
+        ControlFlow::Continue(())
+    })?;
+    let v = serde_json::json!({
+        "model": lm.path.display().to_string(),
+        "text": text,
+        "tokens": stats.tokens,
+        "finish_reason": stats.finish.as_str(),
+        "context_full": stats.context_full,
+        "usage": {
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.output_tokens,
+            "total_tokens": stats.prompt_tokens + stats.output_tokens,
+            "context_size": n_ctx,
+        },
+        "timings": {
+            "load_seconds": load_secs,
+            "prompt_seconds": stats.prompt_seconds,
+            "generation_seconds": stats.gen_seconds,
+            "prompt_tokens_per_second": stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
+            "generation_tokens_per_second": stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
+        },
+    });
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{v}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }

@@ -4,9 +4,8 @@
 //! of each 32-element chunk, times that sub-block's scale), followed by the same
 //! float ops, so results are bit-identical to it.
 
-use super::{dispatchable, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
+use super::{dispatchable, f16_at, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
 use crate::k_quants::{q3k_scales, q8k_bsum, q8k_d, scales_mins_k4, Q8_K_BYTES, QK_K};
-use crate::util::f16_at;
 use std::arch::aarch64::*;
 
 /// Q8_K quants `e..e+16` of activation block `y`.

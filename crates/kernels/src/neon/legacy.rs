@@ -2,9 +2,8 @@
 //! (formats: see `crate::q4`, `crate::q5`, `crate::q8`). Integer lanes and float
 //! ops as the scalar reference (see the parent module docs).
 
-use super::{dispatchable, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
+use super::{dispatchable, f16_at, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
-use crate::util::f16_at;
 use std::arch::aarch64::*;
 
 /// The 5th bits of a Q5 block as bytes: element `j` (0..32) gets `0xFF` if bit

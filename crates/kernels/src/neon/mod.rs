@@ -144,6 +144,25 @@ pub(crate) fn dot_fn(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
 
 // ---- shared helpers ------------------------------------------------------
 
+/// The f16 at byte offset `off` of `b` as f32 via `FCVT` (base ARMv8 FP, exact;
+/// the same value as `crate::util::f16_at`, without `half`'s per-call runtime
+/// feature check).
+#[inline(always)]
+pub(super) fn f16_at(b: &[u8], off: usize) -> f32 {
+    let bits = u16::from_le_bytes([b[off], b[off + 1]]);
+    let out: f32;
+    // SAFETY: FCVT (half to single) is part of the aarch64 baseline; register-only.
+    unsafe {
+        std::arch::asm!(
+            "fcvt {o:s}, {i:h}",
+            i = in(vreg) f32::from_bits(bits as u32),
+            o = lateout(vreg) out,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
+}
+
 /// Load 16 bytes from the start of `s` (which must hold at least 16).
 #[inline(always)]
 pub(super) unsafe fn ld_u8(s: &[u8]) -> uint8x16_t {

@@ -167,3 +167,16 @@ fn f16_conversion_is_exact_for_every_half() {
         }
     }
 }
+
+#[test]
+fn fcvt_scale_conversion_is_exact_for_every_half() {
+    for bits in 0..=u16::MAX {
+        let b = bits.to_le_bytes();
+        let (got, want) = (super::f16_at(&b, 0), crate::util::f16_at(&b, 0));
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "{bits:#06x}: {got} vs {want}"
+        );
+    }
+}

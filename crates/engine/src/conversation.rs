@@ -1,0 +1,159 @@
+//! Generation that keeps the KV cache between calls (multi-turn chat): the
+//! whole conversation is rendered and tokenized each turn, the longest common
+//! prefix with what the session already holds is kept, and only the rest is
+//! fed through the model. A cancel flag is checked during prefill (between
+//! chunks) and before every generated token.
+
+use crate::{EngineError, FinishReason, GenerateRequest, GenerateStats, LoadedModel};
+use kernels::ThreadPool;
+use model::{Logits, Session};
+use sampler::{Sampler, StopMatcher};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokenizer::StreamDecoder;
+
+/// Tokens fed per forward call during prefill (the cancel flag is checked between them).
+const PREFILL_CHUNK: usize = 256;
+
+/// Length of the longest common prefix of two token sequences.
+pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Extra statistics of a cached generation.
+#[derive(Clone, Debug)]
+pub struct CachedStats {
+    pub stats: GenerateStats,
+    /// Prompt tokens found already in the cache (not recomputed).
+    pub reused_tokens: usize,
+}
+
+impl LoadedModel {
+    /// Like [`LoadedModel::generate`], but keeps whatever prefix of the prompt
+    /// `sess` already holds and feeds only the rest. `cancel` set → stops
+    /// as soon as possible with [`FinishReason::Cancelled`]. The prompt must
+    /// fit in the context (else `PromptTooLong`, session untouched).
+    pub fn generate_cached(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        req: &GenerateRequest,
+        cancel: &AtomicBool,
+        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<CachedStats, EngineError> {
+        req.sampling.validate().map_err(|e| EngineError::Sampling(e.to_string()))?;
+        let prompt = self.prompt_tokens(&req.prompt)?;
+        if prompt.len() > sess.n_ctx() {
+            return Err(EngineError::PromptTooLong {
+                prompt: prompt.len(),
+                n_ctx: sess.n_ctx(),
+                max: self.model.config.n_ctx_train,
+            });
+        }
+        // Keep the shared prefix, but always recompute at least the last
+        // prompt token so that the logits are those of this prompt.
+        let keep = common_prefix(sess.tokens(), &prompt).min(prompt.len() - 1);
+        sess.truncate(keep);
+        if keep == 0 {
+            sess.clear();
+        }
+        let t0 = Instant::now();
+        let mut cancelled = false;
+        for chunk in prompt[keep..].chunks(PREFILL_CHUNK) {
+            if cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                break;
+            }
+            self.model.forward(pool, sess, chunk, Logits::Last)?;
+        }
+        let prompt_seconds = t0.elapsed().as_secs_f64();
+        let mut out_tokens = Vec::new();
+        let t1 = Instant::now();
+        let mut finish = FinishReason::Length;
+        let mut context_full = false;
+        let mut hit_stop_string = false;
+        let mut decoder = StreamDecoder::new();
+        let mut stops = StopMatcher::new(req.stop.clone());
+        if cancelled {
+            finish = FinishReason::Cancelled;
+        } else {
+            let mut sampler = Sampler::new(req.sampling.clone(), self.model.config.n_vocab);
+            for &t in &prompt {
+                sampler.accept(t);
+            }
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    finish = FinishReason::Cancelled;
+                    break;
+                }
+                if req.max_tokens.is_some_and(|m| out_tokens.len() >= m) {
+                    break;
+                }
+                let tok = sampler.sample(sess.logits());
+                sampler.accept(tok);
+                out_tokens.push(tok);
+                if self.tokenizer.is_eog(tok) {
+                    finish = FinishReason::Stop;
+                    break;
+                }
+                let piece = decoder.push(&self.tokenizer, tok);
+                let (emit, hit) = stops.push(&piece);
+                if !emit.is_empty() && on_text(&emit).is_break() {
+                    finish = FinishReason::Cancelled;
+                    break;
+                }
+                if hit {
+                    finish = FinishReason::Stop;
+                    hit_stop_string = true;
+                    break;
+                }
+                if sess.n_past() >= sess.n_ctx() {
+                    context_full = true;
+                    break;
+                }
+                self.model.forward(pool, sess, &[tok], Logits::Last)?;
+            }
+        }
+        if !hit_stop_string {
+            // Flush held-back text even when cancelled: the caller keeps what
+            // was shown, and the last characters belong to it.
+            let rest = decoder.flush();
+            let (emit, _) = stops.push(&rest);
+            let text = emit + &stops.flush();
+            if !text.is_empty() && finish != FinishReason::Cancelled {
+                let _ = on_text(&text);
+            }
+        }
+        Ok(CachedStats {
+            stats: GenerateStats {
+                prompt_tokens: prompt.len(),
+                output_tokens: out_tokens.len(),
+                prompt_seconds,
+                gen_seconds: t1.elapsed().as_secs_f64(),
+                finish,
+                tokens: out_tokens,
+                context_full,
+            },
+            reused_tokens: keep,
+        })
+    }
+
+    /// Number of tokens `messages` take when rendered with the generation
+    /// prompt (for showing how full the context is).
+    pub fn count_chat_tokens(&self, messages: &[tokenizer::Message]) -> Result<usize, EngineError> {
+        Ok(self.prompt_tokens(&crate::Prompt::Chat(messages.to_vec()))?.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    #[test]
+    fn prefix() {
+        assert_eq!(common_prefix(&[1, 2, 3], &[1, 2, 4]), 2);
+        assert_eq!(common_prefix(&[], &[1]), 0);
+        assert_eq!(common_prefix(&[1, 2], &[1, 2, 3]), 2);
+    }
+}

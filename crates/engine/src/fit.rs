@@ -1,0 +1,260 @@
+//! Hardware fit: what a model will allocate, whether that fits this machine,
+//! and how fast it will generate — said before anything is loaded.
+//!
+//! Memory is what hearth itself allocates: the weights (mapped from the file,
+//! resident once read), the KV cache (f32 K and V per layer per position),
+//! the scratch of one session, the tokenizer's tables, and a fixed runtime
+//! overhead. Generation speed is bounded by memory bandwidth: every weight
+//! read by a decode step is read once per token, plus the KV cache up to the
+//! current depth, so tokens/s ≈ bandwidth / bytes read per token.
+
+use crate::EngineError;
+use gguf::GgufFile;
+use model::Config;
+use std::time::{Duration, Instant};
+
+/// Bytes hearth will need for a model at a context size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryEstimate {
+    pub weights_bytes: u64,
+    pub kv_cache_bytes: u64,
+    pub scratch_bytes: u64,
+    /// Tokenizer tables, chat template, runtime and thread stacks.
+    pub overhead_bytes: u64,
+    /// The sum of the above.
+    pub memory_bytes: u64,
+    /// Bytes read per generated token at depth 0 (weights a decode step reads).
+    pub bytes_per_token: u64,
+    /// KV-cache bytes per context position.
+    pub kv_bytes_per_token: u64,
+}
+
+/// Fixed runtime overhead: binary, allocator arenas, thread stacks.
+const RUNTIME_OVERHEAD: u64 = 8 << 20;
+
+/// Embedding rows assumed resident when the embedding table is not also the
+/// output projection (only the rows of tokens actually seen are read).
+const EMBED_ROWS_RESIDENT: u64 = 2048;
+
+/// What one session at `n_ctx` positions costs for this model file.
+///
+/// `weights_bytes` counts the weights that are resident while running: every
+/// matrix a forward pass reads, and of an embedding table that is not also the
+/// output projection only the rows of tokens seen (mapped pages are resident
+/// once read; the rest of the file stays on disk).
+pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineError> {
+    let n_vocab = f.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(0) as usize;
+    let c = Config::from_gguf(f, n_vocab)?;
+    let kv_bytes_per_token = (c.n_layer * 2 * c.kv_dim() * 4) as u64;
+    let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
+    let scratch_bytes = scratch_bytes(&c);
+    // A decode step reads every matrix once, except the token-embedding table
+    // (one row) unless it doubles as the output projection.
+    let tied = f.tensor("output.weight").is_none();
+    let bytes_per_token: u64 = f.tensors.iter().filter(|t| tied || t.name != "token_embd.weight").map(|t| t.size).sum();
+    let embed_rows = match f.tensor("token_embd.weight") {
+        Some(t) if !tied => (t.size / (n_vocab.max(1) as u64)) * EMBED_ROWS_RESIDENT.min(n_vocab as u64),
+        _ => 0,
+    };
+    let weights_bytes = bytes_per_token + embed_rows;
+    let overhead_bytes = RUNTIME_OVERHEAD + metadata_bytes(f);
+    Ok(MemoryEstimate {
+        weights_bytes,
+        kv_cache_bytes,
+        scratch_bytes,
+        overhead_bytes,
+        memory_bytes: weights_bytes + kv_cache_bytes + scratch_bytes + overhead_bytes,
+        bytes_per_token,
+        kv_bytes_per_token,
+    })
+}
+
+/// Heap taken by the parsed metadata (one 32-byte value per item, strings on
+/// the heap in 16-byte steps) plus the tokenizer built from it (token bytes
+/// with a 24-byte entry each, 8 bytes of score and type, 40 per merge).
+fn metadata_bytes(f: &GgufFile) -> u64 {
+    fn tree(v: &gguf::Value) -> u64 {
+        match v {
+            gguf::Value::String(s) => 32 + (s.len() as u64).div_ceil(16) * 16 + 16,
+            gguf::Value::Array { items, .. } => 32 + items.iter().map(tree).sum::<u64>(),
+            _ => 32,
+        }
+    }
+    let tree_bytes: u64 = f.metadata.iter().map(|(k, v)| k.len() as u64 + tree(v)).sum();
+    let tokens = f.get_array("tokenizer.ggml.tokens").unwrap_or(&[]);
+    let token_bytes: u64 = tokens.iter().map(|t| t.as_str().map_or(0, |s| s.len() as u64) + 32).sum();
+    let merges = f.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len() as u64);
+    tree_bytes + token_bytes + merges * 40
+}
+
+/// Scratch of one session: the per-chunk buffers (see `model::Scratch`), the
+/// quantized copies of activations, and one row of logits.
+fn scratch_bytes(c: &Config) -> u64 {
+    let rows = model::DEFAULT_BATCH as u64;
+    let per_row = (3 * c.n_embd + 2 * c.q_dim() + 2 * c.kv_dim() + 2 * c.n_ff) as u64 * 4;
+    let acts = rows * (c.n_embd.max(c.n_ff) as u64) * 2;
+    rows * per_row + acts + 2 * c.n_vocab as u64 * 4
+}
+
+/// How a model sits in the memory available.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Fits,
+    Tight,
+    DoesNotFit,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Fits => "fits",
+            Verdict::Tight => "tight",
+            Verdict::DoesNotFit => "does not fit",
+        }
+    }
+}
+
+/// Share of available memory a model may take and still "fit" comfortably,
+/// and the share past which it does not fit at all.
+const COMFORT: f64 = 0.7;
+const LIMIT: f64 = 0.9;
+
+pub fn verdict(memory: u64, available: u64) -> Verdict {
+    let m = memory as f64;
+    let a = available as f64;
+    if m <= a * COMFORT {
+        Verdict::Fits
+    } else if m <= a * LIMIT {
+        Verdict::Tight
+    } else {
+        Verdict::DoesNotFit
+    }
+}
+
+/// The largest context (≤ `n_ctx_train`) whose estimate stays within the
+/// usable share of `available`; 0 when even the weights do not fit.
+pub fn max_ctx(e: &MemoryEstimate, n_ctx_train: usize, available: u64) -> usize {
+    let usable = (available as f64 * LIMIT) as u64;
+    let fixed = e.memory_bytes - e.kv_cache_bytes;
+    if fixed >= usable || e.kv_bytes_per_token == 0 {
+        return 0;
+    }
+    (((usable - fixed) / e.kv_bytes_per_token) as usize).min(n_ctx_train)
+}
+
+/// Predicted generation tokens/s at `depth` tokens of context, from the
+/// memory read bandwidth (bytes/s).
+pub fn predict_tg(e: &MemoryEstimate, depth: usize, bandwidth: f64) -> f64 {
+    let bytes = e.bytes_per_token + e.kv_bytes_per_token * depth as u64;
+    bandwidth / bytes as f64
+}
+
+/// Total and available memory in bytes (Linux `/proc/meminfo`).
+pub fn memory_info() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = s.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+    };
+    Some((field("MemTotal:")?, field("MemAvailable:")?))
+}
+
+/// Measure memory read bandwidth (bytes/s) with `threads` threads reading a
+/// buffer much larger than the caches, for about `budget`.
+pub fn probe_bandwidth(threads: usize, budget: Duration) -> Option<f64> {
+    const BYTES: usize = 256 << 20;
+    let words = BYTES / 8;
+    let buf: Vec<u64> = (0..words as u64).collect();
+    let threads = threads.max(1);
+    let chunk = words / threads;
+    let t0 = Instant::now();
+    let mut best = 0.0f64;
+    let mut sink = 0u64;
+    while t0.elapsed() < budget {
+        let t = Instant::now();
+        let sums: Vec<u64> = std::thread::scope(|s| {
+            let hs: Vec<_> = buf
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || {
+                        // Eight independent lanes so the loop is load-bound.
+                        let mut acc = [0u64; 8];
+                        for w in c.chunks_exact(8) {
+                            for i in 0..8 {
+                                acc[i] = acc[i].wrapping_add(w[i]);
+                            }
+                        }
+                        acc.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+        });
+        let dt = t.elapsed().as_secs_f64();
+        sink = sums.iter().fold(sink, |a, &b| a.wrapping_add(b));
+        if dt > 0.0 {
+            best = best.max(BYTES as f64 / dt);
+        }
+    }
+    std::hint::black_box(sink);
+    (best > 0.0).then_some(best)
+}
+
+/// Check a model against the memory available before loading it: an error
+/// with the numbers and what to do when it cannot fit, a warning string when
+/// it is tight.
+pub fn preflight(f: &GgufFile, n_ctx: usize) -> Result<Option<String>, EngineError> {
+    let e = estimate(f, n_ctx)?;
+    let Some((_, available)) = memory_info() else { return Ok(None) };
+    match verdict(e.memory_bytes, available) {
+        Verdict::Fits => Ok(None),
+        Verdict::Tight => Ok(Some(format!(
+            "memory is tight: {} needs {} (weights {}, KV cache {} for {} positions) of {} available",
+            f.path().display(),
+            gib(e.memory_bytes),
+            gib(e.weights_bytes),
+            gib(e.kv_cache_bytes),
+            n_ctx,
+            gib(available)
+        ))),
+        Verdict::DoesNotFit => {
+            let n_ctx_train = Config::from_gguf(f, 1).map(|c| c.n_ctx_train).unwrap_or(n_ctx);
+            let best = max_ctx(&e, n_ctx_train, available);
+            let hint = if best >= 256 {
+                format!("use a smaller context (--ctx-size {best} fits)")
+            } else {
+                "use a smaller model or a smaller quantization of it (see `hearth fit`)".to_string()
+            };
+            Err(EngineError::DoesNotFit(format!(
+                "{} needs {} (weights {}, KV cache {} for {} positions) but only {} is available; {hint}",
+                f.path().display(),
+                gib(e.memory_bytes),
+                gib(e.weights_bytes),
+                gib(e.kv_cache_bytes),
+                n_ctx,
+                gib(available)
+            )))
+        }
+    }
+}
+
+/// Bytes as GiB with two decimals (MiB below 1 GiB).
+pub fn gib(b: u64) -> String {
+    if b >= 1 << 30 {
+        format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)
+    }
+}
+
+/// The context to use when none is asked for: the trained context, capped at
+/// 4096 and at what fits in the memory available.
+pub fn default_ctx(f: &GgufFile) -> Result<usize, EngineError> {
+    let n_vocab = f.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
+    let c = Config::from_gguf(f, n_vocab)?;
+    let want = c.n_ctx_train.min(4096);
+    let Some((_, available)) = memory_info() else { return Ok(want) };
+    let e = estimate(f, want)?;
+    let fits = max_ctx(&e, c.n_ctx_train, available);
+    Ok(if fits >= 256 { want.min(fits) } else { want })
+}

@@ -1,0 +1,406 @@
+//! Continuous batching: one scheduler thread per loaded model runs every
+//! active sequence's next decode step together, admits new requests between
+//! steps, shares one context budget among them, and reuses the KV cache of a
+//! shared prompt prefix (a conversation's earlier turns) from a finished
+//! sequence.
+//!
+//! Callers submit a request with an event callback; the callback returning
+//! `ControlFlow::Break` (e.g. the client disconnected) cancels that sequence at
+//! the next step. A full queue is refused at once (`SubmitError::QueueFull`)
+//! so servers can answer 503 instead of hanging.
+
+use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
+use crate::{EngineError, LoadedModel};
+use kernels::ThreadPool;
+use model::{Logits, Scratch, SeqInput, Session};
+use sampler::{Sampler, StopMatcher};
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokenizer::StreamDecoder;
+
+/// One generated token, as it streams out.
+#[derive(Clone, Debug)]
+pub struct TokenEvent {
+    pub id: u32,
+    /// Text now complete and clear of stop strings (may be empty).
+    pub text: String,
+    /// Natural-log probability of the chosen token under the model (before
+    /// sampling filters), and the `top_logprobs` most likely alternatives.
+    pub logprob: f32,
+    pub top_logprobs: Vec<(u32, f32)>,
+}
+
+/// What a request's callback receives.
+#[derive(Debug)]
+pub enum Event {
+    Token(TokenEvent),
+    /// Last event of a successful request.
+    Done(GenerateStats),
+    /// Last event of a failed request.
+    Error(EngineError),
+}
+
+pub type EventSink = Box<dyn FnMut(Event) -> ControlFlow<()> + Send>;
+
+/// Scheduler limits.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    pub threads: usize,
+    /// Sequences decoded together at most.
+    pub max_active: usize,
+    /// Requests waiting at most before new ones are refused.
+    pub max_queue: usize,
+    /// Total KV-cache positions shared by all active sequences.
+    pub ctx_budget: usize,
+    /// Context of one sequence at most (prompt + generation).
+    pub max_seq_ctx: usize,
+}
+
+/// Why a request was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the request queue is full ({0} waiting); retry shortly")]
+    QueueFull(usize),
+    #[error("the scheduler has stopped")]
+    Stopped,
+}
+
+struct Job {
+    req: GenerateRequest,
+    sink: EventSink,
+    /// Log-probabilities wanted per token: `None` none, `Some(k)` the chosen
+    /// token's and the `k` most likely.
+    top_logprobs: Option<usize>,
+}
+
+/// Handle to a model's scheduler thread. Dropping it stops the thread after
+/// the work in hand.
+pub struct Scheduler {
+    tx: Option<mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    max_queue: usize,
+}
+
+impl Scheduler {
+    pub fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Scheduler {
+        let (tx, rx) = mpsc::sync_channel::<Job>(cfg.max_queue.max(1));
+        let max_queue = cfg.max_queue.max(1);
+        let thread = std::thread::Builder::new()
+            .name("hearth-scheduler".into())
+            .spawn(move || Runner::new(lm, cfg).run(rx))
+            .expect("spawn scheduler thread");
+        Scheduler { tx: Some(tx), thread: Some(thread), max_queue }
+    }
+
+    /// Queue a request. Events go to `sink` from the scheduler thread.
+    pub fn submit(&self, req: GenerateRequest, top_logprobs: Option<usize>, sink: EventSink) -> Result<(), SubmitError> {
+        let tx = self.tx.as_ref().ok_or(SubmitError::Stopped)?;
+        match tx.try_send(Job { req, sink, top_logprobs }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull(self.max_queue)),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One sequence being generated.
+struct Active {
+    job: Job,
+    sess: Session,
+    sampler: Sampler,
+    decoder: StreamDecoder,
+    stops: StopMatcher,
+    prompt_tokens: usize,
+    out: Vec<u32>,
+    started: Instant,
+    prompt_seconds: f64,
+    gen_started: Instant,
+    /// Context positions reserved for this sequence in the shared budget.
+    reserved: usize,
+    /// The token to feed at the next step.
+    next: u32,
+}
+
+struct Runner {
+    lm: Arc<LoadedModel>,
+    cfg: SchedulerConfig,
+    pool: ThreadPool,
+    active: Vec<Active>,
+    waiting: VecDeque<Job>,
+    /// Finished sessions kept for prefix reuse (most recent last).
+    idle: Vec<Session>,
+    reserved: usize,
+    /// Working memory of the batched decode step.
+    scratch: Scratch,
+}
+
+const IDLE_KEEP: usize = 4;
+
+impl Runner {
+    fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
+        let pool = ThreadPool::new(cfg.threads.max(1));
+        let scratch = lm.model.batch_scratch(cfg.max_active.max(1));
+        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch }
+    }
+
+    fn run(mut self, rx: Receiver<Job>) {
+        let mut open = true;
+        loop {
+            // Take in new requests: block only when there is nothing to do.
+            if self.active.is_empty() && self.waiting.is_empty() {
+                if !open {
+                    return;
+                }
+                match rx.recv() {
+                    Ok(j) => self.waiting.push_back(j),
+                    Err(_) => return,
+                }
+            }
+            while open {
+                match rx.try_recv() {
+                    Ok(j) => self.waiting.push_back(j),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => open = false,
+                }
+            }
+            self.admit();
+            if self.active.is_empty() {
+                // Waiting requests that do not fit yet: wait for news.
+                if !self.waiting.is_empty() && open {
+                    match rx.recv_timeout(Duration::from_millis(50)) {
+                        Ok(j) => self.waiting.push_back(j),
+                        Err(RecvTimeoutError::Disconnected) => open = false,
+                        Err(RecvTimeoutError::Timeout) => {}
+                    }
+                }
+                continue;
+            }
+            self.step();
+        }
+    }
+
+    /// Start waiting requests while the budget and the batch have room.
+    fn admit(&mut self) {
+        while self.active.len() < self.cfg.max_active.max(1) {
+            let Some(job) = self.waiting.pop_front() else { break };
+            let prompt = match self.lm.prompt_tokens(&job.req.prompt) {
+                Ok(p) => p,
+                Err(e) => {
+                    finish_err(job, e);
+                    continue;
+                }
+            };
+            let max_ctx = self.cfg.max_seq_ctx.min(self.cfg.ctx_budget).min(self.lm.model.config.n_ctx_train);
+            if prompt.len() >= max_ctx {
+                finish_err(job, EngineError::PromptTooLong { prompt: prompt.len(), n_ctx: max_ctx, max: self.lm.model.config.n_ctx_train });
+                continue;
+            }
+            let want = match job.req.max_tokens {
+                Some(m) => (prompt.len() + m + 1).min(max_ctx),
+                None => max_ctx,
+            };
+            if self.reserved + want > self.cfg.ctx_budget && !self.active.is_empty() {
+                self.waiting.push_front(job);
+                break;
+            }
+            if let Err(e) = job.req.sampling.validate() {
+                finish_err(job, EngineError::Sampling(e.to_string()));
+                continue;
+            }
+            match self.start(job, prompt, want) {
+                Ok(a) => {
+                    self.reserved += a.reserved;
+                    self.active.push(a);
+                }
+                Err((job, e)) => finish_err(job, e),
+            }
+        }
+    }
+
+    /// A session for `prompt`: an idle one sharing the longest prefix (its
+    /// cache is kept up to the shared part), else a new one.
+    fn session_for(&mut self, prompt: &[u32], n_ctx: usize) -> Result<(Session, usize), EngineError> {
+        let best = self
+            .idle
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, common_prefix(s.tokens(), prompt)))
+            .filter(|&(i, n)| n > 0 && self.idle[i].n_ctx() >= n_ctx)
+            .max_by_key(|&(_, n)| n);
+        if let Some((i, n)) = best {
+            let mut s = self.idle.swap_remove(i);
+            // Keep at least one prompt token to compute, so logits exist.
+            let keep = n.min(prompt.len() - 1);
+            s.truncate(keep);
+            return Ok((s, keep));
+        }
+        Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))
+    }
+
+    fn start(&mut self, job: Job, prompt: Vec<u32>, n_ctx: usize) -> Result<Active, (Job, EngineError)> {
+        let t0 = Instant::now();
+        let (mut sess, reused) = match self.session_for(&prompt, n_ctx) {
+            Ok(x) => x,
+            Err(e) => return Err((job, e)),
+        };
+        if let Err(e) = self.lm.model.forward(&self.pool, &mut sess, &prompt[reused..], Logits::Last) {
+            return Err((job, e.into()));
+        }
+        let mut sampler = Sampler::new(job.req.sampling.clone(), self.lm.model.config.n_vocab);
+        for &t in &prompt {
+            sampler.accept(t);
+        }
+        let stops = StopMatcher::new(job.req.stop.clone());
+        let now = Instant::now();
+        Ok(Active {
+            sess,
+            sampler,
+            decoder: StreamDecoder::new(),
+            stops,
+            prompt_tokens: prompt.len(),
+            out: Vec::new(),
+            started: t0,
+            prompt_seconds: now.duration_since(t0).as_secs_f64(),
+            gen_started: now,
+            reserved: n_ctx,
+            next: 0,
+            job,
+        })
+    }
+
+    /// Sample every active sequence from its current logits, emit, retire the
+    /// finished ones, then run one decode step for the rest.
+    fn step(&mut self) {
+        let mut i = 0;
+        while i < self.active.len() {
+            let done = self.sample_one(i);
+            if let Some(finish) = done {
+                let a = self.active.swap_remove(i);
+                self.retire(a, finish);
+            } else {
+                i += 1;
+            }
+        }
+        if self.active.is_empty() {
+            return;
+        }
+        // One batched decode step for every active sequence.
+        let next: Vec<[u32; 1]> = self.active.iter().map(|a| [a.next]).collect();
+        let batch = {
+            let mut seqs: Vec<SeqInput> = self
+                .active
+                .iter_mut()
+                .zip(&next)
+                .map(|(a, t)| SeqInput { sess: &mut a.sess, tokens: t, logits: true })
+                .collect();
+            self.lm.model.forward_batch(&self.pool, &mut self.scratch, &mut seqs)
+        };
+        if batch.is_ok() {
+            return;
+        }
+        // Something in the batch failed (no sequence advanced: inputs are
+        // checked before any position is committed): retry one by one so only
+        // the culprit fails.
+        let mut failed = Vec::new();
+        for (k, a) in self.active.iter_mut().enumerate() {
+            if let Err(e) = self.lm.model.forward(&self.pool, &mut a.sess, &[a.next], Logits::Last) {
+                failed.push((k, e));
+            }
+        }
+        for (k, e) in failed.into_iter().rev() {
+            let a = self.active.swap_remove(k);
+            self.reserved -= a.reserved;
+            finish_err(a.job, e.into());
+        }
+    }
+
+    /// Sample one token for active sequence `i`; `Some` when it is finished.
+    fn sample_one(&mut self, i: usize) -> Option<(FinishReason, bool)> {
+        let lm = &self.lm;
+        let a = &mut self.active[i];
+        let logits = a.sess.logits();
+        let tok = a.sampler.sample(logits);
+        let (logprob, top) = match a.job.top_logprobs {
+            Some(k) => (log_prob_of(logits, tok), if k > 0 { sampler::log_softmax_top(logits, k) } else { Vec::new() }),
+            None => (f32::NAN, Vec::new()),
+        };
+        a.sampler.accept(tok);
+        a.out.push(tok);
+        if lm.tokenizer.is_eog(tok) {
+            return Some((FinishReason::Stop, false));
+        }
+        let piece = a.decoder.push(&lm.tokenizer, tok);
+        let (emit, hit) = a.stops.push(&piece);
+        let ev = Event::Token(TokenEvent { id: tok, text: emit, logprob, top_logprobs: top });
+        if (a.job.sink)(ev).is_break() {
+            return Some((FinishReason::Cancelled, false));
+        }
+        if hit {
+            return Some((FinishReason::Stop, true));
+        }
+        if a.job.req.max_tokens.is_some_and(|m| a.out.len() >= m) {
+            return Some((FinishReason::Length, false));
+        }
+        if a.sess.n_past() >= a.sess.n_ctx() {
+            return Some((FinishReason::Length, false));
+        }
+        a.next = tok;
+        None
+    }
+
+    fn retire(&mut self, mut a: Active, (finish, hit_stop): (FinishReason, bool)) {
+        self.reserved -= a.reserved;
+        if finish != FinishReason::Cancelled && !hit_stop {
+            let rest = a.decoder.flush();
+            let (emit, _) = a.stops.push(&rest);
+            let text = emit + &a.stops.flush();
+            if !text.is_empty() {
+                let _ = (a.job.sink)(Event::Token(TokenEvent { id: u32::MAX, text, logprob: f32::NAN, top_logprobs: Vec::new() }));
+            }
+        }
+        let context_full = finish == FinishReason::Length && a.sess.n_past() >= a.sess.n_ctx();
+        let stats = GenerateStats {
+            prompt_tokens: a.prompt_tokens,
+            output_tokens: a.out.len(),
+            prompt_seconds: a.prompt_seconds,
+            gen_seconds: a.gen_started.elapsed().as_secs_f64(),
+            finish,
+            tokens: std::mem::take(&mut a.out),
+            context_full,
+        };
+        let _ = a.started;
+        let _ = (a.job.sink)(Event::Done(stats));
+        // Keep the session (its cache holds prompt + output) for prefix reuse.
+        self.idle.push(a.sess);
+        if self.idle.len() > IDLE_KEEP {
+            self.idle.remove(0);
+        }
+    }
+}
+
+fn finish_err(mut job: Job, e: EngineError) {
+    let _ = (job.sink)(Event::Error(e));
+}
+
+/// ln softmax(logits)[tok], computed stably.
+fn log_prob_of(logits: &[f32], tok: u32) -> f32 {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    logits[tok as usize] - max - sum.ln() as f32
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}

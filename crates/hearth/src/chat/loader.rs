@@ -1,0 +1,15 @@
+//! The one place the chat turns a model name into a loaded model: a path to
+//! a .gguf file, or a model store name (pulled first when absent).
+
+use engine::LoadedModel;
+use std::path::PathBuf;
+
+/// Where the model called `name` is.
+pub fn resolve(name: &str) -> anyhow::Result<PathBuf> {
+    crate::cmd::pull::resolve_model(name)
+}
+
+/// Load the model called `name`.
+pub fn load(name: &str) -> anyhow::Result<LoadedModel> {
+    Ok(LoadedModel::load(resolve(name)?)?)
+}

@@ -1,0 +1,471 @@
+//! `hearth chat`: a conversation in the terminal. The KV cache is kept
+//! between turns (only new tokens are processed), Ctrl-C stops an answer,
+//! slash commands change settings, models and saved conversations. When
+//! standard input or output is not a terminal it runs as a plain filter:
+//! one message per line (or `"""` block), answers only, no colours.
+
+mod commands;
+mod input;
+mod loader;
+mod saved;
+mod spinner;
+
+use crate::cli::{ChatArgs, RunArgs};
+use crate::exit::UsageError;
+use crate::style::Style;
+use commands::{Cmd, Settings};
+use engine::{CachedStats, EngineError, GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, Session, ThreadPool};
+use input::{Input, Read};
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set while an answer is being generated (Ctrl-C then cancels it).
+static GENERATING: AtomicBool = AtomicBool::new(false);
+/// Set by Ctrl-C during an answer.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+/// `hearth run MODEL` with no prompt on a terminal: a chat with run's settings.
+pub fn args_from_run(a: &RunArgs) -> ChatArgs {
+    ChatArgs {
+        model: a.model.clone(),
+        system: a.system.clone(),
+        max_tokens: Some(a.max_tokens),
+        temperature: Some(a.temperature),
+        top_k: Some(a.top_k),
+        top_p: Some(a.top_p),
+        min_p: Some(a.min_p),
+        repeat_penalty: Some(a.repeat_penalty),
+        seed: a.seed,
+        ctx_size: a.ctx_size,
+        threads: a.threads,
+        verbose: a.verbose,
+    }
+}
+
+struct Chat {
+    lm: LoadedModel,
+    model_name: String,
+    pool: ThreadPool,
+    threads: usize,
+    sess: Session,
+    ctx_req: Option<usize>,
+    system: Option<String>,
+    /// The conversation, without the system message.
+    messages: Vec<Message>,
+    settings: Settings,
+    last: Option<CachedStats>,
+    style: Style,
+    interactive: bool,
+    verbose: bool,
+    /// Commands and messages that failed (a piped chat then exits with 4).
+    failures: std::cell::Cell<usize>,
+}
+
+/// Why the chat ends.
+enum Leave {
+    Bye,
+    /// Standard output is gone (closed terminal, closed pipe).
+    OutputGone,
+}
+
+pub fn run(a: ChatArgs) -> anyhow::Result<()> {
+    let cfg = crate::config::load()?;
+    let Some(model_name) = a.model.clone().or(cfg.model.clone()) else {
+        return Err(UsageError(format!(
+            "no model given: name one (hearth chat MODEL) or set `model` in {}",
+            crate::paths::config_file().display()
+        ))
+        .into());
+    };
+    let mut sampling = SamplingParams::default();
+    macro_rules! pick {
+        ($f:ident) => {
+            if let Some(v) = a.$f.or(cfg.$f) {
+                sampling.$f = v;
+            }
+        };
+    }
+    pick!(temperature);
+    pick!(top_k);
+    pick!(top_p);
+    pick!(min_p);
+    pick!(repeat_penalty);
+    sampling.seed = a.seed.or(cfg.seed).unwrap_or_else(seed_from_time);
+    sampling.validate().map_err(|e| EngineError::Sampling(e.to_string()))?;
+    let max_tokens = match a.max_tokens.or(cfg.max_tokens) {
+        None | Some(-1) => None,
+        Some(n) if n >= 1 => Some(n as usize),
+        Some(n) => return Err(UsageError(format!("--max-tokens must be -1 (no limit) or at least 1, not {n}")).into()),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let style = Style { color: interactive && crate::style::color_enabled() };
+    let threads = a.threads.or(cfg.threads).unwrap_or_else(kernels::default_threads).max(1);
+    let ctx_req = a.ctx_size.or(cfg.ctx_size);
+    if ctx_req == Some(0) {
+        return Err(UsageError("--ctx-size must be at least 1".into()).into());
+    }
+    let lm = loader::load(&model_name)?;
+    let n_ctx = ctx_for(&lm, ctx_req)?;
+    let sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let mut chat = Chat {
+        lm,
+        model_name,
+        pool: ThreadPool::new(threads),
+        threads,
+        sess,
+        ctx_req,
+        system: a.system.clone().or(cfg.system.clone()).filter(|s| !s.trim().is_empty()),
+        messages: Vec::new(),
+        settings: Settings { sampling, max_tokens },
+        last: None,
+        style,
+        interactive,
+        verbose: a.verbose,
+        failures: std::cell::Cell::new(0),
+    };
+    // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
+    let _ = ctrlc::set_handler(|| {
+        if GENERATING.load(Ordering::SeqCst) {
+            CANCEL.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(130);
+        }
+    });
+    let mut input = if interactive { Input::tty()? } else { Input::plain() };
+    if interactive {
+        println!(
+            "{}",
+            style.dim(&format!(
+                "hearth {} · {} · context {} tokens\nType a message, /help for commands, \"\"\" for several lines; Ctrl-C stops an answer, Ctrl-D or /bye leaves.",
+                env!("CARGO_PKG_VERSION"),
+                chat.model_name,
+                chat.sess.n_ctx()
+            ))
+        );
+    }
+    let prompt = if interactive { ">>> " } else { "" };
+    let more = if interactive { "... " } else { "" };
+    loop {
+        let line = match input::read_message(&mut input, prompt, more)? {
+            Some(Read::Line(l)) => l,
+            Some(Read::Interrupted) => {
+                chat.info("(Ctrl-D or /bye to leave)");
+                continue;
+            }
+            Some(Read::Eof) | None => break,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = if line.starts_with('/') {
+            match commands::parse(&line) {
+                Ok(cmd) => chat.command(cmd),
+                Err(msg) => {
+                    chat.error(&msg);
+                    Ok(None)
+                }
+            }
+        } else {
+            chat.turn(line)
+        };
+        match result? {
+            Some(Leave::Bye) => break,
+            Some(Leave::OutputGone) => return Ok(()),
+            None => {}
+        }
+    }
+    let n = chat.failures.get();
+    if !interactive && n > 0 {
+        return Err(crate::exit::InputError(format!(
+            "{n} of the piped commands or messages failed (see above)"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+impl Chat {
+    fn info(&self, s: &str) {
+        if self.interactive {
+            println!("{}", self.style.dim(s));
+        } else {
+            eprintln!("{s}");
+        }
+    }
+
+    fn error(&self, s: &str) {
+        self.failures.set(self.failures.get() + 1);
+        if self.interactive {
+            println!("{}", self.style.error(s));
+        } else {
+            eprintln!("hearth: {s}");
+        }
+    }
+
+    fn conversation(&self) -> Vec<Message> {
+        let mut v = Vec::with_capacity(self.messages.len() + 1);
+        if let Some(s) = &self.system {
+            v.push(Message::system(s.clone()));
+        }
+        v.extend(self.messages.iter().cloned());
+        v
+    }
+
+    fn context_full_hint(&self) -> String {
+        format!(
+            "Type /clear to start a new conversation (/save NAME first to keep this one), or restart with a larger --ctx-size (at most {} for this model).",
+            self.lm.model.config.n_ctx_train
+        )
+    }
+
+    /// One user message and the streamed answer.
+    fn turn(&mut self, text: String) -> anyhow::Result<Option<Leave>> {
+        let mut conv = self.conversation();
+        conv.push(Message::user(text.clone()));
+        let prompt = Prompt::Chat(conv);
+        let n_prompt = match self.lm.prompt_tokens(&prompt) {
+            Ok(ids) => ids.len(),
+            Err(e) => {
+                self.error(&e.to_string());
+                return Ok(None);
+            }
+        };
+        let n_ctx = self.sess.n_ctx();
+        if n_prompt >= n_ctx {
+            self.error(&format!(
+                "The context is full: the conversation with this message takes {n_prompt} tokens and the context holds {n_ctx}. Nothing was sent. {}",
+                self.context_full_hint()
+            ));
+            return Ok(None);
+        }
+        let req = GenerateRequest {
+            prompt,
+            max_tokens: self.settings.max_tokens,
+            sampling: self.settings.sampling.clone(),
+            stop: Vec::new(),
+        };
+        let mut answer = String::new();
+        let mut write_err = None;
+        CANCEL.store(false, Ordering::SeqCst);
+        GENERATING.store(true, Ordering::SeqCst);
+        let result = {
+            let mut spin = spinner::Spinner::start(self.interactive);
+            let mut out = std::io::stdout().lock();
+            let r = self.lm.generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+                spin.stop();
+                answer.push_str(t);
+                match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        write_err = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            });
+            spin.stop();
+            r
+        };
+        GENERATING.store(false, Ordering::SeqCst);
+        if write_err.is_some() {
+            return Ok(Some(Leave::OutputGone));
+        }
+        let st = match result {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(&e.to_string());
+                return Ok(None);
+            }
+        };
+        let cancelled = st.stats.finish == engine::FinishReason::Cancelled;
+        if println_ok().is_err() {
+            return Ok(Some(Leave::OutputGone));
+        }
+        // What was shown is what the conversation holds: never drop text.
+        if !(cancelled && answer.is_empty()) {
+            self.messages.push(Message::user(text));
+            self.messages.push(Message::assistant(answer));
+        }
+        if cancelled {
+            self.info("(stopped)");
+        }
+        if st.stats.context_full {
+            self.error(&format!(
+                "The context is full ({n_ctx} tokens): the answer was cut off here. {}",
+                self.context_full_hint()
+            ));
+        }
+        if self.verbose {
+            self.info(&stats_line(&st));
+        }
+        self.last = Some(st);
+        if self.interactive {
+            println!();
+        }
+        Ok(None)
+    }
+
+    fn command(&mut self, cmd: Cmd) -> anyhow::Result<Option<Leave>> {
+        match cmd {
+            Cmd::Help => self.info(&commands::help_text()),
+            Cmd::Bye => return Ok(Some(Leave::Bye)),
+            Cmd::SetList => self.info(&commands::dials_text(&self.settings)),
+            Cmd::Set(k, v) if k == "system" => {
+                if v.trim().is_empty() {
+                    self.system = None;
+                    self.info("System message removed.");
+                } else {
+                    self.system = Some(v);
+                    self.info("System message set.");
+                }
+            }
+            Cmd::Set(k, v) => match commands::set_dial(&self.settings, &k, &v) {
+                Ok((s, dial)) => {
+                    self.settings = s;
+                    self.info(&format!("Set {dial} to {}.", commands::dial_value(&self.settings, dial)));
+                }
+                Err(e) => self.error(&e),
+            },
+            Cmd::Show => self.show(),
+            Cmd::Stats => match &self.last {
+                Some(st) => self.info(&stats_line(st)),
+                None => self.info("No answer yet."),
+            },
+            Cmd::Clear => {
+                self.messages.clear();
+                self.sess.clear();
+                self.info("Cleared the conversation (the system message and settings stay).");
+            }
+            Cmd::Model(name) => {
+                self.info(&format!("Loading {name}..."));
+                match loader::load(&name).map_err(|e| e.to_string()).and_then(|lm| {
+                    let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
+                    let s = lm.model.session(n, model::DEFAULT_BATCH).map_err(|e| e.to_string())?;
+                    Ok((lm, s))
+                }) {
+                    Ok((lm, sess)) => {
+                        self.lm = lm;
+                        self.sess = sess;
+                        self.model_name = name;
+                        self.info(&format!(
+                            "Now talking with {} (context {} tokens); the conversation goes on.",
+                            self.model_name,
+                            self.sess.n_ctx()
+                        ));
+                    }
+                    Err(e) => self.error(&format!("{e}; still using {}", self.model_name)),
+                }
+            }
+            Cmd::Save(name) => {
+                let conv = saved::Saved::new(&self.model_name, self.system.as_deref(), &self.messages);
+                match saved::save(&crate::paths::conversations_dir(), &name, &conv) {
+                    Ok(p) => self.info(&format!("Saved {} messages to {}.", self.messages.len(), p.display())),
+                    Err(e) => self.error(&e),
+                }
+            }
+            Cmd::Load(name) if name.is_empty() => {
+                let names = saved::list(&crate::paths::conversations_dir());
+                if names.is_empty() {
+                    self.info("No saved conversations yet (/save NAME).");
+                } else {
+                    self.info(&format!("Saved conversations: {}", names.join(", ")));
+                }
+            }
+            Cmd::Load(name) => match saved::load(&crate::paths::conversations_dir(), &name) {
+                Ok(c) => {
+                    let mut msgs = c.messages();
+                    let mut system = c.system.clone();
+                    if msgs.first().is_some_and(|m| m.role == "system") {
+                        system = Some(msgs.remove(0).content);
+                    }
+                    self.messages = msgs;
+                    self.system = system;
+                    self.info(&format!("Loaded '{name}': {} messages.", self.messages.len()));
+                    let used = self.lm.count_chat_tokens(&self.conversation()).unwrap_or(0);
+                    if used >= self.sess.n_ctx() {
+                        self.error(&format!(
+                            "This conversation takes {used} tokens, more than the context of {}; the next message will not fit. {}",
+                            self.sess.n_ctx(),
+                            self.context_full_hint()
+                        ));
+                    }
+                }
+                Err(e) => self.error(&e),
+            },
+        }
+        Ok(None)
+    }
+
+    fn show(&self) {
+        let c = &self.lm.model.config;
+        let conv = self.conversation();
+        let used = if conv.is_empty() { 0 } else { self.lm.count_chat_tokens(&conv).unwrap_or(0) };
+        let p = &self.settings.sampling;
+        let mut s = String::new();
+        s.push_str(&format!("model       {} ({})\n", self.model_name, self.lm.path.display()));
+        s.push_str(&format!(
+            "            {} · {} layers · {} trained context · template {}\n",
+            c.arch.name(),
+            c.n_layer,
+            c.n_ctx_train,
+            self.lm.template.as_ref().map(|t| t.name().to_string()).unwrap_or_else(|_| "none".into())
+        ));
+        s.push_str(&format!(
+            "context     {used} of {} tokens used ({} in the KV cache) · {} messages\n",
+            self.sess.n_ctx(),
+            self.sess.n_past(),
+            self.messages.len()
+        ));
+        s.push_str(&format!("system      {}\n", self.system.as_deref().unwrap_or("(none)")));
+        s.push_str(&format!(
+            "sampling    temperature {} · top_k {} · top_p {} · min_p {} · repeat_penalty {} · presence_penalty {} · frequency_penalty {} · penalty_last_n {} · seed {}\n",
+            p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.presence_penalty, p.frequency_penalty, p.penalty_last_n, p.seed
+        ));
+        s.push_str(&format!(
+            "max_tokens  {} · threads {}",
+            self.settings.max_tokens.map_or("-1 (no limit)".to_string(), |n| n.to_string()),
+            self.threads
+        ));
+        self.info(&s);
+    }
+}
+
+fn println_ok() -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn stats_line(st: &CachedStats) -> String {
+    let s = &st.stats;
+    let new = s.prompt_tokens - st.reused_tokens;
+    format!(
+        "prompt {} tokens ({} reused from the cache, {} processed at {:.1} tok/s) · answer {} tokens at {:.1} tok/s · finish: {}",
+        s.prompt_tokens,
+        st.reused_tokens,
+        new,
+        new as f64 / s.prompt_seconds.max(1e-9),
+        s.output_tokens,
+        s.output_tokens as f64 / s.gen_seconds.max(1e-9),
+        s.finish.as_str()
+    )
+}
+
+/// The context size: asked for (at most the trained one) or the default.
+fn ctx_for(lm: &LoadedModel, req: Option<usize>) -> anyhow::Result<usize> {
+    let train = lm.model.config.n_ctx_train;
+    Ok(match req {
+        Some(n) if n > train => {
+            return Err(crate::exit::InputError(format!(
+                "--ctx-size {n} is larger than this model's trained context of {train} tokens; use at most {train}"
+            ))
+            .into())
+        }
+        Some(n) => n,
+        None => lm.default_ctx(),
+    })
+}
+
+fn seed_from_time() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0x5eed)
+}
