@@ -368,3 +368,19 @@ fn two_concurrent_pull_processes() {
     assert_eq!(srv.data_gets(), vec![0]);
     assert_eq!(std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(), data);
 }
+
+/// `chat` and `fit` take store names too.
+#[test]
+fn chat_and_fit_take_store_names() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let env = Env::new();
+    import(&env, &model, "smollm2:135m");
+    let mut c = env.cmd(&[], &["chat", "--offline", "--temperature", "0", "-n", "6", "smollm2"]);
+    c.stdin(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"Say hi\n").unwrap();
+    let out = ok(&child.wait_with_output().unwrap());
+    assert!(!out.trim().is_empty(), "{out}");
+    let fit = ok(&env.run(&["fit", "--offline", "smollm2"]));
+    assert!(fit.contains("smollm2"), "{fit}");
+}

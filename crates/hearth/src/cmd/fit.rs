@@ -99,7 +99,7 @@ fn print_human(path: &Path, a: &Assessment) {
 
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let m = machine(kernels::default_threads());
-    let s = assess(&a.model, a.ctx, &m)?;
+    let s = assess(&super::pull::resolve_model(&a.model)?, a.ctx, &m)?;
     if a.json {
         println!("{}", to_json(&a.model, &s));
     } else {
