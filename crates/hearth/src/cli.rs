@@ -8,7 +8,7 @@ use std::path::PathBuf;
     name = "hearth",
     version,
     about = "Run large language models on your own computer: private, offline, no meter.",
-    after_help = "Examples:\n  hearth chat model.gguf\n  hearth run model.gguf \"Write a haiku about owning your own computer\"\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  echo \"def add(a, b):\" | hearth run --raw -n 32 model.gguf\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n\nDefaults come from ~/.config/hearth/config.toml (see `hearth chat --help`); flags override it.\nExit codes: 0 ok, 1 other failure, 2 bad command line or config file, 3 bad model, 4 bad input, 130 interrupted."
+    after_help = "Examples:\n  hearth run \"Write a haiku about owning your own computer\"   (default model, pulled on first use)\n  hearth chat smollm2\n  hearth run model.gguf \"Explain mmap in one paragraph\"\n  hearth pull qwen2.5:1.5b; hearth list\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  echo \"def add(a, b):\" | hearth run --raw -n 32 model.gguf\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n\nDefaults come from ~/.config/hearth/config.toml (see `hearth chat --help`); flags override it.\nExit codes: 0 ok, 1 other failure, 2 bad command line or config file, 3 bad model, 4 bad input, 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
