@@ -50,6 +50,10 @@ pub use pool::{default_threads, ThreadPool};
 /// weight type's `vec_dot_type`, same number of elements).
 pub(crate) type DotFn = fn(&[u8], &[u8]) -> f32;
 
+/// One weight row against four activation rows at once; each result is
+/// bit-identical to the [`DotFn`] of the same type on that row.
+pub(crate) type Dot4Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
+
 /// Errors from kernel entry points.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
@@ -257,6 +261,19 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
         }
     }
     scalar::dot_fn(ty)
+}
+
+/// The four-row dot product for `ty` at the current SIMD level, if any
+/// (otherwise callers loop over [`dot_fn`]).
+pub(crate) fn dot4_fn(ty: GgmlType) -> Option<Dot4Fn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2() {
+            return avx2::dot4_fn(ty);
+        }
+    }
+    let _ = ty;
+    None
 }
 
 /// Scalar-reference dot product of raw rows (for tests and tools): `w` holds

@@ -1,7 +1,7 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::{dot_fn, row_bytes, GgmlType, KernelError, QuantizedActs, ThreadPool};
+use crate::{dot4_fn, dot_fn, row_bytes, GgmlType, KernelError, QuantizedActs, ThreadPool};
 
 /// Activation rows per tile: a weight row is dotted against this many
 /// activation rows while it is hot in cache.
@@ -30,6 +30,7 @@ pub fn matmul(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
+    let f4 = dot4_fn(weight_ty);
     acts.check_for(weight_ty)?;
     if acts.k() != k {
         return Err(KernelError::Length {
@@ -81,7 +82,21 @@ pub fn matmul(
         let r_end = ((at + 1) * ACT_TILE).min(n_rows);
         for o in ot * oc..o_end {
             let w_row = &w[o * rb..(o + 1) * rb];
-            for r in at * ACT_TILE..r_end {
+            let mut r0 = at * ACT_TILE;
+            if let Some(f4) = f4 {
+                while r0 + 4 <= r_end {
+                    let v = f4(
+                        w_row,
+                        [acts.row(r0), acts.row(r0 + 1), acts.row(r0 + 2), acts.row(r0 + 3)],
+                    );
+                    for (j, v) in v.into_iter().enumerate() {
+                        // SAFETY: as below, (r0 + j, o) is in bounds and this task's own.
+                        unsafe { *optr.0.add((r0 + j) * n_out + o) = v };
+                    }
+                    r0 += 4;
+                }
+            }
+            for r in r0..r_end {
                 let v = f(w_row, acts.row(r));
                 // SAFETY: r < n_rows and o < n_out so the index is in bounds of
                 // `out` (len n_rows*n_out, checked above); this (r, o) pair is

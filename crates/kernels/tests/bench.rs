@@ -56,3 +56,110 @@ fn bench_matmul() {
         }
     }
 }
+
+fn types_filter() -> Vec<GgmlType> {
+    let filter = std::env::var("HEARTH_BENCH_TYPES").unwrap_or_default();
+    WEIGHT_TYPES
+        .into_iter()
+        .filter(|ty| filter.is_empty() || filter.split(',').any(|f| f == ty.name()))
+        .collect()
+}
+
+/// Decode-like: one activation row against weights that do not fit in cache
+/// (several matrices of 2048x2048, round-robin, > 64 MB in total).
+#[test]
+#[ignore]
+fn bench_decode_stream() {
+    let mut rng = Rng::new(3);
+    let (n_out, k) = (2048, 2048);
+    for ty in types_filter() {
+        let mb = ty.bytes_for((n_out * k) as u64).unwrap() as usize;
+        let copies = (64 << 20) / mb + 1;
+        let ws: Vec<Vec<u8>> = (0..copies)
+            .map(|_| (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect())
+            .collect();
+        let x = random_acts(&mut rng, k);
+        let mut acts = QuantizedActs::new();
+        acts.quantize(ty, &x, 1, k);
+        let mut out = vec![0f32; n_out];
+        let mut line = format!("{:>5} stream {}x{}x{copies}:", ty.name(), n_out, k);
+        for threads in [1, 2] {
+            let pool = ThreadPool::new(threads);
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = Instant::now();
+                for w in &ws {
+                    matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
+                }
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let gbs = (mb * copies) as f64 / best / 1e9;
+            line += &format!("  {threads}t {gbs:5.1} GB/s");
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Prefill-like: 64 activation rows, 2048x2048 weights.
+#[test]
+#[ignore]
+fn bench_prefill() {
+    let mut rng = Rng::new(5);
+    let (n_out, k, n_rows) = (2048, 2048, 64);
+    for ty in types_filter() {
+        let mut line = format!("{:>5} {n_out}x{k} n_rows={n_rows}:", ty.name());
+        for threads in [1, 2] {
+            let pool = ThreadPool::new(threads);
+            let s = time_matmul(&pool, ty, n_out, k, n_rows, &mut rng);
+            let gops = 2.0 * (n_out * k * n_rows) as f64 / s / 1e9;
+            line += &format!("  {threads}t {:7.2} ms ({gops:5.1} GFLOP/s)", s * 1e3);
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Activation quantization of 64 rows x 2048.
+#[test]
+#[ignore]
+fn bench_quantize() {
+    let mut rng = Rng::new(6);
+    let (n_rows, k) = (64, 2048);
+    let x = random_acts(&mut rng, n_rows * k);
+    for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::F16] {
+        let mut acts = QuantizedActs::new();
+        acts.quantize(ty, &x, n_rows, k);
+        let mut best = f64::MAX;
+        for _ in 0..50 {
+            let t = Instant::now();
+            acts.quantize(ty, &x, n_rows, k);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "quantize for {:>5} ({:?}) {n_rows}x{k}: {:7.1} us",
+            ty.name(),
+            kernels::vec_dot_type(ty),
+            best * 1e6
+        );
+    }
+}
+
+/// `ThreadPool::run` overhead with trivial tasks.
+#[test]
+#[ignore]
+fn bench_pool_overhead() {
+    for threads in [1, 2] {
+        let pool = ThreadPool::new(threads);
+        let n = 20000;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..n {
+                pool.run(2 * threads, |i| {
+                    std::hint::black_box(i);
+                });
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        eprintln!("pool {threads}t: run(2*threads, noop) {:6.2} us/run", best / n as f64 * 1e6);
+    }
+}

@@ -1,105 +1,133 @@
 //! AVX2 dot products for the 32-element formats Q4_0, Q4_1, Q5_0, Q5_1, Q8_0
 //! (formats: see `crate::q4`, `crate::q5`, `crate::q8`).
+//!
+//! Each kernel is generic over `N`, the number of activation rows dotted with
+//! one weight row: the weight block is loaded and unpacked once and then used
+//! for every activation row. Every output keeps its own accumulator and sees
+//! exactly the op sequence of the `N = 1` kernel (which is llama.cpp's AVX2
+//! kernel op for op), so results are bit-identical whatever `N` is.
+//! Inner loops use raw pointers after one up-front length check per row.
 
-use super::f16_at;
-use super::{
-    bytes_from_bits_32, bytes_from_nibbles_32, hsum_f32_8, load32, mul_sum_i8_pairs_i32,
-    mul_sum_us8_pairs_i32,
-};
+use super::{mul_sum_i8_pairs_i32, mul_sum_us8_pairs_i32};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
-use crate::util::u32_at;
 use std::arch::x86_64::*;
 
+/// f16 at `p` as f32 (F16C; exact).
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q4_0(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
-    unsafe {
-        let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(18).zip(a.chunks_exact(Q8_0_BYTES)) {
-            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-            let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&x[2..18]), _mm256_set1_epi8(8));
-            let qy = load32(&y[2..34]);
-            let q = _mm256_cvtepi32_ps(mul_sum_i8_pairs_i32(qx, qy));
-            acc = _mm256_fmadd_ps(d, q, acc);
-        }
-        hsum_f32_8(acc)
-    }
+pub(super) unsafe fn f16p(p: *const u8) -> f32 {
+    // SAFETY: caller guarantees 2 readable bytes at `p`.
+    let bits = unsafe { std::ptr::read_unaligned(p as *const u16) };
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
 
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q4_1(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
-    unsafe {
-        let mut acc = _mm256_setzero_ps();
-        let mut summs = 0.0f32;
-        for (x, y) in w.chunks_exact(20).zip(a.chunks_exact(Q8_1_BYTES)) {
-            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
-            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
-            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-            let qx = bytes_from_nibbles_32(&x[4..20]);
-            let qy = load32(&y[4..36]);
-            let q = _mm256_cvtepi32_ps(mul_sum_us8_pairs_i32(qx, qy));
-            acc = _mm256_fmadd_ps(d, q, acc);
-        }
-        hsum_f32_8(acc) + summs
-    }
+pub(super) unsafe fn ld32(p: *const u8) -> __m256i {
+    // SAFETY: caller guarantees 32 readable bytes at `p`.
+    unsafe { _mm256_loadu_si256(p as *const __m256i) }
 }
 
+/// 16 packed bytes at `p` -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q5_0(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
-    unsafe {
-        let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(22).zip(a.chunks_exact(Q8_0_BYTES)) {
-            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-            let qx = bytes_from_nibbles_32(&x[6..22]);
-            // high bit clear -> OR 0xF0 makes the byte (nibble - 16) as i8.
-            let hi = _mm256_andnot_si256(
-                bytes_from_bits_32(u32_at(x, 2)),
-                _mm256_set1_epi8(0xF0u8 as i8),
-            );
-            let qx = _mm256_or_si256(qx, hi);
-            let qy = load32(&y[2..34]);
-            let q = _mm256_cvtepi32_ps(mul_sum_i8_pairs_i32(qx, qy));
-            acc = _mm256_fmadd_ps(d, q, acc);
-        }
-        hsum_f32_8(acc)
-    }
+unsafe fn nibbles(p: *const u8) -> __m256i {
+    // SAFETY: caller guarantees 16 readable bytes at `p`.
+    let tmp = unsafe { _mm_loadu_si128(p as *const __m128i) };
+    let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
 }
 
+/// The 32 bits at `p` spread to 32 bytes: byte j = 0xFF if bit j is set.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q5_1(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
-    unsafe {
-        let mut acc = _mm256_setzero_ps();
-        let mut summs = 0.0f32;
-        for (x, y) in w.chunks_exact(24).zip(a.chunks_exact(Q8_1_BYTES)) {
-            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
-            summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
-            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-            let qx = bytes_from_nibbles_32(&x[8..24]);
-            let hi = _mm256_and_si256(bytes_from_bits_32(u32_at(x, 4)), _mm256_set1_epi8(0x10));
-            let qx = _mm256_or_si256(qx, hi);
-            let qy = load32(&y[4..36]);
-            let q = _mm256_cvtepi32_ps(mul_sum_us8_pairs_i32(qx, qy));
-            acc = _mm256_fmadd_ps(d, q, acc);
-        }
-        hsum_f32_8(acc) + summs
-    }
+unsafe fn bits32(p: *const u8) -> __m256i {
+    // SAFETY: caller guarantees 4 readable bytes at `p`.
+    let x = unsafe { std::ptr::read_unaligned(p as *const u32) };
+    let shuf = _mm256_set_epi64x(
+        0x0303030303030303,
+        0x0202020202020202,
+        0x0101010101010101,
+        0,
+    );
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
+    let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))
 }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q8_0(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
-    unsafe {
-        let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(Q8_0_BYTES).zip(a.chunks_exact(Q8_0_BYTES)) {
-            let d = _mm256_set1_ps(f16_at(x, 0) * f16_at(y, 0));
-            let qx = load32(&x[2..34]);
-            let qy = load32(&y[2..34]);
-            let q = _mm256_cvtepi32_ps(mul_sum_i8_pairs_i32(qx, qy));
-            acc = _mm256_fmadd_ps(d, q, acc);
-        }
-        hsum_f32_8(acc)
+/// Number of blocks, after checking every activation row holds as many.
+#[inline(always)]
+fn n_blocks<const N: usize>(w: &[u8], wb: usize, a: &[&[u8]; N], ab: usize) -> usize {
+    let nb = w.len() / wb;
+    for r in a {
+        assert!(r.len() >= nb * ab, "activation row too short");
     }
+    nb
 }
+
+macro_rules! legacy_kernel {
+    (
+        $name:ident, wbytes = $wb:expr, abytes = $ab:expr, qoff = $qoff:expr,
+        min = $has_min:expr, unpack = |$x:ident| $unpack:expr, mul = $mul:ident
+    ) => {
+        #[inline]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(super) unsafe fn $name<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
+            let nb = n_blocks(w, $wb, &a, $ab);
+            let wp = w.as_ptr();
+            let ap: [*const u8; N] = a.map(|s| s.as_ptr());
+            let mut acc = [_mm256_setzero_ps(); N];
+            let mut summs = [0f32; N];
+            // SAFETY: block i of the weights is bytes [i*wb, (i+1)*wb) < w.len(); of each
+            // activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
+            unsafe {
+                for i in 0..nb {
+                    let $x = wp.add(i * $wb);
+                    let dx = f16p($x);
+                    let qx = $unpack;
+                    for r in 0..N {
+                        let y = ap[r].add(i * $ab);
+                        if $has_min {
+                            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
+                            summs[r] = f16p($x.add(2)).mul_add(f16p(y.add(2)), summs[r]);
+                        }
+                        let d = _mm256_set1_ps(dx * f16p(y));
+                        let q = _mm256_cvtepi32_ps($mul(qx, ld32(y.add($qoff))));
+                        acc[r] = _mm256_fmadd_ps(d, q, acc[r]);
+                    }
+                }
+                let mut out = [0f32; N];
+                for r in 0..N {
+                    out[r] = super::hsum_f32_8(acc[r]);
+                    if $has_min {
+                        out[r] += summs[r];
+                    }
+                }
+                out
+            }
+        }
+    };
+}
+
+legacy_kernel!(dot_q4_0, wbytes = 18, abytes = Q8_0_BYTES, qoff = 2, min = false,
+    unpack = |x| _mm256_sub_epi8(nibbles(x.add(2)), _mm256_set1_epi8(8)),
+    mul = mul_sum_i8_pairs_i32);
+legacy_kernel!(dot_q4_1, wbytes = 20, abytes = Q8_1_BYTES, qoff = 4, min = true,
+    unpack = |x| nibbles(x.add(4)),
+    mul = mul_sum_us8_pairs_i32);
+// Q5_0: high bit clear -> OR 0xF0 makes the byte (nibble - 16) as i8.
+legacy_kernel!(dot_q5_0, wbytes = 22, abytes = Q8_0_BYTES, qoff = 2, min = false,
+    unpack = |x| _mm256_or_si256(
+        nibbles(x.add(6)),
+        _mm256_andnot_si256(bits32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8))
+    ),
+    mul = mul_sum_i8_pairs_i32);
+legacy_kernel!(dot_q5_1, wbytes = 24, abytes = Q8_1_BYTES, qoff = 4, min = true,
+    unpack = |x| _mm256_or_si256(
+        nibbles(x.add(8)),
+        _mm256_and_si256(bits32(x.add(4)), _mm256_set1_epi8(0x10))
+    ),
+    mul = mul_sum_us8_pairs_i32);
+legacy_kernel!(dot_q8_0, wbytes = Q8_0_BYTES, abytes = Q8_0_BYTES, qoff = 2, min = false,
+    unpack = |x| ld32(x.add(2)),
+    mul = mul_sum_i8_pairs_i32);

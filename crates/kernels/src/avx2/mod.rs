@@ -18,7 +18,7 @@ mod float;
 mod kq;
 mod legacy;
 
-use crate::DotFn;
+use crate::{Dot4Fn, DotFn};
 use gguf::GgmlType;
 use std::arch::x86_64::*;
 
@@ -33,11 +33,26 @@ macro_rules! dispatchable {
     };
 }
 
-dispatchable!(dot_q4_0 => legacy::vec_dot_q4_0);
-dispatchable!(dot_q4_1 => legacy::vec_dot_q4_1);
-dispatchable!(dot_q5_0 => legacy::vec_dot_q5_0);
-dispatchable!(dot_q5_1 => legacy::vec_dot_q5_1);
-dispatchable!(dot_q8_0 => legacy::vec_dot_q8_0);
+/// Wrap a kernel generic over the number of activation rows as a one-row
+/// `DotFn` and a four-row `Dot4Fn` (same op order per output, see `legacy`).
+macro_rules! dispatchable_n {
+    ($one:ident, $four:ident => $($imp:ident)::+) => {
+        fn $one(w: &[u8], a: &[u8]) -> f32 {
+            // SAFETY: only handed out by `dot_fn` after the runtime feature check.
+            unsafe { $($imp)::+::<1>(w, [a])[0] }
+        }
+        fn $four(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+            // SAFETY: only handed out by `dot4_fn` after the runtime feature check.
+            unsafe { $($imp)::+::<4>(w, a) }
+        }
+    };
+}
+
+dispatchable_n!(dot_q4_0, dot4_q4_0 => legacy::dot_q4_0);
+dispatchable_n!(dot_q4_1, dot4_q4_1 => legacy::dot_q4_1);
+dispatchable_n!(dot_q5_0, dot4_q5_0 => legacy::dot_q5_0);
+dispatchable_n!(dot_q5_1, dot4_q5_1 => legacy::dot_q5_1);
+dispatchable_n!(dot_q8_0, dot4_q8_0 => legacy::dot_q8_0);
 dispatchable!(dot_q2_k => kq::vec_dot_q2_k);
 dispatchable!(dot_q3_k => kq::vec_dot_q3_k);
 dispatchable!(dot_q4_k => kq::vec_dot_q4_k);
@@ -69,6 +84,20 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+/// AVX2 four-activation-row dot product for `ty`, if there is one; each of the
+/// four results is bit-identical to `dot_fn(ty)` on that row.
+pub(crate) fn dot4_fn(ty: GgmlType) -> Option<Dot4Fn> {
+    use GgmlType::*;
+    Some(match ty {
+        Q4_0 => dot4_q4_0,
+        Q4_1 => dot4_q4_1,
+        Q5_0 => dot4_q5_0,
+        Q5_1 => dot4_q5_1,
+        Q8_0 => dot4_q8_0,
+        _ => return None,
+    })
+}
+
 // ---- shared helpers ------------------------------------------------------
 
 /// The f16 at byte offset `off` of `b` as f32, via F16C (exact, same value as
@@ -94,33 +123,6 @@ unsafe fn load16(s: &[u8]) -> __m128i {
     assert!(s.len() >= 16);
     // SAFETY: 16 readable bytes checked above; loadu has no alignment requirement.
     unsafe { _mm_loadu_si128(s.as_ptr() as *const __m128i) }
-}
-
-/// 16 packed bytes -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_from_nibbles_32(s: &[u8]) -> __m256i {
-    // SAFETY: `load16` bounds-checks; the rest are register ops.
-    unsafe {
-        let tmp = load16(s);
-        let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
-        _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
-    }
-}
-
-/// The 32 bits of `x` spread to 32 bytes: byte j = 0xFF if bit j is set.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_from_bits_32(x: u32) -> __m256i {
-    let shuf = _mm256_set_epi64x(
-        0x0303030303030303,
-        0x0202020202020202,
-        0x0101010101010101,
-        0,
-    );
-    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
-    let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))
 }
 
 /// Signed x signed bytes -> 8 i32 sums of 4 products each (sign trick: |x| is
