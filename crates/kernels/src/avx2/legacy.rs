@@ -12,13 +12,16 @@ use super::{mul_sum_i8_pairs_i32, mul_sum_us8_pairs_i32};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use std::arch::x86_64::*;
 
-/// f16 at `p` as f32 (F16C; exact).
+/// The two f16 at `p` as f32 in lanes 0 and 1 (F16C; exact). Reads 4 bytes
+/// with `vmovd`, which zeroes the rest of the register: a scalar `vpinsrw`
+/// load would merge into (and wait on) whatever register LLVM picks, which
+/// in these loops was the accumulator, serializing every block.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn f16p(p: *const u8) -> f32 {
-    // SAFETY: caller guarantees 2 readable bytes at `p`.
-    let bits = unsafe { std::ptr::read_unaligned(p as *const u16) };
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+pub(super) unsafe fn f16x2(p: *const u8) -> __m128 {
+    // SAFETY: caller guarantees 4 readable bytes at `p`.
+    let bits = unsafe { std::ptr::read_unaligned(p as *const i32) };
+    _mm_cvtph_ps(_mm_cvtsi32_si128(bits))
 }
 
 #[inline]
@@ -77,21 +80,26 @@ macro_rules! legacy_kernel {
             let wp = w.as_ptr();
             let ap: [*const u8; N] = a.map(|s| s.as_ptr());
             let mut acc = [_mm256_setzero_ps(); N];
-            let mut summs = [0f32; N];
+            let mut summs = [_mm_setzero_ps(); N];
             // SAFETY: block i of the weights is bytes [i*wb, (i+1)*wb) < w.len(); of each
             // activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
             unsafe {
                 for i in 0..nb {
                     let $x = wp.add(i * $wb);
-                    let dx = f16p($x);
+                    // lanes: (d, m) for Q4_1/Q5_1, (d, _) otherwise
+                    let xdm = f16x2($x);
                     let qx = $unpack;
                     for r in 0..N {
                         let y = ap[r].add(i * $ab);
+                        // lanes: (d, s) for Q8_1, (d, _) for Q8_0
+                        let yds = f16x2(y);
                         if $has_min {
-                            // llama.cpp's `summs += m * s` is contracted to an FMA by the C compiler.
-                            summs[r] = f16p($x.add(2)).mul_add(f16p(y.add(2)), summs[r]);
+                            // llama.cpp's `summs += m * s` is contracted to an FMA by the C
+                            // compiler; lane 1 here is exactly that scalar FMA.
+                            summs[r] = _mm_fmadd_ps(xdm, yds, summs[r]);
                         }
-                        let d = _mm256_set1_ps(dx * f16p(y));
+                        // lane 0: dx * dy, the same single rounding as the scalar product
+                        let d = _mm256_broadcastss_ps(_mm_mul_ps(xdm, yds));
                         let q = _mm256_cvtepi32_ps($mul(qx, ld32(y.add($qoff))));
                         acc[r] = _mm256_fmadd_ps(d, q, acc[r]);
                     }
@@ -100,7 +108,7 @@ macro_rules! legacy_kernel {
                 for r in 0..N {
                     out[r] = super::hsum_f32_8(acc[r]);
                     if $has_min {
-                        out[r] += summs[r];
+                        out[r] += _mm_cvtss_f32(_mm_movehdup_ps(summs[r]));
                     }
                 }
                 out
