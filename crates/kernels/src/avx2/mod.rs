@@ -53,11 +53,11 @@ dispatchable_n!(dot_q4_1, dot4_q4_1 => legacy::dot_q4_1);
 dispatchable_n!(dot_q5_0, dot4_q5_0 => legacy::dot_q5_0);
 dispatchable_n!(dot_q5_1, dot4_q5_1 => legacy::dot_q5_1);
 dispatchable_n!(dot_q8_0, dot4_q8_0 => legacy::dot_q8_0);
+dispatchable_n!(dot_q4_k, dot4_q4_k => kq::dot_q4_k);
+dispatchable_n!(dot_q6_k, dot4_q6_k => kq::dot_q6_k);
 dispatchable!(dot_q2_k => kq::vec_dot_q2_k);
 dispatchable!(dot_q3_k => kq::vec_dot_q3_k);
-dispatchable!(dot_q4_k => kq::vec_dot_q4_k);
 dispatchable!(dot_q5_k => kq::vec_dot_q5_k);
-dispatchable!(dot_q6_k => kq::vec_dot_q6_k);
 dispatchable!(dot_f32 => float::vec_dot_f32);
 dispatchable!(dot_f16 => float::vec_dot_f16);
 dispatchable!(dot_bf16 => float::vec_dot_bf16);
@@ -94,6 +94,8 @@ pub(crate) fn dot4_fn(ty: GgmlType) -> Option<Dot4Fn> {
         Q5_0 => dot4_q5_0,
         Q5_1 => dot4_q5_1,
         Q8_0 => dot4_q8_0,
+        Q4_K => dot4_q4_k,
+        Q6_K => dot4_q6_k,
         _ => return None,
     })
 }
