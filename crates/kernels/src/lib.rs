@@ -283,6 +283,28 @@ pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32
     Ok(f(w, a))
 }
 
+/// Quantize one row of `x` to activation type `act_ty` (`Q8_0`, `Q8_1`,
+/// `Q8_K`, `F16`, `BF16`, `F32`) with the scalar reference quantizer, ignoring
+/// SIMD dispatch (for tests: `QuantizedActs` must produce the same bytes).
+pub fn quantize_row_scalar_raw(
+    act_ty: GgmlType,
+    rounding: ActRounding,
+    x: &[f32],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let need = row_bytes(act_ty, x.len())?;
+    if out.len() != need {
+        return Err(KernelError::Length {
+            ty: act_ty,
+            what: "output bytes",
+            expected: need,
+            got: out.len(),
+        });
+    }
+    acts::quantize_row_scalar(act_ty, rounding, x, out);
+    Ok(())
+}
+
 /// Decode activation bytes of an activation type (`F32`, `F16`, `BF16`, `Q8_0`,
 /// `Q8_1`, `Q8_K`) back to floats (for tests).
 pub fn dequantize_acts(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {

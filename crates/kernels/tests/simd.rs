@@ -248,3 +248,41 @@ fn quantize_reuses_buffer() {
     assert_eq!(acts.bytes().as_ptr(), p);
     assert_eq!(acts.n_rows(), 2);
 }
+
+/// The dispatched (SIMD) activation quantizers write exactly the scalar
+/// reference's bytes, for both roundings, including ties and extremes.
+#[test]
+fn simd_quantizers_match_scalar_bytes() {
+    use kernels::{quantize_row_scalar_raw, ActRounding};
+    let mut rng = Rng::new(77);
+    for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q4_K] {
+        let aty = vec_dot_type(ty);
+        let k = 512;
+        for rep in 0..40 {
+            let mut x: Vec<f32> = match rep % 5 {
+                0 => random_acts(&mut rng, k),
+                // exact ties after scaling: multiples of amax/254 and amax/127
+                1 => (0..k).map(|i| ((i % 255) as f32 - 127.0) * 0.5).collect(),
+                2 => (0..k).map(|i| ((i * 7919) % 509) as f32 / 4.0 - 63.5).collect(),
+                3 => (0..k).map(|i| if i % 3 == 0 { 0.0 } else { rng.normal() * 1e-30 }).collect(),
+                _ => (0..k).map(|_| rng.normal() * 300.0).collect(),
+            };
+            if rep == 9 {
+                x.iter_mut().for_each(|v| *v = 0.0);
+            }
+            if rep == 14 {
+                // largest magnitude occurs twice with both signs
+                x[3] = -1000.0;
+                x[100] = 1000.0;
+            }
+            for rounding in [ActRounding::Reference, ActRounding::LlamaCppX86] {
+                let mut acts = QuantizedActs::new();
+                acts.set_rounding(rounding);
+                acts.quantize(ty, &x, 1, k);
+                let mut want = vec![0u8; acts.row_stride()];
+                quantize_row_scalar_raw(aty, rounding, &x, &mut want).unwrap();
+                assert_eq!(acts.row(0), &want[..], "{aty} {rounding:?} rep={rep}");
+            }
+        }
+    }
+}

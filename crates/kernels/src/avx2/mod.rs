@@ -17,6 +17,7 @@
 mod float;
 mod kq;
 mod legacy;
+pub(crate) mod quant;
 
 use crate::{Dot4Fn, DotFn};
 use gguf::GgmlType;
