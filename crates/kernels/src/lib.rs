@@ -50,9 +50,20 @@ pub use pool::{default_threads, ThreadPool};
 /// weight type's `vec_dot_type`, same number of elements).
 pub(crate) type DotFn = fn(&[u8], &[u8]) -> f32;
 
-/// One weight row against four activation rows at once; each result is
-/// bit-identical to the [`DotFn`] of the same type on that row.
-pub(crate) type Dot4Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
+/// Tile kernels: several weight rows x activation rows per call, each weight
+/// block unpacked once and each activation block loaded once per tile. Every
+/// output is bit-identical to the [`DotFn`] of the same type on that pair of
+/// rows (each output keeps its own accumulators and op order), so results never
+/// depend on the tiling. `None`: not available, use a smaller shape.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tiles {
+    /// 2 weight rows x 1 activation row (decode: two independent chains).
+    pub d21: Option<fn([&[u8]; 2], &[u8]) -> [f32; 2]>,
+    /// 1 weight row x 4 activation rows.
+    pub d14: Option<fn(&[u8], [&[u8]; 4]) -> [f32; 4]>,
+    /// 2 weight rows x 4 activation rows, `[w][a]`.
+    pub d24: Option<fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2]>,
+}
 
 /// Errors from kernel entry points.
 #[derive(Debug, thiserror::Error)]
@@ -263,17 +274,36 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     scalar::dot_fn(ty)
 }
 
-/// The four-row dot product for `ty` at the current SIMD level, if any
-/// (otherwise callers loop over [`dot_fn`]).
-pub(crate) fn dot4_fn(ty: GgmlType) -> Option<Dot4Fn> {
+static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
+
+/// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
+/// 1x4, bit 2: 2x4; default all). Results are identical either way.
+#[doc(hidden)]
+pub fn set_tile_mask(mask: u8) {
+    TILE_MASK.store(mask, Ordering::Relaxed);
+}
+
+/// The tile kernels for `ty` at the current SIMD level (empty if none).
+pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     #[cfg(target_arch = "x86_64")]
     {
         if use_avx2() {
-            return avx2::dot4_fn(ty);
+            let mut t = avx2::tiles(ty);
+            let m = TILE_MASK.load(Ordering::Relaxed);
+            if m & 1 == 0 {
+                t.d21 = None;
+            }
+            if m & 2 == 0 {
+                t.d14 = None;
+            }
+            if m & 4 == 0 || t.d21.is_none() {
+                t.d24 = None;
+            }
+            return t;
         }
     }
     let _ = ty;
-    None
+    Tiles::default()
 }
 
 /// Scalar-reference dot product of raw rows (for tests and tools): `w` holds

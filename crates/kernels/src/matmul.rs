@@ -1,7 +1,7 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::{dot4_fn, dot_fn, row_bytes, GgmlType, KernelError, QuantizedActs, ThreadPool};
+use crate::{dot_fn, tiles, row_bytes, GgmlType, KernelError, QuantizedActs, ThreadPool};
 
 /// Activation rows per tile: a weight row is dotted against this many
 /// activation rows while it is hot in cache.
@@ -30,7 +30,7 @@ pub fn matmul(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
-    let f4 = dot4_fn(weight_ty);
+    let tl = tiles(weight_ty);
     acts.check_for(weight_ty)?;
     if acts.k() != k {
         return Err(KernelError::Length {
@@ -79,29 +79,57 @@ pub fn matmul(
     pool.run(out_tiles * act_tiles, |t| {
         let (ot, at) = (t % out_tiles, t / out_tiles);
         let o_end = ((ot + 1) * oc).min(n_out);
+        let r_start = at * ACT_TILE;
         let r_end = ((at + 1) * ACT_TILE).min(n_rows);
-        for o in ot * oc..o_end {
-            let w_row = &w[o * rb..(o + 1) * rb];
-            let mut r0 = at * ACT_TILE;
-            if let Some(f4) = f4 {
-                while r0 + 4 <= r_end {
-                    let v = f4(
-                        w_row,
-                        [acts.row(r0), acts.row(r0 + 1), acts.row(r0 + 2), acts.row(r0 + 3)],
-                    );
-                    for (j, v) in v.into_iter().enumerate() {
-                        // SAFETY: as below, (r0 + j, o) is in bounds and this task's own.
-                        unsafe { *optr.0.add((r0 + j) * n_out + o) = v };
+        let wr = |o: usize| &w[o * rb..(o + 1) * rb];
+        let a4 = |r: usize| [acts.row(r), acts.row(r + 1), acts.row(r + 2), acts.row(r + 3)];
+        let put = |r: usize, o: usize, v: f32| {
+            assert!(r < n_rows && o < n_out);
+            // SAFETY: r < n_rows and o < n_out (asserted), so the index is in bounds
+            // of `out` (len n_rows*n_out, checked above); (r, o) belongs to this
+            // task's tile only.
+            unsafe { *optr.0.add(r * n_out + o) = v };
+        };
+        // Every output is one dot product with the same op order whichever tile
+        // kernel computes it (see `Tiles`), so the tiling never changes results.
+        let mut o = ot * oc;
+        while o < o_end {
+            let mut r = r_start;
+            if o + 1 < o_end && tl.d21.is_some() {
+                let ws = [wr(o), wr(o + 1)];
+                if let Some(k) = tl.d24 {
+                    while r + 4 <= r_end {
+                        let v = k(ws, a4(r));
+                        for j in 0..4 {
+                            put(r + j, o, v[0][j]);
+                            put(r + j, o + 1, v[1][j]);
+                        }
+                        r += 4;
                     }
-                    r0 += 4;
                 }
-            }
-            for r in r0..r_end {
-                let v = f(w_row, acts.row(r));
-                // SAFETY: r < n_rows and o < n_out so the index is in bounds of
-                // `out` (len n_rows*n_out, checked above); this (r, o) pair is
-                // written by this task only.
-                unsafe { *optr.0.add(r * n_out + o) = v };
+                if let Some(k) = tl.d21 {
+                    for r in r..r_end {
+                        let v = k(ws, acts.row(r));
+                        put(r, o, v[0]);
+                        put(r, o + 1, v[1]);
+                    }
+                }
+                o += 2;
+            } else {
+                let w_row = wr(o);
+                if let Some(k) = tl.d14 {
+                    while r + 4 <= r_end {
+                        let v = k(w_row, a4(r));
+                        for j in 0..4 {
+                            put(r + j, o, v[j]);
+                        }
+                        r += 4;
+                    }
+                }
+                for r in r..r_end {
+                    put(r, o, f(w_row, acts.row(r)));
+                }
+                o += 1;
             }
         }
     });

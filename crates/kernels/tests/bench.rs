@@ -163,3 +163,42 @@ fn bench_pool_overhead() {
         eprintln!("pool {threads}t: run(2*threads, noop) {:6.2} us/run", best / n as f64 * 1e6);
     }
 }
+
+/// Tile kernels A/B, one thread, weights in L2 (256 x 2048), interleaved
+/// repetitions, minimum: ns per (weight row x activation row) dot.
+#[test]
+#[ignore]
+fn bench_tiles() {
+    let mut rng = Rng::new(8);
+    let (n_out, k) = (256, 2048);
+    let pool = ThreadPool::new(1);
+    for ty in types_filter() {
+        let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+        for n_rows in [1usize, 8] {
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut out = vec![0f32; n_rows * n_out];
+            let masks: [u8; 4] = [0, 1, 2, 7];
+            let mut best = [f64::MAX; 4];
+            for _ in 0..200 {
+                for (i, &m) in masks.iter().enumerate() {
+                    kernels::set_tile_mask(m);
+                    let t = Instant::now();
+                    matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+                    best[i] = best[i].min(t.elapsed().as_secs_f64());
+                }
+            }
+            kernels::set_tile_mask(0xFF);
+            let per = |s: f64| s * 1e9 / (n_out * n_rows) as f64;
+            eprintln!(
+                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}",
+                ty.name(),
+                per(best[0]),
+                per(best[1]),
+                per(best[2]),
+                per(best[3])
+            );
+        }
+    }
+}

@@ -58,10 +58,19 @@ unsafe fn bits32(p: *const u8) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))
 }
 
-/// Number of blocks, after checking every activation row holds as many.
+/// Number of blocks, after checking every weight row holds `nb` blocks and
+/// every activation row as many.
 #[inline(always)]
-fn n_blocks<const N: usize>(w: &[u8], wb: usize, a: &[&[u8]; N], ab: usize) -> usize {
-    let nb = w.len() / wb;
+fn n_blocks<const M: usize, const N: usize>(
+    w: &[&[u8]; M],
+    wb: usize,
+    a: &[&[u8]; N],
+    ab: usize,
+) -> usize {
+    let nb = w[0].len() / wb;
+    for r in w {
+        assert!(r.len() >= nb * wb, "weight row too short");
+    }
     for r in a {
         assert!(r.len() >= nb * ab, "activation row too short");
     }
@@ -73,42 +82,55 @@ macro_rules! legacy_kernel {
         $name:ident, wbytes = $wb:expr, abytes = $ab:expr, qoff = $qoff:expr,
         min = $has_min:expr, unpack = |$x:ident| $unpack:expr, mul = $mul:ident
     ) => {
+        /// `M` weight rows x `N` activation rows; output `[m][n]`.
         #[inline]
         #[target_feature(enable = "avx2,fma,f16c")]
-        pub(super) unsafe fn $name<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-            let nb = n_blocks(w, $wb, &a, $ab);
-            let wp = w.as_ptr();
+        pub(super) unsafe fn $name<const M: usize, const N: usize>(
+            w: [&[u8]; M],
+            a: [&[u8]; N],
+        ) -> [[f32; N]; M] {
+            let nb = n_blocks(&w, $wb, &a, $ab);
+            let wp: [*const u8; M] = w.map(|s| s.as_ptr());
             let ap: [*const u8; N] = a.map(|s| s.as_ptr());
-            let mut acc = [_mm256_setzero_ps(); N];
-            let mut summs = [_mm_setzero_ps(); N];
-            // SAFETY: block i of the weights is bytes [i*wb, (i+1)*wb) < w.len(); of each
-            // activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
+            let mut acc = [[_mm256_setzero_ps(); N]; M];
+            let mut summs = [[_mm_setzero_ps(); N]; M];
+            // SAFETY: block i of each weight row is bytes [i*wb, (i+1)*wb) <= len; of
+            // each activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
             unsafe {
                 for i in 0..nb {
-                    let $x = wp.add(i * $wb);
                     // lanes: (d, m) for Q4_1/Q5_1, (d, _) otherwise
-                    let xdm = f16x2($x);
-                    let qx = $unpack;
+                    let mut xdm = [_mm_setzero_ps(); M];
+                    let mut qx = [_mm256_setzero_si256(); M];
+                    for m in 0..M {
+                        let $x = wp[m].add(i * $wb);
+                        xdm[m] = f16x2($x);
+                        qx[m] = $unpack;
+                    }
                     for r in 0..N {
                         let y = ap[r].add(i * $ab);
                         // lanes: (d, s) for Q8_1, (d, _) for Q8_0
                         let yds = f16x2(y);
-                        if $has_min {
-                            // llama.cpp's `summs += m * s` is contracted to an FMA by the C
-                            // compiler; lane 1 here is exactly that scalar FMA.
-                            summs[r] = _mm_fmadd_ps(xdm, yds, summs[r]);
+                        let qy = ld32(y.add($qoff));
+                        for m in 0..M {
+                            if $has_min {
+                                // llama.cpp's `summs += m * s` is contracted to an FMA by
+                                // the C compiler; lane 1 here is exactly that scalar FMA.
+                                summs[m][r] = _mm_fmadd_ps(xdm[m], yds, summs[m][r]);
+                            }
+                            // lane 0: dx * dy, the same single rounding as the scalar product
+                            let d = _mm256_broadcastss_ps(_mm_mul_ps(xdm[m], yds));
+                            let q = _mm256_cvtepi32_ps($mul(qx[m], qy));
+                            acc[m][r] = _mm256_fmadd_ps(d, q, acc[m][r]);
                         }
-                        // lane 0: dx * dy, the same single rounding as the scalar product
-                        let d = _mm256_broadcastss_ps(_mm_mul_ps(xdm, yds));
-                        let q = _mm256_cvtepi32_ps($mul(qx, ld32(y.add($qoff))));
-                        acc[r] = _mm256_fmadd_ps(d, q, acc[r]);
                     }
                 }
-                let mut out = [0f32; N];
-                for r in 0..N {
-                    out[r] = super::hsum_f32_8(acc[r]);
-                    if $has_min {
-                        out[r] += _mm_cvtss_f32(_mm_movehdup_ps(summs[r]));
+                let mut out = [[0f32; N]; M];
+                for m in 0..M {
+                    for r in 0..N {
+                        out[m][r] = super::hsum_f32_8(acc[m][r]);
+                        if $has_min {
+                            out[m][r] += _mm_cvtss_f32(_mm_movehdup_ps(summs[m][r]));
+                        }
                     }
                 }
                 out

@@ -19,7 +19,7 @@ mod kq;
 mod legacy;
 pub(crate) mod quant;
 
-use crate::{Dot4Fn, DotFn};
+use crate::{DotFn, Tiles};
 use gguf::GgmlType;
 use std::arch::x86_64::*;
 
@@ -34,28 +34,57 @@ macro_rules! dispatchable {
     };
 }
 
-/// Wrap a kernel generic over the number of activation rows as a one-row
-/// `DotFn` and a four-row `Dot4Fn` (same op order per output, see `legacy`).
-macro_rules! dispatchable_n {
-    ($one:ident, $four:ident => $($imp:ident)::+) => {
-        fn $one(w: &[u8], a: &[u8]) -> f32 {
-            // SAFETY: only handed out by `dot_fn` after the runtime feature check.
-            unsafe { $($imp)::+::<1>(w, [a])[0] }
-        }
-        fn $four(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
-            // SAFETY: only handed out by `dot4_fn` after the runtime feature check.
-            unsafe { $($imp)::+::<4>(w, a) }
+/// Wrap a kernel generic over `M` weight rows x `N` activation rows as the
+/// tile shapes matmul uses (same op order per output, see `legacy`).
+macro_rules! dispatchable_mn {
+    ($ty:ident => $($imp:ident)::+) => {
+        mod $ty {
+            use super::*;
+            pub(super) fn d11(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1, 1>([w], [a])[0][0] }
+            }
+            pub(super) fn d21(w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
+                // SAFETY: only handed out after the runtime feature check.
+                let o = unsafe { $($imp)::+::<2, 1>(w, [a]) };
+                [o[0][0], o[1][0]]
+            }
+            pub(super) fn d14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1, 4>([w], a)[0] }
+            }
+            pub(super) fn d24(w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<2, 4>(w, a) }
+            }
         }
     };
 }
 
-dispatchable_n!(dot_q4_0, dot4_q4_0 => legacy::dot_q4_0);
-dispatchable_n!(dot_q4_1, dot4_q4_1 => legacy::dot_q4_1);
-dispatchable_n!(dot_q5_0, dot4_q5_0 => legacy::dot_q5_0);
-dispatchable_n!(dot_q5_1, dot4_q5_1 => legacy::dot_q5_1);
-dispatchable_n!(dot_q8_0, dot4_q8_0 => legacy::dot_q8_0);
-dispatchable_n!(dot_q4_k, dot4_q4_k => kq::dot_q4_k);
-dispatchable_n!(dot_q6_k, dot4_q6_k => kq::dot_q6_k);
+/// Same for kernels generic over `N` activation rows only (one weight row).
+macro_rules! dispatchable_n {
+    ($ty:ident => $($imp:ident)::+) => {
+        mod $ty {
+            use super::*;
+            pub(super) fn d11(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1>(w, [a])[0] }
+            }
+            pub(super) fn d14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<4>(w, a) }
+            }
+        }
+    };
+}
+
+dispatchable_mn!(k_q4_0 => legacy::dot_q4_0);
+dispatchable_mn!(k_q4_1 => legacy::dot_q4_1);
+dispatchable_mn!(k_q5_0 => legacy::dot_q5_0);
+dispatchable_mn!(k_q5_1 => legacy::dot_q5_1);
+dispatchable_mn!(k_q8_0 => legacy::dot_q8_0);
+dispatchable_n!(k_q4_k => kq::dot_q4_k);
+dispatchable_n!(k_q6_k => kq::dot_q6_k);
 dispatchable!(dot_q2_k => kq::vec_dot_q2_k);
 dispatchable!(dot_q3_k => kq::vec_dot_q3_k);
 dispatchable!(dot_q5_k => kq::vec_dot_q5_k);
@@ -68,16 +97,16 @@ dispatchable!(dot_bf16 => float::vec_dot_bf16);
 pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     use GgmlType::*;
     Some(match ty {
-        Q4_0 => dot_q4_0,
-        Q4_1 => dot_q4_1,
-        Q5_0 => dot_q5_0,
-        Q5_1 => dot_q5_1,
-        Q8_0 => dot_q8_0,
+        Q4_0 => k_q4_0::d11,
+        Q4_1 => k_q4_1::d11,
+        Q5_0 => k_q5_0::d11,
+        Q5_1 => k_q5_1::d11,
+        Q8_0 => k_q8_0::d11,
         Q2_K => dot_q2_k,
         Q3_K => dot_q3_k,
-        Q4_K => dot_q4_k,
+        Q4_K => k_q4_k::d11,
         Q5_K => dot_q5_k,
-        Q6_K => dot_q6_k,
+        Q6_K => k_q6_k::d11,
         F32 => dot_f32,
         F16 => dot_f16,
         BF16 => dot_bf16,
@@ -85,20 +114,29 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
-/// AVX2 four-activation-row dot product for `ty`, if there is one; each of the
-/// four results is bit-identical to `dot_fn(ty)` on that row.
-pub(crate) fn dot4_fn(ty: GgmlType) -> Option<Dot4Fn> {
+/// The AVX2 tile kernels for `ty` (each output bit-identical to `dot_fn(ty)`).
+pub(crate) fn tiles(ty: GgmlType) -> Tiles {
+    macro_rules! mn {
+        ($t:ident) => {
+            Tiles { d21: Some($t::d21), d14: Some($t::d14), d24: Some($t::d24) }
+        };
+    }
+    macro_rules! n {
+        ($t:ident) => {
+            Tiles { d21: None, d14: Some($t::d14), d24: None }
+        };
+    }
     use GgmlType::*;
-    Some(match ty {
-        Q4_0 => dot4_q4_0,
-        Q4_1 => dot4_q4_1,
-        Q5_0 => dot4_q5_0,
-        Q5_1 => dot4_q5_1,
-        Q8_0 => dot4_q8_0,
-        Q4_K => dot4_q4_k,
-        Q6_K => dot4_q6_k,
-        _ => return None,
-    })
+    match ty {
+        Q4_0 => mn!(k_q4_0),
+        Q4_1 => mn!(k_q4_1),
+        Q5_0 => mn!(k_q5_0),
+        Q5_1 => mn!(k_q5_1),
+        Q8_0 => mn!(k_q8_0),
+        Q4_K => n!(k_q4_k),
+        Q6_K => n!(k_q6_k),
+        _ => Tiles::default(),
+    }
 }
 
 // ---- shared helpers ------------------------------------------------------
