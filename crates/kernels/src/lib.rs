@@ -274,6 +274,14 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     scalar::dot_fn(ty)
 }
 
+/// Benchmarking knob: software prefetch in the legacy-format kernels.
+#[doc(hidden)]
+pub fn set_prefetch(on: bool) {
+    #[cfg(target_arch = "x86_64")]
+    avx2::legacy_prefetch(on);
+    let _ = on;
+}
+
 static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:

@@ -85,16 +85,20 @@ fn bench_decode_stream() {
         let mut line = format!("{:>5} stream {}x{}x{copies}:", ty.name(), n_out, k);
         for threads in [1, 2] {
             let pool = ThreadPool::new(threads);
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let t = Instant::now();
-                for w in &ws {
-                    matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
+            let mut best = [f64::MAX; 2];
+            for _ in 0..6 {
+                for pf in [false, true] {
+                    kernels::set_prefetch(pf);
+                    let t = Instant::now();
+                    for w in &ws {
+                        matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
+                    }
+                    best[pf as usize] = best[pf as usize].min(t.elapsed().as_secs_f64());
                 }
-                best = best.min(t.elapsed().as_secs_f64());
             }
-            let gbs = (mb * copies) as f64 / best / 1e9;
-            line += &format!("  {threads}t {gbs:5.1} GB/s");
+            kernels::set_prefetch(true);
+            let gbs = best.map(|b| (mb * copies) as f64 / b / 1e9);
+            line += &format!("  {threads}t {:5.1} GB/s (no prefetch {:5.1})", gbs[1], gbs[0]);
         }
         eprintln!("{line}");
     }

@@ -77,6 +77,11 @@ fn n_blocks<const M: usize, const N: usize>(
     nb
 }
 
+/// Software prefetch distance in bytes for the weight stream.
+pub(super) const PF_DIST: usize = 768;
+#[doc(hidden)]
+pub static PREFETCH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 macro_rules! legacy_kernel {
     (
         $name:ident, wbytes = $wb:expr, abytes = $ab:expr, qoff = $qoff:expr,
@@ -103,6 +108,10 @@ macro_rules! legacy_kernel {
                     let mut qx = [_mm256_setzero_si256(); M];
                     for m in 0..M {
                         let $x = wp[m].add(i * $wb);
+                        if PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
+                            // stream ahead (a hint: may point past the row, never faults)
+                            _mm_prefetch::<_MM_HINT_T0>($x.wrapping_add(PF_DIST) as *const i8);
+                        }
                         xdm[m] = f16x2($x);
                         qx[m] = $unpack;
                     }

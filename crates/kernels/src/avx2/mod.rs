@@ -114,6 +114,10 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+pub(crate) fn legacy_prefetch(on: bool) {
+    legacy::PREFETCH.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The AVX2 tile kernels for `ty` (each output bit-identical to `dot_fn(ty)`).
 pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     macro_rules! mn {
