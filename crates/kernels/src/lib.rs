@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
 pub use gguf::GgmlType;
-pub use matmul::matmul;
+pub use matmul::{matmul, matmul_multi, MatmulJob};
 pub use pool::{default_threads, ThreadPool};
 
 /// A row dot product: weight row bytes, activation row bytes (already of the

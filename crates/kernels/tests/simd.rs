@@ -286,3 +286,70 @@ fn simd_quantizers_match_scalar_bytes() {
         }
     }
 }
+
+/// `matmul_multi` equals one `matmul` per job, bit for bit, with mixed weight
+/// types (and so mixed activation types) in one call, and more jobs than one
+/// pool pass takes.
+#[test]
+fn matmul_multi_equals_separate_matmuls() {
+    use kernels::{matmul_multi, MatmulJob};
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(21);
+    let k = 512;
+    let n_rows = 6;
+    let x = random_acts(&mut rng, n_rows * k);
+    let specs: Vec<(GgmlType, usize)> = (0..11)
+        .map(|i| (WEIGHT_TYPES[i % WEIGHT_TYPES.len()], [3usize, 17, 64, 1][i % 4]))
+        .collect();
+    let ws: Vec<Vec<u8>> = specs
+        .iter()
+        .map(|&(ty, n_out)| (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect())
+        .collect();
+    let acts: Vec<QuantizedActs> = specs
+        .iter()
+        .map(|&(ty, _)| {
+            let mut a = QuantizedActs::new();
+            a.quantize(ty, &x, n_rows, k);
+            a
+        })
+        .collect();
+    let mut want: Vec<Vec<f32>> = Vec::new();
+    for (i, &(ty, n_out)) in specs.iter().enumerate() {
+        let mut o = vec![0f32; n_rows * n_out];
+        matmul(&pool, ty, &ws[i], n_out, k, &acts[i], &mut o).unwrap();
+        want.push(o);
+    }
+    let mut got: Vec<Vec<f32>> = specs.iter().map(|&(_, n)| vec![f32::NAN; n_rows * n]).collect();
+    let mut jobs: Vec<MatmulJob> = specs
+        .iter()
+        .zip(&ws)
+        .zip(&acts)
+        .zip(got.iter_mut())
+        .map(|(((&(ty, n_out), w), a), out)| MatmulJob {
+            weight_ty: ty,
+            w,
+            n_out,
+            k,
+            acts: a,
+            out,
+        })
+        .collect();
+    matmul_multi(&pool, &mut jobs).unwrap();
+    drop(jobs);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let gb: Vec<u32> = g.iter().map(|v| v.to_bits()).collect();
+        let wb: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(gb, wb, "job {i} {:?}", specs[i]);
+    }
+    // a bad job is an error, nothing panics
+    let mut out = vec![0f32; 3];
+    let mut bad = [MatmulJob {
+        weight_ty: GgmlType::Q4_0,
+        w: &[0u8; 17],
+        n_out: 1,
+        k: 32,
+        acts: &acts[0],
+        out: &mut out,
+    }];
+    assert!(matmul_multi(&pool, &mut bad).is_err());
+}

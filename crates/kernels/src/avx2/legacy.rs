@@ -78,7 +78,7 @@ fn n_blocks<const M: usize, const N: usize>(
 }
 
 /// Software prefetch distance in bytes for the weight stream.
-pub(super) const PF_DIST: usize = 768;
+pub(super) const PF_DIST: usize = 1024;
 #[doc(hidden)]
 pub static PREFETCH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
