@@ -207,42 +207,49 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     // kernel computes it (see `Tiles`), so the tiling never changes results.
     let mut o = ot * p.oc;
     while o < o_end {
+        // two weight rows at a time where a 2-row kernel exists
+        let m = if o + 1 < o_end && tl.d21.is_some() { 2 } else { 1 };
         let mut r = r_start;
-        if o + 1 < o_end && tl.d21.is_some() {
+        if let (2, Some(k)) = (m, tl.d24) {
             let ws = [wr(o), wr(o + 1)];
-            if let Some(k) = tl.d24 {
+            while r + 4 <= r_end {
+                let v = k(ws, a4(r));
+                for j in 0..4 {
+                    put(r + j, o, v[0][j]);
+                    put(r + j, o + 1, v[1][j]);
+                }
+                r += 4;
+            }
+        } else if let Some(k) = tl.d14 {
+            let r0 = r;
+            for oo in o..o + m {
+                r = r0;
                 while r + 4 <= r_end {
-                    let v = k(ws, a4(r));
+                    let v = k(wr(oo), a4(r));
                     for j in 0..4 {
-                        put(r + j, o, v[0][j]);
-                        put(r + j, o + 1, v[1][j]);
+                        put(r + j, oo, v[j]);
                     }
                     r += 4;
                 }
             }
-            if let Some(k) = tl.d21 {
+        }
+        match (m, tl.d21) {
+            (2, Some(k)) => {
+                let ws = [wr(o), wr(o + 1)];
                 for r in r..r_end {
                     let v = k(ws, acts.row(r));
                     put(r, o, v[0]);
                     put(r, o + 1, v[1]);
                 }
             }
-            o += 2;
-        } else {
-            let w_row = wr(o);
-            if let Some(k) = tl.d14 {
-                while r + 4 <= r_end {
-                    let v = k(w_row, a4(r));
-                    for j in 0..4 {
-                        put(r + j, o, v[j]);
+            _ => {
+                for oo in o..o + m {
+                    for r in r..r_end {
+                        put(r, oo, f(wr(oo), acts.row(r)));
                     }
-                    r += 4;
                 }
             }
-            for r in r..r_end {
-                put(r, o, f(w_row, acts.row(r)));
-            }
-            o += 1;
         }
+        o += m;
     }
 }

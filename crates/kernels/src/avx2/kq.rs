@@ -147,8 +147,8 @@ unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
 /// (`len` bytes, one hint per cache line; hints never fault).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn prefetch_block(x: *const u8, len: usize) {
-    if super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
+unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
+    if pf {
         let mut o = 0;
         while o < len {
             _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(super::legacy::PF_DIST + o) as *const i8);
@@ -168,6 +168,7 @@ pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
     }
     let wp = w.as_ptr();
     let ap: [*const u8; N] = a.map(|s| s.as_ptr());
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
@@ -176,7 +177,7 @@ pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         let mut acc_m = [_mm_setzero_ps(); N];
         for i in 0..nb {
             let x = wp.add(i * 144);
-            prefetch_block(x, 144);
+            prefetch_block(x, 144, pf);
             let dm = f16x2(x);
             let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
             let (sc, m) = scales_mins_k4_fast(x.add(4));
@@ -278,6 +279,7 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
     }
     let wp = w.as_ptr();
     let ap: [*const u8; N] = a.map(|s| s.as_ptr());
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
@@ -286,7 +288,7 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         let mut acc = [_mm256_setzero_ps(); N];
         for i in 0..nb {
             let x = wp.add(i * 210);
-            prefetch_block(x, 210);
+            prefetch_block(x, 210, pf);
             // d is the f16 at 208..210: read 206..210 (in bounds) and take lane 1.
             let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             let sc = x.add(192);

@@ -99,6 +99,7 @@ macro_rules! legacy_kernel {
             let ap: [*const u8; N] = a.map(|s| s.as_ptr());
             let mut acc = [[_mm256_setzero_ps(); N]; M];
             let mut summs = [[_mm_setzero_ps(); N]; M];
+            let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
             // SAFETY: block i of each weight row is bytes [i*wb, (i+1)*wb) <= len; of
             // each activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
             unsafe {
@@ -108,7 +109,7 @@ macro_rules! legacy_kernel {
                     let mut qx = [_mm256_setzero_si256(); M];
                     for m in 0..M {
                         let $x = wp[m].add(i * $wb);
-                        if PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
+                        if pf {
                             // stream ahead (a hint: may point past the row, never faults)
                             _mm_prefetch::<_MM_HINT_T0>($x.wrapping_add(PF_DIST) as *const i8);
                         }

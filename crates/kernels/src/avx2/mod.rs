@@ -53,6 +53,7 @@ macro_rules! dispatchable_mn {
                 // SAFETY: only handed out after the runtime feature check.
                 unsafe { $($imp)::+::<1, 4>([w], a)[0] }
             }
+            #[allow(dead_code)] // not every format uses the 2x4 tile
             pub(super) fn d24(w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
                 // SAFETY: only handed out after the runtime feature check.
                 unsafe { $($imp)::+::<2, 4>(w, a) }
@@ -125,6 +126,13 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
             Tiles { d21: Some($t::d21), d14: Some($t::d14), d24: Some($t::d24) }
         };
     }
+    // Q4_1/Q5_1 carry a second accumulator per output (the min term): a 2x4
+    // tile runs out of registers and is slower than 1x4 (measured).
+    macro_rules! mn_no24 {
+        ($t:ident) => {
+            Tiles { d21: Some($t::d21), d14: Some($t::d14), d24: None }
+        };
+    }
     macro_rules! n {
         ($t:ident) => {
             Tiles { d21: None, d14: Some($t::d14), d24: None }
@@ -133,9 +141,9 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     use GgmlType::*;
     match ty {
         Q4_0 => mn!(k_q4_0),
-        Q4_1 => mn!(k_q4_1),
+        Q4_1 => mn_no24!(k_q4_1),
         Q5_0 => mn!(k_q5_0),
-        Q5_1 => mn!(k_q5_1),
+        Q5_1 => mn_no24!(k_q5_1),
         Q8_0 => mn!(k_q8_0),
         Q4_K => n!(k_q4_k),
         Q6_K => n!(k_q6_k),
