@@ -17,8 +17,18 @@
 //!   use those kernels: Q4_0/Q4_K weights are repacked on AVX2 (`--no-repack`
 //!   turns that off) and batches of 2+ rows may go through llamafile's sgemm
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
-//! - [`matmul`] computes every output element with one `vec_dot` call, so a
-//!   row's result does not depend on the batch around it or the thread count.
+//! - [`matmul`] computes every output element as one dot product whose op
+//!   sequence is that of `vec_dot`, whichever tile kernel computes it: the AVX2
+//!   tile kernels (2 weight rows x 1 activation row for decode, 1x4 / 2x4 for
+//!   prefill) unpack each weight block once and reuse it across the tile, but
+//!   keep separate accumulators per output, so a row's result does not depend
+//!   on the batch around it, the tiling or the thread count. (We keep
+//!   llama.cpp's single-chain FMA order per output and get instruction-level
+//!   parallelism from the tile's independent outputs instead.)
+//! - Activation quantizers have AVX2 versions that write the scalar reference's
+//!   bytes exactly (checked in `tests/simd.rs`).
+//! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
+//!   pass with one barrier, bit-identical to separate [`matmul`] calls.
 
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
@@ -134,6 +144,17 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Kerne
             expected: need,
             got: src.len(),
         });
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2() {
+            // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime; lengths checked.
+            match ty {
+                GgmlType::Q8_0 => return Ok(unsafe { avx2::quant::dequantize_q8_0(src, dst) }),
+                GgmlType::F16 => return Ok(unsafe { avx2::quant::dequantize_f16(src, dst) }),
+                _ => {}
+            }
+        }
     }
     f(src, dst);
     Ok(())
@@ -319,6 +340,22 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
 pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
     let f = scalar::dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
     Ok(f(w, a))
+}
+
+/// [`dequantize`] with the scalar reference, ignoring SIMD dispatch (for tests).
+pub fn dequantize_scalar_raw(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
+    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
+    let need = row_bytes(ty, dst.len())?;
+    if src.len() != need {
+        return Err(KernelError::Length {
+            ty,
+            what: "source bytes",
+            expected: need,
+            got: src.len(),
+        });
+    }
+    f(src, dst);
+    Ok(())
 }
 
 /// Quantize one row of `x` to activation type `act_ty` (`Q8_0`, `Q8_1`,

@@ -56,6 +56,8 @@ struct Shared {
     /// Workers currently holding the job pointer.
     active: AtomicUsize,
     panicked: AtomicBool,
+    /// Workers that have started (see `ThreadPool::new`).
+    started: AtomicUsize,
 }
 
 // SAFETY: `job` is written only by the caller of `run` (serialized by
@@ -101,6 +103,7 @@ fn is_new_job(g: u64, seen: u64) -> bool {
 fn worker_loop(shared: Arc<Shared>) {
     IN_TASK.with(|c| c.set(true));
     let sh = &*shared;
+    sh.started.fetch_add(1, Ordering::SeqCst);
     let mut seen = 0u64;
     loop {
         // Wait for a new open job: spin, then park.
@@ -163,6 +166,7 @@ impl ThreadPool {
             done: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
         });
         let workers = (1..n_threads)
             .map(|i| {
@@ -173,6 +177,12 @@ impl ThreadPool {
                     .expect("spawn worker thread")
             })
             .collect();
+        // Wait until every worker runs: thread start-up allocates (std's
+        // per-thread info), and that must not leak into the caller's first
+        // jobs, which would otherwise run without the late worker.
+        while shared.started.load(Ordering::SeqCst) < n_threads - 1 {
+            std::thread::yield_now();
+        }
         ThreadPool {
             shared,
             workers,

@@ -353,3 +353,21 @@ fn matmul_multi_equals_separate_matmuls() {
     }];
     assert!(matmul_multi(&pool, &mut bad).is_err());
 }
+
+/// Dispatched dequantization equals the scalar reference bit for bit.
+#[test]
+fn simd_dequantize_matches_scalar() {
+    let mut rng = Rng::new(31);
+    for ty in WEIGHT_TYPES {
+        for k in sizes(ty) {
+            let w = random_weights(&mut rng, ty, k);
+            let mut got = vec![0f32; k];
+            dequantize(ty, &w, &mut got).unwrap();
+            let mut want = vec![0f32; k];
+            kernels::dequantize_scalar_raw(ty, &w, &mut want).unwrap();
+            let gb: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            let wb: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(gb, wb, "{ty} k={k}");
+        }
+    }
+}

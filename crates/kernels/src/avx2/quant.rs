@@ -172,3 +172,36 @@ pub(crate) unsafe fn quantize_q8_k(x: &[f32], out: &mut [u8]) {
         }
     }
 }
+
+/// Q8_0 row -> f32 (`q as f32 * d`, exactly the scalar products).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn dequantize_q8_0(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(Q8_0_BYTES).zip(dst.chunks_exact_mut(32)) {
+        // SAFETY: b holds 34 bytes, y 32 floats.
+        unsafe {
+            let d = _mm256_set1_ps(_mm_cvtss_f32(super::legacy::f16x2(b.as_ptr())));
+            for j in 0..4 {
+                let q = _mm_loadl_epi64(b.as_ptr().add(2 + 8 * j) as *const __m128i);
+                let v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+                _mm256_storeu_ps(y.as_mut_ptr().add(8 * j), _mm256_mul_ps(v, d));
+            }
+        }
+    }
+}
+
+/// F16 row -> f32 (F16C, exact).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn dequantize_f16(src: &[u8], dst: &mut [f32]) {
+    let n8 = dst.len() / 8 * 8;
+    assert!(src.len() >= 2 * dst.len());
+    for i in (0..n8).step_by(8) {
+        // SAFETY: 16 bytes at 2i and 8 floats at i are in bounds (i + 8 <= len).
+        unsafe {
+            let h = _mm_loadu_si128(src.as_ptr().add(2 * i) as *const __m128i);
+            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+        }
+    }
+    for i in n8..dst.len() {
+        dst[i] = crate::util::f16_at(src, 2 * i);
+    }
+}
