@@ -159,7 +159,10 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
     let bits = u16::from_le_bytes([b[off], b[off + 1]]);
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+    // broadcast from a general register: a `vpinsrw` load (what a plain
+    // `_mm_cvtsi32_si128` of the loaded value became) merges into a register
+    // LLVM picks, which was an accumulator, serializing the loop on it.
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(bits as i16)))
 }
 
 /// Load 32 bytes from the start of `s` (which must hold at least 32).
