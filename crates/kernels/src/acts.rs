@@ -167,6 +167,7 @@ pub(crate) fn quantize_row(ty: GgmlType, rounding: ActRounding, x: &[f32], y: &m
 }
 
 /// No NaN or infinity in `x` (a vectorizable pass: no early exit).
+#[cfg(target_arch = "x86_64")]
 fn all_finite(x: &[f32]) -> bool {
     x.iter()
         .fold(0u32, |a, v| a | ((v.to_bits() & 0x7f80_0000) == 0x7f80_0000) as u32)
