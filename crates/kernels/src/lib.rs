@@ -65,14 +65,18 @@ pub(crate) type DotFn = fn(&[u8], &[u8]) -> f32;
 /// output is bit-identical to the [`DotFn`] of the same type on that pair of
 /// rows (each output keeps its own accumulators and op order), so results never
 /// depend on the tiling. `None`: not available, use a smaller shape.
+pub(crate) type Dot21Fn = fn([&[u8]; 2], &[u8]) -> [f32; 2];
+pub(crate) type Dot14Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
+pub(crate) type Dot24Fn = fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
+
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Tiles {
     /// 2 weight rows x 1 activation row (decode: two independent chains).
-    pub d21: Option<fn([&[u8]; 2], &[u8]) -> [f32; 2]>,
+    pub d21: Option<Dot21Fn>,
     /// 1 weight row x 4 activation rows.
-    pub d14: Option<fn(&[u8], [&[u8]; 4]) -> [f32; 4]>,
+    pub d14: Option<Dot14Fn>,
     /// 2 weight rows x 4 activation rows, `[w][a]`.
-    pub d24: Option<fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2]>,
+    pub d24: Option<Dot24Fn>,
 }
 
 /// Errors from kernel entry points.
@@ -150,8 +154,14 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Kerne
         if use_avx2() {
             // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime; lengths checked.
             match ty {
-                GgmlType::Q8_0 => return Ok(unsafe { avx2::quant::dequantize_q8_0(src, dst) }),
-                GgmlType::F16 => return Ok(unsafe { avx2::quant::dequantize_f16(src, dst) }),
+                GgmlType::Q8_0 => {
+                    unsafe { avx2::quant::dequantize_q8_0(src, dst) };
+                    return Ok(());
+                }
+                GgmlType::F16 => {
+                    unsafe { avx2::quant::dequantize_f16(src, dst) };
+                    return Ok(());
+                }
                 _ => {}
             }
         }

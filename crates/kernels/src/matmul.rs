@@ -1,7 +1,9 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::{dot_fn, row_bytes, tiles, DotFn, GgmlType, KernelError, QuantizedActs, ThreadPool, Tiles};
+use crate::{
+    dot_fn, row_bytes, tiles, DotFn, GgmlType, KernelError, QuantizedActs, ThreadPool, Tiles,
+};
 
 /// Activation rows per tile: a weight row is dotted against this many
 /// activation rows while it is hot in cache.
@@ -161,7 +163,15 @@ pub fn matmul_multi(pool: &ThreadPool, jobs: &mut [MatmulJob<'_>]) -> Result<(),
     for group in jobs.chunks_mut(MAX_JOBS) {
         let mut plans: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         for (slot, j) in plans.iter_mut().zip(group.iter_mut()) {
-            *slot = plan(pool.n_threads(), j.weight_ty, j.w, j.n_out, j.k, j.acts, j.out)?;
+            *slot = plan(
+                pool.n_threads(),
+                j.weight_ty,
+                j.w,
+                j.n_out,
+                j.k,
+                j.acts,
+                j.out,
+            )?;
         }
         let mut dense: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         let mut ends = [0usize; MAX_JOBS];
@@ -195,7 +205,14 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     let r_start = at * ACT_TILE;
     let r_end = ((at + 1) * ACT_TILE).min(n_rows);
     let wr = |o: usize| &w[o * rb..(o + 1) * rb];
-    let a4 = |r: usize| [acts.row(r), acts.row(r + 1), acts.row(r + 2), acts.row(r + 3)];
+    let a4 = |r: usize| {
+        [
+            acts.row(r),
+            acts.row(r + 1),
+            acts.row(r + 2),
+            acts.row(r + 3),
+        ]
+    };
     let put = |r: usize, o: usize, v: f32| {
         assert!(r < n_rows && o < n_out);
         // SAFETY: r < n_rows and o < n_out (asserted), so the index is in bounds
@@ -208,7 +225,11 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     let mut o = ot * p.oc;
     while o < o_end {
         // two weight rows at a time where a 2-row kernel exists
-        let m = if o + 1 < o_end && tl.d21.is_some() { 2 } else { 1 };
+        let m = if o + 1 < o_end && tl.d21.is_some() {
+            2
+        } else {
+            1
+        };
         let mut r = r_start;
         if let (2, Some(k)) = (m, tl.d24) {
             let ws = [wr(o), wr(o + 1)];

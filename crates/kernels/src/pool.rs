@@ -140,7 +140,8 @@ fn worker_loop(shared: Arc<Shared>) {
             // SAFETY: the job of generation `g` is still open and we are counted
             // in `active`, so the caller keeps the closure alive and `job`
             // unchanged until we decrement `active` (see `Shared`).
-            let (job, n_tasks) = unsafe { ((*sh.job.get()).unwrap(), sh.n_tasks.load(Ordering::Relaxed)) };
+            let (job, n_tasks) =
+                unsafe { ((*sh.job.get()).unwrap(), sh.n_tasks.load(Ordering::Relaxed)) };
             // SAFETY: as above.
             let f = unsafe { &*job.0 };
             work(sh, f, n_tasks);

@@ -76,7 +76,11 @@ fn bench_decode_stream() {
         let mb = ty.bytes_for((n_out * k) as u64).unwrap() as usize;
         let copies = (64 << 20) / mb + 1;
         let ws: Vec<Vec<u8>> = (0..copies)
-            .map(|_| (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect())
+            .map(|_| {
+                (0..n_out)
+                    .flat_map(|_| random_weights(&mut rng, ty, k))
+                    .collect()
+            })
             .collect();
         let x = random_acts(&mut rng, k);
         let mut acts = QuantizedActs::new();
@@ -98,7 +102,10 @@ fn bench_decode_stream() {
             }
             kernels::set_prefetch(true);
             let gbs = best.map(|b| (mb * copies) as f64 / b / 1e9);
-            line += &format!("  {threads}t {:5.1} GB/s (no prefetch {:5.1})", gbs[1], gbs[0]);
+            line += &format!(
+                "  {threads}t {:5.1} GB/s (no prefetch {:5.1})",
+                gbs[1], gbs[0]
+            );
         }
         eprintln!("{line}");
     }
@@ -129,7 +136,12 @@ fn bench_quantize() {
     let mut rng = Rng::new(6);
     let (n_rows, k) = (64, 2048);
     let x = random_acts(&mut rng, n_rows * k);
-    for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::F16] {
+    for ty in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q4_K,
+        GgmlType::F16,
+    ] {
         let mut acts = QuantizedActs::new();
         acts.quantize(ty, &x, n_rows, k);
         let mut best = f64::MAX;
@@ -164,7 +176,10 @@ fn bench_pool_overhead() {
             }
             best = best.min(t.elapsed().as_secs_f64());
         }
-        eprintln!("pool {threads}t: run(2*threads, noop) {:6.2} us/run", best / n as f64 * 1e6);
+        eprintln!(
+            "pool {threads}t: run(2*threads, noop) {:6.2} us/run",
+            best / n as f64 * 1e6
+        );
     }
 }
 
@@ -177,7 +192,9 @@ fn bench_tiles() {
     let (n_out, k) = (256, 2048);
     let pool = ThreadPool::new(1);
     for ty in types_filter() {
-        let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+        let w: Vec<u8> = (0..n_out)
+            .flat_map(|_| random_weights(&mut rng, ty, k))
+            .collect();
         for n_rows in [1usize, 8] {
             let x = random_acts(&mut rng, n_rows * k);
             let mut acts = QuantizedActs::new();

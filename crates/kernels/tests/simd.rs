@@ -263,8 +263,18 @@ fn simd_quantizers_match_scalar_bytes() {
                 0 => random_acts(&mut rng, k),
                 // exact ties after scaling: multiples of amax/254 and amax/127
                 1 => (0..k).map(|i| ((i % 255) as f32 - 127.0) * 0.5).collect(),
-                2 => (0..k).map(|i| ((i * 7919) % 509) as f32 / 4.0 - 63.5).collect(),
-                3 => (0..k).map(|i| if i % 3 == 0 { 0.0 } else { rng.normal() * 1e-30 }).collect(),
+                2 => (0..k)
+                    .map(|i| ((i * 7919) % 509) as f32 / 4.0 - 63.5)
+                    .collect(),
+                3 => (0..k)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            0.0
+                        } else {
+                            rng.normal() * 1e-30
+                        }
+                    })
+                    .collect(),
                 _ => (0..k).map(|_| rng.normal() * 300.0).collect(),
             };
             if rep == 9 {
@@ -299,11 +309,20 @@ fn matmul_multi_equals_separate_matmuls() {
     let n_rows = 6;
     let x = random_acts(&mut rng, n_rows * k);
     let specs: Vec<(GgmlType, usize)> = (0..11)
-        .map(|i| (WEIGHT_TYPES[i % WEIGHT_TYPES.len()], [3usize, 17, 64, 1][i % 4]))
+        .map(|i| {
+            (
+                WEIGHT_TYPES[i % WEIGHT_TYPES.len()],
+                [3usize, 17, 64, 1][i % 4],
+            )
+        })
         .collect();
     let ws: Vec<Vec<u8>> = specs
         .iter()
-        .map(|&(ty, n_out)| (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect())
+        .map(|&(ty, n_out)| {
+            (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect()
+        })
         .collect();
     let acts: Vec<QuantizedActs> = specs
         .iter()
@@ -319,7 +338,10 @@ fn matmul_multi_equals_separate_matmuls() {
         matmul(&pool, ty, &ws[i], n_out, k, &acts[i], &mut o).unwrap();
         want.push(o);
     }
-    let mut got: Vec<Vec<f32>> = specs.iter().map(|&(_, n)| vec![f32::NAN; n_rows * n]).collect();
+    let mut got: Vec<Vec<f32>> = specs
+        .iter()
+        .map(|&(_, n)| vec![f32::NAN; n_rows * n])
+        .collect();
     let mut jobs: Vec<MatmulJob> = specs
         .iter()
         .zip(&ws)

@@ -318,10 +318,7 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 ];
                 for (k, v) in vals.iter().enumerate() {
                     let g = n * 8 + k * 2;
-                    let s = scale_pair(
-                        (*sc.add(g) as i8) as i16,
-                        (*sc.add(g + 1) as i8) as i16,
-                    );
+                    let s = scale_pair((*sc.add(g) as i8) as i16, (*sc.add(g + 1) as i8) as i16);
                     for r in 0..N {
                         let y = ap[r].add(i * Q8_K_BYTES + 4 + n * 128 + k * 32);
                         let p = _mm256_maddubs_epi16(*v, ld32(y));

@@ -149,25 +149,55 @@ macro_rules! legacy_kernel {
     };
 }
 
-legacy_kernel!(dot_q4_0, wbytes = 18, abytes = Q8_0_BYTES, qoff = 2, min = false,
+legacy_kernel!(
+    dot_q4_0,
+    wbytes = 18,
+    abytes = Q8_0_BYTES,
+    qoff = 2,
+    min = false,
     unpack = |x| _mm256_sub_epi8(nibbles(x.add(2)), _mm256_set1_epi8(8)),
-    mul = mul_sum_i8_pairs_i32);
-legacy_kernel!(dot_q4_1, wbytes = 20, abytes = Q8_1_BYTES, qoff = 4, min = true,
+    mul = mul_sum_i8_pairs_i32
+);
+legacy_kernel!(
+    dot_q4_1,
+    wbytes = 20,
+    abytes = Q8_1_BYTES,
+    qoff = 4,
+    min = true,
     unpack = |x| nibbles(x.add(4)),
-    mul = mul_sum_us8_pairs_i32);
+    mul = mul_sum_us8_pairs_i32
+);
 // Q5_0: high bit clear -> OR 0xF0 makes the byte (nibble - 16) as i8.
-legacy_kernel!(dot_q5_0, wbytes = 22, abytes = Q8_0_BYTES, qoff = 2, min = false,
+legacy_kernel!(
+    dot_q5_0,
+    wbytes = 22,
+    abytes = Q8_0_BYTES,
+    qoff = 2,
+    min = false,
     unpack = |x| _mm256_or_si256(
         nibbles(x.add(6)),
         _mm256_andnot_si256(bits32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8))
     ),
-    mul = mul_sum_i8_pairs_i32);
-legacy_kernel!(dot_q5_1, wbytes = 24, abytes = Q8_1_BYTES, qoff = 4, min = true,
+    mul = mul_sum_i8_pairs_i32
+);
+legacy_kernel!(
+    dot_q5_1,
+    wbytes = 24,
+    abytes = Q8_1_BYTES,
+    qoff = 4,
+    min = true,
     unpack = |x| _mm256_or_si256(
         nibbles(x.add(8)),
         _mm256_and_si256(bits32(x.add(4)), _mm256_set1_epi8(0x10))
     ),
-    mul = mul_sum_us8_pairs_i32);
-legacy_kernel!(dot_q8_0, wbytes = Q8_0_BYTES, abytes = Q8_0_BYTES, qoff = 2, min = false,
+    mul = mul_sum_us8_pairs_i32
+);
+legacy_kernel!(
+    dot_q8_0,
+    wbytes = Q8_0_BYTES,
+    abytes = Q8_0_BYTES,
+    qoff = 2,
+    min = false,
     unpack = |x| ld32(x.add(2)),
-    mul = mul_sum_i8_pairs_i32);
+    mul = mul_sum_i8_pairs_i32
+);

@@ -123,19 +123,31 @@ pub(crate) fn legacy_prefetch(on: bool) {
 pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     macro_rules! mn {
         ($t:ident) => {
-            Tiles { d21: Some($t::d21), d14: Some($t::d14), d24: Some($t::d24) }
+            Tiles {
+                d21: Some($t::d21),
+                d14: Some($t::d14),
+                d24: Some($t::d24),
+            }
         };
     }
     // Q4_1/Q5_1 carry a second accumulator per output (the min term): a 2x4
     // tile runs out of registers and is slower than 1x4 (measured).
     macro_rules! mn_no24 {
         ($t:ident) => {
-            Tiles { d21: Some($t::d21), d14: Some($t::d14), d24: None }
+            Tiles {
+                d21: Some($t::d21),
+                d14: Some($t::d14),
+                d24: None,
+            }
         };
     }
     macro_rules! n {
         ($t:ident) => {
-            Tiles { d21: None, d14: Some($t::d14), d24: None }
+            Tiles {
+                d21: None,
+                d14: Some($t::d14),
+                d24: None,
+            }
         };
     }
     use GgmlType::*;

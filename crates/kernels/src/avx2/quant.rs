@@ -53,7 +53,10 @@ unsafe fn pack_i8(v: [__m256; 4]) -> __m256i {
 unsafe fn sum_i8(q: __m256i) -> i32 {
     let s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
     let s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-    let s = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(s32),
+        _mm256_extracti128_si256(s32, 1),
+    );
     let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
     _mm_cvtsi128_si32(s)
@@ -83,7 +86,11 @@ pub(crate) unsafe fn quantize_q8_01(x: &[f32], out: &mut [u8], sum: bool, x86: b
             let amax = hmax_ps(m);
             let d = amax / 127.0;
             let id = if x86 {
-                if amax != 0.0 { 127.0 / amax } else { 0.0 }
+                if amax != 0.0 {
+                    127.0 / amax
+                } else {
+                    0.0
+                }
             } else if d != 0.0 {
                 1.0 / d
             } else {
@@ -103,8 +110,8 @@ pub(crate) unsafe fn quantize_q8_01(x: &[f32], out: &mut [u8], sum: bool, x86: b
             _mm256_storeu_si256(yb.as_mut_ptr().add(qoff) as *mut __m256i, q);
             yb[0..2].copy_from_slice(&f32_to_f16_bits(d).to_le_bytes());
             if sum {
-                let s = sum_i8(q) as f32;
-                let sd = if x86 { d * s } else { s * d };
+                // (`sum * d` in the reference, `d * sum` on x86: the same product)
+                let sd = sum_i8(q) as f32 * d;
                 yb[2..4].copy_from_slice(&f32_to_f16_bits(sd).to_le_bytes());
             }
         }
@@ -149,9 +156,7 @@ pub(crate) unsafe fn quantize_q8_k(x: &[f32], out: &mut [u8]) {
                     _mm256_round_ps(s, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
                 });
                 // `.min(127)` before the i8 cast, as the reference
-                let r = r.map(|v| {
-                    _mm256_cvtepi32_ps(_mm256_min_epi32(_mm256_cvtps_epi32(v), cap))
-                });
+                let r = r.map(|v| _mm256_cvtepi32_ps(_mm256_min_epi32(_mm256_cvtps_epi32(v), cap)));
                 let qv = pack_i8(r);
                 _mm256_storeu_si256(q.add(32 * g) as *mut __m256i, qv);
                 // two bsums of 16
