@@ -12,6 +12,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Run(a) => cmd::run::run(a),
         cli::Command::Tokenize(a) => cmd::tokenize::run(a),
         cli::Command::Bench(a) => cmd::bench::run(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+        cli::Command::Ps(a) => cmd::ps::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -167,7 +167,7 @@ impl Manager {
             e => ApiError::internal(e.to_string()),
         })?;
         if let Some(l) = self.take(&entry.name, keep_alive) {
-            return Ok(l);
+            return self.admit(l);
         }
         let _g = self.load_lock.lock().await;
         if let Some(l) = self.take(&entry.name, keep_alive) {
@@ -198,7 +198,24 @@ impl Manager {
             }),
         });
         self.loaded.lock().unwrap().insert(entry.name.clone(), slot);
-        Ok(self.take(&entry.name, keep_alive).expect("just inserted"))
+        self.admit(self.take(&entry.name, keep_alive).expect("just inserted"))
+    }
+
+    /// Refuse a request when the model already has a full batch and a full
+    /// queue (503 + Retry-After rather than waiting without bound).
+    fn admit(&self, l: Lease) -> Result<Lease, ApiError> {
+        let limit = self.sched.max_active.max(1) + self.sched.max_queue.max(1);
+        let n = l.slot.active.load(Ordering::SeqCst);
+        if n > limit {
+            return Err(ApiError::busy(format!(
+                "model '{}' is busy: {} requests running or waiting (--parallel {} + --queue {}); retry shortly",
+                l.slot.name,
+                n - 1,
+                self.sched.max_active,
+                self.sched.max_queue
+            )));
+        }
+        Ok(l)
     }
 
     /// Unload idle models, least recently used first, until `need` more

@@ -1,5 +1,7 @@
 pub mod bench;
+pub mod ps;
 pub mod run;
+pub mod serve;
 pub mod tokenize;
 
 use crate::exit::InputError;
