@@ -18,7 +18,7 @@ def go():
     codes.append(r.status_code)
     if r.status_code == 503:
         retry.append(r.headers.get("retry-after"))
-        check("503 is an OpenAI error object", "error" in r.json() and "busy" in r.json()["error"]["message"], r.text)
+        check("503 is an OpenAI error object", "error" in r.json() and "retry" in r.json()["error"]["message"], r.text)
 
 
 ts = [threading.Thread(target=go) for _ in range(5)]
