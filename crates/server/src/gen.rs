@@ -179,9 +179,11 @@ pub fn log_request(state: &AppState, endpoint: &str, model: &str, stats: &[&Gene
     let tin: usize = stats.iter().map(|s| s.prompt_tokens).sum();
     let tout: usize = stats.iter().map(|s| s.output_tokens).sum();
     let gen: f64 = stats.iter().map(|s| s.gen_seconds).fold(0.0, f64::max);
-    let tps = if gen > 0.0 { tout as f64 / gen } else { 0.0 };
+    // The first token comes from the prompt's logits: the rate is over the rest.
+    let steps: usize = stats.iter().map(|s| s.output_tokens.saturating_sub(1)).max().unwrap_or(0);
+    let tps = if gen > 0.0 && steps > 0 { format!("{:.1}", tout.saturating_sub(stats.len()) as f64 / gen) } else { "-".into() };
     eprintln!(
-        "{} {endpoint} model={model} in={tin} out={tout} tok/s={tps:.1} time={:.2}s status={status}",
+        "{} {endpoint} model={model} in={tin} out={tout} tok/s={tps} time={:.2}s status={status}",
         rfc3339(SystemTime::now()),
         started.elapsed().as_secs_f64()
     );

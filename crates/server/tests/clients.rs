@@ -53,11 +53,13 @@ struct Opts {
     cfg: ServerConfig,
     parallel: usize,
     queue: usize,
+    /// Model bytes loaded at once at most (0 = no limit).
+    budget: u64,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { cfg: ServerConfig { quiet: false, ..ServerConfig::default() }, parallel: 8, queue: 64 }
+        Opts { cfg: ServerConfig { quiet: false, ..ServerConfig::default() }, parallel: 8, queue: 64, budget: 0 }
     }
 }
 
@@ -72,7 +74,7 @@ fn start(o: Opts) -> Option<TestServer> {
     }
     let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
     let sched = SchedulerConfig { threads: 2, max_active: o.parallel, max_queue: o.queue, ctx_budget: 16384, max_seq_ctx: 2048 };
-    let state = Arc::new(AppState { mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched), cfg: o.cfg });
+    let state = Arc::new(AppState { mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), o.budget, sched), cfg: o.cfg });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -155,4 +157,10 @@ fn auth_cors_body_limit() {
 #[test]
 fn no_cors_headers_by_default() {
     with("security.py", Opts::default(), &[("MODE", "open")]);
+}
+
+#[test]
+fn memory_budget_unloads_least_recently_used() {
+    // Room for qwen2.5-coder (~0.5 GB) but not for it and smollm2 together.
+    with("memory_budget.py", Opts { budget: 520_000_000, ..Opts::default() }, &[]);
 }

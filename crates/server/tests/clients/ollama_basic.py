@@ -66,6 +66,13 @@ c.delete("smol-copy")
 check("delete removes it", "smol-copy" not in [m.model for m in c.list().models])
 expect_error("delete unknown is 404", lambda: c.delete("smol-copy"), 404)
 
+# A short keep_alive unloads after it runs out.
+import time
+c.generate(model=MODEL, prompt="Hi", options={"num_predict": 1}, keep_alive="1s")
+check("loaded during keep_alive", any(m.model == MODEL for m in c.ps().models))
+time.sleep(2.5)
+check("unloaded after keep_alive", not any(m.model == MODEL for m in c.ps().models), str(c.ps()))
+
 # keep_alive 0 unloads.
 c.generate(model=MODEL, prompt="", keep_alive=0)
 check("keep_alive 0 unloads", not any(m.model == MODEL for m in c.ps().models), str(c.ps()))
