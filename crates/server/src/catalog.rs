@@ -51,7 +51,11 @@ impl Catalog {
     /// Serve every `*.gguf` in `dir` (if given; a missing directory is
     /// empty) and each file of `extra`.
     pub fn new(dir: Option<PathBuf>, extra: Vec<PathBuf>) -> Catalog {
-        let c = Catalog { dir, extra, entries: RwLock::new(BTreeMap::new()) };
+        let c = Catalog {
+            dir,
+            extra,
+            entries: RwLock::new(BTreeMap::new()),
+        };
         c.refresh();
         c
     }
@@ -67,7 +71,11 @@ impl Catalog {
             if let Ok(rd) = std::fs::read_dir(dir) {
                 for e in rd.flatten() {
                     let p = e.path();
-                    if p.extension().and_then(|x| x.to_str()).map(|x| x.eq_ignore_ascii_case("gguf")) != Some(true) {
+                    if p.extension()
+                        .and_then(|x| x.to_str())
+                        .map(|x| x.eq_ignore_ascii_case("gguf"))
+                        != Some(true)
+                    {
                         continue;
                     }
                     if let Some(en) = entry_for(&p, true) {
@@ -93,7 +101,9 @@ impl Catalog {
     /// is `name`.
     pub fn resolve(&self, name: &str) -> Result<Entry, CatalogError> {
         let find = |m: &BTreeMap<String, Entry>| {
-            m.get(name).or_else(|| name.strip_suffix(":latest").and_then(|n| m.get(n))).cloned()
+            m.get(name)
+                .or_else(|| name.strip_suffix(":latest").and_then(|n| m.get(n)))
+                .cloned()
         };
         if let Some(e) = find(&self.entries.read().unwrap()) {
             return Ok(e);
@@ -111,7 +121,8 @@ impl Catalog {
                 e.path.display()
             )));
         }
-        std::fs::remove_file(&e.path).map_err(|x| CatalogError::Io(format!("deleting {}: {x}", e.path.display())))?;
+        std::fs::remove_file(&e.path)
+            .map_err(|x| CatalogError::Io(format!("deleting {}: {x}", e.path.display())))?;
         self.refresh();
         Ok(())
     }
@@ -120,16 +131,22 @@ impl Catalog {
     /// the models directory).
     pub fn copy(&self, source: &str, dest: &str) -> Result<(), CatalogError> {
         let e = self.resolve(source)?;
-        let dir = self.dir.as_ref().ok_or_else(|| CatalogError::Refused("no models directory to copy into".into()))?;
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| CatalogError::Refused("no models directory to copy into".into()))?;
         if dest.is_empty() || dest.contains(['/', '\\']) || dest.starts_with('.') {
             return Err(CatalogError::Refused(format!("destination '{dest}' is not a valid model name (no slashes, not starting with '.')")));
         }
         let target = dir.join(format!("{dest}.gguf"));
         if target.exists() {
-            return Err(CatalogError::Refused(format!("model '{dest}' already exists")));
+            return Err(CatalogError::Refused(format!(
+                "model '{dest}' already exists"
+            )));
         }
         if std::fs::hard_link(&e.path, &target).is_err() {
-            std::fs::copy(&e.path, &target).map_err(|x| CatalogError::Io(format!("copying to {}: {x}", target.display())))?;
+            std::fs::copy(&e.path, &target)
+                .map_err(|x| CatalogError::Io(format!("copying to {}: {x}", target.display())))?;
         }
         self.refresh();
         Ok(())
@@ -142,16 +159,30 @@ fn entry_for(p: &Path, in_dir: bool) -> Option<Entry> {
         return None;
     }
     let name = p.file_stem()?.to_str()?.to_string();
-    Some(Entry { name, path: p.to_path_buf(), size: md.len(), modified: md.modified().unwrap_or(SystemTime::UNIX_EPOCH), in_dir })
+    Some(Entry {
+        name,
+        path: p.to_path_buf(),
+        size: md.len(),
+        modified: md.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        in_dir,
+    })
 }
 
 /// Read a model's details from its GGUF header.
 pub fn details(path: &Path) -> Details {
-    let Ok(f) = gguf::GgufFile::open(path) else { return Details::default() };
+    let Ok(f) = gguf::GgufFile::open(path) else {
+        return Details::default();
+    };
     let arch = f.architecture().unwrap_or("").to_string();
     let ctx = f.get_u64(&format!("{arch}.context_length"));
-    let size_label = f.get_str("general.size_label").map(str::to_string).unwrap_or_default();
-    let quant = f.get_u64("general.file_type").map(file_type_name).unwrap_or_default();
+    let size_label = f
+        .get_str("general.size_label")
+        .map(str::to_string)
+        .unwrap_or_default();
+    let quant = f
+        .get_u64("general.file_type")
+        .map(file_type_name)
+        .unwrap_or_default();
     Details {
         family: arch,
         parameter_size: size_label,
@@ -195,6 +226,8 @@ pub fn default_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(d).join("hearth/models");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/hearth/models")
 }

@@ -24,7 +24,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into(), param: None, code: None, flavor: Flavor::OpenAi, retry_after: None }
+        ApiError {
+            status,
+            message: message.into(),
+            param: None,
+            code: None,
+            flavor: Flavor::OpenAi,
+            retry_after: None,
+        }
     }
     pub fn bad(param: impl Into<String>, message: impl Into<String>) -> ApiError {
         let param = param.into();
@@ -32,7 +39,10 @@ impl ApiError {
         if !m.contains(&param) {
             m = format!("{param}: {m}");
         }
-        ApiError { param: Some(param), ..ApiError::new(StatusCode::BAD_REQUEST, m) }
+        ApiError {
+            param: Some(param),
+            ..ApiError::new(StatusCode::BAD_REQUEST, m)
+        }
     }
     pub fn not_found_model(name: &str) -> ApiError {
         ApiError {
@@ -48,7 +58,10 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
     pub fn busy(message: impl Into<String>) -> ApiError {
-        ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message) }
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
     }
     pub fn with_code(mut self, code: &'static str) -> ApiError {
         self.code = Some(code);
@@ -86,7 +99,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, axum::Json(self.body())).into_response();
         if let Some(s) = self.retry_after {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         r
     }
@@ -96,14 +110,25 @@ impl IntoResponse for ApiError {
 pub fn from_engine(e: &engine::EngineError) -> ApiError {
     use engine::EngineError as E;
     match e {
-        E::PromptTooLong { .. } => ApiError::bad("messages", e.to_string()).with_code("context_length_exceeded"),
+        E::PromptTooLong { .. } => {
+            ApiError::bad("messages", e.to_string()).with_code("context_length_exceeded")
+        }
         E::EmptyPrompt => ApiError::bad("prompt", e.to_string()),
-        E::NoTemplate(_) => ApiError::bad("model", format!("{e}; use /v1/completions (or /api/generate with raw) instead")),
+        E::NoTemplate(_) => ApiError::bad(
+            "model",
+            format!("{e}; use /v1/completions (or /api/generate with raw) instead"),
+        ),
         E::Sampling(m) => {
-            let field = m.split_whitespace().next().unwrap_or("").trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
+            let field = m
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
             ApiError::bad(field.to_string(), m.clone())
         }
-        E::Model(model::ModelError::ContextOverflow { .. }) => ApiError::bad("max_tokens", e.to_string()),
+        E::Model(model::ModelError::ContextOverflow { .. }) => {
+            ApiError::bad("max_tokens", e.to_string())
+        }
         E::Model(model::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
         _ => ApiError::internal(e.to_string()),
     }

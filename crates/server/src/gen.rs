@@ -15,7 +15,12 @@ pub type Tagged = (usize, Event);
 
 /// Tokenize the prompt here (so an overflow is a 400 before anything
 /// streams) and hand the scheduler the ids.
-pub fn prepare(lm: &LoadedModel, lease: &Lease, prompt: &Prompt, field: &str) -> Result<Vec<u32>, ApiError> {
+pub fn prepare(
+    lm: &LoadedModel,
+    lease: &Lease,
+    prompt: &Prompt,
+    field: &str,
+) -> Result<Vec<u32>, ApiError> {
     let ids = lm.prompt_tokens(prompt).map_err(|e| {
         let mut a = from_engine(&e);
         if a.status.is_client_error() {
@@ -27,7 +32,10 @@ pub fn prepare(lm: &LoadedModel, lease: &Lease, prompt: &Prompt, field: &str) ->
     if ids.len() >= max {
         return Err(ApiError::bad(
             field,
-            format!("the prompt is {} tokens but this model's context holds {max}; shorten {field}", ids.len()),
+            format!(
+                "the prompt is {} tokens but this model's context holds {max}; shorten {field}",
+                ids.len()
+            ),
         )
         .with_code("context_length_exceeded"));
     }
@@ -37,7 +45,13 @@ pub fn prepare(lm: &LoadedModel, lease: &Lease, prompt: &Prompt, field: &str) ->
 /// Submit one choice; its events arrive on `tx` tagged with `index`. When
 /// the receiver is gone (the client left), the sink answers `Break` and the
 /// scheduler cancels the sequence at its next step.
-pub fn submit(lease: &Lease, req: GenerateRequest, top: Option<usize>, index: usize, tx: UnboundedSender<Tagged>) -> Result<(), ApiError> {
+pub fn submit(
+    lease: &Lease,
+    req: GenerateRequest,
+    top: Option<usize>,
+    index: usize,
+    tx: UnboundedSender<Tagged>,
+) -> Result<(), ApiError> {
     let sink = Box::new(move |ev: Event| {
         if tx.send((index, ev)).is_err() {
             ControlFlow::Break(())
@@ -45,14 +59,23 @@ pub fn submit(lease: &Lease, req: GenerateRequest, top: Option<usize>, index: us
             ControlFlow::Continue(())
         }
     });
-    lease.slot.sched.submit(req, top, sink).map_err(|e| match e {
-        SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
-        SubmitError::Stopped => ApiError::internal(e.to_string()),
-    })
+    lease
+        .slot
+        .sched
+        .submit(req, top, sink)
+        .map_err(|e| match e {
+            SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
+            SubmitError::Stopped => ApiError::internal(e.to_string()),
+        })
 }
 
 /// Submit `n` choices (seed + i for choice i).
-pub fn submit_n(lease: &Lease, req: &GenerateRequest, top: Option<usize>, n: usize) -> Result<UnboundedReceiver<Tagged>, ApiError> {
+pub fn submit_n(
+    lease: &Lease,
+    req: &GenerateRequest,
+    top: Option<usize>,
+    n: usize,
+) -> Result<UnboundedReceiver<Tagged>, ApiError> {
     let (tx, rx) = unbounded_channel();
     for i in 0..n {
         let mut r = req.clone();
@@ -76,7 +99,9 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
     let mut done = 0;
     while done < n {
         let Some((i, ev)) = rx.recv().await else {
-            return Err(ApiError::internal("the scheduler stopped before the answer was complete"));
+            return Err(ApiError::internal(
+                "the scheduler stopped before the answer was complete",
+            ));
         };
         match ev {
             Event::Token(t) => {
@@ -100,7 +125,11 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
 /// or with what a length cut left open closed; failing that, retried once
 /// greedily; failing that, the text is wrapped as `{"response": text}`, so
 /// the output always parses.
-pub async fn collect_json(lease: &Lease, req: &GenerateRequest, n: usize) -> Result<Vec<Choice>, ApiError> {
+pub async fn collect_json(
+    lease: &Lease,
+    req: &GenerateRequest,
+    n: usize,
+) -> Result<Vec<Choice>, ApiError> {
     let mut req = req.clone();
     if let Prompt::Tokens(ids) = &mut req.prompt {
         ids.extend(lease.slot.lm.tokenizer.encode("{", false, false));
@@ -137,7 +166,11 @@ pub async fn collect_json(lease: &Lease, req: &GenerateRequest, n: usize) -> Res
 
 /// Like [`submit_n`], but each sequence ends once the JSON object it is
 /// writing (after an opening `{` already in the prompt) closes.
-fn submit_json(lease: &Lease, req: &GenerateRequest, n: usize) -> Result<UnboundedReceiver<Tagged>, ApiError> {
+fn submit_json(
+    lease: &Lease,
+    req: &GenerateRequest,
+    n: usize,
+) -> Result<UnboundedReceiver<Tagged>, ApiError> {
     let (tx, rx) = unbounded_channel();
     for i in 0..n {
         let mut r = req.clone();
@@ -155,10 +188,14 @@ fn submit_json(lease: &Lease, req: &GenerateRequest, n: usize) -> Result<Unbound
                 ControlFlow::Continue(())
             }
         });
-        lease.slot.sched.submit(r, None, sink).map_err(|e| match e {
-            SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
-            SubmitError::Stopped => ApiError::internal(e.to_string()),
-        })?;
+        lease
+            .slot
+            .sched
+            .submit(r, None, sink)
+            .map_err(|e| match e {
+                SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
+                SubmitError::Stopped => ApiError::internal(e.to_string()),
+            })?;
     }
     Ok(rx)
 }
@@ -172,7 +209,14 @@ pub fn finish_str(f: FinishReason) -> &'static str {
 
 /// The one line per request `hearth serve` prints: no content unless
 /// `--log-prompts`.
-pub fn log_request(state: &AppState, endpoint: &str, model: &str, stats: &[&GenerateStats], status: &str, started: Instant) {
+pub fn log_request(
+    state: &AppState,
+    endpoint: &str,
+    model: &str,
+    stats: &[&GenerateStats],
+    status: &str,
+    started: Instant,
+) {
     if state.cfg.quiet {
         return;
     }
@@ -180,8 +224,16 @@ pub fn log_request(state: &AppState, endpoint: &str, model: &str, stats: &[&Gene
     let tout: usize = stats.iter().map(|s| s.output_tokens).sum();
     let gen: f64 = stats.iter().map(|s| s.gen_seconds).fold(0.0, f64::max);
     // The first token comes from the prompt's logits: the rate is over the rest.
-    let steps: usize = stats.iter().map(|s| s.output_tokens.saturating_sub(1)).max().unwrap_or(0);
-    let tps = if gen > 0.0 && steps > 0 { format!("{:.1}", tout.saturating_sub(stats.len()) as f64 / gen) } else { "-".into() };
+    let steps: usize = stats
+        .iter()
+        .map(|s| s.output_tokens.saturating_sub(1))
+        .max()
+        .unwrap_or(0);
+    let tps = if gen > 0.0 && steps > 0 {
+        format!("{:.1}", tout.saturating_sub(stats.len()) as f64 / gen)
+    } else {
+        "-".into()
+    };
     eprintln!(
         "{} {endpoint} model={model} in={tin} out={tout} tok/s={tps} time={:.2}s status={status}",
         rfc3339(SystemTime::now()),
@@ -196,7 +248,10 @@ pub fn log_content(state: &AppState, what: &str, text: &str) {
 }
 
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A fresh id such as `chatcmpl-1a2b3c…` (unique per process, not secret).
@@ -204,7 +259,10 @@ pub fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     let mut x = t ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);

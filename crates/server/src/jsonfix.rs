@@ -11,7 +11,12 @@ pub fn repair(text: &str) -> Option<String> {
     let start = t.find('{')?;
     let body = &t[start..];
     // The longest prefix ending in '}' that parses.
-    for (i, _) in body.match_indices('}').collect::<Vec<_>>().into_iter().rev() {
+    for (i, _) in body
+        .match_indices('}')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         let cand = &body[..=i];
         if is_object(cand) {
             return Some(cand.to_string());
@@ -25,7 +30,10 @@ pub fn repair(text: &str) -> Option<String> {
 }
 
 fn is_object(s: &str) -> bool {
-    matches!(serde_json::from_str::<serde_json::Value>(s), Ok(serde_json::Value::Object(_)))
+    matches!(
+        serde_json::from_str::<serde_json::Value>(s),
+        Ok(serde_json::Value::Object(_))
+    )
 }
 
 /// Close the strings, arrays and objects a truncated JSON text left open.
@@ -84,7 +92,12 @@ pub struct Depth {
 impl Depth {
     /// Inside an object whose `{` was already written.
     pub fn open_object() -> Depth {
-        Depth { depth: 1, in_str: false, esc: false, closed: false }
+        Depth {
+            depth: 1,
+            in_str: false,
+            esc: false,
+            closed: false,
+        }
     }
 
     /// Feed text; true once the outermost object has closed.
@@ -125,9 +138,17 @@ mod tests {
     #[test]
     fn repairs() {
         assert_eq!(repair(" {\"a\": 1} ").unwrap(), "{\"a\": 1}");
-        assert_eq!(repair("```json\n{\"a\": [1, 2]}\n```").unwrap(), "{\"a\": [1, 2]}");
-        assert!(serde_json::from_str::<serde_json::Value>(&repair("{\"a\": [1, \"b").unwrap()).is_ok());
-        assert!(serde_json::from_str::<serde_json::Value>(&repair("{\"a\": {\"b\": 2,").unwrap()).is_ok());
+        assert_eq!(
+            repair("```json\n{\"a\": [1, 2]}\n```").unwrap(),
+            "{\"a\": [1, 2]}"
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&repair("{\"a\": [1, \"b").unwrap()).is_ok()
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&repair("{\"a\": {\"b\": 2,").unwrap())
+                .is_ok()
+        );
         assert!(repair("no json here").is_none());
         let mut d = super::Depth::open_object();
         assert!(!d.feed("\"a}\": [1, {\"b\""));

@@ -46,7 +46,13 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { api_key: None, cors_origins: Vec::new(), max_body: 8 << 20, log_prompts: false, quiet: false }
+        ServerConfig {
+            api_key: None,
+            cors_origins: Vec::new(),
+            max_body: 8 << 20,
+            log_prompts: false,
+            quiet: false,
+        }
     }
 }
 
@@ -91,14 +97,24 @@ pub fn app(state: Shared) -> Router {
     api.layer(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::HEAD, Method::OPTIONS])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::DELETE,
+                Method::HEAD,
+                Method::OPTIONS,
+            ])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(Duration::from_secs(600)),
     )
 }
 
 /// Serve until `shutdown` resolves; unloads idle models in the background.
-pub async fn run(listener: tokio::net::TcpListener, state: Shared, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let reaper = {
         let st = state.clone();
         tokio::spawn(async move {
@@ -109,7 +125,9 @@ pub async fn run(listener: tokio::net::TcpListener, state: Shared, shutdown: imp
             }
         })
     };
-    let r = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let r = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     reaper.abort();
     r
 }
@@ -123,23 +141,43 @@ fn flavor_of(path: &str) -> Flavor {
 }
 
 async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = Instant::now();
+    let r = check_key(&st, req, next).await;
+    // Successful generations log their own line (with token counts); every
+    // refused request gets one here, without its content.
+    if !st.cfg.quiet && (r.status().is_client_error() || r.status().is_server_error()) {
+        eprintln!(
+            "{} {method} {path} time={:.2}s status={}",
+            gen::rfc3339(std::time::SystemTime::now()),
+            started.elapsed().as_secs_f64(),
+            r.status().as_u16()
+        );
+    }
+    r
+}
+
+async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
     if let Some(key) = &st.cfg.api_key {
         let ok = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .is_some_and(|given| ct_eq(given.trim().as_bytes(), key.as_bytes()));
         if !ok {
             let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong API key: send the header 'Authorization: Bearer KEY' with the key the server was started with")
                 .with_code("invalid_api_key")
                 .flavor(flavor_of(req.uri().path()))
                 .into_response();
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return r;
         }
     }
-    let _ = Instant::now();
     next.run(req).await
 }
 
@@ -153,9 +191,12 @@ async fn root() -> &'static str {
 }
 
 async fn not_found(req: Request) -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, format!("no such endpoint: {} {}", req.method(), req.uri().path()))
-        .flavor(flavor_of(req.uri().path()))
-        .into_response()
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    )
+    .flavor(flavor_of(req.uri().path()))
+    .into_response()
 }
 
 /// A JSON body parsed into `T`; errors name the field at fault
@@ -186,7 +227,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = serde_path_to_error::Deserializer::new(&v, &mut track);
     T::deserialize(de).map_err(|e: serde_json::Error| {
         let path = track.path().to_string();
-        let field = if path == "." || path.is_empty() { missing_field(&e.to_string()).unwrap_or_else(|| "body".into()) } else { path };
+        let field = if path == "." || path.is_empty() {
+            missing_field(&e.to_string()).unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
         ApiError::bad(field.clone(), format!("{field}: {e}"))
     })
 }

@@ -26,7 +26,11 @@ impl KeepAlive {
         match v {
             serde_json::Value::Number(n) => {
                 let s = n.as_f64().unwrap_or(0.0);
-                Ok(if s < 0.0 { KeepAlive::Forever } else { KeepAlive::For(Duration::from_secs_f64(s)) })
+                Ok(if s < 0.0 {
+                    KeepAlive::Forever
+                } else {
+                    KeepAlive::For(Duration::from_secs_f64(s))
+                })
             }
             serde_json::Value::String(s) => parse_duration(s),
             _ => Err("expected a number of seconds or a duration such as \"5m\"".into()),
@@ -46,7 +50,9 @@ fn parse_duration(s: &str) -> Result<KeepAlive, String> {
     let mut total = 0f64;
     let mut num = String::new();
     let mut chars = s.chars().peekable();
-    let bad = || format!("'{s}' is not a duration (use e.g. \"30s\", \"5m\", \"1h\", 0, or -1 for forever)");
+    let bad = || {
+        format!("'{s}' is not a duration (use e.g. \"30s\", \"5m\", \"1h\", 0, or -1 for forever)")
+    };
     while let Some(c) = chars.next() {
         if c.is_ascii_digit() || c == '.' {
             num.push(c);
@@ -99,7 +105,10 @@ impl Slot {
         match st.keep_alive {
             KeepAlive::Forever => None,
             KeepAlive::For(d) => {
-                let base = st.expires.map(|e| e.saturating_duration_since(Instant::now())).unwrap_or(d);
+                let base = st
+                    .expires
+                    .map(|e| e.saturating_duration_since(Instant::now()))
+                    .unwrap_or(d);
                 Some(SystemTime::now() + base)
             }
         }
@@ -136,8 +145,20 @@ pub struct Manager {
 }
 
 impl Manager {
-    pub fn new(catalog: Catalog, default_keep_alive: KeepAlive, memory_budget: u64, sched: SchedulerConfig) -> Manager {
-        Manager { catalog, default_keep_alive, memory_budget, sched, loaded: Mutex::new(HashMap::new()), load_lock: tokio::sync::Mutex::new(()) }
+    pub fn new(
+        catalog: Catalog,
+        default_keep_alive: KeepAlive,
+        memory_budget: u64,
+        sched: SchedulerConfig,
+    ) -> Manager {
+        Manager {
+            catalog,
+            default_keep_alive,
+            memory_budget,
+            sched,
+            loaded: Mutex::new(HashMap::new()),
+            load_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn loaded(&self) -> Vec<Arc<Slot>> {
@@ -178,7 +199,9 @@ impl Manager {
         let lm = tokio::task::spawn_blocking(move || LoadedModel::load(&path))
             .await
             .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-            .map_err(|e| ApiError::internal(format!("could not load model '{}': {e}", entry.name)))?;
+            .map_err(|e| {
+                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+            })?;
         let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
         cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);
@@ -248,7 +271,9 @@ impl Manager {
     /// Unload a model now if nothing is using it (Ollama's keep_alive 0).
     pub fn unload(&self, name: &str) -> bool {
         let mut m = self.loaded.lock().unwrap();
-        if m.get(name).is_some_and(|s| s.active.load(Ordering::SeqCst) == 0) {
+        if m.get(name)
+            .is_some_and(|s| s.active.load(Ordering::SeqCst) == 0)
+        {
             m.remove(name);
             return true;
         }

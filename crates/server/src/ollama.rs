@@ -86,7 +86,10 @@ fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>),
     }
     if let Some(k) = o.top_k {
         if k < 0 {
-            return Err(ApiError::bad("options.top_k", format!("options.top_k must be >= 0, got {k}")));
+            return Err(ApiError::bad(
+                "options.top_k",
+                format!("options.top_k must be >= 0, got {k}"),
+            ));
         }
         s.top_k = k as usize;
     }
@@ -111,9 +114,17 @@ fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>),
     if let Some(n) = o.repeat_last_n {
         s.penalty_last_n = if n < 0 { usize::MAX / 2 } else { n as usize };
     }
-    if let Err(sampler::SamplerError::InvalidParam { field, value, allowed }) = s.validate() {
+    if let Err(sampler::SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = s.validate()
+    {
         let f = format!("options.{field}");
-        return Err(ApiError::bad(f.clone(), format!("{f} is {value}; allowed: {allowed}")));
+        return Err(ApiError::bad(
+            f.clone(),
+            format!("{f} is {value}; allowed: {allowed}"),
+        ));
     }
     let max = match o.num_predict {
         None => None,
@@ -121,14 +132,22 @@ fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>),
         Some(0) => Some(0),
         Some(n) => Some(n as usize),
     };
-    let stop = o.stop.clone().unwrap_or_default().into_iter().filter(|s| !s.is_empty()).collect();
+    let stop = o
+        .stop
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
     Ok((s, max, stop))
 }
 
 fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
     match v {
         None => Ok(None),
-        Some(v) => KeepAlive::parse(v).map(Some).map_err(|e| ApiError::bad("keep_alive", e)),
+        Some(v) => KeepAlive::parse(v)
+            .map(Some)
+            .map_err(|e| ApiError::bad("keep_alive", e)),
     }
 }
 
@@ -138,7 +157,10 @@ fn json_format(f: &Option<Value>) -> Result<bool, ApiError> {
         Some(Value::String(s)) if s.is_empty() => Ok(false),
         Some(Value::String(s)) if s == "json" => Ok(true),
         Some(Value::Object(_)) => Ok(true),
-        Some(other) => Err(ApiError::bad("format", format!("format must be \"json\" or a JSON schema, got {other}"))),
+        Some(other) => Err(ApiError::bad(
+            "format",
+            format!("format must be \"json\" or a JSON schema, got {other}"),
+        )),
     }
 }
 
@@ -162,7 +184,10 @@ fn final_stats(s: &GenerateStats, total: f64, load: f64) -> serde_json::Map<Stri
     }
 }
 
-pub async fn chat(State(st): State<Shared>, body: Result<Body<ChatRequest>, ApiError>) -> Result<Response, ApiError> {
+pub async fn chat(
+    State(st): State<Shared>,
+    body: Result<Body<ChatRequest>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     chat_inner(st, r).await.map_err(oerr)
 }
@@ -175,12 +200,24 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let mut messages = Vec::new();
     for (i, m) in r.messages.into_iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "tool") {
-            return Err(ApiError::bad(format!("messages[{i}].role"), format!("messages[{i}].role '{}' is not one of system, user, assistant, tool", m.role)));
+            return Err(ApiError::bad(
+                format!("messages[{i}].role"),
+                format!(
+                    "messages[{i}].role '{}' is not one of system, user, assistant, tool",
+                    m.role
+                ),
+            ));
         }
         if m.images.as_ref().is_some_and(|v| !v.is_empty()) {
-            return Err(ApiError::bad(format!("messages[{i}].images"), "images are not supported by hearth's models"));
+            return Err(ApiError::bad(
+                format!("messages[{i}].images"),
+                "images are not supported by hearth's models",
+            ));
         }
-        messages.push(Message { role: m.role, content: m.content });
+        messages.push(Message {
+            role: m.role,
+            content: m.content,
+        });
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
@@ -188,8 +225,10 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
         let reason = unload_if_zero(&st, lease, ka);
-        return Ok(Json(json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
-            "message": {"role": "assistant", "content": ""}, "done_reason": reason, "done": true}))
+        return Ok(Json(
+            json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
+            "message": {"role": "assistant", "content": ""}, "done_reason": reason, "done": true}),
+        )
         .into_response());
     }
     if json_mode {
@@ -203,11 +242,31 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         gen::log_content(&st, "prompt", &m.content);
     }
     let ids = gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?;
-    let req = GenerateRequest { prompt: Prompt::Tokens(ids), max_tokens, sampling, stop };
-    run(st, lease, req, r.stream.unwrap_or(true), json_mode, true, r.model, ka, started, load).await
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(ids),
+        max_tokens,
+        sampling,
+        stop,
+    };
+    run(
+        st,
+        lease,
+        req,
+        r.stream.unwrap_or(true),
+        json_mode,
+        true,
+        r.model,
+        ka,
+        started,
+        load,
+    )
+    .await
 }
 
-pub async fn generate(State(st): State<Shared>, body: Result<Body<GenerateReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn generate(
+    State(st): State<Shared>,
+    body: Result<Body<GenerateReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     generate_inner(st, r).await.map_err(oerr)
 }
@@ -218,15 +277,20 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     let ka = keep_alive(&r.keep_alive)?;
     let json_mode = json_format(&r.format)?;
     if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err(ApiError::bad("images", "images are not supported by hearth's models"));
+        return Err(ApiError::bad(
+            "images",
+            "images are not supported by hearth's models",
+        ));
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
-        return Ok(Json(json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
-            "response": "", "done": true, "done_reason": reason}))
+        return Ok(Json(
+            json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
+            "response": "", "done": true, "done_reason": reason}),
+        )
         .into_response());
     }
     gen::log_content(&st, "prompt", &r.prompt);
@@ -243,7 +307,9 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         let mut m = Vec::new();
         let mut sys = r.system.clone().unwrap_or_default();
         if json_mode {
-            sys = format!("{sys}\n\nRespond only with a valid JSON object.").trim().to_string();
+            sys = format!("{sys}\n\nRespond only with a valid JSON object.")
+                .trim()
+                .to_string();
         }
         if !sys.is_empty() {
             m.push(Message::system(sys));
@@ -252,8 +318,25 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         Prompt::Chat(m)
     };
     let ids = gen::prepare(&lease.slot.lm, &lease, &prompt, "prompt")?;
-    let req = GenerateRequest { prompt: Prompt::Tokens(ids), max_tokens, sampling, stop };
-    run(st, lease, req, r.stream.unwrap_or(true), json_mode, false, r.model, ka, started, load).await
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(ids),
+        max_tokens,
+        sampling,
+        stop,
+    };
+    run(
+        st,
+        lease,
+        req,
+        r.stream.unwrap_or(true),
+        json_mode,
+        false,
+        r.model,
+        ka,
+        started,
+        load,
+    )
+    .await
 }
 
 fn unload_if_zero(st: &Shared, lease: Lease, ka: Option<KeepAlive>) -> &'static str {
@@ -278,7 +361,11 @@ async fn run(
     started: Instant,
     load: f64,
 ) -> Result<Response, ApiError> {
-    let endpoint = if is_chat { "POST /api/chat" } else { "POST /api/generate" };
+    let endpoint = if is_chat {
+        "POST /api/chat"
+    } else {
+        "POST /api/generate"
+    };
     let piece = move |text: &str| -> Value {
         if is_chat {
             json!({"role": "assistant", "content": text})
@@ -335,13 +422,15 @@ async fn run(
                         continue;
                     }
                     text.push_str(&t.text);
-                    let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
+                    let mut v =
+                        json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
                     v[field] = piece(&t.text);
                     v["done"] = json!(false);
                     v
                 }
                 Event::Done(s) => {
-                    let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
+                    let mut v =
+                        json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
                     v[field] = piece("");
                     v["done"] = json!(true);
                     let mut m = match v {
@@ -376,11 +465,18 @@ async fn run(
             st.mgr.unload(&name);
         }
     });
-    Ok(ndjson(axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(brx))))
+    Ok(ndjson(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    )))
 }
 
 fn ndjson(body: axum::body::Body) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response()
 }
 
 fn details_json(e: &Entry) -> (Value, catalog::Details) {
@@ -429,7 +525,10 @@ pub struct NameReq {
 
 impl NameReq {
     fn get(&self) -> Result<String, ApiError> {
-        self.model.clone().or_else(|| self.name.clone()).ok_or_else(|| oerr(ApiError::bad("model", "model: missing field")))
+        self.model
+            .clone()
+            .or_else(|| self.name.clone())
+            .ok_or_else(|| oerr(ApiError::bad("model", "model: missing field")))
     }
 }
 
@@ -441,7 +540,10 @@ fn cat_err(e: CatalogError) -> ApiError {
     })
 }
 
-pub async fn show(State(st): State<Shared>, body: Result<Body<NameReq>, ApiError>) -> Result<Json<Value>, ApiError> {
+pub async fn show(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
@@ -468,7 +570,10 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
         .loaded()
         .iter()
         .map(|s| {
-            let expires = s.expires_at().map(gen::rfc3339).unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+            let expires = s
+                .expires_at()
+                .map(gen::rfc3339)
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
             json!({
                 "name": s.name, "model": s.name, "size": s.entry.size, "digest": digest(&s.entry),
                 "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
@@ -480,20 +585,31 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
     Json(json!({"models": models}))
 }
 
-pub async fn pull(State(st): State<Shared>, body: Result<Body<NameReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn pull(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     let name = r.get()?;
     if st.mgr.catalog.resolve(&name).is_ok() {
         return Ok(Json(json!({"status": "success"})).into_response());
     }
-    let dir = st.mgr.catalog.dir().map(|d| d.display().to_string()).unwrap_or_else(|| "the models directory".into());
+    let dir = st
+        .mgr
+        .catalog
+        .dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| "the models directory".into());
     Err(oerr(ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         format!("pulling models is not available in this hearth yet; put {name}.gguf into {dir} (or start with --model PATH) and it is served under that name"),
     )))
 }
 
-pub async fn delete(State(st): State<Shared>, body: Result<Body<NameReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
@@ -508,9 +624,15 @@ pub struct CopyReq {
     pub destination: String,
 }
 
-pub async fn copy(State(st): State<Shared>, body: Result<Body<CopyReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn copy(
+    State(st): State<Shared>,
+    body: Result<Body<CopyReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
-    st.mgr.catalog.copy(&r.source, &r.destination).map_err(cat_err)?;
+    st.mgr
+        .catalog
+        .copy(&r.source, &r.destination)
+        .map_err(cat_err)?;
     Ok(StatusCode::OK.into_response())
 }
 

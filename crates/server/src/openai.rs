@@ -122,7 +122,10 @@ fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
     let mut s = SamplingParams::default();
     if let Some(t) = c.temperature {
         if !(0.0..=2.0).contains(&t) {
-            return Err(ApiError::bad("temperature", format!("temperature must be between 0 and 2, got {t}")));
+            return Err(ApiError::bad(
+                "temperature",
+                format!("temperature must be between 0 and 2, got {t}"),
+            ));
         }
         s.temperature = t;
     }
@@ -147,8 +150,16 @@ fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
     if let Some(seed) = c.seed {
         s.seed = seed as u64;
     }
-    if let Err(sampler::SamplerError::InvalidParam { field, value, allowed }) = s.validate() {
-        return Err(ApiError::bad(field, format!("{field} is {value}; allowed: {allowed}")));
+    if let Err(sampler::SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = s.validate()
+    {
+        return Err(ApiError::bad(
+            field,
+            format!("{field} is {value}; allowed: {allowed}"),
+        ));
     }
     let max = match (c.max_completion_tokens, c.max_tokens) {
         (Some(m), _) => Some(("max_completion_tokens", m)),
@@ -156,43 +167,65 @@ fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
         _ => None,
     };
     let max_tokens = match max {
-        Some((f, m)) if m < 1 => return Err(ApiError::bad(f, format!("{f} must be at least 1, got {m}"))),
+        Some((f, m)) if m < 1 => {
+            return Err(ApiError::bad(f, format!("{f} must be at least 1, got {m}")))
+        }
         Some((_, m)) => Some(m as usize),
         None => default_max,
     };
     let n = c.n.unwrap_or(1);
     if !(1..=16).contains(&n) {
-        return Err(ApiError::bad("n", format!("n must be between 1 and 16, got {n}")));
+        return Err(ApiError::bad(
+            "n",
+            format!("n must be between 1 and 16, got {n}"),
+        ));
     }
     let stop = c.stop.as_ref().map(|s| match s {
         OneOrMany::One(x) => vec![x.clone()],
         OneOrMany::Many(v) => v.clone(),
     });
-    let stop: Vec<String> = stop.unwrap_or_default().into_iter().filter(|s| !s.is_empty()).collect();
+    let stop: Vec<String> = stop
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
     let json = match &c.response_format {
         None => false,
         Some(f) => match f.kind.as_str() {
             "text" => false,
             "json_object" | "json_schema" => true,
-            other => {
-                return Err(ApiError::bad(
-                    "response_format.type",
-                    format!("response_format.type '{other}' is not supported; use 'text' or 'json_object'"),
-                ))
-            }
+            other => return Err(ApiError::bad(
+                "response_format.type",
+                format!(
+                    "response_format.type '{other}' is not supported; use 'text' or 'json_object'"
+                ),
+            )),
         },
     };
     let keep_alive = match &c.keep_alive {
         None => None,
         Some(v) => Some(KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e))?),
     };
-    let req = GenerateRequest { prompt: Prompt::Tokens(Vec::new()), max_tokens, sampling: s, stop };
-    Ok(Plan { req, n, json, keep_alive })
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(Vec::new()),
+        max_tokens,
+        sampling: s,
+        stop,
+    };
+    Ok(Plan {
+        req,
+        n,
+        json,
+        keep_alive,
+    })
 }
 
 fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Message>, ApiError> {
     if msgs.is_empty() {
-        return Err(ApiError::bad("messages", "messages must hold at least one message"));
+        return Err(ApiError::bad(
+            "messages",
+            "messages must hold at least one message",
+        ));
     }
     let mut out = Vec::with_capacity(msgs.len() + 1);
     for (i, m) in msgs.into_iter().enumerate() {
@@ -257,7 +290,11 @@ fn chat_logprob(lm: &LoadedModel, t: &engine::scheduler::TokenEvent) -> Value {
     json!({"token": tok, "logprob": t.logprob, "bytes": bytes, "top_logprobs": top})
 }
 
-fn completion_logprobs(lm: &LoadedModel, toks: &[&engine::scheduler::TokenEvent], offset0: usize) -> Value {
+fn completion_logprobs(
+    lm: &LoadedModel,
+    toks: &[&engine::scheduler::TokenEvent],
+    offset0: usize,
+) -> Value {
     let mut tokens = Vec::new();
     let mut lps = Vec::new();
     let mut tops = Vec::new();
@@ -269,30 +306,60 @@ fn completion_logprobs(lm: &LoadedModel, toks: &[&engine::scheduler::TokenEvent]
         off += s.len();
         tokens.push(s);
         lps.push(t.logprob);
-        let m: serde_json::Map<String, Value> = t.top_logprobs.iter().map(|&(id, lp)| (token_str(lm, id).0, json!(lp))).collect();
+        let m: serde_json::Map<String, Value> = t
+            .top_logprobs
+            .iter()
+            .map(|&(id, lp)| (token_str(lm, id).0, json!(lp)))
+            .collect();
         tops.push(Value::Object(m));
     }
     json!({"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offs})
 }
 
 fn usage(choices: &[Choice]) -> Value {
-    let p = choices.first().and_then(|c| c.stats.as_ref()).map(|s| s.prompt_tokens).unwrap_or(0);
-    let c: usize = choices.iter().filter_map(|c| c.stats.as_ref()).map(|s| s.output_tokens).sum();
+    let p = choices
+        .first()
+        .and_then(|c| c.stats.as_ref())
+        .map(|s| s.prompt_tokens)
+        .unwrap_or(0);
+    let c: usize = choices
+        .iter()
+        .filter_map(|c| c.stats.as_ref())
+        .map(|s| s.output_tokens)
+        .sum();
     json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
 }
 
 enum Kind {
-    Chat { logprobs: Option<usize> },
-    Completion { logprobs: Option<usize>, echo: Option<String> },
+    Chat {
+        logprobs: Option<usize>,
+    },
+    Completion {
+        logprobs: Option<usize>,
+        echo: Option<String>,
+    },
 }
 
-pub async fn chat(State(st): State<Shared>, Body(r): Body<ChatRequest>) -> Result<Response, ApiError> {
+pub async fn chat(
+    State(st): State<Shared>,
+    Body(r): Body<ChatRequest>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, None)?;
     let logprobs = match (r.logprobs, r.top_logprobs) {
-        (_, Some(k)) if k > 20 => return Err(ApiError::bad("top_logprobs", format!("top_logprobs must be between 0 and 20, got {k}"))),
+        (_, Some(k)) if k > 20 => {
+            return Err(ApiError::bad(
+                "top_logprobs",
+                format!("top_logprobs must be between 0 and 20, got {k}"),
+            ))
+        }
         (true, k) => Some(k.unwrap_or(0)),
-        (false, Some(_)) => return Err(ApiError::bad("logprobs", "top_logprobs needs logprobs: true")),
+        (false, Some(_)) => {
+            return Err(ApiError::bad(
+                "logprobs",
+                "top_logprobs needs logprobs: true",
+            ))
+        }
         (false, None) => None,
     };
     let messages = chat_messages(r.messages, p.json)?;
@@ -303,33 +370,61 @@ pub async fn chat(State(st): State<Shared>, Body(r): Body<ChatRequest>) -> Resul
     }
     let ids = gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?;
     p.req.prompt = Prompt::Tokens(ids);
-    respond(st, lease, p, Kind::Chat { logprobs }, r.common.stream, r.common.stream_options.unwrap_or_default(), started).await
+    respond(
+        st,
+        lease,
+        p,
+        Kind::Chat { logprobs },
+        r.common.stream,
+        r.common.stream_options.unwrap_or_default(),
+        started,
+    )
+    .await
 }
 
-pub async fn completions(State(st): State<Shared>, Body(r): Body<CompletionRequest>) -> Result<Response, ApiError> {
+pub async fn completions(
+    State(st): State<Shared>,
+    Body(r): Body<CompletionRequest>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, Some(16))?;
     if let Some(k) = r.logprobs {
         if k > 5 {
-            return Err(ApiError::bad("logprobs", format!("logprobs must be between 0 and 5, got {k}")));
+            return Err(ApiError::bad(
+                "logprobs",
+                format!("logprobs must be between 0 and 5, got {k}"),
+            ));
         }
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
     let (prompt, text) = match r.prompt {
         CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
-        CompletionPrompt::Texts(v) if v.len() == 1 => (Prompt::Raw(v[0].clone()), Some(v[0].clone())),
+        CompletionPrompt::Texts(v) if v.len() == 1 => {
+            (Prompt::Raw(v[0].clone()), Some(v[0].clone()))
+        }
         CompletionPrompt::Texts(v) => {
-            return Err(ApiError::bad("prompt", format!("prompt holds {} texts; hearth takes one per request", v.len())))
+            return Err(ApiError::bad(
+                "prompt",
+                format!(
+                    "prompt holds {} texts; hearth takes one per request",
+                    v.len()
+                ),
+            ))
         }
         CompletionPrompt::Tokens(ids) => {
-            lm.tokenizer.check_ids(&ids).map_err(|e| ApiError::bad("prompt", e.to_string()))?;
+            lm.tokenizer
+                .check_ids(&ids)
+                .map_err(|e| ApiError::bad("prompt", e.to_string()))?;
             let t = lm.tokenizer.decode(&ids);
             (Prompt::Tokens(ids), Some(t))
         }
     };
     if p.json {
-        return Err(ApiError::bad("response_format", "response_format is for /v1/chat/completions"));
+        return Err(ApiError::bad(
+            "response_format",
+            "response_format is for /v1/chat/completions",
+        ));
     }
     if let Some(t) = &text {
         gen::log_content(&st, "prompt", t);
@@ -337,10 +432,30 @@ pub async fn completions(State(st): State<Shared>, Body(r): Body<CompletionReque
     let ids = gen::prepare(&lm, &lease, &prompt, "prompt")?;
     p.req.prompt = Prompt::Tokens(ids);
     let echo = if r.echo { text } else { None };
-    respond(st, lease, p, Kind::Completion { logprobs: r.logprobs, echo }, r.common.stream, r.common.stream_options.unwrap_or_default(), started).await
+    respond(
+        st,
+        lease,
+        p,
+        Kind::Completion {
+            logprobs: r.logprobs,
+            echo,
+        },
+        r.common.stream,
+        r.common.stream_options.unwrap_or_default(),
+        started,
+    )
+    .await
 }
 
-async fn respond(st: Shared, lease: Lease, p: Plan, kind: Kind, stream: bool, so: StreamOptions, started: Instant) -> Result<Response, ApiError> {
+async fn respond(
+    st: Shared,
+    lease: Lease,
+    p: Plan,
+    kind: Kind,
+    stream: bool,
+    so: StreamOptions,
+    started: Instant,
+) -> Result<Response, ApiError> {
     let model = lease.slot.name.clone();
     let endpoint = match kind {
         Kind::Chat { .. } => "POST /v1/chat/completions",
@@ -352,18 +467,33 @@ async fn respond(st: Shared, lease: Lease, p: Plan, kind: Kind, stream: bool, so
     };
     if p.json {
         let choices = gen::collect_json(&lease, &p.req, p.n).await?;
-        return Ok(finish_whole(&st, &lease, kind, choices, stream, so, endpoint, started));
+        return Ok(finish_whole(
+            &st, &lease, kind, choices, stream, so, endpoint, started,
+        ));
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
     if !stream {
         let choices = gen::collect(rx, p.n).await?;
-        return Ok(finish_whole(&st, &lease, kind, choices, false, so, endpoint, started));
+        return Ok(finish_whole(
+            &st, &lease, kind, choices, false, so, endpoint, started,
+        ));
     }
-    Ok(stream_response(st, lease, kind, rx, p.n, so, model, endpoint, started))
+    Ok(stream_response(
+        st, lease, kind, rx, p.n, so, model, endpoint, started,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish_whole(st: &Shared, lease: &Lease, kind: Kind, choices: Vec<Choice>, stream: bool, so: StreamOptions, endpoint: &str, started: Instant) -> Response {
+fn finish_whole(
+    st: &Shared,
+    lease: &Lease,
+    kind: Kind,
+    choices: Vec<Choice>,
+    stream: bool,
+    so: StreamOptions,
+    endpoint: &str,
+    started: Instant,
+) -> Response {
     let lm = &lease.slot.lm;
     let model = &lease.slot.name;
     let stats: Vec<_> = choices.iter().filter_map(|c| c.stats.as_ref()).collect();
@@ -380,11 +510,24 @@ fn finish_whole(st: &Shared, lease: &Lease, kind: Kind, choices: Vec<Choice>, st
                 // JSON mode streams the checked answer as one piece.
                 let mut out = String::new();
                 for (i, c) in choices.iter().enumerate() {
-                    let fin = c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop");
-                    for delta in [json!({"role": "assistant", "content": ""}), json!({"content": c.text})] {
+                    let fin = c
+                        .stats
+                        .as_ref()
+                        .map(|s| gen::finish_str(s.finish))
+                        .unwrap_or("stop");
+                    for delta in [
+                        json!({"role": "assistant", "content": ""}),
+                        json!({"content": c.text}),
+                    ] {
                         out.push_str(&sse(&chunk(&id, created, model, json!([{"index": i, "delta": delta, "logprobs": null, "finish_reason": null}]), so.include_usage)));
                     }
-                    out.push_str(&sse(&chunk(&id, created, model, json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}]), so.include_usage)));
+                    out.push_str(&sse(&chunk(
+                        &id,
+                        created,
+                        model,
+                        json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}]),
+                        so.include_usage,
+                    )));
                 }
                 if so.include_usage {
                     let mut c = chunk(&id, created, model, json!([]), false);
@@ -462,7 +605,10 @@ fn sse(v: &Value) -> String {
 fn sse_response(body: axum::body::Body) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")],
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
         body,
     )
         .into_response()
@@ -486,7 +632,11 @@ fn stream_response(
         let created = gen::unix_now();
         let is_chat = matches!(kind, Kind::Chat { .. });
         let id = gen::new_id(if is_chat { "chatcmpl" } else { "cmpl" });
-        let obj = if is_chat { "chat.completion.chunk" } else { "text_completion" };
+        let obj = if is_chat {
+            "chat.completion.chunk"
+        } else {
+            "text_completion"
+        };
         let with_lp = match &kind {
             Kind::Chat { logprobs } | Kind::Completion { logprobs, .. } => logprobs.is_some(),
         };
@@ -505,8 +655,12 @@ fn stream_response(
         // Opening chunks.
         for i in 0..n {
             let first = match &kind {
-                Kind::Chat { .. } => json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]),
-                Kind::Completion { echo: Some(e), .. } => json!([{"index": i, "text": e, "logprobs": null, "finish_reason": null}]),
+                Kind::Chat { .. } => {
+                    json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}])
+                }
+                Kind::Completion { echo: Some(e), .. } => {
+                    json!([{"index": i, "text": e, "logprobs": null, "finish_reason": null}])
+                }
                 Kind::Completion { .. } => continue,
             };
             if !send(sse(&mk(first))).await {
@@ -518,7 +672,9 @@ fn stream_response(
         let mut done = 0;
         let mut status = "200".to_string();
         while done < n {
-            let Some((i, ev)) = rx.recv().await else { break };
+            let Some((i, ev)) = rx.recv().await else {
+                break;
+            };
             let piece = match ev {
                 Event::Token(t) => {
                     if t.text.is_empty() && (!with_lp || t.id == u32::MAX) {
@@ -528,11 +684,19 @@ fn stream_response(
                     let real = t.id != u32::MAX;
                     match &kind {
                         Kind::Chat { .. } => {
-                            let lp = if with_lp && real { json!({"content": [chat_logprob(&lm, &t)], "refusal": null}) } else { Value::Null };
+                            let lp = if with_lp && real {
+                                json!({"content": [chat_logprob(&lm, &t)], "refusal": null})
+                            } else {
+                                Value::Null
+                            };
                             json!([{"index": i, "delta": {"content": t.text}, "logprobs": lp, "finish_reason": null}])
                         }
                         Kind::Completion { .. } => {
-                            let lp = if with_lp && real { completion_logprobs(&lm, &[&t], 0) } else { Value::Null };
+                            let lp = if with_lp && real {
+                                completion_logprobs(&lm, &[&t], 0)
+                            } else {
+                                Value::Null
+                            };
                             json!([{"index": i, "text": t.text, "logprobs": lp, "finish_reason": null}])
                         }
                     }
@@ -581,7 +745,9 @@ fn stream_response(
         let _ = send("data: [DONE]\n\n".to_string()).await;
         drop(lease);
     });
-    sse_response(axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(brx)))
+    sse_response(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    ))
 }
 
 pub async fn models(State(st): State<Shared>) -> Json<Value> {
@@ -590,11 +756,18 @@ pub async fn models(State(st): State<Shared>) -> Json<Value> {
 }
 
 fn model_obj(e: &crate::catalog::Entry) -> Value {
-    let created = e.modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created = e
+        .modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     json!({"id": e.name, "object": "model", "created": created, "owned_by": "hearth"})
 }
 
-pub async fn model(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn model(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     match st.mgr.catalog.resolve(&id) {
         Ok(e) => Ok(Json(model_obj(&e))),
         Err(_) => Err(ApiError::not_found_model(&id)),

@@ -17,17 +17,26 @@ use std::time::Duration;
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("HEARTH_CLIENTS_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/hearth/venv-clients")
-    });
+    let venv = std::env::var_os("HEARTH_CLIENTS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/hearth/venv-clients")
+        });
     let py = venv.join("bin/python");
     if py.exists() {
         return Some(py);
     }
     if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
-        panic!("{} missing; run scripts/setup-test-clients.sh", py.display());
+        panic!(
+            "{} missing; run scripts/setup-test-clients.sh",
+            py.display()
+        );
     }
-    eprintln!("skipping: {} missing (run scripts/setup-test-clients.sh)", py.display());
+    eprintln!(
+        "skipping: {} missing (run scripts/setup-test-clients.sh)",
+        py.display()
+    );
     None
 }
 
@@ -59,7 +68,15 @@ struct Opts {
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { cfg: ServerConfig { quiet: false, ..ServerConfig::default() }, parallel: 8, queue: 64, budget: 0 }
+        Opts {
+            cfg: ServerConfig {
+                quiet: false,
+                ..ServerConfig::default()
+            },
+            parallel: 8,
+            queue: 64,
+            budget: 0,
+        }
     }
 }
 
@@ -73,12 +90,30 @@ fn start(o: Opts) -> Option<TestServer> {
         std::os::unix::fs::symlink(&q, dir.path().join("qwen-coder.gguf")).unwrap();
     }
     let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
-    let sched = SchedulerConfig { threads: 2, max_active: o.parallel, max_queue: o.queue, ctx_budget: 16384, max_seq_ctx: 2048 };
-    let state = Arc::new(AppState { mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), o.budget, sched), cfg: o.cfg });
+    let sched = SchedulerConfig {
+        threads: 2,
+        max_active: o.parallel,
+        max_queue: o.queue,
+        ctx_budget: 16384,
+        max_seq_ctx: 2048,
+    };
+    let state = Arc::new(AppState {
+        mgr: Manager::new(
+            cat,
+            KeepAlive::For(Duration::from_secs(300)),
+            o.budget,
+            sched,
+        ),
+        cfg: o.cfg,
+    });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(l.local_addr().unwrap()).unwrap();
@@ -90,13 +125,22 @@ fn start(o: Opts) -> Option<TestServer> {
         });
     });
     let addr = addr_rx.recv().unwrap();
-    Some(TestServer { addr, stop: Some(stop_tx), thread: Some(thread), _dir: dir })
+    Some(TestServer {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        _dir: dir,
+    })
 }
 
 fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
     let mut cmd = Command::new(py);
-    cmd.arg(&path).env("HEARTH_URL", format!("http://{}", srv.addr)).env("MODEL", "smollm2");
+    cmd.arg(&path)
+        .env("HEARTH_URL", format!("http://{}", srv.addr))
+        .env("MODEL", "smollm2");
     cmd.env("MODELS_DIR", srv._dir.path());
     for (k, v) in env {
         cmd.env(k, v);
@@ -135,12 +179,27 @@ fn eight_concurrent_streams_match_greedy_alone() {
 fn killed_client_frees_its_sequence() {
     // One sequence at a time: if the killed one kept running, the next
     // request would wait behind its long generation.
-    with("disconnect.py", Opts { parallel: 1, ..Opts::default() }, &[]);
+    with(
+        "disconnect.py",
+        Opts {
+            parallel: 1,
+            ..Opts::default()
+        },
+        &[],
+    );
 }
 
 #[test]
 fn full_queue_answers_503() {
-    with("queue_full.py", Opts { parallel: 1, queue: 1, ..Opts::default() }, &[]);
+    with(
+        "queue_full.py",
+        Opts {
+            parallel: 1,
+            queue: 1,
+            ..Opts::default()
+        },
+        &[],
+    );
 }
 
 #[test]
@@ -151,7 +210,14 @@ fn auth_cors_body_limit() {
         max_body: 64 * 1024,
         ..ServerConfig::default()
     };
-    with("security.py", Opts { cfg, ..Opts::default() }, &[("API_KEY", "s3cret-key")]);
+    with(
+        "security.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[("API_KEY", "s3cret-key")],
+    );
 }
 
 #[test]
@@ -162,5 +228,12 @@ fn no_cors_headers_by_default() {
 #[test]
 fn memory_budget_unloads_least_recently_used() {
     // Room for qwen2.5-coder (~0.5 GB) but not for it and smollm2 together.
-    with("memory_budget.py", Opts { budget: 520_000_000, ..Opts::default() }, &[]);
+    with(
+        "memory_budget.py",
+        Opts {
+            budget: 520_000_000,
+            ..Opts::default()
+        },
+        &[],
+    );
 }

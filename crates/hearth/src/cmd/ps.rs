@@ -8,18 +8,35 @@ use std::time::Duration;
 
 pub fn run(a: PsArgs) -> anyhow::Result<()> {
     let addr = super::serve::address(a.host.as_deref(), a.port)?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-        .map_err(|e| anyhow::anyhow!("no hearth server at {addr} ({e}); start one with `hearth serve`"))?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| {
+        anyhow::anyhow!("no hearth server at {addr} ({e}); start one with `hearth serve`")
+    })?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let key = a.api_key.clone().or_else(|| std::env::var("HEARTH_API_KEY").ok()).filter(|k| !k.is_empty());
-    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
-    write!(s, "GET /api/ps HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")?;
+    let key = a
+        .api_key
+        .clone()
+        .or_else(|| std::env::var("HEARTH_API_KEY").ok())
+        .filter(|k| !k.is_empty());
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET /api/ps HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).unwrap_or("");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     if status != "200" {
         anyhow::bail!("the server at {addr} answered {status}: {}", body.trim());
     }
@@ -33,11 +50,18 @@ pub fn run(a: PsArgs) -> anyhow::Result<()> {
         println!("no models loaded");
         return Ok(());
     }
-    println!("{:<32} {:>10} {:>8} {:>7}  UNTIL", "NAME", "SIZE", "CONTEXT", "ACTIVE");
+    println!(
+        "{:<32} {:>10} {:>8} {:>7}  UNTIL",
+        "NAME", "SIZE", "CONTEXT", "ACTIVE"
+    );
     for m in models {
         let size = m["size"].as_u64().unwrap_or(0) as f64 / 1e6;
         let until = m["expires_at"].as_str().unwrap_or("");
-        let until = if until.starts_with("0001") { "forever".to_string() } else { until.to_string() };
+        let until = if until.starts_with("0001") {
+            "forever".to_string()
+        } else {
+            until.to_string()
+        };
         println!(
             "{:<32} {:>7.1} MB {:>8} {:>7}  {}",
             m["name"].as_str().unwrap_or(""),

@@ -16,12 +16,20 @@ pub const DEFAULT_PORT: u16 = 11434;
 /// (`HOST` or `HOST:PORT`), else 127.0.0.1:11434.
 pub fn address(host: Option<&str>, port: Option<u16>) -> anyhow::Result<SocketAddr> {
     let env = std::env::var("HEARTH_HOST").ok().filter(|s| !s.is_empty());
-    let spec = host.map(str::to_string).or(env).unwrap_or_else(|| "127.0.0.1".into());
-    let spec = spec.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let spec = host
+        .map(str::to_string)
+        .or(env)
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let spec = spec
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let (h, p) = match spec.parse::<SocketAddr>() {
         Ok(sa) => (sa.ip(), Some(sa.port())),
         Err(_) => match spec.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => (parse_ip(h)?, p.parse().ok()),
+            Some((h, p)) if !h.contains(':') && p.parse::<u16>().is_ok() => {
+                (parse_ip(h)?, p.parse().ok())
+            }
             _ => (parse_ip(spec.trim_matches(['[', ']']))?, None),
         },
     };
@@ -32,7 +40,12 @@ fn parse_ip(h: &str) -> anyhow::Result<IpAddr> {
     if h == "localhost" {
         return Ok(IpAddr::from([127, 0, 0, 1]));
     }
-    h.parse().map_err(|_| InputError(format!("--host '{h}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)")).into())
+    h.parse().map_err(|_| {
+        InputError(format!(
+            "--host '{h}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"
+        ))
+        .into()
+    })
 }
 
 /// "8G", "512M", "1.5GiB", a number of bytes.
@@ -46,13 +59,18 @@ fn parse_size(s: &str) -> anyhow::Result<u64> {
         Some('T') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num.trim().parse().map_err(|_| InputError(format!("'{s}' is not a size (e.g. 8G, 512M)")))?;
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| InputError(format!("'{s}' is not a size (e.g. 8G, 512M)")))?;
     Ok((n * mult as f64) as u64)
 }
 
 /// Half of the machine's memory (Linux), else no limit.
 fn default_budget() -> u64 {
-    let Ok(s) = std::fs::read_to_string("/proc/meminfo") else { return 0 };
+    let Ok(s) = std::fs::read_to_string("/proc/meminfo") else {
+        return 0;
+    };
     s.lines()
         .find(|l| l.starts_with("MemTotal:"))
         .and_then(|l| l.split_whitespace().nth(1))
@@ -84,7 +102,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         ctx_budget: a.ctx_budget.max(a.ctx_size),
         max_seq_ctx: a.ctx_size.max(16),
     };
-    let api_key = a.api_key.clone().or_else(|| std::env::var("HEARTH_API_KEY").ok()).filter(|k| !k.is_empty());
+    let api_key = a
+        .api_key
+        .clone()
+        .or_else(|| std::env::var("HEARTH_API_KEY").ok())
+        .filter(|k| !k.is_empty());
     let cfg = ServerConfig {
         api_key,
         cors_origins: a.cors_origin.clone(),
@@ -94,11 +116,19 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     };
     let models = cat.list();
     let secured = cfg.api_key.is_some();
-    let state = Arc::new(AppState { mgr: Manager::new(cat, keep_alive, budget, sched), cfg });
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let state = Arc::new(AppState {
+        mgr: Manager::new(cat, keep_alive, budget, sched),
+        cfg,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            anyhow::anyhow!("cannot listen on {addr}: {e}; another server may use this port (try --port)")
+            anyhow::anyhow!(
+                "cannot listen on {addr}: {e}; another server may use this port (try --port)"
+            )
         })?;
         let local = listener.local_addr()?;
         eprintln!("hearth serve: listening on http://{local}");
@@ -106,15 +136,29 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         if !local.ip().is_loopback() {
             eprintln!(
                 "  warning: reachable from other machines{}",
-                if secured { "" } else { " WITHOUT an API key (set --api-key or HEARTH_API_KEY)" }
+                if secured {
+                    ""
+                } else {
+                    " WITHOUT an API key (set --api-key or HEARTH_API_KEY)"
+                }
             );
         }
         if secured {
             eprintln!("  API key required (Authorization: Bearer ...)");
         }
-        eprintln!("  models ({}): {}", dir.display(), if models.is_empty() { "none yet" } else { "" });
+        eprintln!(
+            "  models: {} from {}{}",
+            models.len(),
+            dir.display(),
+            if models.is_empty() { " (none yet: put .gguf files there or pass --model PATH)" } else { "" }
+        );
         for m in &models {
-            eprintln!("    {:<32} {:>8.1} MB  {}", m.name, m.size as f64 / 1e6, m.path.display());
+            eprintln!(
+                "    {:<32} {:>8.1} MB  {}",
+                m.name,
+                m.size as f64 / 1e6,
+                m.path.display()
+            );
         }
         server::run(listener, state, shutdown_signal()).await?;
         eprintln!("hearth serve: stopped");
@@ -128,7 +172,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
