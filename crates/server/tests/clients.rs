@@ -86,8 +86,10 @@ fn start(o: Opts) -> Option<TestServer> {
     let smol = test_models::model("smollm2-135m")?;
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
-    if let Some(q) = test_models::model("qwen2.5-coder-0.5b") {
-        std::os::unix::fs::symlink(&q, dir.path().join("qwen-coder.gguf")).unwrap();
+    for (short, name) in [("qwen2.5-coder-0.5b", "qwen-coder"), ("gemma3-270m", "gemma3")] {
+        if let Some(p) = test_models::model(short) {
+            std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
+        }
     }
     let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
     let sched = SchedulerConfig {
@@ -236,4 +238,9 @@ fn memory_budget_unloads_least_recently_used() {
         },
         &[],
     );
+}
+
+#[test]
+fn every_model_family_chats() {
+    with("families.py", Opts::default(), &[]);
 }
