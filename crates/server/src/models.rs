@@ -174,9 +174,9 @@ impl Manager {
         slot.active.fetch_add(1, Ordering::SeqCst);
         st.last_used = Instant::now();
         st.expires = None;
-        if let Some(k) = keep_alive {
-            st.keep_alive = k;
-        }
+        // As in Ollama, each request sets how long the model stays after it
+        // (its own keep_alive, else the server's default).
+        st.keep_alive = keep_alive.unwrap_or(self.default_keep_alive);
         drop(st);
         Some(Lease { slot })
     }
