@@ -415,7 +415,15 @@ async fn run(
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
-        while let Some((_, ev)) = rx.recv().await {
+        loop {
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((_, ev)) = next else { break };
             let line = match ev {
                 Event::Token(t) => {
                     if t.text.is_empty() {

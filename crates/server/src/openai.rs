@@ -672,7 +672,16 @@ fn stream_response(
         let mut done = 0;
         let mut status = "200".to_string();
         while done < n {
-            let Some((i, ev)) = rx.recv().await else {
+            // A client that leaves while nothing streams (a long prompt
+            // still being read) is noticed here too.
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((i, ev)) = next else {
                 break;
             };
             let piece = match ev {
