@@ -81,6 +81,7 @@ pub fn app(state: Shared) -> Router {
         .route("/api/version", get(ollama::version))
         .route("/", get(root).head(root))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.cfg.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state.clone());
@@ -194,6 +195,15 @@ async fn not_found(req: Request) -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    )
+    .flavor(flavor_of(req.uri().path()))
+    .into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
     )
     .flavor(flavor_of(req.uri().path()))
     .into_response()

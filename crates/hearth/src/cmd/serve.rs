@@ -183,4 +183,38 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+    // Streams still open get a few seconds to finish, then the process ends.
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        eprintln!("hearth serve: stopped (requests still streaming were cut off)");
+        std::process::exit(0);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{address, parse_size};
+
+    #[test]
+    fn addresses() {
+        // HEARTH_HOST is not set in the test environment unless by hand.
+        if std::env::var_os("HEARTH_HOST").is_some() {
+            return;
+        }
+        assert_eq!(address(None, None).unwrap().to_string(), "127.0.0.1:11434");
+        assert_eq!(address(Some("0.0.0.0"), Some(8080)).unwrap().to_string(), "0.0.0.0:8080");
+        assert_eq!(address(Some("127.0.0.1:9000"), None).unwrap().to_string(), "127.0.0.1:9000");
+        assert_eq!(address(Some("http://localhost:9000/"), None).unwrap().to_string(), "127.0.0.1:9000");
+        assert_eq!(address(Some("::1"), Some(1)).unwrap().to_string(), "[::1]:1");
+        assert_eq!(address(Some("[::1]:7"), None).unwrap().to_string(), "[::1]:7");
+        assert!(address(Some("example.com"), None).is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("8M").unwrap(), 8 << 20);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("lots").is_err());
+    }
 }
