@@ -133,7 +133,8 @@ pub struct ServeArgs {
     /// Also serve this .gguf file, under its file stem (repeatable).
     #[arg(long)]
     pub model: Vec<PathBuf>,
-    /// Require `Authorization: Bearer KEY` on every request (default: $HEARTH_API_KEY).
+    /// Require `Authorization: Bearer KEY` on every request (default: $HEARTH_API_KEY;
+    /// prefer it: a flag shows in the process list).
     #[arg(long)]
     pub api_key: Option<String>,
     /// Allow browser pages from this origin (repeatable; `*` for any). Default: none.
