@@ -54,6 +54,10 @@ with httpx.Client(timeout=120) as h:
     check("missing messages names it", miss.status_code == 400 and "messages" in miss.json()["error"]["message"], miss.text)
     wrong = h.post(URL + "/v1/chat/completions", headers=hdr, json={"model": MODEL, "messages": [{"role": "user", "content": 5}]})
     check("bad content type is 400 naming messages", wrong.status_code == 400 and "messages" in wrong.text, wrong.text)
+    r405 = h.get(URL + "/v1/chat/completions", headers=hdr)
+    check("405 is an error object", r405.status_code == 405 and "error" in r405.json(), r405.text)
+    r404 = h.get(URL + "/v1/nothing", headers=hdr)
+    check("404 endpoint is an error object", r404.status_code == 404 and "error" in r404.json(), r404.text)
     e = h.post(URL + "/v1/chat/completions", headers=hdr, json={"model": MODEL, "messages": MSG, "top_p": 7}).json()
     check("error object shape", set(e["error"]) >= {"message", "type", "param", "code"} and e["error"]["param"] == "top_p", str(e))
 
@@ -77,6 +81,12 @@ r = c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_toke
 cl = r.choices[0].logprobs.content
 check("chat logprobs", len(cl) >= 1 and all(t.logprob <= 0 and len(t.top_logprobs) == 3 for t in cl), str(cl)[:300])
 check("greedy token is the top one", cl[0].top_logprobs[0].token == cl[0].token, str(cl[0]))
+
+chunks = list(c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_tokens=4, logprobs=True, top_logprobs=2, stream=True))
+slp = [t for ch in chunks if ch.choices and ch.choices[0].logprobs for t in ch.choices[0].logprobs.content]
+check("stream logprobs", [t.token for t in slp] == [t.token for t in cl] and all(len(t.top_logprobs) == 2 for t in slp), str(slp)[:300])
+r = c.completions.create(model=MODEL, prompt="Hello there", temperature=0, max_tokens=3, echo=True)
+check("completion echo", r.choices[0].text.startswith("Hello there"), repr(r.choices[0].text))
 
 # n, seed, penalties.
 r = c.chat.completions.create(model=MODEL, messages=MSG, temperature=1.0, max_tokens=8, n=2, seed=7)
