@@ -294,3 +294,30 @@ pub fn rfc3339(t: SystemTime) -> String {
         d.subsec_nanos()
     )
 }
+
+/// Logs a line for a request whose client left while its whole answer was
+/// being collected (the handler is dropped, so nothing else would).
+pub struct LeftGuard<'a> {
+    state: &'a AppState,
+    endpoint: &'a str,
+    model: &'a str,
+    started: Instant,
+    armed: bool,
+}
+
+impl<'a> LeftGuard<'a> {
+    pub fn new(state: &'a AppState, endpoint: &'a str, model: &'a str, started: Instant) -> Self {
+        LeftGuard { state, endpoint, model, started, armed: true }
+    }
+    pub fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for LeftGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            log_request(self.state, self.endpoint, self.model, &[], "499 (client closed)", self.started);
+        }
+    }
+}

@@ -377,10 +377,16 @@ async fn run(
     let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
     if json_mode || !stream {
         let choices: Vec<Choice> = if json_mode {
-            gen::collect_json(&lease, &req, 1).await?
+            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
+            let r = gen::collect_json(&lease, &req, 1).await;
+            guard.disarm();
+            r?
         } else {
             let rx = gen::submit_n(&lease, &req, None, 1)?;
-            gen::collect(rx, 1).await?
+            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
+            let r = gen::collect(rx, 1).await;
+            guard.disarm();
+            r?
         };
         let c = &choices[0];
         let s = c.stats.as_ref().expect("done");

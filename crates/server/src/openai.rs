@@ -466,14 +466,20 @@ async fn respond(
         Kind::Completion { logprobs, .. } => *logprobs,
     };
     if p.json {
-        let choices = gen::collect_json(&lease, &p.req, p.n).await?;
+        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let choices = gen::collect_json(&lease, &p.req, p.n).await;
+        guard.disarm();
+        let choices = choices?;
         return Ok(finish_whole(
             &st, &lease, kind, choices, stream, so, endpoint, started,
         ));
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
     if !stream {
-        let choices = gen::collect(rx, p.n).await?;
+        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let choices = gen::collect(rx, p.n).await;
+        guard.disarm();
+        let choices = choices?;
         return Ok(finish_whole(
             &st, &lease, kind, choices, false, so, endpoint, started,
         ));
