@@ -21,6 +21,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Bench(a) => cmd::bench::run(a),
         cli::Command::Fit(a) => cmd::fit::run(a),
         cli::Command::Doctor(a) => cmd::fit::doctor(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+        cli::Command::Ps(a) => cmd::ps::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 pub mod bench;
 pub mod fit;
 pub mod completions;
+pub mod ps;
 pub mod run;
+pub mod serve;
 pub mod tokenize;
 
 use crate::exit::InputError;
