@@ -34,6 +34,10 @@ pub enum Command {
     Chat(ChatArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+    /// Serve models over OpenAI- and Ollama-compatible HTTP APIs (loopback by default).
+    Serve(ServeArgs),
+    /// List the models a running `hearth serve` has loaded.
+    Ps(PsArgs),
     /// Download a model into the store (catalog name, hf.co/OWNER/REPO:FILE or URL).
     Pull(crate::cmd::pull::PullArgs),
     /// Bring a GGUF file you already have into the store.
@@ -218,6 +222,75 @@ pub struct DoctorArgs {
     /// Model files to assess as well.
     pub models: Vec<PathBuf>,
     /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  hearth serve                                   # http://127.0.0.1:11434, models from ~/.local/share/hearth/models\n  hearth serve --model qwen.gguf --port 8080\n  HEARTH_API_KEY=secret hearth serve --host 0.0.0.0\n\nEnvironment: HEARTH_HOST (HOST or HOST:PORT), HEARTH_API_KEY, HEARTH_MODELS (models directory).")]
+pub struct ServeArgs {
+    /// Address to listen on (default: $HEARTH_HOST, else 127.0.0.1 — this machine only).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (default 11434, Ollama's, so its clients work unchanged).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Directory of .gguf files, each served under its file name without .gguf
+    /// (default: $HEARTH_MODELS, else ~/.local/share/hearth/models).
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
+    /// Also serve this .gguf file, under its file stem (repeatable).
+    #[arg(long)]
+    pub model: Vec<PathBuf>,
+    /// Require `Authorization: Bearer KEY` on every request (default: $HEARTH_API_KEY;
+    /// prefer it: a flag shows in the process list).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Allow browser pages from this origin (repeatable; `*` for any). Default: none.
+    #[arg(long)]
+    pub cors_origin: Vec<String>,
+    /// Largest request body (e.g. 8M).
+    #[arg(long, default_value = "8M")]
+    pub max_body: String,
+    /// Print prompts and outputs (off by default: they are private).
+    #[arg(long)]
+    pub log_prompts: bool,
+    /// How long a model stays loaded after its last request (e.g. 5m, 1h, 0, -1 = forever).
+    #[arg(long, default_value = "5m", allow_hyphen_values = true)]
+    pub keep_alive: String,
+    /// Model file bytes loaded at once at most; least recently used models are
+    /// unloaded to make room (e.g. 8G; default: half the memory).
+    #[arg(long)]
+    pub memory_budget: Option<String>,
+    /// Sequences generated together per model at most.
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
+    /// Requests waiting per model at most; more are refused with 503.
+    #[arg(long, default_value_t = 64)]
+    pub queue: usize,
+    /// Context of one request in tokens (prompt + output), capped at the model's.
+    #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
+    pub ctx_size: usize,
+    /// Context positions shared by all concurrent requests of one model.
+    #[arg(long, default_value_t = 32768)]
+    pub ctx_budget: usize,
+    /// Threads to compute with (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Server address (default: $HEARTH_HOST, else 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port (default 11434).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// API key (default: $HEARTH_API_KEY).
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Print the server's JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -24,6 +24,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Bench(a) => cmd::bench::run(a),
         cli::Command::Fit(a) => cmd::fit::run(a),
         cli::Command::Doctor(a) => cmd::fit::doctor(a),
+        cli::Command::Serve(a) => cmd::serve::run(a),
+        cli::Command::Ps(a) => cmd::ps::run(a),
         cli::Command::Pull(a) => cmd::pull::run(a),
         cli::Command::Import(a) => cmd::import::run(a),
         cli::Command::List(a) => cmd::list::run(a),

@@ -150,6 +150,36 @@ impl QuantizedActs {
 
 /// Quantize one row to activation type `ty` (lengths already checked).
 pub(crate) fn quantize_row(ty: GgmlType, rounding: ActRounding, x: &[f32], y: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::use_avx2() && all_finite(x) {
+            let x86 = rounding == ActRounding::LlamaCppX86;
+            // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime.
+            match ty {
+                GgmlType::Q8_0 => {
+                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, false, x86) }
+                }
+                GgmlType::Q8_1 => {
+                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, true, x86) }
+                }
+                GgmlType::Q8_K => return unsafe { crate::avx2::quant::quantize_q8_k(x, y) },
+                _ => {}
+            }
+        }
+    }
+    quantize_row_scalar(ty, rounding, x, y)
+}
+
+/// No NaN or infinity in `x` (a vectorizable pass: no early exit).
+#[cfg(target_arch = "x86_64")]
+fn all_finite(x: &[f32]) -> bool {
+    x.iter().fold(0u32, |a, v| {
+        a | ((v.to_bits() & 0x7f80_0000) == 0x7f80_0000) as u32
+    }) == 0
+}
+
+/// The scalar reference quantizer for one row (see [`quantize_row`]).
+pub(crate) fn quantize_row_scalar(ty: GgmlType, rounding: ActRounding, x: &[f32], y: &mut [u8]) {
     match (ty, rounding) {
         (GgmlType::Q8_0, ActRounding::Reference) => q8::quantize_row_q8_0(x, y),
         (GgmlType::Q8_0, ActRounding::LlamaCppX86) => q8::quantize_row_q8_0_x86(x, y),

@@ -17,8 +17,18 @@
 //!   use those kernels: Q4_0/Q4_K weights are repacked on AVX2 (`--no-repack`
 //!   turns that off) and batches of 2+ rows may go through llamafile's sgemm
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
-//! - [`matmul`] computes every output element with one `vec_dot` call, so a
-//!   row's result does not depend on the batch around it or the thread count.
+//! - [`matmul`] computes every output element as one dot product whose op
+//!   sequence is that of `vec_dot`, whichever tile kernel computes it: the AVX2
+//!   tile kernels (2 weight rows x 1 activation row for decode, 1x4 / 2x4 for
+//!   prefill) unpack each weight block once and reuse it across the tile, but
+//!   keep separate accumulators per output, so a row's result does not depend
+//!   on the batch around it, the tiling or the thread count. (We keep
+//!   llama.cpp's single-chain FMA order per output and get instruction-level
+//!   parallelism from the tile's independent outputs instead.)
+//! - Activation quantizers have AVX2 versions that write the scalar reference's
+//!   bytes exactly (checked in `tests/simd.rs`).
+//! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
+//!   pass with one barrier, bit-identical to separate [`matmul`] calls.
 
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
@@ -43,12 +53,31 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
 pub use gguf::GgmlType;
-pub use matmul::matmul;
+pub use matmul::{matmul, matmul_multi, MatmulJob};
 pub use pool::{default_threads, ThreadPool};
 
 /// A row dot product: weight row bytes, activation row bytes (already of the
 /// weight type's `vec_dot_type`, same number of elements).
 pub(crate) type DotFn = fn(&[u8], &[u8]) -> f32;
+
+/// Tile kernels: several weight rows x activation rows per call, each weight
+/// block unpacked once and each activation block loaded once per tile. Every
+/// output is bit-identical to the [`DotFn`] of the same type on that pair of
+/// rows (each output keeps its own accumulators and op order), so results never
+/// depend on the tiling. `None`: not available, use a smaller shape.
+pub(crate) type Dot21Fn = fn([&[u8]; 2], &[u8]) -> [f32; 2];
+pub(crate) type Dot14Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
+pub(crate) type Dot24Fn = fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
+
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tiles {
+    /// 2 weight rows x 1 activation row (decode: two independent chains).
+    pub d21: Option<Dot21Fn>,
+    /// 1 weight row x 4 activation rows.
+    pub d14: Option<Dot14Fn>,
+    /// 2 weight rows x 4 activation rows, `[w][a]`.
+    pub d24: Option<Dot24Fn>,
+}
 
 /// Errors from kernel entry points.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +148,23 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Kerne
             expected: need,
             got: src.len(),
         });
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2() {
+            // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime; lengths checked.
+            match ty {
+                GgmlType::Q8_0 => {
+                    unsafe { avx2::quant::dequantize_q8_0(src, dst) };
+                    return Ok(());
+                }
+                GgmlType::F16 => {
+                    unsafe { avx2::quant::dequantize_f16(src, dst) };
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
     }
     f(src, dst);
     Ok(())
@@ -259,11 +305,89 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     scalar::dot_fn(ty)
 }
 
+/// Benchmarking knob: software prefetch in the legacy-format kernels.
+#[doc(hidden)]
+pub fn set_prefetch(on: bool) {
+    #[cfg(target_arch = "x86_64")]
+    avx2::legacy_prefetch(on);
+    let _ = on;
+}
+
+static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
+
+/// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
+/// 1x4, bit 2: 2x4; default all). Results are identical either way.
+#[doc(hidden)]
+pub fn set_tile_mask(mask: u8) {
+    TILE_MASK.store(mask, Ordering::Relaxed);
+}
+
+/// The tile kernels for `ty` at the current SIMD level (empty if none).
+pub(crate) fn tiles(ty: GgmlType) -> Tiles {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2() {
+            let mut t = avx2::tiles(ty);
+            let m = TILE_MASK.load(Ordering::Relaxed);
+            if m & 1 == 0 {
+                t.d21 = None;
+            }
+            if m & 2 == 0 {
+                t.d14 = None;
+            }
+            if m & 4 == 0 || t.d21.is_none() {
+                t.d24 = None;
+            }
+            return t;
+        }
+    }
+    let _ = ty;
+    Tiles::default()
+}
+
 /// Scalar-reference dot product of raw rows (for tests and tools): `w` holds
 /// `k` elements of `weight_ty`, `a` holds `k` elements of `vec_dot_type(weight_ty)`.
 pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
     let f = scalar::dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
     Ok(f(w, a))
+}
+
+/// [`dequantize`] with the scalar reference, ignoring SIMD dispatch (for tests).
+pub fn dequantize_scalar_raw(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
+    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
+    let need = row_bytes(ty, dst.len())?;
+    if src.len() != need {
+        return Err(KernelError::Length {
+            ty,
+            what: "source bytes",
+            expected: need,
+            got: src.len(),
+        });
+    }
+    f(src, dst);
+    Ok(())
+}
+
+/// Quantize one row of `x` to activation type `act_ty` (`Q8_0`, `Q8_1`,
+/// `Q8_K`, `F16`, `BF16`, `F32`) with the scalar reference quantizer, ignoring
+/// SIMD dispatch (for tests: `QuantizedActs` must produce the same bytes).
+pub fn quantize_row_scalar_raw(
+    act_ty: GgmlType,
+    rounding: ActRounding,
+    x: &[f32],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let need = row_bytes(act_ty, x.len())?;
+    if out.len() != need {
+        return Err(KernelError::Length {
+            ty: act_ty,
+            what: "output bytes",
+            expected: need,
+            got: out.len(),
+        });
+    }
+    acts::quantize_row_scalar(act_ty, rounding, x, out);
+    Ok(())
 }
 
 /// Decode activation bytes of an activation type (`F32`, `F16`, `BF16`, `Q8_0`,

@@ -7,7 +7,7 @@
 //! deadlocks. Concurrent `run` calls from different threads on the same pool are
 //! serialized by a mutex.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -28,17 +28,27 @@ struct JobPtr(*const (dyn Fn(usize) + Sync));
 // that obtained the pointer has announced it is done with it.
 unsafe impl Send for JobPtr {}
 
-struct State {
-    job: Option<JobPtr>,
-    n_tasks: usize,
-    shutdown: bool,
-}
-
+/// Shared between the caller of `run` and the workers.
+///
+/// Protocol (all `generation`/`active`/`sleepers` accesses are `SeqCst`):
+/// - `generation` is odd while a job is open, even otherwise. The caller writes
+///   `job`/`n_tasks`, then bumps `generation` to odd (open); after every task is
+///   done it bumps it to even (closed) and waits until `active == 0`.
+/// - A worker that sees a new odd generation `g` increments `active`, then
+///   re-reads `generation`: only if it is still `g` does it read `job`. So either
+///   the close comes after that increment (and the caller waits for the worker),
+///   or the worker sees the change and backs off without touching the job.
+/// - Idle workers spin, then park on `wake`: they count themselves in
+///   `sleepers` and re-check `generation` under `park`; the caller only takes
+///   `park` and notifies when `sleepers > 0` (no syscall in the hot path).
 struct Shared {
-    state: Mutex<State>,
-    wake: Condvar,
-    /// Bumped (under `state`) for every new job and on shutdown.
+    job: UnsafeCell<Option<JobPtr>>,
+    n_tasks: AtomicUsize,
     generation: AtomicU64,
+    shutdown: AtomicBool,
+    park: Mutex<()>,
+    wake: Condvar,
+    sleepers: AtomicUsize,
     /// Next task index to hand out.
     next: AtomicUsize,
     /// Tasks finished in the current job.
@@ -46,7 +56,14 @@ struct Shared {
     /// Workers currently holding the job pointer.
     active: AtomicUsize,
     panicked: AtomicBool,
+    /// Workers that have started (see `ThreadPool::new`).
+    started: AtomicUsize,
 }
+
+// SAFETY: `job` is written only by the caller of `run` (serialized by
+// `run_lock`) while no job is open and no worker is active, and read by workers
+// only under the protocol above.
+unsafe impl Sync for Shared {}
 
 /// Persistent worker threads plus the calling thread.
 pub struct ThreadPool {
@@ -77,43 +94,59 @@ fn work(shared: &Shared, f: &(dyn Fn(usize) + Sync), n_tasks: usize) {
     }
 }
 
+/// Whether generation `g` is an open job the worker has not handled yet.
+#[inline]
+fn is_new_job(g: u64, seen: u64) -> bool {
+    g != seen && g & 1 == 1
+}
+
 fn worker_loop(shared: Arc<Shared>) {
     IN_TASK.with(|c| c.set(true));
+    let sh = &*shared;
+    sh.started.fetch_add(1, Ordering::SeqCst);
     let mut seen = 0u64;
     loop {
+        // Wait for a new open job: spin, then park.
         let mut spins = 0;
-        while shared.generation.load(Ordering::Acquire) == seen && spins < SPIN_ITERS {
-            std::hint::spin_loop();
-            spins += 1;
-        }
-        let (job, n_tasks) = {
-            let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let g = loop {
+            let g = sh.generation.load(Ordering::SeqCst);
+            if is_new_job(g, seen) || sh.shutdown.load(Ordering::Relaxed) {
+                break g;
+            }
+            if spins < SPIN_ITERS {
+                std::hint::spin_loop();
+                spins += 1;
+                continue;
+            }
+            let mut guard = sh.park.lock().unwrap_or_else(|e| e.into_inner());
+            sh.sleepers.fetch_add(1, Ordering::SeqCst);
             loop {
-                if st.shutdown {
-                    return;
-                }
-                let g = shared.generation.load(Ordering::Acquire);
-                if g != seen {
-                    seen = g;
+                let g = sh.generation.load(Ordering::SeqCst);
+                if is_new_job(g, seen) || sh.shutdown.load(Ordering::SeqCst) {
                     break;
                 }
-                st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                guard = sh.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
             }
-            match st.job {
-                // Registering while holding the lock: the caller clears `job`
-                // under the same lock before waiting for `active` to reach 0.
-                Some(j) => {
-                    shared.active.fetch_add(1, Ordering::AcqRel);
-                    (j, st.n_tasks)
-                }
-                None => continue,
-            }
+            sh.sleepers.fetch_sub(1, Ordering::SeqCst);
+            drop(guard);
+            spins = 0;
         };
-        // SAFETY: `job` was taken while `state.job` was set; the caller does not
-        // return (so the closure stays alive) until `active` drops back to 0.
-        let f = unsafe { &*job.0 };
-        work(&shared, f, n_tasks);
-        shared.active.fetch_sub(1, Ordering::AcqRel);
+        if sh.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        seen = g;
+        sh.active.fetch_add(1, Ordering::SeqCst);
+        if sh.generation.load(Ordering::SeqCst) == g {
+            // SAFETY: the job of generation `g` is still open and we are counted
+            // in `active`, so the caller keeps the closure alive and `job`
+            // unchanged until we decrement `active` (see `Shared`).
+            let (job, n_tasks) =
+                unsafe { ((*sh.job.get()).unwrap(), sh.n_tasks.load(Ordering::Relaxed)) };
+            // SAFETY: as above.
+            let f = unsafe { &*job.0 };
+            work(sh, f, n_tasks);
+        }
+        sh.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -123,17 +156,18 @@ impl ThreadPool {
     pub fn new(n_threads: usize) -> Self {
         let n_threads = n_threads.max(1);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                job: None,
-                n_tasks: 0,
-                shutdown: false,
-            }),
-            wake: Condvar::new(),
+            job: UnsafeCell::new(None),
+            n_tasks: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            shutdown: AtomicBool::new(false),
+            park: Mutex::new(()),
+            wake: Condvar::new(),
+            sleepers: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
             done: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
         });
         let workers = (1..n_threads)
             .map(|i| {
@@ -144,6 +178,12 @@ impl ThreadPool {
                     .expect("spawn worker thread")
             })
             .collect();
+        // Wait until every worker runs: thread start-up allocates (std's
+        // per-thread info), and that must not leak into the caller's first
+        // jobs, which would otherwise run without the late worker.
+        while shared.started.load(Ordering::SeqCst) < n_threads - 1 {
+            std::thread::yield_now();
+        }
         ThreadPool {
             shared,
             workers,
@@ -157,8 +197,9 @@ impl ThreadPool {
     }
 
     /// Run `f(i)` for every `i in 0..n_tasks` across the workers and the
-    /// caller; returns when all are done. No allocation. If a task panics, the
-    /// panic is re-raised here after all tasks have finished.
+    /// caller; returns when all are done. No allocation, no system call when
+    /// the workers are spinning. If a task panics, the panic is re-raised here
+    /// after all tasks have finished.
     pub fn run<F: Fn(usize) + Sync>(&self, n_tasks: usize, f: F) {
         if n_tasks == 0 {
             return;
@@ -174,19 +215,21 @@ impl ThreadPool {
         let fref: &(dyn Fn(usize) + Sync) = &f;
         // SAFETY: erase the closure's lifetime; it outlives every use because
         // this function only returns after (1) all tasks are done and (2) the
-        // job has been withdrawn and no worker still holds it (`active == 0`).
+        // job has been closed and no worker still holds it (`active == 0`).
         let ptr: *const (dyn Fn(usize) + Sync + 'static) =
             unsafe { std::mem::transmute(fref as *const (dyn Fn(usize) + Sync + '_)) };
         sh.next.store(0, Ordering::Relaxed);
         sh.done.store(0, Ordering::Relaxed);
         sh.panicked.store(false, Ordering::Relaxed);
-        {
-            let mut st = sh.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.job = Some(JobPtr(ptr));
-            st.n_tasks = n_tasks;
-            sh.generation.fetch_add(1, Ordering::AcqRel);
+        sh.n_tasks.store(n_tasks, Ordering::Relaxed);
+        // SAFETY: no job is open (generation even) and `active == 0` (the
+        // previous `run` waited for it), so no worker reads `job` now.
+        unsafe { *sh.job.get() = Some(JobPtr(ptr)) };
+        sh.generation.fetch_add(1, Ordering::SeqCst); // open (odd)
+        if sh.sleepers.load(Ordering::SeqCst) > 0 {
+            let _p = sh.park.lock().unwrap_or_else(|e| e.into_inner());
+            sh.wake.notify_all();
         }
-        sh.wake.notify_all();
 
         IN_TASK.with(|c| c.set(true));
         work(sh, fref, n_tasks);
@@ -201,12 +244,14 @@ impl ThreadPool {
                 std::thread::yield_now();
             }
         }
-        // Withdraw the job so late-waking workers skip it, then wait for the
+        // Close the job so late-waking workers skip it, then wait for the
         // workers that did pick it up to let go of the pointer.
-        sh.state.lock().unwrap_or_else(|e| e.into_inner()).job = None;
-        while sh.active.load(Ordering::Acquire) != 0 {
-            std::thread::yield_now();
+        sh.generation.fetch_add(1, Ordering::SeqCst); // close (even)
+        while sh.active.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
         }
+        // SAFETY: closed and no worker active: nobody reads `job`.
+        unsafe { *sh.job.get() = None };
         if sh.panicked.load(Ordering::Relaxed) {
             panic!("a ThreadPool task panicked");
         }
@@ -215,12 +260,11 @@ impl ThreadPool {
 
 impl Drop for ThreadPool {
     fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
         {
-            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.shutdown = true;
-            self.shared.generation.fetch_add(1, Ordering::AcqRel);
+            let _p = self.shared.park.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.wake.notify_all();
         }
-        self.shared.wake.notify_all();
         for w in self.workers.drain(..) {
             let _ = w.join();
         }

@@ -56,3 +56,170 @@ fn bench_matmul() {
         }
     }
 }
+
+fn types_filter() -> Vec<GgmlType> {
+    let filter = std::env::var("HEARTH_BENCH_TYPES").unwrap_or_default();
+    WEIGHT_TYPES
+        .into_iter()
+        .filter(|ty| filter.is_empty() || filter.split(',').any(|f| f == ty.name()))
+        .collect()
+}
+
+/// Decode-like: one activation row against weights that do not fit in cache
+/// (several matrices of 2048x2048, round-robin, > 64 MB in total).
+#[test]
+#[ignore]
+fn bench_decode_stream() {
+    let mut rng = Rng::new(3);
+    let (n_out, k) = (2048, 2048);
+    for ty in types_filter() {
+        let mb = ty.bytes_for((n_out * k) as u64).unwrap() as usize;
+        let copies = (64 << 20) / mb + 1;
+        let ws: Vec<Vec<u8>> = (0..copies)
+            .map(|_| {
+                (0..n_out)
+                    .flat_map(|_| random_weights(&mut rng, ty, k))
+                    .collect()
+            })
+            .collect();
+        let x = random_acts(&mut rng, k);
+        let mut acts = QuantizedActs::new();
+        acts.quantize(ty, &x, 1, k);
+        let mut out = vec![0f32; n_out];
+        let mut line = format!("{:>5} stream {}x{}x{copies}:", ty.name(), n_out, k);
+        for threads in [1, 2] {
+            let pool = ThreadPool::new(threads);
+            let mut best = [f64::MAX; 2];
+            for _ in 0..6 {
+                for pf in [false, true] {
+                    kernels::set_prefetch(pf);
+                    let t = Instant::now();
+                    for w in &ws {
+                        matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
+                    }
+                    best[pf as usize] = best[pf as usize].min(t.elapsed().as_secs_f64());
+                }
+            }
+            kernels::set_prefetch(true);
+            let gbs = best.map(|b| (mb * copies) as f64 / b / 1e9);
+            line += &format!(
+                "  {threads}t {:5.1} GB/s (no prefetch {:5.1})",
+                gbs[1], gbs[0]
+            );
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Prefill-like: 64 activation rows, 2048x2048 weights.
+#[test]
+#[ignore]
+fn bench_prefill() {
+    let mut rng = Rng::new(5);
+    let (n_out, k, n_rows) = (2048, 2048, 64);
+    for ty in types_filter() {
+        let mut line = format!("{:>5} {n_out}x{k} n_rows={n_rows}:", ty.name());
+        for threads in [1, 2] {
+            let pool = ThreadPool::new(threads);
+            let s = time_matmul(&pool, ty, n_out, k, n_rows, &mut rng);
+            let gops = 2.0 * (n_out * k * n_rows) as f64 / s / 1e9;
+            line += &format!("  {threads}t {:7.2} ms ({gops:5.1} GFLOP/s)", s * 1e3);
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Activation quantization of 64 rows x 2048.
+#[test]
+#[ignore]
+fn bench_quantize() {
+    let mut rng = Rng::new(6);
+    let (n_rows, k) = (64, 2048);
+    let x = random_acts(&mut rng, n_rows * k);
+    for ty in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q4_K,
+        GgmlType::F16,
+    ] {
+        let mut acts = QuantizedActs::new();
+        acts.quantize(ty, &x, n_rows, k);
+        let mut best = f64::MAX;
+        for _ in 0..50 {
+            let t = Instant::now();
+            acts.quantize(ty, &x, n_rows, k);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "quantize for {:>5} ({:?}) {n_rows}x{k}: {:7.1} us",
+            ty.name(),
+            kernels::vec_dot_type(ty),
+            best * 1e6
+        );
+    }
+}
+
+/// `ThreadPool::run` overhead with trivial tasks.
+#[test]
+#[ignore]
+fn bench_pool_overhead() {
+    for threads in [1, 2] {
+        let pool = ThreadPool::new(threads);
+        let n = 20000;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..n {
+                pool.run(2 * threads, |i| {
+                    std::hint::black_box(i);
+                });
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        eprintln!(
+            "pool {threads}t: run(2*threads, noop) {:6.2} us/run",
+            best / n as f64 * 1e6
+        );
+    }
+}
+
+/// Tile kernels A/B, one thread, weights in L2 (256 x 2048), interleaved
+/// repetitions, minimum: ns per (weight row x activation row) dot.
+#[test]
+#[ignore]
+fn bench_tiles() {
+    let mut rng = Rng::new(8);
+    let (n_out, k) = (256, 2048);
+    let pool = ThreadPool::new(1);
+    for ty in types_filter() {
+        let w: Vec<u8> = (0..n_out)
+            .flat_map(|_| random_weights(&mut rng, ty, k))
+            .collect();
+        for n_rows in [1usize, 8] {
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut out = vec![0f32; n_rows * n_out];
+            let masks: [u8; 4] = [0, 1, 2, 7];
+            let mut best = [f64::MAX; 4];
+            for _ in 0..200 {
+                for (i, &m) in masks.iter().enumerate() {
+                    kernels::set_tile_mask(m);
+                    let t = Instant::now();
+                    matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+                    best[i] = best[i].min(t.elapsed().as_secs_f64());
+                }
+            }
+            kernels::set_tile_mask(0xFF);
+            let per = |s: f64| s * 1e9 / (n_out * n_rows) as f64;
+            eprintln!(
+                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}",
+                ty.name(),
+                per(best[0]),
+                per(best[1]),
+                per(best[2]),
+                per(best[3])
+            );
+        }
+    }
+}

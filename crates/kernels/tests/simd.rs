@@ -249,3 +249,148 @@ fn quantize_reuses_buffer() {
     assert_eq!(acts.bytes().as_ptr(), p);
     assert_eq!(acts.n_rows(), 2);
 }
+
+/// The dispatched (SIMD) activation quantizers write exactly the scalar
+/// reference's bytes, for both roundings, including ties and extremes.
+#[test]
+fn simd_quantizers_match_scalar_bytes() {
+    use kernels::{quantize_row_scalar_raw, ActRounding};
+    let mut rng = Rng::new(77);
+    for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q4_K] {
+        let aty = vec_dot_type(ty);
+        let k = 512;
+        for rep in 0..40 {
+            let mut x: Vec<f32> = match rep % 5 {
+                0 => random_acts(&mut rng, k),
+                // exact ties after scaling: multiples of amax/254 and amax/127
+                1 => (0..k).map(|i| ((i % 255) as f32 - 127.0) * 0.5).collect(),
+                2 => (0..k)
+                    .map(|i| ((i * 7919) % 509) as f32 / 4.0 - 63.5)
+                    .collect(),
+                3 => (0..k)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            0.0
+                        } else {
+                            rng.normal() * 1e-30
+                        }
+                    })
+                    .collect(),
+                _ => (0..k).map(|_| rng.normal() * 300.0).collect(),
+            };
+            if rep == 9 {
+                x.iter_mut().for_each(|v| *v = 0.0);
+            }
+            if rep == 14 {
+                // largest magnitude occurs twice with both signs
+                x[3] = -1000.0;
+                x[100] = 1000.0;
+            }
+            for rounding in [ActRounding::Reference, ActRounding::LlamaCppX86] {
+                let mut acts = QuantizedActs::new();
+                acts.set_rounding(rounding);
+                acts.quantize(ty, &x, 1, k);
+                let mut want = vec![0u8; acts.row_stride()];
+                quantize_row_scalar_raw(aty, rounding, &x, &mut want).unwrap();
+                assert_eq!(acts.row(0), &want[..], "{aty} {rounding:?} rep={rep}");
+            }
+        }
+    }
+}
+
+/// `matmul_multi` equals one `matmul` per job, bit for bit, with mixed weight
+/// types (and so mixed activation types) in one call, and more jobs than one
+/// pool pass takes.
+#[test]
+fn matmul_multi_equals_separate_matmuls() {
+    use kernels::{matmul_multi, MatmulJob};
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(21);
+    let k = 512;
+    let n_rows = 6;
+    let x = random_acts(&mut rng, n_rows * k);
+    let specs: Vec<(GgmlType, usize)> = (0..11)
+        .map(|i| {
+            (
+                WEIGHT_TYPES[i % WEIGHT_TYPES.len()],
+                [3usize, 17, 64, 1][i % 4],
+            )
+        })
+        .collect();
+    let ws: Vec<Vec<u8>> = specs
+        .iter()
+        .map(|&(ty, n_out)| {
+            (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect()
+        })
+        .collect();
+    let acts: Vec<QuantizedActs> = specs
+        .iter()
+        .map(|&(ty, _)| {
+            let mut a = QuantizedActs::new();
+            a.quantize(ty, &x, n_rows, k);
+            a
+        })
+        .collect();
+    let mut want: Vec<Vec<f32>> = Vec::new();
+    for (i, &(ty, n_out)) in specs.iter().enumerate() {
+        let mut o = vec![0f32; n_rows * n_out];
+        matmul(&pool, ty, &ws[i], n_out, k, &acts[i], &mut o).unwrap();
+        want.push(o);
+    }
+    let mut got: Vec<Vec<f32>> = specs
+        .iter()
+        .map(|&(_, n)| vec![f32::NAN; n_rows * n])
+        .collect();
+    let mut jobs: Vec<MatmulJob> = specs
+        .iter()
+        .zip(&ws)
+        .zip(&acts)
+        .zip(got.iter_mut())
+        .map(|(((&(ty, n_out), w), a), out)| MatmulJob {
+            weight_ty: ty,
+            w,
+            n_out,
+            k,
+            acts: a,
+            out,
+        })
+        .collect();
+    matmul_multi(&pool, &mut jobs).unwrap();
+    drop(jobs);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let gb: Vec<u32> = g.iter().map(|v| v.to_bits()).collect();
+        let wb: Vec<u32> = w.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(gb, wb, "job {i} {:?}", specs[i]);
+    }
+    // a bad job is an error, nothing panics
+    let mut out = vec![0f32; 3];
+    let mut bad = [MatmulJob {
+        weight_ty: GgmlType::Q4_0,
+        w: &[0u8; 17],
+        n_out: 1,
+        k: 32,
+        acts: &acts[0],
+        out: &mut out,
+    }];
+    assert!(matmul_multi(&pool, &mut bad).is_err());
+}
+
+/// Dispatched dequantization equals the scalar reference bit for bit.
+#[test]
+fn simd_dequantize_matches_scalar() {
+    let mut rng = Rng::new(31);
+    for ty in WEIGHT_TYPES {
+        for k in sizes(ty) {
+            let w = random_weights(&mut rng, ty, k);
+            let mut got = vec![0f32; k];
+            dequantize(ty, &w, &mut got).unwrap();
+            let mut want = vec![0f32; k];
+            kernels::dequantize_scalar_raw(ty, &w, &mut want).unwrap();
+            let gb: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            let wb: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(gb, wb, "{ty} k={k}");
+        }
+    }
+}

@@ -142,6 +142,32 @@ impl Model {
         self.matmul(pool, w, a, &mut out[..rows * w.rows])
     }
 
+    /// out_i = x · W_iᵀ for several matrices reading the same input, as one
+    /// pool run (`kernels::matmul_multi`; same results as separate calls).
+    fn project_many<const N: usize>(
+        &self,
+        pool: &ThreadPool,
+        acts: &mut ActSet,
+        x: &[f32],
+        rows: usize,
+        jobs: [(&Matrix, &mut [f32]); N],
+    ) -> Result<(), ModelError> {
+        for (w, _) in jobs.iter() {
+            acts.get(w.ty, &x[..rows * w.cols], rows, w.cols);
+        }
+        let acts = &*acts;
+        let bytes = self.file.bytes();
+        let mut list = jobs.map(|(w, out)| kernels::MatmulJob {
+            weight_ty: w.ty,
+            w: &bytes[w.start..w.start + w.len],
+            n_out: w.rows,
+            k: w.cols,
+            acts: acts.peek(w.ty),
+            out: &mut out[..rows * w.rows],
+        });
+        kernels::matmul_multi(pool, &mut list).map_err(|e| ModelError::Kernel(e.to_string()))
+    }
+
     /// One chunk: `tokens` are the rows of `s.groups` (each group a run of
     /// rows of one sequence of `sessions`).
     fn forward_chunk(&self, pool: &ThreadPool, s: &mut Scratch, sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), ModelError> {
@@ -166,9 +192,8 @@ impl Model {
             // ---- attention ----
             ops::rms_norm_into(&mut s.xn[..n * d], &s.x[..n * d], d, &layer.attn_norm, c.rms_eps);
             s.acts_in.invalidate();
-            self.project(pool, &mut s.acts_in, &s.xn, n, &layer.wq, &mut s.q)?; // q: [n][qd]
-            self.project(pool, &mut s.acts_in, &s.xn, n, &layer.wk, &mut s.k)?; // k: [n][kvd]
-            self.project(pool, &mut s.acts_in, &s.xn, n, &layer.wv, &mut s.v)?; // v: [n][kvd]
+            // q: [n][qd], k: [n][kvd], v: [n][kvd] in one pool run
+            self.project_many(pool, &mut s.acts_in, &s.xn, n, [(&layer.wq, &mut s.q), (&layer.wk, &mut s.k), (&layer.wv, &mut s.v)])?;
             if let Some(b) = &layer.bq {
                 ops::add_bias(&mut s.q[..n * qd], b);
             }
@@ -225,8 +250,8 @@ impl Model {
             // ---- feed-forward ----
             ops::rms_norm_into(&mut s.xn[..n * d], &s.x[..n * d], d, &layer.ffn_norm, c.rms_eps);
             s.acts_in.invalidate();
-            self.project(pool, &mut s.acts_in, &s.xn, n, &layer.w_gate, &mut s.gate)?; // gate: [n][ff]
-            self.project(pool, &mut s.acts_in, &s.xn, n, &layer.w_up, &mut s.up)?; // up: [n][ff]
+            // gate: [n][ff], up: [n][ff] in one pool run
+            self.project_many(pool, &mut s.acts_in, &s.xn, n, [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)])?;
             let act = match c.act {
                 Activation::Silu => silu,
                 Activation::GeluTanh => gelu_ggml,
@@ -302,3 +327,4 @@ impl KvView for KvViews<'_, '_> {
         (&c.k, &c.v)
     }
 }
+

@@ -25,6 +25,12 @@ impl ActSet {
         }
     }
 
+    /// The activations made by `get`/`ensure` for weights of type `wty`.
+    pub fn peek(&self, wty: GgmlType) -> &QuantizedActs {
+        let vt = kernels::vec_dot_type(wty);
+        &self.slots.iter().find(|s| s.0 == vt && s.2).expect("ensure() before peek()").1
+    }
+
     /// Activations for weights of type `wty`, quantizing `x` ([rows][k]) if
     /// this vec-dot type has not been made since the last `invalidate`.
     pub fn get(&mut self, wty: GgmlType, x: &[f32], rows: usize, k: usize) -> &QuantizedActs {

@@ -1,12 +1,14 @@
 pub mod bench;
 pub mod fit;
 pub mod completions;
+pub mod ps;
 pub mod import;
 pub mod list;
 pub mod pull;
 pub mod rm;
 pub mod show;
 pub mod run;
+pub mod serve;
 pub mod tokenize;
 
 use crate::exit::InputError;

@@ -7,6 +7,7 @@
 //! reference emulates the same lanes, so results are bit-identical.
 
 use super::f16_at;
+use super::legacy::{f16x2, ld32};
 use super::{hsum_f32_8, load16, load32};
 use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
 use std::arch::x86_64::*;
@@ -117,36 +118,107 @@ unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
     _mm_madd_epi16(mins, q8s)
 }
 
+/// Q4_K/Q5_K's 8 6-bit scales and 8 mins from the 12 `scales` bytes at `p`
+/// (llama.cpp's `utmp`/`kmask` shuffle; same values as `scales_mins_k4`).
+#[inline(always)]
+unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
+    const KMASK1: u32 = 0x3f3f_3f3f;
+    const KMASK2: u32 = 0x0f0f_0f0f;
+    const KMASK3: u32 = 0x0303_0303;
+    // SAFETY: caller guarantees 12 readable bytes at `p`.
+    let (u0, u1, u2) = unsafe {
+        (
+            std::ptr::read_unaligned(p as *const u32),
+            std::ptr::read_unaligned(p.add(4) as *const u32),
+            std::ptr::read_unaligned(p.add(8) as *const u32),
+        )
+    };
+    let m_hi = ((u2 >> 4) & KMASK2) | (((u1 >> 6) & KMASK3) << 4);
+    let m_lo = u1 & KMASK1;
+    let s_hi = (u2 & KMASK2) | (((u0 >> 6) & KMASK3) << 4);
+    let s_lo = u0 & KMASK1;
+    (
+        ((s_lo as u64) | ((s_hi as u64) << 32)).to_le_bytes(),
+        ((m_lo as u64) | ((m_hi as u64) << 32)).to_le_bytes(),
+    )
+}
+
+/// Software prefetch of the weight block `PF_DIST` bytes ahead of `x`
+/// (`len` bytes, one hint per cache line; hints never fault).
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
+unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
+    if pf {
+        let mut o = 0;
+        while o < len {
+            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(super::legacy::PF_DIST + o) as *const i8);
+            o += 64;
+        }
+    }
+}
+
+/// Q4_K dot products of one weight row with `N` activation rows; each output's
+/// op sequence is the `N = 1` one (llama.cpp's AVX2 kernel), whatever `N` is.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
+    let nb = w.len() / 144;
+    for r in &a {
+        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
+    }
+    let wp = w.as_ptr();
+    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
+    // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
-        let mut acc = _mm256_setzero_ps();
-        let mut acc_m = _mm_setzero_ps();
-        for (x, y) in w.chunks_exact(144).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let yd = q8k_d(y);
-            let d = yd * f16_at(x, 0);
-            let dmin = -yd * f16_at(x, 2);
-            let (sc, m) = scales_mins_k4(&x[4..16]);
-            acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins_prod(&m, y)), acc_m);
-            let mut sumi = _mm256_setzero_si256();
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut acc_m = [_mm_setzero_ps(); N];
+        for i in 0..nb {
+            let x = wp.add(i * 144);
+            prefetch_block(x, 144, pf);
+            let dm = f16x2(x);
+            let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            let (sc, m) = scales_mins_k4_fast(x.add(4));
+            let mins = _mm_cvtepu8_epi16(_mm_loadl_epi64(m.as_ptr() as *const __m128i));
+            let mut sumi = [_mm256_setzero_si256(); N];
             for j in 0..4 {
-                let q4 = load32(&x[16 + j * 32..48 + j * 32]);
+                let q4 = ld32(x.add(16 + j * 32));
                 let lo = _mm256_and_si256(q4, m4);
                 let hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-                let off = 4 + j * 64;
-                let plo = _mm256_maddubs_epi16(lo, load32(&y[off..off + 32]));
-                let phi = _mm256_maddubs_epi16(hi, load32(&y[off + 32..off + 64]));
-                let plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j] as i16));
-                let phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1] as i16));
-                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+                let slo = _mm256_set1_epi16(sc[2 * j] as i16);
+                let shi = _mm256_set1_epi16(sc[2 * j + 1] as i16);
+                for r in 0..N {
+                    let y = ap[r].add(i * Q8_K_BYTES + 4 + j * 64);
+                    let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ld32(y)), slo);
+                    let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, ld32(y.add(32))), shi);
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(plo, phi));
+                }
             }
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            for r in 0..N {
+                let y = ap[r].add(i * Q8_K_BYTES);
+                let yd = std::ptr::read_unaligned(y as *const f32);
+                let d = yd * dx;
+                let dmin = -yd * mx;
+                let q8sums = ld32(y.add(Q8_K_BSUMS));
+                let q8s = _mm_hadd_epi16(
+                    _mm256_castsi256_si128(q8sums),
+                    _mm256_extracti128_si256(q8sums, 1),
+                );
+                let mp = _mm_madd_epi16(mins, q8s);
+                acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m[r]);
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+            }
         }
-        let acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-        let acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
-        hsum_f32_8(acc) + _mm_cvtss_f32(acc_m)
+        let mut out = [0f32; N];
+        for r in 0..N {
+            let am = acc_m[r];
+            let am = _mm_add_ps(am, _mm_movehl_ps(am, am));
+            let am = _mm_add_ss(am, _mm_movehdup_ps(am));
+            out[r] = hsum_f32_8(acc[r]) + _mm_cvtss_f32(am);
+        }
+        out
     }
 }
 
@@ -196,24 +268,36 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
     }
 }
 
+/// Q6_K dot products of one weight row with `N` activation rows; each output's
+/// op sequence is the `N = 1` one (llama.cpp's AVX2 kernel), whatever `N` is.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
+pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
+    let nb = w.len() / 210;
+    for r in &a {
+        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
+    }
+    let wp = w.as_ptr();
+    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
+    // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let m2 = _mm256_set1_epi8(3);
-        let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(210).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let d = q8k_d(y) * f16_at(x, 208);
-            let sc = &x[192..208];
-            // values are u - 32 with u in 0..64: dot u, subtract 32 * scale * bsum lane-wise.
-            let scales16 = _mm256_cvtepi8_epi16(load16(sc));
-            let q8sclsub = _mm256_slli_epi32(_mm256_madd_epi16(bsums(y), scales16), 5);
-            let mut sumi = _mm256_setzero_si256();
+        let mut acc = [_mm256_setzero_ps(); N];
+        for i in 0..nb {
+            let x = wp.add(i * 210);
+            prefetch_block(x, 210, pf);
+            // d is the f16 at 208..210: read 206..210 (in bounds) and take lane 1.
+            let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
+            let sc = x.add(192);
+            let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc as *const __m128i));
+            let mut sumi = [_mm256_setzero_si256(); N];
             for n in 0..2 {
-                let ql0 = load32(&x[n * 64..n * 64 + 32]);
-                let ql1 = load32(&x[n * 64 + 32..n * 64 + 64]);
-                let qh = load32(&x[128 + n * 32..160 + n * 32]);
+                let ql0 = ld32(x.add(n * 64));
+                let ql1 = ld32(x.add(n * 64 + 32));
+                let qh = ld32(x.add(128 + n * 32));
                 let vals = [
                     _mm256_or_si256(
                         _mm256_and_si256(ql0, m4),
@@ -232,17 +316,30 @@ pub(super) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
                     ),
                 ];
-                for (i, v) in vals.iter().enumerate() {
-                    let off = 4 + n * 128 + i * 32;
-                    let p = _mm256_maddubs_epi16(*v, load32(&y[off..off + 32]));
-                    let g = n * 8 + i * 2;
-                    let s = scale_pair((sc[g] as i8) as i16, (sc[g + 1] as i8) as i16);
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                for (k, v) in vals.iter().enumerate() {
+                    let g = n * 8 + k * 2;
+                    let s = scale_pair((*sc.add(g) as i8) as i16, (*sc.add(g + 1) as i8) as i16);
+                    for r in 0..N {
+                        let y = ap[r].add(i * Q8_K_BYTES + 4 + n * 128 + k * 32);
+                        let p = _mm256_maddubs_epi16(*v, ld32(y));
+                        sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p, s));
+                    }
                 }
             }
-            let sumi = _mm256_sub_epi32(sumi, q8sclsub);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            for r in 0..N {
+                let y = ap[r].add(i * Q8_K_BYTES);
+                let d = std::ptr::read_unaligned(y as *const f32) * dx;
+                // values are u - 32 with u in 0..64: subtract 32 * scale * bsum lane-wise.
+                let q8sclsub =
+                    _mm256_slli_epi32(_mm256_madd_epi16(ld32(y.add(Q8_K_BSUMS)), scales16), 5);
+                let s = _mm256_sub_epi32(sumi[r], q8sclsub);
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+            }
         }
-        hsum_f32_8(acc)
+        let mut out = [0f32; N];
+        for r in 0..N {
+            out[r] = hsum_f32_8(acc[r]);
+        }
+        out
     }
 }

@@ -17,8 +17,9 @@
 mod float;
 mod kq;
 mod legacy;
+pub(crate) mod quant;
 
-use crate::DotFn;
+use crate::{DotFn, Tiles};
 use gguf::GgmlType;
 use std::arch::x86_64::*;
 
@@ -33,16 +34,61 @@ macro_rules! dispatchable {
     };
 }
 
-dispatchable!(dot_q4_0 => legacy::vec_dot_q4_0);
-dispatchable!(dot_q4_1 => legacy::vec_dot_q4_1);
-dispatchable!(dot_q5_0 => legacy::vec_dot_q5_0);
-dispatchable!(dot_q5_1 => legacy::vec_dot_q5_1);
-dispatchable!(dot_q8_0 => legacy::vec_dot_q8_0);
+/// Wrap a kernel generic over `M` weight rows x `N` activation rows as the
+/// tile shapes matmul uses (same op order per output, see `legacy`).
+macro_rules! dispatchable_mn {
+    ($ty:ident => $($imp:ident)::+) => {
+        mod $ty {
+            use super::*;
+            pub(super) fn d11(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1, 1>([w], [a])[0][0] }
+            }
+            pub(super) fn d21(w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
+                // SAFETY: only handed out after the runtime feature check.
+                let o = unsafe { $($imp)::+::<2, 1>(w, [a]) };
+                [o[0][0], o[1][0]]
+            }
+            pub(super) fn d14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1, 4>([w], a)[0] }
+            }
+            #[allow(dead_code)] // not every format uses the 2x4 tile
+            pub(super) fn d24(w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<2, 4>(w, a) }
+            }
+        }
+    };
+}
+
+/// Same for kernels generic over `N` activation rows only (one weight row).
+macro_rules! dispatchable_n {
+    ($ty:ident => $($imp:ident)::+) => {
+        mod $ty {
+            use super::*;
+            pub(super) fn d11(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<1>(w, [a])[0] }
+            }
+            pub(super) fn d14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+                // SAFETY: only handed out after the runtime feature check.
+                unsafe { $($imp)::+::<4>(w, a) }
+            }
+        }
+    };
+}
+
+dispatchable_mn!(k_q4_0 => legacy::dot_q4_0);
+dispatchable_mn!(k_q4_1 => legacy::dot_q4_1);
+dispatchable_mn!(k_q5_0 => legacy::dot_q5_0);
+dispatchable_mn!(k_q5_1 => legacy::dot_q5_1);
+dispatchable_mn!(k_q8_0 => legacy::dot_q8_0);
+dispatchable_n!(k_q4_k => kq::dot_q4_k);
+dispatchable_n!(k_q6_k => kq::dot_q6_k);
 dispatchable!(dot_q2_k => kq::vec_dot_q2_k);
 dispatchable!(dot_q3_k => kq::vec_dot_q3_k);
-dispatchable!(dot_q4_k => kq::vec_dot_q4_k);
 dispatchable!(dot_q5_k => kq::vec_dot_q5_k);
-dispatchable!(dot_q6_k => kq::vec_dot_q6_k);
 dispatchable!(dot_f32 => float::vec_dot_f32);
 dispatchable!(dot_f16 => float::vec_dot_f16);
 dispatchable!(dot_bf16 => float::vec_dot_bf16);
@@ -52,21 +98,69 @@ dispatchable!(dot_bf16 => float::vec_dot_bf16);
 pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     use GgmlType::*;
     Some(match ty {
-        Q4_0 => dot_q4_0,
-        Q4_1 => dot_q4_1,
-        Q5_0 => dot_q5_0,
-        Q5_1 => dot_q5_1,
-        Q8_0 => dot_q8_0,
+        Q4_0 => k_q4_0::d11,
+        Q4_1 => k_q4_1::d11,
+        Q5_0 => k_q5_0::d11,
+        Q5_1 => k_q5_1::d11,
+        Q8_0 => k_q8_0::d11,
         Q2_K => dot_q2_k,
         Q3_K => dot_q3_k,
-        Q4_K => dot_q4_k,
+        Q4_K => k_q4_k::d11,
         Q5_K => dot_q5_k,
-        Q6_K => dot_q6_k,
+        Q6_K => k_q6_k::d11,
         F32 => dot_f32,
         F16 => dot_f16,
         BF16 => dot_bf16,
         _ => return None,
     })
+}
+
+pub(crate) fn legacy_prefetch(on: bool) {
+    legacy::PREFETCH.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The AVX2 tile kernels for `ty` (each output bit-identical to `dot_fn(ty)`).
+pub(crate) fn tiles(ty: GgmlType) -> Tiles {
+    macro_rules! mn {
+        ($t:ident) => {
+            Tiles {
+                d21: Some($t::d21),
+                d14: Some($t::d14),
+                d24: Some($t::d24),
+            }
+        };
+    }
+    // Q4_1/Q5_1 carry a second accumulator per output (the min term): a 2x4
+    // tile runs out of registers and is slower than 1x4 (measured).
+    macro_rules! mn_no24 {
+        ($t:ident) => {
+            Tiles {
+                d21: Some($t::d21),
+                d14: Some($t::d14),
+                d24: None,
+            }
+        };
+    }
+    macro_rules! n {
+        ($t:ident) => {
+            Tiles {
+                d21: None,
+                d14: Some($t::d14),
+                d24: None,
+            }
+        };
+    }
+    use GgmlType::*;
+    match ty {
+        Q4_0 => mn!(k_q4_0),
+        Q4_1 => mn_no24!(k_q4_1),
+        Q5_0 => mn!(k_q5_0),
+        Q5_1 => mn_no24!(k_q5_1),
+        Q8_0 => mn!(k_q8_0),
+        Q4_K => n!(k_q4_k),
+        Q6_K => n!(k_q6_k),
+        _ => Tiles::default(),
+    }
 }
 
 // ---- shared helpers ------------------------------------------------------
@@ -77,7 +171,10 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
     let bits = u16::from_le_bytes([b[off], b[off + 1]]);
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+    // broadcast from a general register: a `vpinsrw` load (what a plain
+    // `_mm_cvtsi32_si128` of the loaded value became) merges into a register
+    // LLVM picks, which was an accumulator, serializing the loop on it.
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(bits as i16)))
 }
 
 /// Load 32 bytes from the start of `s` (which must hold at least 32).
@@ -94,33 +191,6 @@ unsafe fn load16(s: &[u8]) -> __m128i {
     assert!(s.len() >= 16);
     // SAFETY: 16 readable bytes checked above; loadu has no alignment requirement.
     unsafe { _mm_loadu_si128(s.as_ptr() as *const __m128i) }
-}
-
-/// 16 packed bytes -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_from_nibbles_32(s: &[u8]) -> __m256i {
-    // SAFETY: `load16` bounds-checks; the rest are register ops.
-    unsafe {
-        let tmp = load16(s);
-        let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
-        _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
-    }
-}
-
-/// The 32 bits of `x` spread to 32 bytes: byte j = 0xFF if bit j is set.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bytes_from_bits_32(x: u32) -> __m256i {
-    let shuf = _mm256_set_epi64x(
-        0x0303030303030303,
-        0x0202020202020202,
-        0x0101010101010101,
-        0,
-    );
-    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x as i32), shuf);
-    let bit_mask = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit_mask), _mm256_set1_epi64x(-1))
 }
 
 /// Signed x signed bytes -> 8 i32 sums of 4 products each (sign trick: |x| is

@@ -1,0 +1,233 @@
+//! Which models the server can serve, by name. Until the model store lands
+//! this is a directory of `*.gguf` files (each served under its file stem)
+//! plus files named on the command line. Everything else in the server asks
+//! only [`Catalog`], so switching to the store's resolver is a change here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
+
+/// One servable model.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub modified: SystemTime,
+    /// True when the file lives in the models directory (so `/api/delete`
+    /// and `/api/copy` may touch it); files named by `--model` are never
+    /// deleted.
+    pub in_dir: bool,
+}
+
+/// Facts read from the file's metadata (cheap: the header only).
+#[derive(Clone, Debug, Default)]
+pub struct Details {
+    pub family: String,
+    pub parameter_size: String,
+    pub quantization_level: String,
+    pub context_length: Option<u64>,
+    pub chat_template: Option<String>,
+}
+
+pub struct Catalog {
+    dir: Option<PathBuf>,
+    extra: Vec<PathBuf>,
+    entries: RwLock<BTreeMap<String, Entry>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("model '{0}' not found; `GET /v1/models` lists the models this server has")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Catalog {
+    /// Serve every `*.gguf` in `dir` (if given; a missing directory is
+    /// empty) and each file of `extra`.
+    pub fn new(dir: Option<PathBuf>, extra: Vec<PathBuf>) -> Catalog {
+        let c = Catalog {
+            dir,
+            extra,
+            entries: RwLock::new(BTreeMap::new()),
+        };
+        c.refresh();
+        c
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Re-read the directory (files added or removed by hand show up).
+    pub fn refresh(&self) {
+        let mut m = BTreeMap::new();
+        if let Some(dir) = &self.dir {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.extension()
+                        .and_then(|x| x.to_str())
+                        .map(|x| x.eq_ignore_ascii_case("gguf"))
+                        != Some(true)
+                    {
+                        continue;
+                    }
+                    if let Some(en) = entry_for(&p, true) {
+                        m.insert(en.name.clone(), en);
+                    }
+                }
+            }
+        }
+        for p in &self.extra {
+            if let Some(en) = entry_for(p, false) {
+                m.insert(en.name.clone(), en);
+            }
+        }
+        *self.entries.write().unwrap() = m;
+    }
+
+    pub fn list(&self) -> Vec<Entry> {
+        self.refresh();
+        self.entries.read().unwrap().values().cloned().collect()
+    }
+
+    /// The model called `name`. Ollama-style tags are accepted: `name:latest`
+    /// is `name`.
+    pub fn resolve(&self, name: &str) -> Result<Entry, CatalogError> {
+        let find = |m: &BTreeMap<String, Entry>| {
+            m.get(name)
+                .or_else(|| name.strip_suffix(":latest").and_then(|n| m.get(n)))
+                .cloned()
+        };
+        if let Some(e) = find(&self.entries.read().unwrap()) {
+            return Ok(e);
+        }
+        self.refresh();
+        find(&self.entries.read().unwrap()).ok_or_else(|| CatalogError::NotFound(name.to_string()))
+    }
+
+    /// Delete a model file from the models directory.
+    pub fn delete(&self, name: &str) -> Result<(), CatalogError> {
+        let e = self.resolve(name)?;
+        if !e.in_dir {
+            return Err(CatalogError::Refused(format!(
+                "model '{name}' was given with --model {}; hearth does not delete files it was pointed at",
+                e.path.display()
+            )));
+        }
+        std::fs::remove_file(&e.path)
+            .map_err(|x| CatalogError::Io(format!("deleting {}: {x}", e.path.display())))?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Make `dest` another name for `source` (a hard link, or a copy, in
+    /// the models directory).
+    pub fn copy(&self, source: &str, dest: &str) -> Result<(), CatalogError> {
+        let e = self.resolve(source)?;
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| CatalogError::Refused("no models directory to copy into".into()))?;
+        if dest.is_empty() || dest.contains(['/', '\\']) || dest.starts_with('.') {
+            return Err(CatalogError::Refused(format!("destination '{dest}' is not a valid model name (no slashes, not starting with '.')")));
+        }
+        let target = dir.join(format!("{dest}.gguf"));
+        if target.exists() {
+            return Err(CatalogError::Refused(format!(
+                "model '{dest}' already exists"
+            )));
+        }
+        if std::fs::hard_link(&e.path, &target).is_err() {
+            std::fs::copy(&e.path, &target)
+                .map_err(|x| CatalogError::Io(format!("copying to {}: {x}", target.display())))?;
+        }
+        self.refresh();
+        Ok(())
+    }
+}
+
+fn entry_for(p: &Path, in_dir: bool) -> Option<Entry> {
+    let md = std::fs::metadata(p).ok()?;
+    if !md.is_file() {
+        return None;
+    }
+    let name = p.file_stem()?.to_str()?.to_string();
+    Some(Entry {
+        name,
+        path: p.to_path_buf(),
+        size: md.len(),
+        modified: md.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        in_dir,
+    })
+}
+
+/// Read a model's details from its GGUF header.
+pub fn details(path: &Path) -> Details {
+    let Ok(f) = gguf::GgufFile::open(path) else {
+        return Details::default();
+    };
+    let arch = f.architecture().unwrap_or("").to_string();
+    let ctx = f.get_u64(&format!("{arch}.context_length"));
+    let size_label = f
+        .get_str("general.size_label")
+        .map(str::to_string)
+        .unwrap_or_default();
+    let quant = f
+        .get_u64("general.file_type")
+        .map(file_type_name)
+        .unwrap_or_default();
+    Details {
+        family: arch,
+        parameter_size: size_label,
+        quantization_level: quant,
+        context_length: ctx,
+        chat_template: f.get_str("tokenizer.chat_template").map(str::to_string),
+    }
+}
+
+/// llama.cpp's `general.file_type` numbers.
+fn file_type_name(t: u64) -> String {
+    match t {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        32 => "BF16",
+        _ => return format!("type{t}"),
+    }
+    .to_string()
+}
+
+/// The default models directory: `$HEARTH_MODELS`, else
+/// `$XDG_DATA_HOME/hearth/models`, else `~/.local/share/hearth/models`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HEARTH_MODELS") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("hearth/models");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/hearth/models")
+}

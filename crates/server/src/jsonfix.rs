@@ -1,0 +1,158 @@
+//! Making a model's answer parse as a JSON object.
+
+/// The answer as a JSON object's text, if one can be found in it: as is,
+/// inside code fences or chatter, or cut short by a length limit (open
+/// strings, arrays and objects are closed).
+pub fn repair(text: &str) -> Option<String> {
+    let t = text.trim();
+    if is_object(t) {
+        return Some(t.to_string());
+    }
+    let start = t.find('{')?;
+    let body = &t[start..];
+    // The longest prefix ending in '}' that parses.
+    for (i, _) in body
+        .match_indices('}')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let cand = &body[..=i];
+        if is_object(cand) {
+            return Some(cand.to_string());
+        }
+    }
+    let closed = close(body);
+    if is_object(&closed) {
+        return Some(closed);
+    }
+    None
+}
+
+fn is_object(s: &str) -> bool {
+    matches!(
+        serde_json::from_str::<serde_json::Value>(s),
+        Ok(serde_json::Value::Object(_))
+    )
+}
+
+/// Close the strings, arrays and objects a truncated JSON text left open.
+fn close(s: &str) -> String {
+    let mut stack = Vec::new();
+    let mut in_str = false;
+    let mut esc = false;
+    for c in s.chars() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '{' => stack.push('}'),
+            '[' => stack.push(']'),
+            '}' | ']' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = s.trim_end().to_string();
+    if in_str {
+        if esc {
+            out.pop();
+        }
+        out.push('"');
+    }
+    let trimmed = out.trim_end();
+    let mut out = trimmed.trim_end_matches([',', ':']).to_string();
+    if out.ends_with(':') || trimmed.ends_with(':') {
+        out.push_str(":null");
+    }
+    while let Some(c) = stack.pop() {
+        out.push(c);
+    }
+    out
+}
+
+/// Tracks nesting over streamed JSON text: tells when the outermost value
+/// has closed.
+pub struct Depth {
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+    closed: bool,
+}
+
+impl Depth {
+    /// Inside an object whose `{` was already written.
+    pub fn open_object() -> Depth {
+        Depth {
+            depth: 1,
+            in_str: false,
+            esc: false,
+            closed: false,
+        }
+    }
+
+    /// Feed text; true once the outermost object has closed.
+    pub fn feed(&mut self, text: &str) -> bool {
+        for c in text.chars() {
+            if self.closed {
+                break;
+            }
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                } else if c == '\\' {
+                    self.esc = true;
+                } else if c == '"' {
+                    self.in_str = false;
+                }
+                continue;
+            }
+            match c {
+                '"' => self.in_str = true,
+                '{' | '[' => self.depth += 1,
+                '}' | ']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        self.closed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repair;
+    #[test]
+    fn repairs() {
+        assert_eq!(repair(" {\"a\": 1} ").unwrap(), "{\"a\": 1}");
+        assert_eq!(
+            repair("```json\n{\"a\": [1, 2]}\n```").unwrap(),
+            "{\"a\": [1, 2]}"
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&repair("{\"a\": [1, \"b").unwrap()).is_ok()
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&repair("{\"a\": {\"b\": 2,").unwrap())
+                .is_ok()
+        );
+        assert!(repair("no json here").is_none());
+        let mut d = super::Depth::open_object();
+        assert!(!d.feed("\"a}\": [1, {\"b\""));
+        assert!(!d.feed(": 2}]"));
+        assert!(d.feed("} trailing"));
+    }
+}

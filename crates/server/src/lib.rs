@@ -1,0 +1,252 @@
+//! `hearth serve`: an OpenAI- and Ollama-compatible HTTP API over the
+//! engine's continuous-batching scheduler. Loopback by default, prompts not
+//! logged, every endpoint behind the API key when one is set.
+//!
+//! [`app`] builds the router (tests drive it on a real socket), [`run`]
+//! serves it until `shutdown` resolves.
+
+pub mod catalog;
+pub mod error;
+pub mod gen;
+pub mod jsonfix;
+pub mod models;
+mod ollama;
+mod openai;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::{ApiError, Flavor};
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use models::{KeepAlive, Manager};
+
+/// Server settings beyond the models.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Required as `Authorization: Bearer KEY` on every endpoint when set.
+    pub api_key: Option<String>,
+    /// Origins allowed by CORS; empty = no CORS headers (browsers refuse).
+    /// `*` allows any origin.
+    pub cors_origins: Vec<String>,
+    /// Largest request body in bytes.
+    pub max_body: usize,
+    /// Print prompts and outputs (off by default: they are private).
+    pub log_prompts: bool,
+    /// Print nothing per request.
+    pub quiet: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            api_key: None,
+            cors_origins: Vec::new(),
+            max_body: 8 << 20,
+            log_prompts: false,
+            quiet: false,
+        }
+    }
+}
+
+pub struct AppState {
+    pub mgr: Manager,
+    pub cfg: ServerConfig,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// The router with every endpoint, auth, CORS and the body limit.
+pub fn app(state: Shared) -> Router {
+    let api = Router::new()
+        .route("/v1/chat/completions", post(openai::chat))
+        .route("/v1/completions", post(openai::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/models/{*id}", get(openai::model))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/generate", post(ollama::generate))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/show", post(ollama::show))
+        .route("/api/ps", get(ollama::ps))
+        .route("/api/pull", post(ollama::pull))
+        .route("/api/delete", axum::routing::delete(ollama::delete))
+        .route("/api/copy", post(ollama::copy))
+        .route("/api/version", get(ollama::version))
+        .route("/", get(root).head(root))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.cfg.max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .with_state(state.clone());
+    if state.cfg.cors_origins.is_empty() {
+        return api;
+    }
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = &state.cfg.cors_origins;
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    api.layer(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::DELETE,
+                Method::HEAD,
+                Method::OPTIONS,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Serve until `shutdown` resolves; unloads idle models in the background.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let reaper = {
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let st2 = st.clone();
+                let _ = tokio::task::spawn_blocking(move || st2.mgr.reap()).await;
+            }
+        })
+    };
+    let r = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    reaper.abort();
+    r
+}
+
+fn flavor_of(path: &str) -> Flavor {
+    if path.starts_with("/api/") {
+        Flavor::Ollama
+    } else {
+        Flavor::OpenAi
+    }
+}
+
+async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = Instant::now();
+    let r = check_key(&st, req, next).await;
+    // Successful generations log their own line (with token counts); every
+    // refused request gets one here, without its content.
+    if !st.cfg.quiet && (r.status().is_client_error() || r.status().is_server_error()) {
+        eprintln!(
+            "{} {method} {path} time={:.2}s status={}",
+            gen::rfc3339(std::time::SystemTime::now()),
+            started.elapsed().as_secs_f64(),
+            r.status().as_u16()
+        );
+    }
+    r
+}
+
+async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
+    if let Some(key) = &st.cfg.api_key {
+        let ok = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .is_some_and(|given| ct_eq(given.trim().as_bytes(), key.as_bytes()));
+        if !ok {
+            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong API key: send the header 'Authorization: Bearer KEY' with the key the server was started with")
+                .with_code("invalid_api_key")
+                .flavor(flavor_of(req.uri().path()))
+                .into_response();
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+/// Constant-time comparison (the key's length is not secret).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn root() -> &'static str {
+    "hearth is running"
+}
+
+async fn not_found(req: Request) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    )
+    .flavor(flavor_of(req.uri().path()))
+    .into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+    .flavor(flavor_of(req.uri().path()))
+    .into_response()
+}
+
+/// A JSON body parsed into `T`; errors name the field at fault
+/// (`messages[0].role: missing field`), too large a body is 413.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let flavor = flavor_of(req.uri().path());
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is larger than the server allows (--max-body)".to_string()
+            } else {
+                format!("could not read the request body: {e}")
+            };
+            ApiError::new(status, msg).flavor(flavor)
+        })?;
+        parse_json(&bytes).map(Body).map_err(|e| e.flavor(flavor))
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let v: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad("body", format!("body: malformed JSON: {e}")))?;
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(&v, &mut track);
+    T::deserialize(de).map_err(|e: serde_json::Error| {
+        let path = track.path().to_string();
+        let field = if path == "." || path.is_empty() {
+            missing_field(&e.to_string()).unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
+        ApiError::bad(field.clone(), format!("{field}: {e}"))
+    })
+}
+
+fn missing_field(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}

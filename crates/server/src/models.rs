@@ -1,0 +1,298 @@
+//! Loaded models: load on first request, share among concurrent requests
+//! (one scheduler each), unload after the keep-alive expires or when the
+//! memory budget needs room (least recently used first, never a model with
+//! requests in flight).
+
+use crate::catalog::{Catalog, CatalogError, Entry};
+use crate::error::ApiError;
+use engine::scheduler::{Scheduler, SchedulerConfig};
+use engine::LoadedModel;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a model stays loaded after its last request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KeepAlive {
+    For(Duration),
+    Forever,
+}
+
+impl KeepAlive {
+    /// Ollama's forms: a number of seconds, or a duration string such as
+    /// "5m", "1h30m", "10s", "0"; negative means forever.
+    pub fn parse(v: &serde_json::Value) -> Result<KeepAlive, String> {
+        match v {
+            serde_json::Value::Number(n) => {
+                let s = n.as_f64().unwrap_or(0.0);
+                Ok(if s < 0.0 {
+                    KeepAlive::Forever
+                } else {
+                    KeepAlive::For(Duration::from_secs_f64(s))
+                })
+            }
+            serde_json::Value::String(s) => parse_duration(s),
+            _ => Err("expected a number of seconds or a duration such as \"5m\"".into()),
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<KeepAlive, String> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix('-') {
+        parse_duration(rest)?;
+        return Ok(KeepAlive::Forever);
+    }
+    if let Ok(n) = s.parse::<f64>() {
+        return Ok(KeepAlive::For(Duration::from_secs_f64(n)));
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let bad = || {
+        format!("'{s}' is not a duration (use e.g. \"30s\", \"5m\", \"1h\", 0, or -1 for forever)")
+    };
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push(chars.next().unwrap());
+        }
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(bad()),
+        };
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(KeepAlive::For(Duration::from_secs_f64(total)))
+}
+
+pub struct Slot {
+    pub name: String,
+    pub entry: Entry,
+    pub lm: Arc<LoadedModel>,
+    pub sched: Scheduler,
+    pub active: AtomicUsize,
+    /// Context of one sequence at most (prompt + output).
+    pub ctx: usize,
+    state: Mutex<SlotState>,
+}
+
+struct SlotState {
+    last_used: Instant,
+    keep_alive: KeepAlive,
+    /// When the model unloads if no request comes (None while busy or forever).
+    expires: Option<Instant>,
+}
+
+impl Slot {
+    pub fn sched_ctx(&self) -> usize {
+        self.ctx
+    }
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        let st = self.state.lock().unwrap();
+        match st.keep_alive {
+            KeepAlive::Forever => None,
+            KeepAlive::For(d) => {
+                let base = st
+                    .expires
+                    .map(|e| e.saturating_duration_since(Instant::now()))
+                    .unwrap_or(d);
+                Some(SystemTime::now() + base)
+            }
+        }
+    }
+}
+
+/// A request's hold on a loaded model; dropping it starts the keep-alive.
+pub struct Lease {
+    pub slot: Arc<Slot>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut st = self.slot.state.lock().unwrap();
+        st.last_used = Instant::now();
+        if self.slot.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            st.expires = match st.keep_alive {
+                KeepAlive::Forever => None,
+                KeepAlive::For(d) => Some(Instant::now() + d),
+            };
+        }
+    }
+}
+
+pub struct Manager {
+    pub catalog: Catalog,
+    pub default_keep_alive: KeepAlive,
+    /// Bytes of model files loaded at once at most (0 = no limit).
+    pub memory_budget: u64,
+    pub sched: SchedulerConfig,
+    loaded: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Serialises loads so one model is not loaded twice at once.
+    load_lock: tokio::sync::Mutex<()>,
+}
+
+impl Manager {
+    pub fn new(
+        catalog: Catalog,
+        default_keep_alive: KeepAlive,
+        memory_budget: u64,
+        sched: SchedulerConfig,
+    ) -> Manager {
+        Manager {
+            catalog,
+            default_keep_alive,
+            memory_budget,
+            sched,
+            loaded: Mutex::new(HashMap::new()),
+            load_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn loaded(&self) -> Vec<Arc<Slot>> {
+        let mut v: Vec<_> = self.loaded.lock().unwrap().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn take(&self, name: &str, keep_alive: Option<KeepAlive>) -> Option<Lease> {
+        let m = self.loaded.lock().unwrap();
+        let slot = m.get(name)?.clone();
+        let mut st = slot.state.lock().unwrap();
+        slot.active.fetch_add(1, Ordering::SeqCst);
+        st.last_used = Instant::now();
+        st.expires = None;
+        // As in Ollama, each request sets how long the model stays after it
+        // (its own keep_alive, else the server's default).
+        st.keep_alive = keep_alive.unwrap_or(self.default_keep_alive);
+        drop(st);
+        Some(Lease { slot })
+    }
+
+    /// The model called `name`, loaded (on first use) and leased.
+    pub async fn get(&self, name: &str, keep_alive: Option<KeepAlive>) -> Result<Lease, ApiError> {
+        let entry = self.catalog.resolve(name).map_err(|e| match e {
+            CatalogError::NotFound(n) => ApiError::not_found_model(&n),
+            e => ApiError::internal(e.to_string()),
+        })?;
+        if let Some(l) = self.take(&entry.name, keep_alive) {
+            return self.admit(l);
+        }
+        let _g = self.load_lock.lock().await;
+        if let Some(l) = self.take(&entry.name, keep_alive) {
+            return Ok(l);
+        }
+        self.make_room(entry.size);
+        let path = entry.path.clone();
+        let lm = tokio::task::spawn_blocking(move || LoadedModel::load(&path))
+            .await
+            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+            .map_err(|e| {
+                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+            })?;
+        let lm = Arc::new(lm);
+        let mut cfg = self.sched.clone();
+        cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);
+        let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);
+        let sched = Scheduler::new(lm.clone(), cfg);
+        let slot = Arc::new(Slot {
+            name: entry.name.clone(),
+            entry: entry.clone(),
+            lm,
+            sched,
+            active: AtomicUsize::new(0),
+            ctx,
+            state: Mutex::new(SlotState {
+                last_used: Instant::now(),
+                keep_alive: keep_alive.unwrap_or(self.default_keep_alive),
+                expires: None,
+            }),
+        });
+        self.loaded.lock().unwrap().insert(entry.name.clone(), slot);
+        self.admit(self.take(&entry.name, keep_alive).expect("just inserted"))
+    }
+
+    /// Refuse a request when the model already has a full batch and a full
+    /// queue (503 + Retry-After rather than waiting without bound).
+    fn admit(&self, l: Lease) -> Result<Lease, ApiError> {
+        let limit = self.sched.max_active.max(1) + self.sched.max_queue.max(1);
+        let n = l.slot.active.load(Ordering::SeqCst);
+        if n > limit {
+            return Err(ApiError::busy(format!(
+                "model '{}' is busy: {} requests running or waiting (--parallel {} + --queue {}); retry shortly",
+                l.slot.name,
+                n - 1,
+                self.sched.max_active,
+                self.sched.max_queue
+            )));
+        }
+        Ok(l)
+    }
+
+    /// Unload idle models, least recently used first, until `need` more
+    /// bytes fit in the budget.
+    fn make_room(&self, need: u64) {
+        if self.memory_budget == 0 {
+            return;
+        }
+        let mut m = self.loaded.lock().unwrap();
+        loop {
+            let used: u64 = m.values().map(|s| s.entry.size).sum();
+            if used + need <= self.memory_budget {
+                return;
+            }
+            let victim = m
+                .values()
+                .filter(|s| s.active.load(Ordering::SeqCst) == 0)
+                .min_by_key(|s| s.state.lock().unwrap().last_used)
+                .map(|s| s.name.clone());
+            match victim {
+                Some(v) => {
+                    eprintln!("unloading {v} (memory budget)");
+                    m.remove(&v);
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Unload a model now if nothing is using it (Ollama's keep_alive 0).
+    pub fn unload(&self, name: &str) -> bool {
+        let mut m = self.loaded.lock().unwrap();
+        if m.get(name)
+            .is_some_and(|s| s.active.load(Ordering::SeqCst) == 0)
+        {
+            m.remove(name);
+            return true;
+        }
+        false
+    }
+
+    /// Unload every idle model whose keep-alive has run out.
+    pub fn reap(&self) {
+        let now = Instant::now();
+        let mut m = self.loaded.lock().unwrap();
+        let expired: Vec<String> = m
+            .values()
+            .filter(|s| s.active.load(Ordering::SeqCst) == 0)
+            .filter(|s| s.state.lock().unwrap().expires.is_some_and(|e| e <= now))
+            .map(|s| s.name.clone())
+            .collect();
+        for n in expired {
+            eprintln!("unloading {n} (idle)");
+            m.remove(&n);
+        }
+    }
+}

@@ -1,0 +1,655 @@
+//! Ollama's API: `/api/chat`, `/api/generate` (NDJSON streaming by
+//! default), `/api/tags`, `/api/show`, `/api/ps`, `/api/pull`,
+//! `/api/delete`, `/api/copy`, `/api/version`.
+
+use crate::catalog::{self, CatalogError, Entry};
+use crate::error::{ApiError, Flavor};
+use crate::gen::{self, Choice};
+use crate::models::{KeepAlive, Lease};
+use crate::{Body, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use engine::scheduler::Event;
+use engine::{GenerateRequest, GenerateStats, Message, Prompt, SamplingParams};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::time::{Instant, SystemTime};
+use tokio::sync::mpsc;
+
+fn oerr(e: ApiError) -> ApiError {
+    e.flavor(Flavor::Ollama)
+}
+
+#[derive(Deserialize, Default)]
+pub struct Options {
+    pub temperature: Option<f32>,
+    pub top_k: Option<i64>,
+    pub top_p: Option<f32>,
+    pub min_p: Option<f32>,
+    pub seed: Option<i64>,
+    pub num_predict: Option<i64>,
+    pub stop: Option<Vec<String>>,
+    pub repeat_penalty: Option<f32>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub repeat_last_n: Option<i64>,
+    /// Accepted; the context is the server's (--ctx-size).
+    #[allow(dead_code)]
+    pub num_ctx: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct OMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub images: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+pub struct ChatRequest {
+    pub model: String,
+    #[serde(default)]
+    pub messages: Vec<OMessage>,
+    pub stream: Option<bool>,
+    pub format: Option<Value>,
+    #[serde(default)]
+    pub options: Options,
+    pub keep_alive: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct GenerateReq {
+    pub model: String,
+    #[serde(default)]
+    pub prompt: String,
+    pub system: Option<String>,
+    #[serde(default)]
+    pub raw: bool,
+    pub stream: Option<bool>,
+    pub format: Option<Value>,
+    #[serde(default)]
+    pub options: Options,
+    pub keep_alive: Option<Value>,
+    pub images: Option<Vec<String>>,
+}
+
+fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>), ApiError> {
+    let mut s = SamplingParams::default();
+    if let Some(t) = o.temperature {
+        s.temperature = t;
+    }
+    if let Some(k) = o.top_k {
+        if k < 0 {
+            return Err(ApiError::bad(
+                "options.top_k",
+                format!("options.top_k must be >= 0, got {k}"),
+            ));
+        }
+        s.top_k = k as usize;
+    }
+    if let Some(p) = o.top_p {
+        s.top_p = p;
+    }
+    if let Some(p) = o.min_p {
+        s.min_p = p;
+    }
+    if let Some(x) = o.seed {
+        s.seed = x as u64;
+    }
+    if let Some(r) = o.repeat_penalty {
+        s.repeat_penalty = r;
+    }
+    if let Some(p) = o.presence_penalty {
+        s.presence_penalty = p;
+    }
+    if let Some(p) = o.frequency_penalty {
+        s.frequency_penalty = p;
+    }
+    if let Some(n) = o.repeat_last_n {
+        s.penalty_last_n = if n < 0 { usize::MAX / 2 } else { n as usize };
+    }
+    if let Err(sampler::SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = s.validate()
+    {
+        let f = format!("options.{field}");
+        return Err(ApiError::bad(
+            f.clone(),
+            format!("{f} is {value}; allowed: {allowed}"),
+        ));
+    }
+    let max = match o.num_predict {
+        None => None,
+        Some(n) if n < 0 => None,
+        Some(0) => Some(0),
+        Some(n) => Some(n as usize),
+    };
+    let stop = o
+        .stop
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    Ok((s, max, stop))
+}
+
+fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(v) => KeepAlive::parse(v)
+            .map(Some)
+            .map_err(|e| ApiError::bad("keep_alive", e)),
+    }
+}
+
+fn json_format(f: &Option<Value>) -> Result<bool, ApiError> {
+    match f {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::String(s)) if s.is_empty() => Ok(false),
+        Some(Value::String(s)) if s == "json" => Ok(true),
+        Some(Value::Object(_)) => Ok(true),
+        Some(other) => Err(ApiError::bad(
+            "format",
+            format!("format must be \"json\" or a JSON schema, got {other}"),
+        )),
+    }
+}
+
+fn ns(secs: f64) -> u64 {
+    (secs * 1e9) as u64
+}
+
+fn final_stats(s: &GenerateStats, total: f64, load: f64) -> serde_json::Map<String, Value> {
+    let v = json!({
+        "done_reason": gen::finish_str(s.finish),
+        "total_duration": ns(total),
+        "load_duration": ns(load),
+        "prompt_eval_count": s.prompt_tokens,
+        "prompt_eval_duration": ns(s.prompt_seconds),
+        "eval_count": s.output_tokens,
+        "eval_duration": ns(s.gen_seconds),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+pub async fn chat(
+    State(st): State<Shared>,
+    body: Result<Body<ChatRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    chat_inner(st, r).await.map_err(oerr)
+}
+
+async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let ka = keep_alive(&r.keep_alive)?;
+    let json_mode = json_format(&r.format)?;
+    let mut messages = Vec::new();
+    for (i, m) in r.messages.into_iter().enumerate() {
+        if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "tool") {
+            return Err(ApiError::bad(
+                format!("messages[{i}].role"),
+                format!(
+                    "messages[{i}].role '{}' is not one of system, user, assistant, tool",
+                    m.role
+                ),
+            ));
+        }
+        if m.images.as_ref().is_some_and(|v| !v.is_empty()) {
+            return Err(ApiError::bad(
+                format!("messages[{i}].images"),
+                "images are not supported by hearth's models",
+            ));
+        }
+        messages.push(Message {
+            role: m.role,
+            content: m.content,
+        });
+    }
+    let load_t = Instant::now();
+    let lease = st.mgr.get(&r.model, ka).await?;
+    let load = load_t.elapsed().as_secs_f64();
+    if messages.is_empty() {
+        // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
+        let reason = unload_if_zero(&st, lease, ka);
+        return Ok(Json(
+            json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
+            "message": {"role": "assistant", "content": ""}, "done_reason": reason, "done": true}),
+        )
+        .into_response());
+    }
+    if json_mode {
+        let hint = "Respond only with a valid JSON object.";
+        match messages.first_mut() {
+            Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
+            _ => messages.insert(0, Message::system(hint)),
+        }
+    }
+    if let Some(m) = messages.last() {
+        gen::log_content(&st, "prompt", &m.content);
+    }
+    let ids = gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?;
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(ids),
+        max_tokens,
+        sampling,
+        stop,
+    };
+    run(
+        st,
+        lease,
+        req,
+        r.stream.unwrap_or(true),
+        json_mode,
+        true,
+        r.model,
+        ka,
+        started,
+        load,
+    )
+    .await
+}
+
+pub async fn generate(
+    State(st): State<Shared>,
+    body: Result<Body<GenerateReq>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    generate_inner(st, r).await.map_err(oerr)
+}
+
+async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let ka = keep_alive(&r.keep_alive)?;
+    let json_mode = json_format(&r.format)?;
+    if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(ApiError::bad(
+            "images",
+            "images are not supported by hearth's models",
+        ));
+    }
+    let load_t = Instant::now();
+    let lease = st.mgr.get(&r.model, ka).await?;
+    let load = load_t.elapsed().as_secs_f64();
+    if r.prompt.is_empty() {
+        let reason = unload_if_zero(&st, lease, ka);
+        return Ok(Json(
+            json!({"model": r.model, "created_at": gen::rfc3339(SystemTime::now()),
+            "response": "", "done": true, "done_reason": reason}),
+        )
+        .into_response());
+    }
+    gen::log_content(&st, "prompt", &r.prompt);
+    let has_template = lease.slot.lm.template.is_ok();
+    let prompt = if r.raw || !has_template {
+        let mut p = r.prompt.clone();
+        if let Some(s) = &r.system {
+            if !r.raw {
+                p = format!("{s}\n\n{p}");
+            }
+        }
+        Prompt::Raw(p)
+    } else {
+        let mut m = Vec::new();
+        let mut sys = r.system.clone().unwrap_or_default();
+        if json_mode {
+            sys = format!("{sys}\n\nRespond only with a valid JSON object.")
+                .trim()
+                .to_string();
+        }
+        if !sys.is_empty() {
+            m.push(Message::system(sys));
+        }
+        m.push(Message::user(r.prompt.clone()));
+        Prompt::Chat(m)
+    };
+    let ids = gen::prepare(&lease.slot.lm, &lease, &prompt, "prompt")?;
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(ids),
+        max_tokens,
+        sampling,
+        stop,
+    };
+    run(
+        st,
+        lease,
+        req,
+        r.stream.unwrap_or(true),
+        json_mode,
+        false,
+        r.model,
+        ka,
+        started,
+        load,
+    )
+    .await
+}
+
+fn unload_if_zero(st: &Shared, lease: Lease, ka: Option<KeepAlive>) -> &'static str {
+    let name = lease.slot.name.clone();
+    drop(lease);
+    if ka == Some(KeepAlive::For(std::time::Duration::ZERO)) && st.mgr.unload(&name) {
+        return "unload";
+    }
+    "load"
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    st: Shared,
+    lease: Lease,
+    req: GenerateRequest,
+    stream: bool,
+    json_mode: bool,
+    is_chat: bool,
+    model: String,
+    ka: Option<KeepAlive>,
+    started: Instant,
+    load: f64,
+) -> Result<Response, ApiError> {
+    let endpoint = if is_chat {
+        "POST /api/chat"
+    } else {
+        "POST /api/generate"
+    };
+    let piece = move |text: &str| -> Value {
+        if is_chat {
+            json!({"role": "assistant", "content": text})
+        } else {
+            Value::String(text.to_string())
+        }
+    };
+    let field = if is_chat { "message" } else { "response" };
+    let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
+    if json_mode || !stream {
+        let choices: Vec<Choice> = if json_mode {
+            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
+            let r = gen::collect_json(&lease, &req, 1).await;
+            guard.disarm();
+            r?
+        } else {
+            let rx = gen::submit_n(&lease, &req, None, 1)?;
+            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
+            let r = gen::collect(rx, 1).await;
+            guard.disarm();
+            r?
+        };
+        let c = &choices[0];
+        let s = c.stats.as_ref().expect("done");
+        gen::log_request(&st, endpoint, &lease.slot.name, &[s], "200", started);
+        gen::log_content(&st, "output", &c.text);
+        let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
+        v[field] = piece(&c.text);
+        v["done"] = json!(true);
+        let mut m = match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        m.extend(final_stats(s, started.elapsed().as_secs_f64(), load));
+        let name = lease.slot.name.clone();
+        drop(lease);
+        if zero_keep {
+            st.mgr.unload(&name);
+        }
+        if stream {
+            // JSON mode in a stream: the checked answer as one piece, then the final line.
+            let mut first = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now()), "done": false});
+            first[field] = piece(&c.text);
+            m[field] = piece("");
+            let body = format!("{first}\n{}\n", Value::Object(m));
+            return Ok(ndjson(axum::body::Body::from(body)));
+        }
+        return Ok(Json(Value::Object(m)).into_response());
+    }
+    let mut rx = gen::submit_n(&lease, &req, None, 1)?;
+    let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    tokio::spawn(async move {
+        let mut status = "200".to_string();
+        let mut text = String::new();
+        let mut stats = None;
+        loop {
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((_, ev)) = next else { break };
+            let line = match ev {
+                Event::Token(t) => {
+                    if t.text.is_empty() {
+                        continue;
+                    }
+                    text.push_str(&t.text);
+                    let mut v =
+                        json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
+                    v[field] = piece(&t.text);
+                    v["done"] = json!(false);
+                    v
+                }
+                Event::Done(s) => {
+                    let mut v =
+                        json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
+                    v[field] = piece("");
+                    v["done"] = json!(true);
+                    let mut m = match v {
+                        Value::Object(m) => m,
+                        _ => unreachable!(),
+                    };
+                    m.extend(final_stats(&s, started.elapsed().as_secs_f64(), load));
+                    stats = Some(s);
+                    Value::Object(m)
+                }
+                Event::Error(e) => {
+                    let err = crate::error::from_engine(&e);
+                    status = err.status.as_u16().to_string();
+                    json!({"error": err.message})
+                }
+            };
+            if tx.send(Ok(Bytes::from(format!("{line}\n")))).await.is_err() {
+                status = "499 (client closed)".into();
+                break;
+            }
+            if stats.is_some() || status != "200" {
+                break;
+            }
+        }
+        drop(rx);
+        let refs: Vec<_> = stats.iter().collect();
+        gen::log_request(&st, endpoint, &lease.slot.name, &refs, &status, started);
+        gen::log_content(&st, "output", &text);
+        let name = lease.slot.name.clone();
+        drop(lease);
+        if zero_keep {
+            st.mgr.unload(&name);
+        }
+    });
+    Ok(ndjson(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    )))
+}
+
+fn ndjson(body: axum::body::Body) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response()
+}
+
+fn details_json(e: &Entry) -> (Value, catalog::Details) {
+    let d = catalog::details(&e.path);
+    let v = json!({
+        "parent_model": "", "format": "gguf", "family": d.family, "families": [d.family],
+        "parameter_size": d.parameter_size, "quantization_level": d.quantization_level,
+    });
+    (v, d)
+}
+
+/// A stable identifier for a model file (from its path, size and time; not
+/// a content hash).
+fn digest(e: &Entry) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut out = String::new();
+    for salt in 0..4u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (salt, &e.path, e.size, e.modified).hash(&mut h);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+pub async fn tags(State(st): State<Shared>) -> Json<Value> {
+    let models: Vec<Value> = st
+        .mgr
+        .catalog
+        .list()
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name, "model": e.name, "modified_at": gen::rfc3339(e.modified),
+                "size": e.size, "digest": digest(e), "details": details_json(e).0,
+            })
+        })
+        .collect();
+    Json(json!({"models": models}))
+}
+
+#[derive(Deserialize)]
+pub struct NameReq {
+    pub model: Option<String>,
+    pub name: Option<String>,
+}
+
+impl NameReq {
+    fn get(&self) -> Result<String, ApiError> {
+        self.model
+            .clone()
+            .or_else(|| self.name.clone())
+            .ok_or_else(|| oerr(ApiError::bad("model", "model: missing field")))
+    }
+}
+
+fn cat_err(e: CatalogError) -> ApiError {
+    oerr(match e {
+        CatalogError::NotFound(n) => ApiError::not_found_model(&n),
+        CatalogError::Refused(m) => ApiError::bad("model", m),
+        CatalogError::Io(m) => ApiError::internal(m),
+    })
+}
+
+pub async fn show(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    let name = r.get()?;
+    let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
+    let (det, d) = details_json(&e);
+    let mut info = serde_json::Map::new();
+    info.insert("general.architecture".into(), json!(d.family));
+    if let Some(c) = d.context_length {
+        info.insert(format!("{}.context_length", d.family), json!(c));
+    }
+    Ok(Json(json!({
+        "modelfile": format!("FROM {}\n", e.path.display()),
+        "parameters": "",
+        "template": d.chat_template.unwrap_or_default(),
+        "details": det,
+        "model_info": info,
+        "capabilities": ["completion"],
+        "modified_at": gen::rfc3339(e.modified),
+    })))
+}
+
+pub async fn ps(State(st): State<Shared>) -> Json<Value> {
+    let models: Vec<Value> = st
+        .mgr
+        .loaded()
+        .iter()
+        .map(|s| {
+            let expires = s
+                .expires_at()
+                .map(gen::rfc3339)
+                .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+            json!({
+                "name": s.name, "model": s.name, "size": s.entry.size, "digest": digest(&s.entry),
+                "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
+                "context_length": s.ctx,
+                "active_requests": s.active.load(std::sync::atomic::Ordering::SeqCst),
+            })
+        })
+        .collect();
+    Json(json!({"models": models}))
+}
+
+pub async fn pull(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    let name = r.get()?;
+    if st.mgr.catalog.resolve(&name).is_ok() {
+        return Ok(Json(json!({"status": "success"})).into_response());
+    }
+    let dir = st
+        .mgr
+        .catalog
+        .dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| "the models directory".into());
+    Err(oerr(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("pulling models is not available in this hearth yet; put {name}.gguf into {dir} (or start with --model PATH) and it is served under that name"),
+    )))
+}
+
+pub async fn delete(
+    State(st): State<Shared>,
+    body: Result<Body<NameReq>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    let name = r.get()?;
+    let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
+    st.mgr.unload(&e.name);
+    st.mgr.catalog.delete(&name).map_err(cat_err)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CopyReq {
+    pub source: String,
+    pub destination: String,
+}
+
+pub async fn copy(
+    State(st): State<Shared>,
+    body: Result<Body<CopyReq>, ApiError>,
+) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    st.mgr
+        .catalog
+        .copy(&r.source, &r.destination)
+        .map_err(cat_err)?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn version() -> Json<Value> {
+    Json(json!({"version": env!("CARGO_PKG_VERSION")}))
+}

@@ -1,0 +1,790 @@
+//! OpenAI's API: `/v1/chat/completions`, `/v1/completions`, `/v1/models`.
+
+use crate::error::ApiError;
+use crate::gen::{self, Choice, Tagged};
+use crate::models::{KeepAlive, Lease};
+use crate::{Body, Shared};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use engine::scheduler::Event;
+use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::time::Instant;
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Fields common to both endpoints (plus hearth's extensions `top_k`,
+/// `min_p`, `repeat_penalty`, `keep_alive`).
+#[derive(Deserialize, Default)]
+pub struct Common {
+    pub max_tokens: Option<i64>,
+    pub max_completion_tokens: Option<i64>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub min_p: Option<f32>,
+    pub repeat_penalty: Option<f32>,
+    pub n: Option<usize>,
+    #[serde(default)]
+    pub stream: bool,
+    pub stream_options: Option<StreamOptions>,
+    pub stop: Option<OneOrMany>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub response_format: Option<ResponseFormat>,
+    pub keep_alive: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub logprobs: bool,
+    pub top_logprobs: Option<usize>,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum CompletionPrompt {
+    Text(String),
+    Texts(Vec<String>),
+    Tokens(Vec<u32>),
+}
+
+#[derive(Deserialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub prompt: CompletionPrompt,
+    pub logprobs: Option<usize>,
+    #[serde(default)]
+    pub echo: bool,
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+struct Plan {
+    req: GenerateRequest,
+    n: usize,
+    json: bool,
+    keep_alive: Option<KeepAlive>,
+}
+
+fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
+    let mut s = SamplingParams::default();
+    if let Some(t) = c.temperature {
+        if !(0.0..=2.0).contains(&t) {
+            return Err(ApiError::bad(
+                "temperature",
+                format!("temperature must be between 0 and 2, got {t}"),
+            ));
+        }
+        s.temperature = t;
+    }
+    if let Some(p) = c.top_p {
+        s.top_p = p;
+    }
+    if let Some(k) = c.top_k {
+        s.top_k = k;
+    }
+    if let Some(p) = c.min_p {
+        s.min_p = p;
+    }
+    if let Some(r) = c.repeat_penalty {
+        s.repeat_penalty = r;
+    }
+    if let Some(p) = c.presence_penalty {
+        s.presence_penalty = p;
+    }
+    if let Some(p) = c.frequency_penalty {
+        s.frequency_penalty = p;
+    }
+    if let Some(seed) = c.seed {
+        s.seed = seed as u64;
+    }
+    if let Err(sampler::SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = s.validate()
+    {
+        return Err(ApiError::bad(
+            field,
+            format!("{field} is {value}; allowed: {allowed}"),
+        ));
+    }
+    let max = match (c.max_completion_tokens, c.max_tokens) {
+        (Some(m), _) => Some(("max_completion_tokens", m)),
+        (None, Some(m)) => Some(("max_tokens", m)),
+        _ => None,
+    };
+    let max_tokens = match max {
+        Some((f, m)) if m < 1 => {
+            return Err(ApiError::bad(f, format!("{f} must be at least 1, got {m}")))
+        }
+        Some((_, m)) => Some(m as usize),
+        None => default_max,
+    };
+    let n = c.n.unwrap_or(1);
+    if !(1..=16).contains(&n) {
+        return Err(ApiError::bad(
+            "n",
+            format!("n must be between 1 and 16, got {n}"),
+        ));
+    }
+    let stop = c.stop.as_ref().map(|s| match s {
+        OneOrMany::One(x) => vec![x.clone()],
+        OneOrMany::Many(v) => v.clone(),
+    });
+    let stop: Vec<String> = stop
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let json = match &c.response_format {
+        None => false,
+        Some(f) => match f.kind.as_str() {
+            "text" => false,
+            "json_object" | "json_schema" => true,
+            other => return Err(ApiError::bad(
+                "response_format.type",
+                format!(
+                    "response_format.type '{other}' is not supported; use 'text' or 'json_object'"
+                ),
+            )),
+        },
+    };
+    let keep_alive = match &c.keep_alive {
+        None => None,
+        Some(v) => Some(KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e))?),
+    };
+    let req = GenerateRequest {
+        prompt: Prompt::Tokens(Vec::new()),
+        max_tokens,
+        sampling: s,
+        stop,
+    };
+    Ok(Plan {
+        req,
+        n,
+        json,
+        keep_alive,
+    })
+}
+
+fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Message>, ApiError> {
+    if msgs.is_empty() {
+        return Err(ApiError::bad(
+            "messages",
+            "messages must hold at least one message",
+        ));
+    }
+    let mut out = Vec::with_capacity(msgs.len() + 1);
+    for (i, m) in msgs.into_iter().enumerate() {
+        let role = match m.role.as_str() {
+            "developer" => "system".to_string(),
+            "system" | "user" | "assistant" | "tool" | "function" => m.role,
+            other => {
+                return Err(ApiError::bad(
+                    format!("messages[{i}].role"),
+                    format!("messages[{i}].role '{other}' is not one of system, developer, user, assistant, tool"),
+                ))
+            }
+        };
+        let content = match m.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t,
+            Some(Content::Parts(parts)) => {
+                let mut s = String::new();
+                for (j, p) in parts.into_iter().enumerate() {
+                    match (p.kind.as_str(), p.text) {
+                        ("text", Some(t)) => s.push_str(&t),
+                        (k, _) => {
+                            return Err(ApiError::bad(
+                                format!("messages[{i}].content[{j}].type"),
+                                format!("messages[{i}].content[{j}].type '{k}' is not supported (text only)"),
+                            ))
+                        }
+                    }
+                }
+                s
+            }
+        };
+        out.push(Message { role, content });
+    }
+    if json {
+        let hint = "Respond only with a valid JSON object.";
+        match out.first_mut() {
+            Some(m) if m.role == "system" => {
+                m.content = format!("{}\n\n{hint}", m.content);
+            }
+            _ => out.insert(0, Message::system(hint)),
+        }
+    }
+    Ok(out)
+}
+
+fn token_str(lm: &LoadedModel, id: u32) -> (String, Vec<u8>) {
+    let b = lm.tokenizer.token_to_piece(id).to_vec();
+    (String::from_utf8_lossy(&b).into_owned(), b)
+}
+
+fn chat_logprob(lm: &LoadedModel, t: &engine::scheduler::TokenEvent) -> Value {
+    let (tok, bytes) = token_str(lm, t.id);
+    let top: Vec<Value> = t
+        .top_logprobs
+        .iter()
+        .map(|&(id, lp)| {
+            let (s, b) = token_str(lm, id);
+            json!({"token": s, "logprob": lp, "bytes": b})
+        })
+        .collect();
+    json!({"token": tok, "logprob": t.logprob, "bytes": bytes, "top_logprobs": top})
+}
+
+fn completion_logprobs(
+    lm: &LoadedModel,
+    toks: &[&engine::scheduler::TokenEvent],
+    offset0: usize,
+) -> Value {
+    let mut tokens = Vec::new();
+    let mut lps = Vec::new();
+    let mut tops = Vec::new();
+    let mut offs = Vec::new();
+    let mut off = offset0;
+    for t in toks {
+        let (s, _) = token_str(lm, t.id);
+        offs.push(off);
+        off += s.len();
+        tokens.push(s);
+        lps.push(t.logprob);
+        let m: serde_json::Map<String, Value> = t
+            .top_logprobs
+            .iter()
+            .map(|&(id, lp)| (token_str(lm, id).0, json!(lp)))
+            .collect();
+        tops.push(Value::Object(m));
+    }
+    json!({"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offs})
+}
+
+fn usage(choices: &[Choice]) -> Value {
+    let p = choices
+        .first()
+        .and_then(|c| c.stats.as_ref())
+        .map(|s| s.prompt_tokens)
+        .unwrap_or(0);
+    let c: usize = choices
+        .iter()
+        .filter_map(|c| c.stats.as_ref())
+        .map(|s| s.output_tokens)
+        .sum();
+    json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+}
+
+enum Kind {
+    Chat {
+        logprobs: Option<usize>,
+    },
+    Completion {
+        logprobs: Option<usize>,
+        echo: Option<String>,
+    },
+}
+
+pub async fn chat(
+    State(st): State<Shared>,
+    Body(r): Body<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut p = plan(&r.common, None)?;
+    let logprobs = match (r.logprobs, r.top_logprobs) {
+        (_, Some(k)) if k > 20 => {
+            return Err(ApiError::bad(
+                "top_logprobs",
+                format!("top_logprobs must be between 0 and 20, got {k}"),
+            ))
+        }
+        (true, k) => Some(k.unwrap_or(0)),
+        (false, Some(_)) => {
+            return Err(ApiError::bad(
+                "logprobs",
+                "top_logprobs needs logprobs: true",
+            ))
+        }
+        (false, None) => None,
+    };
+    let messages = chat_messages(r.messages, p.json)?;
+    let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    let lm = lease.slot.lm.clone();
+    if let Some(m) = messages.last() {
+        gen::log_content(&st, "prompt", &m.content);
+    }
+    let ids = gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?;
+    p.req.prompt = Prompt::Tokens(ids);
+    respond(
+        st,
+        lease,
+        p,
+        Kind::Chat { logprobs },
+        r.common.stream,
+        r.common.stream_options.unwrap_or_default(),
+        started,
+    )
+    .await
+}
+
+pub async fn completions(
+    State(st): State<Shared>,
+    Body(r): Body<CompletionRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let mut p = plan(&r.common, Some(16))?;
+    if let Some(k) = r.logprobs {
+        if k > 5 {
+            return Err(ApiError::bad(
+                "logprobs",
+                format!("logprobs must be between 0 and 5, got {k}"),
+            ));
+        }
+    }
+    let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    let lm = lease.slot.lm.clone();
+    let (prompt, text) = match r.prompt {
+        CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
+        CompletionPrompt::Texts(v) if v.len() == 1 => {
+            (Prompt::Raw(v[0].clone()), Some(v[0].clone()))
+        }
+        CompletionPrompt::Texts(v) => {
+            return Err(ApiError::bad(
+                "prompt",
+                format!(
+                    "prompt holds {} texts; hearth takes one per request",
+                    v.len()
+                ),
+            ))
+        }
+        CompletionPrompt::Tokens(ids) => {
+            lm.tokenizer
+                .check_ids(&ids)
+                .map_err(|e| ApiError::bad("prompt", e.to_string()))?;
+            let t = lm.tokenizer.decode(&ids);
+            (Prompt::Tokens(ids), Some(t))
+        }
+    };
+    if p.json {
+        return Err(ApiError::bad(
+            "response_format",
+            "response_format is for /v1/chat/completions",
+        ));
+    }
+    if let Some(t) = &text {
+        gen::log_content(&st, "prompt", t);
+    }
+    let ids = gen::prepare(&lm, &lease, &prompt, "prompt")?;
+    p.req.prompt = Prompt::Tokens(ids);
+    let echo = if r.echo { text } else { None };
+    respond(
+        st,
+        lease,
+        p,
+        Kind::Completion {
+            logprobs: r.logprobs,
+            echo,
+        },
+        r.common.stream,
+        r.common.stream_options.unwrap_or_default(),
+        started,
+    )
+    .await
+}
+
+async fn respond(
+    st: Shared,
+    lease: Lease,
+    p: Plan,
+    kind: Kind,
+    stream: bool,
+    so: StreamOptions,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    let model = lease.slot.name.clone();
+    let endpoint = match kind {
+        Kind::Chat { .. } => "POST /v1/chat/completions",
+        Kind::Completion { .. } => "POST /v1/completions",
+    };
+    let top = match &kind {
+        Kind::Chat { logprobs } => *logprobs,
+        Kind::Completion { logprobs, .. } => *logprobs,
+    };
+    if p.json {
+        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let choices = gen::collect_json(&lease, &p.req, p.n).await;
+        guard.disarm();
+        let choices = choices?;
+        return Ok(finish_whole(
+            &st, &lease, kind, choices, stream, so, endpoint, started,
+        ));
+    }
+    let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
+    if !stream {
+        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let choices = gen::collect(rx, p.n).await;
+        guard.disarm();
+        let choices = choices?;
+        return Ok(finish_whole(
+            &st, &lease, kind, choices, false, so, endpoint, started,
+        ));
+    }
+    Ok(stream_response(
+        st, lease, kind, rx, p.n, so, model, endpoint, started,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_whole(
+    st: &Shared,
+    lease: &Lease,
+    kind: Kind,
+    choices: Vec<Choice>,
+    stream: bool,
+    so: StreamOptions,
+    endpoint: &str,
+    started: Instant,
+) -> Response {
+    let lm = &lease.slot.lm;
+    let model = &lease.slot.name;
+    let stats: Vec<_> = choices.iter().filter_map(|c| c.stats.as_ref()).collect();
+    gen::log_request(st, endpoint, model, &stats, "200", started);
+    for c in &choices {
+        gen::log_content(st, "output", &c.text);
+    }
+    let created = gen::unix_now();
+    let u = usage(&choices);
+    match kind {
+        Kind::Chat { logprobs } => {
+            let id = gen::new_id("chatcmpl");
+            if stream {
+                // JSON mode streams the checked answer as one piece.
+                let mut out = String::new();
+                for (i, c) in choices.iter().enumerate() {
+                    let fin = c
+                        .stats
+                        .as_ref()
+                        .map(|s| gen::finish_str(s.finish))
+                        .unwrap_or("stop");
+                    for delta in [
+                        json!({"role": "assistant", "content": ""}),
+                        json!({"content": c.text}),
+                    ] {
+                        out.push_str(&sse(&chunk(&id, created, model, json!([{"index": i, "delta": delta, "logprobs": null, "finish_reason": null}]), so.include_usage)));
+                    }
+                    out.push_str(&sse(&chunk(
+                        &id,
+                        created,
+                        model,
+                        json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}]),
+                        so.include_usage,
+                    )));
+                }
+                if so.include_usage {
+                    let mut c = chunk(&id, created, model, json!([]), false);
+                    c["usage"] = u;
+                    out.push_str(&sse(&c));
+                }
+                out.push_str("data: [DONE]\n\n");
+                return sse_response(axum::body::Body::from(out));
+            }
+            let cs: Vec<Value> = choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let lp = logprobs.map(|_| {
+                        json!({"content": c.tokens.iter().filter(|t| t.id != u32::MAX).map(|t| chat_logprob(lm, t)).collect::<Vec<_>>(), "refusal": null})
+                    });
+                    json!({
+                        "index": i,
+                        "message": {"role": "assistant", "content": c.text, "refusal": null},
+                        "logprobs": lp,
+                        "finish_reason": c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop"),
+                    })
+                })
+                .collect();
+            Json(json!({
+                "id": id, "object": "chat.completion", "created": created, "model": model,
+                "system_fingerprint": fingerprint(), "choices": cs, "usage": u,
+            }))
+            .into_response()
+        }
+        Kind::Completion { logprobs, echo } => {
+            let id = gen::new_id("cmpl");
+            let cs: Vec<Value> = choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let pre = echo.clone().unwrap_or_default();
+                    let toks: Vec<_> = c.tokens.iter().filter(|t| t.id != u32::MAX).collect();
+                    json!({
+                        "text": format!("{pre}{}", c.text),
+                        "index": i,
+                        "logprobs": logprobs.map(|_| completion_logprobs(lm, &toks, pre.len())),
+                        "finish_reason": c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop"),
+                    })
+                })
+                .collect();
+            Json(json!({
+                "id": id, "object": "text_completion", "created": created, "model": model,
+                "system_fingerprint": fingerprint(), "choices": cs, "usage": u,
+            }))
+            .into_response()
+        }
+    }
+}
+
+fn fingerprint() -> String {
+    format!("hearth-{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn chunk(id: &str, created: u64, model: &str, choices: Value, with_null_usage: bool) -> Value {
+    let mut v = json!({
+        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "system_fingerprint": fingerprint(), "choices": choices,
+    });
+    if with_null_usage {
+        v["usage"] = Value::Null;
+    }
+    v
+}
+
+fn sse(v: &Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+fn sse_response(body: axum::body::Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stream_response(
+    st: Shared,
+    lease: Lease,
+    kind: Kind,
+    mut rx: UnboundedReceiver<Tagged>,
+    n: usize,
+    so: StreamOptions,
+    model: String,
+    endpoint: &'static str,
+    started: Instant,
+) -> Response {
+    let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    tokio::spawn(async move {
+        let lm = lease.slot.lm.clone();
+        let created = gen::unix_now();
+        let is_chat = matches!(kind, Kind::Chat { .. });
+        let id = gen::new_id(if is_chat { "chatcmpl" } else { "cmpl" });
+        let obj = if is_chat {
+            "chat.completion.chunk"
+        } else {
+            "text_completion"
+        };
+        let with_lp = match &kind {
+            Kind::Chat { logprobs } | Kind::Completion { logprobs, .. } => logprobs.is_some(),
+        };
+        let mk = |choices: Value| {
+            let mut v = json!({"id": id, "object": obj, "created": created, "model": model,
+                "system_fingerprint": fingerprint(), "choices": choices});
+            if so.include_usage {
+                v["usage"] = Value::Null;
+            }
+            v
+        };
+        let send = |v: String| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(Bytes::from(v))).await.is_ok() }
+        };
+        // Opening chunks.
+        for i in 0..n {
+            let first = match &kind {
+                Kind::Chat { .. } => {
+                    json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}])
+                }
+                Kind::Completion { echo: Some(e), .. } => {
+                    json!([{"index": i, "text": e, "logprobs": null, "finish_reason": null}])
+                }
+                Kind::Completion { .. } => continue,
+            };
+            if !send(sse(&mk(first))).await {
+                return;
+            }
+        }
+        let mut stats = Vec::new();
+        let mut texts: Vec<String> = vec![String::new(); n];
+        let mut done = 0;
+        let mut status = "200".to_string();
+        while done < n {
+            // A client that leaves while nothing streams (a long prompt
+            // still being read) is noticed here too.
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((i, ev)) = next else {
+                break;
+            };
+            let piece = match ev {
+                Event::Token(t) => {
+                    if t.text.is_empty() && (!with_lp || t.id == u32::MAX) {
+                        continue;
+                    }
+                    texts[i].push_str(&t.text);
+                    let real = t.id != u32::MAX;
+                    match &kind {
+                        Kind::Chat { .. } => {
+                            let lp = if with_lp && real {
+                                json!({"content": [chat_logprob(&lm, &t)], "refusal": null})
+                            } else {
+                                Value::Null
+                            };
+                            json!([{"index": i, "delta": {"content": t.text}, "logprobs": lp, "finish_reason": null}])
+                        }
+                        Kind::Completion { .. } => {
+                            let lp = if with_lp && real {
+                                completion_logprobs(&lm, &[&t], 0)
+                            } else {
+                                Value::Null
+                            };
+                            json!([{"index": i, "text": t.text, "logprobs": lp, "finish_reason": null}])
+                        }
+                    }
+                }
+                Event::Done(s) => {
+                    done += 1;
+                    let fin = gen::finish_str(s.finish);
+                    stats.push(s);
+                    if is_chat {
+                        json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}])
+                    } else {
+                        json!([{"index": i, "text": "", "logprobs": null, "finish_reason": fin}])
+                    }
+                }
+                Event::Error(e) => {
+                    let err = crate::error::from_engine(&e);
+                    status = err.status.as_u16().to_string();
+                    let _ = send(sse(&err.body())).await;
+                    break;
+                }
+            };
+            if !send(sse(&mk(piece))).await {
+                // The client left: dropping `rx` cancels the sequences.
+                status = "499 (client closed)".into();
+                break;
+            }
+        }
+        drop(rx);
+        let refs: Vec<_> = stats.iter().collect();
+        gen::log_request(&st, endpoint, &model, &refs, &status, started);
+        for t in &texts {
+            gen::log_content(&st, "output", t);
+        }
+        if status != "200" {
+            return;
+        }
+        if so.include_usage {
+            let p = stats.first().map(|s| s.prompt_tokens).unwrap_or(0);
+            let c: usize = stats.iter().map(|s| s.output_tokens).sum();
+            let mut v = mk(json!([]));
+            v["usage"] = json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+            if !send(sse(&v)).await {
+                return;
+            }
+        }
+        let _ = send("data: [DONE]\n\n".to_string()).await;
+        drop(lease);
+    });
+    sse_response(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    ))
+}
+
+pub async fn models(State(st): State<Shared>) -> Json<Value> {
+    let data: Vec<Value> = st.mgr.catalog.list().iter().map(model_obj).collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+fn model_obj(e: &crate::catalog::Entry) -> Value {
+    let created = e
+        .modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    json!({"id": e.name, "object": "model", "created": created, "owned_by": "hearth"})
+}
+
+pub async fn model(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match st.mgr.catalog.resolve(&id) {
+        Ok(e) => Ok(Json(model_obj(&e))),
+        Err(_) => Err(ApiError::not_found_model(&id)),
+    }
+}

@@ -1,0 +1,246 @@
+//! The real `openai` and `ollama` Python packages (installed by
+//! scripts/setup-test-clients.sh into ~/.cache/hearth/venv-clients, or
+//! $HEARTH_CLIENTS_VENV) drive the real server on a loopback port. Each test
+//! starts its own server in this process on 127.0.0.1:0 and runs one script
+//! of tests/clients/ against it.
+
+use engine::scheduler::SchedulerConfig;
+use server::catalog::Catalog;
+use server::{AppState, KeepAlive, Manager, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One server at a time: the machine is small and the tests time things.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("HEARTH_CLIENTS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/hearth/venv-clients")
+        });
+    let py = venv.join("bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
+        panic!(
+            "{} missing; run scripts/setup-test-clients.sh",
+            py.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} missing (run scripts/setup-test-clients.sh)",
+        py.display()
+    );
+    None
+}
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Opts {
+    cfg: ServerConfig,
+    parallel: usize,
+    queue: usize,
+    /// Model bytes loaded at once at most (0 = no limit).
+    budget: u64,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            cfg: ServerConfig {
+                quiet: false,
+                ..ServerConfig::default()
+            },
+            parallel: 8,
+            queue: 64,
+            budget: 0,
+        }
+    }
+}
+
+/// A server whose models directory holds the small test models (as
+/// symlinks: `smollm2`, `qwen-coder`), or None when they are not fetched.
+fn start(o: Opts) -> Option<TestServer> {
+    let smol = test_models::model("smollm2-135m")?;
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
+    for (short, name) in [("qwen2.5-coder-0.5b", "qwen-coder"), ("gemma3-270m", "gemma3")] {
+        if let Some(p) = test_models::model(short) {
+            std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
+        }
+    }
+    let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
+    let sched = SchedulerConfig {
+        threads: 2,
+        max_active: o.parallel,
+        max_queue: o.queue,
+        ctx_budget: 16384,
+        max_seq_ctx: 2048,
+    };
+    let state = Arc::new(AppState {
+        mgr: Manager::new(
+            cat,
+            KeepAlive::For(Duration::from_secs(300)),
+            o.budget,
+            sched,
+        ),
+        cfg: o.cfg,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(l.local_addr().unwrap()).unwrap();
+            server::run(l, state, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = addr_rx.recv().unwrap();
+    Some(TestServer {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        _dir: dir,
+    })
+}
+
+fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let mut cmd = Command::new(py);
+    cmd.arg(&path)
+        .env("HEARTH_URL", format!("http://{}", srv.addr))
+        .env("MODEL", "smollm2");
+    cmd.env("MODELS_DIR", srv._dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run python");
+    let so = String::from_utf8_lossy(&out.stdout);
+    let se = String::from_utf8_lossy(&out.stderr);
+    println!("{so}");
+    eprintln!("{se}");
+    assert!(out.status.success(), "{script} failed:\n{so}\n{se}");
+}
+
+fn with(script: &str, o: Opts, env: &[(&str, &str)]) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(py) = python() else { return };
+    let Some(srv) = start(o) else { return };
+    run_script(&srv, &py, script, env);
+}
+
+#[test]
+fn openai_client() {
+    with("openai_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn ollama_client() {
+    with("ollama_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn eight_concurrent_streams_match_greedy_alone() {
+    with("concurrency.py", Opts::default(), &[]);
+}
+
+#[test]
+fn killed_client_frees_its_sequence() {
+    // One sequence at a time: if the killed one kept running, the next
+    // request would wait behind its long generation.
+    with(
+        "disconnect.py",
+        Opts {
+            parallel: 1,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
+
+#[test]
+fn full_queue_answers_503() {
+    with(
+        "queue_full.py",
+        Opts {
+            parallel: 1,
+            queue: 1,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
+
+#[test]
+fn auth_cors_body_limit() {
+    let cfg = ServerConfig {
+        api_key: Some("s3cret-key".into()),
+        cors_origins: vec!["http://allowed.example".into()],
+        max_body: 64 * 1024,
+        ..ServerConfig::default()
+    };
+    with(
+        "security.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[("API_KEY", "s3cret-key")],
+    );
+}
+
+#[test]
+fn no_cors_headers_by_default() {
+    with("security.py", Opts::default(), &[("MODE", "open")]);
+}
+
+#[test]
+fn memory_budget_unloads_least_recently_used() {
+    // Room for qwen2.5-coder (~0.5 GB) but not for it and smollm2 together.
+    with(
+        "memory_budget.py",
+        Opts {
+            budget: 520_000_000,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
+
+#[test]
+fn every_model_family_chats() {
+    with("families.py", Opts::default(), &[]);
+}

@@ -1,0 +1,79 @@
+"""The real `ollama` package against hearth serve."""
+import json
+import os
+import shutil
+
+import httpx
+import ollama
+
+from common import API_KEY, MODEL, URL, check, done, expect_error
+
+headers = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else None
+c = ollama.Client(host=URL, headers=headers, timeout=120)
+MSG = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+OPT = {"temperature": 0, "num_predict": 24}
+
+names = [m.model for m in c.list().models]
+check("list has the model", MODEL in names, str(names))
+m0 = [m for m in c.list().models if m.model == MODEL][0]
+check("list details", m0.size > 0 and m0.details.format == "gguf" and m0.details.family == "llama", str(m0))
+s = c.show(MODEL)
+check("show", s.details.family == "llama" and s.modelinfo.get("general.architecture") == "llama", str(s)[:300])
+check("version", httpx.get(URL + "/api/version", headers=headers).json()["version"])
+
+r = c.chat(model=MODEL, messages=MSG, options=OPT)
+text = r.message.content
+check("chat content", r.message.role == "assistant" and len(text) > 0, str(r))
+check("chat done + stats", r.done and r.eval_count > 0 and r.prompt_eval_count > 0 and r.eval_duration > 0
+      and r.total_duration >= r.eval_duration and r.done_reason in ("stop", "length"), str(r))
+parts = list(c.chat(model=MODEL, messages=MSG, options=OPT, stream=True))
+check("chat stream == non-stream", "".join(p.message.content for p in parts) == text)
+check("chat stream final", parts[-1].done and parts[-1].eval_count == r.eval_count and all(not p.done for p in parts[:-1]))
+
+g = c.generate(model=MODEL, prompt="The capital of France is", raw=True, options={"temperature": 0, "num_predict": 8})
+check("generate raw", len(g.response) > 0 and g.done and g.eval_count <= 8, str(g))
+gs = list(c.generate(model=MODEL, prompt="The capital of France is", raw=True, options={"temperature": 0, "num_predict": 8}, stream=True))
+check("generate stream == non-stream", "".join(p.response for p in gs) == g.response)
+g = c.generate(model=MODEL, prompt="Say hello.", system="You are terse.", options={"temperature": 0, "num_predict": 12})
+check("generate with template", len(g.response) > 0)
+g = c.generate(model=MODEL, prompt="Count: 1, 2, 3,", raw=True, options={"temperature": 0, "num_predict": 30, "stop": [" 6"]})
+check("options.stop", " 6" not in g.response and g.done_reason == "stop", repr(g.response))
+
+r = c.chat(model=MODEL, messages=[{"role": "user", "content": "Describe a dog as JSON with name and age."}], format="json", options={"temperature": 0, "num_predict": 60})
+try:
+    check("format json parses", isinstance(json.loads(r.message.content), dict), r.message.content)
+except ValueError:
+    check("format json parses", False, r.message.content)
+
+ps = c.ps()
+check("ps lists the loaded model", any(m.model == MODEL for m in ps.models), str(ps))
+
+raw = httpx.post(URL + "/api/chat", headers=headers, json={"model": MODEL, "messages": MSG, "options": {"num_predict": 3}}, timeout=120)
+lines = raw.text.strip().split("\n")
+check("raw NDJSON", raw.headers["content-type"].startswith("application/x-ndjson") and all(json.loads(l) for l in lines)
+      and json.loads(lines[-1])["done"] is True, raw.text[:300])
+
+expect_error("unknown model is 404", lambda: c.chat(model="nope", messages=MSG), 404)
+expect_error("bad option is 400 naming it", lambda: c.chat(model=MODEL, messages=MSG, options={"top_p": 3}), 400, "top_p")
+expect_error("bad keep_alive is 400", lambda: c.chat(model=MODEL, messages=MSG, keep_alive="soon"), 400, "keep_alive")
+expect_error("pull explains itself", lambda: c.pull("something-new"), 501, "pull")
+
+# copy / delete inside the models directory.
+c.copy(MODEL, "smol-copy")
+check("copy shows up", "smol-copy" in [m.model for m in c.list().models])
+c.chat(model="smol-copy", messages=MSG, options={"num_predict": 2})
+c.delete("smol-copy")
+check("delete removes it", "smol-copy" not in [m.model for m in c.list().models])
+expect_error("delete unknown is 404", lambda: c.delete("smol-copy"), 404)
+
+# A short keep_alive unloads after it runs out.
+import time
+c.generate(model=MODEL, prompt="Hi", options={"num_predict": 1}, keep_alive="1s")
+check("loaded during keep_alive", any(m.model == MODEL for m in c.ps().models))
+time.sleep(2.5)
+check("unloaded after keep_alive", not any(m.model == MODEL for m in c.ps().models), str(c.ps()))
+
+# keep_alive 0 unloads.
+c.generate(model=MODEL, prompt="", keep_alive=0)
+check("keep_alive 0 unloads", not any(m.model == MODEL for m in c.ps().models), str(c.ps()))
+done()

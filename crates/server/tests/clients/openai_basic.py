@@ -1,0 +1,119 @@
+"""The real `openai` package against hearth serve: models, chat, completions,
+streaming, usage, logprobs, n, stop, seed, JSON mode, errors."""
+import json
+
+import httpx
+import openai
+
+from common import API_KEY, MODEL, URL, check, done, expect_error
+
+c = openai.OpenAI(base_url=URL + "/v1", api_key=API_KEY or "none", max_retries=0, timeout=120)
+MSG = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+# Models.
+ids = [m.id for m in c.models.list().data]
+check("models.list has the model", MODEL in ids, str(ids))
+check("models.retrieve", c.models.retrieve(MODEL).id == MODEL)
+expect_error("models.retrieve unknown is 404", lambda: c.models.retrieve("no-such-model"), 404)
+
+# Chat, non-streaming, greedy.
+r = c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_tokens=24)
+text = r.choices[0].message.content
+check("chat content", isinstance(text, str) and len(text) > 0, repr(text))
+check("chat object", r.object == "chat.completion" and r.id.startswith("chatcmpl-"))
+check("chat role", r.choices[0].message.role == "assistant")
+check("chat finish_reason", r.choices[0].finish_reason in ("stop", "length"))
+check("chat usage", r.usage.prompt_tokens > 0 and 0 < r.usage.completion_tokens <= 24
+      and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens, str(r.usage))
+
+# The same request streamed gives the same text, then usage, then [DONE].
+chunks = list(c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_tokens=24, stream=True,
+                                        stream_options={"include_usage": True}))
+streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+check("stream text == non-stream text", streamed == text, f"{streamed!r} vs {text!r}")
+check("stream chunk object", all(ch.object == "chat.completion.chunk" for ch in chunks))
+check("stream first delta has role", chunks[0].choices[0].delta.role == "assistant")
+fins = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+check("stream one finish_reason", fins == [r.choices[0].finish_reason], str(fins))
+check("stream usage chunk last", chunks[-1].choices == [] and chunks[-1].usage is not None
+      and chunks[-1].usage.completion_tokens == r.usage.completion_tokens, str(chunks[-1]))
+check("stream ids equal", len({ch.id for ch in chunks}) == 1)
+
+with httpx.Client(timeout=120) as h:
+    hdr = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else {}
+    raw = h.post(URL + "/v1/chat/completions", headers=hdr,
+                 json={"model": MODEL, "messages": MSG, "max_tokens": 4, "stream": True, "temperature": 0})
+    check("raw SSE content-type", raw.headers["content-type"].startswith("text/event-stream"))
+    check("raw SSE ends with [DONE]", raw.text.endswith("data: [DONE]\n\n"), raw.text[-80:])
+    check("raw SSE events are data lines", all(b.startswith("data: ") for b in raw.text.strip().split("\n\n")))
+
+    # Malformed JSON and missing fields name what is wrong.
+    bad = h.post(URL + "/v1/chat/completions", headers={**hdr, "content-type": "application/json"}, content=b"{not json")
+    check("malformed JSON is 400", bad.status_code == 400 and "JSON" in bad.json()["error"]["message"], bad.text)
+    miss = h.post(URL + "/v1/chat/completions", headers=hdr, json={"model": MODEL})
+    check("missing messages names it", miss.status_code == 400 and "messages" in miss.json()["error"]["message"], miss.text)
+    wrong = h.post(URL + "/v1/chat/completions", headers=hdr, json={"model": MODEL, "messages": [{"role": "user", "content": 5}]})
+    check("bad content type is 400 naming messages", wrong.status_code == 400 and "messages" in wrong.text, wrong.text)
+    r405 = h.get(URL + "/v1/chat/completions", headers=hdr)
+    check("405 is an error object", r405.status_code == 405 and "error" in r405.json(), r405.text)
+    r404 = h.get(URL + "/v1/nothing", headers=hdr)
+    check("404 endpoint is an error object", r404.status_code == 404 and "error" in r404.json(), r404.text)
+    e = h.post(URL + "/v1/chat/completions", headers=hdr, json={"model": MODEL, "messages": MSG, "top_p": 7}).json()
+    check("error object shape", set(e["error"]) >= {"message", "type", "param", "code"} and e["error"]["param"] == "top_p", str(e))
+
+# Completions.
+r = c.completions.create(model=MODEL, prompt="The capital of France is", temperature=0, max_tokens=8)
+check("completion text", len(r.choices[0].text) > 0 and r.object == "text_completion", str(r))
+check("completion usage", r.usage.completion_tokens <= 8 and r.usage.prompt_tokens > 0)
+s = "".join(ch.choices[0].text for ch in c.completions.create(model=MODEL, prompt="The capital of France is",
+                                                               temperature=0, max_tokens=8, stream=True) if ch.choices)
+check("completion stream == non-stream", s == r.choices[0].text, f"{s!r} vs {r.choices[0].text!r}")
+r = c.completions.create(model=MODEL, prompt="1, 2, 3, 4,", temperature=0, max_tokens=30, stop=[" 7"])
+check("stop string cuts", " 7" not in r.choices[0].text and r.choices[0].finish_reason == "stop", repr(r.choices[0].text))
+r = c.completions.create(model=MODEL, prompt="Once upon a time", temperature=0, max_tokens=5)
+check("max_tokens -> length", r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 5)
+r = c.completions.create(model=MODEL, prompt="Hello", temperature=0, max_tokens=3, logprobs=2)
+lp = r.choices[0].logprobs
+check("completion logprobs", len(lp.tokens) == 3 and all(x <= 0 for x in lp.token_logprobs) and len(lp.top_logprobs[0]) == 2, str(lp))
+
+# Logprobs in chat.
+r = c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_tokens=4, logprobs=True, top_logprobs=3)
+cl = r.choices[0].logprobs.content
+check("chat logprobs", len(cl) >= 1 and all(t.logprob <= 0 and len(t.top_logprobs) == 3 for t in cl), str(cl)[:300])
+check("greedy token is the top one", cl[0].top_logprobs[0].token == cl[0].token, str(cl[0]))
+
+chunks = list(c.chat.completions.create(model=MODEL, messages=MSG, temperature=0, max_tokens=4, logprobs=True, top_logprobs=2, stream=True))
+slp = [t for ch in chunks if ch.choices and ch.choices[0].logprobs for t in ch.choices[0].logprobs.content]
+check("stream logprobs", [t.token for t in slp] == [t.token for t in cl] and all(len(t.top_logprobs) == 2 for t in slp), str(slp)[:300])
+r = c.completions.create(model=MODEL, prompt="Hello there", temperature=0, max_tokens=3, echo=True)
+check("completion echo", r.choices[0].text.startswith("Hello there"), repr(r.choices[0].text))
+
+# n, seed, penalties.
+r = c.chat.completions.create(model=MODEL, messages=MSG, temperature=1.0, max_tokens=8, n=2, seed=7)
+check("n=2 gives two choices", [ch.index for ch in r.choices] == [0, 1])
+a = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Tell me a story."}], temperature=1.0, max_tokens=16, seed=42)
+b = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Tell me a story."}], temperature=1.0, max_tokens=16, seed=42)
+check("same seed, same text", a.choices[0].message.content == b.choices[0].message.content)
+r = c.chat.completions.create(model=MODEL, messages=MSG, max_completion_tokens=6, presence_penalty=0.5, frequency_penalty=0.5, top_p=0.9)
+check("penalties accepted", r.usage.completion_tokens <= 6)
+
+# JSON mode: the output parses.
+for q in ["Give me a JSON object describing a cat with name and age.", "List three colors."]:
+    r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": q}], max_tokens=60,
+                                  response_format={"type": "json_object"}, temperature=0)
+    try:
+        v = json.loads(r.choices[0].message.content)
+        check(f"json_object parses: {q[:20]}", isinstance(v, dict), r.choices[0].message.content)
+    except ValueError:
+        check(f"json_object parses: {q[:20]}", False, r.choices[0].message.content)
+
+# Errors through the client.
+expect_error("unknown model is 404", lambda: c.chat.completions.create(model="nope", messages=MSG), 404, "nope")
+expect_error("temperature out of range is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, temperature=5), 400, "temperature")
+expect_error("max_tokens 0 is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, max_tokens=0), 400, "max_tokens")
+expect_error("n too big is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, n=100), 400, "n must")
+expect_error("empty messages is 400", lambda: c.chat.completions.create(model=MODEL, messages=[]), 400, "messages")
+expect_error("bad role is 400", lambda: c.chat.completions.create(model=MODEL, messages=[{"role": "wizard", "content": "x"}]), 400, "role")
+long = "word " * 5000
+expect_error("context overflow is 400", lambda: c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": long}]), 400, "context")
+done()
