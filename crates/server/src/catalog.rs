@@ -83,6 +83,7 @@ impl Catalog {
                     }
                 }
             }
+            store_entries(dir, &mut m);
         }
         for p in &self.extra {
             if let Some(en) = entry_for(p, false) {
@@ -105,6 +106,16 @@ impl Catalog {
                 .or_else(|| name.strip_suffix(":latest").and_then(|n| m.get(n)))
                 .cloned()
         };
+        // a bare store name means its only tag (`qwen2.5-coder` → `qwen2.5-coder:0.5b`)
+        let find = |m: &BTreeMap<String, Entry>| {
+            find(m).or_else(|| {
+                let mut tags = m.range(format!("{name}:")..).take_while(|(k, _)| k.starts_with(&format!("{name}:")));
+                match (tags.next(), tags.next()) {
+                    (Some((_, e)), None) if !name.contains(':') => Some(e.clone()),
+                    _ => None,
+                }
+            })
+        };
         if let Some(e) = find(&self.entries.read().unwrap()) {
             return Ok(e);
         }
@@ -115,6 +126,9 @@ impl Catalog {
     /// Delete a model file from the models directory.
     pub fn delete(&self, name: &str) -> Result<(), CatalogError> {
         let e = self.resolve(name)?;
+        if !e.in_dir && e.name.contains(':') {
+            return Err(CatalogError::Refused(format!("model '{}' is in the model store; remove it with `hearth rm {}`", e.name, e.name)));
+        }
         if !e.in_dir {
             return Err(CatalogError::Refused(format!(
                 "model '{name}' was given with --model {}; hearth does not delete files it was pointed at",
@@ -150,6 +164,30 @@ impl Catalog {
         }
         self.refresh();
         Ok(())
+    }
+}
+
+/// Models of the model store (`hearth pull` / `hearth import`) in `dir`:
+/// `<dir>/<name>/<tag>.gguf` next to its manifest `<tag>.json`, served as
+/// `name:tag`. They are removed with `hearth rm`, not through the API.
+fn store_entries(dir: &Path, m: &mut BTreeMap<String, Entry>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for d in rd.flatten() {
+        let dn = d.file_name().to_string_lossy().into_owned();
+        if dn.starts_with('.') || !d.path().is_dir() {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(d.path()) else { continue };
+        for f in files.flatten() {
+            let p = f.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("gguf") || !p.with_extension("json").is_file() {
+                continue;
+            }
+            if let Some(mut en) = entry_for(&p, false) {
+                en.name = format!("{dn}:{}", en.name);
+                m.insert(en.name.clone(), en);
+            }
+        }
     }
 }
 
@@ -230,4 +268,26 @@ pub fn default_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/hearth/models")
+}
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+
+    #[test]
+    fn serves_the_model_store_by_name_and_tag() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("qwen2.5-coder")).unwrap();
+        std::fs::write(d.path().join("qwen2.5-coder/0.5b.gguf"), b"GGUF").unwrap();
+        std::fs::write(d.path().join("qwen2.5-coder/0.5b.json"), b"{}").unwrap();
+        std::fs::create_dir_all(d.path().join(".tmp")).unwrap();
+        std::fs::write(d.path().join(".tmp/x@y.gguf"), b"GGUF").unwrap();
+        std::fs::write(d.path().join("plain.gguf"), b"GGUF").unwrap();
+        let c = Catalog::new(Some(d.path().to_path_buf()), vec![]);
+        let names: Vec<String> = c.list().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["plain", "qwen2.5-coder:0.5b"]);
+        assert_eq!(c.resolve("qwen2.5-coder").unwrap().path, d.path().join("qwen2.5-coder/0.5b.gguf"));
+        assert!(c.resolve("qwen2.5-coder:7b").is_err());
+        assert!(c.delete("qwen2.5-coder:0.5b").is_err(), "store models are removed with hearth rm");
+    }
 }
