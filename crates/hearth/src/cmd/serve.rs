@@ -5,7 +5,7 @@
 use crate::cli::ServeArgs;
 use crate::exit::InputError;
 use engine::scheduler::SchedulerConfig;
-use server::catalog::{self, Catalog};
+use server::catalog::Catalog;
 use server::{AppState, KeepAlive, Manager, ServerConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -81,7 +81,7 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
-    let dir = a.models_dir.clone().unwrap_or_else(catalog::default_dir);
+    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
     for p in &a.model {
         if !p.is_file() {
             return Err(InputError(format!("--model {}: no such file", p.display())).into());
