@@ -152,6 +152,14 @@ def run_case(llm, tokens):
                         "batch_logit_of_batch_token": round(float(row[b]), 4)}
             break
 
+    # Teacher forcing one token at a time: llama.cpp's decode path (one row per
+    # matrix product) at every position, the path hearth's kernels reproduce.
+    llm.reset()
+    incremental = []
+    for t in forced:
+        llm.eval([t])
+        incremental.append(top_n(llm.scores[llm.n_tokens - 1]))
+
     text_tokens = [t for t in generated if not is_eog(llm, t)]
     text = llm.detokenize(text_tokens).decode("utf-8", errors="replace")
     return {
@@ -166,6 +174,7 @@ def run_case(llm, tokens):
         "teacher_forcing": {
             "tokens": forced,
             "top_logits": positions,
+            "top_logits_incremental": incremental,
         },
     }
 

@@ -63,6 +63,8 @@ fn check_model(short: &str) {
     let (mut abs_sum, mut abs_n, mut abs_max) = (0f64, 0usize, 0f64);
     let mut greedy_failures = Vec::new();
     let (mut inc_sum, mut inc_n, mut inc_max) = (0f64, 0usize, 0f64);
+    let (mut inc_positions, mut inc_same) = (0usize, 0usize);
+    let (mut tf_inc_sum, mut tf_inc_n, mut tf_inc_max) = (0f64, 0usize, 0f64);
     for case in cases(&fx) {
         // Teacher forcing: the whole sequence in one forward call.
         let tf = &case["teacher_forcing"];
@@ -70,6 +72,24 @@ fn check_model(short: &str) {
         let mut s = m.session(512, 64).unwrap();
         m.forward(&pool, &mut s, &toks, Logits::All).unwrap();
         let all = s.all_logits();
+        // llama.cpp's token-by-token teacher forcing: the decode path, whose
+        // dot products hearth's kernels reproduce. Here every position counts.
+        if let Some(inc) = tf.get("top_logits_incremental").and_then(|v| v.as_array()) {
+            for (i, top) in inc.iter().enumerate() {
+                let row = &all[i * n_vocab..(i + 1) * n_vocab];
+                let top = top.as_array().unwrap();
+                inc_positions += 1;
+                inc_same += (argmax(row) as u64 == top[0][0].as_u64().unwrap()) as usize;
+                for pair in top {
+                    let d = (row[pair[0].as_u64().unwrap() as usize] as f64 - pair[1].as_f64().unwrap()).abs();
+                    tf_inc_sum += d;
+                    tf_inc_n += 1;
+                    tf_inc_max = tf_inc_max.max(d);
+                }
+            }
+        }
+        // llama.cpp's batched teacher forcing (its prompt path, which orders
+        // its sums differently from its own decode path).
         for (i, top) in tf["top_logits"].as_array().unwrap().iter().enumerate() {
             let row = &all[i * n_vocab..(i + 1) * n_vocab];
             let top = top.as_array().unwrap();
@@ -120,6 +140,13 @@ fn check_model(short: &str) {
     eprintln!("{short}: vs llama.cpp's incremental decode: logit |diff| mean {:.4} max {inc_max:.4}", inc_sum / inc_n as f64);
     eprintln!("{short}: top-1 {top1_same}/{positions} = {rate:.4}; logit |diff| mean {mean:.4} max {abs_max:.4}");
     assert!(greedy_failures.is_empty(), "{short}: {}", greedy_failures.join("\n"));
+    if inc_positions > 0 {
+        let r = inc_same as f64 / inc_positions as f64;
+        let mean = tf_inc_sum / tf_inc_n as f64;
+        eprintln!("{short}: vs llama.cpp token-by-token teacher forcing: top-1 {inc_same}/{inc_positions} = {r:.4}; logit |diff| mean {mean:.4} max {tf_inc_max:.4}");
+        assert!(r >= TOP1_ALL, "{short}: top-1 agreement with llama.cpp's decode path {r:.4} < {TOP1_ALL}");
+        assert!(mean <= LOGIT_TOL && tf_inc_max <= LOGIT_MAX, "{short}: logits vs llama.cpp's decode path: mean {mean:.4}, max {tf_inc_max:.4}");
+    }
     let drate = decisive_same as f64 / decisive as f64;
     eprintln!("{short}: top-1 at decisive positions {decisive_same}/{decisive} = {drate:.4}");
     assert!(drate >= 0.99, "{short}: top-1 agreement at decisive positions {drate:.4} < 0.99");
