@@ -27,6 +27,8 @@ pub struct MemoryEstimate {
     pub bytes_per_token: u64,
     /// KV-cache bytes per context position.
     pub kv_bytes_per_token: u64,
+    /// Transformer layers (each costs a fixed time per token, see `predict_tg`).
+    pub n_layer: usize,
 }
 
 /// Fixed runtime overhead: binary, allocator arenas, thread stacks.
@@ -66,6 +68,7 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
         memory_bytes: weights_bytes + kv_cache_bytes + scratch_bytes + overhead_bytes,
         bytes_per_token,
         kv_bytes_per_token,
+        n_layer: c.n_layer,
     })
 }
 
@@ -142,11 +145,20 @@ pub fn max_ctx(e: &MemoryEstimate, n_ctx_train: usize, available: u64) -> usize 
     (((usable - fixed) / e.kv_bytes_per_token) as usize).min(n_ctx_train)
 }
 
+/// Share of the probed read bandwidth the decode kernels sustain, and the
+/// fixed cost per layer per token (thread synchronisation and the small
+/// element-wise steps), both measured with `hearth bench` against
+/// `hearth doctor`'s probe on the three test models (BENCHMARKS.md).
+const BANDWIDTH_EFFICIENCY: f64 = 0.75;
+const LAYER_OVERHEAD_S: f64 = 60e-6;
+
 /// Predicted generation tokens/s at `depth` tokens of context, from the
-/// memory read bandwidth (bytes/s).
+/// memory read bandwidth (bytes/s): a decode step streams the weights it
+/// reads and the KV cache so far, plus a fixed cost per layer.
 pub fn predict_tg(e: &MemoryEstimate, depth: usize, bandwidth: f64) -> f64 {
     let bytes = e.bytes_per_token + e.kv_bytes_per_token * depth as u64;
-    bandwidth / bytes as f64
+    let secs = bytes as f64 / (bandwidth * BANDWIDTH_EFFICIENCY) + e.n_layer as f64 * LAYER_OVERHEAD_S;
+    1.0 / secs
 }
 
 /// Total and available memory in bytes (Linux `/proc/meminfo`).

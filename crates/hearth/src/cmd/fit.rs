@@ -114,13 +114,39 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string()));
+    // Models named on the command line, then every model in the store.
+    let store = store::Store::from_env();
+    let (installed, broken) = store.list();
+    let mut paths: Vec<std::path::PathBuf> = a.models.clone();
+    for man in &installed {
+        paths.push(store.gguf_path(&store.resolve_ref(&man.name, Some(&man.tag))));
+    }
     let mut models = Vec::new();
-    for p in &a.models {
+    for p in &paths {
         match assess(p, None, &m) {
             Ok(s) => models.push((p.clone(), Ok(s))),
             Err(e) => models.push((p.clone(), Err(format!("{e:#}")))),
         }
     }
+    // Catalog models not downloaded: judged from their file size alone (the
+    // KV cache is known only once the file's metadata can be read).
+    let have: Vec<String> = installed.iter().map(|m| format!("{}:{}", m.name, m.tag)).collect();
+    let catalog: Vec<(String, Option<u64>)> = store::catalog::entries()
+        .into_iter()
+        .map(|e| (format!("{}:{}", e.name, e.tag), e.size))
+        .filter(|(n, _)| !have.contains(n))
+        .collect();
+    let catalog_view = |size: Option<u64>| {
+        let verdict = match (size, m.available) {
+            (Some(b), Some(av)) => Some(fit::verdict(b + b / 8, av)),
+            _ => None,
+        };
+        let tg = match (size, m.bandwidth) {
+            (Some(b), Some(bw)) => Some(bw * 0.75 / b as f64),
+            _ => None,
+        };
+        (verdict, tg)
+    };
     if a.json {
         let v = json!({
             "cpu": cpu,
@@ -132,6 +158,18 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
             "models": models.iter().map(|(p, r)| match r {
                 Ok(s) => to_json(p, s),
                 Err(e) => json!({"model": p.display().to_string(), "error": e}),
+            }).collect::<Vec<_>>(),
+            "store_errors": broken.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "catalog": catalog.iter().map(|(name, size)| {
+                let (verdict, tg) = catalog_view(*size);
+                json!({
+                    "model": name,
+                    "file_bytes": size,
+                    "fits": verdict.map(|v| v != Verdict::DoesNotFit),
+                    "verdict": verdict.map(|v| v.as_str()),
+                    "predicted_tg_tok_per_s": tg.map(|t| (t * 10.0).round() / 10.0),
+                    "estimate": "from the file size (about 1/8 added for cache and runtime); exact after `hearth pull`",
+                })
             }).collect::<Vec<_>>(),
         });
         println!("{v}");
@@ -148,10 +186,28 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         Some(b) => println!("bandwidth:  {:.1} GB/s memory read (measured)", b / 1e9),
         None => println!("bandwidth:  unknown (the probe failed)"),
     }
+    if models.is_empty() {
+        println!("models:     none in the store ({}) — `hearth pull NAME` fetches one", store.root.display());
+    }
     for (p, r) in &models {
         match r {
             Ok(s) => print_human(p, s),
             Err(e) => println!("{}: {e}", p.display()),
+        }
+    }
+    for e in &broken {
+        println!("store problem: {e}");
+    }
+    if !catalog.is_empty() {
+        println!("catalog (not downloaded; judged from file size, exact after `hearth pull`):");
+        for (name, size) in &catalog {
+            let (verdict, tg) = catalog_view(*size);
+            println!(
+                "  {name:<24} {:>9}  {:<13} {}",
+                size.map(gib).unwrap_or_else(|| "size ?".into()),
+                verdict.map(|v| v.as_str()).unwrap_or("fit unknown"),
+                tg.map(|t| format!("~{t:.0} tok/s")).unwrap_or_default()
+            );
         }
     }
     Ok(())
