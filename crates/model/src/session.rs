@@ -38,7 +38,9 @@ impl ActSet {
         let i = match self.slots.iter().position(|s| s.0 == vt) {
             Some(i) => i,
             None => {
-                self.slots.push((vt, QuantizedActs::new(), false));
+                let mut a = QuantizedActs::new();
+                a.set_rounding(kernels::ActRounding::LlamaCppX86);
+                self.slots.push((vt, a, false));
                 self.slots.len() - 1
             }
         };
