@@ -3,11 +3,10 @@
 
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
-use model::{Logits, Session};
-use sampler::{Sampler, SamplingParams, StopMatcher};
+use model::Session;
+use sampler::SamplingParams;
 use std::ops::ControlFlow;
-use std::time::Instant;
-use tokenizer::{Message, StreamDecoder};
+use tokenizer::Message;
 
 /// What to feed the model.
 #[derive(Clone, Debug)]
@@ -84,87 +83,18 @@ impl LoadedModel {
 
     /// Generate for `req` in `sess` (cleared first), calling `on_text` with
     /// each piece of text as soon as it is complete UTF-8 and clear of stop
-    /// strings. `on_text` returning `Break` cancels.
+    /// strings. `on_text` returning `Break` cancels. (The loop itself is
+    /// `generate_cached`, which keeps a shared prefix; here nothing is kept.)
     pub fn generate(
         &self,
         pool: &ThreadPool,
         sess: &mut Session,
         req: &GenerateRequest,
-        mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+        on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<GenerateStats, EngineError> {
-        req.sampling.validate().map_err(|e| EngineError::Sampling(e.to_string()))?;
-        let prompt = self.prompt_tokens(&req.prompt)?;
-        if prompt.len() > sess.n_ctx() {
-            return Err(EngineError::PromptTooLong {
-                prompt: prompt.len(),
-                n_ctx: sess.n_ctx(),
-                max: self.model.config.n_ctx_train,
-            });
-        }
         sess.clear();
-        let t0 = Instant::now();
-        self.model.forward(pool, sess, &prompt, Logits::Last)?;
-        let prompt_seconds = t0.elapsed().as_secs_f64();
-
-        let mut sampler = Sampler::new(req.sampling.clone(), self.model.config.n_vocab);
-        for &t in &prompt {
-            sampler.accept(t);
-        }
-        let mut decoder = StreamDecoder::new();
-        let mut stops = StopMatcher::new(req.stop.clone());
-        let mut out_tokens = Vec::new();
-        let t1 = Instant::now();
-        let mut finish = FinishReason::Length;
-        let mut context_full = false;
-        let mut hit_stop_string = false;
-        loop {
-            if req.max_tokens.is_some_and(|m| out_tokens.len() >= m) {
-                break;
-            }
-            let tok = sampler.sample(sess.logits());
-            sampler.accept(tok);
-            out_tokens.push(tok);
-            if self.tokenizer.is_eog(tok) {
-                finish = FinishReason::Stop;
-                break;
-            }
-            let piece = decoder.push(&self.tokenizer, tok);
-            let (emit, hit) = stops.push(&piece);
-            if !emit.is_empty() && on_text(&emit).is_break() {
-                finish = FinishReason::Cancelled;
-                break;
-            }
-            if hit {
-                finish = FinishReason::Stop;
-                hit_stop_string = true;
-                break;
-            }
-            if sess.n_past() >= sess.n_ctx() {
-                context_full = true;
-                break;
-            }
-            self.model.forward(pool, sess, &[tok], Logits::Last)?;
-        }
-        // Text held back (an incomplete character, a possible stop-string
-        // prefix) is still output unless a stop string ended it or the caller left.
-        if finish != FinishReason::Cancelled && !hit_stop_string {
-            let rest = decoder.flush();
-            let (emit, _) = stops.push(&rest);
-            let tail = stops.flush();
-            let text = emit + &tail;
-            if !text.is_empty() {
-                let _ = on_text(&text);
-            }
-        }
-        Ok(GenerateStats {
-            prompt_tokens: prompt.len(),
-            output_tokens: out_tokens.len(),
-            prompt_seconds,
-            gen_seconds: t1.elapsed().as_secs_f64(),
-            finish,
-            tokens: out_tokens,
-            context_full,
-        })
+        let never = std::sync::atomic::AtomicBool::new(false);
+        self.generate_cached(pool, sess, req, &never, on_text).map(|c| c.stats)
     }
 }
 

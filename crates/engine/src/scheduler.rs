@@ -10,6 +10,7 @@
 //! so servers can answer 503 instead of hanging.
 
 use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
+use crate::common_prefix;
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
@@ -401,6 +402,3 @@ fn log_prob_of(logits: &[f32], tok: u32) -> f32 {
     logits[tok as usize] - max - sum.ln() as f32
 }
 
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
