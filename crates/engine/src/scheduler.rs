@@ -169,7 +169,10 @@ impl Runner {
                     Err(_) => return,
                 }
             }
-            while open {
+            // Move queued requests in only while the waiting list has room:
+            // the rest stay in the bounded channel, so a full queue is
+            // refused at submission (`QueueFull`) instead of growing here.
+            while open && self.waiting.len() < self.cfg.max_queue.max(1) {
                 match rx.try_recv() {
                     Ok(j) => self.waiting.push_back(j),
                     Err(mpsc::TryRecvError::Empty) => break,
