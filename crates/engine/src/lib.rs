@@ -36,6 +36,19 @@ impl LoadedModel {
         Self::from_gguf(gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?)
     }
 
+    /// Load a model after checking it fits the memory available at `n_ctx`
+    /// positions (default: [`fit::default_ctx`]): refused with the numbers
+    /// when it cannot fit; the second value is a warning when it is tight.
+    pub fn load_checked(path: impl AsRef<Path>, n_ctx: Option<usize>) -> Result<(LoadedModel, Option<String>), EngineError> {
+        let f = gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
+        let ctx = match n_ctx {
+            Some(n) => n,
+            None => fit::default_ctx(&f)?,
+        };
+        let warning = fit::preflight(&f, ctx)?;
+        Ok((Self::from_gguf(f)?, warning))
+    }
+
     /// Load from an already opened GGUF file.
     pub fn from_gguf(file: gguf::GgufFile) -> Result<LoadedModel, EngineError> {
         let path = file.path().to_path_buf();
@@ -54,8 +67,8 @@ impl LoadedModel {
     }
 
     /// The context size to use when the caller names none: the trained
-    /// context, capped at 4096 positions.
+    /// context, capped at 4096 positions and at what fits in memory.
     pub fn default_ctx(&self) -> usize {
-        self.model.config.n_ctx_train.min(4096)
+        fit::default_ctx(self.model.file()).unwrap_or(self.model.config.n_ctx_train.min(4096))
     }
 }

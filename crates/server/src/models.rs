@@ -196,12 +196,17 @@ impl Manager {
         }
         self.make_room(entry.size);
         let path = entry.path.clone();
-        let lm = tokio::task::spawn_blocking(move || LoadedModel::load(&path))
+        // Check the model and the shared context budget fit in memory first.
+        let budget = self.sched.ctx_budget;
+        let (lm, warning) = tokio::task::spawn_blocking(move || LoadedModel::load_checked(&path, Some(budget)))
             .await
             .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
             .map_err(|e| {
                 ApiError::internal(format!("could not load model '{}': {e}", entry.name))
             })?;
+        if let Some(w) = warning {
+            eprintln!("hearth: warning: {w}");
+        }
         let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
         cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);

@@ -9,7 +9,12 @@ pub fn resolve(name: &str) -> anyhow::Result<PathBuf> {
     crate::cmd::pull::resolve_model(name)
 }
 
-/// Load the model called `name`.
+/// Load the model called `name`, refusing it when it cannot fit in memory
+/// (and warning when it is tight).
 pub fn load(name: &str) -> anyhow::Result<LoadedModel> {
-    Ok(LoadedModel::load(resolve(name)?)?)
+    let (lm, warning) = LoadedModel::load_checked(resolve(name)?, None)?;
+    if let Some(w) = warning {
+        eprintln!("hearth: warning: {w}");
+    }
+    Ok(lm)
 }
