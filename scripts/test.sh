@@ -10,7 +10,7 @@ bash scripts/fetch-test-models.sh
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
-cargo test --workspace --release 2>&1
+cargo test --workspace --release --no-fail-fast 2>&1
 
 # NEON kernels (aarch64) under qemu user-mode emulation.
 bash scripts/test-neon.sh
