@@ -7,11 +7,10 @@
 use crate::{EngineError, FinishReason, GenerateRequest, GenerateStats, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Session};
-use sampler::{Sampler, StopMatcher};
+use crate::step::Stepper;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tokenizer::StreamDecoder;
 
 /// Tokens fed per forward call during prefill (the cancel flag is checked between them).
 const PREFILL_CHUNK: usize = 256;
@@ -68,63 +67,44 @@ impl LoadedModel {
             self.model.forward(pool, sess, chunk, Logits::Last)?;
         }
         let prompt_seconds = t0.elapsed().as_secs_f64();
-        let mut out_tokens = Vec::new();
         let t1 = Instant::now();
         let mut finish = FinishReason::Length;
         let mut context_full = false;
-        let mut hit_stop_string = false;
-        let mut decoder = StreamDecoder::new();
-        let mut stops = StopMatcher::new(req.stop.clone());
+        let mut step = Stepper::new(req, self.model.config.n_vocab, &prompt);
         if cancelled {
             finish = FinishReason::Cancelled;
         } else {
-            let mut sampler = Sampler::new(req.sampling.clone(), self.model.config.n_vocab);
-            for &t in &prompt {
-                sampler.accept(t);
-            }
             loop {
                 if cancel.load(Ordering::Relaxed) {
                     finish = FinishReason::Cancelled;
                     break;
                 }
-                if req.max_tokens.is_some_and(|m| out_tokens.len() >= m) {
+                if req.max_tokens.is_some_and(|m| step.out.len() >= m) {
                     break;
                 }
-                let tok = sampler.sample(sess.logits());
-                sampler.accept(tok);
-                out_tokens.push(tok);
-                if self.tokenizer.is_eog(tok) {
-                    finish = FinishReason::Stop;
-                    break;
-                }
-                let piece = decoder.push(&self.tokenizer, tok);
-                let (emit, hit) = stops.push(&piece);
-                if !emit.is_empty() && on_text(&emit).is_break() {
+                let s = step.next(&self.tokenizer, sess.logits());
+                if !s.text.is_empty() && on_text(&s.text).is_break() {
                     finish = FinishReason::Cancelled;
                     break;
                 }
-                if hit {
+                if s.end.is_some() {
                     finish = FinishReason::Stop;
-                    hit_stop_string = true;
                     break;
                 }
                 if sess.n_past() >= sess.n_ctx() {
                     context_full = true;
                     break;
                 }
-                self.model.forward(pool, sess, &[tok], Logits::Last)?;
+                self.model.forward(pool, sess, &[s.token], Logits::Last)?;
             }
         }
-        if !hit_stop_string {
-            // Flush held-back text even when cancelled: the caller keeps what
-            // was shown, and the last characters belong to it.
-            let rest = decoder.flush();
-            let (emit, _) = stops.push(&rest);
-            let text = emit + &stops.flush();
-            if !text.is_empty() && finish != FinishReason::Cancelled {
+        if finish != FinishReason::Cancelled {
+            let text = step.finish();
+            if !text.is_empty() {
                 let _ = on_text(&text);
             }
         }
+        let out_tokens = std::mem::take(&mut step.out);
         Ok(CachedStats {
             stats: GenerateStats {
                 prompt_tokens: prompt.len(),

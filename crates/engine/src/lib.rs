@@ -9,6 +9,7 @@ mod error;
 pub mod fit;
 mod generate;
 pub mod scheduler;
+mod step;
 
 pub use conversation::{common_prefix, CachedStats};
 pub use error::EngineError;

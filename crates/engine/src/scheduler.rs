@@ -14,13 +14,12 @@ use crate::common_prefix;
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
-use sampler::{Sampler, StopMatcher};
+use crate::step::{End, Stepper};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokenizer::StreamDecoder;
 
 /// One generated token, as it streams out.
 #[derive(Clone, Debug)]
@@ -120,11 +119,8 @@ impl Drop for Scheduler {
 struct Active {
     job: Job,
     sess: Session,
-    sampler: Sampler,
-    decoder: StreamDecoder,
-    stops: StopMatcher,
+    step: Stepper,
     prompt_tokens: usize,
-    out: Vec<u32>,
     started: Instant,
     prompt_seconds: f64,
     gen_started: Instant,
@@ -262,19 +258,12 @@ impl Runner {
         if let Err(e) = self.lm.model.forward(&self.pool, &mut sess, &prompt[reused..], Logits::Last) {
             return Err((job, e.into()));
         }
-        let mut sampler = Sampler::new(job.req.sampling.clone(), self.lm.model.config.n_vocab);
-        for &t in &prompt {
-            sampler.accept(t);
-        }
-        let stops = StopMatcher::new(job.req.stop.clone());
+        let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
         let now = Instant::now();
         Ok(Active {
             sess,
-            sampler,
-            decoder: StreamDecoder::new(),
-            stops,
+            step,
             prompt_tokens: prompt.len(),
-            out: Vec::new(),
             started: t0,
             prompt_seconds: now.duration_since(t0).as_secs_f64(),
             gen_started: now,
@@ -331,45 +320,37 @@ impl Runner {
     }
 
     /// Sample one token for active sequence `i`; `Some` when it is finished.
-    fn sample_one(&mut self, i: usize) -> Option<(FinishReason, bool)> {
+    fn sample_one(&mut self, i: usize) -> Option<FinishReason> {
         let lm = &self.lm;
         let a = &mut self.active[i];
         let logits = a.sess.logits();
-        let tok = a.sampler.sample(logits);
+        let st = a.step.next(&lm.tokenizer, logits);
+        let tok = st.token;
+        if st.end == Some(End::Eog) {
+            return Some(FinishReason::Stop);
+        }
         let (logprob, top) = match a.job.top_logprobs {
             Some(k) => (log_prob_of(logits, tok), if k > 0 { sampler::log_softmax_top(logits, k) } else { Vec::new() }),
             None => (f32::NAN, Vec::new()),
         };
-        a.sampler.accept(tok);
-        a.out.push(tok);
-        if lm.tokenizer.is_eog(tok) {
-            return Some((FinishReason::Stop, false));
-        }
-        let piece = a.decoder.push(&lm.tokenizer, tok);
-        let (emit, hit) = a.stops.push(&piece);
-        let ev = Event::Token(TokenEvent { id: tok, text: emit, logprob, top_logprobs: top });
+        let ev = Event::Token(TokenEvent { id: tok, text: st.text, logprob, top_logprobs: top });
         if (a.job.sink)(ev).is_break() {
-            return Some((FinishReason::Cancelled, false));
+            return Some(FinishReason::Cancelled);
         }
-        if hit {
-            return Some((FinishReason::Stop, true));
+        if st.end == Some(End::StopString) {
+            return Some(FinishReason::Stop);
         }
-        if a.job.req.max_tokens.is_some_and(|m| a.out.len() >= m) {
-            return Some((FinishReason::Length, false));
-        }
-        if a.sess.n_past() >= a.sess.n_ctx() {
-            return Some((FinishReason::Length, false));
+        if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m) || a.sess.n_past() >= a.sess.n_ctx() {
+            return Some(FinishReason::Length);
         }
         a.next = tok;
         None
     }
 
-    fn retire(&mut self, mut a: Active, (finish, hit_stop): (FinishReason, bool)) {
+    fn retire(&mut self, mut a: Active, finish: FinishReason) {
         self.reserved -= a.reserved;
-        if finish != FinishReason::Cancelled && !hit_stop {
-            let rest = a.decoder.flush();
-            let (emit, _) = a.stops.push(&rest);
-            let text = emit + &a.stops.flush();
+        if finish != FinishReason::Cancelled {
+            let text = a.step.finish();
             if !text.is_empty() {
                 let _ = (a.job.sink)(Event::Token(TokenEvent { id: u32::MAX, text, logprob: f32::NAN, top_logprobs: Vec::new() }));
             }
@@ -377,11 +358,11 @@ impl Runner {
         let context_full = finish == FinishReason::Length && a.sess.n_past() >= a.sess.n_ctx();
         let stats = GenerateStats {
             prompt_tokens: a.prompt_tokens,
-            output_tokens: a.out.len(),
+            output_tokens: a.step.out.len(),
             prompt_seconds: a.prompt_seconds,
             gen_seconds: a.gen_started.elapsed().as_secs_f64(),
             finish,
-            tokens: std::mem::take(&mut a.out),
+            tokens: std::mem::take(&mut a.step.out),
             context_full,
         };
         let _ = a.started;

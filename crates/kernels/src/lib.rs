@@ -135,20 +135,22 @@ pub(crate) fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
         })
 }
 
+/// The scalar dequantizer of `ty`, once `src` is checked to hold exactly
+/// `dst.len()` elements of it.
+fn checked_dequant(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<scalar::DequantFn, KernelError> {
+    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
+    let need = row_bytes(ty, dst.len())?;
+    if src.len() != need {
+        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+    }
+    Ok(f)
+}
+
 /// Decode `dst.len()` elements of type `ty` from `src`
 /// (`src.len() == ty.bytes_for(dst.len())`). Errors, never panics, on a length
 /// mismatch or an unsupported type.
 pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
-    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
-    let need = row_bytes(ty, dst.len())?;
-    if src.len() != need {
-        return Err(KernelError::Length {
-            ty,
-            what: "source bytes",
-            expected: need,
-            got: src.len(),
-        });
-    }
+    let f = checked_dequant(ty, src, dst)?;
     #[cfg(target_arch = "x86_64")]
     {
         if use_avx2() {
@@ -354,16 +356,7 @@ pub fn vec_dot_scalar_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32
 
 /// [`dequantize`] with the scalar reference, ignoring SIMD dispatch (for tests).
 pub fn dequantize_scalar_raw(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
-    let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
-    let need = row_bytes(ty, dst.len())?;
-    if src.len() != need {
-        return Err(KernelError::Length {
-            ty,
-            what: "source bytes",
-            expected: need,
-            got: src.len(),
-        });
-    }
+    let f = checked_dequant(ty, src, dst)?;
     f(src, dst);
     Ok(())
 }
