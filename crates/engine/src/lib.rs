@@ -7,6 +7,7 @@ pub mod bench;
 mod conversation;
 mod error;
 pub mod fit;
+pub mod jsonfix;
 mod generate;
 pub mod scheduler;
 mod step;

@@ -8,7 +8,7 @@
 pub mod catalog;
 pub mod error;
 pub mod gen;
-pub mod jsonfix;
+pub use engine::jsonfix;
 pub mod models;
 mod ollama;
 mod openai;
