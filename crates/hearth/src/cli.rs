@@ -30,6 +30,8 @@ pub enum Command {
     Fit(FitArgs),
     /// This machine as hearth sees it: CPU, SIMD, memory, bandwidth, models.
     Doctor(DoctorArgs),
+    /// Run one prompt over a folder of documents or a JSONL file: resumable, with progress and a report.
+    Batch(crate::cmd::batch::BatchArgs),
     /// Talk with a model in the terminal (line editing, history, /commands).
     Chat(ChatArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).

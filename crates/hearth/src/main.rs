@@ -19,6 +19,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.command {
         cli::Command::Run(a) => config::apply_run(a, matches.subcommand_matches("run")).and_then(cmd::run::run),
         cli::Command::Chat(a) => chat::run(a),
+        cli::Command::Batch(a) => cmd::batch::run(a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Tokenize(a) => cmd::tokenize::run(a),
         cli::Command::Bench(a) => cmd::bench::run(a),

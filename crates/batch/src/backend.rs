@@ -1,0 +1,408 @@
+//! Where the work runs: the local engine (one loaded model, its continuous
+//! batching scheduler shared with `hearth serve`) or any OpenAI-compatible
+//! server (`--endpoint`), behind one small trait so resume, output and the
+//! report are the same for both.
+
+use engine::jsonfix::Depth;
+use engine::scheduler::{Event, Scheduler, SchedulerConfig, SubmitError};
+use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams};
+use serde_json::{json, Value};
+use std::ops::ControlFlow;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One generation.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub system: Option<String>,
+    /// The rendered prompt.
+    pub user: String,
+    /// Plain text, no chat template.
+    pub raw: bool,
+    pub max_tokens: Option<usize>,
+    pub sampling: SamplingParams,
+    pub stop: Vec<String>,
+    /// Ask for one JSON object.
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Answer {
+    pub text: String,
+    pub finish: String,
+    pub prompt_tokens: usize,
+    pub output_tokens: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobError {
+    pub message: String,
+    /// Every further job would fail the same way (bad key, server gone):
+    /// the batch stops instead of failing every record.
+    pub fatal: bool,
+}
+
+impl JobError {
+    pub fn new(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), fatal: false }
+    }
+    pub fn fatal(message: impl Into<String>) -> JobError {
+        JobError { message: message.into(), fatal: true }
+    }
+}
+
+pub type Done = Box<dyn FnOnce(Result<Answer, JobError>) + Send>;
+
+pub trait Backend: Send + Sync {
+    /// The model as records name it.
+    fn model_label(&self) -> String;
+    /// What identifies the model for resume (a different file is other work).
+    fn model_key(&self) -> String;
+    /// Context of one sequence, in tokens.
+    fn ctx(&self) -> usize;
+    /// Generations run at once.
+    fn parallel(&self) -> usize;
+    /// Tokens of the job's whole prompt (template and all).
+    fn prompt_tokens(&self, job: &Job) -> Result<usize, JobError>;
+    /// Tokens of a piece of text (for splitting long documents).
+    fn text_tokens(&self, text: &str) -> usize;
+    /// Start `job`; `done` is called once, from another thread.
+    fn submit(&self, job: Job, done: Done);
+}
+
+fn messages(job: &Job) -> Vec<Message> {
+    let mut m = Vec::new();
+    if let Some(s) = &job.system {
+        m.push(Message { role: "system".into(), content: s.clone() });
+    }
+    m.push(Message { role: "user".into(), content: job.user.clone() });
+    m
+}
+
+/// The local engine.
+pub struct Local {
+    lm: Arc<LoadedModel>,
+    sched: Scheduler,
+    ctx: usize,
+    parallel: usize,
+    label: String,
+    key: String,
+}
+
+impl Local {
+    /// `ctx` tokens per sequence, `parallel` sequences decoded together.
+    pub fn new(lm: Arc<LoadedModel>, label: String, ctx: usize, parallel: usize, threads: usize) -> Local {
+        let parallel = parallel.max(1);
+        let size = std::fs::metadata(&lm.path).map(|m| m.len()).unwrap_or(0);
+        let file = lm.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let key = format!("{file}:{size}");
+        let sched = Scheduler::new(
+            lm.clone(),
+            SchedulerConfig {
+                threads,
+                max_active: parallel,
+                max_queue: parallel * 2 + 2,
+                ctx_budget: ctx * parallel,
+                max_seq_ctx: ctx,
+            },
+        );
+        Local { lm, sched, ctx, parallel, label, key }
+    }
+
+    fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
+        let p = if job.raw { Prompt::Raw(job.user.clone()) } else { Prompt::Chat(messages(job)) };
+        let mut ids = self.lm.prompt_tokens(&p).map_err(|e| JobError::new(e.to_string()))?;
+        if job.json {
+            // The answer starts with `{`, as the server's JSON mode does.
+            ids.extend(self.lm.tokenizer.encode("{", false, false));
+        }
+        Ok(ids)
+    }
+}
+
+impl Backend for Local {
+    fn model_label(&self) -> String {
+        self.label.clone()
+    }
+    fn model_key(&self) -> String {
+        self.key.clone()
+    }
+    fn ctx(&self) -> usize {
+        self.ctx
+    }
+    fn parallel(&self) -> usize {
+        self.parallel
+    }
+    fn prompt_tokens(&self, job: &Job) -> Result<usize, JobError> {
+        self.prompt(job).map(|p| p.len())
+    }
+    fn text_tokens(&self, text: &str) -> usize {
+        self.lm.tokenizer.encode(text, false, false).len()
+    }
+
+    fn submit(&self, job: Job, done: Done) {
+        let ids = match self.prompt(&job) {
+            Ok(ids) => ids,
+            Err(e) => return done(Err(e)),
+        };
+        let req = GenerateRequest {
+            prompt: Prompt::Tokens(ids),
+            max_tokens: job.max_tokens,
+            sampling: job.sampling.clone(),
+            stop: job.stop.clone(),
+        };
+        let json = job.json;
+        let mut depth = Depth::open_object();
+        let mut text = if json { String::from("{") } else { String::new() };
+        let mut closed = false;
+        let slot: Arc<Mutex<Option<Done>>> = Arc::new(Mutex::new(Some(done)));
+        let take = |slot: &Arc<Mutex<Option<Done>>>| slot.lock().ok().and_then(|mut d| d.take());
+        let held = slot.clone();
+        let sink = Box::new(move |ev: Event| match ev {
+            Event::Token(t) => {
+                text.push_str(&t.text);
+                if json && depth.feed(&t.text) {
+                    closed = true;
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            }
+            Event::Done(s) => {
+                let finish = if closed { "stop" } else { s.finish.as_str() };
+                if let Some(d) = take(&held) {
+                    d(Ok(Answer {
+                        text: std::mem::take(&mut text),
+                        finish: finish.to_string(),
+                        prompt_tokens: s.prompt_tokens,
+                        output_tokens: s.output_tokens,
+                    }));
+                }
+                ControlFlow::Break(())
+            }
+            Event::Error(e) => {
+                if let Some(d) = take(&held) {
+                    d(Err(JobError::new(e.to_string())));
+                }
+                ControlFlow::Break(())
+            }
+        });
+        // The runner keeps at most `parallel` jobs in flight, well under the
+        // queue bound; a refusal is still reported, never dropped.
+        if let Err(e) = self.sched.submit(req, None, sink) {
+            if let Some(d) = take(&slot) {
+                d(Err(JobError { message: e.to_string(), fatal: matches!(e, SubmitError::Stopped) }));
+            }
+        }
+    }
+}
+
+/// An OpenAI-compatible server: `POST {base}/v1/chat/completions` (or
+/// `/v1/completions` for `--raw`) from `parallel` worker threads, retrying
+/// 429/5xx answers and dropped connections with backoff (honouring
+/// `Retry-After`).
+pub struct Endpoint {
+    base: String,
+    model: String,
+    ctx: usize,
+    parallel: usize,
+    tx: Mutex<mpsc::Sender<(Job, Done)>>,
+}
+
+/// Attempts per request before it is recorded as failed.
+const ATTEMPTS: u32 = 6;
+
+impl Endpoint {
+    /// Check the server answers (`GET /v1/models`) and knows `model` (the
+    /// first model it lists when `None`).
+    pub fn connect(url: &str, api_key: Option<String>, model: Option<String>, ctx: usize, parallel: usize) -> Result<Endpoint, String> {
+        let base = base_url(url)?;
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout_read(Duration::from_secs(900))
+            .build();
+        let models_url = format!("{base}/v1/models");
+        let mut req = agent.get(&models_url);
+        if let Some(k) = &api_key {
+            req = req.set("Authorization", &format!("Bearer {k}"));
+        }
+        let listed: Vec<String> = match req.call() {
+            Ok(r) => r
+                .into_json::<Value>()
+                .ok()
+                .and_then(|v| v.get("data").and_then(|d| d.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(String::from))
+                .collect(),
+            Err(ureq::Error::Status(401 | 403, _)) => {
+                return Err(format!("{models_url} refused the request (401/403): give the right key with --api-key"))
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(format!("{models_url} answered {code}: {}", error_message(r)))
+            }
+            Err(e) => return Err(format!("cannot reach {models_url}: {e}; is the server running?")),
+        };
+        let model = match model {
+            Some(m) => {
+                if !listed.is_empty() && !listed.iter().any(|l| *l == m) {
+                    return Err(format!("{base} does not serve model '{m}'; it lists: {}", listed.join(", ")));
+                }
+                m
+            }
+            None => listed
+                .first()
+                .cloned()
+                .ok_or_else(|| format!("{base} lists no models; name one with -m"))?,
+        };
+        let parallel = parallel.max(1);
+        let (tx, rx) = mpsc::channel::<(Job, Done)>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..parallel {
+            let rx = rx.clone();
+            let agent = agent.clone();
+            let (base, model, key) = (base.clone(), model.clone(), api_key.clone());
+            let _ = std::thread::Builder::new().name(format!("hearth-batch-http-{i}")).spawn(move || loop {
+                let next = rx.lock().ok().and_then(|r| r.recv().ok());
+                let Some((job, done)) = next else { return };
+                done(request(&agent, &base, &model, key.as_deref(), &job));
+            });
+        }
+        Ok(Endpoint { base, model, ctx, parallel, tx: Mutex::new(tx) })
+    }
+}
+
+/// `http://h:p`, `http://h:p/`, `http://h:p/v1` → `http://h:p`.
+fn base_url(url: &str) -> Result<String, String> {
+    let u = url.trim().trim_end_matches('/');
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        return Err(format!("--endpoint '{url}' must start with http:// or https://"));
+    }
+    Ok(u.strip_suffix("/v1").unwrap_or(u).to_string())
+}
+
+fn error_message(r: ureq::Response) -> String {
+    let body = r.into_string().unwrap_or_default();
+    serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(String::from))
+        .unwrap_or_else(|| body.chars().take(300).collect())
+}
+
+fn request(agent: &ureq::Agent, base: &str, model: &str, key: Option<&str>, job: &Job) -> Result<Answer, JobError> {
+    let s = &job.sampling;
+    let mut body = json!({
+        "model": model,
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "seed": s.seed,
+        "stream": false,
+    });
+    if let Some(m) = job.max_tokens {
+        body["max_tokens"] = json!(m);
+    }
+    if !job.stop.is_empty() {
+        body["stop"] = json!(job.stop);
+    }
+    let path = if job.raw {
+        let mut p = job.user.clone();
+        if let Some(sys) = &job.system {
+            p = format!("{sys}\n\n{p}");
+        }
+        body["prompt"] = json!(p);
+        "/v1/completions"
+    } else {
+        body["messages"] = json!(messages(job)
+            .iter()
+            .map(|m| json!({"role": m.role, "content": m.content}))
+            .collect::<Vec<_>>());
+        if job.json {
+            body["response_format"] = json!({"type": "json_object"});
+        }
+        "/v1/chat/completions"
+    };
+    let url = format!("{base}{path}");
+    let mut last = String::new();
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_secs(1 << (attempt - 1).min(4)));
+        }
+        let mut req = agent.post(&url);
+        if let Some(k) = key {
+            req = req.set("Authorization", &format!("Bearer {k}"));
+        }
+        match req.send_json(body.clone()) {
+            Ok(r) => {
+                let v: Value = r.into_json().map_err(|e| JobError::new(format!("{url}: unreadable answer: {e}")))?;
+                return parse_answer(&v, job.raw).ok_or_else(|| JobError::new(format!("{url}: the answer has no choices[0]")));
+            }
+            Err(ureq::Error::Status(code @ (429 | 500 | 502 | 503 | 504), r)) => {
+                let wait = r.header("Retry-After").and_then(|s| s.trim().parse::<u64>().ok());
+                last = format!("{url} answered {code}: {}", error_message(r));
+                if let Some(w) = wait {
+                    std::thread::sleep(Duration::from_secs(w.min(60)));
+                }
+            }
+            Err(ureq::Error::Status(code @ (401 | 403), _)) => {
+                return Err(JobError::fatal(format!("{url} refused the request ({code}): check --api-key")))
+            }
+            Err(ureq::Error::Status(code, r)) => return Err(JobError::new(format!("{url} answered {code}: {}", error_message(r)))),
+            Err(e) => last = format!("{url}: {e}"),
+        }
+    }
+    Err(JobError::fatal(format!("{last} (gave up after {ATTEMPTS} attempts)")))
+}
+
+fn parse_answer(v: &Value, raw: bool) -> Option<Answer> {
+    let c = v.get("choices")?.get(0)?;
+    let text = if raw { c.get("text")? } else { c.pointer("/message/content")? };
+    let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(|x| x.as_u64()).unwrap_or(0) as usize;
+    Some(Answer {
+        text: text.as_str().unwrap_or("").to_string(),
+        finish: c.get("finish_reason").and_then(|f| f.as_str()).unwrap_or("stop").to_string(),
+        prompt_tokens: usage("prompt_tokens"),
+        output_tokens: usage("completion_tokens"),
+    })
+}
+
+impl Backend for Endpoint {
+    fn model_label(&self) -> String {
+        self.model.clone()
+    }
+    fn model_key(&self) -> String {
+        format!("{}@{}", self.model, self.base)
+    }
+    fn ctx(&self) -> usize {
+        self.ctx
+    }
+    fn parallel(&self) -> usize {
+        self.parallel
+    }
+    /// Estimated: an OpenAI-compatible server has no tokenize call. About
+    /// four characters per token is typical for English; three is used so
+    /// the estimate errs towards splitting.
+    fn prompt_tokens(&self, job: &Job) -> Result<usize, JobError> {
+        Ok(self.text_tokens(&job.user) + job.system.as_deref().map_or(0, |s| self.text_tokens(s)) + 16)
+    }
+    fn text_tokens(&self, text: &str) -> usize {
+        text.chars().count().div_ceil(3)
+    }
+    fn submit(&self, job: Job, done: Done) {
+        let sent = self.tx.lock().map(|tx| tx.send((job, done)));
+        if let Ok(Err(mpsc::SendError((_, done)))) = sent {
+            done(Err(JobError::fatal("the request threads have stopped")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls() {
+        assert_eq!(base_url("http://127.0.0.1:11434/v1/").unwrap(), "http://127.0.0.1:11434");
+        assert_eq!(base_url("https://x.example").unwrap(), "https://x.example");
+        assert!(base_url("127.0.0.1:8080").unwrap_err().contains("http://"));
+    }
+}
