@@ -6,7 +6,10 @@ fn main() {
         let path = std::path::Path::new(&arg);
         let kind = extract::kind_of(path).map_or("?", |k| k.as_str());
         match extract::extract(path) {
-            Ok(text) => println!("==> {arg} ({kind}, {} chars)\n{text}\n", text.chars().count()),
+            Ok(text) => println!(
+                "==> {arg} ({kind}, {} chars)\n{text}\n",
+                text.chars().count()
+            ),
             Err(e) => {
                 failed = true;
                 println!("==> {arg} ({kind})\nerror: {e}\n");

@@ -18,11 +18,16 @@ const DEFAULT_MAIN_PART: &str = "word/document.xml";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> {
-    let err = |reason: String| ExtractError::Docx { name: name.to_string(), reason };
+    let err = |reason: String| ExtractError::Docx {
+        name: name.to_string(),
+        reason,
+    };
     if bytes.starts_with(OLE_MAGIC) {
-        return Err(err("it is an OLE compound file (a legacy .doc, or a password-protected document), \
+        return Err(err(
+            "it is an OLE compound file (a legacy .doc, or a password-protected document), \
                         not a .docx zip package; open it and save it as .docx without a password"
-            .to_string()));
+                .to_string(),
+        ));
     }
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
         err(format!(
@@ -31,8 +36,11 @@ pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> 
         ))
     })?;
     let part = main_part(&mut zip);
-    let xml = read_part(&mut zip, &part, name)?
-        .ok_or_else(|| err(format!("the package has no {part}, so it is not a Word document")))?;
+    let xml = read_part(&mut zip, &part, name)?.ok_or_else(|| {
+        err(format!(
+            "the package has no {part}, so it is not a Word document"
+        ))
+    })?;
     document_text(&xml).map_err(|e| err(format!("{part} is damaged: {e}")))
 }
 
@@ -64,7 +72,11 @@ fn main_part(zip: &mut zip::ZipArchive<Cursor<&[u8]>>) -> String {
 
 fn attr(e: &BytesStart, key: &str) -> Option<String> {
     let a = e.try_get_attribute(key).ok().flatten()?;
-    Some(a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()?.into_owned())
+    Some(
+        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .ok()?
+            .into_owned(),
+    )
 }
 
 /// The decompressed, decoded text of one part; `Ok(None)` if the package has no such part.
@@ -75,7 +87,10 @@ fn read_part(
     part: &str,
     name: &str,
 ) -> Result<Option<String>, ExtractError> {
-    let err = |reason: String| ExtractError::Docx { name: name.to_string(), reason };
+    let err = |reason: String| ExtractError::Docx {
+        name: name.to_string(),
+        reason,
+    };
     let too_large = || ExtractError::TooLarge {
         name: name.to_string(),
         what: "the document XML inside the .docx (uncompressed)",
@@ -98,7 +113,10 @@ fn read_part(
     }
     // XML parts are UTF-8, or UTF-16 with a BOM.
     let text = match encoding_rs::Encoding::for_bom(&buf) {
-        Some((enc, bom_len)) => enc.decode_without_bom_handling(&buf[bom_len..]).0.into_owned(),
+        Some((enc, bom_len)) => enc
+            .decode_without_bom_handling(&buf[bom_len..])
+            .0
+            .into_owned(),
         None => String::from_utf8(buf).map_err(|_| err(format!("{part} is not UTF-8 text")))?,
     };
     Ok(Some(text))
@@ -120,9 +138,12 @@ fn document_text(xml: &str) -> Result<String, String> {
     let mut in_text = false; // inside w:t
     let mut cell_depth = 0usize; // inside w:tc (tables nest)
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not well-formed XML near byte {}: {e}", reader.error_position()))?;
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "not well-formed XML near byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
         match event {
             Event::Start(e) => {
                 let local = e.local_name();
@@ -170,7 +191,9 @@ fn document_text(xml: &str) -> Result<String, String> {
             Event::CData(t) if in_text && skip_depth == 0 => out.push_str(&t),
             Event::GeneralRef(r) if in_text && skip_depth == 0 => match r.resolve_char_ref() {
                 Ok(Some(c)) => out.push(c),
-                Ok(None) => out.push_str(quick_xml::escape::resolve_predefined_entity(&r).unwrap_or("")),
+                Ok(None) => {
+                    out.push_str(quick_xml::escape::resolve_predefined_entity(&r).unwrap_or(""))
+                }
                 Err(_) => {}
             },
             Event::Eof => break,
@@ -217,7 +240,10 @@ mod tests {
             <w:p/><w:p><w:del><w:r><w:delText>gone</w:delText></w:r></w:del><w:ins><w:r><w:t>added</w:t></w:r></w:ins></w:p>
             <w:sectPr><w:pgSz w:w="12240"/></w:sectPr>"#,
         );
-        assert_eq!(document_text(&xml).unwrap(), "Fish & chips\t© 2024\nnext‑line-\n\nadded\n");
+        assert_eq!(
+            document_text(&xml).unwrap(),
+            "Fish & chips\t© 2024\nnext‑line-\n\nadded\n"
+        );
     }
 
     #[test]
@@ -228,7 +254,10 @@ mod tests {
             <w:p><w:r><mc:AlternateContent><mc:Choice><w:txbxContent><w:p><w:r><w:t>box</w:t></w:r></w:p></w:txbxContent></mc:Choice>
             <mc:Fallback><w:txbxContent><w:p><w:r><w:t>box</w:t></w:r></w:p></w:txbxContent></mc:Fallback></mc:AlternateContent></w:r></w:p>"#,
         );
-        assert_eq!(crate::normalise(&document_text(&xml).unwrap()), "a b\tc\nbox");
+        assert_eq!(
+            crate::normalise(&document_text(&xml).unwrap()),
+            "a b\tc\nbox"
+        );
     }
 
     #[test]

@@ -7,27 +7,65 @@ use scraper::{Html, Node};
 
 /// Elements whose whole subtree is left out: metadata, code, and non-text content.
 const SKIP: &[&str] = &[
-    "head", "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
-    "video", "audio", "select", "datalist", "map",
+    "head", "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object",
+    "embed", "video", "audio", "select", "datalist", "map",
 ];
 
 /// Elements that start and end a paragraph (blank line around them).
 const PARAGRAPH: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl", "section",
-    "article", "header", "footer", "nav", "aside", "main", "figure", "form", "fieldset", "address",
-    "details", "hr", "body", "menu",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "main",
+    "figure",
+    "form",
+    "fieldset",
+    "address",
+    "details",
+    "hr",
+    "body",
+    "menu",
 ];
 
 /// Elements that start and end a line.
 const LINE: &[&str] = &[
-    "div", "li", "tr", "dt", "dd", "figcaption", "summary", "caption", "legend", "option", "center",
+    "div",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "figcaption",
+    "summary",
+    "caption",
+    "legend",
+    "option",
+    "center",
 ];
 
 /// Bytes of an HTML file to a string: a BOM wins; then UTF-8 if the bytes are valid
 /// UTF-8; then the `charset=` label near the start of the file; then windows-1252.
 pub(crate) fn decode(bytes: &[u8]) -> String {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        return enc.decode_without_bom_handling(&bytes[bom_len..]).0.into_owned();
+        return enc
+            .decode_without_bom_handling(&bytes[bom_len..])
+            .0
+            .into_owned();
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_string();
@@ -40,9 +78,15 @@ pub(crate) fn decode(bytes: &[u8]) -> String {
 /// `<meta http-equiv="Content-Type" content="text/html; charset=...">`).
 fn sniff_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     const KEY: &[u8] = b"charset=";
-    let at = head.windows(KEY.len()).position(|w| w.eq_ignore_ascii_case(KEY))? + KEY.len();
+    let at = head
+        .windows(KEY.len())
+        .position(|w| w.eq_ignore_ascii_case(KEY))?
+        + KEY.len();
     let rest = &head[at..];
-    let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix(b"\"")
+        .or_else(|| rest.strip_prefix(b"'"))
+        .unwrap_or(rest);
     let end = rest
         .iter()
         .position(|b| !(b.is_ascii_alphanumeric() || b"-_.:".contains(b)))
@@ -109,7 +153,9 @@ pub(crate) fn to_text(source: &str) -> String {
                 _ => {}
             },
             Edge::Close(node) => {
-                let Node::Element(el) = node.value() else { continue };
+                let Node::Element(el) = node.value() else {
+                    continue;
+                };
                 if skip_depth > 0 {
                     skip_depth -= 1;
                     continue;
@@ -141,8 +187,12 @@ fn start_number(attr: Option<&str>) -> u64 {
 /// The text of the `<title>` in `<head>`, whitespace collapsed; `None` if absent or blank.
 fn title(doc: &Html) -> Option<String> {
     let html = doc.root_element();
-    let head = html.children().find(|n| matches!(n.value(), Node::Element(e) if e.name() == "head"))?;
-    let title = head.children().find(|n| matches!(n.value(), Node::Element(e) if e.name() == "title"))?;
+    let head = html
+        .children()
+        .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "head"))?;
+    let title = head
+        .children()
+        .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "title"))?;
     let text: String = title
         .descendants()
         .filter_map(|n| match n.value() {
@@ -247,7 +297,10 @@ mod tests {
         let html = "<html><head><title> A &amp; B </title><style>p{}</style></head><body>\
             <script>var x = 1;</script><h1>Head</h1><p>one\n   two&nbsp;&lt;3&gt;</p>\
             <div>line<br>next</div><p hidden>secret</p><p>caf&eacute; &#8212; &#x2192;</p></body></html>";
-        assert_eq!(text(html), "A & B\n\nHead\n\none two <3>\n\nline\nnext\n\ncafé — →");
+        assert_eq!(
+            text(html),
+            "A & B\n\nHead\n\none two <3>\n\nline\nnext\n\ncafé — →"
+        );
     }
 
     #[test]
@@ -255,12 +308,18 @@ mod tests {
         let html = "<ul><li>a</li><li>b <b>bold</b></li></ul><ol start=3><li>x</li><li>y</li></ol>\
             <table><tr><th>k</th><th>v</th></tr><tr><td>1</td><td> 2 </td></tr></table>\
             <pre>  keep\n    this</pre>";
-        assert_eq!(text(html), "- a\n- b bold\n\n3. x\n4. y\n\nk\tv\n1\t2\n\n  keep\n    this");
+        assert_eq!(
+            text(html),
+            "- a\n- b bold\n\n3. x\n4. y\n\nk\tv\n1\t2\n\n  keep\n    this"
+        );
     }
 
     #[test]
     fn inline_elements_do_not_break_words() {
-        assert_eq!(text("<p>un<em>believ</em>able <a href=x>link</a>.</p>"), "unbelievable link.");
+        assert_eq!(
+            text("<p>un<em>believ</em>able <a href=x>link</a>.</p>"),
+            "unbelievable link."
+        );
     }
 
     #[test]
@@ -273,7 +332,10 @@ mod tests {
     #[test]
     fn charset_decoding() {
         assert_eq!(decode(b"<p>caf\xc3\xa9</p>"), "<p>café</p>");
-        assert_eq!(decode(b"<meta charset=\"iso-8859-15\"><p>\xa4</p>"), "<meta charset=\"iso-8859-15\"><p>€</p>");
+        assert_eq!(
+            decode(b"<meta charset=\"iso-8859-15\"><p>\xa4</p>"),
+            "<meta charset=\"iso-8859-15\"><p>€</p>"
+        );
         assert_eq!(decode(b"<p>caf\xe9</p>"), "<p>café</p>");
         assert_eq!(decode(b"\xef\xbb\xbf<p>x</p>"), "<p>x</p>");
     }

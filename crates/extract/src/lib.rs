@@ -10,7 +10,7 @@
 //! | [`Kind::Text`] | `.txt` `.text` | UTF-8 with an optional BOM; UTF-16 if it starts with a UTF-16 BOM; **invalid UTF-8 is decoded lossily** (bad bytes become U+FFFD) rather than refused |
 //! | [`Kind::Markdown`] | `.md` `.markdown` | as text, the Markdown kept as it is (models read Markdown well) |
 //! | [`Kind::Html`] | `.html` `.htm` `.xhtml` | parsed by [html5ever] (the WHATWG HTML parsing algorithm: entities, broken markup) through [scraper]'s tree; `<head>`, `<script>`, `<style>`, `<noscript>`, `<template>`, `<svg>` and the like are dropped, the `<title>` is kept as the first line, block elements become line or paragraph breaks, list items get `- ` (or `1. `), table cells are separated by tabs, whitespace outside `<pre>` collapses. Bytes that are not UTF-8 are decoded with the page's `charset=` label, else windows-1252 (the HTML standard's fallback) |
-//! | [`Kind::Pdf`] | `.pdf` | ISO 32000 PDF through the pure-Rust [pdf-extract] crate (on [lopdf]); pages are separated by a blank line. A panic inside that crate on a malformed file is caught and becomes [`ExtractError::Pdf`]. A PDF whose pages carry no text (a scan) gives [`ExtractError::NoText`] |
+//! | [`Kind::Pdf`] | `.pdf` | ISO 32000 PDF through the pure-Rust [pdf-extract] crate (on [lopdf]: parsing, fonts, encodings, content streams); this crate only lays the characters it reports out into lines, and lines into paragraphs by their spacing. Pages are separated by a blank line. Only the 64 MiB input cap applies: lopdf inflates streams without a limit. A panic inside that crate on a malformed file is caught and becomes [`ExtractError::Pdf`]. A PDF whose pages carry no text (a scan) gives [`ExtractError::NoText`] |
 //! | [`Kind::Docx`] | `.docx` | Office Open XML WordprocessingML (ECMA-376 / ISO/IEC 29500): a zip package whose main document part (found through `_rels/.rels`, normally `word/document.xml`) is read with [quick-xml]: each `w:p` is a line, `w:t` is text, `w:tab` a tab, `w:br`/`w:cr` a line break, table cells are tab-separated. Only the document body is read (not headers, footers, footnotes or comments); tracked deletions and the fallback copies of text boxes are left out |
 //!
 //! Limits (see [`ExtractError::TooLarge`]): a file over [`MAX_FILE_BYTES`] is
@@ -53,7 +53,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a fixed order.
-    pub const ALL: [Kind; 5] = [Kind::Text, Kind::Markdown, Kind::Html, Kind::Pdf, Kind::Docx];
+    pub const ALL: [Kind; 5] = [
+        Kind::Text,
+        Kind::Markdown,
+        Kind::Html,
+        Kind::Pdf,
+        Kind::Docx,
+    ];
 
     /// `"text"`, `"markdown"`, `"html"`, `"pdf"` or `"docx"`.
     pub fn as_str(self) -> &'static str {
@@ -89,7 +95,9 @@ impl fmt::Display for Kind {
 /// `.docx` → Docx. Anything else (including no extension) → `None`.
 pub fn kind_of(path: &Path) -> Option<Kind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Kind::ALL.into_iter().find(|k| k.extensions().contains(&ext.as_str()))
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.extensions().contains(&ext.as_str()))
 }
 
 /// What went wrong, with which file (`name`), and what to do about it.
@@ -114,7 +122,7 @@ pub enum ExtractError {
         limit: u64,
     },
     /// A text or Markdown file that contains NUL bytes: binary data under a text name.
-    #[error("{name}: does not look like text (it contains NUL bytes); is it a binary file with a text extension?")]
+    #[error("{name}: does not look like text (it contains NUL bytes): a binary file with a text extension, or UTF-16 without a byte-order mark (re-save it as UTF-8)")]
     Binary { name: String },
     /// The PDF could not be parsed (not a PDF, truncated, damaged, encrypted, or the parser failed).
     #[error("{name}: cannot read this PDF: {reason}; if it opens in a PDF viewer, print or export it to a new PDF and try again")]
@@ -145,16 +153,25 @@ pub fn extract(path: &Path) -> Result<String, ExtractError> {
 /// the bytes, then call [`extract_bytes`]).
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ExtractError> {
     let name = || path.display().to_string();
-    let io = |source| ExtractError::Io { name: name(), source };
+    let io = |source| ExtractError::Io {
+        name: name(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
-    let too_large = || ExtractError::TooLarge { name: name(), what: "the file", limit: MAX_FILE_BYTES };
+    let too_large = || ExtractError::TooLarge {
+        name: name(),
+        what: "the file",
+        limit: MAX_FILE_BYTES,
+    };
     let meta = file.metadata().map_err(io)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The length can change between metadata() and read (a growing file): cap the read too.
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
@@ -163,16 +180,26 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ExtractError> {
 
 /// Extract the text of a document already in memory. `name_for_errors` is how errors
 /// name it (usually its path).
-pub fn extract_bytes(kind: Kind, bytes: &[u8], name_for_errors: &str) -> Result<String, ExtractError> {
+pub fn extract_bytes(
+    kind: Kind,
+    bytes: &[u8],
+    name_for_errors: &str,
+) -> Result<String, ExtractError> {
     let name = name_for_errors;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ExtractError::TooLarge { name: name.to_string(), what: "the file", limit: MAX_FILE_BYTES });
+        return Err(ExtractError::TooLarge {
+            name: name.to_string(),
+            what: "the file",
+            limit: MAX_FILE_BYTES,
+        });
     }
     let raw = match kind {
         Kind::Text | Kind::Markdown => {
             let text = decode_text(bytes);
             if text.contains('\0') {
-                return Err(ExtractError::Binary { name: name.to_string() });
+                return Err(ExtractError::Binary {
+                    name: name.to_string(),
+                });
             }
             text
         }
@@ -183,8 +210,13 @@ pub fn extract_bytes(kind: Kind, bytes: &[u8], name_for_errors: &str) -> Result<
     let text = normalise(&raw);
     if text.is_empty() {
         return Err(match kind {
-            Kind::Pdf => ExtractError::NoText { name: name.to_string() },
-            _ => ExtractError::Empty { name: name.to_string(), kind },
+            Kind::Pdf => ExtractError::NoText {
+                name: name.to_string(),
+            },
+            _ => ExtractError::Empty {
+                name: name.to_string(),
+                kind,
+            },
         });
     }
     Ok(text)
@@ -194,7 +226,10 @@ pub fn extract_bytes(kind: Kind, bytes: &[u8], name_for_errors: &str) -> Result<
 /// dropped); otherwise UTF-8, with invalid sequences replaced by U+FFFD.
 fn decode_text(bytes: &[u8]) -> String {
     match encoding_rs::Encoding::for_bom(bytes) {
-        Some((enc, bom_len)) => enc.decode_without_bom_handling(&bytes[bom_len..]).0.into_owned(),
+        Some((enc, bom_len)) => enc
+            .decode_without_bom_handling(&bytes[bom_len..])
+            .0
+            .into_owned(),
         None => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
@@ -247,7 +282,10 @@ mod tests {
 
     #[test]
     fn normalise_line_ends_blank_lines_and_trailing_space() {
-        assert_eq!(normalise("\r\n\n a  \r\nb\t\r\rc\n\n\n\nd  \n\n"), " a\nb\n\nc\n\nd");
+        assert_eq!(
+            normalise("\r\n\n a  \r\nb\t\r\rc\n\n\n\nd  \n\n"),
+            " a\nb\n\nc\n\nd"
+        );
         assert_eq!(normalise("page one\u{c}page two"), "page one\n\npage two");
         assert_eq!(normalise("\u{feff}x\u{0}y\u{7}"), "xy");
         assert_eq!(normalise("  \n\t\n"), "");
@@ -266,10 +304,16 @@ mod tests {
 
     #[test]
     fn text_kinds_and_errors() {
-        assert_eq!(extract_bytes(Kind::Text, b"a  \r\nb\r\n", "n.txt").unwrap(), "a\nb");
+        assert_eq!(
+            extract_bytes(Kind::Text, b"a  \r\nb\r\n", "n.txt").unwrap(),
+            "a\nb"
+        );
         assert!(matches!(
             extract_bytes(Kind::Text, b" \n\n ", "e.txt"),
-            Err(ExtractError::Empty { kind: Kind::Text, .. })
+            Err(ExtractError::Empty {
+                kind: Kind::Text,
+                ..
+            })
         ));
         let e = extract_bytes(Kind::Markdown, b"PK\x03\x04\x00\x00", "x.md").unwrap_err();
         assert!(matches!(e, ExtractError::Binary { .. }), "{e:?}");
@@ -278,7 +322,11 @@ mod tests {
 
     #[test]
     fn too_large_message_names_the_limit() {
-        let e = ExtractError::TooLarge { name: "big.pdf".into(), what: "the file", limit: MAX_FILE_BYTES };
+        let e = ExtractError::TooLarge {
+            name: "big.pdf".into(),
+            what: "the file",
+            limit: MAX_FILE_BYTES,
+        };
         assert_eq!(
             e.to_string(),
             "big.pdf: the file is larger than the 64 MiB limit; split it into smaller documents"

@@ -11,6 +11,8 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
+use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+
 use crate::ExtractError;
 
 thread_local! {
@@ -48,20 +50,168 @@ fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 /// The text of every page, pages separated by a blank line. Empty (after normalising)
 /// means no text layer; the caller turns that into `NoText`.
 pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> {
-    let err = |reason: String| ExtractError::Pdf { name: name.to_string(), reason };
+    let err = |reason: String| ExtractError::Pdf {
+        name: name.to_string(),
+        reason,
+    };
     // The header may follow some junk, but must be within the first 1024 bytes.
     let head = &bytes[..bytes.len().min(1024)];
     if !head.windows(5).any(|w| w == b"%PDF-") {
         return Err(err("no %PDF- header, so this is not a PDF file".to_string()));
     }
-    let pages = catch_quietly(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
-        .map_err(|msg| err(format!("the PDF parser gave up on it ({msg})")))?
-        .map_err(|e| err(describe(&e)))?;
+    let pages = catch_quietly(|| -> Result<Vec<String>, OutputError> {
+        let mut doc = pdf_extract::Document::load_mem(bytes)?;
+        if doc.is_encrypted() {
+            // Many PDFs are encrypted with an empty user password (copy/print restrictions only).
+            doc.decrypt("")?;
+        }
+        let mut lines = Lines::default();
+        pdf_extract::output_doc(&doc, &mut lines)?;
+        Ok(lines.pages)
+    })
+    .map_err(|msg| {
+        err(format!(
+            "it is damaged in a way the PDF parser could not handle (parser panic: {msg})"
+        ))
+    })?
+    .map_err(|e| err(describe(&e)))?;
     Ok(pages.join("\n\n"))
 }
 
+/// Lays out the characters pdf-extract reports into lines, then lines into paragraphs.
+///
+/// Within a line, the word and line tests are pdf-extract's own `PlainTextOutput`'s. Its
+/// output, though, puts a blank line after every line whose leading exceeds 1.5 times the
+/// font size, which splits paragraphs in the middle of sentences. Here a page's lines are
+/// kept with their positions, and a blank line goes only where the gap between two lines
+/// is clearly wider than the page's usual (most common) line gap, or where the text jumps
+/// up (a new column or block).
+#[derive(Default)]
+struct Lines {
+    pages: Vec<String>,
+    lines: Vec<Line>,
+    page_height: f64,
+    last_end: f64,
+    last_y: f64,
+    first_char: bool,
+}
+
+struct Line {
+    text: String,
+    /// Baseline, from the top of the page, in points.
+    y: f64,
+}
+
+impl OutputDev for Lines {
+    fn begin_page(
+        &mut self,
+        _: u32,
+        media_box: &MediaBox,
+        _: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        self.page_height = media_box.ury - media_box.lly;
+        self.lines.clear();
+        self.last_end = f64::INFINITY;
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        self.pages.push(layout(&self.lines));
+        self.lines.clear();
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        _: f64,
+        font_size: f64,
+        ch: &str,
+    ) -> Result<(), OutputError> {
+        // Text space → device space: the origin is (m31, m32); the glyph's size scales with
+        // the square root of the matrix's area factor (rotation- and skew-proof).
+        let x = trm.m31;
+        let y = self.page_height - trm.m32;
+        let det = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs();
+        let mut size = font_size.abs() * det.sqrt();
+        if !size.is_finite() || size <= 0.0 {
+            size = font_size.abs().max(1.0);
+        }
+        let dy = (y - self.last_y).abs();
+        let new_line = match self.lines.last() {
+            None => true,
+            Some(_) => {
+                self.first_char && (dy > size * 1.5 || (x < self.last_end && dy > size * 0.5))
+            }
+        };
+        if new_line {
+            self.lines.push(Line {
+                text: String::new(),
+                y,
+            });
+        } else if self.first_char && x > self.last_end + size * 0.1 {
+            if let Some(line) = self.lines.last_mut() {
+                line.text.push(' ');
+            }
+        }
+        if let Some(line) = self.lines.last_mut() {
+            line.text.push_str(ch);
+        }
+        self.first_char = false;
+        self.last_y = y;
+        self.last_end = x + width * size;
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        self.first_char = true;
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// One page's lines as text: `\n` between lines of a paragraph, `\n\n` between paragraphs.
+fn layout(lines: &[Line]) -> String {
+    let usual = usual_gap(lines.windows(2).map(|w| w[1].y - w[0].y));
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 {
+            let gap = line.y - lines[i - 1].y;
+            let paragraph = !(gap > 0.0 && gap <= usual * 1.2 + 0.5);
+            out.push_str(if paragraph { "\n\n" } else { "\n" });
+        }
+        out.push_str(&line.text);
+    }
+    out
+}
+
+/// The most common positive gap, in half-point buckets (ties: the smaller gap), so that a
+/// few wide paragraph gaps do not count as the line spacing. 0 if there is none.
+fn usual_gap(gaps: impl Iterator<Item = f64>) -> f64 {
+    let mut buckets: Vec<i64> = gaps
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .map(|g| (g * 2.0).round() as i64)
+        .collect();
+    buckets.sort_unstable();
+    let mut best = (0usize, 0i64);
+    for run in buckets.chunk_by(|a, b| a == b) {
+        if run.len() > best.0 {
+            best = (run.len(), run[0]);
+        }
+    }
+    best.1 as f64 / 2.0
+}
+
 /// A pdf-extract error in words.
-fn describe(e: &pdf_extract::OutputError) -> String {
+fn describe(e: &OutputError) -> String {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("decrypt") || lower.contains("encrypt") || lower.contains("password") {
@@ -91,5 +241,29 @@ mod tests {
         assert!(e.to_string().contains("no %PDF- header"), "{e}");
         let e = to_text(b"%PDF-1.7\n", "y.pdf").unwrap_err();
         assert!(matches!(e, ExtractError::Pdf { .. }), "{e:?}");
+    }
+
+    fn lines(ys: &[f64]) -> Vec<Line> {
+        ys.iter()
+            .enumerate()
+            .map(|(i, &y)| Line {
+                text: format!("l{i}"),
+                y,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paragraphs_from_line_gaps() {
+        // heading, a 3-line paragraph, a wider gap, a 2-line paragraph, then a jump up (new column)
+        let page = lines(&[50.0, 78.0, 95.0, 112.0, 137.5, 154.5, 60.0, 77.0]);
+        assert_eq!(layout(&page), "l0\n\nl1\nl2\nl3\n\nl4\nl5\n\nl6\nl7");
+        assert_eq!(layout(&lines(&[10.0])), "l0");
+        assert_eq!(layout(&[]), "");
+        assert_eq!(
+            usual_gap([17.0, 25.5, 17.2, 25.5, 16.9, f64::NAN, -3.0].into_iter()),
+            17.0
+        );
+        assert_eq!(usual_gap(std::iter::empty()), 0.0);
     }
 }

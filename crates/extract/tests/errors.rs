@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use extract::{extract, extract_bytes, ExtractError, Kind, MAX_DOCX_XML_BYTES, MAX_FILE_BYTES};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/batch").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/batch")
+        .join(rel)
 }
 
 fn read(rel: &str) -> Vec<u8> {
@@ -19,7 +21,10 @@ fn truncated_pdf() {
     let e = extract(&fixture("bad/broken.pdf")).unwrap_err();
     assert!(matches!(e, ExtractError::Pdf { .. }), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.contains("broken.pdf") && msg.contains("cannot read this PDF"), "{msg}");
+    assert!(
+        msg.contains("broken.pdf") && msg.contains("cannot read this PDF"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -27,7 +32,10 @@ fn docx_that_is_not_a_zip() {
     let e = extract(&fixture("bad/broken.docx")).unwrap_err();
     assert!(matches!(e, ExtractError::Docx { .. }), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.contains("broken.docx") && msg.contains("not a valid zip"), "{msg}");
+    assert!(
+        msg.contains("broken.docx") && msg.contains("not a valid zip"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -35,14 +43,20 @@ fn pdf_without_text_layer() {
     let e = extract(&fixture("bad/no-text.pdf")).unwrap_err();
     assert!(matches!(e, ExtractError::NoText { .. }), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.contains("no-text.pdf") && msg.contains("no text layer") && msg.contains("OCR it first"), "{msg}");
+    assert!(
+        msg.contains("no-text.pdf")
+            && msg.contains("no text layer")
+            && msg.contains("OCR it first"),
+        "{msg}"
+    );
 }
 
 /// A zip holding `part`, whose content is `prefix`, then `filler_len` bytes of `filler`,
 /// then `suffix`; deflated, so a large, repetitive part makes a small file.
 fn zip_with(part: &str, prefix: &str, filler: u8, filler_len: u64, suffix: &str) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     zip.start_file(part, opts).expect("start_file");
     zip.write_all(prefix.as_bytes()).expect("write");
     let chunk = vec![filler; 1 << 20];
@@ -62,33 +76,69 @@ const DOC_CLOSE: &str = "</w:t></w:r></w:p></w:body></w:document>";
 #[test]
 fn docx_zip_bomb_is_too_large() {
     // document.xml inflates to just over the limit; the .docx itself is tiny.
-    let bomb = zip_with("word/document.xml", DOC_OPEN, b'a', MAX_DOCX_XML_BYTES, DOC_CLOSE);
+    let bomb = zip_with(
+        "word/document.xml",
+        DOC_OPEN,
+        b'a',
+        MAX_DOCX_XML_BYTES,
+        DOC_CLOSE,
+    );
     assert!(bomb.len() < 200 << 10, "bomb is {} bytes", bomb.len());
     let e = extract_bytes(Kind::Docx, &bomb, "bomb.docx").unwrap_err();
-    assert!(matches!(e, ExtractError::TooLarge { limit: MAX_DOCX_XML_BYTES, .. }), "{e:?}");
-    assert!(e.to_string().contains("bomb.docx") && e.to_string().contains("32 MiB"), "{e}");
+    assert!(
+        matches!(
+            e,
+            ExtractError::TooLarge {
+                limit: MAX_DOCX_XML_BYTES,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("bomb.docx") && e.to_string().contains("32 MiB"),
+        "{e}"
+    );
 }
 
 #[test]
 fn docx_just_under_the_limit_is_read() {
     // The same structure, small: the zip path and the XML path agree with the bomb test.
     let doc = zip_with("word/document.xml", DOC_OPEN, b'a', 1000, DOC_CLOSE);
-    assert_eq!(extract_bytes(Kind::Docx, &doc, "ok.docx").expect("small docx"), "a".repeat(1000));
+    assert_eq!(
+        extract_bytes(Kind::Docx, &doc, "ok.docx").expect("small docx"),
+        "a".repeat(1000)
+    );
 }
 
 #[test]
 fn docx_without_document_part_or_with_bad_xml() {
     let no_doc = zip_with("hello.txt", "hi", b' ', 0, "");
     let e = extract_bytes(Kind::Docx, &no_doc, "empty.docx").unwrap_err();
-    assert!(matches!(e, ExtractError::Docx { .. }) && e.to_string().contains("no word/document.xml"), "{e}");
+    assert!(
+        matches!(e, ExtractError::Docx { .. }) && e.to_string().contains("no word/document.xml"),
+        "{e}"
+    );
 
     let bad_xml = zip_with("word/document.xml", DOC_OPEN, b'x', 3, "</w:r></w:body>");
     let e = extract_bytes(Kind::Docx, &bad_xml, "bad.docx").unwrap_err();
-    assert!(matches!(e, ExtractError::Docx { .. }) && e.to_string().contains("not well-formed"), "{e}");
+    assert!(
+        matches!(e, ExtractError::Docx { .. }) && e.to_string().contains("not well-formed"),
+        "{e}"
+    );
 
     let empty_body = zip_with("word/document.xml", DOC_OPEN, b' ', 3, DOC_CLOSE);
     let e = extract_bytes(Kind::Docx, &empty_body, "blank.docx").unwrap_err();
-    assert!(matches!(e, ExtractError::Empty { kind: Kind::Docx, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ExtractError::Empty {
+                kind: Kind::Docx,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -102,13 +152,24 @@ fn oversized_file_is_refused_before_reading() {
     drop(f);
     let e = extract(&path).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(matches!(e, ExtractError::TooLarge { limit: MAX_FILE_BYTES, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ExtractError::TooLarge {
+                limit: MAX_FILE_BYTES,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("64 MiB"), "{e}");
 }
 
 /// A small deterministic generator, so failures reproduce.
 fn lcg(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     *seed >> 33
 }
 
@@ -137,7 +198,12 @@ fn check(kind: Kind, bytes: &[u8], what: &str) {
         Ok(Err(e)) => {
             let ok = match kind {
                 Kind::Pdf => matches!(e, ExtractError::Pdf { .. } | ExtractError::NoText { .. }),
-                Kind::Docx => matches!(e, ExtractError::Docx { .. } | ExtractError::Empty { .. } | ExtractError::TooLarge { .. }),
+                Kind::Docx => matches!(
+                    e,
+                    ExtractError::Docx { .. }
+                        | ExtractError::Empty { .. }
+                        | ExtractError::TooLarge { .. }
+                ),
                 _ => matches!(e, ExtractError::Empty { .. } | ExtractError::Binary { .. }),
             };
             assert!(ok, "{kind} {what}: unexpected {e:?}");

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use extract::{extract, extract_bytes, kind_of, ExtractError, Kind};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/batch").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/batch")
+        .join(rel)
 }
 
 fn text_of(rel: &str) -> String {
@@ -23,8 +25,15 @@ fn squash(s: &str) -> String {
 fn assert_normalised(rel: &str, text: &str) {
     assert!(!text.contains('\r'), "{rel}: CR left");
     assert!(!text.contains("\n\n\n"), "{rel}: more than one blank line");
-    assert!(text.lines().all(|l| l == l.trim_end()), "{rel}: trailing whitespace");
-    assert_eq!(text, text.trim_matches('\n'), "{rel}: blank lines at the ends");
+    assert!(
+        text.lines().all(|l| l == l.trim_end()),
+        "{rel}: trailing whitespace"
+    );
+    assert_eq!(
+        text,
+        text.trim_matches('\n'),
+        "{rel}: blank lines at the ends"
+    );
 }
 
 #[test]
@@ -38,14 +47,20 @@ fn text_file() {
 #[test]
 fn nested_text_file() {
     let t = text_of("docs/nested/deeper.txt");
-    assert!(t.contains("The Millbrook chess club meets on Tuesdays in the old library annex"), "{t}");
+    assert!(
+        t.contains("The Millbrook chess club meets on Tuesdays in the old library annex"),
+        "{t}"
+    );
 }
 
 #[test]
 fn markdown_stays_markdown() {
     let t = text_of("docs/readme.md");
     assert!(t.starts_with("# Community compost guide\n"), "{t}");
-    assert!(t.contains("Turn the heap every two weeks and keep it as damp as a wrung-out sponge."), "{t}");
+    assert!(
+        t.contains("Turn the heap every two weeks and keep it as damp as a wrung-out sponge."),
+        "{t}"
+    );
     assert!(t.contains("- **Never** meat, dairy or cooked food"), "{t}");
     assert!(t.contains("| 3   | ready     |"), "{t}");
     assert_normalised("readme.md", &t);
@@ -67,12 +82,27 @@ fn html_page() {
     ] {
         assert!(t.contains(want), "missing {want:?} in:\n{t}");
     }
-    for noise in ["SCRIPT_TEXT", "STYLE_TEXT", "NOSCRIPT_TEXT", "tracker", "font-family", "charset", "&amp;"] {
+    for noise in [
+        "SCRIPT_TEXT",
+        "STYLE_TEXT",
+        "NOSCRIPT_TEXT",
+        "tracker",
+        "font-family",
+        "charset",
+        "&amp;",
+    ] {
         assert!(!t.contains(noise), "{noise:?} leaked into:\n{t}");
     }
-    assert_eq!(t.matches('<').count(), 1, "only the decoded &lt; may be a '<':\n{t}");
+    assert_eq!(
+        t.matches('<').count(),
+        1,
+        "only the decoded &lt; may be a '<':\n{t}"
+    );
     // Block structure: headings and paragraphs are separated by blank lines.
-    assert!(t.contains("Weekly bulletin: Kelda volcano\n\nThe Kelda"), "{t}");
+    assert!(
+        t.contains("Weekly bulletin: Kelda volcano\n\nThe Kelda"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -90,7 +120,10 @@ fn pdf_report() {
         assert!(s.contains(want), "missing {want:?} in:\n{t}");
     }
     // pages come in order
-    assert!(s.find("Logbook").unwrap_or(usize::MAX) < s.find("Stores and relief").unwrap_or(0), "{t}");
+    assert!(
+        s.find("Logbook").unwrap_or(usize::MAX) < s.find("Stores and relief").unwrap_or(0),
+        "{t}"
+    );
 }
 
 #[test]
@@ -151,7 +184,10 @@ fn skipped_and_missing_files() {
     let missing = fixture("docs/no-such-file.txt");
     let e = extract(&missing).unwrap_err();
     assert!(matches!(e, ExtractError::Io { .. }), "{e:?}");
-    assert!(e.to_string().starts_with("cannot read ") && e.to_string().contains("no-such-file.txt"), "{e}");
+    assert!(
+        e.to_string().starts_with("cannot read ") && e.to_string().contains("no-such-file.txt"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -180,6 +216,9 @@ fn extract_bytes_matches_extract() {
         let path = fixture(rel);
         let bytes = extract::read_bytes(&path).expect("read");
         let kind = kind_of(&path).expect("kind");
-        assert_eq!(extract_bytes(kind, &bytes, rel).expect("extract_bytes"), extract(&path).expect("extract"));
+        assert_eq!(
+            extract_bytes(kind, &bytes, rel).expect("extract_bytes"),
+            extract(&path).expect("extract")
+        );
     }
 }
