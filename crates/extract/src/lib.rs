@@ -125,7 +125,7 @@ pub enum ExtractError {
     #[error("{name}: does not look like text (it contains NUL bytes): a binary file with a text extension, or UTF-16 without a byte-order mark (re-save it as UTF-8)")]
     Binary { name: String },
     /// The PDF could not be parsed (not a PDF, truncated, damaged, encrypted, or the parser failed).
-    #[error("{name}: cannot read this PDF: {reason}; if it opens in a PDF viewer, print or export it to a new PDF and try again")]
+    #[error("{name}: cannot read this PDF: {reason}")]
     Pdf { name: String, reason: String },
     /// The PDF parsed but its pages carry no text: a scan or images only.
     #[error("{name}: the PDF has no text layer (a scan, or images only); OCR it first (for example `ocrmypdf in.pdf out.pdf`) and try again")]

@@ -57,7 +57,9 @@ pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> 
     // The header may follow some junk, but must be within the first 1024 bytes.
     let head = &bytes[..bytes.len().min(1024)];
     if !head.windows(5).any(|w| w == b"%PDF-") {
-        return Err(err("no %PDF- header, so this is not a PDF file".to_string()));
+        return Err(err(
+            "this is not a PDF file (no %PDF- header near the start); check what the file really is".to_string(),
+        ));
     }
     let pages = catch_quietly(|| -> Result<Vec<String>, OutputError> {
         let mut doc = pdf_extract::Document::load_mem(bytes)?;
@@ -71,7 +73,7 @@ pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> 
     })
     .map_err(|msg| {
         err(format!(
-            "it is damaged in a way the PDF parser could not handle (parser panic: {msg})"
+            "it is damaged in a way the PDF parser could not handle (parser panic: {msg}); if it opens in a PDF viewer, print or export it to a new PDF and try again"
         ))
     })?
     .map_err(|e| err(describe(&e)))?;
@@ -151,12 +153,26 @@ impl OutputDev for Lines {
                 y,
             });
         } else if self.first_char && x > self.last_end + size * 0.1 {
-            if let Some(line) = self.lines.last_mut() {
+            // A gap before a word is a space, unless a space glyph was just drawn.
+            if let Some(line) = self
+                .lines
+                .last_mut()
+                .filter(|l| !l.text.ends_with(char::is_whitespace))
+            {
                 line.text.push(' ');
             }
         }
         if let Some(line) = self.lines.last_mut() {
-            line.text.push_str(ch);
+            for c in ch.chars() {
+                // A space glyph right after a gap already taken as a space adds nothing.
+                if c == ' ' && line.text.ends_with(' ') {
+                    continue;
+                }
+                match ligature(c) {
+                    Some(letters) => line.text.push_str(letters),
+                    None => line.text.push(c),
+                }
+            }
         }
         self.first_char = false;
         self.last_y = y;
@@ -193,6 +209,20 @@ fn layout(lines: &[Line]) -> String {
     out
 }
 
+/// The Latin presentation-form ligatures (U+FB00..U+FB06) that fonts map single glyphs
+/// to, spelled out, so that "ﬁne" reads (and searches) as "fine".
+fn ligature(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{fb00}' => "ff",
+        '\u{fb01}' => "fi",
+        '\u{fb02}' => "fl",
+        '\u{fb03}' => "ffi",
+        '\u{fb04}' => "ffl",
+        '\u{fb05}' | '\u{fb06}' => "st",
+        _ => return None,
+    })
+}
+
 /// The most common positive gap, in half-point buckets (ties: the smaller gap), so that a
 /// few wide paragraph gaps do not count as the line spacing. 0 if there is none.
 fn usual_gap(gaps: impl Iterator<Item = f64>) -> f64 {
@@ -215,9 +245,9 @@ fn describe(e: &OutputError) -> String {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("decrypt") || lower.contains("encrypt") || lower.contains("password") {
-        format!("it is encrypted and needs a password ({text}); save an unencrypted copy")
+        format!("it is encrypted and needs a password ({text}); save a copy without a password and try again")
     } else {
-        format!("it is damaged or incomplete ({text})")
+        format!("it is damaged or incomplete ({text}); if it opens in a PDF viewer, print or export it to a new PDF and try again")
     }
 }
 
@@ -238,9 +268,40 @@ mod tests {
     #[test]
     fn not_a_pdf() {
         let e = to_text(b"<html>404 not found</html>", "x.pdf").unwrap_err();
-        assert!(e.to_string().contains("no %PDF- header"), "{e}");
+        assert!(
+            e.to_string().contains("not a PDF file (no %PDF- header"),
+            "{e}"
+        );
         let e = to_text(b"%PDF-1.7\n", "y.pdf").unwrap_err();
         assert!(matches!(e, ExtractError::Pdf { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn words_spaces_and_ligatures() {
+        let mut out = Lines::default();
+        let mb = MediaBox {
+            llx: 0.0,
+            lly: 0.0,
+            urx: 600.0,
+            ury: 800.0,
+        };
+        out.begin_page(1, &mb, None).unwrap();
+        // 10 pt glyphs, 0.5 em wide; baseline 700 pt from the bottom.
+        let mut put = |x: f64, y: f64, word_start: bool, ch: &str| {
+            if word_start {
+                out.begin_word().unwrap();
+            }
+            let trm = Transform::row_major(1.0, 0.0, 0.0, 1.0, x, y);
+            out.output_character(&trm, 0.5, 0.0, 10.0, ch).unwrap();
+        };
+        put(10.0, 700.0, true, "\u{fb01}"); // "fi"
+        put(15.0, 700.0, false, "t");
+        put(20.0, 700.0, false, " "); // a space glyph...
+        put(30.0, 700.0, true, "a"); // ...then a gap: still one space
+        put(40.0, 700.0, true, "b"); // a gap alone is a space
+        put(10.0, 688.0, true, "c"); // next line down, back at the left
+        out.end_page().unwrap();
+        assert_eq!(out.pages, ["fit a b\nc"]);
     }
 
     fn lines(ys: &[f64]) -> Vec<Line> {
