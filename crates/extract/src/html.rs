@@ -96,6 +96,78 @@ fn sniff_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     (enc != encoding_rs::UTF_8).then_some(enc)
 }
 
+/// Deepest element nesting accepted (see [`nesting_depth`]).
+pub(crate) const MAX_DEPTH: usize = 4096;
+
+/// Elements that never nest (void) or that the parser closes by itself when a sibling
+/// starts (`<p>`, `<li>`, table rows and cells, ...): not counted by [`nesting_depth`].
+const FLAT: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "colgroup",
+    "caption", "option", "optgroup", "rb", "rt", "rp", "rtc", "html", "head", "body",
+];
+
+/// An estimate, in one pass over the source, of how deep its elements nest: open tags
+/// minus close tags, leaving out comments, `<script>`/`<style>` contents and the elements
+/// in [`FLAT`]. It is checked before parsing because html5ever's tree builder takes time
+/// quadratic in the nesting depth (some start tags scan the whole stack of open elements):
+/// 40,000 nested `<div>`s take seconds, a few million would take hours. Real pages nest a
+/// few dozen deep.
+pub(crate) fn nesting_depth(source: &str) -> usize {
+    let b = source.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = b[i..].iter().position(|&c| c == b'<') {
+        i += off + 1;
+        if b[i..].starts_with(b"!--") {
+            i = find(b, i, b"-->").unwrap_or(b.len());
+            continue;
+        }
+        let close = b.get(i) == Some(&b'/');
+        let start = i + usize::from(close);
+        let len = b[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        if len == 0 || !b[start].is_ascii_alphabetic() {
+            continue; // not a tag: "a < b", "<!DOCTYPE", "<?xml"
+        }
+        let name = source[start..start + len].to_ascii_lowercase();
+        // The tag ends at the next '>'; stopping at a '<' too keeps the scan linear on
+        // input like "<a<a<a...>" (the '<' is looked at again by the loop).
+        let tag_end = b[start..]
+            .iter()
+            .position(|&c| c == b'>' || c == b'<')
+            .map_or(b.len(), |p| start + p);
+        let self_closing = b.get(tag_end) == Some(&b'>') && b.get(tag_end - 1) == Some(&b'/');
+        i = tag_end;
+        let raw_text = name == "script" || name == "style";
+        let counted = !raw_text && !FLAT.contains(&name.as_str());
+        if close {
+            depth = depth.saturating_sub(usize::from(counted));
+        } else if raw_text {
+            // Raw text: skip to the matching end tag (case-insensitively).
+            let end = format!("</{name}");
+            i = b[i..]
+                .windows(end.len())
+                .position(|w| w.eq_ignore_ascii_case(end.as_bytes()))
+                .map_or(b.len(), |p| i + p);
+        } else if counted && !self_closing {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
+/// Index of the first `needle` in `b` at or after `from`.
+fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    b.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
+}
+
 /// The text of an HTML document: the title, then the body's text with block structure.
 pub(crate) fn to_text(source: &str) -> String {
     let doc = Html::parse_document(source);
@@ -325,8 +397,35 @@ mod tests {
     #[test]
     fn broken_and_deep_markup() {
         assert_eq!(text("<p>unclosed <b>bold<p>next"), "unclosed bold\n\nnext");
-        let deep = "<div>".repeat(10_000) + "deep" + &"</div>".repeat(10_000);
+        let deep = "<div>".repeat(MAX_DEPTH) + "deep" + &"</div>".repeat(MAX_DEPTH);
+        assert_eq!(nesting_depth(&deep), MAX_DEPTH);
         assert_eq!(text(&deep), "deep");
+    }
+
+    #[test]
+    fn nesting_estimate() {
+        let page = "<!DOCTYPE html><html><head><meta charset=utf-8><title>t</title>\
+            <script>if (a < b) { x = '<div><div><div>'; }</SCRIPT><style>p<q{}</style></head>\
+            <body><!-- <div><div> --><div><p>1<p>2<ul><li>a<li>b</ul><br/><img src=x><span/></div>\
+            <table><tr><td>c</table></body></html>";
+        // div > ul, with table beside: 2 (p, li, tr, td, html, head, body are flat)
+        assert_eq!(nesting_depth(page), 2);
+        assert_eq!(nesting_depth("a < b and c<d"), 1); // "<d" reads as an unclosed tag
+        assert_eq!(nesting_depth("<b><i><u>x</u></i></b>"), 3);
+        assert_eq!(
+            nesting_depth("<div><script>1</script><div><style></style>x</div></div>"),
+            2
+        );
+        assert_eq!(nesting_depth("</div></div><div>"), 1);
+        assert_eq!(nesting_depth("<div"), 1);
+        assert_eq!(nesting_depth("<"), 0);
+        assert_eq!(nesting_depth("<!--"), 0);
+        assert_eq!(nesting_depth("<a<b/>"), 1);
+        // linear on unterminated tags
+        let junk = "<a".repeat(2_000_000) + ">";
+        let t = std::time::Instant::now();
+        assert_eq!(nesting_depth(&junk), 2_000_000);
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
     }
 
     #[test]

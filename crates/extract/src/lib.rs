@@ -16,11 +16,17 @@
 //! Limits (see [`ExtractError::TooLarge`]): a file over [`MAX_FILE_BYTES`] is
 //! refused before it is read, and a DOCX main part that inflates past
 //! [`MAX_DOCX_XML_BYTES`] is refused while it is being decompressed, so a zip
-//! bomb costs at most that much memory.
+//! bomb costs at most that much memory. HTML whose elements nest more than 4096
+//! deep is refused ([`ExtractError::Html`]) before parsing, as html5ever's time grows
+//! with the square of the depth.
 //!
 //! Errors ([`ExtractError`]) name the file, say what was wrong and what to do.
 //! No input makes this crate panic; panics of the PDF parser are caught (see
-//! [`Kind::Pdf`]; while one is being caught the panic message is not printed).
+//! [`Kind::Pdf`]). So that a bad PDF does not print a "thread panicked" message, the
+//! first PDF extraction installs a process-wide panic hook that is silent for panics
+//! raised inside the PDF parser on the extracting thread and hands every other panic to
+//! the hook that was installed before it (an application that sets its own hook later
+//! just sees those messages again).
 //!
 //! [html5ever]: https://docs.rs/html5ever
 //! [scraper]: https://docs.rs/scraper
@@ -124,6 +130,9 @@ pub enum ExtractError {
     /// A text or Markdown file that contains NUL bytes: binary data under a text name.
     #[error("{name}: does not look like text (it contains NUL bytes): a binary file with a text extension, or UTF-16 without a byte-order mark (re-save it as UTF-8)")]
     Binary { name: String },
+    /// The HTML cannot be processed (pathological markup).
+    #[error("{name}: cannot read this HTML: {reason}")]
+    Html { name: String, reason: String },
     /// The PDF could not be parsed (not a PDF, truncated, damaged, encrypted, or the parser failed).
     #[error("{name}: cannot read this PDF: {reason}")]
     Pdf { name: String, reason: String },
@@ -203,7 +212,20 @@ pub fn extract_bytes(
             }
             text
         }
-        Kind::Html => html::to_text(&html::decode(bytes)),
+        Kind::Html => {
+            let source = html::decode(bytes);
+            if html::nesting_depth(&source) > html::MAX_DEPTH {
+                return Err(ExtractError::Html {
+                    name: name.to_string(),
+                    reason: format!(
+                        "its elements nest more than {} deep, which no real page does (and which would take \
+                         the HTML parser very long); check that the file really is a web page",
+                        html::MAX_DEPTH
+                    ),
+                });
+            }
+            html::to_text(&source)
+        }
         Kind::Pdf => pdf::to_text(bytes, name)?,
         Kind::Docx => docx::to_text(bytes, name)?,
     };

@@ -165,6 +165,20 @@ fn oversized_file_is_refused_before_reading() {
     assert!(e.to_string().contains("64 MiB"), "{e}");
 }
 
+#[test]
+fn absurdly_nested_html_is_refused_quickly() {
+    let n = 1_000_000;
+    let deep = "<div>".repeat(n) + "x" + &"</div>".repeat(n);
+    let t = std::time::Instant::now();
+    let e = extract_bytes(Kind::Html, deep.as_bytes(), "deep.html").unwrap_err();
+    assert!(matches!(e, ExtractError::Html { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("deep.html") && e.to_string().contains("nest more than 4096"),
+        "{e}"
+    );
+    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+}
+
 /// A small deterministic generator, so failures reproduce.
 fn lcg(seed: &mut u64) -> u64 {
     *seed = seed
@@ -204,6 +218,7 @@ fn check(kind: Kind, bytes: &[u8], what: &str) {
                         | ExtractError::Empty { .. }
                         | ExtractError::TooLarge { .. }
                 ),
+                Kind::Html => matches!(e, ExtractError::Empty { .. } | ExtractError::Html { .. }),
                 _ => matches!(e, ExtractError::Empty { .. } | ExtractError::Binary { .. }),
             };
             assert!(ok, "{kind} {what}: unexpected {e:?}");
