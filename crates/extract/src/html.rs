@@ -181,7 +181,7 @@ pub(crate) fn to_text(source: &str) -> String {
     let mut skip_depth = 0usize;
     let mut pre_depth = 0usize;
     // One entry per open list: Some(next number) for <ol>, None for <ul>/<menu>.
-    let mut lists: Vec<Option<u64>> = Vec::new();
+    let mut lists: Vec<Option<i64>> = Vec::new();
     for edge in doc.tree.root().traverse() {
         match edge {
             Edge::Open(node) => match node.value() {
@@ -207,8 +207,9 @@ pub(crate) fn to_text(source: &str) -> String {
                     if name == "li" {
                         let marker = match lists.last_mut() {
                             Some(Some(n)) => {
-                                *n += 1;
-                                format!("{}. ", *n - 1)
+                                let this = *n;
+                                *n = n.saturating_add(1);
+                                format!("{this}. ")
                             }
                             _ => "- ".to_string(),
                         };
@@ -252,7 +253,7 @@ pub(crate) fn to_text(source: &str) -> String {
 }
 
 /// `<ol start=N>`: the first number (1 if absent or not a number).
-fn start_number(attr: Option<&str>) -> u64 {
+fn start_number(attr: Option<&str>) -> i64 {
     attr.and_then(|s| s.trim().parse().ok()).unwrap_or(1)
 }
 
@@ -383,6 +384,11 @@ mod tests {
         assert_eq!(
             text(html),
             "- a\n- b bold\n\n3. x\n4. y\n\nk\tv\n1\t2\n\n  keep\n    this"
+        );
+        let big = "<ol start=9223372036854775807><li>a<li>b</ol><ol start=-1><li>c<li>d</ol>";
+        assert_eq!(
+            text(big),
+            "9223372036854775807. a\n9223372036854775807. b\n\n-1. c\n0. d"
         );
     }
 
