@@ -304,8 +304,8 @@ impl Out {
                 while self.s.ends_with([' ', '\t']) {
                     self.s.pop();
                 }
-                let have = self.s.chars().rev().take_while(|&c| c == '\n').count() as u8;
-                for _ in have..self.pending_breaks {
+                let have = self.s.bytes().rev().take_while(|&c| c == b'\n').count();
+                for _ in have..usize::from(self.pending_breaks) {
                     self.s.push('\n');
                 }
             }
