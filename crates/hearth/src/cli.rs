@@ -206,9 +206,9 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf")]
+#[command(after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf\n  hearth fit llama3.2:3b          # a catalog model not downloaded: judged from the catalog, not pulled")]
 pub struct FitArgs {
-    /// Path to a .gguf model file.
+    /// A .gguf file, or a store or catalog name (a catalog model not downloaded is judged from the catalog's facts, not pulled).
     pub model: PathBuf,
     /// Context size to assess (default: the model's, capped at 4096).
     #[arg(long = "ctx", short = 'c')]

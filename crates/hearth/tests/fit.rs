@@ -1,11 +1,26 @@
 //! Honesty check of `hearth fit`: the memory estimate is within 10 % of the
 //! peak resident memory that `hearth run` measures for itself (VmHWM) on the
-//! three real models, with the context filled.
+//! three real models, with the context filled. And `fit`/`doctor` on catalog
+//! models not downloaded: judged from the catalog, never pulled.
 
-use std::process::Command;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn hearth(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).output().unwrap()
+}
+
+/// `hearth` on the store `models`, offline (a pull would fail, not download).
+fn hearth_in(models: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HEARTH_MODELS", models).env("HEARTH_OFFLINE", "1").output().unwrap()
+}
+
+fn json_out(o: &Output) -> Value {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
+    assert!(!err.contains("panicked"), "{err}");
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 #[test]
@@ -46,4 +61,100 @@ fn fit_rejects_bad_context_and_missing_model() {
     assert!(e.contains("999999") && e.contains("8192"), "{e}");
     let o = hearth(&["fit", "/nonexistent.gguf"]);
     assert_eq!(o.status.code(), Some(3));
+}
+
+/// `hearth doctor --json` with an empty store judges every catalog model from
+/// the catalog: a verdict, the memory it needs and a predicted speed for each
+/// supported one, "architecture not supported yet" for phi3.
+#[test]
+fn doctor_judges_every_catalog_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_out(&hearth_in(dir.path(), &["doctor", "--json"]));
+    let cat = v["catalog"].as_array().unwrap();
+    let meminfo = v["memory_available_bytes"].is_u64();
+    for e in store::catalog::entries() {
+        let name = format!("{}:{}", e.name, e.tag);
+        let c = cat.iter().find(|c| c["model"] == name.as_str()).unwrap_or_else(|| panic!("{name} missing in {v}"));
+        assert_eq!(c["downloaded"], false, "{c}");
+        assert_eq!(c["file_bytes"], e.facts.file_bytes, "{c}");
+        assert_eq!(c["size_is_estimate"], e.facts.size_is_estimate, "{c}");
+        assert!(c["verdict"].is_string(), "{c}");
+        if e.facts.arch == "phi3" {
+            assert_eq!(c["verdict"], "architecture not supported yet", "{c}");
+            assert_eq!(c["supported"], false, "{c}");
+            continue;
+        }
+        assert_eq!(c["supported"], true, "{c}");
+        let mem = c["memory_bytes"].as_u64().unwrap();
+        let parts: u64 = ["weights_bytes", "kv_cache_bytes", "scratch_bytes", "overhead_bytes"].iter().map(|k| c[k].as_u64().unwrap()).sum();
+        assert_eq!(mem, parts, "{c}");
+        assert!(mem > e.facts.tensor_bytes / 4 && c["kv_cache_bytes"].as_u64().unwrap() > 0, "{c}");
+        assert_eq!(c["ctx"].as_u64().unwrap() as usize, e.facts.n_ctx_train.min(4096), "{c}");
+        if meminfo {
+            assert!(c["fits"].is_boolean() && ["fits", "tight", "does not fit"].contains(&c["verdict"].as_str().unwrap()), "{c}");
+        }
+        if v["bandwidth_bytes_per_s"].is_number() {
+            assert!(c["predicted_tg_tok_per_s"].as_f64().unwrap() > 0.0, "{c}");
+        }
+    }
+    assert!(std::fs::read_dir(dir.path()).map_or(true, |d| d.flatten().all(|f| f.file_name() == ".tmp" || f.file_name() == ".locks")), "doctor wrote into the store");
+    let o = hearth_in(dir.path(), &["doctor"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = |n: &str| out.lines().find(|l| l.trim_start().starts_with(n)).unwrap_or_else(|| panic!("no {n} in {out}")).to_string();
+    assert!(line("phi3:mini").contains("architecture phi3 not supported yet"), "{out}");
+    assert!(line("gemma3:4b").contains('≈') && line("gemma3:4b").contains("needs"), "{out}");
+    assert!(!line("smollm2:135m").contains('≈'), "{out}");
+}
+
+/// `hearth fit NAME` of a catalog model not downloaded answers from the
+/// catalog (exit 0 whether or not it fits, like `fit` of a file), without
+/// pulling it; an unsupported architecture is exit 3 as for a file.
+#[test]
+fn fit_of_a_catalog_model_not_downloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_out(&hearth_in(dir.path(), &["fit", "--json", "gemma3:4b"]));
+    for k in ["memory_bytes", "weights_bytes", "kv_cache_bytes", "max_ctx", "predicted_tg_tok_per_s", "fits"] {
+        assert!(v.get(k).is_some(), "{k} missing in {v}");
+    }
+    assert!(v["memory_bytes"].as_u64().unwrap() > 2_000_000_000, "{v}");
+    assert!(v["fits"].is_boolean() || v["fits"].is_null(), "{v}");
+    assert_eq!((v["downloaded"].clone(), v["ctx"].clone(), v["n_ctx_train"].clone()), (false.into(), 4096.into(), 131072.into()), "{v}");
+    assert!(!dir.path().join("gemma3").exists());
+    let o = hearth_in(dir.path(), &["fit", "gemma3:4b", "--ctx", "8192"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("not downloaded") && out.contains("hearth pull gemma3:4b") && out.contains("context 8192"), "{out}");
+    let o = hearth_in(dir.path(), &["fit", "gemma3:4b", "--ctx", "200000"]);
+    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("131072"));
+    let o = hearth_in(dir.path(), &["fit", "phi3"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    assert!(e.contains("phi3") && e.contains("not supported"), "{e}");
+}
+
+/// For a model whose file is at hand, `fit` from the catalog and `fit` of the
+/// file agree: the same weights, KV cache and scratch; the total within 1 %
+/// (the catalog only approximates the tokenizer's tables). Once imported, the
+/// store's copy is judged from its file and the catalog line goes.
+#[test]
+fn catalog_fit_agrees_with_the_file() {
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cat = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"]));
+    let file = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", model.to_str().unwrap()]));
+    for k in ["weights_bytes", "kv_cache_bytes", "scratch_bytes", "ctx", "n_ctx_train"] {
+        assert_eq!(cat[k], file[k], "{k}: {cat} vs {file}");
+    }
+    let (a, b) = (cat["memory_bytes"].as_f64().unwrap(), file["memory_bytes"].as_f64().unwrap());
+    assert!(((a - b) / b).abs() < 0.01, "{cat} vs {file}");
+    let o = hearth_in(dir.path(), &["import", model.to_str().unwrap(), "--name", "qwen2.5-coder:0.5b"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json_out(&hearth_in(dir.path(), &["doctor", "--json"]));
+    assert!(!v["catalog"].as_array().unwrap().iter().any(|c| c["model"] == "qwen2.5-coder:0.5b"), "{v}");
+    let m = v["models"].as_array().unwrap();
+    assert!(m.len() == 1 && m[0]["memory_bytes"].is_u64(), "{v}");
+    let installed = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"]));
+    assert_eq!(installed["memory_bytes"], file["memory_bytes"], "{installed}");
+    assert!(installed.get("downloaded").is_none(), "{installed}");
 }

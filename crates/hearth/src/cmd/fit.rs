@@ -1,11 +1,18 @@
 //! `hearth fit` and `hearth doctor`: memory and speed, before loading.
+//!
+//! A model file at hand is judged from its own metadata and tensor sizes; a
+//! catalog model not downloaded yet from the catalog's facts about it (its
+//! file size and shape). Both go through the same `engine::fit` formula.
 
 use crate::cli::{DoctorArgs, FitArgs};
 use crate::exit::InputError;
-use engine::fit::{self, gib, MemoryEstimate, Verdict};
+use engine::fit::{self, gib, MemoryEstimate, ModelShape, Verdict};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
+use store::catalog::{Entry, Facts};
+use store::name::Spec;
+use store::Store;
 
 /// What the machine offers, measured once.
 struct MachineInfo {
@@ -32,36 +39,83 @@ struct Assessment {
     tg: Option<f64>,
 }
 
-fn assess(path: &Path, ctx: Option<usize>, m: &MachineInfo) -> anyhow::Result<Assessment> {
-    let f = gguf::GgufFile::open(path)?;
-    let n_vocab = f.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
-    let c = model::Config::from_gguf(&f, n_vocab)?;
-    let n_ctx = match ctx {
-        Some(0) => return Err(InputError("--ctx must be at least 1".into()).into()),
-        Some(n) if n > c.n_ctx_train => {
-            return Err(InputError(format!(
-                "--ctx {n} is larger than this model's trained context of {} tokens; use at most {}",
-                c.n_ctx_train, c.n_ctx_train
-            ))
-            .into())
-        }
-        Some(n) => n,
-        None => c.n_ctx_train.min(4096),
-    };
-    let e = fit::estimate(&f, n_ctx)?;
-    Ok(Assessment {
-        n_ctx,
-        n_ctx_train: c.n_ctx_train,
-        verdict: m.available.map(|a| fit::verdict(e.memory_bytes, a)),
-        max_ctx: m.available.map(|a| fit::max_ctx(&e, c.n_ctx_train, a)),
-        tg: m.bandwidth.map(|b| fit::predict_tg(&e, 0, b)),
-        e,
-    })
+/// The context to assess: the one asked for (at most the trained context),
+/// else the model's default.
+fn pick_ctx(shape: &ModelShape, ctx: Option<usize>) -> anyhow::Result<usize> {
+    match ctx {
+        Some(0) => Err(InputError("--ctx must be at least 1".into()).into()),
+        Some(n) if n > shape.n_ctx_train => Err(InputError(format!(
+            "--ctx {n} is larger than this model's trained context of {} tokens; use at most {}",
+            shape.n_ctx_train, shape.n_ctx_train
+        ))
+        .into()),
+        Some(n) => Ok(n),
+        None => Ok(shape.default_ctx()),
+    }
 }
 
-fn to_json(path: &Path, a: &Assessment) -> Value {
+fn assess(shape: &ModelShape, n_ctx: usize, m: &MachineInfo) -> Assessment {
+    let e = fit::estimate_shape(shape, n_ctx);
+    Assessment {
+        n_ctx,
+        n_ctx_train: shape.n_ctx_train,
+        verdict: m.available.map(|a| fit::verdict(e.memory_bytes, a)),
+        max_ctx: m.available.map(|a| fit::max_ctx(&e, shape.n_ctx_train, a)),
+        tg: m.bandwidth.map(|b| fit::predict_tg(&e, 0, b)),
+        e,
+    }
+}
+
+fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
+    Ok(ModelShape::from_gguf(&gguf::GgufFile::open(path)?)?)
+}
+
+/// The estimate's input for a model not downloaded: its catalog facts (the
+/// tokenizer's heap estimated from the vocabulary; the rest as in the file).
+fn catalog_shape(f: &Facts) -> ModelShape {
+    ModelShape {
+        n_layer: f.n_layer,
+        n_embd: f.n_embd,
+        n_head: f.n_head,
+        n_head_kv: f.n_head_kv,
+        head_dim: f.head_dim,
+        n_ff: f.n_ff,
+        n_vocab: f.n_vocab,
+        n_ctx_train: f.n_ctx_train,
+        tensor_bytes: f.tensor_bytes,
+        embd_bytes: f.embd_bytes,
+        output_tensor: f.output_tensor,
+        metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
+    }
+}
+
+fn supported(f: &Facts) -> bool {
+    model::Arch::from_name(f.arch).is_some()
+}
+
+/// The catalog entry `spec` names when it is a name (not a path or URL) of a
+/// catalog model that is not in the store.
+fn not_downloaded(store: &Store, spec: &str) -> Option<Entry> {
+    let Ok(Spec::Name(n, t)) = store::name::parse_spec(spec) else { return None };
+    let r = store.resolve_ref(&n, t.as_deref());
+    if !matches!(store.installed(&r), Ok(None)) {
+        return None;
+    }
+    store::catalog::find(&r.name, Some(&r.tag))
+}
+
+fn full_name(e: &Entry) -> String {
+    format!("{}:{}", e.name, e.tag)
+}
+
+/// A file size, with "≈" when it was computed rather than read.
+fn file_size(f: &Facts) -> String {
+    format!("{}{}", if f.size_is_estimate { "≈" } else { "" }, gib(f.file_bytes))
+}
+
+fn to_json(model: &str, a: &Assessment) -> Value {
     json!({
-        "model": path.display().to_string(),
+        "model": model,
         "ctx": a.n_ctx,
         "n_ctx_train": a.n_ctx_train,
         "memory_bytes": a.e.memory_bytes,
@@ -76,8 +130,42 @@ fn to_json(path: &Path, a: &Assessment) -> Value {
     })
 }
 
-fn print_human(path: &Path, a: &Assessment) {
-    println!("{}", path.display());
+/// The JSON of a catalog model not downloaded: its assessment from the
+/// catalog's facts, or why there is none.
+fn catalog_json(e: &Entry, a: Option<&Assessment>) -> Value {
+    let f = &e.facts;
+    let mut v = match a {
+        Some(a) => to_json(&full_name(e), a),
+        None => json!({
+            "model": full_name(e),
+            "fits": null,
+            "verdict": "architecture not supported yet",
+            "n_ctx_train": f.n_ctx_train,
+        }),
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("downloaded".into(), json!(false));
+        o.insert("architecture".into(), json!(f.arch));
+        o.insert("supported".into(), json!(supported(f)));
+        o.insert("file_bytes".into(), json!(f.file_bytes));
+        o.insert("size_is_estimate".into(), json!(f.size_is_estimate));
+        o.insert("estimate_from".into(), json!("catalog facts (the model is not downloaded)"));
+        o.insert("pull".into(), json!(format!("hearth pull {}", full_name(e))));
+    }
+    v
+}
+
+/// Tokens/s: one decimal below 10.
+fn tok_s(t: f64) -> String {
+    if t < 10.0 {
+        format!("~{t:.1} tok/s")
+    } else {
+        format!("~{t:.0} tok/s")
+    }
+}
+
+fn print_human(label: &str, a: &Assessment) {
+    println!("{label}");
     println!(
         "  needs {} at context {} (weights {}, KV cache {}, scratch {}, other {})",
         gib(a.e.memory_bytes),
@@ -92,18 +180,36 @@ fn print_human(path: &Path, a: &Assessment) {
         _ => println!("  fit unknown: available memory could not be read"),
     }
     match a.tg {
-        Some(t) => println!("  predicted generation: about {t:.0} tokens/s"),
+        Some(t) => println!("  predicted generation: about {}", tok_s(t).trim_start_matches('~')),
         None => println!("  predicted generation: unknown (bandwidth probe failed)"),
     }
 }
 
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
-    let m = machine(kernels::default_threads());
-    let s = assess(&super::pull::resolve_model(&a.model)?, a.ctx, &m)?;
+    let threads = kernels::default_threads();
+    let store = Store::from_env();
+    // A catalog model not downloaded: judged from the catalog, not pulled.
+    if let Some(e) = a.model.to_str().and_then(|s| not_downloaded(&store, s)) {
+        let name = full_name(&e);
+        if !supported(&e.facts) {
+            return Err(model::ModelError::UnsupportedArch { path: name.into(), arch: e.facts.arch.into(), supported: model::config::SUPPORTED }.into());
+        }
+        let shape = catalog_shape(&e.facts);
+        let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
+        if a.json {
+            println!("{}", catalog_json(&e, Some(&s)));
+        } else {
+            print_human(&format!("{name} (not downloaded: judged from the catalog; `hearth pull {name}` fetches it, {})", file_size(&e.facts)), &s);
+        }
+        return Ok(());
+    }
+    let path = super::pull::resolve_model(&a.model)?;
+    let shape = file_shape(&path)?;
+    let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
     if a.json {
-        println!("{}", to_json(&a.model, &s));
+        println!("{}", to_json(&a.model.display().to_string(), &s));
     } else {
-        print_human(&a.model, &s);
+        print_human(&a.model.display().to_string(), &s);
     }
     Ok(())
 }
@@ -115,38 +221,30 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string()));
     // Models named on the command line, then every model in the store.
-    let store = store::Store::from_env();
+    let store = Store::from_env();
     let (installed, broken) = store.list();
     let mut paths: Vec<std::path::PathBuf> = a.models.clone();
     for man in &installed {
         paths.push(store.gguf_path(&store.resolve_ref(&man.name, Some(&man.tag))));
     }
-    let mut models = Vec::new();
-    for p in &paths {
-        match assess(p, None, &m) {
-            Ok(s) => models.push((p.clone(), Ok(s))),
-            Err(e) => models.push((p.clone(), Err(format!("{e:#}")))),
-        }
-    }
-    // Catalog models not downloaded: judged from their file size alone (the
-    // KV cache is known only once the file's metadata can be read).
-    let have: Vec<String> = installed.iter().map(|m| format!("{}:{}", m.name, m.tag)).collect();
-    let catalog: Vec<(String, Option<u64>)> = store::catalog::entries()
+    let models: Vec<(std::path::PathBuf, Result<Assessment, String>)> = paths
         .into_iter()
-        .map(|e| (format!("{}:{}", e.name, e.tag), e.size))
-        .filter(|(n, _)| !have.contains(n))
+        .map(|p| {
+            let r = file_shape(&p).map(|s| assess(&s, s.default_ctx(), &m)).map_err(|e| format!("{e:#}"));
+            (p, r)
+        })
         .collect();
-    let catalog_view = |size: Option<u64>| {
-        let verdict = match (size, m.available) {
-            (Some(b), Some(av)) => Some(fit::verdict(b + b / 8, av)),
-            _ => None,
-        };
-        let tg = match (size, m.bandwidth) {
-            (Some(b), Some(bw)) => Some(bw * 0.75 / b as f64),
-            _ => None,
-        };
-        (verdict, tg)
-    };
+    // Catalog models not downloaded: judged from the catalog's facts.
+    let have: Vec<String> = installed.iter().map(|m| format!("{}:{}", m.name, m.tag)).collect();
+    let catalog: Vec<(Entry, Option<Assessment>)> = store::catalog::entries()
+        .into_iter()
+        .filter(|e| !have.contains(&full_name(e)))
+        .map(|e| {
+            let shape = catalog_shape(&e.facts);
+            let a = supported(&e.facts).then(|| assess(&shape, shape.default_ctx(), &m));
+            (e, a)
+        })
+        .collect();
     if a.json {
         let v = json!({
             "cpu": cpu,
@@ -156,21 +254,11 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
             "memory_available_bytes": m.available,
             "bandwidth_bytes_per_s": m.bandwidth.map(|b| b.round()),
             "models": models.iter().map(|(p, r)| match r {
-                Ok(s) => to_json(p, s),
+                Ok(s) => to_json(&p.display().to_string(), s),
                 Err(e) => json!({"model": p.display().to_string(), "error": e}),
             }).collect::<Vec<_>>(),
             "store_errors": broken.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "catalog": catalog.iter().map(|(name, size)| {
-                let (verdict, tg) = catalog_view(*size);
-                json!({
-                    "model": name,
-                    "file_bytes": size,
-                    "fits": verdict.map(|v| v != Verdict::DoesNotFit),
-                    "verdict": verdict.map(|v| v.as_str()),
-                    "predicted_tg_tok_per_s": tg.map(|t| (t * 10.0).round() / 10.0),
-                    "estimate": "from the file size (about 1/8 added for cache and runtime); exact after `hearth pull`",
-                })
-            }).collect::<Vec<_>>(),
+            "catalog": catalog.iter().map(|(e, a)| catalog_json(e, a.as_ref())).collect::<Vec<_>>(),
         });
         println!("{v}");
         return Ok(());
@@ -191,7 +279,7 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     }
     for (p, r) in &models {
         match r {
-            Ok(s) => print_human(p, s),
+            Ok(s) => print_human(&p.display().to_string(), s),
             Err(e) => println!("{}: {e}", p.display()),
         }
     }
@@ -199,16 +287,45 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         println!("store problem: {e}");
     }
     if !catalog.is_empty() {
-        println!("catalog (not downloaded; judged from file size, exact after `hearth pull`):");
-        for (name, size) in &catalog {
-            let (verdict, tg) = catalog_view(*size);
+        println!("catalog, not downloaded (judged from the catalog's facts; ≈: file size computed from the model's shape; `hearth pull NAME` fetches one):");
+        for (e, a) in &catalog {
+            let head = format!("  {:<20} {:>10} file", full_name(e), file_size(&e.facts));
+            let Some(a) = a else {
+                println!("{head}  architecture {} not supported yet", e.facts.arch);
+                continue;
+            };
             println!(
-                "  {name:<24} {:>9}  {:<13} {}",
-                size.map(gib).unwrap_or_else(|| "size ?".into()),
-                verdict.map(|v| v.as_str()).unwrap_or("fit unknown"),
-                tg.map(|t| format!("~{t:.0} tok/s")).unwrap_or_default()
+                "{head}  needs {:>9} at context {:<5}  {:<13} {}",
+                gib(a.e.memory_bytes),
+                a.n_ctx,
+                a.verdict.map(|v| v.as_str()).unwrap_or("fit unknown"),
+                a.tg.map(tok_s).unwrap_or_else(|| "tok/s unknown".into())
             );
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The estimate from the catalog's facts is the one from the file, for the
+    /// three models whose files can be checked: identical but for the
+    /// tokenizer's heap, which the facts only approximate.
+    #[test]
+    fn catalog_estimate_equals_file_estimate() {
+        for (short, name, tag) in [("smollm2-135m", "smollm2", "135m"), ("gemma3-270m", "gemma3", "270m"), ("qwen2.5-coder-0.5b", "qwen2.5-coder", "0.5b")] {
+            let Some(path) = test_models::model(short) else { continue };
+            let from_file = file_shape(&path).unwrap();
+            let from_facts = catalog_shape(&store::catalog::find(name, Some(tag)).unwrap().facts);
+            assert_eq!(ModelShape { metadata_bytes: 0, ..from_file.clone() }, ModelShape { metadata_bytes: 0, ..from_facts.clone() }, "{short}");
+            for ctx in [256, from_file.default_ctx()] {
+                let (a, b) = (fit::estimate_shape(&from_file, ctx), fit::estimate_shape(&from_facts, ctx));
+                assert_eq!((a.weights_bytes, a.kv_cache_bytes, a.scratch_bytes, a.bytes_per_token), (b.weights_bytes, b.kv_cache_bytes, b.scratch_bytes, b.bytes_per_token), "{short}");
+                let off = (b.memory_bytes as f64 - a.memory_bytes as f64) / a.memory_bytes as f64;
+                assert!(off.abs() < 0.01, "{short} at {ctx}: facts {} vs file {} ({:+.2} %)", b.memory_bytes, a.memory_bytes, off * 100.0);
+            }
+        }
+    }
 }

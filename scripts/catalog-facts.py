@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Sizes of the catalog's Hugging Face models (crates/store/src/catalog.rs),
+computed from each model's shape, for judging a model before it is
+downloaded (`hearth fit NAME`, `hearth doctor`).
+
+Tensor bytes follow llama.cpp's type choice for LLAMA_FTYPE_MOSTLY_Q4_K_M
+(`llama_tensor_get_type`): the output projection (or the embedding table when
+it is also the output) Q6_K; attn_v and ffn_down Q6_K on the layers
+`use_more_bits` picks, else Q4_K; every other matrix Q4_K; norms and biases
+F32; a matrix whose rows are not a multiple of 256 falls back (Q4_K -> Q5_0,
+Q6_K -> Q8_0). These rules reproduce the two Q4_K_M test files
+(gemma3:270m, qwen2.5-coder:0.5b) byte for byte: run with --check.
+
+The header (metadata, tokenizer, tensor index) is estimated from the
+vocabulary, within about 5 % of the three test files' headers (well under 1 %
+of a file), so the catalog marks these sizes `size_is_estimate`.
+
+Usage: scripts/catalog-facts.py [--check]   (--check reads ~/.cache/hearth/test-models)
+"""
+import os
+import struct
+import sys
+
+BLOCK = {"F32": (1, 4), "Q4_K": (256, 144), "Q6_K": (256, 210), "Q5_0": (32, 22), "Q8_0": (32, 34)}
+FALLBACK = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}
+
+
+def nbytes(ty, ne0, ne1):
+    if ty != "F32" and ne0 % 256:
+        ty = FALLBACK[ty]
+    b, s = BLOCK[ty]
+    return ne0 * ne1 // b * s
+
+
+def more_bits(i, n):
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_ff, n_vocab, output_tensor, rope_freqs=False):
+    """[(name, bytes)] of a Q4_K_M file; token_embd first."""
+    q, kv = n_head * head_dim, n_kv * head_dim
+    t = [("token_embd", nbytes("Q4_K" if output_tensor else "Q6_K", n_embd, n_vocab))]
+    if output_tensor:
+        t.append(("output", nbytes("Q6_K", n_embd, n_vocab)))
+    t.append(("output_norm", n_embd * 4))
+    if rope_freqs:  # Llama 3's RoPE frequency factors
+        t.append(("rope_freqs", head_dim // 2 * 4))
+    for i in range(n_layer):
+        hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
+        t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_k", nbytes("Q4_K", n_embd, kv)),
+              ("attn_v", nbytes(hi, n_embd, kv)), ("attn_output", nbytes("Q4_K", q, n_embd)),
+              ("ffn_gate", nbytes("Q4_K", n_embd, n_ff)), ("ffn_up", nbytes("Q4_K", n_embd, n_ff)),
+              ("ffn_down", nbytes(hi, n_ff, n_embd)), ("attn_norm", n_embd * 4), ("ffn_norm", n_embd * 4)]
+        if arch == "qwen2":
+            t += [("attn_q.bias", q * 4), ("attn_k.bias", kv * 4), ("attn_v.bias", kv * 4)]
+        if arch == "gemma3":
+            t += [("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4),
+                  ("post_attention_norm", n_embd * 4), ("post_ffw_norm", n_embd * 4)]
+    return t
+
+
+def header(n_vocab, n_merges, scores, n_tensors):
+    """GGUF header bytes: per token its string (8 + ~8.5) and type (4), a score
+    (4) for SentencePiece, per merge 8 + ~9, per tensor ~64 of index, plus the
+    chat template and other keys."""
+    return int(n_vocab * (8 + 8.5 + 4 + (4 if scores else 0)) + n_merges * (8 + 9) + n_tensors * 64 + (16 << 10))
+
+
+# name: arch, n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab,
+#       own output.weight, rope_freqs tensor, merges, token scores
+MODELS = {
+    "gemma3:1b": ("gemma3", 26, 1152, 4, 1, 256, 6912, 262144, False, False, 0, True),
+    "gemma3:4b": ("gemma3", 34, 2560, 8, 4, 256, 10240, 262144, False, False, 0, True),
+    "llama3.2:1b": ("llama", 16, 2048, 32, 8, 64, 8192, 128256, False, True, 280147, False),
+    "llama3.2:3b": ("llama", 28, 3072, 24, 8, 128, 8192, 128256, False, True, 280147, False),
+    "qwen2.5:1.5b": ("qwen2", 28, 1536, 12, 2, 128, 8960, 151936, True, False, 151387, False),
+    "qwen2.5:3b": ("qwen2", 36, 2048, 16, 2, 128, 11008, 151936, True, False, 151387, False),
+    "qwen2.5:7b": ("qwen2", 28, 3584, 28, 4, 128, 18944, 152064, True, False, 151387, False),
+    "mistral:7b": ("llama", 32, 4096, 32, 8, 128, 14336, 32768, True, False, 0, True),
+    # phi3 fuses q/k/v and gate/up; laid out like a llama here (same weights)
+    "phi3:mini": ("llama", 32, 3072, 32, 32, 96, 8192, 32064, True, False, 0, True),
+}
+
+# The Q4_K_M test files, checked by --check.
+CHECKS = {
+    "gemma-3-270m-q4_k_m.gguf": ("gemma3", 18, 640, 4, 1, 256, 2048, 262144, False, False),
+    "qwen2.5-coder-0.5b-instruct.gguf": ("qwen2", 24, 896, 14, 2, 64, 4864, 151936, True, False),
+}
+
+
+def file_tensor_bytes(path):
+    """(tensor bytes, token_embd bytes) of a GGUF file, from its tensor index."""
+    types = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+             10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210)}
+    scalar = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    with open(path, "rb") as f:
+        def u(fmt, n):
+            return struct.unpack("<" + fmt, f.read(n))[0]
+
+        def skip(t):
+            if t == 8:
+                f.seek(u("Q", 8), 1)
+            elif t == 9:
+                it, n = u("I", 4), u("Q", 8)
+                if it in scalar:
+                    f.seek(scalar[it] * n, 1)
+                else:
+                    for _ in range(n):
+                        skip(it)
+            else:
+                f.seek(scalar[t], 1)
+
+        assert f.read(4) == b"GGUF"
+        u("I", 4)
+        n_tensors, n_kv = u("Q", 8), u("Q", 8)
+        for _ in range(n_kv):
+            f.seek(u("Q", 8), 1)
+            skip(u("I", 4))
+        total = embd = 0
+        for _ in range(n_tensors):
+            name = f.read(u("Q", 8)).decode()
+            dims = [u("Q", 8) for _ in range(u("I", 4))]
+            b, s = types[u("I", 4)]
+            u("Q", 8)
+            n = 1
+            for d in dims:
+                n *= d
+            total += n // b * s
+            if name == "token_embd.weight":
+                embd = n // b * s
+        return total, embd
+
+
+def main():
+    if "--check" in sys.argv:
+        d = os.environ.get("HEARTH_TEST_MODELS", os.path.expanduser("~/.cache/hearth/test-models"))
+        for file, shape in CHECKS.items():
+            t = tensors(*shape)
+            want = file_tensor_bytes(os.path.join(d, file))
+            got = (sum(b for _, b in t), t[0][1])
+            print(f"{file}: computed {got}, file {want}", "ok" if got == want else "MISMATCH")
+            if got != want:
+                sys.exit(1)
+    for name, (*shape, merges, scores) in MODELS.items():
+        t = tensors(*shape[:8], shape[8], rope_freqs=shape[9])
+        tb, eb = sum(b for _, b in t), t[0][1]
+        fb = tb + header(shape[7], merges, scores, len(t))
+        print(f"{name:14} file_bytes: {fb:_}, tensor_bytes: {tb:_}, embd_bytes: {eb:_}  ({fb / 1e9:.3f} GB)")
+
+
+if __name__ == "__main__":
+    main()
