@@ -319,7 +319,7 @@ impl Runner<'_> {
     fn start(&mut self, item: usize) -> Option<Record> {
         let started = Instant::now();
         let it = &self.items[item];
-        let what = format!("'{}'", it.id);
+        let what = format!("input '{}'", it.id);
         let vars = match &it.source {
             Source::File { path, .. } => match extract::extract(path) {
                 Ok(text) => json!({
@@ -387,7 +387,7 @@ impl Runner<'_> {
     /// Queue the jobs for `content` that does not fit: pieces (split) or its
     /// beginning (truncate).
     fn plan_long(&self, task: &mut Task, t: &Template, key: &str, content: &str) -> Result<(), String> {
-        let what = format!("'{}'", self.items[task.item].id);
+        let what = format!("input '{}'", self.items[task.item].id);
         let mut empty = task.vars.clone();
         empty[key] = json!("");
         let overhead = self.be.prompt_tokens(&self.job(t, &empty, &what)?).map_err(|e| e.message)?;
@@ -493,7 +493,7 @@ impl Runner<'_> {
         let key = self.content_key(task.item).to_string();
         task.depth += 1;
         let t = self.s.reduce_template.as_ref().unwrap_or(&self.s.template);
-        let what = format!("'{}'", self.items[task.item].id);
+        let what = format!("input '{}'", self.items[task.item].id);
         let mut v = task.vars.clone();
         v[key.as_str()] = json!(combined);
         let planned = self.job(t, &v, &what).and_then(|job| {

@@ -41,14 +41,23 @@ impl Template {
     /// Render with `vars` (a JSON object). `what` names the input in errors.
     pub fn render(&self, vars: &Value, what: &str) -> Result<String, String> {
         let t = self.env.get_template("prompt").map_err(|e| e.to_string())?;
-        t.render(vars).map_err(|e| {
-            let detail = match e.kind() {
-                minijinja::ErrorKind::UndefinedError => {
-                    format!("the template uses a variable {what} does not have ({e}); available: {}", names(vars))
-                }
-                _ => format!("the template failed on {what}: {e}"),
-            };
-            detail
+        t.render(vars).map_err(|e| match e.kind() {
+            minijinja::ErrorKind::UndefinedError => {
+                let have: Vec<&str> = match vars {
+                    Value::Object(m) => m.keys().map(|k| k.as_str()).collect(),
+                    _ => Vec::new(),
+                };
+                let mut missing: Vec<String> =
+                    t.undeclared_variables(false).into_iter().filter(|v| !have.contains(&v.as_str())).collect();
+                missing.sort();
+                let uses = if missing.is_empty() {
+                    "a field".to_string()
+                } else {
+                    missing.iter().map(|m| format!("{{{{{m}}}}}")).collect::<Vec<_>>().join(", ")
+                };
+                format!("the template uses {uses}, which {what} does not have (available: {})", names(vars))
+            }
+            _ => format!("the template failed on {what}: {e}"),
         })
     }
 }
@@ -72,7 +81,7 @@ mod tests {
         let s = t.render(&json!({"content": "a {{b}} c", "filename": "x.txt"}), "x.txt").unwrap();
         assert_eq!(s, "Summarise x.txt:\na {{b}} c");
         let e = t.render(&json!({"content": "c"}), "line 3").unwrap_err();
-        assert!(e.contains("line 3") && e.contains("available: content"), "{e}");
+        assert!(e.contains("{{filename}}, which line 3") && e.contains("available: content"), "{e}");
         let t = Template::new("{{ meta.author }}").unwrap();
         assert_eq!(t.render(&json!({"meta": {"author": "Ann"}}), "r").unwrap(), "Ann");
         assert!(Template::new("{{ unclosed").is_err());
