@@ -180,6 +180,7 @@ impl Backend for Local {
                 }
                 ControlFlow::Break(())
             }
+            Event::Prefill { .. } => ControlFlow::Continue(()),
             Event::Error(e) => {
                 if let Some(d) = take(&held) {
                     d(Err(JobError::new(e.to_string())));

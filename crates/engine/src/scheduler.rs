@@ -41,6 +41,10 @@ pub enum Event {
     Done(GenerateStats),
     /// Last event of a failed request.
     Error(EngineError),
+    /// Prompt processing advanced (`done` of `total` prompt tokens in the
+    /// cache). Sent between prefill chunks, so a caller that answers
+    /// `Break` (its client left) cancels even a long prompt at once.
+    Prefill { done: usize, total: usize },
 }
 
 pub type EventSink = Box<dyn FnMut(Event) -> ControlFlow<()> + Send>;
@@ -128,7 +132,17 @@ struct Active {
     reserved: usize,
     /// The token to feed at the next step.
     next: u32,
+    /// Prompt tokens not yet in the cache (fed in chunks between decode steps).
+    pending: Vec<u32>,
+    /// The session holds logits to sample from.
+    ready: bool,
 }
+
+/// Prompt tokens fed per step, over all sequences still prefilling: the
+/// decode rows of the others ride along in the same pass, so a long prompt
+/// neither stalls the running streams for its whole length nor escapes
+/// cancellation.
+pub const PREFILL_ROWS: usize = 64;
 
 struct Runner {
     lm: Arc<LoadedModel>,
@@ -148,7 +162,7 @@ const IDLE_KEEP: usize = 4;
 impl Runner {
     fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
-        let scratch = lm.model.batch_scratch(cfg.max_active.max(1));
+        let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
         Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch }
     }
 
@@ -251,34 +265,40 @@ impl Runner {
 
     fn start(&mut self, job: Job, prompt: Vec<u32>, n_ctx: usize) -> Result<Active, (Job, EngineError)> {
         let t0 = Instant::now();
-        let (mut sess, reused) = match self.session_for(&prompt, n_ctx) {
+        let (sess, reused) = match self.session_for(&prompt, n_ctx) {
             Ok(x) => x,
             Err(e) => return Err((job, e)),
         };
-        if let Err(e) = self.lm.model.forward(&self.pool, &mut sess, &prompt[reused..], Logits::Last) {
-            return Err((job, e.into()));
-        }
         let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
-        let now = Instant::now();
         Ok(Active {
             sess,
             step,
             prompt_tokens: prompt.len(),
             started: t0,
-            prompt_seconds: now.duration_since(t0).as_secs_f64(),
-            gen_started: now,
+            prompt_seconds: 0.0,
+            gen_started: t0,
             reserved: n_ctx,
             next: 0,
+            pending: prompt[reused..].to_vec(),
+            ready: false,
             job,
         })
     }
 
-    /// Sample every active sequence from its current logits, emit, retire the
-    /// finished ones, then run one decode step for the rest.
+    /// Sample every sequence that has logits, emit, retire the finished
+    /// ones, then run one batched pass: a decode row for each generating
+    /// sequence plus the next prompt chunk of those still prefilling.
     fn step(&mut self) {
         let mut i = 0;
         while i < self.active.len() {
-            let done = self.sample_one(i);
+            let done = if self.active[i].ready {
+                self.sample_one(i)
+            } else {
+                let a = &mut self.active[i];
+                let total = a.prompt_tokens;
+                let ev = Event::Prefill { done: total - a.pending.len(), total };
+                (a.job.sink)(ev).is_break().then_some(FinishReason::Cancelled)
+            };
             if let Some(finish) = done {
                 let a = self.active.swap_remove(i);
                 self.retire(a, finish);
@@ -289,33 +309,75 @@ impl Runner {
         if self.active.is_empty() {
             return;
         }
-        // One batched decode step for every active sequence.
+        // Rows of this pass: decode rows first, then prompt chunks (oldest
+        // request first) up to PREFILL_ROWS.
+        let mut room = PREFILL_ROWS;
+        let feeds: Vec<(usize, bool)> = self
+            .active
+            .iter()
+            .map(|a| {
+                if a.pending.is_empty() {
+                    (0, true)
+                } else {
+                    let n = a.pending.len().min(room);
+                    room -= n;
+                    (n, n == a.pending.len())
+                }
+            })
+            .collect();
         let next: Vec<[u32; 1]> = self.active.iter().map(|a| [a.next]).collect();
         let batch = {
             let mut seqs: Vec<SeqInput> = self
                 .active
                 .iter_mut()
                 .zip(&next)
-                .map(|(a, t)| SeqInput { sess: &mut a.sess, tokens: t, logits: true })
+                .zip(&feeds)
+                .map(|((a, t), &(n, logits))| {
+                    let tokens: &[u32] = if a.pending.is_empty() { t } else { &a.pending[..n] };
+                    SeqInput { sess: &mut a.sess, tokens, logits }
+                })
                 .collect();
             self.lm.model.forward_batch(&self.pool, &mut self.scratch, &mut seqs)
         };
-        if batch.is_ok() {
+        if batch.is_err() {
+            // Something in the batch failed (no sequence advanced: inputs
+            // are checked before any position is committed): retry one by
+            // one so only the culprit fails.
+            let mut failed = Vec::new();
+            for (k, (a, &(n, logits))) in self.active.iter_mut().zip(&feeds).enumerate() {
+                let want = if logits { Logits::Last } else { Logits::None };
+                let tokens: Vec<u32> = if a.pending.is_empty() { vec![a.next] } else { a.pending[..n].to_vec() };
+                match self.lm.model.forward(&self.pool, &mut a.sess, &tokens, want) {
+                    Ok(()) if a.pending.is_empty() => a.ready = true,
+                    Ok(()) => Self::advance(a, n),
+                    Err(e) => failed.push((k, e)),
+                }
+            }
+            for (k, e) in failed.into_iter().rev() {
+                let a = self.active.swap_remove(k);
+                self.reserved -= a.reserved;
+                finish_err(a.job, e.into());
+            }
             return;
         }
-        // Something in the batch failed (no sequence advanced: inputs are
-        // checked before any position is committed): retry one by one so only
-        // the culprit fails.
-        let mut failed = Vec::new();
-        for (k, a) in self.active.iter_mut().enumerate() {
-            if let Err(e) = self.lm.model.forward(&self.pool, &mut a.sess, &[a.next], Logits::Last) {
-                failed.push((k, e));
+        for (a, &(n, logits)) in self.active.iter_mut().zip(&feeds) {
+            if a.pending.is_empty() {
+                a.ready = true;
+            } else {
+                Self::advance(a, n);
+                a.ready = logits;
             }
         }
-        for (k, e) in failed.into_iter().rev() {
-            let a = self.active.swap_remove(k);
-            self.reserved -= a.reserved;
-            finish_err(a.job, e.into());
+    }
+
+    /// `n` more prompt tokens of `a` are in its cache.
+    fn advance(a: &mut Active, n: usize) {
+        a.pending.drain(..n);
+        if a.pending.is_empty() {
+            a.ready = true;
+            let now = Instant::now();
+            a.prompt_seconds = now.duration_since(a.started).as_secs_f64();
+            a.gen_started = now;
         }
     }
 

@@ -43,6 +43,7 @@ fn collect(rx: mpsc::Receiver<Event>) -> (String, engine::GenerateStats) {
             Event::Token(t) => text.push_str(&t.text),
             Event::Done(s) => return (text, s),
             Event::Error(e) => panic!("{e}"),
+            Event::Prefill { .. } => {}
         }
     }
     panic!("no Done event")
@@ -117,4 +118,97 @@ fn prefix_reuse_keeps_results() {
     let (a2, st2) = collect(submit(&s, req2.clone()));
     assert_eq!(a2, alone(&lm, &req2));
     assert!(st2.prompt_tokens > 20);
+}
+
+/// A long prompt is read in chunks between decode steps: the streams
+/// already running keep producing tokens meanwhile, its result equals the
+/// same request alone, and a caller that leaves during the prompt cancels it
+/// before the prompt is finished.
+#[test]
+fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
+    let Some(p) = test_models::model("smollm2-135m") else { return };
+    let lm = Arc::new(LoadedModel::load(&p).unwrap());
+    let long_text: String = (0..22).map(|i| format!("Line {i}: the quick brown fox jumps over the lazy dog. ")).collect();
+    let long = greedy(Prompt::Raw(long_text.clone()), 8);
+    let n_long = lm.prompt_tokens(&long.prompt).unwrap().len();
+    assert!(n_long > 3 * engine::scheduler::PREFILL_ROWS, "{n_long}");
+    let short = greedy(Prompt::Raw("Once upon a time".into()), 48);
+    let want_long = alone(&lm, &long);
+    let want_short = alone(&lm, &short);
+
+    let s = Scheduler::new(lm.clone(), cfg());
+    // One channel for both, tagged, to see the interleaving.
+    let (tx, rx) = mpsc::channel::<(char, Event)>();
+    let tx2 = tx.clone();
+    s.submit(short, None, Box::new(move |e| if tx.send(('s', e)).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }))
+        .unwrap();
+    // Let the short one start generating first.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.submit(long, None, Box::new(move |e| if tx2.send(('l', e)).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }))
+        .unwrap();
+    let (mut text_s, mut text_l) = (String::new(), String::new());
+    let mut done = 0;
+    let mut short_tokens_during_prefill = 0;
+    let mut prefill_seen = Vec::new();
+    let mut long_prefilling = false;
+    while done < 2 {
+        let (who, e) = rx.recv().unwrap();
+        match (who, e) {
+            ('l', Event::Prefill { done, total }) => {
+                assert_eq!(total, n_long);
+                prefill_seen.push(done);
+                long_prefilling = done < total;
+            }
+            ('s', Event::Token(t)) => {
+                short_tokens_during_prefill += long_prefilling as usize;
+                text_s.push_str(&t.text);
+            }
+            ('l', Event::Token(t)) => {
+                long_prefilling = false;
+                text_l.push_str(&t.text);
+            }
+            (_, Event::Done(_)) => done += 1,
+            (_, Event::Error(e)) => panic!("{e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(text_s, want_short);
+    assert_eq!(text_l, want_long);
+    assert!(prefill_seen.len() >= 3 && prefill_seen.windows(2).all(|w| w[0] < w[1]), "{prefill_seen:?}");
+    assert!(short_tokens_during_prefill >= 2, "the short stream stalled during the long prompt");
+
+    // Leaving during the prompt: cancelled before it is read whole. (Other
+    // text: the same prompt would be served from the finished one's cache.)
+    let other: String = (0..22).map(|i| format!("Row {i}: pack my box with five dozen liquor jugs. ")).collect();
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut calls = 0;
+    s.submit(
+        greedy(Prompt::Raw(other), 8),
+        None,
+        Box::new(move |e| {
+            let prefill = matches!(e, Event::Prefill { .. });
+            let _ = tx.send(e);
+            calls += 1;
+            if prefill && calls >= 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }),
+    )
+    .unwrap();
+    let mut last_done = 0;
+    for e in rx {
+        match e {
+            Event::Prefill { done, .. } => last_done = done,
+            Event::Done(st) => {
+                assert_eq!(st.finish, engine::FinishReason::Cancelled);
+                assert_eq!(st.output_tokens, 0);
+                break;
+            }
+            Event::Token(_) => panic!("no token after a cancel during the prompt"),
+            Event::Error(e) => panic!("{e}"),
+        }
+    }
+    assert!(last_done < n_long, "{last_done}");
 }

@@ -113,6 +113,7 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
                 done += 1;
             }
             Event::Error(e) => return Err(from_engine(&e)),
+            Event::Prefill { .. } => {}
         }
     }
     Ok(out)

@@ -431,6 +431,7 @@ async fn run(
             };
             let Some((_, ev)) = next else { break };
             let line = match ev {
+                Event::Prefill { .. } => continue,
                 Event::Token(t) => {
                     if t.text.is_empty() {
                         continue;

@@ -691,6 +691,7 @@ fn stream_response(
                 break;
             };
             let piece = match ev {
+                Event::Prefill { .. } => continue,
                 Event::Token(t) => {
                     if t.text.is_empty() && (!with_lp || t.id == u32::MAX) {
                         continue;
