@@ -281,21 +281,7 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     let path = super::pull::resolve_model(&name)?;
     let file = gguf::GgufFile::open(&path)?;
     let parallel = a.parallel.unwrap_or(8);
-    let n_ctx_train = {
-        let n_vocab = file.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
-        model::Config::from_gguf(&file, n_vocab)?.n_ctx_train
-    };
-    let ctx = match a.ctx_size {
-        Some(0) => return Err(UsageError("--ctx-size must be at least 1".into()).into()),
-        Some(n) if n > n_ctx_train => {
-            return Err(InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {n_ctx_train} tokens; use at most {n_ctx_train}"
-            ))
-            .into())
-        }
-        Some(n) => n,
-        None => engine::fit::default_ctx(&file)?,
-    };
+    let ctx = super::context_for(&file, a.ctx_size)?;
     // All documents in flight share one cache: check that it fits before loading.
     if let Some(w) = engine::fit::preflight(&file, ctx * parallel)
         .with_context(|| format!("{parallel} documents at once with a context of {ctx} tokens each; try a smaller --parallel or --ctx-size"))?

@@ -20,21 +20,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     let t_load = std::time::Instant::now();
     let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
-    let n_ctx_train = {
-        let n_vocab = file.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
-        model::Config::from_gguf(&file, n_vocab)?.n_ctx_train
-    };
-    let n_ctx = match a.ctx_size {
-        Some(0) => return Err(InputError("--ctx-size must be at least 1".into()).into()),
-        Some(n) if n > n_ctx_train => {
-            return Err(InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {n_ctx_train} tokens; use at most {n_ctx_train}"
-            ))
-            .into())
-        }
-        Some(n) => n,
-        None => engine::fit::default_ctx(&file)?,
-    };
+    let n_ctx = super::context_for(&file, a.ctx_size)?;
     // Refuse before loading when it cannot fit; warn when it is tight.
     if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
         eprintln!("hearth: warning: {warning}");
