@@ -15,6 +15,15 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let load_seconds = t0.elapsed().as_secs_f64();
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);
+    // Load to first token: the load above, then a 16-token prompt through a
+    // fresh session to its first sampled token (weights still cold in this
+    // process: their pages are mapped in on first touch, as for `hearth run`).
+    let first: Vec<u32> = lm.tokenizer.encode(FIRST_TOKEN_PROMPT, lm.tokenizer.add_bos(), false).into_iter().take(16).collect();
+    let mut s = lm.model.session(first.len() + 1, first.len())?;
+    lm.model.forward(&pool, &mut s, &first, model::Logits::Last)?;
+    let _ = sampler::argmax(s.logits());
+    let first_token_seconds = t0.elapsed().as_secs_f64();
+    drop(s);
     let cfg = BenchConfig { prompt_tokens: a.prompt, gen_tokens: a.gen, depth: a.depth, reps: a.reps.max(1) };
     let r = engine::bench::run(&lm, &pool, &cfg)?;
     let (pp, tg) = (Spread::of(&r.pp), Spread::of(&r.tg));
@@ -29,6 +38,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "simd": kernels::simd_level(),
             "cpu": cpu_name(),
             "load_seconds": round2(load_seconds),
+            "load_to_first_token_seconds": (first_token_seconds * 1000.0).round() / 1000.0,
+            "first_token_prompt_tokens": first.len(),
             "peak_rss_bytes": peak_rss_bytes(),
         });
         if a.prompt > 0 {
@@ -40,6 +51,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("{v}");
     } else {
         println!("model: {} ({}), {} threads, {} SIMD, {} repetitions", a.model.display(), lm.model.config.arch.name(), threads, kernels::simd_level(), cfg.reps);
+        println!("load to first token ({}-token prompt): {:.3} s (load {:.3} s)", first.len(), first_token_seconds, load_seconds);
         println!("{:<14} {:>10} {:>10} {:>10}", "test", "min t/s", "median", "max");
         let at = if a.depth > 0 { format!(" @ d{}", a.depth) } else { String::new() };
         if a.prompt > 0 {
@@ -51,6 +63,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A prompt of at least 16 tokens for every tokenizer.
+const FIRST_TOKEN_PROMPT: &str = "Write a short poem about the sea, the wind, the rain and the long grey winter evenings by the fire.";
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
