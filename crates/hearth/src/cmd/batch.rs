@@ -65,12 +65,16 @@ pub struct BatchArgs {
     /// Sampling temperature (default 0: greedy, the same output every run).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
+    /// Keep only the K most likely tokens (0 = off; with --temperature above 0).
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches P (1 = off).
     #[arg(long, default_value_t = 0.95)]
     pub top_p: f32,
+    /// Drop tokens less likely than P times the most likely one (0 = off).
     #[arg(long, default_value_t = 0.05)]
     pub min_p: f32,
+    /// Penalise recently seen tokens (1 = off).
     #[arg(long, default_value_t = 1.0)]
     pub repeat_penalty: f32,
     /// Random seed (used when the temperature is above 0).
