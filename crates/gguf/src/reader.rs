@@ -162,7 +162,19 @@ impl<'a> Cursor<'a> {
                 }
                 Value::Bool(b == 1)
             }
-            ValueType::String => Value::String(self.string(&format!("metadata {key:?} string"), caps::MAX_STRING)?),
+            ValueType::String => {
+                // The labelled message is built only on the error path (a
+                // vocabulary holds hundreds of thousands of strings): the
+                // failed read is repeated from the same place with it.
+                let at = self.pos;
+                match self.string("metadata string", caps::MAX_STRING) {
+                    Ok(s) => Value::String(s),
+                    Err(_) => {
+                        self.pos = at;
+                        Value::String(self.string(&format!("metadata {key:?} string"), caps::MAX_STRING)?)
+                    }
+                }
+            }
             ValueType::Array => {
                 if depth >= caps::MAX_DEPTH {
                     return Err(self.corrupt(format!(
