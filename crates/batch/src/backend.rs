@@ -246,7 +246,7 @@ impl Endpoint {
         };
         let model = match model {
             Some(m) => {
-                if !listed.is_empty() && !listed.iter().any(|l| *l == m) {
+                if !listed.is_empty() && !listed.contains(&m) {
                     return Err(format!("{base} does not serve model '{m}'; it lists: {}", listed.join(", ")));
                 }
                 m
@@ -389,9 +389,10 @@ impl Backend for Endpoint {
         text.chars().count().div_ceil(3)
     }
     fn submit(&self, job: Job, done: Done) {
-        let sent = self.tx.lock().map(|tx| tx.send((job, done)));
-        if let Ok(Err(mpsc::SendError((_, done)))) = sent {
-            done(Err(JobError::fatal("the request threads have stopped")));
+        let stopped = || JobError::fatal("the request threads have stopped");
+        let Ok(tx) = self.tx.lock() else { return done(Err(stopped())) };
+        if let Err(mpsc::SendError((_, done))) = tx.send((job, done)) {
+            done(Err(stopped()));
         }
     }
 }

@@ -127,6 +127,32 @@ struct Task {
 
 type Msg = (usize, usize, Result<Answer, JobError>);
 
+/// A job's way back. Dropped unanswered (the backend lost the job: its
+/// thread died), it answers with a fatal error, so the loop never waits for
+/// an answer that cannot come.
+struct Reply {
+    tx: mpsc::Sender<Msg>,
+    task: usize,
+    part: usize,
+    sent: bool,
+}
+
+impl Reply {
+    fn send(mut self, res: Result<Answer, JobError>) {
+        self.sent = true;
+        let _ = self.tx.send((self.task, self.part, res));
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.sent {
+            let lost = JobError::fatal("the engine dropped a job without answering (it stopped unexpectedly)");
+            let _ = self.tx.send((self.task, self.part, Err(lost)));
+        }
+    }
+}
+
 struct Runner<'a> {
     s: &'a Settings,
     be: &'a dyn Backend,
@@ -256,11 +282,9 @@ impl Runner<'_> {
     }
 
     fn submit(&mut self, (task, part, job): (usize, usize, Job)) {
-        let tx = self.tx.clone();
+        let reply = Reply { tx: self.tx.clone(), task, part, sent: false };
         self.inflight += 1;
-        self.be.submit(job, Box::new(move |res| {
-            let _ = tx.send((task, part, res));
-        }));
+        self.be.submit(job, Box::new(move |res| reply.send(res)));
     }
 
     fn record(&self, item: usize) -> Record {
@@ -545,4 +569,66 @@ impl Runner<'_> {
 
 fn pieces_total(results: &[Option<Answer>]) -> usize {
     results.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Done;
+    use crate::output::Format;
+    use crate::progress::Quiet;
+
+    /// Fault injection: a backend whose engine loses every job (as a dead
+    /// thread would) — the batch must stop with a reason, not hang.
+    struct Losing;
+    impl Backend for Losing {
+        fn model_label(&self) -> String {
+            "lost".into()
+        }
+        fn model_key(&self) -> String {
+            "lost".into()
+        }
+        fn ctx(&self) -> usize {
+            512
+        }
+        fn parallel(&self) -> usize {
+            2
+        }
+        fn prompt_tokens(&self, job: &Job) -> Result<usize, JobError> {
+            Ok(job.user.len() / 4)
+        }
+        fn text_tokens(&self, text: &str) -> usize {
+            text.len() / 4
+        }
+        fn submit(&self, _job: Job, done: Done) {
+            std::thread::spawn(move || drop(done));
+        }
+    }
+
+    #[test]
+    fn a_backend_that_loses_jobs_stops_the_batch_without_records() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("in.jsonl");
+        std::fs::write(&p, "{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"x\":2}\n{\"id\":\"c\",\"x\":3}\n").unwrap();
+        let inputs = crate::input::discover(&[p], &[]).unwrap();
+        let s = Settings {
+            template: Template::new("x is {{x}}").unwrap(),
+            reduce_template: None,
+            system: None,
+            raw: false,
+            max_tokens: Some(8),
+            sampling: SamplingParams::default(),
+            stop: vec![],
+            json: None,
+            long: LongMode::Split,
+            content_field: "content".into(),
+        };
+        let keys = keys(&inputs.items, &s, "lost", 512);
+        let out_path = d.path().join("out.jsonl");
+        let (mut out, resume) = OutFile::open(&out_path, Format::Jsonl, &keys).unwrap();
+        let r = run(&inputs.items, &s, &Losing, &mut out, &keys, &resume.done, &mut Quiet, &AtomicBool::new(false)).unwrap();
+        assert!(r.stopped.as_deref().is_some_and(|w| w.contains("dropped a job")), "{r:?}");
+        assert_eq!(r.done + r.failed, 0);
+        assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "");
+    }
 }

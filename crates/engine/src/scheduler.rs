@@ -238,7 +238,10 @@ impl Runner {
                     self.reserved += a.reserved;
                     self.active.push(a);
                 }
-                Err((job, e)) => finish_err(job, e),
+                Err(b) => {
+                    let (job, e) = *b;
+                    finish_err(job, e)
+                }
             }
         }
     }
@@ -263,11 +266,11 @@ impl Runner {
         Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))
     }
 
-    fn start(&mut self, job: Job, prompt: Vec<u32>, n_ctx: usize) -> Result<Active, (Job, EngineError)> {
+    fn start(&mut self, job: Job, prompt: Vec<u32>, n_ctx: usize) -> Result<Active, Box<(Job, EngineError)>> {
         let t0 = Instant::now();
         let (sess, reused) = match self.session_for(&prompt, n_ctx) {
             Ok(x) => x,
-            Err(e) => return Err((job, e)),
+            Err(e) => return Err(Box::new((job, e))),
         };
         let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
         Ok(Active {
