@@ -254,13 +254,14 @@ impl Runner {
             .iter()
             .enumerate()
             .map(|(i, s)| (i, common_prefix(s.tokens(), prompt)))
-            .filter(|&(i, n)| n > 0 && self.idle[i].n_ctx() >= n_ctx)
+            .filter(|&(_, n)| n > 0)
             .max_by_key(|&(_, n)| n);
         if let Some((i, n)) = best {
             let mut s = self.idle.swap_remove(i);
             // Keep at least one prompt token to compute, so logits exist.
             let keep = n.min(prompt.len() - 1);
             s.truncate(keep);
+            s.set_n_ctx(n_ctx);
             return Ok((s, keep));
         }
         Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))

@@ -176,6 +176,12 @@ impl Session {
         self.n_ctx
     }
 
+    /// Change the context cap (a reused session serving a longer or shorter
+    /// request). The cache grows to it on demand; never below what it holds.
+    pub fn set_n_ctx(&mut self, n_ctx: usize) {
+        self.n_ctx = n_ctx.max(self.n_past).max(1);
+    }
+
     /// Positions already in the cache.
     pub fn n_past(&self) -> usize {
         self.n_past
