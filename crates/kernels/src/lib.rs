@@ -69,6 +69,26 @@ pub(crate) type Dot21Fn = fn([&[u8]; 2], &[u8]) -> [f32; 2];
 pub(crate) type Dot14Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
 pub(crate) type Dot24Fn = fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
 
+/// A whole-tile prefill kernel: weight rows `o0..o0 + 4 * n4` x activation
+/// rows `r0..r1`, each output bit-identical to the [`DotFn`] of the type.
+/// Arguments: type, weight bytes, row bytes, o0, n4, activation base pointer,
+/// activation row stride, r0, r1, output pointer, n_out (see
+/// `avx2::panel::matmul_panel` for the safety contract).
+#[allow(clippy::type_complexity)]
+pub(crate) type PanelFn = unsafe fn(
+    GgmlType,
+    &[u8],
+    usize,
+    usize,
+    usize,
+    *const u8,
+    usize,
+    usize,
+    usize,
+    *mut f32,
+    usize,
+);
+
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Tiles {
     /// 2 weight rows x 1 activation row (decode: two independent chains).
@@ -77,6 +97,8 @@ pub(crate) struct Tiles {
     pub d14: Option<Dot14Fn>,
     /// 2 weight rows x 4 activation rows, `[w][a]`.
     pub d24: Option<Dot24Fn>,
+    /// Whole tiles of 4-row weight panels x many activation rows (prefill).
+    pub panel: Option<PanelFn>,
 }
 
 /// Errors from kernel entry points.
@@ -318,7 +340,7 @@ pub fn set_prefetch(on: bool) {
 static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
-/// 1x4, bit 2: 2x4; default all). Results are identical either way.
+/// 1x4, bit 2: 2x4, bit 3: panels; default all). Results are identical either way.
 #[doc(hidden)]
 pub fn set_tile_mask(mask: u8) {
     TILE_MASK.store(mask, Ordering::Relaxed);
@@ -339,6 +361,9 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
             }
             if m & 4 == 0 || t.d21.is_none() {
                 t.d24 = None;
+            }
+            if m & 8 == 0 {
+                t.panel = None;
             }
             return t;
         }

@@ -394,3 +394,52 @@ fn simd_dequantize_matches_scalar() {
         }
     }
 }
+
+/// Prefill-sized products (the panel kernels: 4 weight rows unpacked once and
+/// dotted with every activation row) equal `vec_dot` bit for bit (which equals
+/// the scalar reference, checked above), whatever the batch, odd row counts and
+/// weight-row tails included, and stay close to the f32 product of the
+/// dequantized matrices.
+#[test]
+fn prefill_matmul_equals_vec_dot_with_tails() {
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(21);
+    for ty in WEIGHT_TYPES {
+        let k = if ty.block_size() == 256 { 512 } else { 160 };
+        for (n_out, n_rows) in [(4usize, 12usize), (7, 13), (37, 9), (70, 33), (9, 64)] {
+            let w: Vec<u8> = (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect();
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut out = vec![0f32; n_rows * n_out];
+            matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+            let rb = w.len() / n_out;
+            let mut wf = vec![0f32; k];
+            let mut af = vec![0f32; k];
+            for o in 0..n_out {
+                dequantize(ty, &w[o * rb..(o + 1) * rb], &mut wf).unwrap();
+                for r in 0..n_rows {
+                    let v = vec_dot(ty, &w[o * rb..(o + 1) * rb], &acts, r);
+                    let got = out[r * n_out + o];
+                    assert_eq!(v.to_bits(), got.to_bits(), "{ty} n_out={n_out} n_rows={n_rows} r={r} o={o}");
+                    dequantize_acts(acts.ty(), acts.row(r), &mut af).unwrap();
+                    let want: f32 = wf.iter().zip(&af).map(|(a, b)| a * b).sum();
+                    let scale: f32 = wf.iter().zip(&af).map(|(a, b)| (a * b).abs()).sum();
+                    assert!((got - want).abs() <= 1e-3 * scale + 1e-4, "{ty}: {got} vs f32 {want}");
+                }
+            }
+            // the same rows alone give the same bits
+            for r in [0, n_rows / 2, n_rows - 1] {
+                let mut one = QuantizedActs::new();
+                one.quantize(ty, &x[r * k..(r + 1) * k], 1, k);
+                let mut o1 = vec![0f32; n_out];
+                matmul(&pool, ty, &w, n_out, k, &one, &mut o1).unwrap();
+                for o in 0..n_out {
+                    assert_eq!(o1[o].to_bits(), out[r * n_out + o].to_bits(), "{ty} alone r={r} o={o}");
+                }
+            }
+        }
+    }
+}

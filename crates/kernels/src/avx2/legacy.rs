@@ -34,7 +34,7 @@ pub(super) unsafe fn ld32(p: *const u8) -> __m256i {
 /// 16 packed bytes at `p` -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibbles(p: *const u8) -> __m256i {
+pub(super) unsafe fn nibbles(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 16 readable bytes at `p`.
     let tmp = unsafe { _mm_loadu_si128(p as *const __m128i) };
     let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
@@ -44,7 +44,7 @@ unsafe fn nibbles(p: *const u8) -> __m256i {
 /// The 32 bits at `p` spread to 32 bytes: byte j = 0xFF if bit j is set.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bits32(p: *const u8) -> __m256i {
+pub(super) unsafe fn bits32(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 4 readable bytes at `p`.
     let x = unsafe { std::ptr::read_unaligned(p as *const u32) };
     let shuf = _mm256_set_epi64x(

@@ -17,6 +17,7 @@
 mod float;
 mod kq;
 mod legacy;
+mod panel;
 pub(crate) mod quant;
 
 use crate::{DotFn, Tiles};
@@ -115,6 +116,15 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+/// The panel matmul for `ty` (see `panel`), if there is one.
+pub(crate) fn panel_fn(ty: GgmlType) -> Option<crate::PanelFn> {
+    if panel::has_panel(ty) {
+        Some(panel::matmul_panel)
+    } else {
+        None
+    }
+}
+
 pub(crate) fn legacy_prefetch(on: bool) {
     legacy::PREFETCH.store(on, std::sync::atomic::Ordering::Relaxed);
 }
@@ -127,6 +137,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: Some($t::d24),
+                panel: panel_fn(ty),
             }
         };
     }
@@ -138,6 +149,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: None,
+                panel: panel_fn(ty),
             }
         };
     }
@@ -147,6 +159,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
                 d21: None,
                 d14: Some($t::d14),
                 d24: None,
+                panel: None,
             }
         };
     }

@@ -1,0 +1,284 @@
+//! Prefill matmul on "panels": 4 weight rows of a 32-element format
+//! (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) unpacked once into a transposed scratch
+//! layout and then dotted with every activation row of the tile.
+//!
+//! The per-output float op sequence is exactly that of the single-row
+//! kernels in `legacy` (llama.cpp's AVX2 `vec_dot` order), so results are
+//! bit-identical to `vec_dot`, whatever the batch or tiling:
+//! - In the `legacy` kernel each output keeps 8 float lanes; lane `g` of
+//!   block `b` receives `fma(dx*dy, (f32)P_g, acc_g)` where `P_g` is the exact
+//!   integer sum of the 4 products of elements `4g..4g+4` of the block; at the
+//!   end `hsum_f32_8` adds `(g, g+4)`, then `(g, g+2)`, then the last pair.
+//! - Here one vector holds the lanes of 4 weight rows: vector `h` of a block
+//!   has, for row `j`, lanes `2j` and `2j+1` = lanes `g = 2h` and `2h+1` of row
+//!   `j` (the row's bytes `8h..8h+8` in qword `j`). So each lane sees the same
+//!   integer `P_g`, the same `dx*dy` product and the same FMA chain; the final
+//!   reduction adds the same pairs in the same order (IEEE addition is
+//!   commutative, so `hi + lo` and `lo + hi` are the same value).
+//!
+//! What it saves: each weight block is unpacked once per tile instead of once
+//! per (weight row, activation tile), `dx*dy` is one multiply per 4 rows, and
+//! four rows share each activation broadcast.
+
+use super::legacy::{bits32, f16x2, ld32, nibbles};
+use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
+use gguf::GgmlType;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One block (32 elements) of 4 weight rows, transposed as described above.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct PBlock {
+    /// Vector `h`: qword `j` = row `j`'s quants `8h..8h+8` (signed, or
+    /// unsigned for the formats with a min).
+    x: [__m256i; 4],
+    /// `|x|` (signed formats only: the sign trick's unsigned operand).
+    ax: [__m256i; 4],
+    /// `[d0, d0, d1, d1, d2, d2, d3, d3]` (f16 scales as f32).
+    d: __m256,
+    /// Same layout for the mins of Q4_1/Q5_1.
+    m: __m256,
+}
+
+/// Two activation rows per pass (sharing panel loads) instead of one: measured
+/// no faster (the integer multiplies bound both), and it spills registers.
+const PANEL_R2: bool = false;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Describes one weight format for the panel kernel.
+#[derive(Clone, Copy)]
+struct Fmt {
+    /// Weight block bytes.
+    wb: usize,
+    /// Activation block bytes (Q8_0 or Q8_1) and offset of its quants.
+    ab: usize,
+    qoff: usize,
+    /// Whether the format carries a min (unsigned quants, Q8_1 activations).
+    min: bool,
+    /// Unpack 32 quants of the block at `p` (bytes as the `legacy` kernel sees them).
+    unpack: unsafe fn(*const u8) -> __m256i,
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q4_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 18 bytes of the block at `x`.
+    unsafe { _mm256_sub_epi8(nibbles(x.add(2)), _mm256_set1_epi8(8)) }
+}
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q4_1(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 20 bytes of the block at `x`.
+    unsafe { nibbles(x.add(4)) }
+}
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q5_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 22 bytes of the block at `x`.
+    unsafe {
+        _mm256_or_si256(
+            nibbles(x.add(6)),
+            _mm256_andnot_si256(bits32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8)),
+        )
+    }
+}
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q5_1(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 24 bytes of the block at `x`.
+    unsafe {
+        _mm256_or_si256(
+            nibbles(x.add(8)),
+            _mm256_and_si256(bits32(x.add(4)), _mm256_set1_epi8(0x10)),
+        )
+    }
+}
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q8_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 34 bytes of the block at `x`.
+    unsafe { ld32(x.add(2)) }
+}
+
+fn fmt(ty: GgmlType) -> Option<Fmt> {
+    use GgmlType::*;
+    let (wb, min, unpack): (usize, bool, unsafe fn(*const u8) -> __m256i) = match ty {
+        Q4_0 => (18, false, un_q4_0),
+        Q4_1 => (20, true, un_q4_1),
+        Q5_0 => (22, false, un_q5_0),
+        Q5_1 => (24, true, un_q5_1),
+        Q8_0 => (Q8_0_BYTES, false, un_q8_0),
+        _ => return None,
+    };
+    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
+    Some(Fmt { wb, ab, qoff, min, unpack })
+}
+
+/// Whether `ty` has a panel kernel.
+pub(crate) fn has_panel(ty: GgmlType) -> bool {
+    fmt(ty).is_some()
+}
+
+/// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+    assert!(dst.len() >= nb);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
+        unsafe {
+            let xs = w.map(|p| p.add(b * f.wb));
+            let r = xs.map(|p| (f.unpack)(p));
+            let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+            let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+            let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+            let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+            blk.x = [
+                _mm256_permute2x128_si256(t0, t2, 0x20),
+                _mm256_permute2x128_si256(t1, t3, 0x20),
+                _mm256_permute2x128_si256(t0, t2, 0x31),
+                _mm256_permute2x128_si256(t1, t3, 0x31),
+            ];
+            blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
+            // (d, m) of each row in lanes 0, 1
+            let dm = xs.map(|p| f16x2(p));
+            let lo = _mm_unpacklo_ps(dm[0], dm[1]); // d0 d1 m0 m1
+            let hi = _mm_unpacklo_ps(dm[2], dm[3]); // d2 d3 m2 m3
+            let d4 = _mm_movelh_ps(lo, hi); // d0 d1 d2 d3
+            let m4 = _mm_movehl_ps(hi, lo); // m0 m1 m2 m3
+            let dup = |v: __m128| {
+                _mm256_set_m128(_mm_unpackhi_ps(v, v), _mm_unpacklo_ps(v, v))
+            };
+            blk.d = dup(d4);
+            blk.m = dup(m4);
+        }
+    }
+}
+
+/// Dot products of a built panel (`nb` blocks) with `R` activation rows:
+/// `[r][j]` for weight row `j` of the panel.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run<const R: usize, const MIN: bool>(
+    f: Fmt,
+    p: &[PBlock],
+    nb: usize,
+    a: [*const u8; R],
+) -> [[f32; 4]; R] {
+    assert!(p.len() >= nb);
+    let mut acc = [[_mm256_setzero_ps(); 4]; R];
+    let mut summ = [_mm256_setzero_ps(); R];
+    let ones = _mm256_set1_epi16(1);
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
+        // at each `a[r]`.
+        unsafe {
+            let y = a.map(|q| q.add(b * f.ab));
+            let mut dv = [_mm256_setzero_ps(); R];
+            for r in 0..R {
+                // lanes: (d, s) for Q8_1, (d, _) for Q8_0
+                let yds = f16x2(y[r]);
+                dv[r] = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
+                if MIN {
+                    let s = _mm256_broadcastss_ps(_mm_movehdup_ps(yds));
+                    summ[r] = _mm256_fmadd_ps(blk.m, s, summ[r]);
+                }
+            }
+            for h in 0..4 {
+                let x = blk.x[h];
+                let ax = blk.ax[h];
+                for r in 0..R {
+                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
+                    let qy = _mm256_set1_epi64x(q);
+                    let prod = if MIN {
+                        _mm256_maddubs_epi16(x, qy)
+                    } else {
+                        _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, x))
+                    };
+                    let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones));
+                    acc[r][h] = _mm256_fmadd_ps(dv[r], sum, acc[r][h]);
+                }
+            }
+        }
+    }
+    let mut out = [[0f32; 4]; R];
+    for r in 0..R {
+        let [a0, a1, a2, a3] = acc[r];
+        // lanes (2j, 2j+1) of row j: (g0+g4, g1+g5) + (g2+g6, g3+g7), then the pair
+        let u = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+        let s = _mm256_hadd_ps(u, u); // [r0 r1 r0 r1 | r2 r3 r2 r3]
+        let mut v = [0f32; 8];
+        // SAFETY: 8 floats written to an 8-float array.
+        unsafe { _mm256_storeu_ps(v.as_mut_ptr(), s) };
+        out[r] = [v[0], v[1], v[4], v[5]];
+        if MIN {
+            let mut m = [0f32; 8];
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(m.as_mut_ptr(), summ[r]) };
+            for j in 0..4 {
+                out[r][j] += m[2 * j];
+            }
+        }
+    }
+    out
+}
+
+/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`: dot products
+/// of weight rows (`rb` bytes each, at `w`) with activation rows `acts`
+/// (`stride` bytes apart, at `a0`), each bit-identical to the `legacy` kernel.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available; `w` must hold rows `o0..o0 + 4 * n4`
+/// of `rb` bytes each (`rb` a multiple of the block size of `ty`), each
+/// activation row `r0..r1` at `a0 + r * stride` the matching `rb / wb` blocks,
+/// and `out` `r1 * n_out` floats of which this call alone writes the listed ones.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matmul_panel(
+    ty: GgmlType,
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+) {
+    let f = fmt(ty).expect("panel format");
+    let nb = rb / f.wb;
+    assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out);
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < nb {
+            // SAFETY: all-zero bytes are valid vectors.
+            s.resize(nb, unsafe { std::mem::zeroed() });
+        }
+        for g in 0..n4 {
+            let o = o0 + 4 * g;
+            let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
+            // SAFETY: each row holds rb = nb * wb bytes (asserted above).
+            unsafe { build(f, rows, nb, &mut s) };
+            let mut r = r0;
+            while r < r1 {
+                let n = if PANEL_R2 && r + 2 <= r1 { 2 } else { 1 };
+                // SAFETY: the caller guarantees activation rows r0..r1 and
+                // that output elements (row r, columns o..o+4) are ours to write.
+                unsafe {
+                    let v = match (n, f.min) {
+                        (2, false) => run::<2, false>(f, &s, nb, [a0.add(r * stride), a0.add((r + 1) * stride)]),
+                        (2, true) => run::<2, true>(f, &s, nb, [a0.add(r * stride), a0.add((r + 1) * stride)]),
+                        (_, false) => [run::<1, false>(f, &s, nb, [a0.add(r * stride)])[0]; 2],
+                        (_, true) => [run::<1, true>(f, &s, nb, [a0.add(r * stride)])[0]; 2],
+                    };
+                    for (i, vi) in v.iter().enumerate().take(n) {
+                        for (j, &x) in vi.iter().enumerate() {
+                            *out.add((r + i) * n_out + o + j) = x;
+                        }
+                    }
+                }
+                r += n;
+            }
+        }
+    });
+}
