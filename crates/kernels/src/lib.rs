@@ -33,6 +33,7 @@
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
 mod acts;
+mod attn;
 mod block;
 mod float;
 mod k_quants;
@@ -52,6 +53,8 @@ mod neon;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
+pub use attn::{attend_row, attend_row_scalar};
+pub use half::f16;
 pub use gguf::GgmlType;
 pub use matmul::{matmul, matmul_multi, MatmulJob};
 pub use pool::{default_threads, ThreadPool};

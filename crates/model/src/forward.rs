@@ -15,7 +15,8 @@ use crate::ops::{self, silu};
 use crate::session::{ActSet, Group, Scratch, Session};
 use crate::weights::Matrix;
 use crate::{Model, ModelError};
-use kernels::ThreadPool;
+use half::slice::HalfFloatSliceExt;
+use kernels::{f16, ThreadPool};
 
 /// Which rows' logits a forward call should compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,14 +225,14 @@ impl Model {
                     }
                 }
             }
-            // Append each group's K/V to its sequence's cache. Values are
-            // rounded to f16 as llama.cpp's default f16 cache stores them, and
-            // so is q, which ggml converts to f16 for the q·k product.
+            // Append each group's K/V to its sequence's f16 cache (as
+            // llama.cpp's default cache); q is rounded to f16 too, as ggml
+            // converts it to f16 for the q·k product.
             for g in &s.groups {
                 let cache = &mut sessions[g.seq].cache[il];
                 let (src, dst) = (g.row0 * kvd..(g.row0 + g.rows) * kvd, g.pos0 * kvd..(g.pos0 + g.rows) * kvd);
-                ops::round_f16_into(&mut cache.k[dst.clone()], &s.k[src.clone()]);
-                ops::round_f16_into(&mut cache.v[dst], &s.v[src]);
+                cache.k[dst.clone()].convert_from_f32_slice(&s.k[src.clone()]);
+                cache.v[dst].convert_from_f32_slice(&s.v[src]);
             }
             ops::round_f16_slice(&mut s.q[..n * qd]);
             let shape = AttnShape {
@@ -345,7 +346,7 @@ struct KvViews<'a, 'b> {
 }
 
 impl KvView for KvViews<'_, '_> {
-    fn kv(&self, seq: usize) -> (&[f32], &[f32]) {
+    fn kv(&self, seq: usize) -> (&[f16], &[f16]) {
         let c = &self.sessions[seq].cache[self.layer];
         (&c.k, &c.v)
     }

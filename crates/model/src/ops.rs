@@ -187,11 +187,6 @@ pub fn round_f16_slice(x: &mut [f32]) {
     }
 }
 
-/// `dst[i] = round_f16(src[i])`.
-pub fn round_f16_into(dst: &mut [f32], src: &[f32]) {
-    dst.copy_from_slice(src);
-    round_f16_slice(dst);
-}
 
 pub fn add_assign(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
