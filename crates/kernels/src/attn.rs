@@ -35,11 +35,47 @@ pub fn attend_row(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo
         if crate::use_avx2() && q.len() % 8 == 0 {
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; the head size is a multiple of 8.
-            unsafe { crate::avx2::attn::attend_row(q, k, v, stride, off, lo, pos, scale, out) };
+            unsafe { crate::avx2::attn::attend_rows::<1>([q], k, v, stride, off, lo, pos, scale, [out]) };
             return;
         }
     }
     attend_row_scalar(q, k, v, stride, off, lo, pos, scale, out);
+}
+
+/// Most query rows [`attend_rows`] takes at once.
+pub const MAX_ROWS: usize = 4;
+
+/// [`attend_row`] for query rows `q` of one head at consecutive positions
+/// `pos0..pos0 + q.len()` (output `out[r]` for `q[r]`), all from key `lo`,
+/// sharing each key and value load (prefill). Every row's result is bit-identical
+/// to its own [`attend_row`] call. At most [`MAX_ROWS`] rows.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_rows(q: &[&[f32]], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos0: usize, scale: f32, out: &mut [&mut [f32]]) {
+    assert!(q.len() == out.len() && q.len() <= MAX_ROWS, "attention: 1 to {MAX_ROWS} rows");
+    for (r, (q, o)) in q.iter().zip(out.iter()).enumerate() {
+        check(q, k, v, stride, off, lo, pos0 + r, o);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::use_avx2() && q.iter().all(|x| x.len() % 8 == 0 && x.len() == q[0].len()) {
+            use crate::avx2::attn::attend_rows as ar;
+            // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
+            // lengths and ranges checked above; head sizes equal, multiples of 8.
+            unsafe {
+                match (q, out) {
+                    ([a], [x]) => ar::<1>([a], k, v, stride, off, lo, pos0, scale, [x]),
+                    ([a, b], [x, y]) => ar::<2>([a, b], k, v, stride, off, lo, pos0, scale, [x, y]),
+                    ([a, b, c], [x, y, z]) => ar::<3>([a, b, c], k, v, stride, off, lo, pos0, scale, [x, y, z]),
+                    ([a, b, c, d], [x, y, z, w]) => ar::<4>([a, b, c, d], k, v, stride, off, lo, pos0, scale, [x, y, z, w]),
+                    _ => {}
+                }
+            }
+            return;
+        }
+    }
+    for (r, (q, o)) in q.iter().zip(out.iter_mut()).enumerate() {
+        attend_row_scalar(q, k, v, stride, off, lo, pos0 + r, scale, o);
+    }
 }
 
 /// The scalar reference of [`attend_row`].

@@ -53,7 +53,7 @@ mod neon;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
-pub use attn::{attend_row, attend_row_scalar};
+pub use attn::{attend_row, attend_row_scalar, attend_rows, MAX_ROWS as ATTN_MAX_ROWS};
 pub use half::f16;
 pub use gguf::GgmlType;
 pub use matmul::{matmul, matmul_multi, MatmulJob};

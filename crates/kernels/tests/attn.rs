@@ -45,3 +45,35 @@ fn attention_kernel_matches_scalar_and_naive() {
         }
     }
 }
+
+/// Several rows at once give each row exactly its own one-row result.
+#[test]
+fn attention_rows_at_once_equal_one_row_each() {
+    use kernels::attend_rows;
+    let mut rng = Rng::new(78);
+    for hd in [8usize, 12, 24, 64, 256] {
+        let stride = 3 * hd;
+        for (lo, pos0) in [(0usize, 0usize), (0, 29), (0, 30), (3, 31), (0, 64), (10, 95), (0, 200)] {
+            let n = (pos0 + 4) * stride;
+            let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
+            let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
+            let qs: Vec<Vec<f32>> = (0..4).map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect()).collect();
+            let scale = 0.3;
+            for rows in 1..=4 {
+                for off in [0, 2 * hd] {
+                    let q: Vec<&[f32]> = qs[..rows].iter().map(|x| x.as_slice()).collect();
+                    let mut outs = vec![vec![0f32; hd]; rows];
+                    let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|x| x.as_mut_slice()).collect();
+                    attend_rows(&q, &k, &v, stride, off, lo, pos0, scale, &mut o);
+                    for r in 0..rows {
+                        let mut one = vec![0f32; hd];
+                        attend_row(&qs[r], &k, &v, stride, off, lo, pos0 + r, scale, &mut one);
+                        for d in 0..hd {
+                            assert_eq!(one[d].to_bits(), outs[r][d].to_bits(), "hd={hd} lo={lo} pos0={pos0} rows={rows} r={r} d={d}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

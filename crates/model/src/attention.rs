@@ -71,23 +71,49 @@ pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups:
         assert!(k.len() >= (g.pos0 + g.rows) * kv_dim && v.len() >= (g.pos0 + g.rows) * kv_dim);
         assert!(g.row0 + g.rows <= rows);
     }
+    // Tasks: (block of up to RB consecutive rows of one group, head). A block
+    // shares its key/value loads; each row's result is the same as alone.
+    const RB: usize = kernels::ATTN_MAX_ROWS;
+    let blocks: usize = groups.iter().map(|g| g.rows.div_ceil(RB)).sum();
     let out_ptr = SharedMut(out.as_mut_ptr());
-    pool.run(rows * s.n_head, |task| {
-        let (row, h) = (task / s.n_head, task % s.n_head);
-        // The group holding this row (few groups: a linear scan is cheapest).
-        let g = groups.iter().find(|g| row >= g.row0 && row < g.row0 + g.rows).expect("rows are covered by groups");
+    pool.run(blocks * s.n_head, |task| {
+        let (mut b, h) = (task / s.n_head, task % s.n_head);
+        // The group holding this block (few groups: a linear scan is cheapest).
+        let g = groups
+            .iter()
+            .find(|g| {
+                let nb = g.rows.div_ceil(RB);
+                if b < nb {
+                    true
+                } else {
+                    b -= nb;
+                    false
+                }
+            })
+            .expect("blocks are covered by groups");
         let (k_cache, v_cache) = kv.kv(g.seq);
         let kvh = h / group;
-        let pos = g.pos0 + (row - g.row0);
-        let lo = match s.window {
+        let row0 = g.row0 + b * RB;
+        let nr = (g.rows - b * RB).min(RB);
+        let pos0 = g.pos0 + b * RB;
+        let lo = |pos: usize| match s.window {
             Some(w) => (pos + 1).saturating_sub(w),
             None => 0,
         };
-        let qh = &q[row * q_dim + h * hd..row * q_dim + (h + 1) * hd];
-        // SAFETY: task (row, h) is the only writer of out[row*q_dim + h*hd ..][..hd];
-        // the range is in bounds (asserted above) and `out` outlives `run`.
-        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(row * q_dim + h * hd), hd) };
-        kernels::attend_row(qh, k_cache, v_cache, kv_dim, kvh * hd, lo, pos, s.scale, acc);
+        let qh = |r: usize| &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
+        // SAFETY: task (block, h) is the only writer of out[r*q_dim + h*hd ..][..hd]
+        // for its rows r; the ranges are in bounds (asserted above), disjoint,
+        // and `out` outlives `run`.
+        let acc = |r: usize| unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(r * q_dim + h * hd), hd) };
+        if lo(pos0) == lo(pos0 + nr - 1) {
+            let qs: [&[f32]; RB] = std::array::from_fn(|i| qh(row0 + i.min(nr - 1)));
+            let mut outs: [&mut [f32]; RB] = std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
+            kernels::attend_rows(&qs[..nr], k_cache, v_cache, kv_dim, kvh * hd, lo(pos0), pos0, s.scale, &mut outs[..nr]);
+        } else {
+            for i in 0..nr {
+                kernels::attend_row(qh(row0 + i), k_cache, v_cache, kv_dim, kvh * hd, lo(pos0 + i), pos0 + i, s.scale, acc(row0 + i));
+            }
+        }
     });
 }
 
