@@ -59,20 +59,23 @@ struct Fmt {
     qoff: usize,
     /// Whether the format carries a min (unsigned quants, Q8_1 activations).
     min: bool,
-    /// Unpack 32 quants of the block at `p` (bytes as the `legacy` kernel sees them).
-    unpack: unsafe fn(*const u8) -> __m256i,
+    /// Which unpacker (see [`unpack`]).
+    kind: u8,
 }
 
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q4_0(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 18 bytes of the block at `x`.
     unsafe { _mm256_sub_epi8(nibbles(x.add(2)), _mm256_set1_epi8(8)) }
 }
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q4_1(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 20 bytes of the block at `x`.
     unsafe { nibbles(x.add(4)) }
 }
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q5_0(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 22 bytes of the block at `x`.
@@ -83,6 +86,7 @@ unsafe fn un_q5_0(x: *const u8) -> __m256i {
         )
     }
 }
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q5_1(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 24 bytes of the block at `x`.
@@ -93,6 +97,7 @@ unsafe fn un_q5_1(x: *const u8) -> __m256i {
         )
     }
 }
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q8_0(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 34 bytes of the block at `x`.
@@ -101,16 +106,33 @@ unsafe fn un_q8_0(x: *const u8) -> __m256i {
 
 fn fmt(ty: GgmlType) -> Option<Fmt> {
     use GgmlType::*;
-    let (wb, min, unpack): (usize, bool, unsafe fn(*const u8) -> __m256i) = match ty {
-        Q4_0 => (18, false, un_q4_0),
-        Q4_1 => (20, true, un_q4_1),
-        Q5_0 => (22, false, un_q5_0),
-        Q5_1 => (24, true, un_q5_1),
-        Q8_0 => (Q8_0_BYTES, false, un_q8_0),
+    let (wb, min, kind) = match ty {
+        Q4_0 => (18, false, 0),
+        Q4_1 => (20, true, 1),
+        Q5_0 => (22, false, 2),
+        Q5_1 => (24, true, 3),
+        Q8_0 => (Q8_0_BYTES, false, 4),
         _ => return None,
     };
     let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
-    Some(Fmt { wb, ab, qoff, min, unpack })
+    Some(Fmt { wb, ab, qoff, min, kind })
+}
+
+/// Unpack the 32 quants of the block at `x` (bytes as the `legacy` kernel
+/// sees them) for format kind `K` (a constant, so each build loop inlines it).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the whole block at `x`.
+    unsafe {
+        match K {
+            0 => un_q4_0(x),
+            1 => un_q4_1(x),
+            2 => un_q5_0(x),
+            3 => un_q5_1(x),
+            _ => un_q8_0(x),
+        }
+    }
 }
 
 /// Whether `ty` has a panel kernel.
@@ -120,13 +142,13 @@ pub(crate) fn has_panel(ty: GgmlType) -> bool {
 
 /// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
     assert!(dst.len() >= nb);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
         unsafe {
             let xs = w.map(|p| p.add(b * f.wb));
-            let r = xs.map(|p| (f.unpack)(p));
+            let r = xs.map(|p| unpack::<K>(p));
             let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
             let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
             let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
@@ -258,7 +280,15 @@ pub(crate) unsafe fn matmul_panel(
             let o = o0 + 4 * g;
             let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
             // SAFETY: each row holds rb = nb * wb bytes (asserted above).
-            unsafe { build(f, rows, nb, &mut s) };
+            unsafe {
+                match f.kind {
+                    0 => build::<0>(f, rows, nb, &mut s),
+                    1 => build::<1>(f, rows, nb, &mut s),
+                    2 => build::<2>(f, rows, nb, &mut s),
+                    3 => build::<3>(f, rows, nb, &mut s),
+                    _ => build::<4>(f, rows, nb, &mut s),
+                }
+            };
             let mut r = r0;
             while r < r1 {
                 let n = if PANEL_R2 && r + 2 <= r1 { 2 } else { 1 };
