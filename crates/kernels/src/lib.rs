@@ -37,6 +37,7 @@ mod attn;
 mod block;
 mod float;
 mod k_quants;
+mod lanes2;
 mod matmul;
 mod pool;
 mod q4;
@@ -102,7 +103,14 @@ pub(crate) struct Tiles {
     pub d24: Option<Dot24Fn>,
     /// Whole tiles of 4-row weight panels x many activation rows (prefill).
     pub panel: Option<PanelFn>,
+    /// 4 weight rows x 1 activation row in the two-lane order (`lanes2`). When
+    /// set, every output of the type goes through it or `panel` (which then
+    /// also uses that order), never through the `vec_dot`-order kernels above.
+    pub rows4: Option<Rows4Fn>,
 }
+
+/// See [`Tiles::rows4`].
+pub(crate) type Rows4Fn = fn([&[u8]; 4], &[u8]) -> [f32; 4];
 
 /// Errors from kernel entry points.
 #[derive(Debug, thiserror::Error)]
@@ -343,10 +351,19 @@ pub fn set_prefetch(on: bool) {
 static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
-/// 1x4, bit 2: 2x4, bit 3: panels; default all). Results are identical either way.
+/// 1x4, bit 2: 2x4, bit 3: panels, bit 4: the two-lane order for
+/// Q4_0/Q4_1/Q5_0/Q5_1; default all). Results are identical across bits 0-3;
+/// bit 4 selects the op order (see [`matmul_reference_raw`]).
 #[doc(hidden)]
 pub fn set_tile_mask(mask: u8) {
     TILE_MASK.store(mask, Ordering::Relaxed);
+}
+
+/// Whether the AVX2 matmul uses the two-lane order (`lanes2`) for
+/// Q4_0/Q4_1/Q5_0/Q5_1 (tile-mask bit 4, default on; off: llama.cpp's
+/// `vec_dot` order, for A/B measurements).
+pub(crate) fn two_lane_enabled() -> bool {
+    TILE_MASK.load(Ordering::Relaxed) & 16 != 0
 }
 
 /// The tile kernels for `ty` at the current SIMD level (empty if none).
@@ -354,7 +371,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     #[cfg(target_arch = "x86_64")]
     {
         if use_avx2() {
-            let mut t = avx2::tiles(ty);
+            let mut t = avx2::tiles(ty, two_lane_enabled());
             let m = TILE_MASK.load(Ordering::Relaxed);
             if m & 1 == 0 {
                 t.d21 = None;
@@ -365,7 +382,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
             if m & 4 == 0 || t.d21.is_none() {
                 t.d24 = None;
             }
-            if m & 8 == 0 {
+            if m & 8 == 0 && t.rows4.is_none() {
                 t.panel = None;
             }
             return t;
@@ -373,6 +390,17 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     }
     let _ = ty;
     Tiles::default()
+}
+
+/// The scalar reference of the op order [`matmul`] uses for `ty` at the
+/// current SIMD level, for one weight row and one activation row (for tests):
+/// the two-lane order (see `lanes2`) for Q4_0/Q4_1/Q5_0/Q5_1 on AVX2,
+/// llama.cpp's `vec_dot` order ([`vec_dot_scalar_raw`]) otherwise.
+pub fn matmul_reference_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
+    if use_avx2() && two_lane_enabled() && lanes2::has_lanes2(weight_ty) {
+        return Ok(lanes2::dot_lanes2(weight_ty, w, a));
+    }
+    vec_dot_scalar_raw(weight_ty, w, a)
 }
 
 /// Scalar-reference dot product of raw rows (for tests and tools): `w` holds

@@ -116,7 +116,9 @@ fn plan<'a>(
         return Ok(None);
     }
     let mut tl = tiles(weight_ty);
-    if n_rows < PANEL_MIN_ROWS || n_out < 4 {
+    // the two-lane panel (`rows4` set) pays from 4 activation rows on
+    let min_rows = if tl.rows4.is_some() { 4 } else { PANEL_MIN_ROWS };
+    if n_rows < min_rows || n_out < 4 {
         tl.panel = None;
     }
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
@@ -127,6 +129,8 @@ fn plan<'a>(
         // weight rows), whole panels per tile
         oc = oc.next_multiple_of(4);
         act_tile = n_rows;
+    } else if tl.rows4.is_some() {
+        oc = oc.next_multiple_of(4);
     }
     Ok(Some(Plan {
         ty: weight_ty,
@@ -266,6 +270,22 @@ fn run_tile(p: &Plan<'_>, t: usize) {
             )
         };
         o += 4 * n4;
+    }
+    if let Some(k4) = tl.rows4 {
+        // two-lane format: the rest in groups of 4 rows, then single rows (a
+        // row repeated 4 times: each lane is computed on its own)
+        while o < o_end {
+            let ws = if o + 4 <= o_end { [wr(o), wr(o + 1), wr(o + 2), wr(o + 3)] } else { [wr(o); 4] };
+            let m = if o + 4 <= o_end { 4 } else { 1 };
+            for r in r_start..r_end {
+                let v = k4(ws, acts.row(r));
+                for j in 0..m {
+                    put(r, o + j, v[j]);
+                }
+            }
+            o += m;
+        }
+        return;
     }
     while o < o_end {
         // two weight rows at a time where a 2-row kernel exists

@@ -201,7 +201,8 @@ fn bench_tiles() {
             let mut acts = QuantizedActs::new();
             acts.quantize(ty, &x, n_rows, k);
             let mut out = vec![0f32; n_rows * n_out];
-            let masks: [u8; 5] = [0, 1, 2, 7, 15];
+            // the last: two-lane order (see `matmul_reference_raw`), the others llama.cpp's
+            let masks: [u8; 5] = [0, 1, 2, 15, 31];
             let mut best = [f64::MAX; 5];
             for _ in 0..(1600 / n_rows).max(20) {
                 for (i, &m) in masks.iter().enumerate() {
@@ -214,7 +215,7 @@ fn bench_tiles() {
             kernels::set_tile_mask(0xFF);
             let per = |s: f64| s * 1e9 / (n_out * n_rows) as f64;
             eprintln!(
-                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  2x4 {:7.1}  +panel {:7.1}",
+                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}  two-lane {:7.1}",
                 ty.name(),
                 per(best[0]),
                 per(best[1]),

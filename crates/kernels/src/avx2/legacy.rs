@@ -100,6 +100,13 @@ macro_rules! legacy_kernel {
             let mut acc = [[_mm256_setzero_ps(); N]; M];
             let mut summs = [[_mm_setzero_ps(); N]; M];
             let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+            // prefetch distance: the same block of the next group of M rows
+            // (rows are consecutive in the matrix), or PF_DIST for one row
+            let ahead: isize = if M >= 2 {
+                M as isize * (wp[1] as isize).wrapping_sub(wp[0] as isize)
+            } else {
+                PF_DIST as isize
+            };
             // SAFETY: block i of each weight row is bytes [i*wb, (i+1)*wb) <= len; of
             // each activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
             unsafe {
@@ -111,7 +118,7 @@ macro_rules! legacy_kernel {
                         let $x = wp[m].add(i * $wb);
                         if pf {
                             // stream ahead (a hint: may point past the row, never faults)
-                            _mm_prefetch::<_MM_HINT_T0>($x.wrapping_add(PF_DIST) as *const i8);
+                            _mm_prefetch::<_MM_HINT_T0>($x.wrapping_offset(ahead) as *const i8);
                         }
                         xdm[m] = f16x2($x);
                         qx[m] = $unpack;

@@ -41,9 +41,6 @@ struct PBlock {
     m: __m256,
 }
 
-/// Two activation rows per pass (sharing panel loads) instead of one: measured
-/// no faster (the integer multiplies bound both), and it spills registers.
-const PANEL_R2: bool = false;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
@@ -140,6 +137,141 @@ pub(crate) fn has_panel(ty: GgmlType) -> bool {
     fmt(ty).is_some()
 }
 
+/// `([d0, d0, d1, d1, d2, d2, d3, d3], same for m)` from the f16 (d, m)
+/// at the start of each of 4 blocks.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
+    // SAFETY: caller guarantees 4 readable bytes at each pointer.
+    let u = xs.map(|p| unsafe { std::ptr::read_unaligned(p as *const i32) });
+    // [d0 m0 d1 m1 d2 m2 d3 m3] in one conversion (exact)
+    let dm = _mm256_cvtph_ps(_mm_set_epi32(u[3], u[2], u[1], u[0]));
+    (_mm256_moveldup_ps(dm), _mm256_movehdup_ps(dm))
+}
+
+/// Per row `j`: lanes `2j + 2j+1` of `acc` summed (the two-lane order's
+/// `acc_E + acc_O`), plus lane `2j` of `summ` for the formats with a min.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
+    let (mut v, mut m) = ([0f32; 8], [0f32; 8]);
+    // SAFETY: 8 floats stored into 8-float arrays.
+    unsafe {
+        _mm256_storeu_ps(v.as_mut_ptr(), acc);
+        _mm256_storeu_ps(m.as_mut_ptr(), summ);
+    }
+    std::array::from_fn(|j| {
+        let r = v[2 * j] + v[2 * j + 1];
+        if MIN {
+            r + m[2 * j]
+        } else {
+            r
+        }
+    })
+}
+
+/// Two-lane order (`crate::lanes2`) on a built panel: per block and activation
+/// row, the i16 products of the 4 vectors are summed (exact: no overflow for
+/// these formats), widened once, converted once and accumulated with one FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run2<const R: usize, const MIN: bool>(f: Fmt, p: &[PBlock], nb: usize, a: [*const u8; R]) -> [[f32; 4]; R] {
+    assert!(p.len() >= nb);
+    let mut acc = [_mm256_setzero_ps(); R];
+    let mut summ = [_mm256_setzero_ps(); R];
+    let ones = _mm256_set1_epi16(1);
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
+        // at each `a[r]`.
+        unsafe {
+            let y = a.map(|q| q.add(b * f.ab));
+            let mut s16 = [_mm256_setzero_si256(); R];
+            for h in 0..4 {
+                let (x, ax) = (blk.x[h], blk.ax[h]);
+                for r in 0..R {
+                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
+                    let qy = _mm256_set1_epi64x(q);
+                    let prod = if MIN {
+                        _mm256_maddubs_epi16(x, qy)
+                    } else {
+                        _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, x))
+                    };
+                    s16[r] = _mm256_add_epi16(s16[r], prod);
+                }
+            }
+            for r in 0..R {
+                let yds = f16x2(y[r]);
+                let dv = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
+                if MIN {
+                    summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ[r]);
+                }
+                let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
+                acc[r] = _mm256_fmadd_ps(dv, sum, acc[r]);
+            }
+        }
+    }
+    // SAFETY: target features as for this function.
+    std::array::from_fn(|r| unsafe { finish2::<MIN>(acc[r], summ[r]) })
+}
+
+/// Two-lane order, 4 weight rows (`nb` blocks of format kind `K` at each
+/// `w[j]`) x one activation row `a`, straight from the weight bytes (decode).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
+/// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+    let min = K == 1 || K == 3;
+    let wb = [18, 20, 22, 24][K as usize];
+    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
+    let ones = _mm256_set1_epi16(1);
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+    // the 4 rows are usually consecutive: prefetch the same block of the next
+    // group of 4 rows (a hint: any address is fine)
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
+    let mut acc = _mm256_setzero_ps();
+    let mut summ = _mm256_setzero_ps();
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for b in 0..nb {
+            let y = a.add(b * ab);
+            let qy = ld32(y.add(qoff));
+            let xs = w.map(|p| p.add(b * wb));
+            let v: [__m256i; 4] = std::array::from_fn(|j| {
+                if pf {
+                    _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
+                }
+                let x = unpack::<K>(xs[j]);
+                let prod = if min {
+                    _mm256_maddubs_epi16(x, qy)
+                } else {
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(qy, x))
+                };
+                // lanes m = elements 4m..4m+4
+                _mm256_madd_epi16(prod, ones)
+            });
+            // per 128-bit half: [E, O, E, O] partial sums of rows (0, 1) / (2, 3)
+            // (E: even lanes m, O: odd), then the halves added
+            let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
+            let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
+            let eo = _mm256_add_epi32(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+            let (d, m) = dm4(xs);
+            let yds = f16x2(y);
+            if min {
+                summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ);
+            }
+            let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
+            acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), acc);
+        }
+        if min {
+            finish2::<true>(acc, summ)
+        } else {
+            finish2::<false>(acc, summ)
+        }
+    }
+}
+
 /// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
@@ -160,17 +292,7 @@ unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PB
                 _mm256_permute2x128_si256(t1, t3, 0x31),
             ];
             blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
-            // (d, m) of each row in lanes 0, 1
-            let dm = xs.map(|p| f16x2(p));
-            let lo = _mm_unpacklo_ps(dm[0], dm[1]); // d0 d1 m0 m1
-            let hi = _mm_unpacklo_ps(dm[2], dm[3]); // d2 d3 m2 m3
-            let d4 = _mm_movelh_ps(lo, hi); // d0 d1 d2 d3
-            let m4 = _mm_movehl_ps(hi, lo); // m0 m1 m2 m3
-            let dup = |v: __m128| {
-                _mm256_set_m128(_mm_unpackhi_ps(v, v), _mm_unpacklo_ps(v, v))
-            };
-            blk.d = dup(d4);
-            blk.m = dup(m4);
+            (blk.d, blk.m) = dm4(xs);
         }
     }
 }
@@ -291,15 +413,30 @@ pub(crate) unsafe fn matmul_panel(
             };
             let mut r = r0;
             while r < r1 {
-                let n = if PANEL_R2 && r + 2 <= r1 { 2 } else { 1 };
+                // activation rows per pass: 4 (two-lane, no min), 2 (two-lane
+                // with a min: its FMA chain takes registers), else 1
+                let per = match (f.kind < 4, f.min) {
+                    (true, false) => 4,
+                    (true, true) => 2,
+                    // (two rows sharing panel loads measured no faster in the
+                    // vec_dot order, and spilled registers)
+                    _ => 1,
+                };
+                let n = if r + per <= r1 { per } else { 1 };
                 // SAFETY: the caller guarantees activation rows r0..r1 and
                 // that output elements (row r, columns o..o+4) are ours to write.
                 unsafe {
-                    let v = match (n, f.min) {
-                        (2, false) => run::<2, false>(f, &s, nb, [a0.add(r * stride), a0.add((r + 1) * stride)]),
-                        (2, true) => run::<2, true>(f, &s, nb, [a0.add(r * stride), a0.add((r + 1) * stride)]),
-                        (_, false) => [run::<1, false>(f, &s, nb, [a0.add(r * stride)])[0]; 2],
-                        (_, true) => [run::<1, true>(f, &s, nb, [a0.add(r * stride)])[0]; 2],
+                    let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
+                    let v: [[f32; 4]; 4] = match (f.kind < 4, f.min) {
+                        (true, false) if n == 4 => run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
+                        (true, true) if n == 2 => {
+                            let v = run2::<2, true>(f, &s, nb, [ar(0), ar(1)]);
+                            [v[0], v[1], v[1], v[1]]
+                        }
+                        (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
+                        (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
+                        (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
+                        (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
                     };
                     for (i, vi) in v.iter().enumerate().take(n) {
                         for (j, &x) in vi.iter().enumerate() {
