@@ -18,13 +18,17 @@
 //!   turns that off) and batches of 2+ rows may go through llamafile's sgemm
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
 //! - [`matmul`] computes every output element as one dot product whose op
-//!   sequence is that of `vec_dot`, whichever tile kernel computes it: the AVX2
-//!   tile kernels (2 weight rows x 1 activation row for decode, 1x4 / 2x4 for
-//!   prefill) unpack each weight block once and reuse it across the tile, but
-//!   keep separate accumulators per output, so a row's result does not depend
-//!   on the batch around it, the tiling or the thread count. (We keep
-//!   llama.cpp's single-chain FMA order per output and get instruction-level
-//!   parallelism from the tile's independent outputs instead.)
+//!   sequence depends only on the format and the SIMD level: that of `vec_dot`,
+//!   except Q4_0/Q4_1/Q5_0/Q5_1 on AVX2, which use the cheaper "two-lane" order
+//!   (`lanes2`; scalar reference: [`matmul_reference_raw`]), whichever tile
+//!   kernel computes it. For the `vec_dot` order the AVX2 tile kernels (2 weight
+//!   rows x 1 activation row for decode, 1x4 / 2x4, and 4-row panels for many
+//!   rows) unpack each weight block once and reuse it across the tile but keep
+//!   separate accumulators per output (llama.cpp's FMA chains per output, with
+//!   instruction-level parallelism from the tile's independent outputs); the
+//!   two-lane kernels (4x1 for few rows, panels for many) likewise. So a row's
+//!   result does not depend on the batch around it, the tiling or the thread
+//!   count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
 //!   bytes exactly (checked in `tests/simd.rs`).
 //! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool

@@ -2,9 +2,9 @@
 //! (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) unpacked once into a transposed scratch
 //! layout and then dotted with every activation row of the tile.
 //!
-//! The per-output float op sequence is exactly that of the single-row
-//! kernels in `legacy` (llama.cpp's AVX2 `vec_dot` order), so results are
-//! bit-identical to `vec_dot`, whatever the batch or tiling:
+//! In [`run`] the per-output float op sequence is exactly that of the
+//! single-row kernels in `legacy` (llama.cpp's AVX2 `vec_dot` order), so results
+//! are bit-identical to `vec_dot`, whatever the batch or tiling:
 //! - In the `legacy` kernel each output keeps 8 float lanes; lane `g` of
 //!   block `b` receives `fma(dx*dy, (f32)P_g, acc_g)` where `P_g` is the exact
 //!   integer sum of the 4 products of elements `4g..4g+4` of the block; at the
@@ -19,6 +19,13 @@
 //! What it saves: each weight block is unpacked once per tile instead of once
 //! per (weight row, activation tile), `dx*dy` is one multiply per 4 rows, and
 //! four rows share each activation broadcast.
+//!
+//! Q4_0/Q4_1/Q5_0/Q5_1 run the same panels in the two-lane order of
+//! `crate::lanes2` ([`run2`]): the i16 products of the 4 vectors are summed
+//! before one widening, conversion and FMA per (block, activation row), which
+//! is what makes them ~1.5x faster than the `vec_dot` order; [`rows4`] is the
+//! same order for 4 weight rows x 1 activation row straight from the weight
+//! bytes (decode), so decode and prefill agree bit for bit.
 
 use super::legacy::{bits32, f16x2, ld32, nibbles};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
