@@ -135,11 +135,11 @@ rows4_fn!(rows4_q5_0, 2, 22, 34);
 rows4_fn!(rows4_q5_1, 3, 24, 36);
 
 /// The panel matmul for `ty` (see `panel`), if there is one.
-pub(crate) fn panel_fn(ty: GgmlType) -> Option<crate::PanelFn> {
-    if panel::has_panel(ty) {
-        Some(panel::matmul_panel)
-    } else {
-        None
+pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
+    match (panel::has_panel(ty), two_lane) {
+        (false, _) => None,
+        (true, true) => Some(panel::matmul_panel::<true>),
+        (true, false) => Some(panel::matmul_panel::<false>),
     }
 }
 
@@ -155,7 +155,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: Some($t::d24),
-                panel: panel_fn(ty),
+                panel: panel_fn(ty, two_lane),
                 rows4: None,
             }
         };
@@ -168,7 +168,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: None,
-                panel: panel_fn(ty),
+                panel: panel_fn(ty, two_lane),
                 rows4: None,
             }
         };
@@ -185,7 +185,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         };
     }
     use GgmlType::*;
-    let two = |r: crate::Rows4Fn| Tiles { panel: panel_fn(ty), rows4: Some(r), ..Tiles::default() };
+    let two = |r: crate::Rows4Fn| Tiles { panel: panel_fn(ty, two_lane), rows4: Some(r), ..Tiles::default() };
     match ty {
         Q4_0 if two_lane => two(rows4_q4_0),
         Q4_1 if two_lane => two(rows4_q4_1),

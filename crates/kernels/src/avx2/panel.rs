@@ -209,11 +209,19 @@ unsafe fn run2<const R: usize, const MIN: bool>(f: Fmt, p: &[PBlock], nb: usize,
             for r in 0..R {
                 let yds = f16x2(y[r]);
                 let dv = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
-                if MIN {
-                    summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ[r]);
-                }
                 let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
                 acc[r] = _mm256_fmadd_ps(dv, sum, acc[r]);
+            }
+        }
+    }
+    if MIN {
+        // the min term's FMA chain in a pass of its own (it does not depend on
+        // the quants), so the main pass keeps its accumulators in registers
+        for (b, blk) in p.iter().enumerate().take(nb) {
+            for r in 0..R {
+                // SAFETY: as above.
+                let yds = unsafe { f16x2(a[r].add(b * f.ab)) };
+                summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ[r]);
             }
         }
     }
@@ -374,7 +382,8 @@ unsafe fn run<const R: usize, const MIN: bool>(
 
 /// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`: dot products
 /// of weight rows (`rb` bytes each, at `w`) with activation rows `acts`
-/// (`stride` bytes apart, at `a0`), each bit-identical to the `legacy` kernel.
+/// (`stride` bytes apart, at `a0`), each bit-identical to the `legacy` kernel
+/// or, with `TWO` for Q4_0/Q4_1/Q5_0/Q5_1, to the two-lane reference.
 ///
 /// # Safety
 /// AVX2, FMA and F16C must be available; `w` must hold rows `o0..o0 + 4 * n4`
@@ -383,7 +392,7 @@ unsafe fn run<const R: usize, const MIN: bool>(
 /// and `out` `r1 * n_out` floats of which this call alone writes the listed ones.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_panel(
+pub(crate) unsafe fn matmul_panel<const TWO: bool>(
     ty: GgmlType,
     w: &[u8],
     rb: usize,
@@ -420,11 +429,9 @@ pub(crate) unsafe fn matmul_panel(
             };
             let mut r = r0;
             while r < r1 {
-                // activation rows per pass: 4 (two-lane, no min), 2 (two-lane
-                // with a min: its FMA chain takes registers), else 1
-                let per = match (f.kind < 4, f.min) {
-                    (true, false) => 4,
-                    (true, true) => 2,
+                // activation rows per pass: 4 (two-lane), else 1
+                let per = match (TWO && f.kind < 4, f.min) {
+                    (true, _) => 4,
                     // (two rows sharing panel loads measured no faster in the
                     // vec_dot order, and spilled registers)
                     _ => 1,
@@ -434,12 +441,9 @@ pub(crate) unsafe fn matmul_panel(
                 // that output elements (row r, columns o..o+4) are ours to write.
                 unsafe {
                     let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                    let v: [[f32; 4]; 4] = match (f.kind < 4, f.min) {
+                    let v: [[f32; 4]; 4] = match (TWO && f.kind < 4, f.min) {
                         (true, false) if n == 4 => run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
-                        (true, true) if n == 2 => {
-                            let v = run2::<2, true>(f, &s, nb, [ar(0), ar(1)]);
-                            [v[0], v[1], v[1], v[1]]
-                        }
+                        (true, true) if n == 4 => run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
                         (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
                         (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
                         (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
