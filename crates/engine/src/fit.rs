@@ -2,7 +2,7 @@
 //! and how fast it will generate — said before anything is loaded.
 //!
 //! Memory is what hearth itself allocates: the weights (mapped from the file,
-//! resident once read), the KV cache (f32 K and V per layer per position),
+//! resident once read), the KV cache (f16 K and V per layer per position),
 //! the scratch of one session, the tokenizer's tables, and a fixed runtime
 //! overhead. Generation speed is bounded by memory bandwidth: every weight
 //! read by a decode step is read once per token, plus the KV cache up to the
@@ -119,7 +119,7 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
 /// output projection only the rows of tokens seen (mapped pages are resident
 /// once read; the rest of the file stays on disk).
 pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
-    let kv_bytes_per_token = (s.n_layer * 2 * s.kv_dim() * 4) as u64;
+    let kv_bytes_per_token = (s.n_layer * 2 * s.kv_dim() * 2) as u64; // f16 K and V
     let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
     let scratch_bytes = scratch_bytes(s);
     // A decode step reads every matrix once, except the token-embedding table

@@ -18,13 +18,17 @@
 //!   turns that off) and batches of 2+ rows may go through llamafile's sgemm
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
 //! - [`matmul`] computes every output element as one dot product whose op
-//!   sequence is that of `vec_dot`, whichever tile kernel computes it: the AVX2
-//!   tile kernels (2 weight rows x 1 activation row for decode, 1x4 / 2x4 for
-//!   prefill) unpack each weight block once and reuse it across the tile, but
-//!   keep separate accumulators per output, so a row's result does not depend
-//!   on the batch around it, the tiling or the thread count. (We keep
-//!   llama.cpp's single-chain FMA order per output and get instruction-level
-//!   parallelism from the tile's independent outputs instead.)
+//!   sequence depends only on the format and the SIMD level: that of `vec_dot`,
+//!   except Q4_0/Q4_1/Q5_0/Q5_1 on AVX2, which use the cheaper "two-lane" order
+//!   (`lanes2`; scalar reference: [`matmul_reference_raw`]), whichever tile
+//!   kernel computes it. For the `vec_dot` order the AVX2 tile kernels (2 weight
+//!   rows x 1 activation row for decode, 1x4 / 2x4, and 4-row panels for many
+//!   rows) unpack each weight block once and reuse it across the tile but keep
+//!   separate accumulators per output (llama.cpp's FMA chains per output, with
+//!   instruction-level parallelism from the tile's independent outputs); the
+//!   two-lane kernels (4x1 for few rows, panels for many) likewise. So a row's
+//!   result does not depend on the batch around it, the tiling or the thread
+//!   count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
 //!   bytes exactly (checked in `tests/simd.rs`).
 //! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
@@ -33,9 +37,11 @@
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
 mod acts;
+mod attn;
 mod block;
 mod float;
 mod k_quants;
+mod lanes2;
 mod matmul;
 mod pool;
 mod q4;
@@ -52,6 +58,8 @@ mod neon;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
+pub use attn::{attend_row, attend_row_scalar, attend_rows, MAX_ROWS as ATTN_MAX_ROWS};
+pub use half::f16;
 pub use gguf::GgmlType;
 pub use matmul::{matmul, matmul_multi, MatmulJob};
 pub use pool::{default_threads, ThreadPool};
@@ -69,6 +77,26 @@ pub(crate) type Dot21Fn = fn([&[u8]; 2], &[u8]) -> [f32; 2];
 pub(crate) type Dot14Fn = fn(&[u8], [&[u8]; 4]) -> [f32; 4];
 pub(crate) type Dot24Fn = fn([&[u8]; 2], [&[u8]; 4]) -> [[f32; 4]; 2];
 
+/// A whole-tile prefill kernel: weight rows `o0..o0 + 4 * n4` x activation
+/// rows `r0..r1`, each output bit-identical to the [`DotFn`] of the type.
+/// Arguments: type, weight bytes, row bytes, o0, n4, activation base pointer,
+/// activation row stride, r0, r1, output pointer, n_out (see
+/// `avx2::panel::matmul_panel` for the safety contract).
+#[allow(clippy::type_complexity)]
+pub(crate) type PanelFn = unsafe fn(
+    GgmlType,
+    &[u8],
+    usize,
+    usize,
+    usize,
+    *const u8,
+    usize,
+    usize,
+    usize,
+    *mut f32,
+    usize,
+);
+
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Tiles {
     /// 2 weight rows x 1 activation row (decode: two independent chains).
@@ -77,7 +105,16 @@ pub(crate) struct Tiles {
     pub d14: Option<Dot14Fn>,
     /// 2 weight rows x 4 activation rows, `[w][a]`.
     pub d24: Option<Dot24Fn>,
+    /// Whole tiles of 4-row weight panels x many activation rows (prefill).
+    pub panel: Option<PanelFn>,
+    /// 4 weight rows x 1 activation row in the two-lane order (`lanes2`). When
+    /// set, every output of the type goes through it or `panel` (which then
+    /// also uses that order), never through the `vec_dot`-order kernels above.
+    pub rows4: Option<Rows4Fn>,
 }
+
+/// See [`Tiles::rows4`].
+pub(crate) type Rows4Fn = fn([&[u8]; 4], &[u8]) -> [f32; 4];
 
 /// Errors from kernel entry points.
 #[derive(Debug, thiserror::Error)]
@@ -318,10 +355,19 @@ pub fn set_prefetch(on: bool) {
 static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
-/// 1x4, bit 2: 2x4; default all). Results are identical either way.
+/// 1x4, bit 2: 2x4, bit 3: panels, bit 4: the two-lane order for
+/// Q4_0/Q4_1/Q5_0/Q5_1; default all). Results are identical across bits 0-3;
+/// bit 4 selects the op order (see [`matmul_reference_raw`]).
 #[doc(hidden)]
 pub fn set_tile_mask(mask: u8) {
     TILE_MASK.store(mask, Ordering::Relaxed);
+}
+
+/// Whether the AVX2 matmul uses the two-lane order (`lanes2`) for
+/// Q4_0/Q4_1/Q5_0/Q5_1 (tile-mask bit 4, default on; off: llama.cpp's
+/// `vec_dot` order, for A/B measurements).
+pub(crate) fn two_lane_enabled() -> bool {
+    TILE_MASK.load(Ordering::Relaxed) & 16 != 0
 }
 
 /// The tile kernels for `ty` at the current SIMD level (empty if none).
@@ -329,7 +375,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     #[cfg(target_arch = "x86_64")]
     {
         if use_avx2() {
-            let mut t = avx2::tiles(ty);
+            let mut t = avx2::tiles(ty, two_lane_enabled());
             let m = TILE_MASK.load(Ordering::Relaxed);
             if m & 1 == 0 {
                 t.d21 = None;
@@ -340,11 +386,25 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
             if m & 4 == 0 || t.d21.is_none() {
                 t.d24 = None;
             }
+            if m & 8 == 0 && t.rows4.is_none() {
+                t.panel = None;
+            }
             return t;
         }
     }
     let _ = ty;
     Tiles::default()
+}
+
+/// The scalar reference of the op order [`matmul`] uses for `ty` at the
+/// current SIMD level, for one weight row and one activation row (for tests):
+/// the two-lane order (see `lanes2`) for Q4_0/Q4_1/Q5_0/Q5_1 on AVX2,
+/// llama.cpp's `vec_dot` order ([`vec_dot_scalar_raw`]) otherwise.
+pub fn matmul_reference_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
+    if use_avx2() && two_lane_enabled() && lanes2::has_lanes2(weight_ty) {
+        return Ok(lanes2::dot_lanes2(weight_ty, w, a));
+    }
+    vec_dot_scalar_raw(weight_ty, w, a)
 }
 
 /// Scalar-reference dot product of raw rows (for tests and tools): `w` holds

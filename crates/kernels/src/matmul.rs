@@ -10,6 +10,9 @@ use crate::{
 const ACT_TILE: usize = 8;
 /// Tiles per thread along the output dimension (load balance on a shared box).
 const TILES_PER_THREAD: usize = 8;
+/// Fewest activation rows for which the panel kernel (weight rows unpacked
+/// once into a transposed scratch panel) is used.
+const PANEL_MIN_ROWS: usize = 12;
 
 /// One matrix product for [`matmul_multi`]: `out = acts · wᵀ` as in [`matmul`].
 pub struct MatmulJob<'a> {
@@ -27,6 +30,7 @@ pub struct MatmulJob<'a> {
 /// A checked job, ready to be split into tiles.
 #[derive(Clone, Copy)]
 struct Plan<'a> {
+    ty: GgmlType,
     f: DotFn,
     tl: Tiles,
     w: &'a [u8],
@@ -38,6 +42,8 @@ struct Plan<'a> {
     /// Output rows per tile, output tiles, activation tiles.
     oc: usize,
     out_tiles: usize,
+    /// Activation rows per tile.
+    act_tile: usize,
     act_tiles: usize,
 }
 
@@ -109,11 +115,27 @@ fn plan<'a>(
     if n_out == 0 || n_rows == 0 {
         return Ok(None);
     }
+    let mut tl = tiles(weight_ty);
+    // the two-lane panel (`rows4` set) pays from 4 activation rows on
+    let min_rows = if tl.rows4.is_some() { 4 } else { PANEL_MIN_ROWS };
+    if n_rows < min_rows || n_out < 4 {
+        tl.panel = None;
+    }
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
-    let oc = n_out.div_ceil(out_chunks);
+    let mut oc = n_out.div_ceil(out_chunks);
+    let mut act_tile = ACT_TILE;
+    if tl.panel.is_some() {
+        // every activation row in one tile (the panel is built once per 4
+        // weight rows), whole panels per tile
+        oc = oc.next_multiple_of(4);
+        act_tile = n_rows;
+    } else if tl.rows4.is_some() {
+        oc = oc.next_multiple_of(4);
+    }
     Ok(Some(Plan {
+        ty: weight_ty,
         f,
-        tl: tiles(weight_ty),
+        tl,
         w,
         rb,
         n_out,
@@ -122,7 +144,8 @@ fn plan<'a>(
         out: out.as_mut_ptr(),
         oc,
         out_tiles: n_out.div_ceil(oc),
-        act_tiles: n_rows.div_ceil(ACT_TILE),
+        act_tile,
+        act_tiles: n_rows.div_ceil(act_tile),
     }))
 }
 
@@ -202,8 +225,8 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     let (n_out, n_rows, rb, w, acts, tl, f) = (p.n_out, p.n_rows, p.rb, p.w, p.acts, p.tl, p.f);
     let (ot, at) = (t % p.out_tiles, t / p.out_tiles);
     let o_end = ((ot + 1) * p.oc).min(n_out);
-    let r_start = at * ACT_TILE;
-    let r_end = ((at + 1) * ACT_TILE).min(n_rows);
+    let r_start = at * p.act_tile;
+    let r_end = ((at + 1) * p.act_tile).min(n_rows);
     let wr = |o: usize| &w[o * rb..(o + 1) * rb];
     let a4 = |r: usize| {
         [
@@ -223,6 +246,47 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     // Every output is one dot product with the same op order whichever tile
     // kernel computes it (see `Tiles`), so the tiling never changes results.
     let mut o = ot * p.oc;
+    if let Some(k) = tl.panel {
+        let n4 = (o_end - o) / 4;
+        assert!(r_end <= n_rows && o + 4 * n4 <= n_out);
+        // SAFETY: `plan` picked a panel kernel only at the current SIMD level
+        // (features checked at runtime) for this weight type; the weight matrix
+        // holds n_out rows of rb bytes, every activation row k elements of the
+        // matching type (checked in `plan`), and rows r_start..r_end x columns
+        // o..o + 4 n4 of `out` belong to this tile only (see `Plans`).
+        unsafe {
+            k(
+                p.ty,
+                w,
+                rb,
+                o,
+                n4,
+                acts.bytes().as_ptr(),
+                acts.row_stride(),
+                r_start,
+                r_end,
+                p.out,
+                n_out,
+            )
+        };
+        o += 4 * n4;
+    }
+    if let Some(k4) = tl.rows4 {
+        // two-lane format: the rest in groups of 4 rows, then single rows (a
+        // row repeated 4 times: each lane is computed on its own)
+        while o < o_end {
+            let ws = if o + 4 <= o_end { [wr(o), wr(o + 1), wr(o + 2), wr(o + 3)] } else { [wr(o); 4] };
+            let m = if o + 4 <= o_end { 4 } else { 1 };
+            for r in r_start..r_end {
+                let v = k4(ws, acts.row(r));
+                for j in 0..m {
+                    put(r, o + j, v[j]);
+                }
+            }
+            o += m;
+        }
+        return;
+    }
     while o < o_end {
         // two weight rows at a time where a 2-row kernel exists
         let m = if o + 1 < o_end && tl.d21.is_some() {

@@ -20,7 +20,7 @@ assert_block_size!(BlockQ5_1, 32, 24);
 
 /// The 32 unsigned 5-bit values of a block whose `qh` starts at `off`.
 #[inline(always)]
-fn q5_values(b: &[u8], off: usize) -> [i32; 32] {
+pub(crate) fn q5_values(b: &[u8], off: usize) -> [i32; 32] {
     let qh = u32_at(b, off);
     let qs = &b[off + 4..off + 20];
     let mut v = [0i32; 32];

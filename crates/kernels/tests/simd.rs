@@ -5,7 +5,7 @@ mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
 use kernels::{
-    dequantize, dequantize_acts, matmul, simd_level, try_vec_dot, vec_dot, vec_dot_scalar_raw,
+    dequantize, dequantize_acts, matmul, matmul_reference_raw, simd_level, try_vec_dot, vec_dot, vec_dot_scalar_raw,
     vec_dot_type, GgmlType, QuantizedActs, ThreadPool,
 };
 
@@ -86,7 +86,7 @@ fn simd_matches_scalar_all_formats() {
 }
 
 #[test]
-fn matmul_equals_vec_dot_and_is_batch_deterministic() {
+fn matmul_equals_its_scalar_reference_and_is_batch_deterministic() {
     let pool = ThreadPool::new(3);
     let mut rng = Rng::new(9);
     for ty in WEIGHT_TYPES {
@@ -103,7 +103,9 @@ fn matmul_equals_vec_dot_and_is_batch_deterministic() {
             let rb = w.len() / n_out;
             for r in 0..7 {
                 for o in 0..n_out {
-                    let v = vec_dot(ty, &w[o * rb..(o + 1) * rb], &acts7, r);
+                    // the scalar reference of matmul's op order (vec_dot's, or
+                    // the two-lane order of Q4_0/Q4_1/Q5_0/Q5_1 on AVX2)
+                    let v = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts7.row(r)).unwrap();
                     assert_eq!(
                         v.to_bits(),
                         out7[r * n_out + o].to_bits(),
@@ -391,6 +393,54 @@ fn simd_dequantize_matches_scalar() {
             let gb: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
             let wb: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
             assert_eq!(gb, wb, "{ty} k={k}");
+        }
+    }
+}
+
+/// Prefill-sized products (the panel kernels: 4 weight rows unpacked once and
+/// dotted with every activation row) equal the scalar reference of matmul's op
+/// order bit for bit, whatever the batch, odd row counts and weight-row tails
+/// included, and stay close to the f32 product of the dequantized matrices.
+#[test]
+fn prefill_matmul_equals_vec_dot_with_tails() {
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(21);
+    for ty in WEIGHT_TYPES {
+        let k = if ty.block_size() == 256 { 512 } else { 160 };
+        for (n_out, n_rows) in [(4usize, 12usize), (7, 13), (37, 9), (70, 33), (9, 64), (6, 4), (5, 6), (11, 2)] {
+            let w: Vec<u8> = (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect();
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut out = vec![0f32; n_rows * n_out];
+            matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+            let rb = w.len() / n_out;
+            let mut wf = vec![0f32; k];
+            let mut af = vec![0f32; k];
+            for o in 0..n_out {
+                dequantize(ty, &w[o * rb..(o + 1) * rb], &mut wf).unwrap();
+                for r in 0..n_rows {
+                    let v = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
+                    let got = out[r * n_out + o];
+                    assert_eq!(v.to_bits(), got.to_bits(), "{ty} n_out={n_out} n_rows={n_rows} r={r} o={o}");
+                    dequantize_acts(acts.ty(), acts.row(r), &mut af).unwrap();
+                    let want: f32 = wf.iter().zip(&af).map(|(a, b)| a * b).sum();
+                    let scale: f32 = wf.iter().zip(&af).map(|(a, b)| (a * b).abs()).sum();
+                    assert!((got - want).abs() <= 1e-3 * scale + 1e-4, "{ty}: {got} vs f32 {want}");
+                }
+            }
+            // the same rows alone give the same bits
+            for r in [0, n_rows / 2, n_rows - 1] {
+                let mut one = QuantizedActs::new();
+                one.quantize(ty, &x[r * k..(r + 1) * k], 1, k);
+                let mut o1 = vec![0f32; n_out];
+                matmul(&pool, ty, &w, n_out, k, &one, &mut o1).unwrap();
+                for o in 0..n_out {
+                    assert_eq!(o1[o].to_bits(), out[r * n_out + o].to_bits(), "{ty} alone r={r} o={o}");
+                }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! read their shared K/V head in place.
 
 use crate::session::Group;
-use kernels::ThreadPool;
+use kernels::{f16, ThreadPool};
 
 /// A raw pointer that may be shared across the pool's threads. Each task
 /// writes a disjoint range of the buffer it points to.
@@ -37,19 +37,19 @@ pub(crate) struct AttnShape {
 /// Where attention finds a sequence's cached keys and values for one layer:
 /// ([positions][n_head_kv*head_dim], same) for sequence `seq`.
 pub(crate) trait KvView: Sync {
-    fn kv(&self, seq: usize) -> (&[f32], &[f32]);
+    fn kv(&self, seq: usize) -> (&[f16], &[f16]);
 }
 
 /// One sequence's cache, for the single-sequence case and tests.
 #[cfg(test)]
 pub(crate) struct OneKv<'a> {
-    pub k: &'a [f32],
-    pub v: &'a [f32],
+    pub k: &'a [f16],
+    pub v: &'a [f16],
 }
 
 #[cfg(test)]
 impl KvView for OneKv<'_> {
-    fn kv(&self, _seq: usize) -> (&[f32], &[f32]) {
+    fn kv(&self, _seq: usize) -> (&[f16], &[f16]) {
         (self.k, self.v)
     }
 }
@@ -71,94 +71,57 @@ pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups:
         assert!(k.len() >= (g.pos0 + g.rows) * kv_dim && v.len() >= (g.pos0 + g.rows) * kv_dim);
         assert!(g.row0 + g.rows <= rows);
     }
+    // Tasks: (block of up to RB consecutive rows of one group, head). A block
+    // shares its key/value loads; each row's result is the same as alone.
+    const RB: usize = kernels::ATTN_MAX_ROWS;
+    let blocks: usize = groups.iter().map(|g| g.rows.div_ceil(RB)).sum();
     let out_ptr = SharedMut(out.as_mut_ptr());
-    pool.run(rows * s.n_head, |task| {
-        let (row, h) = (task / s.n_head, task % s.n_head);
-        // The group holding this row (few groups: a linear scan is cheapest).
-        let g = groups.iter().find(|g| row >= g.row0 && row < g.row0 + g.rows).expect("rows are covered by groups");
+    pool.run(blocks * s.n_head, |task| {
+        let (mut b, h) = (task / s.n_head, task % s.n_head);
+        // The group holding this block (few groups: a linear scan is cheapest).
+        let g = groups
+            .iter()
+            .find(|g| {
+                let nb = g.rows.div_ceil(RB);
+                if b < nb {
+                    true
+                } else {
+                    b -= nb;
+                    false
+                }
+            })
+            .expect("blocks are covered by groups");
         let (k_cache, v_cache) = kv.kv(g.seq);
         let kvh = h / group;
-        let pos = g.pos0 + (row - g.row0);
-        let lo = match s.window {
+        let row0 = g.row0 + b * RB;
+        let nr = (g.rows - b * RB).min(RB);
+        let pos0 = g.pos0 + b * RB;
+        let lo = |pos: usize| match s.window {
             Some(w) => (pos + 1).saturating_sub(w),
             None => 0,
         };
-        let qh = &q[row * q_dim + h * hd..row * q_dim + (h + 1) * hd];
-        // SAFETY: task (row, h) is the only writer of out[row*q_dim + h*hd ..][..hd];
-        // the range is in bounds (asserted above) and `out` outlives `run`.
-        let acc = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(row * q_dim + h * hd), hd) };
-        attend_one(qh, k_cache, v_cache, kv_dim, kvh * hd, lo, pos, s.scale, acc);
+        let qh = |r: usize| &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
+        // SAFETY: task (block, h) is the only writer of out[r*q_dim + h*hd ..][..hd]
+        // for its rows r; the ranges are in bounds (asserted above), disjoint,
+        // and `out` outlives `run`.
+        let acc = |r: usize| unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(r * q_dim + h * hd), hd) };
+        if lo(pos0) == lo(pos0 + nr - 1) {
+            let qs: [&[f32]; RB] = std::array::from_fn(|i| qh(row0 + i.min(nr - 1)));
+            let mut outs: [&mut [f32]; RB] = std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
+            kernels::attend_rows(&qs[..nr], k_cache, v_cache, kv_dim, kvh * hd, lo(pos0), pos0, s.scale, &mut outs[..nr]);
+        } else {
+            for i in 0..nr {
+                kernels::attend_row(qh(row0 + i), k_cache, v_cache, kv_dim, kvh * hd, lo(pos0 + i), pos0 + i, s.scale, acc(row0 + i));
+            }
+        }
     });
 }
 
 /// Single-sequence form of [`attend_groups`]: rows are positions pos0.. of one cache.
 #[cfg(test)]
-pub(crate) fn attend(pool: &ThreadPool, s: &AttnShape, q: &[f32], k_cache: &[f32], v_cache: &[f32], pos0: usize, rows: usize, out: &mut [f32]) {
+pub(crate) fn attend(pool: &ThreadPool, s: &AttnShape, q: &[f32], k_cache: &[f16], v_cache: &[f16], pos0: usize, rows: usize, out: &mut [f32]) {
     let groups = [Group { seq: 0, row0: 0, rows, pos0, logit_rows: 0 }];
     attend_groups(pool, s, q, &groups, &OneKv { k: k_cache, v: v_cache }, out);
-}
-
-/// Keys are visited in tiles: scores of a tile first, then one rescale of the
-/// running sum and accumulator per tile (online softmax), so the only
-/// temporary is a tile of scores on the stack.
-const TILE: usize = 32;
-
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn attend_one(qh: &[f32], k: &[f32], v: &[f32], kv_dim: usize, off: usize, lo: usize, pos: usize, scale: f32, acc: &mut [f32]) {
-    let hd = qh.len();
-    acc.fill(0.0);
-    let mut max = f32::NEG_INFINITY;
-    let mut sum = 0.0f32;
-    let mut scores = [0.0f32; TILE];
-    let mut j0 = lo;
-    while j0 <= pos {
-        let j1 = (j0 + TILE).min(pos + 1);
-        let n = j1 - j0;
-        let mut tile_max = f32::NEG_INFINITY;
-        for (i, j) in (j0..j1).enumerate() {
-            let sc = dot(qh, &k[j * kv_dim + off..j * kv_dim + off + hd]) * scale;
-            scores[i] = sc;
-            tile_max = tile_max.max(sc);
-        }
-        if tile_max > max {
-            let corr = (max - tile_max).exp();
-            sum *= corr;
-            acc.iter_mut().for_each(|a| *a *= corr);
-            max = tile_max;
-        }
-        for (i, j) in (j0..j1).enumerate() {
-            let p = (scores[i] - max).exp();
-            sum += p;
-            let vj = &v[j * kv_dim + off..j * kv_dim + off + hd];
-            for (a, &x) in acc.iter_mut().zip(vj) {
-                *a += p * x;
-            }
-        }
-        let _ = n;
-        j0 = j1;
-    }
-    let inv = 1.0 / sum;
-    acc.iter_mut().for_each(|a| *a *= inv);
-}
-
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight partial sums so the compiler can vectorise the reduction.
-    let mut s = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            s[i] += x[i] * y[i];
-        }
-    }
-    let mut t: f32 = s.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        t += x * y;
-    }
-    t
 }
 
 #[cfg(test)]
@@ -166,7 +129,7 @@ mod tests {
     use super::*;
 
     /// Plain softmax attention, the oracle for the fused one.
-    fn naive(s: &AttnShape, q: &[f32], k: &[f32], v: &[f32], pos0: usize, rows: usize) -> Vec<f32> {
+    fn naive(s: &AttnShape, q: &[f32], k: &[f16], v: &[f16], pos0: usize, rows: usize) -> Vec<f32> {
         let hd = s.head_dim;
         let (qd, kvd) = (s.n_head * hd, s.n_head_kv * hd);
         let mut out = vec![0.0; rows * qd];
@@ -176,14 +139,14 @@ mod tests {
                 let pos = pos0 + t;
                 let lo = s.window.map(|w| (pos + 1).saturating_sub(w)).unwrap_or(0);
                 let scores: Vec<f32> = (lo..=pos)
-                    .map(|j| (0..hd).map(|d| q[t * qd + h * hd + d] * k[j * kvd + g * hd + d]).sum::<f32>() * s.scale)
+                    .map(|j| (0..hd).map(|d| q[t * qd + h * hd + d] * k[j * kvd + g * hd + d].to_f32()).sum::<f32>() * s.scale)
                     .collect();
                 let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                 let e: Vec<f32> = scores.iter().map(|x| (x - m).exp()).collect();
                 let z: f32 = e.iter().sum();
                 for (i, j) in (lo..=pos).enumerate() {
                     for d in 0..hd {
-                        out[t * qd + h * hd + d] += e[i] / z * v[j * kvd + g * hd + d];
+                        out[t * qd + h * hd + d] += e[i] / z * v[j * kvd + g * hd + d].to_f32();
                     }
                 }
             }
@@ -203,8 +166,8 @@ mod tests {
             let s = AttnShape { n_head: 4, n_head_kv: 2, head_dim: 8, scale: 0.35, window };
             let (pos0, rows) = (5, 4);
             let q: Vec<f32> = (0..rows * 32).map(|_| rnd() * 3.0).collect();
-            let k: Vec<f32> = (0..(pos0 + rows) * 16).map(|_| rnd() * 3.0).collect();
-            let v: Vec<f32> = (0..(pos0 + rows) * 16).map(|_| rnd()).collect();
+            let k: Vec<f16> = (0..(pos0 + rows) * 16).map(|_| f16::from_f32(rnd() * 3.0)).collect();
+            let v: Vec<f16> = (0..(pos0 + rows) * 16).map(|_| f16::from_f32(rnd())).collect();
             let mut out = vec![0.0; rows * 32];
             attend(&pool, &s, &q, &k, &v, pos0, rows, &mut out);
             let want = naive(&s, &q, &k, &v, pos0, rows);

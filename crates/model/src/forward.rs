@@ -11,11 +11,12 @@
 
 use crate::attention::{attend_groups, AttnShape, KvView};
 use crate::config::{Activation, Config};
-use crate::ops::{self, gelu_ggml, silu};
+use crate::ops::{self, silu};
 use crate::session::{ActSet, Group, Scratch, Session};
 use crate::weights::Matrix;
 use crate::{Model, ModelError};
-use kernels::ThreadPool;
+use half::slice::HalfFloatSliceExt;
+use kernels::{f16, ThreadPool};
 
 /// Which rows' logits a forward call should compute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,27 +209,32 @@ impl Model {
                 ops::rms_norm(&mut s.k[..n * kvd], hd, kn, c.rms_eps);
             }
             let rope = if swa { c.rope_swa.as_ref().unwrap_or(&c.rope) } else { &c.rope };
+            let mut sc = [(0.0f32, 1.0f32); 256];
             for g in &s.groups {
                 for t in g.row0..g.row0 + g.rows {
                     let pos = g.pos0 + t - g.row0;
-                    rope.apply(&mut s.q[t * qd..(t + 1) * qd], hd, pos);
-                    rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos);
+                    if rope.n_rot / 2 <= sc.len() {
+                        // one (sin, cos) per angle for all heads of q and k
+                        let sc = &mut sc[..rope.n_rot / 2];
+                        rope.sin_cos(pos, sc);
+                        rope.apply_with(&mut s.q[t * qd..(t + 1) * qd], hd, sc);
+                        rope.apply_with(&mut s.k[t * kvd..(t + 1) * kvd], hd, sc);
+                    } else {
+                        rope.apply(&mut s.q[t * qd..(t + 1) * qd], hd, pos);
+                        rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos);
+                    }
                 }
             }
-            // Append each group's K/V to its sequence's cache. Values are
-            // rounded to f16 as llama.cpp's default f16 cache stores them, and
-            // so is q, which ggml converts to f16 for the q·k product.
+            // Append each group's K/V to its sequence's f16 cache (as
+            // llama.cpp's default cache); q is rounded to f16 too, as ggml
+            // converts it to f16 for the q·k product.
             for g in &s.groups {
                 let cache = &mut sessions[g.seq].cache[il];
                 let (src, dst) = (g.row0 * kvd..(g.row0 + g.rows) * kvd, g.pos0 * kvd..(g.pos0 + g.rows) * kvd);
-                for (o, &i) in cache.k[dst.clone()].iter_mut().zip(&s.k[src.clone()]) {
-                    *o = ops::round_f16(i);
-                }
-                for (o, &i) in cache.v[dst].iter_mut().zip(&s.v[src]) {
-                    *o = ops::round_f16(i);
-                }
+                cache.k[dst.clone()].convert_from_f32_slice(&s.k[src.clone()]);
+                cache.v[dst].convert_from_f32_slice(&s.v[src]);
             }
-            s.q[..n * qd].iter_mut().for_each(|x| *x = ops::round_f16(*x));
+            ops::round_f16_slice(&mut s.q[..n * qd]);
             let shape = AttnShape {
                 n_head: c.n_head,
                 n_head_kv: c.n_head_kv,
@@ -252,11 +258,7 @@ impl Model {
             s.acts_in.invalidate();
             // gate: [n][ff], up: [n][ff] in one pool run
             self.project_many(pool, &mut s.acts_in, &s.xn, n, [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)])?;
-            let act = match c.act {
-                Activation::Silu => silu,
-                Activation::GeluTanh => gelu_ggml,
-            };
-            ops::glu(&mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff], act);
+            par_glu(pool, c.act, &mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?; // o: [n][d]
             if let Some(w) = &layer.ffn_post_norm {
@@ -315,6 +317,28 @@ impl Model {
     }
 }
 
+/// The gated activation over the pool (elementwise: the split never changes
+/// a value).
+fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: &[f32]) {
+    const CHUNK: usize = 4096;
+    let n = gate.len();
+    let f = |g: &mut [f32], u: &[f32]| match act {
+        Activation::Silu => ops::glu(g, u, silu),
+        Activation::GeluTanh => ops::glu_gelu(g, u),
+    };
+    if n <= CHUNK || pool.n_threads() == 1 {
+        return f(gate, up);
+    }
+    let ptr = crate::attention::SharedMut(gate.as_mut_ptr());
+    pool.run(n.div_ceil(CHUNK), |t| {
+        let (a, b) = (t * CHUNK, ((t + 1) * CHUNK).min(n));
+        // SAFETY: task t alone touches gate[a..b] (disjoint ranges, in bounds),
+        // and `gate` outlives `run`.
+        let g = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(a), b - a) };
+        f(g, &up[a..b]);
+    });
+}
+
 /// Each group's K/V cache of one layer, for attention.
 struct KvViews<'a, 'b> {
     sessions: &'a [&'b mut Session],
@@ -322,7 +346,7 @@ struct KvViews<'a, 'b> {
 }
 
 impl KvView for KvViews<'_, '_> {
-    fn kv(&self, seq: usize) -> (&[f32], &[f32]) {
+    fn kv(&self, seq: usize) -> (&[f16], &[f16]) {
         let c = &self.sessions[seq].cache[self.layer];
         (&c.k, &c.v)
     }

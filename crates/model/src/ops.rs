@@ -52,6 +52,39 @@ impl Rope {
 
     /// Rotate each head (of `head_dim`, first `n_rot` dims) of one row at `pos`.
     pub fn apply(&self, row: &mut [f32], head_dim: usize, pos: usize) {
+        let mut sc = [(0.0f32, 1.0f32); 256];
+        let sc = if self.n_rot / 2 <= sc.len() { &mut sc[..self.n_rot / 2] } else { return self.apply_slow(row, head_dim, pos) };
+        self.sin_cos(pos, sc);
+        self.apply_with(row, head_dim, sc);
+    }
+
+    /// The (sin, cos) of each rotated pair's angle at `pos` (`sc.len() == n_rot / 2`).
+    pub fn sin_cos(&self, pos: usize, sc: &mut [(f32, f32)]) {
+        for (i, v) in sc.iter_mut().enumerate() {
+            *v = (pos as f32 * self.inv_freq[i]).sin_cos();
+        }
+    }
+
+    /// [`Self::apply`] with the angles' (sin, cos) from [`Self::sin_cos`] (shared by
+    /// every head, and by q and k, of one position).
+    pub fn apply_with(&self, row: &mut [f32], head_dim: usize, sc: &[(f32, f32)]) {
+        let half = self.n_rot / 2;
+        for head in row.chunks_exact_mut(head_dim) {
+            for i in 0..half {
+                let (s, c) = sc[i];
+                let (a, b) = match self.style {
+                    RopeStyle::Normal => (2 * i, 2 * i + 1),
+                    RopeStyle::Neox => (i, i + half),
+                };
+                let x0 = head[a];
+                let x1 = head[b];
+                head[a] = x0 * c - x1 * s;
+                head[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+
+    fn apply_slow(&self, row: &mut [f32], head_dim: usize, pos: usize) {
         let half = self.n_rot / 2;
         for head in row.chunks_exact_mut(head_dim) {
             for i in 0..half {
@@ -103,12 +136,57 @@ pub fn gelu_ggml(x: f32) -> f32 {
     }
 }
 
+/// `gelu_ggml` of every f16 value, indexed by its bits (256 KB, built once):
+/// what ggml's `GGML_GELU_FP16` table holds, as f32.
+fn gelu_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Box<[f32]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=u16::MAX)
+            .map(|b| round_f16(gelu_tanh(half::f16::from_bits(b).to_f32())))
+            .collect()
+    })
+}
+
 /// Gated activation: `gate[i] = act(gate[i]) * up[i]`.
 pub fn glu(gate: &mut [f32], up: &[f32], act: fn(f32) -> f32) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = act(*g) * u;
     }
 }
+
+/// `glu(gate, up, gelu_ggml)`, bit for bit, through the f16 table: the input
+/// is rounded to f16 (many at a time) and its GELU looked up.
+pub fn glu_gelu(gate: &mut [f32], up: &[f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let table = gelu_table();
+    let mut h = [half::f16::ZERO; 64];
+    for (g, u) in gate.chunks_mut(64).zip(up.chunks(64)) {
+        let h = &mut h[..g.len()];
+        h.convert_from_f32_slice(g);
+        for ((x, &hb), &u) in g.iter_mut().zip(h.iter()).zip(u) {
+            let v = if *x <= -10.0 {
+                0.0
+            } else if *x >= 10.0 {
+                *x
+            } else {
+                table[hb.to_bits() as usize]
+            };
+            *x = v * u;
+        }
+    }
+}
+
+/// `round_f16` of every element, many at a time (F16C where available).
+pub fn round_f16_slice(x: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let mut h = [half::f16::ZERO; 64];
+    for c in x.chunks_mut(64) {
+        let h = &mut h[..c.len()];
+        h.convert_from_f32_slice(c);
+        h.convert_to_f32_slice(c);
+    }
+}
+
 
 pub fn add_assign(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
@@ -147,6 +225,37 @@ mod tests {
             let n0: f32 = orig.iter().map(|v| v * v).sum();
             let n1: f32 = x.iter().map(|v| v * v).sum();
             assert!((n0 - n1).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn table_gelu_and_bulk_rounding_match_the_scalar_forms() {
+        let xs: Vec<f32> = (0..5000).map(|i| (i as f32 - 2500.0) * 0.00731 + (i % 7) as f32 * 1e-4).chain([-10.0, 10.0, -9.99, 9.99, 0.0, -0.0, 1e-8, 65504.0, 70000.0, -1e30]).collect();
+        let up: Vec<f32> = xs.iter().map(|x| 0.5 - x * 0.1).collect();
+        let mut a = xs.clone();
+        glu(&mut a, &up, gelu_ggml);
+        let mut b = xs.clone();
+        glu_gelu(&mut b, &up);
+        for ((x, y), v) in a.iter().zip(&b).zip(&xs) {
+            assert_eq!(x.to_bits(), y.to_bits(), "gelu at {v}");
+        }
+        let mut r = xs.clone();
+        round_f16_slice(&mut r);
+        for (x, v) in r.iter().zip(&xs) {
+            assert_eq!(x.to_bits(), round_f16(*v).to_bits());
+        }
+    }
+
+    #[test]
+    fn rope_with_shared_angles_equals_apply() {
+        for style in [RopeStyle::Normal, RopeStyle::Neox] {
+            let r = Rope::new(style, 8, 10000.0, 1.0, None);
+            let x: Vec<f32> = (0..32).map(|i| i as f32 * 0.3 - 2.0).collect();
+            let mut a = x.clone();
+            r.apply_slow(&mut a, 16, 37);
+            let mut b = x.clone();
+            r.apply(&mut b, 16, 37);
+            assert_eq!(a, b);
         }
     }
 

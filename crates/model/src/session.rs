@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::ModelError;
-use kernels::{GgmlType, QuantizedActs};
+use kernels::{f16, GgmlType, QuantizedActs};
 
 /// Activations quantized once per vec-dot type and reused by every matrix of
 /// that type that reads the same input.
@@ -110,10 +110,11 @@ impl Scratch {
     }
 }
 
-/// KV cache of one layer: [capacity][kv_dim] keys and values, f32.
+/// KV cache of one layer: [capacity][kv_dim] keys and values, f16 (as
+/// llama.cpp's default cache: values are rounded to f16 when stored).
 pub(crate) struct LayerCache {
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
+    pub k: Vec<f16>,
+    pub v: Vec<f16>,
 }
 
 /// One sequence being generated.
@@ -147,7 +148,7 @@ impl Session {
             kv_cap,
             kv_dim,
             cache: (0..c.n_layer)
-                .map(|_| LayerCache { k: vec![0.0; kv_cap * kv_dim], v: vec![0.0; kv_cap * kv_dim] })
+                .map(|_| LayerCache { k: vec![f16::ZERO; kv_cap * kv_dim], v: vec![f16::ZERO; kv_cap * kv_dim] })
                 .collect(),
             scratch: Scratch::new(c, batch),
             logits: Vec::with_capacity(c.n_vocab),
@@ -165,8 +166,8 @@ impl Session {
         }
         let cap = n.max(self.kv_cap * 2).min(self.n_ctx);
         for l in &mut self.cache {
-            l.k.resize(cap * self.kv_dim, 0.0);
-            l.v.resize(cap * self.kv_dim, 0.0);
+            l.k.resize(cap * self.kv_dim, f16::ZERO);
+            l.v.resize(cap * self.kv_dim, f16::ZERO);
         }
         self.kv_cap = cap;
     }
@@ -222,6 +223,6 @@ impl Session {
 
     /// Bytes held by the KV cache now.
     pub fn kv_bytes(&self) -> usize {
-        self.cache.len() * 2 * self.kv_cap * self.kv_dim * 4
+        self.cache.len() * 2 * self.kv_cap * self.kv_dim * std::mem::size_of::<f16>()
     }
 }

@@ -34,7 +34,7 @@ pub(super) unsafe fn ld32(p: *const u8) -> __m256i {
 /// 16 packed bytes at `p` -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibbles(p: *const u8) -> __m256i {
+pub(super) unsafe fn nibbles(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 16 readable bytes at `p`.
     let tmp = unsafe { _mm_loadu_si128(p as *const __m128i) };
     let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
@@ -44,7 +44,7 @@ unsafe fn nibbles(p: *const u8) -> __m256i {
 /// The 32 bits at `p` spread to 32 bytes: byte j = 0xFF if bit j is set.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bits32(p: *const u8) -> __m256i {
+pub(super) unsafe fn bits32(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 4 readable bytes at `p`.
     let x = unsafe { std::ptr::read_unaligned(p as *const u32) };
     let shuf = _mm256_set_epi64x(
@@ -100,6 +100,13 @@ macro_rules! legacy_kernel {
             let mut acc = [[_mm256_setzero_ps(); N]; M];
             let mut summs = [[_mm_setzero_ps(); N]; M];
             let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+            // prefetch distance: the same block of the next group of M rows
+            // (rows are consecutive in the matrix), or PF_DIST for one row
+            let ahead: isize = if M >= 2 {
+                M as isize * (wp[1] as isize).wrapping_sub(wp[0] as isize)
+            } else {
+                PF_DIST as isize
+            };
             // SAFETY: block i of each weight row is bytes [i*wb, (i+1)*wb) <= len; of
             // each activation row [i*ab, (i+1)*ab) <= len (checked by n_blocks).
             unsafe {
@@ -111,7 +118,7 @@ macro_rules! legacy_kernel {
                         let $x = wp[m].add(i * $wb);
                         if pf {
                             // stream ahead (a hint: may point past the row, never faults)
-                            _mm_prefetch::<_MM_HINT_T0>($x.wrapping_add(PF_DIST) as *const i8);
+                            _mm_prefetch::<_MM_HINT_T0>($x.wrapping_offset(ahead) as *const i8);
                         }
                         xdm[m] = f16x2($x);
                         qx[m] = $unpack;

@@ -14,9 +14,11 @@
 //! emulates the lanes (`crate::block::Lanes8`). F32/F16/BF16 likewise follow
 //! llama.cpp's `ggml_vec_dot_f32/f16/bf16` op for op (see `crate::float`).
 
+pub(crate) mod attn;
 mod float;
 mod kq;
 mod legacy;
+mod panel;
 pub(crate) mod quant;
 
 use crate::{DotFn, Tiles};
@@ -115,18 +117,46 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
+/// Two-lane 4x1 kernels (see `crate::lanes2`), after the runtime feature check.
+macro_rules! rows4_fn {
+    ($name:ident, $k:literal, $wb:expr, $ab:expr) => {
+        fn $name(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
+            let nb = w[0].len() / $wb;
+            assert!(w.iter().all(|r| r.len() >= nb * $wb) && a.len() >= nb * $ab, "row too short");
+            // SAFETY: only handed out by `tiles` after `use_avx2()` saw avx2, fma
+            // and f16c at runtime; nb blocks checked in every row.
+            unsafe { panel::rows4::<$k>(w.map(|r| r.as_ptr()), nb, a.as_ptr()) }
+        }
+    };
+}
+rows4_fn!(rows4_q4_0, 0, 18, 34);
+rows4_fn!(rows4_q4_1, 1, 20, 36);
+rows4_fn!(rows4_q5_0, 2, 22, 34);
+rows4_fn!(rows4_q5_1, 3, 24, 36);
+
+/// The panel matmul for `ty` (see `panel`), if there is one.
+pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
+    match (panel::has_panel(ty), two_lane) {
+        (false, _) => None,
+        (true, true) => Some(panel::matmul_panel::<true>),
+        (true, false) => Some(panel::matmul_panel::<false>),
+    }
+}
+
 pub(crate) fn legacy_prefetch(on: bool) {
     legacy::PREFETCH.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The AVX2 tile kernels for `ty` (each output bit-identical to `dot_fn(ty)`).
-pub(crate) fn tiles(ty: GgmlType) -> Tiles {
+pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
     macro_rules! mn {
         ($t:ident) => {
             Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: Some($t::d24),
+                panel: panel_fn(ty, two_lane),
+                rows4: None,
             }
         };
     }
@@ -138,6 +168,8 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
                 d21: Some($t::d21),
                 d14: Some($t::d14),
                 d24: None,
+                panel: panel_fn(ty, two_lane),
+                rows4: None,
             }
         };
     }
@@ -147,11 +179,18 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
                 d21: None,
                 d14: Some($t::d14),
                 d24: None,
+                panel: None,
+                rows4: None,
             }
         };
     }
     use GgmlType::*;
+    let two = |r: crate::Rows4Fn| Tiles { panel: panel_fn(ty, two_lane), rows4: Some(r), ..Tiles::default() };
     match ty {
+        Q4_0 if two_lane => two(rows4_q4_0),
+        Q4_1 if two_lane => two(rows4_q4_1),
+        Q5_0 if two_lane => two(rows4_q5_0),
+        Q5_1 if two_lane => two(rows4_q5_1),
         Q4_0 => mn!(k_q4_0),
         Q4_1 => mn_no24!(k_q4_1),
         Q5_0 => mn!(k_q5_0),

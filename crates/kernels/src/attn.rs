@@ -1,0 +1,135 @@
+//! Fused causal attention of one (query row, head) over an f16 KV cache:
+//! scores of a tile of keys, online softmax (one rescale per tile), weighted
+//! sum of values, without materialising more than a tile of scores.
+//!
+//! [`attend_row`] dispatches to the AVX2 kernel (`avx2::attn`) where available
+//! and to the scalar reference otherwise. The two round differently (the AVX2
+//! dot products keep 8 lanes and use FMA), so they agree to float tolerance,
+//! not bit for bit; a given build and CPU always takes the same path for every
+//! row, so a row's result never depends on the batch around it.
+
+use half::f16;
+
+/// Keys per tile: scores of a tile first, then one rescale of the running
+/// sum and accumulator per tile.
+pub(crate) const TILE: usize = 32;
+
+/// Checks shared by both paths.
+#[allow(clippy::too_many_arguments)]
+fn check(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, out: &[f32]) {
+    let hd = q.len();
+    assert_eq!(out.len(), hd, "attention: output length");
+    assert!(off + hd <= stride, "attention: head outside the row");
+    assert!(lo <= pos, "attention: empty key range");
+    let need = pos * stride + off + hd;
+    assert!(k.len() >= need && v.len() >= need, "attention: cache shorter than the positions");
+}
+
+/// `out = Σ_j softmax_j(q · k_j * scale) v_j` over key positions `lo..=pos`,
+/// where `k_j = k[j * stride + off..][..q.len()]` (same for `v_j`).
+#[allow(clippy::too_many_arguments)]
+pub fn attend_row(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+    check(q, k, v, stride, off, lo, pos, out);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::use_avx2() && q.len() % 8 == 0 {
+            // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
+            // lengths and ranges checked above; the head size is a multiple of 8.
+            unsafe { crate::avx2::attn::attend_rows::<1>([q], k, v, stride, off, lo, pos, scale, [out]) };
+            return;
+        }
+    }
+    attend_row_scalar(q, k, v, stride, off, lo, pos, scale, out);
+}
+
+/// Most query rows [`attend_rows`] takes at once.
+pub const MAX_ROWS: usize = 4;
+
+/// [`attend_row`] for query rows `q` of one head at consecutive positions
+/// `pos0..pos0 + q.len()` (output `out[r]` for `q[r]`), all from key `lo`,
+/// sharing each key and value load (prefill). Every row's result is bit-identical
+/// to its own [`attend_row`] call. At most [`MAX_ROWS`] rows.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_rows(q: &[&[f32]], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos0: usize, scale: f32, out: &mut [&mut [f32]]) {
+    assert!(q.len() == out.len() && q.len() <= MAX_ROWS, "attention: 1 to {MAX_ROWS} rows");
+    for (r, (q, o)) in q.iter().zip(out.iter()).enumerate() {
+        check(q, k, v, stride, off, lo, pos0 + r, o);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::use_avx2() && q.iter().all(|x| x.len() % 8 == 0 && x.len() == q[0].len()) {
+            use crate::avx2::attn::attend_rows as ar;
+            // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
+            // lengths and ranges checked above; head sizes equal, multiples of 8.
+            unsafe {
+                match (q, out) {
+                    ([a], [x]) => ar::<1>([a], k, v, stride, off, lo, pos0, scale, [x]),
+                    ([a, b], [x, y]) => ar::<2>([a, b], k, v, stride, off, lo, pos0, scale, [x, y]),
+                    ([a, b, c], [x, y, z]) => ar::<3>([a, b, c], k, v, stride, off, lo, pos0, scale, [x, y, z]),
+                    ([a, b, c, d], [x, y, z, w]) => ar::<4>([a, b, c, d], k, v, stride, off, lo, pos0, scale, [x, y, z, w]),
+                    _ => {}
+                }
+            }
+            return;
+        }
+    }
+    for (r, (q, o)) in q.iter().zip(out.iter_mut()).enumerate() {
+        attend_row_scalar(q, k, v, stride, off, lo, pos0 + r, scale, o);
+    }
+}
+
+/// The scalar reference of [`attend_row`].
+#[allow(clippy::too_many_arguments)]
+pub fn attend_row_scalar(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+    check(q, k, v, stride, off, lo, pos, out);
+    let hd = q.len();
+    out.fill(0.0);
+    let mut max = f32::NEG_INFINITY;
+    let mut sum = 0.0f32;
+    let mut scores = [0.0f32; TILE];
+    let mut j0 = lo;
+    while j0 <= pos {
+        let j1 = (j0 + TILE).min(pos + 1);
+        let mut tile_max = f32::NEG_INFINITY;
+        for (i, j) in (j0..j1).enumerate() {
+            let sc = dot(q, &k[j * stride + off..j * stride + off + hd]) * scale;
+            scores[i] = sc;
+            tile_max = tile_max.max(sc);
+        }
+        if tile_max > max {
+            let corr = (max - tile_max).exp();
+            sum *= corr;
+            out.iter_mut().for_each(|a| *a *= corr);
+            max = tile_max;
+        }
+        for (i, j) in (j0..j1).enumerate() {
+            let p = (scores[i] - max).exp();
+            sum += p;
+            for (a, x) in out.iter_mut().zip(&v[j * stride + off..j * stride + off + hd]) {
+                *a += p * x.to_f32();
+            }
+        }
+        j0 = j1;
+    }
+    let inv = 1.0 / sum;
+    out.iter_mut().for_each(|a| *a *= inv);
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f16]) -> f32 {
+    // Eight partial sums so the compiler can vectorise the reduction.
+    let mut s = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            s[i] += x[i] * y[i].to_f32();
+        }
+    }
+    let mut t: f32 = s.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        t += x * y.to_f32();
+    }
+    t
+}

@@ -1,0 +1,462 @@
+//! Prefill matmul on "panels": 4 weight rows of a 32-element format
+//! (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) unpacked once into a transposed scratch
+//! layout and then dotted with every activation row of the tile.
+//!
+//! In [`run`] the per-output float op sequence is exactly that of the
+//! single-row kernels in `legacy` (llama.cpp's AVX2 `vec_dot` order), so results
+//! are bit-identical to `vec_dot`, whatever the batch or tiling:
+//! - In the `legacy` kernel each output keeps 8 float lanes; lane `g` of
+//!   block `b` receives `fma(dx*dy, (f32)P_g, acc_g)` where `P_g` is the exact
+//!   integer sum of the 4 products of elements `4g..4g+4` of the block; at the
+//!   end `hsum_f32_8` adds `(g, g+4)`, then `(g, g+2)`, then the last pair.
+//! - Here one vector holds the lanes of 4 weight rows: vector `h` of a block
+//!   has, for row `j`, lanes `2j` and `2j+1` = lanes `g = 2h` and `2h+1` of row
+//!   `j` (the row's bytes `8h..8h+8` in qword `j`). So each lane sees the same
+//!   integer `P_g`, the same `dx*dy` product and the same FMA chain; the final
+//!   reduction adds the same pairs in the same order (IEEE addition is
+//!   commutative, so `hi + lo` and `lo + hi` are the same value).
+//!
+//! What it saves: each weight block is unpacked once per tile instead of once
+//! per (weight row, activation tile), `dx*dy` is one multiply per 4 rows, and
+//! four rows share each activation broadcast.
+//!
+//! Q4_0/Q4_1/Q5_0/Q5_1 run the same panels in the two-lane order of
+//! `crate::lanes2` ([`run2`]): the i16 products of the 4 vectors are summed
+//! before one widening, conversion and FMA per (block, activation row), which
+//! is what makes them ~1.5x faster than the `vec_dot` order; [`rows4`] is the
+//! same order for 4 weight rows x 1 activation row straight from the weight
+//! bytes (decode), so decode and prefill agree bit for bit.
+
+use super::legacy::{bits32, f16x2, ld32, nibbles};
+use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
+use gguf::GgmlType;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One block (32 elements) of 4 weight rows, transposed as described above.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct PBlock {
+    /// Vector `h`: qword `j` = row `j`'s quants `8h..8h+8` (signed, or
+    /// unsigned for the formats with a min).
+    x: [__m256i; 4],
+    /// `|x|` (signed formats only: the sign trick's unsigned operand).
+    ax: [__m256i; 4],
+    /// `[d0, d0, d1, d1, d2, d2, d3, d3]` (f16 scales as f32).
+    d: __m256,
+    /// Same layout for the mins of Q4_1/Q5_1.
+    m: __m256,
+}
+
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Describes one weight format for the panel kernel.
+#[derive(Clone, Copy)]
+struct Fmt {
+    /// Weight block bytes.
+    wb: usize,
+    /// Activation block bytes (Q8_0 or Q8_1) and offset of its quants.
+    ab: usize,
+    qoff: usize,
+    /// Whether the format carries a min (unsigned quants, Q8_1 activations).
+    min: bool,
+    /// Which unpacker (see [`unpack`]).
+    kind: u8,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q4_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 18 bytes of the block at `x`.
+    unsafe { _mm256_sub_epi8(nibbles(x.add(2)), _mm256_set1_epi8(8)) }
+}
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q4_1(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 20 bytes of the block at `x`.
+    unsafe { nibbles(x.add(4)) }
+}
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q5_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 22 bytes of the block at `x`.
+    unsafe {
+        _mm256_or_si256(
+            nibbles(x.add(6)),
+            _mm256_andnot_si256(bits32(x.add(2)), _mm256_set1_epi8(0xF0u8 as i8)),
+        )
+    }
+}
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q5_1(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 24 bytes of the block at `x`.
+    unsafe {
+        _mm256_or_si256(
+            nibbles(x.add(8)),
+            _mm256_and_si256(bits32(x.add(4)), _mm256_set1_epi8(0x10)),
+        )
+    }
+}
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q8_0(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 34 bytes of the block at `x`.
+    unsafe { ld32(x.add(2)) }
+}
+
+fn fmt(ty: GgmlType) -> Option<Fmt> {
+    use GgmlType::*;
+    let (wb, min, kind) = match ty {
+        Q4_0 => (18, false, 0),
+        Q4_1 => (20, true, 1),
+        Q5_0 => (22, false, 2),
+        Q5_1 => (24, true, 3),
+        Q8_0 => (Q8_0_BYTES, false, 4),
+        _ => return None,
+    };
+    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
+    Some(Fmt { wb, ab, qoff, min, kind })
+}
+
+/// Unpack the 32 quants of the block at `x` (bytes as the `legacy` kernel
+/// sees them) for format kind `K` (a constant, so each build loop inlines it).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the whole block at `x`.
+    unsafe {
+        match K {
+            0 => un_q4_0(x),
+            1 => un_q4_1(x),
+            2 => un_q5_0(x),
+            3 => un_q5_1(x),
+            _ => un_q8_0(x),
+        }
+    }
+}
+
+/// Whether `ty` has a panel kernel.
+pub(crate) fn has_panel(ty: GgmlType) -> bool {
+    fmt(ty).is_some()
+}
+
+/// `([d0, d0, d1, d1, d2, d2, d3, d3], same for m)` from the f16 (d, m)
+/// at the start of each of 4 blocks.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
+    // SAFETY: caller guarantees 4 readable bytes at each pointer.
+    let u = xs.map(|p| unsafe { std::ptr::read_unaligned(p as *const i32) });
+    // [d0 m0 d1 m1 d2 m2 d3 m3] in one conversion (exact)
+    let dm = _mm256_cvtph_ps(_mm_set_epi32(u[3], u[2], u[1], u[0]));
+    (_mm256_moveldup_ps(dm), _mm256_movehdup_ps(dm))
+}
+
+/// Per row `j`: lanes `2j + 2j+1` of `acc` summed (the two-lane order's
+/// `acc_E + acc_O`), plus lane `2j` of `summ` for the formats with a min.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
+    let (mut v, mut m) = ([0f32; 8], [0f32; 8]);
+    // SAFETY: 8 floats stored into 8-float arrays.
+    unsafe {
+        _mm256_storeu_ps(v.as_mut_ptr(), acc);
+        _mm256_storeu_ps(m.as_mut_ptr(), summ);
+    }
+    std::array::from_fn(|j| {
+        let r = v[2 * j] + v[2 * j + 1];
+        if MIN {
+            r + m[2 * j]
+        } else {
+            r
+        }
+    })
+}
+
+/// Two-lane order (`crate::lanes2`) on a built panel: per block and activation
+/// row, the i16 products of the 4 vectors are summed (exact: no overflow for
+/// these formats), widened once, converted once and accumulated with one FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run2<const R: usize, const MIN: bool>(f: Fmt, p: &[PBlock], nb: usize, a: [*const u8; R]) -> [[f32; 4]; R] {
+    assert!(p.len() >= nb);
+    let mut acc = [_mm256_setzero_ps(); R];
+    let mut summ = [_mm256_setzero_ps(); R];
+    let ones = _mm256_set1_epi16(1);
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
+        // at each `a[r]`.
+        unsafe {
+            let y = a.map(|q| q.add(b * f.ab));
+            let mut s16 = [_mm256_setzero_si256(); R];
+            for h in 0..4 {
+                let (x, ax) = (blk.x[h], blk.ax[h]);
+                for r in 0..R {
+                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
+                    let qy = _mm256_set1_epi64x(q);
+                    let prod = if MIN {
+                        _mm256_maddubs_epi16(x, qy)
+                    } else {
+                        _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, x))
+                    };
+                    s16[r] = _mm256_add_epi16(s16[r], prod);
+                }
+            }
+            for r in 0..R {
+                let yds = f16x2(y[r]);
+                let dv = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
+                let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
+                acc[r] = _mm256_fmadd_ps(dv, sum, acc[r]);
+            }
+        }
+    }
+    if MIN {
+        // the min term's FMA chain in a pass of its own (it does not depend on
+        // the quants), so the main pass keeps its accumulators in registers
+        for (b, blk) in p.iter().enumerate().take(nb) {
+            for r in 0..R {
+                // SAFETY: as above.
+                let yds = unsafe { f16x2(a[r].add(b * f.ab)) };
+                summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ[r]);
+            }
+        }
+    }
+    // SAFETY: target features as for this function.
+    std::array::from_fn(|r| unsafe { finish2::<MIN>(acc[r], summ[r]) })
+}
+
+/// Two-lane order, 4 weight rows (`nb` blocks of format kind `K` at each
+/// `w[j]`) x one activation row `a`, straight from the weight bytes (decode).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
+/// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+    let min = K == 1 || K == 3;
+    let wb = [18, 20, 22, 24][K as usize];
+    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
+    let ones = _mm256_set1_epi16(1);
+    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+    // the 4 rows are usually consecutive: prefetch the same block of the next
+    // group of 4 rows (a hint: any address is fine)
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
+    let mut acc = _mm256_setzero_ps();
+    let mut summ = _mm256_setzero_ps();
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for b in 0..nb {
+            let y = a.add(b * ab);
+            let qy = ld32(y.add(qoff));
+            let xs = w.map(|p| p.add(b * wb));
+            let v: [__m256i; 4] = std::array::from_fn(|j| {
+                if pf {
+                    _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
+                }
+                let x = unpack::<K>(xs[j]);
+                let prod = if min {
+                    _mm256_maddubs_epi16(x, qy)
+                } else {
+                    _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(qy, x))
+                };
+                // lanes m = elements 4m..4m+4
+                _mm256_madd_epi16(prod, ones)
+            });
+            // per 128-bit half: [E, O, E, O] partial sums of rows (0, 1) / (2, 3)
+            // (E: even lanes m, O: odd), then the halves added
+            let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
+            let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
+            let eo = _mm256_add_epi32(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+            let (d, m) = dm4(xs);
+            let yds = f16x2(y);
+            if min {
+                summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ);
+            }
+            let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
+            acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), acc);
+        }
+        if min {
+            finish2::<true>(acc, summ)
+        } else {
+            finish2::<false>(acc, summ)
+        }
+    }
+}
+
+/// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+    assert!(dst.len() >= nb);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
+        unsafe {
+            let xs = w.map(|p| p.add(b * f.wb));
+            let r = xs.map(|p| unpack::<K>(p));
+            let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+            let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+            let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+            let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+            blk.x = [
+                _mm256_permute2x128_si256(t0, t2, 0x20),
+                _mm256_permute2x128_si256(t1, t3, 0x20),
+                _mm256_permute2x128_si256(t0, t2, 0x31),
+                _mm256_permute2x128_si256(t1, t3, 0x31),
+            ];
+            blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
+            (blk.d, blk.m) = dm4(xs);
+        }
+    }
+}
+
+/// Dot products of a built panel (`nb` blocks) with `R` activation rows:
+/// `[r][j]` for weight row `j` of the panel.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run<const R: usize, const MIN: bool>(
+    f: Fmt,
+    p: &[PBlock],
+    nb: usize,
+    a: [*const u8; R],
+) -> [[f32; 4]; R] {
+    assert!(p.len() >= nb);
+    let mut acc = [[_mm256_setzero_ps(); 4]; R];
+    let mut summ = [_mm256_setzero_ps(); R];
+    let ones = _mm256_set1_epi16(1);
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
+        // at each `a[r]`.
+        unsafe {
+            let y = a.map(|q| q.add(b * f.ab));
+            let mut dv = [_mm256_setzero_ps(); R];
+            for r in 0..R {
+                // lanes: (d, s) for Q8_1, (d, _) for Q8_0
+                let yds = f16x2(y[r]);
+                dv[r] = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
+                if MIN {
+                    let s = _mm256_broadcastss_ps(_mm_movehdup_ps(yds));
+                    summ[r] = _mm256_fmadd_ps(blk.m, s, summ[r]);
+                }
+            }
+            for h in 0..4 {
+                let x = blk.x[h];
+                let ax = blk.ax[h];
+                for r in 0..R {
+                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
+                    let qy = _mm256_set1_epi64x(q);
+                    let prod = if MIN {
+                        _mm256_maddubs_epi16(x, qy)
+                    } else {
+                        _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, x))
+                    };
+                    let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones));
+                    acc[r][h] = _mm256_fmadd_ps(dv[r], sum, acc[r][h]);
+                }
+            }
+        }
+    }
+    let mut out = [[0f32; 4]; R];
+    for r in 0..R {
+        let [a0, a1, a2, a3] = acc[r];
+        // lanes (2j, 2j+1) of row j: (g0+g4, g1+g5) + (g2+g6, g3+g7), then the pair
+        let u = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+        let s = _mm256_hadd_ps(u, u); // [r0 r1 r0 r1 | r2 r3 r2 r3]
+        let mut v = [0f32; 8];
+        // SAFETY: 8 floats written to an 8-float array.
+        unsafe { _mm256_storeu_ps(v.as_mut_ptr(), s) };
+        out[r] = [v[0], v[1], v[4], v[5]];
+        if MIN {
+            let mut m = [0f32; 8];
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(m.as_mut_ptr(), summ[r]) };
+            for j in 0..4 {
+                out[r][j] += m[2 * j];
+            }
+        }
+    }
+    out
+}
+
+/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`: dot products
+/// of weight rows (`rb` bytes each, at `w`) with activation rows `acts`
+/// (`stride` bytes apart, at `a0`), each bit-identical to the `legacy` kernel
+/// or, with `TWO` for Q4_0/Q4_1/Q5_0/Q5_1, to the two-lane reference.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available; `w` must hold rows `o0..o0 + 4 * n4`
+/// of `rb` bytes each (`rb` a multiple of the block size of `ty`), each
+/// activation row `r0..r1` at `a0 + r * stride` the matching `rb / wb` blocks,
+/// and `out` `r1 * n_out` floats of which this call alone writes the listed ones.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matmul_panel<const TWO: bool>(
+    ty: GgmlType,
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+) {
+    let f = fmt(ty).expect("panel format");
+    let nb = rb / f.wb;
+    assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out);
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < nb {
+            // SAFETY: all-zero bytes are valid vectors.
+            s.resize(nb, unsafe { std::mem::zeroed() });
+        }
+        for g in 0..n4 {
+            let o = o0 + 4 * g;
+            let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
+            // SAFETY: each row holds rb = nb * wb bytes (asserted above).
+            unsafe {
+                match f.kind {
+                    0 => build::<0>(f, rows, nb, &mut s),
+                    1 => build::<1>(f, rows, nb, &mut s),
+                    2 => build::<2>(f, rows, nb, &mut s),
+                    3 => build::<3>(f, rows, nb, &mut s),
+                    _ => build::<4>(f, rows, nb, &mut s),
+                }
+            };
+            let mut r = r0;
+            while r < r1 {
+                // activation rows per pass: 4 (two-lane), else 1
+                let per = match (TWO && f.kind < 4, f.min) {
+                    (true, _) => 4,
+                    // (two rows sharing panel loads measured no faster in the
+                    // vec_dot order, and spilled registers)
+                    _ => 1,
+                };
+                let n = if r + per <= r1 { per } else { 1 };
+                // SAFETY: the caller guarantees activation rows r0..r1 and
+                // that output elements (row r, columns o..o+4) are ours to write.
+                unsafe {
+                    let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
+                    let v: [[f32; 4]; 4] = match (TWO && f.kind < 4, f.min) {
+                        (true, false) if n == 4 => run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
+                        (true, true) if n == 4 => run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
+                        (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
+                        (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
+                        (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
+                        (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
+                    };
+                    for (i, vi) in v.iter().enumerate().take(n) {
+                        for (j, &x) in vi.iter().enumerate() {
+                            *out.add((r + i) * n_out + o + j) = x;
+                        }
+                    }
+                }
+                r += n;
+            }
+        }
+    });
+}
