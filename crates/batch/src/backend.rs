@@ -88,6 +88,10 @@ pub struct Local {
     parallel: usize,
     label: String,
     key: String,
+    /// The last prompt counted and its tokens: the runner counts a job's
+    /// prompt (`prompt_tokens`) just before submitting it, so the
+    /// submission reuses them instead of tokenizing the document again.
+    last: Mutex<Option<(Job, Vec<u32>)>>,
 }
 
 impl Local {
@@ -107,18 +111,31 @@ impl Local {
                 max_seq_ctx: ctx,
             },
         );
-        Local { lm, sched, ctx, parallel, label, key }
+        Local { lm, sched, ctx, parallel, label, key, last: Mutex::new(None) }
     }
 
     fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
+        if let Ok(last) = self.last.lock() {
+            if let Some((_, ids)) = last.as_ref().filter(|(j, _)| same_prompt(j, job)) {
+                return Ok(ids.clone());
+            }
+        }
         let p = if job.raw { Prompt::Raw(job.user.clone()) } else { Prompt::Chat(messages(job)) };
         let mut ids = self.lm.prompt_tokens(&p).map_err(|e| JobError::new(e.to_string()))?;
         if job.json {
             // The answer starts with `{`, as the server's JSON mode does.
             ids.extend(self.lm.tokenizer.encode("{", false, false));
         }
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((job.clone(), ids.clone()));
+        }
         Ok(ids)
     }
+}
+
+/// Whether two jobs have the same prompt (what tokenization depends on).
+fn same_prompt(a: &Job, b: &Job) -> bool {
+    a.raw == b.raw && a.json == b.json && a.system == b.system && a.user == b.user
 }
 
 impl Backend for Local {

@@ -57,7 +57,7 @@ impl JsonSpec {
     fn hint(&self) -> String {
         match &self.schema {
             Some(s) => format!("Respond only with a JSON object that follows this JSON Schema:\n{s}"),
-            None => "Respond only with a valid JSON object.".into(),
+            None => engine::jsonfix::HINT.into(),
         }
     }
 }
@@ -123,6 +123,9 @@ struct Task {
     chunks: Option<usize>,
     truncated: bool,
     error: Option<String>,
+    /// A job of this input was lost to a fatal backend error: no record (a
+    /// rerun retries the input).
+    lost: bool,
 }
 
 type Msg = (usize, usize, Result<Answer, JobError>);
@@ -385,6 +388,7 @@ impl Runner<'_> {
             chunks: None,
             truncated: false,
             error: None,
+            lost: false,
         };
         if ptoks + reserve <= ctx {
             task.pending.push_back((0, job));
@@ -437,13 +441,14 @@ impl Runner<'_> {
         if pieces.len() > 1 && task.depth == 0 {
             task.chunks = Some(pieces.len());
         }
-        task.results = vec![None; pieces.len()];
+        let n = pieces.len();
+        task.results = vec![None; n];
         for (i, p) in pieces.into_iter().enumerate() {
             let mut v = task.vars.clone();
             v[key] = json!(p);
-            if pieces_total(&task.results) > 1 {
+            if n > 1 {
                 v["chunk"] = json!(i + 1);
-                v["chunks"] = json!(task.results.len());
+                v["chunks"] = json!(n);
             }
             task.pending.push_back((i, self.job(t, &v, &what)?));
         }
@@ -462,7 +467,7 @@ impl Runner<'_> {
             }
             Err(e) if e.fatal => {
                 // Not this input's fault: no record, a rerun retries it.
-                task.error.get_or_insert(String::new());
+                task.lost = true;
                 task.pending.clear();
                 if task.outstanding > 0 {
                     self.tasks.insert(task_id, task);
@@ -486,11 +491,10 @@ impl Runner<'_> {
             }
         }
         self.order.retain(|&t| t != task_id);
+        if task.lost {
+            return None;
+        }
         if let Some(e) = task.error.take() {
-            if e.is_empty() {
-                // Stopped by a fatal error: no record, a rerun retries it.
-                return None;
-            }
             let mut rec = self.failed(task.item, e, task.started);
             rec.prompt_tokens = task.prompt_tokens;
             rec.output_tokens = task.output_tokens;
@@ -565,10 +569,6 @@ impl Runner<'_> {
         }
         rec
     }
-}
-
-fn pieces_total(results: &[Option<Answer>]) -> usize {
-    results.len()
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! Making a model's answer parse as a JSON object.
 
+/// The instruction JSON modes add to the conversation (server and batch).
+pub const HINT: &str = "Respond only with a valid JSON object.";
+
 /// The answer as a JSON object's text, if one can be found in it: as is,
 /// inside code fences or chatter, cut short by a length limit (open
 /// strings, arrays and objects are closed), or written JavaScript-style

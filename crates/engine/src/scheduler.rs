@@ -155,6 +155,9 @@ struct Runner {
     reserved: usize,
     /// Working memory of the batched decode step.
     scratch: Scratch,
+    /// Per active sequence in this step: prompt tokens fed, and whether its
+    /// logits are wanted (reused between steps).
+    feeds: Vec<(usize, bool)>,
 }
 
 const IDLE_KEEP: usize = 4;
@@ -163,7 +166,7 @@ impl Runner {
     fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
         let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
-        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch }
+        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch, feeds: Vec::new() }
     }
 
     fn run(mut self, rx: Receiver<Job>) {
@@ -316,42 +319,41 @@ impl Runner {
         // Rows of this pass: decode rows first, then prompt chunks (oldest
         // request first) up to PREFILL_ROWS.
         let mut room = PREFILL_ROWS;
-        let feeds: Vec<(usize, bool)> = self
-            .active
-            .iter()
-            .map(|a| {
-                if a.pending.is_empty() {
-                    (0, true)
-                } else {
-                    let n = a.pending.len().min(room);
-                    room -= n;
-                    (n, n == a.pending.len())
-                }
-            })
-            .collect();
-        let next: Vec<[u32; 1]> = self.active.iter().map(|a| [a.next]).collect();
+        let feeds = &mut self.feeds;
+        feeds.clear();
+        feeds.extend(self.active.iter().map(|a| {
+            if a.pending.is_empty() {
+                (0, true)
+            } else {
+                let n = a.pending.len().min(room);
+                room -= n;
+                (n, n == a.pending.len())
+            }
+        }));
         let batch = {
             let mut seqs: Vec<SeqInput> = self
                 .active
                 .iter_mut()
-                .zip(&next)
-                .zip(&feeds)
-                .map(|((a, t), &(n, logits))| {
-                    let tokens: &[u32] = if a.pending.is_empty() { t } else { &a.pending[..n] };
-                    SeqInput { sess: &mut a.sess, tokens, logits }
+                .zip(feeds.iter())
+                .map(|(a, &(n, logits))| {
+                    let Active { sess, next, pending, .. } = a;
+                    let tokens: &[u32] = if pending.is_empty() { std::slice::from_ref(next) } else { &pending[..n] };
+                    SeqInput { sess, tokens, logits }
                 })
                 .collect();
             self.lm.model.forward_batch(&self.pool, &mut self.scratch, &mut seqs)
         };
+        let feeds = &self.feeds;
         if batch.is_err() {
             // Something in the batch failed (no sequence advanced: inputs
             // are checked before any position is committed): retry one by
             // one so only the culprit fails.
             let mut failed = Vec::new();
-            for (k, (a, &(n, logits))) in self.active.iter_mut().zip(&feeds).enumerate() {
+            for (k, (a, &(n, logits))) in self.active.iter_mut().zip(feeds).enumerate() {
                 let want = if logits { Logits::Last } else { Logits::None };
-                let tokens: Vec<u32> = if a.pending.is_empty() { vec![a.next] } else { a.pending[..n].to_vec() };
-                match self.lm.model.forward(&self.pool, &mut a.sess, &tokens, want) {
+                let Active { sess, next, pending, .. } = &mut *a;
+                let tokens: &[u32] = if pending.is_empty() { std::slice::from_ref(next) } else { &pending[..n] };
+                match self.lm.model.forward(&self.pool, sess, tokens, want) {
                     Ok(()) if a.pending.is_empty() => a.ready = true,
                     Ok(()) => Self::advance(a, n),
                     Err(e) => failed.push((k, e)),
@@ -364,12 +366,12 @@ impl Runner {
             }
             return;
         }
-        for (a, &(n, logits)) in self.active.iter_mut().zip(&feeds) {
+        for (a, &(n, _)) in self.active.iter_mut().zip(feeds) {
             if a.pending.is_empty() {
                 a.ready = true;
             } else {
+                // Ready once the last chunk (the one with logits) is in.
                 Self::advance(a, n);
-                a.ready = logits;
             }
         }
     }

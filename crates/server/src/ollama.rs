@@ -232,7 +232,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         .into_response());
     }
     if json_mode {
-        let hint = "Respond only with a valid JSON object.";
+        let hint = engine::jsonfix::HINT;
         match messages.first_mut() {
             Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
             _ => messages.insert(0, Message::system(hint)),
@@ -307,7 +307,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         let mut m = Vec::new();
         let mut sys = r.system.clone().unwrap_or_default();
         if json_mode {
-            sys = format!("{sys}\n\nRespond only with a valid JSON object.")
+            sys = format!("{sys}\n\n{}", engine::jsonfix::HINT)
                 .trim()
                 .to_string();
         }

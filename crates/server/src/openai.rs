@@ -261,7 +261,7 @@ fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Message>, Api
         out.push(Message { role, content });
     }
     if json {
-        let hint = "Respond only with a valid JSON object.";
+        let hint = engine::jsonfix::HINT;
         match out.first_mut() {
             Some(m) if m.role == "system" => {
                 m.content = format!("{}\n\n{hint}", m.content);
