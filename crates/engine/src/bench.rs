@@ -4,7 +4,7 @@
 
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
-use model::Logits;
+use model::{Logits, SeqInput};
 use std::time::Instant;
 
 #[derive(Clone, Debug)]
@@ -13,6 +13,10 @@ pub struct BenchConfig {
     pub gen_tokens: usize,
     pub depth: usize,
     pub reps: usize,
+    /// Sequences decoding together for the parallel generation measurement
+    /// (`0` or `1`: not measured): each step is one batched forward call of
+    /// one row per sequence, as the scheduler runs concurrent requests.
+    pub parallel: usize,
 }
 
 /// min / median / max of a series.
@@ -42,6 +46,8 @@ pub struct BenchResult {
     pub pp: Vec<f64>,
     /// Generation, tokens per second.
     pub tg: Vec<f64>,
+    /// Parallel generation, aggregate tokens per second of all sequences.
+    pub tg_parallel: Vec<f64>,
 }
 
 /// Deterministic pseudo-random token ids (avoiding the first ids, which are
@@ -69,7 +75,7 @@ pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<Ben
     let mut sess = m.session(n_ctx, 512)?;
     let depth_tokens = tokens(cfg.depth, n_vocab, 7);
     let prompt = tokens(cfg.prompt_tokens, n_vocab, 11);
-    let mut res = BenchResult { pp: Vec::new(), tg: Vec::new() };
+    let mut res = BenchResult { pp: Vec::new(), tg: Vec::new(), tg_parallel: Vec::new() };
     // One untimed warm-up pass pages the weights in and settles the threads.
     m.forward(pool, &mut sess, &prompt[..prompt.len().min(16)], Logits::Last)?;
     for _ in 0..cfg.reps.max(1) {
@@ -92,5 +98,43 @@ pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<Ben
             res.tg.push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
         }
     }
+    if cfg.parallel > 1 && cfg.gen_tokens > 0 {
+        drop(sess);
+        res.tg_parallel = parallel(lm, pool, cfg, n_ctx, &depth_tokens)?;
+    }
     Ok(res)
+}
+
+/// `cfg.parallel` sequences, each with `cfg.depth` tokens of its own in its
+/// cache, generate `cfg.gen_tokens` tokens each in lock-step batched steps.
+fn parallel(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig, n_ctx: usize, depth_tokens: &[u32]) -> Result<Vec<f64>, EngineError> {
+    let m = &lm.model;
+    let np = cfg.parallel;
+    let mut sessions = (0..np).map(|_| m.session(n_ctx, 512)).collect::<Result<Vec<_>, _>>()?;
+    let mut scratch = m.batch_scratch(np);
+    let mut out = Vec::new();
+    for _ in 0..cfg.reps.max(1) {
+        let mut toks = Vec::with_capacity(np);
+        for (i, s) in sessions.iter_mut().enumerate() {
+            s.clear();
+            m.forward(pool, s, depth_tokens, Logits::None)?;
+            // distinct first tokens, so the sequences do not march in step
+            toks.push(tokens(1, m.config.n_vocab, 100 + i as u64)[0]);
+        }
+        let t = Instant::now();
+        for _ in 0..cfg.gen_tokens {
+            let mut seqs: Vec<SeqInput> = sessions
+                .iter_mut()
+                .zip(toks.iter())
+                .map(|(s, t)| SeqInput { sess: s, tokens: std::slice::from_ref(t), logits: true })
+                .collect();
+            m.forward_batch(pool, &mut scratch, &mut seqs)?;
+            drop(seqs);
+            for (s, t) in sessions.iter().zip(toks.iter_mut()) {
+                *t = sampler::argmax(s.logits());
+            }
+        }
+        out.push((np * cfg.gen_tokens) as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(out)
 }

@@ -181,7 +181,7 @@ pub struct TokenizeArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf")]
+#[command(after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together")]
 pub struct BenchArgs {
     /// A model name or a path to a .gguf file.
     pub model: PathBuf,
@@ -200,6 +200,9 @@ pub struct BenchArgs {
     /// Repetitions (min/median/max are reported).
     #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
     pub reps: usize,
+    /// Also measure N sequences generating together (batched decode, as `hearth serve` runs concurrent requests): aggregate tok/s.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub parallel: u64,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -216,3 +216,29 @@ fn bench_json_has_the_documented_shape() {
     let o = hearth(&["bench", "-p", "0", "-n", "0", model.to_str().unwrap()], None);
     assert_clean_failure(&o, 4, &["nothing to measure"]);
 }
+
+#[test]
+fn bench_parallel_measures_batched_generation() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let m = model.to_str().unwrap();
+    let o = hearth(&["bench", "--json", "-p", "0", "-n", "4", "-d", "8", "-r", "2", "--parallel", "3", m], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("pp").is_none(), "{v}");
+    let p = &v["tg_parallel"];
+    assert_eq!(p["sequences"], 3);
+    assert_eq!(p["tokens"], 4);
+    assert_eq!(p["runs"].as_array().unwrap().len(), 2);
+    assert!(p["tok_per_s"]["min"].as_f64().unwrap() > 0.0, "{p}");
+    // the human table names the measurement
+    let o = hearth(&["bench", "-p", "0", "-n", "2", "-r", "1", "--parallel", "2", m], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("tg2x2"), "{}", String::from_utf8_lossy(&o.stdout));
+    // without --parallel there is no such entry; 0 sequences is a usage error
+    let o = hearth(&["bench", "--json", "-p", "0", "-n", "2", "-r", "1", m], None);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("tg_parallel").is_none(), "{v}");
+    let o = hearth(&["bench", "-p", "0", "-n", "2", "--parallel", "0", m], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--parallel"), "{}", stderr(&o));
+}

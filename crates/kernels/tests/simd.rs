@@ -444,3 +444,46 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
         }
     }
 }
+
+/// The two-lane kernels sum i16 products of unsigned quants (Q4_0/Q5_0
+/// without their offset) and subtract the offset's share: the extreme quants
+/// against extreme activations must still give the reference's exact value.
+#[test]
+fn two_lane_extremes_do_not_overflow() {
+    let pool = ThreadPool::new(2);
+    let k = 256;
+    for (ty, bytes) in [(GgmlType::Q4_0, 18usize), (GgmlType::Q5_0, 22)] {
+        for (wq, a) in [(0xFFu8, 1.0f32), (0xFF, -1.0), (0x00, 1.0), (0x00, -1.0)] {
+            // every quant at its top (0xFF: nibble 15 and, for Q5_0, the high
+            // bit set) or bottom, d = 1.0 (f16 0x3C00)
+            let mut blk = vec![wq; bytes];
+            blk[0] = 0x00;
+            blk[1] = 0x3C;
+            let n_out = 9;
+            let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
+            for n_rows in [1usize, 4, 6] {
+                let x = vec![a; n_rows * k];
+                let mut acts = QuantizedActs::new();
+                acts.quantize(ty, &x, n_rows, k);
+                let mut out = vec![0f32; n_rows * n_out];
+                matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+                let rb = w.len() / n_out;
+                for r in 0..n_rows {
+                    for o in 0..n_out {
+                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
+                        assert_eq!(want.to_bits(), out[r * n_out + o].to_bits(), "{ty} wq={wq:#x} a={a} rows={n_rows}");
+                        // and the value itself: every product is (q - offset) * ±127 * d_y
+                        let q = match (ty, wq) {
+                            (GgmlType::Q4_0, 0xFF) => 7.0,
+                            (GgmlType::Q4_0, _) => -8.0,
+                            (_, 0xFF) => 15.0,
+                            _ => -16.0,
+                        };
+                        let exact = q * a * k as f32;
+                        assert!((want - exact).abs() <= 1e-3 * exact.abs(), "{ty}: {want} vs {exact}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -24,9 +24,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let _ = sampler::argmax(s.logits());
     let first_token_seconds = t0.elapsed().as_secs_f64();
     drop(s);
-    let cfg = BenchConfig { prompt_tokens: a.prompt, gen_tokens: a.gen, depth: a.depth, reps: a.reps.max(1) };
+    let cfg = BenchConfig { prompt_tokens: a.prompt, gen_tokens: a.gen, depth: a.depth, reps: a.reps.max(1), parallel: a.parallel as usize };
     let r = engine::bench::run(&lm, &pool, &cfg)?;
-    let (pp, tg) = (Spread::of(&r.pp), Spread::of(&r.tg));
+    let (pp, tg, tgp) = (Spread::of(&r.pp), Spread::of(&r.tg), Spread::of(&r.tg_parallel));
     let spread = |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
     if a.json {
         let mut v = json!({
@@ -48,6 +48,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         if a.gen > 0 {
             v["tg"] = json!({"tokens": a.gen, "tok_per_s": spread(tg), "runs": r.tg});
         }
+        if !r.tg_parallel.is_empty() {
+            v["tg_parallel"] = json!({"sequences": a.parallel, "tokens": a.gen, "tok_per_s": spread(tgp), "runs": r.tg_parallel});
+        }
         println!("{v}");
     } else {
         println!("model: {} ({}), {} threads, {} SIMD, {} repetitions", a.model.display(), lm.model.config.arch.name(), threads, kernels::simd_level(), cfg.reps);
@@ -59,6 +62,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         if a.gen > 0 {
             println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", format!("tg{}{}", a.gen, at), tg.min, tg.median, tg.max);
+        }
+        if !r.tg_parallel.is_empty() {
+            let name = format!("tg{}x{}{}", a.gen, a.parallel, at);
+            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}  (aggregate of {} sequences)", name, tgp.min, tgp.median, tgp.max, a.parallel);
         }
     }
     Ok(())

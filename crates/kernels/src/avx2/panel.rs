@@ -26,6 +26,14 @@
 //! is what makes them ~1.5x faster than the `vec_dot` order; [`rows4`] is the
 //! same order for 4 weight rows x 1 activation row straight from the weight
 //! bytes (decode), so decode and prefill agree bit for bit.
+//!
+//! The two-lane kernels take every format's quants unsigned, as `maddubs`
+//! wants its first operand, so they need no sign trick: Q4_0 and Q5_0 are
+//! unpacked without their offset (`u = x + 8` / `x + 16`) and the offset's
+//! share `offset * Σ y` is subtracted from the i16 sums (per block in
+//! [`rows4`]; precomputed per activation row and block for a tile in
+//! [`offset_terms`]). The integer sums are the same exact values, so the
+//! results are unchanged; the sign ops per (block, row) are gone.
 
 use super::legacy::{bits32, f16x2, ld32, nibbles};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
@@ -51,6 +59,8 @@ struct PBlock {
 
 thread_local! {
     static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
+    /// Offset terms of a tile's activation rows (`offset_terms`), row-major.
+    static CORR: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Describes one weight format for the panel kernel.
@@ -101,6 +111,13 @@ unsafe fn un_q5_1(x: *const u8) -> __m256i {
         )
     }
 }
+/// Q5_0's quants without the offset: `0..32` (the value is this minus 16).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn un_q5_0u(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the 22 bytes of the block at `x`.
+    unsafe { _mm256_or_si256(nibbles(x.add(6)), _mm256_and_si256(bits32(x.add(2)), _mm256_set1_epi8(0x10))) }
+}
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q8_0(x: *const u8) -> __m256i {
@@ -136,6 +153,32 @@ unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
             3 => un_q5_1(x),
             _ => un_q8_0(x),
         }
+    }
+}
+
+/// The two-lane kernels' unpack: quants as unsigned bytes for every kind
+/// (Q4_0 and Q5_0 without their offset, see [`offset`]), so `maddubs` takes
+/// them as they are, with no sign trick.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn unpack_u<const K: u8>(x: *const u8) -> __m256i {
+    // SAFETY: caller guarantees the whole block at `x`.
+    unsafe {
+        match K {
+            0 => nibbles(x.add(2)),
+            2 => un_q5_0u(x),
+            _ => unpack::<K>(x),
+        }
+    }
+}
+
+/// What kind `K`'s unsigned quants exceed the signed value by (Q4_0: 8,
+/// Q5_0: 16; 0 for the formats with a min, whose quants are unsigned).
+const fn offset(k: u8) -> i16 {
+    match k {
+        0 => 8,
+        2 => 16,
+        _ => 0,
     }
 }
 
@@ -177,36 +220,42 @@ unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
     })
 }
 
-/// Two-lane order (`crate::lanes2`) on a built panel: per block and activation
-/// row, the i16 products of the 4 vectors are summed (exact: no overflow for
-/// these formats), widened once, converted once and accumulated with one FMA.
+/// Two-lane order (`crate::lanes2`) on a panel built with unsigned quants:
+/// per block and activation row, the i16 products of the 4 vectors are summed
+/// (exact: no overflow for these formats), less the offset term for Q4_0 and
+/// Q5_0 (`corr[r]`: one 4 x i16 value per block, see [`offset_terms`]),
+/// widened once, converted once and accumulated with one FMA.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run2<const R: usize, const MIN: bool>(f: Fmt, p: &[PBlock], nb: usize, a: [*const u8; R]) -> [[f32; 4]; R] {
+unsafe fn run2<const R: usize, const MIN: bool>(
+    f: Fmt,
+    p: &[PBlock],
+    nb: usize,
+    a: [*const u8; R],
+    corr: [*const i64; R],
+) -> [[f32; 4]; R] {
     assert!(p.len() >= nb);
     let mut acc = [_mm256_setzero_ps(); R];
     let mut summ = [_mm256_setzero_ps(); R];
     let ones = _mm256_set1_epi16(1);
     for (b, blk) in p.iter().enumerate().take(nb) {
         // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
-        // at each `a[r]`.
+        // at each `a[r]`, and (without a min) `nb` offset terms at each `corr[r]`.
         unsafe {
             let y = a.map(|q| q.add(b * f.ab));
             let mut s16 = [_mm256_setzero_si256(); R];
             for h in 0..4 {
-                let (x, ax) = (blk.x[h], blk.ax[h]);
+                let x = blk.x[h];
                 for r in 0..R {
                     let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
-                    let qy = _mm256_set1_epi64x(q);
-                    let prod = if MIN {
-                        _mm256_maddubs_epi16(x, qy)
-                    } else {
-                        _mm256_maddubs_epi16(ax, _mm256_sign_epi8(qy, x))
-                    };
+                    let prod = _mm256_maddubs_epi16(x, _mm256_set1_epi64x(q));
                     s16[r] = _mm256_add_epi16(s16[r], prod);
                 }
             }
             for r in 0..R {
+                if !MIN {
+                    s16[r] = _mm256_sub_epi16(s16[r], _mm256_set1_epi64x(*corr[r].add(b)));
+                }
                 let yds = f16x2(y[r]);
                 let dv = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
                 let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
@@ -229,6 +278,26 @@ unsafe fn run2<const R: usize, const MIN: bool>(f: Fmt, p: &[PBlock], nb: usize,
     std::array::from_fn(|r| unsafe { finish2::<MIN>(acc[r], summ[r]) })
 }
 
+/// The offset terms of activation row `a` (`nb` Q8_0 blocks) for format kind
+/// `k` into `out[..nb]`: per block, i16 lane `i` of every qword is
+/// `offset * Σ_h (y[8h + 2i] + y[8h + 2i + 1])`, what the unsigned quants'
+/// products in [`run2`]'s i16 sums exceed the signed ones by (|·| <= 16 * 8 * 128).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn offset_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mut [i64]) {
+    assert!(a.len() >= nb * ab && out.len() >= nb);
+    let off = _mm256_set1_epi8(offset(k) as i8);
+    for (b, o) in out.iter_mut().enumerate().take(nb) {
+        // SAFETY: block b's 32 quants lie inside `a` (asserted above).
+        unsafe {
+            // i16 lane l = offset * (y[2l] + y[2l + 1]); qword h holds pairs 4h..4h+4
+            let p = _mm256_maddubs_epi16(off, ld32(a.as_ptr().add(b * ab + qoff)));
+            let q = _mm_add_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            let q = _mm_add_epi16(q, _mm_unpackhi_epi64(q, q));
+            *o = _mm_cvtsi128_si64(q);
+        }
+    }
+}
+
 /// Two-lane order, 4 weight rows (`nb` blocks of format kind `K` at each
 /// `w[j]`) x one activation row `a`, straight from the weight bytes (decode).
 ///
@@ -241,6 +310,7 @@ pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const 
     let wb = [18, 20, 22, 24][K as usize];
     let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
     let ones = _mm256_set1_epi16(1);
+    let off = _mm256_set1_epi8(offset(K) as i8);
     let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // the 4 rows are usually consecutive: prefetch the same block of the next
     // group of 4 rows (a hint: any address is fine)
@@ -252,17 +322,17 @@ pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const 
         for b in 0..nb {
             let y = a.add(b * ab);
             let qy = ld32(y.add(qoff));
+            // Q4_0/Q5_0: x = u - offset, so x.y = u.y - offset.y per i16 pair
+            // (exact: |u.y pair| <= 2*31*127, |offset.y pair| <= 2*16*127)
+            let corr = if min { _mm256_setzero_si256() } else { _mm256_maddubs_epi16(off, qy) };
             let xs = w.map(|p| p.add(b * wb));
             let v: [__m256i; 4] = std::array::from_fn(|j| {
                 if pf {
                     _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
                 }
-                let x = unpack::<K>(xs[j]);
-                let prod = if min {
-                    _mm256_maddubs_epi16(x, qy)
-                } else {
-                    _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(qy, x))
-                };
+                let u = unpack_u::<K>(xs[j]);
+                let prod = _mm256_maddubs_epi16(u, qy);
+                let prod = if min { prod } else { _mm256_sub_epi16(prod, corr) };
                 // lanes m = elements 4m..4m+4
                 _mm256_madd_epi16(prod, ones)
             });
@@ -287,15 +357,17 @@ pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const 
     }
 }
 
-/// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`.
+/// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`:
+/// signed quants and their absolute values (the `vec_dot` order's sign
+/// trick), or with `U` the unsigned quants of [`unpack_u`] alone (two-lane).
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+unsafe fn build<const K: u8, const U: bool>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
     assert!(dst.len() >= nb);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
         unsafe {
             let xs = w.map(|p| p.add(b * f.wb));
-            let r = xs.map(|p| unpack::<K>(p));
+            let r = xs.map(|p| if U { unpack_u::<K>(p) } else { unpack::<K>(p) });
             let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
             let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
             let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
@@ -306,7 +378,9 @@ unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PB
                 _mm256_permute2x128_si256(t0, t2, 0x31),
                 _mm256_permute2x128_si256(t1, t3, 0x31),
             ];
-            blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
+            if !U {
+                blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
+            }
             (blk.d, blk.m) = dm4(xs);
         }
     }
@@ -408,55 +482,76 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool>(
     let f = fmt(ty).expect("panel format");
     let nb = rb / f.wb;
     assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out);
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < nb {
-            // SAFETY: all-zero bytes are valid vectors.
-            s.resize(nb, unsafe { std::mem::zeroed() });
-        }
-        for g in 0..n4 {
-            let o = o0 + 4 * g;
-            let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
-            // SAFETY: each row holds rb = nb * wb bytes (asserted above).
-            unsafe {
-                match f.kind {
-                    0 => build::<0>(f, rows, nb, &mut s),
-                    1 => build::<1>(f, rows, nb, &mut s),
-                    2 => build::<2>(f, rows, nb, &mut s),
-                    3 => build::<3>(f, rows, nb, &mut s),
-                    _ => build::<4>(f, rows, nb, &mut s),
-                }
-            };
-            let mut r = r0;
-            while r < r1 {
-                // activation rows per pass: 4 (two-lane), else 1
-                let per = match (TWO && f.kind < 4, f.min) {
-                    (true, _) => 4,
-                    // (two rows sharing panel loads measured no faster in the
-                    // vec_dot order, and spilled registers)
-                    _ => 1,
-                };
-                let n = if r + per <= r1 { per } else { 1 };
-                // SAFETY: the caller guarantees activation rows r0..r1 and
-                // that output elements (row r, columns o..o+4) are ours to write.
+    let two = TWO && f.kind < 4;
+    CORR.with(|c| {
+        let mut corr = c.borrow_mut();
+        if two && !f.min {
+            corr.clear();
+            corr.resize((r1 - r0) * nb, 0);
+            for r in r0..r1 {
+                // SAFETY: the caller guarantees `nb` activation blocks at row r;
+                // AVX2 is enabled for this function.
                 unsafe {
-                    let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                    let v: [[f32; 4]; 4] = match (TWO && f.kind < 4, f.min) {
-                        (true, false) if n == 4 => run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
-                        (true, true) if n == 4 => run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)]),
-                        (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
-                        (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
-                        (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
-                        (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
-                    };
-                    for (i, vi) in v.iter().enumerate().take(n) {
-                        for (j, &x) in vi.iter().enumerate() {
-                            *out.add((r + i) * n_out + o + j) = x;
-                        }
-                    }
+                    let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
+                    offset_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[(r - r0) * nb..(r - r0 + 1) * nb]);
                 }
-                r += n;
             }
         }
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < nb {
+                // SAFETY: all-zero bytes are valid vectors.
+                s.resize(nb, unsafe { std::mem::zeroed() });
+            }
+            for g in 0..n4 {
+                let o = o0 + 4 * g;
+                let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
+                // SAFETY: each row holds rb = nb * wb bytes (asserted above).
+                unsafe {
+                    match (f.kind, two) {
+                        (0, false) => build::<0, false>(f, rows, nb, &mut s),
+                        (0, true) => build::<0, true>(f, rows, nb, &mut s),
+                        (1, _) => build::<1, true>(f, rows, nb, &mut s),
+                        (2, false) => build::<2, false>(f, rows, nb, &mut s),
+                        (2, true) => build::<2, true>(f, rows, nb, &mut s),
+                        (3, _) => build::<3, true>(f, rows, nb, &mut s),
+                        _ => build::<4, false>(f, rows, nb, &mut s),
+                    }
+                };
+                let mut r = r0;
+                while r < r1 {
+                    // activation rows per pass: 4 (two-lane), else 1 (two rows
+                    // sharing panel loads measured no faster in the vec_dot
+                    // order, and spilled registers)
+                    let per = if two { 4 } else { 1 };
+                    let n = if r + per <= r1 { per } else { 1 };
+                    // SAFETY: the caller guarantees activation rows r0..r1 and
+                    // that output elements (row r, columns o..o+4) are ours to
+                    // write; `corr` holds nb terms per row r0..r1 when used.
+                    unsafe {
+                        let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
+                        let cr = |i: usize| corr.as_ptr().add(((r + i).min(r1 - 1) - r0) * nb);
+                        let v: [[f32; 4]; 4] = match (two, f.min) {
+                            (true, false) if n == 4 => {
+                                run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)])
+                            }
+                            (true, true) if n == 4 => {
+                                run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [std::ptr::null(); 4])
+                            }
+                            (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)], [cr(0)])[0]; 4],
+                            (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)], [std::ptr::null()])[0]; 4],
+                            (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
+                            (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
+                        };
+                        for (i, vi) in v.iter().enumerate().take(n) {
+                            for (j, &x) in vi.iter().enumerate() {
+                                *out.add((r + i) * n_out + o + j) = x;
+                            }
+                        }
+                    }
+                    r += n;
+                }
+            }
+        });
     });
 }
