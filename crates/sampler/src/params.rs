@@ -35,6 +35,11 @@ pub struct SamplingParams {
     pub penalty_last_n: usize,
     /// Seed of the PRNG. Default [`DEFAULT_SEED`] (fixed, not random).
     pub seed: u64,
+    /// Added to the logits of the listed token ids before any other step
+    /// (OpenAI's `logit_bias`; first in llama.cpp's chain too);
+    /// `f32::NEG_INFINITY` bans a token (`ignore_eos`). Ids past the
+    /// vocabulary are ignored. Empty = off (default).
+    pub logit_bias: Vec<(u32, f32)>,
 }
 
 impl Default for SamplingParams {
@@ -49,6 +54,7 @@ impl Default for SamplingParams {
             frequency_penalty: 0.0,
             penalty_last_n: 64,
             seed: DEFAULT_SEED,
+            logit_bias: Vec::new(),
         }
     }
 }
@@ -126,6 +132,13 @@ impl SamplingParams {
             (-2.0..=2.0).contains(&x),
             "-2.0..=2.0 (0.0 = off)",
         )?;
+        if let Some(&(_, b)) = self.logit_bias.iter().find(|(_, b)| b.is_nan() || *b == f32::INFINITY) {
+            return Err(SamplerError::InvalidParam {
+                field: "logit_bias",
+                value: b.to_string(),
+                allowed: "finite numbers (or -inf to ban a token)",
+            });
+        }
         Ok(())
     }
 

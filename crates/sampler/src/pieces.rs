@@ -136,6 +136,18 @@ pub fn softmax(c: &mut Candidates) {
     }
 }
 
+/// Add `bias` to the listed tokens' logits. Needs the candidates as
+/// [`Candidates::fill`] left them (index = token id); ids past them are ignored.
+pub fn logit_bias(c: &mut Candidates, bias: &[(u32, f32)]) {
+    assert!(!c.sorted, "logit_bias needs the candidates in id order");
+    for &(id, b) in bias {
+        if let Some(t) = c.data.get_mut(id as usize) {
+            debug_assert_eq!(t.id, id);
+            t.logit += b;
+        }
+    }
+}
+
 /// Keep the `k` highest-logit candidates (sorted). `k == 0` is a no-op.
 pub fn top_k(c: &mut Candidates, k: usize) {
     if k == 0 || k >= c.len() {

@@ -8,9 +8,9 @@ use crate::rng::Rng;
 /// [`Sampler::new`]; `sample` and `accept` allocate nothing (as long as the
 /// logits are at most `n_vocab` long).
 ///
-/// Chain (llama.cpp's default order): penalties → top-k → top-p → min-p →
-/// temperature → draw. With `temperature <= 0`: penalties → argmax (lowest
-/// id wins ties), and the PRNG is not advanced.
+/// Chain (llama.cpp's default order): logit bias → penalties → top-k →
+/// top-p → min-p → temperature → draw. With `temperature <= 0`: logit bias →
+/// penalties → argmax (lowest id wins ties), and the PRNG is not advanced.
 ///
 /// `sample` does not record the token; call [`Sampler::accept`] with the
 /// token actually used (or [`Sampler::sample_and_accept`]).
@@ -50,10 +50,14 @@ impl Sampler {
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
         let p = &self.params;
         let penalize = p.penalties_active();
-        if p.temperature <= 0.0 && !penalize {
+        let bias = !p.logit_bias.is_empty();
+        if p.temperature <= 0.0 && !penalize && !bias {
             return crate::argmax(logits);
         }
         self.cands.fill(logits);
+        if bias {
+            pieces::logit_bias(&mut self.cands, &p.logit_bias);
+        }
         if penalize {
             self.penalties.apply(
                 &mut self.cands,

@@ -79,6 +79,12 @@ pub struct Common {
     pub frequency_penalty: Option<f32>,
     pub response_format: Option<ResponseFormat>,
     pub keep_alive: Option<Value>,
+    /// OpenAI's `{"token id": bias}`, bias in -100..=100.
+    pub logit_bias: Option<std::collections::HashMap<String, f32>>,
+    /// llama.cpp server's / vLLM's extension: never end on an
+    /// end-of-generation token (run to `max_tokens` or the context's end).
+    #[serde(default)]
+    pub ignore_eos: bool,
 }
 
 #[derive(Deserialize)]
@@ -150,6 +156,16 @@ fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
     if let Some(seed) = c.seed {
         s.seed = seed as u64;
     }
+    for (k, &b) in c.logit_bias.iter().flatten() {
+        let Ok(id) = k.trim().parse::<u32>() else {
+            return Err(ApiError::bad("logit_bias", format!("logit_bias keys are token ids (as strings, e.g. \"50256\"), got {k:?}")));
+        };
+        if !(-100.0..=100.0).contains(&b) {
+            return Err(ApiError::bad("logit_bias", format!("logit_bias values must be between -100 and 100, got {b} for token {id}")));
+        }
+        s.logit_bias.push((id, b));
+    }
+    s.logit_bias.sort_unstable_by_key(|&(id, _)| id);
     if let Err(sampler::SamplerError::InvalidParam {
         field,
         value,
@@ -340,6 +356,20 @@ enum Kind {
     },
 }
 
+/// The checks and settings that need the model: `logit_bias` ids inside its
+/// vocabulary, and `ignore_eos` as a ban on its end-of-generation tokens.
+fn for_model(p: &mut Plan, c: &Common, lm: &engine::LoadedModel) -> Result<(), ApiError> {
+    let n_vocab = lm.model.config.n_vocab;
+    if let Some(&(id, _)) = p.req.sampling.logit_bias.iter().find(|(id, _)| *id as usize >= n_vocab) {
+        return Err(ApiError::bad("logit_bias", format!("logit_bias names token {id}, but this model's vocabulary has ids 0..{}", n_vocab - 1)));
+    }
+    if c.ignore_eos {
+        let bias = &mut p.req.sampling.logit_bias;
+        bias.extend(lm.tokenizer.eog_ids().iter().map(|&id| (id, f32::NEG_INFINITY)));
+    }
+    Ok(())
+}
+
 pub async fn chat(
     State(st): State<Shared>,
     Body(r): Body<ChatRequest>,
@@ -365,6 +395,7 @@ pub async fn chat(
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
+    for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
@@ -398,6 +429,7 @@ pub async fn completions(
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
+    for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
         CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
         CompletionPrompt::Texts(v) if v.len() == 1 => {

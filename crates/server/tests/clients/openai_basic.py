@@ -97,6 +97,23 @@ check("same seed, same text", a.choices[0].message.content == b.choices[0].messa
 r = c.chat.completions.create(model=MODEL, messages=MSG, max_completion_tokens=6, presence_penalty=0.5, frequency_penalty=0.5, top_p=0.9)
 check("penalties accepted", r.usage.completion_tokens <= 6)
 
+# logit_bias: +100 on one token makes greedy decoding repeat it; ignore_eos
+# (llama.cpp server's extension) runs to max_tokens.
+P = "The capital of France is"
+plain = c.completions.create(model=MODEL, prompt=P, temperature=0, max_tokens=3).choices[0].text
+one = c.completions.create(model=MODEL, prompt=P, temperature=0, max_tokens=1, logit_bias={"100": 100}).choices[0].text
+r = c.completions.create(model=MODEL, prompt=P, temperature=0, max_tokens=3, logit_bias={"100": 100})
+check("logit_bias forces a token", len(one) > 0 and r.choices[0].text == one * 3 and r.choices[0].text != plain,
+      f"{one!r} {r.choices[0].text!r} {plain!r}")
+ask = [{"role": "user", "content": "Say OK."}]
+r = c.chat.completions.create(model=MODEL, messages=ask, temperature=0, max_tokens=40)
+check("ends early without ignore_eos", r.choices[0].finish_reason == "stop" and r.usage.completion_tokens < 40, str(r.usage))
+r = c.chat.completions.create(model=MODEL, messages=ask, temperature=0, max_tokens=40, extra_body={"ignore_eos": True})
+check("ignore_eos runs to max_tokens", r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 40, str(r.usage))
+expect_error("logit_bias key not an id is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, logit_bias={"abc": 1}), 400, "logit_bias")
+expect_error("logit_bias value out of range is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, logit_bias={"5": 500}), 400, "logit_bias")
+expect_error("logit_bias id past the vocabulary is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, logit_bias={"99999999": 1}), 400, "vocabulary")
+
 # JSON mode: the output parses.
 for q in ["Give me a JSON object describing a cat with name and age.", "List three colors."]:
     r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": q}], max_tokens=60,
