@@ -1,7 +1,8 @@
-//! Which models the server can serve, by name. Until the model store lands
-//! this is a directory of `*.gguf` files (each served under its file stem)
-//! plus files named on the command line. Everything else in the server asks
-//! only [`Catalog`], so switching to the store's resolver is a change here.
+//! Which models the server can serve, by name: the model store's models in
+//! its directory (`name:tag`), any loose `*.gguf` file there (served under
+//! its file stem) and files named on the command line. Everything else in
+//! the server asks only [`Catalog`]; `/api/pull` (`pull.rs`) fills the
+//! directory through the store and refreshes it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

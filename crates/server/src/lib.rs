@@ -12,6 +12,7 @@ pub use engine::jsonfix;
 pub mod models;
 mod ollama;
 mod openai;
+mod pull;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -75,7 +76,7 @@ pub fn app(state: Shared) -> Router {
         .route("/api/tags", get(ollama::tags))
         .route("/api/show", post(ollama::show))
         .route("/api/ps", get(ollama::ps))
-        .route("/api/pull", post(ollama::pull))
+        .route("/api/pull", post(pull::pull))
         .route("/api/delete", axum::routing::delete(ollama::delete))
         .route("/api/copy", post(ollama::copy))
         .route("/api/version", get(ollama::version))

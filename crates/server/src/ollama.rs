@@ -600,27 +600,6 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
     Json(json!({"models": models}))
 }
 
-pub async fn pull(
-    State(st): State<Shared>,
-    body: Result<Body<NameReq>, ApiError>,
-) -> Result<Response, ApiError> {
-    let Body(r) = body.map_err(oerr)?;
-    let name = r.get()?;
-    if st.mgr.catalog.resolve(&name).is_ok() {
-        return Ok(Json(json!({"status": "success"})).into_response());
-    }
-    let dir = st
-        .mgr
-        .catalog
-        .dir()
-        .map(|d| d.display().to_string())
-        .unwrap_or_else(|| "the models directory".into());
-    Err(oerr(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("pulling models is not available in this hearth yet; put {name}.gguf into {dir} (or start with --model PATH) and it is served under that name"),
-    )))
-}
-
 pub async fn delete(
     State(st): State<Shared>,
     body: Result<Body<NameReq>, ApiError>,

@@ -16,6 +16,6 @@ mod store;
 pub use catalog::{Source, DEFAULT_MODEL};
 pub use error::{human_bytes, StoreError};
 pub use manifest::{inspect, GgufInfo, Manifest};
-pub use progress::Progress;
+pub use progress::{Progress, ProgressEvent, ReportFn};
 pub use pull::{import, lock, pull, resolve, resolve_in};
 pub use store::{default_root, offline_env, Store, SPACE_MARGIN};

