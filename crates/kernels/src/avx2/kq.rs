@@ -121,7 +121,7 @@ unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
 /// Q4_K/Q5_K's 8 6-bit scales and 8 mins from the 12 `scales` bytes at `p`
 /// (llama.cpp's `utmp`/`kmask` shuffle; same values as `scales_mins_k4`).
 #[inline(always)]
-unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
+pub(super) unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
     const KMASK1: u32 = 0x3f3f_3f3f;
     const KMASK2: u32 = 0x0f0f_0f0f;
     const KMASK3: u32 = 0x0303_0303;

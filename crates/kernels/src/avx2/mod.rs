@@ -16,6 +16,7 @@
 
 pub(crate) mod attn;
 mod float;
+mod kpanel;
 mod kq;
 mod legacy;
 mod panel;
@@ -136,6 +137,9 @@ rows4_fn!(rows4_q5_1, 3, 24, 36);
 
 /// The panel matmul for `ty` (see `panel`), if there is one.
 pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
+    if kpanel::has_kpanel(ty) {
+        return Some(kpanel::matmul_kpanel);
+    }
     match (panel::has_panel(ty), two_lane) {
         (false, _) => None,
         (true, true) => Some(panel::matmul_panel::<true>),
@@ -179,7 +183,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d21: None,
                 d14: Some($t::d14),
                 d24: None,
-                panel: None,
+                panel: panel_fn(ty, two_lane),
                 rows4: None,
             }
         };
