@@ -202,7 +202,17 @@ fn context_full_on_a_terminal() {
 fn terminal_closing_mid_answer() {
     let Some(m) = model("smollm2-135m") else { return };
     let home = tempfile::tempdir().unwrap();
-    let mut s = spawn(cmd(home.path(), &["chat", "--temperature", "0", &m]));
+    let mut c = cmd(home.path(), &["chat", "--temperature", "0", &m]);
+    // A test run started under `nohup` would hand hearth an ignored SIGHUP
+    // (dispositions survive exec); a closing terminal meets the default one.
+    // SAFETY: `signal` is async-signal-safe, as the pre_exec contract asks.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut s = spawn(c);
     prompt(&mut s);
     line(&mut s, "Write a very long story about a dragon who learns to cook, in ten chapters.");
     std::thread::sleep(Duration::from_millis(1500));
