@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod conversation;
+mod embed;
 mod error;
 pub mod fit;
 pub mod jsonfix;
@@ -13,6 +14,7 @@ pub mod scheduler;
 mod step;
 
 pub use conversation::{common_prefix, CachedStats};
+pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::ThreadPool;

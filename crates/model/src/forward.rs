@@ -78,6 +78,38 @@ impl Model {
         result
     }
 
+    /// The final hidden states of `tokens` after the output norm, `[n][n_embd]`
+    /// (what sentence embeddings pool), computed at the session's next
+    /// positions with their K/V appended to its cache, as in [`Self::forward`];
+    /// no logits.
+    pub fn hidden_states(&self, pool: &ThreadPool, sess: &mut Session, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
+        self.check(sess, tokens)?;
+        sess.n_logit_rows = 0;
+        let d = self.config.n_embd;
+        let mut out = Vec::with_capacity(tokens.len() * d);
+        if tokens.is_empty() {
+            return Ok(out);
+        }
+        sess.reserve(sess.n_past + tokens.len());
+        let mut scratch = std::mem::take(&mut sess.scratch);
+        let mut result = Ok(());
+        for chunk in tokens.chunks(scratch.cap) {
+            scratch.groups.clear();
+            scratch.groups.push(Group { seq: 0, row0: 0, rows: chunk.len(), pos0: sess.n_past, logit_rows: 0 });
+            let mut seqs = [&mut *sess];
+            result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
+            if result.is_err() {
+                break;
+            }
+            // x: [rows][d], the residual stream after the last layer
+            out.extend_from_slice(&scratch.x[..chunk.len() * d]);
+        }
+        sess.scratch = scratch;
+        result?;
+        ops::rms_norm(&mut out, d, &self.weights.output_norm, self.config.rms_eps);
+        Ok(out)
+    }
+
     /// Run several sequences' tokens through the model in one batched pass
     /// (continuous batching). Each sequence with `logits` set gets the logits
     /// of its last token in its session. The rows of all sequences must fit

@@ -6,6 +6,7 @@
 //! serves it until `shutdown` resolves.
 
 pub mod catalog;
+mod embed;
 pub mod error;
 pub mod gen;
 pub use engine::jsonfix;
@@ -69,6 +70,7 @@ pub fn app(state: Shared) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::completions))
+        .route("/v1/embeddings", post(embed::openai))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*id}", get(openai::model))
         .route("/api/chat", post(ollama::chat))
@@ -77,6 +79,8 @@ pub fn app(state: Shared) -> Router {
         .route("/api/show", post(ollama::show))
         .route("/api/ps", get(ollama::ps))
         .route("/api/pull", post(pull::pull))
+        .route("/api/embed", post(embed::ollama))
+        .route("/api/embeddings", post(embed::ollama_legacy))
         .route("/api/delete", axum::routing::delete(ollama::delete))
         .route("/api/copy", post(ollama::copy))
         .route("/api/version", get(ollama::version))

@@ -57,6 +57,19 @@ expect_error("unknown model is 404", lambda: c.chat(model="nope", messages=MSG),
 expect_error("bad option is 400 naming it", lambda: c.chat(model=MODEL, messages=MSG, options={"top_p": 3}), 400, "top_p")
 expect_error("bad keep_alive is 400", lambda: c.chat(model=MODEL, messages=MSG, keep_alive="soon"), 400, "keep_alive")
 
+# Embeddings: /api/embed (text or texts) and the older /api/embeddings.
+r = c.embed(model=MODEL, input=["The cat sat on the mat.", "A kitten was sitting on the rug."])
+check("embed: two unit vectors", len(r.embeddings) == 2 and r.prompt_eval_count > 0
+      and all(abs(sum(x * x for x in v) - 1) < 1e-3 for v in r.embeddings), str(r)[:200])
+one = c.embed(model=MODEL, input="The cat sat on the mat.")
+check("embed of one text equals its entry in a batch", one.embeddings[0] == r.embeddings[0])
+old = c.embeddings(model=MODEL, prompt="The cat sat on the mat.")
+check("legacy /api/embeddings", list(old.embedding) == r.embeddings[0])
+cut = c.embed(model=MODEL, input="word " * 5000)
+check("embed cuts a long text by default", len(cut.embeddings[0]) == len(r.embeddings[0]))
+expect_error("embed with truncate false is 400", lambda: c.embed(model=MODEL, input="word " * 5000, truncate=False), 400, "context")
+expect_error("embed without input is 400", lambda: httpx.post(URL + "/api/embed", headers=headers, json={"model": MODEL}).raise_for_status(), 400)
+
 # /api/pull: the model store's pull into the served directory, NDJSON
 # progress then success; a loopback HTTP server stands in for the host.
 import functools

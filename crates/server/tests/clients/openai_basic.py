@@ -114,6 +114,27 @@ expect_error("logit_bias key not an id is 400", lambda: c.chat.completions.creat
 expect_error("logit_bias value out of range is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, logit_bias={"5": 500}), 400, "logit_bias")
 expect_error("logit_bias id past the vocabulary is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, logit_bias={"99999999": 1}), 400, "vocabulary")
 
+# Embeddings: one unit vector per input, in order; a paraphrase closer than
+# unrelated text; base64 (the client's default) and float agree.
+texts = ["The cat sat on the mat.", "A kitten was sitting on the rug.",
+         "Quarterly revenue grew by twelve percent, driven by exports."]
+e = c.embeddings.create(model=MODEL, input=texts)
+vs = [d.embedding for d in e.data]
+dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+check("embeddings: one per input, in order", [d.index for d in e.data] == [0, 1, 2] and len({len(v) for v in vs}) == 1
+      and len(vs[0]) > 100, str([len(v) for v in vs]))
+check("embeddings are unit vectors", all(abs(dot(v, v) - 1) < 1e-3 for v in vs))
+check("a paraphrase is closer than unrelated text", dot(vs[0], vs[1]) > dot(vs[0], vs[2]) + 0.05,
+      f"{dot(vs[0], vs[1])} vs {dot(vs[0], vs[2])}")
+check("embeddings usage", e.usage.prompt_tokens > 0 and e.usage.total_tokens == e.usage.prompt_tokens, str(e.usage))
+f = c.embeddings.create(model=MODEL, input=texts[0], encoding_format="float")
+check("float and base64 agree", max(abs(a - b) for a, b in zip(f.data[0].embedding, vs[0])) < 1e-6)
+sh = c.embeddings.create(model=MODEL, input=texts[0], dimensions=64, encoding_format="float").data[0].embedding
+check("dimensions shortens, unit length", len(sh) == 64 and abs(dot(sh, sh) - 1) < 1e-3)
+expect_error("empty embedding input is 400", lambda: c.embeddings.create(model=MODEL, input=""), 400, "input")
+expect_error("too long embedding input is 400", lambda: c.embeddings.create(model=MODEL, input="word " * 5000), 400, "context")
+expect_error("embeddings of an unknown model is 404", lambda: c.embeddings.create(model="nope", input="x"), 404)
+
 # JSON mode: the output parses.
 for q in ["Give me a JSON object describing a cat with name and age.", "List three colors."]:
     r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": q}], max_tokens=60,
