@@ -21,10 +21,10 @@ use std::time::Instant;
 const MAX_INPUTS: usize = 2048;
 
 /// One pool for all embedding requests (one at a time on it: two would only
-/// fight over the cores).
-fn pool() -> &'static Mutex<ThreadPool> {
+/// fight over the cores), with the server's thread count.
+fn pool(threads: usize) -> &'static Mutex<ThreadPool> {
     static POOL: OnceLock<Mutex<ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| Mutex::new(ThreadPool::new(kernels::default_threads())))
+    POOL.get_or_init(|| Mutex::new(ThreadPool::new(threads.max(1))))
 }
 
 /// Text, texts, token ids, or lists of token ids (OpenAI's `input`).
@@ -103,10 +103,11 @@ fn text_tokens(lm: &LoadedModel, t: &str, field: &str) -> Result<Vec<u32>, ApiEr
 }
 
 /// Embed every list on a blocking thread.
-async fn run(lease: &Lease, lists: Vec<Vec<u32>>) -> Result<Vec<Vec<f32>>, ApiError> {
+async fn run(st: &Shared, lease: &Lease, lists: Vec<Vec<u32>>) -> Result<Vec<Vec<f32>>, ApiError> {
     let lm = lease.slot.lm.clone();
+    let threads = st.mgr.sched.threads;
     tokio::task::spawn_blocking(move || {
-        let pool = pool().lock().unwrap_or_else(|e| e.into_inner());
+        let pool = pool(threads).lock().unwrap_or_else(|e| e.into_inner());
         lists.iter().map(|ids| lm.embed_tokens(&pool, ids).map_err(|e| ApiError::internal(e.to_string()))).collect()
     })
     .await
@@ -142,7 +143,7 @@ pub async fn openai(State(st): State<Shared>, Body(r): Body<OpenAiReq>) -> Resul
     let lists = token_lists(&lm, lease.slot.ctx, r.input, false, "input")?;
     let tokens: usize = lists.iter().map(Vec::len).sum();
     let n = lists.len();
-    let vecs = run(&lease, lists).await?;
+    let vecs = run(&st, &lease, lists).await?;
     let data: Vec<Value> = vecs
         .into_iter()
         .enumerate()
@@ -193,7 +194,7 @@ async fn ollama_common(st: &Shared, r: OllamaReq, legacy: bool) -> Result<Respon
     let lists = token_lists(&lm, lease.slot.ctx, input, r.truncate.unwrap_or(true), field)?;
     let tokens: usize = lists.iter().map(Vec::len).sum();
     let n = lists.len();
-    let vecs = run(&lease, lists).await?;
+    let vecs = run(st, &lease, lists).await?;
     let endpoint = if legacy { "POST /api/embeddings" } else { "POST /api/embed" };
     log(st, endpoint, &lease.slot.name, tokens, n, started);
     if legacy {
