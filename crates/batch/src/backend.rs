@@ -74,9 +74,9 @@ pub trait Backend: Send + Sync {
 fn messages(job: &Job) -> Vec<Message> {
     let mut m = Vec::new();
     if let Some(s) = &job.system {
-        m.push(Message { role: "system".into(), content: s.clone() });
+        m.push(Message::system(s.clone()));
     }
-    m.push(Message { role: "user".into(), content: job.user.clone() });
+    m.push(Message::user(job.user.clone()));
     m
 }
 

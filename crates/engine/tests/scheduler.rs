@@ -109,11 +109,11 @@ fn prefix_reuse_keeps_results() {
     let Some(p) = test_models::model("qwen2.5-coder-0.5b") else { return };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
     let s = Scheduler::new(lm.clone(), cfg());
-    let turn1 = vec![Message { role: "user".into(), content: "Name a prime number.".into() }];
+    let turn1 = vec![Message::user("Name a prime number.")];
     let (a1, _) = collect(submit(&s, greedy(Prompt::Chat(turn1.clone()), 12)));
     let mut turn2 = turn1.clone();
-    turn2.push(Message { role: "assistant".into(), content: a1.clone() });
-    turn2.push(Message { role: "user".into(), content: "And another one?".into() });
+    turn2.push(Message::assistant(a1.clone()));
+    turn2.push(Message::user("And another one?"));
     let req2 = greedy(Prompt::Chat(turn2), 12);
     let (a2, st2) = collect(submit(&s, req2.clone()));
     assert_eq!(a2, alone(&lm, &req2));

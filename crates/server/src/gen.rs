@@ -28,6 +28,12 @@ pub fn prepare(
         }
         a
     })?;
+    check_prompt_len(lease, ids, field)
+}
+
+/// `ids` if they leave room to answer in the model's context, else a 400
+/// naming `field`.
+pub fn check_prompt_len(lease: &Lease, ids: Vec<u32>, field: &str) -> Result<Vec<u32>, ApiError> {
     let max = lease.slot.sched_ctx();
     if ids.len() >= max {
         return Err(ApiError::bad(

@@ -217,6 +217,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         messages.push(Message {
             role: m.role,
             content: m.content,
+            ..Default::default()
         });
     }
     let load_t = Instant::now();

@@ -5,10 +5,18 @@
 use crate::{Tokenizer, TokenizerError};
 use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub role: String,
     pub content: String,
+    /// An assistant turn's function calls, as OpenAI's `tool_calls` (each
+    /// `{"id", "type": "function", "function": {"name", "arguments"}}`, the
+    /// arguments an object), for templates that render them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<serde_json::Value>,
+    /// A `tool` turn's answer to this call id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
@@ -16,6 +24,7 @@ impl Message {
         Message {
             role: role.into(),
             content: content.into(),
+            ..Default::default()
         }
     }
     pub fn system(c: impl Into<String>) -> Self {
@@ -278,17 +287,24 @@ impl ChatTemplate {
     fn render_raw(
         &self,
         messages: &[Message],
+        tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<String, TokenizerError> {
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
+        let tools = tools.map(minijinja::Value::from_serialize).unwrap_or(minijinja::Value::from(()));
         t.render(minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,
-            tools => minijinja::Value::from(()),
+            tools => tools,
         })
         .map_err(|e| self.err(&e))
+    }
+
+    /// Whether the template renders a `tools` list (function calling).
+    pub fn supports_tools(&self) -> bool {
+        self.source().contains("tools")
     }
 
     fn err(&self, e: &minijinja::Error) -> TokenizerError {
@@ -306,7 +322,18 @@ impl ChatTemplate {
         messages: &[Message],
         add_generation_prompt: bool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let real = self.render_raw(messages, add_generation_prompt)?;
+        self.render_with_tools(messages, None, add_generation_prompt)
+    }
+
+    /// [`Self::render`] with OpenAI-style `tools` (function definitions) for
+    /// templates that take them.
+    pub fn render_with_tools(
+        &self,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+    ) -> Result<RenderedChat, TokenizerError> {
+        let real = self.render_raw(messages, tools, add_generation_prompt)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -314,11 +341,11 @@ impl ChatTemplate {
             .iter()
             .enumerate()
             .map(|(i, m)| Message {
-                role: m.role.clone(),
                 content: sentinel(i),
+                ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, add_generation_prompt) {
+        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

@@ -34,9 +34,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     } else {
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
-            msgs.push(Message { role: "system".into(), content: s.clone() });
+            msgs.push(Message::system(s.clone()));
         }
-        msgs.push(Message { role: "user".into(), content: text });
+        msgs.push(Message::user(text));
         Prompt::Chat(msgs)
     };
     let sampling = SamplingParams {

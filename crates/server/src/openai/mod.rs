@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 mod request;
 pub use request::{ChatRequest, CompletionRequest};
-use request::{chat_messages, for_model, plan, CompletionPrompt, Plan, StreamOptions};
+use request::{chat_messages, for_model, parse_tool_calls, plan, tool_names, tools, CompletionPrompt, Plan, StreamOptions};
 
 fn token_str(lm: &LoadedModel, id: u32) -> (String, Vec<u8>) {
     let b = lm.tokenizer.token_to_piece(id).to_vec();
@@ -110,6 +110,10 @@ pub async fn chat(
         }
         (false, None) => None,
     };
+    let tools = tools(r.tools, r.tool_choice.as_ref())?;
+    if tools.is_some() && p.json {
+        return Err(ApiError::bad("response_format", "response_format json_object cannot be combined with tools; ask for one or the other"));
+    }
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
@@ -117,7 +121,18 @@ pub async fn chat(
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let ids = gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?;
+    let ids = match &tools {
+        None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
+        Some(t) => {
+            let tpl = lm.template.as_ref().map_err(|e| ApiError::bad("messages", e.clone()))?;
+            if !tpl.supports_tools() {
+                return Err(ApiError::bad("tools", format!("tools: the chat template of {} has no function calling; leave tools out", lease.slot.name)));
+            }
+            let rendered = tpl.render_with_tools(&messages, Some(t), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
+            gen::check_prompt_len(&lease, lm.tokenizer.encode_chat(&rendered), "messages")?
+        }
+    };
+    p.tools = tools;
     p.req.prompt = Prompt::Tokens(ids);
     respond(
         st,
@@ -215,13 +230,21 @@ async fn respond(
         Kind::Chat { logprobs } => *logprobs,
         Kind::Completion { logprobs, .. } => *logprobs,
     };
-    if p.json {
+    if p.json || p.tools.is_some() {
+        // the whole answer is needed first: checked as JSON, or read for tool calls
         let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
-        let choices = gen::collect_json(&lease, &p.req, p.n).await;
+        let choices = if p.json {
+            gen::collect_json(&lease, &p.req, p.n).await
+        } else {
+            match gen::submit_n(&lease, &p.req, top, p.n) {
+                Ok(rx) => gen::collect(rx, p.n).await,
+                Err(e) => Err(e),
+            }
+        };
         guard.disarm();
         let choices = choices?;
         return Ok(finish_whole(
-            &st, &lease, kind, choices, stream, so, endpoint, started,
+            &st, &lease, kind, choices, stream, so, endpoint, started, p.tools.as_ref(),
         ));
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
@@ -231,7 +254,7 @@ async fn respond(
         guard.disarm();
         let choices = choices?;
         return Ok(finish_whole(
-            &st, &lease, kind, choices, false, so, endpoint, started,
+            &st, &lease, kind, choices, false, so, endpoint, started, None,
         ));
     }
     Ok(stream_response(
@@ -249,6 +272,7 @@ fn finish_whole(
     so: StreamOptions,
     endpoint: &str,
     started: Instant,
+    tools: Option<&Value>,
 ) -> Response {
     let lm = &lease.slot.lm;
     let model = &lease.slot.name;
@@ -262,19 +286,41 @@ fn finish_whole(
     match kind {
         Kind::Chat { logprobs } => {
             let id = gen::new_id("chatcmpl");
+            // (content, tool calls, finish reason) per choice
+            let parts: Vec<(Option<String>, Vec<Value>, &str)> = choices
+                .iter()
+                .map(|c| {
+                    let fin = c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop");
+                    let Some(t) = tools else {
+                        return (Some(c.text.clone()), Vec::new(), fin);
+                    };
+                    let (content, calls) = parse_tool_calls(&c.text, &tool_names(t), || gen::new_id("call").replacen('-', "_", 1));
+                    let fin = if calls.is_empty() { fin } else { "tool_calls" };
+                    (content, calls, fin)
+                })
+                .collect();
             if stream {
-                // JSON mode streams the checked answer as one piece.
+                // JSON mode and tool calls stream the finished answer as one piece.
                 let mut out = String::new();
-                for (i, c) in choices.iter().enumerate() {
-                    let fin = c
-                        .stats
-                        .as_ref()
-                        .map(|s| gen::finish_str(s.finish))
-                        .unwrap_or("stop");
-                    for delta in [
-                        json!({"role": "assistant", "content": ""}),
-                        json!({"content": c.text}),
-                    ] {
+                for (i, (content, calls, fin)) in parts.iter().enumerate() {
+                    let fin = *fin;
+                    let mut deltas = vec![json!({"role": "assistant", "content": ""})];
+                    if let Some(t) = content.as_ref().filter(|t| !t.is_empty()) {
+                        deltas.push(json!({"content": t}));
+                    }
+                    if !calls.is_empty() {
+                        let indexed: Vec<Value> = calls
+                            .iter()
+                            .enumerate()
+                            .map(|(k, c)| {
+                                let mut c = c.clone();
+                                c["index"] = json!(k);
+                                c
+                            })
+                            .collect();
+                        deltas.push(json!({"tool_calls": indexed}));
+                    }
+                    for delta in deltas {
                         out.push_str(&sse(&chunk(&id, created, model, json!([{"index": i, "delta": delta, "logprobs": null, "finish_reason": null}]), so.include_usage)));
                     }
                     out.push_str(&sse(&chunk(
@@ -300,11 +346,16 @@ fn finish_whole(
                     let lp = logprobs.map(|_| {
                         json!({"content": c.tokens.iter().filter(|t| t.id != u32::MAX).map(|t| chat_logprob(lm, t)).collect::<Vec<_>>(), "refusal": null})
                     });
+                    let (content, calls, fin) = &parts[i];
+                    let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+                    if !calls.is_empty() {
+                        message["tool_calls"] = json!(calls);
+                    }
                     json!({
                         "index": i,
-                        "message": {"role": "assistant", "content": c.text, "refusal": null},
+                        "message": message,
                         "logprobs": lp,
-                        "finish_reason": c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop"),
+                        "finish_reason": fin,
                     })
                 })
                 .collect();

@@ -135,6 +135,34 @@ expect_error("empty embedding input is 400", lambda: c.embeddings.create(model=M
 expect_error("too long embedding input is 400", lambda: c.embeddings.create(model=MODEL, input="word " * 5000), 400, "context")
 expect_error("embeddings of an unknown model is 404", lambda: c.embeddings.create(model="nope", input="x"), 404)
 
+# Function calling: qwen2.5-coder's template takes tools (smollm2's does not).
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+ASK = [{"role": "user", "content": "What is the weather in Paris right now?"}]
+if "qwen-coder" in ids:
+    r = c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, temperature=0, max_tokens=80)
+    ch = r.choices[0]
+    calls = ch.message.tool_calls or []
+    check("a tool call comes back as tool_calls", ch.finish_reason == "tool_calls" and len(calls) == 1
+          and calls[0].function.name == "get_weather" and calls[0].id.startswith("call_")
+          and json.loads(calls[0].function.arguments).get("city") == "Paris", str(ch))
+    chunks = list(c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, temperature=0, max_tokens=80, stream=True))
+    deltas = [d for ch in chunks if ch.choices for d in (ch.choices[0].delta.tool_calls or [])]
+    fins = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+    check("a streamed tool call", len(deltas) == 1 and deltas[0].function.name == "get_weather" and fins == ["tool_calls"], str(chunks)[:400])
+    if calls:
+        back = ASK + [ch.message.model_dump(exclude_none=True),
+                      {"role": "tool", "tool_call_id": calls[0].id, "content": json.dumps({"temp_c": 18})}]
+        r2 = c.chat.completions.create(model="qwen-coder", messages=back, tools=TOOLS, temperature=0, max_tokens=30)
+        check("the call and its result go back in", r2.choices[0].finish_reason in ("stop", "length", "tool_calls"))
+    r3 = c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice="none", temperature=0, max_tokens=30)
+    check("tool_choice none renders no tools", r3.choices[0].message.tool_calls is None and r3.choices[0].finish_reason != "tool_calls")
+    expect_error("tool_choice required is 400", lambda: c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice="required"), 400, "tool_choice")
+    expect_error("a tool without a name is 400", lambda: c.chat.completions.create(model="qwen-coder", messages=ASK, tools=[{"type": "function", "function": {}}]), 400, "tools[0]")
+else:
+    check("qwen-coder is served (tools test)", False, str(ids))
+expect_error("tools for a template without function calling is 400", lambda: c.chat.completions.create(model=MODEL, messages=MSG, tools=TOOLS), 400, "function calling")
+
 # JSON mode: the output parses.
 for q in ["Give me a JSON object describing a cat with name and age.", "List three colors."]:
     r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": q}], max_tokens=60,
