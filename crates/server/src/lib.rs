@@ -14,6 +14,7 @@ pub mod models;
 mod ollama;
 mod openai;
 mod pull;
+mod tools;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};

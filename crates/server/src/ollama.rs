@@ -49,6 +49,8 @@ pub struct OMessage {
     pub content: String,
     #[serde(default)]
     pub images: Option<Vec<String>>,
+    /// An assistant turn's calls: `[{"function": {"name", "arguments": {...}}}]`.
+    pub tool_calls: Option<Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,8 @@ pub struct ChatRequest {
     pub model: String,
     #[serde(default)]
     pub messages: Vec<OMessage>,
+    /// Function definitions (as OpenAI's), for templates that take them.
+    pub tools: Option<Vec<Value>>,
     pub stream: Option<bool>,
     pub format: Option<Value>,
     #[serde(default)]
@@ -214,9 +218,20 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
                 "images are not supported by hearth's models",
             ));
         }
+        let tool_calls = match m.tool_calls {
+            Some(calls) => Some(Value::Array(
+                calls
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, c)| crate::tools::call_for_template(&format!("messages[{i}].tool_calls[{j}]"), c))
+                    .collect::<Result<_, _>>()?,
+            )),
+            None => None,
+        };
         messages.push(Message {
             role: m.role,
             content: m.content,
+            tool_calls,
             ..Default::default()
         });
     }
@@ -242,7 +257,14 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let ids = gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?;
+    let tools = crate::tools::tools(r.tools, None)?;
+    if tools.is_some() && json_mode {
+        return Err(ApiError::bad("format", "format json cannot be combined with tools; ask for one or the other"));
+    }
+    let ids = match &tools {
+        None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
+        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?,
+    };
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
@@ -255,6 +277,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         req,
         r.stream.unwrap_or(true),
         json_mode,
+        tools,
         true,
         r.model,
         ka,
@@ -331,6 +354,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         req,
         r.stream.unwrap_or(true),
         json_mode,
+        None,
         false,
         r.model,
         ka,
@@ -356,6 +380,7 @@ async fn run(
     req: GenerateRequest,
     stream: bool,
     json_mode: bool,
+    tools: Option<Value>,
     is_chat: bool,
     model: String,
     ka: Option<KeepAlive>,
@@ -376,7 +401,7 @@ async fn run(
     };
     let field = if is_chat { "message" } else { "response" };
     let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
-    if json_mode || !stream {
+    if json_mode || !stream || tools.is_some() {
         let choices: Vec<Choice> = if json_mode {
             let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
             let r = gen::collect_json(&lease, &req, 1).await;
@@ -393,8 +418,28 @@ async fn run(
         let s = c.stats.as_ref().expect("done");
         gen::log_request(&st, endpoint, &lease.slot.name, &[s], "200", started);
         gen::log_content(&st, "output", &c.text);
+        // the answer, with the calls of declared tools read out of it
+        let answer = match &tools {
+            Some(t) => {
+                let (content, calls) = crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t), String::new);
+                let mut msg = json!({"role": "assistant", "content": content.unwrap_or_default()});
+                if !calls.is_empty() {
+                    let calls: Vec<Value> = calls
+                        .iter()
+                        .map(|c| {
+                            let f = &c["function"];
+                            let args: Value = f["arguments"].as_str().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(json!({}));
+                            json!({"function": {"name": f["name"], "arguments": args}})
+                        })
+                        .collect();
+                    msg["tool_calls"] = json!(calls);
+                }
+                msg
+            }
+            None => piece(&c.text),
+        };
         let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-        v[field] = piece(&c.text);
+        v[field] = answer.clone();
         v["done"] = json!(true);
         let mut m = match v {
             Value::Object(m) => m,
@@ -409,7 +454,7 @@ async fn run(
         if stream {
             // JSON mode in a stream: the checked answer as one piece, then the final line.
             let mut first = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now()), "done": false});
-            first[field] = piece(&c.text);
+            first[field] = answer;
             m[field] = piece("");
             let body = format!("{first}\n{}\n", Value::Object(m));
             return Ok(ndjson(axum::body::Body::from(body)));

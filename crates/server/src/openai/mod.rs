@@ -18,7 +18,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 mod request;
 pub use request::{ChatRequest, CompletionRequest};
-use request::{chat_messages, for_model, parse_tool_calls, plan, tool_names, tools, CompletionPrompt, Plan, StreamOptions};
+use crate::tools::{parse_tool_calls, tool_names, tools};
+use request::{chat_messages, for_model, plan, CompletionPrompt, Plan, StreamOptions};
 
 fn token_str(lm: &LoadedModel, id: u32) -> (String, Vec<u8>) {
     let b = lm.tokenizer.token_to_piece(id).to_vec();
@@ -123,14 +124,7 @@ pub async fn chat(
     }
     let ids = match &tools {
         None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
-        Some(t) => {
-            let tpl = lm.template.as_ref().map_err(|e| ApiError::bad("messages", e.clone()))?;
-            if !tpl.supports_tools() {
-                return Err(ApiError::bad("tools", format!("tools: the chat template of {} has no function calling; leave tools out", lease.slot.name)));
-            }
-            let rendered = tpl.render_with_tools(&messages, Some(t), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
-            gen::check_prompt_len(&lease, lm.tokenizer.encode_chat(&rendered), "messages")?
-        }
+        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?,
     };
     p.tools = tools;
     p.req.prompt = Prompt::Tokens(ids);

@@ -57,6 +57,29 @@ expect_error("unknown model is 404", lambda: c.chat(model="nope", messages=MSG),
 expect_error("bad option is 400 naming it", lambda: c.chat(model=MODEL, messages=MSG, options={"top_p": 3}), 400, "top_p")
 expect_error("bad keep_alive is 400", lambda: c.chat(model=MODEL, messages=MSG, keep_alive="soon"), 400, "keep_alive")
 
+# Function calling through /api/chat (qwen2.5-coder's template takes tools).
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+ASK = [{"role": "user", "content": "What is the weather in Paris right now?"}]
+if "qwen-coder" in [m.model for m in c.list().models]:
+    for stream in (False, True):
+        if stream:
+            parts = list(c.chat(model="qwen-coder", messages=ASK, tools=TOOLS, stream=True, options={"temperature": 0, "num_predict": 80}))
+            calls = [tc for p in parts for tc in (p.message.tool_calls or [])]
+            last = parts[-1]
+        else:
+            last = c.chat(model="qwen-coder", messages=ASK, tools=TOOLS, options={"temperature": 0, "num_predict": 80})
+            calls = last.message.tool_calls or []
+        check(f"ollama tool call (stream={stream})", len(calls) == 1 and calls[0].function.name == "get_weather"
+              and calls[0].function.arguments.get("city") == "Paris" and last.done, str(calls))
+    back = ASK + [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+                  {"role": "tool", "content": json.dumps({"temp_c": 18})}]
+    r = c.chat(model="qwen-coder", messages=back, tools=TOOLS, options={"temperature": 0, "num_predict": 30})
+    check("ollama: the call and its result go back in", r.done)
+else:
+    check("qwen-coder is served (tools test)", False)
+expect_error("ollama tools for a template without them is 400", lambda: c.chat(model=MODEL, messages=MSG, tools=TOOLS), 400, "function calling")
+
 # Embeddings: /api/embed (text or texts) and the older /api/embeddings.
 r = c.embed(model=MODEL, input=["The cat sat on the mat.", "A kitten was sitting on the rug."])
 check("embed: two unit vectors", len(r.embeddings) == 2 and r.prompt_eval_count > 0

@@ -1,0 +1,177 @@
+//! Function calling, shared by the OpenAI and Ollama APIs: the `tools` a
+//! request declares (checked, rendered by chat templates that take them), the
+//! calls of earlier assistant turns as templates want them, and the calls read
+//! back from a generated answer.
+
+use crate::error::ApiError;
+use crate::gen;
+use crate::models::Lease;
+use engine::Message;
+use serde_json::Value;
+
+/// The prompt tokens of `messages` with `tools` rendered by the model's chat
+/// template; a 400 naming `tools` when the template takes none.
+pub fn prompt_with_tools(lease: &Lease, messages: &[Message], tools: &Value) -> Result<Vec<u32>, ApiError> {
+    let lm = &lease.slot.lm;
+    let tpl = lm.template.as_ref().map_err(|e| ApiError::bad("messages", e.clone()))?;
+    if !tpl.supports_tools() {
+        return Err(ApiError::bad("tools", format!("tools: the chat template of {} has no function calling; leave tools out", lease.slot.name)));
+    }
+    let rendered = tpl.render_with_tools(messages, Some(tools), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")
+}
+
+/// An assistant message's tool call as chat templates want it: the
+/// `arguments` JSON string parsed to an object (templates print it with
+/// `tojson`).
+pub fn call_for_template(field: &str, mut c: Value) -> Result<Value, ApiError> {
+    let field = field.to_string();
+    let f = c.get_mut("function").ok_or_else(|| ApiError::bad(field.clone(), format!("{field}.function is missing")))?;
+    if !f.get("name").is_some_and(Value::is_string) {
+        return Err(ApiError::bad(field.clone(), format!("{field}.function.name must be a string")));
+    }
+    if let Some(Value::String(a)) = f.get("arguments") {
+        let parsed: Value = serde_json::from_str(a)
+            .map_err(|e| ApiError::bad(field.clone(), format!("{field}.function.arguments is not JSON: {e}")))?;
+        f["arguments"] = parsed;
+    }
+    Ok(c)
+}
+
+/// The `tools` to render (None when there are none or `tool_choice` is
+/// "none"), each checked to be a function with a name.
+pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
+    match choice {
+        None => {}
+        Some(Value::String(c)) if c == "auto" => {}
+        Some(Value::String(c)) if c == "none" => return Ok(None),
+        Some(other) => {
+            return Err(ApiError::bad(
+                "tool_choice",
+                format!("tool_choice {other} is not supported: hearth lets the model decide (\"auto\") or renders no tools (\"none\")"),
+            ))
+        }
+    }
+    let Some(list) = tools.filter(|t| !t.is_empty()) else { return Ok(None) };
+    for (i, t) in list.iter().enumerate() {
+        let ok = t.get("type").and_then(Value::as_str) == Some("function")
+            && t.get("function").and_then(|f| f.get("name")).is_some_and(Value::is_string);
+        if !ok {
+            return Err(ApiError::bad(format!("tools[{i}]"), format!("tools[{i}] must be {{\"type\": \"function\", \"function\": {{\"name\": ..., \"parameters\": ...}}}}")));
+        }
+    }
+    Ok(Some(Value::Array(list)))
+}
+
+/// One tool call as OpenAI's `tool_calls` entry, from a `{"name": ...,
+/// "arguments": ...}` object naming one of `names` (None otherwise).
+fn call_from(v: &Value, names: &[&str], new_id: &impl Fn() -> String) -> Option<Value> {
+    let name = v.get("name")?.as_str()?;
+    if !names.contains(&name) {
+        return None;
+    }
+    let args = match v.get("arguments").or_else(|| v.get("parameters")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(a) => a.to_string(),
+        None => "{}".to_string(),
+    };
+    Some(serde_json::json!({"id": new_id(), "type": "function", "function": {"name": name, "arguments": args}}))
+}
+
+/// The tool calls in a generated answer, as OpenAI's `tool_calls`: the
+/// `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks the Qwen
+/// 2.5 / Hermes templates ask for, or — small models often drop the tags — an
+/// answer that is nothing but such objects (one per line, code fences
+/// allowed). Only names of the request's tools count. The rest of the text is
+/// the content (None when only calls remain); a block that does not parse
+/// stays in the content.
+pub fn parse_tool_calls(text: &str, names: &[&str], new_id: impl Fn() -> String) -> (Option<String>, Vec<Value>) {
+    const OPEN: &str = "<tool_call>";
+    const CLOSE: &str = "</tool_call>";
+    let (mut content, mut calls, mut rest) = (String::new(), Vec::new(), text);
+    while let Some(a) = rest.find(OPEN) {
+        content.push_str(&rest[..a]);
+        let after = &rest[a + OPEN.len()..];
+        let (body, used, next) = match after.find(CLOSE) {
+            Some(b) => (&after[..b], &rest[a..a + OPEN.len() + b + CLOSE.len()], &after[b + CLOSE.len()..]),
+            None => (after, &rest[a..], ""),
+        };
+        let v = engine::jsonfix::repair(body).and_then(|t| serde_json::from_str::<Value>(&t).ok());
+        match v.and_then(|v| call_from(&v, names, &new_id)) {
+            Some(c) => calls.push(c),
+            None => content.push_str(used),
+        }
+        rest = next;
+    }
+    content.push_str(rest);
+    if calls.is_empty() {
+        let bare = content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
+        let found: Option<Vec<Value>> = bare
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str::<Value>(l.trim()).ok().and_then(|v| call_from(&v, names, &new_id)))
+            .collect();
+        let whole = serde_json::from_str::<Value>(bare).ok().and_then(|v| call_from(&v, names, &new_id));
+        if let Some(c) = whole {
+            return (None, vec![c]);
+        }
+        if let Some(cs) = found.filter(|c| !c.is_empty()) {
+            return (None, cs);
+        }
+    }
+    let content = content.trim();
+    ((!content.is_empty() || calls.is_empty()).then(|| content.to_string()), calls)
+}
+
+/// The function names declared in `tools` (checked by [`tools`]).
+pub fn tool_names(tools: &Value) -> Vec<&str> {
+    tools
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("function")?.get("name")?.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_tool_calls;
+    use serde_json::Value;
+
+    fn parse(t: &str) -> (Option<String>, Vec<(String, Value)>) {
+        let (c, calls) = parse_tool_calls(t, &["get_weather", "add"], || "call_1".into());
+        let calls = calls
+            .iter()
+            .map(|c| {
+                assert_eq!(c["type"], "function");
+                assert_eq!(c["id"], "call_1");
+                let args: Value = serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap();
+                (c["function"]["name"].as_str().unwrap().to_string(), args)
+            })
+            .collect();
+        (c, calls)
+    }
+
+    #[test]
+    fn tool_calls_are_read_from_answers() {
+        let (c, calls) = parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
+        assert_eq!(c, None);
+        assert_eq!(calls, vec![("get_weather".into(), serde_json::json!({"city": "Paris"}))]);
+        // text around calls stays content; two calls; arguments given as a string
+        let (c, calls) = parse("Let me check.\n<tool_call>{\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 1}\"}</tool_call>\n<tool_call>{\"name\": \"get_weather\", \"arguments\": {}}</tool_call>");
+        assert_eq!(c.as_deref(), Some("Let me check."));
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0], ("add".into(), serde_json::json!({"a": 1})));
+        // the tags dropped, as small models do; fenced too
+        let (c, calls) = parse("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}");
+        assert_eq!((c, calls.len()), (None, 1));
+        let (_, calls) = parse("```json\n{\"name\": \"add\", \"arguments\": {\"a\": 2}}\n```");
+        assert_eq!(calls.len(), 1);
+        // an unknown function, a plain answer, a broken block: content, no calls
+        for t in ["{\"name\": \"rm_rf\", \"arguments\": {}}", "Paris is sunny.", "<tool_call>{not json</tool_call> ok"] {
+            let (c, calls) = parse(t);
+            assert!(calls.is_empty(), "{t}");
+            assert_eq!(c.as_deref(), Some(t), "{t}");
+        }
+    }
+}
