@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show how a model splits text into tokens.
     Tokenize(TokenizeArgs),
+    /// Sentence embeddings of texts, one JSON line each (as /v1/embeddings).
+    Embed(crate::cmd::embed::EmbedArgs),
     /// Measure prompt-processing and generation speed (like llama-bench).
     Bench(BenchArgs),
     /// Will a model fit this machine, and how fast will it run?

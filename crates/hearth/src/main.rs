@@ -22,6 +22,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Batch(a) => cmd::batch::run(a),
         cli::Command::Completions(a) => cmd::completions::run(a),
         cli::Command::Tokenize(a) => cmd::tokenize::run(a),
+        cli::Command::Embed(a) => cmd::embed::run(a),
         cli::Command::Bench(a) => cmd::bench::run(a),
         cli::Command::Fit(a) => cmd::fit::run(a),
         cli::Command::Doctor(a) => cmd::fit::doctor(a),

@@ -242,3 +242,27 @@ fn bench_parallel_measures_batched_generation() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--parallel"), "{}", stderr(&o));
 }
+
+#[test]
+fn embed_prints_unit_vectors() {
+    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let m = model.to_str().unwrap();
+    let o = hearth(&["embed", m, "The cat sat on the mat."], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e: Vec<f64> = v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(e.len(), 576);
+    let n: f64 = e.iter().map(|x| x * x).sum();
+    assert!((n - 1.0).abs() < 1e-3, "{n}");
+    assert_eq!(v["tokens"], 7, "llama.cpp's count (tests/fixtures/reference/embeddings.json)");
+    // lines of standard input: one output line each, blank lines skipped
+    let o = hearth(&["embed", m], Some(b"The cat sat on the mat.\n\nA kitten was sitting on the rug.\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["embedding"], v["embedding"]);
+    assert_eq!((lines[1]["index"].as_u64(), lines[1]["text"].as_str()), (Some(1), Some("A kitten was sitting on the rug.")));
+    let o = hearth(&["embed", m], Some(b"\n  \n"));
+    assert_clean_failure(&o, 4, &["nothing to embed"]);
+}

@@ -1,5 +1,6 @@
 pub mod batch;
 pub mod bench;
+pub mod embed;
 pub mod fit;
 pub mod completions;
 pub mod ps;

@@ -1,0 +1,50 @@
+//! `hearth embed`: sentence embeddings on the command line, one JSON line per
+//! text (the text argument, or each non-empty line of standard input), the
+//! same vectors `hearth serve` answers on `/v1/embeddings` and `/api/embed`.
+
+use crate::exit::InputError;
+use std::io::{BufRead, Write};
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Each output line is {\"index\": i, \"text\": ..., \"tokens\": n, \"embedding\": [...]}: the mean of the\nmodel's final hidden states after its output norm, unit length (llama.cpp's mean pooling).\n\nExamples:\n  hearth embed qwen2.5-coder \"The cat sat on the mat.\"\n  cut -f2 titles.tsv | hearth embed smollm2:135m > vectors.jsonl")]
+pub struct EmbedArgs {
+    /// A model name or a path to a .gguf file.
+    pub model: std::path::PathBuf,
+    /// The text; without it, every non-empty line of standard input is one text.
+    pub text: Option<String>,
+    /// Threads (default: all cores).
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
+}
+
+pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
+    let lm = engine::LoadedModel::load(super::pull::resolve_model(&a.model)?)?;
+    let pool = engine::ThreadPool::new(a.threads.unwrap_or_else(kernels::default_threads).max(1));
+    let mut out = std::io::stdout().lock();
+    let one = |i: usize, text: &str, out: &mut dyn Write| -> anyhow::Result<()> {
+        let e = lm.embed(&pool, text).map_err(|e| match e {
+            engine::EngineError::EmptyPrompt => InputError(format!("text {i} is empty")).into(),
+            e => anyhow::Error::from(e),
+        })?;
+        let v = serde_json::json!({"index": i, "text": text, "tokens": e.n_tokens, "embedding": e.vector});
+        writeln!(out, "{v}")?;
+        Ok(())
+    };
+    if let Some(t) = a.text {
+        return one(0, &t, &mut out);
+    }
+    let mut i = 0;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| InputError(format!("reading standard input: {e} (the input must be UTF-8 text, one text per line)")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        one(i, &line, &mut out)?;
+        out.flush()?;
+        i += 1;
+    }
+    if i == 0 {
+        return Err(InputError("nothing to embed: give a text, or lines of text on standard input".into()).into());
+    }
+    Ok(())
+}
