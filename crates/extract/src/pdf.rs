@@ -47,6 +47,51 @@ fn catch_quietly<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     })
 }
 
+/// Most bytes a PDF's Flate streams may inflate to, all together. The parser
+/// inflates streams into memory without a bound of its own, so a small crafted
+/// file (a "decompression bomb") could otherwise take all memory.
+const MAX_INFLATED: u64 = 512 << 20;
+
+/// Inflate every zlib stream of the file (`stream` … `endstream`) into a
+/// counter, stopping at `cap` bytes in all: an error once more would come out.
+/// Streams that are not zlib (images, other filters) are passed over.
+fn check_inflated_size(bytes: &[u8], cap: u64) -> Result<(), String> {
+    use std::io::Read;
+    let mut total = 0u64;
+    let mut i = 0;
+    while let Some(p) = find(&bytes[i..], b"stream") {
+        let at = i + p;
+        i = at + 6;
+        if at >= 3 && &bytes[at - 3..at] == b"end" {
+            continue;
+        }
+        // the data starts after the end of line that follows the keyword
+        let mut start = i;
+        if bytes.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        let end = find(&bytes[start..], b"endstream").map_or(bytes.len(), |e| start + e);
+        let mut dec = flate2::read::ZlibDecoder::new(&bytes[start..end]).take(cap - total + 1);
+        let n = std::io::copy(&mut dec, &mut std::io::sink()).unwrap_or_else(|_| dec.limit().abs_diff(cap - total + 1));
+        total += n;
+        if total > cap {
+            return Err(format!(
+                "its compressed streams expand to more than {} MiB (a decompression bomb?); refusing to extract it",
+                cap >> 20
+            ));
+        }
+        i = end.max(i);
+    }
+    Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 /// The text of every page, pages separated by a blank line. Empty (after normalising)
 /// means no text layer; the caller turns that into `NoText`.
 pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> {
@@ -61,6 +106,7 @@ pub(crate) fn to_text(bytes: &[u8], name: &str) -> Result<String, ExtractError> 
             "this is not a PDF file (no %PDF- header near the start); check what the file really is".to_string(),
         ));
     }
+    check_inflated_size(bytes, MAX_INFLATED).map_err(err)?;
     let pages = catch_quietly(|| -> Result<Vec<String>, OutputError> {
         let mut doc = pdf_extract::Document::load_mem(bytes)?;
         if doc.is_encrypted() {
@@ -263,6 +309,36 @@ mod tests {
         assert_eq!(r.unwrap_err(), "unknown panic");
         assert_eq!(catch_quietly(|| 5), Ok(5));
         assert!(!QUIET.with(Cell::get));
+    }
+
+    fn pdf_with_stream(inflated: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            z.write_all(&zeros[..n]).unwrap();
+            left -= n;
+        }
+        let data = z.finish().unwrap();
+        let mut pdf = format!("%PDF-1.4\n1 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\r\n", data.len()).into_bytes();
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+        pdf
+    }
+
+    #[test]
+    fn decompression_bombs_are_refused_before_parsing() {
+        // the check itself, with a small cap: what inflates under it passes
+        assert!(check_inflated_size(&pdf_with_stream(3 << 20), 4 << 20).is_ok());
+        let e = check_inflated_size(&pdf_with_stream(5 << 20), 4 << 20).unwrap_err();
+        assert!(e.contains("more than 4 MiB"), "{e}");
+        // streams that are not zlib (images, other filters) are passed over
+        assert!(check_inflated_size(b"%PDF-1.4\nstream\nJFIF not zlib\nendstream\n", 1).is_ok());
+        // through the extractor, at the real cap: a clean error, no parse
+        let e = to_text(&pdf_with_stream((MAX_INFLATED + (1 << 20)) as usize), "bomb.pdf").unwrap_err();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
     }
 
     #[test]
