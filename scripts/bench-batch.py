@@ -15,12 +15,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import cpu_line, publish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -42,14 +43,6 @@ def make_docs(folder, n):
             f.write(text)
 
 
-def cpu_line():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run_batch(hearth, model, folder, parallel, max_tokens, threads):
@@ -107,10 +100,7 @@ def main():
     head = (f"### {datetime.date.today()} — batch throughput, {a.docs} short documents, {os.path.basename(a.model)}, "
             f"{a.threads} threads, -n {a.max_tokens}, greedy, medians of {a.reps} ({cpu_line()})")
     text = head + "\n\n" + "\n".join(table) + "\n"
-    print(text)
-    if a.append:
-        with open(a.append, "a") as f:
-            f.write("\n" + text)
+    publish(text, a.append)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import statistics
 import subprocess
 import time
 
+from benchlib import cpu_line, publish
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 spec = importlib.util.spec_from_file_location("bench_serve", os.path.join(HERE, "bench-serve.py"))
@@ -55,11 +57,6 @@ def wait_up(url, proc, what):
     raise SystemExit(f"{what} did not come up")
 
 
-def cpu_line():
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "?"
 
 
 def main():
@@ -113,10 +110,7 @@ def main():
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if a.append:
-        with open(a.append, "a") as f:
-            f.write("\n" + text)
+    publish(text, a.append)
 
 
 if __name__ == "__main__":

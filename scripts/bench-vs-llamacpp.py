@@ -23,6 +23,8 @@ asserted.
 """
 import argparse, datetime, json, os, platform, random, statistics, subprocess, sys, time
 
+from benchlib import cpu_line, publish
+
 MODELS = {
     "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
@@ -30,14 +32,6 @@ MODELS = {
 }
 
 
-def cpu_line():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def hearth_once(exe, path, p, n, d, t):
@@ -126,10 +120,7 @@ def main():
             "| model | test | hearth tok/s | llama.cpp tok/s | hearth / llama.cpp |\n|---|---|---:|---:|---:|\n")
     table = head + "".join(f"| {m} | {t} | {h:.2f} | {l:.2f} | {r:.2f} |\n" for m, t, h, l, r in rows)
     print()
-    print(table)
-    if a.append:
-        with open(a.append, "a") as f:
-            f.write("\n" + table)
+    publish(table, a.append)
 
 
 if __name__ == "__main__":

@@ -421,18 +421,10 @@ async fn run(
         // the answer, with the calls of declared tools read out of it
         let answer = match &tools {
             Some(t) => {
-                let (content, calls) = crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t), String::new);
+                let (content, calls) = crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
                 let mut msg = json!({"role": "assistant", "content": content.unwrap_or_default()});
                 if !calls.is_empty() {
-                    let calls: Vec<Value> = calls
-                        .iter()
-                        .map(|c| {
-                            let f = &c["function"];
-                            let args: Value = f["arguments"].as_str().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(json!({}));
-                            json!({"function": {"name": f["name"], "arguments": args}})
-                        })
-                        .collect();
-                    msg["tool_calls"] = json!(calls);
+                    msg["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
                 }
                 msg
             }

@@ -63,29 +63,55 @@ pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option
     Ok(Some(Value::Array(list)))
 }
 
-/// One tool call as OpenAI's `tool_calls` entry, from a `{"name": ...,
-/// "arguments": ...}` object naming one of `names` (None otherwise).
-fn call_from(v: &Value, names: &[&str], new_id: &impl Fn() -> String) -> Option<Value> {
+/// A call read from an answer: a declared function and its arguments (a JSON
+/// value; arguments the model wrote as a JSON string are parsed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    pub arguments: Value,
+}
+
+impl ToolCall {
+    /// OpenAI's `tool_calls` entry (arguments as a JSON string).
+    pub fn openai(&self, id: String) -> Value {
+        let args = match &self.arguments {
+            Value::String(s) => s.clone(),
+            a => a.to_string(),
+        };
+        serde_json::json!({"id": id, "type": "function", "function": {"name": self.name, "arguments": args}})
+    }
+
+    /// Ollama's `tool_calls` entry (arguments as an object).
+    pub fn ollama(&self) -> Value {
+        serde_json::json!({"function": {"name": self.name, "arguments": self.arguments}})
+    }
+}
+
+/// The call in a `{"name": ..., "arguments": ...}` object naming one of `names`.
+fn call_from(v: &Value, names: &[&str]) -> Option<ToolCall> {
     let name = v.get("name")?.as_str()?;
     if !names.contains(&name) {
         return None;
     }
-    let args = match v.get("arguments").or_else(|| v.get("parameters")) {
-        Some(Value::String(s)) => s.clone(),
-        Some(a) => a.to_string(),
-        None => "{}".to_string(),
+    let arguments = match v.get("arguments").or_else(|| v.get("parameters")) {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Some(a) => a.clone(),
+        None => Value::Object(Default::default()),
     };
-    Some(serde_json::json!({"id": new_id(), "type": "function", "function": {"name": name, "arguments": args}}))
+    Some(ToolCall { name: name.to_string(), arguments })
 }
 
-/// The tool calls in a generated answer, as OpenAI's `tool_calls`: the
-/// `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks the Qwen
-/// 2.5 / Hermes templates ask for, or — small models often drop the tags — an
-/// answer that is nothing but such objects (one per line, code fences
-/// allowed). Only names of the request's tools count. The rest of the text is
-/// the content (None when only calls remain); a block that does not parse
-/// stays in the content.
-pub fn parse_tool_calls(text: &str, names: &[&str], new_id: impl Fn() -> String) -> (Option<String>, Vec<Value>) {
+fn parse_call(text: &str, names: &[&str]) -> Option<ToolCall> {
+    serde_json::from_str::<Value>(text.trim()).ok().and_then(|v| call_from(&v, names))
+}
+
+/// The tool calls in a generated answer: the `<tool_call>{"name": ...,
+/// "arguments": {...}}</tool_call>` blocks the Qwen 2.5 / Hermes templates ask
+/// for, or — small models often drop the tags — an answer that is nothing but
+/// such objects (one per line, code fences allowed). Only names of the
+/// request's tools count. The rest of the text is the content (None when only
+/// calls remain); a block that does not parse stays in the content.
+pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<ToolCall>) {
     const OPEN: &str = "<tool_call>";
     const CLOSE: &str = "</tool_call>";
     let (mut content, mut calls, mut rest) = (String::new(), Vec::new(), text);
@@ -96,8 +122,7 @@ pub fn parse_tool_calls(text: &str, names: &[&str], new_id: impl Fn() -> String)
             Some(b) => (&after[..b], &rest[a..a + OPEN.len() + b + CLOSE.len()], &after[b + CLOSE.len()..]),
             None => (after, &rest[a..], ""),
         };
-        let v = engine::jsonfix::repair(body).and_then(|t| serde_json::from_str::<Value>(&t).ok());
-        match v.and_then(|v| call_from(&v, names, &new_id)) {
+        match engine::jsonfix::repair(body).and_then(|t| parse_call(&t, names)) {
             Some(c) => calls.push(c),
             None => content.push_str(used),
         }
@@ -106,16 +131,12 @@ pub fn parse_tool_calls(text: &str, names: &[&str], new_id: impl Fn() -> String)
     content.push_str(rest);
     if calls.is_empty() {
         let bare = content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
-        let found: Option<Vec<Value>> = bare
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str::<Value>(l.trim()).ok().and_then(|v| call_from(&v, names, &new_id)))
-            .collect();
-        let whole = serde_json::from_str::<Value>(bare).ok().and_then(|v| call_from(&v, names, &new_id));
-        if let Some(c) = whole {
+        if let Some(c) = parse_call(bare, names) {
             return (None, vec![c]);
         }
-        if let Some(cs) = found.filter(|c| !c.is_empty()) {
+        let lines: Option<Vec<ToolCall>> =
+            bare.lines().filter(|l| !l.trim().is_empty()).map(|l| parse_call(l, names)).collect();
+        if let Some(cs) = lines.filter(|c| !c.is_empty()) {
             return (None, cs);
         }
     }
@@ -139,14 +160,17 @@ mod tests {
     use serde_json::Value;
 
     fn parse(t: &str) -> (Option<String>, Vec<(String, Value)>) {
-        let (c, calls) = parse_tool_calls(t, &["get_weather", "add"], || "call_1".into());
+        let (c, calls) = parse_tool_calls(t, &["get_weather", "add"]);
         let calls = calls
             .iter()
             .map(|c| {
-                assert_eq!(c["type"], "function");
-                assert_eq!(c["id"], "call_1");
-                let args: Value = serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap();
-                (c["function"]["name"].as_str().unwrap().to_string(), args)
+                // the two APIs' shapes of the same call
+                let o = c.openai("call_1".into());
+                assert_eq!(o["type"], "function");
+                assert_eq!(o["id"], "call_1");
+                let args: Value = serde_json::from_str(o["function"]["arguments"].as_str().unwrap()).unwrap();
+                assert_eq!(c.ollama()["function"]["arguments"], args);
+                (o["function"]["name"].as_str().unwrap().to_string(), args)
             })
             .collect();
         (c, calls)

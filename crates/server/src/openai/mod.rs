@@ -288,7 +288,8 @@ fn finish_whole(
                     let Some(t) = tools else {
                         return (Some(c.text.clone()), Vec::new(), fin);
                     };
-                    let (content, calls) = parse_tool_calls(&c.text, &tool_names(t), || gen::new_id("call").replacen('-', "_", 1));
+                    let (content, calls) = parse_tool_calls(&c.text, &tool_names(t));
+                    let calls: Vec<Value> = calls.iter().map(|c| c.openai(gen::new_id("call").replacen('-', "_", 1))).collect();
                     let fin = if calls.is_empty() { fin } else { "tool_calls" };
                     (content, calls, fin)
                 })
