@@ -54,6 +54,31 @@ impl Model {
         if sess.logits.len() < rows_total * self.config.n_vocab {
             sess.logits.resize(rows_total * self.config.n_vocab, 0.0);
         }
+        self.run_chunks(
+            pool,
+            sess,
+            tokens,
+            |ci, n_chunks, rows| match want {
+                Logits::All => rows,
+                Logits::Last if ci + 1 == n_chunks => 1,
+                _ => 0,
+            },
+            |_, _| {},
+        )
+    }
+
+    /// One session's `tokens`, chunk by chunk through [`Self::forward_chunk`]
+    /// (lengths already checked): `logit_rows(chunk index, chunks, rows)` says
+    /// how many of a chunk's last rows want logits, `after(scratch, rows)` runs
+    /// once each chunk is done.
+    fn run_chunks(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        tokens: &[u32],
+        logit_rows: impl Fn(usize, usize, usize) -> usize,
+        mut after: impl FnMut(&Scratch, usize),
+    ) -> Result<(), ModelError> {
         sess.reserve(sess.n_past + tokens.len());
         // The session's own scratch, taken out for the call (a move, no allocation).
         let mut scratch = std::mem::take(&mut sess.scratch);
@@ -61,18 +86,15 @@ impl Model {
         let n_chunks = tokens.len().div_ceil(cap);
         let mut result = Ok(());
         for (ci, chunk) in tokens.chunks(cap).enumerate() {
-            let logit_rows = match want {
-                Logits::All => chunk.len(),
-                Logits::Last if ci + 1 == n_chunks => 1,
-                _ => 0,
-            };
+            let rows = chunk.len();
             scratch.groups.clear();
-            scratch.groups.push(Group { seq: 0, row0: 0, rows: chunk.len(), pos0: sess.n_past, logit_rows });
+            scratch.groups.push(Group { seq: 0, row0: 0, rows, pos0: sess.n_past, logit_rows: logit_rows(ci, n_chunks, rows) });
             let mut seqs = [&mut *sess];
             result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
             if result.is_err() {
                 break;
             }
+            after(&scratch, rows);
         }
         sess.scratch = scratch;
         result
@@ -90,22 +112,8 @@ impl Model {
         if tokens.is_empty() {
             return Ok(out);
         }
-        sess.reserve(sess.n_past + tokens.len());
-        let mut scratch = std::mem::take(&mut sess.scratch);
-        let mut result = Ok(());
-        for chunk in tokens.chunks(scratch.cap) {
-            scratch.groups.clear();
-            scratch.groups.push(Group { seq: 0, row0: 0, rows: chunk.len(), pos0: sess.n_past, logit_rows: 0 });
-            let mut seqs = [&mut *sess];
-            result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
-            if result.is_err() {
-                break;
-            }
-            // x: [rows][d], the residual stream after the last layer
-            out.extend_from_slice(&scratch.x[..chunk.len() * d]);
-        }
-        sess.scratch = scratch;
-        result?;
+        // x: [rows][d], the residual stream after the last layer
+        self.run_chunks(pool, sess, tokens, |_, _, _| 0, |s, rows| out.extend_from_slice(&s.x[..rows * d]))?;
         ops::rms_norm(&mut out, d, &self.weights.output_norm, self.config.rms_eps);
         Ok(out)
     }
@@ -119,7 +127,9 @@ impl Model {
         if total > scratch.cap {
             return Err(ModelError::Kernel(format!("batch of {total} rows exceeds the scratch capacity {}", scratch.cap)));
         }
-        let mut tokens = Vec::with_capacity(total);
+        // the rows' tokens, in the scratch's reused buffer (taken out for the call)
+        let mut tokens = std::mem::take(&mut scratch.tokens);
+        tokens.clear();
         scratch.groups.clear();
         for (i, s) in seqs.iter_mut().enumerate() {
             self.check(s.sess, s.tokens)?;
@@ -140,11 +150,14 @@ impl Model {
             });
             tokens.extend_from_slice(s.tokens);
         }
-        if tokens.is_empty() {
-            return Ok(());
-        }
-        let mut sessions: Vec<&mut Session> = seqs.iter_mut().map(|s| &mut *s.sess).collect();
-        self.forward_chunk(pool, scratch, &mut sessions, &tokens)
+        let result = if tokens.is_empty() {
+            Ok(())
+        } else {
+            let mut sessions: Vec<&mut Session> = seqs.iter_mut().map(|s| &mut *s.sess).collect();
+            self.forward_chunk(pool, scratch, &mut sessions, &tokens)
+        };
+        scratch.tokens = tokens;
+        result
     }
 
     /// A scratch for batched calls of up to `rows` rows.

@@ -71,6 +71,7 @@ pub struct Scratch {
     pub(crate) out_rows: Vec<f32>, // [rows wanting logits][n_embd] gathered final hidden rows
     pub(crate) logits: Vec<f32>,   // [rows wanting logits][n_vocab]
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
+    pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
 }
 
 /// The rows of one sequence inside a batched chunk.
@@ -106,6 +107,7 @@ impl Scratch {
             out_rows: Vec::new(),
             logits: Vec::new(),
             groups: Vec::with_capacity(16),
+            tokens: Vec::with_capacity(cap),
         }
     }
 }
