@@ -52,6 +52,8 @@ mod util;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
@@ -251,11 +253,14 @@ pub fn try_vec_dot(
 // ---- SIMD dispatch -------------------------------------------------------
 
 static FORCE_SCALAR: AtomicBool = AtomicBool::new(false);
-/// 0 = not yet detected, 1 = scalar, 2 = avx2+fma+f16c, 3 = neon, 4 = neon+dotprod.
+/// 0 = not yet detected, 1 = scalar, 2 = avx2+fma+f16c, 3 = neon, 4 = neon+dotprod,
+/// 5 = avx2 level + avx512f/bw/vl, 6 = level 5 + avx512vnni.
 static DETECTED: AtomicU8 = AtomicU8::new(0);
 
 /// Force the scalar reference kernels (for tests/benchmarks). The environment
-/// variable `HEARTH_FORCE_SCALAR=1` does the same at first use.
+/// variable `HEARTH_FORCE_SCALAR=1` does the same at first use, and
+/// `HEARTH_SIMD=avx2` (or `avx512` for AVX-512 without VNNI) caps the x86 level
+/// a CPU would otherwise get (A/B measurements on an AVX-512 machine).
 pub fn set_force_scalar(force: bool) {
     FORCE_SCALAR.store(force, Ordering::SeqCst);
 }
@@ -277,6 +282,14 @@ fn detected() -> u8 {
             && is_x86_feature_detected!("f16c")
         {
             level = 2;
+            let cap = std::env::var("HEARTH_SIMD").unwrap_or_default();
+            if cap != "avx2"
+                && is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vl")
+            {
+                level = if cap != "avx512" && is_x86_feature_detected!("avx512vnni") { 6 } else { 5 };
+            }
         }
     }
     #[cfg(target_arch = "aarch64")]
@@ -294,9 +307,22 @@ fn detected() -> u8 {
     level
 }
 
-/// Whether the AVX2 kernels are in use (detected, and not forced off).
+/// Whether the AVX2 kernels are in use (detected, and not forced off). Also
+/// true on AVX-512 machines: what has no AVX-512 kernel runs the AVX2 one.
 pub(crate) fn use_avx2() -> bool {
-    !FORCE_SCALAR.load(Ordering::Relaxed) && detected() == 2
+    !FORCE_SCALAR.load(Ordering::Relaxed) && matches!(detected(), 2 | 5 | 6)
+}
+
+/// The AVX-512 level in use: 0 = none (or forced off), 5 = avx512f/bw/vl,
+/// 6 = that and avx512vnni. Implies [`use_avx2`].
+pub(crate) fn avx512_level() -> u8 {
+    if FORCE_SCALAR.load(Ordering::Relaxed) {
+        return 0;
+    }
+    match detected() {
+        d @ (5 | 6) => d,
+        _ => 0,
+    }
 }
 
 /// The NEON level in use (aarch64): 0 = none/forced scalar, 3 = neon, 4 = neon+dotprod.
@@ -310,8 +336,14 @@ pub(crate) fn neon_level() -> u8 {
     }
 }
 
-/// The SIMD level in use: `"avx2"`, `"neon"`, `"neon+dotprod"` or `"scalar"`.
+/// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2"`, `"neon"`,
+/// `"neon+dotprod"` or `"scalar"`.
 pub fn simd_level() -> &'static str {
+    match avx512_level() {
+        6 => return "avx512+vnni",
+        5 => return "avx512",
+        _ => {}
+    }
     if use_avx2() {
         return "avx2";
     }
@@ -326,6 +358,9 @@ pub fn simd_level() -> &'static str {
 pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     #[cfg(target_arch = "x86_64")]
     {
+        if let Some(f) = avx512::dot_fn(avx512_level(), ty) {
+            return Some(f);
+        }
         if use_avx2() {
             if let Some(f) = avx2::dot_fn(ty) {
                 return Some(f);
@@ -376,6 +411,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
     {
         if use_avx2() {
             let mut t = avx2::tiles(ty, two_lane_enabled());
+            avx512::override_tiles(avx512_level(), ty, two_lane_enabled(), &mut t);
             let m = TILE_MASK.load(Ordering::Relaxed);
             if m & 1 == 0 {
                 t.d21 = None;

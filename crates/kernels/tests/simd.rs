@@ -31,7 +31,8 @@ fn simd_matches_scalar_all_formats() {
         && std::is_x86_feature_detected!("fma")
         && std::env::var("HEARTH_FORCE_SCALAR").is_err()
     {
-        assert_eq!(simd_level(), "avx2");
+        // "avx2", or "avx512" / "avx512+vnni" where the CPU has them
+        assert!(simd_level().starts_with("avx"), "{}", simd_level());
     }
     eprintln!("simd level: {}", simd_level());
     let mut rng = Rng::new(42);

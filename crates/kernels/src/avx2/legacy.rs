@@ -18,7 +18,7 @@ use std::arch::x86_64::*;
 /// in these loops was the accumulator, serializing every block.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn f16x2(p: *const u8) -> __m128 {
+pub(crate) unsafe fn f16x2(p: *const u8) -> __m128 {
     // SAFETY: caller guarantees 4 readable bytes at `p`.
     let bits = unsafe { std::ptr::read_unaligned(p as *const i32) };
     _mm_cvtph_ps(_mm_cvtsi32_si128(bits))
@@ -26,7 +26,7 @@ pub(super) unsafe fn f16x2(p: *const u8) -> __m128 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn ld32(p: *const u8) -> __m256i {
+pub(crate) unsafe fn ld32(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 32 readable bytes at `p`.
     unsafe { _mm256_loadu_si256(p as *const __m256i) }
 }
@@ -34,7 +34,7 @@ pub(super) unsafe fn ld32(p: *const u8) -> __m256i {
 /// 16 packed bytes at `p` -> 32 nibbles: low nibbles in bytes 0..16, high in 16..32.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn nibbles(p: *const u8) -> __m256i {
+pub(crate) unsafe fn nibbles(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 16 readable bytes at `p`.
     let tmp = unsafe { _mm_loadu_si128(p as *const __m128i) };
     let both = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
@@ -44,7 +44,7 @@ pub(super) unsafe fn nibbles(p: *const u8) -> __m256i {
 /// The 32 bits at `p` spread to 32 bytes: byte j = 0xFF if bit j is set.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn bits32(p: *const u8) -> __m256i {
+pub(crate) unsafe fn bits32(p: *const u8) -> __m256i {
     // SAFETY: caller guarantees 4 readable bytes at `p`.
     let x = unsafe { std::ptr::read_unaligned(p as *const u32) };
     let shuf = _mm256_set_epi64x(
@@ -78,7 +78,7 @@ fn n_blocks<const M: usize, const N: usize>(
 }
 
 /// Software prefetch distance in bytes for the weight stream.
-pub(super) const PF_DIST: usize = 1024;
+pub(crate) const PF_DIST: usize = 1024;
 #[doc(hidden)]
 pub static PREFETCH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 

@@ -18,8 +18,8 @@ pub(crate) mod attn;
 mod float;
 mod kpanel;
 mod kq;
-mod legacy;
-mod panel;
+pub(crate) mod legacy;
+pub(crate) mod panel;
 pub(crate) mod quant;
 
 use crate::{DotFn, Tiles};
@@ -142,8 +142,8 @@ pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
     }
     match (panel::has_panel(ty), two_lane) {
         (false, _) => None,
-        (true, true) => Some(panel::matmul_panel::<true>),
-        (true, false) => Some(panel::matmul_panel::<false>),
+        (true, true) => Some(panel::matmul_panel::<true, 0>),
+        (true, false) => Some(panel::matmul_panel::<false, 0>),
     }
 }
 
@@ -255,7 +255,7 @@ unsafe fn mul_sum_us8_pairs_i32(ax: __m256i, sy: __m256i) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hsum_f32_8(x: __m256) -> f32 {
+pub(crate) unsafe fn hsum_f32_8(x: __m256) -> f32 {
     let r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
     let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     let r = _mm_add_ss(r, _mm_movehdup_ps(r));

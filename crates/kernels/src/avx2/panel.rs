@@ -44,16 +44,16 @@ use std::cell::RefCell;
 /// One block (32 elements) of 4 weight rows, transposed as described above.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
-struct PBlock {
+pub(crate) struct PBlock {
     /// Vector `h`: qword `j` = row `j`'s quants `8h..8h+8` (signed, or
     /// unsigned for the formats with a min).
-    x: [__m256i; 4],
+    pub(crate) x: [__m256i; 4],
     /// `|x|` (signed formats only: the sign trick's unsigned operand).
-    ax: [__m256i; 4],
+    pub(crate) ax: [__m256i; 4],
     /// `[d0, d0, d1, d1, d2, d2, d3, d3]` (f16 scales as f32).
-    d: __m256,
+    pub(crate) d: __m256,
     /// Same layout for the mins of Q4_1/Q5_1.
-    m: __m256,
+    pub(crate) m: __m256,
 }
 
 
@@ -65,16 +65,16 @@ thread_local! {
 
 /// Describes one weight format for the panel kernel.
 #[derive(Clone, Copy)]
-struct Fmt {
+pub(crate) struct Fmt {
     /// Weight block bytes.
-    wb: usize,
+    pub(crate) wb: usize,
     /// Activation block bytes (Q8_0 or Q8_1) and offset of its quants.
-    ab: usize,
-    qoff: usize,
+    pub(crate) ab: usize,
+    pub(crate) qoff: usize,
     /// Whether the format carries a min (unsigned quants, Q8_1 activations).
-    min: bool,
+    pub(crate) min: bool,
     /// Which unpacker (see [`unpack`]).
-    kind: u8,
+    pub(crate) kind: u8,
 }
 
 #[inline]
@@ -143,7 +143,7 @@ fn fmt(ty: GgmlType) -> Option<Fmt> {
 /// sees them) for format kind `K` (a constant, so each build loop inlines it).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
+pub(crate) unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the whole block at `x`.
     unsafe {
         match K {
@@ -161,7 +161,7 @@ unsafe fn unpack<const K: u8>(x: *const u8) -> __m256i {
 /// them as they are, with no sign trick.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn unpack_u<const K: u8>(x: *const u8) -> __m256i {
+pub(crate) unsafe fn unpack_u<const K: u8>(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the whole block at `x`.
     unsafe {
         match K {
@@ -174,7 +174,7 @@ unsafe fn unpack_u<const K: u8>(x: *const u8) -> __m256i {
 
 /// What kind `K`'s unsigned quants exceed the signed value by (Q4_0: 8,
 /// Q5_0: 16; 0 for the formats with a min, whose quants are unsigned).
-const fn offset(k: u8) -> i16 {
+pub(crate) const fn offset(k: u8) -> i16 {
     match k {
         0 => 8,
         2 => 16,
@@ -191,7 +191,7 @@ pub(crate) fn has_panel(ty: GgmlType) -> bool {
 /// at the start of each of 4 blocks.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
+pub(crate) unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
     // SAFETY: caller guarantees 4 readable bytes at each pointer.
     let u = xs.map(|p| unsafe { std::ptr::read_unaligned(p as *const i32) });
     // [d0 m0 d1 m1 d2 m2 d3 m3] in one conversion (exact)
@@ -203,7 +203,7 @@ unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
 /// `acc_E + acc_O`), plus lane `2j` of `summ` for the formats with a min.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
+pub(crate) unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
     let (mut v, mut m) = ([0f32; 8], [0f32; 8]);
     // SAFETY: 8 floats stored into 8-float arrays.
     unsafe {
@@ -466,7 +466,7 @@ unsafe fn run<const R: usize, const MIN: bool>(
 /// and `out` `r1 * n_out` floats of which this call alone writes the listed ones.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_panel<const TWO: bool>(
+pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
     ty: GgmlType,
     w: &[u8],
     rb: usize,
@@ -520,6 +520,34 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool>(
                 };
                 let mut r = r0;
                 while r < r1 {
+                    if W != 0 {
+                        // AVX-512: 4 activation rows per pass (two per vector) in
+                        // either order; a tail of 1-3 rows repeats its last row
+                        let n = (r1 - r).min(4);
+                        // SAFETY: as below; the AVX-512 level `W` was detected at
+                        // runtime before this instance was handed out.
+                        unsafe {
+                            let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
+                            // (only read for the two-lane order without a min)
+                            let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
+                            let v = crate::avx512::panel_run(
+                                W,
+                                two,
+                                f,
+                                &s,
+                                nb,
+                                [ar(0), ar(1), ar(2), ar(3)],
+                                [cr(0), cr(1), cr(2), cr(3)],
+                            );
+                            for (i, vi) in v.iter().enumerate().take(n) {
+                                for (j, &x) in vi.iter().enumerate() {
+                                    *out.add((r + i) * n_out + o + j) = x;
+                                }
+                            }
+                        }
+                        r += n;
+                        continue;
+                    }
                     // activation rows per pass: 4 (two-lane), else 1 (two rows
                     // sharing panel loads measured no faster in the vec_dot
                     // order, and spilled registers)

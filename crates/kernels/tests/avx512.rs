@@ -1,0 +1,104 @@
+//! AVX-512 kernels vs the scalar reference, bit for bit: every tile shape the
+//! matmul hands to them (2x1, 1x4, 2x4, the two-lane 4x1, panels of 4 weight
+//! rows with 1-4 activation rows per pass), both op orders of the 4/5-bit
+//! formats, and the float dots.
+//!
+//! On a CPU without AVX-512 there is nothing to test and the test says so;
+//! `scripts/test-avx512.sh` runs this file under emulation (Bochs: a Tiger
+//! Lake CPU model with VNNI, a Skylake-X one without) and sets
+//! `HEARTH_EXPECT_SIMD` to the level that emulated CPU must get, so a
+//! dispatch that silently fell back to AVX2 fails instead of passing.
+//! One test function: the order knob is process-wide.
+
+mod common;
+
+use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
+use kernels::{matmul, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs, ThreadPool};
+
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Each output of `matmul` for these shapes equals the scalar reference of
+/// its op order.
+fn check_matmul(pool: &ThreadPool, rng: &mut Rng, ty: GgmlType, k: usize, n_out: usize, n_rows: usize, extreme: bool) {
+    let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(rng, ty, k)).collect();
+    let mut x = random_acts(rng, n_rows * k);
+    if extreme {
+        // saturating activations (quantized to +-127) and zeros
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = match i % 5 {
+                0 => 0.0,
+                1 | 3 => 1.0,
+                _ => -1.0,
+            };
+        }
+    }
+    let mut acts = QuantizedActs::new();
+    acts.quantize(ty, &x, n_rows, k);
+    let mut out = vec![0f32; n_rows * n_out];
+    matmul(pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+    let rb = w.len() / n_out;
+    for r in 0..n_rows {
+        for o in 0..n_out {
+            let wr = &w[o * rb..(o + 1) * rb];
+            let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
+            let got = out[r * n_out + o];
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{ty} k={k} n_out={n_out} n_rows={n_rows} r={r} o={o}: simd {got} reference {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn avx512_kernels_match_the_scalar_reference() {
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        assert_eq!(simd_level(), want, "the emulated CPU should get this SIMD level");
+    } else if !has_avx512() {
+        eprintln!("avx512: this CPU has no AVX-512; scripts/test-avx512.sh runs these tests under emulation");
+        return;
+    }
+    eprintln!("simd level: {}", simd_level());
+    assert!(simd_level().starts_with("avx512"), "AVX-512 present but not dispatched: {}", simd_level());
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(512);
+
+    // float dots: a 512-bit vector holds two of the AVX2 kernel's accumulators
+    for ty in [GgmlType::F32, GgmlType::F16, GgmlType::BF16] {
+        for k in [1usize, 31, 32, 33, 64, 100, 257] {
+            let w = random_weights(&mut rng, ty, k);
+            let x = random_acts(&mut rng, k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, 1, k);
+            let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
+            let got = vec_dot(ty, &w, &acts, 0);
+            assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k}");
+        }
+    }
+
+    // tile shapes: rows 1-3 (2x1), 4-11 (2x4 / 1x4, or two-lane 4x1 for the
+    // 4/5-bit formats), 12+ (panels; 13 and 14 leave tails of 1 and 2 rows);
+    // odd output counts leave single rows; both op orders of the 4/5-bit formats
+    for two_lane in [true, false] {
+        kernels::set_tile_mask(if two_lane { 0xFF } else { 0xFF & !16 });
+        for ty in WEIGHT_TYPES {
+            let k = if ty.block_size() == 256 { 256 } else { 96 };
+            for (n_out, n_rows) in [(5usize, 1usize), (9, 3), (8, 4), (9, 7), (8, 12), (9, 13), (12, 14)] {
+                check_matmul(&pool, &mut rng, ty, k, n_out, n_rows, false);
+            }
+            check_matmul(&pool, &mut rng, ty, k, 8, 1, true);
+            check_matmul(&pool, &mut rng, ty, k, 8, 13, true);
+        }
+    }
+    kernels::set_tile_mask(0xFF);
+}
