@@ -15,14 +15,14 @@ use std::arch::x86_64::*;
 /// Two i16 scales broadcast to the two 128-bit halves (elements 0..16 / 16..32).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn scale_pair(lo: i16, hi: i16) -> __m256i {
+pub(crate) unsafe fn scale_pair(lo: i16, hi: i16) -> __m256i {
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
 /// The 16 i16 `bsums` of a Q8_K block.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bsums(y: &[u8]) -> __m256i {
+pub(crate) unsafe fn bsums(y: &[u8]) -> __m256i {
     // SAFETY: bounds-checked load of the 32 bsums bytes.
     unsafe { load32(&y[Q8_K_BSUMS..Q8_K_BSUMS + 32]) }
 }
@@ -107,7 +107,7 @@ pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
 /// llama.cpp's 4 lanes: lane i = m[2i]*(b[4i]+b[4i+1]) + m[2i+1]*(b[4i+2]+b[4i+3]).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
+pub(crate) unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
     let q8sums = bsums(y);
     let q8s = _mm_hadd_epi16(
         _mm256_castsi256_si128(q8sums),
@@ -121,7 +121,7 @@ unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
 /// Q4_K/Q5_K's 8 6-bit scales and 8 mins from the 12 `scales` bytes at `p`
 /// (llama.cpp's `utmp`/`kmask` shuffle; same values as `scales_mins_k4`).
 #[inline(always)]
-pub(super) unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
+pub(crate) unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
     const KMASK1: u32 = 0x3f3f_3f3f;
     const KMASK2: u32 = 0x0f0f_0f0f;
     const KMASK3: u32 = 0x0303_0303;
@@ -147,7 +147,7 @@ pub(super) unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
 /// (`len` bytes, one hint per cache line; hints never fault).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
+pub(crate) unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
     if pf {
         let mut o = 0;
         while o < len {

@@ -17,7 +17,7 @@
 pub(crate) mod attn;
 mod float;
 mod kpanel;
-mod kq;
+pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod panel;
 pub(crate) mod quant;
@@ -212,7 +212,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
 /// `crate::util::f16_at`, but inlined instead of `half`'s runtime dispatch).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
+pub(crate) unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
     let bits = u16::from_le_bytes([b[off], b[off + 1]]);
     // broadcast from a general register: a `vpinsrw` load (what a plain
     // `_mm_cvtsi32_si128` of the loaded value became) merges into a register
@@ -222,7 +222,7 @@ unsafe fn f16_at(b: &[u8], off: usize) -> f32 {
 
 /// Load 32 bytes from the start of `s` (which must hold at least 32).
 #[inline(always)]
-unsafe fn load32(s: &[u8]) -> __m256i {
+pub(crate) unsafe fn load32(s: &[u8]) -> __m256i {
     assert!(s.len() >= 32);
     // SAFETY: 32 readable bytes checked above; loadu has no alignment requirement.
     unsafe { _mm256_loadu_si256(s.as_ptr() as *const __m256i) }
@@ -230,7 +230,7 @@ unsafe fn load32(s: &[u8]) -> __m256i {
 
 /// Load 16 bytes from the start of `s` (which must hold at least 16).
 #[inline(always)]
-unsafe fn load16(s: &[u8]) -> __m128i {
+pub(crate) unsafe fn load16(s: &[u8]) -> __m128i {
     assert!(s.len() >= 16);
     // SAFETY: 16 readable bytes checked above; loadu has no alignment requirement.
     unsafe { _mm_loadu_si128(s.as_ptr() as *const __m128i) }

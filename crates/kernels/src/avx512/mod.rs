@@ -2,8 +2,9 @@
 //! CPU has it), dispatched at runtime like the AVX2 ones: nothing here runs
 //! unless `crate::avx512_level()` saw the features with
 //! `is_x86_feature_detected!`. Every AVX-512 machine also has AVX2, so what has
-//! no AVX-512 version here (the k-quant dots and panels, single-output legacy
-//! dots, attention, activation quantizers) keeps running the AVX2 kernels.
+//! no AVX-512 version here (the K-quant prefill panels, single-output dots of
+//! the 32-element formats, attention, activation quantizers) keeps running
+//! the AVX2 kernels.
 //!
 //! # Same results as AVX2 and the scalar reference, bit for bit
 //! The AVX2 kernels give each output 8 float lanes (llama.cpp's `vec_dot`
@@ -35,6 +36,7 @@
 
 #[macro_use]
 mod kernels;
+mod kq;
 
 use crate::avx2::panel::{Fmt, PBlock};
 use crate::{DotFn, Tiles};
@@ -84,11 +86,54 @@ macro_rules! wrappers {
 wrappers!(w_bw, bw);
 wrappers!(w_vnni, vnni);
 
+/// K-quant wrappers (one instance for both levels: see `kq`).
+mod w_kq {
+    use super::kq;
+    // SAFETY (every wrapper below): only handed out by `dot_fn` /
+    // `override_tiles` at an AVX-512 level, whose features (avx512f/bw/vl,
+    // with AVX2, FMA and F16C) were detected at runtime; the kernels check
+    // row lengths themselves.
+    pub(super) fn q2_k(w: &[u8], a: &[u8]) -> f32 {
+        unsafe { kq::vec_dot_q2_k(w, a) }
+    }
+    pub(super) fn q3_k(w: &[u8], a: &[u8]) -> f32 {
+        unsafe { kq::vec_dot_q3_k(w, a) }
+    }
+    pub(super) fn q5_k(w: &[u8], a: &[u8]) -> f32 {
+        unsafe { kq::vec_dot_q5_k(w, a) }
+    }
+    pub(super) fn q4_k(w: &[u8], a: &[u8]) -> f32 {
+        unsafe { kq::dot_q4_k::<1>(w, [a])[0] }
+    }
+    pub(super) fn q4_k_14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe { kq::dot_q4_k::<4>(w, a) }
+    }
+    pub(super) fn q6_k(w: &[u8], a: &[u8]) -> f32 {
+        unsafe { kq::dot_q6_k::<1>(w, [a])[0] }
+    }
+    pub(super) fn q6_k_14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        unsafe { kq::dot_q6_k::<4>(w, a) }
+    }
+}
+
 /// The AVX-512 dot product for `ty` at `level` (see `crate::avx512_level`),
 /// if there is one: the float formats (a single output fills a 512-bit
-/// vector with two of the AVX2 kernel's accumulators).
+/// vector with two of the AVX2 kernel's accumulators) and the K-quants (two
+/// chunks of a super-block per vector). The 32-element formats' single
+/// outputs stay AVX2: a lone output cannot fill a 512-bit vector in their
+/// order; matmul reaches their AVX-512 tiles instead.
 pub(crate) fn dot_fn(level: u8, ty: GgmlType) -> Option<DotFn> {
     use GgmlType::*;
+    if level == 5 || level == 6 {
+        match ty {
+            Q2_K => return Some(w_kq::q2_k),
+            Q3_K => return Some(w_kq::q3_k),
+            Q4_K => return Some(w_kq::q4_k),
+            Q5_K => return Some(w_kq::q5_k),
+            Q6_K => return Some(w_kq::q6_k),
+            _ => {}
+        }
+    }
     macro_rules! pick {
         ($w:ident) => {
             match ty {
@@ -122,6 +167,14 @@ fn kind(ty: GgmlType) -> Option<u8> {
 /// Replace the AVX2 tile kernels of `ty` in `t` with AVX-512 ones at `level`
 /// (0: leave them). Same shapes, same results.
 pub(crate) fn override_tiles(level: u8, ty: GgmlType, two_lane: bool, t: &mut Tiles) {
+    if level == 5 || level == 6 {
+        // K-quants: the 1x4 tile (prefill panels stay AVX2's `kpanel`)
+        match ty {
+            GgmlType::Q4_K => t.d14 = t.d14.map(|_| w_kq::q4_k_14 as crate::Dot14Fn),
+            GgmlType::Q6_K => t.d14 = t.d14.map(|_| w_kq::q6_k_14 as crate::Dot14Fn),
+            _ => {}
+        }
+    }
     let Some(k) = kind(ty) else { return };
     macro_rules! per_kind {
         ($t:ident, $w:ident, $k:literal) => {{
