@@ -226,3 +226,34 @@ fn bench_tiles() {
         }
     }
 }
+
+/// Multi-row throughput on qwen2.5-coder-0.5b's shapes (the batched decode
+/// step of `hearth serve` / `hearth batch`), one thread by default
+/// (`HEARTH_BENCH_THREADS`): G multiply-adds per second per row count.
+#[test]
+#[ignore]
+fn bench_rows() {
+    let mut rng = Rng::new(12);
+    let threads: usize = std::env::var("HEARTH_BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let pool = ThreadPool::new(threads);
+    let shapes = [
+        (GgmlType::Q5_0, 4864usize, 896usize),
+        (GgmlType::Q5_0, 896, 4864),
+        (GgmlType::Q8_0, 32768, 896),
+        (GgmlType::Q4_K, 896, 4864),
+        (GgmlType::Q6_K, 896, 4864),
+    ];
+    let filter = types_filter();
+    for (ty, n_out, k) in shapes {
+        if !filter.contains(&ty) {
+            continue;
+        }
+        let mut line = format!("{threads}t {:>5} {n_out}x{k}:", ty.name());
+        for n_rows in [1usize, 4, 8, 16, 64] {
+            let s = time_matmul(&pool, ty, n_out, k, n_rows, &mut rng);
+            let gmac = (n_out * k * n_rows) as f64 / s / 1e9;
+            line += &format!("  {n_rows}r {gmac:5.1}");
+        }
+        eprintln!("{line}  (G multiply-adds/s)");
+    }
+}
