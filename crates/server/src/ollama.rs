@@ -263,8 +263,10 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let ids = match &tools {
         None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?,
+        // (no tool_choice in Ollama's API: the model decides, nothing forced)
+        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?.0,
     };
+    let tools = tools.map(|t| t.list);
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,

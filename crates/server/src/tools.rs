@@ -10,15 +10,49 @@ use engine::Message;
 use serde_json::Value;
 
 /// The prompt tokens of `messages` with `tools` rendered by the model's chat
-/// template; a 400 naming `tools` when the template takes none.
-pub fn prompt_with_tools(lease: &Lease, messages: &[Message], tools: &Value) -> Result<Vec<u32>, ApiError> {
+/// template (a 400 naming `tools` when the template takes none), and the
+/// start of the answer a forcing `tool_choice` writes for the model: the
+/// prompt ends with it, so the model continues a call (of the named function,
+/// or of one it picks) instead of deciding whether to make one. The answer is
+/// read for calls with that start put back in front ([`ToolSet::answer`]).
+pub fn prompt_with_tools(lease: &Lease, messages: &[Message], tools: &ToolSet) -> Result<(Vec<u32>, String), ApiError> {
     let lm = &lease.slot.lm;
     let tpl = lm.template.as_ref().map_err(|e| ApiError::bad("messages", e.clone()))?;
     if !tpl.supports_tools() {
         return Err(ApiError::bad("tools", format!("tools: the chat template of {} has no function calling; leave tools out", lease.slot.name)));
     }
-    let rendered = tpl.render_with_tools(messages, Some(tools), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
-    gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")
+    let mut rendered = tpl.render_with_tools(messages, Some(&tools.list), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
+    // opened; others a bare call object
+    let open = if rendered.text.contains("<tool_call>") { "<tool_call>\n" } else { "" };
+    let prefix = match &tools.force {
+        Force::Auto => String::new(),
+        Force::Required => format!("{open}{{\"name\": \""),
+        Force::Named(n) => format!("{open}{{\"name\": {}, \"arguments\": ", Value::String(n.clone())),
+    };
+    // template-authored text (outside every message's content range)
+    rendered.text.push_str(&prefix);
+    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")?;
+    Ok((ids, prefix))
+}
+
+/// What a request's `tool_choice` asks of the answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Force {
+    /// The model decides (`"auto"`, the default).
+    Auto,
+    /// Some call of a declared function (`"required"`).
+    Required,
+    /// A call of this function (`{"type": "function", "function": {"name": ...}}`).
+    Named(String),
+}
+
+/// The checked `tools` of a request and its `tool_choice`.
+#[derive(Clone, Debug)]
+pub struct ToolSet {
+    /// The function definitions, as the template renders them.
+    pub list: Value,
+    pub force: Force,
 }
 
 /// An assistant message's tool call as chat templates want it: the
@@ -39,20 +73,38 @@ pub fn call_for_template(field: &str, mut c: Value) -> Result<Value, ApiError> {
 }
 
 /// The `tools` to render (None when there are none or `tool_choice` is
-/// "none"), each checked to be a function with a name.
-pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
-    match choice {
-        None => {}
-        Some(Value::String(c)) if c == "auto" => {}
+/// "none"), each checked to be a function with a name, and what `tool_choice`
+/// asks for: `"auto"` (default), `"none"`, `"required"`, or one function
+/// `{"type": "function", "function": {"name": ...}}` (OpenAI's shapes).
+pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option<ToolSet>, ApiError> {
+    let bad_choice = |other: &Value| {
+        ApiError::bad(
+            "tool_choice",
+            format!("tool_choice must be \"auto\", \"none\", \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}, got {other}"),
+        )
+    };
+    let force = match choice {
+        None => Force::Auto,
+        Some(Value::String(c)) if c == "auto" => Force::Auto,
         Some(Value::String(c)) if c == "none" => return Ok(None),
-        Some(other) => {
-            return Err(ApiError::bad(
-                "tool_choice",
-                format!("tool_choice {other} is not supported: hearth lets the model decide (\"auto\") or renders no tools (\"none\")"),
-            ))
+        Some(Value::String(c)) if c == "required" => Force::Required,
+        Some(v @ Value::Object(o)) => {
+            if o.get("type").and_then(Value::as_str) != Some("function") {
+                return Err(bad_choice(v));
+            }
+            match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
+                Some(n) => Force::Named(n.to_string()),
+                None => return Err(bad_choice(v)),
+            }
         }
-    }
-    let Some(list) = tools.filter(|t| !t.is_empty()) else { return Ok(None) };
+        Some(other) => return Err(bad_choice(other)),
+    };
+    let Some(list) = tools.filter(|t| !t.is_empty()) else {
+        if force != Force::Auto {
+            return Err(ApiError::bad("tool_choice", "tool_choice asks for a tool call but the request declares no tools"));
+        }
+        return Ok(None);
+    };
     for (i, t) in list.iter().enumerate() {
         let ok = t.get("type").and_then(Value::as_str) == Some("function")
             && t.get("function").and_then(|f| f.get("name")).is_some_and(Value::is_string);
@@ -60,7 +112,25 @@ pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option
             return Err(ApiError::bad(format!("tools[{i}]"), format!("tools[{i}] must be {{\"type\": \"function\", \"function\": {{\"name\": ..., \"parameters\": ...}}}}")));
         }
     }
-    Ok(Some(Value::Array(list)))
+    let list = Value::Array(list);
+    if let Force::Named(n) = &force {
+        if !tool_names(&list).contains(&n.as_str()) {
+            return Err(ApiError::bad("tool_choice", format!("tool_choice names function {n:?}, which is not among the request's tools")));
+        }
+    }
+    Ok(Some(ToolSet { list, force }))
+}
+
+impl ToolSet {
+    /// The tool calls and the content of a generated `text` that followed
+    /// `prefix` (see [`prompt_with_tools`]).
+    pub fn answer(&self, prefix: &str, text: &str) -> (Option<String>, Vec<ToolCall>) {
+        let names = tool_names(&self.list);
+        if prefix.is_empty() {
+            return parse_tool_calls(text, &names);
+        }
+        parse_tool_calls(&format!("{prefix}{text}"), &names)
+    }
 }
 
 /// A call read from an answer: a declared function and its arguments (a JSON
@@ -156,8 +226,29 @@ pub fn tool_names(tools: &Value) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_tool_calls;
-    use serde_json::Value;
+    use super::{parse_tool_calls, tools, Force};
+    use serde_json::{json, Value};
+
+    #[test]
+    fn tool_choice_shapes() {
+        let list = || Some(vec![json!({"type": "function", "function": {"name": "add"}})]);
+        let force = |c: Value| tools(list(), Some(&c)).map(|t| t.map(|t| t.force));
+        assert_eq!(force(json!("auto")).unwrap(), Some(Force::Auto));
+        assert_eq!(force(json!("none")).unwrap(), None);
+        assert_eq!(force(json!("required")).unwrap(), Some(Force::Required));
+        assert_eq!(force(json!({"type": "function", "function": {"name": "add"}})).unwrap(), Some(Force::Named("add".into())));
+        for bad in [json!("always"), json!({"type": "function", "function": {"name": "sub"}}), json!({"type": "x"}), json!(3)] {
+            assert!(force(bad.clone()).is_err(), "{bad}");
+        }
+        // forcing a call with no tools declared is an error; auto/none are fine
+        assert!(tools(None, Some(&json!("required"))).is_err());
+        assert!(tools(None, Some(&json!("auto"))).unwrap().is_none());
+        // the forced start is put back before the answer is read
+        let t = tools(list(), Some(&json!("required"))).unwrap().unwrap();
+        let (content, calls) = t.answer("<tool_call>\n{\"name\": \"", "add\", \"arguments\": {\"a\": 1}}\n</tool_call>");
+        assert_eq!((content, calls.len()), (None, 1));
+        assert_eq!(calls[0].arguments, json!({"a": 1}));
+    }
 
     fn parse(t: &str) -> (Option<String>, Vec<(String, Value)>) {
         let (c, calls) = parse_tool_calls(t, &["get_weather", "add"]);

@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 mod request;
 pub use request::{ChatRequest, CompletionRequest};
-use crate::tools::{parse_tool_calls, tool_names, tools};
+use crate::tools::{tools, ToolSet};
 use request::{chat_messages, for_model, plan, CompletionPrompt, Plan, StreamOptions};
 
 fn token_str(lm: &LoadedModel, id: u32) -> (String, Vec<u8>) {
@@ -122,11 +122,14 @@ pub async fn chat(
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let ids = match &tools {
+    let ids = match tools {
         None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?,
+        Some(t) => {
+            let (ids, prefix) = crate::tools::prompt_with_tools(&lease, &messages, &t)?;
+            p.tools = Some((t, prefix));
+            ids
+        }
     };
-    p.tools = tools;
     p.req.prompt = Prompt::Tokens(ids);
     respond(
         st,
@@ -238,7 +241,7 @@ async fn respond(
         guard.disarm();
         let choices = choices?;
         return Ok(finish_whole(
-            &st, &lease, kind, choices, stream, so, endpoint, started, p.tools.as_ref(),
+            &st, &lease, kind, choices, stream, so, endpoint, started, p.tools.as_ref().map(|(t, pre)| (t, pre.as_str())),
         ));
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
@@ -266,7 +269,7 @@ fn finish_whole(
     so: StreamOptions,
     endpoint: &str,
     started: Instant,
-    tools: Option<&Value>,
+    tools: Option<(&ToolSet, &str)>,
 ) -> Response {
     let lm = &lease.slot.lm;
     let model = &lease.slot.name;
@@ -285,10 +288,10 @@ fn finish_whole(
                 .iter()
                 .map(|c| {
                     let fin = c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop");
-                    let Some(t) = tools else {
+                    let Some((t, prefix)) = tools else {
                         return (Some(c.text.clone()), Vec::new(), fin);
                     };
-                    let (content, calls) = parse_tool_calls(&c.text, &tool_names(t));
+                    let (content, calls) = t.answer(prefix, &c.text);
                     let calls: Vec<Value> = calls.iter().map(|c| c.openai(gen::new_id("call").replacen('-', "_", 1))).collect();
                     let fin = if calls.is_empty() { fin } else { "tool_calls" };
                     (content, calls, fin)

@@ -120,8 +120,10 @@ pub(super) struct Plan {
     pub(super) n: usize,
     pub(super) json: bool,
     pub(super) keep_alive: Option<KeepAlive>,
-    /// The function definitions rendered: the answer is read for calls of them.
-    pub(super) tools: Option<Value>,
+    /// The function definitions rendered: the answer is read for calls of
+    /// them, after the start a forcing `tool_choice` wrote (see
+    /// `tools::prompt_with_tools`).
+    pub(super) tools: Option<(crate::tools::ToolSet, String)>,
 }
 
 pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {

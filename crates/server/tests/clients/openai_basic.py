@@ -157,7 +157,24 @@ if "qwen-coder" in ids:
         check("the call and its result go back in", r2.choices[0].finish_reason in ("stop", "length", "tool_calls"))
     r3 = c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice="none", temperature=0, max_tokens=30)
     check("tool_choice none renders no tools", r3.choices[0].message.tool_calls is None and r3.choices[0].finish_reason != "tool_calls")
-    expect_error("tool_choice required is 400", lambda: c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice="required"), 400, "tool_choice")
+    # tool_choice "required": the answer starts as a call, whatever the question
+    r4 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Hi! How are you?"}],
+                                   tools=TOOLS, tool_choice="required", temperature=0, max_tokens=60)
+    calls4 = r4.choices[0].message.tool_calls or []
+    check("tool_choice required gives a call", r4.choices[0].finish_reason == "tool_calls" and len(calls4) >= 1
+          and calls4[0].function.name == "get_weather", str(r4.choices[0]))
+    # a named function is called even when another fits the question better
+    TIME = {"type": "function", "function": {"name": "get_time", "description": "Current time in a time zone",
+            "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
+    r5 = c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS + [TIME],
+                                   tool_choice={"type": "function", "function": {"name": "get_time"}}, temperature=0, max_tokens=60)
+    calls5 = r5.choices[0].message.tool_calls or []
+    check("a named tool_choice calls that function", len(calls5) == 1 and calls5[0].function.name == "get_time"
+          and isinstance(json.loads(calls5[0].function.arguments), dict), str(r5.choices[0]))
+    expect_error("tool_choice naming an undeclared function is 400", lambda: c.chat.completions.create(
+        model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}}), 400, "tool_choice")
+    expect_error("tool_choice required without tools is 400", lambda: c.chat.completions.create(
+        model="qwen-coder", messages=ASK, tool_choice="required"), 400, "tool_choice")
     expect_error("a tool without a name is 400", lambda: c.chat.completions.create(model="qwen-coder", messages=ASK, tools=[{"type": "function", "function": {}}]), 400, "tools[0]")
 else:
     check("qwen-coder is served (tools test)", False, str(ids))
