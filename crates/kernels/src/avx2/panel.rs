@@ -59,8 +59,23 @@ pub(crate) struct PBlock {
 
 thread_local! {
     static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
-    /// Offset terms of a tile's activation rows (`offset_terms`), row-major.
-    static CORR: RefCell<Vec<i64>> = const { RefCell::new(Vec::new()) };
+    /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
+    static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What the two-lane kernel needs of one activation block besides its quants,
+/// computed once per activation row and block for a whole tile (see
+/// [`act_terms`]) instead of once per 4 weight rows: the offset term of
+/// Q4_0/Q5_0 and the block's f16 scale (and Q8_1 sum) as f32 (exact).
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct ActBlock {
+    /// i16 lane `i` of every qword: `offset * Σ_h (y[8h + 2i] + y[8h + 2i + 1])`.
+    pub(crate) corr: i64,
+    /// The block's `d`.
+    pub(crate) d: f32,
+    /// The block's `s` (Q8_1; 0 for Q8_0).
+    pub(crate) s: f32,
 }
 
 /// Describes one weight format for the panel kernel.
@@ -223,8 +238,8 @@ pub(crate) unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32
 /// Two-lane order (`crate::lanes2`) on a panel built with unsigned quants:
 /// per block and activation row, the i16 products of the 4 vectors are summed
 /// (exact: no overflow for these formats), less the offset term for Q4_0 and
-/// Q5_0 (`corr[r]`: one 4 x i16 value per block, see [`offset_terms`]),
-/// widened once, converted once and accumulated with one FMA.
+/// Q5_0 (`t[r]`: per block, see [`act_terms`]), widened once, converted once
+/// and accumulated with one FMA.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn run2<const R: usize, const MIN: bool>(
@@ -232,7 +247,7 @@ unsafe fn run2<const R: usize, const MIN: bool>(
     p: &[PBlock],
     nb: usize,
     a: [*const u8; R],
-    corr: [*const i64; R],
+    t: [*const ActBlock; R],
 ) -> [[f32; 4]; R] {
     assert!(p.len() >= nb);
     let mut acc = [_mm256_setzero_ps(); R];
@@ -240,7 +255,7 @@ unsafe fn run2<const R: usize, const MIN: bool>(
     let ones = _mm256_set1_epi16(1);
     for (b, blk) in p.iter().enumerate().take(nb) {
         // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
-        // at each `a[r]`, and (without a min) `nb` offset terms at each `corr[r]`.
+        // at each `a[r]` and their `nb` terms at each `t[r]`.
         unsafe {
             let y = a.map(|q| q.add(b * f.ab));
             let mut s16 = [_mm256_setzero_si256(); R];
@@ -253,11 +268,11 @@ unsafe fn run2<const R: usize, const MIN: bool>(
                 }
             }
             for r in 0..R {
+                let tb = &*t[r].add(b);
                 if !MIN {
-                    s16[r] = _mm256_sub_epi16(s16[r], _mm256_set1_epi64x(*corr[r].add(b)));
+                    s16[r] = _mm256_sub_epi16(s16[r], _mm256_set1_epi64x(tb.corr));
                 }
-                let yds = f16x2(y[r]);
-                let dv = _mm256_mul_ps(blk.d, _mm256_broadcastss_ps(yds));
+                let dv = _mm256_mul_ps(blk.d, _mm256_broadcast_ss(&tb.d));
                 let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
                 acc[r] = _mm256_fmadd_ps(dv, sum, acc[r]);
             }
@@ -269,8 +284,8 @@ unsafe fn run2<const R: usize, const MIN: bool>(
         for (b, blk) in p.iter().enumerate().take(nb) {
             for r in 0..R {
                 // SAFETY: as above.
-                let yds = unsafe { f16x2(a[r].add(b * f.ab)) };
-                summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ[r]);
+                let s = unsafe { &(*t[r].add(b)).s };
+                summ[r] = _mm256_fmadd_ps(blk.m, _mm256_broadcast_ss(s), summ[r]);
             }
         }
     }
@@ -278,22 +293,32 @@ unsafe fn run2<const R: usize, const MIN: bool>(
     std::array::from_fn(|r| unsafe { finish2::<MIN>(acc[r], summ[r]) })
 }
 
-/// The offset terms of activation row `a` (`nb` Q8_0 blocks) for format kind
-/// `k` into `out[..nb]`: per block, i16 lane `i` of every qword is
-/// `offset * Σ_h (y[8h + 2i] + y[8h + 2i + 1])`, what the unsigned quants'
-/// products in [`run2`]'s i16 sums exceed the signed ones by (|·| <= 16 * 8 * 128).
+/// The per-block terms of activation row `a` (`nb` blocks of `ab` bytes:
+/// Q8_0, or Q8_1 with `MIN`) for format kind `k` into `out[..nb]`: the f16
+/// `d` (and `s`) as f32, and for Q4_0/Q5_0 the offset term, i16 lane `i` of
+/// every qword `offset * Σ_h (y[8h + 2i] + y[8h + 2i + 1])`, what the unsigned
+/// quants' products in [`run2`]'s i16 sums exceed the signed ones by
+/// (|·| <= 16 * 8 * 128).
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn offset_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mut [i64]) {
+unsafe fn act_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mut [ActBlock]) {
     assert!(a.len() >= nb * ab && out.len() >= nb);
     let off = _mm256_set1_epi8(offset(k) as i8);
+    let min = offset(k) == 0;
     for (b, o) in out.iter_mut().enumerate().take(nb) {
-        // SAFETY: block b's 32 quants lie inside `a` (asserted above).
+        // SAFETY: block b lies inside `a` (asserted above).
         unsafe {
-            // i16 lane l = offset * (y[2l] + y[2l + 1]); qword h holds pairs 4h..4h+4
-            let p = _mm256_maddubs_epi16(off, ld32(a.as_ptr().add(b * ab + qoff)));
-            let q = _mm_add_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            let q = _mm_add_epi16(q, _mm_unpackhi_epi64(q, q));
-            *o = _mm_cvtsi128_si64(q);
+            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(a.as_ptr().add(b * ab) as *const i32)));
+            o.d = _mm_cvtss_f32(ds);
+            o.s = if min { _mm_cvtss_f32(_mm_movehdup_ps(ds)) } else { 0.0 };
+            o.corr = if min {
+                0
+            } else {
+                // i16 lane l = offset * (y[2l] + y[2l + 1]); qword h holds pairs 4h..4h+4
+                let p = _mm256_maddubs_epi16(off, ld32(a.as_ptr().add(b * ab + qoff)));
+                let q = _mm_add_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+                let q = _mm_add_epi16(q, _mm_unpackhi_epi64(q, q));
+                _mm_cvtsi128_si64(q)
+            };
         }
     }
 }
@@ -485,15 +510,15 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
     let two = TWO && f.kind < 4;
     CORR.with(|c| {
         let mut corr = c.borrow_mut();
-        if two && !f.min {
+        if two {
             corr.clear();
-            corr.resize((r1 - r0) * nb, 0);
+            corr.resize((r1 - r0) * nb, ActBlock::default());
             for r in r0..r1 {
                 // SAFETY: the caller guarantees `nb` activation blocks at row r;
                 // AVX2 is enabled for this function.
                 unsafe {
                     let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
-                    offset_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[(r - r0) * nb..(r - r0 + 1) * nb]);
+                    act_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[(r - r0) * nb..(r - r0 + 1) * nb]);
                 }
             }
         }
@@ -528,7 +553,7 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                         // runtime before this instance was handed out.
                         unsafe {
                             let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                            // (only read for the two-lane order without a min)
+                            // (only read for the two-lane order)
                             let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
                             let v = crate::avx512::panel_run(
                                 W,
@@ -555,7 +580,7 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                     let n = if r + per <= r1 { per } else { 1 };
                     // SAFETY: the caller guarantees activation rows r0..r1 and
                     // that output elements (row r, columns o..o+4) are ours to
-                    // write; `corr` holds nb terms per row r0..r1 when used.
+                    // write; `corr` holds nb terms per row r0..r1 in the two-lane order.
                     unsafe {
                         let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
                         let cr = |i: usize| corr.as_ptr().add(((r + i).min(r1 - 1) - r0) * nb);
@@ -564,10 +589,10 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                                 run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)])
                             }
                             (true, true) if n == 4 => {
-                                run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [std::ptr::null(); 4])
+                                run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)])
                             }
                             (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)], [cr(0)])[0]; 4],
-                            (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)], [std::ptr::null()])[0]; 4],
+                            (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)], [cr(0)])[0]; 4],
                             (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
                             (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
                         };

@@ -10,7 +10,7 @@ macro_rules! avx512_variant {
         pub(crate) mod $m {
             use crate::avx2::hsum_f32_8;
             use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
-            use crate::avx2::panel::{dm4, finish2, offset, unpack, unpack_u, Fmt, PBlock};
+            use crate::avx2::panel::{dm4, finish2, offset, unpack, unpack_u, ActBlock, Fmt, PBlock};
             use crate::util::{bf16_to_f32, f16_at, f32_at};
             use std::arch::x86_64::*;
 
@@ -271,14 +271,14 @@ macro_rules! avx512_variant {
             /// # Safety
             /// This instance's features; `p` holds `nb` blocks built with
             /// unsigned quants; each `a[r]` `nb` activation blocks of `f.ab`
-            /// bytes; without a min, each `corr[r]` `nb` offset terms.
+            /// bytes and each `t[r]` their `nb` terms.
             #[target_feature(enable = $feat)]
             pub(crate) unsafe fn run2<const MIN: bool>(
                 f: Fmt,
                 p: &[PBlock],
                 nb: usize,
                 a: [*const u8; 4],
-                corr: [*const i64; 4],
+                t: [*const ActBlock; 4],
             ) -> [[f32; 4]; 4] {
                 assert!(p.len() >= nb);
                 let mut acc = [_mm512_setzero_ps(); 2];
@@ -304,16 +304,13 @@ macro_rules! avx512_variant {
                             }
                         }
                         for pr in 0..2 {
+                            let (t0, t1) = (&*t[2 * pr].add(b), &*t[2 * pr + 1].add(b));
                             let mut v = if VNNI { s[pr] } else { _mm512_madd_epi16(s[pr], ones) };
                             if !MIN {
-                                let c = _mm512_mask_set1_epi64(
-                                    _mm512_set1_epi64(*corr[2 * pr].add(b)),
-                                    0xF0,
-                                    *corr[2 * pr + 1].add(b),
-                                );
+                                let c = _mm512_mask_set1_epi64(_mm512_set1_epi64(t0.corr), 0xF0, t1.corr);
                                 v = _mm512_sub_epi32(v, _mm512_madd_epi16(c, ones));
                             }
-                            let dy = dy_pair(f16x2(y[2 * pr]), f16x2(y[2 * pr + 1]));
+                            let dy = pair_f(_mm256_set1_ps(t0.d), _mm256_set1_ps(t1.d));
                             let dv = _mm512_mul_ps(dup_f(blk.d), dy);
                             acc[pr] = _mm512_fmadd_ps(dv, _mm512_cvtepi32_ps(v), acc[pr]);
                         }
@@ -323,8 +320,8 @@ macro_rules! avx512_variant {
                     for (b, blk) in p.iter().enumerate().take(nb) {
                         for pr in 0..2 {
                             // SAFETY: as above.
-                            let (s0, s1) = unsafe { (f16x2(a[2 * pr].add(b * f.ab)), f16x2(a[2 * pr + 1].add(b * f.ab))) };
-                            let s = dy_pair(_mm_movehdup_ps(s0), _mm_movehdup_ps(s1));
+                            let (t0, t1) = unsafe { (&*t[2 * pr].add(b), &*t[2 * pr + 1].add(b)) };
+                            let s = pair_f(_mm256_set1_ps(t0.s), _mm256_set1_ps(t1.s));
                             summ[pr] = _mm512_fmadd_ps(dup_f(blk.m), s, summ[pr]);
                         }
                     }

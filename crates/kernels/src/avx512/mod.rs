@@ -38,7 +38,7 @@
 mod kernels;
 mod kq;
 
-use crate::avx2::panel::{Fmt, PBlock};
+use crate::avx2::panel::{ActBlock, Fmt, PBlock};
 use crate::{DotFn, Tiles};
 use gguf::GgmlType;
 
@@ -219,7 +219,7 @@ pub(crate) fn override_tiles(level: u8, ty: GgmlType, two_lane: bool, t: &mut Ti
 /// # Safety
 /// `level` must be an AVX-512 level detected at runtime (5 or 6); `p` holds
 /// `nb` built blocks of the panel; each `a[r]` `nb` activation blocks of
-/// `f.ab` bytes; with `two` and no min, each `corr[r]` `nb` offset terms.
+/// `f.ab` bytes; with `two`, each `t[r]` their `nb` terms.
 pub(crate) unsafe fn panel_run(
     level: u8,
     two: bool,
@@ -227,18 +227,18 @@ pub(crate) unsafe fn panel_run(
     p: &[PBlock],
     nb: usize,
     a: [*const u8; 4],
-    corr: [*const i64; 4],
+    t: [*const ActBlock; 4],
 ) -> [[f32; 4]; 4] {
     assert!(level == 5 || level == 6, "panel_run needs an AVX-512 level");
     // SAFETY: forwarded contract; the level's features were detected.
     unsafe {
         match (level, two, f.min) {
-            (5, true, false) => bw::run2::<false>(f, p, nb, a, corr),
-            (5, true, true) => bw::run2::<true>(f, p, nb, a, corr),
+            (5, true, false) => bw::run2::<false>(f, p, nb, a, t),
+            (5, true, true) => bw::run2::<true>(f, p, nb, a, t),
             (5, false, false) => bw::run::<false>(f, p, nb, a),
             (5, false, true) => bw::run::<true>(f, p, nb, a),
-            (_, true, false) => vnni::run2::<false>(f, p, nb, a, corr),
-            (_, true, true) => vnni::run2::<true>(f, p, nb, a, corr),
+            (_, true, false) => vnni::run2::<false>(f, p, nb, a, t),
+            (_, true, true) => vnni::run2::<true>(f, p, nb, a, t),
             (_, false, false) => vnni::run::<false>(f, p, nb, a),
             (_, false, true) => vnni::run::<true>(f, p, nb, a),
         }
