@@ -14,3 +14,9 @@ cargo test --workspace --release --no-fail-fast 2>&1
 
 # NEON kernels (aarch64) under qemu user-mode emulation.
 bash scripts/test-neon.sh
+
+# AVX-512 (+VNNI) kernels under emulation: bochs boots a small Linux VM with a
+# Tiger Lake CPU model (AVX-512 + VNNI) and a Skylake-X one (no VNNI) and runs
+# the kernel tests there (this CPU has no AVX-512; qemu does not emulate it).
+bash scripts/test-avx512.sh
+AVX512_TEST=simd bash scripts/test-avx512.sh
