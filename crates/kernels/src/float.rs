@@ -62,11 +62,8 @@ impl QuantBlock for BlockF32 {
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
         let n = w.len() / 4;
         let np = n & !31;
-        let mut s = fma4x8_reduce(np, |i| f32_at(w, 4 * i), |i| f32_at(a, 4 * i));
-        for i in np..n {
-            s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
-        }
-        s
+        let s = fma4x8_reduce(np, |i| f32_at(w, 4 * i), |i| f32_at(a, 4 * i));
+        tail_f32(w, a, np, n, s)
     }
 }
 
@@ -85,17 +82,42 @@ impl QuantBlock for BlockF16 {
     fn vec_dot_scalar(w: &[u8], a: &[u8]) -> f32 {
         let n = w.len() / 2;
         let np = n & !31;
-        let mut s = fma4x8_reduce(np, |i| f16_at(w, 2 * i), |i| f16_at(a, 2 * i)) as f64;
-        for i in np..n {
-            s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
-        }
-        s as f32
+        let s = fma4x8_reduce(np, |i| f16_at(w, 2 * i), |i| f16_at(a, 2 * i)) as f64;
+        tail_f16(w, a, np, n, s) as f32
     }
 }
 
 #[inline(always)]
 fn bf16_at(b: &[u8], i: usize) -> f32 {
     bf16_to_f32(u16::from_le_bytes([b[2 * i], b[2 * i + 1]]))
+}
+
+/// The leftovers of llama.cpp's F32 dot (elements `from..n` after the vector
+/// part) FMA'd into `s`; shared by the scalar reference and the SIMD kernels.
+#[inline]
+pub(crate) fn tail_f32(w: &[u8], a: &[u8], from: usize, n: usize, mut s: f32) -> f32 {
+    for i in from..n {
+        s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
+    }
+    s
+}
+
+/// The leftovers of llama.cpp's F16 dot: f32 products added in f64.
+#[inline]
+pub(crate) fn tail_f16(w: &[u8], a: &[u8], from: usize, n: usize, mut s: f64) -> f64 {
+    for i in from..n {
+        s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
+    }
+    s
+}
+
+/// The leftovers of llama.cpp's BF16 dot: f32 products added in f64.
+#[inline]
+pub(crate) fn tail_bf16(w: &[u8], a: &[u8], from: usize, n: usize, mut s: f64) -> f64 {
+    for i in from..n {
+        s += (bf16_at(w, i) * bf16_at(a, i)) as f64;
+    }
+    s
 }
 
 impl QuantBlock for BlockBF16 {
@@ -128,12 +150,7 @@ impl QuantBlock for BlockBF16 {
         for l in 0..8 {
             acc.0[l] = (c[0][l] + c[2][l]) + (c[1][l] + c[3][l]);
         }
-        let mut s = acc.hsum() as f64;
-        while i < n {
-            s += (bf16_at(w, i) * bf16_at(a, i)) as f64;
-            i += 1;
-        }
-        s as f32
+        tail_bf16(w, a, i, n, acc.hsum() as f64) as f32
     }
 }
 

@@ -2,9 +2,7 @@
 //! as llama.cpp's AVX2 `ggml_vec_dot_f32/f16/bf16` (`ggml/src/ggml-cpu/vec.cpp`);
 //! bit-identical to the scalar reference in `crate::float`.
 
-use super::f16_at;
 use super::hsum_f32_8;
-use crate::util::{bf16_to_f32, f32_at};
 use std::arch::x86_64::*;
 
 #[inline(always)]
@@ -63,11 +61,8 @@ pub(super) unsafe fn vec_dot_f32(w: &[u8], a: &[u8]) -> f32 {
     let n = w.len() / 4;
     let np = n & !31;
     // SAFETY: every load is bounds-checked inside the loader.
-    let mut s = unsafe { fma_main_loop!(w, a, np, ld_f32) };
-    for i in np..n {
-        s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
-    }
-    s
+    let s = unsafe { fma_main_loop!(w, a, np, ld_f32) };
+    crate::float::tail_f32(w, a, np, n, s)
 }
 
 /// llama.cpp's AVX2 `ggml_vec_dot_f16` (see `crate::float`).
@@ -76,11 +71,8 @@ pub(super) unsafe fn vec_dot_f16(w: &[u8], a: &[u8]) -> f32 {
     let n = w.len() / 2;
     let np = n & !31;
     // SAFETY: every load is bounds-checked inside the loader.
-    let mut s = unsafe { fma_main_loop!(w, a, np, ld_f16) } as f64;
-    for i in np..n {
-        s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
-    }
-    s as f32
+    let s = unsafe { fma_main_loop!(w, a, np, ld_f16) } as f64;
+    crate::float::tail_f16(w, a, np, n, s) as f32
 }
 
 /// llama.cpp's AVX2 `ggml_vec_dot_bf16` (see `crate::float`).
@@ -103,12 +95,6 @@ pub(super) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
     }
     let c1 = _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3]));
     // SAFETY: register-only helper, features checked by the dispatcher.
-    let mut s = unsafe { hsum_f32_8(c1) } as f64;
-    while i < n {
-        let x = bf16_to_f32(u16::from_le_bytes([w[2 * i], w[2 * i + 1]]));
-        let y = bf16_to_f32(u16::from_le_bytes([a[2 * i], a[2 * i + 1]]));
-        s += (x * y) as f64;
-        i += 1;
-    }
-    s as f32
+    let s = unsafe { hsum_f32_8(c1) } as f64;
+    crate::float::tail_bf16(w, a, i, n, s) as f32
 }

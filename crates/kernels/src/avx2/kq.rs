@@ -197,29 +197,45 @@ pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                let y = ap[r].add(i * Q8_K_BYTES);
-                let yd = std::ptr::read_unaligned(y as *const f32);
-                let d = yd * dx;
-                let dmin = -yd * mx;
-                let q8sums = ld32(y.add(Q8_K_BSUMS));
-                let q8s = _mm_hadd_epi16(
-                    _mm256_castsi256_si128(q8sums),
-                    _mm256_extracti128_si256(q8sums, 1),
-                );
-                let mp = _mm_madd_epi16(mins, q8s);
-                acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m[r]);
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+                q4k_block_end(ap[r].add(i * Q8_K_BYTES), dx, mx, mins, sumi[r], &mut acc[r], &mut acc_m[r]);
             }
         }
-        let mut out = [0f32; N];
-        for r in 0..N {
-            let am = acc_m[r];
-            let am = _mm_add_ps(am, _mm_movehl_ps(am, am));
-            let am = _mm_add_ss(am, _mm_movehdup_ps(am));
-            out[r] = hsum_f32_8(acc[r]) + _mm_cvtss_f32(am);
-        }
-        out
+        std::array::from_fn(|r| q4k_result(acc[r], acc_m[r]))
     }
+}
+
+/// The end of a Q4_K super-block for one activation row (Q8_K block at `y`):
+/// the mins' term (`mins` . the block sums, llama.cpp's 4 lanes) and the
+/// integer sums `sumi` scaled into the accumulators. Shared with the AVX-512
+/// kernel, which forms the same `sumi`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q4k_block_end(
+    y: *const u8,
+    dx: f32,
+    mx: f32,
+    mins: __m128i,
+    sumi: __m256i,
+    acc: &mut __m256,
+    acc_m: &mut __m128,
+) {
+    // SAFETY: caller guarantees the whole Q8_K block at `y`.
+    let (yd, q8sums) = unsafe { (std::ptr::read_unaligned(y as *const f32), ld32(y.add(Q8_K_BSUMS))) };
+    let d = yd * dx;
+    let dmin = -yd * mx;
+    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+    let mp = _mm_madd_epi16(mins, q8s);
+    *acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), *acc_m);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
+}
+
+/// A Q4_K dot product from its two accumulators (llama.cpp's final sums).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q4k_result(acc: __m256, acc_m: __m128) -> f32 {
+    let am = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    let am = _mm_add_ss(am, _mm_movehdup_ps(am));
+    hsum_f32_8(acc) + _mm_cvtss_f32(am)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -327,13 +343,7 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                let y = ap[r].add(i * Q8_K_BYTES);
-                let d = std::ptr::read_unaligned(y as *const f32) * dx;
-                // values are u - 32 with u in 0..64: subtract 32 * scale * bsum lane-wise.
-                let q8sclsub =
-                    _mm256_slli_epi32(_mm256_madd_epi16(ld32(y.add(Q8_K_BSUMS)), scales16), 5);
-                let s = _mm256_sub_epi32(sumi[r], q8sclsub);
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+                q6k_block_end(ap[r].add(i * Q8_K_BYTES), dx, scales16, sumi[r], &mut acc[r]);
             }
         }
         let mut out = [0f32; N];
@@ -342,4 +352,18 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         }
         out
     }
+}
+
+/// The end of a Q6_K super-block for one activation row (Q8_K block at `y`):
+/// the quants are `u - 32` with `u` in 0..64, so `32 * scale * bsum` comes off
+/// the integer sums lane-wise before they are scaled into `acc`. Shared with
+/// the AVX-512 kernel, which forms the same `sumi`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q6k_block_end(y: *const u8, dx: f32, scales16: __m256i, sumi: __m256i, acc: &mut __m256) {
+    // SAFETY: caller guarantees the whole Q8_K block at `y`.
+    let (yd, bsums) = unsafe { (std::ptr::read_unaligned(y as *const f32), ld32(y.add(Q8_K_BSUMS))) };
+    let q8sclsub = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
+    let s = _mm256_sub_epi32(sumi, q8sclsub);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * dx), _mm256_cvtepi32_ps(s), *acc);
 }

@@ -361,18 +361,7 @@ pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const 
                 // lanes m = elements 4m..4m+4
                 _mm256_madd_epi16(prod, ones)
             });
-            // per 128-bit half: [E, O, E, O] partial sums of rows (0, 1) / (2, 3)
-            // (E: even lanes m, O: odd), then the halves added
-            let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
-            let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
-            let eo = _mm256_add_epi32(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
-            let (d, m) = dm4(xs);
-            let yds = f16x2(y);
-            if min {
-                summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ);
-            }
-            let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
-            acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), acc);
+            rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
         }
         if min {
             finish2::<true>(acc, summ)
@@ -380,6 +369,38 @@ pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const 
             finish2::<false>(acc, summ)
         }
     }
+}
+
+/// The end of a block of [`rows4`] (and of its AVX-512 version): `v[j]` holds
+/// row `j`'s 8 exact i32 sums of elements `4m..4m+4`; per 128-bit half they
+/// become `[E, O, E, O]` partial sums of rows (0, 1) / (2, 3) (E: even `m`,
+/// O: odd), the halves are added, and the block's scales (weight rows at
+/// `xs`, activation block at `y`) bring them into `acc` (and the min term of
+/// Q4_1/Q5_1 into `summ`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4_block_end(
+    min: bool,
+    v: [__m256i; 4],
+    xs: [*const u8; 4],
+    y: *const u8,
+    acc: &mut __m256,
+    summ: &mut __m256,
+) {
+    let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
+    let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
+    let eo = _mm256_add_epi32(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+    // SAFETY: the caller guarantees the 4 weight blocks at `xs` and the
+    // activation block at `y`.
+    let (d, m, yds) = unsafe {
+        let (d, m) = dm4(xs);
+        (d, m, f16x2(y))
+    };
+    if min {
+        *summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), *summ);
+    }
+    let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
+    *acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), *acc);
 }
 
 /// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`:

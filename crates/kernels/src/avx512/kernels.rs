@@ -10,8 +10,7 @@ macro_rules! avx512_variant {
         pub(crate) mod $m {
             use crate::avx2::hsum_f32_8;
             use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
-            use crate::avx2::panel::{dm4, finish2, offset, unpack, unpack_u, ActBlock, Fmt, PBlock};
-            use crate::util::{bf16_to_f32, f16_at, f32_at};
+            use crate::avx2::panel::{finish2, offset, rows4_block_end, unpack, unpack_u, ActBlock, Fmt, PBlock};
             use std::arch::x86_64::*;
 
             /// Whether this instance may use `vpdpbusd`.
@@ -235,20 +234,7 @@ macro_rules! avx512_variant {
                             v23 = _mm512_sub_epi32(v23, corr);
                         }
                         let v = [lo_i(v01), hi_i(v01), lo_i(v23), hi_i(v23)];
-                        // [E0, O0, E1, O1 | E2, O2, E3, O3] as in the AVX2 kernel
-                        let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
-                        let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
-                        let eo = _mm256_add_epi32(
-                            _mm256_permute2x128_si256(t01, t23, 0x20),
-                            _mm256_permute2x128_si256(t01, t23, 0x31),
-                        );
-                        let (d, m) = dm4(xs);
-                        let yds = f16x2(y);
-                        if min {
-                            summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), summ);
-                        }
-                        let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
-                        acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), acc);
+                        rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
                     }
                     if min {
                         finish2::<true>(acc, summ)
@@ -465,11 +451,8 @@ macro_rules! avx512_variant {
                     }
                 }
                 // SAFETY: same features.
-                let mut s = unsafe { reduce4(a01, a23) };
-                for i in np..n {
-                    s = f32_at(w, 4 * i).mul_add(f32_at(a, 4 * i), s);
-                }
-                s
+                let s = unsafe { reduce4(a01, a23) };
+                crate::float::tail_f32(w, a, np, n, s)
             }
 
             /// llama.cpp's AVX2 `ggml_vec_dot_f16` (see `avx2::float`).
@@ -488,11 +471,8 @@ macro_rules! avx512_variant {
                     }
                 }
                 // SAFETY: same features.
-                let mut s = unsafe { reduce4(a01, a23) } as f64;
-                for i in np..n {
-                    s += (f16_at(w, 2 * i) * f16_at(a, 2 * i)) as f64;
-                }
-                s as f32
+                let s = unsafe { reduce4(a01, a23) } as f64;
+                crate::float::tail_f16(w, a, np, n, s) as f32
             }
 
             /// llama.cpp's AVX2 `ggml_vec_dot_bf16` (see `avx2::float`).
@@ -512,14 +492,8 @@ macro_rules! avx512_variant {
                 // (c0 + c2) + (c1 + c3), then llama.cpp's hsum
                 let c1 = _mm256_add_ps(_mm256_add_ps(lo_f(c01), lo_f(c23)), _mm256_add_ps(hi_f(c01), hi_f(c23)));
                 // SAFETY: same features.
-                let mut s = unsafe { hsum_f32_8(c1) } as f64;
-                while i < n {
-                    let x = bf16_to_f32(u16::from_le_bytes([w[2 * i], w[2 * i + 1]]));
-                    let y = bf16_to_f32(u16::from_le_bytes([a[2 * i], a[2 * i + 1]]));
-                    s += (x * y) as f64;
-                    i += 1;
-                }
-                s as f32
+                let s = unsafe { hsum_f32_8(c1) } as f64;
+                crate::float::tail_bf16(w, a, i, n, s) as f32
             }
         }
     };

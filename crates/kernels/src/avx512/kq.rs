@@ -12,7 +12,7 @@
 //! sums, which `vpdpbusd` does not expose; one instance serves both levels.)
 
 use crate::avx2::hsum_f32_8;
-use crate::avx2::kq::{mins_prod, prefetch_block, scales_mins_k4_fast};
+use crate::avx2::kq::{mins_prod, prefetch_block, q4k_block_end, q4k_result, q6k_block_end, scales_mins_k4_fast};
 use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
 use crate::avx2::{f16_at, load16, load32};
 use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
@@ -175,25 +175,10 @@ pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                let y = ap[r].add(i * Q8_K_BYTES);
-                let yd = std::ptr::read_unaligned(y as *const f32);
-                let d = yd * dx;
-                let dmin = -yd * mx;
-                let q8sums = ld32(y.add(Q8_K_BSUMS));
-                let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256::<1>(q8sums));
-                let mp = _mm_madd_epi16(mins, q8s);
-                acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m[r]);
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(sumi[r])), acc[r]);
+                q4k_block_end(ap[r].add(i * Q8_K_BYTES), dx, mx, mins, fold(sumi[r]), &mut acc[r], &mut acc_m[r]);
             }
         }
-        let mut out = [0f32; N];
-        for r in 0..N {
-            let am = acc_m[r];
-            let am = _mm_add_ps(am, _mm_movehl_ps(am, am));
-            let am = _mm_add_ss(am, _mm_movehdup_ps(am));
-            out[r] = hsum_f32_8(acc[r]) + _mm_cvtss_f32(am);
-        }
-        out
+        std::array::from_fn(|r| q4k_result(acc[r], acc_m[r]))
     }
 }
 
@@ -290,12 +275,7 @@ pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                let y = ap[r].add(i * Q8_K_BYTES);
-                let d = std::ptr::read_unaligned(y as *const f32) * dx;
-                // values are u - 32 with u in 0..64: subtract 32 * scale * bsum lane-wise.
-                let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(ld32(y.add(Q8_K_BSUMS)), scales16));
-                let s = _mm256_sub_epi32(fold(sumi[r]), q8sclsub);
-                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+                q6k_block_end(ap[r].add(i * Q8_K_BYTES), dx, scales16, fold(sumi[r]), &mut acc[r]);
             }
         }
         let mut out = [0f32; N];
