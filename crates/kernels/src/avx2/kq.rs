@@ -299,8 +299,6 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
     // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
-        let m4 = _mm256_set1_epi8(0xF);
-        let m2 = _mm256_set1_epi8(3);
         let mut acc = [_mm256_setzero_ps(); N];
         for i in 0..nb {
             let x = wp.add(i * 210);
@@ -311,27 +309,7 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
             let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc as *const __m128i));
             let mut sumi = [_mm256_setzero_si256(); N];
             for n in 0..2 {
-                let ql0 = ld32(x.add(n * 64));
-                let ql1 = ld32(x.add(n * 64 + 32));
-                let qh = ld32(x.add(128 + n * 32));
-                let vals = [
-                    _mm256_or_si256(
-                        _mm256_and_si256(ql0, m4),
-                        _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(ql1, m4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
-                    ),
-                ];
+                let vals = q6k_vals(x, n);
                 for (k, v) in vals.iter().enumerate() {
                     let g = n * 8 + k * 2;
                     let s = scale_pair((*sc.add(g) as i8) as i16, (*sc.add(g + 1) as i8) as i16);
@@ -366,4 +344,31 @@ pub(crate) unsafe fn q6k_block_end(y: *const u8, dx: f32, scales16: __m256i, sum
     let q8sclsub = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
     let s = _mm256_sub_epi32(sumi, q8sclsub);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * dx), _mm256_cvtepi32_ps(s), *acc);
+}
+
+/// The 128 6-bit quants (0..64, before the `- 32`) of half `n` of the Q6_K
+/// super-block at `x`, as four 32-byte chunks in llama.cpp's order. Shared with
+/// the AVX-512 kernel.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q6k_vals(x: *const u8, n: usize) -> [__m256i; 4] {
+    let m4 = _mm256_set1_epi8(0xF);
+    let m2 = _mm256_set1_epi8(3);
+    // SAFETY: caller guarantees the 210-byte block at `x`, n < 2.
+    let (ql0, ql1, qh) = unsafe { (ld32(x.add(n * 64)), ld32(x.add(n * 64 + 32)), ld32(x.add(128 + n * 32))) };
+    [
+        _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+        _mm256_or_si256(
+            _mm256_and_si256(ql1, m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
+        ),
+        _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4),
+        ),
+        _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
+        ),
+    ]
 }

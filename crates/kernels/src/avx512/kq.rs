@@ -12,7 +12,7 @@
 //! sums, which `vpdpbusd` does not expose; one instance serves both levels.)
 
 use crate::avx2::hsum_f32_8;
-use crate::avx2::kq::{mins_prod, prefetch_block, q4k_block_end, q4k_result, q6k_block_end, scales_mins_k4_fast};
+use crate::avx2::kq::{mins_prod, prefetch_block, q4k_block_end, q4k_result, q6k_block_end, q6k_vals, scales_mins_k4_fast};
 use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
 use crate::avx2::{f16_at, load16, load32};
 use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
@@ -233,8 +233,6 @@ pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
     // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
-        let m4 = _mm256_set1_epi8(0xF);
-        let m2 = _mm256_set1_epi8(3);
         let mut acc = [_mm256_setzero_ps(); N];
         for i in 0..nb {
             let x = wp.add(i * 210);
@@ -245,24 +243,7 @@ pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
             let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc as *const __m128i));
             let mut sumi = [_mm512_setzero_si512(); N];
             for n in 0..2 {
-                let ql0 = ld32(x.add(n * 64));
-                let ql1 = ld32(x.add(n * 64 + 32));
-                let qh = ld32(x.add(128 + n * 32));
-                let vals = [
-                    _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2))),
-                    _mm256_or_si256(
-                        _mm256_and_si256(ql1, m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2)),
-                    ),
-                ];
+                let vals = q6k_vals(x, n);
                 for kp in 0..2 {
                     // chunks k = 2 kp (low half) and 2 kp + 1 (high half)
                     let v = pair(vals[2 * kp], vals[2 * kp + 1]);
