@@ -126,7 +126,13 @@ macro_rules! rows4_fn {
             assert!(w.iter().all(|r| r.len() >= nb * $wb) && a.len() >= nb * $ab, "row too short");
             // SAFETY: only handed out by `tiles` after `use_avx2()` saw avx2, fma
             // and f16c at runtime; nb blocks checked in every row.
-            unsafe { panel::rows4::<$k>(w.map(|r| r.as_ptr()), nb, a.as_ptr()) }
+            unsafe {
+                if legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
+                    panel::rows4::<$k, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                } else {
+                    panel::rows4::<$k, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                }
+            }
         }
     };
 }

@@ -330,13 +330,14 @@ unsafe fn act_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mu
 /// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
 /// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
     let min = K == 1 || K == 3;
     let wb = [18, 20, 22, 24][K as usize];
     let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
     let ones = _mm256_set1_epi16(1);
     let off = _mm256_set1_epi8(offset(K) as i8);
-    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+    // (the prefetch switch is a constant: no test per row and block)
+    let pf = PF;
     // the 4 rows are usually consecutive: prefetch the same block of the next
     // group of 4 rows (a hint: any address is fine)
     let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
