@@ -13,11 +13,11 @@ Run by hand with the reference venv (never by CI, which reads the fixture):
     /root/.cache/hearth-ref/venv/bin/python scripts/make-embedding-fixtures.py
 """
 import datetime
-import hashlib
 import json
 import os
 
 import llama_cpp
+from fixturelib import sha256
 
 MODELS = {
     "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -32,13 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "tests/fixtures/reference/embeddings.json")
 MODEL_DIR = os.path.expanduser(os.environ.get("HEARTH_TEST_MODELS", "~/.cache/hearth/test-models"))
 
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def main():

@@ -37,7 +37,6 @@ commit the regenerated JSON together with the change.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -48,6 +47,7 @@ import numpy as np
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import llama_cpp
+from fixturelib import sha256
 from llama_cpp import Llama
 
 MODELS = [
@@ -92,13 +92,6 @@ SETTINGS = dict(
 N_PREDICT = 32
 TOP_N = 10
 
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def top_n(row, n=TOP_N):

@@ -32,16 +32,10 @@ pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m3 = _mm256_set1_epi8(3);
-        let m4 = _mm_set1_epi8(0xF);
         let mut acc = _mm256_setzero_ps();
         for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let yd = q8k_d(y);
-            let d = yd * f16_at(x, 80);
-            let dmin = -yd * f16_at(x, 82);
+            let d = q2k_block_start(x, y, &mut acc);
             let sc = &x[0..16];
-            let mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), m4));
-            let prod = _mm256_madd_epi16(mins, bsums(y));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
             let mut sumi = _mm256_setzero_si256();
             for n in 0..2 {
                 let q2 = load32(&x[16 + n * 32..48 + n * 32]);
@@ -162,12 +156,8 @@ pub(crate) unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let nb = w.len() / 144;
-    for r in &a {
-        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
-    }
+    let (nb, ap) = k_rows(w, 144, &a);
     let wp = w.as_ptr();
-    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
     let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
@@ -247,15 +237,7 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let yd = q8k_d(y);
-            let d = yd * f16_at(x, 0);
-            let dmin = -yd * f16_at(x, 2);
-            let (sc, m) = scales_mins_k4(&x[4..16]);
-            let p = mins_prod(&m, y);
-            let p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
-            let p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 1));
-            // llama.cpp's `summs += dmin * sum` is contracted to an FMA by the C compiler.
-            summs = dmin.mul_add(_mm_cvtsi128_si32(p) as f32, summs);
+            let (d, sc) = q5k_block_start(x, y, &mut summs);
             let qh = load32(&x[16..48]);
             let mut sumi = _mm256_setzero_si256();
             for j in 0..4 {
@@ -289,12 +271,8 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let nb = w.len() / 210;
-    for r in &a {
-        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
-    }
+    let (nb, ap) = k_rows(w, 210, &a);
     let wp = w.as_ptr();
-    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
     let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
@@ -371,4 +349,51 @@ pub(crate) unsafe fn q6k_vals(x: *const u8, n: usize) -> [__m256i; 4] {
             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4),
         ),
     ]
+}
+
+/// The start of a Q2_K super-block (`x`, 84 bytes) against its Q8_K block
+/// `y`: the mins' term (`-d_y * dmin * Σ min * bsum`, 8 lanes) FMA'd into
+/// `acc`; returns the scale `d_y * d` of the quants' sums. Shared with the
+/// AVX-512 kernel.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q2k_block_start(x: &[u8], y: &[u8], acc: &mut __m256) -> f32 {
+    let yd = q8k_d(y);
+    // SAFETY: bounds-checked loads (16 scale bytes, the 32 bsums bytes).
+    let (sc, bs) = unsafe { (load16(&x[0..16]), bsums(y)) };
+    let mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0xF)));
+    let prod = _mm256_madd_epi16(mins, bs);
+    let dmin = -yd * f16_at(x, 82);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), *acc);
+    yd * f16_at(x, 80)
+}
+
+/// The start of a Q5_K super-block (`x`, 176 bytes) against its Q8_K block
+/// `y`: the mins' term added to `summs` (llama.cpp's scalar
+/// `summs += dmin * sum`, which its C compiler contracts to an FMA); returns
+/// the scale `d_y * d` and the 8 sub-block scales. Shared with the AVX-512
+/// kernel.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn q5k_block_start(x: &[u8], y: &[u8], summs: &mut f32) -> (f32, [u8; 8]) {
+    let yd = q8k_d(y);
+    let dmin = -yd * f16_at(x, 2);
+    let (sc, m) = scales_mins_k4(&x[4..16]);
+    let p = mins_prod(&m, y);
+    let p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
+    let p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 1));
+    *summs = dmin.mul_add(_mm_cvtsi128_si32(p) as f32, *summs);
+    (yd * f16_at(x, 0), sc)
+}
+
+/// For a kernel of one weight row (`wb`-byte super-blocks) x `N` activation
+/// rows: the number of super-blocks, after checking every activation row holds
+/// as many Q8_K blocks, and the activation rows' pointers.
+#[inline(always)]
+pub(crate) fn k_rows<const N: usize>(w: &[u8], wb: usize, a: &[&[u8]; N]) -> (usize, [*const u8; N]) {
+    let nb = w.len() / wb;
+    for r in a {
+        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
+    }
+    (nb, a.map(|s| s.as_ptr()))
 }

@@ -218,7 +218,7 @@ pub(crate) unsafe fn dm4(xs: [*const u8; 4]) -> (__m256, __m256) {
 /// `acc_E + acc_O`), plus lane `2j` of `summ` for the formats with a min.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32; 4] {
+pub(crate) unsafe fn finish2(min: bool, acc: __m256, summ: __m256) -> [f32; 4] {
     let (mut v, mut m) = ([0f32; 8], [0f32; 8]);
     // SAFETY: 8 floats stored into 8-float arrays.
     unsafe {
@@ -227,7 +227,7 @@ pub(crate) unsafe fn finish2<const MIN: bool>(acc: __m256, summ: __m256) -> [f32
     }
     std::array::from_fn(|j| {
         let r = v[2 * j] + v[2 * j + 1];
-        if MIN {
+        if min {
             r + m[2 * j]
         } else {
             r
@@ -290,7 +290,7 @@ unsafe fn run2<const R: usize, const MIN: bool>(
         }
     }
     // SAFETY: target features as for this function.
-    std::array::from_fn(|r| unsafe { finish2::<MIN>(acc[r], summ[r]) })
+    std::array::from_fn(|r| unsafe { finish2(MIN, acc[r], summ[r]) })
 }
 
 /// The per-block terms of activation row `a` (`nb` blocks of `ab` bytes:
@@ -364,11 +364,7 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: u
             });
             rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
         }
-        if min {
-            finish2::<true>(acc, summ)
-        } else {
-            finish2::<false>(acc, summ)
-        }
+        finish2(min, acc, summ)
     }
 }
 
@@ -567,61 +563,41 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                 };
                 let mut r = r0;
                 while r < r1 {
-                    if W != 0 {
-                        // AVX-512: 4 activation rows per pass (two per vector) in
-                        // either order; a tail of 1-3 rows repeats its last row
-                        let n = (r1 - r).min(4);
-                        // SAFETY: as below; the AVX-512 level `W` was detected at
-                        // runtime before this instance was handed out.
-                        unsafe {
-                            let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                            // (only read for the two-lane order)
-                            let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
-                            let v = crate::avx512::panel_run(
-                                W,
-                                two,
-                                f,
-                                &s,
-                                nb,
-                                [ar(0), ar(1), ar(2), ar(3)],
-                                [cr(0), cr(1), cr(2), cr(3)],
-                            );
-                            for (i, vi) in v.iter().enumerate().take(n) {
-                                for (j, &x) in vi.iter().enumerate() {
-                                    *out.add((r + i) * n_out + o + j) = x;
-                                }
-                            }
-                        }
-                        r += n;
-                        continue;
-                    }
-                    // activation rows per pass: 4 (two-lane), else 1 (two rows
-                    // sharing panel loads measured no faster in the vec_dot
-                    // order, and spilled registers)
-                    let per = if two { 4 } else { 1 };
-                    let n = if r + per <= r1 { per } else { 1 };
                     // SAFETY: the caller guarantees activation rows r0..r1 and
                     // that output elements (row r, columns o..o+4) are ours to
-                    // write; `corr` holds nb terms per row r0..r1 in the two-lane order.
-                    unsafe {
+                    // write; `corr` holds nb terms per row r0..r1 in the
+                    // two-lane order (the only order that reads them); an
+                    // AVX-512 `W` was detected at runtime before this instance
+                    // was handed out.
+                    let (n, v) = unsafe {
                         let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                        let cr = |i: usize| corr.as_ptr().add(((r + i).min(r1 - 1) - r0) * nb);
-                        let v: [[f32; 4]; 4] = match (two, f.min) {
-                            (true, false) if n == 4 => {
-                                run2::<4, false>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)])
-                            }
-                            (true, true) if n == 4 => {
-                                run2::<4, true>(f, &s, nb, [ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)])
-                            }
-                            (true, false) => [run2::<1, false>(f, &s, nb, [ar(0)], [cr(0)])[0]; 4],
-                            (true, true) => [run2::<1, true>(f, &s, nb, [ar(0)], [cr(0)])[0]; 4],
-                            (false, false) => [run::<1, false>(f, &s, nb, [ar(0)])[0]; 4],
-                            (false, true) => [run::<1, true>(f, &s, nb, [ar(0)])[0]; 4],
-                        };
-                        for (i, vi) in v.iter().enumerate().take(n) {
-                            for (j, &x) in vi.iter().enumerate() {
-                                *out.add((r + i) * n_out + o + j) = x;
-                            }
+                        let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
+                        let (a4, c4) = ([ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)]);
+                        if W != 0 {
+                            // AVX-512: 4 activation rows per pass (two per vector)
+                            // in either order; a tail of 1-3 rows repeats its last row
+                            ((r1 - r).min(4), crate::avx512::panel_run(W, two, f, &s, nb, a4, c4))
+                        } else {
+                            // activation rows per pass: 4 (two-lane), else 1 (two
+                            // rows sharing panel loads measured no faster in the
+                            // vec_dot order, and spilled registers)
+                            let per = if two { 4 } else { 1 };
+                            let n = if r + per <= r1 { per } else { 1 };
+                            let v: [[f32; 4]; 4] = match (two, f.min) {
+                                (true, false) if n == 4 => run2::<4, false>(f, &s, nb, a4, c4),
+                                (true, true) if n == 4 => run2::<4, true>(f, &s, nb, a4, c4),
+                                (true, false) => [run2::<1, false>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4],
+                                (true, true) => [run2::<1, true>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4],
+                                (false, false) => [run::<1, false>(f, &s, nb, [a4[0]])[0]; 4],
+                                (false, true) => [run::<1, true>(f, &s, nb, [a4[0]])[0]; 4],
+                            };
+                            (n, v)
+                        }
+                    };
+                    for (i, vi) in v.iter().enumerate().take(n) {
+                        for (j, &x) in vi.iter().enumerate() {
+                            // SAFETY: row r + i < r1, columns o..o+4 of this tile (see above).
+                            unsafe { *out.add((r + i) * n_out + o + j) = x };
                         }
                     }
                     r += n;

@@ -203,12 +203,12 @@ macro_rules! avx512_variant {
             /// and `nb` activation blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1
             /// and 3) at `a`.
             #[target_feature(enable = $feat)]
-            pub(crate) unsafe fn rows4<const K: u8>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+            pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
                 let min = K == 1 || K == 3;
                 let wb = WB[K as usize];
                 let (ab, qoff) = if min { (36, 4) } else { (34, 2) };
                 let off = _mm512_set1_epi8(offset(K) as i8);
-                let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
+                let pf = PF; // a constant, as in the AVX2 kernel
                 let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
                 let mut acc = _mm256_setzero_ps();
                 let mut summ = _mm256_setzero_ps();
@@ -236,11 +236,7 @@ macro_rules! avx512_variant {
                         let v = [lo_i(v01), hi_i(v01), lo_i(v23), hi_i(v23)];
                         rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
                     }
-                    if min {
-                        finish2::<true>(acc, summ)
-                    } else {
-                        finish2::<false>(acc, summ)
-                    }
+                    finish2(min, acc, summ)
                 }
             }
 
@@ -315,10 +311,10 @@ macro_rules! avx512_variant {
                 // SAFETY: same features.
                 unsafe {
                     [
-                        finish2::<MIN>(lo_f(acc[0]), lo_f(summ[0])),
-                        finish2::<MIN>(hi_f(acc[0]), hi_f(summ[0])),
-                        finish2::<MIN>(lo_f(acc[1]), lo_f(summ[1])),
-                        finish2::<MIN>(hi_f(acc[1]), hi_f(summ[1])),
+                        finish2(MIN, lo_f(acc[0]), lo_f(summ[0])),
+                        finish2(MIN, hi_f(acc[0]), hi_f(summ[0])),
+                        finish2(MIN, lo_f(acc[1]), lo_f(summ[1])),
+                        finish2(MIN, hi_f(acc[1]), hi_f(summ[1])),
                     ]
                 }
             }

@@ -12,10 +12,12 @@
 //! sums, which `vpdpbusd` does not expose; one instance serves both levels.)
 
 use crate::avx2::hsum_f32_8;
-use crate::avx2::kq::{mins_prod, prefetch_block, q4k_block_end, q4k_result, q6k_block_end, q6k_vals, scales_mins_k4_fast};
+use crate::avx2::kq::{
+    k_rows, prefetch_block, q2k_block_start, q4k_block_end, q4k_result, q5k_block_start, q6k_block_end, q6k_vals, scales_mins_k4_fast,
+};
 use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
-use crate::avx2::{f16_at, load16, load32};
-use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
+use crate::avx2::{f16_at, load32};
+use crate::k_quants::{q3k_scales, q8k_d, Q8_K_BYTES};
 use std::arch::x86_64::*;
 
 /// i16 lanes: 128-bit lane `i` of the result is `s[i]` repeated (one scale
@@ -71,16 +73,10 @@ pub(crate) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m3 = _mm512_set1_epi8(3);
-        let m4 = _mm_set1_epi8(0xF);
         let mut acc = _mm256_setzero_ps();
         for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let yd = q8k_d(y);
-            let d = yd * f16_at(x, 80);
-            let dmin = -yd * f16_at(x, 82);
+            let d = q2k_block_start(x, y, &mut acc);
             let sc = &x[0..16];
-            let mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(load16(sc), 4), m4));
-            let prod = _mm256_madd_epi16(mins, load32(&y[Q8_K_BSUMS..Q8_K_BSUMS + 32]));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
             let mut sumi = _mm512_setzero_si512();
             for n in 0..2 {
                 let q2 = _mm512_broadcast_i64x4(load32(&x[16 + n * 32..48 + n * 32]));
@@ -142,12 +138,8 @@ pub(crate) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let nb = w.len() / 144;
-    for r in &a {
-        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
-    }
+    let (nb, ap) = k_rows(w, 144, &a);
     let wp = w.as_ptr();
-    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
     let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
@@ -192,15 +184,7 @@ pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
         for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
-            let yd = q8k_d(y);
-            let d = yd * f16_at(x, 0);
-            let dmin = -yd * f16_at(x, 2);
-            let (sc, m) = scales_mins_k4(&x[4..16]);
-            let p = mins_prod(&m, y);
-            let p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
-            let p = _mm_add_epi32(p, _mm_shuffle_epi32::<1>(p));
-            // llama.cpp's `summs += dmin * sum` is contracted to an FMA by the C compiler.
-            summs = dmin.mul_add(_mm_cvtsi128_si32(p) as f32, summs);
+            let (d, sc) = q5k_block_start(x, y, &mut summs);
             let qh = load32(&x[16..48]);
             let mut sumi = _mm512_setzero_si512();
             for j in 0..4 {
@@ -223,12 +207,8 @@ pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let nb = w.len() / 210;
-    for r in &a {
-        assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");
-    }
+    let (nb, ap) = k_rows(w, 210, &a);
     let wp = w.as_ptr();
-    let ap: [*const u8; N] = a.map(|s| s.as_ptr());
     let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).

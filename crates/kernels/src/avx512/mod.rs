@@ -78,7 +78,13 @@ macro_rules! wrappers {
                 let nb = w[0].len() / wb;
                 assert!(w.iter().all(|r| r.len() >= nb * wb) && a.len() >= nb * ab, "row too short");
                 // nb blocks checked in every row
-                unsafe { $m::rows4::<K>(w.map(|r| r.as_ptr()), nb, a.as_ptr()) }
+                unsafe {
+                    if crate::avx2::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
+                        $m::rows4::<K, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    } else {
+                        $m::rows4::<K, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    }
+                }
             }
         }
     };
