@@ -54,22 +54,28 @@ macro_rules! wrappers {
             // `override_tiles` for the level whose features `avx512_level()`
             // detected at runtime; the kernels check row lengths themselves.
             pub(super) fn f32(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe { $m::vec_dot_f32(w, a) }
             }
             pub(super) fn f16(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe { $m::vec_dot_f16(w, a) }
             }
             pub(super) fn bf16(w: &[u8], a: &[u8]) -> f32 {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe { $m::vec_dot_bf16(w, a) }
             }
             pub(super) fn d21<const K: u8>(w: [&[u8]; 2], a: &[u8]) -> [f32; 2] {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 let o = unsafe { $m::tile::<K, 2, 1, 1>(w, [a]) };
                 [o[0][0], o[1][0]]
             }
             pub(super) fn d14<const K: u8>(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe { $m::tile::<K, 1, 4, 2>([w], a)[0] }
             }
             pub(super) fn d24<const K: u8>(w: [&[u8]; 2], a: [&[u8]; 4]) -> [[f32; 4]; 2] {
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe { $m::tile::<K, 2, 4, 4>(w, a) }
             }
             pub(super) fn rows4<const K: u8>(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
@@ -78,6 +84,7 @@ macro_rules! wrappers {
                 let nb = w[0].len() / wb;
                 assert!(w.iter().all(|r| r.len() >= nb * wb) && a.len() >= nb * ab, "row too short");
                 // nb blocks checked in every row
+                // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe {
                     if crate::avx2::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
                         $m::rows4::<K, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
@@ -100,24 +107,31 @@ mod w_kq {
     // with AVX2, FMA and F16C) were detected at runtime; the kernels check
     // row lengths themselves.
     pub(super) fn q2_k(w: &[u8], a: &[u8]) -> f32 {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::vec_dot_q2_k(w, a) }
     }
     pub(super) fn q3_k(w: &[u8], a: &[u8]) -> f32 {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::vec_dot_q3_k(w, a) }
     }
     pub(super) fn q5_k(w: &[u8], a: &[u8]) -> f32 {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::vec_dot_q5_k(w, a) }
     }
     pub(super) fn q4_k(w: &[u8], a: &[u8]) -> f32 {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::dot_q4_k::<1>(w, [a])[0] }
     }
     pub(super) fn q4_k_14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::dot_q4_k::<4>(w, a) }
     }
     pub(super) fn q6_k(w: &[u8], a: &[u8]) -> f32 {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::dot_q6_k::<1>(w, [a])[0] }
     }
     pub(super) fn q6_k_14(w: &[u8], a: [&[u8]; 4]) -> [f32; 4] {
+        // SAFETY: handed out only at the level whose features were detected (see above).
         unsafe { kq::dot_q6_k::<4>(w, a) }
     }
 }
