@@ -113,6 +113,9 @@ pub(crate) struct Tiles {
     /// set, every output of the type goes through it or `panel` (which then
     /// also uses that order), never through the `vec_dot`-order kernels above.
     pub rows4: Option<Rows4Fn>,
+    /// Whole tiles for a few activation rows (fewer than a `panel` pays for,
+    /// at least 2: the batched decode step), same signature as `panel`.
+    pub few: Option<PanelFn>,
 }
 
 /// See [`Tiles::rows4`].
@@ -391,7 +394,8 @@ static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
 /// 1x4, bit 2: 2x4, bit 3: panels, bit 4: the two-lane order for
-/// Q4_0/Q4_1/Q5_0/Q5_1; default all). Results are identical across bits 0-3;
+/// Q4_0/Q4_1/Q5_0/Q5_1, bit 5: the few-rows kernels; default all). Results are
+/// identical across bits 0-3 and 5;
 /// bit 4 selects the op order (see [`matmul_reference_raw`]).
 #[doc(hidden)]
 pub fn set_tile_mask(mask: u8) {
@@ -424,6 +428,9 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
             }
             if m & 8 == 0 && t.rows4.is_none() {
                 t.panel = None;
+            }
+            if m & 32 == 0 {
+                t.few = None;
             }
             return t;
         }

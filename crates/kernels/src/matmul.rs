@@ -120,6 +120,10 @@ fn plan<'a>(
     let min_rows = if tl.rows4.is_some() { 4 } else { PANEL_MIN_ROWS };
     if n_rows < min_rows || n_out < 4 {
         tl.panel = None;
+        if n_rows >= 2 && n_out >= 4 {
+            // a few rows: the format's few-rows kernel, if any, in the panel's place
+            tl.panel = tl.few;
+        }
     }
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
     let mut oc = n_out.div_ceil(out_chunks);

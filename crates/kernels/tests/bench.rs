@@ -196,14 +196,14 @@ fn bench_tiles() {
         let w: Vec<u8> = (0..n_out)
             .flat_map(|_| random_weights(&mut rng, ty, k))
             .collect();
-        for n_rows in [1usize, 8, 64] {
+        for n_rows in [1usize, 4, 8, 16, 64] {
             let x = random_acts(&mut rng, n_rows * k);
             let mut acts = QuantizedActs::new();
             acts.quantize(ty, &x, n_rows, k);
             let mut out = vec![0f32; n_rows * n_out];
-            // the last: two-lane order (see `matmul_reference_raw`), the others llama.cpp's
-            let masks: [u8; 5] = [0, 1, 2, 15, 31];
-            let mut best = [f64::MAX; 5];
+            // the last two: two-lane order, then with the few-rows kernels; (see `matmul_reference_raw`), the others llama.cpp's
+            let masks: [u8; 6] = [0, 1, 2, 15, 31, 63];
+            let mut best = [f64::MAX; 6];
             for _ in 0..(1600 / n_rows).max(20) {
                 for (i, &m) in masks.iter().enumerate() {
                     kernels::set_tile_mask(m);
@@ -215,13 +215,14 @@ fn bench_tiles() {
             kernels::set_tile_mask(0xFF);
             let per = |s: f64| s * 1e9 / (n_out * n_rows) as f64;
             eprintln!(
-                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}  two-lane {:7.1}",
+                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}  two-lane {:7.1}  few-rows {:7.1}",
                 ty.name(),
                 per(best[0]),
                 per(best[1]),
                 per(best[2]),
                 per(best[3]),
-                per(best[4])
+                per(best[4]),
+                per(best[5])
             );
         }
     }

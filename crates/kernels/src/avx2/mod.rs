@@ -20,6 +20,7 @@ mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod panel;
+mod q8rows;
 pub(crate) mod quant;
 
 use crate::{DotFn, Tiles};
@@ -167,6 +168,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d24: Some($t::d24),
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
+                few: None,
             }
         };
     }
@@ -180,6 +182,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d24: None,
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
+                few: None,
             }
         };
     }
@@ -191,6 +194,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 d24: None,
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
+                few: None,
             }
         };
     }
@@ -205,7 +209,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         Q4_1 => mn_no24!(k_q4_1),
         Q5_0 => mn!(k_q5_0),
         Q5_1 => mn_no24!(k_q5_1),
-        Q8_0 => mn!(k_q8_0),
+        Q8_0 => Tiles { few: Some(q8rows::matmul_q8_0_rows), ..mn!(k_q8_0) },
         Q4_K => n!(k_q4_k),
         Q6_K => n!(k_q6_k),
         _ => Tiles::default(),

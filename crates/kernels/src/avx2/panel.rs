@@ -406,10 +406,18 @@ pub(crate) unsafe fn rows4_block_end(
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn build<const K: u8, const U: bool>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
     assert!(dst.len() >= nb);
+    // the 4 rows are usually consecutive: prefetch the same block of the next
+    // group of 4 rows (with few activation rows the build streams the weights
+    // from memory, and waited on every load without this)
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
-        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
+        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`;
+        // prefetch hints never fault.
         unsafe {
             let xs = w.map(|p| p.add(b * f.wb));
+            for x in xs {
+                _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
+            }
             let r = xs.map(|p| if U { unpack_u::<K>(p) } else { unpack::<K>(p) });
             let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
             let t1 = _mm256_unpackhi_epi64(r[0], r[1]);

@@ -188,6 +188,11 @@ fn kind(ty: GgmlType) -> Option<u8> {
 /// (0: leave them). Same shapes, same results.
 pub(crate) fn override_tiles(level: u8, ty: GgmlType, two_lane: bool, t: &mut Tiles) {
     if level == 5 || level == 6 {
+        // the AVX2 few-rows kernels are not used there: the AVX-512 tiles
+        // below hold two outputs per vector
+        t.few = None;
+    }
+    if level == 5 || level == 6 {
         // K-quants: the 1x4 tile (prefill panels stay AVX2's `kpanel`)
         match ty {
             GgmlType::Q4_K => t.d14 = t.d14.map(|_| w_kq::q4_k_14 as crate::Dot14Fn),
