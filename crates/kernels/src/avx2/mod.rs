@@ -211,7 +211,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         Q5_1 => mn_no24!(k_q5_1),
         Q8_0 => Tiles { few: Some(q8rows::matmul_q8_0_rows), ..mn!(k_q8_0) },
         Q4_K => n!(k_q4_k),
-        Q6_K => n!(k_q6_k),
+        Q6_K => Tiles { few: Some(kq::matmul_k_rows), ..n!(k_q6_k) },
         _ => Tiles::default(),
     }
 }
