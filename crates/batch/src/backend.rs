@@ -45,10 +45,16 @@ pub struct JobError {
 
 impl JobError {
     pub fn new(message: impl Into<String>) -> JobError {
-        JobError { message: message.into(), fatal: false }
+        JobError {
+            message: message.into(),
+            fatal: false,
+        }
     }
     pub fn fatal(message: impl Into<String>) -> JobError {
-        JobError { message: message.into(), fatal: true }
+        JobError {
+            message: message.into(),
+            fatal: true,
+        }
     }
 }
 
@@ -96,10 +102,20 @@ pub struct Local {
 
 impl Local {
     /// `ctx` tokens per sequence, `parallel` sequences decoded together.
-    pub fn new(lm: Arc<LoadedModel>, label: String, ctx: usize, parallel: usize, threads: usize) -> Local {
+    pub fn new(
+        lm: Arc<LoadedModel>,
+        label: String,
+        ctx: usize,
+        parallel: usize,
+        threads: usize,
+    ) -> Local {
         let parallel = parallel.max(1);
         let size = std::fs::metadata(&lm.path).map(|m| m.len()).unwrap_or(0);
-        let file = lm.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = lm
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let key = format!("{file}:{size}");
         let sched = Scheduler::new(
             lm.clone(),
@@ -111,7 +127,15 @@ impl Local {
                 max_seq_ctx: ctx,
             },
         );
-        Local { lm, sched, ctx, parallel, label, key, last: Mutex::new(None) }
+        Local {
+            lm,
+            sched,
+            ctx,
+            parallel,
+            label,
+            key,
+            last: Mutex::new(None),
+        }
     }
 
     fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
@@ -120,8 +144,15 @@ impl Local {
                 return Ok(ids.clone());
             }
         }
-        let p = if job.raw { Prompt::Raw(job.user.clone()) } else { Prompt::Chat(messages(job)) };
-        let mut ids = self.lm.prompt_tokens(&p).map_err(|e| JobError::new(e.to_string()))?;
+        let p = if job.raw {
+            Prompt::Raw(job.user.clone())
+        } else {
+            Prompt::Chat(messages(job))
+        };
+        let mut ids = self
+            .lm
+            .prompt_tokens(&p)
+            .map_err(|e| JobError::new(e.to_string()))?;
         if job.json {
             // The answer starts with `{`, as the server's JSON mode does.
             ids.extend(self.lm.tokenizer.encode("{", false, false));
@@ -171,7 +202,11 @@ impl Backend for Local {
         };
         let json = job.json;
         let mut depth = Depth::open_object();
-        let mut text = if json { String::from("{") } else { String::new() };
+        let mut text = if json {
+            String::from("{")
+        } else {
+            String::new()
+        };
         let mut closed = false;
         let slot: Arc<Mutex<Option<Done>>> = Arc::new(Mutex::new(Some(done)));
         let take = |slot: &Arc<Mutex<Option<Done>>>| slot.lock().ok().and_then(|mut d| d.take());
@@ -209,7 +244,10 @@ impl Backend for Local {
         // queue bound; a refusal is still reported, never dropped.
         if let Err(e) = self.sched.submit(req, None, sink) {
             if let Some(d) = take(&slot) {
-                d(Err(JobError { message: e.to_string(), fatal: matches!(e, SubmitError::Stopped) }));
+                d(Err(JobError {
+                    message: e.to_string(),
+                    fatal: matches!(e, SubmitError::Stopped),
+                }));
             }
         }
     }
@@ -233,7 +271,13 @@ const ATTEMPTS: u32 = 6;
 impl Endpoint {
     /// Check the server answers (`GET /v1/models`) and knows `model` (the
     /// first model it lists when `None`).
-    pub fn connect(url: &str, api_key: Option<String>, model: Option<String>, ctx: usize, parallel: usize) -> Result<Endpoint, String> {
+    pub fn connect(
+        url: &str,
+        api_key: Option<String>,
+        model: Option<String>,
+        ctx: usize,
+        parallel: usize,
+    ) -> Result<Endpoint, String> {
         let base = base_url(url)?;
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
@@ -244,27 +288,38 @@ impl Endpoint {
         if let Some(k) = &api_key {
             req = req.set("Authorization", &format!("Bearer {k}"));
         }
-        let listed: Vec<String> = match req.call() {
-            Ok(r) => r
-                .into_json::<Value>()
-                .ok()
-                .and_then(|v| v.get("data").and_then(|d| d.as_array()).cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(String::from))
-                .collect(),
-            Err(ureq::Error::Status(401 | 403, _)) => {
-                return Err(format!("{models_url} refused the request (401/403): give the right key with --api-key"))
-            }
-            Err(ureq::Error::Status(code, r)) => {
-                return Err(format!("{models_url} answered {code}: {}", error_message(r)))
-            }
-            Err(e) => return Err(format!("cannot reach {models_url}: {e}; is the server running?")),
-        };
+        let listed: Vec<String> =
+            match req.call() {
+                Ok(r) => r
+                    .into_json::<Value>()
+                    .ok()
+                    .and_then(|v| v.get("data").and_then(|d| d.as_array()).cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(String::from))
+                    .collect(),
+                Err(ureq::Error::Status(401 | 403, _)) => return Err(format!(
+                    "{models_url} refused the request (401/403): give the right key with --api-key"
+                )),
+                Err(ureq::Error::Status(code, r)) => {
+                    return Err(format!(
+                        "{models_url} answered {code}: {}",
+                        error_message(r)
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "cannot reach {models_url}: {e}; is the server running?"
+                    ))
+                }
+            };
         let model = match model {
             Some(m) => {
                 if !listed.is_empty() && !listed.contains(&m) {
-                    return Err(format!("{base} does not serve model '{m}'; it lists: {}", listed.join(", ")));
+                    return Err(format!(
+                        "{base} does not serve model '{m}'; it lists: {}",
+                        listed.join(", ")
+                    ));
                 }
                 m
             }
@@ -280,13 +335,21 @@ impl Endpoint {
             let rx = rx.clone();
             let agent = agent.clone();
             let (base, model, key) = (base.clone(), model.clone(), api_key.clone());
-            let _ = std::thread::Builder::new().name(format!("hearth-batch-http-{i}")).spawn(move || loop {
-                let next = rx.lock().ok().and_then(|r| r.recv().ok());
-                let Some((job, done)) = next else { return };
-                done(request(&agent, &base, &model, key.as_deref(), &job));
-            });
+            let _ = std::thread::Builder::new()
+                .name(format!("hearth-batch-http-{i}"))
+                .spawn(move || loop {
+                    let next = rx.lock().ok().and_then(|r| r.recv().ok());
+                    let Some((job, done)) = next else { return };
+                    done(request(&agent, &base, &model, key.as_deref(), &job));
+                });
         }
-        Ok(Endpoint { base, model, ctx, parallel, tx: Mutex::new(tx) })
+        Ok(Endpoint {
+            base,
+            model,
+            ctx,
+            parallel,
+            tx: Mutex::new(tx),
+        })
     }
 }
 
@@ -294,7 +357,9 @@ impl Endpoint {
 fn base_url(url: &str) -> Result<String, String> {
     let u = url.trim().trim_end_matches('/');
     if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(format!("--endpoint '{url}' must start with http:// or https://"));
+        return Err(format!(
+            "--endpoint '{url}' must start with http:// or https://"
+        ));
     }
     Ok(u.strip_suffix("/v1").unwrap_or(u).to_string())
 }
@@ -303,11 +368,21 @@ fn error_message(r: ureq::Response) -> String {
     let body = r.into_string().unwrap_or_default();
     serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(String::from))
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(|m| m.as_str())
+                .map(String::from)
+        })
         .unwrap_or_else(|| body.chars().take(300).collect())
 }
 
-fn request(agent: &ureq::Agent, base: &str, model: &str, key: Option<&str>, job: &Job) -> Result<Answer, JobError> {
+fn request(
+    agent: &ureq::Agent,
+    base: &str,
+    model: &str,
+    key: Option<&str>,
+    job: &Job,
+) -> Result<Answer, JobError> {
     let s = &job.sampling;
     let mut body = json!({
         "model": model,
@@ -351,33 +426,59 @@ fn request(agent: &ureq::Agent, base: &str, model: &str, key: Option<&str>, job:
         }
         match req.send_json(body.clone()) {
             Ok(r) => {
-                let v: Value = r.into_json().map_err(|e| JobError::new(format!("{url}: unreadable answer: {e}")))?;
-                return parse_answer(&v, job.raw).ok_or_else(|| JobError::new(format!("{url}: the answer has no choices[0]")));
+                let v: Value = r
+                    .into_json()
+                    .map_err(|e| JobError::new(format!("{url}: unreadable answer: {e}")))?;
+                return parse_answer(&v, job.raw)
+                    .ok_or_else(|| JobError::new(format!("{url}: the answer has no choices[0]")));
             }
             Err(ureq::Error::Status(code @ (429 | 500 | 502 | 503 | 504), r)) => {
-                let wait = r.header("Retry-After").and_then(|s| s.trim().parse::<u64>().ok());
+                let wait = r
+                    .header("Retry-After")
+                    .and_then(|s| s.trim().parse::<u64>().ok());
                 last = format!("{url} answered {code}: {}", error_message(r));
                 if let Some(w) = wait {
                     std::thread::sleep(Duration::from_secs(w.min(60)));
                 }
             }
             Err(ureq::Error::Status(code @ (401 | 403), _)) => {
-                return Err(JobError::fatal(format!("{url} refused the request ({code}): check --api-key")))
+                return Err(JobError::fatal(format!(
+                    "{url} refused the request ({code}): check --api-key"
+                )))
             }
-            Err(ureq::Error::Status(code, r)) => return Err(JobError::new(format!("{url} answered {code}: {}", error_message(r)))),
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(JobError::new(format!(
+                    "{url} answered {code}: {}",
+                    error_message(r)
+                )))
+            }
             Err(e) => last = format!("{url}: {e}"),
         }
     }
-    Err(JobError::fatal(format!("{last} (gave up after {ATTEMPTS} attempts)")))
+    Err(JobError::fatal(format!(
+        "{last} (gave up after {ATTEMPTS} attempts)"
+    )))
 }
 
 fn parse_answer(v: &Value, raw: bool) -> Option<Answer> {
     let c = v.get("choices")?.get(0)?;
-    let text = if raw { c.get("text")? } else { c.pointer("/message/content")? };
-    let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(|x| x.as_u64()).unwrap_or(0) as usize;
+    let text = if raw {
+        c.get("text")?
+    } else {
+        c.pointer("/message/content")?
+    };
+    let usage = |k: &str| {
+        v.pointer(&format!("/usage/{k}"))
+            .and_then(|x| x.as_u64())
+            .unwrap_or(0) as usize
+    };
     Some(Answer {
         text: text.as_str().unwrap_or("").to_string(),
-        finish: c.get("finish_reason").and_then(|f| f.as_str()).unwrap_or("stop").to_string(),
+        finish: c
+            .get("finish_reason")
+            .and_then(|f| f.as_str())
+            .unwrap_or("stop")
+            .to_string(),
         prompt_tokens: usage("prompt_tokens"),
         output_tokens: usage("completion_tokens"),
     })
@@ -400,14 +501,18 @@ impl Backend for Endpoint {
     /// four characters per token is typical for English; three is used so
     /// the estimate errs towards splitting.
     fn prompt_tokens(&self, job: &Job) -> Result<usize, JobError> {
-        Ok(self.text_tokens(&job.user) + job.system.as_deref().map_or(0, |s| self.text_tokens(s)) + 16)
+        Ok(self.text_tokens(&job.user)
+            + job.system.as_deref().map_or(0, |s| self.text_tokens(s))
+            + 16)
     }
     fn text_tokens(&self, text: &str) -> usize {
         text.chars().count().div_ceil(3)
     }
     fn submit(&self, job: Job, done: Done) {
         let stopped = || JobError::fatal("the request threads have stopped");
-        let Ok(tx) = self.tx.lock() else { return done(Err(stopped())) };
+        let Ok(tx) = self.tx.lock() else {
+            return done(Err(stopped()));
+        };
         if let Err(mpsc::SendError((_, done))) = tx.send((job, done)) {
             done(Err(stopped()));
         }
@@ -420,7 +525,10 @@ mod tests {
 
     #[test]
     fn endpoint_urls() {
-        assert_eq!(base_url("http://127.0.0.1:11434/v1/").unwrap(), "http://127.0.0.1:11434");
+        assert_eq!(
+            base_url("http://127.0.0.1:11434/v1/").unwrap(),
+            "http://127.0.0.1:11434"
+        );
         assert_eq!(base_url("https://x.example").unwrap(), "https://x.example");
         assert!(base_url("127.0.0.1:8080").unwrap_err().contains("http://"));
     }

@@ -21,7 +21,10 @@ pub enum Source {
     /// A document file; its text is extracted when it is processed.
     File { path: PathBuf, kind: extract::Kind },
     /// One record of a JSONL file: every field is a template variable.
-    Record { fields: Map<String, Value>, line: usize },
+    Record {
+        fields: Map<String, Value>,
+        line: usize,
+    },
     /// A JSONL line that could not be used; processed as a failure.
     BadRecord { line: usize, error: String },
 }
@@ -61,7 +64,9 @@ pub fn is_jsonl(p: &Path) -> bool {
 /// folders, matched against the path relative to the folder.
 pub fn discover(paths: &[PathBuf], globs: &[String]) -> Result<Inputs, BatchError> {
     if paths.is_empty() {
-        return Err(BatchError::Input("no input given: name a folder, files, or a .jsonl file".into()));
+        return Err(BatchError::Input(
+            "no input given: name a folder, files, or a .jsonl file".into(),
+        ));
     }
     let globset = build_globs(globs)?;
     if paths.len() == 1 && is_jsonl(&paths[0]) {
@@ -71,7 +76,10 @@ pub fn discover(paths: &[PathBuf], globs: &[String]) -> Result<Inputs, BatchErro
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
-            BatchError::Input(format!("cannot read input '{}': {e}; check the path", p.display()))
+            BatchError::Input(format!(
+                "cannot read input '{}': {e}; check the path",
+                p.display()
+            ))
         })?;
         if meta.is_dir() {
             let mut files = Vec::new();
@@ -91,7 +99,12 @@ pub fn discover(paths: &[PathBuf], globs: &[String]) -> Result<Inputs, BatchErro
                 p.display()
             )));
         } else {
-            add_file(&mut out, &mut seen, p.to_string_lossy().replace('\\', "/"), p.clone())?;
+            add_file(
+                &mut out,
+                &mut seen,
+                p.to_string_lossy().replace('\\', "/"),
+                p.clone(),
+            )?;
         }
     }
     Ok(out)
@@ -104,15 +117,26 @@ fn build_globs(globs: &[String]) -> Result<Option<GlobSet>, BatchError> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
         // A bare pattern like `*.md` means "anywhere below the folder".
-        let pat = if g.contains('/') { g.clone() } else { format!("**/{g}") };
+        let pat = if g.contains('/') {
+            g.clone()
+        } else {
+            format!("**/{g}")
+        };
         b.add(Glob::new(&pat).map_err(|e| BatchError::Input(format!("bad --glob '{g}': {e}")))?);
     }
-    b.build().map(Some).map_err(|e| BatchError::Input(format!("bad --glob: {e}")))
+    b.build()
+        .map(Some)
+        .map_err(|e| BatchError::Input(format!("bad --glob: {e}")))
 }
 
 /// Collect `(relative path, path)` of every regular file below `dir`
 /// (hidden entries such as `.git` skipped; symbolic links not followed).
-fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>, skipped: &mut Vec<Skipped>) -> Result<(), BatchError> {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    files: &mut Vec<(String, PathBuf)>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<(), BatchError> {
     let rd = std::fs::read_dir(dir)
         .map_err(|e| BatchError::Input(format!("cannot list folder '{}': {e}", dir.display())))?;
     let mut entries: Vec<_> = rd.flatten().collect();
@@ -126,21 +150,33 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>, skipped: &m
         let ft = match e.file_type() {
             Ok(t) => t,
             Err(err) => {
-                skipped.push(Skipped { path, reason: format!("cannot read: {err}") });
+                skipped.push(Skipped {
+                    path,
+                    reason: format!("cannot read: {err}"),
+                });
                 continue;
             }
         };
         if ft.is_dir() {
             walk(root, &path, files, skipped)?;
         } else if ft.is_file() {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             files.push((rel, path));
         }
     }
     Ok(())
 }
 
-fn add_file(out: &mut Inputs, seen: &mut HashMap<String, PathBuf>, id: String, path: PathBuf) -> Result<(), BatchError> {
+fn add_file(
+    out: &mut Inputs,
+    seen: &mut HashMap<String, PathBuf>,
+    id: String,
+    path: PathBuf,
+) -> Result<(), BatchError> {
     let Some(kind) = extract::kind_of(&path) else {
         out.skipped.push(Skipped {
             path,
@@ -159,7 +195,10 @@ fn add_file(out: &mut Inputs, seen: &mut HashMap<String, PathBuf>, id: String, p
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {
-            out.skipped.push(Skipped { path, reason: format!("cannot read: {e}") });
+            out.skipped.push(Skipped {
+                path,
+                reason: format!("cannot read: {e}"),
+            });
             return Ok(());
         }
     };
@@ -170,7 +209,11 @@ fn add_file(out: &mut Inputs, seen: &mut HashMap<String, PathBuf>, id: String, p
             path.display()
         )));
     }
-    out.items.push(Item { id, digest: hex_digest(&bytes), source: Source::File { path, kind } });
+    out.items.push(Item {
+        id,
+        digest: hex_digest(&bytes),
+        source: Source::File { path, kind },
+    });
     Ok(())
 }
 
@@ -180,7 +223,10 @@ fn read_jsonl(path: &Path) -> Result<Inputs, BatchError> {
     let text = std::fs::read(path)
         .map_err(|e| BatchError::Input(format!("cannot read '{}': {e}", path.display())))?;
     let text = String::from_utf8_lossy(&text);
-    let mut out = Inputs { records: true, ..Inputs::default() };
+    let mut out = Inputs {
+        records: true,
+        ..Inputs::default()
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -190,7 +236,10 @@ fn read_jsonl(path: &Path) -> Result<Inputs, BatchError> {
         }
         let digest = hex_digest(line.as_bytes());
         let parsed = if line.len() > MAX_RECORD_BYTES {
-            Err(format!("line {n} is longer than {} MiB", MAX_RECORD_BYTES >> 20))
+            Err(format!(
+                "line {n} is longer than {} MiB",
+                MAX_RECORD_BYTES >> 20
+            ))
         } else {
             match serde_json::from_str::<Value>(line) {
                 Ok(Value::Object(m)) => Ok(m),
@@ -245,20 +294,30 @@ mod tests {
         let md = discover(&[d.path().to_path_buf()], &["*.md".into()]).unwrap();
         assert_eq!(md.items.len(), 1);
         assert_eq!(md.items[0].id, "sub/b.md");
-        assert!(matches!(discover(&[d.path().join("nope")], &[]), Err(BatchError::Input(m)) if m.contains("nope")));
+        assert!(
+            matches!(discover(&[d.path().join("nope")], &[]), Err(BatchError::Input(m)) if m.contains("nope"))
+        );
     }
 
     #[test]
     fn jsonl_ids_bad_lines_and_duplicates() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("in.jsonl");
-        std::fs::write(&p, "{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\"}\n[1,2]\n{broken\n{\"id\":7}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\"}\n[1,2]\n{broken\n{\"id\":7}\n",
+        )
+        .unwrap();
         let r = discover(&[p.clone()], &[]).unwrap();
         assert!(r.records);
         let ids: Vec<_> = r.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["x", "line-3", "line-4", "line-5", "7"]);
-        assert!(matches!(&r.items[2].source, Source::BadRecord { error, .. } if error.contains("not an object")));
-        assert!(matches!(&r.items[3].source, Source::BadRecord { error, .. } if error.contains("line 5")));
+        assert!(
+            matches!(&r.items[2].source, Source::BadRecord { error, .. } if error.contains("not an object"))
+        );
+        assert!(
+            matches!(&r.items[3].source, Source::BadRecord { error, .. } if error.contains("line 5"))
+        );
         std::fs::write(&p, "{\"id\":\"x\"}\n{\"id\":\"x\"}\n").unwrap();
         let e = discover(&[p], &[]).unwrap_err().to_string();
         assert!(e.contains("same id 'x'"), "{e}");

@@ -164,9 +164,17 @@ mod tests {
 
     #[test]
     fn split_respects_budget_and_keeps_all_text() {
-        let para = |i: usize| (0..30).map(|w| format!("p{i}w{w}")).collect::<Vec<_>>().join(" ");
+        let para = |i: usize| {
+            (0..30)
+                .map(|w| format!("p{i}w{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let text: String = (0..10).map(|i| para(i) + "\n\n").collect::<String>()
-            + &(0..500).map(|w| format!("long{w}")).collect::<Vec<_>>().join(" ");
+            + &(0..500)
+                .map(|w| format!("long{w}"))
+                .collect::<Vec<_>>()
+                .join(" ");
         let pieces = split(&text, 100, &words);
         assert!(pieces.len() >= 8, "{}", pieces.len());
         for p in &pieces {
@@ -176,7 +184,11 @@ mod tests {
         assert_eq!(joined, text.split_whitespace().collect::<Vec<_>>());
         // Paragraph boundaries are preferred: no piece starts mid-paragraph
         // while the paragraphs are small.
-        assert!(pieces[0].starts_with("p0w0") && pieces[1].starts_with("p3w0"), "{:?}", &pieces[1][..10]);
+        assert!(
+            pieces[0].starts_with("p0w0") && pieces[1].starts_with("p3w0"),
+            "{:?}",
+            &pieces[1][..10]
+        );
         // One unbroken word larger than the budget is still cut.
         let blob = "x".repeat(1000);
         let chars = |s: &str| s.len() / 10;

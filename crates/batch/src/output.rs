@@ -53,8 +53,20 @@ pub struct Record {
 }
 
 const CSV_COLUMNS: [&str; 14] = [
-    "id", "output", "finish_reason", "prompt_tokens", "output_tokens", "seconds", "error", "chunks", "truncated",
-    "json", "json_valid", "json_error", "model", "key",
+    "id",
+    "output",
+    "finish_reason",
+    "prompt_tokens",
+    "output_tokens",
+    "seconds",
+    "error",
+    "chunks",
+    "truncated",
+    "json",
+    "json_valid",
+    "json_error",
+    "model",
+    "key",
 ];
 
 impl Record {
@@ -73,8 +85,15 @@ impl Record {
             format!("{:.3}", self.seconds),
             opt(&self.error),
             self.chunks.map(|c| c.to_string()).unwrap_or_default(),
-            if self.truncated { "true".into() } else { String::new() },
-            self.json.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+            if self.truncated {
+                "true".into()
+            } else {
+                String::new()
+            },
+            self.json
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             self.json_valid.map(|v| v.to_string()).unwrap_or_default(),
             opt(&self.json_error),
             self.model.clone(),
@@ -119,7 +138,9 @@ impl Record {
 }
 
 fn csv_line(fields: &[String]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     let _ = w.write_record(fields);
     w.into_inner().unwrap_or_default()
 }
@@ -153,8 +174,14 @@ pub struct OutFile {
 impl OutFile {
     /// Open (creating) `path` for appending, after reading back what it
     /// holds. `current` maps each input id of this run to its key.
-    pub fn open(path: &Path, format: Format, current: &HashMap<String, String>) -> Result<(OutFile, Resume), BatchError> {
-        let out_err = |what: &str, e: std::io::Error| BatchError::Output(format!("{what} '{}': {e}", path.display()));
+    pub fn open(
+        path: &Path,
+        format: Format,
+        current: &HashMap<String, String>,
+    ) -> Result<(OutFile, Resume), BatchError> {
+        let out_err = |what: &str, e: std::io::Error| {
+            BatchError::Output(format!("{what} '{}': {e}", path.display()))
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| out_err("cannot create the folder of", e))?;
         }
@@ -177,7 +204,16 @@ impl OutFile {
             .append(true)
             .open(path)
             .map_err(|e| out_err("cannot open", e))?;
-        Ok((OutFile { path: path.to_path_buf(), file, format, lock_path, _lock: lock }, resume))
+        Ok((
+            OutFile {
+                path: path.to_path_buf(),
+                file,
+                format,
+                lock_path,
+                _lock: lock,
+            },
+            resume,
+        ))
     }
 
     pub fn path(&self) -> &Path {
@@ -190,7 +226,12 @@ impl OutFile {
         self.file
             .write_all(&bytes)
             .and_then(|_| self.file.sync_data())
-            .map_err(|e| BatchError::Output(format!("cannot write to '{}': {e} (records written so far are kept)", self.path.display())))
+            .map_err(|e| {
+                BatchError::Output(format!(
+                    "cannot write to '{}': {e} (records written so far are kept)",
+                    self.path.display()
+                ))
+            })
     }
 }
 
@@ -234,7 +275,10 @@ fn read_records(bytes: &[u8], format: Format) -> (Vec<(Record, Vec<u8>)>, usize)
             }
         }
         Format::Csv => {
-            let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(bytes);
             // Past the header line.
             if rdr.headers().is_ok() {
                 good_end = rdr.position().byte() as usize;
@@ -247,7 +291,9 @@ fn read_records(bytes: &[u8], format: Format) -> (Vec<(Record, Vec<u8>)>, usize)
                     _ => break,
                 }
                 let after = rdr.position().byte() as usize;
-                let Some(r) = Record::from_csv(&rec).filter(|r| valid_key(&r.key)) else { break };
+                let Some(r) = Record::from_csv(&rec).filter(|r| valid_key(&r.key)) else {
+                    break;
+                };
                 // A record must end in its line break to be whole.
                 if after == 0 || bytes.get(after - 1) != Some(&b'\n') {
                     break;
@@ -262,17 +308,33 @@ fn read_records(bytes: &[u8], format: Format) -> (Vec<(Record, Vec<u8>)>, usize)
 
 /// Read back `path`, rewrite it (atomically) when anything must go, and say
 /// what is done.
-fn recover(path: &Path, format: Format, current: &HashMap<String, String>) -> Result<Resume, BatchError> {
+fn recover(
+    path: &Path,
+    format: Format,
+    current: &HashMap<String, String>,
+) -> Result<Resume, BatchError> {
     let mut resume = Resume::default();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(BatchError::Output(format!("cannot read '{}': {e}", path.display()))),
+        Err(e) => {
+            return Err(BatchError::Output(format!(
+                "cannot read '{}': {e}",
+                path.display()
+            )))
+        }
     };
-    let header = csv_line(&CSV_COLUMNS.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let header = csv_line(
+        &CSV_COLUMNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    );
     if bytes.is_empty() {
         if format == Format::Csv {
-            std::fs::write(path, &header).map_err(|e| BatchError::Output(format!("cannot write '{}': {e}", path.display())))?;
+            std::fs::write(path, &header).map_err(|e| {
+                BatchError::Output(format!("cannot write '{}': {e}", path.display()))
+            })?;
         }
         return Ok(resume);
     }
@@ -305,7 +367,10 @@ fn recover(path: &Path, format: Format, current: &HashMap<String, String>) -> Re
             }
             // A CSV record may span lines (quoted line breaks): count records.
             Format::Csv => {
-                let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(tail);
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(tail);
                 rdr.records().take(2).count() > 1
             }
         };
@@ -316,7 +381,11 @@ fn recover(path: &Path, format: Format, current: &HashMap<String, String>) -> Re
             )));
         }
     }
-    let mut keep: Vec<u8> = if format == Format::Csv { header.clone() } else { Vec::new() };
+    let mut keep: Vec<u8> = if format == Format::Csv {
+        header.clone()
+    } else {
+        Vec::new()
+    };
     let mut stale: Vec<u8> = Vec::new();
     let mut ids: HashSet<String> = HashSet::new();
     let mut changed = resume.torn;
@@ -364,7 +433,11 @@ mod tests {
         Record {
             id: id.into(),
             output: format!("out of {id}, with \"quotes\",\nand a line break"),
-            finish_reason: if error.is_some() { "error".into() } else { "stop".into() },
+            finish_reason: if error.is_some() {
+                "error".into()
+            } else {
+                "stop".into()
+            },
             prompt_tokens: 10,
             output_tokens: 5,
             seconds: 0.5,
@@ -376,7 +449,10 @@ mod tests {
     }
 
     fn cur(pairs: &[(&str, char)]) -> HashMap<String, String> {
-        pairs.iter().map(|(i, k)| (i.to_string(), std::iter::repeat_n(*k, 32).collect())).collect()
+        pairs
+            .iter()
+            .map(|(i, k)| (i.to_string(), std::iter::repeat_n(*k, 32).collect()))
+            .collect()
     }
 
     #[test]
@@ -392,8 +468,11 @@ mod tests {
                 f.append(&rec("b", '0', None)).unwrap(); // made with other settings
                 f.append(&rec("c", 'c', Some("boom"))).unwrap();
                 f.append(&rec("z", 'f', None)).unwrap(); // not an input of this run: kept
-                // Another batch on the same file is refused meanwhile.
-                let e = OutFile::open(&p, format, &current).err().unwrap().to_string();
+                                                         // Another batch on the same file is refused meanwhile.
+                let e = OutFile::open(&p, format, &current)
+                    .err()
+                    .unwrap()
+                    .to_string();
                 assert!(e.contains("another hearth batch"), "{e}");
             }
             // A torn write at the end.
@@ -426,9 +505,15 @@ mod tests {
         let p = d.path().join("notes.txt");
         std::fs::write(&p, "my precious notes\nsecond line\n").unwrap();
         for format in [Format::Jsonl, Format::Csv] {
-            let e = OutFile::open(&p, format, &HashMap::new()).err().unwrap().to_string();
+            let e = OutFile::open(&p, format, &HashMap::new())
+                .err()
+                .unwrap()
+                .to_string();
             assert!(e.contains("choose another -o"), "{e}");
         }
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "my precious notes\nsecond line\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "my precious notes\nsecond line\n"
+        );
     }
 }

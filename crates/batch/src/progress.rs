@@ -25,7 +25,12 @@ struct Tally {
 
 impl Tally {
     fn new() -> Tally {
-        Tally { total: 0, done: 0, out_tokens: 0, started: Instant::now() }
+        Tally {
+            total: 0,
+            done: 0,
+            out_tokens: 0,
+            started: Instant::now(),
+        }
     }
     fn tok_s(&self) -> f64 {
         self.out_tokens as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
@@ -52,7 +57,10 @@ impl Bar {
             ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} docs | {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        Bar { bar, t: Tally::new() }
+        Bar {
+            bar,
+            t: Tally::new(),
+        }
     }
 }
 
@@ -76,7 +84,11 @@ impl Progress for Bar {
             self.bar.println(format!("failed: {}: {e}", r.id));
         }
         self.bar.set_position(self.t.done as u64);
-        self.bar.set_message(format!("{:.1} tok/s | ETA {}", self.t.tok_s(), self.t.eta()));
+        self.bar.set_message(format!(
+            "{:.1} tok/s | ETA {}",
+            self.t.tok_s(),
+            self.t.eta()
+        ));
     }
     fn note(&mut self, msg: &str) {
         self.bar.println(msg);
@@ -113,7 +125,10 @@ impl Progress for Lines {
         self.t.out_tokens += r.output_tokens;
         let what = match &r.error {
             Some(e) => format!("failed: {e}"),
-            None => format!("{} in, {} out, {:.1} s, {}", r.prompt_tokens, r.output_tokens, r.seconds, r.finish_reason),
+            None => format!(
+                "{} in, {} out, {:.1} s, {}",
+                r.prompt_tokens, r.output_tokens, r.seconds, r.finish_reason
+            ),
         };
         eprintln!(
             "[{}/{}] {}: {what} | {:.1} tok/s | ETA {}",

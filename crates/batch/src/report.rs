@@ -20,8 +20,18 @@ pub struct Price {
 pub fn default_prices() -> Vec<Price> {
     let src = "OpenAI API price list, https://openai.com/api/pricing/ (as of 2024-10)";
     vec![
-        Price { name: "OpenAI GPT-4o mini".into(), input_per_million: 0.15, output_per_million: 0.60, source: src.into() },
-        Price { name: "OpenAI GPT-4o".into(), input_per_million: 2.50, output_per_million: 10.00, source: src.into() },
+        Price {
+            name: "OpenAI GPT-4o mini".into(),
+            input_per_million: 0.15,
+            output_per_million: 0.60,
+            source: src.into(),
+        },
+        Price {
+            name: "OpenAI GPT-4o".into(),
+            input_per_million: 2.50,
+            output_per_million: 10.00,
+            source: src.into(),
+        },
     ]
 }
 
@@ -65,7 +75,8 @@ impl Report {
             .iter()
             .map(|p| Cost {
                 price: p.clone(),
-                usd: self.prompt_tokens as f64 / 1e6 * p.input_per_million + self.output_tokens as f64 / 1e6 * p.output_per_million,
+                usd: self.prompt_tokens as f64 / 1e6 * p.input_per_million
+                    + self.output_tokens as f64 / 1e6 * p.output_per_million,
             })
             .collect();
     }
@@ -82,10 +93,16 @@ impl Report {
             self.documents, self.done, self.already_done, self.failed, self.skipped_files
         ));
         if self.split + self.truncated > 0 {
-            line(format!("longer than the context: {} split, {} truncated", self.split, self.truncated));
+            line(format!(
+                "longer than the context: {} split, {} truncated",
+                self.split, self.truncated
+            ));
         }
         if self.json_invalid > 0 {
-            line(format!("JSON outputs that did not parse or validate: {}", self.json_invalid));
+            line(format!(
+                "JSON outputs that did not parse or validate: {}",
+                self.json_invalid
+            ));
         }
         line(format!(
             "tokens: {} in, {} out | wall time {} | {:.1} output tokens/s",
@@ -101,7 +118,9 @@ impl Report {
             ));
         }
         if let Some(src) = self.costs.first().map(|c| c.price.source.clone()) {
-            line(format!("prices: {src}; set yours with --price-in/--price-out"));
+            line(format!(
+                "prices: {src}; set yours with --price-in/--price-out"
+            ));
         }
         if let Some(why) = &self.stopped {
             line(format!("stopped early: {why}"));
@@ -117,7 +136,11 @@ pub fn duration(secs: f64) -> String {
     } else if s < 3600.0 {
         format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
     } else {
-        format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64)
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
     }
 }
 
@@ -127,12 +150,19 @@ mod tests {
 
     #[test]
     fn cost_is_tokens_times_price() {
-        let mut r = Report { prompt_tokens: 2_000_000, output_tokens: 500_000, ..Report::default() };
+        let mut r = Report {
+            prompt_tokens: 2_000_000,
+            output_tokens: 500_000,
+            ..Report::default()
+        };
         r.price(&default_prices());
         assert!((r.costs[0].usd - (2.0 * 0.15 + 0.5 * 0.60)).abs() < 1e-9);
         assert!((r.costs[1].usd - (2.0 * 2.5 + 0.5 * 10.0)).abs() < 1e-9);
         let t = r.text();
-        assert!(t.contains("GPT-4o mini") && t.contains("$0.6000") && t.contains("openai.com"), "{t}");
+        assert!(
+            t.contains("GPT-4o mini") && t.contains("$0.6000") && t.contains("openai.com"),
+            "{t}"
+        );
         assert_eq!(duration(75.0), "1m15s");
     }
 }

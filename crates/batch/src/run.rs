@@ -46,9 +46,16 @@ impl JsonSpec {
             Err(e) => return (None, Some(format!("the output is not valid JSON: {e}"))),
         };
         if let Some(val) = &self.validator {
-            let errs: Vec<String> = val.iter_errors(&v).take(5).map(|e| format!("{} (at {})", e, e.instance_path)).collect();
+            let errs: Vec<String> = val
+                .iter_errors(&v)
+                .take(5)
+                .map(|e| format!("{} (at {})", e, e.instance_path))
+                .collect();
             if !errs.is_empty() {
-                return (Some(v), Some(format!("does not match the schema: {}", errs.join("; "))));
+                return (
+                    Some(v),
+                    Some(format!("does not match the schema: {}", errs.join("; "))),
+                );
             }
         }
         (Some(v), None)
@@ -56,7 +63,9 @@ impl JsonSpec {
 
     fn hint(&self) -> String {
         match &self.schema {
-            Some(s) => format!("Respond only with a JSON object that follows this JSON Schema:\n{s}"),
+            Some(s) => {
+                format!("Respond only with a JSON object that follows this JSON Schema:\n{s}")
+            }
             None => engine::jsonfix::HINT.into(),
         }
     }
@@ -101,7 +110,10 @@ pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMa
             h.update([0]);
             h.update(settings.as_bytes());
             let d = h.finalize();
-            (it.id.clone(), d[..16].iter().map(|b| format!("{b:02x}")).collect())
+            (
+                it.id.clone(),
+                d[..16].iter().map(|b| format!("{b:02x}")).collect(),
+            )
         })
         .collect()
 }
@@ -150,7 +162,9 @@ impl Reply {
 impl Drop for Reply {
     fn drop(&mut self) {
         if !self.sent {
-            let lost = JobError::fatal("the engine dropped a job without answering (it stopped unexpectedly)");
+            let lost = JobError::fatal(
+                "the engine dropped a job without answering (it stopped unexpectedly)",
+            );
             let _ = self.tx.send((self.task, self.part, Err(lost)));
         }
     }
@@ -195,12 +209,17 @@ pub fn run(
         order: VecDeque::new(),
         next_task: 0,
         inflight: 0,
-        report: Report { documents: items.len(), ..Report::default() },
+        report: Report {
+            documents: items.len(),
+            ..Report::default()
+        },
     };
     let todo: VecDeque<usize> = (0..items.len())
         .filter(|&i| {
             let it = &items[i];
-            let already = done.get(&it.id).is_some_and(|k| keys.get(&it.id) == Some(k));
+            let already = done
+                .get(&it.id)
+                .is_some_and(|k| keys.get(&it.id) == Some(k));
             if already {
                 r.report.already_done += 1;
             }
@@ -212,7 +231,10 @@ pub fn run(
     let mut stopping: Option<String> = None;
     loop {
         if stopping.is_none() && interrupt.load(Ordering::Relaxed) {
-            stopping = Some("interrupted; records in flight were finished, rerun the same command to go on".into());
+            stopping = Some(
+                "interrupted; records in flight were finished, rerun the same command to go on"
+                    .into(),
+            );
             progress.note("hearth batch: interrupted: finishing the documents in flight (Ctrl-C again to quit now)");
         }
         // Fill the free slots: pieces of inputs in hand first, then new inputs.
@@ -229,7 +251,9 @@ pub fn run(
         if r.inflight == 0 {
             break;
         }
-        let Ok((task_id, part, res)) = rx.recv() else { break };
+        let Ok((task_id, part, res)) = rx.recv() else {
+            break;
+        };
         r.inflight -= 1;
         if let Err(e) = &res {
             if e.fatal && stopping.is_none() {
@@ -249,7 +273,12 @@ pub fn run(
     Ok(report)
 }
 
-fn write(out: &mut OutFile, progress: &mut dyn Progress, report: &mut Report, rec: &Record) -> Result<(), BatchError> {
+fn write(
+    out: &mut OutFile,
+    progress: &mut dyn Progress,
+    report: &mut Report,
+    rec: &Record,
+) -> Result<(), BatchError> {
     out.append(rec)?;
     if rec.failed() {
         report.failed += 1;
@@ -285,7 +314,12 @@ impl Runner<'_> {
     }
 
     fn submit(&mut self, (task, part, job): (usize, usize, Job)) {
-        let reply = Reply { tx: self.tx.clone(), task, part, sent: false };
+        let reply = Reply {
+            tx: self.tx.clone(),
+            task,
+            part,
+            sent: false,
+        };
         self.inflight += 1;
         self.be.submit(job, Box::new(move |res| reply.send(res)));
     }
@@ -355,14 +389,18 @@ impl Runner<'_> {
                     "path": path.to_string_lossy(),
                     "id": it.id,
                 }),
-                Err(e) => return Some(self.failed(item, format!("cannot get the text: {e}"), started)),
+                Err(e) => {
+                    return Some(self.failed(item, format!("cannot get the text: {e}"), started))
+                }
             },
             Source::Record { fields, .. } => {
                 let mut m = fields.clone();
                 m.entry("id").or_insert(json!(it.id));
                 Value::Object(m)
             }
-            Source::BadRecord { error, .. } => return Some(self.failed(item, error.clone(), started)),
+            Source::BadRecord { error, .. } => {
+                return Some(self.failed(item, error.clone(), started))
+            }
         };
         let job = match self.job(&self.s.template, &vars, &what) {
             Ok(j) => j,
@@ -398,7 +436,12 @@ impl Runner<'_> {
             if self.s.long == LongMode::Skip {
                 return Some(self.failed(item, format!("{too_long}: skipped (--long skip); use --long split or truncate, or a larger --ctx-size"), started));
             }
-            let Some(content) = task.vars.get(&key).and_then(|c| c.as_str()).map(String::from) else {
+            let Some(content) = task
+                .vars
+                .get(&key)
+                .and_then(|c| c.as_str())
+                .map(String::from)
+            else {
                 return Some(self.failed(item, format!("{too_long}, and the record has no text field '{key}' to split; name it with --content-field"), started));
             };
             if let Err(e) = self.plan_long(&mut task, &self.s.template, &key, &content) {
@@ -414,11 +457,20 @@ impl Runner<'_> {
 
     /// Queue the jobs for `content` that does not fit: pieces (split) or its
     /// beginning (truncate).
-    fn plan_long(&self, task: &mut Task, t: &Template, key: &str, content: &str) -> Result<(), String> {
+    fn plan_long(
+        &self,
+        task: &mut Task,
+        t: &Template,
+        key: &str,
+        content: &str,
+    ) -> Result<(), String> {
         let what = format!("input '{}'", self.items[task.item].id);
         let mut empty = task.vars.clone();
         empty[key] = json!("");
-        let overhead = self.be.prompt_tokens(&self.job(t, &empty, &what)?).map_err(|e| e.message)?;
+        let overhead = self
+            .be
+            .prompt_tokens(&self.job(t, &empty, &what)?)
+            .map_err(|e| e.message)?;
         let ctx = self.be.ctx();
         let budget = ctx.saturating_sub(self.reserve() + overhead);
         if budget < 32 {
@@ -428,7 +480,11 @@ impl Runner<'_> {
             ));
         }
         let count = |s: &str| self.be.text_tokens(s);
-        let mode = if task.depth >= 3 { LongMode::Truncate } else { self.s.long };
+        let mode = if task.depth >= 3 {
+            LongMode::Truncate
+        } else {
+            self.s.long
+        };
         let pieces = match mode {
             LongMode::Truncate => {
                 task.truncated = true;
@@ -436,7 +492,11 @@ impl Runner<'_> {
             }
             _ => long::split(content, budget, &count),
         };
-        let pieces = if pieces.is_empty() { vec![String::new()] } else { pieces };
+        let pieces = if pieces.is_empty() {
+            vec![String::new()]
+        } else {
+            pieces
+        };
         task.last = pieces.len() == 1;
         if pieces.len() > 1 && task.depth == 0 {
             task.chunks = Some(pieces.len());
@@ -456,7 +516,13 @@ impl Runner<'_> {
     }
 
     /// A job ended: the input's record when the input is finished.
-    fn finish_job(&mut self, task_id: usize, part: usize, res: Result<Answer, JobError>, stopping: bool) -> Option<Record> {
+    fn finish_job(
+        &mut self,
+        task_id: usize,
+        part: usize,
+        res: Result<Answer, JobError>,
+        stopping: bool,
+    ) -> Option<Record> {
         let mut task = self.tasks.remove(&task_id)?;
         task.outstanding -= 1;
         match res {
@@ -516,7 +582,13 @@ impl Runner<'_> {
             .results
             .iter()
             .enumerate()
-            .map(|(i, r)| format!("[Part {} of {n}]\n{}\n\n", i + 1, r.as_ref().map_or("", |a| a.text.trim())))
+            .map(|(i, r)| {
+                format!(
+                    "[Part {} of {n}]\n{}\n\n",
+                    i + 1,
+                    r.as_ref().map_or("", |a| a.text.trim())
+                )
+            })
             .collect();
         let key = self.content_key(task.item).to_string();
         task.depth += 1;
@@ -547,7 +619,12 @@ impl Runner<'_> {
     }
 
     fn complete(&self, task: Task) -> Record {
-        let a = task.results.into_iter().next().flatten().unwrap_or_default();
+        let a = task
+            .results
+            .into_iter()
+            .next()
+            .flatten()
+            .unwrap_or_default();
         let mut rec = Record {
             output: a.text.trim().to_string(),
             finish_reason: a.finish,
@@ -609,7 +686,11 @@ mod tests {
     fn a_backend_that_loses_jobs_stops_the_batch_without_records() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("in.jsonl");
-        std::fs::write(&p, "{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"x\":2}\n{\"id\":\"c\",\"x\":3}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"id\":\"a\",\"x\":1}\n{\"id\":\"b\",\"x\":2}\n{\"id\":\"c\",\"x\":3}\n",
+        )
+        .unwrap();
         let inputs = crate::input::discover(&[p], &[]).unwrap();
         let s = Settings {
             template: Template::new("x is {{x}}").unwrap(),
@@ -626,8 +707,23 @@ mod tests {
         let keys = keys(&inputs.items, &s, "lost", 512);
         let out_path = d.path().join("out.jsonl");
         let (mut out, resume) = OutFile::open(&out_path, Format::Jsonl, &keys).unwrap();
-        let r = run(&inputs.items, &s, &Losing, &mut out, &keys, &resume.done, &mut Quiet, &AtomicBool::new(false)).unwrap();
-        assert!(r.stopped.as_deref().is_some_and(|w| w.contains("dropped a job")), "{r:?}");
+        let r = run(
+            &inputs.items,
+            &s,
+            &Losing,
+            &mut out,
+            &keys,
+            &resume.done,
+            &mut Quiet,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert!(
+            r.stopped
+                .as_deref()
+                .is_some_and(|w| w.contains("dropped a job")),
+            "{r:?}"
+        );
         assert_eq!(r.done + r.failed, 0);
         assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "");
     }

@@ -35,8 +35,16 @@ impl Spread {
         let mut v = xs.to_vec();
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
-        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        Spread { min: v[0], median, max: v[n - 1] }
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Spread {
+            min: v[0],
+            median,
+            max: v[n - 1],
+        }
     }
 }
 
@@ -65,26 +73,44 @@ fn tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<BenchResult, EngineError> {
+pub fn run(
+    lm: &LoadedModel,
+    pool: &ThreadPool,
+    cfg: &BenchConfig,
+) -> Result<BenchResult, EngineError> {
     let m = &lm.model;
     let n_vocab = m.config.n_vocab;
     let n_ctx = cfg.depth + cfg.prompt_tokens.max(cfg.gen_tokens) + 1;
     if n_ctx > m.config.n_ctx_train {
-        return Err(EngineError::PromptTooLong { prompt: n_ctx, n_ctx: m.config.n_ctx_train, max: m.config.n_ctx_train });
+        return Err(EngineError::PromptTooLong {
+            prompt: n_ctx,
+            n_ctx: m.config.n_ctx_train,
+            max: m.config.n_ctx_train,
+        });
     }
     let mut sess = m.session(n_ctx, 512)?;
     let depth_tokens = tokens(cfg.depth, n_vocab, 7);
     let prompt = tokens(cfg.prompt_tokens, n_vocab, 11);
-    let mut res = BenchResult { pp: Vec::new(), tg: Vec::new(), tg_parallel: Vec::new() };
+    let mut res = BenchResult {
+        pp: Vec::new(),
+        tg: Vec::new(),
+        tg_parallel: Vec::new(),
+    };
     // One untimed warm-up pass pages the weights in and settles the threads.
-    m.forward(pool, &mut sess, &prompt[..prompt.len().min(16)], Logits::Last)?;
+    m.forward(
+        pool,
+        &mut sess,
+        &prompt[..prompt.len().min(16)],
+        Logits::Last,
+    )?;
     for _ in 0..cfg.reps.max(1) {
         if cfg.prompt_tokens > 0 {
             sess.clear();
             m.forward(pool, &mut sess, &depth_tokens, Logits::None)?;
             let t = Instant::now();
             m.forward(pool, &mut sess, &prompt, Logits::Last)?;
-            res.pp.push(cfg.prompt_tokens as f64 / t.elapsed().as_secs_f64());
+            res.pp
+                .push(cfg.prompt_tokens as f64 / t.elapsed().as_secs_f64());
         }
         if cfg.gen_tokens > 0 {
             sess.clear();
@@ -95,7 +121,8 @@ pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<Ben
                 m.forward(pool, &mut sess, &[tok], Logits::Last)?;
                 tok = sampler::argmax(sess.logits());
             }
-            res.tg.push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
+            res.tg
+                .push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
         }
     }
     if cfg.parallel > 1 && cfg.gen_tokens > 0 {
@@ -107,10 +134,18 @@ pub fn run(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig) -> Result<Ben
 
 /// `cfg.parallel` sequences, each with `cfg.depth` tokens of its own in its
 /// cache, generate `cfg.gen_tokens` tokens each in lock-step batched steps.
-fn parallel(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig, n_ctx: usize, depth_tokens: &[u32]) -> Result<Vec<f64>, EngineError> {
+fn parallel(
+    lm: &LoadedModel,
+    pool: &ThreadPool,
+    cfg: &BenchConfig,
+    n_ctx: usize,
+    depth_tokens: &[u32],
+) -> Result<Vec<f64>, EngineError> {
     let m = &lm.model;
     let np = cfg.parallel;
-    let mut sessions = (0..np).map(|_| m.session(n_ctx, 512)).collect::<Result<Vec<_>, _>>()?;
+    let mut sessions = (0..np)
+        .map(|_| m.session(n_ctx, 512))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut scratch = m.batch_scratch(np);
     let mut out = Vec::new();
     for _ in 0..cfg.reps.max(1) {
@@ -126,7 +161,11 @@ fn parallel(lm: &LoadedModel, pool: &ThreadPool, cfg: &BenchConfig, n_ctx: usize
             let mut seqs: Vec<SeqInput> = sessions
                 .iter_mut()
                 .zip(toks.iter())
-                .map(|(s, t)| SeqInput { sess: s, tokens: std::slice::from_ref(t), logits: true })
+                .map(|(s, t)| SeqInput {
+                    sess: s,
+                    tokens: std::slice::from_ref(t),
+                    logits: true,
+                })
                 .collect();
             m.forward_batch(pool, &mut scratch, &mut seqs)?;
             drop(seqs);

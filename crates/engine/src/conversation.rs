@@ -4,10 +4,10 @@
 //! fed through the model. A cancel flag is checked during prefill (between
 //! chunks) and before every generated token.
 
+use crate::step::Stepper;
 use crate::{EngineError, FinishReason, GenerateRequest, GenerateStats, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Session};
-use crate::step::Stepper;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -41,7 +41,9 @@ impl LoadedModel {
         cancel: &AtomicBool,
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<CachedStats, EngineError> {
-        req.sampling.validate().map_err(|e| EngineError::Sampling(e.to_string()))?;
+        req.sampling
+            .validate()
+            .map_err(|e| EngineError::Sampling(e.to_string()))?;
         let prompt = self.prompt_tokens(&req.prompt)?;
         if prompt.len() > sess.n_ctx() {
             return Err(EngineError::PromptTooLong {
@@ -108,6 +110,7 @@ impl LoadedModel {
         Ok(CachedStats {
             stats: GenerateStats {
                 prompt_tokens: prompt.len(),
+                cached_tokens: keep,
                 output_tokens: out_tokens.len(),
                 prompt_seconds,
                 gen_seconds: t1.elapsed().as_secs_f64(),
@@ -122,7 +125,9 @@ impl LoadedModel {
     /// Number of tokens `messages` take when rendered with the generation
     /// prompt (for showing how full the context is).
     pub fn count_chat_tokens(&self, messages: &[tokenizer::Message]) -> Result<usize, EngineError> {
-        Ok(self.prompt_tokens(&crate::Prompt::Chat(messages.to_vec()))?.len())
+        Ok(self
+            .prompt_tokens(&crate::Prompt::Chat(messages.to_vec()))?
+            .len())
     }
 }
 

@@ -24,7 +24,10 @@ impl LoadedModel {
         }
         let tokens = self.embed_input(text);
         let vector = self.embed_tokens(pool, &tokens)?;
-        Ok(Embedding { vector, n_tokens: tokens.len() })
+        Ok(Embedding {
+            vector,
+            n_tokens: tokens.len(),
+        })
     }
 
     /// The tokens [`Self::embed`] embeds for `text` (BOS as the vocabulary
@@ -41,9 +44,15 @@ impl LoadedModel {
         }
         let max = self.model.config.n_ctx_train;
         if tokens.len() > max {
-            return Err(EngineError::PromptTooLong { prompt: tokens.len(), n_ctx: max, max });
+            return Err(EngineError::PromptTooLong {
+                prompt: tokens.len(),
+                n_ctx: max,
+                max,
+            });
         }
-        let mut sess = self.model.session(tokens.len(), model::DEFAULT_BATCH.min(tokens.len()).max(1))?;
+        let mut sess = self
+            .model
+            .session(tokens.len(), model::DEFAULT_BATCH.min(tokens.len()).max(1))?;
         let h = self.model.hidden_states(pool, &mut sess, tokens)?;
         let d = self.model.config.n_embd;
         let mut v = vec![0f32; d];
@@ -52,7 +61,11 @@ impl LoadedModel {
         }
         let n = tokens.len() as f32;
         v.iter_mut().for_each(|a| *a /= n);
-        let norm = v.iter().map(|a| (*a as f64) * (*a as f64)).sum::<f64>().sqrt() as f32;
+        let norm = v
+            .iter()
+            .map(|a| (*a as f64) * (*a as f64))
+            .sum::<f64>()
+            .sqrt() as f32;
         if norm > 0.0 {
             v.iter_mut().for_each(|a| *a /= norm);
         }

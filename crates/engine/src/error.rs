@@ -10,7 +10,11 @@ pub enum EngineError {
     #[error("{0}")]
     Mismatch(String),
     #[error("the prompt is {prompt} tokens but the context holds {n_ctx}; shorten the prompt or raise the context size (--ctx-size, at most {max} for this model)")]
-    PromptTooLong { prompt: usize, n_ctx: usize, max: usize },
+    PromptTooLong {
+        prompt: usize,
+        n_ctx: usize,
+        max: usize,
+    },
     #[error("the prompt is empty; give some text")]
     EmptyPrompt,
     #[error("{0}")]

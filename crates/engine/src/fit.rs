@@ -126,7 +126,10 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     // (one row) unless it doubles as the output projection.
     let (bytes_per_token, embed_rows) = if s.output_tensor {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
-        (s.tensor_bytes.saturating_sub(s.embd_bytes), row * EMBED_ROWS_RESIDENT.min(s.n_vocab as u64))
+        (
+            s.tensor_bytes.saturating_sub(s.embd_bytes),
+            row * EMBED_ROWS_RESIDENT.min(s.n_vocab as u64),
+        )
     } else {
         (s.tensor_bytes, 0)
     };
@@ -167,10 +170,19 @@ fn metadata_bytes(f: &GgufFile) -> u64 {
             _ => 32,
         }
     }
-    let tree_bytes: u64 = f.metadata.iter().map(|(k, v)| k.len() as u64 + tree(v)).sum();
+    let tree_bytes: u64 = f
+        .metadata
+        .iter()
+        .map(|(k, v)| k.len() as u64 + tree(v))
+        .sum();
     let tokens = f.get_array("tokenizer.ggml.tokens").unwrap_or(&[]);
-    let token_bytes: u64 = tokens.iter().map(|t| t.as_str().map_or(0, |s| s.len() as u64) + 32).sum();
-    let merges = f.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len() as u64);
+    let token_bytes: u64 = tokens
+        .iter()
+        .map(|t| t.as_str().map_or(0, |s| s.len() as u64) + 32)
+        .sum();
+    let merges = f
+        .get_array("tokenizer.ggml.merges")
+        .map_or(0, |m| m.len() as u64);
     tree_bytes + token_bytes + merges * 40
 }
 
@@ -241,7 +253,8 @@ const LAYER_OVERHEAD_S: f64 = 60e-6;
 /// reads and the KV cache so far, plus a fixed cost per layer.
 pub fn predict_tg(e: &MemoryEstimate, depth: usize, bandwidth: f64) -> f64 {
     let bytes = e.bytes_per_token + e.kv_bytes_per_token * depth as u64;
-    let secs = bytes as f64 / (bandwidth * BANDWIDTH_EFFICIENCY) + e.n_layer as f64 * LAYER_OVERHEAD_S;
+    let secs =
+        bytes as f64 / (bandwidth * BANDWIDTH_EFFICIENCY) + e.n_layer as f64 * LAYER_OVERHEAD_S;
     1.0 / secs
 }
 
@@ -250,7 +263,11 @@ pub fn memory_info() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
     let field = |name: &str| -> Option<u64> {
         let line = s.lines().find(|l| l.starts_with(name))?;
-        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+        line.split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|kb| kb * 1024)
     };
     Some((field("MemTotal:")?, field("MemAvailable:")?))
 }
@@ -302,7 +319,9 @@ pub fn probe_bandwidth(threads: usize, budget: Duration) -> Option<f64> {
 pub fn preflight(f: &GgufFile, n_ctx: usize) -> Result<Option<String>, EngineError> {
     let shape = ModelShape::from_gguf(f)?;
     let e = estimate_shape(&shape, n_ctx);
-    let Some((_, available)) = memory_info() else { return Ok(None) };
+    let Some((_, available)) = memory_info() else {
+        return Ok(None);
+    };
     match verdict(e.memory_bytes, available) {
         Verdict::Fits => Ok(None),
         Verdict::Tight => Ok(Some(format!(
@@ -348,7 +367,9 @@ pub fn gib(b: u64) -> String {
 pub fn default_ctx(f: &GgufFile) -> Result<usize, EngineError> {
     let shape = ModelShape::from_gguf(f)?;
     let want = shape.default_ctx();
-    let Some((_, available)) = memory_info() else { return Ok(want) };
+    let Some((_, available)) = memory_info() else {
+        return Ok(want);
+    };
     let e = estimate_shape(&shape, want);
     let fits = max_ctx(&e, shape.n_ctx_train, available);
     Ok(if fits >= 256 { want.min(fits) } else { want })
@@ -363,21 +384,33 @@ mod tests {
     #[test]
     fn metadata_estimate_close_to_the_files() {
         for (short, _, _) in test_models::MODELS {
-            let Some(path) = test_models::model(short) else { continue };
+            let Some(path) = test_models::model(short) else {
+                continue;
+            };
             let f = GgufFile::open(&path).unwrap();
             let n_vocab = f.get_array("tokenizer.ggml.tokens").unwrap().len();
             let n_merges = f.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len());
-            let est = metadata_bytes_estimate(n_vocab, n_merges, f.get("tokenizer.ggml.scores").is_some());
+            let est = metadata_bytes_estimate(
+                n_vocab,
+                n_merges,
+                f.get("tokenizer.ggml.scores").is_some(),
+            );
             let exact = metadata_bytes(&f);
             let off = (est as f64 - exact as f64) / exact as f64;
-            assert!(off.abs() < 0.02, "{short}: estimate {est} vs {exact} ({:+.2} %)", off * 100.0);
+            assert!(
+                off.abs() < 0.02,
+                "{short}: estimate {est} vs {exact} ({:+.2} %)",
+                off * 100.0
+            );
         }
     }
 
     /// The one formula: a file's estimate is its shape's.
     #[test]
     fn file_estimate_is_the_shape_estimate() {
-        let Some(path) = test_models::model("qwen2.5-coder-0.5b") else { return };
+        let Some(path) = test_models::model("qwen2.5-coder-0.5b") else {
+            return;
+        };
         let f = GgufFile::open(&path).unwrap();
         let s = ModelShape::from_gguf(&f).unwrap();
         assert_eq!(estimate(&f, 1000).unwrap(), estimate_shape(&s, 1000));

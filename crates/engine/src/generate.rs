@@ -53,6 +53,9 @@ impl FinishReason {
 #[derive(Clone, Debug)]
 pub struct GenerateStats {
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens`, how many came from a cache (an earlier turn's or
+    /// another request's shared prefix) instead of being computed.
+    pub cached_tokens: usize,
     pub output_tokens: usize,
     pub prompt_seconds: f64,
     pub gen_seconds: f64,
@@ -69,7 +72,10 @@ impl LoadedModel {
         let ids = match prompt {
             Prompt::Raw(text) => self.tokenizer.encode(text, self.tokenizer.add_bos(), false),
             Prompt::Chat(messages) => {
-                let t = self.template.as_ref().map_err(|e| EngineError::NoTemplate(e.clone()))?;
+                let t = self
+                    .template
+                    .as_ref()
+                    .map_err(|e| EngineError::NoTemplate(e.clone()))?;
                 let rendered = t.render(messages, true)?;
                 self.tokenizer.encode_chat(&rendered)
             }
@@ -94,7 +100,7 @@ impl LoadedModel {
     ) -> Result<GenerateStats, EngineError> {
         sess.clear();
         let never = std::sync::atomic::AtomicBool::new(false);
-        self.generate_cached(pool, sess, req, &never, on_text).map(|c| c.stats)
+        self.generate_cached(pool, sess, req, &never, on_text)
+            .map(|c| c.stats)
     }
 }
-

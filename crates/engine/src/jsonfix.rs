@@ -90,7 +90,9 @@ fn relax(s: &str) -> String {
             }
             c if c.is_alphabetic() || c == '_' || c == '$' => {
                 let mut j = i;
-                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$') {
+                while j < chars.len()
+                    && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '$')
+                {
                     j += 1;
                 }
                 let word: String = chars[i..j].iter().collect();
@@ -244,10 +246,19 @@ mod tests {
     #[test]
     fn javascript_style_objects_are_relaxed_into_json() {
         let v = |s: &str| serde_json::from_str::<serde_json::Value>(&repair(s).unwrap()).unwrap();
-        assert_eq!(v("{topic:\"Arctic terns\", animal:false}"), serde_json::json!({"topic": "Arctic terns", "animal": false}));
-        assert_eq!(v("Sure! {'a': 'it\\'s \"x\"', b: [1, 2,],}"), serde_json::json!({"a": "it's \"x\"", "b": [1, 2]}));
+        assert_eq!(
+            v("{topic:\"Arctic terns\", animal:false}"),
+            serde_json::json!({"topic": "Arctic terns", "animal": false})
+        );
+        assert_eq!(
+            v("Sure! {'a': 'it\\'s \"x\"', b: [1, 2,],}"),
+            serde_json::json!({"a": "it's \"x\"", "b": [1, 2]})
+        );
         // Words inside strings and values stay as they are.
-        assert_eq!(v("{note: \"key: value, true\", ok: true}"), serde_json::json!({"note": "key: value, true", "ok": true}));
+        assert_eq!(
+            v("{note: \"key: value, true\", ok: true}"),
+            serde_json::json!({"note": "key: value, true", "ok": true})
+        );
         assert!(repair("no object here").is_none());
     }
 }

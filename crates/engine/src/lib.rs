@@ -8,8 +8,8 @@ mod conversation;
 mod embed;
 mod error;
 pub mod fit;
-pub mod jsonfix;
 mod generate;
+pub mod jsonfix;
 pub mod scheduler;
 mod step;
 
@@ -43,7 +43,10 @@ impl LoadedModel {
     /// Load a model after checking it fits the memory available at `n_ctx`
     /// positions (default: [`fit::default_ctx`]): refused with the numbers
     /// when it cannot fit; the second value is a warning when it is tight.
-    pub fn load_checked(path: impl AsRef<Path>, n_ctx: Option<usize>) -> Result<(LoadedModel, Option<String>), EngineError> {
+    pub fn load_checked(
+        path: impl AsRef<Path>,
+        n_ctx: Option<usize>,
+    ) -> Result<(LoadedModel, Option<String>), EngineError> {
         let f = gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
         let ctx = match n_ctx {
             Some(n) => n,
@@ -67,7 +70,12 @@ impl LoadedModel {
             )));
         }
         let template = ChatTemplate::from_gguf(model.file(), &tokenizer).map_err(|e| e.to_string());
-        Ok(LoadedModel { path, model, tokenizer, template })
+        Ok(LoadedModel {
+            path,
+            model,
+            tokenizer,
+            template,
+        })
     }
 
     /// The context size to use when the caller names none: the trained

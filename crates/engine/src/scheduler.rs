@@ -9,12 +9,12 @@
 //! the next step. A full queue is refused at once (`SubmitError::QueueFull`)
 //! so servers can answer 503 instead of hanging.
 
-use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
 use crate::common_prefix;
+use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
+use crate::step::{End, Stepper};
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
-use crate::step::{End, Stepper};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
@@ -44,7 +44,10 @@ pub enum Event {
     /// Prompt processing advanced (`done` of `total` prompt tokens in the
     /// cache). Sent between prefill chunks, so a caller that answers
     /// `Break` (its client left) cancels even a long prompt at once.
-    Prefill { done: usize, total: usize },
+    Prefill {
+        done: usize,
+        total: usize,
+    },
 }
 
 pub type EventSink = Box<dyn FnMut(Event) -> ControlFlow<()> + Send>;
@@ -96,13 +99,26 @@ impl Scheduler {
             .name("hearth-scheduler".into())
             .spawn(move || Runner::new(lm, cfg).run(rx))
             .expect("spawn scheduler thread");
-        Scheduler { tx: Some(tx), thread: Some(thread), max_queue }
+        Scheduler {
+            tx: Some(tx),
+            thread: Some(thread),
+            max_queue,
+        }
     }
 
     /// Queue a request. Events go to `sink` from the scheduler thread.
-    pub fn submit(&self, req: GenerateRequest, top_logprobs: Option<usize>, sink: EventSink) -> Result<(), SubmitError> {
+    pub fn submit(
+        &self,
+        req: GenerateRequest,
+        top_logprobs: Option<usize>,
+        sink: EventSink,
+    ) -> Result<(), SubmitError> {
         let tx = self.tx.as_ref().ok_or(SubmitError::Stopped)?;
-        match tx.try_send(Job { req, sink, top_logprobs }) {
+        match tx.try_send(Job {
+            req,
+            sink,
+            top_logprobs,
+        }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull(self.max_queue)),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
@@ -125,6 +141,8 @@ struct Active {
     sess: Session,
     step: Stepper,
     prompt_tokens: usize,
+    /// Prompt tokens taken from a cache (see `session_for`).
+    cached_tokens: usize,
     started: Instant,
     prompt_seconds: f64,
     gen_started: Instant,
@@ -162,11 +180,34 @@ struct Runner {
 
 const IDLE_KEEP: usize = 4;
 
+/// Fewest prompt positions worth copying from another sequence's cache (or
+/// waiting a pass for): below this, computing them is as cheap.
+const MIN_SHARE: usize = 8;
+
+/// Length of the common prefix of `a ++ a_more` and `b ++ b_more`.
+fn shared_prefix(a: &[u32], a_more: &[u32], b: &[u32], b_more: &[u32]) -> usize {
+    a.iter()
+        .chain(a_more)
+        .zip(b.iter().chain(b_more))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 impl Runner {
     fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
         let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
-        Runner { lm, cfg, pool, active: Vec::new(), waiting: VecDeque::new(), idle: Vec::new(), reserved: 0, scratch, feeds: Vec::new() }
+        Runner {
+            lm,
+            cfg,
+            pool,
+            active: Vec::new(),
+            waiting: VecDeque::new(),
+            idle: Vec::new(),
+            reserved: 0,
+            scratch,
+            feeds: Vec::new(),
+        }
     }
 
     fn run(mut self, rx: Receiver<Job>) {
@@ -211,7 +252,9 @@ impl Runner {
     /// Start waiting requests while the budget and the batch have room.
     fn admit(&mut self) {
         while self.active.len() < self.cfg.max_active.max(1) {
-            let Some(job) = self.waiting.pop_front() else { break };
+            let Some(job) = self.waiting.pop_front() else {
+                break;
+            };
             let prompt = match self.lm.prompt_tokens(&job.req.prompt) {
                 Ok(p) => p,
                 Err(e) => {
@@ -219,9 +262,20 @@ impl Runner {
                     continue;
                 }
             };
-            let max_ctx = self.cfg.max_seq_ctx.min(self.cfg.ctx_budget).min(self.lm.model.config.n_ctx_train);
+            let max_ctx = self
+                .cfg
+                .max_seq_ctx
+                .min(self.cfg.ctx_budget)
+                .min(self.lm.model.config.n_ctx_train);
             if prompt.len() >= max_ctx {
-                finish_err(job, EngineError::PromptTooLong { prompt: prompt.len(), n_ctx: max_ctx, max: self.lm.model.config.n_ctx_train });
+                finish_err(
+                    job,
+                    EngineError::PromptTooLong {
+                        prompt: prompt.len(),
+                        n_ctx: max_ctx,
+                        max: self.lm.model.config.n_ctx_train,
+                    },
+                );
                 continue;
             }
             let want = match job.req.max_tokens {
@@ -250,8 +304,17 @@ impl Runner {
     }
 
     /// A session for `prompt`: an idle one sharing the longest prefix (its
-    /// cache is kept up to the shared part), else a new one.
-    fn session_for(&mut self, prompt: &[u32], n_ctx: usize) -> Result<(Session, usize), EngineError> {
+    /// cache is kept up to the shared part), or, when a running sequence has
+    /// a longer prefix of it in its cache (requests arriving together with the
+    /// same system prompt or template), those positions copied from it; else
+    /// a new one.
+    fn session_for(
+        &mut self,
+        prompt: &[u32],
+        n_ctx: usize,
+    ) -> Result<(Session, usize), EngineError> {
+        // Keep at least one prompt token to compute, so logits exist.
+        let cap = prompt.len().saturating_sub(1);
         let best = self
             .idle
             .iter()
@@ -259,10 +322,26 @@ impl Runner {
             .map(|(i, s)| (i, common_prefix(s.tokens(), prompt)))
             .filter(|&(_, n)| n > 0)
             .max_by_key(|&(_, n)| n);
+        let from_active = self
+            .active
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, common_prefix(a.sess.tokens(), prompt).min(cap)))
+            .filter(|&(_, n)| n > best.map_or(0, |(_, m)| m.min(cap)))
+            .max_by_key(|&(_, n)| n);
+        if let Some((j, n)) = from_active {
+            // an idle session's allocation if there is one (its cache is replaced)
+            let mut s = match best {
+                Some((i, _)) => self.idle.swap_remove(i),
+                None => self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?,
+            };
+            s.set_n_ctx(n_ctx);
+            s.copy_prefix_from(&self.active[j].sess, n);
+            return Ok((s, n));
+        }
         if let Some((i, n)) = best {
             let mut s = self.idle.swap_remove(i);
-            // Keep at least one prompt token to compute, so logits exist.
-            let keep = n.min(prompt.len() - 1);
+            let keep = n.min(cap);
             s.truncate(keep);
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));
@@ -270,7 +349,12 @@ impl Runner {
         Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))
     }
 
-    fn start(&mut self, job: Job, prompt: Vec<u32>, n_ctx: usize) -> Result<Active, Box<(Job, EngineError)>> {
+    fn start(
+        &mut self,
+        job: Job,
+        prompt: Vec<u32>,
+        n_ctx: usize,
+    ) -> Result<Active, Box<(Job, EngineError)>> {
         let t0 = Instant::now();
         let (sess, reused) = match self.session_for(&prompt, n_ctx) {
             Ok(x) => x,
@@ -281,6 +365,7 @@ impl Runner {
             sess,
             step,
             prompt_tokens: prompt.len(),
+            cached_tokens: reused,
             started: t0,
             prompt_seconds: 0.0,
             gen_started: t0,
@@ -303,8 +388,13 @@ impl Runner {
             } else {
                 let a = &mut self.active[i];
                 let total = a.prompt_tokens;
-                let ev = Event::Prefill { done: total - a.pending.len(), total };
-                (a.job.sink)(ev).is_break().then_some(FinishReason::Cancelled)
+                let ev = Event::Prefill {
+                    done: total - a.pending.len(),
+                    total,
+                };
+                (a.job.sink)(ev)
+                    .is_break()
+                    .then_some(FinishReason::Cancelled)
             };
             if let Some(finish) = done {
                 let a = self.active.swap_remove(i);
@@ -316,32 +406,64 @@ impl Runner {
         if self.active.is_empty() {
             return;
         }
+        self.share_prefixes();
         // Rows of this pass: decode rows first, then prompt chunks (oldest
-        // request first) up to PREFILL_ROWS.
+        // request first) up to PREFILL_ROWS. A prompt whose next tokens an
+        // earlier one is reading in this pass waits, and copies them after
+        // it (`share_prefixes`), instead of computing them twice.
         let mut room = PREFILL_ROWS;
         let feeds = &mut self.feeds;
         feeds.clear();
-        feeds.extend(self.active.iter().map(|a| {
+        for (i, a) in self.active.iter().enumerate() {
             if a.pending.is_empty() {
-                (0, true)
-            } else {
-                let n = a.pending.len().min(room);
-                room -= n;
-                (n, n == a.pending.len())
+                feeds.push((0, true));
+                continue;
             }
-        }));
+            let n_past = a.sess.n_past();
+            let waits = self.active[..i]
+                .iter()
+                .zip(feeds.iter())
+                .any(|(b, &(nb, _))| {
+                    nb > 0
+                        && !b.pending.is_empty()
+                        && shared_prefix(
+                            b.sess.tokens(),
+                            &b.pending[..nb],
+                            a.sess.tokens(),
+                            &a.pending,
+                        ) >= n_past + MIN_SHARE
+                });
+            let n = if waits { 0 } else { a.pending.len().min(room) };
+            room -= n;
+            feeds.push((n, n == a.pending.len()));
+        }
         let batch = {
             let mut seqs: Vec<SeqInput> = self
                 .active
                 .iter_mut()
                 .zip(feeds.iter())
                 .map(|(a, &(n, logits))| {
-                    let Active { sess, next, pending, .. } = a;
-                    let tokens: &[u32] = if pending.is_empty() { std::slice::from_ref(next) } else { &pending[..n] };
-                    SeqInput { sess, tokens, logits }
+                    let Active {
+                        sess,
+                        next,
+                        pending,
+                        ..
+                    } = a;
+                    let tokens: &[u32] = if pending.is_empty() {
+                        std::slice::from_ref(next)
+                    } else {
+                        &pending[..n]
+                    };
+                    SeqInput {
+                        sess,
+                        tokens,
+                        logits,
+                    }
                 })
                 .collect();
-            self.lm.model.forward_batch(&self.pool, &mut self.scratch, &mut seqs)
+            self.lm
+                .model
+                .forward_batch(&self.pool, &mut self.scratch, &mut seqs)
         };
         let feeds = &self.feeds;
         if batch.is_err() {
@@ -351,8 +473,17 @@ impl Runner {
             let mut failed = Vec::new();
             for (k, (a, &(n, logits))) in self.active.iter_mut().zip(feeds).enumerate() {
                 let want = if logits { Logits::Last } else { Logits::None };
-                let Active { sess, next, pending, .. } = &mut *a;
-                let tokens: &[u32] = if pending.is_empty() { std::slice::from_ref(next) } else { &pending[..n] };
+                let Active {
+                    sess,
+                    next,
+                    pending,
+                    ..
+                } = &mut *a;
+                let tokens: &[u32] = if pending.is_empty() {
+                    std::slice::from_ref(next)
+                } else {
+                    &pending[..n]
+                };
                 match self.lm.model.forward(&self.pool, sess, tokens, want) {
                     Ok(()) if a.pending.is_empty() => a.ready = true,
                     Ok(()) => Self::advance(a, n),
@@ -373,6 +504,49 @@ impl Runner {
                 // Ready once the last chunk (the one with logits) is in.
                 Self::advance(a, n);
             }
+        }
+    }
+
+    /// Sequences still reading their prompt take what another sequence
+    /// already holds of it in its cache (copied, see
+    /// `Session::copy_prefix_from`), when that saves at least `MIN_SHARE`
+    /// positions.
+    fn share_prefixes(&mut self) {
+        for i in 0..self.active.len() {
+            let a = &self.active[i];
+            if a.pending.len() <= 1 {
+                continue;
+            }
+            let n_past = a.sess.n_past();
+            // keep one prompt token to compute, so logits exist
+            let cap = n_past + a.pending.len() - 1;
+            let best = (0..self.active.len())
+                .filter(|&j| j != i)
+                .map(|j| {
+                    (
+                        j,
+                        shared_prefix(
+                            self.active[j].sess.tokens(),
+                            &[],
+                            a.sess.tokens(),
+                            &a.pending,
+                        )
+                        .min(cap),
+                    )
+                })
+                .filter(|&(_, n)| n >= n_past + MIN_SHARE)
+                .max_by_key(|&(_, n)| n);
+            let Some((j, n)) = best else { continue };
+            let (src, dst) = if j < i {
+                let (l, r) = self.active.split_at_mut(i);
+                (&l[j], &mut r[0])
+            } else {
+                let (l, r) = self.active.split_at_mut(j);
+                (&r[0], &mut l[i])
+            };
+            dst.sess.copy_prefix_from(&src.sess, n);
+            dst.pending.drain(..n - n_past);
+            dst.cached_tokens += n - n_past;
         }
     }
 
@@ -398,17 +572,31 @@ impl Runner {
             return Some(FinishReason::Stop);
         }
         let (logprob, top) = match a.job.top_logprobs {
-            Some(k) => (log_prob_of(logits, tok), if k > 0 { sampler::log_softmax_top(logits, k) } else { Vec::new() }),
+            Some(k) => (
+                log_prob_of(logits, tok),
+                if k > 0 {
+                    sampler::log_softmax_top(logits, k)
+                } else {
+                    Vec::new()
+                },
+            ),
             None => (f32::NAN, Vec::new()),
         };
-        let ev = Event::Token(TokenEvent { id: tok, text: st.text, logprob, top_logprobs: top });
+        let ev = Event::Token(TokenEvent {
+            id: tok,
+            text: st.text,
+            logprob,
+            top_logprobs: top,
+        });
         if (a.job.sink)(ev).is_break() {
             return Some(FinishReason::Cancelled);
         }
         if st.end == Some(End::StopString) {
             return Some(FinishReason::Stop);
         }
-        if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m) || a.sess.n_past() >= a.sess.n_ctx() {
+        if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m)
+            || a.sess.n_past() >= a.sess.n_ctx()
+        {
             return Some(FinishReason::Length);
         }
         a.next = tok;
@@ -420,12 +608,18 @@ impl Runner {
         if finish != FinishReason::Cancelled {
             let text = a.step.finish();
             if !text.is_empty() {
-                let _ = (a.job.sink)(Event::Token(TokenEvent { id: u32::MAX, text, logprob: f32::NAN, top_logprobs: Vec::new() }));
+                let _ = (a.job.sink)(Event::Token(TokenEvent {
+                    id: u32::MAX,
+                    text,
+                    logprob: f32::NAN,
+                    top_logprobs: Vec::new(),
+                }));
             }
         }
         let context_full = finish == FinishReason::Length && a.sess.n_past() >= a.sess.n_ctx();
         let stats = GenerateStats {
             prompt_tokens: a.prompt_tokens,
+            cached_tokens: a.cached_tokens,
             output_tokens: a.step.out.len(),
             prompt_seconds: a.prompt_seconds,
             gen_seconds: a.gen_started.elapsed().as_secs_f64(),
@@ -453,4 +647,3 @@ fn log_prob_of(logits: &[f32], tok: u32) -> f32 {
     let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
     logits[tok as usize] - max - sum.ln() as f32
 }
-

@@ -55,12 +55,20 @@ impl Stepper {
         self.sampler.accept(token);
         self.out.push(token);
         if tok.is_eog(token) {
-            return Sampled { token, text: String::new(), end: Some(End::Eog) };
+            return Sampled {
+                token,
+                text: String::new(),
+                end: Some(End::Eog),
+            };
         }
         let piece = self.decoder.push(tok, token);
         let (text, hit) = self.stops.push(&piece);
         self.stopped_by_string = hit;
-        Sampled { token, text, end: hit.then_some(End::StopString) }
+        Sampled {
+            token,
+            text,
+            end: hit.then_some(End::StopString),
+        }
     }
 
     /// Text still held back when generation ends (an incomplete character, a

@@ -1,17 +1,26 @@
 //! `generate_cached`: reusing the KV cache across turns gives exactly what a
 //! fresh session gives, processes only the new tokens, and honours cancel.
 
-use engine::{FinishReason, GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
+use engine::{
+    FinishReason, GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
+};
 use std::ops::ControlFlow;
 use std::sync::atomic::AtomicBool;
 
 fn req(msgs: &[Message], n: usize) -> GenerateRequest {
-    GenerateRequest { prompt: Prompt::Chat(msgs.to_vec()), max_tokens: Some(n), sampling: SamplingParams::greedy(), stop: vec![] }
+    GenerateRequest {
+        prompt: Prompt::Chat(msgs.to_vec()),
+        max_tokens: Some(n),
+        sampling: SamplingParams::greedy(),
+        stop: vec![],
+    }
 }
 
 #[test]
 fn cached_turns_match_fresh_sessions() {
-    let Some(path) = test_models::model("smollm2-135m") else { return };
+    let Some(path) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let lm = LoadedModel::load(path).unwrap();
     let pool = ThreadPool::new(2);
     let no = AtomicBool::new(false);
@@ -34,7 +43,12 @@ fn cached_turns_match_fresh_sessions() {
             ControlFlow::Continue(())
         })
         .unwrap();
-    assert!(s2.reused_tokens > s1.stats.prompt_tokens, "reused {} of {}", s2.reused_tokens, s2.stats.prompt_tokens);
+    assert!(
+        s2.reused_tokens > s1.stats.prompt_tokens,
+        "reused {} of {}",
+        s2.reused_tokens,
+        s2.stats.prompt_tokens
+    );
 
     // A fresh session (the plain generate path) gives the same second answer.
     let mut fresh = lm.model.session(512, model::DEFAULT_BATCH).unwrap();
@@ -50,12 +64,20 @@ fn cached_turns_match_fresh_sessions() {
 
     // An edited history: the cache is cut back to the shared prefix.
     msgs[0] = Message::user("Name a colour.");
-    let s3 = lm.generate_cached(&pool, &mut sess, &req(&msgs, 4), &no, |_| ControlFlow::Continue(())).unwrap();
+    let s3 = lm
+        .generate_cached(&pool, &mut sess, &req(&msgs, 4), &no, |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert!(s3.reused_tokens < s1.stats.prompt_tokens);
 
     // Cancelled before starting: nothing generated.
     let yes = AtomicBool::new(true);
-    let s4 = lm.generate_cached(&pool, &mut sess, &req(&msgs, 4), &yes, |_| ControlFlow::Continue(())).unwrap();
+    let s4 = lm
+        .generate_cached(&pool, &mut sess, &req(&msgs, 4), &yes, |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert_eq!(s4.stats.finish, FinishReason::Cancelled);
     assert_eq!(s4.stats.output_tokens, 0);
 }

@@ -9,7 +9,15 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 fn greedy(prompt: Prompt, n: usize) -> GenerateRequest {
-    GenerateRequest { prompt, max_tokens: Some(n), sampling: SamplingParams { temperature: 0.0, ..Default::default() }, stop: vec![] }
+    GenerateRequest {
+        prompt,
+        max_tokens: Some(n),
+        sampling: SamplingParams {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        stop: vec![],
+    }
 }
 
 fn alone(lm: &LoadedModel, req: &GenerateRequest) -> String {
@@ -25,14 +33,30 @@ fn alone(lm: &LoadedModel, req: &GenerateRequest) -> String {
 }
 
 fn cfg() -> SchedulerConfig {
-    SchedulerConfig { threads: 2, max_active: 8, max_queue: 16, ctx_budget: 4096, max_seq_ctx: 1024 }
+    SchedulerConfig {
+        threads: 2,
+        max_active: 8,
+        max_queue: 16,
+        ctx_budget: 4096,
+        max_seq_ctx: 1024,
+    }
 }
 
 /// Submit and collect (text, stats) through a channel.
 fn submit(s: &Scheduler, req: GenerateRequest) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel();
-    s.submit(req, None, Box::new(move |e| if tx.send(e).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }))
-        .unwrap();
+    s.submit(
+        req,
+        None,
+        Box::new(move |e| {
+            if tx.send(e).is_ok() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }),
+    )
+    .unwrap();
     rx
 }
 
@@ -51,10 +75,20 @@ fn collect(rx: mpsc::Receiver<Event>) -> (String, engine::GenerateStats) {
 
 #[test]
 fn concurrent_greedy_equals_alone() {
-    let Some(p) = test_models::model("smollm2-135m") else { return };
+    let Some(p) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
-    let prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time", "1, 2, 3, 4,"];
-    let reqs: Vec<GenerateRequest> = prompts.iter().map(|t| greedy(Prompt::Raw(t.to_string()), 24)).collect();
+    let prompts = [
+        "The capital of France is",
+        "def fibonacci(n):",
+        "Once upon a time",
+        "1, 2, 3, 4,",
+    ];
+    let reqs: Vec<GenerateRequest> = prompts
+        .iter()
+        .map(|t| greedy(Prompt::Raw(t.to_string()), 24))
+        .collect();
     let want: Vec<String> = reqs.iter().map(|r| alone(&lm, r)).collect();
     let s = Scheduler::new(lm.clone(), cfg());
     let rxs: Vec<_> = reqs.iter().map(|r| submit(&s, r.clone())).collect();
@@ -67,9 +101,18 @@ fn concurrent_greedy_equals_alone() {
 
 #[test]
 fn cancel_and_queue_full() {
-    let Some(p) = test_models::model("smollm2-135m") else { return };
+    let Some(p) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
-    let s = Scheduler::new(lm, SchedulerConfig { max_active: 1, max_queue: 1, ..cfg() });
+    let s = Scheduler::new(
+        lm,
+        SchedulerConfig {
+            max_active: 1,
+            max_queue: 1,
+            ..cfg()
+        },
+    );
     // A request whose sink stops after 3 tokens is cancelled.
     let (tx, rx) = mpsc::channel();
     let mut n = 0;
@@ -92,7 +135,11 @@ fn cancel_and_queue_full() {
     let mut refused = false;
     let mut keep = Vec::new();
     for _ in 0..4 {
-        match s.submit(greedy(Prompt::Raw("Hello".into()), 50), None, Box::new(|_| ControlFlow::Continue(()))) {
+        match s.submit(
+            greedy(Prompt::Raw("Hello".into()), 50),
+            None,
+            Box::new(|_| ControlFlow::Continue(())),
+        ) {
             Ok(()) => keep.push(()),
             Err(SubmitError::QueueFull(_)) => refused = true,
             Err(e) => panic!("{e}"),
@@ -106,7 +153,9 @@ fn cancel_and_queue_full() {
 
 #[test]
 fn prefix_reuse_keeps_results() {
-    let Some(p) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(p) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
     let s = Scheduler::new(lm.clone(), cfg());
     let turn1 = vec![Message::user("Name a prime number.")];
@@ -126,9 +175,13 @@ fn prefix_reuse_keeps_results() {
 /// before the prompt is finished.
 #[test]
 fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
-    let Some(p) = test_models::model("smollm2-135m") else { return };
+    let Some(p) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
-    let long_text: String = (0..22).map(|i| format!("Line {i}: the quick brown fox jumps over the lazy dog. ")).collect();
+    let long_text: String = (0..22)
+        .map(|i| format!("Line {i}: the quick brown fox jumps over the lazy dog. "))
+        .collect();
     let long = greedy(Prompt::Raw(long_text.clone()), 8);
     let n_long = lm.prompt_tokens(&long.prompt).unwrap().len();
     assert!(n_long > 3 * engine::scheduler::PREFILL_ROWS, "{n_long}");
@@ -140,12 +193,32 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
     // One channel for both, tagged, to see the interleaving.
     let (tx, rx) = mpsc::channel::<(char, Event)>();
     let tx2 = tx.clone();
-    s.submit(short, None, Box::new(move |e| if tx.send(('s', e)).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }))
-        .unwrap();
+    s.submit(
+        short,
+        None,
+        Box::new(move |e| {
+            if tx.send(('s', e)).is_ok() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }),
+    )
+    .unwrap();
     // Let the short one start generating first.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    s.submit(long, None, Box::new(move |e| if tx2.send(('l', e)).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }))
-        .unwrap();
+    s.submit(
+        long,
+        None,
+        Box::new(move |e| {
+            if tx2.send(('l', e)).is_ok() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }),
+    )
+    .unwrap();
     let (mut text_s, mut text_l) = (String::new(), String::new());
     let mut done = 0;
     let mut short_tokens_during_prefill = 0;
@@ -174,12 +247,20 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
     }
     assert_eq!(text_s, want_short);
     assert_eq!(text_l, want_long);
-    assert!(prefill_seen.len() >= 3 && prefill_seen.windows(2).all(|w| w[0] < w[1]), "{prefill_seen:?}");
-    assert!(short_tokens_during_prefill >= 2, "the short stream stalled during the long prompt");
+    assert!(
+        prefill_seen.len() >= 3 && prefill_seen.windows(2).all(|w| w[0] < w[1]),
+        "{prefill_seen:?}"
+    );
+    assert!(
+        short_tokens_during_prefill >= 2,
+        "the short stream stalled during the long prompt"
+    );
 
     // Leaving during the prompt: cancelled before it is read whole. (Other
     // text: the same prompt would be served from the finished one's cache.)
-    let other: String = (0..22).map(|i| format!("Row {i}: pack my box with five dozen liquor jugs. ")).collect();
+    let other: String = (0..22)
+        .map(|i| format!("Row {i}: pack my box with five dozen liquor jugs. "))
+        .collect();
     let (tx, rx) = mpsc::channel::<Event>();
     let mut calls = 0;
     s.submit(
@@ -211,4 +292,92 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
         }
     }
     assert!(last_done < n_long, "{last_done}");
+}
+
+/// Submit with log-probabilities and collect (per-token logprob bits, stats).
+fn logprobs(s: &Scheduler, req: GenerateRequest) -> mpsc::Receiver<Event> {
+    let (tx, rx) = mpsc::channel();
+    s.submit(
+        req,
+        Some(0),
+        Box::new(move |e| {
+            if tx.send(e).is_ok() {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }),
+    )
+    .unwrap();
+    rx
+}
+
+fn collect_lp(rx: mpsc::Receiver<Event>) -> (Vec<u32>, engine::GenerateStats) {
+    let mut lp = Vec::new();
+    for e in rx {
+        match e {
+            Event::Token(t) if t.id != u32::MAX => lp.push(t.logprob.to_bits()),
+            Event::Token(_) | Event::Prefill { .. } => {}
+            Event::Done(s) => return (lp, s),
+            Event::Error(e) => panic!("{e}"),
+        }
+    }
+    panic!("no Done event")
+}
+
+/// Requests that arrive together with the same long system prompt compute it
+/// once: the others copy it from the first one's cache (reported as cached
+/// prompt tokens), and every token's log-probability is bit for bit the one
+/// the same request gets alone on a fresh scheduler (nothing shared).
+#[test]
+fn concurrent_requests_share_a_prompt_prefix() {
+    let Some(p) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
+    let lm = Arc::new(LoadedModel::load(&p).unwrap());
+    let system = "You are a careful assistant for a small bakery. Answer in one short sentence, \
+                  mention the bakery's name (Hearth & Crumb) and never use lists.";
+    let asks = [
+        "What time do you open?",
+        "Do you sell rye bread?",
+        "Can I order a cake?",
+        "Is there parking?",
+    ];
+    let reqs: Vec<GenerateRequest> = asks
+        .iter()
+        .map(|q| {
+            greedy(
+                Prompt::Chat(vec![Message::system(system), Message::user(*q)]),
+                10,
+            )
+        })
+        .collect();
+    let want: Vec<Vec<u32>> = reqs
+        .iter()
+        .map(|r| {
+            let (lp, st) = collect_lp(logprobs(&Scheduler::new(lm.clone(), cfg()), r.clone()));
+            assert_eq!(st.cached_tokens, 0);
+            lp
+        })
+        .collect();
+    let s = Scheduler::new(lm.clone(), cfg());
+    let rxs: Vec<_> = reqs.iter().map(|r| logprobs(&s, r.clone())).collect();
+    let mut shared = 0;
+    for (i, rx) in rxs.into_iter().enumerate() {
+        let (lp, stats) = collect_lp(rx);
+        assert!(lp.len() >= 8, "{} tokens", lp.len());
+        assert_eq!(
+            lp, want[i],
+            "request {i}: log-probabilities differ from the request alone"
+        );
+        assert!(stats.cached_tokens < stats.prompt_tokens);
+        if stats.cached_tokens >= 30 {
+            shared += 1;
+        }
+    }
+    // the system prompt is ~45 tokens: computed once, copied three times
+    assert!(
+        shared >= 3,
+        "{shared} of 4 requests reused the shared prefix"
+    );
 }

@@ -75,7 +75,8 @@ fn check_inflated_size(bytes: &[u8], cap: u64) -> Result<(), String> {
         }
         let end = find(&bytes[start..], b"endstream").map_or(bytes.len(), |e| start + e);
         let mut dec = flate2::read::ZlibDecoder::new(&bytes[start..end]).take(cap - total + 1);
-        let n = std::io::copy(&mut dec, &mut std::io::sink()).unwrap_or_else(|_| dec.limit().abs_diff(cap - total + 1));
+        let n = std::io::copy(&mut dec, &mut std::io::sink())
+            .unwrap_or_else(|_| dec.limit().abs_diff(cap - total + 1));
         total += n;
         if total > cap {
             return Err(format!(
@@ -322,7 +323,11 @@ mod tests {
             left -= n;
         }
         let data = z.finish().unwrap();
-        let mut pdf = format!("%PDF-1.4\n1 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\r\n", data.len()).into_bytes();
+        let mut pdf = format!(
+            "%PDF-1.4\n1 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\r\n",
+            data.len()
+        )
+        .into_bytes();
         pdf.extend_from_slice(&data);
         pdf.extend_from_slice(b"\nendstream\nendobj\n");
         pdf
@@ -337,7 +342,11 @@ mod tests {
         // streams that are not zlib (images, other filters) are passed over
         assert!(check_inflated_size(b"%PDF-1.4\nstream\nJFIF not zlib\nendstream\n", 1).is_ok());
         // through the extractor, at the real cap: a clean error, no parse
-        let e = to_text(&pdf_with_stream((MAX_INFLATED + (1 << 20)) as usize), "bomb.pdf").unwrap_err();
+        let e = to_text(
+            &pdf_with_stream((MAX_INFLATED + (1 << 20)) as usize),
+            "bomb.pdf",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("decompression bomb"), "{e}");
     }
 

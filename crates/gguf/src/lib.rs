@@ -19,14 +19,23 @@ pub use writer::GgufWriter;
 pub fn str_array<S: AsRef<str>>(items: &[S]) -> Value {
     Value::Array {
         elem: ValueType::String,
-        items: items.iter().map(|s| Value::String(s.as_ref().to_string())).collect(),
+        items: items
+            .iter()
+            .map(|s| Value::String(s.as_ref().to_string()))
+            .collect(),
     }
 }
 
 pub fn f32_array(items: &[f32]) -> Value {
-    Value::Array { elem: ValueType::F32, items: items.iter().map(|&v| Value::F32(v)).collect() }
+    Value::Array {
+        elem: ValueType::F32,
+        items: items.iter().map(|&v| Value::F32(v)).collect(),
+    }
 }
 
 pub fn i32_array(items: &[i32]) -> Value {
-    Value::Array { elem: ValueType::I32, items: items.iter().map(|&v| Value::I32(v)).collect() }
+    Value::Array {
+        elem: ValueType::I32,
+        items: items.iter().map(|&v| Value::I32(v)).collect(),
+    }
 }

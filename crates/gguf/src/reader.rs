@@ -120,7 +120,10 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
     fn arr<const N: usize>(&mut self, what: &str) -> Result<[u8; N], GgufError> {
-        Ok(self.take(N as u64, what)?.try_into().expect("length checked"))
+        Ok(self
+            .take(N as u64, what)?
+            .try_into()
+            .expect("length checked"))
     }
     fn u32(&mut self, what: &str) -> Result<u32, GgufError> {
         Ok(u32::from_le_bytes(self.arr(what)?))
@@ -129,7 +132,10 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_le_bytes(self.arr(what)?))
     }
     fn corrupt(&self, what: String) -> GgufError {
-        GgufError::Corrupt { path: self.path.to_path_buf(), what }
+        GgufError::Corrupt {
+            path: self.path.to_path_buf(),
+            what,
+        }
     }
     fn string(&mut self, what: &str, cap: u64) -> Result<String, GgufError> {
         let at = self.pos;
@@ -158,7 +164,9 @@ impl<'a> Cursor<'a> {
             ValueType::Bool => {
                 let b = self.arr::<1>(key)?[0];
                 if b > 1 {
-                    return Err(self.corrupt(format!("metadata {key:?}: bool value {b} is not 0 or 1")));
+                    return Err(
+                        self.corrupt(format!("metadata {key:?}: bool value {b} is not 0 or 1"))
+                    );
                 }
                 Value::Bool(b == 1)
             }
@@ -171,7 +179,9 @@ impl<'a> Cursor<'a> {
                     Ok(s) => Value::String(s),
                     Err(_) => {
                         self.pos = at;
-                        Value::String(self.string(&format!("metadata {key:?} string"), caps::MAX_STRING)?)
+                        Value::String(
+                            self.string(&format!("metadata {key:?} string"), caps::MAX_STRING)?,
+                        )
                     }
                 }
             }
@@ -183,8 +193,11 @@ impl<'a> Cursor<'a> {
                     )));
                 }
                 let tid = self.u32(key)?;
-                let elem = ValueType::from_id(tid)
-                    .ok_or_else(|| self.corrupt(format!("metadata {key:?}: unknown array element type {tid}")))?;
+                let elem = ValueType::from_id(tid).ok_or_else(|| {
+                    self.corrupt(format!(
+                        "metadata {key:?}: unknown array element type {tid}"
+                    ))
+                })?;
                 let at = self.pos;
                 let n = self.u64(key)?;
                 if n > caps::MAX_ARRAY {
@@ -216,9 +229,14 @@ impl GgufFile {
     /// Open and validate a GGUF file, mapping it into memory.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path)
-            .map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?;
-        let meta = file.metadata().map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| GgufError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let meta = file.metadata().map_err(|source| GgufError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if meta.is_dir() {
             return Err(GgufError::Invalid {
                 path: path.to_path_buf(),
@@ -232,8 +250,10 @@ impl GgufFile {
             // while mapped could change bytes under us; hearth never writes to
             // a model file it has open, and the store installs models by
             // rename, so a mapped file is never modified in place by hearth.
-            let m = unsafe { memmap2::Mmap::map(&file) }
-                .map_err(|source| GgufError::Io { path: path.to_path_buf(), source })?;
+            let m = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| GgufError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
             Backing::Mmap(m)
         };
         Self::parse(path.to_path_buf(), backing)
@@ -246,23 +266,39 @@ impl GgufFile {
 
     fn parse(path: PathBuf, backing: Backing) -> Result<GgufFile, GgufError> {
         let buf = backing.bytes();
-        let mut c = Cursor { buf, pos: 0, path: &path };
+        let mut c = Cursor {
+            buf,
+            pos: 0,
+            path: &path,
+        };
         if buf.len() < 4 || &buf[..4] != b"GGUF" {
             let found = String::from_utf8_lossy(&buf[..buf.len().min(4)]).into_owned();
-            return Err(GgufError::NotGguf { path: path.clone(), found });
+            return Err(GgufError::NotGguf {
+                path: path.clone(),
+                found,
+            });
         }
         c.pos = 4;
         let version = c.u32("version")?;
         if version != 2 && version != 3 {
-            return Err(GgufError::Version { path: path.clone(), version });
+            return Err(GgufError::Version {
+                path: path.clone(),
+                version,
+            });
         }
         let n_tensors = c.u64("tensor count")?;
         let n_kv = c.u64("metadata count")?;
         if n_tensors > caps::MAX_TENSORS || n_tensors.saturating_mul(24) > c.remaining() {
-            return Err(c.corrupt(format!("tensor count {n_tensors} is impossible for a file of {} bytes", c.len())));
+            return Err(c.corrupt(format!(
+                "tensor count {n_tensors} is impossible for a file of {} bytes",
+                c.len()
+            )));
         }
         if n_kv > caps::MAX_KV || n_kv.saturating_mul(13) > c.remaining() {
-            return Err(c.corrupt(format!("metadata count {n_kv} is impossible for a file of {} bytes", c.len())));
+            return Err(c.corrupt(format!(
+                "metadata count {n_kv} is impossible for a file of {} bytes",
+                c.len()
+            )));
         }
 
         let mut metadata = Vec::with_capacity(n_kv as usize);
@@ -270,8 +306,9 @@ impl GgufFile {
         for i in 0..n_kv {
             let key = c.string(&format!("metadata key #{i}"), caps::MAX_NAME)?;
             let tid = c.u32(&key)?;
-            let ty = ValueType::from_id(tid)
-                .ok_or_else(|| c.corrupt(format!("metadata {key:?} has unknown value type {tid}")))?;
+            let ty = ValueType::from_id(tid).ok_or_else(|| {
+                c.corrupt(format!("metadata {key:?} has unknown value type {tid}"))
+            })?;
             let v = c.value(ty, 0, &key)?;
             if meta_index.insert(key.clone(), metadata.len()).is_some() {
                 return Err(c.corrupt(format!("metadata key {key:?} appears twice")));
@@ -308,9 +345,12 @@ impl GgufFile {
             let mut n: u64 = 1;
             for _ in 0..n_dims {
                 let d = c.u64(&name)?;
-                n = n.checked_mul(d).filter(|&n| n <= i64::MAX as u64).ok_or_else(|| {
-                    c.corrupt(format!("tensor {name:?}: element count overflows"))
-                })?;
+                n = n
+                    .checked_mul(d)
+                    .filter(|&n| n <= i64::MAX as u64)
+                    .ok_or_else(|| {
+                        c.corrupt(format!("tensor {name:?}: element count overflows"))
+                    })?;
                 dims.push(d);
             }
             let tid = c.u32(&name)?;
@@ -336,13 +376,21 @@ impl GgufFile {
             if tensor_index.insert(name.clone(), tensors.len()).is_some() {
                 return Err(c.corrupt(format!("tensor name {name:?} appears twice")));
             }
-            tensors.push(TensorInfo { name, dims, ty, offset, size });
+            tensors.push(TensorInfo {
+                name,
+                dims,
+                ty,
+                offset,
+                size,
+            });
         }
 
         let data_offset = c.pos.div_ceil(alignment) * alignment;
         let len = c.len();
         for t in &tensors {
-            let end = data_offset.checked_add(t.offset).and_then(|s| s.checked_add(t.size));
+            let end = data_offset
+                .checked_add(t.offset)
+                .and_then(|s| s.checked_add(t.size));
             match end {
                 Some(end) if end <= len => {}
                 _ => {
@@ -429,6 +477,9 @@ impl GgufFile {
     /// An `Invalid` error about this file (for callers that find a
     /// semantically wrong file, e.g. a missing tensor).
     pub fn invalid(&self, what: impl Into<String>) -> GgufError {
-        GgufError::Invalid { path: self.path.clone(), what: what.into() }
+        GgufError::Invalid {
+            path: self.path.clone(),
+            what: what.into(),
+        }
     }
 }

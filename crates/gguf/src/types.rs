@@ -83,7 +83,10 @@ const TABLE: &[(GgmlType, u32, usize, usize, &str)] = &[
 
 impl GgmlType {
     fn row(self) -> &'static (GgmlType, u32, usize, usize, &'static str) {
-        TABLE.iter().find(|r| r.0 == self).expect("every variant is in TABLE")
+        TABLE
+            .iter()
+            .find(|r| r.0 == self)
+            .expect("every variant is in TABLE")
     }
 
     /// The type with this on-disk id, if ggml has one.

@@ -90,7 +90,10 @@ pub enum Value {
     Bool(bool),
     String(String),
     /// A homogeneous array; `elem` is kept so empty arrays round-trip.
-    Array { elem: ValueType, items: Vec<Value> },
+    Array {
+        elem: ValueType,
+        items: Vec<Value>,
+    },
     U64(u64),
     I64(i64),
     F64(f64),
@@ -186,8 +189,11 @@ impl Value {
                 format!("{t:?}")
             }
             Value::Array { elem, items } => {
-                let shown: Vec<String> =
-                    items.iter().take(max_items).map(|v| v.display_short(max_items)).collect();
+                let shown: Vec<String> = items
+                    .iter()
+                    .take(max_items)
+                    .map(|v| v.display_short(max_items))
+                    .collect();
                 let more = if items.len() > max_items {
                     format!(", … ({} {:?} items)", items.len(), elem)
                 } else {

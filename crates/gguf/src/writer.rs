@@ -28,7 +28,12 @@ impl Default for GgufWriter {
 
 impl GgufWriter {
     pub fn new() -> Self {
-        GgufWriter { version: 3, alignment: 32, metadata: Vec::new(), tensors: Vec::new() }
+        GgufWriter {
+            version: 3,
+            alignment: 32,
+            metadata: Vec::new(),
+            tensors: Vec::new(),
+        }
     }
 
     /// Write GGUF version 2 instead of 3 (the layouts are the same).
@@ -75,9 +80,11 @@ impl GgufWriter {
         data: Vec<u8>,
     ) -> Result<&mut Self, GgufError> {
         let n: u64 = dims.iter().product();
-        let want = ty
-            .bytes_for(n)
-            .ok_or_else(|| GgufError::Write(format!("tensor {name}: {n} elements is not whole {ty} blocks")))?;
+        let want = ty.bytes_for(n).ok_or_else(|| {
+            GgufError::Write(format!(
+                "tensor {name}: {n} elements is not whole {ty} blocks"
+            ))
+        })?;
         if want != data.len() as u64 {
             return Err(GgufError::Write(format!(
                 "tensor {name}: {} bytes given, {ty} {dims:?} needs {want}",
@@ -87,12 +94,22 @@ impl GgufWriter {
         if self.tensors.iter().any(|t| t.name == name) {
             return Err(GgufError::Write(format!("tensor {name} added twice")));
         }
-        self.tensors.push(PendingTensor { name: name.to_string(), dims: dims.to_vec(), ty, data });
+        self.tensors.push(PendingTensor {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            ty,
+            data,
+        });
         Ok(self)
     }
 
     /// Add an F32 tensor from values.
-    pub fn add_f32(&mut self, name: &str, dims: &[u64], values: &[f32]) -> Result<&mut Self, GgufError> {
+    pub fn add_f32(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        values: &[f32],
+    ) -> Result<&mut Self, GgufError> {
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.add_tensor(name, dims, GgmlType::F32, data)
     }
@@ -136,7 +153,10 @@ impl GgufWriter {
     /// half-written file never appears under `path`.
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), GgufError> {
         let path = path.as_ref();
-        let io = |source| GgufError::Io { path: path.to_path_buf(), source };
+        let io = |source| GgufError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let tmp = path.with_extension("gguf.partial");
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&self.to_bytes()).map_err(io)?;

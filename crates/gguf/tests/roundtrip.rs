@@ -15,19 +15,29 @@ fn sample() -> GgufWriter {
         .set("i64", Value::I64(-(1 << 40)))
         .set("f64", Value::F64(2.25))
         .set("s", Value::String("héllo".into()))
-        .set("empty", Value::Array { elem: ValueType::U32, items: vec![] })
+        .set(
+            "empty",
+            Value::Array {
+                elem: ValueType::U32,
+                items: vec![],
+            },
+        )
         .set(
             "nested",
             Value::Array {
                 elem: ValueType::Array,
                 items: vec![
                     str_array(&["a", "b"]),
-                    Value::Array { elem: ValueType::I32, items: vec![Value::I32(1)] },
+                    Value::Array {
+                        elem: ValueType::I32,
+                        items: vec![Value::I32(1)],
+                    },
                 ],
             },
         );
     w.add_f32("a", &[3, 2], &[1., 2., 3., 4., 5., 6.]).unwrap();
-    w.add_tensor("q", &[64], GgmlType::Q8_0, vec![1u8; 68]).unwrap();
+    w.add_tensor("q", &[64], GgmlType::Q8_0, vec![1u8; 68])
+        .unwrap();
     w
 }
 
@@ -79,13 +89,18 @@ fn open_maps_a_real_file() {
 }
 
 fn err(bytes: Vec<u8>) -> String {
-    GgufFile::from_bytes("bad.gguf", bytes).unwrap_err().to_string()
+    GgufFile::from_bytes("bad.gguf", bytes)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn not_gguf() {
     let e = err(b"PK\x03\x04 zip file".to_vec());
-    assert!(e.contains("bad.gguf") && e.contains("not a GGUF file"), "{e}");
+    assert!(
+        e.contains("bad.gguf") && e.contains("not a GGUF file"),
+        "{e}"
+    );
     let e = err(vec![]);
     assert!(e.contains("not a GGUF file"), "{e}");
 }
@@ -105,7 +120,12 @@ fn every_truncation_is_an_error_not_a_panic() {
         // The final padding is not needed by any tensor, so a cut inside it
         // may still parse; anything earlier must fail.
         if let Ok(f) = r {
-            let last = f.tensors.iter().map(|t| f.data_offset + t.offset + t.size).max().unwrap();
+            let last = f
+                .tensors
+                .iter()
+                .map(|t| f.data_offset + t.offset + t.size)
+                .max()
+                .unwrap();
             assert!(cut as u64 >= last, "cut at {cut} parsed");
         }
     }
@@ -132,7 +152,11 @@ fn absurd_lengths() {
     let mut b = sample().to_bytes();
     let mut needle = b"s".to_vec();
     needle.extend_from_slice(&8u32.to_le_bytes());
-    patch_u64_after(&mut b, &[&1u64.to_le_bytes()[..], &needle[..]].concat(), u64::MAX / 2);
+    patch_u64_after(
+        &mut b,
+        &[&1u64.to_le_bytes()[..], &needle[..]].concat(),
+        u64::MAX / 2,
+    );
     let e = err(b);
     assert!(e.contains("limit") || e.contains("truncated"), "{e}");
 
@@ -185,8 +209,13 @@ fn duplicate_keys_rejected() {
 
 #[test]
 fn missing_file_and_directory() {
-    let e = GgufFile::open("/nonexistent/model.gguf").unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/model.gguf") && e.contains("cannot open"), "{e}");
+    let e = GgufFile::open("/nonexistent/model.gguf")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/model.gguf") && e.contains("cannot open"),
+        "{e}"
+    );
     let d = tempfile::tempdir().unwrap();
     let e = GgufFile::open(d.path()).unwrap_err().to_string();
     assert!(e.contains("directory"), "{e}");
@@ -194,8 +223,14 @@ fn missing_file_and_directory() {
 
 #[test]
 fn real_models_open() {
-    for (short, arch, n) in [("smollm2-135m", "llama", 272), ("gemma3-270m", "gemma3", 236), ("qwen2.5-coder-0.5b", "qwen2", 291)] {
-        let Some(p) = test_models::model(short) else { continue };
+    for (short, arch, n) in [
+        ("smollm2-135m", "llama", 272),
+        ("gemma3-270m", "gemma3", 236),
+        ("qwen2.5-coder-0.5b", "qwen2", 291),
+    ] {
+        let Some(p) = test_models::model(short) else {
+            continue;
+        };
         let f = GgufFile::open(&p).unwrap();
         assert_eq!(f.architecture(), Some(arch));
         assert_eq!(f.tensors.len(), n, "{short}");

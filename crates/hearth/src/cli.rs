@@ -55,7 +55,9 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text")]
+#[command(
+    after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text"
+)]
 pub struct RunArgs {
     /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: `model` in config.toml, else qwen2.5-coder:0.5b, pulled on first use).
     pub model: Option<String>,
@@ -161,14 +163,18 @@ Examples:
   printf 'Hi\\n/set temperature 0\\nName a colour.\\n' | hearth chat qwen.gguf";
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n  hearth completions zsh > ~/.zfunc/_hearth\n  hearth completions fish > ~/.config/fish/completions/hearth.fish")]
+#[command(
+    after_help = "Examples:\n  hearth completions bash > ~/.local/share/bash-completion/completions/hearth\n  hearth completions zsh > ~/.zfunc/_hearth\n  hearth completions fish > ~/.config/fish/completions/hearth.fish"
+)]
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth tokenize --json --bos model.gguf \"Hello\"")]
+#[command(
+    after_help = "Examples:\n  hearth tokenize model.gguf \"Hello, world\"\n  hearth tokenize --json --bos model.gguf \"Hello\""
+)]
 pub struct TokenizeArgs {
     /// A model name or a path to a .gguf file.
     pub model: PathBuf,
@@ -183,7 +189,9 @@ pub struct TokenizeArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together")]
+#[command(
+    after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together"
+)]
 pub struct BenchArgs {
     /// A model name or a path to a .gguf file.
     pub model: PathBuf,
@@ -211,7 +219,9 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf\n  hearth fit llama3.2:3b          # a catalog model not downloaded: judged from the catalog, not pulled")]
+#[command(
+    after_help = "Examples:\n  hearth fit model.gguf\n  hearth fit --ctx 32768 --json model.gguf\n  hearth fit llama3.2:3b          # a catalog model not downloaded: judged from the catalog, not pulled"
+)]
 pub struct FitArgs {
     /// A .gguf file, or a store or catalog name (a catalog model not downloaded is judged from the catalog's facts, not pulled).
     pub model: PathBuf,
@@ -234,7 +244,9 @@ pub struct DoctorArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth serve                                   # http://127.0.0.1:11434, models from ~/.local/share/hearth/models\n  hearth serve --model qwen.gguf --port 8080\n  HEARTH_API_KEY=secret hearth serve --host 0.0.0.0\n\nEnvironment: HEARTH_HOST (HOST or HOST:PORT), HEARTH_API_KEY, HEARTH_MODELS (models directory).")]
+#[command(
+    after_help = "Examples:\n  hearth serve                                   # http://127.0.0.1:11434, models from ~/.local/share/hearth/models\n  hearth serve --model qwen.gguf --port 8080\n  HEARTH_API_KEY=secret hearth serve --host 0.0.0.0\n\nEnvironment: HEARTH_HOST (HOST or HOST:PORT), HEARTH_API_KEY, HEARTH_MODELS (models directory)."
+)]
 pub struct ServeArgs {
     /// Address to listen on (default: $HEARTH_HOST, else 127.0.0.1 — this machine only).
     #[arg(long)]

@@ -51,7 +51,10 @@ pub fn load() -> Result<Config, ConfigError> {
 }
 
 pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
-    let err = |msg: String| ConfigError { path: path.to_path_buf(), msg };
+    let err = |msg: String| ConfigError {
+        path: path.to_path_buf(),
+        msg,
+    };
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8(b).map_err(|_| err("not valid UTF-8".into()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
@@ -60,12 +63,27 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
     let cfg: Config = toml::from_str(&text).map_err(|e| err(describe_toml(&e, &text)))?;
     // Range checks with the same rules as the flags.
     let mut p = sampler::SamplingParams::default();
-    if let Some(v) = cfg.temperature { p.temperature = v }
-    if let Some(v) = cfg.top_k { p.top_k = v }
-    if let Some(v) = cfg.top_p { p.top_p = v }
-    if let Some(v) = cfg.min_p { p.min_p = v }
-    if let Some(v) = cfg.repeat_penalty { p.repeat_penalty = v }
-    if let Err(sampler::SamplerError::InvalidParam { field, value, allowed }) = p.validate() {
+    if let Some(v) = cfg.temperature {
+        p.temperature = v
+    }
+    if let Some(v) = cfg.top_k {
+        p.top_k = v
+    }
+    if let Some(v) = cfg.top_p {
+        p.top_p = v
+    }
+    if let Some(v) = cfg.min_p {
+        p.min_p = v
+    }
+    if let Some(v) = cfg.repeat_penalty {
+        p.repeat_penalty = v
+    }
+    if let Err(sampler::SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = p.validate()
+    {
         return Err(err(format!("key {field} = {value}: must be {allowed}")));
     }
     if cfg.ctx_size == Some(0) {
@@ -90,7 +108,8 @@ fn describe_toml(e: &toml::de::Error, text: &str) -> String {
 }
 
 fn from_flag(m: Option<&ArgMatches>, id: &str) -> bool {
-    m.and_then(|m| m.value_source(id)).is_some_and(|s| s == ValueSource::CommandLine)
+    m.and_then(|m| m.value_source(id))
+        .is_some_and(|s| s == ValueSource::CommandLine)
 }
 
 /// Fill `run`'s settings that were not given as flags from the config file.
@@ -111,10 +130,18 @@ pub fn apply_run(mut a: RunArgs, m: Option<&ArgMatches>) -> anyhow::Result<RunAr
     set!(min_p, "min_p");
     set!(repeat_penalty, "repeat_penalty");
     set!(max_tokens, "max_tokens");
-    if a.seed.is_none() { a.seed = c.seed }
-    if a.threads.is_none() { a.threads = c.threads }
-    if a.ctx_size.is_none() { a.ctx_size = c.ctx_size }
-    if a.system.is_none() { a.system = c.system.clone() }
+    if a.seed.is_none() {
+        a.seed = c.seed
+    }
+    if a.threads.is_none() {
+        a.threads = c.threads
+    }
+    if a.ctx_size.is_none() {
+        a.ctx_size = c.ctx_size
+    }
+    if a.system.is_none() {
+        a.system = c.system.clone()
+    }
     Ok(a)
 }
 
@@ -134,11 +161,17 @@ mod tests {
         let c = load_str("temperature = 0.2\nthreads = 2\n").unwrap();
         assert_eq!(c.temperature, Some(0.2));
         let e = load_str("temprature = 0.2\n").unwrap_err().to_string();
-        assert!(e.contains("config.toml") && e.contains("temprature") && e.contains("line 1"), "{e}");
+        assert!(
+            e.contains("config.toml") && e.contains("temprature") && e.contains("line 1"),
+            "{e}"
+        );
         let e = load_str("top_p = 3.0\n").unwrap_err().to_string();
         assert!(e.contains("top_p") && e.contains("0.0..=1.0"), "{e}");
         let e = load_str("threads = \"many\"\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
-        assert!(load_from(Path::new("/nonexistent/config.toml")).unwrap().model.is_none());
+        assert!(load_from(Path::new("/nonexistent/config.toml"))
+            .unwrap()
+            .model
+            .is_none());
     }
 }

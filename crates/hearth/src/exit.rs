@@ -32,9 +32,17 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         return INPUT;
     }
     if let Some(s) = e.downcast_ref::<store::StoreError>() {
-        return if s.is_model_problem() { MODEL } else if s.is_usage() { 2 } else { 1 };
+        return if s.is_model_problem() {
+            MODEL
+        } else if s.is_usage() {
+            2
+        } else {
+            1
+        };
     }
-    if e.downcast_ref::<crate::config::ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
+    if e.downcast_ref::<crate::config::ConfigError>().is_some()
+        || e.downcast_ref::<UsageError>().is_some()
+    {
         return 2;
     }
     if e.downcast_ref::<gguf::GgufError>().is_some() {

@@ -17,7 +17,9 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("HEARTH_OFFLINE", "1");
     }
     let result = match args.command {
-        cli::Command::Run(a) => config::apply_run(a, matches.subcommand_matches("run")).and_then(cmd::run::run),
+        cli::Command::Run(a) => {
+            config::apply_run(a, matches.subcommand_matches("run")).and_then(cmd::run::run)
+        }
         cli::Command::Chat(a) => chat::run(a),
         cli::Command::Batch(a) => cmd::batch::run(a),
         cli::Command::Completions(a) => cmd::completions::run(a),

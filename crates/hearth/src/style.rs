@@ -4,7 +4,8 @@
 use std::io::IsTerminal;
 
 pub fn color_enabled() -> bool {
-    std::io::stdout().is_terminal() && !matches!(std::env::var_os("NO_COLOR"), Some(v) if !v.is_empty())
+    std::io::stdout().is_terminal()
+        && !matches!(std::env::var_os("NO_COLOR"), Some(v) if !v.is_empty())
 }
 
 #[derive(Clone, Copy, Debug)]

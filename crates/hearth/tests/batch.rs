@@ -22,32 +22,52 @@ fn docs() -> PathBuf {
 
 fn records(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.is_empty() || text.ends_with('\n'), "output ends mid-line: {text:?}");
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}"))).collect()
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "output ends mid-line: {text:?}"
+    );
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect()
 }
 
 fn by_id(recs: &[Value]) -> HashMap<String, Value> {
     let mut m = HashMap::new();
     for r in recs {
         let id = r["id"].as_str().unwrap().to_string();
-        assert!(m.insert(id.clone(), r.clone()).is_none(), "duplicate id {id}");
+        assert!(
+            m.insert(id.clone(), r.clone()).is_none(),
+            "duplicate id {id}"
+        );
     }
     m
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn folder_of_real_documents_through_a_real_model() {
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("summaries.jsonl");
     let o = hearth()
         .args(["batch"])
         .arg(docs())
-        .args(["--prompt", "In one sentence, what is this document about?\n\n{{content}}", "-n", "40", "-o"])
+        .args([
+            "--prompt",
+            "In one sentence, what is this document about?\n\n{{content}}",
+            "-n",
+            "40",
+            "-o",
+        ])
         .arg(&out)
         .arg("-m")
         .arg(&model)
@@ -55,9 +75,15 @@ fn folder_of_real_documents_through_a_real_model() {
         .unwrap();
     let log = text(&o);
     assert!(o.status.success(), "{log}");
-    assert!(log.contains("skipped") && log.contains("photo.jpg"), "{log}");
+    assert!(
+        log.contains("skipped") && log.contains("photo.jpg"),
+        "{log}"
+    );
     assert!(log.contains("documents: 6 | done now: 6"), "{log}");
-    assert!(log.contains("GPT-4o mini") && log.contains("here: $0"), "{log}");
+    assert!(
+        log.contains("GPT-4o mini") && log.contains("here: $0"),
+        "{log}"
+    );
     let recs = by_id(&records(&out));
     // Each document's summary names its topic (greedy, so stable).
     let topics: [(&str, &[&str]); 6] = [
@@ -76,7 +102,10 @@ fn folder_of_real_documents_through_a_real_model() {
         assert!(r["prompt_tokens"].as_u64().unwrap() > 20, "{r}");
         assert!(r["output_tokens"].as_u64().unwrap() > 0, "{r}");
         assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
-        assert!(["stop", "length"].contains(&r["finish_reason"].as_str().unwrap()), "{r}");
+        assert!(
+            ["stop", "length"].contains(&r["finish_reason"].as_str().unwrap()),
+            "{r}"
+        );
         assert!(r.get("error").is_none(), "{r}");
     }
     // The HTML's script never reaches the model: its prompt is small.
@@ -86,10 +115,15 @@ fn folder_of_real_documents_through_a_real_model() {
 /// 20 small JSONL records.
 fn write_records(dir: &Path) -> PathBuf {
     let p = dir.join("items.jsonl");
-    let animals = ["cat", "dog", "owl", "fox", "bee", "elk", "yak", "eel", "ant", "cow"];
+    let animals = [
+        "cat", "dog", "owl", "fox", "bee", "elk", "yak", "eel", "ant", "cow",
+    ];
     let mut s = String::new();
     for i in 0..20 {
-        s.push_str(&format!("{{\"id\": \"item-{i}\", \"animal\": \"{}\", \"n\": {i}}}\n", animals[i % 10]));
+        s.push_str(&format!(
+            "{{\"id\": \"item-{i}\", \"animal\": \"{}\", \"n\": {i}}}\n",
+            animals[i % 10]
+        ));
     }
     std::fs::write(&p, s).unwrap();
     p
@@ -99,7 +133,15 @@ fn small_batch(model: &Path, input: &Path, out: &Path) -> Command {
     let mut c = hearth();
     c.arg("batch")
         .arg(input)
-        .args(["--prompt", "Write one short sentence about a {{animal}} and the number {{n}}.", "-n", "12", "--parallel", "4", "-o"])
+        .args([
+            "--prompt",
+            "Write one short sentence about a {{animal}} and the number {{n}}.",
+            "-n",
+            "12",
+            "--parallel",
+            "4",
+            "-o",
+        ])
         .arg(out)
         .arg("-m")
         .arg(model);
@@ -108,7 +150,9 @@ fn small_batch(model: &Path, input: &Path, out: &Path) -> Command {
 
 #[test]
 fn resumes_after_kill_9_without_loss_or_duplicates() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let input = write_records(dir.path());
     // The reference: one uninterrupted run.
@@ -119,10 +163,16 @@ fn resumes_after_kill_9_without_loss_or_duplicates() {
     assert_eq!(want.len(), 20);
 
     let out = dir.path().join("out.jsonl");
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
     let mut kills = 0;
     for round in 0..3 {
-        let mut child = small_batch(&model, &input, &out).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = small_batch(&model, &input, &out)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         // Wait for some records to be written, then kill at a random moment.
         let err = BufReader::new(child.stderr.take().unwrap());
         let t0 = Instant::now();
@@ -141,7 +191,9 @@ fn resumes_after_kill_9_without_loss_or_duplicates() {
         if child.try_wait().unwrap().is_none() {
             kills += 1;
         }
-        let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
         let _ = child.wait();
         // Whatever is on disk is whole records, no duplicates.
         let partial = records(&out);
@@ -160,13 +212,19 @@ fn resumes_after_kill_9_without_loss_or_duplicates() {
     }
     // And a further rerun does nothing.
     let o = small_batch(&model, &input, &out).output().unwrap();
-    assert!(text(&o).contains("20 inputs (20 already done)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("20 inputs (20 already done)"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(records(&out).len(), 20);
 }
 
 #[test]
 fn a_failing_record_is_reported_and_the_rest_continue() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
     std::fs::write(
@@ -178,13 +236,23 @@ fn a_failing_record_is_reported_and_the_rest_continue() {
     let o = small_batch(&model, &input, &out).output().unwrap();
     let log = text(&o);
     assert_eq!(o.status.code(), Some(1), "{log}");
-    assert!(log.contains("2 of 4 inputs failed") && log.contains("rerun"), "{log}");
+    assert!(
+        log.contains("2 of 4 inputs failed") && log.contains("rerun"),
+        "{log}"
+    );
     let recs = by_id(&records(&out));
     assert_eq!(recs.len(), 4);
     assert!(recs["a"]["error"].is_null() && !recs["a"]["output"].as_str().unwrap().is_empty());
     assert!(recs["d"]["error"].is_null());
     assert_eq!(recs["line-2"]["finish_reason"], "error");
-    assert!(recs["line-2"]["error"].as_str().unwrap().contains("line 2 is not valid JSON"), "{}", recs["line-2"]);
+    assert!(
+        recs["line-2"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("line 2 is not valid JSON"),
+        "{}",
+        recs["line-2"]
+    );
     let e = recs["c"]["error"].as_str().unwrap();
     assert!(e.contains("animal") && e.contains("available"), "{e}");
     // A rerun retries only the failures, and still writes each id once.
@@ -197,18 +265,36 @@ fn a_failing_record_is_reported_and_the_rest_continue() {
 
 #[test]
 fn long_documents_are_split_truncated_or_skipped_never_silently() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("long");
     std::fs::create_dir(&folder).unwrap();
-    let para = |i: usize| format!("Paragraph {i} tells of the river town of Elmsworth, its mill, its bridge and the ferry that crossed at dawn.\n\n");
-    std::fs::write(folder.join("long.txt"), (0..60).map(para).collect::<String>()).unwrap();
+    let para = |i: usize| {
+        format!("Paragraph {i} tells of the river town of Elmsworth, its mill, its bridge and the ferry that crossed at dawn.\n\n")
+    };
+    std::fs::write(
+        folder.join("long.txt"),
+        (0..60).map(para).collect::<String>(),
+    )
+    .unwrap();
     std::fs::write(folder.join("short.txt"), "A short note about a kettle.").unwrap();
     let run = |mode: &str, out: &Path| {
         hearth()
             .arg("batch")
             .arg(&folder)
-            .args(["--prompt", "Summarise in one sentence:\n{{content}}", "-n", "24", "--ctx-size", "512", "--long", mode, "-o"])
+            .args([
+                "--prompt",
+                "Summarise in one sentence:\n{{content}}",
+                "-n",
+                "24",
+                "--ctx-size",
+                "512",
+                "--long",
+                mode,
+                "-o",
+            ])
             .arg(out)
             .arg("-m")
             .arg(&model)
@@ -238,13 +324,18 @@ fn long_documents_are_split_truncated_or_skipped_never_silently() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let recs = by_id(&records(&out));
     let e = recs["long.txt"]["error"].as_str().unwrap();
-    assert!(e.contains("--long skip") && e.contains("context of 512"), "{e}");
+    assert!(
+        e.contains("--long skip") && e.contains("context of 512"),
+        "{e}"
+    );
     assert!(recs["short.txt"]["error"].is_null());
 }
 
 #[test]
 fn json_schema_mode_and_csv_output() {
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let schema = dir.path().join("schema.json");
     std::fs::write(
@@ -274,7 +365,10 @@ fn json_schema_mode_and_csv_output() {
     for (id, r) in &recs {
         assert!(r["json_valid"].is_boolean(), "{id}: {r}");
         if r["json_valid"] == true {
-            assert!(r["json"]["topic"].is_string() && r["json"]["animal"].is_boolean(), "{r}");
+            assert!(
+                r["json"]["topic"].is_string() && r["json"]["animal"].is_boolean(),
+                "{r}"
+            );
             let parsed: Value = serde_json::from_str(r["output"].as_str().unwrap()).unwrap();
             assert_eq!(parsed, r["json"]);
         } else {
@@ -289,7 +383,15 @@ fn json_schema_mode_and_csv_output() {
         hearth()
             .arg("batch")
             .arg(&folder)
-            .args(["--prompt", "One word for this text:\n{{content}}", "-n", "6", "--format", "csv", "-o"])
+            .args([
+                "--prompt",
+                "One word for this text:\n{{content}}",
+                "-n",
+                "6",
+                "--format",
+                "csv",
+                "-o",
+            ])
             .arg(&csv)
             .arg("-m")
             .arg(&model)
@@ -299,16 +401,28 @@ fn json_schema_mode_and_csv_output() {
     let o = run_csv();
     assert!(o.status.success(), "{}", text(&o));
     let body = std::fs::read_to_string(&csv).unwrap();
-    assert!(body.starts_with("id,output,finish_reason,prompt_tokens,output_tokens,seconds,"), "{body}");
-    assert!(body.contains("\nnotes.txt,") && body.contains("\nreadme.md,"), "{body}");
+    assert!(
+        body.starts_with("id,output,finish_reason,prompt_tokens,output_tokens,seconds,"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\nnotes.txt,") && body.contains("\nreadme.md,"),
+        "{body}"
+    );
     let o = run_csv();
-    assert!(text(&o).contains("2 inputs (2 already done)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("2 inputs (2 already done)"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), body);
 }
 
 #[test]
 fn endpoint_sends_the_same_batch_to_a_hearth_server() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let input = write_records(dir.path());
     let mut server = hearth()
@@ -331,8 +445,21 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
         hearth()
             .arg("batch")
             .arg(&input)
-            .args(["--prompt", "Write one short sentence about a {{animal}} and the number {{n}}.", "-n", "12", "--parallel", "4"])
-            .args(["--endpoint", &format!("http://{addr}/v1"), "-m", &stem, "-o"])
+            .args([
+                "--prompt",
+                "Write one short sentence about a {{animal}} and the number {{n}}.",
+                "-n",
+                "12",
+                "--parallel",
+                "4",
+            ])
+            .args([
+                "--endpoint",
+                &format!("http://{addr}/v1"),
+                "-m",
+                &stem,
+                "-o",
+            ])
             .arg(out)
             .output()
             .unwrap()
@@ -344,7 +471,15 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
     let bad_model = hearth()
         .arg("batch")
         .arg(&input)
-        .args(["--prompt", "{{animal}}", "--endpoint", &format!("http://{addr}"), "-m", "nope", "-o"])
+        .args([
+            "--prompt",
+            "{{animal}}",
+            "--endpoint",
+            &format!("http://{addr}"),
+            "-m",
+            "nope",
+            "-o",
+        ])
         .arg(dir.path().join("x.jsonl"))
         .output()
         .unwrap();
@@ -353,7 +488,9 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
     assert!(o.status.success(), "{log}");
     let got = by_id(&records(&out));
     assert_eq!(got.len(), 20);
-    assert!(got.values().all(|r| r["model"] == stem.as_str() && r["output_tokens"].as_u64().unwrap() > 0));
+    assert!(got
+        .values()
+        .all(|r| r["model"] == stem.as_str() && r["output_tokens"].as_u64().unwrap() > 0));
     // The server runs the same engine: greedy outputs equal the local run's.
     assert!(lo.status.success(), "{}", text(&lo));
     let want = by_id(&records(&local));
@@ -361,7 +498,11 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
         assert_eq!(got[id]["output"], r["output"], "{id}");
     }
     assert_ne!(bad_model.status.code(), Some(0));
-    assert!(text(&bad_model).contains("does not serve model 'nope'"), "{}", text(&bad_model));
+    assert!(
+        text(&bad_model).contains("does not serve model 'nope'"),
+        "{}",
+        text(&bad_model)
+    );
     // With the server gone, nothing is written and the error says so.
     let o = remote(&dir.path().join("gone.jsonl"));
     assert!(!o.status.success());
@@ -374,14 +515,24 @@ fn bad_command_lines_and_inputs_give_clear_errors() {
     let o = hearth().args(["batch"]).arg(docs()).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--prompt"), "{}", text(&o));
-    let o = hearth().args(["batch", "/no/such/folder", "--prompt", "{{content}}"]).output().unwrap();
+    let o = hearth()
+        .args(["batch", "/no/such/folder", "--prompt", "{{content}}"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("/no/such/folder"), "{}", text(&o));
-    let o = hearth().args(["batch"]).arg(docs()).args(["--prompt", "{{ content"]).output().unwrap();
+    let o = hearth()
+        .args(["batch"])
+        .arg(docs())
+        .args(["--prompt", "{{ content"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("does not parse"), "{}", text(&o));
     // An output file that is not a batch's own is never overwritten.
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let precious = dir.path().join("notes.jsonl");
     std::fs::write(&precious, "my own notes\nsecond line\n").unwrap();
     let o = hearth()
@@ -395,5 +546,8 @@ fn bad_command_lines_and_inputs_give_clear_errors() {
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("choose another -o"), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my own notes\nsecond line\n");
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap(),
+        "my own notes\nsecond line\n"
+    );
 }

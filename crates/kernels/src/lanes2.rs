@@ -19,7 +19,10 @@ use gguf::GgmlType;
 
 /// Whether `ty` uses the two-lane order in the AVX2 matmul.
 pub(crate) fn has_lanes2(ty: GgmlType) -> bool {
-    matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1)
+    matches!(
+        ty,
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1
+    )
 }
 
 /// (block bytes, offset of the quants, has a min) of a two-lane weight format.

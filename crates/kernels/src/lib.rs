@@ -61,8 +61,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
 pub use attn::{attend_row, attend_row_scalar, attend_rows, MAX_ROWS as ATTN_MAX_ROWS};
-pub use half::f16;
 pub use gguf::GgmlType;
+pub use half::f16;
 pub use matmul::{matmul, matmul_multi, MatmulJob};
 pub use pool::{default_threads, ThreadPool};
 
@@ -179,11 +179,20 @@ pub(crate) fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
 
 /// The scalar dequantizer of `ty`, once `src` is checked to hold exactly
 /// `dst.len()` elements of it.
-fn checked_dequant(ty: GgmlType, src: &[u8], dst: &[f32]) -> Result<scalar::DequantFn, KernelError> {
+fn checked_dequant(
+    ty: GgmlType,
+    src: &[u8],
+    dst: &[f32],
+) -> Result<scalar::DequantFn, KernelError> {
     let f = scalar::dequant_fn(ty).ok_or(KernelError::Unsupported(ty))?;
     let need = row_bytes(ty, dst.len())?;
     if src.len() != need {
-        return Err(KernelError::Length { ty, what: "source bytes", expected: need, got: src.len() });
+        return Err(KernelError::Length {
+            ty,
+            what: "source bytes",
+            expected: need,
+            got: src.len(),
+        });
     }
     Ok(f)
 }
@@ -291,7 +300,11 @@ fn detected() -> u8 {
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl")
             {
-                level = if cap != "avx512" && is_x86_feature_detected!("avx512vnni") { 6 } else { 5 };
+                level = if cap != "avx512" && is_x86_feature_detected!("avx512vnni") {
+                    6
+                } else {
+                    5
+                };
             }
         }
     }

@@ -117,7 +117,11 @@ fn plan<'a>(
     }
     let mut tl = tiles(weight_ty);
     // the two-lane panel (`rows4` set) pays from 4 activation rows on
-    let min_rows = if tl.rows4.is_some() { 4 } else { PANEL_MIN_ROWS };
+    let min_rows = if tl.rows4.is_some() {
+        4
+    } else {
+        PANEL_MIN_ROWS
+    };
     if n_rows < min_rows || n_out < 4 {
         tl.panel = None;
         if n_rows >= 2 && n_out >= 4 {
@@ -279,7 +283,11 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         // two-lane format: the rest in groups of 4 rows, then single rows (a
         // row repeated 4 times: each lane is computed on its own)
         while o < o_end {
-            let ws = if o + 4 <= o_end { [wr(o), wr(o + 1), wr(o + 2), wr(o + 3)] } else { [wr(o); 4] };
+            let ws = if o + 4 <= o_end {
+                [wr(o), wr(o + 1), wr(o + 2), wr(o + 3)]
+            } else {
+                [wr(o); 4]
+            };
             let m = if o + 4 <= o_end { 4 } else { 1 };
             for r in r_start..r_end {
                 let v = k4(ws, acts.row(r));

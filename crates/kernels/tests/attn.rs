@@ -6,16 +6,35 @@ mod common;
 use common::Rng;
 use kernels::{attend_row, attend_row_scalar, f16};
 
-fn naive(q: &[f32], k: &[f16], v: &[f16], stride: usize, off: usize, lo: usize, pos: usize, scale: f32) -> Vec<f64> {
+fn naive(
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    stride: usize,
+    off: usize,
+    lo: usize,
+    pos: usize,
+    scale: f32,
+) -> Vec<f64> {
     let hd = q.len();
     let s: Vec<f64> = (lo..=pos)
-        .map(|j| (0..hd).map(|d| q[d] as f64 * k[j * stride + off + d].to_f64()).sum::<f64>() * scale as f64)
+        .map(|j| {
+            (0..hd)
+                .map(|d| q[d] as f64 * k[j * stride + off + d].to_f64())
+                .sum::<f64>()
+                * scale as f64
+        })
         .collect();
     let m = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
     let z: f64 = e.iter().sum();
     (0..hd)
-        .map(|d| (lo..=pos).zip(&e).map(|(j, p)| p / z * v[j * stride + off + d].to_f64()).sum())
+        .map(|d| {
+            (lo..=pos)
+                .zip(&e)
+                .map(|(j, p)| p / z * v[j * stride + off + d].to_f64())
+                .sum()
+        })
         .collect()
 }
 
@@ -25,7 +44,15 @@ fn attention_kernel_matches_scalar_and_naive() {
     for hd in [8usize, 12, 64, 72, 256] {
         let n_kv = 2;
         let stride = n_kv * hd;
-        for (lo, pos) in [(0usize, 0usize), (0, 3), (0, 31), (0, 32), (5, 70), (0, 130), (40, 41)] {
+        for (lo, pos) in [
+            (0usize, 0usize),
+            (0, 3),
+            (0, 31),
+            (0, 32),
+            (5, 70),
+            (0, 130),
+            (40, 41),
+        ] {
             let n = (pos + 1) * stride;
             let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
             let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
@@ -38,8 +65,18 @@ fn attention_kernel_matches_scalar_and_naive() {
                 attend_row_scalar(&q, &k, &v, stride, off, lo, pos, scale, &mut b);
                 let want = naive(&q, &k, &v, stride, off, lo, pos, scale);
                 for d in 0..hd {
-                    assert!((a[d] - b[d]).abs() <= 1e-5 * (1.0 + b[d].abs()), "hd={hd} lo={lo} pos={pos} d={d}: {} vs scalar {}", a[d], b[d]);
-                    assert!((b[d] as f64 - want[d]).abs() <= 1e-4, "hd={hd} lo={lo} pos={pos} d={d}: scalar {} vs naive {}", b[d], want[d]);
+                    assert!(
+                        (a[d] - b[d]).abs() <= 1e-5 * (1.0 + b[d].abs()),
+                        "hd={hd} lo={lo} pos={pos} d={d}: {} vs scalar {}",
+                        a[d],
+                        b[d]
+                    );
+                    assert!(
+                        (b[d] as f64 - want[d]).abs() <= 1e-4,
+                        "hd={hd} lo={lo} pos={pos} d={d}: scalar {} vs naive {}",
+                        b[d],
+                        want[d]
+                    );
                 }
             }
         }
@@ -53,23 +90,38 @@ fn attention_rows_at_once_equal_one_row_each() {
     let mut rng = Rng::new(78);
     for hd in [8usize, 12, 24, 64, 256] {
         let stride = 3 * hd;
-        for (lo, pos0) in [(0usize, 0usize), (0, 29), (0, 30), (3, 31), (0, 64), (10, 95), (0, 200)] {
+        for (lo, pos0) in [
+            (0usize, 0usize),
+            (0, 29),
+            (0, 30),
+            (3, 31),
+            (0, 64),
+            (10, 95),
+            (0, 200),
+        ] {
             let n = (pos0 + 4) * stride;
             let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
             let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
-            let qs: Vec<Vec<f32>> = (0..4).map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect()).collect();
+            let qs: Vec<Vec<f32>> = (0..4)
+                .map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect())
+                .collect();
             let scale = 0.3;
             for rows in 1..=4 {
                 for off in [0, 2 * hd] {
                     let q: Vec<&[f32]> = qs[..rows].iter().map(|x| x.as_slice()).collect();
                     let mut outs = vec![vec![0f32; hd]; rows];
-                    let mut o: Vec<&mut [f32]> = outs.iter_mut().map(|x| x.as_mut_slice()).collect();
+                    let mut o: Vec<&mut [f32]> =
+                        outs.iter_mut().map(|x| x.as_mut_slice()).collect();
                     attend_rows(&q, &k, &v, stride, off, lo, pos0, scale, &mut o);
                     for r in 0..rows {
                         let mut one = vec![0f32; hd];
                         attend_row(&qs[r], &k, &v, stride, off, lo, pos0 + r, scale, &mut one);
                         for d in 0..hd {
-                            assert_eq!(one[d].to_bits(), outs[r][d].to_bits(), "hd={hd} lo={lo} pos0={pos0} rows={rows} r={r} d={d}");
+                            assert_eq!(
+                                one[d].to_bits(),
+                                outs[r][d].to_bits(),
+                                "hd={hd} lo={lo} pos0={pos0} rows={rows} r={r} d={d}"
+                            );
                         }
                     }
                 }

@@ -13,7 +13,10 @@
 mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
-use kernels::{matmul, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs, ThreadPool};
+use kernels::{
+    matmul, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs,
+    ThreadPool,
+};
 
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -28,8 +31,18 @@ fn has_avx512() -> bool {
 
 /// Each output of `matmul` for these shapes equals the scalar reference of
 /// its op order.
-fn check_matmul(pool: &ThreadPool, rng: &mut Rng, ty: GgmlType, k: usize, n_out: usize, n_rows: usize, extreme: bool) {
-    let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(rng, ty, k)).collect();
+fn check_matmul(
+    pool: &ThreadPool,
+    rng: &mut Rng,
+    ty: GgmlType,
+    k: usize,
+    n_out: usize,
+    n_rows: usize,
+    extreme: bool,
+) {
+    let w: Vec<u8> = (0..n_out)
+        .flat_map(|_| random_weights(rng, ty, k))
+        .collect();
     let mut x = random_acts(rng, n_rows * k);
     if extreme {
         // saturating activations (quantized to +-127) and zeros
@@ -63,13 +76,21 @@ fn check_matmul(pool: &ThreadPool, rng: &mut Rng, ty: GgmlType, k: usize, n_out:
 #[test]
 fn avx512_kernels_match_the_scalar_reference() {
     if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
-        assert_eq!(simd_level(), want, "the emulated CPU should get this SIMD level");
+        assert_eq!(
+            simd_level(),
+            want,
+            "the emulated CPU should get this SIMD level"
+        );
     } else if !has_avx512() {
         eprintln!("avx512: this CPU has no AVX-512; scripts/test-avx512.sh runs these tests under emulation");
         return;
     }
     eprintln!("simd level: {}", simd_level());
-    assert!(simd_level().starts_with("avx512"), "AVX-512 present but not dispatched: {}", simd_level());
+    assert!(
+        simd_level().starts_with("avx512"),
+        "AVX-512 present but not dispatched: {}",
+        simd_level()
+    );
     let pool = ThreadPool::new(2);
     let mut rng = Rng::new(512);
 
@@ -93,7 +114,15 @@ fn avx512_kernels_match_the_scalar_reference() {
         kernels::set_tile_mask(if two_lane { 0xFF } else { 0xFF & !16 });
         for ty in WEIGHT_TYPES {
             let k = if ty.block_size() == 256 { 256 } else { 96 };
-            for (n_out, n_rows) in [(5usize, 1usize), (9, 3), (8, 4), (9, 7), (8, 12), (9, 13), (12, 14)] {
+            for (n_out, n_rows) in [
+                (5usize, 1usize),
+                (9, 3),
+                (8, 4),
+                (9, 7),
+                (8, 12),
+                (9, 13),
+                (12, 14),
+            ] {
                 check_matmul(&pool, &mut rng, ty, k, n_out, n_rows, false);
             }
             check_matmul(&pool, &mut rng, ty, k, 8, 1, true);

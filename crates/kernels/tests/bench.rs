@@ -235,7 +235,10 @@ fn bench_tiles() {
 #[ignore]
 fn bench_rows() {
     let mut rng = Rng::new(12);
-    let threads: usize = std::env::var("HEARTH_BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let threads: usize = std::env::var("HEARTH_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let pool = ThreadPool::new(threads);
     let shapes = [
         (GgmlType::Q5_0, 4864usize, 896usize),

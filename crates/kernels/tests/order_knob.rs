@@ -15,7 +15,9 @@ fn vec_dot_order_when_two_lane_is_off() {
     for ty in WEIGHT_TYPES {
         let k = if ty.block_size() == 256 { 512 } else { 96 };
         for (n_out, n_rows) in [(9usize, 1usize), (9, 5), (10, 64)] {
-            let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+            let w: Vec<u8> = (0..n_out)
+                .flat_map(|_| random_weights(&mut rng, ty, k))
+                .collect();
             let x = random_acts(&mut rng, n_rows * k);
             let mut acts = QuantizedActs::new();
             acts.quantize(ty, &x, n_rows, k);
@@ -26,8 +28,15 @@ fn vec_dot_order_when_two_lane_is_off() {
                 for o in 0..n_out {
                     let wr = &w[o * rb..(o + 1) * rb];
                     let v = vec_dot(ty, wr, &acts, r);
-                    assert_eq!(v.to_bits(), out[r * n_out + o].to_bits(), "{ty} n_rows={n_rows} r={r} o={o}");
-                    assert_eq!(v.to_bits(), matmul_reference_raw(ty, wr, acts.row(r)).unwrap().to_bits());
+                    assert_eq!(
+                        v.to_bits(),
+                        out[r * n_out + o].to_bits(),
+                        "{ty} n_rows={n_rows} r={r} o={o}"
+                    );
+                    assert_eq!(
+                        v.to_bits(),
+                        matmul_reference_raw(ty, wr, acts.row(r)).unwrap().to_bits()
+                    );
                 }
             }
         }

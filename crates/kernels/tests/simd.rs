@@ -5,8 +5,8 @@ mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
 use kernels::{
-    dequantize, dequantize_acts, matmul, matmul_reference_raw, simd_level, try_vec_dot, vec_dot, vec_dot_scalar_raw,
-    vec_dot_type, GgmlType, QuantizedActs, ThreadPool,
+    dequantize, dequantize_acts, matmul, matmul_reference_raw, simd_level, try_vec_dot, vec_dot,
+    vec_dot_scalar_raw, vec_dot_type, GgmlType, QuantizedActs, ThreadPool,
 };
 
 fn sizes(ty: GgmlType) -> Vec<usize> {
@@ -106,7 +106,8 @@ fn matmul_equals_its_scalar_reference_and_is_batch_deterministic() {
                 for o in 0..n_out {
                     // the scalar reference of matmul's op order (vec_dot's, or
                     // the two-lane order of Q4_0/Q4_1/Q5_0/Q5_1 on AVX2)
-                    let v = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts7.row(r)).unwrap();
+                    let v =
+                        matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts7.row(r)).unwrap();
                     assert_eq!(
                         v.to_bits(),
                         out7[r * n_out + o].to_bits(),
@@ -408,7 +409,16 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
     let mut rng = Rng::new(21);
     for ty in WEIGHT_TYPES {
         let k = if ty.block_size() == 256 { 512 } else { 160 };
-        for (n_out, n_rows) in [(4usize, 12usize), (7, 13), (37, 9), (70, 33), (9, 64), (6, 4), (5, 6), (11, 2)] {
+        for (n_out, n_rows) in [
+            (4usize, 12usize),
+            (7, 13),
+            (37, 9),
+            (70, 33),
+            (9, 64),
+            (6, 4),
+            (5, 6),
+            (11, 2),
+        ] {
             let w: Vec<u8> = (0..n_out)
                 .flat_map(|_| random_weights(&mut rng, ty, k))
                 .collect();
@@ -423,13 +433,21 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
             for o in 0..n_out {
                 dequantize(ty, &w[o * rb..(o + 1) * rb], &mut wf).unwrap();
                 for r in 0..n_rows {
-                    let v = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
+                    let v =
+                        matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
                     let got = out[r * n_out + o];
-                    assert_eq!(v.to_bits(), got.to_bits(), "{ty} n_out={n_out} n_rows={n_rows} r={r} o={o}");
+                    assert_eq!(
+                        v.to_bits(),
+                        got.to_bits(),
+                        "{ty} n_out={n_out} n_rows={n_rows} r={r} o={o}"
+                    );
                     dequantize_acts(acts.ty(), acts.row(r), &mut af).unwrap();
                     let want: f32 = wf.iter().zip(&af).map(|(a, b)| a * b).sum();
                     let scale: f32 = wf.iter().zip(&af).map(|(a, b)| (a * b).abs()).sum();
-                    assert!((got - want).abs() <= 1e-3 * scale + 1e-4, "{ty}: {got} vs f32 {want}");
+                    assert!(
+                        (got - want).abs() <= 1e-3 * scale + 1e-4,
+                        "{ty}: {got} vs f32 {want}"
+                    );
                 }
             }
             // the same rows alone give the same bits
@@ -439,7 +457,11 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
                 let mut o1 = vec![0f32; n_out];
                 matmul(&pool, ty, &w, n_out, k, &one, &mut o1).unwrap();
                 for o in 0..n_out {
-                    assert_eq!(o1[o].to_bits(), out[r * n_out + o].to_bits(), "{ty} alone r={r} o={o}");
+                    assert_eq!(
+                        o1[o].to_bits(),
+                        out[r * n_out + o].to_bits(),
+                        "{ty} alone r={r} o={o}"
+                    );
                 }
             }
         }
@@ -471,8 +493,13 @@ fn two_lane_extremes_do_not_overflow() {
                 let rb = w.len() / n_out;
                 for r in 0..n_rows {
                     for o in 0..n_out {
-                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
-                        assert_eq!(want.to_bits(), out[r * n_out + o].to_bits(), "{ty} wq={wq:#x} a={a} rows={n_rows}");
+                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r))
+                            .unwrap();
+                        assert_eq!(
+                            want.to_bits(),
+                            out[r * n_out + o].to_bits(),
+                            "{ty} wq={wq:#x} a={a} rows={n_rows}"
+                        );
                         // and the value itself: every product is (q - offset) * ±127 * d_y
                         let q = match (ty, wq) {
                             (GgmlType::Q4_0, 0xFF) => 7.0,
@@ -481,7 +508,10 @@ fn two_lane_extremes_do_not_overflow() {
                             _ => -16.0,
                         };
                         let exact = q * a * k as f32;
-                        assert!((want - exact).abs() <= 1e-3 * exact.abs(), "{ty}: {want} vs {exact}");
+                        assert!(
+                            (want - exact).abs() <= 1e-3 * exact.abs(),
+                            "{ty}: {want} vs {exact}"
+                        );
                     }
                 }
             }

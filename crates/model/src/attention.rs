@@ -59,7 +59,14 @@ impl KvView for OneKv<'_> {
 /// g = h / (n_head/n_head_kv). One task per (row, head) across all groups.
 ///
 /// q, out: [rows][n_head*head_dim].
-pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups: &[Group], kv: &dyn KvView, out: &mut [f32]) {
+pub(crate) fn attend_groups(
+    pool: &ThreadPool,
+    s: &AttnShape,
+    q: &[f32],
+    groups: &[Group],
+    kv: &dyn KvView,
+    out: &mut [f32],
+) {
     let hd = s.head_dim;
     let q_dim = s.n_head * hd;
     let kv_dim = s.n_head_kv * hd;
@@ -104,14 +111,37 @@ pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups:
         // SAFETY: task (block, h) is the only writer of out[r*q_dim + h*hd ..][..hd]
         // for its rows r; the ranges are in bounds (asserted above), disjoint,
         // and `out` outlives `run`.
-        let acc = |r: usize| unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(r * q_dim + h * hd), hd) };
+        let acc = |r: usize| unsafe {
+            std::slice::from_raw_parts_mut(out_ptr.get().add(r * q_dim + h * hd), hd)
+        };
         if lo(pos0) == lo(pos0 + nr - 1) {
             let qs: [&[f32]; RB] = std::array::from_fn(|i| qh(row0 + i.min(nr - 1)));
-            let mut outs: [&mut [f32]; RB] = std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
-            kernels::attend_rows(&qs[..nr], k_cache, v_cache, kv_dim, kvh * hd, lo(pos0), pos0, s.scale, &mut outs[..nr]);
+            let mut outs: [&mut [f32]; RB] =
+                std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
+            kernels::attend_rows(
+                &qs[..nr],
+                k_cache,
+                v_cache,
+                kv_dim,
+                kvh * hd,
+                lo(pos0),
+                pos0,
+                s.scale,
+                &mut outs[..nr],
+            );
         } else {
             for i in 0..nr {
-                kernels::attend_row(qh(row0 + i), k_cache, v_cache, kv_dim, kvh * hd, lo(pos0 + i), pos0 + i, s.scale, acc(row0 + i));
+                kernels::attend_row(
+                    qh(row0 + i),
+                    k_cache,
+                    v_cache,
+                    kv_dim,
+                    kvh * hd,
+                    lo(pos0 + i),
+                    pos0 + i,
+                    s.scale,
+                    acc(row0 + i),
+                );
             }
         }
     });
@@ -119,9 +149,34 @@ pub(crate) fn attend_groups(pool: &ThreadPool, s: &AttnShape, q: &[f32], groups:
 
 /// Single-sequence form of [`attend_groups`]: rows are positions pos0.. of one cache.
 #[cfg(test)]
-pub(crate) fn attend(pool: &ThreadPool, s: &AttnShape, q: &[f32], k_cache: &[f16], v_cache: &[f16], pos0: usize, rows: usize, out: &mut [f32]) {
-    let groups = [Group { seq: 0, row0: 0, rows, pos0, logit_rows: 0 }];
-    attend_groups(pool, s, q, &groups, &OneKv { k: k_cache, v: v_cache }, out);
+pub(crate) fn attend(
+    pool: &ThreadPool,
+    s: &AttnShape,
+    q: &[f32],
+    k_cache: &[f16],
+    v_cache: &[f16],
+    pos0: usize,
+    rows: usize,
+    out: &mut [f32],
+) {
+    let groups = [Group {
+        seq: 0,
+        row0: 0,
+        rows,
+        pos0,
+        logit_rows: 0,
+    }];
+    attend_groups(
+        pool,
+        s,
+        q,
+        &groups,
+        &OneKv {
+            k: k_cache,
+            v: v_cache,
+        },
+        out,
+    );
 }
 
 #[cfg(test)]
@@ -139,7 +194,12 @@ mod tests {
                 let pos = pos0 + t;
                 let lo = s.window.map(|w| (pos + 1).saturating_sub(w)).unwrap_or(0);
                 let scores: Vec<f32> = (lo..=pos)
-                    .map(|j| (0..hd).map(|d| q[t * qd + h * hd + d] * k[j * kvd + g * hd + d].to_f32()).sum::<f32>() * s.scale)
+                    .map(|j| {
+                        (0..hd)
+                            .map(|d| q[t * qd + h * hd + d] * k[j * kvd + g * hd + d].to_f32())
+                            .sum::<f32>()
+                            * s.scale
+                    })
                     .collect();
                 let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
                 let e: Vec<f32> = scores.iter().map(|x| (x - m).exp()).collect();
@@ -163,11 +223,21 @@ mod tests {
             (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
         };
         for window in [None, Some(3)] {
-            let s = AttnShape { n_head: 4, n_head_kv: 2, head_dim: 8, scale: 0.35, window };
+            let s = AttnShape {
+                n_head: 4,
+                n_head_kv: 2,
+                head_dim: 8,
+                scale: 0.35,
+                window,
+            };
             let (pos0, rows) = (5, 4);
             let q: Vec<f32> = (0..rows * 32).map(|_| rnd() * 3.0).collect();
-            let k: Vec<f16> = (0..(pos0 + rows) * 16).map(|_| f16::from_f32(rnd() * 3.0)).collect();
-            let v: Vec<f16> = (0..(pos0 + rows) * 16).map(|_| f16::from_f32(rnd())).collect();
+            let k: Vec<f16> = (0..(pos0 + rows) * 16)
+                .map(|_| f16::from_f32(rnd() * 3.0))
+                .collect();
+            let v: Vec<f16> = (0..(pos0 + rows) * 16)
+                .map(|_| f16::from_f32(rnd()))
+                .collect();
             let mut out = vec![0.0; rows * 32];
             attend(&pool, &s, &q, &k, &v, pos0, rows, &mut out);
             let want = naive(&s, &q, &k, &v, pos0, rows);

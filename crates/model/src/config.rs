@@ -84,7 +84,11 @@ pub(crate) struct Meta<'a> {
 
 impl<'a> Meta<'a> {
     fn bad(&self, key: &str, problem: &str) -> ModelError {
-        ModelError::BadMetadata { path: self.f.path().to_path_buf(), key: key.into(), problem: problem.into() }
+        ModelError::BadMetadata {
+            path: self.f.path().to_path_buf(),
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 
     pub fn key(&self, k: &str) -> String {
@@ -97,7 +101,10 @@ impl<'a> Meta<'a> {
             None => Ok(None),
             Some(v) => match v.as_u64() {
                 Some(x) if x <= (1 << 32) => Ok(Some(x as usize)),
-                _ => Err(self.bad(&key, &format!("is {}, expected a non-negative integer", v.display_short(4)))),
+                _ => Err(self.bad(
+                    &key,
+                    &format!("is {}, expected a non-negative integer", v.display_short(4)),
+                )),
             },
         }
     }
@@ -116,7 +123,10 @@ impl<'a> Meta<'a> {
             None => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(x) if x.is_finite() => Ok(Some(x as f32)),
-                _ => Err(self.bad(&key, &format!("is {}, expected a number", v.display_short(4)))),
+                _ => Err(self.bad(
+                    &key,
+                    &format!("is {}, expected a number", v.display_short(4)),
+                )),
             },
         }
     }
@@ -131,22 +141,34 @@ impl Config {
             arch: arch_name.to_string(),
             supported: SUPPORTED,
         })?;
-        let m = Meta { f, arch: arch.name() };
+        let m = Meta {
+            f,
+            arch: arch.name(),
+        };
         let n_embd = m.req_u("embedding_length")?;
         let n_layer = m.req_u("block_count")?;
         let n_head = m.req_u("attention.head_count")?;
         let n_head_kv = m.u("attention.head_count_kv")?.unwrap_or(n_head);
         if n_head_kv == 0 || n_head % n_head_kv != 0 {
-            return Err(m.bad(&m.key("attention.head_count_kv"), &format!("{n_head_kv} does not divide head_count {n_head}")));
+            return Err(m.bad(
+                &m.key("attention.head_count_kv"),
+                &format!("{n_head_kv} does not divide head_count {n_head}"),
+            ));
         }
         let head_dim = m.u("attention.key_length")?.unwrap_or(n_embd / n_head);
         let v_dim = m.u("attention.value_length")?.unwrap_or(head_dim);
         if v_dim != head_dim {
-            return Err(m.bad(&m.key("attention.value_length"), "differs from key_length, which hearth does not support"));
+            return Err(m.bad(
+                &m.key("attention.value_length"),
+                "differs from key_length, which hearth does not support",
+            ));
         }
         let n_rot = m.u("rope.dimension_count")?.unwrap_or(head_dim);
         if n_rot > head_dim || n_rot % 2 != 0 {
-            return Err(m.bad(&m.key("rope.dimension_count"), &format!("{n_rot} is not an even number up to the head size {head_dim}")));
+            return Err(m.bad(
+                &m.key("rope.dimension_count"),
+                &format!("{n_rot} is not an even number up to the head size {head_dim}"),
+            ));
         }
         let base = m.f("rope.freq_base")?.unwrap_or(10000.0);
         let mut freq_scale = 1.0;
@@ -160,7 +182,10 @@ impl Config {
                     }
                 }
                 other => {
-                    return Err(m.bad(&m.key("rope.scaling.type"), &format!("{other:?} is not supported (only linear)")))
+                    return Err(m.bad(
+                        &m.key("rope.scaling.type"),
+                        &format!("{other:?} is not supported (only linear)"),
+                    ))
                 }
             }
         }
@@ -170,7 +195,10 @@ impl Config {
 
         let factors: Option<Vec<f32>> = match f.tensor("rope_freqs.weight") {
             Some(t) if t.ty == gguf::GgmlType::F32 && t.n_elements() as usize == n_rot / 2 => Some(
-                f.tensor_data(t).chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+                f.tensor_data(t)
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
             ),
             Some(t) => {
                 return Err(ModelError::BadShape {
@@ -194,7 +222,13 @@ impl Config {
             n_ff,
             n_ctx_train,
             rms_eps,
-            rope: Rope::new(RopeStyle::Normal, n_rot, base, freq_scale, factors.as_deref()),
+            rope: Rope::new(
+                RopeStyle::Normal,
+                n_rot,
+                base,
+                freq_scale,
+                factors.as_deref(),
+            ),
             rope_swa: None,
             sliding_window: None,
             swa_layers: vec![false; n_layer],

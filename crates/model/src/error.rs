@@ -6,17 +6,43 @@ pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] gguf::GgufError),
     #[error("{path}: architecture {arch:?} is not supported (hearth runs: {supported}); use a model of a supported architecture")]
-    UnsupportedArch { path: PathBuf, arch: String, supported: &'static str },
+    UnsupportedArch {
+        path: PathBuf,
+        arch: String,
+        supported: &'static str,
+    },
     #[error("{path}: tensor {tensor:?} has type {ty}, which hearth cannot compute with yet (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K); use another quantization of this model")]
-    UnsupportedType { path: PathBuf, tensor: String, ty: gguf::GgmlType },
+    UnsupportedType {
+        path: PathBuf,
+        tensor: String,
+        ty: gguf::GgmlType,
+    },
     #[error("{path}: missing tensor {tensor:?}; the file is incomplete or not a {arch} model")]
-    MissingTensor { path: PathBuf, tensor: String, arch: String },
+    MissingTensor {
+        path: PathBuf,
+        tensor: String,
+        arch: String,
+    },
     #[error("{path}: tensor {tensor:?} has shape {got:?}, expected {want:?}; the file does not match its own metadata")]
-    BadShape { path: PathBuf, tensor: String, got: Vec<u64>, want: Vec<u64> },
+    BadShape {
+        path: PathBuf,
+        tensor: String,
+        got: Vec<u64>,
+        want: Vec<u64>,
+    },
     #[error("{path}: metadata {key:?} {problem}")]
-    BadMetadata { path: PathBuf, key: String, problem: String },
+    BadMetadata {
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
     #[error("the input is {needed} tokens but the context holds {n_ctx} ({used} already used); shorten the input or raise the context size (--ctx-size, at most {max} for this model)")]
-    ContextOverflow { needed: usize, used: usize, n_ctx: usize, max: usize },
+    ContextOverflow {
+        needed: usize,
+        used: usize,
+        n_ctx: usize,
+        max: usize,
+    },
     #[error("token id {id} is outside the vocabulary of {n_vocab} tokens")]
     BadToken { id: u32, n_vocab: usize },
     #[error("kernel: {0}")]

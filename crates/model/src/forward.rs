@@ -40,7 +40,13 @@ pub struct SeqInput<'a> {
 impl Model {
     /// Run `tokens` through the model at the session's next positions,
     /// appending their K/V to its cache. Logits land in the session.
-    pub fn forward(&self, pool: &ThreadPool, sess: &mut Session, tokens: &[u32], want: Logits) -> Result<(), ModelError> {
+    pub fn forward(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        tokens: &[u32],
+        want: Logits,
+    ) -> Result<(), ModelError> {
         self.check(sess, tokens)?;
         sess.n_logit_rows = 0;
         if tokens.is_empty() {
@@ -88,7 +94,13 @@ impl Model {
         for (ci, chunk) in tokens.chunks(cap).enumerate() {
             let rows = chunk.len();
             scratch.groups.clear();
-            scratch.groups.push(Group { seq: 0, row0: 0, rows, pos0: sess.n_past, logit_rows: logit_rows(ci, n_chunks, rows) });
+            scratch.groups.push(Group {
+                seq: 0,
+                row0: 0,
+                rows,
+                pos0: sess.n_past,
+                logit_rows: logit_rows(ci, n_chunks, rows),
+            });
             let mut seqs = [&mut *sess];
             result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
             if result.is_err() {
@@ -104,7 +116,12 @@ impl Model {
     /// (what sentence embeddings pool), computed at the session's next
     /// positions with their K/V appended to its cache, as in [`Self::forward`];
     /// no logits.
-    pub fn hidden_states(&self, pool: &ThreadPool, sess: &mut Session, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
+    pub fn hidden_states(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        tokens: &[u32],
+    ) -> Result<Vec<f32>, ModelError> {
         self.check(sess, tokens)?;
         sess.n_logit_rows = 0;
         let d = self.config.n_embd;
@@ -113,7 +130,13 @@ impl Model {
             return Ok(out);
         }
         // x: [rows][d], the residual stream after the last layer
-        self.run_chunks(pool, sess, tokens, |_, _, _| 0, |s, rows| out.extend_from_slice(&s.x[..rows * d]))?;
+        self.run_chunks(
+            pool,
+            sess,
+            tokens,
+            |_, _, _| 0,
+            |s, rows| out.extend_from_slice(&s.x[..rows * d]),
+        )?;
         ops::rms_norm(&mut out, d, &self.weights.output_norm, self.config.rms_eps);
         Ok(out)
     }
@@ -122,10 +145,18 @@ impl Model {
     /// (continuous batching). Each sequence with `logits` set gets the logits
     /// of its last token in its session. The rows of all sequences must fit
     /// in `scratch` (its capacity).
-    pub fn forward_batch(&self, pool: &ThreadPool, scratch: &mut Scratch, seqs: &mut [SeqInput]) -> Result<(), ModelError> {
+    pub fn forward_batch(
+        &self,
+        pool: &ThreadPool,
+        scratch: &mut Scratch,
+        seqs: &mut [SeqInput],
+    ) -> Result<(), ModelError> {
         let total: usize = seqs.iter().map(|s| s.tokens.len()).sum();
         if total > scratch.cap {
-            return Err(ModelError::Kernel(format!("batch of {total} rows exceeds the scratch capacity {}", scratch.cap)));
+            return Err(ModelError::Kernel(format!(
+                "batch of {total} rows exceeds the scratch capacity {}",
+                scratch.cap
+            )));
         }
         // the rows' tokens, in the scratch's reused buffer (taken out for the call)
         let mut tokens = std::mem::take(&mut scratch.tokens);
@@ -168,22 +199,45 @@ impl Model {
     fn check(&self, sess: &Session, tokens: &[u32]) -> Result<(), ModelError> {
         let c = &self.config;
         if sess.n_past + tokens.len() > sess.n_ctx {
-            return Err(ModelError::ContextOverflow { needed: tokens.len(), used: sess.n_past, n_ctx: sess.n_ctx, max: c.n_ctx_train });
+            return Err(ModelError::ContextOverflow {
+                needed: tokens.len(),
+                used: sess.n_past,
+                n_ctx: sess.n_ctx,
+                max: c.n_ctx_train,
+            });
         }
         if let Some(&id) = tokens.iter().find(|&&t| t as usize >= c.n_vocab) {
-            return Err(ModelError::BadToken { id, n_vocab: c.n_vocab });
+            return Err(ModelError::BadToken {
+                id,
+                n_vocab: c.n_vocab,
+            });
         }
         Ok(())
     }
 
-    fn matmul(&self, pool: &ThreadPool, w: &Matrix, acts: &kernels::QuantizedActs, out: &mut [f32]) -> Result<(), ModelError> {
+    fn matmul(
+        &self,
+        pool: &ThreadPool,
+        w: &Matrix,
+        acts: &kernels::QuantizedActs,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
         let data = &self.file.bytes()[w.start..w.start + w.len];
-        kernels::matmul(pool, w.ty, data, w.rows, w.cols, acts, out).map_err(|e| ModelError::Kernel(e.to_string()))
+        kernels::matmul(pool, w.ty, data, w.rows, w.cols, acts, out)
+            .map_err(|e| ModelError::Kernel(e.to_string()))
     }
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
     /// matrices of the same vec-dot type until invalidated).
-    fn project(&self, pool: &ThreadPool, acts: &mut ActSet, x: &[f32], rows: usize, w: &Matrix, out: &mut [f32]) -> Result<(), ModelError> {
+    fn project(
+        &self,
+        pool: &ThreadPool,
+        acts: &mut ActSet,
+        x: &[f32],
+        rows: usize,
+        w: &Matrix,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
         let a = acts.get(w.ty, &x[..rows * w.cols], rows, w.cols);
         self.matmul(pool, w, a, &mut out[..rows * w.rows])
     }
@@ -216,7 +270,13 @@ impl Model {
 
     /// One chunk: `tokens` are the rows of `s.groups` (each group a run of
     /// rows of one sequence of `sessions`).
-    fn forward_chunk(&self, pool: &ThreadPool, s: &mut Scratch, sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), ModelError> {
+    fn forward_chunk(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        tokens: &[u32],
+    ) -> Result<(), ModelError> {
         let c: &Config = &self.config;
         let n = tokens.len();
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
@@ -227,7 +287,8 @@ impl Model {
         for (t, &tok) in tokens.iter().enumerate() {
             let at = emb.start + tok as usize * rb;
             let x = &mut s.x[t * d..(t + 1) * d];
-            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x).map_err(|e| ModelError::Kernel(e.to_string()))?;
+            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
+                .map_err(|e| ModelError::Kernel(e.to_string()))?;
             if let Some(scale) = c.embed_scale {
                 x.iter_mut().for_each(|v| *v *= scale);
             }
@@ -236,10 +297,26 @@ impl Model {
         for (il, layer) in self.weights.layers.iter().enumerate() {
             let swa = c.swa_layers[il];
             // ---- attention ----
-            ops::rms_norm_into(&mut s.xn[..n * d], &s.x[..n * d], d, &layer.attn_norm, c.rms_eps);
+            ops::rms_norm_into(
+                &mut s.xn[..n * d],
+                &s.x[..n * d],
+                d,
+                &layer.attn_norm,
+                c.rms_eps,
+            );
             s.acts_in.invalidate();
             // q: [n][qd], k: [n][kvd], v: [n][kvd] in one pool run
-            self.project_many(pool, &mut s.acts_in, &s.xn, n, [(&layer.wq, &mut s.q), (&layer.wk, &mut s.k), (&layer.wv, &mut s.v)])?;
+            self.project_many(
+                pool,
+                &mut s.acts_in,
+                &s.xn,
+                n,
+                [
+                    (&layer.wq, &mut s.q),
+                    (&layer.wk, &mut s.k),
+                    (&layer.wv, &mut s.v),
+                ],
+            )?;
             if let Some(b) = &layer.bq {
                 ops::add_bias(&mut s.q[..n * qd], b);
             }
@@ -253,7 +330,11 @@ impl Model {
                 ops::rms_norm(&mut s.q[..n * qd], hd, qn, c.rms_eps);
                 ops::rms_norm(&mut s.k[..n * kvd], hd, kn, c.rms_eps);
             }
-            let rope = if swa { c.rope_swa.as_ref().unwrap_or(&c.rope) } else { &c.rope };
+            let rope = if swa {
+                c.rope_swa.as_ref().unwrap_or(&c.rope)
+            } else {
+                &c.rope
+            };
             let mut sc = [(0.0f32, 1.0f32); 256];
             for g in &s.groups {
                 for t in g.row0..g.row0 + g.rows {
@@ -275,7 +356,10 @@ impl Model {
             // converts it to f16 for the q·k product.
             for g in &s.groups {
                 let cache = &mut sessions[g.seq].cache[il];
-                let (src, dst) = (g.row0 * kvd..(g.row0 + g.rows) * kvd, g.pos0 * kvd..(g.pos0 + g.rows) * kvd);
+                let (src, dst) = (
+                    g.row0 * kvd..(g.row0 + g.rows) * kvd,
+                    g.pos0 * kvd..(g.pos0 + g.rows) * kvd,
+                );
                 cache.k[dst.clone()].convert_from_f32_slice(&s.k[src.clone()]);
                 cache.v[dst].convert_from_f32_slice(&s.v[src]);
             }
@@ -288,8 +372,12 @@ impl Model {
                 window: if swa { c.sliding_window } else { None },
             };
             {
-                let views = KvViews { sessions: &*sessions, layer: il };
-                attend_groups(pool, &shape, &s.q, &s.groups, &views, &mut s.att); // att: [n][qd]
+                let views = KvViews {
+                    sessions: &*sessions,
+                    layer: il,
+                };
+                attend_groups(pool, &shape, &s.q, &s.groups, &views, &mut s.att);
+                // att: [n][qd]
             }
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.att, n, &layer.wo, &mut s.o)?; // o: [n][d]
@@ -299,10 +387,22 @@ impl Model {
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
 
             // ---- feed-forward ----
-            ops::rms_norm_into(&mut s.xn[..n * d], &s.x[..n * d], d, &layer.ffn_norm, c.rms_eps);
+            ops::rms_norm_into(
+                &mut s.xn[..n * d],
+                &s.x[..n * d],
+                d,
+                &layer.ffn_norm,
+                c.rms_eps,
+            );
             s.acts_in.invalidate();
             // gate: [n][ff], up: [n][ff] in one pool run
-            self.project_many(pool, &mut s.acts_in, &s.xn, n, [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)])?;
+            self.project_many(
+                pool,
+                &mut s.acts_in,
+                &s.xn,
+                n,
+                [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)],
+            )?;
             par_glu(pool, c.act, &mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?; // o: [n][d]
@@ -315,7 +415,8 @@ impl Model {
         for g in &s.groups {
             let sess = &mut sessions[g.seq];
             sess.n_past += g.rows;
-            sess.tokens.extend_from_slice(&tokens[g.row0..g.row0 + g.rows]);
+            sess.tokens
+                .extend_from_slice(&tokens[g.row0..g.row0 + g.rows]);
         }
 
         // Rows wanting logits: gather, final norm, one vocabulary projection
@@ -338,13 +439,22 @@ impl Model {
                 r += 1;
             }
         }
-        ops::rms_norm(&mut s.out_rows[..out_rows * d], d, &self.weights.output_norm, c.rms_eps);
+        ops::rms_norm(
+            &mut s.out_rows[..out_rows * d],
+            d,
+            &self.weights.output_norm,
+            c.rms_eps,
+        );
         s.acts_in.invalidate();
         let w = &self.weights.output;
-        let a = s.acts_in.get(w.ty, &s.out_rows[..out_rows * d], out_rows, d);
+        let a = s
+            .acts_in
+            .get(w.ty, &s.out_rows[..out_rows * d], out_rows, d);
         self.matmul(pool, w, a, &mut s.logits[..out_rows * c.n_vocab])?;
         if let Some(cap) = c.final_softcap {
-            s.logits[..out_rows * c.n_vocab].iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+            s.logits[..out_rows * c.n_vocab]
+                .iter_mut()
+                .for_each(|v| *v = (*v / cap).tanh() * cap);
         }
         let mut r = 0;
         for g in &s.groups {
@@ -354,7 +464,8 @@ impl Model {
             let sess = &mut sessions[g.seq];
             let nv = c.n_vocab;
             let base = sess.n_logit_rows * nv;
-            sess.logits[base..base + g.logit_rows * nv].copy_from_slice(&s.logits[r * nv..(r + g.logit_rows) * nv]);
+            sess.logits[base..base + g.logit_rows * nv]
+                .copy_from_slice(&s.logits[r * nv..(r + g.logit_rows) * nv]);
             sess.n_logit_rows += g.logit_rows;
             r += g.logit_rows;
         }
@@ -396,4 +507,3 @@ impl KvView for KvViews<'_, '_> {
         (&c.k, &c.v)
     }
 }
-

@@ -30,7 +30,10 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("file", &self.file.path()).field("arch", &self.config.arch).finish()
+        f.debug_struct("Model")
+            .field("file", &self.file.path())
+            .field("arch", &self.config.arch)
+            .finish()
     }
 }
 
@@ -62,7 +65,11 @@ impl Model {
         };
         let config = Config::from_gguf(&file, n_vocab)?;
         let weights = weights::load(&file, &config)?;
-        Ok(Model { file, config, weights })
+        Ok(Model {
+            file,
+            config,
+            weights,
+        })
     }
 
     /// The underlying GGUF file (metadata for tokenizer and templates).
@@ -74,7 +81,12 @@ impl Model {
     /// chunks of `batch` tokens.
     pub fn session(&self, n_ctx: usize, batch: usize) -> Result<Session, ModelError> {
         if n_ctx == 0 {
-            return Err(ModelError::ContextOverflow { needed: 1, used: 0, n_ctx, max: self.config.n_ctx_train });
+            return Err(ModelError::ContextOverflow {
+                needed: 1,
+                used: 0,
+                n_ctx,
+                max: self.config.n_ctx_train,
+            });
         }
         Session::new(&self.config, n_ctx, batch)
     }

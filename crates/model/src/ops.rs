@@ -37,7 +37,13 @@ pub struct Rope {
 }
 
 impl Rope {
-    pub fn new(style: RopeStyle, n_rot: usize, base: f32, freq_scale: f32, factors: Option<&[f32]>) -> Rope {
+    pub fn new(
+        style: RopeStyle,
+        n_rot: usize,
+        base: f32,
+        freq_scale: f32,
+        factors: Option<&[f32]>,
+    ) -> Rope {
         let inv_freq = (0..n_rot / 2)
             .map(|i| {
                 let theta = base.powf(-2.0 * i as f32 / n_rot as f32) * freq_scale;
@@ -47,13 +53,21 @@ impl Rope {
                 }
             })
             .collect();
-        Rope { style, n_rot, inv_freq }
+        Rope {
+            style,
+            n_rot,
+            inv_freq,
+        }
     }
 
     /// Rotate each head (of `head_dim`, first `n_rot` dims) of one row at `pos`.
     pub fn apply(&self, row: &mut [f32], head_dim: usize, pos: usize) {
         let mut sc = [(0.0f32, 1.0f32); 256];
-        let sc = if self.n_rot / 2 <= sc.len() { &mut sc[..self.n_rot / 2] } else { return self.apply_slow(row, head_dim, pos) };
+        let sc = if self.n_rot / 2 <= sc.len() {
+            &mut sc[..self.n_rot / 2]
+        } else {
+            return self.apply_slow(row, head_dim, pos);
+        };
         self.sin_cos(pos, sc);
         self.apply_with(row, head_dim, sc);
     }
@@ -187,7 +201,6 @@ pub fn round_f16_slice(x: &mut [f32]) {
     }
 }
 
-
 pub fn add_assign(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
         *a += b;
@@ -230,7 +243,12 @@ mod tests {
 
     #[test]
     fn table_gelu_and_bulk_rounding_match_the_scalar_forms() {
-        let xs: Vec<f32> = (0..5000).map(|i| (i as f32 - 2500.0) * 0.00731 + (i % 7) as f32 * 1e-4).chain([-10.0, 10.0, -9.99, 9.99, 0.0, -0.0, 1e-8, 65504.0, 70000.0, -1e30]).collect();
+        let xs: Vec<f32> = (0..5000)
+            .map(|i| (i as f32 - 2500.0) * 0.00731 + (i % 7) as f32 * 1e-4)
+            .chain([
+                -10.0, 10.0, -9.99, 9.99, 0.0, -0.0, 1e-8, 65504.0, 70000.0, -1e30,
+            ])
+            .collect();
         let up: Vec<f32> = xs.iter().map(|x| 0.5 - x * 0.1).collect();
         let mut a = xs.clone();
         glu(&mut a, &up, gelu_ggml);

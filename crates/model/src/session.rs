@@ -28,7 +28,12 @@ impl ActSet {
     /// The activations made by `get`/`ensure` for weights of type `wty`.
     pub fn peek(&self, wty: GgmlType) -> &QuantizedActs {
         let vt = kernels::vec_dot_type(wty);
-        &self.slots.iter().find(|s| s.0 == vt && s.2).expect("ensure() before peek()").1
+        &self
+            .slots
+            .iter()
+            .find(|s| s.0 == vt && s.2)
+            .expect("ensure() before peek()")
+            .1
     }
 
     /// Activations for weights of type `wty`, quantizing `x` ([rows][k]) if
@@ -57,17 +62,17 @@ impl ActSet {
 #[derive(Default)]
 pub struct Scratch {
     pub(crate) cap: usize,
-    pub(crate) x: Vec<f32>,    // [cap][n_embd]  residual stream
-    pub(crate) xn: Vec<f32>,   // [cap][n_embd]  normed input of a sub-block
-    pub(crate) q: Vec<f32>,    // [cap][q_dim]
-    pub(crate) k: Vec<f32>,    // [cap][kv_dim]
-    pub(crate) v: Vec<f32>,    // [cap][kv_dim]
-    pub(crate) att: Vec<f32>,  // [cap][q_dim]   attention output per head
-    pub(crate) o: Vec<f32>,    // [cap][n_embd]  projected sub-block output
-    pub(crate) gate: Vec<f32>, // [cap][n_ff]
-    pub(crate) up: Vec<f32>,   // [cap][n_ff]
-    pub(crate) acts_in: ActSet,  // quantized xn
-    pub(crate) acts_mid: ActSet, // quantized att or gate
+    pub(crate) x: Vec<f32>,        // [cap][n_embd]  residual stream
+    pub(crate) xn: Vec<f32>,       // [cap][n_embd]  normed input of a sub-block
+    pub(crate) q: Vec<f32>,        // [cap][q_dim]
+    pub(crate) k: Vec<f32>,        // [cap][kv_dim]
+    pub(crate) v: Vec<f32>,        // [cap][kv_dim]
+    pub(crate) att: Vec<f32>,      // [cap][q_dim]   attention output per head
+    pub(crate) o: Vec<f32>,        // [cap][n_embd]  projected sub-block output
+    pub(crate) gate: Vec<f32>,     // [cap][n_ff]
+    pub(crate) up: Vec<f32>,       // [cap][n_ff]
+    pub(crate) acts_in: ActSet,    // quantized xn
+    pub(crate) acts_mid: ActSet,   // quantized att or gate
     pub(crate) out_rows: Vec<f32>, // [rows wanting logits][n_embd] gathered final hidden rows
     pub(crate) logits: Vec<f32>,   // [rows wanting logits][n_vocab]
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
@@ -150,7 +155,10 @@ impl Session {
             kv_cap,
             kv_dim,
             cache: (0..c.n_layer)
-                .map(|_| LayerCache { k: vec![f16::ZERO; kv_cap * kv_dim], v: vec![f16::ZERO; kv_cap * kv_dim] })
+                .map(|_| LayerCache {
+                    k: vec![f16::ZERO; kv_cap * kv_dim],
+                    v: vec![f16::ZERO; kv_cap * kv_dim],
+                })
                 .collect(),
             scratch: Scratch::new(c, batch),
             logits: Vec::with_capacity(c.n_vocab),
@@ -201,6 +209,31 @@ impl Session {
             self.n_past = n;
             self.tokens.truncate(n);
         }
+    }
+
+    /// Make this session hold the first `n` cached positions of `src` (their
+    /// tokens and K/V rows, copied), and nothing after them: another sequence's
+    /// shared prompt prefix without computing it again. A position's K/V
+    /// depend only on the tokens up to it, and every row is computed the same
+    /// whatever batch it was in, so the copy equals what computing it here
+    /// would give. `n` is capped at what `src` holds and at this session's context.
+    pub fn copy_prefix_from(&mut self, src: &Session, n: usize) {
+        let n = n.min(src.n_past).min(self.n_ctx);
+        assert_eq!(self.kv_dim, src.kv_dim, "sessions of different models");
+        assert_eq!(
+            self.cache.len(),
+            src.cache.len(),
+            "sessions of different models"
+        );
+        self.clear();
+        self.reserve(n);
+        let len = n * self.kv_dim;
+        for (d, s) in self.cache.iter_mut().zip(&src.cache) {
+            d.k[..len].copy_from_slice(&s.k[..len]);
+            d.v[..len].copy_from_slice(&s.v[..len]);
+        }
+        self.tokens.extend_from_slice(&src.tokens[..n]);
+        self.n_past = n;
     }
 
     /// Forget everything.

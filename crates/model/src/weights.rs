@@ -28,30 +28,30 @@ impl Matrix {
 /// One transformer block's weights. Shapes in comments: [rows, cols].
 #[derive(Debug)]
 pub struct Layer {
-    pub attn_norm: Vec<f32>,          // [n_embd]
-    pub wq: Matrix,                   // [q_dim, n_embd]
-    pub wk: Matrix,                   // [kv_dim, n_embd]
-    pub wv: Matrix,                   // [kv_dim, n_embd]
-    pub wo: Matrix,                   // [n_embd, q_dim]
-    pub bq: Option<Vec<f32>>,         // [q_dim]
-    pub bk: Option<Vec<f32>>,         // [kv_dim]
-    pub bv: Option<Vec<f32>>,         // [kv_dim]
-    pub q_norm: Option<Vec<f32>>,     // [head_dim]
-    pub k_norm: Option<Vec<f32>>,     // [head_dim]
+    pub attn_norm: Vec<f32>,              // [n_embd]
+    pub wq: Matrix,                       // [q_dim, n_embd]
+    pub wk: Matrix,                       // [kv_dim, n_embd]
+    pub wv: Matrix,                       // [kv_dim, n_embd]
+    pub wo: Matrix,                       // [n_embd, q_dim]
+    pub bq: Option<Vec<f32>>,             // [q_dim]
+    pub bk: Option<Vec<f32>>,             // [kv_dim]
+    pub bv: Option<Vec<f32>>,             // [kv_dim]
+    pub q_norm: Option<Vec<f32>>,         // [head_dim]
+    pub k_norm: Option<Vec<f32>>,         // [head_dim]
     pub attn_post_norm: Option<Vec<f32>>, // [n_embd]
-    pub ffn_norm: Vec<f32>,           // [n_embd]
-    pub w_gate: Matrix,               // [n_ff, n_embd]
-    pub w_up: Matrix,                 // [n_ff, n_embd]
-    pub w_down: Matrix,               // [n_embd, n_ff]
-    pub ffn_post_norm: Option<Vec<f32>>, // [n_embd]
+    pub ffn_norm: Vec<f32>,               // [n_embd]
+    pub w_gate: Matrix,                   // [n_ff, n_embd]
+    pub w_up: Matrix,                     // [n_ff, n_embd]
+    pub w_down: Matrix,                   // [n_embd, n_ff]
+    pub ffn_post_norm: Option<Vec<f32>>,  // [n_embd]
 }
 
 /// All weights of a model.
 #[derive(Debug)]
 pub struct Weights {
-    pub tok_embd: Matrix,        // [n_vocab, n_embd]
-    pub output: Matrix,          // [n_vocab, n_embd] (tok_embd when tied)
-    pub output_norm: Vec<f32>,   // [n_embd]
+    pub tok_embd: Matrix,      // [n_vocab, n_embd]
+    pub output: Matrix,        // [n_vocab, n_embd] (tok_embd when tied)
+    pub output_norm: Vec<f32>, // [n_embd]
     pub layers: Vec<Layer>,
 }
 
@@ -62,7 +62,11 @@ pub(crate) struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn missing(&self, name: &str) -> ModelError {
-        ModelError::MissingTensor { path: self.f.path().into(), tensor: name.into(), arch: self.arch.name().into() }
+        ModelError::MissingTensor {
+            path: self.f.path().into(),
+            tensor: name.into(),
+            arch: self.arch.name().into(),
+        }
     }
 
     fn info(&self, name: &str, want: &[u64]) -> Result<&'a gguf::TensorInfo, ModelError> {
@@ -73,10 +77,19 @@ impl<'a> Loader<'a> {
             trimmed.pop();
         }
         if trimmed != want {
-            return Err(ModelError::BadShape { path: self.f.path().into(), tensor: name.into(), got, want: want.to_vec() });
+            return Err(ModelError::BadShape {
+                path: self.f.path().into(),
+                tensor: name.into(),
+                got,
+                want: want.to_vec(),
+            });
         }
         if !t.ty.is_supported() {
-            return Err(ModelError::UnsupportedType { path: self.f.path().into(), tensor: name.into(), ty: t.ty });
+            return Err(ModelError::UnsupportedType {
+                path: self.f.path().into(),
+                tensor: name.into(),
+                ty: t.ty,
+            });
         }
         Ok(t)
     }
@@ -98,7 +111,8 @@ impl<'a> Loader<'a> {
     pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
         let t = self.info(name, &[n as u64])?;
         let mut out = vec![0.0; n];
-        kernels::dequantize(t.ty, self.f.tensor_data(t), &mut out).map_err(|e| ModelError::Kernel(e.to_string()))?;
+        kernels::dequantize(t.ty, self.f.tensor_data(t), &mut out)
+            .map_err(|e| ModelError::Kernel(e.to_string()))?;
         Ok(out)
     }
 
@@ -142,15 +156,36 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
             bq: req_bias("attn_q.bias", q)?,
             bk: req_bias("attn_k.bias", kv)?,
             bv: req_bias("attn_v.bias", kv)?,
-            q_norm: if c.qk_norm { Some(l.vector(&n("attn_q_norm.weight"), c.head_dim)?) } else { None },
-            k_norm: if c.qk_norm { Some(l.vector(&n("attn_k_norm.weight"), c.head_dim)?) } else { None },
-            attn_post_norm: if c.post_norms { Some(l.vector(&n("post_attention_norm.weight"), d)?) } else { None },
+            q_norm: if c.qk_norm {
+                Some(l.vector(&n("attn_q_norm.weight"), c.head_dim)?)
+            } else {
+                None
+            },
+            k_norm: if c.qk_norm {
+                Some(l.vector(&n("attn_k_norm.weight"), c.head_dim)?)
+            } else {
+                None
+            },
+            attn_post_norm: if c.post_norms {
+                Some(l.vector(&n("post_attention_norm.weight"), d)?)
+            } else {
+                None
+            },
             ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
             w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
             w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
             w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
-            ffn_post_norm: if c.post_norms { Some(l.vector(&n("post_ffw_norm.weight"), d)?) } else { None },
+            ffn_post_norm: if c.post_norms {
+                Some(l.vector(&n("post_ffw_norm.weight"), d)?)
+            } else {
+                None
+            },
         });
     }
-    Ok(Weights { tok_embd, output, output_norm, layers })
+    Ok(Weights {
+        tok_embd,
+        output,
+        output_norm,
+        layers,
+    })
 }

@@ -64,19 +64,26 @@ fn tiny() -> Model {
             })
             .collect()
     };
-    w.add_f32("token_embd.weight", &[d, vocab], &v(d * vocab)).unwrap();
+    w.add_f32("token_embd.weight", &[d, vocab], &v(d * vocab))
+        .unwrap();
     w.add_f32("output_norm.weight", &[d], &v(d)).unwrap();
     for i in 0..layers {
         let n = |x: &str| format!("blk.{i}.{x}");
         w.add_f32(&n("attn_norm.weight"), &[d], &v(d)).unwrap();
         w.add_f32(&n("ffn_norm.weight"), &[d], &v(d)).unwrap();
         w.add_f32(&n("attn_q.weight"), &[d, d], &v(d * d)).unwrap();
-        w.add_f32(&n("attn_k.weight"), &[d, 32], &v(d * 32)).unwrap();
-        w.add_f32(&n("attn_v.weight"), &[d, 32], &v(d * 32)).unwrap();
-        w.add_f32(&n("attn_output.weight"), &[d, d], &v(d * d)).unwrap();
-        w.add_f32(&n("ffn_gate.weight"), &[d, ff], &v(d * ff)).unwrap();
-        w.add_f32(&n("ffn_up.weight"), &[d, ff], &v(d * ff)).unwrap();
-        w.add_f32(&n("ffn_down.weight"), &[ff, d], &v(d * ff)).unwrap();
+        w.add_f32(&n("attn_k.weight"), &[d, 32], &v(d * 32))
+            .unwrap();
+        w.add_f32(&n("attn_v.weight"), &[d, 32], &v(d * 32))
+            .unwrap();
+        w.add_f32(&n("attn_output.weight"), &[d, d], &v(d * d))
+            .unwrap();
+        w.add_f32(&n("ffn_gate.weight"), &[d, ff], &v(d * ff))
+            .unwrap();
+        w.add_f32(&n("ffn_up.weight"), &[d, ff], &v(d * ff))
+            .unwrap();
+        w.add_f32(&n("ffn_down.weight"), &[ff, d], &v(d * ff))
+            .unwrap();
     }
     Model::from_gguf(gguf::GgufFile::from_bytes("alloc.gguf", w.to_bytes()).unwrap()).unwrap()
 }
@@ -107,5 +114,10 @@ fn decoding_a_token_allocates_nothing() {
         m.forward(&pool, &mut s, &[t % 50], Logits::Last).unwrap();
     }
     let after = ALLOCS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "{} allocations in 100 decode steps", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in 100 decode steps",
+        after - before
+    );
 }

@@ -33,7 +33,11 @@ fn fixture(short: &str) -> Value {
 }
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 fn argmax(row: &[f32]) -> u32 {
@@ -53,7 +57,9 @@ fn cases(fx: &Value) -> Vec<&Value> {
 }
 
 fn check_model(short: &str) {
-    let Some(path) = test_models::model(short) else { return };
+    let Some(path) = test_models::model(short) else {
+        return;
+    };
     let fx = fixture(short);
     let m = Model::load(&path).unwrap();
     let pool = kernels::ThreadPool::new(kernels::default_threads());
@@ -81,7 +87,9 @@ fn check_model(short: &str) {
                 inc_positions += 1;
                 inc_same += (argmax(row) as u64 == top[0][0].as_u64().unwrap()) as usize;
                 for pair in top {
-                    let d = (row[pair[0].as_u64().unwrap() as usize] as f64 - pair[1].as_f64().unwrap()).abs();
+                    let d = (row[pair[0].as_u64().unwrap() as usize] as f64
+                        - pair[1].as_f64().unwrap())
+                    .abs();
                     tf_inc_sum += d;
                     tf_inc_n += 1;
                     tf_inc_max = tf_inc_max.max(d);
@@ -137,22 +145,47 @@ fn check_model(short: &str) {
     }
     let rate = top1_same as f64 / positions as f64;
     let mean = abs_sum / abs_n as f64;
-    eprintln!("{short}: vs llama.cpp's incremental decode: logit |diff| mean {:.4} max {inc_max:.4}", inc_sum / inc_n as f64);
+    eprintln!(
+        "{short}: vs llama.cpp's incremental decode: logit |diff| mean {:.4} max {inc_max:.4}",
+        inc_sum / inc_n as f64
+    );
     eprintln!("{short}: top-1 {top1_same}/{positions} = {rate:.4}; logit |diff| mean {mean:.4} max {abs_max:.4}");
-    assert!(greedy_failures.is_empty(), "{short}: {}", greedy_failures.join("\n"));
+    assert!(
+        greedy_failures.is_empty(),
+        "{short}: {}",
+        greedy_failures.join("\n")
+    );
     if inc_positions > 0 {
         let r = inc_same as f64 / inc_positions as f64;
         let mean = tf_inc_sum / tf_inc_n as f64;
         eprintln!("{short}: vs llama.cpp token-by-token teacher forcing: top-1 {inc_same}/{inc_positions} = {r:.4}; logit |diff| mean {mean:.4} max {tf_inc_max:.4}");
-        assert!(r >= TOP1_ALL, "{short}: top-1 agreement with llama.cpp's decode path {r:.4} < {TOP1_ALL}");
-        assert!(mean <= LOGIT_TOL && tf_inc_max <= LOGIT_MAX, "{short}: logits vs llama.cpp's decode path: mean {mean:.4}, max {tf_inc_max:.4}");
+        assert!(
+            r >= TOP1_ALL,
+            "{short}: top-1 agreement with llama.cpp's decode path {r:.4} < {TOP1_ALL}"
+        );
+        assert!(
+            mean <= LOGIT_TOL && tf_inc_max <= LOGIT_MAX,
+            "{short}: logits vs llama.cpp's decode path: mean {mean:.4}, max {tf_inc_max:.4}"
+        );
     }
     let drate = decisive_same as f64 / decisive as f64;
     eprintln!("{short}: top-1 at decisive positions {decisive_same}/{decisive} = {drate:.4}");
-    assert!(drate >= 0.99, "{short}: top-1 agreement at decisive positions {drate:.4} < 0.99");
-    assert!(rate >= TOP1_ALL, "{short}: top-1 agreement {rate:.4} < {TOP1_ALL}");
-    assert!(mean <= LOGIT_TOL, "{short}: mean logit difference {mean:.4} > {LOGIT_TOL}");
-    assert!(abs_max <= LOGIT_MAX, "{short}: max logit difference {abs_max:.4} > {LOGIT_MAX}");
+    assert!(
+        drate >= 0.99,
+        "{short}: top-1 agreement at decisive positions {drate:.4} < 0.99"
+    );
+    assert!(
+        rate >= TOP1_ALL,
+        "{short}: top-1 agreement {rate:.4} < {TOP1_ALL}"
+    );
+    assert!(
+        mean <= LOGIT_TOL,
+        "{short}: mean logit difference {mean:.4} > {LOGIT_TOL}"
+    );
+    assert!(
+        abs_max <= LOGIT_MAX,
+        "{short}: max logit difference {abs_max:.4} > {LOGIT_MAX}"
+    );
 }
 
 #[test]

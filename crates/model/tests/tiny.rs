@@ -29,12 +29,32 @@ struct Dims {
     ff: usize,
 }
 
-const DIMS: Dims = Dims { vocab: 40, d: 32, layers: 3, heads: 4, kv_heads: 2, hd: 8, ff: 48 };
+const DIMS: Dims = Dims {
+    vocab: 40,
+    d: 32,
+    layers: 3,
+    heads: 4,
+    kv_heads: 2,
+    hd: 8,
+    ff: 48,
+};
 
 /// Write a tiny model of `arch` with random F32 weights; returns its bytes and
 /// the weights by name for the reference.
-fn tiny(arch: &str, seed: u64, tied: bool) -> (Vec<u8>, std::collections::HashMap<String, Vec<f32>>) {
-    let Dims { vocab, d, layers, heads, kv_heads, hd, ff } = DIMS;
+fn tiny(
+    arch: &str,
+    seed: u64,
+    tied: bool,
+) -> (Vec<u8>, std::collections::HashMap<String, Vec<f32>>) {
+    let Dims {
+        vocab,
+        d,
+        layers,
+        heads,
+        kv_heads,
+        hd,
+        ff,
+    } = DIMS;
     let mut r = Rng(seed);
     let mut w = GgufWriter::new();
     let mut ws = std::collections::HashMap::new();
@@ -62,7 +82,12 @@ fn tiny(arch: &str, seed: u64, tied: bool) -> (Vec<u8>, std::collections::HashMa
         w.add_f32(name, dims, &v).unwrap();
         ws.insert(name.to_string(), v);
     };
-    let (d64, q64, kv64, ff64) = (d as u64, (heads * hd) as u64, (kv_heads * hd) as u64, ff as u64);
+    let (d64, q64, kv64, ff64) = (
+        d as u64,
+        (heads * hd) as u64,
+        (kv_heads * hd) as u64,
+        ff as u64,
+    );
     add("token_embd.weight", &[d64, vocab as u64], 1.0, &mut w);
     add("output_norm.weight", &[d64], 1.0, &mut w);
     if !tied {
@@ -104,14 +129,20 @@ fn rmsnorm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
 
 /// y[o] = sum_i W[o][i] x[i], W stored row-major [out][in].
 fn matvec(w: &[f32], x: &[f32], out: usize) -> Vec<f32> {
-    (0..out).map(|o| (0..x.len()).map(|i| w[o * x.len() + i] * x[i]).sum()).collect()
+    (0..out)
+        .map(|o| (0..x.len()).map(|i| w[o * x.len() + i] * x[i]).sum())
+        .collect()
 }
 
 fn rope(v: &mut [f32], hd: usize, pos: usize, base: f32, neox: bool) {
     for h in v.chunks_mut(hd) {
         for i in 0..hd / 2 {
             let theta = pos as f32 * base.powf(-((2 * i) as f32) / hd as f32);
-            let (a, b) = if neox { (i, i + hd / 2) } else { (2 * i, 2 * i + 1) };
+            let (a, b) = if neox {
+                (i, i + hd / 2)
+            } else {
+                (2 * i, 2 * i + 1)
+            };
             let (x0, x1) = (h[a], h[b]);
             h[a] = x0 * theta.cos() - x1 * theta.sin();
             h[b] = x0 * theta.sin() + x1 * theta.cos();
@@ -119,8 +150,21 @@ fn rope(v: &mut [f32], hd: usize, pos: usize, base: f32, neox: bool) {
     }
 }
 
-fn reference(arch: &str, ws: &std::collections::HashMap<String, Vec<f32>>, tokens: &[u32], tied: bool) -> Vec<Vec<f32>> {
-    let Dims { vocab, d, layers, heads, kv_heads, hd, ff } = DIMS;
+fn reference(
+    arch: &str,
+    ws: &std::collections::HashMap<String, Vec<f32>>,
+    tokens: &[u32],
+    tied: bool,
+) -> Vec<Vec<f32>> {
+    let Dims {
+        vocab,
+        d,
+        layers,
+        heads,
+        kv_heads,
+        hd,
+        ff,
+    } = DIMS;
     let gemma = arch == "gemma3";
     let neox = arch != "llama";
     let g = |n: &str| &ws[n];
@@ -128,26 +172,47 @@ fn reference(arch: &str, ws: &std::collections::HashMap<String, Vec<f32>>, token
     let mut vcache: Vec<Vec<Vec<f32>>> = vec![vec![]; layers];
     let mut out = vec![];
     for (pos, &tok) in tokens.iter().enumerate() {
-        let mut x: Vec<f32> = g("token_embd.weight")[tok as usize * d..(tok as usize + 1) * d].to_vec();
+        let mut x: Vec<f32> =
+            g("token_embd.weight")[tok as usize * d..(tok as usize + 1) * d].to_vec();
         if gemma {
             x.iter_mut().for_each(|v| *v *= (d as f32).sqrt());
         }
         for l in 0..layers {
             let n = |s: &str| format!("blk.{l}.{s}");
             let swa = gemma && l % 2 < 1;
-            let base = if gemma { if swa { 10000.0 } else { 1_000_000.0 } } else { 10000.0 };
+            let base = if gemma {
+                if swa {
+                    10000.0
+                } else {
+                    1_000_000.0
+                }
+            } else {
+                10000.0
+            };
             let h = rmsnorm(&x, g(&n("attn_norm.weight")), 1e-5);
             let mut q = matvec(g(&n("attn_q.weight")), &h, heads * hd);
             let mut k = matvec(g(&n("attn_k.weight")), &h, kv_heads * hd);
             let mut v = matvec(g(&n("attn_v.weight")), &h, kv_heads * hd);
             if arch == "qwen2" {
-                q.iter_mut().zip(g(&n("attn_q.bias"))).for_each(|(a, b)| *a += b);
-                k.iter_mut().zip(g(&n("attn_k.bias"))).for_each(|(a, b)| *a += b);
-                v.iter_mut().zip(g(&n("attn_v.bias"))).for_each(|(a, b)| *a += b);
+                q.iter_mut()
+                    .zip(g(&n("attn_q.bias")))
+                    .for_each(|(a, b)| *a += b);
+                k.iter_mut()
+                    .zip(g(&n("attn_k.bias")))
+                    .for_each(|(a, b)| *a += b);
+                v.iter_mut()
+                    .zip(g(&n("attn_v.bias")))
+                    .for_each(|(a, b)| *a += b);
             }
             if gemma {
-                q = q.chunks(hd).flat_map(|c| rmsnorm(c, g(&n("attn_q_norm.weight")), 1e-5)).collect();
-                k = k.chunks(hd).flat_map(|c| rmsnorm(c, g(&n("attn_k_norm.weight")), 1e-5)).collect();
+                q = q
+                    .chunks(hd)
+                    .flat_map(|c| rmsnorm(c, g(&n("attn_q_norm.weight")), 1e-5))
+                    .collect();
+                k = k
+                    .chunks(hd)
+                    .flat_map(|c| rmsnorm(c, g(&n("attn_k_norm.weight")), 1e-5))
+                    .collect();
             }
             rope(&mut q, hd, pos, base, neox);
             rope(&mut k, hd, pos, base, neox);
@@ -159,7 +224,10 @@ fn reference(arch: &str, ws: &std::collections::HashMap<String, Vec<f32>>, token
                 let lo = if swa { (pos + 1).saturating_sub(4) } else { 0 };
                 let scores: Vec<f32> = (lo..=pos)
                     .map(|j| {
-                        (0..hd).map(|i| q[hh * hd + i] * kcache[l][j][kvh * hd + i]).sum::<f32>() / (hd as f32).sqrt()
+                        (0..hd)
+                            .map(|i| q[hh * hd + i] * kcache[l][j][kvh * hd + i])
+                            .sum::<f32>()
+                            / (hd as f32).sqrt()
                     })
                     .collect();
                 let m = scores.iter().cloned().fold(f32::MIN, f32::max);
@@ -198,7 +266,11 @@ fn reference(arch: &str, ws: &std::collections::HashMap<String, Vec<f32>>, token
             x.iter_mut().zip(&dn).for_each(|(a, b)| *a += b);
         }
         let h = rmsnorm(&x, g("output_norm.weight"), 1e-5);
-        let ow = if tied { g("token_embd.weight") } else { g("output.weight") };
+        let ow = if tied {
+            g("token_embd.weight")
+        } else {
+            g("output.weight")
+        };
         out.push(matvec(ow, &h, vocab));
     }
     out
@@ -223,7 +295,10 @@ fn forward_matches_naive_reference_for_every_arch() {
             for (t, row) in want.iter().enumerate() {
                 for (i, &w) in row.iter().enumerate() {
                     let g = got[t * DIMS.vocab + i];
-                    assert!((g - w).abs() < 2e-3 * (1.0 + w.abs()), "{arch} tied={tied} pos {t} id {i}: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() < 2e-3 * (1.0 + w.abs()),
+                        "{arch} tied={tied} pos {t} id {i}: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -260,9 +335,15 @@ fn context_overflow_names_both_lengths() {
     let (bytes, _) = tiny("llama", 3, true);
     let m = load(bytes).unwrap();
     let mut s = m.session(8, 4).unwrap();
-    let e = m.forward(&pool, &mut s, &[1; 9], Logits::Last).unwrap_err().to_string();
+    let e = m
+        .forward(&pool, &mut s, &[1; 9], Logits::Last)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("9 tokens") && e.contains("holds 8"), "{e}");
-    let e = m.forward(&pool, &mut s, &[99], Logits::Last).unwrap_err().to_string();
+    let e = m
+        .forward(&pool, &mut s, &[99], Logits::Last)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("99") && e.contains("40"), "{e}");
 }
 
@@ -273,7 +354,10 @@ fn bad_models_are_clear_errors() {
     w.set_str("general.architecture", "mamba");
     w.add_f32("token_embd.weight", &[4, 4], &[0.0; 16]).unwrap();
     let e = load(w.to_bytes()).unwrap_err().to_string();
-    assert!(e.contains("\"mamba\"") && e.contains("not supported"), "{e}");
+    assert!(
+        e.contains("\"mamba\"") && e.contains("not supported"),
+        "{e}"
+    );
 
     // missing tensor
     let (bytes, _) = tiny("llama", 1, true);
@@ -284,11 +368,15 @@ fn bad_models_are_clear_errors() {
     }
     for t in &f.tensors {
         if t.name != "blk.1.ffn_up.weight" {
-            w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec()).unwrap();
+            w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+                .unwrap();
         }
     }
     let e = load(w.to_bytes()).unwrap_err().to_string();
-    assert!(e.contains("blk.1.ffn_up.weight") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("blk.1.ffn_up.weight") && e.contains("missing"),
+        "{e}"
+    );
 
     // unsupported tensor type
     let mut w = GgufWriter::new();
@@ -298,13 +386,23 @@ fn bad_models_are_clear_errors() {
     for t in &f.tensors {
         if t.name == "blk.0.attn_q.weight" {
             let n = t.n_elements();
-            w.add_tensor(&t.name, &t.dims, GgmlType::IQ4_NL, vec![0; GgmlType::IQ4_NL.bytes_for(n).unwrap() as usize]).unwrap();
+            w.add_tensor(
+                &t.name,
+                &t.dims,
+                GgmlType::IQ4_NL,
+                vec![0; GgmlType::IQ4_NL.bytes_for(n).unwrap() as usize],
+            )
+            .unwrap();
         } else {
-            w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec()).unwrap();
+            w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+                .unwrap();
         }
     }
     let e = load(w.to_bytes()).unwrap_err().to_string();
-    assert!(e.contains("IQ4_NL") && e.contains("blk.0.attn_q.weight"), "{e}");
+    assert!(
+        e.contains("IQ4_NL") && e.contains("blk.0.attn_q.weight"),
+        "{e}"
+    );
 
     // bad metadata
     let mut w = GgufWriter::new();
@@ -313,7 +411,8 @@ fn bad_models_are_clear_errors() {
     }
     w.set("llama.attention.head_count_kv", Value::U32(3));
     for t in &f.tensors {
-        w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec()).unwrap();
+        w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+            .unwrap();
     }
     let e = load(w.to_bytes()).unwrap_err().to_string();
     assert!(e.contains("head_count_kv"), "{e}");
@@ -346,7 +445,11 @@ fn batched_sequences_equal_each_alone() {
             let mut seqs: Vec<SeqInput> = sessions
                 .iter_mut()
                 .zip(prompts)
-                .map(|(sess, p)| SeqInput { sess, tokens: p, logits: true })
+                .map(|(sess, p)| SeqInput {
+                    sess,
+                    tokens: p,
+                    logits: true,
+                })
                 .collect();
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
         }
@@ -355,10 +458,21 @@ fn batched_sequences_equal_each_alone() {
         }
         for (step, t) in [11u32, 12, 13].iter().enumerate() {
             let toks = [*t];
-            let mut seqs: Vec<SeqInput> = sessions.iter_mut().map(|sess| SeqInput { sess, tokens: &toks, logits: true }).collect();
+            let mut seqs: Vec<SeqInput> = sessions
+                .iter_mut()
+                .map(|sess| SeqInput {
+                    sess,
+                    tokens: &toks,
+                    logits: true,
+                })
+                .collect();
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
             for (i, s) in sessions.iter().enumerate() {
-                assert_eq!(s.logits(), &alone[i][step + 1][..], "{arch} seq {i} step {step}");
+                assert_eq!(
+                    s.logits(),
+                    &alone[i][step + 1][..],
+                    "{arch} seq {i} step {step}"
+                );
             }
         }
     }

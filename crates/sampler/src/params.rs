@@ -132,7 +132,11 @@ impl SamplingParams {
             (-2.0..=2.0).contains(&x),
             "-2.0..=2.0 (0.0 = off)",
         )?;
-        if let Some(&(_, b)) = self.logit_bias.iter().find(|(_, b)| b.is_nan() || *b == f32::INFINITY) {
+        if let Some(&(_, b)) = self
+            .logit_bias
+            .iter()
+            .find(|(_, b)| b.is_nan() || *b == f32::INFINITY)
+        {
             return Err(SamplerError::InvalidParam {
                 field: "logit_bias",
                 value: b.to_string(),

@@ -305,21 +305,44 @@ fn default_params_are_documented_values() {
 fn logit_bias_shifts_and_bans_tokens() {
     let logits = [1.0f32, 3.0, 2.0, 0.5];
     let greedy = |bias: Vec<(u32, f32)>| {
-        let p = SamplingParams { logit_bias: bias, ..SamplingParams::greedy() };
+        let p = SamplingParams {
+            logit_bias: bias,
+            ..SamplingParams::greedy()
+        };
         p.validate().unwrap();
         Sampler::new(p, logits.len()).sample(&logits)
     };
     assert_eq!(greedy(vec![]), 1);
-    assert_eq!(greedy(vec![(1, f32::NEG_INFINITY)]), 2, "a banned token is never chosen");
-    assert_eq!(greedy(vec![(3, 2.6)]), 3, "a bias can lift a token to the top");
-    assert_eq!(greedy(vec![(1, -1.5), (99, 50.0)]), 2, "ids past the vocabulary are ignored");
+    assert_eq!(
+        greedy(vec![(1, f32::NEG_INFINITY)]),
+        2,
+        "a banned token is never chosen"
+    );
+    assert_eq!(
+        greedy(vec![(3, 2.6)]),
+        3,
+        "a bias can lift a token to the top"
+    );
+    assert_eq!(
+        greedy(vec![(1, -1.5), (99, 50.0)]),
+        2,
+        "ids past the vocabulary are ignored"
+    );
     // banned under temperature sampling too, whatever the seed
     for seed in 0..50 {
-        let p = SamplingParams { temperature: 5.0, seed, logit_bias: vec![(1, f32::NEG_INFINITY)], ..SamplingParams::default() };
+        let p = SamplingParams {
+            temperature: 5.0,
+            seed,
+            logit_bias: vec![(1, f32::NEG_INFINITY)],
+            ..SamplingParams::default()
+        };
         assert_ne!(Sampler::new(p, logits.len()).sample(&logits), 1);
     }
     for bad in [f32::NAN, f32::INFINITY] {
-        let p = SamplingParams { logit_bias: vec![(0, bad)], ..SamplingParams::default() };
+        let p = SamplingParams {
+            logit_bias: vec![(0, bad)],
+            ..SamplingParams::default()
+        };
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("logit_bias"), "{e}");
     }

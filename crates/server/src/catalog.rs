@@ -110,7 +110,9 @@ impl Catalog {
         // a bare store name means its only tag (`qwen2.5-coder` → `qwen2.5-coder:0.5b`)
         let find = |m: &BTreeMap<String, Entry>| {
             find(m).or_else(|| {
-                let mut tags = m.range(format!("{name}:")..).take_while(|(k, _)| k.starts_with(&format!("{name}:")));
+                let mut tags = m
+                    .range(format!("{name}:")..)
+                    .take_while(|(k, _)| k.starts_with(&format!("{name}:")));
                 match (tags.next(), tags.next()) {
                     (Some((_, e)), None) if !name.contains(':') => Some(e.clone()),
                     _ => None,
@@ -128,7 +130,10 @@ impl Catalog {
     pub fn delete(&self, name: &str) -> Result<(), CatalogError> {
         let e = self.resolve(name)?;
         if !e.in_dir && e.name.contains(':') {
-            return Err(CatalogError::Refused(format!("model '{}' is in the model store; remove it with `hearth rm {}`", e.name, e.name)));
+            return Err(CatalogError::Refused(format!(
+                "model '{}' is in the model store; remove it with `hearth rm {}`",
+                e.name, e.name
+            )));
         }
         if !e.in_dir {
             return Err(CatalogError::Refused(format!(
@@ -172,16 +177,22 @@ impl Catalog {
 /// `<dir>/<name>/<tag>.gguf` next to its manifest `<tag>.json`, served as
 /// `name:tag`. They are removed with `hearth rm`, not through the API.
 fn store_entries(dir: &Path, m: &mut BTreeMap<String, Entry>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for d in rd.flatten() {
         let dn = d.file_name().to_string_lossy().into_owned();
         if dn.starts_with('.') || !d.path().is_dir() {
             continue;
         }
-        let Ok(files) = std::fs::read_dir(d.path()) else { continue };
+        let Ok(files) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
         for f in files.flatten() {
             let p = f.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("gguf") || !p.with_extension("json").is_file() {
+            if p.extension().and_then(|x| x.to_str()) != Some("gguf")
+                || !p.with_extension("json").is_file()
+            {
                 continue;
             }
             if let Some(mut en) = entry_for(&p, false) {
@@ -287,8 +298,14 @@ mod store_tests {
         let c = Catalog::new(Some(d.path().to_path_buf()), vec![]);
         let names: Vec<String> = c.list().into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["plain", "qwen2.5-coder:0.5b"]);
-        assert_eq!(c.resolve("qwen2.5-coder").unwrap().path, d.path().join("qwen2.5-coder/0.5b.gguf"));
+        assert_eq!(
+            c.resolve("qwen2.5-coder").unwrap().path,
+            d.path().join("qwen2.5-coder/0.5b.gguf")
+        );
         assert!(c.resolve("qwen2.5-coder:7b").is_err());
-        assert!(c.delete("qwen2.5-coder:0.5b").is_err(), "store models are removed with hearth rm");
+        assert!(
+            c.delete("qwen2.5-coder:0.5b").is_err(),
+            "store models are removed with hearth rm"
+        );
     }
 }

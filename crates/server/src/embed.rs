@@ -59,18 +59,36 @@ pub struct OllamaReq {
 
 /// The token lists to embed, each checked against the model's context:
 /// too long is cut (`truncate`) or an error naming `field`.
-fn token_lists(lm: &LoadedModel, max: usize, input: Input, truncate: bool, field: &str) -> Result<Vec<Vec<u32>>, ApiError> {
+fn token_lists(
+    lm: &LoadedModel,
+    max: usize,
+    input: Input,
+    truncate: bool,
+    field: &str,
+) -> Result<Vec<Vec<u32>>, ApiError> {
     let lists = match input {
         Input::Text(t) => vec![text_tokens(lm, &t, field)?],
-        Input::Texts(ts) => ts.iter().map(|t| text_tokens(lm, t, field)).collect::<Result<_, _>>()?,
+        Input::Texts(ts) => ts
+            .iter()
+            .map(|t| text_tokens(lm, t, field))
+            .collect::<Result<_, _>>()?,
         Input::Tokens(ids) => vec![ids],
         Input::TokenLists(l) => l,
     };
     if lists.is_empty() {
-        return Err(ApiError::bad(field, format!("{field} is empty: give a text or a list of texts")));
+        return Err(ApiError::bad(
+            field,
+            format!("{field} is empty: give a text or a list of texts"),
+        ));
     }
     if lists.len() > MAX_INPUTS {
-        return Err(ApiError::bad(field, format!("{field} has {} items; at most {MAX_INPUTS} per request", lists.len())));
+        return Err(ApiError::bad(
+            field,
+            format!(
+                "{field} has {} items; at most {MAX_INPUTS} per request",
+                lists.len()
+            ),
+        ));
     }
     let n_vocab = lm.model.config.n_vocab;
     lists
@@ -108,28 +126,48 @@ async fn run(st: &Shared, lease: &Lease, lists: Vec<Vec<u32>>) -> Result<Vec<Vec
     let threads = st.mgr.sched.threads;
     tokio::task::spawn_blocking(move || {
         let pool = pool(threads).lock().unwrap_or_else(|e| e.into_inner());
-        lists.iter().map(|ids| lm.embed_tokens(&pool, ids).map_err(|e| ApiError::internal(e.to_string()))).collect()
+        lists
+            .iter()
+            .map(|ids| {
+                lm.embed_tokens(&pool, ids)
+                    .map_err(|e| ApiError::internal(e.to_string()))
+            })
+            .collect()
     })
     .await
     .map_err(|e| ApiError::internal(format!("embedding stopped: {e}")))?
 }
 
 fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
-    v.as_ref().map(|v| KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e))).transpose()
+    v.as_ref()
+        .map(|v| KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e)))
+        .transpose()
 }
 
 fn log(st: &Shared, endpoint: &str, model: &str, tokens: usize, n: usize, started: Instant) {
     if !st.cfg.quiet {
-        eprintln!("{} {endpoint} model={model} inputs={n} in={tokens} time={:.2}s status=200", crate::gen::rfc3339(std::time::SystemTime::now()), started.elapsed().as_secs_f64());
+        eprintln!(
+            "{} {endpoint} model={model} inputs={n} in={tokens} time={:.2}s status=200",
+            crate::gen::rfc3339(std::time::SystemTime::now()),
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 
-pub async fn openai(State(st): State<Shared>, Body(r): Body<OpenAiReq>) -> Result<Response, ApiError> {
+pub async fn openai(
+    State(st): State<Shared>,
+    Body(r): Body<OpenAiReq>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let base64 = match r.encoding_format.as_deref() {
         None | Some("float") => false,
         Some("base64") => true,
-        Some(o) => return Err(ApiError::bad("encoding_format", format!("encoding_format must be \"float\" or \"base64\", got {o:?}"))),
+        Some(o) => {
+            return Err(ApiError::bad(
+                "encoding_format",
+                format!("encoding_format must be \"float\" or \"base64\", got {o:?}"),
+            ))
+        }
     };
     let ka = keep_alive(&r.keep_alive)?;
     let lease = st.mgr.get(&r.model, ka).await?;
@@ -138,7 +176,12 @@ pub async fn openai(State(st): State<Shared>, Body(r): Body<OpenAiReq>) -> Resul
     let dims = match r.dimensions {
         None => d,
         Some(k) if (1..=d).contains(&k) => k,
-        Some(k) => return Err(ApiError::bad("dimensions", format!("dimensions must be between 1 and {d} for this model, got {k}"))),
+        Some(k) => {
+            return Err(ApiError::bad(
+                "dimensions",
+                format!("dimensions must be between 1 and {d} for this model, got {k}"),
+            ))
+        }
     };
     let lists = token_lists(&lm, lease.slot.ctx, r.input, false, "input")?;
     let tokens: usize = lists.iter().map(Vec::len).sum();
@@ -165,7 +208,14 @@ pub async fn openai(State(st): State<Shared>, Body(r): Body<OpenAiReq>) -> Resul
             json!({"object": "embedding", "index": i, "embedding": emb})
         })
         .collect();
-    log(&st, "POST /v1/embeddings", &lease.slot.name, tokens, n, started);
+    log(
+        &st,
+        "POST /v1/embeddings",
+        &lease.slot.name,
+        tokens,
+        n,
+        started,
+    );
     Ok(Json(json!({
         "object": "list", "data": data, "model": r.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
@@ -187,15 +237,35 @@ async fn ollama_common(st: &Shared, r: OllamaReq, legacy: bool) -> Result<Respon
     let lm: Arc<LoadedModel> = lease.slot.lm.clone();
     let (input, field) = match (legacy, r.input, r.prompt) {
         (true, _, Some(p)) => (Input::Text(p), "prompt"),
-        (true, _, None) => return Err(ApiError::bad("prompt", "prompt: missing field (the text to embed)")),
+        (true, _, None) => {
+            return Err(ApiError::bad(
+                "prompt",
+                "prompt: missing field (the text to embed)",
+            ))
+        }
         (false, Some(i), _) => (i, "input"),
-        (false, None, _) => return Err(ApiError::bad("input", "input: missing field (a text or a list of texts)")),
+        (false, None, _) => {
+            return Err(ApiError::bad(
+                "input",
+                "input: missing field (a text or a list of texts)",
+            ))
+        }
     };
-    let lists = token_lists(&lm, lease.slot.ctx, input, r.truncate.unwrap_or(true), field)?;
+    let lists = token_lists(
+        &lm,
+        lease.slot.ctx,
+        input,
+        r.truncate.unwrap_or(true),
+        field,
+    )?;
     let tokens: usize = lists.iter().map(Vec::len).sum();
     let n = lists.len();
     let vecs = run(st, &lease, lists).await?;
-    let endpoint = if legacy { "POST /api/embeddings" } else { "POST /api/embed" };
+    let endpoint = if legacy {
+        "POST /api/embeddings"
+    } else {
+        "POST /api/embed"
+    };
     log(st, endpoint, &lease.slot.name, tokens, n, started);
     if legacy {
         return Ok(Json(json!({"embedding": vecs[0]})).into_response());
@@ -209,12 +279,18 @@ async fn ollama_common(st: &Shared, r: OllamaReq, legacy: bool) -> Result<Respon
     .into_response())
 }
 
-pub async fn ollama(State(st): State<Shared>, body: Result<Body<OllamaReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn ollama(
+    State(st): State<Shared>,
+    body: Result<Body<OllamaReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     ollama_common(&st, r, false).await.map_err(oerr)
 }
 
-pub async fn ollama_legacy(State(st): State<Shared>, body: Result<Body<OllamaReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn ollama_legacy(
+    State(st): State<Shared>,
+    body: Result<Body<OllamaReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     ollama_common(&st, r, true).await.map_err(oerr)
 }

@@ -228,6 +228,7 @@ pub fn log_request(
         return;
     }
     let tin: usize = stats.iter().map(|s| s.prompt_tokens).sum();
+    let cached: usize = stats.iter().map(|s| s.cached_tokens).sum();
     let tout: usize = stats.iter().map(|s| s.output_tokens).sum();
     let gen: f64 = stats.iter().map(|s| s.gen_seconds).fold(0.0, f64::max);
     // The first token comes from the prompt's logits: the rate is over the rest.
@@ -242,7 +243,7 @@ pub fn log_request(
         "-".into()
     };
     eprintln!(
-        "{} {endpoint} model={model} in={tin} out={tout} tok/s={tps} time={:.2}s status={status}",
+        "{} {endpoint} model={model} in={tin} cached={cached} out={tout} tok/s={tps} time={:.2}s status={status}",
         rfc3339(SystemTime::now()),
         started.elapsed().as_secs_f64()
     );
@@ -314,7 +315,13 @@ pub struct LeftGuard<'a> {
 
 impl<'a> LeftGuard<'a> {
     pub fn new(state: &'a AppState, endpoint: &'a str, model: &'a str, started: Instant) -> Self {
-        LeftGuard { state, endpoint, model, started, armed: true }
+        LeftGuard {
+            state,
+            endpoint,
+            model,
+            started,
+            armed: true,
+        }
     }
     pub fn disarm(mut self) {
         self.armed = false;
@@ -324,7 +331,14 @@ impl<'a> LeftGuard<'a> {
 impl Drop for LeftGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            log_request(self.state, self.endpoint, self.model, &[], "499 (client closed)", self.started);
+            log_request(
+                self.state,
+                self.endpoint,
+                self.model,
+                &[],
+                "499 (client closed)",
+                self.started,
+            );
         }
     }
 }

@@ -198,12 +198,13 @@ impl Manager {
         let path = entry.path.clone();
         // Check the model and the shared context budget fit in memory first.
         let budget = self.sched.ctx_budget;
-        let (lm, warning) = tokio::task::spawn_blocking(move || LoadedModel::load_checked(&path, Some(budget)))
-            .await
-            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-            .map_err(|e| {
-                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
-            })?;
+        let (lm, warning) =
+            tokio::task::spawn_blocking(move || LoadedModel::load_checked(&path, Some(budget)))
+                .await
+                .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+                .map_err(|e| {
+                    ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+                })?;
         if let Some(w) = warning {
             eprintln!("hearth: warning: {w}");
         }

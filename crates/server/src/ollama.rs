@@ -223,7 +223,12 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
                 calls
                     .into_iter()
                     .enumerate()
-                    .map(|(j, c)| crate::tools::call_for_template(&format!("messages[{i}].tool_calls[{j}]"), c))
+                    .map(|(j, c)| {
+                        crate::tools::call_for_template(
+                            &format!("messages[{i}].tool_calls[{j}]"),
+                            c,
+                        )
+                    })
                     .collect::<Result<_, _>>()?,
             )),
             None => None,
@@ -259,7 +264,10 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let tools = crate::tools::tools(r.tools, None)?;
     if tools.is_some() && json_mode {
-        return Err(ApiError::bad("format", "format json cannot be combined with tools; ask for one or the other"));
+        return Err(ApiError::bad(
+            "format",
+            "format json cannot be combined with tools; ask for one or the other",
+        ));
     }
     let ids = match &tools {
         None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
@@ -423,7 +431,8 @@ async fn run(
         // the answer, with the calls of declared tools read out of it
         let answer = match &tools {
             Some(t) => {
-                let (content, calls) = crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
+                let (content, calls) =
+                    crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
                 let mut msg = json!({"role": "assistant", "content": content.unwrap_or_default()});
                 if !calls.is_empty() {
                     msg["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();

@@ -36,9 +36,10 @@ fn store_err(e: &StoreError) -> ApiError {
         StoreError::BadName(..) | StoreError::BadSource(..) => StatusCode::BAD_REQUEST,
         StoreError::UnknownModel { .. } | StoreError::NotInstalled(_) => StatusCode::NOT_FOUND,
         StoreError::Offline(_) => StatusCode::FORBIDDEN,
-        StoreError::Http { .. } | StoreError::Pip { .. } | StoreError::AllSourcesFailed { .. } | StoreError::Checksum { .. } => {
-            StatusCode::BAD_GATEWAY
-        }
+        StoreError::Http { .. }
+        | StoreError::Pip { .. }
+        | StoreError::AllSourcesFailed { .. }
+        | StoreError::Checksum { .. } => StatusCode::BAD_GATEWAY,
         StoreError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -48,7 +49,12 @@ fn store_err(e: &StoreError) -> ApiError {
 /// A finished NDJSON answer.
 fn ndjson_lines(v: Vec<Value>) -> Response {
     let body: String = v.iter().map(|x| format!("{x}\n")).collect();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response()
 }
 
 /// One progress event as Ollama's status line.
@@ -56,7 +62,8 @@ fn line(e: ProgressEvent<'_>) -> Value {
     match e {
         ProgressEvent::Note(m) => json!({ "status": m }),
         ProgressEvent::Transfer { label, total, done } => {
-            let mut v = json!({ "status": format!("pulling {label}"), "digest": label, "completed": done });
+            let mut v =
+                json!({ "status": format!("pulling {label}"), "digest": label, "completed": done });
             if let Some(t) = total {
                 v["total"] = t.into();
             }
@@ -65,18 +72,33 @@ fn line(e: ProgressEvent<'_>) -> Value {
     }
 }
 
-pub async fn pull(State(st): State<Shared>, body: Result<Body<PullReq>, ApiError>) -> Result<Response, ApiError> {
+pub async fn pull(
+    State(st): State<Shared>,
+    body: Result<Body<PullReq>, ApiError>,
+) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
     let name = r.model.or(r.name).filter(|n| !n.trim().is_empty());
-    let name = name.ok_or_else(|| oerr(ApiError::bad("model", "model: missing field (the model to pull, e.g. \"smollm2:135m\")")))?;
+    let name = name.ok_or_else(|| {
+        oerr(ApiError::bad(
+            "model",
+            "model: missing field (the model to pull, e.g. \"smollm2:135m\")",
+        ))
+    })?;
     let stream = r.stream.unwrap_or(true);
     if st.mgr.catalog.resolve(name.trim()).is_ok() {
         // already servable (a store model or a file of the directory)
         let done = json!({ "status": "success" });
-        return Ok(if stream { ndjson_lines(vec![done]) } else { Json(done).into_response() });
+        return Ok(if stream {
+            ndjson_lines(vec![done])
+        } else {
+            Json(done).into_response()
+        });
     }
     let Some(dir) = st.mgr.catalog.dir().map(|d| d.to_path_buf()) else {
-        return Err(oerr(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this server has no model directory to pull into; start it without --models-dir ''")));
+        return Err(oerr(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no model directory to pull into; start it without --models-dir ''",
+        )));
     };
     let mut store = store::Store::at(dir);
     store.offline = store::offline_env();
@@ -126,6 +148,10 @@ pub async fn pull(State(st): State<Shared>, body: Result<Body<PullReq>, ApiError
             }
         }
     });
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(brx)))
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(brx)),
+    )
         .into_response())
 }

@@ -15,20 +15,42 @@ use serde_json::Value;
 /// prompt ends with it, so the model continues a call (of the named function,
 /// or of one it picks) instead of deciding whether to make one. The answer is
 /// read for calls with that start put back in front ([`ToolSet::answer`]).
-pub fn prompt_with_tools(lease: &Lease, messages: &[Message], tools: &ToolSet) -> Result<(Vec<u32>, String), ApiError> {
+pub fn prompt_with_tools(
+    lease: &Lease,
+    messages: &[Message],
+    tools: &ToolSet,
+) -> Result<(Vec<u32>, String), ApiError> {
     let lm = &lease.slot.lm;
-    let tpl = lm.template.as_ref().map_err(|e| ApiError::bad("messages", e.clone()))?;
+    let tpl = lm
+        .template
+        .as_ref()
+        .map_err(|e| ApiError::bad("messages", e.clone()))?;
     if !tpl.supports_tools() {
-        return Err(ApiError::bad("tools", format!("tools: the chat template of {} has no function calling; leave tools out", lease.slot.name)));
+        return Err(ApiError::bad(
+            "tools",
+            format!(
+                "tools: the chat template of {} has no function calling; leave tools out",
+                lease.slot.name
+            ),
+        ));
     }
-    let mut rendered = tpl.render_with_tools(messages, Some(&tools.list), true).map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    let mut rendered = tpl
+        .render_with_tools(messages, Some(&tools.list), true)
+        .map_err(|e| ApiError::bad("messages", e.to_string()))?;
     // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
     // opened; others a bare call object
-    let open = if rendered.text.contains("<tool_call>") { "<tool_call>\n" } else { "" };
+    let open = if rendered.text.contains("<tool_call>") {
+        "<tool_call>\n"
+    } else {
+        ""
+    };
     let prefix = match &tools.force {
         Force::Auto => String::new(),
         Force::Required => format!("{open}{{\"name\": \""),
-        Force::Named(n) => format!("{open}{{\"name\": {}, \"arguments\": ", Value::String(n.clone())),
+        Force::Named(n) => format!(
+            "{open}{{\"name\": {}, \"arguments\": ",
+            Value::String(n.clone())
+        ),
     };
     // template-authored text (outside every message's content range)
     rendered.text.push_str(&prefix);
@@ -60,13 +82,22 @@ pub struct ToolSet {
 /// `tojson`).
 pub fn call_for_template(field: &str, mut c: Value) -> Result<Value, ApiError> {
     let field = field.to_string();
-    let f = c.get_mut("function").ok_or_else(|| ApiError::bad(field.clone(), format!("{field}.function is missing")))?;
+    let f = c
+        .get_mut("function")
+        .ok_or_else(|| ApiError::bad(field.clone(), format!("{field}.function is missing")))?;
     if !f.get("name").is_some_and(Value::is_string) {
-        return Err(ApiError::bad(field.clone(), format!("{field}.function.name must be a string")));
+        return Err(ApiError::bad(
+            field.clone(),
+            format!("{field}.function.name must be a string"),
+        ));
     }
     if let Some(Value::String(a)) = f.get("arguments") {
-        let parsed: Value = serde_json::from_str(a)
-            .map_err(|e| ApiError::bad(field.clone(), format!("{field}.function.arguments is not JSON: {e}")))?;
+        let parsed: Value = serde_json::from_str(a).map_err(|e| {
+            ApiError::bad(
+                field.clone(),
+                format!("{field}.function.arguments is not JSON: {e}"),
+            )
+        })?;
         f["arguments"] = parsed;
     }
     Ok(c)
@@ -76,7 +107,10 @@ pub fn call_for_template(field: &str, mut c: Value) -> Result<Value, ApiError> {
 /// "none"), each checked to be a function with a name, and what `tool_choice`
 /// asks for: `"auto"` (default), `"none"`, `"required"`, or one function
 /// `{"type": "function", "function": {"name": ...}}` (OpenAI's shapes).
-pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option<ToolSet>, ApiError> {
+pub fn tools(
+    tools: Option<Vec<Value>>,
+    choice: Option<&Value>,
+) -> Result<Option<ToolSet>, ApiError> {
     let bad_choice = |other: &Value| {
         ApiError::bad(
             "tool_choice",
@@ -92,7 +126,11 @@ pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option
             if o.get("type").and_then(Value::as_str) != Some("function") {
                 return Err(bad_choice(v));
             }
-            match o.get("function").and_then(|f| f.get("name")).and_then(Value::as_str) {
+            match o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+            {
                 Some(n) => Force::Named(n.to_string()),
                 None => return Err(bad_choice(v)),
             }
@@ -101,13 +139,18 @@ pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option
     };
     let Some(list) = tools.filter(|t| !t.is_empty()) else {
         if force != Force::Auto {
-            return Err(ApiError::bad("tool_choice", "tool_choice asks for a tool call but the request declares no tools"));
+            return Err(ApiError::bad(
+                "tool_choice",
+                "tool_choice asks for a tool call but the request declares no tools",
+            ));
         }
         return Ok(None);
     };
     for (i, t) in list.iter().enumerate() {
         let ok = t.get("type").and_then(Value::as_str) == Some("function")
-            && t.get("function").and_then(|f| f.get("name")).is_some_and(Value::is_string);
+            && t.get("function")
+                .and_then(|f| f.get("name"))
+                .is_some_and(Value::is_string);
         if !ok {
             return Err(ApiError::bad(format!("tools[{i}]"), format!("tools[{i}] must be {{\"type\": \"function\", \"function\": {{\"name\": ..., \"parameters\": ...}}}}")));
         }
@@ -115,7 +158,10 @@ pub fn tools(tools: Option<Vec<Value>>, choice: Option<&Value>) -> Result<Option
     let list = Value::Array(list);
     if let Force::Named(n) = &force {
         if !tool_names(&list).contains(&n.as_str()) {
-            return Err(ApiError::bad("tool_choice", format!("tool_choice names function {n:?}, which is not among the request's tools")));
+            return Err(ApiError::bad(
+                "tool_choice",
+                format!("tool_choice names function {n:?}, which is not among the request's tools"),
+            ));
         }
     }
     Ok(Some(ToolSet { list, force }))
@@ -164,15 +210,22 @@ fn call_from(v: &Value, names: &[&str]) -> Option<ToolCall> {
         return None;
     }
     let arguments = match v.get("arguments").or_else(|| v.get("parameters")) {
-        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        Some(Value::String(s)) => {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
+        }
         Some(a) => a.clone(),
         None => Value::Object(Default::default()),
     };
-    Some(ToolCall { name: name.to_string(), arguments })
+    Some(ToolCall {
+        name: name.to_string(),
+        arguments,
+    })
 }
 
 fn parse_call(text: &str, names: &[&str]) -> Option<ToolCall> {
-    serde_json::from_str::<Value>(text.trim()).ok().and_then(|v| call_from(&v, names))
+    serde_json::from_str::<Value>(text.trim())
+        .ok()
+        .and_then(|v| call_from(&v, names))
 }
 
 /// The tool calls in a generated answer: the `<tool_call>{"name": ...,
@@ -189,7 +242,11 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
         content.push_str(&rest[..a]);
         let after = &rest[a + OPEN.len()..];
         let (body, used, next) = match after.find(CLOSE) {
-            Some(b) => (&after[..b], &rest[a..a + OPEN.len() + b + CLOSE.len()], &after[b + CLOSE.len()..]),
+            Some(b) => (
+                &after[..b],
+                &rest[a..a + OPEN.len() + b + CLOSE.len()],
+                &after[b + CLOSE.len()..],
+            ),
             None => (after, &rest[a..], ""),
         };
         match engine::jsonfix::repair(body).and_then(|t| parse_call(&t, names)) {
@@ -200,18 +257,29 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
     }
     content.push_str(rest);
     if calls.is_empty() {
-        let bare = content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
+        let bare = content
+            .trim()
+            .trim_start_matches("```json")
+            .trim_start_matches("```")
+            .trim_end_matches("```")
+            .trim();
         if let Some(c) = parse_call(bare, names) {
             return (None, vec![c]);
         }
-        let lines: Option<Vec<ToolCall>> =
-            bare.lines().filter(|l| !l.trim().is_empty()).map(|l| parse_call(l, names)).collect();
+        let lines: Option<Vec<ToolCall>> = bare
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| parse_call(l, names))
+            .collect();
         if let Some(cs) = lines.filter(|c| !c.is_empty()) {
             return (None, cs);
         }
     }
     let content = content.trim();
-    ((!content.is_empty() || calls.is_empty()).then(|| content.to_string()), calls)
+    (
+        (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
+        calls,
+    )
 }
 
 /// The function names declared in `tools` (checked by [`tools`]).
@@ -231,13 +299,25 @@ mod tests {
 
     #[test]
     fn tool_choice_shapes() {
-        let list = || Some(vec![json!({"type": "function", "function": {"name": "add"}})]);
+        let list = || {
+            Some(vec![
+                json!({"type": "function", "function": {"name": "add"}}),
+            ])
+        };
         let force = |c: Value| tools(list(), Some(&c)).map(|t| t.map(|t| t.force));
         assert_eq!(force(json!("auto")).unwrap(), Some(Force::Auto));
         assert_eq!(force(json!("none")).unwrap(), None);
         assert_eq!(force(json!("required")).unwrap(), Some(Force::Required));
-        assert_eq!(force(json!({"type": "function", "function": {"name": "add"}})).unwrap(), Some(Force::Named("add".into())));
-        for bad in [json!("always"), json!({"type": "function", "function": {"name": "sub"}}), json!({"type": "x"}), json!(3)] {
+        assert_eq!(
+            force(json!({"type": "function", "function": {"name": "add"}})).unwrap(),
+            Some(Force::Named("add".into()))
+        );
+        for bad in [
+            json!("always"),
+            json!({"type": "function", "function": {"name": "sub"}}),
+            json!({"type": "x"}),
+            json!(3),
+        ] {
             assert!(force(bad.clone()).is_err(), "{bad}");
         }
         // forcing a call with no tools declared is an error; auto/none are fine
@@ -245,7 +325,10 @@ mod tests {
         assert!(tools(None, Some(&json!("auto"))).unwrap().is_none());
         // the forced start is put back before the answer is read
         let t = tools(list(), Some(&json!("required"))).unwrap().unwrap();
-        let (content, calls) = t.answer("<tool_call>\n{\"name\": \"", "add\", \"arguments\": {\"a\": 1}}\n</tool_call>");
+        let (content, calls) = t.answer(
+            "<tool_call>\n{\"name\": \"",
+            "add\", \"arguments\": {\"a\": 1}}\n</tool_call>",
+        );
         assert_eq!((content, calls.len()), (None, 1));
         assert_eq!(calls[0].arguments, json!({"a": 1}));
     }
@@ -259,7 +342,8 @@ mod tests {
                 let o = c.openai("call_1".into());
                 assert_eq!(o["type"], "function");
                 assert_eq!(o["id"], "call_1");
-                let args: Value = serde_json::from_str(o["function"]["arguments"].as_str().unwrap()).unwrap();
+                let args: Value =
+                    serde_json::from_str(o["function"]["arguments"].as_str().unwrap()).unwrap();
                 assert_eq!(c.ollama()["function"]["arguments"], args);
                 (o["function"]["name"].as_str().unwrap().to_string(), args)
             })
@@ -271,7 +355,10 @@ mod tests {
     fn tool_calls_are_read_from_answers() {
         let (c, calls) = parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
         assert_eq!(c, None);
-        assert_eq!(calls, vec![("get_weather".into(), serde_json::json!({"city": "Paris"}))]);
+        assert_eq!(
+            calls,
+            vec![("get_weather".into(), serde_json::json!({"city": "Paris"}))]
+        );
         // text around calls stays content; two calls; arguments given as a string
         let (c, calls) = parse("Let me check.\n<tool_call>{\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 1}\"}</tool_call>\n<tool_call>{\"name\": \"get_weather\", \"arguments\": {}}</tool_call>");
         assert_eq!(c.as_deref(), Some("Let me check."));
@@ -283,7 +370,11 @@ mod tests {
         let (_, calls) = parse("```json\n{\"name\": \"add\", \"arguments\": {\"a\": 2}}\n```");
         assert_eq!(calls.len(), 1);
         // an unknown function, a plain answer, a broken block: content, no calls
-        for t in ["{\"name\": \"rm_rf\", \"arguments\": {}}", "Paris is sunny.", "<tool_call>{not json</tool_call> ok"] {
+        for t in [
+            "{\"name\": \"rm_rf\", \"arguments\": {}}",
+            "Paris is sunny.",
+            "<tool_call>{not json</tool_call> ok",
+        ] {
             let (c, calls) = parse(t);
             assert!(calls.is_empty(), "{t}");
             assert_eq!(c.as_deref(), Some(t), "{t}");

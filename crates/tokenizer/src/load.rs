@@ -564,5 +564,4 @@ impl Tokenizer {
         self.piece_bytes = bytes;
         self.piece_off = off;
     }
-
 }

@@ -100,7 +100,12 @@ fn check_model(model: &str) {
     let mut dok = 0;
     let decs = fx["decode"].as_array().unwrap();
     for d in decs {
-        let want: Vec<u8> = d["bytes"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u8).collect();
+        let want: Vec<u8> = d["bytes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u8)
+            .collect();
         let got = tok.decode_bytes(&ids(&d["ids"]), false);
         if got == want {
             dok += 1;

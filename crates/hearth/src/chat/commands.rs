@@ -5,18 +5,41 @@ use engine::SamplingParams;
 /// (name, arguments, what it does)
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/help", "", "this list"),
-    ("/set", "DIAL VALUE", "change a sampling dial (/set alone lists them)"),
-    ("/set system", "TEXT", "set the system message (no TEXT: remove it)"),
+    (
+        "/set",
+        "DIAL VALUE",
+        "change a sampling dial (/set alone lists them)",
+    ),
+    (
+        "/set system",
+        "TEXT",
+        "set the system message (no TEXT: remove it)",
+    ),
     ("/show", "", "model, settings and how full the context is"),
-    ("/model", "NAME", "switch to another model (a .gguf path), keeping the conversation"),
-    ("/clear", "", "start a new conversation (keeps the system message and settings)"),
+    (
+        "/model",
+        "NAME",
+        "switch to another model (a .gguf path), keeping the conversation",
+    ),
+    (
+        "/clear",
+        "",
+        "start a new conversation (keeps the system message and settings)",
+    ),
     ("/save", "NAME", "save the conversation"),
-    ("/load", "NAME", "load a saved conversation (/load alone lists them)"),
+    (
+        "/load",
+        "NAME",
+        "load a saved conversation (/load alone lists them)",
+    ),
     ("/stats", "", "speed of the last answer"),
     ("/bye", "", "leave (also Ctrl-D, /exit, /quit)"),
 ];
 
-const NAMES: &[&str] = &["/help", "/set", "/show", "/model", "/clear", "/save", "/load", "/stats", "/bye", "/exit", "/quit"];
+const NAMES: &[&str] = &[
+    "/help", "/set", "/show", "/model", "/clear", "/save", "/load", "/stats", "/bye", "/exit",
+    "/quit",
+];
 
 #[derive(Debug, PartialEq)]
 pub enum Cmd {
@@ -81,9 +104,14 @@ pub fn parse(line: &str) -> Result<Cmd, String> {
 pub fn help_text() -> String {
     let mut s = String::from("Commands:\n");
     for (name, args, what) in COMMANDS {
-        s.push_str(&format!("  {:<22} {what}\n", format!("{name} {args}").trim_end()));
+        s.push_str(&format!(
+            "  {:<22} {what}\n",
+            format!("{name} {args}").trim_end()
+        ));
     }
-    s.push_str("Type \"\"\" to start and end a multi-line message. Ctrl-C stops an answer; Ctrl-D leaves.");
+    s.push_str(
+        "Type \"\"\" to start and end a multi-line message. Ctrl-C stops an answer; Ctrl-D leaves.",
+    );
     s
 }
 
@@ -94,7 +122,11 @@ pub fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -110,7 +142,12 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-        .or_else(|| candidates.iter().find(|c| c.starts_with(&w) && w.len() >= 3).copied())
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|c| c.starts_with(&w) && w.len() >= 3)
+                .copied()
+        })
 }
 
 /// Per-answer settings a chat can change.
@@ -130,7 +167,10 @@ pub const DIALS: &[(&str, &str)] = &[
     ("repeat_penalty", "a number > 0 (1 = off)"),
     ("presence_penalty", "a number from -2 to 2 (0 = off)"),
     ("frequency_penalty", "a number from -2 to 2 (0 = off)"),
-    ("penalty_last_n", "a whole number >= 0 (tokens the penalties look back; 0 = off)"),
+    (
+        "penalty_last_n",
+        "a whole number >= 0 (tokens the penalties look back; 0 = off)",
+    ),
     ("seed", "a whole number from 0 to 18446744073709551615"),
     ("max_tokens", "a whole number >= 1, or -1 for no limit"),
 ];
@@ -138,7 +178,11 @@ pub const DIALS: &[(&str, &str)] = &[
 pub fn dials_text(s: &Settings) -> String {
     let mut out = String::from("Dials (/set NAME VALUE):\n");
     for (name, allowed) in DIALS {
-        out.push_str(&format!("  {:<18} {:<22} {allowed}\n", name, dial_value(s, name)));
+        out.push_str(&format!(
+            "  {:<18} {:<22} {allowed}\n",
+            name,
+            dial_value(s, name)
+        ));
     }
     out.push_str("  system             /set system TEXT");
     out
@@ -172,14 +216,25 @@ pub fn set_dial(s: &Settings, name: &str, value: &str) -> Result<(Settings, &'st
     };
     let Some(&(dial, allowed)) = DIALS.iter().find(|d| d.0 == key) else {
         let names: Vec<&str> = DIALS.iter().map(|d| d.0).chain(["system"]).collect();
-        let hint = closest(&key, &names).map(|c| format!("did you mean {c}? ")).unwrap_or_default();
-        return Err(format!("unknown setting '{name}'; {hint}settings: {}", names.join(", ")));
+        let hint = closest(&key, &names)
+            .map(|c| format!("did you mean {c}? "))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown setting '{name}'; {hint}settings: {}",
+            names.join(", ")
+        ));
     };
     if value.is_empty() {
         return Err(format!("/set {dial} needs a value: {allowed}"));
     }
     let bad = || format!("{dial} must be {allowed}; got '{value}'");
-    let f = || value.parse::<f32>().ok().filter(|v| v.is_finite()).ok_or_else(bad);
+    let f = || {
+        value
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(bad)
+    };
     let u = || value.parse::<usize>().map_err(|_| bad());
     let mut n = s.clone();
     let p = &mut n.sampling;
@@ -213,18 +268,30 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings { sampling: SamplingParams::default(), max_tokens: None }
+        Settings {
+            sampling: SamplingParams::default(),
+            max_tokens: None,
+        }
     }
 
     #[test]
     fn parsing_and_suggestions() {
-        assert_eq!(parse("/set temperature 0.3").unwrap(), Cmd::Set("temperature".into(), "0.3".into()));
-        assert_eq!(parse("/set system You are  terse.").unwrap(), Cmd::Set("system".into(), "You are  terse.".into()));
+        assert_eq!(
+            parse("/set temperature 0.3").unwrap(),
+            Cmd::Set("temperature".into(), "0.3".into())
+        );
+        assert_eq!(
+            parse("/set system You are  terse.").unwrap(),
+            Cmd::Set("system".into(), "You are  terse.".into())
+        );
         assert_eq!(parse("/bye").unwrap(), Cmd::Bye);
         let e = parse("/sav x").unwrap_err();
         assert!(e.contains("did you mean /save?"), "{e}");
         let e = parse("/stat").unwrap_err();
-        assert!(e.contains("did you mean /stats?") || e.contains("/set"), "{e}");
+        assert!(
+            e.contains("did you mean /stats?") || e.contains("/set"),
+            "{e}"
+        );
         let e = parse("/usr/bin/env").unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
         assert!(parse("/save").is_err());

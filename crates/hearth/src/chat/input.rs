@@ -13,17 +13,26 @@ pub enum Read {
 }
 
 pub enum Input {
-    Tty { ed: Box<rustyline::DefaultEditor>, history: PathBuf },
+    Tty {
+        ed: Box<rustyline::DefaultEditor>,
+        history: PathBuf,
+    },
     Plain(std::io::StdinLock<'static>),
 }
 
 impl Input {
     pub fn tty() -> anyhow::Result<Input> {
-        let cfg = rustyline::Config::builder().auto_add_history(false).max_history_size(10_000)?.build();
+        let cfg = rustyline::Config::builder()
+            .auto_add_history(false)
+            .max_history_size(10_000)?
+            .build();
         let mut ed = rustyline::DefaultEditor::with_config(cfg)?;
         let history = crate::paths::history_file();
         let _ = ed.load_history(&history);
-        Ok(Input::Tty { ed: Box::new(ed), history })
+        Ok(Input::Tty {
+            ed: Box::new(ed),
+            history,
+        })
     }
 
     pub fn plain() -> Input {

@@ -14,7 +14,10 @@ use crate::cli::{ChatArgs, RunArgs};
 use crate::exit::UsageError;
 use crate::style::Style;
 use commands::{Cmd, Settings};
-use engine::{CachedStats, EngineError, GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, Session, ThreadPool};
+use engine::{
+    CachedStats, EngineError, GenerateRequest, LoadedModel, Message, Prompt, SamplingParams,
+    Session, ThreadPool,
+};
 use input::{Input, Read};
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
@@ -92,15 +95,28 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     pick!(min_p);
     pick!(repeat_penalty);
     sampling.seed = a.seed.or(cfg.seed).unwrap_or_else(seed_from_time);
-    sampling.validate().map_err(|e| EngineError::Sampling(e.to_string()))?;
+    sampling
+        .validate()
+        .map_err(|e| EngineError::Sampling(e.to_string()))?;
     let max_tokens = match a.max_tokens.or(cfg.max_tokens) {
         None | Some(-1) => None,
         Some(n) if n >= 1 => Some(n as usize),
-        Some(n) => return Err(UsageError(format!("--max-tokens must be -1 (no limit) or at least 1, not {n}")).into()),
+        Some(n) => {
+            return Err(UsageError(format!(
+                "--max-tokens must be -1 (no limit) or at least 1, not {n}"
+            ))
+            .into())
+        }
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let style = Style { color: interactive && crate::style::color_enabled() };
-    let threads = a.threads.or(cfg.threads).unwrap_or_else(kernels::default_threads).max(1);
+    let style = Style {
+        color: interactive && crate::style::color_enabled(),
+    };
+    let threads = a
+        .threads
+        .or(cfg.threads)
+        .unwrap_or_else(kernels::default_threads)
+        .max(1);
     let ctx_req = a.ctx_size.or(cfg.ctx_size);
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
@@ -115,9 +131,16 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         threads,
         sess,
         ctx_req,
-        system: a.system.clone().or(cfg.system.clone()).filter(|s| !s.trim().is_empty()),
+        system: a
+            .system
+            .clone()
+            .or(cfg.system.clone())
+            .filter(|s| !s.trim().is_empty()),
         messages: Vec::new(),
-        settings: Settings { sampling, max_tokens },
+        settings: Settings {
+            sampling,
+            max_tokens,
+        },
         last: None,
         style,
         interactive,
@@ -132,7 +155,11 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
             std::process::exit(130);
         }
     });
-    let mut input = if interactive { Input::tty()? } else { Input::plain() };
+    let mut input = if interactive {
+        Input::tty()?
+    } else {
+        Input::plain()
+    };
     if interactive {
         println!(
             "{}",
@@ -252,17 +279,19 @@ impl Chat {
         let result = {
             let mut spin = spinner::Spinner::start(self.interactive);
             let mut out = std::io::stdout().lock();
-            let r = self.lm.generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
-                spin.stop();
-                answer.push_str(t);
-                match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(e) => {
-                        write_err = Some(e);
-                        ControlFlow::Break(())
+            let r = self
+                .lm
+                .generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+                    spin.stop();
+                    answer.push_str(t);
+                    match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(e) => {
+                            write_err = Some(e);
+                            ControlFlow::Break(())
+                        }
                     }
-                }
-            });
+                });
             spin.stop();
             r
         };
@@ -322,7 +351,10 @@ impl Chat {
             Cmd::Set(k, v) => match commands::set_dial(&self.settings, &k, &v) {
                 Ok((s, dial)) => {
                     self.settings = s;
-                    self.info(&format!("Set {dial} to {}.", commands::dial_value(&self.settings, dial)));
+                    self.info(&format!(
+                        "Set {dial} to {}.",
+                        commands::dial_value(&self.settings, dial)
+                    ));
                 }
                 Err(e) => self.error(&e),
             },
@@ -338,11 +370,16 @@ impl Chat {
             }
             Cmd::Model(name) => {
                 self.info(&format!("Loading {name}..."));
-                match loader::load(&name).map_err(|e| e.to_string()).and_then(|lm| {
-                    let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
-                    let s = lm.model.session(n, model::DEFAULT_BATCH).map_err(|e| e.to_string())?;
-                    Ok((lm, s))
-                }) {
+                match loader::load(&name)
+                    .map_err(|e| e.to_string())
+                    .and_then(|lm| {
+                        let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
+                        let s = lm
+                            .model
+                            .session(n, model::DEFAULT_BATCH)
+                            .map_err(|e| e.to_string())?;
+                        Ok((lm, s))
+                    }) {
                     Ok((lm, sess)) => {
                         self.lm = lm;
                         self.sess = sess;
@@ -357,9 +394,14 @@ impl Chat {
                 }
             }
             Cmd::Save(name) => {
-                let conv = saved::Saved::new(&self.model_name, self.system.as_deref(), &self.messages);
+                let conv =
+                    saved::Saved::new(&self.model_name, self.system.as_deref(), &self.messages);
                 match saved::save(&crate::paths::conversations_dir(), &name, &conv) {
-                    Ok(p) => self.info(&format!("Saved {} messages to {}.", self.messages.len(), p.display())),
+                    Ok(p) => self.info(&format!(
+                        "Saved {} messages to {}.",
+                        self.messages.len(),
+                        p.display()
+                    )),
                     Err(e) => self.error(&e),
                 }
             }
@@ -380,7 +422,10 @@ impl Chat {
                     }
                     self.messages = msgs;
                     self.system = system;
-                    self.info(&format!("Loaded '{name}': {} messages.", self.messages.len()));
+                    self.info(&format!(
+                        "Loaded '{name}': {} messages.",
+                        self.messages.len()
+                    ));
                     let used = self.lm.count_chat_tokens(&self.conversation()).unwrap_or(0);
                     if used >= self.sess.n_ctx() {
                         self.error(&format!(
@@ -399,16 +444,28 @@ impl Chat {
     fn show(&self) {
         let c = &self.lm.model.config;
         let conv = self.conversation();
-        let used = if conv.is_empty() { 0 } else { self.lm.count_chat_tokens(&conv).unwrap_or(0) };
+        let used = if conv.is_empty() {
+            0
+        } else {
+            self.lm.count_chat_tokens(&conv).unwrap_or(0)
+        };
         let p = &self.settings.sampling;
         let mut s = String::new();
-        s.push_str(&format!("model       {} ({})\n", self.model_name, self.lm.path.display()));
+        s.push_str(&format!(
+            "model       {} ({})\n",
+            self.model_name,
+            self.lm.path.display()
+        ));
         s.push_str(&format!(
             "            {} · {} layers · {} trained context · template {}\n",
             c.arch.name(),
             c.n_layer,
             c.n_ctx_train,
-            self.lm.template.as_ref().map(|t| t.name().to_string()).unwrap_or_else(|_| "none".into())
+            self.lm
+                .template
+                .as_ref()
+                .map(|t| t.name().to_string())
+                .unwrap_or_else(|_| "none".into())
         ));
         s.push_str(&format!(
             "context     {used} of {} tokens used ({} in the KV cache) · {} messages\n",
@@ -416,14 +473,19 @@ impl Chat {
             self.sess.n_past(),
             self.messages.len()
         ));
-        s.push_str(&format!("system      {}\n", self.system.as_deref().unwrap_or("(none)")));
+        s.push_str(&format!(
+            "system      {}\n",
+            self.system.as_deref().unwrap_or("(none)")
+        ));
         s.push_str(&format!(
             "sampling    temperature {} · top_k {} · top_p {} · min_p {} · repeat_penalty {} · presence_penalty {} · frequency_penalty {} · penalty_last_n {} · seed {}\n",
             p.temperature, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.presence_penalty, p.frequency_penalty, p.penalty_last_n, p.seed
         ));
         s.push_str(&format!(
             "max_tokens  {} · threads {}",
-            self.settings.max_tokens.map_or("-1 (no limit)".to_string(), |n| n.to_string()),
+            self.settings
+                .max_tokens
+                .map_or("-1 (no limit)".to_string(), |n| n.to_string()),
             self.threads
         ));
         self.info(&s);
@@ -467,5 +529,8 @@ fn ctx_for(lm: &LoadedModel, req: Option<usize>) -> anyhow::Result<usize> {
 }
 
 fn seed_from_time() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0x5eed)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x5eed)
 }

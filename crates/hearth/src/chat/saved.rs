@@ -32,11 +32,20 @@ impl Saved {
             version: 1,
             model: Some(model.to_string()),
             system: system.map(str::to_string),
-            messages: messages.iter().map(|m| MessageJson { role: m.role.clone(), content: m.content.clone() }).collect(),
+            messages: messages
+                .iter()
+                .map(|m| MessageJson {
+                    role: m.role.clone(),
+                    content: m.content.clone(),
+                })
+                .collect(),
         }
     }
     pub fn messages(&self) -> Vec<Message> {
-        self.messages.iter().map(|m| Message::new(m.role.clone(), m.content.clone())).collect()
+        self.messages
+            .iter()
+            .map(|m| Message::new(m.role.clone(), m.content.clone()))
+            .collect()
     }
 }
 
@@ -45,7 +54,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("give a name, e.g. /save notes".into());
     }
-    if name.len() > 100 || name.starts_with('.') || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if name.len() > 100
+        || name.starts_with('.')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(format!(
             "'{name}' is not a usable name: use letters, digits, '-', '_' and '.' (not first), at most 100 characters"
         ));
@@ -89,24 +103,44 @@ pub fn load(dir: &Path, name: &str) -> Result<Saved, String> {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let names = list(dir);
-            let have = if names.is_empty() { "none saved yet".to_string() } else { format!("saved: {}", names.join(", ")) };
-            return Err(format!("no saved conversation named '{name}' ({}; {have})", path.display()));
+            let have = if names.is_empty() {
+                "none saved yet".to_string()
+            } else {
+                format!("saved: {}", names.join(", "))
+            };
+            return Err(format!(
+                "no saved conversation named '{name}' ({}; {have})",
+                path.display()
+            ));
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let corrupt = |why: String| {
-        format!("{} is corrupt ({why}); nothing was loaded and the current conversation is unchanged", path.display())
+        format!(
+            "{} is corrupt ({why}); nothing was loaded and the current conversation is unchanged",
+            path.display()
+        )
     };
     let conv: Saved = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if conv.format != FORMAT {
-        return Err(corrupt(format!("format is '{}', expected '{FORMAT}'", conv.format)));
+        return Err(corrupt(format!(
+            "format is '{}', expected '{FORMAT}'",
+            conv.format
+        )));
     }
     if conv.version != 1 {
-        return Err(corrupt(format!("version {} is not one this hearth reads (1)", conv.version)));
+        return Err(corrupt(format!(
+            "version {} is not one this hearth reads (1)",
+            conv.version
+        )));
     }
     for (i, m) in conv.messages.iter().enumerate() {
         if !["user", "assistant", "system"].contains(&m.role.as_str()) {
-            return Err(corrupt(format!("message {} has role '{}'; expected user, assistant or system", i + 1, m.role)));
+            return Err(corrupt(format!(
+                "message {} has role '{}'; expected user, assistant or system",
+                i + 1,
+                m.role
+            )));
         }
     }
     Ok(conv)
@@ -117,7 +151,12 @@ pub fn list(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".json"))
+                        .map(str::to_string)
+                })
                 .filter(|n| !n.starts_with('.'))
                 .collect()
         })
@@ -143,7 +182,10 @@ mod tests {
         let e = load(d.path(), "b").unwrap_err();
         assert!(e.contains("corrupt") && e.contains("b.json"), "{e}");
         let e = load(d.path(), "zz").unwrap_err();
-        assert!(e.contains("no saved conversation") && e.contains("a, b"), "{e}");
+        assert!(
+            e.contains("no saved conversation") && e.contains("a, b"),
+            "{e}"
+        );
         assert!(check_name("../x").is_err());
         assert!(check_name(".x").is_err());
     }

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32")]
+#[command(
+    after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32"
+)]
 pub struct BatchArgs {
     /// A folder (recursed), files, or one .jsonl file of records.
     #[arg(required = true)]
@@ -60,7 +62,12 @@ pub struct BatchArgs {
     #[arg(long)]
     pub raw: bool,
     /// Most tokens per output (-1: until the model stops or the context is full).
-    #[arg(short = 'n', long = "max-tokens", default_value_t = 512, allow_negative_numbers = true)]
+    #[arg(
+        short = 'n',
+        long = "max-tokens",
+        default_value_t = 512,
+        allow_negative_numbers = true
+    )]
     pub max_tokens: i64,
     /// Sampling temperature (default 0: greedy, the same output every run).
     #[arg(long, default_value_t = 0.0)]
@@ -128,17 +135,27 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read --prompt-file '{}': {e}", f.display())))?,
-        (None, None) => {
-            return Err(UsageError("give the prompt template with --prompt \"...{{content}}...\" or --prompt-file FILE".into()).into())
-        }
+        (None, None) => return Err(UsageError(
+            "give the prompt template with --prompt \"...{{content}}...\" or --prompt-file FILE"
+                .into(),
+        )
+        .into()),
     };
     let template = Template::new(&template_src).map_err(|e| InputError(e.to_string()))?;
-    let reduce_template = a.reduce_prompt.as_deref().map(Template::new).transpose().map_err(|e| InputError(e.to_string()))?;
+    let reduce_template = a
+        .reduce_prompt
+        .as_deref()
+        .map(Template::new)
+        .transpose()
+        .map_err(|e| InputError(e.to_string()))?;
     let schema = match &a.json_schema {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| InputError(format!("cannot read --json-schema '{}': {e}", p.display())))?;
-            Some(serde_json::from_str(&text).map_err(|e| InputError(format!("--json-schema '{}' is not JSON: {e}", p.display())))?)
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                InputError(format!("cannot read --json-schema '{}': {e}", p.display()))
+            })?;
+            Some(serde_json::from_str(&text).map_err(|e| {
+                InputError(format!("--json-schema '{}' is not JSON: {e}", p.display()))
+            })?)
         }
         None => None,
     };
@@ -148,7 +165,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         None
     };
     if a.temperature < 0.0 || !a.temperature.is_finite() {
-        return Err(UsageError(format!("--temperature must be 0 or more (got {})", a.temperature)).into());
+        return Err(UsageError(format!(
+            "--temperature must be 0 or more (got {})",
+            a.temperature
+        ))
+        .into());
     }
     if a.parallel == Some(0) {
         return Err(UsageError("--parallel must be at least 1".into()).into());
@@ -158,9 +179,16 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Csv => Format::Csv,
     };
-    let out_path = a.output.clone().unwrap_or_else(|| default_output(&a.input, format));
+    let out_path = a
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&a.input, format));
     if a.input.iter().any(|i| same_file(i, &out_path)) {
-        return Err(UsageError(format!("the output '{}' is also an input; choose another -o", out_path.display())).into());
+        return Err(UsageError(format!(
+            "the output '{}' is also an input; choose another -o",
+            out_path.display()
+        ))
+        .into());
     }
     let records = inputs.records;
     if !records && !template.mentions("content") {
@@ -171,7 +199,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         reduce_template,
         system: a.system.clone(),
         raw: a.raw,
-        max_tokens: if a.max_tokens < 0 { None } else { Some(a.max_tokens as usize) },
+        max_tokens: if a.max_tokens < 0 {
+            None
+        } else {
+            Some(a.max_tokens as usize)
+        },
         sampling: engine::SamplingParams {
             temperature: a.temperature,
             top_k: a.top_k,
@@ -190,13 +222,31 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         },
         content_field: a.content_field.clone(),
     };
-    settings.sampling.validate().map_err(|e| UsageError(e.to_string()))?;
+    settings
+        .sampling
+        .validate()
+        .map_err(|e| UsageError(e.to_string()))?;
     let backend = make_backend(&a)?;
-    let keys = batch::keys(&inputs.items, &settings, &backend.model_key(), backend.ctx());
-    let (mut out, resume) = OutFile::open(&out_path, format, &keys).map_err(|e| InputError(e.to_string()))?;
+    let keys = batch::keys(
+        &inputs.items,
+        &settings,
+        &backend.model_key(),
+        backend.ctx(),
+    );
+    let (mut out, resume) =
+        OutFile::open(&out_path, format, &keys).map_err(|e| InputError(e.to_string()))?;
     let show = !a.quiet;
     if show {
-        let done_here = inputs.items.iter().filter(|i| resume.done.get(&i.id).is_some_and(|k| keys.get(&i.id) == Some(k))).count();
+        let done_here = inputs
+            .items
+            .iter()
+            .filter(|i| {
+                resume
+                    .done
+                    .get(&i.id)
+                    .is_some_and(|k| keys.get(&i.id) == Some(k))
+            })
+            .count();
         eprintln!(
             "hearth batch: {} inputs ({} already done), model {}, {} at once, writing {}",
             inputs.items.len(),
@@ -209,7 +259,10 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
             eprintln!("hearth batch: the last record of the output was cut short (an interrupted run): it is redone");
         }
         if resume.retry_failed > 0 {
-            eprintln!("hearth batch: retrying {} inputs that failed last time", resume.retry_failed);
+            eprintln!(
+                "hearth batch: retrying {} inputs that failed last time",
+                resume.retry_failed
+            );
         }
         if resume.stale > 0 {
             eprintln!(
@@ -231,8 +284,17 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     } else {
         Box::new(batch::progress::Lines::new())
     };
-    let mut report = batch::run(&inputs.items, &settings, backend.as_ref(), &mut out, &keys, &resume.done, progress.as_mut(), &interrupt)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut report = batch::run(
+        &inputs.items,
+        &settings,
+        backend.as_ref(),
+        &mut out,
+        &keys,
+        &resume.done,
+        progress.as_mut(),
+        &interrupt,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     report.skipped_files = inputs.skipped.len();
     let prices = match (a.price_in, a.price_out) {
         (Some(i), Some(o)) => vec![batch::Price {
@@ -280,7 +342,9 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
             .map_err(|e| anyhow::anyhow!(e))?;
         return Ok(Box::new(ep));
     }
-    let default = crate::config::load()?.model.unwrap_or_else(|| store::DEFAULT_MODEL.into());
+    let default = crate::config::load()?
+        .model
+        .unwrap_or_else(|| store::DEFAULT_MODEL.into());
     let name = a.model.clone().unwrap_or(default);
     let path = super::pull::resolve_model(&name)?;
     let file = gguf::GgufFile::open(&path)?;
@@ -294,7 +358,13 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     }
     let lm = engine::LoadedModel::from_gguf(file)?;
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
-    Ok(Box::new(batch::Local::new(Arc::new(lm), name, ctx, parallel, threads)))
+    Ok(Box::new(batch::Local::new(
+        Arc::new(lm),
+        name,
+        ctx,
+        parallel,
+        threads,
+    )))
 }
 
 /// `docs/` → `docs.out.jsonl`; `tickets.jsonl` → `tickets.out.jsonl`;
@@ -309,7 +379,11 @@ fn default_output(inputs: &[PathBuf], format: Format) -> PathBuf {
             .file_stem()
             .map(|s| s.to_os_string())
             .filter(|s| s != "." && s != "..")
-            .or_else(|| one.canonicalize().ok().and_then(|c| c.file_name().map(|f| f.to_owned())))
+            .or_else(|| {
+                one.canonicalize()
+                    .ok()
+                    .and_then(|c| c.file_name().map(|f| f.to_owned()))
+            })
             .map(|s| s.to_string_lossy().into_owned())
             .filter(|s| !s.is_empty() && s != "." && s != "..")
             .unwrap_or_else(|| "batch".into()),

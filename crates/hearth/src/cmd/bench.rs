@@ -18,16 +18,33 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     // Load to first token: the load above, then a 16-token prompt through a
     // fresh session to its first sampled token (weights still cold in this
     // process: their pages are mapped in on first touch, as for `hearth run`).
-    let first: Vec<u32> = lm.tokenizer.encode(FIRST_TOKEN_PROMPT, lm.tokenizer.add_bos(), false).into_iter().take(16).collect();
+    let first: Vec<u32> = lm
+        .tokenizer
+        .encode(FIRST_TOKEN_PROMPT, lm.tokenizer.add_bos(), false)
+        .into_iter()
+        .take(16)
+        .collect();
     let mut s = lm.model.session(first.len() + 1, first.len())?;
-    lm.model.forward(&pool, &mut s, &first, model::Logits::Last)?;
+    lm.model
+        .forward(&pool, &mut s, &first, model::Logits::Last)?;
     let _ = sampler::argmax(s.logits());
     let first_token_seconds = t0.elapsed().as_secs_f64();
     drop(s);
-    let cfg = BenchConfig { prompt_tokens: a.prompt, gen_tokens: a.gen, depth: a.depth, reps: a.reps.max(1), parallel: a.parallel as usize };
+    let cfg = BenchConfig {
+        prompt_tokens: a.prompt,
+        gen_tokens: a.gen,
+        depth: a.depth,
+        reps: a.reps.max(1),
+        parallel: a.parallel as usize,
+    };
     let r = engine::bench::run(&lm, &pool, &cfg)?;
-    let (pp, tg, tgp) = (Spread::of(&r.pp), Spread::of(&r.tg), Spread::of(&r.tg_parallel));
-    let spread = |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
+    let (pp, tg, tgp) = (
+        Spread::of(&r.pp),
+        Spread::of(&r.tg),
+        Spread::of(&r.tg_parallel),
+    );
+    let spread =
+        |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
     if a.json {
         let mut v = json!({
             "model": a.model.display().to_string(),
@@ -53,19 +70,53 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         println!("{v}");
     } else {
-        println!("model: {} ({}), {} threads, {} SIMD, {} repetitions", a.model.display(), lm.model.config.arch.name(), threads, kernels::simd_level(), cfg.reps);
-        println!("load to first token ({}-token prompt): {:.3} s (load {:.3} s)", first.len(), first_token_seconds, load_seconds);
-        println!("{:<14} {:>10} {:>10} {:>10}", "test", "min t/s", "median", "max");
-        let at = if a.depth > 0 { format!(" @ d{}", a.depth) } else { String::new() };
+        println!(
+            "model: {} ({}), {} threads, {} SIMD, {} repetitions",
+            a.model.display(),
+            lm.model.config.arch.name(),
+            threads,
+            kernels::simd_level(),
+            cfg.reps
+        );
+        println!(
+            "load to first token ({}-token prompt): {:.3} s (load {:.3} s)",
+            first.len(),
+            first_token_seconds,
+            load_seconds
+        );
+        println!(
+            "{:<14} {:>10} {:>10} {:>10}",
+            "test", "min t/s", "median", "max"
+        );
+        let at = if a.depth > 0 {
+            format!(" @ d{}", a.depth)
+        } else {
+            String::new()
+        };
         if a.prompt > 0 {
-            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", format!("pp{}{}", a.prompt, at), pp.min, pp.median, pp.max);
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}",
+                format!("pp{}{}", a.prompt, at),
+                pp.min,
+                pp.median,
+                pp.max
+            );
         }
         if a.gen > 0 {
-            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", format!("tg{}{}", a.gen, at), tg.min, tg.median, tg.max);
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}",
+                format!("tg{}{}", a.gen, at),
+                tg.min,
+                tg.median,
+                tg.max
+            );
         }
         if !r.tg_parallel.is_empty() {
             let name = format!("tg{}x{}{}", a.gen, a.parallel, at);
-            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}  (aggregate of {} sequences)", name, tgp.min, tgp.median, tgp.max, a.parallel);
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}  (aggregate of {} sequences)",
+                name, tgp.min, tgp.median, tgp.max, a.parallel
+            );
         }
     }
     Ok(())
@@ -81,7 +132,10 @@ fn round2(x: f64) -> f64 {
 /// The CPU's model name (Linux), or `None`.
 fn cpu_name() -> Option<String> {
     let s = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string())
+    s.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|v| v.trim().to_string())
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), or `None`.

@@ -6,7 +6,9 @@ use crate::exit::InputError;
 use std::io::{BufRead, Write};
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Each output line is {\"index\": i, \"text\": ..., \"tokens\": n, \"embedding\": [...]}: the mean of the\nmodel's final hidden states after its output norm, unit length (llama.cpp's mean pooling).\n\nExamples:\n  hearth embed qwen2.5-coder \"The cat sat on the mat.\"\n  cut -f2 titles.tsv | hearth embed smollm2:135m > vectors.jsonl")]
+#[command(
+    after_help = "Each output line is {\"index\": i, \"text\": ..., \"tokens\": n, \"embedding\": [...]}: the mean of the\nmodel's final hidden states after its output norm, unit length (llama.cpp's mean pooling).\n\nExamples:\n  hearth embed qwen2.5-coder \"The cat sat on the mat.\"\n  cut -f2 titles.tsv | hearth embed smollm2:135m > vectors.jsonl"
+)]
 pub struct EmbedArgs {
     /// A model name or a path to a .gguf file.
     pub model: std::path::PathBuf,
@@ -35,7 +37,11 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
     }
     let mut i = 0;
     for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| InputError(format!("reading standard input: {e} (the input must be UTF-8 text, one text per line)")))?;
+        let line = line.map_err(|e| {
+            InputError(format!(
+                "reading standard input: {e} (the input must be UTF-8 text, one text per line)"
+            ))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -44,7 +50,10 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
         i += 1;
     }
     if i == 0 {
-        return Err(InputError("nothing to embed: give a text, or lines of text on standard input".into()).into());
+        return Err(InputError(
+            "nothing to embed: give a text, or lines of text on standard input".into(),
+        )
+        .into());
     }
     Ok(())
 }

@@ -96,7 +96,9 @@ fn supported(f: &Facts) -> bool {
 /// The catalog entry `spec` names when it is a name (not a path or URL) of a
 /// catalog model that is not in the store.
 fn not_downloaded(store: &Store, spec: &str) -> Option<Entry> {
-    let Ok(Spec::Name(n, t)) = store::name::parse_spec(spec) else { return None };
+    let Ok(Spec::Name(n, t)) = store::name::parse_spec(spec) else {
+        return None;
+    };
     let r = store.resolve_ref(&n, t.as_deref());
     if !matches!(store.installed(&r), Ok(None)) {
         return None;
@@ -110,7 +112,11 @@ fn full_name(e: &Entry) -> String {
 
 /// A file size, with "≈" when it was computed rather than read.
 fn file_size(f: &Facts) -> String {
-    format!("{}{}", if f.size_is_estimate { "≈" } else { "" }, gib(f.file_bytes))
+    format!(
+        "{}{}",
+        if f.size_is_estimate { "≈" } else { "" },
+        gib(f.file_bytes)
+    )
 }
 
 fn to_json(model: &str, a: &Assessment) -> Value {
@@ -149,8 +155,14 @@ fn catalog_json(e: &Entry, a: Option<&Assessment>) -> Value {
         o.insert("supported".into(), json!(supported(f)));
         o.insert("file_bytes".into(), json!(f.file_bytes));
         o.insert("size_is_estimate".into(), json!(f.size_is_estimate));
-        o.insert("estimate_from".into(), json!("catalog facts (the model is not downloaded)"));
-        o.insert("pull".into(), json!(format!("hearth pull {}", full_name(e))));
+        o.insert(
+            "estimate_from".into(),
+            json!("catalog facts (the model is not downloaded)"),
+        );
+        o.insert(
+            "pull".into(),
+            json!(format!("hearth pull {}", full_name(e))),
+        );
     }
     v
 }
@@ -176,11 +188,18 @@ fn print_human(label: &str, a: &Assessment) {
         gib(a.e.overhead_bytes)
     );
     match (a.verdict, a.max_ctx) {
-        (Some(v), Some(mc)) => println!("  {} — largest context that fits: {mc} (trained: {})", v.as_str(), a.n_ctx_train),
+        (Some(v), Some(mc)) => println!(
+            "  {} — largest context that fits: {mc} (trained: {})",
+            v.as_str(),
+            a.n_ctx_train
+        ),
         _ => println!("  fit unknown: available memory could not be read"),
     }
     match a.tg {
-        Some(t) => println!("  predicted generation: about {}", tok_s(t).trim_start_matches('~')),
+        Some(t) => println!(
+            "  predicted generation: about {}",
+            tok_s(t).trim_start_matches('~')
+        ),
         None => println!("  predicted generation: unknown (bandwidth probe failed)"),
     }
 }
@@ -192,7 +211,12 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     if let Some(e) = a.model.to_str().and_then(|s| not_downloaded(&store, s)) {
         let name = full_name(&e);
         if !supported(&e.facts) {
-            return Err(model::ModelError::UnsupportedArch { path: name.into(), arch: e.facts.arch.into(), supported: model::config::SUPPORTED }.into());
+            return Err(model::ModelError::UnsupportedArch {
+                path: name.into(),
+                arch: e.facts.arch.into(),
+                supported: model::config::SUPPORTED,
+            }
+            .into());
         }
         let shape = catalog_shape(&e.facts);
         let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
@@ -217,9 +241,12 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
 pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     let threads = kernels::default_threads();
     let m = machine(threads);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string()));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|v| v.trim().to_string())
+    });
     // Models named on the command line, then every model in the store.
     let store = Store::from_env();
     let (installed, broken) = store.list();
@@ -230,12 +257,17 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     let models: Vec<(std::path::PathBuf, Result<Assessment, String>)> = paths
         .into_iter()
         .map(|p| {
-            let r = file_shape(&p).map(|s| assess(&s, s.default_ctx(), &m)).map_err(|e| format!("{e:#}"));
+            let r = file_shape(&p)
+                .map(|s| assess(&s, s.default_ctx(), &m))
+                .map_err(|e| format!("{e:#}"));
             (p, r)
         })
         .collect();
     // Catalog models not downloaded: judged from the catalog's facts.
-    let have: Vec<String> = installed.iter().map(|m| format!("{}:{}", m.name, m.tag)).collect();
+    let have: Vec<String> = installed
+        .iter()
+        .map(|m| format!("{}:{}", m.name, m.tag))
+        .collect();
     let catalog: Vec<(Entry, Option<Assessment>)> = store::catalog::entries()
         .into_iter()
         .filter(|e| !have.contains(&full_name(e)))
@@ -263,7 +295,11 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         println!("{v}");
         return Ok(());
     }
-    println!("CPU:        {}", cpu.as_deref().unwrap_or("unknown (could not read /proc/cpuinfo)"));
+    println!(
+        "CPU:        {}",
+        cpu.as_deref()
+            .unwrap_or("unknown (could not read /proc/cpuinfo)")
+    );
     println!("cores:      {threads} (threads hearth uses by default)");
     println!("SIMD:       {}", kernels::simd_level());
     match (m.total, m.available) {
@@ -275,7 +311,10 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         None => println!("bandwidth:  unknown (the probe failed)"),
     }
     if models.is_empty() {
-        println!("models:     none in the store ({}) — `hearth pull NAME` fetches one", store.root.display());
+        println!(
+            "models:     none in the store ({}) — `hearth pull NAME` fetches one",
+            store.root.display()
+        );
     }
     for (p, r) in &models {
         match r {
@@ -315,16 +354,55 @@ mod tests {
     /// tokenizer's heap, which the facts only approximate.
     #[test]
     fn catalog_estimate_equals_file_estimate() {
-        for (short, name, tag) in [("smollm2-135m", "smollm2", "135m"), ("gemma3-270m", "gemma3", "270m"), ("qwen2.5-coder-0.5b", "qwen2.5-coder", "0.5b")] {
-            let Some(path) = test_models::model(short) else { continue };
+        for (short, name, tag) in [
+            ("smollm2-135m", "smollm2", "135m"),
+            ("gemma3-270m", "gemma3", "270m"),
+            ("qwen2.5-coder-0.5b", "qwen2.5-coder", "0.5b"),
+        ] {
+            let Some(path) = test_models::model(short) else {
+                continue;
+            };
             let from_file = file_shape(&path).unwrap();
             let from_facts = catalog_shape(&store::catalog::find(name, Some(tag)).unwrap().facts);
-            assert_eq!(ModelShape { metadata_bytes: 0, ..from_file.clone() }, ModelShape { metadata_bytes: 0, ..from_facts.clone() }, "{short}");
+            assert_eq!(
+                ModelShape {
+                    metadata_bytes: 0,
+                    ..from_file.clone()
+                },
+                ModelShape {
+                    metadata_bytes: 0,
+                    ..from_facts.clone()
+                },
+                "{short}"
+            );
             for ctx in [256, from_file.default_ctx()] {
-                let (a, b) = (fit::estimate_shape(&from_file, ctx), fit::estimate_shape(&from_facts, ctx));
-                assert_eq!((a.weights_bytes, a.kv_cache_bytes, a.scratch_bytes, a.bytes_per_token), (b.weights_bytes, b.kv_cache_bytes, b.scratch_bytes, b.bytes_per_token), "{short}");
+                let (a, b) = (
+                    fit::estimate_shape(&from_file, ctx),
+                    fit::estimate_shape(&from_facts, ctx),
+                );
+                assert_eq!(
+                    (
+                        a.weights_bytes,
+                        a.kv_cache_bytes,
+                        a.scratch_bytes,
+                        a.bytes_per_token
+                    ),
+                    (
+                        b.weights_bytes,
+                        b.kv_cache_bytes,
+                        b.scratch_bytes,
+                        b.bytes_per_token
+                    ),
+                    "{short}"
+                );
                 let off = (b.memory_bytes as f64 - a.memory_bytes as f64) / a.memory_bytes as f64;
-                assert!(off.abs() < 0.01, "{short} at {ctx}: facts {} vs file {} ({:+.2} %)", b.memory_bytes, a.memory_bytes, off * 100.0);
+                assert!(
+                    off.abs() < 0.01,
+                    "{short} at {ctx}: facts {} vs file {} ({:+.2} %)",
+                    b.memory_bytes,
+                    a.memory_bytes,
+                    off * 100.0
+                );
             }
         }
     }

@@ -24,9 +24,19 @@ pub fn run(a: ListArgs) -> anyhow::Result<()> {
         eprintln!("no models in {} yet; `hearth pull qwen2.5-coder:0.5b` fetches one, `hearth import FILE.gguf` adds one you have", st.root.display());
         return Ok(());
     }
-    println!("{:<36} {:>10} {:>8} {:<8} {:<20}", "NAME", "SIZE", "PARAMS", "QUANT", "MODIFIED");
+    println!(
+        "{:<36} {:>10} {:>8} {:<8} {:<20}",
+        "NAME", "SIZE", "PARAMS", "QUANT", "MODIFIED"
+    );
     for m in &models {
-        println!("{:<36} {:>10} {:>8} {:<8} {:<20}", m.reference(), store::human_bytes(m.size), m.parameters, m.quantization, m.added.replace('T', " ").trim_end_matches('Z'));
+        println!(
+            "{:<36} {:>10} {:>8} {:<8} {:<20}",
+            m.reference(),
+            store::human_bytes(m.size),
+            m.parameters,
+            m.quantization,
+            m.added.replace('T', " ").trim_end_matches('Z')
+        );
     }
     Ok(())
 }

@@ -1,16 +1,16 @@
 pub mod batch;
 pub mod bench;
+pub mod completions;
 pub mod embed;
 pub mod fit;
-pub mod completions;
-pub mod ps;
 pub mod import;
 pub mod list;
+pub mod ps;
 pub mod pull;
 pub mod rm;
-pub mod show;
 pub mod run;
 pub mod serve;
+pub mod show;
 pub mod tokenize;
 
 use crate::exit::InputError;
@@ -55,7 +55,10 @@ pub fn prompt_with_stdin(arg: Option<String>) -> anyhow::Result<String> {
 /// model's trained context, else the trained context capped to what fits
 /// (`engine::fit::default_ctx`).
 pub fn context_for(file: &gguf::GgufFile, asked: Option<usize>) -> anyhow::Result<usize> {
-    let n_vocab = file.tensor("token_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(1) as usize;
+    let n_vocab = file
+        .tensor("token_embd.weight")
+        .and_then(|t| t.dims.get(1).copied())
+        .unwrap_or(1) as usize;
     let n_ctx_train = model::Config::from_gguf(file, n_vocab)?.n_ctx_train;
     match asked {
         Some(0) => Err(InputError("--ctx-size must be at least 1".into()).into()),

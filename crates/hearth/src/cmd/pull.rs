@@ -5,7 +5,9 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth pull qwen2.5-coder:0.5b\n  hearth pull smollm2\n  hearth pull hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Llama-3.2-1B-Instruct-Q4_K_M.gguf --name llama3.2:1b-q4\n\nKnown models (* = the tag a bare name means):\n  qwen2.5-coder:0.5b*  smollm2:135m*  gemma3:270m* 1b 4b  llama3.2:1b* 3b\n  qwen2.5:1.5b* 3b 7b  mistral:7b*  phi3:mini*")]
+#[command(
+    after_help = "Examples:\n  hearth pull qwen2.5-coder:0.5b\n  hearth pull smollm2\n  hearth pull hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Llama-3.2-1B-Instruct-Q4_K_M.gguf --name llama3.2:1b-q4\n\nKnown models (* = the tag a bare name means):\n  qwen2.5-coder:0.5b*  smollm2:135m*  gemma3:270m* 1b 4b  llama3.2:1b* 3b\n  qwen2.5:1.5b* 3b 7b  mistral:7b*  phi3:mini*"
+)]
 pub struct PullArgs {
     /// A catalog name (`qwen2.5-coder:0.5b`), `hf.co/OWNER/REPO:FILE.gguf`, or an https URL of a .gguf file.
     pub model: String,
@@ -16,8 +18,23 @@ pub struct PullArgs {
 
 pub fn run(a: PullArgs) -> anyhow::Result<()> {
     let st = store::Store::from_env();
-    let m = store::pull(&st, &a.model, a.name.as_deref(), &mut store::Progress::auto())?;
-    println!("{}  {}  {}  sha256 {}", m.reference(), store::human_bytes(m.size), st.gguf_path(&store::name::ModelRef { name: m.name.clone(), tag: m.tag.clone() }).display(), m.sha256);
+    let m = store::pull(
+        &st,
+        &a.model,
+        a.name.as_deref(),
+        &mut store::Progress::auto(),
+    )?;
+    println!(
+        "{}  {}  {}  sha256 {}",
+        m.reference(),
+        store::human_bytes(m.size),
+        st.gguf_path(&store::name::ModelRef {
+            name: m.name.clone(),
+            tag: m.tag.clone()
+        })
+        .display(),
+        m.sha256
+    );
     Ok(())
 }
 
@@ -33,7 +50,11 @@ pub fn resolve_model(spec: impl AsRef<OsStr>) -> anyhow::Result<PathBuf> {
 /// `hearth run [MODEL] [PROMPT]`: with one positional that is not a model
 /// (no such file, store name or catalog name), it is the prompt and the
 /// default model (`default`: config.toml's `model`, else qwen2.5-coder:0.5b) is used.
-pub fn split_model_prompt(model: Option<String>, prompt: &mut Option<String>, default: &str) -> String {
+pub fn split_model_prompt(
+    model: Option<String>,
+    prompt: &mut Option<String>,
+    default: &str,
+) -> String {
     match model {
         None => default.to_string(),
         Some(m) if prompt.is_none() && !store::Store::from_env().is_model_spec(&m) => {

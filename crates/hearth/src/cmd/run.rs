@@ -8,7 +8,9 @@ use std::ops::ControlFlow;
 
 pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let default = crate::config::load()?.model.unwrap_or_else(|| store::DEFAULT_MODEL.into());
+    let default = crate::config::load()?
+        .model
+        .unwrap_or_else(|| store::DEFAULT_MODEL.into());
     let model = super::pull::split_model_prompt(a.model.take(), &mut a.prompt, &default);
     a.model = Some(model.clone());
     if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
@@ -16,7 +18,10 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     let text = super::prompt_with_stdin(a.prompt.clone())?;
     if text.trim().is_empty() {
-        return Err(InputError("the prompt is empty; give a prompt as an argument or on standard input".into()).into());
+        return Err(InputError(
+            "the prompt is empty; give a prompt as an argument or on standard input".into(),
+        )
+        .into());
     }
     let t_load = std::time::Instant::now();
     let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
@@ -50,7 +55,11 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     };
     let req = GenerateRequest {
         prompt,
-        max_tokens: if a.max_tokens < 0 { None } else { Some(a.max_tokens as usize) },
+        max_tokens: if a.max_tokens < 0 {
+            None
+        } else {
+            Some(a.max_tokens as usize)
+        },
         sampling,
         stop: a.stop.clone(),
     };
@@ -60,11 +69,13 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
-    let stats = lm.generate(&pool, &mut sess, &req, |text| match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => ControlFlow::Continue(()),
-        Err(e) => {
-            write_failed = Some(e);
-            ControlFlow::Break(())
+    let stats = lm.generate(&pool, &mut sess, &req, |text| {
+        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_failed = Some(e);
+                ControlFlow::Break(())
+            }
         }
     })?;
     if let Some(e) = write_failed {
@@ -75,7 +86,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     writeln!(out)?;
     if stats.context_full {
-        eprintln!("hearth: stopped: the context of {n_ctx} tokens is full (raise it with --ctx-size)");
+        eprintln!(
+            "hearth: stopped: the context of {n_ctx} tokens is full (raise it with --ctx-size)"
+        );
     }
     if a.verbose {
         eprintln!(

@@ -150,7 +150,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             "  models: {} from {}{}",
             models.len(),
             dir.display(),
-            if models.is_empty() { " (none yet: put .gguf files there or pass --model PATH)" } else { "" }
+            if models.is_empty() {
+                " (none yet: put .gguf files there or pass --model PATH)"
+            } else {
+                ""
+            }
         );
         for m in &models {
             eprintln!(
@@ -202,11 +206,28 @@ mod tests {
             return;
         }
         assert_eq!(address(None, None).unwrap().to_string(), "127.0.0.1:11434");
-        assert_eq!(address(Some("0.0.0.0"), Some(8080)).unwrap().to_string(), "0.0.0.0:8080");
-        assert_eq!(address(Some("127.0.0.1:9000"), None).unwrap().to_string(), "127.0.0.1:9000");
-        assert_eq!(address(Some("http://localhost:9000/"), None).unwrap().to_string(), "127.0.0.1:9000");
-        assert_eq!(address(Some("::1"), Some(1)).unwrap().to_string(), "[::1]:1");
-        assert_eq!(address(Some("[::1]:7"), None).unwrap().to_string(), "[::1]:7");
+        assert_eq!(
+            address(Some("0.0.0.0"), Some(8080)).unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(
+            address(Some("127.0.0.1:9000"), None).unwrap().to_string(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(
+            address(Some("http://localhost:9000/"), None)
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(
+            address(Some("::1"), Some(1)).unwrap().to_string(),
+            "[::1]:1"
+        );
+        assert_eq!(
+            address(Some("[::1]:7"), None).unwrap().to_string(),
+            "[::1]:7"
+        );
         assert!(address(Some("example.com"), None).is_err());
     }
 

@@ -3,7 +3,9 @@
 use clap::Args;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth show qwen2.5-coder\n  hearth show --verbose smollm2:135m\n  hearth show ./model.gguf")]
+#[command(
+    after_help = "Examples:\n  hearth show qwen2.5-coder\n  hearth show --verbose smollm2:135m\n  hearth show ./model.gguf"
+)]
 pub struct ShowArgs {
     /// A store name or a path to a .gguf file.
     pub model: String,
@@ -32,18 +34,48 @@ pub fn run(a: ShowArgs) -> anyhow::Result<()> {
     println!("file          {}", path.display());
     println!("size          {}", store::human_bytes(f.file_size()));
     println!("architecture  {}", info.architecture);
-    println!("parameters    {} ({})", store::manifest::human_params(info.parameter_count), info.parameter_count);
+    println!(
+        "parameters    {} ({})",
+        store::manifest::human_params(info.parameter_count),
+        info.parameter_count
+    );
     println!("quantization  {}", info.quantization);
-    println!("context       {}", info.context_length.map_or("unknown".into(), |c| c.to_string()));
-    let license = info.license.clone().or(manifest.as_ref().map(|m| m.license.clone())).unwrap_or_else(|| "unknown".into());
+    println!(
+        "context       {}",
+        info.context_length
+            .map_or("unknown".into(), |c| c.to_string())
+    );
+    let license = info
+        .license
+        .clone()
+        .or(manifest.as_ref().map(|m| m.license.clone()))
+        .unwrap_or_else(|| "unknown".into());
     println!("license       {license}");
     let tmpl = f.get_str("tokenizer.chat_template");
-    println!("template      {}", tmpl.map_or("none in the file (hearth uses a built-in one for the family, or --raw)".into(), |t| format!("in the file ({} characters{})", t.len(), if a.verbose { "" } else { "; --verbose prints it" })));
+    println!(
+        "template      {}",
+        tmpl.map_or(
+            "none in the file (hearth uses a built-in one for the family, or --raw)".into(),
+            |t| format!(
+                "in the file ({} characters{})",
+                t.len(),
+                if a.verbose {
+                    ""
+                } else {
+                    "; --verbose prints it"
+                }
+            )
+        )
+    );
     if a.verbose {
         if let Some(t) = tmpl {
             println!("\n--- chat template ---\n{t}\n---");
         }
-        println!("\nmetadata ({} keys, {} tensors):", f.metadata.len(), f.tensors.len());
+        println!(
+            "\nmetadata ({} keys, {} tensors):",
+            f.metadata.len(),
+            f.tensors.len()
+        );
         for (k, v) in &f.metadata {
             if k == "tokenizer.chat_template" {
                 continue;

@@ -8,7 +8,10 @@ pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
     let file = gguf::GgufFile::open(super::pull::resolve_model(&a.model)?)?;
     let tok = tokenizer::Tokenizer::from_gguf(&file)?;
     let ids = tok.encode_with_bos(&text, a.bos, false);
-    let pieces: Vec<String> = ids.iter().map(|&id| String::from_utf8_lossy(tok.token_to_piece(id)).into_owned()).collect();
+    let pieces: Vec<String> = ids
+        .iter()
+        .map(|&id| String::from_utf8_lossy(tok.token_to_piece(id)).into_owned())
+        .collect();
     let mut out = std::io::stdout().lock();
     if a.json {
         let v = serde_json::json!({ "ids": ids, "pieces": pieces });

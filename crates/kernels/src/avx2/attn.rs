@@ -79,17 +79,25 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
     unsafe {
         while j0 <= last {
             // keys of this tile for each row (0: the row is done)
-            let n: [usize; R] = std::array::from_fn(|r| (j0 + TILE).min(pos0 + r + 1).saturating_sub(j0));
+            let n: [usize; R] =
+                std::array::from_fn(|r| (j0 + TILE).min(pos0 + r + 1).saturating_sub(j0));
             let n_max = n[R - 1];
             // scores, kp_n keys x R rows per pass, each key/value load shared
             let mut i = 0;
             while i < n_max {
                 let nk = kp_n.min(n_max - i);
-                let kr: [*const f16; 4] = std::array::from_fn(|t| kp.add((j0 + i + t.min(nk - 1)) * stride + off));
+                let kr: [*const f16; 4] =
+                    std::array::from_fn(|t| kp.add((j0 + i + t.min(nk - 1)) * stride + off));
                 let mut s = [[_mm256_setzero_ps(); 4]; R];
                 let mut d = 0;
                 while d < hd {
-                    let kv: [__m256; 4] = std::array::from_fn(|t| if t < kp_n { ld8(kr[t].add(d)) } else { _mm256_setzero_ps() });
+                    let kv: [__m256; 4] = std::array::from_fn(|t| {
+                        if t < kp_n {
+                            ld8(kr[t].add(d))
+                        } else {
+                            _mm256_setzero_ps()
+                        }
+                    });
                     for r in 0..R {
                         let qv = _mm256_loadu_ps(qp[r].add(d));
                         for t in 0..kp_n {
@@ -117,14 +125,19 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
                 if n[r] == 0 {
                     continue;
                 }
-                let tile_max = p[r][..n[r]].iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                let tile_max = p[r][..n[r]]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
                 if tile_max > max[r] {
                     let corr = (max[r] - tile_max).exp();
                     sum[r] *= corr;
                     let c = _mm256_set1_ps(corr);
                     let mut d = 0;
                     while d < hd {
-                        _mm256_storeu_ps(op[r].add(d), _mm256_mul_ps(_mm256_loadu_ps(op[r].add(d)), c));
+                        _mm256_storeu_ps(
+                            op[r].add(d),
+                            _mm256_mul_ps(_mm256_loadu_ps(op[r].add(d)), c),
+                        );
                         d += 8;
                     }
                     max[r] = tile_max;
@@ -139,17 +152,35 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
             let mut d = 0;
             if R == 1 {
                 while d + 32 <= hd {
-                    vsum::<R, 4>(vp.add(j0 * stride + off + d), stride, n, &p, op.map(|o| o.add(d)));
+                    vsum::<R, 4>(
+                        vp.add(j0 * stride + off + d),
+                        stride,
+                        n,
+                        &p,
+                        op.map(|o| o.add(d)),
+                    );
                     d += 32;
                 }
             } else {
                 while d + 16 <= hd {
-                    vsum::<R, 2>(vp.add(j0 * stride + off + d), stride, n, &p, op.map(|o| o.add(d)));
+                    vsum::<R, 2>(
+                        vp.add(j0 * stride + off + d),
+                        stride,
+                        n,
+                        &p,
+                        op.map(|o| o.add(d)),
+                    );
                     d += 16;
                 }
             }
             while d < hd {
-                vsum::<R, 1>(vp.add(j0 * stride + off + d), stride, n, &p, op.map(|o| o.add(d)));
+                vsum::<R, 1>(
+                    vp.add(j0 * stride + off + d),
+                    stride,
+                    n,
+                    &p,
+                    op.map(|o| o.add(d)),
+                );
                 d += 8;
             }
             j0 += TILE;
@@ -158,7 +189,10 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
             let inv = _mm256_set1_ps(1.0 / sum[r]);
             let mut d = 0;
             while d < hd {
-                _mm256_storeu_ps(op[r].add(d), _mm256_mul_ps(_mm256_loadu_ps(op[r].add(d)), inv));
+                _mm256_storeu_ps(
+                    op[r].add(d),
+                    _mm256_mul_ps(_mm256_loadu_ps(op[r].add(d)), inv),
+                );
                 d += 8;
             }
         }
@@ -173,7 +207,13 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
 /// `8 * NC` floats at each `out[r]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn vsum<const R: usize, const NC: usize>(v: *const f16, stride: usize, n: [usize; R], p: &[[f32; TILE]; R], out: [*mut f32; R]) {
+unsafe fn vsum<const R: usize, const NC: usize>(
+    v: *const f16,
+    stride: usize,
+    n: [usize; R],
+    p: &[[f32; TILE]; R],
+    out: [*mut f32; R],
+) {
     // SAFETY: per the contract above.
     unsafe {
         let mut a = [[_mm256_setzero_ps(); NC]; R];

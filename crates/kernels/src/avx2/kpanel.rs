@@ -12,9 +12,9 @@
 //! changes is only how often a weight row is unpacked: once per tile instead
 //! of once per 4 activation rows.
 
+use super::hsum_f32_8;
 use super::kq::scales_mins_k4_fast;
 use super::legacy::{f16x2, ld32};
-use super::hsum_f32_8;
 use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
 use gguf::GgmlType;
 use std::arch::x86_64::*;
@@ -67,7 +67,9 @@ unsafe fn build_q4_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
             b.d = _mm_cvtss_f32(dm);
             b.m = _mm_cvtss_f32(_mm_movehdup_ps(dm));
             let (sc, m) = scales_mins_k4_fast(x.add(4));
-            b.extra = _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(m.as_ptr() as *const __m128i)));
+            b.extra = _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(
+                m.as_ptr() as *const __m128i
+            )));
             for j in 0..4 {
                 let q4 = ld32(x.add(16 + j * 32));
                 b.v[2 * j] = _mm256_and_si256(q4, m4);
@@ -109,8 +111,10 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
                 };
                 b.v[4 * n] = _mm256_or_si256(_mm256_and_si256(ql0, m4), hi(0));
                 b.v[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), hi(2));
-                b.v[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), hi(4));
-                b.v[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), hi(6));
+                b.v[4 * n + 2] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), hi(4));
+                b.v[4 * n + 3] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), hi(6));
                 for k in 0..4 {
                     let g = n * 8 + k * 2;
                     let (lo, hi) = ((*sc.add(g) as i8) as i16, (*sc.add(g + 1) as i8) as i16);
@@ -126,7 +130,11 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
 /// `dot_q6_k` (`Q6` true), per output.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const R: usize, const Q6: bool>(p: &[KBlk], nb: usize, a: [*const u8; R]) -> [f32; R] {
+unsafe fn run<const R: usize, const Q6: bool>(
+    p: &[KBlk],
+    nb: usize,
+    a: [*const u8; R],
+) -> [f32; R] {
     assert!(p.len() >= nb);
     let mut acc = [_mm256_setzero_ps(); R];
     let mut acc_m = [_mm_setzero_ps(); R];
@@ -138,7 +146,8 @@ unsafe fn run<const R: usize, const Q6: bool>(p: &[KBlk], nb: usize, a: [*const 
             for t in 0..8 {
                 let (v, s) = (b.v[t], b.s[t]);
                 for r in 0..R {
-                    let prod = _mm256_madd_epi16(_mm256_maddubs_epi16(v, ld32(y[r].add(4 + 32 * t))), s);
+                    let prod =
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(v, ld32(y[r].add(4 + 32 * t))), s);
                     sumi[r] = _mm256_add_epi32(sumi[r], prod);
                 }
             }
@@ -154,10 +163,14 @@ unsafe fn run<const R: usize, const Q6: bool>(p: &[KBlk], nb: usize, a: [*const 
                 } else {
                     let d = yd * b.d;
                     let dmin = -yd * b.m;
-                    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+                    let q8s = _mm_hadd_epi16(
+                        _mm256_castsi256_si128(q8sums),
+                        _mm256_extracti128_si256(q8sums, 1),
+                    );
                     let mp = _mm_madd_epi16(_mm256_castsi256_si128(b.extra), q8s);
                     acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m[r]);
-                    acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+                    acc[r] =
+                        _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
                 }
             }
         }
@@ -229,12 +242,20 @@ pub(crate) unsafe fn matmul_kpanel(
                     let ar = |i: usize| a0.add((r + i) * stride);
                     if n == 4 {
                         let a = [ar(0), ar(1), ar(2), ar(3)];
-                        let v = if q6 { run::<4, true>(&s, nb, a) } else { run::<4, false>(&s, nb, a) };
+                        let v = if q6 {
+                            run::<4, true>(&s, nb, a)
+                        } else {
+                            run::<4, false>(&s, nb, a)
+                        };
                         for (i, x) in v.iter().enumerate() {
                             *out.add((r + i) * n_out + o) = *x;
                         }
                     } else {
-                        let v = if q6 { run::<1, true>(&s, nb, [ar(0)]) } else { run::<1, false>(&s, nb, [ar(0)]) };
+                        let v = if q6 {
+                            run::<1, true>(&s, nb, [ar(0)])
+                        } else {
+                            run::<1, false>(&s, nb, [ar(0)])
+                        };
                         *out.add(r * n_out + o) = v[0];
                     }
                 }

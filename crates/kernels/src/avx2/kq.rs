@@ -187,7 +187,15 @@ pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                q4k_block_end(ap[r].add(i * Q8_K_BYTES), dx, mx, mins, sumi[r], &mut acc[r], &mut acc_m[r]);
+                q4k_block_end(
+                    ap[r].add(i * Q8_K_BYTES),
+                    dx,
+                    mx,
+                    mins,
+                    sumi[r],
+                    &mut acc[r],
+                    &mut acc_m[r],
+                );
             }
         }
         std::array::from_fn(|r| q4k_result(acc[r], acc_m[r]))
@@ -210,10 +218,18 @@ pub(crate) unsafe fn q4k_block_end(
     acc_m: &mut __m128,
 ) {
     // SAFETY: caller guarantees the whole Q8_K block at `y`.
-    let (yd, q8sums) = unsafe { (std::ptr::read_unaligned(y as *const f32), ld32(y.add(Q8_K_BSUMS))) };
+    let (yd, q8sums) = unsafe {
+        (
+            std::ptr::read_unaligned(y as *const f32),
+            ld32(y.add(Q8_K_BSUMS)),
+        )
+    };
     let d = yd * dx;
     let dmin = -yd * mx;
-    let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(q8sums), _mm256_extracti128_si256(q8sums, 1));
+    let q8s = _mm_hadd_epi16(
+        _mm256_castsi256_si128(q8sums),
+        _mm256_extracti128_si256(q8sums, 1),
+    );
     let mp = _mm_madd_epi16(mins, q8s);
     *acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), *acc_m);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), *acc);
@@ -299,7 +315,13 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                q6k_block_end(ap[r].add(i * Q8_K_BYTES), dx, scales16, sumi[r], &mut acc[r]);
+                q6k_block_end(
+                    ap[r].add(i * Q8_K_BYTES),
+                    dx,
+                    scales16,
+                    sumi[r],
+                    &mut acc[r],
+                );
             }
         }
         let mut out = [0f32; N];
@@ -316,9 +338,20 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
 /// the AVX-512 kernel, which forms the same `sumi`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn q6k_block_end(y: *const u8, dx: f32, scales16: __m256i, sumi: __m256i, acc: &mut __m256) {
+pub(crate) unsafe fn q6k_block_end(
+    y: *const u8,
+    dx: f32,
+    scales16: __m256i,
+    sumi: __m256i,
+    acc: &mut __m256,
+) {
     // SAFETY: caller guarantees the whole Q8_K block at `y`.
-    let (yd, bsums) = unsafe { (std::ptr::read_unaligned(y as *const f32), ld32(y.add(Q8_K_BSUMS))) };
+    let (yd, bsums) = unsafe {
+        (
+            std::ptr::read_unaligned(y as *const f32),
+            ld32(y.add(Q8_K_BSUMS)),
+        )
+    };
     let q8sclsub = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
     let s = _mm256_sub_epi32(sumi, q8sclsub);
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(yd * dx), _mm256_cvtepi32_ps(s), *acc);
@@ -333,9 +366,18 @@ pub(crate) unsafe fn q6k_vals(x: *const u8, n: usize) -> [__m256i; 4] {
     let m4 = _mm256_set1_epi8(0xF);
     let m2 = _mm256_set1_epi8(3);
     // SAFETY: caller guarantees the 210-byte block at `x`, n < 2.
-    let (ql0, ql1, qh) = unsafe { (ld32(x.add(n * 64)), ld32(x.add(n * 64 + 32)), ld32(x.add(128 + n * 32))) };
+    let (ql0, ql1, qh) = unsafe {
+        (
+            ld32(x.add(n * 64)),
+            ld32(x.add(n * 64 + 32)),
+            ld32(x.add(128 + n * 32)),
+        )
+    };
     [
-        _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+        _mm256_or_si256(
+            _mm256_and_si256(ql0, m4),
+            _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4),
+        ),
         _mm256_or_si256(
             _mm256_and_si256(ql1, m4),
             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4),
@@ -390,7 +432,11 @@ pub(crate) unsafe fn q5k_block_start(x: &[u8], y: &[u8], summs: &mut f32) -> (f3
 /// rows: the number of super-blocks, after checking every activation row holds
 /// as many Q8_K blocks, and the activation rows' pointers.
 #[inline(always)]
-pub(crate) fn k_rows<const N: usize>(w: &[u8], wb: usize, a: &[&[u8]; N]) -> (usize, [*const u8; N]) {
+pub(crate) fn k_rows<const N: usize>(
+    w: &[u8],
+    wb: usize,
+    a: &[&[u8]; N],
+) -> (usize, [*const u8; N]) {
     let nb = w.len() / wb;
     for r in a {
         assert!(r.len() >= nb * Q8_K_BYTES, "activation row too short");

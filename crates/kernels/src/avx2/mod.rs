@@ -124,7 +124,10 @@ macro_rules! rows4_fn {
     ($name:ident, $k:literal, $wb:expr, $ab:expr) => {
         fn $name(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
             let nb = w[0].len() / $wb;
-            assert!(w.iter().all(|r| r.len() >= nb * $wb) && a.len() >= nb * $ab, "row too short");
+            assert!(
+                w.iter().all(|r| r.len() >= nb * $wb) && a.len() >= nb * $ab,
+                "row too short"
+            );
             // SAFETY: only handed out by `tiles` after `use_avx2()` saw avx2, fma
             // and f16c at runtime; nb blocks checked in every row.
             unsafe {
@@ -199,7 +202,11 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         };
     }
     use GgmlType::*;
-    let two = |r: crate::Rows4Fn| Tiles { panel: panel_fn(ty, two_lane), rows4: Some(r), ..Tiles::default() };
+    let two = |r: crate::Rows4Fn| Tiles {
+        panel: panel_fn(ty, two_lane),
+        rows4: Some(r),
+        ..Tiles::default()
+    };
     match ty {
         Q4_0 if two_lane => two(rows4_q4_0),
         Q4_1 if two_lane => two(rows4_q4_1),
@@ -209,9 +216,15 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         Q4_1 => mn_no24!(k_q4_1),
         Q5_0 => mn!(k_q5_0),
         Q5_1 => mn_no24!(k_q5_1),
-        Q8_0 => Tiles { few: Some(q8rows::matmul_q8_0_rows), ..mn!(k_q8_0) },
+        Q8_0 => Tiles {
+            few: Some(q8rows::matmul_q8_0_rows),
+            ..mn!(k_q8_0)
+        },
         Q4_K => n!(k_q4_k),
-        Q6_K => Tiles { few: Some(kq::matmul_k_rows), ..n!(k_q6_k) },
+        Q6_K => Tiles {
+            few: Some(kq::matmul_k_rows),
+            ..n!(k_q6_k)
+        },
         _ => Tiles::default(),
     }
 }

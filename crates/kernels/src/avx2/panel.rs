@@ -56,7 +56,6 @@ pub(crate) struct PBlock {
     pub(crate) m: __m256,
 }
 
-
 thread_local! {
     static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
     /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
@@ -131,7 +130,12 @@ unsafe fn un_q5_1(x: *const u8) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn un_q5_0u(x: *const u8) -> __m256i {
     // SAFETY: caller guarantees the 22 bytes of the block at `x`.
-    unsafe { _mm256_or_si256(nibbles(x.add(6)), _mm256_and_si256(bits32(x.add(2)), _mm256_set1_epi8(0x10))) }
+    unsafe {
+        _mm256_or_si256(
+            nibbles(x.add(6)),
+            _mm256_and_si256(bits32(x.add(2)), _mm256_set1_epi8(0x10)),
+        )
+    }
 }
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -150,8 +154,18 @@ fn fmt(ty: GgmlType) -> Option<Fmt> {
         Q8_0 => (Q8_0_BYTES, false, 4),
         _ => return None,
     };
-    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
-    Some(Fmt { wb, ab, qoff, min, kind })
+    let (ab, qoff) = if min {
+        (Q8_1_BYTES, 4)
+    } else {
+        (Q8_0_BYTES, 2)
+    };
+    Some(Fmt {
+        wb,
+        ab,
+        qoff,
+        min,
+        kind,
+    })
 }
 
 /// Unpack the 32 quants of the block at `x` (bytes as the `legacy` kernel
@@ -307,9 +321,15 @@ unsafe fn act_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mu
     for (b, o) in out.iter_mut().enumerate().take(nb) {
         // SAFETY: block b lies inside `a` (asserted above).
         unsafe {
-            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(a.as_ptr().add(b * ab) as *const i32)));
+            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(std::ptr::read_unaligned(
+                a.as_ptr().add(b * ab) as *const i32,
+            )));
             o.d = _mm_cvtss_f32(ds);
-            o.s = if min { _mm_cvtss_f32(_mm_movehdup_ps(ds)) } else { 0.0 };
+            o.s = if min {
+                _mm_cvtss_f32(_mm_movehdup_ps(ds))
+            } else {
+                0.0
+            };
             o.corr = if min {
                 0
             } else {
@@ -330,10 +350,18 @@ unsafe fn act_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mu
 /// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
 /// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
+    w: [*const u8; 4],
+    nb: usize,
+    a: *const u8,
+) -> [f32; 4] {
     let min = K == 1 || K == 3;
     let wb = [18, 20, 22, 24][K as usize];
-    let (ab, qoff) = if min { (Q8_1_BYTES, 4) } else { (Q8_0_BYTES, 2) };
+    let (ab, qoff) = if min {
+        (Q8_1_BYTES, 4)
+    } else {
+        (Q8_0_BYTES, 2)
+    };
     let ones = _mm256_set1_epi16(1);
     let off = _mm256_set1_epi8(offset(K) as i8);
     // (the prefetch switch is a constant: no test per row and block)
@@ -350,7 +378,11 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: u
             let qy = ld32(y.add(qoff));
             // Q4_0/Q5_0: x = u - offset, so x.y = u.y - offset.y per i16 pair
             // (exact: |u.y pair| <= 2*31*127, |offset.y pair| <= 2*16*127)
-            let corr = if min { _mm256_setzero_si256() } else { _mm256_maddubs_epi16(off, qy) };
+            let corr = if min {
+                _mm256_setzero_si256()
+            } else {
+                _mm256_maddubs_epi16(off, qy)
+            };
             let xs = w.map(|p| p.add(b * wb));
             let v: [__m256i; 4] = std::array::from_fn(|j| {
                 if pf {
@@ -358,7 +390,11 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: u
                 }
                 let u = unpack_u::<K>(xs[j]);
                 let prod = _mm256_maddubs_epi16(u, qy);
-                let prod = if min { prod } else { _mm256_sub_epi16(prod, corr) };
+                let prod = if min {
+                    prod
+                } else {
+                    _mm256_sub_epi16(prod, corr)
+                };
                 // lanes m = elements 4m..4m+4
                 _mm256_madd_epi16(prod, ones)
             });
@@ -384,9 +420,18 @@ pub(crate) unsafe fn rows4_block_end(
     acc: &mut __m256,
     summ: &mut __m256,
 ) {
-    let t01 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[0], v[1]), _mm256_unpackhi_epi64(v[0], v[1]));
-    let t23 = _mm256_add_epi32(_mm256_unpacklo_epi64(v[2], v[3]), _mm256_unpackhi_epi64(v[2], v[3]));
-    let eo = _mm256_add_epi32(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+    let t01 = _mm256_add_epi32(
+        _mm256_unpacklo_epi64(v[0], v[1]),
+        _mm256_unpackhi_epi64(v[0], v[1]),
+    );
+    let t23 = _mm256_add_epi32(
+        _mm256_unpacklo_epi64(v[2], v[3]),
+        _mm256_unpackhi_epi64(v[2], v[3]),
+    );
+    let eo = _mm256_add_epi32(
+        _mm256_permute2x128_si256(t01, t23, 0x20),
+        _mm256_permute2x128_si256(t01, t23, 0x31),
+    );
     // SAFETY: the caller guarantees the 4 weight blocks at `xs` and the
     // activation block at `y`.
     let (d, m, yds) = unsafe {
@@ -404,7 +449,12 @@ pub(crate) unsafe fn rows4_block_end(
 /// signed quants and their absolute values (the `vec_dot` order's sign
 /// trick), or with `U` the unsigned quants of [`unpack_u`] alone (two-lane).
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<const K: u8, const U: bool>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+unsafe fn build<const K: u8, const U: bool>(
+    f: Fmt,
+    w: [*const u8; 4],
+    nb: usize,
+    dst: &mut [PBlock],
+) {
     assert!(dst.len() >= nb);
     // the 4 rows are usually consecutive: prefetch the same block of the next
     // group of 4 rows (with few activation rows the build streams the weights
@@ -544,7 +594,14 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                 // AVX2 is enabled for this function.
                 unsafe {
                     let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
-                    act_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[(r - r0) * nb..(r - r0 + 1) * nb]);
+                    act_terms(
+                        f.kind,
+                        a,
+                        f.ab,
+                        f.qoff,
+                        nb,
+                        &mut corr[(r - r0) * nb..(r - r0 + 1) * nb],
+                    );
                 }
             }
         }
@@ -579,12 +636,16 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                     // was handed out.
                     let (n, v) = unsafe {
                         let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
-                        let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
+                        let cr =
+                            |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
                         let (a4, c4) = ([ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)]);
                         if W != 0 {
                             // AVX-512: 4 activation rows per pass (two per vector)
                             // in either order; a tail of 1-3 rows repeats its last row
-                            ((r1 - r).min(4), crate::avx512::panel_run(W, two, f, &s, nb, a4, c4))
+                            (
+                                (r1 - r).min(4),
+                                crate::avx512::panel_run(W, two, f, &s, nb, a4, c4),
+                            )
                         } else {
                             // activation rows per pass: 4 (two-lane), else 1 (two
                             // rows sharing panel loads measured no faster in the
@@ -594,8 +655,12 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                             let v: [[f32; 4]; 4] = match (two, f.min) {
                                 (true, false) if n == 4 => run2::<4, false>(f, &s, nb, a4, c4),
                                 (true, true) if n == 4 => run2::<4, true>(f, &s, nb, a4, c4),
-                                (true, false) => [run2::<1, false>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4],
-                                (true, true) => [run2::<1, true>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4],
+                                (true, false) => {
+                                    [run2::<1, false>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4]
+                                }
+                                (true, true) => {
+                                    [run2::<1, true>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4]
+                                }
                                 (false, false) => [run::<1, false>(f, &s, nb, [a4[0]])[0]; 4],
                                 (false, true) => [run::<1, true>(f, &s, nb, [a4[0]])[0]; 4],
                             };

@@ -59,7 +59,12 @@ unsafe fn bcast(p: *const f32) -> __m256 {
 /// `ap[j]`; `nb * ROWS` floats at `dy`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn row<const N: usize>(x: *const u8, nb: usize, ap: [*const u8; N], dy: *const f32) -> [f32; N] {
+unsafe fn row<const N: usize>(
+    x: *const u8,
+    nb: usize,
+    ap: [*const u8; N],
+    dy: *const f32,
+) -> [f32; N] {
     let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); N];
     let mut d = Lanes([0.0; ROWS]);
@@ -71,7 +76,10 @@ unsafe fn row<const N: usize>(x: *const u8, nb: usize, ap: [*const u8; N], dy: *
             _mm_prefetch::<_MM_HINT_T0>(xb.wrapping_add(PF_DIST) as *const i8);
             // lane j: d_x * d_y(row j), the same single rounding as the scalar product
             let dx = _mm256_broadcastss_ps(f16x2(xb));
-            _mm256_store_ps(d.0.as_mut_ptr(), _mm256_mul_ps(dx, _mm256_loadu_ps(dy.add(i * ROWS))));
+            _mm256_store_ps(
+                d.0.as_mut_ptr(),
+                _mm256_mul_ps(dx, _mm256_loadu_ps(dy.add(i * ROWS))),
+            );
             let qx = ld32(xb.add(2));
             let ax = _mm256_sign_epi8(qx, qx);
             for j in 0..N {

@@ -10,7 +10,9 @@ macro_rules! avx512_variant {
         pub(crate) mod $m {
             use crate::avx2::hsum_f32_8;
             use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
-            use crate::avx2::panel::{finish2, offset, rows4_block_end, unpack, unpack_u, ActBlock, Fmt, PBlock};
+            use crate::avx2::panel::{
+                finish2, offset, rows4_block_end, unpack, unpack_u, ActBlock, Fmt, PBlock,
+            };
             use std::arch::x86_64::*;
 
             /// Whether this instance may use `vpdpbusd`.
@@ -38,7 +40,10 @@ macro_rules! avx512_variant {
                     // SAFETY: as in `mul_us`.
                     unsafe { vnni_dpbusd(acc, ax, sy) }
                 } else {
-                    _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1)))
+                    _mm512_add_epi32(
+                        acc,
+                        _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1)),
+                    )
                 }
             }
 
@@ -72,7 +77,10 @@ macro_rules! avx512_variant {
             #[target_feature(enable = $feat)]
             unsafe fn pair_f(lo: __m256, hi: __m256) -> __m512 {
                 let v = _mm512_castps256_ps512(lo);
-                _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castps_pd(v), _mm256_castps_pd(hi)))
+                _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+                    _mm512_castps_pd(v),
+                    _mm256_castps_pd(hi),
+                ))
             }
 
             /// `[v | v]` for floats.
@@ -112,7 +120,12 @@ macro_rules! avx512_variant {
             #[target_feature(enable = $feat)]
             unsafe fn qpair(p: *const u8, q: *const u8) -> __m512i {
                 // SAFETY: caller guarantees 8 readable bytes at each pointer.
-                let (a, b) = unsafe { (std::ptr::read_unaligned(p as *const i64), std::ptr::read_unaligned(q as *const i64)) };
+                let (a, b) = unsafe {
+                    (
+                        std::ptr::read_unaligned(p as *const i64),
+                        std::ptr::read_unaligned(q as *const i64),
+                    )
+                };
                 _mm512_mask_set1_epi64(_mm512_set1_epi64(a), 0xF0, b)
             }
 
@@ -125,7 +138,12 @@ macro_rules! avx512_variant {
             /// `2p` in the low half of vector `p`, `2p + 1` in the high half.
             #[inline]
             #[target_feature(enable = $feat)]
-            pub(crate) unsafe fn tile<const K: u8, const M: usize, const N: usize, const P: usize>(
+            pub(crate) unsafe fn tile<
+                const K: u8,
+                const M: usize,
+                const N: usize,
+                const P: usize,
+            >(
                 w: [&[u8]; M],
                 a: [&[u8]; N],
             ) -> [[f32; N]; M] {
@@ -135,7 +153,10 @@ macro_rules! avx512_variant {
                 let (ab, qoff) = if min { (36, 4) } else { (34, 2) };
                 let nb = w[0].len() / wb;
                 assert!(w.iter().all(|r| r.len() >= nb * wb), "weight row too short");
-                assert!(a.iter().all(|r| r.len() >= nb * ab), "activation row too short");
+                assert!(
+                    a.iter().all(|r| r.len() >= nb * ab),
+                    "activation row too short"
+                );
                 let wp: [*const u8; M] = w.map(|s| s.as_ptr());
                 let ap: [*const u8; N] = a.map(|s| s.as_ptr());
                 let mut acc = [_mm512_setzero_ps(); P];
@@ -171,12 +192,21 @@ macro_rules! avx512_variant {
                         for p in 0..P {
                             let (m0, r0) = ((2 * p) / N, (2 * p) % N);
                             let (m1, r1) = ((2 * p + 1) / N, (2 * p + 1) % N);
-                            let x = if m0 == m1 { _mm512_broadcast_i64x4(qx[m0]) } else { pair_i(qx[m0], qx[m1]) };
-                            let y = if r0 == r1 { _mm512_broadcast_i64x4(qy[r0]) } else { pair_i(qy[r0], qy[r1]) };
+                            let x = if m0 == m1 {
+                                _mm512_broadcast_i64x4(qx[m0])
+                            } else {
+                                pair_i(qx[m0], qx[m1])
+                            };
+                            let y = if r0 == r1 {
+                                _mm512_broadcast_i64x4(qy[r0])
+                            } else {
+                                pair_i(qy[r0], qy[r1])
+                            };
                             // lane 0: dx * dy, the AVX2 kernel's single rounding
                             let d0 = _mm256_broadcastss_ps(_mm_mul_ps(xdm[m0], yds[r0]));
                             let d1 = _mm256_broadcastss_ps(_mm_mul_ps(xdm[m1], yds[r1]));
-                            let q = _mm512_cvtepi32_ps(if min { mul_us(x, y) } else { mul_ss(x, y) });
+                            let q =
+                                _mm512_cvtepi32_ps(if min { mul_us(x, y) } else { mul_ss(x, y) });
                             acc[p] = _mm512_fmadd_ps(pair_f(d0, d1), q, acc[p]);
                         }
                     }
@@ -203,7 +233,11 @@ macro_rules! avx512_variant {
             /// and `nb` activation blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1
             /// and 3) at `a`.
             #[target_feature(enable = $feat)]
-            pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+            pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
+                w: [*const u8; 4],
+                nb: usize,
+                a: *const u8,
+            ) -> [f32; 4] {
                 let min = K == 1 || K == 3;
                 let wb = WB[K as usize];
                 let (ab, qoff) = if min { (36, 4) } else { (34, 2) };
@@ -287,9 +321,17 @@ macro_rules! avx512_variant {
                         }
                         for pr in 0..2 {
                             let (t0, t1) = (&*t[2 * pr].add(b), &*t[2 * pr + 1].add(b));
-                            let mut v = if VNNI { s[pr] } else { _mm512_madd_epi16(s[pr], ones) };
+                            let mut v = if VNNI {
+                                s[pr]
+                            } else {
+                                _mm512_madd_epi16(s[pr], ones)
+                            };
                             if !MIN {
-                                let c = _mm512_mask_set1_epi64(_mm512_set1_epi64(t0.corr), 0xF0, t1.corr);
+                                let c = _mm512_mask_set1_epi64(
+                                    _mm512_set1_epi64(t0.corr),
+                                    0xF0,
+                                    t1.corr,
+                                );
                                 v = _mm512_sub_epi32(v, _mm512_madd_epi16(c, ones));
                             }
                             let dy = pair_f(_mm256_set1_ps(t0.d), _mm256_set1_ps(t1.d));
@@ -361,7 +403,8 @@ macro_rules! avx512_variant {
                                 } else {
                                     mul_us(ax, _mm512_mask_sub_epi8(qy, neg, zero, qy))
                                 };
-                                acc[pr][h] = _mm512_fmadd_ps(dv[pr], _mm512_cvtepi32_ps(prod), acc[pr][h]);
+                                acc[pr][h] =
+                                    _mm512_fmadd_ps(dv[pr], _mm512_cvtepi32_ps(prod), acc[pr][h]);
                             }
                         }
                     }
@@ -370,7 +413,9 @@ macro_rules! avx512_variant {
                 for pr in 0..2 {
                     let [a0, a1, a2, a3] = acc[pr];
                     let u = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
-                    for (half, uh, sh) in [(0, lo_f(u), lo_f(summ[pr])), (1, hi_f(u), hi_f(summ[pr]))] {
+                    for (half, uh, sh) in
+                        [(0, lo_f(u), lo_f(summ[pr])), (1, hi_f(u), hi_f(summ[pr]))]
+                    {
                         let r = 2 * pr + half;
                         let s = _mm256_hadd_ps(uh, uh); // [r0 r1 r0 r1 | r2 r3 r2 r3]
                         let (mut v, mut m) = ([0f32; 8], [0f32; 8]);
@@ -418,7 +463,9 @@ macro_rules! avx512_variant {
             unsafe fn ld16_f16(s: &[u8], i: usize) -> __m512 {
                 assert!(s.len() >= (i + 16) * 2);
                 // SAFETY: 32 readable bytes checked above; unaligned load.
-                unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(s.as_ptr().add(i * 2) as *const __m256i)) }
+                unsafe {
+                    _mm512_cvtph_ps(_mm256_loadu_si256(s.as_ptr().add(i * 2) as *const __m256i))
+                }
             }
 
             /// 16 bf16 at element `i` of `s`, as f32 (exact).
@@ -481,12 +528,18 @@ macro_rules! avx512_variant {
                 unsafe {
                     while i + 32 <= n {
                         c01 = _mm512_add_ps(_mm512_mul_ps(ld16_bf16(w, i), ld16_bf16(a, i)), c01);
-                        c23 = _mm512_add_ps(_mm512_mul_ps(ld16_bf16(w, i + 16), ld16_bf16(a, i + 16)), c23);
+                        c23 = _mm512_add_ps(
+                            _mm512_mul_ps(ld16_bf16(w, i + 16), ld16_bf16(a, i + 16)),
+                            c23,
+                        );
                         i += 32;
                     }
                 }
                 // (c0 + c2) + (c1 + c3), then llama.cpp's hsum
-                let c1 = _mm256_add_ps(_mm256_add_ps(lo_f(c01), lo_f(c23)), _mm256_add_ps(hi_f(c01), hi_f(c23)));
+                let c1 = _mm256_add_ps(
+                    _mm256_add_ps(lo_f(c01), lo_f(c23)),
+                    _mm256_add_ps(hi_f(c01), hi_f(c23)),
+                );
                 // SAFETY: same features.
                 let s = unsafe { hsum_f32_8(c1) } as f64;
                 crate::float::tail_bf16(w, a, i, n, s) as f32

@@ -13,7 +13,8 @@
 
 use crate::avx2::hsum_f32_8;
 use crate::avx2::kq::{
-    k_rows, prefetch_block, q2k_block_start, q4k_block_end, q4k_result, q5k_block_start, q6k_block_end, q6k_vals, scales_mins_k4_fast,
+    k_rows, prefetch_block, q2k_block_start, q4k_block_end, q4k_result, q5k_block_start,
+    q6k_block_end, q6k_vals, scales_mins_k4_fast,
 };
 use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
 use crate::avx2::{f16_at, load32};
@@ -26,7 +27,10 @@ use std::arch::x86_64::*;
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
 unsafe fn scale4(s: [i16; 4]) -> __m512i {
     let w = s.map(|v| (v as u16 as u32 | ((v as u16 as u32) << 16)) as i32);
-    _mm512_set_epi32(w[3], w[3], w[3], w[3], w[2], w[2], w[2], w[2], w[1], w[1], w[1], w[1], w[0], w[0], w[0], w[0])
+    _mm512_set_epi32(
+        w[3], w[3], w[3], w[3], w[2], w[2], w[2], w[2], w[1], w[1], w[1], w[1], w[0], w[0], w[0],
+        w[0],
+    )
 }
 
 /// `[lo | hi]`.
@@ -83,7 +87,10 @@ pub(crate) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
                 for jp in 0..2 {
                     // chunks j = 2 jp (low half) and 2 jp + 1 (high half)
                     let (j0, j1) = (2 * jp as u32, 2 * jp as u32 + 1);
-                    let sh = pair(_mm256_set1_epi64x((2 * j0) as i64), _mm256_set1_epi64x((2 * j1) as i64));
+                    let sh = pair(
+                        _mm256_set1_epi64x((2 * j0) as i64),
+                        _mm256_set1_epi64x((2 * j1) as i64),
+                    );
                     let v = _mm512_and_si512(_mm512_srlv_epi64(q2, sh), m3);
                     let off = 4 + n * 128 + jp * 64;
                     let g = n * 8 + jp * 4;
@@ -116,13 +123,19 @@ pub(crate) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
                     let (j0, j1) = (2 * jp as i64, 2 * jp as i64 + 1);
                     let sh = pair(_mm256_set1_epi64x(2 * j0), _mm256_set1_epi64x(2 * j1));
                     let lo = _mm512_and_si512(_mm512_srlv_epi64(q3, sh), m3);
-                    let hsh = pair(_mm256_set1_epi64x(n as i64 * 4 + j0), _mm256_set1_epi64x(n as i64 * 4 + j1));
+                    let hsh = pair(
+                        _mm256_set1_epi64x(n as i64 * 4 + j0),
+                        _mm256_set1_epi64x(n as i64 * 4 + j1),
+                    );
                     // 4 where the high bit is clear, else 0
                     let h = _mm512_and_si512(_mm512_srlv_epi64(hm, hsh), one);
                     let h4 = _mm512_slli_epi16::<2>(_mm512_xor_si512(h, one));
                     let off = 4 + n * 128 + jp * 64;
                     let qy = load64(&y[off..off + 64]);
-                    let p = _mm512_sub_epi16(_mm512_maddubs_epi16(lo, qy), _mm512_maddubs_epi16(h4, qy));
+                    let p = _mm512_sub_epi16(
+                        _mm512_maddubs_epi16(lo, qy),
+                        _mm512_maddubs_epi16(h4, qy),
+                    );
                     let g = n * 8 + jp * 4;
                     let s = scale4(std::array::from_fn(|i| scales[g + i] as i16));
                     sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(p, s));
@@ -158,7 +171,10 @@ pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
             for j in 0..4 {
                 let q4 = ld32(x.add(16 + j * 32));
                 // low nibbles x activations j*64.., high nibbles x j*64+32..
-                let v = pair(_mm256_and_si256(q4, m4), _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4));
+                let v = pair(
+                    _mm256_and_si256(q4, m4),
+                    _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4),
+                );
                 let (slo, shi) = (sc[2 * j] as i16, sc[2 * j + 1] as i16);
                 let s = scale4([slo, slo, shi, shi]);
                 for r in 0..N {
@@ -167,7 +183,15 @@ pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                q4k_block_end(ap[r].add(i * Q8_K_BYTES), dx, mx, mins, fold(sumi[r]), &mut acc[r], &mut acc_m[r]);
+                q4k_block_end(
+                    ap[r].add(i * Q8_K_BYTES),
+                    dx,
+                    mx,
+                    mins,
+                    fold(sumi[r]),
+                    &mut acc[r],
+                    &mut acc_m[r],
+                );
             }
         }
         std::array::from_fn(|r| q4k_result(acc[r], acc_m[r]))
@@ -189,13 +213,25 @@ pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
             let mut sumi = _mm512_setzero_si512();
             for j in 0..4 {
                 let q4 = load32(&x[48 + j * 32..80 + j * 32]);
-                let hlo = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32)), one);
-                let hhi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32 + 1)), one);
+                let hlo =
+                    _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32)), one);
+                let hhi = _mm256_and_si256(
+                    _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32 + 1)),
+                    one,
+                );
                 let lo = _mm256_or_si256(_mm256_and_si256(q4, m4), _mm256_slli_epi16::<4>(hlo));
-                let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4), _mm256_slli_epi16::<4>(hhi));
+                let hi = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16::<4>(q4), m4),
+                    _mm256_slli_epi16::<4>(hhi),
+                );
                 let off = 4 + j * 64;
                 let (slo, shi) = (sc[2 * j] as i16, sc[2 * j + 1] as i16);
-                sumi = acc_chunks(sumi, pair(lo, hi), load64(&y[off..off + 64]), scale4([slo, slo, shi, shi]));
+                sumi = acc_chunks(
+                    sumi,
+                    pair(lo, hi),
+                    load64(&y[off..off + 64]),
+                    scale4([slo, slo, shi, shi]),
+                );
             }
             acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(sumi)), acc);
         }
@@ -236,7 +272,13 @@ pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
                 }
             }
             for r in 0..N {
-                q6k_block_end(ap[r].add(i * Q8_K_BYTES), dx, scales16, fold(sumi[r]), &mut acc[r]);
+                q6k_block_end(
+                    ap[r].add(i * Q8_K_BYTES),
+                    dx,
+                    scales16,
+                    fold(sumi[r]),
+                    &mut acc[r],
+                );
             }
         }
         let mut out = [0f32; N];

@@ -43,7 +43,11 @@ use crate::{DotFn, Tiles};
 use gguf::GgmlType;
 
 avx512_variant!(bw, "avx2,fma,f16c,avx512f,avx512bw,avx512vl", false);
-avx512_variant!(vnni, "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", true);
+avx512_variant!(
+    vnni,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+    true
+);
 
 /// Wrap the kernels of one variant module as the crate's plain fn types.
 macro_rules! wrappers {
@@ -82,7 +86,10 @@ macro_rules! wrappers {
                 let wb = [18, 20, 22, 24][K as usize];
                 let ab = if K == 1 || K == 3 { 36 } else { 34 };
                 let nb = w[0].len() / wb;
-                assert!(w.iter().all(|r| r.len() >= nb * wb) && a.len() >= nb * ab, "row too short");
+                assert!(
+                    w.iter().all(|r| r.len() >= nb * wb) && a.len() >= nb * ab,
+                    "row too short"
+                );
                 // nb blocks checked in every row
                 // SAFETY: handed out only at the level whose features were detected (see above).
                 unsafe {

@@ -12,7 +12,12 @@ use crate::config::{Activation, Config, Meta};
 use crate::ops::{Rope, RopeStyle};
 use crate::ModelError;
 
-pub(crate) fn configure(c: &mut Config, m: &Meta, base: f32, freq_scale: f32) -> Result<(), ModelError> {
+pub(crate) fn configure(
+    c: &mut Config,
+    m: &Meta,
+    base: f32,
+    freq_scale: f32,
+) -> Result<(), ModelError> {
     c.act = Activation::GeluTanh;
     c.qk_norm = true;
     c.post_norms = true;
@@ -31,7 +36,13 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, base: f32, freq_scale: f32) ->
             *swa = pattern == 0 || il % pattern < pattern - 1;
         }
         let base_swa = m.f("rope.freq_base_swa")?.unwrap_or(10000.0);
-        c.rope_swa = Some(Rope::new(RopeStyle::Neox, c.rope.n_rot, base_swa, 1.0, None));
+        c.rope_swa = Some(Rope::new(
+            RopeStyle::Neox,
+            c.rope.n_rot,
+            base_swa,
+            1.0,
+            None,
+        ));
     }
     Ok(())
 }

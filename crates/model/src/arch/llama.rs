@@ -6,6 +6,11 @@
 use crate::config::{Config, Meta};
 use crate::ModelError;
 
-pub(crate) fn configure(_c: &mut Config, _m: &Meta, _base: f32, _freq_scale: f32) -> Result<(), ModelError> {
+pub(crate) fn configure(
+    _c: &mut Config,
+    _m: &Meta,
+    _base: f32,
+    _freq_scale: f32,
+) -> Result<(), ModelError> {
     Ok(())
 }

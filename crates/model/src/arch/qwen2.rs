@@ -6,7 +6,12 @@ use crate::config::{Config, Meta};
 use crate::ops::{Rope, RopeStyle};
 use crate::ModelError;
 
-pub(crate) fn configure(c: &mut Config, _m: &Meta, base: f32, freq_scale: f32) -> Result<(), ModelError> {
+pub(crate) fn configure(
+    c: &mut Config,
+    _m: &Meta,
+    base: f32,
+    freq_scale: f32,
+) -> Result<(), ModelError> {
     c.qkv_bias = true;
     c.rope = Rope::new(RopeStyle::Neox, c.rope.n_rot, base, freq_scale, None);
     Ok(())

@@ -17,9 +17,9 @@ use std::time::Instant;
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 mod request;
-pub use request::{ChatRequest, CompletionRequest};
 use crate::tools::{tools, ToolSet};
 use request::{chat_messages, for_model, plan, CompletionPrompt, Plan, StreamOptions};
+pub use request::{ChatRequest, CompletionRequest};
 
 fn token_str(lm: &LoadedModel, id: u32) -> (String, Vec<u8>) {
     let b = lm.tokenizer.token_to_piece(id).to_vec();
@@ -76,7 +76,24 @@ fn usage(choices: &[Choice]) -> Value {
         .filter_map(|c| c.stats.as_ref())
         .map(|s| s.output_tokens)
         .sum();
-    json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+    let cached = choices
+        .first()
+        .and_then(|c| c.stats.as_ref())
+        .map(|s| s.cached_tokens)
+        .unwrap_or(0);
+    usage_json(p, cached, c)
+}
+
+/// OpenAI's `usage` object; `prompt_tokens_details.cached_tokens` counts the
+/// prompt tokens taken from a cache (an earlier turn's or a concurrent
+/// request's shared prefix) instead of being computed.
+fn usage_json(p: usize, cached: usize, c: usize) -> Value {
+    json!({
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": p + c,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    })
 }
 
 enum Kind {
@@ -113,7 +130,10 @@ pub async fn chat(
     };
     let tools = tools(r.tools, r.tool_choice.as_ref())?;
     if tools.is_some() && p.json {
-        return Err(ApiError::bad("response_format", "response_format json_object cannot be combined with tools; ask for one or the other"));
+        return Err(ApiError::bad(
+            "response_format",
+            "response_format json_object cannot be combined with tools; ask for one or the other",
+        ));
     }
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
@@ -241,7 +261,15 @@ async fn respond(
         guard.disarm();
         let choices = choices?;
         return Ok(finish_whole(
-            &st, &lease, kind, choices, stream, so, endpoint, started, p.tools.as_ref().map(|(t, pre)| (t, pre.as_str())),
+            &st,
+            &lease,
+            kind,
+            choices,
+            stream,
+            so,
+            endpoint,
+            started,
+            p.tools.as_ref().map(|(t, pre)| (t, pre.as_str())),
         ));
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
@@ -287,12 +315,19 @@ fn finish_whole(
             let parts: Vec<(Option<String>, Vec<Value>, &str)> = choices
                 .iter()
                 .map(|c| {
-                    let fin = c.stats.as_ref().map(|s| gen::finish_str(s.finish)).unwrap_or("stop");
+                    let fin = c
+                        .stats
+                        .as_ref()
+                        .map(|s| gen::finish_str(s.finish))
+                        .unwrap_or("stop");
                     let Some((t, prefix)) = tools else {
                         return (Some(c.text.clone()), Vec::new(), fin);
                     };
                     let (content, calls) = t.answer(prefix, &c.text);
-                    let calls: Vec<Value> = calls.iter().map(|c| c.openai(gen::new_id("call").replacen('-', "_", 1))).collect();
+                    let calls: Vec<Value> = calls
+                        .iter()
+                        .map(|c| c.openai(gen::new_id("call").replacen('-', "_", 1)))
+                        .collect();
                     let fin = if calls.is_empty() { fin } else { "tool_calls" };
                     (content, calls, fin)
                 })
@@ -551,8 +586,9 @@ fn stream_response(
         if so.include_usage {
             let p = stats.first().map(|s| s.prompt_tokens).unwrap_or(0);
             let c: usize = stats.iter().map(|s| s.output_tokens).sum();
+            let cached = stats.first().map(|s| s.cached_tokens).unwrap_or(0);
             let mut v = mk(json!([]));
-            v["usage"] = json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+            v["usage"] = usage_json(p, cached, c);
             if !send(sse(&v)).await {
                 return;
             }

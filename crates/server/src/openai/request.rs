@@ -160,10 +160,16 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
     }
     for (k, &b) in c.logit_bias.iter().flatten() {
         let Ok(id) = k.trim().parse::<u32>() else {
-            return Err(ApiError::bad("logit_bias", format!("logit_bias keys are token ids (as strings, e.g. \"50256\"), got {k:?}")));
+            return Err(ApiError::bad(
+                "logit_bias",
+                format!("logit_bias keys are token ids (as strings, e.g. \"50256\"), got {k:?}"),
+            ));
         };
         if !(-100.0..=100.0).contains(&b) {
-            return Err(ApiError::bad("logit_bias", format!("logit_bias values must be between -100 and 100, got {b} for token {id}")));
+            return Err(ApiError::bad(
+                "logit_bias",
+                format!("logit_bias values must be between -100 and 100, got {b} for token {id}"),
+            ));
         }
         s.logit_bias.push((id, b));
     }
@@ -212,12 +218,14 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         Some(f) => match f.kind.as_str() {
             "text" => false,
             "json_object" | "json_schema" => true,
-            other => return Err(ApiError::bad(
-                "response_format.type",
-                format!(
+            other => {
+                return Err(ApiError::bad(
+                    "response_format.type",
+                    format!(
                     "response_format.type '{other}' is not supported; use 'text' or 'json_object'"
                 ),
-            )),
+                ))
+            }
         },
     };
     let keep_alive = match &c.keep_alive {
@@ -279,14 +287,31 @@ pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Me
         };
         let tool_calls = match m.tool_calls {
             Some(calls) if role == "assistant" => Some(Value::Array(
-                calls.into_iter().enumerate().map(|(j, c)| crate::tools::call_for_template(&format!("messages[{i}].tool_calls[{j}]"), c)).collect::<Result<_, _>>()?,
+                calls
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, c)| {
+                        crate::tools::call_for_template(
+                            &format!("messages[{i}].tool_calls[{j}]"),
+                            c,
+                        )
+                    })
+                    .collect::<Result<_, _>>()?,
             )),
             Some(_) => {
-                return Err(ApiError::bad(format!("messages[{i}].tool_calls"), format!("messages[{i}].tool_calls belongs to assistant messages only")))
+                return Err(ApiError::bad(
+                    format!("messages[{i}].tool_calls"),
+                    format!("messages[{i}].tool_calls belongs to assistant messages only"),
+                ))
             }
             None => None,
         };
-        out.push(Message { role, content, tool_calls, tool_call_id: m.tool_call_id });
+        out.push(Message {
+            role,
+            content,
+            tool_calls,
+            tool_call_id: m.tool_call_id,
+        });
     }
     if json {
         let hint = engine::jsonfix::HINT;
@@ -302,14 +327,35 @@ pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Me
 
 /// The checks and settings that need the model: `logit_bias` ids inside its
 /// vocabulary, and `ignore_eos` as a ban on its end-of-generation tokens.
-pub(super) fn for_model(p: &mut Plan, c: &Common, lm: &engine::LoadedModel) -> Result<(), ApiError> {
+pub(super) fn for_model(
+    p: &mut Plan,
+    c: &Common,
+    lm: &engine::LoadedModel,
+) -> Result<(), ApiError> {
     let n_vocab = lm.model.config.n_vocab;
-    if let Some(&(id, _)) = p.req.sampling.logit_bias.iter().find(|(id, _)| *id as usize >= n_vocab) {
-        return Err(ApiError::bad("logit_bias", format!("logit_bias names token {id}, but this model's vocabulary has ids 0..{}", n_vocab - 1)));
+    if let Some(&(id, _)) = p
+        .req
+        .sampling
+        .logit_bias
+        .iter()
+        .find(|(id, _)| *id as usize >= n_vocab)
+    {
+        return Err(ApiError::bad(
+            "logit_bias",
+            format!(
+                "logit_bias names token {id}, but this model's vocabulary has ids 0..{}",
+                n_vocab - 1
+            ),
+        ));
     }
     if c.ignore_eos {
         let bias = &mut p.req.sampling.logit_bias;
-        bias.extend(lm.tokenizer.eog_ids().iter().map(|&id| (id, f32::NEG_INFINITY)));
+        bias.extend(
+            lm.tokenizer
+                .eog_ids()
+                .iter()
+                .map(|&id| (id, f32::NEG_INFINITY)),
+        );
     }
     Ok(())
 }

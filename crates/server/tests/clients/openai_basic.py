@@ -38,6 +38,11 @@ check("stream one finish_reason", fins == [r.choices[0].finish_reason], str(fins
 check("stream usage chunk last", chunks[-1].choices == [] and chunks[-1].usage is not None
       and chunks[-1].usage.completion_tokens == r.usage.completion_tokens, str(chunks[-1]))
 check("stream ids equal", len({ch.id for ch in chunks}) == 1)
+# The repeated prompt was read from the first request's cache (all but the
+# last token, which is computed for its logits), and usage says so.
+cached = chunks[-1].usage.prompt_tokens_details.cached_tokens
+check("stream usage cached_tokens", cached == chunks[-1].usage.prompt_tokens - 1, str(chunks[-1].usage))
+check("chat usage cached_tokens present", r.usage.prompt_tokens_details.cached_tokens >= 0, str(r.usage))
 
 with httpx.Client(timeout=120) as h:
     hdr = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else {}

@@ -44,7 +44,10 @@ pub struct HfServer {
 }
 
 pub fn sha256(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 impl HfServer {
@@ -67,7 +70,14 @@ impl HfServer {
     /// Serve `data` as `repo` (`owner/name`) file `file`.
     pub fn add(&self, repo: &str, file: &str, data: Vec<u8>, fault: Fault) {
         let sha = sha256(&data);
-        self.state.lock().unwrap().files.insert(format!("{repo}/{file}"), File { data: Arc::new(data), sha, fault });
+        self.state.lock().unwrap().files.insert(
+            format!("{repo}/{file}"),
+            File {
+                data: Arc::new(data),
+                sha,
+                fault,
+            },
+        );
     }
 
     /// The URL Hugging Face would give for the file.
@@ -81,7 +91,11 @@ impl HfServer {
 
     /// Range starts of the GETs of the file bytes.
     pub fn data_gets(&self) -> Vec<u64> {
-        self.log().into_iter().filter(|l| l.0 == "GET" && l.1.starts_with("/cdn/")).map(|l| l.2.unwrap_or(0)).collect()
+        self.log()
+            .into_iter()
+            .filter(|l| l.0 == "GET" && l.1.starts_with("/cdn/"))
+            .map(|l| l.2.unwrap_or(0))
+            .collect()
     }
 }
 
@@ -107,7 +121,9 @@ fn handle(c: TcpStream, st: &Mutex<State>) -> std::io::Result<()> {
     let mut s = st.lock().unwrap();
     s.log.push((method.clone(), path.clone(), range));
     if let Some(key) = path.strip_prefix("/cdn/") {
-        let Some(f) = s.files.get_mut(key) else { return respond(&mut c, "404 Not Found", &[], b"") };
+        let Some(f) = s.files.get_mut(key) else {
+            return respond(&mut c, "404 Not Found", &[], b"");
+        };
         let data = f.data.clone();
         let total = data.len() as u64;
         let fault = f.fault.clone();
@@ -118,14 +134,29 @@ fn handle(c: TcpStream, st: &Mutex<State>) -> std::io::Result<()> {
             None
         };
         drop(s);
-        let start = if fault.no_range { 0 } else { range.unwrap_or(0) };
+        let start = if fault.no_range {
+            0
+        } else {
+            range.unwrap_or(0)
+        };
         if start > total || (start == total && range.is_some()) {
-            return respond(&mut c, "416 Range Not Satisfiable", &[("Content-Range", format!("bytes */{total}"))], b"");
+            return respond(
+                &mut c,
+                "416 Range Not Satisfiable",
+                &[("Content-Range", format!("bytes */{total}"))],
+                b"",
+            );
         }
         let body = &data[start as usize..];
-        let mut headers = vec![("Content-Length", body.len().to_string()), ("Accept-Ranges", "bytes".into())];
+        let mut headers = vec![
+            ("Content-Length", body.len().to_string()),
+            ("Accept-Ranges", "bytes".into()),
+        ];
         let status = if start > 0 {
-            headers.push(("Content-Range", format!("bytes {start}-{}/{total}", total - 1)));
+            headers.push((
+                "Content-Range",
+                format!("bytes {start}-{}/{total}", total - 1),
+            ));
             "206 Partial Content"
         } else {
             "200 OK"
@@ -146,15 +177,30 @@ fn handle(c: TcpStream, st: &Mutex<State>) -> std::io::Result<()> {
         let _ = c.shutdown(std::net::Shutdown::Both);
         return Ok(());
     }
-    if let Some((repo_file, _)) = path.split_once("/resolve/main/").map(|(a, b)| (format!("{}/{b}", a.trim_start_matches('/')), ())) {
-        let Some(f) = s.files.get(&repo_file) else { return respond(&mut c, "404 Not Found", &[("X-Error-Code", "EntryNotFound".into())], b"Entry not found") };
+    if let Some((repo_file, _)) = path
+        .split_once("/resolve/main/")
+        .map(|(a, b)| (format!("{}/{b}", a.trim_start_matches('/')), ()))
+    {
+        let Some(f) = s.files.get(&repo_file) else {
+            return respond(
+                &mut c,
+                "404 Not Found",
+                &[("X-Error-Code", "EntryNotFound".into())],
+                b"Entry not found",
+            );
+        };
         let sha = f.fault.wrong_sha.clone().unwrap_or_else(|| f.sha.clone());
         let size = f.data.len();
         drop(s);
         return respond(
             &mut c,
             "302 Found",
-            &[("Location", format!("/cdn/{repo_file}")), ("X-Linked-Etag", format!("\"{sha}\"")), ("X-Linked-Size", size.to_string()), ("ETag", "\"gitsha\"".into())],
+            &[
+                ("Location", format!("/cdn/{repo_file}")),
+                ("X-Linked-Etag", format!("\"{sha}\"")),
+                ("X-Linked-Size", size.to_string()),
+                ("ETag", "\"gitsha\"".into()),
+            ],
             b"",
         );
     }
@@ -170,7 +216,12 @@ fn write_head(c: &mut TcpStream, status: &str, headers: &[(&str, String)]) -> st
     c.write_all(h.as_bytes())
 }
 
-fn respond(c: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+fn respond(
+    c: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let mut hs = headers.to_vec();
     hs.push(("Content-Length", body.len().to_string()));
     write_head(c, status, &hs)?;
@@ -184,7 +235,10 @@ pub fn tiny_gguf(n: usize, seed: u32) -> Vec<u8> {
     w.set_str("general.architecture", "llama");
     w.set_str("general.license", "apache-2.0");
     w.set_u32("llama.context_length", 256);
-    let vals: Vec<f32> = (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32).collect();
-    w.add_f32("token_embd.weight", &[64, (n / 64) as u64], &vals).unwrap();
+    let vals: Vec<f32> = (0..n)
+        .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32)
+        .collect();
+    w.add_f32("token_embd.weight", &[64, (n / 64) as u64], &vals)
+        .unwrap();
     w.to_bytes()
 }
