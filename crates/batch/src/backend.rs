@@ -288,31 +288,32 @@ impl Endpoint {
         if let Some(k) = &api_key {
             req = req.set("Authorization", &format!("Bearer {k}"));
         }
-        let listed: Vec<String> =
-            match req.call() {
-                Ok(r) => r
-                    .into_json::<Value>()
-                    .ok()
-                    .and_then(|v| v.get("data").and_then(|d| d.as_array()).cloned())
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(String::from))
-                    .collect(),
-                Err(ureq::Error::Status(401 | 403, _)) => return Err(format!(
+        let listed: Vec<String> = match req.call() {
+            Ok(r) => r
+                .into_json::<Value>()
+                .ok()
+                .and_then(|v| v.get("data").and_then(|d| d.as_array()).cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(String::from))
+                .collect(),
+            Err(ureq::Error::Status(401 | 403, _)) => {
+                return Err(format!(
                     "{models_url} refused the request (401/403): give the right key with --api-key"
-                )),
-                Err(ureq::Error::Status(code, r)) => {
-                    return Err(format!(
-                        "{models_url} answered {code}: {}",
-                        error_message(r)
-                    ))
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "cannot reach {models_url}: {e}; is the server running?"
-                    ))
-                }
-            };
+                ))
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                return Err(format!(
+                    "{models_url} answered {code}: {}",
+                    error_message(r)
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot reach {models_url}: {e}; is the server running?"
+                ))
+            }
+        };
         let model = match model {
             Some(m) => {
                 if !listed.is_empty() && !listed.contains(&m) {

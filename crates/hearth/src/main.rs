@@ -16,6 +16,10 @@ fn main() -> std::process::ExitCode {
     if args.offline {
         std::env::set_var("HEARTH_OFFLINE", "1");
     }
+    if let Err(e) = kernels::check_simd_env() {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let result = match args.command {
         cli::Command::Run(a) => {
             config::apply_run(a, matches.subcommand_matches("run")).and_then(cmd::run::run)

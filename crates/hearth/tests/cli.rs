@@ -462,3 +462,30 @@ fn embed_prints_unit_vectors() {
     let o = hearth(&["embed", m], Some(b"\n  \n"));
     assert_clean_failure(&o, 4, &["nothing to embed"]);
 }
+
+/// `HEARTH_SIMD` with a value that is no SIMD level is a clear error before
+/// anything runs (it used to be ignored); `scalar` runs the reference kernels.
+#[test]
+fn hearth_simd_is_checked() {
+    let o = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["doctor"])
+        .env("HEARTH_SIMD", "avx3")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for want in ["HEARTH_SIMD=\"avx3\"", "scalar, avx2, avx512"] {
+        assert!(stderr(&o).contains(want), "{want:?} not in {}", stderr(&o));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["doctor"])
+        .env("HEARTH_SIMD", "scalar")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("SIMD:") && l.trim_end().ends_with("scalar")),
+        "{out}"
+    );
+}

@@ -271,10 +271,27 @@ static DETECTED: AtomicU8 = AtomicU8::new(0);
 
 /// Force the scalar reference kernels (for tests/benchmarks). The environment
 /// variable `HEARTH_FORCE_SCALAR=1` does the same at first use, and
-/// `HEARTH_SIMD=avx2` (or `avx512` for AVX-512 without VNNI) caps the x86 level
-/// a CPU would otherwise get (A/B measurements on an AVX-512 machine).
+/// `HEARTH_SIMD` caps the level a CPU would otherwise get (see [`SIMD_CAPS`]).
 pub fn set_force_scalar(force: bool) {
     FORCE_SCALAR.store(force, Ordering::SeqCst);
+}
+
+/// The values `HEARTH_SIMD` takes (unset or empty: the best the CPU has):
+/// `scalar` (the reference kernels), `avx2` (no AVX-512 on an AVX-512 CPU),
+/// `avx512` (AVX-512 without VNNI). A cap above what the CPU has changes
+/// nothing.
+pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
+
+/// Check `HEARTH_SIMD` (callers report the error before any kernel runs; an
+/// unknown value is otherwise treated as unset).
+pub fn check_simd_env() -> Result<(), String> {
+    match std::env::var("HEARTH_SIMD") {
+        Ok(v) if !v.is_empty() && !SIMD_CAPS.contains(&v.as_str()) => Err(format!(
+            "HEARTH_SIMD={v:?} is not a SIMD level: use one of {} or unset it (the best this CPU has)",
+            SIMD_CAPS.join(", ")
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn detected() -> u8 {
@@ -284,7 +301,8 @@ fn detected() -> u8 {
     }
     let env_scalar = std::env::var("HEARTH_FORCE_SCALAR")
         .map(|v| v == "1")
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || std::env::var("HEARTH_SIMD").is_ok_and(|v| v == "scalar");
     let mut level = 1;
     #[cfg(target_arch = "x86_64")]
     {
