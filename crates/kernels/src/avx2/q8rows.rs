@@ -1,6 +1,7 @@
-//! Q8_0 weights against a few Q8_0 activation rows (2 to 11: the batched
-//! decode step of `hearth serve` and `hearth batch`), in llama.cpp's `vec_dot`
-//! order for every output (format: `crate::q8`; order: `legacy::dot_q8_0`).
+//! Q8_0 weights against two or more Q8_0 activation rows (the batched decode
+//! step of `hearth serve` and `hearth batch`, and prefill: it also beats the
+//! transposed panel of `panel`), in llama.cpp's `vec_dot` order for every
+//! output (format: `crate::q8`; order: `legacy::dot_q8_0`).
 //!
 //! Why a kernel of its own: in the `legacy` tiles every (weight row,
 //! activation row) pair pays a scalar `d_x * d_y`, its broadcast and the
