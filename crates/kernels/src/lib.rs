@@ -276,6 +276,31 @@ pub fn set_force_scalar(force: bool) {
     FORCE_SCALAR.store(force, Ordering::SeqCst);
 }
 
+/// SiLU, `x / (1 + exp(-x))` with the scalar `expf` (ggml's `ggml_silu_f32`).
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// SwiGLU in place: `gate[i] = silu(gate[i]) * up[i]`. On AVX2 machines the
+/// vector `exp` of llama.cpp's AVX2 build (`ggml_v_expf`, within ~1.5 ULP of
+/// `expf`) for every element, as llama.cpp computes it there (but for its
+/// last < 8 elements, which it takes through `expf`); the scalar [`silu`] on
+/// other CPUs. Element-wise, whatever the slice: a row's result never depends
+/// on the rows around it or on how the buffer is split across threads.
+pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    assert!(up.len() >= gate.len(), "swiglu: up shorter than gate");
+    #[cfg(target_arch = "x86_64")]
+    if use_avx2() {
+        // SAFETY: AVX2 and FMA were detected at runtime (`use_avx2`).
+        unsafe { avx2::act::swiglu(gate, up) };
+        return;
+    }
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = silu(*g) * u;
+    }
+}
+
 /// The values `HEARTH_SIMD` takes (unset or empty: the best the CPU has):
 /// `scalar` (the reference kernels), `avx2` (no AVX-512 on an AVX-512 CPU),
 /// `avx512` (AVX-512 without VNNI). A cap above what the CPU has changes

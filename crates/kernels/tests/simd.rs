@@ -518,3 +518,44 @@ fn two_lane_extremes_do_not_overflow() {
         }
     }
 }
+
+/// SwiGLU: the vector `exp` (llama.cpp's AVX2 `ggml_v_expf`) stays within a
+/// few ULP of the scalar `expf` version over the whole range, the overflow
+/// and underflow branches included, and an element's result does not depend
+/// on how the buffer is sliced (threads split it at arbitrary points).
+#[test]
+fn swiglu_matches_scalar_and_ignores_slicing() {
+    let mut rng = Rng::new(31);
+    let mut gate: Vec<f32> = (0..1003)
+        .map(|i| rng.uniform() * 15.0 + (i % 7) as f32 * 0.01)
+        .collect();
+    gate.extend([
+        0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 100.0, -100.0, 150.0, -150.0, 200.0, -200.0, 1e6,
+        -1e6,
+    ]);
+    let up: Vec<f32> = (0..gate.len()).map(|_| rng.uniform() * 2.0).collect();
+    let mut whole = gate.clone();
+    kernels::swiglu(&mut whole, &up);
+    for (i, (&g, &u)) in gate.iter().zip(&up).enumerate() {
+        let want = kernels::silu(g) * u;
+        let got = whole[i];
+        assert!(got.is_finite(), "x={g}: {got}");
+        assert!(
+            (got - want).abs() <= 4.0 * f32::EPSILON * want.abs() + 1e-37,
+            "x={g} u={u}: {got} vs {want}"
+        );
+    }
+    for cut in [1usize, 5, 8, 13, 500, 1001] {
+        let mut parts = gate.clone();
+        let (a, b) = parts.split_at_mut(cut);
+        kernels::swiglu(a, &up[..cut]);
+        kernels::swiglu(b, &up[cut..]);
+        assert!(
+            parts
+                .iter()
+                .zip(&whole)
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "cut at {cut}"
+        );
+    }
+}

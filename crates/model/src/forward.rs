@@ -11,7 +11,7 @@
 
 use crate::attention::{attend_groups, AttnShape, KvView};
 use crate::config::{Activation, Config};
-use crate::ops::{self, silu};
+use crate::ops;
 use crate::session::{ActSet, Group, Scratch, Session};
 use crate::weights::Matrix;
 use crate::{Model, ModelError};
@@ -479,7 +479,7 @@ fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: &[f32]) {
     const CHUNK: usize = 4096;
     let n = gate.len();
     let f = |g: &mut [f32], u: &[f32]| match act {
-        Activation::Silu => ops::glu(g, u, silu),
+        Activation::Silu => kernels::swiglu(&mut g[..], u),
         Activation::GeluTanh => ops::glu_gelu(g, u),
     };
     if n <= CHUNK || pool.n_threads() == 1 {

@@ -14,6 +14,7 @@
 //! emulates the lanes (`crate::block::Lanes8`). F32/F16/BF16 likewise follow
 //! llama.cpp's `ggml_vec_dot_f32/f16/bf16` op for op (see `crate::float`).
 
+pub(crate) mod act;
 pub(crate) mod attn;
 mod float;
 mod kpanel;
