@@ -43,7 +43,7 @@ pub struct BatchArgs {
     /// Like --json, and validate each output against this JSON Schema file.
     #[arg(long)]
     pub json_schema: Option<PathBuf>,
-    /// Documents generated at once (continuous batching; default 8 local, 4 with --endpoint).
+    /// Documents generated at once (continuous batching; default 16 local, fewer if their caches would not fit in memory, 4 with --endpoint).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Documents longer than the context: split (pieces, then a combining pass), truncate or skip.
@@ -348,8 +348,16 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     let name = a.model.clone().unwrap_or(default);
     let path = super::pull::resolve_model(&name)?;
     let file = gguf::GgufFile::open(&path)?;
-    let parallel = a.parallel.unwrap_or(8);
     let ctx = super::context_for(&file, a.ctx_size)?;
+    // Default: 16 documents at once where their caches fit with room to spare
+    // (more rows per batched step run faster: 100 short documents on
+    // qwen2.5-coder took 57 s at 16, 60 s at 8; BENCHMARKS.md), else fewer.
+    let parallel = a.parallel.unwrap_or_else(|| {
+        DEFAULT_PARALLEL
+            .into_iter()
+            .find(|&p| matches!(engine::fit::preflight(&file, ctx * p), Ok(None)))
+            .unwrap_or(1)
+    });
     // All documents in flight share one cache: check that it fits before loading.
     if let Some(w) = engine::fit::preflight(&file, ctx * parallel)
         .with_context(|| format!("{parallel} documents at once with a context of {ctx} tokens each; try a smaller --parallel or --ctx-size"))?
@@ -366,6 +374,9 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
         threads,
     )))
 }
+
+/// Local `--parallel` defaults, best first: the first whose caches fit.
+const DEFAULT_PARALLEL: [usize; 5] = [16, 8, 4, 2, 1];
 
 /// `docs/` → `docs.out.jsonl`; `tickets.jsonl` → `tickets.out.jsonl`;
 /// several inputs → `batch.out.jsonl`.
