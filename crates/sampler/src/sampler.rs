@@ -51,8 +51,13 @@ impl Sampler {
         let p = &self.params;
         let penalize = p.penalties_active();
         let bias = !p.logit_bias.is_empty();
-        if p.temperature <= 0.0 && !penalize && !bias {
-            return crate::argmax(logits);
+        if p.temperature <= 0.0 && !penalize {
+            if !bias {
+                return crate::argmax(logits);
+            }
+            if let Some(t) = greedy_biased(logits, &p.logit_bias) {
+                return t;
+            }
         }
         self.cands.fill(logits);
         if bias {
@@ -104,4 +109,34 @@ impl Sampler {
     pub fn penalty_window(&self) -> &PenaltyWindow {
         &self.penalties
     }
+}
+
+/// Greedy choice under a logit bias without building the candidate list
+/// (the whole vocabulary) each token: the plain argmax, unless a biased token
+/// beats it once biased. `None` (use the candidate path) when the argmax is
+/// itself biased (e.g. a banned end-of-generation token), not finite, or
+/// zero (where `total_cmp` and `>` order -0 and +0 differently), so the
+/// answer always equals `Candidates::best` after `pieces::logit_bias`.
+fn greedy_biased(logits: &[f32], bias: &[(u32, f32)]) -> Option<u32> {
+    let a = crate::argmax(logits);
+    let m = *logits.get(a as usize)?;
+    if !m.is_finite() || m == 0.0 || bias.iter().any(|&(id, _)| id == a) {
+        return None;
+    }
+    let mut best = (m, a);
+    for &(id, _) in bias {
+        let Some(&l) = logits.get(id as usize) else {
+            continue;
+        };
+        let l = if l.is_nan() { f32::NEG_INFINITY } else { l };
+        // the same sum, in the same order, as `pieces::logit_bias`
+        let v = bias
+            .iter()
+            .filter(|&&(j, _)| j == id)
+            .fold(l, |acc, &(_, b)| acc + b);
+        if v.total_cmp(&best.0).then(best.1.cmp(&id)) == std::cmp::Ordering::Greater {
+            best = (v, id);
+        }
+    }
+    Some(best.1)
 }

@@ -347,3 +347,46 @@ fn logit_bias_shifts_and_bans_tokens() {
         assert!(e.contains("logit_bias"), "{e}");
     }
 }
+
+/// Greedy sampling under a logit bias (OpenAI `logit_bias`, `ignore_eos`)
+/// takes a shortcut past the candidate list; it must pick exactly what the
+/// candidate path picks (bias added, then the best by logit, ties to the
+/// lower id), bans of the argmax, lifts, ties and repeated ids included.
+#[test]
+fn greedy_with_bias_equals_the_candidate_path() {
+    use sampler::pieces::{logit_bias, Candidates};
+    let mut r = Rng::new(77);
+    for case in 0..400u64 {
+        let n = 50 + (case as usize % 7) * 13;
+        let mut logits = fake_logits(n, case);
+        // coarse values make ties likely
+        if case % 3 == 0 {
+            logits
+                .iter_mut()
+                .for_each(|l| *l = (*l * 2.0).round() / 2.0);
+        }
+        let a = sampler::argmax(&logits);
+        let mut bias: Vec<(u32, f32)> = (0..1 + case % 4)
+            .map(|_| {
+                (
+                    (r.next_f64() * n as f64) as u32,
+                    ((r.next_f64() * 8.0 - 4.0) as f32 * 2.0).round() / 2.0,
+                )
+            })
+            .collect();
+        match case % 5 {
+            0 => bias.push((a, f32::NEG_INFINITY)),
+            1 => bias.push((bias[0].0, 1.0)),
+            2 => bias.push((n as u32 + 5, 9.0)),
+            _ => {}
+        }
+        let p = SamplingParams {
+            logit_bias: bias.clone(),
+            ..SamplingParams::greedy()
+        };
+        let got = Sampler::new(p, n).sample(&logits);
+        let mut c = Candidates::from_logits(&logits);
+        logit_bias(&mut c, &bias);
+        assert_eq!(got, c.best().unwrap().id, "case {case}: bias {bias:?}");
+    }
+}
