@@ -43,7 +43,7 @@ pub struct BatchArgs {
     /// Like --json, and validate each output against this JSON Schema file.
     #[arg(long)]
     pub json_schema: Option<PathBuf>,
-    /// Documents generated at once (continuous batching; default 16 local, fewer if their caches would not fit in memory, 4 with --endpoint).
+    /// Documents generated at once (continuous batching; default 32 local, fewer if their caches would not fit in memory, 4 with --endpoint).
     #[arg(long)]
     pub parallel: Option<usize>,
     /// Documents longer than the context: split (pieces, then a combining pass), truncate or skip.
@@ -349,9 +349,10 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     let path = super::pull::resolve_model(&name)?;
     let file = gguf::GgufFile::open(&path)?;
     let ctx = super::context_for(&file, a.ctx_size)?;
-    // Default: 16 documents at once where their caches fit with room to spare
+    // Default: 32 documents at once where their caches fit with room to spare
     // (more rows per batched step run faster: 100 short documents on
-    // qwen2.5-coder took 57 s at 16, 60 s at 8; BENCHMARKS.md), else fewer.
+    // qwen2.5-coder took 50 s at 32, 52 s at 16, 58 s at 8; BENCHMARKS.md),
+    // else fewer.
     let parallel = a.parallel.unwrap_or_else(|| {
         DEFAULT_PARALLEL
             .into_iter()
@@ -376,7 +377,7 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
 }
 
 /// Local `--parallel` defaults, best first: the first whose caches fit.
-const DEFAULT_PARALLEL: [usize; 5] = [16, 8, 4, 2, 1];
+const DEFAULT_PARALLEL: [usize; 6] = [32, 16, 8, 4, 2, 1];
 
 /// `docs/` → `docs.out.jsonl`; `tickets.jsonl` → `tickets.out.jsonl`;
 /// several inputs → `batch.out.jsonl`.
