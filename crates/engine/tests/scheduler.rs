@@ -42,21 +42,25 @@ fn cfg() -> SchedulerConfig {
     }
 }
 
-/// Submit and collect (text, stats) through a channel.
+/// Submit; the events come back through a channel.
 fn submit(s: &Scheduler, req: GenerateRequest) -> mpsc::Receiver<Event> {
+    submit_with(s, req, None)
+}
+
+fn submit_with(
+    s: &Scheduler,
+    req: GenerateRequest,
+    top_logprobs: Option<usize>,
+) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel();
-    s.submit(
-        req,
-        None,
-        Box::new(move |e| {
-            if tx.send(e).is_ok() {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
-        }),
-    )
-    .unwrap();
+    let sink = Box::new(move |e| {
+        if tx.send(e).is_ok() {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    });
+    s.submit(req, top_logprobs, sink).unwrap();
     rx
 }
 
@@ -294,24 +298,7 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
     assert!(last_done < n_long, "{last_done}");
 }
 
-/// Submit with log-probabilities and collect (per-token logprob bits, stats).
-fn logprobs(s: &Scheduler, req: GenerateRequest) -> mpsc::Receiver<Event> {
-    let (tx, rx) = mpsc::channel();
-    s.submit(
-        req,
-        Some(0),
-        Box::new(move |e| {
-            if tx.send(e).is_ok() {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
-            }
-        }),
-    )
-    .unwrap();
-    rx
-}
-
+/// Collect (each token's log-probability bits, stats).
 fn collect_lp(rx: mpsc::Receiver<Event>) -> (Vec<u32>, engine::GenerateStats) {
     let mut lp = Vec::new();
     for e in rx {
@@ -355,13 +342,20 @@ fn concurrent_requests_share_a_prompt_prefix() {
     let want: Vec<Vec<u32>> = reqs
         .iter()
         .map(|r| {
-            let (lp, st) = collect_lp(logprobs(&Scheduler::new(lm.clone(), cfg()), r.clone()));
+            let (lp, st) = collect_lp(submit_with(
+                &Scheduler::new(lm.clone(), cfg()),
+                r.clone(),
+                Some(0),
+            ));
             assert_eq!(st.cached_tokens, 0);
             lp
         })
         .collect();
     let s = Scheduler::new(lm.clone(), cfg());
-    let rxs: Vec<_> = reqs.iter().map(|r| logprobs(&s, r.clone())).collect();
+    let rxs: Vec<_> = reqs
+        .iter()
+        .map(|r| submit_with(&s, r.clone(), Some(0)))
+        .collect();
     let mut shared = 0;
     for (i, rx) in rxs.into_iter().enumerate() {
         let (lp, stats) = collect_lp(rx);
