@@ -156,13 +156,13 @@ pub fn attend_row_scalar(
             tile_max = tile_max.max(sc);
         }
         if tile_max > max {
-            let corr = (max - tile_max).exp();
+            let corr = crate::exp_ggml(max - tile_max);
             sum *= corr;
             out.iter_mut().for_each(|a| *a *= corr);
             max = tile_max;
         }
         for (i, j) in (j0..j1).enumerate() {
-            let p = (scores[i] - max).exp();
+            let p = crate::exp_ggml(scores[i] - max);
             sum += p;
             for (a, x) in out
                 .iter_mut()

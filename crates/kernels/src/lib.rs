@@ -39,6 +39,7 @@
 mod acts;
 mod attn;
 mod block;
+mod expf;
 mod float;
 mod k_quants;
 mod lanes2;
@@ -61,6 +62,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 pub use acts::{ActRounding, QuantizedActs};
 pub use attn::{attend_row, attend_row_scalar, attend_rows, MAX_ROWS as ATTN_MAX_ROWS};
+pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
 pub use matmul::{matmul, matmul_multi, MatmulJob};

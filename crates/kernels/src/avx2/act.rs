@@ -12,10 +12,11 @@ fn c(bits: u32) -> f32 {
     f32::from_bits(bits)
 }
 
-/// `exp(x)` per lane (ggml's `ggml_v_expf`, AVX2 branch).
+/// `exp(x)` per lane (ggml's `ggml_v_expf`, AVX2 branch); lane for lane the
+/// same bits as the scalar [`crate::exp_ggml`].
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn v_expf(x: __m256) -> __m256 {
+pub(crate) unsafe fn v_expf(x: __m256) -> __m256 {
     let r = _mm256_set1_ps(c(0x4b40_0000)); // 0x1.8p23
     let z = _mm256_fmadd_ps(x, _mm256_set1_ps(c(0x3fb8_aa3b)), r); // log2(e)
     let n = _mm256_sub_ps(z, r);
@@ -116,5 +117,64 @@ pub(crate) unsafe fn swiglu(gate: &mut [f32], up: &[f32]) {
             )
         };
         gate[n8..].copy_from_slice(&g[..rest]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector `exp` and the scalar `exp_ggml` give the same bits in every
+    /// branch (fast path, |n| > 126, |n| > 192, inf, NaN), and both stay within
+    /// 2 ULP of `expf` where the result is a normal number.
+    #[test]
+    fn vector_exp_equals_scalar_port() {
+        if !crate::use_avx2() {
+            return;
+        }
+        let mut xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.06).collect();
+        xs.extend([
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            87.0,
+            88.7,
+            89.0,
+            -87.0,
+            -88.0,
+            -100.0,
+            -103.0,
+            -104.0,
+            -140.0,
+            150.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN,
+        ]);
+        while xs.len() % 8 != 0 {
+            xs.push(1.0);
+        }
+        for ch in xs.chunks(8) {
+            let mut out = [0f32; 8];
+            // SAFETY: AVX2 and FMA checked above; 8 floats in and out.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v_expf(_mm256_loadu_ps(ch.as_ptr()))) };
+            for (&x, &v) in ch.iter().zip(&out) {
+                let s = crate::exp_ggml(x);
+                assert!(
+                    v.to_bits() == s.to_bits() || (v.is_nan() && s.is_nan()),
+                    "x={x}: vector {v} scalar {s}"
+                );
+                let want = x.exp();
+                if want.is_normal() {
+                    let ulps = (s.to_bits() as i64 - want.to_bits() as i64).abs();
+                    assert!(ulps <= 2, "x={x}: {s} vs expf {want} ({ulps} ULP)");
+                } else if want == 0.0 || want.is_infinite() {
+                    assert!(s == want || s.abs() < 1e-37, "x={x}: {s} vs {want}");
+                }
+            }
+        }
     }
 }

@@ -129,7 +129,7 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
                     .iter()
                     .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
                 if tile_max > max[r] {
-                    let corr = (max[r] - tile_max).exp();
+                    let corr = crate::exp_ggml(max[r] - tile_max);
                     sum[r] *= corr;
                     let c = _mm256_set1_ps(corr);
                     let mut d = 0;
@@ -142,9 +142,20 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
                     }
                     max[r] = tile_max;
                 }
-                for x in p[r][..n[r]].iter_mut() {
-                    *x = (*x - max[r]).exp();
-                    sum[r] += *x;
+                // exp eight at a time (the same bits as `exp_ggml`, which the
+                // scalar reference takes), then summed in order as there
+                let ps = &mut p[r][..n[r]];
+                let m8 = _mm256_set1_ps(max[r]);
+                let mut c = ps.chunks_exact_mut(8);
+                for ch in &mut c {
+                    let v = _mm256_sub_ps(_mm256_loadu_ps(ch.as_ptr()), m8);
+                    _mm256_storeu_ps(ch.as_mut_ptr(), super::act::v_expf(v));
+                }
+                for x in c.into_remainder() {
+                    *x = crate::exp_ggml(*x - max[r]);
+                }
+                for &x in ps.iter() {
+                    sum[r] += x;
                 }
             }
             // values: 32 (one row) or 16 columns at a time, accumulators of
