@@ -304,17 +304,14 @@ impl Runner {
     }
 
     /// A session for `prompt`: an idle one sharing the longest prefix (its
-    /// cache is kept up to the shared part), or, when a running sequence has
-    /// a longer prefix of it in its cache (requests arriving together with the
-    /// same system prompt or template), those positions copied from it; else
-    /// a new one.
+    /// cache is kept up to the shared part), else a new one. A longer prefix
+    /// in a running sequence's cache is copied at the next pass
+    /// (`share_prefixes`).
     fn session_for(
         &mut self,
         prompt: &[u32],
         n_ctx: usize,
     ) -> Result<(Session, usize), EngineError> {
-        // Keep at least one prompt token to compute, so logits exist.
-        let cap = prompt.len().saturating_sub(1);
         let best = self
             .idle
             .iter()
@@ -322,26 +319,10 @@ impl Runner {
             .map(|(i, s)| (i, common_prefix(s.tokens(), prompt)))
             .filter(|&(_, n)| n > 0)
             .max_by_key(|&(_, n)| n);
-        let from_active = self
-            .active
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (i, common_prefix(a.sess.tokens(), prompt).min(cap)))
-            .filter(|&(_, n)| n > best.map_or(0, |(_, m)| m.min(cap)))
-            .max_by_key(|&(_, n)| n);
-        if let Some((j, n)) = from_active {
-            // an idle session's allocation if there is one (its cache is replaced)
-            let mut s = match best {
-                Some((i, _)) => self.idle.swap_remove(i),
-                None => self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?,
-            };
-            s.set_n_ctx(n_ctx);
-            s.copy_prefix_from(&self.active[j].sess, n);
-            return Ok((s, n));
-        }
         if let Some((i, n)) = best {
             let mut s = self.idle.swap_remove(i);
-            let keep = n.min(cap);
+            // Keep at least one prompt token to compute, so logits exist.
+            let keep = n.min(prompt.len() - 1);
             s.truncate(keep);
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));

@@ -147,6 +147,8 @@ pub enum KernelError {
         acts: GgmlType,
         needed: GgmlType,
     },
+    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx512 or unset it (the best this CPU has)")]
+    SimdEnv(String),
 }
 
 /// Whether `ty` has kernels here.
@@ -309,15 +311,19 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
 /// nothing.
 pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
 
+/// `HEARTH_SIMD` as set ("" when unset).
+fn simd_env() -> String {
+    std::env::var("HEARTH_SIMD").unwrap_or_default()
+}
+
 /// Check `HEARTH_SIMD` (callers report the error before any kernel runs; an
 /// unknown value is otherwise treated as unset).
-pub fn check_simd_env() -> Result<(), String> {
-    match std::env::var("HEARTH_SIMD") {
-        Ok(v) if !v.is_empty() && !SIMD_CAPS.contains(&v.as_str()) => Err(format!(
-            "HEARTH_SIMD={v:?} is not a SIMD level: use one of {} or unset it (the best this CPU has)",
-            SIMD_CAPS.join(", ")
-        )),
-        _ => Ok(()),
+pub fn check_simd_env() -> Result<(), KernelError> {
+    let v = simd_env();
+    if v.is_empty() || SIMD_CAPS.contains(&v.as_str()) {
+        Ok(())
+    } else {
+        Err(KernelError::SimdEnv(v))
     }
 }
 
@@ -326,10 +332,11 @@ fn detected() -> u8 {
     if d != 0 {
         return d;
     }
+    let cap = simd_env();
     let env_scalar = std::env::var("HEARTH_FORCE_SCALAR")
         .map(|v| v == "1")
         .unwrap_or(false)
-        || std::env::var("HEARTH_SIMD").is_ok_and(|v| v == "scalar");
+        || cap == "scalar";
     let mut level = 1;
     #[cfg(target_arch = "x86_64")]
     {
@@ -339,7 +346,6 @@ fn detected() -> u8 {
             && is_x86_feature_detected!("f16c")
         {
             level = 2;
-            let cap = std::env::var("HEARTH_SIMD").unwrap_or_default();
             if cap != "avx2"
                 && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")

@@ -117,11 +117,6 @@ impl Rope {
     }
 }
 
-#[inline]
-pub fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
-}
-
 /// GELU, tanh approximation (as ggml's `ggml_gelu`).
 #[inline]
 pub fn gelu_tanh(x: f32) -> f32 {
@@ -281,6 +276,6 @@ mod tests {
     fn gelu_values() {
         assert!((gelu_tanh(1.0) - 0.841192).abs() < 1e-5);
         assert!(gelu_tanh(-10.0).abs() < 1e-5);
-        assert!((silu(1.0) - 0.7310586).abs() < 1e-6);
+        assert!((kernels::silu(1.0) - 0.7310586).abs() < 1e-6);
     }
 }

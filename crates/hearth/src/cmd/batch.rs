@@ -353,16 +353,24 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     // (more rows per batched step run faster: 100 short documents on
     // qwen2.5-coder took 50 s at 32, 52 s at 16, 58 s at 8; BENCHMARKS.md),
     // else fewer.
-    let parallel = a.parallel.unwrap_or_else(|| {
-        DEFAULT_PARALLEL
-            .into_iter()
-            .find(|&p| matches!(engine::fit::preflight(&file, ctx * p), Ok(None)))
-            .unwrap_or(1)
-    });
-    // All documents in flight share one cache: check that it fits before loading.
-    if let Some(w) = engine::fit::preflight(&file, ctx * parallel)
-        .with_context(|| format!("{parallel} documents at once with a context of {ctx} tokens each; try a smaller --parallel or --ctx-size"))?
-    {
+    // All documents in flight share one cache: check that it fits before
+    // loading (the default takes the first that fits, else the smallest).
+    let (parallel, fit) = match a.parallel {
+        Some(p) => (p, engine::fit::preflight(&file, ctx * p)),
+        None => {
+            let mut pick = (1, Ok(None));
+            for p in DEFAULT_PARALLEL {
+                pick = (p, engine::fit::preflight(&file, ctx * p));
+                if matches!(pick.1, Ok(None)) {
+                    break;
+                }
+            }
+            pick
+        }
+    };
+    if let Some(w) = fit.with_context(|| {
+        format!("{parallel} documents at once with a context of {ctx} tokens each; try a smaller --parallel or --ctx-size")
+    })? {
         eprintln!("hearth: warning: {w}");
     }
     let lm = engine::LoadedModel::from_gguf(file)?;

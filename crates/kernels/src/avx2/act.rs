@@ -5,6 +5,7 @@
 //! error about 1.5 ULP, special-cased beyond |n| > 126 and > 192), eight
 //! elements at a time.
 
+use crate::expf::{C, LN2_HI, LN2_LO, LOG2E, SHIFT};
 use std::arch::x86_64::*;
 
 #[inline(always)]
@@ -17,14 +18,14 @@ fn c(bits: u32) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn v_expf(x: __m256) -> __m256 {
-    let r = _mm256_set1_ps(c(0x4b40_0000)); // 0x1.8p23
-    let z = _mm256_fmadd_ps(x, _mm256_set1_ps(c(0x3fb8_aa3b)), r); // log2(e)
+    let r = _mm256_set1_ps(c(SHIFT));
+    let z = _mm256_fmadd_ps(x, _mm256_set1_ps(c(LOG2E)), r);
     let n = _mm256_sub_ps(z, r);
     // b = x - n * ln2 (in two parts: 0x1.62e4p-1 + 0x1.7f7d1cp-20)
     let b = _mm256_fnmadd_ps(
         n,
-        _mm256_set1_ps(c(0x35bf_be8e)),
-        _mm256_fnmadd_ps(n, _mm256_set1_ps(c(0x3f31_7200)), x),
+        _mm256_set1_ps(c(LN2_LO)),
+        _mm256_fnmadd_ps(n, _mm256_set1_ps(c(LN2_HI)), x),
     );
     let e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
     let k = _mm256_castsi256_ps(_mm256_add_epi32(
@@ -36,20 +37,12 @@ pub(crate) unsafe fn v_expf(x: __m256) -> __m256 {
     let u = _mm256_mul_ps(b, b);
     let j = _mm256_fmadd_ps(
         _mm256_fmadd_ps(
-            _mm256_fmadd_ps(
-                _mm256_set1_ps(c(0x3c07_2010)),
-                b,
-                _mm256_set1_ps(c(0x3d2b_9f17)),
-            ),
+            _mm256_fmadd_ps(_mm256_set1_ps(c(C[4])), b, _mm256_set1_ps(c(C[3]))),
             u,
-            _mm256_fmadd_ps(
-                _mm256_set1_ps(c(0x3e2a_af33)),
-                b,
-                _mm256_set1_ps(c(0x3eff_fedb)),
-            ),
+            _mm256_fmadd_ps(_mm256_set1_ps(c(C[2])), b, _mm256_set1_ps(c(C[1]))),
         ),
         u,
-        _mm256_mul_ps(_mm256_set1_ps(c(0x3f7f_fff6)), b),
+        _mm256_mul_ps(_mm256_set1_ps(c(C[0])), b),
     );
     if _mm256_movemask_ps(cm) == 0 {
         return _mm256_fmadd_ps(j, k, k);

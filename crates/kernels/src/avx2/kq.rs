@@ -444,12 +444,12 @@ pub(crate) fn k_rows<const N: usize>(
     (nb, a.map(|s| s.as_ptr()))
 }
 
-/// Q4_K / Q6_K weight rows `o0..o0 + 4 * n4` x activation rows `r0..r1` (a
-/// [`crate::PanelFn`] for the few-rows slot): each weight super-block is
-/// unpacked once per 8 activation rows instead of once per 4 (the `N`-row
-/// kernels above, whose outputs are bit-identical whatever `N` is). Used for
-/// Q6_K (8 rows: 64 -> 54 ns per 2048-element dot in `bench_tiles`); Q4_K
-/// measured the same either way, so it keeps its 1x4 tile.
+/// Q6_K weight rows `o0..o0 + 4 * n4` x activation rows `r0..r1` (a
+/// [`crate::PanelFn`] for the few-rows slot, `ty` is Q6_K): each weight
+/// super-block is unpacked once per 8 activation rows instead of once per 4
+/// (`dot_q6_k`, whose outputs are bit-identical whatever `N` is): 8 rows 64 ->
+/// 54 ns per 2048-element dot in `bench_tiles`. (The same for Q4_K measured
+/// no faster than its 1x4 tile.)
 ///
 /// # Safety
 /// As `panel::matmul_panel`: AVX2, FMA and F16C available; `w` holds rows
@@ -458,7 +458,7 @@ pub(crate) fn k_rows<const N: usize>(
 /// floats of which this call alone writes the listed ones.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_k_rows(
+pub(crate) unsafe fn matmul_q6_k_rows(
     ty: gguf::GgmlType,
     w: &[u8],
     rb: usize,
@@ -471,9 +471,10 @@ pub(crate) unsafe fn matmul_k_rows(
     out: *mut f32,
     n_out: usize,
 ) {
+    debug_assert_eq!(ty, gguf::GgmlType::Q6_K);
     let o1 = o0 + 4 * n4;
     assert!(w.len() >= o1 * rb && o1 <= n_out);
-    let nb = rb / if ty == gguf::GgmlType::Q4_K { 144 } else { 210 };
+    let nb = rb / 210;
     // SAFETY: activation rows r0..r1 hold nb super-blocks (caller).
     let row = |r: usize| unsafe { std::slice::from_raw_parts(a0.add(r * stride), nb * Q8_K_BYTES) };
     macro_rules! rows {
@@ -482,13 +483,7 @@ pub(crate) unsafe fn matmul_k_rows(
             for o in o0..o1 {
                 let x = &w[o * rb..(o + 1) * rb];
                 // SAFETY: features per the contract; lengths checked in the kernels.
-                let v = unsafe {
-                    if ty == gguf::GgmlType::Q4_K {
-                        dot_q4_k::<$n>(x, a)
-                    } else {
-                        dot_q6_k::<$n>(x, a)
-                    }
-                };
+                let v = unsafe { dot_q6_k::<$n>(x, a) };
                 for (j, &v) in v.iter().enumerate() {
                     // SAFETY: row $r + j < r1, column o of this tile (caller).
                     unsafe { *out.add(($r + j) * n_out + o) = v };

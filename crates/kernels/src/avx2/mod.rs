@@ -226,7 +226,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         },
         Q4_K => n!(k_q4_k),
         Q6_K => Tiles {
-            few: Some(kq::matmul_k_rows),
+            few: Some(kq::matmul_q6_k_rows),
             ..n!(k_q6_k)
         },
         _ => Tiles::default(),

@@ -25,7 +25,7 @@ const ROWS: usize = 8;
 
 thread_local! {
     /// `dy[block * ROWS + j]`: the f32 scale of block `block` of the pass's
-    /// activation row `j` (0 past the pass's rows).
+    /// activation row `j` (stale past the pass's rows, which are not read).
     static DY: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -125,8 +125,10 @@ pub(crate) unsafe fn matmul_q8_0_rows(
     assert!(rb % Q8_0_BYTES == 0 && w.len() >= o1 * rb && o1 <= n_out);
     DY.with(|t| {
         let mut dy = t.borrow_mut();
-        dy.clear();
-        dy.resize(nb * ROWS, 0.0);
+        // (rows past a pass's last are never read: no need to clear them)
+        if dy.len() < nb * ROWS {
+            dy.resize(nb * ROWS, 0.0);
+        }
         let mut r = r0;
         while r < r1 {
             let n = (r1 - r).min(ROWS);
