@@ -41,7 +41,7 @@ pub fn exp_ggml(x: f32) -> f32 {
         .mul_add(u, f(C[2]).mul_add(b, f(C[1])))
         .mul_add(u, f(C[0]) * b);
     let an = n.abs();
-    if !(an > 126.0) {
+    if an.is_nan() || an <= 126.0 {
         return j.mul_add(k, k);
     }
     let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };

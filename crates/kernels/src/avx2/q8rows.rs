@@ -122,7 +122,7 @@ pub(crate) unsafe fn matmul_q8_0_rows(
     debug_assert_eq!(ty, gguf::GgmlType::Q8_0);
     let nb = rb / Q8_0_BYTES;
     let o1 = o0 + 4 * n4;
-    assert!(rb % Q8_0_BYTES == 0 && w.len() >= o1 * rb && o1 <= n_out);
+    assert!(rb.is_multiple_of(Q8_0_BYTES) && w.len() >= o1 * rb && o1 <= n_out);
     DY.with(|t| {
         let mut dy = t.borrow_mut();
         // (rows past a pass's last are never read: no need to clear them)
