@@ -234,3 +234,45 @@ fn log_softmax_top_values() {
     let s: f32 = top.iter().map(|x| x.1.exp()).sum();
     assert!((s - 1.0).abs() < 1e-6);
 }
+
+/// The vectorized argmax against a plain scan on vocabulary-sized rows with
+/// NaNs, infinities, signed zeros and ties placed in every lane position and
+/// in the tail.
+#[test]
+fn argmax_equals_a_plain_scan() {
+    fn scan(l: &[f32]) -> u32 {
+        let mut best: Option<(usize, f32)> = None;
+        for (i, &x) in l.iter().enumerate() {
+            if x.is_nan() {
+                continue;
+            }
+            if best.is_none_or(|(_, b)| x > b) {
+                best = Some((i, x));
+            }
+        }
+        best.map_or(0, |b| b.0 as u32)
+    }
+    let mut rng = Rng::new(7);
+    for case in 0..600 {
+        let n = [1usize, 3, 15, 16, 17, 33, 1000, 151_936][case % 8];
+        let mut l: Vec<f32> = (0..n)
+            .map(|_| (rng.next_f64() as f32 - 0.5) * 40.0)
+            .collect();
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 25.0];
+        for _ in 0..(case % 5) {
+            let at = (rng.next_u64() as usize) % n;
+            l[at] = specials[(rng.next_u64() as usize) % specials.len()];
+        }
+        if case % 7 == 0 {
+            // all NaN, or all -inf, in part or whole
+            let v = if case % 2 == 0 {
+                f32::NAN
+            } else {
+                f32::NEG_INFINITY
+            };
+            let upto = (rng.next_u64() as usize) % (n + 1);
+            l[..upto].iter_mut().for_each(|x| *x = v);
+        }
+        assert_eq!(argmax(&l), scan(&l), "case {case}, n {n}");
+    }
+}

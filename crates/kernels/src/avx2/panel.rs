@@ -254,20 +254,35 @@ pub(crate) unsafe fn finish2(min: bool, acc: __m256, summ: __m256) -> [f32; 4] {
 /// (exact: no overflow for these formats), less the offset term for Q4_0 and
 /// Q5_0 (`t[r]`: per block, see [`act_terms`]), widened once, converted once
 /// and accumulated with one FMA.
+///
+/// With `FUSE`, the pass also builds blocks `side.lo..side.hi` of the next
+/// panel (format kind `K`, see [`Side`]).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run2<const R: usize, const MIN: bool>(
+unsafe fn run2<const R: usize, const MIN: bool, const K: u8, const FUSE: bool>(
     f: Fmt,
     p: &[PBlock],
     nb: usize,
     a: [*const u8; R],
     t: [*const ActBlock; R],
+    side: Side,
 ) -> [[f32; 4]; R] {
     assert!(p.len() >= nb);
+    assert!(!FUSE || (side.lo <= side.hi && side.hi <= nb && f.kind == K));
     let mut acc = [_mm256_setzero_ps(); R];
     let mut summ = [_mm256_setzero_ps(); R];
     let ones = _mm256_set1_epi16(1);
+    let ahead = 4 * (side.w[1] as isize).wrapping_sub(side.w[0] as isize);
     for (b, blk) in p.iter().enumerate().take(nb) {
+        if FUSE && (side.lo..side.hi).contains(&b) {
+            // SAFETY: the caller of a fused pass guarantees `nb` blocks at each
+            // `side.w[j]` and an `nb`-block panel at `side.dst` that nothing
+            // else reads or writes during the pass (b < nb, asserted above).
+            unsafe {
+                let xs = side.w.map(|q| q.add(b * f.wb));
+                build_block::<K, true>(xs, ahead, &mut *side.dst.add(b));
+            }
+        }
         // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
         // at each `a[r]` and their `nb` terms at each `t[r]`.
         unsafe {
@@ -461,30 +476,68 @@ unsafe fn build<const K: u8, const U: bool>(
     // from memory, and waited on every load without this)
     let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
-        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`;
-        // prefetch hints never fault.
-        unsafe {
-            let xs = w.map(|p| p.add(b * f.wb));
-            for x in xs {
-                _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
-            }
-            let r = xs.map(|p| if U { unpack_u::<K>(p) } else { unpack::<K>(p) });
-            let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
-            let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
-            let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
-            let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
-            blk.x = [
-                _mm256_permute2x128_si256(t0, t2, 0x20),
-                _mm256_permute2x128_si256(t1, t3, 0x20),
-                _mm256_permute2x128_si256(t0, t2, 0x31),
-                _mm256_permute2x128_si256(t1, t3, 0x31),
-            ];
-            if !U {
-                blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
-            }
-            (blk.d, blk.m) = dm4(xs);
-        }
+        // SAFETY: the caller guarantees `nb` blocks of `f.wb` bytes at each `w[j]`.
+        unsafe { build_block::<K, U>(w.map(|p| p.add(b * f.wb)), ahead, blk) }
     }
+}
+
+/// One block of [`build`]: the blocks at `xs` (one per weight row) into
+/// `blk`, and a prefetch of the blocks `ahead` bytes further.
+///
+/// # Safety
+/// AVX2, FMA, F16C; a whole block of format kind `K` at each `xs[j]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build_block<const K: u8, const U: bool>(
+    xs: [*const u8; 4],
+    ahead: isize,
+    blk: &mut PBlock,
+) {
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for x in xs {
+            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
+        }
+        let r = xs.map(|p| if U { unpack_u::<K>(p) } else { unpack::<K>(p) });
+        let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+        let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+        let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+        let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+        blk.x = [
+            _mm256_permute2x128_si256(t0, t2, 0x20),
+            _mm256_permute2x128_si256(t1, t3, 0x20),
+            _mm256_permute2x128_si256(t0, t2, 0x31),
+            _mm256_permute2x128_si256(t1, t3, 0x31),
+        ];
+        if !U {
+            blk.ax = blk.x.map(|v| _mm256_sign_epi8(v, v));
+        }
+        (blk.d, blk.m) = dm4(xs);
+    }
+}
+
+/// The next panel's share of a fused [`run2`] pass: blocks `lo..hi` of the
+/// 4 weight rows at `w` are built into the panel at `dst`. Building the next
+/// 4 weight rows while the current ones are dotted lets the unpacking's
+/// shuffles and logic run beside the multiplies (which alone use the
+/// multiply pipe), and hides the weight stream behind them: one pass at a
+/// time, unpack then dot, left the build a third of the dotting's time.
+#[derive(Clone, Copy)]
+pub(crate) struct Side {
+    w: [*const u8; 4],
+    lo: usize,
+    hi: usize,
+    dst: *mut PBlock,
+}
+
+impl Side {
+    /// No side job (a plain pass).
+    const NONE: Side = Side {
+        w: [std::ptr::null(); 4],
+        lo: 0,
+        hi: 0,
+        dst: std::ptr::null_mut(),
+    };
 }
 
 /// Dot products of a built panel (`nb` blocks) with `R` activation rows:
@@ -607,25 +660,43 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
         }
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            if s.len() < nb {
+            // two-lane on AVX2 with a 4-row pass per panel: the next panel is
+            // built during the passes over the current one (see `Side`), in a
+            // second half of the scratch
+            let fuse = two && W == 0 && r1 - r0 >= 4;
+            let need = if fuse { 2 * nb } else { nb };
+            if s.len() < need {
                 // SAFETY: all-zero bytes are valid vectors.
-                s.resize(nb, unsafe { std::mem::zeroed() });
+                s.resize(need, unsafe { std::mem::zeroed() });
             }
-            for g in 0..n4 {
-                let o = o0 + 4 * g;
-                let rows: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
-                // SAFETY: each row holds rb = nb * wb bytes (asserted above).
+            let (mut cur, mut nxt) = s.split_at_mut(nb);
+            let group = |g: usize| -> [*const u8; 4] {
+                std::array::from_fn(|j| w[(o0 + 4 * g + j) * rb..].as_ptr())
+            };
+            let build_into = |rows: [*const u8; 4], dst: &mut [PBlock]| {
+                // SAFETY: each row holds rb = nb * wb bytes (asserted above);
+                // AVX2 is enabled for this function.
                 unsafe {
                     match (f.kind, two) {
-                        (0, false) => build::<0, false>(f, rows, nb, &mut s),
-                        (0, true) => build::<0, true>(f, rows, nb, &mut s),
-                        (1, _) => build::<1, true>(f, rows, nb, &mut s),
-                        (2, false) => build::<2, false>(f, rows, nb, &mut s),
-                        (2, true) => build::<2, true>(f, rows, nb, &mut s),
-                        (3, _) => build::<3, true>(f, rows, nb, &mut s),
-                        _ => build::<4, false>(f, rows, nb, &mut s),
+                        (0, false) => build::<0, false>(f, rows, nb, dst),
+                        (0, true) => build::<0, true>(f, rows, nb, dst),
+                        (1, _) => build::<1, true>(f, rows, nb, dst),
+                        (2, false) => build::<2, false>(f, rows, nb, dst),
+                        (2, true) => build::<2, true>(f, rows, nb, dst),
+                        (3, _) => build::<3, true>(f, rows, nb, dst),
+                        _ => build::<4, false>(f, rows, nb, dst),
                     }
-                };
+                }
+            };
+            let passes = (r1 - r0) / 4;
+            for g in 0..n4 {
+                let o = o0 + 4 * g;
+                if !fuse || g == 0 {
+                    build_into(group(g), cur);
+                }
+                // the next panel, built during this one's 4-row passes
+                let next = (fuse && g + 1 < n4).then(|| group(g + 1));
+                let mut k = 0;
                 let mut r = r0;
                 while r < r1 {
                     // SAFETY: the caller guarantees activation rows r0..r1 and
@@ -633,7 +704,8 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                     // write; `corr` holds nb terms per row r0..r1 in the
                     // two-lane order (the only order that reads them); an
                     // AVX-512 `W` was detected at runtime before this instance
-                    // was handed out.
+                    // was handed out; a side job writes `nxt` (nb blocks, not
+                    // read during the pass) from the next 4 weight rows.
                     let (n, v) = unsafe {
                         let ar = |i: usize| a0.add((r + i).min(r1 - 1) * stride);
                         let cr =
@@ -644,7 +716,7 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                             // in either order; a tail of 1-3 rows repeats its last row
                             (
                                 (r1 - r).min(4),
-                                crate::avx512::panel_run(W, two, f, &s, nb, a4, c4),
+                                crate::avx512::panel_run(W, two, f, cur, nb, a4, c4),
                             )
                         } else {
                             // activation rows per pass: 4 (two-lane), else 1 (two
@@ -652,17 +724,54 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                             // vec_dot order, and spilled registers)
                             let per = if two { 4 } else { 1 };
                             let n = if r + per <= r1 { per } else { 1 };
+                            let none = Side::NONE;
                             let v: [[f32; 4]; 4] = match (two, f.min) {
-                                (true, false) if n == 4 => run2::<4, false>(f, &s, nb, a4, c4),
-                                (true, true) if n == 4 => run2::<4, true>(f, &s, nb, a4, c4),
+                                (true, _) if n == 4 && next.is_some() => {
+                                    // pass k of `passes` builds its share of the next panel
+                                    let side = Side {
+                                        w: next.unwrap_or([std::ptr::null(); 4]),
+                                        lo: k * nb / passes,
+                                        hi: (k + 1) * nb / passes,
+                                        dst: nxt.as_mut_ptr(),
+                                    };
+                                    k += 1;
+                                    match f.kind {
+                                        0 => run2::<4, false, 0, true>(f, cur, nb, a4, c4, side),
+                                        1 => run2::<4, true, 1, true>(f, cur, nb, a4, c4, side),
+                                        2 => run2::<4, false, 2, true>(f, cur, nb, a4, c4, side),
+                                        _ => run2::<4, true, 3, true>(f, cur, nb, a4, c4, side),
+                                    }
+                                }
+                                (true, false) if n == 4 => {
+                                    run2::<4, false, 0, false>(f, cur, nb, a4, c4, none)
+                                }
+                                (true, true) if n == 4 => {
+                                    run2::<4, true, 0, false>(f, cur, nb, a4, c4, none)
+                                }
                                 (true, false) => {
-                                    [run2::<1, false>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4]
+                                    let v = run2::<1, false, 0, false>(
+                                        f,
+                                        cur,
+                                        nb,
+                                        [a4[0]],
+                                        [c4[0]],
+                                        none,
+                                    );
+                                    [v[0]; 4]
                                 }
                                 (true, true) => {
-                                    [run2::<1, true>(f, &s, nb, [a4[0]], [c4[0]])[0]; 4]
+                                    let v = run2::<1, true, 0, false>(
+                                        f,
+                                        cur,
+                                        nb,
+                                        [a4[0]],
+                                        [c4[0]],
+                                        none,
+                                    );
+                                    [v[0]; 4]
                                 }
-                                (false, false) => [run::<1, false>(f, &s, nb, [a4[0]])[0]; 4],
-                                (false, true) => [run::<1, true>(f, &s, nb, [a4[0]])[0]; 4],
+                                (false, false) => [run::<1, false>(f, cur, nb, [a4[0]])[0]; 4],
+                                (false, true) => [run::<1, true>(f, cur, nb, [a4[0]])[0]; 4],
                             };
                             (n, v)
                         }
@@ -674,6 +783,10 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
                         }
                     }
                     r += n;
+                }
+                debug_assert!(next.is_none() || k == passes);
+                if next.is_some() {
+                    std::mem::swap(&mut cur, &mut nxt);
                 }
             }
         });
