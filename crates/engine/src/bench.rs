@@ -17,6 +17,9 @@ pub struct BenchConfig {
     /// (`0` or `1`: not measured): each step is one batched forward call of
     /// one row per sequence, as the scheduler runs concurrent requests.
     pub parallel: usize,
+    /// Build the weight panels for the parallel measurement, as `hearth
+    /// serve` and `hearth batch` do (`LoadedModel::build_panel_caches`).
+    pub panel_cache: bool,
 }
 
 /// min / median / max of a series.
@@ -147,6 +150,9 @@ fn parallel(
         .map(|_| m.session(n_ctx, 512))
         .collect::<Result<Vec<_>, _>>()?;
     let mut scratch = m.batch_scratch(np);
+    if cfg.panel_cache {
+        lm.build_panel_caches(pool.n_threads(), None)?;
+    }
     let mut out = Vec::new();
     for _ in 0..cfg.reps.max(1) {
         let mut toks = Vec::with_capacity(np);

@@ -213,6 +213,12 @@ pub struct BenchArgs {
     /// Also measure N sequences generating together (batched decode, as `hearth serve` runs concurrent requests): aggregate tok/s.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallel: u64,
+    /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
+    /// take at most a quarter of the memory available; batched decode steps
+    /// are about 5-10 % slower without).
+    #[arg(long)]
+    pub no_panel_cache: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -296,6 +302,12 @@ pub struct ServeArgs {
     /// Threads to compute with (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
+    /// take at most a quarter of the memory available; batched decode steps
+    /// are about 5-10 % slower without).
+    #[arg(long)]
+    pub no_panel_cache: bool,
 }
 
 #[derive(Args, Debug)]

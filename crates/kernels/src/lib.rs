@@ -44,6 +44,7 @@ mod float;
 mod k_quants;
 mod lanes2;
 mod matmul;
+mod panel_cache;
 mod pool;
 mod q4;
 mod q5;
@@ -66,6 +67,7 @@ pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
 pub use matmul::{matmul, matmul_multi, MatmulJob};
+pub use panel_cache::PanelCache;
 pub use pool::{default_threads, ThreadPool};
 
 /// A row dot product: weight row bytes, activation row bytes (already of the
@@ -147,6 +149,8 @@ pub enum KernelError {
         acts: GgmlType,
         needed: GgmlType,
     },
+    #[error("a panel cache was passed with a matrix it was not built from ({0})")]
+    PanelCache(String),
     #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx512 or unset it (the best this CPU has)")]
     SimdEnv(String),
 }

@@ -2,7 +2,8 @@
 //! split across the thread pool in tiles of (output rows x activation rows).
 
 use crate::{
-    dot_fn, row_bytes, tiles, DotFn, GgmlType, KernelError, QuantizedActs, ThreadPool, Tiles,
+    dot_fn, row_bytes, tiles, DotFn, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadPool,
+    Tiles,
 };
 
 /// Activation rows per tile: a weight row is dotted against this many
@@ -25,6 +26,9 @@ pub struct MatmulJob<'a> {
     pub acts: &'a QuantizedActs,
     /// `acts.n_rows() * n_out` outputs, row-major by activation row.
     pub out: &'a mut [f32],
+    /// The matrix's prebuilt panels, if any ([`PanelCache::build`] on this
+    /// `w`; an error if built from another matrix). Same results without.
+    pub cache: Option<&'a PanelCache>,
 }
 
 /// A checked job, ready to be split into tiles.
@@ -45,6 +49,8 @@ struct Plan<'a> {
     /// Activation rows per tile.
     act_tile: usize,
     act_tiles: usize,
+    /// Prebuilt panels (only with the two-lane panel kernel of this level).
+    cache: Option<&'a PanelCache>,
 }
 
 impl Plan<'_> {
@@ -76,8 +82,17 @@ fn plan<'a>(
     k: usize,
     acts: &'a QuantizedActs,
     out: &mut [f32],
+    cache: Option<&'a PanelCache>,
 ) -> Result<Option<Plan<'a>>, KernelError> {
     let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
+    if let Some(c) = cache {
+        if !c.matches(weight_ty, w, n_out, k) {
+            return Err(KernelError::PanelCache(format!(
+                "{c:?}, matrix {weight_ty} {n_out}x{k} of {} bytes",
+                w.len()
+            )));
+        }
+    }
     acts.check_for(weight_ty)?;
     if acts.k() != k {
         return Err(KernelError::Length {
@@ -154,6 +169,11 @@ fn plan<'a>(
         out_tiles: n_out.div_ceil(oc),
         act_tile,
         act_tiles: n_rows.div_ceil(act_tile),
+        // read only where this level's two-lane panel kernel runs (a cache
+        // built under other settings is ignored: same results)
+        cache: cache.filter(|_| {
+            tl.rows4.is_some() && tl.panel.is_some() && crate::panel_cache::applies(weight_ty)
+        }),
     }))
 }
 
@@ -171,7 +191,7 @@ pub fn matmul(
     acts: &QuantizedActs,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let Some(p) = plan(pool.n_threads(), weight_ty, w, n_out, k, acts, out)? else {
+    let Some(p) = plan(pool.n_threads(), weight_ty, w, n_out, k, acts, out, None)? else {
         return Ok(());
     };
     let plans = [p];
@@ -202,6 +222,7 @@ pub fn matmul_multi(pool: &ThreadPool, jobs: &mut [MatmulJob<'_>]) -> Result<(),
                 j.k,
                 j.acts,
                 j.out,
+                j.cache,
             )?;
         }
         let mut dense: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
@@ -261,21 +282,28 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         // (features checked at runtime) for this weight type; the weight matrix
         // holds n_out rows of rb bytes, every activation row k elements of the
         // matching type (checked in `plan`), and rows r_start..r_end x columns
-        // o..o + 4 n4 of `out` belong to this tile only (see `Plans`).
+        // o..o + 4 n4 of `out` belong to this tile only (see `Plans`). A cache
+        // was built from this matrix (checked in `plan`) at this SIMD level
+        // (`panel_cache::applies`): it holds the n_out / 4 panels `k` builds.
         unsafe {
-            k(
-                p.ty,
-                w,
-                rb,
-                o,
-                n4,
-                acts.bytes().as_ptr(),
-                acts.row_stride(),
-                r_start,
-                r_end,
-                p.out,
-                n_out,
-            )
+            let (a0, stride) = (acts.bytes().as_ptr(), acts.row_stride());
+            match p.cache {
+                #[cfg(target_arch = "x86_64")]
+                Some(c) => crate::avx2::two_lane::matmul(
+                    crate::avx2::panel::fmt(p.ty).expect("two-lane formats have panels"),
+                    rb,
+                    o,
+                    n4,
+                    a0,
+                    stride,
+                    r_start,
+                    r_end,
+                    p.out,
+                    n_out,
+                    &c.blocks,
+                ),
+                _ => k(p.ty, w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out),
+            }
         };
         o += 4 * n4;
     }

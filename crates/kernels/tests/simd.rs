@@ -359,6 +359,7 @@ fn matmul_multi_equals_separate_matmuls() {
             k,
             acts: a,
             out,
+            cache: None,
         })
         .collect();
     matmul_multi(&pool, &mut jobs).unwrap();
@@ -377,6 +378,7 @@ fn matmul_multi_equals_separate_matmuls() {
         k: 32,
         acts: &acts[0],
         out: &mut out,
+        cache: None,
     }];
     assert!(matmul_multi(&pool, &mut bad).is_err());
 }

@@ -223,8 +223,16 @@ impl Model {
         out: &mut [f32],
     ) -> Result<(), ModelError> {
         let data = &self.file.bytes()[w.start..w.start + w.len];
-        kernels::matmul(pool, w.ty, data, w.rows, w.cols, acts, out)
-            .map_err(|e| ModelError::Kernel(e.to_string()))
+        let mut job = [kernels::MatmulJob {
+            weight_ty: w.ty,
+            w: data,
+            n_out: w.rows,
+            k: w.cols,
+            acts,
+            out,
+            cache: self.panel_cache(w),
+        }];
+        kernels::matmul_multi(pool, &mut job).map_err(|e| ModelError::Kernel(e.to_string()))
     }
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
@@ -264,6 +272,7 @@ impl Model {
             k: w.cols,
             acts: acts.peek(w.ty),
             out: &mut out[..rows * w.rows],
+            cache: self.panel_cache(w),
         });
         kernels::matmul_multi(pool, &mut list).map_err(|e| ModelError::Kernel(e.to_string()))
     }

@@ -26,6 +26,9 @@ pub struct Model {
     file: GgufFile,
     pub config: Config,
     pub weights: Weights,
+    /// Prebuilt weight panels by matrix (`Matrix::start`), once
+    /// [`Model::build_panel_caches`] ran (see `kernels::PanelCache`).
+    panels: std::sync::OnceLock<std::collections::HashMap<usize, kernels::PanelCache>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -69,7 +72,69 @@ impl Model {
             file,
             config,
             weights,
+            panels: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The matrices the forward pass multiplies by (not the embedding table,
+    /// which is looked up), each once.
+    fn matmul_matrices(&self) -> Vec<&weights::Matrix> {
+        let w = &self.weights;
+        let mut v: Vec<&weights::Matrix> = w
+            .layers
+            .iter()
+            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down])
+            .collect();
+        v.push(&w.output);
+        v.sort_by_key(|m| m.start);
+        v.dedup_by_key(|m| m.start);
+        v
+    }
+
+    /// Memory, in bytes, that [`Model::build_panel_caches`] would take on
+    /// this CPU (0 when its kernels have no cached panels for these formats).
+    pub fn panel_cache_bytes(&self) -> usize {
+        self.matmul_matrices()
+            .iter()
+            .filter_map(|m| kernels::PanelCache::bytes_for(m.ty, m.rows, m.cols))
+            .sum()
+    }
+
+    /// Unpack the weight panels of the batched matmul once, for the life of
+    /// the model (about an eighth of a batched decode step of 8 sequences,
+    /// for [`Model::panel_cache_bytes`] of memory; results are the same bits
+    /// either way). Runs on `pool`; a second call does nothing. Returns the
+    /// bytes held.
+    pub fn build_panel_caches(&self, pool: &kernels::ThreadPool) -> Result<usize, ModelError> {
+        if let Some(p) = self.panels.get() {
+            return Ok(p.values().map(|c| c.bytes()).sum());
+        }
+        let mats = self.matmul_matrices();
+        let built = std::sync::Mutex::new(std::collections::HashMap::new());
+        let failed = std::sync::Mutex::new(None);
+        let bytes = self.file.bytes();
+        pool.run(mats.len(), |i| {
+            let m = mats[i];
+            match kernels::PanelCache::build(m.ty, &bytes[m.start..m.start + m.len], m.rows, m.cols) {
+                Ok(Some(c)) => {
+                    built.lock().unwrap_or_else(|e| e.into_inner()).insert(m.start, c);
+                }
+                Ok(None) => {}
+                Err(e) => *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{}: {e}", m.name)),
+            }
+        });
+        if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(ModelError::Kernel(e));
+        }
+        let map = built.into_inner().unwrap_or_else(|e| e.into_inner());
+        let held = map.values().map(|c| c.bytes()).sum();
+        let _ = self.panels.set(map);
+        Ok(held)
+    }
+
+    /// The prebuilt panels of `m`, if built.
+    pub(crate) fn panel_cache(&self, m: &weights::Matrix) -> Option<&kernels::PanelCache> {
+        self.panels.get().and_then(|p| p.get(&m.start))
     }
 
     /// The underlying GGUF file (metadata for tokenizer and templates).

@@ -86,7 +86,17 @@ pub struct Slot {
     pub active: AtomicUsize,
     /// Context of one sequence at most (prompt + output).
     pub ctx: usize,
+    /// Memory of the model's prebuilt weight panels (0: none built).
+    pub panel_bytes: u64,
     state: Mutex<SlotState>,
+}
+
+impl Slot {
+    /// Memory the loaded model holds beyond its KV cache: the file's bytes
+    /// and its prebuilt weight panels.
+    pub fn bytes(&self) -> u64 {
+        self.entry.size + self.panel_bytes
+    }
 }
 
 struct SlotState {
@@ -139,6 +149,9 @@ pub struct Manager {
     /// Bytes of model files loaded at once at most (0 = no limit).
     pub memory_budget: u64,
     pub sched: SchedulerConfig,
+    /// Unpack each model's weight panels once when it loads, for batched
+    /// steps (`LoadedModel::build_panel_caches`; when they fit).
+    pub panel_cache: bool,
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
@@ -156,9 +169,16 @@ impl Manager {
             default_keep_alive,
             memory_budget,
             sched,
+            panel_cache: true,
             loaded: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Whether models unpack their weight panels at load (default: yes).
+    pub fn with_panel_cache(mut self, on: bool) -> Manager {
+        self.panel_cache = on;
+        self
     }
 
     pub fn loaded(&self) -> Vec<Arc<Slot>> {
@@ -198,7 +218,7 @@ impl Manager {
         let path = entry.path.clone();
         // Check the model and the shared context budget fit in memory first.
         let budget = self.sched.ctx_budget;
-        let (lm, warning) =
+        let (mut lm, warning) =
             tokio::task::spawn_blocking(move || LoadedModel::load_checked(&path, Some(budget)))
                 .await
                 .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
@@ -207,6 +227,33 @@ impl Manager {
                 })?;
         if let Some(w) = warning {
             eprintln!("hearth: warning: {w}");
+        }
+        // Several sequences per step: unpack the weights once, if they fit
+        // the memory (and the budget left after the loaded models and this one).
+        let panel_bytes = if self.panel_cache && self.sched.max_active > 1 {
+            let limit = (self.memory_budget > 0).then(|| {
+                let used: u64 = self.loaded.lock().unwrap().values().map(|s| s.bytes()).sum();
+                self.memory_budget.saturating_sub(used + entry.size)
+            });
+            let threads = self.sched.threads;
+            let (lm2, name) = (lm, entry.name.clone());
+            let (lm2, r) = tokio::task::spawn_blocking(move || {
+                let r = lm2.build_panel_caches(threads, limit);
+                (lm2, r)
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("unpacking the weights panicked: {e}")))?;
+            lm = lm2;
+            r.map_err(|e| ApiError::internal(format!("could not load model '{name}': {e}")))?
+        } else {
+            0
+        };
+        if panel_bytes > 0 {
+            eprintln!(
+                "{}: weight panels unpacked for batched steps ({:.0} MB; --no-panel-cache to skip)",
+                entry.name,
+                panel_bytes as f64 / 1e6
+            );
         }
         let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
@@ -220,6 +267,7 @@ impl Manager {
             sched,
             active: AtomicUsize::new(0),
             ctx,
+            panel_bytes,
             state: Mutex::new(SlotState {
                 last_used: Instant::now(),
                 keep_alive: keep_alive.unwrap_or(self.default_keep_alive),
@@ -255,7 +303,7 @@ impl Manager {
         }
         let mut m = self.loaded.lock().unwrap();
         loop {
-            let used: u64 = m.values().map(|s| s.entry.size).sum();
+            let used: u64 = m.values().map(|s| s.bytes()).sum();
             if used + need <= self.memory_budget {
                 return;
             }

@@ -639,7 +639,7 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
                 .map(gen::rfc3339)
                 .unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
             json!({
-                "name": s.name, "model": s.name, "size": s.entry.size, "digest": digest(&s.entry),
+                "name": s.name, "model": s.name, "size": s.bytes(), "digest": digest(&s.entry),
                 "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
                 "context_length": s.ctx,
                 "active_requests": s.active.load(std::sync::atomic::Ordering::SeqCst),

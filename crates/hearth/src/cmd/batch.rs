@@ -96,6 +96,12 @@ pub struct BatchArgs {
     /// Threads to compute with (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
+    /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
+    /// take at most a quarter of the memory available; batched decode steps
+    /// are about 5-10 % slower without).
+    #[arg(long)]
+    pub no_panel_cache: bool,
     /// Send the work to this OpenAI-compatible server instead (another hearth, vLLM, llama-server...).
     #[arg(long)]
     pub endpoint: Option<String>,
@@ -375,6 +381,10 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     }
     let lm = engine::LoadedModel::from_gguf(file)?;
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    if parallel > 1 && !a.no_panel_cache {
+        // several documents per step: unpack the weights once (if they fit)
+        lm.build_panel_caches(threads, None)?;
+    }
     Ok(Box::new(batch::Local::new(
         Arc::new(lm),
         name,

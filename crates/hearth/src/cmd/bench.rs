@@ -36,6 +36,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         depth: a.depth,
         reps: a.reps.max(1),
         parallel: a.parallel as usize,
+        panel_cache: !a.no_panel_cache,
     };
     let r = engine::bench::run(&lm, &pool, &cfg)?;
     let (pp, tg, tgp) = (

@@ -117,7 +117,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let models = cat.list();
     let secured = cfg.api_key.is_some();
     let state = Arc::new(AppState {
-        mgr: Manager::new(cat, keep_alive, budget, sched),
+        mgr: Manager::new(cat, keep_alive, budget, sched).with_panel_cache(!a.no_panel_cache),
         cfg,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

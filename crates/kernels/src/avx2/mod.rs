@@ -22,6 +22,7 @@ pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod panel;
 mod q8rows;
+pub(crate) mod two_lane;
 pub(crate) mod quant;
 
 use crate::{DotFn, Tiles};

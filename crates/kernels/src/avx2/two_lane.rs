@@ -1,0 +1,266 @@
+//! Prebuilt panels for the AVX2 two-lane matmul (Q4_0, Q4_1, Q5_0, Q5_1;
+//! order of `crate::lanes2`; the public side is `crate::PanelCache`): every
+//! 4-row panel of a weight matrix unpacked once into the transposed layout of
+//! `panel` ([`CBlock`]: the quants and the f16 scales only), then read by
+//! [`matmul`] instead of being rebuilt in every tile. The batched decode step
+//! of 8 sequences otherwise spends about an eighth of its time unpacking; the
+//! price is 1.25 bytes per weight of memory (Q5_0 itself is 0.69).
+//!
+//! Each output is the same sequence of integer sums and float ops as
+//! `panel::run2` and `panel::rows4` (and `lanes2::dot_lanes2`), so results are
+//! bit-identical with or without the cache.
+
+use super::panel::{act_terms, finish2, unpack_u, ActBlock, Fmt};
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One block (32 elements) of 4 weight rows: vector `h` holds in qword `j`
+/// row `j`'s unsigned quants `8h..8h+8` (as `panel::PBlock::x`), then the rows'
+/// f16 scale and min pairs.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+pub(crate) struct CBlock {
+    x: [__m256i; 4],
+    /// `[d0, m0, d1, m1, d2, m2, d3, m3]` (f16; Q4_0/Q5_0: `m` unused).
+    dm: [u16; 8],
+}
+
+thread_local! {
+    /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
+    static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The blocks at `xs` (one per weight row, format kind `K`) into `blk`, and a
+/// prefetch of the blocks `ahead` bytes further.
+///
+/// # Safety
+/// AVX2, FMA, F16C; a whole block of kind `K` at each `xs[j]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build_block<const K: u8>(xs: [*const u8; 4], ahead: isize, blk: &mut CBlock) {
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for x in xs {
+            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
+        }
+        let r = xs.map(|p| unpack_u::<K>(p));
+        let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+        let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+        let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+        let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+        blk.x = [
+            _mm256_permute2x128_si256(t0, t2, 0x20),
+            _mm256_permute2x128_si256(t1, t3, 0x20),
+            _mm256_permute2x128_si256(t0, t2, 0x31),
+            _mm256_permute2x128_si256(t1, t3, 0x31),
+        ];
+        // (d, m) of each block: the f16 pair at its start
+        let dm = xs.map(|p| std::ptr::read_unaligned(p as *const i32));
+        _mm_storeu_si128(
+            blk.dm.as_mut_ptr() as *mut __m128i,
+            _mm_setr_epi32(dm[0], dm[1], dm[2], dm[3]),
+        );
+    }
+}
+
+/// Build the `nb` blocks of the 4 weight rows at `w` into `dst`.
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks of kind `K` (`f.wb` bytes) at each `w[j]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [CBlock]) {
+    assert!(dst.len() >= nb);
+    // the 4 rows are usually consecutive: prefetch the next group's block
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: the caller guarantees `nb` blocks at each `w[j]`.
+        unsafe { build_block::<K>(w.map(|p| p.add(b * f.wb)), ahead, blk) }
+    }
+}
+
+/// `build` for the kind of `f` (0..4).
+///
+/// # Safety
+/// As [`build`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build_any(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [CBlock]) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match f.kind {
+            0 => build::<0>(f, w, nb, dst),
+            1 => build::<1>(f, w, nb, dst),
+            2 => build::<2>(f, w, nb, dst),
+            _ => build::<3>(f, w, nb, dst),
+        }
+    }
+}
+
+/// Two-lane order on a panel `p` (`nb` blocks) and `R` activation rows at
+/// `a` (their terms at `t`): per block and activation row the i16 products of
+/// the 4 vectors are summed (exact: no overflow for these formats), less the
+/// offset term for Q4_0 and Q5_0, widened once, converted once and accumulated
+/// with one FMA; the min term's FMA chain (Q4_1, Q5_1) after. `[r][j]` for
+/// activation row `r`, weight row `j`.
+///
+/// The blocks of `next` (the next panel, read in the next pass) are
+/// prefetched as `p` is read (a hint: any address is fine).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` activation blocks of `f.ab` bytes at each `a[r]` and
+/// their `nb` terms at each `t[r]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run2<const R: usize, const MIN: bool>(
+    f: Fmt,
+    p: &[CBlock],
+    nb: usize,
+    a: [*const u8; R],
+    t: [*const ActBlock; R],
+    next: *const CBlock,
+) -> [[f32; 4]; R] {
+    assert!(p.len() >= nb);
+    let mut acc = [_mm256_setzero_ps(); R];
+    let mut summ = [_mm256_setzero_ps(); R];
+    let ones = _mm256_set1_epi16(1);
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // the next panel's block: 160 bytes, 3 lines
+        let q = next.wrapping_add(b) as *const i8;
+        for l in [0, 64, 128] {
+            _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
+        }
+        // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
+        // at each `a[r]` and their `nb` terms at each `t[r]`.
+        unsafe {
+            let y = a.map(|q| q.add(b * f.ab));
+            let mut s16 = [_mm256_setzero_si256(); R];
+            for h in 0..4 {
+                let x = blk.x[h];
+                for r in 0..R {
+                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
+                    let prod = _mm256_maddubs_epi16(x, _mm256_set1_epi64x(q));
+                    s16[r] = _mm256_add_epi16(s16[r], prod);
+                }
+            }
+            // [d0 d0 d1 d1 d2 d2 d3 d3] (exact conversions)
+            let dm = _mm256_cvtph_ps(_mm_loadu_si128(blk.dm.as_ptr() as *const __m128i));
+            let d = _mm256_moveldup_ps(dm);
+            for r in 0..R {
+                let tb = &*t[r].add(b);
+                if !MIN {
+                    s16[r] = _mm256_sub_epi16(s16[r], _mm256_set1_epi64x(tb.corr));
+                }
+                let dv = _mm256_mul_ps(d, _mm256_broadcast_ss(&tb.d));
+                let sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[r], ones));
+                acc[r] = _mm256_fmadd_ps(dv, sum, acc[r]);
+            }
+        }
+    }
+    if MIN {
+        // the min term's FMA chain in a pass of its own (it does not depend on
+        // the quants), so the main pass keeps its accumulators in registers
+        for (b, blk) in p.iter().enumerate().take(nb) {
+            // SAFETY: 8 f16 at `blk.dm`; `t[r]` as above.
+            let m = unsafe {
+                _mm256_movehdup_ps(_mm256_cvtph_ps(_mm_loadu_si128(
+                    blk.dm.as_ptr() as *const __m128i
+                )))
+            };
+            for r in 0..R {
+                // SAFETY: as above.
+                let s = unsafe { &(*t[r].add(b)).s };
+                summ[r] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(s), summ[r]);
+            }
+        }
+    }
+    // SAFETY: target features as for this function.
+    std::array::from_fn(|r| unsafe { finish2(MIN, acc[r], summ[r]) })
+}
+
+/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1` for a
+/// two-lane format `f` (kind 0..4) with the panels read from `cache` (the
+/// matrix's `n_out / 4` panels of `nb` blocks, [`build_cache`]): the
+/// `PanelFn` contract of `panel::matmul_panel` otherwise.
+///
+/// # Safety
+/// As `panel::matmul_panel`; `cache` built from this matrix, `o0` a multiple of 4.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matmul(
+    f: Fmt,
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+    cache: &[CBlock],
+) {
+    let nb = rb / f.wb;
+    assert!(f.kind < 4 && r0 < r1 && o0.is_multiple_of(4) && o0 + 4 * n4 <= n_out);
+    assert!(cache.len() >= (o0 / 4 + n4) * nb);
+    CORR.with(|c| {
+        let mut corr = c.borrow_mut();
+        corr.clear();
+        corr.resize((r1 - r0) * nb, ActBlock::default());
+        for r in r0..r1 {
+            // SAFETY: the caller guarantees `nb` activation blocks at row r.
+            unsafe {
+                let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
+                let o = (r - r0) * nb;
+                act_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[o..o + nb]);
+            }
+        }
+        for g in 0..n4 {
+            let o = o0 + 4 * g;
+            let i = o / 4 * nb;
+            let p = &cache[i..i + nb];
+            let next = cache.as_ptr().wrapping_add(i + nb);
+            let mut r = r0;
+            while r < r1 {
+                let n = if r + 4 <= r1 { 4 } else { 1 };
+                let ar = |i: usize| a0.wrapping_add((r + i).min(r1 - 1) * stride);
+                let cr = |i: usize| corr.as_ptr().wrapping_add(((r + i).min(r1 - 1) - r0) * nb);
+                let (a4, c4) = ([ar(0), ar(1), ar(2), ar(3)], [cr(0), cr(1), cr(2), cr(3)]);
+                // SAFETY: activation rows r0..r1 and their terms (above).
+                let v: [[f32; 4]; 4] = unsafe {
+                    match (n, f.min) {
+                        (4, false) => run2::<4, false>(f, p, nb, a4, c4, next),
+                        (4, true) => run2::<4, true>(f, p, nb, a4, c4, next),
+                        (_, false) => [run2::<1, false>(f, p, nb, [a4[0]], [c4[0]], next)[0]; 4],
+                        (_, true) => [run2::<1, true>(f, p, nb, [a4[0]], [c4[0]], next)[0]; 4],
+                    }
+                };
+                for (i, vi) in v.iter().enumerate().take(n) {
+                    for (j, &x) in vi.iter().enumerate() {
+                        // SAFETY: row r + i < r1, columns o..o+4 of this tile (caller).
+                        unsafe { *out.add((r + i) * n_out + o + j) = x };
+                    }
+                }
+                r += n;
+            }
+        }
+    });
+}
+
+/// Every panel of a two-lane weight matrix (`n_out` rows of `rb` bytes at
+/// `w`, `n_out` a multiple of 4), built once (see the module doc).
+///
+/// # Safety
+/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes, whole
+/// blocks of `f`'s format (kind 0..4).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn build_cache(f: Fmt, w: &[u8], rb: usize, n_out: usize) -> Vec<CBlock> {
+    let nb = rb / f.wb;
+    assert!(f.kind < 4 && n_out.is_multiple_of(4) && w.len() >= n_out * rb);
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut v = vec![unsafe { std::mem::zeroed::<CBlock>() }; n_out / 4 * nb];
+    for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 4) {
+        let rows = std::array::from_fn(|j| w[(4 * g + j) * rb..].as_ptr());
+        // SAFETY: rows 4g..4g+4 hold nb blocks each (asserted above).
+        unsafe { build_any(f, rows, nb, dst) };
+    }
+    v
+}
