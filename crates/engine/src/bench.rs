@@ -59,6 +59,8 @@ pub struct BenchResult {
     pub tg: Vec<f64>,
     /// Parallel generation, aggregate tokens per second of all sequences.
     pub tg_parallel: Vec<f64>,
+    /// Memory of the weight panels built for the parallel measurement.
+    pub panel_cache_bytes: u64,
 }
 
 /// Deterministic pseudo-random token ids (avoiding the first ids, which are
@@ -98,6 +100,7 @@ pub fn run(
         pp: Vec::new(),
         tg: Vec::new(),
         tg_parallel: Vec::new(),
+        panel_cache_bytes: 0,
     };
     // One untimed warm-up pass pages the weights in and settles the threads.
     m.forward(
@@ -130,6 +133,9 @@ pub fn run(
     }
     if cfg.parallel > 1 && cfg.gen_tokens > 0 {
         drop(sess);
+        if cfg.panel_cache {
+            res.panel_cache_bytes = lm.build_panel_caches(pool.n_threads(), None)?;
+        }
         res.tg_parallel = parallel(lm, pool, cfg, n_ctx, &depth_tokens)?;
     }
     Ok(res)
@@ -150,9 +156,6 @@ fn parallel(
         .map(|_| m.session(n_ctx, 512))
         .collect::<Result<Vec<_>, _>>()?;
     let mut scratch = m.batch_scratch(np);
-    if cfg.panel_cache {
-        lm.build_panel_caches(pool.n_threads(), None)?;
-    }
     let mut out = Vec::new();
     for _ in 0..cfg.reps.max(1) {
         let mut toks = Vec::with_capacity(np);

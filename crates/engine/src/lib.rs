@@ -84,7 +84,11 @@ impl LoadedModel {
     /// when they take at most a quarter of the memory available now; `limit`
     /// caps them further (a server's memory budget left). Returns the bytes
     /// held (0: none built — this CPU or these formats have none, or no room).
-    pub fn build_panel_caches(&self, threads: usize, limit: Option<u64>) -> Result<u64, EngineError> {
+    pub fn build_panel_caches(
+        &self,
+        threads: usize,
+        limit: Option<u64>,
+    ) -> Result<u64, EngineError> {
         let need = self.model.panel_cache_bytes() as u64;
         if need == 0 {
             return Ok(0);

@@ -387,6 +387,37 @@ fn bench_parallel_measures_batched_generation() {
     assert_eq!(p["tokens"], 4);
     assert_eq!(p["runs"].as_array().unwrap().len(), 2);
     assert!(p["tok_per_s"]["min"].as_f64().unwrap() > 0.0, "{p}");
+    // smollm2's Q4_1 matrices get weight panels for the batched steps on an
+    // AVX2 CPU (none elsewhere); --no-panel-cache builds none
+    let panels = p["panel_cache_bytes"].as_u64().unwrap();
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2")
+        && !std::is_x86_feature_detected!("avx512bw")
+        && std::env::var_os("HEARTH_SIMD").is_none()
+    {
+        assert!(panels > 1_000_000, "{p}");
+    }
+    let o = hearth(
+        &[
+            "bench",
+            "--json",
+            "-p",
+            "0",
+            "-n",
+            "2",
+            "-r",
+            "1",
+            "--parallel",
+            "2",
+            "--no-panel-cache",
+            m,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["tg_parallel"]["panel_cache_bytes"], 0, "{v}");
+    let _ = panels;
     // the human table names the measurement
     let o = hearth(
         &[

@@ -74,6 +74,7 @@ impl<'a> Plans<'a, '_> {
 }
 
 /// Check one job and plan its tiles (`None`: nothing to compute).
+#[allow(clippy::too_many_arguments)]
 fn plan<'a>(
     n_threads: usize,
     weight_ty: GgmlType,

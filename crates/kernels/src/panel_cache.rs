@@ -23,7 +23,14 @@ pub struct PanelCache {
 
 impl std::fmt::Debug for PanelCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PanelCache({} {}x{}, {} bytes)", self.ty, self.n_out, self.k, self.bytes())
+        write!(
+            f,
+            "PanelCache({} {}x{}, {} bytes)",
+            self.ty,
+            self.n_out,
+            self.k,
+            self.bytes()
+        )
     }
 }
 
@@ -62,7 +69,12 @@ impl PanelCache {
 
     /// The panels of the `[n_out, k]` matrix `w` of `ty`, or `None` when this
     /// CPU's kernels have no cached panels for it (see [`Self::bytes_for`]).
-    pub fn build(ty: GgmlType, w: &[u8], n_out: usize, k: usize) -> Result<Option<Self>, KernelError> {
+    pub fn build(
+        ty: GgmlType,
+        w: &[u8],
+        n_out: usize,
+        k: usize,
+    ) -> Result<Option<Self>, KernelError> {
         if Self::bytes_for(ty, n_out, k).is_none() {
             return Ok(None);
         }
@@ -110,6 +122,9 @@ impl PanelCache {
 
     /// Whether it was built from the `[n_out, k]` matrix `w` of `ty`.
     pub(crate) fn matches(&self, ty: GgmlType, w: &[u8], n_out: usize, k: usize) -> bool {
-        self.ty == ty && self.n_out == n_out && self.k == k && self.src == (w.as_ptr() as usize, w.len())
+        self.ty == ty
+            && self.n_out == n_out
+            && self.k == k
+            && self.src == (w.as_ptr() as usize, w.len())
     }
 }

@@ -10,7 +10,12 @@ use kernels::{
     ThreadPool,
 };
 
-const TWO_LANE: [GgmlType; 4] = [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1];
+const TWO_LANE: [GgmlType; 4] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+];
 
 fn job<'a>(
     ty: GgmlType,
@@ -40,7 +45,9 @@ fn cached_panels_give_the_same_bits() {
         let pool = ThreadPool::new(threads);
         for ty in TWO_LANE {
             for (n_out, k) in [(4usize, 32usize), (36, 256), (132, 96)] {
-                let w: Vec<u8> = (0..n_out).flat_map(|_| random_weights(&mut rng, ty, k)).collect();
+                let w: Vec<u8> = (0..n_out)
+                    .flat_map(|_| random_weights(&mut rng, ty, k))
+                    .collect();
                 let cache = PanelCache::build(ty, &w, n_out, k).unwrap();
                 let Some(cache) = cache else {
                     // this CPU's kernels have no cached panels (no AVX2, AVX-512, ...)
@@ -56,15 +63,30 @@ fn cached_panels_give_the_same_bits() {
                     let mut plain = vec![0f32; n_rows * n_out];
                     matmul(&pool, ty, &w, n_out, k, &acts, &mut plain).unwrap();
                     let mut cached = vec![f32::NAN; n_rows * n_out];
-                    matmul_multi(&pool, &mut [job(ty, &w, n_out, k, &acts, &mut cached, Some(&cache))])
-                        .unwrap();
+                    matmul_multi(
+                        &pool,
+                        &mut [job(ty, &w, n_out, k, &acts, &mut cached, Some(&cache))],
+                    )
+                    .unwrap();
                     for r in 0..n_rows {
                         for o in 0..n_out {
-                            let want = matmul_reference_raw(ty, &w[o * w.len() / n_out..(o + 1) * w.len() / n_out], acts.row(r))
-                                .unwrap();
+                            let want = matmul_reference_raw(
+                                ty,
+                                &w[o * w.len() / n_out..(o + 1) * w.len() / n_out],
+                                acts.row(r),
+                            )
+                            .unwrap();
                             let (p, c) = (plain[r * n_out + o], cached[r * n_out + o]);
-                            assert_eq!(c.to_bits(), p.to_bits(), "{ty} {n_out}x{k} rows {n_rows} ({r}, {o})");
-                            assert_eq!(c.to_bits(), want.to_bits(), "{ty} {n_out}x{k} rows {n_rows} ({r}, {o}) vs reference");
+                            assert_eq!(
+                                c.to_bits(),
+                                p.to_bits(),
+                                "{ty} {n_out}x{k} rows {n_rows} ({r}, {o})"
+                            );
+                            assert_eq!(
+                                c.to_bits(),
+                                want.to_bits(),
+                                "{ty} {n_out}x{k} rows {n_rows} ({r}, {o}) vs reference"
+                            );
                         }
                     }
                 }
@@ -74,8 +96,11 @@ fn cached_panels_give_the_same_bits() {
                 let mut acts = QuantizedActs::new();
                 acts.quantize(ty, &x, 4, k);
                 let mut out = vec![0f32; 4 * n_out];
-                let err = matmul_multi(&pool, &mut [job(ty, &other, n_out, k, &acts, &mut out, Some(&cache))])
-                    .unwrap_err();
+                let err = matmul_multi(
+                    &pool,
+                    &mut [job(ty, &other, n_out, k, &acts, &mut out, Some(&cache))],
+                )
+                .unwrap_err();
                 assert!(err.to_string().contains("panel cache"), "{err}");
             }
         }
@@ -99,8 +124,12 @@ fn no_cache_where_it_does_not_apply() {
     assert!(PanelCache::bytes_for(GgmlType::Q4_K, 64, 256).is_none());
     assert!(PanelCache::bytes_for(GgmlType::Q5_0, 6, 256).is_none());
     let mut rng = Rng::new(3);
-    let w: Vec<u8> = (0..8).flat_map(|_| random_weights(&mut rng, GgmlType::Q8_0, 64)).collect();
-    assert!(PanelCache::build(GgmlType::Q8_0, &w, 8, 64).unwrap().is_none());
+    let w: Vec<u8> = (0..8)
+        .flat_map(|_| random_weights(&mut rng, GgmlType::Q8_0, 64))
+        .collect();
+    assert!(PanelCache::build(GgmlType::Q8_0, &w, 8, 64)
+        .unwrap()
+        .is_none());
     // a wrong length is an error, not a panic
     if PanelCache::bytes_for(GgmlType::Q5_0, 8, 64).is_some() {
         assert!(PanelCache::build(GgmlType::Q5_0, &w[..10], 8, 64).is_err());

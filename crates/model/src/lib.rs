@@ -115,12 +115,19 @@ impl Model {
         let bytes = self.file.bytes();
         pool.run(mats.len(), |i| {
             let m = mats[i];
-            match kernels::PanelCache::build(m.ty, &bytes[m.start..m.start + m.len], m.rows, m.cols) {
+            match kernels::PanelCache::build(m.ty, &bytes[m.start..m.start + m.len], m.rows, m.cols)
+            {
                 Ok(Some(c)) => {
-                    built.lock().unwrap_or_else(|e| e.into_inner()).insert(m.start, c);
+                    built
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(m.start, c);
                 }
                 Ok(None) => {}
-                Err(e) => *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{}: {e}", m.name)),
+                Err(e) => {
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(format!("{}: {e}", m.name))
+                }
             }
         });
         if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {

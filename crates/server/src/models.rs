@@ -232,7 +232,13 @@ impl Manager {
         // the memory (and the budget left after the loaded models and this one).
         let panel_bytes = if self.panel_cache && self.sched.max_active > 1 {
             let limit = (self.memory_budget > 0).then(|| {
-                let used: u64 = self.loaded.lock().unwrap().values().map(|s| s.bytes()).sum();
+                let used: u64 = self
+                    .loaded
+                    .lock()
+                    .unwrap()
+                    .values()
+                    .map(|s| s.bytes())
+                    .sum();
                 self.memory_budget.saturating_sub(used + entry.size)
             });
             let threads = self.sched.threads;

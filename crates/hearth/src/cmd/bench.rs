@@ -67,7 +67,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             v["tg"] = json!({"tokens": a.gen, "tok_per_s": spread(tg), "runs": r.tg});
         }
         if !r.tg_parallel.is_empty() {
-            v["tg_parallel"] = json!({"sequences": a.parallel, "tokens": a.gen, "tok_per_s": spread(tgp), "runs": r.tg_parallel});
+            v["tg_parallel"] = json!({"sequences": a.parallel, "tokens": a.gen, "tok_per_s": spread(tgp), "runs": r.tg_parallel, "panel_cache_bytes": r.panel_cache_bytes});
         }
         println!("{v}");
     } else {
@@ -118,6 +118,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 "{:<14} {:>10.2} {:>10.2} {:>10.2}  (aggregate of {} sequences)",
                 name, tgp.min, tgp.median, tgp.max, a.parallel
             );
+            if r.panel_cache_bytes > 0 {
+                println!(
+                    "(weight panels unpacked once for the batched steps: {:.0} MB; --no-panel-cache to compare)",
+                    r.panel_cache_bytes as f64 / 1e6
+                );
+            }
         }
     }
     Ok(())

@@ -22,8 +22,8 @@ pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod panel;
 mod q8rows;
-pub(crate) mod two_lane;
 pub(crate) mod quant;
+pub(crate) mod two_lane;
 
 use crate::{DotFn, Tiles};
 use gguf::GgmlType;

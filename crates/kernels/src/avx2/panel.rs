@@ -329,7 +329,14 @@ unsafe fn run2<const R: usize, const MIN: bool, const K: u8, const FUSE: bool>(
 /// quants' products in [`run2`]'s i16 sums exceed the signed ones by
 /// (|·| <= 16 * 8 * 128).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn act_terms(k: u8, a: &[u8], ab: usize, qoff: usize, nb: usize, out: &mut [ActBlock]) {
+pub(crate) unsafe fn act_terms(
+    k: u8,
+    a: &[u8],
+    ab: usize,
+    qoff: usize,
+    nb: usize,
+    out: &mut [ActBlock],
+) {
     assert!(a.len() >= nb * ab && out.len() >= nb);
     let off = _mm256_set1_epi8(offset(k) as i8);
     let min = offset(k) == 0;
