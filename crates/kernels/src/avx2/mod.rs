@@ -134,9 +134,9 @@ macro_rules! rows4_fn {
             // and f16c at runtime; nb blocks checked in every row.
             unsafe {
                 if legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
-                    panel::rows4::<$k, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    two_lane::rows4::<$k, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
                 } else {
-                    panel::rows4::<$k, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    two_lane::rows4::<$k, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
                 }
             }
         }

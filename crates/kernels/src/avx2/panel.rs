@@ -23,7 +23,7 @@
 //! Q4_0/Q4_1/Q5_0/Q5_1 run the same panels in the two-lane order of
 //! `crate::lanes2` ([`run2`]): the i16 products of the 4 vectors are summed
 //! before one widening, conversion and FMA per (block, activation row), which
-//! is what makes them ~1.5x faster than the `vec_dot` order; [`rows4`] is the
+//! is what makes them ~1.5x faster than the `vec_dot` order; `two_lane::rows4` is the
 //! same order for 4 weight rows x 1 activation row straight from the weight
 //! bytes (decode), so decode and prefill agree bit for bit.
 //!
@@ -31,7 +31,7 @@
 //! wants its first operand, so they need no sign trick: Q4_0 and Q5_0 are
 //! unpacked without their offset (`u = x + 8` / `x + 16`) and the offset's
 //! share `offset * Σ y` is subtracted from the i16 sums (per block in
-//! [`rows4`]; precomputed per activation row and block for a tile in
+//! `two_lane::rows4`; precomputed per activation row and block for a tile in
 //! [`offset_terms`]). The integer sums are the same exact values, so the
 //! results are unchanged; the sign ops per (block, row) are gone.
 
@@ -365,108 +365,6 @@ pub(crate) unsafe fn act_terms(
     }
 }
 
-/// Two-lane order, 4 weight rows (`nb` blocks of format kind `K` at each
-/// `w[j]`) x one activation row `a`, straight from the weight bytes (decode).
-///
-/// # Safety
-/// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
-/// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
-    w: [*const u8; 4],
-    nb: usize,
-    a: *const u8,
-) -> [f32; 4] {
-    let min = K == 1 || K == 3;
-    let wb = [18, 20, 22, 24][K as usize];
-    let (ab, qoff) = if min {
-        (Q8_1_BYTES, 4)
-    } else {
-        (Q8_0_BYTES, 2)
-    };
-    let ones = _mm256_set1_epi16(1);
-    let off = _mm256_set1_epi8(offset(K) as i8);
-    // (the prefetch switch is a constant: no test per row and block)
-    let pf = PF;
-    // the 4 rows are usually consecutive: prefetch the same block of the next
-    // group of 4 rows (a hint: any address is fine)
-    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
-    let mut acc = _mm256_setzero_ps();
-    let mut summ = _mm256_setzero_ps();
-    // SAFETY: per the contract above; prefetch hints never fault.
-    unsafe {
-        for b in 0..nb {
-            let y = a.add(b * ab);
-            let qy = ld32(y.add(qoff));
-            // Q4_0/Q5_0: x = u - offset, so x.y = u.y - offset.y per i16 pair
-            // (exact: |u.y pair| <= 2*31*127, |offset.y pair| <= 2*16*127)
-            let corr = if min {
-                _mm256_setzero_si256()
-            } else {
-                _mm256_maddubs_epi16(off, qy)
-            };
-            let xs = w.map(|p| p.add(b * wb));
-            let v: [__m256i; 4] = std::array::from_fn(|j| {
-                if pf {
-                    _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
-                }
-                let u = unpack_u::<K>(xs[j]);
-                let prod = _mm256_maddubs_epi16(u, qy);
-                let prod = if min {
-                    prod
-                } else {
-                    _mm256_sub_epi16(prod, corr)
-                };
-                // lanes m = elements 4m..4m+4
-                _mm256_madd_epi16(prod, ones)
-            });
-            rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
-        }
-        finish2(min, acc, summ)
-    }
-}
-
-/// The end of a block of [`rows4`] (and of its AVX-512 version): `v[j]` holds
-/// row `j`'s 8 exact i32 sums of elements `4m..4m+4`; per 128-bit half they
-/// become `[E, O, E, O]` partial sums of rows (0, 1) / (2, 3) (E: even `m`,
-/// O: odd), the halves are added, and the block's scales (weight rows at
-/// `xs`, activation block at `y`) bring them into `acc` (and the min term of
-/// Q4_1/Q5_1 into `summ`).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn rows4_block_end(
-    min: bool,
-    v: [__m256i; 4],
-    xs: [*const u8; 4],
-    y: *const u8,
-    acc: &mut __m256,
-    summ: &mut __m256,
-) {
-    let t01 = _mm256_add_epi32(
-        _mm256_unpacklo_epi64(v[0], v[1]),
-        _mm256_unpackhi_epi64(v[0], v[1]),
-    );
-    let t23 = _mm256_add_epi32(
-        _mm256_unpacklo_epi64(v[2], v[3]),
-        _mm256_unpackhi_epi64(v[2], v[3]),
-    );
-    let eo = _mm256_add_epi32(
-        _mm256_permute2x128_si256(t01, t23, 0x20),
-        _mm256_permute2x128_si256(t01, t23, 0x31),
-    );
-    // SAFETY: the caller guarantees the 4 weight blocks at `xs` and the
-    // activation block at `y`.
-    let (d, m, yds) = unsafe {
-        let (d, m) = dm4(xs);
-        (d, m, f16x2(y))
-    };
-    if min {
-        *summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), *summ);
-    }
-    let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
-    *acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), *acc);
-}
-
 /// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`:
 /// signed quants and their absolute values (the `vec_dot` order's sign
 /// trick), or with `U` the unsigned quants of [`unpack_u`] alone (two-lane).
@@ -545,6 +443,23 @@ impl Side {
         hi: 0,
         dst: std::ptr::null_mut(),
     };
+}
+
+/// [`build`] in the two-lane form (unsigned quants) for the kind of `f` (0..4).
+///
+/// # Safety
+/// As [`build`].
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn build_two_lane(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [PBlock]) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        match f.kind {
+            0 => build::<0, true>(f, w, nb, dst),
+            1 => build::<1, true>(f, w, nb, dst),
+            2 => build::<2, true>(f, w, nb, dst),
+            _ => build::<3, true>(f, w, nb, dst),
+        }
+    }
 }
 
 /// Dot products of a built panel (`nb` blocks) with `R` activation rows:

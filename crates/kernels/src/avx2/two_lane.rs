@@ -1,4 +1,6 @@
-//! Prebuilt panels for the AVX2 two-lane matmul (Q4_0, Q4_1, Q5_0, Q5_1;
+//! The two-lane order's decode kernel ([`rows4`]: 4 weight rows x 1 activation
+//! row straight from the weight bytes) and prebuilt panels for the AVX2
+//! two-lane matmul (Q4_0, Q4_1, Q5_0, Q5_1;
 //! order of `crate::lanes2`; the public side is `crate::PanelCache`): every
 //! 4-row panel of a weight matrix unpacked once into the transposed layout of
 //! `panel` ([`CBlock`]: the quants and the f16 scales only), then read by
@@ -7,10 +9,14 @@
 //! price is 1.25 bytes per weight of memory (Q5_0 itself is 0.69).
 //!
 //! Each output is the same sequence of integer sums and float ops as
-//! `panel::run2` and `panel::rows4` (and `lanes2::dot_lanes2`), so results are
+//! `panel::run2` and [`rows4`] (and `lanes2::dot_lanes2`), so results are
 //! bit-identical with or without the cache.
 
-use super::panel::{act_terms, finish2, unpack_u, ActBlock, Fmt};
+use super::legacy::{f16x2, ld32};
+use super::panel::{
+    act_terms, build_two_lane, dm4, finish2, offset, unpack_u, ActBlock, Fmt, PBlock,
+};
+use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -28,71 +34,6 @@ pub(crate) struct CBlock {
 thread_local! {
     /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
     static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The blocks at `xs` (one per weight row, format kind `K`) into `blk`, and a
-/// prefetch of the blocks `ahead` bytes further.
-///
-/// # Safety
-/// AVX2, FMA, F16C; a whole block of kind `K` at each `xs[j]`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build_block<const K: u8>(xs: [*const u8; 4], ahead: isize, blk: &mut CBlock) {
-    // SAFETY: per the contract above; prefetch hints never fault.
-    unsafe {
-        for x in xs {
-            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
-        }
-        let r = xs.map(|p| unpack_u::<K>(p));
-        let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
-        let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
-        let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
-        let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
-        blk.x = [
-            _mm256_permute2x128_si256(t0, t2, 0x20),
-            _mm256_permute2x128_si256(t1, t3, 0x20),
-            _mm256_permute2x128_si256(t0, t2, 0x31),
-            _mm256_permute2x128_si256(t1, t3, 0x31),
-        ];
-        // (d, m) of each block: the f16 pair at its start
-        let dm = xs.map(|p| std::ptr::read_unaligned(p as *const i32));
-        _mm_storeu_si128(
-            blk.dm.as_mut_ptr() as *mut __m128i,
-            _mm_setr_epi32(dm[0], dm[1], dm[2], dm[3]),
-        );
-    }
-}
-
-/// Build the `nb` blocks of the 4 weight rows at `w` into `dst`.
-///
-/// # Safety
-/// AVX2, FMA, F16C; `nb` blocks of kind `K` (`f.wb` bytes) at each `w[j]`.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<const K: u8>(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [CBlock]) {
-    assert!(dst.len() >= nb);
-    // the 4 rows are usually consecutive: prefetch the next group's block
-    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
-    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
-        // SAFETY: the caller guarantees `nb` blocks at each `w[j]`.
-        unsafe { build_block::<K>(w.map(|p| p.add(b * f.wb)), ahead, blk) }
-    }
-}
-
-/// `build` for the kind of `f` (0..4).
-///
-/// # Safety
-/// As [`build`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build_any(f: Fmt, w: [*const u8; 4], nb: usize, dst: &mut [CBlock]) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        match f.kind {
-            0 => build::<0>(f, w, nb, dst),
-            1 => build::<1>(f, w, nb, dst),
-            2 => build::<2>(f, w, nb, dst),
-            _ => build::<3>(f, w, nb, dst),
-        }
-    }
 }
 
 /// Two-lane order on a panel `p` (`nb` blocks) and `R` activation rows at
@@ -257,10 +198,127 @@ pub(crate) unsafe fn build_cache(f: Fmt, w: &[u8], rb: usize, n_out: usize) -> V
     assert!(f.kind < 4 && n_out.is_multiple_of(4) && w.len() >= n_out * rb);
     // SAFETY: all-zero bytes are valid blocks.
     let mut v = vec![unsafe { std::mem::zeroed::<CBlock>() }; n_out / 4 * nb];
+    // each panel as the tile kernels build it (`panel::build`), kept compact
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut tmp = vec![unsafe { std::mem::zeroed::<PBlock>() }; nb];
     for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 4) {
-        let rows = std::array::from_fn(|j| w[(4 * g + j) * rb..].as_ptr());
+        let rows: [*const u8; 4] = std::array::from_fn(|j| w[(4 * g + j) * rb..].as_ptr());
         // SAFETY: rows 4g..4g+4 hold nb blocks each (asserted above).
-        unsafe { build_any(f, rows, nb, dst) };
+        unsafe { build_two_lane(f, rows, nb, &mut tmp) };
+        for (b, (c, p)) in dst.iter_mut().zip(&tmp).enumerate() {
+            // (d, m) of each row's block: the f16 pair at its start
+            let dm: [[u16; 2]; 4] = std::array::from_fn(|j| {
+                let at = (4 * g + j) * rb + b * f.wb;
+                [
+                    u16::from_le_bytes([w[at], w[at + 1]]),
+                    u16::from_le_bytes([w[at + 2], w[at + 3]]),
+                ]
+            });
+            c.x = p.x;
+            c.dm = std::array::from_fn(|i| dm[i / 2][i % 2]);
+        }
     }
     v
+}
+
+/// Two-lane order, 4 weight rows (`nb` blocks of format kind `K` at each
+/// `w[j]`) x one activation row `a`, straight from the weight bytes (decode).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` activation
+/// blocks (Q8_0 for kinds 0 and 2, Q8_1 for 1 and 3) at `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
+    w: [*const u8; 4],
+    nb: usize,
+    a: *const u8,
+) -> [f32; 4] {
+    let min = K == 1 || K == 3;
+    let wb = [18, 20, 22, 24][K as usize];
+    let (ab, qoff) = if min {
+        (Q8_1_BYTES, 4)
+    } else {
+        (Q8_0_BYTES, 2)
+    };
+    let ones = _mm256_set1_epi16(1);
+    let off = _mm256_set1_epi8(offset(K) as i8);
+    // (the prefetch switch is a constant: no test per row and block)
+    let pf = PF;
+    // the 4 rows are usually consecutive: prefetch the same block of the next
+    // group of 4 rows (a hint: any address is fine)
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
+    let mut acc = _mm256_setzero_ps();
+    let mut summ = _mm256_setzero_ps();
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for b in 0..nb {
+            let y = a.add(b * ab);
+            let qy = ld32(y.add(qoff));
+            // Q4_0/Q5_0: x = u - offset, so x.y = u.y - offset.y per i16 pair
+            // (exact: |u.y pair| <= 2*31*127, |offset.y pair| <= 2*16*127)
+            let corr = if min {
+                _mm256_setzero_si256()
+            } else {
+                _mm256_maddubs_epi16(off, qy)
+            };
+            let xs = w.map(|p| p.add(b * wb));
+            let v: [__m256i; 4] = std::array::from_fn(|j| {
+                if pf {
+                    _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
+                }
+                let u = unpack_u::<K>(xs[j]);
+                let prod = _mm256_maddubs_epi16(u, qy);
+                let prod = if min {
+                    prod
+                } else {
+                    _mm256_sub_epi16(prod, corr)
+                };
+                // lanes m = elements 4m..4m+4
+                _mm256_madd_epi16(prod, ones)
+            });
+            rows4_block_end(min, v, xs, y, &mut acc, &mut summ);
+        }
+        finish2(min, acc, summ)
+    }
+}
+
+/// The end of a block of [`rows4`] (and of its AVX-512 version): `v[j]` holds
+/// row `j`'s 8 exact i32 sums of elements `4m..4m+4`; per 128-bit half they
+/// become `[E, O, E, O]` partial sums of rows (0, 1) / (2, 3) (E: even `m`,
+/// O: odd), the halves are added, and the block's scales (weight rows at
+/// `xs`, activation block at `y`) bring them into `acc` (and the min term of
+/// Q4_1/Q5_1 into `summ`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4_block_end(
+    min: bool,
+    v: [__m256i; 4],
+    xs: [*const u8; 4],
+    y: *const u8,
+    acc: &mut __m256,
+    summ: &mut __m256,
+) {
+    let t01 = _mm256_add_epi32(
+        _mm256_unpacklo_epi64(v[0], v[1]),
+        _mm256_unpackhi_epi64(v[0], v[1]),
+    );
+    let t23 = _mm256_add_epi32(
+        _mm256_unpacklo_epi64(v[2], v[3]),
+        _mm256_unpackhi_epi64(v[2], v[3]),
+    );
+    let eo = _mm256_add_epi32(
+        _mm256_permute2x128_si256(t01, t23, 0x20),
+        _mm256_permute2x128_si256(t01, t23, 0x31),
+    );
+    // SAFETY: the caller guarantees the 4 weight blocks at `xs` and the
+    // activation block at `y`.
+    let (d, m, yds) = unsafe {
+        let (d, m) = dm4(xs);
+        (d, m, f16x2(y))
+    };
+    if min {
+        *summ = _mm256_fmadd_ps(m, _mm256_broadcastss_ps(_mm_movehdup_ps(yds)), *summ);
+    }
+    let dv = _mm256_mul_ps(d, _mm256_broadcastss_ps(yds));
+    *acc = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(eo), *acc);
 }

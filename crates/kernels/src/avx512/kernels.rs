@@ -1,7 +1,7 @@
 //! The AVX-512 kernel bodies, instantiated per feature set by
 //! `avx512_variant!(module, "features", vnni)` (see the parent module for the
 //! numerics). Shapes and op orders mirror the AVX2 kernels they stand in for:
-//! `avx2::legacy` (tiles), `avx2::panel::rows4`, `avx2::panel::run`/`run2`,
+//! `avx2::legacy` (tiles), `avx2::two_lane::rows4`, `avx2::panel::run`/`run2`,
 //! `avx2::float`.
 
 macro_rules! avx512_variant {
@@ -10,9 +10,8 @@ macro_rules! avx512_variant {
         pub(crate) mod $m {
             use crate::avx2::hsum_f32_8;
             use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
-            use crate::avx2::panel::{
-                finish2, offset, rows4_block_end, unpack, unpack_u, ActBlock, Fmt, PBlock,
-            };
+            use crate::avx2::panel::{finish2, offset, unpack, unpack_u, ActBlock, Fmt, PBlock};
+            use crate::avx2::two_lane::rows4_block_end;
             use std::arch::x86_64::*;
 
             /// Whether this instance may use `vpdpbusd`.
@@ -224,7 +223,7 @@ macro_rules! avx512_variant {
                 }
             }
 
-            /// `avx2::panel::rows4` (two-lane order, 4 weight rows x one
+            /// `avx2::two_lane::rows4` (two-lane order, 4 weight rows x one
             /// activation row, decode) with rows (0, 1) and (2, 3) sharing
             /// vectors for the products.
             ///
