@@ -216,22 +216,10 @@ impl Manager {
         }
         self.make_room(entry.size);
         let path = entry.path.clone();
-        // Check the model and the shared context budget fit in memory first.
-        let budget = self.sched.ctx_budget;
-        let (mut lm, warning) =
-            tokio::task::spawn_blocking(move || LoadedModel::load_checked(&path, Some(budget)))
-                .await
-                .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-                .map_err(|e| {
-                    ApiError::internal(format!("could not load model '{}': {e}", entry.name))
-                })?;
-        if let Some(w) = warning {
-            eprintln!("hearth: warning: {w}");
-        }
-        // Several sequences per step: unpack the weights once, if they fit
-        // the memory (and the budget left after the loaded models and this one).
-        let panel_bytes = if self.panel_cache && self.sched.max_active > 1 {
-            let limit = (self.memory_budget > 0).then(|| {
+        // Several sequences per step: unpack the weights once at load, if they
+        // fit the memory and the budget left after the loaded models and this one.
+        let panels = (self.panel_cache && self.sched.max_active > 1).then(|| {
+            (self.memory_budget > 0).then(|| {
                 let used: u64 = self
                     .loaded
                     .lock()
@@ -240,20 +228,25 @@ impl Manager {
                     .map(|s| s.bytes())
                     .sum();
                 self.memory_budget.saturating_sub(used + entry.size)
-            });
-            let threads = self.sched.threads;
-            let (lm2, name) = (lm, entry.name.clone());
-            let (lm2, r) = tokio::task::spawn_blocking(move || {
-                let r = lm2.build_panel_caches(threads, limit);
-                (lm2, r)
             })
-            .await
-            .map_err(|e| ApiError::internal(format!("unpacking the weights panicked: {e}")))?;
-            lm = lm2;
-            r.map_err(|e| ApiError::internal(format!("could not load model '{name}': {e}")))?
-        } else {
-            0
-        };
+        });
+        // Check the model and the shared context budget fit in memory first.
+        let budget = self.sched.ctx_budget;
+        let threads = self.sched.threads;
+        let (lm, warning, panel_bytes) = tokio::task::spawn_blocking(move || {
+            let (lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
+            let bytes = match panels {
+                Some(limit) => lm.build_panel_caches(threads, limit)?,
+                None => 0,
+            };
+            Ok::<_, engine::EngineError>((lm, warning, bytes))
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+        .map_err(|e| ApiError::internal(format!("could not load model '{}': {e}", entry.name)))?;
+        if let Some(w) = warning {
+            eprintln!("hearth: warning: {w}");
+        }
         if panel_bytes > 0 {
             eprintln!(
                 "{}: weight panels unpacked for batched steps ({:.0} MB; --no-panel-cache to skip)",

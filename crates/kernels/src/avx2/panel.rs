@@ -59,7 +59,7 @@ pub(crate) struct PBlock {
 thread_local! {
     static SCRATCH: RefCell<Vec<PBlock>> = const { RefCell::new(Vec::new()) };
     /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
-    static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
+    pub(crate) static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What the two-lane kernel needs of one activation block besides its quants,
@@ -365,6 +365,33 @@ pub(crate) unsafe fn act_terms(
     }
 }
 
+/// [`act_terms`] of a tile's activation rows `r0..r1` (at `a0 + r * stride`,
+/// `nb` blocks each) into `corr`, row-major (`(r - r0) * nb + block`).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` activation blocks of `f.ab` bytes at each row.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn tile_terms(
+    f: Fmt,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    nb: usize,
+    corr: &mut Vec<ActBlock>,
+) {
+    corr.clear();
+    corr.resize((r1 - r0) * nb, ActBlock::default());
+    for r in r0..r1 {
+        let o = (r - r0) * nb;
+        // SAFETY: the caller guarantees `nb` activation blocks at row r.
+        unsafe {
+            let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
+            act_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[o..o + nb]);
+        }
+    }
+}
+
 /// Unpack blocks of 4 weight rows (each `nb` blocks at `w[j]`) into `dst`:
 /// signed quants and their absolute values (the `vec_dot` order's sign
 /// trick), or with `U` the unsigned quants of [`unpack_u`] alone (two-lane).
@@ -562,23 +589,8 @@ pub(crate) unsafe fn matmul_panel<const TWO: bool, const W: u8>(
     CORR.with(|c| {
         let mut corr = c.borrow_mut();
         if two {
-            corr.clear();
-            corr.resize((r1 - r0) * nb, ActBlock::default());
-            for r in r0..r1 {
-                // SAFETY: the caller guarantees `nb` activation blocks at row r;
-                // AVX2 is enabled for this function.
-                unsafe {
-                    let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
-                    act_terms(
-                        f.kind,
-                        a,
-                        f.ab,
-                        f.qoff,
-                        nb,
-                        &mut corr[(r - r0) * nb..(r - r0 + 1) * nb],
-                    );
-                }
-            }
+            // SAFETY: the caller guarantees `nb` activation blocks at rows r0..r1.
+            unsafe { tile_terms(f, a0, stride, r0, r1, nb, &mut corr) };
         }
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();

@@ -14,11 +14,10 @@
 
 use super::legacy::{f16x2, ld32};
 use super::panel::{
-    act_terms, build_two_lane, dm4, finish2, offset, unpack_u, ActBlock, Fmt, PBlock,
+    build_two_lane, dm4, finish2, offset, tile_terms, unpack_u, ActBlock, Fmt, PBlock, CORR,
 };
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use std::arch::x86_64::*;
-use std::cell::RefCell;
 
 /// One block (32 elements) of 4 weight rows: vector `h` holds in qword `j`
 /// row `j`'s unsigned quants `8h..8h+8` (as `panel::PBlock::x`), then the rows'
@@ -29,11 +28,6 @@ pub(crate) struct CBlock {
     x: [__m256i; 4],
     /// `[d0, m0, d1, m1, d2, m2, d3, m3]` (f16; Q4_0/Q5_0: `m` unused).
     dm: [u16; 8],
-}
-
-thread_local! {
-    /// Per-block terms of a tile's activation rows (`act_terms`), row-major.
-    static CORR: RefCell<Vec<ActBlock>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Two-lane order on a panel `p` (`nb` blocks) and `R` activation rows at
@@ -144,16 +138,8 @@ pub(crate) unsafe fn matmul(
     assert!(cache.len() >= (o0 / 4 + n4) * nb);
     CORR.with(|c| {
         let mut corr = c.borrow_mut();
-        corr.clear();
-        corr.resize((r1 - r0) * nb, ActBlock::default());
-        for r in r0..r1 {
-            // SAFETY: the caller guarantees `nb` activation blocks at row r.
-            unsafe {
-                let a = std::slice::from_raw_parts(a0.add(r * stride), nb * f.ab);
-                let o = (r - r0) * nb;
-                act_terms(f.kind, a, f.ab, f.qoff, nb, &mut corr[o..o + nb]);
-            }
-        }
+        // SAFETY: the caller guarantees `nb` activation blocks at rows r0..r1.
+        unsafe { tile_terms(f, a0, stride, r0, r1, nb, &mut corr) };
         for g in 0..n4 {
             let o = o0 + 4 * g;
             let i = o / 4 * nb;
