@@ -521,6 +521,64 @@ fn two_lane_extremes_do_not_overflow() {
     }
 }
 
+/// The K-quant prefill panels add two `vpmaddubsw` results in i16 before the
+/// scale multiply (4 products per lane): the extreme quants, scales and
+/// activations must still give the reference's exact value, through the
+/// panel (12+ rows) and the few-rows and single-row kernels alike.
+#[test]
+fn k_quant_panel_extremes_do_not_overflow() {
+    let pool = ThreadPool::new(2);
+    let k = 512;
+    // (type, block bytes, quants fill, scales fill): quants at their top or
+    // bottom, scales at their largest magnitude of either sign, d = dmin = 1
+    let cases = [
+        (GgmlType::Q6_K, 210usize, 0xFFu8, 0x7Fu8),
+        (GgmlType::Q6_K, 210, 0xFF, 0x80),
+        (GgmlType::Q6_K, 210, 0x00, 0x80),
+        (GgmlType::Q6_K, 210, 0x00, 0x7F),
+        (GgmlType::Q4_K, 144, 0xFF, 0xFF),
+        (GgmlType::Q4_K, 144, 0x00, 0xFF),
+    ];
+    for (ty, bytes, wq, sc) in cases {
+        let mut blk = vec![wq; bytes];
+        if ty == GgmlType::Q6_K {
+            // ql 0..128, qh 128..192, scales 192..208 (i8), d 208..210
+            blk[192..208].fill(sc);
+            blk[208] = 0x00;
+            blk[209] = 0x3C;
+        } else {
+            // d, dmin (f16), 12 bytes of 6-bit scales and mins, 128 of quants
+            blk[..4].copy_from_slice(&[0x00, 0x3C, 0x00, 0x3C]);
+            blk[4..16].fill(sc);
+        }
+        let n_out = 8;
+        let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 256)
+            .flatten()
+            .collect();
+        let rb = w.len() / n_out;
+        for a in [1.0f32, -1.0] {
+            for n_rows in [1usize, 6, 13] {
+                let x = vec![a; n_rows * k];
+                let mut acts = QuantizedActs::new();
+                acts.quantize(ty, &x, n_rows, k);
+                let mut out = vec![0f32; n_rows * n_out];
+                matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+                for r in 0..n_rows {
+                    for o in 0..n_out {
+                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r))
+                            .unwrap();
+                        assert_eq!(
+                            want.to_bits(),
+                            out[r * n_out + o].to_bits(),
+                            "{ty} wq={wq:#x} sc={sc:#x} a={a} rows={n_rows}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// SwiGLU: the vector `exp` (llama.cpp's AVX2 `ggml_v_expf`) stays within a
 /// few ULP of the scalar `expf` version over the whole range, the overflow
 /// and underflow branches included, and an element's result does not depend

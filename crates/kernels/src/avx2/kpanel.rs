@@ -9,8 +9,21 @@
 //! another order: integer addition is associative), and the float ops that
 //! follow — `d = d_y * d_x`, the FMA into the 8 float lanes, the min or
 //! offset term, the final `hsum` — are the same ops in the same order. What
-//! changes is only how often a weight row is unpacked: once per tile instead
-//! of once per 4 activation rows.
+//! changes is only how often a weight row is unpacked (once per tile instead
+//! of once per 4 activation rows) and how the lanes are formed.
+//!
+//! Lane `L` of `sumi` is `Σ_t s_t · x(L, t)`, with `x(L, t)` the sum of the 4
+//! products of elements `4L..4L+4` of 32-element chunk `t` and `s_t` that
+//! chunk's scale (Q6_K: of its 16-element half). `vec_dot` forms each `x(L, t)`
+//! with one `vpmaddubsw` (pairs, i16) and one `vpmaddwd` by `s_t` per chunk:
+//! two multiplies per 32 products, on the one pipe Zen 2 runs both on. Here
+//! chunks are taken in pairs `(t, t') = (2m, 2m + 1)` with both the weights and
+//! the activations regrouped so that one `vpmaddubsw` holds the first two
+//! products of every `x(L, t)` and `x(L, t')` (i16 lanes `2L`, `2L + 1`) and a
+//! second one the last two; their i16 sum is `x(L, t)`, `x(L, t')` exactly
+//! (|x| <= 4 * 63 * 128 = 32256 for Q6_K, 7680 for Q4_K: no overflow), and one
+//! `vpmaddwd` by `(s_t, s_t')` adds `s_t x(L, t) + s_t' x(L, t')` into lane `L`:
+//! three multiplies per 64 products instead of four.
 
 use super::hsum_f32_8;
 use super::kq::scales_mins_k4_fast;
@@ -24,11 +37,13 @@ use std::cell::RefCell;
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
 struct KBlk {
-    /// Quants `32 t .. 32 t + 32` as unsigned bytes (Q4_K: 0..16, Q6_K: 0..64),
-    /// dotted with activation bytes `4 + 32 t ..` of the Q8_K block.
+    /// Chunk pair `m` (chunks `2m`, `2m + 1`, quants as unsigned bytes, Q4_K:
+    /// 0..16, Q6_K: 0..64) regrouped by [`pair`]: `v[2m]` the first, `v[2m + 1]`
+    /// the second half of every 4-element group.
     v: [__m256i; 8],
-    /// The i16 scales `madd` multiplies chunk `t`'s pair sums by.
-    s: [__m256i; 8],
+    /// The i16 scales `madd` multiplies pair `m`'s sums by: lane `2L` chunk
+    /// `2m`'s scale for group `L`, lane `2L + 1` chunk `2m + 1`'s.
+    s: [__m256i; 4],
     /// Q4_K: the 8 mins as i16 (low half); Q6_K: the 16 scales as i16.
     extra: __m256i,
     /// Q4_K: (d, dmin) as f32; Q6_K: (d, _).
@@ -36,8 +51,79 @@ struct KBlk {
     m: f32,
 }
 
+/// Chunks `c0`, `c1` (32 bytes each, element `e` in byte `e`) regrouped: in
+/// each 4-byte group `L`, the first result holds `c0[4L..4L+2], c1[4L..4L+2]`
+/// and the second `c0[4L+2..4L+4], c1[4L+2..4L+4]`.
+///
+/// # Safety
+/// AVX2 must be available.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn pair(c0: __m256i, c1: __m256i) -> (__m256i, __m256i) {
+    (
+        _mm256_blend_epi16::<0xAA>(c0, _mm256_slli_epi32::<16>(c1)),
+        _mm256_blend_epi16::<0xAA>(_mm256_srli_epi32::<16>(c0), c1),
+    )
+}
+
 thread_local! {
     static SCRATCH: RefCell<Vec<KBlk>> = const { RefCell::new(Vec::new()) };
+    /// The tile's activation rows regrouped ([`group_acts`]) and their scales.
+    static GROUPED: RefCell<(Vec<GBlk>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// One Q8_K activation super-block with its quants regrouped by chunk pairs
+/// as [`pair`] does the weights', and its 16 sums (the scale is kept apart:
+/// the kernel reads only these 288 bytes and 4 of the scales'). The copy is
+/// made once per tile, so the loops read as many bytes as the rows hold.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct GBlk {
+    /// The 256 quants, regrouped: `q[2m]`, `q[2m + 1]` as the weights' `v`.
+    q: [__m256i; 8],
+    /// Q6_K: the 16 sums of 16 quants; Q4_K: the 8 sums of 32 (low half).
+    bsums: __m256i,
+}
+
+/// Activation rows (`nb` Q8_K blocks each, `stride` bytes apart from `a`)
+/// regrouped: row `j`'s super-block `i` goes to `dst[j * nb + i]`, its scale
+/// to `d[j * nb + i]`. For Q4_K (`q6` false) the 16 sums are replaced by the
+/// 8 pair sums its min term takes (`dot_q4_k`'s `hadd`, done once per row).
+///
+/// # Safety
+/// AVX2 available; each of the rows holds `nb` Q8_K blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn group_acts(
+    a: *const u8,
+    stride: usize,
+    nb: usize,
+    q6: bool,
+    dst: &mut [GBlk],
+    d: &mut [f32],
+) {
+    assert_eq!(dst.len(), d.len());
+    for (k, (g, d)) in dst.iter_mut().zip(d.iter_mut()).enumerate() {
+        let (j, i) = (k / nb, k % nb);
+        // SAFETY: block i of row j (caller): scale at 0, quants at 4..260,
+        // sums at Q8_K_BSUMS.
+        unsafe {
+            let y = a.add(j * stride + i * Q8_K_BYTES);
+            *d = std::ptr::read_unaligned(y as *const f32);
+            let bsums = ld32(y.add(Q8_K_BSUMS));
+            g.bsums = if q6 {
+                bsums
+            } else {
+                _mm256_castsi128_si256(_mm_hadd_epi16(
+                    _mm256_castsi256_si128(bsums),
+                    _mm256_extracti128_si256(bsums, 1),
+                ))
+            };
+            for m in 0..4 {
+                (g.q[2 * m], g.q[2 * m + 1]) =
+                    pair(ld32(y.add(4 + 64 * m)), ld32(y.add(4 + 64 * m + 32)));
+            }
+        }
+    }
 }
 
 /// Weight block bytes of a K-quant panel format.
@@ -71,11 +157,17 @@ unsafe fn build_q4_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
                 m.as_ptr() as *const __m128i
             )));
             for j in 0..4 {
+                // chunks 2j (low nibbles) and 2j + 1 (high nibbles): pair j
                 let q4 = ld32(x.add(16 + j * 32));
-                b.v[2 * j] = _mm256_and_si256(q4, m4);
-                b.v[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-                b.s[2 * j] = _mm256_set1_epi16(sc[2 * j] as i16);
-                b.s[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1] as i16);
+                let (a, c) = pair(
+                    _mm256_and_si256(q4, m4),
+                    _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4),
+                );
+                b.v[2 * j] = a;
+                b.v[2 * j + 1] = c;
+                b.s[j] = _mm256_set1_epi32(
+                    (sc[2 * j] as u16 as i32) | ((sc[2 * j + 1] as u16 as i32) << 16),
+                );
             }
         }
     }
@@ -109,16 +201,26 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
                     };
                     _mm256_slli_epi16(_mm256_and_si256(q, m2), 4)
                 };
-                b.v[4 * n] = _mm256_or_si256(_mm256_and_si256(ql0, m4), hi(0));
-                b.v[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), hi(2));
-                b.v[4 * n + 2] =
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), hi(4));
-                b.v[4 * n + 3] =
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), hi(6));
-                for k in 0..4 {
-                    let g = n * 8 + k * 2;
-                    let (lo, hi) = ((*sc.add(g) as i8) as i16, (*sc.add(g + 1) as i8) as i16);
-                    b.s[4 * n + k] = _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
+                // chunks 4n .. 4n + 4 of the super-block
+                let c = [
+                    _mm256_or_si256(_mm256_and_si256(ql0, m4), hi(0)),
+                    _mm256_or_si256(_mm256_and_si256(ql1, m4), hi(2)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), hi(4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), hi(6)),
+                ];
+                for h in 0..2 {
+                    // pair 2n + h: chunks t = 4n + 2h and t + 1; chunk t's
+                    // 16-element halves have scales sc[2t] (groups 0..4) and
+                    // sc[2t + 1] (groups 4..8)
+                    let m = 2 * n + h;
+                    let (a, c2) = pair(c[2 * h], c[2 * h + 1]);
+                    b.v[2 * m] = a;
+                    b.v[2 * m + 1] = c2;
+                    let t = 4 * n + 2 * h;
+                    let g = |i: usize| (*sc.add(i) as i8) as i16 as u16 as i32;
+                    let lo = g(2 * t) | (g(2 * t + 2) << 16);
+                    let hi = g(2 * t + 1) | (g(2 * t + 3) << 16);
+                    b.s[m] = _mm256_set_m128i(_mm_set1_epi32(hi), _mm_set1_epi32(lo));
                 }
             }
         }
@@ -126,47 +228,48 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
 }
 
 /// Dot products of an unpacked weight row (`nb` super-blocks) with `R`
-/// activation rows (Q8_K): the float ops of `dot_q4_k` (`Q6` false) or
-/// `dot_q6_k` (`Q6` true), per output.
+/// activation rows (Q8_K regrouped by [`group_acts`]: blocks at `g`, scales
+/// at `ds`): the float ops of `dot_q4_k` (`Q6` false) or `dot_q6_k` (`Q6`
+/// true), per output. (Two weight rows per pass, sharing the activation
+/// loads, measured slower: the accumulators no longer fit the registers.)
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn run<const R: usize, const Q6: bool>(
     p: &[KBlk],
     nb: usize,
-    a: [*const u8; R],
+    g: [*const GBlk; R],
+    ds: [*const f32; R],
 ) -> [f32; R] {
     assert!(p.len() >= nb);
     let mut acc = [_mm256_setzero_ps(); R];
     let mut acc_m = [_mm_setzero_ps(); R];
     for (i, b) in p.iter().enumerate().take(nb) {
-        // SAFETY: the caller guarantees nb Q8_K blocks at each `a[r]`.
+        // SAFETY: the caller guarantees nb blocks and scales at each `g[r]`, `ds[r]`.
         unsafe {
-            let y = a.map(|q| q.add(i * Q8_K_BYTES));
+            let y = g.map(|q| &*q.add(i));
             let mut sumi = [_mm256_setzero_si256(); R];
-            for t in 0..8 {
-                let (v, s) = (b.v[t], b.s[t]);
+            for m in 0..4 {
+                let (v0, v1, s) = (b.v[2 * m], b.v[2 * m + 1], b.s[m]);
                 for r in 0..R {
-                    let prod =
-                        _mm256_madd_epi16(_mm256_maddubs_epi16(v, ld32(y[r].add(4 + 32 * t))), s);
-                    sumi[r] = _mm256_add_epi32(sumi[r], prod);
+                    let x = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(v0, y[r].q[2 * m]),
+                        _mm256_maddubs_epi16(v1, y[r].q[2 * m + 1]),
+                    );
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(x, s));
                 }
             }
             for r in 0..R {
-                let yd = std::ptr::read_unaligned(y[r] as *const f32);
-                let q8sums = ld32(y[r].add(Q8_K_BSUMS));
+                let yd = *ds[r].add(i);
+                let q8sums = y[r].bsums;
+                let d = yd * b.d;
                 if Q6 {
-                    let d = yd * b.d;
                     // values are u - 32 with u in 0..64: subtract 32 * scale * bsum lane-wise.
                     let sub = _mm256_slli_epi32(_mm256_madd_epi16(q8sums, b.extra), 5);
                     let s = _mm256_sub_epi32(sumi[r], sub);
                     acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
                 } else {
-                    let d = yd * b.d;
                     let dmin = -yd * b.m;
-                    let q8s = _mm_hadd_epi16(
-                        _mm256_castsi256_si128(q8sums),
-                        _mm256_extracti128_si256(q8sums, 1),
-                    );
+                    let q8s = _mm256_castsi256_si128(q8sums);
                     let mp = _mm_madd_epi16(_mm256_castsi256_si128(b.extra), q8s);
                     acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m[r]);
                     acc[r] =
@@ -218,49 +321,73 @@ pub(crate) unsafe fn matmul_kpanel(
     let q6 = ty == GgmlType::Q6_K;
     assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out && nb * Q8_K_BYTES <= stride);
     SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < nb {
-            // SAFETY: all-zero bytes are valid vectors and floats.
-            s.resize(nb, unsafe { std::mem::zeroed() });
-        }
-        for o in o0..o0 + 4 * n4 {
-            let row = w[o * rb..(o + 1) * rb].as_ptr();
-            // SAFETY: the row holds nb blocks (asserted above).
-            unsafe {
-                if q6 {
-                    build_q6_k(row, nb, &mut s)
-                } else {
-                    build_q4_k(row, nb, &mut s)
-                }
+        GROUPED.with(|g| {
+            let mut s = s.borrow_mut();
+            if s.len() < nb {
+                // SAFETY: all-zero bytes are valid vectors and floats.
+                s.resize(nb, unsafe { std::mem::zeroed() });
             }
-            let mut r = r0;
-            while r < r1 {
-                let n = if r + 4 <= r1 { 4 } else { 1 };
-                // SAFETY: activation rows r0..r1 hold nb Q8_K blocks, and the
-                // outputs (row r.., column o) are this call's to write.
+            let (g, ds) = &mut *g.borrow_mut();
+            let n = (r1 - r0) * nb;
+            if g.len() < n {
+                // SAFETY: all-zero bytes are valid vectors.
+                g.resize(n, unsafe { std::mem::zeroed() });
+                ds.resize(n, 0.0);
+            }
+            // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
+            unsafe {
+                group_acts(
+                    a0.add(r0 * stride),
+                    stride,
+                    nb,
+                    q6,
+                    &mut g[..n],
+                    &mut ds[..n],
+                )
+            };
+            let (gp, dp) = (g.as_ptr(), ds.as_ptr());
+            for o in o0..o0 + 4 * n4 {
+                let row = w[o * rb..(o + 1) * rb].as_ptr();
+                // SAFETY: the row holds nb blocks (asserted above).
                 unsafe {
-                    let ar = |i: usize| a0.add((r + i) * stride);
-                    if n == 4 {
-                        let a = [ar(0), ar(1), ar(2), ar(3)];
-                        let v = if q6 {
-                            run::<4, true>(&s, nb, a)
-                        } else {
-                            run::<4, false>(&s, nb, a)
-                        };
-                        for (i, x) in v.iter().enumerate() {
-                            *out.add((r + i) * n_out + o) = *x;
-                        }
+                    if q6 {
+                        build_q6_k(row, nb, &mut s)
                     } else {
-                        let v = if q6 {
-                            run::<1, true>(&s, nb, [ar(0)])
-                        } else {
-                            run::<1, false>(&s, nb, [ar(0)])
-                        };
-                        *out.add(r * n_out + o) = v[0];
+                        build_q4_k(row, nb, &mut s)
                     }
                 }
-                r += n;
+                let mut r = r0;
+                while r < r1 {
+                    let n = if r + 4 <= r1 { 4 } else { 1 };
+                    // SAFETY: activation rows r0..r1 are regrouped at gp / dp
+                    // (nb blocks each), and the outputs (row r.., column o)
+                    // are this call's to write.
+                    unsafe {
+                        let gr = |i: usize| gp.add((r + i - r0) * nb);
+                        let dr = |i: usize| dp.add((r + i - r0) * nb);
+                        if n == 4 {
+                            let q = [gr(0), gr(1), gr(2), gr(3)];
+                            let d = [dr(0), dr(1), dr(2), dr(3)];
+                            let v = if q6 {
+                                run::<4, true>(&s, nb, q, d)
+                            } else {
+                                run::<4, false>(&s, nb, q, d)
+                            };
+                            for (i, x) in v.iter().enumerate() {
+                                *out.add((r + i) * n_out + o) = *x;
+                            }
+                        } else {
+                            let v = if q6 {
+                                run::<1, true>(&s, nb, [gr(0)], [dr(0)])
+                            } else {
+                                run::<1, false>(&s, nb, [gr(0)], [dr(0)])
+                            };
+                            *out.add(r * n_out + o) = v[0];
+                        }
+                    }
+                    r += n;
+                }
             }
-        }
+        })
     });
 }
