@@ -70,13 +70,15 @@ impl Model {
                 _ => 0,
             },
             |_, _| {},
+            false,
         )
     }
 
     /// One session's `tokens`, chunk by chunk through [`Self::forward_chunk`]
     /// (lengths already checked): `logit_rows(chunk index, chunks, rows)` says
     /// how many of a chunk's last rows want logits, `after(scratch, rows)` runs
-    /// once each chunk is done.
+    /// once each chunk is done (with `keep_all`, every row's final hidden
+    /// state is in the scratch then; otherwise only the logit rows').
     fn run_chunks(
         &self,
         pool: &ThreadPool,
@@ -84,6 +86,7 @@ impl Model {
         tokens: &[u32],
         logit_rows: impl Fn(usize, usize, usize) -> usize,
         mut after: impl FnMut(&Scratch, usize),
+        keep_all: bool,
     ) -> Result<(), ModelError> {
         sess.reserve(sess.n_past + tokens.len());
         // The session's own scratch, taken out for the call (a move, no allocation).
@@ -102,7 +105,7 @@ impl Model {
                 logit_rows: logit_rows(ci, n_chunks, rows),
             });
             let mut seqs = [&mut *sess];
-            result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk);
+            result = self.forward_chunk(pool, &mut scratch, &mut seqs, chunk, keep_all);
             if result.is_err() {
                 break;
             }
@@ -136,6 +139,7 @@ impl Model {
             tokens,
             |_, _, _| 0,
             |s, rows| out.extend_from_slice(&s.x[..rows * d]),
+            true,
         )?;
         ops::rms_norm(&mut out, d, &self.weights.output_norm, self.config.rms_eps);
         Ok(out)
@@ -185,7 +189,7 @@ impl Model {
             Ok(())
         } else {
             let mut sessions: Vec<&mut Session> = seqs.iter_mut().map(|s| &mut *s.sess).collect();
-            self.forward_chunk(pool, scratch, &mut sessions, &tokens)
+            self.forward_chunk(pool, scratch, &mut sessions, &tokens, false)
         };
         scratch.tokens = tokens;
         result
@@ -278,16 +282,22 @@ impl Model {
     }
 
     /// One chunk: `tokens` are the rows of `s.groups` (each group a run of
-    /// rows of one sequence of `sessions`).
+    /// rows of one sequence of `sessions`). Unless `keep_all`, the last layer
+    /// goes on past its K/V only for the rows that want logits.
     fn forward_chunk(
         &self,
         pool: &ThreadPool,
         s: &mut Scratch,
         sessions: &mut [&mut Session],
         tokens: &[u32],
+        keep_all: bool,
     ) -> Result<(), ModelError> {
         let c: &Config = &self.config;
-        let n = tokens.len();
+        // rows computed: all of them, until the last layer keeps only those
+        // wanting logits (unless `keep_all`)
+        let mut n = tokens.len();
+        let mut compacted = false;
+        let n_layers = self.weights.layers.len();
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
 
         // x: [n][d] ← token embeddings (scaled for Gemma).
@@ -372,6 +382,13 @@ impl Model {
                 cache.k[dst.clone()].convert_from_f32_slice(&s.k[src.clone()]);
                 cache.v[dst].convert_from_f32_slice(&s.v[src]);
             }
+            if il + 1 == n_layers && !keep_all {
+                n = s.keep_logit_rows(qd, d);
+                compacted = true;
+                if n == 0 {
+                    break;
+                }
+            }
             ops::round_f16_slice(&mut s.q[..n * qd]);
             let shape = AttnShape {
                 n_head: c.n_head,
@@ -385,7 +402,8 @@ impl Model {
                     sessions: &*sessions,
                     layer: il,
                 };
-                attend_groups(pool, &shape, &s.q, &s.groups, &views, &mut s.att);
+                let groups = if compacted { &s.tail } else { &s.groups };
+                attend_groups(pool, &shape, &s.q, groups, &views, &mut s.att);
                 // att: [n][qd]
             }
             s.acts_mid.invalidate();
@@ -440,12 +458,17 @@ impl Model {
         if s.logits.len() < out_rows * c.n_vocab {
             s.logits.resize(out_rows * c.n_vocab, 0.0);
         }
-        let mut r = 0;
-        for g in &s.groups {
-            let first = g.row0 + g.rows - g.logit_rows;
-            for t in first..g.row0 + g.rows {
-                s.out_rows[r * d..(r + 1) * d].copy_from_slice(&s.x[t * d..(t + 1) * d]);
-                r += 1;
+        if compacted {
+            // already gathered, in group order
+            s.out_rows[..out_rows * d].copy_from_slice(&s.x[..out_rows * d]);
+        } else {
+            let mut r = 0;
+            for g in &s.groups {
+                let first = g.row0 + g.rows - g.logit_rows;
+                for t in first..g.row0 + g.rows {
+                    s.out_rows[r * d..(r + 1) * d].copy_from_slice(&s.x[t * d..(t + 1) * d]);
+                    r += 1;
+                }
             }
         }
         ops::rms_norm(

@@ -76,6 +76,7 @@ pub struct Scratch {
     pub(crate) out_rows: Vec<f32>, // [rows wanting logits][n_embd] gathered final hidden rows
     pub(crate) logits: Vec<f32>,   // [rows wanting logits][n_vocab]
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
+    pub(crate) tail: Vec<Group>,   // the last layer's groups: only rows wanting logits
     pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
 }
 
@@ -112,8 +113,42 @@ impl Scratch {
             out_rows: Vec::new(),
             logits: Vec::new(),
             groups: Vec::with_capacity(16),
+            tail: Vec::with_capacity(16),
             tokens: Vec::with_capacity(cap),
         }
+    }
+}
+
+impl Scratch {
+    /// Before the last layer's attention (its K/V already stored): keep only
+    /// the rows that want logits — each group's last `logit_rows` — moving
+    /// their queries (`[n][q_dim]`) and residual rows (`[n][d]`) to the front,
+    /// in group order, and describing them in `tail`. Returns their count.
+    /// The other rows' last-layer output feeds nothing (as llama.cpp's
+    /// `inp_out_ids`), and a row's values never depend on the rows around it.
+    pub(crate) fn keep_logit_rows(&mut self, q_dim: usize, d: usize) -> usize {
+        self.tail.clear();
+        let mut r = 0;
+        for g in &self.groups {
+            if g.logit_rows == 0 {
+                continue;
+            }
+            let first = g.row0 + g.rows - g.logit_rows;
+            // r <= first: each move goes toward the front
+            self.q
+                .copy_within(first * q_dim..(first + g.logit_rows) * q_dim, r * q_dim);
+            self.x
+                .copy_within(first * d..(first + g.logit_rows) * d, r * d);
+            self.tail.push(Group {
+                seq: g.seq,
+                row0: r,
+                rows: g.logit_rows,
+                pos0: g.pos0 + g.rows - g.logit_rows,
+                logit_rows: g.logit_rows,
+            });
+            r += g.logit_rows;
+        }
+        r
     }
 }
 

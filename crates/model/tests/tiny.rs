@@ -477,3 +477,80 @@ fn batched_sequences_equal_each_alone() {
         }
     }
 }
+
+/// Past its K/V the last layer runs only for the rows that want logits (the
+/// others' output feeds nothing): a prompt's last-row logits — whole, chunked,
+/// or after a prefill without logits — and every step after it equal what
+/// computing every row gives, bit for bit, alone and batched.
+#[test]
+fn last_layer_skips_rows_without_changing_logits() {
+    use model::SeqInput;
+    let pool = kernels::ThreadPool::new(2);
+    let tokens: Vec<u32> = (0..13).map(|i| (i * 5 + 2) % 40).collect();
+    let n = tokens.len();
+    let v = DIMS.vocab;
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let (bytes, _) = tiny(arch, 17, false);
+        let m = load(bytes).unwrap();
+        // every row computed (Logits::All), then one more step
+        let mut whole = m.session(32, 64).unwrap();
+        m.forward(&pool, &mut whole, &tokens, Logits::All).unwrap();
+        let last = whole.all_logits()[(n - 1) * v..n * v].to_vec();
+        m.forward(&pool, &mut whole, &[7], Logits::Last).unwrap();
+        let next = whole.logits().to_vec();
+        for chunk in [4, 64] {
+            let mut s = m.session(32, chunk).unwrap();
+            m.forward(&pool, &mut s, &tokens, Logits::Last).unwrap();
+            assert_eq!(s.logits(), &last[..], "{arch} chunk {chunk} prompt");
+            m.forward(&pool, &mut s, &[7], Logits::Last).unwrap();
+            assert_eq!(s.logits(), &next[..], "{arch} chunk {chunk} step");
+        }
+        let mut s = m.session(32, 64).unwrap();
+        m.forward(&pool, &mut s, &tokens[..n - 1], Logits::None)
+            .unwrap();
+        m.forward(&pool, &mut s, &tokens[n - 1..], Logits::Last)
+            .unwrap();
+        assert_eq!(
+            s.logits(),
+            &last[..],
+            "{arch} after a prefill without logits"
+        );
+        // batched: one sequence wants no logits, one wants its last row
+        let mut a = m.session(32, 4).unwrap();
+        let mut b = m.session(32, 4).unwrap();
+        let mut scratch = m.batch_scratch(32);
+        {
+            let mut seqs = [
+                SeqInput {
+                    sess: &mut a,
+                    tokens: &tokens[..n - 1],
+                    logits: false,
+                },
+                SeqInput {
+                    sess: &mut b,
+                    tokens: &tokens,
+                    logits: true,
+                },
+            ];
+            m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
+        }
+        assert_eq!(b.logits(), &last[..], "{arch} batched prompt");
+        {
+            let mut seqs = [
+                SeqInput {
+                    sess: &mut a,
+                    tokens: &tokens[n - 1..],
+                    logits: true,
+                },
+                SeqInput {
+                    sess: &mut b,
+                    tokens: &[7],
+                    logits: true,
+                },
+            ];
+            m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
+        }
+        assert_eq!(a.logits(), &last[..], "{arch} batched, after no logits");
+        assert_eq!(b.logits(), &next[..], "{arch} batched step");
+    }
+}
