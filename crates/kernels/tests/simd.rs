@@ -470,6 +470,39 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
     }
 }
 
+/// `matmul` of weights `w` (`n_out` rows) with `n_rows` activation rows of
+/// `k` elements all equal to `a` equals the scalar reference of matmul's op
+/// order bit for bit; returns the outputs (`[r][o]` flattened).
+#[allow(clippy::too_many_arguments)]
+fn constant_rows_match_reference(
+    pool: &ThreadPool,
+    ty: GgmlType,
+    w: &[u8],
+    n_out: usize,
+    k: usize,
+    a: f32,
+    n_rows: usize,
+    what: &str,
+) -> Vec<f32> {
+    let x = vec![a; n_rows * k];
+    let mut acts = QuantizedActs::new();
+    acts.quantize(ty, &x, n_rows, k);
+    let mut out = vec![0f32; n_rows * n_out];
+    matmul(pool, ty, w, n_out, k, &acts, &mut out).unwrap();
+    let rb = w.len() / n_out;
+    for r in 0..n_rows {
+        for o in 0..n_out {
+            let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r)).unwrap();
+            assert_eq!(
+                want.to_bits(),
+                out[r * n_out + o].to_bits(),
+                "{ty} {what} a={a} rows={n_rows} r={r} o={o}"
+            );
+        }
+    }
+    out
+}
+
 /// The two-lane kernels sum i16 products of unsigned quants (Q4_0/Q5_0
 /// without their offset) and subtract the offset's share: the extreme quants
 /// against extreme activations must still give the reference's exact value.
@@ -487,34 +520,29 @@ fn two_lane_extremes_do_not_overflow() {
             let n_out = 9;
             let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
             for n_rows in [1usize, 4, 6] {
-                let x = vec![a; n_rows * k];
-                let mut acts = QuantizedActs::new();
-                acts.quantize(ty, &x, n_rows, k);
-                let mut out = vec![0f32; n_rows * n_out];
-                matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
-                let rb = w.len() / n_out;
-                for r in 0..n_rows {
-                    for o in 0..n_out {
-                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r))
-                            .unwrap();
-                        assert_eq!(
-                            want.to_bits(),
-                            out[r * n_out + o].to_bits(),
-                            "{ty} wq={wq:#x} a={a} rows={n_rows}"
-                        );
-                        // and the value itself: every product is (q - offset) * ±127 * d_y
-                        let q = match (ty, wq) {
-                            (GgmlType::Q4_0, 0xFF) => 7.0,
-                            (GgmlType::Q4_0, _) => -8.0,
-                            (_, 0xFF) => 15.0,
-                            _ => -16.0,
-                        };
-                        let exact = q * a * k as f32;
-                        assert!(
-                            (want - exact).abs() <= 1e-3 * exact.abs(),
-                            "{ty}: {want} vs {exact}"
-                        );
-                    }
+                let wants = constant_rows_match_reference(
+                    &pool,
+                    ty,
+                    &w,
+                    n_out,
+                    k,
+                    a,
+                    n_rows,
+                    &format!("wq={wq:#x}"),
+                );
+                for want in wants {
+                    // and the value itself: every product is (q - offset) * ±127 * d_y
+                    let q = match (ty, wq) {
+                        (GgmlType::Q4_0, 0xFF) => 7.0,
+                        (GgmlType::Q4_0, _) => -8.0,
+                        (_, 0xFF) => 15.0,
+                        _ => -16.0,
+                    };
+                    let exact = q * a * k as f32;
+                    assert!(
+                        (want - exact).abs() <= 1e-3 * exact.abs(),
+                        "{ty}: {want} vs {exact}"
+                    );
                 }
             }
         }
@@ -555,25 +583,10 @@ fn k_quant_panel_extremes_do_not_overflow() {
         let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 256)
             .flatten()
             .collect();
-        let rb = w.len() / n_out;
         for a in [1.0f32, -1.0] {
             for n_rows in [1usize, 6, 13] {
-                let x = vec![a; n_rows * k];
-                let mut acts = QuantizedActs::new();
-                acts.quantize(ty, &x, n_rows, k);
-                let mut out = vec![0f32; n_rows * n_out];
-                matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
-                for r in 0..n_rows {
-                    for o in 0..n_out {
-                        let want = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], acts.row(r))
-                            .unwrap();
-                        assert_eq!(
-                            want.to_bits(),
-                            out[r * n_out + o].to_bits(),
-                            "{ty} wq={wq:#x} sc={sc:#x} a={a} rows={n_rows}"
-                        );
-                    }
-                }
+                let what = format!("wq={wq:#x} sc={sc:#x}");
+                constant_rows_match_reference(&pool, ty, &w, n_out, k, a, n_rows, &what);
             }
         }
     }
