@@ -308,7 +308,7 @@ mod tests {
             "{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\"}\n[1,2]\n{broken\n{\"id\":7}\n",
         )
         .unwrap();
-        let r = discover(&[p.clone()], &[]).unwrap();
+        let r = discover(std::slice::from_ref(&p), &[]).unwrap();
         assert!(r.records);
         let ids: Vec<_> = r.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["x", "line-3", "line-4", "line-5", "7"]);

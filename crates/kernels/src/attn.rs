@@ -54,7 +54,7 @@ pub fn attend_row(
     check(q, k, v, stride, off, lo, pos, out);
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::use_avx2() && q.len() % 8 == 0 {
+        if crate::use_avx2() && q.len().is_multiple_of(8) {
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; the head size is a multiple of 8.
             unsafe {

@@ -6,6 +6,7 @@ mod common;
 use common::Rng;
 use kernels::{attend_row, attend_row_scalar, f16};
 
+#[allow(clippy::too_many_arguments)]
 fn naive(
     q: &[f32],
     k: &[f16],

@@ -9,7 +9,7 @@ use kernels::{matmul, matmul_reference_raw, vec_dot, QuantizedActs, ThreadPool};
 
 #[test]
 fn vec_dot_order_when_two_lane_is_off() {
-    kernels::set_tile_mask(0xFF & !16);
+    kernels::set_tile_mask(!16);
     let pool = ThreadPool::new(2);
     let mut rng = Rng::new(31);
     for ty in WEIGHT_TYPES {

@@ -149,6 +149,7 @@ pub(crate) fn attend_groups(
 
 /// Single-sequence form of [`attend_groups`]: rows are positions pos0.. of one cache.
 #[cfg(test)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     pool: &ThreadPool,
     s: &AttnShape,

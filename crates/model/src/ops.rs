@@ -83,9 +83,9 @@ impl Rope {
     /// every head, and by q and k, of one position).
     pub fn apply_with(&self, row: &mut [f32], head_dim: usize, sc: &[(f32, f32)]) {
         let half = self.n_rot / 2;
+        assert!(sc.len() >= half, "one (sin, cos) per rotated pair");
         for head in row.chunks_exact_mut(head_dim) {
-            for i in 0..half {
-                let (s, c) = sc[i];
+            for (i, &(s, c)) in sc.iter().enumerate().take(half) {
                 let (a, b) = match self.style {
                     RopeStyle::Normal => (2 * i, 2 * i + 1),
                     RopeStyle::Neox => (i, i + half),
@@ -120,7 +120,7 @@ impl Rope {
 /// GELU, tanh approximation (as ggml's `ggml_gelu`).
 #[inline]
 pub fn gelu_tanh(x: f32) -> f32 {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_56;
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     const COEF_A: f32 = 0.044715;
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + COEF_A * x * x)).tanh())
 }

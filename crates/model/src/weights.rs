@@ -71,7 +71,7 @@ impl<'a> Loader<'a> {
 
     fn info(&self, name: &str, want: &[u64]) -> Result<&'a gguf::TensorInfo, ModelError> {
         let t = self.f.tensor(name).ok_or_else(|| self.missing(name))?;
-        let got: Vec<u64> = t.dims.iter().copied().collect();
+        let got: Vec<u64> = t.dims.to_vec();
         let mut trimmed = got.clone();
         while trimmed.len() > want.len() && trimmed.last() == Some(&1) {
             trimmed.pop();

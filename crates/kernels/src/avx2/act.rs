@@ -147,7 +147,7 @@ mod tests {
             f32::MAX,
             f32::MIN,
         ]);
-        while xs.len() % 8 != 0 {
+        while !xs.len().is_multiple_of(8) {
             xs.push(1.0);
         }
         for ch in xs.chunks(8) {

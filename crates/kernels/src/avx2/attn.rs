@@ -52,7 +52,7 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
 ) {
     let hd = q[0].len();
     let last = pos0 + R - 1;
-    assert!(hd % 8 == 0 && off + hd <= stride && lo <= pos0);
+    assert!(hd.is_multiple_of(8) && off + hd <= stride && lo <= pos0);
     assert!(q.iter().all(|x| x.len() == hd) && out.iter().all(|x| x.len() == hd));
     assert!(k.len() >= last * stride + off + hd && v.len() >= last * stride + off + hd);
     let qp: [*const f32; R] = q.map(|x| x.as_ptr());
