@@ -397,6 +397,8 @@ fn bench_parallel_measures_batched_generation() {
     {
         assert!(panels > 1_000_000, "{p}");
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    assert_eq!(panels, 0, "{p}");
     let o = hearth(
         &[
             "bench",
@@ -417,7 +419,6 @@ fn bench_parallel_measures_batched_generation() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["tg_parallel"]["panel_cache_bytes"], 0, "{v}");
-    let _ = panels;
     // the human table names the measurement
     let o = hearth(
         &[

@@ -103,21 +103,7 @@ fn plan<'a>(
             got: acts.k(),
         });
     }
-    let rb = row_bytes(weight_ty, k)?;
-    let w_need = rb.checked_mul(n_out).ok_or(KernelError::Length {
-        ty: weight_ty,
-        what: "weight bytes",
-        expected: usize::MAX,
-        got: w.len(),
-    })?;
-    if w.len() != w_need {
-        return Err(KernelError::Length {
-            ty: weight_ty,
-            what: "weight matrix bytes (n_out*row)",
-            expected: w_need,
-            got: w.len(),
-        });
-    }
+    let rb = weight_row_bytes(weight_ty, w, n_out, k)?;
     let n_rows = acts.n_rows();
     let out_need = n_rows.saturating_mul(n_out);
     if out.len() != out_need {
@@ -176,6 +162,32 @@ fn plan<'a>(
             tl.rows4.is_some() && tl.panel.is_some() && crate::panel_cache::applies(weight_ty)
         }),
     }))
+}
+
+/// The row bytes of the `[n_out, k]` weight matrix `w` of `ty`, checking that
+/// `w` is exactly that matrix.
+pub(crate) fn weight_row_bytes(
+    ty: GgmlType,
+    w: &[u8],
+    n_out: usize,
+    k: usize,
+) -> Result<usize, KernelError> {
+    let rb = row_bytes(ty, k)?;
+    let need = rb.checked_mul(n_out).ok_or(KernelError::Length {
+        ty,
+        what: "weight bytes",
+        expected: usize::MAX,
+        got: w.len(),
+    })?;
+    if w.len() != need {
+        return Err(KernelError::Length {
+            ty,
+            what: "weight matrix bytes (n_out*row)",
+            expected: need,
+            got: w.len(),
+        });
+    }
+    Ok(rb)
 }
 
 /// `out[r * n_out + o] = dot(weight row o, activation row r)` for `o in 0..n_out`,

@@ -78,16 +78,7 @@ impl PanelCache {
         if Self::bytes_for(ty, n_out, k).is_none() {
             return Ok(None);
         }
-        let rb = crate::row_bytes(ty, k)?;
-        let need = rb.saturating_mul(n_out);
-        if w.len() != need {
-            return Err(KernelError::Length {
-                ty,
-                what: "weight matrix bytes (n_out*row)",
-                expected: need,
-                got: w.len(),
-            });
-        }
+        let rb = crate::matmul::weight_row_bytes(ty, w, n_out, k)?;
         #[cfg(target_arch = "x86_64")]
         {
             let f = crate::avx2::panel::fmt(ty).expect("two-lane formats have panels");

@@ -6,39 +6,41 @@
 
 use model::{Logits, Model, SeqInput};
 
+/// One batched forward call: sequence `i` gets `tokens[i]`; returns each
+/// sequence's logits.
+fn step(
+    m: &Model,
+    pool: &kernels::ThreadPool,
+    scratch: &mut model::Scratch,
+    sessions: &mut [model::Session],
+    tokens: &[&[u32]],
+) -> Vec<Vec<f32>> {
+    let mut seqs: Vec<SeqInput> = sessions
+        .iter_mut()
+        .zip(tokens)
+        .map(|(sess, &tokens)| SeqInput {
+            sess,
+            tokens,
+            logits: true,
+        })
+        .collect();
+    m.forward_batch(pool, scratch, &mut seqs).unwrap();
+    drop(seqs);
+    sessions.iter().map(|s| s.logits().to_vec()).collect()
+}
+
 fn run_batch(m: &Model, pool: &kernels::ThreadPool) -> Vec<Vec<f32>> {
     let prompts: Vec<Vec<u32>> = (0..8u32)
         .map(|i| (0..(5 + 3 * i)).map(|j| 100 + 37 * i + 11 * j).collect())
         .collect();
     let mut sessions: Vec<_> = (0..8).map(|_| m.session(64, 16).unwrap()).collect();
     let mut scratch = m.batch_scratch(prompts.iter().map(Vec::len).sum());
-    let mut out = Vec::new();
-    let mut seqs: Vec<SeqInput> = sessions
-        .iter_mut()
-        .zip(&prompts)
-        .map(|(sess, p)| SeqInput {
-            sess,
-            tokens: p,
-            logits: true,
-        })
-        .collect();
-    m.forward_batch(pool, &mut scratch, &mut seqs).unwrap();
-    drop(seqs);
-    out.extend(sessions.iter().map(|s| s.logits().to_vec()));
-    for step in 0..3u32 {
-        let toks: Vec<[u32; 1]> = (0..8).map(|i| [200 + step * 8 + i]).collect();
-        let mut seqs: Vec<SeqInput> = sessions
-            .iter_mut()
-            .zip(&toks)
-            .map(|(sess, t)| SeqInput {
-                sess,
-                tokens: t,
-                logits: true,
-            })
-            .collect();
-        m.forward_batch(pool, &mut scratch, &mut seqs).unwrap();
-        drop(seqs);
-        out.extend(sessions.iter().map(|s| s.logits().to_vec()));
+    let refs: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+    let mut out = step(m, pool, &mut scratch, &mut sessions, &refs);
+    for s in 0..3u32 {
+        let toks: Vec<[u32; 1]> = (0..8).map(|i| [200 + s * 8 + i]).collect();
+        let refs: Vec<&[u32]> = toks.iter().map(|t| t.as_slice()).collect();
+        out.extend(step(m, pool, &mut scratch, &mut sessions, &refs));
     }
     out
 }

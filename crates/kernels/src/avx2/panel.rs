@@ -286,16 +286,7 @@ unsafe fn run2<const R: usize, const MIN: bool, const K: u8, const FUSE: bool>(
         // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
         // at each `a[r]` and their `nb` terms at each `t[r]`.
         unsafe {
-            let y = a.map(|q| q.add(b * f.ab));
-            let mut s16 = [_mm256_setzero_si256(); R];
-            for h in 0..4 {
-                let x = blk.x[h];
-                for r in 0..R {
-                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
-                    let prod = _mm256_maddubs_epi16(x, _mm256_set1_epi64x(q));
-                    s16[r] = _mm256_add_epi16(s16[r], prod);
-                }
-            }
+            let mut s16 = block_sums(&blk.x, a.map(|q| q.add(b * f.ab + f.qoff)));
             for r in 0..R {
                 let tb = &*t[r].add(b);
                 if !MIN {
@@ -320,6 +311,32 @@ unsafe fn run2<const R: usize, const MIN: bool, const K: u8, const FUSE: bool>(
     }
     // SAFETY: target features as for this function.
     std::array::from_fn(|r| unsafe { finish2(MIN, acc[r], summ[r]) })
+}
+
+/// The two-lane i16 sums of one block of 4 weight rows (`x`, the transposed
+/// unsigned quants of a panel block) against `R` activation blocks (their 32
+/// quants at `q[r]`): per row `r`, the sum over `h` of `vpmaddubsw(x[h],
+/// qword h of q[r] broadcast)` (exact, see `crate::lanes2`). Shared by the
+/// panels built in the tile (`run2`) and the cached ones (`two_lane`).
+///
+/// # Safety
+/// AVX2 available; 32 readable bytes at each `q[r]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn block_sums<const R: usize>(
+    x: &[__m256i; 4],
+    q: [*const u8; R],
+) -> [__m256i; R] {
+    let mut s16 = [_mm256_setzero_si256(); R];
+    for (h, &x) in x.iter().enumerate() {
+        for r in 0..R {
+            // SAFETY: qword h of the 32 bytes at q[r] (caller).
+            let v = unsafe { std::ptr::read_unaligned(q[r].add(8 * h) as *const i64) };
+            let prod = _mm256_maddubs_epi16(x, _mm256_set1_epi64x(v));
+            s16[r] = _mm256_add_epi16(s16[r], prod);
+        }
+    }
+    s16
 }
 
 /// The per-block terms of activation row `a` (`nb` blocks of `ab` bytes:

@@ -14,7 +14,8 @@
 
 use super::legacy::{f16x2, ld32};
 use super::panel::{
-    build_two_lane, dm4, finish2, offset, tile_terms, unpack_u, ActBlock, Fmt, PBlock, CORR,
+    block_sums, build_two_lane, dm4, finish2, offset, tile_terms, unpack_u, ActBlock, Fmt, PBlock,
+    CORR,
 };
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use std::arch::x86_64::*;
@@ -66,16 +67,7 @@ unsafe fn run2<const R: usize, const MIN: bool>(
         // SAFETY: the caller guarantees `nb` activation blocks of `f.ab` bytes
         // at each `a[r]` and their `nb` terms at each `t[r]`.
         unsafe {
-            let y = a.map(|q| q.add(b * f.ab));
-            let mut s16 = [_mm256_setzero_si256(); R];
-            for h in 0..4 {
-                let x = blk.x[h];
-                for r in 0..R {
-                    let q = std::ptr::read_unaligned(y[r].add(f.qoff + 8 * h) as *const i64);
-                    let prod = _mm256_maddubs_epi16(x, _mm256_set1_epi64x(q));
-                    s16[r] = _mm256_add_epi16(s16[r], prod);
-                }
-            }
+            let mut s16 = block_sums(&blk.x, a.map(|q| q.add(b * f.ab + f.qoff)));
             // [d0 d0 d1 d1 d2 d2 d3 d3] (exact conversions)
             let dm = _mm256_cvtph_ps(_mm_loadu_si128(blk.dm.as_ptr() as *const __m128i));
             let d = _mm256_moveldup_ps(dm);
