@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Microbenchmarks of the AVX2 instruction mixes hearth's batched kernels are
+made of: generated C with inline asm (gcc, x86-64 with AVX2/FMA/F16C), built
+and run here, cycles quoted at --ghz (this machine: 3.34). A development tool
+for reading the CPU, not part of hearth; BENCHMARKS.md (eighth session) quotes
+its output.
+
+  python3 scripts/microbench/zen-pipes.py            # every table
+  python3 scripts/microbench/zen-pipes.py pairs      # one: pairs | pass | layout
+
+pairs:  independent instruction streams, cycles per group (which ops share a pipe).
+pass:   the cached two-lane pass (`kernels/src/avx2/two_lane.rs`, `run2::<4,false>`):
+        one block of 4 weight rows x 4 activation rows (512 multiply-adds) on
+        L1-resident data: LLVM's order as compiled, a hand-pipelined order, and
+        the same with one kind of op removed (timing only).
+layout: an alternative panel (8 weight rows per vector, one i32 lane per output)
+        with the same data sizes, for comparison.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+GHZ = 3.34
+for i, a in enumerate(sys.argv):
+    if a == "--ghz":
+        GHZ = float(sys.argv[i + 1])
+
+HEAD = """#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
+int main(void){
+ static float buf[64] __attribute__((aligned(64))); for(int i=0;i<64;i++)buf[i]=1.0f;
+ int nb=28; char *P=aligned_alloc(64,512*(nb+4)); char *A=aligned_alloc(64,34*nb*4+128); char *C=aligned_alloc(64,16*nb*4+128);
+ for(int i=0;i<512*(nb+4);i++)P[i]=(char)(i*7); for(int i=0;i<34*nb*4+128;i++)A[i]=(char)(i*3); for(int i=0;i<16*nb*4+128;i++)C[i]=0;
+ long R1=34*nb,R2=2*34*nb,R3=3*34*nb,K1=16*nb,K2=32*nb,K3=48*nb; (void)buf;
+"""
+CLOBBER = ",".join(f'"xmm{i}"' for i in range(16)) + ',"memory"'
+
+# ---- pairs: independent streams (12 destinations, sources ymm12/13 never written) ----
+OPS = {
+    "maddubs": "vpmaddubsw %%ymm12, %%ymm13, %%ymm{d}",
+    "maddwd": "vpmaddwd %%ymm12, %%ymm13, %%ymm{d}",
+    "cvt": "vcvtdq2ps %%ymm12, %%ymm{d}",
+    "fma": "vfmadd231ps %%ymm12, %%ymm13, %%ymm{d}",
+    "mulps": "vmulps %%ymm12, %%ymm13, %%ymm{d}",
+    "addps": "vaddps %%ymm12, %%ymm13, %%ymm{d}",
+    "paddw": "vpaddw %%ymm12, %%ymm13, %%ymm{d}",
+    "psubw": "vpsubw %%ymm12, %%ymm13, %%ymm{d}",
+    "sign": "vpsignb %%ymm12, %%ymm13, %%ymm{d}",
+    "bcastq": "vpbroadcastq (%%rsi), %%ymm{d}",
+    "bcastss": "vbroadcastss (%%rsi), %%ymm{d}",
+}
+PAIRS = ["maddubs", "cvt", "fma", "paddw", "sign", "maddubs+maddwd", "maddubs+cvt", "maddubs+fma",
+         "maddubs+mulps", "maddubs+paddw", "maddubs+sign", "maddubs+bcastq", "cvt+fma", "cvt+mulps",
+         "maddubs+cvt+fma", "maddubs+fma+addps", "maddubs+paddw+paddw+paddw",
+         "maddubs+maddwd+cvt+fma+sign", "maddubs+maddwd+cvt+mulps+addps+sign"]
+
+
+def pairs_c():
+    out = [HEAD]
+    for c in PAIRS:
+        ops, body, d = c.split("+"), [], 0
+        for _ in range(12):
+            for op in ops:
+                body.append(OPS[op].format(d=d % 12))
+                d += 1
+        s = "\\n\\t".join(body)
+        out.append(f'{{ long n=20000000; double t0=now(); for(long i=0;i<n;i++){{ __asm__ volatile("{s}" :: "S"(buf): {CLOBBER}); }}'
+                   f' printf("  %-40s %5.2f cycles per group\\n", "{c}", (now()-t0)/n/12*{GHZ}e9); }}')
+    out.append("return 0;}")
+    return "\n".join(out)
+
+
+# ---- pass: the cached two-lane block (registers: P panel, A activations, C per-row terms) ----
+def two_lane_block(snew, sold, pipelined):
+    """One block's multiplies into `snew` and the previous block's float part from `sold`."""
+    mult = []
+    for h in range(4):
+        for r in range(4):
+            a = "(%[A])" if r == 0 else f"(%[A],%[R{r}])"
+            t = "ymm13" if r % 2 == 0 else "ymm14"
+            g = [f"vpbroadcastq {hex(2 + 8 * h)}{a},%%{t}"]
+            if h == 0:
+                g.append(f"vpmaddubsw {hex(32 * h)}(%[P]),%%{t},%%{snew[r]}")
+            else:
+                g += [f"vpmaddubsw {hex(32 * h)}(%[P]),%%{t},%%{t}", f"vpaddw %%{t},%%{snew[r]},%%{snew[r]}"]
+            mult.append(g)
+    epi = [["vpshuflw $0xa0,-0x20(%[P]),%%xmm15", "vpshufhw $0xa0,%%xmm15,%%xmm15", "vcvtph2ps %%xmm15,%%ymm15"]]
+    for r in range(4):
+        c = "(%[C])" if r == 0 else f"(%[C],%[K{r}])"
+        s = sold[r]
+        epi.append([f"vpbroadcastq {c},%%ymm14", f"vpsubw %%ymm14,%%{s},%%{s}", f"vpmaddwd %%ymm0,%%{s},%%{s}",
+                    f"vcvtdq2ps %%{s},%%{s}", f"vbroadcastss 0x8{c},%%ymm14", "vmulps %%ymm15,%%ymm14,%%ymm14",
+                    f"vfmadd231ps %%{s},%%ymm14,%%ymm{1 + r}"])
+    out = []
+    if pipelined:
+        out += epi[0]
+        for i, g in enumerate(mult):
+            out += g
+            if i % 4 == 1:
+                out += epi[1 + i // 4]
+    else:
+        for g in mult:
+            out += g
+        for e in epi:
+            out += e
+    return out
+
+
+def shift(lines, dp, da, dc):
+    def sh(tag, d):
+        return lambda m: f"{hex(int(m.group(1) or '0', 16) + d)}(%[{tag}]"
+    res = []
+    for l in lines:
+        l = re.sub(r"(-?0x[0-9a-f]+)?\(%\[P\]", sh("P", dp), l)
+        l = re.sub(r"(-?0x[0-9a-f]+)?\(%\[A\]", sh("A", da), l)
+        l = re.sub(r"(-?0x[0-9a-f]+)?\(%\[C\]", sh("C", dc), l)
+        res.append(l)
+    return res
+
+
+def loop_c(variants, step_p, step_a, step_c, per, blocks_per_asm):
+    out = [HEAD]
+    for name, lines in variants.items():
+        s = "\\n\\t".join(lines)
+        out.append(
+            f'{{ double best=1e9; for(int rep=0;rep<5;rep++){{ long n=300000; double t0=now();'
+            f' for(long it=0;it<n;it++){{ char*p=P+{step_p},*a=A,*c=C; for(int b=0;b<nb;b+={blocks_per_asm}){{'
+            f' __asm__ volatile("{s}" :: [P]"r"(p),[A]"r"(a),[C]"r"(c),[R1]"r"(R1),[R2]"r"(R2),[R3]"r"(R3),'
+            f'[K1]"r"(K1),[K2]"r"(K2),[K3]"r"(K3) : {CLOBBER});'
+            f' p+={step_p * blocks_per_asm};a+={step_a * blocks_per_asm};c+={step_c * blocks_per_asm};}} }}'
+            f' double t=(now()-t0)/n/nb*{GHZ}e9; if(t<best)best=t; }}'
+            f' printf("  %-34s %6.2f cycles per block  %5.1f multiply-adds per cycle  (%d instructions)\\n",'
+            f' "{name}", best, {per}/best, {len(lines) // blocks_per_asm}); }}')
+    out.append("return 0;}")
+    return "\n".join(out)
+
+
+def pass_c():
+    s1, s2 = ["ymm5", "ymm6", "ymm7", "ymm8"], ["ymm9", "ymm10", "ymm11", "ymm12"]
+    v = {}
+    for name, pip in [("in order (multiplies, then floats)", False), ("pipelined", True)]:
+        v[name] = two_lane_block(s1, s2, pip) + shift(two_lane_block(s2, s1, pip), 160, 34, 16)
+    base = v["pipelined"]
+    for label, pat in [("pipelined without the FMAs", "vfmadd"), ("pipelined without the conversions", "vcvtdq2ps"),
+                       ("pipelined without the scale products", "vmulps"), ("pipelined without the i16 sums", "vpaddw"),
+                       ("pipelined without the offset subtraction", "vpsubw"),
+                       ("pipelined, no float part", "vfmadd|vcvtdq2ps|vmulps|vbroadcastss")]:
+        v[label] = [l for l in base if not re.match(pat, l)]
+    return loop_c(v, 160, 34, 16, 512, 2)
+
+
+def layout_c():
+    """8 weight rows per vector (dword j = row j's 4 quants of a chunk), signed weights as memory
+    operands, activations offset to unsigned (y + 128) broadcast per dword; per block and
+    activation row: 8 vpmaddubsw, two widenings, one i32 lane per output, one conversion and one
+    FMA per 8 outputs; the offset term a per-block vector of the panel."""
+    lines = []
+    for r in range(4):
+        a = "(%[A])" if r == 0 else f"(%[A],%[R{r}])"
+        s, h = f"ymm{5 + r}", f"ymm{9 + r}"
+        for c in range(8):
+            t = "ymm13" if c % 2 == 0 else "ymm14"
+            lines += [f"vpbroadcastd {hex(2 + 4 * c)}{a},%%{t}", f"vpmaddubsw {hex(32 * c)}(%[P]),%%{t},%%{t}"]
+            if c in (0, 4):
+                if c == 4:
+                    lines.append(f"vpmaddwd %%ymm0,%%{s},%%{h}")
+                lines.append(f"vmovdqa %%{t},%%{s}")
+            else:
+                lines.append(f"vpaddw %%{t},%%{s},%%{s}")
+        cc = "(%[C])" if r == 0 else f"(%[C],%[K{r}])"
+        lines += [f"vpmaddwd %%ymm0,%%{s},%%{s}", f"vpaddd %%{s},%%{h},%%{h}", f"vpsubd 0x100(%[P]),%%{h},%%{h}",
+                  f"vcvtdq2ps %%{h},%%{h}", f"vbroadcastss 0x8{cc},%%ymm13", "vmulps 0x120(%[P]),%%ymm13,%%ymm13",
+                  f"vfmadd231ps %%{h},%%ymm13,%%ymm{1 + r}"]
+    return loop_c({"8 rows per vector, one lane (1024 MACs)": lines}, 0x140, 34, 16, 1024, 1)
+
+
+def run(name, src):
+    with tempfile.TemporaryDirectory() as d:
+        c, exe = os.path.join(d, "m.c"), os.path.join(d, "m")
+        open(c, "w").write(src)
+        subprocess.run(["gcc", "-O2", "-mavx2", "-mfma", "-mf16c", c, "-o", exe], check=True)
+        print(f"{name}:", flush=True)
+        subprocess.run([exe], check=True)
+
+
+def main():
+    which = [a for a in sys.argv[1:] if a in ("pairs", "pass", "layout")] or ["pairs", "pass", "layout"]
+    for w in which:
+        run(w, {"pairs": pairs_c, "pass": pass_c, "layout": layout_c}[w]())
+
+
+if __name__ == "__main__":
+    main()
