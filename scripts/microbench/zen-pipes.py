@@ -6,13 +6,15 @@ for reading the CPU, not part of hearth; BENCHMARKS.md (eighth session) quotes
 its output.
 
   python3 scripts/microbench/zen-pipes.py            # every table
-  python3 scripts/microbench/zen-pipes.py pairs      # one: pairs | pass | layout
+  python3 scripts/microbench/zen-pipes.py pairs      # one: pairs | pass | q8 | layout
 
 pairs:  independent instruction streams, cycles per group (which ops share a pipe).
 pass:   the cached two-lane pass (`kernels/src/avx2/two_lane.rs`, `run2::<4,false>`):
         one block of 4 weight rows x 4 activation rows (512 multiply-adds) on
         L1-resident data: LLVM's order as compiled, a hand-pipelined order, and
         the same with one kind of op removed (timing only).
+q8:     the Q8_0 kernel for 8 activation rows (`kernels/src/avx2/q8rows.rs`), one block of
+        one weight row x 8 rows (256 multiply-adds), with variants.
 layout: an alternative panel (8 weight rows per vector, one i32 lane per output)
         with the same data sizes, for comparison.
 """
@@ -178,6 +180,50 @@ def layout_c():
     return loop_c({"8 rows per vector, one lane (1024 MACs)": lines}, 0x140, 34, 16, 1024, 1)
 
 
+def q8_c():
+    def block(variant):
+        lines = ["vpbroadcastw (%[P]),%%xmm15", "vcvtph2ps %%xmm15,%%ymm15", "vmulps (%[C]),%%ymm15,%%ymm15",
+                 "vmovaps %%ymm15,(%[S])", "vmovdqu 0x2(%[P]),%%ymm9", "vpsignb %%ymm9,%%ymm9,%%ymm10"]
+        for j in range(8):
+            a = f"0x2(%[A],%[R{j}])" if j else "0x2(%[A])"
+            t, u = ("ymm11", "ymm13") if j % 2 == 0 else ("ymm12", "ymm14")
+            lines += [f"vmovdqu {a},%%{t}"]
+            if variant != "without the sign":
+                lines += [f"vpsignb %%ymm9,%%{t},%%{t}"]
+            lines += [f"vpmaddubsw %%{t},%%ymm10,%%{t}", f"vpmaddwd %%ymm0,%%{t},%%{t}"]
+            if variant == "as the kernel (convert, FMA)":
+                lines += [f"vcvtdq2ps %%{t},%%{t}", f"vbroadcastss {hex(4 * j)}(%[S]),%%{u}",
+                          f"vfmadd231ps %%{t},%%{u},%%ymm{1 + j}"]
+            elif variant == "magic-number conversion, FMA":
+                lines += [f"vpaddd %%ymm15,%%{t},%%{t}", f"vsubps %%ymm15,%%{t},%%{t}",
+                          f"vbroadcastss {hex(4 * j)}(%[S]),%%{u}", f"vfmadd231ps %%{t},%%{u},%%ymm{1 + j}"]
+            elif variant == "conversion, integer sums":
+                lines += [f"vcvtdq2ps %%{t},%%{t}", f"vpaddd %%{t},%%ymm{1 + j},%%ymm{1 + j}"]
+            elif variant == "FMA as multiply + add":
+                lines += [f"vcvtdq2ps %%{t},%%{t}", f"vmulps {hex(4 * j)}(%[S]),%%{t},%%{t}",
+                          f"vaddps %%{t},%%ymm{1 + j},%%ymm{1 + j}"]
+            elif variant in ("integer sums only (vpaddd)", "without the sign"):
+                lines += [f"vpaddd %%{t},%%ymm{1 + j},%%ymm{1 + j}"]
+        return lines
+    names = ["as the kernel (convert, FMA)", "FMA as multiply + add", "magic-number conversion, FMA",
+             "conversion, integer sums", "integer sums only (vpaddd)",
+             "without the sign", "multiplies only (no accumulation)"]
+    out = [HEAD, "float *T=aligned_alloc(64,32*(nb+2)); float *S=aligned_alloc(64,64); for(int i=0;i<8*(nb+2);i++)T[i]=1.0f;",
+           "long Q1=34*nb,Q2=2*Q1,Q3=3*Q1,Q4=4*Q1,Q5=5*Q1,Q6=6*Q1,Q7=7*Q1;"]
+    for v in names:
+        lines = [l.replace("%[R", "%[Q") for l in block(v)]
+        s_ = "\\n\\t".join(lines)
+        out.append(
+            f'{{ double best=1e9; for(int rep=0;rep<5;rep++){{ long n=300000; double t0=now();'
+            f' for(long it=0;it<n;it++){{ char*p=P,*a=A; float*c=T; for(int b=0;b<nb;b++){{'
+            f' __asm__ volatile("{s_}" :: [P]"r"(p),[A]"r"(a),[C]"r"(c),[S]"r"(S),[Q1]"r"(Q1),[Q2]"r"(Q2),[Q3]"r"(Q3),'
+            f'[Q4]"r"(Q4),[Q5]"r"(Q5),[Q6]"r"(Q6),[Q7]"r"(Q7) : {CLOBBER}); p+=34;a+=34;c+=8;}} }}'
+            f' double t=(now()-t0)/n/nb*{GHZ}e9; if(t<best)best=t; }}'
+            f' printf("  %-34s %6.2f cycles per block  %5.1f multiply-adds per cycle\\n", "{v}", best, 256/best); }}')
+    out.append("return 0;}")
+    return "\n".join(out)
+
+
 def run(name, src):
     with tempfile.TemporaryDirectory() as d:
         c, exe = os.path.join(d, "m.c"), os.path.join(d, "m")
@@ -188,9 +234,9 @@ def run(name, src):
 
 
 def main():
-    which = [a for a in sys.argv[1:] if a in ("pairs", "pass", "layout")] or ["pairs", "pass", "layout"]
+    which = [a for a in sys.argv[1:] if a in ("pairs", "pass", "q8", "layout")] or ["pairs", "pass", "q8", "layout"]
     for w in which:
-        run(w, {"pairs": pairs_c, "pass": pass_c, "layout": layout_c}[w]())
+        run(w, {"pairs": pairs_c, "pass": pass_c, "q8": q8_c, "layout": layout_c}[w]())
 
 
 if __name__ == "__main__":
