@@ -550,4 +550,31 @@ fn bad_command_lines_and_inputs_give_clear_errors() {
         std::fs::read_to_string(&precious).unwrap(),
         "my own notes\nsecond line\n"
     );
+    // A folder with nothing to read: not an error, but never a silent run
+    // (with only unsupported files, each is named as skipped too).
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let pics = dir.path().join("pics");
+    std::fs::create_dir(&pics).unwrap();
+    std::fs::write(pics.join("cat.png"), b"\x89PNG").unwrap();
+    for (folder, skipped) in [(&empty, false), (&pics, true)] {
+        let o = hearth()
+            .arg("batch")
+            .arg(folder)
+            .args(["--prompt", "{{content}}", "-q", "-o"])
+            .arg(dir.path().join("none.jsonl"))
+            .arg("-m")
+            .arg(&model)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(text(&o).contains("no inputs found in"), "{}", text(&o));
+        assert!(text(&o).contains(".docx"), "{}", text(&o));
+        assert_eq!(
+            text(&o).contains("1 file skipped as not supported"),
+            skipped,
+            "{}",
+            text(&o)
+        );
+    }
 }

@@ -181,6 +181,35 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         return Err(UsageError("--parallel must be at least 1".into()).into());
     }
     let inputs = batch::discover(&a.input, &a.glob).map_err(|e| InputError(e.to_string()))?;
+    if inputs.items.is_empty() {
+        // not an error (a script may run on a folder that is empty today),
+        // but never a silent run that did nothing
+        let glob = if a.glob.is_empty() {
+            String::new()
+        } else {
+            format!(" matching --glob {}", a.glob.join(", "))
+        };
+        let skipped = match inputs.skipped.len() {
+            0 => String::new(),
+            n => format!(
+                " ({n} file{} skipped as not supported{})",
+                if n == 1 { "" } else { "s" },
+                if a.quiet {
+                    ": run without -q to see which"
+                } else {
+                    ", listed below"
+                }
+            ),
+        };
+        eprintln!(
+            "hearth batch: no inputs found in {}{glob}{skipped}: it reads .txt, .md, .html, .pdf and .docx files (folders are searched recursively; --glob to choose) or one record per line of a .jsonl file",
+            a.input
+                .iter()
+                .map(|p| format!("'{}'", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let format = match a.format {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Csv => Format::Csv,
