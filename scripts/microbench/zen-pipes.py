@@ -35,9 +35,11 @@ HEAD = """#include <stdio.h>
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 int main(void){
  static float buf[64] __attribute__((aligned(64))); for(int i=0;i<64;i++)buf[i]=1.0f;
- int nb=28; char *P=aligned_alloc(64,512*(nb+4)); char *A=aligned_alloc(64,34*nb*4+128); char *C=aligned_alloc(64,16*nb*4+128);
- for(int i=0;i<512*(nb+4);i++)P[i]=(char)(i*7); for(int i=0;i<34*nb*4+128;i++)A[i]=(char)(i*3); for(int i=0;i<16*nb*4+128;i++)C[i]=0;
- long R1=34*nb,R2=2*34*nb,R3=3*34*nb,K1=16*nb,K2=32*nb,K3=48*nb; (void)buf;
+ int nb=28; char *P=aligned_alloc(64,512*(nb+4)); char *A=aligned_alloc(64,34*nb*8+128); char *C=aligned_alloc(64,16*nb*4+128);
+ for(int i=0;i<512*(nb+4);i++)P[i]=(char)(i*7); for(int i=0;i<34*nb*8+128;i++)A[i]=(char)(i*3); for(int i=0;i<16*nb*4+128;i++)C[i]=0;
+ static float S[16] __attribute__((aligned(64)));
+ long R1=34*nb,R2=2*R1,R3=3*R1,R4=4*R1,R5=5*R1,R6=6*R1,R7=7*R1,K1=16*nb,K2=32*nb,K3=48*nb;
+ (void)buf;(void)S;(void)R4;(void)R5;(void)R6;(void)R7;(void)K1;(void)K2;(void)K3;
 """
 CLOBBER = ",".join(f'"xmm{i}"' for i in range(16)) + ',"memory"'
 
@@ -125,17 +127,21 @@ def shift(lines, dp, da, dc):
 
 
 def loop_c(variants, step_p, step_a, step_c, per, blocks_per_asm):
+    """Time each variant (asm lines over the panel P, activation rows A at R1.. apart, per-row
+    terms C at K1.. apart, scratch S), `blocks_per_asm` blocks of `per` multiply-adds per asm."""
     out = [HEAD]
     for name, lines in variants.items():
         s = "\\n\\t".join(lines)
+        regs = ",".join(f'[{r}]"r"({r.lower() if r in "PAC" else r})'
+                        for r in ["P", "A", "C", "S", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "K1", "K2", "K3"]
+                        if f"%[{r}]" in s)
         out.append(
             f'{{ double best=1e9; for(int rep=0;rep<5;rep++){{ long n=300000; double t0=now();'
             f' for(long it=0;it<n;it++){{ char*p=P+{step_p},*a=A,*c=C; for(int b=0;b<nb;b+={blocks_per_asm}){{'
-            f' __asm__ volatile("{s}" :: [P]"r"(p),[A]"r"(a),[C]"r"(c),[R1]"r"(R1),[R2]"r"(R2),[R3]"r"(R3),'
-            f'[K1]"r"(K1),[K2]"r"(K2),[K3]"r"(K3) : {CLOBBER});'
+            f' __asm__ volatile("{s}" :: {regs} : {CLOBBER});'
             f' p+={step_p * blocks_per_asm};a+={step_a * blocks_per_asm};c+={step_c * blocks_per_asm};}} }}'
             f' double t=(now()-t0)/n/nb*{GHZ}e9; if(t<best)best=t; }}'
-            f' printf("  %-34s %6.2f cycles per block  %5.1f multiply-adds per cycle  (%d instructions)\\n",'
+            f' printf("  %-40s %6.2f cycles per block  %5.1f multiply-adds per cycle  (%d instructions)\\n",'
             f' "{name}", best, {per}/best, {len(lines) // blocks_per_asm}); }}')
     out.append("return 0;}")
     return "\n".join(out)
@@ -208,20 +214,7 @@ def q8_c():
     names = ["as the kernel (convert, FMA)", "FMA as multiply + add", "magic-number conversion, FMA",
              "conversion, integer sums", "integer sums only (vpaddd)",
              "without the sign", "multiplies only (no accumulation)"]
-    out = [HEAD, "float *T=aligned_alloc(64,32*(nb+2)); float *S=aligned_alloc(64,64); for(int i=0;i<8*(nb+2);i++)T[i]=1.0f;",
-           "long Q1=34*nb,Q2=2*Q1,Q3=3*Q1,Q4=4*Q1,Q5=5*Q1,Q6=6*Q1,Q7=7*Q1;"]
-    for v in names:
-        lines = [l.replace("%[R", "%[Q") for l in block(v)]
-        s_ = "\\n\\t".join(lines)
-        out.append(
-            f'{{ double best=1e9; for(int rep=0;rep<5;rep++){{ long n=300000; double t0=now();'
-            f' for(long it=0;it<n;it++){{ char*p=P,*a=A; float*c=T; for(int b=0;b<nb;b++){{'
-            f' __asm__ volatile("{s_}" :: [P]"r"(p),[A]"r"(a),[C]"r"(c),[S]"r"(S),[Q1]"r"(Q1),[Q2]"r"(Q2),[Q3]"r"(Q3),'
-            f'[Q4]"r"(Q4),[Q5]"r"(Q5),[Q6]"r"(Q6),[Q7]"r"(Q7) : {CLOBBER}); p+=34;a+=34;c+=8;}} }}'
-            f' double t=(now()-t0)/n/nb*{GHZ}e9; if(t<best)best=t; }}'
-            f' printf("  %-34s %6.2f cycles per block  %5.1f multiply-adds per cycle\\n", "{v}", best, 256/best); }}')
-    out.append("return 0;}")
-    return "\n".join(out)
+    return loop_c({v: block(v) for v in names}, 34, 34, 32, 256, 1)
 
 
 def run(name, src):
