@@ -126,10 +126,14 @@ else
     [ -n "$exe" ] && [ -x "$exe" ] || die "could not find the $TEST_NAME test executable in cargo's output"
 fi
 
-# --- initramfs: busybox, the stripped test binary, /init. The work dir (and
-# with it the serial and bochs logs) stays until the next run.
-WORK="$CACHE/run"
-rm -rf "$WORK" && mkdir -p "$WORK/iso/isolinux" "$WORK/initrd"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
+# --- initramfs: busybox, the stripped test binary, /init. Each run has its own
+# work dir (so two runs at once do not overwrite each other's image or logs);
+# it is removed when the run passes and kept, with its serial and bochs logs,
+# when it fails. (`$CACHE/run` is where older versions of this script worked.)
+rm -rf "$CACHE/run"
+WORK=$(mktemp -d "$CACHE/run.XXXXXX")
+trap 'st=$?; if [ "$st" -eq 0 ]; then rm -rf "$WORK"; else echo "test-avx512: work dir kept: $WORK" >&2; fi' EXIT
+mkdir -p "$WORK/iso/isolinux" "$WORK/initrd"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp}
 cp "$BUSYBOX" "$WORK/initrd/bin/busybox"
 strip -o "$WORK/initrd/hearth-test" "$exe" 2>/dev/null || cp "$exe" "$WORK/initrd/hearth-test"
 args=""

@@ -210,8 +210,25 @@ def q8_c():
                           f"vaddps %%{t},%%ymm{1 + j},%%ymm{1 + j}"]
             elif variant in ("integer sums only (vpaddd)", "without the sign"):
                 lines += [f"vpaddd %%{t},%%ymm{1 + j},%%ymm{1 + j}"]
+        if variant == "one lane (block sums, one conversion)":
+            lines = one_lane_q8()
         return lines
-    names = ["as the kernel (convert, FMA)", "FMA as multiply + add", "magic-number conversion, FMA",
+
+    def one_lane_q8():
+        # per activation row j: its 8 i32 partial sums in ymm(1+j)... reduced to one vector of the 8 block sums
+        lines = ["vpbroadcastw (%[P]),%%xmm15", "vcvtph2ps %%xmm15,%%ymm15", "vmulps (%[C]),%%ymm15,%%ymm15",
+                 "vmovdqu 0x2(%[P]),%%ymm9", "vpsignb %%ymm9,%%ymm9,%%ymm10"]
+        for j in range(8):
+            a = f"0x2(%[A],%[R{j}])" if j else "0x2(%[A])"
+            v = f"ymm{1 + j}"
+            lines += [f"vmovdqu {a},%%{v}", f"vpsignb %%ymm9,%%{v},%%{v}", f"vpmaddubsw %%{v},%%ymm10,%%{v}",
+                      f"vpmaddwd %%ymm0,%%{v},%%{v}"]
+        lines += ["vphaddd %%ymm2,%%ymm1,%%ymm1", "vphaddd %%ymm4,%%ymm3,%%ymm3", "vphaddd %%ymm6,%%ymm5,%%ymm5",
+                  "vphaddd %%ymm8,%%ymm7,%%ymm7", "vphaddd %%ymm3,%%ymm1,%%ymm1", "vphaddd %%ymm7,%%ymm5,%%ymm5",
+                  "vperm2i128 $0x20,%%ymm5,%%ymm1,%%ymm2", "vperm2i128 $0x31,%%ymm5,%%ymm1,%%ymm3",
+                  "vpaddd %%ymm3,%%ymm2,%%ymm2", "vcvtdq2ps %%ymm2,%%ymm2", "vfmadd231ps %%ymm2,%%ymm15,%%ymm11"]
+        return lines
+    names = ["one lane (block sums, one conversion)", "as the kernel (convert, FMA)", "FMA as multiply + add", "magic-number conversion, FMA",
              "conversion, integer sums", "integer sums only (vpaddd)",
              "without the sign", "multiplies only (no accumulation)"]
     return loop_c({v: block(v) for v in names}, 34, 34, 32, 256, 1)
