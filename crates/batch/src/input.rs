@@ -52,6 +52,10 @@ pub struct Inputs {
     pub records: bool,
 }
 
+/// The document types a folder or file list is read for (as `extract::kind_of`
+/// knows them), for messages.
+pub const DOCUMENT_TYPES: &str = ".txt .md .html .pdf .docx";
+
 /// True for a path that names a JSONL file of records.
 pub fn is_jsonl(p: &Path) -> bool {
     p.is_file()
@@ -180,7 +184,7 @@ fn add_file(
     let Some(kind) = extract::kind_of(&path) else {
         out.skipped.push(Skipped {
             path,
-            reason: "not a supported document type (.txt .md .html .pdf .docx)".into(),
+            reason: format!("not a supported document type ({DOCUMENT_TYPES})"),
         });
         return Ok(());
     };

@@ -202,12 +202,13 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
             ),
         };
         eprintln!(
-            "hearth batch: no inputs found in {}{glob}{skipped}: it reads .txt, .md, .html, .pdf and .docx files (folders are searched recursively; --glob to choose) or one record per line of a .jsonl file",
+            "hearth batch: no inputs found in {}{glob}{skipped}: it reads {} files (folders are searched recursively; --glob to choose) or one record per line of a .jsonl file",
             a.input
                 .iter()
                 .map(|p| format!("'{}'", p.display()))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            batch::input::DOCUMENT_TYPES
         );
     }
     let format = match a.format {
