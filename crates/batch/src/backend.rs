@@ -32,6 +32,9 @@ pub struct Answer {
     pub text: String,
     pub finish: String,
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens`, those not computed for this job: taken from
+    /// another job's cache because the prompts start the same way.
+    pub cached_tokens: usize,
     pub output_tokens: usize,
 }
 
@@ -227,6 +230,7 @@ impl Backend for Local {
                         text: std::mem::take(&mut text),
                         finish: finish.to_string(),
                         prompt_tokens: s.prompt_tokens,
+                        cached_tokens: s.cached_tokens,
                         output_tokens: s.output_tokens,
                     }));
                 }
@@ -481,6 +485,8 @@ fn parse_answer(v: &Value, raw: bool) -> Option<Answer> {
             .unwrap_or("stop")
             .to_string(),
         prompt_tokens: usage("prompt_tokens"),
+        // OpenAI's usage.prompt_tokens_details.cached_tokens (absent: 0)
+        cached_tokens: usage("prompt_tokens_details/cached_tokens"),
         output_tokens: usage("completion_tokens"),
     })
 }

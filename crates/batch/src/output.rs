@@ -29,6 +29,11 @@ pub struct Record {
     /// `stop`, `length`, or `error` when the record failed.
     pub finish_reason: String,
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens`, those taken from another document's cache (the
+    /// prompts start the same way): for the run's report only, not written
+    /// (the columns stay as they are, so older outputs still resume).
+    #[serde(skip)]
+    pub cached_tokens: usize,
     pub output_tokens: usize,
     pub seconds: f64,
     /// Why the record failed (`None` when it did not).
@@ -112,6 +117,7 @@ impl Record {
             output: s(1),
             finish_reason: s(2),
             prompt_tokens: s(3).parse().ok()?,
+            cached_tokens: 0,
             output_tokens: s(4).parse().ok()?,
             seconds: s(5).parse().ok()?,
             error: none_if_empty(6),

@@ -53,6 +53,10 @@ pub struct Report {
     /// `--json`: outputs that did not parse or validate.
     pub json_invalid: usize,
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens` (this run's), those not computed: the prompts start
+    /// the same way (template text before `{{content}}`, system message), so
+    /// that part of the cache is computed once and shared.
+    pub cached_tokens: usize,
     pub output_tokens: usize,
     pub wall_seconds: f64,
     /// Output tokens per second of wall time.
@@ -104,8 +108,16 @@ impl Report {
                 self.json_invalid
             ));
         }
+        let shared = if self.cached_tokens > 0 {
+            format!(
+                " ({} of them shared by prompts that start alike: computed once)",
+                self.cached_tokens
+            )
+        } else {
+            String::new()
+        };
         line(format!(
-            "tokens: {} in, {} out | wall time {} | {:.1} output tokens/s",
+            "tokens: {} in{shared}, {} out | wall time {} | {:.1} output tokens/s",
             self.prompt_tokens,
             self.output_tokens,
             duration(self.wall_seconds),

@@ -131,6 +131,7 @@ struct Task {
     outstanding: usize,
     results: Vec<Option<Answer>>,
     prompt_tokens: usize,
+    cached_tokens: usize,
     output_tokens: usize,
     chunks: Option<usize>,
     truncated: bool,
@@ -295,6 +296,7 @@ fn write(
         report.json_invalid += 1;
     }
     report.prompt_tokens += rec.prompt_tokens;
+    report.cached_tokens += rec.cached_tokens;
     report.output_tokens += rec.output_tokens;
     progress.record(rec);
     Ok(())
@@ -422,6 +424,7 @@ impl Runner<'_> {
             outstanding: 0,
             results: vec![None],
             prompt_tokens: 0,
+            cached_tokens: 0,
             output_tokens: 0,
             chunks: None,
             truncated: false,
@@ -528,6 +531,7 @@ impl Runner<'_> {
         match res {
             Ok(a) => {
                 task.prompt_tokens += a.prompt_tokens;
+                task.cached_tokens += a.cached_tokens;
                 task.output_tokens += a.output_tokens;
                 task.results[part] = Some(a);
             }
@@ -563,6 +567,7 @@ impl Runner<'_> {
         if let Some(e) = task.error.take() {
             let mut rec = self.failed(task.item, e, task.started);
             rec.prompt_tokens = task.prompt_tokens;
+            rec.cached_tokens = task.cached_tokens;
             rec.output_tokens = task.output_tokens;
             return Some(rec);
         }
@@ -610,6 +615,7 @@ impl Runner<'_> {
         if let Err(e) = planned {
             let mut rec = self.failed(task.item, e, task.started);
             rec.prompt_tokens = task.prompt_tokens;
+            rec.cached_tokens = task.cached_tokens;
             rec.output_tokens = task.output_tokens;
             return Some(rec);
         }
@@ -629,6 +635,7 @@ impl Runner<'_> {
             output: a.text.trim().to_string(),
             finish_reason: a.finish,
             prompt_tokens: task.prompt_tokens,
+            cached_tokens: task.cached_tokens,
             output_tokens: task.output_tokens,
             seconds: task.started.elapsed().as_secs_f64(),
             chunks: task.chunks,

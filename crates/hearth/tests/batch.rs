@@ -80,6 +80,9 @@ fn folder_of_real_documents_through_a_real_model() {
         "{log}"
     );
     assert!(log.contains("documents: 6 | done now: 6"), "{log}");
+    // The prompts share their start (system message, the template's text
+    // before {{content}}): computed once, and the report says how much.
+    assert!(log.contains("shared by prompts that start alike"), "{log}");
     assert!(
         log.contains("GPT-4o mini") && log.contains("here: $0"),
         "{log}"
@@ -486,6 +489,8 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
     let _ = server.kill();
     let _ = server.wait();
     assert!(o.status.success(), "{log}");
+    // the server's usage.prompt_tokens_details.cached_tokens reach the report
+    assert!(log.contains("shared by prompts that start alike"), "{log}");
     let got = by_id(&records(&out));
     assert_eq!(got.len(), 20);
     assert!(got
