@@ -35,6 +35,28 @@ pub struct Item {
     pub source: Source,
     /// SHA-256 of the file's bytes or the record's JSON text (hex).
     pub digest: String,
+    /// `--drafts N`: which of the input's N drafts this is (1-based; `None`
+    /// for a single output per input).
+    pub draft: Option<u32>,
+}
+
+/// `--drafts N`: every input `N` times, as `ID#1` .. `ID#N` (draft `k`
+/// samples with seed `seed + k - 1`: different drafts, the same ones on every
+/// run). `N <= 1` leaves the inputs as they are.
+pub fn with_drafts(items: Vec<Item>, n: u32) -> Vec<Item> {
+    if n <= 1 {
+        return items;
+    }
+    items
+        .into_iter()
+        .flat_map(|it| {
+            (1..=n).map(move |k| Item {
+                id: format!("{}#{k}", it.id),
+                draft: Some(k),
+                ..it.clone()
+            })
+        })
+        .collect()
 }
 
 /// A file found but not processed, and why.
@@ -217,6 +239,7 @@ fn add_file(
         id,
         digest: hex_digest(&bytes),
         source: Source::File { path, kind },
+        draft: None,
     });
     Ok(())
 }
@@ -268,7 +291,12 @@ fn read_jsonl(path: &Path) -> Result<Inputs, BatchError> {
                 path.display()
             )));
         }
-        out.items.push(Item { id, source, digest });
+        out.items.push(Item {
+            id,
+            source,
+            digest,
+            draft: None,
+        });
     }
     Ok(out)
 }

@@ -37,8 +37,11 @@ pub fn default_prices() -> Vec<Price> {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
-    /// Inputs found (files of a supported type, or JSONL records).
+    /// Inputs found (files of a supported type, or JSONL records), times
+    /// `drafts`: the records a complete run writes.
     pub documents: usize,
+    /// `--drafts N`: outputs per input (1 unless asked).
+    pub drafts: u32,
     /// Processed in this run (successfully).
     pub done: usize,
     /// Already in the output from an earlier run (skipped).
@@ -92,8 +95,17 @@ impl Report {
             s.push_str(&l);
             s.push('\n');
         };
+        let drafts = if self.drafts > 1 {
+            format!(
+                " ({} inputs x {} drafts)",
+                self.documents / self.drafts as usize,
+                self.drafts
+            )
+        } else {
+            String::new()
+        };
         line(format!(
-            "documents: {} | done now: {} | already done: {} | failed: {} | files skipped: {}",
+            "documents: {}{drafts} | done now: {} | already done: {} | failed: {} | files skipped: {}",
             self.documents, self.done, self.already_done, self.failed, self.skipped_files
         ));
         if self.split + self.truncated > 0 {

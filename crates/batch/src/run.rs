@@ -109,6 +109,9 @@ pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMa
             h.update(it.digest.as_bytes());
             h.update([0]);
             h.update(settings.as_bytes());
+            if let Some(k) = it.draft {
+                h.update(format!("\0draft {k}").as_bytes());
+            }
             let d = h.finalize();
             (
                 it.id.clone(),
@@ -212,6 +215,7 @@ pub fn run(
         inflight: 0,
         report: Report {
             documents: items.len(),
+            drafts: items.iter().filter_map(|i| i.draft).max().unwrap_or(1),
             ..Report::default()
         },
     };
@@ -345,7 +349,8 @@ impl Runner<'_> {
         }
     }
 
-    fn job(&self, t: &Template, vars: &Value, what: &str) -> Result<Job, String> {
+    /// The job of input `item` for template `t` (its seed: the draft's).
+    fn job(&self, item: usize, t: &Template, vars: &Value, what: &str) -> Result<Job, String> {
         let user = t.render(vars, what)?;
         let mut system = self.s.system.clone();
         if let Some(j) = &self.s.json {
@@ -359,7 +364,14 @@ impl Runner<'_> {
             user,
             raw: self.s.raw,
             max_tokens: self.s.max_tokens,
-            sampling: self.s.sampling.clone(),
+            sampling: engine::SamplingParams {
+                seed: self.s.sampling.seed.wrapping_add(
+                    self.items[item]
+                        .draft
+                        .map_or(0, |k| u64::from(k).saturating_sub(1)),
+                ),
+                ..self.s.sampling.clone()
+            },
             stop: self.s.stop.clone(),
             json: self.s.json.is_some(),
         })
@@ -385,12 +397,18 @@ impl Runner<'_> {
         let what = format!("input '{}'", it.id);
         let vars = match &it.source {
             Source::File { path, .. } => match extract::extract(path) {
-                Ok(text) => json!({
-                    "content": text,
-                    "filename": path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-                    "path": path.to_string_lossy(),
-                    "id": it.id,
-                }),
+                Ok(text) => {
+                    let mut v = json!({
+                        "content": text,
+                        "filename": path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                        "path": path.to_string_lossy(),
+                        "id": it.id,
+                    });
+                    if let Some(k) = it.draft {
+                        v["draft"] = json!(k);
+                    }
+                    v
+                }
                 Err(e) => {
                     return Some(self.failed(item, format!("cannot get the text: {e}"), started))
                 }
@@ -398,13 +416,16 @@ impl Runner<'_> {
             Source::Record { fields, .. } => {
                 let mut m = fields.clone();
                 m.entry("id").or_insert(json!(it.id));
+                if let Some(k) = it.draft {
+                    m.entry("draft").or_insert(json!(k));
+                }
                 Value::Object(m)
             }
             Source::BadRecord { error, .. } => {
                 return Some(self.failed(item, error.clone(), started))
             }
         };
-        let job = match self.job(&self.s.template, &vars, &what) {
+        let job = match self.job(item, &self.s.template, &vars, &what) {
             Ok(j) => j,
             Err(e) => return Some(self.failed(item, e, started)),
         };
@@ -472,7 +493,7 @@ impl Runner<'_> {
         empty[key] = json!("");
         let overhead = self
             .be
-            .prompt_tokens(&self.job(t, &empty, &what)?)
+            .prompt_tokens(&self.job(task.item, t, &empty, &what)?)
             .map_err(|e| e.message)?;
         let ctx = self.be.ctx();
         let budget = ctx.saturating_sub(self.reserve() + overhead);
@@ -513,7 +534,8 @@ impl Runner<'_> {
                 v["chunk"] = json!(i + 1);
                 v["chunks"] = json!(n);
             }
-            task.pending.push_back((i, self.job(t, &v, &what)?));
+            task.pending
+                .push_back((i, self.job(task.item, t, &v, &what)?));
         }
         Ok(())
     }
@@ -601,7 +623,7 @@ impl Runner<'_> {
         let what = format!("input '{}'", self.items[task.item].id);
         let mut v = task.vars.clone();
         v[key.as_str()] = json!(combined);
-        let planned = self.job(t, &v, &what).and_then(|job| {
+        let planned = self.job(task.item, t, &v, &what).and_then(|job| {
             let ptoks = self.be.prompt_tokens(&job).map_err(|e| e.message)?;
             if ptoks + self.reserve() <= self.be.ctx() {
                 task.results = vec![None];

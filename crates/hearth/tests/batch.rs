@@ -266,6 +266,89 @@ fn a_failing_record_is_reported_and_the_rest_continue() {
     assert_eq!(again["a"], recs["a"]);
 }
 
+/// `--drafts N`: N sampled outputs per input, each its own record (`ID#k`),
+/// draft k with seed + k - 1: different drafts, the same ones on every run.
+#[test]
+fn drafts_give_several_outputs_per_input_the_same_on_every_run() {
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": \"a\", \"animal\": \"cat\"}\n{\"id\": \"b\", \"animal\": \"owl\"}\n{\"id\": \"c\", \"animal\": \"fox\"}\n",
+    )
+    .unwrap();
+    let drafts = |out: &Path, prompt: &str, extra: &[&str]| {
+        hearth()
+            .arg("batch")
+            .arg(&input)
+            .args([
+                "--prompt",
+                prompt,
+                "--drafts",
+                "3",
+                "-n",
+                "12",
+                "--parallel",
+                "4",
+            ])
+            .args(extra)
+            .arg("-o")
+            .arg(out)
+            .arg("-m")
+            .arg(&model)
+            .output()
+            .unwrap()
+    };
+    let prompt = "Write one short sentence about a {{animal}}.";
+    let hot = ["--temperature", "0.9"];
+    let first = dir.path().join("first.jsonl");
+    let o = drafts(&first, prompt, &hot);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("3 inputs x 3 drafts"), "{log}");
+    assert!(
+        log.contains("documents: 9 (3 inputs x 3 drafts) | done now: 9"),
+        "{log}"
+    );
+    let got = by_id(&records(&first));
+    let mut ids: Vec<&str> = got.keys().map(|k| k.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["a#1", "a#2", "a#3", "b#1", "b#2", "b#3", "c#1", "c#2", "c#3"]
+    );
+    // Sampled with different seeds: not every input's drafts are the same.
+    let distinct: std::collections::HashSet<&str> = got
+        .values()
+        .map(|r| r["output"].as_str().unwrap())
+        .collect();
+    assert!(distinct.len() > 3, "{got:?}");
+    // The same command into another file: the same drafts (seeded), however
+    // the scheduler batched them.
+    let second = dir.path().join("second.jsonl");
+    assert!(drafts(&second, prompt, &hot).status.success());
+    let again = by_id(&records(&second));
+    for (id, r) in &got {
+        assert_eq!(again[id]["output"], r["output"], "{id}");
+    }
+    // Rerun into the first file: all done, nothing rewritten.
+    let o = drafts(&first, prompt, &hot);
+    assert!(text(&o).contains("already done: 9"), "{}", text(&o));
+    assert_eq!(records(&first).len(), 9);
+    // {{draft}} is the draft's number
+    let numbered = dir.path().join("numbered.jsonl");
+    let o = drafts(&numbered, "Draft {{draft}} about a {{animal}}", &hot);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(records(&numbered).iter().all(|r| r["error"].is_null()));
+    // Greedy drafts would all be the same: refused, with what to do.
+    let o = drafts(&dir.path().join("greedy.jsonl"), prompt, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--temperature 0.8"), "{}", text(&o));
+}
+
 #[test]
 fn long_documents_are_split_truncated_or_skipped_never_silently() {
     let Some(model) = test_models::model("smollm2-135m") else {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32"
+    after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}; with --drafts, {{draft}} is the draft's number.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch ideas.jsonl --prompt \"Write a tagline for {{product}}\" --drafts 5 --temperature 0.9\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32"
 )]
 pub struct BatchArgs {
     /// A folder (recursed), files, or one .jsonl file of records.
@@ -87,6 +87,10 @@ pub struct BatchArgs {
     /// Random seed (used when the temperature is above 0).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Outputs per input (with --temperature above 0): records ID#1 .. ID#N,
+    /// draft k sampled with seed + k - 1 ({{draft}} in the template is k).
+    #[arg(long, default_value_t = 1)]
+    pub drafts: u32,
     /// Stop generating at this text (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
@@ -180,7 +184,18 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     if a.parallel == Some(0) {
         return Err(UsageError("--parallel must be at least 1".into()).into());
     }
-    let inputs = batch::discover(&a.input, &a.glob).map_err(|e| InputError(e.to_string()))?;
+    if a.drafts == 0 {
+        return Err(UsageError("--drafts must be at least 1".into()).into());
+    }
+    if a.drafts > 1 && a.temperature == 0.0 {
+        return Err(UsageError(format!(
+            "--drafts {} with --temperature 0 would give {} identical outputs (greedy is the same every time): add a temperature, e.g. --temperature 0.8",
+            a.drafts, a.drafts
+        ))
+        .into());
+    }
+    let mut inputs = batch::discover(&a.input, &a.glob).map_err(|e| InputError(e.to_string()))?;
+    inputs.items = batch::input::with_drafts(std::mem::take(&mut inputs.items), a.drafts);
     if inputs.items.is_empty() {
         // not an error (a script may run on a folder that is empty today),
         // but never a silent run that did nothing
@@ -283,9 +298,14 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
                     .is_some_and(|k| keys.get(&i.id) == Some(k))
             })
             .count();
+        let drafts = if a.drafts > 1 {
+            format!(" x {} drafts", a.drafts)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "hearth batch: {} inputs ({} already done), model {}, {} at once, writing {}",
-            inputs.items.len(),
+            "hearth batch: {} inputs{drafts} ({} already done), model {}, {} at once, writing {}",
+            inputs.items.len() / a.drafts as usize,
             done_here,
             backend.model_label(),
             backend.parallel(),
