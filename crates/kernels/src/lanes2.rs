@@ -1,5 +1,7 @@
-//! The "two-lane" op order the AVX2 matmul uses for Q4_0, Q4_1, Q5_0 and Q5_1
-//! (scalar reference here; AVX2 kernels in `avx2::panel` and `avx2::rows4`).
+//! The op orders the AVX2 matmul uses for Q4_0, Q4_1, Q5_0 and Q5_1 (scalar
+//! references here): the "two-lane" order below for Q4_1 and Q5_1 (AVX2
+//! kernels in `avx2::panel` and `avx2::two_lane`), and the "one-lane" order
+//! ([`dot_lanes1`], kernels in `avx2::one_lane`) for Q4_0 and Q5_0.
 //!
 //! llama.cpp's `vec_dot` order (kept by [`crate::vec_dot`]) gives each output 8
 //! float lanes and converts and accumulates every block's 8 partial sums; that
@@ -23,6 +25,34 @@ pub(crate) fn has_lanes2(ty: GgmlType) -> bool {
         ty,
         GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1
     )
+}
+
+/// Whether `ty` uses the one-lane order ([`dot_lanes1`]) in the AVX2 matmul
+/// (Q4_0 and Q5_0; among the formats of [`has_lanes2`], the ones without a
+/// min, whose quants go signed into the kernels).
+pub(crate) fn has_lanes1(ty: GgmlType) -> bool {
+    matches!(ty, GgmlType::Q4_0 | GgmlType::Q5_0)
+}
+
+/// Scalar reference of the one-lane order (`avx2::one_lane`), Q4_0 or Q5_0
+/// weight row `w` against Q8_0 activation row `a`: per block the exact
+/// integer sum `T = Σ x_i y_i`, then `acc = fma(d_x * d_y, T, acc)`, block by
+/// block.
+pub(crate) fn dot_lanes1(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
+    assert!(has_lanes1(ty), "{ty} has no one-lane order");
+    let (wb, _) = layout(ty);
+    let nb = w.len() / wb;
+    assert!(a.len() >= nb * 34, "activation row too short");
+    let mut acc = 0.0f32;
+    for i in 0..nb {
+        let x = &w[i * wb..(i + 1) * wb];
+        let y = &a[i * 34..(i + 1) * 34];
+        let xv = values(ty, x);
+        let t: i32 = (0..32).map(|j| xv[j] * (y[2 + j] as i8) as i32).sum();
+        let d = f16_at(x, 0) * f16_at(y, 0);
+        acc = d.mul_add(t as f32, acc);
+    }
+    acc
 }
 
 /// (block bytes, offset of the quants, has a min) of a two-lane weight format.

@@ -19,14 +19,15 @@
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
 //! - [`matmul`] computes every output element as one dot product whose op
 //!   sequence depends only on the format and the SIMD level: that of `vec_dot`,
-//!   except Q4_0/Q4_1/Q5_0/Q5_1 on AVX2, which use the cheaper "two-lane" order
-//!   (`lanes2`; scalar reference: [`matmul_reference_raw`]), whichever tile
+//!   except Q4_0/Q4_1/Q5_0/Q5_1 on AVX2, which use cheaper orders: "two-lane"
+//!   for Q4_1/Q5_1, "one-lane" for Q4_0/Q5_0 (`lanes2`; scalar reference:
+//!   [`matmul_reference_raw`]), whichever tile
 //!   kernel computes it. For the `vec_dot` order the AVX2 tile kernels (2 weight
 //!   rows x 1 activation row for decode, 1x4 / 2x4, and 4-row panels for many
 //!   rows) unpack each weight block once and reuse it across the tile but keep
 //!   separate accumulators per output (llama.cpp's FMA chains per output, with
 //!   instruction-level parallelism from the tile's independent outputs); the
-//!   two-lane kernels (4x1 for few rows, panels for many) likewise. So a row's
+//!   two- and one-lane kernels (4x1 for few rows, panels for many) likewise. So a row's
 //!   result does not depend on the batch around it, the tiling or the thread
 //!   count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
@@ -509,9 +510,13 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
 
 /// The scalar reference of the op order [`matmul`] uses for `ty` at the
 /// current SIMD level, for one weight row and one activation row (for tests):
-/// the two-lane order (see `lanes2`) for Q4_0/Q4_1/Q5_0/Q5_1 on AVX2,
+/// the one-lane order for Q4_0/Q5_0 and the two-lane order for Q4_1/Q5_1 on
+/// AVX2 (see `lanes2`),
 /// llama.cpp's `vec_dot` order ([`vec_dot_scalar_raw`]) otherwise.
 pub fn matmul_reference_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {
+    if use_avx2() && two_lane_enabled() && lanes2::has_lanes1(weight_ty) {
+        return Ok(lanes2::dot_lanes1(weight_ty, w, a));
+    }
     if use_avx2() && two_lane_enabled() && lanes2::has_lanes2(weight_ty) {
         return Ok(lanes2::dot_lanes2(weight_ty, w, a));
     }

@@ -132,12 +132,15 @@ fn plan<'a>(
         }
     }
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
+    let one_lane =
+        crate::use_avx2() && crate::two_lane_enabled() && crate::lanes2::has_lanes1(weight_ty);
     let mut oc = n_out.div_ceil(out_chunks);
     let mut act_tile = ACT_TILE;
     if tl.panel.is_some() {
         // every activation row in one tile (the panel is built once per 4
         // weight rows), whole panels per tile
-        oc = oc.next_multiple_of(4);
+        // (Q4_0/Q5_0 on AVX2: the one-lane panels hold 8 rows)
+        oc = oc.next_multiple_of(if one_lane { 8 } else { 4 });
         act_tile = n_rows;
     } else if tl.rows4.is_some() {
         oc = oc.next_multiple_of(4);
@@ -301,6 +304,19 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         unsafe {
             let (a0, stride) = (acts.bytes().as_ptr(), acts.row_stride());
             match p.cache {
+                #[cfg(target_arch = "x86_64")]
+                Some(c) if crate::lanes2::has_lanes1(p.ty) => {
+                    let b = Some(c.blocks8.as_slice());
+                    if p.ty == GgmlType::Q4_0 {
+                        crate::avx2::one_lane::matmul::<0>(
+                            w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out, b,
+                        )
+                    } else {
+                        crate::avx2::one_lane::matmul::<2>(
+                            w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out, b,
+                        )
+                    }
+                }
                 #[cfg(target_arch = "x86_64")]
                 Some(c) => crate::avx2::two_lane::matmul(
                     crate::avx2::panel::fmt(p.ty).expect("two-lane formats have panels"),

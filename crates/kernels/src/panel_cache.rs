@@ -1,5 +1,6 @@
 //! Weight panels built once per matrix ([`PanelCache`]) for the batched
-//! matmul of the two-lane formats (Q4_0, Q4_1, Q5_0, Q5_1) on AVX2: the
+//! matmul of Q4_0, Q4_1, Q5_0 and Q5_1 on AVX2 (panels of 8 rows in the
+//! one-lane order for Q4_0/Q5_0, of 4 in the two-lane order for the others): the
 //! batched decode step of a few sequences otherwise unpacks every weight block
 //! once per step (about an eighth of the step at 8 sequences on
 //! qwen2.5-coder:0.5b). The price is memory: 1.25 bytes per weight on top of
@@ -19,6 +20,9 @@ pub struct PanelCache {
     pub(crate) src: (usize, usize),
     #[cfg(target_arch = "x86_64")]
     pub(crate) blocks: Vec<crate::avx2::two_lane::CBlock>,
+    /// Q4_0/Q5_0: the one-lane order's panels of 8 rows (then `blocks` is empty).
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) blocks8: Vec<crate::avx2::one_lane::OBlock>,
 }
 
 impl std::fmt::Debug for PanelCache {
@@ -59,7 +63,15 @@ impl PanelCache {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            Some(n_out / 4 * (k / 32) * std::mem::size_of::<crate::avx2::two_lane::CBlock>())
+            if crate::lanes2::has_lanes1(ty) {
+                // panels of 8 rows (a last 4 are read from the matrix)
+                if n_out < 8 {
+                    return None;
+                }
+                Some(n_out / 8 * (k / 32) * std::mem::size_of::<crate::avx2::one_lane::OBlock>())
+            } else {
+                Some(n_out / 4 * (k / 32) * std::mem::size_of::<crate::avx2::two_lane::CBlock>())
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -84,13 +96,31 @@ impl PanelCache {
             let f = crate::avx2::panel::fmt(ty).expect("two-lane formats have panels");
             // SAFETY: `applies` saw AVX2, FMA and F16C at runtime; `w` holds
             // n_out rows of rb bytes (checked above), n_out a multiple of 4.
-            let blocks = unsafe { crate::avx2::two_lane::build_cache(f, w, rb, n_out) };
+            // SAFETY: as above (Q4_0/Q5_0: panels of 8 rows, the one-lane
+            // order's; the others: of 4, the two-lane order's).
+            let (blocks, blocks8) = unsafe {
+                match f.kind {
+                    0 => (
+                        Vec::new(),
+                        crate::avx2::one_lane::build_cache::<0>(w, rb, n_out),
+                    ),
+                    2 => (
+                        Vec::new(),
+                        crate::avx2::one_lane::build_cache::<2>(w, rb, n_out),
+                    ),
+                    _ => (
+                        crate::avx2::two_lane::build_cache(f, w, rb, n_out),
+                        Vec::new(),
+                    ),
+                }
+            };
             Ok(Some(PanelCache {
                 ty,
                 n_out,
                 k,
                 src: (w.as_ptr() as usize, w.len()),
                 blocks,
+                blocks8,
             }))
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -104,6 +134,7 @@ impl PanelCache {
         #[cfg(target_arch = "x86_64")]
         {
             self.blocks.len() * std::mem::size_of::<crate::avx2::two_lane::CBlock>()
+                + self.blocks8.len() * std::mem::size_of::<crate::avx2::one_lane::OBlock>()
         }
         #[cfg(not(target_arch = "x86_64"))]
         {

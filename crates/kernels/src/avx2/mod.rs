@@ -20,6 +20,7 @@ mod float;
 mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod legacy;
+pub(crate) mod one_lane;
 pub(crate) mod panel;
 mod q8rows;
 pub(crate) mod quant;
@@ -121,9 +122,10 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
-/// Two-lane 4x1 kernels (see `crate::lanes2`), after the runtime feature check.
+/// One-lane (Q4_0, Q5_0) and two-lane (Q4_1, Q5_1) 4x1 kernels (see
+/// `crate::lanes2`), after the runtime feature check.
 macro_rules! rows4_fn {
-    ($name:ident, $k:literal, $wb:expr, $ab:expr) => {
+    ($name:ident, $m:ident, $k:literal, $wb:expr, $ab:expr) => {
         fn $name(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
             let nb = w[0].len() / $wb;
             assert!(
@@ -134,18 +136,18 @@ macro_rules! rows4_fn {
             // and f16c at runtime; nb blocks checked in every row.
             unsafe {
                 if legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed) {
-                    two_lane::rows4::<$k, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    $m::rows4::<$k, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
                 } else {
-                    two_lane::rows4::<$k, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
+                    $m::rows4::<$k, false>(w.map(|r| r.as_ptr()), nb, a.as_ptr())
                 }
             }
         }
     };
 }
-rows4_fn!(rows4_q4_0, 0, 18, 34);
-rows4_fn!(rows4_q4_1, 1, 20, 36);
-rows4_fn!(rows4_q5_0, 2, 22, 34);
-rows4_fn!(rows4_q5_1, 3, 24, 36);
+rows4_fn!(rows4_q4_0, one_lane, 0, 18, 34);
+rows4_fn!(rows4_q4_1, two_lane, 1, 20, 36);
+rows4_fn!(rows4_q5_0, one_lane, 2, 22, 34);
+rows4_fn!(rows4_q5_1, two_lane, 3, 24, 36);
 
 /// The panel matmul for `ty` (see `panel`), if there is one.
 pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
@@ -209,10 +211,16 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         rows4: Some(r),
         ..Tiles::default()
     };
+    // Q4_0/Q5_0: the one-lane order's panels of 8 rows
+    let one = |r: crate::Rows4Fn| Tiles {
+        panel: Some(one_lane::matmul_tile as crate::PanelFn),
+        rows4: Some(r),
+        ..Tiles::default()
+    };
     match ty {
-        Q4_0 if two_lane => two(rows4_q4_0),
+        Q4_0 if two_lane => one(rows4_q4_0),
         Q4_1 if two_lane => two(rows4_q4_1),
-        Q5_0 if two_lane => two(rows4_q5_0),
+        Q5_0 if two_lane => one(rows4_q5_0),
         Q5_1 if two_lane => two(rows4_q5_1),
         Q4_0 => mn!(k_q4_0),
         Q4_1 => mn_no24!(k_q4_1),

@@ -1,0 +1,402 @@
+//! The one-lane order's AVX2 kernels for Q4_0 and Q5_0 (scalar reference:
+//! `crate::lanes2::dot_lanes1`): per output and block the exact integer sum
+//! `T = Σ w_i y_i` (`w` the signed quants, `y` the Q8_0 activation quants),
+//! then `acc = fma(d_w * d_y, T, acc)`, block by block — one float lane per
+//! output, so the batched kernels convert and accumulate once per 8 outputs
+//! instead of once per 4 (the two-lane order of `two_lane`, kept for Q4_1 and
+//! Q5_1): measured on Zen 2, the cached pass runs ~12 % faster (BENCHMARKS.md,
+//! ninth session).
+//!
+//! Panels ([`OBlock`]) hold 8 weight rows per block: vector `k` holds in
+//! dword `j` row `j`'s signed quants `4k..4k+4`, with the rows' `128 Σ w`
+//! (`cw`) and f32 scales. The activations enter as `y + 128` (unsigned,
+//! broadcast per dword), so `maddubs(y + 128, w)` forms `Σ w (y + 128)`
+//! (exact: |pair| <= 255 * 16 * 2, 4 pairs per i16 lane <= 32640), and `cw` is
+//! taken off once per block: `T = Σ w (y + 128) - 128 Σ w`. The weights are
+//! memory operands (`maddubs_at`), so 2 activation rows per pass keep every
+//! accumulator in a register.
+//!
+//! Panels are built once per matrix ([`build_cache`], `crate::PanelCache`:
+//! `hearth serve`/`batch`) or per tile ([`matmul_tile`], prefill); [`rows4`]
+//! is the decode kernel (4 weight rows x 1 activation row, straight from the
+//! weight bytes). All give each output the same integer sums and float ops,
+//! so results are bit-identical whichever runs.
+
+use super::legacy::ld32;
+use super::panel::{offset, unpack, unpack_u};
+use crate::q8::Q8_0_BYTES;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One block (32 elements) of 8 weight rows (see the module doc).
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+pub(crate) struct OBlock {
+    w: [__m256i; 8],
+    /// Row `j`'s `128 Σ w` in lane `j`.
+    cw: __m256i,
+    /// Row `j`'s scale.
+    d: [f32; 8],
+}
+
+/// A thread's working memory: the tile's activations as `y + 128` and their
+/// scales (row-major: `(r - r0) * nb + block`), and, without a cache, the
+/// panel being read and the one before (two halves of `nb` blocks).
+type Scratch = (Vec<[u8; 32]>, Vec<f32>, Vec<OBlock>);
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// Weight block bytes of kind `K` (0: Q4_0, 2: Q5_0).
+const fn wb(k: u8) -> usize {
+    if k == 0 {
+        18
+    } else {
+        22
+    }
+}
+
+/// The `[n_out, k]` Q4_0/Q5_0 matrix's panels of 8 rows (`n_out / 8` of them,
+/// `rb / wb` blocks each; rows past the last whole group are left to
+/// [`rows4`]).
+///
+/// # Safety
+/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of kind `K`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn build_cache<const K: u8>(w: &[u8], rb: usize, n_out: usize) -> Vec<OBlock> {
+    let nb = rb / wb(K);
+    assert!(w.len() >= n_out * rb);
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut v = vec![unsafe { std::mem::zeroed::<OBlock>() }; n_out / 8 * nb];
+    for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 8) {
+        let rows: [*const u8; 8] = std::array::from_fn(|j| w[(8 * g + j) * rb..].as_ptr());
+        // SAFETY: rows 8g..8g+8 hold nb blocks each (asserted above).
+        unsafe { build::<K>(rows, nb, dst) };
+    }
+    v
+}
+
+/// `nb` blocks of the 8 weight rows at `rows` into `dst` (see [`OBlock`]).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks of kind `K` at each `rows[j]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build<const K: u8>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
+    assert!(dst.len() >= nb);
+    let ones8 = _mm256_set1_epi8(1);
+    let ones16 = _mm256_set1_epi16(1);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: block b of every row (caller).
+        unsafe {
+            let xs = rows.map(|r| r.add(b * wb(K)));
+            // row j's 32 signed quants, element order: 8 dwords each
+            let q: [__m256i; 8] = xs.map(|x| unpack::<K>(x));
+            // 8x8 dword transpose: out[k] dword j = q[j] dword k
+            let t0 = _mm256_unpacklo_epi32(q[0], q[1]);
+            let t1 = _mm256_unpackhi_epi32(q[0], q[1]);
+            let t2 = _mm256_unpacklo_epi32(q[2], q[3]);
+            let t3 = _mm256_unpackhi_epi32(q[2], q[3]);
+            let t4 = _mm256_unpacklo_epi32(q[4], q[5]);
+            let t5 = _mm256_unpackhi_epi32(q[4], q[5]);
+            let t6 = _mm256_unpacklo_epi32(q[6], q[7]);
+            let t7 = _mm256_unpackhi_epi32(q[6], q[7]);
+            let u0 = _mm256_unpacklo_epi64(t0, t2);
+            let u1 = _mm256_unpackhi_epi64(t0, t2);
+            let u2 = _mm256_unpacklo_epi64(t1, t3);
+            let u3 = _mm256_unpackhi_epi64(t1, t3);
+            let u4 = _mm256_unpacklo_epi64(t4, t6);
+            let u5 = _mm256_unpackhi_epi64(t4, t6);
+            let u6 = _mm256_unpacklo_epi64(t5, t7);
+            let u7 = _mm256_unpackhi_epi64(t5, t7);
+            blk.w = [
+                _mm256_permute2x128_si256::<0x20>(u0, u4),
+                _mm256_permute2x128_si256::<0x20>(u1, u5),
+                _mm256_permute2x128_si256::<0x20>(u2, u6),
+                _mm256_permute2x128_si256::<0x20>(u3, u7),
+                _mm256_permute2x128_si256::<0x31>(u0, u4),
+                _mm256_permute2x128_si256::<0x31>(u1, u5),
+                _mm256_permute2x128_si256::<0x31>(u2, u6),
+                _mm256_permute2x128_si256::<0x31>(u3, u7),
+            ];
+            // lane j: Σ of row j's quants (each vector's dword j is 4 of them)
+            let mut s16 = _mm256_maddubs_epi16(ones8, blk.w[0]);
+            for v in &blk.w[1..] {
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, *v));
+            }
+            blk.cw = _mm256_slli_epi32::<7>(_mm256_madd_epi16(s16, ones16));
+            let d: [u16; 8] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
+            _mm256_store_ps(
+                blk.d.as_mut_ptr(),
+                _mm256_cvtph_ps(_mm_loadu_si128(d.as_ptr() as *const __m128i)),
+            );
+        }
+    }
+}
+
+/// `vpmaddubsw` of `a` (unsigned) with the signed vector at byte `O` of `p`,
+/// kept a memory operand (LLVM otherwise holds a block's 8 weight vectors in
+/// registers across the activation rows and spills).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
+    let d: __m256i;
+    // SAFETY: 32 readable bytes at `p + O` (caller); AVX2 is enabled wherever
+    // this is inlined; the instruction only reads memory.
+    unsafe {
+        std::arch::asm!(
+            "vpmaddubsw {d}, {a}, ymmword ptr [{p} + {o}]",
+            d = lateout(ymm_reg) d,
+            a = in(ymm_reg) a,
+            p = in(reg) p,
+            o = const O,
+            options(pure, readonly, nostack, preserves_flags)
+        )
+    };
+    d
+}
+
+/// The panel `p` (`nb` blocks) against `R` activation rows (`nb` blocks of
+/// `y + 128` at each `xu[r]`, scales at `dx[r]`): lane `j` of result `r` is
+/// output (row `r`, panel row `j`). The blocks of `next` (the next panel) are
+/// prefetched as `p` is read (a hint: any address is fine).
+///
+/// # Safety
+/// AVX2, FMA, F16C; the blocks and scales above readable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run<const R: usize>(
+    p: &[OBlock],
+    nb: usize,
+    xu: [*const [u8; 32]; R],
+    dx: [*const f32; R],
+    next: *const OBlock,
+) -> [__m256; R] {
+    assert!(p.len() >= nb);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); R];
+    for (b, blk) in p.iter().enumerate().take(nb) {
+        // the next panel's block: 320 bytes, 5 lines
+        let q = next.wrapping_add(b) as *const i8;
+        for l in [0, 64, 128, 192, 256] {
+            _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
+        }
+        // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); the
+        // block's 8 vectors at `bp`.
+        unsafe {
+            let d = _mm256_load_ps(blk.d.as_ptr());
+            let bp = blk as *const OBlock;
+            for r in 0..R {
+                let x = xu[r].add(b) as *const i32;
+                let bc = |k: usize| _mm256_set1_epi32(*x.add(k));
+                let t0 = _mm256_add_epi16(
+                    _mm256_add_epi16(maddubs_at::<0>(bc(0), bp), maddubs_at::<32>(bc(1), bp)),
+                    _mm256_add_epi16(maddubs_at::<64>(bc(2), bp), maddubs_at::<96>(bc(3), bp)),
+                );
+                let t1 = _mm256_add_epi16(
+                    _mm256_add_epi16(maddubs_at::<128>(bc(4), bp), maddubs_at::<160>(bc(5), bp)),
+                    _mm256_add_epi16(maddubs_at::<192>(bc(6), bp), maddubs_at::<224>(bc(7), bp)),
+                );
+                let s = _mm256_add_epi32(_mm256_madd_epi16(t0, ones), _mm256_madd_epi16(t1, ones));
+                let t = _mm256_sub_epi32(s, blk.cw);
+                let dv = _mm256_mul_ps(d, _mm256_broadcast_ss(&*dx[r].add(b)));
+                acc[r] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(t), acc[r]);
+            }
+        }
+    }
+    acc
+}
+
+/// One-lane order, 4 weight rows (`nb` blocks of kind `K` at each `w[j]`) x
+/// one Q8_0 activation row `a`, straight from the weight bytes (decode, and
+/// the rows past a tile's whole panels of 8).
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` Q8_0 blocks at `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
+    w: [*const u8; 4],
+    nb: usize,
+    a: *const u8,
+) -> [f32; 4] {
+    let ones = _mm256_set1_epi16(1);
+    let off = _mm256_set1_epi8(offset(K) as i8);
+    // the 4 rows are usually consecutive: prefetch the same block of the next
+    // group of 4 rows (a hint: any address is fine)
+    let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
+    let mut acc = _mm_setzero_ps();
+    // SAFETY: per the contract above; prefetch hints never fault.
+    unsafe {
+        for b in 0..nb {
+            let y = a.add(b * Q8_0_BYTES);
+            let qy = ld32(y.add(2));
+            // w = u - offset, so w.y = u.y - offset.y per i16 pair (exact:
+            // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128)
+            let corr = _mm256_maddubs_epi16(off, qy);
+            let xs = w.map(|p| p.add(b * wb(K)));
+            let v: [__m256i; 4] = std::array::from_fn(|j| {
+                if PF {
+                    _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
+                }
+                let prod = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_u::<K>(xs[j]), qy), corr);
+                _mm256_madd_epi16(prod, ones)
+            });
+            // each row's 8 lanes summed: [T0, T1, T2, T3] (exact)
+            let h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+            let t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+            let d: [u16; 4] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
+            let dw = _mm_cvtph_ps(_mm_loadl_epi64(d.as_ptr() as *const __m128i));
+            let dy = _mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([*y, *y.add(1)]) as i16));
+            acc = _mm_fmadd_ps(_mm_mul_ps(dw, dy), _mm_cvtepi32_ps(t), acc);
+        }
+        let mut out = [0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), acc);
+        out
+    }
+}
+
+/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`, Q4_0 or
+/// Q5_0 weights (kind `K`, rows of `rb` bytes at `w`) against Q8_0 activation
+/// rows: whole panels of 8 rows from `cache` (the matrix's [`build_cache`])
+/// or, without one, built here per panel; a last group of 4 rows by [`rows4`].
+///
+/// # Safety
+/// As `panel::matmul_panel`; `o0` a multiple of 8; `cache`, if given, built
+/// from this matrix.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matmul<const K: u8>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+    cache: Option<&[OBlock]>,
+) {
+    let nb = rb / wb(K);
+    let o1 = o0 + 4 * n4;
+    assert!(o0.is_multiple_of(8) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
+    if let Some(c) = cache {
+        assert!(c.len() >= o1 / 8 * nb);
+    }
+    SCRATCH.with(|s| {
+        let (xs, ds, tmp) = &mut *s.borrow_mut();
+        let n = (r1 - r0) * nb;
+        xs.resize(n, [0; 32]);
+        ds.resize(n, 0.0);
+        if cache.is_none() {
+            // SAFETY: all-zero bytes are valid blocks.
+            tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
+        }
+        let flip = _mm256_set1_epi8(-128);
+        for r in r0..r1 {
+            for b in 0..nb {
+                // SAFETY: block b of activation row r (caller).
+                unsafe {
+                    let y = a0.add(r * stride + b * Q8_0_BYTES);
+                    let i = (r - r0) * nb + b;
+                    let u = _mm256_xor_si256(ld32(y.add(2)), flip);
+                    _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
+                    ds[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
+                        *y,
+                        *y.add(1),
+                    ])
+                        as i16)));
+                }
+            }
+        }
+        let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
+        let mut o = o0;
+        let mut k = 0;
+        while o + 8 <= o1 {
+            let (p, next): (&[OBlock], *const OBlock) = match cache {
+                Some(c) => {
+                    let i = o / 8 * nb;
+                    (&c[i..i + nb], c.as_ptr().wrapping_add(i + nb))
+                }
+                None => {
+                    // build this panel into one half of the scratch; the
+                    // prefetch hint reads the other (the last panel's)
+                    let (cur, other) = tmp.split_at_mut(nb);
+                    let (cur, other) = if k % 2 == 0 {
+                        (cur, other)
+                    } else {
+                        (other, cur)
+                    };
+                    let rows: [*const u8; 8] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
+                    // SAFETY: rows o..o+8 hold nb blocks (asserted above).
+                    unsafe { build::<K>(rows, nb, cur) };
+                    (&*cur, other.as_ptr())
+                }
+            };
+            let mut r = r0;
+            while r < r1 {
+                let two = r + 2 <= r1;
+                let xr = |i: usize| xp.wrapping_add((r + i - r0) * nb);
+                let dr = |i: usize| dp.wrapping_add((r + i - r0) * nb);
+                // SAFETY: rows r (and r + 1) of the prepared activations;
+                // outputs (r.., o..o+8) are this call's to write (caller).
+                unsafe {
+                    if two {
+                        let v = run::<2>(p, nb, [xr(0), xr(1)], [dr(0), dr(1)], next);
+                        _mm256_storeu_ps(out.add(r * n_out + o), v[0]);
+                        _mm256_storeu_ps(out.add((r + 1) * n_out + o), v[1]);
+                    } else {
+                        let v = run::<1>(p, nb, [xr(0)], [dr(0)], next);
+                        _mm256_storeu_ps(out.add(r * n_out + o), v[0]);
+                    }
+                }
+                r += if two { 2 } else { 1 };
+            }
+            o += 8;
+            k += 1;
+        }
+        if o < o1 {
+            // a last group of 4 rows (n_out % 8 == 4)
+            let ws: [*const u8; 4] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
+            for r in r0..r1 {
+                // SAFETY: rows o..o+4 hold nb blocks; activation row r nb
+                // Q8_0 blocks (caller); outputs (r, o..o+4) are this call's.
+                unsafe {
+                    let v = rows4::<K, false>(ws, nb, a0.add(r * stride));
+                    for (j, x) in v.iter().enumerate() {
+                        *out.add(r * n_out + o + j) = *x;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// [`matmul`] without a cache, as a [`crate::PanelFn`] (`ty` Q4_0 or Q5_0).
+///
+/// # Safety
+/// As [`matmul`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_tile(
+    ty: gguf::GgmlType,
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+) {
+    // SAFETY: forwarded contract (AVX2, FMA, F16C checked by the caller).
+    unsafe {
+        if ty == gguf::GgmlType::Q4_0 {
+            matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None)
+        } else {
+            matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None)
+        }
+    }
+}
