@@ -159,10 +159,11 @@ fn plan<'a>(
         out_tiles: n_out.div_ceil(oc),
         act_tile,
         act_tiles: n_rows.div_ceil(act_tile),
-        // read only where this level's two-lane panel kernel runs (a cache
-        // built under other settings is ignored: same results)
+        // read only where this level's panel kernels run (a cache built
+        // under other settings is ignored: same results; for a K-quant, the
+        // cached rows serve the few-rows case too, by `kpanel`: same bits)
         cache: cache.filter(|_| {
-            tl.rows4.is_some() && tl.panel.is_some() && crate::panel_cache::applies(weight_ty)
+            tl.panel.is_some() && crate::panel_cache::applies(weight_ty)
         }),
     }))
 }
@@ -304,6 +305,23 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         unsafe {
             let (a0, stride) = (acts.bytes().as_ptr(), acts.row_stride());
             match p.cache {
+                #[cfg(target_arch = "x86_64")]
+                Some(c) if crate::avx2::kpanel::has_kpanel(p.ty) => {
+                    crate::avx2::kpanel::matmul_kpanel_cached(
+                        p.ty,
+                        w,
+                        rb,
+                        o,
+                        n4,
+                        a0,
+                        stride,
+                        r_start,
+                        r_end,
+                        p.out,
+                        n_out,
+                        Some(&c.kblocks),
+                    )
+                }
                 #[cfg(target_arch = "x86_64")]
                 Some(c) if crate::lanes2::has_lanes1(p.ty) => {
                     let b = Some(c.blocks8.as_slice());

@@ -23,6 +23,9 @@ pub struct PanelCache {
     /// Q4_0/Q5_0: the one-lane order's panels of 8 rows (then `blocks` is empty).
     #[cfg(target_arch = "x86_64")]
     pub(crate) blocks8: Vec<crate::avx2::one_lane::OBlock>,
+    /// Q4_K/Q6_K: every row unpacked as `kpanel` unpacks it per tile.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) kblocks: Vec<crate::avx2::kpanel::KBlk>,
 }
 
 impl std::fmt::Debug for PanelCache {
@@ -45,7 +48,7 @@ pub(crate) fn applies(ty: GgmlType) -> bool {
         crate::use_avx2()
             && crate::two_lane_enabled()
             && crate::avx512_level() == 0
-            && crate::lanes2::has_lanes2(ty)
+            && (crate::lanes2::has_lanes2(ty) || crate::avx2::kpanel::has_kpanel(ty))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -63,6 +66,12 @@ impl PanelCache {
         }
         #[cfg(target_arch = "x86_64")]
         {
+            if crate::avx2::kpanel::has_kpanel(ty) {
+                if !k.is_multiple_of(256) {
+                    return None;
+                }
+                return Some(n_out * (k / 256) * std::mem::size_of::<crate::avx2::kpanel::KBlk>());
+            }
             if crate::lanes2::has_lanes1(ty) {
                 // panels of 8 rows (a last 4 are read from the matrix)
                 if n_out < 8 {
@@ -93,6 +102,19 @@ impl PanelCache {
         let rb = crate::matmul::weight_row_bytes(ty, w, n_out, k)?;
         #[cfg(target_arch = "x86_64")]
         {
+            if crate::avx2::kpanel::has_kpanel(ty) {
+                // SAFETY: as below.
+                let kblocks = unsafe { crate::avx2::kpanel::build_cache(ty, w, rb, n_out) };
+                return Ok(Some(PanelCache {
+                    ty,
+                    n_out,
+                    k,
+                    src: (w.as_ptr() as usize, w.len()),
+                    blocks: Vec::new(),
+                    blocks8: Vec::new(),
+                    kblocks,
+                }));
+            }
             let f = crate::avx2::panel::fmt(ty).expect("two-lane formats have panels");
             // SAFETY: `applies` saw AVX2, FMA and F16C at runtime; `w` holds
             // n_out rows of rb bytes (checked above), n_out a multiple of 4.
@@ -121,6 +143,7 @@ impl PanelCache {
                 src: (w.as_ptr() as usize, w.len()),
                 blocks,
                 blocks8,
+                kblocks: Vec::new(),
             }))
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -135,6 +158,7 @@ impl PanelCache {
         {
             self.blocks.len() * std::mem::size_of::<crate::avx2::two_lane::CBlock>()
                 + self.blocks8.len() * std::mem::size_of::<crate::avx2::one_lane::OBlock>()
+                + self.kblocks.len() * std::mem::size_of::<crate::avx2::kpanel::KBlk>()
         }
         #[cfg(not(target_arch = "x86_64"))]
         {

@@ -1,6 +1,7 @@
 //! Prebuilt weight panels (`PanelCache`): the matmul with a cache equals the
-//! matmul without it and the scalar reference bit for bit, for every two-lane
-//! format and batch shape; a cache passed with another matrix is an error.
+//! matmul without it and the scalar reference bit for bit, for every format
+//! with cached panels (Q4_0/Q4_1/Q5_0/Q5_1, Q4_K/Q6_K) and batch shape; a
+//! cache passed with another matrix is an error.
 
 mod common;
 
@@ -10,11 +11,13 @@ use kernels::{
     ThreadPool,
 };
 
-const TWO_LANE: [GgmlType; 4] = [
+const CACHED: [GgmlType; 6] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q5_0,
     GgmlType::Q5_1,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
 ];
 
 fn job<'a>(
@@ -43,8 +46,13 @@ fn cached_panels_give_the_same_bits() {
     let mut built = 0;
     for threads in [1, 2] {
         let pool = ThreadPool::new(threads);
-        for ty in TWO_LANE {
-            for (n_out, k) in [(4usize, 32usize), (36, 256), (132, 96)] {
+        for ty in CACHED {
+            let shapes: &[(usize, usize)] = if ty.block_size() == 256 {
+                &[(4, 256), (36, 512), (70, 256)]
+            } else {
+                &[(4, 32), (36, 256), (132, 96)]
+            };
+            for &(n_out, k) in shapes {
                 let w: Vec<u8> = (0..n_out)
                     .flat_map(|_| random_weights(&mut rng, ty, k))
                     .collect();
@@ -121,7 +129,8 @@ fn cached_panels_give_the_same_bits() {
 #[test]
 fn no_cache_where_it_does_not_apply() {
     assert!(PanelCache::bytes_for(GgmlType::Q8_0, 64, 256).is_none());
-    assert!(PanelCache::bytes_for(GgmlType::Q4_K, 64, 256).is_none());
+    assert!(PanelCache::bytes_for(GgmlType::Q5_K, 64, 256).is_none());
+    assert!(PanelCache::bytes_for(GgmlType::Q6_K, 64, 96).is_none());
     assert!(PanelCache::bytes_for(GgmlType::Q5_0, 6, 256).is_none());
     let mut rng = Rng::new(3);
     let w: Vec<u8> = (0..8)

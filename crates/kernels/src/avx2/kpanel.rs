@@ -36,7 +36,7 @@ use std::cell::RefCell;
 /// One super-block (256 elements) of one weight row, unpacked.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
-struct KBlk {
+pub(crate) struct KBlk {
     /// Chunk pair `m` (chunks `2m`, `2m + 1`, quants as unsigned bytes, Q4_K:
     /// 0..16, Q6_K: 0..64) regrouped by [`pair`]: `v[2m]` the first, `v[2m + 1]`
     /// the second half of every 4-element group.
@@ -239,11 +239,19 @@ unsafe fn run<const R: usize, const Q6: bool>(
     nb: usize,
     g: [*const GBlk; R],
     ds: [*const f32; R],
+    next: Option<*const KBlk>,
 ) -> [f32; R] {
     assert!(p.len() >= nb);
     let mut acc = [_mm256_setzero_ps(); R];
     let mut acc_m = [_mm_setzero_ps(); R];
     for (i, b) in p.iter().enumerate().take(nb) {
+        if let Some(q) = next {
+            // the next cached row's block (448 bytes, 7 lines; a hint)
+            let q = q.wrapping_add(i) as *const i8;
+            for l in 0..7 {
+                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(64 * l));
+            }
+        }
         // SAFETY: the caller guarantees nb blocks and scales at each `g[r]`, `ds[r]`.
         unsafe {
             let y = g.map(|q| &*q.add(i));
@@ -316,10 +324,65 @@ pub(crate) unsafe fn matmul_kpanel(
     out: *mut f32,
     n_out: usize,
 ) {
+    // SAFETY: forwarded contract.
+    unsafe { matmul_kpanel_cached(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None) }
+}
+
+/// Every row of a Q4_K/Q6_K matrix (`n_out` rows of `rb` bytes at `w`)
+/// unpacked once ([`KBlk`], 448 bytes per super-block: 1.75 bytes per
+/// weight), for `crate::PanelCache`.
+///
+/// # Safety
+/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of `ty`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn build_cache(ty: GgmlType, w: &[u8], rb: usize, n_out: usize) -> Vec<KBlk> {
+    let wb = block_bytes(ty).expect("K-quant panel format");
+    let nb = rb / wb;
+    assert!(w.len() >= n_out * rb);
+    // SAFETY: all-zero bytes are valid vectors and floats.
+    let mut v = vec![unsafe { std::mem::zeroed::<KBlk>() }; n_out * nb];
+    for (o, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out) {
+        let row = w[o * rb..].as_ptr();
+        // SAFETY: row o holds nb blocks (asserted above).
+        unsafe {
+            if ty == GgmlType::Q6_K {
+                build_q6_k(row, nb, dst)
+            } else {
+                build_q4_k(row, nb, dst)
+            }
+        }
+    }
+    v
+}
+
+/// [`matmul_kpanel`], the rows read from `cache` ([`build_cache`] of this
+/// matrix) when given instead of unpacked here (same bits).
+///
+/// # Safety
+/// As [`matmul_kpanel`]; `cache`, if given, built from this matrix.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn matmul_kpanel_cached(
+    ty: GgmlType,
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+    cache: Option<&[KBlk]>,
+) {
     let wb = block_bytes(ty).expect("K-quant panel format");
     let nb = rb / wb;
     let q6 = ty == GgmlType::Q6_K;
     assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out && nb * Q8_K_BYTES <= stride);
+    if let Some(c) = cache {
+        assert!(c.len() >= (o0 + 4 * n4) * nb);
+    }
     SCRATCH.with(|s| {
         GROUPED.with(|g| {
             let mut s = s.borrow_mut();
@@ -347,15 +410,23 @@ pub(crate) unsafe fn matmul_kpanel(
             };
             let (gp, dp) = (g.as_ptr(), ds.as_ptr());
             for o in o0..o0 + 4 * n4 {
-                let row = w[o * rb..(o + 1) * rb].as_ptr();
-                // SAFETY: the row holds nb blocks (asserted above).
-                unsafe {
-                    if q6 {
-                        build_q6_k(row, nb, &mut s)
-                    } else {
-                        build_q4_k(row, nb, &mut s)
+                let p: &[KBlk] = match cache {
+                    Some(c) => &c[o * nb..(o + 1) * nb],
+                    None => {
+                        let row = w[o * rb..(o + 1) * rb].as_ptr();
+                        // SAFETY: the row holds nb blocks (asserted above).
+                        unsafe {
+                            if q6 {
+                                build_q6_k(row, nb, &mut s)
+                            } else {
+                                build_q4_k(row, nb, &mut s)
+                            }
+                        }
+                        &s[..nb]
                     }
-                }
+                };
+                // with a cache, the first pass over a row prefetches the next
+                let mut next = cache.map(|c| c.as_ptr().wrapping_add((o + 1) * nb));
                 let mut r = r0;
                 while r < r1 {
                     let n = if r + 4 <= r1 { 4 } else { 1 };
@@ -369,22 +440,23 @@ pub(crate) unsafe fn matmul_kpanel(
                             let q = [gr(0), gr(1), gr(2), gr(3)];
                             let d = [dr(0), dr(1), dr(2), dr(3)];
                             let v = if q6 {
-                                run::<4, true>(&s, nb, q, d)
+                                run::<4, true>(p, nb, q, d, next)
                             } else {
-                                run::<4, false>(&s, nb, q, d)
+                                run::<4, false>(p, nb, q, d, next)
                             };
                             for (i, x) in v.iter().enumerate() {
                                 *out.add((r + i) * n_out + o) = *x;
                             }
                         } else {
                             let v = if q6 {
-                                run::<1, true>(&s, nb, [gr(0)], [dr(0)])
+                                run::<1, true>(p, nb, [gr(0)], [dr(0)], next)
                             } else {
-                                run::<1, false>(&s, nb, [gr(0)], [dr(0)])
+                                run::<1, false>(p, nb, [gr(0)], [dr(0)], next)
                             };
                             *out.add(r * n_out + o) = v[0];
                         }
                     }
+                    next = None;
                     r += n;
                 }
             }

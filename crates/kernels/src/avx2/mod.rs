@@ -17,7 +17,7 @@
 pub(crate) mod act;
 pub(crate) mod attn;
 mod float;
-mod kpanel;
+pub(crate) mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod one_lane;
