@@ -111,6 +111,43 @@ impl QuantizedActs {
         Ok(())
     }
 
+    /// [`Self::try_quantize`] with the rows split over `pool` when there are
+    /// several (the same bytes: each row is quantized on its own).
+    pub fn try_quantize_on(
+        &mut self,
+        pool: &crate::ThreadPool,
+        weight_ty: GgmlType,
+        x: &[f32],
+        n_rows: usize,
+        k: usize,
+    ) -> Result<(), KernelError> {
+        // (below this, one thread beats the pool run: a batched decode step)
+        const MIN_ROWS: usize = 48;
+        if n_rows < MIN_ROWS || pool.n_threads() == 1 || n_rows.checked_mul(k) != Some(x.len()) {
+            // (a wrong length gets its error there)
+            return self.try_quantize(weight_ty, x, n_rows, k);
+        }
+        // the type and k checked, the layout set, by quantizing no rows
+        self.try_quantize(weight_ty, &[], 0, k)?;
+        let (ty, stride) = (self.ty, self.row_stride);
+        self.buf.resize(stride * n_rows, 0);
+        self.n_rows = n_rows;
+        let per = n_rows.div_ceil(2 * pool.n_threads());
+        let rounding = self.rounding;
+        let out = SharedBuf(self.buf.as_mut_ptr());
+        pool.run(n_rows.div_ceil(per), |t| {
+            let (r0, r1) = (t * per, ((t + 1) * per).min(n_rows));
+            for r in r0..r1 {
+                // SAFETY: task t alone writes rows r0..r1 of the buffer
+                // (disjoint, in bounds: stride * n_rows bytes), which
+                // outlives `run`.
+                let y = unsafe { std::slice::from_raw_parts_mut(out.at(r * stride), stride) };
+                quantize_row(ty, rounding, &x[r * k..(r + 1) * k], y);
+            }
+        });
+        Ok(())
+    }
+
     pub fn n_rows(&self) -> usize {
         self.n_rows
     }
@@ -201,5 +238,19 @@ pub(crate) fn quantize_row_scalar(ty: GgmlType, rounding: ActRounding, x: &[f32]
                 o.copy_from_slice(&v.to_le_bytes());
             }
         }
+    }
+}
+
+/// The quantized rows' buffer shared by the tasks of a pool run (each writes
+/// its own rows).
+#[derive(Clone, Copy)]
+struct SharedBuf(*mut u8);
+// SAFETY: only used by `try_quantize_on`, whose tasks write disjoint rows.
+unsafe impl Send for SharedBuf {}
+// SAFETY: as above.
+unsafe impl Sync for SharedBuf {}
+impl SharedBuf {
+    fn at(self, off: usize) -> *mut u8 {
+        self.0.wrapping_add(off)
     }
 }

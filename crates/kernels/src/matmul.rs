@@ -162,9 +162,7 @@ fn plan<'a>(
         // read only where this level's panel kernels run (a cache built
         // under other settings is ignored: same results; for a K-quant, the
         // cached rows serve the few-rows case too, by `kpanel`: same bits)
-        cache: cache.filter(|_| {
-            tl.panel.is_some() && crate::panel_cache::applies(weight_ty)
-        }),
+        cache: cache.filter(|_| tl.panel.is_some() && crate::panel_cache::applies(weight_ty)),
     }))
 }
 

@@ -254,6 +254,31 @@ fn quantize_reuses_buffer() {
     assert_eq!(acts.n_rows(), 2);
 }
 
+/// Quantizing rows over a pool writes the same bytes as one thread, for
+/// every activation type and row count; bad sizes are the same errors.
+#[test]
+fn quantize_on_a_pool_equals_one_thread() {
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(5);
+    for ty in WEIGHT_TYPES {
+        let k = if ty.block_size() == 256 { 512 } else { 96 };
+        for n_rows in [1usize, 7, 47, 48, 49, 97] {
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut one = QuantizedActs::new();
+            one.quantize(ty, &x, n_rows, k);
+            let mut many = QuantizedActs::new();
+            many.try_quantize_on(&pool, ty, &x, n_rows, k).unwrap();
+            assert_eq!(one.bytes(), many.bytes(), "{ty} rows {n_rows}");
+            assert_eq!((many.n_rows(), many.k(), many.ty()), (n_rows, k, one.ty()));
+        }
+        let x = vec![0.5f32; 64 * k];
+        let mut a = QuantizedActs::new();
+        assert!(a
+            .try_quantize_on(&pool, ty, &x[..64 * k - 1], 64, k)
+            .is_err());
+    }
+}
+
 /// The dispatched (SIMD) activation quantizers write exactly the scalar
 /// reference's bytes, for both roundings, including ties and extremes.
 #[test]

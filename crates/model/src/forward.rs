@@ -250,7 +250,7 @@ impl Model {
         w: &Matrix,
         out: &mut [f32],
     ) -> Result<(), ModelError> {
-        let a = acts.get(w.ty, &x[..rows * w.cols], rows, w.cols);
+        let a = acts.get(pool, w.ty, &x[..rows * w.cols], rows, w.cols);
         self.matmul(pool, w, a, &mut out[..rows * w.rows])
     }
 
@@ -265,7 +265,7 @@ impl Model {
         jobs: [(&Matrix, &mut [f32]); N],
     ) -> Result<(), ModelError> {
         for (w, _) in jobs.iter() {
-            acts.get(w.ty, &x[..rows * w.cols], rows, w.cols);
+            acts.get(pool, w.ty, &x[..rows * w.cols], rows, w.cols);
         }
         let acts = &*acts;
         let bytes = self.file.bytes();
@@ -481,7 +481,7 @@ impl Model {
         let w = &self.weights.output;
         let a = s
             .acts_in
-            .get(w.ty, &s.out_rows[..out_rows * d], out_rows, d);
+            .get(pool, w.ty, &s.out_rows[..out_rows * d], out_rows, d);
         self.matmul(pool, w, a, &mut s.logits[..out_rows * c.n_vocab])?;
         if let Some(cap) = c.final_softcap {
             s.logits[..out_rows * c.n_vocab]

@@ -38,7 +38,14 @@ impl ActSet {
 
     /// Activations for weights of type `wty`, quantizing `x` ([rows][k]) if
     /// this vec-dot type has not been made since the last `invalidate`.
-    pub fn get(&mut self, wty: GgmlType, x: &[f32], rows: usize, k: usize) -> &QuantizedActs {
+    pub fn get(
+        &mut self,
+        pool: &kernels::ThreadPool,
+        wty: GgmlType,
+        x: &[f32],
+        rows: usize,
+        k: usize,
+    ) -> &QuantizedActs {
         let vt = kernels::vec_dot_type(wty);
         let i = match self.slots.iter().position(|s| s.0 == vt) {
             Some(i) => i,
@@ -51,7 +58,9 @@ impl ActSet {
         };
         let slot = &mut self.slots[i];
         if !slot.2 {
-            slot.1.quantize(wty, x, rows, k);
+            if let Err(e) = slot.1.try_quantize_on(pool, wty, x, rows, k) {
+                panic!("QuantizedActs::quantize: {e}");
+            }
             slot.2 = true;
         }
         &self.slots[i].1
