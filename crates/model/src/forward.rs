@@ -9,7 +9,7 @@
 //! Each output element is computed the same way whatever the chunk holds, so a
 //! sequence's results do not depend on the batch around it.
 
-use crate::attention::{attend_groups, AttnShape, KvView};
+use crate::attention::{attend_groups, AttnShape, KvView, SharedMut};
 use crate::config::{Activation, Config};
 use crate::ops;
 use crate::session::{ActSet, Group, Scratch, Session};
@@ -488,19 +488,33 @@ impl Model {
                 .iter_mut()
                 .for_each(|v| *v = (*v / cap).tanh() * cap);
         }
+        // each sequence's rows into its session, the copies over the pool
+        // (16 decode rows are 10 MB of logits for a 152k vocabulary)
+        let nv = c.n_vocab;
+        let mut copies = std::mem::take(&mut s.copies);
+        copies.clear();
         let mut r = 0;
         for g in &s.groups {
             if g.logit_rows == 0 {
                 continue;
             }
             let sess = &mut sessions[g.seq];
-            let nv = c.n_vocab;
             let base = sess.n_logit_rows * nv;
-            sess.logits[base..base + g.logit_rows * nv]
-                .copy_from_slice(&s.logits[r * nv..(r + g.logit_rows) * nv]);
+            let dst = sess.logits[base..base + g.logit_rows * nv].as_mut_ptr();
+            copies.push((SharedMut(dst), r, g.logit_rows));
             sess.n_logit_rows += g.logit_rows;
             r += g.logit_rows;
         }
+        let src = &s.logits[..out_rows * nv];
+        pool.run(copies.len(), |i| {
+            let (dst, r0, n) = copies[i];
+            let from = &src[r0 * nv..(r0 + n) * nv];
+            // SAFETY: `dst` is `n * nv` floats of one session's logits (each
+            // group a different sequence: disjoint), alive past `run`, and
+            // never overlapping the scratch's `src`.
+            unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), dst.get(), from.len()) };
+        });
+        s.copies = copies;
         Ok(())
     }
 }

@@ -84,6 +84,8 @@ pub struct Scratch {
     pub(crate) acts_mid: ActSet,   // quantized att or gate
     pub(crate) out_rows: Vec<f32>, // [rows wanting logits][n_embd] gathered final hidden rows
     pub(crate) logits: Vec<f32>,   // [rows wanting logits][n_vocab]
+    /// (session logits, first row, rows) per group, reused between calls
+    pub(crate) copies: Vec<(crate::attention::SharedMut, usize, usize)>,
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
     pub(crate) tail: Vec<Group>,   // the last layer's groups: only rows wanting logits
     pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
@@ -121,6 +123,7 @@ impl Scratch {
             acts_mid: ActSet::new(),
             out_rows: Vec::new(),
             logits: Vec::new(),
+            copies: Vec::new(),
             groups: Vec::with_capacity(16),
             tail: Vec::with_capacity(16),
             tokens: Vec::with_capacity(cap),
