@@ -80,7 +80,8 @@ impl LoadedModel {
 
     /// Build the model's weight panels for batched work (see
     /// `kernels::PanelCache`: about an eighth faster batched decode steps of a
-    /// few sequences, for 1.25 bytes per weight of the formats that have them)
+    /// few sequences, for 1.25 bytes per weight of the formats that have them,
+    /// 1.75 for Q4_K/Q6_K)
     /// when they take at most a quarter of the memory available now; `limit`
     /// caps them further (a server's memory budget left). Returns the bytes
     /// held (0: none built — this CPU or these formats have none, or no room).

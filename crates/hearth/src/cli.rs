@@ -214,9 +214,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallel: u64,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
-    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
-    /// take at most a quarter of the memory available; batched decode steps
-    /// are about 5-10 % slower without).
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
+    /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
+    /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
     /// Print one JSON object.
@@ -303,9 +303,9 @@ pub struct ServeArgs {
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
-    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
-    /// take at most a quarter of the memory available; batched decode steps
-    /// are about 5-10 % slower without).
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
+    /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
+    /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
 }

@@ -1,6 +1,8 @@
 //! Weight panels built once per matrix ([`PanelCache`]) for the batched
 //! matmul of Q4_0, Q4_1, Q5_0 and Q5_1 on AVX2 (panels of 8 rows in the
-//! one-lane order for Q4_0/Q5_0, of 4 in the two-lane order for the others): the
+//! one-lane order for Q4_0/Q5_0, of 4 in the two-lane order for the others;
+//! and Q4_K/Q6_K rows unpacked as `kpanel` does per tile, 1.75 bytes per
+//! weight): the
 //! batched decode step of a few sequences otherwise unpacks every weight block
 //! once per step (about an eighth of the step at 8 sequences on
 //! qwen2.5-coder:0.5b). The price is memory: 1.25 bytes per weight on top of

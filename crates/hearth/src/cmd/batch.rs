@@ -101,9 +101,9 @@ pub struct BatchArgs {
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
-    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors (built when they
-    /// take at most a quarter of the memory available; batched decode steps
-    /// are about 5-10 % slower without).
+    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
+    /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
+    /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
     /// Send the work to this OpenAI-compatible server instead (another hearth, vLLM, llama-server...).
