@@ -303,50 +303,7 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         unsafe {
             let (a0, stride) = (acts.bytes().as_ptr(), acts.row_stride());
             match p.cache {
-                #[cfg(target_arch = "x86_64")]
-                Some(c) if crate::avx2::kpanel::has_kpanel(p.ty) => {
-                    crate::avx2::kpanel::matmul_kpanel_cached(
-                        p.ty,
-                        w,
-                        rb,
-                        o,
-                        n4,
-                        a0,
-                        stride,
-                        r_start,
-                        r_end,
-                        p.out,
-                        n_out,
-                        Some(&c.kblocks),
-                    )
-                }
-                #[cfg(target_arch = "x86_64")]
-                Some(c) if crate::lanes2::has_lanes1(p.ty) => {
-                    let b = Some(c.blocks8.as_slice());
-                    if p.ty == GgmlType::Q4_0 {
-                        crate::avx2::one_lane::matmul::<0>(
-                            w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out, b,
-                        )
-                    } else {
-                        crate::avx2::one_lane::matmul::<2>(
-                            w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out, b,
-                        )
-                    }
-                }
-                #[cfg(target_arch = "x86_64")]
-                Some(c) => crate::avx2::two_lane::matmul(
-                    crate::avx2::panel::fmt(p.ty).expect("two-lane formats have panels"),
-                    rb,
-                    o,
-                    n4,
-                    a0,
-                    stride,
-                    r_start,
-                    r_end,
-                    p.out,
-                    n_out,
-                    &c.blocks,
-                ),
+                Some(c) => c.run(p.ty, w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out),
                 _ => k(p.ty, w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out),
             }
         };

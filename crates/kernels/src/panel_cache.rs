@@ -168,6 +168,50 @@ impl PanelCache {
         }
     }
 
+    /// The matmul tile `out[r * n_out + o]`, `o in o0..o0 + 4 * n4`,
+    /// `r in r0..r1`, of the matrix this cache was built from, read from it
+    /// (the `PanelFn` contract, see `avx2::panel::matmul_panel`).
+    ///
+    /// # Safety
+    /// As a `PanelFn`; the cache built from `w` (of `ty`, rows of `rb` bytes)
+    /// at this SIMD level (`applies`), `o0` a multiple of 8 for Q4_0/Q5_0.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn run(
+        &self,
+        ty: GgmlType,
+        w: &[u8],
+        rb: usize,
+        o0: usize,
+        n4: usize,
+        a0: *const u8,
+        stride: usize,
+        r0: usize,
+        r1: usize,
+        out: *mut f32,
+        n_out: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: forwarded contract.
+        unsafe {
+            use crate::avx2::{kpanel, one_lane, panel, two_lane};
+            if kpanel::has_kpanel(ty) {
+                let c = Some(self.kblocks.as_slice());
+                kpanel::matmul_kpanel_cached(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, c)
+            } else if crate::lanes2::has_lanes1(ty) {
+                let c = Some(self.blocks8.as_slice());
+                one_lane::matmul_ty(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, c)
+            } else {
+                let f = panel::fmt(ty).expect("two-lane formats have panels");
+                two_lane::matmul(f, rb, o0, n4, a0, stride, r0, r1, out, n_out, &self.blocks)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out);
+            unreachable!("no panel caches are built on this architecture")
+        }
+    }
+
     /// Whether it was built from the `[n_out, k]` matrix `w` of `ty`.
     pub(crate) fn matches(&self, ty: GgmlType, w: &[u8], n_out: usize, k: usize) -> bool {
         self.ty == ty

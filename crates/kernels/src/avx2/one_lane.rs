@@ -484,7 +484,36 @@ pub(crate) unsafe fn matmul<const K: u8>(
     });
 }
 
-/// [`matmul`] without a cache, as a [`crate::PanelFn`] (`ty` Q4_0 or Q5_0).
+/// [`matmul`] for `ty` (Q4_0 or Q5_0), with the matrix's cache if given.
+///
+/// # Safety
+/// As [`matmul`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_ty(
+    ty: gguf::GgmlType,
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    n4: usize,
+    a0: *const u8,
+    stride: usize,
+    r0: usize,
+    r1: usize,
+    out: *mut f32,
+    n_out: usize,
+    cache: Option<&[OBlock]>,
+) {
+    // SAFETY: forwarded contract (AVX2, FMA, F16C checked by the caller).
+    unsafe {
+        if ty == gguf::GgmlType::Q4_0 {
+            matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
+        } else {
+            matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
+        }
+    }
+}
+
+/// [`matmul_ty`] without a cache, as a [`crate::PanelFn`].
 ///
 /// # Safety
 /// As [`matmul`].
@@ -502,12 +531,6 @@ pub(crate) unsafe fn matmul_tile(
     out: *mut f32,
     n_out: usize,
 ) {
-    // SAFETY: forwarded contract (AVX2, FMA, F16C checked by the caller).
-    unsafe {
-        if ty == gguf::GgmlType::Q4_0 {
-            matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None)
-        } else {
-            matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None)
-        }
-    }
+    // SAFETY: forwarded contract.
+    unsafe { matmul_ty(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None) }
 }
