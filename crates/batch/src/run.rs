@@ -340,6 +340,16 @@ impl Runner<'_> {
         }
     }
 
+    /// The record of a task that failed part-way, with the tokens it used.
+    fn failed_task(&self, task: &Task, error: String) -> Record {
+        Record {
+            prompt_tokens: task.prompt_tokens,
+            cached_tokens: task.cached_tokens,
+            output_tokens: task.output_tokens,
+            ..self.failed(task.item, error, task.started)
+        }
+    }
+
     fn failed(&self, item: usize, error: String, started: Instant) -> Record {
         Record {
             finish_reason: "error".into(),
@@ -395,20 +405,14 @@ impl Runner<'_> {
         let started = Instant::now();
         let it = &self.items[item];
         let what = format!("input '{}'", it.id);
-        let vars = match &it.source {
+        let mut vars = match &it.source {
             Source::File { path, .. } => match extract::extract(path) {
-                Ok(text) => {
-                    let mut v = json!({
-                        "content": text,
-                        "filename": path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-                        "path": path.to_string_lossy(),
-                        "id": it.id,
-                    });
-                    if let Some(k) = it.draft {
-                        v["draft"] = json!(k);
-                    }
-                    v
-                }
+                Ok(text) => json!({
+                    "content": text,
+                    "filename": path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                    "path": path.to_string_lossy(),
+                    "id": it.id,
+                }),
                 Err(e) => {
                     return Some(self.failed(item, format!("cannot get the text: {e}"), started))
                 }
@@ -416,15 +420,15 @@ impl Runner<'_> {
             Source::Record { fields, .. } => {
                 let mut m = fields.clone();
                 m.entry("id").or_insert(json!(it.id));
-                if let Some(k) = it.draft {
-                    m.entry("draft").or_insert(json!(k));
-                }
                 Value::Object(m)
             }
             Source::BadRecord { error, .. } => {
                 return Some(self.failed(item, error.clone(), started))
             }
         };
+        if let (Some(k), Value::Object(m)) = (it.draft, &mut vars) {
+            m.entry("draft").or_insert(json!(k));
+        }
         let job = match self.job(item, &self.s.template, &vars, &what) {
             Ok(j) => j,
             Err(e) => return Some(self.failed(item, e, started)),
@@ -587,11 +591,7 @@ impl Runner<'_> {
             return None;
         }
         if let Some(e) = task.error.take() {
-            let mut rec = self.failed(task.item, e, task.started);
-            rec.prompt_tokens = task.prompt_tokens;
-            rec.cached_tokens = task.cached_tokens;
-            rec.output_tokens = task.output_tokens;
-            return Some(rec);
+            return Some(self.failed_task(&task, e));
         }
         if task.results.iter().any(|r| r.is_none()) {
             // Stopped before every piece ran: a rerun does it whole.
@@ -635,11 +635,7 @@ impl Runner<'_> {
             }
         });
         if let Err(e) = planned {
-            let mut rec = self.failed(task.item, e, task.started);
-            rec.prompt_tokens = task.prompt_tokens;
-            rec.cached_tokens = task.cached_tokens;
-            rec.output_tokens = task.output_tokens;
-            return Some(rec);
+            return Some(self.failed_task(&task, e));
         }
         self.tasks.insert(task_id, task);
         self.order.push_back(task_id);

@@ -74,37 +74,11 @@ impl QuantizedActs {
         n_rows: usize,
         k: usize,
     ) -> Result<(), KernelError> {
-        if !crate::is_supported(weight_ty) {
-            return Err(KernelError::Unsupported(weight_ty));
-        }
-        let ty = vec_dot_type(weight_ty);
-        // The weight's block size must divide k too (e.g. Q4_K rows need k % 256 == 0).
-        row_bytes(weight_ty, k)?;
-        let stride = row_bytes(ty, k)?;
-        let expected = n_rows.checked_mul(k).ok_or(KernelError::Length {
-            ty,
-            what: "activation floats",
-            expected: usize::MAX,
-            got: x.len(),
-        })?;
-        if x.len() != expected {
-            return Err(KernelError::Length {
-                ty,
-                what: "activation floats (n_rows*k)",
-                expected,
-                got: x.len(),
-            });
-        }
-        let total = stride * n_rows;
-        self.buf.clear();
-        self.buf.resize(total, 0);
-        self.row_stride = stride;
-        self.n_rows = n_rows;
-        self.k = k;
-        self.ty = ty;
+        self.lay_out(weight_ty, x.len(), n_rows, k)?;
         if k == 0 {
             return Ok(());
         }
+        let (ty, stride) = (self.ty, self.row_stride);
         for (xr, yr) in x.chunks_exact(k).zip(self.buf.chunks_exact_mut(stride)) {
             quantize_row(ty, self.rounding, xr, yr);
         }
@@ -112,7 +86,7 @@ impl QuantizedActs {
     }
 
     /// [`Self::try_quantize`] with the rows split over `pool` when there are
-    /// several (the same bytes: each row is quantized on its own).
+    /// many (the same bytes: each row is quantized on its own).
     pub fn try_quantize_on(
         &mut self,
         pool: &crate::ThreadPool,
@@ -123,17 +97,12 @@ impl QuantizedActs {
     ) -> Result<(), KernelError> {
         // (below this, one thread beats the pool run: a batched decode step)
         const MIN_ROWS: usize = 48;
-        if n_rows < MIN_ROWS || pool.n_threads() == 1 || n_rows.checked_mul(k) != Some(x.len()) {
-            // (a wrong length gets its error there)
+        if n_rows < MIN_ROWS || pool.n_threads() == 1 || k == 0 {
             return self.try_quantize(weight_ty, x, n_rows, k);
         }
-        // the type and k checked, the layout set, by quantizing no rows
-        self.try_quantize(weight_ty, &[], 0, k)?;
-        let (ty, stride) = (self.ty, self.row_stride);
-        self.buf.resize(stride * n_rows, 0);
-        self.n_rows = n_rows;
+        self.lay_out(weight_ty, x.len(), n_rows, k)?;
+        let (ty, stride, rounding) = (self.ty, self.row_stride, self.rounding);
         let per = n_rows.div_ceil(2 * pool.n_threads());
-        let rounding = self.rounding;
         let out = SharedBuf(self.buf.as_mut_ptr());
         pool.run(n_rows.div_ceil(per), |t| {
             let (r0, r1) = (t * per, ((t + 1) * per).min(n_rows));
@@ -145,6 +114,45 @@ impl QuantizedActs {
                 quantize_row(ty, rounding, &x[r * k..(r + 1) * k], y);
             }
         });
+        Ok(())
+    }
+
+    /// Check a quantization of `n_rows` rows of `k` floats (`x_len` of them)
+    /// for `weight_ty` and lay out the (zeroed) buffer for it.
+    fn lay_out(
+        &mut self,
+        weight_ty: GgmlType,
+        x_len: usize,
+        n_rows: usize,
+        k: usize,
+    ) -> Result<(), KernelError> {
+        if !crate::is_supported(weight_ty) {
+            return Err(KernelError::Unsupported(weight_ty));
+        }
+        let ty = vec_dot_type(weight_ty);
+        // The weight's block size must divide k too (e.g. Q4_K rows need k % 256 == 0).
+        row_bytes(weight_ty, k)?;
+        let stride = row_bytes(ty, k)?;
+        let expected = n_rows.checked_mul(k).ok_or(KernelError::Length {
+            ty,
+            what: "activation floats",
+            expected: usize::MAX,
+            got: x_len,
+        })?;
+        if x_len != expected {
+            return Err(KernelError::Length {
+                ty,
+                what: "activation floats (n_rows*k)",
+                expected,
+                got: x_len,
+            });
+        }
+        self.buf.clear();
+        self.buf.resize(stride * n_rows, 0);
+        self.row_stride = stride;
+        self.n_rows = n_rows;
+        self.k = k;
+        self.ty = ty;
         Ok(())
     }
 

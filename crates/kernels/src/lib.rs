@@ -121,6 +121,9 @@ pub(crate) struct Tiles {
     /// Whole tiles for a few activation rows (fewer than a `panel` pays for,
     /// at least 2: the batched decode step), same signature as `panel`.
     pub few: Option<PanelFn>,
+    /// `panel` reads panels of 8 weight rows (the one-lane order's): its
+    /// tiles must start at a multiple of 8 (else 4).
+    pub panel8: bool,
 }
 
 /// See [`Tiles::rows4`].

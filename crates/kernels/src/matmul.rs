@@ -132,15 +132,13 @@ fn plan<'a>(
         }
     }
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
-    let one_lane =
-        crate::use_avx2() && crate::two_lane_enabled() && crate::lanes2::has_lanes1(weight_ty);
     let mut oc = n_out.div_ceil(out_chunks);
     let mut act_tile = ACT_TILE;
     if tl.panel.is_some() {
         // every activation row in one tile (the panel is built once per 4
         // weight rows), whole panels per tile
         // (Q4_0/Q5_0 on AVX2: the one-lane panels hold 8 rows)
-        oc = oc.next_multiple_of(if one_lane { 8 } else { 4 });
+        oc = oc.next_multiple_of(if tl.panel8 { 8 } else { 4 });
         act_tile = n_rows;
     } else if tl.rows4.is_some() {
         oc = oc.next_multiple_of(4);

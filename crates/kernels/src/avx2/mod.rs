@@ -176,6 +176,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
                 few: None,
+                panel8: false,
             }
         };
     }
@@ -190,6 +191,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
                 few: None,
+                panel8: false,
             }
         };
     }
@@ -202,6 +204,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
                 panel: panel_fn(ty, two_lane),
                 rows4: None,
                 few: None,
+                panel8: false,
             }
         };
     }
@@ -215,6 +218,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
     let one = |r: crate::Rows4Fn| Tiles {
         panel: Some(one_lane::matmul_tile as crate::PanelFn),
         rows4: Some(r),
+        panel8: true,
         ..Tiles::default()
     };
     match ty {

@@ -13,8 +13,9 @@
 //! broadcast per dword), so `maddubs(y + 128, w)` forms `Σ w (y + 128)`
 //! (exact: |pair| <= 255 * 16 * 2, 4 pairs per i16 lane <= 32640), and `cw` is
 //! taken off once per block: `T = Σ w (y + 128) - 128 Σ w`. The weights are
-//! memory operands (`maddubs_at`), so 2 activation rows per pass keep every
-//! accumulator in a register.
+//! memory operands (`maddubs_at`), so a pass of 2 activation rows x 2 panels
+//! (16 weight rows, each activation dword broadcast once for both) keeps
+//! every accumulator in a register.
 //!
 //! Panels are built once per matrix ([`build_cache`], `crate::PanelCache`:
 //! `hearth serve`/`batch`) or per tile ([`matmul_tile`], prefill); [`rows4`]
@@ -41,7 +42,7 @@ pub(crate) struct OBlock {
 
 /// A thread's working memory: the tile's activations as `y + 128` and their
 /// scales (row-major: `(r - r0) * nb + block`), and, without a cache, the
-/// panel being read and the one before (two halves of `nb` blocks).
+/// (up to two) panels being read.
 type Scratch = (Vec<[u8; 32]>, Vec<f32>, Vec<OBlock>);
 
 thread_local! {
@@ -156,116 +157,71 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
     d
 }
 
-/// The panel `p` (`nb` blocks) against `R` activation rows (`nb` blocks of
-/// `y + 128` at each `xu[r]`, scales at `dx[r]`): lane `j` of result `r` is
-/// output (row `r`, panel row `j`). The blocks of `next` (the next panel) are
-/// prefetched as `p` is read (a hint: any address is fine).
+/// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) against `R` activation
+/// rows (`nb` blocks of `y + 128` at each `xu[r]`, scales at `dx[r]`): lane
+/// `i` of result `[r][j]` is output (row `r`, row `i` of panel `j`). Each
+/// activation dword is broadcast once for the `P` panels. The blocks of the
+/// `P` panels at `next` are prefetched as `p` is read (a hint: any address is
+/// fine).
 ///
 /// # Safety
 /// AVX2, FMA, F16C; the blocks and scales above readable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const R: usize>(
+unsafe fn run<const R: usize, const P: usize>(
     p: &[OBlock],
     nb: usize,
     xu: [*const [u8; 32]; R],
     dx: [*const f32; R],
     next: *const OBlock,
-) -> [__m256; R] {
-    assert!(p.len() >= nb);
+) -> [[__m256; P]; R] {
+    assert!(p.len() >= P * nb);
     let ones = _mm256_set1_epi16(1);
-    let mut acc = [_mm256_setzero_ps(); R];
-    for (b, blk) in p.iter().enumerate().take(nb) {
-        // the next panel's block: 320 bytes, 5 lines
-        let q = next.wrapping_add(b) as *const i8;
-        for l in [0, 64, 128, 192, 256] {
-            _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
-        }
-        // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); the
-        // block's 8 vectors at `bp`.
-        unsafe {
-            let d = _mm256_load_ps(blk.d.as_ptr());
-            let bp = blk as *const OBlock;
-            for r in 0..R {
-                let x = xu[r].add(b) as *const i32;
-                let bc = |k: usize| _mm256_set1_epi32(*x.add(k));
-                let t0 = _mm256_add_epi16(
-                    _mm256_add_epi16(maddubs_at::<0>(bc(0), bp), maddubs_at::<32>(bc(1), bp)),
-                    _mm256_add_epi16(maddubs_at::<64>(bc(2), bp), maddubs_at::<96>(bc(3), bp)),
-                );
-                let t1 = _mm256_add_epi16(
-                    _mm256_add_epi16(maddubs_at::<128>(bc(4), bp), maddubs_at::<160>(bc(5), bp)),
-                    _mm256_add_epi16(maddubs_at::<192>(bc(6), bp), maddubs_at::<224>(bc(7), bp)),
-                );
-                let s = _mm256_add_epi32(_mm256_madd_epi16(t0, ones), _mm256_madd_epi16(t1, ones));
-                let t = _mm256_sub_epi32(s, blk.cw);
-                let dv = _mm256_mul_ps(d, _mm256_broadcast_ss(&*dx[r].add(b)));
-                acc[r] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(t), acc[r]);
-            }
-        }
-    }
-    acc
-}
-
-/// [`run`] for two consecutive panels (`p[..nb]`, `p[nb..2 nb]`): each
-/// activation dword is broadcast once for both (a load saved per 2
-/// multiply-adds). `[r][panel]`.
-///
-/// # Safety
-/// As [`run`]; `p` holds `2 nb` blocks, `next` two panels' worth of hint.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run_pair<const R: usize>(
-    p: &[OBlock],
-    nb: usize,
-    xu: [*const [u8; 32]; R],
-    dx: [*const f32; R],
-    next: *const OBlock,
-) -> [[__m256; 2]; R] {
-    assert!(p.len() >= 2 * nb);
-    let ones = _mm256_set1_epi16(1);
-    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    let mut acc = [[_mm256_setzero_ps(); P]; R];
     for b in 0..nb {
-        // the next two panels' blocks: 5 lines each
-        for q in [next.wrapping_add(b), next.wrapping_add(nb + b)] {
+        // the next panels' blocks: 320 bytes, 5 lines each
+        for j in 0..P {
+            let q = next.wrapping_add(j * nb + b) as *const i8;
             for l in [0, 64, 128, 192, 256] {
-                _mm_prefetch::<_MM_HINT_T0>((q as *const i8).wrapping_add(l));
+                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
             }
         }
+        let bp: [*const OBlock; P] = std::array::from_fn(|j| &p[j * nb + b] as *const OBlock);
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
-        // of both panels at `b0`, `b1`.
+        // of every panel at `bp[j]`.
         unsafe {
-            let (b0, b1) = (&p[b] as *const OBlock, &p[nb + b] as *const OBlock);
             for r in 0..R {
                 let x = xu[r].add(b) as *const i32;
-                let mut t = [_mm256_setzero_si256(); 4];
+                // [panel][half]: the i16 sums of dwords 0..4 and 4..8
+                let mut t = [[_mm256_setzero_si256(); 2]; P];
                 macro_rules! step {
-                    ($k:literal, $h:literal) => {{
+                    ($k:literal) => {{
                         let bc = _mm256_set1_epi32(*x.add($k));
-                        let m0 = maddubs_at::<{ $k * 32 }>(bc, b0);
-                        let m1 = maddubs_at::<{ $k * 32 }>(bc, b1);
-                        if $k % 4 == 0 {
-                            t[2 * $h] = m0;
-                            t[2 * $h + 1] = m1;
-                        } else {
-                            t[2 * $h] = _mm256_add_epi16(t[2 * $h], m0);
-                            t[2 * $h + 1] = _mm256_add_epi16(t[2 * $h + 1], m1);
+                        for j in 0..P {
+                            let m = maddubs_at::<{ $k * 32 }>(bc, bp[j]);
+                            let h = &mut t[j][$k / 4];
+                            *h = if $k % 4 == 0 {
+                                m
+                            } else {
+                                _mm256_add_epi16(*h, m)
+                            };
                         }
                     }};
                 }
-                step!(0, 0);
-                step!(1, 0);
-                step!(2, 0);
-                step!(3, 0);
-                step!(4, 1);
-                step!(5, 1);
-                step!(6, 1);
-                step!(7, 1);
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                step!(4);
+                step!(5);
+                step!(6);
+                step!(7);
                 let dxr = _mm256_broadcast_ss(&*dx[r].add(b));
-                for (j, blk) in [&p[b], &p[nb + b]].into_iter().enumerate() {
+                for j in 0..P {
+                    let blk = &*bp[j];
                     let s = _mm256_add_epi32(
-                        _mm256_madd_epi16(t[j], ones),
-                        _mm256_madd_epi16(t[2 + j], ones),
+                        _mm256_madd_epi16(t[j][0], ones),
+                        _mm256_madd_epi16(t[j][1], ones),
                     );
                     let tt = _mm256_sub_epi32(s, blk.cw);
                     let dv = _mm256_mul_ps(_mm256_load_ps(blk.d.as_ptr()), dxr);
@@ -275,6 +231,42 @@ unsafe fn run_pair<const R: usize>(
         }
     }
     acc
+}
+
+/// [`run`] for rows `r..r + R` and panels `P` at output column `o`, stored.
+///
+/// # Safety
+/// As [`run`]; outputs (`r..r + R`, `o..o + 8 P`) of `out` (rows of `n_out`)
+/// writable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_store<const R: usize, const P: usize>(
+    p: &[OBlock],
+    nb: usize,
+    xu: *const [u8; 32],
+    dx: *const f32,
+    next: *const OBlock,
+    out: *mut f32,
+    r: usize,
+    o: usize,
+    n_out: usize,
+) {
+    // SAFETY: rows i < R of the prepared activations are `nb` apart (caller).
+    unsafe {
+        let v = run::<R, P>(
+            p,
+            nb,
+            std::array::from_fn(|i| xu.add(i * nb)),
+            std::array::from_fn(|i| dx.add(i * nb)),
+            next,
+        );
+        for (i, vi) in v.iter().enumerate() {
+            for (j, vj) in vi.iter().enumerate() {
+                _mm256_storeu_ps(out.add((r + i) * n_out + o + 8 * j), *vj);
+            }
+        }
+    }
 }
 
 /// One-lane order, 4 weight rows (`nb` blocks of kind `K` at each `w[j]`) x
@@ -383,89 +375,44 @@ pub(crate) unsafe fn matmul<const K: u8>(
         let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
         let mut o = o0;
         // two panels at a time (16 rows), then one
-        while o + 16 <= o1 {
+        while o + 8 <= o1 {
+            let np = if o + 16 <= o1 { 2 } else { 1 };
             let (p, next): (&[OBlock], *const OBlock) = match cache {
                 Some(c) => {
                     let i = o / 8 * nb;
-                    (&c[i..i + 2 * nb], c.as_ptr().wrapping_add(i + 2 * nb))
+                    (&c[i..i + np * nb], c.as_ptr().wrapping_add(i + np * nb))
                 }
                 None => {
-                    for h in 0..2 {
+                    for h in 0..np {
                         let rows: [*const u8; 8] =
                             std::array::from_fn(|j| w[(o + 8 * h + j) * rb..].as_ptr());
-                        // SAFETY: rows o..o+16 hold nb blocks (asserted above).
+                        // SAFETY: rows o..o+8 np hold nb blocks (asserted above).
                         unsafe { build::<K>(rows, nb, &mut tmp[h * nb..(h + 1) * nb]) };
                     }
-                    (&tmp[..2 * nb], tmp.as_ptr())
+                    // (the hint reads the panels just built: harmless)
+                    (&tmp[..np * nb], tmp.as_ptr())
                 }
             };
             let mut r = r0;
             while r < r1 {
                 let two = r + 2 <= r1;
-                let xr = |i: usize| xp.wrapping_add((r + i - r0) * nb);
-                let dr = |i: usize| dp.wrapping_add((r + i - r0) * nb);
+                let (x, d) = (
+                    xp.wrapping_add((r - r0) * nb),
+                    dp.wrapping_add((r - r0) * nb),
+                );
                 // SAFETY: rows r (and r + 1) of the prepared activations;
-                // outputs (r.., o..o+16) are this call's to write (caller).
+                // outputs (r.., o..o + 8 np) are this call's to write (caller).
                 unsafe {
-                    if two {
-                        let v = run_pair::<2>(p, nb, [xr(0), xr(1)], [dr(0), dr(1)], next);
-                        for (i, vi) in v.iter().enumerate() {
-                            _mm256_storeu_ps(out.add((r + i) * n_out + o), vi[0]);
-                            _mm256_storeu_ps(out.add((r + i) * n_out + o + 8), vi[1]);
-                        }
-                    } else {
-                        let v = run_pair::<1>(p, nb, [xr(0)], [dr(0)], next);
-                        _mm256_storeu_ps(out.add(r * n_out + o), v[0][0]);
-                        _mm256_storeu_ps(out.add(r * n_out + o + 8), v[0][1]);
+                    match (two, np) {
+                        (true, 2) => run_store::<2, 2>(p, nb, x, d, next, out, r, o, n_out),
+                        (false, 2) => run_store::<1, 2>(p, nb, x, d, next, out, r, o, n_out),
+                        (true, _) => run_store::<2, 1>(p, nb, x, d, next, out, r, o, n_out),
+                        (false, _) => run_store::<1, 1>(p, nb, x, d, next, out, r, o, n_out),
                     }
                 }
                 r += if two { 2 } else { 1 };
             }
-            o += 16;
-        }
-        let mut k = 0;
-        while o + 8 <= o1 {
-            let (p, next): (&[OBlock], *const OBlock) = match cache {
-                Some(c) => {
-                    let i = o / 8 * nb;
-                    (&c[i..i + nb], c.as_ptr().wrapping_add(i + nb))
-                }
-                None => {
-                    // build this panel into one half of the scratch; the
-                    // prefetch hint reads the other (the last panel's)
-                    let (cur, other) = tmp.split_at_mut(nb);
-                    let (cur, other) = if k % 2 == 0 {
-                        (cur, other)
-                    } else {
-                        (other, cur)
-                    };
-                    let rows: [*const u8; 8] = std::array::from_fn(|j| w[(o + j) * rb..].as_ptr());
-                    // SAFETY: rows o..o+8 hold nb blocks (asserted above).
-                    unsafe { build::<K>(rows, nb, cur) };
-                    (&*cur, other.as_ptr())
-                }
-            };
-            let mut r = r0;
-            while r < r1 {
-                let two = r + 2 <= r1;
-                let xr = |i: usize| xp.wrapping_add((r + i - r0) * nb);
-                let dr = |i: usize| dp.wrapping_add((r + i - r0) * nb);
-                // SAFETY: rows r (and r + 1) of the prepared activations;
-                // outputs (r.., o..o+8) are this call's to write (caller).
-                unsafe {
-                    if two {
-                        let v = run::<2>(p, nb, [xr(0), xr(1)], [dr(0), dr(1)], next);
-                        _mm256_storeu_ps(out.add(r * n_out + o), v[0]);
-                        _mm256_storeu_ps(out.add((r + 1) * n_out + o), v[1]);
-                    } else {
-                        let v = run::<1>(p, nb, [xr(0)], [dr(0)], next);
-                        _mm256_storeu_ps(out.add(r * n_out + o), v[0]);
-                    }
-                }
-                r += if two { 2 } else { 1 };
-            }
-            o += 8;
-            k += 1;
+            o += 8 * np;
         }
         if o < o1 {
             // a last group of 4 rows (n_out % 8 == 4)
