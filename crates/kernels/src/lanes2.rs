@@ -31,7 +31,7 @@ pub(crate) fn has_lanes2(ty: GgmlType) -> bool {
 /// (Q4_0 and Q5_0; among the formats of [`has_lanes2`], the ones without a
 /// min, whose quants go signed into the kernels).
 pub(crate) fn has_lanes1(ty: GgmlType) -> bool {
-    matches!(ty, GgmlType::Q4_0 | GgmlType::Q5_0)
+    matches!(ty, GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0)
 }
 
 /// Scalar reference of the one-lane order (`avx2::one_lane`), Q4_0 or Q5_0
@@ -62,6 +62,7 @@ fn layout(ty: GgmlType) -> (usize, bool) {
         GgmlType::Q4_1 => (20, true),
         GgmlType::Q5_0 => (22, false),
         GgmlType::Q5_1 => (24, true),
+        GgmlType::Q8_0 => (34, false),
         _ => panic!("{ty} has no two-lane order"),
     }
 }
@@ -84,6 +85,11 @@ fn values(ty: GgmlType, b: &[u8]) -> [i32; 32] {
         GgmlType::Q5_0 => {
             v = q5_values(b, 2);
             v.iter_mut().for_each(|x| *x -= 16);
+        }
+        GgmlType::Q8_0 => {
+            for (j, x) in v.iter_mut().enumerate() {
+                *x = b[2 + j] as i8 as i32;
+            }
         }
         _ => v = q5_values(b, 4),
     }

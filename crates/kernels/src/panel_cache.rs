@@ -50,7 +50,9 @@ pub(crate) fn applies(ty: GgmlType) -> bool {
         crate::use_avx2()
             && crate::two_lane_enabled()
             && crate::avx512_level() == 0
-            && (crate::lanes2::has_lanes2(ty) || crate::avx2::kpanel::has_kpanel(ty))
+            && (crate::lanes2::has_lanes1(ty)
+                || crate::lanes2::has_lanes2(ty)
+                || crate::avx2::kpanel::has_kpanel(ty))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -131,6 +133,10 @@ impl PanelCache {
                     2 => (
                         Vec::new(),
                         crate::avx2::one_lane::build_cache::<2>(w, rb, n_out),
+                    ),
+                    4 => (
+                        Vec::new(),
+                        crate::avx2::one_lane::build_cache::<4>(w, rb, n_out),
                     ),
                     _ => (
                         crate::avx2::two_lane::build_cache(f, w, rb, n_out),

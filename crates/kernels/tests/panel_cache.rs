@@ -1,6 +1,6 @@
 //! Prebuilt weight panels (`PanelCache`): the matmul with a cache equals the
 //! matmul without it and the scalar reference bit for bit, for every format
-//! with cached panels (Q4_0/Q4_1/Q5_0/Q5_1, Q4_K/Q6_K) and batch shape; a
+//! with cached panels (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, Q4_K/Q6_K) and batch shape; a
 //! cache passed with another matrix is an error.
 
 mod common;
@@ -11,11 +11,12 @@ use kernels::{
     ThreadPool,
 };
 
-const CACHED: [GgmlType; 6] = [
+const CACHED: [GgmlType; 7] = [
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q5_0,
     GgmlType::Q5_1,
+    GgmlType::Q8_0,
     GgmlType::Q4_K,
     GgmlType::Q6_K,
 ];
@@ -128,15 +129,15 @@ fn cached_panels_give_the_same_bits() {
 /// get none.
 #[test]
 fn no_cache_where_it_does_not_apply() {
-    assert!(PanelCache::bytes_for(GgmlType::Q8_0, 64, 256).is_none());
+    assert!(PanelCache::bytes_for(GgmlType::F16, 64, 256).is_none());
     assert!(PanelCache::bytes_for(GgmlType::Q5_K, 64, 256).is_none());
     assert!(PanelCache::bytes_for(GgmlType::Q6_K, 64, 96).is_none());
     assert!(PanelCache::bytes_for(GgmlType::Q5_0, 6, 256).is_none());
     let mut rng = Rng::new(3);
     let w: Vec<u8> = (0..8)
-        .flat_map(|_| random_weights(&mut rng, GgmlType::Q8_0, 64))
+        .flat_map(|_| random_weights(&mut rng, GgmlType::Q5_K, 256))
         .collect();
-    assert!(PanelCache::build(GgmlType::Q8_0, &w, 8, 64)
+    assert!(PanelCache::build(GgmlType::Q5_K, &w, 8, 256)
         .unwrap()
         .is_none());
     // a wrong length is an error, not a panic

@@ -528,46 +528,61 @@ fn constant_rows_match_reference(
     out
 }
 
-/// The two-lane kernels sum i16 products of unsigned quants (Q4_0/Q5_0
-/// without their offset) and subtract the offset's share: the extreme quants
-/// against extreme activations must still give the reference's exact value.
+/// The one-lane kernels sum i16 products of offset activations (Q4_0/Q5_0:
+/// `y + 128`) and subtract the offset's share, or (Q8_0) multiply `|w|` by
+/// `y` with `w`'s sign: the extreme quants (Q8_0's -128 included) against
+/// extreme activations must still give the reference's exact value, through
+/// the panels (4+ rows) and the 4x1 kernel alike.
 #[test]
-fn two_lane_extremes_do_not_overflow() {
+fn one_lane_extremes_do_not_overflow() {
     let pool = ThreadPool::new(2);
     let k = 256;
-    for (ty, bytes) in [(GgmlType::Q4_0, 18usize), (GgmlType::Q5_0, 22)] {
-        for (wq, a) in [(0xFFu8, 1.0f32), (0xFF, -1.0), (0x00, 1.0), (0x00, -1.0)] {
-            // every quant at its top (0xFF: nibble 15 and, for Q5_0, the high
-            // bit set) or bottom, d = 1.0 (f16 0x3C00)
-            let mut blk = vec![wq; bytes];
-            blk[0] = 0x00;
-            blk[1] = 0x3C;
-            let n_out = 9;
-            let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
-            for n_rows in [1usize, 4, 6] {
-                let wants = constant_rows_match_reference(
-                    &pool,
-                    ty,
-                    &w,
-                    n_out,
-                    k,
-                    a,
-                    n_rows,
-                    &format!("wq={wq:#x}"),
-                );
-                for want in wants {
-                    // and the value itself: every product is (q - offset) * ±127 * d_y
-                    let q = match (ty, wq) {
-                        (GgmlType::Q4_0, 0xFF) => 7.0,
-                        (GgmlType::Q4_0, _) => -8.0,
-                        (_, 0xFF) => 15.0,
-                        _ => -16.0,
-                    };
-                    let exact = q * a * k as f32;
-                    assert!(
-                        (want - exact).abs() <= 1e-3 * exact.abs(),
-                        "{ty}: {want} vs {exact}"
+    for (ty, bytes) in [
+        (GgmlType::Q4_0, 18usize),
+        (GgmlType::Q5_0, 22),
+        (GgmlType::Q8_0, 34),
+    ] {
+        let quants: [u8; 2] = if ty == GgmlType::Q8_0 {
+            [0x7F, 0x80]
+        } else {
+            [0xFF, 0x00]
+        };
+        for wq in quants {
+            for a in [1.0f32, -1.0] {
+                // every quant at its top (0xFF: nibble 15 and, for Q5_0, the
+                // high bit set; Q8_0: 127) or bottom (Q8_0: -128), d = 1.0
+                // (f16 0x3C00)
+                let mut blk = vec![wq; bytes];
+                blk[0] = 0x00;
+                blk[1] = 0x3C;
+                let n_out = 9;
+                let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
+                for n_rows in [1usize, 4, 6] {
+                    let wants = constant_rows_match_reference(
+                        &pool,
+                        ty,
+                        &w,
+                        n_out,
+                        k,
+                        a,
+                        n_rows,
+                        &format!("wq={wq:#x}"),
                     );
+                    for want in wants {
+                        // and the value itself: every product is (q - offset) * ±127 * d_y
+                        let q = match (ty, wq) {
+                            (GgmlType::Q8_0, _) => wq as i8 as f32,
+                            (GgmlType::Q4_0, 0xFF) => 7.0,
+                            (GgmlType::Q4_0, _) => -8.0,
+                            (_, 0xFF) => 15.0,
+                            _ => -16.0,
+                        };
+                        let exact = q * a * k as f32;
+                        assert!(
+                            (want - exact).abs() <= 1e-3 * exact.abs(),
+                            "{ty}: {want} vs {exact}"
+                        );
+                    }
                 }
             }
         }

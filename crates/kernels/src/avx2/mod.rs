@@ -122,7 +122,7 @@ pub(crate) fn dot_fn(ty: GgmlType) -> Option<DotFn> {
     })
 }
 
-/// One-lane (Q4_0, Q5_0) and two-lane (Q4_1, Q5_1) 4x1 kernels (see
+/// One-lane (Q4_0, Q5_0, Q8_0) and two-lane (Q4_1, Q5_1) 4x1 kernels (see
 /// `crate::lanes2`), after the runtime feature check.
 macro_rules! rows4_fn {
     ($name:ident, $m:ident, $k:literal, $wb:expr, $ab:expr) => {
@@ -148,6 +148,7 @@ rows4_fn!(rows4_q4_0, one_lane, 0, 18, 34);
 rows4_fn!(rows4_q4_1, two_lane, 1, 20, 36);
 rows4_fn!(rows4_q5_0, one_lane, 2, 22, 34);
 rows4_fn!(rows4_q5_1, two_lane, 3, 24, 36);
+rows4_fn!(rows4_q8_0, one_lane, 4, 34, 34);
 
 /// The panel matmul for `ty` (see `panel`), if there is one.
 pub(crate) fn panel_fn(ty: GgmlType, two_lane: bool) -> Option<crate::PanelFn> {
@@ -214,7 +215,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         rows4: Some(r),
         ..Tiles::default()
     };
-    // Q4_0/Q5_0: the one-lane order's panels of 8 rows
+    // Q4_0/Q5_0/Q8_0: the one-lane order's panels of 8 rows
     let one = |r: crate::Rows4Fn| Tiles {
         panel: Some(one_lane::matmul_tile as crate::PanelFn),
         rows4: Some(r),
@@ -226,6 +227,7 @@ pub(crate) fn tiles(ty: GgmlType, two_lane: bool) -> Tiles {
         Q4_1 if two_lane => two(rows4_q4_1),
         Q5_0 if two_lane => one(rows4_q5_0),
         Q5_1 if two_lane => two(rows4_q5_1),
+        Q8_0 if two_lane => one(rows4_q8_0),
         Q4_0 => mn!(k_q4_0),
         Q4_1 => mn_no24!(k_q4_1),
         Q5_0 => mn!(k_q5_0),

@@ -49,12 +49,12 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
-/// Weight block bytes of kind `K` (0: Q4_0, 2: Q5_0).
+/// Weight block bytes of kind `K` (0: Q4_0, 2: Q5_0, 4: Q8_0).
 const fn wb(k: u8) -> usize {
-    if k == 0 {
-        18
-    } else {
-        22
+    match k {
+        0 => 18,
+        2 => 22,
+        _ => Q8_0_BYTES,
     }
 }
 
@@ -120,12 +120,17 @@ unsafe fn build<const K: u8>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]
                 _mm256_permute2x128_si256::<0x31>(u2, u6),
                 _mm256_permute2x128_si256::<0x31>(u3, u7),
             ];
-            // lane j: Σ of row j's quants (each vector's dword j is 4 of them)
-            let mut s16 = _mm256_maddubs_epi16(ones8, blk.w[0]);
-            for v in &blk.w[1..] {
-                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, *v));
-            }
-            blk.cw = _mm256_slli_epi32::<7>(_mm256_madd_epi16(s16, ones16));
+            // lane j: Σ of row j's quants times 128 (each vector's dword j is
+            // 4 of them); Q8_0 has no offset to take off (see `run`)
+            blk.cw = if K == 4 {
+                _mm256_setzero_si256()
+            } else {
+                let mut s16 = _mm256_maddubs_epi16(ones8, blk.w[0]);
+                for v in &blk.w[1..] {
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, *v));
+                }
+                _mm256_slli_epi32::<7>(_mm256_madd_epi16(s16, ones16))
+            };
             let d: [u16; 8] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
             _mm256_store_ps(
                 blk.d.as_mut_ptr(),
@@ -157,18 +162,23 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
     d
 }
 
-/// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) against `R` activation
-/// rows (`nb` blocks of `y + 128` at each `xu[r]`, scales at `dx[r]`): lane
-/// `i` of result `[r][j]` is output (row `r`, row `i` of panel `j`). Each
-/// activation dword is broadcast once for the `P` panels. The blocks of the
-/// `P` panels at `next` are prefetched as `p` is read (a hint: any address is
-/// fine).
+/// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) of kind `K` against
+/// `R` activation rows (`nb` blocks of quants at each `xu[r]`: `y + 128` for
+/// Q4_0/Q5_0, `y` itself for Q8_0; scales at `dx[r]`): lane `i` of result
+/// `[r][j]` is output (row `r`, row `i` of panel `j`). Each activation dword
+/// is broadcast once for the `P` panels. The blocks of the `P` panels at
+/// `next` are prefetched as `p` is read (a hint: any address is fine).
+///
+/// Q8_0's weights span all 8 bits, so `y + 128` would overflow the i16 pairs
+/// of `vpmaddubsw`: there the sign trick (`|w|` times `y` with `w`'s sign,
+/// exact: |pair| <= 2 * 128 * 127; `|w|` once per weight vector for the `R`
+/// rows) and each dword's pair sum widened to i32 before the next is added.
 ///
 /// # Safety
 /// AVX2, FMA, F16C; the blocks and scales above readable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const R: usize, const P: usize>(
+unsafe fn run<const K: u8, const R: usize, const P: usize>(
     p: &[OBlock],
     nb: usize,
     xu: [*const [u8; 32]; R],
@@ -190,42 +200,68 @@ unsafe fn run<const R: usize, const P: usize>(
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
         // of every panel at `bp[j]`.
         unsafe {
-            for r in 0..R {
-                let x = xu[r].add(b) as *const i32;
-                // [panel][half]: the i16 sums of dwords 0..4 and 4..8
-                let mut t = [[_mm256_setzero_si256(); 2]; P];
-                macro_rules! step {
-                    ($k:literal) => {{
-                        let bc = _mm256_set1_epi32(*x.add($k));
-                        for j in 0..P {
-                            let m = maddubs_at::<{ $k * 32 }>(bc, bp[j]);
-                            let h = &mut t[j][$k / 4];
-                            *h = if $k % 4 == 0 {
+            // [row][panel]: the block's exact i32 sums (lane = weight row)
+            let mut s = [[_mm256_setzero_si256(); P]; R];
+            let x: [*const i32; R] = std::array::from_fn(|r| xu[r].add(b) as *const i32);
+            if K == 4 {
+                for k in 0..8 {
+                    let bc: [__m256i; R] = std::array::from_fn(|r| _mm256_set1_epi32(*x[r].add(k)));
+                    for j in 0..P {
+                        let w = _mm256_load_si256(&(*bp[j]).w[k]);
+                        // |w| as unsigned (128 for -128), y with w's sign
+                        let aw = _mm256_abs_epi8(w);
+                        for r in 0..R {
+                            let m = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bc[r], w));
+                            let m = _mm256_madd_epi16(m, ones);
+                            s[r][j] = if k == 0 {
                                 m
                             } else {
-                                _mm256_add_epi16(*h, m)
+                                _mm256_add_epi32(s[r][j], m)
                             };
                         }
-                    }};
+                    }
                 }
-                step!(0);
-                step!(1);
-                step!(2);
-                step!(3);
-                step!(4);
-                step!(5);
-                step!(6);
-                step!(7);
+            } else {
+                for r in 0..R {
+                    // [panel][half]: the i16 sums of dwords 0..4 and 4..8
+                    let mut t = [[_mm256_setzero_si256(); 2]; P];
+                    macro_rules! step {
+                        ($k:literal) => {{
+                            let bc = _mm256_set1_epi32(*x[r].add($k));
+                            for j in 0..P {
+                                let m = maddubs_at::<{ $k * 32 }>(bc, bp[j]);
+                                let h = &mut t[j][$k / 4];
+                                *h = if $k % 4 == 0 {
+                                    m
+                                } else {
+                                    _mm256_add_epi16(*h, m)
+                                };
+                            }
+                        }};
+                    }
+                    step!(0);
+                    step!(1);
+                    step!(2);
+                    step!(3);
+                    step!(4);
+                    step!(5);
+                    step!(6);
+                    step!(7);
+                    for j in 0..P {
+                        let sum = _mm256_add_epi32(
+                            _mm256_madd_epi16(t[j][0], ones),
+                            _mm256_madd_epi16(t[j][1], ones),
+                        );
+                        s[r][j] = _mm256_sub_epi32(sum, (*bp[j]).cw);
+                    }
+                }
+            }
+            for r in 0..R {
                 let dxr = _mm256_broadcast_ss(&*dx[r].add(b));
                 for j in 0..P {
                     let blk = &*bp[j];
-                    let s = _mm256_add_epi32(
-                        _mm256_madd_epi16(t[j][0], ones),
-                        _mm256_madd_epi16(t[j][1], ones),
-                    );
-                    let tt = _mm256_sub_epi32(s, blk.cw);
                     let dv = _mm256_mul_ps(_mm256_load_ps(blk.d.as_ptr()), dxr);
-                    acc[r][j] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(tt), acc[r][j]);
+                    acc[r][j] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(s[r][j]), acc[r][j]);
                 }
             }
         }
@@ -241,7 +277,7 @@ unsafe fn run<const R: usize, const P: usize>(
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run_store<const R: usize, const P: usize>(
+unsafe fn run_store<const K: u8, const R: usize, const P: usize>(
     p: &[OBlock],
     nb: usize,
     xu: *const [u8; 32],
@@ -254,7 +290,7 @@ unsafe fn run_store<const R: usize, const P: usize>(
 ) {
     // SAFETY: rows i < R of the prepared activations are `nb` apart (caller).
     unsafe {
-        let v = run::<R, P>(
+        let v = run::<K, R, P>(
             p,
             nb,
             std::array::from_fn(|i| xu.add(i * nb)),
@@ -293,12 +329,21 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
             let y = a.add(b * Q8_0_BYTES);
             let qy = ld32(y.add(2));
             // w = u - offset, so w.y = u.y - offset.y per i16 pair (exact:
-            // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128)
-            let corr = _mm256_maddubs_epi16(off, qy);
+            // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128); Q8_0
+            // has none
+            let corr = if K == 4 {
+                _mm256_setzero_si256()
+            } else {
+                _mm256_maddubs_epi16(off, qy)
+            };
             let xs = w.map(|p| p.add(b * wb(K)));
             let v: [__m256i; 4] = std::array::from_fn(|j| {
                 if PF {
                     _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
+                }
+                if K == 4 {
+                    // Q8_0: the sign trick (y in [-127, 127])
+                    return super::mul_sum_i8_pairs_i32(ld32(xs[j].add(2)), qy);
                 }
                 let prod = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_u::<K>(xs[j]), qy), corr);
                 _mm256_madd_epi16(prod, ones)
@@ -355,7 +400,8 @@ pub(crate) unsafe fn matmul<const K: u8>(
             // SAFETY: all-zero bytes are valid blocks.
             tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
         }
-        let flip = _mm256_set1_epi8(-128);
+        // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run`)
+        let flip = _mm256_set1_epi8(if K == 4 { 0 } else { -128 });
         for r in r0..r1 {
             for b in 0..nb {
                 // SAFETY: block b of activation row r (caller).
@@ -404,10 +450,10 @@ pub(crate) unsafe fn matmul<const K: u8>(
                 // outputs (r.., o..o + 8 np) are this call's to write (caller).
                 unsafe {
                     match (two, np) {
-                        (true, 2) => run_store::<2, 2>(p, nb, x, d, next, out, r, o, n_out),
-                        (false, 2) => run_store::<1, 2>(p, nb, x, d, next, out, r, o, n_out),
-                        (true, _) => run_store::<2, 1>(p, nb, x, d, next, out, r, o, n_out),
-                        (false, _) => run_store::<1, 1>(p, nb, x, d, next, out, r, o, n_out),
+                        (true, 2) => run_store::<K, 2, 2>(p, nb, x, d, next, out, r, o, n_out),
+                        (false, 2) => run_store::<K, 1, 2>(p, nb, x, d, next, out, r, o, n_out),
+                        (true, _) => run_store::<K, 2, 1>(p, nb, x, d, next, out, r, o, n_out),
+                        (false, _) => run_store::<K, 1, 1>(p, nb, x, d, next, out, r, o, n_out),
                     }
                 }
                 r += if two { 2 } else { 1 };
@@ -431,7 +477,7 @@ pub(crate) unsafe fn matmul<const K: u8>(
     });
 }
 
-/// [`matmul`] for `ty` (Q4_0 or Q5_0), with the matrix's cache if given.
+/// [`matmul`] for `ty` (Q4_0, Q5_0 or Q8_0), with the matrix's cache if given.
 ///
 /// # Safety
 /// As [`matmul`].
@@ -452,10 +498,14 @@ pub(crate) unsafe fn matmul_ty(
 ) {
     // SAFETY: forwarded contract (AVX2, FMA, F16C checked by the caller).
     unsafe {
-        if ty == gguf::GgmlType::Q4_0 {
-            matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
-        } else {
-            matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
+        match ty {
+            gguf::GgmlType::Q4_0 => {
+                matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
+            }
+            gguf::GgmlType::Q5_0 => {
+                matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
+            }
+            _ => matmul::<4>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache),
         }
     }
 }
