@@ -1,7 +1,8 @@
-//! The op orders the AVX2 matmul uses for Q4_0, Q4_1, Q5_0 and Q5_1 (scalar
-//! references here): the "two-lane" order below for Q4_1 and Q5_1 (AVX2
-//! kernels in `avx2::panel` and `avx2::two_lane`), and the "one-lane" order
-//! ([`dot_lanes1`], kernels in `avx2::one_lane`) for Q4_0 and Q5_0.
+//! The op orders the AVX2 matmul uses for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0
+//! (scalar references here): the "two-lane" order below for Q4_1 and Q5_1
+//! (AVX2 kernels in `avx2::panel` and `avx2::two_lane`), and the "one-lane"
+//! order ([`dot_lanes1`], kernels in `avx2::one_lane`) for Q4_0, Q5_0 and
+//! Q8_0.
 //!
 //! llama.cpp's `vec_dot` order (kept by [`crate::vec_dot`]) gives each output 8
 //! float lanes and converts and accumulates every block's 8 partial sums; that
@@ -28,14 +29,13 @@ pub(crate) fn has_lanes2(ty: GgmlType) -> bool {
 }
 
 /// Whether `ty` uses the one-lane order ([`dot_lanes1`]) in the AVX2 matmul
-/// (Q4_0 and Q5_0; among the formats of [`has_lanes2`], the ones without a
-/// min, whose quants go signed into the kernels).
+/// (the 32-element formats without a min: Q4_0, Q5_0, Q8_0).
 pub(crate) fn has_lanes1(ty: GgmlType) -> bool {
     matches!(ty, GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0)
 }
 
-/// Scalar reference of the one-lane order (`avx2::one_lane`), Q4_0 or Q5_0
-/// weight row `w` against Q8_0 activation row `a`: per block the exact
+/// Scalar reference of the one-lane order (`avx2::one_lane`), Q4_0, Q5_0 or
+/// Q8_0 weight row `w` against Q8_0 activation row `a`: per block the exact
 /// integer sum `T = Σ x_i y_i`, then `acc = fma(d_x * d_y, T, acc)`, block by
 /// block.
 pub(crate) fn dot_lanes1(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
@@ -55,7 +55,7 @@ pub(crate) fn dot_lanes1(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
     acc
 }
 
-/// (block bytes, offset of the quants, has a min) of a two-lane weight format.
+/// (block bytes, has a min) of a one- or two-lane weight format.
 fn layout(ty: GgmlType) -> (usize, bool) {
     match ty {
         GgmlType::Q4_0 => (18, false),
@@ -67,7 +67,7 @@ fn layout(ty: GgmlType) -> (usize, bool) {
     }
 }
 
-/// The 32 signed (Q4_0/Q5_0) or unsigned (Q4_1/Q5_1) quants of a block.
+/// The 32 signed (Q4_0/Q5_0/Q8_0) or unsigned (Q4_1/Q5_1) quants of a block.
 fn values(ty: GgmlType, b: &[u8]) -> [i32; 32] {
     let mut v = [0i32; 32];
     match ty {

@@ -19,8 +19,8 @@
 //!   (`GGML_LLAMAFILE=OFF` at build time turns that off).
 //! - [`matmul`] computes every output element as one dot product whose op
 //!   sequence depends only on the format and the SIMD level: that of `vec_dot`,
-//!   except Q4_0/Q4_1/Q5_0/Q5_1 on AVX2, which use cheaper orders: "two-lane"
-//!   for Q4_1/Q5_1, "one-lane" for Q4_0/Q5_0 (`lanes2`; scalar reference:
+//!   except Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 on AVX2, which use cheaper orders:
+//!   "two-lane" for Q4_1/Q5_1, "one-lane" for Q4_0/Q5_0/Q8_0 (`lanes2`; scalar reference:
 //!   [`matmul_reference_raw`]), whichever tile
 //!   kernel computes it. For the `vec_dot` order the AVX2 tile kernels (2 weight
 //!   rows x 1 activation row for decode, 1x4 / 2x4, and 4-row panels for many
@@ -465,8 +465,8 @@ pub fn set_prefetch(on: bool) {
 static TILE_MASK: AtomicU8 = AtomicU8::new(0xFF);
 
 /// Benchmarking knob: which tile kernels matmul may use (bit 0: 2x1, bit 1:
-/// 1x4, bit 2: 2x4, bit 3: panels, bit 4: the two-lane order for
-/// Q4_0/Q4_1/Q5_0/Q5_1, bit 5: the few-rows kernels; default all). Results are
+/// 1x4, bit 2: 2x4, bit 3: panels, bit 4: the two- and one-lane orders for
+/// Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, bit 5: the few-rows kernels; default all). Results are
 /// identical across bits 0-3 and 5;
 /// bit 4 selects the op order (see [`matmul_reference_raw`]).
 #[doc(hidden)]
@@ -474,8 +474,8 @@ pub fn set_tile_mask(mask: u8) {
     TILE_MASK.store(mask, Ordering::Relaxed);
 }
 
-/// Whether the AVX2 matmul uses the two-lane order (`lanes2`) for
-/// Q4_0/Q4_1/Q5_0/Q5_1 (tile-mask bit 4, default on; off: llama.cpp's
+/// Whether the AVX2 matmul uses the two- and one-lane orders (`lanes2`) for
+/// Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 (tile-mask bit 4, default on; off: llama.cpp's
 /// `vec_dot` order, for A/B measurements).
 pub(crate) fn two_lane_enabled() -> bool {
     TILE_MASK.load(Ordering::Relaxed) & 16 != 0
@@ -513,7 +513,7 @@ pub(crate) fn tiles(ty: GgmlType) -> Tiles {
 
 /// The scalar reference of the op order [`matmul`] uses for `ty` at the
 /// current SIMD level, for one weight row and one activation row (for tests):
-/// the one-lane order for Q4_0/Q5_0 and the two-lane order for Q4_1/Q5_1 on
+/// the one-lane order for Q4_0/Q5_0/Q8_0 and the two-lane order for Q4_1/Q5_1 on
 /// AVX2 (see `lanes2`),
 /// llama.cpp's `vec_dot` order ([`vec_dot_scalar_raw`]) otherwise.
 pub fn matmul_reference_raw(weight_ty: GgmlType, w: &[u8], a: &[u8]) -> Result<f32, KernelError> {

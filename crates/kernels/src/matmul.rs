@@ -137,7 +137,7 @@ fn plan<'a>(
     if tl.panel.is_some() {
         // every activation row in one tile (the panel is built once per 4
         // weight rows), whole panels per tile
-        // (Q4_0/Q5_0 on AVX2: the one-lane panels hold 8 rows)
+        // (Q4_0/Q5_0/Q8_0 on AVX2: the one-lane panels hold 8 rows)
         oc = oc.next_multiple_of(if tl.panel8 { 8 } else { 4 });
         act_tile = n_rows;
     } else if tl.rows4.is_some() {

@@ -1,6 +1,6 @@
 //! Weight panels built once per matrix ([`PanelCache`]) for the batched
-//! matmul of Q4_0, Q4_1, Q5_0 and Q5_1 on AVX2 (panels of 8 rows in the
-//! one-lane order for Q4_0/Q5_0, of 4 in the two-lane order for the others;
+//! matmul of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 on AVX2 (panels of 8 rows in the
+//! one-lane order for Q4_0/Q5_0/Q8_0, of 4 in the two-lane order for the others;
 //! and Q4_K/Q6_K rows unpacked as `kpanel` does per tile, 1.75 bytes per
 //! weight): the
 //! batched decode step of a few sequences otherwise unpacks every weight block
@@ -22,7 +22,7 @@ pub struct PanelCache {
     pub(crate) src: (usize, usize),
     #[cfg(target_arch = "x86_64")]
     pub(crate) blocks: Vec<crate::avx2::two_lane::CBlock>,
-    /// Q4_0/Q5_0: the one-lane order's panels of 8 rows (then `blocks` is empty).
+    /// Q4_0/Q5_0/Q8_0: the one-lane order's panels of 8 rows (then `blocks` is empty).
     #[cfg(target_arch = "x86_64")]
     pub(crate) blocks8: Vec<crate::avx2::one_lane::OBlock>,
     /// Q4_K/Q6_K: every row unpacked as `kpanel` unpacks it per tile.
@@ -122,7 +122,7 @@ impl PanelCache {
             let f = crate::avx2::panel::fmt(ty).expect("two-lane formats have panels");
             // SAFETY: `applies` saw AVX2, FMA and F16C at runtime; `w` holds
             // n_out rows of rb bytes (checked above), n_out a multiple of 4.
-            // SAFETY: as above (Q4_0/Q5_0: panels of 8 rows, the one-lane
+            // SAFETY: as above (Q4_0/Q5_0/Q8_0: panels of 8 rows, the one-lane
             // order's; the others: of 4, the two-lane order's).
             let (blocks, blocks8) = unsafe {
                 match f.kind {
@@ -180,7 +180,7 @@ impl PanelCache {
     ///
     /// # Safety
     /// As a `PanelFn`; the cache built from `w` (of `ty`, rows of `rb` bytes)
-    /// at this SIMD level (`applies`), `o0` a multiple of 8 for Q4_0/Q5_0.
+    /// at this SIMD level (`applies`), `o0` a multiple of 8 for Q4_0/Q5_0/Q8_0.
     #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn run(
         &self,

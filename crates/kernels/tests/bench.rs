@@ -243,6 +243,7 @@ fn bench_rows() {
     let shapes = [
         (GgmlType::Q5_0, 4864usize, 896usize),
         (GgmlType::Q5_0, 896, 4864),
+        (GgmlType::Q8_0, 4864, 896),
         (GgmlType::Q8_0, 32768, 896),
         (GgmlType::Q4_K, 896, 4864),
         (GgmlType::Q6_K, 896, 4864),
@@ -256,6 +257,66 @@ fn bench_rows() {
         for n_rows in [1usize, 4, 8, 16, 64] {
             let s = time_matmul(&pool, ty, n_out, k, n_rows, &mut rng);
             let gmac = (n_out * k * n_rows) as f64 / s / 1e9;
+            line += &format!("  {n_rows}r {gmac:5.1}");
+        }
+        eprintln!("{line}  (G multiply-adds/s)");
+    }
+}
+
+/// The cached panels of `hearth serve`/`batch` (`PanelCache`) on
+/// qwen2.5-coder-0.5b's shapes (`HEARTH_BENCH_THREADS`, default 1): G
+/// multiply-adds per second per row count, minimum over repetitions.
+#[test]
+#[ignore]
+fn bench_cached() {
+    let mut rng = Rng::new(13);
+    let threads: usize = std::env::var("HEARTH_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let pool = ThreadPool::new(threads);
+    let filter = types_filter();
+    for (ty, n_out, k) in [
+        (GgmlType::Q5_0, 4864usize, 896usize),
+        (GgmlType::Q8_0, 4864, 896),
+        (GgmlType::Q8_0, 32768, 896),
+        (GgmlType::Q6_K, 896, 4864),
+    ] {
+        if !filter.contains(&ty) {
+            continue;
+        }
+        let w: Vec<u8> = (0..n_out)
+            .flat_map(|_| random_weights(&mut rng, ty, k))
+            .collect();
+        let Some(cache) = kernels::PanelCache::build(ty, &w, n_out, k).unwrap() else {
+            eprintln!("{ty}: no cached panels on this CPU");
+            continue;
+        };
+        let mut line = format!("{threads}t {:>5} {n_out}x{k} cached:", ty.name());
+        for n_rows in [4usize, 16, 32] {
+            let x = random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut out = vec![0f32; n_rows * n_out];
+            let mut best = f64::MAX;
+            for _ in 0..20 {
+                let t = Instant::now();
+                kernels::matmul_multi(
+                    &pool,
+                    &mut [kernels::MatmulJob {
+                        weight_ty: ty,
+                        w: &w,
+                        n_out,
+                        k,
+                        acts: &acts,
+                        out: &mut out,
+                        cache: Some(&cache),
+                    }],
+                )
+                .unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            let gmac = (n_out * k * n_rows) as f64 / best / 1e9;
             line += &format!("  {n_rows}r {gmac:5.1}");
         }
         eprintln!("{line}  (G multiply-adds/s)");

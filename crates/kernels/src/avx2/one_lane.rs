@@ -1,11 +1,12 @@
-//! The one-lane order's AVX2 kernels for Q4_0 and Q5_0 (scalar reference:
+//! The one-lane order's AVX2 kernels for Q4_0, Q5_0 and Q8_0 (scalar reference:
 //! `crate::lanes2::dot_lanes1`): per output and block the exact integer sum
 //! `T = Σ w_i y_i` (`w` the signed quants, `y` the Q8_0 activation quants),
 //! then `acc = fma(d_w * d_y, T, acc)`, block by block — one float lane per
 //! output, so the batched kernels convert and accumulate once per 8 outputs
 //! instead of once per 4 (the two-lane order of `two_lane`, kept for Q4_1 and
-//! Q5_1): measured on Zen 2, the cached pass runs ~12 % faster (BENCHMARKS.md,
-//! ninth session).
+//! Q5_1) or once per output (llama.cpp's `vec_dot` order, which Q8_0 had):
+//! measured on Zen 2, the cached Q5_0 pass runs ~12 % faster (BENCHMARKS.md,
+//! ninth session), the cached Q8_0 pass ~1.6x (tenth session).
 //!
 //! Panels ([`OBlock`]) hold 8 weight rows per block: vector `k` holds in
 //! dword `j` row `j`'s signed quants `4k..4k+4`, with the rows' `128 Σ w`
@@ -16,6 +17,12 @@
 //! memory operands (`maddubs_at`), so a pass of 2 activation rows x 2 panels
 //! (16 weight rows, each activation dword broadcast once for both) keeps
 //! every accumulator in a register.
+//!
+//! Q8_0's weights span all 8 bits, so `y + 128` would overflow those i16
+//! pairs: its pass ([`run_q8`]) takes the activations as they are and uses the
+//! sign trick (`|w|`, once per weight vector, times `y` with `w`'s sign),
+//! widening each dword's i16 pair sums to i32 at once (`vpmaddwd`); it reads
+//! one panel per pass (two spill registers and ran ~30 % slower).
 //!
 //! Panels are built once per matrix ([`build_cache`], `crate::PanelCache`:
 //! `hearth serve`/`batch`) or per tile ([`matmul_tile`], prefill); [`rows4`]
@@ -162,15 +169,85 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
     d
 }
 
-/// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) of kind `K` against
-/// `R` activation rows (`nb` blocks of quants at each `xu[r]`: `y + 128` for
-/// Q4_0/Q5_0, `y` itself for Q8_0; scales at `dx[r]`): lane `i` of result
-/// `[r][j]` is output (row `r`, row `i` of panel `j`). Each activation dword
-/// is broadcast once for the `P` panels. The blocks of the `P` panels at
-/// `next` are prefetched as `p` is read (a hint: any address is fine).
+/// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) against `R` activation
+/// rows (`nb` blocks of `y + 128` at each `xu[r]`, scales at `dx[r]`): lane
+/// `i` of result `[r][j]` is output (row `r`, row `i` of panel `j`). Each
+/// activation dword is broadcast once for the `P` panels. The blocks of the
+/// `P` panels at `next` are prefetched as `p` is read (a hint: any address is
+/// fine).
 ///
-/// Q8_0's weights span all 8 bits, so `y + 128` would overflow the i16 pairs
-/// of `vpmaddubsw`: there the sign trick (`|w|` times `y` with `w`'s sign,
+/// # Safety
+/// AVX2, FMA, F16C; the blocks and scales above readable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run<const R: usize, const P: usize>(
+    p: &[OBlock],
+    nb: usize,
+    xu: [*const [u8; 32]; R],
+    dx: [*const f32; R],
+    next: *const OBlock,
+) -> [[__m256; P]; R] {
+    assert!(p.len() >= P * nb);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_ps(); P]; R];
+    for b in 0..nb {
+        // the next panels' blocks: 320 bytes, 5 lines each
+        for j in 0..P {
+            let q = next.wrapping_add(j * nb + b) as *const i8;
+            for l in [0, 64, 128, 192, 256] {
+                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
+            }
+        }
+        let bp: [*const OBlock; P] = std::array::from_fn(|j| &p[j * nb + b] as *const OBlock);
+        // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
+        // of every panel at `bp[j]`.
+        unsafe {
+            for r in 0..R {
+                let x = xu[r].add(b) as *const i32;
+                // [panel][half]: the i16 sums of dwords 0..4 and 4..8
+                let mut t = [[_mm256_setzero_si256(); 2]; P];
+                macro_rules! step {
+                    ($k:literal) => {{
+                        let bc = _mm256_set1_epi32(*x.add($k));
+                        for j in 0..P {
+                            let m = maddubs_at::<{ $k * 32 }>(bc, bp[j]);
+                            let h = &mut t[j][$k / 4];
+                            *h = if $k % 4 == 0 {
+                                m
+                            } else {
+                                _mm256_add_epi16(*h, m)
+                            };
+                        }
+                    }};
+                }
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                step!(4);
+                step!(5);
+                step!(6);
+                step!(7);
+                let dxr = _mm256_broadcast_ss(&*dx[r].add(b));
+                for j in 0..P {
+                    let blk = &*bp[j];
+                    let s = _mm256_add_epi32(
+                        _mm256_madd_epi16(t[j][0], ones),
+                        _mm256_madd_epi16(t[j][1], ones),
+                    );
+                    let tt = _mm256_sub_epi32(s, blk.cw);
+                    let dv = _mm256_mul_ps(_mm256_load_ps(blk.d.as_ptr()), dxr);
+                    acc[r][j] = _mm256_fmadd_ps(dv, _mm256_cvtepi32_ps(tt), acc[r][j]);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`run`] for Q8_0 (activation quants `y` themselves at `xu[r]`, not
+/// `y + 128`): its weights span all 8 bits, so `y + 128` would overflow the
+/// i16 pairs of `vpmaddubsw`. Instead the sign trick (`|w|` times `y` with `w`'s sign,
 /// exact: |pair| <= 2 * 128 * 127; `|w|` once per weight vector for the `R`
 /// rows) and each dword's pair sum widened to i32 before the next is added.
 ///
@@ -178,7 +255,7 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
 /// AVX2, FMA, F16C; the blocks and scales above readable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const K: u8, const R: usize, const P: usize>(
+unsafe fn run_q8<const R: usize, const P: usize>(
     p: &[OBlock],
     nb: usize,
     xu: [*const [u8; 32]; R],
@@ -203,56 +280,20 @@ unsafe fn run<const K: u8, const R: usize, const P: usize>(
             // [row][panel]: the block's exact i32 sums (lane = weight row)
             let mut s = [[_mm256_setzero_si256(); P]; R];
             let x: [*const i32; R] = std::array::from_fn(|r| xu[r].add(b) as *const i32);
-            if K == 4 {
-                for k in 0..8 {
-                    let bc: [__m256i; R] = std::array::from_fn(|r| _mm256_set1_epi32(*x[r].add(k)));
-                    for j in 0..P {
-                        let w = _mm256_load_si256(&(*bp[j]).w[k]);
-                        // |w| as unsigned (128 for -128), y with w's sign
-                        let aw = _mm256_abs_epi8(w);
-                        for r in 0..R {
-                            let m = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bc[r], w));
-                            let m = _mm256_madd_epi16(m, ones);
-                            s[r][j] = if k == 0 {
-                                m
-                            } else {
-                                _mm256_add_epi32(s[r][j], m)
-                            };
-                        }
-                    }
-                }
-            } else {
-                for r in 0..R {
-                    // [panel][half]: the i16 sums of dwords 0..4 and 4..8
-                    let mut t = [[_mm256_setzero_si256(); 2]; P];
-                    macro_rules! step {
-                        ($k:literal) => {{
-                            let bc = _mm256_set1_epi32(*x[r].add($k));
-                            for j in 0..P {
-                                let m = maddubs_at::<{ $k * 32 }>(bc, bp[j]);
-                                let h = &mut t[j][$k / 4];
-                                *h = if $k % 4 == 0 {
-                                    m
-                                } else {
-                                    _mm256_add_epi16(*h, m)
-                                };
-                            }
-                        }};
-                    }
-                    step!(0);
-                    step!(1);
-                    step!(2);
-                    step!(3);
-                    step!(4);
-                    step!(5);
-                    step!(6);
-                    step!(7);
-                    for j in 0..P {
-                        let sum = _mm256_add_epi32(
-                            _mm256_madd_epi16(t[j][0], ones),
-                            _mm256_madd_epi16(t[j][1], ones),
-                        );
-                        s[r][j] = _mm256_sub_epi32(sum, (*bp[j]).cw);
+            for k in 0..8 {
+                let bc: [__m256i; R] = std::array::from_fn(|r| _mm256_set1_epi32(*x[r].add(k)));
+                for j in 0..P {
+                    let w = _mm256_load_si256(&(*bp[j]).w[k]);
+                    // |w| as unsigned (128 for -128), y with w's sign
+                    let aw = _mm256_abs_epi8(w);
+                    for r in 0..R {
+                        let m = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bc[r], w));
+                        let m = _mm256_madd_epi16(m, ones);
+                        s[r][j] = if k == 0 {
+                            m
+                        } else {
+                            _mm256_add_epi32(s[r][j], m)
+                        };
                     }
                 }
             }
@@ -290,13 +331,13 @@ unsafe fn run_store<const K: u8, const R: usize, const P: usize>(
 ) {
     // SAFETY: rows i < R of the prepared activations are `nb` apart (caller).
     unsafe {
-        let v = run::<K, R, P>(
-            p,
-            nb,
-            std::array::from_fn(|i| xu.add(i * nb)),
-            std::array::from_fn(|i| dx.add(i * nb)),
-            next,
-        );
+        let xu = std::array::from_fn(|i| xu.add(i * nb));
+        let dx = std::array::from_fn(|i| dx.add(i * nb));
+        let v = if K == 4 {
+            run_q8::<R, P>(p, nb, xu, dx, next)
+        } else {
+            run::<R, P>(p, nb, xu, dx, next)
+        };
         for (i, vi) in v.iter().enumerate() {
             for (j, vj) in vi.iter().enumerate() {
                 _mm256_storeu_ps(out.add((r + i) * n_out + o + 8 * j), *vj);
@@ -420,9 +461,9 @@ pub(crate) unsafe fn matmul<const K: u8>(
         }
         let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
         let mut o = o0;
-        // two panels at a time (16 rows), then one
+        // two panels at a time (16 rows), then one (Q8_0: one, see `run_q8`)
         while o + 8 <= o1 {
-            let np = if o + 16 <= o1 { 2 } else { 1 };
+            let np = if K != 4 && o + 16 <= o1 { 2 } else { 1 };
             let (p, next): (&[OBlock], *const OBlock) = match cache {
                 Some(c) => {
                     let i = o / 8 * nb;

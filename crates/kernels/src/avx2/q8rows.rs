@@ -1,7 +1,9 @@
-//! Q8_0 weights against two or more Q8_0 activation rows (the batched decode
-//! step of `hearth serve` and `hearth batch`, and prefill: it also beats the
-//! transposed panel of `panel`), in llama.cpp's `vec_dot` order for every
-//! output (format: `crate::q8`; order: `legacy::dot_q8_0`).
+//! Q8_0 weights against two or more Q8_0 activation rows in llama.cpp's
+//! `vec_dot` order for every output (format: `crate::q8`; order:
+//! `legacy::dot_q8_0`): the batched kernel of that order, which the matmul
+//! uses when the one-lane order (`one_lane`, the default on AVX2 since the
+//! tenth session) is switched off (`set_tile_mask` bit 4, for A/B
+//! measurements). It beats the transposed panel of `panel` at every row count.
 //!
 //! Why a kernel of its own: in the `legacy` tiles every (weight row,
 //! activation row) pair pays a scalar `d_x * d_y`, its broadcast and the

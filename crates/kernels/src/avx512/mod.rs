@@ -209,7 +209,7 @@ pub(crate) fn override_tiles(level: u8, ty: GgmlType, two_lane: bool, t: &mut Ti
     }
     let Some(k) = kind(ty) else { return };
     if two_lane && crate::lanes2::has_lanes1(ty) {
-        // Q4_0/Q5_0: the one-lane order's AVX2 kernels (`avx2::one_lane`)
+        // Q4_0/Q5_0/Q8_0: the one-lane order's AVX2 kernels (`avx2::one_lane`)
         return;
     }
     macro_rules! per_kind {
