@@ -71,7 +71,14 @@ fn types_filter() -> Vec<GgmlType> {
 #[ignore]
 fn bench_decode_stream() {
     let mut rng = Rng::new(3);
-    let (n_out, k) = (2048, 2048);
+    // HEARTH_BENCH_SHAPE=N_OUTxK (default 2048x2048; gemma3-270m's vocabulary: 262144x640)
+    let (n_out, k) = std::env::var("HEARTH_BENCH_SHAPE")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once('x')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((2048, 2048));
     for ty in types_filter() {
         let mb = ty.bytes_for((n_out * k) as u64).unwrap() as usize;
         let copies = (64 << 20) / mb + 1;
@@ -89,22 +96,28 @@ fn bench_decode_stream() {
         let mut line = format!("{:>5} stream {}x{}x{copies}:", ty.name(), n_out, k);
         for threads in [1, 2] {
             let pool = ThreadPool::new(threads);
-            let mut best = [f64::MAX; 2];
+            // [no prefetch, default, llama.cpp's order (see `set_tile_mask`)]
+            let mut best = [f64::MAX; 3];
             for _ in 0..6 {
-                for pf in [false, true] {
+                for (i, (pf, mask)) in [(false, 0xFF), (true, 0xFF), (true, !16u8)]
+                    .into_iter()
+                    .enumerate()
+                {
                     kernels::set_prefetch(pf);
+                    kernels::set_tile_mask(mask);
                     let t = Instant::now();
                     for w in &ws {
                         matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
                     }
-                    best[pf as usize] = best[pf as usize].min(t.elapsed().as_secs_f64());
+                    best[i] = best[i].min(t.elapsed().as_secs_f64());
                 }
             }
             kernels::set_prefetch(true);
+            kernels::set_tile_mask(0xFF);
             let gbs = best.map(|b| (mb * copies) as f64 / b / 1e9);
             line += &format!(
-                "  {threads}t {:5.1} GB/s (no prefetch {:5.1})",
-                gbs[1], gbs[0]
+                "  {threads}t {:5.1} GB/s (no prefetch {:5.1}, vec_dot order {:5.1})",
+                gbs[1], gbs[0], gbs[2]
             );
         }
         eprintln!("{line}");

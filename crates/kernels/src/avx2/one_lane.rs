@@ -310,7 +310,10 @@ unsafe fn run_q8<const R: usize, const P: usize>(
     acc
 }
 
-/// [`run`] for rows `r..r + R` and panels `P` at output column `o`, stored.
+/// [`run`] (`Q8`: [`run_q8`]) for rows `r..r + R` and panels `P` at output
+/// column `o`, stored. (Generic over `Q8`, not the kind, so Q4_0 and Q5_0
+/// share one instance that is `run`'s only caller, which LLVM then inlines:
+/// two callers cost prefill ~8 %.)
 ///
 /// # Safety
 /// As [`run`]; outputs (`r..r + R`, `o..o + 8 P`) of `out` (rows of `n_out`)
@@ -318,7 +321,7 @@ unsafe fn run_q8<const R: usize, const P: usize>(
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run_store<const K: u8, const R: usize, const P: usize>(
+unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
     p: &[OBlock],
     nb: usize,
     xu: *const [u8; 32],
@@ -333,7 +336,7 @@ unsafe fn run_store<const K: u8, const R: usize, const P: usize>(
     unsafe {
         let xu = std::array::from_fn(|i| xu.add(i * nb));
         let dx = std::array::from_fn(|i| dx.add(i * nb));
-        let v = if K == 4 {
+        let v = if Q8 {
             run_q8::<R, P>(p, nb, xu, dx, next)
         } else {
             run::<R, P>(p, nb, xu, dx, next)
@@ -358,6 +361,10 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
     nb: usize,
     a: *const u8,
 ) -> [f32; 4] {
+    if K == 4 {
+        // SAFETY: forwarded contract.
+        return unsafe { rows4_q8::<PF>(w, nb, a) };
+    }
     let ones = _mm256_set1_epi16(1);
     let off = _mm256_set1_epi8(offset(K) as i8);
     // the 4 rows are usually consecutive: prefetch the same block of the next
@@ -401,6 +408,52 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
         _mm_storeu_ps(out.as_mut_ptr(), acc);
         out
     }
+}
+
+/// [`rows4`] for Q8_0: the rows in two pairs, one after the other (the
+/// weight stream in 2 streams at a time, not 4: measured ~8 % faster from
+/// memory on gemma3-270m's vocabulary, 262144 rows of 20 blocks); the same
+/// integer sums and float ops per output.
+///
+/// # Safety
+/// As [`rows4`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
+    let mut out = [0f32; 4];
+    for p in 0..2 {
+        let (w0, w1) = (w[2 * p], w[2 * p + 1]);
+        // the same block of the next pair of rows (a hint: any address is fine)
+        let ahead = 2 * (w1 as isize).wrapping_sub(w0 as isize);
+        let mut acc = _mm_setzero_ps();
+        // SAFETY: per the contract of `rows4`; prefetch hints never fault.
+        unsafe {
+            for b in 0..nb {
+                let y = a.add(b * Q8_0_BYTES);
+                let qy = ld32(y.add(2));
+                let (x0, x1) = (w0.add(b * Q8_0_BYTES), w1.add(b * Q8_0_BYTES));
+                if PF {
+                    _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_offset(ahead) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_offset(ahead) as *const i8);
+                }
+                let v0 = super::mul_sum_i8_pairs_i32(ld32(x0.add(2)), qy);
+                let v1 = super::mul_sum_i8_pairs_i32(ld32(x1.add(2)), qy);
+                // [T0, T1, T0, T1] (exact)
+                let h = _mm256_hadd_epi32(v0, v1);
+                let t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+                let t = _mm_hadd_epi32(t, t);
+                let d = u16::from_le_bytes([*x0, *x0.add(1)]) as u32
+                    | (u16::from_le_bytes([*x1, *x1.add(1)]) as u32) << 16;
+                let dw = _mm_cvtph_ps(_mm_set1_epi32(d as i32));
+                let dy = _mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([*y, *y.add(1)]) as i16));
+                acc = _mm_fmadd_ps(_mm_mul_ps(dw, dy), _mm_cvtepi32_ps(t), acc);
+            }
+            let mut v = [0f32; 4];
+            _mm_storeu_ps(v.as_mut_ptr(), acc);
+            out[2 * p] = v[0];
+            out[2 * p + 1] = v[1];
+        }
+    }
+    out
 }
 
 /// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`, Q4_0 or
@@ -490,11 +543,20 @@ pub(crate) unsafe fn matmul<const K: u8>(
                 // SAFETY: rows r (and r + 1) of the prepared activations;
                 // outputs (r.., o..o + 8 np) are this call's to write (caller).
                 unsafe {
+                    macro_rules! go {
+                        ($r:literal, $p:literal) => {
+                            if K == 4 {
+                                run_store::<true, $r, $p>(p, nb, x, d, next, out, r, o, n_out)
+                            } else {
+                                run_store::<false, $r, $p>(p, nb, x, d, next, out, r, o, n_out)
+                            }
+                        };
+                    }
                     match (two, np) {
-                        (true, 2) => run_store::<K, 2, 2>(p, nb, x, d, next, out, r, o, n_out),
-                        (false, 2) => run_store::<K, 1, 2>(p, nb, x, d, next, out, r, o, n_out),
-                        (true, _) => run_store::<K, 2, 1>(p, nb, x, d, next, out, r, o, n_out),
-                        (false, _) => run_store::<K, 1, 1>(p, nb, x, d, next, out, r, o, n_out),
+                        (true, 2) => go!(2, 2),
+                        (false, 2) => go!(1, 2),
+                        (true, _) => go!(2, 1),
+                        (false, _) => go!(1, 1),
                     }
                 }
                 r += if two { 2 } else { 1 };
