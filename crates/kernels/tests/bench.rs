@@ -57,6 +57,14 @@ fn bench_matmul() {
     }
 }
 
+/// `HEARTH_BENCH_THREADS` (default 1).
+fn bench_threads() -> usize {
+    std::env::var("HEARTH_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
 fn types_filter() -> Vec<GgmlType> {
     let filter = std::env::var("HEARTH_BENCH_TYPES").unwrap_or_default();
     WEIGHT_TYPES
@@ -248,10 +256,7 @@ fn bench_tiles() {
 #[ignore]
 fn bench_rows() {
     let mut rng = Rng::new(12);
-    let threads: usize = std::env::var("HEARTH_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let threads = bench_threads();
     let pool = ThreadPool::new(threads);
     let shapes = [
         (GgmlType::Q5_0, 4864usize, 896usize),
@@ -283,10 +288,7 @@ fn bench_rows() {
 #[ignore]
 fn bench_cached() {
     let mut rng = Rng::new(13);
-    let threads: usize = std::env::var("HEARTH_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+    let threads = bench_threads();
     let pool = ThreadPool::new(threads);
     let filter = types_filter();
     for (ty, n_out, k) in [

@@ -41,7 +41,7 @@ use std::cell::RefCell;
 #[repr(C, align(32))]
 pub(crate) struct OBlock {
     w: [__m256i; 8],
-    /// Row `j`'s `128 Σ w` in lane `j`.
+    /// Row `j`'s `128 Σ w` in lane `j` (Q8_0: zero, unused).
     cw: __m256i,
     /// Row `j`'s scale.
     d: [f32; 8],
@@ -65,7 +65,7 @@ const fn wb(k: u8) -> usize {
     }
 }
 
-/// The `[n_out, k]` Q4_0/Q5_0 matrix's panels of 8 rows (`n_out / 8` of them,
+/// The `[n_out, k]` Q4_0/Q5_0/Q8_0 matrix's panels of 8 rows (`n_out / 8` of them,
 /// `rb / wb` blocks each; rows past the last whole group are left to
 /// [`rows4`]).
 ///
@@ -169,6 +169,26 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
     d
 }
 
+/// Block `b` of each of the `P` panels in `p` (`nb` blocks each), with the
+/// same blocks of the panels at `next` prefetched (320 bytes, 5 lines each; a
+/// hint: any address is fine).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn block_b<const P: usize>(
+    p: &[OBlock],
+    nb: usize,
+    b: usize,
+    next: *const OBlock,
+) -> [*const OBlock; P] {
+    for j in 0..P {
+        let q = next.wrapping_add(j * nb + b) as *const i8;
+        for l in [0, 64, 128, 192, 256] {
+            _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
+        }
+    }
+    std::array::from_fn(|j| &p[j * nb + b] as *const OBlock)
+}
+
 /// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) against `R` activation
 /// rows (`nb` blocks of `y + 128` at each `xu[r]`, scales at `dx[r]`): lane
 /// `i` of result `[r][j]` is output (row `r`, row `i` of panel `j`). Each
@@ -191,14 +211,7 @@ unsafe fn run<const R: usize, const P: usize>(
     let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_ps(); P]; R];
     for b in 0..nb {
-        // the next panels' blocks: 320 bytes, 5 lines each
-        for j in 0..P {
-            let q = next.wrapping_add(j * nb + b) as *const i8;
-            for l in [0, 64, 128, 192, 256] {
-                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
-            }
-        }
-        let bp: [*const OBlock; P] = std::array::from_fn(|j| &p[j * nb + b] as *const OBlock);
+        let bp = block_b::<P>(p, nb, b, next);
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
         // of every panel at `bp[j]`.
         unsafe {
@@ -266,14 +279,7 @@ unsafe fn run_q8<const R: usize, const P: usize>(
     let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_ps(); P]; R];
     for b in 0..nb {
-        // the next panels' blocks: 320 bytes, 5 lines each
-        for j in 0..P {
-            let q = next.wrapping_add(j * nb + b) as *const i8;
-            for l in [0, 64, 128, 192, 256] {
-                _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
-            }
-        }
-        let bp: [*const OBlock; P] = std::array::from_fn(|j| &p[j * nb + b] as *const OBlock);
+        let bp = block_b::<P>(p, nb, b, next);
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
         // of every panel at `bp[j]`.
         unsafe {
@@ -377,21 +383,12 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
             let y = a.add(b * Q8_0_BYTES);
             let qy = ld32(y.add(2));
             // w = u - offset, so w.y = u.y - offset.y per i16 pair (exact:
-            // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128); Q8_0
-            // has none
-            let corr = if K == 4 {
-                _mm256_setzero_si256()
-            } else {
-                _mm256_maddubs_epi16(off, qy)
-            };
+            // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128)
+            let corr = _mm256_maddubs_epi16(off, qy);
             let xs = w.map(|p| p.add(b * wb(K)));
             let v: [__m256i; 4] = std::array::from_fn(|j| {
                 if PF {
                     _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
-                }
-                if K == 4 {
-                    // Q8_0: the sign trick (y in [-127, 127])
-                    return super::mul_sum_i8_pairs_i32(ld32(xs[j].add(2)), qy);
                 }
                 let prod = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_u::<K>(xs[j]), qy), corr);
                 _mm256_madd_epi16(prod, ones)
@@ -435,6 +432,7 @@ unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -
                     _mm_prefetch::<_MM_HINT_T0>(x0.wrapping_offset(ahead) as *const i8);
                     _mm_prefetch::<_MM_HINT_T0>(x1.wrapping_offset(ahead) as *const i8);
                 }
+                // the sign trick (y in [-127, 127])
                 let v0 = super::mul_sum_i8_pairs_i32(ld32(x0.add(2)), qy);
                 let v1 = super::mul_sum_i8_pairs_i32(ld32(x1.add(2)), qy);
                 // [T0, T1, T0, T1] (exact)
@@ -456,8 +454,8 @@ unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -
     out
 }
 
-/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`, Q4_0 or
-/// Q5_0 weights (kind `K`, rows of `rb` bytes at `w`) against Q8_0 activation
+/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`, Q4_0,
+/// Q5_0 or Q8_0 weights (kind `K`, rows of `rb` bytes at `w`) against Q8_0 activation
 /// rows: whole panels of 8 rows from `cache` (the matrix's [`build_cache`])
 /// or, without one, built here per panel; a last group of 4 rows by [`rows4`].
 ///
@@ -494,7 +492,7 @@ pub(crate) unsafe fn matmul<const K: u8>(
             // SAFETY: all-zero bytes are valid blocks.
             tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
         }
-        // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run`)
+        // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run_q8`)
         let flip = _mm256_set1_epi8(if K == 4 { 0 } else { -128 });
         for r in r0..r1 {
             for b in 0..nb {
