@@ -85,6 +85,24 @@ impl QuantizedActs {
         Ok(())
     }
 
+    /// [`Self::quantize`] with the rows split over `pool` when there are many
+    /// (see [`Self::try_quantize_on`]).
+    ///
+    /// # Panics
+    /// As [`Self::quantize`].
+    pub fn quantize_on(
+        &mut self,
+        pool: &crate::ThreadPool,
+        weight_ty: GgmlType,
+        x: &[f32],
+        n_rows: usize,
+        k: usize,
+    ) {
+        if let Err(e) = self.try_quantize_on(pool, weight_ty, x, n_rows, k) {
+            panic!("QuantizedActs::quantize_on: {e}");
+        }
+    }
+
     /// [`Self::try_quantize`] with the rows split over `pool` when there are
     /// many (the same bytes: each row is quantized on its own).
     pub fn try_quantize_on(

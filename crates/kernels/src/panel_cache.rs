@@ -106,44 +106,22 @@ impl PanelCache {
         let rb = crate::matmul::weight_row_bytes(ty, w, n_out, k)?;
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::avx2::kpanel::has_kpanel(ty) {
-                // SAFETY: as below.
-                let kblocks = unsafe { crate::avx2::kpanel::build_cache(ty, w, rb, n_out) };
-                return Ok(Some(PanelCache {
-                    ty,
-                    n_out,
-                    k,
-                    src: (w.as_ptr() as usize, w.len()),
-                    blocks: Vec::new(),
-                    blocks8: Vec::new(),
-                    kblocks,
-                }));
-            }
-            let f = crate::avx2::panel::fmt(ty).expect("two-lane formats have panels");
+            use crate::avx2::{kpanel, one_lane, panel, two_lane};
+            let (mut blocks, mut blocks8, mut kblocks) = (Vec::new(), Vec::new(), Vec::new());
             // SAFETY: `applies` saw AVX2, FMA and F16C at runtime; `w` holds
-            // n_out rows of rb bytes (checked above), n_out a multiple of 4.
-            // SAFETY: as above (Q4_0/Q5_0/Q8_0: panels of 8 rows, the one-lane
-            // order's; the others: of 4, the two-lane order's).
-            let (blocks, blocks8) = unsafe {
-                match f.kind {
-                    0 => (
-                        Vec::new(),
-                        crate::avx2::one_lane::build_cache::<0>(w, rb, n_out),
-                    ),
-                    2 => (
-                        Vec::new(),
-                        crate::avx2::one_lane::build_cache::<2>(w, rb, n_out),
-                    ),
-                    4 => (
-                        Vec::new(),
-                        crate::avx2::one_lane::build_cache::<4>(w, rb, n_out),
-                    ),
-                    _ => (
-                        crate::avx2::two_lane::build_cache(f, w, rb, n_out),
-                        Vec::new(),
-                    ),
+            // n_out rows of rb bytes (checked above), n_out a multiple of 4
+            // (Q4_K/Q6_K: rows; Q4_0/Q5_0/Q8_0: panels of 8 rows, the
+            // one-lane order's; the others: of 4, the two-lane order's).
+            unsafe {
+                if kpanel::has_kpanel(ty) {
+                    kblocks = kpanel::build_cache(ty, w, rb, n_out);
+                } else if crate::lanes2::has_lanes1(ty) {
+                    blocks8 = one_lane::build_cache_ty(ty, w, rb, n_out);
+                } else {
+                    let f = panel::fmt(ty).expect("two-lane formats have panels");
+                    blocks = two_lane::build_cache(f, w, rb, n_out);
                 }
-            };
+            }
             Ok(Some(PanelCache {
                 ty,
                 n_out,
@@ -151,7 +129,7 @@ impl PanelCache {
                 src: (w.as_ptr() as usize, w.len()),
                 blocks,
                 blocks8,
-                kblocks: Vec::new(),
+                kblocks,
             }))
         }
         #[cfg(not(target_arch = "x86_64"))]

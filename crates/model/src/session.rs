@@ -58,9 +58,7 @@ impl ActSet {
         };
         let slot = &mut self.slots[i];
         if !slot.2 {
-            if let Err(e) = slot.1.try_quantize_on(pool, wty, x, rows, k) {
-                panic!("QuantizedActs::quantize: {e}");
-            }
+            slot.1.quantize_on(pool, wty, x, rows, k);
             slot.2 = true;
         }
         &self.slots[i].1

@@ -85,6 +85,26 @@ pub(crate) unsafe fn build_cache<const K: u8>(w: &[u8], rb: usize, n_out: usize)
     v
 }
 
+/// [`build_cache`] for `ty` (Q4_0, Q5_0 or Q8_0).
+///
+/// # Safety
+/// As [`build_cache`].
+pub(crate) unsafe fn build_cache_ty(
+    ty: gguf::GgmlType,
+    w: &[u8],
+    rb: usize,
+    n_out: usize,
+) -> Vec<OBlock> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match ty {
+            gguf::GgmlType::Q4_0 => build_cache::<0>(w, rb, n_out),
+            gguf::GgmlType::Q5_0 => build_cache::<2>(w, rb, n_out),
+            _ => build_cache::<4>(w, rb, n_out),
+        }
+    }
+}
+
 /// `nb` blocks of the 8 weight rows at `rows` into `dst` (see [`OBlock`]).
 ///
 /// # Safety
