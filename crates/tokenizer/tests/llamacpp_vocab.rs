@@ -1,0 +1,107 @@
+//! llama.cpp's own tokenizer test pairs: the vocabulary-only GGUF files of
+//! the `llama-cpp-python` sdist (`models/ggml-vocab-<name>.gguf`) with their
+//! `.inp` (texts) and `.out` (token ids) files, as `tests/test-tokenizer-0.cpp`
+//! reads them: texts separated by `\n__ggml_vocab_test__\n`, one line of
+//! space-separated ids per text, tokenized with `add_special = false,
+//! parse_special = false`. The sdist is fetched by
+//! `scripts/fetch-llamacpp-sdist.sh` (see `test_models::llamacpp_dir`).
+
+use tokenizer::Tokenizer;
+
+/// The test pairs of one vocabulary, in file order.
+fn read_pairs(name: &str) -> Option<(gguf::GgufFile, Vec<(String, Vec<u32>)>)> {
+    let vocab = test_models::llamacpp_file(&format!("models/ggml-vocab-{name}.gguf"))?;
+    let inp = std::fs::read(vocab.with_extension("gguf.inp")).expect("read .inp");
+    let out = std::fs::read_to_string(vocab.with_extension("gguf.out")).expect("read .out");
+    // The texts are bytes (test-tokenizer-0.cpp reads them as std::string);
+    // every one of these files is valid UTF-8.
+    let inp = String::from_utf8(inp).expect(".inp is UTF-8");
+    let sep = "\n__ggml_vocab_test__\n";
+    let mut texts = Vec::new();
+    let mut rest = inp.as_str();
+    while !rest.is_empty() {
+        match rest.find(sep) {
+            Some(p) => {
+                texts.push(rest[..p].to_string());
+                rest = &rest[p + sep.len()..];
+            }
+            None => {
+                texts.push(rest.to_string());
+                break;
+            }
+        }
+    }
+    let ids: Vec<Vec<u32>> = out
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .map(|t| t.parse().expect("id"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        texts.len(),
+        ids.len(),
+        "{name}: .inp and .out disagree on the number of tests"
+    );
+    assert!(!texts.is_empty(), "{name}: no tests");
+    let f = gguf::GgufFile::open(&vocab).expect("open vocab gguf");
+    Some((f, texts.into_iter().zip(ids).collect()))
+}
+
+fn check(name: &str) {
+    let Some((f, pairs)) = read_pairs(name) else {
+        return;
+    };
+    let tok = Tokenizer::from_gguf(&f).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut bad = Vec::new();
+    for (text, want) in &pairs {
+        let got = tok.encode(text, false, false);
+        if &got != want {
+            bad.push(format!("{text:?}\n   want {want:?}\n   got  {got:?}"));
+        }
+    }
+    for b in &bad {
+        eprintln!("MISMATCH {name}: {b}");
+    }
+    eprintln!(
+        "{name}: {}/{} pairs match",
+        pairs.len() - bad.len(),
+        pairs.len()
+    );
+    assert!(
+        bad.is_empty(),
+        "{name}: {} of {} pairs differ from llama.cpp",
+        bad.len(),
+        pairs.len()
+    );
+}
+
+macro_rules! vocab_tests {
+    ($($fn_name:ident => $vocab:literal,)*) => {
+        $(
+            #[test]
+            fn $fn_name() {
+                check($vocab);
+            }
+        )*
+    };
+}
+
+vocab_tests! {
+    llama_bpe => "llama-bpe",
+    llama_spm => "llama-spm",
+    qwen2 => "qwen2",
+    qwen35 => "qwen35",
+    phi_3 => "phi-3",
+    gemma_4 => "gemma-4",
+    gpt_2 => "gpt-2",
+    bert_bge => "bert-bge",
+    deepseek_llm => "deepseek-llm",
+    deepseek_coder => "deepseek-coder",
+    command_r => "command-r",
+    falcon => "falcon",
+    starcoder => "starcoder",
+    refact => "refact",
+    mpt => "mpt",
+}
