@@ -2,11 +2,14 @@
 # The test command: README.md names it, .ci/run calls it. It installs what the
 # tests need (nothing beyond the machine's Rust toolchain, python3 and pip),
 # fetches the three real test models into a fixed cache directory once
-# (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS), then runs every test.
+# (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS) and llama.cpp's
+# reference files (~/.cache/hearth/llamacpp, or $HEARTH_LLAMACPP_SDIST), then
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/fetch-test-models.sh
+bash scripts/fetch-llamacpp-sdist.sh  # llama.cpp's vocab test pairs and chat templates (tokenizer tests)
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
