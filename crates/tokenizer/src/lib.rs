@@ -29,6 +29,7 @@ mod chat;
 mod encode;
 mod load;
 mod pre;
+mod pyjinja;
 mod specials;
 mod split;
 mod stream;
@@ -36,7 +37,7 @@ pub mod unicode;
 mod vocab;
 mod wpm;
 
-pub use chat::{ChatTemplate, Message, RenderedChat};
+pub use chat::{ChatTemplate, Message, RenderOptions, RenderedChat};
 pub use stream::StreamDecoder;
 
 use std::cmp::Ordering;

@@ -311,6 +311,7 @@ pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Me
             content,
             tool_calls,
             tool_call_id: m.tool_call_id,
+            ..Default::default()
         });
     }
     if json {
