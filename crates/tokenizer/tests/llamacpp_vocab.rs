@@ -105,3 +105,90 @@ vocab_tests! {
     refact => "refact",
     mpt => "mpt",
 }
+
+/// Beyond the .inp/.out pairs: llama.cpp's special token ids, EOG set,
+/// token_to_piece and encoding with special tokens added and parsed, for the
+/// same vocabularies (tests/fixtures/tokenizer/vocabs.json, recorded by
+/// scripts/make-vocab-fixtures.py with llama.cpp itself).
+#[test]
+fn specials_pieces_and_special_encoding_match_llama_cpp() {
+    use serde_json::Value as J;
+    let p = test_models::fixtures_dir().join("tokenizer/vocabs.json");
+    let fx: J = serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).unwrap();
+    let mut bad = Vec::new();
+    for (name, v) in fx.as_object().unwrap() {
+        let Some(path) = test_models::llamacpp_file(&format!("models/ggml-vocab-{name}.gguf"))
+        else {
+            return;
+        };
+        let f = gguf::GgufFile::open(&path).unwrap();
+        let tok = Tokenizer::from_gguf(&f).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let id = |k: &str| v["ids"][k].as_u64().map(|x| x as u32);
+        let mut check = |what: String, ok: bool| {
+            if !ok {
+                bad.push(format!("{name}: {what}"));
+            }
+        };
+        check(
+            "n_vocab".into(),
+            tok.n_vocab() as u64 == v["n_vocab"].as_u64().unwrap(),
+        );
+        for (k, got) in [
+            ("bos", tok.bos()),
+            ("eos", tok.eos()),
+            ("eot", tok.eot()),
+            ("sep", tok.sep()),
+            ("pad", tok.pad()),
+        ] {
+            check(format!("{k}: want {:?} got {got:?}", id(k)), got == id(k));
+        }
+        let add_bos = v["add_bos"].as_bool().unwrap() && id("bos").is_some();
+        check(format!("add_bos: want {add_bos}"), tok.add_bos() == add_bos);
+        let eog: Vec<u32> = v["eog"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect();
+        check(
+            format!("eog: want {eog:?} got {:?}", tok.eog_ids()),
+            tok.eog_ids() == eog.as_slice(),
+        );
+        for p in v["pieces"].as_array().unwrap() {
+            let t = p[0].as_u64().unwrap() as u32;
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let (plain, special) = (
+                hex(tok.token_to_piece(t)),
+                hex(tok.token_to_piece_special(t)),
+            );
+            check(
+                format!(
+                    "piece {t} {:?}: want {}/{} got {plain}/{special}",
+                    tok.token_text(t),
+                    p[1],
+                    p[2]
+                ),
+                plain == p[1].as_str().unwrap() && special == p[2].as_str().unwrap(),
+            );
+        }
+        for e in v["encode"].as_array().unwrap() {
+            let (text, add, parse) = (
+                e[0].as_str().unwrap(),
+                e[1].as_bool().unwrap(),
+                e[2].as_bool().unwrap(),
+            );
+            let want: Vec<u32> = e[3]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
+            let got = tok.encode(text, add, parse);
+            check(format!("encode {text:?} add_special={add} parse_special={parse}:\n   want {want:?}\n   got  {got:?}"), got == want);
+        }
+    }
+    for b in &bad {
+        eprintln!("MISMATCH {b}");
+    }
+    assert!(bad.is_empty(), "{} differences from llama.cpp", bad.len());
+}
