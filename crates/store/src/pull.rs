@@ -110,9 +110,9 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
                 Some(e) => Ok(Plan {
                     r: over.unwrap_or(r),
                     sources: e.sources.clone(),
-                    pinned: e.sha256.map(str::to_string),
+                    pinned: e.sha256.clone(),
                     size: e.size,
-                    license: Some(e.license.to_string()),
+                    license: Some(e.license.clone()),
                 }),
                 None if store.manifest_path(&r).exists() => Ok(Plan {
                     r,

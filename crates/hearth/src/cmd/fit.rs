@@ -90,12 +90,12 @@ fn catalog_shape(f: &Facts) -> ModelShape {
 }
 
 fn supported(f: &Facts) -> bool {
-    model::Arch::from_name(f.arch).is_some()
+    model::Arch::from_name(&f.arch).is_some()
 }
 
 /// The catalog entry `spec` names when it is a name (not a path or URL) of a
 /// catalog model that is not in the store.
-fn not_downloaded(store: &Store, spec: &str) -> Option<Entry> {
+fn not_downloaded(store: &Store, spec: &str) -> Option<&'static Entry> {
     let Ok(Spec::Name(n, t)) = store::name::parse_spec(spec) else {
         return None;
     };
@@ -213,7 +213,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         if !supported(&e.facts) {
             return Err(model::ModelError::UnsupportedArch {
                 path: name.into(),
-                arch: e.facts.arch.into(),
+                arch: e.facts.arch.clone(),
                 supported: model::config::SUPPORTED,
             }
             .into());
@@ -268,8 +268,8 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         .iter()
         .map(|m| format!("{}:{}", m.name, m.tag))
         .collect();
-    let catalog: Vec<(Entry, Option<Assessment>)> = store::catalog::entries()
-        .into_iter()
+    let catalog: Vec<(&Entry, Option<Assessment>)> = store::catalog::entries()
+        .iter()
         .filter(|e| !have.contains(&full_name(e)))
         .map(|e| {
             let shape = catalog_shape(&e.facts);
