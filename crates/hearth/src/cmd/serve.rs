@@ -81,7 +81,7 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
-    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
+    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store
     for p in &a.model {
         if !p.is_file() {
             return Err(InputError(format!("--model {}: no such file", p.display())).into());
