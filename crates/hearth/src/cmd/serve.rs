@@ -94,7 +94,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(s) => parse_size(s)?,
         None => default_budget(),
     };
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let sched = SchedulerConfig {
         threads,
         max_active: a.parallel.max(1),
