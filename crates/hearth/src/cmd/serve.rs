@@ -81,7 +81,7 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
-    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
+    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store
     for p in &a.model {
         if !p.is_file() {
             return Err(InputError(format!("--model {}: no such file", p.display())).into());
@@ -94,7 +94,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(s) => parse_size(s)?,
         None => default_budget(),
     };
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let sched = SchedulerConfig {
         threads,
         max_active: a.parallel.max(1),
