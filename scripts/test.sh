@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/fetch-test-models.sh
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
+bash scripts/setup-synthetic-models.sh  # today's families as small random-weight GGUFs (crates/model/tests/synthetic.rs)
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 cargo test --workspace --release --no-fail-fast 2>&1
