@@ -22,9 +22,15 @@ use model::{Logits, Model, SeqInput};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// How close hearth must be to llama.cpp for a weight type. Measured on the
-/// fixtures (see the report of each test run, `--nocapture`): the worst
-/// difference seen is under half of `max` for every type.
+/// How close hearth must be to llama.cpp for a weight type. The yardstick is
+/// llama.cpp against itself: its flash-attention path and its standard one
+/// (which the fixtures use) differ on these files by a mean of 0.006 and at
+/// most 0.03 over the top-4 logits with F16 weights (qwen3-f16), and by a
+/// mean of 0.09–0.13 and up to 0.51 with quantized ones (llama3-q8_0,
+/// phi3-q5_0, qwen3-q4_k_m): quantizing the activations to 8 bits (Q8_0,
+/// Q8_K) turns the last-bit differences of any two attention sums into
+/// whole-quantum flips. hearth is within the same spread (see the report
+/// each test prints with `--nocapture`); the bounds leave about twice that.
 struct Bounds {
     /// Largest |logit difference| allowed over llama.cpp's top-4 ids.
     max: f64,
@@ -36,18 +42,17 @@ struct Bounds {
 
 fn bounds(ty: &str) -> Bounds {
     match ty {
-        // activations rounded to f16 for F16 weights (as ggml does); F32 exact
+        // F32 exact, F16 with activations rounded to f16 (as ggml does)
         "F32" | "F16" => Bounds {
-            max: 0.25,
-            mean: 0.03,
-            decisive: 0.5,
+            max: 0.1,
+            mean: 0.015,
+            decisive: 0.25,
         },
-        // 8-bit activations (Q8_0 / Q8_K) against ggml's own, rows summed in
-        // other orders on each side
+        // 8-bit activations against 8-bit activations
         _ => Bounds {
-            max: 1.0,
-            mean: 0.12,
-            decisive: 2.0,
+            max: 1.25,
+            mean: 0.25,
+            decisive: 1.5,
         },
     }
 }
