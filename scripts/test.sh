@@ -20,6 +20,7 @@ cargo clippy --workspace --all-targets -- -D warnings 2>&1
 bash scripts/fetch-test-models.sh
 bash scripts/fetch-llamacpp-sdist.sh  # llama.cpp's vocab test pairs and chat templates (tokenizer tests)
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
+bash scripts/setup-synthetic-models.sh  # today's families as small random-weight GGUFs (crates/model/tests/synthetic.rs)
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 # Every test, with the kernels at the best level this CPU has.

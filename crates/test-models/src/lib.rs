@@ -92,6 +92,40 @@ pub fn llamacpp_file(rel: &str) -> Option<PathBuf> {
     None
 }
 
+/// Where the synthetic models of `scripts/make-synthetic-models.py` are:
+/// `$HEARTH_SYNTHETIC`, else `~/.cache/hearth/synthetic`
+/// (`scripts/setup-synthetic-models.sh` makes them).
+pub fn synthetic_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HEARTH_SYNTHETIC") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache/hearth/synthetic")
+}
+
+/// Path to a synthetic model file (`llama3-f16.gguf`, ...), or `None` when it
+/// has not been generated (a failure under CI / `HEARTH_REQUIRE_MODELS`, as
+/// for the real models).
+pub fn synthetic(file: &str) -> Option<PathBuf> {
+    let p = synthetic_dir().join(file);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
+        panic!(
+            "synthetic model {} missing; run scripts/setup-synthetic-models.sh",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} not generated (run scripts/setup-synthetic-models.sh)",
+        p.display()
+    );
+    None
+}
+
 /// The workspace's `tests/fixtures` directory.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
