@@ -247,3 +247,20 @@ fn memory_budget_unloads_least_recently_used() {
 fn every_model_family_chats() {
     with("families.py", Opts::default(), &[]);
 }
+
+#[test]
+fn web_pages_cannot_drive_the_server() {
+    let cfg = ServerConfig {
+        cors_origins: vec!["http://allowed.example".into()],
+        allowed_hosts: vec!["box.lan".into()],
+        ..ServerConfig::default()
+    };
+    with(
+        "browser.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
