@@ -198,3 +198,57 @@ fn idle_and_half_sent_connections_do_not_starve_the_server() {
         "idle keep-alive connection closed after {idle:?}"
     );
 }
+
+#[test]
+fn empty_api_key_is_an_error_not_an_open_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, env) in [
+        (
+            vec!["serve", "--port", "0", "--models-dir", d, "--api-key", ""],
+            None,
+        ),
+        (
+            vec!["serve", "--port", "0", "--models-dir", d, "--api-key", "  "],
+            None,
+        ),
+        (vec!["serve", "--port", "0", "--models-dir", d], Some("")),
+    ] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+        c.args(&args).stdin(Stdio::null());
+        match env {
+            Some(v) => c.env("HEARTH_API_KEY", v),
+            None => c.env_remove("HEARTH_API_KEY"),
+        };
+        // a server that starts would run until killed: give it 10 s
+        let mut child = c
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(2),
+            "{args:?} {env:?}: {err}"
+        );
+        assert!(err.contains("empty") && !err.contains("listening"), "{err}");
+    }
+}

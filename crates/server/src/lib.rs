@@ -126,6 +126,7 @@ pub fn app(state: Shared) -> Router {
         .layer(DefaultBodyLimit::max(state.cfg.max_body))
         .layer(axum::Extension(BodyTimeout(state.cfg.read_timeout)))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(state.clone(), redact_errors))
         .with_state(state.clone());
     if state.cfg.cors_origins.is_empty() {
         return api;
@@ -197,6 +198,72 @@ async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
         );
     }
     r
+}
+
+/// The server's directories as they may appear in a message, with what
+/// replaces them in answers: the models directory, those of files served
+/// by `--model`, the home and temporary directories.
+pub(crate) fn private_dirs(st: &AppState) -> Vec<(String, &'static str)> {
+    let mut dirs: Vec<(std::path::PathBuf, &'static str)> = Vec::new();
+    if let Some(d) = st.mgr.catalog.dir() {
+        dirs.push((d.to_path_buf(), "<models>"));
+    }
+    for e in st.mgr.catalog.list() {
+        if let Some(p) = e.path.parent() {
+            dirs.push((p.to_path_buf(), "<models>"));
+        }
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        dirs.push((h.into(), "<home>"));
+    }
+    dirs.push((std::env::temp_dir(), "<tmp>"));
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for (d, r) in dirs {
+        for p in [Some(d.clone()), d.canonicalize().ok()]
+            .into_iter()
+            .flatten()
+        {
+            let s = p.display().to_string();
+            let s = s.trim_end_matches('/').to_string();
+            if s.len() > 1 && !out.iter().any(|(x, _)| *x == s) {
+                out.push((s, r));
+            }
+        }
+    }
+    // longest first, so a directory inside another is replaced whole
+    out.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+    out
+}
+
+/// `msg` with the server's directories replaced (see [`private_dirs`]).
+pub(crate) fn redact(msg: &str, dirs: &[(String, &'static str)]) -> String {
+    let mut m = msg.to_string();
+    for (d, r) in dirs {
+        if m.contains(d.as_str()) {
+            m = m.replace(d.as_str(), r);
+        }
+    }
+    m
+}
+
+/// Error answers never name a path on the server: whatever a message
+/// carries (a file that failed to load, a store error), the server's
+/// directories are replaced before it leaves.
+async fn redact_errors(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let r = next.run(req).await;
+    if !(r.status().is_client_error() || r.status().is_server_error()) {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (parts.status, "error").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let dirs = private_dirs(&st);
+    let clean = redact(&text, &dirs);
+    // JSON escapes `/` only optionally; the directories are plain text in it
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(clean))
 }
 
 async fn check_key(st: &AppState, req: Request, next: Next) -> Response {

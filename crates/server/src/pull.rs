@@ -147,8 +147,14 @@ pub async fn pull(
     store.offline = store::offline_env();
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
     let progress_tx = tx.clone();
+    let dirs = crate::private_dirs(&st);
+    let dirs2 = dirs.clone();
     let progress = store::Progress::reporting(move |e| {
-        let _ = progress_tx.send(line(e));
+        let mut v = line(e);
+        if let Some(Value::String(s)) = v.get_mut("status") {
+            *s = crate::redact(s, &dirs2);
+        }
+        let _ = progress_tx.send(v);
     });
     let spec = name.trim().to_string();
     let task = tokio::task::spawn_blocking(move || {
@@ -176,7 +182,7 @@ pub async fn pull(
     tokio::spawn(async move {
         let end = match finished.await {
             Ok(_) => json!({ "status": "success" }),
-            Err(e) => json!({ "error": e.message }),
+            Err(e) => json!({ "error": crate::redact(&e.message, &dirs) }),
         };
         let _ = tx.send(end);
     });

@@ -264,3 +264,8 @@ fn web_pages_cannot_drive_the_server() {
         &[],
     );
 }
+
+#[test]
+fn error_bodies_name_no_server_paths() {
+    with("paths.py", Opts::default(), &[]);
+}

@@ -96,6 +96,7 @@ fn connection_cap(wanted: usize) -> usize {
             && lim.rlim_cur != libc::RLIM_INFINITY
         {
             let reserve = 64u64;
+            #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
             let room = (lim.rlim_cur as u64).saturating_sub(reserve).max(8);
             return wanted.min(room as usize);
         }
