@@ -244,7 +244,12 @@ impl Manager {
             .await
             .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
             .map_err(|e| {
-                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+                // the message names the model, not where its file is on the server
+                let msg = e
+                    .to_string()
+                    .replace(&format!("{}: ", entry.path.display()), "");
+                let msg = msg.replace(&entry.path.display().to_string(), "its file");
+                ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
             })?;
         for w in &loaded.warnings {
             eprintln!("hearth: warning: {w}");
