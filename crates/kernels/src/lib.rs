@@ -37,7 +37,6 @@
 //! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
 //!   pass with one barrier, bit-identical to separate [`matmul`] calls.
 
-#![deny(unsafe_op_in_unsafe_fn)]
 #![allow(clippy::needless_range_loop)] // index-heavy kernels read clearer with explicit indices
 
 mod acts;
