@@ -15,6 +15,7 @@
 //!   least the type's `decisive` margin;
 //! - the greedy continuation (one token per step, as generation runs) is
 //!   llama.cpp's, up to a step where its top-2 margin is a near tie;
+//!
 //! and, hearth against itself, the sequence fed one token at a time and
 //! batched with another sequence gives the same logits bit for bit.
 
