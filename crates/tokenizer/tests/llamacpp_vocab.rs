@@ -8,8 +8,11 @@
 
 use tokenizer::Tokenizer;
 
+/// A text and the ids llama.cpp gives it.
+type Pair = (String, Vec<u32>);
+
 /// The test pairs of one vocabulary, in file order.
-fn read_pairs(name: &str) -> Option<(gguf::GgufFile, Vec<(String, Vec<u32>)>)> {
+fn read_pairs(name: &str) -> Option<(gguf::GgufFile, Vec<Pair>)> {
     let vocab = test_models::llamacpp_file(&format!("models/ggml-vocab-{name}.gguf"))?;
     let inp = std::fs::read(vocab.with_extension("gguf.inp")).expect("read .inp");
     let out = std::fs::read_to_string(vocab.with_extension("gguf.out")).expect("read .out");
