@@ -35,6 +35,7 @@ OUT_PRE = os.path.join(ROOT, "tests", "fixtures", "tokenizer", "pre-overrides.js
 # pre-tokenizer names hearth implements with no test vocabulary of their own
 OVERRIDES = ["tekken", "llama4", "gpt-4o", "laguna", "chatglm-bpe", "glm4", "dbrx", "exaone", "jais"]
 CASED = [
+    "RÉSUMÉs CAFÉs ÉTATs LÉGALEment ÀBc naïveTÉ ÜBERall ÇAva",
     "HELLOworld helloWorld HTTPServer XMLHttpRequest iPhone McDonald's ÀBÇdef ÜBERgroß ΣΑΣ σας",
     "don't I'M WE'LL they've SHE'D it's 'tis",
     "a/b\n/\r\npath/to/file.txt //comment\n\n\n  x",
@@ -160,12 +161,65 @@ def with_pre(src, dst, pre):
     w.close()
 
 
+# llama.cpp's expressions for these (src/llama-vocab.cpp), which it runs
+# through std::regex on the "collapsed" text (src/unicode.cpp)
+CASED_REGEX = {
+    "tekken": "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    "gpt-4o": "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+}
+
+
+def collapsed_split(regex, text):
+    """llama.cpp's unicode_regex_split for a `\\p{..}` expression, with
+    Python's re (a backtracking engine like std::regex) as the engine: every
+    non-ASCII code point becomes one stand-in for its category (whitespace
+    U+000B), `\\p{L}`/`\\p{N}` become those stand-ins plus their ASCII
+    members; matches and the text between them are the pieces."""
+    import re
+    import unicodedata
+
+    stand = {"N": "\xd1", "L": "\xd2", "P": "\xd3", "M": "\xd4", "S": "\xd5"}
+    ws = set(map(chr, list(range(9, 14)) + list(range(0x2000, 0x200B)))) | set(
+        "\u0020\u0085\u00a0\u1680\u2028\u2029\u202f\u205f\u3000"
+    )
+    coll = "".join(
+        c if ord(c) < 128 else "\x0b" if c in ws else stand.get(unicodedata.category(c)[0], "\xd0")
+        for c in text
+    )
+    # inside [...] the stand-in and ASCII members go in as they are, else bracketed
+    out, inside, i = "", False, 0
+    classes = {"\\p{L}": "\xd2A-Za-z", "\\p{N}": "\xd10-9"}
+    while i < len(regex):
+        if regex[i] == "[" and (i == 0 or regex[i - 1] != "\\"):
+            inside = True
+        elif regex[i] == "]" and inside and regex[i - 1] != "\\":
+            inside = False
+        for k, v in classes.items():
+            if regex.startswith(k, i):
+                out += v if inside else f"[{v}]"
+                i += len(k)
+                break
+        else:
+            out += regex[i]
+            i += 1
+    pieces, prev = [], 0
+    for m in re.finditer(out, coll):
+        if m.start() > prev:
+            pieces.append(text[prev : m.start()])
+        pieces.append(text[m.start() : m.end()])
+        prev = m.end()
+    if prev < len(text):
+        pieces.append(text[prev:])
+    return pieces
+
+
 def overrides():
     import tempfile
 
     base = "llama-bpe"
     texts = read_inp(base) + TEXTS + CASED
     out = {"base": base, "texts": texts, "pre": {}}
+    out["splits"] = {name: [collapsed_split(rx, t) for t in texts] for name, rx in CASED_REGEX.items()}
     with tempfile.TemporaryDirectory() as tmp:
         for pre in OVERRIDES:
             path = os.path.join(tmp, f"{pre}.gguf")

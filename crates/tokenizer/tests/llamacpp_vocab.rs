@@ -275,6 +275,28 @@ fn pre_tokenizers_without_test_vocabularies_match_llama_cpp() {
             }
         }
     }
+    // the splits themselves, from llama.cpp's expressions run by Python's re
+    // on the collapsed text (ids alone can hide a split difference)
+    for (name, stage) in [
+        ("tekken", tokenizer::unicode::Stage::Tekken),
+        ("gpt-4o", tokenizer::unicode::Stage::Gpt4o),
+    ] {
+        for (i, want) in fx["splits"][name].as_array().unwrap().iter().enumerate() {
+            let want: Vec<&str> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            let got = tokenizer::unicode::split(texts[i], &[stage]);
+            if got != want {
+                bad.push(format!(
+                    "{name} split {:?}\n   want {want:?}\n   got  {got:?}",
+                    texts[i]
+                ));
+            }
+        }
+    }
     for b in &bad {
         eprintln!("MISMATCH {b}");
     }
