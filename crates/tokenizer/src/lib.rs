@@ -107,7 +107,7 @@ pub enum TokenizerError {
     WrongType { key: String, expected: &'static str },
     #[error("tokenizer model `tokenizer.ggml.model = {0:?}` is not one hearth implements (supported: \"gpt2\" byte-level BPE, \"gemma4\" SentencePiece-style BPE, \"llama\" SentencePiece, \"bert\" WordPiece); this model cannot be run")]
     UnknownModel(String),
-    #[error("pre-tokenizer `tokenizer.ggml.pre = {0:?}` is not one hearth implements: its prompts would be split into different tokens than the model was trained on, so the model is refused (models converted with llama-bpe, qwen2, qwen35, gpt-2, gemma4, deepseek-llm, deepseek-coder, falcon, starcoder, command-r, refact, smollm, mpt ... pre-tokenizers work)")]
+    #[error("pre-tokenizer `tokenizer.ggml.pre = {0:?}` is not one hearth implements: its prompts would be split into different tokens than the model was trained on, so the model is refused (models converted with llama-bpe, qwen2, qwen35, tekken, llama4, gpt-2, gemma4, deepseek-llm, deepseek-coder, falcon, starcoder, command-r, refact, smollm, mpt ... pre-tokenizers work)")]
     UnknownPre(String),
     #[error("BPE tokenizer (`tokenizer.ggml.model = gpt2`) has no `tokenizer.ggml.merges`")]
     MissingMerges,
