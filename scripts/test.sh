@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: README.md names it, .ci/run calls it. It installs what the
-# tests need (nothing beyond the machine's Rust toolchain, python3 and pip),
+# tests need (beyond the machine's Rust toolchain, python3 and pip: Debian's
+# chromium by apt and playwright-core by npm, for the chat page's browser test),
 # fetches the three real test models into a fixed cache directory once
 # (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS), then runs every test.
 set -euo pipefail
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/fetch-test-models.sh
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
+bash scripts/setup-browser-test.sh   # Debian's chromium + playwright-core for the chat page's browser test
+bash scripts/web-vendor.sh --check   # the page's vendored marked/highlight.js are the pinned npm releases
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 cargo test --workspace --release --no-fail-fast 2>&1

@@ -232,13 +232,13 @@ async function countContext() {
 
 // ---------- conversations ----------
 
-async function persist() {
-  const c = state.conv;
-  if (!c || (!state.saved && !c.messages.length)) return;
+/** Save a conversation (the open one by default; a new one only once it has a message). */
+async function persist(c = state.conv) {
+  if (!c || (c === state.conv && !state.saved && !c.messages.length)) return;
   c.updated = Date.now();
   try {
     await db.put(c);
-    state.saved = true;
+    if (c === state.conv) state.saved = true;
   } catch (e) {
     failed(e);
   }
@@ -307,6 +307,7 @@ async function removeConv(c) {
 }
 
 function newChat() {
+  stop();
   const model = (state.conv && modelInfo(state.conv.model) && state.conv.model) || pickDefaultModel();
   setConv(newConversation(model), false);
   closeOverlays();
@@ -327,9 +328,7 @@ function setConv(c, saved) {
   state.docs = [];
   state.used = null;
   if (!c.settings) c.settings = defaultSettings();
-  if (!c.model || !modelInfo(c.model)) {
-    if (!c.model) c.model = pickDefaultModel();
-  }
+  if (!c.model) c.model = pickDefaultModel();
   if (state.info) renderModels();
   renderList();
   renderMessages();
@@ -579,19 +578,21 @@ async function generate() {
     stopped,
     error: a.error,
   };
-  if (a.usage) state.used = a.usage.prompt_tokens + a.usage.completion_tokens;
+  const here = state.conv === conv;
+  if (a.usage && here) state.used = a.usage.prompt_tokens + a.usage.completion_tokens;
   setBusy(null);
   if (!m.content && !m.reasoning) {
     // nothing came: the turn is not kept (the error shows where the answer would be)
     conv.messages.pop();
     art.remove();
-    if (a.error) status(a.error, true);
-    else if (stopped) status('Stopped before the first token.');
-  } else {
+    if (here && a.error) status(a.error, true);
+    else if (here && stopped) status('Stopped before the first token.');
+  } else if (here) {
     art.replaceWith(messageEl(m, conv.messages.length - 1));
     if (stopped) status('Stopped. Regenerate to try again, or write on.');
   }
-  await persist();
+  await persist(conv);
+  if (!here) return;
   renderMeter();
   if (!a.usage) countContext();
   if (document.activeElement === document.body || document.activeElement === $('stop-btn')) $('prompt').focus();
@@ -786,8 +787,11 @@ document.addEventListener('keydown', (e) => {
   if (state.busy) {
     e.preventDefault();
     stop();
-  } else if (!$('settings').hidden || $('sidebar').classList.contains('open')) {
-    closeOverlays();
+  } else if (!$('settings').hidden) {
+    closeSettings(true);
+  } else if ($('sidebar').classList.contains('open')) {
+    closeSidebar();
+    $('open-side').focus();
   }
 });
 
@@ -797,16 +801,24 @@ function narrow() {
   return window.matchMedia('(max-width: 860px)').matches;
 }
 
-function closeOverlays() {
-  const wasSettings = !$('settings').hidden;
+function closeSidebar() {
   $('sidebar').classList.remove('open');
   $('open-side').setAttribute('aria-expanded', 'false');
-  if (narrow() || wasSettings) {
-    $('settings').hidden = true;
-    $('settings-btn').setAttribute('aria-expanded', 'false');
-  }
-  $('scrim').hidden = true;
-  if (wasSettings) $('settings-btn').focus();
+  if ($('settings').hidden) $('scrim').hidden = true;
+}
+
+function closeSettings(focusBack) {
+  if ($('settings').hidden) return;
+  $('settings').hidden = true;
+  $('settings-btn').setAttribute('aria-expanded', 'false');
+  if (!$('sidebar').classList.contains('open')) $('scrim').hidden = true;
+  if (focusBack) $('settings-btn').focus();
+}
+
+/** After picking a conversation: on a phone, back to the chat. */
+function closeOverlays() {
+  closeSidebar();
+  if (narrow()) closeSettings(false);
 }
 
 $('open-side').addEventListener('click', () => {
@@ -815,18 +827,23 @@ $('open-side').addEventListener('click', () => {
   $('scrim').hidden = false;
   $('new-chat').focus();
 });
-$('close-side').addEventListener('click', closeOverlays);
-$('scrim').addEventListener('click', closeOverlays);
+$('close-side').addEventListener('click', () => {
+  closeSidebar();
+  $('open-side').focus();
+});
+$('scrim').addEventListener('click', () => {
+  closeSidebar();
+  closeSettings(false);
+});
 $('new-chat').addEventListener('click', newChat);
 $('settings-btn').addEventListener('click', () => {
-  const open = $('settings').hidden;
-  if (!open) return closeOverlays();
+  if (!$('settings').hidden) return closeSettings(true);
   $('settings').hidden = false;
   $('settings-btn').setAttribute('aria-expanded', 'true');
   if (narrow()) $('scrim').hidden = false;
   $('system').focus();
 });
-$('close-settings').addEventListener('click', closeOverlays);
+$('close-settings').addEventListener('click', () => closeSettings(true));
 
 function renderSettings() {
   const c = state.conv;

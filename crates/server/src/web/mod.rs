@@ -14,6 +14,8 @@
 
 mod api;
 
+pub use api::{DOC_MAX_BYTES, EXTRACT_MAX_BODY};
+
 use crate::Shared;
 use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
