@@ -205,7 +205,9 @@ function renderMeter() {
   meter.low = Math.floor(m.context * 0.7);
   meter.high = Math.floor(m.context * 0.9);
   meter.value = Math.min(used, m.context);
-  label.textContent = `${state.used == null ? '?' : count(used)} / ${count(m.context)}`;
+  // the answer's last token takes no position until the next turn: a full context can read one over
+  const full = state.used != null && used >= m.context;
+  label.textContent = `${state.used == null ? '?' : count(Math.min(used, m.context))} / ${count(m.context)}${full ? ' · full' : ''}`;
   $('ctx').title = `Context: ${state.used == null ? 'not counted yet' : `${count(used)} tokens used`} of ${count(m.context)} this model holds per conversation`;
 }
 
@@ -518,7 +520,6 @@ async function send() {
   state.docs = [];
   renderDocs();
   renderMessages();
-  await persist();
   await generate();
 }
 
@@ -536,6 +537,10 @@ async function generate() {
   const controller = new AbortController();
   setBusy({ controller });
   status('');
+  // the question is kept even if the page closes before the answer comes
+  conv.messages.pop();
+  await persist(conv);
+  conv.messages.push(m);
   const a = newAnswer();
   const t0 = performance.now();
   let first = null;
@@ -548,11 +553,19 @@ async function generate() {
     scrollDown(false);
   };
   let stopped = false;
+  let savedAt = performance.now();
   try {
     for await (const chunk of api.chatStream(body, controller.signal)) {
       if (applyChunk(a, chunk)) {
         if (first == null) first = performance.now();
         if (!frame) frame = requestAnimationFrame(paint);
+        // a long answer is saved as it grows: a closed tab keeps what came
+        if (performance.now() - savedAt > 3000) {
+          savedAt = performance.now();
+          m.content = a.content;
+          m.reasoning = a.reasoning;
+          persist(conv);
+        }
       }
       if (a.error) break;
     }
@@ -561,7 +574,10 @@ async function generate() {
     else if (e.status === 401) {
       a.error = 'The server wants the API key.';
       askKey();
-    } else a.error = e.message;
+    } else {
+      a.error = e.message;
+      if (/context holds/.test(e.message)) a.error += ' This conversation fills the model\'s context: start a new chat, or edit an earlier message to make room.';
+    }
   }
   if (frame) cancelAnimationFrame(frame);
   const end = performance.now();
@@ -580,7 +596,6 @@ async function generate() {
   };
   const here = state.conv === conv;
   if (a.usage && here) state.used = a.usage.prompt_tokens + a.usage.completion_tokens;
-  setBusy(null);
   if (!m.content && !m.reasoning) {
     // nothing came: the turn is not kept (the error shows where the answer would be)
     conv.messages.pop();
@@ -591,7 +606,9 @@ async function generate() {
     art.replaceWith(messageEl(m, conv.messages.length - 1));
     if (stopped) status('Stopped. Regenerate to try again, or write on.');
   }
+  // saved before the page says it is done, so a reload right after finds it
   await persist(conv);
+  setBusy(null);
   if (!here) return;
   renderMeter();
   if (!a.usage) countContext();
@@ -952,7 +969,14 @@ $('pull-btn').addEventListener('click', async () => {
 
 // ---------- start ----------
 
+/** The message box's hint fits the window: the keys on a wide one. */
+function placeholder() {
+  $('prompt').placeholder = narrow() ? 'Message' : 'Message (Enter sends, Shift+Enter for a new line)';
+}
+window.matchMedia('(max-width: 860px)').addEventListener('change', placeholder);
+
 async function start() {
+  placeholder();
   try {
     await loadModels();
   } catch (e) {

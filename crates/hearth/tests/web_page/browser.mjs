@@ -43,6 +43,13 @@ async function step(name, f) {
     await f();
   } catch (e) {
     console.log(`FAIL ${name}: ${e.stack || e}`);
+    try {
+      console.log(`status line: ${await page.locator('#status').innerText()}`);
+      await page.screenshot({ path: join(OUT, 'failed.png') });
+      console.log(`screenshot: ${join(OUT, 'failed.png')}`);
+    } catch {
+      /* the page is gone */
+    }
     throw e;
   }
   passed += 1;
@@ -92,6 +99,16 @@ const answerText = () => lastAnswer().locator('.bubble').innerText();
 async function waitIdle(timeout = 90000) {
   await page.locator('#send-btn').waitFor({ state: 'visible', timeout });
 }
+/** Send a message and wait until its answer is complete (and saved). */
+async function ask(text, timeout = 90000) {
+  const n = await page.locator('#messages .msg.assistant').count();
+  await sendMessage(text);
+  await page.waitForFunction((k) => {
+    const all = document.querySelectorAll('#messages .msg.assistant');
+    return all.length > k && all[all.length - 1].getAttribute('aria-busy') === 'false';
+  }, n, { timeout });
+  await waitIdle(timeout);
+}
 async function setDial(key, value) {
   if (await page.locator('#settings').isHidden()) await page.click('#settings-btn');
   await page.fill(`#dial-${key}`, String(value));
@@ -125,6 +142,7 @@ try {
     check(/offline/.test(pull), `pull note (the server runs offline): ${pull}`);
     check(await page.locator('#pull-btn').isDisabled(), 'the download button is off while offline');
     check((await page.locator('#pull-select option').count()) > 0, 'the catalog is listed');
+    await page.screenshot({ path: join(OUT, 'settings.png') });
     await page.click('#close-settings');
   });
 
@@ -146,6 +164,7 @@ try {
     await setDial('max_tokens', 60);
     await closeSettings();
     await sendMessage('Write three sentences about the sea.');
+    await page.locator('#stop-btn').waitFor({ state: 'visible', timeout: 10000 });
     const seen = new Set();
     const until = Date.now() + 90000;
     while (Date.now() < until) {
@@ -170,11 +189,14 @@ try {
   await step('Esc stops an answer, and the server stops generating it', async () => {
     await setDial('max_tokens', 0);
     await closeSettings();
+    const answers = await page.locator('#messages .msg.assistant').count();
     await sendMessage('Tell a very long story about a lighthouse keeper, with many chapters.');
-    await page.waitForFunction(() => {
-      const b = [...document.querySelectorAll('#messages .msg.assistant .bubble')].pop();
-      return b && b.innerText.length > 40 && !b.innerText.startsWith('Reading');
-    }, null, { timeout: 60000 });
+    await page.waitForFunction((n) => {
+      const all = document.querySelectorAll('#messages .msg.assistant .bubble');
+      const b = all[n];
+      return all.length === n + 1 && b.innerText.length > 40 && !b.innerText.startsWith('Reading');
+    }, answers, { timeout: 60000 });
+    check(await page.locator('#stop-btn').isVisible(), 'the stop button shows while an answer streams');
     await page.keyboard.press('Escape');
     await waitIdle(10000);
     const meta = await lastAnswer().locator('.meta').innerText();
@@ -184,8 +206,7 @@ try {
     await setDial('max_tokens', 8);
     await closeSettings();
     const t = Date.now();
-    await sendMessage('Thanks!');
-    await waitIdle(60000);
+    await ask('Thanks!', 60000);
     const took = (Date.now() - t) / 1000;
     check(took < 30, `the next answer took ${took} s: the stopped one was still running?`);
     check((await page.locator('#messages .msg').count()) === 6, 'three turns');
@@ -210,12 +231,17 @@ try {
     const box = page.locator('.edit-box textarea');
     await box.fill('Name one colour.');
     await box.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length === 2
+      && document.querySelector('#messages .msg.assistant')?.getAttribute('aria-busy') === 'false');
     await waitIdle();
     check((await page.locator('#messages .msg').count()) === 2, 'the conversation was cut after the edited message');
     check((await page.locator('#messages .msg.user .bubble').innerText()) === 'Name one colour.', 'edited text shown');
     check(chatBodies.at(-1).messages.at(-1).content === 'Name one colour.', 'the edited message was sent');
+    const before = chatBodies.length;
     await lastAnswer().getByRole('button', { name: 'Regenerate' }).click();
+    await page.waitForFunction(() => document.querySelector('#messages .msg.assistant')?.getAttribute('aria-busy') === 'false');
     await waitIdle();
+    check(chatBodies.length === before + 1, 'regenerate asked again');
     check((await page.locator('#messages .msg').count()) === 2, 'regenerate replaced the answer');
   });
 
@@ -223,8 +249,7 @@ try {
     await page.click('#new-chat');
     await page.setInputFiles('#file-input', PDF);
     await page.locator('#doc-chips .chip', { hasText: 'tokens' }).waitFor({ timeout: 30000 });
-    await sendMessage('How many litres of paraffin were delivered?');
-    await waitIdle();
+    await ask('How many litres of paraffin were delivered?');
     const sent = chatBodies.at(-1).messages.at(-1).content;
     check(sent.startsWith('<document name="report.pdf">') && sent.includes('forty litres of paraffin') && sent.endsWith('How many litres of paraffin were delivered?'), `sent: ${sent.slice(0, 300)}`);
     check((await page.locator('#messages .msg.user .chip .n').innerText()) === 'report.pdf', 'the message shows its document');
@@ -245,12 +270,15 @@ try {
     await alert.waitFor({ timeout: 60000 });
     const say = await alert.innerText();
     check(/long\.txt is [\d,]+ tokens, more than this conversation has room for/.test(say), `notice: ${say}`);
+    await page.screenshot({ path: join(OUT, 'document-too-long.png') });
     check(await page.locator('#send-btn').isVisible(), 'send button');
     await sendMessage('Summarise.');
     check((await page.locator('#status').innerText()).includes('does not fit'), 'sending is refused while the document does not fit');
     await alert.getByRole('button', { name: /^Use the first/ }).click();
     await page.locator('#doc-chips .chip', { hasText: /first [\d,]+ tokens of [\d,]+/ }).waitFor();
+    const n = await page.locator('#messages .msg.assistant').count();
     await page.click('#send-btn');
+    await page.waitForFunction((k) => document.querySelectorAll('#messages .msg.assistant').length > k, n);
     await waitIdle();
     const sent = chatBodies.at(-1).messages.at(-1).content;
     check(sent.includes('<document name="long.txt">') && sent.includes('(Only the beginning of long.txt is above'), `sent: ${sent.slice(-400)}`);
