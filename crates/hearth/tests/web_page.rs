@@ -193,7 +193,7 @@ fn chat_page_in_a_real_browser() {
     let chat = chat.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&chat.stderr);
     assert!(
-        chat.status.success() && err.contains("Loaded 'from-page': 4 messages."),
+        chat.status.success() && err.contains("Loaded 'from-page': 6 messages."),
         "hearth chat /load of the page's export: {}\n{err}",
         chat.status
     );

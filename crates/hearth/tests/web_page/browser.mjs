@@ -257,6 +257,35 @@ try {
     await page.screenshot({ path: join(OUT, 'chat-desktop.png') });
   });
 
+  await step('thinking shown folded; code highlighted, with a working copy button', async () => {
+    // A canned reply in the server's SSE shape: thinking arrives as
+    // delta.reasoning_content once the server separates it (the
+    // structured-output work); the model here does not think.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(URL0).origin });
+    const chunks = [
+      { choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+      { choices: [{ index: 0, delta: { reasoning_content: 'The user wants ' }, finish_reason: null }] },
+      { choices: [{ index: 0, delta: { reasoning_content: 'a loop.' }, finish_reason: null }] },
+      { choices: [{ index: 0, delta: { content: 'Here:\n\n```python\nfor i in range(3):\n    print(i)\n```\n' }, finish_reason: null }] },
+      { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+      { choices: [], usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 } },
+    ];
+    const body = `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('')}data: [DONE]\n\n`;
+    await page.route('**/v1/chat/completions', (r) => r.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body }), { times: 1 });
+    await ask('Show a loop in Python.');
+    const th = lastAnswer().locator('details.thinking');
+    check(await th.isVisible(), 'thinking shown');
+    check(!(await th.evaluate((d) => d.open)), 'thinking folded');
+    const thought = await th.locator('.think-body').textContent();
+    check(thought === 'The user wants a loop.', `thinking: ${thought}`);
+    check((await lastAnswer().locator('code.language-python .hljs-keyword').count()) > 0, 'the code is highlighted');
+    await lastAnswer().locator('.copy-code').click();
+    await page.locator('#status', { hasText: 'Code copied' }).waitFor();
+    const clip = await page.evaluate(() => navigator.clipboard.readText());
+    check(clip === 'for i in range(3):\n    print(i)', `clipboard: ${JSON.stringify(clip)}`);
+    await page.screenshot({ path: join(OUT, 'code-and-thinking.png') });
+  });
+
   await step('a dropped document too long for the context is offered in part, never cut silently', async () => {
     const long = Array.from({ length: 1500 }, (_, i) => `Line ${i + 1}: the keeper trimmed the wick and wrote the weather down.`).join('\n');
     await page.evaluate((text) => {
@@ -301,7 +330,7 @@ try {
     await dl.saveAs(file);
     const saved = JSON.parse(readFileSync(file, 'utf8'));
     check(saved.format === 'hearth-conversation' && saved.version === 1 && saved.model === MODEL, `export: ${JSON.stringify(saved).slice(0, 200)}`);
-    check(saved.messages.length === 4 && saved.messages[0].role === 'user', 'two turns exported');
+    check(saved.messages.length === 6 && saved.messages[0].role === 'user' && saved.messages[0].content.startsWith('<document name="report.pdf">'), 'three turns exported, documents in the messages');
     await page.click('#close-settings');
     const before = await page.locator('#conv-list li').count();
     await page.setInputFiles('#import-file', file);

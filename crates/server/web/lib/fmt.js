@@ -45,9 +45,12 @@ export function modelLine(m) {
   return parts.join(' · ');
 }
 
-/** Tokens/s of an answer: tokens after the first over the time since it came. */
+/**
+ * Tokens/s of an answer: tokens after the first over the time since it came
+ * (none when they all came at once: a finished answer sent whole).
+ */
 export function answerSpeed(tokens, firstAt, endAt) {
-  if (!(tokens > 1) || !(endAt > firstAt)) return null;
+  if (!(tokens > 1) || !(endAt - firstAt >= 50)) return null;
   return (tokens - 1) / ((endAt - firstAt) / 1000);
 }
 

@@ -125,4 +125,5 @@ test('numbers as the page shows them', () => {
   assert.equal(modelLine({ name: 'big', file_bytes: 4e10, supported: false }), 'big · 40 GB · architecture not supported yet');
   assert.equal(answerSpeed(11, 1000, 2000), 10);
   assert.equal(answerSpeed(1, 1000, 2000), null);
+  assert.equal(answerSpeed(12, 1000, 1001), null, 'all at once');
 });
