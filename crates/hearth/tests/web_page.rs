@@ -28,7 +28,10 @@ fn browser_setup() -> Result<PathBuf, String> {
     if !Path::new("/usr/bin/chromium").exists() {
         return Err("/usr/bin/chromium is missing".into());
     }
-    if !dir.join("node_modules/playwright-core/package.json").exists() {
+    if !dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
         return Err(format!("playwright-core is not in {}", dir.display()));
     }
     if Command::new("node").arg("--version").output().is_err() {
@@ -41,6 +44,8 @@ fn browser_setup() -> Result<PathBuf, String> {
 struct Serve {
     child: Child,
     url: String,
+    /// Everything it printed on standard error so far.
+    printed: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Serve {
@@ -50,9 +55,21 @@ impl Drop for Serve {
     }
 }
 
-fn serve(models: &Path, extra: &[&str], path_env: &str, opened: &Path) -> Serve {
+/// `hearth serve` on a free port with the test's models (`--offline`
+/// unless `online`).
+fn serve(models: &Path, extra: &[&str], path_env: &str, opened: &Path, online: bool) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .args(["--offline", "serve", "--port", "0", "--parallel", "1", "--ctx-size", "1024", "--models-dir"])
+        .args(if online { None } else { Some("--offline") })
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--parallel",
+            "1",
+            "--ctx-size",
+            "1024",
+            "--models-dir",
+        ])
         .arg(models)
         .args(extra)
         .env("PATH", path_env)
@@ -78,10 +95,13 @@ fn serve(models: &Path, extra: &[&str], path_env: &str, opened: &Path) -> Serve 
         }
     }
     // keep reading stderr so the server never blocks on a full pipe
+    let all = std::sync::Arc::new(std::sync::Mutex::new(printed.clone()));
+    let sink = all.clone();
     std::thread::spawn(move || {
-        let mut sink = String::new();
-        while err.read_line(&mut sink).unwrap_or(0) > 0 {
-            sink.clear();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap_or(0) > 0 {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
         }
     });
     let url = url.unwrap_or_else(|| panic!("no page address printed:\n{printed}"));
@@ -94,7 +114,11 @@ fn serve(models: &Path, extra: &[&str], path_env: &str, opened: &Path) -> Serve 
         url.starts_with("http://127.0.0.1:") && url.ends_with('/') && !url.contains('\x1b'),
         "{url:?}"
     );
-    Serve { child, url }
+    Serve {
+        child,
+        url,
+        printed: all,
+    }
 }
 
 #[test]
@@ -106,7 +130,9 @@ fn chat_page_in_a_real_browser() {
         Ok(p) => p,
         Err(why) if required() => panic!("{why}: run scripts/setup-browser-test.sh"),
         Err(why) => {
-            eprintln!("skipping the browser test: {why} (scripts/setup-browser-test.sh installs it)");
+            eprintln!(
+                "skipping the browser test: {why} (scripts/setup-browser-test.sh installs it)"
+            );
             return;
         }
     };
@@ -120,7 +146,11 @@ fn chat_page_in_a_real_browser() {
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let opener = bin.join("xdg-open");
-    std::fs::write(&opener, "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$HEARTH_OPENED\"\n").unwrap();
+    std::fs::write(
+        &opener,
+        "#!/bin/sh\nprintf '%s\\n' \"$1\" > \"$HEARTH_OPENED\"\n",
+    )
+    .unwrap();
     let mut perm = std::fs::metadata(&opener).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     std::fs::set_permissions(&opener, perm).unwrap();
@@ -131,7 +161,7 @@ fn chat_page_in_a_real_browser() {
     );
     let opened = tmp.path().join("opened.txt");
 
-    let srv = serve(&models, &["--open"], &path_env, &opened);
+    let srv = serve(&models, &["--open"], &path_env, &opened, false);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !opened.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -139,16 +169,32 @@ fn chat_page_in_a_real_browser() {
     let got = std::fs::read_to_string(&opened).unwrap_or_default();
     assert_eq!(got.trim(), srv.url, "--open opened this address");
 
-    // a second server with an API key, for the page's key prompt
-    let not_opened = tmp.path().join("not-opened.txt");
-    let keyed = serve(&models, &["--api-key", "page-k3y"], &path_env, &not_opened);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!not_opened.exists(), "without --open no browser is started");
-
+    // a second server with an API key, for the page's key prompt (online,
+    // for the page's download button; the browser test answers the one
+    // download it asks for itself); --open with no browser to start is no error
+    let no_browser = tmp.path().join("empty-bin");
+    std::fs::create_dir_all(&no_browser).unwrap();
+    let keyed = serve(
+        &models,
+        &["--api-key", "page-k3y", "--open"],
+        no_browser.to_str().unwrap(),
+        &tmp.path().join("not-opened.txt"),
+        true,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !keyed.printed.lock().unwrap().contains("could not open a browser") {
+        assert!(
+            Instant::now() < deadline,
+            "no note about the missing browser:\n{}",
+            keyed.printed.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-page");
     let _ = std::fs::remove_dir_all(&out);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_page/browser.mjs");
-    let pdf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/batch/docs/report.pdf");
+    let pdf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/batch/docs/report.pdf");
     let run = Command::new("node")
         .arg(&script)
         .env("HEARTH_URL", &srv.url)
@@ -157,6 +203,7 @@ fn chat_page_in_a_real_browser() {
         .env("PLAYWRIGHT_DIR", &playwright)
         .env("MODEL", "smollm2")
         .env("PDF", &pdf)
+        .env("GGUF", &model)
         .env("OUT", &out)
         .output()
         .expect("run node");
@@ -166,7 +213,9 @@ fn chat_page_in_a_real_browser() {
     assert!(run.status.success(), "browser test failed:\n{so}\n{se}");
     assert!(so.contains("passed, 0 failed"), "{so}");
     for shot in ["chat-desktop.png", "chat-dark.png", "chat-phone.png"] {
-        let len = std::fs::metadata(out.join(shot)).map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(out.join(shot))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(len > 10_000, "{shot}: {len} bytes");
     }
 

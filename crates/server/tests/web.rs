@@ -131,7 +131,14 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
         .expect("a complete HTTP answer");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -145,7 +152,8 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
         let mut rest = &body[..];
         loop {
             let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16).unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16)
+                .unwrap();
             if n == 0 {
                 break;
             }
@@ -182,47 +190,89 @@ fn the_page_and_its_files_with_a_strict_csp() {
     let Some(srv) = start(None) else { return };
     let a = srv.addr;
     // a browser gets the page; Ollama's clients and scripts the old answer
-    let page = http(a, "GET", "/", &[("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")], b"");
+    let page = http(
+        a,
+        "GET",
+        "/",
+        &[("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        b"",
+    );
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
-    assert!(page.text().contains(r#"<script type="module" src="/ui/app.js">"#));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page
+        .text()
+        .contains(r#"<script type="module" src="/ui/app.js">"#));
     let csp = page.header("content-security-policy").unwrap();
-    for want in ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+    for want in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
         assert!(csp.contains(want), "{csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     assert!(!page.text().contains("<script>"), "no inline script");
     let plain = http(a, "GET", "/", &[], b"");
-    assert_eq!((plain.status, plain.text().as_str()), (200, "hearth is running"));
+    assert_eq!(
+        (plain.status, plain.text().as_str()),
+        (200, "hearth is running")
+    );
     assert_eq!(http(a, "HEAD", "/", &[], b"").status, 200);
 
     // every file the page names is served, with its type; the rest is 404
     let js = http(a, "GET", "/ui/app.js", &[], b"");
     assert_eq!(js.status, 200);
-    assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert!(js.header("content-security-policy").is_some());
     let tag = js.header("etag").unwrap().to_string();
     let again = http(a, "GET", "/ui/app.js", &[("If-None-Match", &tag)], b"");
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
-    for f in ["/ui/style.css", "/ui/lib/markdown.js", "/ui/vendor/marked.esm.js", "/ui/icon.svg"] {
+    for f in [
+        "/ui/style.css",
+        "/ui/lib/markdown.js",
+        "/ui/vendor/marked.esm.js",
+        "/ui/icon.svg",
+    ] {
         assert_eq!(http(a, "GET", f, &[], b"").status, 200, "{f}");
     }
     assert_eq!(http(a, "GET", "/ui/nope.js", &[], b"").status, 404);
     assert_eq!(http(a, "GET", "/ui/../Cargo.toml", &[], b"").status, 404);
-    assert_eq!(http(a, "GET", "/ui/test/conv.test.mjs", &[], b"").status, 404);
+    assert_eq!(
+        http(a, "GET", "/ui/test/conv.test.mjs", &[], b"").status,
+        404
+    );
 }
 
 #[test]
 fn with_an_api_key_the_page_loads_and_its_endpoints_want_the_key() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(srv) = start(Some("k3y")) else { return };
+    let Some(srv) = start(Some("k3y")) else {
+        return;
+    };
     let a = srv.addr;
-    assert_eq!(http(a, "GET", "/", &[("Accept", "text/html")], b"").status, 200);
+    assert_eq!(
+        http(a, "GET", "/", &[("Accept", "text/html")], b"").status,
+        200
+    );
     assert_eq!(http(a, "GET", "/ui/app.js", &[], b"").status, 200);
-    assert_eq!(http(a, "GET", "/", &[], b"").status, 401, "the API's / still wants the key");
+    assert_eq!(
+        http(a, "GET", "/", &[], b"").status,
+        401,
+        "the API's / still wants the key"
+    );
     assert_eq!(http(a, "GET", "/ui/models", &[], b"").status, 401);
     let body = json!({"name": "a.txt", "data": "aGk="});
     assert_eq!(post_json(a, "/ui/extract", &body, None).status, 401);
@@ -230,7 +280,13 @@ fn with_an_api_key_the_page_loads_and_its_endpoints_want_the_key() {
     let ok = post_json(a, "/ui/extract", &body, Some("k3y"));
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.json()["text"], "hi");
-    let m = http(a, "GET", "/ui/models", &[("Authorization", "Bearer k3y")], b"");
+    let m = http(
+        a,
+        "GET",
+        "/ui/models",
+        &[("Authorization", "Bearer k3y")],
+        b"",
+    );
     assert_eq!(m.status, 200);
 }
 
@@ -245,7 +301,10 @@ fn models_with_their_fit() {
         .iter()
         .find(|m| m["name"] == "smollm2")
         .unwrap_or_else(|| panic!("{v}"));
-    assert_eq!(smol["context"], 1024, "the server's --ctx-size (the model's trained context is larger)");
+    assert_eq!(
+        smol["context"], 1024,
+        "the server's --ctx-size (the model's trained context is larger)"
+    );
     assert_eq!(smol["n_ctx_train"], 8192);
     assert!(smol["size"].as_u64().unwrap() > 50_000_000);
     assert!(["fits", "tight", "does not fit"].contains(&smol["verdict"].as_str().unwrap()));
@@ -280,7 +339,12 @@ fn token_counts_match_what_a_chat_request_counts() {
         {"role": "assistant", "content": "Paris."},
         {"role": "user", "content": "And of Spain?"},
     ]);
-    let t = post_json(a, "/ui/tokens", &json!({"model": "smollm2", "messages": messages}), None);
+    let t = post_json(
+        a,
+        "/ui/tokens",
+        &json!({"model": "smollm2", "messages": messages}),
+        None,
+    );
     assert_eq!(t.status, 200, "{}", t.text());
     let t = t.json();
     assert_eq!(t["context"], 1024);
@@ -313,20 +377,32 @@ fn token_counts_match_what_a_chat_request_counts() {
     let utf16: Vec<u16> = text.encode_utf16().collect();
     let prefix = String::from_utf16(&utf16[..fit16]).expect("cut on a character boundary");
     assert_eq!(
-        utf16[fit16], b'\n' as u16,
+        utf16[fit16],
+        b'\n' as u16,
         "cut at a line break: {:?}",
         &prefix[prefix.len() - 20..]
     );
     assert!(text.starts_with(&prefix));
     // the whole text fits in more tokens than it has
-    let all = post_json(a, "/ui/tokens", &json!({"model": "smollm2", "text": text, "fit": total + 5}), None).json();
+    let all = post_json(
+        a,
+        "/ui/tokens",
+        &json!({"model": "smollm2", "text": text, "fit": total + 5}),
+        None,
+    )
+    .json();
     assert_eq!(all["fit_utf16"].as_u64().unwrap() as usize, utf16.len());
 
     // mistakes are clear 4xx
     let bad = post_json(a, "/ui/tokens", &json!({"model": "smollm2"}), None);
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("give messages"), "{}", bad.text());
-    let bad = post_json(a, "/ui/tokens", &json!({"model": "nope", "text": "x"}), None);
+    let bad = post_json(
+        a,
+        "/ui/tokens",
+        &json!({"model": "nope", "text": "x"}),
+        None,
+    );
     assert_eq!(bad.status, 404);
     let bad = post_json(
         a,
@@ -345,15 +421,28 @@ fn documents_extracted_and_refused_clearly() {
     let a = srv.addr;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let pdf = std::fs::read(fixture("batch/docs/report.pdf")).unwrap();
-    let r = post_json(a, "/ui/extract", &json!({"name": "report.pdf", "data": b64(&pdf)}), None);
+    let r = post_json(
+        a,
+        "/ui/extract",
+        &json!({"name": "report.pdf", "data": b64(&pdf)}),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     assert_eq!(v["kind"], "pdf");
     assert_eq!(v["bytes"], pdf.len());
     let text = v["text"].as_str().unwrap();
-    assert!(text.contains("Carrow Head Lighthouse") && text.contains("forty litres of paraffin"), "{text}");
+    assert!(
+        text.contains("Carrow Head Lighthouse") && text.contains("forty litres of paraffin"),
+        "{text}"
+    );
     let docx = std::fs::read(fixture("batch/docs/letter.docx")).unwrap();
-    let r = post_json(a, "/ui/extract", &json!({"name": "C:\\Users\\me\\letter.docx", "data": b64(&docx)}), None);
+    let r = post_json(
+        a,
+        "/ui/extract",
+        &json!({"name": "C:\\Users\\me\\letter.docx", "data": b64(&docx)}),
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "letter.docx", "only the file's own name");
     let html = post_json(a, "/ui/extract", &json!({"name": "p.html", "data": b64(b"<title>T</title><p>Hello <b>web</b></p><script>x()</script>")}), None).json();
@@ -361,16 +450,38 @@ fn documents_extracted_and_refused_clearly() {
 
     // a cross-site form can post text/plain that parses as JSON: refused
     let body = json!({"name": "a.txt", "data": "aGk="}).to_string();
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
-        let r = http(a, "POST", "/ui/extract", &[("Content-Type", ct)], body.as_bytes());
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let r = http(
+            a,
+            "POST",
+            "/ui/extract",
+            &[("Content-Type", ct)],
+            body.as_bytes(),
+        );
         assert_eq!(r.status, 415, "{ct}: {}", r.text());
     }
-    let r = http(a, "POST", "/ui/tokens", &[("Content-Type", "text/plain")], br#"{"model":"smollm2","text":"x"}"#);
+    let r = http(
+        a,
+        "POST",
+        "/ui/tokens",
+        &[("Content-Type", "text/plain")],
+        br#"{"model":"smollm2","text":"x"}"#,
+    );
     assert_eq!(r.status, 415);
 
     let err = |name: &str, data: &str| {
         let r = post_json(a, "/ui/extract", &json!({"name": name, "data": data}), None);
-        (r.status, r.json()["error"]["message"].as_str().unwrap_or_default().to_string())
+        (
+            r.status,
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
     };
     let (s, m) = err("photo.jpg", "aGk=");
     assert_eq!(s, 400);
@@ -411,7 +522,9 @@ fn page_unit_tests_in_node() {
     {
         Ok(o) => o,
         Err(e) => {
-            if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
+            if std::env::var_os("CI").is_some()
+                || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some()
+            {
                 panic!("node is needed for the page's unit tests: {e}");
             }
             eprintln!("skipping: no node ({e})");
@@ -419,7 +532,11 @@ fn page_unit_tests_in_node() {
         }
     };
     let so = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{so}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pass = so
         .lines()
         .find_map(|l| l.strip_prefix("# pass "))

@@ -142,6 +142,8 @@ function renderModels() {
   const canPull = state.info.can_pull && state.info.catalog.length > 0;
   $('pull-btn').disabled = !canPull;
   ps.disabled = !canPull;
+  $('pull-name').disabled = !state.info.can_pull;
+  $('pull-name-btn').disabled = !state.info.can_pull;
   $('pull-note').textContent = state.info.offline
     ? 'This server runs offline (--offline or HEARTH_OFFLINE): it downloads nothing. `hearth pull NAME` in a terminal fetches models.'
     : state.info.catalog.length
@@ -925,15 +927,18 @@ $('import-file').addEventListener('change', async (e) => {
 
 // ---------- pulling a model ----------
 
-$('pull-btn').addEventListener('click', async () => {
-  const name = $('pull-select').value;
+async function pull(name) {
+  name = (name || '').trim();
   if (!name) return;
   const bar = $('pull-progress');
   const st = $('pull-status');
-  $('pull-btn').disabled = true;
+  const buttons = [$('pull-btn'), $('pull-name-btn')];
+  buttons.forEach((b) => (b.disabled = true));
+  st.classList.remove('error');
   bar.hidden = false;
   bar.removeAttribute('value');
   st.textContent = `Downloading ${name}…`;
+  const before = new Set(state.info.models.map((m) => m.name));
   let error = null;
   try {
     for await (const line of api.pullStream(name)) {
@@ -947,24 +952,31 @@ $('pull-btn').addEventListener('click', async () => {
   } catch (e) {
     error = e.message;
   }
-  $('pull-btn').disabled = false;
+  buttons.forEach((b) => (b.disabled = false));
   if (error) {
     bar.hidden = true;
     st.textContent = `Could not download ${name}: ${error}`;
     st.classList.add('error');
     return;
   }
-  st.classList.remove('error');
-  st.textContent = `${name} is ready.`;
   bar.value = 1;
   await loadModels();
-  const have = state.info.models.find((m) => m.name === name || m.name.startsWith(`${name}:`));
+  // the model the download added (its name may differ from what was asked: a URL, a bare name)
+  const added = state.info.models.filter((m) => !before.has(m.name));
+  const have = added.length === 1 ? added[0] : state.info.models.find((m) => m.name === name || m.name.startsWith(`${name}:`));
+  st.textContent = have ? `${have.name} is ready.` : `${name} is ready.`;
   if (have) {
     state.conv.model = have.name;
     renderModels();
     persist();
     countContext();
   }
+}
+
+$('pull-btn').addEventListener('click', () => pull($('pull-select').value));
+$('pull-name-btn').addEventListener('click', () => pull($('pull-name').value));
+$('pull-name').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') pull($('pull-name').value);
 });
 
 // ---------- start ----------

@@ -6,13 +6,15 @@
 //   PLAYWRIGHT_DIR  where playwright-core is installed (scripts/setup-browser-test.sh)
 //   MODEL         the model to chat with
 //   PDF           a PDF to attach
+//   GGUF          a model file the keyed server downloads through the page
 //   OUT           where screenshots, the exported conversation and the request log go
 // Every request the browser makes is intercepted: any to another origin is
 // refused and fails the test. Prints one line per step; exits non-zero on
 // the first failure.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -366,8 +368,9 @@ try {
   });
 
   if (KEYED) {
+    let p;
     await step('with --api-key the page asks for the key once and keeps it', async () => {
-      const p = await context.newPage();
+      p = await context.newPage();
       p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       await p.goto(`${KEYED}/`);
       await p.locator('#key-dialog[open]').waitFor();
@@ -381,6 +384,36 @@ try {
       await p.reload();
       await p.locator(`#model-select option[value="${MODEL}"]`).waitFor({ state: 'attached' });
       check(!(await p.locator('#key-dialog').evaluate((d) => d.open)), 'asked again after a reload');
+    });
+
+    await step('a model is downloaded through the page, with a progress bar', async () => {
+      // a real pull by the (online) keyed server from a file server on this machine
+      const gguf = env('GGUF');
+      const size = statSync(gguf).size;
+      const files = createServer((req, res) => {
+        if (req.url !== '/pulled-smol.gguf') {
+          res.writeHead(404).end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size });
+        if (req.method === 'HEAD') res.end();
+        else createReadStream(gguf).pipe(res);
+      });
+      await new Promise((ok) => files.listen(0, '127.0.0.1', ok));
+      try {
+        await p.click('#settings-btn');
+        check(!(await p.locator('#pull-btn').isDisabled()), 'the download button is on when online');
+        await p.fill('#pull-name', `http://127.0.0.1:${files.address().port}/pulled-smol.gguf`);
+        await p.click('#pull-name-btn');
+        await p.locator('#pull-status', { hasText: 'is ready' }).waitFor({ timeout: 60000 });
+        check((await p.locator('#pull-progress').evaluate((b) => b.value)) === 1, 'the progress bar is full');
+        check((await p.locator('#model-select').inputValue()) === 'pulled-smol:latest', 'the new model is picked');
+        check(await p.locator('#model-list', { hasText: 'pulled-smol:latest' }).isVisible(), 'the new model is listed');
+        await p.locator('#pull-status').scrollIntoViewIfNeeded();
+        await p.screenshot({ path: join(OUT, 'downloaded.png') });
+      } finally {
+        files.close();
+      }
       await p.close();
     });
   }

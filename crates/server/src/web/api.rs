@@ -249,7 +249,10 @@ fn fitting_prefix(tok: &tokenizer::Tokenizer, text: &str, ids: &[u32], limit: us
     let head = &text[..end];
     head.rfind('\n')
         .filter(|&i| i >= floor && i > 0)
-        .or_else(|| head.rfind(char::is_whitespace).filter(|&i| i >= floor && i > 0))
+        .or_else(|| {
+            head.rfind(char::is_whitespace)
+                .filter(|&i| i >= floor && i > 0)
+        })
         .unwrap_or(end)
 }
 
