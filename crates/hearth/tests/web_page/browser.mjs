@@ -159,6 +159,22 @@ try {
       return out;
     });
     check(missing.length === 0, `unlabelled: ${missing.join(' | ')}`);
+    // keyboard first: the page opens with the message box focused, Tab goes on to Send;
+    // from the top, Tab walks the list, the header, then the message box
+    await page.reload();
+    await page.locator(`#model-select option[value="${MODEL}"]`).waitFor({ state: 'attached' });
+    const focused = () => page.evaluate(() => document.activeElement.id || document.activeElement.className);
+    check((await focused()) === 'prompt', `focused at load: ${await focused()}`);
+    await page.keyboard.press('Tab');
+    check((await focused()) === 'send-btn', `after Tab: ${await focused()}`);
+    await page.evaluate(() => document.querySelector('.skip').focus());
+    const order = [];
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    const want = ['new-chat', 'import-btn', 'model-select', 'settings-btn', 'attach-btn', 'prompt', 'send-btn'];
+    check(JSON.stringify(order.filter((x) => want.includes(x))) === JSON.stringify(want), `Tab order: ${order.join(', ')}`);
   });
 
   await step('an answer streams token by token, with tokens/s and the context meter', async () => {
