@@ -182,7 +182,12 @@ fn chat_page_in_a_real_browser() {
         true,
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !keyed.printed.lock().unwrap().contains("could not open a browser") {
+    while !keyed
+        .printed
+        .lock()
+        .unwrap()
+        .contains("could not open a browser")
+    {
         assert!(
             Instant::now() < deadline,
             "no note about the missing browser:\n{}",

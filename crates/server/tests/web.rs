@@ -448,6 +448,17 @@ fn documents_extracted_and_refused_clearly() {
     let html = post_json(a, "/ui/extract", &json!({"name": "p.html", "data": b64(b"<title>T</title><p>Hello <b>web</b></p><script>x()</script>")}), None).json();
     assert_eq!(html["text"], "T\n\nHello web");
 
+    // documents have their own cap, above the API's --max-body (8 MiB here)
+    let big = "The keeper trimmed the wick.\n".repeat(9 << 20 >> 5);
+    let r = post_json(
+        a,
+        "/ui/extract",
+        &json!({"name": "big.md", "data": b64(big.as_bytes())}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", &r.text()[..r.text().len().min(300)]);
+    assert_eq!(r.json()["bytes"], big.len());
+
     // a cross-site form can post text/plain that parses as JSON: refused
     let body = json!({"name": "a.txt", "data": "aGk="}).to_string();
     for ct in [
