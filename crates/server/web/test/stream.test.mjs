@@ -11,6 +11,12 @@ test('SSE events split anywhere, in any line ending', () => {
     const got = [...p.feed(text.slice(0, cut)), ...p.feed(text.slice(cut))];
     assert.deepEqual(got, ['{"a":1}', '{"b":2}', 'x\ny', '[DONE]'], `cut at ${cut}`);
   }
+  // a \r\n cut between its two characters is one line end, not two
+  const crlf = 'data: x\r\ndata: y\r\n\r\n';
+  for (let cut = 0; cut <= crlf.length; cut++) {
+    const q = new SseParser();
+    assert.deepEqual([...q.feed(crlf.slice(0, cut)), ...q.feed(crlf.slice(cut))], ['x\ny'], `crlf cut at ${cut}`);
+  }
   const p = new SseParser();
   assert.deepEqual(p.feed('data: half'), []);
   assert.deepEqual(p.feed('\r'), []);
