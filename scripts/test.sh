@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: README.md names it, .ci/run calls it. It installs what the
-# tests need (nothing beyond the machine's Rust toolchain, python3 and pip),
+# tests need (beyond the machine's Rust toolchain, python3 and pip: Debian's
+# chromium by apt and playwright-core by npm, for the chat page's browser test),
 # fetches the three real test models into a fixed cache directory once
 # (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS) and llama.cpp's
 # reference files (~/.cache/hearth/llamacpp, or $HEARTH_LLAMACPP_SDIST), then
@@ -21,6 +22,8 @@ bash scripts/fetch-test-models.sh
 bash scripts/fetch-llamacpp-sdist.sh  # llama.cpp's vocab test pairs and chat templates (tokenizer tests)
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
 bash scripts/setup-synthetic-models.sh  # today's families as small random-weight GGUFs (crates/model/tests/synthetic.rs)
+bash scripts/setup-browser-test.sh   # Debian's chromium + playwright-core for the chat page's browser test
+bash scripts/web-vendor.sh --check   # the page's vendored marked/highlight.js are the pinned npm releases
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 # Every test, with the kernels at the best level this CPU has.
