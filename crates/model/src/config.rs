@@ -32,9 +32,12 @@ pub enum Arch {
     /// `mistral3`: Ministral 3 / Mistral Small 3.x text decoders (YaRN,
     /// Llama-4-style attention temperature).
     Mistral3,
+    /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
+    /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
+    Qwen35,
 }
 
-pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3";
+pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen35";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -47,6 +50,7 @@ impl Arch {
             "smollm3" => Arch::SmolLm3,
             "granite" => Arch::Granite,
             "mistral3" => Arch::Mistral3,
+            "qwen35" => Arch::Qwen35,
             _ => return None,
         })
     }
@@ -61,6 +65,7 @@ impl Arch {
             Arch::SmolLm3 => "smollm3",
             Arch::Granite => "granite",
             Arch::Mistral3 => "mistral3",
+            Arch::Qwen35 => "qwen35",
         }
     }
 }
@@ -172,6 +177,49 @@ pub struct Config {
     /// Frequency-factor tensors the configuration was built from (the
     /// weights' loader counts them as used).
     pub(crate) rope_tensors: Vec<&'static str>,
+    /// Linear-attention (Gated DeltaNet) shape of a hybrid model (Qwen3.5):
+    /// which layers are recurrent and their sizes; `None` for the others.
+    pub ssm: Option<SsmSpec>,
+}
+
+/// A hybrid model's Gated DeltaNet layers (llama.cpp `ssm.*` keys,
+/// `llama_model_qwen35::load_arch_hparams`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsmSpec {
+    /// [n_layer]: the layer is a linear-attention (recurrent) one.
+    pub recurrent: Vec<bool>,
+    /// Taps of the causal depthwise convolution (`ssm.conv_kernel`).
+    pub d_conv: usize,
+    /// Size of a key/query head and of a value head (`ssm.state_size`).
+    pub head_dim: usize,
+    /// Key/query heads (`ssm.group_count`).
+    pub n_k_heads: usize,
+    /// Value heads (`ssm.time_step_rank`); value head h reads key head
+    /// h % n_k_heads, as llama.cpp's `ggml_gated_delta_net` does.
+    pub n_v_heads: usize,
+}
+
+impl SsmSpec {
+    /// Width of q (and of k) of one token.
+    pub fn key_dim(&self) -> usize {
+        self.n_k_heads * self.head_dim
+    }
+    /// Width of v (and of the output before `ssm_out`) of one token.
+    pub fn value_dim(&self) -> usize {
+        self.n_v_heads * self.head_dim
+    }
+    /// Channels of the convolution: q, k and v together.
+    pub fn conv_dim(&self) -> usize {
+        2 * self.key_dim() + self.value_dim()
+    }
+    /// Floats of one layer's recurrent state (the delta rule's matrices).
+    pub fn state_len(&self) -> usize {
+        self.n_v_heads * self.head_dim * self.head_dim
+    }
+    /// Floats of one layer's convolution state (the last `d_conv - 1` inputs).
+    pub fn conv_len(&self) -> usize {
+        (self.d_conv - 1) * self.conv_dim()
+    }
 }
 
 /// Typed metadata access with errors that name the key.
@@ -280,6 +328,9 @@ pub(crate) struct RopeSpec {
     /// `rope.scaling.yarn_log_multiplier` (`mscale_all_dim`), 0 if unused.
     pub yarn_log_mul: f32,
     pub factors: FactorTensors,
+    /// Multi-section RoPE (`rope.dimension_sections`) and whether its
+    /// sections interleave (Qwen3.5's `imrope`).
+    pub sections: Option<([usize; 4], bool)>,
 }
 
 impl RopeSpec {
@@ -320,7 +371,7 @@ impl RopeSpec {
         } else {
             0.0
         };
-        Rope::new(self.style, self.n_rot, base, freq_scale, factors)
+        let rope = Rope::new(self.style, self.n_rot, base, freq_scale, factors)
             .with_yarn(Yarn::new(
                 ext_factor,
                 self.n_rot,
@@ -329,7 +380,11 @@ impl RopeSpec {
                 self.beta_fast,
                 self.beta_slow,
             ))
-            .with_attn_factor(self.attn_factor())
+            .with_attn_factor(self.attn_factor());
+        match self.sections {
+            Some((s, interleaved)) => rope.with_sections(s, interleaved),
+            None => rope,
+        }
     }
 }
 
@@ -434,6 +489,7 @@ impl Config {
             beta_slow: 1.0,
             yarn_log_mul: 0.0,
             factors: FactorTensors::None,
+            sections: None,
         };
         let n_ctx_orig = match m.u("rope.scaling.original_context_length")? {
             Some(n) if n > 0 => n,
@@ -475,6 +531,7 @@ impl Config {
             post_norms: false,
             fused_gate_up: false,
             rope_tensors: Vec::new(),
+            ssm: None,
         };
         match arch {
             Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
@@ -485,6 +542,7 @@ impl Config {
             Arch::SmolLm3 => crate::arch::smollm3::configure(&mut c, &m, &mut spec)?,
             Arch::Granite => crate::arch::granite::configure(&mut c, &m, &mut spec)?,
             Arch::Mistral3 => crate::arch::mistral3::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen35 => crate::arch::qwen35::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)

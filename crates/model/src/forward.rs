@@ -243,7 +243,7 @@ impl Model {
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
     /// matrices of the same vec-dot type until invalidated).
-    fn project(
+    pub(crate) fn project(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,
@@ -258,7 +258,7 @@ impl Model {
 
     /// out_i = x · W_iᵀ for several matrices reading the same input, as one
     /// pool run (`kernels::matmul_multi`; same results as separate calls).
-    fn project_many<const N: usize>(
+    pub(crate) fn project_many<const N: usize>(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,
@@ -294,6 +294,9 @@ impl Model {
         tokens: &[u32],
         keep_all: bool,
     ) -> Result<(), ModelError> {
+        if self.config.ssm.is_some() {
+            return self.forward_chunk_hybrid(pool, s, sessions, tokens);
+        }
         let c: &Config = &self.config;
         // rows computed: all of them, until the last layer keeps only those
         // wanting logits (unless `keep_all`)
@@ -301,19 +304,7 @@ impl Model {
         let mut compacted = false;
         let n_layers = self.weights.layers.len();
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
-
-        // x: [n][d] ← token embeddings (scaled for Gemma).
-        let emb = &self.weights.tok_embd;
-        let rb = emb.row_bytes();
-        for (t, &tok) in tokens.iter().enumerate() {
-            let at = emb.start + tok as usize * rb;
-            let x = &mut s.x[t * d..(t + 1) * d];
-            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
-                .map_err(|e| ModelError::Kernel(e.to_string()))?;
-            if let Some(scale) = c.scales.embed {
-                x.iter_mut().for_each(|v| *v *= scale);
-            }
-        }
+        self.embed_rows(s, tokens)?;
 
         for (il, layer) in self.weights.layers.iter().enumerate() {
             let swa = c.layers[il].swa;
@@ -454,7 +445,39 @@ impl Model {
             }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
         }
+        self.finish_chunk(pool, s, sessions, tokens, compacted)
+    }
 
+    /// x: [n][d] ← the tokens' embeddings (scaled for Gemma).
+    pub(crate) fn embed_rows(&self, s: &mut Scratch, tokens: &[u32]) -> Result<(), ModelError> {
+        let d = self.config.n_embd;
+        let emb = &self.weights.tok_embd;
+        let rb = emb.row_bytes();
+        for (t, &tok) in tokens.iter().enumerate() {
+            let at = emb.start + tok as usize * rb;
+            let x = &mut s.x[t * d..(t + 1) * d];
+            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
+                .map_err(|e| ModelError::Kernel(e.to_string()))?;
+            if let Some(scale) = self.config.scales.embed {
+                x.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+        Ok(())
+    }
+
+    /// After the last block: advance each sequence past its rows, then the
+    /// logits of the rows that want them (already gathered to the front of
+    /// `s.x` when `compacted`).
+    pub(crate) fn finish_chunk(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        tokens: &[u32],
+        compacted: bool,
+    ) -> Result<(), ModelError> {
+        let c: &Config = &self.config;
+        let d = c.n_embd;
         for g in &s.groups {
             let sess = &mut sessions[g.seq];
             sess.n_past += g.rows;
@@ -563,9 +586,9 @@ fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: &[f32]) {
 }
 
 /// Each group's K/V cache of one layer, for attention.
-struct KvViews<'a, 'b> {
-    sessions: &'a [&'b mut Session],
-    layer: usize,
+pub(crate) struct KvViews<'a, 'b> {
+    pub sessions: &'a [&'b mut Session],
+    pub layer: usize,
 }
 
 impl KvView for KvViews<'_, '_> {

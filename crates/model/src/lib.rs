@@ -8,6 +8,7 @@ mod attention;
 pub mod config;
 mod error;
 mod forward;
+mod hybrid;
 pub mod ops;
 mod session;
 mod weights;
@@ -15,6 +16,7 @@ mod weights;
 pub use config::{Activation, Arch, AttnTemp, Config, LayerSpec, Positions, Scales};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
+pub use hybrid::{DeltaWeights, HybridLayer, Mixer};
 pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Layer, Matrix, Weights};
 
@@ -85,6 +87,7 @@ impl Model {
             .iter()
             .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down])
             .collect();
+        v.extend(w.hybrid.iter().flat_map(|l| l.matrices()));
         v.push(&w.output);
         v.sort_by_key(|m| m.start);
         v.dedup_by_key(|m| m.start);

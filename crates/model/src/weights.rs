@@ -53,6 +53,8 @@ pub struct Weights {
     pub output: Matrix,        // [n_vocab, n_embd] (tok_embd when tied)
     pub output_norm: Vec<f32>, // [n_embd]
     pub layers: Vec<Layer>,
+    /// A hybrid model's blocks (`layers` is empty then); see `hybrid.rs`.
+    pub hybrid: Vec<crate::hybrid::HybridLayer>,
 }
 
 pub(crate) struct Loader<'a> {
@@ -167,7 +169,7 @@ impl<'a> Loader<'a> {
     }
 
     /// `name` counts as read (a tensor the configuration consumed).
-    fn mark_used(&self, name: &str) {
+    pub(crate) fn mark_used(&self, name: &str) {
         self.used.borrow_mut().insert(name.to_string());
     }
 
@@ -202,6 +204,17 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         tok_embd.clone()
     };
     let output_norm = l.vector("output_norm.weight", d)?;
+    if let Some(h) = &c.ssm {
+        let hybrid = crate::hybrid::load_layers(&l, f, c, h)?;
+        l.check_all_used()?;
+        return Ok(Weights {
+            tok_embd,
+            output,
+            output_norm,
+            layers: Vec::new(),
+            hybrid,
+        });
+    }
     let mut layers = Vec::with_capacity(c.n_layer);
     for i in 0..c.n_layer {
         let n = |s: &str| format!("blk.{i}.{s}");
@@ -286,5 +299,6 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         output,
         output_norm,
         layers,
+        hybrid: Vec::new(),
     })
 }

@@ -320,7 +320,7 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen35);
 
 #[test]
 fn every_fixture_family_is_tested() {

@@ -9,4 +9,5 @@ pub mod mistral3;
 pub mod phi3;
 pub mod qwen2;
 pub mod qwen3;
+pub mod qwen35;
 pub mod smollm3;
