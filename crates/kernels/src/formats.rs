@@ -191,7 +191,7 @@ macro_rules! layout {
 
 /// The one-lane formats on AVX2 and up (Q4_0, Q5_0, Q8_0): decode 4 rows at a
 /// time straight from the weights, panels of 8 rows from 4 activation rows
-/// (cached at AVX2 only), AVX2's kernels at every x86 level.
+/// (cached at AVX2 only); AVX2's kernels at AVX-512 without VNNI.
 #[cfg(target_arch = "x86_64")]
 const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
     Kernels {
@@ -207,6 +207,18 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
             None
         },
         ..Kernels::scalar::<B>()
+    }
+}
+
+/// The one-lane formats with AVX-512 VNNI: AVX2's decode rows, panels of 16
+/// rows formed by `vpdpbusd` (`avx512::one_lane`), cached.
+#[cfg(target_arch = "x86_64")]
+const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
+    Kernels {
+        panel: Some(avx512::one_lane::panels::<B>),
+        panel_rows: 16,
+        cache: Some(avx512::one_lane::cache::<B>()),
+        ..one_lane::<B>(false)
     }
 }
 
@@ -340,7 +352,7 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ4_0>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: one_lane::<BlockQ4_0>(false),
+        avx512_vnni: one_lane_vnni::<BlockQ4_0>(),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q4_0::base,
@@ -378,7 +390,7 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ5_0>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: one_lane::<BlockQ5_0>(false),
+        avx512_vnni: one_lane_vnni::<BlockQ5_0>(),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q5_0::base,
@@ -424,7 +436,7 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
             dequant: avx2::quant::dequantize_q8_0,
-            ..one_lane::<BlockQ8_0>(false)
+            ..one_lane_vnni::<BlockQ8_0>()
         },
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
@@ -659,7 +671,7 @@ mod tests {
                 );
                 if k.panel.is_some() || k.few.is_some() {
                     assert!(k.panel_from >= 2 && k.panel_from < usize::MAX, "{what}");
-                    assert!(k.panel_rows == 4 || k.panel_rows == 8, "{what}");
+                    assert!([4, 8, 16].contains(&k.panel_rows), "{what}");
                 }
             }
             assert!(matches!(f.scalar.order, Order::VecDot), "{}", f.ty);

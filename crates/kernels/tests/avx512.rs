@@ -12,8 +12,8 @@ mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
 use kernels::{
-    matmul, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs,
-    ThreadPool,
+    matmul_multi, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType,
+    MatmulJob, PanelCache, QuantizedActs, ThreadPool,
 };
 
 fn has_avx512() -> bool {
@@ -28,7 +28,8 @@ fn has_avx512() -> bool {
 }
 
 /// Each output of `matmul` for these shapes equals the scalar reference of
-/// its op order.
+/// its op order, with and without the matrix's panel cache (where this level
+/// builds one).
 fn check_matmul(
     pool: &ThreadPool,
     rng: &mut Rng,
@@ -54,25 +55,44 @@ fn check_matmul(
     }
     let mut acts = QuantizedActs::new();
     acts.quantize(ty, &x, n_rows, k);
-    let mut out = vec![0f32; n_rows * n_out];
-    matmul(pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
-    let rb = w.len() / n_out;
-    for r in 0..n_rows {
-        for o in 0..n_out {
-            let wr = &w[o * rb..(o + 1) * rb];
-            let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
-            let got = out[r * n_out + o];
-            assert_eq!(
-                got.to_bits(),
-                want.to_bits(),
-                "{ty} k={k} n_out={n_out} n_rows={n_rows} r={r} o={o}: simd {got} reference {want}"
-            );
+    let cache = PanelCache::build(ty, &w, n_out, k).unwrap();
+    for cached in [false, true] {
+        if cached && cache.is_none() {
+            continue;
+        }
+        let mut out = vec![f32::NAN; n_rows * n_out];
+        matmul_multi(
+            pool,
+            &mut [MatmulJob {
+                weight_ty: ty,
+                w: &w,
+                n_out,
+                k,
+                acts: &acts,
+                out: &mut out,
+                cache: if cached { cache.as_ref() } else { None },
+            }],
+        )
+        .unwrap();
+        let rb = w.len() / n_out;
+        for r in 0..n_rows {
+            for o in 0..n_out {
+                let wr = &w[o * rb..(o + 1) * rb];
+                let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
+                let got = out[r * n_out + o];
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{ty} k={k} n_out={n_out} n_rows={n_rows} cached={cached} r={r} o={o}: simd {got} reference {want}"
+                );
+            }
         }
     }
 }
 
-#[test]
-fn avx512_kernels_match_the_scalar_reference() {
+/// Whether the AVX-512 kernels are dispatched here (checking the level an
+/// emulated CPU must get); false (and said) when there is nothing to test.
+fn avx512_dispatched() -> bool {
     if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
         assert_eq!(
             simd_level(),
@@ -81,7 +101,7 @@ fn avx512_kernels_match_the_scalar_reference() {
         );
     } else if !has_avx512() {
         eprintln!("avx512: this CPU has no AVX-512; scripts/test-avx512.sh runs these tests under emulation");
-        return;
+        return false;
     } else if matches!(
         std::env::var("HEARTH_SIMD").as_deref(),
         Ok("avx2") | Ok("scalar")
@@ -90,7 +110,7 @@ fn avx512_kernels_match_the_scalar_reference() {
         eprintln!(
             "avx512: capped below AVX-512 (HEARTH_SIMD / HEARTH_FORCE_SCALAR): nothing to test"
         );
-        return;
+        return false;
     }
     eprintln!("simd level: {}", simd_level());
     assert!(
@@ -98,6 +118,14 @@ fn avx512_kernels_match_the_scalar_reference() {
         "AVX-512 present but not dispatched: {}",
         simd_level()
     );
+    true
+}
+
+#[test]
+fn avx512_kernels_match_the_scalar_reference() {
+    if !avx512_dispatched() {
+        return;
+    }
     let pool = ThreadPool::new(2);
     let mut rng = Rng::new(512);
 
@@ -132,5 +160,35 @@ fn avx512_kernels_match_the_scalar_reference() {
         }
         check_matmul(&pool, &mut rng, ty, k, 8, 1, true);
         check_matmul(&pool, &mut rng, ty, k, 8, 13, true);
+    }
+}
+
+/// The one-lane formats' panels (16 rows with VNNI, 8 without) for every
+/// activation-row count the panel kernel splits into passes (8, 4, 2, 1
+/// rows), last panels of 4, 8 and 12 rows, several tiles per matrix,
+/// with and without the panel cache, random and extreme quants.
+#[test]
+fn one_lane_panels_match_the_scalar_reference() {
+    if !avx512_dispatched() {
+        return;
+    }
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(1616);
+    for ty in [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0] {
+        for (n_out, n_rows) in [
+            (16usize, 4usize),
+            (20, 5),
+            (24, 16),
+            (28, 17),
+            (36, 31),
+            (44, 33),
+            (68, 12),
+            (260, 8),
+        ] {
+            check_matmul(&pool, &mut rng, ty, 160, n_out, n_rows, false);
+        }
+        for n_rows in [2, 3, 7, 19] {
+            check_matmul(&pool, &mut rng, ty, 64, 40, n_rows, true);
+        }
     }
 }

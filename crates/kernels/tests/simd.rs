@@ -560,9 +560,11 @@ fn one_lane_extremes_do_not_overflow() {
                 let mut blk = vec![wq; bytes];
                 blk[0] = 0x00;
                 blk[1] = 0x3C;
-                let n_out = 9;
+                // a panel of 16 and a last one of 4 (AVX-512 VNNI), of 8 and
+                // 8 + 4 (AVX2), and a single row
+                let n_out = 21;
                 let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
-                for n_rows in [1usize, 4, 6] {
+                for n_rows in [1usize, 4, 6, 9] {
                     let m = Weights {
                         ty,
                         w: &w,
