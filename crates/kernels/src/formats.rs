@@ -126,6 +126,9 @@ pub(crate) struct Format {
     pub(crate) scalar: Kernels,
     #[cfg(target_arch = "x86_64")]
     pub(crate) avx2: Kernels,
+    /// AVX2 with AVX-VNNI; `None`: AVX2's kernels.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) avx2_vnni: Option<Kernels>,
     #[cfg(target_arch = "x86_64")]
     pub(crate) avx512: Kernels,
     #[cfg(target_arch = "x86_64")]
@@ -143,6 +146,8 @@ impl Format {
         match level {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => &self.avx2,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Vnni => self.avx2_vnni.as_ref().unwrap_or(&self.avx2),
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => &self.avx512,
             #[cfg(target_arch = "x86_64")]
@@ -177,6 +182,8 @@ macro_rules! layout {
             scalar: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "x86_64")]
             avx2: Kernels::scalar::<$b>(),
+            #[cfg(target_arch = "x86_64")]
+            avx2_vnni: None,
             #[cfg(target_arch = "x86_64")]
             avx512: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "x86_64")]
@@ -220,6 +227,16 @@ const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
         cache: Some(avx512::one_lane::cache::<B>()),
         ..one_lane::<B>(false)
     }
+}
+
+/// The one-lane formats with AVX-VNNI: AVX2's decode rows and panels of 8
+/// rows (cached), the passes by `vpdpbusd` (`avx2::one_lane_vnni`).
+#[cfg(target_arch = "x86_64")]
+const fn one_lane_avx_vnni<B: crate::block::Block32>() -> Option<Kernels> {
+    Some(Kernels {
+        panel: Some(avx2::one_lane_vnni::panels::<B>),
+        ..one_lane::<B>(true)
+    })
 }
 
 /// The two-lane formats on AVX2 and up (Q4_1, Q5_1): decode 4 rows at a time,
@@ -350,6 +367,8 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx2: one_lane::<BlockQ4_0>(true),
         #[cfg(target_arch = "x86_64")]
+        avx2_vnni: one_lane_avx_vnni::<BlockQ4_0>(),
+        #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ4_0>(false),
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: one_lane_vnni::<BlockQ4_0>(),
@@ -387,6 +406,8 @@ pub(crate) static FORMATS: [Format; 13] = [
     Format {
         #[cfg(target_arch = "x86_64")]
         avx2: one_lane::<BlockQ5_0>(true),
+        #[cfg(target_arch = "x86_64")]
+        avx2_vnni: one_lane_avx_vnni::<BlockQ5_0>(),
         #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ5_0>(false),
         #[cfg(target_arch = "x86_64")]
@@ -428,6 +449,11 @@ pub(crate) static FORMATS: [Format; 13] = [
             dequant: avx2::quant::dequantize_q8_0,
             ..one_lane::<BlockQ8_0>(true)
         },
+        #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dequant: avx2::quant::dequantize_q8_0,
+            ..one_lane_avx_vnni::<BlockQ8_0>().unwrap()
+        }),
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dequant: avx2::quant::dequantize_q8_0,
@@ -627,6 +653,7 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         v.extend([
             ("avx2", &f.avx2),
+            ("avx2_vnni", f.at(Level::Avx2Vnni)),
             ("avx512", &f.avx512),
             ("avx512_vnni", &f.avx512_vnni),
         ]);

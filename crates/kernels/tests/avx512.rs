@@ -10,11 +10,8 @@
 
 mod common;
 
-use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
-use kernels::{
-    matmul_multi, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType,
-    MatmulJob, PanelCache, QuantizedActs, ThreadPool,
-};
+use common::{check_matmul, random_acts, random_weights, Rng, WEIGHT_TYPES};
+use kernels::{simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs, ThreadPool};
 
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -25,69 +22,6 @@ fn has_avx512() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
-}
-
-/// Each output of `matmul` for these shapes equals the scalar reference of
-/// its op order, with and without the matrix's panel cache (where this level
-/// builds one).
-fn check_matmul(
-    pool: &ThreadPool,
-    rng: &mut Rng,
-    ty: GgmlType,
-    k: usize,
-    n_out: usize,
-    n_rows: usize,
-    extreme: bool,
-) {
-    let w: Vec<u8> = (0..n_out)
-        .flat_map(|_| random_weights(rng, ty, k))
-        .collect();
-    let mut x = random_acts(rng, n_rows * k);
-    if extreme {
-        // saturating activations (quantized to +-127) and zeros
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = match i % 5 {
-                0 => 0.0,
-                1 | 3 => 1.0,
-                _ => -1.0,
-            };
-        }
-    }
-    let mut acts = QuantizedActs::new();
-    acts.quantize(ty, &x, n_rows, k);
-    let cache = PanelCache::build(ty, &w, n_out, k).unwrap();
-    for cached in [false, true] {
-        if cached && cache.is_none() {
-            continue;
-        }
-        let mut out = vec![f32::NAN; n_rows * n_out];
-        matmul_multi(
-            pool,
-            &mut [MatmulJob {
-                weight_ty: ty,
-                w: &w,
-                n_out,
-                k,
-                acts: &acts,
-                out: &mut out,
-                cache: if cached { cache.as_ref() } else { None },
-            }],
-        )
-        .unwrap();
-        let rb = w.len() / n_out;
-        for r in 0..n_rows {
-            for o in 0..n_out {
-                let wr = &w[o * rb..(o + 1) * rb];
-                let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
-                let got = out[r * n_out + o];
-                assert_eq!(
-                    got.to_bits(),
-                    want.to_bits(),
-                    "{ty} k={k} n_out={n_out} n_rows={n_rows} cached={cached} r={r} o={o}: simd {got} reference {want}"
-                );
-            }
-        }
-    }
 }
 
 /// Whether the AVX-512 kernels are dispatched here (checking the level an
@@ -104,7 +38,7 @@ fn avx512_dispatched() -> bool {
         return false;
     } else if matches!(
         std::env::var("HEARTH_SIMD").as_deref(),
-        Ok("avx2") | Ok("scalar")
+        Ok("avx2") | Ok("avx2-vnni") | Ok("scalar")
     ) || std::env::var("HEARTH_FORCE_SCALAR").as_deref() == Ok("1")
     {
         eprintln!(
@@ -160,35 +94,5 @@ fn avx512_kernels_match_the_scalar_reference() {
         }
         check_matmul(&pool, &mut rng, ty, k, 8, 1, true);
         check_matmul(&pool, &mut rng, ty, k, 8, 13, true);
-    }
-}
-
-/// The one-lane formats' panels (16 rows with VNNI, 8 without) for every
-/// activation-row count the panel kernel splits into passes (8, 4, 2, 1
-/// rows), last panels of 4, 8 and 12 rows, several tiles per matrix,
-/// with and without the panel cache, random and extreme quants.
-#[test]
-fn one_lane_panels_match_the_scalar_reference() {
-    if !avx512_dispatched() {
-        return;
-    }
-    let pool = ThreadPool::new(2);
-    let mut rng = Rng::new(1616);
-    for ty in [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0] {
-        for (n_out, n_rows) in [
-            (16usize, 4usize),
-            (20, 5),
-            (24, 16),
-            (28, 17),
-            (36, 31),
-            (44, 33),
-            (68, 12),
-            (260, 8),
-        ] {
-            check_matmul(&pool, &mut rng, ty, 160, n_out, n_rows, false);
-        }
-        for n_rows in [2, 3, 7, 19] {
-            check_matmul(&pool, &mut rng, ty, 64, 40, n_rows, true);
-        }
     }
 }

@@ -31,8 +31,13 @@ fn simd_matches_scalar_all_formats() {
         && std::is_x86_feature_detected!("fma")
         && std::env::var("HEARTH_FORCE_SCALAR").is_err()
     {
-        // "avx2", or "avx512" / "avx512+vnni" where the CPU has them
+        // "avx2", or "avx2+vnni" / "avx512" / "avx512+vnni" where the CPU
+        // has them
         assert!(simd_level().starts_with("avx"), "{}", simd_level());
+    }
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        // the level a capped or emulated run is there to test
+        assert_eq!(simd_level(), want, "HEARTH_EXPECT_SIMD");
     }
     eprintln!("simd level: {}", simd_level());
     let mut rng = Rng::new(42);
