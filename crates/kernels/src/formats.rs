@@ -534,7 +534,8 @@ pub(crate) static FORMATS: [Format; 13] = [
     },
     Format {
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
-        // or once per model from a cache (AVX2 only); AVX-512 runs AVX2's
+        // or once per model from a cache (AVX2, AVX-512 VNNI); AVX-512
+        // without VNNI runs AVX2's, with VNNI its own passes over two rows
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -556,8 +557,9 @@ pub(crate) static FORMATS: [Format; 13] = [
         avx512_vnni: Kernels {
             dot: avx512::kq::vec_dot_q4_k,
             dot_1x4: Some(avx512::kq::dot_q4_k::<4>),
-            panel: Some(avx2::kpanel::panels::<BlockQ4K>),
-            panel_from: 12,
+            panel: Some(avx512::kpanel::panels::<BlockQ4K>),
+            panel_from: 2,
+            cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
         #[cfg(target_arch = "aarch64")]
@@ -625,8 +627,9 @@ pub(crate) static FORMATS: [Format; 13] = [
         avx512_vnni: Kernels {
             dot: avx512::kq::vec_dot_q6_k,
             dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
-            panel: Some(avx2::kpanel::panels::<BlockQ6K>),
-            panel_from: 12,
+            panel: Some(avx512::kpanel::panels::<BlockQ6K>),
+            panel_from: 2,
+            cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()
         },
         #[cfg(target_arch = "aarch64")]

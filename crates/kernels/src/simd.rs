@@ -82,8 +82,8 @@ pub fn set_force_scalar(force: bool) {
 /// `scalar` (the reference kernels), `avx2` (AVX2 alone: no AVX-VNNI, no
 /// AVX-512), `avx2-vnni` (AVX2 with AVX-VNNI, no AVX-512), `avx512` (AVX-512
 /// without VNNI), `neon` (NEON without the dot product instructions). A cap
-/// above what the CPU has changes nothing; one for the other architecture
-/// leaves the scalar kernels.
+/// above what the CPU has changes nothing, and so does one of the other
+/// architecture.
 pub const SIMD_CAPS: [&str; 5] = ["scalar", "avx2", "avx2-vnni", "avx512", "neon"];
 
 /// `HEARTH_SIMD` as set ("" when unset).

@@ -33,6 +33,7 @@
 
 #[macro_use]
 mod kernels;
+pub(crate) mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod one_lane;
 
