@@ -55,7 +55,9 @@ impl LoadedModel {
         // Keep the shared prefix, but always recompute at least the last
         // prompt token so that the logits are those of this prompt.
         let keep = common_prefix(sess.tokens(), &prompt).min(prompt.len() - 1);
-        sess.truncate(keep);
+        // a hybrid model's session may keep less (its recurrent state goes
+        // back to a snapshot): feed from what it kept
+        let keep = sess.truncate(keep);
         if keep == 0 {
             sess.clear();
         }

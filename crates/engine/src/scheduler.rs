@@ -327,7 +327,8 @@ impl Runner {
             let mut s = self.idle.swap_remove(i);
             // Keep at least one prompt token to compute, so logits exist.
             let keep = n.min(prompt.len() - 1);
-            s.truncate(keep);
+            // (a hybrid model's session may keep less: back to a snapshot)
+            let keep = s.truncate(keep);
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));
         }
@@ -518,13 +519,16 @@ impl Runner {
                 .map(|j| {
                     (
                         j,
-                        shared_prefix(
-                            self.active[j].sess.tokens(),
-                            &[],
-                            a.sess.tokens(),
-                            &a.pending,
-                        )
-                        .min(cap),
+                        // (a hybrid model's state exists only at some positions)
+                        self.active[j].sess.shareable_prefix(
+                            shared_prefix(
+                                self.active[j].sess.tokens(),
+                                &[],
+                                a.sess.tokens(),
+                                &a.pending,
+                            )
+                            .min(cap),
+                        ),
                     )
                 })
                 .filter(|&(_, n)| n >= n_past + MIN_SHARE)
@@ -537,7 +541,7 @@ impl Runner {
                 let (l, r) = self.active.split_at_mut(j);
                 (&r[0], &mut l[i])
             };
-            dst.sess.copy_prefix_from(&src.sess, n);
+            let n = dst.sess.copy_prefix_from(&src.sess, n);
             dst.pending.drain(..n - n_past);
             dst.cached_tokens += n - n_past;
         }

@@ -298,6 +298,15 @@ impl Recurrent {
         pos
     }
 
+    /// The newest snapshot's position at or before `n` (0 if none).
+    pub(crate) fn snapshot_at_or_before(&self, n: usize) -> usize {
+        self.snaps
+            .iter()
+            .rev()
+            .find(|s| s.0 <= n)
+            .map_or(0, |s| s.0)
+    }
+
     /// Bytes held (state and snapshots).
     pub(crate) fn bytes(&self) -> usize {
         let one = |ls: &[RecLayer]| -> usize {

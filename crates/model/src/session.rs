@@ -331,6 +331,19 @@ impl Session {
         n
     }
 
+    /// How many of the first `n` positions [`Self::copy_prefix_from`] would
+    /// take from this session: `n` (capped at what it holds), or for a hybrid
+    /// model the newest point at or before `n` where its recurrent state is
+    /// known (now, or a snapshot; 0 if none).
+    pub fn shareable_prefix(&self, n: usize) -> usize {
+        let n = n.min(self.n_past);
+        if self.rec.is_hybrid() && n < self.n_past {
+            self.rec.snapshot_at_or_before(n)
+        } else {
+            n
+        }
+    }
+
     /// Forget everything.
     pub fn clear(&mut self) {
         self.truncate(0);
