@@ -66,6 +66,12 @@ pub struct ModelShape {
     pub output_tensor: bool,
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
+    /// Layers that keep K and V per position (fewer than `n_layer` in a
+    /// hybrid model, whose linear-attention layers keep a fixed state).
+    pub kv_layers: usize,
+    /// What a session holds whatever its length: a hybrid model's recurrent
+    /// state, its snapshots and its scratch (0 for the others).
+    pub recurrent_bytes: u64,
 }
 
 impl ModelShape {
@@ -88,6 +94,8 @@ impl ModelShape {
             embd_bytes: embd.map_or(0, |t| t.size),
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
+            kv_layers: c.kv_layers(),
+            recurrent_bytes: c.recurrent_session_bytes(model::DEFAULT_BATCH) as u64,
         })
     }
 
@@ -144,8 +152,9 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
 /// output projection only the rows of tokens seen (mapped pages are resident
 /// once read; the rest of the file stays on disk).
 pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
-    let kv_bytes_per_token = (s.n_layer * 2 * s.kv_dim() * 2) as u64; // f16 K and V
-    let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
+    let kv_bytes_per_token = (s.kv_layers * 2 * s.kv_dim() * 2) as u64; // f16 K and V
+                                                                        // (a hybrid model's fixed recurrent state counts as part of its cache)
+    let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64 + s.recurrent_bytes;
     let scratch_bytes = scratch_bytes(s);
     // A decode step reads every matrix once, except the token-embedding table
     // (one row) unless it doubles as the output projection.
@@ -428,6 +437,33 @@ mod tests {
                 off * 100.0
             );
         }
+    }
+
+    /// A hybrid model (Qwen3.5): K/V counted for its attention layers only,
+    /// and the session's fixed recurrent state with its snapshots — what a
+    /// session that has filled its context (and taken its snapshots) holds,
+    /// plus the hybrid blocks' scratch.
+    #[test]
+    fn hybrid_cache_is_attention_kv_plus_recurrent_state() {
+        let Some(path) = test_models::synthetic("qwen35-f16.gguf") else {
+            return;
+        };
+        let m = model::Model::load(&path).unwrap();
+        let c = &m.config;
+        let est = estimate(m.file(), 256).unwrap();
+        assert!(c.kv_layers() < c.n_layer);
+        assert_eq!(
+            est.kv_bytes_per_token,
+            (c.kv_layers() * 2 * c.kv_dim() * 2) as u64
+        );
+        let pool = kernels::ThreadPool::new(2);
+        let mut sess = m.session(256, model::DEFAULT_BATCH).unwrap();
+        let ids: Vec<u32> = (100..356).collect();
+        m.forward(&pool, &mut sess, &ids, model::Logits::None)
+            .unwrap();
+        let scratch =
+            c.recurrent_session_bytes(model::DEFAULT_BATCH) - c.recurrent_session_bytes(0);
+        assert_eq!(est.kv_cache_bytes, (sess.kv_bytes() + scratch) as u64);
     }
 
     /// The one formula: a file's estimate is its shape's.

@@ -631,4 +631,26 @@ impl Config {
     pub fn q_dim(&self) -> usize {
         self.n_head * self.head_dim
     }
+
+    /// Layers with a KV cache (a hybrid model's recurrent layers have none).
+    pub fn kv_layers(&self) -> usize {
+        match &self.ssm {
+            Some(h) => h.recurrent.iter().filter(|&&r| !r).count(),
+            None => self.n_layer,
+        }
+    }
+
+    /// Bytes a session of a hybrid model holds whatever its length: the
+    /// recurrent state (conv and delta-rule state of every recurrent layer),
+    /// its snapshots for prefix reuse, and the hybrid blocks' own scratch
+    /// for `batch` rows. 0 for other models.
+    pub fn recurrent_session_bytes(&self, batch: usize) -> usize {
+        let Some(h) = &self.ssm else {
+            return 0;
+        };
+        let layers = h.recurrent.iter().filter(|&&r| r).count();
+        let state = layers * (h.conv_len() + h.state_len());
+        let scratch_row = 2 * self.q_dim() + 2 * h.conv_dim() + 2 * h.value_dim() + 2 * h.n_v_heads;
+        4 * (state * (1 + crate::hybrid::MAX_SNAPSHOTS) + batch * scratch_row)
+    }
 }

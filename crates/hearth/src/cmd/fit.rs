@@ -75,6 +75,8 @@ fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
 fn catalog_shape(f: &Facts) -> ModelShape {
     ModelShape {
         n_layer: f.n_layer,
+        kv_layers: f.n_layer,
+        recurrent_bytes: 0,
         n_embd: f.n_embd,
         n_head: f.n_head,
         n_head_kv: f.n_head_kv,
