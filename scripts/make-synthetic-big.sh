@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # By hand, never in CI: random-weight GGUF files with the exact shapes of
-# Llama-3.2-3B and Qwen3-8B in Q4_K_M, for speed side by side with llama.cpp
+# Llama-3.2-3B, Qwen3-8B (and, named, Qwen3.5-4B: `make-synthetic-big.sh
+# qwen3.5-4b`) in Q4_K_M, for speed side by side with llama.cpp
 # (scripts/bench-vs-llamacpp.py --models llama3.2-3b-synth,qwen3-8b-synth).
 # Each is written as F16 by scripts/make-synthetic-models.py --big (real
 # metadata, vocabulary and tensor names; 6.4 / 16.4 GB), quantized with

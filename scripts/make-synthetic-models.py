@@ -82,6 +82,7 @@ class Shape:
     n_ff: int
     tied: bool
     n_vocab: int = 0  # 0: the vocabulary's size
+    ssm: tuple = ()   # hybrids: (d_conv, head_dim, key heads, value heads); () derives them
 
     @property
     def q_dim(self):
@@ -206,7 +207,7 @@ def mistral3_meta(s):
 # rotated by interleaved multi-section RoPE ([11, 11, 10, 0] of 32 pairs).
 def qwen35_ssm(s):
     """(d_conv, head_dim, key heads, value heads) of the DeltaNet layers."""
-    return 4, s.head_dim // 2, s.n_head // 2, s.n_head
+    return s.ssm or (4, s.head_dim // 2, s.n_head // 2, s.n_head)
 
 
 def qwen35_meta(s):
@@ -342,6 +343,11 @@ BIG = {
     # Qwen/Qwen3-8B config.json
     "qwen3-8b": Synth("qwen3-8b", "qwen3", "F16",
                       Shape(4096, 36, 32, 8, 128, 12288, tied=False), 102),
+    # Qwen/Qwen3.5-4B config.json (text): 32 layers (every 4th full
+    # attention), 16 query / 4 KV heads of 256, DeltaNet 16 key / 32 value
+    # heads of 128, conv kernel 4, 64 of 256 dims rotated
+    "qwen3.5-4b": Synth("qwen3.5-4b", "qwen35", "F16",
+                        Shape(2560, 32, 16, 4, 256, 9216, tied=True, ssm=(4, 128, 16, 32)), 103),
 }
 
 

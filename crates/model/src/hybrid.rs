@@ -26,17 +26,22 @@ use kernels::ThreadPool;
 /// The token mixer of one hybrid block.
 #[derive(Debug)]
 pub enum Mixer {
-    /// Gated full attention: `wq` gives [q | gate] per head (2·q_dim rows).
-    Attention {
-        wq: Matrix,
-        wk: Matrix,
-        wv: Matrix,
-        wo: Matrix,
-        q_norm: Vec<f32>, // [head_dim]
-        k_norm: Vec<f32>, // [head_dim]
-    },
+    /// Gated full attention.
+    Attention(Box<GatedAttnWeights>),
     /// Gated DeltaNet.
     Delta(Box<DeltaWeights>),
+}
+
+/// One gated full-attention layer's weights: `wq` gives [q | gate] per
+/// head (2·q_dim rows).
+#[derive(Debug)]
+pub struct GatedAttnWeights {
+    pub wq: Matrix,
+    pub wk: Matrix,
+    pub wv: Matrix,
+    pub wo: Matrix,
+    pub q_norm: Vec<f32>, // [head_dim]
+    pub k_norm: Vec<f32>, // [head_dim]
 }
 
 /// One Gated DeltaNet layer's weights. Shapes [rows, cols].
@@ -70,7 +75,7 @@ impl HybridLayer {
     pub(crate) fn matrices(&self) -> Vec<&Matrix> {
         let mut v = vec![&self.w_gate, &self.w_up, &self.w_down];
         match &self.mixer {
-            Mixer::Attention { wq, wk, wv, wo, .. } => v.extend([wq, wk, wv, wo]),
+            Mixer::Attention(a) => v.extend([&a.wq, &a.wk, &a.wv, &a.wo]),
             Mixer::Delta(d) => v.extend([&d.wqkv, &d.wz, &d.w_beta, &d.w_alpha, &d.w_out]),
         }
         v
@@ -111,14 +116,14 @@ pub(crate) fn load_layers(
                 w_out: l.matrix(&n("ssm_out.weight"), d, h.value_dim())?,
             }))
         } else {
-            Mixer::Attention {
+            Mixer::Attention(Box::new(GatedAttnWeights {
                 wq: l.matrix(&n("attn_q.weight"), 2 * c.q_dim(), d)?,
                 wk: l.matrix(&n("attn_k.weight"), kv, d)?,
                 wv: l.matrix(&n("attn_v.weight"), kv, d)?,
                 wo: l.matrix(&n("attn_output.weight"), d, c.q_dim())?,
                 q_norm: l.vector(&n("attn_q_norm.weight"), hd)?,
                 k_norm: l.vector(&n("attn_k_norm.weight"), hd)?,
-            }
+            }))
         };
         layers.push(HybridLayer {
             attn_norm: l.vector(&n("attn_norm.weight"), d)?,
@@ -445,23 +450,7 @@ impl Model {
             );
             s.acts_in.invalidate();
             match &layer.mixer {
-                Mixer::Attention {
-                    wq,
-                    wk,
-                    wv,
-                    wo,
-                    q_norm,
-                    k_norm,
-                } => self.gated_attention(
-                    pool,
-                    s,
-                    sessions,
-                    il,
-                    n,
-                    [wq, wk, wv, wo],
-                    q_norm,
-                    k_norm,
-                )?,
+                Mixer::Attention(a) => self.gated_attention(pool, s, sessions, il, n, a)?,
                 Mixer::Delta(w) => self.delta_net(pool, s, sessions, il, n, h, w)?,
             }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
@@ -505,10 +494,16 @@ impl Model {
         sessions: &mut [&mut Session],
         il: usize,
         n: usize,
-        [wq, wk, wv, wo]: [&Matrix; 4],
-        q_norm: &[f32],
-        k_norm: &[f32],
+        a: &GatedAttnWeights,
     ) -> Result<(), ModelError> {
+        let GatedAttnWeights {
+            wq,
+            wk,
+            wv,
+            wo,
+            q_norm,
+            k_norm,
+        } = a;
         let c = &self.config;
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
         self.project_many(

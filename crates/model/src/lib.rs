@@ -16,7 +16,7 @@ mod weights;
 pub use config::{Activation, Arch, AttnTemp, Config, LayerSpec, Positions, Scales};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
-pub use hybrid::{DeltaWeights, HybridLayer, Mixer};
+pub use hybrid::{DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
 pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Layer, Matrix, Weights};
 

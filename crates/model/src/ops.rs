@@ -126,7 +126,7 @@ impl Rope {
                 if interleaved {
                     !((sector % 3 == 1 && sector < 3 * s1)
                         || (sector % 3 == 2 && sector < 3 * s2)
-                        || (sector % 3 == 0 && sector < 3 * s0))
+                        || (sector.is_multiple_of(3) && sector < 3 * s0))
                 } else {
                     sector >= s0 + s1 + s2
                 }

@@ -86,14 +86,11 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
     let rkey = m.key("attention.recurrent_layers");
     let recurrent: Vec<bool> = match m.f.get(&rkey) {
         Some(v) => {
-            let flags: Option<Vec<bool>> = v
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|x| x.as_bool().or_else(|| x.as_u64().map(|u| u != 0)))
-                        .collect::<Option<Vec<bool>>>()
-                })
-                .flatten();
+            let flags: Option<Vec<bool>> = v.as_array().and_then(|a| {
+                a.iter()
+                    .map(|x| x.as_bool().or_else(|| x.as_u64().map(|u| u != 0)))
+                    .collect::<Option<Vec<bool>>>()
+            });
             match flags {
                 Some(f) if f.len() >= c.n_layer => f[..c.n_layer].to_vec(),
                 _ => {
