@@ -56,7 +56,7 @@ pub(crate) type RefFn = fn(&[u8], &[u8]) -> f32;
 /// The op order of every output matmul computes for a format at a level: one
 /// order whatever the batch, tile kernel or thread count.
 #[derive(Clone, Copy)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // lane orders: x86 only
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // two-lane: x86 only
 pub(crate) enum Order {
     /// llama.cpp's `vec_dot` order: that of [`Kernels::dot`] (reference: the
     /// scalar `dot`).
@@ -137,6 +137,9 @@ pub(crate) struct Format {
     pub(crate) neon: Kernels,
     #[cfg(target_arch = "aarch64")]
     pub(crate) neon_dotprod: Kernels,
+    /// NEON with dotprod and i8mm; `None`: `neon_dotprod`'s kernels.
+    #[cfg(target_arch = "aarch64")]
+    pub(crate) neon_i8mm: Option<Kernels>,
 }
 
 impl Format {
@@ -156,6 +159,8 @@ impl Format {
             Level::Neon => &self.neon,
             #[cfg(target_arch = "aarch64")]
             Level::NeonDotprod => &self.neon_dotprod,
+            #[cfg(target_arch = "aarch64")]
+            Level::NeonI8mm => self.neon_i8mm.as_ref().unwrap_or(&self.neon_dotprod),
             _ => &self.scalar,
         }
     }
@@ -192,6 +197,8 @@ macro_rules! layout {
             neon: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "aarch64")]
             neon_dotprod: Kernels::scalar::<$b>(),
+            #[cfg(target_arch = "aarch64")]
+            neon_i8mm: None,
         }
     };
 }
@@ -236,6 +243,23 @@ const fn one_lane_avx_vnni<B: crate::block::Block32>() -> Option<Kernels> {
     Some(Kernels {
         panel: Some(avx2::one_lane_vnni::panels::<B>),
         ..one_lane::<B>(true)
+    })
+}
+
+/// The one-lane formats with NEON i8mm (Q4_0, Q5_0, Q8_0): their `SDOT`
+/// dot product (`vec_dot`), decode 4 rows at a time in the one-lane order by
+/// `SDOT`, tiles of 2 weight rows x 2 activation rows per `SMMLA`
+/// (`neon::i8mm`).
+#[cfg(target_arch = "aarch64")]
+const fn one_lane_i8mm<B: crate::block::Block32>(dot: DotFn) -> Option<Kernels> {
+    Some(Kernels {
+        order: Order::OneLane(crate::orders::one_lane::<B>),
+        dot,
+        rows4: Some(neon::i8mm::rows4::<B>),
+        panel: Some(neon::i8mm::panels::<B>),
+        panel_from: 2,
+        panel_rows: 4,
+        ..Kernels::scalar::<B>()
     })
 }
 
@@ -382,6 +406,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q4_0::sdot,
             ..Kernels::scalar::<BlockQ4_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ4_0>(neon::legacy::q4_0::sdot),
         ..layout!(BlockQ4_0)
     },
     Format {
@@ -422,6 +448,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q5_0::sdot,
             ..Kernels::scalar::<BlockQ5_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ5_0>(neon::legacy::q5_0::sdot),
         ..layout!(BlockQ5_0)
     },
     Format {
@@ -474,6 +502,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q8_0::sdot,
             ..Kernels::scalar::<BlockQ8_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ8_0>(neon::legacy::q8_0::sdot),
         ..layout!(BlockQ8_0)
     },
     Format {
