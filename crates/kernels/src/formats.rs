@@ -249,7 +249,7 @@ const fn one_lane_avx_vnni<B: crate::block::Block32>() -> Option<Kernels> {
 /// The one-lane formats with NEON i8mm (Q4_0, Q5_0, Q8_0): their `SDOT`
 /// dot product (`vec_dot`), decode 4 rows at a time in the one-lane order by
 /// `SDOT`, tiles of 2 weight rows x 2 activation rows per `SMMLA`
-/// (`neon::i8mm`).
+/// (`neon::i8mm`), the row pairs cached.
 #[cfg(target_arch = "aarch64")]
 const fn one_lane_i8mm<B: crate::block::Block32>(dot: DotFn) -> Option<Kernels> {
     Some(Kernels {
@@ -259,6 +259,7 @@ const fn one_lane_i8mm<B: crate::block::Block32>(dot: DotFn) -> Option<Kernels> 
         panel: Some(neon::i8mm::panels::<B>),
         panel_from: 2,
         panel_rows: 4,
+        cache: Some(neon::i8mm::cache::<B>()),
         ..Kernels::scalar::<B>()
     })
 }

@@ -23,7 +23,7 @@
 use super::{f16_at, ld_s8, ld_u8, Dot4, Sdot};
 use crate::block::{Block32, Quants};
 use crate::matmul::Tile;
-use crate::panel_cache::Panels;
+use crate::panel_cache::{CacheSpec, Panels};
 use crate::q8::Q8_0_BYTES;
 use std::arch::aarch64::*;
 use std::cell::RefCell;
@@ -149,9 +149,9 @@ unsafe fn rows4_impl<B: Block32>(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
 
 /// One block of a row pair in `SMMLA`'s layout, with its scales as the
 /// products take them: weights `[d_o, d_o, d_o1, d_o1]`, activations
-/// `[d_r, d_r1, d_r, d_r1]`.
+/// `[d_r, d_r1, d_r, d_r1]`. (80 bytes per 64 weights in a cache.)
 #[derive(Clone, Copy)]
-struct Pair {
+pub(crate) struct Pair {
     q: [int8x16_t; 4],
     d: float32x4_t,
 }
@@ -162,17 +162,82 @@ thread_local! {
         const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// The tile `t` of `B` (the `PanelFn` contract, see [`Tile`]).
+/// Weight rows `o`, `o + 1` (`nb` blocks of `B` each, `rb` bytes apart at
+/// `w`) in `SMMLA`'s layout into `dst`.
 ///
 /// # Safety
-/// NEON with dotprod and i8mm available; the tile's contract.
-pub(crate) unsafe fn panels<B: Block32>(t: &Tile<'_>, _cache: Option<&Panels>) {
+/// NEON available (the aarch64 baseline).
+#[inline(always)]
+unsafe fn build_pair<B: Block32>(w: &[u8], rb: usize, o: usize, dst: &mut [Pair]) {
+    for (i, dst) in dst.iter_mut().enumerate() {
+        let x0 = &w[o * rb + i * B::BYTES..o * rb + (i + 1) * B::BYTES];
+        let x1 = &w[(o + 1) * rb + i * B::BYTES..(o + 1) * rb + (i + 1) * B::BYTES];
+        // SAFETY: bounds-checked loads of the two rows' block i; register
+        // and stack-array NEON ops otherwise.
+        unsafe {
+            let q = interleave(values::<B>(x0), values::<B>(x1));
+            let (d0, d1) = (f16_at(x0, 0), f16_at(x1, 0));
+            *dst = Pair {
+                q,
+                d: vld1q_f32([d0, d0, d1, d1].as_ptr()),
+            };
+        }
+    }
+}
+
+/// The cache of `B` at this level: every row pair as [`tile`] lays it out.
+pub(crate) const fn cache<B: Block32>() -> CacheSpec {
+    CacheSpec {
+        bytes: cache_bytes,
+        build: build_cache::<B>,
+    }
+}
+
+/// The bytes of `n_out` rows (in pairs) of `nb` blocks.
+fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
+    Some(n_out / 2 * nb * std::mem::size_of::<Pair>())
+}
+
+/// Every row pair of a `B` matrix (`n_out` rows of `rb` bytes at `w`, `n_out`
+/// even): pair `o / 2`'s blocks at `[o / 2 * nb..]`.
+///
+/// # Safety
+/// NEON available; `w` holds the rows.
+unsafe fn build_cache<B: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / B::BYTES;
+    assert!(w.len() >= n_out * rb && n_out.is_multiple_of(2));
+    // SAFETY: register-only NEON ops (zero values).
+    let zero = unsafe {
+        Pair {
+            q: [vdupq_n_s8(0); 4],
+            d: vdupq_n_f32(0.0),
+        }
+    };
+    let mut v = vec![zero; n_out / 2 * nb];
+    for (p, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 2) {
+        // SAFETY: rows 2p, 2p + 1 < n_out hold nb blocks (asserted above).
+        unsafe { build_pair::<B>(w, rb, 2 * p, dst) };
+    }
+    Panels::Pairs(v)
+}
+
+/// The tile `t` of `B` (the `PanelFn` contract, see [`Tile`]), reading the
+/// row pairs from the cache when given (same bits).
+///
+/// # Safety
+/// NEON with dotprod and i8mm available; the tile's contract; a cache built
+/// from this matrix.
+pub(crate) unsafe fn panels<B: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::Pairs(c)) => Some(c.as_slice()),
+        _ => None,
+    };
     // SAFETY: forwarded contract.
-    unsafe { tile::<B>(t) }
+    unsafe { tile::<B>(t, cache) }
 }
 
 #[target_feature(enable = "neon,dotprod,i8mm")]
-unsafe fn tile<B: Block32>(t: &Tile<'_>) {
+unsafe fn tile<B: Block32>(t: &Tile<'_>, cache: Option<&[Pair]>) {
     let Tile {
         w,
         rb,
@@ -193,7 +258,11 @@ unsafe fn tile<B: Block32>(t: &Tile<'_>) {
             && (o1 - o0).is_multiple_of(2)
             && r0 < r1
             && nb * Q8_0_BYTES <= stride
+            && o0.is_multiple_of(2)
     );
+    if let Some(c) = cache {
+        assert!(c.len() >= o1 / 2 * nb);
+    }
     let n_pairs = (r1 - r0).div_ceil(2);
     let zero = Pair {
         q: [vdupq_n_s8(0); 4],
@@ -226,19 +295,14 @@ unsafe fn tile<B: Block32>(t: &Tile<'_>) {
         }
         let mut o = o0;
         while o < o1 {
-            for (i, dst) in wp.iter_mut().enumerate() {
-                let x0 = &w[o * rb + i * B::BYTES..o * rb + (i + 1) * B::BYTES];
-                let x1 = &w[(o + 1) * rb + i * B::BYTES..(o + 1) * rb + (i + 1) * B::BYTES];
-                // SAFETY: bounds-checked loads of the two rows' block i.
-                unsafe {
-                    let q = interleave(values::<B>(x0), values::<B>(x1));
-                    let (d0, d1) = (f16_at(x0, 0), f16_at(x1, 0));
-                    *dst = Pair {
-                        q,
-                        d: vld1q_f32([d0, d0, d1, d1].as_ptr()),
-                    };
+            let wq: &[Pair] = match cache {
+                Some(c) => &c[o / 2 * nb..(o / 2 + 1) * nb],
+                None => {
+                    // SAFETY: rows o, o + 1 < o1 hold nb blocks (asserted).
+                    unsafe { build_pair::<B>(w, rb, o, wp) };
+                    wp
                 }
-            }
+            };
             let mut p = 0;
             while p < n_pairs {
                 let n = match n_pairs - p {
@@ -264,9 +328,9 @@ unsafe fn tile<B: Block32>(t: &Tile<'_>) {
                 // SAFETY: i8mm available (caller); the pairs hold nb blocks.
                 unsafe {
                     match n {
-                        4 => store(&run::<4>(wp, a, nb)),
-                        2 => store(&run::<2>(wp, a, nb)),
-                        _ => store(&run::<1>(wp, a, nb)),
+                        4 => store(&run::<4>(wq, a, nb)),
+                        2 => store(&run::<2>(wq, a, nb)),
+                        _ => store(&run::<1>(wq, a, nb)),
                     }
                 }
                 p += n;
