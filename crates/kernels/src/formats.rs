@@ -565,8 +565,9 @@ pub(crate) static FORMATS: [Format; 13] = [
     },
     Format {
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
-        // or once per model from a cache (AVX2, AVX-512 VNNI); AVX-512
-        // without VNNI runs AVX2's, with VNNI its own passes over two rows
+        // or once per model from a cache (AVX2, AVX-512 VNNI); with AVX-VNNI
+        // AVX2's passes by `vpdpwssd`; AVX-512 without VNNI runs AVX2's, with
+        // VNNI its own passes over two rows
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -576,6 +577,15 @@ pub(crate) static FORMATS: [Format; 13] = [
             cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
+        #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dot: avx2::kq::vec_dot_q4_k,
+            dot_1x4: Some(avx2::kq::dot_q4_k::<4>),
+            panel: Some(avx2::kpanel::panels_vnni::<BlockQ4K>),
+            panel_from: 12,
+            cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
+            ..Kernels::scalar::<BlockQ4K>()
+        }),
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dot: avx512::kq::vec_dot_q4_k,
@@ -646,6 +656,16 @@ pub(crate) static FORMATS: [Format; 13] = [
             cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()
         },
+        #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dot: avx2::kq::vec_dot_q6_k,
+            dot_1x4: Some(avx2::kq::dot_q6_k::<4>),
+            few: Some(avx2::kq::matmul_q6_k_rows),
+            panel: Some(avx2::kpanel::panels_vnni::<BlockQ6K>),
+            panel_from: 12,
+            cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
+            ..Kernels::scalar::<BlockQ6K>()
+        }),
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dot: avx512::kq::vec_dot_q6_k,
