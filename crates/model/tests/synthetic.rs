@@ -14,9 +14,9 @@
 //! - hearth's top-1 is llama.cpp's wherever llama.cpp's top-2 margin is at
 //!   least the type's `decisive` margin;
 //! - the greedy continuation (one token per step, as generation runs) is
-//!   llama.cpp's, up to a step where its top-2 margin is a near tie;
+//!   llama.cpp's, up to a step where its top-2 margin is a near tie.
 //!
-//! and, hearth against itself, the sequence fed one token at a time and
+//! And, hearth against itself, the sequence fed one token at a time and
 //! batched with another sequence gives the same logits bit for bit.
 
 use model::{Logits, Model, SeqInput};
