@@ -499,6 +499,7 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     at a time (the big models do not fit in memory as float32)."""
     s = shape
     t_embd, t_out, t_mat, t_vd = weight_types(m.wtype)
+    QK_GAIN = qk_gain(m.wtype)
     d = s.n_embd
 
     def experts(rows, cols, ty, gain=1.0):
@@ -561,9 +562,17 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
             yield p + "ffn_down.weight", t_vd, lambda: mat(d, s.n_ff, t_vd)
 
 
-# Queries and keys of ~2 per dim: attention scores of std ~4, sharp enough
-# that positions (RoPE and its factors) and the attention scale matter.
-QK_GAIN = 2.0
+# Queries and keys of ~2 per dim in the F32/F16 files: attention scores of
+# std ~4, sharp enough that positions (RoPE and its factors) and the attention
+# scale show in the logits. The quantized files keep ~1: there, sharp
+# attention turns the 8-bit activations' rounding flips (which differ between
+# any two summation orders, llama.cpp's own two attention paths included)
+# into logit differences of several units, drowning what they check (the
+# quantized kernels inside each family's block).
+def qk_gain(wtype: str) -> float:
+    return 2.0 if wtype in ("F32", "F16") else 1.0
+
+
 # A mixture of experts' router: logits of ~router_gain per expert. Two
 # implementations' router inputs differ in their last bits (or by the 8-bit
 # activations' quantization), so a routing choice near a tie may go either
