@@ -66,7 +66,10 @@ mod avx512;
 mod neon;
 
 pub use acts::{ActRounding, QuantizedActs};
-pub use attn::{attend_row, attend_row_scalar, attend_rows, KvHead, MAX_ROWS as ATTN_MAX_ROWS};
+pub use attn::{
+    attend_row, attend_row_scalar, attend_row_scalar_sink, attend_row_sink, attend_rows,
+    attend_rows_sink, KvHead, MAX_ROWS as ATTN_MAX_ROWS,
+};
 pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
