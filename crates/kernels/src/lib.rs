@@ -47,6 +47,7 @@ mod float;
 mod formats;
 mod k_quants;
 mod matmul;
+mod mxfp4;
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the x86 matmul's orders
 mod orders;
 mod panel_cache;
