@@ -44,7 +44,9 @@ How to run
 
 `--big NAME` writes one F16 file with the exact shape of a real model (see
 BIG) for speed measurements; quantize it by hand with llama-quantize (see
-scripts/make-synthetic-big.sh). Those are never made in CI.
+scripts/make-synthetic-big.sh). The mixtures of experts (qwen3-30b-a3b,
+gpt-oss-20b) are written quantized directly, `--layers N` cutting their
+layer count. Those are never made in CI.
 """
 
 from __future__ import annotations
@@ -332,6 +334,17 @@ BIG = {
     # Qwen/Qwen3-8B config.json
     "qwen3-8b": Synth("qwen3-8b", "qwen3", "F16",
                       Shape(4096, 36, 32, 8, 128, 12288, tied=False), 102),
+    # The mixtures of experts are written quantized as they ship (their F16
+    # files would take 61 / 42 GB): Qwen/Qwen3-30B-A3B config.json in
+    # Q4_K_M (this script's Q4_K/Q6_K mix), openai/gpt-oss-20b config.json
+    # with MXFP4 experts. `--layers N` cuts the layer count (same per-layer
+    # shapes) to fit a machine's memory.
+    "qwen3-30b-a3b": Synth("qwen3-30b-a3b", "qwen3moe", "Q4_K_M",
+                           Shape(2048, 48, 32, 4, 128, 768, tied=False,
+                                 n_expert=128, n_expert_used=8), 103, 8.0),
+    "gpt-oss-20b": Synth("gpt-oss-20b", "gpt-oss", "MXFP4",
+                         Shape(2880, 24, 64, 8, 64, 2880, tied=False,
+                               n_expert=32, n_expert_used=4), 104, 8.0),
 }
 
 
@@ -836,12 +849,16 @@ def main():
     ap.add_argument("names", nargs="*", help="model names (default: all of MODELS)")
     ap.add_argument("--out", default=os.path.expanduser("~/.cache/hearth/synthetic"))
     ap.add_argument("--sums", action="store_true", help=f"rewrite {SUMS.relative_to(ROOT)}")
-    ap.add_argument("--big", choices=sorted(BIG), help="one real-shaped F16 model instead")
+    ap.add_argument("--big", choices=sorted(BIG), help="one real-shaped model instead (F16, or quantized for the MoE ones)")
+    ap.add_argument("--layers", type=int, help="with --big: this many layers instead of the real count")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.big:
-        write_model(BIG[args.big], out)
+        m = BIG[args.big]
+        if args.layers:
+            m = replace(m, shape=replace(m.shape, n_layer=args.layers))
+        write_model(m, out)
         return
     todo = [m for m in MODELS if not args.names or m.name in args.names]
     unknown = set(args.names) - {m.name for m in MODELS}
