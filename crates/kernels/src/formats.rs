@@ -19,6 +19,7 @@ use crate::k_quants::{
     q2_k::BlockQ2K, q3_k::BlockQ3K, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
 };
 use crate::matmul::Tile;
+use crate::mxfp4::BlockMXFP4;
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q4::{BlockQ4_0, BlockQ4_1};
 use crate::q5::{BlockQ5_0, BlockQ5_1};
@@ -291,7 +292,7 @@ const fn two_lane<B: crate::block::Block32, P: avx2::panel::Pass>(
 /// Every supported weight format and its kernels per level. Where a level has
 /// no kernel of its own, the entry names the one it runs (AVX2's on AVX-512,
 /// or the scalar reference).
-pub(crate) static FORMATS: [Format; 13] = [
+pub(crate) static FORMATS: [Format; 14] = [
     Format {
         scalar: Kernels {
             dequant: crate::float::copy_f32,
@@ -694,6 +695,27 @@ pub(crate) static FORMATS: [Format; 13] = [
             ..Kernels::scalar::<BlockQ6K>()
         },
         ..layout!(BlockQ6K)
+    },
+    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot` on every x86
+    // level (llama.cpp has no AVX-512 version either); NEON runs the scalar
+    // reference.
+    Format {
+        #[cfg(target_arch = "x86_64")]
+        avx2: Kernels {
+            dot: avx2::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "x86_64")]
+        avx512: Kernels {
+            dot: avx2::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "x86_64")]
+        avx512_vnni: Kernels {
+            dot: avx2::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        ..layout!(BlockMXFP4)
     },
 ];
 

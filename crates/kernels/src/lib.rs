@@ -48,6 +48,7 @@ mod float;
 mod formats;
 mod k_quants;
 mod matmul;
+mod mxfp4;
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // two-lane: the x86 matmul only
 mod orders;
 mod panel_cache;
