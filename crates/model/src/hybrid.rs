@@ -551,6 +551,7 @@ impl Model {
             head_dim: hd,
             scale: c.attn_scale,
             window: None,
+            sinks: None,
         };
         {
             let views = KvViews {
