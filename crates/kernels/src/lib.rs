@@ -108,7 +108,7 @@ pub enum KernelError {
     },
     #[error("a panel cache was passed with a matrix it was not built from ({0})")]
     PanelCache(String),
-    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx512 or unset it (the best this CPU has)")]
+    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx2-vnni, avx512, neon or unset it (the best this CPU has)")]
     SimdEnv(String),
 }
 
