@@ -8,7 +8,9 @@
 //! attention temperature); the attention flags; [`Scales`] (multipliers on
 //! the residual stream and the logits); the block's MLP.
 
+use crate::encoder::EncoderSpec;
 use crate::ops::{Rope, RopeStyle, Yarn};
+use crate::pooling::Pooling;
 use crate::ModelError;
 use gguf::GgufFile;
 
@@ -32,9 +34,14 @@ pub enum Arch {
     /// `mistral3`: Ministral 3 / Mistral Small 3.x text decoders (YaRN,
     /// Llama-4-style attention temperature).
     Mistral3,
+    /// `bert`: BERT encoders (all-MiniLM, bge): an embedding model.
+    Bert,
+    /// `nomic-bert`: nomic-embed-text v1/v1.5: an embedding model.
+    NomicBert,
 }
 
-pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3";
+pub const SUPPORTED: &str =
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, bert, nomic-bert";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -47,6 +54,8 @@ impl Arch {
             "smollm3" => Arch::SmolLm3,
             "granite" => Arch::Granite,
             "mistral3" => Arch::Mistral3,
+            "bert" => Arch::Bert,
+            "nomic-bert" => Arch::NomicBert,
             _ => return None,
         })
     }
@@ -61,7 +70,15 @@ impl Arch {
             Arch::SmolLm3 => "smollm3",
             Arch::Granite => "granite",
             Arch::Mistral3 => "mistral3",
+            Arch::Bert => "bert",
+            Arch::NomicBert => "nomic-bert",
         }
+    }
+
+    /// An embedding model (a bidirectional encoder, `encoder.rs`): it makes
+    /// embeddings, never text.
+    pub fn is_embedding(self) -> bool {
+        matches!(self, Arch::Bert | Arch::NomicBert)
     }
 }
 
@@ -172,6 +189,13 @@ pub struct Config {
     /// Frequency-factor tensors the configuration was built from (the
     /// weights' loader counts them as used).
     pub(crate) rope_tensors: Vec<&'static str>,
+    // ---- embeddings ----
+    /// How a text's embedding is pooled from its hidden states
+    /// (`{arch}.pooling_type`).
+    pub pooling: Pooling,
+    /// The encoder's own switches, for an embedding model (`bert`,
+    /// `nomic-bert`); `None` for a decoder.
+    pub encoder: Option<EncoderSpec>,
 }
 
 /// Typed metadata access with errors that name the key.
@@ -475,6 +499,8 @@ impl Config {
             post_norms: false,
             fused_gate_up: false,
             rope_tensors: Vec::new(),
+            pooling: Pooling::from_meta(&m)?,
+            encoder: None,
         };
         match arch {
             Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
@@ -485,6 +511,8 @@ impl Config {
             Arch::SmolLm3 => crate::arch::smollm3::configure(&mut c, &m, &mut spec)?,
             Arch::Granite => crate::arch::granite::configure(&mut c, &m, &mut spec)?,
             Arch::Mistral3 => crate::arch::mistral3::configure(&mut c, &m, &mut spec)?,
+            Arch::Bert => crate::arch::bert::configure(&mut c, &m, &mut spec)?,
+            Arch::NomicBert => crate::arch::nomic_bert::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)

@@ -243,7 +243,7 @@ impl Model {
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
     /// matrices of the same vec-dot type until invalidated).
-    fn project(
+    pub(crate) fn project(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,
@@ -258,7 +258,7 @@ impl Model {
 
     /// out_i = x · W_iᵀ for several matrices reading the same input, as one
     /// pool run (`kernels::matmul_multi`; same results as separate calls).
-    fn project_many<const N: usize>(
+    pub(crate) fn project_many<const N: usize>(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,
