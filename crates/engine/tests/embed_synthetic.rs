@@ -13,7 +13,7 @@
 //! is outside the bound for some text, so each of those steps is proved by
 //! the fixtures.
 
-use engine::{LoadedModel, ThreadPool};
+use engine::{EngineError, LoadedModel, ModelError, Prompt, ThreadPool};
 use model::{EncodeKnobs, Pooling};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -128,6 +128,19 @@ fn check_family(family: &str) {
             );
         }
         eprintln!("{file}: worst cosine to llama.cpp {worst:.8} (bound {bound})");
+        // it does not generate: every generation path is refused, naming it
+        for e in [
+            lm.prompt_tokens(&Prompt::Raw("hi".into())).unwrap_err(),
+            lm.session(64)
+                .err()
+                .expect("no session for an embedding model"),
+        ] {
+            assert!(
+                matches!(e, EngineError::Model(ModelError::EmbeddingModel { .. }))
+                    && e.to_string().contains("embedding model"),
+                "{file}: {e}"
+            );
+        }
     }
 }
 

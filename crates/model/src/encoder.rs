@@ -474,11 +474,31 @@ fn f32_bytes(x: &[f32], out: &mut Vec<u8>) {
     out.extend(x.iter().flat_map(|v| v.to_le_bytes()));
 }
 
+/// Score floats held at once by [`attend`] (64 MB, and as much again for
+/// their copy as activations): heads are taken in groups that fit, so a long
+/// text costs a bounded scratch, not `n_head * n²` floats.
+const SCORE_FLOATS: usize = 1 << 24;
+
+/// Heads [`attend`] takes at once for `n` tokens.
+fn heads_at_once(n_head: usize, n: usize) -> usize {
+    (SCORE_FLOATS / (n * n).max(1)).clamp(1, n_head)
+}
+
+/// Bytes of scratch [`Model::encode`]'s attention takes for `n` tokens (what
+/// `hearth fit` counts): per head of a group its scores and their copy as
+/// activations, its K, Vᵀ and Q.
+pub fn attention_scratch_bytes(n_head: usize, head_dim: usize, n: usize) -> u64 {
+    let g = heads_at_once(n_head, n) as u64;
+    let n = n as u64;
+    g * (2 * n * n + 3 * n * head_dim as u64) * 4
+}
+
 /// Multi-head attention of `n` tokens over each other (q, k, v, out:
 /// `[n][n_head * head_dim]`), as ggml's attention without a cache and
 /// without flash attention: per head the scores `kq = K·Qᵀ` (an f32 matrix
 /// product), `softmax(kq * scale + mask)` with the exponentials summed in
-/// double, then `Vᵀ·p`. All heads' products run as one pool pass each.
+/// double, then `Vᵀ·p`. The heads of a group ([`heads_at_once`]) run their
+/// products as one pool pass each.
 fn attend(
     pool: &ThreadPool,
     s: &HeadShape,
@@ -487,8 +507,26 @@ fn attend(
     v: &[f32],
     out: &mut [f32],
 ) -> Result<(), ModelError> {
-    let (n, nh, hd) = (s.n, s.n_head, s.head_dim);
-    let d = nh * hd;
+    let g = heads_at_once(s.n_head, s.n);
+    for h0 in (0..s.n_head).step_by(g) {
+        attend_heads(pool, s, h0..(h0 + g).min(s.n_head), q, k, v, out)?;
+    }
+    Ok(())
+}
+
+/// [`attend`] for the heads `heads`.
+fn attend_heads(
+    pool: &ThreadPool,
+    s: &HeadShape,
+    heads: std::ops::Range<usize>,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+) -> Result<(), ModelError> {
+    let (n, hd) = (s.n, s.head_dim);
+    let d = s.n_head * hd;
+    let nh = heads.len();
     let kerr = |e: kernels::KernelError| ModelError::Kernel(e.to_string());
     // per head: K as an [n, hd] F32 "weight" matrix, Vᵀ as [hd, n], Q as
     // activations [n][hd]
@@ -496,26 +534,26 @@ fn attend(
     let mut vt_mats = vec![Vec::new(); nh];
     let mut q_acts: Vec<QuantizedActs> = (0..nh).map(|_| QuantizedActs::new()).collect();
     let mut col = vec![0f32; n * hd];
-    for h in 0..nh {
+    for (i, h) in heads.clone().enumerate() {
         for t in 0..n {
             col[t * hd..(t + 1) * hd].copy_from_slice(&k[t * d + h * hd..t * d + (h + 1) * hd]);
         }
-        f32_bytes(&col, &mut k_mats[h]);
+        f32_bytes(&col, &mut k_mats[i]);
         for t in 0..n {
             col[t * hd..(t + 1) * hd].copy_from_slice(&q[t * d + h * hd..t * d + (h + 1) * hd]);
         }
-        q_acts[h]
+        q_acts[i]
             .try_quantize(GgmlType::F32, &col, n, hd)
             .map_err(kerr)?;
         for t in 0..n {
-            for i in 0..hd {
-                col[i * n + t] = v[t * d + h * hd + i];
+            for e in 0..hd {
+                col[e * n + t] = v[t * d + h * hd + e];
             }
         }
-        f32_bytes(&col, &mut vt_mats[h]);
+        f32_bytes(&col, &mut vt_mats[i]);
     }
 
-    // scores[h]: [n (query)][n (key)]
+    // scores[i]: [n (query)][n (key)]
     let mut scores = vec![0f32; nh * n * n];
     {
         let mut jobs: Vec<MatmulJob> = scores
@@ -533,14 +571,16 @@ fn attend(
             .collect();
         kernels::matmul_multi(pool, &mut jobs).map_err(kerr)?;
     }
+    drop(q_acts);
+    drop(k_mats);
 
     // softmax of each row, heads over the pool
     {
-        let heads: Vec<Mutex<&mut [f32]>> = scores.chunks_mut(n * n).map(Mutex::new).collect();
-        pool.run(nh, |h| {
-            let mut sc = heads[h].lock().unwrap_or_else(|e| e.into_inner());
-            for (i, row) in sc.chunks_exact_mut(n).enumerate() {
-                softmax_row(row, s.scale, if s.causal { i + 1 } else { n });
+        let rows: Vec<Mutex<&mut [f32]>> = scores.chunks_mut(n * n).map(Mutex::new).collect();
+        pool.run(nh, |i| {
+            let mut sc = rows[i].lock().unwrap_or_else(|e| e.into_inner());
+            for (r, row) in sc.chunks_exact_mut(n).enumerate() {
+                softmax_row(row, s.scale, if s.causal { r + 1 } else { n });
             }
         });
     }
@@ -550,6 +590,7 @@ fn attend(
     for (a, p) in p_acts.iter_mut().zip(scores.chunks(n * n)) {
         a.try_quantize(GgmlType::F32, p, n, n).map_err(kerr)?;
     }
+    drop(scores);
     let mut heads_out = vec![0f32; nh * n * hd];
     {
         let mut jobs: Vec<MatmulJob> = heads_out
@@ -567,7 +608,7 @@ fn attend(
             .collect();
         kernels::matmul_multi(pool, &mut jobs).map_err(kerr)?;
     }
-    for (h, ho) in heads_out.chunks(n * hd).enumerate() {
+    for (ho, h) in heads_out.chunks(n * hd).zip(heads) {
         for t in 0..n {
             out[t * d + h * hd..t * d + (h + 1) * hd].copy_from_slice(&ho[t * hd..(t + 1) * hd]);
         }
@@ -647,7 +688,13 @@ mod tests {
                 scale: 0.5,
                 causal,
             };
+            // all heads at once, and one at a time (as a long text's groups)
             attend(&pool, &s, &q, &k, &v, &mut out).unwrap();
+            let mut one = vec![0f32; n * d];
+            for h in 0..nh {
+                attend_heads(&pool, &s, h..h + 1, &q, &k, &v, &mut one).unwrap();
+            }
+            assert_eq!(one, out);
             for h in 0..nh {
                 for i in 0..n {
                     let last = if causal { i + 1 } else { n };
