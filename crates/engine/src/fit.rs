@@ -163,7 +163,9 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     };
     let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
     let scratch_bytes = if s.embedding {
-        encoder_scratch_bytes(s, n_ctx)
+        // a text is at most the trained context (longer is refused or cut),
+        // whatever the positions asked for (a server's shared budget)
+        encoder_scratch_bytes(s, n_ctx.min(s.n_ctx_train))
     } else {
         scratch_bytes(s)
     };
