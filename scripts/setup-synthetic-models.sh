@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes (once) the synthetic models of today's decoder families that
-# crates/model/tests/synthetic.rs compares with llama.cpp's fixtures:
+# Makes (once) the synthetic models of today's decoder families and embedding
+# models that crates/model/tests/synthetic.rs and
+# crates/engine/tests/embed_synthetic.rs compare with llama.cpp's fixtures:
 # scripts/make-synthetic-models.py run in its own venv (numpy pinned, gguf-py
 # from the llama-cpp-python sdist), into ~/.cache/hearth/synthetic (or
 # $HEARTH_SYNTHETIC), every file checked against the committed
-# tests/fixtures/synthetic/SHA256SUMS. Idempotent: files that already match
+# tests/fixtures/synthetic/SHA256SUMS and tests/fixtures/synthetic/embed/SHA256SUMS. Idempotent: files that already match
 # are left alone (a check of their sha256 only).
 #
 #   HEARTH_SYNTHETIC        output directory
@@ -16,13 +17,15 @@ cd "$(dirname "$0")/.."
 root="$PWD"
 out="${HEARTH_SYNTHETIC:-$HOME/.cache/hearth/synthetic}"
 sums="$root/tests/fixtures/synthetic/SHA256SUMS"
+embed_sums="$root/tests/fixtures/synthetic/embed/SHA256SUMS"
 venv="${HEARTH_SYNTH_VENV:-$HOME/.cache/hearth/venv-synth}"
 numpy=2.4.6   # the files are the same bytes with any numpy; pinned all the same
 
-matches() { [ -d "$out" ] && (cd "$out" && sha256sum --quiet --strict -c "$sums") >/dev/null 2>&1; }
+check() { (cd "$out" && sha256sum --quiet --strict -c "$sums" && sha256sum --quiet --strict -c "$embed_sums"); }
+matches() { [ -d "$out" ] && check >/dev/null 2>&1; }
 
 if matches; then
-  echo "have the synthetic models ($(wc -l < "$sums") files)"
+  echo "have the synthetic models ($(cat "$sums" "$embed_sums" | wc -l) files)"
   exit 0
 fi
 
@@ -58,8 +61,8 @@ fi
 
 mkdir -p "$out"
 HEARTH_O200K="$o200k" HEARTH_LLAMACPP_SDIST="$llamacpp" "$venv/bin/python" scripts/make-synthetic-models.py --out "$out"
-if ! (cd "$out" && sha256sum --quiet --strict -c "$sums"); then
-  echo "the synthetic models differ from $sums: the generator is not deterministic here, or it changed without the sums being rewritten (make-synthetic-models.py --sums)" >&2
+if ! check; then
+  echo "the synthetic models differ from $sums / $embed_sums: the generator is not deterministic here, or it changed without the sums being rewritten (make-synthetic-models.py --sums)" >&2
   exit 1
 fi
 echo "made the synthetic models in $out"

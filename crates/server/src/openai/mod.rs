@@ -137,6 +137,7 @@ pub async fn chat(
     }
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
@@ -178,6 +179,7 @@ pub async fn completions(
         }
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
