@@ -450,7 +450,7 @@ impl Runner {
                     SeqInput {
                         sess,
                         tokens,
-                        logits,
+                        logits: if logits { Logits::Last } else { Logits::None },
                     }
                 })
                 .collect();
