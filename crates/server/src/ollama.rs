@@ -280,6 +280,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         max_tokens,
         sampling,
         stop,
+        spec: Default::default(),
     };
     run(
         st,
@@ -357,6 +358,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         max_tokens,
         sampling,
         stop,
+        spec: Default::default(),
     };
     run(
         st,

@@ -237,6 +237,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         max_tokens,
         sampling: s,
         stop,
+        spec: Default::default(),
     };
     Ok(Plan {
         req,
