@@ -383,6 +383,10 @@ pub struct ServeArgs {
     /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
+    /// (Speculative decoding here is the default of requests that do not set
+    /// `speculative`; the draft model serves the models of its vocabulary.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]

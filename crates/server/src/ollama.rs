@@ -40,6 +40,9 @@ pub struct Options {
     /// Accepted; the context is the server's (--ctx-size).
     #[allow(dead_code)]
     pub num_ctx: Option<i64>,
+    /// hearth's extension: speculative decoding (as the OpenAI API's
+    /// `speculative`; see `crate::spec`).
+    pub speculative: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +202,12 @@ pub async fn chat(
 async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
     let json_mode = json_format(&r.format)?;
     let mut messages = Vec::new();
@@ -280,7 +289,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         max_tokens,
         sampling,
         stop,
-        spec: Default::default(),
+        spec,
     };
     run(
         st,
@@ -309,6 +318,12 @@ pub async fn generate(
 async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
     let json_mode = json_format(&r.format)?;
     if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -358,7 +373,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         max_tokens,
         sampling,
         stop,
-        spec: Default::default(),
+        spec,
     };
     run(
         st,

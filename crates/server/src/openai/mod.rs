@@ -112,6 +112,12 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, None)?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     let logprobs = match (r.logprobs, r.top_logprobs) {
         (_, Some(k)) if k > 20 => {
             return Err(ApiError::bad(
@@ -169,6 +175,12 @@ pub async fn completions(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, Some(16))?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     if let Some(k) = r.logprobs {
         if k > 5 {
             return Err(ApiError::bad(
