@@ -121,6 +121,7 @@ class Family:
     fused_gate_up: bool = False        # blk.N.ffn_up of 2*n_ff rows, no ffn_gate
     extra: Callable[[Shape, "Rng"], dict] = lambda s, r: {}  # global extra tensors
     logit_mul: float = 1.0             # the file divides logits by this much
+    embd_gain: float = 1.0             # token embeddings' scale (Granite multiplies them by 12)
     note: str = ""
 
 
@@ -225,7 +226,7 @@ FAMILIES = {
                    "attention.layer_norm_rms_epsilon": 1e-5,
                    "embedding_scale": 12.0, "residual_scale": 0.22,
                    "attention.scale": 1.0 / s.head_dim, "logit_scale": 8.0},
-        runs=(SHORT, MEDIUM), logit_mul=8.0,
+        runs=(SHORT, MEDIUM), logit_mul=8.0, embd_gain=1.0 / 12.0,
         note="vocabulary: refact (Granite 3.x uses the refact pre-tokenizer, 49155 tokens)"),
     # Ministral 3: YaRN and the query temperature.
     "mistral3": Family(
@@ -471,6 +472,7 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     at a time (the big models do not fit in memory as float32)."""
     s = shape
     t_embd, t_out, t_mat, t_vd = weight_types(m.wtype)
+    QK_GAIN = qk_gain(m.wtype)
     d = s.n_embd
 
     def mat(rows, cols, ty, gain=1.0):
@@ -488,27 +490,31 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     def norm(n):
         return np.float32(1.0) + np.float32(0.1) * rng.uniform(n)
 
-    # a matrix of gain g maps inputs of ~1 per dim to outputs of ~g per dim;
-    # logits of std ~6.5 spread the vocabulary over ~60
-    out_gain = 6.5 * fam.logit_mul
-    yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, out_gain if s.tied else 1.0)
+    # Token embeddings of ~1/sqrt(n_embd) per dim (the blocks' outputs, ~1
+    # per dim, dominate the residual stream, so every block's computation
+    # shows in the logits); logits of std ~6.5 (spread ~60 over the
+    # vocabulary) through the final norm's weights, so a tied output works
+    # the same.
+    yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, fam.embd_gain)
     for name, arr in fam.extra(s, rng).items():
         yield name, T.F32, (lambda a=arr: a)
-    yield "output_norm.weight", T.F32, lambda: norm(d)
+    out_gain = np.float32(6.5 * fam.logit_mul / fam.embd_gain) if s.tied else np.float32(6.5 * fam.logit_mul)
+    yield "output_norm.weight", T.F32, lambda: out_gain * norm(d)
     if not s.tied:
-        yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out, out_gain)
+        yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out)
     for i in range(s.n_layer):
         p = f"blk.{i}."
         yield p + "attn_norm.weight", T.F32, lambda: norm(d)
         if fam.fused_qkv:
-            yield p + "attn_qkv.weight", t_mat, lambda: mat(s.q_dim + 2 * s.kv_dim, d, t_mat)
+            yield p + "attn_qkv.weight", t_mat, lambda: np.concatenate(
+                [mat(s.q_dim, d, t_mat, QK_GAIN), mat(s.kv_dim, d, t_mat, QK_GAIN), mat(s.kv_dim, d, t_mat)])
         else:
-            yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat)
-            yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat)
+            yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat, QK_GAIN)
+            yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat, QK_GAIN)
             yield p + "attn_v.weight", t_vd, lambda: mat(s.kv_dim, d, t_vd)
         if fam.qk_norm:
-            yield p + "attn_q_norm.weight", T.F32, lambda: norm(s.head_dim)
-            yield p + "attn_k_norm.weight", T.F32, lambda: norm(s.head_dim)
+            yield p + "attn_q_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
+            yield p + "attn_k_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
         yield p + "attn_output.weight", t_mat, lambda: mat(d, s.q_dim, t_mat)
         yield p + "ffn_norm.weight", T.F32, lambda: norm(d)
         if fam.fused_gate_up:
@@ -517,6 +523,17 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
             yield p + "ffn_gate.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
             yield p + "ffn_up.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
         yield p + "ffn_down.weight", t_vd, lambda: mat(d, s.n_ff, t_vd)
+
+
+# Queries and keys of ~2 per dim in the F32/F16 files: attention scores of
+# std ~4, sharp enough that positions (RoPE and its factors) and the attention
+# scale show in the logits. The quantized files keep ~1: there, sharp
+# attention turns the 8-bit activations' rounding flips (which differ between
+# any two summation orders, llama.cpp's own two attention paths included)
+# into logit differences of several units, drowning what they check (the
+# quantized kernels inside each family's block).
+def qk_gain(wtype: str) -> float:
+    return 2.0 if wtype in ("F32", "F16") else 1.0
 
 
 def nbytes(ty: T, rows: int, cols: int) -> int:

@@ -87,17 +87,18 @@ impl LoadedModel {
                     break;
                 }
                 let s = step.next(&self.tokenizer, spec.logits(sess));
-                if !s.text.is_empty() && on_text(&s.text).is_break() {
+                let (token, end) = (s.token, s.end);
+                if !s.text.is_empty() && on_text(s.text).is_break() {
                     finish = FinishReason::Cancelled;
                     break;
                 }
-                if s.end.is_some() {
+                if end.is_some() {
                     finish = FinishReason::Stop;
                     break;
                 }
                 // a drafted token, already in the cache: its row's logits
                 // are next (speculative decoding, `spec.rs`)
-                if spec.accept(s.token, sess) {
+                if spec.accept(token, sess) {
                     continue;
                 }
                 if sess.n_past() >= sess.n_ctx() {
@@ -110,7 +111,7 @@ impl LoadedModel {
                 if let Some(m) = req.max_tokens {
                     limit = limit.min(m.saturating_sub(step.out.len() + 1));
                 }
-                let feed = spec.propose(pool, sess, s.token, limit);
+                let feed = spec.propose(pool, sess, token, limit);
                 let want = if feed.len() > 1 {
                     Logits::All
                 } else {

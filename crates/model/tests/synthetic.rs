@@ -25,13 +25,15 @@ use std::path::PathBuf;
 
 /// How close hearth must be to llama.cpp for a weight type. The yardstick is
 /// llama.cpp against itself: its flash-attention path and its standard one
-/// (which the fixtures use) differ on these files by a mean of 0.006 and at
-/// most 0.03 over the top-4 logits with F16 weights (qwen3-f16), and by a
-/// mean of 0.09–0.13 and up to 0.51 with quantized ones (llama3-q8_0,
-/// phi3-q5_0, qwen3-q4_k_m): quantizing the activations to 8 bits (Q8_0,
-/// Q8_K) turns the last-bit differences of any two attention sums into
-/// whole-quantum flips. hearth is within the same spread (see the report
-/// each test prints with `--nocapture`); the bounds leave about twice that.
+/// (which the fixtures use) differ over the top-4 logits of the "medium" runs
+/// by a mean of up to 0.018 and at most 0.17 with F32/F16 weights (on
+/// smollm3-f16/-f32; these files' attention is sharp, so that positions
+/// matter), and by a mean of 0.09–0.17 and up to 0.85 with quantized ones
+/// (mistral3-q8_0 … smollm3-q4_k_m): quantizing activations to 8 bits
+/// (Q8_0, Q8_K) turns the last-bit differences of any two attention sums
+/// into whole-quantum flips. hearth's worst (printed with `--nocapture`) is a
+/// mean of 0.015 and 0.098 for F32/F16, 0.17 and 0.86 for the quantized
+/// files; the bounds leave about twice that.
 struct Bounds {
     /// Largest |logit difference| allowed over llama.cpp's top-4 ids.
     max: f64,
@@ -45,14 +47,14 @@ fn bounds(ty: &str) -> Bounds {
     match ty {
         // F32 exact, F16 with activations rounded to f16 (as ggml does)
         "F32" | "F16" => Bounds {
-            max: 0.1,
-            mean: 0.015,
-            decisive: 0.25,
+            max: 0.2,
+            mean: 0.03,
+            decisive: 0.4,
         },
         // 8-bit activations against 8-bit activations
         _ => Bounds {
-            max: 1.25,
-            mean: 0.25,
+            max: 1.5,
+            mean: 0.3,
             decisive: 1.5,
         },
     }
