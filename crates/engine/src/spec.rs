@@ -428,6 +428,83 @@ impl Speculator {
     }
 }
 
+/// The speculation benchmark's task (`hearth bench --spec`): edit a piece of
+/// code, so the answer copies most of its prompt, as the issue's target
+/// measures ("an edit-this-code task").
+pub const BENCH_CODE: &str = "def add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef mean(values):\n    total = 0\n    for v in values:\n        total = add(total, v)\n    return total / len(values)\n\n\ndef variance(values):\n    m = mean(values)\n    total = 0\n    for v in values:\n        total = add(total, (v - m) ** 2)\n    return total / len(values)\n\n\ndef main():\n    numbers = [1, 2, 3, 4, 5]\n    print(\"mean:\", mean(numbers))\n    print(\"variance:\", variance(numbers))\n\n\nif __name__ == \"__main__\":\n    main()\n";
+
+/// The benchmark's request: the edit as a chat message (a raw prompt for a
+/// model without a chat template), greedy, `n` tokens at most.
+pub fn bench_request(lm: &LoadedModel, n: usize, spec: Speculation) -> crate::GenerateRequest {
+    let ask = format!(
+        "Rename the function `add` to `plus` everywhere in this code. Answer with the whole edited code only.\n\n```python\n{BENCH_CODE}```"
+    );
+    let prompt = if lm.template.is_ok() {
+        crate::Prompt::Chat(vec![crate::Message::user(ask)])
+    } else {
+        crate::Prompt::Raw(format!("{ask}\n\n```python\n"))
+    };
+    crate::GenerateRequest {
+        prompt,
+        max_tokens: Some(n),
+        sampling: sampler::SamplingParams::greedy(),
+        stop: Vec::new(),
+        spec,
+    }
+}
+
+/// What [`bench`] measured.
+#[derive(Clone, Debug, Default)]
+pub struct SpecBench {
+    /// Generation tokens per second without speculation, per repetition.
+    pub plain: Vec<f64>,
+    /// ... and with it.
+    pub spec: Vec<f64>,
+    /// Tokens generated per run.
+    pub tokens: usize,
+    /// Speculation's counters, summed over the repetitions.
+    pub stats: SpecStats,
+    /// Whether every speculative run gave plain decoding's tokens (it must:
+    /// `false` is a bug).
+    pub identical: bool,
+}
+
+/// Greedy generation of the code edit ([`bench_request`], up to `n`
+/// tokens) `reps` times without and with `spec`, alternating, each in a
+/// fresh session; tokens per second of the generation (after the prompt).
+pub fn bench(
+    lm: &LoadedModel,
+    pool: &ThreadPool,
+    n: usize,
+    reps: usize,
+    spec: &Speculation,
+) -> Result<SpecBench, EngineError> {
+    let plain_req = bench_request(lm, n, Speculation::OFF);
+    let spec_req = bench_request(lm, n, spec.clone());
+    let n_ctx = lm.prompt_tokens(&plain_req.prompt)?.len() + n + 1;
+    let mut sess = lm.session(n_ctx)?;
+    let mut out = SpecBench {
+        identical: true,
+        ..SpecBench::default()
+    };
+    // as `hearth run --json`'s generation_tokens_per_second
+    let rate = |s: &crate::GenerateStats| s.output_tokens as f64 / s.gen_seconds.max(1e-9);
+    for _ in 0..reps.max(1) {
+        let p = lm.generate(pool, &mut sess, &plain_req, |_| {
+            std::ops::ControlFlow::Continue(())
+        })?;
+        let s = lm.generate(pool, &mut sess, &spec_req, |_| {
+            std::ops::ControlFlow::Continue(())
+        })?;
+        out.plain.push(rate(&p));
+        out.spec.push(rate(&s));
+        out.tokens = p.output_tokens;
+        out.stats.add(&s.spec);
+        out.identical &= p.tokens == s.tokens;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::lookup;

@@ -279,6 +279,11 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// (With --spec or --draft, bench also measures speculative decoding:
+    /// greedy generation of -n tokens (default 128) for a code edit, without
+    /// and with speculation, its speed-up and acceptance rate.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]

@@ -186,7 +186,13 @@ fn final_stats(s: &GenerateStats, total: f64, load: f64) -> serde_json::Map<Stri
         "eval_duration": ns(s.gen_seconds),
     });
     match v {
-        Value::Object(m) => m,
+        Value::Object(mut m) => {
+            // hearth's extension: speculative decoding's counters
+            if let Some(sp) = crate::spec::stats_json([s]) {
+                m.insert("speculative".into(), sp);
+            }
+            m
+        }
         _ => unreachable!(),
     }
 }
@@ -251,6 +257,11 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
@@ -334,6 +345,11 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
@@ -660,6 +676,7 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
                 "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
                 "context_length": s.ctx,
                 "active_requests": s.active.load(std::sync::atomic::Ordering::SeqCst),
+                "speculative": crate::spec::counters_json(&s.sched.stats().spec),
             })
         })
         .collect();

@@ -4,8 +4,8 @@
 //! output as without it, see `engine::spec`.
 
 use crate::error::ApiError;
-use engine::Speculation;
-use serde_json::Value;
+use engine::{GenerateStats, LoadedModel, SpecStats, Speculation};
+use serde_json::{json, Value};
 
 /// The request's speculation: `default` (the server's) when `v` is absent
 /// or null; `true`: prompt lookup, and the draft model where the model has
@@ -53,6 +53,46 @@ pub fn speculation(
         s.n_max = n_max_of(Some(n), "speculative.n_max", &Value::from(n))?;
     }
     Ok(s)
+}
+
+/// A request whose object form says `"draft": true` for a model that has no
+/// draft model (none given to `hearth serve --draft`, or one of another
+/// vocabulary) is refused, naming why; `true` alone means "the draft model
+/// where there is one".
+pub fn check_draft(v: Option<&Value>, field: &str, lm: &LoadedModel) -> Result<(), ApiError> {
+    let asked = v
+        .and_then(|v| v.get("draft"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if asked && lm.draft.is_none() {
+        return Err(ApiError::bad(
+            field,
+            format!(
+                "{field}.draft: this model has no draft model; start `hearth serve --draft MODEL` with a small model of this model's vocabulary (the same family), or ask for {field}: {{\"lookup\": true}}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Speculative decoding's counters summed over `stats` as JSON (the shape of
+/// `hearth run --json`'s `speculative`), or `None` when nothing was drafted.
+pub fn stats_json<'a>(stats: impl IntoIterator<Item = &'a GenerateStats>) -> Option<Value> {
+    let mut t = SpecStats::default();
+    for s in stats {
+        t.add(&s.spec);
+    }
+    (t.steps > 0).then(|| counters_json(&t))
+}
+
+/// `{"drafted_tokens", "accepted_tokens", "verify_steps", "acceptance_rate"}`.
+pub fn counters_json(t: &SpecStats) -> Value {
+    json!({
+        "drafted_tokens": t.drafted,
+        "accepted_tokens": t.accepted,
+        "verify_steps": t.steps,
+        "acceptance_rate": t.acceptance(),
+    })
 }
 
 fn n_max_of(n: Option<i64>, field: &str, x: &Value) -> Result<usize, ApiError> {

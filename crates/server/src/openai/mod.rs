@@ -81,12 +81,17 @@ fn usage(choices: &[Choice]) -> Value {
         .and_then(|c| c.stats.as_ref())
         .map(|s| s.cached_tokens)
         .unwrap_or(0);
-    usage_json(p, cached, c)
+    let mut u = usage_json(p, cached, c);
+    if let Some(sp) = crate::spec::stats_json(choices.iter().filter_map(|c| c.stats.as_ref())) {
+        u["speculative"] = sp;
+    }
+    u
 }
 
 /// OpenAI's `usage` object; `prompt_tokens_details.cached_tokens` counts the
 /// prompt tokens taken from a cache (an earlier turn's or a concurrent
-/// request's shared prefix) instead of being computed.
+/// request's shared prefix) instead of being computed. (hearth adds
+/// `usage.speculative` when speculative decoding drafted tokens.)
 fn usage_json(p: usize, cached: usize, c: usize) -> Value {
     json!({
         "prompt_tokens": p,
@@ -144,6 +149,7 @@ pub async fn chat(
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
@@ -191,6 +197,7 @@ pub async fn completions(
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
         CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
@@ -601,6 +608,9 @@ fn stream_response(
             let cached = stats.first().map(|s| s.cached_tokens).unwrap_or(0);
             let mut v = mk(json!([]));
             v["usage"] = usage_json(p, cached, c);
+            if let Some(sp) = crate::spec::stats_json(&stats) {
+                v["usage"]["speculative"] = sp;
+            }
             if !send(sse(&v)).await {
                 return;
             }
