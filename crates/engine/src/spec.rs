@@ -169,7 +169,8 @@ impl DraftModel {
     }
 
     /// Greedy continuation of `history` by the draft model, up to `k`
-    /// tokens, each an id below `n_vocab` (the target's vocabulary).
+    /// tokens, each an id below `n_vocab` (the target's vocabulary), up to
+    /// (without) an end-of-generation token.
     fn draft(
         &self,
         pool: &ThreadPool,
@@ -190,7 +191,9 @@ impl DraftModel {
         m.forward(pool, sess, &history[keep..], Logits::Last)?;
         for i in 0..k {
             let t = sampler::argmax(sess.logits());
-            if t as usize >= n_vocab {
+            // nothing is drafted past the end of the answer (an end token
+            // is the target's to sample: after it nothing is verified)
+            if t as usize >= n_vocab || self.lm.tokenizer.is_eog(t) {
                 break;
             }
             out.push(t);

@@ -54,10 +54,23 @@ fn run_with_speculation_prints_plain_decodings_text_and_counters() {
         );
         assert!(drafted > 0 && accepted <= drafted, "{extra:?}: {v}");
         let rate = sp["acceptance_rate"].as_f64().unwrap();
-        assert!((rate - accepted as f64 / drafted as f64).abs() < 1e-9, "{v}");
+        assert!(
+            (rate - accepted as f64 / drafted as f64).abs() < 1e-9,
+            "{v}"
+        );
     }
     // --verbose: the counters on stderr
-    let o = hearth(&["run", "--verbose", "--temperature", "0", "-n", "16", "--spec", m, PROMPT]);
+    let o = hearth(&[
+        "run",
+        "--verbose",
+        "--temperature",
+        "0",
+        "-n",
+        "16",
+        "--spec",
+        m,
+        PROMPT,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("drafted tokens accepted"),
@@ -115,13 +128,7 @@ fn bad_speculation_flags_are_clear_errors() {
         );
     }
     // serve: a draft model that is not there stops it before it listens
-    let o = hearth(&[
-        "serve",
-        "--port",
-        "0",
-        "--draft",
-        "/nonexistent/draft.gguf",
-    ]);
+    let o = hearth(&["serve", "--port", "0", "--draft", "/nonexistent/draft.gguf"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("draft.gguf"), "{}", stderr(&o));
 }
@@ -182,10 +189,7 @@ fn batch_with_speculation_writes_the_same_outputs() {
     let plain = run("plain.jsonl", &[]);
     assert_eq!(plain.len(), 3);
     assert_eq!(run("spec.jsonl", &["--spec"]), plain);
-    assert_eq!(
-        run("draft.jsonl", &["--draft", m.to_str().unwrap()]),
-        plain
-    );
+    assert_eq!(run("draft.jsonl", &["--draft", m.to_str().unwrap()]), plain);
     let o = hearth(&[
         "batch",
         input.to_str().unwrap(),

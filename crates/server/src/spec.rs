@@ -122,7 +122,10 @@ mod tests {
         assert!(o.lookup && !o.draft && o.n_max == 4);
         // the server's default stays where the request says nothing
         let def = Speculation::lookup();
-        assert_eq!(speculation(Some(&Value::Null), None, "s", &def).unwrap(), def);
+        assert_eq!(
+            speculation(Some(&Value::Null), None, "s", &def).unwrap(),
+            def
+        );
         let n = speculation(None, Some(5), "s", &def).unwrap();
         assert!(n.lookup && n.n_max == 5);
         for bad in [

@@ -314,7 +314,10 @@ fn bad_speculative_values_are_400s_naming_the_field() {
     b["speculative.n_max"] = json!(100);
     let (st, v) = post(a, "/v1/chat/completions", &b);
     assert_eq!(st, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("1 to 64"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("1 to 64"),
+        "{v}"
+    );
 
     let (st, v) = post(
         a,
@@ -324,7 +327,10 @@ fn bad_speculative_values_are_400s_naming_the_field() {
     );
     assert_eq!(st, 400, "{v}");
     assert!(
-        v["error"].as_str().unwrap().contains("options.speculative.lookup"),
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("options.speculative.lookup"),
         "{v}"
     );
 

@@ -166,7 +166,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         if let Some(sb) = &sb {
             let (p, s) = (Spread::of(&sb.plain), Spread::of(&sb.spec));
             let name = format!("edit tg{}", sb.tokens);
-            println!("{:<14} {:>10.2} {:>10.2} {:>10.2}", name, p.min, p.median, p.max);
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}",
+                name, p.min, p.median, p.max
+            );
             println!(
                 "{:<14} {:>10.2} {:>10.2} {:>10.2}  ({:.2}x, the same tokens)",
                 format!("{name} spec"),
