@@ -392,7 +392,7 @@ fn scheduler_mixes_speculating_and_plain_sequences_exactly() {
         return;
     };
     let lm = Arc::new(LoadedModel::load(&p).unwrap());
-    let reqs = vec![
+    let reqs = [
         req(
             edit_prompt(),
             64,
