@@ -257,6 +257,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     crate::spec::check_draft(
         r.options.speculative.as_ref(),
         "options.speculative",
@@ -345,6 +346,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "generate text")?;
     crate::spec::check_draft(
         r.options.speculative.as_ref(),
         "options.speculative",
@@ -656,7 +658,7 @@ pub async fn show(
         "template": d.chat_template.unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": ["completion"],
+        "capabilities": [if engine::fit::is_embedding_arch(&d.family) { "embedding" } else { "completion" }],
         "modified_at": gen::rfc3339(e.modified),
     })))
 }

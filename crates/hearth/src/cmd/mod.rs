@@ -85,7 +85,7 @@ pub fn attach_draft(
         cache: engine::Cache::Sequences(sequences.max(1)),
         panels: None,
     };
-    let d = std::sync::Arc::new(engine::DraftModel::new(load_model(name, &opts)?.model));
+    let d = std::sync::Arc::new(engine::DraftModel::new(load_generator(name, &opts)?.model));
     lm.set_draft(d.clone())
         .map_err(|e| crate::exit::UsageError(format!("--draft: {e}")))?;
     Ok(Some(d))
@@ -100,4 +100,16 @@ pub fn spec_summary(s: &engine::SpecStats) -> String {
         100.0 * s.acceptance(),
         s.steps
     )
+}
+
+/// [`load_model`] for a command that generates text: an embedding model
+/// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
+/// what it is for).
+pub fn load_generator(
+    name: impl AsRef<std::ffi::OsStr>,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    let loaded = load_model(name, opts)?;
+    loaded.model.check_generates()?;
+    Ok(loaded)
 }

@@ -32,7 +32,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         ctx: a.ctx_size.into(),
         ..LoadOptions::default()
     };
-    let loaded = super::load_model(&model, &opts)?;
+    let loaded = super::load_generator(&model, &opts)?;
     let (mut lm, n_ctx) = (loaded.model, loaded.n_ctx);
     super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
     let lm = lm;

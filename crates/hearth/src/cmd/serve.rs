@@ -190,7 +190,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 cache: engine::Cache::Sequences(a.parallel.max(1)),
                 panels: None,
             };
-            let d = super::load_model(name, &opts)?.model;
+            let d = super::load_generator(name, &opts)?.model;
             eprintln!("hearth serve: draft model {}", d.path.display());
             Some(Arc::new(engine::DraftModel::new(d)))
         }

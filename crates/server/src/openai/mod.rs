@@ -148,6 +148,7 @@ pub async fn chat(
     }
     let messages = chat_messages(r.messages, p.json)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
     crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
@@ -196,6 +197,7 @@ pub async fn completions(
         }
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
     crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
