@@ -101,6 +101,8 @@ pub struct Local {
     /// prompt (`prompt_tokens`) just before submitting it, so the
     /// submission reuses them instead of tokenizing the document again.
     last: Mutex<Option<(Job, Vec<u32>)>>,
+    /// Speculative decoding of every document (exact: the same outputs).
+    spec: engine::Speculation,
 }
 
 impl Local {
@@ -138,7 +140,15 @@ impl Local {
             label,
             key,
             last: Mutex::new(None),
+            spec: engine::Speculation::OFF,
         }
+    }
+
+    /// Speculative decoding for every document (`hearth batch --spec`,
+    /// `--draft`): the outputs do not change.
+    pub fn with_speculation(mut self, spec: engine::Speculation) -> Local {
+        self.spec = spec;
+        self
     }
 
     fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
@@ -202,6 +212,7 @@ impl Backend for Local {
             max_tokens: job.max_tokens,
             sampling: job.sampling.clone(),
             stop: job.stop.clone(),
+            spec: self.spec.clone(),
         };
         let json = job.json;
         let mut depth = Depth::open_object();

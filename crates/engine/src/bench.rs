@@ -193,7 +193,7 @@ fn parallel(
                 .map(|(s, t)| SeqInput {
                     sess: s,
                     tokens: std::slice::from_ref(t),
-                    logits: true,
+                    logits: Logits::Last,
                 })
                 .collect();
             m.forward_batch(pool, &mut scratch, &mut seqs)?;

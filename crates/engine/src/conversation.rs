@@ -4,6 +4,7 @@
 //! fed through the model. A cancel flag is checked during prefill (between
 //! chunks) and before every generated token.
 
+use crate::spec::Speculator;
 use crate::step::Stepper;
 use crate::{EngineError, FinishReason, GenerateRequest, GenerateStats, LoadedModel};
 use kernels::ThreadPool;
@@ -75,6 +76,7 @@ impl LoadedModel {
         let mut finish = FinishReason::Length;
         let mut context_full = false;
         let mut step = Stepper::new(req, self.model.config.n_vocab, &prompt);
+        let mut spec = Speculator::new(&req.spec, self);
         if cancelled {
             finish = FinishReason::Cancelled;
         } else {
@@ -86,22 +88,41 @@ impl LoadedModel {
                 if req.max_tokens.is_some_and(|m| step.out.len() >= m) {
                     break;
                 }
-                let s = step.next(&self.tokenizer, sess.logits());
+                let s = step.next(&self.tokenizer, spec.logits(sess));
+                let (token, end) = (s.token, s.end);
                 if !s.text.is_empty() && on_text(s.text).is_break() {
                     finish = FinishReason::Cancelled;
                     break;
                 }
-                if s.end.is_some() {
+                if end.is_some() {
                     finish = FinishReason::Stop;
                     break;
+                }
+                // a drafted token, already in the cache: its row's logits
+                // are next (speculative decoding, `spec.rs`)
+                if spec.accept(token, sess) {
+                    continue;
                 }
                 if sess.n_past() >= sess.n_ctx() {
                     context_full = true;
                     break;
                 }
-                self.model.forward(pool, sess, &[s.token], Logits::Last)?;
+                // drafts leave room in the context and stay within
+                // max_tokens (the k drafts' rows sample k + 1 tokens)
+                let mut limit = sess.n_ctx() - sess.n_past() - 1;
+                if let Some(m) = req.max_tokens {
+                    limit = limit.min(m.saturating_sub(step.out.len() + 1));
+                }
+                let feed = spec.propose(pool, sess, token, limit);
+                let want = if feed.len() > 1 {
+                    Logits::All
+                } else {
+                    Logits::Last
+                };
+                self.model.forward(pool, sess, feed, want)?;
             }
         }
+        spec.finish(sess);
         if finish != FinishReason::Cancelled {
             let text = step.finish();
             if !text.is_empty() {
@@ -119,6 +140,7 @@ impl LoadedModel {
                 finish,
                 tokens: out_tokens,
                 context_full,
+                spec: spec.stats,
             },
             reused_tokens: keep,
         })

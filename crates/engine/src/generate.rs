@@ -27,6 +27,9 @@ pub struct GenerateRequest {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    /// Speculative decoding (exact: the same tokens as without, see
+    /// [`crate::spec`]); off by default.
+    pub spec: crate::Speculation,
 }
 
 /// Why generation ended (OpenAI's names).
@@ -64,6 +67,8 @@ pub struct GenerateStats {
     pub tokens: Vec<u32>,
     /// True when generation stopped because the context was full.
     pub context_full: bool,
+    /// Speculative decoding's counters (all 0 without it).
+    pub spec: crate::SpecStats,
 }
 
 impl LoadedModel {

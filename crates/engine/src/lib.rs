@@ -12,6 +12,7 @@ mod generate;
 pub mod jsonfix;
 mod load;
 pub mod scheduler;
+pub mod spec;
 mod step;
 
 pub use conversation::{common_prefix, CachedStats};
@@ -22,6 +23,7 @@ pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
 pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
 pub use model::{Logits, Model, ModelError, Session};
 pub use sampler::{SamplerError, SamplingParams};
+pub use spec::{DraftModel, SpecStats, Speculation};
 pub use tokenizer::{ChatTemplate, Message, Tokenizer};
 
 use std::path::{Path, PathBuf};
@@ -34,6 +36,10 @@ pub struct LoadedModel {
     /// The chat template (the file's own, or a built-in one for its family);
     /// an error kept for when a chat is asked of a model that has none.
     pub template: Result<ChatTemplate, String>,
+    /// A model of the same vocabulary that drafts tokens for speculative
+    /// decoding ([`LoadedModel::set_draft`]; used by requests whose
+    /// [`Speculation::draft`] is set).
+    pub draft: Option<std::sync::Arc<DraftModel>>,
 }
 
 impl LoadedModel {
@@ -62,6 +68,7 @@ impl LoadedModel {
             model,
             tokenizer,
             template,
+            draft: None,
         })
     }
 

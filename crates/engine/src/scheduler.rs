@@ -11,12 +11,14 @@
 
 use crate::common_prefix;
 use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
+use crate::spec::{SpecStats, Speculator};
 use crate::step::{End, Stepper};
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,20 +91,52 @@ pub struct Scheduler {
     tx: Option<mpsc::SyncSender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     max_queue: usize,
+    counters: Arc<Counters>,
+}
+
+/// Totals over the scheduler's finished requests (read by [`Scheduler::stats`]).
+#[derive(Default)]
+struct Counters {
+    spec_steps: AtomicU64,
+    spec_drafted: AtomicU64,
+    spec_accepted: AtomicU64,
+}
+
+/// What a scheduler has done so far (for a server's metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Speculative decoding over the finished requests: verify passes,
+    /// tokens drafted, tokens accepted ([`SpecStats::acceptance`]).
+    pub spec: SpecStats,
 }
 
 impl Scheduler {
     pub fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Scheduler {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.max_queue.max(1));
         let max_queue = cfg.max_queue.max(1);
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hearth-scheduler".into())
-            .spawn(move || Runner::new(lm, cfg).run(rx))
+            .spawn(move || Runner::new(lm, cfg, c).run(rx))
             .expect("spawn scheduler thread");
         Scheduler {
             tx: Some(tx),
             thread: Some(thread),
             max_queue,
+            counters,
+        }
+    }
+
+    /// Totals over the requests finished so far.
+    pub fn stats(&self) -> SchedulerStats {
+        let c = &self.counters;
+        SchedulerStats {
+            spec: SpecStats {
+                steps: c.spec_steps.load(Ordering::Relaxed),
+                drafted: c.spec_drafted.load(Ordering::Relaxed),
+                accepted: c.spec_accepted.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -140,6 +174,8 @@ struct Active {
     job: Job,
     sess: Session,
     step: Stepper,
+    /// Speculative decoding: drafts, the verify pass in flight.
+    spec: Speculator,
     prompt_tokens: usize,
     /// Prompt tokens taken from a cache (see `session_for`).
     cached_tokens: usize,
@@ -162,6 +198,10 @@ struct Active {
 /// cancellation.
 pub const PREFILL_ROWS: usize = 64;
 
+/// Drafted tokens verified per step at most, over all sequences
+/// (speculative decoding): each is one more row in the batched pass.
+pub const SPEC_ROWS: usize = 64;
+
 struct Runner {
     lm: Arc<LoadedModel>,
     cfg: SchedulerConfig,
@@ -176,6 +216,7 @@ struct Runner {
     /// Per active sequence in this step: prompt tokens fed, and whether its
     /// logits are wanted (reused between steps).
     feeds: Vec<(usize, bool)>,
+    counters: Arc<Counters>,
 }
 
 const IDLE_KEEP: usize = 4;
@@ -194,9 +235,11 @@ fn shared_prefix(a: &[u32], a_more: &[u32], b: &[u32], b_more: &[u32]) -> usize 
 }
 
 impl Runner {
-    fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
+    fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig, counters: Arc<Counters>) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
-        let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
+        let scratch = lm
+            .model
+            .batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS + SPEC_ROWS);
         Runner {
             lm,
             cfg,
@@ -207,6 +250,7 @@ impl Runner {
             reserved: 0,
             scratch,
             feeds: Vec::new(),
+            counters,
         }
     }
 
@@ -355,9 +399,11 @@ impl Runner {
             Err(e) => return Err(Box::new((job, e))),
         };
         let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
+        let spec = Speculator::new(&job.req.spec, &self.lm);
         Ok(Active {
             sess,
             step,
+            spec,
             prompt_tokens: prompt.len(),
             cached_tokens: reused,
             started: t0,
@@ -405,6 +451,22 @@ impl Runner {
         // request first) up to PREFILL_ROWS. A prompt whose next tokens an
         // earlier one is reading in this pass waits, and copies them after
         // it (`share_prefixes`), instead of computing them twice.
+        // Generating sequences that speculate draft their next tokens now,
+        // within SPEC_ROWS over all of them (oldest request first).
+        let mut spec_room = SPEC_ROWS;
+        let pool = &self.pool;
+        for a in self.active.iter_mut().filter(|a| a.pending.is_empty()) {
+            let sess = &a.sess;
+            let mut limit = (sess.n_ctx() - sess.n_past()).saturating_sub(1);
+            if let Some(m) = a.job.req.max_tokens {
+                limit = limit.min(m.saturating_sub(a.step.out.len() + 1));
+            }
+            let n = a
+                .spec
+                .propose(pool, sess, a.next, limit.min(spec_room))
+                .len();
+            spec_room -= n - 1;
+        }
         let mut room = PREFILL_ROWS;
         let feeds = &mut self.feeds;
         feeds.clear();
@@ -439,15 +501,11 @@ impl Runner {
                 .map(|(a, &(n, logits))| {
                     let Active {
                         sess,
-                        next,
+                        spec,
                         pending,
                         ..
                     } = a;
-                    let tokens: &[u32] = if pending.is_empty() {
-                        std::slice::from_ref(next)
-                    } else {
-                        &pending[..n]
-                    };
+                    let (tokens, logits) = Self::rows(spec, pending, n, logits);
                     SeqInput {
                         sess,
                         tokens,
@@ -466,18 +524,13 @@ impl Runner {
             // one so only the culprit fails.
             let mut failed = Vec::new();
             for (k, (a, &(n, logits))) in self.active.iter_mut().zip(feeds).enumerate() {
-                let want = if logits { Logits::Last } else { Logits::None };
                 let Active {
                     sess,
-                    next,
+                    spec,
                     pending,
                     ..
                 } = &mut *a;
-                let tokens: &[u32] = if pending.is_empty() {
-                    std::slice::from_ref(next)
-                } else {
-                    &pending[..n]
-                };
+                let (tokens, want) = Self::rows(spec, pending, n, logits);
                 match self.lm.model.forward(&self.pool, sess, tokens, want) {
                     Ok(()) if a.pending.is_empty() => a.ready = true,
                     Ok(()) => Self::advance(a, n),
@@ -498,6 +551,30 @@ impl Runner {
                 // Ready once the last chunk (the one with logits) is in.
                 Self::advance(a, n);
             }
+        }
+    }
+
+    /// A sequence's rows in this pass: a generating one's token and drafts
+    /// (every row's logits when there are drafts), else its next `n` prompt
+    /// tokens (the last chunk's last row's logits).
+    fn rows<'a>(
+        spec: &'a Speculator,
+        pending: &'a [u32],
+        n: usize,
+        logits: bool,
+    ) -> (&'a [u32], Logits) {
+        if pending.is_empty() {
+            let feed = spec.fed();
+            let want = if feed.len() > 1 {
+                Logits::All
+            } else {
+                Logits::Last
+            };
+            (feed, want)
+        } else if logits {
+            (&pending[..n], Logits::Last)
+        } else {
+            (&pending[..n], Logits::None)
         }
     }
 
@@ -558,50 +635,66 @@ impl Runner {
         }
     }
 
-    /// Sample one token for active sequence `i`; `Some` when it is finished.
+    /// Sample active sequence `i`'s next token — and, where its drafts are
+    /// confirmed (speculative decoding), the tokens after it, each from its
+    /// own row of the verify pass — and emit them; `Some` when it is finished.
     fn sample_one(&mut self, i: usize) -> Option<FinishReason> {
         let lm = &self.lm;
         let a = &mut self.active[i];
-        let logits = a.sess.logits();
-        let st = a.step.next(&lm.tokenizer, logits);
-        let tok = st.token;
-        if st.end == Some(End::Eog) {
-            return Some(FinishReason::Stop);
+        loop {
+            let logits = a.spec.logits(&a.sess);
+            let st = a.step.next(&lm.tokenizer, logits);
+            let tok = st.token;
+            if st.end == Some(End::Eog) {
+                return Some(FinishReason::Stop);
+            }
+            let (logprob, top) = match a.job.top_logprobs {
+                Some(k) => (
+                    log_prob_of(logits, tok),
+                    if k > 0 {
+                        sampler::log_softmax_top(logits, k)
+                    } else {
+                        Vec::new()
+                    },
+                ),
+                None => (f32::NAN, Vec::new()),
+            };
+            let ev = Event::Token(TokenEvent {
+                id: tok,
+                text: st.text.to_owned(),
+                logprob,
+                top_logprobs: top,
+            });
+            if (a.job.sink)(ev).is_break() {
+                return Some(FinishReason::Cancelled);
+            }
+            if st.end == Some(End::StopString) {
+                return Some(FinishReason::Stop);
+            }
+            if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m) {
+                return Some(FinishReason::Length);
+            }
+            // a drafted token, already in the cache: sample from its row
+            if a.spec.accept(tok, &mut a.sess) {
+                continue;
+            }
+            if a.sess.n_past() >= a.sess.n_ctx() {
+                return Some(FinishReason::Length);
+            }
+            a.next = tok;
+            return None;
         }
-        let (logprob, top) = match a.job.top_logprobs {
-            Some(k) => (
-                log_prob_of(logits, tok),
-                if k > 0 {
-                    sampler::log_softmax_top(logits, k)
-                } else {
-                    Vec::new()
-                },
-            ),
-            None => (f32::NAN, Vec::new()),
-        };
-        let ev = Event::Token(TokenEvent {
-            id: tok,
-            text: st.text.to_owned(),
-            logprob,
-            top_logprobs: top,
-        });
-        if (a.job.sink)(ev).is_break() {
-            return Some(FinishReason::Cancelled);
-        }
-        if st.end == Some(End::StopString) {
-            return Some(FinishReason::Stop);
-        }
-        if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m)
-            || a.sess.n_past() >= a.sess.n_ctx()
-        {
-            return Some(FinishReason::Length);
-        }
-        a.next = tok;
-        None
     }
 
     fn retire(&mut self, mut a: Active, finish: FinishReason) {
         self.reserved -= a.reserved;
+        // the cache back to the confirmed tokens (none of a pass in flight)
+        a.spec.finish(&mut a.sess);
+        let c = &self.counters;
+        let sp = a.spec.stats;
+        c.spec_steps.fetch_add(sp.steps, Ordering::Relaxed);
+        c.spec_drafted.fetch_add(sp.drafted, Ordering::Relaxed);
+        c.spec_accepted.fetch_add(sp.accepted, Ordering::Relaxed);
         if finish != FinishReason::Cancelled {
             let text = a.step.finish();
             if !text.is_empty() {
@@ -623,6 +716,7 @@ impl Runner {
             finish,
             tokens: std::mem::take(&mut a.step.out),
             context_full,
+            spec: a.spec.stats,
         };
         let _ = a.started;
         let _ = (a.job.sink)(Event::Done(stats));

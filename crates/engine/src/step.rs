@@ -185,6 +185,7 @@ mod tests {
             max_tokens: None,
             sampling: SamplingParams::greedy(),
             stop: vec!["END".into()],
+            spec: Default::default(),
         };
         let n = tok.n_vocab();
         let mut step = Stepper::new(&req, n, &[]);

@@ -105,6 +105,61 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+/// Speculative decoding: the flags shared by `run`, `chat`, `batch`, `serve`
+/// and `bench`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct SpecArgs {
+    /// Speculative decoding by prompt lookup: tokens are drafted from the
+    /// prompt and the answer so far and several are checked in one step.
+    /// Exact: the output is the same as without it, token for token (greedy or
+    /// seeded sampling alike); faster when the answer copies from the input
+    /// (edits of code or text, extraction, quoting), about as fast otherwise.
+    #[arg(long)]
+    pub spec: bool,
+    /// Speculative decoding with a draft model: a small model of the same
+    /// vocabulary (e.g. a smaller size of the same family; refused otherwise)
+    /// drafts tokens that the model checks several at a time, where prompt
+    /// lookup (--spec) finds nothing. Exact, as --spec.
+    #[arg(long, value_name = "MODEL")]
+    pub draft: Option<String>,
+    /// Tokens drafted per step at most (with --spec or --draft; the number
+    /// adapts below it to how many are accepted).
+    #[arg(long, value_name = "N", default_value_t = engine::spec::DEFAULT_DRAFT_MAX,
+          value_parser = draft_max)]
+    pub draft_max: usize,
+}
+
+/// `--draft-max`: 1 to 64.
+fn draft_max(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 64")),
+    }
+}
+
+impl Default for SpecArgs {
+    fn default() -> SpecArgs {
+        SpecArgs {
+            spec: false,
+            draft: None,
+            draft_max: engine::spec::DEFAULT_DRAFT_MAX,
+        }
+    }
+}
+
+impl SpecArgs {
+    /// What requests ask for.
+    pub fn speculation(&self) -> engine::Speculation {
+        engine::Speculation {
+            lookup: self.spec,
+            draft: self.draft.is_some(),
+            n_max: self.draft_max,
+        }
+    }
 }
 
 #[derive(Args, Debug, Default)]
@@ -145,6 +200,8 @@ pub struct ChatArgs {
     /// Print speed after every answer.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 const CHAT_HELP: &str = "In the chat:
@@ -222,6 +279,11 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// (With --spec or --draft, bench also measures speculative decoding:
+    /// greedy generation of -n tokens (default 128) for a code edit, without
+    /// and with speculation, its speed-up and acceptance rate.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -329,6 +391,10 @@ pub struct ServeArgs {
     /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
+    /// (Speculative decoding here is the default of requests that do not set
+    /// `speculative`; the draft model serves the models of its vocabulary.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]

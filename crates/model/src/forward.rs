@@ -35,8 +35,11 @@ pub enum Logits {
 pub struct SeqInput<'a> {
     pub sess: &'a mut Session,
     pub tokens: &'a [u32],
-    /// Whether to compute the logits of the sequence's last token.
-    pub logits: bool,
+    /// Which of the sequence's rows get logits: its last token's
+    /// (`Logits::Last`, a decode step or a prompt's last chunk), every
+    /// token's (`Logits::All`, the rows verifying drafted tokens in
+    /// speculative decoding), or none (a prompt chunk before its last).
+    pub logits: Logits,
 }
 
 impl Model {
@@ -148,8 +151,9 @@ impl Model {
     }
 
     /// Run several sequences' tokens through the model in one batched pass
-    /// (continuous batching). Each sequence with `logits` set gets the logits
-    /// of its last token in its session. The rows of all sequences must fit
+    /// (continuous batching). Each sequence gets the logits its `logits`
+    /// asks for in its session (`Session::logits` the last row's,
+    /// `Session::all_logits` every row's). The rows of all sequences must fit
     /// in `scratch` (its capacity).
     pub fn forward_batch(
         &self,
@@ -174,8 +178,13 @@ impl Model {
             if s.tokens.is_empty() {
                 continue;
             }
-            if s.logits && s.sess.logits.len() < self.config.n_vocab {
-                s.sess.logits.resize(self.config.n_vocab, 0.0);
+            let logit_rows = match s.logits {
+                Logits::Last => 1,
+                Logits::All => s.tokens.len(),
+                Logits::None => 0,
+            };
+            if s.sess.logits.len() < logit_rows * self.config.n_vocab {
+                s.sess.logits.resize(logit_rows * self.config.n_vocab, 0.0);
             }
             s.sess.reserve(s.sess.n_past + s.tokens.len());
             scratch.groups.push(Group {
@@ -183,7 +192,7 @@ impl Model {
                 row0: tokens.len(),
                 rows: s.tokens.len(),
                 pos0: s.sess.n_past,
-                logit_rows: s.logits as usize,
+                logit_rows,
             });
             tokens.extend_from_slice(s.tokens);
         }

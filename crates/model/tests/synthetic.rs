@@ -277,12 +277,12 @@ fn check_determinism(m: &Model, pool: &kernels::ThreadPool, run: &Value) {
             SeqInput {
                 sess: &mut a,
                 tokens: ta,
-                logits: true,
+                logits: Logits::Last,
             },
             SeqInput {
                 sess: &mut b,
                 tokens: tb,
-                logits: true,
+                logits: Logits::Last,
             },
         ];
         m.forward_batch(pool, &mut scratch, &mut seqs).unwrap();

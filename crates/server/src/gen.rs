@@ -261,8 +261,18 @@ pub fn log_request(
     } else {
         "-".into()
     };
+    let mut sp = engine::SpecStats::default();
+    for s in stats {
+        sp.add(&s.spec);
+    }
+    // speculative decoding: tokens accepted / drafted
+    let spec = if sp.steps > 0 {
+        format!(" spec={}/{}", sp.accepted, sp.drafted)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} {endpoint} model={model} in={tin} cached={cached} out={tout} tok/s={tps} time={:.2}s status={status}",
+        "{} {endpoint} model={model} in={tin} cached={cached} out={tout} tok/s={tps}{spec} time={:.2}s status={status}",
         rfc3339(SystemTime::now()),
         started.elapsed().as_secs_f64()
     );

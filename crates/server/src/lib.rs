@@ -16,6 +16,7 @@ pub mod models;
 mod ollama;
 mod openai;
 mod pull;
+mod spec;
 mod tools;
 pub mod web;
 

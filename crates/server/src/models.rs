@@ -152,6 +152,11 @@ pub struct Manager {
     /// Unpack each model's weight panels once when it loads, for batched
     /// steps (`engine::Panels`; when they fit).
     pub panel_cache: bool,
+    /// Speculative decoding for requests that do not say (`--spec`, `--draft`).
+    pub spec: engine::Speculation,
+    /// The draft model (`--draft`), attached to each model of its vocabulary
+    /// as it loads.
+    pub draft: Option<Arc<engine::DraftModel>>,
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
@@ -170,6 +175,8 @@ impl Manager {
             memory_budget,
             sched,
             panel_cache: true,
+            spec: engine::Speculation::OFF,
+            draft: None,
             loaded: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
         }
@@ -178,6 +185,18 @@ impl Manager {
     /// Whether models unpack their weight panels at load (default: yes).
     pub fn with_panel_cache(mut self, on: bool) -> Manager {
         self.panel_cache = on;
+        self
+    }
+
+    /// Speculative decoding by default (requests may say otherwise), and the
+    /// draft model for the models of its vocabulary.
+    pub fn with_speculation(
+        mut self,
+        spec: engine::Speculation,
+        draft: Option<Arc<engine::DraftModel>>,
+    ) -> Manager {
+        self.spec = spec;
+        self.draft = draft;
         self
     }
 
@@ -262,7 +281,17 @@ impl Manager {
                 panel_bytes as f64 / 1e6
             );
         }
-        let lm = Arc::new(loaded.model);
+        let mut lm = loaded.model;
+        if let Some(d) = &self.draft {
+            match lm.set_draft(d.clone()) {
+                Ok(()) => eprintln!("{}: drafts by {}", entry.name, d.lm.path.display()),
+                Err(_) => eprintln!(
+                    "{}: no draft model (the draft's vocabulary is not this model's)",
+                    entry.name
+                ),
+            }
+        }
+        let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
         cfg.max_seq_ctx = loaded.n_ctx;
         let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);

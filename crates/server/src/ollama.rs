@@ -40,6 +40,9 @@ pub struct Options {
     /// Accepted; the context is the server's (--ctx-size).
     #[allow(dead_code)]
     pub num_ctx: Option<i64>,
+    /// hearth's extension: speculative decoding (as the OpenAI API's
+    /// `speculative`; see `crate::spec`).
+    pub speculative: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +186,13 @@ fn final_stats(s: &GenerateStats, total: f64, load: f64) -> serde_json::Map<Stri
         "eval_duration": ns(s.gen_seconds),
     });
     match v {
-        Value::Object(m) => m,
+        Value::Object(mut m) => {
+            // hearth's extension: speculative decoding's counters
+            if let Some(sp) = crate::spec::stats_json([s]) {
+                m.insert("speculative".into(), sp);
+            }
+            m
+        }
         _ => unreachable!(),
     }
 }
@@ -199,6 +208,12 @@ pub async fn chat(
 async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
     let json_mode = json_format(&r.format)?;
     let mut messages = Vec::new();
@@ -243,6 +258,11 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
     gen::refuse_embedding(&lease, "chat")?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
@@ -281,6 +301,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         max_tokens,
         sampling,
         stop,
+        spec,
     };
     run(
         st,
@@ -309,6 +330,12 @@ pub async fn generate(
 async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
     let json_mode = json_format(&r.format)?;
     if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -320,6 +347,11 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
     gen::refuse_embedding(&lease, "generate text")?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
@@ -359,6 +391,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         max_tokens,
         sampling,
         stop,
+        spec,
     };
     run(
         st,
@@ -645,6 +678,7 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
                 "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
                 "context_length": s.ctx,
                 "active_requests": s.active.load(std::sync::atomic::Ordering::SeqCst),
+                "speculative": crate::spec::counters_json(&s.sched.stats().spec),
             })
         })
         .collect();

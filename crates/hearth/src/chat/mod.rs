@@ -43,6 +43,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         ctx_size: a.ctx_size,
         threads: a.threads,
         verbose: a.verbose,
+        spec: a.spec.clone(),
     }
 }
 
@@ -63,6 +64,11 @@ struct Chat {
     verbose: bool,
     /// Commands and messages that failed (a piped chat then exits with 4).
     failures: std::cell::Cell<usize>,
+    /// Speculative decoding asked for (`--spec`, `--draft`).
+    spec: engine::Speculation,
+    /// The `--draft` model, attached again to each model `/model` loads when
+    /// their vocabularies match.
+    draft: Option<std::sync::Arc<engine::DraftModel>>,
 }
 
 /// Why the chat ends.
@@ -122,7 +128,8 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
     let loaded = loader::load(&model_name, ctx_req)?;
-    let lm = loaded.model;
+    let mut lm = loaded.model;
+    let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
     let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
         lm,
@@ -146,6 +153,8 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         interactive,
         verbose: a.verbose,
         failures: std::cell::Cell::new(0),
+        spec: a.spec.speculation(),
+        draft,
     };
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
     let _ = ctrlc::set_handler(|| {
@@ -271,6 +280,7 @@ impl Chat {
             max_tokens: self.settings.max_tokens,
             sampling: self.settings.sampling.clone(),
             stop: Vec::new(),
+            spec: self.spec.clone(),
         };
         let mut answer = String::new();
         let mut write_err = None;
@@ -376,7 +386,12 @@ impl Chat {
                         let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;
                         Ok((l.model, s))
                     }) {
-                    Ok((lm, sess)) => {
+                    Ok((mut lm, sess)) => {
+                        if let Some(d) = &self.draft {
+                            if let Err(e) = lm.set_draft(d.clone()) {
+                                self.info(&format!("{e}; no draft model for {name}."));
+                            }
+                        }
                         self.lm = lm;
                         self.sess = sess;
                         self.model_name = name;
@@ -484,6 +499,18 @@ impl Chat {
                 .map_or("-1 (no limit)".to_string(), |n| n.to_string()),
             self.threads
         ));
+        if self.spec.is_on() {
+            s.push_str(&format!(
+                "\nspeculative prompt lookup {} · draft model {} · at most {} drafted tokens per step",
+                if self.spec.lookup { "on" } else { "off" },
+                match (&self.lm.draft, &self.draft) {
+                    (Some(d), _) => d.lm.path.display().to_string(),
+                    (None, Some(_)) => "none (its vocabulary is not this model's)".into(),
+                    (None, None) => "none".into(),
+                },
+                self.spec.n_max
+            ));
+        }
         self.info(&s);
     }
 }
@@ -506,7 +533,11 @@ fn stats_line(st: &CachedStats) -> String {
         s.output_tokens,
         s.output_tokens as f64 / s.gen_seconds.max(1e-9),
         s.finish.as_str()
-    )
+    ) + &if s.spec.drafted > 0 {
+        format!(" · {}", crate::cmd::spec_summary(&s.spec))
+    } else {
+        String::new()
+    }
 }
 
 fn seed_from_time() -> u64 {

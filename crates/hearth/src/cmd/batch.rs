@@ -106,6 +106,10 @@ pub struct BatchArgs {
     /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
+    /// (Speculative decoding: the same outputs, sooner when they copy from
+    /// the documents; not with --endpoint, whose server decides.)
+    #[command(flatten)]
+    pub spec: crate::cli::SpecArgs,
     /// Send the work to this OpenAI-compatible server instead (another hearth, vLLM, llama-server...).
     #[arg(long)]
     pub endpoint: Option<String>,
@@ -387,6 +391,12 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
 
 fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     if let Some(url) = &a.endpoint {
+        if a.spec.speculation().is_on() {
+            return Err(crate::exit::UsageError(
+                "--spec and --draft are for local models; with --endpoint the server decides (`hearth serve --spec`)".into(),
+            )
+            .into());
+        }
         let key = a
             .api_key
             .clone()
@@ -431,13 +441,17 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
             e
         }
     })?;
-    Ok(Box::new(batch::Local::new(
-        Arc::new(loaded.model),
-        name,
+    let mut lm = loaded.model;
+    super::attach_draft(
+        &mut lm,
+        a.spec.draft.as_deref(),
         loaded.n_ctx,
         loaded.sequences,
-        threads,
-    )))
+    )?;
+    Ok(Box::new(
+        batch::Local::new(Arc::new(lm), name, loaded.n_ctx, loaded.sequences, threads)
+            .with_speculation(a.spec.speculation()),
+    ))
 }
 
 /// Local `--parallel` defaults, best first: the first whose caches fit.

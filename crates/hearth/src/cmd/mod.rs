@@ -67,6 +67,41 @@ pub fn load_model(
     Ok(loaded)
 }
 
+/// Load the draft model `--draft` names (if any) and attach it to `lm` for
+/// speculative decoding: refused, with the reason, when its vocabulary is
+/// not `lm`'s. Its sessions get at most `n_ctx` positions (`sequences` of
+/// them counted by its memory preflight).
+pub fn attach_draft(
+    lm: &mut engine::LoadedModel,
+    draft: Option<&str>,
+    n_ctx: usize,
+    sequences: usize,
+) -> anyhow::Result<Option<std::sync::Arc<engine::DraftModel>>> {
+    let Some(name) = draft else {
+        return Ok(None);
+    };
+    let opts = engine::LoadOptions {
+        ctx: engine::Ctx::AtMost(n_ctx),
+        cache: engine::Cache::Sequences(sequences.max(1)),
+        panels: None,
+    };
+    let d = std::sync::Arc::new(engine::DraftModel::new(load_generator(name, &opts)?.model));
+    lm.set_draft(d.clone())
+        .map_err(|e| crate::exit::UsageError(format!("--draft: {e}")))?;
+    Ok(Some(d))
+}
+
+/// The `--verbose` words on speculative decoding: tokens drafted and accepted.
+pub fn spec_summary(s: &engine::SpecStats) -> String {
+    format!(
+        "speculative: {} of {} drafted tokens accepted ({:.0} %) in {} verify steps",
+        s.accepted,
+        s.drafted,
+        100.0 * s.acceptance(),
+        s.steps
+    )
+}
+
 /// [`load_model`] for a command that generates text: an embedding model
 /// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
 /// what it is for).

@@ -33,7 +33,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         ..LoadOptions::default()
     };
     let loaded = super::load_generator(&model, &opts)?;
-    let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    let (mut lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
+    let lm = lm;
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.session(n_ctx)?;
@@ -65,6 +67,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         },
         sampling,
         stop: a.stop.clone(),
+        spec: a.spec.speculation(),
     };
     let load_secs = t_load.elapsed().as_secs_f64();
     if a.json {
@@ -105,6 +108,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
             stats.finish.as_str(),
             super::bench::peak_rss_bytes().unwrap_or(0)
         );
+        if req.spec.is_on() {
+            eprintln!("{}", super::spec_summary(&stats.spec));
+        }
     }
     Ok(())
 }
@@ -150,6 +156,15 @@ fn print_json(
             "generation_tokens_per_second": stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
         },
     });
+    let mut v = v;
+    if req.spec.is_on() {
+        v["speculative"] = serde_json::json!({
+            "drafted_tokens": stats.spec.drafted,
+            "accepted_tokens": stats.spec.accepted,
+            "verify_steps": stats.spec.steps,
+            "acceptance_rate": stats.spec.acceptance(),
+        });
+    }
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{v}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

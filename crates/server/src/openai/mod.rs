@@ -81,12 +81,17 @@ fn usage(choices: &[Choice]) -> Value {
         .and_then(|c| c.stats.as_ref())
         .map(|s| s.cached_tokens)
         .unwrap_or(0);
-    usage_json(p, cached, c)
+    let mut u = usage_json(p, cached, c);
+    if let Some(sp) = crate::spec::stats_json(choices.iter().filter_map(|c| c.stats.as_ref())) {
+        u["speculative"] = sp;
+    }
+    u
 }
 
 /// OpenAI's `usage` object; `prompt_tokens_details.cached_tokens` counts the
 /// prompt tokens taken from a cache (an earlier turn's or a concurrent
-/// request's shared prefix) instead of being computed.
+/// request's shared prefix) instead of being computed. (hearth adds
+/// `usage.speculative` when speculative decoding drafted tokens.)
 fn usage_json(p: usize, cached: usize, c: usize) -> Value {
     json!({
         "prompt_tokens": p,
@@ -112,6 +117,12 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, None)?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     let logprobs = match (r.logprobs, r.top_logprobs) {
         (_, Some(k)) if k > 20 => {
             return Err(ApiError::bad(
@@ -139,6 +150,7 @@ pub async fn chat(
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
@@ -170,6 +182,12 @@ pub async fn completions(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let mut p = plan(&r.common, Some(16))?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     if let Some(k) = r.logprobs {
         if k > 5 {
             return Err(ApiError::bad(
@@ -181,6 +199,7 @@ pub async fn completions(
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
         CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
@@ -591,6 +610,9 @@ fn stream_response(
             let cached = stats.first().map(|s| s.cached_tokens).unwrap_or(0);
             let mut v = mk(json!([]));
             v["usage"] = usage_json(p, cached, c);
+            if let Some(sp) = crate::spec::stats_json(&stats) {
+                v["usage"]["speculative"] = sp;
+            }
             if !send(sse(&v)).await {
                 return;
             }

@@ -80,6 +80,12 @@ pub struct Common {
     /// end-of-generation token (run to `max_tokens` or the context's end).
     #[serde(default)]
     pub ignore_eos: bool,
+    /// hearth's extension: speculative decoding for this request (`true`,
+    /// `false`, or `{"lookup", "draft", "n_max"}`; see `crate::spec`).
+    pub speculative: Option<Value>,
+    /// llama.cpp server's name for the most tokens drafted per step.
+    #[serde(rename = "speculative.n_max")]
+    pub speculative_n_max: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +243,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         max_tokens,
         sampling: s,
         stop,
+        spec: Default::default(),
     };
     Ok(Plan {
         req,
