@@ -183,7 +183,8 @@ impl DraftModel {
         // what the session already holds of the history is kept; at least
         // the last token is fed, so that logits exist
         let keep = common_prefix(sess.tokens(), history).min(history.len() - 1);
-        sess.truncate(keep);
+        // (a hybrid draft model's session may keep less: back to a snapshot)
+        let keep = sess.truncate(keep);
         if history.len() + k > sess.n_ctx() {
             return Ok(());
         }
@@ -300,12 +301,19 @@ pub(crate) struct Speculator {
 impl Speculator {
     pub fn new(params: &Speculation, lm: &LoadedModel) -> Speculator {
         let draft = if params.draft { lm.draft.clone() } else { None };
+        let mut params = params.clone();
+        if lm.model.config.ssm.is_some() {
+            // a hybrid model's recurrent state cannot be cut back past
+            // rejected drafts: no speculation (plain decoding, same output)
+            params.n_max = 0;
+        }
+        let len = START_LEN.min(params.n_max);
         Speculator {
-            params: params.clone(),
+            params,
             draft,
             draft_sess: None,
             n_vocab: lm.model.config.n_vocab,
-            len: START_LEN.min(params.n_max),
+            len,
             feed: Vec::new(),
             row: 0,
             base: 0,
