@@ -66,6 +66,11 @@ pub struct ModelShape {
     pub output_tensor: bool,
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
+    /// Bytes of a mixture of experts' expert tensors (`*_exps`) that a token
+    /// does not read: only `expert_used_count` of each layer's
+    /// `expert_count` experts are active per token, so a decode step reads
+    /// that share of them. 0 for a dense model. All of them stay in memory.
+    pub idle_expert_bytes: u64,
     /// An embedding model (`bert`, `nomic-bert`): one pass per text, no KV
     /// cache, no generation (so no tokens/s to predict).
     pub embedding: bool,
@@ -91,6 +96,16 @@ impl ModelShape {
             embd_bytes: embd.map_or(0, |t| t.size),
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
+            idle_expert_bytes: c.moe.as_ref().map_or(0, |m| {
+                let exps: u64 = f
+                    .tensors
+                    .iter()
+                    .filter(|t| t.name.contains("_exps."))
+                    .map(|t| t.size)
+                    .sum();
+                let idle = m.n_expert.saturating_sub(m.n_expert_used) as u64;
+                exps / (m.n_expert.max(1) as u64) * idle
+            }),
             embedding: c.encoder.is_some(),
         })
     }
@@ -170,9 +185,10 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
         scratch_bytes(s)
     };
     // A decode step reads every matrix once, except the token-embedding table
-    // (one row) unless it doubles as the output projection. An embedding
-    // model reads its matrices once per text and the rows of its tokens.
-    let (bytes_per_token, embed_rows) = if s.output_tensor || s.embedding {
+    // (one row) unless it doubles as the output projection, and a mixture of
+    // experts' idle experts; every matrix is resident. An embedding model
+    // reads its matrices once per text and the rows of its tokens.
+    let (resident, embed_rows) = if s.output_tensor || s.embedding {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
         (
             s.tensor_bytes.saturating_sub(s.embd_bytes),
@@ -181,7 +197,8 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     } else {
         (s.tensor_bytes, 0)
     };
-    let weights_bytes = bytes_per_token + embed_rows;
+    let weights_bytes = resident + embed_rows;
+    let bytes_per_token = resident.saturating_sub(s.idle_expert_bytes);
     let overhead_bytes = RUNTIME_OVERHEAD + s.metadata_bytes;
     MemoryEstimate {
         weights_bytes,

@@ -696,9 +696,9 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         ..layout!(BlockQ6K)
     },
-    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot` on every x86
-    // level (llama.cpp has no AVX-512 version either); NEON runs the scalar
-    // reference.
+    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot`, and at the
+    // AVX-512 levels the same order with both of its accumulators in one
+    // vector; NEON runs the scalar reference.
     Format {
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
@@ -707,12 +707,12 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
-            dot: avx2::mxfp4::vec_dot,
+            dot: avx512::mxfp4::vec_dot,
             ..Kernels::scalar::<BlockMXFP4>()
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
-            dot: avx2::mxfp4::vec_dot,
+            dot: avx512::mxfp4::vec_dot,
             ..Kernels::scalar::<BlockMXFP4>()
         },
         ..layout!(BlockMXFP4)

@@ -14,7 +14,7 @@ use std::arch::x86_64::*;
 /// Block `x`'s 32 values as signed bytes (low nibbles then high nibbles).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn values(table: __m128i, x: &[u8]) -> __m256i {
+pub(crate) fn values(table: __m128i, x: &[u8]) -> __m256i {
     // SAFETY: `x` is a whole block (1 + 16 bytes), checked by the caller's
     // slicing; load16 checks the length itself.
     let q = unsafe { load16(&x[1..]) };
@@ -51,17 +51,26 @@ pub(crate) unsafe fn vec_dot(w: &[u8], a: &[u8]) -> f32 {
         acc2 = _mm256_fmadd_ps(d1, p1, acc2);
         i += 2;
     }
-    let mut out = hsum_f32_8(_mm256_add_ps(acc1, acc2));
+    let out = hsum_f32_8(_mm256_add_ps(acc1, acc2));
     if i < nb {
         let (x, y) = block(i);
-        // SAFETY: as above.
-        let q = unsafe { load32(&y[2..]) };
-        let p = mul_sum_i8_pairs_i32(values(table, x), q);
-        let mut l = [0i32; 8];
-        // SAFETY: 8 i32 fit in `l`; storeu has no alignment requirement.
-        unsafe { _mm256_storeu_si256(l.as_mut_ptr() as *mut __m256i, p) };
-        let s: i32 = l.iter().sum();
-        out = (f16_at(y, 0) * e8m0_half(x[0])).mul_add(s as f32, out);
+        last_block(table, x, y, out)
+    } else {
+        out
     }
-    out
+}
+
+/// `out` plus an odd last block `x` (against Q8_0 block `y`) as llama.cpp's
+/// scalar tail: `sumf += d * sumi` (one FMA).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn last_block(table: __m128i, x: &[u8], y: &[u8], out: f32) -> f32 {
+    // SAFETY: `y` is a whole Q8_0 block (2 + 32 bytes); load32 checks it.
+    let q = unsafe { load32(&y[2..]) };
+    let p = mul_sum_i8_pairs_i32(values(table, x), q);
+    let mut l = [0i32; 8];
+    // SAFETY: 8 i32 fit in `l`; storeu has no alignment requirement.
+    unsafe { _mm256_storeu_si256(l.as_mut_ptr() as *mut __m256i, p) };
+    let s: i32 = l.iter().sum();
+    (f16_at(y, 0) * e8m0_half(x[0])).mul_add(s as f32, out)
 }
