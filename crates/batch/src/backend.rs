@@ -202,6 +202,7 @@ impl Backend for Local {
             max_tokens: job.max_tokens,
             sampling: job.sampling.clone(),
             stop: job.stop.clone(),
+            ..Default::default()
         };
         let json = job.json;
         let mut depth = Depth::open_object();

@@ -10,16 +10,18 @@ mod error;
 pub mod fit;
 mod generate;
 pub mod jsonfix;
+pub mod reasoning;
 pub mod scheduler;
 mod step;
 
-pub use conversation::{common_prefix, CachedStats};
+pub use conversation::{common_prefix, CachedStats, Piece};
 pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::ThreadPool;
 pub use model::{Logits, Model, Session};
-pub use sampler::SamplingParams;
+pub use reasoning::{Reasoning, ReasoningFormat};
+pub use sampler::{Constraint, ConstraintError, Grammar, SamplingParams};
 pub use tokenizer::{ChatTemplate, Message, Tokenizer};
 
 use std::path::{Path, PathBuf};
@@ -32,6 +34,9 @@ pub struct LoadedModel {
     /// The chat template (the file's own, or a built-in one for its family);
     /// an error kept for when a chat is asked of a model that has none.
     pub template: Result<ChatTemplate, String>,
+    /// The vocabulary indexed for constrained decoding, built on first use
+    /// ([`LoadedModel::constraint`]).
+    constraint_vocab: std::sync::OnceLock<Result<std::sync::Arc<sampler::Vocabulary>, String>>,
 }
 
 impl LoadedModel {
@@ -75,6 +80,7 @@ impl LoadedModel {
             model,
             tokenizer,
             template,
+            constraint_vocab: std::sync::OnceLock::new(),
         })
     }
 

@@ -25,8 +25,11 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct TokenEvent {
     pub id: u32,
-    /// Text now complete and clear of stop strings (may be empty).
+    /// Answer text now complete and clear of stop strings (may be empty).
     pub text: String,
+    /// Reasoning text now complete (empty unless the request splits a
+    /// thinking model's reasoning: `GenerateRequest::reasoning`).
+    pub reasoning: String,
     /// Natural-log probability of the chosen token under the model (before
     /// sampling filters), and the `top_logprobs` most likely alternatives.
     pub logprob: f32,
@@ -341,7 +344,7 @@ impl Runner {
             Ok(x) => x,
             Err(e) => return Err(Box::new((job, e))),
         };
-        let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
+        let step = Stepper::new(&job.req, &self.lm.tokenizer, &prompt);
         Ok(Active {
             sess,
             step,
@@ -365,7 +368,20 @@ impl Runner {
         let mut i = 0;
         while i < self.active.len() {
             let done = if self.active[i].ready {
-                self.sample_one(i)
+                match self.sample_one(i) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // the request's grammar failed: this sequence ends with the error
+                        let a = self.active.swap_remove(i);
+                        self.reserved -= a.reserved;
+                        self.idle.push(a.sess);
+                        if self.idle.len() > IDLE_KEEP {
+                            self.idle.remove(0);
+                        }
+                        finish_err(a.job, e);
+                        continue;
+                    }
+                }
             } else {
                 let a = &mut self.active[i];
                 let total = a.prompt_tokens;
@@ -543,14 +559,14 @@ impl Runner {
     }
 
     /// Sample one token for active sequence `i`; `Some` when it is finished.
-    fn sample_one(&mut self, i: usize) -> Option<FinishReason> {
+    fn sample_one(&mut self, i: usize) -> Result<Option<FinishReason>, EngineError> {
         let lm = &self.lm;
         let a = &mut self.active[i];
         let logits = a.sess.logits();
-        let st = a.step.next(&lm.tokenizer, logits);
+        let st = a.step.next(&lm.tokenizer, logits)?;
         let tok = st.token;
         if st.end == Some(End::Eog) {
-            return Some(FinishReason::Stop);
+            return Ok(Some(FinishReason::Stop));
         }
         let (logprob, top) = match a.job.top_logprobs {
             Some(k) => (
@@ -566,32 +582,34 @@ impl Runner {
         let ev = Event::Token(TokenEvent {
             id: tok,
             text: st.text,
+            reasoning: st.reasoning,
             logprob,
             top_logprobs: top,
         });
         if (a.job.sink)(ev).is_break() {
-            return Some(FinishReason::Cancelled);
+            return Ok(Some(FinishReason::Cancelled));
         }
-        if st.end == Some(End::StopString) {
-            return Some(FinishReason::Stop);
+        if matches!(st.end, Some(End::StopString | End::Complete)) {
+            return Ok(Some(FinishReason::Stop));
         }
         if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m)
             || a.sess.n_past() >= a.sess.n_ctx()
         {
-            return Some(FinishReason::Length);
+            return Ok(Some(FinishReason::Length));
         }
         a.next = tok;
-        None
+        Ok(None)
     }
 
     fn retire(&mut self, mut a: Active, finish: FinishReason) {
         self.reserved -= a.reserved;
         if finish != FinishReason::Cancelled {
-            let text = a.step.finish();
-            if !text.is_empty() {
+            let (text, reasoning) = a.step.finish();
+            if !text.is_empty() || !reasoning.is_empty() {
                 let _ = (a.job.sink)(Event::Token(TokenEvent {
                     id: u32::MAX,
                     text,
+                    reasoning,
                     logprob: f32::NAN,
                     top_logprobs: Vec::new(),
                 }));
@@ -607,6 +625,7 @@ impl Runner {
             finish,
             tokens: std::mem::take(&mut a.step.out),
             context_full,
+            reasoning_tokens: a.step.reasoning_tokens,
         };
         let _ = a.started;
         let _ = (a.job.sink)(Event::Done(stats));

@@ -13,6 +13,7 @@ fn req(msgs: &[Message], n: usize) -> GenerateRequest {
         max_tokens: Some(n),
         sampling: SamplingParams::greedy(),
         stop: vec![],
+        ..Default::default()
     }
 }
 

@@ -17,6 +17,7 @@ fn greedy(prompt: Prompt, n: usize) -> GenerateRequest {
             ..Default::default()
         },
         stop: vec![],
+        ..Default::default()
     }
 }
 

@@ -130,6 +130,7 @@ pub fn from_engine(e: &engine::EngineError) -> ApiError {
             ApiError::bad("max_tokens", e.to_string())
         }
         E::Model(model::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
+        E::Constraint(engine::ConstraintError::Invalid(m)) => ApiError::bad("response_format", m),
         _ => ApiError::internal(e.to_string()),
     }
 }

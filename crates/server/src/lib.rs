@@ -14,6 +14,7 @@ pub mod models;
 mod ollama;
 mod openai;
 mod pull;
+mod structured;
 mod tools;
 
 use axum::body::Bytes;

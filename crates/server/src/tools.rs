@@ -9,23 +9,26 @@ use crate::models::Lease;
 use engine::Message;
 use serde_json::Value;
 
-/// The prompt tokens of `messages` with `tools` rendered by the model's chat
-/// template (a 400 naming `tools` when the template takes none), and the
-/// start of the answer a forcing `tool_choice` writes for the model: the
-/// prompt ends with it, so the model continues a call (of the named function,
-/// or of one it picks) instead of deciding whether to make one. The answer is
-/// read for calls with that start put back in front ([`ToolSet::answer`]).
-pub fn prompt_with_tools(
+/// The prompt tokens of `messages` rendered by the model's chat template,
+/// with `kwargs` as extra template variables (`enable_thinking`,
+/// `reasoning_effort`, …) and `tools` (a 400 naming `tools` when the
+/// template takes none), and the start of the answer a forcing
+/// `tool_choice` writes for the model: the prompt ends with it, so the model
+/// continues a call (of the named function, or of one it picks) instead of
+/// deciding whether to make one. The answer is read for calls with that
+/// start put back in front ([`ToolSet::answer`]).
+pub fn chat_prompt(
     lease: &Lease,
     messages: &[Message],
-    tools: &ToolSet,
+    tools: Option<&ToolSet>,
+    kwargs: &serde_json::Map<String, Value>,
 ) -> Result<(Vec<u32>, String), ApiError> {
     let lm = &lease.slot.lm;
-    let tpl = lm
-        .template
-        .as_ref()
-        .map_err(|e| ApiError::bad("messages", e.clone()))?;
-    if !tpl.supports_tools() {
+    let tpl = lm.template.as_ref().map_err(|e| {
+        let e = engine::EngineError::NoTemplate(e.clone());
+        crate::error::from_engine(&e)
+    })?;
+    if tools.is_some() && !tpl.supports_tools() {
         return Err(ApiError::bad(
             "tools",
             format!(
@@ -34,27 +37,36 @@ pub fn prompt_with_tools(
             ),
         ));
     }
+    let kw = (!kwargs.is_empty()).then_some(kwargs);
     let mut rendered = tpl
-        .render_with_tools(messages, Some(&tools.list), true)
+        .render_with_kwargs(messages, tools.map(|t| &t.list), true, kw)
         .map_err(|e| ApiError::bad("messages", e.to_string()))?;
-    // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
-    // opened; others a bare call object
-    let open = if rendered.text.contains("<tool_call>") {
-        "<tool_call>\n"
-    } else {
-        ""
-    };
-    let prefix = match &tools.force {
-        Force::Auto => String::new(),
-        Force::Required => format!("{open}{{\"name\": \""),
-        Force::Named(n) => format!(
-            "{open}{{\"name\": {}, \"arguments\": ",
-            Value::String(n.clone())
-        ),
+    let prefix = match tools {
+        Some(t) => {
+            // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
+            // opened; others a bare call object
+            let open = if rendered.text.contains("<tool_call>") {
+                "<tool_call>\n"
+            } else {
+                ""
+            };
+            match &t.force {
+                Force::Auto => String::new(),
+                Force::Required => format!("{open}{{\"name\": \""),
+                Force::Named(n) => format!(
+                    "{open}{{\"name\": {}, \"arguments\": ",
+                    Value::String(n.clone())
+                ),
+            }
+        }
+        None => String::new(),
     };
     // template-authored text (outside every message's content range)
     rendered.text.push_str(&prefix);
     let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")?;
+    if ids.is_empty() {
+        return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
+    }
     Ok((ids, prefix))
 }
 

@@ -289,9 +289,16 @@ impl ChatTemplate {
         messages: &[Message],
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
+        kwargs: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<String, TokenizerError> {
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
         let tools = tools
+            .map(minijinja::Value::from_serialize)
+            .unwrap_or(minijinja::Value::from(()));
+        // extra variables (`enable_thinking`, `reasoning_effort`, a request's
+        // `chat_template_kwargs`) under the standard ones, as
+        // transformers' `apply_chat_template(**kwargs)` passes them
+        let extra = kwargs
             .map(minijinja::Value::from_serialize)
             .unwrap_or(minijinja::Value::from(()));
         t.render(minijinja::context! {
@@ -300,6 +307,7 @@ impl ChatTemplate {
             bos_token => self.bos_token,
             eos_token => self.eos_token,
             tools => tools,
+            ..extra
         })
         .map_err(|e| self.err(&e))
     }
@@ -335,7 +343,20 @@ impl ChatTemplate {
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let real = self.render_raw(messages, tools, add_generation_prompt)?;
+        self.render_with_kwargs(messages, tools, add_generation_prompt, None)
+    }
+
+    /// [`Self::render_with_tools`] with extra template variables (e.g.
+    /// `enable_thinking`, `reasoning_effort`: what a template reads to turn
+    /// a model's thinking on, off or set its level).
+    pub fn render_with_kwargs(
+        &self,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+        kwargs: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<RenderedChat, TokenizerError> {
+        let real = self.render_raw(messages, tools, add_generation_prompt, kwargs)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -347,7 +368,7 @@ impl ChatTemplate {
                 ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt) {
+        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt, kwargs) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

@@ -271,6 +271,7 @@ impl Chat {
             max_tokens: self.settings.max_tokens,
             sampling: self.settings.sampling.clone(),
             stop: Vec::new(),
+            ..Default::default()
         };
         let mut answer = String::new();
         let mut write_err = None;

@@ -62,6 +62,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         },
         sampling,
         stop: a.stop.clone(),
+        ..Default::default()
     };
     let load_secs = t_load.elapsed().as_secs_f64();
     if a.json {

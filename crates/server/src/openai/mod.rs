@@ -129,27 +129,25 @@ pub async fn chat(
         (false, None) => None,
     };
     let tools = tools(r.tools, r.tool_choice.as_ref())?;
-    if tools.is_some() && p.json {
+    if let (Some(_), Some((_, field))) = (&tools, &p.shape.grammar) {
         return Err(ApiError::bad(
-            "response_format",
-            "response_format json_object cannot be combined with tools; ask for one or the other",
+            field.clone(),
+            format!("{field} cannot be combined with tools; ask for one or the other"),
         ));
     }
-    let messages = chat_messages(r.messages, p.json)?;
+    let messages = chat_messages(r.messages, p.shape.hint.as_deref())?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
+    p.req.reasoning = p.thinking.reasoning(&lm);
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let ids = match tools {
-        None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
-        Some(t) => {
-            let (ids, prefix) = crate::tools::prompt_with_tools(&lease, &messages, &t)?;
-            p.tools = Some((t, prefix));
-            ids
-        }
-    };
+    let (ids, prefix) =
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs)?;
+    if let Some(t) = tools {
+        p.tools = Some((t, prefix));
+    }
     p.req.prompt = Prompt::Tokens(ids);
     respond(
         st,
@@ -202,12 +200,6 @@ pub async fn completions(
             (Prompt::Tokens(ids), Some(t))
         }
     };
-    if p.json {
-        return Err(ApiError::bad(
-            "response_format",
-            "response_format is for /v1/chat/completions",
-        ));
-    }
     if let Some(t) = &text {
         gen::log_content(&st, "prompt", t);
     }
@@ -247,16 +239,12 @@ async fn respond(
         Kind::Chat { logprobs } => *logprobs,
         Kind::Completion { logprobs, .. } => *logprobs,
     };
-    if p.json || p.tools.is_some() {
-        // the whole answer is needed first: checked as JSON, or read for tool calls
+    if p.tools.is_some() {
+        // the whole answer is needed first: read for tool calls
         let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
-        let choices = if p.json {
-            gen::collect_json(&lease, &p.req, p.n).await
-        } else {
-            match gen::submit_n(&lease, &p.req, top, p.n) {
-                Ok(rx) => gen::collect(rx, p.n).await,
-                Err(e) => Err(e),
-            }
+        let choices = match gen::submit_n(&lease, &p.req, top, p.n) {
+            Ok(rx) => gen::collect(rx, p.n).await,
+            Err(e) => Err(e),
         };
         guard.disarm();
         let choices = choices?;
@@ -311,6 +299,7 @@ fn finish_whole(
     match kind {
         Kind::Chat { logprobs } => {
             let id = gen::new_id("chatcmpl");
+            let reasoning = |c: &Choice| (!c.reasoning.is_empty()).then(|| c.reasoning.clone());
             // (content, tool calls, finish reason) per choice
             let parts: Vec<(Option<String>, Vec<Value>, &str)> = choices
                 .iter()
@@ -338,6 +327,9 @@ fn finish_whole(
                 for (i, (content, calls, fin)) in parts.iter().enumerate() {
                     let fin = *fin;
                     let mut deltas = vec![json!({"role": "assistant", "content": ""})];
+                    if let Some(r) = reasoning(&choices[i]) {
+                        deltas.push(json!({"reasoning_content": r}));
+                    }
                     if let Some(t) = content.as_ref().filter(|t| !t.is_empty()) {
                         deltas.push(json!({"content": t}));
                     }
@@ -381,6 +373,9 @@ fn finish_whole(
                     });
                     let (content, calls, fin) = &parts[i];
                     let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+                    if let Some(r) = reasoning(c) {
+                        message["reasoning_content"] = json!(r);
+                    }
                     if !calls.is_empty() {
                         message["tool_calls"] = json!(calls);
                     }
@@ -527,7 +522,8 @@ fn stream_response(
             let piece = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
-                    if t.text.is_empty() && (!with_lp || t.id == u32::MAX) {
+                    if t.text.is_empty() && t.reasoning.is_empty() && (!with_lp || t.id == u32::MAX)
+                    {
                         continue;
                     }
                     texts[i].push_str(&t.text);
@@ -539,7 +535,16 @@ fn stream_response(
                             } else {
                                 Value::Null
                             };
-                            json!([{"index": i, "delta": {"content": t.text}, "logprobs": lp, "finish_reason": null}])
+                            // a thinking model's reasoning streams as it comes,
+                            // apart from the answer (llama-server's and vLLM's field)
+                            let mut delta = json!({});
+                            if !t.reasoning.is_empty() {
+                                delta["reasoning_content"] = json!(t.reasoning);
+                            }
+                            if !t.text.is_empty() || t.reasoning.is_empty() {
+                                delta["content"] = json!(t.text);
+                            }
+                            json!([{"index": i, "delta": delta, "logprobs": lp, "finish_reason": null}])
                         }
                         Kind::Completion { .. } => {
                             let lp = if with_lp && real {
