@@ -108,6 +108,20 @@ impl LoadedModel {
         Ok(self.model.build_panel_caches(&pool)? as u64)
     }
 
+    /// Use the chat template in the file at `path` (Jinja, as a GGUF's
+    /// `tokenizer.chat_template`) instead of the model's own.
+    pub fn set_template_file(&mut self, path: &Path) -> Result<(), EngineError> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            EngineError::Mismatch(format!(
+                "cannot read the chat template {}: {e}",
+                path.display()
+            ))
+        })?;
+        let t = ChatTemplate::new(&path.display().to_string(), &src, false, &self.tokenizer)?;
+        self.template = Ok(t);
+        Ok(())
+    }
+
     /// The context size to use when the caller names none: the trained
     /// context, capped at 4096 positions and at what fits in memory.
     pub fn default_ctx(&self) -> usize {

@@ -234,7 +234,13 @@ impl Manager {
         let budget = self.sched.ctx_budget;
         let threads = self.sched.threads;
         let (lm, warning, panel_bytes) = tokio::task::spawn_blocking(move || {
-            let (lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
+            let (mut lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
+            // `NAME.jinja` beside the model file is its chat template: another
+            // template tried without rewriting the model
+            let tpl = path.with_extension("jinja");
+            if tpl.is_file() {
+                lm.set_template_file(&tpl)?;
+            }
             let bytes = match panels {
                 Some(limit) => lm.build_panel_caches(threads, limit)?,
                 None => 0,

@@ -614,13 +614,23 @@ pub async fn show(
     if let Some(c) = d.context_length {
         info.insert(format!("{}.context_length", d.family), json!(c));
     }
+    // what the template offers, so Ollama clients offer it
+    let mut caps = vec!["completion"];
+    if let Some(t) = &d.chat_template {
+        if t.contains("tools") {
+            caps.push("tools");
+        }
+        if engine::ReasoningFormat::from_template(t).is_some() {
+            caps.push("thinking");
+        }
+    }
     Ok(Json(json!({
         "modelfile": format!("FROM {}\n", e.path.display()),
         "parameters": "",
         "template": d.chat_template.unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": ["completion"],
+        "capabilities": caps,
         "modified_at": gen::rfc3339(e.modified),
     })))
 }

@@ -213,12 +213,14 @@ pub fn openai_thinking(
         None => {}
         Some("none") => t.off(),
         Some(e @ ("minimal" | "low" | "medium" | "high")) => t.level(e),
-        Some(other) => return Err(ApiError::bad(
-            "reasoning_effort",
-            format!(
+        Some(other) => {
+            return Err(ApiError::bad(
+                "reasoning_effort",
+                format!(
                 "reasoning_effort must be one of none, minimal, low, medium, high; got {other:?}"
             ),
-        )),
+            ))
+        }
     }
     if let Some(k) = kwargs {
         for (name, v) in k {
