@@ -244,7 +244,8 @@ impl Backend for Local {
                     format,
                     budget: None,
                 })
-            },
+            },            },
+            special_text: false,
         };
         let (mut text, mut reasoning) = (String::new(), String::new());
         let slot: Arc<Mutex<Option<Done>>> = Arc::new(Mutex::new(Some(done)));

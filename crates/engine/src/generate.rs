@@ -35,6 +35,9 @@ pub struct GenerateRequest {
     /// Split a thinking model's reasoning from its answer (and cap it):
     /// the reasoning streams apart (`TokenEvent::reasoning`).
     pub reasoning: Option<crate::reasoning::Reasoning>,
+    /// Output control tokens as their text (`[TOOL_CALLS]`, `<|python_tag|>`):
+    /// for readers of formats that mark tool calls with special tokens.
+    pub special_text: bool,
 }
 
 impl Default for GenerateRequest {
@@ -46,6 +49,7 @@ impl Default for GenerateRequest {
             stop: Vec::new(),
             constraint: None,
             reasoning: None,
+            special_text: false,
         }
     }
 }

@@ -252,20 +252,20 @@ impl Splitter {
         match self.state {
             State::Start => {
                 // `<|start|>assistant` between messages; a header next
-                let t = self.held.trim_start();
-                let t = t
-                    .strip_prefix(START)
-                    .map(|r| r.trim_start_matches("assistant"))
-                    .unwrap_or(t);
+                let t0 = self.held.trim_start();
+                let t = match t0.strip_prefix(START) {
+                    // `<|start|>assistant` still being written
+                    Some(r) if "assistant".starts_with(r) => return,
+                    Some(r) => r.strip_prefix("assistant").unwrap_or(r),
+                    None => t0,
+                };
                 if t.starts_with(CHANNEL) {
                     self.held = t.to_string();
                     self.state = State::Header;
-                } else if !t.is_empty()
-                    && !CHANNEL.starts_with(t)
-                    && !START.starts_with(t)
-                    && !format!("{START}assistant").starts_with(t)
-                {
-                    // not harmony after all: plain answer
+                } else if !t.is_empty() && !CHANNEL.starts_with(t) && !START.starts_with(t) {
+                    // no channel header (a recipient first, ` to=functions.…`,
+                    // or plain text): the answer, as written
+                    self.held = t.to_string();
                     self.state = State::Answer;
                 }
             }

@@ -79,7 +79,7 @@ impl Stepper {
         }
         let mut st = Stepper {
             sampler,
-            decoder: StreamDecoder::with_special(special),
+            decoder: StreamDecoder::with_special(special || req.special_text),
             stops: StopMatcher::new(req.stop.clone()),
             out: Vec::new(),
             stopped_by_string: false,

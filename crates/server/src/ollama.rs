@@ -265,8 +265,12 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let lm = lease.slot.lm.clone();
     let constraint = shape.compile(&lm)?;
     // (no tool_choice in Ollama's API: the model decides, nothing forced)
-    let (ids, _) = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs)?;
-    let tools = tools.map(|t| t.list);
+    let (ids, _, format) =
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs)?;
+    let tools = tools.map(|mut t| {
+        t.format = format;
+        t
+    });
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
@@ -274,6 +278,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         stop,
         constraint,
         reasoning: thinking.reasoning(&lm),
+        special_text: tools.is_some() && format.needs_special_text(),
     };
     run(
         st,
@@ -354,6 +359,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         stop,
         constraint,
         reasoning: if chat { thinking.reasoning(&lm) } else { None },
+        special_text: false,
     };
     run(
         st,
@@ -385,7 +391,7 @@ async fn run(
     lease: Lease,
     req: GenerateRequest,
     stream: bool,
-    tools: Option<Value>,
+    tools: Option<crate::tools::ToolSet>,
     is_chat: bool,
     model: String,
     ka: Option<KeepAlive>,
@@ -429,8 +435,7 @@ async fn run(
         let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
         match &tools {
             Some(t) => {
-                let (content, calls) =
-                    crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
+                let (content, calls) = t.answer("", &c.text);
                 put(&mut v, &content.unwrap_or_default(), &c.reasoning);
                 if !calls.is_empty() {
                     v["message"]["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();

@@ -143,9 +143,12 @@ pub async fn chat(
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let (ids, prefix) =
+    let (ids, prefix, format) =
         crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs)?;
-    if let Some(t) = tools {
+    if let Some(mut t) = tools {
+        t.format = format;
+        // formats marked by special tokens need their text in the answer
+        p.req.special_text = format.needs_special_text();
         p.tools = Some((t, prefix));
     }
     p.req.prompt = Prompt::Tokens(ids);
@@ -239,8 +242,8 @@ async fn respond(
         Kind::Chat { logprobs } => *logprobs,
         Kind::Completion { logprobs, .. } => *logprobs,
     };
-    if p.tools.is_some() {
-        // the whole answer is needed first: read for tool calls
+    if p.tools.is_some() && !stream {
+        // the whole answer is read for tool calls
         let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
         let choices = match gen::submit_n(&lease, &p.req, top, p.n) {
             Ok(rx) => gen::collect(rx, p.n).await,
@@ -270,9 +273,31 @@ async fn respond(
             &st, &lease, kind, choices, false, so, endpoint, started, None,
         ));
     }
+    let tools = p.tools.as_ref().map(|(t, pre)| t.stream(pre));
     Ok(stream_response(
-        st, lease, kind, rx, p.n, so, model, endpoint, started,
+        st, lease, kind, rx, p.n, so, model, endpoint, started, tools,
     ))
+}
+
+/// A tool reader's pieces as OpenAI chat chunk deltas (`ids`: each call's id,
+/// made when it starts).
+fn tool_deltas(deltas: Vec<crate::tools::Delta>, ids: &mut Vec<String>) -> Vec<Value> {
+    use crate::tools::Delta;
+    deltas
+        .into_iter()
+        .map(|d| match d {
+            Delta::Content(c) => json!({"content": c}),
+            Delta::Start { index, name } => {
+                let id = gen::new_id("call").replacen('-', "_", 1);
+                ids.push(id.clone());
+                json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}]})
+            }
+            Delta::Args { index, text } => {
+                json!({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
+            }
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -460,8 +485,13 @@ fn stream_response(
     model: String,
     endpoint: &'static str,
     started: Instant,
+    tools: Option<crate::tools::ToolStream>,
 ) -> Response {
     let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    // per choice: its tool reader and the ids of the calls it streamed
+    let mut readers: Vec<_> = (0..n)
+        .map(|_| (tools.clone(), Vec::<String>::new()))
+        .collect();
     tokio::spawn(async move {
         let lm = lease.slot.lm.clone();
         let created = gen::unix_now();
@@ -528,6 +558,27 @@ fn stream_response(
                     }
                     texts[i].push_str(&t.text);
                     let real = t.id != u32::MAX;
+                    if let (Some(reader), ids) = &mut readers[i] {
+                        // content and tool-call pieces as the answer comes
+                        let mut deltas = Vec::new();
+                        if !t.reasoning.is_empty() {
+                            deltas.push(json!({"reasoning_content": t.reasoning}));
+                        }
+                        deltas.extend(tool_deltas(reader.push(&t.text), ids));
+                        let mut gone = false;
+                        for d in deltas {
+                            let c = json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
+                            if !send(sse(&mk(c))).await {
+                                gone = true;
+                                break;
+                            }
+                        }
+                        if gone {
+                            status = "499 (client closed)".into();
+                            break;
+                        }
+                        continue;
+                    }
                     match &kind {
                         Kind::Chat { .. } => {
                             let lp = if with_lp && real {
@@ -558,7 +609,16 @@ fn stream_response(
                 }
                 Event::Done(s) => {
                     done += 1;
-                    let fin = gen::finish_str(s.finish);
+                    let mut fin = gen::finish_str(s.finish);
+                    if let (Some(reader), ids) = &mut readers[i] {
+                        for d in tool_deltas(reader.finish(), ids) {
+                            let c = json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
+                            let _ = send(sse(&mk(c))).await;
+                        }
+                        if reader.n_calls() > 0 {
+                            fin = "tool_calls";
+                        }
+                    }
                     stats.push(s);
                     if is_chat {
                         json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}])

@@ -3,10 +3,13 @@
 //! calls of earlier assistant turns as templates want them, and the calls read
 //! back from a generated answer.
 
+pub mod formats;
+
 use crate::error::ApiError;
 use crate::gen;
 use crate::models::Lease;
 use engine::Message;
+pub use formats::{Delta, ToolFormat, ToolStream};
 use serde_json::Value;
 
 /// The prompt tokens of `messages` rendered by the model's chat template,
@@ -22,7 +25,7 @@ pub fn chat_prompt(
     messages: &[Message],
     tools: Option<&ToolSet>,
     kwargs: &serde_json::Map<String, Value>,
-) -> Result<(Vec<u32>, String), ApiError> {
+) -> Result<(Vec<u32>, String, ToolFormat), ApiError> {
     let lm = &lease.slot.lm;
     let tpl = lm.template.as_ref().map_err(|e| {
         let e = engine::EngineError::NoTemplate(e.clone());
@@ -41,25 +44,11 @@ pub fn chat_prompt(
     let mut rendered = tpl
         .render_with_kwargs(messages, tools.map(|t| &t.list), true, kw)
         .map_err(|e| ApiError::bad("messages", e.to_string()))?;
-    let prefix = match tools {
-        Some(t) => {
-            // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
-            // opened; others a bare call object
-            let open = if rendered.text.contains("<tool_call>") {
-                "<tool_call>\n"
-            } else {
-                ""
-            };
-            match &t.force {
-                Force::Auto => String::new(),
-                Force::Required => format!("{open}{{\"name\": \""),
-                Force::Named(n) => format!(
-                    "{open}{{\"name\": {}, \"arguments\": ",
-                    Value::String(n.clone())
-                ),
-            }
-        }
-        None => String::new(),
+    let format = ToolFormat::from_template(tpl.source());
+    let prefix = match tools.map(|t| &t.force) {
+        None | Some(Force::Auto) => String::new(),
+        Some(Force::Required) => format.forced_prefix(None).unwrap_or_default(),
+        Some(Force::Named(n)) => format.forced_prefix(Some(n)).unwrap_or_default(),
     };
     // template-authored text (outside every message's content range)
     rendered.text.push_str(&prefix);
@@ -67,7 +56,7 @@ pub fn chat_prompt(
     if ids.is_empty() {
         return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
     }
-    Ok((ids, prefix))
+    Ok((ids, prefix, format))
 }
 
 /// What a request's `tool_choice` asks of the answer.
@@ -87,6 +76,9 @@ pub struct ToolSet {
     /// The function definitions, as the template renders them.
     pub list: Value,
     pub force: Force,
+    /// How the model writes calls (its template's format; set once the
+    /// model is known).
+    pub format: ToolFormat,
 }
 
 /// An assistant message's tool call as chat templates want it: the
@@ -176,7 +168,11 @@ pub fn tools(
             ));
         }
     }
-    Ok(Some(ToolSet { list, force }))
+    Ok(Some(ToolSet {
+        list,
+        force,
+        format: ToolFormat::Hermes,
+    }))
 }
 
 impl ToolSet {
@@ -184,10 +180,47 @@ impl ToolSet {
     /// `prefix` (see [`prompt_with_tools`]).
     pub fn answer(&self, prefix: &str, text: &str) -> (Option<String>, Vec<ToolCall>) {
         let names = tool_names(&self.list);
-        if prefix.is_empty() {
-            return parse_tool_calls(text, &names);
+        let text = format!("{prefix}{text}");
+        if self.format == ToolFormat::Hermes {
+            // also reads calls small models write without the tags
+            return parse_tool_calls(&text, &names);
         }
-        parse_tool_calls(&format!("{prefix}{text}"), &names)
+        let p = formats::parse(self.format, &text, true);
+        let calls: Vec<ToolCall> = p
+            .calls
+            .iter()
+            .filter(|c| names.contains(&c.name.as_str()))
+            .map(|c| ToolCall {
+                name: c.name.clone(),
+                arguments: serde_json::from_str(&c.args)
+                    .ok()
+                    .or_else(|| {
+                        engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
+                    })
+                    .unwrap_or_else(|| Value::String(c.args.clone())),
+            })
+            .collect();
+        if calls.is_empty() && self.format == ToolFormat::Llama3 {
+            return parse_tool_calls(&text, &names);
+        }
+        let content = p.content.trim();
+        (
+            (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
+            calls,
+        )
+    }
+
+    /// A reader of this answer's calls as it streams (`prefix`: the forced
+    /// opening the prompt wrote).
+    pub fn stream(&self, prefix: &str) -> ToolStream {
+        ToolStream::new(
+            self.format,
+            tool_names(&self.list)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            prefix,
+        )
     }
 }
 
