@@ -244,7 +244,7 @@ impl Backend for Local {
                     format,
                     budget: None,
                 })
-            },            },
+            },
             special_text: false,
         };
         let (mut text, mut reasoning) = (String::new(), String::new());
