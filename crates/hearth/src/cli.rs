@@ -325,10 +325,6 @@ pub struct ServeArgs {
     /// Threads to compute with (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
-    /// Also measure generation under this JSON Schema (constrained decoding:
-    /// the token mask of each step), reported as `tg_schema` beside `tg`.
-    #[arg(long, value_name = "FILE")]
-    pub json_schema: Option<PathBuf>,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
     /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
     /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory

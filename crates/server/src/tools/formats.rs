@@ -285,6 +285,9 @@ fn held(s: &str, markers: &[&str]) -> usize {
 pub fn parse(format: ToolFormat, text: &str, fin: bool) -> Parsed {
     let mut p = Parsed::default();
     match format {
+        // small models often drop the tags: an answer that starts as a call
+        // object is read as bare calls (content when it is no call)
+        ToolFormat::Hermes if text.trim_start().starts_with('{') => llama3(text, fin, &mut p),
         ToolFormat::Hermes => tagged(text, fin, "<tool_call>", "</tool_call>", &mut p, |body| {
             let (c, end, done) = call_object(body);
             (c.into_iter().collect(), end, done)
