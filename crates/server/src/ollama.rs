@@ -265,7 +265,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let lm = lease.slot.lm.clone();
     let constraint = shape.compile(&lm)?;
     // (no tool_choice in Ollama's API: the model decides, nothing forced)
-    let (ids, _, format) =
+    let crate::tools::Prompted { ids, format, .. } =
         crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs)?;
     let tools = tools.map(|mut t| {
         t.format = format;
@@ -350,7 +350,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
             m.push(Message::system(sys));
         }
         m.push(Message::user(r.prompt.clone()));
-        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)?.0
+        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)?.ids
     };
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),

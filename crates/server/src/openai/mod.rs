@@ -143,8 +143,20 @@ pub async fn chat(
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let (ids, prefix, format) =
-        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs)?;
+    let crate::tools::Prompted {
+        ids,
+        prefix,
+        format,
+        strict,
+    } = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs)?;
+    if let Some(g) = strict {
+        // a strict forced call: its arguments follow the function's schema
+        let shape = crate::structured::Shape {
+            grammar: Some((g, "tools".into())),
+            hint: None,
+        };
+        p.req.constraint = shape.compile(&lm)?;
+    }
     if let Some(mut t) = tools {
         t.format = format;
         // formats marked by special tokens need their text in the answer

@@ -25,7 +25,7 @@ pub fn chat_prompt(
     messages: &[Message],
     tools: Option<&ToolSet>,
     kwargs: &serde_json::Map<String, Value>,
-) -> Result<(Vec<u32>, String, ToolFormat), ApiError> {
+) -> Result<Prompted, ApiError> {
     let lm = &lease.slot.lm;
     let tpl = lm.template.as_ref().map_err(|e| {
         let e = engine::EngineError::NoTemplate(e.clone());
@@ -45,7 +45,10 @@ pub fn chat_prompt(
         .render_with_kwargs(messages, tools.map(|t| &t.list), true, kw)
         .map_err(|e| ApiError::bad("messages", e.to_string()))?;
     let format = ToolFormat::from_template(tpl.source());
+    let strict = tools.and_then(|t| t.strict_grammar(format));
     let prefix = match tools.map(|t| &t.force) {
+        // a strict call's grammar writes the opening itself
+        _ if strict.is_some() => String::new(),
         None | Some(Force::Auto) => String::new(),
         Some(Force::Required) => format.forced_prefix(None).unwrap_or_default(),
         Some(Force::Named(n)) => format.forced_prefix(Some(n)).unwrap_or_default(),
@@ -56,7 +59,24 @@ pub fn chat_prompt(
     if ids.is_empty() {
         return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
     }
-    Ok((ids, prefix, format))
+    Ok(Prompted {
+        ids,
+        prefix,
+        format,
+        strict,
+    })
+}
+
+/// A chat prompt rendered for the model (see [`chat_prompt`]).
+pub struct Prompted {
+    pub ids: Vec<u32>,
+    /// The start of the answer written in the prompt (a forced call's opening).
+    pub prefix: String,
+    /// How the model writes calls.
+    pub format: ToolFormat,
+    /// The grammar of a forced call of `strict` functions: the call and its
+    /// arguments follow the function's `parameters` schema.
+    pub strict: Option<engine::Grammar>,
 }
 
 /// What a request's `tool_choice` asks of the answer.
@@ -208,6 +228,67 @@ impl ToolSet {
             (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
             calls,
         )
+    }
+
+    /// When `tool_choice` forces a call and a candidate function is
+    /// `strict` (OpenAI's `function.strict`), the grammar of that call in
+    /// `format`: the family's opening and closing around
+    /// `{"name": <a candidate>, "arguments": <its parameters schema>}`
+    /// (Hermes / Qwen, Llama 3.x with `parameters`, Phi-4-mini). `None` for
+    /// formats whose markers are special tokens or not JSON.
+    pub fn strict_grammar(&self, format: ToolFormat) -> Option<engine::Grammar> {
+        let candidates: Vec<&Value> = self
+            .list
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.get("function"))
+            .filter(|f| match &self.force {
+                Force::Auto => false,
+                Force::Required => true,
+                Force::Named(n) => f.get("name").and_then(Value::as_str) == Some(n),
+            })
+            .collect();
+        if !candidates
+            .iter()
+            .any(|f| f.get("strict") == Some(&Value::Bool(true)))
+        {
+            return None;
+        }
+        let (open, close, args_key) = match format {
+            ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>", "arguments"),
+            ToolFormat::Llama3 => ("", "", "parameters"),
+            ToolFormat::Phi4 => ("functools[", "]", "arguments"),
+            _ => return None,
+        };
+        let any: Vec<Value> = candidates
+            .iter()
+            .map(|f| {
+                let params = f
+                    .get("parameters")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+                serde_json::json!({
+                    "type": "object",
+                    "properties": {"name": {"const": f.get("name")}, args_key: params},
+                    "required": ["name", args_key],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        let schema = serde_json::json!({"anyOf": any});
+        let lit = |s: &str| Value::String(s.to_string()).to_string();
+        let mut g = String::from("start: ");
+        if !open.is_empty() {
+            g.push_str(&lit(open));
+            g.push(' ');
+        }
+        g.push_str("call");
+        if !close.is_empty() {
+            g.push(' ');
+            g.push_str(&lit(close));
+        }
+        g.push_str(&format!("\ncall: %json {schema}\n"));
+        Some(engine::Grammar::Lark(g))
     }
 
     /// A reader of this answer's calls as it streams (`prefix`: the forced

@@ -189,6 +189,18 @@ if "qwen-coder" in ids:
     calls5 = r5.choices[0].message.tool_calls or []
     check("a named tool_choice calls that function", len(calls5) == 1 and calls5[0].function.name == "get_time"
           and isinstance(json.loads(calls5[0].function.arguments), dict), str(r5.choices[0]))
+    # strict: the forced call's arguments follow the function's parameters schema
+    STRICT = [{"type": "function", "function": {"name": "set_alarm", "strict": True, "description": "Set an alarm",
+               "parameters": {"type": "object", "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                                                               "label": {"enum": ["work", "gym", "sleep"]}},
+                              "required": ["hour", "label"], "additionalProperties": False}}}]
+    for seed in (1, 2):
+        r6 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Wake me up at 30 o'clock for yoga."}],
+                                       tools=STRICT, tool_choice="required", temperature=1.0, seed=seed, max_tokens=60)
+        calls6 = r6.choices[0].message.tool_calls or []
+        a6 = json.loads(calls6[0].function.arguments) if calls6 else {}
+        check(f"strict tool arguments follow the schema (seed {seed})", len(calls6) == 1 and set(a6) == {"hour", "label"}
+              and isinstance(a6["hour"], int) and 0 <= a6["hour"] <= 23 and a6["label"] in ("work", "gym", "sleep"), str(r6.choices[0]))
     expect_error("tool_choice naming an undeclared function is 400", lambda: c.chat.completions.create(
         model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}}), 400, "tool_choice")
     expect_error("tool_choice required without tools is 400", lambda: c.chat.completions.create(
