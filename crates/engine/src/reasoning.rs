@@ -143,6 +143,9 @@ pub struct Splitter {
     state: State,
     /// Text not yet classified (a possible marker prefix, or a header).
     held: String,
+    /// Reasoning text has been passed on (before it, leading newlines are
+    /// the tag's, not the reasoning's).
+    begun: bool,
 }
 
 const START: &str = "<|start|>";
@@ -161,6 +164,7 @@ impl Splitter {
             format,
             state,
             held: String::new(),
+            begun: false,
         }
     }
 
@@ -211,14 +215,21 @@ impl Splitter {
                     let cut = self.held.len() - t.len() + open.len();
                     self.held.drain(..cut);
                     self.state = State::Reasoning;
-                    // the reasoning's own leading newline is not content
-                    let t = self.held.trim_start_matches(['\n', '\r']);
-                    self.held = t.to_string();
                 } else if !t.is_empty() && !open.starts_with(t) {
                     self.state = State::Answer;
                 }
             }
             State::Reasoning => {
+                if !self.begun {
+                    // the newline after the opening tag is the tag's
+                    let t = self.held.trim_start_matches(['\n', '\r']);
+                    if t.is_empty() {
+                        self.held.clear();
+                        return;
+                    }
+                    self.held = t.to_string();
+                    self.begun = true;
+                }
                 if let Some(i) = self.held.find(close) {
                     out.reasoning.push_str(self.held[..i].trim_end());
                     self.held.drain(..i + close.len());
