@@ -115,8 +115,8 @@ impl LoadedModel {
                 let s = step.next(&self.tokenizer, sess.logits())?;
                 if (!s.text.is_empty() || !s.reasoning.is_empty())
                     && on_piece(Piece {
-                        text: &s.text,
-                        reasoning: &s.reasoning,
+                        text: s.text,
+                        reasoning: s.reasoning,
                     })
                     .is_break()
                 {

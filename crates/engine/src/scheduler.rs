@@ -265,11 +265,7 @@ impl Runner {
                     continue;
                 }
             };
-            let max_ctx = self
-                .cfg
-                .max_seq_ctx
-                .min(self.cfg.ctx_budget)
-                .min(self.lm.model.config.n_ctx_train);
+            let max_ctx = self.seq_ctx();
             if prompt.len() >= max_ctx {
                 finish_err(
                     job,
@@ -306,6 +302,14 @@ impl Runner {
         }
     }
 
+    /// The most positions one sequence may hold.
+    fn seq_ctx(&self) -> usize {
+        self.cfg
+            .max_seq_ctx
+            .min(self.cfg.ctx_budget)
+            .min(self.lm.model.config.n_ctx_train)
+    }
+
     /// A session for `prompt`: an idle one sharing the longest prefix (its
     /// cache is kept up to the shared part), else a new one. A longer prefix
     /// in a running sequence's cache is copied at the next pass
@@ -330,7 +334,15 @@ impl Runner {
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));
         }
-        Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))
+        // Created for the scheduler's context per sequence (which chooses a
+        // LongRoPE model's factors, the same for every session, so prefixes
+        // can move between them), then capped at this request's.
+        let mut s = self
+            .lm
+            .model
+            .session(self.seq_ctx(), model::DEFAULT_BATCH)?;
+        s.set_n_ctx(n_ctx);
+        Ok((s, 0))
     }
 
     fn start(
@@ -581,8 +593,8 @@ impl Runner {
         };
         let ev = Event::Token(TokenEvent {
             id: tok,
-            text: st.text,
-            reasoning: st.reasoning,
+            text: st.text.to_owned(),
+            reasoning: st.reasoning.to_owned(),
             logprob,
             top_logprobs: top,
         });

@@ -184,7 +184,11 @@ fn openai_client() {
 
 #[test]
 fn ollama_client() {
-    with("ollama_basic.py", Opts::default(), &[]);
+    // Its pull test fetches from a plain-http stand-in host on loopback,
+    // which only `--allow-any-pull` lets through (`pull::tests` checks the refusal).
+    let mut o = Opts::default();
+    o.cfg.allow_any_pull = true;
+    with("ollama_basic.py", o, &[]);
 }
 
 #[test]
@@ -268,4 +272,26 @@ fn structured_output_with_both_clients() {
 #[test]
 fn thinking_kept_apart_with_both_clients() {
     with("thinking.py", Opts::default(), &[]);
+}
+
+#[test]
+fn web_pages_cannot_drive_the_server() {
+    let cfg = ServerConfig {
+        cors_origins: vec!["http://allowed.example".into()],
+        allowed_hosts: vec!["box.lan".into()],
+        ..ServerConfig::default()
+    };
+    with(
+        "browser.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
+
+#[test]
+fn error_bodies_name_no_server_paths() {
+    with("paths.py", Opts::default(), &[]);
 }

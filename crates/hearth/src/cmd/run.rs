@@ -2,7 +2,9 @@
 
 use crate::cli::RunArgs;
 use crate::exit::InputError;
-use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
+use engine::{
+    GenerateRequest, LoadOptions, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
+};
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 
@@ -29,16 +31,17 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         .into());
     }
     let t_load = std::time::Instant::now();
-    let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
-    let n_ctx = super::context_for(&file, a.ctx_size)?;
-    // Refuse before loading when it cannot fit; warn when it is tight.
-    if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
-        eprintln!("hearth: warning: {warning}");
-    }
-    let lm = LoadedModel::from_gguf(file)?;
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    // The context asked for (checked against the trained one) or the default;
+    // refused before the weights load when it cannot fit, a warning when tight.
+    let opts = LoadOptions {
+        ctx: a.ctx_size.into(),
+        ..LoadOptions::default()
+    };
+    let loaded = super::load_model(&model, &opts)?;
+    let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
-    let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let mut sess = lm.session(n_ctx)?;
     let prompt = if a.raw {
         Prompt::Raw(text)
     } else {

@@ -184,7 +184,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         s.logit_bias.push((id, b));
     }
     s.logit_bias.sort_unstable_by_key(|&(id, _)| id);
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,
@@ -322,6 +322,7 @@ pub(super) fn chat_messages(
             content,
             tool_calls,
             tool_call_id: m.tool_call_id,
+            ..Default::default()
         });
     }
     if let Some(hint) = hint {

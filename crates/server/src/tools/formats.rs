@@ -288,6 +288,8 @@ pub fn parse(format: ToolFormat, text: &str, fin: bool) -> Parsed {
         // small models often drop the tags: an answer that starts as a call
         // object is read as bare calls (content when it is no call)
         ToolFormat::Hermes if text.trim_start().starts_with('{') => llama3(text, fin, &mut p),
+        // or fence them as JSON code
+        ToolFormat::Hermes if fenced(text, fin, &mut p) => {}
         ToolFormat::Hermes => tagged(text, fin, "<tool_call>", "</tool_call>", &mut p, |body| {
             let (c, end, done) = call_object(body);
             (c.into_iter().collect(), end, done)
@@ -611,6 +613,44 @@ fn llama3(text: &str, fin: bool, p: &mut Parsed) {
             return;
         }
     }
+}
+
+/// Bare calls in a code fence (```` ```json ````, as small models write them
+/// when they drop the tags): read into `p`, the fence not content. False when
+/// `text` is no fenced call (nor, while it streams, a possible start of one).
+fn fenced(text: &str, fin: bool, p: &mut Parsed) -> bool {
+    let Some(r) = text.trim_start().strip_prefix("```") else {
+        return !fin && "```".starts_with(text.trim_start());
+    };
+    let lang = r.len()
+        - r.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .len();
+    if !"json".starts_with(&r[..lang]) {
+        return false;
+    }
+    let body = r[lang..].trim_start();
+    if body.is_empty() {
+        // still deciding
+        return !fin;
+    }
+    if !body.starts_with('{') {
+        return false;
+    }
+    let mut q = Parsed::default();
+    llama3(body, fin, &mut q);
+    if q.calls.is_empty() {
+        if fin || !q.content.is_empty() {
+            p.content.push_str(text);
+        }
+        return true;
+    }
+    p.calls = q.calls;
+    let rest = q.content.trim_start();
+    let rest = rest.strip_prefix("```").unwrap_or(rest);
+    if !(!fin && "```".starts_with(rest)) {
+        p.content.push_str(rest);
+    }
+    true
 }
 
 /// What streams out of an answer with tools, piece by piece.

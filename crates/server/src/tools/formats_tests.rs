@@ -195,3 +195,41 @@ fn plain_answers_stay_content() {
         assert_eq!(out, "It is sunny {warm} in <Paris>.", "{f:?}");
     }
 }
+
+/// Hermes calls without their tags but in a JSON code fence (as
+/// qwen2.5-coder writes them) stream as calls, streamed in pieces of every
+/// size; a fence of other code stays content.
+#[test]
+fn fenced_bare_calls_stream_as_calls() {
+    let t = "```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n```";
+    let whole = parse(ToolFormat::Hermes, t, true);
+    assert_eq!((whole.content.as_str(), whole.calls.len()), ("", 1));
+    assert_eq!(whole.calls[0].args, "{\"city\": \"Paris\"}");
+    for size in 1..8 {
+        let mut s = ToolStream::new(ToolFormat::Hermes, vec!["get_weather".into()], "");
+        let (mut content, mut args, mut names) = (String::new(), String::new(), Vec::new());
+        let chars: Vec<char> = t.chars().collect();
+        let mut deltas = Vec::new();
+        for piece in chars.chunks(size) {
+            deltas.extend(s.push(&piece.iter().collect::<String>()));
+        }
+        deltas.extend(s.finish());
+        for d in deltas {
+            match d {
+                Delta::Content(c) => content.push_str(&c),
+                Delta::Start { name, .. } => names.push(name),
+                Delta::Args { text, .. } => args.push_str(&text),
+            }
+        }
+        assert_eq!(
+            (content.as_str(), names, args.as_str()),
+            ("", vec!["get_weather".to_string()], "{\"city\": \"Paris\"}"),
+            "pieces of {size}"
+        );
+    }
+    let code = "```python\nprint({\"name\": 1})\n```";
+    assert_eq!(parse(ToolFormat::Hermes, code, true).content, code);
+    let odd = "```json\n{\"a\": 1}\n```";
+    let p = parse(ToolFormat::Hermes, odd, true);
+    assert_eq!((p.content.as_str(), p.calls.len()), (odd, 0));
+}

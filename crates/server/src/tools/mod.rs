@@ -40,9 +40,14 @@ pub fn chat_prompt(
             ),
         ));
     }
-    let kw = (!kwargs.is_empty()).then_some(kwargs);
+    let opts = engine::RenderOptions {
+        add_generation_prompt: true,
+        tools: tools.map(|t| &t.list),
+        kwargs: (!kwargs.is_empty()).then_some(kwargs),
+        now: None,
+    };
     let mut rendered = tpl
-        .render_with_kwargs(messages, tools.map(|t| &t.list), true, kw)
+        .render_with(messages, &opts)
         .map_err(|e| ApiError::bad("messages", e.to_string()))?;
     let format = ToolFormat::from_template(tpl.source());
     let strict = tools.and_then(|t| t.strict_grammar(format));

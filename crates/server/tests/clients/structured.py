@@ -110,7 +110,7 @@ parts = [ch.message.content for ch in o.chat(model=MODEL, messages=ASK, format=P
 check("ollama format streams in pieces", len(parts) > 5 and "".join(parts) == od.message.content,
       f"{len(parts)} {''.join(parts)!r}")
 # format "json" and json_object: some JSON object
-od = o.chat(model=MODEL, messages=[{"role": "user", "content": "Describe a dog."}], format="json", options={"temperature": 0, "num_predict": 80})
+od = o.chat(model=MODEL, messages=[{"role": "user", "content": "Describe a dog."}], format="json", options={"temperature": 0, "num_predict": 240})
 check("ollama format json is an object", isinstance(json.loads(od.message.content), dict), od.message.content)
 r = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Describe a dog."}],
                               response_format={"type": "json_object"}, temperature=0.8, seed=5, max_tokens=80)
