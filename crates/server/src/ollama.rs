@@ -236,6 +236,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let load = load_t.elapsed().as_secs_f64();
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
@@ -317,6 +318,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "generate text")?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
@@ -620,8 +622,9 @@ pub async fn show(
         info.insert(format!("{}.context_length", d.family), json!(c));
     }
     // what the template offers, so Ollama clients offer it
-    let mut caps = vec!["completion"];
-    if let Some(t) = &d.chat_template {
+    let embedding = engine::fit::is_embedding_arch(&d.family);
+    let mut caps = vec![if embedding { "embedding" } else { "completion" }];
+    if let Some(t) = d.chat_template.as_ref().filter(|_| !embedding) {
         if t.contains("tools") {
             caps.push("tools");
         }

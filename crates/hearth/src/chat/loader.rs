@@ -12,5 +12,5 @@ pub fn load(name: &str, ctx: Option<usize>) -> anyhow::Result<Loaded> {
         ctx: ctx.into(),
         ..LoadOptions::default()
     };
-    crate::cmd::load_model(name, &opts)
+    crate::cmd::load_generator(name, &opts)
 }

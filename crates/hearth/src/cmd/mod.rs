@@ -124,3 +124,15 @@ pub fn compile_grammar(
         Err(e) => Err(e.into()),
     }
 }
+
+/// [`load_model`] for a command that generates text: an embedding model
+/// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
+/// what it is for).
+pub fn load_generator(
+    name: impl AsRef<std::ffi::OsStr>,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    let loaded = load_model(name, opts)?;
+    loaded.model.check_generates()?;
+    Ok(loaded)
+}

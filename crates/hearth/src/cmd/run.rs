@@ -37,7 +37,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         ctx: a.ctx_size.into(),
         ..LoadOptions::default()
     };
-    let loaded = super::load_model(&model, &opts)?;
+    let loaded = super::load_generator(&model, &opts)?;
     let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);

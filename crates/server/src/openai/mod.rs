@@ -137,6 +137,7 @@ pub async fn chat(
     }
     let messages = chat_messages(r.messages, p.shape.hint.as_deref())?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     p.req.reasoning = p.thinking.reasoning(&lm);
@@ -191,6 +192,7 @@ pub async fn completions(
         }
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
