@@ -3,7 +3,6 @@
 //! server (`--endpoint`), behind one small trait so resume, output and the
 //! report are the same for both.
 
-use engine::jsonfix::Depth;
 use engine::scheduler::{Event, Scheduler, SchedulerConfig, SubmitError};
 use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams};
 use serde_json::{json, Value};
@@ -23,13 +22,18 @@ pub struct Job {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
-    /// Ask for one JSON object.
+    /// Ask for one JSON object (enforced while sampling by the local engine;
+    /// asked of an endpoint as `response_format`).
     pub json: bool,
+    /// The JSON Schema that object follows.
+    pub schema: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Answer {
     pub text: String,
+    /// A thinking model's reasoning (empty when it has none).
+    pub reasoning: String,
     pub finish: String,
     pub prompt_tokens: usize,
     /// Of `prompt_tokens`, those not computed for this job: taken from
@@ -103,6 +107,8 @@ pub struct Local {
     last: Mutex<Option<(Job, Vec<u32>)>>,
     /// Speculative decoding of every document (exact: the same outputs).
     spec: engine::Speculation,
+    /// The last grammar compiled (every job of a batch asks for the same).
+    grammar: Mutex<Option<(Option<Value>, engine::Constraint)>>,
 }
 
 impl Local {
@@ -141,6 +147,7 @@ impl Local {
             key,
             last: Mutex::new(None),
             spec: engine::Speculation::OFF,
+            grammar: Mutex::new(None),
         }
     }
 
@@ -149,6 +156,33 @@ impl Local {
     pub fn with_speculation(mut self, spec: engine::Speculation) -> Local {
         self.spec = spec;
         self
+    }
+
+    /// The constraint of a JSON job: its schema's, or any JSON object.
+    fn constraint(&self, job: &Job) -> Result<Option<engine::Constraint>, JobError> {
+        if !job.json {
+            return Ok(None);
+        }
+        let mut cache = self
+            .grammar
+            .lock()
+            .map_err(|_| JobError::fatal("lock poisoned"))?;
+        if let Some((s, c)) = cache.as_ref() {
+            if s == &job.schema {
+                return Ok(Some(c.clone()));
+            }
+        }
+        let g = match &job.schema {
+            Some(s) => engine::Grammar::JsonSchema(s.clone()),
+            None => engine::Grammar::JsonObject,
+        };
+        // every job would fail the same way
+        let c = self
+            .lm
+            .constraint(&g)
+            .map_err(|e| JobError::fatal(format!("the JSON schema cannot be enforced: {e}")))?;
+        *cache = Some((job.schema.clone(), c.clone()));
+        Ok(Some(c))
     }
 
     fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
@@ -162,14 +196,10 @@ impl Local {
         } else {
             Prompt::Chat(messages(job))
         };
-        let mut ids = self
+        let ids = self
             .lm
             .prompt_tokens(&p)
             .map_err(|e| JobError::new(e.to_string()))?;
-        if job.json {
-            // The answer starts with `{`, as the server's JSON mode does.
-            ids.extend(self.lm.tokenizer.encode("{", false, false));
-        }
         if let Ok(mut last) = self.last.lock() {
             *last = Some((job.clone(), ids.clone()));
         }
@@ -207,38 +237,43 @@ impl Backend for Local {
             Ok(ids) => ids,
             Err(e) => return done(Err(e)),
         };
+        let constraint = match self.constraint(&job) {
+            Ok(c) => c,
+            Err(e) => return done(Err(e)),
+        };
         let req = GenerateRequest {
             prompt: Prompt::Tokens(ids),
             max_tokens: job.max_tokens,
             sampling: job.sampling.clone(),
             stop: job.stop.clone(),
             spec: self.spec.clone(),
+            constraint,
+            reasoning: if job.raw {
+                None
+            } else {
+                self.lm.reasoning_format().map(|format| engine::Reasoning {
+                    format,
+                    budget: None,
+                })
+            },
+            special_text: false,
         };
-        let json = job.json;
-        let mut depth = Depth::open_object();
-        let mut text = if json {
-            String::from("{")
-        } else {
-            String::new()
-        };
-        let mut closed = false;
+        let (mut text, mut reasoning) = (String::new(), String::new());
         let slot: Arc<Mutex<Option<Done>>> = Arc::new(Mutex::new(Some(done)));
         let take = |slot: &Arc<Mutex<Option<Done>>>| slot.lock().ok().and_then(|mut d| d.take());
         let held = slot.clone();
         let sink = Box::new(move |ev: Event| match ev {
             Event::Token(t) => {
                 text.push_str(&t.text);
-                if json && depth.feed(&t.text) {
-                    closed = true;
-                    return ControlFlow::Break(());
-                }
+                reasoning.push_str(&t.reasoning);
                 ControlFlow::Continue(())
             }
             Event::Done(s) => {
-                let finish = if closed { "stop" } else { s.finish.as_str() };
+                let finish = s.finish.as_str();
                 if let Some(d) = take(&held) {
                     d(Ok(Answer {
                         text: std::mem::take(&mut text),
+                        reasoning: std::mem::take(&mut reasoning),
                         finish: finish.to_string(),
                         prompt_tokens: s.prompt_tokens,
                         cached_tokens: s.cached_tokens,
@@ -426,7 +461,12 @@ fn request(
             .map(|m| json!({"role": m.role, "content": m.content}))
             .collect::<Vec<_>>());
         if job.json {
-            body["response_format"] = json!({"type": "json_object"});
+            body["response_format"] = match &job.schema {
+                Some(s) => {
+                    json!({"type": "json_schema", "json_schema": {"name": "output", "schema": s, "strict": true}})
+                }
+                None => json!({"type": "json_object"}),
+            };
         }
         "/v1/chat/completions"
     };
@@ -490,6 +530,12 @@ fn parse_answer(v: &Value, raw: bool) -> Option<Answer> {
     };
     Some(Answer {
         text: text.as_str().unwrap_or("").to_string(),
+        // a thinking model's reasoning, as llama-server, vLLM and hearth send it
+        reasoning: c
+            .pointer("/message/reasoning_content")
+            .and_then(|r| r.as_str())
+            .unwrap_or("")
+            .to_string(),
         finish: c
             .get("finish_reason")
             .and_then(|f| f.as_str())

@@ -21,6 +21,14 @@ pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
+/// A piece of generated output: answer text and reasoning text (either may
+/// be empty).
+#[derive(Clone, Copy, Debug)]
+pub struct Piece<'a> {
+    pub text: &'a str,
+    pub reasoning: &'a str,
+}
+
 /// Extra statistics of a cached generation.
 #[derive(Clone, Debug)]
 pub struct CachedStats {
@@ -41,6 +49,26 @@ impl LoadedModel {
         req: &GenerateRequest,
         cancel: &AtomicBool,
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<CachedStats, EngineError> {
+        self.generate_split(pool, sess, req, cancel, |p| {
+            if p.text.is_empty() {
+                ControlFlow::Continue(())
+            } else {
+                on_text(p.text)
+            }
+        })
+    }
+
+    /// [`LoadedModel::generate_cached`] with the reasoning of a request that
+    /// splits it ([`GenerateRequest::reasoning`]) passed apart: `on_piece`
+    /// gets each piece of answer text and of reasoning as it completes.
+    pub fn generate_split(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        req: &GenerateRequest,
+        cancel: &AtomicBool,
+        mut on_piece: impl FnMut(Piece<'_>) -> ControlFlow<()>,
     ) -> Result<CachedStats, EngineError> {
         req.sampling
             .validate()
@@ -75,7 +103,7 @@ impl LoadedModel {
         let t1 = Instant::now();
         let mut finish = FinishReason::Length;
         let mut context_full = false;
-        let mut step = Stepper::new(req, self.model.config.n_vocab, &prompt);
+        let mut step = Stepper::new(req, &self.tokenizer, &prompt);
         let mut spec = Speculator::new(&req.spec, self);
         if cancelled {
             finish = FinishReason::Cancelled;
@@ -88,9 +116,15 @@ impl LoadedModel {
                 if req.max_tokens.is_some_and(|m| step.out.len() >= m) {
                     break;
                 }
-                let s = step.next(&self.tokenizer, spec.logits(sess));
+                let s = step.next(&self.tokenizer, spec.logits(sess))?;
                 let (token, end) = (s.token, s.end);
-                if !s.text.is_empty() && on_text(s.text).is_break() {
+                if (!s.text.is_empty() || !s.reasoning.is_empty())
+                    && on_piece(Piece {
+                        text: s.text,
+                        reasoning: s.reasoning,
+                    })
+                    .is_break()
+                {
                     finish = FinishReason::Cancelled;
                     break;
                 }
@@ -124,9 +158,12 @@ impl LoadedModel {
         }
         spec.finish(sess);
         if finish != FinishReason::Cancelled {
-            let text = step.finish();
-            if !text.is_empty() {
-                let _ = on_text(&text);
+            let (text, reasoning) = step.finish();
+            if !text.is_empty() || !reasoning.is_empty() {
+                let _ = on_piece(Piece {
+                    text: &text,
+                    reasoning: &reasoning,
+                });
             }
         }
         let out_tokens = std::mem::take(&mut step.out);
@@ -141,6 +178,7 @@ impl LoadedModel {
                 tokens: out_tokens,
                 context_full,
                 spec: spec.stats,
+                reasoning_tokens: step.reasoning_tokens,
             },
             reused_tokens: keep,
         })

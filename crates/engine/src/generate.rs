@@ -11,7 +11,8 @@ use tokenizer::Message;
 /// What to feed the model.
 #[derive(Clone, Debug)]
 pub enum Prompt {
-    /// Plain text, tokenized as is (BOS as the model's metadata says).
+    /// Plain text, tokenized as is (BOS as the model's metadata says);
+    /// special tokens named in it are parsed as such.
     Raw(String),
     /// A conversation rendered through the chat template.
     Chat(Vec<Message>),
@@ -30,6 +31,31 @@ pub struct GenerateRequest {
     /// Speculative decoding (exact: the same tokens as without, see
     /// [`crate::spec`]); off by default.
     pub spec: crate::Speculation,
+    /// The grammar the answer must follow (compiled for this model:
+    /// [`LoadedModel::constraint`]); each sequence advances its own copy.
+    /// It applies to the answer, not to a thinking model's reasoning.
+    pub constraint: Option<sampler::Constraint>,
+    /// Split a thinking model's reasoning from its answer (and cap it):
+    /// the reasoning streams apart (`TokenEvent::reasoning`).
+    pub reasoning: Option<crate::reasoning::Reasoning>,
+    /// Output control tokens as their text (`[TOOL_CALLS]`, `<|python_tag|>`):
+    /// for readers of formats that mark tool calls with special tokens.
+    pub special_text: bool,
+}
+
+impl Default for GenerateRequest {
+    fn default() -> Self {
+        GenerateRequest {
+            prompt: Prompt::Tokens(Vec::new()),
+            max_tokens: None,
+            sampling: SamplingParams::default(),
+            stop: Vec::new(),
+            constraint: None,
+            reasoning: None,
+            special_text: false,
+            spec: crate::Speculation::default(),
+        }
+    }
 }
 
 /// Why generation ended (OpenAI's names).
@@ -69,9 +95,42 @@ pub struct GenerateStats {
     pub context_full: bool,
     /// Speculative decoding's counters (all 0 without it).
     pub spec: crate::SpecStats,
+    /// Of `output_tokens`, those inside a thinking model's reasoning.
+    pub reasoning_tokens: usize,
 }
 
 impl LoadedModel {
+    /// Compile `grammar` for this model's vocabulary (indexed once, on first
+    /// use): a fresh per-sequence constraint for [`GenerateRequest::constraint`].
+    /// A grammar or schema that is malformed or asks for what cannot be
+    /// enforced is an error naming it.
+    pub fn constraint(
+        &self,
+        grammar: &sampler::Grammar,
+    ) -> Result<sampler::Constraint, EngineError> {
+        let vocab = self
+            .constraint_vocab
+            .get_or_init(|| {
+                let t = &self.tokenizer;
+                let pieces = (0..t.n_vocab() as u32).map(|id| {
+                    let plain = t.token_to_piece(id);
+                    if plain.is_empty() {
+                        sampler::constraint::TokenBytes::Special(t.token_to_piece_special(id))
+                    } else {
+                        sampler::constraint::TokenBytes::Text(plain)
+                    }
+                });
+                sampler::Vocabulary::new(pieces, t.eog_ids())
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| {
+                EngineError::Constraint(sampler::ConstraintError::Vocabulary(e.clone()))
+            })?;
+        vocab.compile(grammar).map_err(EngineError::Constraint)
+    }
+
     /// An error naming the model as an embedding model when it is one
     /// (`bert`, `nomic-bert`: it makes embeddings, never text).
     pub fn check_generates(&self) -> Result<(), EngineError> {
@@ -89,7 +148,12 @@ impl LoadedModel {
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
         self.check_generates()?;
         let ids = match prompt {
-            Prompt::Raw(text) => self.tokenizer.encode(text, self.tokenizer.add_bos(), false),
+            // Raw text is the caller's own template: special tokens written in
+            // it (`<|im_start|>`) are those tokens, as llama.cpp and Ollama read
+            // raw prompts; BOS as the model asks, unless the text starts with it.
+            Prompt::Raw(text) => self
+                .tokenizer
+                .encode_chat(&tokenizer::RenderedChat::trusted(text.clone())),
             Prompt::Chat(messages) => {
                 let t = self
                     .template

@@ -11,20 +11,22 @@ pub mod fit;
 mod generate;
 pub mod jsonfix;
 mod load;
+pub mod reasoning;
 pub mod scheduler;
 pub mod spec;
 mod step;
 
-pub use conversation::{common_prefix, CachedStats};
+pub use conversation::{common_prefix, CachedStats, Piece};
 pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
 pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
 pub use model::{Logits, Model, ModelError, Session};
-pub use sampler::{SamplerError, SamplingParams};
+pub use reasoning::{Reasoning, ReasoningFormat};
+pub use sampler::{Constraint, ConstraintError, Grammar, SamplerError, SamplingParams};
 pub use spec::{DraftModel, SpecStats, Speculation};
-pub use tokenizer::{ChatTemplate, Message, Tokenizer};
+pub use tokenizer::{ChatTemplate, Message, RenderOptions, Tokenizer};
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +42,9 @@ pub struct LoadedModel {
     /// decoding ([`LoadedModel::set_draft`]; used by requests whose
     /// [`Speculation::draft`] is set).
     pub draft: Option<std::sync::Arc<DraftModel>>,
+    /// The vocabulary indexed for constrained decoding, built on first use
+    /// ([`LoadedModel::constraint`]).
+    constraint_vocab: std::sync::OnceLock<Result<std::sync::Arc<sampler::Vocabulary>, String>>,
 }
 
 impl LoadedModel {
@@ -69,6 +74,7 @@ impl LoadedModel {
             tokenizer,
             template,
             draft: None,
+            constraint_vocab: std::sync::OnceLock::new(),
         })
     }
 
@@ -100,5 +106,19 @@ impl LoadedModel {
         }
         let pool = ThreadPool::new(threads.max(1));
         Ok(self.model.build_panel_caches(&pool)? as u64)
+    }
+
+    /// Use the chat template in the file at `path` (Jinja, as a GGUF's
+    /// `tokenizer.chat_template`) instead of the model's own.
+    pub fn set_template_file(&mut self, path: &Path) -> Result<(), EngineError> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            EngineError::Mismatch(format!(
+                "cannot read the chat template {}: {e}",
+                path.display()
+            ))
+        })?;
+        let t = ChatTemplate::new(&path.display().to_string(), &src, false, &self.tokenizer)?;
+        self.template = Ok(t);
+        Ok(())
     }
 }

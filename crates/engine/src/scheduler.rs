@@ -27,8 +27,11 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct TokenEvent {
     pub id: u32,
-    /// Text now complete and clear of stop strings (may be empty).
+    /// Answer text now complete and clear of stop strings (may be empty).
     pub text: String,
+    /// Reasoning text now complete (empty unless the request splits a
+    /// thinking model's reasoning: `GenerateRequest::reasoning`).
+    pub reasoning: String,
     /// Natural-log probability of the chosen token under the model (before
     /// sampling filters), and the `top_logprobs` most likely alternatives.
     pub logprob: f32,
@@ -398,7 +401,7 @@ impl Runner {
             Ok(x) => x,
             Err(e) => return Err(Box::new((job, e))),
         };
-        let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
+        let step = Stepper::new(&job.req, &self.lm.tokenizer, &prompt);
         let spec = Speculator::new(&job.req.spec, &self.lm);
         Ok(Active {
             sess,
@@ -424,7 +427,20 @@ impl Runner {
         let mut i = 0;
         while i < self.active.len() {
             let done = if self.active[i].ready {
-                self.sample_one(i)
+                match self.sample_one(i) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // the request's grammar failed: this sequence ends with the error
+                        let a = self.active.swap_remove(i);
+                        self.reserved -= a.reserved;
+                        self.idle.push(a.sess);
+                        if self.idle.len() > IDLE_KEEP {
+                            self.idle.remove(0);
+                        }
+                        finish_err(a.job, e);
+                        continue;
+                    }
+                }
             } else {
                 let a = &mut self.active[i];
                 let total = a.prompt_tokens;
@@ -638,15 +654,15 @@ impl Runner {
     /// Sample active sequence `i`'s next token — and, where its drafts are
     /// confirmed (speculative decoding), the tokens after it, each from its
     /// own row of the verify pass — and emit them; `Some` when it is finished.
-    fn sample_one(&mut self, i: usize) -> Option<FinishReason> {
+    fn sample_one(&mut self, i: usize) -> Result<Option<FinishReason>, EngineError> {
         let lm = &self.lm;
         let a = &mut self.active[i];
         loop {
             let logits = a.spec.logits(&a.sess);
-            let st = a.step.next(&lm.tokenizer, logits);
+            let st = a.step.next(&lm.tokenizer, logits)?;
             let tok = st.token;
             if st.end == Some(End::Eog) {
-                return Some(FinishReason::Stop);
+                return Ok(Some(FinishReason::Stop));
             }
             let (logprob, top) = match a.job.top_logprobs {
                 Some(k) => (
@@ -662,27 +678,28 @@ impl Runner {
             let ev = Event::Token(TokenEvent {
                 id: tok,
                 text: st.text.to_owned(),
+                reasoning: st.reasoning.to_owned(),
                 logprob,
                 top_logprobs: top,
             });
             if (a.job.sink)(ev).is_break() {
-                return Some(FinishReason::Cancelled);
+                return Ok(Some(FinishReason::Cancelled));
             }
-            if st.end == Some(End::StopString) {
-                return Some(FinishReason::Stop);
+            if matches!(st.end, Some(End::StopString | End::Complete)) {
+                return Ok(Some(FinishReason::Stop));
             }
             if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m) {
-                return Some(FinishReason::Length);
+                return Ok(Some(FinishReason::Length));
             }
             // a drafted token, already in the cache: sample from its row
             if a.spec.accept(tok, &mut a.sess) {
                 continue;
             }
             if a.sess.n_past() >= a.sess.n_ctx() {
-                return Some(FinishReason::Length);
+                return Ok(Some(FinishReason::Length));
             }
             a.next = tok;
-            return None;
+            return Ok(None);
         }
     }
 
@@ -696,11 +713,12 @@ impl Runner {
         c.spec_drafted.fetch_add(sp.drafted, Ordering::Relaxed);
         c.spec_accepted.fetch_add(sp.accepted, Ordering::Relaxed);
         if finish != FinishReason::Cancelled {
-            let text = a.step.finish();
-            if !text.is_empty() {
+            let (text, reasoning) = a.step.finish();
+            if !text.is_empty() || !reasoning.is_empty() {
                 let _ = (a.job.sink)(Event::Token(TokenEvent {
                     id: u32::MAX,
                     text,
+                    reasoning,
                     logprob: f32::NAN,
                     top_logprobs: Vec::new(),
                 }));
@@ -717,6 +735,7 @@ impl Runner {
             tokens: std::mem::take(&mut a.step.out),
             context_full,
             spec: a.spec.stats,
+            reasoning_tokens: a.step.reasoning_tokens,
         };
         let _ = a.started;
         let _ = (a.job.sink)(Event::Done(stats));

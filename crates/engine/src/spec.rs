@@ -461,6 +461,7 @@ pub fn bench_request(lm: &LoadedModel, n: usize, spec: Speculation) -> crate::Ge
         sampling: sampler::SamplingParams::greedy(),
         stop: Vec::new(),
         spec,
+        ..Default::default()
     }
 }
 

@@ -13,7 +13,7 @@ fn req(msgs: &[Message], n: usize) -> GenerateRequest {
         max_tokens: Some(n),
         sampling: SamplingParams::greedy(),
         stop: vec![],
-        spec: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -89,7 +89,7 @@ fn tokens_req(ids: &[u32], n: usize) -> GenerateRequest {
         max_tokens: Some(n),
         sampling: SamplingParams::greedy(),
         stop: vec![],
-        spec: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -17,7 +17,7 @@ fn greedy(prompt: Prompt, n: usize) -> GenerateRequest {
             ..Default::default()
         },
         stop: vec![],
-        spec: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -28,6 +28,7 @@ fn req(prompt: Prompt, n: usize, sampling: SamplingParams, spec: Speculation) ->
         sampling,
         stop: vec![],
         spec,
+        ..Default::default()
     }
 }
 

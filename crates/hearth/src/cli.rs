@@ -56,7 +56,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text"
+    after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text\n  hearth run --json-schema person.schema.json model.gguf \"Invent a person\""
 )]
 pub struct RunArgs {
     /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: `model` in config.toml, else qwen2.5-coder:0.5b, pulled on first use).
@@ -105,6 +105,22 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// The answer is JSON following this JSON Schema file (enforced while sampling).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// The answer follows this grammar file: llama.cpp GBNF (or llguidance Lark).
+    #[arg(long, value_name = "FILE")]
+    pub grammar_file: Option<PathBuf>,
+    /// The whole answer matches this regular expression (Rust regex syntax).
+    #[arg(long, value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// A thinking model's reasoning is not shown (it is shown dimmed by default;
+    /// on standard error when standard output is not a terminal).
+    #[arg(long)]
+    pub hide_thinking: bool,
+    /// Most reasoning tokens of a thinking model before it is asked for the answer.
+    #[arg(long, value_name = "N")]
+    pub thinking_budget: Option<usize>,
     #[command(flatten)]
     pub spec: SpecArgs,
 }
@@ -202,6 +218,9 @@ pub struct ChatArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
+    /// A thinking model's reasoning is not shown (by default it is, dimmed).
+    #[arg(long)]
+    pub hide_thinking: bool,
 }
 
 const CHAT_HELP: &str = "In the chat:
@@ -247,7 +266,7 @@ pub struct TokenizeArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together"
+    after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together\n  hearth bench -p 0 -n 128 --json-schema person.schema.json model.gguf   # the cost of constrained decoding"
 )]
 pub struct BenchArgs {
     /// A model name or a path to a .gguf file.
@@ -270,6 +289,10 @@ pub struct BenchArgs {
     /// Also measure N sequences generating together (batched decode, as `hearth serve` runs concurrent requests): aggregate tok/s.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallel: u64,
+    /// Also measure generation under this JSON Schema (constrained decoding:
+    /// the token mask of each step), reported as `tg_schema` beside `tg`.
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
     /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
     /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory

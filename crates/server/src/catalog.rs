@@ -214,7 +214,10 @@ pub fn details(path: &Path) -> Details {
         parameter_size: size_label,
         quantization_level: quant,
         context_length: ctx,
-        chat_template: f.get_str("tokenizer.chat_template").map(str::to_string),
+        // `NAME.jinja` beside the file overrides its template (as loading does)
+        chat_template: std::fs::read_to_string(path.with_extension("jinja"))
+            .ok()
+            .or_else(|| f.get_str("tokenizer.chat_template").map(str::to_string)),
     }
 }
 

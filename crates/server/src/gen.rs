@@ -1,5 +1,5 @@
 //! What both APIs share: turning a validated request into scheduler work,
-//! collecting or streaming its events, JSON mode, the per-request log line.
+//! collecting or streaming its events, the per-request log line.
 
 use crate::error::{from_engine, ApiError};
 use crate::models::Lease;
@@ -114,6 +114,8 @@ pub fn submit_n(
 #[derive(Debug, Default)]
 pub struct Choice {
     pub text: String,
+    /// A thinking model's reasoning (empty when it has none).
+    pub reasoning: String,
     pub tokens: Vec<TokenEvent>,
     pub stats: Option<GenerateStats>,
 }
@@ -131,6 +133,7 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
         match ev {
             Event::Token(t) => {
                 out[i].text.push_str(&t.text);
+                out[i].reasoning.push_str(&t.reasoning);
                 out[i].tokens.push(t);
             }
             Event::Done(s) => {
@@ -142,88 +145,6 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
         }
     }
     Ok(out)
-}
-
-/// JSON mode (OpenAI `response_format: json_object`, Ollama `format`).
-/// The answer is started with `{` (appended to the prompt), generation stops
-/// as soon as that object closes (a small JSON state machine over the token
-/// texts), and the result is checked: taken as is, or the object inside it,
-/// or with what a length cut left open closed; failing that, retried once
-/// greedily; failing that, the text is wrapped as `{"response": text}`, so
-/// the output always parses.
-pub async fn collect_json(
-    lease: &Lease,
-    req: &GenerateRequest,
-    n: usize,
-) -> Result<Vec<Choice>, ApiError> {
-    let mut req = req.clone();
-    if let Prompt::Tokens(ids) = &mut req.prompt {
-        ids.extend(lease.slot.lm.tokenizer.encode("{", false, false));
-    }
-    let mut choices = collect(submit_json(lease, &req, n)?, n).await?;
-    for c in choices.iter_mut() {
-        c.text = format!("{{{}", c.text);
-        if let Some(fixed) = crate::jsonfix::repair(&c.text) {
-            c.text = fixed;
-            continue;
-        }
-        let mut r = req.clone();
-        r.sampling = engine::SamplingParams::greedy();
-        let again = collect(submit_json(lease, &r, 1)?, 1).await?.pop().unwrap();
-        let text2 = format!("{{{}", again.text);
-        c.text = match crate::jsonfix::repair(&text2) {
-            Some(f) => f,
-            None => serde_json::json!({ "response": c.text.trim() }).to_string(),
-        };
-        if let (Some(a), Some(b)) = (&mut c.stats, again.stats) {
-            a.output_tokens += b.output_tokens;
-            a.gen_seconds += b.gen_seconds;
-        }
-    }
-    for c in choices.iter_mut() {
-        if let Some(s) = &mut c.stats {
-            if s.finish == FinishReason::Cancelled {
-                s.finish = FinishReason::Stop;
-            }
-        }
-    }
-    Ok(choices)
-}
-
-/// Like [`submit_n`], but each sequence ends once the JSON object it is
-/// writing (after an opening `{` already in the prompt) closes.
-fn submit_json(
-    lease: &Lease,
-    req: &GenerateRequest,
-    n: usize,
-) -> Result<UnboundedReceiver<Tagged>, ApiError> {
-    let (tx, rx) = unbounded_channel();
-    for i in 0..n {
-        let mut r = req.clone();
-        r.sampling.seed = r.sampling.seed.wrapping_add(i as u64);
-        let tx = tx.clone();
-        let mut depth = crate::jsonfix::Depth::open_object();
-        let sink = Box::new(move |ev: Event| {
-            let mut closed = false;
-            if let Event::Token(t) = &ev {
-                closed = depth.feed(&t.text);
-            }
-            if tx.send((i, ev)).is_err() || closed {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        lease
-            .slot
-            .sched
-            .submit(r, None, sink)
-            .map_err(|e| match e {
-                SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
-                SubmitError::Stopped => ApiError::internal(e.to_string()),
-            })?;
-    }
-    Ok(rx)
 }
 
 pub fn finish_str(f: FinishReason) -> &'static str {

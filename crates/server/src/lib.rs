@@ -17,6 +17,7 @@ mod ollama;
 mod openai;
 mod pull;
 mod spec;
+mod structured;
 mod tools;
 pub mod web;
 

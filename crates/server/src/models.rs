@@ -259,17 +259,29 @@ impl Manager {
                 limit,
             }),
         };
-        let loaded = tokio::task::spawn_blocking(move || engine::load(&path, &opts))
-            .await
-            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-            .map_err(|e| {
-                // the message names the model, not where its file is on the server
-                let msg = e
-                    .to_string()
-                    .replace(&format!("{}: ", entry.path.display()), "");
-                let msg = msg.replace(&entry.path.display().to_string(), "its file");
-                ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
-            })?;
+        // `NAME.jinja` beside the model file is its chat template: another
+        // template tried without rewriting the model
+        let tpl = path.with_extension("jinja");
+        let tpl_shown = tpl.display().to_string();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut loaded = engine::load(&path, &opts)?;
+            if tpl.is_file() {
+                loaded.model.set_template_file(&tpl)?;
+            }
+            Ok::<_, engine::EngineError>(loaded)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+        .map_err(|e| {
+            // the message names the model, not where its file is on the server
+            let msg = e
+                .to_string()
+                .replace(&format!("{}: ", entry.path.display()), "");
+            let msg = msg
+                .replace(&entry.path.display().to_string(), "its file")
+                .replace(&tpl_shown, "its template beside it (NAME.jinja)");
+            ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
+        })?;
         for w in &loaded.warnings {
             eprintln!("hearth: warning: {w}");
         }

@@ -68,6 +68,10 @@ pub struct ChatRequest {
     #[serde(default)]
     pub options: Options,
     pub keep_alive: Option<Value>,
+    /// A thinking model: `true`/`false` or `"low"`/`"medium"`/`"high"`.
+    pub think: Option<Value>,
+    /// hearth: most reasoning tokens before the answer is asked for.
+    pub thinking_budget: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +88,8 @@ pub struct GenerateReq {
     pub options: Options,
     pub keep_alive: Option<Value>,
     pub images: Option<Vec<String>>,
+    pub think: Option<Value>,
+    pub thinking_budget: Option<i64>,
 }
 
 fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>), ApiError> {
@@ -158,19 +164,6 @@ fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
     }
 }
 
-fn json_format(f: &Option<Value>) -> Result<bool, ApiError> {
-    match f {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::String(s)) if s.is_empty() => Ok(false),
-        Some(Value::String(s)) if s == "json" => Ok(true),
-        Some(Value::Object(_)) => Ok(true),
-        Some(other) => Err(ApiError::bad(
-            "format",
-            format!("format must be \"json\" or a JSON schema, got {other}"),
-        )),
-    }
-}
-
 fn ns(secs: f64) -> u64 {
     (secs * 1e9) as u64
 }
@@ -215,7 +208,8 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         &st.mgr.spec,
     )?;
     let ka = keep_alive(&r.keep_alive)?;
-    let json_mode = json_format(&r.format)?;
+    let shape = crate::structured::ollama(r.format.as_ref())?;
+    let thinking = crate::structured::ollama_thinking(r.think.as_ref(), r.thinking_budget)?;
     let mut messages = Vec::new();
     for (i, m) in r.messages.into_iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "tool") {
@@ -273,42 +267,46 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         )
         .into_response());
     }
-    if json_mode {
-        let hint = engine::jsonfix::HINT;
+    if let Some(hint) = &shape.hint {
         match messages.first_mut() {
             Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
-            _ => messages.insert(0, Message::system(hint)),
+            _ => messages.insert(0, Message::system(hint.clone())),
         }
     }
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
     let tools = crate::tools::tools(r.tools, None)?;
-    if tools.is_some() && json_mode {
+    if tools.is_some() && shape.grammar.is_some() {
         return Err(ApiError::bad(
             "format",
-            "format json cannot be combined with tools; ask for one or the other",
+            "format cannot be combined with tools; ask for one or the other",
         ));
     }
-    let ids = match &tools {
-        None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
-        // (no tool_choice in Ollama's API: the model decides, nothing forced)
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?.0,
-    };
-    let tools = tools.map(|t| t.list);
+    let lm = lease.slot.lm.clone();
+    let constraint = shape.compile(&lm)?;
+    // (no tool_choice in Ollama's API: the model decides, nothing forced)
+    let crate::tools::Prompted { ids, format, .. } =
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs)?;
+    let tools = tools.map(|mut t| {
+        t.format = format;
+        t
+    });
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
         sampling,
         stop,
         spec,
+        constraint,
+        reasoning: thinking.reasoning(&lm),
+        special_text: tools.is_some() && format.needs_special_text(),
     };
     run(
         st,
         lease,
         req,
         r.stream.unwrap_or(true),
-        json_mode,
         tools,
         true,
         r.model,
@@ -337,7 +335,8 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         &st.mgr.spec,
     )?;
     let ka = keep_alive(&r.keep_alive)?;
-    let json_mode = json_format(&r.format)?;
+    let shape = crate::structured::ollama(r.format.as_ref())?;
+    let thinking = crate::structured::ollama_thinking(r.think.as_ref(), r.thinking_budget)?;
     if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
         return Err(ApiError::bad(
             "images",
@@ -362,43 +361,46 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         .into_response());
     }
     gen::log_content(&st, "prompt", &r.prompt);
-    let has_template = lease.slot.lm.template.is_ok();
-    let prompt = if r.raw || !has_template {
+    let lm = lease.slot.lm.clone();
+    let has_template = lm.template.is_ok();
+    let constraint = shape.compile(&lm)?;
+    let chat = !r.raw && has_template;
+    let ids = if !chat {
         let mut p = r.prompt.clone();
         if let Some(s) = &r.system {
             if !r.raw {
                 p = format!("{s}\n\n{p}");
             }
         }
-        Prompt::Raw(p)
+        // raw: the caller's own template, special tokens and all
+        gen::prepare(&lm, &lease, &Prompt::Raw(p), "prompt")?
     } else {
         let mut m = Vec::new();
         let mut sys = r.system.clone().unwrap_or_default();
-        if json_mode {
-            sys = format!("{sys}\n\n{}", engine::jsonfix::HINT)
-                .trim()
-                .to_string();
+        if let Some(hint) = &shape.hint {
+            sys = format!("{sys}\n\n{hint}").trim().to_string();
         }
         if !sys.is_empty() {
             m.push(Message::system(sys));
         }
         m.push(Message::user(r.prompt.clone()));
-        Prompt::Chat(m)
+        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)?.ids
     };
-    let ids = gen::prepare(&lease.slot.lm, &lease, &prompt, "prompt")?;
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
         sampling,
         stop,
         spec,
+        constraint,
+        reasoning: if chat { thinking.reasoning(&lm) } else { None },
+        special_text: false,
     };
     run(
         st,
         lease,
         req,
         r.stream.unwrap_or(true),
-        json_mode,
         None,
         false,
         r.model,
@@ -424,8 +426,7 @@ async fn run(
     lease: Lease,
     req: GenerateRequest,
     stream: bool,
-    json_mode: bool,
-    tools: Option<Value>,
+    tools: Option<crate::tools::ToolSet>,
     is_chat: bool,
     model: String,
     ka: Option<KeepAlive>,
@@ -437,22 +438,24 @@ async fn run(
     } else {
         "POST /api/generate"
     };
-    let piece = move |text: &str| -> Value {
+    // the answer's text and a thinking model's reasoning, where each API puts them
+    let put = move |v: &mut Value, text: &str, thinking: &str| {
         if is_chat {
-            json!({"role": "assistant", "content": text})
+            let mut m = json!({"role": "assistant", "content": text});
+            if !thinking.is_empty() {
+                m["thinking"] = json!(thinking);
+            }
+            v["message"] = m;
         } else {
-            Value::String(text.to_string())
+            v["response"] = json!(text);
+            if !thinking.is_empty() {
+                v["thinking"] = json!(thinking);
+            }
         }
     };
-    let field = if is_chat { "message" } else { "response" };
     let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
-    if json_mode || !stream || tools.is_some() {
-        let choices: Vec<Choice> = if json_mode {
-            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
-            let r = gen::collect_json(&lease, &req, 1).await;
-            guard.disarm();
-            r?
-        } else {
+    if !stream || tools.is_some() {
+        let choices: Vec<Choice> = {
             let rx = gen::submit_n(&lease, &req, None, 1)?;
             let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
             let r = gen::collect(rx, 1).await;
@@ -464,20 +467,18 @@ async fn run(
         gen::log_request(&st, endpoint, &lease.slot.name, &[s], "200", started);
         gen::log_content(&st, "output", &c.text);
         // the answer, with the calls of declared tools read out of it
-        let answer = match &tools {
-            Some(t) => {
-                let (content, calls) =
-                    crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
-                let mut msg = json!({"role": "assistant", "content": content.unwrap_or_default()});
-                if !calls.is_empty() {
-                    msg["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
-                }
-                msg
-            }
-            None => piece(&c.text),
-        };
         let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-        v[field] = answer.clone();
+        match &tools {
+            Some(t) => {
+                let (content, calls) = t.answer("", &c.text);
+                put(&mut v, &content.unwrap_or_default(), &c.reasoning);
+                if !calls.is_empty() {
+                    v["message"]["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
+                }
+            }
+            None => put(&mut v, &c.text, &c.reasoning),
+        };
+        let first = v.clone();
         v["done"] = json!(true);
         let mut m = match v {
             Value::Object(m) => m,
@@ -490,11 +491,12 @@ async fn run(
             st.mgr.unload(&name);
         }
         if stream {
-            // JSON mode in a stream: the checked answer as one piece, then the final line.
-            let mut first = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now()), "done": false});
-            first[field] = answer;
-            m[field] = piece("");
-            let body = format!("{first}\n{}\n", Value::Object(m));
+            // tool calls in a stream: the read answer as one piece, then the final line.
+            let mut first = first;
+            first["done"] = json!(false);
+            let mut last = Value::Object(m);
+            put(&mut last, "", "");
+            let body = format!("{first}\n{last}\n");
             return Ok(ndjson(axum::body::Body::from(body)));
         }
         return Ok(Json(Value::Object(m)).into_response());
@@ -517,20 +519,20 @@ async fn run(
             let line = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
-                    if t.text.is_empty() {
+                    if t.text.is_empty() && t.reasoning.is_empty() {
                         continue;
                     }
                     text.push_str(&t.text);
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-                    v[field] = piece(&t.text);
+                    put(&mut v, &t.text, &t.reasoning);
                     v["done"] = json!(false);
                     v
                 }
                 Event::Done(s) => {
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-                    v[field] = piece("");
+                    put(&mut v, "", "");
                     v["done"] = json!(true);
                     let mut m = match v {
                         Value::Object(m) => m,
@@ -652,13 +654,24 @@ pub async fn show(
     if let Some(c) = d.context_length {
         info.insert(format!("{}.context_length", d.family), json!(c));
     }
+    // what the template offers, so Ollama clients offer it
+    let embedding = engine::fit::is_embedding_arch(&d.family);
+    let mut caps = vec![if embedding { "embedding" } else { "completion" }];
+    if let Some(t) = d.chat_template.as_ref().filter(|_| !embedding) {
+        if t.contains("tools") {
+            caps.push("tools");
+        }
+        if engine::ReasoningFormat::from_template(t).is_some() {
+            caps.push("thinking");
+        }
+    }
     Ok(Json(json!({
         "modelfile": format!("FROM {}\n", e.path.display()),
         "parameters": "",
         "template": d.chat_template.unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": [if engine::fit::is_embedding_arch(&d.family) { "embedding" } else { "completion" }],
+        "capabilities": caps,
         "modified_at": gen::rfc3339(e.modified),
     })))
 }

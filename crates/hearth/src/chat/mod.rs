@@ -44,6 +44,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         threads: a.threads,
         verbose: a.verbose,
         spec: a.spec.clone(),
+        hide_thinking: a.hide_thinking,
     }
 }
 
@@ -62,6 +63,7 @@ struct Chat {
     style: Style,
     interactive: bool,
     verbose: bool,
+    hide_thinking: bool,
     /// Commands and messages that failed (a piped chat then exits with 4).
     failures: std::cell::Cell<usize>,
     /// Speculative decoding asked for (`--spec`, `--draft`).
@@ -152,6 +154,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         style,
         interactive,
         verbose: a.verbose,
+        hide_thinking: a.hide_thinking,
         failures: std::cell::Cell::new(0),
         spec: a.spec.speculation(),
         draft,
@@ -281,7 +284,14 @@ impl Chat {
             sampling: self.settings.sampling.clone(),
             stop: Vec::new(),
             spec: self.spec.clone(),
+            reasoning: self.lm.reasoning_format().map(|format| engine::Reasoning {
+                format,
+                budget: None,
+            }),
+            ..Default::default()
         };
+        let (style, hide) = (self.style, self.hide_thinking);
+        let mut thought = false;
         let mut answer = String::new();
         let mut write_err = None;
         CANCEL.store(false, Ordering::SeqCst);
@@ -291,10 +301,23 @@ impl Chat {
             let mut out = std::io::stdout().lock();
             let r = self
                 .lm
-                .generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+                .generate_split(&self.pool, &mut self.sess, &req, &CANCEL, |p| {
                     spin.stop();
-                    answer.push_str(t);
-                    match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                    // a thinking model's reasoning, dimmed, before the answer;
+                    // the conversation keeps the answer only
+                    let mut shown = String::new();
+                    if !p.reasoning.is_empty() && !hide {
+                        shown.push_str(&style.dim(p.reasoning));
+                        thought = true;
+                    }
+                    if !p.text.is_empty() {
+                        if std::mem::take(&mut thought) {
+                            shown.push_str("\n\n");
+                        }
+                        shown.push_str(p.text);
+                    }
+                    answer.push_str(p.text);
+                    match out.write_all(shown.as_bytes()).and_then(|_| out.flush()) {
                         Ok(()) => ControlFlow::Continue(()),
                         Err(e) => {
                             write_err = Some(e);

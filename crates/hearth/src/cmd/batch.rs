@@ -37,10 +37,10 @@ pub struct BatchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
     pub format: FormatArg,
-    /// Ask for one JSON object per record; it is parsed, and the record says whether it is valid.
+    /// One JSON object per record (enforced while sampling by the local engine); it is parsed, and the record says whether it is valid.
     #[arg(long)]
     pub json: bool,
-    /// Like --json, and validate each output against this JSON Schema file.
+    /// Like --json, each output following this JSON Schema file (enforced while sampling; validated again).
     #[arg(long)]
     pub json_schema: Option<PathBuf>,
     /// Documents generated at once (continuous batching; default 32 local, fewer if their caches would not fit in memory, 4 with --endpoint).

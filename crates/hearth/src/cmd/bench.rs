@@ -44,7 +44,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         reps: a.reps.max(1),
         parallel: a.parallel as usize,
         panel_cache: !a.no_panel_cache,
+        grammar: super::grammar_from_flags(a.json_schema.as_deref(), None, None)?.map(|g| g.0),
     };
+    if let Some(g) = &cfg.grammar {
+        // refused up front, naming the flag, when it cannot be enforced
+        super::compile_grammar(&lm, Some(&(g.clone(), "--json-schema".into())))?;
+    }
     let r = engine::bench::run(&lm, &pool, &cfg)?;
     // speculative decoding, last (the draft model loads after the rest ran)
     let sb = if spec.is_on() {
@@ -65,6 +70,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         Spread::of(&r.tg),
         Spread::of(&r.tg_parallel),
     );
+    let tgs = Spread::of(&r.tg_grammar);
     let spread =
         |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
     if a.json {
@@ -86,6 +92,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         if a.gen > 0 {
             v["tg"] = json!({"tokens": a.gen, "tok_per_s": spread(tg), "runs": r.tg});
+        }
+        if !r.tg_grammar.is_empty() {
+            v["tg_schema"] = json!({"tokens": a.gen, "tok_per_s": spread(tgs), "runs": r.tg_grammar,
+                "cost_vs_tg": round2(1.0 - tgs.median / tg.median.max(1e-9))});
         }
         if !r.tg_parallel.is_empty() {
             v["tg_parallel"] = json!({"sequences": a.parallel, "tokens": a.gen, "tok_per_s": spread(tgp), "runs": r.tg_parallel, "panel_cache_bytes": r.panel_cache_bytes});
@@ -148,6 +158,16 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 tg.min,
                 tg.median,
                 tg.max
+            );
+        }
+        if !r.tg_grammar.is_empty() {
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}  (JSON schema: {:.1} % slower than tg)",
+                format!("tg{}{} schema", a.gen, at),
+                tgs.min,
+                tgs.median,
+                tgs.max,
+                100.0 * (1.0 - tgs.median / tg.median.max(1e-9))
             );
         }
         if !r.tg_parallel.is_empty() {

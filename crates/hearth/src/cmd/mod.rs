@@ -102,6 +102,64 @@ pub fn spec_summary(s: &engine::SpecStats) -> String {
     )
 }
 
+/// The grammar the output must follow, from `--json-schema FILE`,
+/// `--grammar-file FILE` or `--regex REGEX` (at most one).
+pub fn grammar_from_flags(
+    json_schema: Option<&std::path::Path>,
+    grammar_file: Option<&std::path::Path>,
+    regex: Option<&str>,
+) -> anyhow::Result<Option<(engine::Grammar, String)>> {
+    let read = |flag: &str, p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| InputError(format!("cannot read {flag} '{}': {e}", p.display())))
+    };
+    let mut found = Vec::new();
+    if let Some(p) = json_schema {
+        let text = read("--json-schema", p)?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| InputError(format!("--json-schema '{}' is not JSON: {e}", p.display())))?;
+        found.push((
+            engine::Grammar::JsonSchema(v),
+            format!("--json-schema '{}'", p.display()),
+        ));
+    }
+    if let Some(p) = grammar_file {
+        found.push((
+            engine::Grammar::Gbnf(read("--grammar-file", p)?),
+            format!("--grammar-file '{}'", p.display()),
+        ));
+    }
+    if let Some(r) = regex {
+        found.push((engine::Grammar::Regex(r.to_string()), "--regex".to_string()));
+    }
+    if found.len() > 1 {
+        return Err(InputError(
+            "--json-schema, --grammar-file and --regex each constrain the output; give only one"
+                .into(),
+        )
+        .into());
+    }
+    Ok(found.pop())
+}
+
+/// `grammar` compiled for `lm` (an input error naming the flag when it is
+/// malformed or asks for what cannot be enforced).
+pub fn compile_grammar(
+    lm: &engine::LoadedModel,
+    grammar: Option<&(engine::Grammar, String)>,
+) -> anyhow::Result<Option<engine::Constraint>> {
+    let Some((g, flag)) = grammar else {
+        return Ok(None);
+    };
+    match lm.constraint(g) {
+        Ok(c) => Ok(Some(c)),
+        Err(engine::EngineError::Constraint(engine::ConstraintError::Invalid(m))) => {
+            Err(InputError(format!("{flag}: {m}")).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// [`load_model`] for a command that generates text: an embedding model
 /// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
 /// what it is for).

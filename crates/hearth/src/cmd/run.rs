@@ -5,19 +5,24 @@ use crate::exit::InputError;
 use engine::{
     GenerateRequest, LoadOptions, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
 };
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 
 pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
     let default = crate::config::load()?
         .model
         .unwrap_or_else(|| store::DEFAULT_MODEL.into());
     let model = super::pull::split_model_prompt(a.model.take(), &mut a.prompt, &default);
     a.model = Some(model.clone());
-    if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
+    let constrained = a.json_schema.is_some() || a.grammar_file.is_some() || a.regex.is_some();
+    if a.prompt.is_none() && !a.raw && !a.json && !constrained && std::io::stdin().is_terminal() {
         return crate::chat::run(crate::chat::args_from_run(&a));
     }
+    let grammar = super::grammar_from_flags(
+        a.json_schema.as_deref(),
+        a.grammar_file.as_deref(),
+        a.regex.as_deref(),
+    )?;
     let text = super::prompt_with_stdin(a.prompt.clone())?;
     if text.trim().is_empty() {
         return Err(InputError(
@@ -58,7 +63,17 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         seed: a.seed.unwrap_or_else(seed_from_time),
         ..SamplingParams::default()
     };
+    let reasoning = if a.raw {
+        None
+    } else {
+        lm.reasoning_format().map(|format| engine::Reasoning {
+            format,
+            budget: a.thinking_budget,
+        })
+    };
     let req = GenerateRequest {
+        constraint: super::compile_grammar(&lm, grammar.as_ref())?,
+        reasoning,
         prompt,
         max_tokens: if a.max_tokens < 0 {
             None
@@ -68,6 +83,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         sampling,
         stop: a.stop.clone(),
         spec: a.spec.speculation(),
+        ..Default::default()
     };
     let load_secs = t_load.elapsed().as_secs_f64();
     if a.json {
@@ -75,15 +91,47 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
-    let stats = lm.generate(&pool, &mut sess, &req, |text| {
-        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                write_failed = Some(e);
-                ControlFlow::Break(())
+    // A thinking model's reasoning: dimmed before the answer on a terminal,
+    // else on standard error (the answer alone on standard output).
+    let tty = std::io::stdout().is_terminal();
+    let style = crate::style::Style {
+        color: crate::style::color_enabled(),
+    };
+    let mut thought = false;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    sess.clear();
+    let stats = lm
+        .generate_split(&pool, &mut sess, &req, &never, |p| {
+            let mut w = || -> std::io::Result<()> {
+                if !p.reasoning.is_empty() && !a.hide_thinking {
+                    if tty {
+                        out.write_all(style.dim(p.reasoning).as_bytes())?;
+                    } else {
+                        eprint!("{}", p.reasoning);
+                    }
+                    thought = true;
+                }
+                if !p.text.is_empty() {
+                    if std::mem::take(&mut thought) {
+                        if tty {
+                            out.write_all(b"\n\n")?;
+                        } else {
+                            eprintln!();
+                        }
+                    }
+                    out.write_all(p.text.as_bytes())?;
+                }
+                out.flush()
+            };
+            match w() {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    write_failed = Some(e);
+                    ControlFlow::Break(())
+                }
             }
-        }
-    })?;
+        })?
+        .stats;
     if let Some(e) = write_failed {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             return Ok(());
@@ -131,14 +179,20 @@ fn print_json(
     load_secs: f64,
     n_ctx: usize,
 ) -> anyhow::Result<()> {
-    let mut text = String::new();
-    let stats = lm.generate(pool, sess, req, |t| {
-        text.push_str(t);
-        ControlFlow::Continue(())
-    })?;
+    let (mut text, mut reasoning) = (String::new(), String::new());
+    sess.clear();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let stats = lm
+        .generate_split(pool, sess, req, &never, |p| {
+            text.push_str(p.text);
+            reasoning.push_str(p.reasoning);
+            ControlFlow::Continue(())
+        })?
+        .stats;
     let v = serde_json::json!({
         "model": lm.path.display().to_string(),
         "text": text,
+        "reasoning": (!reasoning.is_empty()).then_some(reasoning),
         "tokens": stats.tokens,
         "finish_reason": stats.finish.as_str(),
         "context_full": stats.context_full,
