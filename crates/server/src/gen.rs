@@ -5,29 +5,50 @@ use crate::error::{from_engine, ApiError};
 use crate::models::Lease;
 use crate::AppState;
 use engine::scheduler::{Event, SubmitError, TokenEvent};
-use engine::{FinishReason, GenerateRequest, GenerateStats, LoadedModel, Prompt};
+use engine::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Events of choice `index`.
 pub type Tagged = (usize, Event);
 
-/// Tokenize the prompt here (so an overflow is a 400 before anything
-/// streams) and hand the scheduler the ids.
-pub fn prepare(
-    lm: &LoadedModel,
-    lease: &Lease,
-    prompt: &Prompt,
-    field: &str,
-) -> Result<Vec<u32>, ApiError> {
-    let ids = lm.prompt_tokens(prompt).map_err(|e| {
-        let mut a = from_engine(&e);
-        if a.status.is_client_error() {
-            a.param = Some(field.to_string());
+/// Run `f` — rendering a chat template, tokenizing: work a model file can
+/// make long — on a blocking thread, not on the async runtime's workers
+/// (another model's requests must not wait behind it). `f` gets a flag that
+/// is set when the request is dropped (its client left), to stop early.
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
         }
-        a
-    })?;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = SetOnDrop(cancel.clone());
+    tokio::task::spawn_blocking(move || f(&cancel))
+        .await
+        .map_err(|e| ApiError::internal(format!("preparing the prompt failed: {e}")))
+}
+
+/// Render and tokenize the prompt here (so an overflow is a 400 before
+/// anything streams; off the runtime, cancelled with the request) and hand
+/// the scheduler the ids.
+pub async fn prepare(lease: &Lease, prompt: Prompt, field: &str) -> Result<Vec<u32>, ApiError> {
+    let slot = lease.slot.clone();
+    let ids = off_runtime(move |cancel| slot.lm.prompt_tokens_cancellable(&prompt, cancel))
+        .await?
+        .map_err(|e| {
+            let mut a = from_engine(&e);
+            if a.status.is_client_error() {
+                a.param = Some(field.to_string());
+            }
+            a
+        })?;
     check_prompt_len(lease, ids, field)
 }
 

@@ -270,9 +270,9 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         ));
     }
     let ids = match &tools {
-        None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
+        None => gen::prepare(&lease, Prompt::Chat(messages), "messages").await?,
         // (no tool_choice in Ollama's API: the model decides, nothing forced)
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?.0,
+        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t).await?.0,
     };
     let tools = tools.map(|t| t.list);
     let req = GenerateRequest {
@@ -351,7 +351,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         m.push(Message::user(r.prompt.clone()));
         Prompt::Chat(m)
     };
-    let ids = gen::prepare(&lease.slot.lm, &lease, &prompt, "prompt")?;
+    let ids = gen::prepare(&lease, prompt, "prompt").await?;
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,

@@ -15,12 +15,12 @@ use serde_json::Value;
 /// prompt ends with it, so the model continues a call (of the named function,
 /// or of one it picks) instead of deciding whether to make one. The answer is
 /// read for calls with that start put back in front ([`ToolSet::answer`]).
-pub fn prompt_with_tools(
+pub async fn prompt_with_tools(
     lease: &Lease,
     messages: &[Message],
     tools: &ToolSet,
 ) -> Result<(Vec<u32>, String), ApiError> {
-    let lm = &lease.slot.lm;
+    let lm = lease.slot.lm.clone();
     let tpl = lm
         .template
         .as_ref()
@@ -34,9 +34,14 @@ pub fn prompt_with_tools(
             ),
         ));
     }
-    let mut rendered = tpl
-        .render_with_tools(messages, Some(&tools.list), true)
-        .map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    // (off the runtime, cancelled with the request: the template is the file's)
+    let (lm2, msgs, list) = (lm.clone(), messages.to_vec(), tools.list.clone());
+    let mut rendered = gen::off_runtime(move |cancel| {
+        let tpl = lm2.template.as_ref().expect("checked above");
+        tpl.render_cancellable(&msgs, Some(&list), true, cancel)
+    })
+    .await?
+    .map_err(|e| ApiError::bad("messages", e.to_string()))?;
     // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
     // opened; others a bare call object
     let open = if rendered.text.contains("<tool_call>") {
@@ -54,7 +59,8 @@ pub fn prompt_with_tools(
     };
     // template-authored text (outside every message's content range)
     rendered.text.push_str(&prefix);
-    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")?;
+    let ids = gen::off_runtime(move |_| lm.tokenizer.encode_chat(&rendered)).await?;
+    let ids = gen::check_prompt_len(lease, ids, "messages")?;
     Ok((ids, prefix))
 }
 

@@ -4,6 +4,7 @@
 
 use crate::{Tokenizer, TokenizerError};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -79,6 +80,43 @@ pub const CHATML_TEMPLATE: &str = "{%- for message in messages -%}\
 
 /// Hard cap on template source size.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+
+/// Bounds on one rendering, so that a template from a model file cannot hang
+/// or exhaust the process (a nested loop, output that never ends): minijinja
+/// instructions ("fuel") — [`RENDER_FUEL`], far beyond what real templates
+/// use (a few hundred per message) — and output bytes — [`RENDER_BYTES`] plus
+/// [`RENDER_BYTES_PER_INPUT`] per byte of the messages and tools. (Not
+/// bounded: memory of a string a template builds up in a variable without
+/// writing it — `{% set %}` blocks, repeated `~` — only its steps are.)
+pub const RENDER_FUEL: u64 = 20_000_000;
+pub const RENDER_BYTES: usize = 1 << 20;
+pub const RENDER_BYTES_PER_INPUT: usize = 8;
+
+/// Where a rendering writes: counts the bytes against the output bound and
+/// stops at once when the caller cancels.
+struct BoundedOut<'a> {
+    buf: Vec<u8>,
+    limit: usize,
+    full: bool,
+    cancel: &'a AtomicBool,
+}
+
+impl std::io::Write for BoundedOut<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("cancelled")); // (not Interrupted: write_all retries that)
+        }
+        if self.buf.len() + b.len() > self.limit {
+            self.full = true;
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 pub struct ChatTemplate {
     name: String,
@@ -247,6 +285,7 @@ impl ChatTemplate {
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(false);
         env.set_recursion_limit(200);
+        env.set_fuel(Some(RENDER_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(
             "raise_exception",
@@ -289,19 +328,62 @@ impl ChatTemplate {
         messages: &[Message],
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
+        cancel: &AtomicBool,
     ) -> Result<String, TokenizerError> {
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
+        let input: usize = messages
+            .iter()
+            .map(|m| {
+                m.content.len()
+                    + m.role.len()
+                    + m.tool_calls.as_ref().map_or(0, |c| c.to_string().len())
+            })
+            .sum::<usize>()
+            + tools.map_or(0, |t| t.to_string().len());
+        let limit = RENDER_BYTES.saturating_add(input.saturating_mul(RENDER_BYTES_PER_INPUT));
         let tools = tools
             .map(minijinja::Value::from_serialize)
             .unwrap_or(minijinja::Value::from(()));
-        t.render(minijinja::context! {
+        let ctx = minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token,
             eos_token => self.eos_token,
             tools => tools,
-        })
-        .map_err(|e| self.err(&e))
+        };
+        let mut out = BoundedOut {
+            buf: Vec::new(),
+            limit,
+            full: false,
+            cancel,
+        };
+        if let Err(e) = t.render_captured_to(ctx, &mut out) {
+            return Err(if cancel.load(Ordering::Relaxed) {
+                TokenizerError::Cancelled
+            } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                self.bounded(format!(
+                    "it did not finish within {RENDER_FUEL} steps (a loop without end?)"
+                ))
+            } else if out.full {
+                self.bounded(format!(
+                    "it wrote more than {} MB for {input} bytes of messages",
+                    limit >> 20
+                ))
+            } else {
+                self.err(&e)
+            });
+        }
+        String::from_utf8(out.buf).map_err(|_| self.bounded("it wrote invalid UTF-8".into()))
+    }
+
+    fn bounded(&self, why: String) -> TokenizerError {
+        TokenizerError::Template {
+            which: self.name.clone(),
+            msg: format!(
+                "the model file's chat template was stopped: {why}; the template is broken or hostile \
+                 (run the prompt with --raw, or /v1/completions, to do without it)"
+            ),
+        }
     }
 
     /// Whether the template renders a `tools` list (function calling).
@@ -335,7 +417,22 @@ impl ChatTemplate {
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let real = self.render_raw(messages, tools, add_generation_prompt)?;
+        let never = AtomicBool::new(false);
+        self.render_cancellable(messages, tools, add_generation_prompt, &never)
+    }
+
+    /// [`Self::render_with_tools`] that stops (with
+    /// [`TokenizerError::Cancelled`]) as soon as it next writes once `cancel`
+    /// is set — a server request whose client left. Every rendering is also
+    /// bounded in steps and output (see [`RENDER_FUEL`]).
+    pub fn render_cancellable(
+        &self,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+        cancel: &AtomicBool,
+    ) -> Result<RenderedChat, TokenizerError> {
+        let real = self.render_raw(messages, tools, add_generation_prompt, cancel)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -347,7 +444,7 @@ impl ChatTemplate {
                 ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt) {
+        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt, cancel) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

@@ -143,9 +143,9 @@ pub async fn chat(
         gen::log_content(&st, "prompt", &m.content);
     }
     let ids = match tools {
-        None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
+        None => gen::prepare(&lease, Prompt::Chat(messages), "messages").await?,
         Some(t) => {
-            let (ids, prefix) = crate::tools::prompt_with_tools(&lease, &messages, &t)?;
+            let (ids, prefix) = crate::tools::prompt_with_tools(&lease, &messages, &t).await?;
             p.tools = Some((t, prefix));
             ids
         }
@@ -211,7 +211,7 @@ pub async fn completions(
     if let Some(t) = &text {
         gen::log_content(&st, "prompt", t);
     }
-    let ids = gen::prepare(&lm, &lease, &prompt, "prompt")?;
+    let ids = gen::prepare(&lease, prompt, "prompt").await?;
     p.req.prompt = Prompt::Tokens(ids);
     let echo = if r.echo { text } else { None };
     respond(
