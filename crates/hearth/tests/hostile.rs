@@ -36,7 +36,10 @@ fn hostile_model(dir: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// Wait for `child` at most `limit`; kill it if it is still running.
-fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
     let t = Instant::now();
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -69,7 +72,12 @@ fn run_stops_a_hostile_template_with_a_clear_error() {
     // alone it ends in about a second; the machine may be busy
     let status = wait_at_most(&mut child, Duration::from_secs(60));
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = status.expect("hearth run did not end within 60 s");
     assert_eq!(status.code(), Some(3), "{err}");
     assert!(
@@ -85,7 +93,11 @@ fn run_stops_a_hostile_template_with_a_clear_error() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn request(addr: &str, method: &str, path: &str, body: &str, timeout: Duration) -> String {
@@ -128,7 +140,13 @@ fn serve_stops_hostile_templates_and_keeps_answering_other_models() {
         )
     };
     // load both models first, so what follows measures only the requests
-    let r = request(&addr, "POST", "/v1/chat/completions", &chat("smollm2"), Duration::from_secs(120));
+    let r = request(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &chat("smollm2"),
+        Duration::from_secs(120),
+    );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     // clients that send a hostile request and leave at once, more than the
     // runtime has workers (2), then ones that wait for the answer
@@ -142,12 +160,24 @@ fn serve_stops_hostile_templates_and_keeps_answering_other_models() {
         .map(|_| {
             let (addr, b) = (addr.clone(), chat("hostile"));
             std::thread::spawn(move || {
-                request(&addr, "POST", "/v1/chat/completions", &b, Duration::from_secs(120))
+                request(
+                    &addr,
+                    "POST",
+                    "/v1/chat/completions",
+                    &b,
+                    Duration::from_secs(120),
+                )
             })
         })
         .collect();
     // another model's request is answered meanwhile
-    let other = request(&addr, "POST", "/v1/chat/completions", &chat("smollm2"), Duration::from_secs(60));
+    let other = request(
+        &addr,
+        "POST",
+        "/v1/chat/completions",
+        &chat("smollm2"),
+        Duration::from_secs(60),
+    );
     let other_took = t.elapsed();
     let hostile: Vec<String> = waiting.into_iter().map(|h| h.join().unwrap()).collect();
     let hostile_took = t.elapsed();
@@ -158,7 +188,10 @@ fn serve_stops_hostile_templates_and_keeps_answering_other_models() {
     assert!(version.starts_with("HTTP/1.1 200"), "{version}");
     for h in &hostile {
         assert!(h.starts_with("HTTP/1.1 500"), "{h}");
-        assert!(h.contains("chat template") && h.contains("was stopped"), "{h}");
+        assert!(
+            h.contains("chat template") && h.contains("was stopped"),
+            "{h}"
+        );
     }
     // generous bounds for a busy machine; alone both take a few seconds
     assert!(other_took < Duration::from_secs(60), "{other_took:?}");

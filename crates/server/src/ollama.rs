@@ -272,7 +272,11 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let ids = match &tools {
         None => gen::prepare(&lease, Prompt::Chat(messages), "messages").await?,
         // (no tool_choice in Ollama's API: the model decides, nothing forced)
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t).await?.0,
+        Some(t) => {
+            crate::tools::prompt_with_tools(&lease, &messages, t)
+                .await?
+                .0
+        }
     };
     let tools = tools.map(|t| t.list);
     let req = GenerateRequest {
