@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// Take the prompt, --system and --stop exactly as typed (by default \n, \t, \r, \\, \", \' and \xHH
+    /// in them are processed, as llama.cpp's -p does; piped text never is).
+    #[arg(long)]
+    pub no_escape: bool,
 }
 
 #[derive(Args, Debug, Default)]

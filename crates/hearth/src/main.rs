@@ -4,6 +4,7 @@ mod chat;
 mod cli;
 mod cmd;
 mod config;
+mod escape;
 mod exit;
 mod paths;
 mod style;

@@ -124,6 +124,10 @@ pub struct BatchArgs {
     /// Print the final report as JSON on standard output.
     #[arg(long)]
     pub report_json: bool,
+    /// Take --prompt, --reduce-prompt, --system and --stop exactly as typed (by default \n, \t,
+    /// \r, \\, \", \' and \xHH in them are processed, as llama.cpp's -p does).
+    #[arg(long)]
+    pub no_escape: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,8 +145,17 @@ pub enum LongArg {
 
 pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
+    // as llama.cpp's -p: `--prompt "Summarise:\n\n{{content}}"` means two
+    // line breaks (a --prompt-file is taken as it is)
+    let escape = |s: &str, what: &str| -> anyhow::Result<String> {
+        if a.no_escape {
+            Ok(s.to_string())
+        } else {
+            Ok(crate::escape::process(s, what)?)
+        }
+    };
     let template_src = match (&a.prompt, &a.prompt_file) {
-        (Some(p), _) => p.clone(),
+        (Some(p), _) => escape(p, "--prompt")?,
         (None, Some(f)) => std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read --prompt-file '{}': {e}", f.display())))?,
         (None, None) => return Err(UsageError(
@@ -152,8 +165,12 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         .into()),
     };
     let template = Template::new(&template_src).map_err(|e| InputError(e.to_string()))?;
-    let reduce_template = a
+    let reduce_src = a
         .reduce_prompt
+        .as_deref()
+        .map(|p| escape(p, "--reduce-prompt"))
+        .transpose()?;
+    let reduce_template = reduce_src
         .as_deref()
         .map(Template::new)
         .transpose()
@@ -248,7 +265,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     let settings = Settings {
         template,
         reduce_template,
-        system: a.system.clone(),
+        system: a
+            .system
+            .as_deref()
+            .map(|s| escape(s, "--system"))
+            .transpose()?,
         raw: a.raw,
         max_tokens: if a.max_tokens < 0 {
             None
@@ -264,7 +285,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
             seed: a.seed,
             ..engine::SamplingParams::default()
         },
-        stop: a.stop.clone(),
+        stop: a
+            .stop
+            .iter()
+            .map(|s| escape(s, "--stop"))
+            .collect::<Result<_, _>>()?,
         json,
         long: match a.long {
             LongArg::Split => LongMode::Split,

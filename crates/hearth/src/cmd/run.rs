@@ -16,6 +16,22 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
         return crate::chat::run(crate::chat::args_from_run(&a));
     }
+    if !a.no_escape {
+        // as llama.cpp's -p: `"Summarise:\n\n"` means two line breaks
+        a.prompt = a
+            .prompt
+            .map(|p| crate::escape::process(&p, "the prompt"))
+            .transpose()?;
+        a.system = a
+            .system
+            .map(|s| crate::escape::process(&s, "--system"))
+            .transpose()?;
+        a.stop = a
+            .stop
+            .iter()
+            .map(|s| crate::escape::process(s, "--stop"))
+            .collect::<Result<_, _>>()?;
+    }
     let text = super::prompt_with_stdin(a.prompt.clone())?;
     if text.trim().is_empty() {
         return Err(InputError(

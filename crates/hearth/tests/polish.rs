@@ -1,0 +1,105 @@
+//! What a new user met in their first hour (issue 23's list), each as they
+//! met it: the binary, real models, real pipes and terminals.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn hearth(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    c.args(args)
+        .env("HEARTH_OFFLINE", "1")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ids(model: &Path, text: &str) -> Vec<u64> {
+    let v: Value = serde_json::from_str(&out(&hearth(
+        &["tokenize", "--json", model.to_str().unwrap(), text],
+        None,
+    )))
+    .unwrap();
+    v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
+/// `run --raw --json -n 1`: the prompt's token count.
+fn prompt_tokens(model: &Path, extra: &[&str], prompt: &str) -> u64 {
+    let mut args = vec!["run", "--raw", "--json", "--temperature", "0", "-n", "1"];
+    args.extend_from_slice(extra);
+    args.push(model.to_str().unwrap());
+    args.push(prompt);
+    let v: Value = serde_json::from_str(&out(&hearth(&args, None))).unwrap();
+    v["usage"]["prompt_tokens"].as_u64().unwrap()
+}
+
+#[test]
+fn escapes_in_command_line_prompts_are_processed_as_llama_cpp_does() {
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let real = ids(&model, "Summarise:\n\nThe cat sat.").len() as u64;
+    let literal = ids(&model, "Summarise:\\n\\nThe cat sat.").len() as u64;
+    assert_ne!(real, literal);
+    assert_eq!(prompt_tokens(&model, &[], r"Summarise:\n\nThe cat sat."), real);
+    assert_eq!(
+        prompt_tokens(&model, &["--no-escape"], r"Summarise:\n\nThe cat sat."),
+        literal
+    );
+    // batch: the README's own example, against the same template from a file
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "The cat sat on the mat.").unwrap();
+    std::fs::write(dir.path().join("p.txt"), "Summarise:\n\n{{content}}").unwrap();
+    let batch = |args: &[&str], name: &str| -> u64 {
+        let o = dir.path().join(name);
+        let mut a = vec!["batch", docs.to_str().unwrap(), "-n", "1", "-q", "-m"];
+        a.push(model.to_str().unwrap());
+        a.extend_from_slice(&["-o", o.to_str().unwrap()]);
+        a.extend_from_slice(args);
+        out(&hearth(&a, None));
+        let rec: Value =
+            serde_json::from_str(std::fs::read_to_string(&o).unwrap().lines().next().unwrap())
+                .unwrap();
+        rec["prompt_tokens"].as_u64().unwrap()
+    };
+    let file = batch(&["--prompt-file", dir.path().join("p.txt").to_str().unwrap()], "f.jsonl");
+    let typed = batch(&["--prompt", r"Summarise:\n\n{{content}}"], "t.jsonl");
+    let kept = batch(
+        &["--prompt", r"Summarise:\n\n{{content}}", "--no-escape"],
+        "k.jsonl",
+    );
+    assert_eq!(typed, file, "--prompt with \\n\\n = the file with two line breaks");
+    assert!(kept > typed, "--no-escape keeps the backslashes: {kept} vs {typed}");
+}
