@@ -73,22 +73,22 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "max-tokens", default_value_t = -1, allow_negative_numbers = true)]
     pub max_tokens: i64,
     /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Keep only the K most likely tokens (0 = off).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub top_p: f32,
     /// Drop tokens less likely than P times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub min_p: f32,
     /// Penalise repeating recent tokens (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub repeat_penalty: f32,
     /// Random seed (same seed, same output).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Stop when this text is generated (repeatable).
     #[arg(long)]
@@ -123,22 +123,22 @@ pub struct ChatArgs {
     #[arg(short = 'n', long = "max-tokens", allow_negative_numbers = true)]
     pub max_tokens: Option<i64>,
     /// Sampling temperature (0 = greedy) [default: 0.8].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub temperature: Option<f32>,
     /// Keep only the K most likely tokens (0 = off) [default: 40].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_k: Option<usize>,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off) [default: 0.95].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_p: Option<f32>,
     /// Drop tokens less likely than P times the most likely one (0 = off) [default: 0.05].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_p: Option<f32>,
     /// Penalise repeating recent tokens (1 = off) [default: 1.0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub repeat_penalty: Option<f32>,
     /// Random seed (same seed, same answers).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Context size in tokens (default: the model's, capped at 4096).
     #[arg(short = 'c', long = "ctx-size")]

@@ -71,7 +71,10 @@ fn escapes_in_command_line_prompts_are_processed_as_llama_cpp_does() {
     let real = ids(&model, "Summarise:\n\nThe cat sat.").len() as u64;
     let literal = ids(&model, "Summarise:\\n\\nThe cat sat.").len() as u64;
     assert_ne!(real, literal);
-    assert_eq!(prompt_tokens(&model, &[], r"Summarise:\n\nThe cat sat."), real);
+    assert_eq!(
+        prompt_tokens(&model, &[], r"Summarise:\n\nThe cat sat."),
+        real
+    );
     assert_eq!(
         prompt_tokens(&model, &["--no-escape"], r"Summarise:\n\nThe cat sat."),
         literal
@@ -94,12 +97,66 @@ fn escapes_in_command_line_prompts_are_processed_as_llama_cpp_does() {
                 .unwrap();
         rec["prompt_tokens"].as_u64().unwrap()
     };
-    let file = batch(&["--prompt-file", dir.path().join("p.txt").to_str().unwrap()], "f.jsonl");
+    let file = batch(
+        &["--prompt-file", dir.path().join("p.txt").to_str().unwrap()],
+        "f.jsonl",
+    );
     let typed = batch(&["--prompt", r"Summarise:\n\n{{content}}"], "t.jsonl");
     let kept = batch(
         &["--prompt", r"Summarise:\n\n{{content}}", "--no-escape"],
         "k.jsonl",
     );
-    assert_eq!(typed, file, "--prompt with \\n\\n = the file with two line breaks");
-    assert!(kept > typed, "--no-escape keeps the backslashes: {kept} vs {typed}");
+    assert_eq!(
+        typed, file,
+        "--prompt with \\n\\n = the file with two line breaks"
+    );
+    assert!(
+        kept > typed,
+        "--no-escape keeps the backslashes: {kept} vs {typed}"
+    );
+}
+
+#[test]
+fn negative_values_reach_the_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.gguf");
+    std::fs::write(&m, b"not a model").unwrap();
+    let m = m.to_str().unwrap();
+    let docs = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["run", "--temperature", "-1", m, "hi"], "temperature"),
+        (vec!["run", "--top-p", "-0.5", m, "hi"], "top_p"),
+        (vec!["run", "--min-p", "-2", m, "hi"], "min_p"),
+        (
+            vec!["run", "--repeat-penalty", "-1", m, "hi"],
+            "repeat_penalty",
+        ),
+        (vec!["run", "-n", "-5", m, "hi"], "-5"),
+        (vec!["run", "--top-k", "-3", m, "hi"], "-3"),
+        (vec!["chat", "--temperature", "-1", m], "temperature"),
+        (vec!["chat", "-n", "-5", m], "-5"),
+        (
+            vec![
+                "batch",
+                docs,
+                "--prompt",
+                "x",
+                "--temperature",
+                "-1",
+                "-m",
+                m,
+            ],
+            "temperature",
+        ),
+        (
+            vec!["batch", docs, "--prompt", "x", "-n", "-5", "-m", m],
+            "-5",
+        ),
+    ] {
+        let o = hearth(&args, None);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(!e.contains("unexpected argument"), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
 }

@@ -70,22 +70,22 @@ pub struct BatchArgs {
     )]
     pub max_tokens: i64,
     /// Sampling temperature (default 0: greedy, the same output every run).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Keep only the K most likely tokens (0 = off; with --temperature above 0).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub top_p: f32,
     /// Drop tokens less likely than P times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub min_p: f32,
     /// Penalise recently seen tokens (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub repeat_penalty: f32,
     /// Random seed (used when the temperature is above 0).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
     /// Outputs per input (with --temperature above 0): records ID#1 .. ID#N,
     /// draft k sampled with seed + k - 1 ({{draft}} in the template is k).
@@ -195,6 +195,13 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!(
             "--temperature must be 0 or more (got {})",
             a.temperature
+        ))
+        .into());
+    }
+    if a.max_tokens < -1 {
+        return Err(UsageError(format!(
+            "-n/--max-tokens must be -1 (no limit) or 0 or more, not {}",
+            a.max_tokens
         ))
         .into());
     }

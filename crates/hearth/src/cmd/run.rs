@@ -1,7 +1,7 @@
 //! `hearth run`: generate from a prompt, streaming text to standard output.
 
 use crate::cli::RunArgs;
-use crate::exit::InputError;
+use crate::exit::{InputError, UsageError};
 use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -16,6 +16,24 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     if a.prompt.is_none() && !a.raw && !a.json && std::io::stdin().is_terminal() {
         return crate::chat::run(crate::chat::args_from_run(&a));
     }
+    if a.max_tokens < -1 {
+        return Err(UsageError(format!(
+            "-n/--max-tokens must be -1 (no limit) or 0 or more, not {}",
+            a.max_tokens
+        ))
+        .into());
+    }
+    // the dials are checked before the model is loaded
+    SamplingParams {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repeat_penalty: a.repeat_penalty,
+        ..SamplingParams::default()
+    }
+    .validate()
+    .map_err(|e| engine::EngineError::Sampling(e.to_string()))?;
     if !a.no_escape {
         // as llama.cpp's -p: `"Summarise:\n\n"` means two line breaks
         a.prompt = a
