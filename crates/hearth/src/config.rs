@@ -201,10 +201,10 @@ mod tests {
         let e = load_str("threads = \"many\"\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
         // a value out of range names its line too
-        let e = load_str("seed = 1\n\ntemperature = 9\n")
+        let e = load_str("seed = 1\n\ntop_p = 9\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 3: key temperature = 9"), "{e}");
+        assert!(e.contains("line 3: key top_p = 9"), "{e}");
         let e = load_str("max_tokens = -5").unwrap_err().to_string();
         assert!(e.contains("line 1: key max_tokens = -5"), "{e}");
         let e = load_str("# c\nthreads = 0").unwrap_err().to_string();
