@@ -201,9 +201,7 @@ mod tests {
         let e = load_str("threads = \"many\"\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
         // a value out of range names its line too
-        let e = load_str("seed = 1\n\ntop_p = 9\n")
-            .unwrap_err()
-            .to_string();
+        let e = load_str("seed = 1\n\ntop_p = 9\n").unwrap_err().to_string();
         assert!(e.contains("line 3: key top_p = 9"), "{e}");
         let e = load_str("max_tokens = -5").unwrap_err().to_string();
         assert!(e.contains("line 1: key max_tokens = -5"), "{e}");

@@ -160,3 +160,69 @@ fn negative_values_reach_the_checks() {
         assert!(e.contains(needle), "{args:?}: {e}");
     }
 }
+
+/// `hearth CMD | head -1`: the reader leaves; every command ends with exit
+/// 0 and says nothing (the read end is closed before the first write).
+#[test]
+fn every_command_exits_0_quietly_when_its_reader_leaves() {
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let m = model.to_str().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let long_text = "word ".repeat(20000);
+    let imported = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["import", m, "--name", "smol:test"])
+        .env("HEARTH_MODELS", store.path())
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    for args in [
+        vec!["fit", m],
+        vec!["fit", "--json", m],
+        vec!["doctor", m],
+        vec!["show", m],
+        vec!["show", "--verbose", m],
+        vec!["tokenize", m, long_text.as_str()],
+        vec!["tokenize", "--json", m, long_text.as_str()],
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["completions", "bash"],
+        vec!["--help"],
+        vec![
+            "run",
+            "--raw",
+            "--temperature",
+            "0",
+            "-n",
+            "64",
+            m,
+            "Once upon a time",
+        ],
+        vec!["embed", m, "The cat sat on the mat."],
+        vec!["pull", "--help"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(&args)
+            .env("HEARTH_MODELS", store.path())
+            .env("HEARTH_OFFLINE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before any output
+        let o = child.wait_with_output().unwrap();
+        let e = err(&o);
+        let what = &args[..args.len().min(2)];
+        assert_eq!(o.status.code(), Some(0), "{what:?}: {e}");
+        assert!(
+            !e.contains("panicked") && !e.contains("Broken pipe"),
+            "{what:?}: {e}"
+        );
+    }
+}
