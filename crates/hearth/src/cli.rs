@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it.
+    #[arg(long, default_value_t = sampler::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
+    pub loop_stop: usize,
     /// Take the prompt, --system and --stop exactly as typed (by default \n, \t, \r, \\, \", \' and \xHH
     /// in them are processed, as llama.cpp's -p does; piped text never is).
     #[arg(long)]
@@ -149,6 +153,10 @@ pub struct ChatArgs {
     /// Print speed after every answer.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it [default: 1200].
+    #[arg(long, value_name = "N")]
+    pub loop_stop: Option<usize>,
 }
 
 const CHAT_HELP: &str = "In the chat:

@@ -226,3 +226,76 @@ fn every_command_exits_0_quietly_when_its_reader_leaves() {
         );
     }
 }
+
+/// A base model without a chat template (gemma3:270m's file has none) runs
+/// as plain completion with a one-line notice, not through a made-up
+/// template; an answer that repeats itself endlessly is stopped, saying so.
+#[test]
+fn base_model_runs_as_completion_and_loops_are_stopped() {
+    let Some(model) = test_models::model("gemma3-270m") else {
+        return;
+    };
+    let m = model.to_str().unwrap();
+    let prompt = "Write a poem about the sea.";
+    let plain = hearth(&["run", "--temperature", "0", "-n", "12", m, prompt], None);
+    let raw = hearth(
+        &["run", "--raw", "--temperature", "0", "-n", "12", m, prompt],
+        None,
+    );
+    assert_eq!(out(&plain), out(&raw), "the same as --raw");
+    let e = err(&plain);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("no chat template in its file") && e.contains("plain text completion"),
+        "{e}"
+    );
+    assert!(err(&raw).is_empty(), "{}", err(&raw));
+    // greedy, it repeats the prompt over and over
+    let json = |extra: &[&str]| -> (Value, String) {
+        let mut args = vec!["run", "--json", "--temperature", "0"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[m, prompt]);
+        let o = hearth(&args, None);
+        (serde_json::from_str(&out(&o)).unwrap(), err(&o))
+    };
+    let (v, _) = json(&["-n", "1000", "--loop-stop", "300"]);
+    assert_eq!(v["finish_reason"], "repetition", "{v}");
+    let n = v["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!(n < 200, "stopped after {n} tokens");
+    let (v, _) = json(&["-n", "120", "--loop-stop", "0"]);
+    assert_eq!(v["finish_reason"], "length", "0 turns it off: {v}");
+    assert_eq!(v["usage"]["completion_tokens"], 120);
+    // streamed: the notice on standard error
+    let o = hearth(
+        &[
+            "run",
+            "--temperature",
+            "0",
+            "-n",
+            "1000",
+            "--loop-stop",
+            "300",
+            m,
+            prompt,
+        ],
+        None,
+    );
+    assert!(err(&o).contains("kept repeating the same"), "{}", err(&o));
+    // in a chat too (the built-in template is noted once)
+    let o = hearth(
+        &[
+            "chat",
+            "--temperature",
+            "0",
+            "-n",
+            "1000",
+            "--loop-stop",
+            "300",
+            m,
+        ],
+        Some(b"Write a poem about the sea.\n"),
+    );
+    let e = err(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("no chat template in its file"), "{e}");
+}

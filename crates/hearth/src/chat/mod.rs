@@ -43,6 +43,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         ctx_size: a.ctx_size,
         threads: a.threads,
         verbose: a.verbose,
+        loop_stop: Some(a.loop_stop),
     }
 }
 
@@ -63,6 +64,8 @@ struct Chat {
     verbose: bool,
     /// Commands and messages that failed (a piped chat then exits with 4).
     failures: std::cell::Cell<usize>,
+    /// `--loop-stop`: characters of an answer that may repeat one passage.
+    loop_stop: usize,
 }
 
 /// Why the chat ends.
@@ -146,7 +149,11 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         interactive,
         verbose: a.verbose,
         failures: std::cell::Cell::new(0),
+        loop_stop: a
+            .loop_stop
+            .unwrap_or(sampler::RepeatDetector::DEFAULT_WINDOW),
     };
+    chat.note_template();
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
     let _ = ctrlc::set_handler(|| {
         if GENERATING.load(Ordering::SeqCst) {
@@ -213,6 +220,19 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
 }
 
 impl Chat {
+    /// One line when the file has no chat template of its own (a base
+    /// model, often): hearth's built-in one for the family is a guess.
+    fn note_template(&self) {
+        match &self.lm.template {
+            Ok(t) if t.is_builtin() => eprintln!(
+                "hearth: note: {} has no chat template in its file; using hearth's {} one (a base model may not answer as a chat: `hearth run --raw` continues text instead)",
+                self.model_name,
+                t.name()
+            ),
+            _ => {}
+        }
+    }
+
     fn info(&self, s: &str) {
         if self.interactive {
             println!("{}", self.style.dim(s));
@@ -274,6 +294,7 @@ impl Chat {
         };
         let mut answer = String::new();
         let mut write_err = None;
+        let mut looping = sampler::RepeatDetector::new(self.loop_stop);
         CANCEL.store(false, Ordering::SeqCst);
         GENERATING.store(true, Ordering::SeqCst);
         let result = {
@@ -285,6 +306,7 @@ impl Chat {
                     spin.stop();
                     answer.push_str(t);
                     match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                        Ok(()) if looping.feed(t) => ControlFlow::Break(()),
                         Ok(()) => ControlFlow::Continue(()),
                         Err(e) => {
                             write_err = Some(e);
@@ -315,7 +337,11 @@ impl Chat {
             self.messages.push(Message::user(text));
             self.messages.push(Message::assistant(answer));
         }
-        if cancelled {
+        if let Some(p) = looping.period() {
+            self.info(&format!(
+                "(stopped: the answer kept repeating the same {p}-character passage; --loop-stop 0 lets it run)"
+            ));
+        } else if cancelled {
             self.info("(stopped)");
         }
         if st.stats.context_full {
@@ -389,6 +415,7 @@ impl Chat {
                             self.model_name,
                             self.sess.n_ctx()
                         ));
+                        self.note_template();
                     }
                     Err(e) => self.error(&format!("{e}; still using {}", self.model_name)),
                 }

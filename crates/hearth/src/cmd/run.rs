@@ -68,8 +68,22 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    // A file without a chat template of its own (a base model, often) runs
+    // as plain text completion: a made-up template made one loop until the
+    // context was full.
+    let own_template = lm.template.as_ref().is_ok_and(|t| !t.is_builtin());
+    if !a.raw && !own_template {
+        eprintln!(
+            "hearth: note: {model} has no chat template in its file; running the prompt as plain text completion (--raw says so without this note)"
+        );
+    }
     let prompt = if a.raw {
         Prompt::Raw(text)
+    } else if !own_template {
+        Prompt::Raw(match &a.system {
+            Some(s) => format!("{s}\n\n{text}"),
+            None => text,
+        })
     } else {
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
@@ -98,13 +112,15 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         stop: a.stop.clone(),
     };
     let load_secs = t_load.elapsed().as_secs_f64();
+    let mut looping = sampler::RepeatDetector::new(a.loop_stop);
     if a.json {
-        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx);
+        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx, &mut looping);
     }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
     let stats = lm.generate(&pool, &mut sess, &req, |text| {
         match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            Ok(()) if looping.feed(text) => ControlFlow::Break(()),
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 write_failed = Some(e);
@@ -119,6 +135,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         return Err(e.into());
     }
     writeln!(out)?;
+    if let Some(p) = looping.period() {
+        eprintln!("hearth: stopped: the answer kept repeating the same {p}-character passage (--loop-stop 0 lets it run)");
+    }
     if stats.context_full {
         eprintln!(
             "hearth: stopped: the context of {n_ctx} tokens is full (raise it with --ctx-size)"
@@ -155,17 +174,27 @@ fn print_json(
     req: &GenerateRequest,
     load_secs: f64,
     n_ctx: usize,
+    looping: &mut sampler::RepeatDetector,
 ) -> anyhow::Result<()> {
     let mut text = String::new();
     let stats = lm.generate(pool, sess, req, |t| {
         text.push_str(t);
-        ControlFlow::Continue(())
+        if looping.feed(t) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })?;
+    let finish = if looping.period().is_some() {
+        "repetition"
+    } else {
+        stats.finish.as_str()
+    };
     let v = serde_json::json!({
         "model": lm.path.display().to_string(),
         "text": text,
         "tokens": stats.tokens,
-        "finish_reason": stats.finish.as_str(),
+        "finish_reason": finish,
         "context_full": stats.context_full,
         "usage": {
             "prompt_tokens": stats.prompt_tokens,
