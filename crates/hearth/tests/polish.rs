@@ -299,3 +299,48 @@ fn base_model_runs_as_completion_and_loops_are_stopped() {
     assert!(o.status.success(), "{e}");
     assert!(e.contains("no chat template in its file"), "{e}");
 }
+
+/// Lines typed while an answer is still streaming are kept and answered in
+/// order (they were lost).
+#[test]
+fn chat_keeps_lines_typed_ahead() {
+    use expectrl::{Eof, Session};
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    c.args(["chat", "--temperature", "0", "-n", "24", model.to_str().unwrap()])
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+    let mut s = Session::spawn(c).expect("spawn on a pty");
+    s.set_expect_timeout(Some(std::time::Duration::from_secs(180)));
+    s.expect(">>> ").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // the next two messages and a command are typed while the first answer
+    // is being generated
+    s.send("Tell me about cats.\r").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.send("What about dogs?\r/set temperature 0\rAnd birds?\r").unwrap();
+    for _ in 0..4 {
+        s.expect(">>> ").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    s.send_line("/save ahead").unwrap();
+    s.expect("Saved").unwrap();
+    s.send_line("/bye").unwrap();
+    s.expect(Eof).unwrap();
+    let saved = home.path().join("data/hearth/conversations/ahead.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    let users: Vec<&str> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["Tell me about cats.", "What about dogs?", "And birds?"], "{v}");
+}
