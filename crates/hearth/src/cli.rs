@@ -107,7 +107,7 @@ pub struct RunArgs {
     pub json: bool,
     /// Stop an answer whose last N characters are one passage repeated (4 times or more),
     /// saying so; 0 lets it run until -n or the context ends it.
-    #[arg(long, default_value_t = sampler::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
+    #[arg(long, default_value_t = engine::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
     pub loop_stop: usize,
     /// Take the prompt, --system and --stop exactly as typed (by default \n, \t, \r, \\, \", \' and \xHH
     /// in them are processed, as llama.cpp's -p does; piped text never is).
@@ -272,6 +272,9 @@ pub struct ServeArgs {
     /// Port (default 11434, Ollama's, so its clients work unchanged).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Open the chat page (served at /) in the default browser once listening.
+    #[arg(long)]
+    pub open: bool,
     /// Directory of .gguf files, each served under its file name without .gguf
     /// (default: $HEARTH_MODELS, else ~/.local/share/hearth/models).
     #[arg(long)]

@@ -310,12 +310,19 @@ fn chat_keeps_lines_typed_ahead() {
     };
     let home = tempfile::tempdir().unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
-    c.args(["chat", "--temperature", "0", "-n", "24", model.to_str().unwrap()])
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("HOME", home.path())
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1");
+    c.args([
+        "chat",
+        "--temperature",
+        "0",
+        "-n",
+        "24",
+        model.to_str().unwrap(),
+    ])
+    .env("XDG_DATA_HOME", home.path().join("data"))
+    .env("XDG_CONFIG_HOME", home.path().join("config"))
+    .env("HOME", home.path())
+    .env("TERM", "xterm")
+    .env("NO_COLOR", "1");
     let mut s = Session::spawn(c).expect("spawn on a pty");
     s.set_expect_timeout(Some(std::time::Duration::from_secs(180)));
     s.expect(">>> ").unwrap();
@@ -324,7 +331,8 @@ fn chat_keeps_lines_typed_ahead() {
     // is being generated
     s.send("Tell me about cats.\r").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    s.send("What about dogs?\r/set temperature 0\rAnd birds?\r").unwrap();
+    s.send("What about dogs?\r/set temperature 0\rAnd birds?\r")
+        .unwrap();
     for _ in 0..4 {
         s.expect(">>> ").unwrap();
     }
@@ -342,5 +350,9 @@ fn chat_keeps_lines_typed_ahead() {
         .filter(|m| m["role"] == "user")
         .map(|m| m["content"].as_str().unwrap())
         .collect();
-    assert_eq!(users, ["Tell me about cats.", "What about dogs?", "And birds?"], "{v}");
+    assert_eq!(
+        users,
+        ["Tell me about cats.", "What about dogs?", "And birds?"],
+        "{v}"
+    );
 }

@@ -6,7 +6,7 @@
 use crate::catalog::{Catalog, CatalogError, Entry};
 use crate::error::ApiError;
 use engine::scheduler::{Scheduler, SchedulerConfig};
-use engine::LoadedModel;
+use engine::{Cache, Ctx, LoadOptions, LoadedModel, Panels};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,7 +150,7 @@ pub struct Manager {
     pub memory_budget: u64,
     pub sched: SchedulerConfig,
     /// Unpack each model's weight panels once when it loads, for batched
-    /// steps (`LoadedModel::build_panel_caches`; when they fit).
+    /// steps (`engine::Panels`; when they fit).
     pub panel_cache: bool,
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
@@ -230,30 +230,31 @@ impl Manager {
                 self.memory_budget.saturating_sub(used + entry.size)
             })
         });
-        // Check the model and the shared context budget fit in memory first.
-        let budget = self.sched.ctx_budget;
-        let threads = self.sched.threads;
-        let (lm, warning, panel_bytes) = tokio::task::spawn_blocking(move || {
-            let (lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
-            let bytes = match panels {
-                Some(limit) => lm.build_panel_caches(threads, limit)?,
-                None => 0,
-            };
-            Ok::<_, engine::EngineError>((lm, warning, bytes))
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-        .map_err(|e| {
-            // the message names the model, not where its file is on the server
-            let msg = e
-                .to_string()
-                .replace(&format!("{}: ", entry.path.display()), "");
-            let msg = msg.replace(&entry.path.display().to_string(), "its file");
-            ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
-        })?;
-        if let Some(w) = warning {
+        // A sequence's context at most the trained one; the memory preflight
+        // counts the shared context budget.
+        let opts = LoadOptions {
+            ctx: Ctx::AtMost(self.sched.max_seq_ctx),
+            cache: Cache::Positions(self.sched.ctx_budget),
+            panels: panels.map(|limit| Panels {
+                threads: self.sched.threads,
+                limit,
+            }),
+        };
+        let loaded = tokio::task::spawn_blocking(move || engine::load(&path, &opts))
+            .await
+            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+            .map_err(|e| {
+                // the message names the model, not where its file is on the server
+                let msg = e
+                    .to_string()
+                    .replace(&format!("{}: ", entry.path.display()), "");
+                let msg = msg.replace(&entry.path.display().to_string(), "its file");
+                ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
+            })?;
+        for w in &loaded.warnings {
             eprintln!("hearth: warning: {w}");
         }
+        let panel_bytes = loaded.panel_bytes;
         if panel_bytes > 0 {
             eprintln!(
                 "{}: weight panels unpacked for batched steps ({:.0} MB; --no-panel-cache to skip)",
@@ -261,9 +262,9 @@ impl Manager {
                 panel_bytes as f64 / 1e6
             );
         }
-        let lm = Arc::new(lm);
+        let lm = Arc::new(loaded.model);
         let mut cfg = self.sched.clone();
-        cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);
+        cfg.max_seq_ctx = loaded.n_ctx;
         let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);
         let sched = Scheduler::new(lm.clone(), cfg);
         let slot = Arc::new(Slot {

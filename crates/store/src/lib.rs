@@ -5,6 +5,7 @@
 
 pub mod catalog;
 mod error;
+mod find;
 pub mod http;
 pub mod manifest;
 pub mod name;
@@ -15,6 +16,7 @@ mod store;
 
 pub use catalog::{Source, DEFAULT_MODEL};
 pub use error::{human_bytes, StoreError};
+pub use find::StoredModel;
 pub use manifest::{inspect, GgufInfo, Manifest};
 pub use progress::{Progress, ProgressEvent, ReportFn};
 pub use pull::{import, lock, pull, resolve, resolve_in};

@@ -18,6 +18,10 @@ pub struct Message {
     /// A `tool` turn's answer to this call id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// An assistant turn's reasoning (its thinking), for templates that
+    /// render it (Qwen3, gpt-oss's `thinking` ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 impl Message {
@@ -78,6 +82,26 @@ pub const CHATML_TEMPLATE: &str = "{%- for message in messages -%}\
 {%- endfor -%}\
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}";
 
+/// How to render a conversation: the arguments of transformers'
+/// `apply_chat_template` beyond the messages.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderOptions<'a> {
+    /// End with the start of an assistant turn.
+    pub add_generation_prompt: bool,
+    /// OpenAI-style function definitions (`[{"type": "function", "function": {...}}]`).
+    pub tools: Option<&'a serde_json::Value>,
+    /// Further template variables (`apply_chat_template(**kwargs)`):
+    /// `enable_thinking`, `reasoning_effort`, `date_string`, ... They may
+    /// replace `bos_token`/`eos_token`, not `messages`, `tools`, `documents`
+    /// or `add_generation_prompt`.
+    pub kwargs: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The instant `strftime_now` formats, in Unix seconds (UTC); now when `None`.
+    pub now: Option<i64>,
+}
+
+/// The variables every render sets, which `kwargs` may not replace.
+const RESERVED: [&str; 4] = ["messages", "tools", "documents", "add_generation_prompt"];
+
 /// Hard cap on template source size.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
 
@@ -136,12 +160,15 @@ impl std::fmt::Debug for ChatTemplate {
     }
 }
 
-fn strftime_now(fmt: String) -> String {
-    let secs = std::time::SystemTime::now()
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    strftime(&fmt, secs)
+        .unwrap_or(0)
+}
+
+fn strftime_now(fmt: String) -> String {
+    strftime(&fmt, unix_now())
 }
 
 /// Minimal UTC strftime (%Y %m %d %e %H %M %S %B %b %A %a %y %j %%).
@@ -270,6 +297,23 @@ impl ChatTemplate {
         builtin: bool,
         tok: &Tokenizer,
     ) -> Result<ChatTemplate, TokenizerError> {
+        let text = |id: Option<u32>| {
+            id.map(|i| tok.token_text(i).to_string())
+                .unwrap_or_default()
+        };
+        let mut t = Self::from_source(name, source, &text(tok.bos()), &text(tok.eos()))?;
+        t.builtin = builtin;
+        Ok(t)
+    }
+
+    /// Compiles a template with the `bos_token` and `eos_token` texts it is
+    /// given (no vocabulary needed).
+    pub fn from_source(
+        name: &str,
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<ChatTemplate, TokenizerError> {
         let terr = |msg: String| TokenizerError::Template {
             which: name.to_string(),
             msg,
@@ -287,6 +331,8 @@ impl ChatTemplate {
         env.set_recursion_limit(200);
         env.set_fuel(Some(RENDER_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // Python's printing of None/True/lists, transformers' `tojson`, generators
+        crate::pyjinja::install(&mut env);
         env.add_function(
             "raise_exception",
             |msg: String| -> Result<String, minijinja::Error> {
@@ -297,19 +343,16 @@ impl ChatTemplate {
             },
         );
         env.add_function("strftime_now", strftime_now);
-        env.add_template_owned("chat", source.to_string())
+        let compiled = crate::pyjinja::rewrite_generation_tags(source).into_owned();
+        env.add_template_owned("chat", compiled)
             .map_err(|e| terr(describe(&e)))?;
-        let text = |id: Option<u32>| {
-            id.map(|i| tok.token_text(i).to_string())
-                .unwrap_or_default()
-        };
         Ok(ChatTemplate {
             name: name.to_string(),
             source: source.to_string(),
-            builtin,
+            builtin: false,
             env,
-            bos_token: text(tok.bos()),
-            eos_token: text(tok.eos()),
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
         })
     }
 
@@ -326,31 +369,52 @@ impl ChatTemplate {
     fn render_raw(
         &self,
         messages: &[Message],
-        tools: Option<&serde_json::Value>,
-        add_generation_prompt: bool,
+        opts: &RenderOptions,
         cancel: &AtomicBool,
     ) -> Result<String, TokenizerError> {
+        use minijinja::Value;
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
+        // transformers: special tokens, then the caller's kwargs, then the fixed arguments
+        let mut ctx: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+        ctx.insert("bos_token".into(), Value::from(self.bos_token.as_str()));
+        ctx.insert("eos_token".into(), Value::from(self.eos_token.as_str()));
+        for (k, v) in opts.kwargs.into_iter().flatten() {
+            if RESERVED.contains(&k.as_str()) {
+                return Err(TokenizerError::Template {
+                    which: self.name.clone(),
+                    msg: format!("template argument `{k}` cannot be set by a keyword argument"),
+                });
+            }
+            ctx.insert(k.clone(), Value::from_serialize(v));
+        }
+        if let Some(now) = opts.now {
+            let f = move |fmt: String| strftime(&fmt, now);
+            ctx.insert("strftime_now".into(), Value::from_function(f));
+        }
+        ctx.insert("messages".into(), Value::from_serialize(messages));
+        ctx.insert(
+            "tools".into(),
+            opts.tools.map_or(Value::from(()), Value::from_serialize),
+        );
+        ctx.insert("documents".into(), Value::from(()));
+        ctx.insert(
+            "add_generation_prompt".into(),
+            Value::from(opts.add_generation_prompt),
+        );
         let input: usize = messages
             .iter()
             .map(|m| {
                 m.content.len()
                     + m.role.len()
                     + m.tool_calls.as_ref().map_or(0, |c| c.to_string().len())
+                    + m.reasoning_content.as_ref().map_or(0, String::len)
             })
             .sum::<usize>()
-            + tools.map_or(0, |t| t.to_string().len());
+            + opts.tools.map_or(0, |t| t.to_string().len())
+            + opts.kwargs.map_or(0, |k| {
+                serde_json::Value::Object(k.clone()).to_string().len()
+            });
         let limit = RENDER_BYTES.saturating_add(input.saturating_mul(RENDER_BYTES_PER_INPUT));
-        let tools = tools
-            .map(minijinja::Value::from_serialize)
-            .unwrap_or(minijinja::Value::from(()));
-        let ctx = minijinja::context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_token,
-            eos_token => self.eos_token,
-            tools => tools,
-        };
         let mut out = BoundedOut {
             buf: Vec::new(),
             limit,
@@ -417,14 +481,18 @@ impl ChatTemplate {
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let never = AtomicBool::new(false);
-        self.render_cancellable(messages, tools, add_generation_prompt, &never)
+        let opts = RenderOptions {
+            add_generation_prompt,
+            tools,
+            ..Default::default()
+        };
+        self.render_with(messages, &opts)
     }
 
     /// [`Self::render_with_tools`] that stops (with
     /// [`TokenizerError::Cancelled`]) as soon as it next writes once `cancel`
-    /// is set — a server request whose client left. Every rendering is also
-    /// bounded in steps and output (see [`RENDER_FUEL`]).
+    /// is set. Every rendering is also bounded in steps and output (see
+    /// [`RENDER_FUEL`]).
     pub fn render_cancellable(
         &self,
         messages: &[Message],
@@ -432,7 +500,40 @@ impl ChatTemplate {
         add_generation_prompt: bool,
         cancel: &AtomicBool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let real = self.render_raw(messages, tools, add_generation_prompt, cancel)?;
+        let opts = RenderOptions {
+            add_generation_prompt,
+            tools,
+            ..Default::default()
+        };
+        self.render_with_cancel(messages, &opts, cancel)
+    }
+
+    /// [`Self::render`] with all of `apply_chat_template`'s arguments: tools,
+    /// template kwargs such as `enable_thinking`, a fixed clock. Every
+    /// rendering is bounded in steps and output (see [`RENDER_FUEL`]).
+    pub fn render_with(
+        &self,
+        messages: &[Message],
+        opts: &RenderOptions,
+    ) -> Result<RenderedChat, TokenizerError> {
+        self.render_with_cancel(messages, opts, &AtomicBool::new(false))
+    }
+
+    /// [`Self::render_with`] that stops (with [`TokenizerError::Cancelled`])
+    /// as soon as it next writes once `cancel` is set — a server request
+    /// whose client left.
+    pub fn render_with_cancel(
+        &self,
+        messages: &[Message],
+        opts: &RenderOptions,
+        cancel: &AtomicBool,
+    ) -> Result<RenderedChat, TokenizerError> {
+        // one instant for both renders below
+        let opts = &RenderOptions {
+            now: Some(opts.now.unwrap_or_else(unix_now)),
+            ..*opts
+        };
+        let real = self.render_raw(messages, opts, cancel)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -444,7 +545,7 @@ impl ChatTemplate {
                 ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt, cancel) {
+        if let Ok(stext) = self.render_raw(&smsgs, opts, cancel) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

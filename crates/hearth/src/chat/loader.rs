@@ -1,20 +1,16 @@
 //! The one place the chat turns a model name into a loaded model: a path to
-//! a .gguf file, or a model store name (pulled first when absent).
+//! a .gguf file, or a model store name (pulled first when absent), loaded
+//! through the engine's entry point (`engine::load`).
 
-use engine::LoadedModel;
-use std::path::PathBuf;
+use engine::{LoadOptions, Loaded};
 
-/// Where the model called `name` is.
-pub fn resolve(name: &str) -> anyhow::Result<PathBuf> {
-    crate::cmd::pull::resolve_model(name)
-}
-
-/// Load the model called `name`, refusing it when it cannot fit in memory
-/// (and warning when it is tight).
-pub fn load(name: &str) -> anyhow::Result<LoadedModel> {
-    let (lm, warning) = LoadedModel::load_checked(resolve(name)?, None)?;
-    if let Some(w) = warning {
-        eprintln!("hearth: warning: {w}");
-    }
-    Ok(lm)
+/// Load the model called `name` with the context `ctx` asked for (else the
+/// default), refusing it when it cannot fit in memory (and warning when it is
+/// tight).
+pub fn load(name: &str, ctx: Option<usize>) -> anyhow::Result<Loaded> {
+    let opts = LoadOptions {
+        ctx: ctx.into(),
+        ..LoadOptions::default()
+    };
+    crate::cmd::load_model(name, &opts)
 }

@@ -118,15 +118,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     let threads = a
         .threads
         .or(cfg.threads)
-        .unwrap_or_else(kernels::default_threads)
+        .unwrap_or_else(engine::default_threads)
         .max(1);
     let ctx_req = a.ctx_size.or(cfg.ctx_size);
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let lm = loader::load(&model_name)?;
-    let n_ctx = ctx_for(&lm, ctx_req)?;
-    let sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let loaded = loader::load(&model_name, ctx_req)?;
+    let lm = loaded.model;
+    let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
         lm,
         model_name,
@@ -151,7 +151,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         failures: std::cell::Cell::new(0),
         loop_stop: a
             .loop_stop
-            .unwrap_or(sampler::RepeatDetector::DEFAULT_WINDOW),
+            .unwrap_or(engine::RepeatDetector::DEFAULT_WINDOW),
     };
     chat.note_template();
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
@@ -294,7 +294,7 @@ impl Chat {
         };
         let mut answer = String::new();
         let mut write_err = None;
-        let mut looping = sampler::RepeatDetector::new(self.loop_stop);
+        let mut looping = engine::RepeatDetector::new(self.loop_stop);
         CANCEL.store(false, Ordering::SeqCst);
         GENERATING.store(true, Ordering::SeqCst);
         let result = {
@@ -396,15 +396,11 @@ impl Chat {
             }
             Cmd::Model(name) => {
                 self.info(&format!("Loading {name}..."));
-                match loader::load(&name)
+                match loader::load(&name, self.ctx_req)
                     .map_err(|e| e.to_string())
-                    .and_then(|lm| {
-                        let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
-                        let s = lm
-                            .model
-                            .session(n, model::DEFAULT_BATCH)
-                            .map_err(|e| e.to_string())?;
-                        Ok((lm, s))
+                    .and_then(|l| {
+                        let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;
+                        Ok((l.model, s))
                     }) {
                     Ok((lm, sess)) => {
                         self.lm = lm;
@@ -538,21 +534,6 @@ fn stats_line(st: &CachedStats) -> String {
         s.output_tokens as f64 / s.gen_seconds.max(1e-9),
         s.finish.as_str()
     )
-}
-
-/// The context size: asked for (at most the trained one) or the default.
-fn ctx_for(lm: &LoadedModel, req: Option<usize>) -> anyhow::Result<usize> {
-    let train = lm.model.config.n_ctx_train;
-    Ok(match req {
-        Some(n) if n > train => {
-            return Err(crate::exit::InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {train} tokens; use at most {train}"
-            ))
-            .into())
-        }
-        Some(n) => n,
-        None => lm.default_ctx(),
-    })
 }
 
 fn seed_from_time() -> u64 {

@@ -2,7 +2,9 @@
 
 use crate::cli::RunArgs;
 use crate::exit::{InputError, UsageError};
-use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
+use engine::{
+    GenerateRequest, LoadOptions, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
+};
 use std::io::Write;
 use std::ops::ControlFlow;
 
@@ -58,16 +60,17 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         .into());
     }
     let t_load = std::time::Instant::now();
-    let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
-    let n_ctx = super::context_for(&file, a.ctx_size)?;
-    // Refuse before loading when it cannot fit; warn when it is tight.
-    if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
-        eprintln!("hearth: warning: {warning}");
-    }
-    let lm = LoadedModel::from_gguf(file)?;
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    // The context asked for (checked against the trained one) or the default;
+    // refused before the weights load when it cannot fit, a warning when tight.
+    let opts = LoadOptions {
+        ctx: a.ctx_size.into(),
+        ..LoadOptions::default()
+    };
+    let loaded = super::load_model(&model, &opts)?;
+    let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
-    let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let mut sess = lm.session(n_ctx)?;
     // A file without a chat template of its own (a base model, often) runs
     // as plain text completion: a made-up template made one loop until the
     // context was full.
@@ -112,7 +115,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         stop: a.stop.clone(),
     };
     let load_secs = t_load.elapsed().as_secs_f64();
-    let mut looping = sampler::RepeatDetector::new(a.loop_stop);
+    let mut looping = engine::RepeatDetector::new(a.loop_stop);
     if a.json {
         return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx, &mut looping);
     }
@@ -174,7 +177,7 @@ fn print_json(
     req: &GenerateRequest,
     load_secs: f64,
     n_ctx: usize,
-    looping: &mut sampler::RepeatDetector,
+    looping: &mut engine::RepeatDetector,
 ) -> anyhow::Result<()> {
     let mut text = String::new();
     let stats = lm.generate(pool, sess, req, |t| {

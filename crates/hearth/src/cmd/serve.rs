@@ -137,6 +137,7 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
+    let open = a.open;
     let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
     for p in &a.model {
         if !p.is_file() {
@@ -150,7 +151,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(s) => parse_size(s)?,
         None => default_budget(),
     };
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let sched = SchedulerConfig {
         threads,
         max_active: a.parallel.max(1),
@@ -195,7 +196,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
         let local = listener.local_addr()?;
+        let page = super::browser::page_url(local);
         eprintln!("hearth serve: listening on http://{local}");
+        eprintln!("  chat in your browser: {}", super::browser::link(&page));
         eprintln!("  OpenAI API: http://{local}/v1   Ollama API: http://{local}/api");
         if !local.ip().is_loopback() {
             eprintln!(
@@ -227,6 +230,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 m.size as f64 / 1e6,
                 m.path.display()
             );
+        }
+        if open {
+            if let Err(note) = super::browser::open(&page) {
+                eprintln!("  {note}");
+            }
         }
         server::run(listener, state, shutdown_signal()).await?;
         eprintln!("hearth serve: stopped");

@@ -174,7 +174,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         s.logit_bias.push((id, b));
     }
     s.logit_bias.sort_unstable_by_key(|&(id, _)| id);
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,
@@ -311,6 +311,7 @@ pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Me
             content,
             tool_calls,
             tool_call_id: m.tool_call_id,
+            ..Default::default()
         });
     }
     if json {
