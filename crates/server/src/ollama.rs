@@ -556,9 +556,74 @@ fn details_json(e: &Entry) -> (Value, catalog::Details) {
     (v, d)
 }
 
-/// A stable identifier for a model file (from its path, size and time; not
-/// a content hash).
+/// Arrays longer than this are `null` in `/api/show`'s `model_info` unless
+/// the request says `"verbose": true` (as Ollama does for the vocabulary).
+const SHOW_ARRAY_ITEMS: usize = 64;
+
+fn gguf_json(v: &gguf::Value, verbose: bool) -> Value {
+    use gguf::Value as G;
+    match v {
+        G::U8(x) => json!(x),
+        G::I8(x) => json!(x),
+        G::U16(x) => json!(x),
+        G::I16(x) => json!(x),
+        G::U32(x) => json!(x),
+        G::I32(x) => json!(x),
+        G::U64(x) => json!(x),
+        G::I64(x) => json!(x),
+        G::F32(x) => json!(x),
+        G::F64(x) => json!(x),
+        G::Bool(x) => json!(x),
+        G::String(x) => json!(x),
+        G::Array { items, .. } if !verbose && items.len() > SHOW_ARRAY_ITEMS => Value::Null,
+        G::Array { items, .. } => {
+            Value::Array(items.iter().map(|i| gguf_json(i, verbose)).collect())
+        }
+    }
+}
+
+/// `/api/show`'s `model_info` (every metadata key of the file, as Ollama
+/// gives it, plus `general.parameter_count`) and `capabilities`:
+/// `completion` always, `tools` when the chat template renders a tools
+/// list, `thinking` when it knows a thinking switch or `<think>` blocks.
+fn model_info(
+    path: &std::path::Path,
+    verbose: bool,
+) -> (serde_json::Map<String, Value>, Vec<&'static str>) {
+    let mut info = serde_json::Map::new();
+    let mut caps = vec!["completion"];
+    let Ok(f) = gguf::GgufFile::open(path) else {
+        return (info, caps);
+    };
+    for (k, v) in &f.metadata {
+        info.insert(k.clone(), gguf_json(v, verbose));
+    }
+    let params: u64 = f.tensors.iter().map(|t| t.n_elements()).sum();
+    info.entry("general.parameter_count")
+        .or_insert(json!(params));
+    let template = f.get_str("tokenizer.chat_template").unwrap_or("");
+    if template.contains("tools") {
+        caps.push("tools");
+    }
+    if ["enable_thinking", "<think>", "reasoning_content"]
+        .iter()
+        .any(|w| template.contains(w))
+    {
+        caps.push("thinking");
+    }
+    (info, caps)
+}
+
+/// A model's digest: a store model's manifest sha256 (the file's content
+/// hash, checked when it was added); a loose file has none recorded, so a
+/// stable identifier from its path, size and time stands in (hashing
+/// gigabytes per listing would be slow).
 fn digest(e: &Entry) -> String {
+    if let Ok(m) = store::Manifest::read(&e.path.with_extension("json")) {
+        if e.path.file_name().is_some_and(|n| *n == *m.file) {
+            return m.sha256;
+        }
+    }
     use std::hash::{Hash, Hasher};
     let mut out = String::new();
     for salt in 0..4u64 {
@@ -589,6 +654,9 @@ pub async fn tags(State(st): State<Shared>) -> Json<Value> {
 pub struct NameReq {
     pub model: Option<String>,
     pub name: Option<String>,
+    /// `/api/show`: long arrays (the vocabulary) in full.
+    #[serde(default)]
+    pub verbose: Option<bool>,
 }
 
 impl NameReq {
@@ -616,18 +684,14 @@ pub async fn show(
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
     let (det, d) = details_json(&e);
-    let mut info = serde_json::Map::new();
-    info.insert("general.architecture".into(), json!(d.family));
-    if let Some(c) = d.context_length {
-        info.insert(format!("{}.context_length", d.family), json!(c));
-    }
+    let (info, capabilities) = model_info(&e.path, r.verbose.unwrap_or(false));
     Ok(Json(json!({
         "modelfile": format!("FROM {}\n", e.path.display()),
         "parameters": "",
         "template": d.chat_template.unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": ["completion"],
+        "capabilities": capabilities,
         "modified_at": gen::rfc3339(e.modified),
     })))
 }
@@ -676,9 +740,11 @@ pub async fn copy(
     body: Result<Body<CopyReq>, ApiError>,
 ) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
-    st.mgr
-        .catalog
-        .copy(&r.source, &r.destination)
+    // the copy hashes the file: off the async runtime
+    let st2 = st.clone();
+    tokio::task::spawn_blocking(move || st2.mgr.catalog.copy(&r.source, &r.destination))
+        .await
+        .map_err(|e| oerr(ApiError::internal(e.to_string())))?
         .map_err(cat_err)?;
     Ok(StatusCode::OK.into_response())
 }
