@@ -118,7 +118,7 @@ pub struct RunArgs {
 #[derive(Args, Debug, Default)]
 #[command(after_help = CHAT_HELP)]
 pub struct ChatArgs {
-    /// The model: a path to a .gguf file (default: `model` in config.toml).
+    /// The model: a store or catalog name (`smollm2`, `qwen2.5-coder:0.5b`), an `hf.co/` reference, or a path to a .gguf file (default: `model` in config.toml).
     pub model: Option<String>,
     /// System message.
     #[arg(long)]

@@ -356,3 +356,93 @@ fn chat_keeps_lines_typed_ahead() {
         "{v}"
     );
 }
+
+/// Messages said once and right: an error whose cause is part of its text is
+/// not printed twice; `rm` suggests `pull` only for a name the catalog has;
+/// `chat --help` takes names; `/show` of an overfull context says it is
+/// full (it said "103 of 96 tokens used"); `-v` gives the peak RSS in units.
+#[test]
+fn messages_are_said_once_and_right() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("models");
+    let with_store = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(args)
+            .env("HEARTH_MODELS", &store)
+            .env("HEARTH_OFFLINE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let junk = d.path().join("junk.gguf");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let missing = d.path().join("missing.gguf");
+    for (args, needle) in [
+        (vec!["import", junk.to_str().unwrap()], "not a GGUF file"),
+        (vec!["show", junk.to_str().unwrap()], "not a GGUF file"),
+        (vec!["run", missing.to_str().unwrap(), "hi"], "No such file"),
+    ] {
+        let o = with_store(&args);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {e}");
+        assert_eq!(e.matches(needle).count(), 1, "{args:?} said it twice: {e}");
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+    }
+    // rm of a name nothing can fetch: no `hearth pull` advice
+    let e = err(&with_store(&["rm", "smollm"]));
+    assert!(e.contains("not in the store"), "{e}");
+    assert!(!e.contains("hearth pull"), "{e}");
+    // a catalog name: pulling is the advice
+    let e = err(&with_store(&["rm", "qwen2.5-coder:0.5b"]));
+    assert!(
+        e.contains("`hearth pull qwen2.5-coder:0.5b` fetches it"),
+        "{e}"
+    );
+    let help = out(&hearth(&["chat", "--help"], None));
+    let model_line = help.lines().find(|l| l.contains("[MODEL]")).unwrap();
+    let help_model = help
+        .split("[MODEL]")
+        .nth(2)
+        .map(|s| s.split("Options:").next().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        help_model.contains("name") && help_model.contains("path"),
+        "{model_line}\n{help_model}"
+    );
+
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let m = model.to_str().unwrap();
+    let o = hearth(
+        &["chat", "--temperature", "0", "-c", "80", "-n", "-1", m],
+        Some(b"Tell me a very long story about a dragon.\n/show\n"),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &err(&o);
+    assert!(
+        text.contains("The context is full"),
+        "the answer filled it: {text}"
+    );
+    let ctx_line = text
+        .lines()
+        .find(|l| l.starts_with("context "))
+        .unwrap_or_else(|| panic!("no context line: {text}"));
+    if let Some((used, rest)) = ctx_line
+        .trim_start_matches("context")
+        .trim()
+        .split_once(" of ")
+    {
+        let used: usize = used.parse().unwrap();
+        let of: usize = rest.split_whitespace().next().unwrap().parse().unwrap();
+        assert!(used <= of, "{ctx_line}");
+    } else {
+        assert!(ctx_line.contains("full"), "{ctx_line}");
+    }
+    let o = hearth(&["run", "-v", "-n", "2", "--raw", m, "Hello"], None);
+    let e = err(&o);
+    let rss = e.split("peak RSS ").nth(1).unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        rss.trim_end().ends_with(" MB") || rss.trim_end().ends_with(" GB"),
+        "{rss}"
+    );
+}

@@ -270,6 +270,48 @@ pub fn log_request(
     );
 }
 
+/// What a streamed request got to before its client left: each sequence's
+/// prompt size (from its prefill events) and the tokens sent, so that a
+/// disconnect is logged with the work it cost, not zeros.
+#[derive(Default)]
+pub struct Seen {
+    prompt: Vec<usize>,
+    out: usize,
+}
+
+impl Seen {
+    pub fn note(&mut self, i: usize, ev: &Event) {
+        match ev {
+            Event::Prefill { total, .. } => {
+                if self.prompt.len() <= i {
+                    self.prompt.resize(i + 1, 0);
+                }
+                self.prompt[i] = *total;
+            }
+            Event::Token(_) => self.out += 1,
+            _ => {}
+        }
+    }
+
+    /// The finished sequences' stats when every one finished, else what
+    /// was seen (as one cancelled sequence's stats).
+    pub fn stats(&self, finished: &[GenerateStats], n: usize) -> Vec<GenerateStats> {
+        if finished.len() == n {
+            return finished.to_vec();
+        }
+        vec![GenerateStats {
+            prompt_tokens: self.prompt.iter().sum(),
+            cached_tokens: 0,
+            output_tokens: self.out,
+            prompt_seconds: 0.0,
+            gen_seconds: 0.0,
+            finish: FinishReason::Cancelled,
+            tokens: Vec::new(),
+            context_full: false,
+        }]
+    }
+}
+
 pub fn log_content(state: &AppState, what: &str, text: &str) {
     if state.cfg.log_prompts {
         eprintln!("  {what}: {text:?}");

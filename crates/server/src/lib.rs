@@ -185,13 +185,27 @@ pub(crate) fn flavor_of(path: &str) -> Flavor {
     }
 }
 
+/// The routes whose handlers log a line of their own for a successful
+/// request (with token counts: `gen::log_request`).
+const GENERATION_ROUTES: [&str; 7] = [
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/api/chat",
+    "/api/generate",
+    "/api/embed",
+    "/api/embeddings",
+];
+
 async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let started = Instant::now();
     let r = check_key(&st, req, next).await;
     // Successful generations log their own line (with token counts); every
-    // refused request gets one here, without its content.
-    if !st.cfg.quiet && (r.status().is_client_error() || r.status().is_server_error()) {
+    // other request (listings, copy, delete, the page's files) and every
+    // refused one gets one here, without its content.
+    let failed = r.status().is_client_error() || r.status().is_server_error();
+    if !st.cfg.quiet && (failed || !GENERATION_ROUTES.contains(&path.as_str())) {
         eprintln!(
             "{} {method} {path} time={:.2}s status={}",
             gen::rfc3339(std::time::SystemTime::now()),

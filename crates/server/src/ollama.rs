@@ -474,6 +474,7 @@ async fn run(
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
+        let mut seen = gen::Seen::default();
         loop {
             let next = tokio::select! {
                 ev = rx.recv() => ev,
@@ -483,6 +484,7 @@ async fn run(
                 }
             };
             let Some((_, ev)) = next else { break };
+            seen.note(0, &ev);
             let line = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
@@ -524,7 +526,9 @@ async fn run(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let done: Vec<_> = stats.iter().cloned().collect();
+        let logged = seen.stats(&done, 1);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &lease.slot.name, &refs, &status, started);
         gen::log_content(&st, "output", &text);
         let name = lease.slot.name.clone();

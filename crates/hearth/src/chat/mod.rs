@@ -490,12 +490,22 @@ impl Chat {
                 .map(|t| t.name().to_string())
                 .unwrap_or_else(|_| "none".into())
         ));
-        s.push_str(&format!(
-            "context     {used} of {} tokens used ({} in the KV cache) · {} messages\n",
-            self.sess.n_ctx(),
-            self.sess.n_past(),
-            self.messages.len()
-        ));
+        let n_ctx = self.sess.n_ctx();
+        if used > n_ctx {
+            // an answer cut off at a full context is kept whole, with the
+            // template's end of turn it no longer fits
+            s.push_str(&format!(
+                "context     full: the conversation is {used} tokens, more than the {n_ctx} the context holds ({} in the KV cache) · {} messages; /clear starts anew\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        } else {
+            s.push_str(&format!(
+                "context     {used} of {n_ctx} tokens used ({} in the KV cache) · {} messages\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        }
         s.push_str(&format!(
             "system      {}\n",
             self.system.as_deref().unwrap_or("(none)")

@@ -148,7 +148,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     if a.verbose {
         eprintln!(
-            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {} bytes",
+            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {}",
             load_secs,
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
@@ -156,7 +156,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
             stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
             threads,
             stats.finish.as_str(),
-            super::bench::peak_rss_bytes().unwrap_or(0)
+            super::bench::peak_rss_bytes()
+                .map(store::human_bytes)
+                .unwrap_or_else(|| "unknown".into())
         );
     }
     Ok(())
@@ -212,6 +214,7 @@ fn print_json(
             "prompt_tokens_per_second": stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             "generation_tokens_per_second": stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
         },
+        "peak_rss_bytes": super::bench::peak_rss_bytes(),
     });
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{v}") {

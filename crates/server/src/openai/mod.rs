@@ -504,6 +504,7 @@ fn stream_response(
                 Kind::Completion { .. } => continue,
             };
             if !send(sse(&mk(first))).await {
+                gen::log_request(&st, endpoint, &model, &[], "499 (client closed)", started);
                 return;
             }
         }
@@ -511,6 +512,7 @@ fn stream_response(
         let mut texts: Vec<String> = vec![String::new(); n];
         let mut done = 0;
         let mut status = "200".to_string();
+        let mut seen = gen::Seen::default();
         while done < n {
             // A client that leaves while nothing streams (a long prompt
             // still being read) is noticed here too.
@@ -524,6 +526,7 @@ fn stream_response(
             let Some((i, ev)) = next else {
                 break;
             };
+            seen.note(i, &ev);
             let piece = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
@@ -575,7 +578,8 @@ fn stream_response(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let logged = seen.stats(&stats, n);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &model, &refs, &status, started);
         for t in &texts {
             gen::log_content(&st, "output", t);
