@@ -16,6 +16,9 @@ pub(crate) enum Level {
     Scalar = 1,
     /// x86_64 with AVX2, FMA and F16C.
     Avx2 = 2,
+    /// `Avx2` and AVX-VNNI (the 256-bit `vpdpbusd`: Intel from Alder Lake
+    /// on, AMD from Zen 5), on a CPU without AVX-512 or capped below it.
+    Avx2Vnni = 7,
     /// `Avx2` and AVX-512 F/BW/VL.
     Avx512 = 3,
     /// `Avx512` and AVX-512 VNNI.
@@ -24,13 +27,18 @@ pub(crate) enum Level {
     Neon = 5,
     /// NEON and FEAT_DotProd (`SDOT`).
     NeonDotprod = 6,
+    /// `NeonDotprod` and FEAT_I8MM (`SMMLA`: Apple M2 on, Arm v8.6+ cores).
+    NeonI8mm = 8,
 }
 
 impl Level {
     /// Every x86 level from AVX2 up (they all have the AVX2 kernels).
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn has_avx2(self) -> bool {
-        matches!(self, Level::Avx2 | Level::Avx512 | Level::Avx512Vnni)
+        matches!(
+            self,
+            Level::Avx2 | Level::Avx2Vnni | Level::Avx512 | Level::Avx512Vnni
+        )
     }
 
     /// The name [`simd_level`] reports.
@@ -38,10 +46,12 @@ impl Level {
         match self {
             Level::Scalar => "scalar",
             Level::Avx2 => "avx2",
+            Level::Avx2Vnni => "avx2+vnni",
             Level::Avx512 => "avx512",
             Level::Avx512Vnni => "avx512+vnni",
             Level::Neon => "neon",
             Level::NeonDotprod => "neon+dotprod",
+            Level::NeonI8mm => "neon+i8mm",
         }
     }
 
@@ -49,10 +59,12 @@ impl Level {
         [
             Level::Scalar,
             Level::Avx2,
+            Level::Avx2Vnni,
             Level::Avx512,
             Level::Avx512Vnni,
             Level::Neon,
             Level::NeonDotprod,
+            Level::NeonI8mm,
         ]
         .into_iter()
         .find(|l| *l as u8 == v)
@@ -71,10 +83,20 @@ pub fn set_force_scalar(force: bool) {
 }
 
 /// The values `HEARTH_SIMD` takes (unset or empty: the best the CPU has):
-/// `scalar` (the reference kernels), `avx2` (no AVX-512 on an AVX-512 CPU),
-/// `avx512` (AVX-512 without VNNI). A cap above what the CPU has changes
-/// nothing.
-pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
+/// `scalar` (the reference kernels), `avx2` (AVX2 alone: no AVX-VNNI, no
+/// AVX-512), `avx2-vnni` (AVX2 with AVX-VNNI, no AVX-512), `avx512` (AVX-512
+/// without VNNI), `neon` (NEON without the dot product instructions),
+/// `neon-dotprod` (NEON with `SDOT`, without the i8mm `SMMLA`). A cap above
+/// what the CPU has changes nothing, and so does one of the other
+/// architecture.
+pub const SIMD_CAPS: [&str; 6] = [
+    "scalar",
+    "avx2",
+    "avx2-vnni",
+    "avx512",
+    "neon",
+    "neon-dotprod",
+];
 
 /// `HEARTH_SIMD` as set ("" when unset).
 fn simd_env() -> String {
@@ -112,6 +134,7 @@ fn detected() -> Level {
         {
             level = Level::Avx2;
             if cap != "avx2"
+                && cap != "avx2-vnni"
                 && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl")
@@ -121,16 +144,20 @@ fn detected() -> Level {
                 } else {
                     Level::Avx512
                 };
+            } else if cap != "avx2" && is_x86_feature_detected!("avxvnni") {
+                level = Level::Avx2Vnni;
             }
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         if !env_scalar && std::arch::is_aarch64_feature_detected!("neon") {
-            level = if std::arch::is_aarch64_feature_detected!("dotprod") {
-                Level::NeonDotprod
-            } else {
+            level = if cap == "neon" || !std::arch::is_aarch64_feature_detected!("dotprod") {
                 Level::Neon
+            } else if cap != "neon-dotprod" && std::arch::is_aarch64_feature_detected!("i8mm") {
+                Level::NeonI8mm
+            } else {
+                Level::NeonDotprod
             };
         }
     }
@@ -155,8 +182,8 @@ pub(crate) fn use_avx2() -> bool {
     level().has_avx2()
 }
 
-/// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2"`, `"neon"`,
-/// `"neon+dotprod"` or `"scalar"`.
+/// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2+vnni"`,
+/// `"avx2"`, `"neon"`, `"neon+dotprod"`, `"neon+i8mm"` or `"scalar"`.
 pub fn simd_level() -> &'static str {
     level().name()
 }

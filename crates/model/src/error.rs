@@ -11,7 +11,7 @@ pub enum ModelError {
         arch: String,
         supported: &'static str,
     },
-    #[error("{path}: tensor {tensor:?} has type {ty}, which hearth cannot compute with yet (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K); use another quantization of this model")]
+    #[error("{path}: tensor {tensor:?} has type {ty}, which hearth cannot compute with yet (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, MXFP4); use another quantization of this model")]
     UnsupportedType {
         path: PathBuf,
         tensor: String,

@@ -1,5 +1,7 @@
 #![allow(dead_code)]
-use kernels::GgmlType;
+use kernels::{
+    matmul_multi, matmul_reference_raw, GgmlType, MatmulJob, PanelCache, QuantizedActs, ThreadPool,
+};
 
 /// Tiny deterministic PRNG (xorshift64*).
 pub struct Rng(u64);
@@ -29,7 +31,7 @@ impl Rng {
     }
 }
 
-pub const WEIGHT_TYPES: [GgmlType; 13] = [
+pub const WEIGHT_TYPES: [GgmlType; 14] = [
     GgmlType::F32,
     GgmlType::F16,
     GgmlType::BF16,
@@ -43,6 +45,7 @@ pub const WEIGHT_TYPES: [GgmlType; 13] = [
     GgmlType::Q4_K,
     GgmlType::Q5_K,
     GgmlType::Q6_K,
+    GgmlType::MXFP4,
 ];
 
 /// Byte offsets of f16 scale fields inside one block (ggml-common.h layouts).
@@ -73,6 +76,10 @@ pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
             let nb = k / ty.block_size();
             let mut b = rng.bytes(nb * bs);
             for i in 0..nb {
+                if ty == GgmlType::MXFP4 {
+                    // E8M0 scale byte: 2^-9 .. 2^6, as real weights have
+                    b[i * bs] = 118 + (rng.next_u64() % 16) as u8;
+                }
                 for &off in f16_fields(ty) {
                     let v = half::f16::from_f32(rng.normal() * 0.05);
                     b[i * bs + off..i * bs + off + 2].copy_from_slice(&v.to_le_bytes());
@@ -87,4 +94,67 @@ pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| rng.normal() * if rng.next_u64() % 17 < 1 { 8.0 } else { 1.0 })
         .collect()
+}
+
+/// Each output of `matmul` for these shapes equals the scalar reference of
+/// its op order, with and without the matrix's panel cache (where this level
+/// builds one).
+pub fn check_matmul(
+    pool: &ThreadPool,
+    rng: &mut Rng,
+    ty: GgmlType,
+    k: usize,
+    n_out: usize,
+    n_rows: usize,
+    extreme: bool,
+) {
+    let w: Vec<u8> = (0..n_out)
+        .flat_map(|_| random_weights(rng, ty, k))
+        .collect();
+    let mut x = random_acts(rng, n_rows * k);
+    if extreme {
+        // saturating activations (quantized to +-127) and zeros
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = match i % 5 {
+                0 => 0.0,
+                1 | 3 => 1.0,
+                _ => -1.0,
+            };
+        }
+    }
+    let mut acts = QuantizedActs::new();
+    acts.quantize(ty, &x, n_rows, k);
+    let cache = PanelCache::build(ty, &w, n_out, k).unwrap();
+    for cached in [false, true] {
+        if cached && cache.is_none() {
+            continue;
+        }
+        let mut out = vec![f32::NAN; n_rows * n_out];
+        matmul_multi(
+            pool,
+            &mut [MatmulJob {
+                weight_ty: ty,
+                w: &w,
+                n_out,
+                k,
+                acts: &acts,
+                out: &mut out,
+                cache: if cached { cache.as_ref() } else { None },
+            }],
+        )
+        .unwrap();
+        let rb = w.len() / n_out;
+        for r in 0..n_rows {
+            for o in 0..n_out {
+                let wr = &w[o * rb..(o + 1) * rb];
+                let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
+                let got = out[r * n_out + o];
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{ty} k={k} n_out={n_out} n_rows={n_rows} cached={cached} r={r} o={o}: simd {got} reference {want}"
+                );
+            }
+        }
+    }
 }
