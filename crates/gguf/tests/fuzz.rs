@@ -117,14 +117,11 @@ fn value_of_array(r: &mut Rng, depth: u32) -> Value {
     }
 }
 
+/// A tensor as built: name, dims, type, data.
+type Built = (String, Vec<u64>, GgmlType, Vec<u8>);
+
 /// A valid file and the metadata and tensors it holds.
-fn build(
-    r: &mut Rng,
-) -> (
-    Vec<u8>,
-    Vec<(String, Value)>,
-    Vec<(String, Vec<u64>, GgmlType, Vec<u8>)>,
-) {
+fn build(r: &mut Rng) -> (Vec<u8>, Vec<(String, Value)>, Vec<Built>) {
     let mut w = GgufWriter::new();
     if r.chance(0.2) {
         w = w.version(2);
