@@ -446,3 +446,36 @@ fn messages_are_said_once_and_right() {
         "{rss}"
     );
 }
+
+/// `doctor` measured the bandwidth beside busy programs and predicted speeds
+/// from it without a word: now it says how much of the CPU others used
+/// while it measured, and notes when that was much.
+#[test]
+fn doctor_says_when_the_machine_was_busy_while_it_measured() {
+    // busy loops on every core, started (and ended) here
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut spin: Vec<std::process::Child> = (0..cores)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let json = hearth(&["doctor", "--json"], None);
+    let text = hearth(&["doctor"], None);
+    for c in &mut spin {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let v: Value = serde_json::from_str(&out(&json)).unwrap();
+    let share = v["cpu_share_used_by_others_while_measured"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(share > 0.25, "{share}");
+    let t = out(&text);
+    assert!(
+        t.contains("of the CPU while the bandwidth was measured"),
+        "{t}"
+    );
+}
