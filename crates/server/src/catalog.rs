@@ -265,9 +265,10 @@ mod store_tests {
             d.path().join("qwen2.5-coder/0.5b.gguf")
         );
         assert!(c.resolve("qwen2.5-coder:7b").is_err());
-        assert!(
-            c.delete("qwen2.5-coder:0.5b").is_err(),
-            "store models are removed with hearth rm"
-        );
+        // a store model is removed as `hearth rm` removes it
+        c.delete("qwen2.5-coder:0.5b").unwrap();
+        assert!(!d.path().join("qwen2.5-coder/0.5b.json").exists());
+        let names: Vec<String> = c.list().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["plain"]);
     }
 }

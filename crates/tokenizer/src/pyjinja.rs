@@ -521,7 +521,10 @@ mod tests {
         assert_eq!(rewrite_generation_tags("{{ '{%' }}"), "{{ '{%' }}");
         // `{%}` (its `%}` overlapping the opening; found by the fuzz test)
         let odd = "{%}- set x = 1 -%}{% generation %}";
-        assert_eq!(rewrite_generation_tags(odd), "{%}- set x = 1 -%}{% if true %}");
+        assert_eq!(
+            rewrite_generation_tags(odd),
+            "{%}- set x = 1 -%}{% if true %}"
+        );
     }
 
     #[test]
