@@ -315,12 +315,60 @@ pub struct Endpoint {
     tx: Mutex<mpsc::Sender<(Job, Done)>>,
 }
 
+/// The model to ask `base` for, from what it lists: the name given when it
+/// is listed (or the server lists nothing to check against); else the one
+/// listed name it is short for, as hearth's and Ollama's servers match
+/// names (case aside: `smollm2` for `smollm2:135m` or `smollm2:latest`,
+/// `NAME:latest` for a listed `NAME`). Without a name, the only model
+/// listed. Never a guess: several candidates are refused, naming them.
+pub fn pick_model(base: &str, listed: &[String], asked: Option<&str>) -> Result<String, String> {
+    let Some(m) = asked else {
+        return match listed {
+            [] => Err(format!("{base} lists no models; name one with -m")),
+            [only] => Ok(only.clone()),
+            _ => Err(format!(
+                "{base} serves several models; name one with -m: {}",
+                listed.join(", ")
+            )),
+        };
+    };
+    if listed.is_empty() || listed.iter().any(|l| l == m) {
+        return Ok(m.to_string());
+    }
+    let lower = m.to_lowercase();
+    let bare = lower.strip_suffix(":latest").unwrap_or(&lower);
+    let matches: Vec<&String> = listed
+        .iter()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            l == lower
+                || l == bare
+                || (!lower.contains(':') && l.split_once(':').is_some_and(|(n, _)| n == lower))
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(format!(
+            "{base} does not serve model '{m}'; it lists: {}",
+            listed.join(", ")
+        )),
+        several => Err(format!(
+            "'{m}' could be any of {} on {base}; name one with -m",
+            several
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Attempts per request before it is recorded as failed.
 const ATTEMPTS: u32 = 6;
 
 impl Endpoint {
-    /// Check the server answers (`GET /v1/models`) and knows `model` (the
-    /// first model it lists when `None`).
+    /// Check the server answers (`GET /v1/models`) and knows `model`
+    /// ([`pick_model`]).
     pub fn connect(
         url: &str,
         api_key: Option<String>,
@@ -364,21 +412,7 @@ impl Endpoint {
                 ))
             }
         };
-        let model = match model {
-            Some(m) => {
-                if !listed.is_empty() && !listed.contains(&m) {
-                    return Err(format!(
-                        "{base} does not serve model '{m}'; it lists: {}",
-                        listed.join(", ")
-                    ));
-                }
-                m
-            }
-            None => listed
-                .first()
-                .cloned()
-                .ok_or_else(|| format!("{base} lists no models; name one with -m"))?,
-        };
+        let model = pick_model(&base, &listed, model.as_deref())?;
         let parallel = parallel.max(1);
         let (tx, rx) = mpsc::channel::<(Job, Done)>();
         let rx = Arc::new(Mutex::new(rx));
@@ -595,5 +629,53 @@ mod tests {
         );
         assert_eq!(base_url("https://x.example").unwrap(), "https://x.example");
         assert!(base_url("127.0.0.1:8080").unwrap_err().contains("http://"));
+    }
+}
+
+#[cfg(test)]
+mod pick_tests {
+    use super::pick_model;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn names_are_matched_as_the_servers_match_them_and_never_guessed() {
+        let b = "http://h";
+        let one = names(&["smollm2:135m"]);
+        assert_eq!(
+            pick_model(b, &one, Some("smollm2")).unwrap(),
+            "smollm2:135m"
+        );
+        assert_eq!(
+            pick_model(b, &one, Some("SmolLM2")).unwrap(),
+            "smollm2:135m"
+        );
+        assert_eq!(
+            pick_model(b, &one, Some("smollm2:135m")).unwrap(),
+            "smollm2:135m"
+        );
+        assert!(pick_model(b, &one, Some("smollm2:q8"))
+            .unwrap_err()
+            .contains("does not serve"));
+        assert_eq!(pick_model(b, &one, None).unwrap(), "smollm2:135m");
+        let loose = names(&["mine", "qwen:latest"]);
+        assert_eq!(pick_model(b, &loose, Some("mine:latest")).unwrap(), "mine");
+        assert_eq!(pick_model(b, &loose, Some("qwen")).unwrap(), "qwen:latest");
+        // several: refused, naming them
+        let e = pick_model(b, &loose, None).unwrap_err();
+        assert!(
+            e.contains("several") && e.contains("mine, qwen:latest"),
+            "{e}"
+        );
+        let tags = names(&["smollm2:135m", "smollm2:q8"]);
+        let e = pick_model(b, &tags, Some("smollm2")).unwrap_err();
+        assert!(e.contains("smollm2:135m, smollm2:q8"), "{e}");
+        assert!(pick_model(b, &[], None)
+            .unwrap_err()
+            .contains("lists no models"));
+        // a server that lists nothing to check against gets the name as given
+        assert_eq!(pick_model(b, &[], Some("gpt-x")).unwrap(), "gpt-x");
     }
 }

@@ -401,6 +401,52 @@ pub fn probe_bandwidth(threads: usize, budget: Duration) -> Option<f64> {
     (best > 0.0).then_some(best)
 }
 
+/// The share of the machine's CPU time (0..1) that other programs used
+/// while `f` ran (Linux: `/proc/stat` less this process's own time from
+/// `/proc/self/stat`), with `f`'s result: a bandwidth probe beside a busy
+/// machine measures less than the machine has. `None` where unknown.
+pub fn others_busy_during<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    fn machine() -> Option<(u64, u64)> {
+        // cpu  user nice system idle iowait irq softirq steal ...
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = s
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if v.len() < 5 {
+            return None;
+        }
+        let total: u64 = v.iter().sum();
+        Some((total, total - v[3] - v[4]))
+    }
+    fn own() -> Option<u64> {
+        // fields after the ")" of the command name: utime is the 12th, stime the 13th
+        let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = &s[s.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+    let before = machine().zip(own());
+    let out = f();
+    let after = machine().zip(own());
+    let share = match (before, after) {
+        (Some(((t0, b0), o0)), Some(((t1, b1), o1))) if t1 > t0 => {
+            let others = (b1 - b0).saturating_sub(o1.saturating_sub(o0));
+            Some((others as f64 / (t1 - t0) as f64).clamp(0.0, 1.0))
+        }
+        _ => None,
+    };
+    (out, share)
+}
+
+/// Above this share of the CPU used by other programs during the bandwidth
+/// probe, `doctor` and `fit` say their speed predictions may be low.
+pub const BUSY_SHARE: f64 = 0.25;
+
 /// Check a model against the memory available before loading it: an error
 /// with the numbers and what to do when it cannot fit, a warning string when
 /// it is tight.

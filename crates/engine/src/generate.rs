@@ -146,6 +146,16 @@ impl LoadedModel {
     /// Tokenize a prompt as the request says (an error for an embedding
     /// model, which does not generate: every generation path starts here).
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
+        self.prompt_tokens_cancellable(prompt, &std::sync::atomic::AtomicBool::new(false))
+    }
+
+    /// [`Self::prompt_tokens`] whose chat-template rendering (bounded in steps
+    /// and output, as every rendering) stops once `cancel` is set.
+    pub fn prompt_tokens_cancellable(
+        &self,
+        prompt: &Prompt,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Vec<u32>, EngineError> {
         self.check_generates()?;
         let ids = match prompt {
             // Raw text is the caller's own template: special tokens written in
@@ -159,7 +169,7 @@ impl LoadedModel {
                     .template
                     .as_ref()
                     .map_err(|e| EngineError::NoTemplate(e.clone()))?;
-                let rendered = t.render(messages, true)?;
+                let rendered = t.render_cancellable(messages, None, true, cancel)?;
                 self.tokenizer.encode_chat(&rendered)
             }
             Prompt::Tokens(ids) => ids.clone(),

@@ -24,7 +24,9 @@ pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
 pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
 pub use model::{Logits, Model, ModelError, Session};
 pub use reasoning::{Reasoning, ReasoningFormat};
-pub use sampler::{Constraint, ConstraintError, Grammar, SamplerError, SamplingParams};
+pub use sampler::{
+    Constraint, ConstraintError, Grammar, RepeatDetector, SamplerError, SamplingParams,
+};
 pub use spec::{DraftModel, SpecStats, Speculation};
 pub use tokenizer::{ChatTemplate, Message, RenderOptions, Tokenizer};
 

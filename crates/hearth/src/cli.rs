@@ -73,22 +73,22 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "max-tokens", default_value_t = -1, allow_negative_numbers = true)]
     pub max_tokens: i64,
     /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Keep only the K most likely tokens (0 = off).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub top_p: f32,
     /// Drop tokens less likely than P times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub min_p: f32,
     /// Penalise repeating recent tokens (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub repeat_penalty: f32,
     /// Random seed (same seed, same output).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Stop when this text is generated (repeatable).
     #[arg(long)]
@@ -105,6 +105,14 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it.
+    #[arg(long, default_value_t = engine::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
+    pub loop_stop: usize,
+    /// Take the prompt, --system and --stop exactly as typed (by default \n, \t, \r, \\, \", \' and \xHH
+    /// in them are processed, as llama.cpp's -p does; piped text never is).
+    #[arg(long)]
+    pub no_escape: bool,
     /// The answer is JSON following this JSON Schema file (enforced while sampling).
     #[arg(long, value_name = "FILE")]
     pub json_schema: Option<PathBuf>,
@@ -181,7 +189,7 @@ impl SpecArgs {
 #[derive(Args, Debug, Default)]
 #[command(after_help = CHAT_HELP)]
 pub struct ChatArgs {
-    /// The model: a path to a .gguf file (default: `model` in config.toml).
+    /// The model: a store or catalog name (`smollm2`, `qwen2.5-coder:0.5b`), an `hf.co/` reference, or a path to a .gguf file (default: `model` in config.toml).
     pub model: Option<String>,
     /// System message.
     #[arg(long)]
@@ -190,22 +198,22 @@ pub struct ChatArgs {
     #[arg(short = 'n', long = "max-tokens", allow_negative_numbers = true)]
     pub max_tokens: Option<i64>,
     /// Sampling temperature (0 = greedy) [default: 0.8].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub temperature: Option<f32>,
     /// Keep only the K most likely tokens (0 = off) [default: 40].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_k: Option<usize>,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off) [default: 0.95].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_p: Option<f32>,
     /// Drop tokens less likely than P times the most likely one (0 = off) [default: 0.05].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_p: Option<f32>,
     /// Penalise repeating recent tokens (1 = off) [default: 1.0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub repeat_penalty: Option<f32>,
     /// Random seed (same seed, same answers).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Context size in tokens (default: the model's, capped at 4096).
     #[arg(short = 'c', long = "ctx-size")]
@@ -221,6 +229,10 @@ pub struct ChatArgs {
     /// A thinking model's reasoning is not shown (by default it is, dimmed).
     #[arg(long)]
     pub hide_thinking: bool,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it [default: 1200].
+    #[arg(long, value_name = "N")]
+    pub loop_stop: Option<usize>,
 }
 
 const CHAT_HELP: &str = "In the chat:

@@ -56,16 +56,14 @@ fn memory_estimate_within_ten_percent_of_peak_rss() {
         // Fill most of the 256-position context so the cache is really used.
         let prompt = "word ".repeat(220);
         let o = hearth(&[
-            "run", "--raw", "-n", "1", "-c", "256", "-t", "2", "-v", m, &prompt,
+            "run", "--raw", "-n", "1", "-c", "256", "-t", "2", "--json", m, &prompt,
         ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
-        let rss: f64 = err
-            .split("peak RSS ")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no peak RSS in: {err}"));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rss = v["peak_rss_bytes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no peak_rss_bytes in: {v}")) as f64;
         let off = (est - rss) / rss;
         eprintln!(
             "{short}: estimate {:.1} MiB, peak RSS {:.1} MiB, {:+.1} %",

@@ -13,11 +13,13 @@
 //! - [`constraint`]: constrained decoding (JSON Schema, JSON, GBNF/Lark
 //!   grammars, regexes) through llguidance; [`Sampler::sample_masked`] samples
 //!   among the tokens a grammar allows.
+//! - [`RepeatDetector`]: an answer repeating one passage endlessly.
 //! - [`argmax`], [`log_softmax_top`]: greedy choice and top-k log-probs.
 
 pub mod constraint;
 pub mod params;
 pub mod pieces;
+pub mod repeat;
 pub mod rng;
 pub mod sampler;
 pub mod stop;
@@ -25,6 +27,7 @@ pub mod stop;
 pub use constraint::{Constraint, ConstraintError, Grammar, Mask, Vocabulary};
 pub use params::{SamplerError, SamplingParams, DEFAULT_SEED};
 pub use pieces::{Candidates, PenaltyWindow, TokenData};
+pub use repeat::RepeatDetector;
 pub use rng::{Rng, SplitMix64};
 pub use sampler::Sampler;
 pub use stop::StopMatcher;

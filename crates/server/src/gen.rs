@@ -5,29 +5,50 @@ use crate::error::{from_engine, ApiError};
 use crate::models::Lease;
 use crate::AppState;
 use engine::scheduler::{Event, SubmitError, TokenEvent};
-use engine::{FinishReason, GenerateRequest, GenerateStats, LoadedModel, Prompt};
+use engine::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Events of choice `index`.
 pub type Tagged = (usize, Event);
 
-/// Tokenize the prompt here (so an overflow is a 400 before anything
-/// streams) and hand the scheduler the ids.
-pub fn prepare(
-    lm: &LoadedModel,
-    lease: &Lease,
-    prompt: &Prompt,
-    field: &str,
-) -> Result<Vec<u32>, ApiError> {
-    let ids = lm.prompt_tokens(prompt).map_err(|e| {
-        let mut a = from_engine(&e);
-        if a.status.is_client_error() {
-            a.param = Some(field.to_string());
+/// Run `f` — rendering a chat template, tokenizing: work a model file can
+/// make long — on a blocking thread, not on the async runtime's workers
+/// (another model's requests must not wait behind it). `f` gets a flag that
+/// is set when the request is dropped (its client left), to stop early.
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
         }
-        a
-    })?;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = SetOnDrop(cancel.clone());
+    tokio::task::spawn_blocking(move || f(&cancel))
+        .await
+        .map_err(|e| ApiError::internal(format!("preparing the prompt failed: {e}")))
+}
+
+/// Render and tokenize the prompt here (so an overflow is a 400 before
+/// anything streams; off the runtime, cancelled with the request) and hand
+/// the scheduler the ids.
+pub async fn prepare(lease: &Lease, prompt: Prompt, field: &str) -> Result<Vec<u32>, ApiError> {
+    let slot = lease.slot.clone();
+    let ids = off_runtime(move |cancel| slot.lm.prompt_tokens_cancellable(&prompt, cancel))
+        .await?
+        .map_err(|e| {
+            let mut a = from_engine(&e);
+            if a.status.is_client_error() {
+                a.param = Some(field.to_string());
+            }
+            a
+        })?;
     check_prompt_len(lease, ids, field)
 }
 
@@ -197,6 +218,50 @@ pub fn log_request(
         rfc3339(SystemTime::now()),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// What a streamed request got to before its client left: each sequence's
+/// prompt size (from its prefill events) and the tokens sent, so that a
+/// disconnect is logged with the work it cost, not zeros.
+#[derive(Default)]
+pub struct Seen {
+    prompt: Vec<usize>,
+    out: usize,
+}
+
+impl Seen {
+    pub fn note(&mut self, i: usize, ev: &Event) {
+        match ev {
+            Event::Prefill { total, .. } => {
+                if self.prompt.len() <= i {
+                    self.prompt.resize(i + 1, 0);
+                }
+                self.prompt[i] = *total;
+            }
+            Event::Token(_) => self.out += 1,
+            _ => {}
+        }
+    }
+
+    /// The finished sequences' stats when every one finished, else what
+    /// was seen (as one cancelled sequence's stats).
+    pub fn stats(&self, finished: &[GenerateStats], n: usize) -> Vec<GenerateStats> {
+        if finished.len() == n {
+            return finished.to_vec();
+        }
+        vec![GenerateStats {
+            prompt_tokens: self.prompt.iter().sum(),
+            cached_tokens: 0,
+            output_tokens: self.out,
+            prompt_seconds: 0.0,
+            gen_seconds: 0.0,
+            finish: FinishReason::Cancelled,
+            tokens: Vec::new(),
+            context_full: false,
+            spec: Default::default(),
+            reasoning_tokens: 0,
+        }]
+    }
 }
 
 pub fn log_content(state: &AppState, what: &str, text: &str) {

@@ -287,7 +287,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let constraint = shape.compile(&lm)?;
     // (no tool_choice in Ollama's API: the model decides, nothing forced)
     let crate::tools::Prompted { ids, format, .. } =
-        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs)?;
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs).await?;
     let tools = tools.map(|mut t| {
         t.format = format;
         t
@@ -373,7 +373,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
             }
         }
         // raw: the caller's own template, special tokens and all
-        gen::prepare(&lm, &lease, &Prompt::Raw(p), "prompt")?
+        gen::prepare(&lease, Prompt::Raw(p), "prompt").await?
     } else {
         let mut m = Vec::new();
         let mut sys = r.system.clone().unwrap_or_default();
@@ -384,7 +384,9 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
             m.push(Message::system(sys));
         }
         m.push(Message::user(r.prompt.clone()));
-        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)?.ids
+        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)
+            .await?
+            .ids
     };
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
@@ -507,6 +509,7 @@ async fn run(
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
+        let mut seen = gen::Seen::default();
         loop {
             let next = tokio::select! {
                 ev = rx.recv() => ev,
@@ -516,6 +519,7 @@ async fn run(
                 }
             };
             let Some((_, ev)) = next else { break };
+            seen.note(0, &ev);
             let line = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
@@ -557,7 +561,9 @@ async fn run(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let done: Vec<_> = stats.iter().cloned().collect();
+        let logged = seen.stats(&done, 1);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &lease.slot.name, &refs, &status, started);
         gen::log_content(&st, "output", &text);
         let name = lease.slot.name.clone();
@@ -589,9 +595,75 @@ fn details_json(e: &Entry) -> (Value, catalog::Details) {
     (v, d)
 }
 
-/// A stable identifier for a model file (from its path, size and time; not
-/// a content hash).
+/// Arrays longer than this are `null` in `/api/show`'s `model_info` unless
+/// the request says `"verbose": true` (as Ollama does for the vocabulary).
+const SHOW_ARRAY_ITEMS: usize = 64;
+
+fn gguf_json(v: &gguf::Value, verbose: bool) -> Value {
+    use gguf::Value as G;
+    match v {
+        G::U8(x) => json!(x),
+        G::I8(x) => json!(x),
+        G::U16(x) => json!(x),
+        G::I16(x) => json!(x),
+        G::U32(x) => json!(x),
+        G::I32(x) => json!(x),
+        G::U64(x) => json!(x),
+        G::I64(x) => json!(x),
+        G::F32(x) => json!(x),
+        G::F64(x) => json!(x),
+        G::Bool(x) => json!(x),
+        G::String(x) => json!(x),
+        G::Array { items, .. } if !verbose && items.len() > SHOW_ARRAY_ITEMS => Value::Null,
+        G::Array { items, .. } => {
+            Value::Array(items.iter().map(|i| gguf_json(i, verbose)).collect())
+        }
+    }
+}
+
+/// `/api/show`'s `model_info` (every metadata key of the file, as Ollama
+/// gives it, plus `general.parameter_count`) and `capabilities`:
+/// `embedding` for an embedding model, else `completion`, `tools` when the
+/// chat template renders a tools list and `thinking` when it has a reasoning
+/// format hearth splits (`engine::ReasoningFormat`).
+fn model_info(
+    path: &std::path::Path,
+    verbose: bool,
+) -> (serde_json::Map<String, Value>, Vec<&'static str>) {
+    let mut info = serde_json::Map::new();
+    let Ok(f) = gguf::GgufFile::open(path) else {
+        return (info, vec!["completion"]);
+    };
+    for (k, v) in &f.metadata {
+        info.insert(k.clone(), gguf_json(v, verbose));
+    }
+    let params: u64 = f.tensors.iter().map(|t| t.n_elements()).sum();
+    info.entry("general.parameter_count")
+        .or_insert(json!(params));
+    let embedding = engine::fit::is_embedding_arch(f.get_str("general.architecture").unwrap_or(""));
+    let mut caps = vec![if embedding { "embedding" } else { "completion" }];
+    let template = f.get_str("tokenizer.chat_template").unwrap_or("");
+    if !embedding {
+        if template.contains("tools") {
+            caps.push("tools");
+        }
+        if engine::ReasoningFormat::from_template(template).is_some() {
+            caps.push("thinking");
+        }
+    }
+    (info, caps)
+}
+
+/// A model's digest: a store model's manifest sha256 (the file's content
+/// hash, checked when it was added); a loose file has none recorded, so a
+/// stable identifier from its path, size and time stands in (hashing
+/// gigabytes per listing would be slow).
 fn digest(e: &Entry) -> String {
+    if let Ok(m) = store::Manifest::read(&e.path.with_extension("json")) {
+        if e.path.file_name().is_some_and(|n| *n == *m.file) {
+            return m.sha256;
+        }
+    }
     use std::hash::{Hash, Hasher};
     let mut out = String::new();
     for salt in 0..4u64 {
@@ -622,6 +694,9 @@ pub async fn tags(State(st): State<Shared>) -> Json<Value> {
 pub struct NameReq {
     pub model: Option<String>,
     pub name: Option<String>,
+    /// `/api/show`: long arrays (the vocabulary) in full.
+    #[serde(default)]
+    pub verbose: Option<bool>,
 }
 
 impl NameReq {
@@ -649,29 +724,14 @@ pub async fn show(
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
     let (det, d) = details_json(&e);
-    let mut info = serde_json::Map::new();
-    info.insert("general.architecture".into(), json!(d.family));
-    if let Some(c) = d.context_length {
-        info.insert(format!("{}.context_length", d.family), json!(c));
-    }
-    // what the template offers, so Ollama clients offer it
-    let embedding = engine::fit::is_embedding_arch(&d.family);
-    let mut caps = vec![if embedding { "embedding" } else { "completion" }];
-    if let Some(t) = d.chat_template.as_ref().filter(|_| !embedding) {
-        if t.contains("tools") {
-            caps.push("tools");
-        }
-        if engine::ReasoningFormat::from_template(t).is_some() {
-            caps.push("thinking");
-        }
-    }
+    let (info, capabilities) = model_info(&e.path, r.verbose.unwrap_or(false));
     Ok(Json(json!({
         "modelfile": format!("FROM {}\n", e.path.display()),
         "parameters": "",
         "template": d.chat_template.unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": caps,
+        "capabilities": capabilities,
         "modified_at": gen::rfc3339(e.modified),
     })))
 }
@@ -721,9 +781,11 @@ pub async fn copy(
     body: Result<Body<CopyReq>, ApiError>,
 ) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
-    st.mgr
-        .catalog
-        .copy(&r.source, &r.destination)
+    // the copy hashes the file: off the async runtime
+    let st2 = st.clone();
+    tokio::task::spawn_blocking(move || st2.mgr.catalog.copy(&r.source, &r.destination))
+        .await
+        .map_err(|e| oerr(ApiError::internal(e.to_string())))?
         .map_err(cat_err)?;
     Ok(StatusCode::OK.into_response())
 }

@@ -17,7 +17,7 @@ mod store;
 pub use catalog::{Source, DEFAULT_MODEL};
 pub use error::{human_bytes, StoreError};
 pub use find::StoredModel;
-pub use manifest::{inspect, GgufInfo, Manifest};
+pub use manifest::{file_type_name, inspect, GgufInfo, Manifest};
 pub use progress::{Progress, ProgressEvent, ReportFn};
 pub use pull::{import, lock, pull, resolve, resolve_in};
 pub use store::{default_root, offline_env, Store, SPACE_MARGIN};

@@ -45,6 +45,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         verbose: a.verbose,
         spec: a.spec.clone(),
         hide_thinking: a.hide_thinking,
+        loop_stop: Some(a.loop_stop),
     }
 }
 
@@ -71,6 +72,8 @@ struct Chat {
     /// The `--draft` model, attached again to each model `/model` loads when
     /// their vocabularies match.
     draft: Option<std::sync::Arc<engine::DraftModel>>,
+    /// `--loop-stop`: characters of an answer that may repeat one passage.
+    loop_stop: usize,
 }
 
 /// Why the chat ends.
@@ -158,7 +161,11 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         failures: std::cell::Cell::new(0),
         spec: a.spec.speculation(),
         draft,
+        loop_stop: a
+            .loop_stop
+            .unwrap_or(engine::RepeatDetector::DEFAULT_WINDOW),
     };
+    chat.note_template();
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
     let _ = ctrlc::set_handler(|| {
         if GENERATING.load(Ordering::SeqCst) {
@@ -225,6 +232,19 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
 }
 
 impl Chat {
+    /// One line when the file has no chat template of its own (a base
+    /// model, often): hearth's built-in one for the family is a guess.
+    fn note_template(&self) {
+        match &self.lm.template {
+            Ok(t) if t.is_builtin() => eprintln!(
+                "hearth: note: {} has no chat template in its file; using hearth's {} one (a base model may not answer as a chat: `hearth run --raw` continues text instead)",
+                self.model_name,
+                t.name()
+            ),
+            _ => {}
+        }
+    }
+
     fn info(&self, s: &str) {
         if self.interactive {
             println!("{}", self.style.dim(s));
@@ -294,6 +314,7 @@ impl Chat {
         let mut thought = false;
         let mut answer = String::new();
         let mut write_err = None;
+        let mut looping = engine::RepeatDetector::new(self.loop_stop);
         CANCEL.store(false, Ordering::SeqCst);
         GENERATING.store(true, Ordering::SeqCst);
         let result = {
@@ -318,6 +339,7 @@ impl Chat {
                     }
                     answer.push_str(p.text);
                     match out.write_all(shown.as_bytes()).and_then(|_| out.flush()) {
+                        Ok(()) if looping.feed(p.text) => ControlFlow::Break(()),
                         Ok(()) => ControlFlow::Continue(()),
                         Err(e) => {
                             write_err = Some(e);
@@ -348,7 +370,11 @@ impl Chat {
             self.messages.push(Message::user(text));
             self.messages.push(Message::assistant(answer));
         }
-        if cancelled {
+        if let Some(p) = looping.period() {
+            self.info(&format!(
+                "(stopped: the answer kept repeating the same {p}-character passage; --loop-stop 0 lets it run)"
+            ));
+        } else if cancelled {
             self.info("(stopped)");
         }
         if st.stats.context_full {
@@ -423,6 +449,7 @@ impl Chat {
                             self.model_name,
                             self.sess.n_ctx()
                         ));
+                        self.note_template();
                     }
                     Err(e) => self.error(&format!("{e}; still using {}", self.model_name)),
                 }
@@ -501,12 +528,22 @@ impl Chat {
                 .map(|t| t.name().to_string())
                 .unwrap_or_else(|_| "none".into())
         ));
-        s.push_str(&format!(
-            "context     {used} of {} tokens used ({} in the KV cache) · {} messages\n",
-            self.sess.n_ctx(),
-            self.sess.n_past(),
-            self.messages.len()
-        ));
+        let n_ctx = self.sess.n_ctx();
+        if used > n_ctx {
+            // an answer cut off at a full context is kept whole, with the
+            // template's end of turn it no longer fits
+            s.push_str(&format!(
+                "context     full: the conversation is {used} tokens, more than the {n_ctx} the context holds ({} in the KV cache) · {} messages; /clear starts anew\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        } else {
+            s.push_str(&format!(
+                "context     {used} of {n_ctx} tokens used ({} in the KV cache) · {} messages\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        }
         s.push_str(&format!(
             "system      {}\n",
             self.system.as_deref().unwrap_or("(none)")

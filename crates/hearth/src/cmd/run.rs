@@ -1,7 +1,7 @@
 //! `hearth run`: generate from a prompt, streaming text to standard output.
 
 use crate::cli::RunArgs;
-use crate::exit::InputError;
+use crate::exit::{InputError, UsageError};
 use engine::{
     GenerateRequest, LoadOptions, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
 };
@@ -17,6 +17,40 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     let constrained = a.json_schema.is_some() || a.grammar_file.is_some() || a.regex.is_some();
     if a.prompt.is_none() && !a.raw && !a.json && !constrained && std::io::stdin().is_terminal() {
         return crate::chat::run(crate::chat::args_from_run(&a));
+    }
+    if a.max_tokens < -1 {
+        return Err(UsageError(format!(
+            "-n/--max-tokens must be -1 (no limit) or 0 or more, not {}",
+            a.max_tokens
+        ))
+        .into());
+    }
+    // the dials are checked before the model is loaded
+    SamplingParams {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repeat_penalty: a.repeat_penalty,
+        ..SamplingParams::default()
+    }
+    .validate()
+    .map_err(|e| engine::EngineError::Sampling(e.to_string()))?;
+    if !a.no_escape {
+        // as llama.cpp's -p: `"Summarise:\n\n"` means two line breaks
+        a.prompt = a
+            .prompt
+            .map(|p| crate::escape::process(&p, "the prompt"))
+            .transpose()?;
+        a.system = a
+            .system
+            .map(|s| crate::escape::process(&s, "--system"))
+            .transpose()?;
+        a.stop = a
+            .stop
+            .iter()
+            .map(|s| crate::escape::process(s, "--stop"))
+            .collect::<Result<_, _>>()?;
     }
     let grammar = super::grammar_from_flags(
         a.json_schema.as_deref(),
@@ -44,8 +78,22 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.session(n_ctx)?;
+    // A file without a chat template of its own (a base model, often) runs
+    // as plain text completion: a made-up template made one loop until the
+    // context was full.
+    let own_template = lm.template.as_ref().is_ok_and(|t| !t.is_builtin());
+    if !a.raw && !own_template {
+        eprintln!(
+            "hearth: note: {model} has no chat template in its file; running the prompt as plain text completion (--raw says so without this note)"
+        );
+    }
     let prompt = if a.raw {
         Prompt::Raw(text)
+    } else if !own_template {
+        Prompt::Raw(match &a.system {
+            Some(s) => format!("{s}\n\n{text}"),
+            None => text,
+        })
     } else {
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
@@ -86,8 +134,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let load_secs = t_load.elapsed().as_secs_f64();
+    let mut looping = engine::RepeatDetector::new(a.loop_stop);
     if a.json {
-        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx);
+        return print_json(&lm, &pool, &mut sess, &req, load_secs, n_ctx, &mut looping);
     }
     let mut out = std::io::stdout().lock();
     let mut write_failed = None;
@@ -124,6 +173,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
                 out.flush()
             };
             match w() {
+                Ok(()) if looping.feed(p.text) => ControlFlow::Break(()),
                 Ok(()) => ControlFlow::Continue(()),
                 Err(e) => {
                     write_failed = Some(e);
@@ -139,6 +189,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         return Err(e.into());
     }
     writeln!(out)?;
+    if let Some(p) = looping.period() {
+        eprintln!("hearth: stopped: the answer kept repeating the same {p}-character passage (--loop-stop 0 lets it run)");
+    }
     if stats.context_full {
         eprintln!(
             "hearth: stopped: the context of {n_ctx} tokens is full (raise it with --ctx-size)"
@@ -146,7 +199,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     if a.verbose {
         eprintln!(
-            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {} bytes",
+            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {}",
             load_secs,
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
@@ -154,7 +207,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
             stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
             threads,
             stats.finish.as_str(),
-            super::bench::peak_rss_bytes().unwrap_or(0)
+            super::bench::peak_rss_bytes()
+                .map(store::human_bytes)
+                .unwrap_or_else(|| "unknown".into())
         );
         if req.spec.is_on() {
             eprintln!("{}", super::spec_summary(&stats.spec));
@@ -178,6 +233,7 @@ fn print_json(
     req: &GenerateRequest,
     load_secs: f64,
     n_ctx: usize,
+    looping: &mut engine::RepeatDetector,
 ) -> anyhow::Result<()> {
     let (mut text, mut reasoning) = (String::new(), String::new());
     sess.clear();
@@ -186,15 +242,24 @@ fn print_json(
         .generate_split(pool, sess, req, &never, |p| {
             text.push_str(p.text);
             reasoning.push_str(p.reasoning);
-            ControlFlow::Continue(())
+            if looping.feed(p.text) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         })?
         .stats;
+    let finish = if looping.period().is_some() {
+        "repetition"
+    } else {
+        stats.finish.as_str()
+    };
     let v = serde_json::json!({
         "model": lm.path.display().to_string(),
         "text": text,
         "reasoning": (!reasoning.is_empty()).then_some(reasoning),
         "tokens": stats.tokens,
-        "finish_reason": stats.finish.as_str(),
+        "finish_reason": finish,
         "context_full": stats.context_full,
         "usage": {
             "prompt_tokens": stats.prompt_tokens,
@@ -209,6 +274,7 @@ fn print_json(
             "prompt_tokens_per_second": stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             "generation_tokens_per_second": stats.output_tokens as f64 / stats.gen_seconds.max(1e-9),
         },
+        "peak_rss_bytes": super::bench::peak_rss_bytes(),
     });
     let mut v = v;
     if req.spec.is_on() {

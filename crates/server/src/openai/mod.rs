@@ -161,7 +161,7 @@ pub async fn chat(
         prefix,
         format,
         strict,
-    } = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs)?;
+    } = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs).await?;
     if let Some(g) = strict {
         // a strict forced call: its arguments follow the function's schema
         let shape = crate::structured::Shape {
@@ -239,7 +239,7 @@ pub async fn completions(
     if let Some(t) = &text {
         gen::log_content(&st, "prompt", t);
     }
-    let ids = gen::prepare(&lm, &lease, &prompt, "prompt")?;
+    let ids = gen::prepare(&lease, prompt, "prompt").await?;
     p.req.prompt = Prompt::Tokens(ids);
     let echo = if r.echo { text } else { None };
     respond(
@@ -562,6 +562,7 @@ fn stream_response(
                 Kind::Completion { .. } => continue,
             };
             if !send(sse(&mk(first))).await {
+                gen::log_request(&st, endpoint, &model, &[], "499 (client closed)", started);
                 return;
             }
         }
@@ -569,6 +570,7 @@ fn stream_response(
         let mut texts: Vec<String> = vec![String::new(); n];
         let mut done = 0;
         let mut status = "200".to_string();
+        let mut seen = gen::Seen::default();
         while done < n {
             // A client that leaves while nothing streams (a long prompt
             // still being read) is noticed here too.
@@ -582,6 +584,7 @@ fn stream_response(
             let Some((i, ev)) = next else {
                 break;
             };
+            seen.note(i, &ev);
             let piece = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
@@ -673,7 +676,8 @@ fn stream_response(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let logged = seen.stats(&stats, n);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &model, &refs, &status, started);
         for t in &texts {
             gen::log_content(&st, "output", t);

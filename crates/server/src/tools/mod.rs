@@ -19,14 +19,16 @@ use serde_json::Value;
 /// `tool_choice` writes for the model: the prompt ends with it, so the model
 /// continues a call (of the named function, or of one it picks) instead of
 /// deciding whether to make one. The answer is read for calls with that
-/// start put back in front ([`ToolSet::answer`]).
-pub fn chat_prompt(
+/// start put back in front ([`ToolSet::answer`]). The template (the file's)
+/// is rendered and the text tokenized off the runtime, cancelled with the
+/// request.
+pub async fn chat_prompt(
     lease: &Lease,
     messages: &[Message],
     tools: Option<&ToolSet>,
     kwargs: &serde_json::Map<String, Value>,
 ) -> Result<Prompted, ApiError> {
-    let lm = &lease.slot.lm;
+    let lm = lease.slot.lm.clone();
     let tpl = lm.template.as_ref().map_err(|e| {
         let e = engine::EngineError::NoTemplate(e.clone());
         crate::error::from_engine(&e)
@@ -40,15 +42,6 @@ pub fn chat_prompt(
             ),
         ));
     }
-    let opts = engine::RenderOptions {
-        add_generation_prompt: true,
-        tools: tools.map(|t| &t.list),
-        kwargs: (!kwargs.is_empty()).then_some(kwargs),
-        now: None,
-    };
-    let mut rendered = tpl
-        .render_with(messages, &opts)
-        .map_err(|e| ApiError::bad("messages", e.to_string()))?;
     let format = ToolFormat::from_template(tpl.source());
     let strict = tools.and_then(|t| t.strict_grammar(format));
     let prefix = match tools.map(|t| &t.force) {
@@ -58,9 +51,31 @@ pub fn chat_prompt(
         Some(Force::Required) => format.forced_prefix(None).unwrap_or_default(),
         Some(Force::Named(n)) => format.forced_prefix(Some(n)).unwrap_or_default(),
     };
-    // template-authored text (outside every message's content range)
-    rendered.text.push_str(&prefix);
-    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")?;
+    let (lm2, msgs, list, kw, pre) = (
+        lm.clone(),
+        messages.to_vec(),
+        tools.map(|t| t.list.clone()),
+        kwargs.clone(),
+        prefix.clone(),
+    );
+    let ids = gen::off_runtime(move |cancel| {
+        let tpl = lm2.template.as_ref().expect("checked above");
+        let opts = engine::RenderOptions {
+            add_generation_prompt: true,
+            tools: list.as_ref(),
+            kwargs: (!kw.is_empty()).then_some(&kw),
+            now: None,
+        };
+        tpl.render_with_cancel(&msgs, &opts, cancel)
+            .map(|mut rendered| {
+                // template-authored text (outside every message's content range)
+                rendered.text.push_str(&pre);
+                lm2.tokenizer.encode_chat(&rendered)
+            })
+    })
+    .await?
+    .map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    let ids = gen::check_prompt_len(lease, ids, "messages")?;
     if ids.is_empty() {
         return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
     }

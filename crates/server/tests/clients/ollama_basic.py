@@ -124,9 +124,9 @@ expect_error("pull of an unknown name is 404", lambda: c.pull("no-such-model-xyz
 expect_error("pull of a missing file fails with its reason", lambda: c.pull(src.replace("pulled-smol", "gone")), 502, "404")
 host.shutdown()
 
-# copy / delete inside the models directory.
+# copy / delete: a store entry (as `hearth import` makes), listed as name:latest.
 c.copy(MODEL, "smol-copy")
-check("copy shows up", "smol-copy" in [m.model for m in c.list().models])
+check("copy shows up", "smol-copy:latest" in [m.model for m in c.list().models], str(c.list()))
 c.chat(model="smol-copy", messages=MSG, options={"num_predict": 2})
 c.delete("smol-copy")
 check("delete removes it", "smol-copy" not in [m.model for m in c.list().models])
