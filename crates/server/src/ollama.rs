@@ -624,11 +624,13 @@ fn gguf_json(v: &gguf::Value, verbose: bool) -> Value {
 /// `/api/show`'s `model_info` (every metadata key of the file, as Ollama
 /// gives it, plus `general.parameter_count`) and `capabilities`:
 /// `embedding` for an embedding model, else `completion`, `tools` when the
-/// chat template renders a tools list and `thinking` when it has a reasoning
+/// chat template (`template`, else the file's) renders a tools list and
+/// `thinking` when it has a reasoning
 /// format hearth splits (`engine::ReasoningFormat`).
 fn model_info(
     path: &std::path::Path,
     verbose: bool,
+    template: Option<&str>,
 ) -> (serde_json::Map<String, Value>, Vec<&'static str>) {
     let mut info = serde_json::Map::new();
     let Ok(f) = gguf::GgufFile::open(path) else {
@@ -642,7 +644,10 @@ fn model_info(
         .or_insert(json!(params));
     let embedding = engine::fit::is_embedding_arch(f.get_str("general.architecture").unwrap_or(""));
     let mut caps = vec![if embedding { "embedding" } else { "completion" }];
-    let template = f.get_str("tokenizer.chat_template").unwrap_or("");
+    // the template the model runs with (a `NAME.jinja` beside it, else the file's)
+    let template = template
+        .or(f.get_str("tokenizer.chat_template"))
+        .unwrap_or("");
     if !embedding {
         if template.contains("tools") {
             caps.push("tools");
@@ -724,7 +729,11 @@ pub async fn show(
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
     let (det, d) = details_json(&e);
-    let (info, capabilities) = model_info(&e.path, r.verbose.unwrap_or(false));
+    let (info, capabilities) = model_info(
+        &e.path,
+        r.verbose.unwrap_or(false),
+        d.chat_template.as_deref(),
+    );
     Ok(Json(json!({
         "modelfile": format!("FROM {}\n", e.path.display()),
         "parameters": "",

@@ -66,10 +66,15 @@ fn hostile_templates_end_quickly_with_a_clear_error() {
     }
 }
 
+/// Writes a character every 2,000 loop steps: far under the output bound
+/// for as long as the test waits, so only the cancel flag can stop it then.
+const SLOW_WRITING: &str =
+    "{% for a in range(100000) %}{% for b in range(2000) %}{% endfor %}x{% endfor %}";
+
 #[test]
 fn a_rendering_is_cancelled_at_its_next_write() {
     let tok = tok();
-    let t = ChatTemplate::new("tokenizer.chat_template", NESTED_WRITING, false, &tok).unwrap();
+    let t = ChatTemplate::new("tokenizer.chat_template", SLOW_WRITING, false, &tok).unwrap();
     let cancel = AtomicBool::new(false);
     cancel.store(true, Ordering::Relaxed);
     let e = t

@@ -74,7 +74,19 @@ pub async fn chat_prompt(
             })
     })
     .await?
-    .map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    .map_err(|e| {
+        if tools.is_some() {
+            return ApiError::bad("messages", e.to_string());
+        }
+        // as every chat prompt (`gen::prepare`): a template the model file
+        // brought that fails or is stopped is the server's error, not the
+        // request's
+        let mut a = crate::error::from_engine(&engine::EngineError::from(e));
+        if a.status.is_client_error() {
+            a.param = Some("messages".to_string());
+        }
+        a
+    })?;
     let ids = gen::check_prompt_len(lease, ids, "messages")?;
     if ids.is_empty() {
         return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
