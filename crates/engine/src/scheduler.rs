@@ -17,6 +17,7 @@ use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,20 +90,69 @@ pub struct Scheduler {
     tx: Option<mpsc::SyncSender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
     max_queue: usize,
+    counters: Arc<Counters>,
+    ctx_budget: usize,
+}
+
+/// How busy a scheduler is right now (for a server's metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Requests submitted and not yet generating.
+    pub queued: usize,
+    /// Sequences being generated (reading their prompt or decoding).
+    pub active: usize,
+    /// KV-cache positions filled by the active sequences.
+    pub kv_used: usize,
+    /// KV-cache positions reserved by them (prompt + max_tokens each).
+    pub kv_reserved: usize,
+    /// Positions shared by all sequences (`SchedulerConfig::ctx_budget`).
+    pub kv_budget: usize,
+}
+
+/// Written by the scheduler thread after each admission and step.
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicUsize,
+    taken: AtomicUsize,
+    waiting: AtomicUsize,
+    active: AtomicUsize,
+    kv_used: AtomicUsize,
+    kv_reserved: AtomicUsize,
 }
 
 impl Scheduler {
     pub fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Scheduler {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.max_queue.max(1));
         let max_queue = cfg.max_queue.max(1);
+        let counters = Arc::new(Counters::default());
+        let ctx_budget = cfg.ctx_budget;
+        let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hearth-scheduler".into())
-            .spawn(move || Runner::new(lm, cfg).run(rx))
+            .spawn(move || Runner::new(lm, cfg, c).run(rx))
             .expect("spawn scheduler thread");
         Scheduler {
             tx: Some(tx),
             thread: Some(thread),
             max_queue,
+            counters,
+            ctx_budget,
+        }
+    }
+
+    /// Queue depth, active sequences and KV-cache use, as of the last step.
+    pub fn load(&self) -> Load {
+        let c = &self.counters;
+        let in_channel = c
+            .submitted
+            .load(Ordering::Relaxed)
+            .saturating_sub(c.taken.load(Ordering::Relaxed));
+        Load {
+            queued: in_channel + c.waiting.load(Ordering::Relaxed),
+            active: c.active.load(Ordering::Relaxed),
+            kv_used: c.kv_used.load(Ordering::Relaxed),
+            kv_reserved: c.kv_reserved.load(Ordering::Relaxed),
+            kv_budget: self.ctx_budget,
         }
     }
 
@@ -119,7 +169,10 @@ impl Scheduler {
             sink,
             top_logprobs,
         }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull(self.max_queue)),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
         }
@@ -176,6 +229,7 @@ struct Runner {
     /// Per active sequence in this step: prompt tokens fed, and whether its
     /// logits are wanted (reused between steps).
     feeds: Vec<(usize, bool)>,
+    counters: Arc<Counters>,
 }
 
 const IDLE_KEEP: usize = 4;
@@ -194,7 +248,7 @@ fn shared_prefix(a: &[u32], a_more: &[u32], b: &[u32], b_more: &[u32]) -> usize 
 }
 
 impl Runner {
-    fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Runner {
+    fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig, counters: Arc<Counters>) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
         let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
         Runner {
@@ -207,7 +261,24 @@ impl Runner {
             reserved: 0,
             scratch,
             feeds: Vec::new(),
+            counters,
         }
+    }
+
+    /// A job came out of the channel.
+    fn take(&mut self, j: Job) {
+        self.counters.taken.fetch_add(1, Ordering::Relaxed);
+        self.waiting.push_back(j);
+    }
+
+    /// Make the queue and cache use visible to [`Scheduler::load`].
+    fn publish(&self) {
+        let c = &self.counters;
+        c.waiting.store(self.waiting.len(), Ordering::Relaxed);
+        c.active.store(self.active.len(), Ordering::Relaxed);
+        let used = self.active.iter().map(|a| a.sess.n_past()).sum();
+        c.kv_used.store(used, Ordering::Relaxed);
+        c.kv_reserved.store(self.reserved, Ordering::Relaxed);
     }
 
     fn run(mut self, rx: Receiver<Job>) {
@@ -219,7 +290,7 @@ impl Runner {
                     return;
                 }
                 match rx.recv() {
-                    Ok(j) => self.waiting.push_back(j),
+                    Ok(j) => self.take(j),
                     Err(_) => return,
                 }
             }
@@ -228,17 +299,18 @@ impl Runner {
             // refused at submission (`QueueFull`) instead of growing here.
             while open && self.waiting.len() < self.cfg.max_queue.max(1) {
                 match rx.try_recv() {
-                    Ok(j) => self.waiting.push_back(j),
+                    Ok(j) => self.take(j),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => open = false,
                 }
             }
             self.admit();
+            self.publish();
             if self.active.is_empty() {
                 // Waiting requests that do not fit yet: wait for news.
                 if !self.waiting.is_empty() && open {
                     match rx.recv_timeout(Duration::from_millis(50)) {
-                        Ok(j) => self.waiting.push_back(j),
+                        Ok(j) => self.take(j),
                         Err(RecvTimeoutError::Disconnected) => open = false,
                         Err(RecvTimeoutError::Timeout) => {}
                     }
@@ -246,6 +318,7 @@ impl Runner {
                 continue;
             }
             self.step();
+            self.publish();
         }
     }
 

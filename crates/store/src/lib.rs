@@ -4,9 +4,11 @@
 //! model, which pulls) touches the network; `HEARTH_OFFLINE` forbids even that.
 
 pub mod catalog;
+mod create;
 mod error;
 pub mod http;
 pub mod manifest;
+pub mod modelfile;
 pub mod name;
 pub mod pip;
 mod progress;
@@ -14,6 +16,7 @@ mod pull;
 mod store;
 
 pub use catalog::{Source, DEFAULT_MODEL};
+pub use create::{create, defaults_of, modelfile_text, validate};
 pub use error::{human_bytes, StoreError};
 pub use manifest::{inspect, GgufInfo, Manifest};
 pub use progress::{Progress, ProgressEvent, ReportFn};
