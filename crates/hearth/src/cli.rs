@@ -287,6 +287,10 @@ pub struct ServeArgs {
     /// unloaded to make room (e.g. 8G; default: half the memory).
     #[arg(long)]
     pub memory_budget: Option<String>,
+    /// How long /v1/responses keeps a stored response in memory for
+    /// previous_response_id (e.g. 30m, 2h; 0 keeps none). Never on disk.
+    #[arg(long, default_value = "30m")]
+    pub responses_ttl: String,
     /// Sequences generated together per model at most.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,

@@ -155,6 +155,10 @@ pub struct Manager {
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
+    /// The model being loaded now, if any (`/health`).
+    loading: Mutex<Option<String>>,
+    /// Loads and unloads so far (`/metrics`).
+    pub history: Mutex<crate::metrics::ModelHistory>,
 }
 
 impl Manager {
@@ -172,6 +176,8 @@ impl Manager {
             panel_cache: true,
             loaded: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
+            loading: Mutex::new(None),
+            history: Mutex::new(Default::default()),
         }
     }
 
@@ -179,6 +185,11 @@ impl Manager {
     pub fn with_panel_cache(mut self, on: bool) -> Manager {
         self.panel_cache = on;
         self
+    }
+
+    /// The name of the model being loaded now, if any.
+    pub fn loading(&self) -> Option<String> {
+        self.loading.lock().unwrap().clone()
     }
 
     pub fn loaded(&self) -> Vec<Arc<Slot>> {
@@ -233,17 +244,30 @@ impl Manager {
         // Check the model and the shared context budget fit in memory first.
         let budget = self.sched.ctx_budget;
         let threads = self.sched.threads;
-        let (lm, warning, panel_bytes) = tokio::task::spawn_blocking(move || {
-            let (lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
+        let defaults = store::defaults_of(&path);
+        let template = defaults.as_ref().and_then(|d| d.template.clone());
+        *self.loading.lock().unwrap() = Some(entry.name.clone());
+        let load_t = Instant::now();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (mut lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
+            crate::defaults::set_template(&mut lm, template.as_deref());
             let bytes = match panels {
                 Some(limit) => lm.build_panel_caches(threads, limit)?,
                 None => 0,
             };
             Ok::<_, engine::EngineError>((lm, warning, bytes))
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-        .map_err(|e| ApiError::internal(format!("could not load model '{}': {e}", entry.name)))?;
+        .await;
+        *self.loading.lock().unwrap() = None;
+        let (lm, warning, panel_bytes) = loaded
+            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+            .map_err(|e| {
+                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+            })?;
+        self.history
+            .lock()
+            .unwrap()
+            .loaded(&entry.name, load_t.elapsed().as_secs_f64());
         if let Some(w) = warning {
             eprintln!("hearth: warning: {w}");
         }
@@ -256,6 +280,10 @@ impl Manager {
         }
         let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
+        // a created model's PARAMETER num_ctx sets its context per request
+        if let Some(n) = defaults.as_ref().and_then(|d| d.parameters.num_ctx) {
+            cfg.max_seq_ctx = n;
+        }
         cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);
         let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);
         let sched = Scheduler::new(lm.clone(), cfg);
@@ -315,6 +343,7 @@ impl Manager {
                 Some(v) => {
                     eprintln!("unloading {v} (memory budget)");
                     m.remove(&v);
+                    self.history.lock().unwrap().unloaded(&v, "memory_budget");
                 }
                 None => return,
             }
@@ -328,6 +357,7 @@ impl Manager {
             .is_some_and(|s| s.active.load(Ordering::SeqCst) == 0)
         {
             m.remove(name);
+            self.history.lock().unwrap().unloaded(name, "request");
             return true;
         }
         false
@@ -346,6 +376,7 @@ impl Manager {
         for n in expired {
             eprintln!("unloading {n} (idle)");
             m.remove(&n);
+            self.history.lock().unwrap().unloaded(&n, "keep_alive");
         }
     }
 }

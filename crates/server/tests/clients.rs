@@ -102,15 +102,15 @@ fn start(o: Opts) -> Option<TestServer> {
         ctx_budget: 16384,
         max_seq_ctx: 2048,
     };
-    let state = Arc::new(AppState {
-        mgr: Manager::new(
+    let state = Arc::new(AppState::new(
+        Manager::new(
             cat,
             KeepAlive::For(Duration::from_secs(300)),
             o.budget,
             sched,
         ),
-        cfg: o.cfg,
-    });
+        o.cfg,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {

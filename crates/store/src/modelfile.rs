@@ -72,6 +72,9 @@ pub struct Params {
     pub stop: Vec<String>,
 }
 
+/// `repeat_last_n -1` (Ollama: the whole context), as the server's API takes it.
+pub const WHOLE_WINDOW: usize = usize::MAX / 2;
+
 /// The `PARAMETER` names hearth takes, in the order `show --modelfile` prints them.
 pub const PARAMETERS: &[&str] = &[
     "num_ctx",
@@ -111,7 +114,7 @@ impl Params {
             "repeat_last_n" => {
                 let v: i64 = num(&n, value, "a whole number")?;
                 // Ollama: -1 means the whole context; hearth's window is bounded
-                self.repeat_last_n = Some(if v < 0 { usize::MAX } else { v as usize });
+                self.repeat_last_n = Some(if v < 0 { WHOLE_WINDOW } else { v as usize });
             }
             "presence_penalty" => self.presence_penalty = Some(num(&n, value, "a number")?),
             "frequency_penalty" => self.frequency_penalty = Some(num(&n, value, "a number")?),
@@ -249,9 +252,12 @@ impl Params {
         put(
             "repeat_last_n",
             self.repeat_last_n
-                .map(|x| if x == usize::MAX { -1 } else { x as i64 }.to_string()),
+                .map(|x| if x == WHOLE_WINDOW { -1 } else { x as i64 }.to_string()),
         );
-        put("presence_penalty", self.presence_penalty.map(|x| x.to_string()));
+        put(
+            "presence_penalty",
+            self.presence_penalty.map(|x| x.to_string()),
+        );
         put(
             "frequency_penalty",
             self.frequency_penalty.map(|x| x.to_string()),
@@ -417,10 +423,8 @@ impl Modelfile {
                 let end = rest.find([' ', '\t']).unwrap_or(rest.len());
                 key = rest[..end].to_string();
                 rest = rest[end..].trim_start_matches([' ', '\t']);
-                let ok = !key.is_empty()
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let ok =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !ok {
                     return Err(err(
                         lineno,
@@ -589,7 +593,10 @@ mod tests {
             FROM qwen2.5-coder:0.5b\n\
             from ignored-second\n";
         let e = Modelfile::parse(text).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("more than one FROM"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("more than one FROM"),
+            "{e}"
+        );
 
         let text = "\u{feff}FROM ./models/x.gguf\r\n\
             SYSTEM \"\"\"You are Mario.\nStay in character.\"\"\"\n\
@@ -605,7 +612,10 @@ mod tests {
         let m = Modelfile::parse(text).unwrap();
         assert_eq!(m.from, "./models/x.gguf");
         let d = &m.defaults;
-        assert_eq!(d.system.as_deref(), Some("You are Mario.\nStay in character."));
+        assert_eq!(
+            d.system.as_deref(),
+            Some("You are Mario.\nStay in character.")
+        );
         assert_eq!(d.parameters.temperature, Some(0.2));
         assert_eq!(d.parameters.num_ctx, Some(2048));
         assert_eq!(d.parameters.stop, vec!["<|im_end|>", "two words"]);
@@ -621,7 +631,10 @@ mod tests {
         for (text, needle) in [
             ("SYSTEM hi\n", "no FROM"),
             ("FROM x\nPARAMETER temprature 1\n", "line 2"),
-            ("FROM x\nPARAMETER mirostat 1\n", "Ollama's that hearth does not have"),
+            (
+                "FROM x\nPARAMETER mirostat 1\n",
+                "Ollama's that hearth does not have",
+            ),
             ("FROM x\nPARAMETER top_k lots\n", "whole number"),
             ("FROM x\nPARAMETER num_ctx 0\n", "at least 1"),
             ("FROM x\nMESSAGE tool hi\n", "system, user or assistant"),

@@ -113,13 +113,24 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         max_body: parse_size(&a.max_body)? as usize,
         log_prompts: a.log_prompts,
         quiet: false,
+        responses_ttl: match KeepAlive::parse(&serde_json::Value::String(a.responses_ttl.clone())) {
+            Ok(KeepAlive::For(d)) => d,
+            _ => {
+                return Err(InputError(format!(
+                    "--responses-ttl '{}' is not a duration (e.g. 30m, 2h, 0 to keep none)",
+                    a.responses_ttl
+                ))
+                .into())
+            }
+        },
+        ..ServerConfig::default()
     };
     let models = cat.list();
     let secured = cfg.api_key.is_some();
-    let state = Arc::new(AppState {
-        mgr: Manager::new(cat, keep_alive, budget, sched).with_panel_cache(!a.no_panel_cache),
+    let state = Arc::new(AppState::new(
+        Manager::new(cat, keep_alive, budget, sched).with_panel_cache(!a.no_panel_cache),
         cfg,
-    });
+    ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -111,7 +111,8 @@ pub async fn chat(
     Body(r): Body<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut p = plan(&r.common, None)?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let mut p = plan(&r.common, None, &d)?;
     let logprobs = match (r.logprobs, r.top_logprobs) {
         (_, Some(k)) if k > 20 => {
             return Err(ApiError::bad(
@@ -135,7 +136,7 @@ pub async fn chat(
             "response_format json_object cannot be combined with tools; ask for one or the other",
         ));
     }
-    let messages = chat_messages(r.messages, p.json)?;
+    let messages = chat_messages(r.messages, p.json, &d)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
@@ -168,7 +169,8 @@ pub async fn completions(
     Body(r): Body<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut p = plan(&r.common, Some(16))?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let mut p = plan(&r.common, Some(16), &d)?;
     if let Some(k) = r.logprobs {
         if k > 5 {
             return Err(ApiError::bad(

@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::models::KeepAlive;
-use engine::{GenerateRequest, Message, Prompt, SamplingParams};
+use engine::{GenerateRequest, Message, Prompt};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -126,8 +126,13 @@ pub(super) struct Plan {
     pub(super) tools: Option<(crate::tools::ToolSet, String)>,
 }
 
-pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
-    let mut s = SamplingParams::default();
+/// `d`: the model's own settings (a created model's), under the request's.
+pub(super) fn plan(
+    c: &Common,
+    default_max: Option<usize>,
+    d: &crate::defaults::Defaults,
+) -> Result<Plan, ApiError> {
+    let mut s = d.sampling();
     if let Some(t) = c.temperature {
         if !(0.0..=2.0).contains(&t) {
             return Err(ApiError::bad(
@@ -195,7 +200,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
             return Err(ApiError::bad(f, format!("{f} must be at least 1, got {m}")))
         }
         Some((_, m)) => Some(m as usize),
-        None => default_max,
+        None => d.max_tokens().unwrap_or(default_max),
     };
     let n = c.n.unwrap_or(1);
     if !(1..=16).contains(&n) {
@@ -208,11 +213,12 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         OneOrMany::One(x) => vec![x.clone()],
         OneOrMany::Many(v) => v.clone(),
     });
-    let stop: Vec<String> = stop
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let stop: Vec<String> = d.stop(
+        stop.unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect(),
+    );
     let json = match &c.response_format {
         None => false,
         Some(f) => match f.kind.as_str() {
@@ -247,7 +253,11 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
     })
 }
 
-pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Message>, ApiError> {
+pub(super) fn chat_messages(
+    msgs: Vec<ChatMessage>,
+    json: bool,
+    d: &crate::defaults::Defaults,
+) -> Result<Vec<Message>, ApiError> {
     if msgs.is_empty() {
         return Err(ApiError::bad(
             "messages",
@@ -313,6 +323,7 @@ pub(super) fn chat_messages(msgs: Vec<ChatMessage>, json: bool) -> Result<Vec<Me
             tool_call_id: m.tool_call_id,
         });
     }
+    d.apply_chat(&mut out);
     if json {
         let hint = engine::jsonfix::HINT;
         match out.first_mut() {
