@@ -42,10 +42,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the models a running `hearth serve` has loaded.
     Ps(PsArgs),
+    /// Unload a model from a running `hearth serve`.
+    Stop(crate::cmd::stop::StopArgs),
     /// Download a model into the store (catalog name, hf.co/OWNER/REPO:FILE or URL).
     Pull(crate::cmd::pull::PullArgs),
     /// Bring a GGUF file you already have into the store.
     Import(crate::cmd::import::ImportArgs),
+    /// Make a model of your own from a Modelfile (system prompt, parameters, template).
+    Create(crate::cmd::create::CreateArgs),
     /// List the models in the store.
     List(crate::cmd::list::ListArgs),
     /// Show a model's architecture, context length, template, license.
@@ -105,6 +109,10 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// The settings given as flags (filled after parsing: a created model's
+    /// own settings apply to the others).
+    #[arg(skip)]
+    pub given: Vec<&'static str>,
 }
 
 #[derive(Args, Debug, Default)]

@@ -32,7 +32,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         return INPUT;
     }
     if let Some(s) = e.downcast_ref::<store::StoreError>() {
-        return if s.is_model_problem() {
+        return if s.is_bad_input() {
+            INPUT
+        } else if s.is_model_problem() {
             MODEL
         } else if s.is_usage() {
             2

@@ -158,7 +158,22 @@ pub async fn create(
             ))
         })?;
     let stream = r.stream.unwrap_or(true);
-    let mf = modelfile_of(r).map_err(oerr)?;
+    let mut mf = modelfile_of(r).map_err(oerr)?;
+    // `from` names any model this server serves (a store model, a file of
+    // its directory or of --model): the store links that model's file
+    if !std::path::Path::new(&mf.from).is_absolute() {
+        match st.mgr.catalog.resolve(&mf.from) {
+            Ok(e) => mf.from = e.path.display().to_string(),
+            Err(_) => {
+                let mut e = ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("from: model '{}' not found; /api/tags lists the models this server has (or give the absolute path of a GGUF file)", mf.from),
+                );
+                e.param = Some("from".into());
+                return Err(oerr(e));
+            }
+        }
+    }
     let Some(dir) = st.mgr.catalog.dir().map(|d| d.to_path_buf()) else {
         return Err(oerr(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -247,3 +247,55 @@ fn memory_budget_unloads_least_recently_used() {
 fn every_model_family_chats() {
     with("families.py", Opts::default(), &[]);
 }
+
+#[test]
+fn anthropic_client() {
+    with("anthropic_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn openai_responses_client() {
+    with("responses_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn health_metrics_tokenize() {
+    with("ops.py", Opts::default(), &[]);
+}
+
+#[test]
+fn modelfiles_through_the_ollama_client() {
+    with("create.py", Opts::default(), &[]);
+}
+
+#[test]
+fn api_key_guards_the_new_endpoints() {
+    let cfg = ServerConfig {
+        api_key: Some("k3y-for-new-apis".into()),
+        ..ServerConfig::default()
+    };
+    with(
+        "keys.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[("API_KEY", "k3y-for-new-apis")],
+    );
+}
+
+#[test]
+fn stored_responses_expire() {
+    let cfg = ServerConfig {
+        responses_ttl: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    with(
+        "responses_expiry.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[],
+    );
+}

@@ -6,7 +6,7 @@
 
 mod commands;
 mod input;
-mod loader;
+pub(crate) mod loader;
 mod saved;
 mod spinner;
 
@@ -29,18 +29,21 @@ static GENERATING: AtomicBool = AtomicBool::new(false);
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
 /// `hearth run MODEL` with no prompt on a terminal: a chat with run's settings.
+/// (Only the flags given count: the chat reads config.toml and the model's
+/// own settings itself.)
 pub fn args_from_run(a: &RunArgs) -> ChatArgs {
+    let given = |id: &str| a.given.contains(&id);
     ChatArgs {
         model: a.model.clone(),
-        system: a.system.clone(),
-        max_tokens: Some(a.max_tokens),
-        temperature: Some(a.temperature),
-        top_k: Some(a.top_k),
-        top_p: Some(a.top_p),
-        min_p: Some(a.min_p),
-        repeat_penalty: Some(a.repeat_penalty),
-        seed: a.seed,
-        ctx_size: a.ctx_size,
+        system: a.system.clone().filter(|_| given("system")),
+        max_tokens: given("max_tokens").then_some(a.max_tokens),
+        temperature: given("temperature").then_some(a.temperature),
+        top_k: given("top_k").then_some(a.top_k),
+        top_p: given("top_p").then_some(a.top_p),
+        min_p: given("min_p").then_some(a.min_p),
+        repeat_penalty: given("repeat_penalty").then_some(a.repeat_penalty),
+        seed: a.seed.filter(|_| given("seed")),
+        ctx_size: a.ctx_size.filter(|_| given("ctx_size")),
         threads: a.threads,
         verbose: a.verbose,
     }
@@ -56,6 +59,10 @@ struct Chat {
     system: Option<String>,
     /// The conversation, without the system message.
     messages: Vec<Message>,
+    /// The model's own turns before the conversation (a Modelfile's MESSAGE).
+    preset: Vec<Message>,
+    /// The model's own stop texts (a Modelfile's PARAMETER stop).
+    stop: Vec<String>,
     settings: Settings,
     last: Option<CachedStats>,
     style: Style,
@@ -81,10 +88,13 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         ))
         .into());
     };
-    let mut sampling = SamplingParams::default();
+    // flags, then the model's own settings (a created model's), then config.toml
+    let (lm, md) = loader::load(&model_name)?;
+    let mp = &md.parameters;
+    let mut sampling = mp.sampling(SamplingParams::default());
     macro_rules! pick {
         ($f:ident) => {
-            if let Some(v) = a.$f.or(cfg.$f) {
+            if let Some(v) = a.$f.or(mp.$f).or(cfg.$f) {
                 sampling.$f = v;
             }
         };
@@ -94,11 +104,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     pick!(top_p);
     pick!(min_p);
     pick!(repeat_penalty);
-    sampling.seed = a.seed.or(cfg.seed).unwrap_or_else(seed_from_time);
+    sampling.seed = a
+        .seed
+        .or(mp.seed)
+        .or(cfg.seed)
+        .unwrap_or_else(seed_from_time);
     sampling
         .validate()
         .map_err(|e| EngineError::Sampling(e.to_string()))?;
-    let max_tokens = match a.max_tokens.or(cfg.max_tokens) {
+    let max_tokens = match a.max_tokens.or(mp.num_predict).or(cfg.max_tokens) {
         None | Some(-1) => None,
         Some(n) if n >= 1 => Some(n as usize),
         Some(n) => {
@@ -117,11 +131,10 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         .or(cfg.threads)
         .unwrap_or_else(kernels::default_threads)
         .max(1);
-    let ctx_req = a.ctx_size.or(cfg.ctx_size);
+    let ctx_req = a.ctx_size.or(mp.num_ctx).or(cfg.ctx_size);
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let lm = loader::load(&model_name)?;
     let n_ctx = ctx_for(&lm, ctx_req)?;
     let sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
     let mut chat = Chat {
@@ -134,9 +147,12 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         system: a
             .system
             .clone()
+            .or(md.system.clone())
             .or(cfg.system.clone())
             .filter(|s| !s.trim().is_empty()),
         messages: Vec::new(),
+        preset: preset_of(&md),
+        stop: md.parameters.stop.clone(),
         settings: Settings {
             sampling,
             max_tokens,
@@ -235,6 +251,7 @@ impl Chat {
         if let Some(s) = &self.system {
             v.push(Message::system(s.clone()));
         }
+        v.extend(self.preset.iter().cloned());
         v.extend(self.messages.iter().cloned());
         v
     }
@@ -270,7 +287,7 @@ impl Chat {
             prompt,
             max_tokens: self.settings.max_tokens,
             sampling: self.settings.sampling.clone(),
-            stop: Vec::new(),
+            stop: self.stop.clone(),
         };
         let mut answer = String::new();
         let mut write_err = None;
@@ -372,17 +389,21 @@ impl Chat {
                 self.info(&format!("Loading {name}..."));
                 match loader::load(&name)
                     .map_err(|e| e.to_string())
-                    .and_then(|lm| {
+                    .and_then(|(lm, md)| {
                         let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
                         let s = lm
                             .model
                             .session(n, model::DEFAULT_BATCH)
                             .map_err(|e| e.to_string())?;
-                        Ok((lm, s))
+                        Ok((lm, md, s))
                     }) {
-                    Ok((lm, sess)) => {
+                    Ok((lm, md, sess)) => {
                         self.lm = lm;
                         self.sess = sess;
+                        // the new model's own turns and stop texts (the
+                        // system message and dials stay the chat's)
+                        self.preset = preset_of(&md);
+                        self.stop = md.parameters.stop.clone();
                         self.model_name = name;
                         self.info(&format!(
                             "Now talking with {} (context {} tokens); the conversation goes on.",
@@ -490,6 +511,14 @@ impl Chat {
         ));
         self.info(&s);
     }
+}
+
+/// A Modelfile's MESSAGE turns as the chat's messages.
+fn preset_of(d: &store::modelfile::ModelDefaults) -> Vec<Message> {
+    d.messages
+        .iter()
+        .map(|m| Message::new(m.role.clone(), m.content.clone()))
+        .collect()
 }
 
 fn println_ok() -> std::io::Result<()> {

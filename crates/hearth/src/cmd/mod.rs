@@ -1,6 +1,7 @@
 pub mod batch;
 pub mod bench;
 pub mod completions;
+pub mod create;
 pub mod embed;
 pub mod fit;
 pub mod import;
@@ -11,6 +12,7 @@ pub mod rm;
 pub mod run;
 pub mod serve;
 pub mod show;
+pub mod stop;
 pub mod tokenize;
 
 use crate::exit::InputError;

@@ -24,13 +24,18 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         .into());
     }
     let t_load = std::time::Instant::now();
-    let file = gguf::GgufFile::open(super::pull::resolve_model(&model)?)?;
+    let path = super::pull::resolve_model(&model)?;
+    // a created model's own settings, under the flags (over config.toml)
+    let md = store::defaults_of(&path).unwrap_or_default();
+    with_model_defaults(&mut a, &md);
+    let file = gguf::GgufFile::open(path)?;
     let n_ctx = super::context_for(&file, a.ctx_size)?;
     // Refuse before loading when it cannot fit; warn when it is tight.
     if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
         eprintln!("hearth: warning: {warning}");
     }
-    let lm = LoadedModel::from_gguf(file)?;
+    let mut lm = LoadedModel::from_gguf(file)?;
+    crate::chat::loader::set_template(&mut lm, &md)?;
     let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
     let pool = ThreadPool::new(threads);
     let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
@@ -41,6 +46,11 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         if let Some(s) = &a.system {
             msgs.push(Message::system(s.clone()));
         }
+        msgs.extend(
+            md.messages
+                .iter()
+                .map(|m| Message::new(m.role.clone(), m.content.clone())),
+        );
         msgs.push(Message::user(text));
         Prompt::Chat(msgs)
     };
@@ -51,7 +61,8 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         min_p: a.min_p,
         repeat_penalty: a.repeat_penalty,
         seed: a.seed.unwrap_or_else(seed_from_time),
-        ..SamplingParams::default()
+        // the dials run has no flags for: the model's, else hearth's
+        ..md.parameters.sampling(SamplingParams::default())
     };
     let req = GenerateRequest {
         prompt,
@@ -104,6 +115,40 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Put a created model's settings (its Modelfile's) into the settings not
+/// given as flags.
+fn with_model_defaults(a: &mut RunArgs, d: &store::modelfile::ModelDefaults) {
+    let given = |id: &str| a.given.contains(&id);
+    let p = &d.parameters;
+    macro_rules! take {
+        ($f:ident) => {
+            if let (false, Some(v)) = (given(stringify!($f)), p.$f) {
+                a.$f = v;
+            }
+        };
+    }
+    take!(temperature);
+    take!(top_k);
+    take!(top_p);
+    take!(min_p);
+    take!(repeat_penalty);
+    if let (false, Some(v)) = (given("seed"), p.seed) {
+        a.seed = Some(v);
+    }
+    if let (false, Some(v)) = (given("max_tokens"), p.num_predict) {
+        a.max_tokens = v;
+    }
+    if let (false, Some(v)) = (given("ctx_size"), p.num_ctx) {
+        a.ctx_size = Some(v);
+    }
+    if let (false, Some(s)) = (given("system"), &d.system) {
+        a.system = Some(s.clone());
+    }
+    if a.stop.is_empty() {
+        a.stop = p.stop.clone();
+    }
 }
 
 fn seed_from_time() -> u64 {
