@@ -24,9 +24,8 @@ pub fn run(a: CreateArgs) -> anyhow::Result<()> {
             a.file.display()
         ))
     })?;
-    let text = String::from_utf8(text).map_err(|_| {
-        crate::exit::InputError(format!("{} is not UTF-8 text", a.file.display()))
-    })?;
+    let text = String::from_utf8(text)
+        .map_err(|_| crate::exit::InputError(format!("{} is not UTF-8 text", a.file.display())))?;
     let mf = store::modelfile::Modelfile::parse(&text)?;
     let dir = a
         .file

@@ -5,7 +5,9 @@
 use clap::Args;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  hearth stop qwen2.5-coder:0.5b\n  hearth ps            # what is loaded")]
+#[command(
+    after_help = "Examples:\n  hearth stop qwen2.5-coder:0.5b\n  hearth ps            # what is loaded"
+)]
 pub struct StopArgs {
     /// The loaded model's name (as `hearth ps` lists it).
     pub model: String,

@@ -159,36 +159,36 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
     let mut wants = Wants::default();
     match &r.thinking {
         None => {}
-        Some(t) => {
-            match t.get("type").and_then(Value::as_str) {
-                Some("disabled") => {}
-                Some("enabled") => {
-                    let budget = t.get("budget_tokens").and_then(Value::as_u64);
-                    let Some(b) = budget.filter(|&b| b >= 1) else {
-                        return Err(ApiError::bad(
+        Some(t) => match t.get("type").and_then(Value::as_str) {
+            Some("disabled") => {}
+            Some("enabled") => {
+                let budget = t.get("budget_tokens").and_then(Value::as_u64);
+                let Some(b) = budget.filter(|&b| b >= 1) else {
+                    return Err(ApiError::bad(
                         "thinking.budget_tokens",
                         "thinking.budget_tokens: a number of tokens >= 1 is required with thinking enabled",
                     ));
-                    };
-                    if max_tokens.is_some_and(|m| b as usize >= m) {
-                        return Err(ApiError::bad(
-                            "thinking.budget_tokens",
-                            format!("thinking.budget_tokens ({b}) must be less than max_tokens"),
-                        ));
-                    }
-                    wants.thinking = true;
-                    wants.thinking_budget = Some(b as usize);
+                };
+                if max_tokens.is_some_and(|m| b as usize >= m) {
+                    return Err(ApiError::bad(
+                        "thinking.budget_tokens",
+                        format!("thinking.budget_tokens ({b}) must be less than max_tokens"),
+                    ));
                 }
-                Some("adaptive") => wants.thinking = true,
-                _ => return Err(ApiError::bad(
+                wants.thinking = true;
+                wants.thinking_budget = Some(b as usize);
+            }
+            Some("adaptive") => wants.thinking = true,
+            _ => {
+                return Err(ApiError::bad(
                     "thinking.type",
                     format!(
                         "thinking.type must be \"enabled\", \"disabled\" or \"adaptive\", got {}",
                         t.get("type").unwrap_or(&Value::Null)
                     ),
-                )),
+                ))
             }
-        }
+        },
     }
     let (tools, one_call) = tool_set(r)?;
     Ok(Plan {
@@ -257,13 +257,15 @@ fn tool_set(r: &MessagesRequest) -> Result<(Option<ToolSet>, bool), ApiError> {
                         ))
                     }
                 },
-                _ => return Err(ApiError::bad(
-                    "tool_choice.type",
-                    format!(
+                _ => {
+                    return Err(ApiError::bad(
+                        "tool_choice.type",
+                        format!(
                         "tool_choice.type must be \"auto\", \"any\", \"tool\" or \"none\", got {}",
                         c.get("type").unwrap_or(&Value::Null)
                     ),
-                )),
+                    ))
+                }
             };
             (Some(choice), one)
         }
