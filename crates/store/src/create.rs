@@ -30,7 +30,7 @@ pub fn defaults_of(gguf: &Path) -> Option<ModelDefaults> {
 /// What `FROM` names: a GGUF file, or a model of the store.
 enum Base {
     File(PathBuf),
-    Model(Manifest),
+    Model(Box<Manifest>),
 }
 
 fn is_path(from: &str) -> bool {
@@ -69,7 +69,7 @@ fn base_of(store: &Store, from: &str, dir: &Path) -> Result<Base, StoreError> {
         }
         return Ok(Base::File(p));
     }
-    Ok(Base::Model(store.find_installed(from)?))
+    Ok(Base::Model(Box::new(store.find_installed(from)?)))
 }
 
 /// Check what a Modelfile sets against the model file it will use: the
@@ -137,7 +137,7 @@ pub fn create(
     let (file, inherited, known) = match base_of(store, &mf.from, dir)? {
         Base::Model(m) => {
             let f = store.root.join(&m.name).join(&m.file);
-            (f, m.modelfile.clone().unwrap_or_default(), Some(m))
+            (f, m.modelfile.clone().unwrap_or_default(), Some(*m))
         }
         Base::File(p) => {
             // a store GGUF named by path: its manifest says what it is

@@ -408,7 +408,7 @@ pub fn conversation(
             out.push(Message {
                 role: role.into(),
                 content: text,
-                tool_calls: (!calls.is_empty()).then(|| Value::Array(calls)),
+                tool_calls: (!calls.is_empty()).then_some(Value::Array(calls)),
                 ..Default::default()
             });
         }

@@ -177,7 +177,7 @@ fn keep(st: &Shared, rd: &Ready, r: &Value, text: &str) {
     conversation.push(Message {
         role: "assistant".into(),
         content: text.to_string(),
-        tool_calls: (!calls.is_empty()).then(|| Value::Array(calls)),
+        tool_calls: (!calls.is_empty()).then_some(Value::Array(calls)),
         ..Default::default()
     });
     st.responses.put(
