@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/fetch-test-models.sh
-bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
+bash scripts/setup-test-clients.sh   # venv with the real openai/ollama/anthropic clients (+ prometheus_client, pydantic) for crates/server tests
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 cargo test --workspace --release --no-fail-fast 2>&1
