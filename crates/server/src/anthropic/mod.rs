@@ -128,7 +128,9 @@ pub async fn messages(
     let started = Instant::now();
     let rd = ready(&st, &r, false).await.map_err(aerr)?;
     if r.stream && rd.plan.tools.is_none() {
-        return Ok(live(st, rd, started));
+        // a refusal (a full queue) is still an HTTP error, before any event
+        let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1).map_err(aerr)?;
+        return Ok(live(st, rd, rx, started));
     }
     // whole: read for tool calls (a streamed request with tools gets the
     // finished message as its event stream)
@@ -207,20 +209,15 @@ fn sse_response(body: axum::body::Body) -> Response {
 }
 
 /// Stream the answer as it is generated.
-fn live(st: Shared, rd: Ready, started: Instant) -> Response {
+fn live(
+    st: Shared,
+    rd: Ready,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
+    started: Instant,
+) -> Response {
     let model = rd.lease.slot.name.clone();
     let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1);
     tokio::spawn(async move {
-        let mut rx = match rx {
-            Ok(rx) => rx,
-            Err(e) => {
-                let _ = tx
-                    .send(Ok(Bytes::from(stream::sse("error", &aerr(e).body()))))
-                    .await;
-                return;
-            }
-        };
         let send = |s: String| {
             let tx = tx.clone();
             async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }

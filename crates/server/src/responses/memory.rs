@@ -107,9 +107,18 @@ impl Memory {
         let bytes = size_of(&s);
         let mut m = self.inner.lock().unwrap();
         self.expire(&mut m);
-        if bytes > self.max_bytes || self.max == 0 || self.ttl.is_zero() {
-            m.gone
-                .push_back((id, "it was larger than the memory kept for responses"));
+        let refused = if self.max == 0 || self.ttl.is_zero() {
+            Some("this server keeps no responses (--responses-ttl 0)")
+        } else if bytes > self.max_bytes {
+            Some("it was larger than the memory kept for responses")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            m.gone.push_back((id, why));
+            if m.gone.len() > GONE_KEEP {
+                m.gone.pop_front();
+            }
             return;
         }
         while m.order.len() >= self.max || m.bytes + bytes > self.max_bytes {
@@ -184,6 +193,15 @@ mod tests {
         m.put("a".into(), stored(&"x".repeat(150)));
         m.put("b".into(), stored(&"x".repeat(150)));
         assert!(m.get("a").is_err() && m.get("b").is_ok(), "bytes bound");
+
+        let m = Memory::new(Duration::ZERO, 100, 1 << 20);
+        m.put("z".into(), stored("hi"));
+        assert_eq!(
+            m.get("z").err(),
+            Some(Missing::Expired(
+                "this server keeps no responses (--responses-ttl 0)"
+            ))
+        );
 
         let m = Memory::new(Duration::from_millis(30), 100, 1 << 20);
         m.put("t".into(), stored("hi"));

@@ -197,7 +197,9 @@ pub async fn create(
     let started = Instant::now();
     let rd = ready(&st, &r).await?;
     if r.stream && rd.plan.tools.is_none() && rd.plan.wants.schema.is_none() {
-        return Ok(live(st, rd, started));
+        // a refusal (a full queue) is still an HTTP error, before any event
+        let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1)?;
+        return Ok(live(st, rd, rx, started));
     }
     // whole: read for tool calls, or checked as JSON (a streamed request
     // gets the finished response as its event stream)
@@ -276,20 +278,16 @@ fn sse_response(body: axum::body::Body) -> Response {
 }
 
 /// Stream the answer as it is generated.
-fn live(st: Shared, rd: Ready, started: Instant) -> Response {
+fn live(
+    st: Shared,
+    rd: Ready,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
+    started: Instant,
+) -> Response {
     let model = rd.lease.slot.name.clone();
     let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1);
     tokio::spawn(async move {
         let mut ev = Events::new(rd.plan.summary);
-        let mut rx = match rx {
-            Ok(rx) => rx,
-            Err(e) => {
-                let body = ev.error(&e);
-                let _ = tx.send(Ok(Bytes::from(body))).await;
-                return;
-            }
-        };
         let send = |s: String| {
             let tx = tx.clone();
             async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
