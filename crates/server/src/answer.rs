@@ -150,3 +150,38 @@ pub fn end_of(lm: &LoadedModel, s: &GenerateStats, stop: &[String]) -> End {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{end_of, End};
+    use engine::{FinishReason, GenerateStats, LoadedModel};
+
+    #[test]
+    fn the_stop_text_met_first_is_named() {
+        let Some(p) = test_models::model("smollm2-135m") else {
+            return;
+        };
+        let lm = LoadedModel::load(p).unwrap();
+        let stats = |text: &str, finish| GenerateStats {
+            prompt_tokens: 1,
+            cached_tokens: 0,
+            output_tokens: 1,
+            prompt_seconds: 0.0,
+            gen_seconds: 0.0,
+            finish,
+            tokens: lm.tokenizer.encode(text, false, false),
+            context_full: false,
+        };
+        let stop = ["5".to_string(), " 3".to_string(), " 3,".to_string()];
+        let s = stats("1, 2, 3, 4, 5", FinishReason::Stop);
+        assert_eq!(end_of(&lm, &s, &stop), End::Stop(" 3,".into()));
+        assert_eq!(end_of(&lm, &s, &stop[..1]), End::Stop("5".into()));
+        // an end-of-generation token last: the model ended its turn
+        let mut eog = s.clone();
+        eog.tokens.push(lm.tokenizer.eog_ids()[0]);
+        assert_eq!(end_of(&lm, &eog, &stop), End::Turn);
+        assert_eq!(end_of(&lm, &s, &[]), End::Turn);
+        let cut = stats("1, 2", FinishReason::Length);
+        assert_eq!(end_of(&lm, &cut, &stop), End::Length);
+    }
+}
