@@ -14,6 +14,11 @@ then run this script with that venv's python:
         [--models smollm2-135m,gemma3-270m,qwen2.5-coder-0.5b] [-p 512] [-n 128] \
         [-d 0,512] [-t 2] [-r 5] [--append BENCHMARKS.md]
 
+`--models` takes the names below (the three test models; `llama3.2-3b-synth`
+and `qwen3-8b-synth`, random-weight Q4_K_M files with the exact shapes of
+Llama-3.2-3B and Qwen3-8B that scripts/make-synthetic-big.sh makes into
+~/.cache/hearth/synthetic-big, or --big-dir) or paths to GGUF files.
+
 hearth is measured by `hearth bench --json -r 1` (a fresh process each
 repetition; load time excluded); llama.cpp by timing `Llama.eval` on the same
 number of pseudo-random tokens (prompt: one eval of p tokens with n_batch 512;
@@ -30,6 +35,23 @@ MODELS = {
     "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
     "qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b-instruct.gguf",
 }
+
+# Real shapes, random weights (speed does not depend on the values).
+SYNTHETIC_BIG = {
+    "llama3.2-3b-synth": "llama3.2-3b-q4_k_m.gguf",
+    "qwen3-8b-synth": "qwen3-8b-q4_k_m.gguf",
+}
+
+
+def model_path(name, a):
+    """(label, path) of a --models entry: a known name or a GGUF path."""
+    if name in MODELS:
+        return name, os.path.join(a.model_dir, MODELS[name])
+    if name in SYNTHETIC_BIG:
+        return name, os.path.join(a.big_dir, SYNTHETIC_BIG[name])
+    if os.path.isfile(name):
+        return os.path.basename(name).removesuffix(".gguf"), name
+    sys.exit(f"{name}: not a known model ({', '.join([*MODELS, *SYNTHETIC_BIG])}) nor a file")
 
 
 
@@ -93,12 +115,13 @@ def main():
     ap.add_argument("-r", type=int, default=5)
     ap.add_argument("--hearth", default="target/release/hearth")
     ap.add_argument("--model-dir", default=os.environ.get("HEARTH_TEST_MODELS", os.path.expanduser("~/.cache/hearth/test-models")))
+    ap.add_argument("--big-dir", default=os.environ.get("HEARTH_SYNTHETIC_BIG", os.path.expanduser("~/.cache/hearth/synthetic-big")))
     ap.add_argument("--append", help="append the result table to this markdown file")
     a = ap.parse_args()
     import llama_cpp
     rows = []
-    for name in a.models.split(","):
-        path = os.path.join(a.model_dir, MODELS[name])
+    for entry in a.models.split(","):
+        name, path = model_path(entry, a)
         for d in [int(x) for x in a.d.split(",")]:
             ref = LlamaCpp(path, d + max(a.p, a.n) + 16, a.t)
             hp, ht, lp, lt = [], [], [], []

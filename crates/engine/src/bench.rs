@@ -78,6 +78,26 @@ fn tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
+/// A prompt of at least 16 tokens for every tokenizer.
+const FIRST_TOKEN_PROMPT: &str = "Write a short poem about the sea, the wind, the rain and the long grey winter evenings by the fire.";
+
+/// The first 16 tokens of a fixed prompt through a fresh session to the
+/// first sampled token, as `hearth run` reaches its first token after
+/// loading (in a process that just loaded the model, the weights' pages are
+/// mapped in on first touch here). Returns the prompt's tokens.
+pub fn first_token(lm: &LoadedModel, pool: &ThreadPool) -> Result<usize, EngineError> {
+    let first: Vec<u32> = lm
+        .tokenizer
+        .encode(FIRST_TOKEN_PROMPT, lm.tokenizer.add_bos(), false)
+        .into_iter()
+        .take(16)
+        .collect();
+    let mut s = lm.model.session(first.len() + 1, first.len())?;
+    lm.model.forward(pool, &mut s, &first, Logits::Last)?;
+    let _ = sampler::argmax(s.logits());
+    Ok(first.len())
+}
+
 pub fn run(
     lm: &LoadedModel,
     pool: &ThreadPool,

@@ -19,6 +19,10 @@ pub enum EngineError {
     EmptyPrompt,
     #[error("{0}")]
     DoesNotFit(String),
+    #[error("--ctx-size must be at least 1")]
+    ZeroContext,
+    #[error("--ctx-size {asked} is larger than this model's trained context of {trained} tokens; use at most {trained}")]
+    ContextTooLarge { asked: usize, trained: usize },
     #[error("this model has no chat template: {0}; use --raw to send the prompt as plain text")]
     NoTemplate(String),
 }

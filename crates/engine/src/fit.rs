@@ -107,6 +107,31 @@ impl ModelShape {
     }
 }
 
+impl ModelShape {
+    /// The shape of the model file at `path` (its header only: no weights
+    /// are read).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<ModelShape, EngineError> {
+        let f = GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
+        ModelShape::from_gguf(&f)
+    }
+}
+
+/// Whether hearth runs models of this architecture (`general.architecture`).
+pub fn arch_supported(arch: &str) -> bool {
+    model::Arch::from_name(arch).is_some()
+}
+
+/// The error for `what` (a model's name) being of an architecture hearth
+/// does not run.
+pub fn unsupported_arch(what: &str, arch: &str) -> EngineError {
+    model::ModelError::UnsupportedArch {
+        path: what.into(),
+        arch: arch.into(),
+        supported: model::config::SUPPORTED,
+    }
+    .into()
+}
+
 /// What one session at `n_ctx` positions costs for this model file.
 pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineError> {
     Ok(estimate_shape(&ModelShape::from_gguf(f)?, n_ctx))

@@ -10,6 +10,7 @@ mod error;
 pub mod fit;
 mod generate;
 pub mod jsonfix;
+mod load;
 pub mod scheduler;
 mod step;
 
@@ -17,9 +18,10 @@ pub use conversation::{common_prefix, CachedStats};
 pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
-pub use kernels::ThreadPool;
-pub use model::{Logits, Model, Session};
-pub use sampler::SamplingParams;
+pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
+pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
+pub use model::{Logits, Model, ModelError, Session};
+pub use sampler::{SamplerError, SamplingParams};
 pub use tokenizer::{ChatTemplate, Message, Tokenizer};
 
 use std::path::{Path, PathBuf};
@@ -35,29 +37,14 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Load a GGUF model file.
+    /// Load a GGUF model file as it is: no memory preflight, no context
+    /// settled (tests, and [`load`], which programs use).
     pub fn load(path: impl AsRef<Path>) -> Result<LoadedModel, EngineError> {
         Self::from_gguf(gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?)
     }
 
-    /// Load a model after checking it fits the memory available at `n_ctx`
-    /// positions (default: [`fit::default_ctx`]): refused with the numbers
-    /// when it cannot fit; the second value is a warning when it is tight.
-    pub fn load_checked(
-        path: impl AsRef<Path>,
-        n_ctx: Option<usize>,
-    ) -> Result<(LoadedModel, Option<String>), EngineError> {
-        let f = gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
-        let ctx = match n_ctx {
-            Some(n) => n,
-            None => fit::default_ctx(&f)?,
-        };
-        let warning = fit::preflight(&f, ctx)?;
-        Ok((Self::from_gguf(f)?, warning))
-    }
-
     /// Load from an already opened GGUF file.
-    pub fn from_gguf(file: gguf::GgufFile) -> Result<LoadedModel, EngineError> {
+    pub(crate) fn from_gguf(file: gguf::GgufFile) -> Result<LoadedModel, EngineError> {
         let path = file.path().to_path_buf();
         let model = Model::from_gguf(file)?;
         let tokenizer = Tokenizer::from_gguf(model.file())?;
@@ -76,6 +63,12 @@ impl LoadedModel {
             tokenizer,
             template,
         })
+    }
+
+    /// A session of `n_ctx` positions (prompts read in chunks of
+    /// `model::DEFAULT_BATCH` tokens).
+    pub fn session(&self, n_ctx: usize) -> Result<Session, EngineError> {
+        Ok(self.model.session(n_ctx, model::DEFAULT_BATCH)?)
     }
 
     /// Build the model's weight panels for batched work (see
@@ -100,11 +93,5 @@ impl LoadedModel {
         }
         let pool = ThreadPool::new(threads.max(1));
         Ok(self.model.build_panel_caches(&pool)? as u64)
-    }
-
-    /// The context size to use when the caller names none: the trained
-    /// context, capped at 4096 positions and at what fits in memory.
-    pub fn default_ctx(&self) -> usize {
-        fit::default_ctx(self.model.file()).unwrap_or(self.model.config.n_ctx_train.min(4096))
     }
 }

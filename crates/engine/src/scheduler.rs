@@ -335,11 +335,7 @@ impl Runner {
                     continue;
                 }
             };
-            let max_ctx = self
-                .cfg
-                .max_seq_ctx
-                .min(self.cfg.ctx_budget)
-                .min(self.lm.model.config.n_ctx_train);
+            let max_ctx = self.seq_ctx();
             if prompt.len() >= max_ctx {
                 finish_err(
                     job,
@@ -376,6 +372,14 @@ impl Runner {
         }
     }
 
+    /// The most positions one sequence may hold.
+    fn seq_ctx(&self) -> usize {
+        self.cfg
+            .max_seq_ctx
+            .min(self.cfg.ctx_budget)
+            .min(self.lm.model.config.n_ctx_train)
+    }
+
     /// A session for `prompt`: an idle one sharing the longest prefix (its
     /// cache is kept up to the shared part), else a new one. A longer prefix
     /// in a running sequence's cache is copied at the next pass
@@ -400,7 +404,15 @@ impl Runner {
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));
         }
-        Ok((self.lm.model.session(n_ctx, model::DEFAULT_BATCH)?, 0))
+        // Created for the scheduler's context per sequence (which chooses a
+        // LongRoPE model's factors, the same for every session, so prefixes
+        // can move between them), then capped at this request's.
+        let mut s = self
+            .lm
+            .model
+            .session(self.seq_ctx(), model::DEFAULT_BATCH)?;
+        s.set_n_ctx(n_ctx);
+        Ok((s, 0))
     }
 
     fn start(

@@ -279,9 +279,27 @@ pub struct ServeArgs {
     /// prefer it: a flag shows in the process list).
     #[arg(long)]
     pub api_key: Option<String>,
-    /// Allow browser pages from this origin (repeatable; `*` for any). Default: none.
+    /// Allow browser pages from this origin (repeatable; `*` for any). Default: none
+    /// (requests from other web pages are refused; the server's own origin is always allowed).
     #[arg(long)]
     pub cors_origin: Vec<String>,
+    /// Also answer requests addressed to this host name (repeatable; `*` for any). By
+    /// default only loopback names and the address listened on are answered, so a web
+    /// page on a DNS name pointed at this machine cannot use the server.
+    #[arg(long, value_name = "NAME")]
+    pub allowed_host: Vec<String>,
+    /// Let /api/pull fetch any URL, also plain http and hosts of this machine or its
+    /// network (default: catalog names, hf.co/ references and https URLs of other hosts).
+    #[arg(long)]
+    pub allow_any_pull: bool,
+    /// Seconds a client may take to send a request's headers, and again its body;
+    /// idle kept-alive connections are closed after it.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub read_timeout: f64,
+    /// Connections open at once at most (also capped by the open-file limit); more
+    /// wait until one closes.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
     /// Largest request body (e.g. 8M).
     #[arg(long, default_value = "8M")]
     pub max_body: String,

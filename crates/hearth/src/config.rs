@@ -62,7 +62,7 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
     };
     let cfg: Config = toml::from_str(&text).map_err(|e| err(describe_toml(&e, &text)))?;
     // Range checks with the same rules as the flags.
-    let mut p = sampler::SamplingParams::default();
+    let mut p = engine::SamplingParams::default();
     if let Some(v) = cfg.temperature {
         p.temperature = v
     }
@@ -78,7 +78,7 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
     if let Some(v) = cfg.repeat_penalty {
         p.repeat_penalty = v
     }
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,

@@ -11,7 +11,7 @@
 //! | 130 | interrupted (Ctrl-C outside an answer in a chat; `batch` after Ctrl-C) |
 
 use engine::EngineError;
-use model::ModelError;
+use engine::ModelError;
 
 pub const MODEL: u8 = 3;
 pub const INPUT: u8 = 4;
@@ -47,9 +47,6 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     {
         return 2;
     }
-    if e.downcast_ref::<gguf::GgufError>().is_some() {
-        return MODEL;
-    }
     if let Some(m) = e.downcast_ref::<ModelError>() {
         return model_code(m);
     }
@@ -61,6 +58,7 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
             EngineError::Sampling(_) => 2,
             EngineError::NoTemplate(_) => INPUT,
             EngineError::DoesNotFit(_) => NO_FIT,
+            EngineError::ZeroContext | EngineError::ContextTooLarge { .. } => INPUT,
         };
     }
     1

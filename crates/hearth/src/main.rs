@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
     if args.offline {
         std::env::set_var("HEARTH_OFFLINE", "1");
     }
-    if let Err(e) = kernels::check_simd_env() {
+    if let Err(e) = engine::check_simd_env() {
         eprintln!("error: {e}");
         return std::process::ExitCode::from(2);
     }

@@ -85,3 +85,170 @@ fn serve_prints_address_models_and_request_lines_without_content() {
         "the prompt must not be logged: {rest}"
     );
 }
+
+/// Start `hearth serve` on a free port with `args`, its open-file limit set
+/// to `nofile` (None: inherited); returns the child and its address.
+fn spawn_serve(
+    args: &[&str],
+    nofile: Option<u64>,
+) -> (
+    std::process::Child,
+    String,
+    BufReader<std::process::ChildStderr>,
+) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    cmd.args(["serve", "--port", "0"])
+        .args(args)
+        .stderr(Stdio::piped());
+    if let Some(n) = nofile {
+        // SAFETY: setrlimit is async-signal-safe; it only lowers this child's limit.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.contains("listening on http://"), "{first}");
+    let addr = first.trim().rsplit("http://").next().unwrap().to_string();
+    (child, addr, err)
+}
+
+#[test]
+fn idle_and_half_sent_connections_do_not_starve_the_server() {
+    // 300 connections that never finish a request, under a 256-file limit
+    // (as the issue found): idle ones, headers cut off, bodies cut off. A
+    // real request must still be answered once the read timeout has passed.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, _err) = spawn_serve(
+        &[
+            "--read-timeout",
+            "2",
+            "--models-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        Some(256),
+    );
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let Ok(mut s) = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(5))
+        else {
+            continue; // the kernel's queue is full: also a connection that got nowhere
+        };
+        match i % 3 {
+            0 => {}
+            1 => {
+                let _ = write!(s, "POST /api/show HTTP/1.1\r\nHost: {addr}\r\nContent-Ty");
+            }
+            _ => {
+                let _ = write!(s, "POST /api/show HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"model\":");
+            }
+        }
+        held.push(s);
+    }
+    let t = std::time::Instant::now();
+    let r = std::thread::scope(|sc| {
+        let h = sc.spawn(|| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            write!(
+                s,
+                "GET /api/version HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        });
+        h.join().unwrap()
+    });
+    let waited = t.elapsed();
+    // a kept-alive connection left idle is closed after the read timeout
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET /api/version HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    let idle = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = s.read_to_end(&mut rest).is_ok();
+    let idle = idle.elapsed();
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    drop(held);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        waited < Duration::from_secs(15),
+        "the real request waited {waited:?}"
+    );
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(
+        closed && idle < Duration::from_secs(10),
+        "idle keep-alive connection closed after {idle:?}"
+    );
+}
+
+#[test]
+fn empty_api_key_is_an_error_not_an_open_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, env) in [
+        (
+            vec!["serve", "--port", "0", "--models-dir", d, "--api-key", ""],
+            None,
+        ),
+        (
+            vec!["serve", "--port", "0", "--models-dir", d, "--api-key", "  "],
+            None,
+        ),
+        (vec!["serve", "--port", "0", "--models-dir", d], Some("")),
+    ] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+        c.args(&args).stdin(Stdio::null());
+        match env {
+            Some(v) => c.env("HEARTH_API_KEY", v),
+            None => c.env_remove("HEARTH_API_KEY"),
+        };
+        // a server that starts would run until killed: give it 10 s
+        let mut child = c
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(2),
+            "{args:?} {env:?}: {err}"
+        );
+        assert!(err.contains("empty") && !err.contains("listening"), "{err}");
+    }
+}

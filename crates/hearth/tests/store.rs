@@ -698,3 +698,72 @@ fn chat_and_fit_take_store_names() {
     let fit = ok(&env.run(&["fit", "--offline", "smollm2"]));
     assert!(fit.contains("smollm2"), "{fit}");
 }
+
+/// The pids of `pid`'s child processes.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after ')'
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|x| x.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    // a zombie (Z) has ended; it only waits for its parent to reap it
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// `kill -9` of a `hearth pull` ends the pip it started too (pip would
+/// otherwise go on downloading with nobody to use what it fetches). The
+/// real pip, pointed at a package index that accepts the connection and
+/// never answers, so it is still running when hearth is killed.
+#[cfg(target_os = "linux")]
+#[test]
+fn killed_pull_ends_its_pip() {
+    use std::net::TcpListener;
+    let index = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/simple/", index.local_addr().unwrap());
+    let env = Env::new()
+        .var("PIP_INDEX_URL", &url)
+        .var("PIP_TIMEOUT", "120")
+        .var("PIP_RETRIES", "0")
+        .var("HEARTH_PIP_CACHE", "");
+    let mut child = env.cmd(&[], &["pull", "smollm2:135m"]).spawn().unwrap();
+    // pip has connected to the index: it is running
+    let _conn = index.accept().unwrap();
+    let pips = children(child.id());
+    assert!(!pips.is_empty(), "no pip process under hearth");
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let t = std::time::Instant::now();
+    while pips.iter().any(|&p| alive(p)) && t.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pips.iter().copied().filter(|&p| alive(p)).collect();
+    for p in &left {
+        let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+    }
+    assert!(
+        left.is_empty(),
+        "pip {left:?} outlived the killed hearth pull"
+    );
+}

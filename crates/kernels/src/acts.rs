@@ -217,15 +217,19 @@ pub(crate) fn quantize_row(ty: GgmlType, rounding: ActRounding, x: &[f32], y: &m
     {
         if crate::use_avx2() && all_finite(x) {
             let x86 = rounding == ActRounding::LlamaCppX86;
-            // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime.
             match ty {
                 GgmlType::Q8_0 => {
-                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, false, x86) }
+                    // SAFETY: `use_avx2()` confirmed avx2, fma and f16c at runtime.
+                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, false, x86) };
                 }
                 GgmlType::Q8_1 => {
-                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, true, x86) }
+                    // SAFETY: as above.
+                    return unsafe { crate::avx2::quant::quantize_q8_01(x, y, true, x86) };
                 }
-                GgmlType::Q8_K => return unsafe { crate::avx2::quant::quantize_q8_k(x, y) },
+                GgmlType::Q8_K => {
+                    // SAFETY: as above.
+                    return unsafe { crate::avx2::quant::quantize_q8_k(x, y) };
+                }
                 _ => {}
             }
         }

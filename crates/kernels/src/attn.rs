@@ -14,56 +14,46 @@ use half::f16;
 /// sum and accumulator per tile.
 pub(crate) const TILE: usize = 32;
 
+/// One KV head's keys and values in an f16 cache: position `j`'s key is
+/// `k[j * stride + off..]` (head-size elements), its value the same part of
+/// `v`.
+#[derive(Clone, Copy, Debug)]
+pub struct KvHead<'a> {
+    pub k: &'a [f16],
+    pub v: &'a [f16],
+    /// Elements per position (all heads).
+    pub stride: usize,
+    /// This head's first element within a position.
+    pub off: usize,
+}
+
 /// Checks shared by both paths.
-#[allow(clippy::too_many_arguments)]
-fn check(
-    q: &[f32],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
-    lo: usize,
-    pos: usize,
-    out: &[f32],
-) {
+fn check(q: &[f32], kv: &KvHead<'_>, lo: usize, pos: usize, out: &[f32]) {
     let hd = q.len();
     assert_eq!(out.len(), hd, "attention: output length");
-    assert!(off + hd <= stride, "attention: head outside the row");
+    assert!(kv.off + hd <= kv.stride, "attention: head outside the row");
     assert!(lo <= pos, "attention: empty key range");
-    let need = pos * stride + off + hd;
+    let need = pos * kv.stride + kv.off + hd;
     assert!(
-        k.len() >= need && v.len() >= need,
+        kv.k.len() >= need && kv.v.len() >= need,
         "attention: cache shorter than the positions"
     );
 }
 
-/// `out = Σ_j softmax_j(q · k_j * scale) v_j` over key positions `lo..=pos`,
-/// where `k_j = k[j * stride + off..][..q.len()]` (same for `v_j`).
-#[allow(clippy::too_many_arguments)]
-pub fn attend_row(
-    q: &[f32],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
-    lo: usize,
-    pos: usize,
-    scale: f32,
-    out: &mut [f32],
-) {
-    check(q, k, v, stride, off, lo, pos, out);
+/// `out = Σ_j softmax_j(q · k_j * scale) v_j` over key positions `lo..=pos` of
+/// `kv` (`k_j`, `v_j`: position `j`'s key and value, `q.len()` elements).
+pub fn attend_row(q: &[f32], kv: KvHead<'_>, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+    check(q, &kv, lo, pos, out);
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::use_avx2() && q.len().is_multiple_of(8) {
+        if crate::simd::use_avx2() && q.len().is_multiple_of(8) {
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; the head size is a multiple of 8.
-            unsafe {
-                crate::avx2::attn::attend_rows::<1>([q], k, v, stride, off, lo, pos, scale, [out])
-            };
+            unsafe { crate::avx2::attn::attend_rows::<1>([q], kv, lo, pos, scale, [out]) };
             return;
         }
     }
-    attend_row_scalar(q, k, v, stride, off, lo, pos, scale, out);
+    attend_row_scalar(q, kv, lo, pos, scale, out);
 }
 
 /// Most query rows [`attend_rows`] takes at once.
@@ -73,13 +63,9 @@ pub const MAX_ROWS: usize = 4;
 /// `pos0..pos0 + q.len()` (output `out[r]` for `q[r]`), all from key `lo`,
 /// sharing each key and value load (prefill). Every row's result is bit-identical
 /// to its own [`attend_row`] call. At most [`MAX_ROWS`] rows.
-#[allow(clippy::too_many_arguments)]
 pub fn attend_rows(
     q: &[&[f32]],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
+    kv: KvHead<'_>,
     lo: usize,
     pos0: usize,
     scale: f32,
@@ -90,32 +76,22 @@ pub fn attend_rows(
         "attention: 1 to {MAX_ROWS} rows"
     );
     for (r, (q, o)) in q.iter().zip(out.iter()).enumerate() {
-        check(q, k, v, stride, off, lo, pos0 + r, o);
+        check(q, &kv, lo, pos0 + r, o);
     }
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::use_avx2() && q.iter().all(|x| x.len() % 8 == 0 && x.len() == q[0].len()) {
+        if crate::simd::use_avx2() && q.iter().all(|x| x.len() % 8 == 0 && x.len() == q[0].len()) {
             use crate::avx2::attn::attend_rows as ar;
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; head sizes equal, multiples of 8.
             unsafe {
                 match (q, out) {
-                    ([a], [x]) => ar::<1>([a], k, v, stride, off, lo, pos0, scale, [x]),
-                    ([a, b], [x, y]) => ar::<2>([a, b], k, v, stride, off, lo, pos0, scale, [x, y]),
-                    ([a, b, c], [x, y, z]) => {
-                        ar::<3>([a, b, c], k, v, stride, off, lo, pos0, scale, [x, y, z])
+                    ([a], [x]) => ar::<1>([a], kv, lo, pos0, scale, [x]),
+                    ([a, b], [x, y]) => ar::<2>([a, b], kv, lo, pos0, scale, [x, y]),
+                    ([a, b, c], [x, y, z]) => ar::<3>([a, b, c], kv, lo, pos0, scale, [x, y, z]),
+                    ([a, b, c, d], [x, y, z, w]) => {
+                        ar::<4>([a, b, c, d], kv, lo, pos0, scale, [x, y, z, w])
                     }
-                    ([a, b, c, d], [x, y, z, w]) => ar::<4>(
-                        [a, b, c, d],
-                        k,
-                        v,
-                        stride,
-                        off,
-                        lo,
-                        pos0,
-                        scale,
-                        [x, y, z, w],
-                    ),
                     _ => {}
                 }
             }
@@ -123,24 +99,21 @@ pub fn attend_rows(
         }
     }
     for (r, (q, o)) in q.iter().zip(out.iter_mut()).enumerate() {
-        attend_row_scalar(q, k, v, stride, off, lo, pos0 + r, scale, o);
+        attend_row_scalar(q, kv, lo, pos0 + r, scale, o);
     }
 }
 
 /// The scalar reference of [`attend_row`].
-#[allow(clippy::too_many_arguments)]
 pub fn attend_row_scalar(
     q: &[f32],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
+    kv: KvHead<'_>,
     lo: usize,
     pos: usize,
     scale: f32,
     out: &mut [f32],
 ) {
-    check(q, k, v, stride, off, lo, pos, out);
+    check(q, &kv, lo, pos, out);
+    let KvHead { k, v, stride, off } = kv;
     let hd = q.len();
     out.fill(0.0);
     let mut max = f32::NEG_INFINITY;

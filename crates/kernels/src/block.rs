@@ -3,9 +3,9 @@
 //! dequantizer for one block and a scalar reference dot product against
 //! activations of `DOT_TYPE`.
 
+use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use gguf::GgmlType;
 
-#[allow(dead_code)] // TYPE and DOT_TYPE are checked in tests
 pub trait QuantBlock {
     /// The ggml type this block implements.
     const TYPE: GgmlType;
@@ -32,6 +32,61 @@ pub trait QuantBlock {
         {
             Self::dequantize_block(b, y);
         }
+    }
+}
+
+/// Where the 32 quants of a [`Block32`] block are stored.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Quants {
+    /// 4 bits: 16 bytes at `qs`; element `j` is the low nibble of byte `j`,
+    /// element `j + 16` its high nibble.
+    Nibbles { qs: usize },
+    /// 5 bits: the low 4 as [`Quants::Nibbles`] at `qs`, the fifth of
+    /// element `j` bit `j` of the little-endian u32 at `qh`.
+    Nibbles5 { qh: usize, qs: usize },
+    /// 8 bits: 32 signed bytes at `qs`.
+    Bytes { qs: usize },
+}
+
+/// The 32-element formats with an f16 scale `d` at byte 0 (Q4_0, Q4_1, Q5_0,
+/// Q5_1, Q8_0): the layout facts their SIMD kernels are generic over.
+pub(crate) trait Block32: QuantBlock {
+    /// Blocks carry a min `m` (f16 at byte 2; element = `d * q + m`, quants
+    /// unsigned) and are dotted against Q8_1; else element = `d * (q - OFFSET)`
+    /// against Q8_0.
+    const MIN: bool;
+    /// Where the quants are stored.
+    const QUANTS: Quants;
+    /// What a stored quant exceeds the value it stands for (Q4_0: 8, Q5_0:
+    /// 16; 0 for the formats with a min and for Q8_0's signed bytes).
+    const OFFSET: i8;
+    /// Bytes of the activation block (Q8_1 with a min, else Q8_0) and where
+    /// its 32 quants start.
+    const ACT_BYTES: usize = if Self::MIN { Q8_1_BYTES } else { Q8_0_BYTES };
+    const ACT_QS: usize = if Self::MIN { 4 } else { 2 };
+    /// The quants are signed bytes spanning all 8 bits (Q8_0).
+    const BYTE_QUANTS: bool = matches!(Self::QUANTS, Quants::Bytes { .. });
+
+    /// The 32 integer values of block `b` (stored quant minus [`Self::OFFSET`];
+    /// the min, if any, apart).
+    fn values(b: &[u8]) -> [i32; 32] {
+        let mut v = [0i32; 32];
+        match Self::QUANTS {
+            Quants::Nibbles { qs } => {
+                for j in 0..16 {
+                    v[j] = (b[qs + j] & 0x0F) as i32;
+                    v[j + 16] = (b[qs + j] >> 4) as i32;
+                }
+            }
+            Quants::Nibbles5 { qh, .. } => v = crate::q5::q5_values(b, qh),
+            Quants::Bytes { qs } => {
+                for (j, x) in v.iter_mut().enumerate() {
+                    *x = b[qs + j] as i8 as i32;
+                }
+            }
+        }
+        v.iter_mut().for_each(|x| *x -= Self::OFFSET as i32);
+        v
     }
 }
 

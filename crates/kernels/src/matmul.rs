@@ -1,19 +1,15 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::{
-    dot_fn, row_bytes, tiles, DotFn, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadPool,
-    Tiles,
-};
+use crate::formats::{kernels, Dot14Fn, DotFn, PanelFn, Rows4Fn};
+use crate::panel_cache::Panels;
+use crate::{row_bytes, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadPool};
 
 /// Activation rows per tile: a weight row is dotted against this many
 /// activation rows while it is hot in cache.
 const ACT_TILE: usize = 8;
 /// Tiles per thread along the output dimension (load balance on a shared box).
 const TILES_PER_THREAD: usize = 8;
-/// Fewest activation rows for which the panel kernel (weight rows unpacked
-/// once into a transposed scratch panel) is used.
-const PANEL_MIN_ROWS: usize = 12;
 
 /// One matrix product for [`matmul_multi`]: `out = acts · wᵀ` as in [`matmul`].
 pub struct MatmulJob<'a> {
@@ -31,26 +27,51 @@ pub struct MatmulJob<'a> {
     pub cache: Option<&'a PanelCache>,
 }
 
-/// A checked job, ready to be split into tiles.
+/// The part of a matmul one [`PanelFn`] call computes: `out[r * n_out + o]`
+/// for weight rows `o in o0..o1` and activation rows `r in r0..r1`.
+///
+/// The contract a caller of a `PanelFn` keeps: `w` holds rows `0..o1` of `rb`
+/// bytes (whole blocks of the format), `o0` is a multiple of the level's
+/// `panel_rows` and `o1 - o0` of 4; activation row `r` (`r0 <= r < r1`, `r0 <
+/// r1`) holds the matching blocks of the activation type at `a0 + r * stride`;
+/// `out` holds `r1 * n_out` floats (`o1 <= n_out`) of which this call alone
+/// writes the listed ones.
+#[derive(Clone, Copy)]
+pub(crate) struct Tile<'a> {
+    pub(crate) w: &'a [u8],
+    pub(crate) rb: usize,
+    pub(crate) o0: usize,
+    pub(crate) o1: usize,
+    pub(crate) a0: *const u8,
+    pub(crate) stride: usize,
+    pub(crate) r0: usize,
+    pub(crate) r1: usize,
+    pub(crate) out: *mut f32,
+    pub(crate) n_out: usize,
+}
+
+/// A checked job's kernels and tiling, ready to be split into tiles.
 #[derive(Clone, Copy)]
 struct Plan<'a> {
-    ty: GgmlType,
-    f: DotFn,
-    tl: Tiles,
+    dot: DotFn,
+    dot_1x4: Option<Dot14Fn>,
+    rows4: Option<Rows4Fn>,
+    /// The whole-tile kernel for this many activation rows (`few` or `panel`).
+    tiles: Option<PanelFn>,
+    /// Prebuilt panels, read by `tiles`.
+    cache: Option<&'a Panels>,
     w: &'a [u8],
     rb: usize,
     n_out: usize,
     n_rows: usize,
     acts: &'a QuantizedActs,
     out: *mut f32,
-    /// Output rows per tile, output tiles, activation tiles.
+    /// Output rows per tile, output tiles.
     oc: usize,
     out_tiles: usize,
-    /// Activation rows per tile.
+    /// Activation rows per tile, activation tiles.
     act_tile: usize,
     act_tiles: usize,
-    /// Prebuilt panels (only with the two-lane panel kernel of this level).
-    cache: Option<&'a PanelCache>,
 }
 
 impl Plan<'_> {
@@ -73,20 +94,11 @@ impl<'a> Plans<'a, '_> {
     }
 }
 
-/// Check one job and plan its tiles (`None`: nothing to compute).
-#[allow(clippy::too_many_arguments)]
-fn plan<'a>(
-    n_threads: usize,
-    weight_ty: GgmlType,
-    w: &'a [u8],
-    n_out: usize,
-    k: usize,
-    acts: &'a QuantizedActs,
-    out: &mut [f32],
-    cache: Option<&'a PanelCache>,
-) -> Result<Option<Plan<'a>>, KernelError> {
-    let f = dot_fn(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
-    if let Some(c) = cache {
+/// Check job `j` and plan its tiles for `n_threads` (`None`: nothing to compute).
+fn plan<'a>(n_threads: usize, j: &'a mut MatmulJob<'_>) -> Result<Option<Plan<'a>>, KernelError> {
+    let (weight_ty, w, n_out, k, acts) = (j.weight_ty, j.w, j.n_out, j.k, j.acts);
+    let kern = kernels(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
+    if let Some(c) = j.cache {
         if !c.matches(weight_ty, w, n_out, k) {
             return Err(KernelError::PanelCache(format!(
                 "{c:?}, matrix {weight_ty} {n_out}x{k} of {} bytes",
@@ -106,61 +118,57 @@ fn plan<'a>(
     let rb = weight_row_bytes(weight_ty, w, n_out, k)?;
     let n_rows = acts.n_rows();
     let out_need = n_rows.saturating_mul(n_out);
-    if out.len() != out_need {
+    if j.out.len() != out_need {
         return Err(KernelError::Length {
             ty: GgmlType::F32,
             what: "output elements (n_rows*n_out)",
             expected: out_need,
-            got: out.len(),
+            got: j.out.len(),
         });
     }
     if n_out == 0 || n_rows == 0 {
         return Ok(None);
     }
-    let mut tl = tiles(weight_ty);
-    // the two-lane panel (`rows4` set) pays from 4 activation rows on
-    let min_rows = if tl.rows4.is_some() {
-        4
-    } else {
-        PANEL_MIN_ROWS
+    let tiles = match (n_out >= 4, n_rows) {
+        (true, r) if r >= kern.panel_from => kern.panel,
+        (true, r) if r >= 2 => kern.few,
+        _ => None,
     };
-    if n_rows < min_rows || n_out < 4 {
-        tl.panel = None;
-        if n_rows >= 2 && n_out >= 4 {
-            // a few rows: the format's few-rows kernel, if any, in the panel's place
-            tl.panel = tl.few;
-        }
-    }
+    // read only where this level's panel kernel runs (a cache built under
+    // other settings is ignored: same results); with a cache the panel
+    // kernel takes the few-rows case too (same bits)
+    let cache = j
+        .cache
+        .filter(|_| tiles.is_some() && kern.cache.is_some())
+        .map(|c| &c.panels);
+    let tiles = if cache.is_some() { kern.panel } else { tiles };
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
     let mut oc = n_out.div_ceil(out_chunks);
     let mut act_tile = ACT_TILE;
-    if tl.panel.is_some() {
-        // every activation row in one tile (the panel is built once per 4
-        // weight rows), whole panels per tile
-        // (Q4_0/Q5_0/Q8_0 on AVX2: the one-lane panels hold 8 rows)
-        oc = oc.next_multiple_of(if tl.panel8 { 8 } else { 4 });
+    if tiles.is_some() {
+        // every activation row in one tile (each panel is built once per
+        // tile), whole panels per tile
+        oc = oc.next_multiple_of(kern.panel_rows);
         act_tile = n_rows;
-    } else if tl.rows4.is_some() {
+    } else if kern.rows4.is_some() {
         oc = oc.next_multiple_of(4);
     }
     Ok(Some(Plan {
-        ty: weight_ty,
-        f,
-        tl,
+        dot: kern.dot,
+        dot_1x4: kern.dot_1x4,
+        rows4: kern.rows4,
+        tiles,
+        cache,
         w,
         rb,
         n_out,
         n_rows,
         acts,
-        out: out.as_mut_ptr(),
+        out: j.out.as_mut_ptr(),
         oc,
         out_tiles: n_out.div_ceil(oc),
         act_tile,
         act_tiles: n_rows.div_ceil(act_tile),
-        // read only where this level's panel kernels run (a cache built
-        // under other settings is ignored: same results; for a K-quant, the
-        // cached rows serve the few-rows case too, by `kpanel`: same bits)
-        cache: cache.filter(|_| tl.panel.is_some() && crate::panel_cache::applies(weight_ty)),
     }))
 }
 
@@ -192,9 +200,10 @@ pub(crate) fn weight_row_bytes(
 
 /// `out[r * n_out + o] = dot(weight row o, activation row r)` for `o in 0..n_out`,
 /// `r in 0..acts.n_rows()`. `w` is the raw bytes of a `[n_out, k]` ggml weight
-/// matrix (rows contiguous, any alignment). Each element is computed with the
-/// same accumulation order as `vec_dot` regardless of `n_rows` or the tile
-/// kernel used, so a row's result never depends on the batch around it.
+/// matrix (rows contiguous, any alignment). Each element is one dot product in
+/// the op order of its format at this SIMD level (scalar reference:
+/// [`crate::matmul_reference_raw`]) whatever `n_rows` or the tile kernel used,
+/// so a row's result never depends on the batch around it.
 pub fn matmul(
     pool: &ThreadPool,
     weight_ty: GgmlType,
@@ -204,14 +213,18 @@ pub fn matmul(
     acts: &QuantizedActs,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let Some(p) = plan(pool.n_threads(), weight_ty, w, n_out, k, acts, out, None)? else {
-        return Ok(());
-    };
-    let plans = [p];
-    let plans = Plans(&plans);
-    let plans = &plans;
-    pool.run(p.n_tasks(), |t| run_tile(plans.get(0), t));
-    Ok(())
+    matmul_multi(
+        pool,
+        &mut [MatmulJob {
+            weight_ty,
+            w,
+            n_out,
+            k,
+            acts,
+            out,
+            cache: None,
+        }],
+    )
 }
 
 /// Most jobs one [`matmul_multi`] call hands to the pool at once.
@@ -227,16 +240,7 @@ pub fn matmul_multi(pool: &ThreadPool, jobs: &mut [MatmulJob<'_>]) -> Result<(),
     for group in jobs.chunks_mut(MAX_JOBS) {
         let mut plans: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         for (slot, j) in plans.iter_mut().zip(group.iter_mut()) {
-            *slot = plan(
-                pool.n_threads(),
-                j.weight_ty,
-                j.w,
-                j.n_out,
-                j.k,
-                j.acts,
-                j.out,
-                j.cache,
-            )?;
+            *slot = plan(pool.n_threads(), j)?;
         }
         let mut dense: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         let mut ends = [0usize; MAX_JOBS];
@@ -253,31 +257,27 @@ pub fn matmul_multi(pool: &ThreadPool, jobs: &mut [MatmulJob<'_>]) -> Result<(),
         let firsts: [Plan<'_>; MAX_JOBS] = std::array::from_fn(|i| dense[i.min(n - 1)].unwrap());
         let plans = Plans(&firsts[..n]);
         let plans = &plans;
-        pool.run(total, |t| {
-            let j = ends[..n].iter().position(|&e| t < e).unwrap();
-            let start = if j == 0 { 0 } else { ends[j - 1] };
-            run_tile(plans.get(j), t - start);
-        });
+        if n == 1 {
+            pool.run(total, |t| run_tile(plans.get(0), t));
+        } else {
+            pool.run(total, |t| {
+                let j = ends[..n].iter().position(|&e| t < e).unwrap();
+                let start = if j == 0 { 0 } else { ends[j - 1] };
+                run_tile(plans.get(j), t - start);
+            });
+        }
     }
     Ok(())
 }
 
 /// Compute tile `t` of plan `p`.
 fn run_tile(p: &Plan<'_>, t: usize) {
-    let (n_out, n_rows, rb, w, acts, tl, f) = (p.n_out, p.n_rows, p.rb, p.w, p.acts, p.tl, p.f);
+    let (n_out, n_rows, rb, w, acts) = (p.n_out, p.n_rows, p.rb, p.w, p.acts);
     let (ot, at) = (t % p.out_tiles, t / p.out_tiles);
     let o_end = ((ot + 1) * p.oc).min(n_out);
     let r_start = at * p.act_tile;
     let r_end = ((at + 1) * p.act_tile).min(n_rows);
     let wr = |o: usize| &w[o * rb..(o + 1) * rb];
-    let a4 = |r: usize| {
-        [
-            acts.row(r),
-            acts.row(r + 1),
-            acts.row(r + 2),
-            acts.row(r + 3),
-        ]
-    };
     let put = |r: usize, o: usize, v: f32| {
         assert!(r < n_rows && o < n_out);
         // SAFETY: r < n_rows and o < n_out (asserted), so the index is in bounds
@@ -285,40 +285,49 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         // task's tile only (see `Plans`).
         unsafe { *p.out.add(r * n_out + o) = v };
     };
-    // Every output is one dot product with the same op order whichever tile
-    // kernel computes it (see `Tiles`), so the tiling never changes results.
+    // Every output is one dot product with the same op order whichever
+    // kernel computes it (see `crate::formats::Kernels`), so the tiling never
+    // changes results.
     let mut o = ot * p.oc;
-    if let Some(k) = tl.panel {
-        let n4 = (o_end - o) / 4;
-        assert!(r_end <= n_rows && o + 4 * n4 <= n_out);
-        // SAFETY: `plan` picked a panel kernel only at the current SIMD level
-        // (features checked at runtime) for this weight type; the weight matrix
-        // holds n_out rows of rb bytes, every activation row k elements of the
-        // matching type (checked in `plan`), and rows r_start..r_end x columns
-        // o..o + 4 n4 of `out` belong to this tile only (see `Plans`). A cache
-        // was built from this matrix (checked in `plan`) at this SIMD level
-        // (`panel_cache::applies`): it holds the n_out / 4 panels `k` builds.
-        unsafe {
-            let (a0, stride) = (acts.bytes().as_ptr(), acts.row_stride());
-            match p.cache {
-                Some(c) => c.run(p.ty, w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out),
-                _ => k(p.ty, w, rb, o, n4, a0, stride, r_start, r_end, p.out, n_out),
-            }
+    if let Some(k) = p.tiles {
+        let o1 = o + (o_end - o) / 4 * 4;
+        assert!(r_end <= n_rows && o1 <= n_out);
+        let tile = Tile {
+            w,
+            rb,
+            o0: o,
+            o1,
+            a0: acts.bytes().as_ptr(),
+            stride: acts.row_stride(),
+            r0: r_start,
+            r1: r_end,
+            out: p.out,
+            n_out,
         };
-        o += 4 * n4;
+        // SAFETY: `plan` took the kernel from the current SIMD level's set
+        // (its features detected at runtime) for this weight type; the weight
+        // matrix holds n_out rows of rb bytes, every activation row k elements
+        // of the matching type (checked in `plan`); tiles start at multiples of
+        // the level's `panel_rows` (`plan`); rows r_start..r_end x columns
+        // o..o1 of `out` belong to this tile only (see `Plans`). A cache was
+        // built from this matrix (checked in `plan`) by this level's spec.
+        unsafe { k(&tile, p.cache) };
+        o = o1;
     }
-    if let Some(k4) = tl.rows4 {
-        // two-lane format: the rest in groups of 4 rows, then single rows (a
-        // row repeated 4 times: each lane is computed on its own)
+    if let Some(k4) = p.rows4 {
+        // the rest in groups of 4 rows, then single rows (a row repeated 4
+        // times: each row is computed on its own)
         while o < o_end {
-            let ws = if o + 4 <= o_end {
+            let m = if o + 4 <= o_end { 4 } else { 1 };
+            let ws = if m == 4 {
                 [wr(o), wr(o + 1), wr(o + 2), wr(o + 3)]
             } else {
                 [wr(o); 4]
             };
-            let m = if o + 4 <= o_end { 4 } else { 1 };
             for r in r_start..r_end {
-                let v = k4(ws, acts.row(r));
+                // SAFETY: a kernel of the current level (see above); it checks
+                // the rows' lengths.
+                let v = unsafe { k4(ws, acts.row(r)) };
                 for j in 0..m {
                     put(r, o + j, v[j]);
                 }
@@ -327,54 +336,27 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         }
         return;
     }
-    while o < o_end {
-        // two weight rows at a time where a 2-row kernel exists
-        let m = if o + 1 < o_end && tl.d21.is_some() {
-            2
-        } else {
-            1
-        };
+    for o in o..o_end {
         let mut r = r_start;
-        if let (2, Some(k)) = (m, tl.d24) {
-            let ws = [wr(o), wr(o + 1)];
+        if let Some(k) = p.dot_1x4 {
             while r + 4 <= r_end {
-                let v = k(ws, a4(r));
+                let a4 = [
+                    acts.row(r),
+                    acts.row(r + 1),
+                    acts.row(r + 2),
+                    acts.row(r + 3),
+                ];
+                // SAFETY: as for `k4` above.
+                let v = unsafe { k(wr(o), a4) };
                 for j in 0..4 {
-                    put(r + j, o, v[0][j]);
-                    put(r + j, o + 1, v[1][j]);
+                    put(r + j, o, v[j]);
                 }
                 r += 4;
             }
-        } else if let Some(k) = tl.d14 {
-            let r0 = r;
-            for oo in o..o + m {
-                r = r0;
-                while r + 4 <= r_end {
-                    let v = k(wr(oo), a4(r));
-                    for j in 0..4 {
-                        put(r + j, oo, v[j]);
-                    }
-                    r += 4;
-                }
-            }
         }
-        match (m, tl.d21) {
-            (2, Some(k)) => {
-                let ws = [wr(o), wr(o + 1)];
-                for r in r..r_end {
-                    let v = k(ws, acts.row(r));
-                    put(r, o, v[0]);
-                    put(r, o + 1, v[1]);
-                }
-            }
-            _ => {
-                for oo in o..o + m {
-                    for r in r..r_end {
-                        put(r, oo, f(wr(oo), acts.row(r)));
-                    }
-                }
-            }
+        for r in r..r_end {
+            // SAFETY: as for `k4` above.
+            put(r, o, unsafe { (p.dot)(wr(o), acts.row(r)) });
         }
-        o += m;
     }
 }

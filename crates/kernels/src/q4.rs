@@ -7,7 +7,7 @@
 //! `ggml_vec_dot_q4_1_q8_1_generic` (`ggml/src/ggml-cpu/quants.c`), with the
 //! float op order of the AVX2 versions (`arch/x86/quants.c`; see `block::Lanes8`).
 
-use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
+use crate::block::{assert_block_size, lane, Block32, Lanes8, QuantBlock, Quants};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use crate::util::f16_at;
 use gguf::GgmlType;
@@ -48,6 +48,12 @@ impl QuantBlock for BlockQ4_0 {
     }
 }
 
+impl Block32 for BlockQ4_0 {
+    const MIN: bool = false;
+    const QUANTS: Quants = Quants::Nibbles { qs: 2 };
+    const OFFSET: i8 = 8;
+}
+
 impl QuantBlock for BlockQ4_1 {
     const TYPE: GgmlType = GgmlType::Q4_1;
     const BLOCK: usize = 32;
@@ -80,4 +86,10 @@ impl QuantBlock for BlockQ4_1 {
         }
         acc.hsum() + summs
     }
+}
+
+impl Block32 for BlockQ4_1 {
+    const MIN: bool = true;
+    const QUANTS: Quants = Quants::Nibbles { qs: 4 };
+    const OFFSET: i8 = 0;
 }

@@ -8,7 +8,7 @@
 //! (`ggml/src/ggml-cpu/quants.c`), with the float op order of the AVX2 versions
 //! (`arch/x86/quants.c`; see `block::Lanes8`).
 
-use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
+use crate::block::{assert_block_size, lane, Block32, Lanes8, QuantBlock, Quants};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use crate::util::{f16_at, u32_at};
 use gguf::GgmlType;
@@ -61,6 +61,12 @@ impl QuantBlock for BlockQ5_0 {
     }
 }
 
+impl Block32 for BlockQ5_0 {
+    const MIN: bool = false;
+    const QUANTS: Quants = Quants::Nibbles5 { qh: 2, qs: 6 };
+    const OFFSET: i8 = 16;
+}
+
 impl QuantBlock for BlockQ5_1 {
     const TYPE: GgmlType = GgmlType::Q5_1;
     const BLOCK: usize = 32;
@@ -90,4 +96,10 @@ impl QuantBlock for BlockQ5_1 {
         }
         acc.hsum() + summs
     }
+}
+
+impl Block32 for BlockQ5_1 {
+    const MIN: bool = true;
+    const QUANTS: Quants = Quants::Nibbles5 { qh: 4, qs: 8 };
+    const OFFSET: i8 = 0;
 }

@@ -10,7 +10,7 @@
 //! half to even) in `ggml/src/ggml-quants.c`. Dot product follows
 //! `ggml_vec_dot_q8_0_q8_0_generic` in `ggml/src/ggml-cpu/quants.c`.
 
-use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
+use crate::block::{assert_block_size, lane, Block32, Lanes8, QuantBlock, Quants};
 use crate::util::{f16_at, f32_to_f16_bits};
 use gguf::GgmlType;
 
@@ -49,6 +49,12 @@ impl QuantBlock for BlockQ8_0 {
         }
         acc.hsum()
     }
+}
+
+impl Block32 for BlockQ8_0 {
+    const MIN: bool = false;
+    const QUANTS: Quants = Quants::Bytes { qs: 2 };
+    const OFFSET: i8 = 0;
 }
 
 fn absmax(x: &[f32]) -> f32 {

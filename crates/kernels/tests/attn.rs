@@ -4,19 +4,10 @@
 mod common;
 
 use common::Rng;
-use kernels::{attend_row, attend_row_scalar, f16};
+use kernels::{attend_row, attend_row_scalar, f16, KvHead};
 
-#[allow(clippy::too_many_arguments)]
-fn naive(
-    q: &[f32],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
-    lo: usize,
-    pos: usize,
-    scale: f32,
-) -> Vec<f64> {
+fn naive(q: &[f32], kv: KvHead<'_>, lo: usize, pos: usize, scale: f32) -> Vec<f64> {
+    let KvHead { k, v, stride, off } = kv;
     let hd = q.len();
     let s: Vec<f64> = (lo..=pos)
         .map(|j| {
@@ -62,9 +53,15 @@ fn attention_kernel_matches_scalar_and_naive() {
             for off in [0, hd] {
                 let mut a = vec![0f32; hd];
                 let mut b = vec![0f32; hd];
-                attend_row(&q, &k, &v, stride, off, lo, pos, scale, &mut a);
-                attend_row_scalar(&q, &k, &v, stride, off, lo, pos, scale, &mut b);
-                let want = naive(&q, &k, &v, stride, off, lo, pos, scale);
+                let kv = KvHead {
+                    k: &k,
+                    v: &v,
+                    stride,
+                    off,
+                };
+                attend_row(&q, kv, lo, pos, scale, &mut a);
+                attend_row_scalar(&q, kv, lo, pos, scale, &mut b);
+                let want = naive(&q, kv, lo, pos, scale);
                 for d in 0..hd {
                     assert!(
                         (a[d] - b[d]).abs() <= 1e-5 * (1.0 + b[d].abs()),
@@ -113,10 +110,16 @@ fn attention_rows_at_once_equal_one_row_each() {
                     let mut outs = vec![vec![0f32; hd]; rows];
                     let mut o: Vec<&mut [f32]> =
                         outs.iter_mut().map(|x| x.as_mut_slice()).collect();
-                    attend_rows(&q, &k, &v, stride, off, lo, pos0, scale, &mut o);
+                    let kv = KvHead {
+                        k: &k,
+                        v: &v,
+                        stride,
+                        off,
+                    };
+                    attend_rows(&q, kv, lo, pos0, scale, &mut o);
                     for r in 0..rows {
                         let mut one = vec![0f32; hd];
-                        attend_row(&qs[r], &k, &v, stride, off, lo, pos0 + r, scale, &mut one);
+                        attend_row(&qs[r], kv, lo, pos0 + r, scale, &mut one);
                         for d in 0..hd {
                             assert_eq!(
                                 one[d].to_bits(),

@@ -104,29 +104,16 @@ fn bench_decode_stream() {
         let mut line = format!("{:>5} stream {}x{}x{copies}:", ty.name(), n_out, k);
         for threads in [1, 2] {
             let pool = ThreadPool::new(threads);
-            // [no prefetch, default, llama.cpp's order (see `set_tile_mask`)]
-            let mut best = [f64::MAX; 3];
+            let mut best = f64::MAX;
             for _ in 0..6 {
-                for (i, (pf, mask)) in [(false, 0xFF), (true, 0xFF), (true, !16u8)]
-                    .into_iter()
-                    .enumerate()
-                {
-                    kernels::set_prefetch(pf);
-                    kernels::set_tile_mask(mask);
-                    let t = Instant::now();
-                    for w in &ws {
-                        matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
-                    }
-                    best[i] = best[i].min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                for w in &ws {
+                    matmul(&pool, ty, w, n_out, k, &acts, &mut out).unwrap();
                 }
+                best = best.min(t.elapsed().as_secs_f64());
             }
-            kernels::set_prefetch(true);
-            kernels::set_tile_mask(0xFF);
-            let gbs = best.map(|b| (mb * copies) as f64 / b / 1e9);
-            line += &format!(
-                "  {threads}t {:5.1} GB/s (no prefetch {:5.1}, vec_dot order {:5.1})",
-                gbs[1], gbs[0], gbs[2]
-            );
+            let gbs = (mb * copies) as f64 / best / 1e9;
+            line += &format!("  {threads}t {gbs:5.1} GB/s");
         }
         eprintln!("{line}");
     }
@@ -204,8 +191,8 @@ fn bench_pool_overhead() {
     }
 }
 
-/// Tile kernels A/B, one thread, weights in L2 (256 x 2048), interleaved
-/// repetitions, minimum: ns per (weight row x activation row) dot
+/// The tile kernels, one thread, weights in L2 (256 x 2048), minimum over
+/// repetitions: ns per (weight row x activation row) dot
 /// (`HEARTH_BENCH_TYPES=Q5_0,Q4_K` to pick formats).
 #[test]
 #[ignore]
@@ -217,35 +204,22 @@ fn bench_tiles() {
         let w: Vec<u8> = (0..n_out)
             .flat_map(|_| random_weights(&mut rng, ty, k))
             .collect();
+        let mut line = format!("{:>5} ns/dot:", ty.name());
         for n_rows in [1usize, 4, 8, 16, 64] {
             let x = random_acts(&mut rng, n_rows * k);
             let mut acts = QuantizedActs::new();
             acts.quantize(ty, &x, n_rows, k);
             let mut out = vec![0f32; n_rows * n_out];
-            // the last two: two-lane order, then with the few-rows kernels; (see `matmul_reference_raw`), the others llama.cpp's
-            let masks: [u8; 6] = [0, 1, 2, 15, 31, 63];
-            let mut best = [f64::MAX; 6];
+            let mut best = f64::MAX;
             for _ in 0..(1600 / n_rows).max(20) {
-                for (i, &m) in masks.iter().enumerate() {
-                    kernels::set_tile_mask(m);
-                    let t = Instant::now();
-                    matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
-                    best[i] = best[i].min(t.elapsed().as_secs_f64());
-                }
+                let t = Instant::now();
+                matmul(&pool, ty, &w, n_out, k, &acts, &mut out).unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
             }
-            kernels::set_tile_mask(0xFF);
-            let per = |s: f64| s * 1e9 / (n_out * n_rows) as f64;
-            eprintln!(
-                "{:>5} n_rows={n_rows}: ns/dot  plain {:7.1}  2x1 {:7.1}  1x4 {:7.1}  all {:7.1}  two-lane {:7.1}  few-rows {:7.1}",
-                ty.name(),
-                per(best[0]),
-                per(best[1]),
-                per(best[2]),
-                per(best[3]),
-                per(best[4]),
-                per(best[5])
-            );
+            let per = best * 1e9 / (n_out * n_rows) as f64;
+            line += &format!("  {n_rows}r {per:6.1}");
         }
+        eprintln!("{line}");
     }
 }
 

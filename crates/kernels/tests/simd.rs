@@ -495,20 +495,25 @@ fn prefill_matmul_equals_vec_dot_with_tails() {
     }
 }
 
-/// `matmul` of weights `w` (`n_out` rows) with `n_rows` activation rows of
-/// `k` elements all equal to `a` equals the scalar reference of matmul's op
-/// order bit for bit; returns the outputs (`[r][o]` flattened).
-#[allow(clippy::too_many_arguments)]
-fn constant_rows_match_reference(
-    pool: &ThreadPool,
+/// A weight matrix of `n_out` rows of `k` elements of `ty`.
+struct Weights<'a> {
     ty: GgmlType,
-    w: &[u8],
+    w: &'a [u8],
     n_out: usize,
     k: usize,
+}
+
+/// `matmul` of weights `m` with `n_rows` activation rows of `k` elements all
+/// equal to `a` equals the scalar reference of matmul's op order bit for bit;
+/// returns the outputs (`[r][o]` flattened).
+fn constant_rows_match_reference(
+    pool: &ThreadPool,
+    m: &Weights<'_>,
     a: f32,
     n_rows: usize,
     what: &str,
 ) -> Vec<f32> {
+    let (ty, w, n_out, k) = (m.ty, m.w, m.n_out, m.k);
     let x = vec![a; n_rows * k];
     let mut acts = QuantizedActs::new();
     acts.quantize(ty, &x, n_rows, k);
@@ -558,16 +563,14 @@ fn one_lane_extremes_do_not_overflow() {
                 let n_out = 9;
                 let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
                 for n_rows in [1usize, 4, 6] {
-                    let wants = constant_rows_match_reference(
-                        &pool,
+                    let m = Weights {
                         ty,
-                        &w,
+                        w: &w,
                         n_out,
                         k,
-                        a,
-                        n_rows,
-                        &format!("wq={wq:#x}"),
-                    );
+                    };
+                    let wants =
+                        constant_rows_match_reference(&pool, &m, a, n_rows, &format!("wq={wq:#x}"));
                     for want in wants {
                         // and the value itself: every product is (q - offset) * ±127 * d_y
                         let q = match (ty, wq) {
@@ -626,7 +629,13 @@ fn k_quant_panel_extremes_do_not_overflow() {
         for a in [1.0f32, -1.0] {
             for n_rows in [1usize, 6, 13] {
                 let what = format!("wq={wq:#x} sc={sc:#x}");
-                constant_rows_match_reference(&pool, ty, &w, n_out, k, a, n_rows, &what);
+                let m = Weights {
+                    ty,
+                    w: &w,
+                    n_out,
+                    k,
+                };
+                constant_rows_match_reference(&pool, &m, a, n_rows, &what);
             }
         }
     }

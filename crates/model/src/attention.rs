@@ -100,6 +100,12 @@ pub(crate) fn attend_groups(
             .expect("blocks are covered by groups");
         let (k_cache, v_cache) = kv.kv(g.seq);
         let kvh = h / group;
+        let head = kernels::KvHead {
+            k: k_cache,
+            v: v_cache,
+            stride: kv_dim,
+            off: kvh * hd,
+        };
         let row0 = g.row0 + b * RB;
         let nr = (g.rows - b * RB).min(RB);
         let pos0 = g.pos0 + b * RB;
@@ -118,25 +124,12 @@ pub(crate) fn attend_groups(
             let qs: [&[f32]; RB] = std::array::from_fn(|i| qh(row0 + i.min(nr - 1)));
             let mut outs: [&mut [f32]; RB] =
                 std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
-            kernels::attend_rows(
-                &qs[..nr],
-                k_cache,
-                v_cache,
-                kv_dim,
-                kvh * hd,
-                lo(pos0),
-                pos0,
-                s.scale,
-                &mut outs[..nr],
-            );
+            kernels::attend_rows(&qs[..nr], head, lo(pos0), pos0, s.scale, &mut outs[..nr]);
         } else {
             for i in 0..nr {
                 kernels::attend_row(
                     qh(row0 + i),
-                    k_cache,
-                    v_cache,
-                    kv_dim,
-                    kvh * hd,
+                    head,
                     lo(pos0 + i),
                     pos0 + i,
                     s.scale,

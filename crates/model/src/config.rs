@@ -1,31 +1,54 @@
 //! Hyper-parameters: what a forward pass needs to know about a model, read
-//! from the `{arch}.*` metadata keys (names per llama.cpp `src/llama-arch.cpp`).
+//! from the `{arch}.*` metadata keys (names per llama.cpp `src/llama-arch.cpp`,
+//! defaults and derived values per `src/llama-model.cpp` `load_hparams` and
+//! `src/llama-context.cpp`). Each architecture's file in `arch/` adjusts them.
+//!
+//! The variations are grouped by concern: the shape; [`LayerSpec`] (what
+//! differs between layers); [`Positions`] (RoPE and position-dependent
+//! attention temperature); the attention flags; [`Scales`] (multipliers on
+//! the residual stream and the logits); the block's MLP.
 
-use crate::ops::{Rope, RopeStyle};
+use crate::ops::{Rope, RopeStyle, Yarn};
 use crate::ModelError;
 use gguf::GgufFile;
 
 /// Architectures hearth runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
-    /// `llama`: SmolLM2, Llama 2/3, Mistral.
+    /// `llama`: SmolLM2, Llama 2/3.x, Mistral.
     Llama,
     /// `qwen2`: llama with q/k/v biases and NeoX RoPE.
     Qwen2,
     /// `gemma3`: sliding-window/global attention, QK-norm, post-norms.
     Gemma3,
+    /// `qwen3`: per-head Q/K RMS norm, NeoX RoPE, no biases.
+    Qwen3,
+    /// `phi3`: Phi-3.5-mini, Phi-4-mini: fused QKV and gate+up, LongRoPE.
+    Phi3,
+    /// `smollm3`: llama with no RoPE on every 4th layer.
+    SmolLm3,
+    /// `granite`: llama with embedding/residual/attention/logit multipliers.
+    Granite,
+    /// `mistral3`: Ministral 3 / Mistral Small 3.x text decoders (YaRN,
+    /// Llama-4-style attention temperature).
+    Mistral3,
 }
 
-pub const SUPPORTED: &str = "llama, qwen2, gemma3";
+pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
-        match name {
-            "llama" => Some(Arch::Llama),
-            "qwen2" => Some(Arch::Qwen2),
-            "gemma3" => Some(Arch::Gemma3),
-            _ => None,
-        }
+        Some(match name {
+            "llama" => Arch::Llama,
+            "qwen2" => Arch::Qwen2,
+            "gemma3" => Arch::Gemma3,
+            "qwen3" => Arch::Qwen3,
+            "phi3" => Arch::Phi3,
+            "smollm3" => Arch::SmolLm3,
+            "granite" => Arch::Granite,
+            "mistral3" => Arch::Mistral3,
+            _ => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -33,6 +56,11 @@ impl Arch {
             Arch::Llama => "llama",
             Arch::Qwen2 => "qwen2",
             Arch::Gemma3 => "gemma3",
+            Arch::Qwen3 => "qwen3",
+            Arch::Phi3 => "phi3",
+            Arch::SmolLm3 => "smollm3",
+            Arch::Granite => "granite",
+            Arch::Mistral3 => "mistral3",
         }
     }
 }
@@ -44,10 +72,71 @@ pub enum Activation {
     GeluTanh,
 }
 
+/// What differs from one layer to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// Attention limited to the sliding window (`Config::sliding_window`),
+    /// with the sliding layers' RoPE (`Positions::rope_swa`) if any.
+    pub swa: bool,
+    /// Q and K are rotated (SmolLM3 leaves every 4th layer unrotated).
+    pub rope: bool,
+}
+
+/// How positions enter attention: rotary embeddings and, for Mistral 3, a
+/// position-dependent temperature on the queries.
+#[derive(Clone, Debug)]
+pub struct Positions {
+    /// RoPE of global-attention layers (with LongRoPE: the short factors).
+    pub rope: Rope,
+    /// RoPE of sliding-window layers (their own base), if any.
+    pub rope_swa: Option<Rope>,
+    /// LongRoPE's long factors: used by sessions whose context exceeds
+    /// `n_ctx_orig` (llama.cpp `llama_model::get_rope_factors`: the choice is
+    /// per context, not per position).
+    pub rope_long: Option<Rope>,
+    /// The context the model was first trained at
+    /// (`rope.scaling.original_context_length`, else `context_length`).
+    pub n_ctx_orig: usize,
+    /// Llama-4-style query temperature (`attention.temperature_scale`).
+    pub attn_temp: Option<AttnTemp>,
+}
+
+/// Queries at position p are multiplied by `ln(floor(p / floor_scale) + 1) *
+/// scale + 1` after RoPE (llama.cpp `llm_graph_input_attn_temp`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttnTemp {
+    pub scale: f32,
+    pub floor_scale: usize,
+}
+
+impl AttnTemp {
+    /// The multiplier at `pos`, computed as llama.cpp does (in double, from
+    /// float operands).
+    pub fn at(&self, pos: usize) -> f32 {
+        let steps = (pos as f32 / self.floor_scale as f32).floor();
+        ((steps as f64 + 1.0).ln() * self.scale as f64 + 1.0) as f32
+    }
+}
+
+/// Multipliers some families put on the residual stream and the logits.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Scales {
+    /// Token embeddings × this (Gemma: sqrt(n_embd); Granite: `embedding_scale`).
+    pub embed: Option<f32>,
+    /// Each block's attention and MLP outputs × this before they are added
+    /// to the residual stream (Granite: `residual_scale`).
+    pub residual: Option<f32>,
+    /// Logits × this (Granite: 1 / `logit_scale`).
+    pub logit: Option<f32>,
+    /// Logits soft-capped to ±cap: `tanh(x / cap) * cap` (Gemma 2/3).
+    pub final_softcap: Option<f32>,
+}
+
 /// Everything the forward pass needs besides the weights.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub arch: Arch,
+    // ---- shape ----
     pub n_vocab: usize,
     pub n_embd: usize,
     pub n_layer: usize,
@@ -57,23 +146,32 @@ pub struct Config {
     pub n_ff: usize,
     pub n_ctx_train: usize,
     pub rms_eps: f32,
-    /// RoPE of global-attention layers.
-    pub rope: Rope,
-    /// RoPE of sliding-window layers (their own base), if any.
-    pub rope_swa: Option<Rope>,
-    /// Sliding window size, for layers marked in `swa_layers`.
+    // ---- per layer ----
+    /// [n_layer]
+    pub layers: Vec<LayerSpec>,
+    // ---- positions ----
+    pub pos: Positions,
+    // ---- attention ----
+    /// Sliding window size, for layers marked `swa`.
     pub sliding_window: Option<usize>,
-    /// [n_layer]: whether each layer uses the sliding window.
-    pub swa_layers: Vec<bool>,
     /// Scale applied to q·k.
     pub attn_scale: f32,
-    /// Multiplier on token embeddings (Gemma: sqrt(n_embd)).
-    pub embed_scale: Option<f32>,
-    pub act: Activation,
+    /// Queries × this after RoPE, before attention (Phi-3 scales q by
+    /// 1/sqrt(head_dim) there and attends with scale 1).
+    pub q_scale: Option<f32>,
     pub qkv_bias: bool,
     pub qk_norm: bool,
+    // ---- multipliers ----
+    pub scales: Scales,
+    // ---- block ----
+    pub act: Activation,
     pub post_norms: bool,
-    pub final_softcap: Option<f32>,
+    /// Gate and up projections in one `ffn_up` of 2·n_ff rows, gate first
+    /// (Phi-3).
+    pub fused_gate_up: bool,
+    /// Frequency-factor tensors the configuration was built from (the
+    /// weights' loader counts them as used).
+    pub(crate) rope_tensors: Vec<&'static str>,
 }
 
 /// Typed metadata access with errors that name the key.
@@ -83,7 +181,7 @@ pub(crate) struct Meta<'a> {
 }
 
 impl<'a> Meta<'a> {
-    fn bad(&self, key: &str, problem: &str) -> ModelError {
+    pub fn bad(&self, key: &str, problem: &str) -> ModelError {
         ModelError::BadMetadata {
             path: self.f.path().to_path_buf(),
             key: key.into(),
@@ -130,6 +228,128 @@ impl<'a> Meta<'a> {
             },
         }
     }
+
+    pub fn b(&self, k: &str) -> Result<Option<bool>, ModelError> {
+        let key = self.key(k);
+        match self.f.get(&key) {
+            None => Ok(None),
+            Some(v) => match v.as_bool() {
+                Some(x) => Ok(Some(x)),
+                None => Err(self.bad(
+                    &key,
+                    &format!("is {}, expected true or false", v.display_short(4)),
+                )),
+            },
+        }
+    }
+}
+
+/// How RoPE is scaled beyond the trained context (`rope.scaling.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scaling {
+    None,
+    Linear,
+    Yarn,
+    LongRope,
+}
+
+/// Which frequency-factor tensors an architecture reads (llama.cpp's
+/// `load_arch_tensors`): none, Llama 3's `rope_freqs` (or LongRoPE's pair
+/// when the scaling type says so), or always LongRoPE's pair (Phi-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FactorTensors {
+    None,
+    Freqs,
+    LongShort,
+}
+
+/// What the file says about rotary embeddings, before the `Rope`s are
+/// built; an architecture's `configure` adjusts it.
+pub(crate) struct RopeSpec {
+    pub style: RopeStyle,
+    pub n_rot: usize,
+    pub base: f32,
+    /// Base of the sliding-window layers' RoPE (never frequency-scaled).
+    pub base_swa: Option<f32>,
+    pub scaling: Scaling,
+    pub freq_scale: f32,
+    /// `rope.scaling.attn_factor` (llama.cpp `hparams.rope_attn_factor`).
+    pub attn_factor: f32,
+    pub beta_fast: f32,
+    pub beta_slow: f32,
+    /// `rope.scaling.yarn_log_multiplier` (`mscale_all_dim`), 0 if unused.
+    pub yarn_log_mul: f32,
+    pub factors: FactorTensors,
+}
+
+impl RopeSpec {
+    /// The attention factor YaRN gives sine and cosine, as
+    /// `llama_context::llama_context` computes `cparams.yarn_attn_factor`
+    /// (cancelled again inside ggml's `rope_yarn`, so a plain YaRN model
+    /// ends up with factor 1).
+    fn attn_factor(&self) -> f32 {
+        let mut a = 1.0f32;
+        if self.scaling == Scaling::Yarn {
+            let mscale = |scale: f32, m: f32| {
+                if scale <= 1.0 {
+                    1.0
+                } else {
+                    0.1 * m * scale.ln() + 1.0
+                }
+            };
+            let factor = 1.0 / self.freq_scale;
+            a = if self.yarn_log_mul != 0.0 {
+                mscale(factor, 1.0) / mscale(factor, self.yarn_log_mul)
+            } else {
+                mscale(factor, 1.0)
+            };
+            a *= 1.0 / (1.0 + 0.1 * factor.ln());
+        }
+        a * self.attn_factor
+    }
+
+    fn build(
+        &self,
+        base: f32,
+        freq_scale: f32,
+        n_ctx_orig: usize,
+        factors: Option<&[f32]>,
+    ) -> Rope {
+        let ext_factor = if self.scaling == Scaling::Yarn {
+            1.0
+        } else {
+            0.0
+        };
+        Rope::new(self.style, self.n_rot, base, freq_scale, factors)
+            .with_yarn(Yarn::new(
+                ext_factor,
+                self.n_rot,
+                n_ctx_orig,
+                base,
+                self.beta_fast,
+                self.beta_slow,
+            ))
+            .with_attn_factor(self.attn_factor())
+    }
+}
+
+/// An f32 vector tensor of `n` elements named `name`, if the file has it.
+fn factor_tensor(f: &GgufFile, name: &str, n: usize) -> Result<Option<Vec<f32>>, ModelError> {
+    match f.tensor(name) {
+        Some(t) if t.ty == gguf::GgmlType::F32 && t.n_elements() as usize == n => Ok(Some(
+            f.tensor_data(t)
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+        )),
+        Some(t) => Err(ModelError::BadShape {
+            path: f.path().to_path_buf(),
+            tensor: t.name.clone(),
+            got: t.dims.clone(),
+            want: vec![n as u64],
+        }),
+        None => Ok(None),
+    }
 }
 
 impl Config {
@@ -145,6 +365,12 @@ impl Config {
             f,
             arch: arch.name(),
         };
+        if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0) {
+            return Err(m.bad(
+                &m.key("expert_count"),
+                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run yet; use a dense model"),
+            ));
+        }
         let n_embd = m.req_u("embedding_length")?;
         let n_layer = m.req_u("block_count")?;
         let n_head = m.req_u("attention.head_count")?;
@@ -164,51 +390,54 @@ impl Config {
             ));
         }
         let n_rot = m.u("rope.dimension_count")?.unwrap_or(head_dim);
-        if n_rot > head_dim || n_rot % 2 != 0 {
+        if n_rot > head_dim || n_rot % 2 != 0 || n_rot == 0 {
             return Err(m.bad(
                 &m.key("rope.dimension_count"),
                 &format!("{n_rot} is not an even number up to the head size {head_dim}"),
             ));
         }
-        let base = m.f("rope.freq_base")?.unwrap_or(10000.0);
-        let mut freq_scale = 1.0;
-        if let Some(kind) = f.get_str(&m.key("rope.scaling.type")) {
-            match kind {
-                "none" => {}
-                "linear" => {
-                    let factor = m.f("rope.scaling.factor")?.unwrap_or(1.0);
-                    if factor > 0.0 {
-                        freq_scale = 1.0 / factor;
-                    }
-                }
-                other => {
-                    return Err(m.bad(
-                        &m.key("rope.scaling.type"),
-                        &format!("{other:?} is not supported (only linear)"),
-                    ))
-                }
-            }
-        }
         let rms_eps = m.f("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5);
         let n_ff = m.req_u("feed_forward_length")?;
         let n_ctx_train = m.u("context_length")?.unwrap_or(2048);
 
-        let factors: Option<Vec<f32>> = match f.tensor("rope_freqs.weight") {
-            Some(t) if t.ty == gguf::GgmlType::F32 && t.n_elements() as usize == n_rot / 2 => Some(
-                f.tensor_data(t)
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect(),
-            ),
-            Some(t) => {
-                return Err(ModelError::BadShape {
-                    path: f.path().to_path_buf(),
-                    tensor: t.name.clone(),
-                    got: t.dims.clone(),
-                    want: vec![(n_rot / 2) as u64],
-                })
+        // RoPE scaling, as llama.cpp's common `load_hparams` reads it.
+        let scaling = match f.get_str(&m.key("rope.scaling.type")).unwrap_or("linear") {
+            "none" => Scaling::None,
+            "linear" => Scaling::Linear,
+            "yarn" => Scaling::Yarn,
+            "longrope" => Scaling::LongRope,
+            other => {
+                return Err(m.bad(
+                    &m.key("rope.scaling.type"),
+                    &format!("{other:?} is not supported (none, linear, yarn, longrope)"),
+                ))
             }
-            None => None,
+        };
+        let factor = match m.f("rope.scaling.factor")? {
+            Some(x) => x,
+            None => m.f("rope.scale_linear")?.unwrap_or(0.0),
+        };
+        let freq_scale = if scaling == Scaling::None || factor == 0.0 {
+            1.0
+        } else {
+            1.0 / factor
+        };
+        let mut spec = RopeSpec {
+            style: RopeStyle::Normal,
+            n_rot,
+            base: m.f("rope.freq_base")?.unwrap_or(10000.0),
+            base_swa: None,
+            scaling,
+            freq_scale,
+            attn_factor: m.f("rope.scaling.attn_factor")?.unwrap_or(1.0),
+            beta_fast: 32.0,
+            beta_slow: 1.0,
+            yarn_log_mul: 0.0,
+            factors: FactorTensors::None,
+        };
+        let n_ctx_orig = match m.u("rope.scaling.original_context_length")? {
+            Some(n) if n > 0 => n,
+            _ => n_ctx_train,
         };
 
         let mut c = Config {
@@ -222,30 +451,117 @@ impl Config {
             n_ff,
             n_ctx_train,
             rms_eps,
-            rope: Rope::new(
-                RopeStyle::Normal,
-                n_rot,
-                base,
-                freq_scale,
-                factors.as_deref(),
-            ),
-            rope_swa: None,
+            layers: vec![
+                LayerSpec {
+                    swa: false,
+                    rope: true
+                };
+                n_layer
+            ],
+            pos: Positions {
+                rope: Rope::new(RopeStyle::Normal, n_rot, spec.base, 1.0, None),
+                rope_swa: None,
+                rope_long: None,
+                n_ctx_orig,
+                attn_temp: None,
+            },
             sliding_window: None,
-            swa_layers: vec![false; n_layer],
             attn_scale: 1.0 / (head_dim as f32).sqrt(),
-            embed_scale: None,
-            act: Activation::Silu,
+            q_scale: None,
             qkv_bias: false,
             qk_norm: false,
+            scales: Scales::default(),
+            act: Activation::Silu,
             post_norms: false,
-            final_softcap: None,
+            fused_gate_up: false,
+            rope_tensors: Vec::new(),
         };
         match arch {
-            Arch::Llama => crate::arch::llama::configure(&mut c, &m, base, freq_scale)?,
-            Arch::Qwen2 => crate::arch::qwen2::configure(&mut c, &m, base, freq_scale)?,
-            Arch::Gemma3 => crate::arch::gemma3::configure(&mut c, &m, base, freq_scale)?,
+            Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen2 => crate::arch::qwen2::configure(&mut c, &m, &mut spec)?,
+            Arch::Gemma3 => crate::arch::gemma3::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen3 => crate::arch::qwen3::configure(&mut c, &m, &mut spec)?,
+            Arch::Phi3 => crate::arch::phi3::configure(&mut c, &m, &mut spec)?,
+            Arch::SmolLm3 => crate::arch::smollm3::configure(&mut c, &m, &mut spec)?,
+            Arch::Granite => crate::arch::granite::configure(&mut c, &m, &mut spec)?,
+            Arch::Mistral3 => crate::arch::mistral3::configure(&mut c, &m, &mut spec)?,
         }
+        c.build_ropes(f, &spec)?;
         Ok(c)
+    }
+
+    /// The `Rope`s of `spec`, with the frequency factors the architecture
+    /// reads (llama.cpp `get_rope_factors`: `rope_freqs` when present, else
+    /// LongRoPE's long factors for a context beyond `n_ctx_orig` and the
+    /// short ones otherwise).
+    fn build_ropes(&mut self, f: &GgufFile, spec: &RopeSpec) -> Result<(), ModelError> {
+        let half = spec.n_rot / 2;
+        let orig = self.pos.n_ctx_orig;
+        let mut freqs = None;
+        let (mut long, mut short) = (None, None);
+        let long_short = match spec.factors {
+            FactorTensors::None => false,
+            FactorTensors::LongShort => true,
+            FactorTensors::Freqs => spec.scaling == Scaling::LongRope,
+        };
+        if spec.factors == FactorTensors::Freqs && !long_short {
+            freqs = factor_tensor(f, "rope_freqs.weight", half)?;
+            if freqs.is_some() {
+                self.rope_tensors.push("rope_freqs.weight");
+            }
+        }
+        if long_short {
+            long = factor_tensor(f, "rope_factors_long.weight", half)?;
+            short = factor_tensor(f, "rope_factors_short.weight", half)?;
+            if long.is_some() {
+                self.rope_tensors.push("rope_factors_long.weight");
+            }
+            if short.is_some() {
+                self.rope_tensors.push("rope_factors_short.weight");
+            }
+        }
+        let global = |factors: Option<&Vec<f32>>| {
+            spec.build(spec.base, spec.freq_scale, orig, factors.map(|v| &v[..]))
+        };
+        self.pos.rope = global(freqs.as_ref().or(short.as_ref()));
+        self.pos.rope_long = (long.is_some() || short.is_some()).then(|| global(long.as_ref()));
+        self.pos.rope_swa = spec.base_swa.map(|b| spec.build(b, 1.0, orig, None));
+        Ok(())
+    }
+
+    /// The RoPE of layer `il` for a session that uses LongRoPE's long factors
+    /// (`long`) or not; `None` when the layer does not rotate.
+    pub fn rope_for(&self, il: usize, long: bool) -> Option<&Rope> {
+        let l = self.layers[il];
+        if !l.rope {
+            return None;
+        }
+        if l.swa {
+            if let Some(r) = &self.pos.rope_swa {
+                return Some(r);
+            }
+        }
+        match (&self.pos.rope_long, long) {
+            (Some(r), true) => Some(r),
+            _ => Some(&self.pos.rope),
+        }
+    }
+
+    /// What queries at `pos` are multiplied by after RoPE, if anything.
+    pub fn q_mul(&self, pos: usize) -> Option<f32> {
+        let temp = self.pos.attn_temp.map(|t| t.at(pos)).filter(|&t| t != 1.0);
+        match (self.q_scale, temp) {
+            (None, None) => None,
+            (Some(s), None) => Some(s),
+            (None, Some(t)) => Some(t),
+            (Some(s), Some(t)) => Some(s * t),
+        }
+    }
+
+    /// Whether a session of `n_ctx` positions uses LongRoPE's long factors
+    /// (llama.cpp: the context per sequence exceeds the original one).
+    pub fn long_rope(&self, n_ctx: usize) -> bool {
+        self.pos.rope_long.is_some() && n_ctx > self.pos.n_ctx_orig
     }
 
     /// Floats of K (and of V) cached per token per layer.

@@ -23,6 +23,12 @@ pub enum ModelError {
         tensor: String,
         arch: String,
     },
+    #[error("{path}: tensor {tensor:?} is not part of a {arch} model as hearth runs it (a variant hearth does not compute, e.g. extra biases or experts); nothing was loaded. Use a standard {arch} file")]
+    UnexpectedTensor {
+        path: PathBuf,
+        tensor: String,
+        arch: String,
+    },
     #[error("{path}: tensor {tensor:?} has shape {got:?}, expected {want:?}; the file does not match its own metadata")]
     BadShape {
         path: PathBuf,

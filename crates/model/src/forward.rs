@@ -1,6 +1,8 @@
 //! The forward pass, top to bottom, shared by every architecture; the
-//! `Config` flags switch on each family's variations (biases, QK-norm,
-//! post-norms, embedding scale, activation, sliding window).
+//! `Config` switches on each family's variations (biases, QK-norm, per-layer
+//! RoPE and sliding window, query multipliers, post-norms, residual and
+//! logit multipliers, activation). Fused weights (`attn_qkv`, Phi-3's gate+up)
+//! are split into views at load, so they need nothing here.
 //!
 //! Tokens are processed in chunks of up to `Scratch::cap` rows. A chunk may
 //! hold rows of several sequences (continuous batching): every matrix product
@@ -308,13 +310,13 @@ impl Model {
             let x = &mut s.x[t * d..(t + 1) * d];
             kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
                 .map_err(|e| ModelError::Kernel(e.to_string()))?;
-            if let Some(scale) = c.embed_scale {
+            if let Some(scale) = c.scales.embed {
                 x.iter_mut().for_each(|v| *v *= scale);
             }
         }
 
         for (il, layer) in self.weights.layers.iter().enumerate() {
-            let swa = c.swa_layers[il];
+            let swa = c.layers[il].swa;
             // ---- attention ----
             ops::rms_norm_into(
                 &mut s.xn[..n * d],
@@ -349,24 +351,32 @@ impl Model {
                 ops::rms_norm(&mut s.q[..n * qd], hd, qn, c.rms_eps);
                 ops::rms_norm(&mut s.k[..n * kvd], hd, kn, c.rms_eps);
             }
-            let rope = if swa {
-                c.rope_swa.as_ref().unwrap_or(&c.rope)
-            } else {
-                &c.rope
-            };
+            // RoPE (the layer's, for each sequence's factor set), then any
+            // query multiplier (Phi-3's 1/sqrt(head_dim), Mistral 3's
+            // temperature), row by row at each row's position.
             let mut sc = [(0.0f32, 1.0f32); 256];
             for g in &s.groups {
+                let rope = c.rope_for(il, sessions[g.seq].rope_long);
                 for t in g.row0..g.row0 + g.rows {
                     let pos = g.pos0 + t - g.row0;
-                    if rope.n_rot / 2 <= sc.len() {
-                        // one (sin, cos) per angle for all heads of q and k
-                        let sc = &mut sc[..rope.n_rot / 2];
-                        rope.sin_cos(pos, sc);
-                        rope.apply_with(&mut s.q[t * qd..(t + 1) * qd], hd, sc);
-                        rope.apply_with(&mut s.k[t * kvd..(t + 1) * kvd], hd, sc);
-                    } else {
-                        rope.apply(&mut s.q[t * qd..(t + 1) * qd], hd, pos);
-                        rope.apply(&mut s.k[t * kvd..(t + 1) * kvd], hd, pos);
+                    let (q, k) = (
+                        &mut s.q[t * qd..(t + 1) * qd],
+                        &mut s.k[t * kvd..(t + 1) * kvd],
+                    );
+                    if let Some(rope) = rope {
+                        if rope.n_rot / 2 <= sc.len() {
+                            // one (sin, cos) per angle for all heads of q and k
+                            let sc = &mut sc[..rope.n_rot / 2];
+                            rope.sin_cos(pos, sc);
+                            rope.apply_with(q, hd, sc);
+                            rope.apply_with(k, hd, sc);
+                        } else {
+                            rope.apply(q, hd, pos);
+                            rope.apply(k, hd, pos);
+                        }
+                    }
+                    if let Some(m) = c.q_mul(pos) {
+                        q.iter_mut().for_each(|v| *v *= m);
                     }
                 }
             }
@@ -411,6 +421,9 @@ impl Model {
             if let Some(w) = &layer.attn_post_norm {
                 ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
             }
+            if let Some(r) = c.scales.residual {
+                s.o[..n * d].iter_mut().for_each(|v| *v *= r);
+            }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
 
             // ---- feed-forward ----
@@ -435,6 +448,9 @@ impl Model {
             self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?; // o: [n][d]
             if let Some(w) = &layer.ffn_post_norm {
                 ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
+            }
+            if let Some(r) = c.scales.residual {
+                s.o[..n * d].iter_mut().for_each(|v| *v *= r);
             }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
         }
@@ -483,7 +499,12 @@ impl Model {
             .acts_in
             .get(pool, w.ty, &s.out_rows[..out_rows * d], out_rows, d);
         self.matmul(pool, w, a, &mut s.logits[..out_rows * c.n_vocab])?;
-        if let Some(cap) = c.final_softcap {
+        if let Some(m) = c.scales.logit {
+            s.logits[..out_rows * c.n_vocab]
+                .iter_mut()
+                .for_each(|v| *v *= m);
+        }
+        if let Some(cap) = c.scales.final_softcap {
             s.logits[..out_rows * c.n_vocab]
                 .iter_mut()
                 .for_each(|v| *v = (*v / cap).tanh() * cap);

@@ -12,7 +12,7 @@ pub mod ops;
 mod session;
 mod weights;
 
-pub use config::{Activation, Arch, Config};
+pub use config::{Activation, Arch, AttnTemp, Config, LayerSpec, Positions, Scales};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
 pub use session::{Scratch, Session, DEFAULT_BATCH};
@@ -150,7 +150,9 @@ impl Model {
     }
 
     /// A new session with room for `n_ctx` positions, processing prompts in
-    /// chunks of `batch` tokens.
+    /// chunks of `batch` tokens. For a LongRoPE model (Phi-3.5, Phi-4-mini)
+    /// `n_ctx` also chooses the frequency factors, as llama.cpp's context
+    /// size does: the long ones beyond the original training context.
     pub fn session(&self, n_ctx: usize, batch: usize) -> Result<Session, ModelError> {
         if n_ctx == 0 {
             return Err(ModelError::ContextOverflow {

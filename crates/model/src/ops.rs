@@ -27,13 +27,63 @@ pub enum RopeStyle {
     Neox,
 }
 
-/// Precomputed inverse frequencies for one RoPE configuration.
+/// YaRN's extrapolation mix (llama.cpp `rope_yarn`, `ggml_rope_yarn_corr_dims`):
+/// pairs below `corr_dims[0]` keep their original (extrapolated) angle, pairs
+/// above `corr_dims[1]` are interpolated by `freq_scale`, a ramp in between.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Yarn {
+    pub ext_factor: f32,
+    pub corr_dims: [f32; 2],
+}
+
+impl Yarn {
+    /// The correction range of ggml's `ggml_rope_yarn_corr_dims` for `n_rot`
+    /// rotated dims trained at `n_ctx_orig` positions.
+    pub fn new(
+        ext_factor: f32,
+        n_rot: usize,
+        n_ctx_orig: usize,
+        base: f32,
+        beta_fast: f32,
+        beta_slow: f32,
+    ) -> Yarn {
+        let corr_dim = |n_rot_turns: f32| {
+            n_rot as f32 * (n_ctx_orig as f32 / (n_rot_turns * 2.0 * std::f32::consts::PI)).ln()
+                / (2.0 * base.ln())
+        };
+        let start = corr_dim(beta_fast).floor();
+        let end = corr_dim(beta_slow).ceil();
+        Yarn {
+            ext_factor,
+            corr_dims: [start.max(0.0), end.min(n_rot as f32 - 1.0)],
+        }
+    }
+
+    /// `rope_yarn_ramp` of pair `i`.
+    fn ramp(&self, i: usize) -> f32 {
+        let [low, high] = self.corr_dims;
+        let y = (i as f32 - low) / (high - low).max(0.001);
+        1.0 - y.clamp(0.0, 1.0)
+    }
+}
+
+/// One RoPE configuration, computed as ggml's CPU `rope` does
+/// (`ggml_rope_cache_init` / `rope_yarn` in `ggml-cpu/ops.cpp`): the angle of
+/// pair i at position p is `p * theta_scale^i` (the power taken by repeated
+/// multiplication, as ggml does), divided by the pair's frequency factor
+/// (Llama 3's `rope_freqs`, LongRoPE's short/long factors), times
+/// `freq_scale`, mixed with the unscaled angle by YaRN; sine and cosine are
+/// multiplied by `attn_factor` (YaRN's / LongRoPE's magnitude scaling).
 #[derive(Clone, Debug)]
 pub struct Rope {
     pub style: RopeStyle,
     pub n_rot: usize,
-    /// [n_rot/2]: base^(-2i/n_rot) * freq_scale / freq_factor[i]
-    inv_freq: Vec<f32>,
+    theta_scale: f32,
+    freq_scale: f32,
+    /// [n_rot/2] frequency factors, if the file has them.
+    factors: Option<Vec<f32>>,
+    yarn: Option<Yarn>,
+    attn_factor: f32,
 }
 
 impl Rope {
@@ -44,38 +94,65 @@ impl Rope {
         freq_scale: f32,
         factors: Option<&[f32]>,
     ) -> Rope {
-        let inv_freq = (0..n_rot / 2)
-            .map(|i| {
-                let theta = base.powf(-2.0 * i as f32 / n_rot as f32) * freq_scale;
-                match factors {
-                    Some(f) => theta / f[i],
-                    None => theta,
-                }
-            })
-            .collect();
         Rope {
             style,
             n_rot,
-            inv_freq,
+            theta_scale: base.powf(-2.0 / n_rot as f32),
+            freq_scale,
+            factors: factors.map(|f| f[..n_rot / 2].to_vec()),
+            yarn: None,
+            attn_factor: 1.0,
         }
+    }
+
+    /// With YaRN's extrapolation mix (`ext_factor != 0`).
+    pub fn with_yarn(mut self, yarn: Yarn) -> Rope {
+        self.yarn = (yarn.ext_factor != 0.0).then_some(yarn);
+        self
+    }
+
+    /// With sine and cosine scaled by `attn_factor` (ggml's `attn_factor`
+    /// argument, `mscale` inside `rope_yarn`).
+    pub fn with_attn_factor(mut self, attn_factor: f32) -> Rope {
+        self.attn_factor = attn_factor;
+        self
     }
 
     /// Rotate each head (of `head_dim`, first `n_rot` dims) of one row at `pos`.
     pub fn apply(&self, row: &mut [f32], head_dim: usize, pos: usize) {
         let mut sc = [(0.0f32, 1.0f32); 256];
-        let sc = if self.n_rot / 2 <= sc.len() {
-            &mut sc[..self.n_rot / 2]
+        if self.n_rot / 2 <= sc.len() {
+            let sc = &mut sc[..self.n_rot / 2];
+            self.sin_cos(pos, sc);
+            self.apply_with(row, head_dim, sc);
         } else {
-            return self.apply_slow(row, head_dim, pos);
-        };
-        self.sin_cos(pos, sc);
-        self.apply_with(row, head_dim, sc);
+            let mut sc = vec![(0.0f32, 1.0f32); self.n_rot / 2];
+            self.sin_cos(pos, &mut sc);
+            self.apply_with(row, head_dim, &sc);
+        }
     }
 
-    /// The (sin, cos) of each rotated pair's angle at `pos` (`sc.len() == n_rot / 2`).
+    /// The (sin, cos) of each rotated pair's angle at `pos` (`sc.len() == n_rot / 2`),
+    /// in ggml's float operations and order.
     pub fn sin_cos(&self, pos: usize, sc: &mut [(f32, f32)]) {
+        // YaRN's magnitude correction, as `rope_yarn` computes it per pair
+        let yarn_mscale = self.attn_factor * (1.0 + 0.1 * (1.0 / self.freq_scale).ln());
+        let mut theta = pos as f32;
         for (i, v) in sc.iter_mut().enumerate() {
-            *v = (pos as f32 * self.inv_freq[i]).sin_cos();
+            let extrap = match &self.factors {
+                Some(f) => theta / f[i],
+                None => theta,
+            };
+            let interp = self.freq_scale * extrap;
+            let (angle, mscale) = match &self.yarn {
+                None => (interp, self.attn_factor),
+                Some(y) => {
+                    let mix = y.ramp(i) * y.ext_factor;
+                    (interp * (1.0 - mix) + extrap * mix, yarn_mscale)
+                }
+            };
+            *v = (angle.sin() * mscale, angle.cos() * mscale);
+            theta *= self.theta_scale;
         }
     }
 
@@ -86,24 +163,6 @@ impl Rope {
         assert!(sc.len() >= half, "one (sin, cos) per rotated pair");
         for head in row.chunks_exact_mut(head_dim) {
             for (i, &(s, c)) in sc.iter().enumerate().take(half) {
-                let (a, b) = match self.style {
-                    RopeStyle::Normal => (2 * i, 2 * i + 1),
-                    RopeStyle::Neox => (i, i + half),
-                };
-                let x0 = head[a];
-                let x1 = head[b];
-                head[a] = x0 * c - x1 * s;
-                head[b] = x0 * s + x1 * c;
-            }
-        }
-    }
-
-    fn apply_slow(&self, row: &mut [f32], head_dim: usize, pos: usize) {
-        let half = self.n_rot / 2;
-        for head in row.chunks_exact_mut(head_dim) {
-            for i in 0..half {
-                let angle = pos as f32 * self.inv_freq[i];
-                let (s, c) = angle.sin_cos();
                 let (a, b) = match self.style {
                     RopeStyle::Normal => (2 * i, 2 * i + 1),
                     RopeStyle::Neox => (i, i + half),
@@ -260,15 +319,29 @@ mod tests {
     }
 
     #[test]
-    fn rope_with_shared_angles_equals_apply() {
+    fn rope_matches_the_textbook_rotation() {
         for style in [RopeStyle::Normal, RopeStyle::Neox] {
             let r = Rope::new(style, 8, 10000.0, 1.0, None);
             let x: Vec<f32> = (0..32).map(|i| i as f32 * 0.3 - 2.0).collect();
             let mut a = x.clone();
-            r.apply_slow(&mut a, 16, 37);
+            for head in a.chunks_exact_mut(16) {
+                for i in 0..4 {
+                    let angle = 37.0 * 10000f32.powf(-2.0 * i as f32 / 8.0);
+                    let (s, c) = angle.sin_cos();
+                    let (p, q) = match style {
+                        RopeStyle::Normal => (2 * i, 2 * i + 1),
+                        RopeStyle::Neox => (i, i + 4),
+                    };
+                    let (x0, x1) = (head[p], head[q]);
+                    head[p] = x0 * c - x1 * s;
+                    head[q] = x0 * s + x1 * c;
+                }
+            }
             let mut b = x.clone();
             r.apply(&mut b, 16, 37);
-            assert_eq!(a, b);
+            for (p, q) in a.iter().zip(&b) {
+                assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+            }
         }
     }
 

@@ -184,6 +184,9 @@ pub struct Session {
     pub(crate) n_vocab: usize,
     /// Tokens whose K/V are in the cache, in order.
     pub(crate) tokens: Vec<u32>,
+    /// LongRoPE: this session's positions are rotated with the long factors
+    /// (its context exceeds the model's original one; fixed at creation).
+    pub(crate) rope_long: bool,
 }
 
 /// Default tokens per forward chunk during prompt processing.
@@ -210,6 +213,7 @@ impl Session {
             n_logit_rows: 0,
             n_vocab: c.n_vocab,
             tokens: Vec::with_capacity(n_ctx.min(8192)),
+            rope_long: c.long_rope(n_ctx),
         })
     }
 
@@ -234,6 +238,8 @@ impl Session {
 
     /// Change the context cap (a reused session serving a longer or shorter
     /// request). The cache grows to it on demand; never below what it holds.
+    /// A LongRoPE model's factor set stays the one chosen at creation
+    /// (`Model::session`), so the cached positions stay valid.
     pub fn set_n_ctx(&mut self, n_ctx: usize) {
         self.n_ctx = n_ctx.max(self.n_past).max(1);
     }
@@ -269,6 +275,10 @@ impl Session {
             self.cache.len(),
             src.cache.len(),
             "sessions of different models"
+        );
+        assert_eq!(
+            self.rope_long, src.rope_long,
+            "sessions of different LongRoPE factor sets (created for contexts on either side of the original one)"
         );
         self.clear();
         self.reserve(n);

@@ -58,15 +58,29 @@ pub struct Weights {
 pub(crate) struct Loader<'a> {
     pub f: &'a GgufFile,
     pub arch: Arch,
+    /// Names of the tensors read so far.
+    used: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
 impl<'a> Loader<'a> {
+    pub fn new(f: &'a GgufFile, arch: Arch) -> Loader<'a> {
+        Loader {
+            f,
+            arch,
+            used: Default::default(),
+        }
+    }
+
     fn missing(&self, name: &str) -> ModelError {
         ModelError::MissingTensor {
             path: self.f.path().into(),
             tensor: name.into(),
             arch: self.arch.name().into(),
         }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.f.tensor(name).is_some()
     }
 
     fn info(&self, name: &str, want: &[u64]) -> Result<&'a gguf::TensorInfo, ModelError> {
@@ -91,6 +105,7 @@ impl<'a> Loader<'a> {
                 ty: t.ty,
             });
         }
+        self.used.borrow_mut().insert(name.to_string());
         Ok(t)
     }
 
@@ -107,6 +122,33 @@ impl<'a> Loader<'a> {
         })
     }
 
+    /// A matrix of `parts.iter().sum()` rows stored as one tensor (llama.cpp's
+    /// fused `attn_qkv`, Phi-3's gate+up `ffn_up`), as one view per part: the
+    /// rows of a ggml matrix are contiguous, so part i is a byte range, and
+    /// each output is the same dot product as over the whole matrix.
+    pub fn split_matrix<const N: usize>(
+        &self,
+        name: &str,
+        parts: [usize; N],
+        cols: usize,
+    ) -> Result<[Matrix; N], ModelError> {
+        let whole = self.matrix(name, parts.iter().sum(), cols)?;
+        let rb = whole.row_bytes();
+        let mut row0 = 0;
+        Ok(parts.map(|rows| {
+            let m = Matrix {
+                name: format!("{name}[{row0}..{}]", row0 + rows),
+                ty: whole.ty,
+                start: whole.start + row0 * rb,
+                len: rows * rb,
+                rows,
+                cols,
+            };
+            row0 += rows;
+            m
+        }))
+    }
+
     /// A vector of `n`, as f32.
     pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
         let t = self.info(name, &[n as u64])?;
@@ -117,10 +159,30 @@ impl<'a> Loader<'a> {
     }
 
     pub fn opt_vector(&self, name: &str, n: usize) -> Result<Option<Vec<f32>>, ModelError> {
-        if self.f.tensor(name).is_some() {
+        if self.has(name) {
             self.vector(name, n).map(Some)
         } else {
             Ok(None)
+        }
+    }
+
+    /// `name` counts as read (a tensor the configuration consumed).
+    fn mark_used(&self, name: &str) {
+        self.used.borrow_mut().insert(name.to_string());
+    }
+
+    /// Refuse a file holding a tensor nothing read: it is a variant of the
+    /// architecture hearth does not compute (llama.cpp refuses such a file
+    /// too: "wrong number of tensors"), never half-loaded.
+    fn check_all_used(&self) -> Result<(), ModelError> {
+        let used = self.used.borrow();
+        match self.f.tensors.iter().find(|t| !used.contains(&t.name)) {
+            None => Ok(()),
+            Some(t) => Err(ModelError::UnexpectedTensor {
+                path: self.f.path().into(),
+                tensor: t.name.clone(),
+                arch: self.arch.name().into(),
+            }),
         }
     }
 }
@@ -128,10 +190,13 @@ impl<'a> Loader<'a> {
 /// Read every weight the configuration calls for, checking names and shapes.
 /// Tensor names per llama.cpp `src/llama-arch.cpp` (`LLM_TENSOR_NAMES`).
 pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
-    let l = Loader { f, arch: c.arch };
+    let l = Loader::new(f, c.arch);
     let (d, q, kv, ff) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff);
+    for name in &c.rope_tensors {
+        l.mark_used(name);
+    }
     let tok_embd = l.matrix("token_embd.weight", c.n_vocab, d)?;
-    let output = if f.tensor("output.weight").is_some() {
+    let output = if l.has("output.weight") {
         l.matrix("output.weight", c.n_vocab, d)?
     } else {
         tok_embd.clone()
@@ -147,41 +212,75 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
                 l.opt_vector(&n(s), len)
             }
         };
+        // Q/K/V: three matrices, or one fused `attn_qkv` (llama.cpp
+        // `create_tensor_qkv`), with its bias or the three separate ones.
+        let (wq, wk, wv, bq, bk, bv);
+        if l.has(&n("attn_qkv.weight")) {
+            [wq, wk, wv] = l.split_matrix(&n("attn_qkv.weight"), [q, kv, kv], d)?;
+            if let Some(b) = l.opt_vector(&n("attn_qkv.bias"), q + 2 * kv)? {
+                (bq, bk, bv) = (
+                    Some(b[..q].to_vec()),
+                    Some(b[q..q + kv].to_vec()),
+                    Some(b[q + kv..].to_vec()),
+                );
+            } else {
+                (bq, bk, bv) = (
+                    req_bias("attn_q.bias", q)?,
+                    req_bias("attn_k.bias", kv)?,
+                    req_bias("attn_v.bias", kv)?,
+                );
+            }
+        } else {
+            wq = l.matrix(&n("attn_q.weight"), q, d)?;
+            wk = l.matrix(&n("attn_k.weight"), kv, d)?;
+            wv = l.matrix(&n("attn_v.weight"), kv, d)?;
+            bq = req_bias("attn_q.bias", q)?;
+            bk = req_bias("attn_k.bias", kv)?;
+            bv = req_bias("attn_v.bias", kv)?;
+        }
+        let (w_gate, w_up) = if c.fused_gate_up {
+            let [g, u] = l.split_matrix(&n("ffn_up.weight"), [ff, ff], d)?;
+            (g, u)
+        } else {
+            (
+                l.matrix(&n("ffn_gate.weight"), ff, d)?,
+                l.matrix(&n("ffn_up.weight"), ff, d)?,
+            )
+        };
+        let head_norm = |s: &str| -> Result<Option<Vec<f32>>, ModelError> {
+            if c.qk_norm {
+                l.vector(&n(s), c.head_dim).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let post_norm = |s: &str| -> Result<Option<Vec<f32>>, ModelError> {
+            if c.post_norms {
+                l.vector(&n(s), d).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         layers.push(Layer {
             attn_norm: l.vector(&n("attn_norm.weight"), d)?,
-            wq: l.matrix(&n("attn_q.weight"), q, d)?,
-            wk: l.matrix(&n("attn_k.weight"), kv, d)?,
-            wv: l.matrix(&n("attn_v.weight"), kv, d)?,
+            wq,
+            wk,
+            wv,
             wo: l.matrix(&n("attn_output.weight"), d, q)?,
-            bq: req_bias("attn_q.bias", q)?,
-            bk: req_bias("attn_k.bias", kv)?,
-            bv: req_bias("attn_v.bias", kv)?,
-            q_norm: if c.qk_norm {
-                Some(l.vector(&n("attn_q_norm.weight"), c.head_dim)?)
-            } else {
-                None
-            },
-            k_norm: if c.qk_norm {
-                Some(l.vector(&n("attn_k_norm.weight"), c.head_dim)?)
-            } else {
-                None
-            },
-            attn_post_norm: if c.post_norms {
-                Some(l.vector(&n("post_attention_norm.weight"), d)?)
-            } else {
-                None
-            },
+            bq,
+            bk,
+            bv,
+            q_norm: head_norm("attn_q_norm.weight")?,
+            k_norm: head_norm("attn_k_norm.weight")?,
+            attn_post_norm: post_norm("post_attention_norm.weight")?,
             ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
-            w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
-            w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+            w_gate,
+            w_up,
             w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
-            ffn_post_norm: if c.post_norms {
-                Some(l.vector(&n("post_ffw_norm.weight"), d)?)
-            } else {
-                None
-            },
+            ffn_post_norm: post_norm("post_ffw_norm.weight")?,
         });
     }
+    l.check_all_used()?;
     Ok(Weights {
         tok_embd,
         output,

@@ -1,13 +1,17 @@
-//! Which models the server can serve, by name: the model store's models in
-//! its directory (`name:tag`), any loose `*.gguf` file there (served under
-//! its file stem) and files named on the command line. Everything else in
-//! the server asks only [`Catalog`]; `/api/pull` (`pull.rs`) fills the
-//! directory through the store and refreshes it.
+//! Which models the server can serve, by name: the models of the model
+//! store's directory (store models as `name:tag`, loose `*.gguf` files by
+//! their stem), found by the store's own rule (`store::Store::find`, the one
+//! every `hearth` command follows, so a name means the same file to both),
+//! and files named on the command line (by their stem). Everything else in
+//! the server asks only [`Catalog`], which keeps the store's listing as a
+//! cache for the model lists; `/api/pull` (`pull.rs`) fills the directory
+//! through the store and refreshes it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::SystemTime;
+use store::{Store, StoredModel};
 
 /// One servable model.
 #[derive(Clone, Debug)]
@@ -16,9 +20,9 @@ pub struct Entry {
     pub path: PathBuf,
     pub size: u64,
     pub modified: SystemTime,
-    /// True when the file lives in the models directory (so `/api/delete`
-    /// and `/api/copy` may touch it); files named by `--model` are never
-    /// deleted.
+    /// True when the file is a loose file of the models directory (so
+    /// `/api/delete` and `/api/copy` may touch it); store models are removed
+    /// with `hearth rm`, and files named by `--model` are never deleted.
     pub in_dir: bool,
 }
 
@@ -33,7 +37,7 @@ pub struct Details {
 }
 
 pub struct Catalog {
-    dir: Option<PathBuf>,
+    store: Option<Store>,
     extra: Vec<PathBuf>,
     entries: RwLock<BTreeMap<String, Entry>>,
 }
@@ -49,11 +53,11 @@ pub enum CatalogError {
 }
 
 impl Catalog {
-    /// Serve every `*.gguf` in `dir` (if given; a missing directory is
-    /// empty) and each file of `extra`.
+    /// Serve the models of the store in `dir` (if given; a missing directory
+    /// is empty) and each file of `extra`.
     pub fn new(dir: Option<PathBuf>, extra: Vec<PathBuf>) -> Catalog {
         let c = Catalog {
-            dir,
+            store: dir.map(Store::at),
             extra,
             entries: RwLock::new(BTreeMap::new()),
         };
@@ -62,29 +66,27 @@ impl Catalog {
     }
 
     pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
+        self.store.as_ref().map(|s| s.root.as_path())
+    }
+
+    /// A file named with `--model`, by its stem (or `stem:latest`).
+    fn extra_named(&self, name: &str) -> Option<Entry> {
+        let stem = name.strip_suffix(":latest").unwrap_or(name);
+        self.extra
+            .iter()
+            .filter_map(|p| entry_for(p, false))
+            .find(|e| e.name == stem)
     }
 
     /// Re-read the directory (files added or removed by hand show up).
     pub fn refresh(&self) {
         let mut m = BTreeMap::new();
-        if let Some(dir) = &self.dir {
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    if p.extension()
-                        .and_then(|x| x.to_str())
-                        .map(|x| x.eq_ignore_ascii_case("gguf"))
-                        != Some(true)
-                    {
-                        continue;
-                    }
-                    if let Some(en) = entry_for(&p, true) {
-                        m.insert(en.name.clone(), en);
-                    }
+        if let Some(st) = &self.store {
+            for sm in st.models().0 {
+                if let Some(en) = entry_of(sm) {
+                    m.insert(en.name.clone(), en);
                 }
             }
-            store_entries(dir, &mut m);
         }
         for p in &self.extra {
             if let Some(en) = entry_for(p, false) {
@@ -99,31 +101,28 @@ impl Catalog {
         self.entries.read().unwrap().values().cloned().collect()
     }
 
-    /// The model called `name`. Ollama-style tags are accepted: `name:latest`
-    /// is `name`.
+    /// The model called `name`: a `--model` file by its stem, else what the
+    /// store's rule finds (`store::Store::find`: a loose file by its exact
+    /// stem, a store model as `name:tag` or a bare name, `name:latest` for a
+    /// loose file `name`).
     pub fn resolve(&self, name: &str) -> Result<Entry, CatalogError> {
-        let find = |m: &BTreeMap<String, Entry>| {
-            m.get(name)
-                .or_else(|| name.strip_suffix(":latest").and_then(|n| m.get(n)))
-                .cloned()
-        };
-        // a bare store name means its only tag (`qwen2.5-coder` → `qwen2.5-coder:0.5b`)
-        let find = |m: &BTreeMap<String, Entry>| {
-            find(m).or_else(|| {
-                let mut tags = m
-                    .range(format!("{name}:")..)
-                    .take_while(|(k, _)| k.starts_with(&format!("{name}:")));
-                match (tags.next(), tags.next()) {
-                    (Some((_, e)), None) if !name.contains(':') => Some(e.clone()),
-                    _ => None,
-                }
-            })
-        };
-        if let Some(e) = find(&self.entries.read().unwrap()) {
+        if let Some(e) = self.extra_named(name) {
             return Ok(e);
         }
-        self.refresh();
-        find(&self.entries.read().unwrap()).ok_or_else(|| CatalogError::NotFound(name.to_string()))
+        let found = match &self.store {
+            Some(st) => st
+                .find(name)
+                .map_err(|e| CatalogError::Refused(e.to_string()))?,
+            None => None,
+        };
+        let e = found
+            .and_then(entry_of)
+            .ok_or_else(|| CatalogError::NotFound(name.to_string()))?;
+        self.entries
+            .write()
+            .unwrap()
+            .insert(e.name.clone(), e.clone());
+        Ok(e)
     }
 
     /// Delete a model file from the models directory.
@@ -152,8 +151,7 @@ impl Catalog {
     pub fn copy(&self, source: &str, dest: &str) -> Result<(), CatalogError> {
         let e = self.resolve(source)?;
         let dir = self
-            .dir
-            .as_ref()
+            .dir()
             .ok_or_else(|| CatalogError::Refused("no models directory to copy into".into()))?;
         if dest.is_empty() || dest.contains(['/', '\\']) || dest.starts_with('.') {
             return Err(CatalogError::Refused(format!("destination '{dest}' is not a valid model name (no slashes, not starting with '.')")));
@@ -173,34 +171,12 @@ impl Catalog {
     }
 }
 
-/// Models of the model store (`hearth pull` / `hearth import`) in `dir`:
-/// `<dir>/<name>/<tag>.gguf` next to its manifest `<tag>.json`, served as
-/// `name:tag`. They are removed with `hearth rm`, not through the API.
-fn store_entries(dir: &Path, m: &mut BTreeMap<String, Entry>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for d in rd.flatten() {
-        let dn = d.file_name().to_string_lossy().into_owned();
-        if dn.starts_with('.') || !d.path().is_dir() {
-            continue;
-        }
-        let Ok(files) = std::fs::read_dir(d.path()) else {
-            continue;
-        };
-        for f in files.flatten() {
-            let p = f.path();
-            if p.extension().and_then(|x| x.to_str()) != Some("gguf")
-                || !p.with_extension("json").is_file()
-            {
-                continue;
-            }
-            if let Some(mut en) = entry_for(&p, false) {
-                en.name = format!("{dn}:{}", en.name);
-                m.insert(en.name.clone(), en);
-            }
-        }
-    }
+/// The entry of a model of the store's directory (`None`: its file is gone).
+fn entry_of(m: StoredModel) -> Option<Entry> {
+    let loose = m.manifest.is_none();
+    let mut e = entry_for(&m.path, loose)?;
+    e.name = m.name;
+    Some(e)
 }
 
 fn entry_for(p: &Path, in_dir: bool) -> Option<Entry> {
@@ -267,21 +243,6 @@ fn file_type_name(t: u64) -> String {
     .to_string()
 }
 
-/// The default models directory: `$HEARTH_MODELS`, else
-/// `$XDG_DATA_HOME/hearth/models`, else `~/.local/share/hearth/models`.
-pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("HEARTH_MODELS") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
-        return PathBuf::from(d).join("hearth/models");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".local/share/hearth/models")
-}
-
 #[cfg(test)]
 mod store_tests {
     use super::*;
@@ -291,7 +252,18 @@ mod store_tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("qwen2.5-coder")).unwrap();
         std::fs::write(d.path().join("qwen2.5-coder/0.5b.gguf"), b"GGUF").unwrap();
-        std::fs::write(d.path().join("qwen2.5-coder/0.5b.json"), b"{}").unwrap();
+        let m = store::Manifest {
+            name: "qwen2.5-coder".into(),
+            tag: "0.5b".into(),
+            sha256: "0".repeat(64),
+            file: "0.5b.gguf".into(),
+            ..Default::default()
+        };
+        std::fs::write(
+            d.path().join("qwen2.5-coder/0.5b.json"),
+            serde_json::to_string(&m).unwrap(),
+        )
+        .unwrap();
         std::fs::create_dir_all(d.path().join(".tmp")).unwrap();
         std::fs::write(d.path().join(".tmp/x@y.gguf"), b"GGUF").unwrap();
         std::fs::write(d.path().join("plain.gguf"), b"GGUF").unwrap();

@@ -163,10 +163,10 @@ pub fn from_engine(e: &engine::EngineError) -> ApiError {
                 .trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
             ApiError::bad(field.to_string(), m.clone())
         }
-        E::Model(model::ModelError::ContextOverflow { .. }) => {
+        E::Model(engine::ModelError::ContextOverflow { .. }) => {
             ApiError::bad("max_tokens", e.to_string())
         }
-        E::Model(model::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
+        E::Model(engine::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
         _ => ApiError::internal(e.to_string()),
     }
 }

@@ -149,7 +149,7 @@ pub async fn collect_json(
             continue;
         }
         let mut r = req.clone();
-        r.sampling = sampler::SamplingParams::greedy();
+        r.sampling = engine::SamplingParams::greedy();
         let again = collect(submit_json(lease, &r, 1)?, 1).await?.pop().unwrap();
         let text2 = format!("{{{}", again.text);
         c.text = match crate::jsonfix::repair(&text2) {

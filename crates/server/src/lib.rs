@@ -13,7 +13,9 @@ pub mod defaults;
 mod embed;
 pub mod error;
 pub mod gen;
+pub mod guard;
 pub use engine::jsonfix;
+mod listen;
 pub mod metrics;
 pub mod models;
 mod ollama;
@@ -52,6 +54,18 @@ pub struct ServerConfig {
     pub log_prompts: bool,
     /// Print nothing per request.
     pub quiet: bool,
+    /// Host names the server answers to besides loopback and the address it
+    /// listens on (`--allowed-host`; `*`: any). See `guard`.
+    pub allowed_hosts: Vec<String>,
+    /// Let `/api/pull` fetch plain-http URLs and URLs naming this machine or
+    /// its local network (`--allow-any-pull`); off: catalog names, `hf.co/`
+    /// references and https URLs of other hosts only.
+    pub allow_any_pull: bool,
+    /// How long a client may take to send a request's headers, and then its
+    /// body; also how long an idle kept-alive connection stays open.
+    pub read_timeout: Duration,
+    /// Connections served at once at most; more wait until one closes.
+    pub max_connections: usize,
     /// How long `/v1/responses` keeps a stored response for
     /// `previous_response_id` (in memory only; gone on restart).
     pub responses_ttl: Duration,
@@ -69,6 +83,10 @@ impl Default for ServerConfig {
             max_body: 8 << 20,
             log_prompts: false,
             quiet: false,
+            allowed_hosts: Vec::new(),
+            allow_any_pull: false,
+            read_timeout: Duration::from_secs(30),
+            max_connections: 256,
             responses_ttl: Duration::from_secs(30 * 60),
             responses_max: 256,
             responses_max_bytes: 64 << 20,
@@ -103,7 +121,24 @@ impl AppState {
 
 pub type Shared = Arc<AppState>;
 
-/// The router with every endpoint, auth, CORS and the body limit.
+/// The router with every endpoint, the web-page guard (Host, Origin, JSON
+/// only: `guard`), auth, CORS and the body limit, for a server listening on
+/// `bound`.
+pub fn app_on(state: Shared, bound: Option<std::net::IpAddr>) -> Router {
+    let g = Arc::new(guard::Guard {
+        hosts: state
+            .cfg
+            .allowed_hosts
+            .iter()
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .collect(),
+        bound,
+        origins: state.cfg.cors_origins.clone(),
+    });
+    app(state).layer(middleware::from_fn_with_state(g, guard::check))
+}
+
+/// The router without the web-page guard (see [`app_on`]).
 pub fn app(state: Shared) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(openai::chat))
@@ -138,7 +173,9 @@ pub fn app(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.cfg.max_body))
+        .layer(axum::Extension(BodyTimeout(state.cfg.read_timeout)))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .layer(middleware::from_fn_with_state(state.clone(), redact_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,
@@ -190,14 +227,13 @@ pub async fn run(
             }
         })
     };
-    let r = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let bound = listener.local_addr().ok().map(|a| a.ip());
+    let r = listen::serve(listener, app_on(state.clone(), bound), &state, shutdown).await;
     reaper.abort();
     r
 }
 
-fn flavor_of(path: &str) -> Flavor {
+pub(crate) fn flavor_of(path: &str) -> Flavor {
     if path.starts_with("/api/") {
         Flavor::Ollama
     } else if path.starts_with("/v1/messages") {
@@ -224,6 +260,72 @@ async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
         );
     }
     r
+}
+
+/// The server's directories as they may appear in a message, with what
+/// replaces them in answers: the models directory, those of files served
+/// by `--model`, the home and temporary directories.
+pub(crate) fn private_dirs(st: &AppState) -> Vec<(String, &'static str)> {
+    let mut dirs: Vec<(std::path::PathBuf, &'static str)> = Vec::new();
+    if let Some(d) = st.mgr.catalog.dir() {
+        dirs.push((d.to_path_buf(), "<models>"));
+    }
+    for e in st.mgr.catalog.list() {
+        if let Some(p) = e.path.parent() {
+            dirs.push((p.to_path_buf(), "<models>"));
+        }
+    }
+    if let Some(h) = std::env::var_os("HOME") {
+        dirs.push((h.into(), "<home>"));
+    }
+    dirs.push((std::env::temp_dir(), "<tmp>"));
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for (d, r) in dirs {
+        for p in [Some(d.clone()), d.canonicalize().ok()]
+            .into_iter()
+            .flatten()
+        {
+            let s = p.display().to_string();
+            let s = s.trim_end_matches('/').to_string();
+            if s.len() > 1 && !out.iter().any(|(x, _)| *x == s) {
+                out.push((s, r));
+            }
+        }
+    }
+    // longest first, so a directory inside another is replaced whole
+    out.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+    out
+}
+
+/// `msg` with the server's directories replaced (see [`private_dirs`]).
+pub(crate) fn redact(msg: &str, dirs: &[(String, &'static str)]) -> String {
+    let mut m = msg.to_string();
+    for (d, r) in dirs {
+        if m.contains(d.as_str()) {
+            m = m.replace(d.as_str(), r);
+        }
+    }
+    m
+}
+
+/// Error answers never name a path on the server: whatever a message
+/// carries (a file that failed to load, a store error), the server's
+/// directories are replaced before it leaves.
+async fn redact_errors(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let r = next.run(req).await;
+    if !(r.status().is_client_error() || r.status().is_server_error()) {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (parts.status, "error").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let dirs = private_dirs(&st);
+    let clean = redact(&text, &dirs);
+    // JSON escapes `/` only optionally; the directories are plain text in it
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(clean))
 }
 
 async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
@@ -283,14 +385,36 @@ async fn method_not_allowed(req: Request) -> Response {
 }
 
 /// A JSON body parsed into `T`; errors name the field at fault
-/// (`messages[0].role: missing field`), too large a body is 413.
+/// (`messages[0].role: missing field`), too large a body is 413, one not
+/// sent within the read timeout 408.
 pub struct Body<T>(pub T);
+
+/// How long reading a request body may take.
+#[derive(Clone, Copy)]
+struct BodyTimeout(Duration);
 
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let flavor = flavor_of(req.uri().path());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        let limit = req
+            .extensions()
+            .get::<BodyTimeout>()
+            .map(|t| t.0)
+            .unwrap_or(Duration::from_secs(30));
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body was not received within {} s",
+                        limit.as_secs_f64()
+                    ),
+                )
+                .flavor(flavor)
+            })?;
+        let bytes = read.map_err(|e| {
             let status = e.status();
             let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
                 "the request body is larger than the server allows (--max-body)".to_string()

@@ -6,7 +6,7 @@
 use crate::catalog::{Catalog, CatalogError, Entry};
 use crate::error::ApiError;
 use engine::scheduler::{Scheduler, SchedulerConfig};
-use engine::LoadedModel;
+use engine::{Cache, Ctx, LoadOptions, LoadedModel, Panels};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,7 +150,7 @@ pub struct Manager {
     pub memory_budget: u64,
     pub sched: SchedulerConfig,
     /// Unpack each model's weight panels once when it loads, for batched
-    /// steps (`LoadedModel::build_panel_caches`; when they fit).
+    /// steps (`engine::Panels`; when they fit).
     pub panel_cache: bool,
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
@@ -241,36 +241,48 @@ impl Manager {
                 self.memory_budget.saturating_sub(used + entry.size)
             })
         });
-        // Check the model and the shared context budget fit in memory first.
-        let budget = self.sched.ctx_budget;
-        let threads = self.sched.threads;
+        // A created model's TEMPLATE replaces the file's chat template, its
+        // PARAMETER num_ctx the server's context per sequence (at most the
+        // trained one in either case); the memory preflight counts the shared
+        // context budget.
         let defaults = store::defaults_of(&path);
         let template = defaults.as_ref().and_then(|d| d.template.clone());
+        let num_ctx = defaults.as_ref().and_then(|d| d.parameters.num_ctx);
+        let opts = LoadOptions {
+            ctx: Ctx::AtMost(num_ctx.unwrap_or(self.sched.max_seq_ctx)),
+            cache: Cache::Positions(self.sched.ctx_budget),
+            panels: panels.map(|limit| Panels {
+                threads: self.sched.threads,
+                limit,
+            }),
+        };
         *self.loading.lock().unwrap() = Some(entry.name.clone());
         let load_t = Instant::now();
         let loaded = tokio::task::spawn_blocking(move || {
-            let (mut lm, warning) = LoadedModel::load_checked(&path, Some(budget))?;
-            crate::defaults::set_template(&mut lm, template.as_deref());
-            let bytes = match panels {
-                Some(limit) => lm.build_panel_caches(threads, limit)?,
-                None => 0,
-            };
-            Ok::<_, engine::EngineError>((lm, warning, bytes))
+            let mut l = engine::load(&path, &opts)?;
+            crate::defaults::set_template(&mut l.model, template.as_deref());
+            Ok::<_, engine::EngineError>(l)
         })
         .await;
         *self.loading.lock().unwrap() = None;
-        let (lm, warning, panel_bytes) = loaded
+        let loaded = loaded
             .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
             .map_err(|e| {
-                ApiError::internal(format!("could not load model '{}': {e}", entry.name))
+                // the message names the model, not where its file is on the server
+                let msg = e
+                    .to_string()
+                    .replace(&format!("{}: ", entry.path.display()), "");
+                let msg = msg.replace(&entry.path.display().to_string(), "its file");
+                ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
             })?;
         self.history
             .lock()
             .unwrap()
             .loaded(&entry.name, load_t.elapsed().as_secs_f64());
-        if let Some(w) = warning {
+        for w in &loaded.warnings {
             eprintln!("hearth: warning: {w}");
         }
+        let panel_bytes = loaded.panel_bytes;
         if panel_bytes > 0 {
             eprintln!(
                 "{}: weight panels unpacked for batched steps ({:.0} MB; --no-panel-cache to skip)",
@@ -278,13 +290,9 @@ impl Manager {
                 panel_bytes as f64 / 1e6
             );
         }
-        let lm = Arc::new(lm);
+        let lm = Arc::new(loaded.model);
         let mut cfg = self.sched.clone();
-        // a created model's PARAMETER num_ctx sets its context per request
-        if let Some(n) = defaults.as_ref().and_then(|d| d.parameters.num_ctx) {
-            cfg.max_seq_ctx = n;
-        }
-        cfg.max_seq_ctx = cfg.max_seq_ctx.min(lm.model.config.n_ctx_train).max(1);
+        cfg.max_seq_ctx = loaded.n_ctx;
         let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);
         let sched = Scheduler::new(lm.clone(), cfg);
         let slot = Arc::new(Slot {

@@ -122,7 +122,7 @@ fn sampling(
     if let Some(n) = o.repeat_last_n {
         s.penalty_last_n = if n < 0 { usize::MAX / 2 } else { n as usize };
     }
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,

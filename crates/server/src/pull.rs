@@ -72,6 +72,48 @@ fn line(e: ProgressEvent<'_>) -> Value {
     }
 }
 
+/// What `/api/pull` may fetch: a catalog (or store) name, `hf.co/…`, or an
+/// https URL of a host that is not this machine or its local network —
+/// unless the server was started with `--allow-any-pull`. Never a path: the
+/// answer must not tell a client which files the server has.
+fn check_source(spec: &str, any: bool) -> Result<(), ApiError> {
+    let what = "/api/pull takes a catalog name (e.g. \"smollm2:135m\"), \
+                hf.co/OWNER/REPO:FILE.gguf or an https URL";
+    let lower = spec.to_ascii_lowercase();
+    if lower.starts_with("hf.co/") || lower.starts_with("huggingface.co/") {
+        return Ok(());
+    }
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        if any {
+            return Ok(());
+        }
+        let host = store::http::url_host(spec).unwrap_or_default();
+        let why = if !lower.starts_with("https://") {
+            Some("a plain-http URL".to_string())
+        } else if store::http::is_local_host(&host) {
+            Some(format!(
+                "a URL of this machine or its local network ({host})"
+            ))
+        } else {
+            None
+        };
+        return match why {
+            None => Ok(()),
+            Some(w) => Err(oerr(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("refusing to pull from {w}: {what}; start the server with --allow-any-pull to allow any URL"),
+            ))),
+        };
+    }
+    if spec.contains(['/', '\\']) || lower.ends_with(".gguf") || spec.starts_with('.') {
+        return Err(oerr(ApiError::bad(
+            "model",
+            format!("model: '{spec}' is not a model name; {what} (a file is brought in with `hearth import` on the server's machine)"),
+        )));
+    }
+    Ok(())
+}
+
 pub async fn pull(
     State(st): State<Shared>,
     body: Result<Body<PullReq>, ApiError>,
@@ -85,6 +127,7 @@ pub async fn pull(
         ))
     })?;
     let stream = r.stream.unwrap_or(true);
+    check_source(name.trim(), st.cfg.allow_any_pull)?;
     if st.mgr.catalog.resolve(name.trim()).is_ok() {
         // already servable (a store model or a file of the directory)
         let done = json!({ "status": "success" });
@@ -104,8 +147,14 @@ pub async fn pull(
     store.offline = store::offline_env();
     let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
     let progress_tx = tx.clone();
+    let dirs = crate::private_dirs(&st);
+    let dirs2 = dirs.clone();
     let progress = store::Progress::reporting(move |e| {
-        let _ = progress_tx.send(line(e));
+        let mut v = line(e);
+        if let Some(Value::String(s)) = v.get_mut("status") {
+            *s = crate::redact(s, &dirs2);
+        }
+        let _ = progress_tx.send(v);
     });
     let spec = name.trim().to_string();
     let task = tokio::task::spawn_blocking(move || {
@@ -133,7 +182,7 @@ pub async fn pull(
     tokio::spawn(async move {
         let end = match finished.await {
             Ok(_) => json!({ "status": "success" }),
-            Err(e) => json!({ "error": e.message }),
+            Err(e) => json!({ "error": crate::redact(&e.message, &dirs) }),
         };
         let _ = tx.send(end);
     });

@@ -299,3 +299,25 @@ fn stored_responses_expire() {
         &[],
     );
 }
+
+#[test]
+fn web_pages_cannot_drive_the_server() {
+    let cfg = ServerConfig {
+        cors_origins: vec!["http://allowed.example".into()],
+        allowed_hosts: vec!["box.lan".into()],
+        ..ServerConfig::default()
+    };
+    with(
+        "browser.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[],
+    );
+}
+
+#[test]
+fn error_bodies_name_no_server_paths() {
+    with("paths.py", Opts::default(), &[]);
+}

@@ -94,17 +94,17 @@ pub fn validate(gguf: &Path, d: &ModelDefaults) -> Result<(), StoreError> {
             "TEMPLATE is written in Ollama's Go template syntax ({{ .System }}, {{ if .Prompt }}, {{ range .Messages }}); hearth's chat templates are Jinja, the language of a GGUF's own tokenizer.chat_template ({% for message in messages %}{{ message['content'] }}{% endfor %}). Rewrite it in Jinja, or leave TEMPLATE out to keep the model's own (`hearth show --verbose MODEL` prints it)",
         ));
     }
-    let tok = tokenizer::Tokenizer::from_gguf(&f).map_err(|e| StoreError::BadFile {
+    let tok = engine::Tokenizer::from_gguf(&f).map_err(|e| StoreError::BadFile {
         path: gguf.into(),
         msg: e.to_string(),
     })?;
-    let t = tokenizer::ChatTemplate::new("TEMPLATE", src, false, &tok)
+    let t = engine::ChatTemplate::new("TEMPLATE", src, false, &tok)
         .map_err(|e| bad(format!("TEMPLATE is not a usable Jinja template: {e}")))?;
     let sample = [
-        tokenizer::Message::system("You are helpful."),
-        tokenizer::Message::user("Hello"),
-        tokenizer::Message::assistant("Hi!"),
-        tokenizer::Message::user("How are you?"),
+        engine::Message::system("You are helpful."),
+        engine::Message::user("Hello"),
+        engine::Message::assistant("Hi!"),
+        engine::Message::user("How are you?"),
     ];
     let r = t
         .render(&sample, true)

@@ -78,6 +78,86 @@ fn sha_from_etag(v: &str) -> Option<String> {
     (v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit())).then_some(v)
 }
 
+/// The host of `url` (lowercase, without port or user info; an IPv6
+/// address without brackets), if it has one.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let auth = rest.split(['/', '?', '#']).next()?;
+    let auth = auth.rsplit('@').next()?.to_ascii_lowercase();
+    let host = if let Some(v6) = auth.strip_prefix('[') {
+        v6.split(']').next()?.to_string()
+    } else {
+        auth.split(':').next()?.to_string()
+    };
+    let host = host.trim_end_matches('.').to_string();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Whether `host` names this machine or its local network: `localhost`,
+/// `*.localhost`, `*.local`, or an IP address that is loopback, private,
+/// link-local, unique-local, carrier-grade NAT or unspecified. (A DNS name
+/// that resolves to such an address is not detected.)
+pub fn is_local_host(host: &str) -> bool {
+    use std::net::IpAddr;
+    let h = host.trim_matches(['[', ']']).trim_end_matches('.');
+    let h = h.to_ascii_lowercase();
+    if h == "localhost" || h.ends_with(".localhost") || h.ends_with(".local") {
+        return true;
+    }
+    // forms the resolver takes for IPv4 besides dotted quads (`2130706433`, `127.1`, `0x7f.1`)
+    if !h.is_empty()
+        && !h.contains(':')
+        && h.split('.').all(|p| {
+            !p.is_empty()
+                && (p.chars().all(|c| c.is_ascii_digit())
+                    || p.strip_prefix("0x")
+                        .is_some_and(|x| x.chars().all(|c| c.is_ascii_hexdigit())))
+        })
+        && h.parse::<std::net::Ipv4Addr>().is_err()
+    {
+        return true;
+    }
+    match h.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            let o = a.octets();
+            a.is_loopback()
+                || a.is_private()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 0
+        }
+        Ok(IpAddr::V6(a)) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return is_local_host(&v4.to_string());
+            }
+            let s = a.segments();
+            a.is_loopback()
+                || a.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether a redirect from `from` to `to` may be followed: never from https
+/// down to plain http, never from another host to this machine or its
+/// local network (a public server cannot send the download to a local one).
+fn redirect_allowed(from: &str, to: &str) -> Result<(), String> {
+    if from.starts_with("https://") && !to.starts_with("https://") {
+        return Err(format!("refusing a redirect from https to {to}"));
+    }
+    let local = |u: &str| url_host(u).is_some_and(|h| is_local_host(&h));
+    if !local(from) && local(to) {
+        return Err(format!(
+            "refusing a redirect to {to}: a server elsewhere may not send the download to this machine or its network"
+        ));
+    }
+    Ok(())
+}
+
 /// Send a request, following redirects by hand so the `X-Linked-*` headers of
 /// every hop are seen. Returns the final response.
 fn call(
@@ -122,11 +202,13 @@ fn call(
             let loc = resp
                 .header("location")
                 .ok_or_else(|| http_err(url, "redirect without a Location header"))?;
-            cur = resp
+            let next = resp
                 .get_url()
                 .parse::<url_join::Base>()
                 .map(|b| b.join(loc))
                 .unwrap_or_else(|_| loc.to_string());
+            redirect_allowed(&cur, &next).map_err(|m| http_err(url, m))?;
+            cur = next;
             continue;
         }
         return Ok(resp);
@@ -429,6 +511,54 @@ mod tests {
         );
         let s = "a".repeat(64);
         assert_eq!(super::sha_from_etag(&format!("\"{s}\"")), Some(s));
+    }
+
+    #[test]
+    fn local_hosts_and_redirects() {
+        use super::{is_local_host, redirect_allowed, url_host};
+        assert_eq!(
+            url_host("https://u:p@Example.COM:8443/x.gguf").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(url_host("http://[::1]:8/x").as_deref(), Some("::1"));
+        assert_eq!(url_host("https:///x"), None);
+        for local in [
+            "localhost",
+            "LOCALHOST.",
+            "a.localhost",
+            "printer.local",
+            "127.0.0.1",
+            "127.1",
+            "2130706433",
+            "0x7f.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "[::1]",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::",
+        ] {
+            assert!(is_local_host(local), "{local}");
+        }
+        for public in [
+            "huggingface.co",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "cdn-lfs.hf.co",
+            "1.2.3.4",
+        ] {
+            assert!(!is_local_host(public), "{public}");
+        }
+        assert!(redirect_allowed("https://huggingface.co/a", "https://cdn.hf.co/b").is_ok());
+        assert!(redirect_allowed("https://huggingface.co/a", "http://cdn.hf.co/b").is_err());
+        assert!(redirect_allowed("https://evil.example/a", "https://127.0.0.1/b").is_err());
+        assert!(redirect_allowed("http://127.0.0.1:8/a", "http://127.0.0.1:8/b").is_ok());
         assert_eq!(super::sha_from_etag("\"abc\""), None);
     }
 }

@@ -6,6 +6,7 @@
 pub mod catalog;
 mod create;
 mod error;
+mod find;
 pub mod http;
 pub mod manifest;
 pub mod modelfile;
@@ -18,6 +19,7 @@ mod store;
 pub use catalog::{Source, DEFAULT_MODEL};
 pub use create::{create, defaults_of, modelfile_text, validate};
 pub use error::{human_bytes, StoreError};
+pub use find::StoredModel;
 pub use manifest::{inspect, GgufInfo, Manifest};
 pub use progress::{Progress, ProgressEvent, ReportFn};
 pub use pull::{import, lock, pull, resolve, resolve_in};

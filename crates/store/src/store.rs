@@ -351,9 +351,13 @@ impl Store {
     }
 
     /// Whether `s` names a model: an existing or path-like file, a URL or
-    /// hf.co reference, an installed model, or a catalog name. Used by `run`
+    /// hf.co reference, a model of the store's directory (also one whose
+    /// manifest is corrupt: using it says so), or a catalog name. Used by `run`
     /// to tell `hearth run MODEL` from `hearth run "prompt"`.
     pub fn is_model_spec(&self, s: &str) -> bool {
+        if !matches!(self.find(s), Ok(None)) {
+            return true;
+        }
         match name::parse_spec(s) {
             // a prompt may contain `/`: only an existing file or a `.gguf` name is a path here
             Ok(Spec::Path(p)) => {

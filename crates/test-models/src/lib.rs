@@ -52,6 +52,80 @@ pub fn model(short: &str) -> Option<PathBuf> {
     None
 }
 
+/// The version of the `llama-cpp-python` sdist whose vendored llama.cpp is
+/// the reference (its `models/` vocab files and chat templates, `gguf-py/`).
+pub const LLAMACPP_SDIST_VERSION: &str = "0.3.36";
+
+/// The llama.cpp source root inside the `llama-cpp-python` sdist fetched by
+/// `scripts/fetch-llamacpp-sdist.sh`: `$HEARTH_LLAMACPP_SDIST`, else
+/// `~/.cache/hearth/llamacpp/llama_cpp_python-<ver>/vendor/llama.cpp`.
+pub fn llamacpp_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HEARTH_LLAMACPP_SDIST") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(format!(
+        ".cache/hearth/llamacpp/llama_cpp_python-{LLAMACPP_SDIST_VERSION}/vendor/llama.cpp"
+    ))
+}
+
+/// A file or folder under the sdist's llama.cpp root (`models/ggml-vocab-qwen2.gguf`,
+/// `models/templates`), or `None` when the sdist has not been fetched. As with
+/// [`model`], `CI` or `HEARTH_REQUIRE_MODELS` makes a missing one a failure.
+pub fn llamacpp_file(rel: &str) -> Option<PathBuf> {
+    let p = llamacpp_dir().join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
+        panic!(
+            "{} missing; run scripts/fetch-llamacpp-sdist.sh",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} not fetched (run scripts/fetch-llamacpp-sdist.sh)",
+        p.display()
+    );
+    None
+}
+
+/// Where the synthetic models of `scripts/make-synthetic-models.py` are:
+/// `$HEARTH_SYNTHETIC`, else `~/.cache/hearth/synthetic`
+/// (`scripts/setup-synthetic-models.sh` makes them).
+pub fn synthetic_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HEARTH_SYNTHETIC") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache/hearth/synthetic")
+}
+
+/// Path to a synthetic model file (`llama3-f16.gguf`, ...), or `None` when it
+/// has not been generated (a failure under CI / `HEARTH_REQUIRE_MODELS`, as
+/// for the real models).
+pub fn synthetic(file: &str) -> Option<PathBuf> {
+    let p = synthetic_dir().join(file);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("HEARTH_REQUIRE_MODELS").is_some() {
+        panic!(
+            "synthetic model {} missing; run scripts/setup-synthetic-models.sh",
+            p.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} not generated (run scripts/setup-synthetic-models.sh)",
+        p.display()
+    );
+    None
+}
+
 /// The workspace's `tests/fixtures` directory.
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")

@@ -17,6 +17,10 @@ pub struct Message {
     /// A `tool` turn's answer to this call id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// An assistant turn's reasoning (its thinking), for templates that
+    /// render it (Qwen3, gpt-oss's `thinking` ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 impl Message {
@@ -76,6 +80,26 @@ pub const CHATML_TEMPLATE: &str = "{%- for message in messages -%}\
 {{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}\
 {%- endfor -%}\
 {%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}";
+
+/// How to render a conversation: the arguments of transformers'
+/// `apply_chat_template` beyond the messages.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderOptions<'a> {
+    /// End with the start of an assistant turn.
+    pub add_generation_prompt: bool,
+    /// OpenAI-style function definitions (`[{"type": "function", "function": {...}}]`).
+    pub tools: Option<&'a serde_json::Value>,
+    /// Further template variables (`apply_chat_template(**kwargs)`):
+    /// `enable_thinking`, `reasoning_effort`, `date_string`, ... They may
+    /// replace `bos_token`/`eos_token`, not `messages`, `tools`, `documents`
+    /// or `add_generation_prompt`.
+    pub kwargs: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The instant `strftime_now` formats, in Unix seconds (UTC); now when `None`.
+    pub now: Option<i64>,
+}
+
+/// The variables every render sets, which `kwargs` may not replace.
+const RESERVED: [&str; 4] = ["messages", "tools", "documents", "add_generation_prompt"];
 
 /// Hard cap on template source size.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
@@ -232,6 +256,23 @@ impl ChatTemplate {
         builtin: bool,
         tok: &Tokenizer,
     ) -> Result<ChatTemplate, TokenizerError> {
+        let text = |id: Option<u32>| {
+            id.map(|i| tok.token_text(i).to_string())
+                .unwrap_or_default()
+        };
+        let mut t = Self::from_source(name, source, &text(tok.bos()), &text(tok.eos()))?;
+        t.builtin = builtin;
+        Ok(t)
+    }
+
+    /// Compiles a template with the `bos_token` and `eos_token` texts it is
+    /// given (no vocabulary needed).
+    pub fn from_source(
+        name: &str,
+        source: &str,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<ChatTemplate, TokenizerError> {
         let terr = |msg: String| TokenizerError::Template {
             which: name.to_string(),
             msg,
@@ -248,6 +289,8 @@ impl ChatTemplate {
         env.set_keep_trailing_newline(false);
         env.set_recursion_limit(200);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        // Python's printing of None/True/lists, transformers' `tojson`, generators
+        crate::pyjinja::install(&mut env);
         env.add_function(
             "raise_exception",
             |msg: String| -> Result<String, minijinja::Error> {
@@ -258,19 +301,16 @@ impl ChatTemplate {
             },
         );
         env.add_function("strftime_now", strftime_now);
-        env.add_template_owned("chat", source.to_string())
+        let compiled = crate::pyjinja::rewrite_generation_tags(source).into_owned();
+        env.add_template_owned("chat", compiled)
             .map_err(|e| terr(describe(&e)))?;
-        let text = |id: Option<u32>| {
-            id.map(|i| tok.token_text(i).to_string())
-                .unwrap_or_default()
-        };
         Ok(ChatTemplate {
             name: name.to_string(),
             source: source.to_string(),
-            builtin,
+            builtin: false,
             env,
-            bos_token: text(tok.bos()),
-            eos_token: text(tok.eos()),
+            bos_token: bos_token.to_string(),
+            eos_token: eos_token.to_string(),
         })
     }
 
@@ -287,21 +327,38 @@ impl ChatTemplate {
     fn render_raw(
         &self,
         messages: &[Message],
-        tools: Option<&serde_json::Value>,
-        add_generation_prompt: bool,
+        opts: &RenderOptions,
     ) -> Result<String, TokenizerError> {
+        use minijinja::Value;
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
-        let tools = tools
-            .map(minijinja::Value::from_serialize)
-            .unwrap_or(minijinja::Value::from(()));
-        t.render(minijinja::context! {
-            messages => messages,
-            add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_token,
-            eos_token => self.eos_token,
-            tools => tools,
-        })
-        .map_err(|e| self.err(&e))
+        // transformers: special tokens, then the caller's kwargs, then the fixed arguments
+        let mut ctx: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+        ctx.insert("bos_token".into(), Value::from(self.bos_token.as_str()));
+        ctx.insert("eos_token".into(), Value::from(self.eos_token.as_str()));
+        for (k, v) in opts.kwargs.into_iter().flatten() {
+            if RESERVED.contains(&k.as_str()) {
+                return Err(TokenizerError::Template {
+                    which: self.name.clone(),
+                    msg: format!("template argument `{k}` cannot be set by a keyword argument"),
+                });
+            }
+            ctx.insert(k.clone(), Value::from_serialize(v));
+        }
+        if let Some(now) = opts.now {
+            let f = move |fmt: String| strftime(&fmt, now);
+            ctx.insert("strftime_now".into(), Value::from_function(f));
+        }
+        ctx.insert("messages".into(), Value::from_serialize(messages));
+        ctx.insert(
+            "tools".into(),
+            opts.tools.map_or(Value::from(()), Value::from_serialize),
+        );
+        ctx.insert("documents".into(), Value::from(()));
+        ctx.insert(
+            "add_generation_prompt".into(),
+            Value::from(opts.add_generation_prompt),
+        );
+        t.render(ctx).map_err(|e| self.err(&e))
     }
 
     /// Whether the template renders a `tools` list (function calling).
@@ -335,7 +392,22 @@ impl ChatTemplate {
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<RenderedChat, TokenizerError> {
-        let real = self.render_raw(messages, tools, add_generation_prompt)?;
+        let opts = RenderOptions {
+            add_generation_prompt,
+            tools,
+            ..Default::default()
+        };
+        self.render_with(messages, &opts)
+    }
+
+    /// [`Self::render`] with all of `apply_chat_template`'s arguments: tools,
+    /// template kwargs such as `enable_thinking`, a fixed clock.
+    pub fn render_with(
+        &self,
+        messages: &[Message],
+        opts: &RenderOptions,
+    ) -> Result<RenderedChat, TokenizerError> {
+        let real = self.render_raw(messages, opts)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -347,7 +419,7 @@ impl ChatTemplate {
                 ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, tools, add_generation_prompt) {
+        if let Ok(stext) = self.render_raw(&smsgs, opts) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

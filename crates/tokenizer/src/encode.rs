@@ -50,13 +50,11 @@ impl Tokenizer {
 
     fn encode_frags(&self, text: &str, frags: &[Frag], add_special: bool) -> Vec<u32> {
         let mut out = Vec::new();
-        if add_special && self.add_bos {
-            if let Some(b) = self.bos {
-                out.push(b);
-            }
-        }
         match self.kind {
             ModelKind::Spm => {
+                if add_special && self.add_bos {
+                    out.extend(self.bos);
+                }
                 let mut prev_special = true;
                 let mut buf = String::new();
                 for f in frags {
@@ -77,19 +75,38 @@ impl Tokenizer {
                         }
                     }
                 }
+                if add_special && self.add_eos {
+                    out.extend(self.eos);
+                }
             }
             ModelKind::Bpe => {
+                if add_special && self.add_bos {
+                    out.extend(self.bos);
+                }
                 for f in frags {
                     match *f {
                         Frag::Raw(s, e) => self.bpe_tokenize(&text[s..e], &mut out),
                         Frag::Tok(t) => out.push(t),
                     }
                 }
+                if add_special && self.add_eos {
+                    out.extend(self.eos);
+                }
             }
-        }
-        if add_special && self.add_eos {
-            if let Some(e) = self.eos {
-                out.push(e);
+            // llama.cpp: `[CLS] text [SEP]` whenever special tokens are asked for
+            ModelKind::Wpm => {
+                if add_special {
+                    out.extend(self.bos);
+                }
+                for f in frags {
+                    match *f {
+                        Frag::Raw(s, e) => self.wpm_tokenize(&text[s..e], &mut out),
+                        Frag::Tok(t) => out.push(t),
+                    }
+                }
+                if add_special {
+                    out.extend(self.sep);
+                }
             }
         }
         out
@@ -124,15 +141,16 @@ impl Tokenizer {
         let masked_hay: &[u8] = masked.as_deref().unwrap_or(bytes);
         let hay: &[u8] = bytes;
         // Which special-token texts occur at all? (avoids scanning the text once per special token)
-        let mut present: Vec<bool> = vec![false; self.special_cache.len()];
+        let special = &self.special;
+        let mut present: Vec<bool> = vec![false; special.ids.len()];
         let mut any = false;
-        if !self.special_cache.is_empty() {
+        if !special.ids.is_empty() {
             let mut present_ids: std::collections::HashSet<u32> = std::collections::HashSet::new();
             for i in 0..hay.len() {
-                if !self.special_first[hay[i] as usize] {
+                if !special.first[hay[i] as usize] {
                     continue;
                 }
-                for &l in &self.special_lens {
+                for &l in &special.lens {
                     if i + l <= hay.len() {
                         if let Ok(s) = std::str::from_utf8(&hay[i..i + l]) {
                             if let Some(&id) = self.tokens.get(s) {
@@ -142,7 +160,7 @@ impl Tokenizer {
                     }
                 }
             }
-            for (k, &id) in self.special_cache.iter().enumerate() {
+            for (k, &id) in special.ids.iter().enumerate() {
                 if present_ids.contains(&id) {
                     present[k] = true;
                     any = true;
@@ -153,7 +171,7 @@ impl Tokenizer {
         if !any {
             return frags;
         }
-        for (k, &sid) in self.special_cache.iter().enumerate() {
+        for (k, &sid) in special.ids.iter().enumerate() {
             if !present[k] {
                 continue;
             }
@@ -181,7 +199,7 @@ impl Tokenizer {
                     if m > s {
                         let mut l = m - s;
                         if attr & ATTR_LSTRIP != 0 {
-                            while l > 0 && bytes[s + l - 1].is_ascii_whitespace() {
+                            while l > 0 && is_c_space(bytes[s + l - 1]) {
                                 l -= 1;
                             }
                         }
@@ -193,7 +211,7 @@ impl Tokenizer {
                     let mut r = m + tt.len();
                     if r < e {
                         if attr & ATTR_RSTRIP != 0 {
-                            while r < e && bytes[r].is_ascii_whitespace() {
+                            while r < e && is_c_space(bytes[r]) {
                                 r += 1;
                             }
                         }
@@ -313,68 +331,91 @@ impl Tokenizer {
 
     /// llama.cpp `llm_tokenizer_bpe_session::tokenize`.
     fn bpe_tokenize(&self, text: &str, out: &mut Vec<u32>) {
+        let escaped;
+        let text = if self.pre.escape_ws {
+            escaped = text.replace(' ', "\u{2581}");
+            &escaped
+        } else {
+            text
+        };
         let map = byte_map();
         let mut word_enc = String::new();
-        for word in unicode::split(text, &self.stages) {
-            if self.ignore_merges {
-                word_enc.clear();
-                for &b in word.as_bytes() {
-                    word_enc.push(map[b as usize]);
-                }
-                if let Some(&id) = self.tokens.get(word_enc.as_str()) {
+        for word in crate::split::split(text, &self.pre.stages) {
+            // a whole piece that is a token: llama3's ignore_merges, gemma4's newline runs
+            if self.pre.ignore_merges
+                || (self.pre.newline_tokens && word.bytes().all(|b| b == b'\n'))
+            {
+                let key = if self.pre.byte_encode {
+                    word_enc.clear();
+                    word_enc.extend(word.bytes().map(|b| map[b as usize]));
+                    word_enc.as_str()
+                } else {
+                    word
+                };
+                if let Some(&id) = self.tokens.get(key) {
                     out.push(id);
                     continue;
                 }
             }
-            self.bpe_word(word.as_bytes(), out);
+            self.bpe_word(word, out);
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn bpe_word(&self, bytes: &[u8], out: &mut Vec<u32>) {
+    /// Merges one piece: its symbols start as bytes (byte-level BPE, each
+    /// byte's GPT-2 character) or characters (SentencePiece-style BPE), the
+    /// lowest-ranked adjacent pair merges first (leftmost on ties). A final
+    /// symbol that is no token is written as `<0xNN>` byte tokens
+    /// (SentencePiece-style) or dropped (byte-level: its byte has no token).
+    fn bpe_word(&self, word: &str, out: &mut Vec<u32>) {
         #[derive(Clone, Copy)]
         struct Sym {
             id: Option<u32>,
+            start: usize,
+            end: usize,
             prev: isize,
             next: isize,
         }
-        let mut syms: Vec<Sym> = bytes
+        let spans: Vec<(usize, usize)> = if self.pre.byte_encode {
+            (0..word.len()).map(|i| (i, i + 1)).collect()
+        } else {
+            word.char_indices()
+                .map(|(i, c)| (i, i + c.len_utf8()))
+                .collect()
+        };
+        let n = spans.len() as isize;
+        let mut syms: Vec<Sym> = spans
             .iter()
             .enumerate()
-            .map(|(i, &b)| Sym {
-                id: self.byte_tokens[b as usize],
+            .map(|(i, &(start, end))| Sym {
+                id: if self.pre.byte_encode {
+                    self.byte_tokens[word.as_bytes()[start] as usize]
+                } else {
+                    self.tokens.get(&word[start..end]).copied()
+                },
+                start,
+                end,
                 prev: i as isize - 1,
-                next: if i + 1 == bytes.len() {
+                next: if i as isize + 1 == n {
                     -1
                 } else {
                     i as isize + 1
                 },
             })
             .collect();
-        if syms.len() == 1 {
-            if let Some(id) = syms[0].id {
-                out.push(id);
+        type Heap = BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>>;
+        // (rank, left, left id, right id, right), smallest rank then leftmost first
+        let mut heap: Heap = BinaryHeap::new();
+        let add = |l: isize, r: isize, syms: &[Sym], heap: &mut Heap| {
+            if l < 0 || r < 0 {
+                return;
             }
-            return;
-        }
-        // heap of (Reverse rank, Reverse left, left id, right id, right)
-        let mut heap: BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>> =
-            BinaryHeap::new();
-        let add =
-            |l: isize,
-             r: isize,
-             syms: &[Sym],
-             heap: &mut BinaryHeap<std::cmp::Reverse<(u32, usize, u32, u32, usize)>>| {
-                if l < 0 || r < 0 {
-                    return;
-                }
-                let (Some(a), Some(b)) = (syms[l as usize].id, syms[r as usize].id) else {
-                    return;
-                };
-                if let Some(&rank) = self.merges.get(&(a, b)) {
-                    heap.push(std::cmp::Reverse((rank, l as usize, a, b, r as usize)));
-                }
+            let (Some(a), Some(b)) = (syms[l as usize].id, syms[r as usize].id) else {
+                return;
             };
+            if let Some(&rank) = self.merges.get(&(a, b)) {
+                heap.push(std::cmp::Reverse((rank, l as usize, a, b, r as usize)));
+            }
+        };
         for i in 1..syms.len() {
             add(i as isize - 1, i as isize, &syms, &mut heap);
         }
@@ -397,6 +438,7 @@ impl Tokenizer {
                 continue;
             };
             syms[l].id = Some(merged);
+            syms[l].end = syms[r].end;
             alive[r] = false;
             let rn = syms[r].next;
             syms[l].next = rn;
@@ -407,14 +449,26 @@ impl Tokenizer {
             add(lp, l as isize, &syms, &mut heap);
             add(l as isize, rn, &syms, &mut heap);
         }
-        let mut i: isize = 0;
+        let mut i: isize = if syms.is_empty() { -1 } else { 0 };
         while i != -1 {
-            if let Some(id) = syms[i as usize].id {
-                out.push(id);
+            let s = syms[i as usize];
+            match s.id {
+                Some(id) => out.push(id),
+                None if !self.pre.byte_encode => {
+                    let bytes = &word.as_bytes()[s.start..s.end];
+                    out.extend(bytes.iter().filter_map(|&b| self.byte_tokens[b as usize]));
+                }
+                None => {}
             }
-            i = syms[i as usize].next;
+            i = s.next;
         }
     }
+}
+
+/// C's `isspace` (what llama.cpp's lstrip/rstrip test): ASCII whitespace
+/// including vertical tab.
+fn is_c_space(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0B
 }
 
 fn byte_map() -> &'static [char; 256] {

@@ -28,11 +28,16 @@
 mod chat;
 mod encode;
 mod load;
+mod pre;
+mod pyjinja;
+mod specials;
+mod split;
 mod stream;
 pub mod unicode;
 mod vocab;
+mod wpm;
 
-pub use chat::{ChatTemplate, Message, RenderedChat};
+pub use chat::{ChatTemplate, Message, RenderOptions, RenderedChat};
 pub use stream::StreamDecoder;
 
 use std::cmp::Ordering;
@@ -83,8 +88,6 @@ impl Hasher for FxHasher {
 }
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-use unicode::Stage;
-
 /// Hard caps on metadata sizes (never trust the file).
 pub const MAX_VOCAB: usize = 4 << 20;
 pub const MAX_TOKEN_BYTES: usize = 64 << 10;
@@ -100,11 +103,9 @@ pub enum TokenizerError {
     MissingTokens,
     #[error("`{key}` has the wrong type: expected {expected}")]
     WrongType { key: String, expected: &'static str },
-    #[error("unknown tokenizer model `tokenizer.ggml.model = {0:?}` (supported: \"gpt2\" byte-level BPE, \"llama\" SentencePiece)")]
+    #[error("tokenizer model `tokenizer.ggml.model = {0:?}` is not one hearth implements (supported: \"gpt2\" byte-level BPE, \"gemma4\" SentencePiece-style BPE, \"llama\" SentencePiece, \"bert\" WordPiece); this model cannot be run")]
     UnknownModel(String),
-    #[error(
-        "unknown pre-tokenizer `tokenizer.ggml.pre = {0:?}` (llama.cpp would refuse this model)"
-    )]
+    #[error("pre-tokenizer `tokenizer.ggml.pre = {0:?}` is not one hearth implements: its prompts would be split into different tokens than the model was trained on, so the model is refused (models converted with llama-bpe, qwen2, qwen35, gpt-2, gemma4, deepseek-llm, deepseek-coder, falcon, starcoder, command-r, refact, smollm, mpt ... pre-tokenizers work)")]
     UnknownPre(String),
     #[error("BPE tokenizer (`tokenizer.ggml.model = gpt2`) has no `tokenizer.ggml.merges`")]
     MissingMerges,
@@ -140,32 +141,45 @@ pub enum ModelKind {
     Bpe,
     /// SentencePiece (`tokenizer.ggml.model = llama`).
     Spm,
+    /// WordPiece (`tokenizer.ggml.model = bert`): BERT-style embedding models.
+    Wpm,
+}
+
+/// WordPiece normalization (`tokenizer.ggml.normalizer.*`; both default to true).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WpmOptions {
+    pub lowercase: bool,
+    pub strip_accents: bool,
 }
 
 pub struct Tokenizer {
     kind: ModelKind,
     pre_name: String,
-    stages: Vec<Stage>,
-    ignore_merges: bool,
+    /// BPE: how text is split and encoded (`tokenizer.ggml.pre`).
+    pre: pre::Pre,
+    wpm: WpmOptions,
+    /// Longest token text in bytes (WordPiece's longest-match bound).
+    max_token_len: usize,
     tokens: vocab::Vocab,
     scores: Vec<f32>,
     attrs: Vec<u16>,
     /// (left id, right id) -> rank
     merges: HashMap<(u32, u32), u32>,
-    /// BPE: token id of each byte's GPT-2 unicode char; SPM: `<0xNN>` token.
+    /// Byte-level BPE: token id of each byte's GPT-2 unicode char; SPM and
+    /// SentencePiece-style BPE: the `<0xNN>` token.
     byte_tokens: [Option<u32>; 256],
     /// token_to_piece(special=false) and (special=true), concatenated.
     piece_bytes: Vec<u8>,
     piece_off: Vec<(u32, u32, u32)>, // (start, len_plain, len_special): special piece equals plain piece when len_plain>0
-    special_cache: Vec<u32>,
-    special_lens: Vec<usize>,
-    special_first: [bool; 256],
+    special: load::SpecialCache,
     bos: Option<u32>,
     eos: Option<u32>,
     eot: Option<u32>,
     eom: Option<u32>,
     pad: Option<u32>,
     unk: Option<u32>,
+    /// WordPiece's separator (`[SEP]`), added after the text with `add_special`.
+    sep: Option<u32>,
     add_bos: bool,
     add_eos: bool,
     add_space_prefix: bool,
@@ -192,7 +206,7 @@ impl Tokenizer {
     pub fn pre(&self) -> &str {
         &self.pre_name
     }
-    /// Non-fatal problems found while loading (unknown pre-tokenizer, bad ids).
+    /// Non-fatal problems found while loading (missing pre-tokenizer name, bad ids).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -216,6 +230,14 @@ impl Tokenizer {
     }
     pub fn unk(&self) -> Option<u32> {
         self.unk
+    }
+    /// WordPiece's `[SEP]`, which `encode(.., add_bos = true, ..)` appends.
+    pub fn sep(&self) -> Option<u32> {
+        self.sep
+    }
+    /// WordPiece normalization options.
+    pub fn wpm_options(&self) -> WpmOptions {
+        self.wpm
     }
     pub fn add_bos(&self) -> bool {
         self.add_bos && self.bos.is_some()

@@ -98,16 +98,33 @@ fn unknown_model_named() {
 
 #[test]
 fn unknown_pre() {
-    let w = bpe_writer("weird-pre");
-    let f = file(&w);
-    let e = Tokenizer::from_gguf_strict(&f).unwrap_err();
-    assert!(
-        matches!(e, TokenizerError::UnknownPre(ref p) if p == "weird-pre"),
-        "{e}"
-    );
-    let t = Tokenizer::from_gguf(&f).unwrap();
-    assert!(t.warnings().iter().any(|w| w.contains("weird-pre")));
-    assert_eq!(t.decode(&t.encode("ab ab", false, false)), "ab ab");
+    // an unknown pre-tokenizer would split text differently from the model's
+    // own tokenizer: refused at load, naming it (as llama.cpp does)
+    for pre in ["weird-pre", "gpt2", "tekken"] {
+        let f = file(&bpe_writer(pre));
+        for e in [
+            Tokenizer::from_gguf(&f).unwrap_err(),
+            Tokenizer::from_gguf_strict(&f).unwrap_err(),
+        ] {
+            assert!(
+                matches!(e, TokenizerError::UnknownPre(ref p) if p == pre),
+                "{e}"
+            );
+            assert!(e.to_string().contains(&format!("{pre:?}")), "{e}");
+        }
+    }
+    // SentencePiece and WordPiece have no pre-tokenizer: the name is ignored
+    let mut w = spm_writer(&[]);
+    w.set_str("tokenizer.ggml.pre", "weird-pre");
+    assert!(Tokenizer::from_gguf(&file(&w)).is_ok());
+    // a missing name is llama.cpp's 'default', with a warning
+    let mut w = bpe_writer("x");
+    w.set_str("tokenizer.ggml.pre", "");
+    let t = Tokenizer::from_gguf(&file(&w)).unwrap();
+    assert!(t
+        .warnings()
+        .iter()
+        .any(|w| w.contains("tokenizer.ggml.pre")));
 }
 
 #[test]
@@ -214,7 +231,15 @@ fn spm_no_space_prefix() {
 
 #[test]
 fn bpe_basic() {
-    for pre in ["default", "gpt2", "llama-bpe", "qwen2", "smollm"] {
+    for pre in [
+        "default",
+        "gpt-2",
+        "llama-bpe",
+        "qwen2",
+        "smollm",
+        "falcon",
+        "qwen35",
+    ] {
         let t = Tokenizer::from_gguf(&file(&bpe_writer(pre))).unwrap();
         assert!(t.warnings().is_empty(), "{pre}: {:?}", t.warnings());
         let g = tokenizer::unicode::byte_to_unicode()[b' ' as usize];

@@ -1,28 +1,31 @@
 //! The one place the chat turns a model name into a loaded model: a path to
 //! a .gguf file, or a model store name (pulled first when absent), with a
-//! created model's settings (its Modelfile's) beside it.
+//! created model's settings (its Modelfile's) beside it, loaded through the
+//! engine's entry point (`engine::load`).
 
-use engine::{ChatTemplate, LoadedModel};
-use std::path::PathBuf;
+use engine::{ChatTemplate, LoadOptions, Loaded, LoadedModel};
+use std::path::{Path, PathBuf};
 use store::modelfile::ModelDefaults;
 
-/// Where the model called `name` is.
-pub fn resolve(name: &str) -> anyhow::Result<PathBuf> {
-    crate::cmd::pull::resolve_model(name)
+/// Where the model called `name` is, and its own settings (none unless it
+/// was made by `hearth create`).
+pub fn find(name: &str) -> anyhow::Result<(PathBuf, ModelDefaults)> {
+    let path = crate::cmd::pull::resolve_model(name)?;
+    let d = store::defaults_of(&path).unwrap_or_default();
+    Ok((path, d))
 }
 
-/// Load the model called `name`, refusing it when it cannot fit in memory
-/// (and warning when it is tight), with its own settings (none unless it
-/// was made by `hearth create`), its template already in place.
-pub fn load(name: &str) -> anyhow::Result<(LoadedModel, ModelDefaults)> {
-    let path = resolve(name)?;
-    let d = store::defaults_of(&path).unwrap_or_default();
-    let (mut lm, warning) = LoadedModel::load_checked(&path, None)?;
-    if let Some(w) = warning {
-        eprintln!("hearth: warning: {w}");
-    }
-    set_template(&mut lm, &d)?;
-    Ok((lm, d))
+/// Load the model file at `path` with the context `ctx` asked for (else the
+/// default), refusing it when it cannot fit in memory (and warning when it is
+/// tight), with the template of its settings `d` in place.
+pub fn load(path: &Path, d: &ModelDefaults, ctx: Option<usize>) -> anyhow::Result<Loaded> {
+    let opts = LoadOptions {
+        ctx: ctx.into(),
+        ..LoadOptions::default()
+    };
+    let mut loaded = crate::cmd::load_file(path, &opts)?;
+    set_template(&mut loaded.model, d)?;
+    Ok(loaded)
 }
 
 /// A created model's `TEMPLATE` in place of the file's chat template.

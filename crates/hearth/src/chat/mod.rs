@@ -89,7 +89,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         .into());
     };
     // flags, then the model's own settings (a created model's), then config.toml
-    let (lm, md) = loader::load(&model_name)?;
+    let (path, md) = loader::find(&model_name)?;
     let mp = &md.parameters;
     let mut sampling = mp.sampling(SamplingParams::default());
     macro_rules! pick {
@@ -129,14 +129,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     let threads = a
         .threads
         .or(cfg.threads)
-        .unwrap_or_else(kernels::default_threads)
+        .unwrap_or_else(engine::default_threads)
         .max(1);
     let ctx_req = a.ctx_size.or(mp.num_ctx).or(cfg.ctx_size);
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let n_ctx = ctx_for(&lm, ctx_req)?;
-    let sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let loaded = loader::load(&path, &md, ctx_req)?;
+    let lm = loaded.model;
+    let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
         lm,
         model_name,
@@ -387,15 +388,12 @@ impl Chat {
             }
             Cmd::Model(name) => {
                 self.info(&format!("Loading {name}..."));
-                match loader::load(&name)
+                match loader::find(&name)
+                    .and_then(|(path, md)| Ok((loader::load(&path, &md, self.ctx_req)?, md)))
                     .map_err(|e| e.to_string())
-                    .and_then(|(lm, md)| {
-                        let n = ctx_for(&lm, self.ctx_req).map_err(|e| e.to_string())?;
-                        let s = lm
-                            .model
-                            .session(n, model::DEFAULT_BATCH)
-                            .map_err(|e| e.to_string())?;
-                        Ok((lm, md, s))
+                    .and_then(|(l, md)| {
+                        let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;
+                        Ok((l.model, md, s))
                     }) {
                     Ok((lm, md, sess)) => {
                         self.lm = lm;
@@ -543,20 +541,6 @@ fn stats_line(st: &CachedStats) -> String {
 }
 
 /// The context size: asked for (at most the trained one) or the default.
-fn ctx_for(lm: &LoadedModel, req: Option<usize>) -> anyhow::Result<usize> {
-    let train = lm.model.config.n_ctx_train;
-    Ok(match req {
-        Some(n) if n > train => {
-            return Err(crate::exit::InputError(format!(
-                "--ctx-size {n} is larger than this model's trained context of {train} tokens; use at most {train}"
-            ))
-            .into())
-        }
-        Some(n) => n,
-        None => lm.default_ctx(),
-    })
-}
-
 fn seed_from_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -3,9 +3,9 @@
 //! itself is in the `batch` crate; this parses, loads and reports.
 
 use crate::exit::{InputError, UsageError};
-use anyhow::Context;
 use batch::{Backend, Format, LongMode, OutFile, Settings, Template};
 use clap::{Args, ValueEnum};
+use engine::{Cache, LoadOptions, Panels};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -402,44 +402,40 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
         .model
         .unwrap_or_else(|| store::DEFAULT_MODEL.into());
     let name = a.model.clone().unwrap_or(default);
-    let path = super::pull::resolve_model(&name)?;
-    let file = gguf::GgufFile::open(&path)?;
-    let ctx = super::context_for(&file, a.ctx_size)?;
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     // Default: 32 documents at once where their caches fit with room to spare
     // (more rows per batched step run faster: 100 short documents on
     // qwen2.5-coder took 50 s at 32, 52 s at 16, 58 s at 8; BENCHMARKS.md),
     // else fewer.
-    // All documents in flight share one cache: check that it fits before
-    // loading (the default takes the first that fits, else the smallest).
-    let (parallel, fit) = match a.parallel {
-        Some(p) => (p, engine::fit::preflight(&file, ctx * p)),
-        None => {
-            let mut pick = (1, Ok(None));
-            for p in DEFAULT_PARALLEL {
-                pick = (p, engine::fit::preflight(&file, ctx * p));
-                if matches!(pick.1, Ok(None)) {
-                    break;
-                }
-            }
-            pick
-        }
+    // All documents in flight share one cache: the engine checks that it fits
+    // before loading (the default takes the first that fits, else the
+    // smallest); several documents per step unpack the weights once (if they fit).
+    let opts = LoadOptions {
+        ctx: a.ctx_size.into(),
+        cache: match a.parallel {
+            Some(p) => Cache::Sequences(p),
+            None => Cache::FirstFitting(DEFAULT_PARALLEL.to_vec()),
+        },
+        panels: (!a.no_panel_cache).then_some(Panels {
+            threads,
+            limit: None,
+        }),
     };
-    if let Some(w) = fit.with_context(|| {
-        format!("{parallel} documents at once with a context of {ctx} tokens each; try a smaller --parallel or --ctx-size")
-    })? {
-        eprintln!("hearth: warning: {w}");
-    }
-    let lm = engine::LoadedModel::from_gguf(file)?;
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
-    if parallel > 1 && !a.no_panel_cache {
-        // several documents per step: unpack the weights once (if they fit)
-        lm.build_panel_caches(threads, None)?;
-    }
+    let loaded = super::load_model(&name, &opts).map_err(|e| {
+        if matches!(e.downcast_ref(), Some(engine::EngineError::DoesNotFit(_))) {
+            let p = a.parallel.unwrap_or(1);
+            e.context(format!(
+                "{p} documents at once; try a smaller --parallel or --ctx-size"
+            ))
+        } else {
+            e
+        }
+    })?;
     Ok(Box::new(batch::Local::new(
-        Arc::new(lm),
+        Arc::new(loaded.model),
         name,
-        ctx,
-        parallel,
+        loaded.n_ctx,
+        loaded.sequences,
         threads,
     )))
 }

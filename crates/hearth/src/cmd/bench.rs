@@ -3,7 +3,7 @@
 use crate::cli::BenchArgs;
 use crate::exit::InputError;
 use engine::bench::{BenchConfig, Spread};
-use engine::{LoadedModel, ThreadPool};
+use engine::{Cache, Ctx, LoadOptions, ThreadPool};
 use serde_json::json;
 
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
@@ -11,25 +11,27 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         return Err(InputError("nothing to measure: -p and -n are both 0".into()).into());
     }
     let t0 = std::time::Instant::now();
-    let lm = LoadedModel::load(super::pull::resolve_model(&a.model)?)?;
+    // The memory preflight counts the sessions the measurement makes: one of
+    // depth + the longer test, or `--parallel` of them.
+    let n_ctx = a.depth + a.prompt.max(a.gen) + 1;
+    let sequences = if a.parallel > 1 && a.gen > 0 {
+        a.parallel as usize
+    } else {
+        1
+    };
+    let opts = LoadOptions {
+        ctx: Ctx::AtMost(n_ctx),
+        cache: Cache::Sequences(sequences),
+        panels: None,
+    };
+    let lm = super::load_model(&a.model, &opts)?.model;
     let load_seconds = t0.elapsed().as_secs_f64();
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
-    // Load to first token: the load above, then a 16-token prompt through a
-    // fresh session to its first sampled token (weights still cold in this
-    // process: their pages are mapped in on first touch, as for `hearth run`).
-    let first: Vec<u32> = lm
-        .tokenizer
-        .encode(FIRST_TOKEN_PROMPT, lm.tokenizer.add_bos(), false)
-        .into_iter()
-        .take(16)
-        .collect();
-    let mut s = lm.model.session(first.len() + 1, first.len())?;
-    lm.model
-        .forward(&pool, &mut s, &first, model::Logits::Last)?;
-    let _ = sampler::argmax(s.logits());
+    // Load to first token: the load above, then a short prompt to its first
+    // sampled token (weights still cold in this process).
+    let first_tokens = engine::bench::first_token(&lm, &pool)?;
     let first_token_seconds = t0.elapsed().as_secs_f64();
-    drop(s);
     let cfg = BenchConfig {
         prompt_tokens: a.prompt,
         gen_tokens: a.gen,
@@ -53,11 +55,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "threads": threads,
             "depth": a.depth,
             "repetitions": cfg.reps,
-            "simd": kernels::simd_level(),
+            "simd": engine::simd_level(),
             "cpu": cpu_name(),
             "load_seconds": round2(load_seconds),
             "load_to_first_token_seconds": (first_token_seconds * 1000.0).round() / 1000.0,
-            "first_token_prompt_tokens": first.len(),
+            "first_token_prompt_tokens": first_tokens,
             "peak_rss_bytes": peak_rss_bytes(),
         });
         if a.prompt > 0 {
@@ -76,14 +78,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             a.model.display(),
             lm.model.config.arch.name(),
             threads,
-            kernels::simd_level(),
+            engine::simd_level(),
             cfg.reps
         );
         println!(
             "load to first token ({}-token prompt): {:.3} s (load {:.3} s)",
-            first.len(),
-            first_token_seconds,
-            load_seconds
+            first_tokens, first_token_seconds, load_seconds
         );
         println!(
             "{:<14} {:>10} {:>10} {:>10}",
@@ -128,9 +128,6 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-/// A prompt of at least 16 tokens for every tokenizer.
-const FIRST_TOKEN_PROMPT: &str = "Write a short poem about the sea, the wind, the rain and the long grey winter evenings by the fire.";
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

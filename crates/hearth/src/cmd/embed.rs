@@ -20,8 +20,10 @@ pub struct EmbedArgs {
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<()> {
-    let lm = engine::LoadedModel::load(super::pull::resolve_model(&a.model)?)?;
-    let pool = engine::ThreadPool::new(a.threads.unwrap_or_else(kernels::default_threads).max(1));
+    // the default context: a text is embedded in a session of its own length,
+    // at most the trained context
+    let lm = super::load_model(&a.model, &engine::LoadOptions::default())?.model;
+    let pool = engine::ThreadPool::new(a.threads.unwrap_or_else(engine::default_threads).max(1));
     let mut out = std::io::stdout().lock();
     let one = |i: usize, text: &str, out: &mut dyn Write| -> anyhow::Result<()> {
         let e = lm.embed(&pool, text).map_err(|e| match e {

@@ -67,7 +67,7 @@ fn assess(shape: &ModelShape, n_ctx: usize, m: &MachineInfo) -> Assessment {
 }
 
 fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
-    Ok(ModelShape::from_gguf(&gguf::GgufFile::open(path)?)?)
+    Ok(ModelShape::from_file(path)?)
 }
 
 /// The estimate's input for a model not downloaded: its catalog facts (the
@@ -90,12 +90,12 @@ fn catalog_shape(f: &Facts) -> ModelShape {
 }
 
 fn supported(f: &Facts) -> bool {
-    model::Arch::from_name(f.arch).is_some()
+    fit::arch_supported(&f.arch)
 }
 
 /// The catalog entry `spec` names when it is a name (not a path or URL) of a
 /// catalog model that is not in the store.
-fn not_downloaded(store: &Store, spec: &str) -> Option<Entry> {
+fn not_downloaded(store: &Store, spec: &str) -> Option<&'static Entry> {
     let Ok(Spec::Name(n, t)) = store::name::parse_spec(spec) else {
         return None;
     };
@@ -107,7 +107,7 @@ fn not_downloaded(store: &Store, spec: &str) -> Option<Entry> {
 }
 
 fn full_name(e: &Entry) -> String {
-    format!("{}:{}", e.name, e.tag)
+    e.reference()
 }
 
 /// A file size, with "≈" when it was computed rather than read.
@@ -205,23 +205,18 @@ fn print_human(label: &str, a: &Assessment) {
 }
 
 pub fn run(a: FitArgs) -> anyhow::Result<()> {
-    let threads = kernels::default_threads();
+    let threads = engine::default_threads();
     let store = Store::from_env();
     // A catalog model not downloaded: judged from the catalog, not pulled.
     if let Some(e) = a.model.to_str().and_then(|s| not_downloaded(&store, s)) {
-        let name = full_name(&e);
+        let name = full_name(e);
         if !supported(&e.facts) {
-            return Err(model::ModelError::UnsupportedArch {
-                path: name.into(),
-                arch: e.facts.arch.into(),
-                supported: model::config::SUPPORTED,
-            }
-            .into());
+            return Err(fit::unsupported_arch(&name, &e.facts.arch).into());
         }
         let shape = catalog_shape(&e.facts);
         let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
         if a.json {
-            println!("{}", catalog_json(&e, Some(&s)));
+            println!("{}", catalog_json(e, Some(&s)));
         } else {
             print_human(&format!("{name} (not downloaded: judged from the catalog; `hearth pull {name}` fetches it, {})", file_size(&e.facts)), &s);
         }
@@ -239,7 +234,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
 }
 
 pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
-    let threads = kernels::default_threads();
+    let threads = engine::default_threads();
     let m = machine(threads);
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
@@ -268,8 +263,8 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         .iter()
         .map(|m| format!("{}:{}", m.name, m.tag))
         .collect();
-    let catalog: Vec<(Entry, Option<Assessment>)> = store::catalog::entries()
-        .into_iter()
+    let catalog: Vec<(&Entry, Option<Assessment>)> = store::catalog::entries()
+        .iter()
         .filter(|e| !have.contains(&full_name(e)))
         .map(|e| {
             let shape = catalog_shape(&e.facts);
@@ -281,7 +276,7 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
         let v = json!({
             "cpu": cpu,
             "cores": threads,
-            "simd": kernels::simd_level(),
+            "simd": engine::simd_level(),
             "memory_total_bytes": m.total,
             "memory_available_bytes": m.available,
             "bandwidth_bytes_per_s": m.bandwidth.map(|b| b.round()),
@@ -301,7 +296,7 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
             .unwrap_or("unknown (could not read /proc/cpuinfo)")
     );
     println!("cores:      {threads} (threads hearth uses by default)");
-    println!("SIMD:       {}", kernels::simd_level());
+    println!("SIMD:       {}", engine::simd_level());
     match (m.total, m.available) {
         (Some(t), Some(av)) => println!("memory:     {} total, {} available", gib(t), gib(av)),
         _ => println!("memory:     unknown (could not read /proc/meminfo)"),

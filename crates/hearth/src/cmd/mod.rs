@@ -53,22 +53,25 @@ pub fn prompt_with_stdin(arg: Option<String>) -> anyhow::Result<String> {
     }
 }
 
-/// The context to run with: `asked` (`--ctx-size`), checked against the
-/// model's trained context, else the trained context capped to what fits
-/// (`engine::fit::default_ctx`).
-pub fn context_for(file: &gguf::GgufFile, asked: Option<usize>) -> anyhow::Result<usize> {
-    let n_vocab = file
-        .tensor("token_embd.weight")
-        .and_then(|t| t.dims.get(1).copied())
-        .unwrap_or(1) as usize;
-    let n_ctx_train = model::Config::from_gguf(file, n_vocab)?.n_ctx_train;
-    match asked {
-        Some(0) => Err(InputError("--ctx-size must be at least 1".into()).into()),
-        Some(n) if n > n_ctx_train => Err(InputError(format!(
-            "--ctx-size {n} is larger than this model's trained context of {n_ctx_train} tokens; use at most {n_ctx_train}"
-        ))
-        .into()),
-        Some(n) => Ok(n),
-        None => Ok(engine::fit::default_ctx(file)?),
+/// Load the model `name` (a path, or a store name: pulled first when it is
+/// an absent catalog name) through the engine's one entry point
+/// ([`engine::load`]: context, memory preflight, weights), printing its
+/// warnings.
+pub fn load_model(
+    name: impl AsRef<std::ffi::OsStr>,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    load_file(&pull::resolve_model(name)?, opts)
+}
+
+/// [`load_model`] for a model already found (`path`, a file).
+pub fn load_file(
+    path: &std::path::Path,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    let loaded = engine::load(path, opts)?;
+    for w in &loaded.warnings {
+        eprintln!("hearth: warning: {w}");
     }
+    Ok(loaded)
 }

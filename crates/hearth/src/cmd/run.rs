@@ -2,7 +2,9 @@
 
 use crate::cli::RunArgs;
 use crate::exit::InputError;
-use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams, ThreadPool};
+use engine::{
+    GenerateRequest, LoadOptions, LoadedModel, Message, Prompt, SamplingParams, ThreadPool,
+};
 use std::io::Write;
 use std::ops::ControlFlow;
 
@@ -28,17 +30,18 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     // a created model's own settings, under the flags (over config.toml)
     let md = store::defaults_of(&path).unwrap_or_default();
     with_model_defaults(&mut a, &md);
-    let file = gguf::GgufFile::open(path)?;
-    let n_ctx = super::context_for(&file, a.ctx_size)?;
-    // Refuse before loading when it cannot fit; warn when it is tight.
-    if let Some(warning) = engine::fit::preflight(&file, n_ctx)? {
-        eprintln!("hearth: warning: {warning}");
-    }
-    let mut lm = LoadedModel::from_gguf(file)?;
-    crate::chat::loader::set_template(&mut lm, &md)?;
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    // The context asked for (checked against the trained one) or the default;
+    // refused before the weights load when it cannot fit, a warning when tight.
+    let opts = LoadOptions {
+        ctx: a.ctx_size.into(),
+        ..LoadOptions::default()
+    };
+    let mut loaded = super::load_file(&path, &opts)?;
+    crate::chat::loader::set_template(&mut loaded.model, &md)?;
+    let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
-    let mut sess = lm.model.session(n_ctx, model::DEFAULT_BATCH)?;
+    let mut sess = lm.session(n_ctx)?;
     let prompt = if a.raw {
         Prompt::Raw(text)
     } else {

@@ -3,7 +3,7 @@
 //! has, and one line per request without its content.
 
 use crate::cli::ServeArgs;
-use crate::exit::InputError;
+use crate::exit::{InputError, UsageError};
 use engine::scheduler::SchedulerConfig;
 use server::catalog::Catalog;
 use server::{AppState, KeepAlive, Manager, ServerConfig};
@@ -48,6 +48,62 @@ fn parse_ip(h: &str) -> anyhow::Result<IpAddr> {
     })
 }
 
+/// The API key: `--api-key`, else `HEARTH_API_KEY`; an empty one is an
+/// error (it would otherwise mean "no key" and open the server silently).
+fn api_key(
+    flag: Option<String>,
+    env: Option<std::ffi::OsString>,
+) -> anyhow::Result<Option<String>> {
+    if let Some(k) = flag {
+        if k.trim().is_empty() {
+            return Err(UsageError(
+                "--api-key is empty: give a key, or leave the flag out to serve without one".into(),
+            )
+            .into());
+        }
+        return Ok(Some(k));
+    }
+    match env {
+        None => Ok(None),
+        Some(k) => {
+            let k = k
+                .into_string()
+                .map_err(|_| UsageError("HEARTH_API_KEY is not valid UTF-8".into()))?;
+            if k.trim().is_empty() {
+                return Err(UsageError(
+                    "HEARTH_API_KEY is set but empty: set a key, or unset it (`unset HEARTH_API_KEY`) to serve without one"
+                        .into(),
+                )
+                .into());
+            }
+            Ok(Some(k))
+        }
+    }
+}
+
+/// `--max-connections`, lowered so that connections cannot use up the
+/// process's open-file limit (model files, the store and pip need some).
+fn connection_cap(wanted: usize) -> usize {
+    let wanted = wanted.max(1);
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the limits into `lim`, a valid rlimit.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0
+            && lim.rlim_cur != libc::RLIM_INFINITY
+        {
+            let reserve = 64u64;
+            #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+            let room = (lim.rlim_cur as u64).saturating_sub(reserve).max(8);
+            return wanted.min(room as usize);
+        }
+    }
+    wanted
+}
+
 /// "8G", "512M", "1.5GiB", a number of bytes.
 fn parse_size(s: &str) -> anyhow::Result<u64> {
     let t = s.trim().to_ascii_uppercase();
@@ -81,7 +137,7 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
-    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
+    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store
     for p in &a.model {
         if !p.is_file() {
             return Err(InputError(format!("--model {}: no such file", p.display())).into());
@@ -94,7 +150,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         Some(s) => parse_size(s)?,
         None => default_budget(),
     };
-    let threads = a.threads.unwrap_or_else(kernels::default_threads).max(1);
+    let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let sched = SchedulerConfig {
         threads,
         max_active: a.parallel.max(1),
@@ -102,17 +158,25 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         ctx_budget: a.ctx_budget.max(a.ctx_size),
         max_seq_ctx: a.ctx_size.max(16),
     };
-    let api_key = a
-        .api_key
-        .clone()
-        .or_else(|| std::env::var("HEARTH_API_KEY").ok())
-        .filter(|k| !k.is_empty());
+    let api_key = api_key(a.api_key.clone(), std::env::var_os("HEARTH_API_KEY"))?;
+    if !(a.read_timeout > 0.0 && a.read_timeout.is_finite()) {
+        return Err(UsageError(format!(
+            "--read-timeout {} must be a number of seconds above 0",
+            a.read_timeout
+        ))
+        .into());
+    }
     let cfg = ServerConfig {
         api_key,
         cors_origins: a.cors_origin.clone(),
         max_body: parse_size(&a.max_body)? as usize,
         log_prompts: a.log_prompts,
         quiet: false,
+        // (the address listened on, --host, is always answered to)
+        allowed_hosts: a.allowed_host.clone(),
+        allow_any_pull: a.allow_any_pull,
+        read_timeout: std::time::Duration::from_secs_f64(a.read_timeout),
+        max_connections: connection_cap(a.max_connections),
         responses_ttl: match KeepAlive::parse(&serde_json::Value::String(a.responses_ttl.clone())) {
             Ok(KeepAlive::For(d)) => d,
             _ => {

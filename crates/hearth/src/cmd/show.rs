@@ -19,13 +19,18 @@ pub struct ShowArgs {
 
 pub fn run(a: ShowArgs) -> anyhow::Result<()> {
     let st = store::Store::from_env();
-    let (path, manifest) = match store::name::parse_spec(&a.model)? {
-        store::name::Spec::Path(p) => (p, None),
-        _ => {
-            let m = st.find_installed(&a.model)?;
-            let p = st.root.join(&m.name).join(&m.file);
-            (p, Some(m))
-        }
+    // a path as it is; a name by the store's rule (`hearth run` and the server's)
+    let (path, manifest) = match store::name::parse_spec(&a.model) {
+        Ok(store::name::Spec::Path(p)) => (p, None),
+        parsed => match st.find(&a.model)? {
+            Some(m) => (m.path, m.manifest),
+            None => {
+                parsed?;
+                let m = st.find_installed(&a.model)?;
+                let p = st.root.join(&m.name).join(&m.file);
+                (p, Some(m))
+            }
+        },
     };
     if a.modelfile {
         print!("{}", store::modelfile_text(&path, manifest.as_ref()));

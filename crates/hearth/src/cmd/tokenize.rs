@@ -5,8 +5,7 @@ use std::io::Write;
 
 pub fn run(a: TokenizeArgs) -> anyhow::Result<()> {
     let text = super::text_or_stdin(a.text, "text")?;
-    let file = gguf::GgufFile::open(super::pull::resolve_model(&a.model)?)?;
-    let tok = tokenizer::Tokenizer::from_gguf(&file)?;
+    let tok = engine::load_tokenizer(super::pull::resolve_model(&a.model)?)?;
     let ids = tok.encode_with_bos(&text, a.bos, false);
     let pieces: Vec<String> = ids
         .iter()

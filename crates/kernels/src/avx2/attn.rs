@@ -9,7 +9,7 @@
 //! reduction, values summed in key order), so a row's result does not depend on
 //! the rows computed with it.
 
-use crate::attn::TILE;
+use crate::attn::{KvHead, TILE};
 use half::f16;
 use std::arch::x86_64::*;
 
@@ -34,22 +34,19 @@ unsafe fn hsum2(a: __m256, b: __m256) -> (f32, f32) {
 /// `out[r] = attention of q[r]` at position `pos0 + r` over keys `lo..=pos0 + r`.
 ///
 /// # Safety
-/// AVX2, FMA and F16C must be available; every `q[r]` and `out[r]` has the same
-/// length, a multiple of 8; `off + q[r].len() <= stride`; `lo <= pos0`; `k` and
-/// `v` hold at least `(pos0 + R - 1) * stride + off + q[r].len()` elements.
-#[allow(clippy::too_many_arguments)]
+/// AVX2, FMA and F16C must be available. (Every `q[r]` and `out[r]` must have
+/// the same length, a multiple of 8; `kv` hold positions `..pos0 + R`;
+/// `lo <= pos0`: asserted.)
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn attend_rows<const R: usize>(
     q: [&[f32]; R],
-    k: &[f16],
-    v: &[f16],
-    stride: usize,
-    off: usize,
+    kv: KvHead<'_>,
     lo: usize,
     pos0: usize,
     scale: f32,
     out: [&mut [f32]; R],
 ) {
+    let KvHead { k, v, stride, off } = kv;
     let hd = q[0].len();
     let last = pos0 + R - 1;
     assert!(hd.is_multiple_of(8) && off + hd <= stride && lo <= pos0);

@@ -57,7 +57,7 @@ macro_rules! fma_main_loop {
 
 /// llama.cpp's AVX2 `ggml_vec_dot_f32` (see `crate::float`).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_f32(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_f32(w: &[u8], a: &[u8]) -> f32 {
     let n = w.len() / 4;
     let np = n & !31;
     // SAFETY: every load is bounds-checked inside the loader.
@@ -67,7 +67,7 @@ pub(super) unsafe fn vec_dot_f32(w: &[u8], a: &[u8]) -> f32 {
 
 /// llama.cpp's AVX2 `ggml_vec_dot_f16` (see `crate::float`).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_f16(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_f16(w: &[u8], a: &[u8]) -> f32 {
     let n = w.len() / 2;
     let np = n & !31;
     // SAFETY: every load is bounds-checked inside the loader.
@@ -77,7 +77,7 @@ pub(super) unsafe fn vec_dot_f16(w: &[u8], a: &[u8]) -> f32 {
 
 /// llama.cpp's AVX2 `ggml_vec_dot_bf16` (see `crate::float`).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
     let n = w.len() / 2;
     let mut c = [_mm256_setzero_ps(); 4];
     let mut i = 0;
@@ -94,7 +94,6 @@ pub(super) unsafe fn vec_dot_bf16(w: &[u8], a: &[u8]) -> f32 {
         }
     }
     let c1 = _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3]));
-    // SAFETY: register-only helper, features checked by the dispatcher.
-    let s = unsafe { hsum_f32_8(c1) } as f64;
+    let s = hsum_f32_8(c1) as f64;
     crate::float::tail_bf16(w, a, i, n, s) as f32
 }

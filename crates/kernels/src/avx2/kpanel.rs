@@ -28,8 +28,10 @@
 use super::hsum_f32_8;
 use super::kq::scales_mins_k4_fast;
 use super::legacy::{f16x2, ld32};
-use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
-use gguf::GgmlType;
+use crate::block::QuantBlock;
+use crate::k_quants::{q4_k::BlockQ4K, q6_k::BlockQ6K, Q8_K_BSUMS, Q8_K_BYTES};
+use crate::matmul::Tile;
+use crate::panel_cache::{CacheSpec, Panels};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -126,18 +128,32 @@ unsafe fn group_acts(
     }
 }
 
-/// Weight block bytes of a K-quant panel format.
-fn block_bytes(ty: GgmlType) -> Option<usize> {
-    match ty {
-        GgmlType::Q4_K => Some(144),
-        GgmlType::Q6_K => Some(210),
-        _ => None,
-    }
+/// The K-quant formats with panels: Q4_K (`Q6` false) and Q6_K.
+pub(crate) trait KPanel: QuantBlock {
+    const Q6: bool;
+}
+impl KPanel for BlockQ4K {
+    const Q6: bool = false;
+}
+impl KPanel for BlockQ6K {
+    const Q6: bool = true;
 }
 
-/// Whether `ty` has a K-quant panel kernel.
-pub(crate) fn has_kpanel(ty: GgmlType) -> bool {
-    block_bytes(ty).is_some()
+/// Unpack `nb` super-blocks of `B` at `x` into `dst`.
+///
+/// # Safety
+/// AVX2, FMA, F16C; `nb` blocks readable at `x`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn build<B: KPanel>(x: *const u8, nb: usize, dst: &mut [KBlk]) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if B::Q6 {
+            build_q6_k(x, nb, dst)
+        } else {
+            build_q4_k(x, nb, dst)
+        }
+    }
 }
 
 /// Unpack `nb` Q4_K super-blocks at `x` into `dst` (as `kq::dot_q4_k` does).
@@ -146,9 +162,9 @@ unsafe fn build_q4_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
     assert!(dst.len() >= nb);
     let m4 = _mm256_set1_epi8(0xF);
     for (i, b) in dst.iter_mut().enumerate().take(nb) {
-        // SAFETY: the caller guarantees nb blocks of 144 bytes at `x`.
+        // SAFETY: the caller guarantees nb blocks at `x`.
         unsafe {
-            let x = x.add(i * 144);
+            let x = x.add(i * BlockQ4K::BYTES);
             let dm = f16x2(x);
             b.d = _mm_cvtss_f32(dm);
             b.m = _mm_cvtss_f32(_mm_movehdup_ps(dm));
@@ -180,9 +196,9 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
     let m4 = _mm256_set1_epi8(0xF);
     let m2 = _mm256_set1_epi8(3);
     for (i, b) in dst.iter_mut().enumerate().take(nb) {
-        // SAFETY: the caller guarantees nb blocks of 210 bytes at `x`.
+        // SAFETY: the caller guarantees nb blocks at `x`.
         unsafe {
-            let x = x.add(i * 210);
+            let x = x.add(i * BlockQ6K::BYTES);
             // d is the f16 at 208..210: read 206..210 (in bounds) and take lane 1.
             b.d = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             b.m = 0.0;
@@ -287,101 +303,88 @@ unsafe fn run<const R: usize, const Q6: bool>(
         }
     }
     std::array::from_fn(|r| {
-        // SAFETY: target features as for this function.
-        unsafe {
-            if Q6 {
-                hsum_f32_8(acc[r])
-            } else {
-                let am = acc_m[r];
-                let am = _mm_add_ps(am, _mm_movehl_ps(am, am));
-                let am = _mm_add_ss(am, _mm_movehdup_ps(am));
-                hsum_f32_8(acc[r]) + _mm_cvtss_f32(am)
-            }
+        if Q6 {
+            hsum_f32_8(acc[r])
+        } else {
+            let am = acc_m[r];
+            let am = _mm_add_ps(am, _mm_movehl_ps(am, am));
+            let am = _mm_add_ss(am, _mm_movehdup_ps(am));
+            hsum_f32_8(acc[r]) + _mm_cvtss_f32(am)
         }
     })
 }
 
-/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1` (the
-/// `PanelFn` contract, see `panel::matmul_panel`), for Q4_K and Q6_K.
-///
-/// # Safety
-/// AVX2, FMA and F16C must be available; `w` must hold rows `o0..o0 + 4 * n4`
-/// of `rb` bytes each (`rb` a multiple of the block size of `ty`), each
-/// activation row `r0..r1` at `a0 + r * stride` the matching Q8_K blocks,
-/// and `out` `r1 * n_out` floats of which this call alone writes the listed ones.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_kpanel(
-    ty: GgmlType,
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-) {
-    // SAFETY: forwarded contract.
-    unsafe { matmul_kpanel_cached(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None) }
+/// The cache of a K-quant format `B` at AVX2: every row unpacked once
+/// ([`KBlk`], 448 bytes per super-block: 1.75 bytes per weight).
+pub(crate) const fn cache<B: KPanel>() -> CacheSpec {
+    CacheSpec {
+        bytes: cache_bytes,
+        build: build_cache::<B>,
+    }
 }
 
-/// Every row of a Q4_K/Q6_K matrix (`n_out` rows of `rb` bytes at `w`)
-/// unpacked once ([`KBlk`], 448 bytes per super-block: 1.75 bytes per
-/// weight), for `crate::PanelCache`.
+/// The bytes of `n_out` unpacked rows of `nb` super-blocks.
+fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
+    Some(n_out * nb * std::mem::size_of::<KBlk>())
+}
+
+/// Every row of a `B` matrix (`n_out` rows of `rb` bytes at `w`) unpacked
+/// once.
 ///
 /// # Safety
-/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of `ty`.
+/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of `B`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn build_cache(ty: GgmlType, w: &[u8], rb: usize, n_out: usize) -> Vec<KBlk> {
-    let wb = block_bytes(ty).expect("K-quant panel format");
-    let nb = rb / wb;
+unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / B::BYTES;
     assert!(w.len() >= n_out * rb);
     // SAFETY: all-zero bytes are valid vectors and floats.
     let mut v = vec![unsafe { std::mem::zeroed::<KBlk>() }; n_out * nb];
     for (o, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out) {
-        let row = w[o * rb..].as_ptr();
         // SAFETY: row o holds nb blocks (asserted above).
-        unsafe {
-            if ty == GgmlType::Q6_K {
-                build_q6_k(row, nb, dst)
-            } else {
-                build_q4_k(row, nb, dst)
-            }
-        }
+        unsafe { build::<B>(w[o * rb..].as_ptr(), nb, dst) };
     }
-    v
+    Panels::KQuant(v)
 }
 
-/// [`matmul_kpanel`], the rows read from `cache` ([`build_cache`] of this
-/// matrix) when given instead of unpacked here (same bits).
+/// The tile `t` of K-quant format `B` (the `PanelFn` contract, see [`Tile`]):
+/// each weight row unpacked here, or read from the cache's rows when given
+/// (same bits).
 ///
 /// # Safety
-/// As [`matmul_kpanel`]; `cache`, if given, built from this matrix.
-#[allow(clippy::too_many_arguments)]
+/// AVX2, FMA and F16C available; the tile's contract; a cache built from this
+/// matrix.
+pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::KQuant(c)) => Some(c.as_slice()),
+        _ => None,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { matmul::<B>(t, cache) }
+}
+
+/// [`panels`] with the cache's rows, if any.
+///
+/// # Safety
+/// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_kpanel_cached(
-    ty: GgmlType,
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-    cache: Option<&[KBlk]>,
-) {
-    let wb = block_bytes(ty).expect("K-quant panel format");
-    let nb = rb / wb;
-    let q6 = ty == GgmlType::Q6_K;
-    assert!(w.len() >= (o0 + 4 * n4) * rb && o0 + 4 * n4 <= n_out && nb * Q8_K_BYTES <= stride);
+unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        a0,
+        stride,
+        r0,
+        r1,
+        out,
+        n_out,
+    } = *t;
+    let nb = rb / B::BYTES;
+    let q6 = B::Q6;
+    assert!(w.len() >= o1 * rb && o1 <= n_out && nb * Q8_K_BYTES <= stride);
     if let Some(c) = cache {
-        assert!(c.len() >= (o0 + 4 * n4) * nb);
+        assert!(c.len() >= o1 * nb);
     }
     SCRATCH.with(|s| {
         GROUPED.with(|g| {
@@ -409,19 +412,13 @@ pub(crate) unsafe fn matmul_kpanel_cached(
                 )
             };
             let (gp, dp) = (g.as_ptr(), ds.as_ptr());
-            for o in o0..o0 + 4 * n4 {
+            for o in o0..o1 {
                 let p: &[KBlk] = match cache {
                     Some(c) => &c[o * nb..(o + 1) * nb],
                     None => {
                         let row = w[o * rb..(o + 1) * rb].as_ptr();
                         // SAFETY: the row holds nb blocks (asserted above).
-                        unsafe {
-                            if q6 {
-                                build_q6_k(row, nb, &mut s)
-                            } else {
-                                build_q4_k(row, nb, &mut s)
-                            }
-                        }
+                        unsafe { build::<B>(row, nb, &mut s) };
                         &s[..nb]
                     }
                 };

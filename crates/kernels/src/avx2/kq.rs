@@ -9,7 +9,13 @@
 use super::f16_at;
 use super::legacy::{f16x2, ld32};
 use super::{hsum_f32_8, load16, load32};
-use crate::k_quants::{q3k_scales, q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES};
+use crate::block::QuantBlock;
+use crate::k_quants::{
+    q2_k::BlockQ2K, q3_k::BlockQ3K, q3k_scales, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
+    q8k_d, scales_mins_k4, Q8_K_BSUMS, Q8_K_BYTES,
+};
+use crate::matmul::Tile;
+use crate::panel_cache::Panels;
 use std::arch::x86_64::*;
 
 /// Two i16 scales broadcast to the two 128-bit halves (elements 0..16 / 16..32).
@@ -28,12 +34,15 @@ pub(crate) unsafe fn bsums(y: &[u8]) -> __m256i {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m3 = _mm256_set1_epi8(3);
         let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ2K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let d = q2k_block_start(x, y, &mut acc);
             let sc = &x[0..16];
             let mut sumi = _mm256_setzero_si256();
@@ -58,13 +67,16 @@ pub(super) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m3 = _mm256_set1_epi8(3);
         let one = _mm256_set1_epi8(1);
         let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(110).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ3K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let d = q8k_d(y) * f16_at(x, 108);
             let scales = q3k_scales(&x[96..108]);
             let hm = load32(&x[0..32]);
@@ -102,7 +114,8 @@ pub(super) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn mins_prod(m: &[u8; 8], y: &[u8]) -> __m128i {
-    let q8sums = bsums(y);
+    // SAFETY: AVX2 (caller); a bounds-checked load.
+    let q8sums = unsafe { bsums(y) };
     let q8s = _mm_hadd_epi16(
         _mm256_castsi256_si128(q8sums),
         _mm256_extracti128_si256(q8sums, 1),
@@ -141,13 +154,11 @@ pub(crate) unsafe fn scales_mins_k4_fast(p: *const u8) -> ([u8; 8], [u8; 8]) {
 /// (`len` bytes, one hint per cache line; hints never fault).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
-    if pf {
-        let mut o = 0;
-        while o < len {
-            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(super::legacy::PF_DIST + o) as *const i8);
-            o += 64;
-        }
+pub(crate) fn prefetch_block(x: *const u8, len: usize) {
+    let mut o = 0;
+    while o < len {
+        _mm_prefetch::<_MM_HINT_T0>(x.wrapping_add(super::legacy::PF_DIST + o) as *const i8);
+        o += 64;
     }
 }
 
@@ -155,19 +166,19 @@ pub(crate) unsafe fn prefetch_block(x: *const u8, len: usize, pf: bool) {
 /// op sequence is the `N = 1` one (llama.cpp's AVX2 kernel), whatever `N` is.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let (nb, ap) = k_rows(w, 144, &a);
+pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
+    const WB: usize = BlockQ4K::BYTES;
+    let (nb, ap) = k_rows(w, WB, &a);
     let wp = w.as_ptr();
-    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
+    // SAFETY: weight block i is bytes [WB i, WB (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let mut acc = [_mm256_setzero_ps(); N];
         let mut acc_m = [_mm_setzero_ps(); N];
         for i in 0..nb {
-            let x = wp.add(i * 144);
-            prefetch_block(x, 144, pf);
+            let x = wp.add(i * WB);
+            prefetch_block(x, WB);
             let dm = f16x2(x);
             let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
             let (sc, m) = scales_mins_k4_fast(x.add(4));
@@ -200,6 +211,16 @@ pub(super) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         }
         std::array::from_fn(|r| q4k_result(acc[r], acc_m[r]))
     }
+}
+
+/// [`dot_q4_k`] of one activation row (`vec_dot`).
+///
+/// # Safety
+/// AVX2, FMA and F16C available.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
+    // SAFETY: the same features.
+    unsafe { dot_q4_k::<1>(w, [a])[0] }
 }
 
 /// The end of a Q4_K super-block for one activation row (Q8_K block at `y`):
@@ -245,14 +266,17 @@ pub(crate) unsafe fn q4k_result(acc: __m256, acc_m: __m128) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: all loads go through bounds-checked helpers on block sub-slices.
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let one = _mm256_set1_epi8(1);
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
-        for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ5K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let (d, sc) = q5k_block_start(x, y, &mut summs);
             let qh = load32(&x[16..48]);
             let mut sumi = _mm256_setzero_si256();
@@ -286,17 +310,17 @@ pub(super) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
 /// op sequence is the `N = 1` one (llama.cpp's AVX2 kernel), whatever `N` is.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let (nb, ap) = k_rows(w, 210, &a);
+pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
+    const WB: usize = BlockQ6K::BYTES;
+    let (nb, ap) = k_rows(w, WB, &a);
     let wp = w.as_ptr();
-    let pf = super::legacy::PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
+    // SAFETY: weight block i is bytes [WB i, WB (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let mut acc = [_mm256_setzero_ps(); N];
         for i in 0..nb {
-            let x = wp.add(i * 210);
-            prefetch_block(x, 210, pf);
+            let x = wp.add(i * WB);
+            prefetch_block(x, WB);
             // d is the f16 at 208..210: read 206..210 (in bounds) and take lane 1.
             let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             let sc = x.add(192);
@@ -330,6 +354,16 @@ pub(super) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         }
         out
     }
+}
+
+/// [`dot_q6_k`] of one activation row (`vec_dot`).
+///
+/// # Safety
+/// AVX2, FMA and F16C available.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
+    // SAFETY: the same features.
+    unsafe { dot_q6_k::<1>(w, [a])[0] }
 }
 
 /// The end of a Q6_K super-block for one activation row (Q8_K block at `y`):
@@ -421,7 +455,8 @@ pub(crate) unsafe fn q5k_block_start(x: &[u8], y: &[u8], summs: &mut f32) -> (f3
     let yd = q8k_d(y);
     let dmin = -yd * f16_at(x, 2);
     let (sc, m) = scales_mins_k4(&x[4..16]);
-    let p = mins_prod(&m, y);
+    // SAFETY: AVX2 (caller); bounds-checked loads.
+    let p = unsafe { mins_prod(&m, y) };
     let p = _mm_add_epi32(p, _mm_unpackhi_epi64(p, p));
     let p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 1));
     *summs = dmin.mul_add(_mm_cvtsi128_si32(p) as f32, *summs);
@@ -444,37 +479,28 @@ pub(crate) fn k_rows<const N: usize>(
     (nb, a.map(|s| s.as_ptr()))
 }
 
-/// Q6_K weight rows `o0..o0 + 4 * n4` x activation rows `r0..r1` (a
-/// [`crate::PanelFn`] for the few-rows slot, `ty` is Q6_K): each weight
-/// super-block is unpacked once per 8 activation rows instead of once per 4
-/// (`dot_q6_k`, whose outputs are bit-identical whatever `N` is): 8 rows 64 ->
-/// 54 ns per 2048-element dot in `bench_tiles`. (The same for Q4_K measured
-/// no faster than its 1x4 tile.)
+/// The tile `t` of Q6_K weights (a `PanelFn` for the few-rows slot): each
+/// weight super-block is unpacked once per 8 activation rows instead of once
+/// per 4 ([`dot_q6_k`], whose outputs are bit-identical whatever `N` is).
 ///
 /// # Safety
-/// As `panel::matmul_panel`: AVX2, FMA and F16C available; `w` holds rows
-/// `o0..o0 + 4 * n4` of `rb` bytes; activation rows `r0..r1` (Q8_K) at
-/// `a0 + r * stride` hold as many super-blocks; `out` holds `r1 * n_out`
-/// floats of which this call alone writes the listed ones.
-#[allow(clippy::too_many_arguments)]
+/// AVX2, FMA and F16C available; the tile's contract (see [`Tile`]).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul_q6_k_rows(
-    ty: gguf::GgmlType,
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-) {
-    debug_assert_eq!(ty, gguf::GgmlType::Q6_K);
-    let o1 = o0 + 4 * n4;
+pub(crate) unsafe fn matmul_q6_k_rows(t: &Tile<'_>, _cache: Option<&Panels>) {
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        a0,
+        stride,
+        r0,
+        r1,
+        out,
+        n_out,
+    } = *t;
     assert!(w.len() >= o1 * rb && o1 <= n_out);
-    let nb = rb / 210;
+    let nb = rb / BlockQ6K::BYTES;
     // SAFETY: activation rows r0..r1 hold nb super-blocks (caller).
     let row = |r: usize| unsafe { std::slice::from_raw_parts(a0.add(r * stride), nb * Q8_K_BYTES) };
     macro_rules! rows {

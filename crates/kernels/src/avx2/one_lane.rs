@@ -1,12 +1,9 @@
-//! The one-lane order's AVX2 kernels for Q4_0, Q5_0 and Q8_0 (scalar reference:
-//! `crate::lanes2::dot_lanes1`): per output and block the exact integer sum
-//! `T = Σ w_i y_i` (`w` the signed quants, `y` the Q8_0 activation quants),
-//! then `acc = fma(d_w * d_y, T, acc)`, block by block — one float lane per
-//! output, so the batched kernels convert and accumulate once per 8 outputs
-//! instead of once per 4 (the two-lane order of `two_lane`, kept for Q4_1 and
-//! Q5_1) or once per output (llama.cpp's `vec_dot` order, which Q8_0 had):
-//! measured on Zen 2, the cached Q5_0 pass runs ~12 % faster (BENCHMARKS.md,
-//! ninth session), the cached Q8_0 pass ~1.6x (tenth session).
+//! The one-lane order (Q4_0, Q5_0, Q8_0; scalar reference
+//! `crate::orders::one_lane`) on AVX2: per output and block the exact integer
+//! sum `T = Σ w_i y_i` (`w` the signed quants, `y` the Q8_0 activation
+//! quants), then `acc = fma(d_w * d_y, T, acc)`, block by block — one float
+//! lane per output, so the batched kernels convert and accumulate once per 8
+//! outputs.
 //!
 //! Panels ([`OBlock`]) hold 8 weight rows per block: vector `k` holds in
 //! dword `j` row `j`'s signed quants `4k..4k+4`, with the rows' `128 Σ w`
@@ -22,16 +19,18 @@
 //! pairs: its pass ([`run_q8`]) takes the activations as they are and uses the
 //! sign trick (`|w|`, once per weight vector, times `y` with `w`'s sign),
 //! widening each dword's i16 pair sums to i32 at once (`vpmaddwd`); it reads
-//! one panel per pass (two spill registers and ran ~30 % slower).
+//! one panel per pass (two would not fit the registers).
 //!
-//! Panels are built once per matrix ([`build_cache`], `crate::PanelCache`:
-//! `hearth serve`/`batch`) or per tile ([`matmul_tile`], prefill); [`rows4`]
-//! is the decode kernel (4 weight rows x 1 activation row, straight from the
-//! weight bytes). All give each output the same integer sums and float ops,
-//! so results are bit-identical whichever runs.
+//! Panels are built once per matrix ([`cache`], `crate::PanelCache`) or per
+//! tile ([`panels`]); [`rows4`] is the decode kernel (4 weight rows x 1
+//! activation row, straight from the weight bytes). All give each output the
+//! same integer sums and float ops, so results are bit-identical whichever
+//! runs.
 
-use super::legacy::ld32;
-use super::panel::{offset, unpack, unpack_u};
+use super::legacy::{ld32, unpack, unpack_u};
+use crate::block::Block32;
+use crate::matmul::Tile;
+use crate::panel_cache::{CacheSpec, Panels};
 use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -56,70 +55,55 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
-/// Weight block bytes of kind `K` (0: Q4_0, 2: Q5_0, 4: Q8_0).
-const fn wb(k: u8) -> usize {
-    match k {
-        0 => 18,
-        2 => 22,
-        _ => Q8_0_BYTES,
+/// The cache of a one-lane format `F` at AVX2: panels of 8 rows (a last 4
+/// rows are read from the matrix).
+pub(crate) const fn cache<F: Block32>() -> CacheSpec {
+    CacheSpec {
+        bytes: cache_bytes,
+        build: build_cache::<F>,
     }
 }
 
-/// The `[n_out, k]` Q4_0/Q5_0/Q8_0 matrix's panels of 8 rows (`n_out / 8` of them,
-/// `rb / wb` blocks each; rows past the last whole group are left to
-/// [`rows4`]).
+/// The bytes of the panels of `n_out` rows of `nb` blocks (none under 8 rows).
+fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
+    (n_out >= 8).then(|| n_out / 8 * nb * std::mem::size_of::<OBlock>())
+}
+
+/// The `[n_out, k]` matrix's panels of 8 rows (`n_out / 8` of them, `rb /
+/// F::BYTES` blocks each; rows past the last whole group are left to
+/// [`rows4_at`]).
 ///
 /// # Safety
-/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of kind `K`.
+/// AVX2, FMA and F16C available; `w` holds `n_out` rows of `rb` bytes of `F`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn build_cache<const K: u8>(w: &[u8], rb: usize, n_out: usize) -> Vec<OBlock> {
-    let nb = rb / wb(K);
+unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / F::BYTES;
     assert!(w.len() >= n_out * rb);
     // SAFETY: all-zero bytes are valid blocks.
     let mut v = vec![unsafe { std::mem::zeroed::<OBlock>() }; n_out / 8 * nb];
     for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 8) {
         let rows: [*const u8; 8] = std::array::from_fn(|j| w[(8 * g + j) * rb..].as_ptr());
         // SAFETY: rows 8g..8g+8 hold nb blocks each (asserted above).
-        unsafe { build::<K>(rows, nb, dst) };
+        unsafe { build::<F>(rows, nb, dst) };
     }
-    v
-}
-
-/// [`build_cache`] for `ty` (Q4_0, Q5_0 or Q8_0).
-///
-/// # Safety
-/// As [`build_cache`].
-pub(crate) unsafe fn build_cache_ty(
-    ty: gguf::GgmlType,
-    w: &[u8],
-    rb: usize,
-    n_out: usize,
-) -> Vec<OBlock> {
-    // SAFETY: forwarded contract.
-    unsafe {
-        match ty {
-            gguf::GgmlType::Q4_0 => build_cache::<0>(w, rb, n_out),
-            gguf::GgmlType::Q5_0 => build_cache::<2>(w, rb, n_out),
-            _ => build_cache::<4>(w, rb, n_out),
-        }
-    }
+    Panels::OneLane(v)
 }
 
 /// `nb` blocks of the 8 weight rows at `rows` into `dst` (see [`OBlock`]).
 ///
 /// # Safety
-/// AVX2, FMA, F16C; `nb` blocks of kind `K` at each `rows[j]`.
+/// AVX2, FMA, F16C; `nb` blocks of `F` at each `rows[j]`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<const K: u8>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
+unsafe fn build<F: Block32>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
     assert!(dst.len() >= nb);
     let ones8 = _mm256_set1_epi8(1);
     let ones16 = _mm256_set1_epi16(1);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: block b of every row (caller).
         unsafe {
-            let xs = rows.map(|r| r.add(b * wb(K)));
+            let xs = rows.map(|r| r.add(b * F::BYTES));
             // row j's 32 signed quants, element order: 8 dwords each
-            let q: [__m256i; 8] = xs.map(|x| unpack::<K>(x));
+            let q: [__m256i; 8] = xs.map(|x| unpack::<F>(x));
             // 8x8 dword transpose: out[k] dword j = q[j] dword k
             let t0 = _mm256_unpacklo_epi32(q[0], q[1]);
             let t1 = _mm256_unpackhi_epi32(q[0], q[1]);
@@ -148,8 +132,8 @@ unsafe fn build<const K: u8>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]
                 _mm256_permute2x128_si256::<0x31>(u3, u7),
             ];
             // lane j: Σ of row j's quants times 128 (each vector's dword j is
-            // 4 of them); Q8_0 has no offset to take off (see `run`)
-            blk.cw = if K == 4 {
+            // 4 of them); Q8_0 has no offset to take off (see `run_q8`)
+            blk.cw = if F::BYTE_QUANTS {
                 _mm256_setzero_si256()
             } else {
                 let mut s16 = _mm256_maddubs_epi16(ones8, blk.w[0]);
@@ -336,32 +320,38 @@ unsafe fn run_q8<const R: usize, const P: usize>(
     acc
 }
 
-/// [`run`] (`Q8`: [`run_q8`]) for rows `r..r + R` and panels `P` at output
-/// column `o`, stored. (Generic over `Q8`, not the kind, so Q4_0 and Q5_0
-/// share one instance that is `run`'s only caller, which LLVM then inlines:
-/// two callers cost prefill ~8 %.)
-///
-/// # Safety
-/// As [`run`]; outputs (`r..r + R`, `o..o + 8 P`) of `out` (rows of `n_out`)
-/// writable.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
-    p: &[OBlock],
-    nb: usize,
+/// A tile's activation rows prepared for the passes: row `i`'s `nb` blocks of
+/// quants (`y + 128`, or Q8_0's `y`) at `xu + i * nb`, its scales at `dx + i
+/// * nb`.
+#[derive(Clone, Copy)]
+struct Prepared {
     xu: *const [u8; 32],
     dx: *const f32,
+    nb: usize,
+}
+
+/// [`run`] (`Q8`: [`run_q8`]) for prepared rows `r..r + R` (the first at
+/// `x`) and the `P` panels at `p` (output column `o`), stored into the tile's
+/// outputs. (Generic over `Q8`, not the format, so Q4_0 and Q5_0 share one
+/// instance that is `run`'s only caller, which LLVM then inlines.)
+///
+/// # Safety
+/// As [`run`]; outputs (`r..r + R`, `o..o + 8 P`) of the tile writable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
+    p: &[OBlock],
     next: *const OBlock,
-    out: *mut f32,
+    x: Prepared,
+    t: &Tile<'_>,
     r: usize,
     o: usize,
-    n_out: usize,
 ) {
+    let (nb, out, n_out) = (x.nb, t.out, t.n_out);
     // SAFETY: rows i < R of the prepared activations are `nb` apart (caller).
     unsafe {
-        let xu = std::array::from_fn(|i| xu.add(i * nb));
-        let dx = std::array::from_fn(|i| dx.add(i * nb));
+        let xu = std::array::from_fn(|i| x.xu.add(i * nb));
+        let dx = std::array::from_fn(|i| x.dx.add(i * nb));
         let v = if Q8 {
             run_q8::<R, P>(p, nb, xu, dx, next)
         } else {
@@ -375,24 +365,41 @@ unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
     }
 }
 
-/// One-lane order, 4 weight rows (`nb` blocks of kind `K` at each `w[j]`) x
-/// one Q8_0 activation row `a`, straight from the weight bytes (decode, and
-/// the rows past a tile's whole panels of 8).
+/// One-lane order, 4 weight rows x one Q8_0 activation row `a` (decode): the
+/// rows' lengths checked, then [`rows4_at`].
+///
+/// # Safety
+/// AVX2, FMA and F16C available.
+pub(crate) unsafe fn rows4<F: Block32>(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
+    let nb = w[0].len() / F::BYTES;
+    assert!(
+        w.iter().all(|r| r.len() >= nb * F::BYTES) && a.len() >= nb * F::ACT_BYTES,
+        "row too short"
+    );
+    // SAFETY: nb blocks in every row (checked above); the features (caller).
+    unsafe { rows4_at::<F, true>(w.map(|r| r.as_ptr()), nb, a.as_ptr()) }
+}
+
+/// One-lane order, 4 weight rows (`nb` blocks of `F` at each `w[j]`) x one
+/// Q8_0 activation row `a`, straight from the weight bytes (decode, and the
+/// rows past a tile's whole panels of 8); with `PF` the same blocks of the
+/// next 4 rows are prefetched.
 ///
 /// # Safety
 /// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` Q8_0 blocks at `a`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
+unsafe fn rows4_at<F: Block32, const PF: bool>(
     w: [*const u8; 4],
     nb: usize,
     a: *const u8,
 ) -> [f32; 4] {
-    if K == 4 {
+    const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
+    if F::BYTE_QUANTS {
         // SAFETY: forwarded contract.
         return unsafe { rows4_q8::<PF>(w, nb, a) };
     }
     let ones = _mm256_set1_epi16(1);
-    let off = _mm256_set1_epi8(offset(K) as i8);
+    let off = _mm256_set1_epi8(F::OFFSET);
     // the 4 rows are usually consecutive: prefetch the same block of the next
     // group of 4 rows (a hint: any address is fine)
     let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
@@ -405,12 +412,12 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
             // w = u - offset, so w.y = u.y - offset.y per i16 pair (exact:
             // |u.y pair| <= 2*31*128, |offset.y pair| <= 2*16*128)
             let corr = _mm256_maddubs_epi16(off, qy);
-            let xs = w.map(|p| p.add(b * wb(K)));
+            let xs = w.map(|p| p.add(b * F::BYTES));
             let v: [__m256i; 4] = std::array::from_fn(|j| {
                 if PF {
                     _mm_prefetch::<_MM_HINT_T0>(xs[j].wrapping_offset(ahead) as *const i8);
                 }
-                let prod = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_u::<K>(xs[j]), qy), corr);
+                let prod = _mm256_sub_epi16(_mm256_maddubs_epi16(unpack_u::<F>(xs[j]), qy), corr);
                 _mm256_madd_epi16(prod, ones)
             });
             // each row's 8 lanes summed: [T0, T1, T2, T3] (exact)
@@ -427,13 +434,12 @@ pub(crate) unsafe fn rows4<const K: u8, const PF: bool>(
     }
 }
 
-/// [`rows4`] for Q8_0: the rows in two pairs, one after the other (the
-/// weight stream in 2 streams at a time, not 4: measured ~8 % faster from
-/// memory on gemma3-270m's vocabulary, 262144 rows of 20 blocks); the same
-/// integer sums and float ops per output.
+/// [`rows4_at`] for Q8_0: the rows in two pairs, one after the other (2
+/// weight streams at a time, not 4: faster from memory on long matrices); the
+/// same integer sums and float ops per output.
 ///
 /// # Safety
-/// As [`rows4`].
+/// As [`rows4_at`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
     let mut out = [0f32; 4];
@@ -442,7 +448,7 @@ unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -
         // the same block of the next pair of rows (a hint: any address is fine)
         let ahead = 2 * (w1 as isize).wrapping_sub(w0 as isize);
         let mut acc = _mm_setzero_ps();
-        // SAFETY: per the contract of `rows4`; prefetch hints never fault.
+        // SAFETY: per the contract of `rows4_at`; prefetch hints never fault.
         unsafe {
             for b in 0..nb {
                 let y = a.add(b * Q8_0_BYTES);
@@ -474,31 +480,41 @@ unsafe fn rows4_q8<const PF: bool>(w: [*const u8; 4], nb: usize, a: *const u8) -
     out
 }
 
-/// `out[r * n_out + o]` for `o in o0..o0 + 4 * n4`, `r in r0..r1`, Q4_0,
-/// Q5_0 or Q8_0 weights (kind `K`, rows of `rb` bytes at `w`) against Q8_0 activation
-/// rows: whole panels of 8 rows from `cache` (the matrix's [`build_cache`])
-/// or, without one, built here per panel; a last group of 4 rows by [`rows4`].
+/// The tile `t` of one-lane format `F` (the `PanelFn` contract): whole panels
+/// of 8 rows from the cache's panels when given, else built here per panel;
+/// a last group of 4 rows by [`rows4_at`].
 ///
 /// # Safety
-/// As `panel::matmul_panel`; `o0` a multiple of 8; `cache`, if given, built
-/// from this matrix.
-#[allow(clippy::too_many_arguments)]
+/// AVX2, FMA and F16C available; the tile's contract (`t.o0` a multiple of
+/// 8); a cache built from this matrix.
+pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::OneLane(c)) => Some(c.as_slice()),
+        _ => None,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { matmul::<F>(t, cache) }
+}
+
+/// [`panels`] with the cache's blocks, if any.
+///
+/// # Safety
+/// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn matmul<const K: u8>(
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-    cache: Option<&[OBlock]>,
-) {
-    let nb = rb / wb(K);
-    let o1 = o0 + 4 * n4;
+unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        a0,
+        stride,
+        r0,
+        r1,
+        out,
+        n_out,
+    } = *t;
+    let nb = rb / F::BYTES;
     assert!(o0.is_multiple_of(8) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
     if let Some(c) = cache {
         assert!(c.len() >= o1 / 8 * nb);
@@ -513,7 +529,7 @@ pub(crate) unsafe fn matmul<const K: u8>(
             tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
         }
         // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run_q8`)
-        let flip = _mm256_set1_epi8(if K == 4 { 0 } else { -128 });
+        let flip = _mm256_set1_epi8(if F::BYTE_QUANTS { 0 } else { -128 });
         for r in r0..r1 {
             for b in 0..nb {
                 // SAFETY: block b of activation row r (caller).
@@ -534,7 +550,11 @@ pub(crate) unsafe fn matmul<const K: u8>(
         let mut o = o0;
         // two panels at a time (16 rows), then one (Q8_0: one, see `run_q8`)
         while o + 8 <= o1 {
-            let np = if K != 4 && o + 16 <= o1 { 2 } else { 1 };
+            let np = if !F::BYTE_QUANTS && o + 16 <= o1 {
+                2
+            } else {
+                1
+            };
             let (p, next): (&[OBlock], *const OBlock) = match cache {
                 Some(c) => {
                     let i = o / 8 * nb;
@@ -545,7 +565,7 @@ pub(crate) unsafe fn matmul<const K: u8>(
                         let rows: [*const u8; 8] =
                             std::array::from_fn(|j| w[(o + 8 * h + j) * rb..].as_ptr());
                         // SAFETY: rows o..o+8 np hold nb blocks (asserted above).
-                        unsafe { build::<K>(rows, nb, &mut tmp[h * nb..(h + 1) * nb]) };
+                        unsafe { build::<F>(rows, nb, &mut tmp[h * nb..(h + 1) * nb]) };
                     }
                     // (the hint reads the panels just built: harmless)
                     (&tmp[..np * nb], tmp.as_ptr())
@@ -554,19 +574,20 @@ pub(crate) unsafe fn matmul<const K: u8>(
             let mut r = r0;
             while r < r1 {
                 let two = r + 2 <= r1;
-                let (x, d) = (
-                    xp.wrapping_add((r - r0) * nb),
-                    dp.wrapping_add((r - r0) * nb),
-                );
+                let x = Prepared {
+                    xu: xp.wrapping_add((r - r0) * nb),
+                    dx: dp.wrapping_add((r - r0) * nb),
+                    nb,
+                };
                 // SAFETY: rows r (and r + 1) of the prepared activations;
                 // outputs (r.., o..o + 8 np) are this call's to write (caller).
                 unsafe {
                     macro_rules! go {
                         ($r:literal, $p:literal) => {
-                            if K == 4 {
-                                run_store::<true, $r, $p>(p, nb, x, d, next, out, r, o, n_out)
+                            if F::BYTE_QUANTS {
+                                run_store::<true, $r, $p>(p, next, x, t, r, o)
                             } else {
-                                run_store::<false, $r, $p>(p, nb, x, d, next, out, r, o, n_out)
+                                run_store::<false, $r, $p>(p, next, x, t, r, o)
                             }
                         };
                     }
@@ -588,7 +609,7 @@ pub(crate) unsafe fn matmul<const K: u8>(
                 // SAFETY: rows o..o+4 hold nb blocks; activation row r nb
                 // Q8_0 blocks (caller); outputs (r, o..o+4) are this call's.
                 unsafe {
-                    let v = rows4::<K, false>(ws, nb, a0.add(r * stride));
+                    let v = rows4_at::<F, false>(ws, nb, a0.add(r * stride));
                     for (j, x) in v.iter().enumerate() {
                         *out.add(r * n_out + o + j) = *x;
                     }
@@ -596,59 +617,4 @@ pub(crate) unsafe fn matmul<const K: u8>(
             }
         }
     });
-}
-
-/// [`matmul`] for `ty` (Q4_0, Q5_0 or Q8_0), with the matrix's cache if given.
-///
-/// # Safety
-/// As [`matmul`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn matmul_ty(
-    ty: gguf::GgmlType,
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-    cache: Option<&[OBlock]>,
-) {
-    // SAFETY: forwarded contract (AVX2, FMA, F16C checked by the caller).
-    unsafe {
-        match ty {
-            gguf::GgmlType::Q4_0 => {
-                matmul::<0>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
-            }
-            gguf::GgmlType::Q5_0 => {
-                matmul::<2>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache)
-            }
-            _ => matmul::<4>(w, rb, o0, n4, a0, stride, r0, r1, out, n_out, cache),
-        }
-    }
-}
-
-/// [`matmul_ty`] without a cache, as a [`crate::PanelFn`].
-///
-/// # Safety
-/// As [`matmul`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn matmul_tile(
-    ty: gguf::GgmlType,
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    n4: usize,
-    a0: *const u8,
-    stride: usize,
-    r0: usize,
-    r1: usize,
-    out: *mut f32,
-    n_out: usize,
-) {
-    // SAFETY: forwarded contract.
-    unsafe { matmul_ty(ty, w, rb, o0, n4, a0, stride, r0, r1, out, n_out, None) }
 }

@@ -8,13 +8,13 @@ use std::arch::x86_64::*;
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn abs_ps(v: __m256) -> __m256 {
+fn abs_ps(v: __m256) -> __m256 {
     _mm256_andnot_ps(_mm256_set1_ps(-0.0), v)
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hmax_ps(v: __m256) -> f32 {
+fn hmax_ps(v: __m256) -> f32 {
     let m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     let m = _mm_max_ss(m, _mm_movehdup_ps(m));
@@ -25,7 +25,7 @@ unsafe fn hmax_ps(v: __m256) -> f32 {
 /// zero when the (exact) remainder is at least 0.5 in magnitude.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn round_away(x: __m256) -> __m256 {
+fn round_away(x: __m256) -> __m256 {
     let t = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     let frac = abs_ps(_mm256_sub_ps(x, t));
     let ge = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5), _CMP_GE_OQ);
@@ -36,7 +36,7 @@ unsafe fn round_away(x: __m256) -> __m256 {
 /// 32 rounded floats (integral, |v| <= 128) -> 32 saturated i8 in order.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn pack_i8(v: [__m256; 4]) -> __m256i {
+fn pack_i8(v: [__m256; 4]) -> __m256i {
     let i0 = _mm256_cvtps_epi32(v[0]);
     let i1 = _mm256_cvtps_epi32(v[1]);
     let i2 = _mm256_cvtps_epi32(v[2]);
@@ -50,7 +50,7 @@ unsafe fn pack_i8(v: [__m256; 4]) -> __m256i {
 /// Sum of 32 i8.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn sum_i8(q: __m256i) -> i32 {
+fn sum_i8(q: __m256i) -> i32 {
     let s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
     let s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
     let s = _mm_add_epi32(

@@ -16,9 +16,13 @@ use crate::avx2::kq::{
     k_rows, prefetch_block, q2k_block_start, q4k_block_end, q4k_result, q5k_block_start,
     q6k_block_end, q6k_vals, scales_mins_k4_fast,
 };
-use crate::avx2::legacy::{f16x2, ld32, PREFETCH};
+use crate::avx2::legacy::{f16x2, ld32};
 use crate::avx2::{f16_at, load32};
-use crate::k_quants::{q3k_scales, q8k_d, Q8_K_BYTES};
+use crate::block::QuantBlock;
+use crate::k_quants::{
+    q2_k::BlockQ2K, q3_k::BlockQ3K, q3k_scales, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
+    q8k_d, Q8_K_BYTES,
+};
 use std::arch::x86_64::*;
 
 /// i16 lanes: 128-bit lane `i` of the result is `s[i]` repeated (one scale
@@ -78,7 +82,10 @@ pub(crate) unsafe fn vec_dot_q2_k(w: &[u8], a: &[u8]) -> f32 {
     unsafe {
         let m3 = _mm512_set1_epi8(3);
         let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ2K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let d = q2k_block_start(x, y, &mut acc);
             let sc = &x[0..16];
             let mut sumi = _mm512_setzero_si512();
@@ -112,7 +119,10 @@ pub(crate) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
         let m3 = _mm512_set1_epi8(3);
         let one = _mm512_set1_epi8(1);
         let mut acc = _mm256_setzero_ps();
-        for (x, y) in w.chunks_exact(110).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ3K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let d = q8k_d(y) * f16_at(x, 108);
             let scales = q3k_scales(&x[96..108]);
             let hm = _mm512_broadcast_i64x4(load32(&x[0..32]));
@@ -151,18 +161,18 @@ pub(crate) unsafe fn vec_dot_q3_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn dot_q4_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let (nb, ap) = k_rows(w, 144, &a);
+    const WB: usize = BlockQ4K::BYTES;
+    let (nb, ap) = k_rows(w, WB, &a);
     let wp = w.as_ptr();
-    let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: weight block i is bytes [144 i, 144 (i+1)) of w; activation block i
+    // SAFETY: weight block i is bytes [WB i, WB (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let m4 = _mm256_set1_epi8(0xF);
         let mut acc = [_mm256_setzero_ps(); N];
         let mut acc_m = [_mm_setzero_ps(); N];
         for i in 0..nb {
-            let x = wp.add(i * 144);
-            prefetch_block(x, 144, pf);
+            let x = wp.add(i * WB);
+            prefetch_block(x, WB);
             let dm = f16x2(x);
             let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
             let (sc, m) = scales_mins_k4_fast(x.add(4));
@@ -207,7 +217,10 @@ pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
         let one = _mm256_set1_epi8(1);
         let mut acc = _mm256_setzero_ps();
         let mut summs = 0.0f32;
-        for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
+        for (x, y) in w
+            .chunks_exact(BlockQ5K::BYTES)
+            .zip(a.chunks_exact(Q8_K_BYTES))
+        {
             let (d, sc) = q5k_block_start(x, y, &mut summs);
             let qh = load32(&x[16..48]);
             let mut sumi = _mm512_setzero_si512();
@@ -243,16 +256,16 @@ pub(crate) unsafe fn vec_dot_q5_k(w: &[u8], a: &[u8]) -> f32 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
 pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
-    let (nb, ap) = k_rows(w, 210, &a);
+    const WB: usize = BlockQ6K::BYTES;
+    let (nb, ap) = k_rows(w, WB, &a);
     let wp = w.as_ptr();
-    let pf = PREFETCH.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: weight block i is bytes [210 i, 210 (i+1)) of w; activation block i
+    // SAFETY: weight block i is bytes [WB i, WB (i+1)) of w; activation block i
     // is [292 i, 292 (i+1)) of each row (checked above).
     unsafe {
         let mut acc = [_mm256_setzero_ps(); N];
         for i in 0..nb {
-            let x = wp.add(i * 210);
-            prefetch_block(x, 210, pf);
+            let x = wp.add(i * WB);
+            prefetch_block(x, WB);
             // d is the f16 at 208..210: read 206..210 (in bounds) and take lane 1.
             let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             let sc = x.add(192);
@@ -287,4 +300,24 @@ pub(crate) unsafe fn dot_q6_k<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; 
         }
         out
     }
+}
+
+/// [`dot_q4_k`] of one activation row (`vec_dot`).
+///
+/// # Safety
+/// AVX2, FMA, F16C and AVX-512 F/BW/VL available.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
+    // SAFETY: the same features.
+    unsafe { dot_q4_k::<1>(w, [a])[0] }
+}
+
+/// [`dot_q6_k`] of one activation row (`vec_dot`).
+///
+/// # Safety
+/// AVX2, FMA, F16C and AVX-512 F/BW/VL available.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
+    // SAFETY: the same features.
+    unsafe { dot_q6_k::<1>(w, [a])[0] }
 }

@@ -5,7 +5,11 @@
 //! float ops, so results are bit-identical to it.
 
 use super::{dispatchable, f16_at, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
-use crate::k_quants::{q3k_scales, q8k_bsum, q8k_d, scales_mins_k4, Q8_K_BYTES, QK_K};
+use crate::block::QuantBlock;
+use crate::k_quants::{
+    q2_k::BlockQ2K, q3_k::BlockQ3K, q3k_scales, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
+    q8k_bsum, q8k_d, scales_mins_k4, Q8_K_BYTES, QK_K,
+};
 use std::arch::aarch64::*;
 
 /// Q8_K quants `e..e+16` of activation block `y`.
@@ -28,7 +32,7 @@ unsafe fn mla<D: Dot4>(lanes: int32x4_t, a: int8x16_t, y: int8x16_t, scale: i32)
     unsafe { vmlaq_n_s32(lanes, D::dot4(vdupq_n_s32(0), a, y), scale) }
 }
 
-pub(super) mod q2_k {
+pub(crate) mod q2_k {
     use super::*;
 
     #[inline(always)]
@@ -37,7 +41,10 @@ pub(super) mod q2_k {
         unsafe {
             let mut acc = Acc8::new();
             let three = vdupq_n_u8(3);
-            for (x, y) in w.chunks_exact(84).zip(a.chunks_exact(Q8_K_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ2K::BYTES)
+                .zip(a.chunks_exact(Q8_K_BYTES))
+            {
                 let sc = &x[0..16];
                 let mut mins = [0i32; 8];
                 for (j, &s) in sc.iter().enumerate() {
@@ -72,7 +79,7 @@ pub(super) mod q2_k {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q3_k {
+pub(crate) mod q3_k {
     use super::*;
 
     #[inline(always)]
@@ -82,7 +89,10 @@ pub(super) mod q3_k {
             let mut acc = Acc8::new();
             let three = vdupq_n_u8(3);
             let four = vdupq_n_u8(4);
-            for (x, y) in w.chunks_exact(110).zip(a.chunks_exact(Q8_K_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ3K::BYTES)
+                .zip(a.chunks_exact(Q8_K_BYTES))
+            {
                 let scales = q3k_scales(&x[96..108]);
                 let hm = [ld_u8(&x[0..16]), ld_u8(&x[16..32])];
                 let mut lo = vdupq_n_s32(0);
@@ -113,7 +123,7 @@ pub(super) mod q3_k {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q4_k {
+pub(crate) mod q4_k {
     use super::*;
 
     #[inline(always)]
@@ -123,7 +133,10 @@ pub(super) mod q4_k {
             let mut acc = Acc8::new();
             let mut acc_m = [0f32; 4];
             let mask = vdupq_n_u8(0x0F);
-            for (x, y) in w.chunks_exact(144).zip(a.chunks_exact(Q8_K_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ4K::BYTES)
+                .zip(a.chunks_exact(Q8_K_BYTES))
+            {
                 let (sc, m) = scales_mins_k4(&x[4..16]);
                 let yd = q8k_d(y);
                 let dmin = -yd * f16_at(x, 2);
@@ -152,7 +165,7 @@ pub(super) mod q4_k {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q5_k {
+pub(crate) mod q5_k {
     use super::*;
 
     #[inline(always)]
@@ -163,7 +176,10 @@ pub(super) mod q5_k {
             let mut summs = 0.0f32;
             let mask = vdupq_n_u8(0x0F);
             let sixteen = vdupq_n_u8(0x10);
-            for (x, y) in w.chunks_exact(176).zip(a.chunks_exact(Q8_K_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ5K::BYTES)
+                .zip(a.chunks_exact(Q8_K_BYTES))
+            {
                 let (sc, m) = scales_mins_k4(&x[4..16]);
                 let yd = q8k_d(y);
                 let mut summ = 0i32;
@@ -201,7 +217,7 @@ pub(super) mod q5_k {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q6_k {
+pub(crate) mod q6_k {
     use super::*;
 
     #[inline(always)]
@@ -211,7 +227,10 @@ pub(super) mod q6_k {
             let mut acc = Acc8::new();
             let mask = vdupq_n_u8(0x0F);
             let three = vdupq_n_u8(3);
-            for (x, y) in w.chunks_exact(210).zip(a.chunks_exact(Q8_K_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ6K::BYTES)
+                .zip(a.chunks_exact(Q8_K_BYTES))
+            {
                 // As the scalar reference: dot the unsigned u = v + 32, then
                 // subtract 32 * (scale * bsum) with lane l taking 16-groups 2l, 2l+1.
                 let sc = &x[192..208];

@@ -3,6 +3,9 @@
 //! ops as the scalar reference (see the parent module docs).
 
 use super::{dispatchable, f16_at, ld_s8, ld_u8, Acc8, Base, Dot4, Sdot};
+use crate::block::QuantBlock;
+use crate::q4::{BlockQ4_0, BlockQ4_1};
+use crate::q5::{BlockQ5_0, BlockQ5_1};
 use crate::q8::{Q8_0_BYTES, Q8_1_BYTES};
 use std::arch::aarch64::*;
 
@@ -31,7 +34,7 @@ unsafe fn nibbles(s: &[u8]) -> (uint8x16_t, uint8x16_t) {
     }
 }
 
-pub(super) mod q4_0 {
+pub(crate) mod q4_0 {
     use super::*;
 
     #[inline(always)]
@@ -41,7 +44,10 @@ pub(super) mod q4_0 {
             let mut acc = Acc8::new();
             let z = vdupq_n_s32(0);
             let eight = vdupq_n_s8(8);
-            for (x, y) in w.chunks_exact(18).zip(a.chunks_exact(Q8_0_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ4_0::BYTES)
+                .zip(a.chunks_exact(Q8_0_BYTES))
+            {
                 let (l, h) = nibbles(&x[2..18]);
                 let l = vsubq_s8(vreinterpretq_s8_u8(l), eight);
                 let h = vsubq_s8(vreinterpretq_s8_u8(h), eight);
@@ -55,7 +61,7 @@ pub(super) mod q4_0 {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q4_1 {
+pub(crate) mod q4_1 {
     use super::*;
 
     #[inline(always)]
@@ -65,7 +71,10 @@ pub(super) mod q4_1 {
             let mut acc = Acc8::new();
             let mut summs = 0.0f32;
             let z = vdupq_n_s32(0);
-            for (x, y) in w.chunks_exact(20).zip(a.chunks_exact(Q8_1_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ4_1::BYTES)
+                .zip(a.chunks_exact(Q8_1_BYTES))
+            {
                 summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
                 let (l, h) = nibbles(&x[4..20]);
                 let lo = D::dot4(z, vreinterpretq_s8_u8(l), ld_s8(&y[4..20]));
@@ -78,7 +87,7 @@ pub(super) mod q4_1 {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q5_0 {
+pub(crate) mod q5_0 {
     use super::*;
 
     #[inline(always)]
@@ -89,7 +98,10 @@ pub(super) mod q5_0 {
             let z = vdupq_n_s32(0);
             let sixteen = vdupq_n_u8(0x10);
             let off = vdupq_n_s8(16);
-            for (x, y) in w.chunks_exact(22).zip(a.chunks_exact(Q8_0_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ5_0::BYTES)
+                .zip(a.chunks_exact(Q8_0_BYTES))
+            {
                 let (hb0, hb1) = q5_high_bits(&x[2..6]);
                 let (l, h) = nibbles(&x[6..22]);
                 let l = vorrq_u8(l, vandq_u8(hb0, sixteen));
@@ -106,7 +118,7 @@ pub(super) mod q5_0 {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q5_1 {
+pub(crate) mod q5_1 {
     use super::*;
 
     #[inline(always)]
@@ -117,7 +129,10 @@ pub(super) mod q5_1 {
             let mut summs = 0.0f32;
             let z = vdupq_n_s32(0);
             let sixteen = vdupq_n_u8(0x10);
-            for (x, y) in w.chunks_exact(24).zip(a.chunks_exact(Q8_1_BYTES)) {
+            for (x, y) in w
+                .chunks_exact(BlockQ5_1::BYTES)
+                .zip(a.chunks_exact(Q8_1_BYTES))
+            {
                 summs = f16_at(x, 2).mul_add(f16_at(y, 2), summs);
                 let (hb0, hb1) = q5_high_bits(&x[4..8]);
                 let (l, h) = nibbles(&x[8..24]);
@@ -133,7 +148,7 @@ pub(super) mod q5_1 {
     dispatchable!(base, sdot => kernel);
 }
 
-pub(super) mod q8_0 {
+pub(crate) mod q8_0 {
     use super::*;
 
     #[inline(always)]

@@ -29,12 +29,10 @@
 //! 8-bit values into 32-bit lanes (`vdotq_s32` there, inline `SDOT` here since
 //! the Rust intrinsic is still unstable).
 
-mod float;
-mod kq;
-mod legacy;
+pub(crate) mod float;
+pub(crate) mod kq;
+pub(crate) mod legacy;
 
-use crate::DotFn;
-use gguf::GgmlType;
 use std::arch::aarch64::*;
 
 /// How 16 signed byte products are summed into 4 i32 lanes (lane `i` = bytes
@@ -95,13 +93,15 @@ macro_rules! dispatchable {
             // SAFETY: forwarded from the caller (NEON and dotprod present).
             unsafe { $imp::<Sdot>(w, a) }
         }
-        pub(in crate::neon) fn $base(w: &[u8], a: &[u8]) -> f32 {
+        pub(crate) fn $base(w: &[u8], a: &[u8]) -> f32 {
             // SAFETY: NEON is mandatory on aarch64.
             unsafe { base_impl(w, a) }
         }
-        pub(in crate::neon) fn $sdot(w: &[u8], a: &[u8]) -> f32 {
-            // SAFETY: only handed out by `dot_fn(_, true)`, which the crate calls
-            // only after `is_aarch64_feature_detected!("dotprod")`.
+        /// # Safety
+        /// FEAT_DotProd available.
+        pub(crate) unsafe fn $sdot(w: &[u8], a: &[u8]) -> f32 {
+            // SAFETY: dotprod available (caller: listed at `Level::NeonDotprod`
+            // in `crate::formats`, used after `is_aarch64_feature_detected!`).
             unsafe { sdot_impl(w, a) }
         }
     };
@@ -111,36 +111,13 @@ pub(super) use dispatchable;
 /// Wrap a float kernel (no integer dot products) as a plain `DotFn`.
 macro_rules! dispatchable_neon {
     ($name:ident => $imp:ident) => {
-        pub(in crate::neon) fn $name(w: &[u8], a: &[u8]) -> f32 {
+        pub(crate) fn $name(w: &[u8], a: &[u8]) -> f32 {
             // SAFETY: the kernel needs only NEON, mandatory on aarch64.
             unsafe { $imp(w, a) }
         }
     };
 }
 pub(super) use dispatchable_neon;
-
-/// NEON dot product for `ty`, if there is one; `dotprod` selects the `SDOT`
-/// variants and must only be true when the CPU has FEAT_DotProd.
-pub(crate) fn dot_fn(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
-    use GgmlType::*;
-    let (base, sdot): (DotFn, DotFn) = match ty {
-        Q4_0 => (legacy::q4_0::base, legacy::q4_0::sdot),
-        Q4_1 => (legacy::q4_1::base, legacy::q4_1::sdot),
-        Q5_0 => (legacy::q5_0::base, legacy::q5_0::sdot),
-        Q5_1 => (legacy::q5_1::base, legacy::q5_1::sdot),
-        Q8_0 => (legacy::q8_0::base, legacy::q8_0::sdot),
-        Q2_K => (kq::q2_k::base, kq::q2_k::sdot),
-        Q3_K => (kq::q3_k::base, kq::q3_k::sdot),
-        Q4_K => (kq::q4_k::base, kq::q4_k::sdot),
-        Q5_K => (kq::q5_k::base, kq::q5_k::sdot),
-        Q6_K => (kq::q6_k::base, kq::q6_k::sdot),
-        F32 => (float::dot_f32, float::dot_f32),
-        F16 => (float::dot_f16, float::dot_f16),
-        BF16 => (float::dot_bf16, float::dot_bf16),
-        _ => return None,
-    };
-    Some(if dotprod { sdot } else { base })
-}
 
 // ---- shared helpers ------------------------------------------------------
 

@@ -2,8 +2,19 @@
 //! for bit, on random rows of every format (the dispatched path only reaches
 //! one of the two variants on a given CPU).
 
-use super::dot_fn;
-use crate::{scalar, GgmlType, QuantizedActs};
+use crate::formats::{format, DotFn};
+use crate::{GgmlType, QuantizedActs};
+
+/// The NEON dot product of `ty` in `crate::formats` (with `dotprod`: the
+/// `SDOT` variant's).
+fn dot_fn(ty: GgmlType, dotprod: bool) -> Option<DotFn> {
+    let f = format(ty)?;
+    Some(if dotprod {
+        f.neon_dotprod.dot
+    } else {
+        f.neon.dot
+    })
+}
 
 struct Rng(u64);
 
@@ -99,7 +110,7 @@ fn neon_variants_match_scalar_bit_for_bit() {
     eprintln!("dotprod detected: {dotprod}");
     let mut rng = Rng(0x1234_5678_9abc_def1);
     for ty in TYPES {
-        let reference = scalar::dot_fn(ty).unwrap();
+        let reference = format(ty).unwrap().scalar.dot;
         let base = dot_fn(ty, false).unwrap();
         for &k in sizes(ty) {
             for rep in 0..4 {
@@ -121,15 +132,17 @@ fn neon_variants_match_scalar_bit_for_bit() {
                 let mut acts = QuantizedActs::new();
                 acts.quantize(ty, &x, 1, k);
                 let a = acts.row(0);
-                let want = reference(&w, a);
-                let got = base(&w, a);
+                // SAFETY: the scalar kernel needs nothing, the baseline NEON
+                // one NEON (the aarch64 baseline).
+                let (want, got) = unsafe { (reference(&w, a), base(&w, a)) };
                 assert_eq!(
                     got.to_bits(),
                     want.to_bits(),
                     "{ty} k={k} rep={rep}: neon {got} scalar {want}"
                 );
                 if dotprod {
-                    let got = dot_fn(ty, true).unwrap()(&w, a);
+                    // SAFETY: dotprod detected above.
+                    let got = unsafe { dot_fn(ty, true).unwrap()(&w, a) };
                     assert_eq!(
                         got.to_bits(),
                         want.to_bits(),
@@ -154,7 +167,8 @@ fn f16_conversion_is_exact_for_every_half() {
         let mut w = vec![0u8; 64];
         w[0..2].copy_from_slice(&bits.to_le_bytes());
         a[0..2].copy_from_slice(&one);
-        let got = f(&w, &a);
+        // SAFETY: baseline NEON (the aarch64 baseline).
+        let got = unsafe { f(&w, &a) };
         let want = h.to_f32() * 1.0 + 0.0;
         if want.is_nan() {
             assert!(got.is_nan(), "{bits:#06x}");

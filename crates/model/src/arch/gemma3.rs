@@ -8,41 +8,29 @@
 //! Gemma's "+1". Reference: llama.cpp `src/models/gemma3.cpp`,
 //! `llama_hparams::set_swa_pattern`, `is_masked_swa`.
 
-use crate::config::{Activation, Config, Meta};
-use crate::ops::{Rope, RopeStyle};
+use crate::config::{Activation, Config, Meta, RopeSpec};
+use crate::ops::RopeStyle;
 use crate::ModelError;
 
-pub(crate) fn configure(
-    c: &mut Config,
-    m: &Meta,
-    base: f32,
-    freq_scale: f32,
-) -> Result<(), ModelError> {
+pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result<(), ModelError> {
     c.act = Activation::GeluTanh;
     c.qk_norm = true;
     c.post_norms = true;
-    c.embed_scale = Some((c.n_embd as f32).sqrt());
+    c.scales.embed = Some((c.n_embd as f32).sqrt());
     c.attn_scale = if c.n_layer == 62 {
         1.0 / ((c.n_embd / c.n_head) as f32).sqrt()
     } else {
         1.0 / (c.head_dim as f32).sqrt()
     };
-    c.rope = Rope::new(RopeStyle::Neox, c.rope.n_rot, base, freq_scale, None);
-    c.final_softcap = m.f("final_logit_softcapping")?.filter(|&v| v > 0.0);
+    rope.style = RopeStyle::Neox;
+    c.scales.final_softcap = m.f("final_logit_softcapping")?.filter(|&v| v > 0.0);
     if let Some(w) = m.u("attention.sliding_window")?.filter(|&w| w > 0) {
         c.sliding_window = Some(w);
         let pattern = m.u("attention.sliding_window_pattern")?.unwrap_or(6);
-        for (il, swa) in c.swa_layers.iter_mut().enumerate() {
-            *swa = pattern == 0 || il % pattern < pattern - 1;
+        for (il, l) in c.layers.iter_mut().enumerate() {
+            l.swa = pattern == 0 || il % pattern < pattern - 1;
         }
-        let base_swa = m.f("rope.freq_base_swa")?.unwrap_or(10000.0);
-        c.rope_swa = Some(Rope::new(
-            RopeStyle::Neox,
-            c.rope.n_rot,
-            base_swa,
-            1.0,
-            None,
-        ));
+        rope.base_swa = Some(m.f("rope.freq_base_swa")?.unwrap_or(10000.0));
     }
     Ok(())
 }

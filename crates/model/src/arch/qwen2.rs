@@ -2,17 +2,12 @@
 //! q/k/v projections and RoPE in the NeoX layout (pairs (i, i + n_rot/2)).
 //! Reference: llama.cpp `src/models/qwen2.cpp` and `llama_model_rope_type`.
 
-use crate::config::{Config, Meta};
-use crate::ops::{Rope, RopeStyle};
+use crate::config::{Config, Meta, RopeSpec};
+use crate::ops::RopeStyle;
 use crate::ModelError;
 
-pub(crate) fn configure(
-    c: &mut Config,
-    _m: &Meta,
-    base: f32,
-    freq_scale: f32,
-) -> Result<(), ModelError> {
+pub(crate) fn configure(c: &mut Config, _m: &Meta, rope: &mut RopeSpec) -> Result<(), ModelError> {
     c.qkv_bias = true;
-    c.rope = Rope::new(RopeStyle::Neox, c.rope.n_rot, base, freq_scale, None);
+    rope.style = RopeStyle::Neox;
     Ok(())
 }

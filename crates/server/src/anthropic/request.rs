@@ -133,7 +133,7 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
     if let Some(seed) = r.seed {
         s.seed = seed as u64;
     }
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,

@@ -179,7 +179,7 @@ pub(super) fn plan(
         s.logit_bias.push((id, b));
     }
     s.logit_bias.sort_unstable_by_key(|&(id, _)| id);
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,
@@ -321,6 +321,7 @@ pub(super) fn chat_messages(
             content,
             tool_calls,
             tool_call_id: m.tool_call_id,
+            ..Default::default()
         });
     }
     d.apply_chat(&mut out);

@@ -118,7 +118,7 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
     if let Some(x) = r.seed {
         s.seed = x as u64;
     }
-    if let Err(sampler::SamplerError::InvalidParam {
+    if let Err(engine::SamplerError::InvalidParam {
         field,
         value,
         allowed,

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# By hand, never in CI: random-weight GGUF files with the exact shapes of
+# Llama-3.2-3B and Qwen3-8B in Q4_K_M, for speed side by side with llama.cpp
+# (scripts/bench-vs-llamacpp.py --models llama3.2-3b-synth,qwen3-8b-synth).
+# Each is written as F16 by scripts/make-synthetic-models.py --big (real
+# metadata, vocabulary and tensor names; 6.4 / 16.4 GB), quantized with
+# llama.cpp's own llama-quantize, and the F16 file removed. Skips files that
+# exist.
+#
+#   HEARTH_SYNTHETIC_BIG  output directory (default ~/.cache/hearth/synthetic-big)
+#   LLAMA_QUANTIZE        llama-quantize (default ~/.cache/hearth/llamacpp/build/bin/llama-quantize)
+#   PY                    a python with numpy and gguf-py (default: the venv
+#                         scripts/setup-synthetic-models.sh makes)
+#   THREADS               llama-quantize threads (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${HEARTH_SYNTHETIC_BIG:-$HOME/.cache/hearth/synthetic-big}"
+quantize="${LLAMA_QUANTIZE:-$HOME/.cache/hearth/llamacpp/build/bin/llama-quantize}"
+py="${PY:-$HOME/.cache/hearth/venv-synth/bin/python}"
+mkdir -p "$out"
+for name in "${@:-llama3.2-3b qwen3-8b}"; do
+  for n in $name; do
+    dst="$out/$n-q4_k_m.gguf"
+    if [ -f "$dst" ]; then
+      echo "have $dst"
+      continue
+    fi
+    "$py" scripts/make-synthetic-models.py --big "$n" --out "$out"
+    "$quantize" "$out/$n.gguf" "$dst.tmp" Q4_K_M "${THREADS:-2}"
+    mv "$dst.tmp" "$dst"
+    rm "$out/$n.gguf"
+    echo "made $dst ($(du -h "$dst" | cut -f1))"
+  done
+done

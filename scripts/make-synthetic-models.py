@@ -1,0 +1,638 @@
+#!/usr/bin/env python3
+"""Write small GGUF models of today's decoder families with random weights.
+
+What it makes
+-------------
+One GGUF file per entry of MODELS (into ~/.cache/hearth/synthetic, or --out):
+the real architecture name, the real metadata keys and tensor names of the
+family (as llama.cpp's converter writes them, see FAMILIES), a real
+vocabulary and chat template copied from the llama-cpp-python sdist
+(`vendor/llama.cpp/models/ggml-vocab-*.gguf`, `models/templates/*.jinja`),
+and seeded random weights, shapes small but exercising every feature of the
+family (grouped-query attention, partial rotary, frequency factors, fused
+matrices, multipliers, tied and untied output). The output matrix is scaled
+so the logits spread over about 60, which makes greedy choices decisive.
+
+Types: F32 and F16 for every family, and quantized variants across them:
+Q8_0 and Q5_0 by gguf-py's own quantizers, and a Q4_K_M-like mix (Q4_K
+layers, Q6_K for attn_v / ffn_down and the output matrix) by the Q4_K and Q6_K
+quantizers below — simple (one min/max pass per sub-block, not
+llama-quantize's search) but valid blocks, checked against gguf-py's
+dequantizers. Every float operation here is elementwise or an exact reduction
+(max, min) on float32, and the random numbers are raw PCG64 bits, so the files
+are the same bytes on every machine: scripts/setup-synthetic-models.sh checks
+them against tests/fixtures/synthetic/SHA256SUMS.
+
+`scripts/make-synthetic-fixtures.py` runs llama.cpp on these files and
+records the reference logits the Rust tests (crates/model/tests/synthetic.rs)
+compare hearth with.
+
+Adding a family
+---------------
+One `Family` entry in FAMILIES (its metadata keys, which tensors it has, its
+vocabulary, which sequences the fixtures run) and its MODELS entries; then
+regenerate (this script, `--sums` to rewrite SHA256SUMS, and the fixtures
+script) and add the family to the `families!` list of synthetic.rs.
+
+How to run
+----------
+    PY=~/.cache/hearth/venv-synth/bin/python   # numpy + gguf-py (setup-synthetic-models.sh makes it)
+    $PY scripts/make-synthetic-models.py [--out DIR] [--sums] [name ...]
+    $PY scripts/make-synthetic-models.py --big llama3.2-3b --out ~/.cache/hearth/synthetic-big
+
+`--big NAME` writes one F16 file with the exact shape of a real model (see
+BIG) for speed measurements; quantize it by hand with llama-quantize (see
+scripts/make-synthetic-big.sh). Those are never made in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf import GGUFValueType as V
+
+# llama.cpp's tree in the llama-cpp-python sdist (scripts/fetch-llamacpp-sdist.sh)
+LLAMA_CPP = Path(os.environ.get(
+    "HEARTH_LLAMACPP_SDIST",
+    os.path.expanduser("~/.cache/hearth/llamacpp/llama_cpp_python-0.3.36/vendor/llama.cpp")))
+ROOT = Path(__file__).resolve().parent.parent
+SUMS = ROOT / "tests" / "fixtures" / "synthetic" / "SHA256SUMS"
+
+
+# ---------------------------------------------------------------- shapes
+
+@dataclass(frozen=True)
+class Shape:
+    n_embd: int
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    n_ff: int
+    tied: bool
+    n_vocab: int = 0  # 0: the vocabulary's size
+
+    @property
+    def q_dim(self):
+        return self.n_head * self.head_dim
+
+    @property
+    def kv_dim(self):
+        return self.n_head_kv * self.head_dim
+
+
+@dataclass(frozen=True)
+class Run:
+    """One sequence the fixtures script evaluates: `n_tokens` seeded random
+    token ids in a context of `n_ctx` (which chooses LongRoPE's factors), all
+    positions' logits, and for `greedy` > 0 that many greedy tokens after the
+    first `prompt` ids."""
+    name: str
+    n_ctx: int
+    n_tokens: int
+    prompt: int = 0
+    greedy: int = 0
+
+
+# ---------------------------------------------------------------- families
+
+@dataclass(frozen=True)
+class Family:
+    arch: str                          # general.architecture
+    vocab: str                         # models/ggml-vocab-<vocab>.gguf
+    template: str | None               # models/templates/<template>
+    meta: Callable[[Shape], dict]      # "<arch>.<key>": value (beyond the common ones)
+    runs: tuple                        # the fixtures' sequences (Run)
+    long_types: tuple = ("F32", "F16")  # weight types that also get the run named "long"
+    rope_dims: Callable[[Shape], int] = lambda s: s.head_dim
+    qk_norm: bool = False              # blk.N.attn_{q,k}_norm
+    fused_qkv: bool = False            # blk.N.attn_qkv
+    fused_gate_up: bool = False        # blk.N.ffn_up of 2*n_ff rows, no ffn_gate
+    extra: Callable[[Shape, "Rng"], dict] = lambda s, r: {}  # global extra tensors
+    logit_mul: float = 1.0             # the file divides logits by this much
+    note: str = ""
+
+
+SHORT = Run("short", 512, 48, prompt=32, greedy=16)
+MEDIUM = Run("medium", 512, 400)
+
+
+def rope_freqs_llama3(s: Shape, base: float, factor=32.0, low=1.0, high=4.0, old_ctx=8192):
+    """Llama 3.x `rope_freqs` as llama.cpp's converter computes it
+    (conversion/llama.py, `generate_extra_tensors`), rounded to 1/1024."""
+    out = []
+    for i in range(0, s.head_dim, 2):
+        freq = 1.0 / (base ** (i / s.head_dim))
+        wavelen = 2 * math.pi / freq
+        if wavelen < old_ctx / high:
+            f = 1.0
+        elif wavelen > old_ctx / low:
+            f = factor
+        else:
+            smooth = (old_ctx / wavelen - low) / (high - low)
+            f = 1 / ((1 - smooth) / factor + smooth)
+        out.append(round(f * 1024) / 1024)
+    return np.array(out, dtype=np.float32)
+
+
+def llama3_meta(s):
+    return {"rope.freq_base": 500000.0, "context_length": 131072,
+            "attention.layer_norm_rms_epsilon": 1e-5, "vocab_size": s.n_vocab}
+
+
+# Phi-3.5-style LongRoPE: original context 512 here (4096 in the real models)
+# so short sequences already cross it; a context of 1024 takes the long factors.
+PHI3_ORIG, PHI3_CTX = 512, 16384
+
+
+def phi3_meta(s):
+    scale = PHI3_CTX / PHI3_ORIG
+    attn_factor = math.sqrt(1 + math.log(scale) / math.log(PHI3_ORIG))
+    return {"context_length": PHI3_CTX, "rope.scaling.original_context_length": PHI3_ORIG,
+            "rope.freq_base": 10000.0, "attention.layer_norm_rms_epsilon": 1e-5,
+            "rope.scaling.attn_factor": round(attn_factor, 4),
+            # read and ignored by llama.cpp (Phi SWA disabled); shorter than
+            # the sequences, so computing it would show
+            "attention.sliding_window": 256}
+
+
+def phi3_factors(s, r):
+    n = PHI3_DIMS(s) // 2
+    short = [1.0 + 0.25 * i / n for i in range(n)]
+    long = [1.0 + 39.0 * (i / (n - 1)) ** 2 for i in range(n)]
+    return {"rope_factors_short.weight": np.array(short, dtype=np.float32),
+            "rope_factors_long.weight": np.array(long, dtype=np.float32)}
+
+
+def PHI3_DIMS(s):
+    return s.head_dim * 3 // 4  # Phi-4-mini: partial_rotary_factor 0.75
+
+
+# Ministral 3: YaRN factor 16 over an original context of 256 here (16384
+# in the real models) and the Llama-4 query temperature past it.
+MISTRAL3_ORIG = 256
+
+
+def mistral3_meta(s):
+    return {"context_length": MISTRAL3_ORIG * 16, "rope.freq_base": 1000000.0,
+            "attention.layer_norm_rms_epsilon": 1e-5,
+            "rope.scaling.type": "yarn", "rope.scaling.factor": 16.0,
+            "rope.scaling.original_context_length": MISTRAL3_ORIG,
+            "rope.scaling.yarn_beta_fast": 32.0, "rope.scaling.yarn_beta_slow": 1.0,
+            "rope.scaling.yarn_log_multiplier": 1.0,
+            "attention.temperature_scale": 0.1, "vocab_size": s.n_vocab}
+
+
+FAMILIES = {
+    # Llama 3.1/3.2/3.3: GQA, rope_freqs, tied (3.2 1B/3B) or untied (3.1 8B).
+    "llama3": Family(
+        "llama", "llama-bpe", "meta-llama-Llama-3.2-3B-Instruct.jinja", llama3_meta,
+        runs=(SHORT, MEDIUM, Run("long", 2560, 2304)),
+        extra=lambda s, r: {"rope_freqs.weight": rope_freqs_llama3(s, 500000.0)}),
+    # Qwen3 dense: per-head Q/K norm, head_dim 2x n_embd/n_head (q_dim != n_embd).
+    "qwen3": Family(
+        "qwen3", "qwen2", "Qwen-Qwen3-0.6B.jinja",
+        lambda s: {"rope.freq_base": 1000000.0, "context_length": 40960,
+                   "attention.layer_norm_rms_epsilon": 1e-6},
+        runs=(SHORT, MEDIUM), qk_norm=True),
+    # Phi-3.5-mini / Phi-4-mini: fused QKV and gate+up, partial rotary,
+    # LongRoPE short/long factors with their attention factor.
+    "phi3": Family(
+        "phi3", "phi-3", "microsoft-Phi-3.5-mini-instruct.jinja", phi3_meta,
+        runs=(SHORT, MEDIUM, Run("long-factors", 1024, 600)),
+        rope_dims=PHI3_DIMS, fused_qkv=True, fused_gate_up=True, extra=phi3_factors),
+    # SmolLM3: no RoPE on every 4th layer (4 layers: the last has none).
+    "smollm3": Family(
+        "smollm3", "llama-bpe", "HuggingFaceTB-SmolLM3-3B.jinja",
+        lambda s: {"rope.freq_base": 5000000.0, "context_length": 65536,
+                   "attention.layer_norm_rms_epsilon": 1e-6},
+        runs=(SHORT, MEDIUM)),
+    # Granite 3.x: embedding/residual/attention/logit multipliers.
+    "granite": Family(
+        "granite", "refact", "ibm-granite-granite-3.3-2B-Instruct.jinja",
+        lambda s: {"rope.freq_base": 10000000.0, "context_length": 131072,
+                   "attention.layer_norm_rms_epsilon": 1e-5,
+                   "embedding_scale": 12.0, "residual_scale": 0.22,
+                   "attention.scale": 1.0 / s.head_dim, "logit_scale": 8.0},
+        runs=(SHORT, MEDIUM), logit_mul=8.0,
+        note="vocabulary: refact (Granite 3.x uses the refact pre-tokenizer, 49155 tokens)"),
+    # Ministral 3: YaRN and the query temperature.
+    "mistral3": Family(
+        "mistral3", "llama-bpe", "mistralai-Ministral-3-14B-Reasoning-2512.jinja", mistral3_meta,
+        runs=(SHORT, MEDIUM),
+        note="vocabulary: llama-bpe (the sdist has no tekken vocabulary; byte-level BPE of 128256 tokens, close to tekken's 131072)"),
+}
+
+
+@dataclass(frozen=True)
+class Synth:
+    name: str
+    family: str
+    wtype: str   # F32, F16, Q8_0, Q5_0, Q4_K_M
+    shape: Shape
+    seed: int
+
+
+MODELS = [
+    Synth("llama3-f32", "llama3", "F32", Shape(64, 2, 4, 2, 16, 192, tied=False), 1),
+    Synth("llama3-f16", "llama3", "F16", Shape(128, 2, 4, 2, 32, 384, tied=True), 2),
+    Synth("llama3-q8_0", "llama3", "Q8_0", Shape(128, 2, 4, 2, 32, 384, tied=False), 3),
+    Synth("llama3-q4_k_m", "llama3", "Q4_K_M", Shape(256, 2, 4, 2, 64, 768, tied=True), 4),
+    Synth("qwen3-f32", "qwen3", "F32", Shape(64, 2, 4, 2, 32, 192, tied=True), 5),
+    Synth("qwen3-f16", "qwen3", "F16", Shape(128, 2, 4, 2, 64, 384, tied=False), 6),
+    Synth("qwen3-q8_0", "qwen3", "Q8_0", Shape(128, 2, 4, 2, 64, 384, tied=True), 7),
+    Synth("qwen3-q4_k_m", "qwen3", "Q4_K_M", Shape(256, 2, 8, 2, 64, 768, tied=False), 8),
+    Synth("phi3-f32", "phi3", "F32", Shape(64, 2, 4, 2, 16, 128, tied=False), 9),
+    Synth("phi3-f16", "phi3", "F16", Shape(128, 2, 4, 2, 32, 256, tied=True), 10),
+    Synth("phi3-q5_0", "phi3", "Q5_0", Shape(128, 2, 4, 2, 32, 256, tied=False), 11),
+    Synth("smollm3-f32", "smollm3", "F32", Shape(64, 4, 4, 2, 16, 192, tied=True), 12),
+    Synth("smollm3-f16", "smollm3", "F16", Shape(128, 4, 4, 2, 32, 384, tied=True), 13),
+    Synth("smollm3-q4_k_m", "smollm3", "Q4_K_M", Shape(256, 4, 4, 2, 64, 768, tied=True), 14),
+    Synth("granite-f32", "granite", "F32", Shape(64, 2, 4, 2, 16, 192, tied=True), 15),
+    Synth("granite-f16", "granite", "F16", Shape(128, 2, 4, 2, 32, 384, tied=True), 16),
+    Synth("granite-q5_0", "granite", "Q5_0", Shape(128, 2, 4, 2, 32, 384, tied=False), 17),
+    Synth("mistral3-f32", "mistral3", "F32", Shape(64, 2, 4, 2, 32, 192, tied=True), 18),
+    Synth("mistral3-f16", "mistral3", "F16", Shape(128, 2, 4, 2, 64, 384, tied=False), 19),
+    Synth("mistral3-q8_0", "mistral3", "Q8_0", Shape(128, 2, 4, 2, 64, 384, tied=True), 20),
+]
+
+# Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
+BIG = {
+    # meta-llama/Llama-3.2-3B-Instruct config.json
+    "llama3.2-3b": Synth("llama3.2-3b", "llama3", "F16",
+                         Shape(3072, 28, 24, 8, 128, 8192, tied=True), 101),
+    # Qwen/Qwen3-8B config.json
+    "qwen3-8b": Synth("qwen3-8b", "qwen3", "F16",
+                      Shape(4096, 36, 32, 8, 128, 12288, tied=False), 102),
+}
+
+
+# ---------------------------------------------------------------- random numbers
+
+class Rng:
+    """Uniform floats in [-1, 1) from raw PCG64 bits: 24-bit values, exact in
+    float32, the same on every machine and numpy version."""
+
+    def __init__(self, seed: int):
+        self.bits = np.random.PCG64(seed)
+
+    def uniform(self, n: int) -> np.ndarray:
+        raw = self.bits.random_raw(n)
+        return ((raw >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -23)) - np.float32(1.0)
+
+
+# ---------------------------------------------------------------- K-quants
+
+def _f16(x):
+    return x.astype(np.float16)
+
+
+def quantize_q4_k(rows: np.ndarray) -> np.ndarray:
+    """Q4_K blocks (ggml `block_q4_K`: d, dmin (f16), 12 bytes of 6-bit
+    scales and mins, 128 bytes of nibbles) for float32 rows of a multiple of
+    256: per 32-value sub-block scale = (max - min) / 15 and min = -min(x, 0),
+    both quantized to 6 bits against the super-block's d and dmin."""
+    x = rows.astype(np.float32).reshape(-1, 8, 32)
+    nb = x.shape[0]
+    mn = np.minimum(x.min(axis=2), np.float32(0))
+    mx = x.max(axis=2)
+    scale = (mx - mn) / np.float32(15)
+    mins = -mn
+    d = _f16(scale.max(axis=1) / np.float32(63))
+    dmin = _f16(mins.max(axis=1) / np.float32(63))
+    df, dminf = d.astype(np.float32), dmin.astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where(df[:, None] > 0, np.rint(scale / df[:, None]), 0).clip(0, 63).astype(np.uint8)
+        m = np.where(dminf[:, None] > 0, np.rint(mins / dminf[:, None]), 0).clip(0, 63).astype(np.uint8)
+        dl = df[:, None] * sc.astype(np.float32)
+        ml = dminf[:, None] * m.astype(np.float32)
+        q = np.where(dl[:, :, None] > 0, np.rint((x + ml[:, :, None]) / dl[:, :, None]), 0)
+    q = q.clip(0, 15).astype(np.uint8).reshape(nb, 4, 2, 32)
+    qs = (q[:, :, 0, :] | (q[:, :, 1, :] << np.uint8(4))).reshape(nb, 128)
+    scales = np.zeros((nb, 12), dtype=np.uint8)
+    scales[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
+    scales[:, 4:8] = (m[:, 0:4] & 63) | ((m[:, 4:8] >> 4) << 6)
+    scales[:, 8:12] = (sc[:, 4:8] & 0xF) | ((m[:, 4:8] & 0xF) << 4)
+    out = np.concatenate([d.view(np.uint8).reshape(nb, 2), dmin.view(np.uint8).reshape(nb, 2),
+                          scales, qs], axis=1)
+    return out.reshape(rows.shape[0], -1)
+
+
+def quantize_q6_k(rows: np.ndarray) -> np.ndarray:
+    """Q6_K blocks (ggml `block_q6_K`: 128 bytes of low nibbles, 64 of high
+    bit pairs, 16 int8 scales, d (f16)): per 16-value sub-block scale =
+    max|x| / 31, quantized to int8 against the super-block's d."""
+    x = rows.astype(np.float32).reshape(-1, 16, 16)
+    nb = x.shape[0]
+    scale = np.abs(x).max(axis=2) / np.float32(31)
+    d = _f16(scale.max(axis=1) / np.float32(127))
+    df = d.astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where(df[:, None] > 0, np.rint(scale / df[:, None]), 0).clip(-128, 127)
+        dl = df[:, None] * sc.astype(np.float32)
+        q = np.where(dl[:, :, None] > 0, np.rint(x / dl[:, :, None]), 0)
+    q = (q.clip(-32, 31) + 32).astype(np.uint8).reshape(nb, 2, 4, 32)  # [half][quarter][l]
+    ql = np.concatenate([q[:, :, 0, :] & 0xF | ((q[:, :, 2, :] & 0xF) << 4),
+                         q[:, :, 1, :] & 0xF | ((q[:, :, 3, :] & 0xF) << 4)], axis=2).reshape(nb, 128)
+    qh = ((q[:, :, 0, :] >> 4) | ((q[:, :, 1, :] >> 4) << 2) | ((q[:, :, 2, :] >> 4) << 4)
+          | ((q[:, :, 3, :] >> 4) << 6)).reshape(nb, 64)
+    out = np.concatenate([ql, qh, sc.astype(np.int8).view(np.uint8), d.view(np.uint8).reshape(nb, 2)],
+                         axis=1)
+    return out.reshape(rows.shape[0], -1)
+
+
+def encode(w: np.ndarray, ty: T) -> np.ndarray:
+    """A [rows, cols] float32 matrix in type `ty`, checked by dequantizing it
+    with gguf-py."""
+    if ty == T.F32:
+        return w.astype(np.float32)
+    if ty == T.F16:
+        return w.astype(np.float16)
+    if ty == T.Q4_K:
+        q = quantize_q4_k(w)
+    elif ty == T.Q6_K:
+        q = quantize_q6_k(w)
+    else:
+        q = gguf.quants.quantize(w, ty)
+    back = gguf.quants.dequantize(q, ty).reshape(w.shape)
+    err = np.abs(back - w).max() / max(np.abs(w).max(), 1e-30)
+    limit = {T.Q8_0: 0.01, T.Q6_K: 0.04, T.Q5_0: 0.07, T.Q4_K: 0.12}[ty]
+    assert err < limit, (ty.name, err)
+    return q
+
+
+# ---------------------------------------------------------------- writing
+
+def weight_types(wtype: str):
+    """(token_embd, output, default layer matrix, attn_v/ffn_down) types."""
+    return {
+        "F32": (T.F32, T.F32, T.F32, T.F32),
+        "F16": (T.F16, T.F16, T.F16, T.F16),
+        "Q8_0": (T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0),
+        "Q5_0": (T.Q5_0, T.Q8_0, T.Q5_0, T.Q5_0),
+        # llama-quantize's Q4_K_M recipe, roughly: Q6_K for the output and
+        # the value / down projections, Q4_K elsewhere
+        "Q4_K_M": (T.Q4_K, T.Q6_K, T.Q4_K, T.Q6_K),
+    }[wtype]
+
+
+FILE_TYPE = {"F32": 0, "F16": 1, "Q8_0": 7, "Q5_0": 8, "Q4_K_M": 15}
+
+
+_SCALAR = {V.UINT8: "B", V.INT8: "b", V.UINT16: "H", V.INT16: "h", V.UINT32: "I", V.INT32: "i",
+           V.FLOAT32: "f", V.BOOL: "?", V.UINT64: "Q", V.INT64: "q", V.FLOAT64: "d"}
+
+
+def read_vocab(name: str):
+    """Every `tokenizer.*` key of the sdist's vocabulary file (strings as
+    raw bytes), and its token count. A direct parse of the GGUF header
+    (gguf-py's reader takes a minute on 400k strings)."""
+    import struct
+    data = (LLAMA_CPP / "models" / f"ggml-vocab-{name}.gguf").read_bytes()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from("<" + fmt, data, pos)[0]
+        pos += struct.calcsize(fmt)
+        return v
+
+    def string():
+        nonlocal pos
+        n = take("Q")
+        v = data[pos:pos + n]
+        pos += n
+        return v
+
+    def value(vt):
+        if vt == V.STRING:
+            return string()
+        return take(_SCALAR[vt])
+
+    assert data[:4] == b"GGUF" and struct.unpack_from("<I", data, 4)[0] == 3, name
+    pos = 8
+    _n_tensors, n_kv = take("Q"), take("Q")
+    out = {}
+    for _ in range(n_kv):
+        key = string().decode()
+        vt = V(take("I"))
+        if vt == V.ARRAY:
+            sub = V(take("I"))
+            n = take("Q")
+            if sub == V.STRING:
+                val = [string() for _ in range(n)]
+            else:
+                fmt = _SCALAR[sub]
+                val = list(struct.unpack_from(f"<{n}{fmt}", data, pos))
+                pos += n * struct.calcsize(fmt)
+            entry = (val, vt, sub)
+        else:
+            entry = (value(vt), vt, None)
+        if key.startswith("tokenizer."):
+            out[key] = entry
+    return out, len(out["tokenizer.ggml.tokens"][0])
+
+
+_VOCABS = {}
+
+
+def vocab(name):
+    if name not in _VOCABS:
+        _VOCABS[name] = read_vocab(name)
+    return _VOCABS[name]
+
+
+def add_kv(w: gguf.GGUFWriter, key: str, val):
+    if isinstance(val, bool):
+        w.add_bool(key, val)
+    elif isinstance(val, int):
+        w.add_uint32(key, val)
+    elif isinstance(val, float):
+        w.add_float32(key, val)
+    elif isinstance(val, str):
+        w.add_string(key, val)
+    else:
+        raise TypeError(key)
+
+
+def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
+    """(name, ggml type, numpy data) in the converter's order, generated one
+    at a time (the big models do not fit in memory as float32)."""
+    s = shape
+    t_embd, t_out, t_mat, t_vd = weight_types(m.wtype)
+    d = s.n_embd
+
+    def mat(rows, cols, ty, gain=1.0):
+        """Uniform in ±gain*sqrt(3/cols) (outputs of ~gain per dim for
+        inputs of ~1), made and encoded a few million values at a time (the
+        same bytes as all at once: blocks never span rows)."""
+        a = np.float32(gain * math.sqrt(3.0 / cols))
+        step = max(1, (1 << 22) // cols)
+        parts = []
+        for r0 in range(0, rows, step):
+            n = min(step, rows - r0)
+            parts.append(encode((rng.uniform(n * cols) * a).reshape(n, cols), ty))
+        return np.concatenate(parts, axis=0)
+
+    def norm(n):
+        return np.float32(1.0) + np.float32(0.1) * rng.uniform(n)
+
+    # a matrix of gain g maps inputs of ~1 per dim to outputs of ~g per dim;
+    # logits of std ~6.5 spread the vocabulary over ~60
+    out_gain = 6.5 * fam.logit_mul
+    yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, out_gain if s.tied else 1.0)
+    for name, arr in fam.extra(s, rng).items():
+        yield name, T.F32, (lambda a=arr: a)
+    yield "output_norm.weight", T.F32, lambda: norm(d)
+    if not s.tied:
+        yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out, out_gain)
+    for i in range(s.n_layer):
+        p = f"blk.{i}."
+        yield p + "attn_norm.weight", T.F32, lambda: norm(d)
+        if fam.fused_qkv:
+            yield p + "attn_qkv.weight", t_mat, lambda: mat(s.q_dim + 2 * s.kv_dim, d, t_mat)
+        else:
+            yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat)
+            yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat)
+            yield p + "attn_v.weight", t_vd, lambda: mat(s.kv_dim, d, t_vd)
+        if fam.qk_norm:
+            yield p + "attn_q_norm.weight", T.F32, lambda: norm(s.head_dim)
+            yield p + "attn_k_norm.weight", T.F32, lambda: norm(s.head_dim)
+        yield p + "attn_output.weight", t_mat, lambda: mat(d, s.q_dim, t_mat)
+        yield p + "ffn_norm.weight", T.F32, lambda: norm(d)
+        if fam.fused_gate_up:
+            yield p + "ffn_up.weight", t_mat, lambda: mat(2 * s.n_ff, d, t_mat)
+        else:
+            yield p + "ffn_gate.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
+            yield p + "ffn_up.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
+        yield p + "ffn_down.weight", t_vd, lambda: mat(d, s.n_ff, t_vd)
+
+
+def nbytes(ty: T, rows: int, cols: int) -> int:
+    bs, ts = gguf.GGML_QUANT_SIZES[ty]
+    return rows * cols // bs * ts
+
+
+def write_model(m: Synth, out_dir: Path, log=print) -> Path:
+    fam = FAMILIES[m.family]
+    vocab_kv, n_vocab = vocab(fam.vocab)
+    shape = replace(m.shape, n_vocab=n_vocab)
+    path = out_dir / f"{m.name}.gguf"
+    tmp = path.with_suffix(".gguf.tmp")
+    w = gguf.GGUFWriter(str(tmp), fam.arch)
+    w.add_string("general.type", "model")
+    w.add_string("general.name", f"hearth synthetic {m.name}")
+    w.add_uint32("general.file_type", FILE_TYPE[m.wtype])
+    if m.wtype not in ("F32", "F16"):
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    common = {
+        "block_count": shape.n_layer,
+        "embedding_length": shape.n_embd,
+        "feed_forward_length": shape.n_ff,
+        "attention.head_count": shape.n_head,
+        "attention.head_count_kv": shape.n_head_kv,
+        "attention.key_length": shape.head_dim,
+        "attention.value_length": shape.head_dim,
+        "rope.dimension_count": fam.rope_dims(shape),
+    }
+    for k, v in {**common, **fam.meta(shape)}.items():
+        add_kv(w, f"{fam.arch}.{k}", v)
+    for key, (val, vt, sub) in vocab_kv.items():
+        if key == "tokenizer.chat_template" and fam.template:
+            continue
+        w.add_key_value(key, val, vt, sub_type=sub)
+    if fam.template:
+        w.add_string("tokenizer.chat_template", (LLAMA_CPP / "models" / "templates" / fam.template).read_text())
+
+    # Tensor infos first, then the data one tensor at a time (streamed).
+    rng = Rng(m.seed)
+    plan = list(tensors(m, fam, shape, rng))
+    shapes = {}
+    for name, ty, _ in plan:
+        shapes[name] = tensor_shape(name, shape, fam)
+    for name, ty, _ in plan:
+        rows, cols = shapes[name]
+        w.add_tensor_info(name, [rows, cols] if rows > 1 else [cols],
+                          np.dtype(np.float16 if ty == T.F16 else np.float32),
+                          nbytes(ty, rows, cols), raw_dtype=None if ty in (T.F32, T.F16) else ty)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    for name, ty, make in plan:
+        data = make()
+        rows, cols = shapes[name]
+        assert data.nbytes == nbytes(ty, rows, cols), (name, data.nbytes)
+        w.write_tensor_data(data)
+    w.close()
+    tmp.rename(path)
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return path
+
+
+def tensor_shape(name: str, s: Shape, fam: Family):
+    """(rows, cols) of a tensor (rows 1 for vectors)."""
+    d = s.n_embd
+    base = name.split(".", 2)[-1] if name.startswith("blk.") else name
+    table = {
+        "token_embd.weight": (s.n_vocab, d), "output.weight": (s.n_vocab, d),
+        "output_norm.weight": (1, d), "attn_norm.weight": (1, d), "ffn_norm.weight": (1, d),
+        "attn_q.weight": (s.q_dim, d), "attn_k.weight": (s.kv_dim, d), "attn_v.weight": (s.kv_dim, d),
+        "attn_qkv.weight": (s.q_dim + 2 * s.kv_dim, d),
+        "attn_q_norm.weight": (1, s.head_dim), "attn_k_norm.weight": (1, s.head_dim),
+        "attn_output.weight": (d, s.q_dim),
+        "ffn_gate.weight": (s.n_ff, d), "ffn_down.weight": (d, s.n_ff),
+        "ffn_up.weight": (2 * s.n_ff if fam.fused_gate_up else s.n_ff, d),
+        "rope_freqs.weight": (1, s.head_dim // 2),
+        "rope_factors_long.weight": (1, fam.rope_dims(s) // 2),
+        "rope_factors_short.weight": (1, fam.rope_dims(s) // 2),
+    }
+    return table[base]
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("names", nargs="*", help="model names (default: all of MODELS)")
+    ap.add_argument("--out", default=os.path.expanduser("~/.cache/hearth/synthetic"))
+    ap.add_argument("--sums", action="store_true", help=f"rewrite {SUMS.relative_to(ROOT)}")
+    ap.add_argument("--big", choices=sorted(BIG), help="one real-shaped F16 model instead")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.big:
+        write_model(BIG[args.big], out)
+        return
+    todo = [m for m in MODELS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MODELS}
+    if unknown:
+        sys.exit(f"unknown model(s): {', '.join(sorted(unknown))}")
+    lines = []
+    for m in todo:
+        p = write_model(m, out)
+        lines.append(f"{sha256(p)}  {p.name}\n")
+    if args.sums:
+        SUMS.parent.mkdir(parents=True, exist_ok=True)
+        SUMS.write_text("".join(lines))
+        print(f"wrote {SUMS}")
+
+
+if __name__ == "__main__":
+    main()
