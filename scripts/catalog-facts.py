@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sizes of the catalog's Hugging Face models (crates/store/src/catalog.rs),
+"""Sizes of the catalog's Hugging Face models (crates/store/src/catalog.toml),
 computed from each model's shape, for judging a model before it is
 downloaded (`hearth fit NAME`, `hearth doctor`).
 
@@ -145,7 +145,7 @@ def main():
         t = tensors(*shape[:8], shape[8], rope_freqs=shape[9])
         tb, eb = sum(b for _, b in t), t[0][1]
         fb = tb + header(shape[7], merges, scores, len(t))
-        print(f"{name:14} file_bytes: {fb:_}, tensor_bytes: {tb:_}, embd_bytes: {eb:_}  ({fb / 1e9:.3f} GB)")
+        print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}  ({fb / 1e9:.3f} GB)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: README.md names it, .ci/run calls it. It installs what the
-# tests need (nothing beyond the machine's Rust toolchain, python3 and pip),
+# tests need (beyond the machine's Rust toolchain, python3 and pip: Debian's
+# chromium by apt and playwright-core by npm, for the chat page's browser test),
 # fetches the three real test models into a fixed cache directory once
 # (~/.cache/hearth/test-models, or $HEARTH_TEST_MODELS) and llama.cpp's
 # reference files (~/.cache/hearth/llamacpp, or $HEARTH_LLAMACPP_SDIST), then
@@ -21,6 +22,8 @@ bash scripts/fetch-test-models.sh
 bash scripts/fetch-llamacpp-sdist.sh  # llama.cpp's vocab test pairs and chat templates (tokenizer tests)
 bash scripts/setup-test-clients.sh   # venv with the real openai/ollama/anthropic clients (+ prometheus_client, pydantic) for crates/server tests
 bash scripts/setup-synthetic-models.sh  # today's families as small random-weight GGUFs (crates/model/tests/synthetic.rs)
+bash scripts/setup-browser-test.sh   # Debian's chromium + playwright-core for the chat page's browser test
+bash scripts/web-vendor.sh --check   # the page's vendored marked/highlight.js are the pinned npm releases
 export HEARTH_REQUIRE_MODELS=1   # a missing model is a failure, not a skip
 
 # Every test, with the kernels at the best level this CPU has.
@@ -31,8 +34,12 @@ cargo test --workspace --release --no-fail-fast 2>&1
 # kernel tests under emulation instead.
 cpu_has() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
 if [ "$(uname -m)" = x86_64 ] && cpu_has avx512f && cpu_has avx512bw && cpu_has avx512vl; then
-    # Kernels and forward passes again at AVX2, the level of CPUs without AVX-512.
-    HEARTH_SIMD=avx2 cargo test -p kernels -p model --release --no-fail-fast 2>&1
+    # Kernels and forward passes again at AVX2, the level of CPUs without
+    # AVX-512 (but for the test that the AVX-512 kernels are dispatched).
+    HEARTH_SIMD=avx2 cargo test -p kernels -p model --release --no-fail-fast \
+        -- --skip avx512_kernels_match_the_scalar_reference 2>&1
+    # engine::load builds weight panels where the kernels cache them (AVX2)
+    HEARTH_SIMD=avx2 cargo test -p engine --release --test load 2>&1
     # AVX-512 without VNNI (Skylake-X's level): the kernel tests that compare
     # the AVX-512 kernels with the scalar reference, checking the dispatch.
     if cpu_has avx512_vnni; then

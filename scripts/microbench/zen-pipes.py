@@ -13,7 +13,7 @@ pass:   the cached two-lane pass (`kernels/src/avx2/two_lane.rs`, `run2::<4,fals
         one block of 4 weight rows x 4 activation rows (512 multiply-adds) on
         L1-resident data: LLVM's order as compiled, a hand-pipelined order, and
         the same with one kind of op removed (timing only).
-q8:     the Q8_0 kernel for 8 activation rows (`kernels/src/avx2/q8rows.rs`), one block of
+q8:     the Q8_0 kernel for 8 activation rows (the former `kernels/src/avx2/q8rows.rs`, removed with the order knob), one block of
         one weight row x 8 rows (256 multiply-adds), with variants.
 layout: an alternative panel (8 weight rows per vector, one i32 lane per output)
         with the same data sizes, for comparison.

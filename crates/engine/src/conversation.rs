@@ -85,7 +85,7 @@ impl LoadedModel {
                     break;
                 }
                 let s = step.next(&self.tokenizer, sess.logits());
-                if !s.text.is_empty() && on_text(&s.text).is_break() {
+                if !s.text.is_empty() && on_text(s.text).is_break() {
                     finish = FinishReason::Cancelled;
                     break;
                 }

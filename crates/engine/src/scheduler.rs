@@ -650,7 +650,7 @@ impl Runner {
         };
         let ev = Event::Token(TokenEvent {
             id: tok,
-            text: st.text,
+            text: st.text.to_owned(),
             logprob,
             top_logprobs: top,
         });

@@ -268,6 +268,9 @@ pub struct ServeArgs {
     /// Port (default 11434, Ollama's, so its clients work unchanged).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Open the chat page (served at /) in the default browser once listening.
+    #[arg(long)]
+    pub open: bool,
     /// Directory of .gguf files, each served under its file name without .gguf
     /// (default: $HEARTH_MODELS, else ~/.local/share/hearth/models).
     #[arg(long)]

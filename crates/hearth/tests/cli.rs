@@ -256,7 +256,7 @@ fn unsupported_architecture() {
     assert_clean_failure(
         &o,
         3,
-        &["\"mamba\"", "not supported", "llama, qwen2, gemma3"],
+        &["\"mamba\"", "not supported", "llama, qwen2, qwen3, gemma3"],
     );
 }
 

@@ -113,11 +113,6 @@ fn doctor_judges_every_catalog_model() {
         assert_eq!(c["file_bytes"], e.facts.file_bytes, "{c}");
         assert_eq!(c["size_is_estimate"], e.facts.size_is_estimate, "{c}");
         assert!(c["verdict"].is_string(), "{c}");
-        if e.facts.arch == "phi3" {
-            assert_eq!(c["verdict"], "architecture not supported yet", "{c}");
-            assert_eq!(c["supported"], false, "{c}");
-            continue;
-        }
         assert_eq!(c["supported"], true, "{c}");
         let mem = c["memory_bytes"].as_u64().unwrap();
         let parts: u64 = [
@@ -222,10 +217,14 @@ fn fit_of_a_catalog_model_not_downloaded() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("131072"));
+    // phi3 runs now: its catalog entry is judged like the others
     let o = hearth_in(dir.path(), &["fit", "phi3"]);
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "{e}");
-    assert!(e.contains("phi3") && e.contains("not supported"), "{e}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.contains("hearth pull phi3"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// For a model whose file is at hand, `fit` from the catalog and `fit` of the

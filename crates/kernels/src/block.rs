@@ -37,6 +37,7 @@ pub trait QuantBlock {
 
 /// Where the 32 quants of a [`Block32`] block are stored.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 kernels
 pub(crate) enum Quants {
     /// 4 bits: 16 bytes at `qs`; element `j` is the low nibble of byte `j`,
     /// element `j + 16` its high nibble.
@@ -50,6 +51,7 @@ pub(crate) enum Quants {
 
 /// The 32-element formats with an f16 scale `d` at byte 0 (Q4_0, Q4_1, Q5_0,
 /// Q5_1, Q8_0): the layout facts their SIMD kernels are generic over.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the x86 kernels
 pub(crate) trait Block32: QuantBlock {
     /// Blocks carry a min `m` (f16 at byte 2; element = `d * q + m`, quants
     /// unsigned) and are dotted against Q8_1; else element = `d * (q - OFFSET)`

@@ -19,7 +19,6 @@ use crate::k_quants::{
     q2_k::BlockQ2K, q3_k::BlockQ3K, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
 };
 use crate::matmul::Tile;
-use crate::orders;
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q4::{BlockQ4_0, BlockQ4_1};
 use crate::q5::{BlockQ5_0, BlockQ5_1};
@@ -30,7 +29,7 @@ use gguf::GgmlType;
 #[cfg(target_arch = "aarch64")]
 use crate::neon;
 #[cfg(target_arch = "x86_64")]
-use crate::{avx2, avx512};
+use crate::{avx2, avx512, orders};
 
 // The kernel types. Every SIMD kernel may only be called on a CPU with the
 // features of the level it is listed under (hence `unsafe fn`); each checks
@@ -57,6 +56,7 @@ pub(crate) type RefFn = fn(&[u8], &[u8]) -> f32;
 /// The op order of every output matmul computes for a format at a level: one
 /// order whatever the batch, tile kernel or thread count.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // lane orders: x86 only
 pub(crate) enum Order {
     /// llama.cpp's `vec_dot` order: that of [`Kernels::dot`] (reference: the
     /// scalar `dot`).

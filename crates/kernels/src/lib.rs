@@ -47,6 +47,7 @@ mod float;
 mod formats;
 mod k_quants;
 mod matmul;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the x86 matmul's orders
 mod orders;
 mod panel_cache;
 mod pool;
@@ -74,6 +75,7 @@ pub use pool::{default_threads, ThreadPool};
 pub use simd::{check_simd_env, set_force_scalar, simd_level, SIMD_CAPS};
 
 use formats::{format, kernels, Order};
+#[cfg(target_arch = "x86_64")]
 pub(crate) use simd::use_avx2;
 
 /// Errors from kernel entry points.

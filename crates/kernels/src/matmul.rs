@@ -37,6 +37,7 @@ pub struct MatmulJob<'a> {
 /// `out` holds `r1 * n_out` floats (`o1 <= n_out`) of which this call alone
 /// writes the listed ones.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 kernels
 pub(crate) struct Tile<'a> {
     pub(crate) w: &'a [u8],
     pub(crate) rb: usize,

@@ -40,16 +40,13 @@ pub(crate) enum Panels {
 
 impl Panels {
     fn bytes(&self) -> usize {
-        fn size<T>(v: &[T]) -> usize {
-            std::mem::size_of_val(v)
-        }
         match *self {
             #[cfg(target_arch = "x86_64")]
-            Panels::OneLane(ref v) => size(v),
+            Panels::OneLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
-            Panels::TwoLane(ref v) => size(v),
+            Panels::TwoLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
-            Panels::KQuant(ref v) => size(v),
+            Panels::KQuant(ref v) => std::mem::size_of_val(v.as_slice()),
         }
     }
 }
@@ -99,6 +96,8 @@ impl PanelCache {
 
     /// The panels of the `[n_out, k]` matrix `w` of `ty`, or `None` when this
     /// CPU's kernels have no cached panels for it (see [`Self::bytes_for`]).
+    // (no level of another architecture builds any: `Panels` has no variant there)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unreachable_code, unused_variables))]
     pub fn build(
         ty: GgmlType,
         w: &[u8],

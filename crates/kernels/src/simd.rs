@@ -28,6 +28,7 @@ pub(crate) enum Level {
 
 impl Level {
     /// Every x86 level from AVX2 up (they all have the AVX2 kernels).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) fn has_avx2(self) -> bool {
         matches!(self, Level::Avx2 | Level::Avx512 | Level::Avx512Vnni)
     }
@@ -149,6 +150,7 @@ pub(crate) fn level() -> Level {
 
 /// Whether the AVX2 kernels may run (AVX2 detected, not forced off). Also
 /// true at the AVX-512 levels.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn use_avx2() -> bool {
     level().has_avx2()
 }

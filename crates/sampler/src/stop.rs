@@ -32,11 +32,22 @@ impl StopMatcher {
 
     /// Feed a chunk; returns `(text safe to emit now, stopped)`.
     pub fn push(&mut self, text: &str) -> (String, bool) {
+        let mut out = String::new();
+        let stopped = self.push_into(text, &mut out);
+        (out, stopped)
+    }
+
+    /// Feed a chunk, append the text safe to emit now to `out`, and say
+    /// whether a stop string ended the stream. Once `out` and the held text
+    /// have their capacity (about the longest stop string plus a chunk),
+    /// this allocates nothing (the per-token step of generation).
+    pub fn push_into(&mut self, text: &str, out: &mut String) -> bool {
         if self.stopped {
-            return (String::new(), true);
+            return true;
         }
         if self.stops.is_empty() {
-            return (text.to_owned(), false);
+            out.push_str(text);
+            return false;
         }
         self.held.push_str(text);
 
@@ -47,16 +58,17 @@ impl StopMatcher {
             .filter_map(|s| self.held.find(s.as_str()))
             .min();
         if let Some(pos) = hit {
-            self.held.truncate(pos);
+            out.push_str(&self.held[..pos]);
+            self.held.clear();
             self.stopped = true;
-            return (std::mem::take(&mut self.held), true);
+            return true;
         }
 
         // Hold back the longest suffix that is a proper prefix of a stop.
         let keep_from = self.partial_start();
-        let rest = self.held.split_off(keep_from);
-        let emit = std::mem::replace(&mut self.held, rest);
-        (emit, false)
+        out.push_str(&self.held[..keep_from]);
+        self.held.drain(..keep_from);
+        false
     }
 
     /// Start of the longest suffix of `held` that is a proper prefix of

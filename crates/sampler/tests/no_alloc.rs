@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use sampler::{Rng, Sampler, SamplingParams};
+use sampler::{Rng, Sampler, SamplingParams, StopMatcher};
 
 thread_local! {
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
@@ -86,4 +86,26 @@ fn sample_and_accept_do_not_allocate() {
         s.sample_and_accept(&logits);
         assert_eq!(allocs() - before, 0, "{params:?}");
     }
+}
+
+/// Watching for stop strings allocates nothing per chunk once the held text
+/// and the output have their capacity: emitted text, a held stop prefix, its
+/// release, multi-byte characters.
+#[test]
+fn stop_matching_does_not_allocate() {
+    let mut m = StopMatcher::new(vec!["<|end|>".into(), "ÉTÉ".into()]);
+    let chunks = [" Hello", " <|", "en", "d", "x", " É", "T", "é", " world"];
+    let mut out = String::with_capacity(1 << 16);
+    for c in chunks {
+        assert!(!m.push_into(c, &mut out));
+    }
+    let before = allocs();
+    for _ in 0..100 {
+        for c in chunks {
+            assert!(!m.push_into(c, &mut out));
+        }
+    }
+    assert_eq!(allocs() - before, 0);
+    assert_eq!(out, " Hello <|endx ÉTé world".repeat(101));
+    assert!(m.push_into("<|end|>", &mut out));
 }

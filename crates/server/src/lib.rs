@@ -24,6 +24,7 @@ mod ops;
 mod pull;
 mod responses;
 mod tools;
+pub mod web;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -169,7 +170,8 @@ pub fn app(state: Shared) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/tokenize", post(ops::tokenize))
         .route("/detokenize", post(ops::detokenize))
-        .route("/", get(root).head(root))
+        .route("/", get(web::root).head(web::root))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.cfg.max_body))
@@ -329,7 +331,9 @@ async fn redact_errors(State(st): State<Shared>, req: Request, next: Next) -> Re
 }
 
 async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
-    if let Some(key) = &st.cfg.api_key {
+    // the chat page's own files load without the key (the page asks for it)
+    let public = web::is_public(req.method(), req.uri().path(), req.headers());
+    if let Some(key) = st.cfg.api_key.as_ref().filter(|_| !public) {
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -360,10 +364,6 @@ async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
 /// Constant-time comparison (the key's length is not secret).
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn root() -> &'static str {
-    "hearth is running"
 }
 
 async fn not_found(req: Request) -> Response {

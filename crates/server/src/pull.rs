@@ -204,3 +204,39 @@ pub async fn pull(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(spec: &str, any: bool) -> Option<StatusCode> {
+        check_source(spec, any).err().map(|e| e.status)
+    }
+
+    /// What a web page (or any client) may make the server fetch.
+    #[test]
+    fn pull_sources_are_limited_unless_allowed() {
+        for ok in [
+            "smollm2:135m",
+            "qwen2.5-coder",
+            "hf.co/bartowski/X-GGUF:x.Q4_K_M.gguf",
+            "https://example.com/models/x.gguf",
+        ] {
+            assert_eq!(status(ok, false), None, "{ok}");
+        }
+        for (bad, code) in [
+            ("http://example.com/x.gguf", StatusCode::FORBIDDEN),
+            ("http://127.0.0.1:8080/x.gguf", StatusCode::FORBIDDEN),
+            ("https://127.0.0.1/x.gguf", StatusCode::FORBIDDEN),
+            ("https://192.168.1.10/x.gguf", StatusCode::FORBIDDEN),
+            ("https://localhost/x.gguf", StatusCode::FORBIDDEN),
+            ("../models/x.gguf", StatusCode::BAD_REQUEST),
+            ("/etc/passwd", StatusCode::BAD_REQUEST),
+        ] {
+            assert_eq!(status(bad, false), Some(code), "{bad}");
+        }
+        // --allow-any-pull lets any URL through, never a path
+        assert_eq!(status("http://127.0.0.1:8080/x.gguf", true), None);
+        assert_eq!(status("/etc/passwd", true), Some(StatusCode::BAD_REQUEST));
+    }
+}

@@ -172,7 +172,11 @@ fn openai_client() {
 
 #[test]
 fn ollama_client() {
-    with("ollama_basic.py", Opts::default(), &[]);
+    // Its pull test fetches from a plain-http stand-in host on loopback,
+    // which only `--allow-any-pull` lets through (`pull::tests` checks the refusal).
+    let mut o = Opts::default();
+    o.cfg.allow_any_pull = true;
+    with("ollama_basic.py", o, &[]);
 }
 
 #[test]

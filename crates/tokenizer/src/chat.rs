@@ -122,12 +122,15 @@ impl std::fmt::Debug for ChatTemplate {
     }
 }
 
-fn strftime_now(fmt: String) -> String {
-    let secs = std::time::SystemTime::now()
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    strftime(&fmt, secs)
+        .unwrap_or(0)
+}
+
+fn strftime_now(fmt: String) -> String {
+    strftime(&fmt, unix_now())
 }
 
 /// Minimal UTC strftime (%Y %m %d %e %H %M %S %B %b %A %a %y %j %%).
@@ -407,6 +410,11 @@ impl ChatTemplate {
         messages: &[Message],
         opts: &RenderOptions,
     ) -> Result<RenderedChat, TokenizerError> {
+        // one instant for both renders below
+        let opts = &RenderOptions {
+            now: Some(opts.now.unwrap_or_else(unix_now)),
+            ..*opts
+        };
         let real = self.render_raw(messages, opts)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.

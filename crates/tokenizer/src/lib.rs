@@ -3,8 +3,9 @@
 //!
 //! Behaviour follows llama.cpp `src/llama-vocab.cpp` (vocab loading, special
 //! tokens, `tokenizer_st_partition`, `llm_tokenizer_spm`, `llm_tokenizer_bpe`,
-//! `token_to_piece`) and `src/unicode.cpp` (pre-tokenizer splits); the code
-//! here is our own.
+//! `llm_tokenizer_wpm`, `token_to_piece`) and `src/unicode.cpp` (pre-tokenizer
+//! splits); the code here is our own. Chat templates render as Hugging Face
+//! transformers' Jinja2 environment does (see [`RenderOptions`]).
 //!
 //! ```no_run
 //! use tokenizer::{ChatTemplate, Message, StreamDecoder, Tokenizer};
@@ -23,7 +24,8 @@
 //! `encode(text, add_bos, parse_special)` has llama.cpp's `add_special`
 //! meaning: BOS is added only when the model asks for it
 //! (`tokenizer.ggml.add_bos_token`, default per model type); use
-//! `encode_with_bos` to force it.
+//! `encode_with_bos` to force it. For WordPiece (BERT-style embedding
+//! models) `add_special` means `[CLS] text [SEP]`, as in llama.cpp.
 
 mod chat;
 mod encode;
@@ -105,7 +107,7 @@ pub enum TokenizerError {
     WrongType { key: String, expected: &'static str },
     #[error("tokenizer model `tokenizer.ggml.model = {0:?}` is not one hearth implements (supported: \"gpt2\" byte-level BPE, \"gemma4\" SentencePiece-style BPE, \"llama\" SentencePiece, \"bert\" WordPiece); this model cannot be run")]
     UnknownModel(String),
-    #[error("pre-tokenizer `tokenizer.ggml.pre = {0:?}` is not one hearth implements: its prompts would be split into different tokens than the model was trained on, so the model is refused (models converted with llama-bpe, qwen2, qwen35, gpt-2, gemma4, deepseek-llm, deepseek-coder, falcon, starcoder, command-r, refact, smollm, mpt ... pre-tokenizers work)")]
+    #[error("pre-tokenizer `tokenizer.ggml.pre = {0:?}` is not one hearth implements: its prompts would be split into different tokens than the model was trained on, so the model is refused (models converted with llama-bpe, qwen2, qwen35, tekken, llama4, gpt-2, gemma4, deepseek-llm, deepseek-coder, falcon, starcoder, command-r, refact, smollm, mpt ... pre-tokenizers work)")]
     UnknownPre(String),
     #[error("BPE tokenizer (`tokenizer.ggml.model = gpt2`) has no `tokenizer.ggml.merges`")]
     MissingMerges,

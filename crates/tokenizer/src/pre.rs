@@ -109,6 +109,12 @@ pub(crate) fn pre_tokenizer(name: &str) -> Option<Pre> {
         | "solar-open" | "grok-2" => Pre::new(vec![Stage::Qwen2]),
         "qwen35" => Pre::new(vec![Stage::Qwen35]),
         "laguna" => Pre::new(vec![Stage::NewlineRuns, Stage::Qwen2]),
+        "tekken" => Pre {
+            ignore_merges: true,
+            add_bos: Some(true),
+            ..Pre::new(vec![Stage::Tekken])
+        },
+        "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => Pre::new(vec![Stage::Gpt4o]),
         "gemma4" | "granite-embed-multi-311m" | "sarvam-moe" => Pre {
             byte_encode: false,
             escape_ws: true,
@@ -126,7 +132,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(pre_tokenizer("tekken").is_none());
+        assert!(pre_tokenizer("tekken").unwrap().ignore_merges);
+        assert!(pre_tokenizer("deepseek-v3").is_none());
         assert!(pre_tokenizer("weird").is_none());
         assert!(pre_tokenizer("llama-bpe").unwrap().ignore_merges);
         assert!(!pre_tokenizer("gemma4").unwrap().byte_encode);

@@ -28,6 +28,11 @@ pub enum Stage {
     Qwen35,
     /// `[^\n]+|[\n]+` (gemma4: the text is split only at newline runs).
     NewlineRuns,
+    /// tekken (Mistral Nemo, Ministral 3, Mistral Small 3): words split at
+    /// case changes, see [`split_cased`].
+    Tekken,
+    /// gpt-4o / llama4: as tekken, with contractions and `\p{N}{1,3}`.
+    Gpt4o,
     /// A simple expression run through `std::regex` by llama.cpp.
     Expr(Expr),
 }
@@ -187,6 +192,8 @@ fn apply(cpts: &[char], offsets: &[usize], st: Stage) -> Vec<usize> {
             Stage::Qwen2 => split_llama3(&seg, &mut out, Digits::One, false),
             Stage::Qwen35 => split_llama3(&seg, &mut out, Digits::One, true),
             Stage::NewlineRuns => split_newline_runs(&seg, &mut out),
+            Stage::Tekken => split_cased(&seg, &mut out, false),
+            Stage::Gpt4o => split_cased(&seg, &mut out, true),
             Stage::Expr(e) => split_expr(&seg, &mut out, e),
         }
     }
@@ -266,6 +273,145 @@ fn split_newline_runs(seg: &Seg, out: &mut Vec<usize>) {
         }
         out.push(pos - s);
     }
+}
+
+/// A code point as llama.cpp's collapsed text has it: ASCII as itself,
+/// others by category (whitespace first).
+#[derive(Clone, Copy, PartialEq)]
+enum Coll {
+    Ascii(u8),
+    Space,
+    Letter,
+    Number,
+    Other,
+}
+
+impl Coll {
+    fn of(c: char) -> Coll {
+        if c.is_ascii() {
+            return Coll::Ascii(c as u8);
+        }
+        let f = flags(c);
+        if f & F_WS != 0 {
+            Coll::Space
+        } else if f & F_LETTER != 0 {
+            Coll::Letter
+        } else if f & F_NUMBER != 0 {
+            Coll::Number
+        } else {
+            Coll::Other
+        }
+    }
+    fn letter(self) -> bool {
+        matches!(self, Coll::Letter | Coll::Ascii(b'A'..=b'Z' | b'a'..=b'z'))
+    }
+    fn number(self) -> bool {
+        matches!(self, Coll::Number | Coll::Ascii(b'0'..=b'9'))
+    }
+    fn space(self) -> bool {
+        // `\s`: C isspace for ASCII; other whitespace was replaced by U+000B
+        matches!(self, Coll::Space | Coll::Ascii(b' ' | b'\t'..=b'\r'))
+    }
+    fn crlf(self) -> bool {
+        matches!(self, Coll::Ascii(b'\r' | b'\n'))
+    }
+    /// `(?=[\p{L}])([^a-z])`: an upper-case ASCII letter or any other letter.
+    fn upper(self) -> bool {
+        self.letter() && !matches!(self, Coll::Ascii(b'a'..=b'z'))
+    }
+    /// `(?=[\p{L}])([^A-Z])`: a lower-case ASCII letter or any other letter.
+    fn lower(self) -> bool {
+        self.letter() && !matches!(self, Coll::Ascii(b'A'..=b'Z'))
+    }
+    /// `[^\r\n\p{L}\p{N}]`
+    fn lead(self) -> bool {
+        !(self.crlf() || self.letter() || self.number())
+    }
+    /// `[^\s\p{L}\p{N}]`
+    fn other(self) -> bool {
+        !(self.space() || self.letter() || self.number())
+    }
+}
+
+/// llama.cpp's tekken and gpt-4o expressions (run by `std::regex` on the
+/// collapsed text), each alternative matched with the backtracking
+/// `std::regex` does, the first alternative that matches winning:
+/// ```text
+/// [^\r\n\p{L}\p{N}]?U*L+C? | [^\r\n\p{L}\p{N}]?U+L*C? | \p{N} (\p{N}{1,3} for gpt-4o)
+/// | ' '?[^\s\p{L}\p{N}]+[\r\n/]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+/// ```
+/// where U is `(?=[\p{L}])([^a-z])`, L is `(?=[\p{L}])([^A-Z])` (a non-ASCII
+/// letter is both: the collapsed text has no case for it) and C the
+/// contractions `'s|'t|'re|'ve|'m|'ll|'d` (either case; gpt-4o only).
+fn split_cased(seg: &Seg, out: &mut Vec<usize>, gpt4o: bool) {
+    let x = |p: usize| (p < seg.end).then(|| Coll::of(seg.cpts[p]));
+    let is = |p: usize, f: fn(Coll) -> bool| x(p).is_some_and(f);
+    let run = |mut p: usize, f: fn(Coll) -> bool| {
+        while is(p, f) {
+            p += 1;
+        }
+        p
+    };
+    let contraction = |p: usize| -> usize {
+        let c = |q: usize| match x(q) {
+            Some(Coll::Ascii(b)) => b.to_ascii_lowercase(),
+            _ => 0,
+        };
+        if !gpt4o || c(p) != b'\'' {
+            return p;
+        }
+        match (c(p + 1), c(p + 2)) {
+            (b's' | b't' | b'm' | b'd', _) => p + 2,
+            (b'r' | b'v', b'e') | (b'l', b'l') => p + 3,
+            _ => p,
+        }
+    };
+    // where the match at `p` ends, trying the alternatives in order
+    let at = |p: usize| -> Option<usize> {
+        let leads: &[usize] = if is(p, Coll::lead) { &[1, 0] } else { &[0] };
+        // [..]?U*L+C?: the longest U* that still leaves an L
+        for &l in leads {
+            let q = p + l;
+            let m = run(q, Coll::upper) - q;
+            if let Some(k) = (0..=m).rev().find(|&k| is(q + k, Coll::lower)) {
+                return Some(contraction(run(q + k, Coll::lower)));
+            }
+        }
+        // [..]?U+L*C?
+        for &l in leads {
+            let q = p + l;
+            if is(q, Coll::upper) {
+                return Some(contraction(run(run(q, Coll::upper), Coll::lower)));
+            }
+        }
+        if is(p, Coll::number) {
+            let n = if gpt4o { 3 } else { 1 };
+            return Some(p + (p..p + n).take_while(|&q| is(q, Coll::number)).count());
+        }
+        // ' '?[^\s\p{L}\p{N}]+[\r\n/]*
+        let q = p + (x(p) == Some(Coll::Ascii(b' ')) && is(p + 1, Coll::other)) as usize;
+        if is(q, Coll::other) {
+            let mut e = run(q, Coll::other);
+            while matches!(x(e), Some(Coll::Ascii(b'\r' | b'\n' | b'/'))) {
+                e += 1;
+            }
+            return Some(e);
+        }
+        let ws_end = run(p, Coll::space);
+        // \s*[\r\n]+: up to the last CR/LF of the whitespace
+        if let Some(r) = (p..ws_end).rev().find(|&r| is(r, Coll::crlf)) {
+            return Some(r + 1);
+        }
+        match ws_end - p {
+            0 => None,
+            _ if ws_end == seg.end => Some(ws_end), // \s+(?!\S) to the end
+            1 => Some(ws_end),                      // \s+
+            _ => Some(ws_end - 1),                  // \s+(?!\S)
+        }
+    };
+    split_matches(seg, out, |pos| {
+        (pos..seg.end).find_map(|p| Some((p, at(p)?)))
+    });
 }
 
 const OOR: u32 = 0xFFFF_FFFF;
@@ -511,6 +657,27 @@ mod tests {
         let t = "cafe\u{301}s";
         assert_eq!(split(t, &[Stage::Qwen35]), vec![t]);
         assert_eq!(split(t, &[Stage::Qwen2]), vec!["cafe", "\u{301}s"]);
+    }
+
+    #[test]
+    fn cased() {
+        let t = |s| split(s, &[Stage::Tekken]);
+        assert_eq!(
+            t("HELLOworld helloWorld"),
+            vec!["HELLOworld", " hello", "World"]
+        );
+        assert_eq!(t("HELLO world"), vec!["HELLO", " world"]);
+        // a non-ASCII letter is upper and lower case at once: the longest U* wins
+        assert_eq!(t("ÀBc"), vec!["ÀBc"]);
+        // `/` leads a word; `[\r\n/]*` follows a punctuation run only
+        assert_eq!(
+            t("a1/b\n/x  \n y"),
+            vec!["a", "1", "/b", "\n", "/x", "  \n", " y"]
+        );
+        assert_eq!(t("a.\n/b"), vec!["a", ".\n/", "b"]);
+        let g = |s| split(s, &[Stage::Gpt4o]);
+        assert_eq!(g("DON'T 12345"), vec!["DON'T", " ", "123", "45"]);
+        assert_eq!(t("DON'T"), vec!["DON", "'T"]);
     }
 
     #[test]

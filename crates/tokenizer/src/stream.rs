@@ -24,18 +24,40 @@ impl StreamDecoder {
 
     /// Feeds one token; returns the newly completed text (possibly empty).
     pub fn push(&mut self, tok: &Tokenizer, id: u32) -> String {
+        let mut out = String::new();
+        self.push_into(tok, id, &mut out);
+        out
+    }
+
+    /// Feeds one token and appends the newly completed text to `out`. Once
+    /// `out` and the decoder's few pending bytes have their capacity, this
+    /// allocates nothing (the per-token step of generation).
+    pub fn push_into(&mut self, tok: &Tokenizer, id: u32, out: &mut String) {
         let piece = if self.special {
             tok.token_to_piece_special(id)
         } else {
             tok.token_to_piece(id)
         };
-        self.push_bytes(piece)
+        self.push_bytes_into(piece, out)
     }
 
     /// Feeds raw bytes.
     pub fn push_bytes(&mut self, bytes: &[u8]) -> String {
-        self.pending.extend_from_slice(bytes);
         let mut out = String::new();
+        self.push_bytes_into(bytes, &mut out);
+        out
+    }
+
+    /// Feeds raw bytes and appends the newly completed text to `out`.
+    pub fn push_bytes_into(&mut self, bytes: &[u8], out: &mut String) {
+        // The common case: nothing pending and a piece of whole characters.
+        if self.pending.is_empty() {
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                out.push_str(s);
+                return;
+            }
+        }
+        self.pending.extend_from_slice(bytes);
         let mut consumed = 0;
         loop {
             let rest = &self.pending[consumed..];
@@ -47,7 +69,8 @@ impl StreamDecoder {
                 }
                 Err(e) => {
                     let good = e.valid_up_to();
-                    out.push_str(std::str::from_utf8(&rest[..good]).unwrap());
+                    // valid up to `good`, as `from_utf8` just found
+                    out.push_str(std::str::from_utf8(&rest[..good]).unwrap_or_default());
                     consumed += good;
                     match e.error_len() {
                         // invalid sequence: replace and continue
@@ -62,7 +85,6 @@ impl StreamDecoder {
             }
         }
         self.pending.drain(..consumed);
-        out
     }
 
     /// Bytes held back waiting for the rest of a character.

@@ -195,3 +195,110 @@ fn specials_pieces_and_special_encoding_match_llama_cpp() {
     }
     assert!(bad.is_empty(), "{} differences from llama.cpp", bad.len());
 }
+
+/// The llama-bpe vocabulary as a GGUF in memory with `tokenizer.ggml.pre`
+/// replaced (what scripts/make-vocab-fixtures.py gave llama.cpp).
+fn with_pre(f: &gguf::GgufFile, pre: &str) -> gguf::GgufFile {
+    let mut w = gguf::GgufWriter::new();
+    for key in [
+        "general.architecture",
+        "general.name",
+        "tokenizer.ggml.model",
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.token_type",
+        "tokenizer.ggml.merges",
+        "tokenizer.ggml.bos_token_id",
+        "tokenizer.ggml.eos_token_id",
+    ] {
+        if let Some(v) = f.get(key) {
+            w.set(key, v.clone());
+        }
+    }
+    w.set_str("tokenizer.ggml.pre", pre);
+    gguf::GgufFile::from_bytes("override.gguf", w.to_bytes()).expect("gguf")
+}
+
+/// Pre-tokenizers with no test vocabulary of their own (tekken, gpt-4o,
+/// llama4, ...): llama.cpp's ids for the llama-bpe vocabulary with the name
+/// replaced (tests/fixtures/tokenizer/pre-overrides.json).
+#[test]
+fn pre_tokenizers_without_test_vocabularies_match_llama_cpp() {
+    use serde_json::Value as J;
+    let p = test_models::fixtures_dir().join("tokenizer/pre-overrides.json");
+    let fx: J = serde_json::from_str(&std::fs::read_to_string(p).expect("fixture")).unwrap();
+    let base = fx["base"].as_str().unwrap();
+    let Some(path) = test_models::llamacpp_file(&format!("models/ggml-vocab-{base}.gguf")) else {
+        return;
+    };
+    let f = gguf::GgufFile::open(&path).unwrap();
+    let texts: Vec<&str> = fx["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let ids = |v: &J| -> Vec<u32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect()
+    };
+    let mut bad = Vec::new();
+    for (pre, v) in fx["pre"].as_object().unwrap() {
+        let tok = Tokenizer::from_gguf(&with_pre(&f, pre)).unwrap_or_else(|e| panic!("{pre}: {e}"));
+        let bos = v["bos"].as_u64().map(|x| x as u32);
+        if tok.bos() != bos || tok.add_bos() != (v["add_bos"].as_bool().unwrap() && bos.is_some()) {
+            bad.push(format!(
+                "{pre}: bos {:?}/{} want {bos:?}/{}",
+                tok.bos(),
+                tok.add_bos(),
+                v["add_bos"]
+            ));
+        }
+        for (i, want) in v["ids"].as_array().unwrap().iter().enumerate() {
+            let (want, got) = (ids(want), tok.encode(texts[i], false, false));
+            if got != want {
+                bad.push(format!(
+                    "{pre} {:?}\n   want {want:?}\n   got  {got:?}",
+                    texts[i]
+                ));
+            }
+        }
+        for (i, want) in v["ids_special"].as_array().unwrap().iter().enumerate() {
+            let (want, got) = (ids(want), tok.encode(texts[i], true, true));
+            if got != want {
+                bad.push(format!(
+                    "{pre} add_special {:?}\n   want {want:?}\n   got  {got:?}",
+                    texts[i]
+                ));
+            }
+        }
+    }
+    // the splits themselves, from llama.cpp's expressions run by Python's re
+    // on the collapsed text (ids alone can hide a split difference)
+    for (name, stage) in [
+        ("tekken", tokenizer::unicode::Stage::Tekken),
+        ("gpt-4o", tokenizer::unicode::Stage::Gpt4o),
+    ] {
+        for (i, want) in fx["splits"][name].as_array().unwrap().iter().enumerate() {
+            let want: Vec<&str> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            let got = tokenizer::unicode::split(texts[i], &[stage]);
+            if got != want {
+                bad.push(format!(
+                    "{name} split {:?}\n   want {want:?}\n   got  {got:?}",
+                    texts[i]
+                ));
+            }
+        }
+    }
+    for b in &bad {
+        eprintln!("MISMATCH {b}");
+    }
+    assert!(bad.is_empty(), "{} differences from llama.cpp", bad.len());
+}

@@ -100,7 +100,7 @@ fn unknown_model_named() {
 fn unknown_pre() {
     // an unknown pre-tokenizer would split text differently from the model's
     // own tokenizer: refused at load, naming it (as llama.cpp does)
-    for pre in ["weird-pre", "gpt2", "tekken"] {
+    for pre in ["weird-pre", "gpt2", "deepseek-v3"] {
         let f = file(&bpe_writer(pre));
         for e in [
             Tokenizer::from_gguf(&f).unwrap_err(),

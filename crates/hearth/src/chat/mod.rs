@@ -540,7 +540,6 @@ fn stats_line(st: &CachedStats) -> String {
     )
 }
 
-/// The context size: asked for (at most the trained one) or the default.
 fn seed_from_time() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,5 +1,6 @@
 pub mod batch;
 pub mod bench;
+pub mod browser;
 pub mod completions;
 pub mod create;
 pub mod embed;

@@ -137,7 +137,8 @@ fn default_budget() -> u64 {
 
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let addr = address(a.host.as_deref(), a.port)?;
-    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store
+    let open = a.open;
+    let dir = a.models_dir.clone().unwrap_or_else(store::default_root); // the model store (same as catalog::default_dir on Linux)
     for p in &a.model {
         if !p.is_file() {
             return Err(InputError(format!("--model {}: no such file", p.display())).into());
@@ -206,7 +207,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
         let local = listener.local_addr()?;
+        let page = super::browser::page_url(local);
         eprintln!("hearth serve: listening on http://{local}");
+        eprintln!("  chat in your browser: {}", super::browser::link(&page));
         eprintln!("  OpenAI API: http://{local}/v1   Ollama API: http://{local}/api");
         if !local.ip().is_loopback() {
             eprintln!(
@@ -238,6 +241,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 m.size as f64 / 1e6,
                 m.path.display()
             );
+        }
+        if open {
+            if let Err(note) = super::browser::open(&page) {
+                eprintln!("  {note}");
+            }
         }
         server::run(listener, state, shutdown_signal()).await?;
         eprintln!("hearth serve: stopped");

@@ -250,7 +250,7 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
 /// loads, measured slower: the accumulators no longer fit the registers.)
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const R: usize, const Q6: bool>(
+unsafe fn run<const R: usize, B: KPanel>(
     p: &[KBlk],
     nb: usize,
     g: [*const GBlk; R],
@@ -286,7 +286,7 @@ unsafe fn run<const R: usize, const Q6: bool>(
                 let yd = *ds[r].add(i);
                 let q8sums = y[r].bsums;
                 let d = yd * b.d;
-                if Q6 {
+                if B::Q6 {
                     // values are u - 32 with u in 0..64: subtract 32 * scale * bsum lane-wise.
                     let sub = _mm256_slli_epi32(_mm256_madd_epi16(q8sums, b.extra), 5);
                     let s = _mm256_sub_epi32(sumi[r], sub);
@@ -303,7 +303,7 @@ unsafe fn run<const R: usize, const Q6: bool>(
         }
     }
     std::array::from_fn(|r| {
-        if Q6 {
+        if B::Q6 {
             hsum_f32_8(acc[r])
         } else {
             let am = acc_m[r];
@@ -362,29 +362,18 @@ pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
     unsafe { matmul::<B>(t, cache) }
 }
 
-/// [`panels`] with the cache's rows, if any.
+/// [`panels`] with the cache's rows, if any, for Q6_K (`q6`) or Q4_K. (One
+/// instance for both, taking the format at run time: each `run` then has one
+/// caller, which LLVM inlines.)
 ///
 /// # Safety
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
-    let Tile {
-        w,
-        rb,
-        o0,
-        o1,
-        a0,
-        stride,
-        r0,
-        r1,
-        out,
-        n_out,
-    } = *t;
-    let nb = rb / B::BYTES;
-    let q6 = B::Q6;
-    assert!(w.len() >= o1 * rb && o1 <= n_out && nb * Q8_K_BYTES <= stride);
+    let nb = t.rb / B::BYTES;
+    assert!(t.w.len() >= t.o1 * t.rb && t.o1 <= t.n_out && nb * Q8_K_BYTES <= t.stride);
     if let Some(c) = cache {
-        assert!(c.len() >= o1 * nb);
+        assert!(c.len() >= t.o1 * nb);
     }
     SCRATCH.with(|s| {
         GROUPED.with(|g| {
@@ -394,7 +383,7 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
                 s.resize(nb, unsafe { std::mem::zeroed() });
             }
             let (g, ds) = &mut *g.borrow_mut();
-            let n = (r1 - r0) * nb;
+            let n = (t.r1 - t.r0) * nb;
             if g.len() < n {
                 // SAFETY: all-zero bytes are valid vectors.
                 g.resize(n, unsafe { std::mem::zeroed() });
@@ -403,60 +392,92 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
             // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
             unsafe {
                 group_acts(
-                    a0.add(r0 * stride),
-                    stride,
+                    t.a0.add(t.r0 * t.stride),
+                    t.stride,
                     nb,
-                    q6,
+                    B::Q6,
                     &mut g[..n],
                     &mut ds[..n],
                 )
             };
-            let (gp, dp) = (g.as_ptr(), ds.as_ptr());
-            for o in o0..o1 {
-                let p: &[KBlk] = match cache {
-                    Some(c) => &c[o * nb..(o + 1) * nb],
-                    None => {
-                        let row = w[o * rb..(o + 1) * rb].as_ptr();
-                        // SAFETY: the row holds nb blocks (asserted above).
-                        unsafe { build::<B>(row, nb, &mut s) };
-                        &s[..nb]
-                    }
-                };
-                // with a cache, the first pass over a row prefetches the next
-                let mut next = cache.map(|c| c.as_ptr().wrapping_add((o + 1) * nb));
-                let mut r = r0;
-                while r < r1 {
-                    let n = if r + 4 <= r1 { 4 } else { 1 };
-                    // SAFETY: activation rows r0..r1 are regrouped at gp / dp
-                    // (nb blocks each), and the outputs (row r.., column o)
-                    // are this call's to write.
-                    unsafe {
-                        let gr = |i: usize| gp.add((r + i - r0) * nb);
-                        let dr = |i: usize| dp.add((r + i - r0) * nb);
-                        if n == 4 {
-                            let q = [gr(0), gr(1), gr(2), gr(3)];
-                            let d = [dr(0), dr(1), dr(2), dr(3)];
-                            let v = if q6 {
-                                run::<4, true>(p, nb, q, d, next)
-                            } else {
-                                run::<4, false>(p, nb, q, d, next)
-                            };
-                            for (i, x) in v.iter().enumerate() {
-                                *out.add((r + i) * n_out + o) = *x;
-                            }
-                        } else {
-                            let v = if q6 {
-                                run::<1, true>(p, nb, [gr(0)], [dr(0)], next)
-                            } else {
-                                run::<1, false>(p, nb, [gr(0)], [dr(0)], next)
-                            };
-                            *out.add(r * n_out + o) = v[0];
-                        }
-                    }
-                    next = None;
-                    r += n;
-                }
-            }
+            let rows = Grouped {
+                g: &g[..n],
+                ds: &ds[..n],
+                nb,
+            };
+            // SAFETY: the caller's contract; the tile's activation rows
+            // regrouped above.
+            unsafe { tile::<B>(t, cache, rows, &mut s) };
         })
     });
+}
+
+/// A tile's activation rows regrouped by [`group_acts`] (row `r - r0`'s `nb`
+/// blocks and scales at `(r - r0) * nb`).
+#[derive(Clone, Copy)]
+struct Grouped<'a> {
+    g: &'a [GBlk],
+    ds: &'a [f32],
+    nb: usize,
+}
+
+/// The tile's outputs from its regrouped activation rows `a`, each weight row
+/// read from `cache` or unpacked into `s`. (A function of its own rather
+/// than the thread-local closure's body: its values stay in registers.)
+///
+/// # Safety
+/// As [`panels`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>, a: Grouped<'_>, s: &mut [KBlk]) {
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        r0,
+        r1,
+        out,
+        n_out,
+        ..
+    } = *t;
+    let nb = a.nb;
+    assert!(a.g.len() >= (r1 - r0) * nb && a.ds.len() >= (r1 - r0) * nb && s.len() >= nb);
+    let (gp, dp) = (a.g.as_ptr(), a.ds.as_ptr());
+    for o in o0..o1 {
+        let p: &[KBlk] = match cache {
+            Some(c) => &c[o * nb..(o + 1) * nb],
+            None => {
+                let row = w[o * rb..(o + 1) * rb].as_ptr();
+                // SAFETY: the row holds nb blocks (caller).
+                unsafe { build::<B>(row, nb, s) }
+                &s[..nb]
+            }
+        };
+        // with a cache, the first pass over a row prefetches the next
+        let mut next = cache.map(|c| c.as_ptr().wrapping_add((o + 1) * nb));
+        let mut r = r0;
+        while r < r1 {
+            let n = if r + 4 <= r1 { 4 } else { 1 };
+            // SAFETY: activation rows r0..r1 are regrouped at gp / dp (nb
+            // blocks each, asserted above), and the outputs (row r.., column
+            // o) are this call's to write (caller).
+            unsafe {
+                let gr = |i: usize| gp.add((r + i - r0) * nb);
+                let dr = |i: usize| dp.add((r + i - r0) * nb);
+                if n == 4 {
+                    let q = [gr(0), gr(1), gr(2), gr(3)];
+                    let d = [dr(0), dr(1), dr(2), dr(3)];
+                    let v = run::<4, B>(p, nb, q, d, next);
+                    for (i, x) in v.iter().enumerate() {
+                        *out.add((r + i) * n_out + o) = *x;
+                    }
+                } else {
+                    let v = run::<1, B>(p, nb, [gr(0)], [dr(0)], next);
+                    *out.add(r * n_out + o) = v[0];
+                }
+            }
+            next = None;
+            r += n;
+        }
+    }
 }

@@ -173,9 +173,10 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
     d
 }
 
-/// Block `b` of each of the `P` panels in `p` (`nb` blocks each), with the
-/// same blocks of the panels at `next` prefetched (320 bytes, 5 lines each; a
-/// hint: any address is fine).
+/// Block `b` of each of the `P` panels in `p` (`nb` blocks each; the
+/// pointers are only valid for `P * nb <= p.len()` and `b < nb`, which the
+/// callers assert), with the same blocks of the panels at `next` prefetched
+/// (320 bytes, 5 lines each; a hint: any address is fine).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn block_b<const P: usize>(
@@ -190,7 +191,8 @@ fn block_b<const P: usize>(
             _mm_prefetch::<_MM_HINT_T0>(q.wrapping_add(l));
         }
     }
-    std::array::from_fn(|j| &p[j * nb + b] as *const OBlock)
+    let p = p.as_ptr();
+    std::array::from_fn(|j| p.wrapping_add(j * nb + b))
 }
 
 /// `P` consecutive panels (`p[j * nb..(j + 1) * nb]`) against `R` activation
@@ -217,7 +219,7 @@ unsafe fn run<const R: usize, const P: usize>(
     for b in 0..nb {
         let bp = block_b::<P>(p, nb, b, next);
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
-        // of every panel at `bp[j]`.
+        // of every panel at `bp[j]` (b < nb, P * nb <= p.len(): asserted).
         unsafe {
             for r in 0..R {
                 let x = xu[r].add(b) as *const i32;
@@ -285,7 +287,7 @@ unsafe fn run_q8<const R: usize, const P: usize>(
     for b in 0..nb {
         let bp = block_b::<P>(p, nb, b, next);
         // SAFETY: `nb` blocks at every `xu[r]` and `dx[r]` (caller); block b
-        // of every panel at `bp[j]`.
+        // of every panel at `bp[j]` (b < nb, P * nb <= p.len(): asserted).
         unsafe {
             // [row][panel]: the block's exact i32 sums (lane = weight row)
             let mut s = [[_mm256_setzero_si256(); P]; R];
@@ -320,38 +322,29 @@ unsafe fn run_q8<const R: usize, const P: usize>(
     acc
 }
 
-/// A tile's activation rows prepared for the passes: row `i`'s `nb` blocks of
-/// quants (`y + 128`, or Q8_0's `y`) at `xu + i * nb`, its scales at `dx + i
-/// * nb`.
-#[derive(Clone, Copy)]
-struct Prepared {
-    xu: *const [u8; 32],
-    dx: *const f32,
-    nb: usize,
-}
-
-/// [`run`] (`Q8`: [`run_q8`]) for prepared rows `r..r + R` (the first at
-/// `x`) and the `P` panels at `p` (output column `o`), stored into the tile's
-/// outputs. (Generic over `Q8`, not the format, so Q4_0 and Q5_0 share one
-/// instance that is `run`'s only caller, which LLVM then inlines.)
+/// [`run`] (`Q8`: [`run_q8`]) for `R` prepared activation rows (the first's
+/// `nb` blocks of quants at `xu`, scales at `dx`; rows `nb` blocks apart) and
+/// the `P` panels at `p`, stored at `dst` (output rows `n_out` apart).
+/// (Generic over `Q8`, not the format, so Q4_0 and Q5_0 share one instance
+/// that is `run`'s only caller, which LLVM then inlines.)
 ///
 /// # Safety
-/// As [`run`]; outputs (`r..r + R`, `o..o + 8 P`) of the tile writable.
+/// As [`run`]; outputs `dst[i * n_out + 0..8 P]`, `i < R`, writable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
     p: &[OBlock],
+    nb: usize,
+    xu: *const [u8; 32],
+    dx: *const f32,
     next: *const OBlock,
-    x: Prepared,
-    t: &Tile<'_>,
-    r: usize,
-    o: usize,
+    dst: *mut f32,
+    n_out: usize,
 ) {
-    let (nb, out, n_out) = (x.nb, t.out, t.n_out);
     // SAFETY: rows i < R of the prepared activations are `nb` apart (caller).
     unsafe {
-        let xu = std::array::from_fn(|i| x.xu.add(i * nb));
-        let dx = std::array::from_fn(|i| x.dx.add(i * nb));
+        let xu = std::array::from_fn(|i| xu.add(i * nb));
+        let dx = std::array::from_fn(|i| dx.add(i * nb));
         let v = if Q8 {
             run_q8::<R, P>(p, nb, xu, dx, next)
         } else {
@@ -359,7 +352,7 @@ unsafe fn run_store<const Q8: bool, const R: usize, const P: usize>(
         };
         for (i, vi) in v.iter().enumerate() {
             for (j, vj) in vi.iter().enumerate() {
-                _mm256_storeu_ps(out.add((r + i) * n_out + o + 8 * j), *vj);
+                _mm256_storeu_ps(dst.add(i * n_out + 8 * j), *vj);
             }
         }
     }
@@ -574,20 +567,20 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
             let mut r = r0;
             while r < r1 {
                 let two = r + 2 <= r1;
-                let x = Prepared {
-                    xu: xp.wrapping_add((r - r0) * nb),
-                    dx: dp.wrapping_add((r - r0) * nb),
-                    nb,
-                };
+                let (x, d) = (
+                    xp.wrapping_add((r - r0) * nb),
+                    dp.wrapping_add((r - r0) * nb),
+                );
+                let dst = out.wrapping_add(r * n_out + o);
                 // SAFETY: rows r (and r + 1) of the prepared activations;
                 // outputs (r.., o..o + 8 np) are this call's to write (caller).
                 unsafe {
                     macro_rules! go {
                         ($r:literal, $p:literal) => {
                             if F::BYTE_QUANTS {
-                                run_store::<true, $r, $p>(p, next, x, t, r, o)
+                                run_store::<true, $r, $p>(p, nb, x, d, next, dst, n_out)
                             } else {
-                                run_store::<false, $r, $p>(p, next, x, t, r, o)
+                                run_store::<false, $r, $p>(p, nb, x, d, next, dst, n_out)
                             }
                         };
                     }

@@ -64,7 +64,8 @@ impl Dot4 for Sdot {
     unsafe fn dot4(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
         let mut r = acc;
         // SAFETY: `Sdot` kernels are only reachable after runtime detection of
-        // `dotprod` (see `dot_fn`); the asm only reads/writes the named registers.
+        // `dotprod` (listed at `Level::NeonDotprod` in `crate::formats`); the
+        // asm only reads/writes the named registers.
         unsafe {
             std::arch::asm!(
                 ".arch_extension dotprod",
