@@ -82,6 +82,8 @@ class Shape:
     n_ff: int
     tied: bool
     n_vocab: int = 0  # 0: the vocabulary's size
+    n_expert: int = 0       # a mixture of experts: n_ff is each expert's length
+    n_expert_used: int = 0
 
     @property
     def q_dim(self):
@@ -121,6 +123,8 @@ class Family:
     fused_gate_up: bool = False        # blk.N.ffn_up of 2*n_ff rows, no ffn_gate
     extra: Callable[[Shape, "Rng"], dict] = lambda s, r: {}  # global extra tensors
     logit_mul: float = 1.0             # the file divides logits by this much
+    embd_gain: float = 1.0             # token embeddings' scale (Granite multiplies them by 12)
+    moe: bool = False                  # ffn_gate_inp + ffn_{gate,up,down}_exps instead of the dense MLP
     note: str = ""
 
 
@@ -225,8 +229,18 @@ FAMILIES = {
                    "attention.layer_norm_rms_epsilon": 1e-5,
                    "embedding_scale": 12.0, "residual_scale": 0.22,
                    "attention.scale": 1.0 / s.head_dim, "logit_scale": 8.0},
-        runs=(SHORT, MEDIUM), logit_mul=8.0,
+        runs=(SHORT, MEDIUM), logit_mul=8.0, embd_gain=1.0 / 12.0,
         note="vocabulary: refact (Granite 3.x uses the refact pre-tokenizer, 49155 tokens)"),
+    # Qwen3-30B-A3B / Qwen3-Coder-30B-A3B: the qwen3 block with a mixture
+    # of experts (router, softmax, top-k renormalised, 3-D expert tensors).
+    "qwen3moe": Family(
+        "qwen3moe", "qwen2", "Qwen-Qwen3-0.6B.jinja",
+        lambda s: {"rope.freq_base": 1000000.0, "context_length": 40960,
+                   "attention.layer_norm_rms_epsilon": 1e-6,
+                   "expert_count": s.n_expert, "expert_used_count": s.n_expert_used,
+                   "expert_feed_forward_length": s.n_ff},
+        runs=(SHORT, MEDIUM), qk_norm=True, moe=True,
+        note="template: Qwen3's (Qwen3-30B-A3B ships the same one)"),
     # Ministral 3: YaRN and the query temperature.
     "mistral3": Family(
         "mistral3", "llama-bpe", "mistralai-Ministral-3-14B-Reasoning-2512.jinja", mistral3_meta,
@@ -242,6 +256,8 @@ class Synth:
     wtype: str   # F32, F16, Q8_0, Q5_0, Q4_K_M
     shape: Shape
     seed: int
+    # a mixture of experts' router logits per expert (see ROUTER_GAIN)
+    router_gain: float = 0.0
 
 
 MODELS = [
@@ -265,6 +281,18 @@ MODELS = [
     Synth("mistral3-f32", "mistral3", "F32", Shape(64, 2, 4, 2, 32, 192, tied=True), 18),
     Synth("mistral3-f16", "mistral3", "F16", Shape(128, 2, 4, 2, 64, 384, tied=False), 19),
     Synth("mistral3-q8_0", "mistral3", "Q8_0", Shape(128, 2, 4, 2, 64, 384, tied=True), 20),
+    # F32: exact enough that no routing choice is a near tie, a soft router
+    # (a fifth of the probability outside the chosen experts, so the
+    # renormalisation shows); the others: a sharp router, whose last chosen
+    # expert weighs little, so a near tie going the other way moves little
+    Synth("qwen3moe-f32", "qwen3moe", "F32", Shape(64, 2, 4, 2, 32, 48, tied=True,
+                                                   n_expert=8, n_expert_used=2), 21, 2.0),
+    Synth("qwen3moe-f16", "qwen3moe", "F16", Shape(128, 2, 4, 2, 64, 96, tied=False,
+                                                   n_expert=16, n_expert_used=4), 22, 8.0),
+    Synth("qwen3moe-q8_0", "qwen3moe", "Q8_0", Shape(128, 2, 4, 2, 64, 96, tied=True,
+                                                     n_expert=16, n_expert_used=4), 23, 8.0),
+    Synth("qwen3moe-q4_k_m", "qwen3moe", "Q4_K_M", Shape(256, 2, 8, 2, 64, 256, tied=False,
+                                                         n_expert=16, n_expert_used=4), 24, 8.0),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
@@ -471,7 +499,12 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     at a time (the big models do not fit in memory as float32)."""
     s = shape
     t_embd, t_out, t_mat, t_vd = weight_types(m.wtype)
+    QK_GAIN = qk_gain(m.wtype)
     d = s.n_embd
+
+    def experts(rows, cols, ty, gain=1.0):
+        """n_expert matrices of [rows, cols], stacked (ggml [cols, rows, n_expert])."""
+        return np.stack([mat(rows, cols, ty, gain) for _ in range(s.n_expert)])
 
     def mat(rows, cols, ty, gain=1.0):
         """Uniform in ±gain*sqrt(3/cols) (outputs of ~gain per dim for
@@ -488,40 +521,72 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     def norm(n):
         return np.float32(1.0) + np.float32(0.1) * rng.uniform(n)
 
-    # a matrix of gain g maps inputs of ~1 per dim to outputs of ~g per dim;
-    # logits of std ~6.5 spread the vocabulary over ~60
-    out_gain = 6.5 * fam.logit_mul
-    yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, out_gain if s.tied else 1.0)
+    # Token embeddings of ~1/sqrt(n_embd) per dim (the blocks' outputs, ~1
+    # per dim, dominate the residual stream, so every block's computation
+    # shows in the logits); logits of std ~6.5 (spread ~60 over the
+    # vocabulary) through the final norm's weights, so a tied output works
+    # the same.
+    yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, fam.embd_gain)
     for name, arr in fam.extra(s, rng).items():
         yield name, T.F32, (lambda a=arr: a)
-    yield "output_norm.weight", T.F32, lambda: norm(d)
+    out_gain = np.float32(6.5 * fam.logit_mul / fam.embd_gain) if s.tied else np.float32(6.5 * fam.logit_mul)
+    yield "output_norm.weight", T.F32, lambda: out_gain * norm(d)
     if not s.tied:
-        yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out, out_gain)
+        yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out)
     for i in range(s.n_layer):
         p = f"blk.{i}."
         yield p + "attn_norm.weight", T.F32, lambda: norm(d)
         if fam.fused_qkv:
-            yield p + "attn_qkv.weight", t_mat, lambda: mat(s.q_dim + 2 * s.kv_dim, d, t_mat)
+            yield p + "attn_qkv.weight", t_mat, lambda: np.concatenate(
+                [mat(s.q_dim, d, t_mat, QK_GAIN), mat(s.kv_dim, d, t_mat, QK_GAIN), mat(s.kv_dim, d, t_mat)])
         else:
-            yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat)
-            yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat)
+            yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat, QK_GAIN)
+            yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat, QK_GAIN)
             yield p + "attn_v.weight", t_vd, lambda: mat(s.kv_dim, d, t_vd)
         if fam.qk_norm:
-            yield p + "attn_q_norm.weight", T.F32, lambda: norm(s.head_dim)
-            yield p + "attn_k_norm.weight", T.F32, lambda: norm(s.head_dim)
+            yield p + "attn_q_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
+            yield p + "attn_k_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
         yield p + "attn_output.weight", t_mat, lambda: mat(d, s.q_dim, t_mat)
         yield p + "ffn_norm.weight", T.F32, lambda: norm(d)
-        if fam.fused_gate_up:
+        if fam.moe:
+            yield p + "ffn_gate_inp.weight", T.F32, lambda: mat(s.n_expert, d, T.F32, m.router_gain)
+            yield p + "ffn_gate_exps.weight", t_mat, lambda: experts(s.n_ff, d, t_mat)
+            yield p + "ffn_up_exps.weight", t_mat, lambda: experts(s.n_ff, d, t_mat)
+            yield p + "ffn_down_exps.weight", t_vd, lambda: experts(d, s.n_ff, t_vd)
+        elif fam.fused_gate_up:
             yield p + "ffn_up.weight", t_mat, lambda: mat(2 * s.n_ff, d, t_mat)
         else:
             yield p + "ffn_gate.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
             yield p + "ffn_up.weight", t_mat, lambda: mat(s.n_ff, d, t_mat)
-        yield p + "ffn_down.weight", t_vd, lambda: mat(d, s.n_ff, t_vd)
+        if not fam.moe:
+            yield p + "ffn_down.weight", t_vd, lambda: mat(d, s.n_ff, t_vd)
 
 
-def nbytes(ty: T, rows: int, cols: int) -> int:
+# Queries and keys of ~2 per dim in the F32/F16 files: attention scores of
+# std ~4, sharp enough that positions (RoPE and its factors) and the attention
+# scale show in the logits. The quantized files keep ~1: there, sharp
+# attention turns the 8-bit activations' rounding flips (which differ between
+# any two summation orders, llama.cpp's own two attention paths included)
+# into logit differences of several units, drowning what they check (the
+# quantized kernels inside each family's block).
+def qk_gain(wtype: str) -> float:
+    return 2.0 if wtype in ("F32", "F16") else 1.0
+
+
+# A mixture of experts' router: logits of ~router_gain per expert. Two
+# implementations' router inputs differ in their last bits (or by the 8-bit
+# activations' quantization), so a routing choice near a tie may go either
+# way in one and the other, changing that position's output by the weight
+# of the expert that changed (and, through its keys and values, the later
+# positions' a little). A sharp router (gain 8: the last chosen expert
+# weighs ~1% on average) keeps that small; an exact file (F32) can use a
+# soft one (gain 2) where the renormalisation matters.
+
+
+def nbytes(ty: T, *shape: int) -> int:
+    """Bytes of a tensor of `shape` (the last dimension the rows' length)."""
     bs, ts = gguf.GGML_QUANT_SIZES[ty]
-    return rows * cols // bs * ts
+    return math.prod(shape) // bs * ts
 
 
 def write_model(m: Synth, out_dir: Path, log=print) -> Path:
@@ -539,7 +604,9 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
     common = {
         "block_count": shape.n_layer,
         "embedding_length": shape.n_embd,
-        "feed_forward_length": shape.n_ff,
+        # a mixture of experts: the dense length of the family (unused), as
+        # Qwen3-30B-A3B's 6144 next to its experts' 768
+        "feed_forward_length": shape.n_ff * (8 if shape.n_expert else 1),
         "attention.head_count": shape.n_head,
         "attention.head_count_kv": shape.n_head_kv,
         "attention.key_length": shape.head_dim,
@@ -562,17 +629,17 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
     for name, ty, _ in plan:
         shapes[name] = tensor_shape(name, shape, fam)
     for name, ty, _ in plan:
-        rows, cols = shapes[name]
-        w.add_tensor_info(name, [rows, cols] if rows > 1 else [cols],
+        shp = shapes[name]
+        dims = list(shp) if len(shp) == 3 else ([shp[0], shp[1]] if shp[0] > 1 else [shp[1]])
+        w.add_tensor_info(name, dims,
                           np.dtype(np.float16 if ty == T.F16 else np.float32),
-                          nbytes(ty, rows, cols), raw_dtype=None if ty in (T.F32, T.F16) else ty)
+                          nbytes(ty, *shp), raw_dtype=None if ty in (T.F32, T.F16) else ty)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
     for name, ty, make in plan:
         data = make()
-        rows, cols = shapes[name]
-        assert data.nbytes == nbytes(ty, rows, cols), (name, data.nbytes)
+        assert data.nbytes == nbytes(ty, *shapes[name]), (name, data.nbytes)
         w.write_tensor_data(data)
     w.close()
     tmp.rename(path)
@@ -581,7 +648,8 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
 
 
 def tensor_shape(name: str, s: Shape, fam: Family):
-    """(rows, cols) of a tensor (rows 1 for vectors)."""
+    """(rows, cols) of a tensor (rows 1 for vectors), (n_expert, rows, cols)
+    for the experts' 3-D ones."""
     d = s.n_embd
     base = name.split(".", 2)[-1] if name.startswith("blk.") else name
     table = {
@@ -594,6 +662,9 @@ def tensor_shape(name: str, s: Shape, fam: Family):
         "ffn_gate.weight": (s.n_ff, d), "ffn_down.weight": (d, s.n_ff),
         "ffn_up.weight": (2 * s.n_ff if fam.fused_gate_up else s.n_ff, d),
         "rope_freqs.weight": (1, s.head_dim // 2),
+        "ffn_gate_inp.weight": (s.n_expert, d),
+        "ffn_gate_exps.weight": (s.n_expert, s.n_ff, d), "ffn_up_exps.weight": (s.n_expert, s.n_ff, d),
+        "ffn_down_exps.weight": (s.n_expert, d, s.n_ff),
         "rope_factors_long.weight": (1, fam.rope_dims(s) // 2),
         "rope_factors_short.weight": (1, fam.rope_dims(s) // 2),
     }

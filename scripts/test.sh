@@ -44,7 +44,15 @@ if [ "$(uname -m)" = x86_64 ] && cpu_has avx512f && cpu_has avx512bw && cpu_has 
     # the AVX-512 kernels with the scalar reference, checking the dispatch.
     if cpu_has avx512_vnni; then
         HEARTH_SIMD=avx512 HEARTH_EXPECT_SIMD=avx512 \
-            cargo test -p kernels --release --no-fail-fast --test avx512 --test simd 2>&1
+            cargo test -p kernels --release --no-fail-fast --test avx512 --test simd --test batched 2>&1
+    fi
+    # AVX2 with AVX-VNNI (the level of Intel laptops without AVX-512): the
+    # kernel tests against the scalar reference, and the real models' batched
+    # logits with and without panels.
+    if cpu_has avx_vnni; then
+        HEARTH_SIMD=avx2-vnni HEARTH_EXPECT_SIMD=avx2+vnni \
+            cargo test -p kernels --release --no-fail-fast --test simd --test batched --test panel_cache 2>&1
+        HEARTH_SIMD=avx2-vnni cargo test -p model --release --no-fail-fast --test panels 2>&1
     fi
 else
     # AVX-512 (+VNNI) kernels under emulation: bochs boots a small Linux VM with a
@@ -52,6 +60,11 @@ else
     # the kernel tests there (qemu does not emulate AVX-512).
     bash scripts/test-avx512.sh
     AVX512_TEST=simd bash scripts/test-avx512.sh
+    # With AVX-VNNI (the best level above ran its kernels), AVX2 alone too.
+    if [ "$(uname -m)" = x86_64 ] && cpu_has avx_vnni; then
+        HEARTH_SIMD=avx2 HEARTH_EXPECT_SIMD=avx2 \
+            cargo test -p kernels --release --no-fail-fast --test simd --test batched --test panel_cache 2>&1
+    fi
 fi
 
 # NEON kernels (aarch64) under qemu user-mode emulation.

@@ -505,7 +505,7 @@ fn hearth_simd_is_checked() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    for want in ["HEARTH_SIMD=\"avx3\"", "scalar, avx2, avx512"] {
+    for want in ["HEARTH_SIMD=\"avx3\"", "scalar, avx2, avx2-vnni, avx512"] {
         assert!(stderr(&o).contains(want), "{want:?} not in {}", stderr(&o));
     }
     let o = Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -520,4 +520,30 @@ fn hearth_simd_is_checked() {
             .any(|l| l.starts_with("SIMD:") && l.trim_end().ends_with("scalar")),
         "{out}"
     );
+    // `avx2-vnni`: AVX2 with AVX-VNNI where the CPU has both, AVX2 alone
+    // where it lacks AVX-VNNI (also on an AVX-512 CPU)
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
+        let o = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(["doctor"])
+            .env("HEARTH_SIMD", "avx2-vnni")
+            .env_remove("HEARTH_FORCE_SCALAR")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let want = if std::is_x86_feature_detected!("avxvnni") {
+            "avx2+vnni"
+        } else {
+            "avx2"
+        };
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("SIMD:") && l.split_whitespace().last() == Some(want)),
+            "{out}"
+        );
+    }
 }

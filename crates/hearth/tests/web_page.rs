@@ -171,12 +171,13 @@ fn chat_page_in_a_real_browser() {
 
     // a second server with an API key, for the page's key prompt (online,
     // for the page's download button; the browser test answers the one
-    // download it asks for itself); --open with no browser to start is no error
+    // download it asks for itself, from a plain-http host on this machine,
+    // hence --allow-any-pull); --open with no browser to start is no error
     let no_browser = tmp.path().join("empty-bin");
     std::fs::create_dir_all(&no_browser).unwrap();
     let keyed = serve(
         &models,
-        &["--api-key", "page-k3y", "--open"],
+        &["--api-key", "page-k3y", "--open", "--allow-any-pull"],
         no_browser.to_str().unwrap(),
         &tmp.path().join("not-opened.txt"),
         true,

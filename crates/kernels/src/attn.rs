@@ -43,17 +43,34 @@ fn check(q: &[f32], kv: &KvHead<'_>, lo: usize, pos: usize, out: &[f32]) {
 /// `out = Σ_j softmax_j(q · k_j * scale) v_j` over key positions `lo..=pos` of
 /// `kv` (`k_j`, `v_j`: position `j`'s key and value, `q.len()` elements).
 pub fn attend_row(q: &[f32], kv: KvHead<'_>, lo: usize, pos: usize, scale: f32, out: &mut [f32]) {
+    attend_row_sink(q, kv, lo, pos, scale, f32::NEG_INFINITY, out)
+}
+
+/// [`attend_row`] with an attention sink: a logit `sink` that joins the
+/// softmax without a value (gpt-oss; llama.cpp `ggml_soft_max_ext`'s
+/// sinks), so the weights of the keys sum to less than 1. `NEG_INFINITY`:
+/// none (exactly [`attend_row`]). The softmax starts from the sink (running
+/// maximum `sink`, sum 1) and goes on as without one.
+pub fn attend_row_sink(
+    q: &[f32],
+    kv: KvHead<'_>,
+    lo: usize,
+    pos: usize,
+    scale: f32,
+    sink: f32,
+    out: &mut [f32],
+) {
     check(q, &kv, lo, pos, out);
     #[cfg(target_arch = "x86_64")]
     {
         if crate::simd::use_avx2() && q.len().is_multiple_of(8) {
             // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
             // lengths and ranges checked above; the head size is a multiple of 8.
-            unsafe { crate::avx2::attn::attend_rows::<1>([q], kv, lo, pos, scale, [out]) };
+            unsafe { crate::avx2::attn::attend_rows::<1>([q], kv, lo, pos, scale, sink, [out]) };
             return;
         }
     }
-    attend_row_scalar(q, kv, lo, pos, scale, out);
+    attend_row_scalar_sink(q, kv, lo, pos, scale, sink, out);
 }
 
 /// Most query rows [`attend_rows`] takes at once.
@@ -71,6 +88,20 @@ pub fn attend_rows(
     scale: f32,
     out: &mut [&mut [f32]],
 ) {
+    attend_rows_sink(q, kv, lo, pos0, scale, f32::NEG_INFINITY, out)
+}
+
+/// [`attend_rows`] with an attention sink (see [`attend_row_sink`]); every
+/// row's result is bit-identical to its own [`attend_row_sink`] call.
+pub fn attend_rows_sink(
+    q: &[&[f32]],
+    kv: KvHead<'_>,
+    lo: usize,
+    pos0: usize,
+    scale: f32,
+    sink: f32,
+    out: &mut [&mut [f32]],
+) {
     assert!(
         q.len() == out.len() && q.len() <= MAX_ROWS,
         "attention: 1 to {MAX_ROWS} rows"
@@ -86,11 +117,13 @@ pub fn attend_rows(
             // lengths and ranges checked above; head sizes equal, multiples of 8.
             unsafe {
                 match (q, out) {
-                    ([a], [x]) => ar::<1>([a], kv, lo, pos0, scale, [x]),
-                    ([a, b], [x, y]) => ar::<2>([a, b], kv, lo, pos0, scale, [x, y]),
-                    ([a, b, c], [x, y, z]) => ar::<3>([a, b, c], kv, lo, pos0, scale, [x, y, z]),
+                    ([a], [x]) => ar::<1>([a], kv, lo, pos0, scale, sink, [x]),
+                    ([a, b], [x, y]) => ar::<2>([a, b], kv, lo, pos0, scale, sink, [x, y]),
+                    ([a, b, c], [x, y, z]) => {
+                        ar::<3>([a, b, c], kv, lo, pos0, scale, sink, [x, y, z])
+                    }
                     ([a, b, c, d], [x, y, z, w]) => {
-                        ar::<4>([a, b, c, d], kv, lo, pos0, scale, [x, y, z, w])
+                        ar::<4>([a, b, c, d], kv, lo, pos0, scale, sink, [x, y, z, w])
                     }
                     _ => {}
                 }
@@ -99,7 +132,7 @@ pub fn attend_rows(
         }
     }
     for (r, (q, o)) in q.iter().zip(out.iter_mut()).enumerate() {
-        attend_row_scalar(q, kv, lo, pos0 + r, scale, o);
+        attend_row_scalar_sink(q, kv, lo, pos0 + r, scale, sink, o);
     }
 }
 
@@ -112,12 +145,30 @@ pub fn attend_row_scalar(
     scale: f32,
     out: &mut [f32],
 ) {
+    attend_row_scalar_sink(q, kv, lo, pos, scale, f32::NEG_INFINITY, out)
+}
+
+/// The scalar reference of [`attend_row_sink`].
+pub fn attend_row_scalar_sink(
+    q: &[f32],
+    kv: KvHead<'_>,
+    lo: usize,
+    pos: usize,
+    scale: f32,
+    sink: f32,
+    out: &mut [f32],
+) {
     check(q, &kv, lo, pos, out);
     let KvHead { k, v, stride, off } = kv;
     let hd = q.len();
     out.fill(0.0);
-    let mut max = f32::NEG_INFINITY;
-    let mut sum = 0.0f32;
+    // the softmax starts from the sink (exp(sink - sink) = 1), if any
+    let mut max = sink;
+    let mut sum = if sink == f32::NEG_INFINITY {
+        0.0f32
+    } else {
+        1.0
+    };
     let mut scores = [0.0f32; TILE];
     let mut j0 = lo;
     while j0 <= pos {

@@ -126,6 +126,9 @@ pub(crate) struct Format {
     pub(crate) scalar: Kernels,
     #[cfg(target_arch = "x86_64")]
     pub(crate) avx2: Kernels,
+    /// AVX2 with AVX-VNNI; `None`: AVX2's kernels.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) avx2_vnni: Option<Kernels>,
     #[cfg(target_arch = "x86_64")]
     pub(crate) avx512: Kernels,
     #[cfg(target_arch = "x86_64")]
@@ -143,6 +146,8 @@ impl Format {
         match level {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => &self.avx2,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Vnni => self.avx2_vnni.as_ref().unwrap_or(&self.avx2),
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => &self.avx512,
             #[cfg(target_arch = "x86_64")]
@@ -178,6 +183,8 @@ macro_rules! layout {
             #[cfg(target_arch = "x86_64")]
             avx2: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "x86_64")]
+            avx2_vnni: None,
+            #[cfg(target_arch = "x86_64")]
             avx512: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "x86_64")]
             avx512_vnni: Kernels::scalar::<$b>(),
@@ -191,7 +198,7 @@ macro_rules! layout {
 
 /// The one-lane formats on AVX2 and up (Q4_0, Q5_0, Q8_0): decode 4 rows at a
 /// time straight from the weights, panels of 8 rows from 4 activation rows
-/// (cached at AVX2 only), AVX2's kernels at every x86 level.
+/// (cached at AVX2 only); AVX2's kernels at AVX-512 without VNNI.
 #[cfg(target_arch = "x86_64")]
 const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
     Kernels {
@@ -208,6 +215,28 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
         },
         ..Kernels::scalar::<B>()
     }
+}
+
+/// The one-lane formats with AVX-512 VNNI: AVX2's decode rows, panels of 16
+/// rows formed by `vpdpbusd` (`avx512::one_lane`), cached.
+#[cfg(target_arch = "x86_64")]
+const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
+    Kernels {
+        panel: Some(avx512::one_lane::panels::<B>),
+        panel_rows: 16,
+        cache: Some(avx512::one_lane::cache::<B>()),
+        ..one_lane::<B>(false)
+    }
+}
+
+/// The one-lane formats with AVX-VNNI: AVX2's decode rows and panels of 8
+/// rows (cached), the passes by `vpdpbusd` (`avx2::one_lane_vnni`).
+#[cfg(target_arch = "x86_64")]
+const fn one_lane_avx_vnni<B: crate::block::Block32>() -> Option<Kernels> {
+    Some(Kernels {
+        panel: Some(avx2::one_lane_vnni::panels::<B>),
+        ..one_lane::<B>(true)
+    })
 }
 
 /// The two-lane formats on AVX2 and up (Q4_1, Q5_1): decode 4 rows at a time,
@@ -338,9 +367,11 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx2: one_lane::<BlockQ4_0>(true),
         #[cfg(target_arch = "x86_64")]
+        avx2_vnni: one_lane_avx_vnni::<BlockQ4_0>(),
+        #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ4_0>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: one_lane::<BlockQ4_0>(false),
+        avx512_vnni: one_lane_vnni::<BlockQ4_0>(),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q4_0::base,
@@ -376,9 +407,11 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx2: one_lane::<BlockQ5_0>(true),
         #[cfg(target_arch = "x86_64")]
+        avx2_vnni: one_lane_avx_vnni::<BlockQ5_0>(),
+        #[cfg(target_arch = "x86_64")]
         avx512: one_lane::<BlockQ5_0>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: one_lane::<BlockQ5_0>(false),
+        avx512_vnni: one_lane_vnni::<BlockQ5_0>(),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q5_0::base,
@@ -417,6 +450,11 @@ pub(crate) static FORMATS: [Format; 13] = [
             ..one_lane::<BlockQ8_0>(true)
         },
         #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dequant: avx2::quant::dequantize_q8_0,
+            ..one_lane_avx_vnni::<BlockQ8_0>().unwrap()
+        }),
+        #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dequant: avx2::quant::dequantize_q8_0,
             ..one_lane::<BlockQ8_0>(false)
@@ -424,7 +462,7 @@ pub(crate) static FORMATS: [Format; 13] = [
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
             dequant: avx2::quant::dequantize_q8_0,
-            ..one_lane::<BlockQ8_0>(false)
+            ..one_lane_vnni::<BlockQ8_0>()
         },
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
@@ -496,7 +534,8 @@ pub(crate) static FORMATS: [Format; 13] = [
     },
     Format {
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
-        // or once per model from a cache (AVX2 only); AVX-512 runs AVX2's
+        // or once per model from a cache (AVX2, AVX-512 VNNI); AVX-512
+        // without VNNI runs AVX2's, with VNNI its own passes over two rows
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -518,8 +557,9 @@ pub(crate) static FORMATS: [Format; 13] = [
         avx512_vnni: Kernels {
             dot: avx512::kq::vec_dot_q4_k,
             dot_1x4: Some(avx512::kq::dot_q4_k::<4>),
-            panel: Some(avx2::kpanel::panels::<BlockQ4K>),
-            panel_from: 12,
+            panel: Some(avx512::kpanel::panels::<BlockQ4K>),
+            panel_from: 2,
+            cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
         #[cfg(target_arch = "aarch64")]
@@ -587,8 +627,9 @@ pub(crate) static FORMATS: [Format; 13] = [
         avx512_vnni: Kernels {
             dot: avx512::kq::vec_dot_q6_k,
             dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
-            panel: Some(avx2::kpanel::panels::<BlockQ6K>),
-            panel_from: 12,
+            panel: Some(avx512::kpanel::panels::<BlockQ6K>),
+            panel_from: 2,
+            cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()
         },
         #[cfg(target_arch = "aarch64")]
@@ -615,6 +656,7 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         v.extend([
             ("avx2", &f.avx2),
+            ("avx2_vnni", f.at(Level::Avx2Vnni)),
             ("avx512", &f.avx512),
             ("avx512_vnni", &f.avx512_vnni),
         ]);
@@ -659,7 +701,7 @@ mod tests {
                 );
                 if k.panel.is_some() || k.few.is_some() {
                     assert!(k.panel_from >= 2 && k.panel_from < usize::MAX, "{what}");
-                    assert!(k.panel_rows == 4 || k.panel_rows == 8, "{what}");
+                    assert!([4, 8, 16].contains(&k.panel_rows), "{what}");
                 }
             }
             assert!(matches!(f.scalar.order, Order::VecDot), "{}", f.ty);

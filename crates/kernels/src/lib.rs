@@ -65,7 +65,10 @@ mod avx512;
 mod neon;
 
 pub use acts::{ActRounding, QuantizedActs};
-pub use attn::{attend_row, attend_row_scalar, attend_rows, KvHead, MAX_ROWS as ATTN_MAX_ROWS};
+pub use attn::{
+    attend_row, attend_row_scalar, attend_row_scalar_sink, attend_row_sink, attend_rows,
+    attend_rows_sink, KvHead, MAX_ROWS as ATTN_MAX_ROWS,
+};
 pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
@@ -104,7 +107,7 @@ pub enum KernelError {
     },
     #[error("a panel cache was passed with a matrix it was not built from ({0})")]
     PanelCache(String),
-    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx512 or unset it (the best this CPU has)")]
+    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx2-vnni, avx512, neon or unset it (the best this CPU has)")]
     SimdEnv(String),
 }
 

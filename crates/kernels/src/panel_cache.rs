@@ -2,10 +2,11 @@
 //! matmul: a level's panel kernel reads them instead of unpacking every
 //! weight block once per tile (the batched decode step of a few sequences
 //! otherwise spends about an eighth of its time on that). Which formats have
-//! them, at which level, is in `crate::formats` (`Kernels::cache`): today on
-//! AVX2 only — the AVX-512 levels build none —, for Q4_0/Q5_0/Q8_0 (the
-//! one-lane order's panels of 8 rows), Q4_1/Q5_1 (the two-lane order's of
-//! 4) and Q4_K/Q6_K (each row unpacked as `avx2::kpanel` does per tile). The
+//! them, at which level, is in `crate::formats` (`Kernels::cache`): on AVX2
+//! for Q4_0/Q5_0/Q8_0 (the one-lane order's panels of 8 rows), Q4_1/Q5_1
+//! (the two-lane order's of 4) and Q4_K/Q6_K (each row unpacked as
+//! `avx2::kpanel` does per tile); with AVX-512 VNNI for Q4_0/Q5_0/Q8_0 (the
+//! one-lane order's panels of 16 rows, `avx512::one_lane`). The
 //! price is memory: about 1.25 bytes per weight (1.75 for Q4_K/Q6_K) on top
 //! of the file's, so callers decide (hearth builds them for `serve` and
 //! `batch` when the memory preflight has room). Results are bit-identical
@@ -30,6 +31,10 @@ pub(crate) enum Panels {
     /// The one-lane order's panels of 8 rows (`avx2::one_lane`).
     #[cfg(target_arch = "x86_64")]
     OneLane(Vec<crate::avx2::one_lane::OBlock>),
+    /// The one-lane order's panels of 16 rows at AVX-512 VNNI
+    /// (`avx512::one_lane`).
+    #[cfg(target_arch = "x86_64")]
+    OneLaneZ(Vec<crate::avx512::one_lane::ZBlock>),
     /// The two-lane order's panels of 4 rows (`avx2::two_lane`).
     #[cfg(target_arch = "x86_64")]
     TwoLane(Vec<crate::avx2::two_lane::CBlock>),
@@ -43,6 +48,8 @@ impl Panels {
         match *self {
             #[cfg(target_arch = "x86_64")]
             Panels::OneLane(ref v) => std::mem::size_of_val(v.as_slice()),
+            #[cfg(target_arch = "x86_64")]
+            Panels::OneLaneZ(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
             Panels::TwoLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]

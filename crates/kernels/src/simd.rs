@@ -16,6 +16,9 @@ pub(crate) enum Level {
     Scalar = 1,
     /// x86_64 with AVX2, FMA and F16C.
     Avx2 = 2,
+    /// `Avx2` and AVX-VNNI (the 256-bit `vpdpbusd`: Intel from Alder Lake
+    /// on, AMD from Zen 5), on a CPU without AVX-512 or capped below it.
+    Avx2Vnni = 7,
     /// `Avx2` and AVX-512 F/BW/VL.
     Avx512 = 3,
     /// `Avx512` and AVX-512 VNNI.
@@ -30,7 +33,10 @@ impl Level {
     /// Every x86 level from AVX2 up (they all have the AVX2 kernels).
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn has_avx2(self) -> bool {
-        matches!(self, Level::Avx2 | Level::Avx512 | Level::Avx512Vnni)
+        matches!(
+            self,
+            Level::Avx2 | Level::Avx2Vnni | Level::Avx512 | Level::Avx512Vnni
+        )
     }
 
     /// The name [`simd_level`] reports.
@@ -38,6 +44,7 @@ impl Level {
         match self {
             Level::Scalar => "scalar",
             Level::Avx2 => "avx2",
+            Level::Avx2Vnni => "avx2+vnni",
             Level::Avx512 => "avx512",
             Level::Avx512Vnni => "avx512+vnni",
             Level::Neon => "neon",
@@ -49,6 +56,7 @@ impl Level {
         [
             Level::Scalar,
             Level::Avx2,
+            Level::Avx2Vnni,
             Level::Avx512,
             Level::Avx512Vnni,
             Level::Neon,
@@ -71,10 +79,12 @@ pub fn set_force_scalar(force: bool) {
 }
 
 /// The values `HEARTH_SIMD` takes (unset or empty: the best the CPU has):
-/// `scalar` (the reference kernels), `avx2` (no AVX-512 on an AVX-512 CPU),
-/// `avx512` (AVX-512 without VNNI). A cap above what the CPU has changes
-/// nothing.
-pub const SIMD_CAPS: [&str; 3] = ["scalar", "avx2", "avx512"];
+/// `scalar` (the reference kernels), `avx2` (AVX2 alone: no AVX-VNNI, no
+/// AVX-512), `avx2-vnni` (AVX2 with AVX-VNNI, no AVX-512), `avx512` (AVX-512
+/// without VNNI), `neon` (NEON without the dot product instructions). A cap
+/// above what the CPU has changes nothing, and so does one of the other
+/// architecture.
+pub const SIMD_CAPS: [&str; 5] = ["scalar", "avx2", "avx2-vnni", "avx512", "neon"];
 
 /// `HEARTH_SIMD` as set ("" when unset).
 fn simd_env() -> String {
@@ -112,6 +122,7 @@ fn detected() -> Level {
         {
             level = Level::Avx2;
             if cap != "avx2"
+                && cap != "avx2-vnni"
                 && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vl")
@@ -121,13 +132,15 @@ fn detected() -> Level {
                 } else {
                     Level::Avx512
                 };
+            } else if cap != "avx2" && is_x86_feature_detected!("avxvnni") {
+                level = Level::Avx2Vnni;
             }
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         if !env_scalar && std::arch::is_aarch64_feature_detected!("neon") {
-            level = if std::arch::is_aarch64_feature_detected!("dotprod") {
+            level = if cap != "neon" && std::arch::is_aarch64_feature_detected!("dotprod") {
                 Level::NeonDotprod
             } else {
                 Level::Neon
@@ -155,8 +168,8 @@ pub(crate) fn use_avx2() -> bool {
     level().has_avx2()
 }
 
-/// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2"`, `"neon"`,
-/// `"neon+dotprod"` or `"scalar"`.
+/// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2+vnni"`,
+/// `"avx2"`, `"neon"`, `"neon+dotprod"` or `"scalar"`.
 pub fn simd_level() -> &'static str {
     level().name()
 }

@@ -133,3 +133,75 @@ fn attention_rows_at_once_equal_one_row_each() {
         }
     }
 }
+
+/// Attention sinks (gpt-oss): a logit per head joining the softmax without a
+/// value. Dispatched vs scalar vs a plain f64 softmax with the sink as one
+/// more score; several rows at once equal each row alone; no sink (-inf) is
+/// exactly the plain kernel.
+#[test]
+fn attention_with_a_sink() {
+    use kernels::{attend_row_scalar_sink, attend_row_sink, attend_rows_sink};
+    let mut rng = Rng::new(79);
+    for hd in [8usize, 64] {
+        let stride = 2 * hd;
+        for (lo, pos0) in [(0usize, 0usize), (0, 5), (3, 40), (0, 70)] {
+            let n = (pos0 + 4) * stride;
+            let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
+            let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
+            let qs: Vec<Vec<f32>> = (0..4)
+                .map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect())
+                .collect();
+            let kv = KvHead {
+                k: &k,
+                v: &v,
+                stride,
+                off: hd,
+            };
+            let scale = 1.0 / (hd as f32).sqrt();
+            for sink in [-3.0f32, 0.5, 4.0, 40.0] {
+                let mut outs = vec![vec![0f32; hd]; 4];
+                {
+                    let q: Vec<&[f32]> = qs.iter().map(|x| x.as_slice()).collect();
+                    let mut o: Vec<&mut [f32]> =
+                        outs.iter_mut().map(|x| x.as_mut_slice()).collect();
+                    attend_rows_sink(&q, kv, lo, pos0, scale, sink, &mut o);
+                }
+                for r in 0..4 {
+                    let pos = pos0 + r;
+                    let (mut a, mut b) = (vec![0f32; hd], vec![0f32; hd]);
+                    attend_row_sink(&qs[r], kv, lo, pos, scale, sink, &mut a);
+                    attend_row_scalar_sink(&qs[r], kv, lo, pos, scale, sink, &mut b);
+                    assert_eq!(a, outs[r], "rows at once, hd={hd} pos={pos} sink={sink}");
+                    // the plain softmax with the sink as one more score
+                    let s: Vec<f64> = (lo..=pos)
+                        .map(|j| {
+                            (0..hd)
+                                .map(|d| qs[r][d] as f64 * k[j * stride + hd + d].to_f64())
+                                .sum::<f64>()
+                                * scale as f64
+                        })
+                        .collect();
+                    let m = s.iter().cloned().fold(sink as f64, f64::max);
+                    let z = s.iter().map(|x| (x - m).exp()).sum::<f64>() + (sink as f64 - m).exp();
+                    for d in 0..hd {
+                        let want: f64 = (lo..=pos)
+                            .zip(&s)
+                            .map(|(j, x)| (x - m).exp() / z * v[j * stride + hd + d].to_f64())
+                            .sum();
+                        assert!((a[d] - b[d]).abs() <= 1e-5 * (1.0 + b[d].abs()));
+                        assert!(
+                            (b[d] as f64 - want).abs() <= 1e-4,
+                            "hd={hd} pos={pos} sink={sink} d={d}: {} vs {want}",
+                            b[d]
+                        );
+                    }
+                }
+            }
+            // no sink: the plain kernel, bit for bit
+            let (mut a, mut b) = (vec![0f32; hd], vec![0f32; hd]);
+            attend_row_sink(&qs[0], kv, lo, pos0, scale, f32::NEG_INFINITY, &mut a);
+            attend_row(&qs[0], kv, lo, pos0, scale, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+}

@@ -31,8 +31,13 @@ fn simd_matches_scalar_all_formats() {
         && std::is_x86_feature_detected!("fma")
         && std::env::var("HEARTH_FORCE_SCALAR").is_err()
     {
-        // "avx2", or "avx512" / "avx512+vnni" where the CPU has them
+        // "avx2", or "avx2+vnni" / "avx512" / "avx512+vnni" where the CPU
+        // has them
         assert!(simd_level().starts_with("avx"), "{}", simd_level());
+    }
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        // the level a capped or emulated run is there to test
+        assert_eq!(simd_level(), want, "HEARTH_EXPECT_SIMD");
     }
     eprintln!("simd level: {}", simd_level());
     let mut rng = Rng::new(42);
@@ -560,9 +565,11 @@ fn one_lane_extremes_do_not_overflow() {
                 let mut blk = vec![wq; bytes];
                 blk[0] = 0x00;
                 blk[1] = 0x3C;
-                let n_out = 9;
+                // a panel of 16 and a last one of 4 (AVX-512 VNNI), of 8 and
+                // 8 + 4 (AVX2), and a single row
+                let n_out = 21;
                 let w: Vec<u8> = std::iter::repeat_n(blk, n_out * k / 32).flatten().collect();
-                for n_rows in [1usize, 4, 6] {
+                for n_rows in [1usize, 4, 6, 9] {
                     let m = Weights {
                         ty,
                         w: &w,

@@ -25,13 +25,15 @@ impl SharedMut {
     }
 }
 
-pub(crate) struct AttnShape {
+pub(crate) struct AttnShape<'a> {
     pub n_head: usize,
     pub n_head_kv: usize,
     pub head_dim: usize,
     pub scale: f32,
     /// Keys further back than this many positions are masked (sliding window).
     pub window: Option<usize>,
+    /// A sink logit per head joining each softmax (gpt-oss), if any.
+    pub sinks: Option<&'a [f32]>,
 }
 
 /// Where attention finds a sequence's cached keys and values for one layer:
@@ -61,7 +63,7 @@ impl KvView for OneKv<'_> {
 /// q, out: [rows][n_head*head_dim].
 pub(crate) fn attend_groups(
     pool: &ThreadPool,
-    s: &AttnShape,
+    s: &AttnShape<'_>,
     q: &[f32],
     groups: &[Group],
     kv: &dyn KvView,
@@ -82,6 +84,9 @@ pub(crate) fn attend_groups(
     // shares its key/value loads; each row's result is the same as alone.
     const RB: usize = kernels::ATTN_MAX_ROWS;
     let blocks: usize = groups.iter().map(|g| g.rows.div_ceil(RB)).sum();
+    if let Some(sk) = s.sinks {
+        assert_eq!(sk.len(), s.n_head, "one sink per head");
+    }
     let out_ptr = SharedMut(out.as_mut_ptr());
     pool.run(blocks * s.n_head, |task| {
         let (mut b, h) = (task / s.n_head, task % s.n_head);
@@ -113,6 +118,7 @@ pub(crate) fn attend_groups(
             Some(w) => (pos + 1).saturating_sub(w),
             None => 0,
         };
+        let sink = s.sinks.map_or(f32::NEG_INFINITY, |sk| sk[h]);
         let qh = |r: usize| &q[r * q_dim + h * hd..r * q_dim + (h + 1) * hd];
         // SAFETY: task (block, h) is the only writer of out[r*q_dim + h*hd ..][..hd]
         // for its rows r; the ranges are in bounds (asserted above), disjoint,
@@ -124,15 +130,24 @@ pub(crate) fn attend_groups(
             let qs: [&[f32]; RB] = std::array::from_fn(|i| qh(row0 + i.min(nr - 1)));
             let mut outs: [&mut [f32]; RB] =
                 std::array::from_fn(|i| if i < nr { acc(row0 + i) } else { &mut [][..] });
-            kernels::attend_rows(&qs[..nr], head, lo(pos0), pos0, s.scale, &mut outs[..nr]);
+            kernels::attend_rows_sink(
+                &qs[..nr],
+                head,
+                lo(pos0),
+                pos0,
+                s.scale,
+                sink,
+                &mut outs[..nr],
+            );
         } else {
             for i in 0..nr {
-                kernels::attend_row(
+                kernels::attend_row_sink(
                     qh(row0 + i),
                     head,
                     lo(pos0 + i),
                     pos0 + i,
                     s.scale,
+                    sink,
                     acc(row0 + i),
                 );
             }
@@ -145,7 +160,7 @@ pub(crate) fn attend_groups(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     pool: &ThreadPool,
-    s: &AttnShape,
+    s: &AttnShape<'_>,
     q: &[f32],
     k_cache: &[f16],
     v_cache: &[f16],
@@ -195,9 +210,10 @@ mod tests {
                             * s.scale
                     })
                     .collect();
-                let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let sink = s.sinks.map_or(f32::NEG_INFINITY, |sk| sk[h]);
+                let m = scores.iter().cloned().fold(sink, f32::max);
                 let e: Vec<f32> = scores.iter().map(|x| (x - m).exp()).collect();
-                let z: f32 = e.iter().sum();
+                let z: f32 = e.iter().sum::<f32>() + (sink - m).exp();
                 for (i, j) in (lo..=pos).enumerate() {
                     for d in 0..hd {
                         out[t * qd + h * hd + d] += e[i] / z * v[j * kvd + g * hd + d].to_f32();
@@ -209,20 +225,27 @@ mod tests {
     }
 
     #[test]
-    fn fused_matches_naive_with_gqa_and_window() {
+    fn fused_matches_naive_with_gqa_window_and_sinks() {
         let pool = ThreadPool::new(2);
         let mut seed = 1u32;
         let mut rnd = || {
             seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
             (seed >> 8) as f32 / (1 << 24) as f32 * 2.0 - 1.0
         };
-        for window in [None, Some(3)] {
+        let sinks = [2.5f32, -1.0, 0.3, 9.0];
+        for (window, sinks) in [
+            (None, None),
+            (Some(3), None),
+            (None, Some(&sinks[..])),
+            (Some(3), Some(&sinks[..])),
+        ] {
             let s = AttnShape {
                 n_head: 4,
                 n_head_kv: 2,
                 head_dim: 8,
                 scale: 0.35,
                 window,
+                sinks,
             };
             let (pos0, rows) = (5, 4);
             let q: Vec<f32> = (0..rows * 32).map(|_| rnd() * 3.0).collect();

@@ -32,9 +32,16 @@ pub enum Arch {
     /// `mistral3`: Ministral 3 / Mistral Small 3.x text decoders (YaRN,
     /// Llama-4-style attention temperature).
     Mistral3,
+    /// `qwen3moe`: Qwen3-30B-A3B, Qwen3-Coder-30B-A3B: the qwen3 block with
+    /// a mixture-of-experts feed-forward.
+    Qwen3Moe,
+    /// `gpt-oss`: gpt-oss-20b/120b: mixture of experts (MXFP4), attention
+    /// sinks, alternating sliding/full attention, YaRN, biases.
+    GptOss,
 }
 
-pub const SUPPORTED: &str = "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3";
+pub const SUPPORTED: &str =
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -47,6 +54,8 @@ impl Arch {
             "smollm3" => Arch::SmolLm3,
             "granite" => Arch::Granite,
             "mistral3" => Arch::Mistral3,
+            "qwen3moe" => Arch::Qwen3Moe,
+            "gpt-oss" => Arch::GptOss,
             _ => return None,
         })
     }
@@ -61,7 +70,14 @@ impl Arch {
             Arch::SmolLm3 => "smollm3",
             Arch::Granite => "granite",
             Arch::Mistral3 => "mistral3",
+            Arch::Qwen3Moe => "qwen3moe",
+            Arch::GptOss => "gpt-oss",
         }
+    }
+
+    /// Whether the architecture's feed-forward is a mixture of experts.
+    pub fn is_moe(self) -> bool {
+        matches!(self, Arch::Qwen3Moe | Arch::GptOss)
     }
 }
 
@@ -70,7 +86,42 @@ impl Arch {
 pub enum Activation {
     Silu,
     GeluTanh,
+    /// gpt-oss's clamped SwiGLU (llama.cpp `ggml_swiglu_oai`): gate clamped
+    /// to at most `limit`, up to ±`limit`, `gate * sigmoid(alpha * gate) *
+    /// (up + 1)` with alpha 1.702 and limit 7 (constants in llama.cpp too).
+    SwigluOai,
 }
+
+/// How a mixture-of-experts router turns its logits into the experts a
+/// token goes to and their weights (llama.cpp `llama_expert_gating_func_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gating {
+    /// Softmax over every expert's logit; the top-k probabilities are the
+    /// weights (qwen3moe: `SOFTMAX`).
+    Softmax,
+    /// The top-k logits, softmax over those k (gpt-oss: `SOFTMAX_WEIGHT`).
+    SoftmaxTopK,
+}
+
+/// A mixture-of-experts feed-forward: a router (`ffn_gate_inp`) picks
+/// `n_expert_used` of `n_expert` gated MLPs of `n_ff_exp` per token, whose
+/// outputs are summed with the router's weights (llama.cpp
+/// `llm_graph_context::build_moe_ffn`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moe {
+    pub n_expert: usize,
+    pub n_expert_used: usize,
+    pub n_ff_exp: usize,
+    pub gating: Gating,
+    /// The chosen weights divided by their sum (floored at 2^-14, as
+    /// llama.cpp clamps it).
+    pub norm_weights: bool,
+    /// The chosen weights times this.
+    pub weights_scale: Option<f32>,
+}
+
+/// Most experts a file may have (llama.cpp `LLAMA_MAX_EXPERTS`).
+pub const MAX_EXPERTS: usize = 512;
 
 /// What differs from one layer to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +220,13 @@ pub struct Config {
     /// Gate and up projections in one `ffn_up` of 2·n_ff rows, gate first
     /// (Phi-3).
     pub fused_gate_up: bool,
+    /// A mixture-of-experts feed-forward instead of the dense MLP.
+    pub moe: Option<Moe>,
+    /// Per-head attention sinks (gpt-oss `attn_sinks`): a logit per head
+    /// that joins every row's softmax without a value.
+    pub attn_sinks: bool,
+    /// A bias on the attention output projection (gpt-oss).
+    pub wo_bias: bool,
     /// Frequency-factor tensors the configuration was built from (the
     /// weights' loader counts them as used).
     pub(crate) rope_tensors: Vec<&'static str>,
@@ -269,8 +327,11 @@ pub(crate) struct RopeSpec {
     pub style: RopeStyle,
     pub n_rot: usize,
     pub base: f32,
-    /// Base of the sliding-window layers' RoPE (never frequency-scaled).
+    /// Base of the sliding-window layers' RoPE, if they have their own.
     pub base_swa: Option<f32>,
+    /// Their frequency scale (llama.cpp `rope_freq_scale_train_swa`: 1
+    /// unless the architecture says otherwise).
+    pub freq_scale_swa: f32,
     pub scaling: Scaling,
     pub freq_scale: f32,
     /// `rope.scaling.attn_factor` (llama.cpp `hparams.rope_attn_factor`).
@@ -365,10 +426,10 @@ impl Config {
             f,
             arch: arch.name(),
         };
-        if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0) {
+        if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0 && !arch.is_moe()) {
             return Err(m.bad(
                 &m.key("expert_count"),
-                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run yet; use a dense model"),
+                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss one"),
             ));
         }
         let n_embd = m.req_u("embedding_length")?;
@@ -397,7 +458,12 @@ impl Config {
             ));
         }
         let rms_eps = m.f("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5);
-        let n_ff = m.req_u("feed_forward_length")?;
+        // a mixture of experts has its own length (`expert_feed_forward_length`)
+        let n_ff = if arch.is_moe() {
+            m.u("feed_forward_length")?.unwrap_or(0)
+        } else {
+            m.req_u("feed_forward_length")?
+        };
         let n_ctx_train = m.u("context_length")?.unwrap_or(2048);
 
         // RoPE scaling, as llama.cpp's common `load_hparams` reads it.
@@ -427,6 +493,7 @@ impl Config {
             n_rot,
             base: m.f("rope.freq_base")?.unwrap_or(10000.0),
             base_swa: None,
+            freq_scale_swa: 1.0,
             scaling,
             freq_scale,
             attn_factor: m.f("rope.scaling.attn_factor")?.unwrap_or(1.0),
@@ -474,6 +541,9 @@ impl Config {
             act: Activation::Silu,
             post_norms: false,
             fused_gate_up: false,
+            moe: None,
+            attn_sinks: false,
+            wo_bias: false,
             rope_tensors: Vec::new(),
         };
         match arch {
@@ -485,6 +555,8 @@ impl Config {
             Arch::SmolLm3 => crate::arch::smollm3::configure(&mut c, &m, &mut spec)?,
             Arch::Granite => crate::arch::granite::configure(&mut c, &m, &mut spec)?,
             Arch::Mistral3 => crate::arch::mistral3::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen3Moe => crate::arch::qwen3moe::configure(&mut c, &m, &mut spec)?,
+            Arch::GptOss => crate::arch::gpt_oss::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)
@@ -525,7 +597,9 @@ impl Config {
         };
         self.pos.rope = global(freqs.as_ref().or(short.as_ref()));
         self.pos.rope_long = (long.is_some() || short.is_some()).then(|| global(long.as_ref()));
-        self.pos.rope_swa = spec.base_swa.map(|b| spec.build(b, 1.0, orig, None));
+        self.pos.rope_swa = spec
+            .base_swa
+            .map(|b| spec.build(b, spec.freq_scale_swa, orig, None));
         Ok(())
     }
 

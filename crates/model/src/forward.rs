@@ -15,7 +15,7 @@ use crate::attention::{attend_groups, AttnShape, KvView, SharedMut};
 use crate::config::{Activation, Config};
 use crate::ops;
 use crate::session::{ActSet, Group, Scratch, Session};
-use crate::weights::Matrix;
+use crate::weights::{Ffn, Matrix};
 use crate::{Model, ModelError};
 use half::slice::HalfFloatSliceExt;
 use kernels::{f16, ThreadPool};
@@ -221,7 +221,7 @@ impl Model {
         Ok(())
     }
 
-    fn matmul(
+    pub(crate) fn matmul(
         &self,
         pool: &ThreadPool,
         w: &Matrix,
@@ -243,7 +243,7 @@ impl Model {
 
     /// out = x · Wᵀ for `rows` rows, quantizing x through `acts` (reused across
     /// matrices of the same vec-dot type until invalidated).
-    fn project(
+    pub(crate) fn project(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,
@@ -301,6 +301,10 @@ impl Model {
         let mut compacted = false;
         let n_layers = self.weights.layers.len();
         let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
+
+        if let Some(ms) = &mut s.moe {
+            ms.margins[..n].fill(f32::INFINITY);
+        }
 
         // x: [n][d] ← token embeddings (scaled for Gemma).
         let emb = &self.weights.tok_embd;
@@ -406,6 +410,7 @@ impl Model {
                 head_dim: hd,
                 scale: c.attn_scale,
                 window: if swa { c.sliding_window } else { None },
+                sinks: layer.sinks.as_deref(),
             };
             {
                 let views = KvViews {
@@ -418,6 +423,9 @@ impl Model {
             }
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.att, n, &layer.wo, &mut s.o)?; // o: [n][d]
+            if let Some(b) = &layer.bo {
+                ops::add_bias(&mut s.o[..n * d], b);
+            }
             if let Some(w) = &layer.attn_post_norm {
                 ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
             }
@@ -435,17 +443,23 @@ impl Model {
                 c.rms_eps,
             );
             s.acts_in.invalidate();
-            // gate: [n][ff], up: [n][ff] in one pool run
-            self.project_many(
-                pool,
-                &mut s.acts_in,
-                &s.xn,
-                n,
-                [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)],
-            )?;
-            par_glu(pool, c.act, &mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
-            s.acts_mid.invalidate();
-            self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?; // o: [n][d]
+            match &layer.ffn {
+                Ffn::Dense { gate, up, down } => {
+                    // gate: [n][ff], up: [n][ff] in one pool run
+                    self.project_many(
+                        pool,
+                        &mut s.acts_in,
+                        &s.xn,
+                        n,
+                        [(gate, &mut s.gate), (up, &mut s.up)],
+                    )?;
+                    par_glu(pool, c.act, &mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
+                    s.acts_mid.invalidate();
+                    self.project(pool, &mut s.acts_mid, &s.gate, n, down, &mut s.o)?;
+                    // o: [n][d]
+                }
+                Ffn::Moe(experts) => self.moe_ffn(pool, s, n, experts)?, // o: [n][d]
+            }
             if let Some(w) = &layer.ffn_post_norm {
                 ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
             }
@@ -455,6 +469,9 @@ impl Model {
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
         }
 
+        if let Some(ms) = &mut s.moe {
+            ms.n_margins = n;
+        }
         for g in &s.groups {
             let sess = &mut sessions[g.seq];
             sess.n_past += g.rows;
@@ -542,12 +559,13 @@ impl Model {
 
 /// The gated activation over the pool (elementwise: the split never changes
 /// a value).
-fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: &[f32]) {
+pub(crate) fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: &[f32]) {
     const CHUNK: usize = 4096;
     let n = gate.len();
     let f = |g: &mut [f32], u: &[f32]| match act {
         Activation::Silu => kernels::swiglu(&mut g[..], u),
         Activation::GeluTanh => ops::glu_gelu(g, u),
+        Activation::SwigluOai => ops::glu_swiglu_oai(g, u),
     };
     if n <= CHUNK || pool.n_threads() == 1 {
         return f(gate, up);

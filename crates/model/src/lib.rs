@@ -8,15 +8,16 @@ mod attention;
 pub mod config;
 mod error;
 mod forward;
+mod moe;
 pub mod ops;
 mod session;
 mod weights;
 
-pub use config::{Activation, Arch, AttnTemp, Config, LayerSpec, Positions, Scales};
+pub use config::{Activation, Arch, AttnTemp, Config, Gating, LayerSpec, Moe, Positions, Scales};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
 pub use session::{Scratch, Session, DEFAULT_BATCH};
-pub use weights::{Layer, Matrix, Weights};
+pub use weights::{Experts, Ffn, Layer, Matrix, Weights};
 
 use gguf::GgufFile;
 use std::path::Path;
@@ -80,11 +81,17 @@ impl Model {
     /// which is looked up), each once.
     fn matmul_matrices(&self) -> Vec<&weights::Matrix> {
         let w = &self.weights;
-        let mut v: Vec<&weights::Matrix> = w
-            .layers
-            .iter()
-            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down])
-            .collect();
+        let mut v: Vec<&weights::Matrix> = Vec::new();
+        for l in &w.layers {
+            v.extend([&l.wq, &l.wk, &l.wv, &l.wo]);
+            match &l.ffn {
+                weights::Ffn::Dense { gate, up, down } => v.extend([gate, up, down]),
+                weights::Ffn::Moe(e) => {
+                    v.push(&e.router);
+                    v.extend(e.gate.iter().chain(&e.up).chain(&e.down));
+                }
+            }
+        }
         v.push(&w.output);
         v.sort_by_key(|m| m.start);
         v.dedup_by_key(|m| m.start);

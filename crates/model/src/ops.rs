@@ -244,6 +244,21 @@ pub fn glu_gelu(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// gpt-oss's clamped SwiGLU in place, as ggml's `swiglu_oai` computes it:
+/// with `x = min(gate, 7)` and `y = clamp(up, -7, 7)`, `gate` becomes
+/// `x / (1 + exp(-1.702 x)) * (y + 1)` (llama.cpp
+/// `ggml_compute_forward_swiglu_oai_f32`; alpha and limit are constants there
+/// too).
+pub fn glu_swiglu_oai(gate: &mut [f32], up: &[f32]) {
+    const ALPHA: f32 = 1.702;
+    const LIMIT: f32 = 7.0;
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = g.min(LIMIT);
+        let y = u.clamp(-LIMIT, LIMIT);
+        *g = x / (1.0 + (ALPHA * -x).exp()) * (y + 1.0);
+    }
+}
+
 /// `round_f16` of every element, many at a time (F16C where available).
 pub fn round_f16_slice(x: &mut [f32]) {
     use half::slice::HalfFloatSliceExt;

@@ -87,6 +87,8 @@ pub struct Scratch {
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
     pub(crate) tail: Vec<Group>,   // the last layer's groups: only rows wanting logits
     pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
+    /// A mixture-of-experts model's routing and per-expert buffers.
+    pub(crate) moe: Option<crate::moe::MoeScratch>,
 }
 
 /// The rows of one sequence inside a batched chunk.
@@ -106,6 +108,8 @@ pub struct Group {
 impl Scratch {
     /// Working memory for chunks of up to `cap` rows.
     pub fn new(c: &Config, cap: usize) -> Scratch {
+        // the dense MLP's buffers (a mixture of experts has its own)
+        let ff = if c.moe.is_some() { 0 } else { c.n_ff };
         Scratch {
             cap,
             x: vec![0.0; cap * c.n_embd],
@@ -115,8 +119,8 @@ impl Scratch {
             v: vec![0.0; cap * c.kv_dim()],
             att: vec![0.0; cap * c.q_dim()],
             o: vec![0.0; cap * c.n_embd],
-            gate: vec![0.0; cap * c.n_ff],
-            up: vec![0.0; cap * c.n_ff],
+            gate: vec![0.0; cap * ff],
+            up: vec![0.0; cap * ff],
             acts_in: ActSet::new(),
             acts_mid: ActSet::new(),
             out_rows: Vec::new(),
@@ -125,6 +129,10 @@ impl Scratch {
             groups: Vec::with_capacity(16),
             tail: Vec::with_capacity(16),
             tokens: Vec::with_capacity(cap),
+            moe: c
+                .moe
+                .as_ref()
+                .map(|m| crate::moe::MoeScratch::new(c, m, cap)),
         }
     }
 }
@@ -149,6 +157,9 @@ impl Scratch {
                 .copy_within(first * q_dim..(first + g.logit_rows) * q_dim, r * q_dim);
             self.x
                 .copy_within(first * d..(first + g.logit_rows) * d, r * d);
+            if let Some(ms) = &mut self.moe {
+                ms.margins.copy_within(first..first + g.logit_rows, r);
+            }
             self.tail.push(Group {
                 seq: g.seq,
                 row0: r,
@@ -309,6 +320,21 @@ impl Session {
     /// Logits of every row the last forward call was asked for ([rows][n_vocab]).
     pub fn all_logits(&self) -> &[f32] {
         &self.logits[..self.n_logit_rows * self.n_vocab]
+    }
+
+    /// A mixture-of-experts model's routing margins of the last chunk
+    /// [`Model::forward`](crate::Model::forward) computed: for each row of
+    /// that chunk that got logits (all its rows with `Logits::All`), in the
+    /// order of its logits, the smallest gap over the layers between the
+    /// last expert the router chose and the best one it did not, in router
+    /// logits. A row whose margin is tiny sits at a near tie, where another
+    /// implementation's last-bit differences may choose another expert.
+    /// Empty for a dense model.
+    pub fn route_margins(&self) -> &[f32] {
+        match &self.scratch.moe {
+            Some(ms) => &ms.margins[..ms.n_margins],
+            None => &[],
+        }
     }
 
     /// Bytes held by the KV cache now.

@@ -25,6 +25,33 @@ impl Matrix {
     }
 }
 
+/// A block's feed-forward: a gated MLP, or a mixture of them.
+#[derive(Debug)]
+pub enum Ffn {
+    Dense {
+        gate: Matrix, // [n_ff, n_embd]
+        up: Matrix,   // [n_ff, n_embd]
+        down: Matrix, // [n_embd, n_ff]
+    },
+    Moe(Experts),
+}
+
+/// A mixture of experts' weights: the router and, per expert, views of its
+/// rows of the 3-D `ffn_{gate,up,down}_exps` tensors (llama.cpp's
+/// `[n_expert][rows][cols]` layout: expert e's matrix is a contiguous range
+/// of rows, read in place).
+#[derive(Debug)]
+pub struct Experts {
+    pub router: Matrix,                // [n_expert, n_embd]
+    pub router_bias: Option<Vec<f32>>, // [n_expert]
+    pub gate: Vec<Matrix>,             // n_expert x [n_ff_exp, n_embd]
+    pub up: Vec<Matrix>,               // n_expert x [n_ff_exp, n_embd]
+    pub down: Vec<Matrix>,             // n_expert x [n_embd, n_ff_exp]
+    pub gate_bias: Option<Vec<f32>>,   // [n_expert][n_ff_exp]
+    pub up_bias: Option<Vec<f32>>,     // [n_expert][n_ff_exp]
+    pub down_bias: Option<Vec<f32>>,   // [n_expert][n_embd]
+}
+
 /// One transformer block's weights. Shapes in comments: [rows, cols].
 #[derive(Debug)]
 pub struct Layer {
@@ -33,6 +60,8 @@ pub struct Layer {
     pub wk: Matrix,                       // [kv_dim, n_embd]
     pub wv: Matrix,                       // [kv_dim, n_embd]
     pub wo: Matrix,                       // [n_embd, q_dim]
+    pub bo: Option<Vec<f32>>,             // [n_embd]
+    pub sinks: Option<Vec<f32>>,          // [n_head]
     pub bq: Option<Vec<f32>>,             // [q_dim]
     pub bk: Option<Vec<f32>>,             // [kv_dim]
     pub bv: Option<Vec<f32>>,             // [kv_dim]
@@ -40,10 +69,8 @@ pub struct Layer {
     pub k_norm: Option<Vec<f32>>,         // [head_dim]
     pub attn_post_norm: Option<Vec<f32>>, // [n_embd]
     pub ffn_norm: Vec<f32>,               // [n_embd]
-    pub w_gate: Matrix,                   // [n_ff, n_embd]
-    pub w_up: Matrix,                     // [n_ff, n_embd]
-    pub w_down: Matrix,                   // [n_embd, n_ff]
-    pub ffn_post_norm: Option<Vec<f32>>,  // [n_embd]
+    pub ffn: Ffn,
+    pub ffn_post_norm: Option<Vec<f32>>, // [n_embd]
 }
 
 /// All weights of a model.
@@ -149,6 +176,40 @@ impl<'a> Loader<'a> {
         }))
     }
 
+    /// The views of `n_expert` matrices of [rows, cols] stored as one 3-D
+    /// tensor (ggml dims [cols, rows, n_expert]), one per expert.
+    pub fn experts(
+        &self,
+        name: &str,
+        n_expert: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Vec<Matrix>, ModelError> {
+        let t = self.info(name, &[cols as u64, rows as u64, n_expert as u64])?;
+        let start = (self.f.data_offset + t.offset) as usize;
+        let each = t.size as usize / n_expert;
+        Ok((0..n_expert)
+            .map(|e| Matrix {
+                name: format!("{name}[{e}]"),
+                ty: t.ty,
+                start: start + e * each,
+                len: each,
+                rows,
+                cols,
+            })
+            .collect())
+    }
+
+    /// A [rows, cols] tensor of f32-convertible values as one vector
+    /// (biases per expert).
+    pub fn vector2(&self, name: &str, rows: usize, cols: usize) -> Result<Vec<f32>, ModelError> {
+        let t = self.info(name, &[cols as u64, rows as u64])?;
+        let mut out = vec![0.0; rows * cols];
+        kernels::dequantize(t.ty, self.f.tensor_data(t), &mut out)
+            .map_err(|e| ModelError::Kernel(e.to_string()))?;
+        Ok(out)
+    }
+
     /// A vector of `n`, as f32.
     pub fn vector(&self, name: &str, n: usize) -> Result<Vec<f32>, ModelError> {
         let t = self.info(name, &[n as u64])?;
@@ -238,14 +299,18 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
             bk = req_bias("attn_k.bias", kv)?;
             bv = req_bias("attn_v.bias", kv)?;
         }
-        let (w_gate, w_up) = if c.fused_gate_up {
-            let [g, u] = l.split_matrix(&n("ffn_up.weight"), [ff, ff], d)?;
-            (g, u)
-        } else {
-            (
-                l.matrix(&n("ffn_gate.weight"), ff, d)?,
-                l.matrix(&n("ffn_up.weight"), ff, d)?,
-            )
+        let ffn = match &c.moe {
+            Some(moe) => Ffn::Moe(experts(&l, c, moe, i)?),
+            None if c.fused_gate_up => {
+                let [gate, up] = l.split_matrix(&n("ffn_up.weight"), [ff, ff], d)?;
+                let down = l.matrix(&n("ffn_down.weight"), d, ff)?;
+                Ffn::Dense { gate, up, down }
+            }
+            None => Ffn::Dense {
+                gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
+                up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+                down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+            },
         };
         let head_norm = |s: &str| -> Result<Option<Vec<f32>>, ModelError> {
             if c.qk_norm {
@@ -267,16 +332,32 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
             wk,
             wv,
             wo: l.matrix(&n("attn_output.weight"), d, q)?,
+            bo: if c.wo_bias {
+                Some(l.vector(&n("attn_output.bias"), d)?)
+            } else {
+                None
+            },
+            sinks: if c.attn_sinks {
+                Some(l.vector(&n("attn_sinks.weight"), c.n_head)?)
+            } else {
+                None
+            },
             bq,
             bk,
             bv,
             q_norm: head_norm("attn_q_norm.weight")?,
             k_norm: head_norm("attn_k_norm.weight")?,
             attn_post_norm: post_norm("post_attention_norm.weight")?,
-            ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
-            w_gate,
-            w_up,
-            w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+            // gpt-oss names its feed-forward norm `post_attention_norm`
+            ffn_norm: l.vector(
+                &n(if c.arch == Arch::GptOss {
+                    "post_attention_norm.weight"
+                } else {
+                    "ffn_norm.weight"
+                }),
+                d,
+            )?,
+            ffn,
             ffn_post_norm: post_norm("post_ffw_norm.weight")?,
         });
     }
@@ -286,5 +367,39 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         output,
         output_norm,
         layers,
+    })
+}
+
+/// Layer `i`'s mixture of experts.
+fn experts(
+    l: &Loader,
+    c: &Config,
+    moe: &crate::config::Moe,
+    i: usize,
+) -> Result<Experts, ModelError> {
+    let n = |s: &str| format!("blk.{i}.{s}");
+    let (d, ne, ff) = (c.n_embd, moe.n_expert, moe.n_ff_exp);
+    let router = l.matrix(&n("ffn_gate_inp.weight"), ne, d)?;
+    let biases = c.arch == Arch::GptOss;
+    let bias2 = |s: &str, rows: usize, cols: usize| -> Result<Option<Vec<f32>>, ModelError> {
+        if biases {
+            l.vector2(&n(s), rows, cols).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    Ok(Experts {
+        router_bias: if biases {
+            Some(l.vector(&n("ffn_gate_inp.bias"), ne)?)
+        } else {
+            None
+        },
+        router,
+        gate: l.experts(&n("ffn_gate_exps.weight"), ne, ff, d)?,
+        up: l.experts(&n("ffn_up_exps.weight"), ne, ff, d)?,
+        down: l.experts(&n("ffn_down_exps.weight"), ne, d, ff)?,
+        gate_bias: bias2("ffn_gate_exps.bias", ne, ff)?,
+        up_bias: bias2("ffn_up_exps.bias", ne, ff)?,
+        down_bias: bias2("ffn_down_exps.bias", ne, d)?,
     })
 }

@@ -45,16 +45,24 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn tiny() -> Model {
-    let (d, ff, vocab, layers) = (64u64, 128u64, 50u64, 2);
+/// A tiny llama, or (`moe`) a qwen3moe of 8 experts, 2 per token.
+fn tiny(moe: bool) -> Model {
+    let (d, ff, vocab, layers, ne) = (64u64, 128u64, 50u64, 2, 8u64);
+    let arch = if moe { "qwen3moe" } else { "llama" };
+    let k = |s: &str| format!("{arch}.{s}");
     let mut w = GgufWriter::new();
-    w.set_str("general.architecture", "llama");
-    w.set_u32("llama.block_count", layers);
-    w.set_u32("llama.context_length", 256);
-    w.set_u32("llama.embedding_length", d as u32);
-    w.set_u32("llama.feed_forward_length", ff as u32);
-    w.set_u32("llama.attention.head_count", 4);
-    w.set_u32("llama.attention.head_count_kv", 2);
+    w.set_str("general.architecture", arch);
+    w.set_u32(&k("block_count"), layers);
+    w.set_u32(&k("context_length"), 256);
+    w.set_u32(&k("embedding_length"), d as u32);
+    w.set_u32(&k("feed_forward_length"), ff as u32);
+    w.set_u32(&k("attention.head_count"), 4);
+    w.set_u32(&k("attention.head_count_kv"), 2);
+    if moe {
+        w.set_u32(&k("expert_count"), ne as u32);
+        w.set_u32(&k("expert_used_count"), 2);
+        w.set_u32(&k("expert_feed_forward_length"), ff as u32);
+    }
     let mut s = 1u32;
     let mut v = |n: u64| -> Vec<f32> {
         (0..n)
@@ -78,19 +86,40 @@ fn tiny() -> Model {
             .unwrap();
         w.add_f32(&n("attn_output.weight"), &[d, d], &v(d * d))
             .unwrap();
-        w.add_f32(&n("ffn_gate.weight"), &[d, ff], &v(d * ff))
-            .unwrap();
-        w.add_f32(&n("ffn_up.weight"), &[d, ff], &v(d * ff))
-            .unwrap();
-        w.add_f32(&n("ffn_down.weight"), &[ff, d], &v(d * ff))
-            .unwrap();
+        if moe {
+            w.add_f32(&n("attn_q_norm.weight"), &[16], &v(16)).unwrap();
+            w.add_f32(&n("attn_k_norm.weight"), &[16], &v(16)).unwrap();
+            w.add_f32(&n("ffn_gate_inp.weight"), &[d, ne], &v(d * ne))
+                .unwrap();
+            for (name, dims) in [
+                ("ffn_gate_exps.weight", [d, ff, ne]),
+                ("ffn_up_exps.weight", [d, ff, ne]),
+                ("ffn_down_exps.weight", [ff, d, ne]),
+            ] {
+                w.add_f32(&n(name), &dims, &v(d * ff * ne)).unwrap();
+            }
+        } else {
+            w.add_f32(&n("ffn_gate.weight"), &[d, ff], &v(d * ff))
+                .unwrap();
+            w.add_f32(&n("ffn_up.weight"), &[d, ff], &v(d * ff))
+                .unwrap();
+            w.add_f32(&n("ffn_down.weight"), &[ff, d], &v(d * ff))
+                .unwrap();
+        }
     }
     Model::from_gguf(gguf::GgufFile::from_bytes("alloc.gguf", w.to_bytes()).unwrap()).unwrap()
 }
 
 #[test]
 fn decoding_a_token_allocates_nothing() {
-    let m = tiny();
+    // one test for both (the counter is global): a dense model, and a
+    // mixture of experts whose decode steps route to other experts
+    for moe in [false, true] {
+        decode_allocates_nothing(tiny(moe));
+    }
+}
+
+fn decode_allocates_nothing(m: Model) {
     let pool = kernels::ThreadPool::new(2);
     // Make sure the worker thread has started (its start-up allocates its
     // name): run tasks until one ran off this thread.
@@ -117,7 +146,8 @@ fn decoding_a_token_allocates_nothing() {
     assert_eq!(
         after - before,
         0,
-        "{} allocations in 100 decode steps",
-        after - before
+        "{} allocations in 100 decode steps of a {}",
+        after - before,
+        m.config.arch.name()
     );
 }

@@ -74,13 +74,14 @@ fn panels_change_no_bit() {
         );
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2")
-            && !std::is_x86_feature_detected!("avx512bw")
+            && (!std::is_x86_feature_detected!("avx512bw")
+                || std::is_x86_feature_detected!("avx512vnni"))
             && std::env::var_os("HEARTH_SIMD").is_none()
             && std::env::var_os("HEARTH_FORCE_SCALAR").is_none()
         {
             assert!(
                 held > 0,
-                "{short}: an AVX2 CPU has panels for its Q5_0/Q4_1 matrices"
+                "{short}: an AVX2 or AVX-512 VNNI CPU has panels for its Q5_0/Q4_1 matrices"
             );
         }
         let got = run_batch(&m, &pool);

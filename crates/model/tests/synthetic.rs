@@ -1,5 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
-//! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3): real
+//! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
+//! Qwen3-MoE): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
@@ -25,13 +26,15 @@ use std::path::PathBuf;
 
 /// How close hearth must be to llama.cpp for a weight type. The yardstick is
 /// llama.cpp against itself: its flash-attention path and its standard one
-/// (which the fixtures use) differ on these files by a mean of 0.006 and at
-/// most 0.03 over the top-4 logits with F16 weights (qwen3-f16), and by a
-/// mean of 0.09–0.13 and up to 0.51 with quantized ones (llama3-q8_0,
-/// phi3-q5_0, qwen3-q4_k_m): quantizing the activations to 8 bits (Q8_0,
-/// Q8_K) turns the last-bit differences of any two attention sums into
-/// whole-quantum flips. hearth is within the same spread (see the report
-/// each test prints with `--nocapture`); the bounds leave about twice that.
+/// (which the fixtures use) differ over the top-4 logits of the "medium" runs
+/// by a mean of up to 0.018 and at most 0.17 with F32/F16 weights (on
+/// smollm3-f16/-f32; these files' attention is sharp, so that positions
+/// matter), and by a mean of 0.09–0.17 and up to 0.85 with quantized ones
+/// (mistral3-q8_0 … smollm3-q4_k_m): quantizing activations to 8 bits
+/// (Q8_0, Q8_K) turns the last-bit differences of any two attention sums
+/// into whole-quantum flips. hearth's worst (printed with `--nocapture`) is a
+/// mean of 0.015 and 0.098 for F32/F16, 0.17 and 0.86 for the quantized
+/// files; the bounds leave about twice that.
 struct Bounds {
     /// Largest |logit difference| allowed over llama.cpp's top-4 ids.
     max: f64,
@@ -41,22 +44,46 @@ struct Bounds {
     decisive: f64,
 }
 
-fn bounds(ty: &str) -> Bounds {
-    match ty {
+fn bounds(ty: &str, moe: bool) -> Bounds {
+    match (ty, moe) {
         // F32 exact, F16 with activations rounded to f16 (as ggml does)
-        "F32" | "F16" => Bounds {
-            max: 0.1,
-            mean: 0.015,
+        ("F32", _) | ("F16", false) => Bounds {
+            max: 0.2,
+            mean: 0.03,
+            decisive: 0.4,
+        },
+        // A mixture of experts: a routing choice within the last bits of a
+        // tie may go the other way, changing that position's output and,
+        // through its keys and values, the later positions' (llama.cpp
+        // flips them between its own flash-attention and standard paths
+        // too: on qwen3moe-f16 a mean of 0.019 and at most 0.96, on
+        // qwen3moe-q8_0 / -q4_k_m means of 0.16 / 0.22 and at most 2.0 /
+        // 1.5, at the same near ties hearth meets; measured on the quantized
+        // files with sharp attention, before they took soft attention —
+        // hearth's worst on today's: a mean of 0.17 and at most 1.2). F32
+        // files have none.
+        ("F16", true) => Bounds {
+            max: 2.0,
+            mean: 0.04,
             decisive: 0.25,
+        },
+        (_, true) => Bounds {
+            max: 4.0,
+            mean: 0.45,
+            decisive: 1.5,
         },
         // 8-bit activations against 8-bit activations
         _ => Bounds {
-            max: 1.25,
-            mean: 0.25,
+            max: 1.5,
+            mean: 0.3,
             decisive: 1.5,
         },
     }
 }
+
+/// A routing margin (`Session::route_margins`) below this is a near tie,
+/// counted in the report.
+const ROUTE_NEAR_TIE: f32 = 0.01;
 
 /// A greedy step whose llama.cpp top-2 margin is below this is a near tie.
 const NEAR_TIE: f64 = 0.5;
@@ -117,24 +144,32 @@ struct Stats {
     diffs: usize,
     diff_sum: f64,
     diff_max: f64,
+    /// positions whose routing came within `ROUTE_NEAR_TIE` of a tie
+    route_ties: usize,
     failures: Vec<String>,
 }
 
 /// Every position's logits of `tokens`, computed in chunks, each row handed
-/// to `each(position, logits)`.
+/// to `each(position, logits, routing margin)` (the margin infinite for a
+/// dense model).
 fn logits_all(
     m: &Model,
     pool: &kernels::ThreadPool,
     n_ctx: usize,
     tokens: &[u32],
-    mut each: impl FnMut(usize, &[f32]),
+    mut each: impl FnMut(usize, &[f32], f32),
 ) {
     let nv = m.config.n_vocab;
     let mut s = m.session(n_ctx, CHUNK).unwrap();
     for (ci, chunk) in tokens.chunks(CHUNK).enumerate() {
         m.forward(pool, &mut s, chunk, Logits::All).unwrap();
+        let margins = s.route_margins();
         for (r, row) in s.all_logits().chunks(nv).enumerate() {
-            each(ci * CHUNK + r, row);
+            each(
+                ci * CHUNK + r,
+                row,
+                margins.get(r).copied().unwrap_or(f32::INFINITY),
+            );
         }
     }
 }
@@ -145,8 +180,11 @@ fn check_run(m: &Model, pool: &kernels::ThreadPool, b: &Bounds, run: &Value, st:
     let tokens = ids(&run["tokens"]);
     let tops = run["top"].as_array().unwrap();
     assert_eq!(tops.len(), tokens.len());
-    logits_all(m, pool, n_ctx, &tokens, |pos, row| {
+    logits_all(m, pool, n_ctx, &tokens, |pos, row, margin| {
         let want = top(&tops[pos]);
+        if margin < ROUTE_NEAR_TIE {
+            st.route_ties += 1;
+        }
         st.positions += 1;
         let same = argmax(row) == want[0].0;
         st.top1_same += same as usize;
@@ -273,7 +311,7 @@ fn check_family(family: &str) {
         let m = Model::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(m.config.arch.name(), fx["arch"].as_str().unwrap());
         let ty = fx["type"].as_str().unwrap();
-        let b = bounds(ty);
+        let b = bounds(ty, m.config.moe.is_some());
         let mut st = Stats::default();
         let runs = fx["runs"].as_array().unwrap();
         for run in runs {
@@ -282,7 +320,7 @@ fn check_family(family: &str) {
         check_determinism(&m, &pool, &runs[0]);
         let mean = st.diff_sum / st.diffs as f64;
         eprintln!(
-            "{file}: {} positions, top-1 {}/{}, decisive {}/{}; |logit diff| mean {mean:.4} max {:.4} (bounds {} / {})",
+            "{file}: {} positions, top-1 {}/{}, decisive {}/{}; |logit diff| mean {mean:.4} max {:.4} (bounds {} / {}){}",
             st.positions,
             st.top1_same,
             st.positions,
@@ -290,7 +328,12 @@ fn check_family(family: &str) {
             st.decisive,
             st.diff_max,
             b.mean,
-            b.max
+            b.max,
+            if m.config.moe.is_some() {
+                format!("; routing near ties at {} positions", st.route_ties)
+            } else {
+                String::new()
+            }
         );
         if mean > b.mean {
             st.failures
@@ -318,7 +361,7 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe);
 
 #[test]
 fn every_fixture_family_is_tested() {

@@ -416,6 +416,56 @@ fn bad_models_are_clear_errors() {
     }
     let e = load(w.to_bytes()).unwrap_err().to_string();
     assert!(e.contains("head_count_kv"), "{e}");
+
+    // a tensor the architecture does not have (an output bias): refused,
+    // not half-loaded
+    let mut w = GgufWriter::new();
+    for (k, v) in &f.metadata {
+        w.set(k, v.clone());
+    }
+    for t in &f.tensors {
+        w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+            .unwrap();
+    }
+    w.add_f32("blk.1.attn_output.bias", &[DIMS.d as u64], &[0.0; DIMS.d])
+        .unwrap();
+    let e = load(w.to_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("blk.1.attn_output.bias") && e.contains("llama"),
+        "{e}"
+    );
+
+    // a mixture-of-experts file of a dense architecture's name
+    let mut w = GgufWriter::new();
+    for (k, v) in &f.metadata {
+        w.set(k, v.clone());
+    }
+    w.set("llama.expert_count", Value::U32(8));
+    for t in &f.tensors {
+        w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+            .unwrap();
+    }
+    let e = load(w.to_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("expert_count") && e.contains("mixture-of-experts"),
+        "{e}"
+    );
+
+    // a RoPE scaling hearth does not compute
+    let mut w = GgufWriter::new();
+    for (k, v) in &f.metadata {
+        w.set(k, v.clone());
+    }
+    w.set_str("llama.rope.scaling.type", "dynamic");
+    for t in &f.tensors {
+        w.add_tensor(&t.name, &t.dims, t.ty, f.tensor_data(t).to_vec())
+            .unwrap();
+    }
+    let e = load(w.to_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("\"dynamic\"") && e.contains("rope.scaling.type"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -31,7 +31,8 @@ unsafe fn hsum2(a: __m256, b: __m256) -> (f32, f32) {
     (_mm_cvtss_f32(r), _mm_cvtss_f32(_mm_movehdup_ps(r)))
 }
 
-/// `out[r] = attention of q[r]` at position `pos0 + r` over keys `lo..=pos0 + r`.
+/// `out[r] = attention of q[r]` at position `pos0 + r` over keys `lo..=pos0 + r`,
+/// with a sink logit `sink` in every softmax (`NEG_INFINITY`: none).
 ///
 /// # Safety
 /// AVX2, FMA and F16C must be available. (Every `q[r]` and `out[r]` must have
@@ -44,6 +45,7 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
     lo: usize,
     pos0: usize,
     scale: f32,
+    sink: f32,
     out: [&mut [f32]; R],
 ) {
     let KvHead { k, v, stride, off } = kv;
@@ -58,8 +60,13 @@ pub(crate) unsafe fn attend_rows<const R: usize>(
         x.as_mut_ptr()
     });
     let (kp, vp) = (k.as_ptr(), v.as_ptr());
-    let mut max = [f32::NEG_INFINITY; R];
-    let mut sum = [0.0f32; R];
+    // the softmax starts from the sink (exp(sink - sink) = 1), if any
+    let mut max = [sink; R];
+    let mut sum = [if sink == f32::NEG_INFINITY {
+        0.0f32
+    } else {
+        1.0
+    }; R];
     let mut p = [[0.0f32; TILE]; R];
     // keys per pass of the score loop: 8 accumulators in registers
     const fn kpass(r: usize) -> usize {

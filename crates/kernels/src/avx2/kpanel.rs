@@ -42,15 +42,15 @@ pub(crate) struct KBlk {
     /// Chunk pair `m` (chunks `2m`, `2m + 1`, quants as unsigned bytes, Q4_K:
     /// 0..16, Q6_K: 0..64) regrouped by [`pair`]: `v[2m]` the first, `v[2m + 1]`
     /// the second half of every 4-element group.
-    v: [__m256i; 8],
+    pub(crate) v: [__m256i; 8],
     /// The i16 scales `madd` multiplies pair `m`'s sums by: lane `2L` chunk
     /// `2m`'s scale for group `L`, lane `2L + 1` chunk `2m + 1`'s.
-    s: [__m256i; 4],
+    pub(crate) s: [__m256i; 4],
     /// Q4_K: the 8 mins as i16 (low half); Q6_K: the 16 scales as i16.
-    extra: __m256i,
+    pub(crate) extra: __m256i,
     /// Q4_K: (d, dmin) as f32; Q6_K: (d, _).
-    d: f32,
-    m: f32,
+    pub(crate) d: f32,
+    pub(crate) m: f32,
 }
 
 /// Chunks `c0`, `c1` (32 bytes each, element `e` in byte `e`) regrouped: in
@@ -80,11 +80,11 @@ thread_local! {
 /// made once per tile, so the loops read as many bytes as the rows hold.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
-struct GBlk {
+pub(crate) struct GBlk {
     /// The 256 quants, regrouped: `q[2m]`, `q[2m + 1]` as the weights' `v`.
-    q: [__m256i; 8],
+    pub(crate) q: [__m256i; 8],
     /// Q6_K: the 16 sums of 16 quants; Q4_K: the 8 sums of 32 (low half).
-    bsums: __m256i,
+    pub(crate) bsums: __m256i,
 }
 
 /// Activation rows (`nb` Q8_K blocks each, `stride` bytes apart from `a`)
@@ -95,7 +95,7 @@ struct GBlk {
 /// # Safety
 /// AVX2 available; each of the rows holds `nb` Q8_K blocks.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn group_acts(
+pub(crate) unsafe fn group_acts(
     a: *const u8,
     stride: usize,
     nb: usize,
@@ -145,7 +145,7 @@ impl KPanel for BlockQ6K {
 /// AVX2, FMA, F16C; `nb` blocks readable at `x`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<B: KPanel>(x: *const u8, nb: usize, dst: &mut [KBlk]) {
+pub(crate) unsafe fn build<B: KPanel>(x: *const u8, nb: usize, dst: &mut [KBlk]) {
     // SAFETY: forwarded contract.
     unsafe {
         if B::Q6 {

@@ -23,6 +23,7 @@ pub(crate) mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod legacy;
 pub(crate) mod one_lane;
+pub(crate) mod one_lane_vnni;
 pub(crate) mod panel;
 pub(crate) mod quant;
 pub(crate) mod two_lane;

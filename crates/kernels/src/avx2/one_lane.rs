@@ -39,11 +39,12 @@ use std::cell::RefCell;
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
 pub(crate) struct OBlock {
-    w: [__m256i; 8],
-    /// Row `j`'s `128 Σ w` in lane `j` (Q8_0: zero, unused).
-    cw: __m256i,
+    pub(super) w: [__m256i; 8],
+    /// Row `j`'s `128 Σ w` in lane `j` (unused by Q8_0's pass here, which
+    /// takes the activations as they are; `one_lane_vnni` reads it for all).
+    pub(super) cw: __m256i,
     /// Row `j`'s scale.
-    d: [f32; 8],
+    pub(super) d: [f32; 8],
 }
 
 /// A thread's working memory: the tile's activations as `y + 128` and their
@@ -94,7 +95,7 @@ unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
 /// # Safety
 /// AVX2, FMA, F16C; `nb` blocks of `F` at each `rows[j]`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn build<F: Block32>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
+pub(super) unsafe fn build<F: Block32>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
     assert!(dst.len() >= nb);
     let ones8 = _mm256_set1_epi8(1);
     let ones16 = _mm256_set1_epi16(1);
@@ -132,10 +133,8 @@ unsafe fn build<F: Block32>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock])
                 _mm256_permute2x128_si256::<0x31>(u3, u7),
             ];
             // lane j: Σ of row j's quants times 128 (each vector's dword j is
-            // 4 of them); Q8_0 has no offset to take off (see `run_q8`)
-            blk.cw = if F::BYTE_QUANTS {
-                _mm256_setzero_si256()
-            } else {
+            // 4 of them; the i16 sums of 16 quants are within ±2048)
+            blk.cw = {
                 let mut s16 = _mm256_maddubs_epi16(ones8, blk.w[0]);
                 for v in &blk.w[1..] {
                     s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(ones8, *v));
@@ -179,7 +178,7 @@ unsafe fn maddubs_at<const O: usize>(a: __m256i, p: *const OBlock) -> __m256i {
 /// (320 bytes, 5 lines each; a hint: any address is fine).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn block_b<const P: usize>(
+pub(super) fn block_b<const P: usize>(
     p: &[OBlock],
     nb: usize,
     b: usize,
@@ -381,7 +380,7 @@ pub(crate) unsafe fn rows4<F: Block32>(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
 /// # Safety
 /// AVX2, FMA, F16C; `nb` blocks readable at each `w[j]` and `nb` Q8_0 blocks at `a`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn rows4_at<F: Block32, const PF: bool>(
+pub(super) unsafe fn rows4_at<F: Block32, const PF: bool>(
     w: [*const u8; 4],
     nb: usize,
     a: *const u8,

@@ -33,7 +33,9 @@
 
 #[macro_use]
 mod kernels;
+pub(crate) mod kpanel;
 pub(crate) mod kq;
+pub(crate) mod one_lane;
 
 use crate::avx2::panel::{ActBlock, PBlock, Pass, Side};
 use crate::block::Block32;

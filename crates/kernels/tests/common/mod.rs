@@ -1,5 +1,7 @@
 #![allow(dead_code)]
-use kernels::GgmlType;
+use kernels::{
+    matmul_multi, matmul_reference_raw, GgmlType, MatmulJob, PanelCache, QuantizedActs, ThreadPool,
+};
 
 /// Tiny deterministic PRNG (xorshift64*).
 pub struct Rng(u64);
@@ -87,4 +89,67 @@ pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| rng.normal() * if rng.next_u64() % 17 < 1 { 8.0 } else { 1.0 })
         .collect()
+}
+
+/// Each output of `matmul` for these shapes equals the scalar reference of
+/// its op order, with and without the matrix's panel cache (where this level
+/// builds one).
+pub fn check_matmul(
+    pool: &ThreadPool,
+    rng: &mut Rng,
+    ty: GgmlType,
+    k: usize,
+    n_out: usize,
+    n_rows: usize,
+    extreme: bool,
+) {
+    let w: Vec<u8> = (0..n_out)
+        .flat_map(|_| random_weights(rng, ty, k))
+        .collect();
+    let mut x = random_acts(rng, n_rows * k);
+    if extreme {
+        // saturating activations (quantized to +-127) and zeros
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = match i % 5 {
+                0 => 0.0,
+                1 | 3 => 1.0,
+                _ => -1.0,
+            };
+        }
+    }
+    let mut acts = QuantizedActs::new();
+    acts.quantize(ty, &x, n_rows, k);
+    let cache = PanelCache::build(ty, &w, n_out, k).unwrap();
+    for cached in [false, true] {
+        if cached && cache.is_none() {
+            continue;
+        }
+        let mut out = vec![f32::NAN; n_rows * n_out];
+        matmul_multi(
+            pool,
+            &mut [MatmulJob {
+                weight_ty: ty,
+                w: &w,
+                n_out,
+                k,
+                acts: &acts,
+                out: &mut out,
+                cache: if cached { cache.as_ref() } else { None },
+            }],
+        )
+        .unwrap();
+        let rb = w.len() / n_out;
+        for r in 0..n_rows {
+            for o in 0..n_out {
+                let wr = &w[o * rb..(o + 1) * rb];
+                let want = matmul_reference_raw(ty, wr, acts.row(r)).unwrap();
+                let got = out[r * n_out + o];
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{ty} k={k} n_out={n_out} n_rows={n_rows} cached={cached} r={r} o={o}: simd {got} reference {want}"
+                );
+            }
+        }
+    }
 }

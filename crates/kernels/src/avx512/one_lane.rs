@@ -1,0 +1,372 @@
+//! The one-lane order (Q4_0, Q5_0, Q8_0; scalar reference
+//! `crate::orders::one_lane`) with AVX-512 VNNI: panels of 16 weight rows,
+//! `vpdpbusd` forming each block's exact integer sums for all 16 at once.
+//!
+//! Per output and block the order wants `T = Σ w_i y_i` exactly (`w` the
+//! signed weight values, `y` the Q8_0 activation quants), then `acc =
+//! fma(d_w * d_y, T, acc)`. `vpdpbusd` multiplies unsigned by signed bytes, so
+//! the panels hold the weights as `u = w + OFF` (Q4_0: the stored nibble,
+//! `OFF` 8; Q5_0: the stored 5 bits, 16; Q8_0: `q ^ 0x80`, 128) and each
+//! activation block brings `c = -OFF Σ y`: starting a block's i32 lanes at
+//! `c` and adding `Σ u y` gives `Σ (u - OFF) y = T` (no saturation:
+//! `vpdpbusd` does not saturate, and |T|, |c|, |Σ u y| < 2^21).
+//!
+//! A panel block ([`ZBlock`]) is 8 vectors: vector `k` holds in dword `j`
+//! row `j`'s `u` quants `4k..4k+4`. With the activation's dword `k`
+//! broadcast (`vpdpbusd`'s memory operand), 8 instructions give the 16 rows'
+//! `T` in 16 lanes, one conversion, one multiply (`d_w * d_y`, exact: two
+//! f16) and one FMA finish the block for 16 outputs. The weights stay in
+//! registers while up to 8 activation rows pass ([`run`]: with more, LLVM
+//! keeps the accumulators in memory).
+//!
+//! Panels come from a `crate::PanelCache` (built once per matrix, [`cache`])
+//! or are built per tile ([`panels`]); a last panel of 4, 8 or 12 rows
+//! repeats its last row (those lanes are computed and not stored). Decode (4
+//! weight rows x 1 activation row) stays AVX2's `rows4`: same integer sums,
+//! same float ops.
+
+use crate::avx2::legacy::unpack_u;
+use crate::block::Block32;
+use crate::matmul::Tile;
+use crate::panel_cache::{CacheSpec, Panels};
+use crate::q8::Q8_0_BYTES;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One block (32 elements) of a panel of 16 weight rows (see the module doc).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct ZBlock {
+    w: [__m512i; 8],
+    /// Row `j`'s scale.
+    d: [f32; 16],
+}
+
+/// One activation block prepared for [`run`]: the 32 quants (as 8 dwords),
+/// `c = -OFF Σ y` and the scale.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(8))]
+struct ActZ {
+    y: [i32; 8],
+    c: i32,
+    d: f32,
+}
+
+/// A thread's working memory: the tile's prepared activations (row-major:
+/// `(r - r0) * nb + block`) and, without a cache, the panel being read.
+type Scratch = (Vec<ActZ>, Vec<ZBlock>);
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// What a stored quant of `F` is offset by in the panels (`u = w + OFF`).
+const fn off<F: Block32>() -> i32 {
+    if F::BYTE_QUANTS {
+        128
+    } else {
+        F::OFFSET as i32
+    }
+}
+
+/// The cache of a one-lane format `F` at AVX-512 VNNI: panels of 16 rows, the
+/// last one padded.
+pub(crate) const fn cache<F: Block32>() -> CacheSpec {
+    CacheSpec {
+        bytes: cache_bytes,
+        build: build_cache::<F>,
+    }
+}
+
+/// The bytes of the panels of `n_out` rows of `nb` blocks.
+fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
+    Some(n_out.div_ceil(16) * nb * std::mem::size_of::<ZBlock>())
+}
+
+/// The `[n_out, k]` matrix's panels of 16 rows (`n_out.div_ceil(16)` of them,
+/// `rb / F::BYTES` blocks each).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; `w` holds `n_out` rows
+/// of `rb` bytes of `F`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / F::BYTES;
+    assert!(n_out > 0 && w.len() >= n_out * rb);
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut v = vec![unsafe { std::mem::zeroed::<ZBlock>() }; n_out.div_ceil(16) * nb];
+    for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate() {
+        // SAFETY: rows 16g.. (at most n_out) hold nb blocks each (asserted).
+        unsafe { build::<F>(rows16(w, rb, 16 * g, n_out), nb, dst) };
+    }
+    Panels::OneLaneZ(v)
+}
+
+/// Pointers to the 16 rows of the panel starting at row `o`, rows at or past
+/// `end` replaced by row `end - 1` (`o < end`, rows of `rb` bytes in `w`).
+fn rows16(w: &[u8], rb: usize, o: usize, end: usize) -> [*const u8; 16] {
+    std::array::from_fn(|j| w[(o + j).min(end - 1) * rb..].as_ptr())
+}
+
+/// `nb` blocks of the 16 weight rows at `rows` into `dst` (see [`ZBlock`]).
+///
+/// # Safety
+/// The features of [`build_cache`]; `nb` blocks of `F` at each `rows[j]`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [ZBlock]) {
+    assert!(dst.len() >= nb);
+    // Q8_0: q + 128 as an unsigned byte
+    let flip = _mm256_set1_epi8(if F::BYTE_QUANTS { -128 } else { 0 });
+    // the 64-bit halves of two 256-bit lanes: [a0 a1 b0 b1 | a4 a5 b4 b5]
+    // and [a2 a3 b2 b3 | a6 a7 b6 b7] (AVX2's permute2x128 0x20 / 0x31 on
+    // each 256-bit half)
+    let lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    let hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: block b of every row (caller).
+        unsafe {
+            let xs = rows.map(|r| r.add(b * F::BYTES));
+            let q: [__m256i; 16] = xs.map(|x| _mm256_xor_si256(unpack_u::<F>(x), flip));
+            // rows j and j + 8 side by side, then the 8x8 dword transpose of
+            // `avx2::one_lane::build` on both halves at once: out[k] dword j
+            // = row j's dword k
+            let z: [__m512i; 8] = std::array::from_fn(|j| {
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q[j]), q[j + 8])
+            });
+            let t0 = _mm512_unpacklo_epi32(z[0], z[1]);
+            let t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+            let t2 = _mm512_unpacklo_epi32(z[2], z[3]);
+            let t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+            let t4 = _mm512_unpacklo_epi32(z[4], z[5]);
+            let t5 = _mm512_unpackhi_epi32(z[4], z[5]);
+            let t6 = _mm512_unpacklo_epi32(z[6], z[7]);
+            let t7 = _mm512_unpackhi_epi32(z[6], z[7]);
+            let u0 = _mm512_unpacklo_epi64(t0, t2);
+            let u1 = _mm512_unpackhi_epi64(t0, t2);
+            let u2 = _mm512_unpacklo_epi64(t1, t3);
+            let u3 = _mm512_unpackhi_epi64(t1, t3);
+            let u4 = _mm512_unpacklo_epi64(t4, t6);
+            let u5 = _mm512_unpackhi_epi64(t4, t6);
+            let u6 = _mm512_unpacklo_epi64(t5, t7);
+            let u7 = _mm512_unpackhi_epi64(t5, t7);
+            blk.w = [
+                _mm512_permutex2var_epi64(u0, lo, u4),
+                _mm512_permutex2var_epi64(u1, lo, u5),
+                _mm512_permutex2var_epi64(u2, lo, u6),
+                _mm512_permutex2var_epi64(u3, lo, u7),
+                _mm512_permutex2var_epi64(u0, hi, u4),
+                _mm512_permutex2var_epi64(u1, hi, u5),
+                _mm512_permutex2var_epi64(u2, hi, u6),
+                _mm512_permutex2var_epi64(u3, hi, u7),
+            ];
+            let d: [u16; 16] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
+            _mm512_store_ps(
+                blk.d.as_mut_ptr(),
+                _mm512_cvtph_ps(_mm256_loadu_si256(d.as_ptr() as *const __m256i)),
+            );
+        }
+    }
+}
+
+/// The panel at `p` (`nb` blocks) against `R` prepared activation rows (the
+/// first's `nb` blocks at `a`, the next `nb` blocks apart): lane `j` of
+/// result `r` is output (activation row `r`, panel row `j`).
+///
+/// # Safety
+/// The features of [`build_cache`]; `nb` blocks at `p` and `R * nb` at `a`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn run<const R: usize>(p: *const ZBlock, nb: usize, a: *const ActZ) -> [__m512; R] {
+    let mut acc = [_mm512_setzero_ps(); R];
+    for b in 0..nb {
+        // SAFETY: block b < nb of the panel and of every row (caller).
+        unsafe {
+            let blk = &*p.add(b);
+            let w: [__m512i; 8] = std::array::from_fn(|k| _mm512_load_si512(&blk.w[k]));
+            let dw = _mm512_load_ps(blk.d.as_ptr());
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let y = &*a.add(r * nb + b);
+                // the block's exact sums: c + Σ u y (see the module doc); with
+                // few rows in two chains (their sum is exact too)
+                let s = if R <= 2 {
+                    let mut s0 = _mm512_set1_epi32(y.c);
+                    let mut s1 = _mm512_setzero_si512();
+                    for k in 0..4 {
+                        s0 = _mm512_dpbusd_epi32(s0, w[2 * k], _mm512_set1_epi32(y.y[2 * k]));
+                        s1 = _mm512_dpbusd_epi32(
+                            s1,
+                            w[2 * k + 1],
+                            _mm512_set1_epi32(y.y[2 * k + 1]),
+                        );
+                    }
+                    _mm512_add_epi32(s0, s1)
+                } else {
+                    let mut s = _mm512_set1_epi32(y.c);
+                    for k in 0..8 {
+                        s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(y.y[k]));
+                    }
+                    s
+                };
+                let dv = _mm512_mul_ps(dw, _mm512_set1_ps(y.d));
+                *acc = _mm512_fmadd_ps(dv, _mm512_cvtepi32_ps(s), *acc);
+            }
+        }
+    }
+    acc
+}
+
+/// [`run`], its results stored at `dst` (output rows `n_out` apart), the
+/// lanes of `mask` only.
+///
+/// # Safety
+/// As [`run`]; outputs `dst[i * n_out + j]` for `i < R` and the lanes `j` of
+/// `mask` writable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn run_store<const R: usize>(
+    p: *const ZBlock,
+    nb: usize,
+    a: *const ActZ,
+    dst: *mut f32,
+    n_out: usize,
+    mask: __mmask16,
+) {
+    // SAFETY: forwarded (caller).
+    unsafe {
+        let v = run::<R>(p, nb, a);
+        for (i, v) in v.iter().enumerate() {
+            _mm512_mask_storeu_ps(dst.add(i * n_out), mask, *v);
+        }
+    }
+}
+
+/// The tile `t` of one-lane format `F` (the `PanelFn` contract): panels of 16
+/// rows from the cache when given, else built here per panel.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; the tile's contract
+/// (`t.o0` a multiple of 16); a cache built from this matrix.
+pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::OneLaneZ(c)) => Some(c.as_slice()),
+        _ => None,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { matmul::<F>(t, cache) }
+}
+
+/// [`panels`] with the cache's blocks, if any.
+///
+/// # Safety
+/// As [`panels`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
+    const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        a0,
+        stride,
+        r0,
+        r1,
+        out,
+        n_out,
+    } = *t;
+    let nb = rb / F::BYTES;
+    assert!(o0.is_multiple_of(16) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
+    if let Some(c) = cache {
+        assert!(c.len() >= o1.div_ceil(16) * nb);
+    }
+    if nb == 0 {
+        // empty rows: every output is 0.0, as the reference's
+        for r in r0..r1 {
+            for o in o0..o1 {
+                // SAFETY: (r, o) is this tile's to write (caller).
+                unsafe { *out.add(r * n_out + o) = 0.0 };
+            }
+        }
+        return;
+    }
+    let off = off::<F>();
+    SCRATCH.with(|s| {
+        let (xs, tmp) = &mut *s.borrow_mut();
+        xs.resize((r1 - r0) * nb, ActZ::default());
+        if cache.is_none() {
+            // SAFETY: all-zero bytes are valid blocks.
+            tmp.resize(nb, unsafe { std::mem::zeroed() });
+        }
+        let bias = _mm256_set1_epi8(-128);
+        for r in r0..r1 {
+            for b in 0..nb {
+                // SAFETY: block b of activation row r (caller).
+                unsafe {
+                    let y = a0.add(r * stride + b * Q8_0_BYTES);
+                    let q = _mm256_loadu_si256(y.add(2) as *const __m256i);
+                    // Σ (y + 128) over the 32 quants, then minus 32 * 128
+                    let s4 = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+                    let s2 = _mm_add_epi64(
+                        _mm256_castsi256_si128(s4),
+                        _mm256_extracti128_si256::<1>(s4),
+                    );
+                    let sum =
+                        _mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - 32 * 128;
+                    let x = &mut xs[(r - r0) * nb + b];
+                    _mm256_storeu_si256(x.y.as_mut_ptr() as *mut __m256i, q);
+                    x.c = -off * sum;
+                    x.d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
+                        *y,
+                        *y.add(1),
+                    ])
+                        as i16)));
+                }
+            }
+        }
+        let xp = xs.as_ptr();
+        let mut o = o0;
+        while o < o1 {
+            let rows = (o1 - o).min(16);
+            let mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
+            let p: *const ZBlock = match cache {
+                Some(c) => c[o / 16 * nb..].as_ptr(),
+                None => {
+                    // SAFETY: rows o..o + rows (< o1) hold nb blocks (asserted).
+                    unsafe { build::<F>(rows16(w, rb, o, o1), nb, tmp) };
+                    tmp.as_ptr()
+                }
+            };
+            let mut r = r0;
+            while r < r1 {
+                let n = r1 - r;
+                let x = xp.wrapping_add((r - r0) * nb);
+                let dst = out.wrapping_add(r * n_out + o);
+                // SAFETY: the panel's nb blocks; rows r.. of the prepared
+                // activations; outputs (r.., o..o + rows) are this call's to
+                // write (caller).
+                let step = unsafe {
+                    match n {
+                        8.. => {
+                            run_store::<8>(p, nb, x, dst, n_out, mask);
+                            8
+                        }
+                        4.. => {
+                            run_store::<4>(p, nb, x, dst, n_out, mask);
+                            4
+                        }
+                        2.. => {
+                            run_store::<2>(p, nb, x, dst, n_out, mask);
+                            2
+                        }
+                        _ => {
+                            run_store::<1>(p, nb, x, dst, n_out, mask);
+                            1
+                        }
+                    }
+                };
+                r += step;
+            }
+            o += 16;
+        }
+    });
+}

@@ -1,0 +1,74 @@
+//! The batched (panel) kernels at the level this CPU runs, bit for bit
+//! against the scalar reference of the format's order there, with and
+//! without the panel cache: the one-lane formats (each level's own panels: 8
+//! rows on AVX2 and with AVX-VNNI, 16 with AVX-512 VNNI) and the K-quants
+//! with panels (Q4_K, Q6_K: single rows on AVX2, pairs with AVX-512 VNNI).
+//! `scripts/test.sh` runs this file again capped at each lower level the CPU
+//! has (`HEARTH_SIMD`, checked by `HEARTH_EXPECT_SIMD`).
+
+mod common;
+
+use common::{check_matmul, Rng};
+use kernels::{simd_level, GgmlType, ThreadPool};
+
+/// The one-lane formats' panels (16 rows with AVX-512 VNNI, 8 else) for every
+/// activation-row count the panel kernel splits into passes (8, 4, 2, 1
+/// rows), last panels of 4, 8 and 12 rows, several tiles per matrix,
+/// with and without the panel cache, random and extreme quants.
+#[test]
+fn one_lane_panels_match_the_scalar_reference() {
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        assert_eq!(simd_level(), want, "HEARTH_EXPECT_SIMD");
+    }
+    eprintln!("simd level: {}", simd_level());
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(1616);
+    for ty in [GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0] {
+        for (n_out, n_rows) in [
+            (16usize, 4usize),
+            (20, 5),
+            (24, 16),
+            (28, 17),
+            (36, 31),
+            (44, 33),
+            (68, 12),
+            (260, 8),
+        ] {
+            check_matmul(&pool, &mut rng, ty, 160, n_out, n_rows, false);
+        }
+        for n_rows in [2, 3, 7, 19] {
+            check_matmul(&pool, &mut rng, ty, 64, 40, n_rows, true);
+        }
+    }
+}
+
+/// Q4_K and Q6_K panels for every activation-row count their passes split
+/// into (8, 4, 2, 1 rows) and the counts below the AVX2 panels' 12, odd
+/// output counts (the last row by the dot kernels), several tiles, with and
+/// without the cache, random and extreme values.
+#[test]
+fn k_quant_panels_match_the_scalar_reference() {
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        assert_eq!(simd_level(), want, "HEARTH_EXPECT_SIMD");
+    }
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(256);
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
+        for (n_out, n_rows) in [
+            (4usize, 2usize),
+            (6, 3),
+            (8, 4),
+            (10, 5),
+            (12, 8),
+            (14, 9),
+            (16, 12),
+            (36, 15),
+            (9, 23),
+        ] {
+            check_matmul(&pool, &mut rng, ty, 512, n_out, n_rows, false);
+        }
+        for n_rows in [2, 7, 13] {
+            check_matmul(&pool, &mut rng, ty, 256, 12, n_rows, true);
+        }
+    }
+}
