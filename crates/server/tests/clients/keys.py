@@ -16,7 +16,9 @@ ENDPOINTS = [("POST", "/v1/messages", {"model": MODEL, "max_tokens": 1, "message
              ("GET", "/health", None), ("GET", "/metrics", None),
              ("POST", "/tokenize", {"model": MODEL, "content": "hi"}),
              ("POST", "/detokenize", {"model": MODEL, "tokens": [1]})]
-h = httpx.Client(timeout=120)
+# every request says it is JSON (the web-page guard refuses a DELETE without
+# that before the key is looked at: 415, not 401)
+h = httpx.Client(timeout=120, headers={"Content-Type": "application/json"})
 for method, path, body in ENDPOINTS:
     r = h.request(method, URL + path, json=body)
     check(f"no key -> 401 {method} {path}", r.status_code == 401, f"{r.status_code} {r.text[:100]}")
