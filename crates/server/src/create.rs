@@ -193,7 +193,14 @@ pub async fn create(
                 n2.lock().unwrap().push(m.to_string());
             }
         });
-        store::create(&store, &name2, &mf, std::path::Path::new("/"), &mut p)
+        store::create(
+            &store,
+            &name2,
+            &mf,
+            std::path::Path::new("/"),
+            &crate::defaults::check_modelfile,
+            &mut p,
+        )
     })
     .await
     .map_err(|e| {

@@ -3,11 +3,102 @@
 //! sampling parameters, answer length and stop texts where the request
 //! leaves them out, its system message where the request has none, its
 //! `MESSAGE` conversation before the request's, its template and `num_ctx`
-//! when it loads (`models.rs`).
+//! when it loads (`models.rs`). Also the checks of a Modelfile that need
+//! the engine (`check_modelfile`: the sampler's ranges, the template
+//! rendered with the model's tokens), which the store, depending on neither,
+//! is handed by `hearth create` and `/api/create`.
 
 use crate::AppState;
-use engine::{ChatTemplate, LoadedModel, Message, SamplingParams};
-use store::modelfile::ModelDefaults;
+use engine::{ChatTemplate, LoadedModel, Message, SamplerError, SamplingParams};
+use std::path::Path;
+use store::modelfile::{ModelDefaults, Params};
+use store::StoreError;
+
+/// `base` with the sampling dials a Modelfile's parameters set.
+pub fn sampling_of(p: &Params, base: SamplingParams) -> SamplingParams {
+    let mut s = base;
+    if let Some(v) = p.temperature {
+        s.temperature = v;
+    }
+    if let Some(v) = p.top_k {
+        s.top_k = v;
+    }
+    if let Some(v) = p.top_p {
+        s.top_p = v;
+    }
+    if let Some(v) = p.min_p {
+        s.min_p = v;
+    }
+    if let Some(v) = p.repeat_penalty {
+        s.repeat_penalty = v;
+    }
+    if let Some(v) = p.repeat_last_n {
+        s.penalty_last_n = v;
+    }
+    if let Some(v) = p.presence_penalty {
+        s.presence_penalty = v;
+    }
+    if let Some(v) = p.frequency_penalty {
+        s.frequency_penalty = v;
+    }
+    if let Some(v) = p.seed {
+        s.seed = v;
+    }
+    s
+}
+
+/// A Modelfile's parameters against hearth's ranges (the sampler's own
+/// checks), the message naming the `PARAMETER`.
+pub fn check_parameters(p: &Params) -> Result<(), String> {
+    let s = sampling_of(p, SamplingParams::default());
+    if let Err(SamplerError::InvalidParam {
+        field,
+        value,
+        allowed,
+    }) = s.validate()
+    {
+        let name = if field == "penalty_last_n" {
+            "repeat_last_n"
+        } else {
+            field
+        };
+        return Err(format!("PARAMETER {name} is {value}; allowed: {allowed}"));
+    }
+    Ok(())
+}
+
+/// What the store cannot check of a Modelfile's settings itself (it checks
+/// `num_ctx` and refuses Go templates): the parameters' ranges, and a
+/// `TEMPLATE` compiled and rendered on a conversation with the model's own
+/// tokens. The `check` `store::create` is given.
+pub fn check_modelfile(gguf: &Path, d: &ModelDefaults) -> Result<(), StoreError> {
+    let bad = |msg: String| StoreError::Modelfile { line: None, msg };
+    check_parameters(&d.parameters).map_err(bad)?;
+    let Some(src) = &d.template else {
+        return Ok(());
+    };
+    let tok = engine::load_tokenizer(gguf).map_err(|e| StoreError::BadFile {
+        path: gguf.into(),
+        msg: e.to_string(),
+    })?;
+    let t = ChatTemplate::new("TEMPLATE", src, false, &tok)
+        .map_err(|e| bad(format!("TEMPLATE is not a usable Jinja template: {e}")))?;
+    let sample = [
+        Message::system("You are helpful."),
+        Message::user("Hello"),
+        Message::assistant("Hi!"),
+        Message::user("How are you?"),
+    ];
+    let r = t
+        .render(&sample, true)
+        .map_err(|e| bad(format!("TEMPLATE fails on a conversation: {e}")))?;
+    if !r.text.contains("How are you?") {
+        return Err(bad(
+            "TEMPLATE leaves out the messages: rendering a conversation does not contain its last message (loop over `messages` and print each one's content)".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// What a model sets (nothing, for a model that was not created).
 #[derive(Clone, Debug, Default)]
@@ -29,7 +120,7 @@ impl Defaults {
     /// hearth's sampling defaults with the model's parameters set.
     pub fn sampling(&self) -> SamplingParams {
         match &self.0 {
-            Some(d) => d.parameters.sampling(SamplingParams::default()),
+            Some(d) => sampling_of(&d.parameters, SamplingParams::default()),
             None => SamplingParams::default(),
         }
     }
@@ -133,5 +224,19 @@ mod tests {
         none.apply_chat(&mut m);
         assert_eq!(m.len(), 1);
         assert_eq!(none.sampling(), engine::SamplingParams::default());
+    }
+
+    #[test]
+    fn modelfile_parameters_are_the_samplers() {
+        let mut p = store::modelfile::Params::default();
+        p.set("top_k", "5").unwrap();
+        p.set("repeat_last_n", "3").unwrap();
+        let s = super::sampling_of(&p, engine::SamplingParams::default());
+        assert_eq!((s.top_k, s.penalty_last_n), (5, 3));
+        assert_eq!(s.temperature, engine::SamplingParams::default().temperature);
+        assert!(super::check_parameters(&p).is_ok());
+        p.set("top_p", "1.5").unwrap();
+        let e = super::check_parameters(&p).unwrap_err();
+        assert!(e.starts_with("PARAMETER top_p is 1.5"), "{e}");
     }
 }

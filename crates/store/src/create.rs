@@ -72,13 +72,19 @@ fn base_of(store: &Store, from: &str, dir: &Path) -> Result<Base, StoreError> {
     Ok(Base::Model(Box::new(store.find_installed(from)?)))
 }
 
-/// Check what a Modelfile sets against the model file it will use: the
-/// parameters' ranges, `num_ctx` within the trained context, and the
-/// template (Jinja, compiling and rendering a conversation with the model's
-/// own tokens).
-pub fn validate(gguf: &Path, d: &ModelDefaults) -> Result<(), StoreError> {
-    d.parameters.validate().map_err(bad)?;
-    let (f, info) = manifest::inspect(gguf)?;
+/// A check of a Modelfile's settings against the model file they will be
+/// used with that needs the engine (the parameters' ranges are the
+/// sampler's, a template is compiled and rendered with the model's own
+/// tokenizer): the store depends on neither, so its callers hand it in
+/// (`server::defaults::check_modelfile`, used by `hearth create` and
+/// `/api/create`).
+pub type Check<'a> = &'a dyn Fn(&Path, &ModelDefaults) -> Result<(), StoreError>;
+
+/// What the store itself checks of a Modelfile against the model file it
+/// will use: `num_ctx` within the trained context, and a template that is
+/// not Ollama's Go template syntax. Then `check` (the engine's checks).
+fn validate(gguf: &Path, d: &ModelDefaults, check: Check<'_>) -> Result<(), StoreError> {
+    let (_, info) = manifest::inspect(gguf)?;
     if let (Some(n), Some(max)) = (d.parameters.num_ctx, info.context_length) {
         if n as u64 > max {
             return Err(bad(format!(
@@ -86,46 +92,26 @@ pub fn validate(gguf: &Path, d: &ModelDefaults) -> Result<(), StoreError> {
             )));
         }
     }
-    let Some(src) = &d.template else {
-        return Ok(());
-    };
-    if looks_like_go_template(src) {
+    if d.template.as_deref().is_some_and(looks_like_go_template) {
         return Err(bad(
             "TEMPLATE is written in Ollama's Go template syntax ({{ .System }}, {{ if .Prompt }}, {{ range .Messages }}); hearth's chat templates are Jinja, the language of a GGUF's own tokenizer.chat_template ({% for message in messages %}{{ message['content'] }}{% endfor %}). Rewrite it in Jinja, or leave TEMPLATE out to keep the model's own (`hearth show --verbose MODEL` prints it)",
         ));
     }
-    let tok = engine::Tokenizer::from_gguf(&f).map_err(|e| StoreError::BadFile {
-        path: gguf.into(),
-        msg: e.to_string(),
-    })?;
-    let t = engine::ChatTemplate::new("TEMPLATE", src, false, &tok)
-        .map_err(|e| bad(format!("TEMPLATE is not a usable Jinja template: {e}")))?;
-    let sample = [
-        engine::Message::system("You are helpful."),
-        engine::Message::user("Hello"),
-        engine::Message::assistant("Hi!"),
-        engine::Message::user("How are you?"),
-    ];
-    let r = t
-        .render(&sample, true)
-        .map_err(|e| bad(format!("TEMPLATE fails on a conversation: {e}")))?;
-    if !r.text.contains("How are you?") {
-        return Err(bad(
-            "TEMPLATE leaves out the messages: rendering a conversation does not contain its last message (loop over `messages` and print each one's content)",
-        ));
-    }
-    Ok(())
+    check(gguf, d)
 }
 
 /// Make `name` (`name[:tag]`, tag `latest` when absent) from `mf`. A
 /// relative `FROM` path is relative to `dir` (the Modelfile's folder). A
 /// name already taken by a created model is replaced; one taken by a pulled
-/// or imported model is refused (nothing downloaded is ever lost).
+/// or imported model is refused (nothing downloaded is ever lost). `check`
+/// is the engine's part of the checks (see [`Check`]), run before anything
+/// is written.
 pub fn create(
     store: &Store,
     name: &str,
     mf: &Modelfile,
     dir: &Path,
+    check: Check<'_>,
     progress: &mut Progress,
 ) -> Result<Manifest, StoreError> {
     let (n, t) = name::parse_name(name)?;
@@ -149,7 +135,7 @@ pub fn create(
         }
     };
     let defaults = inherited.overlaid(&mf.defaults);
-    validate(&file, &defaults)?;
+    validate(&file, &defaults, check)?;
     store.ensure_writable()?;
     let _lock = crate::pull::lock(store, &r, progress)?;
     if let Some(old) = store.installed(&r)? {

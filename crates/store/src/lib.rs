@@ -17,7 +17,7 @@ mod pull;
 mod store;
 
 pub use catalog::{Source, DEFAULT_MODEL};
-pub use create::{create, defaults_of, modelfile_text, validate};
+pub use create::{create, defaults_of, modelfile_text, Check};
 pub use error::{human_bytes, StoreError};
 pub use find::StoredModel;
 pub use manifest::{inspect, GgufInfo, Manifest};

@@ -195,39 +195,6 @@ impl Params {
         }
     }
 
-    /// `base` with these values set (the sampling dials only).
-    pub fn sampling(&self, base: engine::SamplingParams) -> engine::SamplingParams {
-        let mut s = base;
-        if let Some(v) = self.temperature {
-            s.temperature = v;
-        }
-        if let Some(v) = self.top_k {
-            s.top_k = v;
-        }
-        if let Some(v) = self.top_p {
-            s.top_p = v;
-        }
-        if let Some(v) = self.min_p {
-            s.min_p = v;
-        }
-        if let Some(v) = self.repeat_penalty {
-            s.repeat_penalty = v;
-        }
-        if let Some(v) = self.repeat_last_n {
-            s.penalty_last_n = v;
-        }
-        if let Some(v) = self.presence_penalty {
-            s.presence_penalty = v;
-        }
-        if let Some(v) = self.frequency_penalty {
-            s.frequency_penalty = v;
-        }
-        if let Some(v) = self.seed {
-            s.seed = v;
-        }
-        s
-    }
-
     /// The most tokens per answer they set: `Some(None)` = no limit.
     pub fn max_tokens(&self) -> Option<Option<usize>> {
         self.num_predict
@@ -267,25 +234,6 @@ impl Params {
             v.push(("stop", s.clone()));
         }
         v
-    }
-
-    /// Check the values against hearth's ranges (the sampler's own checks).
-    pub fn validate(&self) -> Result<(), String> {
-        let s = self.sampling(engine::SamplingParams::default());
-        if let Err(engine::SamplerError::InvalidParam {
-            field,
-            value,
-            allowed,
-        }) = s.validate()
-        {
-            let name = if field == "penalty_last_n" {
-                "repeat_last_n"
-            } else {
-                field
-            };
-            return Err(format!("PARAMETER {name} is {value}; allowed: {allowed}"));
-        }
-        Ok(())
     }
 }
 
@@ -646,9 +594,6 @@ mod tests {
             let e = Modelfile::parse(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text:?}: {e}");
         }
-        let mut p = Params::default();
-        p.set("top_p", "3").unwrap();
-        assert!(p.validate().unwrap_err().contains("top_p"));
     }
 
     #[test]
@@ -701,8 +646,6 @@ mod tests {
             (Some(0.1), Some(5))
         );
         assert_eq!(m.parameters.stop, vec!["a"]);
-        let s = m.parameters.sampling(engine::SamplingParams::default());
-        assert_eq!((s.temperature, s.top_k), (0.1, 5));
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     // flags, then the model's own settings (a created model's), then config.toml
     let (path, md) = loader::find(&model_name)?;
     let mp = &md.parameters;
-    let mut sampling = mp.sampling(SamplingParams::default());
+    let mut sampling = server::defaults::sampling_of(mp, SamplingParams::default());
     macro_rules! pick {
         ($f:ident) => {
             if let Some(v) = a.$f.or(mp.$f).or(cfg.$f) {

@@ -34,7 +34,14 @@ pub fn run(a: CreateArgs) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let st = store::Store::from_env();
-    let m = store::create(&st, &a.name, &mf, &dir, &mut store::Progress::auto())?;
+    let m = store::create(
+        &st,
+        &a.name,
+        &mf,
+        &dir,
+        &server::defaults::check_modelfile,
+        &mut store::Progress::auto(),
+    )?;
     println!(
         "{}  from {}  {} {} {}",
         m.reference(),

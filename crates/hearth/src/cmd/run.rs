@@ -65,7 +65,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         repeat_penalty: a.repeat_penalty,
         seed: a.seed.unwrap_or_else(seed_from_time),
         // the dials run has no flags for: the model's, else hearth's
-        ..md.parameters.sampling(SamplingParams::default())
+        ..server::defaults::sampling_of(&md.parameters, SamplingParams::default())
     };
     let req = GenerateRequest {
         prompt,
