@@ -17,7 +17,9 @@ then run this script with that venv's python:
 `--models` takes the names below (the three test models; `llama3.2-3b-synth`
 and `qwen3-8b-synth`, random-weight Q4_K_M files with the exact shapes of
 Llama-3.2-3B and Qwen3-8B that scripts/make-synthetic-big.sh makes into
-~/.cache/hearth/synthetic-big, or --big-dir) or paths to GGUF files.
+~/.cache/hearth/synthetic-big, or --big-dir; `qwen3-30b-a3b-synth` and
+`gpt-oss-20b-synth`, the mixtures of experts it makes when named) or paths
+to GGUF files.
 
 hearth is measured by `hearth bench --json -r 1` (a fresh process each
 repetition; load time excluded); llama.cpp by timing `Llama.eval` on the same
@@ -40,6 +42,9 @@ MODELS = {
 SYNTHETIC_BIG = {
     "llama3.2-3b-synth": "llama3.2-3b-q4_k_m.gguf",
     "qwen3-8b-synth": "qwen3-8b-q4_k_m.gguf",
+    # mixtures of experts, layers cut (make-synthetic-big.sh qwen3-30b-a3b gpt-oss-20b)
+    "qwen3-30b-a3b-synth": "qwen3-30b-a3b-q4_k_m.gguf",
+    "gpt-oss-20b-synth": "gpt-oss-20b-mxfp4.gguf",
 }
 
 

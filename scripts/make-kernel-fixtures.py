@@ -64,7 +64,11 @@ def make(name, n_blocks, rng):
     else:
         buf = bytearray(rng.integers(0, 256, size=n_blocks * size, dtype=np.uint8).tobytes())
         for b in range(n_blocks):
-            for off in F16_FIELDS[name]:
+            if name == "MXFP4":
+                # the E8M0 scale byte (2^(e-127)): every exponent from 2^-10
+                # to 2^5, and the subnormal-like 0 and 1 of the first blocks
+                buf[b * size] = (0, 1)[b] if b < 2 else int(rng.integers(117, 133))
+            for off in F16_FIELDS.get(name, []):
                 buf[b * size + off:b * size + off + 2] = f16_bytes(rng)
         raw = bytes(buf)
     data = np.frombuffer(raw, dtype=np.uint8)
@@ -86,6 +90,7 @@ def main():
         "F32": 64, "F16": 64, "BF16": 64,
         "Q4_0": 6, "Q4_1": 6, "Q5_0": 6, "Q5_1": 6, "Q8_0": 6,
         "Q2_K": 3, "Q3_K": 3, "Q4_K": 3, "Q5_K": 3, "Q6_K": 3,
+        "MXFP4": 8,
     }
     for i, (name, nb) in enumerate(plan.items()):
         rng = np.random.default_rng(1234 + i)

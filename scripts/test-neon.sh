@@ -2,8 +2,10 @@
 # aarch64 (NEON) kernel tests under qemu user-mode emulation on an x86_64 host.
 # Installs what it needs idempotently (rust target, cross linker + libc, qemu),
 # then runs the kernels crate's tests for aarch64-unknown-linux-gnu; the runner
-# and linker come from .cargo/config.toml. A second pass with QEMU_CPU=cortex-a53
-# (a core without FEAT_DotProd) covers the baseline-NEON dispatch.
+# and linker come from .cargo/config.toml. qemu's default CPU (max) has dotprod
+# and i8mm (level neon+i8mm); QEMU_CPU=neoverse-n1 (dotprod without i8mm) and
+# HEARTH_SIMD=neon-dotprod cover the dotprod level, QEMU_CPU=cortex-a53 (a core
+# without FEAT_DotProd) the baseline-NEON dispatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +27,7 @@ if ! command -v qemu-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/
 fi
 
 cargo test -p kernels --release --target "$TARGET" 2>&1
+QEMU_CPU=neoverse-n1 cargo test -p kernels --release --target "$TARGET" --test neon --test batched 2>&1
+HEARTH_SIMD=neon-dotprod cargo test -p kernels --release --target "$TARGET" --test neon --test batched 2>&1
 QEMU_CPU=cortex-a53 cargo test -p kernels --release --target "$TARGET" --lib -- neon:: 2>&1
 QEMU_CPU=cortex-a53 cargo test -p kernels --release --target "$TARGET" --test neon 2>&1

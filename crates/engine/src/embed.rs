@@ -1,7 +1,11 @@
-//! Sentence embeddings: a text's final hidden states (after the output
-//! norm), mean-pooled over its tokens and L2-normalized — llama.cpp's
-//! `LLAMA_POOLING_TYPE_MEAN` with `normalize` (checked against it in
-//! tests/embed.rs on the committed fixture).
+//! Sentence embeddings: a text's final hidden states pooled into one vector
+//! as the model file says (`model::Pooling`: mean unless the file says cls
+//! or last) and L2-normalized, as llama.cpp's pooling with `normalize` does.
+//! An embedding model (`bert`, `nomic-bert`) computes them in one
+//! bidirectional pass (`Model::encode`); a decoder's are its hidden states
+//! after the output norm (`Model::hidden_states`). Checked against llama.cpp
+//! in tests/embed.rs (real decoders) and tests/embed_synthetic.rs (the
+//! synthetic encoders).
 
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
@@ -36,7 +40,7 @@ impl LoadedModel {
         self.tokenizer.encode(text, self.tokenizer.add_bos(), false)
     }
 
-    /// The embedding of `tokens` (mean of the output-norm hidden states,
+    /// The embedding of `tokens` (the hidden states pooled as the model says,
     /// unit length).
     pub fn embed_tokens(&self, pool: &ThreadPool, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
         if tokens.is_empty() {
@@ -50,17 +54,15 @@ impl LoadedModel {
                 max,
             });
         }
-        let mut sess = self
-            .model
-            .session(tokens.len(), model::DEFAULT_BATCH.min(tokens.len()).max(1))?;
-        let h = self.model.hidden_states(pool, &mut sess, tokens)?;
-        let d = self.model.config.n_embd;
-        let mut v = vec![0f32; d];
-        for row in h.chunks_exact(d) {
-            v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-        }
-        let n = tokens.len() as f32;
-        v.iter_mut().for_each(|a| *a /= n);
+        let h = if self.model.is_embedding() {
+            self.model.encode(pool, tokens)?
+        } else {
+            let mut sess = self
+                .model
+                .session(tokens.len(), model::DEFAULT_BATCH.min(tokens.len()).max(1))?;
+            self.model.hidden_states(pool, &mut sess, tokens)?
+        };
+        let mut v = self.model.config.pooling.pool(&h, self.model.config.n_embd);
         let norm = v
             .iter()
             .map(|a| (*a as f64) * (*a as f64))

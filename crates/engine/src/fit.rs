@@ -66,6 +66,14 @@ pub struct ModelShape {
     pub output_tensor: bool,
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
+    /// Bytes of a mixture of experts' expert tensors (`*_exps`) that a token
+    /// does not read: only `expert_used_count` of each layer's
+    /// `expert_count` experts are active per token, so a decode step reads
+    /// that share of them. 0 for a dense model. All of them stay in memory.
+    pub idle_expert_bytes: u64,
+    /// An embedding model (`bert`, `nomic-bert`): one pass per text, no KV
+    /// cache, no generation (so no tokens/s to predict).
+    pub embedding: bool,
 }
 
 impl ModelShape {
@@ -88,6 +96,17 @@ impl ModelShape {
             embd_bytes: embd.map_or(0, |t| t.size),
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
+            idle_expert_bytes: c.moe.as_ref().map_or(0, |m| {
+                let exps: u64 = f
+                    .tensors
+                    .iter()
+                    .filter(|t| t.name.contains("_exps."))
+                    .map(|t| t.size)
+                    .sum();
+                let idle = m.n_expert.saturating_sub(m.n_expert_used) as u64;
+                exps / (m.n_expert.max(1) as u64) * idle
+            }),
+            embedding: c.encoder.is_some(),
         })
     }
 
@@ -121,6 +140,13 @@ pub fn arch_supported(arch: &str) -> bool {
     model::Arch::from_name(arch).is_some()
 }
 
+/// Whether models of this architecture are embedding models (`bert`,
+/// `nomic-bert`): they make embeddings, not text, so no generation speed is
+/// predicted for them.
+pub fn is_embedding_arch(arch: &str) -> bool {
+    model::Arch::from_name(arch).is_some_and(|a| a.is_embedding())
+}
+
 /// The error for `what` (a model's name) being of an architecture hearth
 /// does not run.
 pub fn unsupported_arch(what: &str, arch: &str) -> EngineError {
@@ -144,12 +170,25 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
 /// output projection only the rows of tokens seen (mapped pages are resident
 /// once read; the rest of the file stays on disk).
 pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
-    let kv_bytes_per_token = (s.n_layer * 2 * s.kv_dim() * 2) as u64; // f16 K and V
+    // An embedding model keeps no cache: a text is one pass.
+    let kv_bytes_per_token = if s.embedding {
+        0
+    } else {
+        (s.n_layer * 2 * s.kv_dim() * 2) as u64 // f16 K and V
+    };
     let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
-    let scratch_bytes = scratch_bytes(s);
+    let scratch_bytes = if s.embedding {
+        // a text is at most the trained context (longer is refused or cut),
+        // whatever the positions asked for (a server's shared budget)
+        encoder_scratch_bytes(s, n_ctx.min(s.n_ctx_train))
+    } else {
+        scratch_bytes(s)
+    };
     // A decode step reads every matrix once, except the token-embedding table
-    // (one row) unless it doubles as the output projection.
-    let (bytes_per_token, embed_rows) = if s.output_tensor {
+    // (one row) unless it doubles as the output projection, and a mixture of
+    // experts' idle experts; every matrix is resident. An embedding model
+    // reads its matrices once per text and the rows of its tokens.
+    let (resident, embed_rows) = if s.output_tensor || s.embedding {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
         (
             s.tensor_bytes.saturating_sub(s.embd_bytes),
@@ -158,7 +197,8 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     } else {
         (s.tensor_bytes, 0)
     };
-    let weights_bytes = bytes_per_token + embed_rows;
+    let weights_bytes = resident + embed_rows;
+    let bytes_per_token = resident.saturating_sub(s.idle_expert_bytes);
     let overhead_bytes = RUNTIME_OVERHEAD + s.metadata_bytes;
     MemoryEstimate {
         weights_bytes,
@@ -170,6 +210,15 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
         kv_bytes_per_token,
         n_layer: s.n_layer,
     }
+}
+
+/// Scratch of an embedding model's pass over `n_ctx` tokens (`model::encoder`):
+/// per token the residual stream, Q, K, V, attention and output rows, the
+/// MLP's two rows and their activations; and the attention's
+/// (`model::encoder::attention_scratch_bytes`).
+fn encoder_scratch_bytes(c: &ModelShape, n_ctx: usize) -> u64 {
+    let per_row = (6 * c.n_embd + 2 * c.n_ff) as u64 * 4 + c.n_embd.max(c.n_ff) as u64 * 2;
+    n_ctx as u64 * per_row + model::encoder::attention_scratch_bytes(c.n_head, c.head_dim, n_ctx)
 }
 
 /// [`ModelShape::metadata_bytes`] of a file not at hand, from its vocabulary
@@ -260,8 +309,12 @@ pub fn verdict(memory: u64, available: u64) -> Verdict {
 pub fn max_ctx(e: &MemoryEstimate, n_ctx_train: usize, available: u64) -> usize {
     let usable = (available as f64 * LIMIT) as u64;
     let fixed = e.memory_bytes - e.kv_cache_bytes;
-    if fixed >= usable || e.kv_bytes_per_token == 0 {
+    if fixed >= usable {
         return 0;
+    }
+    if e.kv_bytes_per_token == 0 {
+        // no cache (an embedding model): the context costs only scratch
+        return n_ctx_train;
     }
     (((usable - fixed) / e.kv_bytes_per_token) as usize).min(n_ctx_train)
 }

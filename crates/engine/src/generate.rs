@@ -67,8 +67,22 @@ pub struct GenerateStats {
 }
 
 impl LoadedModel {
-    /// Tokenize a prompt as the request says.
+    /// An error naming the model as an embedding model when it is one
+    /// (`bert`, `nomic-bert`: it makes embeddings, never text).
+    pub fn check_generates(&self) -> Result<(), EngineError> {
+        if self.model.is_embedding() {
+            return Err(model::ModelError::EmbeddingModel {
+                arch: self.model.config.arch.name(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Tokenize a prompt as the request says (an error for an embedding
+    /// model, which does not generate: every generation path starts here).
     pub fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
+        self.check_generates()?;
         let ids = match prompt {
             Prompt::Raw(text) => self.tokenizer.encode(text, self.tokenizer.add_bos(), false),
             Prompt::Chat(messages) => {

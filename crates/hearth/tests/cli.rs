@@ -547,3 +547,76 @@ fn hearth_simd_is_checked() {
         );
     }
 }
+
+/// An embedding model (the synthetic bert / nomic-bert files of
+/// scripts/setup-synthetic-models.sh) through `hearth embed`: one line per
+/// text, llama.cpp's token counts and vectors (tests/fixtures/synthetic/embed,
+/// cosine above 0.99999 as in engine's embed_synthetic.rs). Commands that
+/// generate text refuse it at once, naming it (exit 3); `fit` says what it is.
+#[test]
+fn embedding_models_embed_and_refuse_to_generate() {
+    for fixture in ["bert-f32.json", "nomic-bert-f16.json"] {
+        let p = test_models::fixtures_dir()
+            .join("synthetic/embed")
+            .join(fixture);
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let Some(model) = test_models::synthetic(fx["file"].as_str().unwrap()) else {
+            continue;
+        };
+        let m = model.to_str().unwrap();
+        let texts: Vec<&serde_json::Value> = fx["texts"].as_array().unwrap().iter().collect();
+        let input: String = texts
+            .iter()
+            .map(|t| format!("{}\n", t["text"].as_str().unwrap()))
+            .collect();
+        let o = hearth(&["embed", m], Some(input.as_bytes()));
+        assert!(o.status.success(), "{fixture}: {}", stderr(&o));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), texts.len(), "{fixture}");
+        for (got, want) in lines.iter().zip(&texts) {
+            assert_eq!(got["text"], want["text"]);
+            assert_eq!(
+                got["tokens"].as_u64().unwrap() as usize,
+                want["tokens"].as_array().unwrap().len(),
+                "{fixture}: llama.cpp's token count"
+            );
+            let f = |v: &serde_json::Value| -> Vec<f64> {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            };
+            let (a, b) = (f(&got["embedding"]), f(&want["embedding"]));
+            assert_eq!(a.len(), b.len(), "{fixture}");
+            let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let cos = dot / (na * nb);
+            assert!(
+                cos > 0.99999,
+                "{fixture} {:?}: cosine to llama.cpp {cos}",
+                want["text"]
+            );
+        }
+        // it does not generate: refused before anything runs, naming it
+        for (args, stdin) in [
+            (vec!["run", m, "hi"], None),
+            (vec!["chat", m], Some(&b"hi\n"[..])),
+            (vec!["bench", "-p", "8", "-n", "8", m], None),
+        ] {
+            let o = hearth(&args, stdin);
+            assert_clean_failure(&o, 3, &["embedding model", "hearth embed"]);
+        }
+        let o = hearth(&["fit", "--json", m], None);
+        assert!(o.status.success(), "{fixture}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["embedding_model"], true, "{v}");
+        assert!(v["predicted_tg_tok_per_s"].is_null(), "{v}");
+        assert_eq!(v["kv_cache_bytes"], 0, "{v}");
+    }
+}

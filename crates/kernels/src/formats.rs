@@ -19,6 +19,7 @@ use crate::k_quants::{
     q2_k::BlockQ2K, q3_k::BlockQ3K, q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K,
 };
 use crate::matmul::Tile;
+use crate::mxfp4::BlockMXFP4;
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q4::{BlockQ4_0, BlockQ4_1};
 use crate::q5::{BlockQ5_0, BlockQ5_1};
@@ -56,7 +57,7 @@ pub(crate) type RefFn = fn(&[u8], &[u8]) -> f32;
 /// The op order of every output matmul computes for a format at a level: one
 /// order whatever the batch, tile kernel or thread count.
 #[derive(Clone, Copy)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // lane orders: x86 only
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // two-lane: x86 only
 pub(crate) enum Order {
     /// llama.cpp's `vec_dot` order: that of [`Kernels::dot`] (reference: the
     /// scalar `dot`).
@@ -137,6 +138,9 @@ pub(crate) struct Format {
     pub(crate) neon: Kernels,
     #[cfg(target_arch = "aarch64")]
     pub(crate) neon_dotprod: Kernels,
+    /// NEON with dotprod and i8mm; `None`: `neon_dotprod`'s kernels.
+    #[cfg(target_arch = "aarch64")]
+    pub(crate) neon_i8mm: Option<Kernels>,
 }
 
 impl Format {
@@ -156,6 +160,8 @@ impl Format {
             Level::Neon => &self.neon,
             #[cfg(target_arch = "aarch64")]
             Level::NeonDotprod => &self.neon_dotprod,
+            #[cfg(target_arch = "aarch64")]
+            Level::NeonI8mm => self.neon_i8mm.as_ref().unwrap_or(&self.neon_dotprod),
             _ => &self.scalar,
         }
     }
@@ -192,6 +198,8 @@ macro_rules! layout {
             neon: Kernels::scalar::<$b>(),
             #[cfg(target_arch = "aarch64")]
             neon_dotprod: Kernels::scalar::<$b>(),
+            #[cfg(target_arch = "aarch64")]
+            neon_i8mm: None,
         }
     };
 }
@@ -239,6 +247,24 @@ const fn one_lane_avx_vnni<B: crate::block::Block32>() -> Option<Kernels> {
     })
 }
 
+/// The one-lane formats with NEON i8mm (Q4_0, Q5_0, Q8_0): their `SDOT`
+/// dot product (`vec_dot`), decode 4 rows at a time in the one-lane order by
+/// `SDOT`, tiles of 2 weight rows x 2 activation rows per `SMMLA`
+/// (`neon::i8mm`), the row pairs cached.
+#[cfg(target_arch = "aarch64")]
+const fn one_lane_i8mm<B: crate::block::Block32>(dot: DotFn) -> Option<Kernels> {
+    Some(Kernels {
+        order: Order::OneLane(crate::orders::one_lane::<B>),
+        dot,
+        rows4: Some(neon::i8mm::rows4::<B>),
+        panel: Some(neon::i8mm::panels::<B>),
+        panel_from: 2,
+        panel_rows: 4,
+        cache: Some(neon::i8mm::cache::<B>()),
+        ..Kernels::scalar::<B>()
+    })
+}
+
 /// The two-lane formats on AVX2 and up (Q4_1, Q5_1): decode 4 rows at a time,
 /// panels of 4 rows from 4 activation rows, each pass at level `P` (cached at
 /// AVX2 only); decode rows `rows4`.
@@ -266,7 +292,7 @@ const fn two_lane<B: crate::block::Block32, P: avx2::panel::Pass>(
 /// Every supported weight format and its kernels per level. Where a level has
 /// no kernel of its own, the entry names the one it runs (AVX2's on AVX-512,
 /// or the scalar reference).
-pub(crate) static FORMATS: [Format; 13] = [
+pub(crate) static FORMATS: [Format; 14] = [
     Format {
         scalar: Kernels {
             dequant: crate::float::copy_f32,
@@ -382,6 +408,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q4_0::sdot,
             ..Kernels::scalar::<BlockQ4_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ4_0>(neon::legacy::q4_0::sdot),
         ..layout!(BlockQ4_0)
     },
     Format {
@@ -422,6 +450,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q5_0::sdot,
             ..Kernels::scalar::<BlockQ5_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ5_0>(neon::legacy::q5_0::sdot),
         ..layout!(BlockQ5_0)
     },
     Format {
@@ -474,6 +504,8 @@ pub(crate) static FORMATS: [Format; 13] = [
             dot: neon::legacy::q8_0::sdot,
             ..Kernels::scalar::<BlockQ8_0>()
         },
+        #[cfg(target_arch = "aarch64")]
+        neon_i8mm: one_lane_i8mm::<BlockQ8_0>(neon::legacy::q8_0::sdot),
         ..layout!(BlockQ8_0)
     },
     Format {
@@ -534,8 +566,9 @@ pub(crate) static FORMATS: [Format; 13] = [
     },
     Format {
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
-        // or once per model from a cache (AVX2, AVX-512 VNNI); AVX-512
-        // without VNNI runs AVX2's, with VNNI its own passes over two rows
+        // or once per model from a cache (AVX2, AVX-512 VNNI); with AVX-VNNI
+        // AVX2's passes by `vpdpwssd`; AVX-512 without VNNI runs AVX2's, with
+        // VNNI its own passes over two rows
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -545,6 +578,15 @@ pub(crate) static FORMATS: [Format; 13] = [
             cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
+        #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dot: avx2::kq::vec_dot_q4_k,
+            dot_1x4: Some(avx2::kq::dot_q4_k::<4>),
+            panel: Some(avx2::kpanel::panels_vnni::<BlockQ4K>),
+            panel_from: 12,
+            cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
+            ..Kernels::scalar::<BlockQ4K>()
+        }),
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dot: avx512::kq::vec_dot_q4_k,
@@ -616,6 +658,16 @@ pub(crate) static FORMATS: [Format; 13] = [
             ..Kernels::scalar::<BlockQ6K>()
         },
         #[cfg(target_arch = "x86_64")]
+        avx2_vnni: Some(Kernels {
+            dot: avx2::kq::vec_dot_q6_k,
+            dot_1x4: Some(avx2::kq::dot_q6_k::<4>),
+            few: Some(avx2::kq::matmul_q6_k_rows),
+            panel: Some(avx2::kpanel::panels_vnni::<BlockQ6K>),
+            panel_from: 12,
+            cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
+            ..Kernels::scalar::<BlockQ6K>()
+        }),
+        #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dot: avx512::kq::vec_dot_q6_k,
             dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
@@ -643,6 +695,27 @@ pub(crate) static FORMATS: [Format; 13] = [
             ..Kernels::scalar::<BlockQ6K>()
         },
         ..layout!(BlockQ6K)
+    },
+    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot`, and at the
+    // AVX-512 levels the same order with both of its accumulators in one
+    // vector; NEON runs the scalar reference.
+    Format {
+        #[cfg(target_arch = "x86_64")]
+        avx2: Kernels {
+            dot: avx2::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "x86_64")]
+        avx512: Kernels {
+            dot: avx512::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "x86_64")]
+        avx512_vnni: Kernels {
+            dot: avx512::mxfp4::vec_dot,
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        ..layout!(BlockMXFP4)
     },
 ];
 

@@ -29,7 +29,8 @@
 //!   sequence depends only on the format and the SIMD level (its scalar
 //!   reference: [`matmul_reference_raw`]): `vec_dot`'s, or on x86 for the
 //!   32-element formats a cheaper order of `orders.rs` ("one-lane" for
-//!   Q4_0/Q5_0/Q8_0, "two-lane" for Q4_1/Q5_1), whichever kernel computes it
+//!   Q4_0/Q5_0/Q8_0, also on NEON with i8mm; "two-lane" for Q4_1/Q5_1),
+//!   whichever kernel computes it
 //!   (each keeps separate accumulators per output). So a row's result does not
 //!   depend on the batch around it, the tiling or the thread count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
@@ -47,7 +48,8 @@ mod float;
 mod formats;
 mod k_quants;
 mod matmul;
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the x86 matmul's orders
+mod mxfp4;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // two-lane: the x86 matmul only
 mod orders;
 mod panel_cache;
 mod pool;
@@ -107,7 +109,7 @@ pub enum KernelError {
     },
     #[error("a panel cache was passed with a matrix it was not built from ({0})")]
     PanelCache(String),
-    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx2-vnni, avx512, neon or unset it (the best this CPU has)")]
+    #[error("HEARTH_SIMD={0:?} is not a SIMD level: use one of scalar, avx2, avx2-vnni, avx512, neon, neon-dotprod or unset it (the best this CPU has)")]
     SimdEnv(String),
 }
 

@@ -1,4 +1,4 @@
-//! The cheaper op orders the x86 SIMD matmul uses for the 32-element formats
+//! The cheaper op orders the SIMD matmul uses for the 32-element formats
 //! (which format uses which: `crate::formats`), as scalar references. Each
 //! output's result depends only on its weight row and activation row.
 //!
@@ -8,7 +8,8 @@
 //! convert and accumulate fewer sums per block:
 //!
 //! - **one-lane** ([`one_lane`]; Q4_0, Q5_0, Q8_0; AVX2 kernels in
-//!   `avx2::one_lane`): per block the exact integer sum `T = Σ x_i y_i`, then
+//!   `avx2::one_lane`, AVX-512 VNNI ones in `avx512::one_lane`, NEON i8mm
+//!   ones in `neon::i8mm`): per block the exact integer sum `T = Σ x_i y_i`, then
 //!   `acc = fma(d_x * d_y, T, acc)`, block by block.
 //! - **two-lane** ([`two_lane`]; Q4_1, Q5_1; AVX2 kernels in `avx2::two_lane`
 //!   and `avx2::panel`, AVX-512 ones in `avx512`): per block the exact integer

@@ -6,7 +6,9 @@
 //! for Q4_0/Q5_0/Q8_0 (the one-lane order's panels of 8 rows), Q4_1/Q5_1
 //! (the two-lane order's of 4) and Q4_K/Q6_K (each row unpacked as
 //! `avx2::kpanel` does per tile); with AVX-512 VNNI for Q4_0/Q5_0/Q8_0 (the
-//! one-lane order's panels of 16 rows, `avx512::one_lane`). The
+//! one-lane order's panels of 16 rows, `avx512::one_lane`) and Q4_K/Q6_K
+//! (AVX2's unpacked rows); with NEON i8mm for Q4_0/Q5_0/Q8_0 (row pairs in
+//! `SMMLA`'s layout, `neon::i8mm`). The
 //! price is memory: about 1.25 bytes per weight (1.75 for Q4_K/Q6_K) on top
 //! of the file's, so callers decide (hearth builds them for `serve` and
 //! `batch` when the memory preflight has room). Results are bit-identical
@@ -41,6 +43,9 @@ pub(crate) enum Panels {
     /// K-quant rows unpacked as `avx2::kpanel` unpacks them per tile.
     #[cfg(target_arch = "x86_64")]
     KQuant(Vec<crate::avx2::kpanel::KBlk>),
+    /// The one-lane formats' row pairs in `SMMLA`'s layout (`neon::i8mm`).
+    #[cfg(target_arch = "aarch64")]
+    Pairs(Vec<crate::neon::i8mm::Pair>),
 }
 
 impl Panels {
@@ -54,6 +59,8 @@ impl Panels {
             Panels::TwoLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
             Panels::KQuant(ref v) => std::mem::size_of_val(v.as_slice()),
+            #[cfg(target_arch = "aarch64")]
+            Panels::Pairs(ref v) => std::mem::size_of_val(v.as_slice()),
         }
     }
 }
@@ -104,7 +111,10 @@ impl PanelCache {
     /// The panels of the `[n_out, k]` matrix `w` of `ty`, or `None` when this
     /// CPU's kernels have no cached panels for it (see [`Self::bytes_for`]).
     // (no level of another architecture builds any: `Panels` has no variant there)
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unreachable_code, unused_variables))]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(unreachable_code, unused_variables)
+    )]
     pub fn build(
         ty: GgmlType,
         w: &[u8],

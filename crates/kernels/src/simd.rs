@@ -27,6 +27,8 @@ pub(crate) enum Level {
     Neon = 5,
     /// NEON and FEAT_DotProd (`SDOT`).
     NeonDotprod = 6,
+    /// `NeonDotprod` and FEAT_I8MM (`SMMLA`: Apple M2 on, Arm v8.6+ cores).
+    NeonI8mm = 8,
 }
 
 impl Level {
@@ -49,6 +51,7 @@ impl Level {
             Level::Avx512Vnni => "avx512+vnni",
             Level::Neon => "neon",
             Level::NeonDotprod => "neon+dotprod",
+            Level::NeonI8mm => "neon+i8mm",
         }
     }
 
@@ -61,6 +64,7 @@ impl Level {
             Level::Avx512Vnni,
             Level::Neon,
             Level::NeonDotprod,
+            Level::NeonI8mm,
         ]
         .into_iter()
         .find(|l| *l as u8 == v)
@@ -81,10 +85,18 @@ pub fn set_force_scalar(force: bool) {
 /// The values `HEARTH_SIMD` takes (unset or empty: the best the CPU has):
 /// `scalar` (the reference kernels), `avx2` (AVX2 alone: no AVX-VNNI, no
 /// AVX-512), `avx2-vnni` (AVX2 with AVX-VNNI, no AVX-512), `avx512` (AVX-512
-/// without VNNI), `neon` (NEON without the dot product instructions). A cap
-/// above what the CPU has changes nothing, and so does one of the other
+/// without VNNI), `neon` (NEON without the dot product instructions),
+/// `neon-dotprod` (NEON with `SDOT`, without the i8mm `SMMLA`). A cap above
+/// what the CPU has changes nothing, and so does one of the other
 /// architecture.
-pub const SIMD_CAPS: [&str; 5] = ["scalar", "avx2", "avx2-vnni", "avx512", "neon"];
+pub const SIMD_CAPS: [&str; 6] = [
+    "scalar",
+    "avx2",
+    "avx2-vnni",
+    "avx512",
+    "neon",
+    "neon-dotprod",
+];
 
 /// `HEARTH_SIMD` as set ("" when unset).
 fn simd_env() -> String {
@@ -140,10 +152,12 @@ fn detected() -> Level {
     #[cfg(target_arch = "aarch64")]
     {
         if !env_scalar && std::arch::is_aarch64_feature_detected!("neon") {
-            level = if cap != "neon" && std::arch::is_aarch64_feature_detected!("dotprod") {
-                Level::NeonDotprod
-            } else {
+            level = if cap == "neon" || !std::arch::is_aarch64_feature_detected!("dotprod") {
                 Level::Neon
+            } else if cap != "neon-dotprod" && std::arch::is_aarch64_feature_detected!("i8mm") {
+                Level::NeonI8mm
+            } else {
+                Level::NeonDotprod
             };
         }
     }
@@ -169,7 +183,7 @@ pub(crate) fn use_avx2() -> bool {
 }
 
 /// The SIMD level in use: `"avx512+vnni"`, `"avx512"`, `"avx2+vnni"`,
-/// `"avx2"`, `"neon"`, `"neon+dotprod"` or `"scalar"`.
+/// `"avx2"`, `"neon"`, `"neon+dotprod"`, `"neon+i8mm"` or `"scalar"`.
 pub fn simd_level() -> &'static str {
     level().name()
 }

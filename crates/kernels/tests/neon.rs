@@ -10,7 +10,8 @@ mod common;
 
 use common::{random_acts, random_weights, Rng, WEIGHT_TYPES};
 use kernels::{
-    matmul, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs, ThreadPool,
+    matmul, matmul_reference_raw, simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs,
+    ThreadPool,
 };
 
 fn sizes(ty: GgmlType) -> &'static [usize] {
@@ -23,9 +24,16 @@ fn sizes(ty: GgmlType) -> &'static [usize] {
 
 #[test]
 fn dispatch_selects_neon() {
-    let want = if std::env::var("HEARTH_FORCE_SCALAR").as_deref() == Ok("1") {
+    let cap = std::env::var("HEARTH_SIMD").unwrap_or_default();
+    let want = if std::env::var("HEARTH_FORCE_SCALAR").as_deref() == Ok("1") || cap == "scalar" {
         "scalar"
-    } else if std::arch::is_aarch64_feature_detected!("dotprod") {
+    } else if cap != "neon"
+        && cap != "neon-dotprod"
+        && std::arch::is_aarch64_feature_detected!("dotprod")
+        && std::arch::is_aarch64_feature_detected!("i8mm")
+    {
+        "neon+i8mm"
+    } else if cap != "neon" && std::arch::is_aarch64_feature_detected!("dotprod") {
         "neon+dotprod"
     } else {
         "neon"
@@ -83,7 +91,9 @@ fn matmul_is_batch_and_thread_independent() {
             let mut out1 = vec![0f32; n_out];
             matmul(&ThreadPool::new(1), ty, &w, n_out, k, &one, &mut out1).unwrap();
             for o in 0..n_out {
-                let s = vec_dot_scalar_raw(ty, &w[o * rb..(o + 1) * rb], one.row(0)).unwrap();
+                // the reference of the level's order (the one-lane order for
+                // Q4_0/Q5_0/Q8_0 with i8mm, vec_dot's else)
+                let s = matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], one.row(0)).unwrap();
                 assert_eq!(
                     out[r * n_out + o].to_bits(),
                     s.to_bits(),

@@ -70,6 +70,7 @@ struct wt { const char * name; int bs, ts; qfn q; const char * act; dfn gen, sim
 
 int main(void) {
     for (int i = 0; i < (1 << 16); i++) ggml_table_f32_f16[i] = ggml_compute_fp16_to_fp32((uint16_t)i);
+    for (int i = 0; i < (1 << 8); i++) ggml_table_f32_e8m0_half[i] = GGML_E8M0_TO_FP32_HALF(i); // as ggml_cpu_init
     static float x[R * K], wf[R * K];
     for (int i = 0; i < R * K; i++) x[i] = rnd() * ((i % 17) == 0 ? 8.0f : 1.0f);
     for (int i = 0; i < R * K; i++) wf[i] = rnd() * 0.02f;
@@ -108,6 +109,7 @@ int main(void) {
         {"Q4_K", 256, 144, (qfn)quantize_row_q4_K_ref, "Q8_K", ggml_vec_dot_q4_K_q8_K_generic, ggml_vec_dot_q4_K_q8_K},
         {"Q5_K", 256, 176, (qfn)quantize_row_q5_K_ref, "Q8_K", ggml_vec_dot_q5_K_q8_K_generic, ggml_vec_dot_q5_K_q8_K},
         {"Q6_K", 256, 210, (qfn)quantize_row_q6_K_ref, "Q8_K", ggml_vec_dot_q6_K_q8_K_generic, ggml_vec_dot_q6_K_q8_K},
+        {"MXFP4", 32, 17, (qfn)quantize_row_mxfp4_ref, "Q8_0", ggml_vec_dot_mxfp4_q8_0_generic, ggml_vec_dot_mxfp4_q8_0},
         // float types: no separate generic kernel; both entries are vec.cpp's AVX2 one
         {"F32", 1, 4, q_f32, "F32", (dfn)ggml_vec_dot_f32, (dfn)ggml_vec_dot_f32},
         {"F16", 1, 2, q_f16, "F16", (dfn)ggml_vec_dot_f16, (dfn)ggml_vec_dot_f16},
@@ -134,11 +136,14 @@ int main(void) {
             float s; w->simd(K, &s, 0, wb + o * rb, 0, a, 0, 1);
             uint32_t b; memcpy(&b, &s, 4); printf("%s%u", (o || r) ? "," : "", b);
         }
-        // float types: also a length that leaves a tail after the 32-wide loop
-        printf("],\"tail_n\":%d,\"avx2_tail_bits\":[", K - 5);
-        if (w->bs == 1) for (int o = 0; o < R; o++) for (int r = 0; r < R; r++) {
+        // float types: also a length that leaves a tail after the 32-wide
+        // loop; MXFP4: an odd number of blocks (its AVX2 loop takes pairs)
+        int mx = !strcmp(w->name, "MXFP4");
+        int tn = mx ? K - 32 : K - 5;
+        printf("],\"tail_n\":%d,\"avx2_tail_bits\":[", tn);
+        if (w->bs == 1 || mx) for (int o = 0; o < R; o++) for (int r = 0; r < R; r++) {
             const void * a = act_for(w->act, 1, r, a_q80r, a_q80x, a_q81r, a_q81x, a_q8k, a_f32, a_f16, a_bf16);
-            float s; w->simd(K - 5, &s, 0, wb + o * rb, 0, a, 0, 1);
+            float s; w->simd(tn, &s, 0, wb + o * rb, 0, a, 0, 1);
             uint32_t b; memcpy(&b, &s, 4); printf("%s%u", (o || r) ? "," : "", b);
         }
         printf("]}");

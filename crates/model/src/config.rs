@@ -8,7 +8,9 @@
 //! attention temperature); the attention flags; [`Scales`] (multipliers on
 //! the residual stream and the logits); the block's MLP.
 
+use crate::encoder::EncoderSpec;
 use crate::ops::{Rope, RopeStyle, Yarn};
+use crate::pooling::Pooling;
 use crate::ModelError;
 use gguf::GgufFile;
 
@@ -38,10 +40,14 @@ pub enum Arch {
     /// `gpt-oss`: gpt-oss-20b/120b: mixture of experts (MXFP4), attention
     /// sinks, alternating sliding/full attention, YaRN, biases.
     GptOss,
+    /// `bert`: BERT encoders (all-MiniLM, bge): an embedding model.
+    Bert,
+    /// `nomic-bert`: nomic-embed-text v1/v1.5: an embedding model.
+    NomicBert,
 }
 
 pub const SUPPORTED: &str =
-    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss";
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -56,6 +62,8 @@ impl Arch {
             "mistral3" => Arch::Mistral3,
             "qwen3moe" => Arch::Qwen3Moe,
             "gpt-oss" => Arch::GptOss,
+            "bert" => Arch::Bert,
+            "nomic-bert" => Arch::NomicBert,
             _ => return None,
         })
     }
@@ -72,12 +80,20 @@ impl Arch {
             Arch::Mistral3 => "mistral3",
             Arch::Qwen3Moe => "qwen3moe",
             Arch::GptOss => "gpt-oss",
+            Arch::Bert => "bert",
+            Arch::NomicBert => "nomic-bert",
         }
     }
 
     /// Whether the architecture's feed-forward is a mixture of experts.
     pub fn is_moe(self) -> bool {
         matches!(self, Arch::Qwen3Moe | Arch::GptOss)
+    }
+
+    /// An embedding model (a bidirectional encoder, `encoder.rs`): it makes
+    /// embeddings, never text.
+    pub fn is_embedding(self) -> bool {
+        matches!(self, Arch::Bert | Arch::NomicBert)
     }
 }
 
@@ -230,6 +246,13 @@ pub struct Config {
     /// Frequency-factor tensors the configuration was built from (the
     /// weights' loader counts them as used).
     pub(crate) rope_tensors: Vec<&'static str>,
+    // ---- embeddings ----
+    /// How a text's embedding is pooled from its hidden states
+    /// (`{arch}.pooling_type`).
+    pub pooling: Pooling,
+    /// The encoder's own switches, for an embedding model (`bert`,
+    /// `nomic-bert`); `None` for a decoder.
+    pub encoder: Option<EncoderSpec>,
 }
 
 /// Typed metadata access with errors that name the key.
@@ -545,6 +568,8 @@ impl Config {
             attn_sinks: false,
             wo_bias: false,
             rope_tensors: Vec::new(),
+            pooling: Pooling::from_meta(&m)?,
+            encoder: None,
         };
         match arch {
             Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
@@ -557,6 +582,8 @@ impl Config {
             Arch::Mistral3 => crate::arch::mistral3::configure(&mut c, &m, &mut spec)?,
             Arch::Qwen3Moe => crate::arch::qwen3moe::configure(&mut c, &m, &mut spec)?,
             Arch::GptOss => crate::arch::gpt_oss::configure(&mut c, &m, &mut spec)?,
+            Arch::Bert => crate::arch::bert::configure(&mut c, &m, &mut spec)?,
+            Arch::NomicBert => crate::arch::nomic_bert::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)

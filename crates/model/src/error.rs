@@ -11,7 +11,7 @@ pub enum ModelError {
         arch: String,
         supported: &'static str,
     },
-    #[error("{path}: tensor {tensor:?} has type {ty}, which hearth cannot compute with yet (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K); use another quantization of this model")]
+    #[error("{path}: tensor {tensor:?} has type {ty}, which hearth cannot compute with yet (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, MXFP4); use another quantization of this model")]
     UnsupportedType {
         path: PathBuf,
         tensor: String,
@@ -51,6 +51,10 @@ pub enum ModelError {
     },
     #[error("token id {id} is outside the vocabulary of {n_vocab} tokens")]
     BadToken { id: u32, n_vocab: usize },
+    #[error("this is an embedding model ({arch}): it turns text into vectors (hearth embed, /v1/embeddings, /api/embed), it does not generate text; use a chat or completion model for that")]
+    EmbeddingModel { arch: &'static str },
+    #[error("this model ({arch}) is not an embedding model (an encoder); its embeddings come from its hidden states (Model::hidden_states)")]
+    NotAnEncoder { arch: &'static str },
     #[error("kernel: {0}")]
     Kernel(String),
 }

@@ -258,7 +258,7 @@ impl Model {
 
     /// out_i = x · W_iᵀ for several matrices reading the same input, as one
     /// pool run (`kernels::matmul_multi`; same results as separate calls).
-    fn project_many<const N: usize>(
+    pub(crate) fn project_many<const N: usize>(
         &self,
         pool: &ThreadPool,
         acts: &mut ActSet,

@@ -6,16 +6,20 @@
 mod arch;
 mod attention;
 pub mod config;
+pub mod encoder;
 mod error;
 mod forward;
 mod moe;
 pub mod ops;
+mod pooling;
 mod session;
 mod weights;
 
 pub use config::{Activation, Arch, AttnTemp, Config, Gating, LayerSpec, Moe, Positions, Scales};
+pub use encoder::{EncodeKnobs, EncoderSpec};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
+pub use pooling::Pooling;
 pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Experts, Ffn, Layer, Matrix, Weights};
 
@@ -26,7 +30,11 @@ use std::path::Path;
 pub struct Model {
     file: GgufFile,
     pub config: Config,
+    /// A decoder's weights; of an embedding model, only the token
+    /// embeddings (its blocks are in `encoder`).
     pub weights: Weights,
+    /// An embedding model's weights (`bert`, `nomic-bert`: `encoder.rs`).
+    pub encoder: Option<encoder::EncoderWeights>,
     /// Prebuilt weight panels by matrix (`Matrix::start`), once
     /// [`Model::build_panel_caches`] ran (see `kernels::PanelCache`).
     panels: std::sync::OnceLock<std::collections::HashMap<usize, kernels::PanelCache>>,
@@ -68,18 +76,28 @@ impl Model {
             }
         };
         let config = Config::from_gguf(&file, n_vocab)?;
-        let weights = weights::load(&file, &config)?;
+        let (weights, encoder) = if config.encoder.is_some() {
+            let (w, e) = encoder::load(&file, &config)?;
+            (w, Some(e))
+        } else {
+            (weights::load(&file, &config)?, None)
+        };
         Ok(Model {
             file,
             config,
             weights,
+            encoder,
             panels: std::sync::OnceLock::new(),
         })
     }
 
     /// The matrices the forward pass multiplies by (not the embedding table,
-    /// which is looked up), each once.
+    /// which is looked up), each once. None for an embedding model: its
+    /// passes are one text each, for which panels are not built.
     fn matmul_matrices(&self) -> Vec<&weights::Matrix> {
+        if self.encoder.is_some() {
+            return Vec::new();
+        }
         let w = &self.weights;
         let mut v: Vec<&weights::Matrix> = Vec::new();
         for l in &w.layers {
@@ -160,7 +178,13 @@ impl Model {
     /// chunks of `batch` tokens. For a LongRoPE model (Phi-3.5, Phi-4-mini)
     /// `n_ctx` also chooses the frequency factors, as llama.cpp's context
     /// size does: the long ones beyond the original training context.
+    /// An embedding model has no sessions: it does not generate.
     pub fn session(&self, n_ctx: usize, batch: usize) -> Result<Session, ModelError> {
+        if self.encoder.is_some() {
+            return Err(ModelError::EmbeddingModel {
+                arch: self.config.arch.name(),
+            });
+        }
         if n_ctx == 0 {
             return Err(ModelError::ContextOverflow {
                 needed: 1,

@@ -244,6 +244,25 @@ pub fn glu_gelu(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// `x[i] = gelu_ggml(x[i])`, bit for bit, through the f16 table (ggml's
+/// `ggml_vec_gelu_f32`: BERT's ungated MLP).
+pub fn gelu_in_place(x: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let table = gelu_table();
+    let mut h = [half::f16::ZERO; 64];
+    for c in x.chunks_mut(64) {
+        let h = &mut h[..c.len()];
+        h.convert_from_f32_slice(c);
+        for (x, &hb) in c.iter_mut().zip(h.iter()) {
+            if *x <= -10.0 {
+                *x = 0.0;
+            } else if *x < 10.0 {
+                *x = table[hb.to_bits() as usize];
+            }
+        }
+    }
+}
+
 /// gpt-oss's clamped SwiGLU in place, as ggml's `swiglu_oai` computes it:
 /// with `x = min(gate, 7)` and `y = clamp(up, -7, 7)`, `gate` becomes
 /// `x / (1 + exp(-1.702 x)) * (y + 1)` (llama.cpp
@@ -325,6 +344,11 @@ mod tests {
         glu_gelu(&mut b, &up);
         for ((x, y), v) in a.iter().zip(&b).zip(&xs) {
             assert_eq!(x.to_bits(), y.to_bits(), "gelu at {v}");
+        }
+        let mut g = xs.clone();
+        gelu_in_place(&mut g);
+        for (x, v) in g.iter().zip(&xs) {
+            assert_eq!(x.to_bits(), gelu_ggml(*v).to_bits(), "gelu at {v}");
         }
         let mut r = xs.clone();
         round_f16_slice(&mut r);

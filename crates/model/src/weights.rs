@@ -106,7 +106,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.f.tensor(name).is_some()
     }
 
@@ -228,14 +228,14 @@ impl<'a> Loader<'a> {
     }
 
     /// `name` counts as read (a tensor the configuration consumed).
-    fn mark_used(&self, name: &str) {
+    pub(crate) fn mark_used(&self, name: &str) {
         self.used.borrow_mut().insert(name.to_string());
     }
 
     /// Refuse a file holding a tensor nothing read: it is a variant of the
     /// architecture hearth does not compute (llama.cpp refuses such a file
     /// too: "wrong number of tensors"), never half-loaded.
-    fn check_all_used(&self) -> Result<(), ModelError> {
+    pub(crate) fn check_all_used(&self) -> Result<(), ModelError> {
         let used = self.used.borrow();
         match self.f.tensors.iter().find(|t| !used.contains(&t.name)) {
             None => Ok(()),

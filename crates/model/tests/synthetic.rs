@@ -1,6 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
 //! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
-//! Qwen3-MoE): real
+//! Qwen3-MoE, gpt-oss): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
@@ -299,7 +299,10 @@ fn check_family(family: &str) {
     let mut seen = 0;
     // HEARTH_SYNTHETIC_ONLY=name[,name...] checks only those models
     let only = std::env::var("HEARTH_SYNTHETIC_ONLY").unwrap_or_default();
-    for fx in fixtures().iter().filter(|f| f["family"] == family) {
+    // a family's test is named as the family, `_` for `-` (gpt_oss)
+    let named =
+        |f: &Value| f["family"].as_str().map(|s| s.replace('-', "_")) == Some(family.into());
+    for fx in fixtures().iter().filter(|f| named(f)) {
         seen += 1;
         if !only.is_empty() && !only.split(',').any(|n| fx["model"] == n) {
             continue;
@@ -361,14 +364,14 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss);
 
 #[test]
 fn every_fixture_family_is_tested() {
     for fx in fixtures() {
         let f = fx["family"].as_str().unwrap();
         assert!(
-            FAMILIES.contains(&f),
+            FAMILIES.contains(&f.replace('-', "_").as_str()),
             "{}: family {f} has no test (add it to families!)",
             fx["file"]
         );

@@ -167,6 +167,9 @@ pub fn from_engine(e: &engine::EngineError) -> ApiError {
             ApiError::bad("max_tokens", e.to_string())
         }
         E::Model(engine::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
+        E::Model(engine::ModelError::EmbeddingModel { .. }) => {
+            ApiError::bad("model", e.to_string())
+        }
         _ => ApiError::internal(e.to_string()),
     }
 }

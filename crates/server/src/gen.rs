@@ -31,6 +31,25 @@ pub fn prepare(
     check_prompt_len(lease, ids, field)
 }
 
+/// A 400 naming the model as an embedding model when it is one: it makes
+/// embeddings (`/v1/embeddings`, `/api/embed`), it does not `what` (chat,
+/// complete, generate). Every text endpoint asks this right after the model
+/// is leased.
+pub fn refuse_embedding(lease: &Lease, what: &str) -> Result<(), ApiError> {
+    let m = &lease.slot.lm.model;
+    if !m.is_embedding() {
+        return Ok(());
+    }
+    Err(ApiError::bad(
+        "model",
+        format!(
+            "{} is an embedding model ({}): it turns text into vectors (/v1/embeddings, /api/embed) and does not {what}; use a chat or completion model for that",
+            lease.slot.name,
+            m.config.arch.name()
+        ),
+    ))
+}
+
 /// `ids` if they leave room to answer in the model's context, else a 400
 /// naming `field`.
 pub fn check_prompt_len(lease: &Lease, ids: Vec<u32>, field: &str) -> Result<Vec<u32>, ApiError> {

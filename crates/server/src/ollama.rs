@@ -247,6 +247,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let load = load_t.elapsed().as_secs_f64();
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
@@ -325,6 +326,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     }
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
+    gen::refuse_embedding(&lease, "generate text")?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
@@ -641,7 +643,7 @@ pub async fn show(
         "template": md.as_ref().and_then(|m| m.template.clone()).or(d.chat_template).unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": ["completion"],
+        "capabilities": [if engine::fit::is_embedding_arch(&d.family) { "embedding" } else { "completion" }],
         "modified_at": gen::rfc3339(e.modified),
     });
     if let Some(m) = &md {

@@ -64,6 +64,9 @@ struct Opts {
     queue: usize,
     /// Model bytes loaded at once at most (0 = no limit).
     budget: u64,
+    /// Also serve the synthetic embedding models (`bert-embed`,
+    /// `nomic-embed`: scripts/setup-synthetic-models.sh).
+    embedding: bool,
 }
 
 impl Default for Opts {
@@ -76,6 +79,7 @@ impl Default for Opts {
             parallel: 8,
             queue: 64,
             budget: 0,
+            embedding: false,
         }
     }
 }
@@ -91,6 +95,15 @@ fn start(o: Opts) -> Option<TestServer> {
         ("gemma3-270m", "gemma3"),
     ] {
         if let Some(p) = test_models::model(short) {
+            std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
+        }
+    }
+    if o.embedding {
+        for (file, name) in [
+            ("bert-f32.gguf", "bert-embed"),
+            ("nomic-bert-f16.gguf", "nomic-embed"),
+        ] {
+            let p = test_models::synthetic(file)?;
             std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
         }
     }
@@ -244,6 +257,19 @@ fn memory_budget_unloads_least_recently_used() {
             ..Opts::default()
         },
         &[],
+    );
+}
+
+#[test]
+fn embedding_models_embed_and_refuse_chat() {
+    let fixtures = test_models::fixtures_dir().join("synthetic/embed");
+    with(
+        "embedding_models.py",
+        Opts {
+            embedding: true,
+            ..Opts::default()
+        },
+        &[("EMBED_FIXTURES", fixtures.to_str().unwrap())],
     );
 }
 

@@ -23,7 +23,9 @@ pub fn load(path: &Path, d: &ModelDefaults, ctx: Option<usize>) -> anyhow::Resul
         ctx: ctx.into(),
         ..LoadOptions::default()
     };
+    // an embedding model is refused at once (`hearth embed` is its command)
     let mut loaded = crate::cmd::load_file(path, &opts)?;
+    loaded.model.check_generates()?;
     set_template(&mut loaded.model, d)?;
     Ok(loaded)
 }

@@ -421,7 +421,7 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
             limit: None,
         }),
     };
-    let loaded = super::load_model(&name, &opts).map_err(|e| {
+    let loaded = super::load_generator(&name, &opts).map_err(|e| {
         if matches!(e.downcast_ref(), Some(engine::EngineError::DoesNotFit(_))) {
             let p = a.parallel.unwrap_or(1);
             e.context(format!(

@@ -24,7 +24,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         cache: Cache::Sequences(sequences),
         panels: None,
     };
-    let lm = super::load_model(&a.model, &opts)?.model;
+    let lm = super::load_generator(&a.model, &opts)?.model;
     let load_seconds = t0.elapsed().as_secs_f64();
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);

@@ -1,13 +1,15 @@
 //! `hearth embed`: sentence embeddings on the command line, one JSON line per
 //! text (the text argument, or each non-empty line of standard input), the
-//! same vectors `hearth serve` answers on `/v1/embeddings` and `/api/embed`.
+//! same vectors `hearth serve` answers on `/v1/embeddings` and `/api/embed`:
+//! an embedding model's (`bert`, `nomic-bert`, pooled as its file says) or a
+//! decoder's (the mean of its final hidden states).
 
 use crate::exit::InputError;
 use std::io::{BufRead, Write};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Each output line is {\"index\": i, \"text\": ..., \"tokens\": n, \"embedding\": [...]}: the mean of the\nmodel's final hidden states after its output norm, unit length (llama.cpp's mean pooling).\n\nExamples:\n  hearth embed qwen2.5-coder \"The cat sat on the mat.\"\n  cut -f2 titles.tsv | hearth embed smollm2:135m > vectors.jsonl"
+    after_help = "Each output line is {\"index\": i, \"text\": ..., \"tokens\": n, \"embedding\": [...]}, unit length.\nAn embedding model (bert, nomic-bert: nomic-embed-text, all-minilm, bge) pools its final hidden\nstates as its file says (mean or CLS); any other model gives the mean of its final hidden states\nafter its output norm (llama.cpp's pooling either way).\n\nExamples:\n  hearth embed nomic-embed-text \"The cat sat on the mat.\"\n  cut -f2 titles.tsv | hearth embed all-minilm > vectors.jsonl\n  hearth embed qwen2.5-coder \"search_query: what is mmap\""
 )]
 pub struct EmbedArgs {
     /// A model name or a path to a .gguf file.

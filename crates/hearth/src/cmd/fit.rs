@@ -36,7 +36,10 @@ struct Assessment {
     e: MemoryEstimate,
     verdict: Option<Verdict>,
     max_ctx: Option<usize>,
+    /// Predicted generation speed (none for an embedding model).
     tg: Option<f64>,
+    /// An embedding model: it makes embeddings, not text.
+    embedding: bool,
 }
 
 /// The context to assess: the one asked for (at most the trained context),
@@ -61,7 +64,11 @@ fn assess(shape: &ModelShape, n_ctx: usize, m: &MachineInfo) -> Assessment {
         n_ctx_train: shape.n_ctx_train,
         verdict: m.available.map(|a| fit::verdict(e.memory_bytes, a)),
         max_ctx: m.available.map(|a| fit::max_ctx(&e, shape.n_ctx_train, a)),
-        tg: m.bandwidth.map(|b| fit::predict_tg(&e, 0, b)),
+        tg: m
+            .bandwidth
+            .filter(|_| !shape.embedding)
+            .map(|b| fit::predict_tg(&e, 0, b)),
+        embedding: shape.embedding,
         e,
     }
 }
@@ -86,6 +93,9 @@ fn catalog_shape(f: &Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
+        // the catalog lists no mixture of experts yet
+        idle_expert_bytes: 0,
+        embedding: fit::is_embedding_arch(&f.arch),
     }
 }
 
@@ -133,6 +143,7 @@ fn to_json(model: &str, a: &Assessment) -> Value {
         "verdict": a.verdict.map(|v| v.as_str()),
         "max_ctx": a.max_ctx,
         "predicted_tg_tok_per_s": a.tg.map(|t| (t * 10.0).round() / 10.0),
+        "embedding_model": a.embedding,
     })
 }
 
@@ -196,6 +207,9 @@ fn print_human(label: &str, a: &Assessment) {
         _ => println!("  fit unknown: available memory could not be read"),
     }
     match a.tg {
+        _ if a.embedding => println!(
+            "  embedding model: it makes embeddings (hearth embed, /v1/embeddings, /api/embed), not text"
+        ),
         Some(t) => println!(
             "  predicted generation: about {}",
             tok_s(t).trim_start_matches('~')
@@ -333,7 +347,11 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
                 gib(a.e.memory_bytes),
                 a.n_ctx,
                 a.verdict.map(|v| v.as_str()).unwrap_or("fit unknown"),
-                a.tg.map(tok_s).unwrap_or_else(|| "tok/s unknown".into())
+                if a.embedding {
+                    "embedding model".into()
+                } else {
+                    a.tg.map(tok_s).unwrap_or_else(|| "tok/s unknown".into())
+                }
             );
         }
     }

@@ -76,3 +76,15 @@ pub fn load_file(
     }
     Ok(loaded)
 }
+
+/// [`load_model`] for a command that generates text: an embedding model
+/// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
+/// what it is for).
+pub fn load_generator(
+    name: impl AsRef<std::ffi::OsStr>,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    let loaded = load_model(name, opts)?;
+    loaded.model.check_generates()?;
+    Ok(loaded)
+}

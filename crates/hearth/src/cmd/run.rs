@@ -37,6 +37,8 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         ..LoadOptions::default()
     };
     let mut loaded = super::load_file(&path, &opts)?;
+    // an embedding model is refused at once (`hearth embed` is its command)
+    loaded.model.check_generates()?;
     crate::chat::loader::set_template(&mut loaded.model, &md)?;
     let (lm, n_ctx) = (loaded.model, loaded.n_ctx);
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);

@@ -243,6 +243,30 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
     }
 }
 
+/// `acc + madd(x, s)` in one AVX-VNNI `vpdpwssd`: the same exact i32 lanes
+/// (each the sum of two i16 products added to `acc`, wrapping alike). Inline
+/// assembly, so that one `run` serves both levels.
+///
+/// # Safety
+/// AVX-VNNI available.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn dpwssd(acc: __m256i, x: __m256i, s: __m256i) -> __m256i {
+    let mut r = acc;
+    // SAFETY: reached only with VNNI set, from `panels_vnni`, listed at
+    // `Level::Avx2Vnni` (AVX-VNNI detected: caller); registers only.
+    unsafe {
+        std::arch::asm!(
+            "{{vex}} vpdpwssd {r}, {x}, {s}",
+            r = inout(ymm_reg) r,
+            x = in(ymm_reg) x,
+            s = in(ymm_reg) s,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    r
+}
+
 /// Dot products of an unpacked weight row (`nb` super-blocks) with `R`
 /// activation rows (Q8_K regrouped by [`group_acts`]: blocks at `g`, scales
 /// at `ds`): the float ops of `dot_q4_k` (`Q6` false) or `dot_q6_k` (`Q6`
@@ -250,7 +274,7 @@ unsafe fn build_q6_k(x: *const u8, nb: usize, dst: &mut [KBlk]) {
 /// loads, measured slower: the accumulators no longer fit the registers.)
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn run<const R: usize, B: KPanel>(
+unsafe fn run<const R: usize, B: KPanel, const VNNI: bool>(
     p: &[KBlk],
     nb: usize,
     g: [*const GBlk; R],
@@ -279,7 +303,11 @@ unsafe fn run<const R: usize, B: KPanel>(
                         _mm256_maddubs_epi16(v0, y[r].q[2 * m]),
                         _mm256_maddubs_epi16(v1, y[r].q[2 * m + 1]),
                     );
-                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(x, s));
+                    sumi[r] = if VNNI {
+                        dpwssd(sumi[r], x, s)
+                    } else {
+                        _mm256_add_epi32(sumi[r], _mm256_madd_epi16(x, s))
+                    };
                 }
             }
             for r in 0..R {
@@ -359,7 +387,21 @@ pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
         _ => None,
     };
     // SAFETY: the caller's contract.
-    unsafe { matmul::<B>(t, cache) }
+    unsafe { matmul::<B, false>(t, cache) }
+}
+
+/// [`panels`] with the passes' `madd` + `add` by AVX-VNNI's `vpdpwssd` (same
+/// bits).
+///
+/// # Safety
+/// As [`panels`], and AVX-VNNI available.
+pub(crate) unsafe fn panels_vnni<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::KQuant(c)) => Some(c.as_slice()),
+        _ => None,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { matmul::<B, true>(t, cache) }
 }
 
 /// [`panels`] with the cache's rows, if any, for Q6_K (`q6`) or Q4_K. (One
@@ -369,7 +411,7 @@ pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
 /// # Safety
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
+unsafe fn matmul<B: KPanel, const VNNI: bool>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
     let nb = t.rb / B::BYTES;
     assert!(t.w.len() >= t.o1 * t.rb && t.o1 <= t.n_out && nb * Q8_K_BYTES <= t.stride);
     if let Some(c) = cache {
@@ -407,7 +449,7 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>) {
             };
             // SAFETY: the caller's contract; the tile's activation rows
             // regrouped above.
-            unsafe { tile::<B>(t, cache, rows, &mut s) };
+            unsafe { tile::<B, VNNI>(t, cache, rows, &mut s) };
         })
     });
 }
@@ -428,7 +470,12 @@ struct Grouped<'a> {
 /// # Safety
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>, a: Grouped<'_>, s: &mut [KBlk]) {
+unsafe fn tile<B: KPanel, const VNNI: bool>(
+    t: &Tile<'_>,
+    cache: Option<&[KBlk]>,
+    a: Grouped<'_>,
+    s: &mut [KBlk],
+) {
     let Tile {
         w,
         rb,
@@ -467,12 +514,12 @@ unsafe fn tile<B: KPanel>(t: &Tile<'_>, cache: Option<&[KBlk]>, a: Grouped<'_>, 
                 if n == 4 {
                     let q = [gr(0), gr(1), gr(2), gr(3)];
                     let d = [dr(0), dr(1), dr(2), dr(3)];
-                    let v = run::<4, B>(p, nb, q, d, next);
+                    let v = run::<4, B, VNNI>(p, nb, q, d, next);
                     for (i, x) in v.iter().enumerate() {
                         *out.add((r + i) * n_out + o) = *x;
                     }
                 } else {
-                    let v = run::<1, B>(p, nb, [gr(0)], [dr(0)], next);
+                    let v = run::<1, B, VNNI>(p, nb, [gr(0)], [dr(0)], next);
                     *out.add(r * n_out + o) = v[0];
                 }
             }

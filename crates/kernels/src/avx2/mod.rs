@@ -22,6 +22,7 @@ pub(crate) mod float;
 pub(crate) mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod legacy;
+pub(crate) mod mxfp4;
 pub(crate) mod one_lane;
 pub(crate) mod one_lane_vnni;
 pub(crate) mod panel;

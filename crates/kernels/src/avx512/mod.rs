@@ -35,6 +35,7 @@
 mod kernels;
 pub(crate) mod kpanel;
 pub(crate) mod kq;
+pub(crate) mod mxfp4;
 pub(crate) mod one_lane;
 
 use crate::avx2::panel::{ActBlock, PBlock, Pass, Side};

@@ -13,7 +13,7 @@ use std::arch::aarch64::*;
 /// `j` of the little-endian `qh` (4 bytes at the start of `qh`) is set.
 /// Returns (elements 0..16, elements 16..32).
 #[inline(always)]
-unsafe fn q5_high_bits(qh: &[u8]) -> (uint8x16_t, uint8x16_t) {
+pub(super) unsafe fn q5_high_bits(qh: &[u8]) -> (uint8x16_t, uint8x16_t) {
     const MASK: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
     // SAFETY: `MASK` has 16 bytes; the rest are register-only NEON ops.
     unsafe {

@@ -30,6 +30,7 @@
 //! the Rust intrinsic is still unstable).
 
 pub(crate) mod float;
+pub(crate) mod i8mm;
 pub(crate) mod kq;
 pub(crate) mod legacy;
 

@@ -31,7 +31,7 @@ impl Rng {
     }
 }
 
-pub const WEIGHT_TYPES: [GgmlType; 13] = [
+pub const WEIGHT_TYPES: [GgmlType; 14] = [
     GgmlType::F32,
     GgmlType::F16,
     GgmlType::BF16,
@@ -45,6 +45,7 @@ pub const WEIGHT_TYPES: [GgmlType; 13] = [
     GgmlType::Q4_K,
     GgmlType::Q5_K,
     GgmlType::Q6_K,
+    GgmlType::MXFP4,
 ];
 
 /// Byte offsets of f16 scale fields inside one block (ggml-common.h layouts).
@@ -75,6 +76,10 @@ pub fn random_weights(rng: &mut Rng, ty: GgmlType, k: usize) -> Vec<u8> {
             let nb = k / ty.block_size();
             let mut b = rng.bytes(nb * bs);
             for i in 0..nb {
+                if ty == GgmlType::MXFP4 {
+                    // E8M0 scale byte: 2^-9 .. 2^6, as real weights have
+                    b[i * bs] = 118 + (rng.next_u64() % 16) as u8;
+                }
                 for &off in f16_fields(ty) {
                     let v = half::f16::from_f32(rng.normal() * 0.05);
                     b[i * bs + off..i * bs + off + 2].copy_from_slice(&v.to_le_bytes());

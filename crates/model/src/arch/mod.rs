@@ -2,11 +2,13 @@
 //! shared transformer of `forward.rs`. Each `configure` reads the family's
 //! own keys into the `Config` and says how its RoPE is built (`RopeSpec`).
 
+pub mod bert;
 pub mod gemma3;
 pub mod gpt_oss;
 pub mod granite;
 pub mod llama;
 pub mod mistral3;
+pub mod nomic_bert;
 pub mod phi3;
 pub mod qwen2;
 pub mod qwen3;

@@ -88,6 +88,7 @@ async fn ready(st: &Shared, r: &MessagesRequest, count_only: bool) -> Result<Rea
         ));
     }
     let lease = st.mgr.get(&r.model, plan.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }

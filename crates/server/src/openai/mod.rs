@@ -138,6 +138,7 @@ pub async fn chat(
     }
     let messages = chat_messages(r.messages, p.json, &d)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
@@ -180,6 +181,7 @@ pub async fn completions(
         }
     }
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
+    gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {

@@ -132,6 +132,7 @@ async fn ready(st: &Shared, r: &ResponsesRequest) -> Result<Ready, ApiError> {
         answer::add_json_instructions(&mut msgs, s);
     }
     let lease = st.mgr.get(&r.model, plan.keep_alive).await?;
+    gen::refuse_embedding(&lease, "answer a response")?;
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }

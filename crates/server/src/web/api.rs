@@ -82,7 +82,11 @@ fn judge(shape: &ModelShape, ctx: usize, available: Option<u64>, bw: Option<f64>
         "memory_bytes": e.memory_bytes,
         "verdict": verdict.map(Verdict::as_str),
         "fits": verdict.map(|v| v != Verdict::DoesNotFit),
-        "predicted_tok_per_s": bw.map(|b| (fit::predict_tg(&e, 0, b) * 10.0).round() / 10.0),
+        // an embedding model makes no text: no generation speed
+        "predicted_tok_per_s": bw
+            .filter(|_| !shape.embedding)
+            .map(|b| (fit::predict_tg(&e, 0, b) * 10.0).round() / 10.0),
+        "embedding_model": shape.embedding,
     })
 }
 
@@ -102,6 +106,9 @@ fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
+        // the catalog lists no mixture of experts yet
+        idle_expert_bytes: 0,
+        embedding: fit::is_embedding_arch(&f.arch),
     }
 }
 
