@@ -21,12 +21,14 @@ import os
 import struct
 import sys
 
-BLOCK = {"F32": (1, 4), "Q4_K": (256, 144), "Q6_K": (256, 210), "Q5_0": (32, 22), "Q8_0": (32, 34)}
-FALLBACK = {"Q4_K": "Q5_0", "Q6_K": "Q8_0"}
+BLOCK = {"F32": (1, 4), "F16": (1, 2), "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210),
+         "Q5_0": (32, 22), "Q8_0": (32, 34)}
+FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
+BLOCK["Q5_1"] = (32, 24)
 
 
 def nbytes(ty, ne0, ne1):
-    if ty != "F32" and ne0 % 256:
+    if ty in FALLBACK and ne0 % 256:
         ty = FALLBACK[ty]
     b, s = BLOCK[ty]
     return ne0 * ne1 // b * s
@@ -38,24 +40,58 @@ def more_bits(i, n):
 
 def tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_ff, n_vocab, output_tensor, rope_freqs=False):
     """[(name, bytes)] of a Q4_K_M file; token_embd first."""
+    if arch in ("bert", "nomic-bert"):
+        return encoder_tensors(arch, n_layer, n_embd, n_ff, n_vocab, rope_freqs)
     q, kv = n_head * head_dim, n_kv * head_dim
     t = [("token_embd", nbytes("Q4_K" if output_tensor else "Q6_K", n_embd, n_vocab))]
     if output_tensor:
         t.append(("output", nbytes("Q6_K", n_embd, n_vocab)))
     t.append(("output_norm", n_embd * 4))
-    if rope_freqs:  # Llama 3's RoPE frequency factors
+    if rope_freqs and arch == "phi3":  # LongRoPE's short and long factors (rotary dims / 2 each)
+        t += [("rope_factors_short", rope_freqs * 4), ("rope_factors_long", rope_freqs * 4)]
+    elif rope_freqs:  # Llama 3's RoPE frequency factors
         t.append(("rope_freqs", head_dim // 2 * 4))
     for i in range(n_layer):
         hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
-        t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_k", nbytes("Q4_K", n_embd, kv)),
-              ("attn_v", nbytes(hi, n_embd, kv)), ("attn_output", nbytes("Q4_K", q, n_embd)),
-              ("ffn_gate", nbytes("Q4_K", n_embd, n_ff)), ("ffn_up", nbytes("Q4_K", n_embd, n_ff)),
-              ("ffn_down", nbytes(hi, n_ff, n_embd)), ("attn_norm", n_embd * 4), ("ffn_norm", n_embd * 4)]
+        if arch == "phi3":  # fused q/k/v (Q5_K in Q4_K_M) and gate+up in one ffn_up
+            t += [("attn_qkv", nbytes("Q5_K", n_embd, q + 2 * kv)),
+                  ("ffn_up", nbytes("Q4_K", n_embd, 2 * n_ff))]
+        else:
+            t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_k", nbytes("Q4_K", n_embd, kv)),
+                  ("attn_v", nbytes(hi, n_embd, kv)),
+                  ("ffn_gate", nbytes("Q4_K", n_embd, n_ff)), ("ffn_up", nbytes("Q4_K", n_embd, n_ff))]
+        t += [("attn_output", nbytes("Q4_K", q, n_embd)), ("ffn_down", nbytes(hi, n_ff, n_embd)),
+              ("attn_norm", n_embd * 4), ("ffn_norm", n_embd * 4)]
         if arch == "qwen2":
             t += [("attn_q.bias", q * 4), ("attn_k.bias", kv * 4), ("attn_v.bias", kv * 4)]
+        if arch in ("qwen3", "gemma3"):
+            t += [("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4)]
         if arch == "gemma3":
-            t += [("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4),
-                  ("post_attention_norm", n_embd * 4), ("post_ffw_norm", n_embd * 4)]
+            t += [("post_attention_norm", n_embd * 4), ("post_ffw_norm", n_embd * 4)]
+    return t
+
+
+def encoder_tensors(arch, n_layer, n_embd, n_ff, n_vocab, n_ctx):
+    """[(name, bytes)] of an embedding model's Q8_0 file (llama.cpp's
+    quantize with LLAMA_FTYPE_MOSTLY_Q8_0 from an F16 conversion): every
+    matrix Q8_0 except position_embd and token_types, which quantize leaves
+    as they are (F16); norms and biases F32. bert: separate q/k/v with biases,
+    biased GELU MLP, learned positions (n_ctx rows); nomic-bert: fused qkv,
+    SwiGLU, no biases, RoPE."""
+    q8 = lambda a, b: nbytes("Q8_0", a, b)  # noqa: E731
+    ln = 2 * n_embd * 4  # LayerNorm weight + bias
+    t = [("token_embd", q8(n_embd, n_vocab)), ("token_types", 2 * n_embd * 2), ("token_embd_norm", ln)]
+    if arch == "bert":
+        t.append(("position_embd", n_ctx * n_embd * 2))
+    for _ in range(n_layer):
+        if arch == "bert":
+            t += [("attn_q", q8(n_embd, n_embd) + n_embd * 4), ("attn_k", q8(n_embd, n_embd) + n_embd * 4),
+                  ("attn_v", q8(n_embd, n_embd) + n_embd * 4), ("attn_output", q8(n_embd, n_embd) + n_embd * 4),
+                  ("ffn_up", q8(n_embd, n_ff) + n_ff * 4), ("ffn_down", q8(n_ff, n_embd) + n_embd * 4)]
+        else:
+            t += [("attn_qkv", q8(n_embd, 3 * n_embd)), ("attn_output", q8(n_embd, n_embd)),
+                  ("ffn_up", q8(n_embd, n_ff)), ("ffn_gate", q8(n_embd, n_ff)), ("ffn_down", q8(n_ff, n_embd))]
+        t += [("attn_output_norm", ln), ("layer_output_norm", ln)]
     return t
 
 
@@ -79,6 +115,22 @@ MODELS = {
     "mistral:7b": ("llama", 32, 4096, 32, 8, 128, 14336, 32768, True, False, 0, True),
     # phi3 fuses q/k/v and gate/up; laid out like a llama here (same weights)
     "phi3:mini": ("llama", 32, 3072, 32, 32, 96, 8192, 32064, True, False, 0, True),
+    # Issue 22's families. qwen3: Q/K norms, no biases; 0.6b-4b tie the output.
+    "qwen3:0.6b": ("qwen3", 28, 1024, 16, 8, 128, 3072, 151936, False, False, 151387, False),
+    "qwen3:1.7b": ("qwen3", 28, 2048, 16, 8, 128, 6144, 151936, False, False, 151387, False),
+    "qwen3:4b": ("qwen3", 36, 2560, 32, 8, 128, 9728, 151936, False, False, 151387, False),
+    "qwen3:8b": ("qwen3", 36, 4096, 32, 8, 128, 12288, 151936, True, False, 151387, False),
+    "llama3.1:8b": ("llama", 32, 4096, 32, 8, 128, 14336, 128256, True, True, 280147, False),
+    # rope_freqs here: LongRoPE's factors per rotary pair (128 * 0.75 / 2)
+    "phi4-mini:3.8b": ("phi3", 32, 3072, 24, 8, 128, 8192, 200064, False, 48, 199742, False),
+    "smollm3:3b": ("smollm3", 36, 2048, 16, 4, 128, 11008, 128256, False, False, 280147, False),
+    "granite3.3:2b": ("granite", 40, 2048, 32, 8, 64, 8192, 49159, False, False, 48891, False),
+    "granite3.3:8b": ("granite", 40, 4096, 32, 8, 128, 12800, 49159, False, False, 48891, False),
+    "ministral:8b": ("mistral3", 34, 4096, 32, 8, 128, 14336, 131072, True, False, 129816, False),
+    # embedding models, Q8_0 (rope_freqs here: the trained context, bert's
+    # position_embd rows)
+    "nomic-embed-text:v1.5": ("nomic-bert", 12, 768, 12, 12, 64, 3072, 30522, False, 2048, 0, False),
+    "all-minilm:22m": ("bert", 6, 384, 12, 12, 32, 1536, 30522, False, 512, 0, False),
 }
 
 # The Q4_K_M test files, checked by --check.

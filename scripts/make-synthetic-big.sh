@@ -8,6 +8,7 @@
 # every layer of the real per-layer shape (--models qwen3-30b-a3b-synth,
 # gpt-oss-20b-synth). gpt-oss's vocabulary needs tiktoken's o200k_base
 # (scripts/setup-synthetic-models.sh fetches it).
+# Qwen3.5-4B's shape too, named as an argument (qwen3.5-4b: F16 made, Q4_K_M kept).
 # Each is written as F16 by scripts/make-synthetic-models.py --big (real
 # metadata, vocabulary and tensor names; 6.4 / 16.4 GB), quantized with
 # llama.cpp's own llama-quantize, and the F16 file removed. Skips files that

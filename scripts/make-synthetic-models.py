@@ -90,6 +90,7 @@ class Shape:
     n_vocab: int = 0  # 0: the vocabulary's size
     n_expert: int = 0       # a mixture of experts: n_ff is each expert's length
     n_expert_used: int = 0
+    ssm: tuple = ()   # hybrids: (d_conv, head_dim, key heads, value heads); () derives them
 
     @property
     def q_dim(self):
@@ -134,6 +135,10 @@ class Family:
     oss: bool = False                  # gpt-oss: q/k/v/output, router and expert biases, attn_sinks,
                                        # post_attention_norm as the feed-forward's norm
     note: str = ""
+    # A family whose blocks are not the llama block (hybrids): the tensors of
+    # block i, as (name suffix, "mat" | "vd" | "f32", rows, cols, gain or a
+    # function of (Rng, n) giving the values); replaces the dense block.
+    block: Callable[[Shape, int], list] | None = None
 
 
 SHORT = Run("short", 512, 48, prompt=32, greedy=16)
@@ -206,6 +211,62 @@ def mistral3_meta(s):
             "attention.temperature_scale": 0.1, "vocab_size": s.n_vocab}
 
 
+# Qwen3.5 dense (Gated DeltaNet + gated attention): the linear-attention
+# sizes of the real models relative to the attention's (Qwen3.5-4B: 16 key
+# heads and 32 value heads of 128 for 16 query heads of 256), a 4-tap
+# convolution, a full-attention layer every 4th, a quarter of each head
+# rotated by interleaved multi-section RoPE ([11, 11, 10, 0] of 32 pairs).
+def qwen35_ssm(s):
+    """(d_conv, head_dim, key heads, value heads) of the DeltaNet layers."""
+    return s.ssm or (4, s.head_dim // 2, s.n_head // 2, s.n_head)
+
+
+def qwen35_meta(s):
+    d_conv, hd, nk, nv = qwen35_ssm(s)
+    pairs = s.head_dim // 8
+    return {"rope.freq_base": 10000000.0, "context_length": 262144,
+            "attention.layer_norm_rms_epsilon": 1e-6,
+            "rope.dimension_sections": qwen35_sections(pairs),
+            "ssm.conv_kernel": d_conv, "ssm.inner_size": hd * nv, "ssm.state_size": hd,
+            "ssm.time_step_rank": nv, "ssm.group_count": nk, "full_attention_interval": 4}
+
+
+def qwen35_sections(pairs):
+    """Qwen3.5's mrope_section [11, 11, 10] scaled to `pairs` rotated pairs."""
+    a = (pairs + 2) // 3
+    b = (pairs + 1) // 3
+    return [a, b, pairs - a - b, 0]
+
+
+def qwen35_block(s, i):
+    d = s.n_embd
+    d_conv, hd, nk, nv = qwen35_ssm(s)
+    kd, vd = nk * hd, nv * hd
+    if (i + 1) % 4 == 0:  # gated full attention
+        mixer = [("attn_q.weight", "mat", 2 * s.q_dim, d, "qk"),
+                 ("attn_k.weight", "mat", s.kv_dim, d, "qk"),
+                 ("attn_v.weight", "vd", s.kv_dim, d, 1.0),
+                 ("attn_q_norm.weight", "norm", 1, s.head_dim, "qk"),
+                 ("attn_k_norm.weight", "norm", 1, s.head_dim, "qk"),
+                 ("attn_output.weight", "mat", d, s.q_dim, 1.0)]
+    else:  # Gated DeltaNet
+        mixer = [("attn_qkv.weight", "mat", 2 * kd + vd, d, 1.0),
+                 ("attn_gate.weight", "mat", vd, d, 1.0),
+                 ("ssm_conv1d.weight", "f32", 2 * kd + vd, d_conv, lambda r, n: np.float32(0.5) * r.uniform(n)),
+                 # dt bias around 0, A = -exp(A_log) in [-1, -0.2): decays of 0.3-0.9
+                 ("ssm_dt.bias", "f32", 1, nv, lambda r, n: np.float32(0.5) * r.uniform(n)),
+                 ("ssm_a", "f32", 1, nv, lambda r, n: np.float32(-0.6) + np.float32(0.4) * r.uniform(n)),
+                 ("ssm_beta.weight", "mat", nv, d, 1.0),
+                 ("ssm_alpha.weight", "mat", nv, d, 1.0),
+                 ("ssm_norm.weight", "norm", 1, hd, 1.0),
+                 ("ssm_out.weight", "mat", d, vd, 1.0)]
+    return [("attn_norm.weight", "norm", 1, d, 1.0)] + mixer + [
+        ("post_attention_norm.weight", "norm", 1, d, 1.0),
+        ("ffn_gate.weight", "mat", s.n_ff, d, 1.0),
+        ("ffn_up.weight", "mat", s.n_ff, d, 1.0),
+        ("ffn_down.weight", "vd", d, s.n_ff, 1.0)]
+
+
 FAMILIES = {
     # Llama 3.1/3.2/3.3: GQA, rope_freqs, tied (3.2 1B/3B) or untied (3.1 8B).
     "llama3": Family(
@@ -269,6 +330,9 @@ FAMILIES = {
         "mistral3", "llama-bpe", "mistralai-Ministral-3-14B-Reasoning-2512.jinja", mistral3_meta,
         runs=(SHORT, MEDIUM),
         note="vocabulary: llama-bpe (the sdist has no tekken vocabulary; byte-level BPE of 128256 tokens, close to tekken's 131072)"),
+    "qwen35": Family(
+        "qwen35", "qwen35", "Qwen3.5-4B.jinja", qwen35_meta,
+        runs=(SHORT, MEDIUM), rope_dims=lambda s: s.head_dim // 4, block=qwen35_block),
 }
 
 
@@ -326,6 +390,9 @@ MODELS = [
                                                  n_expert=8, n_expert_used=4), 26, 4.0),
     Synth("gpt-oss-mxfp4", "gpt-oss", "MXFP4", Shape(128, 2, 4, 2, 64, 128, tied=False,
                                                      n_expert=8, n_expert_used=4), 27, 8.0),
+    Synth("qwen35-f32", "qwen35", "F32", Shape(64, 4, 4, 2, 32, 192, tied=True), 28),
+    Synth("qwen35-f16", "qwen35", "F16", Shape(128, 8, 4, 2, 64, 384, tied=False), 29),
+    Synth("qwen35-q8_0", "qwen35", "Q8_0", Shape(128, 4, 4, 2, 64, 384, tied=True), 30),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
@@ -347,6 +414,11 @@ BIG = {
     "gpt-oss-20b": Synth("gpt-oss-20b", "gpt-oss", "MXFP4",
                          Shape(2880, 24, 64, 8, 64, 2880, tied=False,
                                n_expert=32, n_expert_used=4), 104, 8.0),
+    # Qwen/Qwen3.5-4B config.json (text): 32 layers (every 4th full
+    # attention), 16 query / 4 KV heads of 256, DeltaNet 16 key / 32 value
+    # heads of 128, conv kernel 4, 64 of 256 dims rotated
+    "qwen3.5-4b": Synth("qwen3.5-4b", "qwen35", "F16",
+                        Shape(2560, 32, 16, 4, 256, 9216, tied=True, ssm=(4, 128, 16, 32)), 105),
 }
 
 
@@ -618,7 +690,9 @@ def vocab(name):
 
 
 def add_kv(w: gguf.GGUFWriter, key: str, val):
-    if isinstance(val, bool):
+    if isinstance(val, list):
+        w.add_array(key, val)
+    elif isinstance(val, bool):
         w.add_bool(key, val)
     elif isinstance(val, int):
         w.add_uint32(key, val)
@@ -674,6 +748,17 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
         yield "output.weight", t_out, lambda: mat(s.n_vocab, d, t_out)
     for i in range(s.n_layer):
         p = f"blk.{i}."
+        if fam.block:
+            for name, kind, rows, cols, gain in fam.block(s, i):
+                gain = QK_GAIN if gain == "qk" else gain
+                if kind == "norm":
+                    yield p + name, T.F32, (lambda n=cols, g=gain: np.float32(g) * norm(n))
+                elif kind == "f32":
+                    yield p + name, T.F32, (lambda n=rows * cols, f=gain: f(rng, n))
+                else:
+                    ty = t_vd if kind == "vd" else t_mat
+                    yield p + name, ty, (lambda r=rows, c=cols, t=ty, g=gain: mat(r, c, t, g))
+            continue
         yield p + "attn_norm.weight", T.F32, lambda: norm(d)
         if fam.fused_qkv:
             yield p + "attn_qkv.weight", t_mat, lambda: np.concatenate(
@@ -788,8 +873,13 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
     rng = Rng(m.seed)
     plan = list(tensors(m, fam, shape, rng))
     shapes = {}
+    block_shapes = {}
+    if fam.block:
+        for i in range(shape.n_layer):
+            for name, _, rows, cols, _ in fam.block(shape, i):
+                block_shapes[f"blk.{i}.{name}"] = (rows, cols)
     for name, ty, _ in plan:
-        shapes[name] = tensor_shape(name, shape, fam)
+        shapes[name] = block_shapes.get(name) or tensor_shape(name, shape, fam)
     for name, ty, _ in plan:
         shp = shapes[name]
         dims = list(shp) if len(shp) == 3 else ([shp[0], shp[1]] if shp[0] > 1 else [shp[1]])

@@ -3,7 +3,6 @@
 //! server (`--endpoint`), behind one small trait so resume, output and the
 //! report are the same for both.
 
-use engine::jsonfix::Depth;
 use engine::scheduler::{Event, Scheduler, SchedulerConfig, SubmitError};
 use engine::{GenerateRequest, LoadedModel, Message, Prompt, SamplingParams};
 use serde_json::{json, Value};
@@ -23,13 +22,18 @@ pub struct Job {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
-    /// Ask for one JSON object.
+    /// Ask for one JSON object (enforced while sampling by the local engine;
+    /// asked of an endpoint as `response_format`).
     pub json: bool,
+    /// The JSON Schema that object follows.
+    pub schema: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Answer {
     pub text: String,
+    /// A thinking model's reasoning (empty when it has none).
+    pub reasoning: String,
     pub finish: String,
     pub prompt_tokens: usize,
     /// Of `prompt_tokens`, those not computed for this job: taken from
@@ -101,6 +105,10 @@ pub struct Local {
     /// prompt (`prompt_tokens`) just before submitting it, so the
     /// submission reuses them instead of tokenizing the document again.
     last: Mutex<Option<(Job, Vec<u32>)>>,
+    /// Speculative decoding of every document (exact: the same outputs).
+    spec: engine::Speculation,
+    /// The last grammar compiled (every job of a batch asks for the same).
+    grammar: Mutex<Option<(Option<Value>, engine::Constraint)>>,
 }
 
 impl Local {
@@ -138,7 +146,43 @@ impl Local {
             label,
             key,
             last: Mutex::new(None),
+            spec: engine::Speculation::OFF,
+            grammar: Mutex::new(None),
         }
+    }
+
+    /// Speculative decoding for every document (`hearth batch --spec`,
+    /// `--draft`): the outputs do not change.
+    pub fn with_speculation(mut self, spec: engine::Speculation) -> Local {
+        self.spec = spec;
+        self
+    }
+
+    /// The constraint of a JSON job: its schema's, or any JSON object.
+    fn constraint(&self, job: &Job) -> Result<Option<engine::Constraint>, JobError> {
+        if !job.json {
+            return Ok(None);
+        }
+        let mut cache = self
+            .grammar
+            .lock()
+            .map_err(|_| JobError::fatal("lock poisoned"))?;
+        if let Some((s, c)) = cache.as_ref() {
+            if s == &job.schema {
+                return Ok(Some(c.clone()));
+            }
+        }
+        let g = match &job.schema {
+            Some(s) => engine::Grammar::JsonSchema(s.clone()),
+            None => engine::Grammar::JsonObject,
+        };
+        // every job would fail the same way
+        let c = self
+            .lm
+            .constraint(&g)
+            .map_err(|e| JobError::fatal(format!("the JSON schema cannot be enforced: {e}")))?;
+        *cache = Some((job.schema.clone(), c.clone()));
+        Ok(Some(c))
     }
 
     fn prompt(&self, job: &Job) -> Result<Vec<u32>, JobError> {
@@ -152,14 +196,10 @@ impl Local {
         } else {
             Prompt::Chat(messages(job))
         };
-        let mut ids = self
+        let ids = self
             .lm
             .prompt_tokens(&p)
             .map_err(|e| JobError::new(e.to_string()))?;
-        if job.json {
-            // The answer starts with `{`, as the server's JSON mode does.
-            ids.extend(self.lm.tokenizer.encode("{", false, false));
-        }
         if let Ok(mut last) = self.last.lock() {
             *last = Some((job.clone(), ids.clone()));
         }
@@ -197,37 +237,43 @@ impl Backend for Local {
             Ok(ids) => ids,
             Err(e) => return done(Err(e)),
         };
+        let constraint = match self.constraint(&job) {
+            Ok(c) => c,
+            Err(e) => return done(Err(e)),
+        };
         let req = GenerateRequest {
             prompt: Prompt::Tokens(ids),
             max_tokens: job.max_tokens,
             sampling: job.sampling.clone(),
             stop: job.stop.clone(),
+            spec: self.spec.clone(),
+            constraint,
+            reasoning: if job.raw {
+                None
+            } else {
+                self.lm.reasoning_format().map(|format| engine::Reasoning {
+                    format,
+                    budget: None,
+                })
+            },
+            special_text: false,
         };
-        let json = job.json;
-        let mut depth = Depth::open_object();
-        let mut text = if json {
-            String::from("{")
-        } else {
-            String::new()
-        };
-        let mut closed = false;
+        let (mut text, mut reasoning) = (String::new(), String::new());
         let slot: Arc<Mutex<Option<Done>>> = Arc::new(Mutex::new(Some(done)));
         let take = |slot: &Arc<Mutex<Option<Done>>>| slot.lock().ok().and_then(|mut d| d.take());
         let held = slot.clone();
         let sink = Box::new(move |ev: Event| match ev {
             Event::Token(t) => {
                 text.push_str(&t.text);
-                if json && depth.feed(&t.text) {
-                    closed = true;
-                    return ControlFlow::Break(());
-                }
+                reasoning.push_str(&t.reasoning);
                 ControlFlow::Continue(())
             }
             Event::Done(s) => {
-                let finish = if closed { "stop" } else { s.finish.as_str() };
+                let finish = s.finish.as_str();
                 if let Some(d) = take(&held) {
                     d(Ok(Answer {
                         text: std::mem::take(&mut text),
+                        reasoning: std::mem::take(&mut reasoning),
                         finish: finish.to_string(),
                         prompt_tokens: s.prompt_tokens,
                         cached_tokens: s.cached_tokens,
@@ -269,12 +315,60 @@ pub struct Endpoint {
     tx: Mutex<mpsc::Sender<(Job, Done)>>,
 }
 
+/// The model to ask `base` for, from what it lists: the name given when it
+/// is listed (or the server lists nothing to check against); else the one
+/// listed name it is short for, as hearth's and Ollama's servers match
+/// names (case aside: `smollm2` for `smollm2:135m` or `smollm2:latest`,
+/// `NAME:latest` for a listed `NAME`). Without a name, the only model
+/// listed. Never a guess: several candidates are refused, naming them.
+pub fn pick_model(base: &str, listed: &[String], asked: Option<&str>) -> Result<String, String> {
+    let Some(m) = asked else {
+        return match listed {
+            [] => Err(format!("{base} lists no models; name one with -m")),
+            [only] => Ok(only.clone()),
+            _ => Err(format!(
+                "{base} serves several models; name one with -m: {}",
+                listed.join(", ")
+            )),
+        };
+    };
+    if listed.is_empty() || listed.iter().any(|l| l == m) {
+        return Ok(m.to_string());
+    }
+    let lower = m.to_lowercase();
+    let bare = lower.strip_suffix(":latest").unwrap_or(&lower);
+    let matches: Vec<&String> = listed
+        .iter()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            l == lower
+                || l == bare
+                || (!lower.contains(':') && l.split_once(':').is_some_and(|(n, _)| n == lower))
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(format!(
+            "{base} does not serve model '{m}'; it lists: {}",
+            listed.join(", ")
+        )),
+        several => Err(format!(
+            "'{m}' could be any of {} on {base}; name one with -m",
+            several
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// Attempts per request before it is recorded as failed.
 const ATTEMPTS: u32 = 6;
 
 impl Endpoint {
-    /// Check the server answers (`GET /v1/models`) and knows `model` (the
-    /// first model it lists when `None`).
+    /// Check the server answers (`GET /v1/models`) and knows `model`
+    /// ([`pick_model`]).
     pub fn connect(
         url: &str,
         api_key: Option<String>,
@@ -318,21 +412,7 @@ impl Endpoint {
                 ))
             }
         };
-        let model = match model {
-            Some(m) => {
-                if !listed.is_empty() && !listed.contains(&m) {
-                    return Err(format!(
-                        "{base} does not serve model '{m}'; it lists: {}",
-                        listed.join(", ")
-                    ));
-                }
-                m
-            }
-            None => listed
-                .first()
-                .cloned()
-                .ok_or_else(|| format!("{base} lists no models; name one with -m"))?,
-        };
+        let model = pick_model(&base, &listed, model.as_deref())?;
         let parallel = parallel.max(1);
         let (tx, rx) = mpsc::channel::<(Job, Done)>();
         let rx = Arc::new(Mutex::new(rx));
@@ -415,7 +495,12 @@ fn request(
             .map(|m| json!({"role": m.role, "content": m.content}))
             .collect::<Vec<_>>());
         if job.json {
-            body["response_format"] = json!({"type": "json_object"});
+            body["response_format"] = match &job.schema {
+                Some(s) => {
+                    json!({"type": "json_schema", "json_schema": {"name": "output", "schema": s, "strict": true}})
+                }
+                None => json!({"type": "json_object"}),
+            };
         }
         "/v1/chat/completions"
     };
@@ -479,6 +564,12 @@ fn parse_answer(v: &Value, raw: bool) -> Option<Answer> {
     };
     Some(Answer {
         text: text.as_str().unwrap_or("").to_string(),
+        // a thinking model's reasoning, as llama-server, vLLM and hearth send it
+        reasoning: c
+            .pointer("/message/reasoning_content")
+            .and_then(|r| r.as_str())
+            .unwrap_or("")
+            .to_string(),
         finish: c
             .get("finish_reason")
             .and_then(|f| f.as_str())
@@ -538,5 +629,53 @@ mod tests {
         );
         assert_eq!(base_url("https://x.example").unwrap(), "https://x.example");
         assert!(base_url("127.0.0.1:8080").unwrap_err().contains("http://"));
+    }
+}
+
+#[cfg(test)]
+mod pick_tests {
+    use super::pick_model;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn names_are_matched_as_the_servers_match_them_and_never_guessed() {
+        let b = "http://h";
+        let one = names(&["smollm2:135m"]);
+        assert_eq!(
+            pick_model(b, &one, Some("smollm2")).unwrap(),
+            "smollm2:135m"
+        );
+        assert_eq!(
+            pick_model(b, &one, Some("SmolLM2")).unwrap(),
+            "smollm2:135m"
+        );
+        assert_eq!(
+            pick_model(b, &one, Some("smollm2:135m")).unwrap(),
+            "smollm2:135m"
+        );
+        assert!(pick_model(b, &one, Some("smollm2:q8"))
+            .unwrap_err()
+            .contains("does not serve"));
+        assert_eq!(pick_model(b, &one, None).unwrap(), "smollm2:135m");
+        let loose = names(&["mine", "qwen:latest"]);
+        assert_eq!(pick_model(b, &loose, Some("mine:latest")).unwrap(), "mine");
+        assert_eq!(pick_model(b, &loose, Some("qwen")).unwrap(), "qwen:latest");
+        // several: refused, naming them
+        let e = pick_model(b, &loose, None).unwrap_err();
+        assert!(
+            e.contains("several") && e.contains("mine, qwen:latest"),
+            "{e}"
+        );
+        let tags = names(&["smollm2:135m", "smollm2:q8"]);
+        let e = pick_model(b, &tags, Some("smollm2")).unwrap_err();
+        assert!(e.contains("smollm2:135m, smollm2:q8"), "{e}");
+        assert!(pick_model(b, &[], None)
+            .unwrap_err()
+            .contains("lists no models"));
+        // a server that lists nothing to check against gets the name as given
+        assert_eq!(pick_model(b, &[], Some("gpt-x")).unwrap(), "gpt-x");
     }
 }

@@ -52,6 +52,10 @@ pub struct Record {
     pub json_valid: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_error: Option<String>,
+    /// A thinking model's reasoning, apart from `output` (JSONL only: the
+    /// CSV columns stay as they are, so older outputs still resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     pub model: String,
     /// Hash of input + prompt + model + sampling: what a rerun compares.
     pub key: String,
@@ -126,6 +130,7 @@ impl Record {
             json: none_if_empty(9).and_then(|j| serde_json::from_str(&j).ok()),
             json_valid: none_if_empty(10).and_then(|v| v.parse().ok()),
             json_error: none_if_empty(11),
+            reasoning: None,
             model: s(12),
             key: s(13),
         })

@@ -89,6 +89,28 @@ pub struct Settings {
 /// Each input's key: its content digest with everything that shapes the
 /// output (prompt, model, sampling, limits). A rerun redoes an input whose
 /// key changed.
+/// `v` as JSON text with every object's keys sorted, whatever order the
+/// objects were built in: the key of an input must not change with how
+/// serde_json keeps maps (insertion order, which the grammar engine needs).
+fn canonical(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
 pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMap<String, String> {
     let p = &s.sampling;
     let settings = json!({
@@ -100,8 +122,8 @@ pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMa
         "json": s.json.as_ref().map(|j| j.schema.clone().unwrap_or(json!(true))),
         "long": s.long.as_str(), "content_field": s.content_field,
         "model": model_key, "ctx": ctx,
-    })
-    .to_string();
+    });
+    let settings = canonical(&settings);
     items
         .iter()
         .map(|it| {
@@ -384,6 +406,7 @@ impl Runner<'_> {
             },
             stop: self.s.stop.clone(),
             json: self.s.json.is_some(),
+            schema: self.s.json.as_ref().and_then(|j| j.schema.clone()),
         })
     }
 
@@ -651,6 +674,7 @@ impl Runner<'_> {
             .unwrap_or_default();
         let mut rec = Record {
             output: a.text.trim().to_string(),
+            reasoning: Some(a.reasoning.trim().to_string()).filter(|r| !r.is_empty()),
             finish_reason: a.finish,
             prompt_tokens: task.prompt_tokens,
             cached_tokens: task.cached_tokens,

@@ -20,6 +20,11 @@ pub struct BenchConfig {
     /// Build the weight panels for the parallel measurement, as `hearth
     /// serve` and `hearth batch` do (`LoadedModel::build_panel_caches`).
     pub panel_cache: bool,
+    /// Also measure generation under this grammar: each step computes the
+    /// grammar's token mask and samples greedily among the allowed tokens
+    /// (the cost of constrained decoding, next to the plain `tg`); a
+    /// finished grammar starts over.
+    pub grammar: Option<sampler::Grammar>,
 }
 
 /// min / median / max of a series.
@@ -59,6 +64,8 @@ pub struct BenchResult {
     pub tg: Vec<f64>,
     /// Parallel generation, aggregate tokens per second of all sequences.
     pub tg_parallel: Vec<f64>,
+    /// Generation under the grammar, tokens per second.
+    pub tg_grammar: Vec<f64>,
     /// Memory of the weight panels built for the parallel measurement.
     pub panel_cache_bytes: u64,
 }
@@ -120,8 +127,14 @@ pub fn run(
         pp: Vec::new(),
         tg: Vec::new(),
         tg_parallel: Vec::new(),
+        tg_grammar: Vec::new(),
         panel_cache_bytes: 0,
     };
+    let proto = match &cfg.grammar {
+        Some(g) => Some(lm.constraint(g)?),
+        None => None,
+    };
+    let mut greedy = sampler::Sampler::new(sampler::SamplingParams::greedy(), n_vocab);
     // One untimed warm-up pass pages the weights in and settles the threads.
     m.forward(
         pool,
@@ -148,6 +161,24 @@ pub fn run(
                 tok = sampler::argmax(sess.logits());
             }
             res.tg
+                .push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
+        }
+        if let (Some(proto), true) = (&proto, cfg.gen_tokens > 0) {
+            sess.clear();
+            m.forward(pool, &mut sess, &depth_tokens, Logits::None)?;
+            let mut c = proto.clone();
+            let mut tok = prompt.first().copied().unwrap_or(1);
+            let t = Instant::now();
+            for _ in 0..cfg.gen_tokens {
+                m.forward(pool, &mut sess, &[tok], Logits::Last)?;
+                if c.is_finished() {
+                    c = proto.clone();
+                }
+                let mask = c.mask()?;
+                tok = greedy.sample_masked(sess.logits(), mask).unwrap_or(0);
+                c.accept(tok)?;
+            }
+            res.tg_grammar
                 .push(cfg.gen_tokens as f64 / t.elapsed().as_secs_f64());
         }
     }
@@ -193,7 +224,7 @@ fn parallel(
                 .map(|(s, t)| SeqInput {
                     sess: s,
                     tokens: std::slice::from_ref(t),
-                    logits: true,
+                    logits: Logits::Last,
                 })
                 .collect();
             m.forward_batch(pool, &mut scratch, &mut seqs)?;

@@ -4,6 +4,7 @@
 //! fed through the model. A cancel flag is checked during prefill (between
 //! chunks) and before every generated token.
 
+use crate::spec::Speculator;
 use crate::step::Stepper;
 use crate::{EngineError, FinishReason, GenerateRequest, GenerateStats, LoadedModel};
 use kernels::ThreadPool;
@@ -18,6 +19,14 @@ const PREFILL_CHUNK: usize = 256;
 /// Length of the longest common prefix of two token sequences.
 pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// A piece of generated output: answer text and reasoning text (either may
+/// be empty).
+#[derive(Clone, Copy, Debug)]
+pub struct Piece<'a> {
+    pub text: &'a str,
+    pub reasoning: &'a str,
 }
 
 /// Extra statistics of a cached generation.
@@ -41,6 +50,26 @@ impl LoadedModel {
         cancel: &AtomicBool,
         mut on_text: impl FnMut(&str) -> ControlFlow<()>,
     ) -> Result<CachedStats, EngineError> {
+        self.generate_split(pool, sess, req, cancel, |p| {
+            if p.text.is_empty() {
+                ControlFlow::Continue(())
+            } else {
+                on_text(p.text)
+            }
+        })
+    }
+
+    /// [`LoadedModel::generate_cached`] with the reasoning of a request that
+    /// splits it ([`GenerateRequest::reasoning`]) passed apart: `on_piece`
+    /// gets each piece of answer text and of reasoning as it completes.
+    pub fn generate_split(
+        &self,
+        pool: &ThreadPool,
+        sess: &mut Session,
+        req: &GenerateRequest,
+        cancel: &AtomicBool,
+        mut on_piece: impl FnMut(Piece<'_>) -> ControlFlow<()>,
+    ) -> Result<CachedStats, EngineError> {
         req.sampling
             .validate()
             .map_err(|e| EngineError::Sampling(e.to_string()))?;
@@ -55,7 +84,9 @@ impl LoadedModel {
         // Keep the shared prefix, but always recompute at least the last
         // prompt token so that the logits are those of this prompt.
         let keep = common_prefix(sess.tokens(), &prompt).min(prompt.len() - 1);
-        sess.truncate(keep);
+        // a hybrid model's session may keep less (its recurrent state goes
+        // back to a snapshot): feed from what it kept
+        let keep = sess.truncate(keep);
         if keep == 0 {
             sess.clear();
         }
@@ -72,7 +103,8 @@ impl LoadedModel {
         let t1 = Instant::now();
         let mut finish = FinishReason::Length;
         let mut context_full = false;
-        let mut step = Stepper::new(req, self.model.config.n_vocab, &prompt);
+        let mut step = Stepper::new(req, &self.tokenizer, &prompt);
+        let mut spec = Speculator::new(&req.spec, self);
         if cancelled {
             finish = FinishReason::Cancelled;
         } else {
@@ -84,26 +116,54 @@ impl LoadedModel {
                 if req.max_tokens.is_some_and(|m| step.out.len() >= m) {
                     break;
                 }
-                let s = step.next(&self.tokenizer, sess.logits());
-                if !s.text.is_empty() && on_text(s.text).is_break() {
+                let s = step.next(&self.tokenizer, spec.logits(sess))?;
+                let (token, end) = (s.token, s.end);
+                if (!s.text.is_empty() || !s.reasoning.is_empty())
+                    && on_piece(Piece {
+                        text: s.text,
+                        reasoning: s.reasoning,
+                    })
+                    .is_break()
+                {
                     finish = FinishReason::Cancelled;
                     break;
                 }
-                if s.end.is_some() {
+                if end.is_some() {
                     finish = FinishReason::Stop;
                     break;
+                }
+                // a drafted token, already in the cache: its row's logits
+                // are next (speculative decoding, `spec.rs`)
+                if spec.accept(token, sess) {
+                    continue;
                 }
                 if sess.n_past() >= sess.n_ctx() {
                     context_full = true;
                     break;
                 }
-                self.model.forward(pool, sess, &[s.token], Logits::Last)?;
+                // drafts leave room in the context and stay within
+                // max_tokens (the k drafts' rows sample k + 1 tokens)
+                let mut limit = sess.n_ctx() - sess.n_past() - 1;
+                if let Some(m) = req.max_tokens {
+                    limit = limit.min(m.saturating_sub(step.out.len() + 1));
+                }
+                let feed = spec.propose(pool, sess, token, limit);
+                let want = if feed.len() > 1 {
+                    Logits::All
+                } else {
+                    Logits::Last
+                };
+                self.model.forward(pool, sess, feed, want)?;
             }
         }
+        spec.finish(sess);
         if finish != FinishReason::Cancelled {
-            let text = step.finish();
-            if !text.is_empty() {
-                let _ = on_text(&text);
+            let (text, reasoning) = step.finish();
+            if !text.is_empty() || !reasoning.is_empty() {
+                let _ = on_piece(Piece {
+                    text: &text,
+                    reasoning: &reasoning,
+                });
             }
         }
         let out_tokens = std::mem::take(&mut step.out);
@@ -117,6 +177,8 @@ impl LoadedModel {
                 finish,
                 tokens: out_tokens,
                 context_full,
+                spec: spec.stats,
+                reasoning_tokens: step.reasoning_tokens,
             },
             reused_tokens: keep,
         })

@@ -7,6 +7,9 @@ pub enum EngineError {
     Tokenizer(#[from] tokenizer::TokenizerError),
     #[error("{0}")]
     Sampling(String),
+    /// A grammar / schema that cannot be used, or one that failed mid-way.
+    #[error(transparent)]
+    Constraint(#[from] sampler::ConstraintError),
     #[error("{0}")]
     Mismatch(String),
     #[error("the prompt is {prompt} tokens but the context holds {n_ctx}; shorten the prompt or raise the context size (--ctx-size, at most {max} for this model)")]

@@ -66,6 +66,12 @@ pub struct ModelShape {
     pub output_tensor: bool,
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
+    /// Layers that keep K and V per position (fewer than `n_layer` in a
+    /// hybrid model, whose linear-attention layers keep a fixed state).
+    pub kv_layers: usize,
+    /// What a session holds whatever its length: a hybrid model's recurrent
+    /// state, its snapshots and its scratch (0 for the others).
+    pub recurrent_bytes: u64,
     /// Bytes of a mixture of experts' expert tensors (`*_exps`) that a token
     /// does not read: only `expert_used_count` of each layer's
     /// `expert_count` experts are active per token, so a decode step reads
@@ -96,6 +102,8 @@ impl ModelShape {
             embd_bytes: embd.map_or(0, |t| t.size),
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
+            kv_layers: c.kv_layers(),
+            recurrent_bytes: c.recurrent_session_bytes(model::DEFAULT_BATCH) as u64,
             idle_expert_bytes: c.moe.as_ref().map_or(0, |m| {
                 let exps: u64 = f
                     .tensors
@@ -170,13 +178,15 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
 /// output projection only the rows of tokens seen (mapped pages are resident
 /// once read; the rest of the file stays on disk).
 pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
-    // An embedding model keeps no cache: a text is one pass.
+    // An embedding model keeps no cache: a text is one pass. A hybrid
+    // model keeps K/V for its attention layers only, plus a fixed recurrent
+    // state (counted as part of its cache).
     let kv_bytes_per_token = if s.embedding {
         0
     } else {
-        (s.n_layer * 2 * s.kv_dim() * 2) as u64 // f16 K and V
+        (s.kv_layers * 2 * s.kv_dim() * 2) as u64 // f16 K and V
     };
-    let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64;
+    let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64 + s.recurrent_bytes;
     let scratch_bytes = if s.embedding {
         // a text is at most the trained context (longer is refused or cut),
         // whatever the positions asked for (a server's shared budget)
@@ -391,6 +401,52 @@ pub fn probe_bandwidth(threads: usize, budget: Duration) -> Option<f64> {
     (best > 0.0).then_some(best)
 }
 
+/// The share of the machine's CPU time (0..1) that other programs used
+/// while `f` ran (Linux: `/proc/stat` less this process's own time from
+/// `/proc/self/stat`), with `f`'s result: a bandwidth probe beside a busy
+/// machine measures less than the machine has. `None` where unknown.
+pub fn others_busy_during<T>(f: impl FnOnce() -> T) -> (T, Option<f64>) {
+    fn machine() -> Option<(u64, u64)> {
+        // cpu  user nice system idle iowait irq softirq steal ...
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        let v: Vec<u64> = s
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if v.len() < 5 {
+            return None;
+        }
+        let total: u64 = v.iter().sum();
+        Some((total, total - v[3] - v[4]))
+    }
+    fn own() -> Option<u64> {
+        // fields after the ")" of the command name: utime is the 12th, stime the 13th
+        let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let rest = &s[s.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+    let before = machine().zip(own());
+    let out = f();
+    let after = machine().zip(own());
+    let share = match (before, after) {
+        (Some(((t0, b0), o0)), Some(((t1, b1), o1))) if t1 > t0 => {
+            let others = (b1 - b0).saturating_sub(o1.saturating_sub(o0));
+            Some((others as f64 / (t1 - t0) as f64).clamp(0.0, 1.0))
+        }
+        _ => None,
+    };
+    (out, share)
+}
+
+/// Above this share of the CPU used by other programs during the bandwidth
+/// probe, `doctor` and `fit` say their speed predictions may be low.
+pub const BUSY_SHARE: f64 = 0.25;
+
 /// Check a model against the memory available before loading it: an error
 /// with the numbers and what to do when it cannot fit, a warning string when
 /// it is tight.
@@ -481,6 +537,33 @@ mod tests {
                 off * 100.0
             );
         }
+    }
+
+    /// A hybrid model (Qwen3.5): K/V counted for its attention layers only,
+    /// and the session's fixed recurrent state with its snapshots — what a
+    /// session that has filled its context (and taken its snapshots) holds,
+    /// plus the hybrid blocks' scratch.
+    #[test]
+    fn hybrid_cache_is_attention_kv_plus_recurrent_state() {
+        let Some(path) = test_models::synthetic("qwen35-f16.gguf") else {
+            return;
+        };
+        let m = model::Model::load(&path).unwrap();
+        let c = &m.config;
+        let est = estimate(m.file(), 256).unwrap();
+        assert!(c.kv_layers() < c.n_layer);
+        assert_eq!(
+            est.kv_bytes_per_token,
+            (c.kv_layers() * 2 * c.kv_dim() * 2) as u64
+        );
+        let pool = kernels::ThreadPool::new(2);
+        let mut sess = m.session(256, model::DEFAULT_BATCH).unwrap();
+        let ids: Vec<u32> = (100..356).collect();
+        m.forward(&pool, &mut sess, &ids, model::Logits::None)
+            .unwrap();
+        let scratch =
+            c.recurrent_session_bytes(model::DEFAULT_BATCH) - c.recurrent_session_bytes(0);
+        assert_eq!(est.kv_cache_bytes, (sess.kv_bytes() + scratch) as u64);
     }
 
     /// The one formula: a file's estimate is its shape's.

@@ -1,4 +1,5 @@
-//! Making a model's answer parse as a JSON object.
+//! Finding a JSON object in free text (tool-call bodies, answers of a remote
+//! endpoint that does not constrain its output).
 
 /// The instruction JSON modes add to the conversation (server and batch).
 pub const HINT: &str = "Respond only with a valid JSON object.";
@@ -167,58 +168,6 @@ fn close(s: &str) -> String {
     out
 }
 
-/// Tracks nesting over streamed JSON text: tells when the outermost value
-/// has closed.
-pub struct Depth {
-    depth: usize,
-    in_str: bool,
-    esc: bool,
-    closed: bool,
-}
-
-impl Depth {
-    /// Inside an object whose `{` was already written.
-    pub fn open_object() -> Depth {
-        Depth {
-            depth: 1,
-            in_str: false,
-            esc: false,
-            closed: false,
-        }
-    }
-
-    /// Feed text; true once the outermost object has closed.
-    pub fn feed(&mut self, text: &str) -> bool {
-        for c in text.chars() {
-            if self.closed {
-                break;
-            }
-            if self.in_str {
-                if self.esc {
-                    self.esc = false;
-                } else if c == '\\' {
-                    self.esc = true;
-                } else if c == '"' {
-                    self.in_str = false;
-                }
-                continue;
-            }
-            match c {
-                '"' => self.in_str = true,
-                '{' | '[' => self.depth += 1,
-                '}' | ']' => {
-                    self.depth = self.depth.saturating_sub(1);
-                    if self.depth == 0 {
-                        self.closed = true;
-                    }
-                }
-                _ => {}
-            }
-        }
-        self.closed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::repair;
@@ -237,10 +186,6 @@ mod tests {
                 .is_ok()
         );
         assert!(repair("no json here").is_none());
-        let mut d = super::Depth::open_object();
-        assert!(!d.feed("\"a}\": [1, {\"b\""));
-        assert!(!d.feed(": 2}]"));
-        assert!(d.feed("} trailing"));
     }
 
     #[test]

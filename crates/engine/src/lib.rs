@@ -11,18 +11,24 @@ pub mod fit;
 mod generate;
 pub mod jsonfix;
 mod load;
+pub mod reasoning;
 pub mod scheduler;
+pub mod spec;
 mod step;
 
-pub use conversation::{common_prefix, CachedStats};
+pub use conversation::{common_prefix, CachedStats, Piece};
 pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
 pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
 pub use model::{Logits, Model, ModelError, Session};
-pub use sampler::{SamplerError, SamplingParams};
-pub use tokenizer::{ChatTemplate, Message, Tokenizer};
+pub use reasoning::{Reasoning, ReasoningFormat};
+pub use sampler::{
+    Constraint, ConstraintError, Grammar, RepeatDetector, SamplerError, SamplingParams,
+};
+pub use spec::{DraftModel, SpecStats, Speculation};
+pub use tokenizer::{ChatTemplate, Message, RenderOptions, Tokenizer};
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +40,13 @@ pub struct LoadedModel {
     /// The chat template (the file's own, or a built-in one for its family);
     /// an error kept for when a chat is asked of a model that has none.
     pub template: Result<ChatTemplate, String>,
+    /// A model of the same vocabulary that drafts tokens for speculative
+    /// decoding ([`LoadedModel::set_draft`]; used by requests whose
+    /// [`Speculation::draft`] is set).
+    pub draft: Option<std::sync::Arc<DraftModel>>,
+    /// The vocabulary indexed for constrained decoding, built on first use
+    /// ([`LoadedModel::constraint`]).
+    constraint_vocab: std::sync::OnceLock<Result<std::sync::Arc<sampler::Vocabulary>, String>>,
 }
 
 impl LoadedModel {
@@ -62,6 +75,8 @@ impl LoadedModel {
             model,
             tokenizer,
             template,
+            draft: None,
+            constraint_vocab: std::sync::OnceLock::new(),
         })
     }
 
@@ -93,5 +108,19 @@ impl LoadedModel {
         }
         let pool = ThreadPool::new(threads.max(1));
         Ok(self.model.build_panel_caches(&pool)? as u64)
+    }
+
+    /// Use the chat template in the file at `path` (Jinja, as a GGUF's
+    /// `tokenizer.chat_template`) instead of the model's own.
+    pub fn set_template_file(&mut self, path: &Path) -> Result<(), EngineError> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            EngineError::Mismatch(format!(
+                "cannot read the chat template {}: {e}",
+                path.display()
+            ))
+        })?;
+        let t = ChatTemplate::new(&path.display().to_string(), &src, false, &self.tokenizer)?;
+        self.template = Ok(t);
+        Ok(())
     }
 }

@@ -11,13 +11,14 @@
 
 use crate::common_prefix;
 use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
+use crate::spec::{SpecStats, Speculator};
 use crate::step::{End, Stepper};
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,8 +27,11 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug)]
 pub struct TokenEvent {
     pub id: u32,
-    /// Text now complete and clear of stop strings (may be empty).
+    /// Answer text now complete and clear of stop strings (may be empty).
     pub text: String,
+    /// Reasoning text now complete (empty unless the request splits a
+    /// thinking model's reasoning: `GenerateRequest::reasoning`).
+    pub reasoning: String,
     /// Natural-log probability of the chosen token under the model (before
     /// sampling filters), and the `top_logprobs` most likely alternatives.
     pub logprob: f32,
@@ -109,7 +113,16 @@ pub struct Load {
     pub kv_budget: usize,
 }
 
-/// Written by the scheduler thread after each admission and step.
+/// What a scheduler has done so far (for a server's metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Speculative decoding over the finished requests: verify passes,
+    /// tokens drafted, tokens accepted ([`SpecStats::acceptance`]).
+    pub spec: SpecStats,
+}
+
+/// Written by the scheduler thread after each admission and step, and the
+/// totals over its finished requests (read by [`Scheduler::stats`]).
 #[derive(Default)]
 struct Counters {
     submitted: AtomicUsize,
@@ -118,6 +131,9 @@ struct Counters {
     active: AtomicUsize,
     kv_used: AtomicUsize,
     kv_reserved: AtomicUsize,
+    spec_steps: AtomicU64,
+    spec_drafted: AtomicU64,
+    spec_accepted: AtomicU64,
 }
 
 impl Scheduler {
@@ -153,6 +169,18 @@ impl Scheduler {
             kv_used: c.kv_used.load(Ordering::Relaxed),
             kv_reserved: c.kv_reserved.load(Ordering::Relaxed),
             kv_budget: self.ctx_budget,
+        }
+    }
+
+    /// Totals over the requests finished so far.
+    pub fn stats(&self) -> SchedulerStats {
+        let c = &self.counters;
+        SchedulerStats {
+            spec: SpecStats {
+                steps: c.spec_steps.load(Ordering::Relaxed),
+                drafted: c.spec_drafted.load(Ordering::Relaxed),
+                accepted: c.spec_accepted.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -193,6 +221,8 @@ struct Active {
     job: Job,
     sess: Session,
     step: Stepper,
+    /// Speculative decoding: drafts, the verify pass in flight.
+    spec: Speculator,
     prompt_tokens: usize,
     /// Prompt tokens taken from a cache (see `session_for`).
     cached_tokens: usize,
@@ -214,6 +244,10 @@ struct Active {
 /// neither stalls the running streams for its whole length nor escapes
 /// cancellation.
 pub const PREFILL_ROWS: usize = 64;
+
+/// Drafted tokens verified per step at most, over all sequences
+/// (speculative decoding): each is one more row in the batched pass.
+pub const SPEC_ROWS: usize = 64;
 
 struct Runner {
     lm: Arc<LoadedModel>,
@@ -250,7 +284,9 @@ fn shared_prefix(a: &[u32], a_more: &[u32], b: &[u32], b_more: &[u32]) -> usize 
 impl Runner {
     fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig, counters: Arc<Counters>) -> Runner {
         let pool = ThreadPool::new(cfg.threads.max(1));
-        let scratch = lm.model.batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS);
+        let scratch = lm
+            .model
+            .batch_scratch(cfg.max_active.max(1) + PREFILL_ROWS + SPEC_ROWS);
         Runner {
             lm,
             cfg,
@@ -400,7 +436,8 @@ impl Runner {
             let mut s = self.idle.swap_remove(i);
             // Keep at least one prompt token to compute, so logits exist.
             let keep = n.min(prompt.len() - 1);
-            s.truncate(keep);
+            // (a hybrid model's session may keep less: back to a snapshot)
+            let keep = s.truncate(keep);
             s.set_n_ctx(n_ctx);
             return Ok((s, keep));
         }
@@ -426,10 +463,12 @@ impl Runner {
             Ok(x) => x,
             Err(e) => return Err(Box::new((job, e))),
         };
-        let step = Stepper::new(&job.req, self.lm.model.config.n_vocab, &prompt);
+        let step = Stepper::new(&job.req, &self.lm.tokenizer, &prompt);
+        let spec = Speculator::new(&job.req.spec, &self.lm);
         Ok(Active {
             sess,
             step,
+            spec,
             prompt_tokens: prompt.len(),
             cached_tokens: reused,
             started: t0,
@@ -450,7 +489,20 @@ impl Runner {
         let mut i = 0;
         while i < self.active.len() {
             let done = if self.active[i].ready {
-                self.sample_one(i)
+                match self.sample_one(i) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // the request's grammar failed: this sequence ends with the error
+                        let a = self.active.swap_remove(i);
+                        self.reserved -= a.reserved;
+                        self.idle.push(a.sess);
+                        if self.idle.len() > IDLE_KEEP {
+                            self.idle.remove(0);
+                        }
+                        finish_err(a.job, e);
+                        continue;
+                    }
+                }
             } else {
                 let a = &mut self.active[i];
                 let total = a.prompt_tokens;
@@ -477,6 +529,22 @@ impl Runner {
         // request first) up to PREFILL_ROWS. A prompt whose next tokens an
         // earlier one is reading in this pass waits, and copies them after
         // it (`share_prefixes`), instead of computing them twice.
+        // Generating sequences that speculate draft their next tokens now,
+        // within SPEC_ROWS over all of them (oldest request first).
+        let mut spec_room = SPEC_ROWS;
+        let pool = &self.pool;
+        for a in self.active.iter_mut().filter(|a| a.pending.is_empty()) {
+            let sess = &a.sess;
+            let mut limit = (sess.n_ctx() - sess.n_past()).saturating_sub(1);
+            if let Some(m) = a.job.req.max_tokens {
+                limit = limit.min(m.saturating_sub(a.step.out.len() + 1));
+            }
+            let n = a
+                .spec
+                .propose(pool, sess, a.next, limit.min(spec_room))
+                .len();
+            spec_room -= n - 1;
+        }
         let mut room = PREFILL_ROWS;
         let feeds = &mut self.feeds;
         feeds.clear();
@@ -511,15 +579,11 @@ impl Runner {
                 .map(|(a, &(n, logits))| {
                     let Active {
                         sess,
-                        next,
+                        spec,
                         pending,
                         ..
                     } = a;
-                    let tokens: &[u32] = if pending.is_empty() {
-                        std::slice::from_ref(next)
-                    } else {
-                        &pending[..n]
-                    };
+                    let (tokens, logits) = Self::rows(spec, pending, n, logits);
                     SeqInput {
                         sess,
                         tokens,
@@ -538,18 +602,13 @@ impl Runner {
             // one so only the culprit fails.
             let mut failed = Vec::new();
             for (k, (a, &(n, logits))) in self.active.iter_mut().zip(feeds).enumerate() {
-                let want = if logits { Logits::Last } else { Logits::None };
                 let Active {
                     sess,
-                    next,
+                    spec,
                     pending,
                     ..
                 } = &mut *a;
-                let tokens: &[u32] = if pending.is_empty() {
-                    std::slice::from_ref(next)
-                } else {
-                    &pending[..n]
-                };
+                let (tokens, want) = Self::rows(spec, pending, n, logits);
                 match self.lm.model.forward(&self.pool, sess, tokens, want) {
                     Ok(()) if a.pending.is_empty() => a.ready = true,
                     Ok(()) => Self::advance(a, n),
@@ -573,6 +632,30 @@ impl Runner {
         }
     }
 
+    /// A sequence's rows in this pass: a generating one's token and drafts
+    /// (every row's logits when there are drafts), else its next `n` prompt
+    /// tokens (the last chunk's last row's logits).
+    fn rows<'a>(
+        spec: &'a Speculator,
+        pending: &'a [u32],
+        n: usize,
+        logits: bool,
+    ) -> (&'a [u32], Logits) {
+        if pending.is_empty() {
+            let feed = spec.fed();
+            let want = if feed.len() > 1 {
+                Logits::All
+            } else {
+                Logits::Last
+            };
+            (feed, want)
+        } else if logits {
+            (&pending[..n], Logits::Last)
+        } else {
+            (&pending[..n], Logits::None)
+        }
+    }
+
     /// Sequences still reading their prompt take what another sequence
     /// already holds of it in its cache (copied, see
     /// `Session::copy_prefix_from`), when that saves at least `MIN_SHARE`
@@ -591,13 +674,16 @@ impl Runner {
                 .map(|j| {
                     (
                         j,
-                        shared_prefix(
-                            self.active[j].sess.tokens(),
-                            &[],
-                            a.sess.tokens(),
-                            &a.pending,
-                        )
-                        .min(cap),
+                        // (a hybrid model's state exists only at some positions)
+                        self.active[j].sess.shareable_prefix(
+                            shared_prefix(
+                                self.active[j].sess.tokens(),
+                                &[],
+                                a.sess.tokens(),
+                                &a.pending,
+                            )
+                            .min(cap),
+                        ),
                     )
                 })
                 .filter(|&(_, n)| n >= n_past + MIN_SHARE)
@@ -610,7 +696,7 @@ impl Runner {
                 let (l, r) = self.active.split_at_mut(j);
                 (&r[0], &mut l[i])
             };
-            dst.sess.copy_prefix_from(&src.sess, n);
+            let n = dst.sess.copy_prefix_from(&src.sess, n);
             dst.pending.drain(..n - n_past);
             dst.cached_tokens += n - n_past;
         }
@@ -627,56 +713,74 @@ impl Runner {
         }
     }
 
-    /// Sample one token for active sequence `i`; `Some` when it is finished.
-    fn sample_one(&mut self, i: usize) -> Option<FinishReason> {
+    /// Sample active sequence `i`'s next token — and, where its drafts are
+    /// confirmed (speculative decoding), the tokens after it, each from its
+    /// own row of the verify pass — and emit them; `Some` when it is finished.
+    fn sample_one(&mut self, i: usize) -> Result<Option<FinishReason>, EngineError> {
         let lm = &self.lm;
         let a = &mut self.active[i];
-        let logits = a.sess.logits();
-        let st = a.step.next(&lm.tokenizer, logits);
-        let tok = st.token;
-        if st.end == Some(End::Eog) {
-            return Some(FinishReason::Stop);
+        loop {
+            let logits = a.spec.logits(&a.sess);
+            let st = a.step.next(&lm.tokenizer, logits)?;
+            let tok = st.token;
+            if st.end == Some(End::Eog) {
+                return Ok(Some(FinishReason::Stop));
+            }
+            let (logprob, top) = match a.job.top_logprobs {
+                Some(k) => (
+                    log_prob_of(logits, tok),
+                    if k > 0 {
+                        sampler::log_softmax_top(logits, k)
+                    } else {
+                        Vec::new()
+                    },
+                ),
+                None => (f32::NAN, Vec::new()),
+            };
+            let ev = Event::Token(TokenEvent {
+                id: tok,
+                text: st.text.to_owned(),
+                reasoning: st.reasoning.to_owned(),
+                logprob,
+                top_logprobs: top,
+            });
+            if (a.job.sink)(ev).is_break() {
+                return Ok(Some(FinishReason::Cancelled));
+            }
+            if matches!(st.end, Some(End::StopString | End::Complete)) {
+                return Ok(Some(FinishReason::Stop));
+            }
+            if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m) {
+                return Ok(Some(FinishReason::Length));
+            }
+            // a drafted token, already in the cache: sample from its row
+            if a.spec.accept(tok, &mut a.sess) {
+                continue;
+            }
+            if a.sess.n_past() >= a.sess.n_ctx() {
+                return Ok(Some(FinishReason::Length));
+            }
+            a.next = tok;
+            return Ok(None);
         }
-        let (logprob, top) = match a.job.top_logprobs {
-            Some(k) => (
-                log_prob_of(logits, tok),
-                if k > 0 {
-                    sampler::log_softmax_top(logits, k)
-                } else {
-                    Vec::new()
-                },
-            ),
-            None => (f32::NAN, Vec::new()),
-        };
-        let ev = Event::Token(TokenEvent {
-            id: tok,
-            text: st.text.to_owned(),
-            logprob,
-            top_logprobs: top,
-        });
-        if (a.job.sink)(ev).is_break() {
-            return Some(FinishReason::Cancelled);
-        }
-        if st.end == Some(End::StopString) {
-            return Some(FinishReason::Stop);
-        }
-        if a.job.req.max_tokens.is_some_and(|m| a.step.out.len() >= m)
-            || a.sess.n_past() >= a.sess.n_ctx()
-        {
-            return Some(FinishReason::Length);
-        }
-        a.next = tok;
-        None
     }
 
     fn retire(&mut self, mut a: Active, finish: FinishReason) {
         self.reserved -= a.reserved;
+        // the cache back to the confirmed tokens (none of a pass in flight)
+        a.spec.finish(&mut a.sess);
+        let c = &self.counters;
+        let sp = a.spec.stats;
+        c.spec_steps.fetch_add(sp.steps, Ordering::Relaxed);
+        c.spec_drafted.fetch_add(sp.drafted, Ordering::Relaxed);
+        c.spec_accepted.fetch_add(sp.accepted, Ordering::Relaxed);
         if finish != FinishReason::Cancelled {
-            let text = a.step.finish();
-            if !text.is_empty() {
+            let (text, reasoning) = a.step.finish();
+            if !text.is_empty() || !reasoning.is_empty() {
                 let _ = (a.job.sink)(Event::Token(TokenEvent {
                     id: u32::MAX,
                     text,
+                    reasoning,
                     logprob: f32::NAN,
                     top_logprobs: Vec::new(),
                 }));
@@ -692,6 +796,8 @@ impl Runner {
             finish,
             tokens: std::mem::take(&mut a.step.out),
             context_full,
+            spec: a.spec.stats,
+            reasoning_tokens: a.step.reasoning_tokens,
         };
         let _ = a.started;
         let _ = (a.job.sink)(Event::Done(stats));

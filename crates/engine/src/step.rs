@@ -1,10 +1,15 @@
 //! The per-token step shared by every generation loop (one request in
-//! `conversation.rs`, many in `scheduler.rs`): sample a token, end on an
-//! end-of-generation token, turn ids into complete UTF-8 text, hold back
-//! possible stop-string prefixes, and end on a stop string.
+//! `conversation.rs`, many in `scheduler.rs`): pick a token (sampled, under
+//! the request's grammar where it applies, or written for the model when a
+//! thinking budget is spent), end on an end-of-generation token or a
+//! finished grammar, turn ids into complete UTF-8 text, split reasoning from
+//! the answer, hold back possible stop-string prefixes, and end on a stop
+//! string.
 
-use crate::GenerateRequest;
-use sampler::{Sampler, StopMatcher};
+use crate::reasoning::{Phase, Reasoning, ReasoningFormat, Splitter};
+use crate::{EngineError, GenerateRequest};
+use sampler::{Constraint, Mask, Sampler, StopMatcher};
+use std::collections::VecDeque;
 use tokenizer::{StreamDecoder, Tokenizer};
 
 /// Why a step ended generation.
@@ -14,13 +19,17 @@ pub(crate) enum End {
     Eog,
     /// A stop string (the text before it was output, the rest is dropped).
     StopString,
+    /// The request's grammar is complete: nothing more may follow.
+    Complete,
 }
 
 /// One step's result.
 pub(crate) struct Sampled<'a> {
     pub token: u32,
-    /// Text that is now safe to output (may be empty).
+    /// Answer text that is now safe to output (may be empty).
     pub text: &'a str,
+    /// Reasoning text now complete (empty unless the request splits it).
+    pub reasoning: &'a str,
     pub end: Option<End>,
 }
 
@@ -33,64 +42,188 @@ pub(crate) struct Stepper {
     stops: StopMatcher,
     /// The decoded text of the last token (reused).
     piece: String,
-    /// The text of the last step that is safe to output (reused).
+    /// The answer text of the last step that is safe to output (reused).
     text: String,
+    /// The reasoning text of the last step (reused).
+    reasoning: String,
     /// Generated ids, including a final end-of-generation token.
     pub out: Vec<u32>,
     stopped_by_string: bool,
+    /// The request's grammar, applied to the answer only.
+    constraint: Option<Constraint>,
+    splitter: Option<Splitter>,
+    budget: Option<usize>,
+    /// Tokens generated while inside the reasoning.
+    pub reasoning_tokens: usize,
+    /// Tokens to write for the model before sampling again (the closing of a
+    /// reasoning whose budget is spent).
+    forced: VecDeque<u32>,
+    closing: Vec<u32>,
+    /// The opening tag as one token, offered besides the grammar's tokens
+    /// while a thinking model has not yet decided to think or answer.
+    open_token: Option<u32>,
+    /// Scratch for that union of masks (sized once).
+    union: Vec<u32>,
 }
 
 impl Stepper {
     /// A stepper for `req`, its penalties primed with the prompt.
-    pub fn new(req: &GenerateRequest, n_vocab: usize, prompt: &[u32]) -> Stepper {
-        let mut sampler = Sampler::new(req.sampling.clone(), n_vocab);
+    pub fn new(req: &GenerateRequest, tok: &Tokenizer, prompt: &[u32]) -> Stepper {
+        let mut sampler = Sampler::new(req.sampling.clone(), tok.n_vocab());
         for &t in prompt {
             sampler.accept(t);
         }
-        Stepper {
+        let (mut splitter, mut closing, mut open_token, mut special) =
+            (None, Vec::new(), None, false);
+        if let Some(r) = &req.reasoning {
+            // the prompt's end, special tokens as text, says where we start
+            let tail = &prompt[prompt.len().saturating_sub(64)..];
+            let tail = String::from_utf8_lossy(&tok.decode_bytes(tail, true)).into_owned();
+            splitter = Some(Splitter::new(r.format.clone(), r.starts_inside(&tail)));
+            closing = tok.encode(&r.format.closing_text(), false, true);
+            if let ReasoningFormat::Tags { open, .. } = &r.format {
+                open_token = tok.token_id(open);
+            }
+            special = r.format == ReasoningFormat::Harmony;
+        }
+        let mut st = Stepper {
             sampler,
-            decoder: StreamDecoder::new(),
+            decoder: StreamDecoder::with_special(special || req.special_text),
             stops: StopMatcher::new(req.stop.clone()),
             piece: String::with_capacity(64),
             text: String::with_capacity(64),
+            reasoning: String::new(),
             out: Vec::with_capacity(req.max_tokens.unwrap_or(256).min(4096)),
             stopped_by_string: false,
+            constraint: req.constraint.clone(),
+            splitter,
+            budget: req.reasoning.as_ref().and_then(|r: &Reasoning| r.budget),
+            reasoning_tokens: 0,
+            forced: VecDeque::new(),
+            closing,
+            open_token,
+            union: Vec::new(),
+        };
+        if st.budget == Some(0) && st.phase() == Phase::Reasoning {
+            st.forced.extend(st.closing.iter().copied());
         }
+        st
     }
 
-    /// Sample the next token from `logits` and say what to output.
-    pub fn next(&mut self, tok: &Tokenizer, logits: &[f32]) -> Sampled<'_> {
-        let token = self.sampler.sample(logits);
+    fn phase(&self) -> Phase {
+        self.splitter
+            .as_ref()
+            .map_or(Phase::Answer, Splitter::phase)
+    }
+
+    /// Pick the next token from `logits` and say what to output.
+    pub fn next(&mut self, tok: &Tokenizer, logits: &[f32]) -> Result<Sampled<'_>, EngineError> {
+        let phase = self.phase();
+        let mut constrained = false;
+        let forced = self.forced.pop_front();
+        let token = if let Some(t) = forced {
+            t
+        } else if let (Some(c), Phase::Answer | Phase::Undecided) = (&mut self.constraint, phase) {
+            constrained = true;
+            let mask = c.mask().map_err(EngineError::Constraint)?;
+            let mask = match self.open_token {
+                Some(open) if phase == Phase::Undecided => {
+                    self.union.clear();
+                    self.union.extend_from_slice(mask.words);
+                    let w = open as usize / 32;
+                    if self.union.len() <= w {
+                        self.union.resize(w + 1, 0);
+                    }
+                    self.union[w] |= 1 << (open % 32);
+                    Mask { words: &self.union }
+                }
+                _ => mask,
+            };
+            match self.sampler.sample_masked(logits, mask) {
+                Some(t) => t,
+                None => {
+                    return Err(EngineError::Constraint(sampler::ConstraintError::Failed(
+                        "the grammar allows no token of this model here".into(),
+                    )))
+                }
+            }
+        } else {
+            self.sampler.sample(logits)
+        };
         self.sampler.accept(token);
         self.out.push(token);
+        let mut complete = false;
+        if constrained && Some(token) != self.open_token.filter(|_| phase == Phase::Undecided) {
+            if let Some(c) = &mut self.constraint {
+                c.accept(token).map_err(EngineError::Constraint)?;
+                complete = c.is_finished() && !tok.is_eog(token);
+            }
+        }
         self.text.clear();
+        self.reasoning.clear();
         if tok.is_eog(token) {
-            return Sampled {
+            return Ok(Sampled {
                 token,
                 text: &self.text,
+                reasoning: &self.reasoning,
                 end: Some(End::Eog),
-            };
+            });
         }
         self.piece.clear();
         self.decoder.push_into(tok, token, &mut self.piece);
-        let hit = self.stops.push_into(&self.piece, &mut self.text);
+        let hit = match &mut self.splitter {
+            Some(s) => {
+                let split = s.push(&self.piece);
+                if s.phase() == Phase::Reasoning && forced.is_none() {
+                    self.reasoning_tokens += 1;
+                    if self.budget.is_some_and(|b| self.reasoning_tokens >= b)
+                        && self.forced.is_empty()
+                    {
+                        self.forced.extend(self.closing.iter().copied());
+                        self.budget = None;
+                    }
+                }
+                self.reasoning.push_str(&split.reasoning);
+                self.stops.push_into(&split.answer, &mut self.text)
+            }
+            None => self.stops.push_into(&self.piece, &mut self.text),
+        };
         self.stopped_by_string = hit;
-        Sampled {
+        let end = if hit {
+            Some(End::StopString)
+        } else if complete {
+            Some(End::Complete)
+        } else {
+            None
+        };
+        Ok(Sampled {
             token,
             text: &self.text,
-            end: hit.then_some(End::StopString),
-        }
+            reasoning: &self.reasoning,
+            end,
+        })
     }
 
     /// Text still held back when generation ends (an incomplete character, a
-    /// possible stop-string prefix); nothing after a stop string.
-    pub fn finish(&mut self) -> String {
+    /// possible stop-string or marker prefix): (answer, reasoning). Nothing
+    /// after a stop string.
+    pub fn finish(&mut self) -> (String, String) {
         if self.stopped_by_string {
-            return String::new();
+            return (String::new(), String::new());
         }
         let rest = self.decoder.flush();
-        let (emit, _) = self.stops.push(&rest);
-        emit + &self.stops.flush()
+        let (answer, reasoning) = match &mut self.splitter {
+            Some(s) => {
+                let mut a = s.push(&rest);
+                let b = s.finish();
+                a.answer.push_str(&b.answer);
+                a.reasoning.push_str(&b.reasoning);
+                (a.answer, a.reasoning)
+            }
+            None => (rest, String::new()),
+        };
+        let (emit, _) = self.stops.push(&answer);
+        (emit + &self.stops.flush(), reasoning)
     }
 }
 
@@ -185,9 +318,10 @@ mod tests {
             max_tokens: None,
             sampling: SamplingParams::greedy(),
             stop: vec!["END".into()],
+            ..Default::default()
         };
         let n = tok.n_vocab();
-        let mut step = Stepper::new(&req, n, &[]);
+        let mut step = Stepper::new(&req, &tok, &[]);
         step.out.reserve(1000);
         let mut logits = vec![0f32; n];
         let mut text = String::with_capacity(1 << 16);
@@ -196,7 +330,7 @@ mod tests {
                 for &t in &round {
                     logits.iter_mut().for_each(|x| *x = 0.0);
                     logits[t as usize] = 10.0;
-                    let s = step.next(&tok, &logits);
+                    let s = step.next(&tok, &logits).unwrap();
                     assert_eq!((s.token, s.end), (t, None));
                     text.push_str(s.text);
                 }
@@ -212,11 +346,11 @@ mod tests {
         for t in [id("E"), id("N")] {
             logits.iter_mut().for_each(|x| *x = 0.0);
             logits[t as usize] = 10.0;
-            assert_eq!(step.next(&tok, &logits).text, "");
+            assert_eq!(step.next(&tok, &logits).unwrap().text, "");
         }
         logits.iter_mut().for_each(|x| *x = 0.0);
         logits[id("D") as usize] = 10.0;
-        let s = step.next(&tok, &logits);
+        let s = step.next(&tok, &logits).unwrap();
         assert_eq!((s.text, s.end), ("", Some(End::StopString)));
     }
 }

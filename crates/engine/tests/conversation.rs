@@ -13,6 +13,7 @@ fn req(msgs: &[Message], n: usize) -> GenerateRequest {
         max_tokens: Some(n),
         sampling: SamplingParams::greedy(),
         stop: vec![],
+        ..Default::default()
     }
 }
 
@@ -80,4 +81,85 @@ fn cached_turns_match_fresh_sessions() {
         .unwrap();
     assert_eq!(s4.stats.finish, FinishReason::Cancelled);
     assert_eq!(s4.stats.output_tokens, 0);
+}
+
+fn tokens_req(ids: &[u32], n: usize) -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::Tokens(ids.to_vec()),
+        max_tokens: Some(n),
+        sampling: SamplingParams::greedy(),
+        stop: vec![],
+        ..Default::default()
+    }
+}
+
+/// The answer (text and token ids) of a fresh session.
+fn fresh_answer(lm: &LoadedModel, pool: &ThreadPool, ids: &[u32], n: usize) -> (String, Vec<u32>) {
+    let mut fresh = lm.model.session(512, model::DEFAULT_BATCH).unwrap();
+    let mut text = String::new();
+    let st = lm
+        .generate(pool, &mut fresh, &tokens_req(ids, n), |t| {
+            text.push_str(t);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    (text, st.tokens)
+}
+
+/// A hybrid model (Qwen3.5: recurrent DeltaNet state next to the KV cache):
+/// a second turn costs its own tokens only, a turn that cuts the history
+/// back to the end of an earlier prompt restores the state snapshotted there
+/// instead of recomputing, a cut between snapshots recomputes from the one
+/// before — and every answer is the one a fresh session gives.
+#[test]
+fn hybrid_turns_process_only_new_tokens() {
+    let Some(path) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = LoadedModel::load(path).unwrap();
+    let pool = ThreadPool::new(2);
+    let no = AtomicBool::new(false);
+    let mut sess = lm.model.session(512, model::DEFAULT_BATCH).unwrap();
+    let p1: Vec<u32> = (1000..1040).collect();
+    let run = |sess: &mut model::Session, ids: &[u32], n: usize| {
+        let mut text = String::new();
+        let st = lm
+            .generate_cached(&pool, sess, &tokens_req(ids, n), &no, |t| {
+                text.push_str(t);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        (text, st)
+    };
+    let (_, s1) = run(&mut sess, &p1, 8);
+    assert_eq!(s1.reused_tokens, 0);
+
+    // turn 2: the history (prompt and answer, as the session holds them)
+    // plus a new message of 12 tokens: only those 12 are computed
+    let mut p2 = sess.tokens().to_vec();
+    assert!(p2.len() > p1.len());
+    p2.extend(2000..2012u32);
+    let (a2, s2) = run(&mut sess, &p2, 8);
+    assert_eq!(
+        s2.reused_tokens,
+        p2.len() - 12,
+        "only the new turn's tokens"
+    );
+    assert_eq!(s2.stats.prompt_tokens - s2.reused_tokens, 12);
+    assert_eq!((a2, s2.stats.tokens), fresh_answer(&lm, &pool, &p2, 8));
+
+    // turn 3 forks right after the first prompt: its state was snapshotted
+    // there, so the 40 tokens are reused, not recomputed
+    let mut p3 = p1.clone();
+    p3.extend(3000..3010u32);
+    let (a3, s3) = run(&mut sess, &p3, 8);
+    assert_eq!(s3.reused_tokens, p1.len());
+    assert_eq!((a3, s3.stats.tokens), fresh_answer(&lm, &pool, &p3, 8));
+
+    // a fork inside the first prompt: no snapshot there, so from the start
+    let mut p4 = p1[..20].to_vec();
+    p4.extend(4000..4010u32);
+    let (a4, s4) = run(&mut sess, &p4, 8);
+    assert_eq!(s4.reused_tokens, 0);
+    assert_eq!((a4, s4.stats.tokens), fresh_answer(&lm, &pool, &p4, 8));
 }

@@ -17,6 +17,7 @@ fn greedy(prompt: Prompt, n: usize) -> GenerateRequest {
             ..Default::default()
         },
         stop: vec![],
+        ..Default::default()
     }
 }
 
@@ -374,4 +375,56 @@ fn concurrent_requests_share_a_prompt_prefix() {
         shared >= 3,
         "{shared} of 4 requests reused the shared prefix"
     );
+}
+
+/// A hybrid model (Qwen3.5: recurrent state next to the KV cache) in the
+/// scheduler: requests decoded together give bit for bit the log-probabilities
+/// each gets alone (a row's scan never depends on its neighbours), and a
+/// later request that continues an earlier prompt reuses that prompt (its
+/// recurrent state snapshotted at its end), with the same result as alone.
+#[test]
+fn hybrid_model_batches_and_reuses_prefixes() {
+    let Some(p) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = Arc::new(LoadedModel::load(&p).unwrap());
+    let base: Vec<u32> = (500..548).collect();
+    let reqs: Vec<GenerateRequest> = (0..4u32)
+        .map(|i| {
+            let mut ids = base.clone();
+            ids.extend((0..6 + 3 * i).map(|t| 7000 + 100 * i + t));
+            greedy(Prompt::Tokens(ids), 10)
+        })
+        .collect();
+    let alone_lp = |r: &GenerateRequest| {
+        collect_lp(submit_with(
+            &Scheduler::new(lm.clone(), cfg()),
+            r.clone(),
+            Some(0),
+        ))
+        .0
+    };
+    let want: Vec<Vec<u32>> = reqs.iter().map(alone_lp).collect();
+    let s = Scheduler::new(lm.clone(), cfg());
+    let rxs: Vec<_> = reqs
+        .iter()
+        .map(|r| submit_with(&s, r.clone(), Some(0)))
+        .collect();
+    for (i, rx) in rxs.into_iter().enumerate() {
+        let (lp, _) = collect_lp(rx);
+        assert_eq!(lp.len(), 10);
+        assert_eq!(lp, want[i], "request {i} batched differs from alone");
+    }
+
+    // a follow-up of request 0's prompt on the same scheduler (its idle
+    // session holds that prompt and its answer)
+    let Prompt::Tokens(first) = &reqs[0].prompt else {
+        unreachable!()
+    };
+    let mut ids = first.clone();
+    ids.extend(9000..9009u32);
+    let follow = greedy(Prompt::Tokens(ids), 10);
+    let (lp, st) = collect_lp(submit_with(&s, follow.clone(), Some(0)));
+    assert_eq!(st.cached_tokens, first.len(), "the first prompt is reused");
+    assert_eq!(lp, alone_lp(&follow));
 }

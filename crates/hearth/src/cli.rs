@@ -60,7 +60,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text"
+    after_help = "With no prompt and standard input a terminal, starts a chat (as `hearth chat`).\nWith a prompt and text piped in, the piped text is appended to the prompt after a blank line.\n\nExamples:\n  hearth run qwen.gguf \"Explain mmap in one paragraph\"\n  hearth run --raw --temperature 0 -n 32 model.gguf \"The capital of France is\"\n  cat notes.txt | hearth run model.gguf\n  cat notes.txt | hearth run model.gguf \"Summarise:\" > summary.txt\n  hearth run --json --temperature 0 model.gguf \"Hi\" | jq .text\n  hearth run --json-schema person.schema.json model.gguf \"Invent a person\""
 )]
 pub struct RunArgs {
     /// A model name (`qwen2.5-coder:0.5b`) or a .gguf file (default: `model` in config.toml, else qwen2.5-coder:0.5b, pulled on first use).
@@ -77,22 +77,22 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "max-tokens", default_value_t = -1, allow_negative_numbers = true)]
     pub max_tokens: i64,
     /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Keep only the K most likely tokens (0 = off).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub top_p: f32,
     /// Drop tokens less likely than P times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub min_p: f32,
     /// Penalise repeating recent tokens (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub repeat_penalty: f32,
     /// Random seed (same seed, same output).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Stop when this text is generated (repeatable).
     #[arg(long)]
@@ -113,12 +113,91 @@ pub struct RunArgs {
     /// own settings apply to the others).
     #[arg(skip)]
     pub given: Vec<&'static str>,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it.
+    #[arg(long, default_value_t = engine::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
+    pub loop_stop: usize,
+    /// Take the prompt, --system and --stop exactly as typed (by default \n, \t, \r, \\, \", \' and \xHH
+    /// in them are processed, as llama.cpp's -p does; piped text never is).
+    #[arg(long)]
+    pub no_escape: bool,
+    /// The answer is JSON following this JSON Schema file (enforced while sampling).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// The answer follows this grammar file: llama.cpp GBNF (or llguidance Lark).
+    #[arg(long, value_name = "FILE")]
+    pub grammar_file: Option<PathBuf>,
+    /// The whole answer matches this regular expression (Rust regex syntax).
+    #[arg(long, value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// A thinking model's reasoning is not shown (it is shown dimmed by default;
+    /// on standard error when standard output is not a terminal).
+    #[arg(long)]
+    pub hide_thinking: bool,
+    /// Most reasoning tokens of a thinking model before it is asked for the answer.
+    #[arg(long, value_name = "N")]
+    pub thinking_budget: Option<usize>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+}
+
+/// Speculative decoding: the flags shared by `run`, `chat`, `batch`, `serve`
+/// and `bench`.
+#[derive(Args, Debug, Clone, PartialEq, Eq)]
+pub struct SpecArgs {
+    /// Speculative decoding by prompt lookup: tokens are drafted from the
+    /// prompt and the answer so far and several are checked in one step.
+    /// Exact: the output is the same as without it, token for token (greedy or
+    /// seeded sampling alike); faster when the answer copies from the input
+    /// (edits of code or text, extraction, quoting), about as fast otherwise.
+    #[arg(long)]
+    pub spec: bool,
+    /// Speculative decoding with a draft model: a small model of the same
+    /// vocabulary (e.g. a smaller size of the same family; refused otherwise)
+    /// drafts tokens that the model checks several at a time, where prompt
+    /// lookup (--spec) finds nothing. Exact, as --spec.
+    #[arg(long, value_name = "MODEL")]
+    pub draft: Option<String>,
+    /// Tokens drafted per step at most (with --spec or --draft; the number
+    /// adapts below it to how many are accepted).
+    #[arg(long, value_name = "N", default_value_t = engine::spec::DEFAULT_DRAFT_MAX,
+          value_parser = draft_max)]
+    pub draft_max: usize,
+}
+
+/// `--draft-max`: 1 to 64.
+fn draft_max(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 64")),
+    }
+}
+
+impl Default for SpecArgs {
+    fn default() -> SpecArgs {
+        SpecArgs {
+            spec: false,
+            draft: None,
+            draft_max: engine::spec::DEFAULT_DRAFT_MAX,
+        }
+    }
+}
+
+impl SpecArgs {
+    /// What requests ask for.
+    pub fn speculation(&self) -> engine::Speculation {
+        engine::Speculation {
+            lookup: self.spec,
+            draft: self.draft.is_some(),
+            n_max: self.draft_max,
+        }
+    }
 }
 
 #[derive(Args, Debug, Default)]
 #[command(after_help = CHAT_HELP)]
 pub struct ChatArgs {
-    /// The model: a path to a .gguf file (default: `model` in config.toml).
+    /// The model: a store or catalog name (`smollm2`, `qwen2.5-coder:0.5b`), an `hf.co/` reference, or a path to a .gguf file (default: `model` in config.toml).
     pub model: Option<String>,
     /// System message.
     #[arg(long)]
@@ -127,22 +206,22 @@ pub struct ChatArgs {
     #[arg(short = 'n', long = "max-tokens", allow_negative_numbers = true)]
     pub max_tokens: Option<i64>,
     /// Sampling temperature (0 = greedy) [default: 0.8].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub temperature: Option<f32>,
     /// Keep only the K most likely tokens (0 = off) [default: 40].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_k: Option<usize>,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off) [default: 0.95].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub top_p: Option<f32>,
     /// Drop tokens less likely than P times the most likely one (0 = off) [default: 0.05].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_p: Option<f32>,
     /// Penalise repeating recent tokens (1 = off) [default: 1.0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub repeat_penalty: Option<f32>,
     /// Random seed (same seed, same answers).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Context size in tokens (default: the model's, capped at 4096).
     #[arg(short = 'c', long = "ctx-size")]
@@ -153,6 +232,15 @@ pub struct ChatArgs {
     /// Print speed after every answer.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// A thinking model's reasoning is not shown (by default it is, dimmed).
+    #[arg(long)]
+    pub hide_thinking: bool,
+    /// Stop an answer whose last N characters are one passage repeated (4 times or more),
+    /// saying so; 0 lets it run until -n or the context ends it [default: 1200].
+    #[arg(long, value_name = "N")]
+    pub loop_stop: Option<usize>,
 }
 
 const CHAT_HELP: &str = "In the chat:
@@ -198,7 +286,7 @@ pub struct TokenizeArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together"
+    after_help = "Examples:\n  hearth bench model.gguf\n  hearth bench -p 512 -n 128 -d 512 -r 5 --json model.gguf\n  hearth bench -p 0 -n 64 --parallel 8 model.gguf   # 8 sequences decoding together\n  hearth bench -p 0 -n 128 --json-schema person.schema.json model.gguf   # the cost of constrained decoding"
 )]
 pub struct BenchArgs {
     /// A model name or a path to a .gguf file.
@@ -221,6 +309,10 @@ pub struct BenchArgs {
     /// Also measure N sequences generating together (batched decode, as `hearth serve` runs concurrent requests): aggregate tok/s.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub parallel: u64,
+    /// Also measure generation under this JSON Schema (constrained decoding:
+    /// the token mask of each step), reported as `tg_schema` beside `tg`.
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
     /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
     /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
     /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
@@ -230,6 +322,11 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// (With --spec or --draft, bench also measures speculative decoding:
+    /// greedy generation of -n tokens (default 128) for a code edit, without
+    /// and with speculation, its speed-up and acceptance rate.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -341,6 +438,10 @@ pub struct ServeArgs {
     /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
+    /// (Speculative decoding here is the default of requests that do not set
+    /// `speculative`; the draft model serves the models of its vocabulary.)
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]

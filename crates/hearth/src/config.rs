@@ -84,15 +84,46 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
         allowed,
     }) = p.validate()
     {
-        return Err(err(format!("key {field} = {value}: must be {allowed}")));
+        return Err(err(format!(
+            "{}key {field} = {value}: must be {allowed}",
+            at_line(&text, field)
+        )));
     }
     if cfg.ctx_size == Some(0) {
-        return Err(err("key ctx_size: must be at least 1".into()));
+        return Err(err(format!(
+            "{}key ctx_size: must be at least 1",
+            at_line(&text, "ctx_size")
+        )));
     }
     if cfg.threads == Some(0) {
-        return Err(err("key threads: must be at least 1".into()));
+        return Err(err(format!(
+            "{}key threads: must be at least 1",
+            at_line(&text, "threads")
+        )));
+    }
+    if let Some(n) = cfg.max_tokens.filter(|&n| n < -1) {
+        return Err(err(format!(
+            "{}key max_tokens = {n}: must be -1 (no limit) or 0 or more",
+            at_line(&text, "max_tokens")
+        )));
     }
     Ok(cfg)
+}
+
+/// `"line N: "` for the line that sets `key` (the last one, as TOML allows
+/// a key once), or nothing when it cannot be found.
+fn at_line(text: &str, key: &str) -> String {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .last()
+        .map(|(i, _)| format!("line {}: ", i + 1))
+        .unwrap_or_default()
 }
 
 /// toml's message plus the line, on one line.
@@ -185,6 +216,13 @@ mod tests {
         assert!(e.contains("top_p") && e.contains("0.0..=1.0"), "{e}");
         let e = load_str("threads = \"many\"\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
+        // a value out of range names its line too
+        let e = load_str("seed = 1\n\ntop_p = 9\n").unwrap_err().to_string();
+        assert!(e.contains("line 3: key top_p = 9"), "{e}");
+        let e = load_str("max_tokens = -5").unwrap_err().to_string();
+        assert!(e.contains("line 1: key max_tokens = -5"), "{e}");
+        let e = load_str("# c\nthreads = 0").unwrap_err().to_string();
+        assert!(e.contains("line 2: key threads"), "{e}");
         assert!(load_from(Path::new("/nonexistent/config.toml"))
             .unwrap()
             .model

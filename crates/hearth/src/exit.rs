@@ -58,6 +58,8 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
             EngineError::Sampling(_) => 2,
             EngineError::NoTemplate(_) => INPUT,
             EngineError::DoesNotFit(_) => NO_FIT,
+            EngineError::Constraint(engine::ConstraintError::Invalid(_)) => INPUT,
+            EngineError::Constraint(_) => 1,
             EngineError::ZeroContext | EngineError::ContextTooLarge { .. } => INPUT,
         };
     }

@@ -448,20 +448,18 @@ fn json_schema_mode_and_csv_output() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let recs = by_id(&records(&out));
+    // enforced while sampling: every record follows the schema, keys in its order
     for (id, r) in &recs {
-        assert!(r["json_valid"].is_boolean(), "{id}: {r}");
-        if r["json_valid"] == true {
-            assert!(
-                r["json"]["topic"].is_string() && r["json"]["animal"].is_boolean(),
-                "{r}"
-            );
-            let parsed: Value = serde_json::from_str(r["output"].as_str().unwrap()).unwrap();
-            assert_eq!(parsed, r["json"]);
-        } else {
-            assert!(r["json_error"].is_string(), "{r}");
-        }
+        assert_eq!(r["json_valid"], true, "{id}: {r}");
+        assert!(
+            r["json"]["topic"].is_string() && r["json"]["animal"].is_boolean(),
+            "{r}"
+        );
+        let parsed: Value = serde_json::from_str(r["output"].as_str().unwrap()).unwrap();
+        assert_eq!(parsed, r["json"]);
+        let keys: Vec<&String> = parsed.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["topic", "animal"], "{r}");
     }
-    assert!(recs.values().any(|r| r["json_valid"] == true), "{recs:?}");
 
     // CSV: a header and one row per input, and a rerun skips them.
     let csv = dir.path().join("tags.csv");
@@ -511,9 +509,19 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
     };
     let dir = tempfile::tempdir().unwrap();
     let input = write_records(dir.path());
+    // the same file also as a store model, so the server lists two names
+    let store = dir.path().join("store");
+    let imp = hearth()
+        .env("HEARTH_MODELS", &store)
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "smollm2:135m"])
+        .output()
+        .unwrap();
+    assert!(imp.status.success(), "{}", text(&imp));
     let mut server = hearth()
         .args(["serve", "--port", "0", "--models-dir"])
-        .arg(dir.path().join("none"))
+        .arg(&store)
         .arg("--model")
         .arg(&model)
         .stderr(Stdio::piped())
@@ -569,8 +577,41 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
         .arg(dir.path().join("x.jsonl"))
         .output()
         .unwrap();
+    let endpoint_batch = |m: Option<&str>, out: &str| {
+        let mut c = hearth();
+        c.arg("batch").arg(&input).args([
+            "--prompt",
+            "{{animal}}",
+            "-n",
+            "1",
+            "--endpoint",
+            &format!("http://{addr}"),
+            "-o",
+        ]);
+        c.arg(dir.path().join(out));
+        if let Some(m) = m {
+            c.args(["-m", m]);
+        }
+        c.output().unwrap()
+    };
+    // a short name the server itself accepts (it lists smollm2:135m)
+    let short = endpoint_batch(Some("smollm2"), "short.jsonl");
+    // without -m and two models listed: refused, not the first one picked
+    let unnamed = endpoint_batch(None, "unnamed.jsonl");
     let _ = server.kill();
     let _ = server.wait();
+    assert!(short.status.success(), "{}", text(&short));
+    assert!(records(&dir.path().join("short.jsonl"))
+        .iter()
+        .all(|r| r["model"] == "smollm2:135m"));
+    assert_ne!(unnamed.status.code(), Some(0), "{}", text(&unnamed));
+    assert!(
+        text(&unnamed).contains("serves several models; name one with -m")
+            && text(&unnamed).contains("smollm2:135m"),
+        "{}",
+        text(&unnamed)
+    );
+    assert!(!dir.path().join("unnamed.jsonl").exists());
     assert!(o.status.success(), "{log}");
     // the server's usage.prompt_tokens_details.cached_tokens reach the report
     assert!(log.contains("shared by prompts that start alike"), "{log}");

@@ -56,16 +56,14 @@ fn memory_estimate_within_ten_percent_of_peak_rss() {
         // Fill most of the 256-position context so the cache is really used.
         let prompt = "word ".repeat(220);
         let o = hearth(&[
-            "run", "--raw", "-n", "1", "-c", "256", "-t", "2", "-v", m, &prompt,
+            "run", "--raw", "-n", "1", "-c", "256", "-t", "2", "--json", m, &prompt,
         ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
-        let rss: f64 = err
-            .split("peak RSS ")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no peak RSS in: {err}"));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rss = v["peak_rss_bytes"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no peak_rss_bytes in: {v}")) as f64;
         let off = (est - rss) / rss;
         eprintln!(
             "{short}: estimate {:.1} MiB, peak RSS {:.1} MiB, {:+.1} %",
@@ -125,8 +123,13 @@ fn doctor_judges_every_catalog_model() {
         .map(|k| c[k].as_u64().unwrap())
         .sum();
         assert_eq!(mem, parts, "{c}");
+        // an embedding model (nomic-embed-text, all-minilm) keeps no cache
+        // and generates nothing: no tokens/s
+        let embedding = matches!(e.facts.arch.as_str(), "bert" | "nomic-bert");
+        assert_eq!(c["embedding_model"], embedding, "{c}");
         assert!(
-            mem > e.facts.tensor_bytes / 4 && c["kv_cache_bytes"].as_u64().unwrap() > 0,
+            mem > e.facts.tensor_bytes / 4
+                && (c["kv_cache_bytes"].as_u64().unwrap() > 0) != embedding,
             "{c}"
         );
         assert_eq!(
@@ -141,7 +144,9 @@ fn doctor_judges_every_catalog_model() {
                 "{c}"
             );
         }
-        if v["bandwidth_bytes_per_s"].is_number() {
+        if embedding {
+            assert!(c["predicted_tg_tok_per_s"].is_null(), "{c}");
+        } else if v["bandwidth_bytes_per_s"].is_number() {
             assert!(c["predicted_tg_tok_per_s"].as_f64().unwrap() > 0.0, "{c}");
         }
     }
@@ -169,6 +174,20 @@ fn doctor_judges_every_catalog_model() {
         "{out}"
     );
     assert!(!line("smollm2:135m").contains('≈'), "{out}");
+    for m in ["nomic-embed-text:v1.5", "all-minilm:22m"] {
+        assert!(
+            line(m).contains("needs") && line(m).contains("embedding model"),
+            "{out}"
+        );
+    }
+    for m in [
+        "qwen3:8b",
+        "phi4-mini:3.8b",
+        "ministral:8b",
+        "granite3.3:2b",
+    ] {
+        assert!(line(m).contains('≈') && line(m).contains("tok/s"), "{out}");
+    }
 }
 
 /// `hearth fit NAME` of a catalog model not downloaded answers from the
@@ -289,4 +308,47 @@ fn catalog_fit_agrees_with_the_file() {
         "{installed}"
     );
     assert!(installed.get("downloaded").is_none(), "{installed}");
+}
+
+/// The catalog's embedding models are judged as what they are: no KV cache,
+/// no generation speed, their own trained context; every new family of
+/// issue 22 is judged from the catalog by its name.
+#[test]
+fn fit_of_catalog_embedding_models_and_new_families() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, n_ctx_train) in [("nomic-embed-text", 2048), ("all-minilm", 512)] {
+        let v = json_out(&hearth_in(dir.path(), &["fit", "--json", name]));
+        assert_eq!(v["embedding_model"], true, "{v}");
+        assert_eq!(v["kv_cache_bytes"], 0, "{v}");
+        assert!(v["predicted_tg_tok_per_s"].is_null(), "{v}");
+        assert_eq!(
+            (v["ctx"].clone(), v["n_ctx_train"].clone()),
+            (n_ctx_train.into(), n_ctx_train.into()),
+            "{v}"
+        );
+        let o = hearth_in(dir.path(), &["fit", name]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains("embedding model"),
+            "{out}"
+        );
+    }
+    for name in [
+        "qwen3:0.6b",
+        "qwen3:1.7b",
+        "qwen3:4b",
+        "qwen3:8b",
+        "llama3.1:8b",
+        "phi4-mini",
+        "smollm3",
+        "granite3.3:2b",
+        "granite3.3:8b",
+        "ministral",
+    ] {
+        let v = json_out(&hearth_in(dir.path(), &["fit", "--json", name]));
+        assert_eq!(v["embedding_model"], false, "{name}: {v}");
+        assert!(v["kv_cache_bytes"].as_u64().unwrap() > 0, "{name}: {v}");
+        assert_eq!(v["downloaded"], false, "{name}: {v}");
+    }
+    assert!(!dir.path().join("qwen3").exists());
 }

@@ -61,6 +61,54 @@ fn serve_prints_address_models_and_request_lines_without_content() {
         String::from_utf8_lossy(&ps.stderr)
     );
 
+    // listings, copy and delete get a line too
+    let get = {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /api/tags HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(get.starts_with("HTTP/1.1 200"), "{get}");
+    let r = post(
+        &addr,
+        "/api/copy",
+        &format!(r#"{{"source":"{stem}","destination":"logged-copy"}}"#),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let body = r#"{"model":"logged-copy"}"#;
+        write!(s, "DELETE /api/delete HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // a client that leaves after the first tokens: its line counts them
+    {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let body = format!(
+            r#"{{"model":"{stem}","prompt":"Count from one to a hundred:","options":{{"num_predict":400,"temperature":0}}}}"#
+        );
+        write!(s, "POST /api/generate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut r = BufReader::new(s);
+        let mut tokens = 0;
+        let mut line = String::new();
+        while tokens < 3 {
+            line.clear();
+            assert!(r.read_line(&mut line).unwrap() > 0);
+            if line.contains("\"done\":false") {
+                tokens += 1;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+
     // Stop it (SIGTERM via kill) and read everything it printed.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let mut rest = String::new();
@@ -79,6 +127,25 @@ fn serve_prints_address_models_and_request_lines_without_content() {
     assert!(
         rest.contains("status=400"),
         "refused requests get a line too: {rest}"
+    );
+    for want in [
+        "GET /api/tags time=",
+        "POST /api/copy time=",
+        "DELETE /api/delete time=",
+    ] {
+        let line = rest.lines().find(|l| l.contains(want));
+        assert!(
+            line.is_some_and(|l| l.contains("status=200")),
+            "{want}: {rest}"
+        );
+    }
+    let left = rest
+        .lines()
+        .find(|l| l.contains("/api/generate") && l.contains("status=499"))
+        .unwrap_or_else(|| panic!("the disconnect is logged: {rest}"));
+    assert!(
+        !left.contains(" in=0 ") && !left.contains(" out=0 "),
+        "logged with what it cost: {left}"
     );
     assert!(
         !rest.contains(secret),

@@ -44,10 +44,13 @@ pub enum Arch {
     Bert,
     /// `nomic-bert`: nomic-embed-text v1/v1.5: an embedding model.
     NomicBert,
+    /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
+    /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
+    Qwen35,
 }
 
 pub const SUPPORTED: &str =
-    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert";
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert, qwen35";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -64,6 +67,7 @@ impl Arch {
             "gpt-oss" => Arch::GptOss,
             "bert" => Arch::Bert,
             "nomic-bert" => Arch::NomicBert,
+            "qwen35" => Arch::Qwen35,
             _ => return None,
         })
     }
@@ -82,6 +86,7 @@ impl Arch {
             Arch::GptOss => "gpt-oss",
             Arch::Bert => "bert",
             Arch::NomicBert => "nomic-bert",
+            Arch::Qwen35 => "qwen35",
         }
     }
 
@@ -253,6 +258,49 @@ pub struct Config {
     /// The encoder's own switches, for an embedding model (`bert`,
     /// `nomic-bert`); `None` for a decoder.
     pub encoder: Option<EncoderSpec>,
+    /// Linear-attention (Gated DeltaNet) shape of a hybrid model (Qwen3.5):
+    /// which layers are recurrent and their sizes; `None` for the others.
+    pub ssm: Option<SsmSpec>,
+}
+
+/// A hybrid model's Gated DeltaNet layers (llama.cpp `ssm.*` keys,
+/// `llama_model_qwen35::load_arch_hparams`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsmSpec {
+    /// [n_layer]: the layer is a linear-attention (recurrent) one.
+    pub recurrent: Vec<bool>,
+    /// Taps of the causal depthwise convolution (`ssm.conv_kernel`).
+    pub d_conv: usize,
+    /// Size of a key/query head and of a value head (`ssm.state_size`).
+    pub head_dim: usize,
+    /// Key/query heads (`ssm.group_count`).
+    pub n_k_heads: usize,
+    /// Value heads (`ssm.time_step_rank`); value head h reads key head
+    /// h % n_k_heads, as llama.cpp's `ggml_gated_delta_net` does.
+    pub n_v_heads: usize,
+}
+
+impl SsmSpec {
+    /// Width of q (and of k) of one token.
+    pub fn key_dim(&self) -> usize {
+        self.n_k_heads * self.head_dim
+    }
+    /// Width of v (and of the output before `ssm_out`) of one token.
+    pub fn value_dim(&self) -> usize {
+        self.n_v_heads * self.head_dim
+    }
+    /// Channels of the convolution: q, k and v together.
+    pub fn conv_dim(&self) -> usize {
+        2 * self.key_dim() + self.value_dim()
+    }
+    /// Floats of one layer's recurrent state (the delta rule's matrices).
+    pub fn state_len(&self) -> usize {
+        self.n_v_heads * self.head_dim * self.head_dim
+    }
+    /// Floats of one layer's convolution state (the last `d_conv - 1` inputs).
+    pub fn conv_len(&self) -> usize {
+        (self.d_conv - 1) * self.conv_dim()
+    }
 }
 
 /// Typed metadata access with errors that name the key.
@@ -364,6 +412,9 @@ pub(crate) struct RopeSpec {
     /// `rope.scaling.yarn_log_multiplier` (`mscale_all_dim`), 0 if unused.
     pub yarn_log_mul: f32,
     pub factors: FactorTensors,
+    /// Multi-section RoPE (`rope.dimension_sections`) and whether its
+    /// sections interleave (Qwen3.5's `imrope`).
+    pub sections: Option<([usize; 4], bool)>,
 }
 
 impl RopeSpec {
@@ -404,7 +455,7 @@ impl RopeSpec {
         } else {
             0.0
         };
-        Rope::new(self.style, self.n_rot, base, freq_scale, factors)
+        let rope = Rope::new(self.style, self.n_rot, base, freq_scale, factors)
             .with_yarn(Yarn::new(
                 ext_factor,
                 self.n_rot,
@@ -413,7 +464,11 @@ impl RopeSpec {
                 self.beta_fast,
                 self.beta_slow,
             ))
-            .with_attn_factor(self.attn_factor())
+            .with_attn_factor(self.attn_factor());
+        match self.sections {
+            Some((s, interleaved)) => rope.with_sections(s, interleaved),
+            None => rope,
+        }
     }
 }
 
@@ -524,6 +579,7 @@ impl Config {
             beta_slow: 1.0,
             yarn_log_mul: 0.0,
             factors: FactorTensors::None,
+            sections: None,
         };
         let n_ctx_orig = match m.u("rope.scaling.original_context_length")? {
             Some(n) if n > 0 => n,
@@ -570,6 +626,7 @@ impl Config {
             rope_tensors: Vec::new(),
             pooling: Pooling::from_meta(&m)?,
             encoder: None,
+            ssm: None,
         };
         match arch {
             Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
@@ -584,6 +641,7 @@ impl Config {
             Arch::GptOss => crate::arch::gpt_oss::configure(&mut c, &m, &mut spec)?,
             Arch::Bert => crate::arch::bert::configure(&mut c, &m, &mut spec)?,
             Arch::NomicBert => crate::arch::nomic_bert::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen35 => crate::arch::qwen35::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)
@@ -673,5 +731,27 @@ impl Config {
     /// Floats of Q per token.
     pub fn q_dim(&self) -> usize {
         self.n_head * self.head_dim
+    }
+
+    /// Layers with a KV cache (a hybrid model's recurrent layers have none).
+    pub fn kv_layers(&self) -> usize {
+        match &self.ssm {
+            Some(h) => h.recurrent.iter().filter(|&&r| !r).count(),
+            None => self.n_layer,
+        }
+    }
+
+    /// Bytes a session of a hybrid model holds whatever its length: the
+    /// recurrent state (conv and delta-rule state of every recurrent layer),
+    /// its snapshots for prefix reuse, and the hybrid blocks' own scratch
+    /// for `batch` rows. 0 for other models.
+    pub fn recurrent_session_bytes(&self, batch: usize) -> usize {
+        let Some(h) = &self.ssm else {
+            return 0;
+        };
+        let layers = h.recurrent.iter().filter(|&&r| r).count();
+        let state = layers * (h.conv_len() + h.state_len());
+        let scratch_row = 2 * self.q_dim() + 2 * h.conv_dim() + 2 * h.value_dim() + 2 * h.n_v_heads;
+        4 * (state * (1 + crate::hybrid::MAX_SNAPSHOTS) + batch * scratch_row)
     }
 }

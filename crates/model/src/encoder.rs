@@ -267,6 +267,7 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<(Weights, EncoderWeights)
         tok_embd,
         output_norm: Vec::new(),
         layers: Vec::new(),
+        hybrid: Vec::new(),
     };
     Ok((
         weights,

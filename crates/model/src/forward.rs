@@ -35,8 +35,11 @@ pub enum Logits {
 pub struct SeqInput<'a> {
     pub sess: &'a mut Session,
     pub tokens: &'a [u32],
-    /// Whether to compute the logits of the sequence's last token.
-    pub logits: bool,
+    /// Which of the sequence's rows get logits: its last token's
+    /// (`Logits::Last`, a decode step or a prompt's last chunk), every
+    /// token's (`Logits::All`, the rows verifying drafted tokens in
+    /// speculative decoding), or none (a prompt chunk before its last).
+    pub logits: Logits,
 }
 
 impl Model {
@@ -148,8 +151,9 @@ impl Model {
     }
 
     /// Run several sequences' tokens through the model in one batched pass
-    /// (continuous batching). Each sequence with `logits` set gets the logits
-    /// of its last token in its session. The rows of all sequences must fit
+    /// (continuous batching). Each sequence gets the logits its `logits`
+    /// asks for in its session (`Session::logits` the last row's,
+    /// `Session::all_logits` every row's). The rows of all sequences must fit
     /// in `scratch` (its capacity).
     pub fn forward_batch(
         &self,
@@ -174,8 +178,13 @@ impl Model {
             if s.tokens.is_empty() {
                 continue;
             }
-            if s.logits && s.sess.logits.len() < self.config.n_vocab {
-                s.sess.logits.resize(self.config.n_vocab, 0.0);
+            let logit_rows = match s.logits {
+                Logits::Last => 1,
+                Logits::All => s.tokens.len(),
+                Logits::None => 0,
+            };
+            if s.sess.logits.len() < logit_rows * self.config.n_vocab {
+                s.sess.logits.resize(logit_rows * self.config.n_vocab, 0.0);
             }
             s.sess.reserve(s.sess.n_past + s.tokens.len());
             scratch.groups.push(Group {
@@ -183,7 +192,7 @@ impl Model {
                 row0: tokens.len(),
                 rows: s.tokens.len(),
                 pos0: s.sess.n_past,
-                logit_rows: s.logits as usize,
+                logit_rows,
             });
             tokens.extend_from_slice(s.tokens);
         }
@@ -294,6 +303,9 @@ impl Model {
         tokens: &[u32],
         keep_all: bool,
     ) -> Result<(), ModelError> {
+        if self.config.ssm.is_some() {
+            return self.forward_chunk_hybrid(pool, s, sessions, tokens);
+        }
         let c: &Config = &self.config;
         // rows computed: all of them, until the last layer keeps only those
         // wanting logits (unless `keep_all`)
@@ -305,19 +317,7 @@ impl Model {
         if let Some(ms) = &mut s.moe {
             ms.margins[..n].fill(f32::INFINITY);
         }
-
-        // x: [n][d] ← token embeddings (scaled for Gemma).
-        let emb = &self.weights.tok_embd;
-        let rb = emb.row_bytes();
-        for (t, &tok) in tokens.iter().enumerate() {
-            let at = emb.start + tok as usize * rb;
-            let x = &mut s.x[t * d..(t + 1) * d];
-            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
-                .map_err(|e| ModelError::Kernel(e.to_string()))?;
-            if let Some(scale) = c.scales.embed {
-                x.iter_mut().for_each(|v| *v *= scale);
-            }
-        }
+        self.embed_rows(s, tokens)?;
 
         for (il, layer) in self.weights.layers.iter().enumerate() {
             let swa = c.layers[il].swa;
@@ -468,10 +468,42 @@ impl Model {
             }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
         }
-
         if let Some(ms) = &mut s.moe {
             ms.n_margins = n;
         }
+        self.finish_chunk(pool, s, sessions, tokens, compacted)
+    }
+
+    /// x: [n][d] ← the tokens' embeddings (scaled for Gemma).
+    pub(crate) fn embed_rows(&self, s: &mut Scratch, tokens: &[u32]) -> Result<(), ModelError> {
+        let d = self.config.n_embd;
+        let emb = &self.weights.tok_embd;
+        let rb = emb.row_bytes();
+        for (t, &tok) in tokens.iter().enumerate() {
+            let at = emb.start + tok as usize * rb;
+            let x = &mut s.x[t * d..(t + 1) * d];
+            kernels::dequantize(emb.ty, &self.file.bytes()[at..at + rb], x)
+                .map_err(|e| ModelError::Kernel(e.to_string()))?;
+            if let Some(scale) = self.config.scales.embed {
+                x.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+        Ok(())
+    }
+
+    /// After the last block: advance each sequence past its rows, then the
+    /// logits of the rows that want them (already gathered to the front of
+    /// `s.x` when `compacted`).
+    pub(crate) fn finish_chunk(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        tokens: &[u32],
+        compacted: bool,
+    ) -> Result<(), ModelError> {
+        let c: &Config = &self.config;
+        let d = c.n_embd;
         for g in &s.groups {
             let sess = &mut sessions[g.seq];
             sess.n_past += g.rows;
@@ -581,9 +613,9 @@ pub(crate) fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: 
 }
 
 /// Each group's K/V cache of one layer, for attention.
-struct KvViews<'a, 'b> {
-    sessions: &'a [&'b mut Session],
-    layer: usize,
+pub(crate) struct KvViews<'a, 'b> {
+    pub sessions: &'a [&'b mut Session],
+    pub layer: usize,
 }
 
 impl KvView for KvViews<'_, '_> {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod encoder;
 mod error;
 mod forward;
+mod hybrid;
 mod moe;
 pub mod ops;
 mod pooling;
@@ -19,6 +20,7 @@ pub use config::{Activation, Arch, AttnTemp, Config, Gating, LayerSpec, Moe, Pos
 pub use encoder::{EncodeKnobs, EncoderSpec};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
+pub use hybrid::{DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
 pub use pooling::Pooling;
 pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Experts, Ffn, Layer, Matrix, Weights};
@@ -110,6 +112,7 @@ impl Model {
                 }
             }
         }
+        v.extend(w.hybrid.iter().flat_map(|l| l.matrices()));
         v.push(&w.output);
         v.sort_by_key(|m| m.start);
         v.dedup_by_key(|m| m.start);

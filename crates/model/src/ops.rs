@@ -84,6 +84,9 @@ pub struct Rope {
     factors: Option<Vec<f32>>,
     yarn: Option<Yarn>,
     attn_factor: f32,
+    /// [n_rot/2]: pairs that multi-section RoPE turns by the 4th section's
+    /// position, which is 0 for text (angle 0), if any.
+    still: Option<Vec<bool>>,
 }
 
 impl Rope {
@@ -102,7 +105,35 @@ impl Rope {
             factors: factors.map(|f| f[..n_rot / 2].to_vec()),
             yarn: None,
             attn_factor: 1.0,
+            still: None,
         }
+    }
+
+    /// Multi-section RoPE for text tokens (ggml `ggml_rope_multi`, whose
+    /// positions for a text token are (p, p, p, 0)): interleaved (`imrope`,
+    /// Qwen3-VL, Qwen3.5) or in blocks; each pair turns by the position of
+    /// its section, so pairs of the 4th section keep angle 0. As
+    /// `ggml_mrope_cache_init` assigns them.
+    pub fn with_sections(mut self, sections: [usize; 4], interleaved: bool) -> Rope {
+        let total: usize = sections.iter().sum();
+        if total == 0 {
+            return self;
+        }
+        let [s0, s1, s2, _] = sections;
+        let still: Vec<bool> = (0..self.n_rot / 2)
+            .map(|i| {
+                let sector = i % total;
+                if interleaved {
+                    !((sector % 3 == 1 && sector < 3 * s1)
+                        || (sector % 3 == 2 && sector < 3 * s2)
+                        || (sector.is_multiple_of(3) && sector < 3 * s0))
+                } else {
+                    sector >= s0 + s1 + s2
+                }
+            })
+            .collect();
+        self.still = still.iter().any(|&b| b).then_some(still);
+        self
     }
 
     /// With YaRN's extrapolation mix (`ext_factor != 0`).
@@ -151,7 +182,10 @@ impl Rope {
                     (interp * (1.0 - mix) + extrap * mix, yarn_mscale)
                 }
             };
-            *v = (angle.sin() * mscale, angle.cos() * mscale);
+            *v = match &self.still {
+                Some(st) if st[i] => (0.0, mscale),
+                _ => (angle.sin() * mscale, angle.cos() * mscale),
+            };
             theta *= self.theta_scale;
         }
     }

@@ -87,6 +87,8 @@ pub struct Scratch {
     pub(crate) groups: Vec<Group>, // the row groups of the chunk being computed
     pub(crate) tail: Vec<Group>,   // the last layer's groups: only rows wanting logits
     pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
+    /// A hybrid model's own buffers (`hybrid.rs`); empty for the others.
+    pub(crate) hy: crate::hybrid::HybridScratch,
     /// A mixture-of-experts model's routing and per-expert buffers.
     pub(crate) moe: Option<crate::moe::MoeScratch>,
 }
@@ -129,6 +131,7 @@ impl Scratch {
             groups: Vec::with_capacity(16),
             tail: Vec::with_capacity(16),
             tokens: Vec::with_capacity(cap),
+            hy: crate::hybrid::HybridScratch::new(c, cap),
             moe: c
                 .moe
                 .as_ref()
@@ -198,6 +201,9 @@ pub struct Session {
     /// LongRoPE: this session's positions are rotated with the long factors
     /// (its context exceeds the model's original one; fixed at creation).
     pub(crate) rope_long: bool,
+    /// A hybrid model's recurrent state after `n_past` positions, with its
+    /// snapshots at earlier positions (empty for the others).
+    pub(crate) rec: crate::hybrid::Recurrent,
 }
 
 /// Default tokens per forward chunk during prompt processing.
@@ -208,15 +214,20 @@ impl Session {
         let batch = batch.clamp(1, 4096);
         let kv_cap = n_ctx.min(256);
         let kv_dim = c.kv_dim();
+        // a hybrid model's recurrent layers have no K/V
+        let kv_layer = |il: usize| c.ssm.as_ref().is_none_or(|h| !h.recurrent[il]);
         Ok(Session {
             n_ctx,
             n_past: 0,
             kv_cap,
             kv_dim,
             cache: (0..c.n_layer)
-                .map(|_| LayerCache {
-                    k: vec![f16::ZERO; kv_cap * kv_dim],
-                    v: vec![f16::ZERO; kv_cap * kv_dim],
+                .map(|il| {
+                    let n = if kv_layer(il) { kv_cap * kv_dim } else { 0 };
+                    LayerCache {
+                        k: vec![f16::ZERO; n],
+                        v: vec![f16::ZERO; n],
+                    }
                 })
                 .collect(),
             scratch: Scratch::new(c, batch),
@@ -225,6 +236,7 @@ impl Session {
             n_vocab: c.n_vocab,
             tokens: Vec::with_capacity(n_ctx.min(8192)),
             rope_long: c.long_rope(n_ctx),
+            rec: crate::hybrid::Recurrent::new(c),
         })
     }
 
@@ -235,7 +247,7 @@ impl Session {
             return;
         }
         let cap = n.max(self.kv_cap * 2).min(self.n_ctx);
-        for l in &mut self.cache {
+        for l in self.cache.iter_mut().filter(|l| !l.k.is_empty()) {
             l.k.resize(cap * self.kv_dim, f16::ZERO);
             l.v.resize(cap * self.kv_dim, f16::ZERO);
         }
@@ -266,11 +278,27 @@ impl Session {
     }
 
     /// Drop cached positions from `n` on (keeps a shared prefix for reuse).
-    pub fn truncate(&mut self, n: usize) {
+    /// A hybrid model's recurrent state cannot be cut back: it goes back to
+    /// its newest snapshot at or before `n` (else to the start), so the
+    /// session may keep fewer than `n` positions — read [`Self::n_past`]
+    /// after. Returns the positions kept.
+    pub fn truncate(&mut self, n: usize) -> usize {
         if n < self.n_past {
+            let n = if self.rec.is_hybrid() {
+                self.rec.restore(n)
+            } else {
+                n
+            };
             self.n_past = n;
             self.tokens.truncate(n);
         }
+        self.n_past
+    }
+
+    /// Whether [`Self::truncate`] can cut anywhere (false for a hybrid
+    /// model, whose recurrent state returns to a snapshot).
+    pub fn cuts_anywhere(&self) -> bool {
+        !self.rec.is_hybrid()
     }
 
     /// Make this session hold the first `n` cached positions of `src` (their
@@ -279,8 +307,14 @@ impl Session {
     /// depend only on the tokens up to it, and every row is computed the same
     /// whatever batch it was in, so the copy equals what computing it here
     /// would give. `n` is capped at what `src` holds and at this session's context.
-    pub fn copy_prefix_from(&mut self, src: &Session, n: usize) {
-        let n = n.min(src.n_past).min(self.n_ctx);
+    /// For a hybrid model the recurrent state comes along: `src`'s current
+    /// one when `n` is all it holds, else its newest snapshot at or before
+    /// `n` (none: nothing is copied). Returns the positions now held.
+    pub fn copy_prefix_from(&mut self, src: &Session, n: usize) -> usize {
+        let mut n = n.min(src.n_past).min(self.n_ctx);
+        if src.rec.is_hybrid() {
+            n = self.rec.copy_from(&src.rec, n, src.n_past);
+        }
         assert_eq!(self.kv_dim, src.kv_dim, "sessions of different models");
         assert_eq!(
             self.cache.len(),
@@ -291,20 +325,40 @@ impl Session {
             self.rope_long, src.rope_long,
             "sessions of different LongRoPE factor sets (created for contexts on either side of the original one)"
         );
-        self.clear();
+        self.n_past = 0;
+        self.tokens.clear();
+        self.n_logit_rows = 0;
         self.reserve(n);
         let len = n * self.kv_dim;
         for (d, s) in self.cache.iter_mut().zip(&src.cache) {
+            if d.k.is_empty() {
+                continue; // a recurrent layer
+            }
             d.k[..len].copy_from_slice(&s.k[..len]);
             d.v[..len].copy_from_slice(&s.v[..len]);
         }
         self.tokens.extend_from_slice(&src.tokens[..n]);
         self.n_past = n;
+        n
+    }
+
+    /// How many of the first `n` positions [`Self::copy_prefix_from`] would
+    /// take from this session: `n` (capped at what it holds), or for a hybrid
+    /// model the newest point at or before `n` where its recurrent state is
+    /// known (now, or a snapshot; 0 if none).
+    pub fn shareable_prefix(&self, n: usize) -> usize {
+        let n = n.min(self.n_past);
+        if self.rec.is_hybrid() && n < self.n_past {
+            self.rec.snapshot_at_or_before(n)
+        } else {
+            n
+        }
     }
 
     /// Forget everything.
     pub fn clear(&mut self) {
         self.truncate(0);
+        self.rec.reset();
         self.n_logit_rows = 0;
     }
 
@@ -337,8 +391,10 @@ impl Session {
         }
     }
 
-    /// Bytes held by the KV cache now.
+    /// Bytes held by the KV cache now (and a hybrid model's recurrent
+    /// state with its snapshots).
     pub fn kv_bytes(&self) -> usize {
-        self.cache.len() * 2 * self.kv_cap * self.kv_dim * std::mem::size_of::<f16>()
+        let kv: usize = self.cache.iter().map(|l| l.k.len() + l.v.len()).sum();
+        kv * std::mem::size_of::<f16>() + self.rec.bytes()
     }
 }

@@ -80,6 +80,8 @@ pub struct Weights {
     pub output: Matrix,        // [n_vocab, n_embd] (tok_embd when tied)
     pub output_norm: Vec<f32>, // [n_embd]
     pub layers: Vec<Layer>,
+    /// A hybrid model's blocks (`layers` is empty then); see `hybrid.rs`.
+    pub hybrid: Vec<crate::hybrid::HybridLayer>,
 }
 
 pub(crate) struct Loader<'a> {
@@ -263,6 +265,17 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         tok_embd.clone()
     };
     let output_norm = l.vector("output_norm.weight", d)?;
+    if let Some(h) = &c.ssm {
+        let hybrid = crate::hybrid::load_layers(&l, f, c, h)?;
+        l.check_all_used()?;
+        return Ok(Weights {
+            tok_embd,
+            output,
+            output_norm,
+            layers: Vec::new(),
+            hybrid,
+        });
+    }
     let mut layers = Vec::with_capacity(c.n_layer);
     for i in 0..c.n_layer {
         let n = |s: &str| format!("blk.{i}.{s}");
@@ -367,6 +380,7 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         output,
         output_norm,
         layers,
+        hybrid: Vec::new(),
     })
 }
 

@@ -488,7 +488,7 @@ fn a_sequence_gives_the_same_bits_alone_chunked_stepwise_and_batched() {
                 .map(|tk| SeqInput {
                     sess: it.next().unwrap(),
                     tokens: tk,
-                    logits: true,
+                    logits: Logits::Last,
                 })
                 .collect();
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();

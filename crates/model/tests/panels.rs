@@ -21,7 +21,7 @@ fn step(
         .map(|(sess, &tokens)| SeqInput {
             sess,
             tokens,
-            logits: true,
+            logits: Logits::Last,
         })
         .collect();
     m.forward_batch(pool, scratch, &mut seqs).unwrap();

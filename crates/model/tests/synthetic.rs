@@ -277,12 +277,12 @@ fn check_determinism(m: &Model, pool: &kernels::ThreadPool, run: &Value) {
             SeqInput {
                 sess: &mut a,
                 tokens: ta,
-                logits: true,
+                logits: Logits::Last,
             },
             SeqInput {
                 sess: &mut b,
                 tokens: tb,
-                logits: true,
+                logits: Logits::Last,
             },
         ];
         m.forward_batch(pool, &mut scratch, &mut seqs).unwrap();
@@ -364,7 +364,7 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35);
 
 #[test]
 fn every_fixture_family_is_tested() {

@@ -498,7 +498,7 @@ fn batched_sequences_equal_each_alone() {
                 .map(|(sess, p)| SeqInput {
                     sess,
                     tokens: p,
-                    logits: true,
+                    logits: Logits::Last,
                 })
                 .collect();
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
@@ -513,7 +513,7 @@ fn batched_sequences_equal_each_alone() {
                 .map(|sess| SeqInput {
                     sess,
                     tokens: &toks,
-                    logits: true,
+                    logits: Logits::Last,
                 })
                 .collect();
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
@@ -574,12 +574,12 @@ fn last_layer_skips_rows_without_changing_logits() {
                 SeqInput {
                     sess: &mut a,
                     tokens: &tokens[..n - 1],
-                    logits: false,
+                    logits: Logits::None,
                 },
                 SeqInput {
                     sess: &mut b,
                     tokens: &tokens,
-                    logits: true,
+                    logits: Logits::Last,
                 },
             ];
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
@@ -590,17 +590,79 @@ fn last_layer_skips_rows_without_changing_logits() {
                 SeqInput {
                     sess: &mut a,
                     tokens: &tokens[n - 1..],
-                    logits: true,
+                    logits: Logits::Last,
                 },
                 SeqInput {
                     sess: &mut b,
                     tokens: &[7],
-                    logits: true,
+                    logits: Logits::Last,
                 },
             ];
             m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
         }
         assert_eq!(a.logits(), &last[..], "{arch} batched, after no logits");
         assert_eq!(b.logits(), &next[..], "{arch} batched step");
+    }
+}
+
+/// Speculative decoding's verify step: a sequence's rows fed together with
+/// `Logits::All` in a batched call (next to another sequence's one decode
+/// row) give each row the logits decoding them one at a time gives, bit for
+/// bit; and after `Session::truncate` drops rejected rows, feeding other
+/// tokens at those positions gives what a session that never saw the
+/// rejected ones gives.
+#[test]
+fn verify_rows_and_truncate_equal_plain_decoding() {
+    use model::SeqInput;
+    let pool = kernels::ThreadPool::new(2);
+    let prompt: Vec<u32> = (0..9).map(|i| (i * 3 + 1) % 40).collect();
+    let drafts: [u32; 5] = [5, 17, 23, 2, 38];
+    let v = DIMS.vocab;
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let (bytes, _) = tiny(arch, 23, false);
+        let m = load(bytes).unwrap();
+        // plain: the prompt, then each drafted token one at a time
+        let mut plain = m.session(32, 8).unwrap();
+        m.forward(&pool, &mut plain, &prompt, Logits::Last).unwrap();
+        let mut rows = Vec::new();
+        for &t in &drafts {
+            m.forward(&pool, &mut plain, &[t], Logits::Last).unwrap();
+            rows.extend_from_slice(plain.logits());
+        }
+        // verify: all drafted rows in one batched call, beside another sequence
+        let mut s = m.session(32, 8).unwrap();
+        let mut other = m.session(32, 8).unwrap();
+        m.forward(&pool, &mut s, &prompt, Logits::Last).unwrap();
+        m.forward(&pool, &mut other, &prompt[..4], Logits::Last)
+            .unwrap();
+        let mut scratch = m.batch_scratch(16);
+        {
+            let mut seqs = [
+                SeqInput {
+                    sess: &mut other,
+                    tokens: &[7],
+                    logits: Logits::Last,
+                },
+                SeqInput {
+                    sess: &mut s,
+                    tokens: &drafts,
+                    logits: Logits::All,
+                },
+            ];
+            m.forward_batch(&pool, &mut scratch, &mut seqs).unwrap();
+        }
+        assert_eq!(s.all_logits(), &rows[..], "{arch} verify rows");
+        assert_eq!(s.logits(), &rows[(drafts.len() - 1) * v..], "{arch} last");
+        // reject after the second draft: cut back, then feed another token
+        s.truncate(prompt.len() + 2);
+        m.forward(&pool, &mut s, &[11, 12], Logits::All).unwrap();
+        let mut fresh = m.session(32, 8).unwrap();
+        let mut seen = prompt.clone();
+        seen.extend_from_slice(&drafts[..2]);
+        m.forward(&pool, &mut fresh, &seen, Logits::None).unwrap();
+        m.forward(&pool, &mut fresh, &[11, 12], Logits::All)
+            .unwrap();
+        assert_eq!(s.all_logits(), fresh.all_logits(), "{arch} after truncate");
+        assert_eq!(s.tokens(), fresh.tokens(), "{arch} tokens");
     }
 }

@@ -10,16 +10,24 @@
 //!   seeded and reproducible (own xoshiro256** PRNG and a libm-free exp, so a
 //!   seed gives the same tokens on every platform), allocation-free per token.
 //! - [`StopMatcher`]: stop strings over streamed text.
+//! - [`constraint`]: constrained decoding (JSON Schema, JSON, GBNF/Lark
+//!   grammars, regexes) through llguidance; [`Sampler::sample_masked`] samples
+//!   among the tokens a grammar allows.
+//! - [`RepeatDetector`]: an answer repeating one passage endlessly.
 //! - [`argmax`], [`log_softmax_top`]: greedy choice and top-k log-probs.
 
+pub mod constraint;
 pub mod params;
 pub mod pieces;
+pub mod repeat;
 pub mod rng;
 pub mod sampler;
 pub mod stop;
 
+pub use constraint::{Constraint, ConstraintError, Grammar, Mask, Vocabulary};
 pub use params::{SamplerError, SamplingParams, DEFAULT_SEED};
 pub use pieces::{Candidates, PenaltyWindow, TokenData};
+pub use repeat::RepeatDetector;
 pub use rng::{Rng, SplitMix64};
 pub use sampler::Sampler;
 pub use stop::StopMatcher;

@@ -1,5 +1,6 @@
 //! The sampler: a fixed chain of the pieces, configured by [`SamplingParams`].
 
+use crate::constraint::Mask;
 use crate::params::SamplingParams;
 use crate::pieces::{self, Candidates, PenaltyWindow};
 use crate::rng::Rng;
@@ -79,6 +80,74 @@ impl Sampler {
         pieces::min_p(&mut self.cands, p.min_p, 1);
         pieces::temperature(&mut self.cands, p.temperature);
         pieces::sample_dist(&mut self.cands, &mut self.rng)
+    }
+
+    /// Like [`Sampler::sample`], among the tokens `mask` allows only (a
+    /// grammar's next step, see [`crate::constraint`]). The chain is the same
+    /// over the allowed candidates; `None` when the mask allows no token of
+    /// `logits`. Greedy without bias or penalties takes the plain argmax when
+    /// the mask allows it (the common case inside a grammar), else the best
+    /// allowed token (lowest id on ties).
+    pub fn sample_masked(&mut self, logits: &[f32], mask: Mask<'_>) -> Option<u32> {
+        let p = &self.params;
+        let penalize = p.penalties_active();
+        let bias = !p.logit_bias.is_empty();
+        if p.temperature <= 0.0 && !penalize {
+            let a = if bias {
+                greedy_biased(logits, &p.logit_bias)
+            } else {
+                Some(crate::argmax(logits))
+            };
+            if let Some(a) = a.filter(|&a| mask.allows(a)) {
+                return Some(a);
+            }
+            if !bias {
+                let mut best: Option<(f32, u32)> = None;
+                mask.for_each(|id| {
+                    let Some(&l) = logits.get(id as usize) else {
+                        return;
+                    };
+                    let l = if l.is_nan() { f32::NEG_INFINITY } else { l };
+                    if best.is_none_or(|(b, _)| l > b) {
+                        best = Some((l, id));
+                    }
+                });
+                return best.map(|(_, id)| id);
+            }
+        }
+        // The allowed candidates, in id order.
+        let c = &mut self.cands;
+        c.data.clear();
+        c.sorted = false;
+        mask.for_each(|id| {
+            if let Some(&l) = logits.get(id as usize) {
+                c.data.push(crate::TokenData {
+                    id,
+                    logit: if l.is_nan() { f32::NEG_INFINITY } else { l },
+                    p: 0.0,
+                });
+            }
+        });
+        if c.data.is_empty() {
+            return None;
+        }
+        for &(id, b) in &p.logit_bias {
+            if let Ok(i) = c.data.binary_search_by_key(&id, |t| t.id) {
+                c.data[i].logit += b;
+            }
+        }
+        if penalize {
+            self.penalties
+                .apply(c, p.repeat_penalty, p.frequency_penalty, p.presence_penalty);
+        }
+        if p.temperature <= 0.0 {
+            return c.best().map(|t| t.id);
+        }
+        pieces::top_k(c, p.top_k);
+        pieces::top_p(c, p.top_p, 1);
+        pieces::min_p(c, p.min_p, 1);
+        pieces::temperature(c, p.temperature);
+        Some(pieces::sample_dist(c, &mut self.rng))
     }
 
     /// Record a generated (or prompt) token for the penalties.

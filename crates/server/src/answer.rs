@@ -108,14 +108,26 @@ pub fn add_json_instructions(msgs: &mut Vec<Message>, s: &Schema) {
     }
 }
 
-/// Generate an answer that parses as a JSON object (of `schema`, once the
-/// constraint is wired: see the module docs).
+/// Generate an answer that is a JSON object (of `schema`'s JSON schema when
+/// it has one): enforced while sampling by the grammar of
+/// `crate::structured` (llguidance), as the OpenAI API's `response_format`.
 pub async fn collect_json(
     lease: &Lease,
     req: &GenerateRequest,
-    _schema: &Schema,
+    schema: &Schema,
 ) -> Result<Choice, ApiError> {
-    let mut v = gen::collect_json(lease, req, 1).await?;
+    let g = match &schema.schema {
+        Some(v) => engine::Grammar::JsonSchema(v.clone()),
+        None => engine::Grammar::JsonObject,
+    };
+    let shape = crate::structured::Shape {
+        grammar: Some((g, "text.format".into())),
+        hint: None,
+    };
+    let mut req = req.clone();
+    req.constraint = shape.compile(&lease.slot.lm)?;
+    let rx = gen::submit_n(lease, &req, None, 1)?;
+    let mut v = gen::collect(rx, 1).await?;
     Ok(v.remove(0))
 }
 
@@ -171,6 +183,8 @@ mod tests {
             finish,
             tokens: lm.tokenizer.encode(text, false, false),
             context_full: false,
+            spec: Default::default(),
+            reasoning_tokens: 0,
         };
         let stop = ["5".to_string(), " 3".to_string(), " 3,".to_string()];
         let s = stats("1, 2, 3, 4, 5", FinishReason::Stop);

@@ -20,9 +20,8 @@ pub struct Entry {
     pub path: PathBuf,
     pub size: u64,
     pub modified: SystemTime,
-    /// True when the file is a loose file of the models directory (so
-    /// `/api/delete` and `/api/copy` may touch it); store models are removed
-    /// with `hearth rm`, and files named by `--model` are never deleted.
+    /// True when the file is a loose file of the models directory; files
+    /// named by `--model` are never deleted.
     pub in_dir: bool,
 }
 
@@ -125,14 +124,22 @@ impl Catalog {
         Ok(e)
     }
 
-    /// Delete a model file from the models directory.
+    /// Delete a model: a loose file of the models directory, or a store
+    /// model (its manifest and file); never a file named by `--model`.
     pub fn delete(&self, name: &str) -> Result<(), CatalogError> {
         let e = self.resolve(name)?;
-        if !e.in_dir && e.name.contains(':') {
-            return Err(CatalogError::Refused(format!(
-                "model '{}' is in the model store; remove it with `hearth rm {}`",
-                e.name, e.name
-            )));
+        let named_by_flag = self.extra_named(name).is_some();
+        if !e.in_dir && !named_by_flag {
+            // a store model (what `/api/copy` and `/api/pull` make): removed
+            // as `hearth rm` does, manifest and file
+            let st = self
+                .store
+                .as_ref()
+                .ok_or_else(|| CatalogError::NotFound(name.into()))?;
+            st.remove(&e.name)
+                .map_err(|x| CatalogError::Io(x.to_string()))?;
+            self.refresh();
+            return Ok(());
         }
         if !e.in_dir {
             return Err(CatalogError::Refused(format!(
@@ -146,26 +153,34 @@ impl Catalog {
         Ok(())
     }
 
-    /// Make `dest` another name for `source` (a hard link, or a copy, in
-    /// the models directory).
+    /// Make `dest` (`name` or `name:tag`) another name for `source`: a
+    /// store entry like `hearth import` makes (hard-linked when it can be,
+    /// its manifest with the file's sha256), so that `hearth list` and
+    /// `hearth rm` see it. Reads the whole file (blocking).
     pub fn copy(&self, source: &str, dest: &str) -> Result<(), CatalogError> {
         let e = self.resolve(source)?;
-        let dir = self
-            .dir()
+        let st = self
+            .store
+            .as_ref()
             .ok_or_else(|| CatalogError::Refused("no models directory to copy into".into()))?;
-        if dest.is_empty() || dest.contains(['/', '\\']) || dest.starts_with('.') {
-            return Err(CatalogError::Refused(format!("destination '{dest}' is not a valid model name (no slashes, not starting with '.')")));
-        }
-        let target = dir.join(format!("{dest}.gguf"));
-        if target.exists() {
+        if self.resolve(dest).is_ok() {
             return Err(CatalogError::Refused(format!(
                 "model '{dest}' already exists"
             )));
         }
-        if std::fs::hard_link(&e.path, &target).is_err() {
-            std::fs::copy(&e.path, &target)
-                .map_err(|x| CatalogError::Io(format!("copying to {}: {x}", target.display())))?;
-        }
+        store::name::parse_name(dest).map_err(|x| {
+            CatalogError::Refused(format!(
+                "destination '{dest}' is not a valid model name: {x}"
+            ))
+        })?;
+        store::import(st, &e.path, Some(dest), &mut store::Progress::quiet()).map_err(
+            |x| match x {
+                store::StoreError::Exists(n) => {
+                    CatalogError::Refused(format!("model '{n}' already exists"))
+                }
+                other => CatalogError::Io(other.to_string()),
+            },
+        )?;
         self.refresh();
         Ok(())
     }
@@ -207,40 +222,18 @@ pub fn details(path: &Path) -> Details {
         .unwrap_or_default();
     let quant = f
         .get_u64("general.file_type")
-        .map(file_type_name)
+        .map(store::file_type_name)
         .unwrap_or_default();
     Details {
         family: arch,
         parameter_size: size_label,
         quantization_level: quant,
         context_length: ctx,
-        chat_template: f.get_str("tokenizer.chat_template").map(str::to_string),
+        // `NAME.jinja` beside the file overrides its template (as loading does)
+        chat_template: std::fs::read_to_string(path.with_extension("jinja"))
+            .ok()
+            .or_else(|| f.get_str("tokenizer.chat_template").map(str::to_string)),
     }
-}
-
-/// llama.cpp's `general.file_type` numbers.
-fn file_type_name(t: u64) -> String {
-    match t {
-        0 => "F32",
-        1 => "F16",
-        2 => "Q4_0",
-        3 => "Q4_1",
-        7 => "Q8_0",
-        8 => "Q5_0",
-        9 => "Q5_1",
-        10 => "Q2_K",
-        11 => "Q3_K_S",
-        12 => "Q3_K_M",
-        13 => "Q3_K_L",
-        14 => "Q4_K_S",
-        15 => "Q4_K_M",
-        16 => "Q5_K_S",
-        17 => "Q5_K_M",
-        18 => "Q6_K",
-        32 => "BF16",
-        _ => return format!("type{t}"),
-    }
-    .to_string()
 }
 
 #[cfg(test)]
@@ -275,9 +268,10 @@ mod store_tests {
             d.path().join("qwen2.5-coder/0.5b.gguf")
         );
         assert!(c.resolve("qwen2.5-coder:7b").is_err());
-        assert!(
-            c.delete("qwen2.5-coder:0.5b").is_err(),
-            "store models are removed with hearth rm"
-        );
+        // a store model is removed as `hearth rm` removes it
+        c.delete("qwen2.5-coder:0.5b").unwrap();
+        assert!(!d.path().join("qwen2.5-coder/0.5b.json").exists());
+        let names: Vec<String> = c.list().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["plain"]);
     }
 }

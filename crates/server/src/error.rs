@@ -167,6 +167,7 @@ pub fn from_engine(e: &engine::EngineError) -> ApiError {
             ApiError::bad("max_tokens", e.to_string())
         }
         E::Model(engine::ModelError::BadToken { .. }) => ApiError::bad("prompt", e.to_string()),
+        E::Constraint(engine::ConstraintError::Invalid(m)) => ApiError::bad("response_format", m),
         E::Model(engine::ModelError::EmbeddingModel { .. }) => {
             ApiError::bad("model", e.to_string())
         }

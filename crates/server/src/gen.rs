@@ -1,33 +1,54 @@
 //! What both APIs share: turning a validated request into scheduler work,
-//! collecting or streaming its events, JSON mode, the per-request log line.
+//! collecting or streaming its events, the per-request log line.
 
 use crate::error::{from_engine, ApiError};
 use crate::models::Lease;
 use crate::AppState;
 use engine::scheduler::{Event, SubmitError, TokenEvent};
-use engine::{FinishReason, GenerateRequest, GenerateStats, LoadedModel, Prompt};
+use engine::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Events of choice `index`.
 pub type Tagged = (usize, Event);
 
-/// Tokenize the prompt here (so an overflow is a 400 before anything
-/// streams) and hand the scheduler the ids.
-pub fn prepare(
-    lm: &LoadedModel,
-    lease: &Lease,
-    prompt: &Prompt,
-    field: &str,
-) -> Result<Vec<u32>, ApiError> {
-    let ids = lm.prompt_tokens(prompt).map_err(|e| {
-        let mut a = from_engine(&e);
-        if a.status.is_client_error() {
-            a.param = Some(field.to_string());
+/// Run `f` — rendering a chat template, tokenizing: work a model file can
+/// make long — on a blocking thread, not on the async runtime's workers
+/// (another model's requests must not wait behind it). `f` gets a flag that
+/// is set when the request is dropped (its client left), to stop early.
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
         }
-        a
-    })?;
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = SetOnDrop(cancel.clone());
+    tokio::task::spawn_blocking(move || f(&cancel))
+        .await
+        .map_err(|e| ApiError::internal(format!("preparing the prompt failed: {e}")))
+}
+
+/// Render and tokenize the prompt here (so an overflow is a 400 before
+/// anything streams; off the runtime, cancelled with the request) and hand
+/// the scheduler the ids.
+pub async fn prepare(lease: &Lease, prompt: Prompt, field: &str) -> Result<Vec<u32>, ApiError> {
+    let slot = lease.slot.clone();
+    let ids = off_runtime(move |cancel| slot.lm.prompt_tokens_cancellable(&prompt, cancel))
+        .await?
+        .map_err(|e| {
+            let mut a = from_engine(&e);
+            if a.status.is_client_error() {
+                a.param = Some(field.to_string());
+            }
+            a
+        })?;
     check_prompt_len(lease, ids, field)
 }
 
@@ -114,6 +135,8 @@ pub fn submit_n(
 #[derive(Debug, Default)]
 pub struct Choice {
     pub text: String,
+    /// A thinking model's reasoning (empty when it has none).
+    pub reasoning: String,
     pub tokens: Vec<TokenEvent>,
     pub stats: Option<GenerateStats>,
 }
@@ -131,6 +154,7 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
         match ev {
             Event::Token(t) => {
                 out[i].text.push_str(&t.text);
+                out[i].reasoning.push_str(&t.reasoning);
                 out[i].tokens.push(t);
             }
             Event::Done(s) => {
@@ -142,88 +166,6 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
         }
     }
     Ok(out)
-}
-
-/// JSON mode (OpenAI `response_format: json_object`, Ollama `format`).
-/// The answer is started with `{` (appended to the prompt), generation stops
-/// as soon as that object closes (a small JSON state machine over the token
-/// texts), and the result is checked: taken as is, or the object inside it,
-/// or with what a length cut left open closed; failing that, retried once
-/// greedily; failing that, the text is wrapped as `{"response": text}`, so
-/// the output always parses.
-pub async fn collect_json(
-    lease: &Lease,
-    req: &GenerateRequest,
-    n: usize,
-) -> Result<Vec<Choice>, ApiError> {
-    let mut req = req.clone();
-    if let Prompt::Tokens(ids) = &mut req.prompt {
-        ids.extend(lease.slot.lm.tokenizer.encode("{", false, false));
-    }
-    let mut choices = collect(submit_json(lease, &req, n)?, n).await?;
-    for c in choices.iter_mut() {
-        c.text = format!("{{{}", c.text);
-        if let Some(fixed) = crate::jsonfix::repair(&c.text) {
-            c.text = fixed;
-            continue;
-        }
-        let mut r = req.clone();
-        r.sampling = engine::SamplingParams::greedy();
-        let again = collect(submit_json(lease, &r, 1)?, 1).await?.pop().unwrap();
-        let text2 = format!("{{{}", again.text);
-        c.text = match crate::jsonfix::repair(&text2) {
-            Some(f) => f,
-            None => serde_json::json!({ "response": c.text.trim() }).to_string(),
-        };
-        if let (Some(a), Some(b)) = (&mut c.stats, again.stats) {
-            a.output_tokens += b.output_tokens;
-            a.gen_seconds += b.gen_seconds;
-        }
-    }
-    for c in choices.iter_mut() {
-        if let Some(s) = &mut c.stats {
-            if s.finish == FinishReason::Cancelled {
-                s.finish = FinishReason::Stop;
-            }
-        }
-    }
-    Ok(choices)
-}
-
-/// Like [`submit_n`], but each sequence ends once the JSON object it is
-/// writing (after an opening `{` already in the prompt) closes.
-fn submit_json(
-    lease: &Lease,
-    req: &GenerateRequest,
-    n: usize,
-) -> Result<UnboundedReceiver<Tagged>, ApiError> {
-    let (tx, rx) = unbounded_channel();
-    for i in 0..n {
-        let mut r = req.clone();
-        r.sampling.seed = r.sampling.seed.wrapping_add(i as u64);
-        let tx = tx.clone();
-        let mut depth = crate::jsonfix::Depth::open_object();
-        let sink = Box::new(move |ev: Event| {
-            let mut closed = false;
-            if let Event::Token(t) = &ev {
-                closed = depth.feed(&t.text);
-            }
-            if tx.send((i, ev)).is_err() || closed {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        lease
-            .slot
-            .sched
-            .submit(r, None, sink)
-            .map_err(|e| match e {
-                SubmitError::QueueFull(_) => ApiError::busy(format!("{e}")),
-                SubmitError::Stopped => ApiError::internal(e.to_string()),
-            })?;
-    }
-    Ok(rx)
 }
 
 pub fn finish_str(f: FinishReason) -> &'static str {
@@ -264,11 +206,65 @@ pub fn log_request(
     } else {
         "-".into()
     };
+    let mut sp = engine::SpecStats::default();
+    for s in stats {
+        sp.add(&s.spec);
+    }
+    // speculative decoding: tokens accepted / drafted
+    let spec = if sp.steps > 0 {
+        format!(" spec={}/{}", sp.accepted, sp.drafted)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "{} {endpoint} model={model} in={tin} cached={cached} out={tout} tok/s={tps} time={:.2}s status={status}",
+        "{} {endpoint} model={model} in={tin} cached={cached} out={tout} tok/s={tps}{spec} time={:.2}s status={status}",
         rfc3339(SystemTime::now()),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// What a streamed request got to before its client left: each sequence's
+/// prompt size (from its prefill events) and the tokens sent, so that a
+/// disconnect is logged with the work it cost, not zeros.
+#[derive(Default)]
+pub struct Seen {
+    prompt: Vec<usize>,
+    out: usize,
+}
+
+impl Seen {
+    pub fn note(&mut self, i: usize, ev: &Event) {
+        match ev {
+            Event::Prefill { total, .. } => {
+                if self.prompt.len() <= i {
+                    self.prompt.resize(i + 1, 0);
+                }
+                self.prompt[i] = *total;
+            }
+            Event::Token(_) => self.out += 1,
+            _ => {}
+        }
+    }
+
+    /// The finished sequences' stats when every one finished, else what
+    /// was seen (as one cancelled sequence's stats).
+    pub fn stats(&self, finished: &[GenerateStats], n: usize) -> Vec<GenerateStats> {
+        if finished.len() == n {
+            return finished.to_vec();
+        }
+        vec![GenerateStats {
+            prompt_tokens: self.prompt.iter().sum(),
+            cached_tokens: 0,
+            output_tokens: self.out,
+            prompt_seconds: 0.0,
+            gen_seconds: 0.0,
+            finish: FinishReason::Cancelled,
+            tokens: Vec::new(),
+            context_full: false,
+            spec: Default::default(),
+            reasoning_tokens: 0,
+        }]
+    }
 }
 
 pub fn log_content(state: &AppState, what: &str, text: &str) {

@@ -23,6 +23,8 @@ mod openai;
 mod ops;
 mod pull;
 mod responses;
+mod spec;
+mod structured;
 mod tools;
 pub mod web;
 
@@ -247,13 +249,27 @@ pub(crate) fn flavor_of(path: &str) -> Flavor {
     }
 }
 
+/// The routes whose handlers log a line of their own for a successful
+/// request (with token counts: `gen::log_request`).
+const GENERATION_ROUTES: [&str; 7] = [
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/api/chat",
+    "/api/generate",
+    "/api/embed",
+    "/api/embeddings",
+];
+
 async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let started = Instant::now();
     let r = check_key(&st, req, next).await;
     // Successful generations log their own line (with token counts); every
-    // refused request gets one here, without its content.
-    if !st.cfg.quiet && (r.status().is_client_error() || r.status().is_server_error()) {
+    // other request (listings, copy, delete, the page's files) and every
+    // refused one gets one here, without its content.
+    let failed = r.status().is_client_error() || r.status().is_server_error();
+    if !st.cfg.quiet && (failed || !GENERATION_ROUTES.contains(&path.as_str())) {
         eprintln!(
             "{} {method} {path} time={:.2}s status={}",
             gen::rfc3339(std::time::SystemTime::now()),
@@ -435,12 +451,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     T::deserialize(de).map_err(|e: serde_json::Error| {
         let path = track.path().to_string();
         let field = if path == "." || path.is_empty() {
-            missing_field(&e.to_string()).unwrap_or_else(|| "body".into())
+            missing_field(&e.to_string())
+                .or_else(|| culprit::<T>(&v, &e.to_string()))
+                .unwrap_or_else(|| "body".into())
         } else {
             path
         };
         ApiError::bad(field.clone(), format!("{field}: {e}"))
     })
+}
+
+/// The top-level field at fault when the error has no path (fields of a
+/// `#[serde(flatten)]`ed struct lose it): taking fields away one after
+/// another, the one whose removal makes the error go away or change.
+fn culprit<T: DeserializeOwned>(v: &serde_json::Value, msg: &str) -> Option<String> {
+    let mut o = v.as_object()?.clone();
+    let keys: Vec<String> = o.keys().cloned().collect();
+    for k in keys {
+        let val = o.remove(&k)?;
+        match T::deserialize(&serde_json::Value::Object(o.clone())) {
+            Ok(_) => return Some(k),
+            // a required field: keep it
+            Err(e) if missing_field(&e.to_string()).as_deref() == Some(k.as_str()) => {
+                o.insert(k, val);
+            }
+            Err(e) if e.to_string() != msg => return Some(k),
+            Err(_) => {}
+        }
+    }
+    None
 }
 
 fn missing_field(msg: &str) -> Option<String> {

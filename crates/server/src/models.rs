@@ -152,6 +152,11 @@ pub struct Manager {
     /// Unpack each model's weight panels once when it loads, for batched
     /// steps (`engine::Panels`; when they fit).
     pub panel_cache: bool,
+    /// Speculative decoding for requests that do not say (`--spec`, `--draft`).
+    pub spec: engine::Speculation,
+    /// The draft model (`--draft`), attached to each model of its vocabulary
+    /// as it loads.
+    pub draft: Option<Arc<engine::DraftModel>>,
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
@@ -174,6 +179,8 @@ impl Manager {
             memory_budget,
             sched,
             panel_cache: true,
+            spec: engine::Speculation::OFF,
+            draft: None,
             loaded: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
             loading: Mutex::new(None),
@@ -190,6 +197,18 @@ impl Manager {
     /// The name of the model being loaded now, if any.
     pub fn loading(&self) -> Option<String> {
         self.loading.lock().unwrap().clone()
+    }
+
+    /// Speculative decoding by default (requests may say otherwise), and the
+    /// draft model for the models of its vocabulary.
+    pub fn with_speculation(
+        mut self,
+        spec: engine::Speculation,
+        draft: Option<Arc<engine::DraftModel>>,
+    ) -> Manager {
+        self.spec = spec;
+        self.draft = draft;
+        self
     }
 
     pub fn loaded(&self) -> Vec<Arc<Slot>> {
@@ -258,9 +277,16 @@ impl Manager {
         };
         *self.loading.lock().unwrap() = Some(entry.name.clone());
         let load_t = Instant::now();
+        // `NAME.jinja` beside the model file is its chat template: another
+        // template tried without rewriting the model (over a Modelfile's)
+        let tpl = path.with_extension("jinja");
+        let tpl_shown = tpl.display().to_string();
         let loaded = tokio::task::spawn_blocking(move || {
             let mut l = engine::load(&path, &opts)?;
             crate::defaults::set_template(&mut l.model, template.as_deref());
+            if tpl.is_file() {
+                l.model.set_template_file(&tpl)?;
+            }
             Ok::<_, engine::EngineError>(l)
         })
         .await;
@@ -272,7 +298,9 @@ impl Manager {
                 let msg = e
                     .to_string()
                     .replace(&format!("{}: ", entry.path.display()), "");
-                let msg = msg.replace(&entry.path.display().to_string(), "its file");
+                let msg = msg
+                    .replace(&entry.path.display().to_string(), "its file")
+                    .replace(&tpl_shown, "its template beside it (NAME.jinja)");
                 ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
             })?;
         self.history
@@ -290,7 +318,17 @@ impl Manager {
                 panel_bytes as f64 / 1e6
             );
         }
-        let lm = Arc::new(loaded.model);
+        let mut lm = loaded.model;
+        if let Some(d) = &self.draft {
+            match lm.set_draft(d.clone()) {
+                Ok(()) => eprintln!("{}: drafts by {}", entry.name, d.lm.path.display()),
+                Err(_) => eprintln!(
+                    "{}: no draft model (the draft's vocabulary is not this model's)",
+                    entry.name
+                ),
+            }
+        }
+        let lm = Arc::new(lm);
         let mut cfg = self.sched.clone();
         cfg.max_seq_ctx = loaded.n_ctx;
         let ctx = cfg.max_seq_ctx.min(cfg.ctx_budget);

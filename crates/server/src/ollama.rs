@@ -40,6 +40,9 @@ pub struct Options {
     /// Accepted; the context is the server's (--ctx-size).
     #[allow(dead_code)]
     pub num_ctx: Option<i64>,
+    /// hearth's extension: speculative decoding (as the OpenAI API's
+    /// `speculative`; see `crate::spec`).
+    pub speculative: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +68,10 @@ pub struct ChatRequest {
     #[serde(default)]
     pub options: Options,
     pub keep_alive: Option<Value>,
+    /// A thinking model: `true`/`false` or `"low"`/`"medium"`/`"high"`.
+    pub think: Option<Value>,
+    /// hearth: most reasoning tokens before the answer is asked for.
+    pub thinking_budget: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +88,8 @@ pub struct GenerateReq {
     pub options: Options,
     pub keep_alive: Option<Value>,
     pub images: Option<Vec<String>>,
+    pub think: Option<Value>,
+    pub thinking_budget: Option<i64>,
 }
 
 /// `d`: the model's own settings (a created model's), under the request's.
@@ -159,19 +168,6 @@ fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
     }
 }
 
-fn json_format(f: &Option<Value>) -> Result<bool, ApiError> {
-    match f {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::String(s)) if s.is_empty() => Ok(false),
-        Some(Value::String(s)) if s == "json" => Ok(true),
-        Some(Value::Object(_)) => Ok(true),
-        Some(other) => Err(ApiError::bad(
-            "format",
-            format!("format must be \"json\" or a JSON schema, got {other}"),
-        )),
-    }
-}
-
 fn ns(secs: f64) -> u64 {
     (secs * 1e9) as u64
 }
@@ -187,7 +183,13 @@ fn final_stats(s: &GenerateStats, total: f64, load: f64) -> serde_json::Map<Stri
         "eval_duration": ns(s.gen_seconds),
     });
     match v {
-        Value::Object(m) => m,
+        Value::Object(mut m) => {
+            // hearth's extension: speculative decoding's counters
+            if let Some(sp) = crate::spec::stats_json([s]) {
+                m.insert("speculative".into(), sp);
+            }
+            m
+        }
         _ => unreachable!(),
     }
 }
@@ -204,8 +206,15 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
     let d = crate::defaults::Defaults::of(&st, &r.model);
     let (sampling, max_tokens, stop) = sampling(&r.options, &d)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
-    let json_mode = json_format(&r.format)?;
+    let shape = crate::structured::ollama(r.format.as_ref())?;
+    let thinking = crate::structured::ollama_thinking(r.think.as_ref(), r.thinking_budget)?;
     let mut messages = Vec::new();
     for (i, m) in r.messages.into_iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "tool") {
@@ -248,6 +257,11 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
     gen::refuse_embedding(&lease, "chat")?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if messages.is_empty() {
         // Ollama: an empty chat loads (or, with keep_alive 0, unloads) the model.
@@ -259,41 +273,46 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         .into_response());
     }
     d.apply_chat(&mut messages);
-    if json_mode {
-        let hint = engine::jsonfix::HINT;
+    if let Some(hint) = &shape.hint {
         match messages.first_mut() {
             Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
-            _ => messages.insert(0, Message::system(hint)),
+            _ => messages.insert(0, Message::system(hint.clone())),
         }
     }
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
     let tools = crate::tools::tools(r.tools, None)?;
-    if tools.is_some() && json_mode {
+    if tools.is_some() && shape.grammar.is_some() {
         return Err(ApiError::bad(
             "format",
-            "format json cannot be combined with tools; ask for one or the other",
+            "format cannot be combined with tools; ask for one or the other",
         ));
     }
-    let ids = match &tools {
-        None => gen::prepare(&lease.slot.lm, &lease, &Prompt::Chat(messages), "messages")?,
-        // (no tool_choice in Ollama's API: the model decides, nothing forced)
-        Some(t) => crate::tools::prompt_with_tools(&lease, &messages, t)?.0,
-    };
-    let tools = tools.map(|t| t.list);
+    let lm = lease.slot.lm.clone();
+    let constraint = shape.compile(&lm)?;
+    // (no tool_choice in Ollama's API: the model decides, nothing forced)
+    let crate::tools::Prompted { ids, format, .. } =
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs).await?;
+    let tools = tools.map(|mut t| {
+        t.format = format;
+        t
+    });
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
         sampling,
         stop,
+        spec,
+        constraint,
+        reasoning: thinking.reasoning(&lm),
+        special_text: tools.is_some() && format.needs_special_text(),
     };
     run(
         st,
         lease,
         req,
         r.stream.unwrap_or(true),
-        json_mode,
         tools,
         true,
         r.model,
@@ -316,8 +335,15 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     let started = Instant::now();
     let d = crate::defaults::Defaults::of(&st, &r.model);
     let (sampling, max_tokens, stop) = sampling(&r.options, &d)?;
+    let spec = crate::spec::speculation(
+        r.options.speculative.as_ref(),
+        None,
+        "options.speculative",
+        &st.mgr.spec,
+    )?;
     let ka = keep_alive(&r.keep_alive)?;
-    let json_mode = json_format(&r.format)?;
+    let shape = crate::structured::ollama(r.format.as_ref())?;
+    let thinking = crate::structured::ollama_thinking(r.think.as_ref(), r.thinking_budget)?;
     if r.images.as_ref().is_some_and(|v| !v.is_empty()) {
         return Err(ApiError::bad(
             "images",
@@ -327,6 +353,11 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     let load_t = Instant::now();
     let lease = st.mgr.get(&r.model, ka).await?;
     gen::refuse_embedding(&lease, "generate text")?;
+    crate::spec::check_draft(
+        r.options.speculative.as_ref(),
+        "options.speculative",
+        &lease.slot.lm,
+    )?;
     let load = load_t.elapsed().as_secs_f64();
     if r.prompt.is_empty() {
         let reason = unload_if_zero(&st, lease, ka);
@@ -337,15 +368,19 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         .into_response());
     }
     gen::log_content(&st, "prompt", &r.prompt);
-    let has_template = lease.slot.lm.template.is_ok();
-    let prompt = if r.raw || !has_template {
+    let lm = lease.slot.lm.clone();
+    let has_template = lm.template.is_ok();
+    let constraint = shape.compile(&lm)?;
+    let chat = !r.raw && has_template;
+    let ids = if !chat {
         let mut p = r.prompt.clone();
         if let Some(s) = &r.system {
             if !r.raw {
                 p = format!("{s}\n\n{p}");
             }
         }
-        Prompt::Raw(p)
+        // raw: the caller's own template, special tokens and all
+        gen::prepare(&lease, Prompt::Raw(p), "prompt").await?
     } else {
         // the model's MESSAGE turns, then this prompt (its system message:
         // the request's, else the model's)
@@ -355,30 +390,32 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
             .clone()
             .or(d.system().map(str::to_string))
             .unwrap_or_default();
-        if json_mode {
-            sys = format!("{sys}\n\n{}", engine::jsonfix::HINT)
-                .trim()
-                .to_string();
+        if let Some(hint) = &shape.hint {
+            sys = format!("{sys}\n\n{hint}").trim().to_string();
         }
         if !sys.is_empty() {
             m.insert(0, Message::system(sys));
         }
         m.push(Message::user(r.prompt.clone()));
-        Prompt::Chat(m)
+        crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)
+            .await?
+            .ids
     };
-    let ids = gen::prepare(&lease.slot.lm, &lease, &prompt, "prompt")?;
     let req = GenerateRequest {
         prompt: Prompt::Tokens(ids),
         max_tokens,
         sampling,
         stop,
+        spec,
+        constraint,
+        reasoning: if chat { thinking.reasoning(&lm) } else { None },
+        special_text: false,
     };
     run(
         st,
         lease,
         req,
         r.stream.unwrap_or(true),
-        json_mode,
         None,
         false,
         r.model,
@@ -404,8 +441,7 @@ async fn run(
     lease: Lease,
     req: GenerateRequest,
     stream: bool,
-    json_mode: bool,
-    tools: Option<Value>,
+    tools: Option<crate::tools::ToolSet>,
     is_chat: bool,
     model: String,
     ka: Option<KeepAlive>,
@@ -417,22 +453,24 @@ async fn run(
     } else {
         "POST /api/generate"
     };
-    let piece = move |text: &str| -> Value {
+    // the answer's text and a thinking model's reasoning, where each API puts them
+    let put = move |v: &mut Value, text: &str, thinking: &str| {
         if is_chat {
-            json!({"role": "assistant", "content": text})
+            let mut m = json!({"role": "assistant", "content": text});
+            if !thinking.is_empty() {
+                m["thinking"] = json!(thinking);
+            }
+            v["message"] = m;
         } else {
-            Value::String(text.to_string())
+            v["response"] = json!(text);
+            if !thinking.is_empty() {
+                v["thinking"] = json!(thinking);
+            }
         }
     };
-    let field = if is_chat { "message" } else { "response" };
     let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
-    if json_mode || !stream || tools.is_some() {
-        let choices: Vec<Choice> = if json_mode {
-            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
-            let r = gen::collect_json(&lease, &req, 1).await;
-            guard.disarm();
-            r?
-        } else {
+    if !stream || tools.is_some() {
+        let choices: Vec<Choice> = {
             let rx = gen::submit_n(&lease, &req, None, 1)?;
             let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
             let r = gen::collect(rx, 1).await;
@@ -444,20 +482,18 @@ async fn run(
         gen::log_request(&st, endpoint, &lease.slot.name, &[s], "200", started);
         gen::log_content(&st, "output", &c.text);
         // the answer, with the calls of declared tools read out of it
-        let answer = match &tools {
-            Some(t) => {
-                let (content, calls) =
-                    crate::tools::parse_tool_calls(&c.text, &crate::tools::tool_names(t));
-                let mut msg = json!({"role": "assistant", "content": content.unwrap_or_default()});
-                if !calls.is_empty() {
-                    msg["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
-                }
-                msg
-            }
-            None => piece(&c.text),
-        };
         let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-        v[field] = answer.clone();
+        match &tools {
+            Some(t) => {
+                let (content, calls) = t.answer("", &c.text);
+                put(&mut v, &content.unwrap_or_default(), &c.reasoning);
+                if !calls.is_empty() {
+                    v["message"]["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
+                }
+            }
+            None => put(&mut v, &c.text, &c.reasoning),
+        };
+        let first = v.clone();
         v["done"] = json!(true);
         let mut m = match v {
             Value::Object(m) => m,
@@ -470,11 +506,12 @@ async fn run(
             st.mgr.unload(&name);
         }
         if stream {
-            // JSON mode in a stream: the checked answer as one piece, then the final line.
-            let mut first = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now()), "done": false});
-            first[field] = answer;
-            m[field] = piece("");
-            let body = format!("{first}\n{}\n", Value::Object(m));
+            // tool calls in a stream: the read answer as one piece, then the final line.
+            let mut first = first;
+            first["done"] = json!(false);
+            let mut last = Value::Object(m);
+            put(&mut last, "", "");
+            let body = format!("{first}\n{last}\n");
             return Ok(ndjson(axum::body::Body::from(body)));
         }
         return Ok(Json(Value::Object(m)).into_response());
@@ -485,6 +522,7 @@ async fn run(
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
+        let mut seen = gen::Seen::default();
         loop {
             let next = tokio::select! {
                 ev = rx.recv() => ev,
@@ -494,23 +532,24 @@ async fn run(
                 }
             };
             let Some((_, ev)) = next else { break };
+            seen.note(0, &ev);
             let line = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
-                    if t.text.is_empty() {
+                    if t.text.is_empty() && t.reasoning.is_empty() {
                         continue;
                     }
                     text.push_str(&t.text);
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-                    v[field] = piece(&t.text);
+                    put(&mut v, &t.text, &t.reasoning);
                     v["done"] = json!(false);
                     v
                 }
                 Event::Done(s) => {
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-                    v[field] = piece("");
+                    put(&mut v, "", "");
                     v["done"] = json!(true);
                     let mut m = match v {
                         Value::Object(m) => m,
@@ -535,7 +574,9 @@ async fn run(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let done: Vec<_> = stats.iter().cloned().collect();
+        let logged = seen.stats(&done, 1);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &lease.slot.name, &refs, &status, started);
         gen::log_content(&st, "output", &text);
         let name = lease.slot.name.clone();
@@ -567,9 +608,75 @@ fn details_json(e: &Entry) -> (Value, catalog::Details) {
     (v, d)
 }
 
-/// A stable identifier for a model file (from its path, size and time; not
-/// a content hash).
+/// Arrays longer than this are `null` in `/api/show`'s `model_info` unless
+/// the request says `"verbose": true` (as Ollama does for the vocabulary).
+const SHOW_ARRAY_ITEMS: usize = 64;
+
+fn gguf_json(v: &gguf::Value, verbose: bool) -> Value {
+    use gguf::Value as G;
+    match v {
+        G::U8(x) => json!(x),
+        G::I8(x) => json!(x),
+        G::U16(x) => json!(x),
+        G::I16(x) => json!(x),
+        G::U32(x) => json!(x),
+        G::I32(x) => json!(x),
+        G::U64(x) => json!(x),
+        G::I64(x) => json!(x),
+        G::F32(x) => json!(x),
+        G::F64(x) => json!(x),
+        G::Bool(x) => json!(x),
+        G::String(x) => json!(x),
+        G::Array { items, .. } if !verbose && items.len() > SHOW_ARRAY_ITEMS => Value::Null,
+        G::Array { items, .. } => {
+            Value::Array(items.iter().map(|i| gguf_json(i, verbose)).collect())
+        }
+    }
+}
+
+/// `/api/show`'s `model_info` (every metadata key of the file, as Ollama
+/// gives it, plus `general.parameter_count`) and `capabilities`:
+/// `embedding` for an embedding model, else `completion`, `tools` when the
+/// chat template renders a tools list and `thinking` when it has a reasoning
+/// format hearth splits (`engine::ReasoningFormat`).
+fn model_info(
+    path: &std::path::Path,
+    verbose: bool,
+) -> (serde_json::Map<String, Value>, Vec<&'static str>) {
+    let mut info = serde_json::Map::new();
+    let Ok(f) = gguf::GgufFile::open(path) else {
+        return (info, vec!["completion"]);
+    };
+    for (k, v) in &f.metadata {
+        info.insert(k.clone(), gguf_json(v, verbose));
+    }
+    let params: u64 = f.tensors.iter().map(|t| t.n_elements()).sum();
+    info.entry("general.parameter_count")
+        .or_insert(json!(params));
+    let embedding = engine::fit::is_embedding_arch(f.get_str("general.architecture").unwrap_or(""));
+    let mut caps = vec![if embedding { "embedding" } else { "completion" }];
+    let template = f.get_str("tokenizer.chat_template").unwrap_or("");
+    if !embedding {
+        if template.contains("tools") {
+            caps.push("tools");
+        }
+        if engine::ReasoningFormat::from_template(template).is_some() {
+            caps.push("thinking");
+        }
+    }
+    (info, caps)
+}
+
+/// A model's digest: a store model's manifest sha256 (the file's content
+/// hash, checked when it was added); a loose file has none recorded, so a
+/// stable identifier from its path, size and time stands in (hashing
+/// gigabytes per listing would be slow).
 fn digest(e: &Entry) -> String {
+    if let Ok(m) = store::Manifest::read(&e.path.with_extension("json")) {
+        if e.path.file_name().is_some_and(|n| *n == *m.file) {
+            return m.sha256;
+        }
+    }
     use std::hash::{Hash, Hasher};
     let mut out = String::new();
     for salt in 0..4u64 {
@@ -600,6 +707,9 @@ pub async fn tags(State(st): State<Shared>) -> Json<Value> {
 pub struct NameReq {
     pub model: Option<String>,
     pub name: Option<String>,
+    /// `/api/show`: long arrays (the vocabulary) in full.
+    #[serde(default)]
+    pub verbose: Option<bool>,
 }
 
 impl NameReq {
@@ -627,11 +737,7 @@ pub async fn show(
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
     let (det, d) = details_json(&e);
-    let mut info = serde_json::Map::new();
-    info.insert("general.architecture".into(), json!(d.family));
-    if let Some(c) = d.context_length {
-        info.insert(format!("{}.context_length", d.family), json!(c));
-    }
+    let (info, capabilities) = model_info(&e.path, r.verbose.unwrap_or(false));
     // a model of the store: its manifest (a created model's settings)
     let manifest = store::Manifest::read(&e.path.with_extension("json"))
         .ok()
@@ -643,7 +749,7 @@ pub async fn show(
         "template": md.as_ref().and_then(|m| m.template.clone()).or(d.chat_template).unwrap_or_default(),
         "details": det,
         "model_info": info,
-        "capabilities": [if engine::fit::is_embedding_arch(&d.family) { "embedding" } else { "completion" }],
+        "capabilities": capabilities,
         "modified_at": gen::rfc3339(e.modified),
     });
     if let Some(m) = &md {
@@ -675,6 +781,7 @@ pub async fn ps(State(st): State<Shared>) -> Json<Value> {
                 "details": details_json(&s.entry).0, "expires_at": expires, "size_vram": 0,
                 "context_length": s.ctx,
                 "active_requests": s.active.load(std::sync::atomic::Ordering::SeqCst),
+                "speculative": crate::spec::counters_json(&s.sched.stats().spec),
             })
         })
         .collect();
@@ -704,9 +811,11 @@ pub async fn copy(
     body: Result<Body<CopyReq>, ApiError>,
 ) -> Result<Response, ApiError> {
     let Body(r) = body.map_err(oerr)?;
-    st.mgr
-        .catalog
-        .copy(&r.source, &r.destination)
+    // the copy hashes the file: off the async runtime
+    let st2 = st.clone();
+    tokio::task::spawn_blocking(move || st2.mgr.catalog.copy(&r.source, &r.destination))
+        .await
+        .map_err(|e| oerr(ApiError::internal(e.to_string())))?
         .map_err(cat_err)?;
     Ok(StatusCode::OK.into_response())
 }

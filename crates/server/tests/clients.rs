@@ -84,6 +84,10 @@ impl Default for Opts {
     }
 }
 
+const THINK_TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}\
+{% if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is defined and enable_thinking is false %}\
+<think>\n\n</think>\n\n{% else %}<think>\n{% endif %}{% endif %}";
+
 /// A server whose models directory holds the small test models (as
 /// symlinks: `smollm2`, `qwen-coder`), or None when they are not fetched.
 fn start(o: Opts) -> Option<TestServer> {
@@ -97,6 +101,13 @@ fn start(o: Opts) -> Option<TestServer> {
         if let Some(p) = test_models::model(short) {
             std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
         }
+    }
+    // `thinker`: qwen2.5-coder with a thinking template beside it (as a
+    // DeepSeek R1 distill's: the generation prompt opens the reasoning; as
+    // Qwen3's: `enable_thinking=false` closes it empty)
+    if let Some(p) = test_models::model("qwen2.5-coder-0.5b") {
+        std::os::unix::fs::symlink(&p, dir.path().join("thinker.gguf")).unwrap();
+        std::fs::write(dir.path().join("thinker.jinja"), THINK_TEMPLATE).unwrap();
     }
     if o.embedding {
         for (file, name) in [
@@ -160,6 +171,7 @@ fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]
         .env("HEARTH_URL", format!("http://{}", srv.addr))
         .env("MODEL", "smollm2");
     cmd.env("MODELS_DIR", srv._dir.path());
+    cmd.env("FIXTURES", test_models::fixtures_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -328,6 +340,16 @@ fn stored_responses_expire() {
         },
         &[],
     );
+}
+
+#[test]
+fn structured_output_with_both_clients() {
+    with("structured.py", Opts::default(), &[]);
+}
+
+#[test]
+fn thinking_kept_apart_with_both_clients() {
+    with("thinking.py", Opts::default(), &[]);
 }
 
 #[test]

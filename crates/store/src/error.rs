@@ -13,7 +13,7 @@ pub enum StoreError {
         name: String,
         suggestions: Vec<String>,
     },
-    #[error("model {0} is not in the store; `hearth list` shows what you have, `hearth pull {0}` fetches it")]
+    #[error("model {0} is not in the store; `hearth list` shows what you have{hint}", hint = pull_hint(.0))]
     NotInstalled(String),
     #[error("offline mode (--offline or HEARTH_OFFLINE=1) forbids the network, but {0} needs it; drop --offline / unset HEARTH_OFFLINE, or use a model you already have (`hearth list`)")]
     Offline(String),
@@ -125,5 +125,16 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{x:.1} {}", U[i])
+    }
+}
+
+/// `, `hearth pull NAME` fetches it` for a name the catalog knows (and only
+/// then: suggesting to pull a name nothing can fetch misleads).
+fn pull_hint(name: &str) -> String {
+    match crate::name::parse_name(name) {
+        Ok((n, t)) if crate::catalog::find(&n, t.as_deref()).is_some() => {
+            format!(", `hearth pull {name}` fetches it")
+        }
+        _ => String::new(),
     }
 }

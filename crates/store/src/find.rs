@@ -5,7 +5,7 @@
 //!
 //! The store's directory holds store models, `<root>/<name>/<tag>.gguf` with
 //! their manifests, called `name:tag`, and may hold loose files,
-//! `<root>/<stem>.gguf` (put there by hand or by the server's `/api/copy`),
+//! `<root>/<stem>.gguf` (put there by hand),
 //! called by their stem. A name, as typed, finds:
 //!
 //! 1. the loose file whose stem it is, exactly;

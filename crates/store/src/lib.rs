@@ -20,7 +20,7 @@ pub use catalog::{Source, DEFAULT_MODEL};
 pub use create::{create, defaults_of, modelfile_text, Check};
 pub use error::{human_bytes, StoreError};
 pub use find::StoredModel;
-pub use manifest::{inspect, GgufInfo, Manifest};
+pub use manifest::{file_type_name, inspect, GgufInfo, Manifest};
 pub use progress::{Progress, ProgressEvent, ReportFn};
 pub use pull::{import, lock, pull, resolve, resolve_in};
 pub use store::{default_root, offline_env, Store, SPACE_MARGIN};

@@ -89,10 +89,13 @@ pub fn inspect(path: &Path) -> Result<(gguf::GgufFile, GgufInfo), StoreError> {
     for t in f.tensors.iter().filter(|t| t.dims.len() >= 2) {
         *by_type.entry(t.ty.name()).or_default() += t.n_elements();
     }
-    let quantization = by_type
-        .iter()
-        .max_by_key(|x| *x.1)
-        .map(|x| x.0.to_string())
+    // The file's own word (`general.file_type`, what llama.cpp and the
+    // server report) first; a mixed file's most common matrix type told
+    // another story (a Q4_K_M file is mostly Q5_0 by count in gemma3).
+    let quantization = f
+        .get_u64("general.file_type")
+        .map(file_type_name)
+        .or_else(|| by_type.iter().max_by_key(|x| *x.1).map(|x| x.0.to_string()))
         .unwrap_or_else(|| "unknown".into());
     let license = f.get_str("general.license").map(str::to_string);
     let context_length = f.get_u64(&format!("{architecture}.context_length"));
@@ -114,6 +117,48 @@ pub fn inspect(path: &Path) -> Result<(gguf::GgufFile, GgufInfo), StoreError> {
             has_template,
         },
     ))
+}
+
+/// The name of a `general.file_type` number (llama.cpp's `enum llama_ftype`
+/// in `include/llama.h`; the names Ollama shows as `quantization_level`).
+pub fn file_type_name(t: u64) -> String {
+    match t {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        19 => "IQ2_XXS",
+        20 => "IQ2_XS",
+        21 => "Q2_K_S",
+        22 => "IQ3_XS",
+        23 => "IQ3_XXS",
+        24 => "IQ1_S",
+        25 => "IQ4_NL",
+        26 => "IQ3_S",
+        27 => "IQ3_M",
+        28 => "IQ2_S",
+        29 => "IQ2_M",
+        30 => "IQ4_XS",
+        31 => "IQ1_M",
+        32 => "BF16",
+        36 => "TQ1_0",
+        37 => "TQ2_0",
+        38 => "MXFP4",
+        _ => return format!("type{t}"),
+    }
+    .to_string()
 }
 
 /// `135M`, `1.5B`.

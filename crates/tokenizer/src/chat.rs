@@ -4,6 +4,7 @@
 
 use crate::{Tokenizer, TokenizerError};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -103,6 +104,43 @@ const RESERVED: [&str; 4] = ["messages", "tools", "documents", "add_generation_p
 
 /// Hard cap on template source size.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+
+/// Bounds on one rendering, so that a template from a model file cannot hang
+/// or exhaust the process (a nested loop, output that never ends): minijinja
+/// instructions ("fuel") — [`RENDER_FUEL`], far beyond what real templates
+/// use (a few hundred per message) — and output bytes — [`RENDER_BYTES`] plus
+/// [`RENDER_BYTES_PER_INPUT`] per byte of the messages and tools. (Not
+/// bounded: memory of a string a template builds up in a variable without
+/// writing it — `{% set %}` blocks, repeated `~` — only its steps are.)
+pub const RENDER_FUEL: u64 = 20_000_000;
+pub const RENDER_BYTES: usize = 1 << 20;
+pub const RENDER_BYTES_PER_INPUT: usize = 8;
+
+/// Where a rendering writes: counts the bytes against the output bound and
+/// stops at once when the caller cancels.
+struct BoundedOut<'a> {
+    buf: Vec<u8>,
+    limit: usize,
+    full: bool,
+    cancel: &'a AtomicBool,
+}
+
+impl std::io::Write for BoundedOut<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("cancelled")); // (not Interrupted: write_all retries that)
+        }
+        if self.buf.len() + b.len() > self.limit {
+            self.full = true;
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 pub struct ChatTemplate {
     name: String,
@@ -291,6 +329,7 @@ impl ChatTemplate {
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(false);
         env.set_recursion_limit(200);
+        env.set_fuel(Some(RENDER_FUEL));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         // Python's printing of None/True/lists, transformers' `tojson`, generators
         crate::pyjinja::install(&mut env);
@@ -331,6 +370,7 @@ impl ChatTemplate {
         &self,
         messages: &[Message],
         opts: &RenderOptions,
+        cancel: &AtomicBool,
     ) -> Result<String, TokenizerError> {
         use minijinja::Value;
         let t = self.env.get_template("chat").map_err(|e| self.err(&e))?;
@@ -361,7 +401,53 @@ impl ChatTemplate {
             "add_generation_prompt".into(),
             Value::from(opts.add_generation_prompt),
         );
-        t.render(ctx).map_err(|e| self.err(&e))
+        let input: usize = messages
+            .iter()
+            .map(|m| {
+                m.content.len()
+                    + m.role.len()
+                    + m.tool_calls.as_ref().map_or(0, |c| c.to_string().len())
+                    + m.reasoning_content.as_ref().map_or(0, String::len)
+            })
+            .sum::<usize>()
+            + opts.tools.map_or(0, |t| t.to_string().len())
+            + opts.kwargs.map_or(0, |k| {
+                serde_json::Value::Object(k.clone()).to_string().len()
+            });
+        let limit = RENDER_BYTES.saturating_add(input.saturating_mul(RENDER_BYTES_PER_INPUT));
+        let mut out = BoundedOut {
+            buf: Vec::new(),
+            limit,
+            full: false,
+            cancel,
+        };
+        if let Err(e) = t.render_captured_to(ctx, &mut out) {
+            return Err(if cancel.load(Ordering::Relaxed) {
+                TokenizerError::Cancelled
+            } else if e.kind() == minijinja::ErrorKind::OutOfFuel {
+                self.bounded(format!(
+                    "it did not finish within {RENDER_FUEL} steps (a loop without end?)"
+                ))
+            } else if out.full {
+                self.bounded(format!(
+                    "it wrote more than {} MB for {input} bytes of messages",
+                    limit >> 20
+                ))
+            } else {
+                self.err(&e)
+            });
+        }
+        String::from_utf8(out.buf).map_err(|_| self.bounded("it wrote invalid UTF-8".into()))
+    }
+
+    fn bounded(&self, why: String) -> TokenizerError {
+        TokenizerError::Template {
+            which: self.name.clone(),
+            msg: format!(
+                "the model file's chat template was stopped: {why}; the template is broken or hostile \
+                 (run the prompt with --raw, or /v1/completions, to do without it)"
+            ),
+        }
     }
 
     /// Whether the template renders a `tools` list (function calling).
@@ -403,19 +489,51 @@ impl ChatTemplate {
         self.render_with(messages, &opts)
     }
 
+    /// [`Self::render_with_tools`] that stops (with
+    /// [`TokenizerError::Cancelled`]) as soon as it next writes once `cancel`
+    /// is set. Every rendering is also bounded in steps and output (see
+    /// [`RENDER_FUEL`]).
+    pub fn render_cancellable(
+        &self,
+        messages: &[Message],
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+        cancel: &AtomicBool,
+    ) -> Result<RenderedChat, TokenizerError> {
+        let opts = RenderOptions {
+            add_generation_prompt,
+            tools,
+            ..Default::default()
+        };
+        self.render_with_cancel(messages, &opts, cancel)
+    }
+
     /// [`Self::render`] with all of `apply_chat_template`'s arguments: tools,
-    /// template kwargs such as `enable_thinking`, a fixed clock.
+    /// template kwargs such as `enable_thinking`, a fixed clock. Every
+    /// rendering is bounded in steps and output (see [`RENDER_FUEL`]).
     pub fn render_with(
         &self,
         messages: &[Message],
         opts: &RenderOptions,
+    ) -> Result<RenderedChat, TokenizerError> {
+        self.render_with_cancel(messages, opts, &AtomicBool::new(false))
+    }
+
+    /// [`Self::render_with`] that stops (with [`TokenizerError::Cancelled`])
+    /// as soon as it next writes once `cancel` is set — a server request
+    /// whose client left.
+    pub fn render_with_cancel(
+        &self,
+        messages: &[Message],
+        opts: &RenderOptions,
+        cancel: &AtomicBool,
     ) -> Result<RenderedChat, TokenizerError> {
         // one instant for both renders below
         let opts = &RenderOptions {
             now: Some(opts.now.unwrap_or_else(unix_now)),
             ..*opts
         };
-        let real = self.render_raw(messages, opts)?;
+        let real = self.render_raw(messages, opts, cancel)?;
         // Render again with each content replaced by a unique sentinel to learn
         // where contents land in the output.
         let sentinel = |i: usize| format!("\u{E000}hearth-msg-{i}\u{E001}");
@@ -427,7 +545,7 @@ impl ChatTemplate {
                 ..m.clone()
             })
             .collect();
-        if let Ok(stext) = self.render_raw(&smsgs, opts) {
+        if let Ok(stext) = self.render_raw(&smsgs, opts, cancel) {
             type Variant = fn(&str) -> &str;
             let variants: [Variant; 3] = [|s| s, |s| s.trim(), |s| s.trim_end()];
             for v in variants {

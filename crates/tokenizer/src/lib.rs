@@ -125,6 +125,9 @@ pub enum TokenizerError {
     Template { which: String, msg: String },
     #[error("no chat template: the file has no `tokenizer.chat_template` and no built-in template fits (architecture {arch:?})")]
     NoTemplate { arch: Option<String> },
+    /// The caller stopped a rendering (`ChatTemplate::render_cancellable`).
+    #[error("the chat template rendering was cancelled")]
+    Cancelled,
 }
 
 // llama.cpp token attributes (include/llama.h `llama_token_attr`).

@@ -66,7 +66,8 @@ pub(crate) fn rewrite_generation_tags(src: &str) -> std::borrow::Cow<'_, str> {
     while let Some(p) = rest.find("{%") {
         out.push_str(&rest[..p]);
         let tag = &rest[p..];
-        let end = tag.find("%}").map(|e| e + 2);
+        // the closing `%}` after the opening `{%` (in `{%}` they overlap)
+        let end = tag[2..].find("%}").map(|e| e + 4);
         let rewritten = end.and_then(|e| {
             let inner = &tag[2..e - 2];
             let (open, inner) = match inner.strip_prefix(['-', '+']) {
@@ -518,6 +519,12 @@ mod tests {
             "a{%- if true -%} b {% endif +%}\n{% if x %}{% endif %}"
         );
         assert_eq!(rewrite_generation_tags("{{ '{%' }}"), "{{ '{%' }}");
+        // `{%}` (its `%}` overlapping the opening; found by the fuzz test)
+        let odd = "{%}- set x = 1 -%}{% generation %}";
+        assert_eq!(
+            rewrite_generation_tags(odd),
+            "{%}- set x = 1 -%}{% if true %}"
+        );
     }
 
     #[test]

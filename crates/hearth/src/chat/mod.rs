@@ -46,6 +46,9 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         ctx_size: a.ctx_size.filter(|_| given("ctx_size")),
         threads: a.threads,
         verbose: a.verbose,
+        spec: a.spec.clone(),
+        hide_thinking: a.hide_thinking,
+        loop_stop: Some(a.loop_stop),
     }
 }
 
@@ -68,8 +71,16 @@ struct Chat {
     style: Style,
     interactive: bool,
     verbose: bool,
+    hide_thinking: bool,
     /// Commands and messages that failed (a piped chat then exits with 4).
     failures: std::cell::Cell<usize>,
+    /// Speculative decoding asked for (`--spec`, `--draft`).
+    spec: engine::Speculation,
+    /// The `--draft` model, attached again to each model `/model` loads when
+    /// their vocabularies match.
+    draft: Option<std::sync::Arc<engine::DraftModel>>,
+    /// `--loop-stop`: characters of an answer that may repeat one passage.
+    loop_stop: usize,
 }
 
 /// Why the chat ends.
@@ -136,7 +147,8 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
     let loaded = loader::load(&path, &md, ctx_req)?;
-    let lm = loaded.model;
+    let mut lm = loaded.model;
+    let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
     let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
         lm,
@@ -162,8 +174,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         style,
         interactive,
         verbose: a.verbose,
+        hide_thinking: a.hide_thinking,
         failures: std::cell::Cell::new(0),
+        spec: a.spec.speculation(),
+        draft,
+        loop_stop: a
+            .loop_stop
+            .unwrap_or(engine::RepeatDetector::DEFAULT_WINDOW),
     };
+    chat.note_template();
     // Ctrl-C: during an answer, stop it; otherwise leave like a shell program.
     let _ = ctrlc::set_handler(|| {
         if GENERATING.load(Ordering::SeqCst) {
@@ -230,6 +249,19 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
 }
 
 impl Chat {
+    /// One line when the file has no chat template of its own (a base
+    /// model, often): hearth's built-in one for the family is a guess.
+    fn note_template(&self) {
+        match &self.lm.template {
+            Ok(t) if t.is_builtin() => eprintln!(
+                "hearth: note: {} has no chat template in its file; using hearth's {} one (a base model may not answer as a chat: `hearth run --raw` continues text instead)",
+                self.model_name,
+                t.name()
+            ),
+            _ => {}
+        }
+    }
+
     fn info(&self, s: &str) {
         if self.interactive {
             println!("{}", self.style.dim(s));
@@ -289,9 +321,18 @@ impl Chat {
             max_tokens: self.settings.max_tokens,
             sampling: self.settings.sampling.clone(),
             stop: self.stop.clone(),
+            spec: self.spec.clone(),
+            reasoning: self.lm.reasoning_format().map(|format| engine::Reasoning {
+                format,
+                budget: None,
+            }),
+            ..Default::default()
         };
+        let (style, hide) = (self.style, self.hide_thinking);
+        let mut thought = false;
         let mut answer = String::new();
         let mut write_err = None;
+        let mut looping = engine::RepeatDetector::new(self.loop_stop);
         CANCEL.store(false, Ordering::SeqCst);
         GENERATING.store(true, Ordering::SeqCst);
         let result = {
@@ -299,10 +340,24 @@ impl Chat {
             let mut out = std::io::stdout().lock();
             let r = self
                 .lm
-                .generate_cached(&self.pool, &mut self.sess, &req, &CANCEL, |t| {
+                .generate_split(&self.pool, &mut self.sess, &req, &CANCEL, |p| {
                     spin.stop();
-                    answer.push_str(t);
-                    match out.write_all(t.as_bytes()).and_then(|_| out.flush()) {
+                    // a thinking model's reasoning, dimmed, before the answer;
+                    // the conversation keeps the answer only
+                    let mut shown = String::new();
+                    if !p.reasoning.is_empty() && !hide {
+                        shown.push_str(&style.dim(p.reasoning));
+                        thought = true;
+                    }
+                    if !p.text.is_empty() {
+                        if std::mem::take(&mut thought) {
+                            shown.push_str("\n\n");
+                        }
+                        shown.push_str(p.text);
+                    }
+                    answer.push_str(p.text);
+                    match out.write_all(shown.as_bytes()).and_then(|_| out.flush()) {
+                        Ok(()) if looping.feed(p.text) => ControlFlow::Break(()),
                         Ok(()) => ControlFlow::Continue(()),
                         Err(e) => {
                             write_err = Some(e);
@@ -333,7 +388,11 @@ impl Chat {
             self.messages.push(Message::user(text));
             self.messages.push(Message::assistant(answer));
         }
-        if cancelled {
+        if let Some(p) = looping.period() {
+            self.info(&format!(
+                "(stopped: the answer kept repeating the same {p}-character passage; --loop-stop 0 lets it run)"
+            ));
+        } else if cancelled {
             self.info("(stopped)");
         }
         if st.stats.context_full {
@@ -395,7 +454,12 @@ impl Chat {
                         let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;
                         Ok((l.model, md, s))
                     }) {
-                    Ok((lm, md, sess)) => {
+                    Ok((mut lm, md, sess)) => {
+                        if let Some(d) = &self.draft {
+                            if let Err(e) = lm.set_draft(d.clone()) {
+                                self.info(&format!("{e}; no draft model for {name}."));
+                            }
+                        }
                         self.lm = lm;
                         self.sess = sess;
                         // the new model's own turns and stop texts (the
@@ -408,6 +472,7 @@ impl Chat {
                             self.model_name,
                             self.sess.n_ctx()
                         ));
+                        self.note_template();
                     }
                     Err(e) => self.error(&format!("{e}; still using {}", self.model_name)),
                 }
@@ -486,12 +551,22 @@ impl Chat {
                 .map(|t| t.name().to_string())
                 .unwrap_or_else(|_| "none".into())
         ));
-        s.push_str(&format!(
-            "context     {used} of {} tokens used ({} in the KV cache) · {} messages\n",
-            self.sess.n_ctx(),
-            self.sess.n_past(),
-            self.messages.len()
-        ));
+        let n_ctx = self.sess.n_ctx();
+        if used > n_ctx {
+            // an answer cut off at a full context is kept whole, with the
+            // template's end of turn it no longer fits
+            s.push_str(&format!(
+                "context     full: the conversation is {used} tokens, more than the {n_ctx} the context holds ({} in the KV cache) · {} messages; /clear starts anew\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        } else {
+            s.push_str(&format!(
+                "context     {used} of {n_ctx} tokens used ({} in the KV cache) · {} messages\n",
+                self.sess.n_past(),
+                self.messages.len()
+            ));
+        }
         s.push_str(&format!(
             "system      {}\n",
             self.system.as_deref().unwrap_or("(none)")
@@ -507,6 +582,18 @@ impl Chat {
                 .map_or("-1 (no limit)".to_string(), |n| n.to_string()),
             self.threads
         ));
+        if self.spec.is_on() {
+            s.push_str(&format!(
+                "\nspeculative prompt lookup {} · draft model {} · at most {} drafted tokens per step",
+                if self.spec.lookup { "on" } else { "off" },
+                match (&self.lm.draft, &self.draft) {
+                    (Some(d), _) => d.lm.path.display().to_string(),
+                    (None, Some(_)) => "none (its vocabulary is not this model's)".into(),
+                    (None, None) => "none".into(),
+                },
+                self.spec.n_max
+            ));
+        }
         self.info(&s);
     }
 }
@@ -537,7 +624,11 @@ fn stats_line(st: &CachedStats) -> String {
         s.output_tokens,
         s.output_tokens as f64 / s.gen_seconds.max(1e-9),
         s.finish.as_str()
-    )
+    ) + &if s.spec.drafted > 0 {
+        format!(" · {}", crate::cmd::spec_summary(&s.spec))
+    } else {
+        String::new()
+    }
 }
 
 fn seed_from_time() -> u64 {

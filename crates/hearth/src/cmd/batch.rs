@@ -37,10 +37,10 @@ pub struct BatchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
     pub format: FormatArg,
-    /// Ask for one JSON object per record; it is parsed, and the record says whether it is valid.
+    /// One JSON object per record (enforced while sampling by the local engine); it is parsed, and the record says whether it is valid.
     #[arg(long)]
     pub json: bool,
-    /// Like --json, and validate each output against this JSON Schema file.
+    /// Like --json, each output following this JSON Schema file (enforced while sampling; validated again).
     #[arg(long)]
     pub json_schema: Option<PathBuf>,
     /// Documents generated at once (continuous batching; default 32 local, fewer if their caches would not fit in memory, 4 with --endpoint).
@@ -70,22 +70,22 @@ pub struct BatchArgs {
     )]
     pub max_tokens: i64,
     /// Sampling temperature (default 0: greedy, the same output every run).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Keep only the K most likely tokens (0 = off; with --temperature above 0).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches P (1 = off).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     pub top_p: f32,
     /// Drop tokens less likely than P times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub min_p: f32,
     /// Penalise recently seen tokens (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub repeat_penalty: f32,
     /// Random seed (used when the temperature is above 0).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
     /// Outputs per input (with --temperature above 0): records ID#1 .. ID#N,
     /// draft k sampled with seed + k - 1 ({{draft}} in the template is k).
@@ -106,6 +106,10 @@ pub struct BatchArgs {
     /// available; batched decode steps are about 5-10 % slower without).
     #[arg(long)]
     pub no_panel_cache: bool,
+    /// (Speculative decoding: the same outputs, sooner when they copy from
+    /// the documents; not with --endpoint, whose server decides.)
+    #[command(flatten)]
+    pub spec: crate::cli::SpecArgs,
     /// Send the work to this OpenAI-compatible server instead (another hearth, vLLM, llama-server...).
     #[arg(long)]
     pub endpoint: Option<String>,
@@ -124,6 +128,10 @@ pub struct BatchArgs {
     /// Print the final report as JSON on standard output.
     #[arg(long)]
     pub report_json: bool,
+    /// Take --prompt, --reduce-prompt, --system and --stop exactly as typed (by default \n, \t,
+    /// \r, \\, \", \' and \xHH in them are processed, as llama.cpp's -p does).
+    #[arg(long)]
+    pub no_escape: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,8 +149,17 @@ pub enum LongArg {
 
 pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     use std::io::IsTerminal;
+    // as llama.cpp's -p: `--prompt "Summarise:\n\n{{content}}"` means two
+    // line breaks (a --prompt-file is taken as it is)
+    let escape = |s: &str, what: &str| -> anyhow::Result<String> {
+        if a.no_escape {
+            Ok(s.to_string())
+        } else {
+            Ok(crate::escape::process(s, what)?)
+        }
+    };
     let template_src = match (&a.prompt, &a.prompt_file) {
-        (Some(p), _) => p.clone(),
+        (Some(p), _) => escape(p, "--prompt")?,
         (None, Some(f)) => std::fs::read_to_string(f)
             .map_err(|e| InputError(format!("cannot read --prompt-file '{}': {e}", f.display())))?,
         (None, None) => return Err(UsageError(
@@ -152,8 +169,12 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         .into()),
     };
     let template = Template::new(&template_src).map_err(|e| InputError(e.to_string()))?;
-    let reduce_template = a
+    let reduce_src = a
         .reduce_prompt
+        .as_deref()
+        .map(|p| escape(p, "--reduce-prompt"))
+        .transpose()?;
+    let reduce_template = reduce_src
         .as_deref()
         .map(Template::new)
         .transpose()
@@ -178,6 +199,13 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!(
             "--temperature must be 0 or more (got {})",
             a.temperature
+        ))
+        .into());
+    }
+    if a.max_tokens < -1 {
+        return Err(UsageError(format!(
+            "-n/--max-tokens must be -1 (no limit) or 0 or more, not {}",
+            a.max_tokens
         ))
         .into());
     }
@@ -248,7 +276,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
     let settings = Settings {
         template,
         reduce_template,
-        system: a.system.clone(),
+        system: a
+            .system
+            .as_deref()
+            .map(|s| escape(s, "--system"))
+            .transpose()?,
         raw: a.raw,
         max_tokens: if a.max_tokens < 0 {
             None
@@ -264,7 +296,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
             seed: a.seed,
             ..engine::SamplingParams::default()
         },
-        stop: a.stop.clone(),
+        stop: a
+            .stop
+            .iter()
+            .map(|s| escape(s, "--stop"))
+            .collect::<Result<_, _>>()?,
         json,
         long: match a.long {
             LongArg::Split => LongMode::Split,
@@ -387,6 +423,12 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
 
 fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
     if let Some(url) = &a.endpoint {
+        if a.spec.speculation().is_on() {
+            return Err(crate::exit::UsageError(
+                "--spec and --draft are for local models; with --endpoint the server decides (`hearth serve --spec`)".into(),
+            )
+            .into());
+        }
         let key = a
             .api_key
             .clone()
@@ -431,13 +473,17 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
             e
         }
     })?;
-    Ok(Box::new(batch::Local::new(
-        Arc::new(loaded.model),
-        name,
+    let mut lm = loaded.model;
+    super::attach_draft(
+        &mut lm,
+        a.spec.draft.as_deref(),
         loaded.n_ctx,
         loaded.sequences,
-        threads,
-    )))
+    )?;
+    Ok(Box::new(
+        batch::Local::new(Arc::new(lm), name, loaded.n_ctx, loaded.sequences, threads)
+            .with_speculation(a.spec.speculation()),
+    ))
 }
 
 /// Local `--parallel` defaults, best first: the first whose caches fit.

@@ -13,7 +13,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     // The memory preflight counts the sessions the measurement makes: one of
     // depth + the longer test, or `--parallel` of them.
-    let n_ctx = a.depth + a.prompt.max(a.gen) + 1;
+    let mut n_ctx = a.depth + a.prompt.max(a.gen) + 1;
+    let spec = a.spec.speculation();
+    if spec.is_on() {
+        // the code edit's prompt and its answer
+        n_ctx = n_ctx.max(SPEC_CTX);
+    }
     let sequences = if a.parallel > 1 && a.gen > 0 {
         a.parallel as usize
     } else {
@@ -24,7 +29,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         cache: Cache::Sequences(sequences),
         panels: None,
     };
-    let lm = super::load_generator(&a.model, &opts)?.model;
+    let mut lm = super::load_generator(&a.model, &opts)?.model;
     let load_seconds = t0.elapsed().as_secs_f64();
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
@@ -39,13 +44,33 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         reps: a.reps.max(1),
         parallel: a.parallel as usize,
         panel_cache: !a.no_panel_cache,
+        grammar: super::grammar_from_flags(a.json_schema.as_deref(), None, None)?.map(|g| g.0),
     };
+    if let Some(g) = &cfg.grammar {
+        // refused up front, naming the flag, when it cannot be enforced
+        super::compile_grammar(&lm, Some(&(g.clone(), "--json-schema".into())))?;
+    }
     let r = engine::bench::run(&lm, &pool, &cfg)?;
+    // speculative decoding, last (the draft model loads after the rest ran)
+    let sb = if spec.is_on() {
+        super::attach_draft(&mut lm, a.spec.draft.as_deref(), SPEC_CTX, 1)?;
+        let n = if a.gen > 0 { a.gen } else { 128 };
+        let sb = engine::spec::bench(&lm, &pool, n, cfg.reps, &spec)?;
+        if !sb.identical {
+            anyhow::bail!(
+                "speculative decoding gave other tokens than plain decoding on the benchmark's code edit: a bug in hearth, please report it"
+            );
+        }
+        Some(sb)
+    } else {
+        None
+    };
     let (pp, tg, tgp) = (
         Spread::of(&r.pp),
         Spread::of(&r.tg),
         Spread::of(&r.tg_parallel),
     );
+    let tgs = Spread::of(&r.tg_grammar);
     let spread =
         |s: Spread| json!({"min": round2(s.min), "median": round2(s.median), "max": round2(s.max)});
     if a.json {
@@ -68,8 +93,31 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         if a.gen > 0 {
             v["tg"] = json!({"tokens": a.gen, "tok_per_s": spread(tg), "runs": r.tg});
         }
+        if !r.tg_grammar.is_empty() {
+            v["tg_schema"] = json!({"tokens": a.gen, "tok_per_s": spread(tgs), "runs": r.tg_grammar,
+                "cost_vs_tg": round2(1.0 - tgs.median / tg.median.max(1e-9))});
+        }
         if !r.tg_parallel.is_empty() {
             v["tg_parallel"] = json!({"sequences": a.parallel, "tokens": a.gen, "tok_per_s": spread(tgp), "runs": r.tg_parallel, "panel_cache_bytes": r.panel_cache_bytes});
+        }
+        if let Some(sb) = &sb {
+            v["speculative"] = json!({
+                "task": "code edit, greedy",
+                "tokens": sb.tokens,
+                "lookup": spec.lookup,
+                "draft": a.spec.draft,
+                "draft_max": spec.n_max,
+                "plain_tok_per_s": spread(Spread::of(&sb.plain)),
+                "spec_tok_per_s": spread(Spread::of(&sb.spec)),
+                "speedup": round2(Spread::of(&sb.spec).median / Spread::of(&sb.plain).median.max(1e-9)),
+                "identical": sb.identical,
+                "drafted_tokens": sb.stats.drafted,
+                "accepted_tokens": sb.stats.accepted,
+                "verify_steps": sb.stats.steps,
+                "acceptance_rate": sb.stats.acceptance(),
+                "plain_runs": sb.plain,
+                "spec_runs": sb.spec,
+            });
         }
         println!("{v}");
     } else {
@@ -112,6 +160,16 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 tg.max
             );
         }
+        if !r.tg_grammar.is_empty() {
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}  (JSON schema: {:.1} % slower than tg)",
+                format!("tg{}{} schema", a.gen, at),
+                tgs.min,
+                tgs.median,
+                tgs.max,
+                100.0 * (1.0 - tgs.median / tg.median.max(1e-9))
+            );
+        }
         if !r.tg_parallel.is_empty() {
             let name = format!("tg{}x{}{}", a.gen, a.parallel, at);
             println!(
@@ -125,9 +183,29 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 );
             }
         }
+        if let Some(sb) = &sb {
+            let (p, s) = (Spread::of(&sb.plain), Spread::of(&sb.spec));
+            let name = format!("edit tg{}", sb.tokens);
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}",
+                name, p.min, p.median, p.max
+            );
+            println!(
+                "{:<14} {:>10.2} {:>10.2} {:>10.2}  ({:.2}x, the same tokens)",
+                format!("{name} spec"),
+                s.min,
+                s.median,
+                s.max,
+                s.median / p.median.max(1e-9)
+            );
+            println!("{}", super::spec_summary(&sb.stats));
+        }
     }
     Ok(())
 }
+
+/// Context for the speculation benchmark's code edit and its answer.
+const SPEC_CTX: usize = 1024;
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0

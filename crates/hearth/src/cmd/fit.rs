@@ -19,15 +19,31 @@ struct MachineInfo {
     total: Option<u64>,
     available: Option<u64>,
     bandwidth: Option<f64>,
+    /// The share of the CPU other programs used while the bandwidth was
+    /// measured (the best of the probe's passes is kept, but a busy machine
+    /// still reads low).
+    busy: Option<f64>,
 }
 
 fn machine(threads: usize) -> MachineInfo {
     let mem = fit::memory_info();
+    let (bandwidth, busy) =
+        fit::others_busy_during(|| fit::probe_bandwidth(threads, Duration::from_millis(1500)));
     MachineInfo {
         total: mem.map(|m| m.0),
         available: mem.map(|m| m.1),
-        bandwidth: fit::probe_bandwidth(threads, Duration::from_millis(1500)),
+        bandwidth,
+        busy,
     }
+}
+
+/// A line for a bandwidth measured beside other busy programs.
+fn busy_note(m: &MachineInfo) -> Option<String> {
+    let b = m.busy.filter(|b| *b > fit::BUSY_SHARE)?;
+    Some(format!(
+        "note: other programs used {:.0} % of the CPU while the bandwidth was measured, so it and the speed predictions may read low; run this again when the machine is idle",
+        b * 100.0
+    ))
 }
 
 struct Assessment {
@@ -82,6 +98,8 @@ fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
 fn catalog_shape(f: &Facts) -> ModelShape {
     ModelShape {
         n_layer: f.n_layer,
+        kv_layers: f.n_layer,
+        recurrent_bytes: 0,
         n_embd: f.n_embd,
         n_head: f.n_head,
         n_head_kv: f.n_head_kv,
@@ -228,21 +246,29 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
             return Err(fit::unsupported_arch(&name, &e.facts.arch).into());
         }
         let shape = catalog_shape(&e.facts);
-        let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
+        let m = machine(threads);
+        let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &m);
         if a.json {
             println!("{}", catalog_json(e, Some(&s)));
         } else {
             print_human(&format!("{name} (not downloaded: judged from the catalog; `hearth pull {name}` fetches it, {})", file_size(&e.facts)), &s);
+            if let Some(n) = busy_note(&m) {
+                println!("  {n}");
+            }
         }
         return Ok(());
     }
     let path = super::pull::resolve_model(&a.model)?;
     let shape = file_shape(&path)?;
-    let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &machine(threads));
+    let m = machine(threads);
+    let s = assess(&shape, pick_ctx(&shape, a.ctx)?, &m);
     if a.json {
         println!("{}", to_json(&a.model.display().to_string(), &s));
     } else {
         print_human(&a.model.display().to_string(), &s);
+        if let Some(n) = busy_note(&m) {
+            println!("  {n}");
+        }
     }
     Ok(())
 }
@@ -294,6 +320,7 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
             "memory_total_bytes": m.total,
             "memory_available_bytes": m.available,
             "bandwidth_bytes_per_s": m.bandwidth.map(|b| b.round()),
+            "cpu_share_used_by_others_while_measured": m.busy,
             "models": models.iter().map(|(p, r)| match r {
                 Ok(s) => to_json(&p.display().to_string(), s),
                 Err(e) => json!({"model": p.display().to_string(), "error": e}),
@@ -318,6 +345,9 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     match m.bandwidth {
         Some(b) => println!("bandwidth:  {:.1} GB/s memory read (measured)", b / 1e9),
         None => println!("bandwidth:  unknown (the probe failed)"),
+    }
+    if let Some(n) = busy_note(&m) {
+        println!("            {n}");
     }
     if models.is_empty() {
         println!(

@@ -77,6 +77,99 @@ pub fn load_file(
     Ok(loaded)
 }
 
+/// Load the draft model `--draft` names (if any) and attach it to `lm` for
+/// speculative decoding: refused, with the reason, when its vocabulary is
+/// not `lm`'s. Its sessions get at most `n_ctx` positions (`sequences` of
+/// them counted by its memory preflight).
+pub fn attach_draft(
+    lm: &mut engine::LoadedModel,
+    draft: Option<&str>,
+    n_ctx: usize,
+    sequences: usize,
+) -> anyhow::Result<Option<std::sync::Arc<engine::DraftModel>>> {
+    let Some(name) = draft else {
+        return Ok(None);
+    };
+    let opts = engine::LoadOptions {
+        ctx: engine::Ctx::AtMost(n_ctx),
+        cache: engine::Cache::Sequences(sequences.max(1)),
+        panels: None,
+    };
+    let d = std::sync::Arc::new(engine::DraftModel::new(load_generator(name, &opts)?.model));
+    lm.set_draft(d.clone())
+        .map_err(|e| crate::exit::UsageError(format!("--draft: {e}")))?;
+    Ok(Some(d))
+}
+
+/// The `--verbose` words on speculative decoding: tokens drafted and accepted.
+pub fn spec_summary(s: &engine::SpecStats) -> String {
+    format!(
+        "speculative: {} of {} drafted tokens accepted ({:.0} %) in {} verify steps",
+        s.accepted,
+        s.drafted,
+        100.0 * s.acceptance(),
+        s.steps
+    )
+}
+
+/// The grammar the output must follow, from `--json-schema FILE`,
+/// `--grammar-file FILE` or `--regex REGEX` (at most one).
+pub fn grammar_from_flags(
+    json_schema: Option<&std::path::Path>,
+    grammar_file: Option<&std::path::Path>,
+    regex: Option<&str>,
+) -> anyhow::Result<Option<(engine::Grammar, String)>> {
+    let read = |flag: &str, p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| InputError(format!("cannot read {flag} '{}': {e}", p.display())))
+    };
+    let mut found = Vec::new();
+    if let Some(p) = json_schema {
+        let text = read("--json-schema", p)?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| InputError(format!("--json-schema '{}' is not JSON: {e}", p.display())))?;
+        found.push((
+            engine::Grammar::JsonSchema(v),
+            format!("--json-schema '{}'", p.display()),
+        ));
+    }
+    if let Some(p) = grammar_file {
+        found.push((
+            engine::Grammar::Gbnf(read("--grammar-file", p)?),
+            format!("--grammar-file '{}'", p.display()),
+        ));
+    }
+    if let Some(r) = regex {
+        found.push((engine::Grammar::Regex(r.to_string()), "--regex".to_string()));
+    }
+    if found.len() > 1 {
+        return Err(InputError(
+            "--json-schema, --grammar-file and --regex each constrain the output; give only one"
+                .into(),
+        )
+        .into());
+    }
+    Ok(found.pop())
+}
+
+/// `grammar` compiled for `lm` (an input error naming the flag when it is
+/// malformed or asks for what cannot be enforced).
+pub fn compile_grammar(
+    lm: &engine::LoadedModel,
+    grammar: Option<&(engine::Grammar, String)>,
+) -> anyhow::Result<Option<engine::Constraint>> {
+    let Some((g, flag)) = grammar else {
+        return Ok(None);
+    };
+    match lm.constraint(g) {
+        Ok(c) => Ok(Some(c)),
+        Err(engine::EngineError::Constraint(engine::ConstraintError::Invalid(m))) => {
+            Err(InputError(format!("{flag}: {m}")).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// [`load_model`] for a command that generates text: an embedding model
 /// (`bert`, `nomic-bert`) is refused at once, naming it (`hearth embed` is
 /// what it is for).

@@ -192,8 +192,24 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     };
     let models = cat.list();
     let secured = cfg.api_key.is_some();
+    // The draft model, loaded once, drafts for every served model of its vocabulary.
+    let draft = match &a.spec.draft {
+        None => None,
+        Some(name) => {
+            let opts = engine::LoadOptions {
+                ctx: engine::Ctx::AtMost(a.ctx_size.max(16)),
+                cache: engine::Cache::Sequences(a.parallel.max(1)),
+                panels: None,
+            };
+            let d = super::load_generator(name, &opts)?.model;
+            eprintln!("hearth serve: draft model {}", d.path.display());
+            Some(Arc::new(engine::DraftModel::new(d)))
+        }
+    };
     let state = Arc::new(AppState::new(
-        Manager::new(cat, keep_alive, budget, sched).with_panel_cache(!a.no_panel_cache),
+        Manager::new(cat, keep_alive, budget, sched)
+            .with_panel_cache(!a.no_panel_cache)
+            .with_speculation(a.spec.speculation(), draft),
         cfg,
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -12,6 +12,7 @@ pub mod nomic_bert;
 pub mod phi3;
 pub mod qwen2;
 pub mod qwen3;
+pub mod qwen35;
 pub mod qwen3moe;
 pub mod smollm3;
 

@@ -40,7 +40,7 @@ fn new_id(prefix: &str) -> String {
 /// The prompt's token ids (with the tools rendered, or the answer's start
 /// after the template's generation prompt) and the text a forcing
 /// `tool_choice` put before the answer.
-fn prompt(
+async fn prompt(
     lease: &Lease,
     msgs: &[Message],
     tools: Option<&ToolSet>,
@@ -48,11 +48,12 @@ fn prompt(
 ) -> Result<(Vec<u32>, String), ApiError> {
     let lm = &lease.slot.lm;
     if let Some(t) = tools {
-        return crate::tools::prompt_with_tools(lease, msgs, t);
+        let p = crate::tools::chat_prompt(lease, msgs, Some(t), &Default::default()).await?;
+        return Ok((p.ids, p.prefix));
     }
     let Some(pre) = prefill else {
         let p = Prompt::Chat(msgs.to_vec());
-        return Ok((gen::prepare(lm, lease, &p, "messages")?, String::new()));
+        return Ok((gen::prepare(lease, p, "messages").await?, String::new()));
     };
     let tpl = lm
         .template
@@ -92,7 +93,7 @@ async fn ready(st: &Shared, r: &MessagesRequest, count_only: bool) -> Result<Rea
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }
-    let (ids, tool_prefix) = prompt(&lease, &msgs, plan.tools.as_ref(), prefill.as_deref())?;
+    let (ids, tool_prefix) = prompt(&lease, &msgs, plan.tools.as_ref(), prefill.as_deref()).await?;
     let prompt_tokens = ids.len();
     plan.req.prompt = Prompt::Tokens(ids);
     Ok(Ready {

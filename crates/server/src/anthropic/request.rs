@@ -197,6 +197,7 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
             max_tokens,
             sampling: s,
             stop,
+            ..Default::default()
         },
         keep_alive,
         tools,

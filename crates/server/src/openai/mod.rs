@@ -81,12 +81,17 @@ fn usage(choices: &[Choice]) -> Value {
         .and_then(|c| c.stats.as_ref())
         .map(|s| s.cached_tokens)
         .unwrap_or(0);
-    usage_json(p, cached, c)
+    let mut u = usage_json(p, cached, c);
+    if let Some(sp) = crate::spec::stats_json(choices.iter().filter_map(|c| c.stats.as_ref())) {
+        u["speculative"] = sp;
+    }
+    u
 }
 
 /// OpenAI's `usage` object; `prompt_tokens_details.cached_tokens` counts the
 /// prompt tokens taken from a cache (an earlier turn's or a concurrent
-/// request's shared prefix) instead of being computed.
+/// request's shared prefix) instead of being computed. (hearth adds
+/// `usage.speculative` when speculative decoding drafted tokens.)
 fn usage_json(p: usize, cached: usize, c: usize) -> Value {
     json!({
         "prompt_tokens": p,
@@ -113,6 +118,12 @@ pub async fn chat(
     let started = Instant::now();
     let d = crate::defaults::Defaults::of(&st, &r.model);
     let mut p = plan(&r.common, None, &d)?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     let logprobs = match (r.logprobs, r.top_logprobs) {
         (_, Some(k)) if k > 20 => {
             return Err(ApiError::bad(
@@ -130,28 +141,42 @@ pub async fn chat(
         (false, None) => None,
     };
     let tools = tools(r.tools, r.tool_choice.as_ref())?;
-    if tools.is_some() && p.json {
+    if let (Some(_), Some((_, field))) = (&tools, &p.shape.grammar) {
         return Err(ApiError::bad(
-            "response_format",
-            "response_format json_object cannot be combined with tools; ask for one or the other",
+            field.clone(),
+            format!("{field} cannot be combined with tools; ask for one or the other"),
         ));
     }
-    let messages = chat_messages(r.messages, p.json, &d)?;
+    let messages = chat_messages(r.messages, p.shape.hint.as_deref(), &d)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
+    p.req.reasoning = p.thinking.reasoning(&lm);
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let ids = match tools {
-        None => gen::prepare(&lm, &lease, &Prompt::Chat(messages), "messages")?,
-        Some(t) => {
-            let (ids, prefix) = crate::tools::prompt_with_tools(&lease, &messages, &t)?;
-            p.tools = Some((t, prefix));
-            ids
-        }
-    };
+    let crate::tools::Prompted {
+        ids,
+        prefix,
+        format,
+        strict,
+    } = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs).await?;
+    if let Some(g) = strict {
+        // a strict forced call: its arguments follow the function's schema
+        let shape = crate::structured::Shape {
+            grammar: Some((g, "tools".into())),
+            hint: None,
+        };
+        p.req.constraint = shape.compile(&lm)?;
+    }
+    if let Some(mut t) = tools {
+        t.format = format;
+        // formats marked by special tokens need their text in the answer
+        p.req.special_text = format.needs_special_text();
+        p.tools = Some((t, prefix));
+    }
     p.req.prompt = Prompt::Tokens(ids);
     respond(
         st,
@@ -172,6 +197,12 @@ pub async fn completions(
     let started = Instant::now();
     let d = crate::defaults::Defaults::of(&st, &r.model);
     let mut p = plan(&r.common, Some(16), &d)?;
+    p.req.spec = crate::spec::speculation(
+        r.common.speculative.as_ref(),
+        r.common.speculative_n_max,
+        "speculative",
+        &st.mgr.spec,
+    )?;
     if let Some(k) = r.logprobs {
         if k > 5 {
             return Err(ApiError::bad(
@@ -183,6 +214,7 @@ pub async fn completions(
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     gen::refuse_embedding(&lease, "complete text")?;
     let lm = lease.slot.lm.clone();
+    crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
     for_model(&mut p, &r.common, &lm)?;
     let (prompt, text) = match r.prompt {
         CompletionPrompt::Text(t) => (Prompt::Raw(t.clone()), Some(t)),
@@ -206,16 +238,10 @@ pub async fn completions(
             (Prompt::Tokens(ids), Some(t))
         }
     };
-    if p.json {
-        return Err(ApiError::bad(
-            "response_format",
-            "response_format is for /v1/chat/completions",
-        ));
-    }
     if let Some(t) = &text {
         gen::log_content(&st, "prompt", t);
     }
-    let ids = gen::prepare(&lm, &lease, &prompt, "prompt")?;
+    let ids = gen::prepare(&lease, prompt, "prompt").await?;
     p.req.prompt = Prompt::Tokens(ids);
     let echo = if r.echo { text } else { None };
     respond(
@@ -251,16 +277,12 @@ async fn respond(
         Kind::Chat { logprobs } => *logprobs,
         Kind::Completion { logprobs, .. } => *logprobs,
     };
-    if p.json || p.tools.is_some() {
-        // the whole answer is needed first: checked as JSON, or read for tool calls
+    if p.tools.is_some() && !stream {
+        // the whole answer is read for tool calls
         let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
-        let choices = if p.json {
-            gen::collect_json(&lease, &p.req, p.n).await
-        } else {
-            match gen::submit_n(&lease, &p.req, top, p.n) {
-                Ok(rx) => gen::collect(rx, p.n).await,
-                Err(e) => Err(e),
-            }
+        let choices = match gen::submit_n(&lease, &p.req, top, p.n) {
+            Ok(rx) => gen::collect(rx, p.n).await,
+            Err(e) => Err(e),
         };
         guard.disarm();
         let choices = choices?;
@@ -286,9 +308,31 @@ async fn respond(
             &st, &lease, kind, choices, false, so, endpoint, started, None,
         ));
     }
+    let tools = p.tools.as_ref().map(|(t, pre)| t.stream(pre));
     Ok(stream_response(
-        st, lease, kind, rx, p.n, so, model, endpoint, started,
+        st, lease, kind, rx, p.n, so, model, endpoint, started, tools,
     ))
+}
+
+/// A tool reader's pieces as OpenAI chat chunk deltas (`ids`: each call's id,
+/// made when it starts).
+fn tool_deltas(deltas: Vec<crate::tools::Delta>, ids: &mut Vec<String>) -> Vec<Value> {
+    use crate::tools::Delta;
+    deltas
+        .into_iter()
+        .map(|d| match d {
+            Delta::Content(c) => json!({"content": c}),
+            Delta::Start { index, name } => {
+                let id = gen::new_id("call").replacen('-', "_", 1);
+                ids.push(id.clone());
+                json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}]})
+            }
+            Delta::Args { index, text } => {
+                json!({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
+            }
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -315,6 +359,7 @@ fn finish_whole(
     match kind {
         Kind::Chat { logprobs } => {
             let id = gen::new_id("chatcmpl");
+            let reasoning = |c: &Choice| (!c.reasoning.is_empty()).then(|| c.reasoning.clone());
             // (content, tool calls, finish reason) per choice
             let parts: Vec<(Option<String>, Vec<Value>, &str)> = choices
                 .iter()
@@ -342,6 +387,9 @@ fn finish_whole(
                 for (i, (content, calls, fin)) in parts.iter().enumerate() {
                     let fin = *fin;
                     let mut deltas = vec![json!({"role": "assistant", "content": ""})];
+                    if let Some(r) = reasoning(&choices[i]) {
+                        deltas.push(json!({"reasoning_content": r}));
+                    }
                     if let Some(t) = content.as_ref().filter(|t| !t.is_empty()) {
                         deltas.push(json!({"content": t}));
                     }
@@ -385,6 +433,9 @@ fn finish_whole(
                     });
                     let (content, calls, fin) = &parts[i];
                     let mut message = json!({"role": "assistant", "content": content, "refusal": null});
+                    if let Some(r) = reasoning(c) {
+                        message["reasoning_content"] = json!(r);
+                    }
                     if !calls.is_empty() {
                         message["tool_calls"] = json!(calls);
                     }
@@ -469,8 +520,13 @@ fn stream_response(
     model: String,
     endpoint: &'static str,
     started: Instant,
+    tools: Option<crate::tools::ToolStream>,
 ) -> Response {
     let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    // per choice: its tool reader and the ids of the calls it streamed
+    let mut readers: Vec<_> = (0..n)
+        .map(|_| (tools.clone(), Vec::<String>::new()))
+        .collect();
     tokio::spawn(async move {
         let lm = lease.slot.lm.clone();
         let created = gen::unix_now();
@@ -508,6 +564,7 @@ fn stream_response(
                 Kind::Completion { .. } => continue,
             };
             if !send(sse(&mk(first))).await {
+                gen::log_request(&st, endpoint, &model, &[], "499 (client closed)", started);
                 return;
             }
         }
@@ -515,6 +572,7 @@ fn stream_response(
         let mut texts: Vec<String> = vec![String::new(); n];
         let mut done = 0;
         let mut status = "200".to_string();
+        let mut seen = gen::Seen::default();
         while done < n {
             // A client that leaves while nothing streams (a long prompt
             // still being read) is noticed here too.
@@ -528,14 +586,37 @@ fn stream_response(
             let Some((i, ev)) = next else {
                 break;
             };
+            seen.note(i, &ev);
             let piece = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
-                    if t.text.is_empty() && (!with_lp || t.id == u32::MAX) {
+                    if t.text.is_empty() && t.reasoning.is_empty() && (!with_lp || t.id == u32::MAX)
+                    {
                         continue;
                     }
                     texts[i].push_str(&t.text);
                     let real = t.id != u32::MAX;
+                    if let (Some(reader), ids) = &mut readers[i] {
+                        // content and tool-call pieces as the answer comes
+                        let mut deltas = Vec::new();
+                        if !t.reasoning.is_empty() {
+                            deltas.push(json!({"reasoning_content": t.reasoning}));
+                        }
+                        deltas.extend(tool_deltas(reader.push(&t.text), ids));
+                        let mut gone = false;
+                        for d in deltas {
+                            let c = json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
+                            if !send(sse(&mk(c))).await {
+                                gone = true;
+                                break;
+                            }
+                        }
+                        if gone {
+                            status = "499 (client closed)".into();
+                            break;
+                        }
+                        continue;
+                    }
                     match &kind {
                         Kind::Chat { .. } => {
                             let lp = if with_lp && real {
@@ -543,7 +624,16 @@ fn stream_response(
                             } else {
                                 Value::Null
                             };
-                            json!([{"index": i, "delta": {"content": t.text}, "logprobs": lp, "finish_reason": null}])
+                            // a thinking model's reasoning streams as it comes,
+                            // apart from the answer (llama-server's and vLLM's field)
+                            let mut delta = json!({});
+                            if !t.reasoning.is_empty() {
+                                delta["reasoning_content"] = json!(t.reasoning);
+                            }
+                            if !t.text.is_empty() || t.reasoning.is_empty() {
+                                delta["content"] = json!(t.text);
+                            }
+                            json!([{"index": i, "delta": delta, "logprobs": lp, "finish_reason": null}])
                         }
                         Kind::Completion { .. } => {
                             let lp = if with_lp && real {
@@ -557,7 +647,16 @@ fn stream_response(
                 }
                 Event::Done(s) => {
                     done += 1;
-                    let fin = gen::finish_str(s.finish);
+                    let mut fin = gen::finish_str(s.finish);
+                    if let (Some(reader), ids) = &mut readers[i] {
+                        for d in tool_deltas(reader.finish(), ids) {
+                            let c = json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
+                            let _ = send(sse(&mk(c))).await;
+                        }
+                        if reader.n_calls() > 0 {
+                            fin = "tool_calls";
+                        }
+                    }
                     stats.push(s);
                     if is_chat {
                         json!([{"index": i, "delta": {}, "logprobs": null, "finish_reason": fin}])
@@ -579,7 +678,8 @@ fn stream_response(
             }
         }
         drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
+        let logged = seen.stats(&stats, n);
+        let refs: Vec<_> = logged.iter().collect();
         gen::log_request(&st, endpoint, &model, &refs, &status, started);
         for t in &texts {
             gen::log_content(&st, "output", t);
@@ -593,6 +693,9 @@ fn stream_response(
             let cached = stats.first().map(|s| s.cached_tokens).unwrap_or(0);
             let mut v = mk(json!([]));
             v["usage"] = usage_json(p, cached, c);
+            if let Some(sp) = crate::spec::stats_json(&stats) {
+                v["usage"]["speculative"] = sp;
+            }
             if !send(sse(&v)).await {
                 return;
             }

@@ -47,12 +47,6 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-#[derive(Deserialize)]
-pub struct ResponseFormat {
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
 /// Fields common to both endpoints (plus hearth's extensions `top_k`,
 /// `min_p`, `repeat_penalty`, `keep_alive`).
 #[derive(Deserialize, Default)]
@@ -72,7 +66,21 @@ pub struct Common {
     pub seed: Option<i64>,
     pub presence_penalty: Option<f32>,
     pub frequency_penalty: Option<f32>,
-    pub response_format: Option<ResponseFormat>,
+    /// `{"type": "text" | "json_object" | "json_schema", "json_schema": {"schema": ...}}`.
+    pub response_format: Option<Value>,
+    /// llama-server's GBNF grammar for the answer.
+    pub grammar: Option<String>,
+    /// llama-server's JSON Schema for the answer.
+    pub json_schema: Option<Value>,
+    /// hearth: a regular expression the whole answer matches.
+    pub regex: Option<String>,
+    /// "none", "minimal", "low", "medium", "high": a thinking model's effort
+    /// (passed to the template; "none" turns thinking off).
+    pub reasoning_effort: Option<String>,
+    /// Extra chat template variables (`{"enable_thinking": false}`).
+    pub chat_template_kwargs: Option<serde_json::Map<String, Value>>,
+    /// hearth: most reasoning tokens before the answer is asked for (-1: no limit).
+    pub thinking_budget: Option<i64>,
     pub keep_alive: Option<Value>,
     /// OpenAI's `{"token id": bias}`, bias in -100..=100.
     pub logit_bias: Option<std::collections::HashMap<String, f32>>,
@@ -80,6 +88,12 @@ pub struct Common {
     /// end-of-generation token (run to `max_tokens` or the context's end).
     #[serde(default)]
     pub ignore_eos: bool,
+    /// hearth's extension: speculative decoding for this request (`true`,
+    /// `false`, or `{"lookup", "draft", "n_max"}`; see `crate::spec`).
+    pub speculative: Option<Value>,
+    /// llama.cpp server's name for the most tokens drafted per step.
+    #[serde(rename = "speculative.n_max")]
+    pub speculative_n_max: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -118,7 +132,9 @@ pub struct CompletionRequest {
 pub(super) struct Plan {
     pub(super) req: GenerateRequest,
     pub(super) n: usize,
-    pub(super) json: bool,
+    /// The grammar asked for (compiled once the model is known).
+    pub(super) shape: crate::structured::Shape,
+    pub(super) thinking: crate::structured::Thinking,
     pub(super) keep_alive: Option<KeepAlive>,
     /// The function definitions rendered: the answer is read for calls of
     /// them, after the start a forcing `tool_choice` wrote (see
@@ -219,21 +235,17 @@ pub(super) fn plan(
             .filter(|s| !s.is_empty())
             .collect(),
     );
-    let json = match &c.response_format {
-        None => false,
-        Some(f) => match f.kind.as_str() {
-            "text" => false,
-            "json_object" | "json_schema" => true,
-            other => {
-                return Err(ApiError::bad(
-                    "response_format.type",
-                    format!(
-                    "response_format.type '{other}' is not supported; use 'text' or 'json_object'"
-                ),
-                ))
-            }
-        },
-    };
+    let shape = crate::structured::openai(
+        c.response_format.as_ref(),
+        c.grammar.as_deref(),
+        c.json_schema.as_ref(),
+        c.regex.as_deref(),
+    )?;
+    let thinking = crate::structured::openai_thinking(
+        c.reasoning_effort.as_deref(),
+        c.chat_template_kwargs.as_ref(),
+        c.thinking_budget,
+    )?;
     let keep_alive = match &c.keep_alive {
         None => None,
         Some(v) => Some(KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e))?),
@@ -243,11 +255,13 @@ pub(super) fn plan(
         max_tokens,
         sampling: s,
         stop,
+        ..Default::default()
     };
     Ok(Plan {
         req,
         n,
-        json,
+        shape,
+        thinking,
         keep_alive,
         tools: None,
     })
@@ -255,7 +269,7 @@ pub(super) fn plan(
 
 pub(super) fn chat_messages(
     msgs: Vec<ChatMessage>,
-    json: bool,
+    hint: Option<&str>,
     d: &crate::defaults::Defaults,
 ) -> Result<Vec<Message>, ApiError> {
     if msgs.is_empty() {
@@ -325,8 +339,7 @@ pub(super) fn chat_messages(
         });
     }
     d.apply_chat(&mut out);
-    if json {
-        let hint = engine::jsonfix::HINT;
+    if let Some(hint) = hint {
         match out.first_mut() {
             Some(m) if m.role == "system" => {
                 m.content = format!("{}\n\n{hint}", m.content);
@@ -338,7 +351,8 @@ pub(super) fn chat_messages(
 }
 
 /// The checks and settings that need the model: `logit_bias` ids inside its
-/// vocabulary, and `ignore_eos` as a ban on its end-of-generation tokens.
+/// vocabulary, `ignore_eos` as a ban on its end-of-generation tokens, the
+/// grammar compiled for its vocabulary.
 pub(super) fn for_model(
     p: &mut Plan,
     c: &Common,
@@ -360,6 +374,7 @@ pub(super) fn for_model(
             ),
         ));
     }
+    p.req.constraint = p.shape.compile(lm)?;
     if c.ignore_eos {
         let bias = &mut p.req.sampling.logit_bias;
         bias.extend(

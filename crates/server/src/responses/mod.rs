@@ -136,11 +136,13 @@ async fn ready(st: &Shared, r: &ResponsesRequest) -> Result<Ready, ApiError> {
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }
-    let lm = lease.slot.lm.clone();
     let (ids, tool_prefix) = match &plan.tools {
-        Some(t) => crate::tools::prompt_with_tools(&lease, &msgs, t)?,
+        Some(t) => {
+            let p = crate::tools::chat_prompt(&lease, &msgs, Some(t), &Default::default()).await?;
+            (p.ids, p.prefix)
+        }
         None => (
-            gen::prepare(&lm, &lease, &Prompt::Chat(msgs), "input")?,
+            gen::prepare(&lease, Prompt::Chat(msgs), "input").await?,
             String::new(),
         ),
     };

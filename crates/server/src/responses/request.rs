@@ -190,6 +190,7 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
             max_tokens,
             sampling: s,
             stop: d.stop(Vec::new()),
+            ..Default::default()
         },
         keep_alive,
         tools,

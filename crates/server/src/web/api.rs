@@ -95,6 +95,8 @@ fn judge(shape: &ModelShape, ctx: usize, available: Option<u64>, bw: Option<f64>
 fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
     ModelShape {
         n_layer: f.n_layer,
+        kv_layers: f.n_layer,
+        recurrent_bytes: 0,
         n_embd: f.n_embd,
         n_head: f.n_head,
         n_head_kv: f.n_head_kv,

@@ -154,7 +154,20 @@ if "qwen-coder" in ids:
     chunks = list(c.chat.completions.create(model="qwen-coder", messages=ASK, tools=TOOLS, temperature=0, max_tokens=80, stream=True))
     deltas = [d for ch in chunks if ch.choices for d in (ch.choices[0].delta.tool_calls or [])]
     fins = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
-    check("a streamed tool call", len(deltas) == 1 and deltas[0].function.name == "get_weather" and fins == ["tool_calls"], str(chunks)[:400])
+    # OpenAI's chunk format: the first delta of a call has its index, id and
+    # name; the arguments follow in pieces that add up to the whole
+    args = "".join(d.function.arguments or "" for d in deltas if d.index == 0)
+    check("a streamed tool call, in pieces", len(deltas) > 2 and deltas[0].index == 0 and deltas[0].id.startswith("call_")
+          and deltas[0].function.name == "get_weather" and all(d.id is None for d in deltas[1:])
+          and json.loads(args) == json.loads(calls[0].function.arguments) and fins == ["tool_calls"], str(chunks)[:600])
+    # the streaming helper accumulates the same call
+    stream_api = getattr(c.chat.completions, "stream", None) or c.beta.chat.completions.stream
+    with stream_api(model="qwen-coder", messages=ASK, tools=TOOLS, temperature=0, max_tokens=80) as s:
+        for _ in s:
+            pass
+        fc = s.get_final_completion().choices[0].message.tool_calls or []
+    check("stream helper assembles the call", len(fc) == 1 and fc[0].function.name == "get_weather"
+          and json.loads(fc[0].function.arguments) == json.loads(calls[0].function.arguments), str(fc))
     if calls:
         back = ASK + [ch.message.model_dump(exclude_none=True),
                       {"role": "tool", "tool_call_id": calls[0].id, "content": json.dumps({"temp_c": 18})}]
@@ -176,6 +189,18 @@ if "qwen-coder" in ids:
     calls5 = r5.choices[0].message.tool_calls or []
     check("a named tool_choice calls that function", len(calls5) == 1 and calls5[0].function.name == "get_time"
           and isinstance(json.loads(calls5[0].function.arguments), dict), str(r5.choices[0]))
+    # strict: the forced call's arguments follow the function's parameters schema
+    STRICT = [{"type": "function", "function": {"name": "set_alarm", "strict": True, "description": "Set an alarm",
+               "parameters": {"type": "object", "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23},
+                                                               "label": {"enum": ["work", "gym", "sleep"]}},
+                              "required": ["hour", "label"], "additionalProperties": False}}}]
+    for seed in (1, 2):
+        r6 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Wake me up at 30 o'clock for yoga."}],
+                                       tools=STRICT, tool_choice="required", temperature=1.0, seed=seed, max_tokens=60)
+        calls6 = r6.choices[0].message.tool_calls or []
+        a6 = json.loads(calls6[0].function.arguments) if calls6 else {}
+        check(f"strict tool arguments follow the schema (seed {seed})", len(calls6) == 1 and set(a6) == {"hour", "label"}
+              and isinstance(a6["hour"], int) and 0 <= a6["hour"] <= 23 and a6["label"] in ("work", "gym", "sleep"), str(r6.choices[0]))
     expect_error("tool_choice naming an undeclared function is 400", lambda: c.chat.completions.create(
         model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}}), 400, "tool_choice")
     expect_error("tool_choice required without tools is 400", lambda: c.chat.completions.create(

@@ -3,29 +3,37 @@
 //! calls of earlier assistant turns as templates want them, and the calls read
 //! back from a generated answer.
 
+pub mod formats;
+
 use crate::error::ApiError;
 use crate::gen;
 use crate::models::Lease;
 use engine::Message;
+pub use formats::{Delta, ToolFormat, ToolStream};
 use serde_json::Value;
 
-/// The prompt tokens of `messages` with `tools` rendered by the model's chat
-/// template (a 400 naming `tools` when the template takes none), and the
-/// start of the answer a forcing `tool_choice` writes for the model: the
-/// prompt ends with it, so the model continues a call (of the named function,
-/// or of one it picks) instead of deciding whether to make one. The answer is
-/// read for calls with that start put back in front ([`ToolSet::answer`]).
-pub fn prompt_with_tools(
+/// The prompt tokens of `messages` rendered by the model's chat template,
+/// with `kwargs` as extra template variables (`enable_thinking`,
+/// `reasoning_effort`, …) and `tools` (a 400 naming `tools` when the
+/// template takes none), and the start of the answer a forcing
+/// `tool_choice` writes for the model: the prompt ends with it, so the model
+/// continues a call (of the named function, or of one it picks) instead of
+/// deciding whether to make one. The answer is read for calls with that
+/// start put back in front ([`ToolSet::answer`]). The template (the file's)
+/// is rendered and the text tokenized off the runtime, cancelled with the
+/// request.
+pub async fn chat_prompt(
     lease: &Lease,
     messages: &[Message],
-    tools: &ToolSet,
-) -> Result<(Vec<u32>, String), ApiError> {
-    let lm = &lease.slot.lm;
-    let tpl = lm
-        .template
-        .as_ref()
-        .map_err(|e| ApiError::bad("messages", e.clone()))?;
-    if !tpl.supports_tools() {
+    tools: Option<&ToolSet>,
+    kwargs: &serde_json::Map<String, Value>,
+) -> Result<Prompted, ApiError> {
+    let lm = lease.slot.lm.clone();
+    let tpl = lm.template.as_ref().map_err(|e| {
+        let e = engine::EngineError::NoTemplate(e.clone());
+        crate::error::from_engine(&e)
+    })?;
+    if tools.is_some() && !tpl.supports_tools() {
         return Err(ApiError::bad(
             "tools",
             format!(
@@ -34,28 +42,61 @@ pub fn prompt_with_tools(
             ),
         ));
     }
-    let mut rendered = tpl
-        .render_with_tools(messages, Some(&tools.list), true)
-        .map_err(|e| ApiError::bad("messages", e.to_string()))?;
-    // templates that ask for `<tool_call>` blocks (Qwen 2.5, Hermes) get one
-    // opened; others a bare call object
-    let open = if rendered.text.contains("<tool_call>") {
-        "<tool_call>\n"
-    } else {
-        ""
+    let format = ToolFormat::from_template(tpl.source());
+    let strict = tools.and_then(|t| t.strict_grammar(format));
+    let prefix = match tools.map(|t| &t.force) {
+        // a strict call's grammar writes the opening itself
+        _ if strict.is_some() => String::new(),
+        None | Some(Force::Auto) => String::new(),
+        Some(Force::Required) => format.forced_prefix(None).unwrap_or_default(),
+        Some(Force::Named(n)) => format.forced_prefix(Some(n)).unwrap_or_default(),
     };
-    let prefix = match &tools.force {
-        Force::Auto => String::new(),
-        Force::Required => format!("{open}{{\"name\": \""),
-        Force::Named(n) => format!(
-            "{open}{{\"name\": {}, \"arguments\": ",
-            Value::String(n.clone())
-        ),
-    };
-    // template-authored text (outside every message's content range)
-    rendered.text.push_str(&prefix);
-    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&rendered), "messages")?;
-    Ok((ids, prefix))
+    let (lm2, msgs, list, kw, pre) = (
+        lm.clone(),
+        messages.to_vec(),
+        tools.map(|t| t.list.clone()),
+        kwargs.clone(),
+        prefix.clone(),
+    );
+    let ids = gen::off_runtime(move |cancel| {
+        let tpl = lm2.template.as_ref().expect("checked above");
+        let opts = engine::RenderOptions {
+            add_generation_prompt: true,
+            tools: list.as_ref(),
+            kwargs: (!kw.is_empty()).then_some(&kw),
+            now: None,
+        };
+        tpl.render_with_cancel(&msgs, &opts, cancel)
+            .map(|mut rendered| {
+                // template-authored text (outside every message's content range)
+                rendered.text.push_str(&pre);
+                lm2.tokenizer.encode_chat(&rendered)
+            })
+    })
+    .await?
+    .map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    let ids = gen::check_prompt_len(lease, ids, "messages")?;
+    if ids.is_empty() {
+        return Err(crate::error::from_engine(&engine::EngineError::EmptyPrompt));
+    }
+    Ok(Prompted {
+        ids,
+        prefix,
+        format,
+        strict,
+    })
+}
+
+/// A chat prompt rendered for the model (see [`chat_prompt`]).
+pub struct Prompted {
+    pub ids: Vec<u32>,
+    /// The start of the answer written in the prompt (a forced call's opening).
+    pub prefix: String,
+    /// How the model writes calls.
+    pub format: ToolFormat,
+    /// The grammar of a forced call of `strict` functions: the call and its
+    /// arguments follow the function's `parameters` schema.
+    pub strict: Option<engine::Grammar>,
 }
 
 /// What a request's `tool_choice` asks of the answer.
@@ -75,6 +116,9 @@ pub struct ToolSet {
     /// The function definitions, as the template renders them.
     pub list: Value,
     pub force: Force,
+    /// How the model writes calls (its template's format; set once the
+    /// model is known).
+    pub format: ToolFormat,
 }
 
 /// An assistant message's tool call as chat templates want it: the
@@ -164,7 +208,11 @@ pub fn tools(
             ));
         }
     }
-    Ok(Some(ToolSet { list, force }))
+    Ok(Some(ToolSet {
+        list,
+        force,
+        format: ToolFormat::Hermes,
+    }))
 }
 
 impl ToolSet {
@@ -172,10 +220,108 @@ impl ToolSet {
     /// `prefix` (see [`prompt_with_tools`]).
     pub fn answer(&self, prefix: &str, text: &str) -> (Option<String>, Vec<ToolCall>) {
         let names = tool_names(&self.list);
-        if prefix.is_empty() {
-            return parse_tool_calls(text, &names);
+        let text = format!("{prefix}{text}");
+        if self.format == ToolFormat::Hermes {
+            // also reads calls small models write without the tags
+            return parse_tool_calls(&text, &names);
         }
-        parse_tool_calls(&format!("{prefix}{text}"), &names)
+        let p = formats::parse(self.format, &text, true);
+        let calls: Vec<ToolCall> = p
+            .calls
+            .iter()
+            .filter(|c| names.contains(&c.name.as_str()))
+            .map(|c| ToolCall {
+                name: c.name.clone(),
+                arguments: serde_json::from_str(&c.args)
+                    .ok()
+                    .or_else(|| {
+                        engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
+                    })
+                    .unwrap_or_else(|| Value::String(c.args.clone())),
+            })
+            .collect();
+        if calls.is_empty() && self.format == ToolFormat::Llama3 {
+            return parse_tool_calls(&text, &names);
+        }
+        let content = p.content.trim();
+        (
+            (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
+            calls,
+        )
+    }
+
+    /// When `tool_choice` forces a call and a candidate function is
+    /// `strict` (OpenAI's `function.strict`), the grammar of that call in
+    /// `format`: the family's opening and closing around
+    /// `{"name": <a candidate>, "arguments": <its parameters schema>}`
+    /// (Hermes / Qwen, Llama 3.x with `parameters`, Phi-4-mini). `None` for
+    /// formats whose markers are special tokens or not JSON.
+    pub fn strict_grammar(&self, format: ToolFormat) -> Option<engine::Grammar> {
+        let candidates: Vec<&Value> = self
+            .list
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.get("function"))
+            .filter(|f| match &self.force {
+                Force::Auto => false,
+                Force::Required => true,
+                Force::Named(n) => f.get("name").and_then(Value::as_str) == Some(n),
+            })
+            .collect();
+        if !candidates
+            .iter()
+            .any(|f| f.get("strict") == Some(&Value::Bool(true)))
+        {
+            return None;
+        }
+        let (open, close, args_key) = match format {
+            ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>", "arguments"),
+            ToolFormat::Llama3 => ("", "", "parameters"),
+            ToolFormat::Phi4 => ("functools[", "]", "arguments"),
+            _ => return None,
+        };
+        let any: Vec<Value> = candidates
+            .iter()
+            .map(|f| {
+                let params = f
+                    .get("parameters")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+                serde_json::json!({
+                    "type": "object",
+                    "properties": {"name": {"const": f.get("name")}, args_key: params},
+                    "required": ["name", args_key],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        let schema = serde_json::json!({"anyOf": any});
+        let lit = |s: &str| Value::String(s.to_string()).to_string();
+        let mut g = String::from("start: ");
+        if !open.is_empty() {
+            g.push_str(&lit(open));
+            g.push(' ');
+        }
+        g.push_str("call");
+        if !close.is_empty() {
+            g.push(' ');
+            g.push_str(&lit(close));
+        }
+        g.push_str(&format!("\ncall: %json {schema}\n"));
+        Some(engine::Grammar::Lark(g))
+    }
+
+    /// A reader of this answer's calls as it streams (`prefix`: the forced
+    /// opening the prompt wrote).
+    pub fn stream(&self, prefix: &str) -> ToolStream {
+        ToolStream::new(
+            self.format,
+            tool_names(&self.list)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            prefix,
+        )
     }
 }
 

@@ -1,0 +1,120 @@
+//! `qwen35` (Qwen3.5 / 3.6 dense): a hybrid of Gated DeltaNet linear
+//! attention and gated full attention, three recurrent layers then one
+//! attention layer (`full_attention_interval`, 4; or the explicit
+//! `attention.recurrent_layers`). Every block is pre-norm with the FFN's norm
+//! named `post_attention_norm`.
+//!
+//! - Recurrent layers: `attn_qkv` (q, k, v of the DeltaNet) through a causal
+//!   depthwise conv1d (`ssm_conv1d`, `ssm.conv_kernel` taps, state: the last
+//!   taps−1 inputs) and SiLU; q and k L2-normed per head; the gated delta
+//!   rule per value head, S ← S·exp(g); S ← S + k ⊗ β(v − Sᵀk); o = Sᵀq/√d,
+//!   with g = softplus(x·`ssm_alpha` + `ssm_dt`)·`ssm_a`, β = σ(x·`ssm_beta`);
+//!   o RMS-normed per head (`ssm_norm`) times SiLU(x·`attn_gate`), then
+//!   `ssm_out`.
+//! - Attention layers: `attn_q` gives query and gate interleaved per head;
+//!   per-head RMS norm of q and k, interleaved multi-section RoPE (`imrope`:
+//!   NeoX pairs over `rope.dimension_count` dims, for text the same position
+//!   in the first three sections), softmax attention, output × σ(gate), then
+//!   `attn_output`.
+//!
+//! A multi-token-prediction block (`nextn_predict_layers`, the last blocks of
+//! the file) is not run: its tensors are accepted and ignored, as llama.cpp's
+//! main graph does. Reference: llama.cpp `src/models/qwen35.cpp`,
+//! `delta-net-base.cpp`, ggml-cpu `ggml_compute_forward_gated_delta_net`,
+//! `ssm_conv`, `ggml_mrope_cache_init`.
+
+use crate::config::{Config, Meta, RopeSpec, SsmSpec};
+use crate::ops::RopeStyle;
+use crate::ModelError;
+
+pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result<(), ModelError> {
+    rope.style = RopeStyle::Neox;
+    let key = m.key("rope.dimension_sections");
+    let sections = match m.f.get(&key) {
+        None => return Err(m.bad(&key, "is missing; the file is not a complete qwen35 model")),
+        Some(v) => {
+            let items: Option<Vec<usize>> = v
+                .as_array()
+                .map(|a| a.iter().map(|x| x.as_u64().map(|u| u as usize)).collect())
+                .unwrap_or_else(|| v.as_u64().map(|u| vec![u as usize; 4]));
+            match items {
+                Some(s) if !s.is_empty() && s.len() <= 4 => {
+                    let mut out = [0usize; 4];
+                    out[..s.len()].copy_from_slice(&s);
+                    out
+                }
+                _ => {
+                    return Err(m.bad(
+                        &key,
+                        &format!("is {}, expected up to 4 integers", v.display_short(4)),
+                    ))
+                }
+            }
+        }
+    };
+    rope.sections = Some((sections, true));
+    c.qk_norm = true;
+
+    // A multi-token-prediction head is stored as the last blocks: not run.
+    let nextn = m.u("nextn_predict_layers")?.unwrap_or(0);
+    if nextn >= c.n_layer {
+        return Err(m.bad(
+            &m.key("nextn_predict_layers"),
+            &format!("is {nextn}, not fewer than block_count {}", c.n_layer),
+        ));
+    }
+    c.n_layer -= nextn;
+    c.layers.truncate(c.n_layer);
+
+    let d_conv = m.req_u("ssm.conv_kernel")?;
+    let d_inner = m.req_u("ssm.inner_size")?;
+    let head_dim = m.req_u("ssm.state_size")?;
+    let n_v_heads = m.req_u("ssm.time_step_rank")?;
+    let n_k_heads = m.req_u("ssm.group_count")?;
+    if d_inner != head_dim * n_v_heads {
+        return Err(m.bad(
+            &m.key("ssm.inner_size"),
+            &format!("is {d_inner}, not state_size {head_dim} × time_step_rank {n_v_heads}"),
+        ));
+    }
+    if n_v_heads % n_k_heads != 0 {
+        return Err(m.bad(
+            &m.key("ssm.group_count"),
+            &format!("{n_k_heads} does not divide time_step_rank {n_v_heads}"),
+        ));
+    }
+    let rkey = m.key("attention.recurrent_layers");
+    let recurrent: Vec<bool> = match m.f.get(&rkey) {
+        Some(v) => {
+            let flags: Option<Vec<bool>> = v.as_array().and_then(|a| {
+                a.iter()
+                    .map(|x| x.as_bool().or_else(|| x.as_u64().map(|u| u != 0)))
+                    .collect::<Option<Vec<bool>>>()
+            });
+            match flags {
+                Some(f) if f.len() >= c.n_layer => f[..c.n_layer].to_vec(),
+                _ => {
+                    return Err(m.bad(
+                        &rkey,
+                        &format!("is {}, expected one flag per layer", v.display_short(4)),
+                    ))
+                }
+            }
+        }
+        None => {
+            let interval = m.u("full_attention_interval")?.unwrap_or(4);
+            if interval == 0 {
+                return Err(m.bad(&m.key("full_attention_interval"), "is 0"));
+            }
+            (0..c.n_layer).map(|i| (i + 1) % interval != 0).collect()
+        }
+    };
+    c.ssm = Some(SsmSpec {
+        recurrent,
+        d_conv,
+        head_dim,
+        n_k_heads,
+        n_v_heads,
+    });
+    Ok(())
+}

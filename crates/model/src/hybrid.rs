@@ -1,0 +1,706 @@
+//! Hybrid models (Qwen3.5, `arch/qwen35.rs`): blocks whose token mixer is
+//! either Gated DeltaNet linear attention, with a fixed-size recurrent state
+//! per sequence, or gated softmax attention over the KV cache. This file has
+//! their weights ([`HybridLayer`]), their per-sequence state ([`Recurrent`],
+//! held by the `Session` next to its KV cache, with snapshots for prefix
+//! reuse) and their forward pass (`Model::forward_chunk_hybrid`, called by
+//! `forward.rs` for every chunk of such a model).
+//!
+//! The delta rule runs one token after another, per value head, for prompt
+//! chunks and decode steps alike (the same loop: a chunk's result is the
+//! decode steps' result bit for bit), with the heads of all sequences of a
+//! chunk spread over the pool. A sequence's scan reads only its own rows and
+//! state, so batching never changes its values.
+
+use crate::attention::{attend_groups, AttnShape, SharedMut};
+use crate::config::{Config, SsmSpec};
+use crate::forward::KvViews;
+use crate::ops;
+use crate::session::{Scratch, Session};
+use crate::weights::{Loader, Matrix};
+use crate::{Model, ModelError};
+use gguf::GgufFile;
+use half::slice::HalfFloatSliceExt;
+use kernels::ThreadPool;
+
+/// The token mixer of one hybrid block.
+#[derive(Debug)]
+pub enum Mixer {
+    /// Gated full attention.
+    Attention(Box<GatedAttnWeights>),
+    /// Gated DeltaNet.
+    Delta(Box<DeltaWeights>),
+}
+
+/// One gated full-attention layer's weights: `wq` gives [q | gate] per
+/// head (2·q_dim rows).
+#[derive(Debug)]
+pub struct GatedAttnWeights {
+    pub wq: Matrix,
+    pub wk: Matrix,
+    pub wv: Matrix,
+    pub wo: Matrix,
+    pub q_norm: Vec<f32>, // [head_dim]
+    pub k_norm: Vec<f32>, // [head_dim]
+}
+
+/// One Gated DeltaNet layer's weights. Shapes [rows, cols].
+#[derive(Debug)]
+pub struct DeltaWeights {
+    pub wqkv: Matrix,      // [conv_dim, n_embd]
+    pub wz: Matrix,        // [value_dim, n_embd] (`attn_gate`)
+    pub conv: Vec<f32>,    // [conv_dim][d_conv] (`ssm_conv1d`)
+    pub dt_bias: Vec<f32>, // [n_v_heads]
+    pub a: Vec<f32>,       // [n_v_heads] (−exp(A_log))
+    pub w_beta: Matrix,    // [n_v_heads, n_embd]
+    pub w_alpha: Matrix,   // [n_v_heads, n_embd]
+    pub norm: Vec<f32>,    // [head_dim]
+    pub w_out: Matrix,     // [n_embd, value_dim]
+}
+
+/// One hybrid block.
+#[derive(Debug)]
+pub struct HybridLayer {
+    pub attn_norm: Vec<f32>, // [n_embd]
+    pub mixer: Mixer,
+    /// The FFN's pre-norm (`post_attention_norm` in the file).
+    pub ffn_norm: Vec<f32>, // [n_embd]
+    pub w_gate: Matrix, // [n_ff, n_embd]
+    pub w_up: Matrix,   // [n_ff, n_embd]
+    pub w_down: Matrix, // [n_embd, n_ff]
+}
+
+impl HybridLayer {
+    /// The matrices the forward pass multiplies by.
+    pub(crate) fn matrices(&self) -> Vec<&Matrix> {
+        let mut v = vec![&self.w_gate, &self.w_up, &self.w_down];
+        match &self.mixer {
+            Mixer::Attention(a) => v.extend([&a.wq, &a.wk, &a.wv, &a.wo]),
+            Mixer::Delta(d) => v.extend([&d.wqkv, &d.wz, &d.w_beta, &d.w_alpha, &d.w_out]),
+        }
+        v
+    }
+}
+
+/// Read a hybrid model's blocks (tensor names per llama.cpp
+/// `llama_model_qwen35::load_arch_tensors`). Blocks past `c.n_layer` (a
+/// multi-token-prediction head) are accepted unread.
+pub(crate) fn load_layers(
+    l: &Loader,
+    f: &GgufFile,
+    c: &Config,
+    h: &SsmSpec,
+) -> Result<Vec<HybridLayer>, ModelError> {
+    let (d, ff, hd, kv) = (c.n_embd, c.n_ff, c.head_dim, c.kv_dim());
+    let mut layers = Vec::with_capacity(c.n_layer);
+    for i in 0..c.n_layer {
+        let n = |s: &str| format!("blk.{i}.{s}");
+        let mixer = if h.recurrent[i] {
+            let conv_m = l.matrix(&n("ssm_conv1d.weight"), h.conv_dim(), h.d_conv)?;
+            let mut conv = vec![0.0; h.conv_dim() * h.d_conv];
+            kernels::dequantize(
+                conv_m.ty,
+                &f.bytes()[conv_m.start..conv_m.start + conv_m.len],
+                &mut conv,
+            )
+            .map_err(|e| ModelError::Kernel(e.to_string()))?;
+            Mixer::Delta(Box::new(DeltaWeights {
+                wqkv: l.matrix(&n("attn_qkv.weight"), h.conv_dim(), d)?,
+                wz: l.matrix(&n("attn_gate.weight"), h.value_dim(), d)?,
+                conv,
+                dt_bias: l.vector(&n("ssm_dt.bias"), h.n_v_heads)?,
+                a: l.vector(&n("ssm_a"), h.n_v_heads)?,
+                w_beta: l.matrix(&n("ssm_beta.weight"), h.n_v_heads, d)?,
+                w_alpha: l.matrix(&n("ssm_alpha.weight"), h.n_v_heads, d)?,
+                norm: l.vector(&n("ssm_norm.weight"), h.head_dim)?,
+                w_out: l.matrix(&n("ssm_out.weight"), d, h.value_dim())?,
+            }))
+        } else {
+            Mixer::Attention(Box::new(GatedAttnWeights {
+                wq: l.matrix(&n("attn_q.weight"), 2 * c.q_dim(), d)?,
+                wk: l.matrix(&n("attn_k.weight"), kv, d)?,
+                wv: l.matrix(&n("attn_v.weight"), kv, d)?,
+                wo: l.matrix(&n("attn_output.weight"), d, c.q_dim())?,
+                q_norm: l.vector(&n("attn_q_norm.weight"), hd)?,
+                k_norm: l.vector(&n("attn_k_norm.weight"), hd)?,
+            }))
+        };
+        layers.push(HybridLayer {
+            attn_norm: l.vector(&n("attn_norm.weight"), d)?,
+            mixer,
+            ffn_norm: l.vector(&n("post_attention_norm.weight"), d)?,
+            w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
+            w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+            w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+        });
+    }
+    // the multi-token-prediction blocks, not run
+    for t in &f.tensors {
+        let extra = t
+            .name
+            .strip_prefix("blk.")
+            .and_then(|r| r.split('.').next())
+            .and_then(|i| i.parse::<usize>().ok())
+            .is_some_and(|i| i >= c.n_layer);
+        if extra {
+            l.mark_used(&t.name);
+        }
+    }
+    Ok(layers)
+}
+
+/// Working memory of a hybrid model's chunk, per row.
+#[derive(Default)]
+pub(crate) struct HybridScratch {
+    qg: Vec<f32>,    // [cap][2*q_dim]   query and gate of an attention layer
+    mixed: Vec<f32>, // [cap][conv_dim]  q, k, v before the convolution
+    conv: Vec<f32>,  // [cap][conv_dim]  after it (and SiLU, L2 norms)
+    z: Vec<f32>,     // [cap][value_dim] the output gate
+    beta: Vec<f32>,  // [cap][n_v_heads]
+    g: Vec<f32>,     // [cap][n_v_heads] log of the decay
+    out: Vec<f32>,   // [cap][value_dim] the delta rule's output
+}
+
+impl HybridScratch {
+    pub(crate) fn new(c: &Config, cap: usize) -> HybridScratch {
+        let Some(h) = &c.ssm else {
+            return HybridScratch::default();
+        };
+        HybridScratch {
+            qg: vec![0.0; cap * 2 * c.q_dim()],
+            mixed: vec![0.0; cap * h.conv_dim()],
+            conv: vec![0.0; cap * h.conv_dim()],
+            z: vec![0.0; cap * h.value_dim()],
+            beta: vec![0.0; cap * h.n_v_heads],
+            g: vec![0.0; cap * h.n_v_heads],
+            out: vec![0.0; cap * h.value_dim()],
+        }
+    }
+}
+
+/// One recurrent layer's state for one sequence.
+#[derive(Clone, Default)]
+pub(crate) struct RecLayer {
+    /// [d_conv-1][conv_dim]: the convolution's last inputs, oldest first.
+    conv: Vec<f32>,
+    /// [n_v_heads][head_dim (v)][head_dim (k)]: the delta rule's matrices.
+    state: Vec<f32>,
+}
+
+/// Snapshots kept per session (each is a whole recurrent state: for a
+/// Qwen3.5-4B shape 24 layers × 32 heads × 128² floats, 50 MB).
+pub const MAX_SNAPSHOTS: usize = 2;
+
+/// A sequence's recurrent state (every recurrent layer's, after `Session::n_past`
+/// positions) and snapshots of it at earlier positions, taken at the end of
+/// each prompt chunk, so that a prefix cut back to such a point (the start
+/// of a chat turn) is restored instead of recomputed. Empty for a model
+/// without recurrent layers.
+#[derive(Default)]
+pub(crate) struct Recurrent {
+    hybrid: bool,
+    layers: Vec<RecLayer>,
+    /// (position, state), oldest first.
+    snaps: Vec<(usize, Vec<RecLayer>)>,
+}
+
+impl Recurrent {
+    pub(crate) fn new(c: &Config) -> Recurrent {
+        let Some(h) = &c.ssm else {
+            return Recurrent::default();
+        };
+        Recurrent {
+            hybrid: true,
+            layers: h
+                .recurrent
+                .iter()
+                .map(|&r| {
+                    if r {
+                        RecLayer {
+                            conv: vec![0.0; h.conv_len()],
+                            state: vec![0.0; h.state_len()],
+                        }
+                    } else {
+                        RecLayer::default()
+                    }
+                })
+                .collect(),
+            snaps: Vec::new(),
+        }
+    }
+
+    pub(crate) fn is_hybrid(&self) -> bool {
+        self.hybrid
+    }
+
+    /// The state at the start of a sequence; no snapshots.
+    pub(crate) fn reset(&mut self) {
+        for l in &mut self.layers {
+            l.conv.fill(0.0);
+            l.state.fill(0.0);
+        }
+        self.snaps.clear();
+    }
+
+    /// Keep a copy of the current state as the one at `pos`.
+    pub(crate) fn snapshot(&mut self, pos: usize) {
+        if let Some(i) = self.snaps.iter().position(|s| s.0 == pos) {
+            self.snaps.remove(i);
+        }
+        // reuse the oldest snapshot's buffers once the limit is reached
+        let mut buf = if self.snaps.len() >= MAX_SNAPSHOTS {
+            self.snaps.remove(0).1
+        } else {
+            Vec::new()
+        };
+        buf.resize_with(self.layers.len(), RecLayer::default);
+        for (d, s) in buf.iter_mut().zip(&self.layers) {
+            d.conv.clone_from(&s.conv);
+            d.state.clone_from(&s.state);
+        }
+        self.snaps.push((pos, buf));
+    }
+
+    /// Go back to the newest snapshot at or before `n` (dropping those after
+    /// it), or to the start; returns its position.
+    pub(crate) fn restore(&mut self, n: usize) -> usize {
+        self.snaps.retain(|s| s.0 <= n);
+        match self.snaps.last() {
+            Some((pos, st)) => {
+                for (d, s) in self.layers.iter_mut().zip(st) {
+                    d.conv.copy_from_slice(&s.conv);
+                    d.state.copy_from_slice(&s.state);
+                }
+                *pos
+            }
+            None => {
+                self.reset();
+                0
+            }
+        }
+    }
+
+    /// Take `src`'s state at `n` positions (`src` holding `src_past`): its
+    /// current one if `n == src_past`, else its newest snapshot at or before
+    /// `n`, else the start. Returns the positions taken.
+    pub(crate) fn copy_from(&mut self, src: &Recurrent, n: usize, src_past: usize) -> usize {
+        self.snaps.clear();
+        let (pos, layers) = if n == src_past {
+            (n, &src.layers)
+        } else {
+            match src.snaps.iter().rev().find(|s| s.0 <= n) {
+                Some((p, st)) => (*p, st),
+                None => {
+                    self.reset();
+                    return 0;
+                }
+            }
+        };
+        for (d, s) in self.layers.iter_mut().zip(layers) {
+            d.conv.copy_from_slice(&s.conv);
+            d.state.copy_from_slice(&s.state);
+        }
+        pos
+    }
+
+    /// The newest snapshot's position at or before `n` (0 if none).
+    pub(crate) fn snapshot_at_or_before(&self, n: usize) -> usize {
+        self.snaps
+            .iter()
+            .rev()
+            .find(|s| s.0 <= n)
+            .map_or(0, |s| s.0)
+    }
+
+    /// Bytes held (state and snapshots).
+    pub(crate) fn bytes(&self) -> usize {
+        let one = |ls: &[RecLayer]| -> usize {
+            ls.iter()
+                .map(|l| l.conv.len() + l.state.len())
+                .sum::<usize>()
+                * 4
+        };
+        one(&self.layers) + self.snaps.iter().map(|s| one(&s.1)).sum::<usize>()
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// ggml's `softplus` (`op_softplus`).
+fn softplus(x: f32) -> f32 {
+    if x > 20.0 {
+        x
+    } else {
+        (1.0 + x.exp()).ln()
+    }
+}
+
+/// llama.cpp's `build_gdn_l2_norm`: `rms_norm(x, eps/n) / sqrt(n)`, i.e.
+/// x / sqrt(Σx² + eps), in ggml's order (sum in double).
+fn l2_norm(x: &mut [f32], eps: f32) {
+    let n = x.len() as f32;
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0 / (mean + eps / n).sqrt();
+    let post = 1.0 / n.sqrt();
+    for v in x {
+        *v = *v * scale * post;
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // eight lanes, as a SIMD dot product sums
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ar.iter().zip(br) {
+        s += x * y;
+    }
+    s
+}
+
+/// The gated delta rule over `rows` tokens of one value head: state `s`
+/// ([hd][hd], row j for value dim j), per token q, k (the key head's, L2
+/// normed), v, decay `g` (log), `beta`; output row j = (S q)_j / sqrt(hd).
+/// Order as ggml-cpu's `gated_delta_net`.
+#[allow(clippy::too_many_arguments)]
+fn delta_rule(
+    s: &mut [f32],
+    hd: usize,
+    rows: usize,
+    q: impl Fn(usize) -> *const f32,
+    k: impl Fn(usize) -> *const f32,
+    v: impl Fn(usize) -> *const f32,
+    g: impl Fn(usize) -> f32,
+    beta: impl Fn(usize) -> f32,
+    out: impl Fn(usize) -> *mut f32,
+) {
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut delta = [0.0f32; 512];
+    let mut big = Vec::new();
+    let delta: &mut [f32] = if hd <= delta.len() {
+        &mut delta[..hd]
+    } else {
+        big.resize(hd, 0.0);
+        &mut big
+    };
+    for t in 0..rows {
+        // SAFETY: the callers' pointers are to `hd` floats of this row's
+        // q/k/v (read only during this call) and of its output head (written
+        // by this task alone), all in bounds.
+        let (q, k, v, o) = unsafe {
+            (
+                std::slice::from_raw_parts(q(t), hd),
+                std::slice::from_raw_parts(k(t), hd),
+                std::slice::from_raw_parts(v(t), hd),
+                std::slice::from_raw_parts_mut(out(t), hd),
+            )
+        };
+        let decay = g(t).exp();
+        s.iter_mut().for_each(|x| *x *= decay);
+        let b = beta(t);
+        for (j, dj) in delta.iter_mut().enumerate() {
+            *dj = (v[j] - dot(&s[j * hd..(j + 1) * hd], k)) * b;
+        }
+        for (j, &dj) in delta.iter().enumerate() {
+            for (x, &ki) in s[j * hd..(j + 1) * hd].iter_mut().zip(k) {
+                *x += ki * dj;
+            }
+        }
+        for (j, oj) in o.iter_mut().enumerate() {
+            *oj = dot(&s[j * hd..(j + 1) * hd], q) * scale;
+        }
+    }
+}
+
+impl Model {
+    /// One chunk of a hybrid model (see `forward_chunk`): every row of
+    /// `s.groups` through every block; logits for the rows that want them.
+    pub(crate) fn forward_chunk_hybrid(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        tokens: &[u32],
+    ) -> Result<(), ModelError> {
+        let c: &Config = &self.config;
+        let h = c.ssm.as_ref().expect("a hybrid model");
+        let n = tokens.len();
+        let d = c.n_embd;
+        self.embed_rows(s, tokens)?;
+        for (il, layer) in self.weights.hybrid.iter().enumerate() {
+            ops::rms_norm_into(
+                &mut s.xn[..n * d],
+                &s.x[..n * d],
+                d,
+                &layer.attn_norm,
+                c.rms_eps,
+            );
+            s.acts_in.invalidate();
+            match &layer.mixer {
+                Mixer::Attention(a) => self.gated_attention(pool, s, sessions, il, n, a)?,
+                Mixer::Delta(w) => self.delta_net(pool, s, sessions, il, n, h, w)?,
+            }
+            ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
+
+            // ---- feed-forward (SwiGLU) ----
+            ops::rms_norm_into(
+                &mut s.xn[..n * d],
+                &s.x[..n * d],
+                d,
+                &layer.ffn_norm,
+                c.rms_eps,
+            );
+            s.acts_in.invalidate();
+            self.project_many(
+                pool,
+                &mut s.acts_in,
+                &s.xn,
+                n,
+                [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)],
+            )?;
+            kernels::swiglu(&mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
+            s.acts_mid.invalidate();
+            self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?;
+            ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
+        }
+        // a prompt chunk's end is a point a later request may reuse
+        for g in &s.groups {
+            if g.rows > 1 {
+                sessions[g.seq].rec.snapshot(g.pos0 + g.rows);
+            }
+        }
+        self.finish_chunk(pool, s, sessions, tokens, false)
+    }
+
+    /// Gated full attention of layer `il` on `s.xn`, into `s.o`.
+    #[allow(clippy::too_many_arguments)]
+    fn gated_attention(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        il: usize,
+        n: usize,
+        a: &GatedAttnWeights,
+    ) -> Result<(), ModelError> {
+        let GatedAttnWeights {
+            wq,
+            wk,
+            wv,
+            wo,
+            q_norm,
+            k_norm,
+        } = a;
+        let c = &self.config;
+        let (d, qd, kvd, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.head_dim);
+        self.project_many(
+            pool,
+            &mut s.acts_in,
+            &s.xn,
+            n,
+            [(wq, &mut s.hy.qg), (wk, &mut s.k), (wv, &mut s.v)],
+        )?;
+        // split [q_h | gate_h] per head: q into s.q, the gate stays in qg
+        for t in 0..n {
+            for head in 0..c.n_head {
+                let src = t * 2 * qd + head * 2 * hd;
+                s.q[t * qd + head * hd..t * qd + (head + 1) * hd]
+                    .copy_from_slice(&s.hy.qg[src..src + hd]);
+            }
+        }
+        ops::rms_norm(&mut s.q[..n * qd], hd, q_norm, c.rms_eps);
+        ops::rms_norm(&mut s.k[..n * kvd], hd, k_norm, c.rms_eps);
+        let mut sc = vec![(0.0f32, 1.0f32); c.pos.rope.n_rot / 2];
+        for g in &s.groups {
+            let rope = c.rope_for(il, sessions[g.seq].rope_long);
+            for t in g.row0..g.row0 + g.rows {
+                let pos = g.pos0 + t - g.row0;
+                if let Some(rope) = rope {
+                    rope.sin_cos(pos, &mut sc);
+                    rope.apply_with(&mut s.q[t * qd..(t + 1) * qd], hd, &sc);
+                    rope.apply_with(&mut s.k[t * kvd..(t + 1) * kvd], hd, &sc);
+                }
+            }
+        }
+        for g in &s.groups {
+            let cache = &mut sessions[g.seq].cache[il];
+            let (src, dst) = (
+                g.row0 * kvd..(g.row0 + g.rows) * kvd,
+                g.pos0 * kvd..(g.pos0 + g.rows) * kvd,
+            );
+            cache.k[dst.clone()].convert_from_f32_slice(&s.k[src.clone()]);
+            cache.v[dst].convert_from_f32_slice(&s.v[src]);
+        }
+        ops::round_f16_slice(&mut s.q[..n * qd]);
+        let shape = AttnShape {
+            n_head: c.n_head,
+            n_head_kv: c.n_head_kv,
+            head_dim: hd,
+            scale: c.attn_scale,
+            window: None,
+            sinks: None,
+        };
+        {
+            let views = KvViews {
+                sessions: &*sessions,
+                layer: il,
+            };
+            attend_groups(pool, &shape, &s.q, &s.groups, &views, &mut s.att);
+        }
+        // output × sigmoid(gate)
+        for t in 0..n {
+            for head in 0..c.n_head {
+                let gate =
+                    &s.hy.qg[t * 2 * qd + head * 2 * hd + hd..t * 2 * qd + (head + 1) * 2 * hd];
+                let o = &mut s.att[t * qd + head * hd..t * qd + (head + 1) * hd];
+                for (x, &gv) in o.iter_mut().zip(gate) {
+                    *x *= sigmoid(gv);
+                }
+            }
+        }
+        s.acts_mid.invalidate();
+        self.project(pool, &mut s.acts_mid, &s.att, n, wo, &mut s.o)?;
+        debug_assert!(s.o.len() >= n * d);
+        Ok(())
+    }
+
+    /// Gated DeltaNet of layer `il` on `s.xn`, into `s.o`, advancing each
+    /// sequence's recurrent state.
+    #[allow(clippy::too_many_arguments)]
+    fn delta_net(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        sessions: &mut [&mut Session],
+        il: usize,
+        n: usize,
+        h: &SsmSpec,
+        w: &DeltaWeights,
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let (cd, kd, vd, nv, hd) = (
+            h.conv_dim(),
+            h.key_dim(),
+            h.value_dim(),
+            h.n_v_heads,
+            h.head_dim,
+        );
+        let hy = &mut s.hy;
+        self.project_many(
+            pool,
+            &mut s.acts_in,
+            &s.xn,
+            n,
+            [
+                (&w.wqkv, &mut hy.mixed),
+                (&w.wz, &mut hy.z),
+                (&w.w_beta, &mut hy.beta),
+                (&w.w_alpha, &mut hy.g),
+            ],
+        )?;
+        for t in 0..n {
+            for j in 0..nv {
+                let b = &mut hy.beta[t * nv + j];
+                *b = sigmoid(*b);
+                let g = &mut hy.g[t * nv + j];
+                *g = softplus(*g + w.dt_bias[j]) * w.a[j];
+            }
+        }
+        // causal conv1d over [state; rows] per group, then SiLU; the state
+        // becomes the last d_conv-1 inputs
+        let taps = h.d_conv;
+        let hist = taps - 1;
+        for g in &s.groups {
+            let st = &mut sessions[g.seq].rec.layers[il].conv;
+            let input = |r: usize| -> &[f32] {
+                // row r of [state; rows]
+                if r < hist {
+                    &st[r * cd..(r + 1) * cd]
+                } else {
+                    let t = g.row0 + r - hist;
+                    &hy.mixed[t * cd..(t + 1) * cd]
+                }
+            };
+            for i in 0..g.rows {
+                let t = g.row0 + i;
+                let out = &mut hy.conv[t * cd..(t + 1) * cd];
+                for (ch, o) in out.iter_mut().enumerate() {
+                    let wc = &w.conv[ch * taps..(ch + 1) * taps];
+                    let mut sum = 0.0f32;
+                    for (k, &wk) in wc.iter().enumerate() {
+                        sum += input(i + k)[ch] * wk;
+                    }
+                    *o = silu(sum);
+                }
+            }
+            // new state: rows g.rows .. g.rows + hist of [state; rows]
+            let mut new = vec![0.0f32; hist * cd];
+            for r in 0..hist {
+                new[r * cd..(r + 1) * cd].copy_from_slice(input(g.rows + r));
+            }
+            st.copy_from_slice(&new);
+        }
+        // q and k L2-normed per head
+        for t in 0..n {
+            let row = &mut hy.conv[t * cd..t * cd + 2 * kd];
+            for head in row.chunks_exact_mut(hd) {
+                l2_norm(head, c.rms_eps);
+            }
+        }
+        // the delta rule: one task per (group, value head)
+        let states: Vec<SharedMut> = s
+            .groups
+            .iter()
+            .map(|g| SharedMut(sessions[g.seq].rec.layers[il].state.as_mut_ptr()))
+            .collect();
+        let groups = &s.groups;
+        let (conv, beta, gdecay) = (&hy.conv, &hy.beta, &hy.g);
+        let out = SharedMut(hy.out.as_mut_ptr());
+        let nk = h.n_k_heads;
+        pool.run(groups.len() * nv, |task| {
+            let (gi, head) = (task / nv, task % nv);
+            let g = &groups[gi];
+            let kh = head % nk;
+            // SAFETY: each (sequence, head) is one task: its state matrix
+            // [head] of that sequence's layer is touched by it alone (a
+            // sequence appears in one group per chunk), in bounds, alive
+            // past `run`.
+            let st = unsafe {
+                std::slice::from_raw_parts_mut(states[gi].get().add(head * hd * hd), hd * hd)
+            };
+            let row = |i: usize| (g.row0 + i) * cd;
+            delta_rule(
+                st,
+                hd,
+                g.rows,
+                |i| conv[row(i) + kh * hd..].as_ptr(),
+                |i| conv[row(i) + kd + kh * hd..].as_ptr(),
+                |i| conv[row(i) + 2 * kd + head * hd..].as_ptr(),
+                |i| gdecay[(g.row0 + i) * nv + head],
+                |i| beta[(g.row0 + i) * nv + head],
+                // SAFETY: row (g.row0+i), head `head` of out: this task's alone, in bounds
+                |i| unsafe { out.get().add((g.row0 + i) * vd + head * hd) },
+            );
+        });
+        // RMS norm per head × SiLU(z), then ssm_out
+        ops::rms_norm(&mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
+        for (o, &z) in hy.out[..n * vd].iter_mut().zip(&hy.z[..n * vd]) {
+            *o *= silu(z);
+        }
+        s.acts_mid.invalidate();
+        self.project(pool, &mut s.acts_mid, &s.hy.out, n, &w.w_out, &mut s.o)
+    }
+}
