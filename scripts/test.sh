@@ -20,7 +20,7 @@ cargo clippy --workspace --all-targets -- -D warnings 2>&1
 
 bash scripts/fetch-test-models.sh
 bash scripts/fetch-llamacpp-sdist.sh  # llama.cpp's vocab test pairs and chat templates (tokenizer tests)
-bash scripts/setup-test-clients.sh   # venv with the real openai/ollama clients for crates/server tests
+bash scripts/setup-test-clients.sh   # venv with the real openai/ollama/anthropic clients (+ prometheus_client, pydantic) for crates/server tests
 bash scripts/setup-synthetic-models.sh  # today's families as small random-weight GGUFs (crates/model/tests/synthetic.rs)
 bash scripts/setup-browser-test.sh   # Debian's chromium + playwright-core for the chat page's browser test
 bash scripts/web-vendor.sh --check   # the page's vendored marked/highlight.js are the pinned npm releases

@@ -18,7 +18,7 @@ use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,14 +95,22 @@ pub struct Scheduler {
     thread: Option<std::thread::JoinHandle<()>>,
     max_queue: usize,
     counters: Arc<Counters>,
+    ctx_budget: usize,
 }
 
-/// Totals over the scheduler's finished requests (read by [`Scheduler::stats`]).
-#[derive(Default)]
-struct Counters {
-    spec_steps: AtomicU64,
-    spec_drafted: AtomicU64,
-    spec_accepted: AtomicU64,
+/// How busy a scheduler is right now (for a server's metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Requests submitted and not yet generating.
+    pub queued: usize,
+    /// Sequences being generated (reading their prompt or decoding).
+    pub active: usize,
+    /// KV-cache positions filled by the active sequences.
+    pub kv_used: usize,
+    /// KV-cache positions reserved by them (prompt + max_tokens each).
+    pub kv_reserved: usize,
+    /// Positions shared by all sequences (`SchedulerConfig::ctx_budget`).
+    pub kv_budget: usize,
 }
 
 /// What a scheduler has done so far (for a server's metrics).
@@ -113,11 +121,27 @@ pub struct SchedulerStats {
     pub spec: SpecStats,
 }
 
+/// Written by the scheduler thread after each admission and step, and the
+/// totals over its finished requests (read by [`Scheduler::stats`]).
+#[derive(Default)]
+struct Counters {
+    submitted: AtomicUsize,
+    taken: AtomicUsize,
+    waiting: AtomicUsize,
+    active: AtomicUsize,
+    kv_used: AtomicUsize,
+    kv_reserved: AtomicUsize,
+    spec_steps: AtomicU64,
+    spec_drafted: AtomicU64,
+    spec_accepted: AtomicU64,
+}
+
 impl Scheduler {
     pub fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Scheduler {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.max_queue.max(1));
         let max_queue = cfg.max_queue.max(1);
         let counters = Arc::new(Counters::default());
+        let ctx_budget = cfg.ctx_budget;
         let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hearth-scheduler".into())
@@ -128,6 +152,23 @@ impl Scheduler {
             thread: Some(thread),
             max_queue,
             counters,
+            ctx_budget,
+        }
+    }
+
+    /// Queue depth, active sequences and KV-cache use, as of the last step.
+    pub fn load(&self) -> Load {
+        let c = &self.counters;
+        let in_channel = c
+            .submitted
+            .load(Ordering::Relaxed)
+            .saturating_sub(c.taken.load(Ordering::Relaxed));
+        Load {
+            queued: in_channel + c.waiting.load(Ordering::Relaxed),
+            active: c.active.load(Ordering::Relaxed),
+            kv_used: c.kv_used.load(Ordering::Relaxed),
+            kv_reserved: c.kv_reserved.load(Ordering::Relaxed),
+            kv_budget: self.ctx_budget,
         }
     }
 
@@ -156,7 +197,10 @@ impl Scheduler {
             sink,
             top_logprobs,
         }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull(self.max_queue)),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Stopped),
         }
@@ -257,6 +301,22 @@ impl Runner {
         }
     }
 
+    /// A job came out of the channel.
+    fn take(&mut self, j: Job) {
+        self.counters.taken.fetch_add(1, Ordering::Relaxed);
+        self.waiting.push_back(j);
+    }
+
+    /// Make the queue and cache use visible to [`Scheduler::load`].
+    fn publish(&self) {
+        let c = &self.counters;
+        c.waiting.store(self.waiting.len(), Ordering::Relaxed);
+        c.active.store(self.active.len(), Ordering::Relaxed);
+        let used = self.active.iter().map(|a| a.sess.n_past()).sum();
+        c.kv_used.store(used, Ordering::Relaxed);
+        c.kv_reserved.store(self.reserved, Ordering::Relaxed);
+    }
+
     fn run(mut self, rx: Receiver<Job>) {
         let mut open = true;
         loop {
@@ -266,7 +326,7 @@ impl Runner {
                     return;
                 }
                 match rx.recv() {
-                    Ok(j) => self.waiting.push_back(j),
+                    Ok(j) => self.take(j),
                     Err(_) => return,
                 }
             }
@@ -275,17 +335,18 @@ impl Runner {
             // refused at submission (`QueueFull`) instead of growing here.
             while open && self.waiting.len() < self.cfg.max_queue.max(1) {
                 match rx.try_recv() {
-                    Ok(j) => self.waiting.push_back(j),
+                    Ok(j) => self.take(j),
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => open = false,
                 }
             }
             self.admit();
+            self.publish();
             if self.active.is_empty() {
                 // Waiting requests that do not fit yet: wait for news.
                 if !self.waiting.is_empty() && open {
                     match rx.recv_timeout(Duration::from_millis(50)) {
-                        Ok(j) => self.waiting.push_back(j),
+                        Ok(j) => self.take(j),
                         Err(RecvTimeoutError::Disconnected) => open = false,
                         Err(RecvTimeoutError::Timeout) => {}
                     }
@@ -293,6 +354,7 @@ impl Runner {
                 continue;
             }
             self.step();
+            self.publish();
         }
     }
 

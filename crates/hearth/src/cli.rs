@@ -42,10 +42,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the models a running `hearth serve` has loaded.
     Ps(PsArgs),
+    /// Unload a model from a running `hearth serve`.
+    Stop(crate::cmd::stop::StopArgs),
     /// Download a model into the store (catalog name, hf.co/OWNER/REPO:FILE or URL).
     Pull(crate::cmd::pull::PullArgs),
     /// Bring a GGUF file you already have into the store.
     Import(crate::cmd::import::ImportArgs),
+    /// Make a model of your own from a Modelfile (system prompt, parameters, template).
+    Create(crate::cmd::create::CreateArgs),
     /// List the models in the store.
     List(crate::cmd::list::ListArgs),
     /// Show a model's architecture, context length, template, license.
@@ -105,6 +109,10 @@ pub struct RunArgs {
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// The settings given as flags (filled after parsing: a created model's
+    /// own settings apply to the others).
+    #[arg(skip)]
+    pub given: Vec<&'static str>,
     /// Stop an answer whose last N characters are one passage repeated (4 times or more),
     /// saying so; 0 lets it run until -n or the context ends it.
     #[arg(long, default_value_t = engine::RepeatDetector::DEFAULT_WINDOW, value_name = "N")]
@@ -405,6 +413,10 @@ pub struct ServeArgs {
     /// unloaded to make room (e.g. 8G; default: half the memory).
     #[arg(long)]
     pub memory_budget: Option<String>,
+    /// How long /v1/responses keeps a stored response in memory for
+    /// previous_response_id (e.g. 30m, 2h; 0 keeps none). Never on disk.
+    #[arg(long, default_value = "30m")]
+    pub responses_ttl: String,
     /// Sequences generated together per model at most.
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,

@@ -146,6 +146,22 @@ fn from_flag(m: Option<&ArgMatches>, id: &str) -> bool {
 /// Fill `run`'s settings that were not given as flags from the config file.
 pub fn apply_run(mut a: RunArgs, m: Option<&ArgMatches>) -> anyhow::Result<RunArgs> {
     let c = load()?;
+    for id in [
+        "temperature",
+        "top_k",
+        "top_p",
+        "min_p",
+        "repeat_penalty",
+        "max_tokens",
+        "seed",
+        "ctx_size",
+        "system",
+        "stop",
+    ] {
+        if from_flag(m, id) {
+            a.given.push(id);
+        }
+    }
     macro_rules! set {
         ($field:ident, $id:literal) => {
             if let Some(v) = c.$field.clone() {

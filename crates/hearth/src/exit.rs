@@ -6,7 +6,7 @@
 //! | 1 | any other failure (`batch`: some inputs failed; rerun to retry them) |
 //! | 2 | bad command line (unknown flag, bad value) or bad config file |
 //! | 3 | the model file is missing, unreadable, not GGUF, corrupt or unsupported |
-//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context; a failed command or message in a piped chat; `batch`: missing input, bad template or schema, an output file that is not a batch's |
+//! | 4 | bad input: invalid UTF-8, empty prompt, prompt longer than the context; a Modelfile that cannot be used; a failed command or message in a piped chat; `batch`: missing input, bad template or schema, an output file that is not a batch's |
 //! | 5 | the model does not fit in the memory available |
 //! | 130 | interrupted (Ctrl-C outside an answer in a chat; `batch` after Ctrl-C) |
 
@@ -32,7 +32,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         return INPUT;
     }
     if let Some(s) = e.downcast_ref::<store::StoreError>() {
-        return if s.is_model_problem() {
+        return if s.is_bad_input() {
+            INPUT
+        } else if s.is_model_problem() {
             MODEL
         } else if s.is_usage() {
             2

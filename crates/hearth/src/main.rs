@@ -58,6 +58,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Ps(a) => cmd::ps::run(a),
         cli::Command::Pull(a) => cmd::pull::run(a),
         cli::Command::Import(a) => cmd::import::run(a),
+        cli::Command::Create(a) => cmd::create::run(a),
+        cli::Command::Stop(a) => cmd::stop::run(a),
         cli::Command::List(a) => cmd::list::run(a),
         cli::Command::Show(a) => cmd::show::run(a),
         cli::Command::Rm(a) => cmd::rm::run(a),

@@ -1,5 +1,7 @@
 //! Errors as each API shapes them: OpenAI's `{"error": {message, type,
-//! param, code}}`, Ollama's `{"error": "message"}`.
+//! param, code}}`, Ollama's `{"error": "message"}`, Anthropic's
+//! `{"type": "error", "error": {type, message}}`, llama-server's
+//! `{"error": {code, message, type}}`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +11,9 @@ use serde_json::json;
 pub enum Flavor {
     OpenAi,
     Ollama,
+    Anthropic,
+    /// llama-server's (`/health`, `/tokenize`, `/detokenize`, `/metrics`).
+    LlamaCpp,
 }
 
 #[derive(Debug, Clone)]
@@ -85,12 +90,44 @@ impl ApiError {
         }
     }
 
+    /// Anthropic's error types (docs.anthropic.com, "Errors").
+    fn anthropic_kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
+        }
+    }
+
+    /// llama-server's error types (its `format_error_response`).
+    fn llamacpp_kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            503 => "unavailable_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        }
+    }
+
     pub fn body(&self) -> serde_json::Value {
         match self.flavor {
             Flavor::OpenAi => json!({"error": {
                 "message": self.message, "type": self.kind(), "param": self.param, "code": self.code,
             }}),
             Flavor::Ollama => json!({"error": self.message}),
+            Flavor::Anthropic => json!({"type": "error", "error": {
+                "type": self.anthropic_kind(), "message": self.message,
+            }}),
+            Flavor::LlamaCpp => json!({"error": {
+                "code": self.status.as_u16(), "message": self.message, "type": self.llamacpp_kind(),
+            }}),
         }
     }
 }

@@ -185,6 +185,9 @@ pub fn log_request(
     status: &str,
     started: Instant,
 ) {
+    if !stats.is_empty() {
+        state.metrics.generation(model, stats);
+    }
     if state.cfg.quiet {
         return;
     }

@@ -5,17 +5,24 @@
 //! [`app`] builds the router (tests drive it on a real socket), [`run`]
 //! serves it until `shutdown` resolves.
 
+mod answer;
+mod anthropic;
 pub mod catalog;
+mod create;
+pub mod defaults;
 mod embed;
 pub mod error;
 pub mod gen;
 pub mod guard;
 pub use engine::jsonfix;
 mod listen;
+pub mod metrics;
 pub mod models;
 mod ollama;
 mod openai;
+mod ops;
 mod pull;
+mod responses;
 mod spec;
 mod structured;
 mod tools;
@@ -62,6 +69,13 @@ pub struct ServerConfig {
     pub read_timeout: Duration,
     /// Connections served at once at most; more wait until one closes.
     pub max_connections: usize,
+    /// How long `/v1/responses` keeps a stored response for
+    /// `previous_response_id` (in memory only; gone on restart).
+    pub responses_ttl: Duration,
+    /// Stored responses kept at most (oldest dropped first).
+    pub responses_max: usize,
+    /// Bytes of stored responses kept at most (oldest dropped first).
+    pub responses_max_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +90,9 @@ impl Default for ServerConfig {
             allow_any_pull: false,
             read_timeout: Duration::from_secs(30),
             max_connections: 256,
+            responses_ttl: Duration::from_secs(30 * 60),
+            responses_max: 256,
+            responses_max_bytes: 64 << 20,
         }
     }
 }
@@ -83,6 +100,26 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub mgr: Manager,
     pub cfg: ServerConfig,
+    /// Counters and gauges for `GET /metrics`.
+    pub metrics: metrics::Metrics,
+    /// Responses kept for `previous_response_id` (`/v1/responses`).
+    pub responses: responses::Memory,
+}
+
+impl AppState {
+    pub fn new(mgr: Manager, cfg: ServerConfig) -> AppState {
+        let responses = responses::Memory::new(
+            cfg.responses_ttl,
+            cfg.responses_max,
+            cfg.responses_max_bytes,
+        );
+        AppState {
+            mgr,
+            cfg,
+            metrics: metrics::Metrics::default(),
+            responses,
+        }
+    }
 }
 
 pub type Shared = Arc<AppState>;
@@ -123,6 +160,18 @@ pub fn app(state: Shared) -> Router {
         .route("/api/delete", axum::routing::delete(ollama::delete))
         .route("/api/copy", post(ollama::copy))
         .route("/api/version", get(ollama::version))
+        .route("/api/create", post(create::create))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/responses", post(responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::retrieve).delete(responses::delete),
+        )
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/tokenize", post(ops::tokenize))
+        .route("/detokenize", post(ops::detokenize))
         .route("/", get(web::root).head(web::root))
         .merge(web::routes())
         .fallback(not_found)
@@ -131,6 +180,10 @@ pub fn app(state: Shared) -> Router {
         .layer(axum::Extension(BodyTimeout(state.cfg.read_timeout)))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .layer(middleware::from_fn_with_state(state.clone(), redact_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state.clone());
     if state.cfg.cors_origins.is_empty() {
         return api;
@@ -152,7 +205,12 @@ pub fn app(state: Shared) -> Router {
                 Method::HEAD,
                 Method::OPTIONS,
             ])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("x-api-key"),
+                header::HeaderName::from_static("anthropic-version"),
+            ])
             .max_age(Duration::from_secs(600)),
     )
 }
@@ -182,6 +240,10 @@ pub async fn run(
 pub(crate) fn flavor_of(path: &str) -> Flavor {
     if path.starts_with("/api/") {
         Flavor::Ollama
+    } else if path.starts_with("/v1/messages") {
+        Flavor::Anthropic
+    } else if matches!(path, "/health" | "/tokenize" | "/detokenize" | "/metrics") {
+        Flavor::LlamaCpp
     } else {
         Flavor::OpenAi
     }
@@ -288,17 +350,22 @@ async fn check_key(st: &AppState, req: Request, next: Next) -> Response {
     // the chat page's own files load without the key (the page asks for it)
     let public = web::is_public(req.method(), req.uri().path(), req.headers());
     if let Some(key) = st.cfg.api_key.as_ref().filter(|_| !public) {
-        let ok = req
+        let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
-            })
-            .is_some_and(|given| ct_eq(given.trim().as_bytes(), key.as_bytes()));
+            });
+        // Anthropic's clients send the key as `x-api-key`.
+        let x_api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+        let ok = bearer
+            .into_iter()
+            .chain(x_api_key)
+            .any(|given| ct_eq(given.trim().as_bytes(), key.as_bytes()));
         if !ok {
-            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong API key: send the header 'Authorization: Bearer KEY' with the key the server was started with")
+            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong API key: send the header 'Authorization: Bearer KEY' (or 'x-api-key: KEY') with the key the server was started with")
                 .with_code("invalid_api_key")
                 .flavor(flavor_of(req.uri().path()))
                 .into_response();

@@ -160,6 +160,10 @@ pub struct Manager {
     loaded: Mutex<HashMap<String, Arc<Slot>>>,
     /// Serialises loads so one model is not loaded twice at once.
     load_lock: tokio::sync::Mutex<()>,
+    /// The model being loaded now, if any (`/health`).
+    loading: Mutex<Option<String>>,
+    /// Loads and unloads so far (`/metrics`).
+    pub history: Mutex<crate::metrics::ModelHistory>,
 }
 
 impl Manager {
@@ -179,6 +183,8 @@ impl Manager {
             draft: None,
             loaded: Mutex::new(HashMap::new()),
             load_lock: tokio::sync::Mutex::new(()),
+            loading: Mutex::new(None),
+            history: Mutex::new(Default::default()),
         }
     }
 
@@ -186,6 +192,11 @@ impl Manager {
     pub fn with_panel_cache(mut self, on: bool) -> Manager {
         self.panel_cache = on;
         self
+    }
+
+    /// The name of the model being loaded now, if any.
+    pub fn loading(&self) -> Option<String> {
+        self.loading.lock().unwrap().clone()
     }
 
     /// Speculative decoding by default (requests may say otherwise), and the
@@ -249,39 +260,53 @@ impl Manager {
                 self.memory_budget.saturating_sub(used + entry.size)
             })
         });
-        // A sequence's context at most the trained one; the memory preflight
-        // counts the shared context budget.
+        // A created model's TEMPLATE replaces the file's chat template, its
+        // PARAMETER num_ctx the server's context per sequence (at most the
+        // trained one in either case); the memory preflight counts the shared
+        // context budget.
+        let defaults = store::defaults_of(&path);
+        let template = defaults.as_ref().and_then(|d| d.template.clone());
+        let num_ctx = defaults.as_ref().and_then(|d| d.parameters.num_ctx);
         let opts = LoadOptions {
-            ctx: Ctx::AtMost(self.sched.max_seq_ctx),
+            ctx: Ctx::AtMost(num_ctx.unwrap_or(self.sched.max_seq_ctx)),
             cache: Cache::Positions(self.sched.ctx_budget),
             panels: panels.map(|limit| Panels {
                 threads: self.sched.threads,
                 limit,
             }),
         };
+        *self.loading.lock().unwrap() = Some(entry.name.clone());
+        let load_t = Instant::now();
         // `NAME.jinja` beside the model file is its chat template: another
-        // template tried without rewriting the model
+        // template tried without rewriting the model (over a Modelfile's)
         let tpl = path.with_extension("jinja");
         let tpl_shown = tpl.display().to_string();
         let loaded = tokio::task::spawn_blocking(move || {
-            let mut loaded = engine::load(&path, &opts)?;
+            let mut l = engine::load(&path, &opts)?;
+            crate::defaults::set_template(&mut l.model, template.as_deref());
             if tpl.is_file() {
-                loaded.model.set_template_file(&tpl)?;
+                l.model.set_template_file(&tpl)?;
             }
-            Ok::<_, engine::EngineError>(loaded)
+            Ok::<_, engine::EngineError>(l)
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
-        .map_err(|e| {
-            // the message names the model, not where its file is on the server
-            let msg = e
-                .to_string()
-                .replace(&format!("{}: ", entry.path.display()), "");
-            let msg = msg
-                .replace(&entry.path.display().to_string(), "its file")
-                .replace(&tpl_shown, "its template beside it (NAME.jinja)");
-            ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
-        })?;
+        .await;
+        *self.loading.lock().unwrap() = None;
+        let loaded = loaded
+            .map_err(|e| ApiError::internal(format!("loading the model panicked: {e}")))?
+            .map_err(|e| {
+                // the message names the model, not where its file is on the server
+                let msg = e
+                    .to_string()
+                    .replace(&format!("{}: ", entry.path.display()), "");
+                let msg = msg
+                    .replace(&entry.path.display().to_string(), "its file")
+                    .replace(&tpl_shown, "its template beside it (NAME.jinja)");
+                ApiError::internal(format!("could not load model '{}': {msg}", entry.name))
+            })?;
+        self.history
+            .lock()
+            .unwrap()
+            .loaded(&entry.name, load_t.elapsed().as_secs_f64());
         for w in &loaded.warnings {
             eprintln!("hearth: warning: {w}");
         }
@@ -364,6 +389,7 @@ impl Manager {
                 Some(v) => {
                     eprintln!("unloading {v} (memory budget)");
                     m.remove(&v);
+                    self.history.lock().unwrap().unloaded(&v, "memory_budget");
                 }
                 None => return,
             }
@@ -377,6 +403,7 @@ impl Manager {
             .is_some_and(|s| s.active.load(Ordering::SeqCst) == 0)
         {
             m.remove(name);
+            self.history.lock().unwrap().unloaded(name, "request");
             return true;
         }
         false
@@ -395,6 +422,7 @@ impl Manager {
         for n in expired {
             eprintln!("unloading {n} (idle)");
             m.remove(&n);
+            self.history.lock().unwrap().unloaded(&n, "keep_alive");
         }
     }
 }

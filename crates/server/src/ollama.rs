@@ -92,8 +92,12 @@ pub struct GenerateReq {
     pub thinking_budget: Option<i64>,
 }
 
-fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>), ApiError> {
-    let mut s = SamplingParams::default();
+/// `d`: the model's own settings (a created model's), under the request's.
+fn sampling(
+    o: &Options,
+    d: &crate::defaults::Defaults,
+) -> Result<(SamplingParams, Option<usize>, Vec<String>), ApiError> {
+    let mut s = d.sampling();
     if let Some(t) = o.temperature {
         s.temperature = t;
     }
@@ -140,7 +144,7 @@ fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>),
         ));
     }
     let max = match o.num_predict {
-        None => None,
+        None => d.max_tokens().unwrap_or(None),
         Some(n) if n < 0 => None,
         Some(0) => Some(0),
         Some(n) => Some(n as usize),
@@ -152,7 +156,7 @@ fn sampling(o: &Options) -> Result<(SamplingParams, Option<usize>, Vec<String>),
         .into_iter()
         .filter(|s| !s.is_empty())
         .collect();
-    Ok((s, max, stop))
+    Ok((s, max, d.stop(stop)))
 }
 
 fn keep_alive(v: &Option<Value>) -> Result<Option<KeepAlive>, ApiError> {
@@ -200,7 +204,8 @@ pub async fn chat(
 
 async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let (sampling, max_tokens, stop) = sampling(&r.options, &d)?;
     let spec = crate::spec::speculation(
         r.options.speculative.as_ref(),
         None,
@@ -267,6 +272,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         )
         .into_response());
     }
+    d.apply_chat(&mut messages);
     if let Some(hint) = &shape.hint {
         match messages.first_mut() {
             Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
@@ -327,7 +333,8 @@ pub async fn generate(
 
 async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let (sampling, max_tokens, stop) = sampling(&r.options)?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let (sampling, max_tokens, stop) = sampling(&r.options, &d)?;
     let spec = crate::spec::speculation(
         r.options.speculative.as_ref(),
         None,
@@ -375,13 +382,19 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         // raw: the caller's own template, special tokens and all
         gen::prepare(&lease, Prompt::Raw(p), "prompt").await?
     } else {
-        let mut m = Vec::new();
-        let mut sys = r.system.clone().unwrap_or_default();
+        // the model's MESSAGE turns, then this prompt (its system message:
+        // the request's, else the model's)
+        let mut m = d.preset_messages();
+        let mut sys = r
+            .system
+            .clone()
+            .or(d.system().map(str::to_string))
+            .unwrap_or_default();
         if let Some(hint) = &shape.hint {
             sys = format!("{sys}\n\n{hint}").trim().to_string();
         }
         if !sys.is_empty() {
-            m.push(Message::system(sys));
+            m.insert(0, Message::system(sys));
         }
         m.push(Message::user(r.prompt.clone()));
         crate::tools::chat_prompt(&lease, &m, None, &thinking.kwargs)
@@ -729,20 +742,38 @@ pub async fn show(
     let name = r.get()?;
     let e = st.mgr.catalog.resolve(&name).map_err(cat_err)?;
     let (det, d) = details_json(&e);
-    let (info, capabilities) = model_info(
-        &e.path,
-        r.verbose.unwrap_or(false),
-        d.chat_template.as_deref(),
-    );
-    Ok(Json(json!({
-        "modelfile": format!("FROM {}\n", e.path.display()),
-        "parameters": "",
-        "template": d.chat_template.unwrap_or_default(),
+    // a model of the store: its manifest (a created model's settings)
+    let manifest = store::Manifest::read(&e.path.with_extension("json"))
+        .ok()
+        .filter(|m| e.path.file_name().is_some_and(|f| *f == *m.file));
+    let md = manifest.as_ref().and_then(|m| m.modelfile.clone());
+    // capabilities from the template the model runs with
+    let template = md
+        .as_ref()
+        .and_then(|m| m.template.clone())
+        .or(d.chat_template.clone());
+    let (info, capabilities) = model_info(&e.path, r.verbose.unwrap_or(false), template.as_deref());
+    let mut v = json!({
+        "modelfile": store::modelfile_text(&e.path, manifest.as_ref()),
+        "parameters": md.as_ref().map(|m| m.parameters_text()).unwrap_or_default(),
+        "template": template.unwrap_or_default(),
         "details": det,
         "model_info": info,
         "capabilities": capabilities,
         "modified_at": gen::rfc3339(e.modified),
-    })))
+    });
+    if let Some(m) = &md {
+        if let Some(s) = &m.system {
+            v["system"] = json!(s);
+        }
+        if !m.license.is_empty() {
+            v["license"] = json!(m.license.join("\n"));
+        }
+        if !m.messages.is_empty() {
+            v["messages"] = json!(m.messages);
+        }
+    }
+    Ok(Json(v))
 }
 
 pub async fn ps(State(st): State<Shared>) -> Json<Value> {

@@ -126,15 +126,15 @@ fn start(o: Opts) -> Option<TestServer> {
         ctx_budget: 16384,
         max_seq_ctx: 2048,
     };
-    let state = Arc::new(AppState {
-        mgr: Manager::new(
+    let state = Arc::new(AppState::new(
+        Manager::new(
             cat,
             KeepAlive::For(Duration::from_secs(300)),
             o.budget,
             sched,
         ),
-        cfg: o.cfg,
-    });
+        o.cfg,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -288,6 +288,58 @@ fn embedding_models_embed_and_refuse_chat() {
 #[test]
 fn every_model_family_chats() {
     with("families.py", Opts::default(), &[]);
+}
+
+#[test]
+fn anthropic_client() {
+    with("anthropic_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn openai_responses_client() {
+    with("responses_basic.py", Opts::default(), &[]);
+}
+
+#[test]
+fn health_metrics_tokenize() {
+    with("ops.py", Opts::default(), &[]);
+}
+
+#[test]
+fn modelfiles_through_the_ollama_client() {
+    with("create.py", Opts::default(), &[]);
+}
+
+#[test]
+fn api_key_guards_the_new_endpoints() {
+    let cfg = ServerConfig {
+        api_key: Some("k3y-for-new-apis".into()),
+        ..ServerConfig::default()
+    };
+    with(
+        "keys.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[("API_KEY", "k3y-for-new-apis")],
+    );
+}
+
+#[test]
+fn stored_responses_expire() {
+    let cfg = ServerConfig {
+        responses_ttl: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    with(
+        "responses_expiry.py",
+        Opts {
+            cfg,
+            ..Opts::default()
+        },
+        &[],
+    );
 }
 
 #[test]

@@ -570,15 +570,15 @@ fn state(dir: &std::path::Path) -> Arc<AppState> {
         ctx_budget: 8192,
         max_seq_ctx: 1024,
     };
-    Arc::new(AppState {
-        mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched)
+    Arc::new(AppState::new(
+        Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched)
             .with_panel_cache(false),
-        cfg: ServerConfig {
+        ServerConfig {
             quiet: true,
             max_body: 1 << 20,
             ..ServerConfig::default()
         },
-    })
+    ))
 }
 
 /// Send one request through the router; the answer's status and body.

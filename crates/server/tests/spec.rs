@@ -55,14 +55,14 @@ fn start(default: Speculation) -> Option<TestServer> {
         ctx_budget: 8192,
         max_seq_ctx: 1024,
     };
-    let state = Arc::new(AppState {
-        mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched)
+    let state = Arc::new(AppState::new(
+        Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched)
             .with_speculation(default, Some(draft)),
-        cfg: ServerConfig {
+        ServerConfig {
             quiet: false,
             ..ServerConfig::default()
         },
-    });
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {

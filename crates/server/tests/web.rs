@@ -53,14 +53,14 @@ fn start(api_key: Option<&str>) -> Option<TestServer> {
         ctx_budget: 8192,
         max_seq_ctx: 1024,
     };
-    let state = Arc::new(AppState {
-        mgr: Manager::new(cat, KeepAlive::For(Duration::from_secs(60)), 0, sched),
-        cfg: ServerConfig {
+    let state = Arc::new(AppState::new(
+        Manager::new(cat, KeepAlive::For(Duration::from_secs(60)), 0, sched),
+        ServerConfig {
             api_key: api_key.map(str::to_string),
             quiet: true,
             ..ServerConfig::default()
         },
-    });
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {

@@ -53,6 +53,8 @@ pub enum StoreError {
         "model {0} already exists in the store; `hearth rm {0}` first, or pick another --name"
     )]
     Exists(String),
+    #[error("Modelfile{}: {msg}", .line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Modelfile { line: Option<usize>, msg: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -80,6 +82,11 @@ impl StoreError {
                 | StoreError::BadFile { .. }
                 | StoreError::CorruptManifest { .. }
         )
+    }
+
+    /// Whether the error is bad input (a Modelfile that cannot be used).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, StoreError::Modelfile { .. })
     }
 
     /// Whether the error is bad command-line input (a malformed name or URL).

@@ -4,10 +4,12 @@
 //! model, which pulls) touches the network; `HEARTH_OFFLINE` forbids even that.
 
 pub mod catalog;
+mod create;
 mod error;
 mod find;
 pub mod http;
 pub mod manifest;
+pub mod modelfile;
 pub mod name;
 pub mod pip;
 mod progress;
@@ -15,6 +17,7 @@ mod pull;
 mod store;
 
 pub use catalog::{Source, DEFAULT_MODEL};
+pub use create::{create, defaults_of, modelfile_text, Check};
 pub use error::{human_bytes, StoreError};
 pub use find::StoredModel;
 pub use manifest::{file_type_name, inspect, GgufInfo, Manifest};

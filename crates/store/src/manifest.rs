@@ -23,6 +23,10 @@ pub struct Manifest {
     pub added: String,
     /// The GGUF file's name inside the store directory (`<tag>.gguf`).
     pub file: String,
+    /// For a model made by `hearth create` (a Modelfile): what it sets.
+    /// Its GGUF is the model it was created from, linked, not copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modelfile: Option<crate::modelfile::ModelDefaults>,
 }
 
 impl Manifest {

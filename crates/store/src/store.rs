@@ -318,14 +318,22 @@ impl Store {
                 .unwrap_or_else(|| "unknown".into()),
             added: manifest::now_rfc3339(),
             file: format!("{}.gguf", r.tag),
+            modelfile: None,
         };
+        self.place(r, tmp, &m)?;
+        Ok(m)
+    }
+
+    /// Rename `tmp` (in the store's `.tmp`) into place as `r`'s GGUF, then
+    /// write its manifest `m`: the model becomes visible last.
+    pub(crate) fn place(&self, r: &ModelRef, tmp: &Path, m: &Manifest) -> Result<(), StoreError> {
         let dir = self.root.join(&r.name);
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::StoreDir {
             path: dir.clone(),
             source,
         })?;
         let mt = self.tmp_dir().join(format!("{}@{}.json", r.name, r.tag));
-        let mut text = serde_json::to_string_pretty(&m)
+        let mut text = serde_json::to_string_pretty(m)
             .map_err(|e| StoreError::io("writing manifest", e.into()))?;
         text.push('\n');
         let written = std::fs::File::create(&mt).and_then(|mut f| {
@@ -339,7 +347,7 @@ impl Store {
         let mp = self.manifest_path(r);
         std::fs::rename(&mt, &mp)
             .map_err(|e| StoreError::io(format!("writing {}", mp.display()), e))?;
-        Ok(m)
+        Ok(())
     }
 
     /// Whether `s` names a model: an existing or path-like file, a URL or

@@ -6,7 +6,7 @@
 
 mod commands;
 mod input;
-mod loader;
+pub(crate) mod loader;
 mod saved;
 mod spinner;
 
@@ -29,18 +29,21 @@ static GENERATING: AtomicBool = AtomicBool::new(false);
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
 /// `hearth run MODEL` with no prompt on a terminal: a chat with run's settings.
+/// (Only the flags given count: the chat reads config.toml and the model's
+/// own settings itself.)
 pub fn args_from_run(a: &RunArgs) -> ChatArgs {
+    let given = |id: &str| a.given.contains(&id);
     ChatArgs {
         model: a.model.clone(),
-        system: a.system.clone(),
-        max_tokens: Some(a.max_tokens),
-        temperature: Some(a.temperature),
-        top_k: Some(a.top_k),
-        top_p: Some(a.top_p),
-        min_p: Some(a.min_p),
-        repeat_penalty: Some(a.repeat_penalty),
-        seed: a.seed,
-        ctx_size: a.ctx_size,
+        system: a.system.clone().filter(|_| given("system")),
+        max_tokens: given("max_tokens").then_some(a.max_tokens),
+        temperature: given("temperature").then_some(a.temperature),
+        top_k: given("top_k").then_some(a.top_k),
+        top_p: given("top_p").then_some(a.top_p),
+        min_p: given("min_p").then_some(a.min_p),
+        repeat_penalty: given("repeat_penalty").then_some(a.repeat_penalty),
+        seed: a.seed.filter(|_| given("seed")),
+        ctx_size: a.ctx_size.filter(|_| given("ctx_size")),
         threads: a.threads,
         verbose: a.verbose,
         spec: a.spec.clone(),
@@ -59,6 +62,10 @@ struct Chat {
     system: Option<String>,
     /// The conversation, without the system message.
     messages: Vec<Message>,
+    /// The model's own turns before the conversation (a Modelfile's MESSAGE).
+    preset: Vec<Message>,
+    /// The model's own stop texts (a Modelfile's PARAMETER stop).
+    stop: Vec<String>,
     settings: Settings,
     last: Option<CachedStats>,
     style: Style,
@@ -92,10 +99,13 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         ))
         .into());
     };
-    let mut sampling = SamplingParams::default();
+    // flags, then the model's own settings (a created model's), then config.toml
+    let (path, md) = loader::find(&model_name)?;
+    let mp = &md.parameters;
+    let mut sampling = server::defaults::sampling_of(mp, SamplingParams::default());
     macro_rules! pick {
         ($f:ident) => {
-            if let Some(v) = a.$f.or(cfg.$f) {
+            if let Some(v) = a.$f.or(mp.$f).or(cfg.$f) {
                 sampling.$f = v;
             }
         };
@@ -105,11 +115,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     pick!(top_p);
     pick!(min_p);
     pick!(repeat_penalty);
-    sampling.seed = a.seed.or(cfg.seed).unwrap_or_else(seed_from_time);
+    sampling.seed = a
+        .seed
+        .or(mp.seed)
+        .or(cfg.seed)
+        .unwrap_or_else(seed_from_time);
     sampling
         .validate()
         .map_err(|e| EngineError::Sampling(e.to_string()))?;
-    let max_tokens = match a.max_tokens.or(cfg.max_tokens) {
+    let max_tokens = match a.max_tokens.or(mp.num_predict).or(cfg.max_tokens) {
         None | Some(-1) => None,
         Some(n) if n >= 1 => Some(n as usize),
         Some(n) => {
@@ -128,11 +142,11 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         .or(cfg.threads)
         .unwrap_or_else(engine::default_threads)
         .max(1);
-    let ctx_req = a.ctx_size.or(cfg.ctx_size);
+    let ctx_req = a.ctx_size.or(mp.num_ctx).or(cfg.ctx_size);
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let loaded = loader::load(&model_name, ctx_req)?;
+    let loaded = loader::load(&path, &md, ctx_req)?;
     let mut lm = loaded.model;
     let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
     let sess = lm.session(loaded.n_ctx)?;
@@ -146,9 +160,12 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         system: a
             .system
             .clone()
+            .or(md.system.clone())
             .or(cfg.system.clone())
             .filter(|s| !s.trim().is_empty()),
         messages: Vec::new(),
+        preset: preset_of(&md),
+        stop: md.parameters.stop.clone(),
         settings: Settings {
             sampling,
             max_tokens,
@@ -267,6 +284,7 @@ impl Chat {
         if let Some(s) = &self.system {
             v.push(Message::system(s.clone()));
         }
+        v.extend(self.preset.iter().cloned());
         v.extend(self.messages.iter().cloned());
         v
     }
@@ -302,7 +320,7 @@ impl Chat {
             prompt,
             max_tokens: self.settings.max_tokens,
             sampling: self.settings.sampling.clone(),
-            stop: Vec::new(),
+            stop: self.stop.clone(),
             spec: self.spec.clone(),
             reasoning: self.lm.reasoning_format().map(|format| engine::Reasoning {
                 format,
@@ -429,13 +447,14 @@ impl Chat {
             }
             Cmd::Model(name) => {
                 self.info(&format!("Loading {name}..."));
-                match loader::load(&name, self.ctx_req)
+                match loader::find(&name)
+                    .and_then(|(path, md)| Ok((loader::load(&path, &md, self.ctx_req)?, md)))
                     .map_err(|e| e.to_string())
-                    .and_then(|l| {
+                    .and_then(|(l, md)| {
                         let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;
-                        Ok((l.model, s))
+                        Ok((l.model, md, s))
                     }) {
-                    Ok((mut lm, sess)) => {
+                    Ok((mut lm, md, sess)) => {
                         if let Some(d) = &self.draft {
                             if let Err(e) = lm.set_draft(d.clone()) {
                                 self.info(&format!("{e}; no draft model for {name}."));
@@ -443,6 +462,10 @@ impl Chat {
                         }
                         self.lm = lm;
                         self.sess = sess;
+                        // the new model's own turns and stop texts (the
+                        // system message and dials stay the chat's)
+                        self.preset = preset_of(&md);
+                        self.stop = md.parameters.stop.clone();
                         self.model_name = name;
                         self.info(&format!(
                             "Now talking with {} (context {} tokens); the conversation goes on.",
@@ -573,6 +596,14 @@ impl Chat {
         }
         self.info(&s);
     }
+}
+
+/// A Modelfile's MESSAGE turns as the chat's messages.
+fn preset_of(d: &store::modelfile::ModelDefaults) -> Vec<Message> {
+    d.messages
+        .iter()
+        .map(|m| Message::new(m.role.clone(), m.content.clone()))
+        .collect()
 }
 
 fn println_ok() -> std::io::Result<()> {

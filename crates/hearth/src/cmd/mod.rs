@@ -2,6 +2,7 @@ pub mod batch;
 pub mod bench;
 pub mod browser;
 pub mod completions;
+pub mod create;
 pub mod embed;
 pub mod fit;
 pub mod import;
@@ -12,6 +13,7 @@ pub mod rm;
 pub mod run;
 pub mod serve;
 pub mod show;
+pub mod stop;
 pub mod tokenize;
 
 use crate::exit::InputError;
@@ -60,7 +62,15 @@ pub fn load_model(
     name: impl AsRef<std::ffi::OsStr>,
     opts: &engine::LoadOptions,
 ) -> anyhow::Result<engine::Loaded> {
-    let loaded = engine::load(pull::resolve_model(name)?, opts)?;
+    load_file(&pull::resolve_model(name)?, opts)
+}
+
+/// [`load_model`] for a model already found (`path`, a file).
+pub fn load_file(
+    path: &std::path::Path,
+    opts: &engine::LoadOptions,
+) -> anyhow::Result<engine::Loaded> {
+    let loaded = engine::load(path, opts)?;
     for w in &loaded.warnings {
         eprintln!("hearth: warning: {w}");
     }

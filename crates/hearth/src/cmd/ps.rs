@@ -7,40 +7,14 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 pub fn run(a: PsArgs) -> anyhow::Result<()> {
-    let addr = super::serve::address(a.host.as_deref(), a.port)?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| {
-        anyhow::anyhow!("no hearth server at {addr} ({e}); start one with `hearth serve`")
-    })?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let key = a
-        .api_key
-        .clone()
-        .or_else(|| std::env::var("HEARTH_API_KEY").ok())
-        .filter(|k| !k.is_empty());
-    let auth = key
-        .map(|k| format!("Authorization: Bearer {k}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET /api/ps HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    let v = request(
+        a.host.as_deref(),
+        a.port,
+        a.api_key.as_deref(),
+        "GET",
+        "/api/ps",
+        None,
     )?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    if status != "200" {
-        anyhow::bail!("the server at {addr} answered {status}: {}", body.trim());
-    }
-    let v: serde_json::Value = serde_json::from_str(&body)?;
     if a.json {
         println!("{v}");
         return Ok(());
@@ -72,6 +46,61 @@ pub fn run(a: PsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One request to the running server (`--host`/`--port`, else
+/// `HEARTH_HOST`; the key from `--api-key` or `HEARTH_API_KEY`), its JSON
+/// answer; an error status is an error with the server's message.
+pub fn request(
+    host: Option<&str>,
+    port: Option<u16>,
+    api_key: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let addr = super::serve::address(host, port)?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| {
+        anyhow::anyhow!("no hearth server at {addr} ({e}); start one with `hearth serve`")
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let key = api_key
+        .map(str::to_string)
+        .or_else(|| std::env::var("HEARTH_API_KEY").ok())
+        .filter(|k| !k.is_empty());
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    let ctype = if body.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{ctype}Connection: close\r\n\r\n{body}"
+    )?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    if status != "200" {
+        anyhow::bail!("the server at {addr} answered {status}: {}", body.trim());
+    }
+    Ok(serde_json::from_str(&body)?)
 }
 
 fn dechunk(s: &str) -> String {

@@ -65,13 +65,20 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         .into());
     }
     let t_load = std::time::Instant::now();
+    let path = super::pull::resolve_model(&model)?;
+    // a created model's own settings, under the flags (over config.toml)
+    let md = store::defaults_of(&path).unwrap_or_default();
+    with_model_defaults(&mut a, &md);
     // The context asked for (checked against the trained one) or the default;
     // refused before the weights load when it cannot fit, a warning when tight.
     let opts = LoadOptions {
         ctx: a.ctx_size.into(),
         ..LoadOptions::default()
     };
-    let loaded = super::load_generator(&model, &opts)?;
+    let mut loaded = super::load_file(&path, &opts)?;
+    // an embedding model is refused at once (`hearth embed` is its command)
+    loaded.model.check_generates()?;
+    crate::chat::loader::set_template(&mut loaded.model, &md)?;
     let (mut lm, n_ctx) = (loaded.model, loaded.n_ctx);
     super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
     let lm = lm;
@@ -99,6 +106,11 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         if let Some(s) = &a.system {
             msgs.push(Message::system(s.clone()));
         }
+        msgs.extend(
+            md.messages
+                .iter()
+                .map(|m| Message::new(m.role.clone(), m.content.clone())),
+        );
         msgs.push(Message::user(text));
         Prompt::Chat(msgs)
     };
@@ -109,7 +121,8 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         min_p: a.min_p,
         repeat_penalty: a.repeat_penalty,
         seed: a.seed.unwrap_or_else(seed_from_time),
-        ..SamplingParams::default()
+        // the dials run has no flags for: the model's, else hearth's
+        ..server::defaults::sampling_of(&md.parameters, SamplingParams::default())
     };
     let reasoning = if a.raw {
         None
@@ -216,6 +229,40 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Put a created model's settings (its Modelfile's) into the settings not
+/// given as flags.
+fn with_model_defaults(a: &mut RunArgs, d: &store::modelfile::ModelDefaults) {
+    let given = |id: &str| a.given.contains(&id);
+    let p = &d.parameters;
+    macro_rules! take {
+        ($f:ident) => {
+            if let (false, Some(v)) = (given(stringify!($f)), p.$f) {
+                a.$f = v;
+            }
+        };
+    }
+    take!(temperature);
+    take!(top_k);
+    take!(top_p);
+    take!(min_p);
+    take!(repeat_penalty);
+    if let (false, Some(v)) = (given("seed"), p.seed) {
+        a.seed = Some(v);
+    }
+    if let (false, Some(v)) = (given("max_tokens"), p.num_predict) {
+        a.max_tokens = v;
+    }
+    if let (false, Some(v)) = (given("ctx_size"), p.num_ctx) {
+        a.ctx_size = Some(v);
+    }
+    if let (false, Some(s)) = (given("system"), &d.system) {
+        a.system = Some(s.clone());
+    }
+    if a.stop.is_empty() {
+        a.stop = p.stop.clone();
+    }
 }
 
 fn seed_from_time() -> u64 {

@@ -178,6 +178,17 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         allow_any_pull: a.allow_any_pull,
         read_timeout: std::time::Duration::from_secs_f64(a.read_timeout),
         max_connections: connection_cap(a.max_connections),
+        responses_ttl: match KeepAlive::parse(&serde_json::Value::String(a.responses_ttl.clone())) {
+            Ok(KeepAlive::For(d)) => d,
+            _ => {
+                return Err(InputError(format!(
+                    "--responses-ttl '{}' is not a duration (e.g. 30m, 2h, 0 to keep none)",
+                    a.responses_ttl
+                ))
+                .into())
+            }
+        },
+        ..ServerConfig::default()
     };
     let models = cat.list();
     let secured = cfg.api_key.is_some();
@@ -195,12 +206,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
             Some(Arc::new(engine::DraftModel::new(d)))
         }
     };
-    let state = Arc::new(AppState {
-        mgr: Manager::new(cat, keep_alive, budget, sched)
+    let state = Arc::new(AppState::new(
+        Manager::new(cat, keep_alive, budget, sched)
             .with_panel_cache(!a.no_panel_cache)
             .with_speculation(a.spec.speculation(), draft),
         cfg,
-    });
+    ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

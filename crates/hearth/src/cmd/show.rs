@@ -4,7 +4,7 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  hearth show qwen2.5-coder\n  hearth show --verbose smollm2:135m\n  hearth show ./model.gguf"
+    after_help = "Examples:\n  hearth show qwen2.5-coder\n  hearth show --verbose smollm2:135m\n  hearth show ./model.gguf\n  hearth show --modelfile mario > Modelfile   # edit, then: hearth create mario2 -f Modelfile"
 )]
 pub struct ShowArgs {
     /// A store name or a path to a .gguf file.
@@ -12,6 +12,9 @@ pub struct ShowArgs {
     /// Also print the chat template and every metadata key.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Print the model's Modelfile instead (what `hearth create` takes).
+    #[arg(long)]
+    pub modelfile: bool,
 }
 
 pub fn run(a: ShowArgs) -> anyhow::Result<()> {
@@ -29,6 +32,10 @@ pub fn run(a: ShowArgs) -> anyhow::Result<()> {
             }
         },
     };
+    if a.modelfile {
+        print!("{}", store::modelfile_text(&path, manifest.as_ref()));
+        return Ok(());
+    }
     let (f, info) = store::inspect(&path)?;
     if let Some(m) = &manifest {
         println!("name          {}", m.reference());
@@ -56,6 +63,23 @@ pub fn run(a: ShowArgs) -> anyhow::Result<()> {
         .or(manifest.as_ref().map(|m| m.license.clone()))
         .unwrap_or_else(|| "unknown".into());
     println!("license       {license}");
+    if let Some(d) = manifest.as_ref().and_then(|m| m.modelfile.as_ref()) {
+        let p = d.parameters.lines();
+        println!("created from  {}", d.from);
+        if let Some(s) = &d.system {
+            println!("system        {}", s.lines().next().unwrap_or(""));
+        }
+        if !p.is_empty() {
+            let p: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v:?}")).collect();
+            println!("parameters    {}", p.join(", "));
+        }
+        if !d.messages.is_empty() {
+            println!("messages      {}", d.messages.len());
+        }
+        if d.template.is_some() {
+            println!("template      the Modelfile's (--modelfile prints it)");
+        }
+    }
     let tmpl = f.get_str("tokenizer.chat_template");
     println!(
         "template      {}",

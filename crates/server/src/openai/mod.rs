@@ -116,7 +116,8 @@ pub async fn chat(
     Body(r): Body<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut p = plan(&r.common, None)?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let mut p = plan(&r.common, None, &d)?;
     p.req.spec = crate::spec::speculation(
         r.common.speculative.as_ref(),
         r.common.speculative_n_max,
@@ -146,7 +147,7 @@ pub async fn chat(
             format!("{field} cannot be combined with tools; ask for one or the other"),
         ));
     }
-    let messages = chat_messages(r.messages, p.shape.hint.as_deref())?;
+    let messages = chat_messages(r.messages, p.shape.hint.as_deref(), &d)?;
     let lease = st.mgr.get(&r.model, p.keep_alive).await?;
     gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
@@ -194,7 +195,8 @@ pub async fn completions(
     Body(r): Body<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let mut p = plan(&r.common, Some(16))?;
+    let d = crate::defaults::Defaults::of(&st, &r.model);
+    let mut p = plan(&r.common, Some(16), &d)?;
     p.req.spec = crate::spec::speculation(
         r.common.speculative.as_ref(),
         r.common.speculative_n_max,

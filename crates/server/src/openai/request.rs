@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::models::KeepAlive;
-use engine::{GenerateRequest, Message, Prompt, SamplingParams};
+use engine::{GenerateRequest, Message, Prompt};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -142,8 +142,13 @@ pub(super) struct Plan {
     pub(super) tools: Option<(crate::tools::ToolSet, String)>,
 }
 
-pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiError> {
-    let mut s = SamplingParams::default();
+/// `d`: the model's own settings (a created model's), under the request's.
+pub(super) fn plan(
+    c: &Common,
+    default_max: Option<usize>,
+    d: &crate::defaults::Defaults,
+) -> Result<Plan, ApiError> {
+    let mut s = d.sampling();
     if let Some(t) = c.temperature {
         if !(0.0..=2.0).contains(&t) {
             return Err(ApiError::bad(
@@ -211,7 +216,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
             return Err(ApiError::bad(f, format!("{f} must be at least 1, got {m}")))
         }
         Some((_, m)) => Some(m as usize),
-        None => default_max,
+        None => d.max_tokens().unwrap_or(default_max),
     };
     let n = c.n.unwrap_or(1);
     if !(1..=16).contains(&n) {
@@ -224,11 +229,12 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
         OneOrMany::One(x) => vec![x.clone()],
         OneOrMany::Many(v) => v.clone(),
     });
-    let stop: Vec<String> = stop
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
+    let stop: Vec<String> = d.stop(
+        stop.unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect(),
+    );
     let shape = crate::structured::openai(
         c.response_format.as_ref(),
         c.grammar.as_deref(),
@@ -264,6 +270,7 @@ pub(super) fn plan(c: &Common, default_max: Option<usize>) -> Result<Plan, ApiEr
 pub(super) fn chat_messages(
     msgs: Vec<ChatMessage>,
     hint: Option<&str>,
+    d: &crate::defaults::Defaults,
 ) -> Result<Vec<Message>, ApiError> {
     if msgs.is_empty() {
         return Err(ApiError::bad(
@@ -331,6 +338,7 @@ pub(super) fn chat_messages(
             ..Default::default()
         });
     }
+    d.apply_chat(&mut out);
     if let Some(hint) = hint {
         match out.first_mut() {
             Some(m) if m.role == "system" => {

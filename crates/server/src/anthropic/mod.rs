@@ -1,0 +1,282 @@
+//! Anthropic's Messages API: `POST /v1/messages` (whole or streamed) and
+//! `POST /v1/messages/count_tokens`, errors in Anthropic's shape, the key
+//! as `x-api-key` or Bearer (`lib.rs`). The protocol only: prompts go
+//! through the same template, tools and scheduler as the other APIs.
+
+mod request;
+mod stream;
+
+use crate::answer::{self, End, Splitter};
+use crate::defaults::Defaults;
+use crate::error::{ApiError, Flavor};
+use crate::gen;
+use crate::models::Lease;
+use crate::tools::ToolSet;
+use crate::{Body, Shared};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use engine::scheduler::Event;
+use engine::{Message, Prompt};
+use request::{conversation, plan, MessagesRequest, Plan};
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::time::Instant;
+use stream::{message, usage, Events};
+use tokio::sync::mpsc;
+
+const ENDPOINT: &str = "POST /v1/messages";
+
+fn aerr(e: ApiError) -> ApiError {
+    e.flavor(Flavor::Anthropic)
+}
+
+fn new_id(prefix: &str) -> String {
+    gen::new_id(prefix).replacen('-', "_", 1)
+}
+
+/// The prompt's token ids (with the tools rendered, or the answer's start
+/// after the template's generation prompt) and the text a forcing
+/// `tool_choice` put before the answer.
+async fn prompt(
+    lease: &Lease,
+    msgs: &[Message],
+    tools: Option<&ToolSet>,
+    prefill: Option<&str>,
+) -> Result<(Vec<u32>, String), ApiError> {
+    let lm = &lease.slot.lm;
+    if let Some(t) = tools {
+        let p = crate::tools::chat_prompt(lease, msgs, Some(t), &Default::default()).await?;
+        return Ok((p.ids, p.prefix));
+    }
+    let Some(pre) = prefill else {
+        let p = Prompt::Chat(msgs.to_vec());
+        return Ok((gen::prepare(lease, p, "messages").await?, String::new()));
+    };
+    let tpl = lm
+        .template
+        .as_ref()
+        .map_err(|e| ApiError::bad("messages", e.clone()))?;
+    let mut r = tpl
+        .render(msgs, true)
+        .map_err(|e| ApiError::bad("messages", e.to_string()))?;
+    // the answer's start is the client's text: never read as special tokens
+    let at = r.text.len();
+    r.text.push_str(pre);
+    r.content_ranges.push((at, r.text.len()));
+    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&r), "messages")?;
+    Ok((ids, String::new()))
+}
+
+/// The request made ready: plan, conversation, model, prompt.
+struct Ready {
+    plan: Plan,
+    lease: Lease,
+    tool_prefix: String,
+    prompt_tokens: usize,
+}
+
+async fn ready(st: &Shared, r: &MessagesRequest, count_only: bool) -> Result<Ready, ApiError> {
+    let d = Defaults::of(st, &r.model);
+    let mut plan = plan(r, &d, count_only)?;
+    let (msgs, prefill) = conversation(r, &d)?;
+    if prefill.is_some() && plan.tools.is_some() {
+        return Err(ApiError::bad(
+            "messages",
+            "messages: a final assistant message (the start of the answer) cannot be combined with tools here; leave one out",
+        ));
+    }
+    let lease = st.mgr.get(&r.model, plan.keep_alive).await?;
+    gen::refuse_embedding(&lease, "chat")?;
+    if let Some(m) = msgs.last() {
+        gen::log_content(st, "prompt", &m.content);
+    }
+    let (ids, tool_prefix) = prompt(&lease, &msgs, plan.tools.as_ref(), prefill.as_deref()).await?;
+    let prompt_tokens = ids.len();
+    plan.req.prompt = Prompt::Tokens(ids);
+    Ok(Ready {
+        plan,
+        lease,
+        tool_prefix,
+        prompt_tokens,
+    })
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, the prompt as
+/// `/v1/messages` would read it.
+pub async fn count_tokens(
+    State(st): State<Shared>,
+    Body(r): Body<MessagesRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let rd = ready(&st, &r, true).await.map_err(aerr)?;
+    Ok(Json(json!({ "input_tokens": rd.prompt_tokens })))
+}
+
+/// `stop_reason` and `stop_sequence` of a generation.
+fn stop_of(rd: &Ready, s: &engine::GenerateStats) -> (&'static str, Option<String>) {
+    match answer::end_of(&rd.lease.slot.lm, s, &rd.plan.req.stop) {
+        End::Turn => ("end_turn", None),
+        End::Stop(x) => ("stop_sequence", Some(x)),
+        End::Length => ("max_tokens", None),
+    }
+}
+
+pub async fn messages(
+    State(st): State<Shared>,
+    Body(r): Body<MessagesRequest>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let rd = ready(&st, &r, false).await.map_err(aerr)?;
+    if r.stream && rd.plan.tools.is_none() {
+        // a refusal (a full queue) is still an HTTP error, before any event
+        let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1).map_err(aerr)?;
+        return Ok(live(st, rd, rx, started));
+    }
+    // whole: read for tool calls (a streamed request with tools gets the
+    // finished message as its event stream)
+    let model = rd.lease.slot.name.clone();
+    let guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
+    let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
+        Ok(rx) => gen::collect(rx, 1).await,
+        Err(e) => Err(e),
+    };
+    guard.disarm();
+    let c = choice.map_err(aerr)?.remove(0);
+    let s = c.stats.clone().expect("a finished choice has stats");
+    gen::log_request(&st, ENDPOINT, &model, &[&s], "200", started);
+    gen::log_content(&st, "output", &c.text);
+    let (thinking, text) = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants).whole(&c.text);
+    let (text, mut calls) = match &rd.plan.tools {
+        Some(t) => {
+            let (content, calls) = t.answer(&rd.tool_prefix, &text);
+            (content.unwrap_or_default(), calls)
+        }
+        None => (text, Vec::new()),
+    };
+    if rd.plan.one_call {
+        calls.truncate(1);
+    }
+    let mut content = Vec::new();
+    if !thinking.is_empty() {
+        content.push(
+            json!({"type": "thinking", "thinking": thinking, "signature": stream::SIGNATURE}),
+        );
+    }
+    if !text.is_empty() {
+        content.push(json!({"type": "text", "text": text}));
+    }
+    for call in &calls {
+        let input = match &call.arguments {
+            v @ Value::Object(_) => v.clone(),
+            other => json!({ "input": other }),
+        };
+        content.push(
+            json!({"type": "tool_use", "id": new_id("toolu"), "name": call.name, "input": input}),
+        );
+    }
+    let (reason, seq) = if calls.is_empty() {
+        stop_of(&rd, &s)
+    } else {
+        ("tool_use", None)
+    };
+    let m = message(
+        &new_id("msg"),
+        &model,
+        content,
+        Some(reason),
+        seq.as_deref(),
+        usage(s.prompt_tokens, s.cached_tokens, s.output_tokens),
+    );
+    if r.stream {
+        return Ok(sse_response(axum::body::Body::from(Events::replay(
+            &m,
+            rd.prompt_tokens,
+        ))));
+    }
+    Ok(Json(m).into_response())
+}
+
+fn sse_response(body: axum::body::Body) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Stream the answer as it is generated.
+fn live(
+    st: Shared,
+    rd: Ready,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
+    started: Instant,
+) -> Response {
+    let model = rd.lease.slot.name.clone();
+    let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    tokio::spawn(async move {
+        let send = |s: String| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
+        };
+        let (mut ev, head) = Events::start(&new_id("msg"), &model, rd.prompt_tokens);
+        let mut split = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants);
+        let mut status = "200".to_string();
+        let mut text = String::new();
+        let mut stats = None;
+        if !send(head).await {
+            status = "499 (client closed)".into();
+        }
+        while status == "200" {
+            let next = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((_, e)) = next else { break };
+            let out = match e {
+                Event::Prefill { .. } => continue,
+                Event::Token(t) => {
+                    text.push_str(&t.text);
+                    match split.push(&t.text) {
+                        Some(p) => ev.piece(&p),
+                        None => continue,
+                    }
+                }
+                Event::Done(s) => {
+                    let (reason, seq) = stop_of(&rd, &s);
+                    let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
+                    let out = ev.finish(reason, seq.as_deref(), u);
+                    stats = Some(s);
+                    out
+                }
+                Event::Error(e) => {
+                    let err = aerr(crate::error::from_engine(&e));
+                    status = err.status.as_u16().to_string();
+                    stream::sse("error", &err.body())
+                }
+            };
+            if !send(out).await {
+                status = "499 (client closed)".into();
+            }
+            if stats.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        let refs: Vec<_> = stats.iter().collect();
+        gen::log_request(&st, ENDPOINT, &model, &refs, &status, started);
+        gen::log_content(&st, "output", &text);
+        drop(rd);
+    });
+    sse_response(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    ))
+}
