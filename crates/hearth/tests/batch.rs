@@ -177,11 +177,13 @@ fn resumes_after_kill_9_without_loss_or_duplicates() {
             .spawn()
             .unwrap();
         // Wait for some records to be written, then kill at a random moment.
-        let err = BufReader::new(child.stderr.take().unwrap());
+        // (the reader stays open until the kill: a batch whose stderr reader
+        // leaves ends quietly by itself, as every command does on a broken pipe)
+        let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
         let t0 = Instant::now();
         let need = 2 + round * 4 + (seed as usize >> (round * 3)) % 3;
         let mut seen = 0;
-        for line in err.lines() {
+        for line in err.by_ref() {
             let Ok(line) = line else { break };
             if line.starts_with('[') {
                 seen += 1;
@@ -198,6 +200,7 @@ fn resumes_after_kill_9_without_loss_or_duplicates() {
             .args(["-9", &child.id().to_string()])
             .status();
         let _ = child.wait();
+        drop(err);
         // Whatever is on disk is whole records, no duplicates.
         let partial = records(&out);
         by_id(&partial);
