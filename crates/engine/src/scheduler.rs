@@ -11,17 +11,21 @@
 
 use crate::common_prefix;
 use crate::generate::{FinishReason, GenerateRequest, GenerateStats};
-use crate::spec::{SpecStats, Speculator};
+use crate::spec::Speculator;
 use crate::step::{End, Stepper};
 use crate::{EngineError, LoadedModel};
 use kernels::ThreadPool;
 use model::{Logits, Scratch, SeqInput, Session};
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod metrics;
+use metrics::Counters;
+pub use metrics::{Load, SchedulerStats};
 
 /// One generated token, as it streams out.
 #[derive(Clone, Debug)]
@@ -98,44 +102,6 @@ pub struct Scheduler {
     ctx_budget: usize,
 }
 
-/// How busy a scheduler is right now (for a server's metrics).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Load {
-    /// Requests submitted and not yet generating.
-    pub queued: usize,
-    /// Sequences being generated (reading their prompt or decoding).
-    pub active: usize,
-    /// KV-cache positions filled by the active sequences.
-    pub kv_used: usize,
-    /// KV-cache positions reserved by them (prompt + max_tokens each).
-    pub kv_reserved: usize,
-    /// Positions shared by all sequences (`SchedulerConfig::ctx_budget`).
-    pub kv_budget: usize,
-}
-
-/// What a scheduler has done so far (for a server's metrics).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SchedulerStats {
-    /// Speculative decoding over the finished requests: verify passes,
-    /// tokens drafted, tokens accepted ([`SpecStats::acceptance`]).
-    pub spec: SpecStats,
-}
-
-/// Written by the scheduler thread after each admission and step, and the
-/// totals over its finished requests (read by [`Scheduler::stats`]).
-#[derive(Default)]
-struct Counters {
-    submitted: AtomicUsize,
-    taken: AtomicUsize,
-    waiting: AtomicUsize,
-    active: AtomicUsize,
-    kv_used: AtomicUsize,
-    kv_reserved: AtomicUsize,
-    spec_steps: AtomicU64,
-    spec_drafted: AtomicU64,
-    spec_accepted: AtomicU64,
-}
-
 impl Scheduler {
     pub fn new(lm: Arc<LoadedModel>, cfg: SchedulerConfig) -> Scheduler {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.max_queue.max(1));
@@ -153,34 +119,6 @@ impl Scheduler {
             max_queue,
             counters,
             ctx_budget,
-        }
-    }
-
-    /// Queue depth, active sequences and KV-cache use, as of the last step.
-    pub fn load(&self) -> Load {
-        let c = &self.counters;
-        let in_channel = c
-            .submitted
-            .load(Ordering::Relaxed)
-            .saturating_sub(c.taken.load(Ordering::Relaxed));
-        Load {
-            queued: in_channel + c.waiting.load(Ordering::Relaxed),
-            active: c.active.load(Ordering::Relaxed),
-            kv_used: c.kv_used.load(Ordering::Relaxed),
-            kv_reserved: c.kv_reserved.load(Ordering::Relaxed),
-            kv_budget: self.ctx_budget,
-        }
-    }
-
-    /// Totals over the requests finished so far.
-    pub fn stats(&self) -> SchedulerStats {
-        let c = &self.counters;
-        SchedulerStats {
-            spec: SpecStats {
-                steps: c.spec_steps.load(Ordering::Relaxed),
-                drafted: c.spec_drafted.load(Ordering::Relaxed),
-                accepted: c.spec_accepted.load(Ordering::Relaxed),
-            },
         }
     }
 

@@ -17,6 +17,7 @@ pub mod guard;
 pub use engine::jsonfix;
 mod listen;
 pub mod metrics;
+pub(crate) mod model_info;
 pub mod models;
 mod ollama;
 mod openai;
