@@ -267,6 +267,31 @@ def qwen35_block(s, i):
         ("ffn_down.weight", "vd", d, s.n_ff, 1.0)]
 
 
+def qwen35moe_meta(s):
+    return {**qwen35_meta(s), "expert_count": s.n_expert, "expert_used_count": s.n_expert_used,
+            "expert_feed_forward_length": s.n_ff, "expert_shared_feed_forward_length": s.n_ff}
+
+
+def qwen35moe_block(s, i):
+    """The qwen35 block with llama.cpp's qwen35moe feed-forward: a router,
+    the experts (3-D, kinds "exps"/"exps_vd": rows and cols per expert) and
+    the shared expert with its 1-D gate (F32, as the converter keeps it)."""
+    d = s.n_embd
+    dense = qwen35_block(s, i)
+    mixer = [t for t in dense if not t[0].startswith("ffn_")]
+    a = math.sqrt(3.0 / d)
+    return mixer + [
+        ("ffn_gate_inp.weight", "router", s.n_expert, d, "router"),
+        ("ffn_gate_exps.weight", "exps", s.n_ff, d, 1.0),
+        ("ffn_up_exps.weight", "exps", s.n_ff, d, 1.0),
+        ("ffn_down_exps.weight", "exps_vd", d, s.n_ff, 1.0),
+        # the shared expert's gate logit of ~2: its weight σ between ~0.1 and ~0.9
+        ("ffn_gate_inp_shexp.weight", "f32", 1, d, lambda r, n: np.float32(2.0 * a) * r.uniform(n)),
+        ("ffn_gate_shexp.weight", "mat", s.n_ff, d, 1.0),
+        ("ffn_up_shexp.weight", "mat", s.n_ff, d, 1.0),
+        ("ffn_down_shexp.weight", "vd", d, s.n_ff, 1.0)]
+
+
 FAMILIES = {
     # Llama 3.1/3.2/3.3: GQA, rope_freqs, tied (3.2 1B/3B) or untied (3.1 8B).
     "llama3": Family(
@@ -333,6 +358,13 @@ FAMILIES = {
     "qwen35": Family(
         "qwen35", "qwen35", "Qwen3.5-4B.jinja", qwen35_meta,
         runs=(SHORT, MEDIUM), rope_dims=lambda s: s.head_dim // 4, block=qwen35_block),
+    # Qwen3.5-35B-A3B / -122B-A10B / -397B-A17B: the qwen35 hybrid with a
+    # softmax router (top-k renormalised), experts and a sigmoid-gated
+    # shared expert per block.
+    "qwen35moe": Family(
+        "qwen35moe", "qwen35", "Qwen3.5-4B.jinja", qwen35moe_meta,
+        runs=(SHORT, MEDIUM), rope_dims=lambda s: s.head_dim // 4, block=qwen35moe_block,
+        moe=True, note="template: Qwen3.5-4B's (the sdist has no other Qwen3.5 one; the MoE models ship the same)"),
 }
 
 
@@ -393,6 +425,12 @@ MODELS = [
     Synth("qwen35-f32", "qwen35", "F32", Shape(64, 4, 4, 2, 32, 192, tied=True), 28),
     Synth("qwen35-f16", "qwen35", "F16", Shape(128, 8, 4, 2, 64, 384, tied=False), 29),
     Synth("qwen35-q8_0", "qwen35", "Q8_0", Shape(128, 4, 4, 2, 64, 384, tied=True), 30),
+    # as the qwen3moe ones: a soft router on the exact file, a sharp one on
+    # the quantized one
+    Synth("qwen35moe-f32", "qwen35moe", "F32", Shape(64, 4, 4, 2, 32, 48, tied=True,
+                                                     n_expert=8, n_expert_used=2), 31, 2.0),
+    Synth("qwen35moe-q8_0", "qwen35moe", "Q8_0", Shape(128, 4, 4, 2, 64, 96, tied=False,
+                                                       n_expert=16, n_expert_used=4), 32, 8.0),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
@@ -751,6 +789,14 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
         if fam.block:
             for name, kind, rows, cols, gain in fam.block(s, i):
                 gain = QK_GAIN if gain == "qk" else gain
+                gain = m.router_gain if gain == "router" else gain
+                if kind == "router":
+                    yield p + name, T.F32, (lambda r=rows, c=cols, g=gain: mat(r, c, T.F32, g))
+                    continue
+                if kind in ("exps", "exps_vd"):
+                    t_ex = expert_type(m.wtype, t_vd if kind == "exps_vd" else t_mat)
+                    yield p + name, t_ex, (lambda r=rows, c=cols, t=t_ex, g=gain: experts(r, c, t, g))
+                    continue
                 if kind == "norm":
                     yield p + name, T.F32, (lambda n=cols, g=gain: np.float32(g) * norm(n))
                 elif kind == "f32":
@@ -876,8 +922,9 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
     block_shapes = {}
     if fam.block:
         for i in range(shape.n_layer):
-            for name, _, rows, cols, _ in fam.block(shape, i):
-                block_shapes[f"blk.{i}.{name}"] = (rows, cols)
+            for name, kind, rows, cols, _ in fam.block(shape, i):
+                block_shapes[f"blk.{i}.{name}"] = (
+                    (shape.n_expert, rows, cols) if kind.startswith("exps") else (rows, cols))
     for name, ty, _ in plan:
         shapes[name] = block_shapes.get(name) or tensor_shape(name, shape, fam)
     for name, ty, _ in plan:

@@ -47,10 +47,14 @@ pub enum Arch {
     /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
     /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
     Qwen35,
+    /// `qwen35moe`: Qwen3.5 mixtures of experts (35B-A3B, 122B-A10B,
+    /// 397B-A17B): the `qwen35` hybrid with a routed mixture of experts plus
+    /// a gated shared expert in every block.
+    Qwen35Moe,
 }
 
 pub const SUPPORTED: &str =
-    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert, qwen35";
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert, qwen35, qwen35moe";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -68,6 +72,7 @@ impl Arch {
             "bert" => Arch::Bert,
             "nomic-bert" => Arch::NomicBert,
             "qwen35" => Arch::Qwen35,
+            "qwen35moe" => Arch::Qwen35Moe,
             _ => return None,
         })
     }
@@ -87,12 +92,13 @@ impl Arch {
             Arch::Bert => "bert",
             Arch::NomicBert => "nomic-bert",
             Arch::Qwen35 => "qwen35",
+            Arch::Qwen35Moe => "qwen35moe",
         }
     }
 
     /// Whether the architecture's feed-forward is a mixture of experts.
     pub fn is_moe(self) -> bool {
-        matches!(self, Arch::Qwen3Moe | Arch::GptOss)
+        matches!(self, Arch::Qwen3Moe | Arch::GptOss | Arch::Qwen35Moe)
     }
 
     /// An embedding model (a bidirectional encoder, `encoder.rs`): it makes
@@ -139,6 +145,9 @@ pub struct Moe {
     pub norm_weights: bool,
     /// The chosen weights times this.
     pub weights_scale: Option<f32>,
+    /// A shared expert every token goes through (qwen35moe), its gated MLP's
+    /// length (`expert_shared_feed_forward_length`); 0: none.
+    pub n_ff_shexp: usize,
 }
 
 /// Most experts a file may have (llama.cpp `LLAMA_MAX_EXPERTS`).
@@ -507,7 +516,7 @@ impl Config {
         if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0 && !arch.is_moe()) {
             return Err(m.bad(
                 &m.key("expert_count"),
-                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss one"),
+                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss / qwen35moe one"),
             ));
         }
         let n_embd = m.req_u("embedding_length")?;
@@ -642,6 +651,7 @@ impl Config {
             Arch::Bert => crate::arch::bert::configure(&mut c, &m, &mut spec)?,
             Arch::NomicBert => crate::arch::nomic_bert::configure(&mut c, &m, &mut spec)?,
             Arch::Qwen35 => crate::arch::qwen35::configure(&mut c, &m, &mut spec)?,
+            Arch::Qwen35Moe => crate::arch::qwen35::configure_moe(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)

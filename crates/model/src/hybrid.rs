@@ -17,7 +17,7 @@ use crate::config::{Config, SsmSpec};
 use crate::forward::KvViews;
 use crate::ops;
 use crate::session::{Scratch, Session};
-use crate::weights::{Loader, Matrix};
+use crate::weights::{Ffn, Loader, Matrix};
 use crate::{Model, ModelError};
 use gguf::GgufFile;
 use half::slice::HalfFloatSliceExt;
@@ -65,15 +65,18 @@ pub struct HybridLayer {
     pub mixer: Mixer,
     /// The FFN's pre-norm (`post_attention_norm` in the file).
     pub ffn_norm: Vec<f32>, // [n_embd]
-    pub w_gate: Matrix, // [n_ff, n_embd]
-    pub w_up: Matrix,   // [n_ff, n_embd]
-    pub w_down: Matrix, // [n_embd, n_ff]
+    /// A SwiGLU MLP (`qwen35`) or a mixture of experts with its shared
+    /// expert (`qwen35moe`).
+    pub ffn: Ffn,
 }
 
 impl HybridLayer {
     /// The matrices the forward pass multiplies by.
     pub(crate) fn matrices(&self) -> Vec<&Matrix> {
-        let mut v = vec![&self.w_gate, &self.w_up, &self.w_down];
+        let mut v = match &self.ffn {
+            Ffn::Dense { gate, up, down } => vec![gate, up, down],
+            Ffn::Moe(e) => e.matrices(),
+        };
         match &self.mixer {
             Mixer::Attention(a) => v.extend([&a.wq, &a.wk, &a.wv, &a.wo]),
             Mixer::Delta(d) => v.extend([&d.wqkv, &d.wz, &d.w_beta, &d.w_alpha, &d.w_out]),
@@ -129,9 +132,14 @@ pub(crate) fn load_layers(
             attn_norm: l.vector(&n("attn_norm.weight"), d)?,
             mixer,
             ffn_norm: l.vector(&n("post_attention_norm.weight"), d)?,
-            w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
-            w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
-            w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+            ffn: match &c.moe {
+                Some(moe) => Ffn::Moe(crate::weights::experts(l, c, moe, i)?),
+                None => Ffn::Dense {
+                    gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
+                    up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+                    down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+                },
+            },
         });
     }
     // the multi-token-prediction blocks, not run
@@ -439,6 +447,9 @@ impl Model {
         let h = c.ssm.as_ref().expect("a hybrid model");
         let n = tokens.len();
         let d = c.n_embd;
+        if let Some(ms) = &mut s.moe {
+            ms.margins[..n].fill(f32::INFINITY);
+        }
         self.embed_rows(s, tokens)?;
         for (il, layer) in self.weights.hybrid.iter().enumerate() {
             ops::rms_norm_into(
@@ -455,7 +466,7 @@ impl Model {
             }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
 
-            // ---- feed-forward (SwiGLU) ----
+            // ---- feed-forward (SwiGLU, or the experts) ----
             ops::rms_norm_into(
                 &mut s.xn[..n * d],
                 &s.x[..n * d],
@@ -464,17 +475,16 @@ impl Model {
                 c.rms_eps,
             );
             s.acts_in.invalidate();
-            self.project_many(
-                pool,
-                &mut s.acts_in,
-                &s.xn,
-                n,
-                [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)],
-            )?;
-            kernels::swiglu(&mut s.gate[..n * c.n_ff], &s.up[..n * c.n_ff]);
-            s.acts_mid.invalidate();
-            self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.w_down, &mut s.o)?;
+            match &layer.ffn {
+                Ffn::Dense { gate, up, down } => {
+                    self.swiglu_mlp(pool, s, n, gate, up, down)?;
+                }
+                Ffn::Moe(experts) => self.moe_ffn(pool, s, n, experts)?,
+            }
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
+        }
+        if let Some(ms) = &mut s.moe {
+            ms.n_margins = n;
         }
         // a prompt chunk's end is a point a later request may reuse
         for g in &s.groups {

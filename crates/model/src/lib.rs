@@ -23,7 +23,7 @@ pub use forward::{Logits, SeqInput};
 pub use hybrid::{DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
 pub use pooling::Pooling;
 pub use session::{Scratch, Session, DEFAULT_BATCH};
-pub use weights::{Experts, Ffn, Layer, Matrix, Weights};
+pub use weights::{Experts, Ffn, Layer, Matrix, SharedExpert, Weights};
 
 use gguf::GgufFile;
 use std::path::Path;
@@ -106,10 +106,7 @@ impl Model {
             v.extend([&l.wq, &l.wk, &l.wv, &l.wo]);
             match &l.ffn {
                 weights::Ffn::Dense { gate, up, down } => v.extend([gate, up, down]),
-                weights::Ffn::Moe(e) => {
-                    v.push(&e.router);
-                    v.extend(e.gate.iter().chain(&e.up).chain(&e.down));
-                }
+                weights::Ffn::Moe(e) => v.extend(e.matrices()),
             }
         }
         v.extend(w.hybrid.iter().flat_map(|l| l.matrices()));

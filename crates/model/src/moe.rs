@@ -17,7 +17,7 @@ use crate::config::{Config, Gating, Moe};
 use crate::forward::par_glu;
 use crate::ops;
 use crate::session::Scratch;
-use crate::weights::{Experts, Matrix};
+use crate::weights::{Experts, Matrix, SharedExpert};
 use crate::{Model, ModelError};
 use kernels::{GgmlType, MatmulJob, QuantizedActs, ThreadPool};
 
@@ -56,6 +56,9 @@ pub(crate) struct MoeScratch {
     acts_gate: Vec<QuantizedActs>,
     acts_up: Vec<QuantizedActs>,
     acts_down: Vec<QuantizedActs>,
+    /// [cap] a shared expert's gate logits, [cap][n_embd] its outputs
+    shared_gate: Vec<f32>,
+    shared_out: Vec<f32>,
 }
 
 impl MoeScratch {
@@ -87,6 +90,15 @@ impl MoeScratch {
             acts_gate: acts(),
             acts_up: acts(),
             acts_down: acts(),
+            shared_gate: vec![0.0; if moe.n_ff_shexp > 0 { cap } else { 0 }],
+            shared_out: vec![
+                0.0;
+                if moe.n_ff_shexp > 0 {
+                    cap * c.n_embd
+                } else {
+                    0
+                }
+            ],
         }
     }
 }
@@ -435,8 +447,88 @@ impl Model {
                 }
             }
         }
+        if let Some(sh) = &w.shared {
+            self.shared_expert(pool, s, n, sh)?;
+        }
         Ok(())
     }
+
+    /// A SwiGLU MLP of `n` rows: `s.xn` (its activations in `s.acts_in`)
+    /// → `s.o`, through `s.gate` / `s.up`.
+    pub(crate) fn swiglu_mlp(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        n: usize,
+        gate: &Matrix,
+        up: &Matrix,
+        down: &Matrix,
+    ) -> Result<(), ModelError> {
+        let ff = gate.rows;
+        self.project_many(
+            pool,
+            &mut s.acts_in,
+            &s.xn,
+            n,
+            [(gate, &mut s.gate), (up, &mut s.up)],
+        )?;
+        kernels::swiglu(&mut s.gate[..n * ff], &s.up[..n * ff]);
+        s.acts_mid.invalidate();
+        self.project(pool, &mut s.acts_mid, &s.gate, n, down, &mut s.o)
+    }
+
+    /// qwen35moe's shared expert added to the routed experts' sum in `s.o`:
+    /// o += SwiGLU-MLP(xn) × σ(xn · gate_inp), per row (llama.cpp
+    /// `qwen35moe.cpp` `build_layer_ffn`: `ggml_mul` by the sigmoid, then
+    /// `ggml_add` to the routed output).
+    fn shared_expert(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        n: usize,
+        sh: &SharedExpert,
+    ) -> Result<(), ModelError> {
+        let d = self.config.n_embd;
+        let ff = sh.gate.rows;
+        let Scratch {
+            xn,
+            o,
+            gate,
+            up,
+            acts_in,
+            acts_mid,
+            moe: ms,
+            ..
+        } = s;
+        let ms = ms.as_mut().expect("a scratch made for this model");
+        self.project_many(
+            pool,
+            acts_in,
+            xn,
+            n,
+            [
+                (&sh.gate, &mut gate[..]),
+                (&sh.up, &mut up[..]),
+                (&sh.gate_inp, &mut ms.shared_gate[..]),
+            ],
+        )?;
+        kernels::swiglu(&mut gate[..n * ff], &up[..n * ff]);
+        acts_mid.invalidate();
+        self.project(pool, acts_mid, gate, n, &sh.down, &mut ms.shared_out)?;
+        for r in 0..n {
+            let g = sigmoid(ms.shared_gate[r]);
+            let y = &ms.shared_out[r * d..(r + 1) * d];
+            for (a, &v) in o[r * d..(r + 1) * d].iter_mut().zip(y) {
+                *a += v * g;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// ggml's CPU `sigmoid`: 1 / (1 + e^−x).
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
 }
 
 #[cfg(test)]
@@ -466,6 +558,7 @@ mod tests {
             gating,
             norm_weights,
             weights_scale: None,
+            n_ff_shexp: 0,
         };
         let logits = [1.0f32, 3.0, 0.0, 2.0];
         let e: Vec<f64> = logits.iter().map(|&x| (x as f64).exp()).collect();

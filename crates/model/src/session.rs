@@ -111,7 +111,8 @@ impl Scratch {
     /// Working memory for chunks of up to `cap` rows.
     pub fn new(c: &Config, cap: usize) -> Scratch {
         // the dense MLP's buffers (a mixture of experts has its own)
-        let ff = if c.moe.is_some() { 0 } else { c.n_ff };
+        // (a shared expert's, qwen35moe, beside them)
+        let ff = c.moe.as_ref().map_or(c.n_ff, |m| m.n_ff_shexp);
         Scratch {
             cap,
             x: vec![0.0; cap * c.n_embd],

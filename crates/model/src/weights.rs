@@ -50,6 +50,29 @@ pub struct Experts {
     pub gate_bias: Option<Vec<f32>>,   // [n_expert][n_ff_exp]
     pub up_bias: Option<Vec<f32>>,     // [n_expert][n_ff_exp]
     pub down_bias: Option<Vec<f32>>,   // [n_expert][n_embd]
+    /// qwen35moe's shared expert (every token's), added to the routed sum.
+    pub shared: Option<SharedExpert>,
+}
+
+impl Experts {
+    /// The matrices the forward pass multiplies by.
+    pub(crate) fn matrices(&self) -> Vec<&Matrix> {
+        let mut v = vec![&self.router];
+        v.extend(self.gate.iter().chain(&self.up).chain(&self.down));
+        if let Some(sh) = &self.shared {
+            v.extend([&sh.gate, &sh.up, &sh.down, &sh.gate_inp]);
+        }
+        v
+    }
+}
+
+/// A shared expert: a SwiGLU MLP scaled per token by σ(x·`gate_inp`).
+#[derive(Debug)]
+pub struct SharedExpert {
+    pub gate: Matrix,     // [n_ff_shexp, n_embd] (`ffn_gate_shexp`)
+    pub up: Matrix,       // [n_ff_shexp, n_embd] (`ffn_up_shexp`)
+    pub down: Matrix,     // [n_embd, n_ff_shexp] (`ffn_down_shexp`)
+    pub gate_inp: Matrix, // [1, n_embd] (`ffn_gate_inp_shexp`, a vector in the file)
 }
 
 /// One transformer block's weights. Shapes in comments: [rows, cols].
@@ -147,6 +170,20 @@ impl<'a> Loader<'a> {
             start: (self.f.data_offset + t.offset) as usize,
             len: t.size as usize,
             rows,
+            cols,
+        })
+    }
+
+    /// A vector of `cols` stored as a 1-D tensor, as a matrix of one row
+    /// (llama.cpp multiplies by it as by a [1, cols] matrix).
+    pub fn row_matrix(&self, name: &str, cols: usize) -> Result<Matrix, ModelError> {
+        let t = self.info(name, &[cols as u64])?;
+        Ok(Matrix {
+            name: name.to_string(),
+            ty: t.ty,
+            start: (self.f.data_offset + t.offset) as usize,
+            len: t.size as usize,
+            rows: 1,
             cols,
         })
     }
@@ -384,8 +421,9 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
     })
 }
 
-/// Layer `i`'s mixture of experts.
-fn experts(
+/// Layer `i`'s mixture of experts (and shared expert, where the
+/// configuration has one).
+pub(crate) fn experts(
     l: &Loader,
     c: &Config,
     moe: &crate::config::Moe,
@@ -415,5 +453,14 @@ fn experts(
         gate_bias: bias2("ffn_gate_exps.bias", ne, ff)?,
         up_bias: bias2("ffn_up_exps.bias", ne, ff)?,
         down_bias: bias2("ffn_down_exps.bias", ne, d)?,
+        shared: match moe.n_ff_shexp {
+            0 => None,
+            fs => Some(SharedExpert {
+                gate: l.matrix(&n("ffn_gate_shexp.weight"), fs, d)?,
+                up: l.matrix(&n("ffn_up_shexp.weight"), fs, d)?,
+                down: l.matrix(&n("ffn_down_shexp.weight"), d, fs)?,
+                gate_inp: l.row_matrix(&n("ffn_gate_inp_shexp.weight"), d)?,
+            }),
+        },
     })
 }

@@ -34,6 +34,7 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
         gating: Gating::SoftmaxTopK,
         norm_weights: false,
         weights_scale: None,
+        n_ff_shexp: 0,
     });
     let window = m.req_u("attention.sliding_window")?;
     c.sliding_window = Some(window);

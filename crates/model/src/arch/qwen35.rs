@@ -17,13 +17,22 @@
 //!   in the first three sections), softmax attention, output × σ(gate), then
 //!   `attn_output`.
 //!
+//! `qwen35moe` (Qwen3.5-35B-A3B, -122B-A10B, -397B-A17B) is the same hybrid
+//! with a mixture-of-experts feed-forward in every block: a softmax router
+//! over `expert_count` experts, the top `expert_used_count` renormalised
+//! (as qwen3moe), plus a shared expert every token goes through, a SwiGLU
+//! MLP of `expert_shared_feed_forward_length` (`ffn_{gate,up,down}_shexp`)
+//! whose output is scaled by σ(x·`ffn_gate_inp_shexp`) and added to the
+//! routed experts' sum (llama.cpp `src/models/qwen35moe.cpp`,
+//! `build_layer_ffn`).
+//!
 //! A multi-token-prediction block (`nextn_predict_layers`, the last blocks of
 //! the file) is not run: its tensors are accepted and ignored, as llama.cpp's
 //! main graph does. Reference: llama.cpp `src/models/qwen35.cpp`,
 //! `delta-net-base.cpp`, ggml-cpu `ggml_compute_forward_gated_delta_net`,
 //! `ssm_conv`, `ggml_mrope_cache_init`.
 
-use crate::config::{Config, Meta, RopeSpec, SsmSpec};
+use crate::config::{Config, Gating, Meta, Moe, RopeSpec, SsmSpec};
 use crate::ops::RopeStyle;
 use crate::ModelError;
 
@@ -115,6 +124,45 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
         head_dim,
         n_k_heads,
         n_v_heads,
+    });
+    Ok(())
+}
+
+/// `qwen35moe`: the `qwen35` configuration plus its experts (llama.cpp
+/// `llama_model_qwen35moe::load_arch_hparams`; no `expert_weights_scale`
+/// there, and `norm_w` is always on in its `build_moe_ffn` call).
+pub(crate) fn configure_moe(
+    c: &mut Config,
+    m: &Meta,
+    rope: &mut RopeSpec,
+) -> Result<(), ModelError> {
+    configure(c, m, rope)?;
+    let (n_expert, n_expert_used) = super::expert_counts(m)?;
+    if n_expert_used == 0 {
+        return Err(m.bad(&m.key("expert_used_count"), "is 0"));
+    }
+    let n_ff_exp = match m.u("expert_feed_forward_length")?.filter(|&n| n > 0) {
+        Some(n) => n,
+        None => c.n_ff / n_expert_used,
+    };
+    let n_ff_shexp = match m.u("expert_shared_feed_forward_length")?.filter(|&n| n > 0) {
+        Some(n) => n,
+        None => c.n_ff,
+    };
+    if n_ff_exp == 0 || n_ff_shexp == 0 {
+        return Err(m.bad(
+            &m.key("expert_feed_forward_length"),
+            "or expert_shared_feed_forward_length is missing (and feed_forward_length does not give it); the file is not a complete qwen35moe model",
+        ));
+    }
+    c.moe = Some(Moe {
+        n_expert,
+        n_expert_used,
+        n_ff_exp,
+        gating: Gating::Softmax,
+        norm_weights: true,
+        weights_scale: None,
+        n_ff_shexp,
     });
     Ok(())
 }

@@ -35,6 +35,7 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
         gating: Gating::Softmax,
         norm_weights: true,
         weights_scale: None,
+        n_ff_shexp: 0,
     });
     Ok(())
 }
