@@ -16,6 +16,17 @@ use std::time::Instant;
 /// Tokens fed per forward call during prefill (the cancel flag is checked between them).
 const PREFILL_CHUNK: usize = 256;
 
+/// Where a hybrid model (recurrent state that cannot be cut back) pins its
+/// state so that other prompts sharing the start can begin there: just after
+/// the prompt's first end-of-turn token — the end of the system prompt (or
+/// of the first message, when there is none) — when more of the prompt
+/// follows. None for other models, whose cache is reusable at any position.
+pub fn reuse_point(lm: &LoadedModel, prompt: &[u32]) -> Option<usize> {
+    lm.model.config.ssm.as_ref()?;
+    let end = prompt.iter().position(|&t| lm.tokenizer.is_eog(t))? + 1;
+    (end < prompt.len()).then_some(end)
+}
+
 /// Length of the longest common prefix of two token sequences.
 pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
@@ -90,14 +101,30 @@ impl LoadedModel {
         if keep == 0 {
             sess.clear();
         }
+        // a hybrid model: a chunk ends at the end of the system prompt,
+        // whose state is pinned there for the next conversation
+        let pin = reuse_point(self, &prompt);
+        if pin == Some(keep) {
+            sess.pin_snapshot();
+        }
         let t0 = Instant::now();
         let mut cancelled = false;
-        for chunk in prompt[keep..].chunks(PREFILL_CHUNK) {
+        let mut at = keep;
+        while at < prompt.len() {
             if cancel.load(Ordering::Relaxed) {
                 cancelled = true;
                 break;
             }
-            self.model.forward(pool, sess, chunk, Logits::Last)?;
+            let end = match pin {
+                Some(p) if p > at => p.min(at + PREFILL_CHUNK),
+                _ => prompt.len().min(at + PREFILL_CHUNK),
+            };
+            self.model
+                .forward(pool, sess, &prompt[at..end], Logits::Last)?;
+            at = end;
+            if pin == Some(at) {
+                sess.pin_snapshot();
+            }
         }
         let prompt_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();

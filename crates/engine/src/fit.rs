@@ -540,7 +540,8 @@ mod tests {
     }
 
     /// A hybrid model (Qwen3.5): K/V counted for its attention layers only,
-    /// and the session's fixed recurrent state with its snapshots — what a
+    /// and the session's fixed recurrent state with its snapshots (a pinned
+    /// one too) — what a
     /// session that has filled its context (and taken its snapshots) holds,
     /// plus the hybrid blocks' scratch.
     #[test]
@@ -559,7 +560,11 @@ mod tests {
         let pool = kernels::ThreadPool::new(2);
         let mut sess = m.session(256, model::DEFAULT_BATCH).unwrap();
         let ids: Vec<u32> = (100..356).collect();
-        m.forward(&pool, &mut sess, &ids, model::Logits::None)
+        // a system prompt's state pinned, then chunks with their snapshots
+        m.forward(&pool, &mut sess, &ids[..16], model::Logits::None)
+            .unwrap();
+        sess.pin_snapshot();
+        m.forward(&pool, &mut sess, &ids[16..], model::Logits::None)
             .unwrap();
         let scratch =
             c.recurrent_session_bytes(model::DEFAULT_BATCH) - c.recurrent_session_bytes(0);

@@ -175,6 +175,10 @@ struct Active {
     pending: Vec<u32>,
     /// The session holds logits to sample from.
     ready: bool,
+    /// A hybrid model: where its prompt's system part ends (a prompt chunk
+    /// ends there and the state is pinned, for the next request sharing it;
+    /// `conversation::reuse_point`).
+    pin: Option<usize>,
 }
 
 /// Prompt tokens fed per step, over all sequences still prefilling: the
@@ -397,10 +401,14 @@ impl Runner {
         n_ctx: usize,
     ) -> Result<Active, Box<(Job, EngineError)>> {
         let t0 = Instant::now();
-        let (sess, reused) = match self.session_for(&prompt, n_ctx) {
+        let (mut sess, reused) = match self.session_for(&prompt, n_ctx) {
             Ok(x) => x,
             Err(e) => return Err(Box::new((job, e))),
         };
+        let pin = crate::conversation::reuse_point(&self.lm, &prompt);
+        if pin == Some(reused) {
+            sess.pin_snapshot();
+        }
         let step = Stepper::new(&job.req, &self.lm.tokenizer, &prompt);
         let spec = Speculator::new(&job.req.spec, &self.lm);
         Ok(Active {
@@ -416,6 +424,7 @@ impl Runner {
             next: 0,
             pending: prompt[reused..].to_vec(),
             ready: false,
+            pin,
             job,
         })
     }
@@ -505,7 +514,10 @@ impl Runner {
                             &a.pending,
                         ) >= n_past + MIN_SHARE
                 });
-            let n = if waits { 0 } else { a.pending.len().min(room) };
+            let mut n = if waits { 0 } else { a.pending.len().min(room) };
+            if let Some(p) = a.pin.filter(|&p| p > n_past) {
+                n = n.min(p - n_past);
+            }
             room -= n;
             feeds.push((n, n == a.pending.len()));
         }
@@ -558,6 +570,7 @@ impl Runner {
                 self.reserved -= a.reserved;
                 finish_err(a.job, e.into());
             }
+            self.pin_reuse_points();
             return;
         }
         for (a, &(n, _)) in self.active.iter_mut().zip(feeds) {
@@ -566,6 +579,17 @@ impl Runner {
             } else {
                 // Ready once the last chunk (the one with logits) is in.
                 Self::advance(a, n);
+            }
+        }
+        self.pin_reuse_points();
+    }
+
+    /// Pin the recurrent state of the sequences whose prompt chunk just
+    /// ended at their reuse point (a hybrid model's system prompt end).
+    fn pin_reuse_points(&mut self) {
+        for a in &mut self.active {
+            if a.pin.is_some() && a.pin == Some(a.sess.n_past()) {
+                a.sess.pin_snapshot();
             }
         }
     }
@@ -637,6 +661,9 @@ impl Runner {
             let n = dst.sess.copy_prefix_from(&src.sess, n);
             dst.pending.drain(..n - n_past);
             dst.cached_tokens += n - n_past;
+            if dst.pin == Some(n) {
+                dst.sess.pin_snapshot();
+            }
         }
     }
 

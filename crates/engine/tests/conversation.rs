@@ -163,3 +163,67 @@ fn hybrid_turns_process_only_new_tokens() {
     assert_eq!(s4.reused_tokens, 0);
     assert_eq!((a4, s4.stats.tokens), fresh_answer(&lm, &pool, &p4, 8));
 }
+
+/// A hybrid model: two different conversations with the same system prompt
+/// on one session. The first pins its recurrent state at the end of the
+/// system prompt (a prompt chunk ends there); the second restores it and
+/// computes only its own part — its user message and the template around
+/// it — with the answer a fresh session gives. A third conversation after
+/// a longer chat (more turn-end snapshots) still finds the pinned state.
+#[test]
+fn hybrid_conversations_share_the_system_prompt_state() {
+    let Some(path) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = LoadedModel::load(path).unwrap();
+    let pool = ThreadPool::new(2);
+    let no = AtomicBool::new(false);
+    let mut sess = lm.model.session(512, model::DEFAULT_BATCH).unwrap();
+    let system = Message::system(
+        "You are a careful assistant. Answer in one short sentence, and say so when you do not know.",
+    );
+    let conv = |user: &str| vec![system.clone(), Message::user(user)];
+    let run = |sess: &mut model::Session, msgs: &[Message]| {
+        let mut text = String::new();
+        let st = lm
+            .generate_cached(&pool, sess, &req(msgs, 6), &no, |t| {
+                text.push_str(t);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        (text, st)
+    };
+    let a = conv("Name a fruit.");
+    let a_ids = lm.prompt_tokens(&req(&a, 1).prompt).unwrap();
+    let pin = engine::reuse_point(&lm, &a_ids).expect("a system prompt ending inside the prompt");
+    let (_, s1) = run(&mut sess, &a);
+    assert_eq!(s1.reused_tokens, 0);
+    assert_eq!(sess.pinned_snapshot(), Some(pin));
+
+    let b = conv("What is the capital of Peru?");
+    let b_ids = lm.prompt_tokens(&req(&b, 1).prompt).unwrap();
+    assert_eq!(b_ids[..pin], a_ids[..pin], "the same system prompt");
+    let (tb, s2) = run(&mut sess, &b);
+    assert_eq!(s2.reused_tokens, pin, "the system prompt is not recomputed");
+    assert_eq!(s2.stats.prompt_tokens - s2.reused_tokens, b_ids.len() - pin);
+    assert_eq!((tb, s2.stats.tokens), fresh_answer(&lm, &pool, &b_ids, 6));
+
+    // the second conversation goes on for three more turns (each a
+    // snapshot at its prompt's end, more than a session keeps), then a
+    // third conversation starts: the pinned state is still there
+    for k in 0..3u32 {
+        let mut ids = sess.tokens().to_vec();
+        ids.extend(5000 + 10 * k..5008 + 10 * k);
+        let st = lm
+            .generate_cached(&pool, &mut sess, &tokens_req(&ids, 4), &no, |_| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(st.stats.prompt_tokens - st.reused_tokens, 8);
+    }
+    let c = conv("Count to three.");
+    let c_ids = lm.prompt_tokens(&req(&c, 1).prompt).unwrap();
+    let (tc, s3) = run(&mut sess, &c);
+    assert_eq!(s3.reused_tokens, pin);
+    assert_eq!((tc, s3.stats.tokens), fresh_answer(&lm, &pool, &c_ids, 6));
+}

@@ -428,3 +428,62 @@ fn hybrid_model_batches_and_reuses_prefixes() {
     assert_eq!(st.cached_tokens, first.len(), "the first prompt is reused");
     assert_eq!(lp, alone_lp(&follow));
 }
+
+/// A hybrid model in the scheduler: requests with the same system prompt
+/// (two different conversations) start from its state instead of
+/// recomputing it — a later one from the idle session of an earlier one
+/// (its state pinned at the system prompt's end), one arriving together with
+/// another by copying it from the running one — and each gives bit for bit
+/// the log-probabilities it gets alone.
+#[test]
+fn hybrid_requests_share_the_system_prompt_state() {
+    let Some(p) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = Arc::new(LoadedModel::load(&p).unwrap());
+    let system = Message::system(
+        "You are a careful assistant. Answer in one short sentence, and say so when you do not know.",
+    );
+    let conv = |user: &str| greedy(Prompt::Chat(vec![system.clone(), Message::user(user)]), 6);
+    let alone_lp = |r: &GenerateRequest| {
+        collect_lp(submit_with(
+            &Scheduler::new(lm.clone(), cfg()),
+            r.clone(),
+            Some(0),
+        ))
+        .0
+    };
+    let reqs = [
+        conv("Name a fruit."),
+        conv("What is the capital of Peru?"),
+        conv("Count to three."),
+        conv("Say hello in French."),
+    ];
+    let ids = lm.prompt_tokens(&reqs[0].prompt).unwrap();
+    let pin = engine::reuse_point(&lm, &ids).expect("a system prompt ending inside the prompt");
+    let want: Vec<Vec<u32>> = reqs.iter().map(alone_lp).collect();
+
+    // one after the other
+    let s = Scheduler::new(lm.clone(), cfg());
+    let (lp, st) = collect_lp(submit_with(&s, reqs[0].clone(), Some(0)));
+    assert_eq!((lp, st.cached_tokens), (want[0].clone(), 0));
+    let (lp, st) = collect_lp(submit_with(&s, reqs[1].clone(), Some(0)));
+    assert_eq!(st.cached_tokens, pin, "the system prompt is not recomputed");
+    assert_eq!(lp, want[1]);
+
+    // together, on a fresh scheduler: one computes the system prompt, the
+    // other copies its state
+    let s = Scheduler::new(lm.clone(), cfg());
+    let rxs: Vec<_> = reqs[2..]
+        .iter()
+        .map(|r| submit_with(&s, r.clone(), Some(0)))
+        .collect();
+    let got: Vec<_> = rxs.into_iter().map(collect_lp).collect();
+    assert_eq!(got[0].0, want[2]);
+    assert_eq!(got[1].0, want[3]);
+    let cached: Vec<usize> = got.iter().map(|g| g.1.cached_tokens).collect();
+    assert!(
+        cached.contains(&0) && cached.contains(&pin),
+        "cached {cached:?}, the system prompt is {pin} tokens"
+    );
+}

@@ -762,6 +762,7 @@ impl Config {
         let layers = h.recurrent.iter().filter(|&&r| r).count();
         let state = layers * (h.conv_len() + h.state_len());
         let scratch_row = 2 * self.q_dim() + 2 * h.conv_dim() + 2 * h.value_dim() + 2 * h.n_v_heads;
-        4 * (state * (1 + crate::hybrid::MAX_SNAPSHOTS) + batch * scratch_row)
+        4 * (state * (1 + crate::hybrid::MAX_SNAPSHOTS + crate::hybrid::PINNED_SNAPSHOTS)
+            + batch * scratch_row)
     }
 }

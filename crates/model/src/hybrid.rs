@@ -195,21 +195,29 @@ pub(crate) struct RecLayer {
     state: Vec<f32>,
 }
 
-/// Snapshots kept per session (each is a whole recurrent state: for a
-/// Qwen3.5-4B shape 24 layers × 32 heads × 128² floats, 50 MB).
+/// Snapshots kept per session besides the pinned one (each is a whole
+/// recurrent state: for a Qwen3.5-4B shape 24 layers × 32 heads × 128²
+/// floats, 50 MB).
 pub const MAX_SNAPSHOTS: usize = 2;
+
+/// Pinned snapshots a session may hold on top of [`MAX_SNAPSHOTS`]: the
+/// state at the end of a shared system prompt (see `Session::pin_snapshot`).
+pub const PINNED_SNAPSHOTS: usize = 1;
 
 /// A sequence's recurrent state (every recurrent layer's, after `Session::n_past`
 /// positions) and snapshots of it at earlier positions, taken at the end of
 /// each prompt chunk, so that a prefix cut back to such a point (the start
-/// of a chat turn) is restored instead of recomputed. Empty for a model
-/// without recurrent layers.
+/// of a chat turn) is restored instead of recomputed; and one pinned
+/// snapshot that newer ones never push out (the end of a system prompt that
+/// other conversations share). Empty for a model without recurrent layers.
 #[derive(Default)]
 pub(crate) struct Recurrent {
     hybrid: bool,
     layers: Vec<RecLayer>,
-    /// (position, state), oldest first.
+    /// (position, state), positions ascending.
     snaps: Vec<(usize, Vec<RecLayer>)>,
+    /// The position of the pinned snapshot (one of `snaps`).
+    pinned: Option<usize>,
 }
 
 impl Recurrent {
@@ -234,6 +242,7 @@ impl Recurrent {
                 })
                 .collect(),
             snaps: Vec::new(),
+            pinned: None,
         }
     }
 
@@ -248,19 +257,34 @@ impl Recurrent {
             l.state.fill(0.0);
         }
         self.snaps.clear();
+        self.pinned = None;
     }
 
-    /// Keep a copy of the current state as the one at `pos`.
+    /// The oldest snapshot that is not pinned, if more than `MAX_SNAPSHOTS`
+    /// - `room` are: removed, its buffers returned for reuse.
+    fn evict(&mut self, room: usize) -> Option<Vec<RecLayer>> {
+        let pinned = self.pinned;
+        let free = self.snaps.iter().filter(|s| Some(s.0) != pinned).count();
+        if free + room <= MAX_SNAPSHOTS {
+            return None;
+        }
+        let i = self.snaps.iter().position(|s| Some(s.0) != pinned)?;
+        Some(self.snaps.remove(i).1)
+    }
+
+    /// Keep a copy of the current state as the one at `pos` (the current
+    /// position: snapshots are taken in position order).
     pub(crate) fn snapshot(&mut self, pos: usize) {
         if let Some(i) = self.snaps.iter().position(|s| s.0 == pos) {
             self.snaps.remove(i);
         }
-        // reuse the oldest snapshot's buffers once the limit is reached
-        let mut buf = if self.snaps.len() >= MAX_SNAPSHOTS {
-            self.snaps.remove(0).1
+        // reuse the oldest unpinned snapshot's buffers once the limit is reached
+        let mut buf = if Some(pos) == self.pinned {
+            None
         } else {
-            Vec::new()
-        };
+            self.evict(1)
+        }
+        .unwrap_or_default();
         buf.resize_with(self.layers.len(), RecLayer::default);
         for (d, s) in buf.iter_mut().zip(&self.layers) {
             d.conv.clone_from(&s.conv);
@@ -269,10 +293,30 @@ impl Recurrent {
         self.snaps.push((pos, buf));
     }
 
+    /// Pin the state at `pos` (the current position), snapshotting it if no
+    /// snapshot is there yet: newer snapshots never push it out. A snapshot
+    /// pinned before becomes an ordinary one.
+    pub(crate) fn pin(&mut self, pos: usize) {
+        if !self.snaps.iter().any(|s| s.0 == pos) {
+            self.pinned = None;
+            self.snapshot(pos);
+        }
+        self.pinned = Some(pos);
+        while self.evict(0).is_some() {}
+    }
+
+    /// The pinned snapshot's position, if any.
+    pub(crate) fn pinned(&self) -> Option<usize> {
+        self.pinned
+    }
+
     /// Go back to the newest snapshot at or before `n` (dropping those after
     /// it), or to the start; returns its position.
     pub(crate) fn restore(&mut self, n: usize) -> usize {
         self.snaps.retain(|s| s.0 <= n);
+        if self.pinned.is_some_and(|p| p > n) {
+            self.pinned = None;
+        }
         match self.snaps.last() {
             Some((pos, st)) => {
                 for (d, s) in self.layers.iter_mut().zip(st) {
@@ -293,6 +337,7 @@ impl Recurrent {
     /// `n`, else the start. Returns the positions taken.
     pub(crate) fn copy_from(&mut self, src: &Recurrent, n: usize, src_past: usize) -> usize {
         self.snaps.clear();
+        self.pinned = None;
         let (pos, layers) = if n == src_past {
             (n, &src.layers)
         } else {

@@ -296,6 +296,23 @@ impl Session {
         self.n_past
     }
 
+    /// A hybrid model: keep the recurrent state at the current position (the
+    /// end of a system prompt other conversations share) until the session
+    /// is cut back before it or cleared, whatever snapshots come after — so
+    /// [`Self::truncate`] and [`Self::copy_prefix_from`] can return to it.
+    /// One pinned position per session (a new one unpins the old). Nothing
+    /// for other models (their cache can be cut anywhere).
+    pub fn pin_snapshot(&mut self) {
+        if self.rec.is_hybrid() && self.n_past > 0 {
+            self.rec.pin(self.n_past);
+        }
+    }
+
+    /// The position of the snapshot [`Self::pin_snapshot`] keeps, if any.
+    pub fn pinned_snapshot(&self) -> Option<usize> {
+        self.rec.pinned()
+    }
+
     /// Whether [`Self::truncate`] can cut anywhere (false for a hybrid
     /// model, whose recurrent state returns to a snapshot).
     pub fn cuts_anywhere(&self) -> bool {
