@@ -71,6 +71,52 @@ def tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_ff, n_vocab, output
     return t
 
 
+def hybrid_tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_ff, n_vocab, output_tensor, ssm, moe):
+    """[(name, bytes)] of a Qwen3.5 (qwen35 / qwen35moe) Q4_K_M file; token_embd
+    first. `ssm`: (conv kernel, head size, key heads, value heads), a full
+    attention layer every 4th; `moe`: (experts, expert length, shared expert
+    length) or None. llama.cpp's Q4_K_M rules as for the others: attn_qkv
+    (here the DeltaNet's fused q/k/v) Q5_K, attn_v Q6_K on the attention
+    layers `use_more_bits` picks, every ffn_down (routed and shared experts'
+    too) Q6_K on the layers it picks; ssm_conv1d, the routers
+    (ffn_gate_inp) and vectors stay F32."""
+    d_conv, hd, nk, nv = ssm
+    kd, vd = nk * hd, nv * hd
+    q, kv = n_head * head_dim, n_kv * head_dim
+    t = [("token_embd", nbytes("Q4_K" if output_tensor else "Q6_K", n_embd, n_vocab))]
+    if output_tensor:
+        t.append(("output", nbytes("Q6_K", n_embd, n_vocab)))
+    t.append(("output_norm", n_embd * 4))
+    n_attn = n_layer // 4
+    j = 0
+    for i in range(n_layer):
+        hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
+        t += [("attn_norm", n_embd * 4), ("post_attention_norm", n_embd * 4)]
+        if (i + 1) % 4 == 0:
+            vty = "Q6_K" if more_bits(j, n_attn) else "Q4_K"
+            j += 1
+            t += [("attn_q", nbytes("Q4_K", n_embd, 2 * q)), ("attn_k", nbytes("Q4_K", n_embd, kv)),
+                  ("attn_v", nbytes(vty, n_embd, kv)), ("attn_output", nbytes("Q4_K", q, n_embd)),
+                  ("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4)]
+        else:
+            t += [("attn_qkv", nbytes("Q5_K", n_embd, 2 * kd + vd)), ("attn_gate", nbytes("Q4_K", n_embd, vd)),
+                  ("ssm_conv1d", d_conv * (2 * kd + vd) * 4), ("ssm_dt", nv * 4), ("ssm_a", nv * 4),
+                  ("ssm_beta", nbytes("Q4_K", n_embd, nv)), ("ssm_alpha", nbytes("Q4_K", n_embd, nv)),
+                  ("ssm_norm", hd * 4), ("ssm_out", nbytes("Q4_K", vd, n_embd))]
+        if moe:
+            ne, ff, sff = moe
+            t += [("ffn_gate_inp", ne * n_embd * 4),
+                  ("ffn_gate_exps", ne * nbytes("Q4_K", n_embd, ff)), ("ffn_up_exps", ne * nbytes("Q4_K", n_embd, ff)),
+                  ("ffn_down_exps", ne * nbytes(hi, ff, n_embd)),
+                  ("ffn_gate_inp_shexp", n_embd * 4),
+                  ("ffn_gate_shexp", nbytes("Q4_K", n_embd, sff)), ("ffn_up_shexp", nbytes("Q4_K", n_embd, sff)),
+                  ("ffn_down_shexp", nbytes(hi, sff, n_embd))]
+        else:
+            t += [("ffn_gate", nbytes("Q4_K", n_embd, n_ff)), ("ffn_up", nbytes("Q4_K", n_embd, n_ff)),
+                  ("ffn_down", nbytes(hi, n_ff, n_embd))]
+    return t
+
+
 def encoder_tensors(arch, n_layer, n_embd, n_ff, n_vocab, n_ctx):
     """[(name, bytes)] of an embedding model's Q8_0 file (llama.cpp's
     quantize with LLAMA_FTYPE_MOSTLY_Q8_0 from an F16 conversion): every
@@ -131,6 +177,30 @@ MODELS = {
     # position_embd rows)
     "nomic-embed-text:v1.5": ("nomic-bert", 12, 768, 12, 12, 64, 3072, 30522, False, 2048, 0, False),
     "all-minilm:22m": ("bert", 6, 384, 12, 12, 32, 1536, 30522, False, 512, 0, False),
+}
+
+# Qwen3.5 (hybrid: Gated DeltaNet + gated attention, every 4th layer full
+# attention; 248320 embedding rows, ~247k merges as recalled). name: arch,
+# n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, own
+# output.weight, (ssm conv kernel, head size, key heads, value heads),
+# (experts, expert length, shared expert length) or None, merges.
+# Shapes: 0.8B, 27B, 35B-A3B, 397B-A17B from THUDM/slime's
+# scripts/models/qwen3.5-*.sh (Megatron arguments transcribing the
+# config.json files; their DeltaNet heads where given); 4B from the
+# make-synthetic-models.py entry (config.json); 2B, 9B, 122B-A10B and the
+# DeltaNet heads of 0.8B/2B/27B/397B recalled, not checked here.
+HYBRID = {
+    "qwen3.5:0.8b": ("qwen35", 24, 1024, 8, 2, 256, 3584, 248320, False, (4, 128, 16, 16), None, 247587),
+    "qwen3.5:2b": ("qwen35", 24, 2048, 8, 2, 256, 6144, 248320, False, (4, 128, 16, 16), None, 247587),
+    "qwen3.5:4b": ("qwen35", 32, 2560, 16, 4, 256, 9216, 248320, False, (4, 128, 16, 32), None, 247587),
+    "qwen3.5:9b": ("qwen35", 32, 4096, 16, 4, 256, 12288, 248320, True, (4, 128, 16, 32), None, 247587),
+    "qwen3.5:27b": ("qwen35", 64, 5120, 24, 4, 256, 17408, 248320, True, (4, 128, 16, 48), None, 247587),
+    "qwen3.5:35b-a3b": ("qwen35moe", 40, 2048, 16, 2, 256, 512, 248320, True, (4, 128, 16, 32),
+                        (256, 512, 512), 247587),
+    "qwen3.5:122b-a10b": ("qwen35moe", 48, 3072, 32, 2, 256, 1024, 248320, True, (4, 128, 16, 64),
+                          (256, 1024, 1024), 247587),
+    "qwen3.5:397b-a17b": ("qwen35moe", 60, 4096, 32, 2, 256, 1024, 248320, True, (4, 128, 16, 64),
+                          (512, 1024, 1024), 247587),
 }
 
 # The Q4_K_M test files, checked by --check.
@@ -198,6 +268,13 @@ def main():
         tb, eb = sum(b for _, b in t), t[0][1]
         fb = tb + header(shape[7], merges, scores, len(t))
         print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}  ({fb / 1e9:.3f} GB)")
+    for name, (*shape, ssm, moe, merges) in HYBRID.items():
+        t = hybrid_tensors(*shape, ssm, moe)
+        tb, eb = sum(b for _, b in t), t[0][1]
+        fb = tb + header(shape[7], merges, False, len(t))
+        ex = sum(b for n, b in t if n.endswith("_exps"))
+        extra = f", expert_bytes = {ex:_}" if moe else ""
+        print(f"{name:18} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}{extra}  ({fb / 1e9:.3f} GB)")
 
 
 if __name__ == "__main__":

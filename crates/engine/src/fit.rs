@@ -82,6 +82,39 @@ pub struct ModelShape {
     pub embedding: bool,
 }
 
+/// A catalog model's parts that its plain shape does not give: for a hybrid
+/// (`ssm`: full_attention_interval, ssm.conv_kernel, ssm.state_size,
+/// ssm.group_count, ssm.time_step_rank) the layers with a KV cache and the
+/// session's fixed recurrent bytes, as `ModelShape::from_gguf` finds them in
+/// a file; for a mixture of experts (`experts`: expert_count,
+/// expert_used_count, bytes of the routed experts) the bytes a token leaves
+/// unread. Returns (kv_layers, recurrent_bytes, idle_expert_bytes).
+pub fn catalog_parts(
+    n_layer: usize,
+    q_dim: usize,
+    ssm: Option<[usize; 5]>,
+    experts: Option<(usize, usize, u64)>,
+) -> (usize, u64, u64) {
+    let (kv_layers, recurrent) = match ssm {
+        Some([interval, d_conv, head_dim, n_k_heads, n_v_heads]) if interval > 0 => {
+            let h = model::config::SsmSpec {
+                recurrent: (0..n_layer).map(|i| (i + 1) % interval != 0).collect(),
+                d_conv,
+                head_dim,
+                n_k_heads,
+                n_v_heads,
+            };
+            let kv = n_layer - h.recurrent.iter().filter(|&&r| r).count();
+            (kv, h.session_bytes(q_dim, model::DEFAULT_BATCH) as u64)
+        }
+        _ => (n_layer, 0),
+    };
+    let idle = experts.map_or(0, |(n, k, bytes)| {
+        bytes / (n.max(1) as u64) * n.saturating_sub(k) as u64
+    });
+    (kv_layers, recurrent, idle)
+}
+
 impl ModelShape {
     /// The shape of an open model file (an error for an unsupported or
     /// incomplete one).

@@ -310,6 +310,19 @@ impl SsmSpec {
     pub fn conv_len(&self) -> usize {
         (self.d_conv - 1) * self.conv_dim()
     }
+
+    /// Bytes a session holds whatever its length: the recurrent state of
+    /// every recurrent layer, its snapshots (the pinned one too) and the
+    /// hybrid blocks' own scratch for `batch` rows (`q_dim`: the attention
+    /// layers' query width).
+    pub fn session_bytes(&self, q_dim: usize, batch: usize) -> usize {
+        let layers = self.recurrent.iter().filter(|&&r| r).count();
+        let state = layers * (self.conv_len() + self.state_len());
+        let scratch_row =
+            2 * q_dim + 2 * self.conv_dim() + 2 * self.value_dim() + 2 * self.n_v_heads;
+        let states = 1 + crate::hybrid::MAX_SNAPSHOTS + crate::hybrid::PINNED_SNAPSHOTS;
+        4 * (state * states + batch * scratch_row)
+    }
 }
 
 /// Typed metadata access with errors that name the key.
@@ -756,13 +769,8 @@ impl Config {
     /// its snapshots for prefix reuse, and the hybrid blocks' own scratch
     /// for `batch` rows. 0 for other models.
     pub fn recurrent_session_bytes(&self, batch: usize) -> usize {
-        let Some(h) = &self.ssm else {
-            return 0;
-        };
-        let layers = h.recurrent.iter().filter(|&&r| r).count();
-        let state = layers * (h.conv_len() + h.state_len());
-        let scratch_row = 2 * self.q_dim() + 2 * h.conv_dim() + 2 * h.value_dim() + 2 * h.n_v_heads;
-        4 * (state * (1 + crate::hybrid::MAX_SNAPSHOTS + crate::hybrid::PINNED_SNAPSHOTS)
-            + batch * scratch_row)
+        self.ssm
+            .as_ref()
+            .map_or(0, |h| h.session_bytes(self.q_dim(), batch))
     }
 }

@@ -81,7 +81,7 @@ pub struct Entry {
 
 /// What a memory and speed estimate needs, known without the file: the GGUF's
 /// sizes and the model's hyper-parameters (names as in the GGUF metadata).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Facts {
     /// `general.architecture`.
@@ -118,6 +118,54 @@ pub struct Facts {
     pub n_merges: usize,
     /// Whether the tokens carry `tokenizer.ggml.scores` (SentencePiece).
     pub token_scores: bool,
+    /// A hybrid model (qwen35, qwen35moe): a full-attention layer every this
+    /// many (`full_attention_interval`), the others Gated DeltaNet layers
+    /// with the `ssm.*` sizes below (all five or none).
+    #[serde(default)]
+    pub full_attention_interval: Option<usize>,
+    /// `ssm.conv_kernel`.
+    #[serde(default)]
+    pub ssm_conv_kernel: Option<usize>,
+    /// `ssm.state_size` (a DeltaNet head's size).
+    #[serde(default)]
+    pub ssm_state_size: Option<usize>,
+    /// `ssm.group_count` (key heads).
+    #[serde(default)]
+    pub ssm_group_count: Option<usize>,
+    /// `ssm.time_step_rank` (value heads).
+    #[serde(default)]
+    pub ssm_time_step_rank: Option<usize>,
+    /// A mixture of experts: `expert_count`, `expert_used_count` and the
+    /// bytes of all routed experts' tensors (`ffn_*_exps`; all three or none).
+    #[serde(default)]
+    pub expert_count: Option<usize>,
+    #[serde(default)]
+    pub expert_used_count: Option<usize>,
+    #[serde(default)]
+    pub expert_bytes: Option<u64>,
+}
+
+impl Facts {
+    /// A hybrid model's recurrent layers: (full_attention_interval,
+    /// conv_kernel, state_size, group_count, time_step_rank).
+    pub fn ssm(&self) -> Option<[usize; 5]> {
+        Some([
+            self.full_attention_interval?,
+            self.ssm_conv_kernel?,
+            self.ssm_state_size?,
+            self.ssm_group_count?,
+            self.ssm_time_step_rank?,
+        ])
+    }
+
+    /// A mixture of experts: (expert_count, expert_used_count, expert_bytes).
+    pub fn experts(&self) -> Option<(usize, usize, u64)> {
+        Some((
+            self.expert_count?,
+            self.expert_used_count?,
+            self.expert_bytes?,
+        ))
+    }
 }
 
 impl Entry {
@@ -310,6 +358,32 @@ mod tests {
                 (4.0..=8.5).contains(&bits),
                 "{who}: {bits} bits per embedding weight"
             );
+            // hybrid and expert facts come whole
+            let ssm = [
+                f.full_attention_interval,
+                f.ssm_conv_kernel,
+                f.ssm_state_size,
+                f.ssm_group_count,
+                f.ssm_time_step_rank,
+            ];
+            assert!(
+                ssm.iter().all(Option::is_some) || ssm.iter().all(Option::is_none),
+                "{who}: some ssm facts missing"
+            );
+            assert_eq!(
+                f.ssm().is_some(),
+                f.arch.starts_with("qwen35"),
+                "{who}: a hybrid has ssm facts"
+            );
+            let ex = (f.expert_count, f.expert_used_count, f.expert_bytes);
+            assert_eq!(
+                f.experts().is_some(),
+                ex.0.is_some() || ex.1.is_some() || ex.2.is_some(),
+                "{who}: some expert facts missing"
+            );
+            if let Some((n, k, b)) = f.experts() {
+                assert!(k > 0 && k <= n && b < f.tensor_bytes, "{who}");
+            }
             // a pinned size is the file's; an unpinned one is an estimate
             match e.size {
                 Some(s) => assert!(s == f.file_bytes && !f.size_is_estimate, "{who}"),
@@ -353,6 +427,7 @@ mod tests {
                 n_vocab: g.get_array("tokenizer.ggml.tokens").unwrap().len(),
                 n_merges: g.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len()),
                 token_scores: g.get("tokenizer.ggml.scores").is_some(),
+                ..Facts::default()
             };
             assert_eq!(embd.dims[1] as usize, f.n_vocab, "{short}: embedding rows");
             assert_eq!(f, want, "{short}");

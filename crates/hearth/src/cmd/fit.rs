@@ -96,10 +96,12 @@ fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
 /// The estimate's input for a model not downloaded: its catalog facts (the
 /// tokenizer's heap estimated from the vocabulary; the rest as in the file).
 fn catalog_shape(f: &Facts) -> ModelShape {
+    let (kv_layers, recurrent_bytes, idle_expert_bytes) =
+        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm(), f.experts());
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers: f.n_layer,
-        recurrent_bytes: 0,
+        kv_layers,
+        recurrent_bytes,
         n_embd: f.n_embd,
         n_head: f.n_head,
         n_head_kv: f.n_head_kv,
@@ -111,8 +113,7 @@ fn catalog_shape(f: &Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
-        // the catalog lists no mixture of experts yet
-        idle_expert_bytes: 0,
+        idle_expert_bytes,
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }

@@ -93,10 +93,12 @@ fn judge(shape: &ModelShape, ctx: usize, available: Option<u64>, bw: Option<f64>
 /// The shape of a catalog model from the catalog's facts (as `hearth fit`
 /// judges a model before it is downloaded: the tokenizer's heap estimated).
 fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
+    let (kv_layers, recurrent_bytes, idle_expert_bytes) =
+        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm(), f.experts());
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers: f.n_layer,
-        recurrent_bytes: 0,
+        kv_layers,
+        recurrent_bytes,
         n_embd: f.n_embd,
         n_head: f.n_head,
         n_head_kv: f.n_head_kv,
@@ -108,8 +110,7 @@ fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
-        // the catalog lists no mixture of experts yet
-        idle_expert_bytes: 0,
+        idle_expert_bytes,
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }
