@@ -19,7 +19,8 @@ pub struct MemoryEstimate {
     pub weights_bytes: u64,
     pub kv_cache_bytes: u64,
     pub scratch_bytes: u64,
-    /// Tokenizer tables, chat template, runtime and thread stacks.
+    /// The file's header (mapped and read at load), tokenizer tables, chat
+    /// template, runtime and thread stacks.
     pub overhead_bytes: u64,
     /// The sum of the above.
     pub memory_bytes: u64,
@@ -66,6 +67,10 @@ pub struct ModelShape {
     pub output_tensor: bool,
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
+    /// The file less its tensor data: the header (metadata, tensor index),
+    /// parsed from the mapping at load, so resident (a few MB with a large
+    /// vocabulary: a tenth of a small model).
+    pub header_bytes: u64,
     /// Layers that keep K and V per position (fewer than `n_layer` in a
     /// hybrid model, whose linear-attention layers keep a fixed state).
     pub kv_layers: usize,
@@ -135,6 +140,8 @@ impl ModelShape {
             embd_bytes: embd.map_or(0, |t| t.size),
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
+            header_bytes: (f.bytes().len() as u64)
+                .saturating_sub(f.tensors.iter().map(|t| t.size).sum()),
             kv_layers: c.kv_layers(),
             recurrent_bytes: c.recurrent_session_bytes(model::DEFAULT_BATCH) as u64,
             idle_expert_bytes: c.moe.as_ref().map_or(0, |m| {
@@ -242,7 +249,7 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     };
     let weights_bytes = resident + embed_rows;
     let bytes_per_token = resident.saturating_sub(s.idle_expert_bytes);
-    let overhead_bytes = RUNTIME_OVERHEAD + s.metadata_bytes;
+    let overhead_bytes = RUNTIME_OVERHEAD + s.metadata_bytes + s.header_bytes;
     MemoryEstimate {
         weights_bytes,
         kv_cache_bytes,

@@ -113,6 +113,7 @@ fn catalog_shape(f: &Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
+        header_bytes: f.file_bytes.saturating_sub(f.tensor_bytes),
         idle_expert_bytes,
         embedding: fit::is_embedding_arch(&f.arch),
     }
