@@ -133,7 +133,7 @@ pub(crate) fn load_layers(
             mixer,
             ffn_norm: l.vector(&n("post_attention_norm.weight"), d)?,
             ffn: match &c.moe {
-                Some(moe) => Ffn::Moe(crate::weights::experts(l, c, moe, i)?),
+                Some(moe) => Ffn::Moe(Box::new(crate::weights::experts(l, c, moe, i)?)),
                 None => Ffn::Dense {
                     gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
                     up: l.matrix(&n("ffn_up.weight"), ff, d)?,

@@ -33,7 +33,7 @@ pub enum Ffn {
         up: Matrix,   // [n_ff, n_embd]
         down: Matrix, // [n_embd, n_ff]
     },
-    Moe(Experts),
+    Moe(Box<Experts>),
 }
 
 /// A mixture of experts' weights: the router and, per expert, views of its
@@ -350,7 +350,7 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
             bv = req_bias("attn_v.bias", kv)?;
         }
         let ffn = match &c.moe {
-            Some(moe) => Ffn::Moe(experts(&l, c, moe, i)?),
+            Some(moe) => Ffn::Moe(Box::new(experts(&l, c, moe, i)?)),
             None if c.fused_gate_up => {
                 let [gate, up] = l.split_matrix(&n("ffn_up.weight"), [ff, ff], d)?;
                 let down = l.matrix(&n("ffn_down.weight"), d, ff)?;
