@@ -364,7 +364,7 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, gemma4);
 
 #[test]
 fn every_fixture_family_is_tested() {
