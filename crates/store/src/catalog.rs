@@ -118,6 +118,19 @@ pub struct Facts {
     pub n_merges: usize,
     /// Whether the tokens carry `tokenizer.ggml.scores` (SentencePiece).
     pub token_scores: bool,
+    /// Layers keeping K/V of their own, when not every layer does (Gemma
+    /// 4's last layers read an earlier layer's); default `n_layer`.
+    #[serde(default)]
+    pub kv_layers: Option<usize>,
+    /// Floats of K per position over those layers, when their sizes differ
+    /// (Gemma 4's sliding and global layers); default kv_layers × n_head_kv
+    /// × head_dim.
+    #[serde(default)]
+    pub kv_per_token: Option<u64>,
+    /// Bytes of `per_layer_token_embd` (Gemma 4 E2B/E4B), read one row per
+    /// token; 0 without.
+    #[serde(default)]
+    pub row_table_bytes: u64,
 }
 
 impl Entry {
@@ -353,6 +366,9 @@ mod tests {
                 n_vocab: g.get_array("tokenizer.ggml.tokens").unwrap().len(),
                 n_merges: g.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len()),
                 token_scores: g.get("tokenizer.ggml.scores").is_some(),
+                kv_layers: None,
+                kv_per_token: None,
+                row_table_bytes: 0,
             };
             assert_eq!(embd.dims[1] as usize, f.n_vocab, "{short}: embedding rows");
             assert_eq!(f, want, "{short}");
