@@ -140,6 +140,53 @@ CHECKS = {
 }
 
 
+# Gemma 4 (its own layout: per-layer shapes, shared K/V, per-layer embeddings):
+# name: n_layer, n_embd, n_head, (kv heads sliding, global), (head size
+#       sliding, global), n_ff, double-wide MLP on the shared layers, shared
+#       K/V layers, per-layer embedding width, global every `period`-th layer,
+#       global layers without attn_v, context
+GEMMA4 = {
+    "gemma4:e2b": (35, 1536, 8, (1, 1), (256, 512), 6144, True, 20, 256, 5, False, 131072),
+    "gemma4:e4b": (42, 2560, 8, (2, 2), (256, 512), 10240, False, 18, 256, 6, False, 131072),
+    "gemma4:31b": (60, 5376, 32, (16, 4), (256, 512), 21504, False, 0, 0, 6, True, 262144),
+}
+
+
+def gemma4_facts(n_layer, n_embd, n_head, kvh, hd, n_ff, wide, shared, n_pl, period, k_eq_v, ctx,
+                 n_vocab=262144):
+    """([(name, bytes)], kv_layers, kv_per_token, row_table_bytes) of a Q4_K_M
+    Gemma 4 file by the rules above (tied output: token_embd Q6_K;
+    per_layer_token_embd and per_layer_model_proj Q4_K, as any other matrix)."""
+    t = [("token_embd", nbytes("Q6_K", n_embd, n_vocab)), ("output_norm", n_embd * 4),
+         ("rope_freqs", hd[1] // 2 * 4)]
+    table = 0
+    if n_pl:
+        table = nbytes("Q4_K", n_layer * n_pl, n_vocab)
+        t += [("per_layer_token_embd", table), ("per_layer_model_proj", nbytes("Q4_K", n_embd, n_layer * n_pl)),
+              ("per_layer_proj_norm", n_pl * 4)]
+    kv_layers, kv_per_token = 0, 0
+    first_shared = n_layer - shared
+    for i in range(n_layer):
+        swa = (i + 1) % period != 0
+        h, nkv = (hd[0], kvh[0]) if swa else (hd[1], kvh[1])
+        q, kv = n_head * h, nkv * h
+        ff = n_ff * 2 if wide and i >= first_shared else n_ff
+        hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
+        t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_output", nbytes("Q4_K", q, n_embd)),
+              ("ffn_gate", nbytes("Q4_K", n_embd, ff)), ("ffn_up", nbytes("Q4_K", n_embd, ff)),
+              ("ffn_down", nbytes(hi, ff, n_embd)), ("norms", (5 * n_embd + 2 * h) * 4 + 4)]
+        if i < first_shared:
+            kv_layers += 1
+            kv_per_token += kv
+            t.append(("attn_k", nbytes("Q4_K", n_embd, kv)))
+            if swa or not k_eq_v:
+                t.append(("attn_v", nbytes(hi, n_embd, kv)))
+        if n_pl:
+            t += [("inp_gate", nbytes("Q4_K", n_embd, n_pl)), ("proj", nbytes("Q4_K", n_pl, n_embd)),
+                  ("post_norm", n_embd * 4)]
+    return t, kv_layers, kv_per_token, table
+
+
 def file_tensor_bytes(path):
     """(tensor bytes, token_embd bytes) of a GGUF file, from its tensor index."""
     types = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
@@ -198,6 +245,12 @@ def main():
         tb, eb = sum(b for _, b in t), t[0][1]
         fb = tb + header(shape[7], merges, scores, len(t))
         print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}  ({fb / 1e9:.3f} GB)")
+    for name, shape in GEMMA4.items():
+        t, kv_layers, kv_per_token, table = gemma4_facts(*shape)
+        tb, eb = sum(b for _, b in t), t[0][1]
+        fb = tb + header(262144, 0, True, len(t))
+        print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}, "
+              f"kv_layers = {kv_layers}, kv_per_token = {kv_per_token}, row_table_bytes = {table:_}  ({fb / 1e9:.3f} GB)")
 
 
 if __name__ == "__main__":
