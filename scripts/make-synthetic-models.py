@@ -538,6 +538,15 @@ BIG = {
     # heads of 128, conv kernel 4, 64 of 256 dims rotated
     "qwen3.5-4b": Synth("qwen3.5-4b", "qwen35", "F16",
                         Shape(2560, 32, 16, 4, 256, 9216, tied=True, ssm=(4, 128, 16, 32)), 105),
+    # Gemma 4 E4B (config.json as recalled, not read here: 42 layers, every
+    # 6th global, 8 query heads, 2 K/V heads of 256 (sliding) / 512
+    # (global), MLP 10240, the last 18 layers sharing K/V, per-layer
+    # embeddings of 256, window 512). Written in Q4_K_M directly (this
+    # script's Q4_K/Q6_K mix): its per-layer embedding table alone is 2.8 G
+    # values, 5.6 GB as F16.
+    "gemma-4-e4b": Synth("gemma-4-e4b", "gemma4", "Q4_K_M",
+                         Shape(2560, 42, 8, 2, 512, 10240, tied=True,
+                               g4=G4(256, 2, 18, 256, 512, period=6)), 106),
 }
 
 
