@@ -199,9 +199,7 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
         0
     } else {
         // f16 K and V
-        2 * 2 * s
-            .kv_per_token
-            .unwrap_or((s.kv_layers * s.kv_dim()) as u64)
+        2 * 2 * s.kv_per_token.unwrap_or((s.kv_layers * s.kv_dim()) as u64)
     };
     let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64 + s.recurrent_bytes;
     let scratch_bytes = if s.embedding {
@@ -218,10 +216,7 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     let rows_seen = EMBED_ROWS_RESIDENT.min(s.n_vocab as u64);
     let (resident, embed_rows) = if s.output_tensor || s.embedding {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
-        (
-            s.tensor_bytes.saturating_sub(s.embd_bytes),
-            row * rows_seen,
-        )
+        (s.tensor_bytes.saturating_sub(s.embd_bytes), row * rows_seen)
     } else {
         (s.tensor_bytes, 0)
     };

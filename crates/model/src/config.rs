@@ -774,12 +774,10 @@ impl Config {
         };
         self.pos.rope = global(freqs.as_ref().or(short.as_ref()));
         self.pos.rope_long = (long.is_some() || short.is_some()).then(|| global(long.as_ref()));
-        self.pos.rope_swa = spec
-            .base_swa
-            .map(|b| {
-                let n_rot = spec.n_rot_swa.unwrap_or(spec.n_rot);
-                spec.build(n_rot, b, spec.freq_scale_swa, orig, None)
-            });
+        self.pos.rope_swa = spec.base_swa.map(|b| {
+            let n_rot = spec.n_rot_swa.unwrap_or(spec.n_rot);
+            spec.build(n_rot, b, spec.freq_scale_swa, orig, None)
+        });
         Ok(())
     }
 

@@ -42,15 +42,15 @@ pub struct G4Layer {
     /// [n_head_kv*hd, n_embd]; `None`: V is the K projection (a layer with
     /// K/V of its own and no `attn_v`) or the layer has no K/V.
     pub wv: Option<Matrix>,
-    pub wo: Matrix,              // [n_embd, n_head*hd]
-    pub q_norm: Vec<f32>,        // [hd]
+    pub wo: Matrix,               // [n_embd, n_head*hd]
+    pub q_norm: Vec<f32>,         // [hd]
     pub k_norm: Option<Vec<f32>>, // [hd]
     pub attn_post_norm: Vec<f32>, // [n_embd]
-    pub ffn_norm: Vec<f32>,      // [n_embd]
-    pub gate: Matrix,            // [n_ff(il), n_embd]
-    pub up: Matrix,              // [n_ff(il), n_embd]
-    pub down: Matrix,            // [n_embd, n_ff(il)]
-    pub ffn_post_norm: Vec<f32>, // [n_embd]
+    pub ffn_norm: Vec<f32>,       // [n_embd]
+    pub gate: Matrix,             // [n_ff(il), n_embd]
+    pub up: Matrix,               // [n_ff(il), n_embd]
+    pub down: Matrix,             // [n_embd, n_ff(il)]
+    pub ffn_post_norm: Vec<f32>,  // [n_embd]
     /// Per-layer embedding: gate [n_pl, n_embd], projection [n_embd, n_pl],
     /// its norm [n_embd].
     pub ple: Option<(Matrix, Matrix, Vec<f32>)>,
