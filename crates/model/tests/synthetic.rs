@@ -1,6 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
 //! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
-//! Qwen3-MoE, gpt-oss): real
+//! Qwen3-MoE, gpt-oss, Qwen3.5, Gemma 4): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
