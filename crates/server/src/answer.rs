@@ -115,6 +115,7 @@ pub async fn collect_json(
     lease: &Lease,
     req: &GenerateRequest,
     schema: &Schema,
+    guard: &mut gen::LeftGuard<'_>,
 ) -> Result<Choice, ApiError> {
     let g = match &schema.schema {
         Some(v) => engine::Grammar::JsonSchema(v.clone()),
@@ -127,7 +128,7 @@ pub async fn collect_json(
     let mut req = req.clone();
     req.constraint = shape.compile(&lease.slot.lm)?;
     let rx = gen::submit_n(lease, &req, None, 1)?;
-    let mut v = gen::collect(rx, 1).await?;
+    let mut v = guard.collect(rx, 1).await?;
     Ok(v.remove(0))
 }
 

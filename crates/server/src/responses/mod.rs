@@ -207,11 +207,11 @@ pub async fn create(
     // whole: read for tool calls, or checked as JSON (a streamed request
     // gets the finished response as its event stream)
     let model = rd.lease.slot.name.clone();
-    let guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
+    let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
     let choice = match &rd.plan.wants.schema {
-        Some(s) => answer::collect_json(&rd.lease, &rd.plan.req, s).await,
+        Some(s) => answer::collect_json(&rd.lease, &rd.plan.req, s, &mut guard).await,
         None => match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
-            Ok(rx) => gen::collect(rx, 1).await.map(|mut v| v.remove(0)),
+            Ok(rx) => guard.collect(rx, 1).await.map(|mut v| v.remove(0)),
             Err(e) => Err(e),
         },
     };
