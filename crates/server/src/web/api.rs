@@ -110,8 +110,8 @@ fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
-        // the catalog lists no mixture of experts yet
-        idle_expert_bytes: 0,
+        // a mixture of experts: the experts a token leaves idle
+        idle_expert_bytes: f.idle_expert_bytes(),
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }
