@@ -96,11 +96,13 @@ fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
 /// The estimate's input for a model not downloaded: its catalog facts (the
 /// tokenizer's heap estimated from the vocabulary; the rest as in the file).
 fn catalog_shape(f: &Facts) -> ModelShape {
-    let (kv_layers, recurrent_bytes, idle_expert_bytes) =
-        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm(), f.experts());
+    let (kv_layers, recurrent_bytes) =
+        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm());
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers,
+        kv_layers: f.kv_layers.unwrap_or(kv_layers),
+        kv_per_token: f.kv_per_token,
+        row_table_bytes: f.row_table_bytes,
         recurrent_bytes,
         n_embd: f.n_embd,
         n_head: f.n_head,
@@ -114,7 +116,8 @@ fn catalog_shape(f: &Facts) -> ModelShape {
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
         header_bytes: f.file_bytes.saturating_sub(f.tensor_bytes),
-        idle_expert_bytes,
+        // a mixture of experts: the experts a token leaves idle
+        idle_expert_bytes: f.idle_expert_bytes(),
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }
@@ -163,6 +166,7 @@ fn to_json(model: &str, a: &Assessment) -> Value {
         "verdict": a.verdict.map(|v| v.as_str()),
         "max_ctx": a.max_ctx,
         "predicted_tg_tok_per_s": a.tg.map(|t| (t * 10.0).round() / 10.0),
+        "bytes_per_token": a.e.bytes_per_token,
         "embedding_model": a.embedding,
     })
 }

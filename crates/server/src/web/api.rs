@@ -93,11 +93,13 @@ fn judge(shape: &ModelShape, ctx: usize, available: Option<u64>, bw: Option<f64>
 /// The shape of a catalog model from the catalog's facts (as `hearth fit`
 /// judges a model before it is downloaded: the tokenizer's heap estimated).
 fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
-    let (kv_layers, recurrent_bytes, idle_expert_bytes) =
-        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm(), f.experts());
+    let (kv_layers, recurrent_bytes) =
+        fit::catalog_parts(f.n_layer, f.n_head * f.head_dim, f.ssm());
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers,
+        kv_layers: f.kv_layers.unwrap_or(kv_layers),
+        kv_per_token: f.kv_per_token,
+        row_table_bytes: f.row_table_bytes,
         recurrent_bytes,
         n_embd: f.n_embd,
         n_head: f.n_head,
@@ -111,7 +113,8 @@ fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
         header_bytes: f.file_bytes.saturating_sub(f.tensor_bytes),
-        idle_expert_bytes,
+        // a mixture of experts: the experts a token leaves idle
+        idle_expert_bytes: f.idle_expert_bytes(),
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }
