@@ -170,7 +170,11 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
                     ));
                 }
             }
-            wants.thinking = effort != Some("none");
+            // a thinking model's template told the level where it takes one
+            // (none: no reasoning); without an effort, the model's default
+            let level = effort.map(|e| if e == "xhigh" { "high" } else { e });
+            wants.thinking = crate::structured::openai_thinking(level, None, None)
+                .map_err(|e| bad("reasoning.effort", e.message))?;
             (
                 json!({"effort": effort, "summary": summary}),
                 summary.is_some(),
@@ -223,13 +227,11 @@ fn text_format(text: Option<&Value>) -> Result<(Value, Option<Schema>), ApiError
                 ));
             }
             let s = Schema {
-                name: f.get("name").and_then(Value::as_str).map(str::to_string),
                 description: f
                     .get("description")
                     .and_then(Value::as_str)
                     .map(str::to_string),
                 schema,
-                strict: f.get("strict").and_then(Value::as_bool).unwrap_or(false),
             };
             Ok((f.clone(), Some(s)))
         }
@@ -266,6 +268,10 @@ fn tool_set(r: &ResponsesRequest) -> Result<(Option<ToolSet>, Value), ApiError> 
             "parameters": t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
         if let Some(d) = t.get("description") {
             f["description"] = d.clone();
+        }
+        // a strict function's arguments follow its parameters schema
+        if let Some(x) = t.get("strict") {
+            f["strict"] = x.clone();
         }
         list.push(json!({"type": "function", "function": f}));
     }

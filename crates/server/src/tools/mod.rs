@@ -106,9 +106,37 @@ pub struct Prompted {
     pub prefix: String,
     /// How the model writes calls.
     pub format: ToolFormat,
-    /// The grammar of a forced call of `strict` functions: the call and its
-    /// arguments follow the function's `parameters` schema.
+    /// The grammar of calls of `strict` functions: their arguments follow
+    /// the function's `parameters` schema ([`ToolSet::strict_grammar`]).
     pub strict: Option<engine::Grammar>,
+}
+
+impl Prompted {
+    /// Put what rendering decided into `req`: the prompt's ids, the grammar
+    /// of `strict` calls (a 400 naming `tools` when a schema cannot be
+    /// enforced), the text of special tokens for formats marked by them;
+    /// `tools` learns the model's format. Returns the answer's start the
+    /// prompt wrote (a forced call's opening).
+    pub fn fit(
+        self,
+        tools: Option<&mut ToolSet>,
+        req: &mut engine::GenerateRequest,
+        lm: &engine::LoadedModel,
+    ) -> Result<String, ApiError> {
+        req.prompt = engine::Prompt::Tokens(self.ids);
+        if let Some(g) = self.strict {
+            let shape = crate::structured::Shape {
+                grammar: Some((g, "tools".into())),
+                hint: None,
+            };
+            req.constraint = shape.compile(lm)?;
+        }
+        if let Some(t) = tools {
+            t.format = self.format;
+            req.special_text = self.format.needs_special_text();
+        }
+        Ok(self.prefix)
+    }
 }
 
 /// What a request's `tool_choice` asks of the answer.
@@ -242,15 +270,7 @@ impl ToolSet {
             .calls
             .iter()
             .filter(|c| names.contains(&c.name.as_str()))
-            .map(|c| ToolCall {
-                name: c.name.clone(),
-                arguments: serde_json::from_str(&c.args)
-                    .ok()
-                    .or_else(|| {
-                        engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
-                    })
-                    .unwrap_or_else(|| Value::String(c.args.clone())),
-            })
+            .map(ToolCall::of)
             .collect();
         if calls.is_empty() && self.format == ToolFormat::Llama3 {
             return parse_tool_calls(&text, &names);
@@ -262,12 +282,19 @@ impl ToolSet {
         )
     }
 
-    /// When `tool_choice` forces a call and a candidate function is
-    /// `strict` (OpenAI's `function.strict`), the grammar of that call in
-    /// `format`: the family's opening and closing around
-    /// `{"name": <a candidate>, "arguments": <its parameters schema>}`
-    /// (Hermes / Qwen, Llama 3.x with `parameters`, Phi-4-mini). `None` for
-    /// formats whose markers are special tokens or not JSON.
+    /// The grammar of calls when a candidate function is `strict`
+    /// (OpenAI's `function.strict`): each call is the family's opening and
+    /// closing around `{"name": <a candidate>, "arguments": <its
+    /// parameters schema>}` (a candidate that is not strict: any object).
+    /// A forcing `tool_choice` (`required`, named): the answer is one call.
+    /// `auto`: the text is free until the model opens a call, the call then
+    /// follows the grammar, and text is free again after it (llguidance's
+    /// lazy rule: the free text ends at the first opening marker; the
+    /// closing free text can never contain one), so the model still decides
+    /// whether to call. Formats: Hermes / Qwen, Phi-4-mini, and (forced
+    /// only: its calls have no opening marker) Llama 3.x. `None` for other
+    /// formats (their markers are special tokens or not JSON) and when no
+    /// candidate is strict.
     pub fn strict_grammar(&self, format: ToolFormat) -> Option<engine::Grammar> {
         let candidates: Vec<&Value> = self
             .list
@@ -275,30 +302,27 @@ impl ToolSet {
             .iter()
             .filter_map(|t| t.get("function"))
             .filter(|f| match &self.force {
-                Force::Auto => false,
-                Force::Required => true,
+                Force::Auto | Force::Required => true,
                 Force::Named(n) => f.get("name").and_then(Value::as_str) == Some(n),
             })
             .collect();
-        if !candidates
-            .iter()
-            .any(|f| f.get("strict") == Some(&Value::Bool(true)))
-        {
+        let strict = |f: &Value| f.get("strict") == Some(&Value::Bool(true));
+        if !candidates.iter().any(|f| strict(f)) {
             return None;
         }
         let (open, close, args_key) = match format {
             ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>", "arguments"),
-            ToolFormat::Llama3 => ("", "", "parameters"),
+            ToolFormat::Llama3 if self.force != Force::Auto => ("", "", "parameters"),
             ToolFormat::Phi4 => ("functools[", "]", "arguments"),
             _ => return None,
         };
         let any: Vec<Value> = candidates
             .iter()
             .map(|f| {
-                let params = f
-                    .get("parameters")
-                    .cloned()
-                    .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+                let params = match f.get("parameters") {
+                    Some(p) if strict(f) => p.clone(),
+                    _ => serde_json::json!({"type": "object"}),
+                };
                 serde_json::json!({
                     "type": "object",
                     "properties": {"name": {"const": f.get("name")}, args_key: params},
@@ -309,6 +333,16 @@ impl ToolSet {
             .collect();
         let schema = serde_json::json!({"anyOf": any});
         let lit = |s: &str| Value::String(s.to_string()).to_string();
+        let call = format!("call: %json {schema}\n");
+        if self.force == Force::Auto {
+            // free text, then any number of (free text up to the opening,
+            // call, closing), then free text without an opening
+            let open_rx = regex_lit(open);
+            return Some(engine::Grammar::Lark(format!(
+                "start: (pre call {})* post\npre[lazy]: /(.|\\n)*{open_rx}/\npost: /(.|\\n)*/ & ~/(.|\\n)*{open_rx}(.|\\n)*/\n{call}",
+                lit(close)
+            )));
+        }
         let mut g = String::from("start: ");
         if !open.is_empty() {
             g.push_str(&lit(open));
@@ -319,8 +353,24 @@ impl ToolSet {
             g.push(' ');
             g.push_str(&lit(close));
         }
-        g.push_str(&format!("\ncall: %json {schema}\n"));
+        g.push('\n');
+        g.push_str(&call);
         Some(engine::Grammar::Lark(g))
+    }
+
+    /// A reader of this answer's whole calls as it streams (Ollama's
+    /// shape: each call once it is complete).
+    pub fn stream_whole(&self, prefix: &str) -> WholeCalls {
+        WholeCalls {
+            inner: self.stream(prefix),
+            format: self.format,
+            names: tool_names(&self.list)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            text: prefix.to_string(),
+            done: 0,
+        }
     }
 
     /// A reader of this answer's calls as it streams (`prefix`: the forced
@@ -337,6 +387,57 @@ impl ToolSet {
     }
 }
 
+/// Reads an answer as it streams into its content, as it comes, and its
+/// calls, each once it is complete (its closing written, or the answer
+/// ended).
+pub struct WholeCalls {
+    inner: ToolStream,
+    format: ToolFormat,
+    names: Vec<String>,
+    text: String,
+    /// Calls handed out so far.
+    done: usize,
+}
+
+impl WholeCalls {
+    /// The content and the calls that `piece` completes.
+    pub fn push(&mut self, piece: &str) -> (String, Vec<ToolCall>) {
+        self.text.push_str(piece);
+        let deltas = self.inner.push(piece);
+        (content_of(deltas), self.calls(false))
+    }
+
+    /// The end of the answer: what was held back, and the last calls.
+    pub fn finish(&mut self) -> (String, Vec<ToolCall>) {
+        let deltas = self.inner.finish();
+        (content_of(deltas), self.calls(true))
+    }
+
+    fn calls(&mut self, fin: bool) -> Vec<ToolCall> {
+        let p = formats::parse(self.format, &self.text, fin);
+        let done: Vec<ToolCall> = p
+            .calls
+            .iter()
+            .filter(|c| self.names.iter().any(|n| n == &c.name))
+            .take_while(|c| c.done || fin)
+            .map(ToolCall::of)
+            .collect();
+        let new = done.get(self.done..).unwrap_or_default().to_vec();
+        self.done = self.done.max(done.len());
+        new
+    }
+}
+
+fn content_of(deltas: Vec<Delta>) -> String {
+    deltas
+        .into_iter()
+        .filter_map(|d| match d {
+            Delta::Content(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A call read from an answer: a declared function and its arguments (a JSON
 /// value; arguments the model wrote as a JSON string are parsed).
 #[derive(Clone, Debug, PartialEq)]
@@ -346,6 +447,20 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
+    /// A call as a format's reader read it: its arguments text parsed as
+    /// JSON (repaired if need be, else kept as a string).
+    pub fn of(c: &formats::RawCall) -> ToolCall {
+        ToolCall {
+            name: c.name.clone(),
+            arguments: serde_json::from_str(&c.args)
+                .ok()
+                .or_else(|| {
+                    engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
+                })
+                .unwrap_or_else(|| Value::String(c.args.clone())),
+        }
+    }
+
     /// OpenAI's `tool_calls` entry (arguments as a JSON string).
     pub fn openai(&self, id: String) -> Value {
         let args = match &self.arguments {
@@ -438,6 +553,23 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
         (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
         calls,
     )
+}
+
+/// `s` as a regular expression matching it literally (inside Lark's `/…/`;
+/// the opening markers have no `/`).
+fn regex_lit(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            c if "\\.+*?()|[]{}^$".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The function names declared in `tools` (checked by [`tools`]).
