@@ -534,7 +534,15 @@ mod tests {
         )
         .unwrap();
         let s = p.wants.schema.unwrap();
-        assert_eq!((s.name.as_deref(), s.strict), (Some("cat"), true));
+        assert_eq!(s.schema.unwrap()["properties"]["name"]["type"], "string");
+        // reasoning.effort: none turns a thinking template's reasoning off
+        // (and gives it no tokens); a level is passed to the template
+        let none = plan(&with("reasoning", json!({"effort": "none"})), &Defaults::default());
+        let t = none.unwrap().wants.thinking;
+        assert_eq!((t.kwargs["enable_thinking"].clone(), t.budget), (json!(false), Some(0)));
+        let high = plan(&with("reasoning", json!({"effort": "xhigh"})), &Defaults::default());
+        let t = high.unwrap().wants.thinking;
+        assert_eq!(t.kwargs["reasoning_effort"], "high");
         let p = plan(
             &with(
                 "tools",

@@ -339,7 +339,7 @@ impl ToolSet {
             // call, closing), then free text without an opening
             let open_rx = regex_lit(open);
             return Some(engine::Grammar::Lark(format!(
-                "start: (pre call {})* post\npre[lazy]: /(.|\\n)*{open_rx}/\npost: /(.|\\n)*/ & ~/(.|\\n)*{open_rx}(.|\\n)*/\n{call}",
+                "start: (pre call {})* POST\npre[lazy]: /(.|\\n)*{open_rx}/\nPOST: /(.|\\n)*/ & ~/(.|\\n)*{open_rx}(.|\\n)*/\n{call}",
                 lit(close)
             )));
         }
@@ -669,5 +669,67 @@ mod tests {
             assert!(calls.is_empty(), "{t}");
             assert_eq!(c.as_deref(), Some(t), "{t}");
         }
+    }
+
+    /// Whether `lm`'s constraint for `g` lets the model write `text` (its
+    /// tokens in turn) and end there.
+    fn writes(lm: &engine::LoadedModel, g: &engine::Grammar, text: &str) -> bool {
+        let mut c = lm.constraint(g).unwrap();
+        for t in lm.tokenizer.encode(text, false, false) {
+            if !c.mask().unwrap().allows(t) {
+                return false;
+            }
+            c.accept(t).unwrap();
+        }
+        let eog = lm.tokenizer.eog_ids()[0];
+        c.is_finished() || c.mask().unwrap().allows(eog)
+    }
+
+    #[test]
+    fn strict_calls_follow_the_schema_and_free_text_stays_free() {
+        let Some(p) = test_models::model("qwen2.5-coder-0.5b") else {
+            return;
+        };
+        let lm = engine::LoadedModel::load(p).unwrap();
+        let format = super::ToolFormat::from_template(lm.template.as_ref().unwrap().source());
+        assert_eq!(format, super::ToolFormat::Hermes);
+        let alarm = |strict: bool| {
+            json!({"type": "function", "function": {"name": "set_alarm", "strict": strict,
+                "parameters": {"type": "object", "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23}},
+                    "required": ["hour"], "additionalProperties": false}}})
+        };
+        let set = |strict: bool, choice: Value| {
+            tools(Some(vec![alarm(strict)]), Some(&choice)).unwrap().unwrap()
+        };
+        // not strict: nothing to constrain
+        assert!(set(false, json!("auto")).strict_grammar(format).is_none());
+        let call = |args: &str| {
+            format!("<tool_call>\n{{\"name\": \"set_alarm\", \"arguments\": {args}}}\n</tool_call>")
+        };
+        let auto = set(true, json!("auto")).strict_grammar(format).unwrap();
+        for (text, ok) in [
+            // the model decides: free text, no call
+            ("It is 7 o'clock; no alarm needed.".to_string(), true),
+            (String::new(), true),
+            // a call after text, text after it, two calls
+            (format!("Setting it.\n{}", call("{\"hour\": 7}")), true),
+            (format!("{}\nDone.", call("{\"hour\": 7}")), true),
+            (format!("{}\n{}", call("{\"hour\": 7}"), call("{\"hour\": 8}")), true),
+            // once the call opens, its schema binds it
+            (call("{\"hour\": \"7\"}"), false),
+            (call("{\"hour\": 24}"), false),
+            (call("{\"hour\": 7, \"label\": \"x\"}"), false),
+            (call("{}"), false),
+            ("<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>".into(), false),
+            // an opened call must be finished
+            ("Sure <tool_call>\n{\"name\": \"set_alarm\"".into(), false),
+        ] {
+            assert_eq!(writes(&lm, &auto, &text), ok, "{text:?}");
+        }
+        // forced: the answer is the call, nothing else
+        let forced = set(true, json!("required")).strict_grammar(format).unwrap();
+        assert!(writes(&lm, &forced, &call("{\"hour\": 7}")));
+        assert!(!writes(&lm, &forced, "No call."));
+        assert!(!writes(&lm, &forced, &call("{\"hour\": 99}")));
     }
 }
