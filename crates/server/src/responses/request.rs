@@ -51,6 +51,9 @@ pub struct ResponsesRequest {
     pub frequency_penalty: Option<f32>,
     pub seed: Option<i64>,
     pub keep_alive: Option<Value>,
+    /// hearth: most reasoning tokens before the answer is asked for (-1:
+    /// no limit).
+    pub thinking_budget: Option<i64>,
 }
 
 pub struct Plan {
@@ -147,7 +150,10 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
     let (format_echo, schema) = text_format(r.text.as_ref())?;
     wants.schema = schema;
     let (reasoning_echo, summary) = match &r.reasoning {
-        None | Some(Value::Null) => (json!({"effort": null, "summary": null}), false),
+        None | Some(Value::Null) => {
+            wants.thinking = crate::structured::openai_thinking(None, None, r.thinking_budget)?;
+            (json!({"effort": null, "summary": null}), false)
+        }
         Some(v) => {
             let effort = v.get("effort").and_then(Value::as_str);
             if let Some(e) = effort {
@@ -173,8 +179,7 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
             // a thinking model's template told the level where it takes one
             // (none: no reasoning); without an effort, the model's default
             let level = effort.map(|e| if e == "xhigh" { "high" } else { e });
-            wants.thinking = crate::structured::openai_thinking(level, None, None)
-                .map_err(|e| bad("reasoning.effort", e.message))?;
+            wants.thinking = crate::structured::openai_thinking(level, None, r.thinking_budget)?;
             (
                 json!({"effort": effort, "summary": summary}),
                 summary.is_some(),
@@ -537,10 +542,19 @@ mod tests {
         assert_eq!(s.schema.unwrap()["properties"]["name"]["type"], "string");
         // reasoning.effort: none turns a thinking template's reasoning off
         // (and gives it no tokens); a level is passed to the template
-        let none = plan(&with("reasoning", json!({"effort": "none"})), &Defaults::default());
+        let none = plan(
+            &with("reasoning", json!({"effort": "none"})),
+            &Defaults::default(),
+        );
         let t = none.unwrap().wants.thinking;
-        assert_eq!((t.kwargs["enable_thinking"].clone(), t.budget), (json!(false), Some(0)));
-        let high = plan(&with("reasoning", json!({"effort": "xhigh"})), &Defaults::default());
+        assert_eq!(
+            (t.kwargs["enable_thinking"].clone(), t.budget),
+            (json!(false), Some(0))
+        );
+        let high = plan(
+            &with("reasoning", json!({"effort": "xhigh"})),
+            &Defaults::default(),
+        );
         let t = high.unwrap().wants.thinking;
         assert_eq!(t.kwargs["reasoning_effort"], "high");
         let p = plan(

@@ -699,7 +699,9 @@ mod tests {
                     "required": ["hour"], "additionalProperties": false}}})
         };
         let set = |strict: bool, choice: Value| {
-            tools(Some(vec![alarm(strict)]), Some(&choice)).unwrap().unwrap()
+            tools(Some(vec![alarm(strict)]), Some(&choice))
+                .unwrap()
+                .unwrap()
         };
         // not strict: nothing to constrain
         assert!(set(false, json!("auto")).strict_grammar(format).is_none());
@@ -714,13 +716,19 @@ mod tests {
             // a call after text, text after it, two calls
             (format!("Setting it.\n{}", call("{\"hour\": 7}")), true),
             (format!("{}\nDone.", call("{\"hour\": 7}")), true),
-            (format!("{}\n{}", call("{\"hour\": 7}"), call("{\"hour\": 8}")), true),
+            (
+                format!("{}\n{}", call("{\"hour\": 7}"), call("{\"hour\": 8}")),
+                true,
+            ),
             // once the call opens, its schema binds it
             (call("{\"hour\": \"7\"}"), false),
             (call("{\"hour\": 24}"), false),
             (call("{\"hour\": 7, \"label\": \"x\"}"), false),
             (call("{}"), false),
-            ("<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>".into(), false),
+            (
+                "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>".into(),
+                false,
+            ),
             // an opened call must be finished
             ("Sure <tool_call>\n{\"name\": \"set_alarm\"".into(), false),
         ] {
