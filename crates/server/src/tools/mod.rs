@@ -335,12 +335,11 @@ impl ToolSet {
         let lit = |s: &str| Value::String(s.to_string()).to_string();
         let call = format!("call: %json {schema}\n");
         if self.force == Force::Auto {
-            // free text, then any number of (free text up to the opening,
-            // call, closing), then free text without an opening
-            let open_rx = regex_lit(open);
-            return Some(engine::Grammar::Lark(format!(
-                "start: (pre call {})* POST\npre[lazy]: /(.|\\n)*{open_rx}/\nPOST: /(.|\\n)*/ & ~/(.|\\n)*{open_rx}(.|\\n)*/\n{call}",
-                lit(close)
+            return Some(engine::Grammar::Lark(auto_grammar(
+                format,
+                &regex_lit(open),
+                &lit(close),
+                &call,
             )));
         }
         let mut g = String::from("start: ");
@@ -555,6 +554,44 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
     )
 }
 
+/// The grammar of an answer under `tool_choice: "auto"` whose calls are
+/// `call` between `open_rx` (a regular expression) and `close` (a Lark
+/// string): free text, then any number of (free text up to the opening —
+/// a lazy rule: it ends at the first one —, a call, the closing), then free
+/// text without an opening. Hermes answers are also read for calls written
+/// without the tags (`parse_tool_calls`: an answer that is only call
+/// objects, one per line, fenced or not), so there an answer that starts
+/// as such an object is one (or more) calls of the grammar, and an answer
+/// with no tagged call may not start like one.
+fn auto_grammar(format: ToolFormat, open_rx: &str, close: &str, call: &str) -> String {
+    const ANY: &str = r"(.|\n)*";
+    let no_open = format!(r"~/{ANY}{open_rx}{ANY}/");
+    let hermes = format == ToolFormat::Hermes;
+    let mut g = String::new();
+    if hermes {
+        // the first text may not start as a bare call either (its text
+        // lexeme would swallow the call's JSON)
+        g.push_str(&format!(
+            "start: tagged | FREE | bare\ntagged: pre0 call {close} (pre call {close})* POST\n\
+             pre0[lazy]: /[ \\t\\n]*([^ \\t\\n{{`]{ANY})?{open_rx}/\n\
+             FREE: /{ANY}/ & {no_open} & ~/[ \\t\\n]*(```(json)?)?[ \\t\\n]*\\{{{ANY}/\n\
+             bare: LEAD? call (SEP call)* TAIL?\n\
+             LEAD: /[ \\t\\n]+|[ \\t\\n]*```(json)?[ \\t\\n]*/\n\
+             SEP: /[ \\t]*\\n[ \\t\\n]*/\n\
+             TAIL: /[ \\t\\n]+|[ \\t\\n]*```[ \\t\\n]*/\n"
+        ));
+    } else {
+        g.push_str(&format!(
+            "start: tagged | FREE\ntagged: (pre call {close})+ POST\nFREE: /{ANY}/ & {no_open}\n"
+        ));
+    }
+    g.push_str(&format!(
+        "pre[lazy]: /{ANY}{open_rx}/\nPOST: /{ANY}/ & {no_open}\n"
+    ));
+    g.push_str(call);
+    g
+}
+
 /// `s` as a regular expression matching it literally (inside Lark's `/…/`;
 /// the opening markers have no `/`).
 fn regex_lit(s: &str) -> String {
@@ -674,8 +711,11 @@ mod tests {
     /// Whether `lm`'s constraint for `g` lets the model write `text` (its
     /// tokens in turn) and end there.
     fn writes(lm: &engine::LoadedModel, g: &engine::Grammar, text: &str) -> bool {
+        // as the model writes it: `<tool_call>` is one (added, not control) token
+        let ids = lm.tokenizer.encode(text, false, true);
+        assert_eq!(ids.contains(&151657), text.contains("<tool_call>"));
         let mut c = lm.constraint(g).unwrap();
-        for t in lm.tokenizer.encode(text, false, false) {
+        for t in ids {
             if !c.mask().unwrap().allows(t) {
                 return false;
             }
@@ -731,6 +771,29 @@ mod tests {
             ),
             // an opened call must be finished
             ("Sure <tool_call>\n{\"name\": \"set_alarm\"".into(), false),
+            // calls without the tags (read as calls too): bound as well
+            (
+                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}".into(),
+                true,
+            ),
+            (
+                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}\n```".into(),
+                true,
+            ),
+            (
+                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}".into(),
+                false,
+            ),
+            (
+                "{\"name\": \"set_alarm\", \"parameters\": {\"hour\": 7}}".into(),
+                false,
+            ),
+            (
+                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}\n```".into(),
+                false,
+            ),
+            // a code block is still free text
+            ("```python\nprint(1)\n```".into(), true),
         ] {
             assert_eq!(writes(&lm, &auto, &text), ok, "{text:?}");
         }
