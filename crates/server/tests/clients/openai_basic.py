@@ -213,7 +213,7 @@ if "qwen-coder" in ids:
         made += [(seed, tc) for tc in (r7.choices[0].message.tool_calls or [])]
     check("strict under auto: the calls made follow the schema", made and all(alarm_ok(tc) for _, tc in made),
           str([(s, tc.function.arguments) for s, tc in made]))
-    r8 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Say hello in five words."}],
+    r8 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
                                    tools=STRICT, temperature=0, max_tokens=30)
     check("strict under auto: free text stays free", not r8.choices[0].message.tool_calls
           and (r8.choices[0].message.content or "").strip(), str(r8.choices[0]))
