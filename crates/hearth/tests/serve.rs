@@ -107,6 +107,16 @@ fn serve_prints_address_models_and_request_lines_without_content() {
             }
         }
     }
+    // one that leaves while its whole (non-streamed) answer is being made:
+    // its line counts the prompt read before it left
+    {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let body = format!(
+            r#"{{"model":"{stem}","messages":[{{"role":"user","content":"Count from one to a hundred:"}}],"max_tokens":400,"temperature":0}}"#
+        );
+        write!(s, "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+    }
     std::thread::sleep(Duration::from_millis(1500));
 
     // Stop it (SIGTERM via kill) and read everything it printed.
@@ -147,6 +157,11 @@ fn serve_prints_address_models_and_request_lines_without_content() {
         !left.contains(" in=0 ") && !left.contains(" out=0 "),
         "logged with what it cost: {left}"
     );
+    let left = rest
+        .lines()
+        .find(|l| l.contains("/v1/chat/completions") && l.contains("status=499"))
+        .unwrap_or_else(|| panic!("the non-streamed disconnect is logged: {rest}"));
+    assert!(!left.contains(" in=0 "), "logged with what it cost: {left}");
     assert!(
         !rest.contains(secret),
         "the prompt must not be logged: {rest}"

@@ -142,7 +142,17 @@ pub struct Choice {
 }
 
 /// Wait for all `n` choices.
-pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<Choice>, ApiError> {
+pub async fn collect(rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<Choice>, ApiError> {
+    collect_noting(rx, n, None).await
+}
+
+/// [`collect`], noting each event in `seen` as it comes (so that a client
+/// that leaves mid-answer is logged with what its request cost).
+async fn collect_noting(
+    mut rx: UnboundedReceiver<Tagged>,
+    n: usize,
+    seen: Option<&std::sync::Mutex<Seen>>,
+) -> Result<Vec<Choice>, ApiError> {
     let mut out: Vec<Choice> = (0..n).map(|_| Choice::default()).collect();
     let mut done = 0;
     while done < n {
@@ -151,6 +161,12 @@ pub async fn collect(mut rx: UnboundedReceiver<Tagged>, n: usize) -> Result<Vec<
                 "the scheduler stopped before the answer was complete",
             ));
         };
+        if let Some(seen) = seen {
+            // a poisoned lock only loses the log line's counts
+            if let Ok(mut s) = seen.lock() {
+                s.note(i, &ev);
+            }
+        }
         match ev {
             Event::Token(t) => {
                 out[i].text.push_str(&t.text);
@@ -246,6 +262,11 @@ impl Seen {
         }
     }
 
+    /// Nothing was seen (the client left before its prompt was read).
+    pub fn is_empty(&self) -> bool {
+        self.prompt.is_empty() && self.out == 0
+    }
+
     /// The finished sequences' stats when every one finished, else what
     /// was seen (as one cancelled sequence's stats).
     pub fn stats(&self, finished: &[GenerateStats], n: usize) -> Vec<GenerateStats> {
@@ -322,13 +343,16 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Logs a line for a request whose client left while its whole answer was
-/// being collected (the handler is dropped, so nothing else would).
+/// being collected (the handler is dropped, so nothing else would), with
+/// the prompt and output tokens [`LeftGuard::collect`] saw by then.
 pub struct LeftGuard<'a> {
     state: &'a AppState,
     endpoint: &'a str,
     model: &'a str,
     started: Instant,
     armed: bool,
+    seen: std::sync::Mutex<Seen>,
+    n: usize,
 }
 
 impl<'a> LeftGuard<'a> {
@@ -339,8 +363,22 @@ impl<'a> LeftGuard<'a> {
             model,
             started,
             armed: true,
+            seen: Default::default(),
+            n: 1,
         }
     }
+
+    /// Wait for all `n` choices ([`collect`]), noting what arrives for the
+    /// line logged if the client leaves first.
+    pub async fn collect(
+        &mut self,
+        rx: UnboundedReceiver<Tagged>,
+        n: usize,
+    ) -> Result<Vec<Choice>, ApiError> {
+        self.n = n;
+        collect_noting(rx, n, Some(&self.seen)).await
+    }
+
     pub fn disarm(mut self) {
         self.armed = false;
     }
@@ -349,11 +387,16 @@ impl<'a> LeftGuard<'a> {
 impl Drop for LeftGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
+            let stats = match self.seen.lock() {
+                Ok(s) if !s.is_empty() => s.stats(&[], self.n),
+                _ => Vec::new(),
+            };
+            let stats: Vec<&GenerateStats> = stats.iter().collect();
             log_request(
                 self.state,
                 self.endpoint,
                 self.model,
-                &[],
+                &stats,
                 "499 (client closed)",
                 self.started,
             );

@@ -1,6 +1,7 @@
 //! `GET /metrics` in Prometheus' text exposition format (version 0.0.4):
 //! requests by route and status, prompt and generated tokens, tokens/s,
-//! queue depth, active sequences, KV-cache use, model loads and unloads.
+//! queue depth, active sequences, KV-cache use, model loads and unloads,
+//! speculative decoding's drafted and accepted tokens.
 //! Labels are route templates (`/v1/models/{*id}`, never the path a client
 //! sent), methods, statuses, model names and unload reasons: never any text
 //! of a prompt or an answer.
@@ -27,6 +28,8 @@ struct Tokens {
     prompt_seconds: f64,
     gen_seconds: f64,
     requests: u64,
+    /// Speculative decoding: verify steps, tokens drafted, tokens accepted.
+    spec: engine::SpecStats,
 }
 
 /// One finished generation, for the windowed rates.
@@ -90,6 +93,7 @@ impl Metrics {
             t.generated += s.output_tokens as u64;
             t.prompt_seconds += s.prompt_seconds;
             t.gen_seconds += s.gen_seconds;
+            t.spec.add(&s.spec);
         }
         let now = Instant::now();
         for s in stats {
@@ -196,7 +200,7 @@ pub fn render(st: &AppState) -> String {
         );
         o.line("hearth_requests_in_flight", &[], m.in_flight as f64);
         type Field = fn(&Tokens) -> f64;
-        let counters: [(&str, &str, Field); 6] = [
+        let counters: [(&str, &str, Field); 9] = [
             (
                 "hearth_generation_requests_total",
                 "Generation requests finished, by model.",
@@ -226,6 +230,21 @@ pub fn render(st: &AppState) -> String {
                 "hearth_generation_seconds_total",
                 "Seconds spent generating, by model.",
                 |t| t.gen_seconds,
+            ),
+            (
+                "hearth_speculative_verify_steps_total",
+                "Speculative decoding: steps that verified drafted tokens, by model.",
+                |t| t.spec.steps as f64,
+            ),
+            (
+                "hearth_speculative_drafted_tokens_total",
+                "Speculative decoding: tokens drafted and verified, by model.",
+                |t| t.spec.drafted as f64,
+            ),
+            (
+                "hearth_speculative_accepted_tokens_total",
+                "Speculative decoding: drafted tokens accepted (accepted / drafted is the acceptance rate), by model.",
+                |t| t.spec.accepted as f64,
             ),
         ];
         for (name, help, f) in counters {

@@ -248,7 +248,9 @@ impl Manager {
         let path = entry.path.clone();
         // Several sequences per step: unpack the weights once at load, if they
         // fit the memory and the budget left after the loaded models and this one.
-        let panels = (self.panel_cache && self.sched.max_active > 1).then(|| {
+        // Speculative decoding's verify steps are batched steps too.
+        let batched = self.sched.max_active > 1 || self.spec.is_on() || self.draft.is_some();
+        let panels = (self.panel_cache && batched).then(|| {
             (self.memory_budget > 0).then(|| {
                 let used: u64 = self
                     .loaded

@@ -471,8 +471,8 @@ async fn run(
     if !stream {
         let choices: Vec<Choice> = {
             let rx = gen::submit_n(&lease, &req, None, 1)?;
-            let guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
-            let r = gen::collect(rx, 1).await;
+            let mut guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
+            let r = guard.collect(rx, 1).await;
             guard.disarm();
             r?
         };

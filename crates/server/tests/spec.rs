@@ -220,6 +220,31 @@ fn answers_with_speculation_are_the_answers_without() {
         .unwrap_or_else(|| panic!("{ps}"));
     let (drafted, accepted) = counters(&m["speculative"]);
     assert!(drafted > 0 && accepted > 0 && accepted <= drafted, "{ps}");
+
+    // /metrics: the same totals as counters
+    let text = {
+        let mut s = TcpStream::connect(a).unwrap();
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let metric = |name: &str| -> u64 {
+        let key = format!("{name}{{model=\"smollm2\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .unwrap_or_else(|| panic!("{key}: {text}"))
+            .trim()
+            .parse::<f64>()
+            .unwrap() as u64
+    };
+    assert_eq!(metric("hearth_speculative_drafted_tokens_total"), drafted);
+    assert_eq!(metric("hearth_speculative_accepted_tokens_total"), accepted);
+    assert!(metric("hearth_speculative_verify_steps_total") > 0);
 }
 
 /// Four requests at once — two speculating (lookup; the draft model), two

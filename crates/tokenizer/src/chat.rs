@@ -421,7 +421,20 @@ impl ChatTemplate {
             full: false,
             cancel,
         };
-        if let Err(e) = t.render_captured_to(ctx, &mut out) {
+        // The template engine panics on a few odd templates (minijinja 2.24
+        // indexes past the end when slicing an empty string or list backwards,
+        // `''[::-1]`: found by the long fuzz run); a panic there is the
+        // template's failure, not hearth's.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            t.render_captured_to(ctx, &mut out)
+        }));
+        let Ok(rendered) = rendered else {
+            return Err(self.bounded(
+                "the template engine failed on it (a slice of an empty string or list, read backwards?)"
+                    .into(),
+            ));
+        };
+        if let Err(e) = rendered {
             return Err(if cancel.load(Ordering::Relaxed) {
                 TokenizerError::Cancelled
             } else if e.kind() == minijinja::ErrorKind::OutOfFuel {

@@ -66,6 +66,29 @@ fn hostile_templates_end_quickly_with_a_clear_error() {
     }
 }
 
+/// minijinja panics when it slices an empty string or list backwards
+/// (`''[::-1]`; the long fuzz run found it): the template fails with an
+/// error, hearth does not.
+#[test]
+fn a_template_engine_panic_is_the_templates_error() {
+    let tok = tok();
+    let src = "{% for m in messages %}{{ m.content[::-1] }}{% endfor %}";
+    let t = ChatTemplate::new("tokenizer.chat_template", src, false, &tok).unwrap();
+    // a message that is not empty renders as Jinja2 would
+    assert_eq!(t.render(&[Message::user("ab")], true).unwrap().text, "ba");
+    for src in [src, "{{ messages[1:1][::-1] }}"] {
+        let t = ChatTemplate::new("tokenizer.chat_template", src, false, &tok).unwrap();
+        let e = t
+            .render(&[Message::user("")], true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("chat template") && e.contains("template engine failed"),
+            "{src}: {e}"
+        );
+    }
+}
+
 /// Writes a character every 2,000 loop steps: far under the output bound
 /// for as long as the test waits, so only the cancel flag can stop it then.
 const SLOW_WRITING: &str =

@@ -149,6 +149,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     let loaded = loader::load(&path, &md, ctx_req)?;
     let mut lm = loaded.model;
     let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
+    crate::cmd::spec_panels(&lm, &a.spec.speculation(), threads)?;
     let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
         lm,
@@ -459,6 +460,9 @@ impl Chat {
                             if let Err(e) = lm.set_draft(d.clone()) {
                                 self.info(&format!("{e}; no draft model for {name}."));
                             }
+                        }
+                        if let Err(e) = crate::cmd::spec_panels(&lm, &self.spec, self.threads) {
+                            self.info(&format!("{e}"));
                         }
                         self.lm = lm;
                         self.sess = sess;

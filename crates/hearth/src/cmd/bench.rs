@@ -54,6 +54,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     // speculative decoding, last (the draft model loads after the rest ran)
     let sb = if spec.is_on() {
         super::attach_draft(&mut lm, a.spec.draft.as_deref(), SPEC_CTX, 1)?;
+        if !a.no_panel_cache {
+            // a verify step is a batched step: as `run --spec` does
+            lm.build_panel_caches(pool.n_threads(), None)?;
+        }
         let n = if a.gen > 0 { a.gen } else { 128 };
         let sb = engine::spec::bench(&lm, &pool, n, cfg.reps, &spec)?;
         if !sb.identical {

@@ -101,6 +101,22 @@ pub fn attach_draft(
     Ok(Some(d))
 }
 
+/// With speculative decoding on, unpack the weight panels once at load (when
+/// they take at most a quarter of the memory available), as `serve` and
+/// `batch` do: a verify step is a batched step of several tokens, which
+/// otherwise unpacks every weight block once per step (measured on
+/// qwen2.5-coder:0.5b: a 1.8x speed-up became 3.8x). Same results either way.
+pub fn spec_panels(
+    lm: &engine::LoadedModel,
+    spec: &engine::Speculation,
+    threads: usize,
+) -> anyhow::Result<()> {
+    if spec.is_on() {
+        lm.build_panel_caches(threads, None)?;
+    }
+    Ok(())
+}
+
 /// The `--verbose` words on speculative decoding: tokens drafted and accepted.
 pub fn spec_summary(s: &engine::SpecStats) -> String {
     format!(

@@ -83,6 +83,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
     let lm = lm;
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
+    super::spec_panels(&lm, &a.spec.speculation(), threads)?;
     let pool = ThreadPool::new(threads);
     let mut sess = lm.session(n_ctx)?;
     // A file without a chat template of its own (a base model, often) runs

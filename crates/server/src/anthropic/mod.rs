@@ -149,9 +149,9 @@ pub async fn messages(
     // whole: read for tool calls (a streamed request for one call only gets
     // the finished message as its event stream)
     let model = rd.lease.slot.name.clone();
-    let guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
+    let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
     let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
-        Ok(rx) => gen::collect(rx, 1).await,
+        Ok(rx) => guard.collect(rx, 1).await,
         Err(e) => Err(e),
     };
     guard.disarm();

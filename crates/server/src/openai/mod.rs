@@ -263,9 +263,9 @@ async fn respond(
     };
     if p.tools.is_some() && !stream {
         // the whole answer is read for tool calls
-        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let mut guard = gen::LeftGuard::new(&st, endpoint, &model, started);
         let choices = match gen::submit_n(&lease, &p.req, top, p.n) {
-            Ok(rx) => gen::collect(rx, p.n).await,
+            Ok(rx) => guard.collect(rx, p.n).await,
             Err(e) => Err(e),
         };
         guard.disarm();
@@ -284,8 +284,8 @@ async fn respond(
     }
     let rx = gen::submit_n(&lease, &p.req, top, p.n)?;
     if !stream {
-        let guard = gen::LeftGuard::new(&st, endpoint, &model, started);
-        let choices = gen::collect(rx, p.n).await;
+        let mut guard = gen::LeftGuard::new(&st, endpoint, &model, started);
+        let choices = guard.collect(rx, p.n).await;
         guard.disarm();
         let choices = choices?;
         return Ok(finish_whole(

@@ -213,9 +213,9 @@ pub async fn create(
     // whole: read for tool calls (a streamed request with tools gets the
     // finished response as its event stream)
     let model = rd.lease.slot.name.clone();
-    let guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
+    let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
     let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
-        Ok(rx) => gen::collect(rx, 1).await.map(|mut v| v.remove(0)),
+        Ok(rx) => guard.collect(rx, 1).await.map(|mut v| v.remove(0)),
         Err(e) => Err(e),
     };
     guard.disarm();
