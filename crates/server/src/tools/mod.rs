@@ -708,6 +708,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_streamed_call_of_no_declared_function_is_content() {
+        let t = tools(
+            Some(vec![
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+            ]),
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        let text = "```json\n{\"name\": \"add\", \"arguments\": {\"a\": 5}}\n```";
+        let mut w = t.stream_whole("");
+        let mut content = String::new();
+        for piece in text.split_inclusive(' ') {
+            let (c, calls) = w.push(piece);
+            assert!(calls.is_empty());
+            content.push_str(&c);
+        }
+        let (c, calls) = w.finish();
+        content.push_str(&c);
+        assert!(calls.is_empty());
+        // as the whole answer is read
+        assert_eq!(Some(content), t.answer("", text).0);
+    }
+
     /// Whether `lm`'s constraint for `g` lets the model write `text` (its
     /// tokens in turn) and end there.
     fn writes(lm: &engine::LoadedModel, g: &engine::Grammar, text: &str) -> bool {
