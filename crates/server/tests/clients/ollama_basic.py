@@ -83,7 +83,7 @@ if "qwen-coder" in [m.model for m in c.list().models]:
             check("ollama stream: the call arrives before the final line", len(at) == 1 and not parts[at[0]].done
                   and at[0] < len(parts) - 1, str(parts)[:600])
     # with tools, an answer without a call streams as it comes, not in one piece
-    hi = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
+    hi = [{"role": "user", "content": "Explain in two sentences what a Python list is."}]
     parts = list(c.chat(model="qwen-coder", messages=hi, tools=TOOLS, stream=True, options={"temperature": 0, "num_predict": 60}))
     whole = c.chat(model="qwen-coder", messages=hi, tools=TOOLS, options={"temperature": 0, "num_predict": 60})
     pieces = [p.message.content for p in parts if p.message.content]
