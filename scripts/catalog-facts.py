@@ -15,6 +15,10 @@ The header (metadata, tokenizer, tensor index) is estimated from the
 vocabulary, within about 5 % of the three test files' headers (well under 1 %
 of a file), so the catalog marks these sizes `size_is_estimate`.
 
+The mixtures of experts (MOE) also print exps_bytes (all `*_exps` tensors,
+their biases included), of which a token reads expert_used_count /
+expert_count (`hearth fit`'s speed prediction).
+
 Usage: scripts/catalog-facts.py [--check]   (--check reads ~/.cache/hearth/test-models)
 """
 import os
@@ -25,6 +29,7 @@ BLOCK = {"F32": (1, 4), "F16": (1, 2), "Q4_K": (256, 144), "Q5_K": (256, 176), "
          "Q5_0": (32, 22), "Q8_0": (32, 34)}
 FALLBACK = {"Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
 BLOCK["Q5_1"] = (32, 24)
+BLOCK["MXFP4"] = (32, 17)
 
 
 def nbytes(ty, ne0, ne1):
@@ -68,6 +73,44 @@ def tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_ff, n_vocab, output
             t += [("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4)]
         if arch == "gemma3":
             t += [("post_attention_norm", n_embd * 4), ("post_ffw_norm", n_embd * 4)]
+    return t
+
+
+def moe_tensors(arch, n_layer, n_embd, n_head, n_kv, head_dim, n_vocab, n_expert, n_ff_exp):
+    """[(name, bytes)] of a mixture of experts' file as it ships; token_embd
+    first. qwen3moe in Q4_K_M (llama-quantize's rules: the experts' gate and
+    up Q4_K, their down Q6_K on the `use_more_bits` layers as ffn_down, the
+    router ffn_gate_inp left F32; no Q8_0 bump, which is for 8 experts only).
+    gpt-oss as ggml-org's MXFP4 file (llama.cpp's MXFP4_MOE): the experts
+    MXFP4, every other matrix Q8_0 (assumed: it reproduces that file's
+    recalled 12.1 GB; the synthetic files are written so too), biases, norms,
+    sinks and the router F32."""
+    q, kv = n_head * head_dim, n_kv * head_dim
+    if arch == "qwen3moe":
+        t = [("token_embd", nbytes("Q4_K", n_embd, n_vocab)), ("output", nbytes("Q6_K", n_embd, n_vocab)),
+             ("output_norm", n_embd * 4)]
+        for i in range(n_layer):
+            hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
+            t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_k", nbytes("Q4_K", n_embd, kv)),
+                  ("attn_v", nbytes(hi, n_embd, kv)), ("attn_output", nbytes("Q4_K", q, n_embd)),
+                  ("attn_q_norm", head_dim * 4), ("attn_k_norm", head_dim * 4),
+                  ("attn_norm", n_embd * 4), ("ffn_norm", n_embd * 4),
+                  ("ffn_gate_inp", n_embd * n_expert * 4),
+                  ("ffn_gate_exps", n_expert * nbytes("Q4_K", n_embd, n_ff_exp)),
+                  ("ffn_up_exps", n_expert * nbytes("Q4_K", n_embd, n_ff_exp)),
+                  ("ffn_down_exps", n_expert * nbytes(hi, n_ff_exp, n_embd))]
+        return t
+    assert arch == "gpt-oss", arch
+    q8 = lambda a, b: nbytes("Q8_0", a, b)  # noqa: E731
+    t = [("token_embd", q8(n_embd, n_vocab)), ("output", q8(n_embd, n_vocab)), ("output_norm", n_embd * 4)]
+    for _ in range(n_layer):
+        t += [("attn_norm", n_embd * 4), ("post_attention_norm", n_embd * 4),
+              ("attn_q", q8(n_embd, q) + q * 4), ("attn_k", q8(n_embd, kv) + kv * 4),
+              ("attn_v", q8(n_embd, kv) + kv * 4), ("attn_output", q8(q, n_embd) + n_embd * 4),
+              ("attn_sinks", n_head * 4), ("ffn_gate_inp", (n_embd + 1) * n_expert * 4),
+              ("ffn_gate_exps", n_expert * (nbytes("MXFP4", n_embd, n_ff_exp) + n_ff_exp * 4)),
+              ("ffn_up_exps", n_expert * (nbytes("MXFP4", n_embd, n_ff_exp) + n_ff_exp * 4)),
+              ("ffn_down_exps", n_expert * (nbytes("MXFP4", n_ff_exp, n_embd) + n_embd * 4))]
     return t
 
 
@@ -133,11 +176,72 @@ MODELS = {
     "all-minilm:22m": ("bert", 6, 384, 12, 12, 32, 1536, 30522, False, 512, 0, False),
 }
 
+# The mixtures of experts (issue 25), each with its own output.weight.
+# name: arch, n_layer, n_embd, n_head, n_head_kv, head_dim, n_vocab,
+#       expert_count, expert_used_count, expert_feed_forward_length, merges
+MOE = {
+    # Qwen/Qwen3-30B-A3B config.json
+    "qwen3:30b-a3b": ("qwen3moe", 48, 2048, 32, 4, 128, 151936, 128, 8, 768, 151387),
+    # Qwen/Qwen3-Coder-30B-A3B-Instruct: the same shape (its model card: 48
+    # layers, 32/4 heads, 128 experts, 8 active)
+    "qwen3-coder:30b": ("qwen3moe", 48, 2048, 32, 4, 128, 151936, 128, 8, 768, 151387),
+    # openai/gpt-oss-20b config.json; o200k_harmony's 201088 tokens and
+    # 199742 merges as llama.cpp converts them (the synthetic gpt-oss file's)
+    "gpt-oss:20b": ("gpt-oss", 24, 2880, 64, 8, 64, 201088, 32, 4, 2880, 199742),
+}
+
 # The Q4_K_M test files, checked by --check.
 CHECKS = {
     "gemma-3-270m-q4_k_m.gguf": ("gemma3", 18, 640, 4, 1, 256, 2048, 262144, False, False),
     "qwen2.5-coder-0.5b-instruct.gguf": ("qwen2", 24, 896, 14, 2, 64, 4864, 151936, True, False),
 }
+
+
+# Gemma 4 (its own layout: per-layer shapes, shared K/V, per-layer embeddings):
+# name: n_layer, n_embd, n_head, (kv heads sliding, global), (head size
+#       sliding, global), n_ff, double-wide MLP on the shared layers, shared
+#       K/V layers, per-layer embedding width, global every `period`-th layer,
+#       global layers without attn_v, context
+GEMMA4 = {
+    "gemma4:e2b": (35, 1536, 8, (1, 1), (256, 512), 6144, True, 20, 256, 5, False, 131072),
+    "gemma4:e4b": (42, 2560, 8, (2, 2), (256, 512), 10240, False, 18, 256, 6, False, 131072),
+    "gemma4:31b": (60, 5376, 32, (16, 4), (256, 512), 21504, False, 0, 0, 6, True, 262144),
+}
+
+
+def gemma4_facts(n_layer, n_embd, n_head, kvh, hd, n_ff, wide, shared, n_pl, period, k_eq_v, ctx,
+                 n_vocab=262144):
+    """([(name, bytes)], kv_layers, kv_per_token, row_table_bytes) of a Q4_K_M
+    Gemma 4 file by the rules above (tied output: token_embd Q6_K;
+    per_layer_token_embd and per_layer_model_proj Q4_K, as any other matrix)."""
+    t = [("token_embd", nbytes("Q6_K", n_embd, n_vocab)), ("output_norm", n_embd * 4),
+         ("rope_freqs", hd[1] // 2 * 4)]
+    table = 0
+    if n_pl:
+        table = nbytes("Q4_K", n_layer * n_pl, n_vocab)
+        t += [("per_layer_token_embd", table), ("per_layer_model_proj", nbytes("Q4_K", n_embd, n_layer * n_pl)),
+              ("per_layer_proj_norm", n_pl * 4)]
+    kv_layers, kv_per_token = 0, 0
+    first_shared = n_layer - shared
+    for i in range(n_layer):
+        swa = (i + 1) % period != 0
+        h, nkv = (hd[0], kvh[0]) if swa else (hd[1], kvh[1])
+        q, kv = n_head * h, nkv * h
+        ff = n_ff * 2 if wide and i >= first_shared else n_ff
+        hi = "Q6_K" if more_bits(i, n_layer) else "Q4_K"
+        t += [("attn_q", nbytes("Q4_K", n_embd, q)), ("attn_output", nbytes("Q4_K", q, n_embd)),
+              ("ffn_gate", nbytes("Q4_K", n_embd, ff)), ("ffn_up", nbytes("Q4_K", n_embd, ff)),
+              ("ffn_down", nbytes(hi, ff, n_embd)), ("norms", (5 * n_embd + 2 * h) * 4 + 4)]
+        if i < first_shared:
+            kv_layers += 1
+            kv_per_token += kv
+            t.append(("attn_k", nbytes("Q4_K", n_embd, kv)))
+            if swa or not k_eq_v:
+                t.append(("attn_v", nbytes(hi, n_embd, kv)))
+        if n_pl:
+            t += [("inp_gate", nbytes("Q4_K", n_embd, n_pl)), ("proj", nbytes("Q4_K", n_pl, n_embd)),
+                  ("post_norm", n_embd * 4)]
+    return t, kv_layers, kv_per_token, table
 
 
 def file_tensor_bytes(path):
@@ -198,6 +302,21 @@ def main():
         tb, eb = sum(b for _, b in t), t[0][1]
         fb = tb + header(shape[7], merges, scores, len(t))
         print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}  ({fb / 1e9:.3f} GB)")
+    for name, shape in GEMMA4.items():
+        t, kv_layers, kv_per_token, table = gemma4_facts(*shape)
+        tb, eb = sum(b for _, b in t), t[0][1]
+        fb = tb + header(262144, 0, True, len(t))
+        print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}, "
+              f"kv_layers = {kv_layers}, kv_per_token = {kv_per_token}, row_table_bytes = {table:_}  ({fb / 1e9:.3f} GB)")
+    for name, (*shape, n_used, n_ff_exp, merges) in MOE.items():
+        t = moe_tensors(*shape, n_ff_exp)
+        tb, eb = sum(b for _, b in t), t[0][1]
+        xb = sum(b for n, b in t if n.endswith("_exps"))
+        n_expert = shape[7]
+        active = tb - eb - xb // n_expert * (n_expert - n_used)  # what a token reads
+        fb = tb + header(shape[6], merges, False, len(t))
+        print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}, "
+              f"exps_bytes = {xb:_}  ({fb / 1e9:.3f} GB, a token reads {active / 1e9:.3f} GB)")
 
 
 if __name__ == "__main__":

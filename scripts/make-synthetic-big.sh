@@ -9,6 +9,11 @@
 # gpt-oss-20b-synth). gpt-oss's vocabulary needs tiktoken's o200k_base
 # (scripts/setup-synthetic-models.sh fetches it).
 # Qwen3.5-4B's shape too, named as an argument (qwen3.5-4b: F16 made, Q4_K_M kept).
+# Gemma-4-E4B's, named as an argument (gemma-4-e4b: written in Q4_K_M by the
+# generator itself, all 42 layers unless GEMMA4_LAYERS; ~4.5 GB;
+# bench-vs-llamacpp.py --models ~/.cache/hearth/synthetic-big/gemma-4-e4b-q4_k_m.gguf).
+# Cutting its layers keeps the last 18 sharing
+# K/V only if GEMMA4_LAYERS > 20.
 # Each is written as F16 by scripts/make-synthetic-models.py --big (real
 # metadata, vocabulary and tensor names; 6.4 / 16.4 GB), quantized with
 # llama.cpp's own llama-quantize, and the F16 file removed. Skips files that
@@ -30,9 +35,11 @@ for name in "${@:-llama3.2-3b qwen3-8b}"; do
     case "$n" in
       # mixtures of experts: written quantized by the generator itself
       # (their F16 files would not fit), layers cut to fit the memory
-      qwen3-30b-a3b | gpt-oss-20b)
+      qwen3-30b-a3b | gpt-oss-20b | gemma-4-e4b)
         if [ "$n" = gpt-oss-20b ]; then
           dst="$out/$n-mxfp4.gguf" layers="${GPT_OSS_LAYERS:-12}"
+        elif [ "$n" = gemma-4-e4b ]; then
+          dst="$out/$n-q4_k_m.gguf" layers="${GEMMA4_LAYERS:-42}"
         else
           dst="$out/$n-q4_k_m.gguf" layers="${QWEN3MOE_LAYERS:-16}"
         fi

@@ -91,6 +91,7 @@ class Shape:
     n_expert: int = 0       # a mixture of experts: n_ff is each expert's length
     n_expert_used: int = 0
     ssm: tuple = ()   # hybrids: (d_conv, head_dim, key heads, value heads); () derives them
+    g4: "G4" = None    # gemma4's per-layer shapes (see G4); head_dim is the global layers'
 
     @property
     def q_dim(self):
@@ -139,6 +140,9 @@ class Family:
     # block i, as (name suffix, "mat" | "vd" | "f32", rows, cols, gain or a
     # function of (Rng, n) giving the values); replaces the dense block.
     block: Callable[[Shape, int], list] | None = None
+    # Global tensors beyond the common ones, as `block`'s entries (after
+    # token_embd): gemma4's per-layer-embedding tables.
+    glob: Callable[[Shape], list] | None = None
 
 
 SHORT = Run("short", 512, 48, prompt=32, greedy=16)
@@ -267,6 +271,109 @@ def qwen35_block(s, i):
         ("ffn_down.weight", "vd", d, s.n_ff, 1.0)]
 
 
+# Gemma 4 (conversion/gemma.py `Gemma4Model`, llama.cpp src/models/gemma4.cpp):
+# sliding and global layers of their own head size and K/V heads (a
+# per-layer `head_count_kv`), the last `shared` layers reading the K/V of
+# the last non-shared layer of their kind, per-layer embeddings of `n_pl`
+# per layer (E2B/E4B; 0 for 31B), a double-wide MLP on the shared layers
+# (E2B's `use_double_wide_mlp`), global layers without `attn_v` (31B's
+# `attention_k_eq_v`), proportional RoPE on the global layers (a quarter of
+# the pairs turned, `rope_freqs` 1e30 for the rest), `layer_output_scale`.
+@dataclass(frozen=True)
+class G4:
+    head_dim_swa: int
+    n_head_kv_full: int
+    shared: int
+    n_pl: int
+    window: int
+    k_eq_v: bool = False
+    double_wide: bool = False
+    period: int = 3      # every period-th layer (1-based) is global
+
+
+def g4_swa(s, i):
+    return (i + 1) % s.g4.period != 0
+
+
+def g4_layer(s, i):
+    """(head_dim, K/V heads, n_ff, own K/V) of layer i."""
+    g = s.g4
+    swa = g4_swa(s, i)
+    hd = g.head_dim_swa if swa else s.head_dim
+    nkv = s.n_head_kv if swa else g.n_head_kv_full
+    first_shared = s.n_layer - g.shared
+    ff = s.n_ff * 2 if g.double_wide and i >= first_shared else s.n_ff
+    return hd, nkv, ff, i < first_shared
+
+
+def gemma4_meta(s):
+    g = s.g4
+    layers = [g4_layer(s, i) for i in range(s.n_layer)]
+    return {"context_length": 131072, "attention.layer_norm_rms_epsilon": 1e-6,
+            "rope.freq_base": 1000000.0, "rope.freq_base_swa": 10000.0,
+            "final_logit_softcapping": 30.0, "attention.sliding_window": g.window,
+            "attention.sliding_window_pattern": [g4_swa(s, i) for i in range(s.n_layer)],
+            "attention.shared_kv_layers": g.shared,
+            "embedding_length_per_layer_input": g.n_pl,
+            "attention.key_length": s.head_dim, "attention.value_length": s.head_dim,
+            "attention.key_length_swa": g.head_dim_swa, "attention.value_length_swa": g.head_dim_swa,
+            "attention.head_count_kv": [l[1] for l in layers],
+            "feed_forward_length": [l[2] for l in layers],
+            "rope.dimension_count": s.head_dim, "rope.dimension_count_swa": g.head_dim_swa}
+
+
+def gemma4_rope_freqs(s, r):
+    n = s.head_dim // 2
+    rot = int(s.head_dim * 0.25 / 2)
+    return {"rope_freqs.weight": np.array([1.0] * rot + [1e30] * (n - rot), dtype=np.float32)}
+
+
+def gemma4_glob(s):
+    g = s.g4
+    if not g.n_pl:
+        return []
+    all_pl = s.n_layer * g.n_pl
+    # the per-layer table's rows of ~1/sqrt(n_pl) per dim (× sqrt(n_pl) in the graph)
+    return [("per_layer_token_embd.weight", "emb", s.n_vocab, all_pl, 1.0),
+            ("per_layer_model_proj.weight", "mat", all_pl, s.n_embd, 1.0),
+            ("per_layer_proj_norm.weight", "norm", 1, g.n_pl, 1.0)]
+
+
+def gemma4_block(s, i):
+    d = s.n_embd
+    hd, nkv, ff, own = g4_layer(s, i)
+    g = s.g4
+    swa = g4_swa(s, i)
+    out = [("attn_norm.weight", "norm", 1, d, 1.0),
+           ("attn_q.weight", "mat", s.n_head * hd, d, 1.0)]
+    # the shared layers keep their K/V projections in the file (unused)
+    out.append(("attn_k.weight", "mat", nkv * hd, d, 1.0))
+    if not (g.k_eq_v and not swa):
+        out.append(("attn_v.weight", "vd", nkv * hd, d, 1.0))
+    out += [("attn_output.weight", "mat", d, s.n_head * hd, 1.0),
+            # q and k are normed per head and attention's scale is 1: scores
+            # of std ~0.5 sqrt(head_dim) (3-4 here) in the F32/F16 files,
+            # ~0.12 sqrt(head_dim) in the quantized ones. At gain 1 (std 6-8)
+            # llama.cpp's flash and standard paths differ by up to 0.96
+            # over the top-4 logits of the "medium" run (mean 0.03) of F32
+            # weights; at 0.7 with Q8_0 weights by up to 3.6 (mean 0.43).
+            ("attn_q_norm.weight", "norm", 1, hd, ("qk", 0.35)),
+            ("attn_k_norm.weight", "norm", 1, hd, ("qk", 0.35)),
+            ("post_attention_norm.weight", "norm", 1, d, 1.0),
+            ("ffn_norm.weight", "norm", 1, d, 1.0),
+            ("ffn_gate.weight", "mat", ff, d, 1.0),
+            ("ffn_up.weight", "mat", ff, d, 1.0),
+            ("ffn_down.weight", "vd", d, ff, 1.0),
+            ("post_ffw_norm.weight", "norm", 1, d, 1.0)]
+    if g.n_pl:
+        out += [("inp_gate.weight", "mat", g.n_pl, d, 1.0),
+                ("proj.weight", "mat", d, g.n_pl, 1.0),
+                ("post_norm.weight", "norm", 1, d, 1.0)]
+    out.append(("layer_output_scale.weight", "f32", 1, 1,
+                lambda r, n: np.float32(0.75) + np.float32(0.25) * r.uniform(n)))
+    return out
+
+
 FAMILIES = {
     # Llama 3.1/3.2/3.3: GQA, rope_freqs, tied (3.2 1B/3B) or untied (3.1 8B).
     "llama3": Family(
@@ -333,6 +440,11 @@ FAMILIES = {
     "qwen35": Family(
         "qwen35", "qwen35", "Qwen3.5-4B.jinja", qwen35_meta,
         runs=(SHORT, MEDIUM), rope_dims=lambda s: s.head_dim // 4, block=qwen35_block),
+    # Gemma 4: the "medium" run (400) is past the sliding window (128).
+    "gemma4": Family(
+        "gemma4", "gemma-4", "google-gemma-4-31B-it.jinja", gemma4_meta,
+        runs=(SHORT, MEDIUM), block=gemma4_block, glob=gemma4_glob, extra=gemma4_rope_freqs,
+        note="template: the 31B's (the sdist has that one)"),
 }
 
 
@@ -393,6 +505,13 @@ MODELS = [
     Synth("qwen35-f32", "qwen35", "F32", Shape(64, 4, 4, 2, 32, 192, tied=True), 28),
     Synth("qwen35-f16", "qwen35", "F16", Shape(128, 8, 4, 2, 64, 384, tied=False), 29),
     Synth("qwen35-q8_0", "qwen35", "Q8_0", Shape(128, 4, 4, 2, 64, 384, tied=True), 30),
+    # E2B-like: per-layer embeddings, the last 3 of 6 layers sharing K/V,
+    # double-wide MLP there; 31B-like: no per-layer embeddings, no sharing,
+    # global layers without attn_v
+    Synth("gemma4-f32", "gemma4", "F32", Shape(64, 6, 4, 2, 64, 128, tied=True,
+                                               g4=G4(32, 1, 3, 16, 128, double_wide=True)), 31),
+    Synth("gemma4-q8_0", "gemma4", "Q8_0", Shape(128, 6, 4, 2, 64, 256, tied=True,
+                                                 g4=G4(32, 1, 0, 0, 128, k_eq_v=True)), 32),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).
@@ -419,6 +538,15 @@ BIG = {
     # heads of 128, conv kernel 4, 64 of 256 dims rotated
     "qwen3.5-4b": Synth("qwen3.5-4b", "qwen35", "F16",
                         Shape(2560, 32, 16, 4, 256, 9216, tied=True, ssm=(4, 128, 16, 32)), 105),
+    # Gemma 4 E4B (config.json as recalled, not read here: 42 layers, every
+    # 6th global, 8 query heads, 2 K/V heads of 256 (sliding) / 512
+    # (global), MLP 10240, the last 18 layers sharing K/V, per-layer
+    # embeddings of 256, window 512). Written in Q4_K_M directly (this
+    # script's Q4_K/Q6_K mix): its per-layer embedding table alone is 2.8 G
+    # values, 5.6 GB as F16.
+    "gemma-4-e4b": Synth("gemma-4-e4b", "gemma4", "Q4_K_M",
+                         Shape(2560, 42, 8, 2, 512, 10240, tied=True,
+                               g4=G4(256, 2, 18, 256, 512, period=6)), 106),
 }
 
 
@@ -740,6 +868,12 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
     # vocabulary) through the final norm's weights, so a tied output works
     # the same.
     yield "token_embd.weight", t_embd, lambda: mat(s.n_vocab, d, t_embd, fam.embd_gain)
+    for name, kind, rows, cols, gain in (fam.glob(s) if fam.glob else []):
+        if kind == "norm":
+            yield name, T.F32, (lambda n=cols, g=gain: np.float32(g) * norm(n))
+        else:
+            ty = t_embd if kind == "emb" else t_mat
+            yield name, ty, (lambda r=rows, c=cols, t=ty, g=gain: mat(r, c, t, g))
     for name, arr in fam.extra(s, rng).items():
         yield name, T.F32, (lambda a=arr: a)
     out_gain = np.float32(6.5 * fam.logit_mul / fam.embd_gain) if s.tied else np.float32(6.5 * fam.logit_mul)
@@ -750,7 +884,8 @@ def tensors(m: Synth, fam: Family, shape: Shape, rng: Rng):
         p = f"blk.{i}."
         if fam.block:
             for name, kind, rows, cols, gain in fam.block(s, i):
-                gain = QK_GAIN if gain == "qk" else gain
+                # "qk": the type's query/key gain; ("qk", f): f times it
+                gain = QK_GAIN if gain == "qk" else QK_GAIN * gain[1] if isinstance(gain, tuple) else gain
                 if kind == "norm":
                     yield p + name, T.F32, (lambda n=cols, g=gain: np.float32(g) * norm(n))
                 elif kind == "f32":
@@ -878,6 +1013,9 @@ def write_model(m: Synth, out_dir: Path, log=print) -> Path:
         for i in range(shape.n_layer):
             for name, _, rows, cols, _ in fam.block(shape, i):
                 block_shapes[f"blk.{i}.{name}"] = (rows, cols)
+    if fam.glob:
+        for name, _, rows, cols, _ in fam.glob(shape):
+            block_shapes[name] = (rows, cols)
     for name, ty, _ in plan:
         shapes[name] = block_shapes.get(name) or tensor_shape(name, shape, fam)
     for name, ty, _ in plan:

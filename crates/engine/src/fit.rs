@@ -67,8 +67,18 @@ pub struct ModelShape {
     /// Heap of the parsed metadata and the tokenizer built from it.
     pub metadata_bytes: u64,
     /// Layers that keep K and V per position (fewer than `n_layer` in a
-    /// hybrid model, whose linear-attention layers keep a fixed state).
+    /// hybrid model, whose linear-attention layers keep a fixed state, and
+    /// in Gemma 4, whose last layers read an earlier layer's).
     pub kv_layers: usize,
+    /// Floats of K (and of V) per position summed over those layers, when
+    /// their sizes differ (Gemma 4: sliding and global layers have their
+    /// own head sizes and K/V heads); `None`: `kv_layers` × n_head_kv ×
+    /// head_dim.
+    pub kv_per_token: Option<u64>,
+    /// Bytes of tables other than `token_embd` read one row per token
+    /// (Gemma 4's `per_layer_token_embd`, n_vocab rows): like the embedding
+    /// table, only the rows of tokens seen are resident, and a step reads one.
+    pub row_table_bytes: u64,
     /// What a session holds whatever its length: a hybrid model's recurrent
     /// state, its snapshots and its scratch (0 for the others).
     pub recurrent_bytes: u64,
@@ -103,6 +113,10 @@ impl ModelShape {
             output_tensor: f.tensor("output.weight").is_some(),
             metadata_bytes: metadata_bytes(f),
             kv_layers: c.kv_layers(),
+            kv_per_token: c.gemma4.as_ref().map(|_| c.kv_elems_per_token() as u64),
+            row_table_bytes: f
+                .tensor("per_layer_token_embd.weight")
+                .map_or(0, |t| t.size),
             recurrent_bytes: c.recurrent_session_bytes(model::DEFAULT_BATCH) as u64,
             idle_expert_bytes: c.moe.as_ref().map_or(0, |m| {
                 let exps: u64 = f
@@ -184,7 +198,8 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     let kv_bytes_per_token = if s.embedding {
         0
     } else {
-        (s.kv_layers * 2 * s.kv_dim() * 2) as u64 // f16 K and V
+        // f16 K and V
+        2 * 2 * s.kv_per_token.unwrap_or((s.kv_layers * s.kv_dim()) as u64)
     };
     let kv_cache_bytes = kv_bytes_per_token * n_ctx as u64 + s.recurrent_bytes;
     let scratch_bytes = if s.embedding {
@@ -198,15 +213,19 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     // (one row) unless it doubles as the output projection, and a mixture of
     // experts' idle experts; every matrix is resident. An embedding model
     // reads its matrices once per text and the rows of its tokens.
+    let rows_seen = EMBED_ROWS_RESIDENT.min(s.n_vocab as u64);
     let (resident, embed_rows) = if s.output_tensor || s.embedding {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
-        (
-            s.tensor_bytes.saturating_sub(s.embd_bytes),
-            row * EMBED_ROWS_RESIDENT.min(s.n_vocab as u64),
-        )
+        (s.tensor_bytes.saturating_sub(s.embd_bytes), row * rows_seen)
     } else {
         (s.tensor_bytes, 0)
     };
+    // per-token tables beside the embeddings (Gemma 4's per-layer ones)
+    let table_row = s.row_table_bytes / (s.n_vocab.max(1) as u64);
+    let (resident, embed_rows) = (
+        resident.saturating_sub(s.row_table_bytes),
+        embed_rows + table_row * rows_seen,
+    );
     let weights_bytes = resident + embed_rows;
     let bytes_per_token = resident.saturating_sub(s.idle_expert_bytes);
     let overhead_bytes = RUNTIME_OVERHEAD + s.metadata_bytes;
@@ -564,6 +583,35 @@ mod tests {
         let scratch =
             c.recurrent_session_bytes(model::DEFAULT_BATCH) - c.recurrent_session_bytes(0);
         assert_eq!(est.kv_cache_bytes, (sess.kv_bytes() + scratch) as u64);
+    }
+
+    /// Gemma 4: K/V counted for the layers that keep their own (the shared
+    /// ones read an earlier layer's), each at its own size (sliding and
+    /// global layers differ): what a session holds; the per-layer
+    /// embedding table counted like the embedding table, by rows seen.
+    #[test]
+    fn gemma4_cache_counts_shared_kv_once() {
+        let Some(path) = test_models::synthetic("gemma4-f32.gguf") else {
+            return;
+        };
+        let m = model::Model::load(&path).unwrap();
+        let c = &m.config;
+        let g = c.gemma4.as_ref().unwrap();
+        let shared = (0..c.n_layer).filter(|&il| g.kv_source[il] != il).count();
+        assert!(shared > 0);
+        assert_eq!(c.kv_layers(), c.n_layer - shared);
+        let est = estimate(m.file(), 256).unwrap();
+        let pool = kernels::ThreadPool::new(2);
+        let mut sess = m.session(256, model::DEFAULT_BATCH).unwrap();
+        let ids: Vec<u32> = (100..356).collect();
+        m.forward(&pool, &mut sess, &ids, model::Logits::None)
+            .unwrap();
+        assert_eq!(est.kv_cache_bytes, sess.kv_bytes() as u64);
+        assert!(est.kv_bytes_per_token < (c.n_layer * 2 * c.kv_dim() * 2) as u64);
+        let s = ModelShape::from_gguf(m.file()).unwrap();
+        let table = m.file().tensor("per_layer_token_embd.weight").unwrap().size;
+        assert_eq!(s.row_table_bytes, table);
+        assert!(est.weights_bytes < s.tensor_bytes - table / 2);
     }
 
     /// The one formula: a file's estimate is its shape's.

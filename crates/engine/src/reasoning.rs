@@ -8,6 +8,9 @@
 //!   (DeepSeek R1 distills end it with `<think>\n`) or close an empty one
 //!   (Qwen3 with thinking off): the prompt's last tag decides where the
 //!   output starts ([`Reasoning::starts_inside`]).
+//! - Gemma 4's thought channel: `<|channel>thought\n…<channel|>` then the
+//!   answer; with thinking off its template writes an empty one into the
+//!   prompt (`<|channel>thought\n<channel|>`), so the output is the answer.
 //! - gpt-oss's harmony channels: `<|channel|>analysis<|message|>…<|end|>`
 //!   is reasoning, `<|channel|>final<|message|>…` the answer; any other
 //!   message (a `commentary` tool call) is passed on whole, special tokens
@@ -39,6 +42,13 @@ impl ReasoningFormat {
     pub fn from_template(src: &str) -> Option<ReasoningFormat> {
         if src.contains("<|channel|>") && src.contains("analysis") {
             return Some(ReasoningFormat::Harmony);
+        }
+        // Gemma 4 (google-gemma-4-31B-it.jinja): `<|channel>thought\n…<channel|>`
+        if src.contains("<|channel>") && src.contains("<channel|>") {
+            return Some(ReasoningFormat::Tags {
+                open: "<|channel>thought".into(),
+                close: "<channel|>".into(),
+            });
         }
         if src.contains("[THINK]") {
             return Some(ReasoningFormat::Tags {
@@ -420,6 +430,37 @@ mod tests {
         assert_eq!(
             a,
             "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Paris\"}"
+        );
+    }
+
+    /// Gemma 4: the thought channel is the reasoning; its template's
+    /// thinking-off prompt closes an empty one.
+    #[test]
+    fn gemma4_thought_channel_splits() {
+        let src = "{{- '<|channel>thought\\n' + thinking_text + '\\n<channel|>' -}}";
+        let f = ReasoningFormat::from_template(src).unwrap();
+        assert_eq!(
+            all_cuts(
+                &f,
+                false,
+                "<|channel>thought\nThe user asks about Paris.\n<channel|>It is sunny."
+            ),
+            ("The user asks about Paris.".into(), "It is sunny.".into())
+        );
+        assert_eq!(
+            all_cuts(&f, false, "It is sunny."),
+            (String::new(), "It is sunny.".into())
+        );
+        let r = Reasoning {
+            format: f,
+            budget: None,
+        };
+        assert!(!r.starts_inside("<|turn>model\n<|channel>thought\n<channel|>"));
+        assert!(!r.starts_inside("<|turn>model\n"));
+        // not harmony, not <think>
+        assert_ne!(
+            ReasoningFormat::from_template(src),
+            Some(ReasoningFormat::Harmony)
         );
     }
 

@@ -352,3 +352,46 @@ fn fit_of_catalog_embedding_models_and_new_families() {
     }
     assert!(!dir.path().join("qwen3").exists());
 }
+
+/// The catalog's mixtures of experts (qwen3:30b-a3b, qwen3-coder:30b,
+/// gpt-oss:20b) are judged from the catalog with their active experts: the
+/// memory counts the whole file, the bytes a token reads (what the speed
+/// prediction divides the bandwidth by) only the used experts' share.
+#[test]
+fn fit_of_catalog_mixtures_of_experts_counts_active_experts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, tag) in [
+        ("qwen3", "30b-a3b"),
+        ("qwen3-coder", "30b"),
+        ("gpt-oss", "20b"),
+    ] {
+        let f = &store::catalog::find(name, Some(tag)).unwrap().facts;
+        let name = &format!("{name}:{tag}");
+        let v = json_out(&hearth_in(dir.path(), &["fit", "--json", name]));
+        assert_eq!(v["downloaded"], false, "{name}: {v}");
+        assert!(
+            f.n_expert > f.n_expert_used && f.n_expert_used > 0,
+            "{name}"
+        );
+        let per_expert = f.exps_bytes / f.n_expert as u64;
+        let idle = per_expert * (f.n_expert - f.n_expert_used) as u64;
+        // each file has its own output matrix: the embedding table is read a
+        // row at a time
+        assert_eq!(
+            v["bytes_per_token"].as_u64(),
+            Some(f.tensor_bytes - f.embd_bytes - idle),
+            "{name}: {v}"
+        );
+        let weights = v["weights_bytes"].as_u64().unwrap();
+        assert!(weights >= f.tensor_bytes - f.embd_bytes, "{name}: {v}");
+        assert!(
+            v["memory_bytes"].as_u64().unwrap() > f.tensor_bytes - f.embd_bytes,
+            "{name}: memory is the whole file: {v}"
+        );
+        // a 30B mixture reads about a tenth of its weights per token
+        assert!(
+            v["bytes_per_token"].as_u64().unwrap() < weights / 4,
+            "{name}: {v}"
+        );
+    }
+}

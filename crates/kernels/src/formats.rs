@@ -698,21 +698,38 @@ pub(crate) static FORMATS: [Format; 14] = [
     },
     // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot`, and at the
     // AVX-512 levels the same order with both of its accumulators in one
-    // vector; NEON runs the scalar reference.
+    // vector; NEON the same lanes and float ops (`neon::mxfp4`). Batched
+    // rows: each weight row against 4 activation rows at once (`dot_1x4`,
+    // its blocks decoded once), each output as `dot` alone.
     Format {
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::mxfp4::vec_dot,
+            dot_1x4: Some(avx2::mxfp4::dot_1x4),
             ..Kernels::scalar::<BlockMXFP4>()
         },
         #[cfg(target_arch = "x86_64")]
         avx512: Kernels {
             dot: avx512::mxfp4::vec_dot,
+            dot_1x4: Some(avx512::mxfp4::dot_1x4),
             ..Kernels::scalar::<BlockMXFP4>()
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
             dot: avx512::mxfp4::vec_dot,
+            dot_1x4: Some(avx512::mxfp4::dot_1x4),
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "aarch64")]
+        neon: Kernels {
+            dot: neon::mxfp4::base,
+            dot_1x4: Some(neon::mxfp4::base_1x4),
+            ..Kernels::scalar::<BlockMXFP4>()
+        },
+        #[cfg(target_arch = "aarch64")]
+        neon_dotprod: Kernels {
+            dot: neon::mxfp4::sdot,
+            dot_1x4: Some(neon::mxfp4::sdot_1x4),
             ..Kernels::scalar::<BlockMXFP4>()
         },
         ..layout!(BlockMXFP4)

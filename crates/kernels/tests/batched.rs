@@ -2,7 +2,8 @@
 //! against the scalar reference of the format's order there, with and
 //! without the panel cache: the one-lane formats (each level's own panels: 8
 //! rows on AVX2 and with AVX-VNNI, 16 with AVX-512 VNNI) and the K-quants
-//! with panels (Q4_K, Q6_K: single rows on AVX2, pairs with AVX-512 VNNI).
+//! with panels (Q4_K, Q6_K: single rows on AVX2, pairs with AVX-512 VNNI),
+//! and MXFP4's weight row x 4 activation rows.
 //! `scripts/test.sh` runs this file again capped at each lower level the CPU
 //! has (`HEARTH_SIMD`, checked by `HEARTH_EXPECT_SIMD`).
 
@@ -70,5 +71,24 @@ fn k_quant_panels_match_the_scalar_reference() {
         for n_rows in [2, 7, 13] {
             check_matmul(&pool, &mut rng, ty, 256, 12, n_rows, true);
         }
+    }
+}
+
+/// MXFP4's batched rows (each weight row against 4 activation rows, its
+/// blocks decoded once): even and odd block counts (the pairs' loop and its
+/// odd tail), row counts that leave 1 to 3 rows to the single dot, several
+/// tiles, random and extreme values; every output equal to the row alone.
+#[test]
+fn mxfp4_batched_rows_match_the_scalar_reference() {
+    if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
+        assert_eq!(simd_level(), want, "HEARTH_EXPECT_SIMD");
+    }
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(4444);
+    for k in [32usize, 64, 96, 288] {
+        for (n_out, n_rows) in [(5usize, 4usize), (9, 5), (12, 8), (7, 11), (33, 16)] {
+            check_matmul(&pool, &mut rng, GgmlType::MXFP4, k, n_out, n_rows, false);
+        }
+        check_matmul(&pool, &mut rng, GgmlType::MXFP4, k, 6, 9, true);
     }
 }

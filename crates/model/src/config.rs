@@ -47,10 +47,14 @@ pub enum Arch {
     /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
     /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
     Qwen35,
+    /// `gemma4`: Gemma 4 text decoders (E2B/E4B, 31B): per-layer
+    /// embeddings, KV shared across layers, sliding and global layers with
+    /// their own head sizes and RoPE (see `arch/gemma4.rs`, `gemma4.rs`).
+    Gemma4,
 }
 
 pub const SUPPORTED: &str =
-    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert, qwen35";
+    "llama, qwen2, qwen3, gemma3, phi3, smollm3, granite, mistral3, qwen3moe, gpt-oss, bert, nomic-bert, qwen35, gemma4";
 
 impl Arch {
     pub fn from_name(name: &str) -> Option<Arch> {
@@ -68,6 +72,7 @@ impl Arch {
             "bert" => Arch::Bert,
             "nomic-bert" => Arch::NomicBert,
             "qwen35" => Arch::Qwen35,
+            "gemma4" => Arch::Gemma4,
             _ => return None,
         })
     }
@@ -87,6 +92,7 @@ impl Arch {
             Arch::Bert => "bert",
             Arch::NomicBert => "nomic-bert",
             Arch::Qwen35 => "qwen35",
+            Arch::Gemma4 => "gemma4",
         }
     }
 
@@ -261,6 +267,32 @@ pub struct Config {
     /// Linear-attention (Gated DeltaNet) shape of a hybrid model (Qwen3.5):
     /// which layers are recurrent and their sizes; `None` for the others.
     pub ssm: Option<SsmSpec>,
+    /// Gemma 4's per-layer shapes (heads, head sizes, MLP widths, which
+    /// layer's K/V a layer reads, per-layer embeddings); `None` for the
+    /// others.
+    pub gemma4: Option<Gemma4Spec>,
+}
+
+/// Gemma 4's per-layer variations (llama.cpp `llama_model_gemma4`,
+/// `llama_hparams::n_embd_head_k(il)`, `has_kv`, the KV cache's `reuse`).
+/// `Config::head_dim` is the global layers' head size and `n_head_kv` /
+/// `n_ff` are the largest of any layer (the scratch is sized by them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gemma4Spec {
+    /// Head size of the sliding-window layers (`attention.key_length_swa`).
+    pub head_dim_swa: usize,
+    /// [n_layer] K/V heads (`attention.head_count_kv`, a per-layer array).
+    pub n_head_kv: Vec<usize>,
+    /// [n_layer] MLP width (`feed_forward_length`, per layer when the
+    /// KV-sharing layers' MLP is double-wide).
+    pub n_ff: Vec<usize>,
+    /// [n_layer] the layer whose K/V cache layer il attends over: itself
+    /// for the first `n_layer - attention.shared_kv_layers`, else the last
+    /// of those of its own kind (sliding or global).
+    pub kv_source: Vec<usize>,
+    /// Per-layer embedding width (`embedding_length_per_layer_input`), 0
+    /// when the model has none (31B).
+    pub n_embd_per_layer: usize,
 }
 
 /// A hybrid model's Gated DeltaNet layers (llama.cpp `ssm.*` keys,
@@ -336,6 +368,32 @@ impl<'a> Meta<'a> {
         }
     }
 
+    /// A per-layer value: one integer for every layer, or an array of
+    /// `n_layer` of them (llama.cpp `get_key_or_arr`).
+    pub fn u_layers(&self, k: &str, n_layer: usize) -> Result<Option<Vec<usize>>, ModelError> {
+        let key = self.key(k);
+        let Some(v) = self.f.get(&key) else {
+            return Ok(None);
+        };
+        if let Some(a) = v.as_array() {
+            let items: Option<Vec<usize>> = a
+                .iter()
+                .map(|x| x.as_u64().filter(|&u| u <= 1 << 32).map(|u| u as usize))
+                .collect();
+            return match items {
+                Some(items) if items.len() == n_layer => Ok(Some(items)),
+                _ => Err(self.bad(
+                    &key,
+                    &format!(
+                        "is {}, expected {n_layer} non-negative integers (one per layer)",
+                        v.display_short(4)
+                    ),
+                )),
+            };
+        }
+        Ok(self.u(k)?.map(|x| vec![x; n_layer]))
+    }
+
     pub fn req_u(&self, k: &str) -> Result<usize, ModelError> {
         match self.u(k)? {
             Some(0) => Err(self.bad(&self.key(k), "is 0")),
@@ -400,6 +458,9 @@ pub(crate) struct RopeSpec {
     pub base: f32,
     /// Base of the sliding-window layers' RoPE, if they have their own.
     pub base_swa: Option<f32>,
+    /// Dimensions those layers rotate, if not `n_rot` (Gemma 4's
+    /// `rope.dimension_count_swa`).
+    pub n_rot_swa: Option<usize>,
     /// Their frequency scale (llama.cpp `rope_freq_scale_train_swa`: 1
     /// unless the architecture says otherwise).
     pub freq_scale_swa: f32,
@@ -445,6 +506,7 @@ impl RopeSpec {
 
     fn build(
         &self,
+        n_rot: usize,
         base: f32,
         freq_scale: f32,
         n_ctx_orig: usize,
@@ -455,10 +517,10 @@ impl RopeSpec {
         } else {
             0.0
         };
-        let rope = Rope::new(self.style, self.n_rot, base, freq_scale, factors)
+        let rope = Rope::new(self.style, n_rot, base, freq_scale, factors)
             .with_yarn(Yarn::new(
                 ext_factor,
-                self.n_rot,
+                n_rot,
                 n_ctx_orig,
                 base,
                 self.beta_fast,
@@ -513,7 +575,22 @@ impl Config {
         let n_embd = m.req_u("embedding_length")?;
         let n_layer = m.req_u("block_count")?;
         let n_head = m.req_u("attention.head_count")?;
-        let n_head_kv = m.u("attention.head_count_kv")?.unwrap_or(n_head);
+        // Gemma 4 gives K/V heads (and MLP widths) per layer; its
+        // `configure` reads the arrays, the shape keeps the largest.
+        let per_layer = arch == Arch::Gemma4;
+        let n_head_kv = if per_layer {
+            let a = m.u_layers("attention.head_count_kv", n_layer)?;
+            let a = a.unwrap_or_else(|| vec![n_head; n_layer]);
+            if let Some(&bad) = a.iter().find(|&&h| h == 0 || n_head % h != 0) {
+                return Err(m.bad(
+                    &m.key("attention.head_count_kv"),
+                    &format!("{bad} does not divide head_count {n_head}"),
+                ));
+            }
+            a.into_iter().max().unwrap_or(n_head)
+        } else {
+            m.u("attention.head_count_kv")?.unwrap_or(n_head)
+        };
         if n_head_kv == 0 || n_head % n_head_kv != 0 {
             return Err(m.bad(
                 &m.key("attention.head_count_kv"),
@@ -539,6 +616,12 @@ impl Config {
         // a mixture of experts has its own length (`expert_feed_forward_length`)
         let n_ff = if arch.is_moe() {
             m.u("feed_forward_length")?.unwrap_or(0)
+        } else if per_layer {
+            let ff = m.u_layers("feed_forward_length", n_layer)?;
+            match ff.and_then(|a| a.into_iter().max()).filter(|&x| x > 0) {
+                Some(x) => x,
+                None => m.req_u("feed_forward_length")?,
+            }
         } else {
             m.req_u("feed_forward_length")?
         };
@@ -571,6 +654,7 @@ impl Config {
             n_rot,
             base: m.f("rope.freq_base")?.unwrap_or(10000.0),
             base_swa: None,
+            n_rot_swa: None,
             freq_scale_swa: 1.0,
             scaling,
             freq_scale,
@@ -627,6 +711,7 @@ impl Config {
             pooling: Pooling::from_meta(&m)?,
             encoder: None,
             ssm: None,
+            gemma4: None,
         };
         match arch {
             Arch::Llama => crate::arch::llama::configure(&mut c, &m, &mut spec)?,
@@ -642,6 +727,7 @@ impl Config {
             Arch::Bert => crate::arch::bert::configure(&mut c, &m, &mut spec)?,
             Arch::NomicBert => crate::arch::nomic_bert::configure(&mut c, &m, &mut spec)?,
             Arch::Qwen35 => crate::arch::qwen35::configure(&mut c, &m, &mut spec)?,
+            Arch::Gemma4 => crate::arch::gemma4::configure(&mut c, &m, &mut spec)?,
         }
         c.build_ropes(f, &spec)?;
         Ok(c)
@@ -678,13 +764,20 @@ impl Config {
             }
         }
         let global = |factors: Option<&Vec<f32>>| {
-            spec.build(spec.base, spec.freq_scale, orig, factors.map(|v| &v[..]))
+            spec.build(
+                spec.n_rot,
+                spec.base,
+                spec.freq_scale,
+                orig,
+                factors.map(|v| &v[..]),
+            )
         };
         self.pos.rope = global(freqs.as_ref().or(short.as_ref()));
         self.pos.rope_long = (long.is_some() || short.is_some()).then(|| global(long.as_ref()));
-        self.pos.rope_swa = spec
-            .base_swa
-            .map(|b| spec.build(b, spec.freq_scale_swa, orig, None));
+        self.pos.rope_swa = spec.base_swa.map(|b| {
+            let n_rot = spec.n_rot_swa.unwrap_or(spec.n_rot);
+            spec.build(n_rot, b, spec.freq_scale_swa, orig, None)
+        });
         Ok(())
     }
 
@@ -725,19 +818,57 @@ impl Config {
 
     /// Floats of K (and of V) cached per token per layer.
     pub fn kv_dim(&self) -> usize {
-        self.n_head_kv * self.head_dim
+        self.n_head_kv * self.max_head_dim()
+    }
+
+    /// The largest head size of any layer (Gemma 4: the larger of its
+    /// global and sliding ones).
+    pub fn max_head_dim(&self) -> usize {
+        match &self.gemma4 {
+            Some(g) => self.head_dim.max(g.head_dim_swa),
+            None => self.head_dim,
+        }
     }
 
     /// Floats of Q per token.
     pub fn q_dim(&self) -> usize {
-        self.n_head * self.head_dim
+        self.n_head * self.max_head_dim()
     }
 
-    /// Layers with a KV cache (a hybrid model's recurrent layers have none).
+    /// Layers with a KV cache (a hybrid model's recurrent layers have none,
+    /// nor do Gemma 4's layers that read another layer's).
     pub fn kv_layers(&self) -> usize {
-        match &self.ssm {
-            Some(h) => h.recurrent.iter().filter(|&&r| !r).count(),
-            None => self.n_layer,
+        (0..self.n_layer)
+            .filter(|&il| self.layer_kv_dim(il) > 0)
+            .count()
+    }
+
+    /// Floats of K (and of V) that layer `il` caches per token: 0 for a
+    /// layer without a cache of its own (a recurrent layer, a Gemma 4 layer
+    /// reading another layer's K/V).
+    pub fn layer_kv_dim(&self, il: usize) -> usize {
+        if let Some(h) = &self.ssm {
+            if h.recurrent[il] {
+                return 0;
+            }
+        }
+        match &self.gemma4 {
+            Some(g) if g.kv_source[il] != il => 0,
+            Some(g) => g.n_head_kv[il] * self.layer_head_dim(il),
+            None => self.kv_dim(),
+        }
+    }
+
+    /// Floats of K and V cached per token, all layers together.
+    pub fn kv_elems_per_token(&self) -> usize {
+        (0..self.n_layer).map(|il| self.layer_kv_dim(il)).sum()
+    }
+
+    /// Head size of layer `il` (Gemma 4's sliding layers have their own).
+    pub fn layer_head_dim(&self, il: usize) -> usize {
+        match &self.gemma4 {
+            Some(g) if self.layers[il].swa => g.head_dim_swa,
+            _ => self.head_dim,
         }
     }
 

@@ -268,6 +268,7 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<(Weights, EncoderWeights)
         output_norm: Vec::new(),
         layers: Vec::new(),
         hybrid: Vec::new(),
+        gemma4: None,
     };
     Ok((
         weights,

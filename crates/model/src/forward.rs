@@ -306,6 +306,9 @@ impl Model {
         if self.config.ssm.is_some() {
             return self.forward_chunk_hybrid(pool, s, sessions, tokens);
         }
+        if self.config.gemma4.is_some() {
+            return self.forward_chunk_gemma4(pool, s, sessions, tokens);
+        }
         let c: &Config = &self.config;
         // rows computed: all of them, until the last layer keeps only those
         // wanting logits (unless `keep_all`)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod encoder;
 mod error;
 mod forward;
+mod gemma4;
 mod hybrid;
 mod moe;
 pub mod ops;
@@ -16,10 +17,13 @@ mod pooling;
 mod session;
 mod weights;
 
-pub use config::{Activation, Arch, AttnTemp, Config, Gating, LayerSpec, Moe, Positions, Scales};
+pub use config::{
+    Activation, Arch, AttnTemp, Config, Gating, Gemma4Spec, LayerSpec, Moe, Positions, Scales,
+};
 pub use encoder::{EncodeKnobs, EncoderSpec};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
+pub use gemma4::{G4Layer, G4Ple, G4Weights};
 pub use hybrid::{DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
 pub use pooling::Pooling;
 pub use session::{Scratch, Session, DEFAULT_BATCH};
@@ -113,6 +117,9 @@ impl Model {
             }
         }
         v.extend(w.hybrid.iter().flat_map(|l| l.matrices()));
+        if let Some(g) = &w.gemma4 {
+            v.extend(g.matrices());
+        }
         v.push(&w.output);
         v.sort_by_key(|m| m.start);
         v.dedup_by_key(|m| m.start);

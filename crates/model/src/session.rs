@@ -89,6 +89,8 @@ pub struct Scratch {
     pub(crate) tokens: Vec<u32>,   // [cap] the rows' tokens of a batched call
     /// A hybrid model's own buffers (`hybrid.rs`); empty for the others.
     pub(crate) hy: crate::hybrid::HybridScratch,
+    /// A Gemma 4 model's per-layer-embedding buffers; empty for the others.
+    pub(crate) g4: crate::gemma4::G4Scratch,
     /// A mixture-of-experts model's routing and per-expert buffers.
     pub(crate) moe: Option<crate::moe::MoeScratch>,
 }
@@ -110,7 +112,8 @@ pub struct Group {
 impl Scratch {
     /// Working memory for chunks of up to `cap` rows.
     pub fn new(c: &Config, cap: usize) -> Scratch {
-        // the dense MLP's buffers (a mixture of experts has its own)
+        // the dense MLP's buffers (a mixture of experts has its own; Gemma
+        // 4's `n_ff` is its widest layer's)
         let ff = if c.moe.is_some() { 0 } else { c.n_ff };
         Scratch {
             cap,
@@ -132,6 +135,7 @@ impl Scratch {
             tail: Vec::with_capacity(16),
             tokens: Vec::with_capacity(cap),
             hy: crate::hybrid::HybridScratch::new(c, cap),
+            g4: crate::gemma4::G4Scratch::new(c, cap),
             moe: c
                 .moe
                 .as_ref()
@@ -189,7 +193,9 @@ pub struct Session {
     pub(crate) n_past: usize,
     /// Positions the cache has room for now (grows by doubling up to n_ctx).
     pub(crate) kv_cap: usize,
-    pub(crate) kv_dim: usize,
+    /// [n_layer] floats of K (and V) per position of each layer's cache (0
+    /// for a layer without one: recurrent, or reading another's).
+    pub(crate) kv_dims: Vec<usize>,
     pub(crate) cache: Vec<LayerCache>,
     pub(crate) scratch: Scratch,
     /// [rows][n_vocab]: logits of the last forward call.
@@ -213,23 +219,24 @@ impl Session {
     pub(crate) fn new(c: &Config, n_ctx: usize, batch: usize) -> Result<Session, ModelError> {
         let batch = batch.clamp(1, 4096);
         let kv_cap = n_ctx.min(256);
-        let kv_dim = c.kv_dim();
-        // a hybrid model's recurrent layers have no K/V
-        let kv_layer = |il: usize| c.ssm.as_ref().is_none_or(|h| !h.recurrent[il]);
+        // a hybrid model's recurrent layers have no K/V, nor do Gemma 4's
+        // layers reading another layer's
+        let kv_dims: Vec<usize> = (0..c.n_layer).map(|il| c.layer_kv_dim(il)).collect();
         Ok(Session {
             n_ctx,
             n_past: 0,
             kv_cap,
-            kv_dim,
-            cache: (0..c.n_layer)
-                .map(|il| {
-                    let n = if kv_layer(il) { kv_cap * kv_dim } else { 0 };
+            cache: kv_dims
+                .iter()
+                .map(|&kv_dim| {
+                    let n = kv_cap * kv_dim;
                     LayerCache {
                         k: vec![f16::ZERO; n],
                         v: vec![f16::ZERO; n],
                     }
                 })
                 .collect(),
+            kv_dims,
             scratch: Scratch::new(c, batch),
             logits: Vec::with_capacity(c.n_vocab),
             n_logit_rows: 0,
@@ -247,9 +254,9 @@ impl Session {
             return;
         }
         let cap = n.max(self.kv_cap * 2).min(self.n_ctx);
-        for l in self.cache.iter_mut().filter(|l| !l.k.is_empty()) {
-            l.k.resize(cap * self.kv_dim, f16::ZERO);
-            l.v.resize(cap * self.kv_dim, f16::ZERO);
+        for (l, &kv_dim) in self.cache.iter_mut().zip(&self.kv_dims) {
+            l.k.resize(cap * kv_dim, f16::ZERO);
+            l.v.resize(cap * kv_dim, f16::ZERO);
         }
         self.kv_cap = cap;
     }
@@ -315,12 +322,7 @@ impl Session {
         if src.rec.is_hybrid() {
             n = self.rec.copy_from(&src.rec, n, src.n_past);
         }
-        assert_eq!(self.kv_dim, src.kv_dim, "sessions of different models");
-        assert_eq!(
-            self.cache.len(),
-            src.cache.len(),
-            "sessions of different models"
-        );
+        assert_eq!(self.kv_dims, src.kv_dims, "sessions of different models");
         assert_eq!(
             self.rope_long, src.rope_long,
             "sessions of different LongRoPE factor sets (created for contexts on either side of the original one)"
@@ -329,11 +331,8 @@ impl Session {
         self.tokens.clear();
         self.n_logit_rows = 0;
         self.reserve(n);
-        let len = n * self.kv_dim;
-        for (d, s) in self.cache.iter_mut().zip(&src.cache) {
-            if d.k.is_empty() {
-                continue; // a recurrent layer
-            }
+        for ((d, s), &kv_dim) in self.cache.iter_mut().zip(&src.cache).zip(&self.kv_dims) {
+            let len = n * kv_dim; // 0 for a layer without a cache
             d.k[..len].copy_from_slice(&s.k[..len]);
             d.v[..len].copy_from_slice(&s.v[..len]);
         }

@@ -82,6 +82,8 @@ pub struct Weights {
     pub layers: Vec<Layer>,
     /// A hybrid model's blocks (`layers` is empty then); see `hybrid.rs`.
     pub hybrid: Vec<crate::hybrid::HybridLayer>,
+    /// A Gemma 4 model's blocks (`layers` is empty then); see `gemma4.rs`.
+    pub gemma4: Option<crate::gemma4::G4Weights>,
 }
 
 pub(crate) struct Loader<'a> {
@@ -274,6 +276,19 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
             output_norm,
             layers: Vec::new(),
             hybrid,
+            gemma4: None,
+        });
+    }
+    if let Some(g) = &c.gemma4 {
+        let g4 = crate::gemma4::load(&l, c, g)?;
+        l.check_all_used()?;
+        return Ok(Weights {
+            tok_embd,
+            output,
+            output_norm,
+            layers: Vec::new(),
+            hybrid: Vec::new(),
+            gemma4: Some(g4),
         });
     }
     let mut layers = Vec::with_capacity(c.n_layer);
@@ -381,6 +396,7 @@ pub(crate) fn load(f: &GgufFile, c: &Config) -> Result<Weights, ModelError> {
         output_norm,
         layers,
         hybrid: Vec::new(),
+        gemma4: None,
     })
 }
 

@@ -1,6 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
 //! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
-//! Qwen3-MoE, gpt-oss): real
+//! Qwen3-MoE, gpt-oss, Qwen3.5, Gemma 4): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
@@ -364,7 +364,7 @@ macro_rules! families {
     };
 }
 
-families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35);
+families!(llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, gemma4);
 
 #[test]
 fn every_fixture_family_is_tested() {
@@ -376,4 +376,34 @@ fn every_fixture_family_is_tested() {
             fx["file"]
         );
     }
+}
+
+/// Gemma 4's sessions keep a cache only for the layers with K/V of their
+/// own, each at its width: cutting a session back and copying another's
+/// prefix give the logits of computing the tokens afresh.
+#[test]
+fn gemma4_prefix_reuse() {
+    let Some(path) = test_models::synthetic("gemma4-f32.gguf") else {
+        return;
+    };
+    let m = Model::load(&path).unwrap();
+    let g = m.config.gemma4.as_ref().unwrap();
+    assert!((0..m.config.n_layer).any(|il| g.kv_source[il] != il));
+    let pool = kernels::ThreadPool::new(2);
+    let tokens: Vec<u32> = (0..40).map(|i| 1000 + 7919 * i % 200_000).collect();
+    let mut whole = m.session(256, 64).unwrap();
+    m.forward(&pool, &mut whole, &tokens, Logits::All).unwrap();
+    let nv = m.config.n_vocab;
+    let want = whole.all_logits()[39 * nv..].to_vec();
+    // cut back to 25 positions, then the rest again
+    assert_eq!(whole.truncate(25), 25);
+    m.forward(&pool, &mut whole, &tokens[25..], Logits::Last)
+        .unwrap();
+    assert_eq!(whole.logits(), &want[..], "after truncate");
+    // another session takes the first 30 positions and computes the rest
+    let mut other = m.session(256, 64).unwrap();
+    assert_eq!(other.copy_prefix_from(&whole, 30), 30);
+    m.forward(&pool, &mut other, &tokens[30..], Logits::Last)
+        .unwrap();
+    assert_eq!(other.logits(), &want[..], "after copy_prefix_from");
 }

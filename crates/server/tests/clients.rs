@@ -67,6 +67,8 @@ struct Opts {
     /// Also serve the synthetic embedding models (`bert-embed`,
     /// `nomic-embed`: scripts/setup-synthetic-models.sh).
     embedding: bool,
+    /// Also serve the synthetic gpt-oss model (`gpt-oss`, `gpt-oss-think`).
+    harmony: bool,
 }
 
 impl Default for Opts {
@@ -80,6 +82,7 @@ impl Default for Opts {
             queue: 64,
             budget: 0,
             embedding: false,
+            harmony: false,
         }
     }
 }
@@ -108,6 +111,25 @@ fn start(o: Opts) -> Option<TestServer> {
     if let Some(p) = test_models::model("qwen2.5-coder-0.5b") {
         std::os::unix::fs::symlink(&p, dir.path().join("thinker.gguf")).unwrap();
         std::fs::write(dir.path().join("thinker.jinja"), THINK_TEMPLATE).unwrap();
+    }
+    if o.harmony {
+        // gpt-oss (the synthetic file: real o200k_harmony vocabulary and
+        // template, random weights) as it ships, and `gpt-oss-think`: the
+        // same with its generation prompt opening the analysis channel, so
+        // the thinking budget's closing text writes the final channel
+        let p = test_models::synthetic("gpt-oss-mxfp4.gguf")?;
+        std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss.gguf")).unwrap();
+        std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss-think.gguf")).unwrap();
+        let g = gguf::GgufFile::open(&p).unwrap();
+        let tpl = g.get_str("tokenizer.chat_template").unwrap();
+        let gen = "<|start|>assistant\n{%- endif -%}";
+        assert!(
+            tpl.trim_end().ends_with(gen),
+            "gpt-oss template's generation prompt"
+        );
+        let think = tpl.trim_end().strip_suffix(gen).unwrap().to_string()
+            + "<|start|>assistant<|channel|>analysis<|message|>\n{%- endif -%}";
+        std::fs::write(dir.path().join("gpt-oss-think.jinja"), think).unwrap();
     }
     if o.embedding {
         for (file, name) in [
@@ -372,4 +394,20 @@ fn web_pages_cannot_drive_the_server() {
 #[test]
 fn error_bodies_name_no_server_paths() {
     with("paths.py", Opts::default(), &[]);
+}
+
+/// gpt-oss's harmony read back through the server with the real clients:
+/// `analysis` as reasoning (OpenAI `reasoning_content`, Ollama
+/// `message.thinking`), `final` as the answer, a forced `commentary
+/// to=functions.NAME` as a tool call; streamed and not.
+#[test]
+fn harmony_channels_with_both_clients() {
+    with(
+        "harmony.py",
+        Opts {
+            harmony: true,
+            ..Opts::default()
+        },
+        &[],
+    );
 }

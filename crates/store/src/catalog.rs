@@ -118,6 +118,38 @@ pub struct Facts {
     pub n_merges: usize,
     /// Whether the tokens carry `tokenizer.ggml.scores` (SentencePiece).
     pub token_scores: bool,
+    /// Layers keeping K/V of their own, when not every layer does (Gemma
+    /// 4's last layers read an earlier layer's); default `n_layer`.
+    #[serde(default)]
+    pub kv_layers: Option<usize>,
+    /// Floats of K per position over those layers, when their sizes differ
+    /// (Gemma 4's sliding and global layers); default kv_layers × n_head_kv
+    /// × head_dim.
+    #[serde(default)]
+    pub kv_per_token: Option<u64>,
+    /// Bytes of `per_layer_token_embd` (Gemma 4 E2B/E4B), read one row per
+    /// token; 0 without.
+    #[serde(default)]
+    pub row_table_bytes: u64,
+    /// A mixture of experts' `expert_count` (0: a dense model).
+    #[serde(default)]
+    pub n_expert: usize,
+    /// `expert_used_count`: the experts each token runs.
+    #[serde(default)]
+    pub n_expert_used: usize,
+    /// Bytes of all the expert tensors (`*_exps`, their biases included).
+    #[serde(default)]
+    pub exps_bytes: u64,
+}
+
+impl Facts {
+    /// Bytes of the expert tensors a token does not read (the idle
+    /// experts' share of `exps_bytes`), as `engine::fit` counts them from a
+    /// file; 0 for a dense model.
+    pub fn idle_expert_bytes(&self) -> u64 {
+        let idle = self.n_expert.saturating_sub(self.n_expert_used) as u64;
+        (self.exps_bytes / self.n_expert.max(1) as u64) * idle
+    }
 }
 
 impl Entry {
@@ -236,6 +268,14 @@ mod tests {
                 "{who}: a pinned size without a digest"
             );
             assert!(!e.sources.is_empty(), "{who}: no source");
+            let f = &e.facts;
+            assert!(f.n_expert_used <= f.n_expert, "{who}: experts");
+            assert_eq!(
+                f.n_expert > 0,
+                f.n_expert_used > 0 && f.exps_bytes > 0,
+                "{who}: a mixture of experts names its experts and their bytes"
+            );
+            assert!(f.exps_bytes < f.tensor_bytes, "{who}: exps_bytes");
             for src in &e.sources {
                 match src {
                     Source::Hf { .. } | Source::Url(_) => assert!(
@@ -353,10 +393,36 @@ mod tests {
                 n_vocab: g.get_array("tokenizer.ggml.tokens").unwrap().len(),
                 n_merges: g.get_array("tokenizer.ggml.merges").map_or(0, |m| m.len()),
                 token_scores: g.get("tokenizer.ggml.scores").is_some(),
+                kv_layers: None,
+                kv_per_token: None,
+                row_table_bytes: 0,
+                n_expert: 0,
+                n_expert_used: 0,
+                exps_bytes: 0,
             };
             assert_eq!(embd.dims[1] as usize, f.n_vocab, "{short}: embedding rows");
             assert_eq!(f, want, "{short}");
         }
+    }
+
+    /// The mixtures of experts are listed with their experts: a token reads
+    /// only `expert_used_count` of `expert_count` of the expert tensors.
+    #[test]
+    fn moe_entries_count_their_idle_experts() {
+        for (name, tag, n_expert, n_used) in [
+            ("qwen3", "30b-a3b", 128, 8),
+            ("qwen3-coder", "30b", 128, 8),
+            ("gpt-oss", "20b", 32, 4),
+        ] {
+            let f = &find(name, Some(tag)).unwrap().facts;
+            assert_eq!((f.n_expert, f.n_expert_used), (n_expert, n_used), "{name}");
+            let per = f.exps_bytes / n_expert as u64;
+            assert_eq!(f.idle_expert_bytes(), per * (n_expert - n_used) as u64);
+            // most of the file is experts a token leaves idle
+            assert!(f.idle_expert_bytes() > f.tensor_bytes / 2, "{name}");
+        }
+        let dense = &find("qwen3", Some("8b")).unwrap().facts;
+        assert_eq!(dense.idle_expert_bytes(), 0);
     }
 
     #[test]

@@ -98,7 +98,9 @@ fn file_shape(path: &Path) -> anyhow::Result<ModelShape> {
 fn catalog_shape(f: &Facts) -> ModelShape {
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers: f.n_layer,
+        kv_layers: f.kv_layers.unwrap_or(f.n_layer),
+        kv_per_token: f.kv_per_token,
+        row_table_bytes: f.row_table_bytes,
         recurrent_bytes: 0,
         n_embd: f.n_embd,
         n_head: f.n_head,
@@ -111,8 +113,8 @@ fn catalog_shape(f: &Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
-        // the catalog lists no mixture of experts yet
-        idle_expert_bytes: 0,
+        // a mixture of experts: the experts a token leaves idle
+        idle_expert_bytes: f.idle_expert_bytes(),
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }
@@ -161,6 +163,7 @@ fn to_json(model: &str, a: &Assessment) -> Value {
         "verdict": a.verdict.map(|v| v.as_str()),
         "max_ctx": a.max_ctx,
         "predicted_tg_tok_per_s": a.tg.map(|t| (t * 10.0).round() / 10.0),
+        "bytes_per_token": a.e.bytes_per_token,
         "embedding_model": a.embedding,
     })
 }

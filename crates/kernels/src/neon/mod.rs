@@ -33,6 +33,7 @@ pub(crate) mod float;
 pub(crate) mod i8mm;
 pub(crate) mod kq;
 pub(crate) mod legacy;
+pub(crate) mod mxfp4;
 
 use std::arch::aarch64::*;
 

@@ -35,7 +35,7 @@ impl Rng {
     }
 }
 
-const TYPES: [GgmlType; 13] = [
+const TYPES: [GgmlType; 14] = [
     GgmlType::Q8_0,
     GgmlType::Q4_0,
     GgmlType::Q4_1,
@@ -49,6 +49,7 @@ const TYPES: [GgmlType; 13] = [
     GgmlType::F16,
     GgmlType::BF16,
     GgmlType::F32,
+    GgmlType::MXFP4,
 ];
 
 /// f16 scale fields per block (ggml-common.h layouts).
@@ -86,6 +87,10 @@ fn weights(rng: &mut Rng, ty: GgmlType, k: usize, special: bool) -> Vec<u8> {
             let nb = k / ty.block_size();
             let mut b: Vec<u8> = (0..nb * bs).map(|_| rng.next_u64() as u8).collect();
             for i in 0..nb {
+                if ty == GgmlType::MXFP4 {
+                    // E8M0 scale byte: 2^-9 .. 2^6, as real weights have
+                    b[i * bs] = 118 + (rng.next_u64() % 16) as u8;
+                }
                 for &off in f16_fields(ty) {
                     let v = f16(rng.normal() * 0.05);
                     b[i * bs + off..i * bs + off + 2].copy_from_slice(&v);
@@ -192,5 +197,43 @@ fn fcvt_scale_conversion_is_exact_for_every_half() {
             want.to_bits(),
             "{bits:#06x}: {got} vs {want}"
         );
+    }
+}
+
+/// The 1 weight row x 4 activation rows kernels (MXFP4's batched rows) of
+/// both variants: each output bit-identical to the scalar reference of that
+/// row alone.
+#[test]
+fn neon_1x4_variants_match_scalar_bit_for_bit() {
+    let dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+    let mut rng = Rng(0x0bad_cafe_f00d_0001);
+    for ty in TYPES {
+        let f = format(ty).unwrap();
+        let reference = f.scalar.dot;
+        for (variant, k4) in [(false, f.neon.dot_1x4), (true, f.neon_dotprod.dot_1x4)] {
+            let Some(k4) = k4 else { continue };
+            if variant && !dotprod {
+                continue;
+            }
+            for &k in sizes(ty) {
+                let w = weights(&mut rng, ty, k, false);
+                let x: Vec<f32> = (0..4 * k).map(|_| rng.normal()).collect();
+                let mut acts = QuantizedActs::new();
+                acts.quantize(ty, &x, 4, k);
+                let a = [acts.row(0), acts.row(1), acts.row(2), acts.row(3)];
+                // SAFETY: the scalar kernel needs nothing, the baseline one
+                // NEON (the aarch64 baseline), the SDOT one dotprod (detected).
+                let got = unsafe { k4(&w, a) };
+                for r in 0..4 {
+                    // SAFETY: the scalar kernel needs nothing.
+                    let want = unsafe { reference(&w, a[r]) };
+                    assert_eq!(
+                        got[r].to_bits(),
+                        want.to_bits(),
+                        "{ty} k={k} row {r} dotprod={variant}"
+                    );
+                }
+            }
+        }
     }
 }

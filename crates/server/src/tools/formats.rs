@@ -98,7 +98,14 @@ impl ToolFormat {
             (ToolFormat::Phi4, Some(n)) => {
                 format!("functools[{{\"name\": {}, \"arguments\": ", q(n))
             }
-            (ToolFormat::Harmony | ToolFormat::DeepSeek, _) => return None,
+            // harmony: the generation prompt ends `<|start|>assistant`; a
+            // call is a commentary message to the function (the template's
+            // own rendering of an assistant call, `<|constrain|>json` and all)
+            (ToolFormat::Harmony, None) => "<|channel|>commentary to=functions.".into(),
+            (ToolFormat::Harmony, Some(n)) => {
+                format!("<|channel|>commentary to=functions.{n} <|constrain|>json<|message|>")
+            }
+            (ToolFormat::DeepSeek, _) => return None,
         })
     }
 }
@@ -552,7 +559,18 @@ fn harmony(text: &str, fin: bool, p: &mut Parsed) {
     let keep = if fin {
         0
     } else {
-        held(rest, &["to=functions.", "<|channel|>", "<|start|>"])
+        // (and a marker being written: it is dropped once whole)
+        held(
+            rest,
+            &[
+                "to=functions.",
+                "<|channel|>",
+                "<|start|>",
+                "<|call|>",
+                "<|end|>",
+                "<|return|>",
+            ],
+        )
     };
     p.content
         .push_str(&harmony_text(&rest[..rest.len() - keep]));

@@ -233,3 +233,53 @@ fn fenced_bare_calls_stream_as_calls() {
     let p = parse(ToolFormat::Hermes, odd, true);
     assert_eq!((p.content.as_str(), p.calls.len()), (odd, 0));
 }
+
+/// A forcing `tool_choice` on gpt-oss opens a commentary message to the
+/// function, as its template renders an assistant call; what the model then
+/// writes (the arguments, or the name and the rest of the header) reads back
+/// as that call, whole and streamed.
+#[test]
+fn harmony_forced_calls_read_back() {
+    let names = vec!["get_weather".to_string(), "get_time".to_string()];
+    for (prefix, out, name, args) in [
+        (
+            ToolFormat::Harmony
+                .forced_prefix(Some("get_weather"))
+                .unwrap(),
+            "{\"city\":\"Paris\"}<|call|>",
+            "get_weather",
+            "{\"city\":\"Paris\"}",
+        ),
+        (
+            ToolFormat::Harmony.forced_prefix(None).unwrap(),
+            "get_time <|constrain|>json<|message|>{\"tz\": \"UTC\"}<|call|>",
+            "get_time",
+            "{\"tz\": \"UTC\"}",
+        ),
+    ] {
+        assert!(prefix.starts_with("<|channel|>commentary to=functions."));
+        let p = parse(ToolFormat::Harmony, &format!("{prefix}{out}"), true);
+        assert_eq!(p.calls.len(), 1, "{prefix}{out}");
+        assert_eq!(
+            (p.calls[0].name.as_str(), p.calls[0].args.as_str()),
+            (name, args)
+        );
+        assert_eq!(p.content.trim(), "");
+        let mut s = ToolStream::new(ToolFormat::Harmony, names.clone(), &prefix);
+        let mut got_args = String::new();
+        let mut got_name = String::new();
+        let mut deltas = Vec::new();
+        for ch in out.chars() {
+            deltas.extend(s.push(&ch.to_string()));
+        }
+        deltas.extend(s.finish());
+        for d in deltas {
+            match d {
+                Delta::Start { name: n, .. } => got_name.push_str(&n),
+                Delta::Args { text, .. } => got_args.push_str(&text),
+                Delta::Content(c) => assert!(c.trim().is_empty(), "content {c:?}"),
+            }
+        }
+        assert_eq!((got_name.as_str(), got_args.as_str()), (name, args));
+    }
+}

@@ -95,7 +95,9 @@ fn judge(shape: &ModelShape, ctx: usize, available: Option<u64>, bw: Option<f64>
 fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
     ModelShape {
         n_layer: f.n_layer,
-        kv_layers: f.n_layer,
+        kv_layers: f.kv_layers.unwrap_or(f.n_layer),
+        kv_per_token: f.kv_per_token,
+        row_table_bytes: f.row_table_bytes,
         recurrent_bytes: 0,
         n_embd: f.n_embd,
         n_head: f.n_head,
@@ -108,8 +110,8 @@ fn catalog_shape(f: &store::catalog::Facts) -> ModelShape {
         embd_bytes: f.embd_bytes,
         output_tensor: f.output_tensor,
         metadata_bytes: fit::metadata_bytes_estimate(f.n_vocab, f.n_merges, f.token_scores),
-        // the catalog lists no mixture of experts yet
-        idle_expert_bytes: 0,
+        // a mixture of experts: the experts a token leaves idle
+        idle_expert_bytes: f.idle_expert_bytes(),
         embedding: fit::is_embedding_arch(&f.arch),
     }
 }

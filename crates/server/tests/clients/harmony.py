@@ -1,0 +1,115 @@
+"""gpt-oss's harmony format read back through the server, with the real
+clients, on the synthetic gpt-oss file (real o200k_harmony vocabulary and
+chat template, random weights). The model's own tokens carry the markers:
+`gpt-oss-think` is the file with its template's generation prompt opening
+the analysis channel (`<|start|>assistant<|channel|>analysis<|message|>`),
+so what the model writes is `analysis` until the thinking budget writes
+`<|end|><|start|>assistant<|channel|>final<|message|>` for it, and the rest
+is `final`; `gpt-oss` is the file as it ships, whose forced `tool_choice`
+opens a `commentary to=functions.NAME` message. Checked: analysis ->
+OpenAI `reasoning_content` / Ollama `message.thinking`, final -> the
+answer, the commentary call -> `tool_calls`; streamed and not; no harmony
+marker leaks into any of them."""
+import json
+
+import httpx
+import ollama
+import openai
+
+from common import API_KEY, URL, check, done
+
+c = openai.OpenAI(base_url=URL + "/v1", api_key=API_KEY or "none", max_retries=0, timeout=300)
+o = ollama.Client(host=URL)
+hdr = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else {}
+ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+MARKERS = ["<|channel|>", "<|message|>", "<|start|>", "<|end|>", "<|call|>", "<|return|>", "<|constrain|>",
+           "analysis", "commentary"]
+BUDGET = 6
+
+
+def clean(s):
+    return isinstance(s, str) and not any(m in s for m in MARKERS)
+
+
+def extra(obj, key):
+    return (getattr(obj, "model_extra", None) or {}).get(key)
+
+
+# --- analysis -> reasoning, final -> answer (OpenAI) ---
+r = c.chat.completions.create(model="gpt-oss-think", messages=ASK, temperature=0, max_tokens=24,
+                              extra_body={"thinking_budget": BUDGET})
+m = r.choices[0].message
+reasoning = extra(m, "reasoning_content") or ""
+print(f"reasoning {reasoning!r}, answer {m.content!r}")
+check("openai: analysis is reasoning_content", len(reasoning) > 0 and clean(reasoning), repr(m))
+check("openai: final is the answer", bool(m.content) and clean(m.content), repr(m))
+
+chunks = list(c.chat.completions.create(model="gpt-oss-think", messages=ASK, temperature=0, max_tokens=24, stream=True,
+                                        extra_body={"thinking_budget": BUDGET}))
+rs, cs, kinds = "", "", []
+for ch in chunks:
+    if not ch.choices:
+        continue
+    d = ch.choices[0].delta
+    rc = extra(d, "reasoning_content")
+    if rc:
+        rs += rc
+        kinds.append("r")
+    if d.content:
+        cs += d.content
+        kinds.append("c")
+first_c = kinds.index("c") if "c" in kinds else len(kinds)
+check("openai stream: reasoning deltas, then answer deltas", "r" in kinds and "c" in kinds
+      and "r" not in kinds[first_c:], "".join(kinds))
+check("openai stream == whole", rs == reasoning and cs == m.content, f"{rs!r} {cs!r} vs {reasoning!r} {m.content!r}")
+
+# --- the same through Ollama's /api/chat (same prompt, greedy: same split) ---
+body = {"model": "gpt-oss-think", "messages": ASK, "stream": False, "thinking_budget": BUDGET,
+        "options": {"temperature": 0, "num_predict": 24}}
+od = httpx.post(URL + "/api/chat", headers=hdr, json=body, timeout=300).json()
+check("ollama: analysis is message.thinking, final the content",
+      od["message"].get("thinking") == reasoning and od["message"]["content"] == m.content, json.dumps(od)[:600])
+th, ct = "", ""
+with httpx.stream("POST", URL + "/api/chat", headers=hdr, json=dict(body, stream=True), timeout=300) as s:
+    for line in s.iter_lines():
+        if line.strip():
+            msg = json.loads(line)["message"]
+            th += msg.get("thinking") or ""
+            ct += msg.get("content") or ""
+check("ollama stream == whole", th == reasoning and ct == m.content, f"{th!r} {ct!r}")
+
+# the real Ollama client, no budget: all of it stays in the analysis channel
+oc = o.chat(model="gpt-oss-think", messages=ASK, options={"temperature": 0, "num_predict": 12}, think=True)
+check("ollama client: message.thinking", bool(oc.message.thinking) and clean(oc.message.thinking)
+      and not (oc.message.content or ""), str(oc.message))
+oth = "".join(ch.message.thinking or "" for ch in o.chat(
+    model="gpt-oss-think", messages=ASK, options={"temperature": 0, "num_predict": 12}, think=True, stream=True))
+check("ollama client: thinking streams", oth == oc.message.thinking, f"{oth!r}")
+
+# --- commentary to=functions.NAME -> a tool call (the template as shipped) ---
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+FORCE = {"type": "function", "function": {"name": "get_weather"}}
+r = c.chat.completions.create(model="gpt-oss", messages=ASK, tools=TOOLS, tool_choice=FORCE, temperature=0, max_tokens=16)
+ch = r.choices[0]
+calls = ch.message.tool_calls or []
+print(f"calls {calls!r}, content {ch.message.content!r}")
+check("openai: a commentary call to functions.get_weather is a tool call",
+      ch.finish_reason == "tool_calls" and len(calls) == 1 and calls[0].function.name == "get_weather"
+      and clean(ch.message.content or "") and clean(calls[0].function.arguments), repr(ch))
+chunks = list(c.chat.completions.create(model="gpt-oss", messages=ASK, tools=TOOLS, tool_choice=FORCE, temperature=0,
+                                        max_tokens=16, stream=True))
+deltas = [d for x in chunks if x.choices for d in (x.choices[0].delta.tool_calls or [])]
+fins = [x.choices[0].finish_reason for x in chunks if x.choices and x.choices[0].finish_reason]
+names = "".join(d.function.name or "" for d in deltas if d.function)
+args = "".join(d.function.arguments or "" for d in deltas if d.function)
+text = "".join(x.choices[0].delta.content or "" for x in chunks if x.choices)
+check("openai stream: the call streams as tool_calls", names == "get_weather" and fins == ["tool_calls"]
+      and clean(text) and args == (calls[0].function.arguments if calls else None), f"{names!r} {fins} {args!r} {text!r}")
+
+# /api/show: the template's harmony says thinking and tools
+show = httpx.post(URL + "/api/show", headers=hdr, json={"model": "gpt-oss"}).json()
+check("/api/show: thinking and tools", {"thinking", "tools"} <= set(show["capabilities"]), str(show["capabilities"]))
+
+done()
