@@ -348,6 +348,31 @@ fn bench_json_has_the_documented_shape() {
         assert_eq!(v[k]["runs"].as_array().unwrap().len(), 3);
     }
     assert!(v["model"].as_str().unwrap().ends_with(".gguf"));
+    // generation under a schema (the constraint's cost, issue 24's
+    // measurement), with no prompt test: tg_schema beside tg
+    let schema = test_models::fixtures_dir().join("schemas/bench/person.schema.json");
+    let o = hearth(
+        &[
+            "bench",
+            "--json",
+            "-p",
+            "0",
+            "-n",
+            "4",
+            "-r",
+            "2",
+            "--json-schema",
+            schema.to_str().unwrap(),
+            model.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("pp").is_none(), "{v}");
+    assert_eq!(v["tg_schema"]["tokens"], 4, "{v}");
+    assert_eq!(v["tg_schema"]["runs"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["tg_schema"]["cost_vs_tg"].is_f64(), "{v}");
     let o = hearth(
         &["bench", "-p", "0", "-n", "0", model.to_str().unwrap()],
         None,

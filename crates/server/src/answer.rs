@@ -2,44 +2,54 @@
 //! (`anthropic/`, `responses/`) ask the generation path for more than plain
 //! text, and read how an answer ended:
 //!
-//! - [`Wants::thinking`]: a thinking model's reasoning, apart from its answer
-//!   (Anthropic `thinking`, Responses `reasoning`);
+//! - [`Wants::thinking`]: a thinking model's reasoning, turned on, off or
+//!   capped as the request asks (Anthropic `thinking`, Responses
+//!   `reasoning.effort`), split from its answer by the engine
+//!   (`GenerateRequest::reasoning`; each token event carries its reasoning
+//!   and its answer text apart) and returned as Anthropic `thinking` blocks
+//!   or a Responses `reasoning` item;
 //! - [`Wants::schema`]: an answer that is JSON, of a schema (Responses
-//!   `text.format`).
-//!
-//! WIRE(structured): the structured-output work (branch `structured`) brings
-//! a JSON-schema constraint in the sampler and the split of a reasoning
-//! model's thinking from its answer in the generation path. Once it is
-//! merged, [`Splitter`] takes its split (today every piece is answer text)
-//! and [`collect_json`] hands the schema to its constraint (today: JSON mode,
-//! `gen::collect_json`, with the schema written into the system message by
-//! [`json_instructions`]). Nothing else in the two APIs needs to change.
+//!   `text.format`), enforced while sampling by the structured-output
+//!   constraint ([`Schema::constraint`]); the reasoning before it stays free.
 
 use crate::error::ApiError;
-use crate::gen::{self, Choice};
-use crate::models::Lease;
-use engine::{FinishReason, GenerateRequest, GenerateStats, LoadedModel, Message};
+use crate::structured::{Shape, Thinking};
+use engine::scheduler::TokenEvent;
+use engine::{FinishReason, GenerateStats, LoadedModel, Message};
 use serde_json::Value;
 
 /// An output schema (Responses `text.format: {"type": "json_schema"}`).
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
-    #[allow(dead_code)] // WIRE(structured): for the constraint's messages
-    pub name: Option<String>,
     pub description: Option<String>,
     /// The JSON schema the answer must follow (None: any JSON object).
     pub schema: Option<Value>,
-    #[allow(dead_code)] // WIRE(structured): constrain strictly
-    pub strict: bool,
+}
+
+impl Schema {
+    /// The constraint that makes the answer JSON (of the schema), for `lm`:
+    /// a 400 naming `text.format.schema` when the schema cannot be enforced.
+    /// Enforced whether or not the request says `strict` (as the Chat
+    /// Completions route does).
+    pub fn constraint(&self, lm: &LoadedModel) -> Result<Option<engine::Constraint>, ApiError> {
+        let (g, field) = match &self.schema {
+            Some(v) => (engine::Grammar::JsonSchema(v.clone()), "text.format.schema"),
+            None => (engine::Grammar::JsonObject, "text.format"),
+        };
+        Shape {
+            grammar: Some((g, field.into())),
+            hint: None,
+        }
+        .compile(lm)
+    }
 }
 
 /// What a request asks of the answer beyond plain text.
 #[derive(Clone, Debug, Default)]
 pub struct Wants {
-    /// Return a thinking model's reasoning apart from its answer.
-    pub thinking: bool,
-    /// Most tokens of reasoning (Anthropic `thinking.budget_tokens`).
-    pub thinking_budget: Option<usize>,
+    /// A thinking model's reasoning: template variables (`enable_thinking`,
+    /// `reasoning_effort`) and a budget of reasoning tokens.
+    pub thinking: Thinking,
     /// The answer is JSON (of this schema).
     pub schema: Option<Schema>,
 }
@@ -51,41 +61,22 @@ pub enum Piece {
     Text(String),
 }
 
-/// Turns generated text, as it streams, into reasoning and answer pieces.
-pub struct Splitter {
-    #[allow(dead_code)] // WIRE(structured): read by the split
-    thinking: bool,
-}
-
-impl Splitter {
-    pub fn new(_lm: &LoadedModel, wants: &Wants) -> Splitter {
-        Splitter {
-            thinking: wants.thinking,
-        }
+/// The pieces of one token event: its reasoning, then its answer text
+/// (empty ones left out).
+pub fn pieces(t: &TokenEvent) -> Vec<Piece> {
+    let mut out = Vec::new();
+    if !t.reasoning.is_empty() {
+        out.push(Piece::Thinking(t.reasoning.clone()));
     }
-
-    /// The piece `text` is (None for empty text). WIRE(structured): the
-    /// generation path's reasoning split goes here; until then it is all
-    /// answer.
-    pub fn push(&mut self, text: &str) -> Option<Piece> {
-        (!text.is_empty()).then(|| Piece::Text(text.to_string()))
+    if !t.text.is_empty() {
+        out.push(Piece::Text(t.text.clone()));
     }
-
-    /// A whole answer as (reasoning, answer).
-    pub fn whole(mut self, text: &str) -> (String, String) {
-        let (mut thinking, mut answer) = (String::new(), String::new());
-        match self.push(text) {
-            Some(Piece::Thinking(t)) => thinking = t,
-            Some(Piece::Text(t)) => answer = t,
-            None => {}
-        }
-        (thinking, answer)
-    }
+    out
 }
 
 /// Text for the system message of a request whose answer must be JSON (of
-/// a schema): JSON mode's hint, and the schema. WIRE(structured): kept with
-/// the constraint too (the model writes better JSON when told what it is).
+/// a schema): JSON mode's hint, and the schema. Kept beside the constraint:
+/// the model writes better JSON when told what it is.
 pub fn json_instructions(s: &Schema) -> String {
     let mut t = engine::jsonfix::HINT.to_string();
     if let Some(d) = &s.description {
@@ -106,30 +97,6 @@ pub fn add_json_instructions(msgs: &mut Vec<Message>, s: &Schema) {
         Some(m) if m.role == "system" => m.content = format!("{}\n\n{hint}", m.content),
         _ => msgs.insert(0, Message::system(hint)),
     }
-}
-
-/// Generate an answer that is a JSON object (of `schema`'s JSON schema when
-/// it has one): enforced while sampling by the grammar of
-/// `crate::structured` (llguidance), as the OpenAI API's `response_format`.
-pub async fn collect_json(
-    lease: &Lease,
-    req: &GenerateRequest,
-    schema: &Schema,
-    guard: &mut gen::LeftGuard<'_>,
-) -> Result<Choice, ApiError> {
-    let g = match &schema.schema {
-        Some(v) => engine::Grammar::JsonSchema(v.clone()),
-        None => engine::Grammar::JsonObject,
-    };
-    let shape = crate::structured::Shape {
-        grammar: Some((g, "text.format".into())),
-        hint: None,
-    };
-    let mut req = req.clone();
-    req.constraint = shape.compile(&lease.slot.lm)?;
-    let rx = gen::submit_n(lease, &req, None, 1)?;
-    let mut v = guard.collect(rx, 1).await?;
-    Ok(v.remove(0))
 }
 
 /// How a generation ended, as the APIs tell it apart.

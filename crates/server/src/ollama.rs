@@ -291,23 +291,22 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
     }
     let lm = lease.slot.lm.clone();
     let constraint = shape.compile(&lm)?;
-    // (no tool_choice in Ollama's API: the model decides, nothing forced)
-    let crate::tools::Prompted { ids, format, .. } =
+    // (no tool_choice in Ollama's API: the model decides, nothing forced;
+    // a `strict` function's calls follow its schema)
+    let mut tools = tools;
+    let prompted =
         crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &thinking.kwargs).await?;
-    let tools = tools.map(|mut t| {
-        t.format = format;
-        t
-    });
-    let req = GenerateRequest {
-        prompt: Prompt::Tokens(ids),
+    let mut req = GenerateRequest {
+        prompt: Prompt::Tokens(Vec::new()),
         max_tokens,
         sampling,
         stop,
         spec,
         constraint,
         reasoning: thinking.reasoning(&lm),
-        special_text: tools.is_some() && format.needs_special_text(),
+        special_text: false,
     };
+    prompted.fit(tools.as_mut(), &mut req, &lm)?;
     run(
         st,
         lease,
@@ -469,7 +468,7 @@ async fn run(
         }
     };
     let zero_keep = ka == Some(KeepAlive::For(std::time::Duration::ZERO));
-    if !stream || tools.is_some() {
+    if !stream {
         let choices: Vec<Choice> = {
             let rx = gen::submit_n(&lease, &req, None, 1)?;
             let mut guard = gen::LeftGuard::new(&st, endpoint, &lease.slot.name, started);
@@ -493,7 +492,6 @@ async fn run(
             }
             None => put(&mut v, &c.text, &c.reasoning),
         };
-        let first = v.clone();
         v["done"] = json!(true);
         let mut m = match v {
             Value::Object(m) => m,
@@ -505,24 +503,19 @@ async fn run(
         if zero_keep {
             st.mgr.unload(&name);
         }
-        if stream {
-            // tool calls in a stream: the read answer as one piece, then the final line.
-            let mut first = first;
-            first["done"] = json!(false);
-            let mut last = Value::Object(m);
-            put(&mut last, "", "");
-            let body = format!("{first}\n{last}\n");
-            return Ok(ndjson(axum::body::Body::from(body)));
-        }
         return Ok(Json(Value::Object(m)).into_response());
     }
     let mut rx = gen::submit_n(&lease, &req, None, 1)?;
     let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
+    // with tools: content as it comes, each call in a line's
+    // `message.tool_calls` once it is complete (as Ollama streams them)
+    let mut calls = tools.as_ref().map(|t| t.stream_whole(""));
     tokio::spawn(async move {
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
         let mut seen = gen::Seen::default();
+        let mut held = String::new();
         loop {
             let next = tokio::select! {
                 ev = rx.recv() => ev,
@@ -536,17 +529,39 @@ async fn run(
             let line = match ev {
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
-                    if t.text.is_empty() && t.reasoning.is_empty() {
+                    text.push_str(&t.text);
+                    let (content, done) = match &mut calls {
+                        Some(c) => c.push(&t.text),
+                        None => (t.text.clone(), Vec::new()),
+                    };
+                    if content.is_empty() && t.reasoning.is_empty() && done.is_empty() {
                         continue;
                     }
-                    text.push_str(&t.text);
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
-                    put(&mut v, &t.text, &t.reasoning);
+                    put(&mut v, &content, &t.reasoning);
+                    if !done.is_empty() {
+                        v["message"]["tool_calls"] = done.iter().map(|c| c.ollama()).collect();
+                    }
                     v["done"] = json!(false);
                     v
                 }
                 Event::Done(s) => {
+                    // what a tool reader held back, in a line before the last
+                    if let Some(mut c) = calls.take() {
+                        let (content, done) = c.finish();
+                        if !content.is_empty() || !done.is_empty() {
+                            let mut v = json!({"model": model,
+                                "created_at": gen::rfc3339(SystemTime::now())});
+                            put(&mut v, &content, "");
+                            if !done.is_empty() {
+                                v["message"]["tool_calls"] =
+                                    done.iter().map(|c| c.ollama()).collect();
+                            }
+                            v["done"] = json!(false);
+                            held = format!("{v}\n");
+                        }
+                    }
                     let mut v =
                         json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
                     put(&mut v, "", "");
@@ -565,7 +580,8 @@ async fn run(
                     json!({"error": err.message})
                 }
             };
-            if tx.send(Ok(Bytes::from(format!("{line}\n")))).await.is_err() {
+            let out = format!("{}{line}\n", std::mem::take(&mut held));
+            if tx.send(Ok(Bytes::from(out))).await.is_err() {
                 status = "499 (client closed)".into();
                 break;
             }

@@ -165,6 +165,24 @@ pub struct Thinking {
 }
 
 impl Thinking {
+    /// No reasoning (the template told so where it can be, else a budget
+    /// of 0).
+    pub fn none() -> Thinking {
+        let mut t = Thinking::default();
+        t.off();
+        t
+    }
+
+    /// Reasoning on, at most `budget` tokens of it.
+    pub fn on(budget: Option<usize>) -> Thinking {
+        let mut t = Thinking {
+            budget,
+            ..Thinking::default()
+        };
+        t.kwargs.insert("enable_thinking".into(), Value::Bool(true));
+        t
+    }
+
     fn off(&mut self) {
         self.kwargs
             .insert("enable_thinking".into(), Value::Bool(false));

@@ -364,4 +364,31 @@ mod tests {
         let e = v.compile(&bad).unwrap_err().to_string();
         assert!(e.contains("contains"), "{e}");
     }
+
+    #[test]
+    fn a_lazy_rule_leaves_text_free_until_its_trigger() {
+        // How the server constrains a `strict` tool's arguments under
+        // tool_choice "auto" (Hermes markers): text is free until the call
+        // opens, then the call follows its schema, then text is free again.
+        let v = bytes_vocab();
+        let g = Grammar::Lark(r#"start: (pre call "\n</tool_call>")* POST
+pre[lazy]: /(.|\n)*<tool_call>\n/
+POST: /(.|\n)*/ & ~/(.|\n)*<tool_call>(.|\n)*/
+call: %json {"type":"object","properties":{"name":{"const":"f"},"arguments":{"type":"object","properties":{"h":{"type":"integer"}},"required":["h"],"additionalProperties":false}},"required":["name","arguments"],"additionalProperties":false}
+"#.into());
+        for (t, want) in [
+            ("hello there", true),
+            ("", true),
+            ("a <tool_ call", true),
+            ("x<tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": 3}}\n</tool_call>", true),
+            ("x<tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": 3}}\n</tool_call>\nmore text", true),
+            ("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": 3}}\n</tool_call><tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": 4}}\n</tool_call>", true),
+            ("x<tool_call>\n{\"name\": \"g\"", false),
+            ("x<tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": \"3\"", false),
+            ("x<tool_call>\n{\"name\": \"f\", \"arguments\": {\"h\": 3}}", false),
+            ("x<tool_call>", false),
+        ] {
+            assert_eq!(run(&v, &g, t), Ok(want), "{t:?}");
+        }
+    }
 }

@@ -6,12 +6,11 @@
 mod request;
 mod stream;
 
-use crate::answer::{self, End, Splitter};
+use crate::answer::{self, End, Piece};
 use crate::defaults::Defaults;
 use crate::error::{ApiError, Flavor};
 use crate::gen;
 use crate::models::Lease;
-use crate::tools::ToolSet;
 use crate::{Body, Shared};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -37,37 +36,34 @@ fn new_id(prefix: &str) -> String {
     gen::new_id(prefix).replacen('-', "_", 1)
 }
 
-/// The prompt's token ids (with the tools rendered, or the answer's start
-/// after the template's generation prompt) and the text a forcing
-/// `tool_choice` put before the answer.
-async fn prompt(
+/// The prompt's token ids with the answer's start after the template's
+/// generation prompt (Anthropic's "prefill": the client's text, never read
+/// as special tokens).
+fn prefill_prompt(
     lease: &Lease,
     msgs: &[Message],
-    tools: Option<&ToolSet>,
-    prefill: Option<&str>,
-) -> Result<(Vec<u32>, String), ApiError> {
+    pre: &str,
+    kwargs: &serde_json::Map<String, Value>,
+) -> Result<Vec<u32>, ApiError> {
     let lm = &lease.slot.lm;
-    if let Some(t) = tools {
-        let p = crate::tools::chat_prompt(lease, msgs, Some(t), &Default::default()).await?;
-        return Ok((p.ids, p.prefix));
-    }
-    let Some(pre) = prefill else {
-        let p = Prompt::Chat(msgs.to_vec());
-        return Ok((gen::prepare(lease, p, "messages").await?, String::new()));
-    };
     let tpl = lm
         .template
         .as_ref()
         .map_err(|e| ApiError::bad("messages", e.clone()))?;
+    let opts = engine::RenderOptions {
+        add_generation_prompt: true,
+        tools: None,
+        kwargs: (!kwargs.is_empty()).then_some(kwargs),
+        now: None,
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
     let mut r = tpl
-        .render(msgs, true)
+        .render_with_cancel(msgs, &opts, &never)
         .map_err(|e| ApiError::bad("messages", e.to_string()))?;
-    // the answer's start is the client's text: never read as special tokens
     let at = r.text.len();
     r.text.push_str(pre);
     r.content_ranges.push((at, r.text.len()));
-    let ids = gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&r), "messages")?;
-    Ok((ids, String::new()))
+    gen::check_prompt_len(lease, lm.tokenizer.encode_chat(&r), "messages")
 }
 
 /// The request made ready: plan, conversation, model, prompt.
@@ -93,9 +89,25 @@ async fn ready(st: &Shared, r: &MessagesRequest, count_only: bool) -> Result<Rea
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }
-    let (ids, tool_prefix) = prompt(&lease, &msgs, plan.tools.as_ref(), prefill.as_deref()).await?;
-    let prompt_tokens = ids.len();
-    plan.req.prompt = Prompt::Tokens(ids);
+    let lm = lease.slot.lm.clone();
+    // a thinking model's reasoning, split from the answer (or turned off)
+    plan.req.reasoning = plan.wants.thinking.reasoning(&lm);
+    let kwargs = plan.wants.thinking.kwargs.clone();
+    let tool_prefix = match prefill {
+        Some(pre) => {
+            plan.req.prompt = Prompt::Tokens(prefill_prompt(&lease, &msgs, &pre, &kwargs)?);
+            String::new()
+        }
+        None => {
+            // the tools in the model's own format, its calls read back in it
+            let p = crate::tools::chat_prompt(&lease, &msgs, plan.tools.as_ref(), &kwargs).await?;
+            p.fit(plan.tools.as_mut(), &mut plan.req, &lm)?
+        }
+    };
+    let prompt_tokens = match &plan.req.prompt {
+        Prompt::Tokens(ids) => ids.len(),
+        _ => 0,
+    };
     Ok(Ready {
         plan,
         lease,
@@ -129,13 +141,13 @@ pub async fn messages(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let rd = ready(&st, &r, false).await.map_err(aerr)?;
-    if r.stream && rd.plan.tools.is_none() {
+    if r.stream && !(rd.plan.tools.is_some() && rd.plan.one_call) {
         // a refusal (a full queue) is still an HTTP error, before any event
         let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1).map_err(aerr)?;
         return Ok(live(st, rd, rx, started));
     }
-    // whole: read for tool calls (a streamed request with tools gets the
-    // finished message as its event stream)
+    // whole: read for tool calls (a streamed request for one call only gets
+    // the finished message as its event stream)
     let model = rd.lease.slot.name.clone();
     let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
     let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
@@ -147,7 +159,7 @@ pub async fn messages(
     let s = c.stats.clone().expect("a finished choice has stats");
     gen::log_request(&st, ENDPOINT, &model, &[&s], "200", started);
     gen::log_content(&st, "output", &c.text);
-    let (thinking, text) = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants).whole(&c.text);
+    let (thinking, text) = (c.reasoning.clone(), c.text.clone());
     let (text, mut calls) = match &rd.plan.tools {
         Some(t) => {
             let (content, calls) = t.answer(&rd.tool_prefix, &text);
@@ -225,7 +237,9 @@ fn live(
             async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
         };
         let (mut ev, head) = Events::start(&new_id("msg"), &model, rd.prompt_tokens);
-        let mut split = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants);
+        // with tools, the answer's text is read for calls as it comes: its
+        // content as text, each call as a tool_use block
+        let mut calls = rd.plan.tools.as_ref().map(|t| t.stream(&rd.tool_prefix));
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
@@ -245,15 +259,29 @@ fn live(
                 Event::Prefill { .. } => continue,
                 Event::Token(t) => {
                     text.push_str(&t.text);
-                    match split.push(&t.text) {
-                        Some(p) => ev.piece(&p),
-                        None => continue,
+                    let mut out = String::new();
+                    for p in answer::pieces(&t) {
+                        match (&p, &mut calls) {
+                            (Piece::Text(x), Some(c)) => out += &ev.tool_deltas(c.push(x)),
+                            _ => out += &ev.piece(&p),
+                        }
                     }
+                    if out.is_empty() {
+                        continue;
+                    }
+                    out
                 }
                 Event::Done(s) => {
-                    let (reason, seq) = stop_of(&rd, &s);
+                    let mut out = String::new();
+                    let (mut reason, mut seq) = stop_of(&rd, &s);
+                    if let Some(c) = &mut calls {
+                        out += &ev.tool_deltas(c.finish());
+                        if c.n_calls() > 0 {
+                            (reason, seq) = ("tool_use", None);
+                        }
+                    }
                     let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
-                    let out = ev.finish(reason, seq.as_deref(), u);
+                    out += &ev.finish(reason, seq.as_deref(), u);
                     stats = Some(s);
                     out
                 }

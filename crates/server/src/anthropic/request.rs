@@ -156,11 +156,14 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
         None => None,
         Some(v) => Some(KeepAlive::parse(v).map_err(|e| ApiError::bad("keep_alive", e))?),
     };
+    // Anthropic's models think only when asked: without `thinking` (or
+    // with it disabled) a thinking model's template is told not to, and its
+    // reasoning gets no tokens
     let mut wants = Wants::default();
-    match &r.thinking {
-        None => {}
+    let on = match &r.thinking {
+        None => false,
         Some(t) => match t.get("type").and_then(Value::as_str) {
-            Some("disabled") => {}
+            Some("disabled") => false,
             Some("enabled") => {
                 let budget = t.get("budget_tokens").and_then(Value::as_u64);
                 let Some(b) = budget.filter(|&b| b >= 1) else {
@@ -175,10 +178,10 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
                         format!("thinking.budget_tokens ({b}) must be less than max_tokens"),
                     ));
                 }
-                wants.thinking = true;
-                wants.thinking_budget = Some(b as usize);
+                wants.thinking.budget = Some(b as usize);
+                true
             }
-            Some("adaptive") => wants.thinking = true,
+            Some("adaptive") => true,
             _ => {
                 return Err(ApiError::bad(
                     "thinking.type",
@@ -189,7 +192,12 @@ pub fn plan(r: &MessagesRequest, d: &Defaults, count_only: bool) -> Result<Plan,
                 ))
             }
         },
-    }
+    };
+    wants.thinking = if on {
+        crate::structured::Thinking::on(wants.thinking.budget)
+    } else {
+        crate::structured::Thinking::none()
+    };
     let (tools, one_call) = tool_set(r)?;
     Ok(Plan {
         req: GenerateRequest {
@@ -235,6 +243,10 @@ fn tool_set(r: &MessagesRequest) -> Result<(Option<ToolSet>, bool), ApiError> {
         let mut f = json!({"name": name, "parameters": schema});
         if let Some(d) = t.get("description") {
             f["description"] = d.clone();
+        }
+        // `strict: true`: the call's input follows input_schema
+        if let Some(x) = t.get("strict") {
+            f["strict"] = x.clone();
         }
         list.push(json!({"type": "function", "function": f}));
     }

@@ -45,6 +45,8 @@ pub fn message(
 enum Open {
     Text,
     Thinking,
+    /// A `tool_use` block: the index of its call among the answer's calls.
+    Tool(usize),
 }
 
 /// Builds the event stream of one message, live or from a finished one.
@@ -106,8 +108,8 @@ impl Events {
         if self.open != Some(kind) {
             self.close(&mut out);
             let block = match kind {
-                Open::Text => json!({"type": "text", "text": ""}),
                 Open::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
+                _ => json!({"type": "text", "text": ""}),
             };
             out.push_str(&sse(
                 "content_block_start",
@@ -116,13 +118,46 @@ impl Events {
             self.open = Some(kind);
         }
         let delta = match kind {
-            Open::Text => json!({"type": "text_delta", "text": text}),
             Open::Thinking => json!({"type": "thinking_delta", "thinking": text}),
+            _ => json!({"type": "text_delta", "text": text}),
         };
         out.push_str(&sse(
             "content_block_delta",
             &json!({"type": "content_block_delta", "index": self.index, "delta": delta}),
         ));
+        out
+    }
+
+    /// A tool reader's pieces: content as text, each call as a `tool_use`
+    /// block (id `toolu_…`) whose input streams as `input_json_delta`s.
+    pub fn tool_deltas(&mut self, deltas: Vec<crate::tools::Delta>) -> String {
+        use crate::tools::Delta;
+        let mut out = String::new();
+        for d in deltas {
+            match d {
+                Delta::Content(c) => out.push_str(&self.piece(&Piece::Text(c))),
+                Delta::Start { index, name } => {
+                    self.close(&mut out);
+                    let id = crate::gen::new_id("toolu").replacen('-', "_", 1);
+                    out.push_str(&sse(
+                        "content_block_start",
+                        &json!({"type": "content_block_start", "index": self.index,
+                            "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+                    ));
+                    self.open = Some(Open::Tool(index));
+                }
+                Delta::Args { index, text } => {
+                    if self.open != Some(Open::Tool(index)) || text.is_empty() {
+                        continue;
+                    }
+                    out.push_str(&sse(
+                        "content_block_delta",
+                        &json!({"type": "content_block_delta", "index": self.index,
+                            "delta": {"type": "input_json_delta", "partial_json": text}}),
+                    ));
+                }
+            }
+        }
         out
     }
 

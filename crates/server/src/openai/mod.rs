@@ -157,27 +157,11 @@ pub async fn chat(
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
-    let crate::tools::Prompted {
-        ids,
-        prefix,
-        format,
-        strict,
-    } = crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs).await?;
-    if let Some(g) = strict {
-        // a strict forced call: its arguments follow the function's schema
-        let shape = crate::structured::Shape {
-            grammar: Some((g, "tools".into())),
-            hint: None,
-        };
-        p.req.constraint = shape.compile(&lm)?;
-    }
-    if let Some(mut t) = tools {
-        t.format = format;
-        // formats marked by special tokens need their text in the answer
-        p.req.special_text = format.needs_special_text();
-        p.tools = Some((t, prefix));
-    }
-    p.req.prompt = Prompt::Tokens(ids);
+    let mut tools = tools;
+    let prompted =
+        crate::tools::chat_prompt(&lease, &messages, tools.as_ref(), &p.thinking.kwargs).await?;
+    let prefix = prompted.fit(tools.as_mut(), &mut p.req, &lm)?;
+    p.tools = tools.map(|t| (t, prefix));
     respond(
         st,
         lease,

@@ -12,7 +12,7 @@ mod stream;
 
 pub use memory::Memory;
 
-use crate::answer::{self, End, Splitter};
+use crate::answer::{self, End};
 use crate::defaults::Defaults;
 use crate::error::ApiError;
 use crate::gen;
@@ -24,7 +24,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::scheduler::Event;
-use engine::{Message, Prompt};
+use engine::Message;
 use memory::{Missing, Stored};
 use request::{input_messages, plan, Plan, ResponsesRequest};
 use serde_json::{json, Value};
@@ -136,17 +136,23 @@ async fn ready(st: &Shared, r: &ResponsesRequest) -> Result<Ready, ApiError> {
     if let Some(m) = msgs.last() {
         gen::log_content(st, "prompt", &m.content);
     }
-    let (ids, tool_prefix) = match &plan.tools {
-        Some(t) => {
-            let p = crate::tools::chat_prompt(&lease, &msgs, Some(t), &Default::default()).await?;
-            (p.ids, p.prefix)
-        }
-        None => (
-            gen::prepare(&lease, Prompt::Chat(msgs), "input").await?,
-            String::new(),
-        ),
-    };
-    plan.req.prompt = Prompt::Tokens(ids);
+    let lm = lease.slot.lm.clone();
+    // a thinking model's reasoning, split from the answer; the schema binds
+    // the answer only
+    plan.req.reasoning = plan.wants.thinking.reasoning(&lm);
+    if let Some(s) = &plan.wants.schema {
+        plan.req.constraint = s.constraint(&lm)?;
+    }
+    let kwargs = plan.wants.thinking.kwargs.clone();
+    let p = crate::tools::chat_prompt(&lease, &msgs, plan.tools.as_ref(), &kwargs)
+        .await
+        .map_err(|mut e| {
+            if e.param.as_deref() == Some("messages") {
+                e.param = Some("input".into());
+            }
+            e
+        })?;
+    let tool_prefix = p.fit(plan.tools.as_mut(), &mut plan.req, &lm)?;
     let head = head(r, &plan, &lease.slot.name);
     Ok(Ready {
         plan,
@@ -199,28 +205,25 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let rd = ready(&st, &r).await?;
-    if r.stream && rd.plan.tools.is_none() && rd.plan.wants.schema.is_none() {
+    if r.stream && rd.plan.tools.is_none() {
         // a refusal (a full queue) is still an HTTP error, before any event
         let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1)?;
         return Ok(live(st, rd, rx, started));
     }
-    // whole: read for tool calls, or checked as JSON (a streamed request
-    // gets the finished response as its event stream)
+    // whole: read for tool calls (a streamed request with tools gets the
+    // finished response as its event stream)
     let model = rd.lease.slot.name.clone();
     let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
-    let choice = match &rd.plan.wants.schema {
-        Some(s) => answer::collect_json(&rd.lease, &rd.plan.req, s, &mut guard).await,
-        None => match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
-            Ok(rx) => guard.collect(rx, 1).await.map(|mut v| v.remove(0)),
-            Err(e) => Err(e),
-        },
+    let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
+        Ok(rx) => guard.collect(rx, 1).await.map(|mut v| v.remove(0)),
+        Err(e) => Err(e),
     };
     guard.disarm();
     let c = choice?;
     let s = c.stats.clone().expect("a finished choice has stats");
     gen::log_request(&st, ENDPOINT, &model, &[&s], "200", started);
     gen::log_content(&st, "output", &c.text);
-    let (thinking, text) = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants).whole(&c.text);
+    let (thinking, text) = (c.reasoning.clone(), c.text.clone());
     let (text, mut calls) = match &rd.plan.tools {
         Some(t) => {
             let (content, calls) = t.answer(&rd.tool_prefix, &text);
@@ -295,7 +298,6 @@ fn live(
             let tx = tx.clone();
             async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
         };
-        let mut split = Splitter::new(&rd.lease.slot.lm, &rd.plan.wants);
         let mut status = "200".to_string();
         let mut text = String::new();
         let mut stats = None;
@@ -313,15 +315,14 @@ fn live(
             let Some((_, e)) = next else { break };
             let out = match e {
                 Event::Prefill { .. } => continue,
-                Event::Token(t) => match split.push(&t.text) {
-                    Some(p) => {
-                        if let answer::Piece::Text(x) = &p {
-                            text.push_str(x);
-                        }
-                        ev.piece(&p)
+                Event::Token(t) => {
+                    text.push_str(&t.text);
+                    let out: String = answer::pieces(&t).iter().map(|p| ev.piece(p)).collect();
+                    if out.is_empty() {
+                        continue;
                     }
-                    None => continue,
-                },
+                    out
+                }
                 Event::Done(s) => {
                     let length =
                         answer::end_of(&rd.lease.slot.lm, &s, &rd.plan.req.stop) == End::Length;

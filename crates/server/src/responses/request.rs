@@ -51,6 +51,9 @@ pub struct ResponsesRequest {
     pub frequency_penalty: Option<f32>,
     pub seed: Option<i64>,
     pub keep_alive: Option<Value>,
+    /// hearth: most reasoning tokens before the answer is asked for (-1:
+    /// no limit).
+    pub thinking_budget: Option<i64>,
 }
 
 pub struct Plan {
@@ -147,7 +150,10 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
     let (format_echo, schema) = text_format(r.text.as_ref())?;
     wants.schema = schema;
     let (reasoning_echo, summary) = match &r.reasoning {
-        None | Some(Value::Null) => (json!({"effort": null, "summary": null}), false),
+        None | Some(Value::Null) => {
+            wants.thinking = crate::structured::openai_thinking(None, None, r.thinking_budget)?;
+            (json!({"effort": null, "summary": null}), false)
+        }
         Some(v) => {
             let effort = v.get("effort").and_then(Value::as_str);
             if let Some(e) = effort {
@@ -170,7 +176,10 @@ pub fn plan(r: &ResponsesRequest, d: &Defaults) -> Result<Plan, ApiError> {
                     ));
                 }
             }
-            wants.thinking = effort != Some("none");
+            // a thinking model's template told the level where it takes one
+            // (none: no reasoning); without an effort, the model's default
+            let level = effort.map(|e| if e == "xhigh" { "high" } else { e });
+            wants.thinking = crate::structured::openai_thinking(level, None, r.thinking_budget)?;
             (
                 json!({"effort": effort, "summary": summary}),
                 summary.is_some(),
@@ -223,13 +232,11 @@ fn text_format(text: Option<&Value>) -> Result<(Value, Option<Schema>), ApiError
                 ));
             }
             let s = Schema {
-                name: f.get("name").and_then(Value::as_str).map(str::to_string),
                 description: f
                     .get("description")
                     .and_then(Value::as_str)
                     .map(str::to_string),
                 schema,
-                strict: f.get("strict").and_then(Value::as_bool).unwrap_or(false),
             };
             Ok((f.clone(), Some(s)))
         }
@@ -266,6 +273,10 @@ fn tool_set(r: &ResponsesRequest) -> Result<(Option<ToolSet>, Value), ApiError> 
             "parameters": t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
         if let Some(d) = t.get("description") {
             f["description"] = d.clone();
+        }
+        // a strict function's arguments follow its parameters schema
+        if let Some(x) = t.get("strict") {
+            f["strict"] = x.clone();
         }
         list.push(json!({"type": "function", "function": f}));
     }
@@ -528,7 +539,24 @@ mod tests {
         )
         .unwrap();
         let s = p.wants.schema.unwrap();
-        assert_eq!((s.name.as_deref(), s.strict), (Some("cat"), true));
+        assert_eq!(s.schema.unwrap()["properties"]["name"]["type"], "string");
+        // reasoning.effort: none turns a thinking template's reasoning off
+        // (and gives it no tokens); a level is passed to the template
+        let none = plan(
+            &with("reasoning", json!({"effort": "none"})),
+            &Defaults::default(),
+        );
+        let t = none.unwrap().wants.thinking;
+        assert_eq!(
+            (t.kwargs["enable_thinking"].clone(), t.budget),
+            (json!(false), Some(0))
+        );
+        let high = plan(
+            &with("reasoning", json!({"effort": "xhigh"})),
+            &Defaults::default(),
+        );
+        let t = high.unwrap().wants.thinking;
+        assert_eq!(t.kwargs["reasoning_effort"], "high");
         let p = plan(
             &with(
                 "tools",

@@ -727,7 +727,20 @@ impl ToolStream {
     }
 
     fn diff(&mut self, fin: bool) -> Vec<Delta> {
-        let p = parse(self.format, &self.text, fin);
+        let mut p = parse(self.format, &self.text, fin);
+        if fin
+            && self.format == ToolFormat::Hermes
+            && self.sent.is_empty()
+            && !p.calls.is_empty()
+            && !p.calls.iter().any(|c| self.names.contains(&c.name))
+        {
+            // as a whole Hermes answer is read (`parse_tool_calls`): what
+            // looked like calls but names no declared function is content
+            p = Parsed {
+                content: self.text.clone(),
+                calls: Vec::new(),
+            };
+        }
         let mut out = Vec::new();
         let calls: Vec<&RawCall> = p
             .calls

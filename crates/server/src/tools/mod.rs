@@ -106,9 +106,37 @@ pub struct Prompted {
     pub prefix: String,
     /// How the model writes calls.
     pub format: ToolFormat,
-    /// The grammar of a forced call of `strict` functions: the call and its
-    /// arguments follow the function's `parameters` schema.
+    /// The grammar of calls of `strict` functions: their arguments follow
+    /// the function's `parameters` schema ([`ToolSet::strict_grammar`]).
     pub strict: Option<engine::Grammar>,
+}
+
+impl Prompted {
+    /// Put what rendering decided into `req`: the prompt's ids, the grammar
+    /// of `strict` calls (a 400 naming `tools` when a schema cannot be
+    /// enforced), the text of special tokens for formats marked by them;
+    /// `tools` learns the model's format. Returns the answer's start the
+    /// prompt wrote (a forced call's opening).
+    pub fn fit(
+        self,
+        tools: Option<&mut ToolSet>,
+        req: &mut engine::GenerateRequest,
+        lm: &engine::LoadedModel,
+    ) -> Result<String, ApiError> {
+        req.prompt = engine::Prompt::Tokens(self.ids);
+        if let Some(g) = self.strict {
+            let shape = crate::structured::Shape {
+                grammar: Some((g, "tools".into())),
+                hint: None,
+            };
+            req.constraint = shape.compile(lm)?;
+        }
+        if let Some(t) = tools {
+            t.format = self.format;
+            req.special_text = self.format.needs_special_text();
+        }
+        Ok(self.prefix)
+    }
 }
 
 /// What a request's `tool_choice` asks of the answer.
@@ -242,15 +270,7 @@ impl ToolSet {
             .calls
             .iter()
             .filter(|c| names.contains(&c.name.as_str()))
-            .map(|c| ToolCall {
-                name: c.name.clone(),
-                arguments: serde_json::from_str(&c.args)
-                    .ok()
-                    .or_else(|| {
-                        engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
-                    })
-                    .unwrap_or_else(|| Value::String(c.args.clone())),
-            })
+            .map(ToolCall::of)
             .collect();
         if calls.is_empty() && self.format == ToolFormat::Llama3 {
             return parse_tool_calls(&text, &names);
@@ -262,12 +282,19 @@ impl ToolSet {
         )
     }
 
-    /// When `tool_choice` forces a call and a candidate function is
-    /// `strict` (OpenAI's `function.strict`), the grammar of that call in
-    /// `format`: the family's opening and closing around
-    /// `{"name": <a candidate>, "arguments": <its parameters schema>}`
-    /// (Hermes / Qwen, Llama 3.x with `parameters`, Phi-4-mini). `None` for
-    /// formats whose markers are special tokens or not JSON.
+    /// The grammar of calls when a candidate function is `strict`
+    /// (OpenAI's `function.strict`): each call is the family's opening and
+    /// closing around `{"name": <a candidate>, "arguments": <its
+    /// parameters schema>}` (a candidate that is not strict: any object).
+    /// A forcing `tool_choice` (`required`, named): the answer is one call.
+    /// `auto`: the text is free until the model opens a call, the call then
+    /// follows the grammar, and text is free again after it (llguidance's
+    /// lazy rule: the free text ends at the first opening marker; the
+    /// closing free text can never contain one), so the model still decides
+    /// whether to call. Formats: Hermes / Qwen, Phi-4-mini, and (forced
+    /// only: its calls have no opening marker) Llama 3.x. `None` for other
+    /// formats (their markers are special tokens or not JSON) and when no
+    /// candidate is strict.
     pub fn strict_grammar(&self, format: ToolFormat) -> Option<engine::Grammar> {
         let candidates: Vec<&Value> = self
             .list
@@ -275,30 +302,27 @@ impl ToolSet {
             .iter()
             .filter_map(|t| t.get("function"))
             .filter(|f| match &self.force {
-                Force::Auto => false,
-                Force::Required => true,
+                Force::Auto | Force::Required => true,
                 Force::Named(n) => f.get("name").and_then(Value::as_str) == Some(n),
             })
             .collect();
-        if !candidates
-            .iter()
-            .any(|f| f.get("strict") == Some(&Value::Bool(true)))
-        {
+        let strict = |f: &Value| f.get("strict") == Some(&Value::Bool(true));
+        if !candidates.iter().any(|f| strict(f)) {
             return None;
         }
         let (open, close, args_key) = match format {
             ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>", "arguments"),
-            ToolFormat::Llama3 => ("", "", "parameters"),
+            ToolFormat::Llama3 if self.force != Force::Auto => ("", "", "parameters"),
             ToolFormat::Phi4 => ("functools[", "]", "arguments"),
             _ => return None,
         };
         let any: Vec<Value> = candidates
             .iter()
             .map(|f| {
-                let params = f
-                    .get("parameters")
-                    .cloned()
-                    .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+                let params = match f.get("parameters") {
+                    Some(p) if strict(f) => p.clone(),
+                    _ => serde_json::json!({"type": "object"}),
+                };
                 serde_json::json!({
                     "type": "object",
                     "properties": {"name": {"const": f.get("name")}, args_key: params},
@@ -309,6 +333,15 @@ impl ToolSet {
             .collect();
         let schema = serde_json::json!({"anyOf": any});
         let lit = |s: &str| Value::String(s.to_string()).to_string();
+        let call = format!("call: %json {schema}\n");
+        if self.force == Force::Auto {
+            return Some(engine::Grammar::Lark(auto_grammar(
+                format,
+                &regex_lit(open),
+                &lit(close),
+                &call,
+            )));
+        }
         let mut g = String::from("start: ");
         if !open.is_empty() {
             g.push_str(&lit(open));
@@ -319,8 +352,24 @@ impl ToolSet {
             g.push(' ');
             g.push_str(&lit(close));
         }
-        g.push_str(&format!("\ncall: %json {schema}\n"));
+        g.push('\n');
+        g.push_str(&call);
         Some(engine::Grammar::Lark(g))
+    }
+
+    /// A reader of this answer's whole calls as it streams (Ollama's
+    /// shape: each call once it is complete).
+    pub fn stream_whole(&self, prefix: &str) -> WholeCalls {
+        WholeCalls {
+            inner: self.stream(prefix),
+            format: self.format,
+            names: tool_names(&self.list)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            text: prefix.to_string(),
+            done: 0,
+        }
     }
 
     /// A reader of this answer's calls as it streams (`prefix`: the forced
@@ -337,6 +386,57 @@ impl ToolSet {
     }
 }
 
+/// Reads an answer as it streams into its content, as it comes, and its
+/// calls, each once it is complete (its closing written, or the answer
+/// ended).
+pub struct WholeCalls {
+    inner: ToolStream,
+    format: ToolFormat,
+    names: Vec<String>,
+    text: String,
+    /// Calls handed out so far.
+    done: usize,
+}
+
+impl WholeCalls {
+    /// The content and the calls that `piece` completes.
+    pub fn push(&mut self, piece: &str) -> (String, Vec<ToolCall>) {
+        self.text.push_str(piece);
+        let deltas = self.inner.push(piece);
+        (content_of(deltas), self.calls(false))
+    }
+
+    /// The end of the answer: what was held back, and the last calls.
+    pub fn finish(&mut self) -> (String, Vec<ToolCall>) {
+        let deltas = self.inner.finish();
+        (content_of(deltas), self.calls(true))
+    }
+
+    fn calls(&mut self, fin: bool) -> Vec<ToolCall> {
+        let p = formats::parse(self.format, &self.text, fin);
+        let done: Vec<ToolCall> = p
+            .calls
+            .iter()
+            .filter(|c| self.names.iter().any(|n| n == &c.name))
+            .take_while(|c| c.done || fin)
+            .map(ToolCall::of)
+            .collect();
+        let new = done.get(self.done..).unwrap_or_default().to_vec();
+        self.done = self.done.max(done.len());
+        new
+    }
+}
+
+fn content_of(deltas: Vec<Delta>) -> String {
+    deltas
+        .into_iter()
+        .filter_map(|d| match d {
+            Delta::Content(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A call read from an answer: a declared function and its arguments (a JSON
 /// value; arguments the model wrote as a JSON string are parsed).
 #[derive(Clone, Debug, PartialEq)]
@@ -346,6 +446,20 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
+    /// A call as a format's reader read it: its arguments text parsed as
+    /// JSON (repaired if need be, else kept as a string).
+    pub fn of(c: &formats::RawCall) -> ToolCall {
+        ToolCall {
+            name: c.name.clone(),
+            arguments: serde_json::from_str(&c.args)
+                .ok()
+                .or_else(|| {
+                    engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
+                })
+                .unwrap_or_else(|| Value::String(c.args.clone())),
+        }
+    }
+
     /// OpenAI's `tool_calls` entry (arguments as a JSON string).
     pub fn openai(&self, id: String) -> Value {
         let args = match &self.arguments {
@@ -438,6 +552,61 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
         (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
         calls,
     )
+}
+
+/// The grammar of an answer under `tool_choice: "auto"` whose calls are
+/// `call` between `open_rx` (a regular expression) and `close` (a Lark
+/// string): free text, then any number of (free text up to the opening —
+/// a lazy rule: it ends at the first one —, a call, the closing), then free
+/// text without an opening. Hermes answers are also read for calls written
+/// without the tags (`parse_tool_calls`: an answer that is only call
+/// objects, one per line, fenced or not), so there an answer that starts
+/// as such an object is one (or more) calls of the grammar, and an answer
+/// with no tagged call may not start like one.
+fn auto_grammar(format: ToolFormat, open_rx: &str, close: &str, call: &str) -> String {
+    const ANY: &str = r"(.|\n)*";
+    let no_open = format!(r"~/{ANY}{open_rx}{ANY}/");
+    let hermes = format == ToolFormat::Hermes;
+    let mut g = String::new();
+    if hermes {
+        // the first text may not start as a bare call either (its text
+        // lexeme would swallow the call's JSON)
+        g.push_str(&format!(
+            "start: tagged | FREE | bare\ntagged: pre0 call {close} (pre call {close})* POST\n\
+             pre0[lazy]: /[ \\t\\n]*([^ \\t\\n{{`]{ANY})?{open_rx}/\n\
+             FREE: /{ANY}/ & {no_open} & ~/[ \\t\\n]*(```(json)?)?[ \\t\\n]*\\{{{ANY}/\n\
+             bare: LEAD? call (SEP call)* TAIL?\n\
+             LEAD: /[ \\t\\n]+|[ \\t\\n]*```(json)?[ \\t\\n]*/\n\
+             SEP: /[ \\t]*\\n[ \\t\\n]*/\n\
+             TAIL: /[ \\t\\n]+|[ \\t\\n]*```[ \\t\\n]*/\n"
+        ));
+    } else {
+        g.push_str(&format!(
+            "start: tagged | FREE\ntagged: (pre call {close})+ POST\nFREE: /{ANY}/ & {no_open}\n"
+        ));
+    }
+    g.push_str(&format!(
+        "pre[lazy]: /{ANY}{open_rx}/\nPOST: /{ANY}/ & {no_open}\n"
+    ));
+    g.push_str(call);
+    g
+}
+
+/// `s` as a regular expression matching it literally (inside Lark's `/…/`;
+/// the opening markers have no `/`).
+fn regex_lit(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            c if "\\.+*?()|[]{}^$".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The function names declared in `tools` (checked by [`tools`]).
@@ -537,5 +706,126 @@ mod tests {
             assert!(calls.is_empty(), "{t}");
             assert_eq!(c.as_deref(), Some(t), "{t}");
         }
+    }
+
+    #[test]
+    fn a_streamed_call_of_no_declared_function_is_content() {
+        let t = tools(
+            Some(vec![
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+            ]),
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        let text = "```json\n{\"name\": \"add\", \"arguments\": {\"a\": 5}}\n```";
+        let mut w = t.stream_whole("");
+        let mut content = String::new();
+        for piece in text.split_inclusive(' ') {
+            let (c, calls) = w.push(piece);
+            assert!(calls.is_empty());
+            content.push_str(&c);
+        }
+        let (c, calls) = w.finish();
+        content.push_str(&c);
+        assert!(calls.is_empty());
+        // as the whole answer is read
+        assert_eq!(Some(content), t.answer("", text).0);
+    }
+
+    /// Whether `lm`'s constraint for `g` lets the model write `text` (its
+    /// tokens in turn) and end there.
+    fn writes(lm: &engine::LoadedModel, g: &engine::Grammar, text: &str) -> bool {
+        // as the model writes it: `<tool_call>` is one (added, not control) token
+        let ids = lm.tokenizer.encode(text, false, true);
+        assert_eq!(ids.contains(&151657), text.contains("<tool_call>"));
+        let mut c = lm.constraint(g).unwrap();
+        for t in ids {
+            if !c.mask().unwrap().allows(t) {
+                return false;
+            }
+            c.accept(t).unwrap();
+        }
+        let eog = lm.tokenizer.eog_ids()[0];
+        c.is_finished() || c.mask().unwrap().allows(eog)
+    }
+
+    #[test]
+    fn strict_calls_follow_the_schema_and_free_text_stays_free() {
+        let Some(p) = test_models::model("qwen2.5-coder-0.5b") else {
+            return;
+        };
+        let lm = engine::LoadedModel::load(p).unwrap();
+        let format = super::ToolFormat::from_template(lm.template.as_ref().unwrap().source());
+        assert_eq!(format, super::ToolFormat::Hermes);
+        let alarm = |strict: bool| {
+            json!({"type": "function", "function": {"name": "set_alarm", "strict": strict,
+                "parameters": {"type": "object", "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23}},
+                    "required": ["hour"], "additionalProperties": false}}})
+        };
+        let set = |strict: bool, choice: Value| {
+            tools(Some(vec![alarm(strict)]), Some(&choice))
+                .unwrap()
+                .unwrap()
+        };
+        // not strict: nothing to constrain
+        assert!(set(false, json!("auto")).strict_grammar(format).is_none());
+        let call = |args: &str| {
+            format!("<tool_call>\n{{\"name\": \"set_alarm\", \"arguments\": {args}}}\n</tool_call>")
+        };
+        let auto = set(true, json!("auto")).strict_grammar(format).unwrap();
+        for (text, ok) in [
+            // the model decides: free text, no call
+            ("It is 7 o'clock; no alarm needed.".to_string(), true),
+            (String::new(), true),
+            // a call after text, text after it, two calls
+            (format!("Setting it.\n{}", call("{\"hour\": 7}")), true),
+            (format!("{}\nDone.", call("{\"hour\": 7}")), true),
+            (
+                format!("{}\n{}", call("{\"hour\": 7}"), call("{\"hour\": 8}")),
+                true,
+            ),
+            // once the call opens, its schema binds it
+            (call("{\"hour\": \"7\"}"), false),
+            (call("{\"hour\": 24}"), false),
+            (call("{\"hour\": 7, \"label\": \"x\"}"), false),
+            (call("{}"), false),
+            (
+                "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>".into(),
+                false,
+            ),
+            // an opened call must be finished
+            ("Sure <tool_call>\n{\"name\": \"set_alarm\"".into(), false),
+            // calls without the tags (read as calls too): bound as well
+            (
+                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}".into(),
+                true,
+            ),
+            (
+                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}\n```".into(),
+                true,
+            ),
+            (
+                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}".into(),
+                false,
+            ),
+            (
+                "{\"name\": \"set_alarm\", \"parameters\": {\"hour\": 7}}".into(),
+                false,
+            ),
+            (
+                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}\n```".into(),
+                false,
+            ),
+            // a code block is still free text
+            ("```python\nprint(1)\n```".into(), true),
+        ] {
+            assert_eq!(writes(&lm, &auto, &text), ok, "{text:?}");
+        }
+        // forced: the answer is the call, nothing else
+        let forced = set(true, json!("required")).strict_grammar(format).unwrap();
+        assert!(writes(&lm, &forced, &call("{\"hour\": 7}")));
+        assert!(!writes(&lm, &forced, "No call."));
+        assert!(!writes(&lm, &forced, &call("{\"hour\": 99}")));
     }
 }

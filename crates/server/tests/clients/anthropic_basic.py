@@ -107,7 +107,11 @@ if "qwen-coder" in ids:
     check("tool_use block", m.stop_reason == "tool_use" and len(uses) == 1 and uses[0].name == "get_weather"
           and uses[0].id.startswith("toolu_") and uses[0].input.get("city") == "Paris", str(m))
     with c.messages.stream(model="qwen-coder", max_tokens=80, temperature=0, tools=TOOLS, messages=ASK) as s:
+        tevs = list(s)
         sm = s.get_final_message()
+    # live: the input streams in pieces as the model writes it
+    n_json = sum(1 for e in tevs if e.type == "content_block_delta" and e.delta.type == "input_json_delta")
+    check("streamed tool_use input in pieces", n_json > 2, str([e.type for e in tevs]))
     su = [b for b in sm.content if b.type == "tool_use"]
     check("streamed tool_use (input_json_delta)", sm.stop_reason == "tool_use" and len(su) == 1
           and su[0].input == uses[0].input if uses else False, str(sm))

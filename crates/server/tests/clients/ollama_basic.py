@@ -77,6 +77,18 @@ if "qwen-coder" in [m.model for m in c.list().models]:
             calls = last.message.tool_calls or []
         check(f"ollama tool call (stream={stream})", len(calls) == 1 and calls[0].function.name == "get_weather"
               and calls[0].function.arguments.get("city") == "Paris" and last.done, str(calls))
+        if stream:
+            # the call comes in a line of its own once complete, before the last line
+            at = [i for i, p in enumerate(parts) if p.message.tool_calls]
+            check("ollama stream: the call arrives before the final line", len(at) == 1 and not parts[at[0]].done
+                  and at[0] < len(parts) - 1, str(parts)[:600])
+    # with tools, an answer without a call streams as it comes, not in one piece
+    hi = [{"role": "user", "content": "Explain in two sentences what a Python list is."}]
+    parts = list(c.chat(model="qwen-coder", messages=hi, tools=TOOLS, stream=True, options={"temperature": 0, "num_predict": 60}))
+    whole = c.chat(model="qwen-coder", messages=hi, tools=TOOLS, options={"temperature": 0, "num_predict": 60})
+    pieces = [p.message.content for p in parts if p.message.content]
+    check("ollama stream with tools: content in pieces", len(pieces) > 5 and not any(p.message.tool_calls for p in parts)
+          and "".join(pieces) == whole.message.content, f"{pieces} {parts[:3]} {whole.message}"[:800])
     back = ASK + [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
                   {"role": "tool", "content": json.dumps({"temp_c": 18})}]
     r = c.chat(model="qwen-coder", messages=back, tools=TOOLS, options={"temperature": 0, "num_predict": 30})

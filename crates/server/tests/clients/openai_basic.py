@@ -201,6 +201,28 @@ if "qwen-coder" in ids:
         a6 = json.loads(calls6[0].function.arguments) if calls6 else {}
         check(f"strict tool arguments follow the schema (seed {seed})", len(calls6) == 1 and set(a6) == {"hour", "label"}
               and isinstance(a6["hour"], int) and 0 <= a6["hour"] <= 23 and a6["label"] in ("work", "gym", "sleep"), str(r6.choices[0]))
+    # strict under tool_choice auto: the model decides; a call it makes follows the schema
+    def alarm_ok(tc):
+        a = json.loads(tc.function.arguments)
+        return (tc.function.name == "set_alarm" and set(a) == {"hour", "label"} and isinstance(a["hour"], int)
+                and 0 <= a["hour"] <= 23 and a["label"] in ("work", "gym", "sleep"))
+    made = []
+    for seed in (1, 2, 3):
+        r7 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Wake me up at 30 o'clock for yoga."}],
+                                       tools=STRICT, temperature=1.0, seed=seed, max_tokens=60)
+        made += [(seed, tc) for tc in (r7.choices[0].message.tool_calls or [])]
+    check("strict under auto: the calls made follow the schema", made and all(alarm_ok(tc) for _, tc in made),
+          str([(s, tc.function.arguments) for s, tc in made]))
+    r8 = c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
+                                   tools=STRICT, temperature=0, max_tokens=30)
+    check("strict under auto: free text stays free", not r8.choices[0].message.tool_calls
+          and (r8.choices[0].message.content or "").strip(), str(r8.choices[0]))
+    chunks = list(c.chat.completions.create(model="qwen-coder", messages=[{"role": "user", "content": "Wake me up at 30 o'clock for yoga."}],
+                                            tools=STRICT, temperature=1.0, seed=1, max_tokens=60, stream=True))
+    args = "".join(d.function.arguments or "" for ch in chunks if ch.choices for d in (ch.choices[0].delta.tool_calls or []))
+    first = [tc for s_, tc in made if s_ == 1]
+    check("strict under auto, streamed: the same call", (json.loads(args) if args else None)
+          == (json.loads(first[0].function.arguments) if first else None), args)
     expect_error("tool_choice naming an undeclared function is 400", lambda: c.chat.completions.create(
         model="qwen-coder", messages=ASK, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}}), 400, "tool_choice")
     expect_error("tool_choice required without tools is 400", lambda: c.chat.completions.create(

@@ -5,9 +5,13 @@ so the server really parses what the model writes: OpenAI
 `reasoning_content` (message and stream deltas), Ollama `message.thinking`
 and `/api/generate` `thinking`, streamed as it comes; `thinking_budget`
 closes the reasoning; `think: false` / `reasoning_effort: "none"` skip it;
-a JSON schema applies to the answer, not the reasoning."""
+a JSON schema applies to the answer, not the reasoning. The same split
+through the `anthropic` client (`thinking` blocks, `thinking_delta` events;
+no thinking unless asked) and the Responses API (a `reasoning` item,
+`response.reasoning_text.delta` events; `reasoning.effort` none skips it)."""
 import json
 
+import anthropic
 import httpx
 import ollama
 import openai
@@ -92,5 +96,54 @@ with httpx.Client(timeout=120) as h:
     show = h.post(URL + "/api/show", headers=hdr, json={"model": "qwen-coder"}).json()
     check("/api/show: tools capability", "tools" in show["capabilities"] and "thinking" not in show["capabilities"],
           str(show["capabilities"]))
+
+# Anthropic: thinking blocks when asked (budget_tokens caps them), none otherwise.
+a = anthropic.Anthropic(base_url=URL, api_key=API_KEY or "none", max_retries=0, timeout=300)
+am = a.messages.create(model=MODEL, max_tokens=120, temperature=0, messages=ASK,
+                       thinking={"type": "enabled", "budget_tokens": 30})
+kinds = [b.type for b in am.content]
+th_blocks = [b for b in am.content if b.type == "thinking"]
+answer = "".join(b.text for b in am.content if b.type == "text")
+check("anthropic: a thinking block, then the answer", kinds[:1] == ["thinking"] and "text" in kinds
+      and len(th_blocks[0].thinking) > 10 and th_blocks[0].signature and "</think>" not in answer
+      and "</think>" not in th_blocks[0].thinking and answer.strip(), str(am))
+check("anthropic: the same reasoning as the OpenAI route", th_blocks[0].thinking == reasoning if th_blocks else False,
+      f"{th_blocks} vs {reasoning!r}")
+with a.messages.stream(model=MODEL, max_tokens=120, temperature=0, messages=ASK,
+                       thinking={"type": "enabled", "budget_tokens": 30}) as s:
+    evs = list(s)
+    sm = s.get_final_message()
+deltas = [e.delta.type for e in evs if e.type == "content_block_delta"]
+check("anthropic stream: thinking_delta pieces, a signature, then text_delta",
+      deltas.count("thinking_delta") > 5 and "signature_delta" in deltas and "text_delta" in deltas
+      and deltas.index("signature_delta") < deltas.index("text_delta"), str(deltas))
+def blocks(m):
+    return [(b.type, getattr(b, "thinking", None), getattr(b, "text", None)) for b in m.content]
+check("anthropic stream == whole", blocks(sm) == blocks(am), f"{sm.content} vs {am.content}")
+plain = a.messages.create(model=MODEL, max_tokens=60, temperature=0, messages=ASK)
+check("anthropic: no thinking unless asked", [b.type for b in plain.content] == ["text"]
+      and "<think>" not in plain.content[0].text, str(plain))
+
+# Responses: a reasoning item before the message; streamed as reasoning_text deltas.
+rr = c.responses.create(model=MODEL, input=ASK[0]["content"], temperature=0, max_output_tokens=120,
+                        reasoning={"effort": "low"}, extra_body={"thinking_budget": 30})
+items = [o.type for o in rr.output]
+rtext = "".join(p.text for o in rr.output if o.type == "reasoning" for p in (o.content or []))
+check("responses: a reasoning item, then the message", items == ["reasoning", "message"] and len(rtext) > 10
+      and "</think>" not in rr.output_text and rr.output_text.strip() and rr.usage.output_tokens > 0, str(rr.output))
+with c.responses.stream(model=MODEL, input=ASK[0]["content"], temperature=0, max_output_tokens=120,
+                        reasoning={"effort": "low"}, extra_body={"thinking_budget": 30}) as s:
+    evs = [e.type for e in s]
+    fr = s.get_final_response()
+check("responses stream: reasoning_text deltas before output_text deltas",
+      evs.count("response.reasoning_text.delta") > 5 and "response.output_text.delta" in evs
+      and max(i for i, e in enumerate(evs) if e == "response.reasoning_text.delta")
+      < evs.index("response.output_text.delta"), str(evs)[:400])
+check("responses stream == whole", fr.output_text == rr.output_text
+      and "".join(p.text for o in fr.output if o.type == "reasoning" for p in (o.content or [])) == rtext, str(fr.output))
+rn = c.responses.create(model=MODEL, input=ASK[0]["content"], temperature=0, max_output_tokens=60,
+                        reasoning={"effort": "none"})
+check("responses: effort none skips the reasoning", [o.type for o in rn.output] == ["message"]
+      and rn.output_text.strip(), str(rn.output))
 
 done()
