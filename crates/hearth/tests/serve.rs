@@ -112,7 +112,7 @@ fn serve_prints_address_models_and_request_lines_without_content() {
     {
         let mut s = TcpStream::connect(&addr).unwrap();
         let body = format!(
-            r#"{{"model":"{stem}","messages":[{{"role":"user","content":"Count from one to a hundred:"}}],"max_tokens":400,"temperature":0}}"#
+            r#"{{"model":"{stem}","messages":[{{"role":"user","content":"Count from one to a hundred:"}}],"max_tokens":400,"temperature":0,"ignore_eos":true}}"#
         );
         write!(s, "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         std::thread::sleep(Duration::from_millis(800));
