@@ -403,3 +403,19 @@ impl Drop for LeftGuard<'_> {
         }
     }
 }
+
+/// A 200 whose body is a server-sent event stream (all three streaming
+/// APIs: OpenAI's, Anthropic's and Responses').
+pub fn sse_response(body: axum::body::Body) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}

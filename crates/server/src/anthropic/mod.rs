@@ -14,7 +14,6 @@ use crate::models::Lease;
 use crate::{Body, Shared};
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::scheduler::Event;
@@ -202,24 +201,12 @@ pub async fn messages(
         usage(s.prompt_tokens, s.cached_tokens, s.output_tokens),
     );
     if r.stream {
-        return Ok(sse_response(axum::body::Body::from(Events::replay(
+        return Ok(gen::sse_response(axum::body::Body::from(Events::replay(
             &m,
             rd.prompt_tokens,
         ))));
     }
     Ok(Json(m).into_response())
-}
-
-fn sse_response(body: axum::body::Body) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// Stream the answer as it is generated.
@@ -304,7 +291,7 @@ fn live(
         gen::log_content(&st, "output", &text);
         drop(rd);
     });
-    sse_response(axum::body::Body::from_stream(
+    gen::sse_response(axum::body::Body::from_stream(
         tokio_stream::wrappers::ReceiverStream::new(brx),
     ))
 }

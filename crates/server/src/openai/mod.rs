@@ -6,7 +6,6 @@ use crate::models::Lease;
 use crate::{Body, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::scheduler::Event;
@@ -406,7 +405,7 @@ fn finish_whole(
                     out.push_str(&sse(&c));
                 }
                 out.push_str("data: [DONE]\n\n");
-                return sse_response(axum::body::Body::from(out));
+                return gen::sse_response(axum::body::Body::from(out));
             }
             let cs: Vec<Value> = choices
                 .iter()
@@ -479,18 +478,6 @@ fn chunk(id: &str, created: u64, model: &str, choices: Value, with_null_usage: b
 
 fn sse(v: &Value) -> String {
     format!("data: {v}\n\n")
-}
-
-fn sse_response(body: axum::body::Body) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -687,7 +674,7 @@ fn stream_response(
         let _ = send("data: [DONE]\n\n".to_string()).await;
         drop(lease);
     });
-    sse_response(axum::body::Body::from_stream(
+    gen::sse_response(axum::body::Body::from_stream(
         tokio_stream::wrappers::ReceiverStream::new(brx),
     ))
 }

@@ -20,7 +20,7 @@ use crate::models::Lease;
 use crate::{Body, Shared};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use engine::scheduler::Event;
@@ -266,21 +266,9 @@ pub async fn create(
     keep(&st, &rd, &resp, &text);
     if r.stream {
         let body = Events::replay(&rd.head, &resp, rd.plan.summary);
-        return Ok(sse_response(axum::body::Body::from(body)));
+        return Ok(gen::sse_response(axum::body::Body::from(body)));
     }
     Ok(Json(resp).into_response())
-}
-
-fn sse_response(body: axum::body::Body) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// Stream the answer as it is generated.
@@ -359,7 +347,7 @@ fn live(
         gen::log_content(&st, "output", &text);
         drop(rd);
     });
-    sse_response(axum::body::Body::from_stream(
+    gen::sse_response(axum::body::Body::from_stream(
         tokio_stream::wrappers::ReceiverStream::new(brx),
     ))
 }
