@@ -49,11 +49,14 @@ pub(crate) struct PBlk {
     d: __m512,
 }
 
+/// A thread's scratch: see [`SCRATCH`].
+type Scratch = (Vec<KBlk>, Vec<PBlk>, Vec<GBlk>, Vec<f32>);
+
 thread_local! {
     /// Without a cache, the group's weight rows unpacked ([`KBlk`] per row
     /// while building, then [`PBlk`] pairs); the tile's activation rows
     /// regrouped and their scales.
-    static SCRATCH: RefCell<(Vec<KBlk>, Vec<PBlk>, Vec<GBlk>, Vec<f32>)> =
+    static SCRATCH: RefCell<Scratch> =
         const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
 }
 
@@ -277,6 +280,7 @@ unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
     assert!(w.len() >= n_out * rb && n_out.is_multiple_of(2));
     // SAFETY: all-zero bytes are valid vectors and floats.
     let mut v = vec![unsafe { std::mem::zeroed::<PBlk>() }; n_out / 2 * nb];
+    // SAFETY: as above.
     let mut tmp = vec![unsafe { std::mem::zeroed::<KBlk>() }; 2 * nb];
     for (j, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 2) {
         // SAFETY: rows 2j, 2j + 1 < n_out hold nb blocks (asserted above).
