@@ -1,6 +1,6 @@
 //! Prefill and batched matmul for Q4_K and Q6_K with AVX-512 VNNI, in their
 //! `vec_dot` order (llama.cpp's AVX2 `ggml_vec_dot_q4_K_q8_K` /
-//! `q6_K`, bit for bit: see `avx2::kpanel`, whose unpacked rows ([`KBlk`])
+//! `q6_K`, bit for bit: see `avx2::kpanel`, whose unpacked rows (`KBlk`)
 //! and regrouped activations ([`GBlk`]) this builds on).
 //!
 //! Weight rows go in pairs ([`PBlk`]: rows `2j`, `2j + 1` in the 256-bit
@@ -25,7 +25,9 @@
 //! number of rows (512-row prefill at k = 8192 holds 4.7 MB of them).
 
 use crate::avx2::hsum_f32_8;
-use crate::avx2::kpanel::{build, group_acts, GBlk, KBlk, KPanel};
+use crate::avx2::kpanel::{group_acts, GBlk, KPanel};
+use crate::avx2::kq::scales_mins_k4_fast;
+use crate::avx2::legacy::{f16x2, ld32};
 use crate::k_quants::Q8_K_BYTES;
 use crate::matmul::Tile;
 use crate::panel_cache::{CacheSpec, Panels};
@@ -37,9 +39,9 @@ use std::cell::RefCell;
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 pub(crate) struct PBlk {
-    /// The rows' [`KBlk::v`], paired.
+    /// The rows' `KBlk::v` (`avx2::kpanel`), paired.
     v: [__m512i; 8],
-    /// The rows' [`KBlk::s`], paired.
+    /// The rows' `KBlk::s`, paired.
     s: [__m512i; 4],
     /// Q6_K: each row's 16 scales times -32 as i16. Q4_K: low 256 bits each
     /// row's 8 mins as i16 (128 bits each), high 256 bits each row's dmin 4
@@ -50,14 +52,13 @@ pub(crate) struct PBlk {
 }
 
 /// A thread's scratch: see [`SCRATCH`].
-type Scratch = (Vec<KBlk>, Vec<PBlk>, Vec<GBlk>, Vec<f32>);
+type Scratch = (Vec<PBlk>, Vec<GBlk>, Vec<f32>);
 
 thread_local! {
-    /// Without a cache, the group's weight rows unpacked ([`KBlk`] per row
-    /// while building, then [`PBlk`] pairs); the tile's activation rows
-    /// regrouped and their scales.
+    /// Without a cache, the group's weight rows unpacked in pairs; the
+    /// tile's activation rows regrouped and their scales.
     static SCRATCH: RefCell<Scratch> =
-        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// `[lo | hi]`.
@@ -99,57 +100,130 @@ unsafe fn dpwssd(acc: __m512i, x: __m512i, s: __m512i) -> __m512i {
     r
 }
 
-/// Rows `a`, `b` (their `nb` super-blocks unpacked by `avx2::kpanel::build`)
-/// paired into `dst`.
+/// [`pair`] of `avx2::kpanel`, on both halves at once: chunks `c0`, `c1`
+/// regrouped so that in each 4-byte group `L` the first result holds
+/// `c0[4L..4L+2], c1[4L..4L+2]` and the second `c0[4L+2..4L+4],
+/// c1[4L+2..4L+4]`.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn pair_rows<B: KPanel>(a: &[KBlk], b: &[KBlk], dst: &mut [PBlk]) {
-    for ((x, y), p) in a.iter().zip(b).zip(dst.iter_mut()) {
-        p.v = std::array::from_fn(|k| pair(x.v[k], y.v[k]));
-        p.s = std::array::from_fn(|k| pair(x.s[k], y.s[k]));
-        p.e = if B::Q6 {
-            // |scale| <= 128: times -32 fits i16
-            let m32 = _mm256_set1_epi16(-32);
-            pair(
-                _mm256_mullo_epi16(x.extra, m32),
-                _mm256_mullo_epi16(y.extra, m32),
-            )
-        } else {
-            let mins = _mm256_set_m128i(
-                _mm256_castsi256_si128(y.extra),
-                _mm256_castsi256_si128(x.extra),
-            );
-            let dmin = _mm256_set_m128(_mm_set1_ps(y.m), _mm_set1_ps(x.m));
-            pair(mins, _mm256_castps_si256(dmin))
-        };
-        p.d = _mm512_castsi512_ps(pair(
-            _mm256_castps_si256(_mm256_set1_ps(x.d)),
-            _mm256_castps_si256(_mm256_set1_ps(y.d)),
-        ));
-    }
+fn regroup(c0: __m512i, c1: __m512i) -> (__m512i, __m512i) {
+    const ODD: __mmask32 = 0xAAAA_AAAA;
+    (
+        _mm512_mask_blend_epi16(ODD, c0, _mm512_slli_epi32::<16>(c1)),
+        _mm512_mask_blend_epi16(ODD, _mm512_srli_epi32::<16>(c0), c1),
+    )
+}
+
+/// 32 bytes at `a` and at `b`, as `[a | b]`.
+///
+/// # Safety
+/// 32 readable bytes at each.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn ld_pair(a: *const u8, b: *const u8) -> __m512i {
+    // SAFETY: the caller's.
+    unsafe { pair(ld32(a), ld32(b)) }
 }
 
 /// Unpack rows `o`, `o + 1` of `B` (`nb` super-blocks each at `w`, `rb`
-/// bytes apart) into `dst`, by way of `tmp` (`2 * nb` blocks).
+/// bytes apart) into `dst`, both rows at once in 512-bit vectors: the bytes
+/// `avx2::kpanel::build` gives each row, paired (the first row in the low
+/// halves), as the kernels' tests check through their results.
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA, F16C; rows `o`, `o + 1` in `w`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn build_pair<B: KPanel>(
-    w: &[u8],
-    rb: usize,
-    o: usize,
-    nb: usize,
-    tmp: &mut [KBlk],
-    dst: &mut [PBlk],
-) {
-    assert!(w.len() >= (o + 2) * rb && nb * B::BYTES <= rb && tmp.len() >= 2 * nb);
-    let (t0, t1) = tmp.split_at_mut(nb);
-    // SAFETY: rows o and o + 1 hold nb blocks (asserted above).
-    unsafe {
-        build::<B>(w[o * rb..].as_ptr(), nb, t0);
-        build::<B>(w[(o + 1) * rb..].as_ptr(), nb, t1);
+unsafe fn build_pair<B: KPanel>(w: &[u8], rb: usize, o: usize, nb: usize, dst: &mut [PBlk]) {
+    assert!(w.len() >= (o + 2) * rb && nb * B::BYTES <= rb && dst.len() >= nb);
+    let (r0, r1) = (w[o * rb..].as_ptr(), w[(o + 1) * rb..].as_ptr());
+    let m4 = _mm512_set1_epi8(0xF);
+    for (i, p) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: block i < nb of each row (asserted above): B::BYTES bytes.
+        unsafe {
+            let (x0, x1) = (r0.add(i * B::BYTES), r1.add(i * B::BYTES));
+            if B::Q6 {
+                // as `build_q6_k`: d is the f16 at 208..210
+                let d0 = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x0.add(206))));
+                let d1 = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x1.add(206))));
+                p.d = _mm512_castsi512_ps(pair(
+                    _mm256_castps_si256(_mm256_set1_ps(d0)),
+                    _mm256_castps_si256(_mm256_set1_ps(d1)),
+                ));
+                let sc = |x: *const u8| {
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(x.add(192) as *const __m128i))
+                };
+                // |scale| <= 128: times -32 fits i16
+                p.e = _mm512_mullo_epi16(pair(sc(x0), sc(x1)), _mm512_set1_epi16(-32));
+                let m2 = _mm512_set1_epi8(3);
+                for n in 0..2 {
+                    let ql0 = ld_pair(x0.add(n * 64), x1.add(n * 64));
+                    let ql1 = ld_pair(x0.add(n * 64 + 32), x1.add(n * 64 + 32));
+                    let qh = ld_pair(x0.add(128 + n * 32), x1.add(128 + n * 32));
+                    let hi = |sh: u32| -> __m512i {
+                        let q = match sh {
+                            0 => qh,
+                            2 => _mm512_srli_epi16::<2>(qh),
+                            4 => _mm512_srli_epi16::<4>(qh),
+                            _ => _mm512_srli_epi16::<6>(qh),
+                        };
+                        _mm512_slli_epi16::<4>(_mm512_and_si512(q, m2))
+                    };
+                    let c = [
+                        _mm512_or_si512(_mm512_and_si512(ql0, m4), hi(0)),
+                        _mm512_or_si512(_mm512_and_si512(ql1, m4), hi(2)),
+                        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql0), m4), hi(4)),
+                        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql1), m4), hi(6)),
+                    ];
+                    for h in 0..2 {
+                        let m = 2 * n + h;
+                        (p.v[2 * m], p.v[2 * m + 1]) = regroup(c[2 * h], c[2 * h + 1]);
+                        let t = 4 * n + 2 * h;
+                        let s = |x: *const u8| {
+                            let g = |i: usize| (*x.add(192 + i) as i8) as i16 as u16 as i32;
+                            _mm256_set_m128i(
+                                _mm_set1_epi32(g(2 * t + 1) | (g(2 * t + 3) << 16)),
+                                _mm_set1_epi32(g(2 * t) | (g(2 * t + 2) << 16)),
+                            )
+                        };
+                        p.s[m] = pair(s(x0), s(x1));
+                    }
+                }
+            } else {
+                // as `build_q4_k`
+                let (dm0, dm1) = (f16x2(x0), f16x2(x1));
+                p.d = _mm512_castsi512_ps(pair(
+                    _mm256_castps_si256(_mm256_set1_ps(_mm_cvtss_f32(dm0))),
+                    _mm256_castps_si256(_mm256_set1_ps(_mm_cvtss_f32(dm1))),
+                ));
+                let (sc0, mn0) = scales_mins_k4_fast(x0.add(4));
+                let (sc1, mn1) = scales_mins_k4_fast(x1.add(4));
+                let mins =
+                    |m: &[u8; 8]| _mm_cvtepu8_epi16(_mm_loadl_epi64(m.as_ptr() as *const __m128i));
+                let dmin = _mm256_set_m128(
+                    _mm_set1_ps(_mm_cvtss_f32(_mm_movehdup_ps(dm1))),
+                    _mm_set1_ps(_mm_cvtss_f32(_mm_movehdup_ps(dm0))),
+                );
+                p.e = pair(
+                    _mm256_set_m128i(mins(&mn1), mins(&mn0)),
+                    _mm256_castps_si256(dmin),
+                );
+                for j in 0..4 {
+                    // chunks 2j (low nibbles) and 2j + 1 (high nibbles): pair j
+                    let q4 = ld_pair(x0.add(16 + j * 32), x1.add(16 + j * 32));
+                    (p.v[2 * j], p.v[2 * j + 1]) = regroup(
+                        _mm512_and_si512(q4, m4),
+                        _mm512_and_si512(_mm512_srli_epi16::<4>(q4), m4),
+                    );
+                    let s = |sc: &[u8; 8]| {
+                        _mm256_set1_epi32(
+                            (sc[2 * j] as u16 as i32) | ((sc[2 * j + 1] as u16 as i32) << 16),
+                        )
+                    };
+                    p.s[j] = pair(s(&sc0), s(&sc1));
+                }
+            }
+        }
     }
-    pair_rows::<B>(&t0[..nb], &t1[..nb], dst);
 }
 
 /// The weight pairs `pa` (rows `o`, `o + 1`) and `pb` (`o + 2`, `o + 3`),
@@ -280,11 +354,9 @@ unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
     assert!(w.len() >= n_out * rb && n_out.is_multiple_of(2));
     // SAFETY: all-zero bytes are valid vectors and floats.
     let mut v = vec![unsafe { std::mem::zeroed::<PBlk>() }; n_out / 2 * nb];
-    // SAFETY: as above.
-    let mut tmp = vec![unsafe { std::mem::zeroed::<KBlk>() }; 2 * nb];
     for (j, dst) in v.chunks_exact_mut(nb.max(1)).enumerate().take(n_out / 2) {
         // SAFETY: rows 2j, 2j + 1 < n_out hold nb blocks (asserted above).
-        unsafe { build_pair::<B>(w, rb, 2 * j, nb, &mut tmp, dst) };
+        unsafe { build_pair::<B>(w, rb, 2 * j, nb, dst) };
     }
     Panels::KQuantPairs(v)
 }
@@ -348,12 +420,11 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[PBlk]>) {
         assert!(c.len() >= o1 / 2 * nb);
     }
     SCRATCH.with(|s| {
-        let (tmp, pairs, g, ds) = &mut *s.borrow_mut();
+        let (pairs, g, ds) = &mut *s.borrow_mut();
         let n = (r1 - r0) * nb;
         let group = GROUP.min(o1 - o0);
         // SAFETY: all-zero bytes are valid vectors and floats.
         unsafe {
-            tmp.resize(2 * nb, std::mem::zeroed());
             pairs.resize(group / 2 * nb, std::mem::zeroed());
             g.resize(n, std::mem::zeroed());
         }
@@ -376,7 +447,7 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[PBlk]>) {
                     {
                         // SAFETY: rows og + 2j, og + 2j + 1 < o1 hold nb
                         // blocks (asserted above).
-                        unsafe { build_pair::<B>(w, rb, og + 2 * j, nb, tmp, dst) };
+                        unsafe { build_pair::<B>(w, rb, og + 2 * j, nb, dst) };
                     }
                     &pairs[..(oe - og) / 2 * nb]
                 }
