@@ -19,7 +19,7 @@
 //! serving two outputs (the min term's four).
 //!
 //! The tile is walked in groups of [`GROUP`] weight rows (unpacked into
-//! scratch, about 14 KB per row at k = 8192, so the group stays in L2) by
+//! scratch, 14 KB per row at k = 8192: 0.9 MB, in L2 with the block) by
 //! blocks of activation rows sized to share L2 with it ([`act_block`]):
 //! every weight pair then reads activations from L2, not L3, whatever the
 //! number of rows (512-row prefill at k = 8192 holds 4.7 MB of them).
@@ -379,7 +379,7 @@ pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
 
 /// Weight rows unpacked (or read from the cache) per group: each 4 of them
 /// pass over a block of activation rows while the group stays in L2.
-const GROUP: usize = 16;
+const GROUP: usize = 64;
 
 /// Activation rows per block: as many as fit in about 512 KB of regrouped
 /// blocks (the L2 share next to the weight group), a multiple of 4, at least
