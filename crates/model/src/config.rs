@@ -47,7 +47,7 @@ pub enum Arch {
     /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
     /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
     Qwen35,
-    /// `gemma4`: Gemma 4 text decoders (E2B/E4B, 31B): per-layer
+    /// `gemma4`: Gemma 4 text decoders (E2B/E4B, 31B, 26B-A4B): per-layer
     /// embeddings, KV shared across layers, sliding and global layers with
     /// their own head sizes and RoPE (see `arch/gemma4.rs`, `gemma4.rs`).
     Gemma4,
@@ -588,10 +588,15 @@ impl Config {
             f,
             arch: arch.name(),
         };
-        if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0 && !arch.is_moe()) {
+        // (gemma4 is dense or a mixture of experts: its `configure` reads
+        // the experts when the file has them)
+        if let Some(n) = m
+            .u("expert_count")?
+            .filter(|&n| n > 0 && !arch.is_moe() && arch != Arch::Gemma4)
+        {
             return Err(m.bad(
                 &m.key("expert_count"),
-                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss / qwen35moe one"),
+                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss / qwen35moe / gemma4 one"),
             ));
         }
         let n_embd = m.req_u("embedding_length")?;

@@ -1,6 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
 //! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
-//! Qwen3-MoE, gpt-oss, Qwen3.5 dense and MoE, Gemma 4): real
+//! Qwen3-MoE, gpt-oss, Qwen3.5 dense and MoE, Gemma 4 dense and MoE): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
@@ -82,7 +82,12 @@ fn bounds(ty: &str, moe: bool) -> Bounds {
 }
 
 /// A routing margin (`Session::route_margins`) below this is a near tie,
-/// counted in the report.
+/// counted in the report. Such a position's logits are exempt from the
+/// type's `max` bound (not from the mean, nor from the decisive top-1):
+/// two implementations' router logits differ by more than the bits of F32
+/// arithmetic once attention's f16 cache and summation orders have acted
+/// (gemma4moe-f32: 2 of its 17 near ties, margins 0.007-0.008, flip an
+/// expert against llama.cpp, moving that position's logits by up to 0.4).
 const ROUTE_NEAR_TIE: f32 = 0.01;
 
 /// A greedy step whose llama.cpp top-2 margin is below this is a near tie.
@@ -182,7 +187,8 @@ fn check_run(m: &Model, pool: &kernels::ThreadPool, b: &Bounds, run: &Value, st:
     assert_eq!(tops.len(), tokens.len());
     logits_all(m, pool, n_ctx, &tokens, |pos, row, margin| {
         let want = top(&tops[pos]);
-        if margin < ROUTE_NEAR_TIE {
+        let route_tie = margin < ROUTE_NEAR_TIE;
+        if route_tie {
             st.route_ties += 1;
         }
         st.positions += 1;
@@ -208,7 +214,7 @@ fn check_run(m: &Model, pool: &kernels::ThreadPool, b: &Bounds, run: &Value, st:
             if d > st.diff_max {
                 st.diff_max = d;
             }
-            if d > b.max && st.failures.len() < 5 {
+            if d > b.max && !route_tie && st.failures.len() < 5 {
                 st.failures.push(format!(
                     "{name} pos {pos} id {id}: logit {:.3}, llama.cpp {logit:.3}",
                     row[id]
@@ -365,7 +371,8 @@ macro_rules! families {
 }
 
 families!(
-    llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, qwen35moe, gemma4
+    llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, qwen35moe, gemma4,
+    gemma4moe
 );
 
 #[test]
