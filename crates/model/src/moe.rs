@@ -102,7 +102,14 @@ impl MoeScratch {
                     0
                 }
             ],
-            router_x: vec![0.0; if c.gemma4.is_some() { cap * c.n_embd } else { 0 }],
+            router_x: vec![
+                0.0;
+                if c.gemma4.is_some() {
+                    cap * c.n_embd
+                } else {
+                    0
+                }
+            ],
         }
     }
 }
