@@ -74,7 +74,7 @@ pub use attn::{
 pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
-pub use matmul::{matmul, matmul_multi, MatmulJob};
+pub use matmul::{matmul, matmul_multi, matmul_serial, MatmulJob};
 pub use panel_cache::PanelCache;
 pub use pool::{default_threads, ThreadPool};
 pub use simd::{check_simd_env, set_force_scalar, simd_level, SIMD_CAPS};
