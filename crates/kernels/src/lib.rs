@@ -35,6 +35,8 @@
 //!   depend on the batch around it, the tiling or the thread count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
 //!   bytes exactly (checked in `tests/simd.rs`).
+//! - [`matmul_serial`] is [`matmul`] on the calling thread (same bits), for
+//!   small products computed inside a pool task.
 //! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
 //!   pass with one barrier, bit-identical to separate [`matmul`] calls.
 

@@ -6,11 +6,15 @@
 //! reuse) and their forward pass (`Model::forward_chunk_hybrid`, called by
 //! `forward.rs` for every chunk of such a model).
 //!
-//! The delta rule runs one token after another, per value head, for prompt
-//! chunks and decode steps alike (the same loop: a chunk's result is the
-//! decode steps' result bit for bit), with the heads of all sequences of a
-//! chunk spread over the pool. A sequence's scan reads only its own rows and
-//! state, so batching never changes its values.
+//! The delta rule (`delta.rs`) runs in its chunked form, per value head, for
+//! prompt chunks and decode steps alike: blocks of `delta::CHUNK` positions
+//! at fixed offsets from the sequence's start, the state advanced once per
+//! block, the unfinished block's rows kept with it — so a chunk's result is
+//! the decode steps' result bit for bit, however a prompt is split — with
+//! the heads of all sequences of a chunk spread over the pool. A sequence's
+//! scan reads only its own rows and state, so batching never changes its
+//! values. `Model::set_delta_rule` switches to the per-token form, the
+//! reference the tests compare with.
 
 use crate::attention::{attend_groups, AttnShape, SharedMut};
 use crate::config::{Config, SsmSpec};
@@ -245,7 +249,7 @@ impl RecLayer {
 
 /// Snapshots kept per session besides the pinned one (each is a whole
 /// recurrent state: for a Qwen3.5-4B shape 24 layers × 32 heads × 128²
-/// floats, 50 MB).
+/// floats, 50 MB, plus the unfinished block's rows, 19 MB).
 pub const MAX_SNAPSHOTS: usize = 2;
 
 /// Pinned snapshots a session may hold on top of [`MAX_SNAPSHOTS`]: the
