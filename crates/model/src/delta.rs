@@ -23,9 +23,10 @@
 //!   (the WY/UT form solves the first line for a whole block as
 //!   (I + A)⁻¹ with A the strictly lower β-scaled, decayed K Kᵀ; here the
 //!   same triangular system is solved by forward substitution, row by row).
-//!   The d²-sized work — S₀ K ᵀ, S₀ Qᵀ and the block's state update — and the
-//!   intra-block K Kᵀ, Q Kᵀ are matrix products (`kernels::matmul_serial`,
-//!   F32); what is left per token is O(CHUNK·d). Decays enter only as
+//!   The d²-sized work is matrix products: S₀Kᵀ, S₀Qᵀ and the intra-block
+//!   K Kᵀ, Q Kᵀ by `kernels::matmul_serial` (F32), the block's state update
+//!   as CHUNK rank-1 updates per state row; what is left per token is
+//!   O(CHUNK·d). Decays enter only as
 //!   e^{Gₜ−Gⱼ} ≤ 1 and e^{Gₜ} (never divided by), so long blocks do not
 //!   overflow.
 //!
@@ -46,8 +47,7 @@ use kernels::{GgmlType, QuantizedActs};
 /// Tokens per block of the chunked form. 32: the per-token cost is ~3d² for
 /// the state products (independent of the block size) plus ~3·CHUNK·d for
 /// the intra-block terms, and the pending rows kept per sequence grow with
-/// it; 32 is also the F32 dot product's SIMD width (`kernels::float`), so
-/// the state update's dot products of length CHUNK run whole.
+/// it.
 pub const CHUNK: usize = 32;
 
 /// The view of `x` as the bytes of ggml F32 values (little-endian targets).
@@ -107,9 +107,7 @@ struct Work {
     qs: Vec<f32>, // [CHUNK][hd] S₀ q per new row
     kk: Vec<f32>, // [CHUNK][CHUNK] k_new · k_j
     qk: Vec<f32>, // [CHUNK][CHUNK] q_new · k_j
-    ut: Vec<f32>, // [hd][CHUNK] decayed u rows, transposed
-    kt: Vec<f32>, // [hd][CHUNK] key rows, transposed
-    ds: Vec<f32>, // [hd][hd] the block's state increment
+    cg: Vec<f32>, // [CHUNK] e^{G_C−G_j}
     acc: Vec<f32>,
 }
 
@@ -140,6 +138,7 @@ pub(crate) fn chunked(
     w.kk.resize(CHUNK * CHUNK, 0.0);
     w.qk.resize(CHUNK * CHUNK, 0.0);
     w.acc.resize(hd, 0.0);
+    w.cg.resize(CHUNK, 0.0);
     let mut js = pos0 % CHUNK; // block rows before this segment
     w.kb[..js * hd].copy_from_slice(&pk[..js * hd]);
     let mut r0 = 0;
@@ -193,23 +192,24 @@ pub(crate) fn chunked(
             }
         }
         if nb == CHUNK {
-            // the block is whole: S ← e^{G_C} S₀ + Σ_j e^{G_C−G_j} u_j k_jᵀ
+            // the block is whole: S ← e^{G_C} S₀ + Σ_j e^{G_C−G_j} u_j k_jᵀ,
+            // a product of [hd][CHUNK] by [CHUNK][hd] accumulated as rank-1
+            // updates row by row (each state row stays in L1 while its
+            // CHUNK updates run; F32 dot products of length CHUNK would be
+            // dominated by their call overhead)
             let gl = pg[CHUNK - 1];
-            w.ut.resize(hd * CHUNK, 0.0);
-            w.kt.resize(hd * CHUNK, 0.0);
-            w.ds.resize(hd * hd, 0.0);
-            for j in 0..CHUNK {
-                let c = (gl - pg[j]).exp();
-                for i in 0..hd {
-                    w.ut[i * CHUNK + j] = c * pu[j * hd + i];
-                    w.kt[i * CHUNK + j] = w.kb[j * hd + i];
-                }
-            }
-            w.acts.quantize(GgmlType::F32, &w.ut, hd, CHUNK);
-            mm(&w.acts, &w.kt, hd, CHUNK, &mut w.ds);
             let decay = gl.exp();
-            for (x, &d) in s.iter_mut().zip(&w.ds) {
-                *x = decay * *x + d;
+            for (c, &gj) in w.cg.iter_mut().zip(pg.iter()) {
+                *c = (gl - gj).exp();
+            }
+            for (vi, row) in s.chunks_exact_mut(hd).enumerate() {
+                row.iter_mut().for_each(|x| *x *= decay);
+                for (j, kj) in w.kb.chunks_exact(hd).enumerate() {
+                    let c = w.cg[j] * pu[j * hd + vi];
+                    for (x, &k) in row.iter_mut().zip(kj) {
+                        *x += c * k;
+                    }
+                }
             }
             js = 0;
         } else {
@@ -291,7 +291,7 @@ mod tests {
     use super::*;
 
     /// Deterministic pseudo-random values in [-1, 1).
-    struct Lcg(u64);
+    pub(super) struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> f32 {
             self.0 = self
@@ -304,7 +304,7 @@ mod tests {
 
     /// One head's inputs as the layer makes them: q, k L2-normed, g a
     /// log-decay in (−3, 0) (softplus(·)·(−exp(A))), β in (0, 1).
-    struct Inputs {
+    pub(super) struct Inputs {
         q: Vec<f32>,
         k: Vec<f32>,
         v: Vec<f32>,
@@ -312,7 +312,7 @@ mod tests {
         beta: Vec<f32>,
     }
 
-    fn inputs(seed: u64, n: usize, hd: usize) -> Inputs {
+    pub(super) fn inputs(seed: u64, n: usize, hd: usize) -> Inputs {
         let mut r = Lcg(seed);
         let mut unit = |n: usize| -> Vec<f32> {
             let mut x: Vec<f32> = (0..n * hd).map(|_| r.next()).collect();
@@ -330,7 +330,7 @@ mod tests {
     }
 
     impl Inputs {
-        fn rows(&self, a: usize, b: usize, hd: usize) -> HeadRows<'_> {
+        pub(super) fn rows(&self, a: usize, b: usize, hd: usize) -> HeadRows<'_> {
             HeadRows {
                 q: &self.q[a * hd..b * hd],
                 k: &self.k[a * hd..b * hd],
@@ -342,7 +342,7 @@ mod tests {
     }
 
     /// A head's chunked state as a sequence keeps it (`hybrid.rs`).
-    struct Chunked {
+    pub(super) struct Chunked {
         s: Vec<f32>,
         pk: Vec<f32>,
         pu: Vec<f32>,
@@ -351,7 +351,7 @@ mod tests {
     }
 
     impl Chunked {
-        fn new(hd: usize) -> Chunked {
+        pub(super) fn new(hd: usize) -> Chunked {
             Chunked {
                 s: vec![0.0; hd * hd],
                 pk: vec![0.0; CHUNK * hd],
@@ -362,7 +362,7 @@ mod tests {
         }
 
         /// Rows `a..b` of `x` (the next positions), their outputs into `out`.
-        fn run(&mut self, x: &Inputs, a: usize, b: usize, hd: usize, out: &mut [f32]) {
+        pub(super) fn run(&mut self, x: &Inputs, a: usize, b: usize, hd: usize, out: &mut [f32]) {
             assert_eq!(a, self.pos);
             let pend = Pending {
                 k: &self.pk,
@@ -469,5 +469,29 @@ mod tests {
                 "state"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod cost {
+    use super::tests::*;
+    use super::*;
+
+    /// Both forms on one Qwen3.5-4B-shaped head (d = 128) over a 512-token
+    /// prompt, for instruction counts by hand:
+    /// `valgrind --tool=callgrind <model lib test binary> --ignored
+    /// delta_rule_cost_probe` then `callgrind_annotate --inclusive=yes`
+    /// (`delta::chunked` against `delta::per_token`).
+    #[test]
+    #[ignore = "an instruction-count probe, run under callgrind by hand"]
+    fn delta_rule_cost_probe() {
+        let (hd, n) = (128, 512);
+        let x = inputs(5, n, hd);
+        let mut out = vec![0.0; n * hd];
+        let mut s = vec![0.0; hd * hd];
+        per_token(&mut s, hd, &x.rows(0, n, hd), &mut out);
+        let mut c = Chunked::new(hd);
+        c.run(&x, 0, n, hd, &mut out);
+        assert!(out.iter().all(|v| v.is_finite()));
     }
 }
