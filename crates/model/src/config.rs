@@ -342,6 +342,11 @@ impl SsmSpec {
     pub fn conv_len(&self) -> usize {
         (self.d_conv - 1) * self.conv_dim()
     }
+    /// Floats of one layer's unfinished block of the chunked delta rule
+    /// (`delta.rs`): key rows, u rows and decays of up to `CHUNK` positions.
+    pub fn pending_len(&self) -> usize {
+        crate::delta::CHUNK * (self.key_dim() + self.value_dim() + self.n_v_heads)
+    }
 
     /// Bytes a session holds whatever its length: the recurrent state of
     /// every recurrent layer, its snapshots (the pinned one too) and the
@@ -349,7 +354,7 @@ impl SsmSpec {
     /// layers' query width).
     pub fn session_bytes(&self, q_dim: usize, batch: usize) -> usize {
         let layers = self.recurrent.iter().filter(|&&r| r).count();
-        let state = layers * (self.conv_len() + self.state_len());
+        let state = layers * (self.conv_len() + self.state_len() + self.pending_len());
         let scratch_row =
             2 * q_dim + 2 * self.conv_dim() + 2 * self.value_dim() + 2 * self.n_v_heads;
         let states = 1 + crate::hybrid::MAX_SNAPSHOTS + crate::hybrid::PINNED_SNAPSHOTS;
