@@ -398,7 +398,7 @@ impl Model {
         self.moe_ffn(pool, s, n, &moe.experts)?;
         ops::rms_norm(&mut s.o[..n * d], d, &moe.post_norm_2, c.rms_eps);
         for (a, &b) in s.o[..n * d].iter_mut().zip(&s.g4.shared[..n * d]) {
-            *a = b + *a;
+            *a += b; // b + a: IEEE addition commutes, same bits
         }
         Ok(())
     }
