@@ -441,6 +441,7 @@ fn strict_calls_follow_the_schema_and_free_text_stays_free() {
     for (text, ok) in [
         // the model decides: free text, no call
         ("It is 7 o'clock; no alarm needed.".to_string(), true),
+        ("2 + 2 equals 4.".to_string(), true),
         (String::new(), true),
         // a call after text, text after it, two calls
         (format!("Setting it.\n{}", call("{\"hour\": 7}")), true),
