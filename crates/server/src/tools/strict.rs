@@ -27,8 +27,12 @@
 //! gpt-oss (harmony) writes a call as a message of its own
 //! (`<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{…}<|call|>`),
 //! between the reasoning and the final answer: its grammar covers the whole
-//! output (analysis messages free, then the final message free or a call),
-//! and the engine applies it to every token (`GenerateRequest::constrain_all`).
+//! output (under `auto`: analysis messages free, then the final message free
+//! or a call; forced: the call alone, as a forcing `tool_choice` without
+//! `strict` opens it in the prompt), and the engine applies it to every
+//! token (`sampler::Constraint::over_whole_output`). The call's `<|call|>`
+//! (an end of generation) is not part of it: the grammar is complete after
+//! the arguments, and the reader takes the call's end from there.
 
 use super::{Force, ToolFormat, ToolSet};
 use crate::error::ApiError;
@@ -529,11 +533,10 @@ fn llama3_auto(tok: &Tokenizer) -> String {
     )
 }
 
-/// gpt-oss (harmony), the whole output after `<|start|>assistant`: any
-/// analysis messages (free text up to `<|end|>`: a lazy rule where the
-/// marker is text in the vocabulary), then — under `auto` — a final message
-/// (free) or a call; forced: a call. Each message as the template writes
-/// one.
+/// gpt-oss (harmony), the whole output after `<|start|>assistant`: under
+/// `auto`, any analysis messages (free text up to `<|end|>`: a lazy rule
+/// where the marker is text in the vocabulary), then a final message (free)
+/// or a call; forced: the call. Each message as the template writes one.
 fn harmony_start(tok: &Tokenizer, forced: bool) -> String {
     let analysis = mark(tok, "<|channel|>analysis<|message|>");
     let next = mark(tok, "<|start|>assistant");
@@ -542,9 +545,13 @@ fn harmony_start(tok: &Tokenizer, forced: bool) -> String {
         [Part::Special(id)] => format!("HTEXT? <[{id}]>"),
         _ => "think".to_string(),
     };
-    let what = if forced { "calls" } else { "(calls | final)" };
+    if forced {
+        // as a forcing `tool_choice` without `strict` (whose prompt opens
+        // the call): the answer is the call, no reasoning first
+        return "start: calls\n".to_string();
+    }
     format!(
-        "start: analysis* {what}\nanalysis: {analysis} {body} {next}\n\
+        "start: analysis* (calls | final)\nanalysis: {analysis} {body} {next}\n\
          think[lazy]: /{ANY}<\\|end\\|>/\nfinal: {fin} HTEXT?\nHTEXT: /(.|\\n)+/\n"
     )
 }
