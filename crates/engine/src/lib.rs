@@ -12,6 +12,7 @@ mod generate;
 pub mod jsonfix;
 mod load;
 pub mod reasoning;
+mod restart;
 pub mod scheduler;
 pub mod spec;
 mod step;

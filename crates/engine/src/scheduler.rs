@@ -111,7 +111,11 @@ impl Scheduler {
         let c = counters.clone();
         let thread = std::thread::Builder::new()
             .name("hearth-scheduler".into())
-            .spawn(move || Runner::new(lm, cfg, c).run(rx))
+            .spawn(move || {
+                crate::restart::restart_on_panic("the scheduler", || {
+                    Runner::new(lm.clone(), cfg.clone(), c.clone()).run(&rx)
+                });
+            })
             .expect("spawn scheduler thread");
         Scheduler {
             tx: Some(tx),
@@ -259,7 +263,7 @@ impl Runner {
         c.kv_reserved.store(self.reserved, Ordering::Relaxed);
     }
 
-    fn run(mut self, rx: Receiver<Job>) {
+    fn run(mut self, rx: &Receiver<Job>) {
         let mut open = true;
         loop {
             // Take in new requests: block only when there is nothing to do.

@@ -334,3 +334,30 @@ fn empty_api_key_is_an_error_not_an_open_server() {
         assert!(err.contains("empty") && !err.contains("listening"), "{err}");
     }
 }
+
+/// `--read-timeout` past what a `Duration` holds was a panic (exit 101);
+/// it is a usage error like 0 and NaN.
+#[test]
+fn read_timeout_out_of_range_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for t in ["1e300", "0", "NaN", "inf"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--models-dir",
+                d,
+                "--read-timeout",
+                t,
+            ])
+            .env_remove("HEARTH_API_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--read-timeout {t}: {err}");
+        assert!(err.contains("--read-timeout"), "{err}");
+    }
+}

@@ -265,18 +265,17 @@ const fn one_lane_i8mm<B: crate::block::Block32>(dot: DotFn) -> Option<Kernels> 
     })
 }
 
-/// The two-lane formats on AVX2 and up (Q4_1, Q5_1): decode 4 rows at a time,
-/// panels of 4 rows from 4 activation rows, each pass at level `P` (cached at
-/// AVX2 only); decode rows `rows4`.
+/// The two-lane formats on AVX2 and up (Q4_1, Q5_1): decode 4 rows at a time
+/// with AVX2's `rows4` at every level (a 512-bit version pairing rows (0, 1)
+/// and (2, 3) in one vector decoded smollm2 about 20 % slower on this Xeon,
+/// 1 and 2 threads: BENCHMARKS.md 2026-12-07), panels of 4 rows from 4
+/// activation rows, each pass at level `P` (cached at AVX2 only).
 #[cfg(target_arch = "x86_64")]
-const fn two_lane<B: crate::block::Block32, P: avx2::panel::Pass>(
-    rows4: Rows4Fn,
-    cache: bool,
-) -> Kernels {
+const fn two_lane<B: crate::block::Block32, P: avx2::panel::Pass>(cache: bool) -> Kernels {
     Kernels {
         order: Order::TwoLane(orders::two_lane::<B>),
         dot: avx2::legacy::vec_dot::<B>,
-        rows4: Some(rows4),
+        rows4: Some(avx2::two_lane::rows4::<B>),
         panel: Some(avx2::two_lane::panels::<B, P>),
         panel_from: 4,
         panel_rows: 4,
@@ -414,11 +413,11 @@ pub(crate) static FORMATS: [Format; 14] = [
     },
     Format {
         #[cfg(target_arch = "x86_64")]
-        avx2: two_lane::<BlockQ4_1, avx2::panel::Avx2>(avx2::two_lane::rows4::<BlockQ4_1>, true),
+        avx2: two_lane::<BlockQ4_1, avx2::panel::Avx2>(true),
         #[cfg(target_arch = "x86_64")]
-        avx512: two_lane::<BlockQ4_1, avx512::Bw>(avx512::bw::rows4::<BlockQ4_1>, false),
+        avx512: two_lane::<BlockQ4_1, avx512::Bw>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: two_lane::<BlockQ4_1, avx512::Vnni>(avx512::vnni::rows4::<BlockQ4_1>, false),
+        avx512_vnni: two_lane::<BlockQ4_1, avx512::Vnni>(false),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q4_1::base,
@@ -456,11 +455,11 @@ pub(crate) static FORMATS: [Format; 14] = [
     },
     Format {
         #[cfg(target_arch = "x86_64")]
-        avx2: two_lane::<BlockQ5_1, avx2::panel::Avx2>(avx2::two_lane::rows4::<BlockQ5_1>, true),
+        avx2: two_lane::<BlockQ5_1, avx2::panel::Avx2>(true),
         #[cfg(target_arch = "x86_64")]
-        avx512: two_lane::<BlockQ5_1, avx512::Bw>(avx512::bw::rows4::<BlockQ5_1>, false),
+        avx512: two_lane::<BlockQ5_1, avx512::Bw>(false),
         #[cfg(target_arch = "x86_64")]
-        avx512_vnni: two_lane::<BlockQ5_1, avx512::Vnni>(avx512::vnni::rows4::<BlockQ5_1>, false),
+        avx512_vnni: two_lane::<BlockQ5_1, avx512::Vnni>(false),
         #[cfg(target_arch = "aarch64")]
         neon: Kernels {
             dot: neon::legacy::q5_1::base,

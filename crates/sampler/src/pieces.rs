@@ -270,10 +270,13 @@ pub struct PenaltyWindow {
 }
 
 impl PenaltyWindow {
+    /// `last_n` may be huge ("the whole context", as Ollama's
+    /// `repeat_last_n: -1` is read): the window grows as tokens come, from
+    /// a bounded first allocation.
     pub fn new(last_n: usize, n_vocab: usize) -> Self {
         Self {
             last_n,
-            window: VecDeque::with_capacity(last_n),
+            window: VecDeque::with_capacity(last_n.min(4096)),
             counts: vec![0; if last_n == 0 { 0 } else { n_vocab }],
         }
     }

@@ -276,3 +276,19 @@ fn argmax_equals_a_plain_scan() {
         assert_eq!(argmax(&l), scan(&l), "case {case}, n {n}");
     }
 }
+
+/// Found by the million-body request fuzz: Ollama's `repeat_last_n: -27`
+/// (any negative: the whole context) became a window of `usize::MAX / 2`
+/// whose up-front allocation overflowed and took the scheduler thread down.
+#[test]
+fn a_whole_context_penalty_window_allocates_as_it_goes() {
+    let mut w = PenaltyWindow::new(usize::MAX / 2, 8);
+    for t in [1, 2, 1] {
+        w.accept(t);
+    }
+    assert_eq!((w.count(1), w.count(2), w.count(3)), (2, 1, 0));
+    let mut c = Candidates::from_logits(&[1.0; 4]);
+    w.apply(&mut c, 2.0, 0.0, 0.0);
+    let l: Vec<f32> = c.data.iter().map(|t| t.logit).collect();
+    assert_eq!(l, vec![1.0, 0.5, 0.5, 1.0]);
+}

@@ -15,7 +15,8 @@
 //!    requests that need no CORS preflight, so this is what stops a page
 //!    from POSTing `text/plain` at the API. (A cross-origin GET changes
 //!    nothing and gets no CORS headers, so the page cannot read it.)
-//! 3. **JSON only.** A request with a body (POST, PUT, PATCH, DELETE) must
+//! 3. **JSON only.** A request with a body (POST, PUT, PATCH; a DELETE that
+//!    carries one) must
 //!    say `Content-Type: application/json`, else 415: the content types a
 //!    page may send without a preflight (`text/plain`, forms) never reach a
 //!    handler.
@@ -164,10 +165,18 @@ pub async fn check(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
                 );
             }
         }
-        let has_body = matches!(
-            *req.method(),
-            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-        );
+        // A DELETE usually has no body (`DELETE /v1/responses/{id}`): only
+        // one that carries a body must say it is JSON.
+        let has_body = match *req.method() {
+            Method::POST | Method::PUT | Method::PATCH => true,
+            Method::DELETE => {
+                let length = headers
+                    .get(header::CONTENT_LENGTH)
+                    .map(|v| v.to_str().map_or("?", str::trim));
+                headers.contains_key(header::TRANSFER_ENCODING) || length.is_some_and(|n| n != "0")
+            }
+            _ => false,
+        };
         if has_body && !is_json(headers) {
             let got = headers
                 .get(header::CONTENT_TYPE)

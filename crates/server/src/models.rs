@@ -26,11 +26,11 @@ impl KeepAlive {
         match v {
             serde_json::Value::Number(n) => {
                 let s = n.as_f64().unwrap_or(0.0);
-                Ok(if s < 0.0 {
-                    KeepAlive::Forever
+                if s < 0.0 {
+                    Ok(KeepAlive::Forever)
                 } else {
-                    KeepAlive::For(Duration::from_secs_f64(s))
-                })
+                    seconds(s, &n.to_string())
+                }
             }
             serde_json::Value::String(s) => parse_duration(s),
             _ => Err("expected a number of seconds or a duration such as \"5m\"".into()),
@@ -45,7 +45,7 @@ fn parse_duration(s: &str) -> Result<KeepAlive, String> {
         return Ok(KeepAlive::Forever);
     }
     if let Ok(n) = s.parse::<f64>() {
-        return Ok(KeepAlive::For(Duration::from_secs_f64(n)));
+        return seconds(n, s);
     }
     let mut total = 0f64;
     let mut num = String::new();
@@ -75,7 +75,18 @@ fn parse_duration(s: &str) -> Result<KeepAlive, String> {
     if !num.is_empty() {
         return Err(bad());
     }
-    Ok(KeepAlive::For(Duration::from_secs_f64(total)))
+    seconds(total, s)
+}
+
+/// `secs` (not negative) as a keep-alive: longer than any `Duration` (or
+/// infinite) is forever; not a number is an error naming `shown`.
+fn seconds(secs: f64, shown: &str) -> Result<KeepAlive, String> {
+    if secs.is_nan() {
+        return Err(format!(
+            "'{shown}' is not a duration (use e.g. \"30s\", \"5m\", \"1h\", 0, or -1 for forever)"
+        ));
+    }
+    Ok(Duration::try_from_secs_f64(secs).map_or(KeepAlive::Forever, KeepAlive::For))
 }
 
 pub struct Slot {
@@ -426,5 +437,41 @@ impl Manager {
             m.remove(&n);
             self.history.lock().unwrap().unloaded(&n, "keep_alive");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeepAlive;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn keep_alive_forms() {
+        let p = |v| KeepAlive::parse(&v);
+        assert_eq!(p(json!(30)), Ok(KeepAlive::For(Duration::from_secs(30))));
+        assert_eq!(
+            p(json!("1h30m")),
+            Ok(KeepAlive::For(Duration::from_secs(5400)))
+        );
+        assert_eq!(p(json!(-1)), Ok(KeepAlive::Forever));
+        assert_eq!(p(json!("-5m")), Ok(KeepAlive::Forever));
+        assert!(p(json!("5 parsecs")).is_err());
+        assert!(p(json!(true)).is_err());
+    }
+
+    /// Found by the million-body request fuzz: seconds past what a
+    /// `Duration` holds (or infinite) panicked in `from_secs_f64`; they are
+    /// forever now, and not-a-number is an error.
+    #[test]
+    fn keep_alive_beyond_a_duration_is_forever_not_a_panic() {
+        let p = |v| KeepAlive::parse(&v);
+        assert_eq!(p(json!(1e30)), Ok(KeepAlive::Forever));
+        assert_eq!(p(json!("1e400")), Ok(KeepAlive::Forever));
+        assert_eq!(p(json!("inf")), Ok(KeepAlive::Forever));
+        assert_eq!(p(json!("99999999999999999999999h")), Ok(KeepAlive::Forever));
+        let e = p(json!("nan")).unwrap_err();
+        assert!(e.contains("'nan' is not a duration"), "{e}");
+        assert!(p(json!("-nan")).is_err());
     }
 }

@@ -732,3 +732,29 @@ fn wrong_typed_fields_are_named_not_body() {
         );
     }
 }
+
+/// The bodies the million-body runs found (a panic each), kept as cases:
+/// a keep-alive past what a `Duration` holds, and a negative
+/// `repeat_last_n` (the whole context) whose penalty window overflowed its
+/// allocation and took the model's scheduler down for every later request.
+#[test]
+fn bodies_the_long_runs_found() {
+    std::env::set_var("HEARTH_OFFLINE", "1");
+    let dir = tempfile::tempdir().unwrap();
+    let app = server::app_on(state(dir.path()), None);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let no_model = r#"{"model":"hiauto","messages":[{"role":"user","content":"0"}],"stream":false,"keep_alive":1e+30}"#;
+    let (status, text) = rt.block_on(send(&app, "POST", "/api/chat", no_model.into()));
+    check_answer("/api/chat", no_model, status, &text, false).unwrap();
+    let Some(smol) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
+    for n in [-27, -1, 0] {
+        let body = format!(
+            r#"{{"model":"smollm2","messages":[{{"role":"user","content":"hi"}}],"stream":false,"options":{{"num_predict":2,"repeat_last_n":{n},"repeat_penalty":1.3}}}}"#
+        );
+        let (status, text) = rt.block_on(send(&app, "POST", "/api/chat", body));
+        assert_eq!(status, StatusCode::OK, "repeat_last_n {n}: {text}");
+    }
+}

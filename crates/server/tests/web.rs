@@ -483,6 +483,18 @@ fn documents_extracted_and_refused_clearly() {
         br#"{"model":"smollm2","text":"x"}"#,
     );
     assert_eq!(r.status, 415);
+    // a DELETE without a body (as `DELETE /v1/responses/{id}` is sent) needs
+    // no content type; one with a body is held to JSON like a POST
+    let r = http(a, "DELETE", "/v1/responses/resp_none", &[], b"");
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = http(
+        a,
+        "DELETE",
+        "/api/delete",
+        &[("Content-Type", "text/plain")],
+        br#"{"model":"smollm2"}"#,
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
 
     let err = |name: &str, data: &str| {
         let r = post_json(a, "/ui/extract", &json!({"name": name, "data": data}), None);

@@ -160,13 +160,16 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         max_seq_ctx: a.ctx_size.max(16),
     };
     let api_key = api_key(a.api_key.clone(), std::env::var_os("HEARTH_API_KEY"))?;
-    if !(a.read_timeout > 0.0 && a.read_timeout.is_finite()) {
-        return Err(UsageError(format!(
-            "--read-timeout {} must be a number of seconds above 0",
-            a.read_timeout
-        ))
-        .into());
-    }
+    let read_timeout = match std::time::Duration::try_from_secs_f64(a.read_timeout) {
+        Ok(d) if a.read_timeout > 0.0 && d.as_secs() <= 365 * 24 * 3600 => d,
+        _ => {
+            return Err(UsageError(format!(
+                "--read-timeout {} must be a number of seconds above 0 (at most a year)",
+                a.read_timeout
+            ))
+            .into())
+        }
+    };
     let cfg = ServerConfig {
         api_key,
         cors_origins: a.cors_origin.clone(),
@@ -176,7 +179,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         // (the address listened on, --host, is always answered to)
         allowed_hosts: a.allowed_host.clone(),
         allow_any_pull: a.allow_any_pull,
-        read_timeout: std::time::Duration::from_secs_f64(a.read_timeout),
+        read_timeout,
         max_connections: connection_cap(a.max_connections),
         responses_ttl: match KeepAlive::parse(&serde_json::Value::String(a.responses_ttl.clone())) {
             Ok(KeepAlive::For(d)) => d,

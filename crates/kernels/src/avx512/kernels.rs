@@ -1,7 +1,7 @@
 //! The AVX-512 kernel bodies, instantiated per feature set by
 //! `avx512_variant!(module, "features", vnni)` (see the parent module for the
 //! numerics). Shapes and op orders mirror the AVX2 kernels they stand in for:
-//! `avx2::legacy` (tiles), `avx2::two_lane::rows4`, `avx2::panel::run`/`run2`,
+//! `avx2::legacy` (tiles), `avx2::panel::run`/`run2`,
 //! `avx2::float`.
 
 macro_rules! avx512_variant {
@@ -9,35 +9,22 @@ macro_rules! avx512_variant {
         #[allow(clippy::missing_safety_doc)]
         pub(crate) mod $m {
             use crate::avx2::hsum_f32_8;
-            use crate::avx2::legacy::{ld32, unpack_u};
             use crate::avx2::panel::{finish2, ActBlock, PBlock};
-            use crate::avx2::two_lane::rows4_block_end;
             use crate::block::Block32;
             use std::arch::x86_64::*;
 
             /// Whether this instance may use `vpdpbusd`.
             const VNNI: bool = $vnni;
 
-            /// u8 x i8 bytes -> per i32 lane the exact sum of its 4 products
-            /// (operands bounded so that `vpmaddubsw` cannot saturate).
-            #[inline]
-            #[target_feature(enable = $feat)]
-            fn mul_us(ax: __m512i, sy: __m512i) -> __m512i {
-                if VNNI {
-                    // SAFETY: VNNI is in this instance's features (`VNNI` true
-                    // only for the avx512vnni instance).
-                    unsafe { vnni_dpbusd(_mm512_setzero_si512(), ax, sy) }
-                } else {
-                    _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), _mm512_set1_epi16(1))
-                }
-            }
-
-            /// `acc + mul_us(ax, sy)`, one instruction with VNNI.
+            /// `acc` plus, per i32 lane, the exact sum of the 4 u8 x i8 products of
+            /// `ax` and `sy` (operands bounded so that `vpmaddubsw` cannot
+            /// saturate): one instruction with VNNI.
             #[inline]
             #[target_feature(enable = $feat)]
             fn dp_acc(acc: __m512i, ax: __m512i, sy: __m512i) -> __m512i {
                 if VNNI {
-                    // SAFETY: as in `mul_us`.
+                    // SAFETY: VNNI is in this instance's features (`VNNI` true
+                    // only for the avx512vnni instance).
                     unsafe { vnni_dpbusd(acc, ax, sy) }
                 } else {
                     _mm512_add_epi32(
@@ -52,13 +39,6 @@ macro_rules! avx512_variant {
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
             unsafe fn vnni_dpbusd(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
                 _mm512_dpbusd_epi32(acc, a, b)
-            }
-
-            /// `[lo | hi]`.
-            #[inline]
-            #[target_feature(enable = $feat)]
-            fn pair_i(lo: __m256i, hi: __m256i) -> __m512i {
-                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
             }
 
             /// `[lo | hi]` for floats.
@@ -91,18 +71,6 @@ macro_rules! avx512_variant {
                 _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))
             }
 
-            #[inline]
-            #[target_feature(enable = $feat)]
-            fn lo_i(v: __m512i) -> __m256i {
-                _mm512_castsi512_si256(v)
-            }
-
-            #[inline]
-            #[target_feature(enable = $feat)]
-            fn hi_i(v: __m512i) -> __m256i {
-                _mm512_extracti64x4_epi64::<1>(v)
-            }
-
             /// 8 activation quants at `p` (qword) in the low half, 8 at `q`
             /// in the high half, each repeated over its half's 4 qwords.
             #[inline]
@@ -116,55 +84,6 @@ macro_rules! avx512_variant {
                     )
                 };
                 _mm512_mask_set1_epi64(_mm512_set1_epi64(a), 0xF0, b)
-            }
-
-            /// `avx2::two_lane::rows4` (two-lane order, 4 weight rows x one
-            /// activation row, decode): the rows' lengths checked, then
-            /// [`rows4_at`].
-            ///
-            /// # Safety
-            /// This instance's features.
-            pub(crate) unsafe fn rows4<F: Block32>(w: [&[u8]; 4], a: &[u8]) -> [f32; 4] {
-                let nb = w[0].len() / F::BYTES;
-                assert!(
-                    w.iter().all(|r| r.len() >= nb * F::BYTES) && a.len() >= nb * F::ACT_BYTES,
-                    "row too short"
-                );
-                // SAFETY: nb blocks in every row (checked above); the
-                // features (caller).
-                unsafe { rows4_at::<F>(w.map(|r| r.as_ptr()), nb, a.as_ptr()) }
-            }
-
-            /// [`rows4`] with rows (0, 1) and (2, 3) sharing vectors for the
-            /// products.
-            ///
-            /// # Safety
-            /// This instance's features; `nb` blocks readable at each `w[j]`
-            /// and `nb` Q8_1 blocks at `a`.
-            #[target_feature(enable = $feat)]
-            unsafe fn rows4_at<F: Block32>(w: [*const u8; 4], nb: usize, a: *const u8) -> [f32; 4] {
-                const { assert!(F::MIN, "the two-lane kernels take formats with a min") };
-                let ahead = 4 * (w[1] as isize).wrapping_sub(w[0] as isize);
-                let mut acc = _mm256_setzero_ps();
-                let mut summ = _mm256_setzero_ps();
-                // SAFETY: per the contract above; prefetch hints never fault.
-                unsafe {
-                    for b in 0..nb {
-                        let y = a.add(b * F::ACT_BYTES);
-                        let qy = _mm512_broadcast_i64x4(ld32(y.add(F::ACT_QS)));
-                        let xs = w.map(|p| p.add(b * F::BYTES));
-                        for x in xs {
-                            _mm_prefetch::<_MM_HINT_T0>(x.wrapping_offset(ahead) as *const i8);
-                        }
-                        let u01 = pair_i(unpack_u::<F>(xs[0]), unpack_u::<F>(xs[1]));
-                        let u23 = pair_i(unpack_u::<F>(xs[2]), unpack_u::<F>(xs[3]));
-                        let v01 = mul_us(u01, qy);
-                        let v23 = mul_us(u23, qy);
-                        let v = [lo_i(v01), hi_i(v01), lo_i(v23), hi_i(v23)];
-                        rows4_block_end(v, xs, y, &mut acc, &mut summ);
-                    }
-                }
-                finish2(acc, summ)
             }
 
             /// `avx2::panel`'s 4-row pass (two-lane order) with activation
