@@ -271,19 +271,29 @@ CHECKS = {
 # name: n_layer, n_embd, n_head, (kv heads sliding, global), (head size
 #       sliding, global), n_ff, double-wide MLP on the shared layers, shared
 #       K/V layers, per-layer embedding width, global every `period`-th layer,
-#       global layers without attn_v, context
+#       global layers without attn_v, context[, (expert_count,
+#       expert_used_count, expert_feed_forward_length) of a mixture of experts]
 GEMMA4 = {
     "gemma4:e2b": (35, 1536, 8, (1, 1), (256, 512), 6144, True, 20, 256, 5, False, 131072),
     "gemma4:e4b": (42, 2560, 8, (2, 2), (256, 512), 10240, False, 18, 256, 6, False, 131072),
     "gemma4:31b": (60, 5376, 32, (16, 4), (256, 512), 21504, False, 0, 0, 6, True, 262144),
+    # 26B-A4B, RECALLED from google/gemma-4-26B-A4B-it's config.json, not
+    # read here: 30 layers, 2816 wide, 16 heads, K/V heads 8 (sliding) / 2
+    # (global), head sizes 256 / 512, every 6th layer global without attn_v,
+    # the dense MLP (2112) beside 128 experts of 704, 8 per token, no shared
+    # K/V, no per-layer embeddings, 262144 context. (25.2 B parameters, 3.8 B
+    # read per token with the embedding table: "26B-A4B".)
+    "gemma4:26b": (30, 2816, 16, (8, 2), (256, 512), 2112, False, 0, 0, 6, True, 262144, (128, 8, 704)),
 }
 
 
 def gemma4_facts(n_layer, n_embd, n_head, kvh, hd, n_ff, wide, shared, n_pl, period, k_eq_v, ctx,
-                 n_vocab=262144):
+                 moe=None, n_vocab=262144):
     """([(name, bytes)], kv_layers, kv_per_token, row_table_bytes) of a Q4_K_M
     Gemma 4 file by the rules above (tied output: token_embd Q6_K;
-    per_layer_token_embd and per_layer_model_proj Q4_K, as any other matrix)."""
+    per_layer_token_embd and per_layer_model_proj Q4_K, as any other matrix;
+    a mixture of experts' router and scales F32, ffn_gate_up_exps Q4_K,
+    ffn_down_exps as ffn_down)."""
     t = [("token_embd", nbytes("Q6_K", n_embd, n_vocab)), ("output_norm", n_embd * 4),
          ("rope_freqs", hd[1] // 2 * 4)]
     table = 0
@@ -311,6 +321,11 @@ def gemma4_facts(n_layer, n_embd, n_head, kvh, hd, n_ff, wide, shared, n_pl, per
         if n_pl:
             t += [("inp_gate", nbytes("Q4_K", n_embd, n_pl)), ("proj", nbytes("Q4_K", n_pl, n_embd)),
                   ("post_norm", n_embd * 4)]
+        if moe:
+            ne, _, fe = moe
+            t += [("ffn_gate_inp", nbytes("F32", n_embd, ne)), ("moe_norms_scale", 4 * n_embd * 4),
+                  ("ffn_gate_up_exps", ne * nbytes("Q4_K", n_embd, 2 * fe)),
+                  ("ffn_down_exps", ne * nbytes(hi, fe, n_embd)), ("ffn_down_exps.scale", ne * 4)]
     return t, kv_layers, kv_per_token, table
 
 
@@ -383,8 +398,14 @@ def main():
         t, kv_layers, kv_per_token, table = gemma4_facts(*shape)
         tb, eb = sum(b for _, b in t), t[0][1]
         fb = tb + header(262144, 0, True, len(t))
+        ex = sum(b for n, b in t if "_exps" in n)
+        extra = ""
+        if len(shape) > 12:
+            n_expert, n_used, _ = shape[12]
+            active = tb - ex // n_expert * (n_expert - n_used)  # tied: the table is the output
+            extra = f", exps_bytes = {ex:_} (a token reads {active / 1e9:.3f} GB)"
         print(f"{name:14} file_bytes = {fb:_}, tensor_bytes = {tb:_}, embd_bytes = {eb:_}, "
-              f"kv_layers = {kv_layers}, kv_per_token = {kv_per_token}, row_table_bytes = {table:_}  ({fb / 1e9:.3f} GB)")
+              f"kv_layers = {kv_layers}, kv_per_token = {kv_per_token}, row_table_bytes = {table:_}{extra}  ({fb / 1e9:.3f} GB)")
     for name, (*shape, n_used, n_ff_exp, merges) in MOE.items():
         t = moe_tensors(*shape, n_ff_exp)
         tb, eb = sum(b for _, b in t), t[0][1]

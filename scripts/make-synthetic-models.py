@@ -302,6 +302,14 @@ def qwen35moe_block(s, i):
 # (E2B's `use_double_wide_mlp`), global layers without `attn_v` (31B's
 # `attention_k_eq_v`), proportional RoPE on the global layers (a quarter of
 # the pairs turned, `rope_freqs` 1e30 for the rest), `layer_output_scale`.
+# 26B-A4B (Shape.n_expert > 0): every layer's dense MLP kept as a shared
+# expert beside a routed mixture of `n_ff_exp`-long experts (gemma4.cpp's
+# `is_moe_layer` branch): the router `ffn_gate_inp` with its per-dim
+# `.scale` (HF `router.scale`), gate and up fused in `ffn_gate_up_exps` as
+# the converter writes them (HF `experts.gate_up_proj`) or as two tensors
+# (llama.cpp's fallback), `ffn_down_exps` with its per-expert `.scale` (HF
+# `router.per_expert_scale`), and the norms pre_ffw_norm_2 /
+# post_ffw_norm_1 / post_ffw_norm_2.
 @dataclass(frozen=True)
 class G4:
     head_dim_swa: int
@@ -312,6 +320,8 @@ class G4:
     k_eq_v: bool = False
     double_wide: bool = False
     period: int = 3      # every period-th layer (1-based) is global
+    n_ff_exp: int = 0    # experts' length (a mixture of experts: Shape.n_expert > 0)
+    fused_exps: bool = True  # ffn_gate_up_exps, else ffn_gate_exps + ffn_up_exps
 
 
 def g4_swa(s, i):
@@ -342,7 +352,9 @@ def gemma4_meta(s):
             "attention.key_length_swa": g.head_dim_swa, "attention.value_length_swa": g.head_dim_swa,
             "attention.head_count_kv": [l[1] for l in layers],
             "feed_forward_length": [l[2] for l in layers],
-            "rope.dimension_count": s.head_dim, "rope.dimension_count_swa": g.head_dim_swa}
+            "rope.dimension_count": s.head_dim, "rope.dimension_count_swa": g.head_dim_swa,
+            **({"expert_count": s.n_expert, "expert_used_count": s.n_expert_used,
+                "expert_feed_forward_length": g.n_ff_exp} if s.n_expert else {})}
 
 
 def gemma4_rope_freqs(s, r):
@@ -388,6 +400,27 @@ def gemma4_block(s, i):
             ("ffn_up.weight", "mat", ff, d, 1.0),
             ("ffn_down.weight", "vd", d, ff, 1.0),
             ("post_ffw_norm.weight", "norm", 1, d, 1.0)]
+    if s.n_expert:
+        fe, ne = g.n_ff_exp, s.n_expert
+        # the router reads rms_norm(x) / sqrt(n_embd) * scale: a scale of
+        # ~sqrt(n_embd) (0.5-1.5 of it per dim) gives logits of ~router_gain
+        root = np.float32(math.sqrt(d))
+        out += [("ffn_gate_inp.weight", "router", ne, d, "router"),
+                ("ffn_gate_inp.scale", "f32", 1, d,
+                 lambda r, n: root * (np.float32(1.0) + np.float32(0.5) * r.uniform(n))),
+                ("pre_ffw_norm_2.weight", "norm", 1, d, 1.0),
+                ("post_ffw_norm_1.weight", "norm", 1, d, 1.0),
+                ("post_ffw_norm_2.weight", "norm", 1, d, 1.0)]
+        if g.fused_exps:
+            out.append(("ffn_gate_up_exps.weight", "exps", 2 * fe, d, 1.0))
+        else:
+            out += [("ffn_gate_exps.weight", "exps", fe, d, 1.0),
+                    ("ffn_up_exps.weight", "exps", fe, d, 1.0)]
+        # per-expert output scales of 0.25-2: the chosen experts' mix
+        # changes without them
+        out += [("ffn_down_exps.weight", "exps_vd", d, fe, 1.0),
+                ("ffn_down_exps.scale", "f32", 1, ne,
+                 lambda r, n: np.float32(1.125) + np.float32(0.875) * r.uniform(n))]
     if g.n_pl:
         out += [("inp_gate.weight", "mat", g.n_pl, d, 1.0),
                 ("proj.weight", "mat", d, g.n_pl, 1.0),
@@ -475,6 +508,11 @@ FAMILIES = {
         "gemma4", "gemma-4", "google-gemma-4-31B-it.jinja", gemma4_meta,
         runs=(SHORT, MEDIUM), block=gemma4_block, glob=gemma4_glob, extra=gemma4_rope_freqs,
         note="template: the 31B's (the sdist has that one)"),
+    # Gemma 4 26B-A4B: the gemma4 block with experts beside the MLP.
+    "gemma4moe": Family(
+        "gemma4", "gemma-4", "google-gemma-4-31B-it.jinja", gemma4_meta,
+        runs=(SHORT, MEDIUM), block=gemma4_block, glob=gemma4_glob, extra=gemma4_rope_freqs,
+        note="template: the 31B's (the sdist has no other Gemma 4 one)"),
 }
 
 
@@ -548,6 +586,19 @@ MODELS = [
                                                g4=G4(32, 1, 3, 16, 128, double_wide=True)), 31),
     Synth("gemma4-q8_0", "gemma4", "Q8_0", Shape(128, 6, 4, 2, 64, 256, tied=True,
                                                  g4=G4(32, 1, 0, 0, 128, k_eq_v=True)), 32),
+    # 26B-A4B-like (no per-layer embeddings, no shared K/V, global layers
+    # without attn_v); seeds of their own (41, 42: the gemma4 and qwen35moe
+    # files above share 31 / 32). As the other mixtures: a soft router on
+    # the exact file, a sharp one on the quantized one; fused gate/up
+    # experts in one, separate in the other.
+    Synth("gemma4moe-f32", "gemma4moe", "F32", Shape(64, 4, 4, 2, 64, 128, tied=True,
+                                                     n_expert=8, n_expert_used=2,
+                                                     g4=G4(32, 1, 0, 0, 128, k_eq_v=True, period=2,
+                                                           n_ff_exp=32)), 41, 2.0),
+    Synth("gemma4moe-q8_0", "gemma4moe", "Q8_0", Shape(128, 4, 4, 2, 64, 256, tied=True,
+                                                       n_expert=16, n_expert_used=4,
+                                                       g4=G4(32, 1, 0, 0, 128, period=2, n_ff_exp=64,
+                                                             fused_exps=False)), 42, 8.0),
 ]
 
 # Real shapes, for speed (item 6 of the families issue), F16 (quantize by hand).

@@ -600,7 +600,7 @@ pub(crate) static FORMATS: [Format; 14] = [
             dot_1x4: Some(avx512::kq::dot_q4_k::<4>),
             panel: Some(avx512::kpanel::panels::<BlockQ4K>),
             panel_from: 2,
-            cache: Some(avx2::kpanel::cache::<BlockQ4K>()),
+            cache: Some(avx512::kpanel::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
         #[cfg(target_arch = "aarch64")]
@@ -680,7 +680,7 @@ pub(crate) static FORMATS: [Format; 14] = [
             dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
             panel: Some(avx512::kpanel::panels::<BlockQ6K>),
             panel_from: 2,
-            cache: Some(avx2::kpanel::cache::<BlockQ6K>()),
+            cache: Some(avx512::kpanel::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()
         },
         #[cfg(target_arch = "aarch64")]

@@ -35,6 +35,8 @@
 //!   depend on the batch around it, the tiling or the thread count.
 //! - Activation quantizers have AVX2 versions that write the scalar reference's
 //!   bytes exactly (checked in `tests/simd.rs`).
+//! - [`matmul_serial`] is [`matmul`] on the calling thread (same bits), for
+//!   small products computed inside a pool task.
 //! - [`matmul_multi`] runs several products (e.g. Q/K/V, gate/up) in one pool
 //!   pass with one barrier, bit-identical to separate [`matmul`] calls.
 
@@ -74,7 +76,7 @@ pub use attn::{
 pub use expf::exp_ggml;
 pub use gguf::GgmlType;
 pub use half::f16;
-pub use matmul::{matmul, matmul_multi, MatmulJob};
+pub use matmul::{matmul, matmul_multi, matmul_serial, MatmulJob};
 pub use panel_cache::PanelCache;
 pub use pool::{default_threads, ThreadPool};
 pub use simd::{check_simd_env, set_force_scalar, simd_level, SIMD_CAPS};

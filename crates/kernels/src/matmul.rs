@@ -228,6 +228,36 @@ pub fn matmul(
     )
 }
 
+/// [`matmul`] on the calling thread alone, for small products computed
+/// inside a pool task (e.g. a recurrent layer's per-head state products):
+/// the same tiles and kernels as a one-thread pool, so the same bits as
+/// [`matmul`] on any pool (each element is one dot product in its format's
+/// op order).
+pub fn matmul_serial(
+    weight_ty: GgmlType,
+    w: &[u8],
+    n_out: usize,
+    k: usize,
+    acts: &QuantizedActs,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let mut job = MatmulJob {
+        weight_ty,
+        w,
+        n_out,
+        k,
+        acts,
+        out,
+        cache: None,
+    };
+    if let Some(p) = plan(1, &mut job)? {
+        for t in 0..p.n_tasks() {
+            run_tile(&p, t);
+        }
+    }
+    Ok(())
+}
+
 /// Most jobs one [`matmul_multi`] call hands to the pool at once.
 const MAX_JOBS: usize = 8;
 

@@ -7,7 +7,7 @@
 //! (the two-lane order's of 4) and Q4_K/Q6_K (each row unpacked as
 //! `avx2::kpanel` does per tile); with AVX-512 VNNI for Q4_0/Q5_0/Q8_0 (the
 //! one-lane order's panels of 16 rows, `avx512::one_lane`) and Q4_K/Q6_K
-//! (AVX2's unpacked rows); with NEON i8mm for Q4_0/Q5_0/Q8_0 (row pairs in
+//! (row pairs unpacked side by side, `avx512::kpanel`); with NEON i8mm for Q4_0/Q5_0/Q8_0 (row pairs in
 //! `SMMLA`'s layout, `neon::i8mm`). The
 //! price is memory: about 1.25 bytes per weight (1.75 for Q4_K/Q6_K) on top
 //! of the file's, so callers decide (hearth builds them for `serve` and
@@ -43,6 +43,9 @@ pub(crate) enum Panels {
     /// K-quant rows unpacked as `avx2::kpanel` unpacks them per tile.
     #[cfg(target_arch = "x86_64")]
     KQuant(Vec<crate::avx2::kpanel::KBlk>),
+    /// K-quant row pairs at AVX-512 VNNI (`avx512::kpanel`).
+    #[cfg(target_arch = "x86_64")]
+    KQuantPairs(Vec<crate::avx512::kpanel::PBlk>),
     /// The one-lane formats' row pairs in `SMMLA`'s layout (`neon::i8mm`).
     #[cfg(target_arch = "aarch64")]
     Pairs(Vec<crate::neon::i8mm::Pair>),
@@ -59,6 +62,8 @@ impl Panels {
             Panels::TwoLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
             Panels::KQuant(ref v) => std::mem::size_of_val(v.as_slice()),
+            #[cfg(target_arch = "x86_64")]
+            Panels::KQuantPairs(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "aarch64")]
             Panels::Pairs(ref v) => std::mem::size_of_val(v.as_slice()),
         }

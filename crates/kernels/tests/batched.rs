@@ -71,6 +71,13 @@ fn k_quant_panels_match_the_scalar_reference() {
         for n_rows in [2, 7, 13] {
             check_matmul(&pool, &mut rng, ty, 256, 12, n_rows, true);
         }
+        // the panels walk a tile in groups of weight rows (64 with AVX-512
+        // VNNI, 8 on AVX2) by blocks of activation rows that fit their L2
+        // share: one thread's tiles of 68 rows (groups and a part), and k =
+        // 57344 (224 super-blocks: blocks of 8 activation rows, then 5, with
+        // AVX-512 VNNI; of 4 and a last 1 on AVX2)
+        check_matmul(&ThreadPool::new(1), &mut rng, ty, 512, 544, 13, false);
+        check_matmul(&pool, &mut rng, ty, 57344, 8, 21, false);
     }
 }
 
@@ -90,5 +97,40 @@ fn mxfp4_batched_rows_match_the_scalar_reference() {
             check_matmul(&pool, &mut rng, GgmlType::MXFP4, k, n_out, n_rows, false);
         }
         check_matmul(&pool, &mut rng, GgmlType::MXFP4, k, 6, 9, true);
+    }
+}
+
+/// `matmul_serial` (the calling thread alone) gives `matmul`'s bits on a
+/// pool, for the F32 products of the chunked delta rule (k of 32 and 128,
+/// 1 to 40 rows) and a quantized format.
+#[test]
+fn matmul_serial_matches_matmul() {
+    use kernels::{matmul, matmul_serial, QuantizedActs};
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(99);
+    for (ty, k, n_out) in [
+        (GgmlType::F32, 128, 128),
+        (GgmlType::F32, 32, 128),
+        (GgmlType::F32, 128, 7),
+        (GgmlType::Q8_0, 64, 20),
+    ] {
+        let w: Vec<u8> = (0..n_out)
+            .flat_map(|_| common::random_weights(&mut rng, ty, k))
+            .collect();
+        for n_rows in [1, 3, 8, 40] {
+            let x = common::random_acts(&mut rng, n_rows * k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, n_rows, k);
+            let mut want = vec![f32::NAN; n_rows * n_out];
+            matmul(&pool, ty, &w, n_out, k, &acts, &mut want).unwrap();
+            let mut got = vec![f32::NAN; n_rows * n_out];
+            matmul_serial(ty, &w, n_out, k, &acts, &mut got).unwrap();
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{ty} k {k} n_out {n_out} rows {n_rows}"
+            );
+        }
     }
 }

@@ -311,3 +311,73 @@ fn bench_cached() {
         eprintln!("{line}  (G multiply-adds/s)");
     }
 }
+
+/// The K-quant panel pass on Llama-3.2-3B's shapes (Q4_K_M: Q4_K and Q6_K,
+/// `HEARTH_BENCH_THREADS`, default 1), prefill-sized row counts: G
+/// multiply-adds per second, minimum over a few repetitions; `cached` with the
+/// matrix's `PanelCache` (serve/batch/speculation), else unpacked per tile
+/// (prefill). `HEARTH_BENCH_ROWS=64,512` picks the row counts.
+#[test]
+#[ignore]
+fn bench_kquant_3b() {
+    let mut rng = Rng::new(14);
+    let threads = bench_threads();
+    let pool = ThreadPool::new(threads);
+    let filter = types_filter();
+    let rows: Vec<usize> = std::env::var("HEARTH_BENCH_ROWS")
+        .unwrap_or_else(|_| "64,512".into())
+        .split(',')
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    for (ty, n_out, k) in [
+        (GgmlType::Q4_K, 3072usize, 3072usize),
+        (GgmlType::Q4_K, 8192, 3072),
+        (GgmlType::Q4_K, 3072, 8192),
+        (GgmlType::Q6_K, 3072, 8192),
+    ] {
+        if !filter.contains(&ty) {
+            continue;
+        }
+        let w: Vec<u8> = (0..n_out)
+            .flat_map(|_| random_weights(&mut rng, ty, k))
+            .collect();
+        let cache = kernels::PanelCache::build(ty, &w, n_out, k).unwrap();
+        for cached in [false, true] {
+            if cached && cache.is_none() {
+                continue;
+            }
+            let mut line = format!(
+                "{threads}t {:>5} {n_out}x{k}{}:",
+                ty.name(),
+                if cached { " cached" } else { "" }
+            );
+            for &n_rows in &rows {
+                let x = random_acts(&mut rng, n_rows * k);
+                let mut acts = QuantizedActs::new();
+                acts.quantize(ty, &x, n_rows, k);
+                let mut out = vec![0f32; n_rows * n_out];
+                let mut best = f64::MAX;
+                for _ in 0..(2048 / n_rows).clamp(3, 12) {
+                    let t = Instant::now();
+                    kernels::matmul_multi(
+                        &pool,
+                        &mut [kernels::MatmulJob {
+                            weight_ty: ty,
+                            w: &w,
+                            n_out,
+                            k,
+                            acts: &acts,
+                            out: &mut out,
+                            cache: if cached { cache.as_ref() } else { None },
+                        }],
+                    )
+                    .unwrap();
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                let gmac = (n_out * k * n_rows) as f64 / best / 1e9;
+                line += &format!("  {n_rows}r {gmac:5.1}");
+            }
+            eprintln!("{line}  (G multiply-adds/s)");
+        }
+    }
+}

@@ -47,7 +47,7 @@ pub enum Arch {
     /// `qwen35`: Qwen3.5 dense, Gated DeltaNet layers interleaved with gated
     /// full attention (see `arch/qwen35.rs`, `hybrid.rs`).
     Qwen35,
-    /// `gemma4`: Gemma 4 text decoders (E2B/E4B, 31B): per-layer
+    /// `gemma4`: Gemma 4 text decoders (E2B/E4B, 31B, 26B-A4B): per-layer
     /// embeddings, KV shared across layers, sliding and global layers with
     /// their own head sizes and RoPE (see `arch/gemma4.rs`, `gemma4.rs`).
     Gemma4,
@@ -342,6 +342,11 @@ impl SsmSpec {
     pub fn conv_len(&self) -> usize {
         (self.d_conv - 1) * self.conv_dim()
     }
+    /// Floats of one layer's unfinished block of the chunked delta rule
+    /// (`delta.rs`): key rows, u rows and decays of up to `CHUNK` positions.
+    pub fn pending_len(&self) -> usize {
+        crate::delta::CHUNK * (self.key_dim() + self.value_dim() + self.n_v_heads)
+    }
 
     /// Bytes a session holds whatever its length: the recurrent state of
     /// every recurrent layer, its snapshots (the pinned one too) and the
@@ -349,7 +354,7 @@ impl SsmSpec {
     /// layers' query width).
     pub fn session_bytes(&self, q_dim: usize, batch: usize) -> usize {
         let layers = self.recurrent.iter().filter(|&&r| r).count();
-        let state = layers * (self.conv_len() + self.state_len());
+        let state = layers * (self.conv_len() + self.state_len() + self.pending_len());
         let scratch_row =
             2 * q_dim + 2 * self.conv_dim() + 2 * self.value_dim() + 2 * self.n_v_heads;
         let states = 1 + crate::hybrid::MAX_SNAPSHOTS + crate::hybrid::PINNED_SNAPSHOTS;
@@ -588,10 +593,15 @@ impl Config {
             f,
             arch: arch.name(),
         };
-        if let Some(n) = m.u("expert_count")?.filter(|&n| n > 0 && !arch.is_moe()) {
+        // (gemma4 is dense or a mixture of experts: its `configure` reads
+        // the experts when the file has them)
+        if let Some(n) = m
+            .u("expert_count")?
+            .filter(|&n| n > 0 && !arch.is_moe() && arch != Arch::Gemma4)
+        {
             return Err(m.bad(
                 &m.key("expert_count"),
-                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss / qwen35moe one"),
+                &format!("is {n}: a mixture-of-experts {arch_name} model, which hearth does not run; use a dense {arch_name} model or a qwen3moe / gpt-oss / qwen35moe / gemma4 one"),
             ));
         }
         let n_embd = m.req_u("embedding_length")?;

@@ -14,6 +14,11 @@
 //!   a = attention(q, K/V of kv_source[il]), scale 1
 //!   x = x + rms_norm(Wo a) * post_attention_norm
 //!   x = x + rms_norm(down(gelu(gate h') * up h')) * post_ffw_norm,  h' = rms_norm(x) * ffn_norm
+//!     (26B-A4B, a layer with experts: the MLP's output is instead
+//!      rms_norm(mlp) * post_ffw_norm_1 + rms_norm(moe(h'')) * post_ffw_norm_2,
+//!      h'' = rms_norm(x) * pre_ffw_norm_2, the router reading
+//!      rms_norm(x) / sqrt(n_embd) * ffn_gate_inp.scale, each expert's output
+//!      × its ffn_down_exps.scale; then rms_norm(that) * post_ffw_norm)
 //!   x = x + rms_norm(proj(gelu(inp_gate x) * ple[il])) * post_norm
 //!   x = x * layer_output_scale
 //! logits = softcap(output(rms_norm(x) * output_norm))
@@ -23,11 +28,11 @@
 //! sequence), so a sequence's values never depend on the batch around it.
 
 use crate::attention::{attend_groups, AttnShape};
-use crate::config::{Config, Gemma4Spec};
+use crate::config::{Config, Gemma4Spec, Moe};
 use crate::forward::{par_glu, KvViews};
 use crate::ops;
 use crate::session::{Scratch, Session};
-use crate::weights::{Loader, Matrix};
+use crate::weights::{Experts, Loader, Matrix};
 use crate::{Model, ModelError};
 use half::slice::HalfFloatSliceExt;
 use kernels::ThreadPool;
@@ -51,11 +56,26 @@ pub struct G4Layer {
     pub up: Matrix,               // [n_ff(il), n_embd]
     pub down: Matrix,             // [n_embd, n_ff(il)]
     pub ffn_post_norm: Vec<f32>,  // [n_embd]
+    /// 26B-A4B: the mixture of experts beside the MLP (which then is the
+    /// shared expert).
+    pub moe: Option<G4Moe>,
     /// Per-layer embedding: gate [n_pl, n_embd], projection [n_embd, n_pl],
     /// its norm [n_embd].
     pub ple: Option<(Matrix, Matrix, Vec<f32>)>,
     /// `layer_output_scale`: the block's output × this.
     pub out_scale: Option<f32>,
+}
+
+/// A Gemma 4 layer's mixture of experts (llama.cpp `load_arch_tensors`:
+/// `ffn_gate_inp` and its `.scale`, `ffn_gate_up_exps` or
+/// `ffn_gate_exps` + `ffn_up_exps`, `ffn_down_exps` and its `.scale`, and
+/// the norms `pre_ffw_norm_2`, `post_ffw_norm_1`, `post_ffw_norm_2`).
+#[derive(Debug)]
+pub struct G4Moe {
+    pub experts: Experts,
+    pub pre_norm_2: Vec<f32>,  // [n_embd]
+    pub post_norm_1: Vec<f32>, // [n_embd]
+    pub post_norm_2: Vec<f32>, // [n_embd]
 }
 
 /// Per-layer embeddings' global tensors.
@@ -85,6 +105,9 @@ impl G4Weights {
         for l in &self.layers {
             v.extend([&l.wq, &l.wo, &l.gate, &l.up, &l.down]);
             v.extend(l.wk.iter().chain(&l.wv));
+            if let Some(m) = &l.moe {
+                v.extend(m.experts.matrices());
+            }
             if let Some((g, p, _)) = &l.ple {
                 v.extend([g, p]);
             }
@@ -150,6 +173,12 @@ pub(crate) fn load(l: &Loader, c: &Config, g: &Gemma4Spec) -> Result<G4Weights, 
         let out_scale = l
             .opt_vector(&n("layer_output_scale.weight"), 1)?
             .map(|v| v[0]);
+        // a layer has experts where the file has their router (llama.cpp:
+        // `ffn_gate_inp` is optional per layer)
+        let moe = match &c.moe {
+            Some(moe) if l.has(&n("ffn_gate_inp.weight")) => Some(load_moe(l, c, moe, il)?),
+            _ => None,
+        };
         layers.push(G4Layer {
             attn_norm: l.vector(&n("attn_norm.weight"), d)?,
             wq: l.matrix(&n("attn_q.weight"), q, d)?,
@@ -164,6 +193,7 @@ pub(crate) fn load(l: &Loader, c: &Config, g: &Gemma4Spec) -> Result<G4Weights, 
             up: l.matrix(&n("ffn_up.weight"), ff, d)?,
             down: l.matrix(&n("ffn_down.weight"), d, ff)?,
             ffn_post_norm: l.vector(&n("post_ffw_norm.weight"), d)?,
+            moe,
             ple: ple_l,
             out_scale,
         });
@@ -172,6 +202,56 @@ pub(crate) fn load(l: &Loader, c: &Config, g: &Gemma4Spec) -> Result<G4Weights, 
         layers,
         ple,
         ones: vec![1.0; c.max_head_dim()],
+    })
+}
+
+/// Layer `il`'s mixture of experts. The gate and up projections are one
+/// `ffn_gate_up_exps` tensor in the files llama.cpp's converter writes
+/// (each expert's [2·n_ff_exp, n_embd]: the gate's rows, then the up's),
+/// read as two views per expert; or two tensors.
+fn load_moe(l: &Loader, c: &Config, moe: &Moe, il: usize) -> Result<G4Moe, ModelError> {
+    let n = |s: &str| format!("blk.{il}.{s}");
+    let (d, ne, ff) = (c.n_embd, moe.n_expert, moe.n_ff_exp);
+    let (gate, up) = if l.has(&n("ffn_gate_up_exps.weight")) {
+        let both = l.experts(&n("ffn_gate_up_exps.weight"), ne, 2 * ff, d)?;
+        both.into_iter()
+            .map(|m| {
+                let half = m.len / 2;
+                let view = |part: &str, at: usize| Matrix {
+                    name: format!("{}.{part}", m.name),
+                    ty: m.ty,
+                    start: m.start + at,
+                    len: half,
+                    rows: ff,
+                    cols: d,
+                };
+                (view("gate", 0), view("up", half))
+            })
+            .unzip()
+    } else {
+        (
+            l.experts(&n("ffn_gate_exps.weight"), ne, ff, d)?,
+            l.experts(&n("ffn_up_exps.weight"), ne, ff, d)?,
+        )
+    };
+    Ok(G4Moe {
+        experts: Experts {
+            router: l.matrix(&n("ffn_gate_inp.weight"), ne, d)?,
+            router_bias: None,
+            gate,
+            up,
+            down: l.experts(&n("ffn_down_exps.weight"), ne, d, ff)?,
+            gate_bias: None,
+            up_bias: None,
+            down_bias: None,
+            shared: None,
+            router_scale: Some(l.vector(&n("ffn_gate_inp.scale"), d)?),
+            // optional in llama.cpp (`TENSOR_NOT_REQUIRED`)
+            down_scale: l.opt_vector(&n("ffn_down_exps.scale"), ne)?,
+        },
+        pre_norm_2: l.vector(&n("pre_ffw_norm_2.weight"), d)?,
+        post_norm_1: l.vector(&n("post_ffw_norm_1.weight"), d)?,
+        post_norm_2: l.vector(&n("post_ffw_norm_2.weight"), d)?,
     })
 }
 
@@ -184,20 +264,22 @@ pub(crate) struct G4Scratch {
     ple_tok: Vec<f32>,
     /// [cap][n_pl]: one layer's gate.
     gate: Vec<f32>,
+    /// [cap][n_embd]: a layer with experts: its MLP's (the shared expert's)
+    /// normed output.
+    shared: Vec<f32>,
 }
 
 impl G4Scratch {
     pub(crate) fn new(c: &Config, cap: usize) -> G4Scratch {
-        match &c.gemma4 {
-            Some(g) if g.n_embd_per_layer > 0 => {
-                let all = c.n_layer * g.n_embd_per_layer;
-                G4Scratch {
-                    ple: vec![0.0; cap * all],
-                    ple_tok: vec![0.0; cap * all],
-                    gate: vec![0.0; cap * g.n_embd_per_layer],
-                }
-            }
-            _ => G4Scratch::default(),
+        let Some(g) = &c.gemma4 else {
+            return G4Scratch::default();
+        };
+        let all = c.n_layer * g.n_embd_per_layer;
+        G4Scratch {
+            ple: vec![0.0; cap * all],
+            ple_tok: vec![0.0; cap * all],
+            gate: vec![0.0; cap * g.n_embd_per_layer],
+            shared: vec![0.0; if c.moe.is_some() { cap * c.n_embd } else { 0 }],
         }
     }
 }
@@ -217,6 +299,9 @@ impl Model {
         let w = self.weights.gemma4.as_ref().expect("gemma4 weights");
         let n = tokens.len();
         let d = c.n_embd;
+        if let Some(ms) = &mut s.moe {
+            ms.margins[..n].fill(f32::INFINITY);
+        }
         self.embed_rows(s, tokens)?;
         if let Some(p) = &w.ple {
             self.per_layer_inputs(pool, s, tokens, g, p)?;
@@ -244,6 +329,9 @@ impl Model {
             par_glu(pool, c.act, &mut s.gate[..n * ff], &s.up[..n * ff]);
             s.acts_mid.invalidate();
             self.project(pool, &mut s.acts_mid, &s.gate, n, &layer.down, &mut s.o)?;
+            if let Some(moe) = &layer.moe {
+                self.g4_experts(pool, s, n, moe)?;
+            }
             ops::rms_norm(&mut s.o[..n * d], d, &layer.ffn_post_norm, c.rms_eps);
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
 
@@ -269,7 +357,50 @@ impl Model {
                 s.x[..n * d].iter_mut().for_each(|v| *v *= scale);
             }
         }
+        if let Some(ms) = &mut s.moe {
+            // the routing margins of the rows that get logits, in the
+            // order of their logits (as `Scratch::keep_logit_rows` leaves
+            // them for the other architectures)
+            let mut r = 0;
+            for gr in &s.groups {
+                let first = gr.row0 + gr.rows - gr.logit_rows;
+                ms.margins.copy_within(first..first + gr.logit_rows, r);
+                r += gr.logit_rows;
+            }
+            ms.n_margins = r;
+        }
         self.finish_chunk(pool, s, sessions, tokens, false)
+    }
+
+    /// A layer with experts, after its MLP (the shared expert) left its
+    /// output in `s.o`: `s.o` ← rms_norm(that) * post_ffw_norm_1 +
+    /// rms_norm(experts(rms_norm(x) * pre_ffw_norm_2)) * post_ffw_norm_2
+    /// (llama.cpp: `ggml_add(cur_mlp, cur_moe)`).
+    fn g4_experts(
+        &self,
+        pool: &ThreadPool,
+        s: &mut Scratch,
+        n: usize,
+        moe: &G4Moe,
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let d = c.n_embd;
+        ops::rms_norm(&mut s.o[..n * d], d, &moe.post_norm_1, c.rms_eps);
+        s.g4.shared[..n * d].copy_from_slice(&s.o[..n * d]);
+        ops::rms_norm_into(
+            &mut s.xn[..n * d],
+            &s.x[..n * d],
+            d,
+            &moe.pre_norm_2,
+            c.rms_eps,
+        );
+        s.acts_in.invalidate();
+        self.moe_ffn(pool, s, n, &moe.experts)?;
+        ops::rms_norm(&mut s.o[..n * d], d, &moe.post_norm_2, c.rms_eps);
+        for (a, &b) in s.o[..n * d].iter_mut().zip(&s.g4.shared[..n * d]) {
+            *a += b; // b + a: IEEE addition commutes, same bits
+        }
+        Ok(())
     }
 
     /// Every layer's per-layer input of each row into `s.g4.ple`

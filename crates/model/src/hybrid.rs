@@ -6,14 +6,19 @@
 //! reuse) and their forward pass (`Model::forward_chunk_hybrid`, called by
 //! `forward.rs` for every chunk of such a model).
 //!
-//! The delta rule runs one token after another, per value head, for prompt
-//! chunks and decode steps alike (the same loop: a chunk's result is the
-//! decode steps' result bit for bit), with the heads of all sequences of a
-//! chunk spread over the pool. A sequence's scan reads only its own rows and
-//! state, so batching never changes its values.
+//! The delta rule (`delta.rs`) runs in its chunked form, per value head, for
+//! prompt chunks and decode steps alike: blocks of `delta::CHUNK` positions
+//! at fixed offsets from the sequence's start, the state advanced once per
+//! block, the unfinished block's rows kept with it — so a chunk's result is
+//! the decode steps' result bit for bit, however a prompt is split — with
+//! the heads of all sequences of a chunk spread over the pool. A sequence's
+//! scan reads only its own rows and state, so batching never changes its
+//! values. `Model::set_delta_rule` switches to the per-token form, the
+//! reference the tests compare with.
 
 use crate::attention::{attend_groups, AttnShape, SharedMut};
 use crate::config::{Config, SsmSpec};
+use crate::delta::{self, CHUNK};
 use crate::forward::KvViews;
 use crate::ops;
 use crate::session::{Scratch, Session};
@@ -191,13 +196,60 @@ impl HybridScratch {
 pub(crate) struct RecLayer {
     /// [d_conv-1][conv_dim]: the convolution's last inputs, oldest first.
     conv: Vec<f32>,
-    /// [n_v_heads][head_dim (v)][head_dim (k)]: the delta rule's matrices.
+    /// [n_v_heads][head_dim (v)][head_dim (k)]: the delta rule's matrices
+    /// at the start of the current block (`delta::CHUNK` positions; with
+    /// `DeltaRule::PerToken`, after the last position).
     state: Vec<f32>,
+    /// The current block's rows before the sequence's position
+    /// (`n_past % CHUNK` of them, see `delta.rs`): [n_k_heads][CHUNK][hd]
+    /// key rows,
+    pk: Vec<f32>,
+    /// [n_v_heads][CHUNK][hd] u rows,
+    pu: Vec<f32>,
+    /// [n_v_heads][CHUNK] cumulative log-decays.
+    pg: Vec<f32>,
+}
+
+impl RecLayer {
+    fn new(h: &SsmSpec) -> RecLayer {
+        RecLayer {
+            conv: vec![0.0; h.conv_len()],
+            state: vec![0.0; h.state_len()],
+            pk: vec![0.0; CHUNK * h.key_dim()],
+            pu: vec![0.0; CHUNK * h.value_dim()],
+            pg: vec![0.0; CHUNK * h.n_v_heads],
+        }
+    }
+
+    /// Become a copy of `src` (reusing the buffers).
+    fn copy_from(&mut self, src: &RecLayer) {
+        self.conv.clone_from(&src.conv);
+        self.state.clone_from(&src.state);
+        self.pk.clone_from(&src.pk);
+        self.pu.clone_from(&src.pu);
+        self.pg.clone_from(&src.pg);
+    }
+
+    fn clear(&mut self) {
+        for v in [
+            &mut self.conv,
+            &mut self.state,
+            &mut self.pk,
+            &mut self.pu,
+            &mut self.pg,
+        ] {
+            v.fill(0.0);
+        }
+    }
+
+    fn floats(&self) -> usize {
+        self.conv.len() + self.state.len() + self.pk.len() + self.pu.len() + self.pg.len()
+    }
 }
 
 /// Snapshots kept per session besides the pinned one (each is a whole
 /// recurrent state: for a Qwen3.5-4B shape 24 layers × 32 heads × 128²
-/// floats, 50 MB).
+/// floats, 50 MB, plus the unfinished block's rows, 19 MB).
 pub const MAX_SNAPSHOTS: usize = 2;
 
 /// Pinned snapshots a session may hold on top of [`MAX_SNAPSHOTS`]: the
@@ -232,10 +284,7 @@ impl Recurrent {
                 .iter()
                 .map(|&r| {
                     if r {
-                        RecLayer {
-                            conv: vec![0.0; h.conv_len()],
-                            state: vec![0.0; h.state_len()],
-                        }
+                        RecLayer::new(h)
                     } else {
                         RecLayer::default()
                     }
@@ -253,8 +302,7 @@ impl Recurrent {
     /// The state at the start of a sequence; no snapshots.
     pub(crate) fn reset(&mut self) {
         for l in &mut self.layers {
-            l.conv.fill(0.0);
-            l.state.fill(0.0);
+            l.clear();
         }
         self.snaps.clear();
         self.pinned = None;
@@ -287,8 +335,7 @@ impl Recurrent {
         .unwrap_or_default();
         buf.resize_with(self.layers.len(), RecLayer::default);
         for (d, s) in buf.iter_mut().zip(&self.layers) {
-            d.conv.clone_from(&s.conv);
-            d.state.clone_from(&s.state);
+            d.copy_from(s);
         }
         self.snaps.push((pos, buf));
     }
@@ -320,8 +367,7 @@ impl Recurrent {
         match self.snaps.last() {
             Some((pos, st)) => {
                 for (d, s) in self.layers.iter_mut().zip(st) {
-                    d.conv.copy_from_slice(&s.conv);
-                    d.state.copy_from_slice(&s.state);
+                    d.copy_from(s);
                 }
                 *pos
             }
@@ -350,8 +396,7 @@ impl Recurrent {
             }
         };
         for (d, s) in self.layers.iter_mut().zip(layers) {
-            d.conv.copy_from_slice(&s.conv);
-            d.state.copy_from_slice(&s.state);
+            d.copy_from(s);
         }
         pos
     }
@@ -367,12 +412,7 @@ impl Recurrent {
 
     /// Bytes held (state and snapshots).
     pub(crate) fn bytes(&self) -> usize {
-        let one = |ls: &[RecLayer]| -> usize {
-            ls.iter()
-                .map(|l| l.conv.len() + l.state.len())
-                .sum::<usize>()
-                * 4
-        };
+        let one = |ls: &[RecLayer]| -> usize { ls.iter().map(RecLayer::floats).sum::<usize>() * 4 };
         one(&self.layers) + self.snaps.iter().map(|s| one(&s.1)).sum::<usize>()
     }
 }
@@ -404,77 +444,6 @@ fn l2_norm(x: &mut [f32], eps: f32) {
     let post = 1.0 / n.sqrt();
     for v in x {
         *v = *v * scale * post;
-    }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // eight lanes, as a SIMD dot product sums
-    let mut acc = [0.0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ar.iter().zip(br) {
-        s += x * y;
-    }
-    s
-}
-
-/// The gated delta rule over `rows` tokens of one value head: state `s`
-/// ([hd][hd], row j for value dim j), per token q, k (the key head's, L2
-/// normed), v, decay `g` (log), `beta`; output row j = (S q)_j / sqrt(hd).
-/// Order as ggml-cpu's `gated_delta_net`.
-#[allow(clippy::too_many_arguments)]
-fn delta_rule(
-    s: &mut [f32],
-    hd: usize,
-    rows: usize,
-    q: impl Fn(usize) -> *const f32,
-    k: impl Fn(usize) -> *const f32,
-    v: impl Fn(usize) -> *const f32,
-    g: impl Fn(usize) -> f32,
-    beta: impl Fn(usize) -> f32,
-    out: impl Fn(usize) -> *mut f32,
-) {
-    let scale = 1.0 / (hd as f32).sqrt();
-    let mut delta = [0.0f32; 512];
-    let mut big = Vec::new();
-    let delta: &mut [f32] = if hd <= delta.len() {
-        &mut delta[..hd]
-    } else {
-        big.resize(hd, 0.0);
-        &mut big
-    };
-    for t in 0..rows {
-        // SAFETY: the callers' pointers are to `hd` floats of this row's
-        // q/k/v (read only during this call) and of its output head (written
-        // by this task alone), all in bounds.
-        let (q, k, v, o) = unsafe {
-            (
-                std::slice::from_raw_parts(q(t), hd),
-                std::slice::from_raw_parts(k(t), hd),
-                std::slice::from_raw_parts(v(t), hd),
-                std::slice::from_raw_parts_mut(out(t), hd),
-            )
-        };
-        let decay = g(t).exp();
-        s.iter_mut().for_each(|x| *x *= decay);
-        let b = beta(t);
-        for (j, dj) in delta.iter_mut().enumerate() {
-            *dj = (v[j] - dot(&s[j * hd..(j + 1) * hd], k)) * b;
-        }
-        for (j, &dj) in delta.iter().enumerate() {
-            for (x, &ki) in s[j * hd..(j + 1) * hd].iter_mut().zip(k) {
-                *x += ki * dj;
-            }
-        }
-        for (j, oj) in o.iter_mut().enumerate() {
-            *oj = dot(&s[j * hd..(j + 1) * hd], q) * scale;
-        }
     }
 }
 
@@ -716,11 +685,23 @@ impl Model {
             }
         }
         // the delta rule: one task per (group, value head)
-        let states: Vec<SharedMut> = s
+        let per_token = self.delta_rule == DeltaRule::PerToken;
+        // per group: the layer's state, u rows and decays (written by the
+        // heads' tasks) and key rows (only read during `run`)
+        let layers: Vec<[SharedMut; 4]> = s
             .groups
             .iter()
-            .map(|g| SharedMut(sessions[g.seq].rec.layers[il].state.as_mut_ptr()))
+            .map(|g| {
+                let l = &mut sessions[g.seq].rec.layers[il];
+                [
+                    SharedMut(l.state.as_mut_ptr()),
+                    SharedMut(l.pu.as_mut_ptr()),
+                    SharedMut(l.pg.as_mut_ptr()),
+                    SharedMut(l.pk.as_mut_ptr()),
+                ]
+            })
             .collect();
+        let layers = &layers;
         let groups = &s.groups;
         let (conv, beta, gdecay) = (&hy.conv, &hy.beta, &hy.g);
         let out = SharedMut(hy.out.as_mut_ptr());
@@ -729,27 +710,78 @@ impl Model {
             let (gi, head) = (task / nv, task % nv);
             let g = &groups[gi];
             let kh = head % nk;
-            // SAFETY: each (sequence, head) is one task: its state matrix
-            // [head] of that sequence's layer is touched by it alone (a
-            // sequence appears in one group per chunk), in bounds, alive
-            // past `run`.
-            let st = unsafe {
-                std::slice::from_raw_parts_mut(states[gi].get().add(head * hd * hd), hd * hd)
+            let [st, pu, pg, pk] = layers[gi];
+            // SAFETY: each (sequence, head) is one task: its state matrix,
+            // u rows and decays [head] of that sequence's layer are touched
+            // by it alone (a sequence appears in one group per chunk); the
+            // key rows are only read during `run` (written after it); all
+            // in bounds (`RecLayer::new`), alive past `run`.
+            let (st, pu, pg, pk) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(st.get().add(head * hd * hd), hd * hd),
+                    std::slice::from_raw_parts_mut(pu.get().add(head * CHUNK * hd), CHUNK * hd),
+                    std::slice::from_raw_parts_mut(pg.get().add(head * CHUNK), CHUNK),
+                    std::slice::from_raw_parts(pk.get().add(kh * CHUNK * hd), CHUNK * hd),
+                )
             };
-            let row = |i: usize| (g.row0 + i) * cd;
-            delta_rule(
-                st,
-                hd,
-                g.rows,
-                |i| conv[row(i) + kh * hd..].as_ptr(),
-                |i| conv[row(i) + kd + kh * hd..].as_ptr(),
-                |i| conv[row(i) + 2 * kd + head * hd..].as_ptr(),
-                |i| gdecay[(g.row0 + i) * nv + head],
-                |i| beta[(g.row0 + i) * nv + head],
-                // SAFETY: row (g.row0+i), head `head` of out: this task's alone, in bounds
-                |i| unsafe { out.get().add((g.row0 + i) * vd + head * hd) },
+            // this head's rows, contiguous
+            let rows = g.row0..g.row0 + g.rows;
+            let gather = |off: usize| -> Vec<f32> {
+                rows.clone()
+                    .flat_map(|t| &conv[t * cd + off..t * cd + off + hd])
+                    .copied()
+                    .collect()
+            };
+            let (q, k, v) = (
+                gather(kh * hd),
+                gather(kd + kh * hd),
+                gather(2 * kd + head * hd),
             );
+            let gs: Vec<f32> = rows.clone().map(|t| gdecay[t * nv + head]).collect();
+            let bs: Vec<f32> = rows.clone().map(|t| beta[t * nv + head]).collect();
+            let x = delta::HeadRows {
+                q: &q,
+                k: &k,
+                v: &v,
+                g: &gs,
+                beta: &bs,
+            };
+            let mut o = vec![0.0f32; g.rows * hd];
+            if per_token {
+                delta::per_token(st, hd, &x, &mut o);
+            } else {
+                let pend = delta::Pending {
+                    k: pk,
+                    u: pu,
+                    g: pg,
+                };
+                delta::chunked(st, pend, hd, g.pos0, &x, &mut o);
+            }
+            for (i, t) in rows.enumerate() {
+                // SAFETY: row t, head `head` of out: this task's alone, in bounds
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(out.get().add(t * vd + head * hd), hd)
+                };
+                dst.copy_from_slice(&o[i * hd..(i + 1) * hd]);
+            }
         });
+        // the key rows of each sequence's unfinished block, for its next rows
+        if !per_token {
+            for g in &s.groups {
+                let pk = &mut sessions[g.seq].rec.layers[il].pk;
+                let end = g.pos0 + g.rows;
+                let (first, last) = (g.pos0.max(end - end % CHUNK), end);
+                for pos in first..last {
+                    let t = g.row0 + pos - g.pos0;
+                    let j = pos % CHUNK;
+                    for kh in 0..nk {
+                        pk[(kh * CHUNK + j) * hd..(kh * CHUNK + j + 1) * hd].copy_from_slice(
+                            &hy.conv[t * cd + kd + kh * hd..t * cd + kd + (kh + 1) * hd],
+                        );
+                    }
+                }
+            }
+        }
         // RMS norm per head × SiLU(z), then ssm_out
         ops::rms_norm(&mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
         for (o, &z) in hy.out[..n * vd].iter_mut().zip(&hy.z[..n * vd]) {
@@ -758,4 +790,17 @@ impl Model {
         s.acts_mid.invalidate();
         self.project(pool, &mut s.acts_mid, &s.hy.out, n, &w.w_out, &mut s.o)
     }
+}
+
+/// Which form of the gated delta rule a hybrid model runs (see `delta.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeltaRule {
+    /// Blocks of `delta::CHUNK` positions: matrix products per block, the
+    /// state advanced once per block. What hearth runs.
+    #[default]
+    Chunked,
+    /// One token after another (ggml-cpu's order): the reference the
+    /// chunked form is checked against. Set before a session is made: the
+    /// two keep their state differently.
+    PerToken,
 }

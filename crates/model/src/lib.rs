@@ -6,6 +6,7 @@
 mod arch;
 mod attention;
 pub mod config;
+mod delta;
 pub mod encoder;
 mod error;
 mod forward;
@@ -20,11 +21,12 @@ mod weights;
 pub use config::{
     Activation, Arch, AttnTemp, Config, Gating, Gemma4Spec, LayerSpec, Moe, Positions, Scales,
 };
+pub use delta::CHUNK as DELTA_CHUNK;
 pub use encoder::{EncodeKnobs, EncoderSpec};
 pub use error::ModelError;
 pub use forward::{Logits, SeqInput};
 pub use gemma4::{G4Layer, G4Ple, G4Weights};
-pub use hybrid::{DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
+pub use hybrid::{DeltaRule, DeltaWeights, GatedAttnWeights, HybridLayer, Mixer};
 pub use pooling::Pooling;
 pub use session::{Scratch, Session, DEFAULT_BATCH};
 pub use weights::{Experts, Ffn, Layer, Matrix, SharedExpert, Weights};
@@ -44,6 +46,8 @@ pub struct Model {
     /// Prebuilt weight panels by matrix (`Matrix::start`), once
     /// [`Model::build_panel_caches`] ran (see `kernels::PanelCache`).
     panels: std::sync::OnceLock<std::collections::HashMap<usize, kernels::PanelCache>>,
+    /// The form of a hybrid model's gated delta rule ([`Model::set_delta_rule`]).
+    delta_rule: DeltaRule,
 }
 
 impl std::fmt::Debug for Model {
@@ -94,7 +98,16 @@ impl Model {
             weights,
             encoder,
             panels: std::sync::OnceLock::new(),
+            delta_rule: DeltaRule::default(),
         })
+    }
+
+    /// Run a hybrid model's gated delta rule in this form (the chunked one
+    /// unless told; the per-token one is the reference it is tested
+    /// against). Sessions made before keep their state in the other form's
+    /// layout: make them after.
+    pub fn set_delta_rule(&mut self, form: DeltaRule) {
+        self.delta_rule = form;
     }
 
     /// The matrices the forward pass multiplies by (not the embedding table,

@@ -1,4 +1,5 @@
-//! The mixture-of-experts feed-forward (qwen3moe, gpt-oss), as llama.cpp's
+//! The mixture-of-experts feed-forward (qwen3moe, gpt-oss, qwen35moe,
+//! gemma4), as llama.cpp's
 //! `llm_graph_context::build_moe_ffn` computes it: router logits
 //! (`ffn_gate_inp`, plus its bias), the experts chosen per row (softmax then
 //! top-k, or top-k then softmax over those), their weights (renormalised and
@@ -59,6 +60,8 @@ pub(crate) struct MoeScratch {
     /// [cap] a shared expert's gate logits, [cap][n_embd] its outputs
     shared_gate: Vec<f32>,
     shared_out: Vec<f32>,
+    /// [cap][n_embd] Gemma 4's router input (see `Experts::router_scale`)
+    router_x: Vec<f32>,
 }
 
 impl MoeScratch {
@@ -94,6 +97,14 @@ impl MoeScratch {
             shared_out: vec![
                 0.0;
                 if moe.n_ff_shexp > 0 {
+                    cap * c.n_embd
+                } else {
+                    0
+                }
+            ],
+            router_x: vec![
+                0.0;
+                if c.gemma4.is_some() {
                     cap * c.n_embd
                 } else {
                     0
@@ -244,7 +255,8 @@ fn add_expert_bias(x: &mut [f32], bias: &Option<Vec<f32>>, e: usize, n: usize) {
 
 impl Model {
     /// The mixture-of-experts feed-forward of `n` rows: `s.xn` (the normed
-    /// input, `[n][n_embd]`) → `s.o` (`[n][n_embd]`).
+    /// input, `[n][n_embd]`) → `s.o` (`[n][n_embd]`). Gemma 4's router reads
+    /// the residual stream `s.x` instead (see `Experts::router_scale`).
     pub(crate) fn moe_ffn(
         &self,
         pool: &ThreadPool,
@@ -256,6 +268,7 @@ impl Model {
         let moe = c.moe.as_ref().expect("a mixture-of-experts model");
         let (d, ne, k, ff) = (c.n_embd, moe.n_expert, moe.n_expert_used, moe.n_ff_exp);
         let Scratch {
+            x,
             xn,
             o,
             acts_in,
@@ -265,7 +278,27 @@ impl Model {
         let ms = ms.as_mut().expect("a scratch made for this model");
 
         // router logits [n][ne] (and bias), then each row's experts and weights
-        self.project(pool, acts_in, xn, n, &w.router, &mut ms.logits)?;
+        match &w.router_scale {
+            None => self.project(pool, acts_in, xn, n, &w.router, &mut ms.logits)?,
+            Some(scale) => {
+                // Gemma 4 (llama.cpp gemma4.cpp): ggml_rms_norm of the
+                // residual, ggml_scale by 1/sqrt(n_embd), ggml_mul by the
+                // scale, in that order
+                let rx = &mut ms.router_x[..n * d];
+                rx.copy_from_slice(&x[..n * d]);
+                let inv = 1.0 / (d as f32).sqrt();
+                for row in rx.chunks_exact_mut(d) {
+                    let ss: f32 = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                    let r = 1.0 / (ss + c.rms_eps).sqrt();
+                    for (v, &g) in row.iter_mut().zip(scale) {
+                        *v = *v * r * inv * g;
+                    }
+                }
+                acts_in.invalidate();
+                self.project(pool, acts_in, &ms.router_x, n, &w.router, &mut ms.logits)?;
+                acts_in.invalidate();
+            }
+        }
         if let Some(b) = &w.router_bias {
             ops::add_bias(&mut ms.logits[..n * ne], b);
         }
@@ -425,6 +458,9 @@ impl Model {
         for &e in &ms.active {
             let e = e as usize;
             let (p0, p1) = (ms.start[e], ms.start[e + 1]);
+            if let Some(sc) = &w.down_scale {
+                ms.x[p0 * d..p1 * d].iter_mut().for_each(|v| *v *= sc[e]);
+            }
             add_expert_bias(&mut ms.x[p0 * d..p1 * d], &w.down_bias, e, d);
         }
 

@@ -114,8 +114,11 @@ impl Scratch {
     pub fn new(c: &Config, cap: usize) -> Scratch {
         // the dense MLP's buffers (a mixture of experts has its own, and a
         // shared expert's, qwen35moe, beside them; Gemma 4's `n_ff` is its
-        // widest layer's)
-        let ff = c.moe.as_ref().map_or(c.n_ff, |m| m.n_ff_shexp);
+        // widest layer's, its MLP kept beside the experts of 26B-A4B)
+        let ff = match &c.moe {
+            Some(m) if c.gemma4.is_none() => m.n_ff_shexp,
+            _ => c.n_ff,
+        };
         Scratch {
             cap,
             x: vec![0.0; cap * c.n_embd],

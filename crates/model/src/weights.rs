@@ -52,6 +52,13 @@ pub struct Experts {
     pub down_bias: Option<Vec<f32>>,   // [n_expert][n_embd]
     /// qwen35moe's shared expert (every token's), added to the routed sum.
     pub shared: Option<SharedExpert>,
+    /// Gemma 4 (`ffn_gate_inp.scale`, [n_embd]): the router reads the
+    /// residual stream RMS-normed (no weight), / sqrt(n_embd), × this,
+    /// instead of the experts' normed input.
+    pub router_scale: Option<Vec<f32>>,
+    /// Gemma 4 (`ffn_down_exps.scale`, [n_expert]): each expert's output ×
+    /// its scale, before the routing weight.
+    pub down_scale: Option<Vec<f32>>,
 }
 
 impl Experts {
@@ -478,5 +485,7 @@ pub(crate) fn experts(
                 gate_inp: l.row_matrix(&n("ffn_gate_inp_shexp.weight"), d)?,
             }),
         },
+        router_scale: None,
+        down_scale: None,
     })
 }

@@ -1,6 +1,6 @@
 //! hearth against llama.cpp on synthetic models of today's decoder families
 //! (Llama 3.x, Qwen3, Phi-3.5/4-mini, SmolLM3, Granite 3.x, Ministral 3,
-//! Qwen3-MoE, gpt-oss, Qwen3.5 dense and MoE, Gemma 4): real
+//! Qwen3-MoE, gpt-oss, Qwen3.5 dense and MoE, Gemma 4 dense and MoE): real
 //! architecture names, metadata keys, tensor names and vocabularies, random
 //! weights (`scripts/make-synthetic-models.py`; `scripts/setup-synthetic-models.sh`
 //! regenerates them bit for bit into `~/.cache/hearth/synthetic`), and
@@ -82,7 +82,12 @@ fn bounds(ty: &str, moe: bool) -> Bounds {
 }
 
 /// A routing margin (`Session::route_margins`) below this is a near tie,
-/// counted in the report.
+/// counted in the report. Such a position's logits are exempt from the
+/// type's `max` bound (not from the mean, nor from the decisive top-1):
+/// two implementations' router logits differ by more than the bits of F32
+/// arithmetic once attention's f16 cache and summation orders have acted
+/// (gemma4moe-f32: 2 of its 17 near ties, margins 0.007-0.008, flip an
+/// expert against llama.cpp, moving that position's logits by up to 0.4).
 const ROUTE_NEAR_TIE: f32 = 0.01;
 
 /// A greedy step whose llama.cpp top-2 margin is below this is a near tie.
@@ -182,7 +187,8 @@ fn check_run(m: &Model, pool: &kernels::ThreadPool, b: &Bounds, run: &Value, st:
     assert_eq!(tops.len(), tokens.len());
     logits_all(m, pool, n_ctx, &tokens, |pos, row, margin| {
         let want = top(&tops[pos]);
-        if margin < ROUTE_NEAR_TIE {
+        let route_tie = margin < ROUTE_NEAR_TIE;
+        if route_tie {
             st.route_ties += 1;
         }
         st.positions += 1;
@@ -208,7 +214,7 @@ fn check_run(m: &Model, pool: &kernels::ThreadPool, b: &Bounds, run: &Value, st:
             if d > st.diff_max {
                 st.diff_max = d;
             }
-            if d > b.max && st.failures.len() < 5 {
+            if d > b.max && !route_tie && st.failures.len() < 5 {
                 st.failures.push(format!(
                     "{name} pos {pos} id {id}: logit {:.3}, llama.cpp {logit:.3}",
                     row[id]
@@ -365,7 +371,8 @@ macro_rules! families {
 }
 
 families!(
-    llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, qwen35moe, gemma4
+    llama3, qwen3, phi3, smollm3, granite, mistral3, qwen3moe, gpt_oss, qwen35, qwen35moe, gemma4,
+    gemma4moe
 );
 
 #[test]
@@ -408,4 +415,51 @@ fn gemma4_prefix_reuse() {
     m.forward(&pool, &mut other, &tokens[30..], Logits::Last)
         .unwrap();
     assert_eq!(other.logits(), &want[..], "after copy_prefix_from");
+}
+
+/// Qwen3.5's gated delta rule in its chunked form (what runs) against the
+/// per-token form (ggml-cpu's order, `DeltaRule::PerToken`), through the
+/// whole model: a 100-token sequence fed in calls that do not line up with
+/// the blocks (37, 1, 40, 22 tokens) gives every position's logits within
+/// 1e-2 of the per-token form's (logits of up to ~30 on these files: 3e-4
+/// of them; measured at most 1.9e-3 on qwen35-f32, 2.9e-3 on qwen35moe-f32,
+/// where a head's values differ by ~3e-7 relative and the random layers
+/// amplify it). Dropping the decay or β from the chunked form moves them by
+/// whole units.
+#[test]
+fn qwen35_delta_rule_forms_agree() {
+    for file in ["qwen35-f32.gguf", "qwen35moe-f32.gguf"] {
+        let Some(path) = test_models::synthetic(file) else {
+            continue;
+        };
+        let pool = kernels::ThreadPool::new(2);
+        let chunked = Model::load(&path).unwrap();
+        let mut per_token = Model::load(&path).unwrap();
+        per_token.set_delta_rule(model::DeltaRule::PerToken);
+        let tokens: Vec<u32> = (0..100).map(|i| 1000 + 7919 * i % 150_000).collect();
+        let logits = |m: &Model| {
+            let mut s = m.session(256, 64).unwrap();
+            let mut all = Vec::new();
+            let mut a = 0;
+            for b in [37, 38, 78, 100] {
+                m.forward(&pool, &mut s, &tokens[a..b], Logits::All)
+                    .unwrap();
+                all.extend_from_slice(s.all_logits());
+                a = b;
+            }
+            all
+        };
+        let (got, want) = (logits(&chunked), logits(&per_token));
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{file}: chunked vs per-token delta rule, max |logit diff| {worst:e}");
+        assert!(worst <= 1e-2, "{file}: logits differ by {worst}");
+        assert!(
+            got != want,
+            "{file}: the two forms should round differently"
+        );
+    }
 }

@@ -454,6 +454,7 @@ mod tests {
             ("qwen3", "30b-a3b", 128, 8),
             ("qwen3-coder", "30b", 128, 8),
             ("gpt-oss", "20b", 32, 4),
+            ("gemma4", "26b", 128, 8),
         ] {
             let f = &find(name, Some(tag)).unwrap().facts;
             assert_eq!((f.n_expert, f.n_expert_used), (n_expert, n_used), "{name}");

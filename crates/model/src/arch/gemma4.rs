@@ -1,4 +1,4 @@
-//! `gemma4` (Gemma 4 text decoders: E2B, E4B, 31B). A Gemma 3-like block
+//! `gemma4` (Gemma 4 text decoders: E2B, E4B, 31B, 26B-A4B). A Gemma 3-like block
 //! (pre- and post-norms around attention and MLP, GELU(tanh)-gated MLP,
 //! embeddings × sqrt(n_embd), NeoX RoPE, final logit soft-capping) with:
 //!
@@ -18,13 +18,16 @@
 //!   projection of the scaled token embedding, fed into each layer's
 //!   residual after its MLP through a GELU gate;
 //! - an optional scalar per layer (`layer_output_scale`) on its output;
-//! - a global layer may have no `attn_v` (V is the K projection).
+//! - a global layer may have no `attn_v` (V is the K projection);
+//! - 26B-A4B: a mixture of experts (`expert_count`, `expert_used_count`,
+//!   `expert_feed_forward_length`) beside the dense MLP of every layer with
+//!   an `ffn_gate_inp` (see `gemma4.rs` for the block).
 //!
 //! Reference: llama.cpp `src/models/gemma4.cpp` (graph, hparams, tensors),
 //! `src/llama-model.cpp` (the KV `reuse` callback), `conversion/gemma.py`
 //! (`Gemma4Model`: the metadata and the `rope_freqs` tensor).
 
-use crate::config::{Activation, Config, FactorTensors, Gemma4Spec, Meta, RopeSpec};
+use crate::config::{Activation, Config, FactorTensors, Gating, Gemma4Spec, Meta, Moe, RopeSpec};
 use crate::ops::RopeStyle;
 use crate::ModelError;
 
@@ -123,6 +126,38 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
                 ));
             }
         }
+    }
+    // 26B-A4B: a mixture of experts beside each layer's dense MLP (which
+    // stays, as a shared expert); softmax over every expert, the top
+    // `expert_used_count` renormalised (llama.cpp `build_moe_ffn` with
+    // `LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX`, `norm_w` true, no scale)
+    if m.u("expert_count")?.unwrap_or(0) > 0 {
+        let (n_expert, n_expert_used) = super::expert_counts(m)?;
+        let key = m.key("expert_feed_forward_length");
+        let n_ff_exp = match m.u_layers("expert_feed_forward_length", n_layer)? {
+            Some(a) if a.iter().all(|&x| x > 0 && x == a[0]) => a[0],
+            Some(_) => {
+                return Err(m.bad(
+                    &key,
+                    "differs between layers (or is 0), which hearth does not support",
+                ))
+            }
+            None => {
+                return Err(m.bad(
+                    &key,
+                    "is missing; the file is not a complete gemma4 mixture of experts",
+                ))
+            }
+        };
+        c.moe = Some(Moe {
+            n_expert,
+            n_expert_used,
+            n_ff_exp,
+            gating: Gating::Softmax,
+            norm_weights: true,
+            weights_scale: None,
+            n_ff_shexp: 0,
+        });
     }
     c.gemma4 = Some(Gemma4Spec {
         head_dim_swa,

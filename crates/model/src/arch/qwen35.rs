@@ -10,7 +10,8 @@
 //!   rule per value head, S ← S·exp(g); S ← S + k ⊗ β(v − Sᵀk); o = Sᵀq/√d,
 //!   with g = softplus(x·`ssm_alpha` + `ssm_dt`)·`ssm_a`, β = σ(x·`ssm_beta`);
 //!   o RMS-normed per head (`ssm_norm`) times SiLU(x·`attn_gate`), then
-//!   `ssm_out`.
+//!   `ssm_out`. The rule runs in its chunked form (`delta.rs`), bit for bit
+//!   the same however a sequence's tokens are split into calls.
 //! - Attention layers: `attn_q` gives query and gate interleaved per head;
 //!   per-head RMS norm of q and k, interleaved multi-section RoPE (`imrope`:
 //!   NeoX pairs over `rope.dimension_count` dims, for text the same position
