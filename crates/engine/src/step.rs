@@ -121,9 +121,20 @@ impl Stepper {
         let phase = self.phase();
         let mut constrained = false;
         let forced = self.forced.pop_front();
+        // a grammar of the whole output sees every token; others the answer's
+        let whole = self
+            .constraint
+            .as_ref()
+            .is_some_and(Constraint::is_whole_output);
         let token = if let Some(t) = forced {
+            if let (Some(c), true) = (&mut self.constraint, whole) {
+                c.accept(t).map_err(EngineError::Constraint)?;
+            }
             t
-        } else if let (Some(c), Phase::Answer | Phase::Undecided) = (&mut self.constraint, phase) {
+        } else if let (Some(c), true) = (
+            &mut self.constraint,
+            whole || matches!(phase, Phase::Answer | Phase::Undecided),
+        ) {
             constrained = true;
             let mask = c.mask().map_err(EngineError::Constraint)?;
             let mask = match self.open_token {

@@ -419,3 +419,90 @@ pub fn sse_response(body: axum::body::Body) -> axum::response::Response {
     )
         .into_response()
 }
+
+/// What a live event stream (Anthropic's Messages, OpenAI's Responses)
+/// makes of a generation's events. It owns what the request holds (its
+/// lease) until the stream ends.
+pub trait LiveEvents: Send + 'static {
+    /// The events of a token (empty: nothing to send).
+    fn token(&mut self, t: &TokenEvent) -> String;
+    /// The closing events of a finished generation.
+    fn done(&mut self, s: &GenerateStats) -> String;
+    /// The event of a failed generation (the stream ends after it) and its
+    /// HTTP status, for the log line.
+    fn error(&mut self, e: &engine::EngineError) -> (String, u16);
+}
+
+/// Stream `rx`'s generation as server-sent events: `first` at once, then
+/// what `ev` makes of each event as it comes, until the generation ends or
+/// the client leaves (which cancels it); then the log line and the output's
+/// text for the content log.
+pub fn live_sse(
+    st: crate::Shared,
+    endpoint: &'static str,
+    model: String,
+    first: String,
+    mut rx: UnboundedReceiver<Tagged>,
+    started: Instant,
+    mut ev: impl LiveEvents,
+) -> axum::response::Response {
+    use axum::body::Bytes;
+    let (tx, brx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
+    tokio::spawn(async move {
+        let send = |s: String| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
+        };
+        let mut status = "200".to_string();
+        let mut text = String::new();
+        let mut stats = None;
+        if !send(first).await {
+            status = "499 (client closed)".into();
+        }
+        while status == "200" {
+            let next = tokio::select! {
+                e = rx.recv() => e,
+                _ = tx.closed() => {
+                    status = "499 (client closed)".into();
+                    break;
+                }
+            };
+            let Some((_, e)) = next else { break };
+            let out = match e {
+                Event::Prefill { .. } => continue,
+                Event::Token(t) => {
+                    text.push_str(&t.text);
+                    let out = ev.token(&t);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    out
+                }
+                Event::Done(s) => {
+                    let out = ev.done(&s);
+                    stats = Some(s);
+                    out
+                }
+                Event::Error(e) => {
+                    let (out, code) = ev.error(&e);
+                    status = code.to_string();
+                    out
+                }
+            };
+            if !send(out).await {
+                status = "499 (client closed)".into();
+            }
+            if stats.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        let refs: Vec<_> = stats.iter().collect();
+        log_request(&st, endpoint, &model, &refs, &status, started);
+        log_content(&st, "output", &text);
+        drop(ev);
+    });
+    sse_response(axum::body::Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(brx),
+    ))
+}

@@ -222,6 +222,7 @@ impl Vocabulary {
         Ok(Constraint {
             matcher,
             mask: None,
+            whole: false,
         })
     }
 }
@@ -239,6 +240,9 @@ pub struct Constraint {
     matcher: Matcher,
     /// The allowed tokens of the current step, once computed.
     mask: Option<SimpleVob>,
+    /// It covers the whole output, a thinking model's reasoning included
+    /// (see [`Constraint::over_whole_output`]).
+    whole: bool,
 }
 
 impl std::fmt::Debug for Constraint {
@@ -278,6 +282,20 @@ impl Mask<'_> {
 }
 
 impl Constraint {
+    /// This constraint for a grammar of the whole output: the engine
+    /// applies it to every token, a thinking model's reasoning and the
+    /// messages between included (gpt-oss's tool calls are messages of their
+    /// own beside the reasoning and the answer), instead of the answer only.
+    pub fn over_whole_output(mut self) -> Constraint {
+        self.whole = true;
+        self
+    }
+
+    /// Whether it covers the whole output ([`Self::over_whole_output`]).
+    pub fn is_whole_output(&self) -> bool {
+        self.whole
+    }
+
     /// The tokens allowed next (computed at most once per step).
     pub fn mask(&mut self) -> Result<Mask<'_>, ConstraintError> {
         if self.mask.is_none() {

@@ -12,18 +12,14 @@ use crate::error::{ApiError, Flavor};
 use crate::gen;
 use crate::models::Lease;
 use crate::{Body, Shared};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use engine::scheduler::Event;
 use engine::{Message, Prompt};
 use request::{conversation, plan, MessagesRequest, Plan};
 use serde_json::{json, Value};
-use std::convert::Infallible;
 use std::time::Instant;
 use stream::{message, usage, Events};
-use tokio::sync::mpsc;
 
 const ENDPOINT: &str = "POST /v1/messages";
 
@@ -209,89 +205,64 @@ pub async fn messages(
     Ok(Json(m).into_response())
 }
 
+/// The Messages stream of one request, as it is generated.
+struct Live {
+    rd: Ready,
+    ev: Events,
+    /// With tools, the answer's text is read for calls as it comes: its
+    /// content as text, each call as a tool_use block.
+    calls: Option<crate::tools::ToolStream>,
+}
+
+impl gen::LiveEvents for Live {
+    fn token(&mut self, t: &engine::scheduler::TokenEvent) -> String {
+        let mut out = String::new();
+        for p in answer::pieces(t) {
+            match (&p, &mut self.calls) {
+                (Piece::Text(x), Some(c)) => out += &self.ev.tool_deltas(c.push(x)),
+                _ => out += &self.ev.piece(&p),
+            }
+        }
+        out
+    }
+
+    fn done(&mut self, s: &engine::GenerateStats) -> String {
+        let mut out = String::new();
+        let (mut reason, mut seq) = stop_of(&self.rd, s);
+        if let Some(c) = &mut self.calls {
+            out += &self.ev.tool_deltas(c.finish());
+            if c.n_calls() > 0 {
+                (reason, seq) = ("tool_use", None);
+            }
+        }
+        let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
+        out += &self.ev.finish(reason, seq.as_deref(), u);
+        out
+    }
+
+    fn error(&mut self, e: &engine::EngineError) -> (String, u16) {
+        let err = aerr(crate::error::from_engine(e));
+        (stream::sse("error", &err.body()), err.status.as_u16())
+    }
+}
+
 /// Stream the answer as it is generated.
 fn live(
     st: Shared,
     rd: Ready,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
     started: Instant,
 ) -> Response {
     let model = rd.lease.slot.name.clone();
-    let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    tokio::spawn(async move {
-        let send = |s: String| {
-            let tx = tx.clone();
-            async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
-        };
-        let (mut ev, head) = Events::start(&new_id("msg"), &model, rd.prompt_tokens);
-        // with tools, the answer's text is read for calls as it comes: its
-        // content as text, each call as a tool_use block
-        let mut calls = rd.plan.tools.as_ref().map(|t| t.stream(&rd.tool_prefix));
-        let mut status = "200".to_string();
-        let mut text = String::new();
-        let mut stats = None;
-        if !send(head).await {
-            status = "499 (client closed)".into();
-        }
-        while status == "200" {
-            let next = tokio::select! {
-                ev = rx.recv() => ev,
-                _ = tx.closed() => {
-                    status = "499 (client closed)".into();
-                    break;
-                }
-            };
-            let Some((_, e)) = next else { break };
-            let out = match e {
-                Event::Prefill { .. } => continue,
-                Event::Token(t) => {
-                    text.push_str(&t.text);
-                    let mut out = String::new();
-                    for p in answer::pieces(&t) {
-                        match (&p, &mut calls) {
-                            (Piece::Text(x), Some(c)) => out += &ev.tool_deltas(c.push(x)),
-                            _ => out += &ev.piece(&p),
-                        }
-                    }
-                    if out.is_empty() {
-                        continue;
-                    }
-                    out
-                }
-                Event::Done(s) => {
-                    let mut out = String::new();
-                    let (mut reason, mut seq) = stop_of(&rd, &s);
-                    if let Some(c) = &mut calls {
-                        out += &ev.tool_deltas(c.finish());
-                        if c.n_calls() > 0 {
-                            (reason, seq) = ("tool_use", None);
-                        }
-                    }
-                    let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
-                    out += &ev.finish(reason, seq.as_deref(), u);
-                    stats = Some(s);
-                    out
-                }
-                Event::Error(e) => {
-                    let err = aerr(crate::error::from_engine(&e));
-                    status = err.status.as_u16().to_string();
-                    stream::sse("error", &err.body())
-                }
-            };
-            if !send(out).await {
-                status = "499 (client closed)".into();
-            }
-            if stats.is_some() {
-                break;
-            }
-        }
-        drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
-        gen::log_request(&st, ENDPOINT, &model, &refs, &status, started);
-        gen::log_content(&st, "output", &text);
-        drop(rd);
-    });
-    gen::sse_response(axum::body::Body::from_stream(
-        tokio_stream::wrappers::ReceiverStream::new(brx),
-    ))
+    let (ev, head) = Events::start(&new_id("msg"), &model, rd.prompt_tokens);
+    let calls = rd.plan.tools.as_ref().map(|t| t.stream(&rd.tool_prefix));
+    gen::live_sse(
+        st,
+        ENDPOINT,
+        model,
+        head,
+        rx,
+        started,
+        Live { rd, ev, calls },
+    )
 }

@@ -12,26 +12,22 @@ mod stream;
 
 pub use memory::Memory;
 
-use crate::answer::{self, End};
+use crate::answer::{self, End, Piece};
 use crate::defaults::Defaults;
 use crate::error::ApiError;
 use crate::gen;
 use crate::models::Lease;
 use crate::{Body, Shared};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use engine::scheduler::Event;
 use engine::Message;
 use memory::{Missing, Stored};
 use request::{input_messages, plan, Plan, ResponsesRequest};
 use serde_json::{json, Value};
-use std::convert::Infallible;
 use std::time::Instant;
 use stream::{call_item, message_item, reasoning_item, response, usage, Events, Head};
-use tokio::sync::mpsc;
 
 const ENDPOINT: &str = "POST /v1/responses";
 
@@ -205,13 +201,12 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let rd = ready(&st, &r).await?;
-    if r.stream && rd.plan.tools.is_none() {
+    if r.stream {
         // a refusal (a full queue) is still an HTTP error, before any event
         let rx = gen::submit_n(&rd.lease, &rd.plan.req, None, 1)?;
         return Ok(live(st, rd, rx, started));
     }
-    // whole: read for tool calls (a streamed request with tools gets the
-    // finished response as its event stream)
+    // whole: read for tool calls
     let model = rd.lease.slot.name.clone();
     let mut guard = gen::LeftGuard::new(&st, ENDPOINT, &model, started);
     let choice = match gen::submit_n(&rd.lease, &rd.plan.req, None, 1) {
@@ -264,92 +259,108 @@ pub async fn create(
     let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
     let resp = response(&rd.head, status, &output, Some(u));
     keep(&st, &rd, &resp, &text);
-    if r.stream {
-        let body = Events::replay(&rd.head, &resp, rd.plan.summary);
-        return Ok(gen::sse_response(axum::body::Body::from(body)));
-    }
     Ok(Json(resp).into_response())
 }
 
-/// Stream the answer as it is generated.
+/// The Responses event stream of one request, as it is generated.
+struct Live {
+    st: Shared,
+    rd: Ready,
+    ev: Events,
+    /// With tools, the answer's text is read for calls as it comes: its
+    /// content into the message, each call a function call item whose
+    /// arguments stream as they are written.
+    calls: Option<crate::tools::ToolStream>,
+    /// The answer's content (without its calls), kept with the response.
+    content: String,
+}
+
+impl Live {
+    fn text(&mut self, x: &str) -> String {
+        let Some(c) = &mut self.calls else {
+            self.content.push_str(x);
+            return self.ev.piece(&Piece::Text(x.to_string()));
+        };
+        let ds = c.push(x);
+        self.deltas(ds)
+    }
+
+    fn deltas(&mut self, ds: Vec<crate::tools::Delta>) -> String {
+        for d in &ds {
+            if let crate::tools::Delta::Content(t) = d {
+                self.content.push_str(t);
+            }
+        }
+        self.ev.tool_deltas(ds)
+    }
+}
+
+impl gen::LiveEvents for Live {
+    fn token(&mut self, t: &engine::scheduler::TokenEvent) -> String {
+        let mut out = String::new();
+        for p in answer::pieces(t) {
+            match &p {
+                Piece::Text(x) => out += &self.text(x),
+                Piece::Thinking(_) => out += &self.ev.piece(&p),
+            }
+        }
+        out
+    }
+
+    fn done(&mut self, s: &engine::GenerateStats) -> String {
+        let mut out = String::new();
+        if let Some(c) = &mut self.calls {
+            let ds = c.finish();
+            out += &self.deltas(ds);
+        }
+        let rd = &self.rd;
+        let length = answer::end_of(&rd.lease.slot.lm, s, &rd.plan.req.stop) == End::Length;
+        let status = if length && self.ev.n_calls() == 0 {
+            "incomplete"
+        } else {
+            "completed"
+        };
+        if self.ev.is_empty() {
+            // an empty answer is still a message
+            out += &self.ev.open_message();
+        }
+        out += &self.ev.close(status);
+        let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
+        let resp = response(&rd.head, status, self.ev.output(), Some(u));
+        out += &self.ev.finish(&resp);
+        keep(&self.st, rd, &resp, &self.content);
+        out
+    }
+
+    fn error(&mut self, e: &engine::EngineError) -> (String, u16) {
+        let err = crate::error::from_engine(e);
+        (self.ev.error(&err), err.status.as_u16())
+    }
+}
+
+/// Stream the answer as it is generated: reasoning, content and function
+/// calls (their arguments in pieces) as they come.
 fn live(
     st: Shared,
     rd: Ready,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<gen::Tagged>,
     started: Instant,
 ) -> Response {
     let model = rd.lease.slot.name.clone();
-    let (tx, brx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    tokio::spawn(async move {
-        let mut ev = Events::new(rd.plan.summary);
-        let send = |s: String| {
-            let tx = tx.clone();
-            async move { tx.send(Ok(Bytes::from(s))).await.is_ok() }
-        };
-        let mut status = "200".to_string();
-        let mut text = String::new();
-        let mut stats = None;
-        if !send(ev.created(&rd.head)).await {
-            status = "499 (client closed)".into();
-        }
-        while status == "200" {
-            let next = tokio::select! {
-                e = rx.recv() => e,
-                _ = tx.closed() => {
-                    status = "499 (client closed)".into();
-                    break;
-                }
-            };
-            let Some((_, e)) = next else { break };
-            let out = match e {
-                Event::Prefill { .. } => continue,
-                Event::Token(t) => {
-                    text.push_str(&t.text);
-                    let out: String = answer::pieces(&t).iter().map(|p| ev.piece(p)).collect();
-                    if out.is_empty() {
-                        continue;
-                    }
-                    out
-                }
-                Event::Done(s) => {
-                    let length =
-                        answer::end_of(&rd.lease.slot.lm, &s, &rd.plan.req.stop) == End::Length;
-                    let st_ = if length { "incomplete" } else { "completed" };
-                    let mut out = String::new();
-                    if ev.output().is_empty() && text.is_empty() {
-                        // an empty answer is still a message
-                        out += &ev.open_message();
-                    }
-                    out += &ev.close(st_);
-                    let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
-                    let resp = response(&rd.head, st_, ev.output(), Some(u));
-                    out += &ev.finish(&resp);
-                    keep(&st, &rd, &resp, &text);
-                    stats = Some(s);
-                    out
-                }
-                Event::Error(e) => {
-                    let err = crate::error::from_engine(&e);
-                    status = err.status.as_u16().to_string();
-                    ev.error(&err)
-                }
-            };
-            if !send(out).await {
-                status = "499 (client closed)".into();
-            }
-            if stats.is_some() {
-                break;
-            }
-        }
-        drop(rx);
-        let refs: Vec<_> = stats.iter().collect();
-        gen::log_request(&st, ENDPOINT, &model, &refs, &status, started);
-        gen::log_content(&st, "output", &text);
-        drop(rd);
-    });
-    gen::sse_response(axum::body::Body::from_stream(
-        tokio_stream::wrappers::ReceiverStream::new(brx),
-    ))
+    let mut ev = Events::new(rd.plan.summary);
+    if rd.plan.one_call {
+        ev = ev.one_call();
+    }
+    let first = ev.created(&rd.head);
+    let calls = rd.plan.tools.as_ref().map(|t| t.stream(&rd.tool_prefix));
+    let live = Live {
+        st: st.clone(),
+        rd,
+        ev,
+        calls,
+        content: String::new(),
+    };
+    gen::live_sse(st, ENDPOINT, model, first, rx, started, live)
 }
 
 /// `GET /v1/responses/{id}`: a stored response.

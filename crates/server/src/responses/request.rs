@@ -274,7 +274,8 @@ fn tool_set(r: &ResponsesRequest) -> Result<(Option<ToolSet>, Value), ApiError> 
         if let Some(d) = t.get("description") {
             f["description"] = d.clone();
         }
-        // a strict function's arguments follow its parameters schema
+        // a strict function's arguments follow its parameters schema (no
+        // key: strict where the schema can be enforced, `strict_by_default`)
         if let Some(x) = t.get("strict") {
             f["strict"] = x.clone();
         }
@@ -303,13 +304,18 @@ fn tool_set(r: &ResponsesRequest) -> Result<(Option<ToolSet>, Value), ApiError> 
     };
     let echo = Value::Array(r.tools.clone().unwrap_or_default());
     let list = (!list.is_empty()).then_some(list);
-    let set = tools::tools(list, choice.as_ref()).map_err(|mut e| {
+    let mut set = tools::tools(list, choice.as_ref()).map_err(|mut e| {
         e.message = e.message.replace(
             "{\"type\": \"function\", \"function\": {\"name\": ...}}",
             "{\"type\": \"function\", \"name\": ...}",
         );
         e
     })?;
+    // OpenAI's Responses API: `strict` defaults to true (a function without
+    // the key is strict where its schema can be enforced)
+    if let Some(t) = &mut set {
+        t.strict_by_default = true;
+    }
     Ok((set, echo))
 }
 

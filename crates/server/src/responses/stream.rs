@@ -9,6 +9,7 @@
 //! `type` and a `sequence_number`, as `event: TYPE` + `data: JSON`.
 
 use crate::answer::Piece;
+use crate::tools::Delta;
 use serde_json::{json, Value};
 
 /// What every response object of a request repeats.
@@ -78,21 +79,28 @@ pub fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &
 enum Kind {
     Message,
     Reasoning,
+    /// A function call (its arguments are the text).
+    Call,
 }
 
 struct Open {
     kind: Kind,
     id: String,
     text: String,
+    /// A call's function name and `call_id`.
+    call: Option<(String, String)>,
 }
 
-/// Builds one response's events, live or from a finished response, and its
-/// output items.
+/// Builds one response's events as it is generated, and its output items.
 pub struct Events {
     seq: u64,
     output: Vec<Value>,
     open: Option<Open>,
     summary: bool,
+    /// The answer's calls seen so far (by their index in the answer), and
+    /// how many of them may become items (`parallel_tool_calls: false`: one).
+    calls_seen: usize,
+    max_calls: usize,
 }
 
 fn sse(v: &Value) -> String {
@@ -111,6 +119,8 @@ impl Events {
             output: Vec::new(),
             open: None,
             summary,
+            calls_seen: 0,
+            max_calls: usize::MAX,
         }
     }
 
@@ -121,9 +131,25 @@ impl Events {
         sse(&v)
     }
 
+    /// At most one function call item (`parallel_tool_calls: false`).
+    pub fn one_call(mut self) -> Events {
+        self.max_calls = 1;
+        self
+    }
+
     /// The output items finished so far.
     pub fn output(&self) -> &[Value] {
         &self.output
+    }
+
+    /// No item so far, finished or open.
+    pub fn is_empty(&self) -> bool {
+        self.output.is_empty() && self.open.is_none()
+    }
+
+    /// The function call items so far.
+    pub fn n_calls(&self) -> usize {
+        self.calls_seen.min(self.max_calls)
     }
 
     /// `response.created` and `response.in_progress`.
@@ -187,6 +213,14 @@ impl Events {
                 }
                 reasoning_item(&o.id, &o.text, self.summary)
             }
+            Kind::Call => {
+                let (name, call_id) = o.call.clone().unwrap_or_default();
+                out += &self.ev(
+                    "response.function_call_arguments.done",
+                    json!({"item_id": o.id, "output_index": i, "name": name, "arguments": o.text}),
+                );
+                call_item(&o.id, &call_id, &name, &o.text, "completed")
+            }
         };
         out += &self.ev(
             "response.output_item.done",
@@ -212,8 +246,8 @@ impl Events {
         o.text.push_str(text);
         let id = o.id.clone();
         let name = match kind {
-            Kind::Message => "response.output_text.delta",
             Kind::Reasoning => "response.reasoning_text.delta",
+            Kind::Message | Kind::Call => "response.output_text.delta",
         };
         let mut v = json!({"item_id": id, "output_index": i, "content_index": 0, "delta": text});
         if kind == Kind::Message {
@@ -234,8 +268,9 @@ impl Events {
         if self.open.as_ref().map(|o| o.kind) != Some(kind) {
             out += &self.close("completed");
             let i = self.output.len();
+            // (a call item opens in `start_call`: `kind` is never `Call` here)
             let (id, item, part) = match kind {
-                Kind::Message => {
+                Kind::Message | Kind::Call => {
                     let id = new_id("msg");
                     let item = json!({"type": "message", "id": id, "status": "in_progress",
                         "role": "assistant", "content": []});
@@ -263,6 +298,7 @@ impl Events {
                 kind,
                 id,
                 text: String::new(),
+                call: None,
             });
         }
         out
@@ -276,29 +312,56 @@ impl Events {
         )
     }
 
-    /// A whole function call item.
-    pub fn function_call(&mut self, name: &str, call_id: &str, arguments: &str) -> String {
+    /// A function call item begins (its arguments come as
+    /// `response.function_call_arguments.delta`).
+    fn start_call(&mut self, name: &str) -> String {
         let mut out = self.close("completed");
         let i = self.output.len();
-        let id = new_id("fc");
+        let (id, call_id) = (new_id("fc"), new_id("call"));
         out += &self.ev(
             "response.output_item.added",
-            json!({"output_index": i, "item": call_item(&id, call_id, name, "", "in_progress")}),
+            json!({"output_index": i, "item": call_item(&id, &call_id, name, "", "in_progress")}),
         );
-        out += &self.ev(
-            "response.function_call_arguments.delta",
-            json!({"item_id": id, "output_index": i, "delta": arguments}),
-        );
-        out += &self.ev(
-            "response.function_call_arguments.done",
-            json!({"item_id": id, "output_index": i, "name": name, "arguments": arguments}),
-        );
-        let item = call_item(&id, call_id, name, arguments, "completed");
-        out += &self.ev(
-            "response.output_item.done",
-            json!({"output_index": i, "item": item}),
-        );
-        self.output.push(item);
+        self.open = Some(Open {
+            kind: Kind::Call,
+            id,
+            text: String::new(),
+            call: Some((name.to_string(), call_id)),
+        });
+        out
+    }
+
+    /// What the tool-call reader read of an answer as it streams: content
+    /// into the message, each call as a function call item whose
+    /// arguments stream as they are written.
+    pub fn tool_deltas(&mut self, ds: Vec<Delta>) -> String {
+        let mut out = String::new();
+        for d in ds {
+            match d {
+                Delta::Content(t) => out += &self.piece(&Piece::Text(t)),
+                Delta::Start { index, name } => {
+                    self.calls_seen = self.calls_seen.max(index + 1);
+                    if index < self.max_calls {
+                        out += &self.start_call(&name);
+                    }
+                }
+                Delta::Args { index, text } => {
+                    let Some(o) = self.open.as_mut().filter(|o| o.kind == Kind::Call) else {
+                        continue;
+                    };
+                    if index >= self.max_calls || index + 1 != self.calls_seen || text.is_empty() {
+                        continue;
+                    }
+                    o.text.push_str(&text);
+                    let id = o.id.clone();
+                    let i = self.output.len();
+                    out += &self.ev(
+                        "response.function_call_arguments.delta",
+                        json!({"item_id": id, "output_index": i, "delta": text}),
+                    );
+                }
+            }
+        }
         out
     }
 
@@ -310,34 +373,6 @@ impl Events {
             "response.completed"
         };
         self.ev(kind, json!({ "response": r }))
-    }
-
-    /// A finished response as its whole event stream.
-    pub fn replay(h: &Head, r: &Value, summary: bool) -> String {
-        let mut ev = Events::new(summary);
-        let mut out = ev.created(h);
-        let status = r["status"].as_str().unwrap_or("completed");
-        for item in r["output"].as_array().into_iter().flatten() {
-            let s = |k: &str| item[k].as_str().unwrap_or("").to_string();
-            match item["type"].as_str() {
-                Some("reasoning") => {
-                    let t = item["content"][0]["text"].as_str().unwrap_or("");
-                    out += &ev.piece(&Piece::Thinking(t.to_string()));
-                }
-                Some("function_call") => {
-                    out += &ev.function_call(&s("name"), &s("call_id"), &s("arguments"))
-                }
-                _ => {
-                    let t = item["content"][0]["text"].as_str().unwrap_or("");
-                    out += &ev.open_message();
-                    out += &ev.piece(&Piece::Text(t.to_string()));
-                    let st = item["status"].as_str().unwrap_or(status).to_string();
-                    out += &ev.close(&st);
-                }
-            }
-        }
-        out += &ev.close(status);
-        out + &ev.finish(r)
     }
 }
 
@@ -380,7 +415,21 @@ mod tests {
         ] {
             out += &ev.piece(&p);
         }
-        out += &ev.function_call("get", "call_1", "{\"a\":1}");
+        out += &ev.tool_deltas(vec![
+            Delta::Start {
+                index: 0,
+                name: "get".into(),
+            },
+            Delta::Args {
+                index: 0,
+                text: "{\"a\":".into(),
+            },
+            Delta::Args {
+                index: 0,
+                text: "1}".into(),
+            },
+        ]);
+        out += &ev.close("completed");
         let r = response(&h, "completed", ev.output(), Some(usage(3, 0, 2)));
         out += &ev.finish(&r);
         let evs = parse(&out);
@@ -409,6 +458,7 @@ mod tests {
                 "response.output_item.done",
                 "response.output_item.added",
                 "response.function_call_arguments.delta",
+                "response.function_call_arguments.delta",
                 "response.function_call_arguments.done",
                 "response.output_item.done",
                 "response.completed",
@@ -419,23 +469,16 @@ mod tests {
         }
         assert_eq!(evs[16]["text"], "Hello");
         assert_eq!(evs[14]["output_index"], 1);
-        let done = &evs[23]["response"];
+        assert_eq!(evs[22]["arguments"], "{\"a\":1}");
+        let done = &evs[24]["response"];
         assert_eq!(done["output"][0]["summary"][0]["text"], "hmm");
         assert_eq!(done["output"][1]["content"][0]["text"], "Hello");
-        assert_eq!(done["output"][2]["call_id"], "call_1");
+        assert!(done["output"][2]["call_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("call_"));
+        assert_eq!(done["output"][2]["arguments"], "{\"a\":1}");
         assert_eq!(done["store"], true);
-        // the finished response replays as the same kinds of events
-        let again = parse(&Events::replay(&h, done, true));
-        let t2: Vec<&str> = again.iter().map(|v| v["type"].as_str().unwrap()).collect();
-        assert_eq!(
-            t2,
-            types[..14]
-                .iter()
-                .chain(&["response.output_text.delta"])
-                .chain(&types[16..])
-                .copied()
-                .collect::<Vec<_>>()
-        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! back from a generated answer.
 
 pub mod formats;
+mod strict;
 
 use crate::error::ApiError;
 use crate::gen;
@@ -43,7 +44,10 @@ pub async fn chat_prompt(
         ));
     }
     let format = ToolFormat::from_template(tpl.source());
-    let strict = tools.and_then(|t| t.strict_grammar(format));
+    let strict = match tools {
+        Some(t) => t.strict_grammar(format, &lm)?,
+        None => None,
+    };
     let prefix = match tools.map(|t| &t.force) {
         // a strict call's grammar writes the opening itself
         _ if strict.is_some() => String::new(),
@@ -130,6 +134,11 @@ impl Prompted {
                 hint: None,
             };
             req.constraint = shape.compile(lm)?;
+            if self.format == ToolFormat::Harmony {
+                // gpt-oss's calls are messages beside the reasoning: the
+                // grammar covers the whole output
+                req.constraint = req.constraint.take().map(|c| c.over_whole_output());
+            }
         }
         if let Some(t) = tools {
             t.format = self.format;
@@ -159,6 +168,10 @@ pub struct ToolSet {
     /// How the model writes calls (its template's format; set once the
     /// model is known).
     pub format: ToolFormat,
+    /// A function with no `strict` key is strict when its schema can be
+    /// enforced (OpenAI's Responses API, where `strict` defaults to true);
+    /// false: only `strict: true` is.
+    pub strict_by_default: bool,
 }
 
 /// An assistant message's tool call as chat templates want it: the
@@ -252,6 +265,7 @@ pub fn tools(
         list,
         force,
         format: ToolFormat::Hermes,
+        strict_by_default: false,
     }))
 }
 
@@ -280,81 +294,6 @@ impl ToolSet {
             (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
             calls,
         )
-    }
-
-    /// The grammar of calls when a candidate function is `strict`
-    /// (OpenAI's `function.strict`): each call is the family's opening and
-    /// closing around `{"name": <a candidate>, "arguments": <its
-    /// parameters schema>}` (a candidate that is not strict: any object).
-    /// A forcing `tool_choice` (`required`, named): the answer is one call.
-    /// `auto`: the text is free until the model opens a call, the call then
-    /// follows the grammar, and text is free again after it (llguidance's
-    /// lazy rule: the free text ends at the first opening marker; the
-    /// closing free text can never contain one), so the model still decides
-    /// whether to call. Formats: Hermes / Qwen, Phi-4-mini, and (forced
-    /// only: its calls have no opening marker) Llama 3.x. `None` for other
-    /// formats (their markers are special tokens or not JSON) and when no
-    /// candidate is strict.
-    pub fn strict_grammar(&self, format: ToolFormat) -> Option<engine::Grammar> {
-        let candidates: Vec<&Value> = self
-            .list
-            .as_array()?
-            .iter()
-            .filter_map(|t| t.get("function"))
-            .filter(|f| match &self.force {
-                Force::Auto | Force::Required => true,
-                Force::Named(n) => f.get("name").and_then(Value::as_str) == Some(n),
-            })
-            .collect();
-        let strict = |f: &Value| f.get("strict") == Some(&Value::Bool(true));
-        if !candidates.iter().any(|f| strict(f)) {
-            return None;
-        }
-        let (open, close, args_key) = match format {
-            ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>", "arguments"),
-            ToolFormat::Llama3 if self.force != Force::Auto => ("", "", "parameters"),
-            ToolFormat::Phi4 => ("functools[", "]", "arguments"),
-            _ => return None,
-        };
-        let any: Vec<Value> = candidates
-            .iter()
-            .map(|f| {
-                let params = match f.get("parameters") {
-                    Some(p) if strict(f) => p.clone(),
-                    _ => serde_json::json!({"type": "object"}),
-                };
-                serde_json::json!({
-                    "type": "object",
-                    "properties": {"name": {"const": f.get("name")}, args_key: params},
-                    "required": ["name", args_key],
-                    "additionalProperties": false,
-                })
-            })
-            .collect();
-        let schema = serde_json::json!({"anyOf": any});
-        let lit = |s: &str| Value::String(s.to_string()).to_string();
-        let call = format!("call: %json {schema}\n");
-        if self.force == Force::Auto {
-            return Some(engine::Grammar::Lark(auto_grammar(
-                format,
-                &regex_lit(open),
-                &lit(close),
-                &call,
-            )));
-        }
-        let mut g = String::from("start: ");
-        if !open.is_empty() {
-            g.push_str(&lit(open));
-            g.push(' ');
-        }
-        g.push_str("call");
-        if !close.is_empty() {
-            g.push(' ');
-            g.push_str(&lit(close));
-        }
-        g.push('\n');
-        g.push_str(&call);
-        Some(engine::Grammar::Lark(g))
     }
 
     /// A reader of this answer's whole calls as it streams (Ollama's
@@ -554,61 +493,6 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
     )
 }
 
-/// The grammar of an answer under `tool_choice: "auto"` whose calls are
-/// `call` between `open_rx` (a regular expression) and `close` (a Lark
-/// string): free text, then any number of (free text up to the opening —
-/// a lazy rule: it ends at the first one —, a call, the closing), then free
-/// text without an opening. Hermes answers are also read for calls written
-/// without the tags (`parse_tool_calls`: an answer that is only call
-/// objects, one per line, fenced or not), so there an answer that starts
-/// as such an object is one (or more) calls of the grammar, and an answer
-/// with no tagged call may not start like one.
-fn auto_grammar(format: ToolFormat, open_rx: &str, close: &str, call: &str) -> String {
-    const ANY: &str = r"(.|\n)*";
-    let no_open = format!(r"~/{ANY}{open_rx}{ANY}/");
-    let hermes = format == ToolFormat::Hermes;
-    let mut g = String::new();
-    if hermes {
-        // the first text may not start as a bare call either (its text
-        // lexeme would swallow the call's JSON)
-        g.push_str(&format!(
-            "start: tagged | FREE | bare\ntagged: pre0 call {close} (pre call {close})* POST\n\
-             pre0[lazy]: /[ \\t\\n]*([^ \\t\\n{{`]{ANY})?{open_rx}/\n\
-             FREE: /{ANY}/ & {no_open} & ~/[ \\t\\n]*(```(json)?)?[ \\t\\n]*\\{{{ANY}/\n\
-             bare: LEAD? call (SEP call)* TAIL?\n\
-             LEAD: /[ \\t\\n]+|[ \\t\\n]*```(json)?[ \\t\\n]*/\n\
-             SEP: /[ \\t]*\\n[ \\t\\n]*/\n\
-             TAIL: /[ \\t\\n]+|[ \\t\\n]*```[ \\t\\n]*/\n"
-        ));
-    } else {
-        g.push_str(&format!(
-            "start: tagged | FREE\ntagged: (pre call {close})+ POST\nFREE: /{ANY}/ & {no_open}\n"
-        ));
-    }
-    g.push_str(&format!(
-        "pre[lazy]: /{ANY}{open_rx}/\nPOST: /{ANY}/ & {no_open}\n"
-    ));
-    g.push_str(call);
-    g
-}
-
-/// `s` as a regular expression matching it literally (inside Lark's `/…/`;
-/// the opening markers have no `/`).
-fn regex_lit(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            c if "\\.+*?()|[]{}^$".contains(c) => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The function names declared in `tools` (checked by [`tools`]).
 pub fn tool_names(tools: &Value) -> Vec<&str> {
     tools
@@ -731,101 +615,5 @@ mod tests {
         assert!(calls.is_empty());
         // as the whole answer is read
         assert_eq!(Some(content), t.answer("", text).0);
-    }
-
-    /// Whether `lm`'s constraint for `g` lets the model write `text` (its
-    /// tokens in turn) and end there.
-    fn writes(lm: &engine::LoadedModel, g: &engine::Grammar, text: &str) -> bool {
-        // as the model writes it: `<tool_call>` is one (added, not control) token
-        let ids = lm.tokenizer.encode(text, false, true);
-        assert_eq!(ids.contains(&151657), text.contains("<tool_call>"));
-        let mut c = lm.constraint(g).unwrap();
-        for t in ids {
-            if !c.mask().unwrap().allows(t) {
-                return false;
-            }
-            c.accept(t).unwrap();
-        }
-        let eog = lm.tokenizer.eog_ids()[0];
-        c.is_finished() || c.mask().unwrap().allows(eog)
-    }
-
-    #[test]
-    fn strict_calls_follow_the_schema_and_free_text_stays_free() {
-        let Some(p) = test_models::model("qwen2.5-coder-0.5b") else {
-            return;
-        };
-        let lm = engine::LoadedModel::load(p).unwrap();
-        let format = super::ToolFormat::from_template(lm.template.as_ref().unwrap().source());
-        assert_eq!(format, super::ToolFormat::Hermes);
-        let alarm = |strict: bool| {
-            json!({"type": "function", "function": {"name": "set_alarm", "strict": strict,
-                "parameters": {"type": "object", "properties": {"hour": {"type": "integer", "minimum": 0, "maximum": 23}},
-                    "required": ["hour"], "additionalProperties": false}}})
-        };
-        let set = |strict: bool, choice: Value| {
-            tools(Some(vec![alarm(strict)]), Some(&choice))
-                .unwrap()
-                .unwrap()
-        };
-        // not strict: nothing to constrain
-        assert!(set(false, json!("auto")).strict_grammar(format).is_none());
-        let call = |args: &str| {
-            format!("<tool_call>\n{{\"name\": \"set_alarm\", \"arguments\": {args}}}\n</tool_call>")
-        };
-        let auto = set(true, json!("auto")).strict_grammar(format).unwrap();
-        for (text, ok) in [
-            // the model decides: free text, no call
-            ("It is 7 o'clock; no alarm needed.".to_string(), true),
-            (String::new(), true),
-            // a call after text, text after it, two calls
-            (format!("Setting it.\n{}", call("{\"hour\": 7}")), true),
-            (format!("{}\nDone.", call("{\"hour\": 7}")), true),
-            (
-                format!("{}\n{}", call("{\"hour\": 7}"), call("{\"hour\": 8}")),
-                true,
-            ),
-            // once the call opens, its schema binds it
-            (call("{\"hour\": \"7\"}"), false),
-            (call("{\"hour\": 24}"), false),
-            (call("{\"hour\": 7, \"label\": \"x\"}"), false),
-            (call("{}"), false),
-            (
-                "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>".into(),
-                false,
-            ),
-            // an opened call must be finished
-            ("Sure <tool_call>\n{\"name\": \"set_alarm\"".into(), false),
-            // calls without the tags (read as calls too): bound as well
-            (
-                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}".into(),
-                true,
-            ),
-            (
-                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 7}}\n```".into(),
-                true,
-            ),
-            (
-                "{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}".into(),
-                false,
-            ),
-            (
-                "{\"name\": \"set_alarm\", \"parameters\": {\"hour\": 7}}".into(),
-                false,
-            ),
-            (
-                "```json\n{\"name\": \"set_alarm\", \"arguments\": {\"hour\": 30}}\n```".into(),
-                false,
-            ),
-            // a code block is still free text
-            ("```python\nprint(1)\n```".into(), true),
-        ] {
-            assert_eq!(writes(&lm, &auto, &text), ok, "{text:?}");
-        }
-        // forced: the answer is the call, nothing else
-        let forced = set(true, json!("required")).strict_grammar(format).unwrap();
-        assert!(writes(&lm, &forced, &call("{\"hour\": 7}")));
-        assert!(!writes(&lm, &forced, "No call."));
-        assert!(!writes(&lm, &forced, &call("{\"hour\": 99}")));
     }
 }

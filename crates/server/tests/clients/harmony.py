@@ -108,6 +108,52 @@ text = "".join(x.choices[0].delta.content or "" for x in chunks if x.choices)
 check("openai stream: the call streams as tool_calls", names == "get_weather" and fins == ["tool_calls"]
       and clean(text) and args == (calls[0].function.arguments if calls else None), f"{names!r} {fins} {args!r} {text!r}")
 
+# --- strict calls: the grammar holds a random-weights model to the schema ---
+SCHEMA = {"type": "object", "properties": {"unit": {"type": "string", "enum": ["c", "f"]},
+                                            "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+          "required": ["unit", "days"], "additionalProperties": False}
+
+
+def valid(args):
+    try:
+        a = json.loads(args)
+    except (TypeError, ValueError):
+        return False
+    return set(a) == {"unit", "days"} and a["unit"] in ("c", "f") and type(a["days"]) is int and 1 <= a["days"] <= 7
+
+
+STRICT = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city", "strict": True,
+                                            "parameters": SCHEMA}},
+          {"type": "function", "function": {"name": "get_time", "description": "Time in a zone", "parameters": {
+              "type": "object", "properties": {"tz": {"type": "string"}}}}}]
+for choice in ["required", FORCE]:
+    r = c.chat.completions.create(model="gpt-oss", messages=ASK, tools=STRICT, tool_choice=choice, temperature=0,
+                                  max_tokens=60)
+    calls = r.choices[0].message.tool_calls or []
+    print(f"strict {choice}: {calls!r}")
+    check(f"openai strict ({choice}): a call whose arguments follow the schema",
+          len(calls) == 1 and calls[0].function.name in ("get_weather", "get_time")
+          and (calls[0].function.name != "get_weather" or valid(calls[0].function.arguments)), repr(r.choices[0]))
+chunks = list(c.chat.completions.create(model="gpt-oss", messages=ASK, tools=STRICT, tool_choice=FORCE, temperature=0,
+                                        max_tokens=60, stream=True))
+sargs = "".join(d.function.arguments or "" for x in chunks if x.choices
+                for d in (x.choices[0].delta.tool_calls or []) if d.function)
+check("openai strict stream: the same call", valid(sargs) and json.loads(sargs) == json.loads(calls[0].function.arguments),
+      f"{sargs!r}")
+# the Responses API: `strict` left out is strict (OpenAI's default)
+RT = [{"type": "function", "name": "get_weather", "description": "Weather of a city", "parameters": SCHEMA}]
+rr = c.responses.create(model="gpt-oss", input=ASK, tools=RT, tool_choice="required", temperature=0,
+                        max_output_tokens=60)
+fcs = [o for o in rr.output if o.type == "function_call"]
+check("responses: strict by default, the call follows the schema", len(fcs) == 1 and valid(fcs[0].arguments),
+      str(rr.output))
+evs = list(c.responses.create(model="gpt-oss", input=ASK, tools=RT, tool_choice="required", temperature=0,
+                              max_output_tokens=60, stream=True))
+ad = "".join(e.delta for e in evs if e.type == "response.function_call_arguments.delta")
+check("responses stream: the call's arguments live, the same call", fcs and valid(ad)
+      and json.loads(ad) == json.loads(fcs[0].arguments)
+      and evs[-1].type == "response.completed", f"{ad!r} {[e.type for e in evs]}")
+
 # /api/show: the template's harmony says thinking and tools
 show = httpx.post(URL + "/api/show", headers=hdr, json={"model": "gpt-oss"}).json()
 check("/api/show: thinking and tools", {"thinking", "tools"} <= set(show["capabilities"]), str(show["capabilities"]))
