@@ -397,9 +397,8 @@ impl Model {
         s.acts_in.invalidate();
         self.moe_ffn(pool, s, n, &moe.experts)?;
         ops::rms_norm(&mut s.o[..n * d], d, &moe.post_norm_2, c.rms_eps);
-        for (a, &b) in s.o[..n * d].iter_mut().zip(&s.g4.shared[..n * d]) {
-            *a += b; // b + a: IEEE addition commutes, same bits
-        }
+        // (float addition commutes: the same bits as mlp + moe)
+        ops::add_assign(&mut s.o[..n * d], &s.g4.shared[..n * d]);
         Ok(())
     }
 
