@@ -230,7 +230,8 @@ MODELS = {
 # Shapes: 0.8B, 27B, 35B-A3B, 397B-A17B from THUDM/slime's
 # scripts/models/qwen3.5-*.sh (Megatron arguments transcribing the
 # config.json files; their DeltaNet heads where given); 4B from the
-# make-synthetic-models.py entry (config.json); 2B, 9B, 122B-A10B and the
+# make-synthetic-models.py entry (`qwen3.5-4b` of BIG in
+# scripts/synthetic/families.py, from config.json); 2B, 9B, 122B-A10B and the
 # DeltaNet heads of 0.8B/2B/27B/397B recalled, not checked here.
 HYBRID = {
     "qwen3.5:0.8b": ("qwen35", 24, 1024, 8, 2, 256, 3584, 248320, False, (4, 128, 16, 16), None, 247587),

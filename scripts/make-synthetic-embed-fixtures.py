@@ -3,8 +3,9 @@
 
 What it makes
 -------------
-For each model of ENCODERS in scripts/make-synthetic-models.py (`bert`,
-`nomic-bert`; files in ~/.cache/hearth/synthetic, checked against
+For each model of ENCODERS in scripts/synthetic/encoders.py (`bert`,
+`nomic-bert`, made by scripts/make-synthetic-models.py; files in
+~/.cache/hearth/synthetic, checked against
 tests/fixtures/synthetic/embed/SHA256SUMS) it writes
 tests/fixtures/synthetic/embed/<name>.json with llama.cpp's pooling type
 (the file's: llama-cpp-python's `pooling_type` left unspecified) and, for
@@ -28,7 +29,6 @@ How to run (by hand; CI only reads the fixtures)
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -37,11 +37,10 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp import Llama
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("synth", HERE / "make-synthetic-models.py")
-synth = importlib.util.module_from_spec(_spec)
-sys.modules["synth"] = synth
-_spec.loader.exec_module(synth)
+# the generator's package (scripts/synthetic/), next to this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic.encoders import ENCODER_FAMILIES, ENCODERS
+from synthetic.paths import EMBED_SUMS, sha256
 
 POOLING = {0: "none", 1: "mean", 2: "cls", 3: "last", 4: "rank"}
 
@@ -75,18 +74,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*")
     ap.add_argument("--models", default=os.path.expanduser("~/.cache/hearth/synthetic"))
-    ap.add_argument("--out", default=str(synth.EMBED_SUMS.parent))
+    ap.add_argument("--out", default=str(EMBED_SUMS.parent))
     args = ap.parse_args()
-    sums = dict(reversed(line.split()) for line in synth.EMBED_SUMS.read_text().splitlines())
+    sums = dict(reversed(line.split()) for line in EMBED_SUMS.read_text().splitlines())
     out_dir = Path(args.out)
-    for m in synth.ENCODERS:
+    for m in ENCODERS:
         if args.names and m.name not in args.names:
             continue
         path = Path(args.models) / f"{m.name}.gguf"
-        digest = synth.sha256(path)
+        digest = sha256(path)
         if sums.get(path.name) != digest:
-            sys.exit(f"{path}: sha256 {digest} is not the one in {synth.EMBED_SUMS}; regenerate")
-        fam = synth.ENCODER_FAMILIES[m.family]
+            sys.exit(f"{path}: sha256 {digest} is not the one in {EMBED_SUMS}; regenerate")
+        fam = ENCODER_FAMILIES[m.family]
         n_ctx = N_CTX[m.family]
         # a non-causal model reads a whole text in one micro-batch
         llm = Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx,

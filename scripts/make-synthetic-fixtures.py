@@ -25,7 +25,6 @@ How to run (by hand; CI only reads the fixtures)
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -36,11 +35,10 @@ import numpy as np
 import llama_cpp
 from llama_cpp import Llama
 
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("synth", HERE / "make-synthetic-models.py")
-synth = importlib.util.module_from_spec(_spec)
-sys.modules["synth"] = synth
-_spec.loader.exec_module(synth)
+# the generator's package (scripts/synthetic/), next to this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic.families import FAMILIES, MODELS
+from synthetic.paths import LLAMA_CPP, ROOT, SUMS, sha256
 
 TOP_N = 4
 SETTINGS = dict(n_batch=512, n_ubatch=512, n_threads=2, n_threads_batch=2, n_gpu_layers=0,
@@ -152,21 +150,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*")
     ap.add_argument("--models", default=os.path.expanduser("~/.cache/hearth/synthetic"))
-    ap.add_argument("--out", default=str(synth.ROOT / "tests" / "fixtures" / "synthetic"))
+    ap.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "synthetic"))
     ap.add_argument("--tokenize-only", action="store_true",
                     help="only (re)record the tokenization of the existing fixtures")
     args = ap.parse_args()
-    sums = dict(reversed(line.split()) for line in synth.SUMS.read_text().splitlines())
+    sums = dict(reversed(line.split()) for line in SUMS.read_text().splitlines())
     out_dir = Path(args.out)
-    for m in synth.MODELS:
+    for m in MODELS:
         if args.names and m.name not in args.names:
             continue
         path = Path(args.models) / f"{m.name}.gguf"
-        digest = synth.sha256(path)
+        digest = sha256(path)
         if sums.get(path.name) != digest:
-            sys.exit(f"{path}: sha256 {digest} is not the one in {synth.SUMS}; regenerate")
-        fam = synth.FAMILIES[m.family]
-        own_vocab = not (synth.LLAMA_CPP / "models" / f"ggml-vocab-{fam.vocab}.gguf").exists()
+            sys.exit(f"{path}: sha256 {digest} is not the one in {SUMS}; regenerate")
+        fam = FAMILIES[m.family]
+        own_vocab = not (LLAMA_CPP / "models" / f"ggml-vocab-{fam.vocab}.gguf").exists()
         if args.tokenize_only:
             dest = out_dir / f"{m.name}.json"
             result = json.loads(dest.read_text())

