@@ -27,6 +27,7 @@ pub use model::{Logits, Model, ModelError, Session};
 pub use reasoning::{Reasoning, ReasoningFormat};
 pub use sampler::{
     Constraint, ConstraintError, Grammar, RepeatDetector, SamplerError, SamplingParams,
+    INNER_GRAMMAR,
 };
 pub use spec::{DraftModel, SpecStats, Speculation};
 pub use tokenizer::{ChatTemplate, Message, RenderOptions, Tokenizer};

@@ -62,6 +62,14 @@ impl ReasoningFormat {
         None
     }
 
+    /// What opens the reasoning (a generation prompt may end with it).
+    pub fn opening_text(&self) -> String {
+        match self {
+            ReasoningFormat::Tags { open, .. } => open.clone(),
+            ReasoningFormat::Harmony => "<|channel|>analysis<|message|>".into(),
+        }
+    }
+
     /// What ends the reasoning and asks for the answer (the thinking budget
     /// writes it into the output when the budget is spent).
     pub fn closing_text(&self) -> String {

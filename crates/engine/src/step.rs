@@ -75,11 +75,25 @@ impl Stepper {
         }
         let (mut splitter, mut closing, mut open_token, mut special) =
             (None, Vec::new(), None, false);
+        let mut constraint = req.constraint.clone();
         if let Some(r) = &req.reasoning {
             // the prompt's end, special tokens as text, says where we start
             let tail = &prompt[prompt.len().saturating_sub(64)..];
             let tail = String::from_utf8_lossy(&tok.decode_bytes(tail, true)).into_owned();
-            splitter = Some(Splitter::new(r.format.clone(), r.starts_inside(&tail)));
+            let inside = r.starts_inside(&tail);
+            splitter = Some(Splitter::new(r.format.clone(), inside));
+            if let Some(c) = constraint
+                .as_mut()
+                .filter(|c| c.is_whole_output() && inside)
+            {
+                // the prompt opened the reasoning: a grammar of the whole
+                // output starts past that opening (where it has one)
+                let mut past = c.clone();
+                let open = tok.encode(&r.format.opening_text(), false, true);
+                if open.iter().all(|&t| past.accept(t).is_ok()) {
+                    *c = past;
+                }
+            }
             closing = tok.encode(&r.format.closing_text(), false, true);
             if let ReasoningFormat::Tags { open, .. } = &r.format {
                 open_token = tok.token_id(open);
@@ -95,7 +109,7 @@ impl Stepper {
             reasoning: String::new(),
             out: Vec::with_capacity(req.max_tokens.unwrap_or(256).min(4096)),
             stopped_by_string: false,
-            constraint: req.constraint.clone(),
+            constraint,
             splitter,
             budget: req.reasoning.as_ref().and_then(|r: &Reasoning| r.budget),
             reasoning_tokens: 0,

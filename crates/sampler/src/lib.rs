@@ -24,7 +24,7 @@ pub mod rng;
 pub mod sampler;
 pub mod stop;
 
-pub use constraint::{Constraint, ConstraintError, Grammar, Mask, Vocabulary};
+pub use constraint::{Constraint, ConstraintError, Grammar, Mask, Vocabulary, INNER_GRAMMAR};
 pub use params::{SamplerError, SamplingParams, DEFAULT_SEED};
 pub use pieces::{Candidates, PenaltyWindow, TokenData};
 pub use repeat::RepeatDetector;

@@ -30,8 +30,13 @@ impl Schema {
     /// The constraint that makes the answer JSON (of the schema), for `lm`:
     /// a 400 naming `text.format.schema` when the schema cannot be enforced.
     /// Enforced whether or not the request says `strict` (as the Chat
-    /// Completions route does).
-    pub fn constraint(&self, lm: &LoadedModel) -> Result<Option<engine::Constraint>, ApiError> {
+    /// Completions route does). `reasoning`: how the generation's reasoning
+    /// is split ([`Shape::compile`]).
+    pub fn constraint(
+        &self,
+        lm: &LoadedModel,
+        reasoning: Option<&engine::Reasoning>,
+    ) -> Result<Option<engine::Constraint>, ApiError> {
         let (g, field) = match &self.schema {
             Some(v) => (engine::Grammar::JsonSchema(v.clone()), "text.format.schema"),
             None => (engine::Grammar::JsonObject, "text.format"),
@@ -40,7 +45,7 @@ impl Schema {
             grammar: Some((g, field.into())),
             hint: None,
         }
-        .compile(lm)
+        .compile(lm, reasoning)
     }
 }
 

@@ -290,7 +290,8 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         ));
     }
     let lm = lease.slot.lm.clone();
-    let constraint = shape.compile(&lm)?;
+    let reasoning = thinking.reasoning(&lm);
+    let constraint = shape.compile(&lm, reasoning.as_ref())?;
     // (no tool_choice in Ollama's API: the model decides, nothing forced;
     // a `strict` function's calls follow its schema)
     let mut tools = tools;
@@ -303,7 +304,7 @@ async fn chat_inner(st: Shared, r: ChatRequest) -> Result<Response, ApiError> {
         stop,
         spec,
         constraint,
-        reasoning: thinking.reasoning(&lm),
+        reasoning,
         special_text: false,
     };
     prompted.fit(tools.as_mut(), &mut req, &lm)?;
@@ -369,8 +370,9 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
     gen::log_content(&st, "prompt", &r.prompt);
     let lm = lease.slot.lm.clone();
     let has_template = lm.template.is_ok();
-    let constraint = shape.compile(&lm)?;
     let chat = !r.raw && has_template;
+    let reasoning = if chat { thinking.reasoning(&lm) } else { None };
+    let constraint = shape.compile(&lm, reasoning.as_ref())?;
     let ids = if !chat {
         let mut p = r.prompt.clone();
         if let Some(s) = &r.system {
@@ -407,7 +409,7 @@ async fn generate_inner(st: Shared, r: GenerateReq) -> Result<Response, ApiError
         stop,
         spec,
         constraint,
-        reasoning: if chat { thinking.reasoning(&lm) } else { None },
+        reasoning,
         special_text: false,
     };
     run(
@@ -484,7 +486,9 @@ async fn run(
         let mut v = json!({"model": model, "created_at": gen::rfc3339(SystemTime::now())});
         match &tools {
             Some(t) => {
-                let (content, calls) = t.answer("", &c.text);
+                let length = s.finish == engine::FinishReason::Length;
+                // (a call the limit cut off is left out: `done_reason` says "length")
+                let (content, calls) = t.answer_objects("", &c.text, length);
                 put(&mut v, &content.unwrap_or_default(), &c.reasoning);
                 if !calls.is_empty() {
                     v["message"]["tool_calls"] = calls.iter().map(|c| c.ollama()).collect();
@@ -549,7 +553,7 @@ async fn run(
                 Event::Done(s) => {
                     // what a tool reader held back, in a line before the last
                     if let Some(mut c) = calls.take() {
-                        let (content, done) = c.finish();
+                        let (content, done) = c.finish(s.finish == engine::FinishReason::Length);
                         if !content.is_empty() || !done.is_empty() {
                             let mut v = json!({"model": model,
                                 "created_at": gen::rfc3339(SystemTime::now())});

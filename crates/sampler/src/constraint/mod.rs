@@ -33,7 +33,15 @@ pub enum Grammar {
     Lark(String),
     /// A regular expression (Rust `regex` syntax) the whole output matches.
     Regex(String),
+    /// A Lark grammar (`outer`) in which `@answer` stands for the grammar
+    /// `inner` (which keeps its own lexer): e.g. a whole harmony output
+    /// whose final message is the request's JSON schema.
+    Within { outer: String, inner: Box<Grammar> },
 }
+
+/// The name the outer grammar of [`Grammar::Within`] refers to its inner
+/// one by (`@answer`).
+pub const INNER_GRAMMAR: &str = "answer";
 
 /// Why a grammar cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +97,15 @@ impl Grammar {
                     )));
                 }
                 TopLevelGrammar::from_regex(rx)
+            }
+            Grammar::Within { outer, inner } => {
+                let mut inner = inner.top_level()?;
+                if let Some(first) = inner.grammars.first_mut() {
+                    first.name = Some(INNER_GRAMMAR.to_string());
+                }
+                let mut top = TopLevelGrammar::from_lark(outer.clone());
+                top.grammars.extend(inner.grammars);
+                top
             }
         })
     }
@@ -408,5 +425,37 @@ call: %json {"type":"object","properties":{"name":{"const":"f"},"arguments":{"ty
         ] {
             assert_eq!(run(&v, &g, t), Ok(want), "{t:?}");
         }
+    }
+
+    /// An outer Lark grammar holds the request's grammar, whatever its kind,
+    /// by `@answer`, each with its own lexer.
+    #[test]
+    fn an_outer_grammar_holds_any_inner_one() {
+        let v = bytes_vocab();
+        let outer = "start: THINK? \"final:\" @answer\nTHINK: /[a-z ]+;/\n".to_string();
+        let within = |inner: Grammar| Grammar::Within {
+            outer: outer.clone(),
+            inner: Box::new(inner),
+        };
+        let s = within(Grammar::JsonSchema(serde_json::json!({
+            "type": "object", "properties": {"a": {"enum": ["x", "y"]}},
+            "required": ["a"], "additionalProperties": false
+        })));
+        assert_eq!(run(&v, &s, r#"hm ok;final:{"a": "x"}"#), Ok(true));
+        assert_eq!(run(&v, &s, r#"final:{"a": "y"}"#), Ok(true));
+        assert_eq!(run(&v, &s, r#"final:{"a": "z"}"#), Ok(false));
+        assert_eq!(run(&v, &s, r#"{"a": "x"}"#), Ok(false));
+        let o = within(Grammar::JsonObject);
+        assert_eq!(run(&v, &o, "final:{}"), Ok(true));
+        assert_eq!(run(&v, &o, "final:[]"), Ok(false));
+        let r = within(Grammar::Regex("[0-9]{2}".into()));
+        assert_eq!(run(&v, &r, "a;final:42"), Ok(true));
+        assert_eq!(run(&v, &r, "a;final:4x"), Ok(false));
+        let g = within(Grammar::Gbnf("root ::= \"yes\" | \"no\"\n".into()));
+        assert_eq!(run(&v, &g, "final:no"), Ok(true));
+        assert_eq!(run(&v, &g, "final:maybe"), Ok(false));
+        // an inner grammar's error is still named
+        let bad = within(Grammar::Regex("(".into()));
+        assert!(v.compile(&bad).is_err());
     }
 }

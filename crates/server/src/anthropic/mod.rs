@@ -155,9 +155,12 @@ pub async fn messages(
     gen::log_request(&st, ENDPOINT, &model, &[&s], "200", started);
     gen::log_content(&st, "output", &c.text);
     let (thinking, text) = (c.reasoning.clone(), c.text.clone());
+    let (reason, seq) = stop_of(&rd, &s);
     let (text, mut calls) = match &rd.plan.tools {
         Some(t) => {
-            let (content, calls) = t.answer(&rd.tool_prefix, &text);
+            // (a call the limit cut off is left out: its input would not be
+            // an object; `stop_reason` says max_tokens)
+            let (content, calls) = t.answer_objects(&rd.tool_prefix, &text, reason == "max_tokens");
             (content.unwrap_or_default(), calls)
         }
         None => (text, Vec::new()),
@@ -183,8 +186,8 @@ pub async fn messages(
             json!({"type": "tool_use", "id": new_id("toolu"), "name": call.name, "input": input}),
         );
     }
-    let (reason, seq) = if calls.is_empty() {
-        stop_of(&rd, &s)
+    let (reason, seq) = if calls.is_empty() || reason == "max_tokens" {
+        (reason, seq)
     } else {
         ("tool_use", None)
     };
@@ -231,7 +234,9 @@ impl gen::LiveEvents for Live {
         let (mut reason, mut seq) = stop_of(&self.rd, s);
         if let Some(c) = &mut self.calls {
             out += &self.ev.tool_deltas(c.finish());
-            if c.n_calls() > 0 {
+            // (stopped by the limit: max_tokens, calls or not; the last
+            // call's input streamed as written, unfinished)
+            if c.n_calls() > 0 && reason != "max_tokens" {
                 (reason, seq) = ("tool_use", None);
             }
         }

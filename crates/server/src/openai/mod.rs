@@ -151,8 +151,8 @@ pub async fn chat(
     gen::refuse_embedding(&lease, "chat")?;
     let lm = lease.slot.lm.clone();
     crate::spec::check_draft(r.common.speculative.as_ref(), "speculative", &lm)?;
-    for_model(&mut p, &r.common, &lm)?;
     p.req.reasoning = p.thinking.reasoning(&lm);
+    for_model(&mut p, &r.common, &lm)?;
     if let Some(m) = messages.last() {
         gen::log_content(&st, "prompt", &m.content);
     }
@@ -347,20 +347,25 @@ fn finish_whole(
             let parts: Vec<(Option<String>, Vec<Value>, &str)> = choices
                 .iter()
                 .map(|c| {
-                    let fin = c
-                        .stats
-                        .as_ref()
-                        .map(|s| gen::finish_str(s.finish))
-                        .unwrap_or("stop");
+                    let finish = c.stats.as_ref().map(|s| s.finish);
+                    let fin = finish.map(gen::finish_str).unwrap_or("stop");
                     let Some((t, prefix)) = tools else {
                         return (Some(c.text.clone()), Vec::new(), fin);
                     };
-                    let (content, calls) = t.answer(prefix, &c.text);
+                    let length = finish == Some(engine::FinishReason::Length);
+                    let (content, calls) = t.answer(prefix, &c.text, length);
                     let calls: Vec<Value> = calls
                         .iter()
                         .map(|c| c.openai(gen::new_id("call").replacen('-', "_", 1)))
                         .collect();
-                    let fin = if calls.is_empty() { fin } else { "tool_calls" };
+                    // as OpenAI: an answer the limit stopped is "length",
+                    // calls or not (a call it cut off keeps the raw,
+                    // unfinished text as its `arguments`: `ToolCall::cut`)
+                    let fin = if calls.is_empty() || length {
+                        fin
+                    } else {
+                        "tool_calls"
+                    };
                     (content, calls, fin)
                 })
                 .collect();
@@ -624,7 +629,9 @@ fn stream_response(
                             let c = json!([{"index": i, "delta": d, "logprobs": null, "finish_reason": null}]);
                             let _ = send(sse(&mk(c))).await;
                         }
-                        if reader.n_calls() > 0 {
+                        // (an answer the limit stopped stays "length": its
+                        // last call's arguments streamed as written, unfinished)
+                        if reader.n_calls() > 0 && s.finish != engine::FinishReason::Length {
                             fin = "tool_calls";
                         }
                     }

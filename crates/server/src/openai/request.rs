@@ -352,7 +352,8 @@ pub(super) fn chat_messages(
 
 /// The checks and settings that need the model: `logit_bias` ids inside its
 /// vocabulary, `ignore_eos` as a ban on its end-of-generation tokens, the
-/// grammar compiled for its vocabulary.
+/// grammar compiled for its vocabulary (and for the output's shape:
+/// `p.req.reasoning` is set before, for a chat).
 pub(super) fn for_model(
     p: &mut Plan,
     c: &Common,
@@ -374,7 +375,7 @@ pub(super) fn for_model(
             ),
         ));
     }
-    p.req.constraint = p.shape.compile(lm)?;
+    p.req.constraint = p.shape.compile(lm, p.req.reasoning.as_ref())?;
     if c.ignore_eos {
         let bias = &mut p.req.sampling.logit_bias;
         bias.extend(

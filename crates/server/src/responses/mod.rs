@@ -137,7 +137,7 @@ async fn ready(st: &Shared, r: &ResponsesRequest) -> Result<Ready, ApiError> {
     // the answer only
     plan.req.reasoning = plan.wants.thinking.reasoning(&lm);
     if let Some(s) = &plan.wants.schema {
-        plan.req.constraint = s.constraint(&lm)?;
+        plan.req.constraint = s.constraint(&lm, plan.req.reasoning.as_ref())?;
     }
     let kwargs = plan.wants.thinking.kwargs.clone();
     let p = crate::tools::chat_prompt(&lease, &msgs, plan.tools.as_ref(), &kwargs)
@@ -219,9 +219,10 @@ pub async fn create(
     gen::log_request(&st, ENDPOINT, &model, &[&s], "200", started);
     gen::log_content(&st, "output", &c.text);
     let (thinking, text) = (c.reasoning.clone(), c.text.clone());
+    let length = answer::end_of(&rd.lease.slot.lm, &s, &rd.plan.req.stop) == End::Length;
     let (text, mut calls) = match &rd.plan.tools {
         Some(t) => {
-            let (content, calls) = t.answer(&rd.tool_prefix, &text);
+            let (content, calls) = t.answer(&rd.tool_prefix, &text, length);
             (content.unwrap_or_default(), calls)
         }
         None => (text, Vec::new()),
@@ -229,12 +230,9 @@ pub async fn create(
     if rd.plan.one_call {
         calls.truncate(1);
     }
-    let length = answer::end_of(&rd.lease.slot.lm, &s, &rd.plan.req.stop) == End::Length;
-    let status = if length && calls.is_empty() {
-        "incomplete"
-    } else {
-        "completed"
-    };
+    // stopped by the limit: incomplete, calls or not (a call it cut off is
+    // an `incomplete` item with the raw, unfinished arguments: `ToolCall::cut`)
+    let status = if length { "incomplete" } else { "completed" };
     let mut output = Vec::new();
     if !thinking.is_empty() {
         output.push(reasoning_item(&new_id("rs"), &thinking, rd.plan.summary));
@@ -253,7 +251,7 @@ pub async fn create(
             &call_id,
             &call.name,
             &args,
-            "completed",
+            if call.cut { "incomplete" } else { "completed" },
         ));
     }
     let u = usage(s.prompt_tokens, s.cached_tokens, s.output_tokens);
@@ -315,11 +313,9 @@ impl gen::LiveEvents for Live {
         }
         let rd = &self.rd;
         let length = answer::end_of(&rd.lease.slot.lm, s, &rd.plan.req.stop) == End::Length;
-        let status = if length && self.ev.n_calls() == 0 {
-            "incomplete"
-        } else {
-            "completed"
-        };
+        // (stopped by the limit: incomplete, calls or not; a call still
+        // open is closed `incomplete`, its arguments streamed as written)
+        let status = if length { "incomplete" } else { "completed" };
         if self.ev.is_empty() {
             // an empty answer is still a message
             out += &self.ev.open_message();

@@ -147,11 +147,6 @@ impl Events {
         self.output.is_empty() && self.open.is_none()
     }
 
-    /// The function call items so far.
-    pub fn n_calls(&self) -> usize {
-        self.calls_seen.min(self.max_calls)
-    }
-
     /// `response.created` and `response.in_progress`.
     pub fn created(&mut self, h: &Head) -> String {
         let r = response(h, "in_progress", &[], None);
@@ -219,7 +214,7 @@ impl Events {
                     "response.function_call_arguments.done",
                     json!({"item_id": o.id, "output_index": i, "name": name, "arguments": o.text}),
                 );
-                call_item(&o.id, &call_id, &name, &o.text, "completed")
+                call_item(&o.id, &call_id, &name, &o.text, status)
             }
         };
         out += &self.ev(

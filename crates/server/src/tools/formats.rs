@@ -176,7 +176,7 @@ fn json_span(s: &str) -> (usize, bool) {
 
 /// A call object `{"name": …, "arguments"|"parameters": …}` at the start
 /// of `s`: (call if its name is known, end of the object, complete).
-fn call_object(s: &str) -> (Option<RawCall>, usize, bool) {
+pub(super) fn call_object(s: &str) -> (Option<RawCall>, usize, bool) {
     let lead = s.len() - s.trim_start().len();
     let b = s.as_bytes();
     if b.get(lead) != Some(&b'{') {

@@ -5,6 +5,7 @@
 
 pub mod formats;
 mod strict;
+pub(crate) use strict::harmony_answer;
 
 use crate::error::ApiError;
 use crate::gen;
@@ -129,16 +130,14 @@ impl Prompted {
     ) -> Result<String, ApiError> {
         req.prompt = engine::Prompt::Tokens(self.ids);
         if let Some(g) = self.strict {
-            let shape = crate::structured::Shape {
-                grammar: Some((g, "tools".into())),
-                hint: None,
-            };
-            req.constraint = shape.compile(lm)?;
-            if self.format == ToolFormat::Harmony {
+            let c = crate::structured::compile(lm, &g, "tools")?;
+            req.constraint = Some(if self.format == ToolFormat::Harmony {
                 // gpt-oss's calls are messages beside the reasoning: the
                 // grammar covers the whole output
-                req.constraint = req.constraint.take().map(|c| c.over_whole_output());
-            }
+                c.over_whole_output()
+            } else {
+                c
+            });
         }
         if let Some(t) = tools {
             t.format = self.format;
@@ -271,29 +270,50 @@ pub fn tools(
 
 impl ToolSet {
     /// The tool calls and the content of a generated `text` that followed
-    /// `prefix` (see [`prompt_with_tools`]).
-    pub fn answer(&self, prefix: &str, text: &str) -> (Option<String>, Vec<ToolCall>) {
+    /// `prefix` (see [`prompt_with_tools`]). `cut`: the generation stopped
+    /// at the token limit, so its last call may be unfinished
+    /// ([`ToolCall::cut`]).
+    pub fn answer(&self, prefix: &str, text: &str, cut: bool) -> (Option<String>, Vec<ToolCall>) {
         let names = tool_names(&self.list);
         let text = format!("{prefix}{text}");
         if self.format == ToolFormat::Hermes {
             // also reads calls small models write without the tags
-            return parse_tool_calls(&text, &names);
+            return parse_tool_calls(&text, &names, cut);
         }
         let p = formats::parse(self.format, &text, true);
-        let calls: Vec<ToolCall> = p
+        let calls: Vec<&formats::RawCall> = p
             .calls
             .iter()
             .filter(|c| names.contains(&c.name.as_str()))
-            .map(ToolCall::of)
+            .collect();
+        let n = calls.len();
+        let calls: Vec<ToolCall> = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| ToolCall::of(c, cut && i + 1 == n))
             .collect();
         if calls.is_empty() && self.format == ToolFormat::Llama3 {
-            return parse_tool_calls(&text, &names);
+            return parse_tool_calls(&text, &names, cut);
         }
         let content = p.content.trim();
         (
             (!content.is_empty() || calls.is_empty()).then(|| content.to_string()),
             calls,
         )
+    }
+
+    /// [`ToolSet::answer`] for the APIs whose call arguments are an object
+    /// (Ollama, Anthropic): a call the token limit cut off is left out
+    /// ([`ToolCall::cut`]); the answer's end reason tells the client.
+    pub fn answer_objects(
+        &self,
+        prefix: &str,
+        text: &str,
+        cut: bool,
+    ) -> (Option<String>, Vec<ToolCall>) {
+        let (content, mut calls) = self.answer(prefix, text, cut);
+        calls.retain(|c| !c.cut);
+        (content, calls)
     }
 
     /// A reader of this answer's whole calls as it streams (Ollama's
@@ -342,23 +362,34 @@ impl WholeCalls {
     pub fn push(&mut self, piece: &str) -> (String, Vec<ToolCall>) {
         self.text.push_str(piece);
         let deltas = self.inner.push(piece);
-        (content_of(deltas), self.calls(false))
+        (content_of(deltas), self.calls(false, false))
     }
 
     /// The end of the answer: what was held back, and the last calls.
-    pub fn finish(&mut self) -> (String, Vec<ToolCall>) {
+    /// `cut`: the generation stopped at the token limit; a call it cut off
+    /// ([`ToolCall::cut`]) is left out (Ollama's arguments are an object,
+    /// which an unfinished call does not have; `done_reason: "length"`
+    /// tells the client the answer was cut).
+    pub fn finish(&mut self, cut: bool) -> (String, Vec<ToolCall>) {
         let deltas = self.inner.finish();
-        (content_of(deltas), self.calls(true))
+        let mut calls = self.calls(true, cut);
+        calls.retain(|c| !c.cut);
+        (content_of(deltas), calls)
     }
 
-    fn calls(&mut self, fin: bool) -> Vec<ToolCall> {
+    fn calls(&mut self, fin: bool, cut: bool) -> Vec<ToolCall> {
         let p = formats::parse(self.format, &self.text, fin);
-        let done: Vec<ToolCall> = p
+        let known: Vec<&formats::RawCall> = p
             .calls
             .iter()
             .filter(|c| self.names.iter().any(|n| n == &c.name))
+            .collect();
+        let n = known.len();
+        let done: Vec<ToolCall> = known
+            .into_iter()
             .take_while(|c| c.done || fin)
-            .map(ToolCall::of)
+            .enumerate()
+            .map(|(i, c)| ToolCall::of(c, cut && i + 1 == n))
             .collect();
         let new = done.get(self.done..).unwrap_or_default().to_vec();
         self.done = self.done.max(done.len());
@@ -382,20 +413,39 @@ fn content_of(deltas: Vec<Delta>) -> String {
 pub struct ToolCall {
     pub name: String,
     pub arguments: Value,
+    /// The token limit cut this call off before its arguments were
+    /// finished: `arguments` is the raw, incomplete text the model wrote (a
+    /// string, never a "repaired" object that would pass for the model's
+    /// call). Each API says so — OpenAI: `finish_reason: "length"` with the
+    /// text as `arguments` (a string there anyway); Responses: the call
+    /// item `incomplete`, the response `incomplete`; Ollama and Anthropic,
+    /// whose arguments are an object: the call left out, `done_reason:
+    /// "length"` / `stop_reason: "max_tokens"`.
+    pub cut: bool,
 }
 
 impl ToolCall {
     /// A call as a format's reader read it: its arguments text parsed as
-    /// JSON (repaired if need be, else kept as a string).
-    pub fn of(c: &formats::RawCall) -> ToolCall {
+    /// JSON. Text that is not JSON is repaired (a model's slip: a missing
+    /// brace, JavaScript-style keys) — unless the answer was cut off by the
+    /// token limit right there (`cut`: the answer's last call, in an answer
+    /// that stopped at the limit), where it is the unfinished start of the
+    /// arguments: kept as it is and the call marked [`ToolCall::cut`].
+    pub fn of(c: &formats::RawCall, cut: bool) -> ToolCall {
+        let parsed = serde_json::from_str(&c.args).ok();
+        let cut = cut && parsed.is_none();
+        let arguments = parsed
+            .or_else(|| {
+                if cut {
+                    return None;
+                }
+                engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
+            })
+            .unwrap_or_else(|| Value::String(c.args.clone()));
         ToolCall {
             name: c.name.clone(),
-            arguments: serde_json::from_str(&c.args)
-                .ok()
-                .or_else(|| {
-                    engine::jsonfix::repair(&c.args).and_then(|t| serde_json::from_str(&t).ok())
-                })
-                .unwrap_or_else(|| Value::String(c.args.clone())),
+            arguments,
+            cut,
         }
     }
 
@@ -430,6 +480,7 @@ fn call_from(v: &Value, names: &[&str]) -> Option<ToolCall> {
     Some(ToolCall {
         name: name.to_string(),
         arguments,
+        cut: false,
     })
 }
 
@@ -444,8 +495,10 @@ fn parse_call(text: &str, names: &[&str]) -> Option<ToolCall> {
 /// for, or — small models often drop the tags — an answer that is nothing but
 /// such objects (one per line, code fences allowed). Only names of the
 /// request's tools count. The rest of the text is the content (None when only
-/// calls remain); a block that does not parse stays in the content.
-pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<ToolCall>) {
+/// calls remain); a block that does not parse stays in the content. `cut`:
+/// the answer stopped at the token limit, so an unclosed last block whose
+/// arguments are unfinished is a cut call ([`ToolCall::cut`]), not repaired.
+pub fn parse_tool_calls(text: &str, names: &[&str], cut: bool) -> (Option<String>, Vec<ToolCall>) {
     const OPEN: &str = "<tool_call>";
     const CLOSE: &str = "</tool_call>";
     let (mut content, mut calls, mut rest) = (String::new(), Vec::new(), text);
@@ -460,7 +513,15 @@ pub fn parse_tool_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<Tool
             ),
             None => (after, &rest[a..], ""),
         };
-        match engine::jsonfix::repair(body).and_then(|t| parse_call(&t, names)) {
+        let unfinished = cut && !after.contains(CLOSE);
+        let call = match formats::call_object(body) {
+            // the limit stopped the model inside this call's arguments
+            (Some(c), _, false) if unfinished && names.contains(&c.name.as_str()) => {
+                Some(ToolCall::of(&c, true))
+            }
+            _ => engine::jsonfix::repair(body).and_then(|t| parse_call(&t, names)),
+        };
+        match call {
             Some(c) => calls.push(c),
             None => content.push_str(used),
         }
@@ -539,13 +600,14 @@ mod tests {
         let (content, calls) = t.answer(
             "<tool_call>\n{\"name\": \"",
             "add\", \"arguments\": {\"a\": 1}}\n</tool_call>",
+            false,
         );
         assert_eq!((content, calls.len()), (None, 1));
         assert_eq!(calls[0].arguments, json!({"a": 1}));
     }
 
     fn parse(t: &str) -> (Option<String>, Vec<(String, Value)>) {
-        let (c, calls) = parse_tool_calls(t, &["get_weather", "add"]);
+        let (c, calls) = parse_tool_calls(t, &["get_weather", "add"], false);
         let calls = calls
             .iter()
             .map(|c| {
@@ -592,6 +654,57 @@ mod tests {
         }
     }
 
+    /// A call the token limit cut off keeps the text the model wrote (not
+    /// "repaired" into an object that would pass for its call), and is left
+    /// out where arguments must be an object; a call finished before the
+    /// cut, or an answer that was not cut, reads as before.
+    #[test]
+    fn a_call_cut_by_the_limit_is_kept_raw_or_left_out() {
+        let decl = || {
+            Some(vec![
+                json!({"type": "function", "function": {"name": "get_weather"}}),
+            ])
+        };
+        let mut t = tools(decl(), None).unwrap().unwrap();
+        let harmony = "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Par";
+        for (format, text) in [
+            (super::ToolFormat::Harmony, harmony.to_string()),
+            (
+                super::ToolFormat::Hermes,
+                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par"
+                    .to_string(),
+            ),
+        ] {
+            t.format = format;
+            let (_, calls) = t.answer("", &text, true);
+            assert_eq!(calls.len(), 1, "{format:?}");
+            assert!(calls[0].cut, "{format:?}");
+            assert_eq!(calls[0].arguments, json!("{\"city\": \"Par"), "{format:?}");
+            assert_eq!(
+                calls[0].openai("c".into())["function"]["arguments"],
+                "{\"city\": \"Par"
+            );
+            assert!(t.answer_objects("", &text, true).1.is_empty(), "{format:?}");
+            // not cut (the model's own slip): repaired, as before
+            let (_, calls) = t.answer("", &text, false);
+            assert!(!calls[0].cut, "{format:?}");
+            assert_eq!(calls[0].arguments, json!({"city": "Par"}), "{format:?}");
+            // streamed whole calls (Ollama): left out at a cut
+            let mut w = t.stream_whole("");
+            assert!(w.push(&text).1.is_empty());
+            assert!(w.finish(true).1.is_empty(), "{format:?}");
+            let mut w = t.stream_whole("");
+            w.push(&text);
+            assert_eq!(w.finish(false).1.len(), 1, "{format:?}");
+        }
+        // a call finished before the limit is a call
+        t.format = super::ToolFormat::Harmony;
+        let done = "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\"}";
+        let (_, calls) = t.answer_objects("", done, true);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].arguments, json!({"city": "Paris"}));
+    }
+
     #[test]
     fn a_streamed_call_of_no_declared_function_is_content() {
         let t = tools(
@@ -610,10 +723,10 @@ mod tests {
             assert!(calls.is_empty());
             content.push_str(&c);
         }
-        let (c, calls) = w.finish();
+        let (c, calls) = w.finish(false);
         content.push_str(&c);
         assert!(calls.is_empty());
         // as the whole answer is read
-        assert_eq!(Some(content), t.answer("", text).0);
+        assert_eq!(Some(content), t.answer("", text, false).0);
     }
 }

@@ -538,22 +538,53 @@ fn llama3_auto(tok: &Tokenizer) -> String {
 /// where the marker is text in the vocabulary), then a final message (free)
 /// or a call; forced: the call. Each message as the template writes one.
 fn harmony_start(tok: &Tokenizer, forced: bool) -> String {
-    let analysis = mark(tok, "<|channel|>analysis<|message|>");
-    let next = mark(tok, "<|start|>assistant");
-    let fin = mark(tok, "<|channel|>final<|message|>");
-    let body = match parts(tok, "<|end|>").as_slice() {
-        [Part::Special(id)] => format!("HTEXT? <[{id}]>"),
-        _ => "think".to_string(),
-    };
     if forced {
         // as a forcing `tool_choice` without `strict` (whose prompt opens
         // the call): the answer is the call, no reasoning first
         return "start: calls\n".to_string();
     }
+    let fin = mark(tok, "<|channel|>final<|message|>");
     format!(
-        "start: analysis* (calls | final)\nanalysis: {analysis} {body} {next}\n\
-         think[lazy]: /{ANY}<\\|end\\|>/\nfinal: {fin} HTEXT?\nHTEXT: /(.|\\n)+/\n"
+        "start: analysis* (calls | final)\nfinal: {fin} HTEXT?\n{}",
+        harmony_analysis(tok)
     )
+}
+
+/// The rules of harmony's analysis messages (`analysis`): free text, each
+/// ended and the next message started as the template writes them — and as
+/// the thinking budget's closing text (`engine`'s `closing_text`) does.
+fn harmony_analysis(tok: &Tokenizer) -> String {
+    let analysis = mark(tok, "<|channel|>analysis<|message|>");
+    let next = mark(tok, "<|start|>assistant");
+    let body = match parts(tok, "<|end|>").as_slice() {
+        [Part::Special(id)] => format!("HTEXT? <[{id}]>"),
+        _ => "think".to_string(),
+    };
+    format!(
+        "analysis: {analysis} {body} {next}\n\
+         think[lazy]: /{ANY}<\\|end\\|>/\nHTEXT: /(.|\\n)+/\n"
+    )
+}
+
+/// A harmony (gpt-oss) model's whole output when the request constrains its
+/// answer (`response_format`, `format`, `grammar`, `regex`, `text.format`):
+/// free to think, strict to answer — any analysis messages (free text),
+/// then the final message, whose body follows `answer` (JSON schema, JSON,
+/// GBNF, Lark or regex alike, held by `@answer` with its own lexer). The
+/// engine applies it to every token (`Constraint::over_whole_output`), so
+/// the model can neither answer outside the final channel nor write a
+/// header of its own; the thinking budget's forced closing text is one of
+/// its paths.
+pub(crate) fn harmony_answer(tok: &Tokenizer, answer: Grammar) -> Grammar {
+    let fin = mark(tok, "<|channel|>final<|message|>");
+    Grammar::Within {
+        outer: format!(
+            "start: analysis* final\nfinal: {fin} @{}\n{}",
+            engine::INNER_GRAMMAR,
+            harmony_analysis(tok)
+        ),
+        inner: Box::new(answer),
+    }
 }
 
 /// The grammar of an answer under `tool_choice: "auto"` whose calls open

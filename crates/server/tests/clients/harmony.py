@@ -95,8 +95,10 @@ r = c.chat.completions.create(model="gpt-oss", messages=ASK, tools=TOOLS, tool_c
 ch = r.choices[0]
 calls = ch.message.tool_calls or []
 print(f"calls {calls!r}, content {ch.message.content!r}")
+# (the random model's free, not strict, call runs on to the limit: the answer
+# ends "length", as OpenAI's does at the limit, calls or not)
 check("openai: a commentary call to functions.get_weather is a tool call",
-      ch.finish_reason == "tool_calls" and len(calls) == 1 and calls[0].function.name == "get_weather"
+      ch.finish_reason == "length" and len(calls) == 1 and calls[0].function.name == "get_weather"
       and clean(ch.message.content or "") and clean(calls[0].function.arguments), repr(ch))
 chunks = list(c.chat.completions.create(model="gpt-oss", messages=ASK, tools=TOOLS, tool_choice=FORCE, temperature=0,
                                         max_tokens=16, stream=True))
@@ -105,7 +107,7 @@ fins = [x.choices[0].finish_reason for x in chunks if x.choices and x.choices[0]
 names = "".join(d.function.name or "" for d in deltas if d.function)
 args = "".join(d.function.arguments or "" for d in deltas if d.function)
 text = "".join(x.choices[0].delta.content or "" for x in chunks if x.choices)
-check("openai stream: the call streams as tool_calls", names == "get_weather" and fins == ["tool_calls"]
+check("openai stream: the call streams as tool_calls", names == "get_weather" and fins == ["length"]
       and clean(text) and args == (calls[0].function.arguments if calls else None), f"{names!r} {fins} {args!r} {text!r}")
 
 # --- strict calls: the grammar holds a random-weights model to the schema ---
