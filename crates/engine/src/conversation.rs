@@ -27,6 +27,30 @@ pub fn reuse_point(lm: &LoadedModel, prompt: &[u32]) -> Option<usize> {
     (end < prompt.len()).then_some(end)
 }
 
+/// Where a hybrid model's prompt chunk also ends, so that its state is
+/// snapshotted there: just after the prompt's last end-of-turn token — the
+/// end of the last message before the answer's own turn — when more of the
+/// prompt follows (the generation prompt). The next turn's prompt holds this
+/// one up to there, but renders the answer's turn anew (a template may write
+/// it differently from the generation prompt, e.g. dropping the thinking),
+/// so a snapshot at the prompt's end is often past where the two agree and
+/// the state would be recomputed from an older one. None for other models.
+pub fn turn_point(lm: &LoadedModel, prompt: &[u32]) -> Option<usize> {
+    lm.model.config.ssm.as_ref()?;
+    let end = prompt.iter().rposition(|&t| lm.tokenizer.is_eog(t))? + 1;
+    (end < prompt.len()).then_some(end)
+}
+
+/// Where the prompt chunk starting at `at` ends: `at + chunk` or the
+/// prompt's end, but at the first of `cuts` past `at` (a hybrid model's
+/// reuse and turn points) when it comes sooner.
+pub(crate) fn chunk_end(at: usize, len: usize, chunk: usize, cuts: &[Option<usize>]) -> usize {
+    cuts.iter()
+        .flatten()
+        .filter(|&&p| p > at)
+        .fold(len.min(at + chunk), |e, &p| e.min(p))
+}
+
 /// Length of the longest common prefix of two token sequences.
 pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
@@ -104,6 +128,8 @@ impl LoadedModel {
         // a hybrid model: a chunk ends at the end of the system prompt,
         // whose state is pinned there for the next conversation
         let pin = reuse_point(self, &prompt);
+        // and one at the end of the last message before the answer's turn
+        let turn = turn_point(self, &prompt);
         if pin == Some(keep) {
             sess.pin_snapshot();
         }
@@ -115,10 +141,7 @@ impl LoadedModel {
                 cancelled = true;
                 break;
             }
-            let end = match pin {
-                Some(p) if p > at => p.min(at + PREFILL_CHUNK),
-                _ => prompt.len().min(at + PREFILL_CHUNK),
-            };
+            let end = chunk_end(at, prompt.len(), PREFILL_CHUNK, &[pin, turn]);
             self.model
                 .forward(pool, sess, &prompt[at..end], Logits::Last)?;
             at = end;

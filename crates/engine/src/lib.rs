@@ -17,7 +17,7 @@ pub mod scheduler;
 pub mod spec;
 mod step;
 
-pub use conversation::{common_prefix, reuse_point, CachedStats, Piece};
+pub use conversation::{common_prefix, reuse_point, turn_point, CachedStats, Piece};
 pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};

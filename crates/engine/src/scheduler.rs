@@ -183,6 +183,10 @@ struct Active {
     /// ends there and the state is pinned, for the next request sharing it;
     /// `conversation::reuse_point`).
     pin: Option<usize>,
+    /// A hybrid model: where its prompt's last message before the answer's
+    /// turn ends (a prompt chunk ends there too, so the state is snapshotted
+    /// for the next turn; `conversation::turn_point`).
+    turn: Option<usize>,
 }
 
 /// Prompt tokens fed per step, over all sequences still prefilling: the
@@ -410,6 +414,7 @@ impl Runner {
             Err(e) => return Err(Box::new((job, e))),
         };
         let pin = crate::conversation::reuse_point(&self.lm, &prompt);
+        let turn = crate::conversation::turn_point(&self.lm, &prompt);
         if pin == Some(reused) {
             sess.pin_snapshot();
         }
@@ -429,6 +434,7 @@ impl Runner {
             pending: prompt[reused..].to_vec(),
             ready: false,
             pin,
+            turn,
             job,
         })
     }
@@ -518,10 +524,16 @@ impl Runner {
                             &a.pending,
                         ) >= n_past + MIN_SHARE
                 });
-            let mut n = if waits { 0 } else { a.pending.len().min(room) };
-            if let Some(p) = a.pin.filter(|&p| p > n_past) {
-                n = n.min(p - n_past);
-            }
+            let n = if waits {
+                0
+            } else {
+                crate::conversation::chunk_end(
+                    n_past,
+                    n_past + a.pending.len(),
+                    room,
+                    &[a.pin, a.turn],
+                ) - n_past
+            };
             room -= n;
             feeds.push((n, n == a.pending.len()));
         }

@@ -227,3 +227,66 @@ fn hybrid_conversations_share_the_system_prompt_state() {
     assert_eq!(s3.reused_tokens, pin);
     assert_eq!((tc, s3.stats.tokens), fresh_answer(&lm, &pool, &c_ids, 6));
 }
+
+/// A hybrid model in a real chat: each turn's prompt is the conversation
+/// rendered anew by the model's template, which writes the answer's turn
+/// differently from what the session holds after generating it (the
+/// generation prompt's opening, the answer re-tokenized). A prompt chunk ends
+/// just after each prompt's last end-of-turn token (`turn_point`), so the
+/// next turn restores the state snapshotted there and computes only from
+/// there on — not from the system prompt or an older chunk's end — and
+/// every answer is the one a fresh session gives.
+#[test]
+fn hybrid_chat_turns_restore_at_the_last_message() {
+    let Some(path) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = LoadedModel::load(path).unwrap();
+    let pool = ThreadPool::new(2);
+    let no = AtomicBool::new(false);
+    let mut sess = lm.model.session(1024, model::DEFAULT_BATCH).unwrap();
+    let mut msgs = vec![Message::system(
+        "You are a helpful assistant. Answer briefly.",
+    )];
+    for k in 0..5 {
+        msgs.push(Message::user(&format!(
+            "Turn {k}: tell me something about the number {} and why it matters.",
+            7 * k + 3
+        )));
+        let ids = lm.prompt_tokens(&req(&msgs, 1).prompt).unwrap();
+        let turn =
+            engine::turn_point(&lm, &ids).expect("a generation prompt after the last message");
+        let held = engine::common_prefix(sess.tokens(), &ids);
+        let mut text = String::new();
+        let st = lm
+            .generate_cached(&pool, &mut sess, &req(&msgs, 8), &no, |t| {
+                text.push_str(t);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        if k > 0 {
+            // the previous prompt's turn point is where this one is sure to
+            // agree with it; the snapshot there (or a later one) is used
+            assert!(
+                st.reused_tokens >= prev_turn_of(&lm, &msgs),
+                "turn {k}: reused {} of {} (held {held}, turn point {turn})",
+                st.reused_tokens,
+                ids.len()
+            );
+        }
+        assert_eq!(
+            (text.clone(), st.stats.tokens),
+            fresh_answer(&lm, &pool, &ids, 8)
+        );
+        msgs.push(Message::assistant(&text));
+    }
+}
+
+/// The turn point of the previous turn's prompt: `msgs` without its last
+/// user message (and the answer before it), rendered with the generation
+/// prompt.
+fn prev_turn_of(lm: &LoadedModel, msgs: &[Message]) -> usize {
+    let prev = &msgs[..msgs.len() - 2];
+    let ids = lm.prompt_tokens(&req(prev, 1).prompt).unwrap();
+    engine::turn_point(lm, &ids).unwrap()
+}

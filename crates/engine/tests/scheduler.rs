@@ -487,3 +487,43 @@ fn hybrid_requests_share_the_system_prompt_state() {
         "cached {cached:?}, the system prompt is {pin} tokens"
     );
 }
+
+/// A hybrid model's chat through the scheduler (as `serve` runs it): each
+/// turn is the conversation rendered anew, which writes the answer's turn
+/// differently from what the session held; a prompt chunk ends after the
+/// prompt's last end-of-turn token (`engine::turn_point`), so the next turn
+/// starts from the state snapshotted there, not from the system prompt's —
+/// and every answer is the one it gets alone.
+#[test]
+fn hybrid_chat_turns_restore_at_the_last_message() {
+    let Some(p) = test_models::synthetic("qwen35-f16.gguf") else {
+        return;
+    };
+    let lm = Arc::new(LoadedModel::load(&p).unwrap());
+    let s = Scheduler::new(lm.clone(), cfg());
+    let mut msgs = vec![Message::system(
+        "You are a helpful assistant. Answer briefly.",
+    )];
+    let mut prev_turn = None;
+    for k in 0..4 {
+        msgs.push(Message::user(format!(
+            "Turn {k}: tell me something about the number {} and why it matters.",
+            7 * k + 3
+        )));
+        let req = greedy(Prompt::Chat(msgs.clone()), 8);
+        let ids = lm.prompt_tokens(&req.prompt).unwrap();
+        let (text, st) = collect(submit(&s, req.clone()));
+        if let Some(t) = prev_turn {
+            assert!(
+                st.cached_tokens >= t,
+                "turn {k}: cached {} of {}, the last prompt's last message ended at {t}",
+                st.cached_tokens,
+                ids.len()
+            );
+        }
+        assert_eq!(text, alone(&lm, &req));
+        prev_turn = engine::turn_point(&lm, &ids);
+        assert!(prev_turn.is_some());
+        msgs.push(Message::assistant(text));
+    }
+}
