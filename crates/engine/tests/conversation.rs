@@ -249,7 +249,7 @@ fn hybrid_chat_turns_restore_at_the_last_message() {
         "You are a helpful assistant. Answer briefly.",
     )];
     for k in 0..5 {
-        msgs.push(Message::user(&format!(
+        msgs.push(Message::user(format!(
             "Turn {k}: tell me something about the number {} and why it matters.",
             7 * k + 3
         )));
@@ -278,7 +278,7 @@ fn hybrid_chat_turns_restore_at_the_last_message() {
             (text.clone(), st.stats.tokens),
             fresh_answer(&lm, &pool, &ids, 8)
         );
-        msgs.push(Message::assistant(&text));
+        msgs.push(Message::assistant(text.clone()));
     }
 }
 
