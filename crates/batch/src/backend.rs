@@ -108,7 +108,7 @@ pub struct Local {
     /// Speculative decoding of every document (exact: the same outputs).
     spec: engine::Speculation,
     /// The last grammar compiled (every job of a batch asks for the same).
-    grammar: Mutex<Option<(Option<Value>, engine::Constraint)>>,
+    grammar: Mutex<Option<(GrammarKey, engine::Constraint)>>,
 }
 
 impl Local {
@@ -158,17 +158,37 @@ impl Local {
         self
     }
 
-    /// The constraint of a JSON job: its schema's, or any JSON object.
-    fn constraint(&self, job: &Job) -> Result<Option<engine::Constraint>, JobError> {
+    /// How a job's reasoning is split (none for a raw prompt).
+    fn reasoning(&self, job: &Job) -> Option<engine::Reasoning> {
+        if job.raw {
+            return None;
+        }
+        self.lm.reasoning_format().map(|format| engine::Reasoning {
+            format,
+            budget: None,
+        })
+    }
+
+    /// The constraint of a JSON job: its schema's, or any JSON object, as
+    /// the answer of a generation whose reasoning is `reasoning`
+    /// ([`engine::LoadedModel::answer_constraint`]: a harmony chat's whole
+    /// output).
+    fn constraint(
+        &self,
+        job: &Job,
+        reasoning: Option<&engine::Reasoning>,
+    ) -> Result<Option<engine::Constraint>, JobError> {
         if !job.json {
             return Ok(None);
         }
+        let harmony = reasoning.is_some_and(|r| r.format == engine::ReasoningFormat::Harmony);
+        let key = (job.schema.clone(), harmony);
         let mut cache = self
             .grammar
             .lock()
             .map_err(|_| JobError::fatal("lock poisoned"))?;
-        if let Some((s, c)) = cache.as_ref() {
-            if s == &job.schema {
+        if let Some((k, c)) = cache.as_ref() {
+            if k == &key {
                 return Ok(Some(c.clone()));
             }
         }
@@ -179,9 +199,9 @@ impl Local {
         // every job would fail the same way
         let c = self
             .lm
-            .constraint(&g)
+            .answer_constraint(&g, reasoning)
             .map_err(|e| JobError::fatal(format!("the JSON schema cannot be enforced: {e}")))?;
-        *cache = Some((job.schema.clone(), c.clone()));
+        *cache = Some((key, c.clone()));
         Ok(Some(c))
     }
 
@@ -212,6 +232,10 @@ fn same_prompt(a: &Job, b: &Job) -> bool {
     a.raw == b.raw && a.json == b.json && a.system == b.system && a.user == b.user
 }
 
+/// What a compiled JSON grammar depends on: the job's schema (`None`: any
+/// JSON object), and whether it holds a harmony chat's whole output.
+type GrammarKey = (Option<Value>, bool);
+
 impl Backend for Local {
     fn model_label(&self) -> String {
         self.label.clone()
@@ -237,7 +261,8 @@ impl Backend for Local {
             Ok(ids) => ids,
             Err(e) => return done(Err(e)),
         };
-        let constraint = match self.constraint(&job) {
+        let reasoning = self.reasoning(&job);
+        let constraint = match self.constraint(&job, reasoning.as_ref()) {
             Ok(c) => c,
             Err(e) => return done(Err(e)),
         };
@@ -248,14 +273,7 @@ impl Backend for Local {
             stop: job.stop.clone(),
             spec: self.spec.clone(),
             constraint,
-            reasoning: if job.raw {
-                None
-            } else {
-                self.lm.reasoning_format().map(|format| engine::Reasoning {
-                    format,
-                    budget: None,
-                })
-            },
+            reasoning,
             special_text: false,
         };
         let (mut text, mut reasoning) = (String::new(), String::new());

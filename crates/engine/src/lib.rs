@@ -9,6 +9,7 @@ mod embed;
 mod error;
 pub mod fit;
 mod generate;
+pub mod harmony;
 pub mod jsonfix;
 mod load;
 pub mod reasoning;

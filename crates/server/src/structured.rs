@@ -11,9 +11,7 @@
 //!   asked for).
 
 use crate::error::ApiError;
-use engine::{
-    Constraint, ConstraintError, EngineError, Grammar, LoadedModel, Reasoning, ReasoningFormat,
-};
+use engine::{Constraint, ConstraintError, EngineError, Grammar, LoadedModel, Reasoning};
 use serde_json::{Map, Value};
 
 /// The grammar a request asks for, the field it came from, and the
@@ -35,13 +33,12 @@ impl Shape {
     /// The constraint of the answer for `lm` (a 400 naming the field when
     /// the grammar is malformed or uses what cannot be enforced), for a
     /// generation whose reasoning is split as `reasoning` says (None: raw
-    /// text, or a model that does not reason). The one place an answer's
-    /// grammar meets the model's output format: a harmony (gpt-oss) chat's
-    /// whole output is held — analysis messages free, the final message's
-    /// body the grammar ([`crate::tools::harmony_answer`]) —, since there
-    /// the answer is a message of its own, after a header the model writes;
-    /// elsewhere the engine applies the grammar from the answer's first
-    /// token (after a thinking model's reasoning).
+    /// text, or a model that does not reason): the engine's
+    /// [`LoadedModel::answer_constraint`], which every front end uses — a
+    /// harmony (gpt-oss) chat's whole output held (analysis messages free,
+    /// the final message's body the grammar: `engine::harmony`), elsewhere
+    /// the grammar applied from the answer's first token (after a thinking
+    /// model's reasoning).
     pub fn compile(
         &self,
         lm: &LoadedModel,
@@ -50,26 +47,26 @@ impl Shape {
         let Some((g, field)) = &self.grammar else {
             return Ok(None);
         };
-        let c = compile(lm, g, field)?;
-        if reasoning.is_some_and(|r| r.format == ReasoningFormat::Harmony) {
-            // (the request's grammar compiled alone first: its errors read
-            // as on any other model)
-            let whole = crate::tools::harmony_answer(&lm.tokenizer, g.clone());
-            return Ok(Some(compile(lm, &whole, field)?.over_whole_output()));
-        }
-        Ok(Some(c))
+        lm.answer_constraint(g, reasoning)
+            .map(Some)
+            .map_err(|e| api_error(e, field))
     }
 }
 
 /// `g` compiled for `lm`: a 400 naming `field` when the grammar is malformed
 /// or uses what cannot be enforced.
 pub fn compile(lm: &LoadedModel, g: &Grammar, field: &str) -> Result<Constraint, ApiError> {
-    match lm.constraint(g) {
-        Ok(c) => Ok(c),
-        Err(EngineError::Constraint(ConstraintError::Invalid(m))) => {
-            Err(ApiError::bad(field, format!("{field}: {m}")))
+    lm.constraint(g).map_err(|e| api_error(e, field))
+}
+
+/// A grammar's compile error as the API's: a 400 naming `field` when the
+/// grammar is malformed or uses what cannot be enforced.
+fn api_error(e: EngineError, field: &str) -> ApiError {
+    match e {
+        EngineError::Constraint(ConstraintError::Invalid(m)) => {
+            ApiError::bad(field, format!("{field}: {m}"))
         }
-        Err(e) => Err(ApiError::internal(e.to_string())),
+        e => ApiError::internal(e.to_string()),
     }
 }
 

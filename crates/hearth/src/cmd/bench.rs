@@ -48,7 +48,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     };
     if let Some(g) = &cfg.grammar {
         // refused up front, naming the flag, when it cannot be enforced
-        super::compile_grammar(&lm, Some(&(g.clone(), "--json-schema".into())))?;
+        super::compile_grammar(&lm, Some(&(g.clone(), "--json-schema".into())), None)?;
     }
     let r = engine::bench::run(&lm, &pool, &cfg)?;
     // speculative decoding, last (the draft model loads after the rest ran)

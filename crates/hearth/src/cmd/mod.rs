@@ -168,16 +168,19 @@ pub fn grammar_from_flags(
     Ok(found.pop())
 }
 
-/// `grammar` compiled for `lm` (an input error naming the flag when it is
-/// malformed or asks for what cannot be enforced).
+/// `grammar` compiled for `lm` as the constraint of the answer
+/// ([`engine::LoadedModel::answer_constraint`]: for a harmony (gpt-oss) chat,
+/// `reasoning`'s format, a grammar of the whole output); an input error
+/// naming the flag when it is malformed or asks for what cannot be enforced.
 pub fn compile_grammar(
     lm: &engine::LoadedModel,
     grammar: Option<&(engine::Grammar, String)>,
+    reasoning: Option<&engine::Reasoning>,
 ) -> anyhow::Result<Option<engine::Constraint>> {
     let Some((g, flag)) = grammar else {
         return Ok(None);
     };
-    match lm.constraint(g) {
+    match lm.answer_constraint(g, reasoning) {
         Ok(c) => Ok(Some(c)),
         Err(engine::EngineError::Constraint(engine::ConstraintError::Invalid(m))) => {
             Err(InputError(format!("{flag}: {m}")).into())

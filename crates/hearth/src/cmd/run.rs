@@ -133,8 +133,13 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
             budget: a.thinking_budget,
         })
     };
+    // (the answer's grammar for the output's shape: a harmony chat's whole
+    // output; a plain-text prompt's as it is)
+    let chat = matches!(prompt, Prompt::Chat(_));
+    let constraint =
+        super::compile_grammar(&lm, grammar.as_ref(), reasoning.as_ref().filter(|_| chat))?;
     let req = GenerateRequest {
-        constraint: super::compile_grammar(&lm, grammar.as_ref())?,
+        constraint,
         reasoning,
         prompt,
         max_tokens: if a.max_tokens < 0 {

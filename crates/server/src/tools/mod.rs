@@ -5,7 +5,6 @@
 
 pub mod formats;
 mod strict;
-pub(crate) use strict::harmony_answer;
 
 use crate::error::ApiError;
 use crate::gen;

@@ -36,22 +36,15 @@
 
 use super::{Force, ToolFormat, ToolSet};
 use crate::error::ApiError;
+use engine::harmony::{harmony_analysis, lit, mark, parts, Part, ANY};
 use engine::{Grammar, LoadedModel, Tokenizer};
 use serde_json::{json, Value};
-
-/// Any text (a Lark regex body).
-const ANY: &str = r"(.|\n)*";
 
 /// A function a call may name, and the schema its arguments follow (`None`:
 /// not strict, any object).
 struct Candidate {
     name: String,
     params: Option<Value>,
-}
-
-/// `s` as a Lark string literal.
-fn lit(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
 }
 
 /// `s` as a regular expression matching it literally (inside Lark's `/…/`).
@@ -69,53 +62,6 @@ pub(super) fn regex_lit(s: &str) -> String {
         }
     }
     out
-}
-
-/// A marker's text split into the model's special tokens and plain text.
-#[derive(Debug, PartialEq)]
-enum Part {
-    Text(String),
-    Special(u32),
-}
-
-/// `s` as the model writes it: each special (control) token of the
-/// vocabulary it contains as that token (the grammar engine sees special
-/// tokens only by id), the rest as text.
-fn parts(tok: &Tokenizer, s: &str) -> Vec<Part> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    for id in tok.encode(s, false, true) {
-        if !tok.token_to_piece(id).is_empty() {
-            continue;
-        }
-        let name = String::from_utf8_lossy(tok.token_to_piece_special(id)).into_owned();
-        if name.is_empty() {
-            continue;
-        }
-        if let Some(at) = s[pos..].find(&name) {
-            if at > 0 {
-                out.push(Part::Text(s[pos..pos + at].to_string()));
-            }
-            out.push(Part::Special(id));
-            pos += at + name.len();
-        }
-    }
-    if pos < s.len() {
-        out.push(Part::Text(s[pos..].to_string()));
-    }
-    out
-}
-
-/// `s` as a Lark sequence (special tokens as `<[id]>`); empty for "".
-fn mark(tok: &Tokenizer, s: &str) -> String {
-    parts(tok, s)
-        .iter()
-        .map(|p| match p {
-            Part::Text(t) => lit(t),
-            Part::Special(id) => format!("<[{id}]>"),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The JSON schema of one call object `{"name": <name>, key: <params>}`
@@ -548,43 +494,6 @@ fn harmony_start(tok: &Tokenizer, forced: bool) -> String {
         "start: analysis* (calls | final)\nfinal: {fin} HTEXT?\n{}",
         harmony_analysis(tok)
     )
-}
-
-/// The rules of harmony's analysis messages (`analysis`): free text, each
-/// ended and the next message started as the template writes them — and as
-/// the thinking budget's closing text (`engine`'s `closing_text`) does.
-fn harmony_analysis(tok: &Tokenizer) -> String {
-    let analysis = mark(tok, "<|channel|>analysis<|message|>");
-    let next = mark(tok, "<|start|>assistant");
-    let body = match parts(tok, "<|end|>").as_slice() {
-        [Part::Special(id)] => format!("HTEXT? <[{id}]>"),
-        _ => "think".to_string(),
-    };
-    format!(
-        "analysis: {analysis} {body} {next}\n\
-         think[lazy]: /{ANY}<\\|end\\|>/\nHTEXT: /(.|\\n)+/\n"
-    )
-}
-
-/// A harmony (gpt-oss) model's whole output when the request constrains its
-/// answer (`response_format`, `format`, `grammar`, `regex`, `text.format`):
-/// free to think, strict to answer — any analysis messages (free text),
-/// then the final message, whose body follows `answer` (JSON schema, JSON,
-/// GBNF, Lark or regex alike, held by `@answer` with its own lexer). The
-/// engine applies it to every token (`Constraint::over_whole_output`), so
-/// the model can neither answer outside the final channel nor write a
-/// header of its own; the thinking budget's forced closing text is one of
-/// its paths.
-pub(crate) fn harmony_answer(tok: &Tokenizer, answer: Grammar) -> Grammar {
-    let fin = mark(tok, "<|channel|>final<|message|>");
-    Grammar::Within {
-        outer: format!(
-            "start: analysis* final\nfinal: {fin} @{}\n{}",
-            engine::INNER_GRAMMAR,
-            harmony_analysis(tok)
-        ),
-        inner: Box::new(answer),
-    }
 }
 
 /// The grammar of an answer under `tool_choice: "auto"` whose calls open
