@@ -45,6 +45,9 @@ pub(crate) type DotFn = unsafe fn(&[u8], &[u8]) -> f32;
 pub(crate) type Dot14Fn = unsafe fn(&[u8], [&[u8]; 4]) -> [f32; 4];
 /// 4 weight rows x 1 activation row in the format's lane order (decode).
 pub(crate) type Rows4Fn = unsafe fn([&[u8]; 4], &[u8]) -> [f32; 4];
+/// Weight rows `o0..o1` of a matrix (rows of `rb` bytes) x 1 activation row
+/// in the format's lane order (decode): `(w, rb, o0, o1, a, out)`.
+pub(crate) type DecodeFn = unsafe fn(&[u8], usize, usize, usize, &[u8], &mut [f32]);
 /// A whole matmul [`Tile`] at once (many weight rows x several activation
 /// rows), reading the matrix's panels where a cache is given. Besides the
 /// level's features, the caller guarantees the tile's contract (see [`Tile`])
@@ -82,6 +85,9 @@ pub(crate) struct Kernels {
     pub(crate) dot_1x4: Option<Dot14Fn>,
     /// 4 weight rows x 1 activation row (the lane orders' decode kernel).
     pub(crate) rows4: Option<Rows4Fn>,
+    /// Any number of weight rows x 1 activation row (decode, where it pays
+    /// over `rows4`).
+    pub(crate) decode: Option<DecodeFn>,
     /// Whole tiles of 2 to `panel_from - 1` activation rows.
     pub(crate) few: Option<PanelFn>,
     /// Whole tiles of `panel_from` or more activation rows; also the kernel
@@ -104,6 +110,7 @@ impl Kernels {
             dot: B::vec_dot_scalar,
             dot_1x4: None,
             rows4: None,
+            decode: None,
             few: None,
             panel: None,
             panel_from: usize::MAX,
@@ -225,11 +232,17 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
     }
 }
 
-/// The one-lane formats with AVX-512 VNNI: AVX2's decode rows, panels of 16
-/// rows formed by `vpdpbusd` (`avx512::one_lane`), cached.
+/// The one-lane formats with AVX-512 VNNI: AVX2's decode rows (but Q8_0's:
+/// `avx512::one_lane::decode`, row by row), panels of 16 rows formed by
+/// `vpdpbusd` (`avx512::one_lane`), cached.
 #[cfg(target_arch = "x86_64")]
 const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
     Kernels {
+        decode: if B::BYTE_QUANTS {
+            Some(avx512::one_lane::decode::<B>)
+        } else {
+            None
+        },
         panel: Some(avx512::one_lane::panels::<B>),
         panel_rows: 16,
         cache: Some(avx512::one_lane::cache::<B>()),

@@ -1,7 +1,7 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::formats::{kernels, Dot14Fn, DotFn, PanelFn, Rows4Fn};
+use crate::formats::{kernels, DecodeFn, Dot14Fn, DotFn, PanelFn, Rows4Fn};
 use crate::panel_cache::Panels;
 use crate::{row_bytes, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadPool};
 
@@ -57,6 +57,7 @@ struct Plan<'a> {
     dot: DotFn,
     dot_1x4: Option<Dot14Fn>,
     rows4: Option<Rows4Fn>,
+    decode: Option<DecodeFn>,
     /// The whole-tile kernel for this many activation rows (`few` or `panel`).
     tiles: Option<PanelFn>,
     /// Prebuilt panels, read by `tiles`.
@@ -158,6 +159,7 @@ fn plan<'a>(n_threads: usize, j: &'a mut MatmulJob<'_>) -> Result<Option<Plan<'a
         dot: kern.dot,
         dot_1x4: kern.dot_1x4,
         rows4: kern.rows4,
+        decode: kern.decode,
         tiles,
         cache,
         w,
@@ -344,6 +346,19 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         // built from this matrix (checked in `plan`) by this level's spec.
         unsafe { k(&tile, p.cache) };
         o = o1;
+    }
+    if let Some(k) = p.decode {
+        let n = o_end - o;
+        for r in r_start..r_end {
+            assert!(r < n_rows && o_end <= n_out);
+            // SAFETY: (r, o..o_end) lies in `out` (len n_rows*n_out, checked
+            // in `plan`) and belongs to this task's tile only (see `Plans`).
+            let dst = unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), n) };
+            // SAFETY: a kernel of the current level (see above); it checks
+            // the rows' lengths.
+            unsafe { k(w, rb, o, o_end, acts.row(r), dst) };
+        }
+        return;
     }
     if let Some(k4) = p.rows4 {
         // the rest in groups of 4 rows, then single rows (a row repeated 4

@@ -21,9 +21,22 @@
 //!
 //! Panels come from a `crate::PanelCache` (built once per matrix, [`cache`])
 //! or are built per tile ([`panels`]); a last panel of 4, 8 or 12 rows
-//! repeats its last row (those lanes are computed and not stored). Decode (4
-//! weight rows x 1 activation row) stays AVX2's `rows4`: same integer sums,
-//! same float ops.
+//! repeats its last row (those lanes are computed and not stored).
+//!
+//! Decode (one activation row, [`decode`]; Q8_0 only, see below) reads the
+//! weights straight from the file's layout one row after the other: a single
+//! sequential stream per thread, which this machine's prefetchers follow
+//! (AVX2's `rows4`, two rows interleaved block by block, streams Q8_0 from
+//! memory at about 10 GB/s per core here; one row at a time, 15-17). Per 16
+//! blocks of a row, two blocks' `u` to a vector against the two activation
+//! blocks, `vpdpbusd` leaves each block in 8 i32 lanes (started at its share
+//! of `c`), a transposed reduction ([`reduce16`]) adds each block's 8 lanes
+//! into one lane, and the 16 `d_w * d_y` come from one gather and multiply;
+//! then the FMAs run block by block in order, four rows' chains side by side
+//! (one chain alone is bound by the FMA's latency): the same `T`, the same
+//! float ops as the panels and the scalar reference. For Q4_0 and Q5_0, whose
+//! blocks are about half as long, this was no faster than `rows4` from memory
+//! and slower from cache (2026-12-07, BENCHMARKS.md), so they keep `rows4`.
 
 use crate::avx2::legacy::unpack_u;
 use crate::block::Block32;
@@ -369,4 +382,251 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
             o += 16;
         }
     });
+}
+
+/// Which blocks of a group of 16 vector `p` of [`row`] holds in its halves:
+/// `(p, p + 4)` for `p < 4`, `(p + 4, p + 8)` after, so that [`reduce16`]
+/// leaves the blocks in order.
+const fn group_pair(p: usize) -> (usize, usize) {
+    if p < 4 {
+        (p, p + 4)
+    } else {
+        (p + 4, p + 8)
+    }
+}
+
+/// 16 activation blocks prepared for [`decode`]: vector `p` holds the quants
+/// of blocks [`group_pair`]`(p)` side by side, `c[p]` `-OFF` times each of
+/// their dwords' 4 quants summed (a block's 8 lanes add up to its `c`), `d`
+/// the 16 scales in order; blocks past the row's end are zero.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct ActGroup {
+    y: [__m512i; 8],
+    c: [__m512i; 8],
+    d: [f32; 16],
+}
+
+thread_local! {
+    /// [`decode`]'s prepared activation row, and its rows' block sums.
+    static DECODE: RefCell<(Vec<ActGroup>, Vec<f32>)> =
+        const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// One-lane order, weight rows `o0..o1` of the matrix `w` (rows of `rb` bytes
+/// of `F`) x one Q8_0 activation row `a` (decode): `out[j]` is row `o0 + j`,
+/// bit-identical to `crate::orders::one_lane` (see the module doc).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available (the lengths are
+/// checked here).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn decode<F: Block32>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    o1: usize,
+    a: &[u8],
+    out: &mut [f32],
+) {
+    const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
+    let nb = rb / F::BYTES;
+    assert!(
+        o0 <= o1 && w.len() >= o1 * rb && a.len() >= nb * Q8_0_BYTES && out.len() >= o1 - o0,
+        "row too short"
+    );
+    DECODE.with(|s| {
+        let (acts, sums) = &mut *s.borrow_mut();
+        // SAFETY: the features (caller); the lengths (checked above).
+        unsafe {
+            prepare::<F>(a, nb, acts);
+            rows::<F>(w, rb, o0, o1, nb, (acts, sums), out);
+        }
+    });
+}
+
+/// The activation row `a` (`nb` Q8_0 blocks) prepared for [`row`] into `acts`.
+///
+/// # Safety
+/// The features of [`decode`]; `a` holds `nb` blocks.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn prepare<F: Block32>(a: &[u8], nb: usize, acts: &mut Vec<ActGroup>) {
+    assert!(a.len() >= nb * Q8_0_BYTES);
+    let offv = _mm512_set1_epi8(off::<F>() as u8 as i8);
+    acts.clear();
+    for g in 0..nb.div_ceil(16) {
+        let mut ys = [_mm256_setzero_si256(); 16];
+        let mut d = [0f32; 16];
+        for (j, (y, d)) in ys.iter_mut().zip(&mut d).enumerate() {
+            let b = 16 * g + j;
+            if b < nb {
+                // SAFETY: block b < nb of the row (asserted).
+                unsafe {
+                    let p = a.as_ptr().add(b * Q8_0_BYTES);
+                    *y = _mm256_loadu_si256(p.add(2) as *const __m256i);
+                    *d = f16_to_f32(u16::from_le_bytes([*p, *p.add(1)]));
+                }
+            }
+        }
+        let mut y = [_mm512_setzero_si512(); 8];
+        let mut c = [_mm512_setzero_si512(); 8];
+        for p in 0..8 {
+            let (b0, b1) = group_pair(p);
+            y[p] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(ys[b0]), ys[b1]);
+            c[p] = _mm512_sub_epi32(
+                _mm512_setzero_si512(),
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), offv, y[p]),
+            );
+        }
+        acts.push(ActGroup { y, c, d });
+    }
+}
+
+/// Rows `o0..o1` (of `nb` blocks, `rb` bytes) against the prepared `acts`,
+/// four at a time: each row's blocks are reduced to their `T` and `d_w * d_y`
+/// ([`row_sums`], one row after the other: one stream), then the four rows'
+/// FMA chains run side by side (each a chain of `nb` dependent FMAs: alone,
+/// its latency would bound the row).
+///
+/// # Safety
+/// The features of [`decode`]; the rows in `w`, `acts` prepared for `nb`
+/// blocks, `out` long enough.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn rows<F: Block32>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    o1: usize,
+    nb: usize,
+    (acts, sums): (&[ActGroup], &mut Vec<f32>),
+    out: &mut [f32],
+) {
+    let nbp = 16 * nb.div_ceil(16);
+    assert!(w.len() >= o1 * rb && acts.len() >= nbp / 16 && out.len() >= o1 - o0);
+    // per row: nbp T's, then nbp products
+    sums.resize(4 * 2 * nbp, 0.0);
+    let mut o = o0;
+    while o < o1 {
+        let m = (o1 - o).min(4);
+        for j in 0..m {
+            let (t, p) = sums[2 * j * nbp..2 * (j + 1) * nbp].split_at_mut(nbp);
+            // SAFETY: row o + j holds nb blocks, `acts` its groups (asserted).
+            unsafe { row_sums::<F>(w.as_ptr().add((o + j) * rb), nb, acts.as_ptr(), t, p) };
+        }
+        let mut acc = [0f32; 4];
+        for b in 0..nb {
+            for (j, acc) in acc.iter_mut().enumerate().take(m) {
+                let (t, p) = (sums[2 * j * nbp + b], sums[(2 * j + 1) * nbp + b]);
+                *acc = p.mul_add(t, *acc);
+            }
+        }
+        out[o - o0..o - o0 + m].copy_from_slice(&acc[..m]);
+        o += m;
+    }
+}
+
+/// One weight row (`nb` blocks of `F` at `x`) against the prepared activation
+/// groups at `y` (`nb.div_ceil(16)` of them): each block's `T` into `t` and
+/// `d_w * d_y` into `p` (whole groups of 16; past `nb`, zero).
+///
+/// # Safety
+/// The features of [`decode`]; the blocks and groups readable, `t` and `p`
+/// hold `16 * nb.div_ceil(16)` values.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn row_sums<F: Block32>(
+    x: *const u8,
+    nb: usize,
+    y: *const ActGroup,
+    t: &mut [f32],
+    p: &mut [f32],
+) {
+    // Q8_0: q + 128 as an unsigned byte
+    let flip = _mm512_set1_epi8(if F::BYTE_QUANTS { -128 } else { 0 });
+    // the blocks' starts (their f16 scale in the low half of the dword)
+    let starts = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(F::BYTES as i32),
+    );
+    assert!(t.len() >= 16 * nb.div_ceil(16) && p.len() >= t.len());
+    let mut g = 0;
+    while g < nb {
+        let n = (nb - g).min(16);
+        // SAFETY: blocks g..g + n of the row and group g / 16 (caller); the
+        // gather reads the first 4 bytes of those blocks only (mask).
+        unsafe {
+            let ag = &*y.add(g / 16);
+            let mut s = [_mm512_setzero_si512(); 8];
+            for (q, s) in s.iter_mut().enumerate() {
+                let (b0, b1) = group_pair(q);
+                let u = _mm512_inserti64x4::<1>(
+                    _mm512_castsi256_si512(half::<F>(x, g + b0, g + n)),
+                    half::<F>(x, g + b1, g + n),
+                );
+                *s = _mm512_dpbusd_epi32(ag.c[q], _mm512_xor_si512(u, flip), ag.y[q]);
+            }
+            _mm512_storeu_ps(t.as_mut_ptr().add(g), _mm512_cvtepi32_ps(reduce16(s)));
+            let mask: __mmask16 = if n == 16 { !0 } else { (1 << n) - 1 };
+            let dw = _mm512_mask_i32gather_epi32::<1>(
+                _mm512_setzero_si512(),
+                mask,
+                starts,
+                x.add(g * F::BYTES) as *const i32,
+            );
+            let dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw));
+            _mm512_storeu_ps(
+                p.as_mut_ptr().add(g),
+                _mm512_mul_ps(dw, _mm512_loadu_ps(ag.d.as_ptr())),
+            );
+        }
+        g += 16;
+    }
+}
+
+/// An f16's value.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn f16_to_f32(h: u16) -> f32 {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(h as i16)))
+}
+
+/// Block `b` of the row at `x` as `u` quants (see the module doc), zero at
+/// or past `end`.
+///
+/// # Safety
+/// The features of [`decode`]; block `b` readable if `b < end`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn half<F: Block32>(x: *const u8, b: usize, end: usize) -> __m256i {
+    if b < end {
+        // SAFETY: block b is readable (caller).
+        unsafe { unpack_u::<F>(x.add(b * F::BYTES)) }
+    } else {
+        _mm256_setzero_si256()
+    }
+}
+
+/// The transposed reduction of [`row`]: `s[p]` holds blocks
+/// [`group_pair`]`(p)` in its 256-bit halves, 8 i32 lanes each; lane `j` of
+/// the result is block `j`'s 8 lanes added (exact).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn reduce16(s: [__m512i; 8]) -> __m512i {
+    // per 128-bit lane: dwords (0 + 2, 1 + 3) of both vectors interleaved
+    let l1 = |a: __m512i, b: __m512i| {
+        _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b))
+    };
+    // per 128-bit lane: one sum for each of the 4 vectors
+    let l2 = |a: __m512i, b: __m512i| {
+        _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b))
+    };
+    // b0: 128-bit lanes (0, 1) hold blocks 0..4's halves, (2, 3) blocks
+    // 4..8's; b1 the same for blocks 8..16
+    let b0 = l2(l1(s[0], s[1]), l1(s[2], s[3]));
+    let b1 = l2(l1(s[4], s[5]), l1(s[6], s[7]));
+    // the halves of each block added: lanes (0 + 1, 2 + 3) of b0, then of b1
+    _mm512_add_epi32(
+        _mm512_shuffle_i32x4::<0b10_00_10_00>(b0, b1),
+        _mm512_shuffle_i32x4::<0b11_01_11_01>(b0, b1),
+    )
 }
