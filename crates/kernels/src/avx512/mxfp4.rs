@@ -5,15 +5,47 @@
 //! 256 bits and the odd one in the high, so every lane sees the same i32
 //! sums, the same `d_y * e8m0/2` product and the same FMA chain. The halves
 //! are added and reduced as AVX2 does; an odd last block is AVX2's tail.
-//! [`dot`] runs several activation rows per weight row, each so.
+//! [`dot`] runs several activation rows per weight row, each so. Blocks are
+//! read through raw pointers (one length check per row), both blocks' nibbles
+//! come from one 512-bit shift and table lookup, and the E8M0 half-scales
+//! from a table: 9.4 → 11.5 GB/s per core on this machine (the same bits).
 //! (llama.cpp has no AVX-512 MXFP4 kernel; its AVX2 one runs there.)
 
-use crate::avx2::mxfp4::{last_block, values};
-use crate::avx2::{f16_at, hsum_f32_8, load32};
+use crate::avx2::hsum_f32_8;
+use crate::avx2::mxfp4::last_block;
 use crate::block::QuantBlock;
-use crate::mxfp4::{e8m0_half, BlockMXFP4, KVALUES};
+use crate::mxfp4::{BlockMXFP4, KVALUES};
 use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
+
+/// [`e8m0_half`] of every byte (a load per block instead of a branch and
+/// shifts: the same values).
+static E8M0_HALF: [f32; 256] = {
+    let mut t = [0f32; 256];
+    let mut e = 0;
+    while e < 256 {
+        let bits = if e < 2 {
+            0x0020_0000u32 << e
+        } else {
+            ((e - 1) as u32) << 23
+        };
+        t[e] = f32::from_bits(bits);
+        e += 1;
+    }
+    t
+};
+
+/// The f16 at `p` as f32.
+///
+/// # Safety
+/// F16C available; 2 bytes readable at `p`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_ptr(p: *const u8) -> f32 {
+    // SAFETY: 2 readable bytes (caller).
+    let bits = unsafe { std::ptr::read_unaligned(p as *const u16) };
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(bits as i16)))
+}
 
 /// One MXFP4 weight row dotted with `N` Q8_0 activation rows at once (each
 /// pair of blocks decoded once for all of them); output `r` is bit-identical
@@ -29,35 +61,54 @@ pub(crate) unsafe fn dot<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
     }
     // SAFETY: KVALUES is 16 bytes; loadu has no alignment requirement.
     let table = unsafe { _mm_loadu_si128(KVALUES.as_ptr() as *const __m128i) };
-    let wb = |i: usize| &w[i * BlockMXFP4::BYTES..];
-    let ab = |r: usize, i: usize| &a[r][i * Q8_0_BYTES..];
+    let table4 = _mm512_broadcast_i32x4(table);
+    // 128-bit lanes [lo nibbles of x0 | hi of x0 | lo of x1 | hi of x1]
+    let shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    let m4 = _mm512_set1_epi8(0x0F);
     let ones = _mm512_set1_epi16(1);
+    // [d0 x 8 | d1 x 8] from the low two lanes
+    let halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    let (wp, ap) = (w.as_ptr(), a.map(|y| y.as_ptr()));
     let mut acc = [_mm512_setzero_ps(); N];
     let mut i = 0;
     while i + 1 < nb {
-        let (x0, x1) = (wb(i), wb(i + 1));
-        let x =
-            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(values(table, x0)), values(table, x1));
-        // the sign trick: |x| unsigned, y with x's sign (y is in [-127, 127])
-        let (ax, neg) = (_mm512_abs_epi8(x), _mm512_movepi8_mask(x));
-        let (e0, e1) = (e8m0_half(x0[0]), e8m0_half(x1[0]));
-        for r in 0..N {
-            let (y0, y1) = (ab(r, i), ab(r, i + 1));
-            // SAFETY: each activation block holds 2 + 32 bytes (checked above).
-            let y = unsafe {
-                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(load32(&y0[2..])), load32(&y1[2..]))
-            };
-            let sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
-            let p = _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), ones);
-            let d = _mm512_mask_blend_ps(
-                0xFF00,
-                _mm512_set1_ps(f16_at(y0, 0) * e0),
-                _mm512_set1_ps(f16_at(y1, 0) * e1),
+        // SAFETY: blocks i and i + 1 < nb of the weight row (17 bytes each)
+        // and of every activation row (34 bytes each, checked above).
+        unsafe {
+            let x0 = wp.add(i * BlockMXFP4::BYTES);
+            let x1 = x0.add(BlockMXFP4::BYTES);
+            // both blocks' 16 quant bytes, each in two 128-bit lanes, the
+            // second of them shifted: the nibbles, then their values
+            let q = _mm256_inserti128_si256::<1>(
+                _mm256_castsi128_si256(_mm_loadu_si128(x0.add(1) as *const __m128i)),
+                _mm_loadu_si128(x1.add(1) as *const __m128i),
             );
-            acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[r]);
+            let q = _mm512_permutexvar_epi64(
+                _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                _mm512_castsi256_si512(q),
+            );
+            let nib = _mm512_and_si512(_mm512_srlv_epi64(q, shifts), m4);
+            let x = _mm512_shuffle_epi8(table4, nib);
+            // the sign trick: |x| unsigned, y with x's sign (y is in [-127, 127])
+            let (ax, neg) = (_mm512_abs_epi8(x), _mm512_movepi8_mask(x));
+            let (e0, e1) = (E8M0_HALF[*x0 as usize], E8M0_HALF[*x1 as usize]);
+            for r in 0..N {
+                let (y0, y1) = (ap[r].add(i * Q8_0_BYTES), ap[r].add((i + 1) * Q8_0_BYTES));
+                let y = _mm512_inserti64x4::<1>(
+                    _mm512_castsi256_si512(_mm256_loadu_si256(y0.add(2) as *const __m256i)),
+                    _mm256_loadu_si256(y1.add(2) as *const __m256i),
+                );
+                let sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
+                let p = _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sy), ones);
+                let d01 = _mm_set_ps(0.0, 0.0, f16_ptr(y1) * e1, f16_ptr(y0) * e0);
+                let d = _mm512_permutexvar_ps(halves, _mm512_castps128_ps512(d01));
+                acc[r] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[r]);
+            }
         }
         i += 2;
     }
+    let wb = |i: usize| &w[i * BlockMXFP4::BYTES..];
+    let ab = |r: usize, i: usize| &a[r][i * Q8_0_BYTES..];
     std::array::from_fn(|r| {
         let lo = _mm512_castps512_ps256(acc[r]);
         let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(acc[r])));
