@@ -513,16 +513,61 @@ unsafe fn rows<F: Block32>(
             // SAFETY: row o + j holds nb blocks, `acts` its groups (asserted).
             unsafe { row_sums::<F>(w.as_ptr().add((o + j) * rb), nb, acts.as_ptr(), t, p) };
         }
-        let mut acc = [0f32; 4];
-        for b in 0..nb {
-            for (j, acc) in acc.iter_mut().enumerate().take(m) {
-                let (t, p) = (sums[2 * j * nbp + b], sums[(2 * j + 1) * nbp + b]);
-                *acc = p.mul_add(t, *acc);
-            }
-        }
+        // SAFETY: 4 rows of 2 * nbp sums (resized above), blocks below nb.
+        let acc = unsafe { chains(sums.as_ptr(), nbp, nb) };
         out[o - o0..o - o0 + m].copy_from_slice(&acc[..m]);
         o += m;
     }
+}
+
+/// The FMA chains of 4 rows whose sums [`row_sums`] left at `sums` (row `j`'s
+/// `T`s at `2 j nbp`, its products `nbp` after): per row, block by block,
+/// `acc = fma(p, T, acc)`; 4 blocks at a time with the rows in the lanes of
+/// one vector (a 4x4 transpose of each), the last `nb % 4` blocks one by one.
+/// Rows whose sums were not written give lanes nobody reads.
+///
+/// # Safety
+/// The features of [`decode`]; `8 * nbp` sums readable, `nb <= nbp`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn chains(sums: *const f32, nbp: usize, nb: usize) -> [f32; 4] {
+    // rows j's 4 values at block b, transposed: lane j of result i is row
+    // j's value at block b + i
+    let load4 = |base: usize, b: usize| {
+        // SAFETY: blocks b..b + 4 <= nb of the 4 rows (caller).
+        let r: [__m128; 4] =
+            std::array::from_fn(|j| unsafe { _mm_loadu_ps(sums.add(2 * j * nbp + base + b)) });
+        let t0 = _mm_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm_unpackhi_ps(r[2], r[3]);
+        [
+            _mm_movelh_ps(t0, t2),
+            _mm_movehl_ps(t2, t0),
+            _mm_movelh_ps(t1, t3),
+            _mm_movehl_ps(t3, t1),
+        ]
+    };
+    let mut acc = _mm_setzero_ps();
+    let mut b = 0;
+    while b + 4 <= nb {
+        let (t, p) = (load4(0, b), load4(nbp, b));
+        for i in 0..4 {
+            acc = _mm_fmadd_ps(p[i], t[i], acc);
+        }
+        b += 4;
+    }
+    let mut out = [0f32; 4];
+    // SAFETY: 4 floats fit in `out`.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), acc) };
+    for (j, acc) in out.iter_mut().enumerate() {
+        for b in b..nb {
+            // SAFETY: block b < nb of row j (caller).
+            let (t, p) = unsafe { (*sums.add(2 * j * nbp + b), *sums.add((2 * j + 1) * nbp + b)) };
+            *acc = p.mul_add(t, *acc);
+        }
+    }
+    out
 }
 
 /// One weight row (`nb` blocks of `F` at `x`) against the prepared activation
