@@ -6,8 +6,11 @@
 //! by `--thinking-budget` (this random model's analysis would otherwise run
 //! to the token limit).
 
+use common::{ok, validate};
 use serde_json::Value;
 use std::process::{Command, Output};
+
+mod common;
 
 fn hearth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -16,16 +19,6 @@ fn hearth(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Required keys and an enum, strings bounded (a random model's string may
@@ -40,17 +33,6 @@ fn schema() -> Value {
         "required": ["city", "unit"],
         "additionalProperties": false,
     })
-}
-
-fn validate(text: &str, what: &str) {
-    let v: Value =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text:?}"));
-    let val = jsonschema::validator_for(&schema()).unwrap();
-    let errs: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
-    assert!(
-        errs.is_empty(),
-        "{what}: {text} does not validate: {errs:?}"
-    );
 }
 
 #[test]
@@ -85,7 +67,7 @@ fn run_and_batch_hold_the_final_message_on_gpt_oss() {
         args.extend_from_slice(s);
         args.extend([m, prompt]);
         let out = ok(&hearth(&args));
-        validate(out.trim_end(), &format!("run {s:?}"));
+        validate(&schema(), out.trim_end(), &format!("run {s:?}"));
     }
 
     // batch: a couple of inputs, the reasoning capped as run's: each
@@ -138,7 +120,7 @@ fn run_and_batch_hold_the_final_message_on_gpt_oss() {
             assert_eq!(r["finish_reason"], "stop", "{r}");
             assert_eq!(r["json_valid"], true, "{r}");
             let out = r["output"].as_str().unwrap_or("");
-            validate(out, &format!("batch {s:?} {}", r["id"]));
+            validate(&schema(), out, &format!("batch {s:?} {}", r["id"]));
         }
     }
 }
