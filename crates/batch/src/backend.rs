@@ -22,6 +22,9 @@ pub struct Job {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    /// Most reasoning tokens of a thinking model before it is asked for the
+    /// answer (`None`: no limit; sent to an endpoint as `thinking_budget`).
+    pub thinking_budget: Option<usize>,
     /// Ask for one JSON object (enforced while sampling by the local engine;
     /// asked of an endpoint as `response_format`).
     pub json: bool,
@@ -165,7 +168,7 @@ impl Local {
         }
         self.lm.reasoning_format().map(|format| engine::Reasoning {
             format,
-            budget: None,
+            budget: job.thinking_budget,
         })
     }
 
@@ -479,13 +482,8 @@ fn error_message(r: ureq::Response) -> String {
         .unwrap_or_else(|| body.chars().take(300).collect())
 }
 
-fn request(
-    agent: &ureq::Agent,
-    base: &str,
-    model: &str,
-    key: Option<&str>,
-    job: &Job,
-) -> Result<Answer, JobError> {
+/// The body of `job`'s request to an OpenAI-compatible server, and its path.
+fn request_body(model: &str, job: &Job) -> (Value, &'static str) {
     let s = &job.sampling;
     let mut body = json!({
         "model": model,
@@ -499,6 +497,10 @@ fn request(
     }
     if !job.stop.is_empty() {
         body["stop"] = json!(job.stop);
+    }
+    // hearth's extension (as `hearth serve` reads it); only when asked for
+    if let (Some(b), false) = (job.thinking_budget, job.raw) {
+        body["thinking_budget"] = json!(b.min(i64::MAX as usize));
     }
     let path = if job.raw {
         let mut p = job.user.clone();
@@ -522,6 +524,17 @@ fn request(
         }
         "/v1/chat/completions"
     };
+    (body, path)
+}
+
+fn request(
+    agent: &ureq::Agent,
+    base: &str,
+    model: &str,
+    key: Option<&str>,
+    job: &Job,
+) -> Result<Answer, JobError> {
+    let (body, path) = request_body(model, job);
     let url = format!("{base}{path}");
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
@@ -638,6 +651,33 @@ impl Backend for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thinking_budget_is_sent_only_when_given() {
+        let mut job = Job {
+            system: None,
+            user: "hi".into(),
+            raw: false,
+            max_tokens: Some(8),
+            sampling: SamplingParams::default(),
+            stop: vec![],
+            thinking_budget: None,
+            json: false,
+            schema: None,
+        };
+        let (b, path) = request_body("m", &job);
+        assert_eq!(path, "/v1/chat/completions");
+        assert!(b.get("thinking_budget").is_none(), "{b}");
+        job.thinking_budget = Some(3);
+        assert_eq!(request_body("m", &job).0["thinking_budget"], 3);
+        job.thinking_budget = Some(usize::MAX);
+        assert_eq!(request_body("m", &job).0["thinking_budget"], i64::MAX);
+        // plain text completion: no reasoning split, no budget
+        job.raw = true;
+        let (b, path) = request_body("m", &job);
+        assert_eq!(path, "/v1/completions");
+        assert!(b.get("thinking_budget").is_none(), "{b}");
+    }
 
     #[test]
     fn endpoint_urls() {

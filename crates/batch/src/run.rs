@@ -80,6 +80,9 @@ pub struct Settings {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    /// Most reasoning tokens of a thinking model before it is asked for the
+    /// answer (`--thinking-budget`; `None`: no limit).
+    pub thinking_budget: Option<usize>,
     pub json: Option<JsonSpec>,
     pub long: LongMode,
     /// JSONL: the field holding the text to split when a record is too long.
@@ -113,7 +116,7 @@ fn canonical(v: &Value) -> String {
 
 pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMap<String, String> {
     let p = &s.sampling;
-    let settings = json!({
+    let mut settings = json!({
         "template": s.template.source(),
         "reduce": s.reduce_template.as_ref().map(|t| t.source()),
         "system": s.system, "raw": s.raw, "max_tokens": s.max_tokens, "stop": s.stop,
@@ -123,6 +126,10 @@ pub fn keys(items: &[Item], s: &Settings, model_key: &str, ctx: usize) -> HashMa
         "long": s.long.as_str(), "content_field": s.content_field,
         "model": model_key, "ctx": ctx,
     });
+    // (only when given: the keys of batches without it stay as they were)
+    if let Some(b) = s.thinking_budget {
+        settings["thinking_budget"] = json!(b);
+    }
     let settings = canonical(&settings);
     items
         .iter()
@@ -405,6 +412,7 @@ impl Runner<'_> {
                 ..self.s.sampling.clone()
             },
             stop: self.s.stop.clone(),
+            thinking_budget: self.s.thinking_budget,
             json: self.s.json.is_some(),
             schema: self.s.json.as_ref().and_then(|j| j.schema.clone()),
         })
@@ -749,6 +757,7 @@ mod tests {
             max_tokens: Some(8),
             sampling: SamplingParams::default(),
             stop: vec![],
+            thinking_budget: None,
             json: None,
             long: LongMode::Split,
             content_field: "content".into(),

@@ -9,39 +9,13 @@
 //! more by hand (`HEARTH_FUZZ_SEED` picks another sequence).
 
 use gguf::{GgmlType, GgufFile, GgufWriter, Value, ValueType};
+use test_models::fuzz::Rng;
 
-/// SplitMix64: small, fast, and the same sequence everywhere.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
+/// This test's own sequence (`HEARTH_FUZZ_SEED` picks another).
+const SEED: u64 = 0x6767_7566;
 
 fn budget(default: u64) -> (u64, u64) {
-    let n = std::env::var("HEARTH_FUZZ_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    let seed = std::env::var("HEARTH_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x6767_7566);
-    (n, seed)
+    test_models::fuzz::budget(default, SEED)
 }
 
 fn string(r: &mut Rng) -> String {

@@ -135,7 +135,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub hide_thinking: bool,
     /// Most reasoning tokens of a thinking model before it is asked for the answer.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = thinking_budget)]
     pub thinking_budget: Option<usize>,
     #[command(flatten)]
     pub spec: SpecArgs,
@@ -163,6 +163,13 @@ pub struct SpecArgs {
     #[arg(long, value_name = "N", default_value_t = engine::spec::DEFAULT_DRAFT_MAX,
           value_parser = draft_max)]
     pub draft_max: usize,
+}
+
+/// `--thinking-budget` (`run`, `batch`): a number of tokens, 0 or more.
+pub fn thinking_budget(s: &str) -> Result<usize, String> {
+    s.trim().parse::<usize>().map_err(|_| {
+        format!("{s:?} is not a number of tokens (0 or more; leave the flag out for no limit)")
+    })
 }
 
 /// `--draft-max`: 1 to 64.

@@ -582,11 +582,15 @@ fn endpoint_sends_the_same_batch_to_a_hearth_server() {
         .unwrap();
     let endpoint_batch = |m: Option<&str>, out: &str| {
         let mut c = hearth();
+        // (a thinking budget goes as hearth's `thinking_budget`: the
+        // server takes it)
         c.arg("batch").arg(&input).args([
             "--prompt",
             "{{animal}}",
             "-n",
             "1",
+            "--thinking-budget",
+            "2",
             "--endpoint",
             &format!("http://{addr}"),
             "-o",
@@ -661,6 +665,27 @@ fn bad_command_lines_and_inputs_give_clear_errors() {
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("does not parse"), "{}", text(&o));
+    // a thinking budget is a number of tokens, as run's (refused before any
+    // model is looked for)
+    for bad in ["-1", "lots", "1.5", ""] {
+        for cmd in [
+            &["batch", "in.jsonl", "--prompt", "{{q}}"][..],
+            &["run", "m.gguf", "hi"],
+        ] {
+            let o = hearth()
+                .args(cmd)
+                .args(["--thinking-budget", bad])
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(2), "{cmd:?} {bad:?}: {}", text(&o));
+            assert!(
+                text(&o).contains("--thinking-budget")
+                    && text(&o).contains("not a number of tokens"),
+                "{cmd:?} {bad:?}: {}",
+                text(&o)
+            );
+        }
+    }
     // An output file that is not a batch's own is never overwritten.
     let Some(model) = test_models::model("smollm2-135m") else {
         return;

@@ -2,10 +2,15 @@
 //! binary: `run --json-schema` and `batch --json-schema` hold the whole
 //! output (`engine::LoadedModel::answer_constraint`), so the answer printed
 //! is the final message's JSON — never a header the model wrote itself —
-//! on the synthetic gpt-oss file, greedy and sampled.
+//! on the synthetic gpt-oss file, greedy and sampled, the reasoning capped
+//! by `--thinking-budget` (this random model's analysis would otherwise run
+//! to the token limit).
 
+use common::{ok, validate};
 use serde_json::Value;
 use std::process::{Command, Output};
+
+mod common;
 
 fn hearth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -14,16 +19,6 @@ fn hearth(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Required keys and an enum, strings bounded (a random model's string may
@@ -38,17 +33,6 @@ fn schema() -> Value {
         "required": ["city", "unit"],
         "additionalProperties": false,
     })
-}
-
-fn validate(text: &str, what: &str) {
-    let v: Value =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text:?}"));
-    let val = jsonschema::validator_for(&schema()).unwrap();
-    let errs: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
-    assert!(
-        errs.is_empty(),
-        "{what}: {text} does not validate: {errs:?}"
-    );
 }
 
 #[test]
@@ -83,51 +67,60 @@ fn run_and_batch_hold_the_final_message_on_gpt_oss() {
         args.extend_from_slice(s);
         args.extend([m, prompt]);
         let out = ok(&hearth(&args));
-        validate(out.trim_end(), &format!("run {s:?}"));
+        validate(&schema(), out.trim_end(), &format!("run {s:?}"));
     }
 
-    // batch: a couple of inputs, each record's output the answer's JSON
-    // where it finished (batch has no thinking budget, so on this random
-    // model the analysis may run to the limit: then no answer text at all,
-    // nothing of the model's own outside the final message)
+    // batch: a couple of inputs, the reasoning capped as run's: each
+    // record's output is the answer's JSON, finished and valid (without the
+    // budget this random model's analysis runs to the limit, so an answer
+    // grammar that let the model write a header itself would go unseen)
     let input = dir.path().join("in.jsonl");
     std::fs::write(
         &input,
         "{\"id\": \"a\", \"q\": \"Weather in Paris?\"}\n{\"id\": \"b\", \"q\": \"Weather in Oslo, in JSON.\"}\n",
     )
     .unwrap();
-    let o = dir.path().join("out.jsonl");
-    ok(&hearth(&[
-        "batch",
-        input.to_str().unwrap(),
-        "--prompt",
-        "{{q}}",
-        "--json-schema",
-        sfs,
-        "--temperature",
-        "0",
-        "-n",
-        "300",
-        "-o",
-        o.to_str().unwrap(),
-        "-m",
-        m,
-    ]));
-    let text = std::fs::read_to_string(&o).unwrap();
-    let recs: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(recs.len(), 2, "{text}");
-    for r in &recs {
-        let out = r["output"].as_str().unwrap_or("");
-        if r["finish_reason"] == "stop" {
+    for s in [&samplings[0], &samplings[1]] {
+        let o = dir.path().join(format!("out-{}.jsonl", s[1]));
+        let mut args = vec![
+            "batch",
+            input.to_str().unwrap(),
+            "--prompt",
+            "{{q}}",
+            "--json-schema",
+            sfs,
+            "--thinking-budget",
+            "3",
+            "-n",
+            "200",
+            "-q",
+            "-o",
+            o.to_str().unwrap(),
+            "-m",
+            m,
+        ];
+        args.extend_from_slice(s);
+        ok(&hearth(&args));
+        let text = std::fs::read_to_string(&o).unwrap();
+        let recs: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs.len(), 2, "{text}");
+        for r in &recs {
+            // free to think, strict to answer: the analysis this model
+            // starts with is kept (cut at the budget), then the final
+            // message; a grammar not held over the whole output would
+            // force the JSON from the first token, outside any channel
+            // (no reasoning, no header)
+            assert!(
+                r["reasoning"].as_str().is_some_and(|t| !t.is_empty()),
+                "{r}"
+            );
+            assert_eq!(r["finish_reason"], "stop", "{r}");
             assert_eq!(r["json_valid"], true, "{r}");
-            validate(out, &format!("batch {}", r["id"]));
-        } else {
-            // cut by the limit: still no text of the model's own outside
-            // the final message — empty, or the start of the JSON
-            assert!(out.is_empty() || out.starts_with('{'), "{r}");
+            let out = r["output"].as_str().unwrap_or("");
+            validate(&schema(), out, &format!("batch {s:?} {}", r["id"]));
         }
     }
 }

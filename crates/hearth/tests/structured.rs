@@ -3,8 +3,11 @@
 //! schema of `tests/fixtures/schemas` on qwen2.5-coder; what cannot be
 //! enforced is refused naming it; a raw prompt names special tokens.
 
+use common::{ok, validate};
 use serde_json::Value;
 use std::process::{Command, Output};
+
+mod common;
 
 fn hearth(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hearth"))
@@ -12,29 +15,6 @@ fn hearth(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn validate(schema: &Value, text: &str) -> Value {
-    let v: Value =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
-    let val = jsonschema::validator_for(schema).unwrap();
-    let errs: Vec<String> = val.iter_errors(&v).map(|e| e.to_string()).collect();
-    assert!(errs.is_empty(), "{text} does not validate: {errs:?}");
-    if let (Some(p), Some(o)) = (schema["properties"].as_object(), v.as_object()) {
-        let want: Vec<&String> = p.keys().filter(|k| o.contains_key(*k)).collect();
-        assert_eq!(o.keys().collect::<Vec<_>>(), want, "key order in {text}");
-    }
-    v
 }
 
 fn fixtures() -> Vec<(std::path::PathBuf, String, Value)> {
@@ -80,7 +60,11 @@ fn run_and_batch_follow_every_schema() {
             m,
             &prompt,
         ]));
-        validate(&schema, out.trim_end());
+        validate(
+            &schema,
+            out.trim_end(),
+            &format!("run {}", fixture.display()),
+        );
         // sampled, too
         let out = ok(&hearth(&[
             "run",
@@ -95,7 +79,11 @@ fn run_and_batch_follow_every_schema() {
             m,
             &prompt,
         ]));
-        validate(&schema, out.trim_end());
+        validate(
+            &schema,
+            out.trim_end(),
+            &format!("run {}", fixture.display()),
+        );
         // batch: one record per prompt
         let input = dir.path().join(format!("in{i}.jsonl"));
         std::fs::write(
@@ -124,7 +112,8 @@ fn run_and_batch_follow_every_schema() {
             serde_json::from_str(std::fs::read_to_string(&o).unwrap().lines().next().unwrap())
                 .unwrap();
         assert_eq!(rec["json_valid"], true, "{}: {rec}", fixture.display());
-        validate(&schema, rec["output"].as_str().unwrap());
+        let what = format!("batch {}", fixture.display());
+        validate(&schema, rec["output"].as_str().unwrap(), &what);
     }
 }
 

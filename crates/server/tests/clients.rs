@@ -4,17 +4,14 @@
 //! starts its own server in this process on 127.0.0.1:0 and runs one script
 //! of tests/clients/ against it.
 
-use engine::scheduler::SchedulerConfig;
-use server::catalog::Catalog;
-use server::{AppState, KeepAlive, Manager, ServerConfig};
-use std::net::SocketAddr;
+use server::ServerConfig;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One server at a time: the machine is small and the tests time things.
-static SERIAL: Mutex<()> = Mutex::new(());
+mod common;
+
+use common::TestServer;
 
 fn python() -> Option<PathBuf> {
     let venv = std::env::var_os("HEARTH_CLIENTS_VENV")
@@ -38,24 +35,6 @@ fn python() -> Option<PathBuf> {
         py.display()
     );
     None
-}
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 struct Opts {
@@ -96,40 +75,27 @@ const THINK_TEMPLATE: &str = "{% for m in messages %}<|im_start|>{{ m.role }}\n{
 fn start(o: Opts) -> Option<TestServer> {
     let smol = test_models::model("smollm2-135m")?;
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
+    common::link(dir.path(), &smol, "smollm2.gguf");
     for (short, name) in [
         ("qwen2.5-coder-0.5b", "qwen-coder"),
         ("gemma3-270m", "gemma3"),
     ] {
         if let Some(p) = test_models::model(short) {
-            std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
+            common::link(dir.path(), &p, &format!("{name}.gguf"));
         }
     }
     // `thinker`: qwen2.5-coder with a thinking template beside it (as a
     // DeepSeek R1 distill's: the generation prompt opens the reasoning; as
     // Qwen3's: `enable_thinking=false` closes it empty)
     if let Some(p) = test_models::model("qwen2.5-coder-0.5b") {
-        std::os::unix::fs::symlink(&p, dir.path().join("thinker.gguf")).unwrap();
+        common::link(dir.path(), &p, "thinker.gguf");
         std::fs::write(dir.path().join("thinker.jinja"), THINK_TEMPLATE).unwrap();
     }
     if o.harmony {
-        // gpt-oss (the synthetic file: real o200k_harmony vocabulary and
-        // template, random weights) as it ships, and `gpt-oss-think`: the
-        // same with its generation prompt opening the analysis channel, so
-        // the thinking budget's closing text writes the final channel
+        // `gpt-oss` as it ships and `gpt-oss-think` (its generation prompt
+        // opening the analysis channel)
         let p = test_models::synthetic("gpt-oss-mxfp4.gguf")?;
-        std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss.gguf")).unwrap();
-        std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss-think.gguf")).unwrap();
-        let g = gguf::GgufFile::open(&p).unwrap();
-        let tpl = g.get_str("tokenizer.chat_template").unwrap();
-        let gen = "<|start|>assistant\n{%- endif -%}";
-        assert!(
-            tpl.trim_end().ends_with(gen),
-            "gpt-oss template's generation prompt"
-        );
-        let think = tpl.trim_end().strip_suffix(gen).unwrap().to_string()
-            + "<|start|>assistant<|channel|>analysis<|message|>\n{%- endif -%}";
-        std::fs::write(dir.path().join("gpt-oss-think.jinja"), think).unwrap();
+        common::add_gpt_oss(dir.path(), &p);
     }
     if o.embedding {
         for (file, name) in [
@@ -137,51 +103,12 @@ fn start(o: Opts) -> Option<TestServer> {
             ("nomic-bert-f16.gguf", "nomic-embed"),
         ] {
             let p = test_models::synthetic(file)?;
-            std::os::unix::fs::symlink(&p, dir.path().join(format!("{name}.gguf"))).unwrap();
+            common::link(dir.path(), &p, &format!("{name}.gguf"));
         }
     }
-    let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
-    let sched = SchedulerConfig {
-        threads: 2,
-        max_active: o.parallel,
-        max_queue: o.queue,
-        ctx_budget: 16384,
-        max_seq_ctx: 2048,
-    };
-    let state = Arc::new(AppState::new(
-        Manager::new(
-            cat,
-            KeepAlive::For(Duration::from_secs(300)),
-            o.budget,
-            sched,
-        ),
-        o.cfg,
-    ));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            server::run(l, state, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
-    Some(TestServer {
-        addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-        _dir: dir,
-    })
+    let sched = common::scheduler(o.parallel, o.queue, 16384, 2048);
+    let manager = common::manager(dir.path(), Duration::from_secs(300), o.budget, sched);
+    Some(common::serve(dir, manager, o.cfg))
 }
 
 fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]) {
@@ -192,7 +119,7 @@ fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]
     cmd.arg(&path)
         .env("HEARTH_URL", format!("http://{}", srv.addr))
         .env("MODEL", "smollm2");
-    cmd.env("MODELS_DIR", srv._dir.path());
+    cmd.env("MODELS_DIR", srv.dir.path());
     cmd.env("FIXTURES", test_models::fixtures_dir());
     for (k, v) in env {
         cmd.env(k, v);
@@ -206,7 +133,7 @@ fn run_script(srv: &TestServer, py: &PathBuf, script: &str, env: &[(&str, &str)]
 }
 
 fn with(script: &str, o: Opts, env: &[(&str, &str)]) {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(py) = python() else { return };
     let Some(srv) = start(o) else { return };
     run_script(&srv, &py, script, env);

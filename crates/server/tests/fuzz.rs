@@ -23,41 +23,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
-/// SplitMix64, and how often a field gets a value of any kind (`wild`).
-struct Rng(u64, f64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
+/// The shared generator ([`test_models::fuzz::Rng`]), and how often a field
+/// gets a value of any kind (`wild`).
+struct Rng(test_models::fuzz::Rng, f64);
+
+impl std::ops::Deref for Rng {
+    type Target = test_models::fuzz::Rng;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
+impl std::ops::DerefMut for Rng {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// This test's own sequence (`HEARTH_FUZZ_SEED` picks another).
+const SEED: u64 = 0x7265_7175;
+
 fn budget(default: u64) -> (u64, u64) {
-    let n = std::env::var("HEARTH_FUZZ_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    let seed = std::env::var("HEARTH_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x7265_7175);
-    (n, seed)
+    test_models::fuzz::budget(default, SEED)
 }
 
 fn string(r: &mut Rng) -> String {
@@ -154,7 +141,8 @@ fn any(r: &mut Rng, depth: u32) -> Value {
 
 /// Usually a value of the expected kind, sometimes anything.
 fn field(r: &mut Rng, good: impl FnOnce(&mut Rng) -> Value) -> Value {
-    if r.chance(r.1) {
+    let wild = r.1;
+    if r.chance(wild) {
         any(r, 1)
     } else {
         good(r)
@@ -647,7 +635,10 @@ fn run_phase(n: u64, seed: u64, dir: &std::path::Path, model: bool) {
         .build()
         .unwrap();
     // with a model, mostly valid bodies: they reach generation
-    let mut r = Rng(seed, if model { 0.01 } else { 0.12 });
+    let mut r = Rng(
+        test_models::fuzz::Rng(seed),
+        if model { 0.01 } else { 0.12 },
+    );
     let mut by_status = std::collections::BTreeMap::new();
     for i in 0..n {
         let (method, path, body) = request(&mut r, model);

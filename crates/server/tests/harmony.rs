@@ -13,35 +13,15 @@
 //!   `max_tokens`, `incomplete`), in every API, streamed and not, not as a
 //!   finished call with repaired arguments.
 
-use engine::scheduler::SchedulerConfig;
 use serde_json::{json, Value};
-use server::catalog::Catalog;
-use server::{AppState, KeepAlive, Manager, ServerConfig};
+use server::ServerConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One server at a time: the machine is small.
-static SERIAL: Mutex<()> = Mutex::new(());
+mod common;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use common::TestServer;
 
 /// A server of the synthetic gpt-oss file as `gpt-oss` (its template as it
 /// ships: the generation prompt is `<|start|>assistant`) and as
@@ -51,59 +31,15 @@ fn start() -> Option<TestServer> {
     let p = test_models::synthetic("gpt-oss-f32.gguf")?;
     let qwen = test_models::synthetic("qwen3-f32.gguf")?;
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss.gguf")).unwrap();
-    std::os::unix::fs::symlink(&p, dir.path().join("gpt-oss-think.gguf")).unwrap();
-    std::os::unix::fs::symlink(&qwen, dir.path().join("qwen3.gguf")).unwrap();
-    let g = gguf::GgufFile::open(&p).unwrap();
-    let tpl = g.get_str("tokenizer.chat_template").unwrap();
-    let gen = "<|start|>assistant\n{%- endif -%}";
-    assert!(
-        tpl.trim_end().ends_with(gen),
-        "gpt-oss template's generation prompt"
-    );
-    let think = tpl.trim_end().strip_suffix(gen).unwrap().to_string()
-        + "<|start|>assistant<|channel|>analysis<|message|>\n{%- endif -%}";
-    std::fs::write(dir.path().join("gpt-oss-think.jinja"), think).unwrap();
-    let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
-    let sched = SchedulerConfig {
-        threads: 2,
-        max_active: 4,
-        max_queue: 64,
-        ctx_budget: 16384,
-        max_seq_ctx: 4096,
+    common::add_gpt_oss(dir.path(), &p);
+    common::link(dir.path(), &qwen, "qwen3.gguf");
+    let sched = common::scheduler(4, 64, 16384, 4096);
+    let manager = common::manager(dir.path(), Duration::from_secs(300), 0, sched);
+    let cfg = ServerConfig {
+        quiet: true,
+        ..ServerConfig::default()
     };
-    let state = Arc::new(AppState::new(
-        Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched),
-        ServerConfig {
-            quiet: true,
-            ..ServerConfig::default()
-        },
-    ));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            server::run(l, state, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
-    Some(TestServer {
-        addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-        _dir: dir,
-    })
+    Some(common::serve(dir, manager, cfg))
 }
 
 /// One HTTP/1.0 POST (so a stream comes unchunked, to the connection's
@@ -209,7 +145,7 @@ fn with(mut body: Value, extra: &Value) -> Value {
 
 #[test]
 fn an_answer_constraint_holds_the_final_message() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start() else {
         return;
     };
@@ -270,7 +206,7 @@ fn an_answer_constraint_holds_the_final_message() {
 /// streamed as well.
 #[test]
 fn every_route_holds_the_answer_on_harmony() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start() else {
         return;
     };
@@ -386,7 +322,7 @@ fn weather_tool() -> Value {
 /// as a finished call whose arguments were "repaired" into an object.
 #[test]
 fn a_call_cut_by_the_limit_is_not_a_finished_call() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start() else {
         return;
     };

@@ -5,36 +5,17 @@
 //! model drafting for itself), alone and batched with plain requests — and
 //! report their counters; bad values are 400s naming the field.
 
-use engine::scheduler::SchedulerConfig;
 use engine::{DraftModel, LoadedModel, Speculation};
 use serde_json::{json, Value};
-use server::catalog::Catalog;
-use server::{AppState, KeepAlive, Manager, ServerConfig};
+use server::ServerConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One server at a time: the machine is small.
-static SERIAL: Mutex<()> = Mutex::new(());
+mod common;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use common::TestServer;
 
 /// A server of smollm2 (and gemma3, of another vocabulary, when present)
 /// with smollm2 as the draft model and `default` as what requests get that
@@ -42,52 +23,19 @@ impl Drop for TestServer {
 fn start(default: Speculation) -> Option<TestServer> {
     let smol = test_models::model("smollm2-135m")?;
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
+    common::link(dir.path(), &smol, "smollm2.gguf");
     if let Some(p) = test_models::model("gemma3-270m") {
-        std::os::unix::fs::symlink(&p, dir.path().join("gemma3.gguf")).unwrap();
+        common::link(dir.path(), &p, "gemma3.gguf");
     }
     let draft = Arc::new(DraftModel::new(LoadedModel::load(&smol).unwrap()));
-    let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
-    let sched = SchedulerConfig {
-        threads: 2,
-        max_active: 4,
-        max_queue: 16,
-        ctx_budget: 8192,
-        max_seq_ctx: 1024,
+    let sched = common::scheduler(4, 16, 8192, 1024);
+    let manager = common::manager(dir.path(), Duration::from_secs(300), 0, sched)
+        .with_speculation(default, Some(draft));
+    let cfg = ServerConfig {
+        quiet: false,
+        ..ServerConfig::default()
     };
-    let state = Arc::new(AppState::new(
-        Manager::new(cat, KeepAlive::For(Duration::from_secs(300)), 0, sched)
-            .with_speculation(default, Some(draft)),
-        ServerConfig {
-            quiet: false,
-            ..ServerConfig::default()
-        },
-    ));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            server::run(l, state, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let addr = addr_rx.recv().unwrap();
-    Some(TestServer {
-        addr,
-        stop: Some(stop_tx),
-        thread: Some(thread),
-        _dir: dir,
-    })
+    Some(common::serve(dir, manager, cfg))
 }
 
 /// One HTTP/1.1 request; (status, JSON body).
@@ -147,7 +95,7 @@ fn counters(v: &Value) -> (u64, u64) {
 
 #[test]
 fn answers_with_speculation_are_the_answers_without() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(Speculation::OFF) else {
         return;
     };
@@ -253,7 +201,7 @@ fn answers_with_speculation_are_the_answers_without() {
 /// nothing, and `false` turns it off.
 #[test]
 fn batched_speculating_and_plain_requests_answer_as_alone() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(Speculation::lookup()) else {
         return;
     };
@@ -307,7 +255,7 @@ fn batched_speculating_and_plain_requests_answer_as_alone() {
 
 #[test]
 fn bad_speculative_values_are_400s_naming_the_field() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(Speculation::OFF) else {
         return;
     };

@@ -6,85 +6,34 @@
 //! `hearth serve` is crates/hearth/tests/web_page.rs.
 
 use base64::Engine as _;
-use engine::scheduler::SchedulerConfig;
 use serde_json::{json, Value};
-use server::catalog::Catalog;
-use server::{AppState, KeepAlive, Manager, ServerConfig};
+use server::ServerConfig;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-static SERIAL: Mutex<()> = Mutex::new(());
+mod common;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use common::TestServer;
 
 /// A server on 127.0.0.1:0 whose models directory holds smollm2 (and qwen
 /// as `qwen-coder` when present).
 fn start(api_key: Option<&str>) -> Option<TestServer> {
     let smol = test_models::model("smollm2-135m")?;
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(&smol, dir.path().join("smollm2.gguf")).unwrap();
+    common::link(dir.path(), &smol, "smollm2.gguf");
     if let Some(p) = test_models::model("qwen2.5-coder-0.5b") {
-        std::os::unix::fs::symlink(&p, dir.path().join("qwen-coder.gguf")).unwrap();
+        common::link(dir.path(), &p, "qwen-coder.gguf");
     }
-    let cat = Catalog::new(Some(dir.path().to_path_buf()), Vec::new());
-    let sched = SchedulerConfig {
-        threads: 2,
-        max_active: 2,
-        max_queue: 8,
-        ctx_budget: 8192,
-        max_seq_ctx: 1024,
+    let sched = common::scheduler(2, 8, 8192, 1024);
+    let manager = common::manager(dir.path(), Duration::from_secs(60), 0, sched);
+    let cfg = ServerConfig {
+        api_key: api_key.map(str::to_string),
+        quiet: true,
+        ..ServerConfig::default()
     };
-    let state = Arc::new(AppState::new(
-        Manager::new(cat, KeepAlive::For(Duration::from_secs(60)), 0, sched),
-        ServerConfig {
-            api_key: api_key.map(str::to_string),
-            quiet: true,
-            ..ServerConfig::default()
-        },
-    ));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            server::run(l, state, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    Some(TestServer {
-        addr: addr_rx.recv().unwrap(),
-        stop: Some(stop_tx),
-        thread: Some(thread),
-        _dir: dir,
-    })
+    Some(common::serve(dir, manager, cfg))
 }
 
 struct Resp {
@@ -186,7 +135,7 @@ fn fixture(rel: &str) -> PathBuf {
 
 #[test]
 fn the_page_and_its_files_with_a_strict_csp() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(None) else { return };
     let a = srv.addr;
     // a browser gets the page; Ollama's clients and scripts the old answer
@@ -258,7 +207,7 @@ fn the_page_and_its_files_with_a_strict_csp() {
 
 #[test]
 fn with_an_api_key_the_page_loads_and_its_endpoints_want_the_key() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(Some("k3y")) else {
         return;
     };
@@ -292,7 +241,7 @@ fn with_an_api_key_the_page_loads_and_its_endpoints_want_the_key() {
 
 #[test]
 fn models_with_their_fit() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(None) else { return };
     let v = http(srv.addr, "GET", "/ui/models", &[], b"").json();
     let smol = v["models"]
@@ -330,7 +279,7 @@ fn models_with_their_fit() {
 
 #[test]
 fn token_counts_match_what_a_chat_request_counts() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(None) else { return };
     let a = srv.addr;
     let messages = json!([
@@ -416,7 +365,7 @@ fn token_counts_match_what_a_chat_request_counts() {
 
 #[test]
 fn documents_extracted_and_refused_clearly() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = common::serial();
     let Some(srv) = start(None) else { return };
     let a = srv.addr;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);

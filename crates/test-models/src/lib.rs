@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod fuzz;
+
 /// The real test models: (short name, file name in the cache, architecture).
 pub const MODELS: &[(&str, &str, &str)] = &[
     ("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "llama"),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}; with --drafts, {{draft}} is the draft's number.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch ideas.jsonl --prompt \"Write a tagline for {{product}}\" --drafts 5 --temperature 0.9\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32"
+    after_help = "Template variables: {{content}} (the document's text), {{filename}}, {{path}}, {{id}};\nfor JSONL input, every field of the record ({{title}}, {{meta.author}}).\nWhen a document is split, the pieces also get {{chunk}} and {{chunks}}; with --drafts, {{draft}} is the draft's number.\n\nEach finished record is appended to the output at once; rerun the same command to go on\nafter an interruption or a crash: inputs already done (same content, prompt, model and\nsampling) are skipped, failed ones retried. Ctrl-C finishes the documents in flight.\n\nExamples:\n  hearth batch notes/ --prompt \"Summarise in 3 bullet points:\\n\\n{{content}}\" -o summaries.jsonl\n  hearth batch docs/ --glob '*.md' --prompt-file tag.txt --json-schema tags.schema.json\n  hearth batch tickets.jsonl --prompt \"Label this ticket: {{title}}\\n{{body}}\" --format csv -o labels.csv\n  hearth batch ideas.jsonl --prompt \"Write a tagline for {{product}}\" --drafts 5 --temperature 0.9\n  hearth batch questions.jsonl --prompt \"{{question}}\" --thinking-budget 256 -m qwen3:4b   # a thinking model: reasoning capped, room for the answer\n  hearth batch docs/ --prompt \"...\" --endpoint http://gpu-box:8000/v1 -m qwen2.5-7b --parallel 32"
 )]
 pub struct BatchArgs {
     /// A folder (recursed), files, or one .jsonl file of records.
@@ -94,6 +94,12 @@ pub struct BatchArgs {
     /// Stop generating at this text (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Most reasoning tokens of a thinking model before it is asked for the
+    /// answer, per output (as `hearth run`'s; with --endpoint, sent as
+    /// `thinking_budget`, hearth's own request field).
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = crate::cli::thinking_budget)]
+    pub thinking_budget: Option<usize>,
     /// Context of one document in tokens (prompt + output; default: the model's, up to 4096).
     #[arg(short = 'c', long = "ctx-size")]
     pub ctx_size: Option<usize>,
@@ -301,6 +307,7 @@ pub fn run(a: BatchArgs) -> anyhow::Result<()> {
             .iter()
             .map(|s| escape(s, "--stop"))
             .collect::<Result<_, _>>()?,
+        thinking_budget: a.thinking_budget,
         json,
         long: match a.long {
             LongArg::Split => LongMode::Split,
