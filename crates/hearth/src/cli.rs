@@ -244,6 +244,9 @@ pub struct ChatArgs {
     /// A thinking model's reasoning is not shown (by default it is, dimmed).
     #[arg(long)]
     pub hide_thinking: bool,
+    /// Most reasoning tokens of a thinking model per answer before it is asked for the answer.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = thinking_budget)]
+    pub thinking_budget: Option<usize>,
     /// Stop an answer whose last N characters are one passage repeated (4 times or more),
     /// saying so; 0 lets it run until -n or the context ends it [default: 1200].
     #[arg(long, value_name = "N")]

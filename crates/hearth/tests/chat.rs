@@ -563,3 +563,52 @@ fn run_without_prompt_on_a_terminal_chats_and_paste_is_one_message() {
     line(&mut s, "/bye");
     s.expect(Eof).unwrap();
 }
+
+/// `chat --thinking-budget N` caps each answer's reasoning as `run`'s flag
+/// does: on the synthetic Qwen3.5 file (whose prompt opens its reasoning, a
+/// random model's reasoning runs to the token limit) the piped chat's first
+/// answer ends with `run`'s answer under the same budget, and without the
+/// budget that answer never comes. (Before, chat had no such flag and a
+/// `run` that became a chat on a terminal dropped it.)
+#[test]
+fn chat_caps_the_reasoning_with_thinking_budget() {
+    let Some(m) = test_models::synthetic("qwen35-f32.gguf") else {
+        return;
+    };
+    let m = m.to_str().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let q = "What is the weather in Paris?";
+    let common = ["--temperature", "0", "-n", "12", "--thinking-budget", "2"];
+    let mut args = vec!["run"];
+    args.extend(common);
+    args.extend([m, q]);
+    let o = output(cmd(home.path(), &args), b"");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let answer = text(&o.stdout).trim().to_string();
+    assert!(!answer.is_empty(), "run gave no answer within the budget");
+
+    let mut args = vec!["chat"];
+    args.extend(common);
+    args.push(m);
+    let o = output(cmd(home.path(), &args), format!("{q}\n").as_bytes());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.trim_end().ends_with(&answer),
+        "chat {out:?} vs run's answer {answer:?}"
+    );
+
+    let o = output(
+        cmd(home.path(), &["chat", "--temperature", "0", "-n", "12", m]),
+        format!("{q}\n").as_bytes(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains(&answer), "{:?}", text(&o.stdout));
+
+    let o = output(
+        cmd(home.path(), &["chat", "--thinking-budget", "-1", m]),
+        b"hi\n",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--thinking-budget"));
+}

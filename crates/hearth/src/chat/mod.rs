@@ -48,6 +48,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         verbose: a.verbose,
         spec: a.spec.clone(),
         hide_thinking: a.hide_thinking,
+        thinking_budget: a.thinking_budget,
         loop_stop: Some(a.loop_stop),
     }
 }
@@ -72,6 +73,8 @@ struct Chat {
     interactive: bool,
     verbose: bool,
     hide_thinking: bool,
+    /// `--thinking-budget`: most reasoning tokens per answer.
+    thinking_budget: Option<usize>,
     /// Commands and messages that failed (a piped chat then exits with 4).
     failures: std::cell::Cell<usize>,
     /// Speculative decoding asked for (`--spec`, `--draft`).
@@ -176,6 +179,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         interactive,
         verbose: a.verbose,
         hide_thinking: a.hide_thinking,
+        thinking_budget: a.thinking_budget,
         failures: std::cell::Cell::new(0),
         spec: a.spec.speculation(),
         draft,
@@ -325,7 +329,7 @@ impl Chat {
             spec: self.spec.clone(),
             reasoning: self.lm.reasoning_format().map(|format| engine::Reasoning {
                 format,
-                budget: None,
+                budget: self.thinking_budget,
             }),
             ..Default::default()
         };
