@@ -47,10 +47,15 @@ pub(crate) enum Quants {
     Nibbles5 { qh: usize, qs: usize },
     /// 8 bits: 32 signed bytes at `qs`.
     Bytes { qs: usize },
+    /// MXFP4's 4-bit codes, laid out as [`Quants::Nibbles`] at `qs`; code `n`
+    /// stands for `crate::mxfp4::KVALUES[n]` (E2M1 doubled, -12..=12), taken
+    /// here as the stored quant `KVALUES[n] + 12` (so `OFFSET` 12).
+    Mxfp4 { qs: usize },
 }
 
-/// The 32-element formats with an f16 scale `d` at byte 0 (Q4_0, Q4_1, Q5_0,
-/// Q5_1, Q8_0): the layout facts their SIMD kernels are generic over.
+/// The 32-element formats with a scale `d` at byte 0 (an f16 for Q4_0, Q4_1,
+/// Q5_0, Q5_1, Q8_0; MXFP4's E8M0 byte): the layout facts their SIMD kernels
+/// are generic over.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by the x86 kernels
 pub(crate) trait Block32: QuantBlock {
     /// Blocks carry a min `m` (f16 at byte 2; element = `d * q + m`, quants
@@ -68,6 +73,18 @@ pub(crate) trait Block32: QuantBlock {
     const ACT_QS: usize = if Self::MIN { 4 } else { 2 };
     /// The quants are signed bytes spanning all 8 bits (Q8_0).
     const BYTE_QUANTS: bool = matches!(Self::QUANTS, Quants::Bytes { .. });
+    /// The scale is an E8M0 byte at 0 (MXFP4: `d` = half its power of two,
+    /// llama.cpp's `GGML_E8M0_TO_FP32_HALF`), not an f16.
+    const E8M0: bool = false;
+
+    /// The block's scale `d` (block `b`'s first bytes).
+    fn scale(b: &[u8]) -> f32 {
+        if Self::E8M0 {
+            crate::mxfp4::e8m0_half(b[0])
+        } else {
+            crate::util::f16_at(b, 0)
+        }
+    }
 
     /// The 32 integer values of block `b` (stored quant minus [`Self::OFFSET`];
     /// the min, if any, apart).
@@ -84,6 +101,13 @@ pub(crate) trait Block32: QuantBlock {
             Quants::Bytes { qs } => {
                 for (j, x) in v.iter_mut().enumerate() {
                     *x = b[qs + j] as i8 as i32;
+                }
+            }
+            Quants::Mxfp4 { qs } => {
+                let k = |n: u8| crate::mxfp4::KVALUES[n as usize] as i32 + 12;
+                for j in 0..16 {
+                    v[j] = k(b[qs + j] & 0x0F);
+                    v[j + 16] = k(b[qs + j] >> 4);
                 }
             }
         }

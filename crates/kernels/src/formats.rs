@@ -708,11 +708,15 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         ..layout!(BlockQ6K)
     },
-    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot`, and at the
-    // AVX-512 levels the same order with both of its accumulators in one
-    // vector; NEON the same lanes and float ops (`neon::mxfp4`). Batched
-    // rows: each weight row against 4 activation rows at once (`dot_1x4`,
-    // its blocks decoded once), each output as `dot` alone.
+    // MXFP4 (gpt-oss's experts): llama.cpp's AVX2 `vec_dot`, and at plain
+    // AVX-512 the same order with both of its accumulators in one vector;
+    // NEON the same lanes and float ops (`neon::mxfp4`). Batched rows: each
+    // weight row against 4 activation rows at once (`dot_1x4`, its blocks
+    // decoded once), each output as `dot` alone. With AVX-512 VNNI the
+    // one-lane order (MXFP4 is a `Block32` with an E8M0 scale): decode row
+    // by row and panels of 16 rows by `vpdpbusd` (`avx512::one_lane`), the
+    // panels built per tile, not cached (1.25 bytes per weight would be 2.4
+    // times the experts' file size).
     Format {
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
@@ -728,8 +732,12 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
+            order: Order::OneLane(orders::one_lane::<BlockMXFP4>),
             dot: avx512::mxfp4::vec_dot,
-            dot_1x4: Some(avx512::mxfp4::dot_1x4),
+            decode: Some(avx512::one_lane::decode::<BlockMXFP4>),
+            panel: Some(avx512::one_lane::panels::<BlockMXFP4>),
+            panel_from: 4,
+            panel_rows: 16,
             ..Kernels::scalar::<BlockMXFP4>()
         },
         #[cfg(target_arch = "aarch64")]

@@ -14,7 +14,7 @@
 //! last block in plain C (`sumf += d * sumi`, an FMA once compiled with
 //! `-mfma`). The scalar reference below performs exactly those float ops.
 
-use crate::block::{assert_block_size, lane, Lanes8, QuantBlock};
+use crate::block::{assert_block_size, lane, Block32, Lanes8, QuantBlock, Quants};
 use crate::q8::Q8_0_BYTES;
 use crate::util::f16_at;
 use gguf::GgmlType;
@@ -24,6 +24,19 @@ assert_block_size!(BlockMXFP4, 32, 17);
 
 /// The E2M1 values doubled (`kvalues_mxfp4`), by nibble.
 pub(crate) const KVALUES: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+/// [`KVALUES`] plus 12, by nibble: `crate::block::Quants::Mxfp4`'s stored
+/// quants (unsigned, for the one-lane kernels' `u8 x i8` products).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // also read by NEON's i8mm
+pub(crate) static KVALUES_U: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = (KVALUES[i] + 12) as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Half the E8M0 scale `e`: 2^(e-128) (`ggml_e8m0_to_fp32_half`; e < 2 are
 /// the subnormals 2^-128 and 2^-127).
@@ -90,4 +103,13 @@ impl QuantBlock for BlockMXFP4 {
         }
         out
     }
+}
+
+/// MXFP4 as a one-lane format (`crate::orders::one_lane`, the AVX-512 VNNI
+/// level's order for it): the codes as values plus 12, the E8M0 scale.
+impl Block32 for BlockMXFP4 {
+    const MIN: bool = false;
+    const QUANTS: Quants = Quants::Mxfp4 { qs: 1 };
+    const OFFSET: i8 = 12;
+    const E8M0: bool = true;
 }

@@ -39,7 +39,7 @@ pub(crate) fn one_lane<F: Block32>(w: &[u8], a: &[u8]) -> f32 {
         let t: i32 = (0..32)
             .map(|j| xv[j] * (y[F::ACT_QS + j] as i8) as i32)
             .sum();
-        let d = f16_at(x, 0) * f16_at(y, 0);
+        let d = F::scale(x) * f16_at(y, 0);
         acc = d.mul_add(t as f32, acc);
     }
     acc

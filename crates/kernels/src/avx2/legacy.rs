@@ -94,6 +94,12 @@ pub(crate) unsafe fn unpack_u<F: Block32>(x: *const u8) -> __m256i {
                 _mm256_and_si256(bits32(x.add(qh)), _mm256_set1_epi8(0x10)),
             ),
             Quants::Bytes { qs } => ld32(x.add(qs)),
+            Quants::Mxfp4 { qs } => _mm256_shuffle_epi8(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(
+                    crate::mxfp4::KVALUES_U.as_ptr() as *const __m128i
+                )),
+                nibbles(x.add(qs)),
+            ),
         }
     }
 }

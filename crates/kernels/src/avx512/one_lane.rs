@@ -172,11 +172,15 @@ unsafe fn build<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [ZBlock]
                 _mm512_permutex2var_epi64(u2, hi, u6),
                 _mm512_permutex2var_epi64(u3, hi, u7),
             ];
-            let d: [u16; 16] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
-            _mm512_store_ps(
-                blk.d.as_mut_ptr(),
-                _mm512_cvtph_ps(_mm256_loadu_si256(d.as_ptr() as *const __m256i)),
-            );
+            if F::E8M0 {
+                blk.d = xs.map(|x| crate::mxfp4::e8m0_half(*x));
+            } else {
+                let d: [u16; 16] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
+                _mm512_store_ps(
+                    blk.d.as_mut_ptr(),
+                    _mm512_cvtph_ps(_mm256_loadu_si256(d.as_ptr() as *const __m256i)),
+                );
+            }
         }
     }
 }
@@ -618,7 +622,11 @@ unsafe fn row_sums<F: Block32>(
                 starts,
                 x.add(g * F::BYTES) as *const i32,
             );
-            let dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw));
+            let dw = if F::E8M0 {
+                e8m0_half16(dw)
+            } else {
+                _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw))
+            };
             _mm512_storeu_ps(
                 p.as_mut_ptr().add(g),
                 _mm512_mul_ps(dw, _mm512_loadu_ps(ag.d.as_ptr())),
@@ -626,6 +634,19 @@ unsafe fn row_sums<F: Block32>(
         }
         g += 16;
     }
+}
+
+/// `crate::mxfp4::e8m0_half` of the low byte of each lane: 2^(e-128) as
+/// f32 bits, `(e - 1) << 23` for `e >= 2`, the subnormals `0x200000 << e`
+/// below.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn e8m0_half16(v: __m512i) -> __m512 {
+    let e = _mm512_and_si512(v, _mm512_set1_epi32(0xFF));
+    let normal = _mm512_slli_epi32::<23>(_mm512_sub_epi32(e, _mm512_set1_epi32(1)));
+    let sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x0020_0000), e);
+    let small = _mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2));
+    _mm512_castsi512_ps(_mm512_mask_blend_epi32(small, normal, sub))
 }
 
 /// An f16's value.

@@ -47,7 +47,11 @@ fn kernel_sets_are_consistent() {
                 "{what}: cache without panel"
             );
             let lanes = !matches!(k.order, Order::VecDot);
-            assert_eq!(lanes, k.rows4.is_some(), "{what}: rows4 iff a lane order");
+            assert_eq!(
+                lanes,
+                k.rows4.is_some() || k.decode.is_some(),
+                "{what}: a decode kernel (rows4 or decode) iff a lane order"
+            );
             assert!(
                 !lanes || k.few.is_none(),
                 "{what}: few-rows kernel in a lane order"
@@ -59,7 +63,7 @@ fn kernel_sets_are_consistent() {
         }
         assert!(matches!(f.scalar.order, Order::VecDot), "{}", f.ty);
         assert!(
-            f.scalar.panel.is_none() && f.scalar.rows4.is_none(),
+            f.scalar.panel.is_none() && f.scalar.rows4.is_none() && f.scalar.decode.is_none(),
             "{}",
             f.ty
         );

@@ -66,6 +66,14 @@ unsafe fn values<B: Block32>(x: &[u8]) -> (int8x16_t, int8x16_t) {
                 let q = ld_u8(&x[qs..]);
                 (vandq_u8(q, vdupq_n_u8(0x0F)), vshrq_n_u8::<4>(q))
             }
+            Quants::Mxfp4 { qs } => {
+                let q = ld_u8(&x[qs..]);
+                let t = ld_u8(&crate::mxfp4::KVALUES_U);
+                (
+                    vqtbl1q_u8(t, vandq_u8(q, vdupq_n_u8(0x0F))),
+                    vqtbl1q_u8(t, vshrq_n_u8::<4>(q)),
+                )
+            }
             Quants::Nibbles5 { qh, qs } => {
                 let q = ld_u8(&x[qs..]);
                 let (h0, h1) = super::legacy::q5_high_bits(&x[qh..qh + 4]);
