@@ -96,6 +96,7 @@ unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
 /// AVX2, FMA, F16C; `nb` blocks of `F` at each `rows[j]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn build<F: Block32>(rows: [*const u8; 8], nb: usize, dst: &mut [OBlock]) {
+    const { assert!(!F::E8M0, "the AVX2 one-lane kernels read an f16 scale") };
     assert!(dst.len() >= nb);
     let ones8 = _mm256_set1_epi8(1);
     let ones16 = _mm256_set1_epi16(1);
@@ -386,6 +387,7 @@ pub(super) unsafe fn rows4_at<F: Block32, const PF: bool>(
     a: *const u8,
 ) -> [f32; 4] {
     const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
+    const { assert!(!F::E8M0, "the AVX2 one-lane kernels read an f16 scale") };
     if F::BYTE_QUANTS {
         // SAFETY: forwarded contract.
         return unsafe { rows4_q8::<PF>(w, nb, a) };
@@ -494,6 +496,7 @@ pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
+    const { assert!(!F::E8M0, "the AVX2 one-lane kernels read an f16 scale") };
     let Tile {
         w,
         rb,
