@@ -40,14 +40,6 @@ use crate::block::QuantBlock;
 use crate::k_quants::{q4_k::BlockQ4K, q6_k::BlockQ6K, Q8_K_BSUMS, Q8_K_BYTES};
 use std::arch::x86_64::*;
 
-/// The same 16 bytes (`b`, a byte pattern) in every 128-bit lane.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn lanes16(b: [u8; 16]) -> __m512i {
-    // SAFETY: 16 readable bytes in `b`.
-    _mm512_broadcast_i32x4(unsafe { _mm_loadu_si128(b.as_ptr() as *const __m128i) })
-}
-
 /// A `vpshufb` control giving, as zero-extended i16, byte `a` of each
 /// 128-bit lane in the low 256 bits and byte `b` in the high 256 bits.
 #[inline]
