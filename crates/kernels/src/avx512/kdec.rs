@@ -149,7 +149,9 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     for i in 0..nb {
         // SAFETY: block i < nb of the weight row (WB bytes at WB i) and of
         // the activation row (Q8_K_BYTES at Q8_K_BYTES i), checked by
-        // `k_rows`, and block min(i + 1, nb - 1).
+        // `k_rows`, and block min(i + 1, nb - 1); `dpwssd_bcast` reads 4
+        // bytes at offsets 0..32 of the 32-byte `tab[i % 2]`; the features
+        // are this function's.
         unsafe {
             let x = wp.add(i * WB);
             let y = ap.add(i * Q8_K_BYTES);
