@@ -580,7 +580,8 @@ pub(crate) static FORMATS: [Format; 14] = [
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
         // or once per model from a cache (AVX2, AVX-512 VNNI); with AVX-VNNI
         // AVX2's passes by `vpdpwssd`; AVX-512 without VNNI runs AVX2's, with
-        // VNNI its own passes over two rows
+        // VNNI its own passes over two rows; decode (one activation row) at
+        // AVX-512 VNNI by `avx512::kdec`'s dot, the same bits as AVX2's
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -609,7 +610,7 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
-            dot: avx512::kq::vec_dot_q4_k,
+            dot: avx512::kdec::vec_dot_q4_k,
             dot_1x4: Some(avx512::kq::dot_q4_k::<4>),
             panel: Some(avx512::kpanel::panels::<BlockQ4K>),
             panel_from: 2,
@@ -689,7 +690,7 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
-            dot: avx512::kq::vec_dot_q6_k,
+            dot: avx512::kdec::vec_dot_q6_k,
             dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
             panel: Some(avx512::kpanel::panels::<BlockQ6K>),
             panel_from: 2,

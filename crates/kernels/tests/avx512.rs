@@ -96,3 +96,32 @@ fn avx512_kernels_match_the_scalar_reference() {
         check_matmul(&pool, &mut rng, ty, k, 8, 13, true);
     }
 }
+
+/// Decode (one activation row) of Q4_K and Q6_K: at AVX-512 VNNI its own
+/// dot kernels (`avx512::kdec`), which unpack the scales and mins by vector
+/// shuffles: every row of several lengths, random and extreme activations,
+/// bit for bit against the reference, and through `vec_dot` too.
+#[test]
+fn k_quant_decode_matches_the_scalar_reference() {
+    if !avx512_dispatched() {
+        return;
+    }
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(4096);
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K] {
+        for k in [256usize, 512, 1280, 4096] {
+            for n_out in [1usize, 3, 4, 7] {
+                for extreme in [false, true] {
+                    check_matmul(&pool, &mut rng, ty, k, n_out, 1, extreme);
+                }
+            }
+            let w = random_weights(&mut rng, ty, k);
+            let x = random_acts(&mut rng, k);
+            let mut acts = QuantizedActs::new();
+            acts.quantize(ty, &x, 1, k);
+            let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
+            let got = vec_dot(ty, &w, &acts, 0);
+            assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k} vec_dot");
+        }
+    }
+}

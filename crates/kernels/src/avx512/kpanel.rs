@@ -84,7 +84,7 @@ fn dup(v: __m256i) -> __m512i {
 /// AVX-512 F/BW/VNNI available.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dpwssd(acc: __m512i, x: __m512i, s: __m512i) -> __m512i {
+pub(crate) unsafe fn dpwssd(acc: __m512i, x: __m512i, s: __m512i) -> __m512i {
     let mut r = acc;
     // SAFETY: reached only from this file's kernels, listed at
     // `Level::Avx512Vnni` (AVX-512 VNNI detected: caller); registers only.

@@ -33,6 +33,7 @@
 
 #[macro_use]
 mod kernels;
+pub(crate) mod kdec;
 pub(crate) mod kpanel;
 pub(crate) mod kq;
 pub(crate) mod mxfp4;
