@@ -41,7 +41,7 @@ pub(crate) static KVALUES_U: [u8; 16] = {
 /// Half the E8M0 scale `e`: 2^(e-128) (`ggml_e8m0_to_fp32_half`; e < 2 are
 /// the subnormals 2^-128 and 2^-127).
 #[inline(always)]
-pub(crate) fn e8m0_half(e: u8) -> f32 {
+pub(crate) const fn e8m0_half(e: u8) -> f32 {
     let bits = if e < 2 {
         0x0020_0000u32 << e
     } else {

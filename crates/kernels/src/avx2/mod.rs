@@ -38,7 +38,25 @@ use std::arch::x86_64::*;
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn f16_at(b: &[u8], off: usize) -> f32 {
-    let bits = u16::from_le_bytes([b[off], b[off + 1]]);
+    f16_bits(u16::from_le_bytes([b[off], b[off + 1]]))
+}
+
+/// [`f16_at`] at a raw pointer (no bounds check, for the kernels that index
+/// blocks by pointer).
+///
+/// # Safety
+/// F16C available; 2 readable bytes at `p`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn f16_ptr(p: *const u8) -> f32 {
+    // SAFETY: 2 readable bytes (caller).
+    f16_bits(unsafe { std::ptr::read_unaligned(p as *const u16) })
+}
+
+/// The f16 `bits` as f32.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn f16_bits(bits: u16) -> f32 {
     // broadcast from a general register: a `vpinsrw` load (what a plain
     // `_mm_cvtsi32_si128` of the loaded value became) merges into a register
     // LLVM picks, which was an accumulator, serializing the loop on it.

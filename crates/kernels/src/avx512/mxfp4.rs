@@ -11,10 +11,10 @@
 //! from a table: 9.4 → 11.5 GB/s per core on this machine (the same bits).
 //! (llama.cpp has no AVX-512 MXFP4 kernel; its AVX2 one runs there.)
 
-use crate::avx2::hsum_f32_8;
 use crate::avx2::mxfp4::last_block;
+use crate::avx2::{f16_ptr, hsum_f32_8};
 use crate::block::QuantBlock;
-use crate::mxfp4::{BlockMXFP4, KVALUES};
+use crate::mxfp4::{e8m0_half, BlockMXFP4, KVALUES};
 use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
 
@@ -24,27 +24,38 @@ static E8M0_HALF: [f32; 256] = {
     let mut t = [0f32; 256];
     let mut e = 0;
     while e < 256 {
-        let bits = if e < 2 {
-            0x0020_0000u32 << e
-        } else {
-            ((e - 1) as u32) << 23
-        };
-        t[e] = f32::from_bits(bits);
+        t[e] = e8m0_half(e as u8);
         e += 1;
     }
     t
 };
 
-/// The f16 at `p` as f32.
+/// The nibbles of the 16 bytes at `p0` and of those at `p1` (two blocks'
+/// codes), one per byte in element order: 128-bit lanes [low nibbles of `p0`,
+/// high of `p0`, low of `p1`, high of `p1`] — each block's 32 elements in a
+/// 256-bit half, as `avx2::legacy::nibbles` gives one.
 ///
 /// # Safety
-/// F16C available; 2 bytes readable at `p`.
+/// AVX-512 F/BW/VL available; 16 readable bytes at `p0` and at `p1`.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_ptr(p: *const u8) -> f32 {
-    // SAFETY: 2 readable bytes (caller).
-    let bits = unsafe { std::ptr::read_unaligned(p as *const u16) };
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(bits as i16)))
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn nibbles2(p0: *const u8, p1: *const u8) -> __m512i {
+    // SAFETY: 16 readable bytes at each (caller).
+    let q = unsafe {
+        _mm256_inserti128_si256::<1>(
+            _mm256_castsi128_si256(_mm_loadu_si128(p0 as *const __m128i)),
+            _mm_loadu_si128(p1 as *const __m128i),
+        )
+    };
+    // each 16 bytes twice, the second copy shifted down a nibble
+    let q = _mm512_permutexvar_epi64(
+        _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+        _mm512_castsi256_si512(q),
+    );
+    _mm512_and_si512(
+        _mm512_srlv_epi64(q, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
+        _mm512_set1_epi8(0x0F),
+    )
 }
 
 /// One MXFP4 weight row dotted with `N` Q8_0 activation rows at once (each
@@ -62,9 +73,6 @@ pub(crate) unsafe fn dot<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
     // SAFETY: KVALUES is 16 bytes; loadu has no alignment requirement.
     let table = unsafe { _mm_loadu_si128(KVALUES.as_ptr() as *const __m128i) };
     let table4 = _mm512_broadcast_i32x4(table);
-    // 128-bit lanes [lo nibbles of x0 | hi of x0 | lo of x1 | hi of x1]
-    let shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    let m4 = _mm512_set1_epi8(0x0F);
     let ones = _mm512_set1_epi16(1);
     // [d0 x 8 | d1 x 8] from the low two lanes
     let halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -77,18 +85,8 @@ pub(crate) unsafe fn dot<const N: usize>(w: &[u8], a: [&[u8]; N]) -> [f32; N] {
         unsafe {
             let x0 = wp.add(i * BlockMXFP4::BYTES);
             let x1 = x0.add(BlockMXFP4::BYTES);
-            // both blocks' 16 quant bytes, each in two 128-bit lanes, the
-            // second of them shifted: the nibbles, then their values
-            let q = _mm256_inserti128_si256::<1>(
-                _mm256_castsi128_si256(_mm_loadu_si128(x0.add(1) as *const __m128i)),
-                _mm_loadu_si128(x1.add(1) as *const __m128i),
-            );
-            let q = _mm512_permutexvar_epi64(
-                _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-                _mm512_castsi256_si512(q),
-            );
-            let nib = _mm512_and_si512(_mm512_srlv_epi64(q, shifts), m4);
-            let x = _mm512_shuffle_epi8(table4, nib);
+            // both blocks' nibbles, then their values
+            let x = _mm512_shuffle_epi8(table4, nibbles2(x0.add(1), x1.add(1)));
             // the sign trick: |x| unsigned, y with x's sign (y is in [-127, 127])
             let (ax, neg) = (_mm512_abs_epi8(x), _mm512_movepi8_mask(x));
             let (e0, e1) = (E8M0_HALF[*x0 as usize], E8M0_HALF[*x1 as usize]);

@@ -23,7 +23,7 @@
 //! or are built per tile ([`panels`]); a last panel of 4, 8 or 12 rows
 //! repeats its last row (those lanes are computed and not stored).
 //!
-//! Decode (one activation row, [`decode`]; Q8_0 only, see below) reads the
+//! Decode (one activation row, [`decode`]; Q8_0 and MXFP4, see below) reads the
 //! weights straight from the file's layout one row after the other: a single
 //! sequential stream per thread, which this machine's prefetchers follow
 //! (AVX2's `rows4`, two rows interleaved block by block, streams Q8_0 from
@@ -34,7 +34,8 @@
 //! into one lane, and the 16 `d_w * d_y` come from one gather and multiply;
 //! then the FMAs run block by block in order, four rows' chains side by side
 //! (one chain alone is bound by the FMA's latency): the same `T`, the same
-//! float ops as the panels and the scalar reference. For Q4_0 and Q5_0, whose
+//! float ops as the panels and the scalar reference. MXFP4 (an E8M0 scale,
+//! its codes looked up: [`pair_u`]) has no `rows4`. For Q4_0 and Q5_0, whose
 //! blocks are about half as long, this was no faster than `rows4` from memory
 //! and slower from cache (2026-12-07, BENCHMARKS.md), so they keep `rows4`.
 
@@ -468,7 +469,7 @@ unsafe fn prepare<F: Block32>(a: &[u8], nb: usize, acts: &mut Vec<ActGroup>) {
                 unsafe {
                     let p = a.as_ptr().add(b * Q8_0_BYTES);
                     *y = _mm256_loadu_si256(p.add(2) as *const __m256i);
-                    *d = f16_to_f32(u16::from_le_bytes([*p, *p.add(1)]));
+                    *d = crate::avx2::f16_ptr(p);
                 }
             }
         }
@@ -646,13 +647,6 @@ fn e8m0_half16(v: __m512i) -> __m512 {
     _mm512_castsi512_ps(_mm512_mask_blend_epi32(small, normal, sub))
 }
 
-/// An f16's value.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn f16_to_f32(h: u16) -> f32 {
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(h as i16)))
-}
-
 /// Block `b` of the row at `x` as `u` quants (see the module doc), zero at
 /// or past `end`.
 ///
@@ -691,22 +685,8 @@ unsafe fn pair_u<F: Block32>(x: *const u8, b0: usize, b1: usize, end: usize) -> 
         },
     };
     // SAFETY: blocks b0 < b1 < end (matched above) are readable (caller).
-    let q = unsafe {
-        _mm256_inserti128_si256::<1>(
-            _mm256_castsi128_si256(_mm_loadu_si128(x.add(b0 * F::BYTES + qs) as *const __m128i)),
-            _mm_loadu_si128(x.add(b1 * F::BYTES + qs) as *const __m128i),
-        )
-    };
-    // 128-bit lanes [q0, q0 >> 4, q1, q1 >> 4], masked to nibbles: element j
-    // of each block is the low nibble of byte j, element j + 16 the high one
-    let q = _mm512_permutexvar_epi64(
-        _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-        _mm512_castsi256_si512(q),
-    );
-    let nib = _mm512_and_si512(
-        _mm512_srlv_epi64(q, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
-        _mm512_set1_epi8(0x0F),
-    );
+    let nib =
+        unsafe { super::mxfp4::nibbles2(x.add(b0 * F::BYTES + qs), x.add(b1 * F::BYTES + qs)) };
     // SAFETY: KVALUES_U is 16 bytes.
     let t = unsafe { _mm_loadu_si128(crate::mxfp4::KVALUES_U.as_ptr() as *const __m128i) };
     _mm512_shuffle_epi8(_mm512_broadcast_i32x4(t), nib)
