@@ -204,27 +204,16 @@ unsafe fn run<const R: usize>(p: *const ZBlock, nb: usize, a: *const ActZ) -> [_
             let dw = _mm512_load_ps(blk.d.as_ptr());
             for (r, acc) in acc.iter_mut().enumerate() {
                 let y = &*a.add(r * nb + b);
-                // the block's exact sums: c + Σ u y (see the module doc); with
-                // few rows in two chains (their sum is exact too)
-                let s = if R <= 2 {
-                    let mut s0 = _mm512_set1_epi32(y.c);
-                    let mut s1 = _mm512_setzero_si512();
-                    for k in 0..4 {
-                        s0 = _mm512_dpbusd_epi32(s0, w[2 * k], _mm512_set1_epi32(y.y[2 * k]));
-                        s1 = _mm512_dpbusd_epi32(
-                            s1,
-                            w[2 * k + 1],
-                            _mm512_set1_epi32(y.y[2 * k + 1]),
-                        );
-                    }
-                    _mm512_add_epi32(s0, s1)
-                } else {
-                    let mut s = _mm512_set1_epi32(y.c);
-                    for k in 0..8 {
-                        s = _mm512_dpbusd_epi32(s, w[k], _mm512_set1_epi32(y.y[k]));
-                    }
-                    s
-                };
+                // the block's exact sums: c + Σ u y (see the module doc), in
+                // two chains (their sum is exact too): a row's chain is the
+                // latency the next block waits on
+                let mut s0 = _mm512_set1_epi32(y.c);
+                let mut s1 = _mm512_setzero_si512();
+                for k in 0..4 {
+                    s0 = _mm512_dpbusd_epi32(s0, w[2 * k], _mm512_set1_epi32(y.y[2 * k]));
+                    s1 = _mm512_dpbusd_epi32(s1, w[2 * k + 1], _mm512_set1_epi32(y.y[2 * k + 1]));
+                }
+                let s = _mm512_add_epi32(s0, s1);
                 let dv = _mm512_mul_ps(dw, _mm512_set1_ps(y.d));
                 *acc = _mm512_fmadd_ps(dv, _mm512_cvtepi32_ps(s), *acc);
             }
