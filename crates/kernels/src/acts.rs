@@ -3,6 +3,10 @@
 use crate::q8;
 use crate::util::{f32_to_bf16_bits, f32_to_f16_bits};
 use crate::{row_bytes, vec_dot_type, GgmlType, KernelError};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The next [`QuantizedActs::id`].
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// How Q8_0/Q8_1 activations are rounded (Q8_K, F16, BF16 are the same either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +32,8 @@ pub struct QuantizedActs {
     k: usize,
     ty: GgmlType,
     rounding: ActRounding,
+    /// New at every quantization (see [`Self::id`]).
+    id: u64,
 }
 
 impl Default for QuantizedActs {
@@ -45,6 +51,7 @@ impl QuantizedActs {
             k: 0,
             ty: GgmlType::F32,
             rounding: ActRounding::Reference,
+            id: 0,
         }
     }
 
@@ -167,6 +174,8 @@ impl QuantizedActs {
         }
         self.buf.clear();
         self.buf.resize(stride * n_rows, 0);
+        // every write to the rows follows a lay-out: a new identity
+        self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         self.row_stride = stride;
         self.n_rows = n_rows;
         self.k = k;
@@ -186,6 +195,12 @@ impl QuantizedActs {
     }
     pub fn row_stride(&self) -> usize {
         self.row_stride
+    }
+    /// An identity of these rows' contents: unique to each quantization
+    /// (a copy keeps it, with the same bytes). Tile kernels key what they
+    /// prepare from the rows on it (see `matmul::PrepKey`).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
     /// Bytes of activation row `r`.
     pub fn row(&self, r: usize) -> &[u8] {

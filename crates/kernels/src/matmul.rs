@@ -49,6 +49,40 @@ pub(crate) struct Tile<'a> {
     pub(crate) r1: usize,
     pub(crate) out: *mut f32,
     pub(crate) n_out: usize,
+    /// The activations' identity ([`QuantizedActs::id`]).
+    pub(crate) acts_id: u64,
+}
+
+impl Tile<'_> {
+    /// What a kernel prepares from this tile's activation rows (`nb` blocks
+    /// each) in its `variant` is keyed by. (The x86 tile kernels use it.)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn prep_key(&self, nb: usize, variant: i64) -> PrepKey {
+        PrepKey {
+            acts: self.acts_id,
+            r0: self.r0,
+            r1: self.r1,
+            nb,
+            variant,
+        }
+    }
+}
+
+/// Which activation rows a tile kernel's per-thread preparation (regrouped
+/// or widened copies of the rows) was made from, and how: the activations'
+/// identity (new at each quantization), the rows, the blocks per row and the
+/// kernel's own variant (e.g. its quant offset). Every tile of a product
+/// takes all its activation rows, so a thread's later tiles of the same
+/// product (or of another product on the same activations, as Q, K and V
+/// are) find the preparation made and skip it: once per thread instead of
+/// once per tile (8 per thread).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PrepKey {
+    acts: u64,
+    r0: usize,
+    r1: usize,
+    nb: usize,
+    variant: i64,
 }
 
 /// A checked job's kernels and tiling, ready to be split into tiles.
@@ -336,6 +370,7 @@ fn run_tile(p: &Plan<'_>, t: usize) {
             r1: r_end,
             out: p.out,
             n_out,
+            acts_id: acts.id(),
         };
         // SAFETY: `plan` took the kernel from the current SIMD level's set
         // (its features detected at runtime) for this weight type; the weight

@@ -134,3 +134,53 @@ fn matmul_serial_matches_matmul() {
         }
     }
 }
+
+/// Tile kernels prepare their activation rows once per thread and product
+/// (keyed on the activations' identity): requantizing the same buffer (same
+/// address, shape and type) between products, or passing another one of the
+/// same shape, or a different row count, must never reuse a stale
+/// preparation. Each product is checked bit for bit against the reference;
+/// one thread, so every tile of every product runs where the last one did.
+#[test]
+fn prepared_activations_are_never_reused_across_products() {
+    use kernels::{matmul, matmul_reference_raw, QuantizedActs};
+    for threads in [1, 2] {
+        let pool = ThreadPool::new(threads);
+        let mut rng = Rng::new(4242);
+        for ty in [
+            GgmlType::Q5_0,
+            GgmlType::Q8_0,
+            GgmlType::Q4_K,
+            GgmlType::Q6_K,
+            GgmlType::MXFP4,
+        ] {
+            let (k, n_out) = (256usize, 64usize);
+            let w: Vec<u8> = (0..n_out)
+                .flat_map(|_| common::random_weights(&mut rng, ty, k))
+                .collect();
+            let rb = w.len() / n_out;
+            let mut acts = QuantizedActs::new();
+            let mut other = QuantizedActs::new();
+            for (step, n_rows) in [8usize, 8, 8, 5, 8].into_iter().enumerate() {
+                let x = common::random_acts(&mut rng, n_rows * k);
+                // steps 0, 1, 3, 4 requantize the same buffer; step 2 uses
+                // another of the same shape
+                let a = if step == 2 { &mut other } else { &mut acts };
+                a.quantize(ty, &x, n_rows, k);
+                let mut out = vec![f32::NAN; n_rows * n_out];
+                matmul(&pool, ty, &w, n_out, k, a, &mut out).unwrap();
+                for r in 0..n_rows {
+                    for o in 0..n_out {
+                        let want =
+                            matmul_reference_raw(ty, &w[o * rb..(o + 1) * rb], a.row(r)).unwrap();
+                        assert_eq!(
+                            out[r * n_out + o].to_bits(),
+                            want.to_bits(),
+                            "{ty} threads={threads} step={step} r={r} o={o}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -498,6 +498,7 @@ pub(crate) unsafe fn matmul_q6_k_rows(t: &Tile<'_>, _cache: Option<&Panels>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     assert!(w.len() >= o1 * rb && o1 <= n_out);
     let nb = rb / BlockQ6K::BYTES;

@@ -143,6 +143,7 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     let nb = rb / F::BYTES;
     assert!(o0.is_multiple_of(8) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);

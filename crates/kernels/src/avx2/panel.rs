@@ -328,6 +328,7 @@ pub(crate) unsafe fn matmul_panel<F: Block32, P: Pass>(t: &Tile<'_>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     let nb = rb / F::BYTES;
     let n4 = (o1 - o0) / 4;

@@ -29,7 +29,7 @@ use crate::avx2::kpanel::{group_acts, GBlk, KPanel};
 use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::{f16x2, ld32};
 use crate::k_quants::Q8_K_BYTES;
-use crate::matmul::Tile;
+use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::{CacheSpec, Panels};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -52,13 +52,14 @@ pub(crate) struct PBlk {
 }
 
 /// A thread's scratch: see [`SCRATCH`].
-type Scratch = (Vec<PBlk>, Vec<GBlk>, Vec<f32>);
+type Scratch = (Vec<PBlk>, Vec<GBlk>, Vec<f32>, Option<PrepKey>);
 
 thread_local! {
     /// Without a cache, the group's weight rows unpacked in pairs; the
-    /// tile's activation rows regrouped and their scales.
+    /// tile's activation rows regrouped and their scales, and what they were
+    /// regrouped from (the thread's next tile on the same rows skips it).
     static SCRATCH: RefCell<Scratch> =
-        const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), None)) };
 }
 
 /// `[lo | hi]`.
@@ -406,6 +407,7 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[PBlk]>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     let nb = rb / B::BYTES;
     assert!(
@@ -419,18 +421,25 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[PBlk]>) {
     if let Some(c) = cache {
         assert!(c.len() >= o1 / 2 * nb);
     }
+    let key = t.prep_key(nb, B::Q6 as i64);
     SCRATCH.with(|s| {
-        let (pairs, g, ds) = &mut *s.borrow_mut();
+        let (pairs, g, ds, made) = &mut *s.borrow_mut();
         let n = (r1 - r0) * nb;
         let group = GROUP.min(o1 - o0);
-        // SAFETY: all-zero bytes are valid vectors and floats.
-        unsafe {
-            pairs.resize(group / 2 * nb, std::mem::zeroed());
-            g.resize(n, std::mem::zeroed());
+        // SAFETY: all-zero bytes are valid vectors.
+        unsafe { pairs.resize(group / 2 * nb, std::mem::zeroed()) };
+        if *made != Some(key) {
+            // (none while the rows are half made: a panic in a tile leaves
+            // no key to a partial copy)
+            *made = None;
+            // SAFETY: all-zero bytes are valid vectors.
+            unsafe { g.resize(n, std::mem::zeroed()) };
+            ds.resize(n, 0.0);
+            // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
+            unsafe { group_acts(a0.add(r0 * stride), stride, nb, B::Q6, g, ds) };
+            *made = Some(key);
         }
-        ds.resize(n, 0.0);
-        // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
-        unsafe { group_acts(a0.add(r0 * stride), stride, nb, B::Q6, g, ds) };
+        assert!(g.len() >= n && ds.len() >= n);
         let (gp, dp) = (g.as_ptr(), ds.as_ptr());
         let rblock = act_block(nb);
         let mut og = o0;

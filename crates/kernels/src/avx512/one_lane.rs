@@ -41,7 +41,7 @@
 
 use crate::avx2::legacy::unpack_u;
 use crate::block::{Block32, Quants};
-use crate::matmul::Tile;
+use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
@@ -67,11 +67,14 @@ struct ActZ {
 }
 
 /// A thread's working memory: the tile's prepared activations (row-major:
-/// `(r - r0) * nb + block`) and, without a cache, the panel being read.
-type Scratch = (Vec<ActZ>, Vec<ZBlock>);
+/// `(r - r0) * nb + block`), what they were prepared from (the thread's
+/// next tile on the same rows skips the preparation), and, without a cache,
+/// the panel being read.
+type Scratch = (Vec<ActZ>, Option<PrepKey>, Vec<ZBlock>);
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<Scratch> =
+        const { RefCell::new((Vec::new(), None, Vec::new())) };
 }
 
 /// What a stored quant of `F` is offset by in the panels (`u = w + OFF`).
@@ -280,6 +283,7 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     let nb = rb / F::BYTES;
     assert!(o0.is_multiple_of(16) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
@@ -297,39 +301,47 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
         return;
     }
     let off = off::<F>();
+    let key = t.prep_key(nb, off as i64);
     SCRATCH.with(|s| {
-        let (xs, tmp) = &mut *s.borrow_mut();
-        xs.resize((r1 - r0) * nb, ActZ::default());
+        let (xs, made, tmp) = &mut *s.borrow_mut();
         if cache.is_none() {
             // SAFETY: all-zero bytes are valid blocks.
             tmp.resize(nb, unsafe { std::mem::zeroed() });
         }
         let bias = _mm256_set1_epi8(-128);
-        for r in r0..r1 {
-            for b in 0..nb {
-                // SAFETY: block b of activation row r (caller).
-                unsafe {
-                    let y = a0.add(r * stride + b * Q8_0_BYTES);
-                    let q = _mm256_loadu_si256(y.add(2) as *const __m256i);
-                    // Σ (y + 128) over the 32 quants, then minus 32 * 128
-                    let s4 = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
-                    let s2 = _mm_add_epi64(
-                        _mm256_castsi256_si128(s4),
-                        _mm256_extracti128_si256::<1>(s4),
-                    );
-                    let sum =
-                        _mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - 32 * 128;
-                    let x = &mut xs[(r - r0) * nb + b];
-                    _mm256_storeu_si256(x.y.as_mut_ptr() as *mut __m256i, q);
-                    x.c = -off * sum;
-                    x.d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
-                        *y,
-                        *y.add(1),
-                    ])
-                        as i16)));
+        if *made != Some(key) {
+            // (none while the rows are half made: a panic in a tile leaves
+            // no key to a partial copy)
+            *made = None;
+            xs.resize((r1 - r0) * nb, ActZ::default());
+            for r in r0..r1 {
+                for b in 0..nb {
+                    // SAFETY: block b of activation row r (caller).
+                    unsafe {
+                        let y = a0.add(r * stride + b * Q8_0_BYTES);
+                        let q = _mm256_loadu_si256(y.add(2) as *const __m256i);
+                        // Σ (y + 128) over the 32 quants, then minus 32 * 128
+                        let s4 = _mm256_sad_epu8(_mm256_xor_si256(q, bias), _mm256_setzero_si256());
+                        let s2 = _mm_add_epi64(
+                            _mm256_castsi256_si128(s4),
+                            _mm256_extracti128_si256::<1>(s4),
+                        );
+                        let sum = _mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2)))
+                            - 32 * 128;
+                        let x = &mut xs[(r - r0) * nb + b];
+                        _mm256_storeu_si256(x.y.as_mut_ptr() as *mut __m256i, q);
+                        x.c = -off * sum;
+                        x.d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
+                            *y,
+                            *y.add(1),
+                        ])
+                            as i16)));
+                    }
                 }
             }
+            *made = Some(key);
         }
+        assert!(xs.len() >= (r1 - r0) * nb);
         let xp = xs.as_ptr();
         let mut o = o0;
         while o < o1 {

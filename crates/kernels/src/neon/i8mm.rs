@@ -257,6 +257,7 @@ unsafe fn tile<B: Block32>(t: &Tile<'_>, cache: Option<&[Pair]>) {
         r1,
         out,
         n_out,
+        acts_id: _,
     } = *t;
     assert!(!B::MIN && B::ACT_BYTES == Q8_0_BYTES);
     let nb = rb / B::BYTES;
