@@ -30,7 +30,7 @@ use super::kq::scales_mins_k4_fast;
 use super::legacy::{f16x2, ld32};
 use crate::block::QuantBlock;
 use crate::k_quants::{q4_k::BlockQ4K, q6_k::BlockQ6K, Q8_K_BSUMS, Q8_K_BYTES};
-use crate::matmul::Tile;
+use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::{CacheSpec, Panels};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -70,8 +70,11 @@ unsafe fn pair(c0: __m256i, c1: __m256i) -> (__m256i, __m256i) {
 
 thread_local! {
     static SCRATCH: RefCell<Vec<KBlk>> = const { RefCell::new(Vec::new()) };
-    /// The tile's activation rows regrouped ([`group_acts`]) and their scales.
-    static GROUPED: RefCell<(Vec<GBlk>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The tile's activation rows regrouped ([`group_acts`]) and their
+    /// scales, and what they were regrouped from (the thread's next tile on
+    /// the same rows skips it).
+    static GROUPED: RefCell<(Vec<GBlk>, Vec<f32>, Option<PrepKey>)> =
+        const { RefCell::new((Vec::new(), Vec::new(), None)) };
 }
 
 /// One Q8_K activation super-block with its quants regrouped by chunk pairs
@@ -424,24 +427,31 @@ unsafe fn matmul<B: KPanel, const VNNI: bool>(t: &Tile<'_>, cache: Option<&[KBlk
                 // SAFETY: all-zero bytes are valid vectors and floats.
                 s.resize(GROUP * nb, unsafe { std::mem::zeroed() });
             }
-            let (g, ds) = &mut *g.borrow_mut();
+            let (g, ds, made) = &mut *g.borrow_mut();
             let n = (t.r1 - t.r0) * nb;
-            if g.len() < n {
-                // SAFETY: all-zero bytes are valid vectors.
-                g.resize(n, unsafe { std::mem::zeroed() });
-                ds.resize(n, 0.0);
+            let key = t.prep_key(nb, B::Q6 as i64);
+            if *made != Some(key) {
+                // (none while the rows are half made: a panic in a tile
+                // leaves no key to a partial copy)
+                *made = None;
+                if g.len() < n {
+                    // SAFETY: all-zero bytes are valid vectors.
+                    g.resize(n, unsafe { std::mem::zeroed() });
+                    ds.resize(n, 0.0);
+                }
+                // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
+                unsafe {
+                    group_acts(
+                        t.a0.add(t.r0 * t.stride),
+                        t.stride,
+                        nb,
+                        B::Q6,
+                        &mut g[..n],
+                        &mut ds[..n],
+                    )
+                };
+                *made = Some(key);
             }
-            // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
-            unsafe {
-                group_acts(
-                    t.a0.add(t.r0 * t.stride),
-                    t.stride,
-                    nb,
-                    B::Q6,
-                    &mut g[..n],
-                    &mut ds[..n],
-                )
-            };
             let rows = Grouped {
                 g: &g[..n],
                 ds: &ds[..n],

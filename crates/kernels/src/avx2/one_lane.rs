@@ -29,7 +29,7 @@
 
 use super::legacy::{ld32, unpack, unpack_u};
 use crate::block::Block32;
-use crate::matmul::Tile;
+use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
@@ -49,11 +49,13 @@ pub(crate) struct OBlock {
 
 /// A thread's working memory: the tile's activations as `y + 128` and their
 /// scales (row-major: `(r - r0) * nb + block`), and, without a cache, the
-/// (up to two) panels being read.
-type Scratch = (Vec<[u8; 32]>, Vec<f32>, Vec<OBlock>);
+/// (up to two) panels being read, and what the activations were made from
+/// (the thread's next tile on the same rows skips making them).
+type Scratch = (Vec<[u8; 32]>, Vec<f32>, Vec<OBlock>, Option<PrepKey>);
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: RefCell<Scratch> =
+        const { RefCell::new((Vec::new(), Vec::new(), Vec::new(), None)) };
 }
 
 /// The cache of a one-lane format `F` at AVX2: panels of 8 rows (a last 4
@@ -515,33 +517,41 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
     if let Some(c) = cache {
         assert!(c.len() >= o1 / 8 * nb);
     }
+    let key = t.prep_key(nb, F::BYTE_QUANTS as i64);
     SCRATCH.with(|s| {
-        let (xs, ds, tmp) = &mut *s.borrow_mut();
+        let (xs, ds, tmp, made) = &mut *s.borrow_mut();
         let n = (r1 - r0) * nb;
-        xs.resize(n, [0; 32]);
-        ds.resize(n, 0.0);
         if cache.is_none() {
             // SAFETY: all-zero bytes are valid blocks.
             tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
         }
         // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run_q8`)
         let flip = _mm256_set1_epi8(if F::BYTE_QUANTS { 0 } else { -128 });
-        for r in r0..r1 {
-            for b in 0..nb {
-                // SAFETY: block b of activation row r (caller).
-                unsafe {
-                    let y = a0.add(r * stride + b * Q8_0_BYTES);
-                    let i = (r - r0) * nb + b;
-                    let u = _mm256_xor_si256(ld32(y.add(2)), flip);
-                    _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
-                    ds[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
-                        *y,
-                        *y.add(1),
-                    ])
-                        as i16)));
+        if *made != Some(key) {
+            // (none while the rows are half made: a panic in a tile leaves
+            // no key to a partial copy)
+            *made = None;
+            xs.resize(n, [0; 32]);
+            ds.resize(n, 0.0);
+            for r in r0..r1 {
+                for b in 0..nb {
+                    // SAFETY: block b of activation row r (caller).
+                    unsafe {
+                        let y = a0.add(r * stride + b * Q8_0_BYTES);
+                        let i = (r - r0) * nb + b;
+                        let u = _mm256_xor_si256(ld32(y.add(2)), flip);
+                        _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
+                        ds[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
+                            *y,
+                            *y.add(1),
+                        ])
+                            as i16)));
+                    }
                 }
             }
+            *made = Some(key);
         }
+        assert!(xs.len() >= n && ds.len() >= n);
         let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
         let mut o = o0;
         // two panels at a time (16 rows), then one (Q8_0: one, see `run_q8`)
