@@ -325,7 +325,8 @@ impl Model {
         for (il, layer) in self.weights.layers.iter().enumerate() {
             let swa = c.layers[il].swa;
             // ---- attention ----
-            ops::rms_norm_into(
+            par_rms_norm_into(
+                pool,
                 &mut s.xn[..n * d],
                 &s.x[..n * d],
                 d,
@@ -355,8 +356,8 @@ impl Model {
                 ops::add_bias(&mut s.v[..n * kvd], b);
             }
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
-                ops::rms_norm(&mut s.q[..n * qd], hd, qn, c.rms_eps);
-                ops::rms_norm(&mut s.k[..n * kvd], hd, kn, c.rms_eps);
+                par_rms_norm(pool, &mut s.q[..n * qd], hd, qn, c.rms_eps);
+                par_rms_norm(pool, &mut s.k[..n * kvd], hd, kn, c.rms_eps);
             }
             // RoPE (the layer's, for each sequence's factor set), then any
             // query multiplier (Phi-3's 1/sqrt(head_dim), Mistral 3's
@@ -430,7 +431,7 @@ impl Model {
                 ops::add_bias(&mut s.o[..n * d], b);
             }
             if let Some(w) = &layer.attn_post_norm {
-                ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
+                par_rms_norm(pool, &mut s.o[..n * d], d, w, c.rms_eps);
             }
             if let Some(r) = c.scales.residual {
                 s.o[..n * d].iter_mut().for_each(|v| *v *= r);
@@ -438,7 +439,8 @@ impl Model {
             ops::add_assign(&mut s.x[..n * d], &s.o[..n * d]);
 
             // ---- feed-forward ----
-            ops::rms_norm_into(
+            par_rms_norm_into(
+                pool,
                 &mut s.xn[..n * d],
                 &s.x[..n * d],
                 d,
@@ -464,7 +466,7 @@ impl Model {
                 Ffn::Moe(experts) => self.moe_ffn(pool, s, n, experts)?, // o: [n][d]
             }
             if let Some(w) = &layer.ffn_post_norm {
-                ops::rms_norm(&mut s.o[..n * d], d, w, c.rms_eps);
+                par_rms_norm(pool, &mut s.o[..n * d], d, w, c.rms_eps);
             }
             if let Some(r) = c.scales.residual {
                 s.o[..n * d].iter_mut().for_each(|v| *v *= r);
@@ -613,6 +615,33 @@ pub(crate) fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: 
         let g = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(a), b - a) };
         f(g, &up[a..b]);
     });
+}
+
+/// [`ops::rms_norm`] of the rows of `x` ([rows][n]) spread over the pool in
+/// runs of whole rows: each row's bits are its own (`ops::rms_norm` sums a
+/// row the same way whichever rows are beside it), so the split never shows.
+pub(crate) fn par_rms_norm(pool: &ThreadPool, x: &mut [f32], n: usize, w: &[f32], eps: f32) {
+    // elements per task, at least
+    const CHUNK: usize = 16384;
+    if n == 0 || x.len() <= CHUNK || pool.n_threads() == 1 {
+        return ops::rms_norm(x, n, w, eps);
+    }
+    let rows = x.len() / n;
+    let per = (CHUNK / n).max(1);
+    let ptr = crate::attention::SharedMut(x.as_mut_ptr());
+    pool.run(rows.div_ceil(per), |t| {
+        let (a, b) = (t * per, ((t + 1) * per).min(rows));
+        // SAFETY: task t alone touches rows a..b of `x` (disjoint ranges,
+        // in bounds: b <= rows), and `x` outlives `run`.
+        let xs = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(a * n), (b - a) * n) };
+        ops::rms_norm(xs, n, w, eps);
+    });
+}
+
+/// `out = rms_norm(x) * w` over the pool (see [`par_rms_norm`]).
+fn par_rms_norm_into(pool: &ThreadPool, out: &mut [f32], x: &[f32], n: usize, w: &[f32], eps: f32) {
+    out.copy_from_slice(x);
+    par_rms_norm(pool, out, n, w, eps);
 }
 
 /// Each group's K/V cache of one layer, for attention.

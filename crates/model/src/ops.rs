@@ -3,15 +3,41 @@
 //! the matrix products.
 
 /// RMS norm of each row of `x` (shape [rows][n]) in place, times `w` ([n]).
+///
+/// A row's squares are summed in f32 one after the other (`ss`), the order
+/// its result is defined by. That chain of dependent adds bounds a row's time
+/// by the add's latency, so rows go [`NORM_ROWS`] at a time, each with its own
+/// chain (same bits, several chains in flight: a prompt's per-head Q/K norms
+/// are thousands of short rows).
 pub fn rms_norm(x: &mut [f32], n: usize, w: &[f32], eps: f32) {
-    for row in x.chunks_exact_mut(n) {
-        let ss: f32 = row.iter().map(|v| v * v).sum::<f32>() / n as f32;
-        let scale = 1.0 / (ss + eps).sqrt();
-        for (v, &g) in row.iter_mut().zip(w) {
-            *v = *v * scale * g;
+    if n == 0 {
+        return;
+    }
+    for group in x.chunks_mut(NORM_ROWS * n) {
+        let mut ss = [0f32; NORM_ROWS];
+        if group.len() == NORM_ROWS * n {
+            let rows: [&[f32]; NORM_ROWS] = std::array::from_fn(|r| &group[r * n..(r + 1) * n]);
+            for i in 0..n {
+                for (s, row) in ss.iter_mut().zip(&rows) {
+                    *s += row[i] * row[i];
+                }
+            }
+        } else {
+            for (s, row) in ss.iter_mut().zip(group.chunks_exact(n)) {
+                *s = row.iter().map(|v| v * v).sum::<f32>();
+            }
+        }
+        for (row, &s) in group.chunks_exact_mut(n).zip(&ss) {
+            let scale = 1.0 / (s / n as f32 + eps).sqrt();
+            for (v, &g) in row.iter_mut().zip(w) {
+                *v = *v * scale * g;
+            }
         }
     }
 }
+
+/// Rows [`rms_norm`] sums side by side.
+const NORM_ROWS: usize = 8;
 
 /// `out = rms_norm(x) * w` without touching `x`.
 pub fn rms_norm_into(out: &mut [f32], x: &[f32], n: usize, w: &[f32], eps: f32) {
@@ -339,6 +365,33 @@ pub fn add_bias(x: &mut [f32], bias: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows summed side by side give each row's bits alone: the same
+    /// sequential sum per row (full groups of 8 and a short last group).
+    #[test]
+    fn rms_norm_rows_together_equal_rows_alone() {
+        let n = 37;
+        let w: Vec<f32> = (0..n).map(|i| 0.5 + i as f32 / 40.0).collect();
+        for rows in [1usize, 7, 8, 9, 19] {
+            let x: Vec<f32> = (0..rows * n)
+                .map(|i| ((i * 7919 % 1000) as f32 / 250.0 - 2.0) * (1.0 + (i % 13) as f32))
+                .collect();
+            let mut together = x.clone();
+            rms_norm(&mut together, n, &w, 1e-6);
+            for (r, row) in x.chunks_exact(n).enumerate() {
+                let ss: f32 = row.iter().map(|v| v * v).sum::<f32>() / n as f32;
+                let scale = 1.0 / (ss + 1e-6).sqrt();
+                for i in 0..n {
+                    let want = row[i] * scale * w[i];
+                    assert_eq!(
+                        together[r * n + i].to_bits(),
+                        want.to_bits(),
+                        "rows {rows} row {r} i {i}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn rms_norm_unit() {
