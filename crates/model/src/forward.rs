@@ -638,6 +638,25 @@ pub(crate) fn par_rms_norm(pool: &ThreadPool, x: &mut [f32], n: usize, w: &[f32]
     });
 }
 
+/// Rows `0..n` (`row_elems` elements of work each) split into runs of whole
+/// rows over the pool, `f(r0, r1)` per run; one run on the calling thread
+/// when there is little work. For element-wise steps whose rows are
+/// independent: each row is computed the same way in any run.
+pub(crate) fn par_row_runs(
+    pool: &ThreadPool,
+    n: usize,
+    row_elems: usize,
+    f: impl Fn(usize, usize) + Sync,
+) {
+    // elements per run, at least
+    const CHUNK: usize = 16384;
+    let per = (CHUNK / row_elems.max(1)).max(1);
+    if n <= per || pool.n_threads() == 1 {
+        return f(0, n);
+    }
+    pool.run(n.div_ceil(per), |t| f(t * per, ((t + 1) * per).min(n)));
+}
+
 /// `out = rms_norm(x) * w` over the pool (see [`par_rms_norm`]).
 fn par_rms_norm_into(pool: &ThreadPool, out: &mut [f32], x: &[f32], n: usize, w: &[f32], eps: f32) {
     out.copy_from_slice(x);

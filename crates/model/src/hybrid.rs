@@ -196,6 +196,10 @@ impl HybridScratch {
     }
 }
 
+/// Most taps of the causal convolution a file may ask for (`ssm.conv_kernel`,
+/// checked at load; Qwen3.5's is 4).
+pub(crate) const MAX_CONV_TAPS: usize = 16;
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -428,40 +432,74 @@ impl Model {
         let hist = taps - 1;
         for g in &s.groups {
             let st = &mut sessions[g.seq].rec.layers[il].conv;
-            let input = |r: usize| -> &[f32] {
+            let mixed = &hy.mixed;
+            let input = |st: &'_ [f32], r: usize| -> *const f32 {
                 // row r of [state; rows]
                 if r < hist {
-                    &st[r * cd..(r + 1) * cd]
+                    st[r * cd..(r + 1) * cd].as_ptr()
                 } else {
                     let t = g.row0 + r - hist;
-                    &hy.mixed[t * cd..(t + 1) * cd]
+                    mixed[t * cd..(t + 1) * cd].as_ptr()
                 }
             };
-            for i in 0..g.rows {
-                let t = g.row0 + i;
-                let out = &mut hy.conv[t * cd..(t + 1) * cd];
-                for (ch, o) in out.iter_mut().enumerate() {
-                    let wc = &w.conv[ch * taps..(ch + 1) * taps];
-                    let mut sum = 0.0f32;
-                    for (k, &wk) in wc.iter().enumerate() {
-                        sum += input(i + k)[ch] * wk;
+            {
+                let st: &[f32] = st;
+                let conv = SharedMut(hy.conv.as_mut_ptr());
+                // rows are independent (each reads inputs only): runs of
+                // them over the pool
+                crate::forward::par_row_runs(pool, g.rows, cd * taps, |a, b| {
+                    for i in a..b {
+                        let t = g.row0 + i;
+                        assert!((t + 1) * cd <= n * cd);
+                        // SAFETY: this run alone writes rows g.row0 + a..b of
+                        // `hy.conv` (in bounds: asserted, the buffer holds n
+                        // rows), which outlives the runs.
+                        let out =
+                            unsafe { std::slice::from_raw_parts_mut(conv.get().add(t * cd), cd) };
+                        let rows: [*const f32; MAX_CONV_TAPS] = std::array::from_fn(|k| {
+                            if k < taps {
+                                input(st, i + k)
+                            } else {
+                                std::ptr::null()
+                            }
+                        });
+                        for (ch, o) in out.iter_mut().enumerate() {
+                            let wc = &w.conv[ch * taps..(ch + 1) * taps];
+                            let mut sum = 0.0f32;
+                            for (k, &wk) in wc.iter().enumerate() {
+                                // SAFETY: rows[k] (k < taps) points at a row
+                                // of cd floats: the state's or `mixed`'s.
+                                sum += unsafe { *rows[k].add(ch) } * wk;
+                            }
+                            *o = silu(sum);
+                        }
                     }
-                    *o = silu(sum);
-                }
+                });
             }
             // new state: rows g.rows .. g.rows + hist of [state; rows]
             let mut new = vec![0.0f32; hist * cd];
             for r in 0..hist {
-                new[r * cd..(r + 1) * cd].copy_from_slice(input(g.rows + r));
+                // SAFETY: `input` points at a row of cd floats.
+                let src = unsafe { std::slice::from_raw_parts(input(st, g.rows + r), cd) };
+                new[r * cd..(r + 1) * cd].copy_from_slice(src);
             }
             st.copy_from_slice(&new);
         }
-        // q and k L2-normed per head
-        for t in 0..n {
-            let row = &mut hy.conv[t * cd..t * cd + 2 * kd];
-            for head in row.chunks_exact_mut(hd) {
-                l2_norm(head, c.rms_eps);
-            }
+        // q and k L2-normed per head (rows independent: over the pool)
+        {
+            let conv = SharedMut(hy.conv.as_mut_ptr());
+            crate::forward::par_row_runs(pool, n, 2 * kd, |a, b| {
+                for t in a..b {
+                    assert!(t * cd + 2 * kd <= n * cd);
+                    // SAFETY: this run alone touches rows a..b of `hy.conv`
+                    // (in bounds: asserted), which outlives the runs.
+                    let row =
+                        unsafe { std::slice::from_raw_parts_mut(conv.get().add(t * cd), 2 * kd) };
+                    for head in row.chunks_exact_mut(hd) {
+                        l2_norm(head, c.rms_eps);
+                    }
+                }
+            });
         }
         // the delta rule: one task per (group, value head)
         let per_token = self.delta_rule == DeltaRule::PerToken;
@@ -562,9 +600,19 @@ impl Model {
             }
         }
         // RMS norm per head × SiLU(z), then ssm_out
-        ops::rms_norm(&mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
-        for (o, &z) in hy.out[..n * vd].iter_mut().zip(&hy.z[..n * vd]) {
-            *o *= silu(z);
+        crate::forward::par_rms_norm(pool, &mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
+        {
+            let (out, z) = (SharedMut(hy.out.as_mut_ptr()), &hy.z);
+            crate::forward::par_row_runs(pool, n, vd, |a, b| {
+                assert!(b * vd <= z.len());
+                // SAFETY: this run alone touches rows a..b of `hy.out` (as
+                // long as `hy.z`: n rows of vd), which outlives the runs.
+                let o =
+                    unsafe { std::slice::from_raw_parts_mut(out.get().add(a * vd), (b - a) * vd) };
+                for (o, &z) in o.iter_mut().zip(&z[a * vd..b * vd]) {
+                    *o *= silu(z);
+                }
+            });
         }
         s.acts_mid.invalidate();
         self.project(pool, &mut s.acts_mid, &s.hy.out, n, &w.w_out, &mut s.o)

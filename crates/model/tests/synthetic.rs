@@ -463,3 +463,35 @@ fn qwen35_delta_rule_forms_agree() {
         );
     }
 }
+
+/// A Qwen3.5 file whose convolution has no taps, or more than the engine
+/// takes, is refused at load naming the key (not a panic in the first
+/// prompt): the synthetic file with its `ssm.conv_kernel` patched.
+#[test]
+fn qwen35_conv_kernel_out_of_range_is_refused() {
+    let Some(path) = test_models::synthetic("qwen35-f32.gguf") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let key = b"qwen35.ssm.conv_kernel";
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the key in the file")
+        + key.len();
+    // GGUF: the key's string, then its value type (4: u32), then the value
+    assert_eq!(u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()), 4);
+    let load = |taps: u32| {
+        let mut b = bytes.clone();
+        b[at + 4..at + 8].copy_from_slice(&taps.to_le_bytes());
+        Model::from_gguf(gguf::GgufFile::from_bytes("patched.gguf", b).unwrap())
+    };
+    assert!(load(4).is_ok(), "the file's own value loads");
+    for taps in [0u32, 17, 1 << 20] {
+        let e = load(taps).err().expect("refused").to_string();
+        assert!(
+            e.contains("ssm.conv_kernel") && e.contains(&taps.to_string()),
+            "taps {taps}: {e}"
+        );
+    }
+}

@@ -77,6 +77,15 @@ pub(crate) fn configure(c: &mut Config, m: &Meta, rope: &mut RopeSpec) -> Result
     c.layers.truncate(c.n_layer);
 
     let d_conv = m.req_u("ssm.conv_kernel")?;
+    if !(1..=crate::hybrid::MAX_CONV_TAPS).contains(&d_conv) {
+        return Err(m.bad(
+            &m.key("ssm.conv_kernel"),
+            &format!(
+                "is {d_conv}, not 1 to {} taps (Qwen3.5 has 4)",
+                crate::hybrid::MAX_CONV_TAPS
+            ),
+        ));
+    }
     let d_inner = m.req_u("ssm.inner_size")?;
     let head_dim = m.req_u("ssm.state_size")?;
     let n_v_heads = m.req_u("ssm.time_step_rank")?;
