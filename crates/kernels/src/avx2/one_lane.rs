@@ -492,6 +492,52 @@ pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
     unsafe { matmul::<F>(t, cache) }
 }
 
+/// The tile's activation rows (`t.r0..t.r1`, `nb` Q8_0 blocks each) as
+/// `y ^ flip` and their scales into `xs`, `ds` (row-major: `(r - r0) * nb +
+/// block`), unless `made` says they were made from the same rows (`key`, see
+/// `matmul::PrepKey`). Shared by the AVX2 one-lane passes with and without
+/// AVX-VNNI.
+///
+/// # Safety
+/// AVX2, FMA, F16C; rows `t.r0..t.r1` at `t.a0` hold `nb` Q8_0 blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn prepare_acts(
+    t: &Tile<'_>,
+    nb: usize,
+    flip: __m256i,
+    key: PrepKey,
+    xs: &mut Vec<[u8; 32]>,
+    ds: &mut Vec<f32>,
+    made: &mut Option<PrepKey>,
+) {
+    if *made == Some(key) {
+        return;
+    }
+    // (none while the rows are half made: a panic in a tile leaves no key to
+    // a partial copy)
+    *made = None;
+    let (r0, r1, a0, stride) = (t.r0, t.r1, t.a0, t.stride);
+    let n = (r1 - r0) * nb;
+    xs.resize(n, [0; 32]);
+    ds.resize(n, 0.0);
+    for r in r0..r1 {
+        for b in 0..nb {
+            // SAFETY: block b of activation row r (caller).
+            unsafe {
+                let y = a0.add(r * stride + b * Q8_0_BYTES);
+                let i = (r - r0) * nb + b;
+                let u = _mm256_xor_si256(ld32(y.add(2)), flip);
+                _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
+                ds[i] =
+                    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(
+                        u16::from_le_bytes([*y, *y.add(1)]) as i16,
+                    )));
+            }
+        }
+    }
+    *made = Some(key);
+}
+
 /// [`panels`] with the cache's blocks, if any.
 ///
 /// # Safety
@@ -527,30 +573,8 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
         }
         // Q4_0/Q5_0: y + 128 (see the module doc); Q8_0: y (see `run_q8`)
         let flip = _mm256_set1_epi8(if F::BYTE_QUANTS { 0 } else { -128 });
-        if *made != Some(key) {
-            // (none while the rows are half made: a panic in a tile leaves
-            // no key to a partial copy)
-            *made = None;
-            xs.resize(n, [0; 32]);
-            ds.resize(n, 0.0);
-            for r in r0..r1 {
-                for b in 0..nb {
-                    // SAFETY: block b of activation row r (caller).
-                    unsafe {
-                        let y = a0.add(r * stride + b * Q8_0_BYTES);
-                        let i = (r - r0) * nb + b;
-                        let u = _mm256_xor_si256(ld32(y.add(2)), flip);
-                        _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
-                        ds[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
-                            *y,
-                            *y.add(1),
-                        ])
-                            as i16)));
-                    }
-                }
-            }
-            *made = Some(key);
-        }
+        // SAFETY: rows r0..r1 of the tile hold nb Q8_0 blocks (caller).
+        unsafe { prepare_acts(t, nb, flip, key, xs, ds, made) };
         assert!(xs.len() >= n && ds.len() >= n);
         let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
         let mut o = o0;

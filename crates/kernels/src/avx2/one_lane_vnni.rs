@@ -12,12 +12,10 @@
 //! is 2 activation rows x 2 panels (the 16 ymm registers hold the 4 integer
 //! sums, 4 accumulators and the broadcasts); decode stays AVX2's `rows4`.
 
-use super::legacy::ld32;
 use super::one_lane::{block_b, build, rows4_at, OBlock};
 use crate::block::Block32;
 use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::Panels;
-use crate::q8::Q8_0_BYTES;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -161,30 +159,8 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[OBlock]>) {
             tmp.resize(2 * nb, unsafe { std::mem::zeroed() });
         }
         let flip = _mm256_set1_epi8(-128);
-        if *made != Some(key) {
-            // (none while the rows are half made: a panic in a tile leaves
-            // no key to a partial copy)
-            *made = None;
-            xs.resize(n, [0; 32]);
-            ds.resize(n, 0.0);
-            for r in r0..r1 {
-                for b in 0..nb {
-                    // SAFETY: block b of activation row r (caller).
-                    unsafe {
-                        let y = a0.add(r * stride + b * Q8_0_BYTES);
-                        let i = (r - r0) * nb + b;
-                        let u = _mm256_xor_si256(ld32(y.add(2)), flip);
-                        _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
-                        ds[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
-                            *y,
-                            *y.add(1),
-                        ])
-                            as i16)));
-                    }
-                }
-            }
-            *made = Some(key);
-        }
+        // SAFETY: rows r0..r1 of the tile hold nb Q8_0 blocks (caller).
+        unsafe { super::one_lane::prepare_acts(t, nb, flip, key, xs, ds, made) };
         assert!(xs.len() >= n && ds.len() >= n);
         let (xp, dp) = (xs.as_ptr(), ds.as_ptr());
         let mut o = o0;
