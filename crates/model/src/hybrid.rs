@@ -444,16 +444,17 @@ impl Model {
             };
             {
                 let st: &[f32] = st;
+                let conv_len = hy.conv.len();
                 let conv = SharedMut(hy.conv.as_mut_ptr());
                 // rows are independent (each reads inputs only): runs of
                 // them over the pool
                 crate::forward::par_row_runs(pool, g.rows, cd * taps, |a, b| {
                     for i in a..b {
                         let t = g.row0 + i;
-                        assert!((t + 1) * cd <= n * cd);
+                        assert!((t + 1) * cd <= conv_len);
                         // SAFETY: this run alone writes rows g.row0 + a..b of
-                        // `hy.conv` (in bounds: asserted, the buffer holds n
-                        // rows), which outlives the runs.
+                        // `hy.conv` (in bounds: asserted), which outlives the
+                        // runs.
                         let out =
                             unsafe { std::slice::from_raw_parts_mut(conv.get().add(t * cd), cd) };
                         let rows: [*const f32; MAX_CONV_TAPS] = std::array::from_fn(|k| {
@@ -487,10 +488,11 @@ impl Model {
         }
         // q and k L2-normed per head (rows independent: over the pool)
         {
+            let conv_len = hy.conv.len();
             let conv = SharedMut(hy.conv.as_mut_ptr());
             crate::forward::par_row_runs(pool, n, 2 * kd, |a, b| {
                 for t in a..b {
-                    assert!(t * cd + 2 * kd <= n * cd);
+                    assert!(t * cd + 2 * kd <= conv_len);
                     // SAFETY: this run alone touches rows a..b of `hy.conv`
                     // (in bounds: asserted), which outlives the runs.
                     let row =
@@ -602,11 +604,12 @@ impl Model {
         // RMS norm per head × SiLU(z), then ssm_out
         crate::forward::par_rms_norm(pool, &mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
         {
+            let out_len = hy.out.len();
             let (out, z) = (SharedMut(hy.out.as_mut_ptr()), &hy.z);
             crate::forward::par_row_runs(pool, n, vd, |a, b| {
-                assert!(b * vd <= z.len());
-                // SAFETY: this run alone touches rows a..b of `hy.out` (as
-                // long as `hy.z`: n rows of vd), which outlives the runs.
+                assert!(b * vd <= out_len && b * vd <= z.len());
+                // SAFETY: this run alone touches rows a..b of `hy.out` (in
+                // bounds: asserted), which outlives the runs.
                 let o =
                     unsafe { std::slice::from_raw_parts_mut(out.get().add(a * vd), (b - a) * vd) };
                 for (o, &z) in o.iter_mut().zip(&z[a * vd..b * vd]) {
