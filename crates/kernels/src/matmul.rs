@@ -85,6 +85,22 @@ pub(crate) struct PrepKey {
     variant: i64,
 }
 
+impl PrepKey {
+    /// `make()` (the thread's preparation of these rows) unless `made`
+    /// already says it was made for this key; `made` holds no key while
+    /// making (a panic in a tile leaves no key to a partial copy), this key
+    /// after.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn make_once(self, made: &mut Option<PrepKey>, make: impl FnOnce()) {
+        if *made == Some(self) {
+            return;
+        }
+        *made = None;
+        make();
+        *made = Some(self);
+    }
+}
+
 /// A checked job's kernels and tiling, ready to be split into tiles.
 #[derive(Clone, Copy)]
 struct Plan<'a> {

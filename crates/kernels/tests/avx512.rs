@@ -10,8 +10,8 @@
 
 mod common;
 
-use common::{check_matmul, random_acts, random_weights, Rng, WEIGHT_TYPES};
-use kernels::{simd_level, vec_dot, vec_dot_scalar_raw, GgmlType, QuantizedActs, ThreadPool};
+use common::{check_matmul, check_vec_dot, Rng, WEIGHT_TYPES};
+use kernels::{simd_level, GgmlType, ThreadPool};
 
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -66,13 +66,7 @@ fn avx512_kernels_match_the_scalar_reference() {
     // float dots: a 512-bit vector holds two of the AVX2 kernel's accumulators
     for ty in [GgmlType::F32, GgmlType::F16, GgmlType::BF16] {
         for k in [1usize, 31, 32, 33, 64, 100, 257] {
-            let w = random_weights(&mut rng, ty, k);
-            let x = random_acts(&mut rng, k);
-            let mut acts = QuantizedActs::new();
-            acts.quantize(ty, &x, 1, k);
-            let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
-            let got = vec_dot(ty, &w, &acts, 0);
-            assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k}");
+            check_vec_dot(&mut rng, ty, k, "");
         }
     }
 
@@ -115,13 +109,7 @@ fn k_quant_decode_matches_the_scalar_reference() {
                     check_matmul(&pool, &mut rng, ty, k, n_out, 1, extreme);
                 }
             }
-            let w = random_weights(&mut rng, ty, k);
-            let x = random_acts(&mut rng, k);
-            let mut acts = QuantizedActs::new();
-            acts.quantize(ty, &x, 1, k);
-            let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
-            let got = vec_dot(ty, &w, &acts, 0);
-            assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k} vec_dot");
+            check_vec_dot(&mut rng, ty, k, " vec_dot");
         }
     }
 }

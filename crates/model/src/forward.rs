@@ -617,44 +617,46 @@ pub(crate) fn par_glu(pool: &ThreadPool, act: Activation, gate: &mut [f32], up: 
     });
 }
 
-/// [`ops::rms_norm`] of the rows of `x` ([rows][n]) spread over the pool in
-/// runs of whole rows: each row's bits are its own (`ops::rms_norm` sums a
+/// [`ops::rms_norm`] of the rows of `x` ([rows][n]) over the pool
+/// ([`par_rows_mut`]): each row's bits are its own (`ops::rms_norm` sums a
 /// row the same way whichever rows are beside it), so the split never shows.
 pub(crate) fn par_rms_norm(pool: &ThreadPool, x: &mut [f32], n: usize, w: &[f32], eps: f32) {
-    // elements per task, at least
+    par_rows_mut(pool, x, n, n, |_, xs| ops::rms_norm(xs, n, w, eps));
+}
+
+/// `x` as rows of `row_len` elements, split into runs of whole rows over the
+/// pool: `f(r0, rows)` for each run, `r0` its first row's index. One run on
+/// the calling thread when there is little work (`row_work` elements of it
+/// per row). For element-wise steps whose rows are independent: each row is
+/// computed the same way in any run.
+pub(crate) fn par_rows_mut(
+    pool: &ThreadPool,
+    x: &mut [f32],
+    row_len: usize,
+    row_work: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    // work per run, at least
     const CHUNK: usize = 16384;
-    if n == 0 || x.len() <= CHUNK || pool.n_threads() == 1 {
-        return ops::rms_norm(x, n, w, eps);
+    if row_len == 0 {
+        return f(0, x);
     }
-    let rows = x.len() / n;
-    let per = (CHUNK / n).max(1);
+    let rows = x.len() / row_len;
+    assert_eq!(rows * row_len, x.len(), "whole rows");
+    let per = (CHUNK / row_work.max(1)).max(1);
+    if rows <= per || pool.n_threads() == 1 {
+        return f(0, x);
+    }
     let ptr = crate::attention::SharedMut(x.as_mut_ptr());
     pool.run(rows.div_ceil(per), |t| {
         let (a, b) = (t * per, ((t + 1) * per).min(rows));
-        // SAFETY: task t alone touches rows a..b of `x` (disjoint ranges,
-        // in bounds: b <= rows), and `x` outlives `run`.
-        let xs = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(a * n), (b - a) * n) };
-        ops::rms_norm(xs, n, w, eps);
+        // SAFETY: task t alone touches rows a..b of `x` (disjoint ranges, in
+        // bounds: b <= rows), and `x` outlives `run`.
+        let xs = unsafe {
+            std::slice::from_raw_parts_mut(ptr.get().add(a * row_len), (b - a) * row_len)
+        };
+        f(a, xs);
     });
-}
-
-/// Rows `0..n` (`row_elems` elements of work each) split into runs of whole
-/// rows over the pool, `f(r0, r1)` per run; one run on the calling thread
-/// when there is little work. For element-wise steps whose rows are
-/// independent: each row is computed the same way in any run.
-pub(crate) fn par_row_runs(
-    pool: &ThreadPool,
-    n: usize,
-    row_elems: usize,
-    f: impl Fn(usize, usize) + Sync,
-) {
-    // elements per run, at least
-    const CHUNK: usize = 16384;
-    let per = (CHUNK / row_elems.max(1)).max(1);
-    if n <= per || pool.n_threads() == 1 {
-        return f(0, n);
-    }
-    pool.run(n.div_ceil(per), |t| f(t * per, ((t + 1) * per).min(n)));
 }
 
 /// `out = rms_norm(x) * w` over the pool (see [`par_rms_norm`]).

@@ -432,77 +432,51 @@ impl Model {
         let hist = taps - 1;
         for g in &s.groups {
             let st = &mut sessions[g.seq].rec.layers[il].conv;
-            let mixed = &hy.mixed;
-            let input = |st: &'_ [f32], r: usize| -> *const f32 {
+            let input = |r: usize| -> &[f32] {
                 // row r of [state; rows]
                 if r < hist {
-                    st[r * cd..(r + 1) * cd].as_ptr()
+                    &st[r * cd..(r + 1) * cd]
                 } else {
                     let t = g.row0 + r - hist;
-                    mixed[t * cd..(t + 1) * cd].as_ptr()
+                    &hy.mixed[t * cd..(t + 1) * cd]
                 }
             };
-            {
-                let st: &[f32] = st;
-                let conv_len = hy.conv.len();
-                let conv = SharedMut(hy.conv.as_mut_ptr());
-                // rows are independent (each reads inputs only): runs of
-                // them over the pool
-                crate::forward::par_row_runs(pool, g.rows, cd * taps, |a, b| {
-                    for i in a..b {
-                        let t = g.row0 + i;
-                        assert!((t + 1) * cd <= conv_len);
-                        // SAFETY: this run alone writes rows g.row0 + a..b of
-                        // `hy.conv` (in bounds: asserted), which outlives the
-                        // runs.
-                        let out =
-                            unsafe { std::slice::from_raw_parts_mut(conv.get().add(t * cd), cd) };
-                        let rows: [*const f32; MAX_CONV_TAPS] = std::array::from_fn(|k| {
-                            if k < taps {
-                                input(st, i + k)
-                            } else {
-                                std::ptr::null()
-                            }
-                        });
-                        for (ch, o) in out.iter_mut().enumerate() {
-                            let wc = &w.conv[ch * taps..(ch + 1) * taps];
-                            let mut sum = 0.0f32;
-                            for (k, &wk) in wc.iter().enumerate() {
-                                // SAFETY: rows[k] (k < taps) points at a row
-                                // of cd floats: the state's or `mixed`'s.
-                                sum += unsafe { *rows[k].add(ch) } * wk;
-                            }
-                            *o = silu(sum);
+            // rows are independent (each reads inputs only): runs of them
+            // over the pool
+            let out = &mut hy.conv[g.row0 * cd..(g.row0 + g.rows) * cd];
+            crate::forward::par_rows_mut(pool, out, cd, cd * taps, |i0, out| {
+                for (i, out) in out.chunks_exact_mut(cd).enumerate() {
+                    let i = i0 + i;
+                    let rows: [&[f32]; MAX_CONV_TAPS] =
+                        std::array::from_fn(|k| if k < taps { input(i + k) } else { &[] });
+                    for (ch, o) in out.iter_mut().enumerate() {
+                        let wc = &w.conv[ch * taps..(ch + 1) * taps];
+                        let mut sum = 0.0f32;
+                        for (k, &wk) in wc.iter().enumerate() {
+                            sum += rows[k][ch] * wk;
                         }
-                    }
-                });
-            }
-            // new state: rows g.rows .. g.rows + hist of [state; rows]
-            let mut new = vec![0.0f32; hist * cd];
-            for r in 0..hist {
-                // SAFETY: `input` points at a row of cd floats.
-                let src = unsafe { std::slice::from_raw_parts(input(st, g.rows + r), cd) };
-                new[r * cd..(r + 1) * cd].copy_from_slice(src);
-            }
-            st.copy_from_slice(&new);
-        }
-        // q and k L2-normed per head (rows independent: over the pool)
-        {
-            let conv_len = hy.conv.len();
-            let conv = SharedMut(hy.conv.as_mut_ptr());
-            crate::forward::par_row_runs(pool, n, 2 * kd, |a, b| {
-                for t in a..b {
-                    assert!(t * cd + 2 * kd <= conv_len);
-                    // SAFETY: this run alone touches rows a..b of `hy.conv`
-                    // (in bounds: asserted), which outlives the runs.
-                    let row =
-                        unsafe { std::slice::from_raw_parts_mut(conv.get().add(t * cd), 2 * kd) };
-                    for head in row.chunks_exact_mut(hd) {
-                        l2_norm(head, c.rms_eps);
+                        *o = silu(sum);
                     }
                 }
             });
+            // new state: rows g.rows .. g.rows + hist of [state; rows], in
+            // place (no allocation per step): the state's own rows moved down
+            // first, then the group's last rows
+            let kept = hist.saturating_sub(g.rows);
+            st.copy_within((hist - kept) * cd..hist * cd, 0);
+            for r in kept..hist {
+                let t = g.row0 + g.rows + r - hist;
+                st[r * cd..(r + 1) * cd].copy_from_slice(&hy.mixed[t * cd..(t + 1) * cd]);
+            }
         }
+        // q and k L2-normed per head (rows independent: over the pool)
+        crate::forward::par_rows_mut(pool, &mut hy.conv[..n * cd], cd, 2 * kd, |_, rows| {
+            for row in rows.chunks_exact_mut(cd) {
+                for head in row[..2 * kd].chunks_exact_mut(hd) {
+                    l2_norm(head, c.rms_eps);
+                }
+            }
+        });
         // the delta rule: one task per (group, value head)
         let per_token = self.delta_rule == DeltaRule::PerToken;
         // per group: the layer's state, u rows and decays (written by the
@@ -603,20 +577,12 @@ impl Model {
         }
         // RMS norm per head × SiLU(z), then ssm_out
         crate::forward::par_rms_norm(pool, &mut hy.out[..n * vd], hd, &w.norm, c.rms_eps);
-        {
-            let out_len = hy.out.len();
-            let (out, z) = (SharedMut(hy.out.as_mut_ptr()), &hy.z);
-            crate::forward::par_row_runs(pool, n, vd, |a, b| {
-                assert!(b * vd <= out_len && b * vd <= z.len());
-                // SAFETY: this run alone touches rows a..b of `hy.out` (in
-                // bounds: asserted), which outlives the runs.
-                let o =
-                    unsafe { std::slice::from_raw_parts_mut(out.get().add(a * vd), (b - a) * vd) };
-                for (o, &z) in o.iter_mut().zip(&z[a * vd..b * vd]) {
-                    *o *= silu(z);
-                }
-            });
-        }
+        let z = &hy.z[..n * vd];
+        crate::forward::par_rows_mut(pool, &mut hy.out[..n * vd], vd, vd, |r0, o| {
+            for (o, &z) in o.iter_mut().zip(&z[r0 * vd..]) {
+                *o *= silu(z);
+            }
+        });
         s.acts_mid.invalidate();
         self.project(pool, &mut s.acts_mid, &s.hy.out, n, &w.w_out, &mut s.o)
     }

@@ -430,10 +430,7 @@ unsafe fn matmul<B: KPanel, const VNNI: bool>(t: &Tile<'_>, cache: Option<&[KBlk
             let (g, ds, made) = &mut *g.borrow_mut();
             let n = (t.r1 - t.r0) * nb;
             let key = t.prep_key(nb, B::Q6 as i64);
-            if *made != Some(key) {
-                // (none while the rows are half made: a panic in a tile
-                // leaves no key to a partial copy)
-                *made = None;
+            key.make_once(made, || {
                 if g.len() < n {
                     // SAFETY: all-zero bytes are valid vectors.
                     g.resize(n, unsafe { std::mem::zeroed() });
@@ -450,8 +447,7 @@ unsafe fn matmul<B: KPanel, const VNNI: bool>(t: &Tile<'_>, cache: Option<&[KBlk
                         &mut ds[..n],
                     )
                 };
-                *made = Some(key);
-            }
+            });
             let rows = Grouped {
                 g: &g[..n],
                 ds: &ds[..n],

@@ -510,32 +510,24 @@ pub(super) unsafe fn prepare_acts(
     ds: &mut Vec<f32>,
     made: &mut Option<PrepKey>,
 ) {
-    if *made == Some(key) {
-        return;
-    }
-    // (none while the rows are half made: a panic in a tile leaves no key to
-    // a partial copy)
-    *made = None;
-    let (r0, r1, a0, stride) = (t.r0, t.r1, t.a0, t.stride);
-    let n = (r1 - r0) * nb;
-    xs.resize(n, [0; 32]);
-    ds.resize(n, 0.0);
-    for r in r0..r1 {
-        for b in 0..nb {
-            // SAFETY: block b of activation row r (caller).
-            unsafe {
-                let y = a0.add(r * stride + b * Q8_0_BYTES);
-                let i = (r - r0) * nb + b;
-                let u = _mm256_xor_si256(ld32(y.add(2)), flip);
-                _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
-                ds[i] =
-                    _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(
-                        u16::from_le_bytes([*y, *y.add(1)]) as i16,
-                    )));
+    key.make_once(made, || {
+        let (r0, r1, a0, stride) = (t.r0, t.r1, t.a0, t.stride);
+        let n = (r1 - r0) * nb;
+        xs.resize(n, [0; 32]);
+        ds.resize(n, 0.0);
+        for r in r0..r1 {
+            for b in 0..nb {
+                // SAFETY: block b of activation row r (caller).
+                unsafe {
+                    let y = a0.add(r * stride + b * Q8_0_BYTES);
+                    let i = (r - r0) * nb + b;
+                    let u = _mm256_xor_si256(ld32(y.add(2)), flip);
+                    _mm256_storeu_si256(xs[i].as_mut_ptr() as *mut __m256i, u);
+                    ds[i] = crate::avx2::f16_ptr(y);
+                }
             }
         }
-    }
-    *made = Some(key);
+    });
 }
 
 /// [`panels`] with the cache's blocks, if any.

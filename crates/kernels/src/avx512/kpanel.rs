@@ -428,17 +428,13 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[PBlk]>) {
         let group = GROUP.min(o1 - o0);
         // SAFETY: all-zero bytes are valid vectors.
         unsafe { pairs.resize(group / 2 * nb, std::mem::zeroed()) };
-        if *made != Some(key) {
-            // (none while the rows are half made: a panic in a tile leaves
-            // no key to a partial copy)
-            *made = None;
+        key.make_once(made, || {
             // SAFETY: all-zero bytes are valid vectors.
             unsafe { g.resize(n, std::mem::zeroed()) };
             ds.resize(n, 0.0);
             // SAFETY: rows r0..r1 hold nb Q8_K blocks (caller).
             unsafe { group_acts(a0.add(r0 * stride), stride, nb, B::Q6, g, ds) };
-            *made = Some(key);
-        }
+        });
         assert!(g.len() >= n && ds.len() >= n);
         let (gp, dp) = (g.as_ptr(), ds.as_ptr());
         let rblock = act_block(nb);

@@ -31,7 +31,8 @@
 //! blocks of a row, two blocks' `u` to a vector against the two activation
 //! blocks, `vpdpbusd` leaves each block in 8 i32 lanes (started at its share
 //! of `c`), a transposed reduction ([`reduce16`]) adds each block's 8 lanes
-//! into one lane, and the 16 `d_w * d_y` come from one gather and multiply;
+//! into one lane, and the 16 `d_w * d_y` from one multiply (the scales read
+//! by scalar loads: [`scales16`]);
 //! then the FMAs run block by block in order, four rows' chains side by side
 //! (one chain alone is bound by the FMA's latency): the same `T`, the same
 //! float ops as the panels and the scalar reference. MXFP4 (an E8M0 scale,
@@ -309,10 +310,7 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
             tmp.resize(nb, unsafe { std::mem::zeroed() });
         }
         let bias = _mm256_set1_epi8(-128);
-        if *made != Some(key) {
-            // (none while the rows are half made: a panic in a tile leaves
-            // no key to a partial copy)
-            *made = None;
+        key.make_once(made, || {
             xs.resize((r1 - r0) * nb, ActZ::default());
             for r in r0..r1 {
                 for b in 0..nb {
@@ -331,16 +329,11 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
                         let x = &mut xs[(r - r0) * nb + b];
                         _mm256_storeu_si256(x.y.as_mut_ptr() as *mut __m256i, q);
                         x.c = -off * sum;
-                        x.d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes([
-                            *y,
-                            *y.add(1),
-                        ])
-                            as i16)));
+                        x.d = crate::avx2::f16_ptr(y);
                     }
                 }
             }
-            *made = Some(key);
-        }
+        });
         assert!(xs.len() >= (r1 - r0) * nb);
         let xp = xs.as_ptr();
         let mut o = o0;
@@ -598,8 +591,7 @@ unsafe fn row_sums<F: Block32>(
     let mut g = 0;
     while g < nb {
         let n = (nb - g).min(16);
-        // SAFETY: blocks g..g + n of the row and group g / 16 (caller); the
-        // gather reads the first 4 bytes of those blocks only (mask).
+        // SAFETY: blocks g..g + n of the row and group g / 16 (caller).
         unsafe {
             let ag = &*y.add(g / 16);
             let mut s = [_mm512_setzero_si512(); 8];

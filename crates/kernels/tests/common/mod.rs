@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 use kernels::{
-    matmul_multi, matmul_reference_raw, GgmlType, MatmulJob, PanelCache, QuantizedActs, ThreadPool,
+    matmul_multi, matmul_reference_raw, vec_dot, vec_dot_scalar_raw, GgmlType, MatmulJob,
+    PanelCache, QuantizedActs, ThreadPool,
 };
 
 /// Tiny deterministic PRNG (xorshift64*).
@@ -99,6 +100,19 @@ pub fn random_acts(rng: &mut Rng, n: usize) -> Vec<f32> {
 /// Each output of `matmul` for these shapes equals the scalar reference of
 /// its op order, with and without the matrix's panel cache (where this level
 /// builds one).
+/// One random weight row of `k` elements of `ty` against one random
+/// activation row through the dispatched `vec_dot`, bit for bit against the
+/// scalar reference (`what` names the case in the message).
+pub fn check_vec_dot(rng: &mut Rng, ty: GgmlType, k: usize, what: &str) {
+    let w = random_weights(rng, ty, k);
+    let x = random_acts(rng, k);
+    let mut acts = QuantizedActs::new();
+    acts.quantize(ty, &x, 1, k);
+    let want = vec_dot_scalar_raw(ty, &w, acts.row(0)).unwrap();
+    let got = vec_dot(ty, &w, &acts, 0);
+    assert_eq!(got.to_bits(), want.to_bits(), "{ty} k={k}{what}");
+}
+
 pub fn check_matmul(
     pool: &ThreadPool,
     rng: &mut Rng,
