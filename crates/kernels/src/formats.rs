@@ -578,10 +578,11 @@ pub(crate) static FORMATS: [Format; 14] = [
     },
     Format {
         // panels: each row's super-blocks unpacked once per tile (`kpanel`),
-        // or once per model from a cache (AVX2, AVX-512 VNNI); with AVX-VNNI
-        // AVX2's passes by `vpdpwssd`; AVX-512 without VNNI runs AVX2's, with
-        // VNNI its own passes over two rows; decode (one activation row) at
-        // AVX-512 VNNI by `avx512::kdec`'s dot, the same bits as AVX2's
+        // or once per model from a cache (AVX2); with AVX-VNNI AVX2's passes
+        // by `vpdpwssd`; AVX-512 without VNNI runs AVX2's; with VNNI the K
+        // one-lane order (`orders`): panels of 16 rows (`avx512::klane`,
+        // cached), decode row by row (`klane::decode`), the `vec_dot` dot by
+        // `avx512::kdec`
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -610,11 +611,13 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
+            order: Order::OneLane(orders::k_one_lane_q4_k),
             dot: avx512::kdec::vec_dot_q4_k,
-            dot_1x4: Some(avx512::kq::dot_q4_k::<4>),
-            panel: Some(avx512::kpanel::panels::<BlockQ4K>),
+            decode: Some(avx512::klane::decode::<BlockQ4K>),
+            panel: Some(avx512::klane::panels::<BlockQ4K>),
             panel_from: 2,
-            cache: Some(avx512::kpanel::cache::<BlockQ4K>()),
+            panel_rows: 16,
+            cache: Some(avx512::klane::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
         },
         #[cfg(target_arch = "aarch64")]
@@ -690,11 +693,13 @@ pub(crate) static FORMATS: [Format; 14] = [
         },
         #[cfg(target_arch = "x86_64")]
         avx512_vnni: Kernels {
+            order: Order::OneLane(orders::k_one_lane_q6_k),
             dot: avx512::kdec::vec_dot_q6_k,
-            dot_1x4: Some(avx512::kq::dot_q6_k::<4>),
-            panel: Some(avx512::kpanel::panels::<BlockQ6K>),
+            decode: Some(avx512::klane::decode::<BlockQ6K>),
+            panel: Some(avx512::klane::panels::<BlockQ6K>),
             panel_from: 2,
-            cache: Some(avx512::kpanel::cache::<BlockQ6K>()),
+            panel_rows: 16,
+            cache: Some(avx512::klane::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()
         },
         #[cfg(target_arch = "aarch64")]

@@ -18,11 +18,21 @@
 //!   block, in order), finally `acc_E + acc_O`, plus the `Σ m_x s_y` FMA chain
 //!   of the min as in `vec_dot`.
 //!
+//! - **K one-lane** ([`k_one_lane_q4_k`], [`k_one_lane_q6_k`]; Q4_K and Q6_K
+//!   at AVX-512 VNNI, kernels in `avx512::klane`): per super-block `b` the
+//!   exact integer sum `T` of every scale times its sub-block's `Σ x_i y_i`
+//!   (and for Q4_K the exact `M = Σ min * bsum`), then `acc[b % 8] =
+//!   fma(d_y * d_x, T, acc[b % 8])` (and `acc_m[b % 8] = fma(d_y * dmin_x, M,
+//!   acc_m[b % 8])`): eight chains, so that a single row's decode does one
+//!   vector FMA per 8 blocks; the result [`sum8`]`(acc)` (Q4_K minus
+//!   `sum8(acc_m)`).
+//!
 //! Integer sums are exact, so the kernels may form them in any order (their
 //! i16 partial sums are bounded in each kernel's comments); the float ops are
 //! fixed.
 
 use crate::block::Block32;
+use crate::k_quants::{q6_k::q6k_values, q8k_bsum, q8k_d, q8k_q, scales_mins_k4, Q8_K_BYTES};
 use crate::util::f16_at;
 
 /// One-lane order: weight row `w` (whole blocks of `F`, which has no min)
@@ -78,4 +88,70 @@ pub(crate) fn two_lane<F: Block32>(w: &[u8], a: &[u8]) -> f32 {
     } else {
         r
     }
+}
+
+/// K one-lane order for Q4_K (144-byte super-blocks, layout in
+/// `k_quants::q4_k`) against a Q8_K activation row: per super-block `T =
+/// Σ_s sc_s Σ_{i in s} q_i y_i` and `M = Σ_s m_s (bsum_{2s} + bsum_{2s+1})`
+/// exactly (8 sub-blocks of 32, 6-bit scales `sc` and mins `m`), then for
+/// block `b` `acc[b % 8] = fma(d_y * d, T, ..)`, `acc_m[b % 8] = fma(d_y *
+/// dmin, M, ..)`; `sum8(acc) - sum8(acc_m)`.
+pub(crate) fn k_one_lane_q4_k(w: &[u8], a: &[u8]) -> f32 {
+    const WB: usize = 144;
+    let nb = w.len() / WB;
+    assert!(a.len() >= nb * Q8_K_BYTES, "activation row too short");
+    let (mut acc, mut acc_m) = ([0.0f32; 8], [0.0f32; 8]);
+    for i in 0..nb {
+        let x = &w[i * WB..(i + 1) * WB];
+        let y = &a[i * Q8_K_BYTES..(i + 1) * Q8_K_BYTES];
+        let (sc, m) = scales_mins_k4(&x[4..16]);
+        let (mut t, mut mm) = (0i32, 0i32);
+        for s in 0..8 {
+            let q = &x[16 + (s / 2) * 32..16 + (s / 2) * 32 + 32];
+            let sum: i32 = (0..32)
+                .map(|l| {
+                    let v = if s % 2 == 0 { q[l] & 0xF } else { q[l] >> 4 };
+                    v as i32 * q8k_q(y, 32 * s + l)
+                })
+                .sum();
+            t += sc[s] as i32 * sum;
+            mm += m[s] as i32 * (q8k_bsum(y, 2 * s) + q8k_bsum(y, 2 * s + 1));
+        }
+        let yd = q8k_d(y);
+        acc[i % 8] = (yd * f16_at(x, 0)).mul_add(t as f32, acc[i % 8]);
+        acc_m[i % 8] = (yd * f16_at(x, 2)).mul_add(mm as f32, acc_m[i % 8]);
+    }
+    sum8(acc) - sum8(acc_m)
+}
+
+/// The K one-lane order's sum of its 8 chains, `((c0 + c4) + (c2 + c6)) +
+/// ((c1 + c5) + (c3 + c7))` (llama.cpp's `hsum_float_8`).
+pub(crate) fn sum8(c: [f32; 8]) -> f32 {
+    ((c[0] + c[4]) + (c[2] + c[6])) + ((c[1] + c[5]) + (c[3] + c[7]))
+}
+
+/// K one-lane order for Q6_K (210-byte super-blocks, layout in
+/// `k_quants::q6_k`) against a Q8_K activation row: per super-block `T =
+/// Σ_s sc_s (Σ_{i in s} u_i y_i - 32 bsum_s)` exactly (16 sub-blocks of 16,
+/// `u` the unsigned 6-bit values, `sc` the signed scales), then for block `b`
+/// `acc[b % 8] = fma(d_y * d, T, ..)`; `sum8(acc)`.
+pub(crate) fn k_one_lane_q6_k(w: &[u8], a: &[u8]) -> f32 {
+    const WB: usize = 210;
+    let nb = w.len() / WB;
+    assert!(a.len() >= nb * Q8_K_BYTES, "activation row too short");
+    let mut acc = [0.0f32; 8];
+    for i in 0..nb {
+        let x = &w[i * WB..(i + 1) * WB];
+        let y = &a[i * Q8_K_BYTES..(i + 1) * Q8_K_BYTES];
+        let v = q6k_values(x);
+        let mut t = 0i32;
+        for s in 0..16 {
+            let sum: i32 = (0..16)
+                .map(|l| (v[16 * s + l] as i32 + 32) * q8k_q(y, 16 * s + l))
+                .sum();
+            t += (x[192 + s] as i8) as i32 * (sum - 32 * q8k_bsum(y, s));
+        }
+        acc[i % 8] = (q8k_d(y) * f16_at(x, 208)).mul_add(t as f32, acc[i % 8]);
+    }
+    sum8(acc)
 }

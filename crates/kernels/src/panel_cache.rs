@@ -7,9 +7,10 @@
 //! (the two-lane order's of 4) and Q4_K/Q6_K (each row unpacked as
 //! `avx2::kpanel` does per tile); with AVX-512 VNNI for Q4_0/Q5_0/Q8_0 (the
 //! one-lane order's panels of 16 rows, `avx512::one_lane`) and Q4_K/Q6_K
-//! (row pairs unpacked side by side, `avx512::kpanel`); with NEON i8mm for Q4_0/Q5_0/Q8_0 (row pairs in
-//! `SMMLA`'s layout, `neon::i8mm`). The
-//! price is memory: about 1.25 bytes per weight (1.75 for Q4_K/Q6_K) on top
+//! (the K one-lane order's panels of 16 rows, `avx512::klane`); with NEON
+//! i8mm for Q4_0/Q5_0/Q8_0 (row pairs in `SMMLA`'s layout, `neon::i8mm`). The
+//! price is memory: about 1.25 bytes per weight (Q4_K/Q6_K: 1.75 on AVX2,
+//! 1.41 with AVX-512 VNNI) on top
 //! of the file's, so callers decide (hearth builds them for `serve` and
 //! `batch` when the memory preflight has room). Results are bit-identical
 //! with or without a cache.
@@ -43,9 +44,9 @@ pub(crate) enum Panels {
     /// K-quant rows unpacked as `avx2::kpanel` unpacks them per tile.
     #[cfg(target_arch = "x86_64")]
     KQuant(Vec<crate::avx2::kpanel::KBlk>),
-    /// K-quant row pairs at AVX-512 VNNI (`avx512::kpanel`).
+    /// K-quant panels of 16 rows at AVX-512 VNNI (`avx512::klane`).
     #[cfg(target_arch = "x86_64")]
-    KQuantPairs(Vec<crate::avx512::kpanel::PBlk>),
+    KQuantZ(Vec<crate::avx512::klane::KZBlk>),
     /// The one-lane formats' row pairs in `SMMLA`'s layout (`neon::i8mm`).
     #[cfg(target_arch = "aarch64")]
     Pairs(Vec<crate::neon::i8mm::Pair>),
@@ -63,7 +64,7 @@ impl Panels {
             #[cfg(target_arch = "x86_64")]
             Panels::KQuant(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
-            Panels::KQuantPairs(ref v) => std::mem::size_of_val(v.as_slice()),
+            Panels::KQuantZ(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "aarch64")]
             Panels::Pairs(ref v) => std::mem::size_of_val(v.as_slice()),
         }

@@ -2,7 +2,7 @@
 //! against the scalar reference of the format's order there, with and
 //! without the panel cache: the one-lane formats (each level's own panels: 8
 //! rows on AVX2 and with AVX-VNNI, 16 with AVX-512 VNNI) and the K-quants
-//! with panels (Q4_K, Q6_K: single rows on AVX2, pairs with AVX-512 VNNI),
+//! with panels (Q4_K, Q6_K: single rows on AVX2, 16 with AVX-512 VNNI),
 //! and MXFP4's weight row x 4 activation rows.
 //! `scripts/test.sh` runs this file again capped at each lower level the CPU
 //! has (`HEARTH_SIMD`, checked by `HEARTH_EXPECT_SIMD`).
@@ -78,6 +78,14 @@ fn k_quant_panels_match_the_scalar_reference() {
         // AVX-512 VNNI; of 4 and a last 1 on AVX2)
         check_matmul(&ThreadPool::new(1), &mut rng, ty, 512, 544, 13, false);
         check_matmul(&pool, &mut rng, ty, 57344, 8, 21, false);
+        // the K one-lane order's 8 chains (AVX-512 VNNI) past a first round:
+        // 11 and 17 super-blocks, decode (1 row, and the rows past the
+        // panels) and panels
+        for k in [256 * 11, 256 * 17] {
+            for n_rows in [1, 3] {
+                check_matmul(&pool, &mut rng, ty, k, 21, n_rows, false);
+            }
+        }
     }
 }
 

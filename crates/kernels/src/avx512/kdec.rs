@@ -44,10 +44,34 @@
 use crate::avx2::hsum_f32_8;
 use crate::avx2::kq::k_rows;
 use crate::avx2::legacy::f16x2;
-use crate::avx512::kpanel::dpwssd;
 use crate::block::QuantBlock;
 use crate::k_quants::{q4_k::BlockQ4K, q6_k::BlockQ6K, Q8_K_BSUMS, Q8_K_BYTES};
 use std::arch::x86_64::*;
+
+/// `acc + madd(x, s)` lane-wise in one `vpdpwssd` (the exact i32 sums of
+/// two i16 products added to `acc`). Inline assembly: LLVM otherwise splits
+/// the intrinsic back into `vpmaddwd` + `vpaddd` when it reassociates the
+/// chain, one more instruction per 128 multiply-adds.
+///
+/// # Safety
+/// AVX-512 F/BW/VNNI available.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn dpwssd(acc: __m512i, x: __m512i, s: __m512i) -> __m512i {
+    let mut r = acc;
+    // SAFETY: reached only from this file's kernels, listed at
+    // `Level::Avx512Vnni` (AVX-512 VNNI detected: caller); registers only.
+    unsafe {
+        std::arch::asm!(
+            "vpdpwssd {r}, {x}, {s}",
+            r = inout(zmm_reg) r,
+            x = in(zmm_reg) x,
+            s = in(zmm_reg) s,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    r
+}
 
 /// `acc + madd(x, s)` lane-wise in one `vpdpwssd`, `s` the i16 pair at
 /// byte `OFF` of `t` broadcast to every lane (the instruction's memory
@@ -97,10 +121,104 @@ fn fold(v: __m512i) -> __m256i {
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
-    const WB: usize = BlockQ4K::BYTES;
-    let (nb, [ap]) = k_rows(w, WB, &[a]);
-    let wp = w.as_ptr();
-    let m4 = _mm256_set1_epi8(0xF);
+    // SAFETY: the caller's.
+    unsafe { q4_k::<false>(w, a) }
+}
+
+/// The K one-lane order's 8 FMA chains for one row (`crate::orders`: block
+/// `b` into chain `b % 8`), fed a block at a time: each block's exact lanes
+/// folded to 4 beside its 4 min lanes in one vector; every 8 blocks a
+/// transposed reduction makes the 8 blocks' exact `T` and `M` and one vector
+/// FMA each advances the 8 chains.
+pub(crate) struct Chains<const MIN: bool> {
+    /// The pending blocks' `[T lanes | M lanes]` (4 each, summing to `T`
+    /// and `M`), `d_y * d_x` and `d_y * dmin_x`.
+    v: [__m256i; 8],
+    d: [f32; 8],
+    dm: [f32; 8],
+    acc: __m256,
+    acc_m: __m256,
+}
+
+impl<const MIN: bool> Chains<MIN> {
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) fn new() -> Self {
+        Chains {
+            v: [_mm256_setzero_si256(); 8],
+            d: [0.0; 8],
+            dm: [0.0; 8],
+            acc: _mm256_setzero_ps(),
+            acc_m: _mm256_setzero_ps(),
+        }
+    }
+
+    /// Block `b` (`j = b % 8`; then [`Chains::flush`] after `j` 7): its 8
+    /// exact lanes, its 4 min lanes, `d_y * d_x` and `d_y * dmin_x`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) fn push(&mut self, j: usize, t: __m256i, m: __m128i, d: f32, dm: f32) {
+        let n = j & 7;
+        let t4 = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256::<1>(t));
+        self.v[n] = _mm256_set_m128i(m, t4);
+        self.d[n] = d;
+        self.dm[n] = dm;
+    }
+
+    /// The `n` (1..=8) blocks pushed since the last flush into their chains.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) fn flush(&mut self, n: usize) {
+        // lanes past the pending blocks hold stale sums: masked off
+        let k = ((1u32 << n.min(8)) - 1) as __mmask8;
+        // SAFETY: 8 floats in each array.
+        let (d, dm) = unsafe {
+            (
+                _mm256_loadu_ps(self.d.as_ptr()),
+                _mm256_loadu_ps(self.dm.as_ptr()),
+            )
+        };
+        let v = &self.v;
+        // per 128-bit half: [x0 + x2, y0 + y2, x1 + x3, y1 + y3] of (x, y)
+        let p = |x: __m256i, y: __m256i| {
+            _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y))
+        };
+        // per 128-bit half: the 4 sums behind (a, b)
+        let q = |a: __m256i, b: __m256i| {
+            _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b))
+        };
+        // [T0..T4 | M0..M4], [T4..T8 | M4..M8]
+        let b0 = q(p(v[0], v[1]), p(v[2], v[3]));
+        let b1 = q(p(v[4], v[5]), p(v[6], v[7]));
+        let t = _mm256_permute2x128_si256::<0x20>(b0, b1);
+        self.acc = _mm256_mask3_fmadd_ps(d, _mm256_cvtepi32_ps(t), self.acc, k);
+        if MIN {
+            let m = _mm256_permute2x128_si256::<0x31>(b0, b1);
+            self.acc_m = _mm256_mask3_fmadd_ps(dm, _mm256_cvtepi32_ps(m), self.acc_m, k);
+        }
+    }
+
+    /// The row's result after its `nb` blocks: `sum8` of the chains (minus
+    /// the min chains').
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) fn finish(mut self, nb: usize) -> f32 {
+        if nb % 8 != 0 {
+            self.flush(nb % 8);
+        }
+        if MIN {
+            hsum_f32_8(self.acc) - hsum_f32_8(self.acc_m)
+        } else {
+            hsum_f32_8(self.acc)
+        }
+    }
+}
+
+/// A Q4_K block's 16 leading bytes -> bytes 0..8 its 8 scales, 8..16 its 8
+/// mins (6 bits each).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) fn scales_mins(h: __m128i) -> __m128i {
     // the 12 scale bytes b0..b11 are bytes 4..16 of the block: dwords
     // [b0..4, b8..12, b4..8, b8..12] (scales low, scales high, mins low,
     // mins high before masking), and under dwords 1 and 3 the bytes whose top
@@ -111,18 +229,31 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     let sh_cnt = _mm_setr_epi32(0, 0, 0, 4);
     let mask_a = _mm_setr_epi32(0x3f3f_3f3f, 0x0f0f_0f0f, 0x3f3f_3f3f, 0x0f0f_0f0f);
     let top2 = _mm_set1_epi8(0x30);
+    let lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi8(h, sh_a), sh_cnt), mask_a);
+    let hi2 = _mm_and_si128(_mm_srli_epi32::<2>(_mm_shuffle_epi8(h, sh_b)), top2);
+    _mm_or_si128(lo, hi2)
+}
+
+/// Q4_K row `w` against Q8_K row `a`: `vec_dot`'s order (`ONE` false), or
+/// the K one-lane order (`crate::orders::k_one_lane_q4_k`: the block's 8
+/// lanes and the min lanes summed exactly into its chains, [`Chains`]), bit
+/// for bit.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn q4_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
+    const WB: usize = BlockQ4K::BYTES;
+    let (nb, [ap]) = k_rows(w, WB, &[a]);
+    let wp = w.as_ptr();
+    let m4 = _mm256_set1_epi8(0xF);
     // the 8 mins (bytes 8..16 of the unpacked scales) as i16
     let sh_mins = _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
     // scales 0..4 and 4..8 each twice as zero-extended i16
     let tab_lo = _mm_setr_epi8(0, -1, 0, -1, 1, -1, 1, -1, 2, -1, 2, -1, 3, -1, 3, -1);
     let tab_hi = _mm_setr_epi8(4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1);
-    // a block's 16 leading bytes -> bytes 0..8 the scales, 8..16 the mins
-    // (6 bits each)
-    let unpack = |h: __m128i| {
-        let lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi8(h, sh_a), sh_cnt), mask_a);
-        let hi2 = _mm_and_si128(_mm_srli_epi32::<2>(_mm_shuffle_epi8(h, sh_b)), top2);
-        _mm_or_si128(lo, hi2)
-    };
+    let unpack = scales_mins;
     // each chunk's scale twice as i16, a dword per chunk, read by
     // `vpdpwssd`'s broadcast operand (a load, where a scale vector built in a
     // register takes a shuffle); two tables, the next block's filled while
@@ -146,6 +277,7 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     }
     let mut acc = _mm256_setzero_ps();
     let mut acc_m = _mm_setzero_ps();
+    let mut one = Chains::<true>::new();
     for i in 0..nb {
         // SAFETY: block i < nb of the weight row (WB bytes at WB i) and of
         // the activation row (Q8_K_BYTES at Q8_K_BYTES i), checked by
@@ -166,8 +298,10 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
             let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
             let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
             let mp = _mm_madd_epi16(_mm_shuffle_epi8(u, sh_mins), q8s);
-            let dmin = -dy * mx;
-            acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m);
+            if !ONE {
+                let dmin = -dy * mx;
+                acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m);
+            }
             let t = tab[i % 2].as_ptr();
             // the quants: chunk pair j (32 bytes at 16 + 32j: low nibbles
             // chunk 2j, high nibbles 2j + 1) against the activations
@@ -194,8 +328,18 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
             let sumi = _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
             u = un;
             let d = dy * dx;
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            if ONE {
+                one.push(i, sumi, mp, d, dy * mx);
+                if i % 8 == 7 {
+                    one.flush(8);
+                }
+            } else {
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+            }
         }
+    }
+    if ONE {
+        return one.finish(nb);
     }
     let am = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     let am = _mm_add_ss(am, _mm_movehdup_ps(am));
@@ -208,6 +352,19 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
+    // SAFETY: the caller's.
+    unsafe { q6_k::<false>(w, a) }
+}
+
+/// Q6_K row `w` against Q8_K row `a`: `vec_dot`'s order (`ONE` false), or
+/// the K one-lane order (`crate::orders::k_one_lane_q6_k`: the block's 8
+/// lanes summed exactly into its chains, [`Chains`]), bit for bit.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn q6_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
     const WB: usize = BlockQ6K::BYTES;
     let (nb, [ap]) = k_rows(w, WB, &[a]);
     let wp = w.as_ptr();
@@ -226,6 +383,7 @@ pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
         )
     });
     let mut acc = _mm256_setzero_ps();
+    let mut one = Chains::<false>::new();
     for i in 0..nb {
         // SAFETY: block i < nb of the weight row (WB bytes at WB i) and of
         // the activation row (Q8_K_BYTES at Q8_K_BYTES i), checked by
@@ -262,8 +420,18 @@ pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
             let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
             let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
             let s = _mm256_sub_epi32(fold(sumi), q8sclsub);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s), acc);
+            if ONE {
+                one.push(i, s, _mm_setzero_si128(), dy * dx, 0.0);
+                if i % 8 == 7 {
+                    one.flush(8);
+                }
+            } else {
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s), acc);
+            }
         }
+    }
+    if ONE {
+        return one.finish(nb);
     }
     hsum_f32_8(acc)
 }

@@ -34,7 +34,7 @@
 #[macro_use]
 mod kernels;
 pub(crate) mod kdec;
-pub(crate) mod kpanel;
+pub(crate) mod klane;
 pub(crate) mod kq;
 pub(crate) mod mxfp4;
 pub(crate) mod one_lane;

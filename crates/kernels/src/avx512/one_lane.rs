@@ -122,8 +122,51 @@ unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
 
 /// Pointers to the 16 rows of the panel starting at row `o`, rows at or past
 /// `end` replaced by row `end - 1` (`o < end`, rows of `rb` bytes in `w`).
-fn rows16(w: &[u8], rb: usize, o: usize, end: usize) -> [*const u8; 16] {
+pub(crate) fn rows16(w: &[u8], rb: usize, o: usize, end: usize) -> [*const u8; 16] {
     std::array::from_fn(|j| w[(o + j).min(end - 1) * rb..].as_ptr())
+}
+
+/// 32 bytes of each of 16 rows (`q[j]`: row `j`) as 8 vectors of 16 dwords:
+/// dword `j` of result `k` is row `j`'s dword `k`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) fn transpose16(q: [__m256i; 16]) -> [__m512i; 8] {
+    // the 64-bit halves of two 256-bit lanes: [a0 a1 b0 b1 | a4 a5 b4 b5]
+    // and [a2 a3 b2 b3 | a6 a7 b6 b7] (AVX2's permute2x128 0x20 / 0x31 on
+    // each 256-bit half)
+    let lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    let hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    // rows j and j + 8 side by side, then the 8x8 dword transpose of
+    // `avx2::one_lane::build` on both halves at once: out[k] dword j = row
+    // j's dword k
+    let z: [__m512i; 8] =
+        std::array::from_fn(|j| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q[j]), q[j + 8]));
+    let t0 = _mm512_unpacklo_epi32(z[0], z[1]);
+    let t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    let t2 = _mm512_unpacklo_epi32(z[2], z[3]);
+    let t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    let t4 = _mm512_unpacklo_epi32(z[4], z[5]);
+    let t5 = _mm512_unpackhi_epi32(z[4], z[5]);
+    let t6 = _mm512_unpacklo_epi32(z[6], z[7]);
+    let t7 = _mm512_unpackhi_epi32(z[6], z[7]);
+    let u0 = _mm512_unpacklo_epi64(t0, t2);
+    let u1 = _mm512_unpackhi_epi64(t0, t2);
+    let u2 = _mm512_unpacklo_epi64(t1, t3);
+    let u3 = _mm512_unpackhi_epi64(t1, t3);
+    let u4 = _mm512_unpacklo_epi64(t4, t6);
+    let u5 = _mm512_unpackhi_epi64(t4, t6);
+    let u6 = _mm512_unpacklo_epi64(t5, t7);
+    let u7 = _mm512_unpackhi_epi64(t5, t7);
+    [
+        _mm512_permutex2var_epi64(u0, lo, u4),
+        _mm512_permutex2var_epi64(u1, lo, u5),
+        _mm512_permutex2var_epi64(u2, lo, u6),
+        _mm512_permutex2var_epi64(u3, lo, u7),
+        _mm512_permutex2var_epi64(u0, hi, u4),
+        _mm512_permutex2var_epi64(u1, hi, u5),
+        _mm512_permutex2var_epi64(u2, hi, u6),
+        _mm512_permutex2var_epi64(u3, hi, u7),
+    ]
 }
 
 /// `nb` blocks of the 16 weight rows at `rows` into `dst` (see [`ZBlock`]).
@@ -135,48 +178,12 @@ unsafe fn build<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [ZBlock]
     assert!(dst.len() >= nb);
     // Q8_0: q + 128 as an unsigned byte
     let flip = _mm256_set1_epi8(if F::BYTE_QUANTS { -128 } else { 0 });
-    // the 64-bit halves of two 256-bit lanes: [a0 a1 b0 b1 | a4 a5 b4 b5]
-    // and [a2 a3 b2 b3 | a6 a7 b6 b7] (AVX2's permute2x128 0x20 / 0x31 on
-    // each 256-bit half)
-    let lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
-    let hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: block b of every row (caller).
         unsafe {
             let xs = rows.map(|r| r.add(b * F::BYTES));
             let q: [__m256i; 16] = xs.map(|x| _mm256_xor_si256(unpack_u::<F>(x), flip));
-            // rows j and j + 8 side by side, then the 8x8 dword transpose of
-            // `avx2::one_lane::build` on both halves at once: out[k] dword j
-            // = row j's dword k
-            let z: [__m512i; 8] = std::array::from_fn(|j| {
-                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q[j]), q[j + 8])
-            });
-            let t0 = _mm512_unpacklo_epi32(z[0], z[1]);
-            let t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-            let t2 = _mm512_unpacklo_epi32(z[2], z[3]);
-            let t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-            let t4 = _mm512_unpacklo_epi32(z[4], z[5]);
-            let t5 = _mm512_unpackhi_epi32(z[4], z[5]);
-            let t6 = _mm512_unpacklo_epi32(z[6], z[7]);
-            let t7 = _mm512_unpackhi_epi32(z[6], z[7]);
-            let u0 = _mm512_unpacklo_epi64(t0, t2);
-            let u1 = _mm512_unpackhi_epi64(t0, t2);
-            let u2 = _mm512_unpacklo_epi64(t1, t3);
-            let u3 = _mm512_unpackhi_epi64(t1, t3);
-            let u4 = _mm512_unpacklo_epi64(t4, t6);
-            let u5 = _mm512_unpackhi_epi64(t4, t6);
-            let u6 = _mm512_unpacklo_epi64(t5, t7);
-            let u7 = _mm512_unpackhi_epi64(t5, t7);
-            blk.w = [
-                _mm512_permutex2var_epi64(u0, lo, u4),
-                _mm512_permutex2var_epi64(u1, lo, u5),
-                _mm512_permutex2var_epi64(u2, lo, u6),
-                _mm512_permutex2var_epi64(u3, lo, u7),
-                _mm512_permutex2var_epi64(u0, hi, u4),
-                _mm512_permutex2var_epi64(u1, hi, u5),
-                _mm512_permutex2var_epi64(u2, hi, u6),
-                _mm512_permutex2var_epi64(u3, hi, u7),
-            ];
+            blk.w = transpose16(q);
             if F::E8M0 {
                 blk.d = xs.map(|x| crate::mxfp4::e8m0_half(*x));
             } else {

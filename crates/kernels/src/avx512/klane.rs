@@ -1,0 +1,588 @@
+//! The K one-lane order (Q4_K and Q6_K at AVX-512 VNNI; scalar references
+//! `crate::orders::k_one_lane_q4_k` / `k_one_lane_q6_k`): panels of 16
+//! weight rows, `vpdpbusd` forming each sub-block's exact integer sums for
+//! all 16 at once.
+//!
+//! Per output and super-block the order wants `T = Σ_s sc_s Σ_{i in s} u_i
+//! y_i` exactly (Q6_K: minus `32 sc_s bsum_s` per sub-block), Q4_K also `M =
+//! Σ_s m_s bsum32_s`, then `acc = fma(d_x * d_y, T, acc)` (and `acc_m =
+//! fma(dmin_x * d_y, M, acc_m)`) in the block's chain (block `b` in chain `b %
+//! 8`); the result the chains' `orders::sum8` (Q4_K: minus the min chains').
+//! llama.cpp's `vec_dot` order (the AVX2 levels')
+//! converts and accumulates 8 partial sums per block instead, and forms its
+//! scaled sums by `vpmaddubsw` pairs then `vpmaddwd`: 3 multiply-port
+//! instructions per 128 products, and 7 more per block and output pair for
+//! the float part. Here it is one `vpdpbusd` per 64 products, one `vpmulld`
+//! per sub-block and 16 outputs, and per block and 16 outputs 2 (Q4_K 3)
+//! float multiplies and FMAs (Zen 4: one multiply port pair for all of them;
+//! BENCHMARKS.md).
+//!
+//! A panel block ([`KZBlk`]) holds the 16 rows' unsigned quants unpacked in
+//! element order and transposed by dwords: vector `k` holds in dword `j` row
+//! `j`'s quants `4k..4k+4` (Q4_K's nibbles, Q6_K's 6-bit values), so with the
+//! activation's dword `k` broadcast (`vpdpbusd`'s memory operand) a sub-block
+//! of 32 (Q4_K, 8 dwords) or 16 (Q6_K, 4) elements gives the 16 rows' exact
+//! sums `S` in 16 lanes; `vpmulld` by the 16 rows' scales (no overflow: |S sc|
+//! < 2^24) and `vpaddd` add them into `T`. Q6_K's offset and Q4_K's min term
+//! are 8 `vpdpwssd` each against the activation's `bsums` read as 8 dwords
+//! (pairs of 16-element sums): Q6_K with the pair `(-32 sc_2j, -32 sc_2j+1)`,
+//! Q4_K with `(m_j, m_j)` (its sub-blocks are 32 elements: two `bsums`).
+//! The panels come from a `crate::PanelCache` ([`cache`]) or are built per
+//! tile; a last panel of 4, 8 or 12 rows repeats its last row (those lanes
+//! are computed and not stored).
+//!
+//! Decode (one activation row, [`decode`]) reads each row straight from the
+//! file's layout with `avx512::kdec`'s integer steps (one sequential stream
+//! per thread); every 8 blocks a transposed reduction sums their exact lanes
+//! into 8 `T` (and `M`) and one vector FMA advances the 8 chains: the same
+//! `T`, the same float ops.
+
+use crate::avx2::kpanel::KPanel;
+use crate::avx2::kq::scales_mins_k4_fast;
+use crate::avx2::legacy::ld32;
+use crate::avx512::kdec;
+use crate::avx512::kdec::dpwssd;
+use crate::avx512::one_lane::{rows16, transpose16};
+use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
+use crate::matmul::Tile;
+use crate::panel_cache::{CacheSpec, Panels};
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+/// One super-block (256 elements) of a panel of 16 weight rows (see the
+/// module doc).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct KZBlk {
+    /// Vector `k`: dword `j` is row `j`'s unsigned quants `4k..4k + 4`.
+    w: [__m512i; 64],
+    /// Lane `j` of `sc[s]`: row `j`'s scale of sub-block `s` (Q4_K: 8 of
+    /// 32 elements, Q6_K: 16 of 16).
+    sc: [[i32; 16]; 16],
+    /// Lane `j` of `e[p]`, two i16: Q4_K `(m_p, m_p)` (row `j`'s min of
+    /// sub-block `p`); Q6_K `(-32 sc_2p, -32 sc_2p+1)`.
+    e: [[i32; 16]; 8],
+    /// Row `j`'s `d`.
+    d: [f32; 16],
+    /// Row `j`'s `dmin` (Q4_K).
+    dmin: [f32; 16],
+}
+
+/// Sub-blocks per super-block and dwords per sub-block of `B`.
+const fn shape<B: KPanel>() -> (usize, usize) {
+    if B::Q6 {
+        (16, 4)
+    } else {
+        (8, 8)
+    }
+}
+
+/// The cache of a K-quant format `B` at AVX-512 VNNI: panels of 16 rows,
+/// the last one padded (5,760 bytes per panel super-block: 1.41 bytes per
+/// weight).
+pub(crate) const fn cache<B: KPanel>() -> CacheSpec {
+    CacheSpec {
+        bytes: cache_bytes,
+        build: build_cache::<B>,
+    }
+}
+
+/// The bytes of the panels of `n_out` rows of `nb` super-blocks.
+fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
+    Some(n_out.div_ceil(16) * nb * std::mem::size_of::<KZBlk>())
+}
+
+/// The `[n_out, k]` matrix's panels of 16 rows.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; `w` holds `n_out` rows
+/// of `rb` bytes of `B`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / B::BYTES;
+    assert!(n_out > 0 && w.len() >= n_out * rb);
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut v = vec![unsafe { std::mem::zeroed::<KZBlk>() }; n_out.div_ceil(16) * nb];
+    for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate() {
+        // SAFETY: rows 16g.. (at most n_out) hold nb blocks each (asserted).
+        unsafe { build::<B>(rows16(w, rb, 16 * g, n_out), nb, dst) };
+    }
+    Panels::KQuantZ(v)
+}
+
+/// Super-block `x` of `B` unpacked to its 256 unsigned quants in element
+/// order, 32 to a vector.
+///
+/// # Safety
+/// The features of [`build_cache`]; a whole block at `x`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn unpack<B: KPanel>(x: *const u8) -> [__m256i; 8] {
+    let m4 = _mm256_set1_epi8(0xF);
+    let m30 = _mm256_set1_epi8(0x30);
+    let mut g = [_mm256_setzero_si256(); 8];
+    // SAFETY: the block's bytes (caller).
+    unsafe {
+        if B::Q6 {
+            // half n: elements l, l + 32, l + 64, l + 96 (l < 32) are the low
+            // nibbles of ql[l], ql[l + 32], the high nibbles of the same,
+            // with qh[l]'s bits 0-1, 2-3, 4-6, 6-8 as bits 4-6
+            // (`k_quants::q6_k`)
+            for n in 0..2 {
+                let ql0 = ld32(x.add(64 * n));
+                let ql1 = ld32(x.add(64 * n + 32));
+                let qh = ld32(x.add(128 + 32 * n));
+                let h = [
+                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
+                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
+                    _mm256_and_si256(qh, m30),
+                    _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
+                ];
+                g[4 * n] = _mm256_or_si256(_mm256_and_si256(ql0, m4), h[0]);
+                g[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), h[1]);
+                g[4 * n + 2] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4), h[2]);
+                g[4 * n + 3] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4), h[3]);
+            }
+        } else {
+            // chunk j's 32 bytes: elements 64j.. the low nibbles, 64j + 32..
+            // the high (`k_quants::q4_k`)
+            for j in 0..4 {
+                let q = ld32(x.add(16 + 32 * j));
+                g[2 * j] = _mm256_and_si256(q, m4);
+                g[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4);
+            }
+        }
+    }
+    g
+}
+
+/// `nb` super-blocks of the 16 weight rows at `rows` into `dst` (see
+/// [`KZBlk`]).
+///
+/// # Safety
+/// The features of [`build_cache`]; `nb` blocks of `B` at each `rows[j]`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build<B: KPanel>(rows: [*const u8; 16], nb: usize, dst: &mut [KZBlk]) {
+    assert!(dst.len() >= nb);
+    for (b, blk) in dst.iter_mut().enumerate().take(nb) {
+        // SAFETY: block b of every row (caller).
+        unsafe {
+            let xs = rows.map(|r| r.add(b * B::BYTES));
+            let u: [[__m256i; 8]; 16] = xs.map(|x| unpack::<B>(x));
+            for g in 0..8 {
+                let t = transpose16(std::array::from_fn(|j| u[j][g]));
+                blk.w[8 * g..8 * g + 8].copy_from_slice(&t);
+            }
+            for (j, &x) in xs.iter().enumerate() {
+                if B::Q6 {
+                    let sc = |s: usize| (*x.add(192 + s) as i8) as i32;
+                    for s in 0..16 {
+                        blk.sc[s][j] = sc(s);
+                    }
+                    for p in 0..8 {
+                        let lo = (-32 * sc(2 * p)) as i16 as u16 as u32;
+                        let hi = (-32 * sc(2 * p + 1)) as i16 as u16 as u32;
+                        blk.e[p][j] = (lo | (hi << 16)) as i32;
+                    }
+                    blk.d[j] = crate::avx2::f16_ptr(x.add(208));
+                    blk.dmin[j] = 0.0;
+                } else {
+                    let (sc, m) = scales_mins_k4_fast(x.add(4));
+                    for s in 0..8 {
+                        blk.sc[s][j] = sc[s] as i32;
+                        blk.e[s][j] = (m[s] as i32) | ((m[s] as i32) << 16);
+                    }
+                    for s in 8..16 {
+                        blk.sc[s][j] = 0;
+                    }
+                    blk.d[j] = crate::avx2::f16_ptr(x);
+                    blk.dmin[j] = crate::avx2::f16_ptr(x.add(2));
+                }
+            }
+        }
+    }
+}
+
+/// The panel at `p` (`nb` super-blocks) against `R` Q8_K activation rows (the
+/// first at `a`, the next `stride` bytes apart): lane `j` of result `r` is
+/// output (activation row `r`, panel row `j`).
+///
+/// # Safety
+/// The features of [`build_cache`]; `nb` blocks at `p` and at each row.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn run<const R: usize, B: KPanel>(
+    p: *const KZBlk,
+    nb: usize,
+    a: *const u8,
+    stride: usize,
+) -> [__m512; R] {
+    let (nsb, dw) = const { shape::<B>() };
+    // the order's 8 chains per output (block b into chain b % 8)
+    let mut acc = [[_mm512_setzero_ps(); 8]; R];
+    let mut acc_m = [[_mm512_setzero_ps(); 8]; R];
+    // the activation's dword at byte `o` of `y`, to every lane
+    let bc = |y: *const u8, o: usize| {
+        // SAFETY: within the row's block (callers below).
+        _mm512_set1_epi32(unsafe { std::ptr::read_unaligned(y.add(o) as *const i32) })
+    };
+    for b in 0..nb {
+        // SAFETY: block b < nb of the panel and of every row (caller).
+        unsafe {
+            let blk = &*p.add(b);
+            let y: [*const u8; R] = std::array::from_fn(|r| a.add(r * stride + b * Q8_K_BYTES));
+            let mut t = [_mm512_setzero_si512(); R];
+            for s in 0..nsb {
+                let w: [__m512i; 8] =
+                    std::array::from_fn(|k| _mm512_load_si512(&blk.w[(s * dw + k).min(63)]));
+                let sc = _mm512_load_si512(blk.sc[s].as_ptr() as *const __m512i);
+                for r in 0..R {
+                    // the sub-block's exact sums in two chains (a row's
+                    // chain is the latency the next sub-block waits on)
+                    let q = 4 + 4 * s * dw;
+                    let mut s0 = _mm512_setzero_si512();
+                    let mut s1 = _mm512_setzero_si512();
+                    for k in 0..dw / 2 {
+                        s0 = _mm512_dpbusd_epi32(s0, w[2 * k], bc(y[r], q + 8 * k));
+                        s1 = _mm512_dpbusd_epi32(s1, w[2 * k + 1], bc(y[r], q + 8 * k + 4));
+                    }
+                    let sum = _mm512_add_epi32(s0, s1);
+                    t[r] = _mm512_add_epi32(t[r], _mm512_mullo_epi32(sum, sc));
+                }
+            }
+            let dw_ = _mm512_load_ps(blk.d.as_ptr());
+            let dm = _mm512_load_ps(blk.dmin.as_ptr());
+            let c = b % 8;
+            for r in 0..R {
+                let dy = _mm512_set1_ps(std::ptr::read_unaligned(y[r] as *const f32));
+                let e = |p: usize| _mm512_load_si512(blk.e[p].as_ptr() as *const __m512i);
+                let bs = |p: usize| bc(y[r], Q8_K_BSUMS + 4 * p);
+                if B::Q6 {
+                    // minus 32 sc_s bsum_s, two sub-blocks per dword
+                    let mut tt = t[r];
+                    for p in 0..8 {
+                        tt = dpwssd(tt, e(p), bs(p));
+                    }
+                    let a = &mut acc[r][c];
+                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dw_, dy), _mm512_cvtepi32_ps(tt), *a);
+                } else {
+                    // M: m_p times the two 16-element sums of sub-block p
+                    let mut m = _mm512_setzero_si512();
+                    for p in 0..8 {
+                        m = dpwssd(m, e(p), bs(p));
+                    }
+                    let a = &mut acc[r][c];
+                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dw_, dy), _mm512_cvtepi32_ps(t[r]), *a);
+                    let a = &mut acc_m[r][c];
+                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dm, dy), _mm512_cvtepi32_ps(m), *a);
+                }
+            }
+        }
+    }
+    // `orders::sum8` lane-wise
+    let sum8 = |c: &[__m512; 8]| {
+        _mm512_add_ps(
+            _mm512_add_ps(_mm512_add_ps(c[0], c[4]), _mm512_add_ps(c[2], c[6])),
+            _mm512_add_ps(_mm512_add_ps(c[1], c[5]), _mm512_add_ps(c[3], c[7])),
+        )
+    };
+    std::array::from_fn(|r| {
+        if B::Q6 {
+            sum8(&acc[r])
+        } else {
+            _mm512_sub_ps(sum8(&acc[r]), sum8(&acc_m[r]))
+        }
+    })
+}
+
+/// [`run`], its results stored at `dst` (output rows `n_out` apart), the
+/// lanes of `mask` only.
+///
+/// # Safety
+/// As [`run`]; outputs `dst[i * n_out + j]` for `i < R` and the lanes `j` of
+/// `mask` writable.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_store<const R: usize, B: KPanel>(
+    p: *const KZBlk,
+    nb: usize,
+    a: *const u8,
+    stride: usize,
+    dst: *mut f32,
+    n_out: usize,
+    mask: __mmask16,
+) {
+    // SAFETY: forwarded (caller).
+    unsafe {
+        let v = run::<R, B>(p, nb, a, stride);
+        for (i, v) in v.iter().enumerate() {
+            _mm512_mask_storeu_ps(dst.add(i * n_out), mask, *v);
+        }
+    }
+}
+
+thread_local! {
+    /// Without a cache, the group's panels built for the tile.
+    static SCRATCH: RefCell<Vec<KZBlk>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The tile `t` of K-quant format `B` (the `PanelFn` contract): panels of 16
+/// rows from the cache when given, else built here.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; the tile's contract
+/// (`t.o0` a multiple of 16); a cache built from this matrix.
+pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
+    let cache = match cache {
+        Some(Panels::KQuantZ(c)) => Some(c.as_slice()),
+        _ => None,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { matmul::<B>(t, cache) }
+}
+
+/// Bytes of panels one group holds (each is built, or read from the cache,
+/// and passed over a block of activation rows while in L2).
+const GROUP_BYTES: usize = 384 << 10;
+
+/// Bytes of activation rows one block holds (next to the group in L2).
+const ACT_BYTES: usize = 448 << 10;
+
+/// [`panels`] with the cache's blocks, if any.
+///
+/// # Safety
+/// As [`panels`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KZBlk]>) {
+    let Tile {
+        w,
+        rb,
+        o0,
+        o1,
+        a0,
+        stride,
+        r0,
+        r1,
+        out,
+        n_out,
+        acts_id: _,
+    } = *t;
+    let nb = rb / B::BYTES;
+    assert!(
+        o0.is_multiple_of(16)
+            && r0 < r1
+            && o1 <= n_out
+            && w.len() >= o1 * rb
+            && nb * Q8_K_BYTES <= stride
+    );
+    if let Some(c) = cache {
+        assert!(c.len() >= o1.div_ceil(16) * nb);
+    }
+    if nb == 0 {
+        // empty rows: every output is 0.0, as the reference's
+        for r in r0..r1 {
+            for o in o0..o1 {
+                // SAFETY: (r, o) is this tile's to write (caller).
+                unsafe { *out.add(r * n_out + o) = 0.0 };
+            }
+        }
+        return;
+    }
+    let panel_bytes = nb * std::mem::size_of::<KZBlk>();
+    let group = (GROUP_BYTES / panel_bytes).max(1);
+    let rblock = (ACT_BYTES / (nb * Q8_K_BYTES)).max(4) / 4 * 4;
+    SCRATCH.with(|s| {
+        let tmp = &mut *s.borrow_mut();
+        if cache.is_none() {
+            // SAFETY: all-zero bytes are valid blocks.
+            tmp.resize(group * nb, unsafe { std::mem::zeroed() });
+        }
+        let mut og = o0;
+        while og < o1 {
+            let oe = (og + 16 * group).min(o1);
+            let n_panels = (oe - og).div_ceil(16);
+            let base: *const KZBlk = match cache {
+                Some(c) => c[og / 16 * nb..].as_ptr(),
+                None => {
+                    for (i, dst) in tmp.chunks_exact_mut(nb).take(n_panels).enumerate() {
+                        let o = og + 16 * i;
+                        // SAFETY: rows o.. (below o1) hold nb blocks (asserted).
+                        unsafe { build::<B>(rows16(w, rb, o, o1), nb, dst) };
+                    }
+                    tmp.as_ptr()
+                }
+            };
+            let mut rs = r0;
+            while rs < r1 {
+                let re = (rs + rblock).min(r1);
+                for i in 0..n_panels {
+                    let o = og + 16 * i;
+                    let rows = (o1 - o).min(16);
+                    let mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
+                    let p = base.wrapping_add(i * nb);
+                    let mut r = rs;
+                    while r < re {
+                        let x = a0.wrapping_add(r * stride);
+                        let dst = out.wrapping_add(r * n_out + o);
+                        // SAFETY: the panel's nb blocks; activation rows r..
+                        // (nb blocks each); outputs (r.., o..o + rows) are
+                        // this call's to write (caller).
+                        let step = unsafe {
+                            match re - r {
+                                4.. => {
+                                    run_store::<4, B>(p, nb, x, stride, dst, n_out, mask);
+                                    4
+                                }
+                                2.. => {
+                                    run_store::<2, B>(p, nb, x, stride, dst, n_out, mask);
+                                    2
+                                }
+                                _ => {
+                                    run_store::<1, B>(p, nb, x, stride, dst, n_out, mask);
+                                    1
+                                }
+                            }
+                        };
+                        r += step;
+                    }
+                }
+                rs = re;
+            }
+            og = oe;
+        }
+    });
+}
+
+/// One Q8_K activation block laid out for [`q4_k_row`]: vector `g` holds
+/// 32-element chunks `(c, c + 2)` side by side for `c` = 0, 1, 4, 5 (the
+/// chunks one 64-byte load of a Q4_K block's nibbles holds, low nibbles then
+/// high), `bs` the 8 sums of 32 quants (i16), `d` the scale.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct ActK {
+    y: [__m512i; 4],
+    bs: __m128i,
+    d: f32,
+}
+
+thread_local! {
+    /// [`decode`]'s activation row laid out for Q4_K.
+    static ACTS: RefCell<Vec<ActK>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Q4_K weight row `x` (`nb` blocks) against the prepared activation row
+/// `y`, in the K one-lane order (`crate::orders::k_one_lane_q4_k`), bit for
+/// bit: per block two 64-byte loads give the 8 chunks' nibbles, `vpdpbusd`
+/// each chunk's 8 exact dword sums (|sum| <= 4 * 15 * 128: an i16), and
+/// `vpdpwssd` multiplies them by their chunk's scale (the i32 lane read as
+/// two i16, the scale's high half 0) into two accumulators; the block's 16
+/// lanes are folded and fed to the 8 chains with the min lanes
+/// (`avx512::kdec::Chains`).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; `nb` blocks at `x`
+/// and in `y`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn q4_k_row(x: *const u8, nb: usize, y: &[ActK]) -> f32 {
+    assert!(y.len() >= nb);
+    let m4 = _mm512_set1_epi8(0xF);
+    // the 16 lanes [sc0..sc8, m0..m8] -> each vector's two chunk scales
+    let idx = [
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
+        _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6),
+        _mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7),
+    ];
+    // the 8 mins (bytes 8..16 of the unpacked scales) as i16
+    let sh_mins = _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
+    let mut one = kdec::Chains::<true>::new();
+    for (i, a) in y.iter().enumerate().take(nb) {
+        // SAFETY: block i < nb at x (caller).
+        unsafe {
+            let b = x.add(i * 144);
+            let u = kdec::scales_mins(_mm_loadu_si128(b as *const __m128i));
+            let su = _mm512_cvtepu8_epi32(u);
+            let q0 = _mm512_loadu_si512(b.add(16) as *const _);
+            let q1 = _mm512_loadu_si512(b.add(80) as *const _);
+            let w = [
+                _mm512_and_si512(q0, m4),
+                _mm512_and_si512(_mm512_srli_epi16::<4>(q0), m4),
+                _mm512_and_si512(q1, m4),
+                _mm512_and_si512(_mm512_srli_epi16::<4>(q1), m4),
+            ];
+            let z = _mm512_setzero_si512();
+            let s: [__m512i; 4] = std::array::from_fn(|g| _mm512_dpbusd_epi32(z, w[g], a.y[g]));
+            let sc: [__m512i; 4] = std::array::from_fn(|g| _mm512_permutexvar_epi32(idx[g], su));
+            let t0 = dpwssd(dpwssd(z, s[0], sc[0]), s[1], sc[1]);
+            let t1 = dpwssd(dpwssd(z, s[2], sc[2]), s[3], sc[3]);
+            let t = _mm512_add_epi32(t0, t1);
+            let t8 = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
+            let mp = _mm_madd_epi16(_mm_shuffle_epi8(u, sh_mins), a.bs);
+            let dm = crate::avx2::legacy::f16x2(b);
+            let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
+            one.push(i, t8, mp, a.d * dx, a.d * mx);
+            if i % 8 == 7 {
+                one.flush(8);
+            }
+        }
+    }
+    one.finish(nb)
+}
+
+/// K one-lane order, weight rows `o0..o1` of the matrix `w` (rows of `rb`
+/// bytes of `B`) x one Q8_K activation row `a` (decode): `out[j]` is row
+/// `o0 + j`, bit-identical to the order's scalar reference (see the module
+/// doc).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available (the lengths are
+/// checked).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn decode<B: KPanel>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    o1: usize,
+    a: &[u8],
+    out: &mut [f32],
+) {
+    assert!(o0 <= o1 && w.len() >= o1 * rb && out.len() >= o1 - o0);
+    if B::Q6 {
+        for (j, o) in (o0..o1).enumerate() {
+            let row = &w[o * rb..(o + 1) * rb];
+            // SAFETY: this function's features; the kernel checks the lengths.
+            out[j] = unsafe { kdec::q6_k::<true>(row, a) };
+        }
+        return;
+    }
+    let nb = rb / B::BYTES;
+    assert!(a.len() >= nb * Q8_K_BYTES, "activation row too short");
+    ACTS.with(|s| {
+        let acts = &mut *s.borrow_mut();
+        // SAFETY: all-zero bytes are valid vectors.
+        acts.resize(nb, unsafe { std::mem::zeroed() });
+        for (i, act) in acts.iter_mut().enumerate() {
+            // SAFETY: block i < nb of `a` (asserted): Q8_K_BYTES bytes.
+            unsafe {
+                let y = a.as_ptr().add(i * Q8_K_BYTES);
+                let c = |k: usize| _mm256_loadu_si256(y.add(4 + 32 * k) as *const __m256i);
+                let pair = |lo: usize| {
+                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(c(lo)), c(lo + 2))
+                };
+                act.y = [pair(0), pair(1), pair(4), pair(5)];
+                let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
+                act.bs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
+                act.d = std::ptr::read_unaligned(y as *const f32);
+            }
+        }
+        for (j, o) in (o0..o1).enumerate() {
+            // SAFETY: this function's features; row o < o1 holds nb blocks
+            // (asserted), the activations nb.
+            out[j] = unsafe { q4_k_row(w[o * rb..].as_ptr(), nb, acts) };
+        }
+    });
+}
