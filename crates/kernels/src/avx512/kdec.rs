@@ -203,7 +203,7 @@ impl<const MIN: bool> Chains<MIN> {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
     pub(crate) fn finish(mut self, nb: usize) -> f32 {
-        if nb % 8 != 0 {
+        if !nb.is_multiple_of(8) {
             self.flush(nb % 8);
         }
         if MIN {

@@ -570,12 +570,14 @@ pub(crate) unsafe fn decode<B: KPanel>(
             unsafe {
                 let y = a.as_ptr().add(i * Q8_K_BYTES);
                 let c = |k: usize| _mm256_loadu_si256(y.add(4 + 32 * k) as *const __m256i);
-                let pair = |lo: usize| {
-                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(c(lo)), c(lo + 2))
-                };
+                let pair =
+                    |lo: usize| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(c(lo)), c(lo + 2));
                 act.y = [pair(0), pair(1), pair(4), pair(5)];
                 let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
-                act.bs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
+                act.bs = _mm_hadd_epi16(
+                    _mm256_castsi256_si128(bs),
+                    _mm256_extracti128_si256::<1>(bs),
+                );
                 act.d = std::ptr::read_unaligned(y as *const f32);
             }
         }

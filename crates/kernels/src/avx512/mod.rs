@@ -2,9 +2,13 @@
 //! CPU has it), dispatched at runtime like the AVX2 ones: nothing here runs
 //! unless `crate::simd` saw the features with `is_x86_feature_detected!`.
 //! Every AVX-512 machine also has AVX2, so what has no AVX-512 version here
-//! (see `crate::formats`: the one-lane formats, the K-quant prefill panels,
-//! single-output dots of the 32-element formats; attention, activation
-//! quantizers) keeps running the AVX2 kernels.
+//! (see `crate::formats`: without VNNI the one-lane formats and the K-quant
+//! panels, single-output dots of the 32-element formats; attention,
+//! activation quantizers) keeps running the AVX2 kernels.
+//!
+//! With VNNI, MXFP4 (`one_lane`) and Q4_K/Q6_K (`klane`) run orders of their
+//! own (`crate::orders`: one-lane, K one-lane), each bit for bit its scalar
+//! reference; the rest is as follows.
 //!
 //! # Same results as AVX2 and the scalar reference, bit for bit
 //! The AVX2 kernels give each output 8 float lanes (llama.cpp's `vec_dot`
