@@ -74,7 +74,7 @@ pub fn attend_row_sink(
 }
 
 /// Most query rows [`attend_rows`] takes at once.
-pub const MAX_ROWS: usize = 4;
+pub const MAX_ROWS: usize = 8;
 
 /// [`attend_row`] for query rows `q` of one head at consecutive positions
 /// `pos0..pos0 + q.len()` (output `out[r]` for `q[r]`), all from key `lo`,
@@ -112,20 +112,46 @@ pub fn attend_rows_sink(
     #[cfg(target_arch = "x86_64")]
     {
         if crate::simd::use_avx2() && q.iter().all(|x| x.len() % 8 == 0 && x.len() == q[0].len()) {
-            use crate::avx2::attn::attend_rows as ar;
-            // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`);
-            // lengths and ranges checked above; head sizes equal, multiples of 8.
+            use crate::avx2::attn::{attend_rows as ar, attend_rows_512 as ar8};
+            let wide = crate::simd::level().has_avx512();
+            // SAFETY: avx2, fma and f16c were detected at runtime (`use_avx2`),
+            // AVX-512 F/VL where `wide`; lengths and ranges checked above;
+            // head sizes equal, multiples of 8.
             unsafe {
-                match (q, out) {
-                    ([a], [x]) => ar::<1>([a], kv, lo, pos0, scale, sink, [x]),
-                    ([a, b], [x, y]) => ar::<2>([a, b], kv, lo, pos0, scale, sink, [x, y]),
-                    ([a, b, c], [x, y, z]) => {
-                        ar::<3>([a, b, c], kv, lo, pos0, scale, sink, [x, y, z])
+                macro_rules! go {
+                    ($f:ident, $n:literal, $p:expr, $q:expr, $o:expr) => {{
+                        let qs: [&[f32]; $n] = std::array::from_fn(|i| $q[i]);
+                        let mut it = $o.iter_mut();
+                        let os: [&mut [f32]; $n] =
+                            std::array::from_fn(|_| &mut **it.next().unwrap());
+                        $f::<$n>(qs, kv, lo, $p, scale, sink, os)
+                    }};
+                }
+                if wide {
+                    match q.len() {
+                        1 => go!(ar8, 1, pos0, q, out),
+                        2 => go!(ar8, 2, pos0, q, out),
+                        3 => go!(ar8, 3, pos0, q, out),
+                        4 => go!(ar8, 4, pos0, q, out),
+                        5 => go!(ar8, 5, pos0, q, out),
+                        6 => go!(ar8, 6, pos0, q, out),
+                        7 => go!(ar8, 7, pos0, q, out),
+                        _ => go!(ar8, 8, pos0, q, out),
                     }
-                    ([a, b, c, d], [x, y, z, w]) => {
-                        ar::<4>([a, b, c, d], kv, lo, pos0, scale, sink, [x, y, z, w])
+                } else {
+                    // at most 4 rows a call (16 registers): each row's result
+                    // is its own whatever the rows beside it
+                    let mut r0 = 0;
+                    for (qc, oc) in q.chunks(4).zip(out.chunks_mut(4)) {
+                        let p = pos0 + r0;
+                        match qc.len() {
+                            1 => go!(ar, 1, p, qc, oc),
+                            2 => go!(ar, 2, p, qc, oc),
+                            3 => go!(ar, 3, p, qc, oc),
+                            _ => go!(ar, 4, p, qc, oc),
+                        }
+                        r0 += qc.len();
                     }
-                    _ => {}
                 }
             }
             return;

@@ -41,6 +41,12 @@ impl Level {
         )
     }
 
+    /// The AVX-512 levels (AVX-512 F/BW/VL).
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn has_avx512(self) -> bool {
+        matches!(self, Level::Avx512 | Level::Avx512Vnni)
+    }
+
     /// The name [`simd_level`] reports.
     fn name(self) -> &'static str {
         match self {

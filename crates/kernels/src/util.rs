@@ -42,3 +42,12 @@ pub(crate) fn f32_to_bf16_bits(x: f32) -> u16 {
 pub(crate) fn bf16_to_f32(bits: u16) -> f32 {
     f32::from_bits((bits as u32) << 16)
 }
+
+/// `v` at least `n` long (new elements `fill`), never shortened: a thread's
+/// scratch reused by matrices of different shapes is not refilled each time.
+#[inline]
+pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, n: usize, fill: T) {
+    if v.len() < n {
+        v.resize(n, fill);
+    }
+}

@@ -81,10 +81,11 @@ fn attention_kernel_matches_scalar_and_naive() {
     }
 }
 
-/// Several rows at once give each row exactly its own one-row result.
+/// Several rows at once (up to `ATTN_MAX_ROWS`: 8 with AVX-512's registers,
+/// by 4 on AVX2) give each row exactly its own one-row result.
 #[test]
 fn attention_rows_at_once_equal_one_row_each() {
-    use kernels::attend_rows;
+    use kernels::{attend_rows, ATTN_MAX_ROWS as MAX};
     let mut rng = Rng::new(78);
     for hd in [8usize, 12, 24, 64, 256] {
         let stride = 3 * hd;
@@ -97,14 +98,14 @@ fn attention_rows_at_once_equal_one_row_each() {
             (10, 95),
             (0, 200),
         ] {
-            let n = (pos0 + 4) * stride;
+            let n = (pos0 + MAX) * stride;
             let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
             let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
-            let qs: Vec<Vec<f32>> = (0..4)
+            let qs: Vec<Vec<f32>> = (0..MAX)
                 .map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect())
                 .collect();
             let scale = 0.3;
-            for rows in 1..=4 {
+            for rows in 1..=MAX {
                 for off in [0, 2 * hd] {
                     let q: Vec<&[f32]> = qs[..rows].iter().map(|x| x.as_slice()).collect();
                     let mut outs = vec![vec![0f32; hd]; rows];
@@ -140,15 +141,17 @@ fn attention_rows_at_once_equal_one_row_each() {
 /// exactly the plain kernel.
 #[test]
 fn attention_with_a_sink() {
-    use kernels::{attend_row_scalar_sink, attend_row_sink, attend_rows_sink};
+    use kernels::{
+        attend_row_scalar_sink, attend_row_sink, attend_rows_sink, ATTN_MAX_ROWS as MAX,
+    };
     let mut rng = Rng::new(79);
     for hd in [8usize, 64] {
         let stride = 2 * hd;
         for (lo, pos0) in [(0usize, 0usize), (0, 5), (3, 40), (0, 70)] {
-            let n = (pos0 + 4) * stride;
+            let n = (pos0 + MAX) * stride;
             let k: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
             let v: Vec<f16> = (0..n).map(|_| f16::from_f32(rng.normal())).collect();
-            let qs: Vec<Vec<f32>> = (0..4)
+            let qs: Vec<Vec<f32>> = (0..MAX)
                 .map(|_| (0..hd).map(|_| rng.normal() * 2.0).collect())
                 .collect();
             let kv = KvHead {
@@ -159,14 +162,14 @@ fn attention_with_a_sink() {
             };
             let scale = 1.0 / (hd as f32).sqrt();
             for sink in [-3.0f32, 0.5, 4.0, 40.0] {
-                let mut outs = vec![vec![0f32; hd]; 4];
+                let mut outs = vec![vec![0f32; hd]; MAX];
                 {
                     let q: Vec<&[f32]> = qs.iter().map(|x| x.as_slice()).collect();
                     let mut o: Vec<&mut [f32]> =
                         outs.iter_mut().map(|x| x.as_mut_slice()).collect();
                     attend_rows_sink(&q, kv, lo, pos0, scale, sink, &mut o);
                 }
-                for r in 0..4 {
+                for r in 0..MAX {
                     let pos = pos0 + r;
                     let (mut a, mut b) = (vec![0f32; hd], vec![0f32; hd]);
                     attend_row_sink(&qs[r], kv, lo, pos, scale, sink, &mut a);

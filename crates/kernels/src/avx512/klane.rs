@@ -48,6 +48,7 @@ use crate::matmul::Tile;
 use crate::panel_cache::{CacheSpec, Panels};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// One super-block (256 elements) of a panel of 16 weight rows (see the
 /// module doc).
@@ -220,9 +221,20 @@ unsafe fn run<const R: usize, B: KPanel>(
     stride: usize,
 ) -> [__m512; R] {
     let (nsb, dw) = const { shape::<B>() };
-    // the order's 8 chains per output (block b into chain b % 8)
-    let mut acc = [[_mm512_setzero_ps(); 8]; R];
-    let mut acc_m = [[_mm512_setzero_ps(); 8]; R];
+    // the order's 8 chains per output (block b into chain b % 8), each
+    // written first by its first block (from 0.0) and taken as 0.0 if it has
+    // none (uninitialised until then: zeroing 8 R vectors per call showed as
+    // a memset in short rows' profiles)
+    let mut acc = [[MaybeUninit::<__m512>::uninit(); 8]; R];
+    let mut acc_m = [[MaybeUninit::<__m512>::uninit(); 8]; R];
+    let chain = |a: &[MaybeUninit<__m512>; 8], b: usize, c: usize| {
+        if b < 8 {
+            _mm512_setzero_ps()
+        } else {
+            // SAFETY: chain c was written by block c < b.
+            unsafe { a[c].assume_init() }
+        }
+    };
     // the activation's dword at byte `o` of `y`, to every lane
     let bc = |y: *const u8, o: usize| {
         // SAFETY: within the row's block (callers below).
@@ -265,24 +277,44 @@ unsafe fn run<const R: usize, B: KPanel>(
                     for p in 0..8 {
                         tt = dpwssd(tt, e(p), bs(p));
                     }
-                    let a = &mut acc[r][c];
-                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dw_, dy), _mm512_cvtepi32_ps(tt), *a);
+                    let prev = chain(&acc[r], b, c);
+                    acc[r][c].write(_mm512_fmadd_ps(
+                        _mm512_mul_ps(dw_, dy),
+                        _mm512_cvtepi32_ps(tt),
+                        prev,
+                    ));
                 } else {
                     // M: m_p times the two 16-element sums of sub-block p
                     let mut m = _mm512_setzero_si512();
                     for p in 0..8 {
                         m = dpwssd(m, e(p), bs(p));
                     }
-                    let a = &mut acc[r][c];
-                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dw_, dy), _mm512_cvtepi32_ps(t[r]), *a);
-                    let a = &mut acc_m[r][c];
-                    *a = _mm512_fmadd_ps(_mm512_mul_ps(dm, dy), _mm512_cvtepi32_ps(m), *a);
+                    let prev = chain(&acc[r], b, c);
+                    acc[r][c].write(_mm512_fmadd_ps(
+                        _mm512_mul_ps(dw_, dy),
+                        _mm512_cvtepi32_ps(t[r]),
+                        prev,
+                    ));
+                    let prev = chain(&acc_m[r], b, c);
+                    acc_m[r][c].write(_mm512_fmadd_ps(
+                        _mm512_mul_ps(dm, dy),
+                        _mm512_cvtepi32_ps(m),
+                        prev,
+                    ));
                 }
             }
         }
     }
-    // `orders::sum8` lane-wise
-    let sum8 = |c: &[__m512; 8]| {
+    // `orders::sum8` lane-wise, the chains no block reached 0.0
+    let sum8 = |a: &[MaybeUninit<__m512>; 8]| {
+        let c: [__m512; 8] = std::array::from_fn(|i| {
+            if i < nb {
+                // SAFETY: chain i was written by block i < nb.
+                unsafe { a[i].assume_init() }
+            } else {
+                _mm512_setzero_ps()
+            }
+        });
         _mm512_add_ps(
             _mm512_add_ps(_mm512_add_ps(c[0], c[4]), _mm512_add_ps(c[2], c[6])),
             _mm512_add_ps(_mm512_add_ps(c[1], c[5]), _mm512_add_ps(c[3], c[7])),
@@ -398,7 +430,7 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KZBlk]>) {
         let tmp = &mut *s.borrow_mut();
         if cache.is_none() {
             // SAFETY: all-zero bytes are valid blocks.
-            tmp.resize(group * nb, unsafe { std::mem::zeroed() });
+            crate::util::grow(tmp, group * nb, unsafe { std::mem::zeroed() });
         }
         let mut og = o0;
         while og < o1 {
@@ -564,8 +596,8 @@ pub(crate) unsafe fn decode<B: KPanel>(
     ACTS.with(|s| {
         let acts = &mut *s.borrow_mut();
         // SAFETY: all-zero bytes are valid vectors.
-        acts.resize(nb, unsafe { std::mem::zeroed() });
-        for (i, act) in acts.iter_mut().enumerate() {
+        crate::util::grow(acts, nb, unsafe { std::mem::zeroed() });
+        for (i, act) in acts.iter_mut().enumerate().take(nb) {
             // SAFETY: block i < nb of `a` (asserted): Q8_K_BYTES bytes.
             unsafe {
                 let y = a.as_ptr().add(i * Q8_K_BYTES);

@@ -314,11 +314,11 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
         let (xs, made, tmp) = &mut *s.borrow_mut();
         if cache.is_none() {
             // SAFETY: all-zero bytes are valid blocks.
-            tmp.resize(nb, unsafe { std::mem::zeroed() });
+            crate::util::grow(tmp, nb, unsafe { std::mem::zeroed() });
         }
         let bias = _mm256_set1_epi8(-128);
         key.make_once(made, || {
-            xs.resize((r1 - r0) * nb, ActZ::default());
+            crate::util::grow(xs, (r1 - r0) * nb, ActZ::default());
             for r in r0..r1 {
                 for b in 0..nb {
                     // SAFETY: block b of activation row r (caller).
