@@ -170,8 +170,13 @@ unsafe fn build<B: KPanel>(rows: [*const u8; 16], nb: usize, dst: &mut [KZBlk]) 
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: block b of every row (caller).
         unsafe {
-            let xs = rows.map(|r| r.add(b * B::BYTES));
-            let u: [[__m256i; 8]; 16] = xs.map(|x| unpack::<B>(x));
+            // plain loops: `array::map`'s closures may be left out of line
+            let mut xs = [std::ptr::null::<u8>(); 16];
+            let mut u = [[_mm256_setzero_si256(); 8]; 16];
+            for j in 0..16 {
+                xs[j] = rows[j].add(b * B::BYTES);
+                u[j] = unpack::<B>(xs[j]);
+            }
             for g in 0..8 {
                 let t = transpose16(std::array::from_fn(|j| u[j][g]));
                 blk.w[8 * g..8 * g + 8].copy_from_slice(&t);

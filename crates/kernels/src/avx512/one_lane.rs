@@ -181,13 +181,24 @@ unsafe fn build<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [ZBlock]
     for (b, blk) in dst.iter_mut().enumerate().take(nb) {
         // SAFETY: block b of every row (caller).
         unsafe {
-            let xs = rows.map(|r| r.add(b * F::BYTES));
-            let q: [__m256i; 16] = xs.map(|x| _mm256_xor_si256(unpack_u::<F>(x), flip));
+            // plain loops: `array::map`'s closures were left out of line
+            // (a call and a round trip through memory per row)
+            let mut xs = [std::ptr::null::<u8>(); 16];
+            let mut q = [_mm256_setzero_si256(); 16];
+            for j in 0..16 {
+                xs[j] = rows[j].add(b * F::BYTES);
+                q[j] = _mm256_xor_si256(unpack_u::<F>(xs[j]), flip);
+            }
             blk.w = transpose16(q);
             if F::E8M0 {
-                blk.d = xs.map(|x| crate::mxfp4::e8m0_half(*x));
+                for j in 0..16 {
+                    blk.d[j] = crate::mxfp4::e8m0_half(*xs[j]);
+                }
             } else {
-                let d: [u16; 16] = xs.map(|x| u16::from_le_bytes([*x, *x.add(1)]));
+                let mut d = [0u16; 16];
+                for j in 0..16 {
+                    d[j] = u16::from_le_bytes([*xs[j], *xs[j].add(1)]);
+                }
                 _mm512_store_ps(
                     blk.d.as_mut_ptr(),
                     _mm512_cvtph_ps(_mm256_loadu_si256(d.as_ptr() as *const __m256i)),
