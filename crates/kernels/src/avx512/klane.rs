@@ -42,7 +42,7 @@ use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::ld32;
 use crate::avx512::kdec;
 use crate::avx512::kdec::dpwssd;
-use crate::avx512::one_lane::{rows16, transpose16};
+use crate::avx512::one_lane::{panels16, rows16, transpose16};
 use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
 use crate::matmul::Tile;
 use crate::panel_cache::{CacheSpec, Panels};
@@ -100,15 +100,8 @@ fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
 /// of `rb` bytes of `B`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
-    let nb = rb / B::BYTES;
-    assert!(n_out > 0 && w.len() >= n_out * rb);
-    // SAFETY: all-zero bytes are valid blocks.
-    let mut v = vec![unsafe { std::mem::zeroed::<KZBlk>() }; n_out.div_ceil(16) * nb];
-    for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate() {
-        // SAFETY: rows 16g.. (at most n_out) hold nb blocks each (asserted).
-        unsafe { build::<B>(rows16(w, rb, 16 * g, n_out), nb, dst) };
-    }
-    Panels::KQuantZ(v)
+    // SAFETY: the caller's; all-zero bytes are valid blocks.
+    Panels::KQuantZ(unsafe { panels16(w, rb, n_out, rb / B::BYTES, build::<B>) })
 }
 
 /// Super-block `x` of `B` unpacked to its 256 unsigned quants in element

@@ -109,15 +109,34 @@ fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
 /// of `rb` bytes of `F`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
-    let nb = rb / F::BYTES;
+    // SAFETY: the caller's; all-zero bytes are valid blocks.
+    Panels::OneLaneZ(unsafe { panels16(w, rb, n_out, rb / F::BYTES, build::<F>) })
+}
+
+/// The `[n_out, k]` matrix's panels of 16 rows (`n_out.div_ceil(16)` of
+/// them, `nb` blocks each), each made by `build` from its 16 rows (the last
+/// panel repeating its last row: [`rows16`]). Shared by the 16-row caches
+/// (this order's and `avx512::klane`'s).
+///
+/// # Safety
+/// `build`'s CPU features available; `w` holds `n_out` rows of `rb` bytes,
+/// each `nb` blocks of `build`'s format; all-zero bytes are a valid `T`.
+pub(crate) unsafe fn panels16<T: Copy>(
+    w: &[u8],
+    rb: usize,
+    n_out: usize,
+    nb: usize,
+    build: unsafe fn([*const u8; 16], usize, &mut [T]),
+) -> Vec<T> {
     assert!(n_out > 0 && w.len() >= n_out * rb);
-    // SAFETY: all-zero bytes are valid blocks.
-    let mut v = vec![unsafe { std::mem::zeroed::<ZBlock>() }; n_out.div_ceil(16) * nb];
+    // SAFETY: all-zero bytes are a valid `T` (caller).
+    let mut v = vec![unsafe { std::mem::zeroed::<T>() }; n_out.div_ceil(16) * nb];
     for (g, dst) in v.chunks_exact_mut(nb.max(1)).enumerate() {
-        // SAFETY: rows 16g.. (at most n_out) hold nb blocks each (asserted).
-        unsafe { build::<F>(rows16(w, rb, 16 * g, n_out), nb, dst) };
+        // SAFETY: rows 16g.. (at most n_out) hold nb blocks each (asserted,
+        // caller); the features (caller).
+        unsafe { build(rows16(w, rb, 16 * g, n_out), nb, dst) };
     }
-    Panels::OneLaneZ(v)
+    v
 }
 
 /// Pointers to the 16 rows of the panel starting at row `o`, rows at or past
