@@ -210,8 +210,21 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
         }),
     )
     .unwrap();
-    // Let the short one start generating first.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Let the short one start generating first: its first token, not a
+    // fixed wait (a fast machine finished all 48 tokens within 300 ms, and
+    // then nothing ran beside the long prompt).
+    let mut text_s = String::new();
+    loop {
+        match rx.recv().unwrap() {
+            ('s', Event::Token(t)) => {
+                text_s.push_str(&t.text);
+                break;
+            }
+            (_, Event::Error(e)) => panic!("{e}"),
+            (_, Event::Done(_)) => panic!("the short request ended before its first token"),
+            _ => {}
+        }
+    }
     s.submit(
         long,
         None,
@@ -224,7 +237,7 @@ fn long_prompts_prefill_in_chunks_interleaved_and_cancellable() {
         }),
     )
     .unwrap();
-    let (mut text_s, mut text_l) = (String::new(), String::new());
+    let mut text_l = String::new();
     let mut done = 0;
     let mut short_tokens_during_prefill = 0;
     let mut prefill_seen = Vec::new();

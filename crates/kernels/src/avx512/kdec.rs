@@ -1,6 +1,10 @@
 //! Q4_K and Q6_K dot products with AVX-512 VNNI (the decode matvec, one
 //! weight row at a time), in llama.cpp's AVX2 `vec_dot` order
-//! (`avx2::kq::vec_dot_q4_k` / `vec_dot_q6_k`), bit for bit.
+//! (`avx2::kq::vec_dot_q4_k` / `vec_dot_q6_k`), bit for bit; and for the K
+//! one-lane order (`crate::orders`, matmul's order for these formats at this
+//! level) the 8 FMA chains a row's blocks feed ([`Chains`]), fed by Q6_K's
+//! integer steps here (`q6_k::<true>`) and by `avx512::klane`'s Q4_K row
+//! kernel.
 //!
 //! # Why the results are those of `vec_dot`
 //! Per super-block the AVX2 kernels form 8 exact i32 lanes, lane `l` being
@@ -122,7 +126,7 @@ fn fold(v: __m512i) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: the caller's.
-    unsafe { q4_k::<false>(w, a) }
+    unsafe { q4_k(w, a) }
 }
 
 /// The K one-lane order's 8 FMA chains for one row (`crate::orders`: block
@@ -234,16 +238,15 @@ pub(crate) fn scales_mins(h: __m128i) -> __m128i {
     _mm_or_si128(lo, hi2)
 }
 
-/// Q4_K row `w` against Q8_K row `a`: `vec_dot`'s order (`ONE` false), or
-/// the K one-lane order (`crate::orders::k_one_lane_q4_k`: the block's 8
-/// lanes and the min lanes summed exactly into its chains, [`Chains`]), bit
-/// for bit.
+/// Q4_K row `w` against Q8_K row `a` in `vec_dot`'s order, bit for bit (the
+/// K one-lane order's row kernel is `avx512::klane`'s: 512-bit loads against
+/// a re-laid activation row).
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn q4_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
+unsafe fn q4_k(w: &[u8], a: &[u8]) -> f32 {
     const WB: usize = BlockQ4K::BYTES;
     let (nb, [ap]) = k_rows(w, WB, &[a]);
     let wp = w.as_ptr();
@@ -277,7 +280,6 @@ pub(crate) unsafe fn q4_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
     }
     let mut acc = _mm256_setzero_ps();
     let mut acc_m = _mm_setzero_ps();
-    let mut one = Chains::<true>::new();
     for i in 0..nb {
         // SAFETY: block i < nb of the weight row (WB bytes at WB i) and of
         // the activation row (Q8_K_BYTES at Q8_K_BYTES i), checked by
@@ -298,10 +300,8 @@ pub(crate) unsafe fn q4_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
             let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
             let q8s = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
             let mp = _mm_madd_epi16(_mm_shuffle_epi8(u, sh_mins), q8s);
-            if !ONE {
-                let dmin = -dy * mx;
-                acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m);
-            }
+            let dmin = -dy * mx;
+            acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mp), acc_m);
             let t = tab[i % 2].as_ptr();
             // the quants: chunk pair j (32 bytes at 16 + 32j: low nibbles
             // chunk 2j, high nibbles 2j + 1) against the activations
@@ -328,18 +328,8 @@ pub(crate) unsafe fn q4_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
             let sumi = _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
             u = un;
             let d = dy * dx;
-            if ONE {
-                one.push(i, sumi, mp, d, dy * mx);
-                if i % 8 == 7 {
-                    one.flush(8);
-                }
-            } else {
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-    }
-    if ONE {
-        return one.finish(nb);
     }
     let am = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     let am = _mm_add_ss(am, _mm_movehdup_ps(am));

@@ -120,7 +120,7 @@ unsafe fn unpack<B: KPanel>(x: *const u8) -> [__m256i; 8] {
         if B::Q6 {
             // half n: elements l, l + 32, l + 64, l + 96 (l < 32) are the low
             // nibbles of ql[l], ql[l + 32], the high nibbles of the same,
-            // with qh[l]'s bits 0-1, 2-3, 4-6, 6-8 as bits 4-6
+            // with qh[l]'s bits 0-1, 2-3, 4-5, 6-7 as bits 4-5
             // (`k_quants::q6_k`)
             for n in 0..2 {
                 let ql0 = ld32(x.add(64 * n));
