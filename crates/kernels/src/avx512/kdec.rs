@@ -119,16 +119,6 @@ fn fold(v: __m512i) -> __m256i {
     _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v))
 }
 
-/// `avx2::kq::vec_dot_q4_k`, bit for bit (see the module comment).
-///
-/// # Safety
-/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
-    // SAFETY: the caller's.
-    unsafe { q4_k(w, a) }
-}
-
 /// The K one-lane order's 8 FMA chains for one row (`crate::orders`: block
 /// `b` into chain `b % 8`), fed a block at a time: each block's exact lanes
 /// folded to 4 beside its 4 min lanes in one vector; every 8 blocks a
@@ -166,7 +156,9 @@ impl<const MIN: bool> Chains<MIN> {
         let t4 = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256::<1>(t));
         self.v[n] = _mm256_set_m128i(m, t4);
         self.d[n] = d;
-        self.dm[n] = dm;
+        if MIN {
+            self.dm[n] = dm;
+        }
     }
 
     /// The `n` (1..=8) blocks pushed since the last flush into their chains.
@@ -238,15 +230,14 @@ pub(crate) fn scales_mins(h: __m128i) -> __m128i {
     _mm_or_si128(lo, hi2)
 }
 
-/// Q4_K row `w` against Q8_K row `a` in `vec_dot`'s order, bit for bit (the
-/// K one-lane order's row kernel is `avx512::klane`'s: 512-bit loads against
-/// a re-laid activation row).
+/// `avx2::kq::vec_dot_q4_k`, bit for bit (see the module comment). (The K
+/// one-lane order's Q4_K row kernel is `avx512::klane`'s: 512-bit loads
+/// against a re-laid activation row.)
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
-#[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn q4_k(w: &[u8], a: &[u8]) -> f32 {
+pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
     const WB: usize = BlockQ4K::BYTES;
     let (nb, [ap]) = k_rows(w, WB, &[a]);
     let wp = w.as_ptr();

@@ -245,8 +245,11 @@ unsafe fn run<const R: usize, B: KPanel>(
             let y: [*const u8; R] = std::array::from_fn(|r| a.add(r * stride + b * Q8_K_BYTES));
             let mut t = [_mm512_setzero_si512(); R];
             for s in 0..nsb {
-                let w: [__m512i; 8] =
-                    std::array::from_fn(|k| _mm512_load_si512(&blk.w[(s * dw + k).min(63)]));
+                // the sub-block's dw vectors (Q6_K: the first 4 of 8)
+                let mut w = [_mm512_setzero_si512(); 8];
+                for (k, v) in w.iter_mut().enumerate().take(dw) {
+                    *v = _mm512_load_si512(&blk.w[s * dw + k]);
+                }
                 let sc = _mm512_load_si512(blk.sc[s].as_ptr() as *const __m512i);
                 for r in 0..R {
                     // the sub-block's exact sums in two chains (a row's
@@ -262,7 +265,7 @@ unsafe fn run<const R: usize, B: KPanel>(
                     t[r] = _mm512_add_epi32(t[r], _mm512_mullo_epi32(sum, sc));
                 }
             }
-            let dw_ = _mm512_load_ps(blk.d.as_ptr());
+            let dx = _mm512_load_ps(blk.d.as_ptr());
             let dm = _mm512_load_ps(blk.dmin.as_ptr());
             let c = b % 8;
             for r in 0..R {
@@ -277,7 +280,7 @@ unsafe fn run<const R: usize, B: KPanel>(
                     }
                     let prev = chain(&acc[r], b, c);
                     acc[r][c].write(_mm512_fmadd_ps(
-                        _mm512_mul_ps(dw_, dy),
+                        _mm512_mul_ps(dx, dy),
                         _mm512_cvtepi32_ps(tt),
                         prev,
                     ));
@@ -289,7 +292,7 @@ unsafe fn run<const R: usize, B: KPanel>(
                     }
                     let prev = chain(&acc[r], b, c);
                     acc[r][c].write(_mm512_fmadd_ps(
-                        _mm512_mul_ps(dw_, dy),
+                        _mm512_mul_ps(dx, dy),
                         _mm512_cvtepi32_ps(t[r]),
                         prev,
                     ));
