@@ -238,11 +238,7 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
 #[cfg(target_arch = "x86_64")]
 const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
     Kernels {
-        decode: if B::BYTE_QUANTS {
-            Some(avx512::one_lane::decode::<B>)
-        } else {
-            None
-        },
+        decode: Some(avx512::one_lane::decode::<B>),
         panel: Some(avx512::one_lane::panels::<B>),
         panel_rows: 16,
         cache: Some(avx512::one_lane::cache::<B>()),

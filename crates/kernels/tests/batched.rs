@@ -15,7 +15,8 @@ use kernels::{simd_level, GgmlType, ThreadPool};
 /// The one-lane formats' panels (16 rows with AVX-512 VNNI, 8 else) for every
 /// activation-row count the panel kernel splits into passes (8, 4, 2, 1
 /// rows), last panels of 4, 8 and 12 rows, several tiles per matrix,
-/// with and without the panel cache, random and extreme quants.
+/// with and without the panel cache, random and extreme quants; and their
+/// decode (one activation row).
 #[test]
 fn one_lane_panels_match_the_scalar_reference() {
     if let Ok(want) = std::env::var("HEARTH_EXPECT_SIMD") {
@@ -39,6 +40,13 @@ fn one_lane_panels_match_the_scalar_reference() {
         }
         for n_rows in [2, 3, 7, 19] {
             check_matmul(&pool, &mut rng, ty, 64, 40, n_rows, true);
+        }
+        // decode (1 row; AVX-512 VNNI: 16 blocks at a time, two to a
+        // vector): 5, 16, 28 and 37 blocks (groups with their pairs' second
+        // block past the row's end, a whole group, a group and a part)
+        for k in [160, 512, 896, 1184] {
+            check_matmul(&pool, &mut rng, ty, k, 13, 1, false);
+            check_matmul(&pool, &mut rng, ty, k, 6, 1, true);
         }
     }
 }

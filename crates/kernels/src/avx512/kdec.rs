@@ -372,6 +372,7 @@ pub(crate) unsafe fn q6_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
         unsafe {
             let x = wp.add(i * WB);
             let y = ap.add(i * Q8_K_BYTES);
+            super::prefetch_ahead(x, WB);
             // d is the f16 at 208..210: read 206..210 (in bounds), lane 1
             let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             let dy = std::ptr::read_unaligned(y as *const f32);

@@ -537,6 +537,7 @@ unsafe fn q4_k_row(x: *const u8, nb: usize, y: &[ActK]) -> f32 {
         // SAFETY: block i < nb at x (caller).
         unsafe {
             let b = x.add(i * 144);
+            super::prefetch_ahead(b, 144);
             let u = kdec::scales_mins(_mm_loadu_si128(b as *const __m128i));
             let su = _mm512_cvtepu8_epi32(u);
             let q0 = _mm512_loadu_si512(b.add(16) as *const _);

@@ -46,6 +46,29 @@ pub(crate) mod one_lane;
 use crate::avx2::panel::{ActBlock, PBlock, Pass, Side};
 use crate::block::Block32;
 
+/// How far ahead of the bytes being decoded the row decoders (`one_lane`'s,
+/// `klane`'s Q4_K row, `kdec`'s Q6_K) ask for their weight stream. The
+/// hardware prefetchers alone left decode short of this machine's memory
+/// rate: gemma3-270m's decode (its Q8_0 output matrix) went from about 79
+/// to 90 tokens/s with hints 2-3 KB ahead, the Llama-3.2-3B shape's from
+/// 11.6 to 12.4 (BENCHMARKS.md, eighth session; 1 KB ahead did less, 8 KB
+/// less again).
+pub(crate) const PF_DIST: usize = 2048;
+
+/// Prefetch hints for the `len` bytes `PF_DIST` past `p`, one per 64-byte
+/// line.
+#[inline(always)]
+pub(crate) fn prefetch_ahead(p: *const u8, len: usize) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let mut o = 0;
+    while o < len {
+        // SAFETY: a prefetch is a hint: it never faults, whatever the
+        // address (past the matrix's end included).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF_DIST + o) as *const i8) };
+        o += 64;
+    }
+}
+
 avx512_variant!(bw, "avx2,fma,f16c,avx512f,avx512bw,avx512vl", false);
 avx512_variant!(
     vnni,

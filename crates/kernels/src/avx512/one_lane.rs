@@ -23,10 +23,10 @@
 //! or are built per tile ([`panels`]); a last panel of 4, 8 or 12 rows
 //! repeats its last row (those lanes are computed and not stored).
 //!
-//! Decode (one activation row, [`decode`]; Q8_0 and MXFP4, see below) reads the
+//! Decode (one activation row, [`decode`]) reads the
 //! weights straight from the file's layout one row after the other: a single
-//! sequential stream per thread, which this machine's prefetchers follow
-//! (AVX2's `rows4`, two rows interleaved block by block, streams Q8_0 from
+//! sequential stream per thread, with software prefetch hints
+//! `super::PF_DIST` ahead (AVX2's `rows4`, two rows interleaved block by block, streams Q8_0 from
 //! memory at about 10 GB/s per core here; one row at a time, 15-17). Per 16
 //! blocks of a row, two blocks' `u` to a vector against the two activation
 //! blocks, `vpdpbusd` leaves each block in 8 i32 lanes (started at its share
@@ -35,10 +35,13 @@
 //! by scalar loads: [`scales16`]);
 //! then the FMAs run block by block in order, four rows' chains side by side
 //! (one chain alone is bound by the FMA's latency): the same `T`, the same
-//! float ops as the panels and the scalar reference. MXFP4 (an E8M0 scale,
-//! its codes looked up: [`pair_u`]) has no `rows4`. For Q4_0 and Q5_0, whose
-//! blocks are about half as long, this was no faster than `rows4` from memory
-//! and slower from cache (2026-12-07, BENCHMARKS.md), so they keep `rows4`.
+//! float ops as the panels and the scalar reference. Q4_0, Q5_0 and MXFP4
+//! take two blocks' nibbles to a vector by one shift and mask, Q5_0 its fifth
+//! bits by a byte mask made of the two `qh` words, MXFP4 its codes by a
+//! lookup ([`pair_u`]). (With AVX2's unpacking one block at a time this row
+//! kernel was no faster than `rows4` for Q4_0 and Q5_0; with the pairs Q5_0
+//! streams about 1.5 times as fast from memory on one core: BENCHMARKS.md,
+//! eighth session.)
 
 use crate::avx2::legacy::unpack_u;
 use crate::block::{Block32, Quants};
@@ -631,6 +634,7 @@ unsafe fn row_sums<F: Block32>(
         // SAFETY: blocks g..g + n of the row and group g / 16 (caller).
         unsafe {
             let ag = &*y.add(g / 16);
+            super::prefetch_ahead(x.wrapping_add(g * F::BYTES), n * F::BYTES);
             let mut s = [_mm512_setzero_si512(); 8];
             for (q, s) in s.iter_mut().enumerate() {
                 let (b0, b1) = group_pair(q);
@@ -732,32 +736,48 @@ unsafe fn half<F: Block32>(x: *const u8, b: usize, end: usize) -> __m256i {
 }
 
 /// Blocks `b0` and `b1` of the row at `x` as `u` quants in the two halves of
-/// one vector (a block at or past `end` zero). MXFP4 takes both blocks' 16
-/// bytes in one vector, each twice, splits the nibbles with one shift and
-/// mask and looks them up once: the bytes of `unpack_u`, in about half the
-/// instructions (11.3 against 10.2 GB/s per core from memory here).
+/// one vector (a block at or past `end` zero). The 4-bit formats take both
+/// blocks' 16 bytes in one vector, each twice, and split the nibbles with one
+/// shift and mask (`super::mxfp4::nibbles2`); Q5_0 adds its fifth bits under
+/// a byte mask made of the two blocks' `qh` words, MXFP4 looks its codes up:
+/// the bytes of `unpack_u`, in about half the instructions (MXFP4: 11.3
+/// against 10.2 GB/s per core from memory here).
 ///
 /// # Safety
 /// The features of [`decode`]; blocks below `end` readable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn pair_u<F: Block32>(x: *const u8, b0: usize, b1: usize, end: usize) -> __m512i {
-    let qs = match F::QUANTS {
-        Quants::Mxfp4 { qs } if b1 < end => qs,
+    let (p0, p1) = (x.wrapping_add(b0 * F::BYTES), x.wrapping_add(b1 * F::BYTES));
+    match F::QUANTS {
+        // SAFETY (all three): blocks b0 < b1 < end (matched) are readable
+        // (caller).
+        Quants::Nibbles { qs } if b1 < end => unsafe { super::mxfp4::nibbles2(p0.add(qs), p1.add(qs)) },
+        Quants::Nibbles5 { qh, qs } if b1 < end => unsafe {
+            let n = super::mxfp4::nibbles2(p0.add(qs), p1.add(qs));
+            // byte j of the vector is element j % 32 of block b0 (j < 32)
+            // or b1: its fifth bit is bit j of the two qh words side by side
+            let h0 = (p0.add(qh) as *const u32).read_unaligned() as u64;
+            let h1 = (p1.add(qh) as *const u32).read_unaligned() as u64;
+            // n < 16: adding 16 sets the bit
+            _mm512_mask_add_epi8(n, _cvtu64_mask64(h0 | h1 << 32), n, _mm512_set1_epi8(0x10))
+        },
+        Quants::Mxfp4 { qs } if b1 < end => {
+            // SAFETY: as above; KVALUES_U is 16 bytes.
+            unsafe {
+                let nib = super::mxfp4::nibbles2(p0.add(qs), p1.add(qs));
+                let t = _mm_loadu_si128(crate::mxfp4::KVALUES_U.as_ptr() as *const __m128i);
+                _mm512_shuffle_epi8(_mm512_broadcast_i32x4(t), nib)
+            }
+        }
         // SAFETY: forwarded (caller).
         _ => unsafe {
-            return _mm512_inserti64x4::<1>(
+            _mm512_inserti64x4::<1>(
                 _mm512_castsi256_si512(half::<F>(x, b0, end)),
                 half::<F>(x, b1, end),
-            );
+            )
         },
-    };
-    // SAFETY: blocks b0 < b1 < end (matched above) are readable (caller).
-    let nib =
-        unsafe { super::mxfp4::nibbles2(x.add(b0 * F::BYTES + qs), x.add(b1 * F::BYTES + qs)) };
-    // SAFETY: KVALUES_U is 16 bytes.
-    let t = unsafe { _mm_loadu_si128(crate::mxfp4::KVALUES_U.as_ptr() as *const __m128i) };
-    _mm512_shuffle_epi8(_mm512_broadcast_i32x4(t), nib)
+    }
 }
 
 /// The transposed reduction of [`row`]: `s[p]` holds blocks
