@@ -750,9 +750,11 @@ unsafe fn half<F: Block32>(x: *const u8, b: usize, end: usize) -> __m256i {
 unsafe fn pair_u<F: Block32>(x: *const u8, b0: usize, b1: usize, end: usize) -> __m512i {
     let (p0, p1) = (x.wrapping_add(b0 * F::BYTES), x.wrapping_add(b1 * F::BYTES));
     match F::QUANTS {
-        // SAFETY (all three): blocks b0 < b1 < end (matched) are readable
-        // (caller).
-        Quants::Nibbles { qs } if b1 < end => unsafe { super::mxfp4::nibbles2(p0.add(qs), p1.add(qs)) },
+        Quants::Nibbles { qs } if b1 < end => {
+            // SAFETY: blocks b0 < b1 < end (matched) are readable (caller).
+            unsafe { super::mxfp4::nibbles2(p0.add(qs), p1.add(qs)) }
+        }
+        // SAFETY: blocks b0 < b1 < end (matched) are readable (caller).
         Quants::Nibbles5 { qh, qs } if b1 < end => unsafe {
             let n = super::mxfp4::nibbles2(p0.add(qs), p1.add(qs));
             // byte j of the vector is element j % 32 of block b0 (j < 32)
