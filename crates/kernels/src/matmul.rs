@@ -400,7 +400,10 @@ fn run_tile(p: &Plan<'_>, t: usize) {
     }
     if let Some(k) = p.decode {
         let n = o_end - o;
-        for r in r_start..r_end {
+        // (after whole panels nothing may be left: no call, whose row
+        // kernels would lay out each activation row for no output)
+        let rows = if n > 0 { r_start..r_end } else { 0..0 };
+        for r in rows {
             assert!(r < n_rows && o_end <= n_out);
             // SAFETY: (r, o..o_end) lies in `out` (len n_rows*n_out, checked
             // in `plan`) and belongs to this task's tile only (see `Plans`).
