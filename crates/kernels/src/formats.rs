@@ -232,13 +232,13 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
     }
 }
 
-/// The one-lane formats with AVX-512 VNNI: AVX2's decode rows (but Q8_0's:
-/// `avx512::one_lane::decode`, row by row), panels of 16 rows formed by
-/// `vpdpbusd` (`avx512::one_lane`), cached.
+/// The one-lane formats with AVX-512 VNNI: decode row by row
+/// (`avx512::rowdec`), panels of 16 rows formed by `vpdpbusd`
+/// (`avx512::one_lane`), cached.
 #[cfg(target_arch = "x86_64")]
 const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
     Kernels {
-        decode: Some(avx512::one_lane::decode::<B>),
+        decode: Some(avx512::rowdec::decode::<B>),
         panel: Some(avx512::one_lane::panels::<B>),
         panel_rows: 16,
         cache: Some(avx512::one_lane::cache::<B>()),
@@ -736,7 +736,7 @@ pub(crate) static FORMATS: [Format; 14] = [
         avx512_vnni: Kernels {
             order: Order::OneLane(orders::one_lane::<BlockMXFP4>),
             dot: avx512::mxfp4::vec_dot,
-            decode: Some(avx512::one_lane::decode::<BlockMXFP4>),
+            decode: Some(avx512::rowdec::decode::<BlockMXFP4>),
             panel: Some(avx512::one_lane::panels::<BlockMXFP4>),
             panel_from: 4,
             panel_rows: 16,

@@ -3,7 +3,8 @@
 //! without the panel cache: the one-lane formats (each level's own panels: 8
 //! rows on AVX2 and with AVX-VNNI, 16 with AVX-512 VNNI) and the K-quants
 //! with panels (Q4_K, Q6_K: single rows on AVX2, 16 with AVX-512 VNNI),
-//! and MXFP4's weight row x 4 activation rows.
+//! and MXFP4's weight row x 4 activation rows; the decode (one activation
+//! row) of the 32-element formats.
 //! `scripts/test.sh` runs this file again capped at each lower level the CPU
 //! has (`HEARTH_SIMD`, checked by `HEARTH_EXPECT_SIMD`).
 
@@ -45,6 +46,23 @@ fn one_lane_panels_match_the_scalar_reference() {
         // vector): 5, 16, 28 and 37 blocks (groups with their pairs' second
         // block past the row's end, a whole group, a group and a part)
         for k in [160, 512, 896, 1184] {
+            check_matmul(&pool, &mut rng, ty, k, 13, 1, false);
+            check_matmul(&pool, &mut rng, ty, k, 6, 1, true);
+        }
+    }
+}
+
+/// The two-lane formats (Q4_1, Q5_1) row by row (decode): block counts of
+/// 1, 5, 16, 28 and 37, random and extreme values. (An AVX-512 VNNI row
+/// decoder like the one-lane formats', each block's even and odd lanes
+/// apart, was tried: slower than AVX2's `rows4` for these formats, not
+/// kept.)
+#[test]
+fn two_lane_decode_matches_the_scalar_reference() {
+    let pool = ThreadPool::new(2);
+    let mut rng = Rng::new(4141);
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_1] {
+        for k in [32, 160, 512, 896, 1184] {
             check_matmul(&pool, &mut rng, ty, k, 13, 1, false);
             check_matmul(&pool, &mut rng, ty, k, 6, 1, true);
         }

@@ -388,3 +388,59 @@ fn bench_kquant_3b() {
         }
     }
 }
+
+/// Causal attention of a prefill on one thread: `HEARTH_BENCH_ATTN=HDxPOS`
+/// (default gemma3-270m's 256x512: head size 256, 512 positions), one KV
+/// head, the query rows 8 at a time as the model calls them. G multiply-adds
+/// per second (scores and value sums).
+#[test]
+#[ignore]
+fn bench_attention() {
+    use kernels::{attend_rows, f16, KvHead, ATTN_MAX_ROWS};
+    let (hd, n) = std::env::var("HEARTH_BENCH_ATTN")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once('x')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((256usize, 512usize));
+    let mut rng = Rng::new(9);
+    let k: Vec<f16> = random_acts(&mut rng, n * hd)
+        .iter()
+        .map(|&x| f16::from_f32(x))
+        .collect();
+    let v: Vec<f16> = random_acts(&mut rng, n * hd)
+        .iter()
+        .map(|&x| f16::from_f32(x))
+        .collect();
+    let q = random_acts(&mut rng, n * hd);
+    let mut out = vec![0f32; n * hd];
+    let kv = KvHead {
+        k: &k,
+        v: &v,
+        stride: hd,
+        off: 0,
+    };
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut best = f64::MAX;
+    for _ in 0..10 {
+        let t = Instant::now();
+        for (qs, os) in q
+            .chunks(ATTN_MAX_ROWS * hd)
+            .zip(out.chunks_mut(ATTN_MAX_ROWS * hd))
+        {
+            let pos0 = (qs.as_ptr() as usize - q.as_ptr() as usize) / 4 / hd;
+            let qr: Vec<&[f32]> = qs.chunks(hd).collect();
+            let mut or: Vec<&mut [f32]> = os.chunks_mut(hd).collect();
+            attend_rows(&qr, kv, 0, pos0, scale, &mut or);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let macs = 2.0 * hd as f64 * (n * (n + 1) / 2) as f64;
+    eprintln!(
+        "attention hd={hd} positions={n} ({}): {:.2} ms, {:.1} G multiply-adds/s",
+        simd_level(),
+        best * 1e3,
+        macs / best / 1e9
+    );
+}

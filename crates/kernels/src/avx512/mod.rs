@@ -42,11 +42,12 @@ pub(crate) mod klane;
 pub(crate) mod kq;
 pub(crate) mod mxfp4;
 pub(crate) mod one_lane;
+pub(crate) mod rowdec;
 
 use crate::avx2::panel::{ActBlock, PBlock, Pass, Side};
 use crate::block::Block32;
 
-/// How far ahead of the bytes being decoded the row decoders (`one_lane`'s,
+/// How far ahead of the bytes being decoded the row decoders (`rowdec`'s,
 /// `klane`'s Q4_K row, `kdec`'s Q6_K) ask for their weight stream. The
 /// hardware prefetchers alone left decode short of this machine's memory
 /// rate: gemma3-270m's decode (its Q8_0 output matrix) went from about 79
