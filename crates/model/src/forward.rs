@@ -525,8 +525,18 @@ impl Model {
         if s.out_rows.len() < out_rows * d {
             s.out_rows.resize(out_rows * d, 0.0);
         }
-        if s.logits.len() < out_rows * c.n_vocab {
-            s.logits.resize(out_rows * c.n_vocab, 0.0);
+        let nv = c.n_vocab;
+        // one sequence wanting logits (a lone decode or prompt): the
+        // projection writes into its session's logits, no copy
+        let lone = {
+            let mut g = s.groups.iter().filter(|g| g.logit_rows > 0);
+            match (g.next(), g.next()) {
+                (Some(g), None) => Some(g.seq),
+                _ => None,
+            }
+        };
+        if lone.is_none() && s.logits.len() < out_rows * nv {
+            s.logits.resize(out_rows * nv, 0.0);
         }
         if compacted {
             // already gathered, in group order
@@ -552,20 +562,27 @@ impl Model {
         let a = s
             .acts_in
             .get(pool, w.ty, &s.out_rows[..out_rows * d], out_rows, d);
-        self.matmul(pool, w, a, &mut s.logits[..out_rows * c.n_vocab])?;
+        let logits = match lone {
+            Some(seq) => {
+                let sess = &mut *sessions[seq];
+                let base = sess.n_logit_rows * nv;
+                &mut sess.logits[base..base + out_rows * nv]
+            }
+            None => &mut s.logits[..out_rows * nv],
+        };
+        self.matmul(pool, w, a, logits)?;
         if let Some(m) = c.scales.logit {
-            s.logits[..out_rows * c.n_vocab]
-                .iter_mut()
-                .for_each(|v| *v *= m);
+            logits.iter_mut().for_each(|v| *v *= m);
         }
         if let Some(cap) = c.scales.final_softcap {
-            s.logits[..out_rows * c.n_vocab]
-                .iter_mut()
-                .for_each(|v| *v = (*v / cap).tanh() * cap);
+            logits.iter_mut().for_each(|v| *v = (*v / cap).tanh() * cap);
+        }
+        if let Some(seq) = lone {
+            sessions[seq].n_logit_rows += out_rows;
+            return Ok(());
         }
         // each sequence's rows into its session, the copies over the pool
         // (16 decode rows are 10 MB of logits for a 152k vocabulary)
-        let nv = c.n_vocab;
         let mut copies = std::mem::take(&mut s.copies);
         copies.clear();
         let mut r = 0;
