@@ -2,7 +2,7 @@
 //! a script uses it), on the real models; plus the scripting surface of
 //! `hearth run` (piped text, --json), the config file and completions.
 
-use expectrl::{ControlCode, Eof, Session, WaitStatus};
+use expectrl::{ControlCode, Eof, Regex, Session, WaitStatus};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -157,7 +157,11 @@ fn chat_on_a_terminal() {
         &mut s,
         "Write a very long story about a dragon who learns to cook, in ten chapters.",
     );
-    std::thread::sleep(Duration::from_millis(2500));
+    // once the answer is streaming (the typed line echoed, then 40
+    // characters of it), not after a fixed time: a fast build could finish
+    // a story within any fixed wait
+    s.expect("chapters.").unwrap();
+    s.expect(Regex("(?s).{40}")).unwrap();
     s.send(ControlCode::EndOfText).unwrap();
     let after = prompt(&mut s);
     assert!(after.contains("(stopped)"), "{after:?}");
