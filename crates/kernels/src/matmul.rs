@@ -188,10 +188,12 @@ fn plan<'a>(n_threads: usize, j: &'a mut MatmulJob<'_>) -> Result<Option<Plan<'a
     };
     // read only where this level's panel kernel runs (a cache built under
     // other settings is ignored: same results); with a cache the panel
-    // kernel takes the few-rows case too (same bits)
+    // kernel takes every product of 2 and more rows (same bits): below
+    // `panel_from`, a format without a `few` kernel would otherwise read its
+    // weights once per row (2 or 3 sequences decoding together in `serve`)
     let cache = j
         .cache
-        .filter(|_| tiles.is_some() && kern.cache.is_some())
+        .filter(|_| n_out >= 4 && n_rows >= 2 && kern.cache.is_some())
         .map(|c| &c.panels);
     let tiles = if cache.is_some() { kern.panel } else { tiles };
     let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
