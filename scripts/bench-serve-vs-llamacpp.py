@@ -14,6 +14,11 @@ llama-cpp-python sdist's vendored llama.cpp (about 30 minutes here at -j1):
 
 Run with the client venv (httpx):
   ~/.cache/hearth/venv-clients/bin/python scripts/bench-serve-vs-llamacpp.py --append BENCHMARKS.md
+
+Not under `chrt -f` (SCHED_FIFO): there the compute threads, which spin
+between steps, starve the server's I/O threads, the stream reaches the
+client in bursts of tens of tokens, and the single stream's rate (timed from
+its first token) comes out wrong for both servers.
 """
 import argparse
 import datetime
