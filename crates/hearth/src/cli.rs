@@ -323,10 +323,11 @@ pub struct BenchArgs {
     /// the token mask of each step), reported as `tg_schema` beside `tg`.
     #[arg(long, value_name = "FILE")]
     pub json_schema: Option<PathBuf>,
-    /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
-    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
-    /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
-    /// available; batched decode steps are about 5-10 % slower without).
+    /// Do not unpack the weights once for batched steps: saves 0.75 to 1.75
+    /// bytes of memory per weight of the tensors that have such panels (by
+    /// format and CPU; `hearth bench` prints the total; built when they take
+    /// at most a quarter of the memory available). Batched steps are slower
+    /// without: 8 sequences decoding together on qwen2.5-coder, about 40 %.
     #[arg(long)]
     pub no_panel_cache: bool,
     /// Print one JSON object.
@@ -442,10 +443,11 @@ pub struct ServeArgs {
     /// Threads to compute with (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
-    /// Do not unpack the weights once for batched steps: saves 1.25 bytes of
-    /// memory per weight of the Q4_0/Q4_1/Q5_0/Q5_1 tensors and 1.75 of the
-    /// Q4_K/Q6_K ones (built when they take at most a quarter of the memory
-    /// available; batched decode steps are about 5-10 % slower without).
+    /// Do not unpack the weights once for batched steps: saves 0.75 to 1.75
+    /// bytes of memory per weight of the tensors that have such panels (by
+    /// format and CPU; `hearth bench` prints the total; built when they take
+    /// at most a quarter of the memory available). Batched steps are slower
+    /// without: 8 sequences decoding together on qwen2.5-coder, about 40 %.
     #[arg(long)]
     pub no_panel_cache: bool,
     /// (Speculative decoding here is the default of requests that do not set

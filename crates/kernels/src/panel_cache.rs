@@ -38,6 +38,9 @@ pub(crate) enum Panels {
     /// (`avx512::one_lane`).
     #[cfg(target_arch = "x86_64")]
     OneLaneZ(Vec<crate::avx512::one_lane::ZBlock>),
+    /// The same for the 4- and 5-bit formats, packed (`avx512::one_lane`).
+    #[cfg(target_arch = "x86_64")]
+    OneLaneN(Vec<crate::avx512::one_lane::NBlock>),
     /// The two-lane order's panels of 4 rows (`avx2::two_lane`).
     #[cfg(target_arch = "x86_64")]
     TwoLane(Vec<crate::avx2::two_lane::CBlock>),
@@ -59,6 +62,8 @@ impl Panels {
             Panels::OneLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
             Panels::OneLaneZ(ref v) => std::mem::size_of_val(v.as_slice()),
+            #[cfg(target_arch = "x86_64")]
+            Panels::OneLaneN(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
             Panels::TwoLane(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]

@@ -21,12 +21,18 @@
 //!
 //! Panels come from a `crate::PanelCache` (built once per matrix, [`cache`])
 //! or are built per tile ([`panels`]); a last panel of 4, 8 or 12 rows
-//! repeats its last row (those lanes are computed and not stored).
+//! repeats its last row (those lanes are computed and not stored). The
+//! cache of Q4_0 and Q5_0 holds its panels packed ([`NBlock`]: nibbles and
+//! fifth-bit masks, 0.75 bytes per weight instead of 1.125), unpacked in
+//! registers by each pass ([`weights`]): a batched decode step of 8 rows
+//! streams the whole cache, and qwen2.5-coder's went from 253 to 277
+//! tokens/s with it (BENCHMARKS.md, eighth session; unpacking into a
+//! scratch copy of the panel first was 5 % slower than no packing).
 //!
 //! Decode (one activation row) is `super::rowdec`'s.
 
 use crate::avx2::legacy::unpack_u;
-use crate::block::Block32;
+use crate::block::{Block32, Quants};
 use crate::matmul::{PrepKey, Tile};
 use crate::panel_cache::{CacheSpec, Panels};
 use crate::q8::Q8_0_BYTES;
@@ -73,17 +79,79 @@ pub(crate) const fn off<F: Block32>() -> i32 {
 }
 
 /// The cache of a one-lane format `F` at AVX-512 VNNI: panels of 16 rows, the
-/// last one padded.
+/// last one padded; for the 4- and 5-bit formats packed ([`NBlock`]).
 pub(crate) const fn cache<F: Block32>() -> CacheSpec {
     CacheSpec {
-        bytes: cache_bytes,
+        bytes: cache_bytes::<F>,
         build: build_cache::<F>,
     }
 }
 
+/// The cache of `F` holds [`NBlock`]s (Q4_0, Q5_0), else [`ZBlock`]s.
+const fn packed<F: Block32>() -> bool {
+    matches!(F::QUANTS, Quants::Nibbles { .. } | Quants::Nibbles5 { .. })
+}
+
 /// The bytes of the panels of `n_out` rows of `nb` blocks.
-fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
-    Some(n_out.div_ceil(16) * nb * std::mem::size_of::<ZBlock>())
+fn cache_bytes<F: Block32>(n_out: usize, nb: usize) -> Option<usize> {
+    let block = if packed::<F>() {
+        std::mem::size_of::<NBlock>()
+    } else {
+        std::mem::size_of::<ZBlock>()
+    };
+    Some(n_out.div_ceil(16) * nb * block)
+}
+
+/// A [`ZBlock`] of a 4- or 5-bit format packed for the cache (384 bytes
+/// instead of 576: a batched decode step streams the whole cache): vector
+/// `k` of the block's `u` quants in the low nibbles of `nib[k % 4]` (`k <
+/// 4`) or the high ones (`k >= 4`), the fifth bits of vector `k` as the byte
+/// mask `hi[k]` (Q5_0), the scales. Unpacked in registers by the passes
+/// ([`weights`]).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct NBlock {
+    nib: [__m512i; 4],
+    hi: [u64; 8],
+    d: [f32; 16],
+}
+
+/// [`NBlock`] of `z` (its quants below 32).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn pack(z: &ZBlock) -> NBlock {
+    let m = _mm512_set1_epi8(0x0F);
+    let mut n = NBlock {
+        nib: [_mm512_setzero_si512(); 4],
+        hi: [0; 8],
+        d: z.d,
+    };
+    for k in 0..4 {
+        // below 16 after the mask: the shift stays within each byte
+        n.nib[k] = _mm512_or_si512(
+            _mm512_and_si512(z.w[k], m),
+            _mm512_slli_epi16::<4>(_mm512_and_si512(z.w[k + 4], m)),
+        );
+    }
+    for k in 0..8 {
+        n.hi[k] = _mm512_test_epi8_mask(z.w[k], _mm512_set1_epi8(0x10));
+    }
+    n
+}
+
+/// [`build`] packed: 16 rows' `nb` blocks as [`NBlock`]s.
+///
+/// # Safety
+/// As [`build`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build_packed<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [NBlock]) {
+    // SAFETY: all-zero bytes are valid blocks.
+    let mut z = vec![unsafe { std::mem::zeroed::<ZBlock>() }; nb];
+    // SAFETY: the caller's.
+    unsafe { build::<F>(rows, nb, &mut z) };
+    for (d, z) in dst.iter_mut().zip(&z) {
+        *d = pack(z);
+    }
 }
 
 /// The `[n_out, k]` matrix's panels of 16 rows (`n_out.div_ceil(16)` of them,
@@ -94,8 +162,15 @@ fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
 /// of `rb` bytes of `F`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_cache<F: Block32>(w: &[u8], rb: usize, n_out: usize) -> Panels {
+    let nb = rb / F::BYTES;
     // SAFETY: the caller's; all-zero bytes are valid blocks.
-    Panels::OneLaneZ(unsafe { panels16(w, rb, n_out, rb / F::BYTES, build::<F>) })
+    unsafe {
+        if packed::<F>() {
+            Panels::OneLaneN(panels16(w, rb, n_out, nb, build_packed::<F>))
+        } else {
+            Panels::OneLaneZ(panels16(w, rb, n_out, nb, build::<F>))
+        }
+    }
 }
 
 /// The `[n_out, k]` matrix's panels of 16 rows (`n_out.div_ceil(16)` of
@@ -220,14 +295,16 @@ unsafe fn build<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [ZBlock]
 /// The features of [`build_cache`]; `nb` blocks at `p` and `R * nb` at `a`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn run<const R: usize>(p: *const ZBlock, nb: usize, a: *const ActZ) -> [__m512; R] {
+unsafe fn run<const R: usize, const P: bool>(
+    p: *const u8,
+    nb: usize,
+    a: *const ActZ,
+) -> [__m512; R] {
     let mut acc = [_mm512_setzero_ps(); R];
     for b in 0..nb {
         // SAFETY: block b < nb of the panel and of every row (caller).
         unsafe {
-            let blk = &*p.add(b);
-            let w: [__m512i; 8] = std::array::from_fn(|k| _mm512_load_si512(&blk.w[k]));
-            let dw = _mm512_load_ps(blk.d.as_ptr());
+            let (w, dw) = weights::<P>(p, b);
             for (r, acc) in acc.iter_mut().enumerate() {
                 let y = &*a.add(r * nb + b);
                 // the block's exact sums: c + Σ u y (see the module doc), in
@@ -248,6 +325,39 @@ unsafe fn run<const R: usize>(p: *const ZBlock, nb: usize, a: *const ActZ) -> [_
     acc
 }
 
+/// Block `b` of the panel at `p` ([`NBlock`]s if `P`, else [`ZBlock`]s): its
+/// 8 vectors of `u` quants and its scales.
+///
+/// # Safety
+/// The features of [`build_cache`]; block `b` at `p`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn weights<const P: bool>(p: *const u8, b: usize) -> ([__m512i; 8], __m512) {
+    let mut w = [_mm512_setzero_si512(); 8];
+    // SAFETY: block b at p (caller).
+    unsafe {
+        if P {
+            let n = &*(p as *const NBlock).add(b);
+            let m = _mm512_set1_epi8(0x0F);
+            let sixteen = _mm512_set1_epi8(0x10);
+            for k in 0..4 {
+                let v = _mm512_load_si512(&n.nib[k]);
+                let lo = _mm512_and_si512(v, m);
+                let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m);
+                w[k] = _mm512_mask_add_epi8(lo, n.hi[k], lo, sixteen);
+                w[k + 4] = _mm512_mask_add_epi8(hi, n.hi[k + 4], hi, sixteen);
+            }
+            (w, _mm512_load_ps(n.d.as_ptr()))
+        } else {
+            let z = &*(p as *const ZBlock).add(b);
+            for k in 0..8 {
+                w[k] = _mm512_load_si512(&z.w[k]);
+            }
+            (w, _mm512_load_ps(z.d.as_ptr()))
+        }
+    }
+}
+
 /// [`run`], its results stored at `dst` (output rows `n_out` apart), the
 /// lanes of `mask` only.
 ///
@@ -256,8 +366,8 @@ unsafe fn run<const R: usize>(p: *const ZBlock, nb: usize, a: *const ActZ) -> [_
 /// `mask` writable.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn run_store<const R: usize>(
-    p: *const ZBlock,
+unsafe fn run_store<const R: usize, const P: bool>(
+    p: *const u8,
     nb: usize,
     a: *const ActZ,
     dst: *mut f32,
@@ -266,7 +376,7 @@ unsafe fn run_store<const R: usize>(
 ) {
     // SAFETY: forwarded (caller).
     unsafe {
-        let v = run::<R>(p, nb, a);
+        let v = run::<R, P>(p, nb, a);
         for (i, v) in v.iter().enumerate() {
             _mm512_mask_storeu_ps(dst.add(i * n_out), mask, *v);
         }
@@ -281,11 +391,64 @@ unsafe fn run_store<const R: usize>(
 /// (`t.o0` a multiple of 16); a cache built from this matrix.
 pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
     let cache = match cache {
-        Some(Panels::OneLaneZ(c)) => Some(c.as_slice()),
+        Some(Panels::OneLaneZ(c)) => Some(Cached::Z(c.as_slice())),
+        Some(Panels::OneLaneN(c)) => Some(Cached::N(c.as_slice())),
         _ => None,
     };
     // SAFETY: the caller's contract.
     unsafe { matmul::<F>(t, cache) }
+}
+
+/// The panel at `p` against `n` prepared activation rows at `xp` (`nb`
+/// blocks apart), 8, 4, 2 or 1 at a time; row `i`'s outputs at `dst + i
+/// n_out`, the lanes of `mask`.
+///
+/// # Safety
+/// As [`run_store`] for each pass.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn passes<const P: bool>(
+    p: *const u8,
+    nb: usize,
+    xp: *const ActZ,
+    n: usize,
+    dst: *mut f32,
+    n_out: usize,
+    mask: __mmask16,
+) {
+    let mut r = 0;
+    while r < n {
+        let x = xp.wrapping_add(r * nb);
+        let d = dst.wrapping_add(r * n_out);
+        // SAFETY: forwarded (caller).
+        r += unsafe {
+            match n - r {
+                8.. => {
+                    run_store::<8, P>(p, nb, x, d, n_out, mask);
+                    8
+                }
+                4.. => {
+                    run_store::<4, P>(p, nb, x, d, n_out, mask);
+                    4
+                }
+                2.. => {
+                    run_store::<2, P>(p, nb, x, d, n_out, mask);
+                    2
+                }
+                _ => {
+                    run_store::<1, P>(p, nb, x, d, n_out, mask);
+                    1
+                }
+            }
+        };
+    }
+}
+
+/// A cache's panels as [`matmul`] reads them.
+#[derive(Clone, Copy)]
+enum Cached<'a> {
+    Z(&'a [ZBlock]),
+    N(&'a [NBlock]),
 }
 
 /// [`panels`] with the cache's blocks, if any.
@@ -293,7 +456,7 @@ pub(crate) unsafe fn panels<F: Block32>(t: &Tile<'_>, cache: Option<&Panels>) {
 /// # Safety
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
+unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<Cached<'_>>) {
     const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
     let Tile {
         w,
@@ -310,8 +473,10 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
     } = *t;
     let nb = rb / F::BYTES;
     assert!(o0.is_multiple_of(16) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
-    if let Some(c) = cache {
-        assert!(c.len() >= o1.div_ceil(16) * nb);
+    match cache {
+        Some(Cached::Z(c)) => assert!(c.len() >= o1.div_ceil(16) * nb),
+        Some(Cached::N(c)) => assert!(c.len() >= o1.div_ceil(16) * nb),
+        None => {}
     }
     if nb == 0 {
         // empty rows: every output is 0.0, as the reference's
@@ -362,43 +527,41 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<&[ZBlock]>) {
         while o < o1 {
             let rows = (o1 - o).min(16);
             let mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
-            let p: *const ZBlock = match cache {
-                Some(c) => c[o / 16 * nb..].as_ptr(),
+            let (p, packed) = match cache {
+                Some(Cached::Z(c)) => (c[o / 16 * nb..].as_ptr() as *const u8, false),
+                Some(Cached::N(c)) => (c[o / 16 * nb..].as_ptr() as *const u8, true),
                 None => {
                     // SAFETY: rows o..o + rows (< o1) hold nb blocks (asserted).
                     unsafe { build::<F>(rows16(w, rb, o, o1), nb, tmp) };
-                    tmp.as_ptr()
+                    (tmp.as_ptr() as *const u8, false)
                 }
             };
-            let mut r = r0;
-            while r < r1 {
-                let n = r1 - r;
-                let x = xp.wrapping_add((r - r0) * nb);
-                let dst = out.wrapping_add(r * n_out + o);
-                // SAFETY: the panel's nb blocks; rows r.. of the prepared
-                // activations; outputs (r.., o..o + rows) are this call's to
-                // write (caller).
-                let step = unsafe {
-                    match n {
-                        8.. => {
-                            run_store::<8>(p, nb, x, dst, n_out, mask);
-                            8
-                        }
-                        4.. => {
-                            run_store::<4>(p, nb, x, dst, n_out, mask);
-                            4
-                        }
-                        2.. => {
-                            run_store::<2>(p, nb, x, dst, n_out, mask);
-                            2
-                        }
-                        _ => {
-                            run_store::<1>(p, nb, x, dst, n_out, mask);
-                            1
-                        }
-                    }
-                };
-                r += step;
+            let dst = out.wrapping_add(o);
+            // SAFETY: the panel's nb blocks; the prepared activations of
+            // rows r0..r1; outputs (r0..r1, o..o + rows) are this call's to
+            // write (caller).
+            unsafe {
+                if packed {
+                    passes::<true>(
+                        p,
+                        nb,
+                        xp,
+                        r1 - r0,
+                        dst.wrapping_add(r0 * n_out),
+                        n_out,
+                        mask,
+                    )
+                } else {
+                    passes::<false>(
+                        p,
+                        nb,
+                        xp,
+                        r1 - r0,
+                        dst.wrapping_add(r0 * n_out),
+                        n_out,
+                        mask,
+                    )
+                }
             }
             o += 16;
         }
