@@ -536,31 +536,15 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<Cached<'_>>) {
                     (tmp.as_ptr() as *const u8, false)
                 }
             };
-            let dst = out.wrapping_add(o);
+            let (n, d) = (r1 - r0, out.wrapping_add(r0 * n_out + o));
             // SAFETY: the panel's nb blocks; the prepared activations of
             // rows r0..r1; outputs (r0..r1, o..o + rows) are this call's to
             // write (caller).
             unsafe {
                 if packed {
-                    passes::<true>(
-                        p,
-                        nb,
-                        xp,
-                        r1 - r0,
-                        dst.wrapping_add(r0 * n_out),
-                        n_out,
-                        mask,
-                    )
+                    passes::<true>(p, nb, xp, n, d, n_out, mask)
                 } else {
-                    passes::<false>(
-                        p,
-                        nb,
-                        xp,
-                        r1 - r0,
-                        dst.wrapping_add(r0 * n_out),
-                        n_out,
-                        mask,
-                    )
+                    passes::<false>(p, nb, xp, n, d, n_out, mask)
                 }
             }
             o += 16;
