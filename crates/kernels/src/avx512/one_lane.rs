@@ -145,13 +145,18 @@ fn pack(z: &ZBlock) -> NBlock {
 /// As [`build`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_packed<F: Block32>(rows: [*const u8; 16], nb: usize, dst: &mut [NBlock]) {
-    // SAFETY: all-zero bytes are valid blocks.
-    let mut z = vec![unsafe { std::mem::zeroed::<ZBlock>() }; nb];
-    // SAFETY: the caller's.
-    unsafe { build::<F>(rows, nb, &mut z) };
-    for (d, z) in dst.iter_mut().zip(&z) {
-        *d = pack(z);
-    }
+    // the unpacked panel in the thread's tile buffer (no tile runs on this
+    // thread while a cache is built)
+    SCRATCH.with(|s| {
+        let tmp = &mut s.borrow_mut().2;
+        // SAFETY: all-zero bytes are valid blocks.
+        crate::util::grow(tmp, nb, unsafe { std::mem::zeroed() });
+        // SAFETY: the caller's.
+        unsafe { build::<F>(rows, nb, tmp) };
+        for (d, z) in dst.iter_mut().zip(tmp.iter()) {
+            *d = pack(z);
+        }
+    });
 }
 
 /// The `[n_out, k]` matrix's panels of 16 rows (`n_out.div_ceil(16)` of them,
@@ -451,6 +456,16 @@ enum Cached<'a> {
     N(&'a [NBlock]),
 }
 
+impl Cached<'_> {
+    /// Blocks held.
+    fn len(self) -> usize {
+        match self {
+            Cached::Z(c) => c.len(),
+            Cached::N(c) => c.len(),
+        }
+    }
+}
+
 /// [`panels`] with the cache's blocks, if any.
 ///
 /// # Safety
@@ -473,10 +488,8 @@ unsafe fn matmul<F: Block32>(t: &Tile<'_>, cache: Option<Cached<'_>>) {
     } = *t;
     let nb = rb / F::BYTES;
     assert!(o0.is_multiple_of(16) && r0 < r1 && o1 <= n_out && w.len() >= o1 * rb);
-    match cache {
-        Some(Cached::Z(c)) => assert!(c.len() >= o1.div_ceil(16) * nb),
-        Some(Cached::N(c)) => assert!(c.len() >= o1.div_ceil(16) * nb),
-        None => {}
+    if let Some(c) = cache {
+        assert!(c.len() >= o1.div_ceil(16) * nb);
     }
     if nb == 0 {
         // empty rows: every output is 0.0, as the reference's
