@@ -323,7 +323,7 @@ pub struct BenchArgs {
     /// the token mask of each step), reported as `tg_schema` beside `tg`.
     #[arg(long, value_name = "FILE")]
     pub json_schema: Option<PathBuf>,
-    /// Do not unpack the weights once for batched steps: saves 0.75 to 1.75
+    /// Do not unpack the weights once for batched steps: saves 0.6 to 1.75
     /// bytes of memory per weight of the tensors that have such panels (by
     /// format and CPU; `hearth bench` prints the total; built when they take
     /// at most a quarter of the memory available). Batched steps are slower
@@ -443,7 +443,7 @@ pub struct ServeArgs {
     /// Threads to compute with (default: all cores).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
-    /// Do not unpack the weights once for batched steps: saves 0.75 to 1.75
+    /// Do not unpack the weights once for batched steps: saves 0.6 to 1.75
     /// bytes of memory per weight of the tensors that have such panels (by
     /// format and CPU; `hearth bench` prints the total; built when they take
     /// at most a quarter of the memory available). Batched steps are slower

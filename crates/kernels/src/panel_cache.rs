@@ -9,9 +9,10 @@
 //! one-lane order's panels of 16 rows, `avx512::one_lane`) and Q4_K/Q6_K
 //! (the K one-lane order's panels of 16 rows, `avx512::klane`); with NEON
 //! i8mm for Q4_0/Q5_0/Q8_0 (row pairs in `SMMLA`'s layout, `neon::i8mm`). The
-//! price is memory: about 1.25 bytes per weight (Q4_K/Q6_K: 1.75 on AVX2,
-//! 1.41 with AVX-512 VNNI) on top
-//! of the file's, so callers decide (hearth builds them for `serve` and
+//! price is memory: about 1.25 bytes per weight on AVX2 (Q4_K/Q6_K 1.75);
+//! with AVX-512 VNNI the 4- to 6-bit formats' panels are packed and
+//! unpacked in registers by each pass (Q4_0/Q5_0 0.75, Q4_K 0.59, Q6_K 0.83;
+//! Q8_0 1.125) on top of the file's, so callers decide (hearth builds them for `serve` and
 //! `batch` when the memory preflight has room). Results are bit-identical
 //! with or without a cache.
 
@@ -47,9 +48,13 @@ pub(crate) enum Panels {
     /// K-quant rows unpacked as `avx2::kpanel` unpacks them per tile.
     #[cfg(target_arch = "x86_64")]
     KQuant(Vec<crate::avx2::kpanel::KBlk>),
-    /// K-quant panels of 16 rows at AVX-512 VNNI (`avx512::klane`).
+    /// Q4_K panels of 16 rows at AVX-512 VNNI (`avx512::klane`), packed
+    /// (`avx512::kpack`).
     #[cfg(target_arch = "x86_64")]
-    KQuantZ(Vec<crate::avx512::klane::KZBlk>),
+    KQuantP4(Vec<crate::avx512::kpack::KP4>),
+    /// The same for Q6_K.
+    #[cfg(target_arch = "x86_64")]
+    KQuantP6(Vec<crate::avx512::kpack::KP6>),
     /// The one-lane formats' row pairs in `SMMLA`'s layout (`neon::i8mm`).
     #[cfg(target_arch = "aarch64")]
     Pairs(Vec<crate::neon::i8mm::Pair>),
@@ -69,7 +74,9 @@ impl Panels {
             #[cfg(target_arch = "x86_64")]
             Panels::KQuant(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "x86_64")]
-            Panels::KQuantZ(ref v) => std::mem::size_of_val(v.as_slice()),
+            Panels::KQuantP4(ref v) => std::mem::size_of_val(v.as_slice()),
+            #[cfg(target_arch = "x86_64")]
+            Panels::KQuantP6(ref v) => std::mem::size_of_val(v.as_slice()),
             #[cfg(target_arch = "aarch64")]
             Panels::Pairs(ref v) => std::mem::size_of_val(v.as_slice()),
         }

@@ -277,6 +277,9 @@ fn bench_cached() {
         (GgmlType::Q8_0, 4864, 896),
         (GgmlType::Q8_0, 32768, 896),
         (GgmlType::Q6_K, 896, 4864),
+        // Llama-3.2-3B's FFN shapes (Q4_K_M): larger than the L3 cache
+        (GgmlType::Q4_K, 8192, 3072),
+        (GgmlType::Q6_K, 3072, 8192),
     ] {
         if !filter.contains(&ty) {
             continue;
@@ -289,7 +292,7 @@ fn bench_cached() {
             continue;
         };
         let mut line = format!("{threads}t {:>5} {n_out}x{k} cached:", ty.name());
-        for n_rows in [4usize, 16, 32] {
+        for n_rows in [4usize, 8, 16, 32] {
             let x = random_acts(&mut rng, n_rows * k);
             let mut acts = QuantizedActs::new();
             acts.quantize(ty, &x, n_rows, k);

@@ -27,7 +27,8 @@
 //! are 8 `vpdpwssd` each against the activation's `bsums` read as 8 dwords
 //! (pairs of 16-element sums): Q6_K with the pair `(-32 sc_2j, -32 sc_2j+1)`,
 //! Q4_K with `(m_j, m_j)` (its sub-blocks are 32 elements: two `bsums`).
-//! The panels come from a `crate::PanelCache` ([`cache`]) or are built per
+//! The panels come from a `crate::PanelCache` ([`cache`], packed there:
+//! `avx512::kpack`; 8, 4, 2 or 1 activation rows a pass) or are built per
 //! tile; a last panel of 4, 8 or 12 rows repeats its last row (those lanes
 //! are computed and not stored).
 //!
@@ -42,6 +43,7 @@ use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::ld32;
 use crate::avx512::kdec;
 use crate::avx512::kdec::dpwssd;
+use crate::avx512::kpack::{self, KP4, KP6, KRead};
 use crate::avx512::one_lane::{panels16, rows16, transpose16};
 use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
 use crate::matmul::Tile;
@@ -56,17 +58,17 @@ use std::mem::MaybeUninit;
 #[repr(C, align(64))]
 pub(crate) struct KZBlk {
     /// Vector `k`: dword `j` is row `j`'s unsigned quants `4k..4k + 4`.
-    w: [__m512i; 64],
+    pub(super) w: [__m512i; 64],
     /// Lane `j` of `sc[s]`: row `j`'s scale of sub-block `s` (Q4_K: 8 of
     /// 32 elements, Q6_K: 16 of 16).
-    sc: [[i32; 16]; 16],
+    pub(super) sc: [[i32; 16]; 16],
     /// Lane `j` of `e[p]`, two i16: Q4_K `(m_p, m_p)` (row `j`'s min of
     /// sub-block `p`); Q6_K `(-32 sc_2p, -32 sc_2p+1)`.
-    e: [[i32; 16]; 8],
+    pub(super) e: [[i32; 16]; 8],
     /// Row `j`'s `d`.
-    d: [f32; 16],
+    pub(super) d: [f32; 16],
     /// Row `j`'s `dmin` (Q4_K).
-    dmin: [f32; 16],
+    pub(super) dmin: [f32; 16],
 }
 
 /// Sub-blocks per super-block and dwords per sub-block of `B`.
@@ -79,29 +81,76 @@ const fn shape<B: KPanel>() -> (usize, usize) {
 }
 
 /// The cache of a K-quant format `B` at AVX-512 VNNI: panels of 16 rows,
-/// the last one padded (5,760 bytes per panel super-block: 1.41 bytes per
-/// weight).
+/// the last one padded, packed (`avx512::kpack`: Q4_K 2,432 bytes per panel
+/// super-block, 0.59 bytes per weight; Q6_K 3,392, 0.83).
 pub(crate) const fn cache<B: KPanel>() -> CacheSpec {
     CacheSpec {
-        bytes: cache_bytes,
+        bytes: cache_bytes::<B>,
         build: build_cache::<B>,
     }
 }
 
 /// The bytes of the panels of `n_out` rows of `nb` super-blocks.
-fn cache_bytes(n_out: usize, nb: usize) -> Option<usize> {
-    Some(n_out.div_ceil(16) * nb * std::mem::size_of::<KZBlk>())
+fn cache_bytes<B: KPanel>(n_out: usize, nb: usize) -> Option<usize> {
+    let block = if B::Q6 {
+        std::mem::size_of::<KP6>()
+    } else {
+        std::mem::size_of::<KP4>()
+    };
+    Some(n_out.div_ceil(16) * nb * block)
 }
 
-/// The `[n_out, k]` matrix's panels of 16 rows.
+/// The `[n_out, k]` matrix's panels of 16 rows, packed.
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; `w` holds `n_out` rows
 /// of `rb` bytes of `B`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
-    // SAFETY: the caller's; all-zero bytes are valid blocks.
-    Panels::KQuantZ(unsafe { panels16(w, rb, n_out, rb / B::BYTES, build::<B>) })
+    let nb = rb / B::BYTES;
+    // SAFETY: the caller's (both branches); all-zero bytes are valid blocks.
+    unsafe {
+        if B::Q6 {
+            Panels::KQuantP6(panels16(w, rb, n_out, nb, build_packed::<B, KP6>))
+        } else {
+            Panels::KQuantP4(panels16(w, rb, n_out, nb, build_packed::<B, KP4>))
+        }
+    }
+}
+
+/// A packed block type and how it is made from a [`KZBlk`].
+trait Packed: KRead {
+    fn pack(z: &KZBlk) -> Self;
+}
+impl Packed for KP4 {
+    fn pack(z: &KZBlk) -> Self {
+        // SAFETY: only built at AVX-512 VNNI (`build_cache`'s contract).
+        unsafe { kpack::pack4(z) }
+    }
+}
+impl Packed for KP6 {
+    fn pack(z: &KZBlk) -> Self {
+        // SAFETY: as `KP4`'s.
+        unsafe { kpack::pack6(z) }
+    }
+}
+
+/// [`build`] packed: 16 rows' `nb` blocks as `P`s.
+///
+/// # Safety
+/// As [`build`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build_packed<B: KPanel, P: Packed>(rows: [*const u8; 16], nb: usize, dst: &mut [P]) {
+    // one block at a time through a scratch block (no tile runs on this
+    // thread while a cache is built)
+    // SAFETY: all-zero bytes are a valid block.
+    let mut z = [unsafe { std::mem::zeroed::<KZBlk>() }];
+    for (b, d) in dst.iter_mut().enumerate().take(nb) {
+        let r: [*const u8; 16] = std::array::from_fn(|j| rows[j].wrapping_add(b * B::BYTES));
+        // SAFETY: block b of every row (caller).
+        unsafe { build::<B>(r, 1, &mut z) };
+        *d = P::pack(&z[0]);
+    }
 }
 
 /// Super-block `x` of `B` unpacked to its 256 unsigned quants in element
@@ -212,8 +261,8 @@ unsafe fn build<B: KPanel>(rows: [*const u8; 16], nb: usize, dst: &mut [KZBlk]) 
 /// The features of [`build_cache`]; `nb` blocks at `p` and at each row.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn run<const R: usize, B: KPanel>(
-    p: *const KZBlk,
+unsafe fn run<const R: usize, B: KPanel, K: KRead>(
+    p: *const K,
     nb: usize,
     a: *const u8,
     stride: usize,
@@ -246,11 +295,7 @@ unsafe fn run<const R: usize, B: KPanel>(
             let mut t = [_mm512_setzero_si512(); R];
             for s in 0..nsb {
                 // the sub-block's dw vectors (Q6_K: the first 4 of 8)
-                let mut w = [_mm512_setzero_si512(); 8];
-                for (k, v) in w.iter_mut().enumerate().take(dw) {
-                    *v = _mm512_load_si512(&blk.w[s * dw + k]);
-                }
-                let sc = _mm512_load_si512(blk.sc[s].as_ptr() as *const __m512i);
+                let (w, sc) = blk.sub::<B>(s);
                 for r in 0..R {
                     // the sub-block's exact sums in two chains (a row's
                     // chain is the latency the next sub-block waits on)
@@ -265,12 +310,13 @@ unsafe fn run<const R: usize, B: KPanel>(
                     t[r] = _mm512_add_epi32(t[r], _mm512_mullo_epi32(sum, sc));
                 }
             }
-            let dx = _mm512_load_ps(blk.d.as_ptr());
-            let dm = _mm512_load_ps(blk.dmin.as_ptr());
+            let dx = blk.d();
+            let dm = blk.dmin();
+            let ev = blk.e::<B>();
             let c = b % 8;
             for r in 0..R {
                 let dy = _mm512_set1_ps(std::ptr::read_unaligned(y[r] as *const f32));
-                let e = |p: usize| _mm512_load_si512(blk.e[p].as_ptr() as *const __m512i);
+                let e = |p: usize| ev[p];
                 let bs = |p: usize| bc(y[r], Q8_K_BSUMS + 4 * p);
                 if B::Q6 {
                     // minus 32 sc_s bsum_s, two sub-blocks per dword
@@ -339,8 +385,8 @@ unsafe fn run<const R: usize, B: KPanel>(
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run_store<const R: usize, B: KPanel>(
-    p: *const KZBlk,
+unsafe fn run_store<const R: usize, B: KPanel, K: KRead>(
+    p: *const K,
     nb: usize,
     a: *const u8,
     stride: usize,
@@ -350,7 +396,7 @@ unsafe fn run_store<const R: usize, B: KPanel>(
 ) {
     // SAFETY: forwarded (caller).
     unsafe {
-        let v = run::<R, B>(p, nb, a, stride);
+        let v = run::<R, B, K>(p, nb, a, stride);
         for (i, v) in v.iter().enumerate() {
             _mm512_mask_storeu_ps(dst.add(i * n_out), mask, *v);
         }
@@ -370,11 +416,29 @@ thread_local! {
 /// (`t.o0` a multiple of 16); a cache built from this matrix.
 pub(crate) unsafe fn panels<B: KPanel>(t: &Tile<'_>, cache: Option<&Panels>) {
     let cache = match cache {
-        Some(Panels::KQuantZ(c)) => Some(c.as_slice()),
+        Some(Panels::KQuantP4(c)) => Some(Cached::P4(c.as_slice())),
+        Some(Panels::KQuantP6(c)) => Some(Cached::P6(c.as_slice())),
         _ => None,
     };
     // SAFETY: the caller's contract.
     unsafe { matmul::<B>(t, cache) }
+}
+
+/// A cache's panels as [`matmul`] reads them.
+#[derive(Clone, Copy)]
+enum Cached<'a> {
+    P4(&'a [KP4]),
+    P6(&'a [KP6]),
+}
+
+impl Cached<'_> {
+    /// Blocks held.
+    fn len(self) -> usize {
+        match self {
+            Cached::P4(c) => c.len(),
+            Cached::P6(c) => c.len(),
+        }
+    }
 }
 
 /// Bytes of panels one group holds (each is built, or read from the cache,
@@ -389,7 +453,7 @@ const ACT_BYTES: usize = 448 << 10;
 /// # Safety
 /// As [`panels`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KZBlk]>) {
+unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<Cached<'_>>) {
     let Tile {
         w,
         rb,
@@ -436,57 +500,112 @@ unsafe fn matmul<B: KPanel>(t: &Tile<'_>, cache: Option<&[KZBlk]>) {
         let mut og = o0;
         while og < o1 {
             let oe = (og + 16 * group).min(o1);
-            let n_panels = (oe - og).div_ceil(16);
-            let base: *const KZBlk = match cache {
-                Some(c) => c[og / 16 * nb..].as_ptr(),
-                None => {
-                    for (i, dst) in tmp.chunks_exact_mut(nb).take(n_panels).enumerate() {
-                        let o = og + 16 * i;
-                        // SAFETY: rows o.. (below o1) hold nb blocks (asserted).
-                        unsafe { build::<B>(rows16(w, rb, o, o1), nb, dst) };
-                    }
-                    tmp.as_ptr()
-                }
+            let g = Group {
+                og,
+                o1: oe,
+                nb,
+                a0,
+                stride,
+                out,
+                n_out,
+                rblock,
             };
-            let mut rs = r0;
-            while rs < r1 {
-                let re = (rs + rblock).min(r1);
-                for i in 0..n_panels {
-                    let o = og + 16 * i;
-                    let rows = (o1 - o).min(16);
-                    let mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
-                    let p = base.wrapping_add(i * nb);
-                    let mut r = rs;
-                    while r < re {
-                        let x = a0.wrapping_add(r * stride);
-                        let dst = out.wrapping_add(r * n_out + o);
-                        // SAFETY: the panel's nb blocks; activation rows r..
-                        // (nb blocks each); outputs (r.., o..o + rows) are
-                        // this call's to write (caller).
-                        let step = unsafe {
-                            match re - r {
-                                4.. => {
-                                    run_store::<4, B>(p, nb, x, stride, dst, n_out, mask);
-                                    4
-                                }
-                                2.. => {
-                                    run_store::<2, B>(p, nb, x, stride, dst, n_out, mask);
-                                    2
-                                }
-                                _ => {
-                                    run_store::<1, B>(p, nb, x, stride, dst, n_out, mask);
-                                    1
-                                }
-                            }
-                        };
-                        r += step;
+            // SAFETY: (all three arms) the group's panels (from the cache, which
+            // holds o1's, asserted, or built just before); the caller's tile.
+            unsafe {
+                match cache {
+                    Some(Cached::P4(c)) => g.run::<B, KP4>(c[og / 16 * nb..].as_ptr(), r0, r1),
+                    Some(Cached::P6(c)) => g.run::<B, KP6>(c[og / 16 * nb..].as_ptr(), r0, r1),
+                    None => {
+                        let n_panels = (oe - og).div_ceil(16);
+                        for (i, dst) in tmp.chunks_exact_mut(nb).take(n_panels).enumerate() {
+                            let o = og + 16 * i;
+                            // SAFETY: rows o.. (below o1) hold nb blocks (asserted).
+                            build::<B>(rows16(w, rb, o, o1), nb, dst);
+                        }
+                        g.run::<B, KZBlk>(tmp.as_ptr(), r0, r1)
                     }
                 }
-                rs = re;
             }
             og = oe;
         }
     });
+}
+
+/// A group of panels (output rows `og..o1`) of a tile, [`matmul`]'s unit.
+struct Group {
+    og: usize,
+    o1: usize,
+    nb: usize,
+    a0: *const u8,
+    stride: usize,
+    out: *mut f32,
+    n_out: usize,
+    rblock: usize,
+}
+
+impl Group {
+    /// The group's panels at `base` (`nb` blocks each) against activation
+    /// rows `r0..r1`, a block of `rblock` rows at a time, 8, 4, 2 or 1 rows a
+    /// pass.
+    ///
+    /// # Safety
+    /// [`matmul`]'s features and tile; the group's panels at `base`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn run<B: KPanel, K: KRead>(&self, base: *const K, r0: usize, r1: usize) {
+        let Group {
+            og,
+            o1,
+            nb,
+            a0,
+            stride,
+            out,
+            n_out,
+            rblock,
+        } = *self;
+        let n_panels = (o1 - og).div_ceil(16);
+        let mut rs = r0;
+        while rs < r1 {
+            let re = (rs + rblock).min(r1);
+            for i in 0..n_panels {
+                let o = og + 16 * i;
+                let rows = (o1 - o).min(16);
+                let mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
+                let p = base.wrapping_add(i * nb);
+                let mut r = rs;
+                while r < re {
+                    let x = a0.wrapping_add(r * stride);
+                    let dst = out.wrapping_add(r * n_out + o);
+                    // SAFETY: the panel's nb blocks; activation rows r..
+                    // (nb blocks each); outputs (r.., o..o + rows) are this
+                    // call's to write (caller).
+                    let step = unsafe {
+                        match re - r {
+                            8.. => {
+                                run_store::<8, B, K>(p, nb, x, stride, dst, n_out, mask);
+                                8
+                            }
+                            4.. => {
+                                run_store::<4, B, K>(p, nb, x, stride, dst, n_out, mask);
+                                4
+                            }
+                            2.. => {
+                                run_store::<2, B, K>(p, nb, x, stride, dst, n_out, mask);
+                                2
+                            }
+                            _ => {
+                                run_store::<1, B, K>(p, nb, x, stride, dst, n_out, mask);
+                                1
+                            }
+                        }
+                    };
+                    r += step;
+                }
+            }
+            rs = re;
+        }
+    }
 }
 
 /// One Q8_K activation block laid out for [`q4_k_row`]: vector `g` holds

@@ -39,6 +39,7 @@
 mod kernels;
 pub(crate) mod kdec;
 pub(crate) mod klane;
+pub(crate) mod kpack;
 pub(crate) mod kq;
 pub(crate) mod mxfp4;
 pub(crate) mod one_lane;
