@@ -10,6 +10,9 @@ use crate::{row_bytes, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadP
 const ACT_TILE: usize = 8;
 /// Tiles per thread along the output dimension (load balance on a shared box).
 const TILES_PER_THREAD: usize = 8;
+/// Weight bytes a row-by-row tile of several activation rows decodes per
+/// chunk (every row against it while it is in L2: `run_tile`).
+const DECODE_CHUNK_BYTES: usize = 128 << 10;
 
 /// One matrix product for [`matmul_multi`]: `out = acts · wᵀ` as in [`matmul`].
 pub struct MatmulJob<'a> {
@@ -401,18 +404,31 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         o = o1;
     }
     if let Some(k) = p.decode {
-        let n = o_end - o;
+        // One row: the tile's weights in one stream. Several (2 or 3
+        // sequences, a mixture's expert with a few rows, without panels):
+        // a chunk of weight rows at a time, every activation row against it
+        // while it is in L2, so the weights come from memory once, not once
+        // per activation row (a tile can be megabytes). Each output is the
+        // same dot either way.
+        let chunk = if r_end - r_start > 1 {
+            (DECODE_CHUNK_BYTES / rb.max(1)).max(4)
+        } else {
+            usize::MAX
+        };
         // (after whole panels nothing may be left: no call, whose row
         // kernels would lay out each activation row for no output)
-        let rows = if n > 0 { r_start..r_end } else { 0..0 };
-        for r in rows {
-            assert!(r < n_rows && o_end <= n_out);
-            // SAFETY: (r, o..o_end) lies in `out` (len n_rows*n_out, checked
-            // in `plan`) and belongs to this task's tile only (see `Plans`).
-            let dst = unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), n) };
-            // SAFETY: a kernel of the current level (see above); it checks
-            // the rows' lengths.
-            unsafe { k(w, rb, o, o_end, acts.row(r), dst) };
+        while o < o_end {
+            let c1 = o_end.min(o.saturating_add(chunk));
+            for r in r_start..r_end {
+                assert!(r < n_rows && c1 <= n_out);
+                // SAFETY: (r, o..c1) lies in `out` (len n_rows*n_out, checked
+                // in `plan`) and belongs to this task's tile only (see `Plans`).
+                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), c1 - o) };
+                // SAFETY: a kernel of the current level (see above); it checks
+                // the rows' lengths.
+                unsafe { k(w, rb, o, c1, acts.row(r), dst) };
+            }
+            o = c1;
         }
         return;
     }

@@ -49,6 +49,11 @@ fn one_lane_panels_match_the_scalar_reference() {
             check_matmul(&pool, &mut rng, ty, k, 13, 1, false);
             check_matmul(&pool, &mut rng, ty, k, 6, 1, true);
         }
+        // 2 and 3 rows decoded row by row, tiles of several 128 KB chunks
+        // (`matmul::run_tile`): 63 weight rows of 4,096 elements per tile
+        for n_rows in [2, 3] {
+            check_matmul(&pool, &mut rng, ty, 4096, 1000, n_rows, false);
+        }
     }
 }
 
