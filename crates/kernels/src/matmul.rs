@@ -423,7 +423,8 @@ fn run_tile(p: &Plan<'_>, t: usize) {
                 assert!(r < n_rows && c1 <= n_out);
                 // SAFETY: (r, o..c1) lies in `out` (len n_rows*n_out, checked
                 // in `plan`) and belongs to this task's tile only (see `Plans`).
-                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), c1 - o) };
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), c1 - o) };
                 // SAFETY: a kernel of the current level (see above); it checks
                 // the rows' lengths.
                 unsafe { k(w, rb, o, c1, acts.row(r), dst) };

@@ -43,7 +43,7 @@ use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::ld32;
 use crate::avx512::kdec;
 use crate::avx512::kdec::dpwssd;
-use crate::avx512::kpack::{self, KP4, KP6, KRead};
+use crate::avx512::kpack::{self, KRead, KP4, KP6};
 use crate::avx512::one_lane::{panels16, rows16, transpose16};
 use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
 use crate::matmul::Tile;

@@ -91,15 +91,15 @@ impl KRead for KZBlk {
         let mut w = [_mm512_setzero_si512(); 8];
         w[..dw].copy_from_slice(&self.w[s * dw..s * dw + dw]);
         // SAFETY: 16 i32, 64-byte aligned (as `load16`).
-        (w, unsafe { _mm512_load_si512(self.sc[s].as_ptr() as *const __m512i) })
+        (w, unsafe {
+            _mm512_load_si512(self.sc[s].as_ptr() as *const __m512i)
+        })
     }
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
     unsafe fn e<B: KPanel>(&self) -> [__m512i; 8] {
         // SAFETY: 16 i32 each, 64-byte aligned (as `load16`).
-        std::array::from_fn(|p| unsafe {
-            _mm512_load_si512(self.e[p].as_ptr() as *const __m512i)
-        })
+        std::array::from_fn(|p| unsafe { _mm512_load_si512(self.e[p].as_ptr() as *const __m512i) })
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
