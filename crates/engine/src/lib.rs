@@ -24,7 +24,7 @@ pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
 pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
-pub use model::{Logits, Model, ModelError, Session};
+pub use model::{Logits, Model, ModelError, PanelScope, Session};
 pub use reasoning::{Reasoning, ReasoningFormat};
 pub use sampler::{
     Constraint, ConstraintError, Grammar, RepeatDetector, SamplerError, SamplingParams,
@@ -90,27 +90,34 @@ impl LoadedModel {
     }
 
     /// Build the model's weight panels for batched work (see
-    /// `kernels::PanelCache`: about an eighth faster batched decode steps of a
-    /// few sequences, for 1.25 bytes per weight of the formats that have them,
-    /// 1.75 for Q4_K/Q6_K)
-    /// when they take at most a quarter of the memory available now; `limit`
-    /// caps them further (a server's memory budget left). Returns the bytes
-    /// held (0: none built — this CPU or these formats have none, or no room).
+    /// `kernels::PanelCache`: faster batched steps of a few sequences, for
+    /// 0.6 to 1.75 bytes per weight of the formats that have them, by format
+    /// and CPU) when they take at most a quarter of the memory available now;
+    /// `limit` caps them further (a server's memory budget left). A mixture
+    /// of experts whose whole cache does not fit gets the panels of all but
+    /// its routed experts if those fit (`model::PanelScope::Dense`). Returns
+    /// the bytes held (0: none built — this CPU or these formats have none,
+    /// or no room).
     pub fn build_panel_caches(
         &self,
         threads: usize,
         limit: Option<u64>,
     ) -> Result<u64, EngineError> {
-        let need = self.model.panel_cache_bytes() as u64;
-        if need == 0 {
-            return Ok(0);
-        }
         let room = fit::memory_info().map_or(0, |(_, avail)| avail / 4);
-        if need > room.min(limit.unwrap_or(u64::MAX)) {
-            return Ok(0);
+        let room = room.min(limit.unwrap_or(u64::MAX));
+        // everything if it fits, else (a mixture of experts) all but the
+        // routed experts
+        for scope in [PanelScope::All, PanelScope::Dense] {
+            let need = self.model.panel_cache_bytes_of(scope) as u64;
+            if need == 0 {
+                return Ok(0);
+            }
+            if need <= room {
+                let pool = ThreadPool::new(threads.max(1));
+                return Ok(self.model.build_panel_caches_of(&pool, scope)? as u64);
+            }
         }
-        let pool = ThreadPool::new(threads.max(1));
-        Ok(self.model.build_panel_caches(&pool)? as u64)
+        Ok(0)
     }
 
     /// Use the chat template in the file at `path` (Jinja, as a GGUF's

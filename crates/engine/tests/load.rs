@@ -120,3 +120,42 @@ fn panels_only_for_batched_work() {
         "panels built for two sequences"
     );
 }
+
+/// A mixture of experts whose whole panel cache is over the limit gets the
+/// panels of all but its routed experts when those fit; nothing when not even
+/// they do.
+#[test]
+fn a_mixture_gets_its_dense_panels_when_the_whole_does_not_fit() {
+    let Some(p) = test_models::synthetic("qwen3moe-q4_k_m.gguf") else {
+        return;
+    };
+    let m = model::Model::load(&p).unwrap();
+    let (all, dense) = (
+        m.panel_cache_bytes() as u64,
+        m.panel_cache_bytes_of(engine::PanelScope::Dense) as u64,
+    );
+    drop(m);
+    if all == 0 {
+        eprintln!("this CPU's kernels cache no panels for Q4_K/Q6_K");
+        return;
+    }
+    assert!(0 < dense && dense < all, "dense {dense}, all {all}");
+    let with = |limit: u64| {
+        load(
+            &p,
+            &LoadOptions {
+                ctx: Ctx::Exactly(64),
+                cache: Cache::Sequences(2),
+                panels: Some(Panels {
+                    threads: 2,
+                    limit: Some(limit),
+                }),
+            },
+        )
+        .unwrap()
+        .panel_bytes
+    };
+    assert_eq!(with(all), all, "the whole cache when it fits");
+    assert_eq!(with(all - 1), dense, "all but the routed experts");
+    assert_eq!(with(dense - 1), 0, "nothing when not even that fits");
+}

@@ -578,7 +578,11 @@ pub(crate) static FORMATS: [Format; 14] = [
         // by `vpdpwssd`; AVX-512 without VNNI runs AVX2's; with VNNI the K
         // one-lane order (`orders`): panels of 16 rows (`avx512::klane`,
         // cached), decode row by row (`klane::decode`), the `vec_dot` dot by
-        // `avx512::kdec`
+        // `avx512::kdec`. Without a cache, 2-4 activation rows are decoded
+        // row by row too (each 128 KB of weight rows read once, `run_tile`):
+        // building 16-row panels for so few rows cost more than it saved (2
+        // rows: 38-50 against 71-80 G multiply-adds/s, the panels ahead from
+        // 5-6 rows; a mixture's experts mostly get 1-3 rows each)
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -611,7 +615,7 @@ pub(crate) static FORMATS: [Format; 14] = [
             dot: avx512::kdec::vec_dot_q4_k,
             decode: Some(avx512::klane::decode::<BlockQ4K>),
             panel: Some(avx512::klane::panels::<BlockQ4K>),
-            panel_from: 2,
+            panel_from: 5,
             panel_rows: 16,
             cache: Some(avx512::klane::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
@@ -693,7 +697,7 @@ pub(crate) static FORMATS: [Format; 14] = [
             dot: avx512::kdec::vec_dot_q6_k,
             decode: Some(avx512::klane::decode::<BlockQ6K>),
             panel: Some(avx512::klane::panels::<BlockQ6K>),
-            panel_from: 2,
+            panel_from: 5,
             panel_rows: 16,
             cache: Some(avx512::klane::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()

@@ -111,9 +111,32 @@ impl Model {
     }
 
     /// The matrices the forward pass multiplies by (not the embedding table,
-    /// which is looked up), each once. None for an embedding model: its
-    /// passes are one text each, for which panels are not built.
-    fn matmul_matrices(&self) -> Vec<&weights::Matrix> {
+    /// which is looked up), each once, those of `scope`. None for an
+    /// embedding model: its passes are one text each, for which panels are
+    /// not built.
+    fn matmul_matrices(&self, scope: PanelScope) -> Vec<&weights::Matrix> {
+        let mut v = self.all_matmul_matrices();
+        if scope == PanelScope::Dense {
+            let w = &self.weights;
+            let mut routed = std::collections::HashSet::new();
+            let ffns = w.layers.iter().map(|l| &l.ffn);
+            for f in ffns.chain(w.hybrid.iter().map(|l| &l.ffn)) {
+                if let weights::Ffn::Moe(e) = f {
+                    routed.extend(e.routed().map(|m| m.start));
+                }
+            }
+            for l in w.gemma4.iter().flat_map(|g| &g.layers) {
+                if let Some(m) = &l.moe {
+                    routed.extend(m.experts.routed().map(|m| m.start));
+                }
+            }
+            v.retain(|m| !routed.contains(&m.start));
+        }
+        v
+    }
+
+    /// [`Self::matmul_matrices`], all of them.
+    fn all_matmul_matrices(&self) -> Vec<&weights::Matrix> {
         if self.encoder.is_some() {
             return Vec::new();
         }
@@ -139,7 +162,12 @@ impl Model {
     /// Memory, in bytes, that [`Model::build_panel_caches`] would take on
     /// this CPU (0 when its kernels have no cached panels for these formats).
     pub fn panel_cache_bytes(&self) -> usize {
-        self.matmul_matrices()
+        self.panel_cache_bytes_of(PanelScope::All)
+    }
+
+    /// [`Model::panel_cache_bytes`] of the matrices of `scope`.
+    pub fn panel_cache_bytes_of(&self, scope: PanelScope) -> usize {
+        self.matmul_matrices(scope)
             .iter()
             .filter_map(|m| kernels::PanelCache::bytes_for(m.ty, m.rows, m.cols))
             .sum()
@@ -151,10 +179,20 @@ impl Model {
     /// either way). Runs on `pool`; a second call does nothing. Returns the
     /// bytes held.
     pub fn build_panel_caches(&self, pool: &kernels::ThreadPool) -> Result<usize, ModelError> {
+        self.build_panel_caches_of(pool, PanelScope::All)
+    }
+
+    /// [`Model::build_panel_caches`] of the matrices of `scope` (the first
+    /// call decides: a second does nothing, whatever its scope).
+    pub fn build_panel_caches_of(
+        &self,
+        pool: &kernels::ThreadPool,
+        scope: PanelScope,
+    ) -> Result<usize, ModelError> {
         if let Some(p) = self.panels.get() {
             return Ok(p.values().map(|c| c.bytes()).sum());
         }
-        let mats = self.matmul_matrices();
+        let mats = self.matmul_matrices(scope);
         let built = std::sync::Mutex::new(std::collections::HashMap::new());
         let failed = std::sync::Mutex::new(None);
         let bytes = self.file.bytes();
@@ -215,6 +253,20 @@ impl Model {
         }
         Session::new(&self.config, n_ctx, batch)
     }
+}
+
+/// Which matrices [`Model::build_panel_caches_of`] unpacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelScope {
+    /// Every matrix with cached panels on this CPU.
+    All,
+    /// All but a mixture's routed experts: the matrices every row of every
+    /// batched step multiplies (attention, dense and shared-expert FFNs, the
+    /// router, the vocabulary projection). Each routed expert sees a few
+    /// rows of a step, which its row decoder takes about as fast without
+    /// panels, and the experts are most of such a file: when the whole
+    /// cache does not fit, this part may.
+    Dense,
 }
 
 #[cfg(test)]

@@ -62,6 +62,12 @@ pub struct Experts {
 }
 
 impl Experts {
+    /// The routed experts' matrices (each multiplies only the rows routed
+    /// to it: a few rows each in a batched step).
+    pub(crate) fn routed(&self) -> impl Iterator<Item = &Matrix> {
+        self.gate.iter().chain(&self.up).chain(&self.down)
+    }
+
     /// The matrices the forward pass multiplies by.
     pub(crate) fn matrices(&self) -> Vec<&Matrix> {
         let mut v = vec![&self.router];

@@ -4,7 +4,7 @@
 //! Q4_1 matrices have panels on AVX2; where this CPU's kernels have none the
 //! build holds nothing and the comparison still runs).
 
-use model::{Logits, Model, SeqInput};
+use model::{Logits, Model, PanelScope, SeqInput};
 
 /// One batched forward call: sequence `i` gets `tokens[i]`; returns each
 /// sequence's logits.
@@ -90,5 +90,38 @@ fn panels_change_no_bit() {
             let same = g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "{short}: logits row {i} differ with panels");
         }
+    }
+}
+
+/// A mixture of experts with the panels of all but its routed experts (what
+/// a machine gets when the whole cache does not fit: `PanelScope::Dense`):
+/// the same logits, bit for bit, as without panels, the routed experts'
+/// few rows decoded row by row beside cached attention and vocabulary.
+#[test]
+fn a_mixtures_dense_panels_change_no_bit() {
+    let Some(path) = test_models::synthetic("qwen3moe-q4_k_m.gguf") else {
+        return;
+    };
+    let pool = kernels::ThreadPool::new(2);
+    let plain = Model::load(&path).unwrap();
+    let want = run_batch(&plain, &pool);
+    drop(plain);
+    let m = Model::load(&path).unwrap();
+    let (all, dense) = (
+        m.panel_cache_bytes(),
+        m.panel_cache_bytes_of(PanelScope::Dense),
+    );
+    // the routed experts (Q4_K/Q6_K) have panels wherever the rest do
+    assert!(
+        dense <= all && (all == 0 || dense < all),
+        "dense {dense}, all {all}"
+    );
+    let held = m.build_panel_caches_of(&pool, PanelScope::Dense).unwrap();
+    assert_eq!(held, dense, "built what was estimated");
+    let got = run_batch(&m, &pool);
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let same = g.iter().zip(w).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "logits row {i} differ with the dense panels");
     }
 }

@@ -181,9 +181,19 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
                 name, tgp.min, tgp.median, tgp.max, a.parallel
             );
             if r.panel_cache_bytes > 0 {
+                let part = if (r.panel_cache_bytes as usize) < lm.model.panel_cache_bytes() {
+                    " (all but the routed experts: the whole would not fit)"
+                } else {
+                    ""
+                };
                 println!(
-                    "(weight panels unpacked once for the batched steps: {:.0} MB; --no-panel-cache to compare)",
+                    "(weight panels unpacked once for the batched steps: {:.0} MB{part}; --no-panel-cache to compare)",
                     r.panel_cache_bytes as f64 / 1e6
+                );
+            } else if !a.no_panel_cache && lm.model.panel_cache_bytes() > 0 {
+                println!(
+                    "(no weight panels: {:.0} MB would not fit a quarter of the available memory)",
+                    lm.model.panel_cache_bytes() as f64 / 1e6
                 );
             }
         }
