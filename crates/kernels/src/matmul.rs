@@ -149,8 +149,13 @@ impl<'a> Plans<'a, '_> {
     }
 }
 
-/// Check job `j` and plan its tiles for `n_threads` (`None`: nothing to compute).
-fn plan<'a>(n_threads: usize, j: &'a mut MatmulJob<'_>) -> Result<Option<Plan<'a>>, KernelError> {
+/// Check job `j` and plan its tiles for `n_threads`, the job one of
+/// `n_jobs` handed to the pool together (`None`: nothing to compute).
+fn plan<'a>(
+    n_threads: usize,
+    n_jobs: usize,
+    j: &'a mut MatmulJob<'_>,
+) -> Result<Option<Plan<'a>>, KernelError> {
     let (weight_ty, w, n_out, k, acts) = (j.weight_ty, j.w, j.n_out, j.k, j.acts);
     let kern = kernels(weight_ty).ok_or(KernelError::Unsupported(weight_ty))?;
     if let Some(c) = j.cache {
@@ -199,7 +204,12 @@ fn plan<'a>(n_threads: usize, j: &'a mut MatmulJob<'_>) -> Result<Option<Plan<'a
         .filter(|_| n_out >= 4 && n_rows >= 2 && kern.cache.is_some())
         .map(|c| &c.panels);
     let tiles = if cache.is_some() { kern.panel } else { tiles };
-    let out_chunks = n_out.min(n_threads * TILES_PER_THREAD).max(1);
+    // the tiles of all the jobs run together balance the threads: fewer
+    // (longer weight streams) per job when there are several
+    let per_job = (n_threads * TILES_PER_THREAD)
+        .div_ceil(n_jobs.max(1))
+        .max(n_threads);
+    let out_chunks = n_out.min(per_job).max(1);
     let mut oc = n_out.div_ceil(out_chunks);
     let mut act_tile = ACT_TILE;
     if tiles.is_some() {
@@ -307,7 +317,7 @@ pub fn matmul_serial(
         out,
         cache: None,
     };
-    if let Some(p) = plan(1, &mut job)? {
+    if let Some(p) = plan(1, 1, &mut job)? {
         for t in 0..p.n_tasks() {
             run_tile(&p, t);
         }
@@ -326,9 +336,10 @@ const MAX_JOBS: usize = 8;
 /// checked before any is computed; no allocation.
 pub fn matmul_multi(pool: &ThreadPool, jobs: &mut [MatmulJob<'_>]) -> Result<(), KernelError> {
     for group in jobs.chunks_mut(MAX_JOBS) {
+        let group_len = group.len();
         let mut plans: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         for (slot, j) in plans.iter_mut().zip(group.iter_mut()) {
-            *slot = plan(pool.n_threads(), j)?;
+            *slot = plan(pool.n_threads(), group_len, j)?;
         }
         let mut dense: [Option<Plan<'_>>; MAX_JOBS] = [None; MAX_JOBS];
         let mut ends = [0usize; MAX_JOBS];
