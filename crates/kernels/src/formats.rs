@@ -48,6 +48,10 @@ pub(crate) type Rows4Fn = unsafe fn([&[u8]; 4], &[u8]) -> [f32; 4];
 /// Weight rows `o0..o1` of a matrix (rows of `rb` bytes) x 1 activation row
 /// in the format's lane order (decode): `(w, rb, o0, o1, a, out)`.
 pub(crate) type DecodeFn = unsafe fn(&[u8], usize, usize, usize, &[u8], &mut [f32]);
+/// [`DecodeFn`] for 1 to 4 activation rows at once (`a[i]`'s outputs in
+/// `out[i]`), each weight row unpacked once for all: `(w, rb, o0, o1, a,
+/// out)`, each output bit-identical to [`DecodeFn`]'s.
+pub(crate) type DecodeNFn = unsafe fn(&[u8], usize, usize, usize, &[&[u8]], &mut [&mut [f32]]);
 /// A whole matmul [`Tile`] at once (many weight rows x several activation
 /// rows), reading the matrix's panels where a cache is given. Besides the
 /// level's features, the caller guarantees the tile's contract (see [`Tile`])
@@ -88,6 +92,9 @@ pub(crate) struct Kernels {
     /// Any number of weight rows x 1 activation row (decode, where it pays
     /// over `rows4`).
     pub(crate) decode: Option<DecodeFn>,
+    /// `decode` for 2 to 4 activation rows at once (a tile of so few rows
+    /// without `few` or `panel`: each weight row unpacked once for all).
+    pub(crate) decode_n: Option<DecodeNFn>,
     /// Whole tiles of 2 to `panel_from - 1` activation rows.
     pub(crate) few: Option<PanelFn>,
     /// Whole tiles of `panel_from` or more activation rows; also the kernel
@@ -111,6 +118,7 @@ impl Kernels {
             dot_1x4: None,
             rows4: None,
             decode: None,
+            decode_n: None,
             few: None,
             panel: None,
             panel_from: usize::MAX,
@@ -578,11 +586,13 @@ pub(crate) static FORMATS: [Format; 14] = [
         // by `vpdpwssd`; AVX-512 without VNNI runs AVX2's; with VNNI the K
         // one-lane order (`orders`): panels of 16 rows (`avx512::klane`,
         // cached), decode row by row (`klane::decode`), the `vec_dot` dot by
-        // `avx512::kdec`. Without a cache, 2-4 activation rows are decoded
-        // row by row too (each 128 KB of weight rows read once, `run_tile`):
-        // building 16-row panels for so few rows cost more than it saved (2
-        // rows: 38-50 against 71-80 G multiply-adds/s, the panels ahead from
-        // 5-6 rows; a mixture's experts mostly get 1-3 rows each)
+        // `avx512::kdec`. Without a cache, up to 7 activation rows are
+        // decoded too, 4 at a time, each weight block unpacked once for them
+        // (`avx512::krows::decode_n`; each 128 KB of weight rows read once,
+        // `run_tile`): building 16-row panels for so few rows cost more than
+        // it saved (2 rows: 38-50 G multiply-adds/s by panels, 95 so; 5-7
+        // rows about even; from 8 the panels' 8-row passes lead; a mixture's
+        // experts mostly get 1-3 rows each)
         #[cfg(target_arch = "x86_64")]
         avx2: Kernels {
             dot: avx2::kq::vec_dot_q4_k,
@@ -613,9 +623,10 @@ pub(crate) static FORMATS: [Format; 14] = [
         avx512_vnni: Kernels {
             order: Order::OneLane(orders::k_one_lane_q4_k),
             dot: avx512::kdec::vec_dot_q4_k,
-            decode: Some(avx512::klane::decode::<BlockQ4K>),
+            decode: Some(avx512::krows::decode::<BlockQ4K>),
+            decode_n: Some(avx512::krows::decode_n::<BlockQ4K>),
             panel: Some(avx512::klane::panels::<BlockQ4K>),
-            panel_from: 5,
+            panel_from: 8,
             panel_rows: 16,
             cache: Some(avx512::klane::cache::<BlockQ4K>()),
             ..Kernels::scalar::<BlockQ4K>()
@@ -695,9 +706,10 @@ pub(crate) static FORMATS: [Format; 14] = [
         avx512_vnni: Kernels {
             order: Order::OneLane(orders::k_one_lane_q6_k),
             dot: avx512::kdec::vec_dot_q6_k,
-            decode: Some(avx512::klane::decode::<BlockQ6K>),
+            decode: Some(avx512::krows::decode::<BlockQ6K>),
+            decode_n: Some(avx512::krows::decode_n::<BlockQ6K>),
             panel: Some(avx512::klane::panels::<BlockQ6K>),
-            panel_from: 5,
+            panel_from: 8,
             panel_rows: 16,
             cache: Some(avx512::klane::cache::<BlockQ6K>()),
             ..Kernels::scalar::<BlockQ6K>()

@@ -1,7 +1,7 @@
 //! Matrix multiplication of a raw ggml weight matrix by quantized activations,
 //! split across the thread pool in tiles of (output rows x activation rows).
 
-use crate::formats::{kernels, DecodeFn, Dot14Fn, DotFn, PanelFn, Rows4Fn};
+use crate::formats::{kernels, DecodeFn, DecodeNFn, Dot14Fn, DotFn, PanelFn, Rows4Fn};
 use crate::panel_cache::Panels;
 use crate::{row_bytes, GgmlType, KernelError, PanelCache, QuantizedActs, ThreadPool};
 
@@ -111,6 +111,7 @@ struct Plan<'a> {
     dot_1x4: Option<Dot14Fn>,
     rows4: Option<Rows4Fn>,
     decode: Option<DecodeFn>,
+    decode_n: Option<DecodeNFn>,
     /// The whole-tile kernel for this many activation rows (`few` or `panel`).
     tiles: Option<PanelFn>,
     /// Prebuilt panels, read by `tiles`.
@@ -225,6 +226,7 @@ fn plan<'a>(
         dot_1x4: kern.dot_1x4,
         rows4: kern.rows4,
         decode: kern.decode,
+        decode_n: kern.decode_n,
         tiles,
         cache,
         w,
@@ -430,15 +432,33 @@ fn run_tile(p: &Plan<'_>, t: usize) {
         // kernels would lay out each activation row for no output)
         while o < o_end {
             let c1 = o_end.min(o.saturating_add(chunk));
-            for r in r_start..r_end {
+            let row_out = |r: usize| {
                 assert!(r < n_rows && c1 <= n_out);
                 // SAFETY: (r, o..c1) lies in `out` (len n_rows*n_out, checked
-                // in `plan`) and belongs to this task's tile only (see `Plans`).
-                let dst =
-                    unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), c1 - o) };
+                // in `plan`) and belongs to this task's tile only (see
+                // `Plans`); each row's slice is made once per chunk.
+                unsafe { std::slice::from_raw_parts_mut(p.out.add(r * n_out + o), c1 - o) }
+            };
+            let mut r = r_start;
+            if let Some(kn) = p.decode_n {
+                // up to 4 rows at a time, each weight row unpacked once
+                while r_end - r >= 2 {
+                    let m = (r_end - r).min(4);
+                    let a: [&[u8]; 4] = std::array::from_fn(|i| acts.row(r + i.min(m - 1)));
+                    let mut d: [&mut [f32]; 4] = [&mut [], &mut [], &mut [], &mut []];
+                    for (i, d) in d.iter_mut().enumerate().take(m) {
+                        *d = row_out(r + i);
+                    }
+                    // SAFETY: a kernel of the current level (see above); it
+                    // checks the rows' lengths.
+                    unsafe { kn(w, rb, o, c1, &a[..m], &mut d[..m]) };
+                    r += m;
+                }
+            }
+            for r in r..r_end {
                 // SAFETY: a kernel of the current level (see above); it checks
                 // the rows' lengths.
-                unsafe { k(w, rb, o, c1, acts.row(r), dst) };
+                unsafe { k(w, rb, o, c1, acts.row(r), row_out(r)) };
             }
             o = c1;
         }

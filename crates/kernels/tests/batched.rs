@@ -91,6 +91,8 @@ fn k_quant_panels_match_the_scalar_reference() {
             (6, 3),
             (8, 4),
             (10, 5),
+            (18, 6),
+            (20, 7),
             (12, 8),
             (14, 9),
             (16, 12),
@@ -116,6 +118,11 @@ fn k_quant_panels_match_the_scalar_reference() {
             for n_rows in [1, 3] {
                 check_matmul(&pool, &mut rng, ty, k, 21, n_rows, false);
             }
+        }
+        // 2 to 7 rows decoded together (AVX-512 VNNI: 4 at a time, then the
+        // rest), tiles of several 128 KB chunks (`matmul::run_tile`)
+        for n_rows in [2, 5, 7] {
+            check_matmul(&pool, &mut rng, ty, 4096, 1000, n_rows, false);
         }
     }
 }

@@ -2,9 +2,8 @@
 //! weight row at a time), in llama.cpp's AVX2 `vec_dot` order
 //! (`avx2::kq::vec_dot_q4_k` / `vec_dot_q6_k`), bit for bit; and for the K
 //! one-lane order (`crate::orders`, matmul's order for these formats at this
-//! level) the 8 FMA chains a row's blocks feed ([`Chains`]), fed by Q6_K's
-//! integer steps here (`q6_k::<true>`) and by `avx512::klane`'s Q4_K row
-//! kernel.
+//! level) the 8 FMA chains a row's blocks feed ([`Chains`]) and Q6_K's
+//! integer steps ([`Q6Unpack`]), which `avx512::krows`'s row decoders use.
 //!
 //! # Why the results are those of `vec_dot`
 //! Per super-block the AVX2 kernels form 8 exact i32 lanes, lane `l` being
@@ -115,7 +114,7 @@ fn halves16(lo: i16, hi: i16) -> __m512i {
 /// The two 256-bit halves of `v` added: the AVX2 kernel's 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn fold(v: __m512i) -> __m256i {
+pub(crate) fn fold(v: __m512i) -> __m256i {
     _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v))
 }
 
@@ -334,37 +333,97 @@ pub(crate) unsafe fn vec_dot_q4_k(w: &[u8], a: &[u8]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn vec_dot_q6_k(w: &[u8], a: &[u8]) -> f32 {
     // SAFETY: the caller's.
-    unsafe { q6_k::<false>(w, a) }
+    unsafe { q6_k(w, a) }
 }
 
-/// Q6_K row `w` against Q8_K row `a`: `vec_dot`'s order (`ONE` false), or
-/// the K one-lane order (`crate::orders::k_one_lane_q6_k`: the block's 8
-/// lanes summed exactly into its chains, [`Chains`]), bit for bit.
+/// A Q6_K block's integer steps: its 6-bit quants two chunks to a vector
+/// (ql's nibbles, qh's pairs of bits moved to bits 4-5) and each vector's
+/// scale pair (one `vpermw` of the block's 16 scales), shared by `vec_dot`'s
+/// order here and the K one-lane row decoders (`avx512::krows`).
+pub(crate) struct Q6Unpack {
+    m4: __m512i,
+    top2: __m512i,
+    shl01: __m512i,
+    shr23: __m512i,
+    sc_idx: [__m512i; 4],
+}
+
+impl Q6Unpack {
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) fn new() -> Self {
+        Q6Unpack {
+            m4: _mm512_set1_epi8(0xF),
+            top2: _mm512_set1_epi8(0x30),
+            // the 2 high bits of chunks (4n, 4n + 1) and (4n + 2, 4n + 3) of
+            // half n (bits 0..2, 2..4, 4..6, 6..8 of its qh bytes) to bits 4..6
+            shl01: halves16(4, 2),
+            shr23: halves16(0, 2),
+            // scale vectors: 128-bit lane l of vector g gets scale 4g + l
+            sc_idx: std::array::from_fn(|g| {
+                let g = 4 * g as i16;
+                _mm512_inserti64x4::<1>(
+                    _mm512_castsi256_si512(_mm256_set_m128i(
+                        _mm_set1_epi16(g + 1),
+                        _mm_set1_epi16(g),
+                    )),
+                    _mm256_set_m128i(_mm_set1_epi16(g + 3), _mm_set1_epi16(g + 2)),
+                )
+            }),
+        }
+    }
+
+    /// The block at `x` (its 16 scales `sc16` as i16): vectors `2n` and
+    /// `2n + 1` hold chunks (4n, 4n + 1) and (4n + 2, 4n + 3) of half `n`, against
+    /// the activation's bytes `4 + 128 n..` and `68 + 128 n..`, with their
+    /// scale vectors.
+    ///
+    /// # Safety
+    /// The features; a whole block at `x`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) unsafe fn block(&self, x: *const u8, sc16: __m256i) -> ([__m512i; 4], [__m512i; 4]) {
+        let s16 = _mm512_castsi256_si512(sc16);
+        let mut v = [_mm512_setzero_si512(); 4];
+        let mut s = [_mm512_setzero_si512(); 4];
+        for n in 0..2 {
+            // SAFETY: ql bytes 64n.. (chunks 4n, 4n + 1 in the low nibbles,
+            // 4n + 2, 4n + 3 in the high), qh bytes 128 + 32n.. of the block
+            // (caller).
+            let (ql, qh) = unsafe {
+                (
+                    _mm512_loadu_si512(x.add(64 * n) as *const _),
+                    _mm512_broadcast_i64x4(_mm256_loadu_si256(
+                        x.add(128 + 32 * n) as *const __m256i
+                    )),
+                )
+            };
+            let h01 = _mm512_and_si512(_mm512_sllv_epi16(qh, self.shl01), self.top2);
+            let h23 = _mm512_and_si512(_mm512_srlv_epi16(qh, self.shr23), self.top2);
+            v[2 * n] = _mm512_or_si512(_mm512_and_si512(ql, self.m4), h01);
+            v[2 * n + 1] =
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql), self.m4), h23);
+            s[2 * n] = _mm512_permutexvar_epi16(self.sc_idx[2 * n], s16);
+            s[2 * n + 1] = _mm512_permutexvar_epi16(self.sc_idx[2 * n + 1], s16);
+        }
+        (v, s)
+    }
+}
+
+/// Q6_K row `w` against Q8_K row `a` in `vec_dot`'s order, bit for bit.
+/// (The K one-lane order's Q6_K rows are `avx512::krows`'s, on the same
+/// integer steps, [`Q6Unpack`].)
 ///
 /// # Safety
 /// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn q6_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
+unsafe fn q6_k(w: &[u8], a: &[u8]) -> f32 {
     const WB: usize = BlockQ6K::BYTES;
     let (nb, [ap]) = k_rows(w, WB, &[a]);
     let wp = w.as_ptr();
-    let m4 = _mm512_set1_epi8(0xF);
-    let top2 = _mm512_set1_epi8(0x30);
-    // the 2 high bits of chunks (4n, 4n + 1) and (4n + 2, 4n + 3) of half n
-    // (bits 0..2, 2..4, 4..6, 6..8 of its qh bytes) to bits 4..6
-    let shl01 = halves16(4, 2);
-    let shr23 = halves16(0, 2);
-    // scale vectors: 128-bit lane l of vector g gets scale 4g + l
-    let sc_idx: [__m512i; 4] = std::array::from_fn(|g| {
-        let g = 4 * g as i16;
-        _mm512_inserti64x4::<1>(
-            _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(g + 1), _mm_set1_epi16(g))),
-            _mm256_set_m128i(_mm_set1_epi16(g + 3), _mm_set1_epi16(g + 2)),
-        )
-    });
+    let k = Q6Unpack::new();
     let mut acc = _mm256_setzero_ps();
-    let mut one = Chains::<false>::new();
     for i in 0..nb {
         // SAFETY: block i < nb of the weight row (WB bytes at WB i) and of
         // the activation row (Q8_K_BYTES at Q8_K_BYTES i), checked by
@@ -377,43 +436,21 @@ pub(crate) unsafe fn q6_k<const ONE: bool>(w: &[u8], a: &[u8]) -> f32 {
             let dx = _mm_cvtss_f32(_mm_movehdup_ps(f16x2(x.add(206))));
             let dy = std::ptr::read_unaligned(y as *const f32);
             let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(x.add(192) as *const __m128i));
-            let s16 = _mm512_castsi256_si512(sc16);
+            let (v, s) = k.block(x, sc16);
             let mut sumi = _mm512_setzero_si512();
             for n in 0..2 {
-                // ql bytes 64n.. (chunks 4n, 4n + 1 in the low nibbles,
-                // 4n + 2, 4n + 3 in the high), qh bytes 128 + 32n..
-                let ql = _mm512_loadu_si512(x.add(64 * n) as *const _);
-                let qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(
-                    x.add(128 + 32 * n) as *const __m256i
-                ));
-                let h01 = _mm512_and_si512(_mm512_sllv_epi16(qh, shl01), top2);
-                let h23 = _mm512_and_si512(_mm512_srlv_epi16(qh, shr23), top2);
-                let v01 = _mm512_or_si512(_mm512_and_si512(ql, m4), h01);
-                let v23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16::<4>(ql), m4), h23);
                 let y01 = _mm512_loadu_si512(y.add(4 + 128 * n) as *const _);
                 let y23 = _mm512_loadu_si512(y.add(68 + 128 * n) as *const _);
-                let s01 = _mm512_permutexvar_epi16(sc_idx[2 * n], s16);
-                let s23 = _mm512_permutexvar_epi16(sc_idx[2 * n + 1], s16);
-                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v01, y01), s01);
-                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v23, y23), s23);
+                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n], y01), s[2 * n]);
+                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n + 1], y23), s[2 * n + 1]);
             }
             // the quants are u - 32: 32 * scale * bsum off lane-wise, as
             // `q6k_block_end`
             let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
             let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
             let s = _mm256_sub_epi32(fold(sumi), q8sclsub);
-            if ONE {
-                one.push(i, s, _mm_setzero_si128(), dy * dx, 0.0);
-                if i % 8 == 7 {
-                    one.flush(8);
-                }
-            } else {
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s), acc);
-            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s), acc);
         }
-    }
-    if ONE {
-        return one.finish(nb);
     }
     hsum_f32_8(acc)
 }

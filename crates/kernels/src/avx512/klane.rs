@@ -32,16 +32,14 @@
 //! tile; a last panel of 4, 8 or 12 rows repeats its last row (those lanes
 //! are computed and not stored).
 //!
-//! Decode (one activation row, [`decode`]) reads each row straight from the
-//! file's layout with `avx512::kdec`'s integer steps (one sequential stream
-//! per thread); every 8 blocks a transposed reduction sums their exact lanes
-//! into 8 `T` (and `M`) and one vector FMA advances the 8 chains: the same
-//! `T`, the same float ops.
+//! Decode (1 to 4 activation rows) is `avx512::krows`'s: each row straight
+//! from the file's layout (one sequential stream per thread); every 8 blocks
+//! a transposed reduction sums their exact lanes into 8 `T` (and `M`) and one
+//! vector FMA advances the 8 chains: the same `T`, the same float ops.
 
 use crate::avx2::kpanel::KPanel;
 use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::ld32;
-use crate::avx512::kdec;
 use crate::avx512::kdec::dpwssd;
 use crate::avx512::kpack::{self, KRead, KP4, KP6};
 use crate::avx512::one_lane::{panels16, rows16, transpose16};
@@ -606,138 +604,4 @@ impl Group {
             rs = re;
         }
     }
-}
-
-/// One Q8_K activation block laid out for [`q4_k_row`]: vector `g` holds
-/// 32-element chunks `(c, c + 2)` side by side for `c` = 0, 1, 4, 5 (the
-/// chunks one 64-byte load of a Q4_K block's nibbles holds, low nibbles then
-/// high), `bs` the 8 sums of 32 quants (i16), `d` the scale.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct ActK {
-    y: [__m512i; 4],
-    bs: __m128i,
-    d: f32,
-}
-
-thread_local! {
-    /// [`decode`]'s activation row laid out for Q4_K.
-    static ACTS: RefCell<Vec<ActK>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Q4_K weight row `x` (`nb` blocks) against the prepared activation row
-/// `y`, in the K one-lane order (`crate::orders::k_one_lane_q4_k`), bit for
-/// bit: per block two 64-byte loads give the 8 chunks' nibbles, `vpdpbusd`
-/// each chunk's 8 exact dword sums (|sum| <= 4 * 15 * 128: an i16), and
-/// `vpdpwssd` multiplies them by their chunk's scale (the i32 lane read as
-/// two i16, the scale's high half 0) into two accumulators; the block's 16
-/// lanes are folded and fed to the 8 chains with the min lanes
-/// (`avx512::kdec::Chains`).
-///
-/// # Safety
-/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available; `nb` blocks at `x`
-/// and in `y`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn q4_k_row(x: *const u8, nb: usize, y: &[ActK]) -> f32 {
-    assert!(y.len() >= nb);
-    let m4 = _mm512_set1_epi8(0xF);
-    // the 16 lanes [sc0..sc8, m0..m8] -> each vector's two chunk scales
-    let idx = [
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2),
-        _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3),
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6),
-        _mm512_setr_epi32(5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7),
-    ];
-    // the 8 mins (bytes 8..16 of the unpacked scales) as i16
-    let sh_mins = _mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1);
-    let mut one = kdec::Chains::<true>::new();
-    for (i, a) in y.iter().enumerate().take(nb) {
-        // SAFETY: block i < nb at x (caller).
-        unsafe {
-            let b = x.add(i * 144);
-            super::prefetch_ahead(b, 144);
-            let u = kdec::scales_mins(_mm_loadu_si128(b as *const __m128i));
-            let su = _mm512_cvtepu8_epi32(u);
-            let q0 = _mm512_loadu_si512(b.add(16) as *const _);
-            let q1 = _mm512_loadu_si512(b.add(80) as *const _);
-            let w = [
-                _mm512_and_si512(q0, m4),
-                _mm512_and_si512(_mm512_srli_epi16::<4>(q0), m4),
-                _mm512_and_si512(q1, m4),
-                _mm512_and_si512(_mm512_srli_epi16::<4>(q1), m4),
-            ];
-            let z = _mm512_setzero_si512();
-            let s: [__m512i; 4] = std::array::from_fn(|g| _mm512_dpbusd_epi32(z, w[g], a.y[g]));
-            let sc: [__m512i; 4] = std::array::from_fn(|g| _mm512_permutexvar_epi32(idx[g], su));
-            let t0 = dpwssd(dpwssd(z, s[0], sc[0]), s[1], sc[1]);
-            let t1 = dpwssd(dpwssd(z, s[2], sc[2]), s[3], sc[3]);
-            let t = _mm512_add_epi32(t0, t1);
-            let t8 = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
-            let mp = _mm_madd_epi16(_mm_shuffle_epi8(u, sh_mins), a.bs);
-            let dm = crate::avx2::legacy::f16x2(b);
-            let (dx, mx) = (_mm_cvtss_f32(dm), _mm_cvtss_f32(_mm_movehdup_ps(dm)));
-            one.push(i, t8, mp, a.d * dx, a.d * mx);
-            if i % 8 == 7 {
-                one.flush(8);
-            }
-        }
-    }
-    one.finish(nb)
-}
-
-/// K one-lane order, weight rows `o0..o1` of the matrix `w` (rows of `rb`
-/// bytes of `B`) x one Q8_K activation row `a` (decode): `out[j]` is row
-/// `o0 + j`, bit-identical to the order's scalar reference (see the module
-/// doc).
-///
-/// # Safety
-/// AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C available (the lengths are
-/// checked).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn decode<B: KPanel>(
-    w: &[u8],
-    rb: usize,
-    o0: usize,
-    o1: usize,
-    a: &[u8],
-    out: &mut [f32],
-) {
-    assert!(o0 <= o1 && w.len() >= o1 * rb && out.len() >= o1 - o0);
-    if B::Q6 {
-        for (j, o) in (o0..o1).enumerate() {
-            let row = &w[o * rb..(o + 1) * rb];
-            // SAFETY: this function's features; the kernel checks the lengths.
-            out[j] = unsafe { kdec::q6_k::<true>(row, a) };
-        }
-        return;
-    }
-    let nb = rb / B::BYTES;
-    assert!(a.len() >= nb * Q8_K_BYTES, "activation row too short");
-    ACTS.with(|s| {
-        let acts = &mut *s.borrow_mut();
-        // SAFETY: all-zero bytes are valid vectors.
-        crate::util::grow(acts, nb, unsafe { std::mem::zeroed() });
-        for (i, act) in acts.iter_mut().enumerate().take(nb) {
-            // SAFETY: block i < nb of `a` (asserted): Q8_K_BYTES bytes.
-            unsafe {
-                let y = a.as_ptr().add(i * Q8_K_BYTES);
-                let c = |k: usize| _mm256_loadu_si256(y.add(4 + 32 * k) as *const __m256i);
-                let pair =
-                    |lo: usize| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(c(lo)), c(lo + 2));
-                act.y = [pair(0), pair(1), pair(4), pair(5)];
-                let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
-                act.bs = _mm_hadd_epi16(
-                    _mm256_castsi256_si128(bs),
-                    _mm256_extracti128_si256::<1>(bs),
-                );
-                act.d = std::ptr::read_unaligned(y as *const f32);
-            }
-        }
-        for (j, o) in (o0..o1).enumerate() {
-            // SAFETY: this function's features; row o < o1 holds nb blocks
-            // (asserted), the activations nb.
-            out[j] = unsafe { q4_k_row(w[o * rb..].as_ptr(), nb, acts) };
-        }
-    });
 }

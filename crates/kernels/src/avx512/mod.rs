@@ -41,6 +41,7 @@ pub(crate) mod kdec;
 pub(crate) mod klane;
 pub(crate) mod kpack;
 pub(crate) mod kq;
+pub(crate) mod krows;
 pub(crate) mod mxfp4;
 pub(crate) mod one_lane;
 pub(crate) mod rowdec;
