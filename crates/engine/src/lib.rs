@@ -31,7 +31,7 @@ pub use sampler::{
     INNER_GRAMMAR,
 };
 pub use spec::{DraftModel, SpecStats, Speculation};
-pub use tokenizer::{ChatTemplate, Message, RenderOptions, Tokenizer};
+pub use tokenizer::{pin_template_clock, ChatTemplate, Message, RenderOptions, Tokenizer};
 
 use std::path::{Path, PathBuf};
 

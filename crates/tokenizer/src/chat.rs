@@ -160,11 +160,36 @@ impl std::fmt::Debug for ChatTemplate {
     }
 }
 
+/// The instant [`pin_template_clock`] fixed, `i64::MIN` when none.
+static PINNED_NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
+/// Fix the instant every template's `strftime_now` formats (Unix seconds,
+/// UTC) for the rest of the process, where a render does not give its own
+/// ([`RenderOptions::now`]). Templates that print today's date (gpt-oss's,
+/// Llama 3.x's) otherwise give another prompt, and so other greedy tokens,
+/// each day. The environment's `SOURCE_DATE_EPOCH` (the reproducible-builds
+/// convention) does the same without code.
+pub fn pin_template_clock(unix_secs: i64) {
+    PINNED_NOW.store(unix_secs, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    let pinned = PINNED_NOW.load(std::sync::atomic::Ordering::Relaxed);
+    if pinned != i64::MIN {
+        return pinned;
+    }
+    static EPOCH: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    let env = *EPOCH.get_or_init(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    });
+    env.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    })
 }
 
 fn strftime_now(fmt: String) -> String {

@@ -39,7 +39,7 @@ pub mod unicode;
 mod vocab;
 mod wpm;
 
-pub use chat::{ChatTemplate, Message, RenderOptions, RenderedChat};
+pub use chat::{pin_template_clock, ChatTemplate, Message, RenderOptions, RenderedChat};
 pub use stream::StreamDecoder;
 
 use std::cmp::Ordering;
