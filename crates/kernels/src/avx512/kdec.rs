@@ -408,6 +408,36 @@ impl Q6Unpack {
         }
         (v, s)
     }
+
+    /// The block's 8 exact lanes against the activation block at `y`
+    /// (`v`, `s` and `sc16` as for [`Self::block`]): `vpmaddubsw` against
+    /// its bytes, `vpdpwssd` by the scales, the halves folded, minus `32 sc
+    /// bsum` lane-wise (the quants are `u - 32`, as `q6k_block_end`).
+    ///
+    /// # Safety
+    /// The features; a whole Q8_K block at `y`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(crate) unsafe fn lanes(
+        v: &[__m512i; 4],
+        s: &[__m512i; 4],
+        sc16: __m256i,
+        y: *const u8,
+    ) -> __m256i {
+        let mut sumi = _mm512_setzero_si512();
+        // SAFETY: the block's bytes (caller).
+        unsafe {
+            for n in 0..2 {
+                let y01 = _mm512_loadu_si512(y.add(4 + 128 * n) as *const _);
+                let y23 = _mm512_loadu_si512(y.add(68 + 128 * n) as *const _);
+                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n], y01), s[2 * n]);
+                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n + 1], y23), s[2 * n + 1]);
+            }
+            let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
+            let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
+            _mm256_sub_epi32(fold(sumi), q8sclsub)
+        }
+    }
 }
 
 /// Q6_K row `w` against Q8_K row `a` in `vec_dot`'s order, bit for bit.
@@ -437,18 +467,7 @@ unsafe fn q6_k(w: &[u8], a: &[u8]) -> f32 {
             let dy = std::ptr::read_unaligned(y as *const f32);
             let sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(x.add(192) as *const __m128i));
             let (v, s) = k.block(x, sc16);
-            let mut sumi = _mm512_setzero_si512();
-            for n in 0..2 {
-                let y01 = _mm512_loadu_si512(y.add(4 + 128 * n) as *const _);
-                let y23 = _mm512_loadu_si512(y.add(68 + 128 * n) as *const _);
-                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n], y01), s[2 * n]);
-                sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n + 1], y23), s[2 * n + 1]);
-            }
-            // the quants are u - 32: 32 * scale * bsum off lane-wise, as
-            // `q6k_block_end`
-            let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
-            let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
-            let s = _mm256_sub_epi32(fold(sumi), q8sclsub);
+            let s = Q6Unpack::lanes(&v, &s, sc16, y);
             acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * dx), _mm256_cvtepi32_ps(s), acc);
         }
     }

@@ -147,17 +147,7 @@ unsafe fn q6_k_rows<const A: usize>(w: &[u8], a: [&[u8]; A]) -> [f32; A] {
             for (r, ch) in ch.iter_mut().enumerate() {
                 let y = a[r].as_ptr().add(i * Q8_K_BYTES);
                 let dy = std::ptr::read_unaligned(y as *const f32);
-                let mut sumi = _mm512_setzero_si512();
-                for n in 0..2 {
-                    let y01 = _mm512_loadu_si512(y.add(4 + 128 * n) as *const _);
-                    let y23 = _mm512_loadu_si512(y.add(68 + 128 * n) as *const _);
-                    sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n], y01), s[2 * n]);
-                    sumi = dpwssd(sumi, _mm512_maddubs_epi16(v[2 * n + 1], y23), s[2 * n + 1]);
-                }
-                // the quants are u - 32: 32 * scale * bsum off lane-wise
-                let bs = _mm256_loadu_si256(y.add(Q8_K_BSUMS) as *const __m256i);
-                let q8sclsub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, sc16));
-                let t = _mm256_sub_epi32(kdec::fold(sumi), q8sclsub);
+                let t = kdec::Q6Unpack::lanes(&v, &s, sc16, y);
                 ch.push(i, t, _mm_setzero_si128(), dy * dx, 0.0);
                 if i % 8 == 7 {
                     ch.flush(8);
