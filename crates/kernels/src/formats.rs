@@ -247,6 +247,7 @@ const fn one_lane<B: crate::block::Block32>(cache: bool) -> Kernels {
 const fn one_lane_vnni<B: crate::block::Block32>() -> Kernels {
     Kernels {
         decode: Some(avx512::rowdec::decode::<B>),
+        decode_n: Some(avx512::rowdec::decode_n::<B>),
         panel: Some(avx512::one_lane::panels::<B>),
         panel_rows: 16,
         cache: Some(avx512::one_lane::cache::<B>()),
@@ -753,6 +754,7 @@ pub(crate) static FORMATS: [Format; 14] = [
             order: Order::OneLane(orders::one_lane::<BlockMXFP4>),
             dot: avx512::mxfp4::vec_dot,
             decode: Some(avx512::rowdec::decode::<BlockMXFP4>),
+            decode_n: Some(avx512::rowdec::decode_n::<BlockMXFP4>),
             panel: Some(avx512::one_lane::panels::<BlockMXFP4>),
             panel_from: 4,
             panel_rows: 16,

@@ -94,15 +94,166 @@ pub(crate) unsafe fn decode<F: Block32>(
     });
 }
 
+/// [`decode`] for 1 to 4 activation rows at once (`a[i]`'s outputs in
+/// `out[i]`): each weight group's quants and scales unpacked once, its sums
+/// formed against every row; each output the same bits as [`decode`]'s.
+///
+/// # Safety
+/// As [`decode`] (`a` and `out` of the same length, 1 to 4: asserted).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn decode_n<F: Block32>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    o1: usize,
+    a: &[&[u8]],
+    out: &mut [&mut [f32]],
+) {
+    assert!(a.len() == out.len() && (1..=4).contains(&a.len()));
+    // SAFETY: (every arm) the caller's; the lengths as matched.
+    unsafe {
+        match out {
+            [o] => rows_n::<F, 1>(w, rb, o0, o1, [a[0]], [o]),
+            [o, p] => rows_n::<F, 2>(w, rb, o0, o1, [a[0], a[1]], [o, p]),
+            [o, p, q] => rows_n::<F, 3>(w, rb, o0, o1, [a[0], a[1], a[2]], [o, p, q]),
+            [o, p, q, s] => rows_n::<F, 4>(w, rb, o0, o1, [a[0], a[1], a[2], a[3]], [o, p, q, s]),
+            _ => unreachable!("1 to 4 rows (asserted)"),
+        }
+    }
+}
+
+/// Rows `o0..o1` against the `A` activation rows `a`, four weight rows at a
+/// time: each weight row's sums against every activation row
+/// ([`row_sums_n`]), then each activation row's four FMA chains
+/// ([`chains`]).
+///
+/// # Safety
+/// As [`decode`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn rows_n<F: Block32, const A: usize>(
+    w: &[u8],
+    rb: usize,
+    o0: usize,
+    o1: usize,
+    a: [&[u8]; A],
+    mut out: [&mut [f32]; A],
+) {
+    const { assert!(!F::MIN, "the one-lane kernels take formats without a min") };
+    let nb = rb / F::BYTES;
+    let (ng, nbp) = (nb.div_ceil(16), 16 * nb.div_ceil(16));
+    assert!(
+        o0 <= o1
+            && w.len() >= o1 * rb
+            && a.iter().all(|a| a.len() >= nb * Q8_0_BYTES)
+            && out.iter().all(|o| o.len() >= o1 - o0),
+        "row too short"
+    );
+    DECODE.with(|s| {
+        let (acts, sums) = &mut *s.borrow_mut();
+        acts.clear();
+        for a in a {
+            // SAFETY: the features (caller); the lengths (asserted).
+            unsafe { prepare_more::<F>(a, nb, acts) };
+        }
+        assert!(acts.len() == A * ng);
+        // per activation row: 4 weight rows of nbp T's then nbp products
+        let per = 4 * 2 * nbp;
+        sums.resize(A * per, 0.0);
+        let ys: [*const ActGroup; A] = std::array::from_fn(|r| acts[r * ng..].as_ptr());
+        let mut o = o0;
+        while o < o1 {
+            let m = (o1 - o).min(4);
+            for j in 0..m {
+                // SAFETY: row o + j holds nb blocks, each activation row its
+                // ng groups (asserted); A * per sums (resized above).
+                unsafe {
+                    row_sums_n::<F, A>(
+                        w.as_ptr().add((o + j) * rb),
+                        nb,
+                        ys,
+                        sums.as_mut_ptr().add(2 * j * nbp),
+                        per,
+                        nbp,
+                    )
+                };
+            }
+            for (r, out) in out.iter_mut().enumerate() {
+                // SAFETY: activation row r's 4 rows of 2 * nbp sums, blocks
+                // below nb.
+                let acc = unsafe { chains(sums.as_ptr().add(r * per), nbp, nb) };
+                out[o - o0..o - o0 + m].copy_from_slice(&acc[..m]);
+            }
+            o += m;
+        }
+    });
+}
+
+/// [`row_sums`] of one weight row against `A` prepared activation rows: its
+/// quants and scales unpacked once per group of 16 blocks; activation row
+/// `r`'s `T`s at `t + r * per`, its products `nbp` after them.
+///
+/// # Safety
+/// The features of [`decode`]; the blocks and groups readable; `nbp` T's
+/// and `nbp` products writable at `t + r * per` for each `r < A`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn row_sums_n<F: Block32, const A: usize>(
+    x: *const u8,
+    nb: usize,
+    y: [*const ActGroup; A],
+    t: *mut f32,
+    per: usize,
+    nbp: usize,
+) {
+    // Q8_0: q + 128 as an unsigned byte
+    let flip = _mm512_set1_epi8(if F::BYTE_QUANTS { -128 } else { 0 });
+    let mut g = 0;
+    while g < nb {
+        let n = (nb - g).min(16);
+        // SAFETY: blocks g..g + n of the row, group g / 16 of every
+        // activation row, the sums (caller).
+        unsafe {
+            super::prefetch_ahead(x.wrapping_add(g * F::BYTES), n * F::BYTES);
+            let u: [__m512i; 8] = std::array::from_fn(|q| {
+                let (b0, b1) = group_pair(q);
+                _mm512_xor_si512(pair_u::<F>(x, g + b0, g + b1, g + n), flip)
+            });
+            let dw = scales16::<F>(x.add(g * F::BYTES), n);
+            for (r, y) in y.iter().enumerate() {
+                let ag = &*y.add(g / 16);
+                let s: [__m512i; 8] =
+                    std::array::from_fn(|q| _mm512_dpbusd_epi32(ag.c[q], u[q], ag.y[q]));
+                let tr = t.add(r * per);
+                _mm512_storeu_ps(tr.add(g), _mm512_cvtepi32_ps(reduce16(s)));
+                _mm512_storeu_ps(
+                    tr.add(nbp + g),
+                    _mm512_mul_ps(dw, _mm512_loadu_ps(ag.d.as_ptr())),
+                );
+            }
+        }
+        g += 16;
+    }
+}
+
 /// The activation row `a` (`nb` Q8_0 blocks) prepared for [`row_sums`] into `acts`.
 ///
 /// # Safety
 /// The features of [`decode`]; `a` holds `nb` blocks.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn prepare<F: Block32>(a: &[u8], nb: usize, acts: &mut Vec<ActGroup>) {
+    acts.clear();
+    // SAFETY: the caller's.
+    unsafe { prepare_more::<F>(a, nb, acts) }
+}
+
+/// [`prepare`] appending to `acts` (another row's groups before it).
+///
+/// # Safety
+/// As [`prepare`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn prepare_more<F: Block32>(a: &[u8], nb: usize, acts: &mut Vec<ActGroup>) {
     assert!(a.len() >= nb * Q8_0_BYTES);
     let offv = _mm512_set1_epi8(off::<F>() as u8 as i8);
-    acts.clear();
     for g in 0..nb.div_ceil(16) {
         let mut ys = [_mm256_setzero_si256(); 16];
         let mut d = [0f32; 16];
