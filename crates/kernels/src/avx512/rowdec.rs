@@ -19,6 +19,11 @@
 //! chain alone is bound by the FMA's latency): the same integer sums and the
 //! same float ops as the scalar reference.
 //!
+//! [`decode_n`] takes 2 to 4 activation rows (a tile of so few rows without
+//! a panel cache; MXFP4 has none, so every few-row expert of gpt-oss): each
+//! group's quants and scales unpacked once, its sums formed against every
+//! row, each row's chains as [`decode`]'s.
+//!
 //! (With AVX2's unpacking one block at a time this kernel was no faster than
 //! `rows4` for Q4_0 and Q5_0; with the pairs Q5_0 streams about 1.5 times as
 //! fast from memory on one core: BENCHMARKS.md, eighth session. The same
