@@ -99,14 +99,15 @@ pub struct G4Weights {
 }
 
 impl G4Weights {
-    /// The matrices the forward pass multiplies by.
-    pub(crate) fn matrices(&self) -> Vec<&Matrix> {
+    /// The matrices the forward pass multiplies by (a mixture's routed
+    /// experts only if `routed`: `Experts::matrices`).
+    pub(crate) fn matrices(&self, routed: bool) -> Vec<&Matrix> {
         let mut v = Vec::new();
         for l in &self.layers {
             v.extend([&l.wq, &l.wo, &l.gate, &l.up, &l.down]);
             v.extend(l.wk.iter().chain(&l.wv));
             if let Some(m) = &l.moe {
-                v.extend(m.experts.matrices());
+                v.extend(m.experts.matrices(routed));
             }
             if let Some((g, p, _)) = &l.ple {
                 v.extend([g, p]);

@@ -81,11 +81,12 @@ pub struct HybridLayer {
 }
 
 impl HybridLayer {
-    /// The matrices the forward pass multiplies by.
-    pub(crate) fn matrices(&self) -> Vec<&Matrix> {
+    /// The matrices the forward pass multiplies by (a mixture's routed
+    /// experts only if `routed`: `Experts::matrices`).
+    pub(crate) fn matrices(&self, routed: bool) -> Vec<&Matrix> {
         let mut v = match &self.ffn {
             Ffn::Dense { gate, up, down } => vec![gate, up, down],
-            Ffn::Moe(e) => e.matrices(),
+            Ffn::Moe(e) => e.matrices(routed),
         };
         match &self.mixer {
             Mixer::Attention(a) => v.extend([&a.wq, &a.wk, &a.wv, &a.wo]),

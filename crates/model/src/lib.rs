@@ -115,28 +115,7 @@ impl Model {
     /// embedding model: its passes are one text each, for which panels are
     /// not built.
     fn matmul_matrices(&self, scope: PanelScope) -> Vec<&weights::Matrix> {
-        let mut v = self.all_matmul_matrices();
-        if scope == PanelScope::Dense {
-            let w = &self.weights;
-            let mut routed = std::collections::HashSet::new();
-            let ffns = w.layers.iter().map(|l| &l.ffn);
-            for f in ffns.chain(w.hybrid.iter().map(|l| &l.ffn)) {
-                if let weights::Ffn::Moe(e) = f {
-                    routed.extend(e.routed().map(|m| m.start));
-                }
-            }
-            for l in w.gemma4.iter().flat_map(|g| &g.layers) {
-                if let Some(m) = &l.moe {
-                    routed.extend(m.experts.routed().map(|m| m.start));
-                }
-            }
-            v.retain(|m| !routed.contains(&m.start));
-        }
-        v
-    }
-
-    /// [`Self::matmul_matrices`], all of them.
-    fn all_matmul_matrices(&self) -> Vec<&weights::Matrix> {
+        let routed = scope == PanelScope::All;
         if self.encoder.is_some() {
             return Vec::new();
         }
@@ -146,12 +125,12 @@ impl Model {
             v.extend([&l.wq, &l.wk, &l.wv, &l.wo]);
             match &l.ffn {
                 weights::Ffn::Dense { gate, up, down } => v.extend([gate, up, down]),
-                weights::Ffn::Moe(e) => v.extend(e.matrices()),
+                weights::Ffn::Moe(e) => v.extend(e.matrices(routed)),
             }
         }
-        v.extend(w.hybrid.iter().flat_map(|l| l.matrices()));
+        v.extend(w.hybrid.iter().flat_map(|l| l.matrices(routed)));
         if let Some(g) = &w.gemma4 {
-            v.extend(g.matrices());
+            v.extend(g.matrices(routed));
         }
         v.push(&w.output);
         v.sort_by_key(|m| m.start);

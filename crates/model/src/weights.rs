@@ -62,16 +62,14 @@ pub struct Experts {
 }
 
 impl Experts {
-    /// The routed experts' matrices (each multiplies only the rows routed
-    /// to it: a few rows each in a batched step).
-    pub(crate) fn routed(&self) -> impl Iterator<Item = &Matrix> {
-        self.gate.iter().chain(&self.up).chain(&self.down)
-    }
-
-    /// The matrices the forward pass multiplies by.
-    pub(crate) fn matrices(&self) -> Vec<&Matrix> {
+    /// The matrices the forward pass multiplies by; the routed experts'
+    /// (each multiplies only the rows routed to it: a few rows each in a
+    /// batched step) only if `routed`.
+    pub(crate) fn matrices(&self, routed: bool) -> Vec<&Matrix> {
         let mut v = vec![&self.router];
-        v.extend(self.gate.iter().chain(&self.up).chain(&self.down));
+        if routed {
+            v.extend(self.gate.iter().chain(&self.up).chain(&self.down));
+        }
         if let Some(sh) = &self.shared {
             v.extend([&sh.gate, &sh.up, &sh.down, &sh.gate_inp]);
         }

@@ -41,7 +41,7 @@ use crate::avx2::kpanel::KPanel;
 use crate::avx2::kq::scales_mins_k4_fast;
 use crate::avx2::legacy::ld32;
 use crate::avx512::kdec::dpwssd;
-use crate::avx512::kpack::{self, KRead, KP4, KP6};
+use crate::avx512::kpack::{KRead, Packed, KP4, KP6};
 use crate::avx512::one_lane::{panels16, rows16, transpose16};
 use crate::k_quants::{Q8_K_BSUMS, Q8_K_BYTES};
 use crate::matmul::Tile;
@@ -116,23 +116,6 @@ unsafe fn build_cache<B: KPanel>(w: &[u8], rb: usize, n_out: usize) -> Panels {
     }
 }
 
-/// A packed block type and how it is made from a [`KZBlk`].
-trait Packed: KRead {
-    fn pack(z: &KZBlk) -> Self;
-}
-impl Packed for KP4 {
-    fn pack(z: &KZBlk) -> Self {
-        // SAFETY: only built at AVX-512 VNNI (`build_cache`'s contract).
-        unsafe { kpack::pack4(z) }
-    }
-}
-impl Packed for KP6 {
-    fn pack(z: &KZBlk) -> Self {
-        // SAFETY: as `KP4`'s.
-        unsafe { kpack::pack6(z) }
-    }
-}
-
 /// [`build`] packed: 16 rows' `nb` blocks as `P`s.
 ///
 /// # Safety
@@ -147,7 +130,8 @@ unsafe fn build_packed<B: KPanel, P: Packed>(rows: [*const u8; 16], nb: usize, d
         let r: [*const u8; 16] = std::array::from_fn(|j| rows[j].wrapping_add(b * B::BYTES));
         // SAFETY: block b of every row (caller).
         unsafe { build::<B>(r, 1, &mut z) };
-        *d = P::pack(&z[0]);
+        // SAFETY: this function's features.
+        *d = unsafe { P::pack(&z[0]) };
     }
 }
 

@@ -214,9 +214,32 @@ impl KRead for KP6 {
     }
 }
 
+/// A packed block type, made from a [`KZBlk`] of its format.
+pub(crate) trait Packed: KRead {
+    /// The packed form of `z`.
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VL/VNNI available.
+    unsafe fn pack(z: &KZBlk) -> Self;
+}
+
+impl Packed for KP4 {
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn pack(z: &KZBlk) -> KP4 {
+        pack4(z)
+    }
+}
+
+impl Packed for KP6 {
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn pack(z: &KZBlk) -> KP6 {
+        pack6(z)
+    }
+}
+
 /// [`KP4`] of the Q4_K block `z` (its quants below 16).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) fn pack4(z: &KZBlk) -> KP4 {
+fn pack4(z: &KZBlk) -> KP4 {
     let m4 = _mm512_set1_epi8(0xF);
     let mut n = KP4 {
         nib: [_mm512_setzero_si512(); 32],
@@ -243,7 +266,7 @@ pub(crate) fn pack4(z: &KZBlk) -> KP4 {
 
 /// [`KP6`] of the Q6_K block `z` (its quants below 64).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) fn pack6(z: &KZBlk) -> KP6 {
+fn pack6(z: &KZBlk) -> KP6 {
     let m4 = _mm512_set1_epi8(0xF);
     let m3 = _mm512_set1_epi8(0x3);
     let mut n = KP6 {

@@ -193,17 +193,8 @@ pub(crate) unsafe fn decode_n<B: KPanel>(
     a: &[&[u8]],
     out: &mut [&mut [f32]],
 ) {
-    assert!(a.len() == out.len() && (1..=4).contains(&a.len()));
     // SAFETY: (every arm) the caller's; the lengths as matched.
-    unsafe {
-        match out {
-            [o] => rows::<B, 1>(w, rb, o0, o1, [a[0]], [o]),
-            [o, p] => rows::<B, 2>(w, rb, o0, o1, [a[0], a[1]], [o, p]),
-            [o, p, q] => rows::<B, 3>(w, rb, o0, o1, [a[0], a[1], a[2]], [o, p, q]),
-            [o, p, q, s] => rows::<B, 4>(w, rb, o0, o1, [a[0], a[1], a[2], a[3]], [o, p, q, s]),
-            _ => unreachable!("1 to 4 rows (asserted)"),
-        }
-    }
+    unsafe { rows_by_count!(rows::<B>(w, rb, o0, o1, a, out)) }
 }
 
 /// Weight rows `o0..o1` against the `A` activation rows `a`, outputs in `out`.

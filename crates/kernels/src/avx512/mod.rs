@@ -37,6 +37,26 @@
 
 #[macro_use]
 mod kernels;
+
+/// A `DecodeNFn`'s dispatch on its number of activation rows (1 to 4,
+/// asserted) to `$rows::<$f, N>(w, rb, o0, o1, [a; N], [out; N])`, each
+/// instance with its rows in registers (`krows::decode_n`,
+/// `rowdec::decode_n`).
+macro_rules! rows_by_count {
+    ($rows:ident::<$f:ty>($w:expr, $rb:expr, $o0:expr, $o1:expr, $a:expr, $out:expr)) => {{
+        let (a, out): (&[&[u8]], &mut [&mut [f32]]) = ($a, $out);
+        assert!(a.len() == out.len() && (1..=4).contains(&a.len()));
+        match out {
+            [o] => $rows::<$f, 1>($w, $rb, $o0, $o1, [a[0]], [o]),
+            [o, p] => $rows::<$f, 2>($w, $rb, $o0, $o1, [a[0], a[1]], [o, p]),
+            [o, p, q] => $rows::<$f, 3>($w, $rb, $o0, $o1, [a[0], a[1], a[2]], [o, p, q]),
+            [o, p, q, s] => {
+                $rows::<$f, 4>($w, $rb, $o0, $o1, [a[0], a[1], a[2], a[3]], [o, p, q, s])
+            }
+            _ => unreachable!("1 to 4 rows (asserted)"),
+        }
+    }};
+}
 pub(crate) mod kdec;
 pub(crate) mod klane;
 pub(crate) mod kpack;
