@@ -23,7 +23,7 @@ pub use embed::Embedding;
 pub use error::EngineError;
 pub use generate::{FinishReason, GenerateRequest, GenerateStats, Prompt};
 pub use kernels::{check_simd_env, default_threads, simd_level, ThreadPool};
-pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels};
+pub use load::{load, load_tokenizer, Cache, Ctx, LoadOptions, Loaded, Panels, Weights};
 pub use model::{Logits, Model, ModelError, PanelScope, Session};
 pub use reasoning::{Reasoning, ReasoningFormat};
 pub use sampler::{
@@ -103,7 +103,15 @@ impl LoadedModel {
         threads: usize,
         limit: Option<u64>,
     ) -> Result<u64, EngineError> {
-        let room = fit::memory_info().map_or(0, |(_, avail)| avail / 4);
+        // A copy of the weights ([`Weights::Resident`]) counts as available,
+        // as the mapped file's pages it replaced did (the page cache).
+        let own = self.model.file();
+        let own = if own.is_resident() {
+            own.file_size()
+        } else {
+            0
+        };
+        let room = fit::memory_info().map_or(0, |(_, avail)| (avail + own) / 4);
         let room = room.min(limit.unwrap_or(u64::MAX));
         // everything if it fits, else (a mixture of experts) all but the
         // routed experts

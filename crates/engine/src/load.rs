@@ -9,8 +9,11 @@
 //! the trained context capped at [`fit::DEFAULT_CTX_CAP`] and at what fits);
 //! the memory preflight refuses a model whose weights and caches cannot fit
 //! the memory available, with the numbers and what to do, and warns when it
-//! is tight; then the weights, tokenizer and chat template load; last, when
-//! asked, the weight panels for batched steps are unpacked (when they fit).
+//! is tight; the weights are copied into memory in huge pages unless memory
+//! is tight or a mapped file was asked for ([`LoadOptions::mapped`]: decode
+//! streams the weights faster from the copy); then the weights, tokenizer
+//! and chat template load; last, when asked, the weight panels for batched
+//! steps are unpacked (when they fit).
 
 use crate::fit::{self, ModelShape};
 use crate::{EngineError, LoadedModel};
@@ -70,12 +73,42 @@ pub struct Panels {
 }
 
 /// How to load a model. The default: the default context, one sequence, no
-/// panels.
+/// panels, the weights copied into memory when they fit comfortably.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     pub ctx: Ctx,
     pub cache: Cache,
     pub panels: Option<Panels>,
+    /// Keep the weights in the mapped file instead of copying them into
+    /// memory in huge pages (`--mmap`): loads faster and shares the page
+    /// cache with other processes using the file; decodes slower.
+    pub mapped: bool,
+}
+
+/// How a loaded model's weights are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights {
+    /// Copied into anonymous memory in huge pages ([`gguf::GgufFile::make_resident`]).
+    Resident,
+    /// Mapped from the file, as asked ([`LoadOptions::mapped`]).
+    MappedAsAsked,
+    /// Mapped from the file because memory is tight: a copy could not be
+    /// given back to the system under pressure, a mapped file can.
+    MappedMemoryTight,
+    /// Mapped from the file because the memory for a copy was refused.
+    MappedNoMemory,
+}
+
+impl Weights {
+    /// One phrase for `bench` and `--verbose`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Weights::Resident => "copied into memory (huge pages)",
+            Weights::MappedAsAsked => "mapped from the file (--mmap)",
+            Weights::MappedMemoryTight => "mapped from the file (memory is tight)",
+            Weights::MappedNoMemory => "mapped from the file (no memory for a copy)",
+        }
+    }
 }
 
 /// A model loaded by [`load`].
@@ -88,13 +121,16 @@ pub struct Loaded {
     pub sequences: usize,
     /// Bytes of weight panels unpacked (0: none).
     pub panel_bytes: u64,
+    /// How the weights are held: copied into memory, or mapped from the
+    /// file (and why).
+    pub weights: Weights,
     /// Things the user should know (memory is tight), one sentence each.
     pub warnings: Vec<String>,
 }
 
 /// Load the model file at `path` (see the module docs).
 pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, EngineError> {
-    let file = gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
+    let mut file = gguf::GgufFile::open(path.as_ref()).map_err(model::ModelError::from)?;
     let shape = ModelShape::from_gguf(&file)?;
     let n_ctx = match opts.ctx {
         Ctx::Exactly(0) => return Err(EngineError::ZeroContext),
@@ -131,6 +167,20 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, Engine
             (pick.0, pick.1?)
         }
     };
+    // Copy the weights into memory only when they fit comfortably: under
+    // pressure the kernel can drop a mapped file's pages and read them again,
+    // but not a copy's.
+    let weights = if opts.mapped || mmap_env() {
+        Weights::MappedAsAsked
+    } else if warning.is_some() {
+        Weights::MappedMemoryTight
+    } else {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        match file.make_resident(threads) {
+            Ok(()) => Weights::Resident,
+            Err(_) => Weights::MappedNoMemory,
+        }
+    };
     let model = LoadedModel::from_gguf(file)?;
     let batched = sequences > 1 || matches!(opts.cache, Cache::Positions(_));
     let panel_bytes = match opts.panels {
@@ -142,8 +192,15 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, Engine
         n_ctx,
         sequences,
         panel_bytes,
+        weights,
         warnings: warning.into_iter().collect(),
     })
+}
+
+/// `HEARTH_MMAP` set (and not `0`): every load keeps its file mapped, as
+/// [`LoadOptions::mapped`] asks.
+fn mmap_env() -> bool {
+    std::env::var_os("HEARTH_MMAP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The tokenizer of the model file at `path`, without its weights.

@@ -66,6 +66,7 @@ fn the_preflight_counts_every_sequence() {
         ctx: Ctx::Exactly(8192),
         cache,
         panels: None,
+        ..LoadOptions::default()
     };
     let e = load(&p, &opts(Cache::Sequences(huge))).err().unwrap();
     assert!(matches!(e, EngineError::DoesNotFit(_)), "{e}");
@@ -99,6 +100,7 @@ fn panels_only_for_batched_work() {
             ctx: Ctx::Exactly(64),
             cache: Cache::Sequences(1),
             panels,
+            ..LoadOptions::default()
         },
     )
     .unwrap();
@@ -109,6 +111,7 @@ fn panels_only_for_batched_work() {
             ctx: Ctx::Exactly(64),
             cache: Cache::Sequences(2),
             panels,
+            ..LoadOptions::default()
         },
     )
     .unwrap();
@@ -150,6 +153,7 @@ fn a_mixture_gets_its_dense_panels_when_the_whole_does_not_fit() {
                     threads: 2,
                     limit: Some(limit),
                 }),
+                ..LoadOptions::default()
             },
         )
         .unwrap()
@@ -158,4 +162,43 @@ fn a_mixture_gets_its_dense_panels_when_the_whole_does_not_fit() {
     assert_eq!(with(all), all, "the whole cache when it fits");
     assert_eq!(with(all - 1), dense, "all but the routed experts");
     assert_eq!(with(dense - 1), 0, "nothing when not even that fits");
+}
+
+#[test]
+fn the_weights_are_copied_into_memory_unless_a_mapped_file_is_asked_for() {
+    let Some(p) = model() else {
+        return;
+    };
+    let logits = |l: &engine::Loaded| {
+        let pool = engine::ThreadPool::new(2);
+        let mut s = l.model.session(64).unwrap();
+        l.model
+            .model
+            .forward(
+                &pool,
+                &mut s,
+                &[1, 504, 3131, 282, 260],
+                engine::Logits::Last,
+            )
+            .unwrap();
+        s.logits().to_vec()
+    };
+    // smollm2 takes a sliver of any machine that runs these tests
+    let copied = load(&p, &LoadOptions::default()).unwrap();
+    assert_eq!(copied.weights, engine::Weights::Resident);
+    assert!(copied.model.model.file().is_resident());
+    let mapped = load(
+        &p,
+        &LoadOptions {
+            mapped: true,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(mapped.weights, engine::Weights::MappedAsAsked);
+    assert!(!mapped.model.model.file().is_resident());
+    // the same bytes, so the same logits, bit for bit
+    let (a, b) = (logits(&copied), logits(&mapped));
+    assert_eq!(a.len(), copied.model.model.config.n_vocab);
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
 }

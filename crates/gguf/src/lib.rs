@@ -5,6 +5,7 @@
 
 mod error;
 mod reader;
+mod resident;
 mod types;
 mod value;
 mod writer;

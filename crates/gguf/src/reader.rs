@@ -8,6 +8,7 @@
 //! tensor data; each tensor offset is relative to the data start and aligned.
 //! All integers are little-endian.
 
+use crate::resident::Resident;
 use crate::{GgmlType, GgufError, Value, ValueType};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -53,15 +54,19 @@ impl TensorInfo {
 }
 
 enum Backing {
-    Mmap(memmap2::Mmap),
+    /// The map, and the file it maps (read again by [`GgufFile::make_resident`]).
+    Mmap(memmap2::Mmap, std::fs::File),
     Owned(Vec<u8>),
+    /// Copied out of the map ([`GgufFile::make_resident`]).
+    Resident(Resident),
 }
 
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::Mmap(m) => m,
+            Backing::Mmap(m, _) => m,
             Backing::Owned(v) => v,
+            Backing::Resident(r) => r.bytes(),
         }
     }
 }
@@ -254,7 +259,7 @@ impl GgufFile {
                 path: path.to_path_buf(),
                 source,
             })?;
-            Backing::Mmap(m)
+            Backing::Mmap(m, file)
         };
         Self::parse(path.to_path_buf(), backing)
     }
@@ -472,6 +477,29 @@ impl GgufFile {
     /// The whole file's bytes.
     pub fn bytes(&self) -> &[u8] {
         self.backing.bytes()
+    }
+
+    /// Copy a mapped file's bytes into anonymous memory in 2 MB pages, with
+    /// `threads` threads, and drop the map: the weights then stream faster
+    /// (see `resident.rs`), for memory the kernel cannot reclaim by dropping
+    /// pages of the file. Nothing changes for a file already copied or read
+    /// into memory, or when the memory cannot be had (the error; the file
+    /// stays mapped and usable).
+    pub fn make_resident(&mut self, threads: usize) -> Result<(), GgufError> {
+        let Backing::Mmap(m, file) = &self.backing else {
+            return Ok(());
+        };
+        let r = Resident::read(file, m, m.len(), threads).map_err(|source| GgufError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.backing = Backing::Resident(r);
+        Ok(())
+    }
+
+    /// Whether the bytes were copied into memory by [`GgufFile::make_resident`].
+    pub fn is_resident(&self) -> bool {
+        matches!(self.backing, Backing::Resident(_))
     }
 
     /// An `Invalid` error about this file (for callers that find a

@@ -237,3 +237,60 @@ fn real_models_open() {
         assert!(f.tensors.iter().all(|t| t.ty.is_supported()));
     }
 }
+
+/// A file big enough for several copying threads, with tensors of odd sizes.
+fn big_sample() -> GgufWriter {
+    let mut w = sample();
+    let n = 5 << 20; // 5 MB: three 2 MB pieces, the last partial
+    let data: Vec<u8> = (0..n as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    w.add_tensor("big", &[n as u64], GgmlType::I8, data)
+        .unwrap();
+    w
+}
+
+#[test]
+fn a_resident_copy_holds_the_same_bytes_aligned() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.gguf");
+    big_sample().write(&p).unwrap();
+    let want = std::fs::read(&p).unwrap();
+    for threads in [1, 2, 3, 8] {
+        let mut f = GgufFile::open(&p).unwrap();
+        assert!(!f.is_resident());
+        f.make_resident(threads).unwrap();
+        assert!(f.is_resident());
+        assert_eq!(f.bytes(), &want[..], "{threads} threads");
+        // the copy starts on a huge page, so every tensor keeps its alignment
+        assert_eq!(f.bytes().as_ptr() as usize % (2 << 20), 0);
+        let big = f.tensor("big").unwrap().clone();
+        let at = (f.data_offset + big.offset) as usize;
+        assert_eq!(f.tensor_data(&big), &want[at..at + big.size as usize]);
+        // a second call changes nothing
+        f.make_resident(threads).unwrap();
+        assert_eq!(f.bytes(), &want[..]);
+    }
+    // an image already in memory stays as it is
+    let mut m = GgufFile::from_bytes("mem.gguf", want.clone()).unwrap();
+    m.make_resident(2).unwrap();
+    assert!(!m.is_resident());
+}
+
+#[test]
+fn a_file_cut_short_after_opening_stays_mapped_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.gguf");
+    big_sample().write(&p).unwrap();
+    let mut f = GgufFile::open(&p).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let e = f.make_resident(2).unwrap_err().to_string();
+    assert!(e.contains("t.gguf"), "{e}");
+    assert!(!f.is_resident());
+    assert_eq!(f.architecture(), Some("llama"));
+}

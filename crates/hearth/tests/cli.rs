@@ -348,6 +348,8 @@ fn bench_json_has_the_documented_shape() {
         assert_eq!(v[k]["runs"].as_array().unwrap().len(), 3);
     }
     assert!(v["model"].as_str().unwrap().ends_with(".gguf"));
+    // smollm2 fits comfortably: its weights were copied into memory
+    assert_eq!(v["weights_resident"], true, "{v}");
     // generation under a schema (the constraint's cost, issue 24's
     // measurement), with no prompt test: tg_schema beside tg
     let schema = test_models::fixtures_dir().join("schemas/bench/person.schema.json");
@@ -476,6 +478,42 @@ fn bench_parallel_measures_batched_generation() {
     let o = hearth(&["bench", "-p", "0", "-n", "2", "--parallel", "0", m], None);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--parallel"), "{}", stderr(&o));
+}
+
+/// `--mmap` and `HEARTH_MMAP=1` keep the file mapped; `-v` says how the
+/// weights are held; the answer is the same either way.
+#[test]
+fn mmap_keeps_the_file_mapped_with_the_same_answer() {
+    let Some(model) = test_models::model("smollm2-135m") else {
+        return;
+    };
+    let m = model.to_str().unwrap();
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+        c.args(["run", "-v", "--raw", "--temperature", "0", "-n", "8"])
+            .args(extra)
+            .args([m, "The capital of France is"])
+            .stdin(Stdio::null())
+            .env_remove("HEARTH_MMAP");
+        if let Some(v) = env {
+            c.env("HEARTH_MMAP", v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o))
+    };
+    let (copied, how) = run(&[], None);
+    assert!(how.contains("weights copied into memory"), "{how}");
+    let (mapped, how) = run(&["--mmap"], None);
+    assert!(
+        how.contains("weights mapped from the file (--mmap)"),
+        "{how}"
+    );
+    assert_eq!(copied, mapped);
+    let (_, how) = run(&[], Some("1"));
+    assert!(how.contains("weights mapped from the file"), "{how}");
+    let (_, how) = run(&[], Some("0"));
+    assert!(how.contains("weights copied into memory"), "{how}");
 }
 
 #[test]

@@ -163,6 +163,9 @@ pub struct Manager {
     /// Unpack each model's weight panels once when it loads, for batched
     /// steps (`engine::Panels`; when they fit).
     pub panel_cache: bool,
+    /// Keep model files mapped instead of copying their weights into memory
+    /// (`--mmap`; `engine::LoadOptions::mapped`).
+    pub mapped: bool,
     /// Speculative decoding for requests that do not say (`--spec`, `--draft`).
     pub spec: engine::Speculation,
     /// The draft model (`--draft`), attached to each model of its vocabulary
@@ -190,6 +193,7 @@ impl Manager {
             memory_budget,
             sched,
             panel_cache: true,
+            mapped: false,
             spec: engine::Speculation::OFF,
             draft: None,
             loaded: Mutex::new(HashMap::new()),
@@ -202,6 +206,13 @@ impl Manager {
     /// Whether models unpack their weight panels at load (default: yes).
     pub fn with_panel_cache(mut self, on: bool) -> Manager {
         self.panel_cache = on;
+        self
+    }
+
+    /// Whether models keep their files mapped instead of copying their
+    /// weights into memory (default: copied, when they fit comfortably).
+    pub fn with_mapped(mut self, on: bool) -> Manager {
+        self.mapped = on;
         self
     }
 
@@ -287,6 +298,7 @@ impl Manager {
                 threads: self.sched.threads,
                 limit,
             }),
+            mapped: self.mapped,
         };
         *self.loading.lock().unwrap() = Some(entry.name.clone());
         let load_t = Instant::now();

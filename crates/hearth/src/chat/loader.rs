@@ -17,10 +17,17 @@ pub fn find(name: &str) -> anyhow::Result<(PathBuf, ModelDefaults)> {
 
 /// Load the model file at `path` with the context `ctx` asked for (else the
 /// default), refusing it when it cannot fit in memory (and warning when it is
-/// tight), with the template of its settings `d` in place.
-pub fn load(path: &Path, d: &ModelDefaults, ctx: Option<usize>) -> anyhow::Result<Loaded> {
+/// tight), with the template of its settings `d` in place; `mapped`: keep
+/// the file mapped (`--mmap`).
+pub fn load(
+    path: &Path,
+    d: &ModelDefaults,
+    ctx: Option<usize>,
+    mapped: bool,
+) -> anyhow::Result<Loaded> {
     let opts = LoadOptions {
         ctx: ctx.into(),
+        mapped,
         ..LoadOptions::default()
     };
     // an embedding model is refused at once (`hearth embed` is its command)

@@ -46,6 +46,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         ctx_size: a.ctx_size.filter(|_| given("ctx_size")),
         threads: a.threads,
         verbose: a.verbose,
+        mmap: a.mmap,
         spec: a.spec.clone(),
         hide_thinking: a.hide_thinking,
         thinking_budget: a.thinking_budget,
@@ -60,6 +61,8 @@ struct Chat {
     threads: usize,
     sess: Session,
     ctx_req: Option<usize>,
+    /// Keep model files mapped (`--mmap`), for `/model` too.
+    mapped: bool,
     system: Option<String>,
     /// The conversation, without the system message.
     messages: Vec<Message>,
@@ -149,7 +152,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let loaded = loader::load(&path, &md, ctx_req)?;
+    let loaded = loader::load(&path, &md, ctx_req, a.mmap)?;
     let mut lm = loaded.model;
     let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
     crate::cmd::spec_panels(&lm, &a.spec.speculation(), threads)?;
@@ -161,6 +164,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         threads,
         sess,
         ctx_req,
+        mapped: a.mmap,
         system: a
             .system
             .clone()
@@ -453,7 +457,9 @@ impl Chat {
             Cmd::Model(name) => {
                 self.info(&format!("Loading {name}..."));
                 match loader::find(&name)
-                    .and_then(|(path, md)| Ok((loader::load(&path, &md, self.ctx_req)?, md)))
+                    .and_then(|(path, md)| {
+                        Ok((loader::load(&path, &md, self.ctx_req, self.mapped)?, md))
+                    })
                     .map_err(|e| e.to_string())
                     .and_then(|(l, md)| {
                         let s = l.model.session(l.n_ctx).map_err(|e| e.to_string())?;

@@ -28,8 +28,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         ctx: Ctx::AtMost(n_ctx),
         cache: Cache::Sequences(sequences),
         panels: None,
+        mapped: a.mmap,
     };
-    let mut lm = super::load_generator(&a.model, &opts)?.model;
+    let loaded = super::load_generator(&a.model, &opts)?;
+    let weights = loaded.weights;
+    let mut lm = loaded.model;
     let load_seconds = t0.elapsed().as_secs_f64();
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     let pool = ThreadPool::new(threads);
@@ -87,6 +90,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "simd": engine::simd_level(),
             "cpu": cpu_name(),
             "load_seconds": round2(load_seconds),
+            "weights_resident": weights == engine::Weights::Resident,
             "load_to_first_token_seconds": (first_token_seconds * 1000.0).round() / 1000.0,
             "first_token_prompt_tokens": first_tokens,
             "peak_rss_bytes": peak_rss_bytes(),
@@ -134,8 +138,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             cfg.reps
         );
         println!(
-            "load to first token ({}-token prompt): {:.3} s (load {:.3} s)",
-            first_tokens, first_token_seconds, load_seconds
+            "load to first token ({}-token prompt): {:.3} s (load {:.3} s; weights {})",
+            first_tokens,
+            first_token_seconds,
+            load_seconds,
+            weights.describe()
         );
         println!(
             "{:<14} {:>10} {:>10} {:>10}",

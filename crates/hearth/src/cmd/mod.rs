@@ -94,6 +94,7 @@ pub fn attach_draft(
         ctx: engine::Ctx::AtMost(n_ctx),
         cache: engine::Cache::Sequences(sequences.max(1)),
         panels: None,
+        mapped: false,
     };
     let d = std::sync::Arc::new(engine::DraftModel::new(load_generator(name, &opts)?.model));
     lm.set_draft(d.clone())

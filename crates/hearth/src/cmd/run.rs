@@ -73,13 +73,14 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     // refused before the weights load when it cannot fit, a warning when tight.
     let opts = LoadOptions {
         ctx: a.ctx_size.into(),
+        mapped: a.mmap,
         ..LoadOptions::default()
     };
     let mut loaded = super::load_file(&path, &opts)?;
     // an embedding model is refused at once (`hearth embed` is its command)
     loaded.model.check_generates()?;
     crate::chat::loader::set_template(&mut loaded.model, &md)?;
-    let (mut lm, n_ctx) = (loaded.model, loaded.n_ctx);
+    let (mut lm, n_ctx, weights) = (loaded.model, loaded.n_ctx, loaded.weights);
     super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
     let lm = lm;
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
@@ -218,8 +219,9 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     }
     if a.verbose {
         eprintln!(
-            "load {:.2} s | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {}",
+            "load {:.2} s (weights {}) | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {}",
             load_secs,
+            weights.describe(),
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             stats.output_tokens,
