@@ -106,7 +106,7 @@ impl LoadedModel {
         // A copy of the weights ([`Weights::Resident`]) counts as available,
         // as the mapped file's pages it replaced did (the page cache).
         let own = self.model.file();
-        let own = if own.is_resident() {
+        let own = if own.copy_started() {
             own.file_size()
         } else {
             0

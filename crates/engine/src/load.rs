@@ -88,25 +88,28 @@ pub struct LoadOptions {
 /// How a loaded model's weights are held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weights {
-    /// Copied into anonymous memory in huge pages ([`gguf::GgufFile::make_resident`]).
+    /// Being copied (in the background, from the map, at the same
+    /// addresses) into anonymous memory in huge pages
+    /// ([`gguf::GgufFile::make_resident`]).
     Resident,
     /// Mapped from the file, as asked ([`LoadOptions::mapped`]).
     MappedAsAsked,
     /// Mapped from the file because memory is tight: a copy could not be
     /// given back to the system under pressure, a mapped file can.
     MappedMemoryTight,
-    /// Mapped from the file because the memory for a copy was refused.
-    MappedNoMemory,
+    /// Mapped from the file because no copy could be made (this system
+    /// has no way to, or the file could not be mapped again).
+    MappedNoCopy,
 }
 
 impl Weights {
     /// One phrase for `bench` and `--verbose`.
     pub fn describe(self) -> &'static str {
         match self {
-            Weights::Resident => "copied into memory (huge pages)",
+            Weights::Resident => "copied into memory (huge pages, in the background)",
             Weights::MappedAsAsked => "mapped from the file (--mmap)",
             Weights::MappedMemoryTight => "mapped from the file (memory is tight)",
-            Weights::MappedNoMemory => "mapped from the file (no memory for a copy)",
+            Weights::MappedNoCopy => "mapped from the file (no copy could be made)",
         }
     }
 }
@@ -175,10 +178,11 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, Engine
     } else if warning.is_some() {
         Weights::MappedMemoryTight
     } else {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        // one thread: the copy runs beside the model's first tokens
+        let threads = 1;
         match file.make_resident(threads) {
-            Ok(()) => Weights::Resident,
-            Err(_) => Weights::MappedNoMemory,
+            Ok(true) => Weights::Resident,
+            Ok(false) | Err(_) => Weights::MappedNoCopy,
         }
     };
     let model = LoadedModel::from_gguf(file)?;

@@ -5,6 +5,7 @@
 
 mod error;
 mod reader;
+#[cfg(target_os = "linux")]
 mod resident;
 mod types;
 mod value;

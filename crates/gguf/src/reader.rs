@@ -8,7 +8,8 @@
 //! tensor data; each tensor offset is relative to the data start and aligned.
 //! All integers are little-endian.
 
-use crate::resident::Resident;
+#[cfg(target_os = "linux")]
+use crate::resident::Placed;
 use crate::{GgmlType, GgufError, Value, ValueType};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,8 +58,10 @@ enum Backing {
     /// The map, and the file it maps (read again by [`GgufFile::make_resident`]).
     Mmap(memmap2::Mmap, std::fs::File),
     Owned(Vec<u8>),
-    /// Copied out of the map ([`GgufFile::make_resident`]).
-    Resident(Resident),
+    /// Mapped at a 2 MB-aligned address, being or having been copied into
+    /// huge pages there ([`GgufFile::make_resident`]).
+    #[cfg(target_os = "linux")]
+    Placed(Placed),
 }
 
 impl Backing {
@@ -66,7 +69,8 @@ impl Backing {
         match self {
             Backing::Mmap(m, _) => m,
             Backing::Owned(v) => v,
-            Backing::Resident(r) => r.bytes(),
+            #[cfg(target_os = "linux")]
+            Backing::Placed(p) => p.bytes(),
         }
     }
 }
@@ -479,27 +483,66 @@ impl GgufFile {
         self.backing.bytes()
     }
 
-    /// Copy a mapped file's bytes into anonymous memory in 2 MB pages, with
-    /// `threads` threads, and drop the map: the weights then stream faster
-    /// (see `resident.rs`), for memory the kernel cannot reclaim by dropping
-    /// pages of the file. Nothing changes for a file already copied or read
-    /// into memory, or when the memory cannot be had (the error; the file
-    /// stays mapped and usable).
-    pub fn make_resident(&mut self, threads: usize) -> Result<(), GgufError> {
-        let Backing::Mmap(m, file) = &self.backing else {
-            return Ok(());
-        };
-        let r = Resident::read(file, m, m.len(), threads).map_err(|source| GgufError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.backing = Backing::Resident(r);
-        Ok(())
+    /// Move a mapped file's bytes into anonymous memory in 2 MB pages, in
+    /// the background, at the same addresses (see `resident.rs`): the
+    /// weights then stream faster, for memory the kernel cannot reclaim by
+    /// dropping pages of the file. Returns whether a copy was started (or
+    /// had been): not for a file read into memory, nor where this is not
+    /// supported (other systems than Linux). An error (the file stays
+    /// mapped and usable) when the file cannot be mapped again.
+    pub fn make_resident(&mut self, threads: usize) -> Result<bool, GgufError> {
+        #[cfg(target_os = "linux")]
+        {
+            let io = |source| GgufError::Io {
+                path: self.path.clone(),
+                source,
+            };
+            match &self.backing {
+                Backing::Placed(_) => Ok(true),
+                Backing::Owned(_) => Ok(false),
+                Backing::Mmap(m, file) => {
+                    let placed = Placed::map(file, m.len()).map_err(io)?;
+                    placed.start_copy(file.try_clone().map_err(io)?, threads);
+                    self.backing = Backing::Placed(placed);
+                    Ok(true)
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = threads;
+            Ok(false)
+        }
     }
 
-    /// Whether the bytes were copied into memory by [`GgufFile::make_resident`].
+    /// Whether the bytes are held in memory by [`GgufFile::make_resident`]
+    /// now (its copy has finished).
     pub fn is_resident(&self) -> bool {
-        matches!(self.backing, Backing::Resident(_))
+        match &self.backing {
+            #[cfg(target_os = "linux")]
+            Backing::Placed(p) => p.is_resident(),
+            _ => false,
+        }
+    }
+
+    /// Whether [`GgufFile::make_resident`] started a copy (finished or not).
+    pub fn copy_started(&self) -> bool {
+        match &self.backing {
+            #[cfg(target_os = "linux")]
+            Backing::Placed(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Wait for a copy [`GgufFile::make_resident`] started to finish;
+    /// whether the bytes are then held in memory (false: none was started,
+    /// or it failed and the file stays mapped).
+    pub fn wait_resident(&self) -> bool {
+        match &self.backing {
+            #[cfg(target_os = "linux")]
+            Backing::Placed(p) => p.wait(),
+            _ => false,
+        }
     }
 
     /// An `Invalid` error about this file (for callers that find a

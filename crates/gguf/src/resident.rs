@@ -1,84 +1,278 @@
-//! A model file's bytes copied into anonymous memory in 2 MB pages.
+//! A model file's bytes moved, while the model runs, from the file's map into
+//! anonymous memory in 2 MB pages at the same addresses.
 //!
 //! Decoding one token reads every weight once, so its speed is the rate at
-//! which memory streams. The same bytes can stream faster from anonymous
-//! memory backed by transparent huge pages than from a mapped file's page
-//! cache, whose pages are often 4 KB (a TLB miss every 4 KB) and scattered:
-//! a plain two-thread read measured 28-30 GB/s from the mapped file against
-//! 33-36 GB/s from such a copy, and the Llama-3.2-3B shape decoded about
-//! 15 % faster (BENCHMARKS.md, tenth session). How much depends on how the
-//! page cache happens to hold the file; the copy makes it the same every
-//! time. The price is the copy at load and memory that cannot be dropped and
-//! read again under pressure, which is why the engine copies only a model
-//! that fits comfortably (`engine::load`).
+//! which memory streams. The same bytes streamed faster from anonymous memory
+//! in transparent huge pages than from a mapped file's page cache: the
+//! Llama-3.2-3B shape decoded 3-22 % faster depending on how the page cache
+//! happened to hold the file (BENCHMARKS.md, tenth session); the copy makes
+//! it the same every time.
 //!
-//! Huge pages are asked for with `madvise(MADV_HUGEPAGE)` (transparent huge
-//! pages in `madvise` or `always` mode); where the kernel gives none the copy
-//! is still ordinary anonymous memory. The bytes are read from the file
-//! (`pread`), not through its map, so the process never holds both.
+//! A copy made before the model starts costs its load 0.1-2 s (allocating
+//! huge pages may wait for the kernel to compact memory), so the copy is made
+//! in the background instead: the file is mapped at a 2 MB-aligned address,
+//! the model reads it there at once, a thread reads the file (`pread`) into
+//! a fresh anonymous region advised `MADV_HUGEPAGE`, and one `mremap` moves
+//! that region over the file's map. Every address holds the same bytes
+//! before, during and after the move, so readers never notice it; the kernel
+//! makes the move atomic for them (it holds the address space's write lock
+//! while the map is replaced: a concurrent page fault waits for it and then
+//! finds the new pages). Linux only; elsewhere the file stays mapped.
+//!
+//! The price is memory the kernel cannot drop and read again under pressure,
+//! which is why the engine asks for it only for a model that fits
+//! comfortably (`engine::load`).
 
 use std::fs::File;
-
-/// Bytes held in a private anonymous mapping whose start is 2 MB aligned.
-pub(crate) struct Resident {
-    map: memmap2::MmapMut,
-    off: usize,
-    len: usize,
-}
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// The size of a transparent huge page on x86-64 and most ARM64 kernels.
 const HUGE: usize = 2 << 20;
+/// Bytes read per `pread` between checks for cancellation.
+const PIECE: usize = 64 << 20;
 
-impl Resident {
-    /// The first `len` bytes of `file`, read by `threads` threads (`map`:
-    /// the same bytes mapped, copied from where positioned reads are not
-    /// available).
-    pub(crate) fn read(
-        file: &File,
-        map: &[u8],
-        len: usize,
-        threads: usize,
-    ) -> std::io::Result<Resident> {
-        // one huge page more than needed so the start can be aligned; the
-        // untouched rest never gets memory
-        let mut region = memmap2::MmapMut::map_anon(len + HUGE)?;
-        let off = (HUGE - region.as_ptr() as usize % HUGE) % HUGE;
-        // Best effort: a kernel without transparent huge pages refuses the
-        // advice, and the copy is then plain anonymous memory.
-        let _ = region.advise(memmap2::Advice::HugePage);
-        let chunk = len.div_ceil(threads.max(1)).next_multiple_of(HUGE);
-        let dst = &mut region[off..off + len];
-        std::thread::scope(|s| {
-            let parts: Vec<_> = dst
-                .chunks_mut(chunk)
-                .enumerate()
-                .map(|(i, d)| s.spawn(move || fill(file, map, i * chunk, d)))
-                .collect();
-            parts
-                .into_iter()
-                .try_for_each(|p| p.join().expect("a copying thread panicked"))
-        })?;
-        Ok(Resident {
-            map: region,
-            off,
+/// Where the background copy is.
+const MAPPED: u8 = 0;
+const COPYING: u8 = 1;
+const RESIDENT: u8 = 2;
+const FAILED: u8 = 3;
+
+/// A read-only view of a file's bytes at a 2 MB-aligned address, mapped
+/// from the file and, once [`Placed::start_copy`] finishes, held in
+/// anonymous memory at the same address.
+pub(crate) struct Placed {
+    addr: usize,
+    len: usize,
+    shared: Arc<Shared>,
+    job: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    state: AtomicU8,
+    cancel: AtomicBool,
+}
+
+impl Placed {
+    /// Map the first `len` (> 0) bytes of `file` read-only at a 2 MB-aligned
+    /// address.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn map(file: &File, len: usize) -> std::io::Result<Placed> {
+        use std::os::fd::AsRawFd;
+        let span = len + HUGE;
+        // SAFETY: a new private reservation of `span` bytes that nothing
+        // else refers to; checked for failure below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                span,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let base = base as usize;
+        let addr = base.next_multiple_of(HUGE);
+        // SAFETY: [addr, addr + len) lies inside the reservation just made
+        // (addr - base < HUGE), which only this function knows of;
+        // MAP_FIXED replaces that part of it with the file's pages.
+        let got = unsafe {
+            libc::mmap(
+                addr as *mut libc::c_void,
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        let end = (addr + len).next_multiple_of(page_size());
+        // SAFETY: the parts of the reservation before `addr` and after the
+        // file's pages, which nothing uses.
+        unsafe {
+            if addr > base {
+                libc::munmap(base as *mut libc::c_void, addr - base);
+            }
+            if base + span > end {
+                libc::munmap(end as *mut libc::c_void, base + span - end);
+            }
+        }
+        if got == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: what is left of the reservation, unused.
+            unsafe { libc::munmap(addr as *mut libc::c_void, end - addr) };
+            return Err(e);
+        }
+        Ok(Placed {
+            addr,
             len,
+            shared: Arc::new(Shared {
+                state: AtomicU8::new(MAPPED),
+                cancel: AtomicBool::new(false),
+            }),
+            job: Mutex::new(None),
         })
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.map[self.off..self.off + self.len]
+        // SAFETY: [addr, addr + len) stays mapped readable until drop, and
+        // its bytes never change: they are the file's (which hearth never
+        // writes while it is open), and the background copy only replaces
+        // the pages under them with pages holding the same bytes.
+        unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+
+    /// Start copying the bytes into huge pages in the background, with
+    /// `threads` threads reading the file; a second call does nothing.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn start_copy(&self, file: File, threads: usize) {
+        let mut job = self.job.lock().unwrap();
+        if job.is_some() {
+            return;
+        }
+        self.shared.state.store(COPYING, Ordering::SeqCst);
+        let (addr, len, shared) = (self.addr, self.len, self.shared.clone());
+        *job = Some(std::thread::spawn(move || {
+            let done = copy_in(&file, addr, len, threads.max(1), &shared.cancel);
+            shared
+                .state
+                .store(if done { RESIDENT } else { FAILED }, Ordering::SeqCst);
+        }));
+    }
+
+    /// Whether the bytes are held in anonymous memory now.
+    pub(crate) fn is_resident(&self) -> bool {
+        self.shared.state.load(Ordering::SeqCst) == RESIDENT
+    }
+
+    /// Wait for a copy started to end; whether the bytes are resident.
+    pub(crate) fn wait(&self) -> bool {
+        if let Some(j) = self.job.lock().unwrap().take() {
+            let _ = j.join();
+        }
+        self.is_resident()
     }
 }
 
-/// `dst` ← the file's bytes from `at`.
-#[cfg(unix)]
-fn fill(file: &File, _map: &[u8], at: usize, dst: &mut [u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.read_exact_at(dst, at as u64)
+impl Drop for Placed {
+    fn drop(&mut self) {
+        // the copy must not move its pages here once the range is given back
+        self.shared.cancel.store(true, Ordering::SeqCst);
+        if let Some(j) = self.job.get_mut().unwrap().take() {
+            let _ = j.join();
+        }
+        // SAFETY: the range this value mapped (file pages or, after the
+        // move, the copy's), no longer borrowed (drop has `&mut self`).
+        #[cfg(target_os = "linux")]
+        unsafe {
+            libc::munmap(self.addr as *mut libc::c_void, self.len)
+        };
+    }
 }
 
-#[cfg(not(unix))]
-fn fill(_file: &File, map: &[u8], at: usize, dst: &mut [u8]) -> std::io::Result<()> {
-    dst.copy_from_slice(&map[at..at + dst.len()]);
-    Ok(())
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+/// Read the file's first `len` bytes into a new anonymous region in huge
+/// pages and move it over `[addr, addr + len)`; false (and nothing moved)
+/// when anything fails or `cancel` is set first.
+#[cfg(target_os = "linux")]
+fn copy_in(file: &File, addr: usize, len: usize, threads: usize, cancel: &AtomicBool) -> bool {
+    use std::os::unix::fs::FileExt;
+    let span = len + HUGE;
+    // SAFETY: a new private region that nothing else refers to.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            span,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return false;
+    }
+    let base = base as usize;
+    let at = base.next_multiple_of(HUGE);
+    let release = |from: usize, to: usize| {
+        if to > from {
+            // SAFETY: a part of this function's own region, unused.
+            unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
+        }
+    };
+    // Best effort: without transparent huge pages the copy is plain
+    // anonymous memory.
+    // SAFETY: advice on this function's own region.
+    unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+    // SAFETY: [at, at + len) lies inside the region (at - base < HUGE) and
+    // only this function touches it until it is moved.
+    let dst = unsafe { std::slice::from_raw_parts_mut(at as *mut u8, len) };
+    let chunk = len.div_ceil(threads).next_multiple_of(HUGE);
+    let read_ok = std::thread::scope(|s| {
+        let parts: Vec<_> = dst
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, d)| {
+                s.spawn(move || {
+                    for (j, piece) in d.chunks_mut(PIECE).enumerate() {
+                        if cancel.load(Ordering::SeqCst) {
+                            return false;
+                        }
+                        let from = (i * chunk + j * PIECE) as u64;
+                        if file.read_exact_at(piece, from).is_err() {
+                            return false;
+                        }
+                    }
+                    true
+                })
+            })
+            .collect();
+        parts.into_iter().all(|p| p.join().unwrap_or(false))
+    });
+    let end = (at + len).next_multiple_of(page_size());
+    // SAFETY: the copy's own pages, made read-only like the map they replace.
+    let sealed =
+        read_ok && unsafe { libc::mprotect(at as *mut libc::c_void, len, libc::PROT_READ) } == 0;
+    if !sealed || cancel.load(Ordering::SeqCst) {
+        release(base, base + span);
+        return false;
+    }
+    // SAFETY: moves the copy's pages over [addr, addr + len), the map owned
+    // by the `Placed` this copy belongs to, which waits for this thread
+    // before it unmaps that range (cancel is checked above and the owner
+    // joins before munmap). Each address keeps the same bytes, so the slices
+    // borrowed from it stay valid; the kernel replaces the map under the
+    // address space's write lock.
+    let moved = unsafe {
+        libc::mremap(
+            at as *mut libc::c_void,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            addr as *mut libc::c_void,
+        )
+    };
+    if moved == libc::MAP_FAILED {
+        release(base, base + span);
+        return false;
+    }
+    // what is left of the region around the moved pages
+    release(base, at);
+    release(end, base + span);
+    true
 }

@@ -40,6 +40,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     // sampled token (weights still cold in this process).
     let first_tokens = engine::bench::first_token(&lm, &pool)?;
     let first_token_seconds = t0.elapsed().as_secs_f64();
+    // the speeds are measured on the weights as they will stay: once their
+    // copy into memory (if any, in the background) has finished
+    lm.model.file().wait_resident();
     let cfg = BenchConfig {
         prompt_tokens: a.prompt,
         gen_tokens: a.gen,
