@@ -214,6 +214,28 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
     Ok(estimate_shape(&ModelShape::from_gguf(f)?, n_ctx))
 }
 
+/// Byte ranges of the file's tables read a row at a time, which the estimate
+/// counts as resident only for the rows of tokens seen: the token-embedding
+/// table when it is not also the output projection (or of an embedding
+/// model), and the per-token tables beside it (Gemma 4's per-layer
+/// embeddings). The weights' copy into memory leaves them mapped
+/// ([`gguf::GgufFile::make_resident`]), so what is resident stays what is
+/// estimated.
+pub fn row_tables(f: &GgufFile, s: &ModelShape) -> Vec<std::ops::Range<usize>> {
+    let mut names = vec!["per_layer_token_embd.weight"];
+    if s.output_tensor || s.embedding {
+        names.push("token_embd.weight");
+    }
+    names
+        .into_iter()
+        .filter_map(|n| f.tensor(n))
+        .map(|t| {
+            let at = (f.data_offset + t.offset) as usize;
+            at..at + t.size as usize
+        })
+        .collect()
+}
+
 /// What one session at `n_ctx` positions costs for a model of this shape.
 ///
 /// `weights_bytes` counts the weights that are resident while running: every

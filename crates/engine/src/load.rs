@@ -178,9 +178,7 @@ pub fn load(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Loaded, Engine
     } else if warning.is_some() {
         Weights::MappedMemoryTight
     } else {
-        // one thread: the copy runs beside the model's first tokens
-        let threads = 1;
-        match file.make_resident(threads) {
+        match file.make_resident(&fit::row_tables(&file, &shape)) {
             Ok(true) => Weights::Resident,
             Ok(false) | Err(_) => Weights::MappedNoCopy,
         }

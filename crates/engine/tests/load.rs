@@ -186,6 +186,9 @@ fn the_weights_are_copied_into_memory_unless_a_mapped_file_is_asked_for() {
     // smollm2 takes a sliver of any machine that runs these tests
     let copied = load(&p, &LoadOptions::default()).unwrap();
     assert_eq!(copied.weights, engine::Weights::Resident);
+    // the copy runs in the background; the model reads the map meanwhile
+    assert!(copied.model.model.file().copy_started());
+    assert!(copied.model.model.file().wait_resident());
     assert!(copied.model.model.file().is_resident());
     let mapped = load(
         &p,
@@ -196,7 +199,8 @@ fn the_weights_are_copied_into_memory_unless_a_mapped_file_is_asked_for() {
     )
     .unwrap();
     assert_eq!(mapped.weights, engine::Weights::MappedAsAsked);
-    assert!(!mapped.model.model.file().is_resident());
+    assert!(!mapped.model.model.file().copy_started());
+    assert!(!mapped.model.model.file().wait_resident());
     // the same bytes, so the same logits, bit for bit
     let (a, b) = (logits(&copied), logits(&mapped));
     assert_eq!(a.len(), copied.model.model.config.n_vocab);

@@ -483,14 +483,19 @@ impl GgufFile {
         self.backing.bytes()
     }
 
-    /// Move a mapped file's bytes into anonymous memory in 2 MB pages, in
-    /// the background, at the same addresses (see `resident.rs`): the
+    /// Move a mapped file's bytes into anonymous memory in 2 MB pages, by a
+    /// thread in the background, at the same addresses (see `resident.rs`): the
     /// weights then stream faster, for memory the kernel cannot reclaim by
     /// dropping pages of the file. Returns whether a copy was started (or
     /// had been): not for a file read into memory, nor where this is not
     /// supported (other systems than Linux). An error (the file stays
     /// mapped and usable) when the file cannot be mapped again.
-    pub fn make_resident(&mut self, threads: usize) -> Result<bool, GgufError> {
+    ///
+    /// The byte ranges in `skip` (tables read a row at a time, such as an
+    /// embedding table that is not the output projection) stay mapped, so
+    /// only the rows read become resident, as before; their huge pages at
+    /// either end are copied.
+    pub fn make_resident(&mut self, skip: &[std::ops::Range<usize>]) -> Result<bool, GgufError> {
         #[cfg(target_os = "linux")]
         {
             let io = |source| GgufError::Io {
@@ -502,7 +507,8 @@ impl GgufFile {
                 Backing::Owned(_) => Ok(false),
                 Backing::Mmap(m, file) => {
                     let placed = Placed::map(file, m.len()).map_err(io)?;
-                    placed.start_copy(file.try_clone().map_err(io)?, threads);
+                    let ranges = crate::resident::to_copy(m.len(), skip);
+                    placed.start_copy(file.try_clone().map_err(io)?, ranges);
                     self.backing = Backing::Placed(placed);
                     Ok(true)
                 }
@@ -510,7 +516,7 @@ impl GgufFile {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = threads;
+            let _ = skip;
             Ok(false)
         }
     }

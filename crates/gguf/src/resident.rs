@@ -24,14 +24,15 @@
 //! comfortably (`engine::load`).
 
 use std::fs::File;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// The size of a transparent huge page on x86-64 and most ARM64 kernels.
 const HUGE: usize = 2 << 20;
-/// Bytes read per `pread` between checks for cancellation.
-const PIECE: usize = 64 << 20;
+/// Bytes read and moved at a time (a multiple of [`HUGE`]).
+const PIECE: usize = 8 << 20;
 
 /// Where the background copy is.
 const MAPPED: u8 = 0;
@@ -127,10 +128,9 @@ impl Placed {
         unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }
     }
 
-    /// Start copying the bytes into huge pages in the background, with
-    /// `threads` threads reading the file; a second call does nothing.
-    #[cfg(target_os = "linux")]
-    pub(crate) fn start_copy(&self, file: File, threads: usize) {
+    /// Start copying the bytes in `ranges` (from [`to_copy`]) into huge
+    /// pages, by one thread in the background; a second call does nothing.
+    pub(crate) fn start_copy(&self, file: File, ranges: Vec<Range<usize>>) {
         let mut job = self.job.lock().unwrap();
         if job.is_some() {
             return;
@@ -138,7 +138,7 @@ impl Placed {
         self.shared.state.store(COPYING, Ordering::SeqCst);
         let (addr, len, shared) = (self.addr, self.len, self.shared.clone());
         *job = Some(std::thread::spawn(move || {
-            let done = copy_in(&file, addr, len, threads.max(1), &shared.cancel);
+            let done = copy_in(&file, addr, len, &ranges, &shared.cancel);
             shared
                 .state
                 .store(if done { RESIDENT } else { FAILED }, Ordering::SeqCst);
@@ -186,13 +186,49 @@ fn page_size() -> usize {
     }
 }
 
-/// Read the file's first `len` bytes into a new anonymous region in huge
-/// pages and move it over `[addr, addr + len)`; false (and nothing moved)
-/// when anything fails or `cancel` is set first.
-#[cfg(target_os = "linux")]
-fn copy_in(file: &File, addr: usize, len: usize, threads: usize, cancel: &AtomicBool) -> bool {
+/// The parts of `[0, len)` to copy: all but `skip`, each skipped range
+/// shrunk to whole huge pages (so every byte outside `skip` is copied), as
+/// sorted, disjoint ranges that start on a huge page and end on one or at
+/// `len`.
+pub(crate) fn to_copy(len: usize, skip: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut holes: Vec<Range<usize>> = skip
+        .iter()
+        .map(|r| r.start.next_multiple_of(HUGE)..(r.end.min(len) / HUGE) * HUGE)
+        .filter(|r| r.start < r.end)
+        .collect();
+    holes.sort_by_key(|r| r.start);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for h in holes {
+        if h.start > pos {
+            out.push(pos..h.start);
+        }
+        pos = pos.max(h.end);
+    }
+    if pos < len {
+        out.push(pos..len);
+    }
+    out
+}
+
+/// Read the file's bytes in `ranges` (sorted, disjoint, starting on huge
+/// pages, within `[0, len)`), 8 MB at a time, into a new anonymous region in
+/// huge pages, each piece moved over its part of `[addr, addr + len)` as
+/// soon as it is read (so the process never holds much more than the file:
+/// the map's pages go as the copy's come); false when anything fails or
+/// `cancel` is set first (the pieces moved stay, the rest stays mapped from
+/// the file: the same bytes either way).
+fn copy_in(
+    file: &File,
+    addr: usize,
+    len: usize,
+    ranges: &[Range<usize>],
+    cancel: &AtomicBool,
+) -> bool {
     use std::os::unix::fs::FileExt;
-    let span = len + HUGE;
+    let page = page_size();
+    let len_r = len.next_multiple_of(page);
+    let span = len_r + HUGE;
     // SAFETY: a new private region that nothing else refers to.
     let base = unsafe {
         libc::mmap(
@@ -211,68 +247,91 @@ fn copy_in(file: &File, addr: usize, len: usize, threads: usize, cancel: &Atomic
     let at = base.next_multiple_of(HUGE);
     let release = |from: usize, to: usize| {
         if to > from {
-            // SAFETY: a part of this function's own region, unused.
+            // SAFETY: a part of this function's own region that it no
+            // longer uses and has not moved away.
             unsafe { libc::munmap(from as *mut libc::c_void, to - from) };
         }
     };
+    // keep only [at, at + len_r): the region is then exactly the file's
+    // offsets, and what is left of it from `pos` on is always its own
+    release(base, at);
+    release(at + len_r, base + span);
     // Best effort: without transparent huge pages the copy is plain
     // anonymous memory.
     // SAFETY: advice on this function's own region.
-    unsafe { libc::madvise(at as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-    // SAFETY: [at, at + len) lies inside the region (at - base < HUGE) and
-    // only this function touches it until it is moved.
-    let dst = unsafe { std::slice::from_raw_parts_mut(at as *mut u8, len) };
-    let chunk = len.div_ceil(threads).next_multiple_of(HUGE);
-    let read_ok = std::thread::scope(|s| {
-        let parts: Vec<_> = dst
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(i, d)| {
-                s.spawn(move || {
-                    for (j, piece) in d.chunks_mut(PIECE).enumerate() {
-                        if cancel.load(Ordering::SeqCst) {
-                            return false;
-                        }
-                        let from = (i * chunk + j * PIECE) as u64;
-                        if file.read_exact_at(piece, from).is_err() {
-                            return false;
-                        }
-                    }
-                    true
-                })
-            })
-            .collect();
-        parts.into_iter().all(|p| p.join().unwrap_or(false))
-    });
-    let end = (at + len).next_multiple_of(page_size());
-    // SAFETY: the copy's own pages, made read-only like the map they replace.
-    let sealed =
-        read_ok && unsafe { libc::mprotect(at as *mut libc::c_void, len, libc::PROT_READ) } == 0;
-    if !sealed || cancel.load(Ordering::SeqCst) {
-        release(base, base + span);
-        return false;
+    unsafe { libc::madvise(at as *mut libc::c_void, len_r, libc::MADV_HUGEPAGE) };
+    let mut pos = 0;
+    for r in ranges {
+        let end = r.end.next_multiple_of(page).min(len_r);
+        // not copied: given back untouched
+        release(at + pos, at + r.start);
+        pos = r.start;
+        while pos < end {
+            let n = PIECE.min(end - pos);
+            let bytes = n.min(len.saturating_sub(pos));
+            // SAFETY: [at + pos, at + pos + n) is still this function's
+            // region (everything before `pos` has been moved away or given
+            // back, nothing after it), touched by nothing else.
+            let dst = unsafe { std::slice::from_raw_parts_mut((at + pos) as *mut u8, bytes) };
+            let ok = !cancel.load(Ordering::SeqCst)
+                && file.read_exact_at(dst, pos as u64).is_ok()
+                // SAFETY: the piece just filled, made read-only like the map
+                // it replaces.
+                && unsafe { libc::mprotect((at + pos) as *mut libc::c_void, n, libc::PROT_READ) } == 0
+                && !cancel.load(Ordering::SeqCst);
+            // SAFETY: moves the piece over its part of [addr, addr + len),
+            // the map owned by the `Placed` this copy belongs to, which joins
+            // this thread before it unmaps that range (and sets `cancel`
+            // first, checked just above). Each address keeps the same bytes
+            // (past the file's end both are zero), so slices borrowed from it
+            // stay valid; the kernel replaces the map under the address
+            // space's write lock.
+            let ok = ok
+                && unsafe {
+                    libc::mremap(
+                        (at + pos) as *mut libc::c_void,
+                        n,
+                        n,
+                        libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                        (addr + pos) as *mut libc::c_void,
+                    )
+                } != libc::MAP_FAILED;
+            if !ok {
+                release(at + pos, at + len_r);
+                return false;
+            }
+            pos += n;
+        }
     }
-    // SAFETY: moves the copy's pages over [addr, addr + len), the map owned
-    // by the `Placed` this copy belongs to, which waits for this thread
-    // before it unmaps that range (cancel is checked above and the owner
-    // joins before munmap). Each address keeps the same bytes, so the slices
-    // borrowed from it stay valid; the kernel replaces the map under the
-    // address space's write lock.
-    let moved = unsafe {
-        libc::mremap(
-            at as *mut libc::c_void,
-            len,
-            len,
-            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-            addr as *mut libc::c_void,
-        )
-    };
-    if moved == libc::MAP_FAILED {
-        release(base, base + span);
-        return false;
-    }
-    // what is left of the region around the moved pages
-    release(base, at);
-    release(end, base + span);
+    release(at + pos, at + len_r);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_ranges_shrink_to_whole_huge_pages() {
+        const M: usize = HUGE;
+        let len = 10 * M + 5;
+        assert_eq!(to_copy(len, &[]), vec![0..len]);
+        // a table from 1.5 to 6.5 huge pages: pages 2..6 are skipped
+        let s = M + M / 2..6 * M + M / 2;
+        assert_eq!(to_copy(len, &[s.clone()]), vec![0..2 * M, 6 * M..len]);
+        // smaller than a huge page: nothing skipped
+        assert_eq!(to_copy(len, &[M + 1..2 * M - 1]), vec![0..len]);
+        // two, out of order, one reaching past the end, one at the start
+        assert_eq!(
+            to_copy(len, &[8 * M..len + M, 0..M]),
+            vec![M..8 * M, 10 * M..len]
+        );
+        // overlapping skips merge
+        assert_eq!(
+            to_copy(len, &[2 * M..5 * M, 4 * M..7 * M]),
+            vec![0..2 * M, 7 * M..len]
+        );
+        // everything skipped
+        assert_eq!(to_copy(10 * M, &[0..10 * M]), Vec::<Range<usize>>::new());
+    }
 }
