@@ -312,13 +312,14 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::single_range_in_vec_init)]
     fn skipped_ranges_shrink_to_whole_huge_pages() {
         const M: usize = HUGE;
         let len = 10 * M + 5;
         assert_eq!(to_copy(len, &[]), vec![0..len]);
         // a table from 1.5 to 6.5 huge pages: pages 2..6 are skipped
         let s = M + M / 2..6 * M + M / 2;
-        assert_eq!(to_copy(len, &[s.clone()]), vec![0..2 * M, 6 * M..len]);
+        assert_eq!(to_copy(len, std::slice::from_ref(&s)), vec![0..2 * M, 6 * M..len]);
         // smaller than a huge page: nothing skipped
         assert_eq!(to_copy(len, &[M + 1..2 * M - 1]), vec![0..len]);
         // two, out of order, one reaching past the end, one at the start
