@@ -381,7 +381,7 @@ fn a_skipped_table_stays_mapped_from_the_file() {
     let big = f.tensor("big").unwrap().clone();
     let at = (f.data_offset + big.offset) as usize;
     let table = at..at + big.size as usize;
-    assert!(f.make_resident(&[table.clone()]).unwrap());
+    assert!(f.make_resident(std::slice::from_ref(&table)).unwrap());
     assert!(f.wait_resident());
     assert_eq!(f.bytes(), &want[..]);
     let base = f.bytes().as_ptr() as usize;
