@@ -319,7 +319,10 @@ mod tests {
         assert_eq!(to_copy(len, &[]), vec![0..len]);
         // a table from 1.5 to 6.5 huge pages: pages 2..6 are skipped
         let s = M + M / 2..6 * M + M / 2;
-        assert_eq!(to_copy(len, std::slice::from_ref(&s)), vec![0..2 * M, 6 * M..len]);
+        assert_eq!(
+            to_copy(len, std::slice::from_ref(&s)),
+            vec![0..2 * M, 6 * M..len]
+        );
         // smaller than a huge page: nothing skipped
         assert_eq!(to_copy(len, &[M + 1..2 * M - 1]), vec![0..len]);
         // two, out of order, one reaching past the end, one at the start
