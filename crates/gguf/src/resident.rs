@@ -11,13 +11,17 @@
 //! A copy made before the model starts costs its load 0.1-2 s (allocating
 //! huge pages may wait for the kernel to compact memory), so the copy is made
 //! in the background instead: the file is mapped at a 2 MB-aligned address,
-//! the model reads it there at once, a thread reads the file (`pread`) into
-//! a fresh anonymous region advised `MADV_HUGEPAGE`, and one `mremap` moves
-//! that region over the file's map. Every address holds the same bytes
-//! before, during and after the move, so readers never notice it; the kernel
-//! makes the move atomic for them (it holds the address space's write lock
-//! while the map is replaced: a concurrent page fault waits for it and then
-//! finds the new pages). Linux only; elsewhere the file stays mapped.
+//! the model reads it there at once, and a thread reads the file (`pread`)
+//! into a fresh anonymous region advised `MADV_HUGEPAGE`, 8 MB at a time,
+//! each piece moved by `mremap` over its part of the file's map as soon as
+//! it is read (so the process holds little more than the file at any time).
+//! Every address holds the same bytes before, during and after a move, so
+//! readers never notice it; the kernel makes each move atomic for them (it
+//! holds the address space's write lock while the map is replaced: a
+//! concurrent page fault waits for it and then finds the new pages). Ranges
+//! the caller names (tables read a row at a time) are left mapped, so only
+//! their rows read become resident, as with the map alone. Linux only;
+//! elsewhere the file stays mapped.
 //!
 //! The price is memory the kernel cannot drop and read again under pressure,
 //! which is why the engine asks for it only for a model that fits
@@ -137,12 +141,19 @@ impl Placed {
         }
         self.shared.state.store(COPYING, Ordering::SeqCst);
         let (addr, len, shared) = (self.addr, self.len, self.shared.clone());
-        *job = Some(std::thread::spawn(move || {
-            let done = copy_in(&file, addr, len, &ranges, &shared.cancel);
-            shared
-                .state
-                .store(if done { RESIDENT } else { FAILED }, Ordering::SeqCst);
-        }));
+        let spawned = std::thread::Builder::new()
+            .name("hearth-weights-copy".into())
+            .spawn(move || {
+                let done = copy_in(&file, addr, len, &ranges, &shared.cancel);
+                shared
+                    .state
+                    .store(if done { RESIDENT } else { FAILED }, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(j) => *job = Some(j),
+            // no thread to be had: the file stays mapped
+            Err(_) => self.shared.state.store(FAILED, Ordering::SeqCst),
+        }
     }
 
     /// Whether the bytes are held in anonymous memory now.
