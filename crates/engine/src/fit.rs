@@ -416,6 +416,16 @@ pub fn predict_tg(e: &MemoryEstimate, depth: usize, bandwidth: f64) -> f64 {
     1.0 / secs
 }
 
+/// The kernel's transparent huge page mode (`always`, `madvise` or `never`,
+/// Linux's `/sys/kernel/mm/transparent_hugepage/enabled`): the weights' copy
+/// into memory ([`crate::Weights::Resident`]) gets 2 MB pages in the first
+/// two.
+pub fn huge_page_mode() -> Option<String> {
+    let s = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    let (_, rest) = s.split_once('[')?;
+    Some(rest.split_once(']')?.0.to_string())
+}
+
 /// Total and available memory in bytes (Linux `/proc/meminfo`).
 pub fn memory_info() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;

@@ -185,6 +185,14 @@ fn doctor_judges_every_catalog_model() {
     let v = json_out(&hearth_in(dir.path(), &["doctor", "--json"]));
     let cat = v["catalog"].as_array().unwrap();
     let meminfo = v["memory_available_bytes"].is_u64();
+    // the kernel's huge page mode, as its sysfs file marks it
+    match std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled") {
+        Ok(s) => {
+            let mode = v["transparent_huge_pages"].as_str().unwrap();
+            assert!(s.contains(&format!("[{mode}]")), "{mode} vs {s}");
+        }
+        Err(_) => assert!(v["transparent_huge_pages"].is_null(), "{v}"),
+    }
     for e in store::catalog::entries() {
         let name = format!("{}:{}", e.name, e.tag);
         let c = cat

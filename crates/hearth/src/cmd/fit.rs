@@ -326,6 +326,7 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
             "memory_total_bytes": m.total,
             "memory_available_bytes": m.available,
             "bandwidth_bytes_per_s": m.bandwidth.map(|b| b.round()),
+            "transparent_huge_pages": engine::fit::huge_page_mode(),
             "cpu_share_used_by_others_while_measured": m.busy,
             "models": models.iter().map(|(p, r)| match r {
                 Ok(s) => to_json(&p.display().to_string(), s),
@@ -354,6 +355,15 @@ pub fn doctor(a: DoctorArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = busy_note(&m) {
         println!("            {n}");
+    }
+    match engine::fit::huge_page_mode().as_deref() {
+        Some(mode @ ("always" | "madvise")) => println!(
+            "huge pages: {mode} (a model that fits comfortably is copied into 2 MB pages: faster decode; --mmap keeps the file mapped)"
+        ),
+        Some(mode) => println!(
+            "huge pages: {mode} (the weights' copy gets 4 KB pages; `echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled` allows 2 MB ones: faster decode)"
+        ),
+        None => println!("huge pages: unknown (not Linux, or no transparent huge pages)"),
     }
     if models.is_empty() {
         println!(
