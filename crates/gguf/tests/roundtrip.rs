@@ -250,12 +250,19 @@ fn big_sample() -> GgufWriter {
     w
 }
 
-#[test]
-fn a_resident_copy_holds_the_same_bytes_aligned() {
+/// [`big_sample`] written to a temporary directory (kept while the first is
+/// alive): its path and bytes.
+fn big_file() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.gguf");
     big_sample().write(&p).unwrap();
-    let want = std::fs::read(&p).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    (dir, p, bytes)
+}
+
+#[test]
+fn a_resident_copy_holds_the_same_bytes_aligned() {
+    let (_dir, p, want) = big_file();
     for round in 0..3 {
         let mut f = GgufFile::open(&p).unwrap();
         assert!(!f.is_resident() && !f.copy_started());
@@ -287,10 +294,7 @@ fn a_resident_copy_holds_the_same_bytes_aligned() {
 /// file's bytes at every moment, and nothing faults.
 #[test]
 fn readers_see_the_same_bytes_while_the_copy_moves_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.gguf");
-    big_sample().write(&p).unwrap();
-    let want = std::fs::read(&p).unwrap();
+    let (_dir, p, want) = big_file();
     let sum = |b: &[u8]| {
         b.iter()
             .fold(0u64, |h, &x| h.wrapping_mul(31).wrapping_add(x as u64))
@@ -316,9 +320,7 @@ fn readers_see_the_same_bytes_while_the_copy_moves_in() {
 
 #[test]
 fn dropped_while_copying_is_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.gguf");
-    big_sample().write(&p).unwrap();
+    let (_dir, p, _) = big_file();
     for _ in 0..20 {
         let mut f = GgufFile::open(&p).unwrap();
         f.make_resident(&[]).unwrap();
@@ -328,9 +330,7 @@ fn dropped_while_copying_is_clean() {
 
 #[test]
 fn a_file_cut_short_after_opening_stays_mapped() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.gguf");
-    big_sample().write(&p).unwrap();
+    let (_dir, p, _) = big_file();
     let mut f = GgufFile::open(&p).unwrap();
     std::fs::OpenOptions::new()
         .write(true)
@@ -373,10 +373,7 @@ fn mapped_file_at(addr: usize) -> String {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_skipped_table_stays_mapped_from_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("t.gguf");
-    big_sample().write(&p).unwrap();
-    let want = std::fs::read(&p).unwrap();
+    let (_dir, p, want) = big_file();
     let mut f = GgufFile::open(&p).unwrap();
     let big = f.tensor("big").unwrap().clone();
     let at = (f.data_offset + big.offset) as usize;
