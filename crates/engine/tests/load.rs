@@ -190,6 +190,10 @@ fn the_weights_are_copied_into_memory_unless_a_mapped_file_is_asked_for() {
     assert!(copied.model.model.file().copy_started());
     assert!(copied.model.model.file().wait_resident());
     assert!(copied.model.model.file().is_resident());
+    assert_eq!(
+        copied.weights.describe_now(copied.model.model.file()),
+        "copied into memory (huge pages)"
+    );
     let mapped = load(
         &p,
         &LoadOptions {

@@ -531,6 +531,16 @@ impl GgufFile {
         }
     }
 
+    /// Whether a copy [`GgufFile::make_resident`] started gave up (a file cut
+    /// short under it, no thread or memory to be had): the file stays mapped.
+    pub fn copy_failed(&self) -> bool {
+        match &self.backing {
+            #[cfg(target_os = "linux")]
+            Backing::Placed(p) => p.failed(),
+            _ => false,
+        }
+    }
+
     /// Whether [`GgufFile::make_resident`] started a copy (finished or not).
     pub fn copy_started(&self) -> bool {
         match &self.backing {

@@ -161,6 +161,11 @@ impl Placed {
         self.shared.state.load(Ordering::SeqCst) == RESIDENT
     }
 
+    /// Whether a copy started and gave up (the file stays mapped).
+    pub(crate) fn failed(&self) -> bool {
+        self.shared.state.load(Ordering::SeqCst) == FAILED
+    }
+
     /// Wait for a copy started to end; whether the bytes are resident.
     pub(crate) fn wait(&self) -> bool {
         if let Some(j) = self.job.lock().unwrap().take() {

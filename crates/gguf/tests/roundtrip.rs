@@ -342,6 +342,7 @@ fn a_file_cut_short_after_opening_stays_mapped() {
     // the file stays mapped (its first MB still readable)
     if f.make_resident(&[]).unwrap() {
         assert!(!f.wait_resident());
+        assert!(f.copy_failed());
     }
     assert!(!f.is_resident());
     assert_eq!(f.architecture(), Some("llama"));

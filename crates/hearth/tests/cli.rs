@@ -503,7 +503,7 @@ fn mmap_keeps_the_file_mapped_with_the_same_answer() {
         (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o))
     };
     let (copied, how) = run(&[], None);
-    assert!(how.contains("weights copied into memory"), "{how}");
+    assert!(how.contains("copied into memory (huge pages"), "{how}");
     let (mapped, how) = run(&["--mmap"], None);
     assert!(
         how.contains("weights mapped from the file (--mmap)"),
@@ -513,7 +513,7 @@ fn mmap_keeps_the_file_mapped_with_the_same_answer() {
     let (_, how) = run(&[], Some("1"));
     assert!(how.contains("weights mapped from the file"), "{how}");
     let (_, how) = run(&[], Some("0"));
-    assert!(how.contains("weights copied into memory"), "{how}");
+    assert!(how.contains("copied into memory (huge pages"), "{how}");
 }
 
 #[test]

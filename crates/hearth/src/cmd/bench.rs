@@ -145,7 +145,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             first_tokens,
             first_token_seconds,
             load_seconds,
-            weights.describe()
+            weights.describe_now(lm.model.file())
         );
         println!(
             "{:<14} {:>10} {:>10} {:>10}",

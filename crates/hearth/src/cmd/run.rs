@@ -221,7 +221,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
         eprintln!(
             "load {:.2} s (weights {}) | prompt {} tokens, {:.1} tok/s | generation {} tokens, {:.1} tok/s | {} threads | finish: {} | peak RSS {}",
             load_secs,
-            weights.describe(),
+            weights.describe_now(lm.model.file()),
             stats.prompt_tokens,
             stats.prompt_tokens as f64 / stats.prompt_seconds.max(1e-9),
             stats.output_tokens,
