@@ -120,6 +120,13 @@ pub fn catalog_parts(n_layer: usize, q_dim: usize, ssm: Option<[usize; 5]>) -> (
 }
 
 impl ModelShape {
+    /// Whether the token-embedding table is read a row per token (not also
+    /// the output projection, which reads all of it: an `output.weight` of
+    /// its own, or an embedding model's).
+    pub fn embeddings_read_by_row(&self) -> bool {
+        self.output_tensor || self.embedding
+    }
+
     /// The shape of an open model file (an error for an unsupported or
     /// incomplete one).
     pub fn from_gguf(f: &GgufFile) -> Result<ModelShape, EngineError> {
@@ -223,7 +230,7 @@ pub fn estimate(f: &GgufFile, n_ctx: usize) -> Result<MemoryEstimate, EngineErro
 /// estimated.
 pub fn row_tables(f: &GgufFile, s: &ModelShape) -> Vec<std::ops::Range<usize>> {
     let mut names = vec!["per_layer_token_embd.weight"];
-    if s.output_tensor || s.embedding {
+    if s.embeddings_read_by_row() {
         names.push("token_embd.weight");
     }
     names
@@ -265,7 +272,7 @@ pub fn estimate_shape(s: &ModelShape, n_ctx: usize) -> MemoryEstimate {
     // experts' idle experts; every matrix is resident. An embedding model
     // reads its matrices once per text and the rows of its tokens.
     let rows_seen = EMBED_ROWS_RESIDENT.min(s.n_vocab as u64);
-    let (resident, embed_rows) = if s.output_tensor || s.embedding {
+    let (resident, embed_rows) = if s.embeddings_read_by_row() {
         let row = s.embd_bytes / (s.n_vocab.max(1) as u64);
         (s.tensor_bytes.saturating_sub(s.embd_bytes), row * rows_seen)
     } else {

@@ -103,19 +103,13 @@ pub enum Weights {
 }
 
 impl Weights {
-    /// [`Weights::describe`], told for now: a copy started at load may have
-    /// finished, be under way, or have given up (`file`: the model's).
+    /// One phrase for `bench` and `--verbose`, told for now: a copy started
+    /// at load may have finished, be under way, or have given up (`file`:
+    /// the model's).
     pub fn describe_now(self, file: &gguf::GgufFile) -> &'static str {
         match self {
             Weights::Resident if file.is_resident() => "copied into memory (huge pages)",
             Weights::Resident if file.copy_failed() => "mapped from the file (the copy gave up)",
-            w => w.describe(),
-        }
-    }
-
-    /// One phrase for `bench` and `--verbose`.
-    pub fn describe(self) -> &'static str {
-        match self {
             Weights::Resident => "being copied into memory (huge pages, in the background)",
             Weights::MappedAsAsked => "mapped from the file (--mmap)",
             Weights::MappedMemoryTight => "mapped from the file (memory is tight)",

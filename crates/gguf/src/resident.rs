@@ -62,7 +62,6 @@ struct Shared {
 impl Placed {
     /// Map the first `len` (> 0) bytes of `file` read-only at a 2 MB-aligned
     /// address.
-    #[cfg(target_os = "linux")]
     pub(crate) fn map(file: &File, len: usize) -> std::io::Result<Placed> {
         use std::os::fd::AsRawFd;
         let span = len + HUGE;
@@ -184,14 +183,10 @@ impl Drop for Placed {
         }
         // SAFETY: the range this value mapped (file pages or, after the
         // move, the copy's), no longer borrowed (drop has `&mut self`).
-        #[cfg(target_os = "linux")]
-        unsafe {
-            libc::munmap(self.addr as *mut libc::c_void, self.len)
-        };
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, self.len) };
     }
 }
 
-#[cfg(target_os = "linux")]
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

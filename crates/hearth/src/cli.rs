@@ -106,12 +106,8 @@ pub struct RunArgs {
     /// Print prompt and generation speed to standard error.
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Keep the model file mapped instead of copying its weights into memory
-    /// (in huge pages): loads sooner and shares memory with other programs
-    /// reading the same file, but decodes 5-20 % slower. Also `HEARTH_MMAP=1`.
-    /// (A model that fits only tightly is always left mapped.)
-    #[arg(long)]
-    pub mmap: bool,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     /// Print one JSON object (text, finish reason, token usage, timings) instead of streaming text.
     #[arg(long)]
     pub json: bool,
@@ -145,6 +141,18 @@ pub struct RunArgs {
     pub thinking_budget: Option<usize>,
     #[command(flatten)]
     pub spec: SpecArgs,
+}
+
+/// How the weights are held: the flag shared by `run`, `chat`, `batch`,
+/// `serve` and `bench`.
+#[derive(Args, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WeightsArgs {
+    /// Keep the model file mapped instead of copying its weights into memory
+    /// (in huge pages): loads sooner and shares memory with other programs
+    /// reading the same file, but may decode up to 20 % slower. Also `HEARTH_MMAP=1`.
+    /// (A model that fits only tightly is always left mapped.)
+    #[arg(long)]
+    pub mmap: bool,
 }
 
 /// Speculative decoding: the flags shared by `run`, `chat`, `batch`, `serve`
@@ -245,12 +253,8 @@ pub struct ChatArgs {
     /// Print speed after every answer.
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Keep the model file mapped instead of copying its weights into memory
-    /// (in huge pages): loads sooner and shares memory with other programs
-    /// reading the same file, but decodes 5-20 % slower. Also `HEARTH_MMAP=1`.
-    /// (A model that fits only tightly is always left mapped.)
-    #[arg(long)]
-    pub mmap: bool,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     #[command(flatten)]
     pub spec: SpecArgs,
     /// A thinking model's reasoning is not shown (by default it is, dimmed).
@@ -342,12 +346,8 @@ pub struct BenchArgs {
     /// without: 8 sequences decoding together on qwen2.5-coder, about 40 %.
     #[arg(long)]
     pub no_panel_cache: bool,
-    /// Keep the model file mapped instead of copying its weights into memory
-    /// (in huge pages): loads sooner and shares memory with other programs
-    /// reading the same file, but decodes 5-20 % slower. Also `HEARTH_MMAP=1`.
-    /// (A model that fits only tightly is always left mapped.)
-    #[arg(long)]
-    pub mmap: bool,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -468,12 +468,8 @@ pub struct ServeArgs {
     /// without: 8 sequences decoding together on qwen2.5-coder, about 40 %.
     #[arg(long)]
     pub no_panel_cache: bool,
-    /// Keep the model file mapped instead of copying its weights into memory
-    /// (in huge pages): loads sooner and shares memory with other programs
-    /// reading the same file, but decodes 5-20 % slower. Also `HEARTH_MMAP=1`.
-    /// (A model that fits only tightly is always left mapped.)
-    #[arg(long)]
-    pub mmap: bool,
+    #[command(flatten)]
+    pub weights: WeightsArgs,
     /// (Speculative decoding here is the default of requests that do not set
     /// `speculative`; the draft model serves the models of its vocabulary.)
     #[command(flatten)]

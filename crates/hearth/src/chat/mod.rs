@@ -46,7 +46,7 @@ pub fn args_from_run(a: &RunArgs) -> ChatArgs {
         ctx_size: a.ctx_size.filter(|_| given("ctx_size")),
         threads: a.threads,
         verbose: a.verbose,
-        mmap: a.mmap,
+        weights: a.weights,
         spec: a.spec.clone(),
         hide_thinking: a.hide_thinking,
         thinking_budget: a.thinking_budget,
@@ -152,9 +152,15 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
     if ctx_req == Some(0) {
         return Err(UsageError("--ctx-size must be at least 1".into()).into());
     }
-    let loaded = loader::load(&path, &md, ctx_req, a.mmap)?;
+    let loaded = loader::load(&path, &md, ctx_req, a.weights.mmap)?;
     let mut lm = loaded.model;
-    let draft = crate::cmd::attach_draft(&mut lm, a.spec.draft.as_deref(), loaded.n_ctx, 1)?;
+    let draft = crate::cmd::attach_draft(
+        &mut lm,
+        a.spec.draft.as_deref(),
+        loaded.n_ctx,
+        1,
+        a.weights.mmap,
+    )?;
     crate::cmd::spec_panels(&lm, &a.spec.speculation(), threads)?;
     let sess = lm.session(loaded.n_ctx)?;
     let mut chat = Chat {
@@ -164,7 +170,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<()> {
         threads,
         sess,
         ctx_req,
-        mapped: a.mmap,
+        mapped: a.weights.mmap,
         system: a
             .system
             .clone()

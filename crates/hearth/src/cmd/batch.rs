@@ -113,12 +113,8 @@ pub struct BatchArgs {
     /// without: 8 sequences decoding together on qwen2.5-coder, about 40 %.
     #[arg(long)]
     pub no_panel_cache: bool,
-    /// Keep the model file mapped instead of copying its weights into memory
-    /// (in huge pages): loads sooner and shares memory with other programs
-    /// reading the same file, but decodes 5-20 % slower. Also `HEARTH_MMAP=1`.
-    /// (A model that fits only tightly is always left mapped.)
-    #[arg(long)]
-    pub mmap: bool,
+    #[command(flatten)]
+    pub weights: crate::cli::WeightsArgs,
     /// (Speculative decoding: the same outputs, sooner when they copy from
     /// the documents; not with --endpoint, whose server decides.)
     #[command(flatten)]
@@ -476,7 +472,7 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
             threads,
             limit: None,
         }),
-        mapped: a.mmap,
+        mapped: a.weights.mmap,
     };
     let loaded = super::load_generator(&name, &opts).map_err(|e| {
         if matches!(e.downcast_ref(), Some(engine::EngineError::DoesNotFit(_))) {
@@ -494,6 +490,7 @@ fn make_backend(a: &BatchArgs) -> anyhow::Result<Box<dyn Backend>> {
         a.spec.draft.as_deref(),
         loaded.n_ctx,
         loaded.sequences,
+        a.weights.mmap,
     )?;
     Ok(Box::new(
         batch::Local::new(Arc::new(lm), name, loaded.n_ctx, loaded.sequences, threads)

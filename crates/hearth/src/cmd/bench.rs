@@ -28,7 +28,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         ctx: Ctx::AtMost(n_ctx),
         cache: Cache::Sequences(sequences),
         panels: None,
-        mapped: a.mmap,
+        mapped: a.weights.mmap,
     };
     let loaded = super::load_generator(&a.model, &opts)?;
     let weights = loaded.weights;
@@ -59,7 +59,13 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let r = engine::bench::run(&lm, &pool, &cfg)?;
     // speculative decoding, last (the draft model loads after the rest ran)
     let sb = if spec.is_on() {
-        super::attach_draft(&mut lm, a.spec.draft.as_deref(), SPEC_CTX, 1)?;
+        super::attach_draft(
+            &mut lm,
+            a.spec.draft.as_deref(),
+            SPEC_CTX,
+            1,
+            a.weights.mmap,
+        )?;
         if !a.no_panel_cache {
             // a verify step is a batched step: as `run --spec` does
             lm.build_panel_caches(pool.n_threads(), None)?;
@@ -93,7 +99,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "simd": engine::simd_level(),
             "cpu": cpu_name(),
             "load_seconds": round2(load_seconds),
-            "weights_resident": weights == engine::Weights::Resident,
+            // (after the wait above: the copy finished, not only started)
+            "weights_resident": lm.model.file().is_resident(),
             "load_to_first_token_seconds": (first_token_seconds * 1000.0).round() / 1000.0,
             "first_token_prompt_tokens": first_tokens,
             "peak_rss_bytes": peak_rss_bytes(),

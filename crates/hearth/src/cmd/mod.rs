@@ -80,12 +80,14 @@ pub fn load_file(
 /// Load the draft model `--draft` names (if any) and attach it to `lm` for
 /// speculative decoding: refused, with the reason, when its vocabulary is
 /// not `lm`'s. Its sessions get at most `n_ctx` positions (`sequences` of
-/// them counted by its memory preflight).
+/// them counted by its memory preflight); `mapped`: its file stays mapped
+/// (`--mmap`), as the main model's.
 pub fn attach_draft(
     lm: &mut engine::LoadedModel,
     draft: Option<&str>,
     n_ctx: usize,
     sequences: usize,
+    mapped: bool,
 ) -> anyhow::Result<Option<std::sync::Arc<engine::DraftModel>>> {
     let Some(name) = draft else {
         return Ok(None);
@@ -94,7 +96,7 @@ pub fn attach_draft(
         ctx: engine::Ctx::AtMost(n_ctx),
         cache: engine::Cache::Sequences(sequences.max(1)),
         panels: None,
-        mapped: false,
+        mapped,
     };
     let d = std::sync::Arc::new(engine::DraftModel::new(load_generator(name, &opts)?.model));
     lm.set_draft(d.clone())

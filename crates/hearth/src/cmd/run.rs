@@ -73,7 +73,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     // refused before the weights load when it cannot fit, a warning when tight.
     let opts = LoadOptions {
         ctx: a.ctx_size.into(),
-        mapped: a.mmap,
+        mapped: a.weights.mmap,
         ..LoadOptions::default()
     };
     let mut loaded = super::load_file(&path, &opts)?;
@@ -81,7 +81,7 @@ pub fn run(mut a: RunArgs) -> anyhow::Result<()> {
     loaded.model.check_generates()?;
     crate::chat::loader::set_template(&mut loaded.model, &md)?;
     let (mut lm, n_ctx, weights) = (loaded.model, loaded.n_ctx, loaded.weights);
-    super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1)?;
+    super::attach_draft(&mut lm, a.spec.draft.as_deref(), n_ctx, 1, a.weights.mmap)?;
     let lm = lm;
     let threads = a.threads.unwrap_or_else(engine::default_threads).max(1);
     super::spec_panels(&lm, &a.spec.speculation(), threads)?;

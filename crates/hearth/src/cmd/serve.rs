@@ -203,7 +203,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 ctx: engine::Ctx::AtMost(a.ctx_size.max(16)),
                 cache: engine::Cache::Sequences(a.parallel.max(1)),
                 panels: None,
-                mapped: a.mmap,
+                mapped: a.weights.mmap,
             };
             let d = super::load_generator(name, &opts)?.model;
             eprintln!("hearth serve: draft model {}", d.path.display());
@@ -213,7 +213,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let state = Arc::new(AppState::new(
         Manager::new(cat, keep_alive, budget, sched)
             .with_panel_cache(!a.no_panel_cache)
-            .with_mapped(a.mmap)
+            .with_mapped(a.weights.mmap)
             .with_speculation(a.spec.speculation(), draft),
         cfg,
     ));
